@@ -1,0 +1,15 @@
+# Helpers shared by the directories' CMakeLists.
+
+# bpftime_add_test(NAME SOURCES a.c b.c LIBS lib1 lib2 [ARGS ...] [TIMEOUT s])
+# A cmocka test executable registered with CTest.
+function(bpftime_add_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;ARGS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} PkgConfig::CMOCKA)
+  add_test(NAME ${name} COMMAND ${name} ${T_ARGS})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
+    ENVIRONMENT "BPFTIME_SHARED_DIR=${BPFTIME_SHARED_DIR}")
+endfunction()

@@ -1,0 +1,168 @@
+/* bpftime/vm.h: the eBPF virtual machine: load, verify, compile and run one
+ * program.  Public API; compiles alone as C and C++.
+ *
+ * Life cycle:
+ *   vm = bpftime_vm__new(&opts);              options: name, callbacks
+ *   bpftime_vm__register_helper(vm, id, ...); once per helper the program may call
+ *   bpftime_vm__load(vm, insns, cnt);         verify, resolve lddw, bind helpers
+ *   bpftime_vm__compile(vm, engine);          pick the back end (JIT compiles here)
+ *   bpftime_vm__run(vm, mem, len, &r0);       as often as needed, from any thread
+ *   bpftime_vm__free(vm);
+ *
+ * Errors: int calls return 0 or a negative errno and set errno; pointer calls
+ * return NULL and set errno.  After a failed load or compile,
+ * bpftime_vm__last_error() holds a one-line message ("pc 7: ...").
+ */
+#ifndef BPFTIME_VM_H
+#define BPFTIME_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef BPFTIME_API
+#define BPFTIME_API __attribute__((visibility("default")))
+#endif
+
+/* Options structs start with their size so fields can be added later
+ * (libbpf's LIBBPF_OPTS convention). */
+#define BPFTIME_OPTS(TYPE, NAME, ...)                                                              \
+	struct TYPE NAME = ({                                                                      \
+		memset(&NAME, 0, sizeof(struct TYPE));                                             \
+		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ };                           \
+	})
+
+/* One 8-byte instruction slot, the kernel's struct bpf_insn layout. */
+struct bpftime_insn {
+	uint8_t code;
+	uint8_t dst : 4;
+	uint8_t src : 4;
+	int16_t off;
+	int32_t imm;
+};
+
+#define BPFTIME_STACK_SIZE     512 /* bytes per frame, as the kernel */
+#define BPFTIME_MAX_CALL_DEPTH 8   /* frames incl. the main one (kernel MAX_CALL_FRAMES) */
+#define BPFTIME_MAX_TAIL_CALLS 33  /* the kernel's MAX_TAIL_CALL_CNT */
+#define BPFTIME_MAX_INSNS      1000000 /* the kernel's BPF_COMPLEXITY_LIMIT_INSNS */
+#define BPFTIME_MAX_HELPER_ID  511 /* highest helper id that can be registered */
+
+/* Helpers take r1..r5 and return r0. */
+typedef uint64_t (*bpftime_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+				      uint64_t r5);
+
+/* Execution engines (bpftime's run types JIT / INTERPRET / AOT, plus LLVM). */
+enum bpftime_engine {
+	BPFTIME_ENGINE_INTERP = 0, /* computed-goto interpreter */
+	BPFTIME_ENGINE_JIT = 1,	   /* own x86-64 JIT: the default */
+	BPFTIME_ENGINE_LLVM = 2,   /* LLVM ORC JIT (libbpftime-llvm.so, loaded on demand) */
+	BPFTIME_ENGINE_AOT = 3,	   /* native object from bpftime-aot */
+};
+
+/* Resolves an lddw whose src is a pseudo source (1..6, the kernel's
+ * BPF_PSEUDO_* values) into the 64-bit value the program sees: a map handle
+ * for MAP_FD/MAP_IDX, an address for MAP_VALUE/MAP_IDX_VALUE.  imm and
+ * next_imm are the two slots' imm fields.  Returns 0 or a negative errno; the
+ * loader reports "pc N: cannot resolve ..." on error. */
+typedef int (*bpftime_lddw_fn)(void *user_ctx, unsigned int src, int32_t imm, int32_t next_imm,
+			       uint64_t *value);
+
+/* Decides whether the bounds-checked interpreter may touch [addr, addr+size)
+ * beyond the program's own stack and its context memory (map values, for
+ * example).  Return true to allow. */
+typedef bool (*bpftime_mem_check_fn)(void *user_ctx, uint64_t addr, uint64_t size, bool write);
+
+/* bpf_tail_call (helper 12): returns the program at index in the prog array
+ * map handle, or NULL when the slot is empty (the caller then continues, as
+ * in the kernel).  On success the current program ends and the returned one
+ * runs with r1 = ctx. */
+typedef struct bpftime_vm *(*bpftime_tail_call_fn)(void *user_ctx, uint64_t map, uint64_t index);
+
+struct bpftime_vm_opts {
+	size_t sz;			   /* sizeof(struct bpftime_vm_opts) */
+	const char *name;		   /* program name for messages; copied */
+	bpftime_lddw_fn resolve_lddw;	   /* NULL: any pseudo lddw is rejected */
+	bpftime_mem_check_fn mem_check;	   /* NULL: only stack and context memory */
+	bpftime_tail_call_fn tail_call;	   /* NULL: bpf_tail_call always fails */
+	void *user_ctx;			   /* passed to the callbacks */
+	bool bounds_check;		   /* interpreter checks every access */
+	size_t : 0;
+};
+
+struct bpftime_vm;
+
+/**
+ * @brief **bpftime_vm__new()** creates an empty VM.
+ * @param opts may be NULL; unknown non-zero tail bytes are rejected (-EINVAL)
+ * @return the VM, or NULL with errno set (ENOMEM, EINVAL)
+ */
+BPFTIME_API struct bpftime_vm *bpftime_vm__new(const struct bpftime_vm_opts *opts);
+
+/** @brief **bpftime_vm__free()** releases the VM and its compiled code; NULL is fine. */
+BPFTIME_API void bpftime_vm__free(struct bpftime_vm *vm);
+
+/**
+ * @brief **bpftime_vm__register_helper()** makes helper @id callable.
+ * Must precede bpftime_vm__load(): calls are bound once, at load time.
+ * @param name kernel name without the bpf_ prefix ("map_lookup_elem"); copied
+ * @return 0, -EINVAL for an id above BPFTIME_MAX_HELPER_ID or a NULL fn,
+ *         -EBUSY after load
+ */
+BPFTIME_API int bpftime_vm__register_helper(struct bpftime_vm *vm, uint32_t id, const char *name,
+					    bpftime_helper_fn fn);
+
+/**
+ * @brief **bpftime_vm__load()** verifies the program and prepares it to run.
+ * The instructions are copied.  lddw pseudo sources are resolved through the
+ * opts callback and helper calls bound to registered helpers.
+ * @return 0; -EINVAL (verifier rejection, message in last_error), -ENOMEM,
+ *         -EBUSY if a program is already loaded
+ */
+BPFTIME_API int bpftime_vm__load(struct bpftime_vm *vm, const struct bpftime_insn *insns,
+				 size_t cnt);
+
+/**
+ * @brief **bpftime_vm__compile()** selects the engine for later runs and
+ * compiles for it.  BPFTIME_ENGINE_INTERP needs no compilation.
+ * @return 0; -EOPNOTSUPP if the engine is not built or cannot take this
+ *         program (message in last_error; the previous engine stays selected)
+ */
+BPFTIME_API int bpftime_vm__compile(struct bpftime_vm *vm, enum bpftime_engine engine);
+
+/**
+ * @brief **bpftime_vm__run()** runs the program with r1 = @mem, r2 = @mem_len.
+ * Thread-safe: each run has its own registers and stack.
+ * @param ret receives r0
+ * @return 0; -EINVAL if nothing is loaded; -EFAULT when the bounds-checked
+ *         interpreter stopped a stray access (message in last_error)
+ */
+BPFTIME_API int bpftime_vm__run(struct bpftime_vm *vm, void *mem, size_t mem_len, uint64_t *ret);
+
+/** @brief the engine the next run uses */
+BPFTIME_API enum bpftime_engine bpftime_vm__engine(const struct bpftime_vm *vm);
+
+/** @brief the loaded program after resolution (borrowed, valid until free) */
+BPFTIME_API const struct bpftime_insn *bpftime_vm__insns(const struct bpftime_vm *vm, size_t *cnt);
+
+/** @brief the message of the last failed load/compile/run in this VM ("" if none) */
+BPFTIME_API const char *bpftime_vm__last_error(const struct bpftime_vm *vm);
+
+/** @brief the helper registered under @id, or NULL */
+BPFTIME_API bpftime_helper_fn bpftime_vm__helper(const struct bpftime_vm *vm, uint32_t id);
+
+/** @brief the engine's name: "interpreter", "jit", "llvm", "aot" */
+BPFTIME_API const char *bpftime_engine__name(enum bpftime_engine engine);
+
+/** @brief parses an engine name (also bpftime's "ubpf" = jit, "INTERPRET", "JIT",
+ * "LLVM", "AOT", any case); returns 0 or -EINVAL */
+BPFTIME_API int bpftime_engine__parse(const char *name, enum bpftime_engine *engine);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BPFTIME_VM_H */

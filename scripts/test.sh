@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds, runs every test.
+# Two build kinds, as CI runs them: gcc -O2 -Werror, and clang with ASan+UBSan.
+# BPFTIME_TEST_KINDS="gcc" (or "asan") runs just one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+kinds=${BPFTIME_TEST_KINDS:-gcc asan}
+status=0
+for kind in $kinds; do
+  case $kind in
+    gcc)
+      CC=gcc CXX=g++ scripts/build.sh build-gcc -DCMAKE_BUILD_TYPE=Release -DBPFTIME_WERROR=ON
+      dir=build-gcc ;;
+    asan)
+      CC=clang CXX=clang++ scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug \
+        -DBPFTIME_WERROR=ON -DBPFTIME_SANITIZE=ON -DBPFTIME_LLVM=OFF
+      dir=build-asan ;;
+    *) echo "test.sh: unknown build kind '$kind' (gcc|asan)" >&2; exit 2 ;;
+  esac
+  echo "=== tests: $kind ==="
+  (cd "$dir" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j2) || status=1
+done
+exit $status

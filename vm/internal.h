@@ -1,0 +1,110 @@
+/* vm/internal.h: the VM object and the contract between vm.c (load, run),
+ * the verifier and the back ends.  Internal to vm/.
+ *
+ * After a successful load, vm->insns holds the program in "resolved" form,
+ * the form every back end consumes:
+ *   - lddw with a pseudo source has src = 0 and the resolved 64-bit value
+ *     split over the two imm fields (the original is in vm->orig_insns);
+ *   - helper calls keep imm = helper id, and vm->helpers[id] is non-NULL;
+ *   - local calls (src = 1) keep their pc-relative imm.
+ *
+ * Function values: lddw with src = 4 (BPF_PSEUDO_FUNC) resolves to
+ * VM_FUNC_BASE + the subprogram's pc.  callx rX calls helper rX when
+ * rX <= BPFTIME_MAX_HELPER_ID (uBPF's and bpf_conformance's convention),
+ * the subprogram at rX - VM_FUNC_BASE when that is a subprogram entry, and
+ * otherwise stops the program with r0 = 0 (the interpreter's bounds-checked
+ * mode reports it).  Helpers that take callbacks (bpf_loop,
+ * for_each_map_elem) call vm_call_func(), which runs the subprogram on the
+ * engine of the program running on this thread.
+ *
+ * Tail calls: helper 12 is bound to vm_tail_call_helper().  On success it
+ * stores the next program in the thread's struct vm_run_state and returns 0;
+ * every engine, right after a call with imm = 12, checks
+ * vm_run_state.tail_next and, when set, leaves the program at once (all
+ * frames) returning 0.  bpftime_vm__run() then runs tail_next with
+ * r1 = tail_ctx, up to BPFTIME_MAX_TAIL_CALLS times.
+ */
+#ifndef BPFTIME_VM_INTERNAL_H
+#define BPFTIME_VM_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <bpftime/vm.h>
+#include "insn.h"
+
+#define VM_HELPER_TAIL_CALL 12
+#define VM_FUNC_BASE (UINT64_C(0xbf) << 48) /* tag of function values */
+
+/* A compiled program: r1 = mem, r2 = len, returns r0. */
+typedef uint64_t (*vm_jit_fn)(void *mem, uint64_t len);
+
+struct vm_run_state {
+	struct bpftime_vm *cur;	      /* the program running on this thread */
+	struct bpftime_vm *tail_next; /* set by a successful bpf_tail_call */
+	uint64_t tail_ctx;	      /* r1 for tail_next */
+	uint32_t tail_calls;	      /* taken so far in this run */
+};
+
+extern __thread struct vm_run_state vm_run_state;
+
+struct bpftime_vm {
+	char name[64];
+	struct bpftime_vm_opts opts; /* copy; name points at ->name */
+
+	struct bpftime_insn *insns;	 /* resolved program, see above */
+	struct bpftime_insn *orig_insns; /* as given to load */
+	size_t cnt;
+	bool loaded;
+
+	bpftime_helper_fn helpers[BPFTIME_MAX_HELPER_ID + 1];
+	char *helper_names[BPFTIME_MAX_HELPER_ID + 1];
+
+	enum bpftime_engine engine;
+
+	/* x86-64 JIT (jit_x86_64.c) */
+	vm_jit_fn jit_fn;
+	void *jit_mem;
+	size_t jit_size;
+
+	/* LLVM JIT / AOT (llvm/, loaded on demand) */
+	vm_jit_fn llvm_fn;
+	void *llvm_state;
+	vm_jit_fn aot_fn;
+	void *aot_state;
+
+	char errmsg[256];
+};
+
+/* Records a message in vm->errmsg (printf-style) and returns -err for the
+ * caller to pass on. */
+int vm_error(struct bpftime_vm *vm, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* verify.c: structural verification of vm->orig_insns (see issue list in
+ * the file).  Returns 0 or -EINVAL with vm->errmsg set. */
+int vm_verify(struct bpftime_vm *vm, const struct bpftime_insn *insns, size_t cnt);
+
+/* interp.c: runs the resolved program.  Returns 0 with *ret set, or
+ * -EFAULT (bounds-checked mode) with vm->errmsg set. */
+int vm_interp_run(struct bpftime_vm *vm, void *mem, uint64_t len, uint64_t *ret);
+
+/* jit_x86_64.c: compiles vm->insns into vm->jit_fn. */
+int vm_jit_compile(struct bpftime_vm *vm);
+void vm_jit_free(struct bpftime_vm *vm);
+
+/* llvm/ back end, through a dlopen'ed libbpftime-llvm.so */
+int vm_llvm_compile(struct bpftime_vm *vm);
+int vm_aot_load(struct bpftime_vm *vm, const void *obj, size_t size);
+void vm_llvm_free(struct bpftime_vm *vm);
+
+/* Calls the function value fn (see above) of the program running on this
+ * thread with r1..r5; returns its r0, or 0 if fn is not a subprogram. */
+uint64_t vm_call_func(uint64_t fn, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+		      uint64_t r5);
+
+/* The helper bound to id 12; see the tail-call contract above. */
+uint64_t vm_tail_call_helper(uint64_t ctx, uint64_t map, uint64_t index, uint64_t r4,
+			     uint64_t r5);
+
+#endif /* BPFTIME_VM_INTERNAL_H */

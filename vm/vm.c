@@ -1,0 +1,322 @@
+/* vm/vm.c: the VM object: creation, helper registration, load (verify,
+ * resolve lddw pseudo sources, bind helpers), engine selection and the run
+ * entry with its tail-call loop.  The engines live in interp.c,
+ * jit_x86_64.c and llvm/. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "internal.h"
+#include "common/compiler.h"
+
+__thread struct vm_run_state vm_run_state;
+
+int vm_error(struct bpftime_vm *vm, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(vm->errmsg, sizeof(vm->errmsg), fmt, ap);
+	va_end(ap);
+	return -err;
+}
+
+static int set_errno(int ret)
+{
+	if (ret < 0)
+		errno = -ret;
+	return ret;
+}
+
+struct bpftime_vm *bpftime_vm__new(const struct bpftime_vm_opts *opts)
+{
+	struct bpftime_vm *vm;
+
+	if (opts) {
+		/* a newer caller's opts: accept only if the unknown tail is zero */
+		if (opts->sz < sizeof(size_t)) {
+			errno = EINVAL;
+			return NULL;
+		}
+		for (size_t i = sizeof(*opts); i < opts->sz; i++) {
+			if (((const char *)opts)[i]) {
+				errno = EINVAL;
+				return NULL;
+			}
+		}
+	}
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (opts)
+		memcpy(&vm->opts, opts, opts->sz < sizeof(*opts) ? opts->sz : sizeof(*opts));
+	vm->opts.sz = sizeof(vm->opts);
+	snprintf(vm->name, sizeof(vm->name), "%s", vm->opts.name ? vm->opts.name : "prog");
+	vm->opts.name = vm->name;
+	vm->engine = BPFTIME_ENGINE_INTERP;
+	vm->helpers[VM_HELPER_TAIL_CALL] = vm_tail_call_helper;
+	vm->helper_names[VM_HELPER_TAIL_CALL] = strdup("tail_call");
+	if (!vm->helper_names[VM_HELPER_TAIL_CALL]) {
+		free(vm);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return vm;
+}
+
+void bpftime_vm__free(struct bpftime_vm *vm)
+{
+	if (!vm)
+		return;
+	vm_jit_free(vm);
+	vm_llvm_free(vm);
+	for (size_t i = 0; i < ARRAY_SIZE(vm->helper_names); i++)
+		free(vm->helper_names[i]);
+	free(vm->insns);
+	free(vm->orig_insns);
+	free(vm);
+}
+
+int bpftime_vm__register_helper(struct bpftime_vm *vm, uint32_t id, const char *name,
+				bpftime_helper_fn fn)
+{
+	char *copy;
+
+	if (!vm || id > BPFTIME_MAX_HELPER_ID || !fn)
+		return set_errno(-EINVAL);
+	if (vm->loaded)
+		return set_errno(-EBUSY);
+	if (id == VM_HELPER_TAIL_CALL)
+		return 0; /* the VM's own: tail calls need the engine's cooperation */
+	copy = strdup(name ? name : "");
+	if (!copy)
+		return set_errno(-ENOMEM);
+	free(vm->helper_names[id]);
+	vm->helper_names[id] = copy;
+	vm->helpers[id] = fn;
+	return 0;
+}
+
+bpftime_helper_fn bpftime_vm__helper(const struct bpftime_vm *vm, uint32_t id)
+{
+	return vm && id <= BPFTIME_MAX_HELPER_ID ? vm->helpers[id] : NULL;
+}
+
+/* Replaces every pseudo lddw by the value the embedder resolves it to. */
+static int resolve_lddw(struct bpftime_vm *vm)
+{
+	for (size_t pc = 0; pc < vm->cnt; pc++) {
+		struct bpftime_insn *insn = &vm->insns[pc];
+		uint64_t value;
+		int err;
+
+		if (insn->code != OP_LDDW)
+			continue;
+		if (insn->src == INSN_PSEUDO_IMM64) {
+			pc++;
+			continue;
+		}
+		if (insn->src == INSN_PSEUDO_FUNC) {
+			/* a function value is engine-neutral: a tag plus the
+			 * subprogram's pc (see VM_FUNC_BASE) */
+			value = VM_FUNC_BASE + pc + 1 + (int64_t)insn->imm;
+		} else if (!vm->opts.resolve_lddw) {
+			return vm_error(vm, EINVAL,
+					"pc %zu: lddw with pseudo source %u but no resolver", pc,
+					insn->src);
+		} else {
+			err = vm->opts.resolve_lddw(vm->opts.user_ctx, insn->src, insn->imm,
+						    insn[1].imm, &value);
+			if (err < 0)
+				return vm_error(vm, -err,
+						"pc %zu: cannot resolve lddw pseudo source %u imm %d: %s",
+						pc, insn->src, insn->imm, strerror(-err));
+		}
+		insn->src = 0;
+		insn->imm = (int32_t)(uint32_t)value;
+		insn[1].imm = (int32_t)(uint32_t)(value >> 32);
+		pc++;
+	}
+	return 0;
+}
+
+int bpftime_vm__load(struct bpftime_vm *vm, const struct bpftime_insn *insns, size_t cnt)
+{
+	int err;
+
+	if (!vm || (!insns && cnt))
+		return set_errno(-EINVAL);
+	if (vm->loaded)
+		return set_errno(vm_error(vm, EBUSY, "a program is already loaded"));
+	vm->errmsg[0] = 0;
+	err = vm_verify(vm, insns, cnt);
+	if (err)
+		return set_errno(err);
+	vm->orig_insns = malloc(cnt * sizeof(*insns));
+	vm->insns = malloc(cnt * sizeof(*insns));
+	if (!vm->orig_insns || !vm->insns) {
+		err = vm_error(vm, ENOMEM, "out of memory copying %zu instructions", cnt);
+		goto fail;
+	}
+	memcpy(vm->orig_insns, insns, cnt * sizeof(*insns));
+	memcpy(vm->insns, insns, cnt * sizeof(*insns));
+	vm->cnt = cnt;
+	err = resolve_lddw(vm);
+	if (err)
+		goto fail;
+	vm->loaded = true;
+	return 0;
+fail:
+	free(vm->orig_insns);
+	free(vm->insns);
+	vm->orig_insns = vm->insns = NULL;
+	vm->cnt = 0;
+	return set_errno(err);
+}
+
+int bpftime_vm__compile(struct bpftime_vm *vm, enum bpftime_engine engine)
+{
+	int err = 0;
+
+	if (!vm || !vm->loaded)
+		return set_errno(-EINVAL);
+	switch (engine) {
+	case BPFTIME_ENGINE_INTERP:
+		break;
+	case BPFTIME_ENGINE_JIT:
+		if (!vm->jit_fn)
+			err = vm_jit_compile(vm);
+		break;
+	case BPFTIME_ENGINE_LLVM:
+		if (!vm->llvm_fn)
+			err = vm_llvm_compile(vm);
+		break;
+	case BPFTIME_ENGINE_AOT:
+		if (!vm->aot_fn)
+			err = vm_error(vm, EOPNOTSUPP,
+				       "no AOT object loaded for '%s': build one with bpftime-aot",
+				       vm->name);
+		break;
+	default:
+		err = vm_error(vm, EINVAL, "unknown engine %d", (int)engine);
+	}
+	if (err)
+		return set_errno(err);
+	vm->engine = engine;
+	return 0;
+}
+
+static int run_one(struct bpftime_vm *vm, void *mem, uint64_t len, uint64_t *ret)
+{
+	switch (vm->engine) {
+	case BPFTIME_ENGINE_JIT:
+		*ret = vm->jit_fn(mem, len);
+		return 0;
+	case BPFTIME_ENGINE_LLVM:
+		*ret = vm->llvm_fn(mem, len);
+		return 0;
+	case BPFTIME_ENGINE_AOT:
+		*ret = vm->aot_fn(mem, len);
+		return 0;
+	case BPFTIME_ENGINE_INTERP:
+		break;
+	}
+	return vm_interp_run(vm, mem, len, ret);
+}
+
+int bpftime_vm__run(struct bpftime_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
+{
+	struct vm_run_state saved = vm_run_state; /* runs may nest (a hook in a helper) */
+	uint64_t r0 = 0;
+	int err;
+
+	if (unlikely(!vm || !vm->loaded || !ret))
+		return set_errno(-EINVAL);
+	vm_run_state.cur = vm;
+	vm_run_state.tail_next = NULL;
+	vm_run_state.tail_calls = 0;
+	for (;;) {
+		err = run_one(vm_run_state.cur, mem, mem_len, &r0);
+		if (err || !vm_run_state.tail_next)
+			break;
+		vm_run_state.cur = vm_run_state.tail_next;
+		vm_run_state.tail_next = NULL;
+		mem = (void *)(uintptr_t)vm_run_state.tail_ctx;
+	}
+	vm_run_state = saved;
+	*ret = r0;
+	return set_errno(err);
+}
+
+uint64_t vm_tail_call_helper(uint64_t ctx, uint64_t map, uint64_t index, uint64_t r4, uint64_t r5)
+{
+	struct bpftime_vm *cur = vm_run_state.cur, *next;
+
+	UNUSED(r4);
+	UNUSED(r5);
+	if (!cur || !cur->opts.tail_call || vm_run_state.tail_calls >= BPFTIME_MAX_TAIL_CALLS)
+		return (uint64_t)-ENOENT;
+	next = cur->opts.tail_call(cur->opts.user_ctx, map, index);
+	if (!next || !next->loaded)
+		return (uint64_t)-ENOENT;
+	/* the target keeps its own engine selection */
+	vm_run_state.tail_calls++;
+	vm_run_state.tail_next = next;
+	vm_run_state.tail_ctx = ctx;
+	return 0;
+}
+
+enum bpftime_engine bpftime_vm__engine(const struct bpftime_vm *vm)
+{
+	return vm ? vm->engine : BPFTIME_ENGINE_INTERP;
+}
+
+const struct bpftime_insn *bpftime_vm__insns(const struct bpftime_vm *vm, size_t *cnt)
+{
+	if (cnt)
+		*cnt = vm && vm->loaded ? vm->cnt : 0;
+	return vm && vm->loaded ? vm->insns : NULL;
+}
+
+const char *bpftime_vm__last_error(const struct bpftime_vm *vm)
+{
+	return vm ? vm->errmsg : "";
+}
+
+static const char *const engine_names[] = {
+	[BPFTIME_ENGINE_INTERP] = "interpreter",
+	[BPFTIME_ENGINE_JIT] = "jit",
+	[BPFTIME_ENGINE_LLVM] = "llvm",
+	[BPFTIME_ENGINE_AOT] = "aot",
+};
+
+const char *bpftime_engine__name(enum bpftime_engine engine)
+{
+	return (unsigned)engine < ARRAY_SIZE(engine_names) ? engine_names[engine] : "unknown";
+}
+
+int bpftime_engine__parse(const char *name, enum bpftime_engine *engine)
+{
+	static const struct {
+		const char *name;
+		enum bpftime_engine engine;
+	} aliases[] = {
+		{ "interpreter", BPFTIME_ENGINE_INTERP }, { "interpret", BPFTIME_ENGINE_INTERP },
+		{ "interp", BPFTIME_ENGINE_INTERP },	  { "jit", BPFTIME_ENGINE_JIT },
+		{ "ubpf", BPFTIME_ENGINE_JIT },		  { "llvm", BPFTIME_ENGINE_LLVM },
+		{ "aot", BPFTIME_ENGINE_AOT },
+	};
+
+	if (!name)
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(aliases); i++) {
+		if (!strcasecmp(name, aliases[i].name)) {
+			*engine = aliases[i].engine;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
