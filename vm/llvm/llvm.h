@@ -1,0 +1,39 @@
+/* vm/llvm/llvm.h: the interface between bpftime_vm (vm/llvm_glue.c) and the
+ * LLVM back end, libbpftime-llvm.so, which the glue dlopens on demand so
+ * that nothing else in the tree links LLVM.
+ *
+ * The shared object exports one symbol, VM_LLVM_ENTRY, a function that
+ * checks the ABI of the caller (version and sizeof(struct bpftime_vm): the
+ * back end reads the VM object directly, so both must come from the same
+ * build) and returns its operations.
+ */
+#ifndef BPFTIME_VM_LLVM_H
+#define BPFTIME_VM_LLVM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct bpftime_vm;
+
+#define VM_LLVM_ABI	   3
+#define VM_LLVM_ENTRY	   "bpftime_llvm_entry"
+#define VM_LLVM_LIB_NAME   "libbpftime-llvm.so"
+
+struct vm_llvm_ops {
+	/* Compiles vm->insns with LLVM's ORC JIT; sets vm->llvm_fn and
+	 * vm->llvm_state.  Returns 0 or -errno with vm->errmsg set. */
+	int (*compile)(struct bpftime_vm *vm);
+	/* Frees what compile created (vm->llvm_state); NULL state is fine. */
+	void (*free)(struct bpftime_vm *vm);
+	/* Compiles the loaded program into a relocatable native ELF object
+	 * (AOT, symbol conventions of DESIGN.md section 3), or LLVM IR text
+	 * when ir is set.  *buf is malloc'ed and owned by the caller. */
+	int (*emit_aot)(struct bpftime_vm *vm, bool ir, void **buf, size_t *size);
+	/* The LLVM version the back end was built with ("14.0.6"). */
+	const char *(*version)(void);
+};
+
+typedef const struct vm_llvm_ops *(*vm_llvm_entry_fn)(unsigned int abi, size_t vm_size);
+
+#endif /* BPFTIME_VM_LLVM_H */

@@ -1,0 +1,163 @@
+/* vm/llvm_glue.c: finds and dlopens the LLVM back end (libbpftime-llvm.so)
+ * the first time a program asks for it, so that bpftime_vm, and with it the
+ * agent and the syscall server, never link LLVM.
+ *
+ * Search order for the shared object:
+ *   1. $BPFTIME_LLVM_LIB (a path to the file itself);
+ *   2. the directory of the binary or library this code is linked into;
+ *   3. the build tree (BPFTIME_LLVM_BUILD_DIR, set by CMake);
+ *   4. the install directory, ~/.bpftime;
+ *   5. the dynamic linker's own search (LD_LIBRARY_PATH, ...).
+ * A failure is remembered: the back end is looked for once per process.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "internal.h"
+#include "llvm/llvm.h"
+#include "common/log.h"
+
+static pthread_once_t llvm_once = PTHREAD_ONCE_INIT;
+static const struct vm_llvm_ops *llvm_ops;
+static char llvm_why[PATH_MAX + 128] = "not looked for";
+
+/* Tries one candidate path; returns true once the back end is usable. */
+static bool try_open(const char *path)
+{
+	vm_llvm_entry_fn entry;
+	void *handle;
+
+	if (!path || !*path)
+		return false;
+	handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!handle) {
+		snprintf(llvm_why, sizeof(llvm_why), "%s", dlerror());
+		return false;
+	}
+	*(void **)&entry = dlsym(handle, VM_LLVM_ENTRY);
+	llvm_ops = entry ? entry(VM_LLVM_ABI, sizeof(struct bpftime_vm)) : NULL;
+	if (!llvm_ops) {
+		snprintf(llvm_why, sizeof(llvm_why),
+			 "%s: not a back end of this bpftime build (ABI mismatch)", path);
+		dlclose(handle);
+		return false;
+	}
+	pr_debug("llvm back end %s loaded from %s\n", llvm_ops->version(), path);
+	return true; /* stays loaded until exit: compiled code may point into it */
+}
+
+static bool try_dir(const char *dir)
+{
+	char path[PATH_MAX];
+
+	if (!dir || snprintf(path, sizeof(path), "%s/%s", dir, VM_LLVM_LIB_NAME) >= (int)sizeof(path))
+		return false;
+	if (access(path, R_OK))
+		return false;
+	return try_open(path);
+}
+
+static bool strip_name(char *path)
+{
+	char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return false;
+	*slash = 0;
+	return true;
+}
+
+static bool dir_of_exe(char *buf, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return strip_name(buf);
+}
+
+/* The directory of the file (executable or shared object) holding addr. */
+static bool dir_of(const void *addr, char *buf, size_t size)
+{
+	Dl_info info;
+
+	if (!dladdr(addr, &info) || !info.dli_fname || !strchr(info.dli_fname, '/'))
+		return dir_of_exe(buf, size);
+	if (!realpath(info.dli_fname, buf))
+		snprintf(buf, size, "%s", info.dli_fname);
+	return strip_name(buf);
+}
+
+static void llvm_find(void)
+{
+	char dir[PATH_MAX];
+	const char *env = getenv("BPFTIME_LLVM_LIB");
+	const char *home;
+
+	if (env && *env) {
+		/* an explicit choice is the only one tried */
+		if (!try_open(env))
+			pr_warn("BPFTIME_LLVM_LIB=%s: %s\n", env, llvm_why);
+		return;
+	}
+	if (dir_of((const void *)llvm_find, dir, sizeof(dir)) && try_dir(dir))
+		return;
+	/* the main program, when this code lives in a shared object */
+	if (dir_of_exe(dir, sizeof(dir)) && try_dir(dir))
+		return;
+#ifdef BPFTIME_LLVM_BUILD_DIR
+	if (try_dir(BPFTIME_LLVM_BUILD_DIR))
+		return;
+#endif
+	home = getenv("HOME");
+	if (home && snprintf(dir, sizeof(dir), "%s/.bpftime", home) < (int)sizeof(dir) &&
+	    try_dir(dir))
+		return;
+	if (try_open(VM_LLVM_LIB_NAME))
+		return;
+	snprintf(llvm_why, sizeof(llvm_why),
+		 "%s not found (next to the program, in the build tree, in ~/.bpftime or on the "
+		 "library path; set BPFTIME_LLVM_LIB to its path)",
+		 VM_LLVM_LIB_NAME);
+}
+
+/* Returns the back end, or NULL with vm->errmsg saying why. */
+static const struct vm_llvm_ops *llvm_get(struct bpftime_vm *vm)
+{
+	pthread_once(&llvm_once, llvm_find);
+	if (!llvm_ops)
+		vm_error(vm, EOPNOTSUPP, "llvm back end not available: %s", llvm_why);
+	return llvm_ops;
+}
+
+int vm_llvm_compile(struct bpftime_vm *vm)
+{
+	const struct vm_llvm_ops *ops = llvm_get(vm);
+
+	if (!ops)
+		return -EOPNOTSUPP;
+	return ops->compile(vm);
+}
+
+void vm_llvm_free(struct bpftime_vm *vm)
+{
+	/* llvm_state exists only if the back end was loaded and compiled */
+	if (vm->llvm_state && llvm_ops)
+		llvm_ops->free(vm);
+	vm->llvm_state = NULL;
+	vm->llvm_fn = NULL;
+}
+
+int vm_aot_load(struct bpftime_vm *vm, const void *obj, size_t size)
+{
+	(void)obj;
+	(void)size;
+	return vm_error(vm, EOPNOTSUPP, "loading aot objects is not supported yet");
+}
