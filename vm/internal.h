@@ -73,6 +73,13 @@ struct bpftime_vm {
 	vm_jit_fn aot_fn;
 	void *aot_state;
 
+	/* verify.c: subprogram entry pcs in ascending order, subprogs[0] = 0 */
+	uint32_t *subprogs;
+	size_t nr_subprogs;
+
+	/* interp.c: the pre-decoded program built at load (vm_interp_prepare) */
+	void *interp_code;
+
 	char errmsg[256];
 };
 
@@ -82,12 +89,24 @@ int vm_error(struct bpftime_vm *vm, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* verify.c: structural verification of vm->orig_insns (see issue list in
- * the file).  Returns 0 or -EINVAL with vm->errmsg set. */
+ * the file).  Returns 0 or -EINVAL with vm->errmsg set.  On success it also
+ * fills vm->subprogs (freed by vm_verify_free()). */
 int vm_verify(struct bpftime_vm *vm, const struct bpftime_insn *insns, size_t cnt);
+void vm_verify_free(struct bpftime_vm *vm);
+
+/* true when pc is the entry of a subprogram (a valid local call target) */
+bool vm_is_subprog(const struct bpftime_vm *vm, uint64_t pc);
 
 /* interp.c: runs the resolved program.  Returns 0 with *ret set, or
  * -EFAULT (bounds-checked mode) with vm->errmsg set. */
 int vm_interp_run(struct bpftime_vm *vm, void *mem, uint64_t len, uint64_t *ret);
+
+/* interp.c: builds vm->interp_code from vm->insns (called by load), and
+ * frees it.  vm_interp_call() runs the subprogram at pc with r1..r5 = args
+ * on a fresh stack (vm_call_func() on the interpreter). */
+int vm_interp_prepare(struct bpftime_vm *vm);
+void vm_interp_free(struct bpftime_vm *vm);
+int vm_interp_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret);
 
 /* jit_x86_64.c: compiles vm->insns into vm->jit_fn. */
 int vm_jit_compile(struct bpftime_vm *vm);
