@@ -73,6 +73,8 @@ void bpftime_vm__free(struct bpftime_vm *vm)
 		return;
 	vm_jit_free(vm);
 	vm_llvm_free(vm);
+	vm_interp_free(vm);
+	vm_verify_free(vm);
 	for (size_t i = 0; i < ARRAY_SIZE(vm->helper_names); i++)
 		free(vm->helper_names[i]);
 	free(vm->insns);
@@ -167,9 +169,14 @@ int bpftime_vm__load(struct bpftime_vm *vm, const struct bpftime_insn *insns, si
 	err = resolve_lddw(vm);
 	if (err)
 		goto fail;
+	/* every program can run on the interpreter (vm_call_func falls back to it) */
+	err = vm_interp_prepare(vm);
+	if (err)
+		goto fail;
 	vm->loaded = true;
 	return 0;
 fail:
+	vm_verify_free(vm);
 	free(vm->orig_insns);
 	free(vm->insns);
 	vm->orig_insns = vm->insns = NULL;
@@ -267,6 +274,27 @@ uint64_t vm_tail_call_helper(uint64_t ctx, uint64_t map, uint64_t index, uint64_
 	vm_run_state.tail_next = next;
 	vm_run_state.tail_ctx = ctx;
 	return 0;
+}
+
+uint64_t vm_call_func(uint64_t fn, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+	struct bpftime_vm *vm = vm_run_state.cur;
+	const uint64_t args[5] = { r1, r2, r3, r4, r5 };
+	uint64_t ret = 0;
+
+	if (!vm || fn < VM_FUNC_BASE || fn - VM_FUNC_BASE >= vm->cnt)
+		return 0;
+	switch (vm->engine) {
+	case BPFTIME_ENGINE_JIT:
+		/* hook point for the JIT's own entry; until then the interpreter
+		 * runs the callback, which is correct, just slower */
+	case BPFTIME_ENGINE_LLVM:
+	case BPFTIME_ENGINE_AOT:
+	case BPFTIME_ENGINE_INTERP:
+		break;
+	}
+	vm_interp_call(vm, (uint32_t)(fn - VM_FUNC_BASE), args, &ret);
+	return ret;
 }
 
 enum bpftime_engine bpftime_vm__engine(const struct bpftime_vm *vm)

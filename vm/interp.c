@@ -1,0 +1,753 @@
+/* vm/interp.c: the interpreter.
+ *
+ * At load, vm_interp_prepare() turns the resolved program into a
+ * direct-threaded form: one struct dinsn per slot holding the address of its
+ * handler and the operands, so dispatch is a single indirect jump.  The
+ * decoding also picks specialised handlers for encodings chosen by other
+ * fields (sdiv/smod, movsx, local calls, the tail-call helper), masks shift
+ * immediates, puts the 64-bit lddw value in the second slot, and, in
+ * bounds-checked mode, sends loads, stores and atomics to handlers that
+ * check the address first and then fall through into the plain handler.
+ *
+ * One body, two ways to run it (Lua's vmdispatch): VM_CASE()/VM_NEXT()
+ * compile it with computed goto, or as a switch when BPFTIME_VM_SWITCH=1.
+ *
+ * Semantics are the kernel's (RFC 9669): div by zero gives 0, mod by zero
+ * leaves dst unchanged (32-bit forms zero-extend), INT_MIN / -1 = INT_MIN and
+ * INT_MIN % -1 = 0, shift counts are masked, 32-bit results zero-extend.
+ * All of it in unsigned arithmetic so there is no C undefined behaviour.
+ *
+ * Stack: each run owns BPFTIME_MAX_CALL_DEPTH frames of BPFTIME_STACK_SIZE
+ * bytes on the C stack (so runs are thread-safe); a bpf-to-bpf call moves
+ * r10 down one frame and saves r6-r9, r10 and the return address.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+#include "common/compiler.h"
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* Loads and stores that touch memory defined by the bounds check. */
+#define VM_MEM_OPS(X)                                                                              \
+	X(LDXW) X(LDXH) X(LDXB) X(LDXDW) X(LDXSW) X(LDXSH) X(LDXSB) X(STW) X(STH) X(STB) X(STDW)  \
+	X(STXW) X(STXH) X(STXB) X(STXDW) X(ATOMIC32) X(ATOMIC64)
+
+/* Handler numbers: the opcode byte for insn.def rows, then variants. */
+enum vop {
+#define INSN(name, code, tmpl, fl) VOP_##name = (code),
+#include "insn.def"
+#undef INSN
+	VOP_SDIV64_IMM = 256,
+	VOP_SDIV64_REG,
+	VOP_SMOD64_IMM,
+	VOP_SMOD64_REG,
+	VOP_SDIV32_IMM,
+	VOP_SDIV32_REG,
+	VOP_SMOD32_IMM,
+	VOP_SMOD32_REG,
+	VOP_MOVSX64_8,
+	VOP_MOVSX64_16,
+	VOP_MOVSX64_32,
+	VOP_MOVSX32_8,
+	VOP_MOVSX32_16,
+	VOP_CALL_LOCAL,
+	VOP_CALL_TAIL,
+	VOP_INVALID,
+	VOP_CHK_BASE = 512, /* + opcode: bounds-checked memory access */
+#define X(name) VOP_##name##_CHK = VOP_CHK_BASE + OP_##name,
+	VM_MEM_OPS(X)
+#undef X
+	VOP_MAX = VOP_CHK_BASE + 256,
+};
+
+/* One decoded slot.  The second slot of an lddw holds the 64-bit value. */
+struct dinsn {
+	union {
+		const void *handler; /* computed goto */
+		uintptr_t op;	     /* switch build: enum vop */
+	};
+	union {
+		struct {
+			uint8_t dst;
+			uint8_t src;
+			int16_t off;
+			int32_t imm;
+		};
+		uint64_t imm64;
+	};
+};
+
+struct frame {
+	const struct dinsn *ret;
+	uint64_t saved[5]; /* r6-r9, r10 */
+};
+
+/* One run (or one vm_call_func callback) on this thread.  Runs nest through
+ * helpers; the bounds check accepts the memory of every active run. */
+struct run {
+	uint64_t reg[11];
+	struct bpftime_vm *vm;
+	uint64_t mem, mem_len;
+	unsigned int depth; /* frames in use beyond the first */
+	struct run *parent;
+	struct frame frames[BPFTIME_MAX_CALL_DEPTH];
+	uint8_t stack[BPFTIME_MAX_CALL_DEPTH * BPFTIME_STACK_SIZE] __attribute__((aligned(16)));
+};
+
+static __thread struct run *cur_run;
+
+/* Guest memory: the one pair of accessors.  memcpy keeps unaligned access
+ * defined (UBSan-clean); the compiler turns it into a plain move. */
+static ALWAYS_INLINE uint64_t vm_load(uint64_t addr, unsigned int size)
+{
+	const void *p = (const void *)(uintptr_t)addr;
+	uint8_t b;
+	uint16_t h;
+	uint32_t w;
+	uint64_t dw;
+
+	switch (size) {
+	case 1:
+		memcpy(&b, p, 1);
+		return b;
+	case 2:
+		memcpy(&h, p, 2);
+		return h;
+	case 4:
+		memcpy(&w, p, 4);
+		return w;
+	default:
+		memcpy(&dw, p, 8);
+		return dw;
+	}
+}
+
+static ALWAYS_INLINE void vm_store(uint64_t addr, unsigned int size, uint64_t val)
+{
+	void *p = (void *)(uintptr_t)addr;
+	uint8_t b = (uint8_t)val;
+	uint16_t h = (uint16_t)val;
+	uint32_t w = (uint32_t)val;
+
+	switch (size) {
+	case 1:
+		memcpy(p, &b, 1);
+		break;
+	case 2:
+		memcpy(p, &h, 2);
+		break;
+	case 4:
+		memcpy(p, &w, 4);
+		break;
+	default:
+		memcpy(p, &val, 8);
+	}
+}
+
+static bool in_range(uint64_t addr, uint64_t size, uint64_t lo, uint64_t len)
+{
+	return addr >= lo && size <= len && addr - lo <= len - size;
+}
+
+/* Bounds-checked mode: the live stack frames and the context memory of
+ * every active run on this thread, then the embedder's callback. */
+static __attribute__((noinline)) bool access_ok(const struct run *r, uint64_t addr, uint64_t size, bool write)
+{
+	const struct bpftime_vm *vm = r->vm;
+
+	for (const struct run *p = r; p; p = p->parent) {
+		uint64_t top = (uint64_t)(uintptr_t)(p->stack + sizeof(p->stack));
+		uint64_t used = (uint64_t)(p->depth + 1) * BPFTIME_STACK_SIZE;
+
+		if (in_range(addr, size, top - used, used))
+			return true;
+		if (p->mem_len && in_range(addr, size, p->mem, p->mem_len))
+			return true;
+	}
+	return vm->opts.mem_check && vm->opts.mem_check(vm->opts.user_ctx, addr, size, write);
+}
+
+static int fault(struct run *r, size_t pc, uint64_t addr, unsigned int size, bool write)
+{
+	return vm_error(r->vm, EFAULT, "pc %zu: out of bounds %s of %u bytes at 0x%llx", pc,
+			write ? "write" : "read", size, (unsigned long long)addr);
+}
+
+/* Atomic read-modify-write on guest memory; returns the old value. */
+static ALWAYS_INLINE uint64_t atomic_op(uint64_t addr, int32_t op, uint64_t val, uint64_t cmp,
+					bool is64)
+{
+	if (is64) {
+		uint64_t *p = (uint64_t *)(uintptr_t)addr;
+
+		switch (op & ~BPF_FETCH) {
+		case BPF_ADD:
+			return __atomic_fetch_add(p, val, __ATOMIC_SEQ_CST);
+		case BPF_AND:
+			return __atomic_fetch_and(p, val, __ATOMIC_SEQ_CST);
+		case BPF_OR:
+			return __atomic_fetch_or(p, val, __ATOMIC_SEQ_CST);
+		case BPF_XOR:
+			return __atomic_fetch_xor(p, val, __ATOMIC_SEQ_CST);
+		case BPF_XCHG & ~BPF_FETCH:
+			return __atomic_exchange_n(p, val, __ATOMIC_SEQ_CST);
+		default: /* BPF_CMPXCHG, checked by the verifier */
+			__atomic_compare_exchange_n(p, &cmp, val, false, __ATOMIC_SEQ_CST,
+						    __ATOMIC_SEQ_CST);
+			return cmp;
+		}
+	} else {
+		uint32_t *p = (uint32_t *)(uintptr_t)addr, v = (uint32_t)val, c = (uint32_t)cmp;
+
+		switch (op & ~BPF_FETCH) {
+		case BPF_ADD:
+			return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
+		case BPF_AND:
+			return __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);
+		case BPF_OR:
+			return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
+		case BPF_XOR:
+			return __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);
+		case BPF_XCHG & ~BPF_FETCH:
+			return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
+		default:
+			__atomic_compare_exchange_n(p, &c, v, false, __ATOMIC_SEQ_CST,
+						    __ATOMIC_SEQ_CST);
+			return c;
+		}
+	}
+}
+
+static ALWAYS_INLINE uint64_t swap_le(uint64_t v, int32_t width)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return width == 16 ? (uint16_t)v : width == 32 ? (uint32_t)v : v;
+#else
+	return width == 16 ? __builtin_bswap16((uint16_t)v) :
+	       width == 32 ? __builtin_bswap32((uint32_t)v) : __builtin_bswap64(v);
+#endif
+}
+
+static ALWAYS_INLINE uint64_t swap_always(uint64_t v, int32_t width)
+{
+	return width == 16 ? __builtin_bswap16((uint16_t)v) :
+	       width == 32 ? __builtin_bswap32((uint32_t)v) : __builtin_bswap64(v);
+}
+
+static ALWAYS_INLINE uint64_t swap_be(uint64_t v, int32_t width)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return swap_always(v, width);
+#else
+	return width == 16 ? (uint16_t)v : width == 32 ? (uint32_t)v : v;
+#endif
+}
+
+#ifdef BPFTIME_VM_SWITCH
+#define VM_CASE(name)  case VOP_##name:
+#define VM_NEXT()      continue
+#define VM_FALLTHROUGH __attribute__((fallthrough))
+#else
+#define VM_CASE(name)  do_##name:
+#define VM_NEXT()      goto *ip->handler
+#define VM_FALLTHROUGH do {} while (0)
+#endif
+
+/* Register and operand accessors (the kernel interpreter's DST/SRC/IMM). */
+#define DST   reg[ip->dst]
+#define SRC   reg[ip->src]
+#define IMM   ((uint64_t)(int64_t)ip->imm) /* sign-extended to 64 bits */
+#define IMM32 ((uint32_t)ip->imm)
+#define OFF   ((uint64_t)(int64_t)ip->off)
+#define PC    ((size_t)(ip - code))
+
+#define NEXT(n)                                                                                    \
+	{                                                                                          \
+		ip += (n);                                                                         \
+		VM_NEXT();                                                                         \
+	}
+
+#define ALU64(name, op)                                                                            \
+	VM_CASE(name##64_IMM) DST = DST op IMM;                                                    \
+	NEXT(1)                                                                                    \
+	VM_CASE(name##64_REG) DST = DST op SRC;                                                    \
+	NEXT(1)                                                                                    \
+	VM_CASE(name##32_IMM) DST = (uint32_t)((uint32_t)DST op IMM32);                            \
+	NEXT(1)                                                                                    \
+	VM_CASE(name##32_REG) DST = (uint32_t)((uint32_t)DST op(uint32_t) SRC);                    \
+	NEXT(1)
+
+#define JMP(name, op, type64, type32)                                                              \
+	VM_CASE(name##_IMM) if ((type64)DST op(type64) IMM) ip += ip->off;                         \
+	NEXT(1)                                                                                    \
+	VM_CASE(name##_REG) if ((type64)DST op(type64) SRC) ip += ip->off;                         \
+	NEXT(1)                                                                                    \
+	VM_CASE(name##32_IMM) if ((type32)DST op(type32) IMM32) ip += ip->off;                     \
+	NEXT(1)                                                                                    \
+	VM_CASE(name##32_REG) if ((type32)DST op(type32) SRC) ip += ip->off;                       \
+	NEXT(1)
+
+/* A load: the checked label verifies [addr, addr+size) and falls into the
+ * plain one. */
+#define LDX(name, size, ext)                                                                       \
+	VM_CASE(name##_CHK)                                                                        \
+	if (unlikely(!access_ok(r, SRC + OFF, size, false)))                          \
+		return fault(r, PC, SRC + OFF, size, false);                                       \
+	VM_FALLTHROUGH;                                                                            \
+	VM_CASE(name) DST = ext(vm_load(SRC + OFF, size));                                         \
+	NEXT(1)
+
+#define ST(name, size, val)                                                                        \
+	VM_CASE(name##_CHK)                                                                        \
+	if (unlikely(!access_ok(r, DST + OFF, size, true)))                           \
+		return fault(r, PC, DST + OFF, size, true);                                        \
+	VM_FALLTHROUGH;                                                                            \
+	VM_CASE(name) vm_store(DST + OFF, size, val);                                              \
+	NEXT(1)
+
+#define ZX(v)  (v)
+#define SX8(v)	((uint64_t)(int64_t)(int8_t)(v))
+#define SX16(v) ((uint64_t)(int64_t)(int16_t)(v))
+#define SX32(v) ((uint64_t)(int64_t)(int32_t)(v))
+
+/*
+ * The interpreter body.  With labels != NULL it only hands out its handler
+ * table (computed goto needs the addresses of labels inside this function).
+ * Returns 0 with *ret = r0, or -EFAULT with the message set.
+ */
+static int exec(struct run *r, const struct dinsn *code, size_t start, uint64_t *ret,
+		const void *const **labels)
+{
+#ifndef BPFTIME_VM_SWITCH
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+	static const void *const table[VOP_MAX] = {
+		[0 ... VOP_MAX - 1] = &&do_INVALID,
+#define INSN(name, c, tmpl, fl) [VOP_##name] = &&do_##name,
+#include "insn.def"
+#undef INSN
+		[VOP_SDIV64_IMM] = &&do_SDIV64_IMM, [VOP_SDIV64_REG] = &&do_SDIV64_REG,
+		[VOP_SMOD64_IMM] = &&do_SMOD64_IMM, [VOP_SMOD64_REG] = &&do_SMOD64_REG,
+		[VOP_SDIV32_IMM] = &&do_SDIV32_IMM, [VOP_SDIV32_REG] = &&do_SDIV32_REG,
+		[VOP_SMOD32_IMM] = &&do_SMOD32_IMM, [VOP_SMOD32_REG] = &&do_SMOD32_REG,
+		[VOP_MOVSX64_8] = &&do_MOVSX64_8,   [VOP_MOVSX64_16] = &&do_MOVSX64_16,
+		[VOP_MOVSX64_32] = &&do_MOVSX64_32, [VOP_MOVSX32_8] = &&do_MOVSX32_8,
+		[VOP_MOVSX32_16] = &&do_MOVSX32_16, [VOP_CALL_LOCAL] = &&do_CALL_LOCAL,
+		[VOP_CALL_TAIL] = &&do_CALL_TAIL,
+#define X(name) [VOP_##name##_CHK] = &&do_##name##_CHK,
+		VM_MEM_OPS(X)
+#undef X
+	};
+#pragma GCC diagnostic pop
+#endif
+	struct bpftime_vm *vm;
+	uint64_t *reg;
+	const struct dinsn *ip;
+	bpftime_helper_fn fn;
+	uint64_t tmp;
+
+	if (labels) {
+#ifndef BPFTIME_VM_SWITCH
+		*labels = table;
+#endif
+		return 0;
+	}
+	vm = r->vm;
+	reg = r->reg;
+	ip = code + start;
+
+#ifdef BPFTIME_VM_SWITCH
+	for (;;) {
+		switch ((enum vop)ip->op) {
+#else
+	VM_NEXT();
+	{
+		{
+#endif
+		ALU64(ADD, +)
+		ALU64(SUB, -)
+		ALU64(MUL, *)
+		ALU64(OR, |)
+		ALU64(AND, &)
+		ALU64(XOR, ^)
+		/* shift immediates are masked at decode time */
+		VM_CASE(LSH64_IMM) DST <<= ip->imm;
+		NEXT(1)
+		VM_CASE(LSH64_REG) DST <<= (SRC & 63);
+		NEXT(1)
+		VM_CASE(LSH32_IMM) DST = (uint32_t)((uint32_t)DST << ip->imm);
+		NEXT(1)
+		VM_CASE(LSH32_REG) DST = (uint32_t)((uint32_t)DST << (SRC & 31));
+		NEXT(1)
+		VM_CASE(RSH64_IMM) DST >>= ip->imm;
+		NEXT(1)
+		VM_CASE(RSH64_REG) DST >>= (SRC & 63);
+		NEXT(1)
+		VM_CASE(RSH32_IMM) DST = (uint32_t)DST >> ip->imm;
+		NEXT(1)
+		VM_CASE(RSH32_REG) DST = (uint32_t)DST >> (SRC & 31);
+		NEXT(1)
+		VM_CASE(ARSH64_IMM) DST = (uint64_t)((int64_t)DST >> ip->imm);
+		NEXT(1)
+		VM_CASE(ARSH64_REG) DST = (uint64_t)((int64_t)DST >> (SRC & 63));
+		NEXT(1)
+		VM_CASE(ARSH32_IMM) DST = (uint32_t)((int32_t)DST >> ip->imm);
+		NEXT(1)
+		VM_CASE(ARSH32_REG) DST = (uint32_t)((int32_t)DST >> (SRC & 31));
+		NEXT(1)
+		VM_CASE(NEG64) DST = 0 - DST;
+		NEXT(1)
+		VM_CASE(NEG32) DST = (uint32_t)(0 - (uint32_t)DST);
+		NEXT(1)
+		VM_CASE(MOV64_IMM) DST = IMM;
+		NEXT(1)
+		VM_CASE(MOV64_REG) DST = SRC;
+		NEXT(1)
+		VM_CASE(MOV32_IMM) DST = IMM32;
+		NEXT(1)
+		VM_CASE(MOV32_REG) DST = (uint32_t)SRC;
+		NEXT(1)
+		VM_CASE(MOVSX64_8) DST = SX8(SRC);
+		NEXT(1)
+		VM_CASE(MOVSX64_16) DST = SX16(SRC);
+		NEXT(1)
+		VM_CASE(MOVSX64_32) DST = SX32(SRC);
+		NEXT(1)
+		VM_CASE(MOVSX32_8) DST = (uint32_t)SX8(SRC);
+		NEXT(1)
+		VM_CASE(MOVSX32_16) DST = (uint32_t)SX16(SRC);
+		NEXT(1)
+		/* unsigned div/mod: the immediate is never 0 (verifier) */
+		VM_CASE(DIV64_IMM) DST = DST / IMM;
+		NEXT(1)
+		VM_CASE(DIV64_REG) DST = SRC ? DST / SRC : 0;
+		NEXT(1)
+		VM_CASE(DIV32_IMM) DST = (uint32_t)DST / IMM32;
+		NEXT(1)
+		VM_CASE(DIV32_REG) DST = (uint32_t)SRC ? (uint32_t)DST / (uint32_t)SRC : 0;
+		NEXT(1)
+		VM_CASE(MOD64_IMM) DST = DST % IMM;
+		NEXT(1)
+		VM_CASE(MOD64_REG) DST = SRC ? DST % SRC : DST;
+		NEXT(1)
+		VM_CASE(MOD32_IMM) DST = (uint32_t)DST % IMM32;
+		NEXT(1)
+		VM_CASE(MOD32_REG)
+		DST = (uint32_t)SRC ? (uint32_t)DST % (uint32_t)SRC : (uint32_t)DST;
+		NEXT(1)
+		/* signed div/mod: -1 is special-cased, INT_MIN / -1 would trap */
+		VM_CASE(SDIV64_IMM) tmp = IMM;
+		goto sdiv64;
+		VM_CASE(SDIV64_REG) tmp = SRC;
+sdiv64:
+		if ((int64_t)tmp == -1)
+			DST = 0 - DST;
+		else
+			DST = tmp ? (uint64_t)((int64_t)DST / (int64_t)tmp) : 0;
+		NEXT(1)
+		VM_CASE(SMOD64_IMM) tmp = IMM;
+		goto smod64;
+		VM_CASE(SMOD64_REG) tmp = SRC;
+smod64:
+		if ((int64_t)tmp == -1)
+			DST = 0;
+		else if (tmp)
+			DST = (uint64_t)((int64_t)DST % (int64_t)tmp);
+		NEXT(1)
+		VM_CASE(SDIV32_IMM) tmp = IMM32;
+		goto sdiv32;
+		VM_CASE(SDIV32_REG) tmp = (uint32_t)SRC;
+sdiv32:
+		if ((int32_t)tmp == -1)
+			DST = (uint32_t)(0 - (uint32_t)DST);
+		else
+			DST = (uint32_t)tmp ? (uint32_t)((int32_t)DST / (int32_t)tmp) : 0;
+		NEXT(1)
+		VM_CASE(SMOD32_IMM) tmp = IMM32;
+		goto smod32;
+		VM_CASE(SMOD32_REG) tmp = (uint32_t)SRC;
+smod32:
+		if ((int32_t)tmp == -1)
+			DST = 0;
+		else if ((uint32_t)tmp)
+			DST = (uint32_t)((int32_t)DST % (int32_t)tmp);
+		else
+			DST = (uint32_t)DST;
+		NEXT(1)
+		VM_CASE(LE) DST = swap_le(DST, ip->imm);
+		NEXT(1)
+		VM_CASE(BE) DST = swap_be(DST, ip->imm);
+		NEXT(1)
+		VM_CASE(BSWAP) DST = swap_always(DST, ip->imm);
+		NEXT(1)
+
+		VM_CASE(JA) NEXT(1 + ip->off)
+		VM_CASE(JA32) NEXT(1 + ip->imm)
+		JMP(JEQ, ==, uint64_t, uint32_t)
+		JMP(JNE, !=, uint64_t, uint32_t)
+		JMP(JGT, >, uint64_t, uint32_t)
+		JMP(JGE, >=, uint64_t, uint32_t)
+		JMP(JLT, <, uint64_t, uint32_t)
+		JMP(JLE, <=, uint64_t, uint32_t)
+		JMP(JSGT, >, int64_t, int32_t)
+		JMP(JSGE, >=, int64_t, int32_t)
+		JMP(JSLT, <, int64_t, int32_t)
+		JMP(JSLE, <=, int64_t, int32_t)
+		VM_CASE(JSET_IMM) if (DST & IMM) ip += ip->off;
+		NEXT(1)
+		VM_CASE(JSET_REG) if (DST & SRC) ip += ip->off;
+		NEXT(1)
+		VM_CASE(JSET32_IMM) if ((uint32_t)DST & IMM32) ip += ip->off;
+		NEXT(1)
+		VM_CASE(JSET32_REG) if ((uint32_t)DST & (uint32_t)SRC) ip += ip->off;
+		NEXT(1)
+
+		VM_CASE(LDDW) DST = ip[1].imm64;
+		NEXT(2)
+		LDX(LDXB, 1, ZX)
+		LDX(LDXH, 2, ZX)
+		LDX(LDXW, 4, ZX)
+		LDX(LDXDW, 8, ZX)
+		LDX(LDXSB, 1, SX8)
+		LDX(LDXSH, 2, SX16)
+		LDX(LDXSW, 4, SX32)
+		ST(STB, 1, IMM)
+		ST(STH, 2, IMM)
+		ST(STW, 4, IMM)
+		ST(STDW, 8, IMM)
+		ST(STXB, 1, SRC)
+		ST(STXH, 2, SRC)
+		ST(STXW, 4, SRC)
+		ST(STXDW, 8, SRC)
+
+		VM_CASE(ATOMIC32_CHK)
+		if (unlikely(!access_ok(r, DST + OFF, 4, true)))
+			return fault(r, PC, DST + OFF, 4, true);
+		VM_FALLTHROUGH;
+		VM_CASE(ATOMIC32)
+		tmp = atomic_op(DST + OFF, ip->imm, SRC, reg[0], false);
+		if (ip->imm == BPF_CMPXCHG)
+			reg[0] = (uint32_t)tmp;
+		else if (ip->imm & BPF_FETCH)
+			SRC = (uint32_t)tmp;
+		NEXT(1)
+		VM_CASE(ATOMIC64_CHK)
+		if (unlikely(!access_ok(r, DST + OFF, 8, true)))
+			return fault(r, PC, DST + OFF, 8, true);
+		VM_FALLTHROUGH;
+		VM_CASE(ATOMIC64)
+		tmp = atomic_op(DST + OFF, ip->imm, SRC, reg[0], true);
+		if (ip->imm == BPF_CMPXCHG)
+			reg[0] = tmp;
+		else if (ip->imm & BPF_FETCH)
+			SRC = tmp;
+		NEXT(1)
+
+		/* helper call (src 0); the tail-call helper has its own handler */
+		VM_CASE(CALL)
+		reg[0] = vm->helpers[ip->imm](reg[1], reg[2], reg[3], reg[4], reg[5]);
+		NEXT(1)
+		VM_CASE(CALL_TAIL)
+		reg[0] = vm->helpers[VM_HELPER_TAIL_CALL](reg[1], reg[2], reg[3], reg[4], reg[5]);
+		if (vm_run_state.tail_next)
+			goto leave;
+		NEXT(1)
+		VM_CASE(CALLX)
+		tmp = DST;
+		if (tmp <= BPFTIME_MAX_HELPER_ID) {
+			fn = vm->helpers[tmp];
+			if (!fn)
+				goto bad_callx;
+			reg[0] = fn(reg[1], reg[2], reg[3], reg[4], reg[5]);
+			if (tmp == VM_HELPER_TAIL_CALL && vm_run_state.tail_next)
+				goto leave;
+			NEXT(1)
+		}
+		tmp -= VM_FUNC_BASE;
+		if (!vm_is_subprog(vm, tmp))
+			goto bad_callx;
+		goto call;
+		VM_CASE(CALL_LOCAL)
+		tmp = PC + 1 + (int64_t)ip->imm;
+call:
+		if (unlikely(r->depth + 1 >= BPFTIME_MAX_CALL_DEPTH)) {
+			vm_error(vm, EFAULT, "pc %zu: call depth exceeds %d frames", PC,
+				 BPFTIME_MAX_CALL_DEPTH);
+			goto stop;
+		}
+		{
+			struct frame *f = &r->frames[r->depth++];
+
+			f->ret = ip + 1;
+			memcpy(f->saved, &reg[6], sizeof(f->saved));
+			reg[10] -= BPFTIME_STACK_SIZE;
+			ip = code + tmp;
+		}
+		VM_NEXT();
+		VM_CASE(EXIT)
+		if (r->depth) {
+			struct frame *f = &r->frames[--r->depth];
+
+			memcpy(&reg[6], f->saved, sizeof(f->saved));
+			ip = f->ret;
+			VM_NEXT();
+		}
+		*ret = reg[0];
+		return 0;
+
+#ifdef BPFTIME_VM_SWITCH
+		default:
+#endif
+		VM_CASE(INVALID)
+		/* cannot happen: the verifier accepts only insn.def rows */
+		vm_error(vm, EFAULT, "pc %zu: invalid instruction", PC);
+		goto stop;
+		}
+	}
+
+bad_callx:
+	vm_error(vm, EFAULT, "pc %zu: callx to invalid target 0x%llx", PC,
+		 (unsigned long long)DST);
+stop:
+	/* the callx rule: stop with r0 = 0; the bounds-checked mode reports */
+	*ret = 0;
+	return vm->opts.bounds_check ? -EFAULT : 0;
+leave:
+	*ret = 0;
+	return 0;
+}
+
+/* Picks the handler of one slot. */
+static enum vop decode_op(const struct bpftime_insn *insn, bool checked)
+{
+	uint8_t code = insn->code;
+
+	switch (code) {
+	case OP_DIV64_IMM:
+	case OP_DIV64_REG:
+	case OP_MOD64_IMM:
+	case OP_MOD64_REG:
+	case OP_DIV32_IMM:
+	case OP_DIV32_REG:
+	case OP_MOD32_IMM:
+	case OP_MOD32_REG:
+		if (insn->off != 1)
+			return code;
+		return VOP_SDIV64_IMM + (BPF_CLASS(code) == BPF_ALU) * 4 +
+		       (BPF_OP(code) == BPF_MOD) * 2 + (BPF_SRC(code) == BPF_X);
+	case OP_MOV64_REG:
+		return insn->off == 8	 ? VOP_MOVSX64_8 :
+		       insn->off == 16 ? VOP_MOVSX64_16 :
+		       insn->off == 32 ? VOP_MOVSX64_32 : code;
+	case OP_MOV32_REG:
+		return insn->off == 8 ? VOP_MOVSX32_8 : insn->off == 16 ? VOP_MOVSX32_16 : code;
+	case OP_CALL:
+		if (insn->src == INSN_CALL_LOCAL)
+			return VOP_CALL_LOCAL;
+		return insn->imm == VM_HELPER_TAIL_CALL ? VOP_CALL_TAIL : code;
+	}
+	if (checked && insn_desc[code].flags & (F_LOAD | F_STORE))
+		return VOP_CHK_BASE + code;
+	return code;
+}
+
+int vm_interp_prepare(struct bpftime_vm *vm)
+{
+	const struct bpftime_insn *insns = vm->insns;
+	bool checked = vm->opts.bounds_check;
+	struct dinsn *code;
+	const void *const *table = NULL;
+
+	exec(NULL, NULL, 0, NULL, &table);
+	code = calloc(vm->cnt, sizeof(*code));
+	if (!code)
+		return vm_error(vm, ENOMEM, "out of memory decoding %zu instructions", vm->cnt);
+	for (size_t pc = 0; pc < vm->cnt; pc++) {
+		const struct bpftime_insn *insn = &insns[pc];
+		struct dinsn *d = &code[pc];
+		enum vop op = decode_op(insn, checked);
+
+#ifdef BPFTIME_VM_SWITCH
+		d->op = op;
+#else
+		d->handler = table[op];
+#endif
+		d->dst = insn->dst;
+		d->src = insn->src;
+		d->off = insn->off;
+		d->imm = insn->imm;
+		if (insn->code == OP_LDDW) {
+			/* resolved form: src is 0 and the value spans both imms */
+			code[pc + 1].imm64 = (uint64_t)(uint32_t)insn->imm |
+					     (uint64_t)(uint32_t)insn[1].imm << 32;
+#ifdef BPFTIME_VM_SWITCH
+			code[pc + 1].op = VOP_INVALID;
+#else
+			code[pc + 1].handler = table[VOP_INVALID];
+#endif
+			pc++;
+			continue;
+		}
+		if (BPF_CLASS(insn->code) == BPF_ALU64 && BPF_SRC(insn->code) == BPF_K &&
+		    (BPF_OP(insn->code) == BPF_LSH || BPF_OP(insn->code) == BPF_RSH ||
+		     BPF_OP(insn->code) == BPF_ARSH))
+			d->imm &= 63;
+		else if (BPF_CLASS(insn->code) == BPF_ALU && BPF_SRC(insn->code) == BPF_K &&
+			 (BPF_OP(insn->code) == BPF_LSH || BPF_OP(insn->code) == BPF_RSH ||
+			  BPF_OP(insn->code) == BPF_ARSH))
+			d->imm &= 31;
+	}
+	free(vm->interp_code);
+	vm->interp_code = code;
+	return 0;
+}
+
+void vm_interp_free(struct bpftime_vm *vm)
+{
+	free(vm->interp_code);
+	vm->interp_code = NULL;
+}
+
+static int run_at(struct bpftime_vm *vm, size_t pc, uint64_t mem, uint64_t len,
+		  const uint64_t args[5], uint64_t *ret)
+{
+	struct run r;
+	int err;
+
+	if (unlikely(!vm->interp_code)) {
+		*ret = 0;
+		return vm_error(vm, EINVAL, "program '%s' is not loaded", vm->name);
+	}
+	memset(r.reg, 0, sizeof(r.reg));
+	memcpy(&r.reg[1], args, 5 * sizeof(uint64_t));
+	r.reg[10] = (uint64_t)(uintptr_t)(r.stack + sizeof(r.stack));
+	r.vm = vm;
+	r.mem = mem;
+	r.mem_len = len;
+	r.depth = 0;
+	r.parent = cur_run;
+	cur_run = &r;
+	err = exec(&r, vm->interp_code, pc, ret, NULL);
+	cur_run = r.parent;
+	return err;
+}
+
+int vm_interp_run(struct bpftime_vm *vm, void *mem, uint64_t len, uint64_t *ret)
+{
+	const uint64_t args[5] = { (uint64_t)(uintptr_t)mem, len };
+
+	return run_at(vm, 0, (uint64_t)(uintptr_t)mem, len, args, ret);
+}
+
+int vm_interp_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret)
+{
+	if (!vm_is_subprog(vm, pc)) {
+		*ret = 0;
+		return vm->opts.bounds_check ?
+			       vm_error(vm, EFAULT, "callback at invalid pc %u", pc) :
+			       0;
+	}
+	return run_at(vm, pc, 0, 0, args, ret);
+}
