@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #ifdef __cplusplus
@@ -161,6 +162,49 @@ BPFTIME_API const char *bpftime_engine__name(enum bpftime_engine engine);
 /** @brief parses an engine name (also bpftime's "ubpf" = jit, "INTERPRET", "JIT",
  * "LLVM", "AOT", any case); returns 0 or -EINVAL */
 BPFTIME_API int bpftime_engine__parse(const char *name, enum bpftime_engine *engine);
+
+/* Disassembler, in the words of `bpftool prog dump xlated`:
+ * "r0 = 2", "if r1 > 0x5 goto pc+3", "call bpf_map_lookup_elem#1",
+ * "r1 = map[id:3]", "r0 = *(u32 *)(r1 +4)", "lock *(u64 *)(r1 +0) += r2". */
+struct bpftime_disasm_opts {
+	size_t sz; /* sizeof(struct bpftime_disasm_opts) */
+	/* helper name without the "bpf_" prefix ("map_lookup_elem"), or NULL:
+	 * printed as "call bpf_<name>#<id>" or "call unknown#<id>" */
+	const char *(*helper_name)(void *ctx, int32_t id);
+	/* describes a map lddw (pseudo source 1, 2, 5 or 6) in buf, as bpftool
+	 * does ("map[id:3]", "map[id:3][0]+16"); return 0, or non-zero to fall
+	 * back to the fd or index ("map[fd:3]", "map[fd:3][0]+16", "map[idx:0]") */
+	int (*map_desc)(void *ctx, unsigned int src, int32_t imm, int32_t next_imm, char *buf,
+			size_t len);
+	void *ctx; /* passed to the callbacks */
+	size_t : 0;
+};
+
+/**
+ * @brief **bpftime_disasm_insn()** disassembles the instruction at @pc.
+ * @param opts may be NULL
+ * @param buf receives the text without the pc or a newline (truncated to @len)
+ * @return the slots consumed (1, or 2 for lddw); -EINVAL for a pc out of
+ *         range, an invalid opcode or a truncated lddw (buf then says why)
+ */
+BPFTIME_API int bpftime_disasm_insn(const struct bpftime_insn *insns, size_t cnt, size_t pc,
+				    const struct bpftime_disasm_opts *opts, char *buf, size_t len);
+
+/**
+ * @brief **bpftime_disasm_prog()** prints the whole program, one line per
+ * instruction as bpftool does ("   3: (b7) r0 = 2").
+ * @return 0, or -EINVAL if some instruction could not be decoded (its line
+ *         says why; the rest is still printed)
+ */
+BPFTIME_API int bpftime_disasm_prog(const struct bpftime_insn *insns, size_t cnt,
+				    const struct bpftime_disasm_opts *opts, FILE *out);
+
+/**
+ * @brief **bpftime_vm__disasm()** prints the loaded program as given to load
+ * (pseudo sources unresolved), naming helpers by their registered names.
+ * @return 0; -EINVAL if nothing is loaded
+ */
+BPFTIME_API int bpftime_vm__disasm(const struct bpftime_vm *vm, FILE *out);
 
 #ifdef __cplusplus
 }
