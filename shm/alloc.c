@@ -1,0 +1,207 @@
+/* shm/alloc.c: the arena allocator.  First fit over one doubly linked free
+ * list, boundary tags (size in a header and a footer) so that a freed block
+ * merges with free neighbours at once.  Offsets only: the arena is mapped at
+ * a different address in each process.  One robust lock; maps preallocate
+ * their elements, so this is not on any hot path.
+ *
+ * Block: [u64 size|used][u64 magic][payload ...][u64 size|used]
+ */
+#include <errno.h>
+#include <string.h>
+#include "internal.h"
+#include "common/compiler.h"
+#include "common/log.h"
+
+#define USED 1ULL
+
+static inline struct shm_block *blk(struct bpftime_shm *shm, uint64_t off)
+{
+	return (struct shm_block *)(shm->base + off);
+}
+
+static inline uint64_t bsize(struct bpftime_shm *shm, uint64_t off)
+{
+	return blk(shm, off)->size & ~USED;
+}
+
+static inline void set_tags(struct bpftime_shm *shm, uint64_t off, uint64_t size, bool used)
+{
+	uint64_t v = size | (used ? USED : 0);
+
+	blk(shm, off)->size = v;
+	*(uint64_t *)(shm->base + off + size - SHM_BLOCK_FTR) = v;
+}
+
+static void list_add(struct bpftime_shm *shm, uint64_t off)
+{
+	struct shm_alloc *a = shm->alloc;
+	struct shm_block *b = blk(shm, off);
+
+	b->magic = 0;
+	b->prev_free = 0;
+	b->next_free = a->free_head;
+	if (a->free_head)
+		blk(shm, a->free_head)->prev_free = off;
+	a->free_head = off;
+	a->free_blocks++;
+}
+
+static void list_del(struct bpftime_shm *shm, uint64_t off)
+{
+	struct shm_alloc *a = shm->alloc;
+	struct shm_block *b = blk(shm, off);
+
+	if (b->prev_free)
+		blk(shm, b->prev_free)->next_free = b->next_free;
+	else
+		a->free_head = b->next_free;
+	if (b->next_free)
+		blk(shm, b->next_free)->prev_free = b->prev_free;
+	a->free_blocks--;
+}
+
+void shm_alloc_init(struct bpftime_shm *shm)
+{
+	struct shm_header *h = shm->hdr;
+	uint64_t size = h->arena_size & ~15ULL;
+
+	shm->alloc->free_head = 0;
+	shm->alloc->used = 0;
+	shm->alloc->free_blocks = 0;
+	set_tags(shm, h->arena_off, size, false);
+	list_add(shm, h->arena_off);
+}
+
+uint64_t shm_alloc(struct bpftime_shm *shm, size_t size, size_t align)
+{
+	struct shm_alloc *a = shm->alloc;
+	uint64_t need, off, ret = 0;
+
+	if (align < 16)
+		align = 16;
+	if (size > shm->hdr->arena_size)
+		goto fail_nolock;
+	need = (size + SHM_BLOCK_HDR + SHM_BLOCK_FTR + 15) & ~15ULL;
+	if (need < SHM_BLOCK_MIN)
+		need = SHM_BLOCK_MIN;
+
+	shm_lock(&a->lock);
+	for (off = a->free_head; off; off = blk(shm, off)->next_free) {
+		uint64_t fsize = bsize(shm, off), p = off + SHM_BLOCK_HDR;
+		uint64_t ap = (p + align - 1) & ~(uint64_t)(align - 1), nb, tail;
+
+		/* a leading gap must be able to stand alone as a free block */
+		while (ap != p && ap - p < SHM_BLOCK_MIN)
+			ap += align;
+		nb = ap - SHM_BLOCK_HDR;
+		if (nb + need > off + fsize)
+			continue;
+		list_del(shm, off);
+		if (nb != off) {
+			set_tags(shm, off, nb - off, false);
+			list_add(shm, off);
+		}
+		tail = off + fsize - (nb + need);
+		if (tail >= SHM_BLOCK_MIN) {
+			set_tags(shm, nb + need, tail, false);
+			list_add(shm, nb + need);
+		} else {
+			need += tail;
+		}
+		set_tags(shm, nb, need, true);
+		blk(shm, nb)->magic = SHM_BLOCK_MAGIC;
+		a->used += need;
+		ret = nb + SHM_BLOCK_HDR;
+		break;
+	}
+	shm_unlock(&a->lock);
+	if (ret) {
+		memset(shm->base + ret, 0, size);
+		return ret;
+	}
+fail_nolock:
+	pr_warn("shm '%s': out of memory allocating %zu bytes (segment is %zu MiB; raise "
+		"BPFTIME_SHM_MEMORY_MB)\n",
+		shm->name, size, shm->size >> 20);
+	return 0;
+}
+
+void shm_free(struct bpftime_shm *shm, uint64_t p)
+{
+	struct shm_alloc *a = shm->alloc;
+	uint64_t off, size, start = shm->hdr->arena_off;
+	uint64_t end = start + (shm->hdr->arena_size & ~15ULL);
+
+	if (!p)
+		return;
+	off = p - SHM_BLOCK_HDR;
+	shm_lock(&a->lock);
+	if (NEVER(off < start || off >= end || !(blk(shm, off)->size & USED) ||
+		  blk(shm, off)->magic != SHM_BLOCK_MAGIC)) {
+		shm_unlock(&a->lock);
+		pr_warn("shm '%s': bad free of offset %#llx\n", shm->name,
+			(unsigned long long)p);
+		return;
+	}
+	size = bsize(shm, off);
+	a->used -= size;
+	blk(shm, off)->magic = 0;
+	/* merge with the next block */
+	if (off + size < end && !(blk(shm, off + size)->size & USED)) {
+		uint64_t nsize = bsize(shm, off + size);
+
+		list_del(shm, off + size);
+		size += nsize;
+	}
+	/* and with the previous one */
+	if (off > start) {
+		uint64_t pt = *(uint64_t *)(shm->base + off - SHM_BLOCK_FTR);
+
+		if (!(pt & USED)) {
+			uint64_t poff = off - pt;
+
+			list_del(shm, poff);
+			off = poff;
+			size += pt;
+		}
+	}
+	set_tags(shm, off, size, false);
+	list_add(shm, off);
+	shm_unlock(&a->lock);
+}
+
+uint64_t shm_strdup(struct bpftime_shm *shm, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	uint64_t off = shm_alloc(shm, n, 16);
+
+	if (off)
+		memcpy(shm->base + off, s, n);
+	return off;
+}
+
+int bpftime_shm__stats(struct bpftime_shm *shm, struct bpftime_shm_stats *st)
+{
+	struct shm_alloc *a;
+	uint64_t largest = 0;
+	uint32_t n = 0;
+
+	if (!shm || !st || st->sz < sizeof(*st))
+		return shm_err(-EINVAL);
+	a = shm->alloc;
+	memset((char *)st + sizeof(st->sz), 0, sizeof(*st) - sizeof(st->sz));
+	shm_lock(&a->lock);
+	for (uint64_t off = a->free_head; off; off = blk(shm, off)->next_free)
+		if (bsize(shm, off) > largest)
+			largest = bsize(shm, off);
+	st->arena_size = shm->hdr->arena_size;
+	st->used = a->used;
+	st->largest_free = largest;
+	st->free_blocks = a->free_blocks;
+	shm_unlock(&a->lock);
+	for (uint32_t i = 0; i < shm->max_fd; i++)
+		if (atomic_load_explicit(&shm->slots[i].type, memory_order_relaxed))
+			n++;
+	st->handlers = n;
+	return 0;
+}

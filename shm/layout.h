@@ -1,0 +1,188 @@
+/* shm/layout.h: the bytes of the shared-memory segment.  Internal to shm/ and
+ * maps/ (maps/ builds on shm/'s allocator and object records).
+ *
+ *   0                     struct shm_header (magic, ABI version, size, offsets)
+ *   alloc_off             struct shm_alloc (allocator lock and free list)
+ *   config_off            struct shm_config
+ *   handlers_off          struct shm_slot[max_fd]
+ *   pins_off              struct shm_pin[BPFTIME_MAX_PINS]
+ *   trace_off             struct shm_trace + SHM_TRACE_SIZE bytes
+ *   arena_off             the arena, to the end (page aligned)
+ *
+ * Everything refers to everything else by offset from the segment start;
+ * offset 0 (the header) doubles as "none".  Every type here has a fixed size
+ * and layout on x86-64 Linux; a change bumps SHM_ABI_VERSION.
+ */
+#ifndef BPFTIME_SHM_LAYOUT_H
+#define BPFTIME_SHM_LAYOUT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <bpftime/shm.h>
+
+#define SHM_MAGIC	0x314d485354465042ULL /* "BPFTSHM1" little endian */
+#define SHM_ABI_VERSION 1
+#define SHM_READY	0x52454459u /* "REDY" */
+#define SHM_TRACE_SIZE	(256u * 1024)
+
+/* A process-shared robust mutex (shm/lock.c). */
+struct shm_mutex {
+	pthread_mutex_t m;
+};
+
+struct shm_header {
+	uint64_t magic;
+	uint32_t abi_version;
+	uint32_t header_size; /* sizeof(struct shm_header) */
+	uint64_t size;	      /* whole segment */
+	_Atomic uint32_t ready;
+	uint32_t page_size;
+	uint32_t max_fd;
+	uint32_t ncpus;
+	uint32_t mutex_size; /* sizeof(pthread_mutex_t) of the creator */
+	uint32_t pad0;
+	uint64_t alloc_off;
+	uint64_t config_off;
+	uint64_t handlers_off;
+	uint64_t pins_off;
+	uint64_t trace_off;
+	uint64_t arena_off;
+	uint64_t arena_size;
+	_Atomic uint32_t epoch;	     /* futex word: handler table changes */
+	_Atomic uint32_t data_seq;   /* futex word: ring/perf buffer data */
+	_Atomic uint32_t data_waiters;
+	_Atomic uint32_t next_id;
+	struct shm_mutex table_lock; /* slots, object refcounts, pins */
+};
+
+struct shm_config {
+	uint32_t size_mb;
+	uint32_t max_fd;
+	int32_t creator_pid;
+	uint32_t pad;
+	uint64_t created_ns;
+};
+
+/* A block of the arena: header, payload, footer (boundary tags).  Sizes are
+ * multiples of 16 and include header and footer; bit 0 of size = used. */
+struct shm_block {
+	uint64_t size;
+	uint64_t magic; /* SHM_BLOCK_MAGIC while used: catches double frees */
+	/* free blocks: */
+	uint64_t next_free;
+	uint64_t prev_free;
+};
+#define SHM_BLOCK_MAGIC 0xb10cb10cb10cb10cULL
+#define SHM_BLOCK_HDR	16
+#define SHM_BLOCK_FTR	8
+#define SHM_BLOCK_MIN	48
+
+struct shm_alloc {
+	struct shm_mutex lock;
+	uint64_t free_head;
+	uint64_t used;
+	uint32_t free_blocks;
+	uint32_t pad;
+};
+
+/* A handler slot.  gen is odd while the slot changes. */
+struct shm_slot {
+	_Atomic uint32_t gen;
+	_Atomic uint32_t type; /* enum bpftime_handler_type */
+	int32_t owner_pid;
+	uint32_t pad;
+	_Atomic uint64_t obj_off;
+};
+
+struct shm_pin {
+	uint64_t obj_off; /* 0: free entry */
+	char path[BPFTIME_PIN_PATH_MAX];
+};
+
+struct shm_trace {
+	_Atomic uint64_t head; /* bytes ever written; messages are u32 len + bytes, 8-aligned */
+	struct shm_mutex lock;
+};
+
+/* Common head of every object. */
+struct shm_obj {
+	uint32_t type; /* enum bpftime_handler_type */
+	uint32_t id;
+	_Atomic uint32_t refcnt;
+	_Atomic uint32_t pins;
+	char name[BPFTIME_OBJ_NAME_LEN];
+};
+
+#define SHM_MAP_ALLOCS 4
+
+struct shm_map {
+	struct shm_obj obj;
+	uint32_t map_type;
+	uint32_t key_size;
+	uint32_t value_size;
+	uint32_t max_entries;
+	uint32_t map_flags;
+	int32_t spin_lock_off; /* -1: none */
+	uint32_t btf_fd, btf_key_type_id, btf_value_type_id, btf_vmlinux_value_type_id;
+	uint64_t map_extra;
+	uint32_t inner_type, inner_key_size, inner_value_size, inner_max_entries, inner_flags;
+	_Atomic uint32_t frozen;
+	uint64_t priv_off;		/* type-specific state (maps/) */
+	uint64_t mmap_off, mmap_len;	/* region a mmap of the fd shows (0: none) */
+	uint64_t allocs[SHM_MAP_ALLOCS]; /* arena blocks the map owns, freed with it */
+};
+
+struct shm_prog {
+	struct shm_obj obj;
+	uint32_t prog_type;
+	uint32_t expected_attach_type;
+	uint32_t insn_cnt;
+	uint32_t prog_flags;
+	uint32_t kern_version;
+	uint32_t attach_btf_id;
+	int32_t attach_prog_fd;
+	int32_t prog_btf_fd;
+	uint64_t insns_off;
+	uint32_t attach_cnt;
+	int32_t attach_fds[BPFTIME_PROG_MAX_ATTACH];
+	uint64_t aot_off, aot_size;
+	char license[64];
+};
+
+struct shm_perf_event {
+	struct shm_obj obj;
+	int32_t type;
+	int32_t pid;
+	uint64_t module_off; /* NUL-terminated string, 0: none */
+	uint64_t offset;
+	uint64_t ref_ctr_off;
+	int32_t tracepoint_id;
+	int32_t cpu;
+	uint64_t config;
+	uint64_t sample_type;
+	uint64_t cookie;
+	_Atomic uint32_t enabled;
+	uint32_t pad;
+	_Atomic uint64_t ring_off; /* perf ring: meta page + data pages */
+	uint64_t ring_len;
+};
+
+struct shm_link {
+	struct shm_obj obj;
+	int32_t prog_fd;
+	int32_t target_fd;
+	uint64_t prog_off;   /* referenced objects */
+	uint64_t target_off;
+	uint32_t attach_type;
+	uint32_t pad;
+	uint64_t cookie;
+};
+
+struct shm_btf {
+	struct shm_obj obj;
+	uint64_t data_off;
+	uint64_t size;
+};
+
+#endif /* BPFTIME_SHM_LAYOUT_H */
