@@ -146,6 +146,8 @@ int vm_llvm_compile(struct bpftime_vm *vm)
 	return ops->compile(vm);
 }
 
+/* Frees the LLVM JIT code and the loaded AOT object (both "llvm/"
+ * back-end state in internal.h's terms). */
 void vm_llvm_free(struct bpftime_vm *vm)
 {
 	/* llvm_state exists only if the back end was loaded and compiled */
@@ -153,11 +155,46 @@ void vm_llvm_free(struct bpftime_vm *vm)
 		llvm_ops->free(vm);
 	vm->llvm_state = NULL;
 	vm->llvm_fn = NULL;
+	vm_aot_free(vm);
 }
 
-int vm_aot_load(struct bpftime_vm *vm, const void *obj, size_t size)
+static int set_errno(int ret)
 {
-	(void)obj;
-	(void)size;
-	return vm_error(vm, EOPNOTSUPP, "loading aot objects is not supported yet");
+	if (ret < 0)
+		errno = -ret;
+	return ret;
+}
+
+int bpftime_vm__emit_aot(struct bpftime_vm *vm, bool llvm_ir, void **buf, size_t *size)
+{
+	const struct vm_llvm_ops *ops;
+
+	if (!vm || !buf || !size)
+		return set_errno(-EINVAL);
+	*buf = NULL;
+	*size = 0;
+	if (!vm->loaded || !vm->cnt)
+		return set_errno(vm_error(vm, EINVAL, "no program loaded"));
+	ops = llvm_get(vm);
+	if (!ops)
+		return set_errno(-EOPNOTSUPP);
+	return set_errno(ops->emit_aot(vm, llvm_ir, buf, size));
+}
+
+int bpftime_vm__load_aot(struct bpftime_vm *vm, const void *obj, size_t size)
+{
+	int err;
+
+	if (!vm || (!obj && size))
+		return set_errno(-EINVAL);
+	vm->errmsg[0] = 0;
+	err = vm_aot_load(vm, obj, size);
+	if (err)
+		return set_errno(err);
+	if (!vm->loaded) {
+		/* only native code: the VM runs it and nothing else (cnt = 0) */
+		vm->loaded = true;
+		vm->engine = BPFTIME_ENGINE_AOT;
+	}
+	return 0;
 }

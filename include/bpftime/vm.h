@@ -156,6 +156,33 @@ BPFTIME_API const char *bpftime_vm__last_error(const struct bpftime_vm *vm);
 /** @brief the helper registered under @id, or NULL */
 BPFTIME_API bpftime_helper_fn bpftime_vm__helper(const struct bpftime_vm *vm, uint32_t id);
 
+/**
+ * @brief **bpftime_vm__emit_aot()** compiles the loaded program ahead of time
+ * with the LLVM back end (libbpftime-llvm.so, loaded on demand) into a
+ * relocatable x86-64 ELF object exporting bpf_main(void *ctx, uint64_t size);
+ * helpers are undefined symbols _bpf_helper_ext_%04u, map references calls to
+ * __lddw_helper_map_by_fd/__lddw_helper_map_by_idx and __lddw_helper_map_val.
+ * @param llvm_ir true: LLVM IR text (optimised) instead of an object
+ * @param buf receives a malloc'ed buffer, owned by the caller (free())
+ * @return 0; -EINVAL if nothing is loaded; -EOPNOTSUPP if the LLVM back end
+ *         is not available or cannot take the program (message in last_error)
+ */
+BPFTIME_API int bpftime_vm__emit_aot(struct bpftime_vm *vm, bool llvm_ir, void **buf,
+				     size_t *size);
+
+/**
+ * @brief **bpftime_vm__load_aot()** loads an AOT object (from bpftime-aot or
+ * bpftime_vm__emit_aot()) into this process for BPFTIME_ENGINE_AOT; select it
+ * with bpftime_vm__compile().  Its helper symbols bind to the registered
+ * helpers and its map references resolve through the resolve_lddw callback
+ * for the maps of the loaded program, both now.  The object is copied.
+ * Without a loaded program the VM runs the object alone (AOT is then the only
+ * engine it has).
+ * @return 0; -ENOEXEC for a malformed or foreign object, -ENOENT for an
+ *         unresolvable symbol (message in last_error), -ENOMEM
+ */
+BPFTIME_API int bpftime_vm__load_aot(struct bpftime_vm *vm, const void *obj, size_t size);
+
 /** @brief the engine's name: "interpreter", "jit", "llvm", "aot" */
 BPFTIME_API const char *bpftime_engine__name(enum bpftime_engine engine);
 

@@ -34,6 +34,10 @@ struct vm_llvm_ops {
 	const char *(*version)(void);
 };
 
+/* aot_load.c (in bpftime_vm, no LLVM needed): frees what vm_aot_load()
+ * created; vm_llvm_free() calls it. */
+void vm_aot_free(struct bpftime_vm *vm);
+
 typedef const struct vm_llvm_ops *(*vm_llvm_entry_fn)(unsigned int abi, size_t vm_size);
 
 #endif /* BPFTIME_VM_LLVM_H */
