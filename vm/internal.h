@@ -111,10 +111,16 @@ int vm_interp_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], u
 /* jit_x86_64.c: compiles vm->insns into vm->jit_fn. */
 int vm_jit_compile(struct bpftime_vm *vm);
 void vm_jit_free(struct bpftime_vm *vm);
+/* jit_x86_64.c: runs the compiled subprogram at pc with r1..r5 = args on a
+ * fresh frame stack (vm_call_func() on the JIT); -ENOENT if pc is not a
+ * subprogram or nothing is compiled. */
+int vm_jit_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret);
 
 /* llvm/ back end, through a dlopen'ed libbpftime-llvm.so */
 int vm_llvm_compile(struct bpftime_vm *vm);
 int vm_aot_load(struct bpftime_vm *vm, const void *obj, size_t size);
+/* compiles an AOT object with LLVM and loads it (no object was loaded) */
+int vm_aot_compile(struct bpftime_vm *vm);
 void vm_llvm_free(struct bpftime_vm *vm);
 
 /* Calls the function value fn (see above) of the program running on this

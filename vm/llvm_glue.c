@@ -158,6 +158,25 @@ void vm_llvm_free(struct bpftime_vm *vm)
 	vm_aot_free(vm);
 }
 
+int vm_aot_compile(struct bpftime_vm *vm)
+{
+	const struct vm_llvm_ops *ops = llvm_get(vm);
+	size_t size;
+	void *obj;
+	int err;
+
+	if (!ops)
+		return vm_error(vm, EOPNOTSUPP,
+				"no aot object loaded for '%s' and it cannot be built: %s",
+				vm->name, llvm_why);
+	err = ops->emit_aot(vm, false, &obj, &size);
+	if (err)
+		return err;
+	err = vm_aot_load(vm, obj, size);
+	free(obj);
+	return err;
+}
+
 static int set_errno(int ret)
 {
 	if (ret < 0)

@@ -190,6 +190,9 @@ int bpftime_vm__compile(struct bpftime_vm *vm, enum bpftime_engine engine)
 
 	if (!vm || !vm->loaded)
 		return set_errno(-EINVAL);
+	if (!vm->cnt && engine != BPFTIME_ENGINE_AOT) /* bpftime_vm__load_aot() alone */
+		return set_errno(vm_error(vm, EOPNOTSUPP, "only an aot object is loaded in '%s'",
+					  vm->name));
 	switch (engine) {
 	case BPFTIME_ENGINE_INTERP:
 		break;
@@ -203,9 +206,7 @@ int bpftime_vm__compile(struct bpftime_vm *vm, enum bpftime_engine engine)
 		break;
 	case BPFTIME_ENGINE_AOT:
 		if (!vm->aot_fn)
-			err = vm_error(vm, EOPNOTSUPP,
-				       "no AOT object loaded for '%s': build one with bpftime-aot",
-				       vm->name);
+			err = vm_aot_compile(vm); /* none loaded: build one with LLVM now */
 		break;
 	default:
 		err = vm_error(vm, EINVAL, "unknown engine %d", (int)engine);
@@ -286,8 +287,9 @@ uint64_t vm_call_func(uint64_t fn, uint64_t r1, uint64_t r2, uint64_t r3, uint64
 		return 0;
 	switch (vm->engine) {
 	case BPFTIME_ENGINE_JIT:
-		/* hook point for the JIT's own entry; until then the interpreter
-		 * runs the callback, which is correct, just slower */
+		if (vm->jit_fn && !vm_jit_call(vm, (uint32_t)(fn - VM_FUNC_BASE), args, &ret))
+			return ret;
+		break;
 	case BPFTIME_ENGINE_LLVM:
 	case BPFTIME_ENGINE_AOT:
 	case BPFTIME_ENGINE_INTERP:
