@@ -1,17 +1,1162 @@
-/* vm/jit_x86_64.c: the x86-64 JIT (issue 3).  Placeholder until the real
- * compiler lands in this file: every compile fails cleanly so the runtime
- * falls back to the interpreter. */
+/* vm/jit_x86_64.c: the x86-64 JIT.
+ *
+ * Input: the resolved program (vm->insns, see vm/internal.h).  Output:
+ * vm->jit_fn, a System V function uint64_t fn(void *mem, uint64_t len) in an
+ * anonymous mapping (vm->jit_mem, vm->jit_size) that is written RW and then
+ * made RX, never both; the unused tail of the last page is INT3.
+ *
+ * Register mapping, as the kernel's x86-64 JIT does it, so that helper calls
+ * are plain System V calls with their arguments already in place:
+ *   r0  = rax  the C return register: a helper's result lands in r0
+ *   r1  = rdi  \
+ *   r2  = rsi   | the first five System V argument registers, in order:
+ *   r3  = rdx   | r1..r5 are the helper's arguments, and like them they are
+ *   r4  = rcx   | caller-saved, which is what the eBPF ABI says of r1..r5
+ *   r5  = r8   /
+ *   r6  = rbx  \
+ *   r7  = r13   | callee-saved in C and in eBPF: helpers preserve them for
+ *   r8  = r14   | free; r12 is skipped because as a base it needs a SIB
+ *   r9  = r15  /  byte, which makes every load/store through it longer
+ *   r10 = rbp  the frame pointer: callee-saved, and [rbp - off] is short
+ * Scratch: r11 (AUX) and r10 (AUX2) as in the kernel, plus r9 (AUX3): all
+ * three are caller-saved and carry no eBPF register.  r12 (UNWIND) is used
+ * only by programs with subprograms: it holds the stack pointer to unwind
+ * to when the whole program must stop (tail call, call depth exceeded, bad
+ * callx), and [r12 - 8] counts the active eBPF frames.
+ *
+ * Layout of the mapping:
+ *   [struct jit_header, JIT_HDR bytes]
+ *   [entry stub + unwind exit]          only with subprograms
+ *   [function 0 = main][subprogram 1][subprogram 2]...
+ *   [int32 table: pc -> subprogram entry, relative to the table]
+ *                                       only with subprograms
+ * Each eBPF function is a native function with its own prologue: it pushes
+ * the callee-saved registers it uses and, if it uses r10, gets a 512-byte
+ * frame below rbp.  bpf-to-bpf calls are native calls, so r6..r9 and r10
+ * survive them as the eBPF ABI requires.
+ *
+ * Sizes converge in passes: every pass writes the whole program; a jump is
+ * emitted short (rel8) unless it was found long in an earlier pass (sizes
+ * only grow, so the process ends), and the first pass in which no jump grew
+ * has every displacement right and is the result.
+ */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "internal.h"
+#include "jit_emit.h"
+#include "common/compiler.h"
+
+#define AUX    X86_R11
+#define AUX2   X86_R10
+#define AUX3   X86_R9
+#define UNWIND X86_R12
+
+/* ORDER REG: eBPF register -> x86 register (see the top of the file) */
+static const uint8_t reg_map[11] = {
+	X86_RAX, X86_RDI, X86_RSI, X86_RDX, X86_RCX, X86_R8,
+	X86_RBX, X86_R13, X86_R14, X86_R15, X86_RBP,
+};
+
+#define JIT_HDR	      64  /* header bytes before the code: keeps code 64-byte aligned */
+#define JIT_MAX_INSN  160 /* upper bound of the bytes one eBPF instruction emits */
+#define JIT_MAX_FUNC  48  /* upper bound of a function prologue */
+#define JIT_STUB_MAX  64  /* upper bound of the entry stub */
+#define JIT_MAX_PASS  16  /* then every jump becomes long, which converges at once */
+
+/* At the start of the mapping; read by vm_jit_call(). */
+struct jit_header {
+	uint32_t entry_off; /* jit_fn */
+	uint32_t stub_off;  /* C-callable stub(r1..r5, target), 0 without subprograms */
+	uint32_t table_off; /* int32 per pc, relative to the table; 0 without subprograms */
+	uint32_t table_cnt;
+};
+
+struct jit_func {
+	uint32_t start, end; /* [start, end) pcs */
+	uint32_t off;	     /* native offset of the prologue */
+	uint8_t nsaved;
+	uint8_t saved[5]; /* callee-saved registers pushed, in push order */
+	bool stack;	  /* uses r10: gets a 512-byte frame */
+	bool pad;	  /* makes calls 16-byte aligned */
+};
+
+enum {
+	JF_LONG = 1 << 0,  /* the jump of this pc needs rel32 */
+	JF_ENTRY = 1 << 1, /* target of a local call or a function value */
+};
+
+struct jit {
+	struct bpftime_vm *vm;
+	const struct bpftime_insn *insns;
+	size_t cnt;
+	uint32_t *addrs; /* native offset of each pc (cnt + 1) */
+	uint8_t *flags;	 /* JF_* per pc */
+	struct jit_func *funcs;
+	size_t nfuncs;
+	bool subprogs;	/* more than one function: stub, UNWIND, table */
+	bool all_long;	/* convergence fallback */
+	bool changed;	/* a jump grew in this pass */
+	int pass;
+	uint8_t *base;	/* the mapping */
+	size_t cap;
+	uint32_t unwind_off; /* the unwind exit inside the stub */
+	uint32_t table_off;
+};
+
+/* The C side of a tail call: calls the tail-call helper and tells the code
+ * in rdx (the second half of a 16-byte struct return) whether to stop. */
+struct jit_pair {
+	uint64_t r0;
+	uint64_t stop;
+};
+
+static struct jit_pair jit_tail_call(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+				     uint64_t r5)
+{
+	struct jit_pair ret;
+
+	ret.r0 = vm_tail_call_helper(r1, r2, r3, r4, r5);
+	ret.stop = vm_run_state.tail_next != NULL;
+	return ret;
+}
+
+static uint32_t jit_pos(const struct jit *j, const struct jit_out *o)
+{
+	return (uint32_t)(o->p - j->base);
+}
+
+/* call abs: rel32 when the target is within reach of the whole mapping
+ * (so the choice is the same in every pass), else movabs rax + call rax;
+ * rax is r0, which the call overwrites anyway. */
+static void emit_call_abs(struct jit *j, struct jit_out *o, const void *fn)
+{
+	int64_t t = (int64_t)(uintptr_t)fn;
+	int64_t b = (int64_t)(uintptr_t)j->base;
+
+	if (is_s32(t - b) && is_s32(t - (b + (int64_t)j->cap))) {
+		emit1(o, 0xe8);
+		emit_u32(o, (uint32_t)(t - ((int64_t)(uintptr_t)o->p + 4)));
+	} else {
+		emit_mov_imm64(o, X86_RAX, (uint64_t)t);
+		emit_call_reg(o, X86_RAX);
+	}
+}
+
+static void emit_epilogue(struct jit_out *o, const struct jit_func *f)
+{
+	if (f->stack)
+		emit_mov_rr(o, true, X86_RSP, X86_RBP);
+	else if (f->pad)
+		emit_pop(o, X86_RCX); /* r4: clobbered by the call anyway */
+	for (int i = f->nsaved - 1; i >= 0; i--)
+		emit_pop(o, f->saved[i]);
+	emit1(o, 0xc3); /* ret */
+}
+
+static void emit_prologue(struct jit_out *o, const struct jit_func *f)
+{
+	for (int i = 0; i < f->nsaved; i++)
+		emit_push(o, f->saved[i]);
+	if (f->stack) {
+		emit_mov_rr(o, true, X86_RBP, X86_RSP);
+		/* sub rsp, 512 (+ 8) */
+		emit3(o, 0x48, 0x81, 0xec);
+		emit_u32(o, BPFTIME_STACK_SIZE + (f->pad ? 8 : 0));
+	} else if (f->pad) {
+		emit_push(o, X86_RAX);
+	}
+}
+
+/* Stops the whole program with r0 = 0: from any frame via the unwind exit,
+ * or (no subprograms: only main exists) through main's epilogue. */
+static void emit_stop(struct jit *j, struct jit_out *o, const struct jit_func *f)
+{
+	emit_rr(o, 0x31, false, X86_RAX, X86_RAX); /* xor eax, eax */
+	if (j->subprogs) {
+		emit1(o, 0xe9); /* jmp unwind (always rel32: its size never changes) */
+		emit_u32(o, (uint32_t)((int32_t)j->unwind_off - (int32_t)(jit_pos(j, o) + 4)));
+	} else {
+		emit_epilogue(o, f);
+	}
+}
+
+/* The entry stub: jit_fn of programs with subprograms, and the C-callable
+ * stub(r1..r5, target in r9) for vm_jit_call.  It saves every callee-saved
+ * register, sets UNWIND, starts the frame count at 1 and calls the function;
+ * the unwind exit after it is where emit_stop() lands. */
+static void emit_stub(struct jit *j, struct jit_out *o, struct jit_header *hdr)
+{
+	static const uint8_t saved[] = { X86_RBX, X86_RBP, X86_R12, X86_R13, X86_R14, X86_R15 };
+	int32_t rel;
+
+	hdr->entry_off = jit_pos(j, o);
+	/* lea r9, [rip + function 0] */
+	emit3(o, 0x4c, 0x8d, 0x0d);
+	rel = (int32_t)j->funcs[0].off - (int32_t)(jit_pos(j, o) + 4);
+	emit_u32(o, (uint32_t)rel);
+	hdr->stub_off = jit_pos(j, o);
+	for (size_t i = 0; i < ARRAY_SIZE(saved); i++)
+		emit_push(o, saved[i]);
+	emit_mov_rr(o, true, UNWIND, X86_RSP);
+	emit2(o, 0x6a, 0x01); /* push 1: the frame count; rsp is now 16-byte aligned */
+	emit_call_reg(o, AUX3);
+	j->unwind_off = jit_pos(j, o);
+	emit_mov_rr(o, true, X86_RSP, UNWIND);
+	for (int i = ARRAY_SIZE(saved) - 1; i >= 0; i--)
+		emit_pop(o, saved[i]);
+	emit1(o, 0xc3);
+}
+
+/* A jump to pc target (cc < 0: unconditional), short unless known long. */
+static void emit_jump(struct jit *j, struct jit_out *o, size_t pc, size_t target, int cc)
+{
+	int64_t pos = jit_pos(j, o);
+	int64_t tgt = j->addrs[target];
+	bool lng = j->all_long || (j->flags[pc] & JF_LONG);
+
+	if (!lng && !(j->pass == 0 && target > pc) && !is_s8(tgt - (pos + 2))) {
+		lng = true;
+		j->changed = true;
+		j->flags[pc] |= JF_LONG;
+	} else if (lng && !(j->flags[pc] & JF_LONG)) {
+		j->changed = true;
+		j->flags[pc] |= JF_LONG;
+	}
+	if (!lng) {
+		emit2(o, (uint8_t)(cc < 0 ? 0xeb : 0x70 + cc), (uint8_t)(tgt - (pos + 2)));
+	} else if (cc < 0) {
+		emit1(o, 0xe9);
+		emit_u32(o, (uint32_t)(tgt - (pos + 5)));
+	} else {
+		emit2(o, 0x0f, (uint8_t)(0x80 + cc));
+		emit_u32(o, (uint32_t)(tgt - (pos + 6)));
+	}
+}
+
+static int cond_cc(uint8_t op)
+{
+	switch (op) {
+	case BPF_JEQ:
+		return X86_CC_E;
+	case BPF_JGT:
+		return X86_CC_A;
+	case BPF_JGE:
+		return X86_CC_AE;
+	case BPF_JSET:
+	case BPF_JNE:
+		return X86_CC_NE;
+	case BPF_JSGT:
+		return X86_CC_G;
+	case BPF_JSGE:
+		return X86_CC_GE;
+	case BPF_JLT:
+		return X86_CC_B;
+	case BPF_JLE:
+		return X86_CC_BE;
+	case BPF_JSLT:
+		return X86_CC_L;
+	case BPF_JSLE:
+		return X86_CC_LE;
+	}
+	return -1;
+}
+
+/* if (dst op src/imm) goto target, for JMP (w) and JMP32 */
+static void emit_cond_jump(struct jit *j, struct jit_out *o, size_t pc, const struct bpftime_insn *insn,
+			   bool w)
+{
+	size_t target = pc + 1 + insn->off;
+	int dst = reg_map[insn->dst];
+	uint8_t op = BPF_OP(insn->code);
+
+	if (target == pc + 1)
+		return; /* nothing to decide */
+	if (BPF_SRC(insn->code) == BPF_X) {
+		emit_rr(o, op == BPF_JSET ? 0x85 : 0x39, w, dst, reg_map[insn->src]);
+	} else if (op == BPF_JSET) {
+		if (insn->imm >= 0 && insn->imm <= 0xff) {
+			/* test dst8, imm8: the other bits are masked out anyway */
+			emit_rex(o, false, 0, dst, dst >= 4);
+			emit3(o, 0xf6, 0xc0 | (dst & 7), (uint8_t)insn->imm);
+		} else {
+			emit_rex(o, w, 0, dst, false);
+			emit2(o, 0xf7, 0xc0 | (dst & 7));
+			emit_u32(o, (uint32_t)insn->imm);
+		}
+	} else if (insn->imm == 0) {
+		emit_rr(o, 0x85, w, dst, dst); /* test: the same flags as cmp 0 */
+	} else {
+		emit_alu_ri(o, X86_CMP, w, dst, insn->imm);
+	}
+	emit_jump(j, o, pc, target, cond_cc(op));
+}
+
+/* dst /= or %= src (or imm), with the kernel's rules: x / 0 = 0, x % 0 = x,
+ * INT_MIN / -1 = INT_MIN, INT_MIN % -1 = 0; 32-bit forms zero-extend.  div
+ * needs rax and rdx (r0 and r3), which are saved in AUX2/AUX3. */
+static void emit_divmod(struct jit_out *o, bool w, bool mod, bool sgn, int dst, bool use_imm,
+			int src, int32_t imm)
+{
+	uint8_t *j_zero = NULL, *j_m1 = NULL, *j_done1, *j_done2 = NULL;
+	int result = mod ? X86_RDX : X86_RAX;
+
+	if (use_imm) {
+		if (imm == 0) { /* the verifier rejects this; keep the rule anyway */
+			if (!mod)
+				emit_rr(o, 0x31, false, dst, dst);
+			else if (!w)
+				emit_mov_rr(o, false, dst, dst);
+			return;
+		}
+		if (sgn && imm == -1) {
+			if (!mod)
+				emit_f7(o, 3, w, dst); /* neg */
+			else
+				emit_rr(o, 0x31, false, dst, dst);
+			return;
+		}
+		emit_mov_imm32(o, w, AUX, imm);
+	} else {
+		emit_mov_rr(o, w, AUX, src);
+		emit_rr(o, 0x85, w, AUX, AUX); /* test */
+		j_zero = emit_jcc8_fwd(o, X86_CC_E);
+		if (sgn) {
+			emit_alu_ri(o, X86_CMP, w, AUX, -1);
+			j_m1 = emit_jcc8_fwd(o, X86_CC_E);
+		}
+	}
+	if (dst != X86_RAX)
+		emit_mov_rr(o, true, AUX2, X86_RAX);
+	if (dst != X86_RDX)
+		emit_mov_rr(o, true, AUX3, X86_RDX);
+	if (dst != X86_RAX)
+		emit_mov_rr(o, true, X86_RAX, dst);
+	if (sgn) {
+		if (w)
+			emit2(o, 0x48, 0x99); /* cqo */
+		else
+			emit1(o, 0x99); /* cdq */
+	} else {
+		emit_rr(o, 0x31, false, X86_RDX, X86_RDX);
+	}
+	emit_f7(o, sgn ? 7 : 6, w, AUX); /* idiv / div */
+	if (dst != result)
+		emit_mov_rr(o, true, dst, result);
+	if (dst != X86_RAX)
+		emit_mov_rr(o, true, X86_RAX, AUX2);
+	if (dst != X86_RDX)
+		emit_mov_rr(o, true, X86_RDX, AUX3);
+	if (use_imm)
+		return;
+	j_done1 = emit_jcc8_fwd(o, -1);
+	jit_patch8(o, j_zero);
+	if (!mod)
+		emit_rr(o, 0x31, false, dst, dst);
+	else if (!w)
+		emit_mov_rr(o, false, dst, dst);
+	if (sgn) {
+		j_done2 = emit_jcc8_fwd(o, -1);
+		jit_patch8(o, j_m1);
+		if (!mod)
+			emit_f7(o, 3, w, dst);
+		else
+			emit_rr(o, 0x31, false, dst, dst);
+		jit_patch8(o, j_done2);
+	}
+	jit_patch8(o, j_done1);
+}
+
+/* dst <<= src etc.: x86 shifts by cl only, and cl is r4's */
+static void emit_shift_reg(struct jit_out *o, enum x86_shift op, bool w, int dst, int src)
+{
+	if (src == X86_RCX) {
+		emit_shift_cl(o, op, w, dst);
+	} else if (dst == X86_RCX) {
+		emit_mov_rr(o, true, AUX, X86_RCX);
+		emit_mov_rr(o, true, X86_RCX, src);
+		emit_shift_cl(o, op, w, AUX);
+		emit_mov_rr(o, true, X86_RCX, AUX);
+	} else {
+		emit_mov_rr(o, true, AUX, X86_RCX);
+		emit_mov_rr(o, true, X86_RCX, src);
+		emit_shift_cl(o, op, w, dst);
+		emit_mov_rr(o, true, X86_RCX, AUX);
+	}
+}
+
+static void emit_shift_imm(struct jit_out *o, enum x86_shift op, bool w, int dst, int32_t imm)
+{
+	uint8_t n = (uint8_t)(imm & (w ? 63 : 31));
+
+	if (n)
+		emit_shift_ri(o, op, w, dst, n);
+	else if (!w)
+		emit_mov_rr(o, false, dst, dst); /* still zero-extends */
+}
+
+/* END: le (only truncates on a little-endian host), be and bswap */
+static void emit_end(struct jit_out *o, bool swap, int dst, int32_t width)
+{
+	switch (width) {
+	case 16:
+		if (swap) {
+			/* ror dst16, 8 */
+			emit1(o, 0x66);
+			emit_rex(o, false, 0, dst, false);
+			emit3(o, 0xc1, 0xc8 | (dst & 7), 8);
+		}
+		emit_0f_rr(o, 0xb7, false, dst, dst, false); /* movzx dst32, dst16 */
+		break;
+	case 32:
+		if (swap) {
+			emit_rex(o, false, 0, dst, false);
+			emit2(o, 0x0f, 0xc8 | (dst & 7)); /* bswap dst32 */
+		} else {
+			emit_mov_rr(o, false, dst, dst);
+		}
+		break;
+	default:
+		if (swap) {
+			emit_rex(o, true, 0, dst, false);
+			emit2(o, 0x0f, 0xc8 | (dst & 7)); /* bswap dst */
+		}
+		break;
+	}
+}
+
+/* lock *(dst + off) op= src, with the fetch, xchg and cmpxchg forms */
+static int emit_atomic(struct jit_out *o, bool w, int base, int16_t off, int src, int32_t imm)
+{
+	uint8_t *loop;
+	int opnd;
+	uint8_t alu;
+
+	switch (imm) {
+	case BPF_ADD:
+		emit_mem_op(o, true, 0x01, w, base, off, src);
+		return 0;
+	case BPF_OR:
+		emit_mem_op(o, true, 0x09, w, base, off, src);
+		return 0;
+	case BPF_AND:
+		emit_mem_op(o, true, 0x21, w, base, off, src);
+		return 0;
+	case BPF_XOR:
+		emit_mem_op(o, true, 0x31, w, base, off, src);
+		return 0;
+	case BPF_ADD | BPF_FETCH:
+		emit_mem_op(o, true, 0x0fc1, w, base, off, src); /* lock xadd */
+		return 0;
+	case BPF_XCHG:
+		emit_mem_op(o, false, 0x87, w, base, off, src); /* xchg locks implicitly */
+		return 0;
+	case BPF_CMPXCHG:
+		emit_mem_op(o, true, 0x0fb1, w, base, off, src); /* compares with rax = r0 */
+		if (!w)
+			emit_mov_rr(o, false, X86_RAX, X86_RAX); /* success leaves rax[63:32] */
+		return 0;
+	case BPF_OR | BPF_FETCH:
+		alu = 0x09;
+		break;
+	case BPF_AND | BPF_FETCH:
+		alu = 0x21;
+		break;
+	case BPF_XOR | BPF_FETCH:
+		alu = 0x31;
+		break;
+	default:
+		return -EINVAL;
+	}
+	/* fetch and/or/xor: a cmpxchg loop, which needs rax (r0): save it in
+	 * AUX2, address in AUX3, new value in AUX */
+	emit_mov_rr(o, true, AUX2, X86_RAX);
+	emit_rex(o, true, AUX3, base, false);
+	emit1(o, 0x8d); /* lea aux3, [base + off] */
+	emit_modrm_mem(o, AUX3, base, off);
+	opnd = src == X86_RAX ? AUX2 : src;
+	emit_load(o, w ? 8 : 4, false, X86_RAX, AUX3, 0);
+	loop = o->p;
+	emit_mov_rr(o, true, AUX, X86_RAX);
+	emit_rr(o, alu, w, AUX, opnd);
+	emit_mem_op(o, true, 0x0fb1, w, AUX3, 0, AUX);
+	emit2(o, 0x70 + X86_CC_NE, (uint8_t)(loop - (o->p + 2)));
+	if (src != X86_RAX) {
+		emit_mov_rr(o, w, src, X86_RAX); /* old value, zero-extended for 32 bits */
+		emit_mov_rr(o, true, X86_RAX, AUX2);
+	}
+	return 0;
+}
+
+static const struct jit_func *func_at(const struct jit *j, size_t pc)
+{
+	size_t lo = 0, hi = j->nfuncs;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (j->funcs[mid].start == pc)
+			return &j->funcs[mid];
+		if (j->funcs[mid].start < pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* bpf-to-bpf call with the frame-count check: more than
+ * BPFTIME_MAX_CALL_DEPTH frames stop the program with r0 = 0.  The target
+ * is a native offset (fixed) or, with target_off < 0, the address in AUX. */
+static void emit_local_call(struct jit *j, struct jit_out *o, const struct jit_func *f,
+			    int64_t target_off)
+{
+	uint8_t *j_ok;
+
+	/* cmp qword [r12 - 8], MAX */
+	emit3(o, 0x49, 0x83, 0x7c);
+	emit3(o, 0x24, 0xf8, BPFTIME_MAX_CALL_DEPTH);
+	j_ok = emit_jcc8_fwd(o, X86_CC_B);
+	emit_stop(j, o, f);
+	jit_patch8(o, j_ok);
+	emit3(o, 0x49, 0xff, 0x44); /* inc qword [r12 - 8] */
+	emit2(o, 0x24, 0xf8);
+	if (target_off >= 0) {
+		emit1(o, 0xe8);
+		emit_u32(o, (uint32_t)(target_off - (int64_t)(jit_pos(j, o) + 4)));
+	} else {
+		emit_call_reg(o, AUX);
+	}
+	emit3(o, 0x49, 0xff, 0x4c); /* dec qword [r12 - 8] */
+	emit2(o, 0x24, 0xf8);
+}
+
+/* After the tail-call helper: rdx says whether a tail call was taken, and
+ * then the whole program stops with r0 = 0 (vm.c runs the next one). */
+static void emit_tail_call(struct jit *j, struct jit_out *o, const struct jit_func *f)
+{
+	uint8_t *j_cont;
+
+	emit_call_abs(j, o, (const void *)jit_tail_call);
+	emit_rr(o, 0x85, false, X86_RDX, X86_RDX);
+	j_cont = emit_jcc8_fwd(o, X86_CC_E);
+	emit_stop(j, o, f);
+	jit_patch8(o, j_cont);
+}
+
+/* callx: a helper id, or a function value of a subprogram (see internal.h);
+ * anything else stops the program with r0 = 0. */
+static void emit_callx(struct jit *j, struct jit_out *o, const struct jit_func *f, int reg)
+{
+	uint8_t *j_sub, *j_tail, *j_bad1, *j_done1, *j_done2, *j_bad2 = NULL, *j_bad3 = NULL;
+	uint8_t *j_done3 = NULL;
+
+	emit_mov_rr(o, true, AUX, reg);
+	emit_rex(o, true, 0, AUX, false);
+	emit2(o, 0x81, 0xc0 | X86_CMP << 3 | (AUX & 7)); /* cmp r11, MAX_HELPER_ID */
+	emit_u32(o, BPFTIME_MAX_HELPER_ID);
+	j_sub = emit_jcc8_fwd(o, X86_CC_A);
+	emit_alu_ri(o, X86_CMP, true, AUX, VM_HELPER_TAIL_CALL);
+	j_tail = emit_jcc8_fwd(o, X86_CC_E);
+	emit_mov_imm64(o, AUX2, (uint64_t)(uintptr_t)j->vm->helpers);
+	emit3(o, 0x4f, 0x8b, 0x1c); /* mov r11, [r10 + r11 * 8] */
+	emit1(o, 0xda);
+	emit_rr(o, 0x85, true, AUX, AUX);
+	j_bad1 = emit_jcc8_fwd(o, X86_CC_E);
+	emit_call_reg(o, AUX);
+	j_done1 = emit_jcc8_fwd(o, -1);
+	jit_patch8(o, j_tail);
+	emit_tail_call(j, o, f);
+	j_done2 = emit_jcc8_fwd(o, -1);
+	jit_patch8(o, j_sub);
+	if (j->subprogs) {
+		emit_mov_imm64(o, AUX2, VM_FUNC_BASE);
+		emit_rr(o, 0x29, true, AUX, AUX2); /* sub r11, r10 */
+		emit_rex(o, true, 0, AUX, false);
+		emit2(o, 0x81, 0xc0 | X86_CMP << 3 | (AUX & 7)); /* cmp r11, cnt */
+		emit_u32(o, (uint32_t)j->cnt);
+		j_bad2 = emit_jcc8_fwd(o, X86_CC_AE);
+		emit3(o, 0x4c, 0x8d, 0x15); /* lea r10, [rip + table] */
+		emit_u32(o, (uint32_t)((int32_t)j->table_off - (int32_t)(jit_pos(j, o) + 4)));
+		emit3(o, 0x4f, 0x63, 0x1c); /* movsxd r11, dword [r10 + r11 * 4] */
+		emit1(o, 0x9a);
+		emit_rr(o, 0x85, true, AUX, AUX);
+		j_bad3 = emit_jcc8_fwd(o, X86_CC_E);
+		emit_rr(o, 0x01, true, AUX, AUX2); /* add r11, r10 */
+		emit_local_call(j, o, f, -1);
+		j_done3 = emit_jcc8_fwd(o, -1);
+	}
+	jit_patch8(o, j_bad1);
+	if (j_bad2) {
+		jit_patch8(o, j_bad2);
+		jit_patch8(o, j_bad3);
+	}
+	emit_stop(j, o, f);
+	jit_patch8(o, j_done1);
+	jit_patch8(o, j_done2);
+	if (j_done3)
+		jit_patch8(o, j_done3);
+}
+
+#define ALU64(op) emit_alu_ri(o, op, true, dst, imm)
+#define ALU32(op) emit_alu_ri(o, op, false, dst, imm)
+
+/* Emits one instruction (two slots for lddw).  Returns 0 or -errno. */
+static int emit_insn(struct jit *j, struct jit_out *o, size_t pc, const struct jit_func *f)
+{
+	const struct bpftime_insn *insn = &j->insns[pc];
+	int dst = reg_map[insn->dst], src = reg_map[insn->src];
+	int32_t imm = insn->imm;
+	int16_t off = insn->off;
+	bool sdiv = off == 1;
+
+	switch ((enum insn_op)insn->code) {
+	case OP_ADD64_IMM:
+		ALU64(X86_ADD);
+		return 0;
+	case OP_ADD64_REG:
+		emit_rr(o, 0x01, true, dst, src);
+		return 0;
+	case OP_SUB64_IMM:
+		ALU64(X86_SUB);
+		return 0;
+	case OP_SUB64_REG:
+		emit_rr(o, 0x29, true, dst, src);
+		return 0;
+	case OP_MUL64_IMM:
+		emit_rex(o, true, dst, dst, false);
+		if (is_s8(imm)) {
+			emit2(o, 0x6b, 0xc0 | (dst & 7) << 3 | (dst & 7));
+			emit1(o, (uint8_t)imm);
+		} else {
+			emit2(o, 0x69, 0xc0 | (dst & 7) << 3 | (dst & 7));
+			emit_u32(o, (uint32_t)imm);
+		}
+		return 0;
+	case OP_MUL64_REG:
+		emit_0f_rr(o, 0xaf, true, dst, src, false);
+		return 0;
+	case OP_DIV64_IMM:
+		emit_divmod(o, true, false, sdiv, dst, true, 0, imm);
+		return 0;
+	case OP_DIV64_REG:
+		emit_divmod(o, true, false, sdiv, dst, false, src, 0);
+		return 0;
+	case OP_OR64_IMM:
+		ALU64(X86_OR);
+		return 0;
+	case OP_OR64_REG:
+		emit_rr(o, 0x09, true, dst, src);
+		return 0;
+	case OP_AND64_IMM:
+		if (imm >= 0) /* same result, zero-extending 32-bit form */
+			ALU32(X86_AND);
+		else
+			ALU64(X86_AND);
+		return 0;
+	case OP_AND64_REG:
+		emit_rr(o, 0x21, true, dst, src);
+		return 0;
+	case OP_LSH64_IMM:
+		emit_shift_imm(o, X86_SHL, true, dst, imm);
+		return 0;
+	case OP_LSH64_REG:
+		emit_shift_reg(o, X86_SHL, true, dst, src);
+		return 0;
+	case OP_RSH64_IMM:
+		emit_shift_imm(o, X86_SHR, true, dst, imm);
+		return 0;
+	case OP_RSH64_REG:
+		emit_shift_reg(o, X86_SHR, true, dst, src);
+		return 0;
+	case OP_NEG64:
+		emit_f7(o, 3, true, dst);
+		return 0;
+	case OP_MOD64_IMM:
+		emit_divmod(o, true, true, sdiv, dst, true, 0, imm);
+		return 0;
+	case OP_MOD64_REG:
+		emit_divmod(o, true, true, sdiv, dst, false, src, 0);
+		return 0;
+	case OP_XOR64_IMM:
+		ALU64(X86_XOR);
+		return 0;
+	case OP_XOR64_REG:
+		emit_rr(o, 0x31, true, dst, src);
+		return 0;
+	case OP_MOV64_IMM:
+		emit_mov_imm32(o, true, dst, imm);
+		return 0;
+	case OP_MOV64_REG:
+		switch (off) {
+		case 0:
+			if (dst != src)
+				emit_mov_rr(o, true, dst, src);
+			return 0;
+		case 8:
+			emit_0f_rr(o, 0xbe, true, dst, src, true); /* movsx r64, r8 */
+			return 0;
+		case 16:
+			emit_0f_rr(o, 0xbf, true, dst, src, false); /* movsx r64, r16 */
+			return 0;
+		case 32:
+			emit_rex(o, true, dst, src, false); /* movsxd r64, r32 */
+			emit2(o, 0x63, 0xc0 | (dst & 7) << 3 | (src & 7));
+			return 0;
+		}
+		break;
+	case OP_ARSH64_IMM:
+		emit_shift_imm(o, X86_SAR, true, dst, imm);
+		return 0;
+	case OP_ARSH64_REG:
+		emit_shift_reg(o, X86_SAR, true, dst, src);
+		return 0;
+	case OP_BSWAP:
+		emit_end(o, true, dst, imm);
+		return 0;
+	case OP_ADD32_IMM:
+		ALU32(X86_ADD);
+		return 0;
+	case OP_ADD32_REG:
+		emit_rr(o, 0x01, false, dst, src);
+		return 0;
+	case OP_SUB32_IMM:
+		ALU32(X86_SUB);
+		return 0;
+	case OP_SUB32_REG:
+		emit_rr(o, 0x29, false, dst, src);
+		return 0;
+	case OP_MUL32_IMM:
+		emit_rex(o, false, dst, dst, false);
+		if (is_s8(imm)) {
+			emit2(o, 0x6b, 0xc0 | (dst & 7) << 3 | (dst & 7));
+			emit1(o, (uint8_t)imm);
+		} else {
+			emit2(o, 0x69, 0xc0 | (dst & 7) << 3 | (dst & 7));
+			emit_u32(o, (uint32_t)imm);
+		}
+		return 0;
+	case OP_MUL32_REG:
+		emit_0f_rr(o, 0xaf, false, dst, src, false);
+		return 0;
+	case OP_DIV32_IMM:
+		emit_divmod(o, false, false, sdiv, dst, true, 0, imm);
+		return 0;
+	case OP_DIV32_REG:
+		emit_divmod(o, false, false, sdiv, dst, false, src, 0);
+		return 0;
+	case OP_OR32_IMM:
+		ALU32(X86_OR);
+		return 0;
+	case OP_OR32_REG:
+		emit_rr(o, 0x09, false, dst, src);
+		return 0;
+	case OP_AND32_IMM:
+		ALU32(X86_AND);
+		return 0;
+	case OP_AND32_REG:
+		emit_rr(o, 0x21, false, dst, src);
+		return 0;
+	case OP_LSH32_IMM:
+		emit_shift_imm(o, X86_SHL, false, dst, imm);
+		return 0;
+	case OP_LSH32_REG:
+		emit_shift_reg(o, X86_SHL, false, dst, src);
+		return 0;
+	case OP_RSH32_IMM:
+		emit_shift_imm(o, X86_SHR, false, dst, imm);
+		return 0;
+	case OP_RSH32_REG:
+		emit_shift_reg(o, X86_SHR, false, dst, src);
+		return 0;
+	case OP_NEG32:
+		emit_f7(o, 3, false, dst);
+		return 0;
+	case OP_MOD32_IMM:
+		emit_divmod(o, false, true, sdiv, dst, true, 0, imm);
+		return 0;
+	case OP_MOD32_REG:
+		emit_divmod(o, false, true, sdiv, dst, false, src, 0);
+		return 0;
+	case OP_XOR32_IMM:
+		ALU32(X86_XOR);
+		return 0;
+	case OP_XOR32_REG:
+		emit_rr(o, 0x31, false, dst, src);
+		return 0;
+	case OP_MOV32_IMM:
+		emit_mov_imm32(o, false, dst, imm);
+		return 0;
+	case OP_MOV32_REG:
+		switch (off) {
+		case 0:
+			emit_mov_rr(o, false, dst, src);
+			return 0;
+		case 8:
+			emit_0f_rr(o, 0xbe, false, dst, src, true); /* movsx r32, r8 */
+			return 0;
+		case 16:
+			emit_0f_rr(o, 0xbf, false, dst, src, false); /* movsx r32, r16 */
+			return 0;
+		}
+		break;
+	case OP_ARSH32_IMM:
+		emit_shift_imm(o, X86_SAR, false, dst, imm);
+		return 0;
+	case OP_ARSH32_REG:
+		emit_shift_reg(o, X86_SAR, false, dst, src);
+		return 0;
+	case OP_LE:
+		emit_end(o, false, dst, imm);
+		return 0;
+	case OP_BE:
+		emit_end(o, true, dst, imm);
+		return 0;
+	case OP_JA:
+		if (off)
+			emit_jump(j, o, pc, pc + 1 + off, -1);
+		return 0;
+	case OP_JA32:
+		if (imm)
+			emit_jump(j, o, pc, pc + 1 + imm, -1);
+		return 0;
+	case OP_JEQ_IMM:
+	case OP_JEQ_REG:
+	case OP_JGT_IMM:
+	case OP_JGT_REG:
+	case OP_JGE_IMM:
+	case OP_JGE_REG:
+	case OP_JSET_IMM:
+	case OP_JSET_REG:
+	case OP_JNE_IMM:
+	case OP_JNE_REG:
+	case OP_JSGT_IMM:
+	case OP_JSGT_REG:
+	case OP_JSGE_IMM:
+	case OP_JSGE_REG:
+	case OP_JLT_IMM:
+	case OP_JLT_REG:
+	case OP_JLE_IMM:
+	case OP_JLE_REG:
+	case OP_JSLT_IMM:
+	case OP_JSLT_REG:
+	case OP_JSLE_IMM:
+	case OP_JSLE_REG:
+		emit_cond_jump(j, o, pc, insn, true);
+		return 0;
+	case OP_JEQ32_IMM:
+	case OP_JEQ32_REG:
+	case OP_JGT32_IMM:
+	case OP_JGT32_REG:
+	case OP_JGE32_IMM:
+	case OP_JGE32_REG:
+	case OP_JSET32_IMM:
+	case OP_JSET32_REG:
+	case OP_JNE32_IMM:
+	case OP_JNE32_REG:
+	case OP_JSGT32_IMM:
+	case OP_JSGT32_REG:
+	case OP_JSGE32_IMM:
+	case OP_JSGE32_REG:
+	case OP_JLT32_IMM:
+	case OP_JLT32_REG:
+	case OP_JLE32_IMM:
+	case OP_JLE32_REG:
+	case OP_JSLT32_IMM:
+	case OP_JSLT32_REG:
+	case OP_JSLE32_IMM:
+	case OP_JSLE32_REG:
+		emit_cond_jump(j, o, pc, insn, false);
+		return 0;
+	case OP_CALL:
+		if (insn->src == INSN_CALL_LOCAL) {
+			const struct jit_func *t = func_at(j, pc + 1 + imm);
+
+			if (!t)
+				break;
+			emit_local_call(j, o, f, t->off);
+			return 0;
+		}
+		if (insn->src != INSN_CALL_HELPER || (uint32_t)imm > BPFTIME_MAX_HELPER_ID ||
+		    !j->vm->helpers[imm])
+			break;
+		if (imm == VM_HELPER_TAIL_CALL)
+			emit_tail_call(j, o, f);
+		else
+			emit_call_abs(j, o, (const void *)j->vm->helpers[imm]);
+		return 0;
+	case OP_CALLX:
+		emit_callx(j, o, f, dst);
+		return 0;
+	case OP_EXIT:
+		emit_epilogue(o, f);
+		return 0;
+	case OP_LDDW:
+		emit_mov_imm64(o, dst, (uint32_t)imm | (uint64_t)(uint32_t)insn[1].imm << 32);
+		return 0;
+	case OP_LDXW:
+	case OP_LDXH:
+	case OP_LDXB:
+	case OP_LDXDW:
+		emit_load(o, insn_mem_size(insn->code), false, dst, src, off);
+		return 0;
+	case OP_LDXSW:
+	case OP_LDXSH:
+	case OP_LDXSB:
+		emit_load(o, insn_mem_size(insn->code), true, dst, src, off);
+		return 0;
+	case OP_STW:
+	case OP_STH:
+	case OP_STB:
+	case OP_STDW:
+		emit_store_imm(o, insn_mem_size(insn->code), dst, off, imm);
+		return 0;
+	case OP_STXW:
+	case OP_STXH:
+	case OP_STXB:
+	case OP_STXDW:
+		emit_store(o, insn_mem_size(insn->code), dst, off, src);
+		return 0;
+	case OP_ATOMIC32:
+		if (emit_atomic(o, false, dst, off, src, imm))
+			break;
+		return 0;
+	case OP_ATOMIC64:
+		if (emit_atomic(o, true, dst, off, src, imm))
+			break;
+		return 0;
+	}
+	return vm_error(j->vm, EOPNOTSUPP,
+			"pc %zu: jit cannot compile opcode 0x%02x (src %u off %d imm %d)", pc,
+			insn->code, insn->src, insn->off, insn->imm);
+}
+
+static const uint8_t saved_order[] = { X86_RBX, X86_R13, X86_R14, X86_R15 }; /* ORDER REG r6-r9 */
+
+/* Finds the functions (main + every target of a local call or a function
+ * value), their register use, and checks that control flow stays inside
+ * each function, which the native frames rely on. */
+static int jit_analyze(struct jit *j)
+{
+	const struct bpftime_insn *insns = j->insns;
+	const struct bpftime_vm *vm = j->vm;
+	size_t cnt = j->cnt, nf = vm->nr_subprogs ? vm->nr_subprogs : 1, fi;
+	bool callx = false;
+
+	/* the verifier's subprogram list (subprogs[0] = 0): every local call
+	 * target and function value starts one */
+	if (vm->nr_subprogs && vm->subprogs[0] != 0)
+		return vm_error(j->vm, EINVAL, "jit: subprogram list does not start at pc 0");
+	for (size_t pc = 0; pc < cnt; pc++) {
+		if (insns[pc].dst > 10 || insns[pc].src > 10)
+			return vm_error(j->vm, EINVAL, "pc %zu: invalid register", pc);
+		callx |= insns[pc].code == OP_CALLX;
+	}
+	j->funcs = calloc(nf, sizeof(*j->funcs));
+	if (!j->funcs)
+		return vm_error(j->vm, ENOMEM, "out of memory");
+	j->nfuncs = nf;
+	/* callx may name any subprogram, main included (vm_is_subprog) */
+	j->subprogs = nf > 1 || callx;
+	for (fi = 0; fi < nf; fi++) {
+		uint32_t start = fi < vm->nr_subprogs ? vm->subprogs[fi] : 0;
+
+		if (start >= cnt || (fi && start <= j->funcs[fi - 1].start))
+			return vm_error(j->vm, EINVAL, "jit: bad subprogram list");
+		j->funcs[fi].start = start;
+		j->flags[start] |= JF_ENTRY;
+	}
+	for (fi = 0; fi < nf; fi++) {
+		struct jit_func *f = &j->funcs[fi];
+		const struct bpftime_insn *last = NULL;
+		uint16_t used = 0;
+		bool calls = false;
+
+		f->end = fi + 1 < nf ? j->funcs[fi + 1].start : (uint32_t)cnt;
+		for (size_t pc = f->start; pc < f->end; pc++) {
+			const struct bpftime_insn *in = &insns[pc];
+			int64_t target;
+
+			last = in;
+			used |= (uint16_t)(1u << in->dst);
+			if (in->code != OP_CALL && in->code != OP_LDDW)
+				used |= (uint16_t)(1u << in->src);
+			if (in->code == OP_CALL || in->code == OP_CALLX)
+				calls = true;
+			if (insn_desc[in->code].flags & F_JUMP) {
+				target = (int64_t)pc + 1 + (in->code == OP_JA32 ? in->imm : in->off);
+				if (target < f->start || target >= f->end)
+					return vm_error(j->vm, EOPNOTSUPP,
+							"pc %zu: jit: jump to pc %lld leaves its function",
+							pc, (long long)target);
+			}
+			if (in->code == OP_LDDW)
+				pc++;
+		}
+		if (!last || (last->code != OP_EXIT && last->code != OP_JA && last->code != OP_JA32))
+			return vm_error(j->vm, EOPNOTSUPP,
+					"pc %u: jit: the function at pc %u falls through into the next",
+					f->end - 1, f->start);
+		for (int r = 0; r < 4; r++)
+			if (used & (1u << (6 + r)))
+				f->saved[f->nsaved++] = saved_order[r];
+		f->stack = used & (1u << 10);
+		if (f->stack)
+			f->saved[f->nsaved++] = X86_RBP;
+		/* entry rsp = 8 (mod 16); calls need 0 after the pushes */
+		f->pad = calls && f->nsaved % 2 == 0;
+	}
+	return 0;
+}
+
+/* One pass over the whole program into j->base. */
+static int jit_pass(struct jit *j)
+{
+	struct jit_header *hdr = (struct jit_header *)j->base;
+	struct jit_out o = { j->base + JIT_HDR };
+	size_t fi = 0;
+	const struct jit_func *f = NULL;
+	int err;
+
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->entry_off = JIT_HDR;
+	if (j->subprogs)
+		emit_stub(j, &o, hdr);
+	for (size_t pc = 0; pc < j->cnt; pc++) {
+		if (fi < j->nfuncs && pc == j->funcs[fi].start) {
+			j->funcs[fi].off = jit_pos(j, &o);
+			f = &j->funcs[fi++];
+			emit_prologue(&o, f);
+		}
+		j->addrs[pc] = jit_pos(j, &o);
+		err = emit_insn(j, &o, pc, f);
+		if (err)
+			return err;
+		if (j->insns[pc].code == OP_LDDW)
+			j->addrs[++pc] = jit_pos(j, &o);
+	}
+	j->addrs[j->cnt] = jit_pos(j, &o);
+	if (j->subprogs) {
+		j->table_off = (jit_pos(j, &o) + 7) & ~7u;
+		hdr->table_off = j->table_off;
+		hdr->table_cnt = (uint32_t)j->cnt;
+	}
+	return 0;
+}
+
+/* The pc -> subprogram table, written once the code is final. */
+static void jit_write_table(struct jit *j)
+{
+	int32_t *table = (int32_t *)(j->base + j->table_off);
+
+	memset(j->base + j->addrs[j->cnt], 0xcc, j->table_off - j->addrs[j->cnt]);
+	memset(table, 0, j->cnt * sizeof(*table));
+	for (size_t i = 0; i < j->nfuncs; i++)
+		if (j->flags[j->funcs[i].start] & JF_ENTRY)
+			table[j->funcs[i].start] = (int32_t)j->funcs[i].off - (int32_t)j->table_off;
+}
 
 int vm_jit_compile(struct bpftime_vm *vm)
 {
-	return vm_error(vm, EOPNOTSUPP, "x86-64 jit not built yet");
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), end, size;
+	struct jit j = { .vm = vm, .insns = vm->insns, .cnt = vm->cnt };
+	uint32_t prev = 0;
+	int err;
+
+	if (!vm->cnt)
+		return vm_error(vm, EINVAL, "jit: empty program");
+	if (vm->cnt > BPFTIME_MAX_INSNS)
+		return vm_error(vm, E2BIG, "jit: program too large");
+	vm_jit_free(vm);
+	j.addrs = malloc((j.cnt + 1) * sizeof(*j.addrs));
+	j.flags = calloc(j.cnt + 1, 1);
+	if (!j.addrs || !j.flags) {
+		err = vm_error(vm, ENOMEM, "out of memory");
+		goto out;
+	}
+	err = jit_analyze(&j);
+	if (err)
+		goto out;
+	j.cap = JIT_HDR + JIT_STUB_MAX + j.cnt * JIT_MAX_INSN + j.nfuncs * JIT_MAX_FUNC + 8 +
+		(j.subprogs ? j.cnt * 4 : 0);
+	j.cap = (j.cap + page - 1) & ~(page - 1);
+	j.base = mmap(NULL, j.cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		      -1, 0);
+	if (j.base == MAP_FAILED) {
+		j.base = NULL;
+		err = vm_error(vm, errno, "jit: cannot map %zu bytes for code", j.cap);
+		goto out;
+	}
+	for (j.pass = 0;; j.pass++) {
+		j.changed = false;
+		err = jit_pass(&j);
+		if (err)
+			goto out;
+		if (j.pass > 0 && !j.changed && j.addrs[j.cnt] == prev)
+			break;
+		prev = j.addrs[j.cnt];
+		if (j.pass == JIT_MAX_PASS)
+			j.all_long = true;
+		if (j.pass > JIT_MAX_PASS + 2) {
+			err = vm_error(vm, EOPNOTSUPP, "jit: code size does not converge");
+			goto out;
+		}
+	}
+	end = j.addrs[j.cnt];
+	if (j.subprogs) {
+		jit_write_table(&j);
+		end = j.table_off + j.cnt * 4;
+	}
+	size = (end + page - 1) & ~(page - 1);
+	memset(j.base + end, 0xcc, size - end); /* padding traps */
+	memset(j.base + sizeof(struct jit_header), 0xcc, JIT_HDR - sizeof(struct jit_header));
+	if (size < j.cap)
+		munmap(j.base + size, j.cap - size);
+	j.cap = size;
+	if (mprotect(j.base, size, PROT_READ | PROT_EXEC)) {
+		err = vm_error(vm, errno, "jit: cannot make the code executable");
+		goto out;
+	}
+	vm->jit_mem = j.base;
+	vm->jit_size = size;
+	vm->jit_fn = (vm_jit_fn)(void *)(j.base + ((struct jit_header *)j.base)->entry_off);
+	j.base = NULL;
+out:
+	if (j.base)
+		munmap(j.base, j.cap);
+	free(j.funcs);
+	free(j.flags);
+	free(j.addrs);
+	return err;
 }
 
 void vm_jit_free(struct bpftime_vm *vm)
 {
+	if (vm->jit_mem)
+		munmap(vm->jit_mem, vm->jit_size);
 	vm->jit_fn = NULL;
 	vm->jit_mem = NULL;
 	vm->jit_size = 0;
+}
+
+int vm_jit_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret)
+{
+	const struct jit_header *hdr = vm->jit_mem;
+	const uint8_t *base = vm->jit_mem;
+	uint64_t (*stub)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, const void *);
+	int32_t rel;
+
+	if (!hdr || !hdr->stub_off || pc >= hdr->table_cnt)
+		return -ENOENT;
+	memcpy(&rel, base + hdr->table_off + pc * 4, sizeof(rel));
+	if (!rel)
+		return -ENOENT;
+	stub = (uint64_t(*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, const void *))(
+		uintptr_t)(base + hdr->stub_off);
+	*ret = stub(args[0], args[1], args[2], args[3], args[4], base + hdr->table_off + rel);
+	return 0;
 }
