@@ -383,9 +383,9 @@ static void test_shared_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_encodings),	  cmocka_unit_test(test_labels),
-		cmocka_unit_test(test_errors),		  cmocka_unit_test(test_bad_register_encodes),
-		cmocka_unit_test(test_data_file),	  cmocka_unit_test(test_data_errors),
+		cmocka_unit_test(test_encodings),    cmocka_unit_test(test_labels),
+		cmocka_unit_test(test_errors),	     cmocka_unit_test(test_bad_register_encodes),
+		cmocka_unit_test(test_data_file),    cmocka_unit_test(test_data_errors),
 		cmocka_unit_test(test_shared_files),
 	};
 

@@ -102,8 +102,8 @@ static void skip_without_dir(void)
 }
 
 /* A failed step: passes when the file expects exactly this error. */
-static bool expected_error(const struct asm_case *c, const char *step, const char *msg,
-			   char *why, size_t why_sz)
+static bool expected_error(const struct asm_case *c, const char *step, const char *msg, char *why,
+			   size_t why_sz)
 {
 	if (c->error && !strcmp(c->error, msg))
 		return true;

@@ -62,7 +62,9 @@ static int parse_hex(const char *what, const char *s, uint8_t **out, size_t *len
 		hi = hexval((unsigned char)s[0]);
 		lo = hi < 0 ? -1 : hexval((unsigned char)s[1]);
 		if (lo < 0) {
-			fprintf(stderr, PROG ": invalid %s hex near '%.8s' (expected pairs of hex digits)\n",
+			fprintf(stderr,
+				PROG
+				": invalid %s hex near '%.8s' (expected pairs of hex digits)\n",
 				what, s);
 			free(buf);
 			return -EINVAL;
@@ -100,7 +102,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: " PROG " [MEM_HEX] [--engine interpreter|jit|llvm|aot] [--bounds-check]\n"
-		"  program bytes as hex on stdin; prints r0 in hex (bpf_conformance plugin protocol)\n");
+		"  program bytes as hex on stdin; prints r0 in hex (bpf_conformance plugin "
+		"protocol)\n");
 }
 
 int main(int argc, char **argv)
@@ -133,8 +136,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--bounds-check")) {
 			opts.bounds_check = true;
 		} else if (!strcmp(argv[i], "--elf")) {
-			fprintf(stderr, PROG ": ELF input (--elf) is not supported: run bpf_conformance "
-					"without '--elf true' so the program comes as raw instructions\n");
+			fprintf(stderr, PROG
+				": ELF input (--elf) is not supported: run bpf_conformance "
+				"without '--elf true' so the program comes as raw instructions\n");
 			return 1;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage();
@@ -145,8 +149,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (name && bpftime_engine__parse(name, &engine)) {
-			fprintf(stderr, PROG ": unknown engine '%s' (interpreter, jit, llvm, aot)\n",
-				name);
+			fprintf(stderr,
+				PROG ": unknown engine '%s' (interpreter, jit, llvm, aot)\n", name);
 			return 1;
 		}
 	}

@@ -139,8 +139,8 @@ static bool parse_r0(const char *out, uint64_t *r0)
 
 /* Assembles @src, runs it through the plugin with @mem (or none) and @opts
  * and returns the outcome. */
-static void run_asm(const char *src, const uint8_t *mem, size_t mem_len, bool has_mem,
-		    bool packed, const char *const *opts, struct outcome *o)
+static void run_asm(const char *src, const uint8_t *mem, size_t mem_len, bool has_mem, bool packed,
+		    const char *const *opts, struct outcome *o)
 {
 	struct bpftime_insn *insns;
 	const char *args[12];
@@ -195,8 +195,7 @@ static void test_no_mem(void **state)
 	struct outcome o;
 
 	(void)state;
-	run_asm("mov %r0, %r2\nadd %r0, %r1\nadd %r0, 0x2a\nexit", NULL, 0, false, false, NULL,
-		&o);
+	run_asm("mov %r0, %r2\nadd %r0, %r1\nadd %r0, 0x2a\nexit", NULL, 0, false, false, NULL, &o);
 	expect_r0(&o, 0x2a);
 	run_asm("lddw %r0, 0x1122334455667788\nexit", NULL, 0, false, false, eng, &o);
 	expect_r0(&o, 0x1122334455667788);
@@ -308,8 +307,8 @@ static void test_shared_files(void **state)
 		if (o.status == 0 && parse_r0(o.out, &r0) && c.has_result && r0 == c.result) {
 			passed++;
 		} else {
-			printf("plugin: FAIL %s: status %d, stdout '%s', stderr '%s', expected 0x%" PRIx64
-			       "\n",
+			printf("plugin: FAIL %s: status %d, stdout '%s', stderr '%s', expected "
+			       "0x%" PRIx64 "\n",
 			       de->d_name, o.status, o.out, o.err, c.result);
 			failed++;
 		}
@@ -327,9 +326,9 @@ static void test_shared_files(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_no_mem),	    cmocka_unit_test(test_mem),
-		cmocka_unit_test(test_packed_hex),  cmocka_unit_test(test_helper5),
-		cmocka_unit_test(test_errors),	    cmocka_unit_test(test_shared_files),
+		cmocka_unit_test(test_no_mem),	   cmocka_unit_test(test_mem),
+		cmocka_unit_test(test_packed_hex), cmocka_unit_test(test_helper5),
+		cmocka_unit_test(test_errors),	   cmocka_unit_test(test_shared_files),
 	};
 
 	if (argc != 2) {
