@@ -329,6 +329,12 @@ static int resolve_undef(struct obj *o, const char *name, uint64_t *addr)
 		if (*end || id > BPFTIME_MAX_HELPER_ID || !vm->helpers[id])
 			return vm_error(vm, ENOENT, "aot object: helper %s is not registered", name);
 		*addr = (uint64_t)(uintptr_t)vm->helpers[id];
+	} else if (!strncmp(name, "__lddw_helper_map_", 18) && !vm->cnt) {
+		/* bpftime_vm__load_aot() without the program: no map to bind */
+		return vm_error(vm, ENOENT,
+				"aot object uses maps (%s) but the VM has no program whose maps "
+				"it could bind",
+				name);
 	} else if (!strcmp(name, "__lddw_helper_map_by_fd")) {
 		*addr = (uint64_t)(uintptr_t)aot_map_by_fd;
 	} else if (!strcmp(name, "__lddw_helper_map_by_idx")) {

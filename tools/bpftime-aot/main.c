@@ -1,0 +1,255 @@
+/* tools/bpftime-aot/main.c: the bpftime-aot command line.
+ *
+ *   bpftime-aot build EBPF_ELF [-o DIR] [-e]
+ *       every program of a clang-built eBPF object -> DIR/<prog>.o, a
+ *       relocatable x86-64 object exporting bpf_main (-e: LLVM IR, .ll)
+ *   bpftime-aot run PATH [MEMORY]
+ *       loads the object PATH and runs it once; the bytes of MEMORY are the
+ *       program's memory (r1 = their address, r2 = their length)
+ *
+ * Thin: the work is in the VM (bpftime_vm__emit_aot, bpftime_vm__load_aot)
+ * and in bpf_elf.c (reading and linking the eBPF object).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpftime/vm.h>
+#include "bpf_elf.h"
+
+#define PROG "bpftime-aot"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " build EBPF_ELF [-o DIR] [-e]   compile every program to DIR/<prog>.o\n"
+		"                                                (-e: LLVM IR as DIR/<prog>.ll)\n"
+		"       " PROG " run PATH [MEMORY]              run an AOT object once; MEMORY's\n"
+		"                                                bytes are the program's memory\n");
+}
+
+/* The object never calls these: its helpers are external symbols bound
+ * when it is loaded.  They only tell the verifier the ids exist. */
+static uint64_t unbound_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+	(void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
+	return 0;
+}
+
+/* Map references stay symbolic in AOT code; any value satisfies the load. */
+static int symbolic_map(void *ctx, unsigned int src, int32_t imm, int32_t next_imm,
+			uint64_t *value)
+{
+	(void)ctx;
+	*value = ((uint64_t)src << 56) | ((uint64_t)(uint32_t)imm << 16) | (uint16_t)next_imm;
+	return 0;
+}
+
+static int write_file(const char *path, const void *buf, size_t size)
+{
+	FILE *f = fopen(path, "wb");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fwrite(buf, 1, size, f) != size)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+static int build_one(const struct aot_prog *p, const char *dir, bool ir)
+{
+	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = p->name, .resolve_lddw = symbolic_map);
+	struct bpftime_vm *vm = bpftime_vm__new(&opts);
+	char path[4096], name[32];
+	size_t size = 0;
+	void *buf = NULL;
+	int err;
+
+	if (!vm)
+		return -errno;
+	for (size_t i = 0; i < p->cnt; i++) {
+		const struct bpftime_insn *insn = &p->insns[i];
+
+		if (insn->code != 0x85 || insn->src != 0 || insn->imm < 0 ||
+		    insn->imm > BPFTIME_MAX_HELPER_ID || bpftime_vm__helper(vm, (uint32_t)insn->imm))
+			continue;
+		snprintf(name, sizeof(name), "helper_%d", insn->imm);
+		bpftime_vm__register_helper(vm, (uint32_t)insn->imm, name, unbound_helper);
+	}
+	err = bpftime_vm__load(vm, p->insns, p->cnt);
+	if (err) {
+		fprintf(stderr, PROG ": program '%s': %s\n", p->name, bpftime_vm__last_error(vm));
+		goto out;
+	}
+	err = bpftime_vm__emit_aot(vm, ir, &buf, &size);
+	if (err) {
+		fprintf(stderr, PROG ": program '%s': %s\n", p->name, bpftime_vm__last_error(vm));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, p->name, ir ? "ll" : "o");
+	err = write_file(path, buf, size);
+	if (err) {
+		fprintf(stderr, PROG ": %s: %s\n", path, strerror(-err));
+		goto out;
+	}
+	printf("%s: %s (%zu instructions, %zu bytes)\n", p->name, path, p->cnt, size);
+out:
+	free(buf);
+	bpftime_vm__free(vm);
+	return err;
+}
+
+static int cmd_build(int argc, char **argv)
+{
+	const char *elf = NULL, *dir = ".";
+	struct aot_prog *progs;
+	size_t nprogs;
+	bool ir = false;
+	char err[512];
+	int ret = 0;
+	struct stat st;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			dir = argv[++i];
+		} else if (!strcmp(argv[i], "-e") || !strcmp(argv[i], "--emit-llvm")) {
+			ir = true;
+		} else if (argv[i][0] != '-' && !elf) {
+			elf = argv[i];
+		} else {
+			fprintf(stderr, PROG ": build: unexpected argument '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!elf) {
+		fprintf(stderr, PROG ": build: which eBPF object? (build EBPF_ELF [-o DIR] [-e])\n");
+		return 2;
+	}
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, PROG ": output directory '%s' does not exist\n", dir);
+		return 1;
+	}
+	if (aot_progs__open(elf, &progs, &nprogs, err, sizeof(err))) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 1;
+	}
+	for (size_t i = 0; i < nprogs; i++) {
+		if (build_one(&progs[i], dir, ir))
+			ret = 1;
+	}
+	aot_progs__free(progs, nprogs);
+	return ret;
+}
+
+/* Maps a whole file privately (the program may write its memory; the file
+ * stays as it is).  An empty file gives NULL, 0. */
+static int map_file(const char *path, void **mem, size_t *size, bool writable)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*mem = NULL;
+	*size = 0;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		close(fd);
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_size) {
+		*mem = mmap(NULL, (size_t)st.st_size, PROT_READ | (writable ? PROT_WRITE : 0),
+			    MAP_PRIVATE, fd, 0);
+		if (*mem == MAP_FAILED) {
+			*mem = NULL;
+			close(fd);
+			return -errno;
+		}
+		*size = (size_t)st.st_size;
+	}
+	close(fd);
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct bpftime_vm *vm = NULL;
+	void *obj = NULL, *mem = NULL;
+	size_t obj_size = 0, mem_size = 0;
+	uint64_t r0 = 0;
+	int err, ret = 1;
+
+	if (argc < 1 || argc > 2) {
+		fprintf(stderr, PROG ": run: expected PATH [MEMORY]\n");
+		usage(stderr);
+		return 2;
+	}
+	err = map_file(argv[0], &obj, &obj_size, false);
+	if (err) {
+		fprintf(stderr, PROG ": %s: %s\n", argv[0],
+			err == -EINVAL ? "not a regular file" : strerror(-err));
+		return 1;
+	}
+	if (argc == 2) {
+		err = map_file(argv[1], &mem, &mem_size, true);
+		if (err) {
+			fprintf(stderr, PROG ": memory file %s: %s\n", argv[1],
+				err == -EINVAL ? "not a regular file" : strerror(-err));
+			goto out;
+		}
+	}
+	vm = bpftime_vm__new(NULL);
+	if (!vm) {
+		fprintf(stderr, PROG ": %s\n", strerror(errno));
+		goto out;
+	}
+	if (bpftime_vm__load_aot(vm, obj, obj_size) || bpftime_vm__compile(vm, BPFTIME_ENGINE_AOT)) {
+		fprintf(stderr, PROG ": %s: %s\n", argv[0], bpftime_vm__last_error(vm));
+		goto out;
+	}
+	if (bpftime_vm__run(vm, mem, mem_size, &r0)) {
+		fprintf(stderr, PROG ": run failed: %s\n", bpftime_vm__last_error(vm));
+		goto out;
+	}
+	printf("Output: %" PRIu64 "\n", r0);
+	ret = 0;
+out:
+	bpftime_vm__free(vm);
+	if (obj)
+		munmap(obj, obj_size);
+	if (mem)
+		munmap(mem, mem_size);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "build"))
+		return cmd_build(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "compile") || !strcmp(argv[1], "load")) {
+		fprintf(stderr, PROG ": %s needs the shared-memory runtime, not available yet\n",
+			argv[1]);
+		return 1;
+	}
+	fprintf(stderr, PROG ": unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
