@@ -287,6 +287,9 @@ static double median(const double *v, int n)
 /* ---- loading ---- */
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level != LIBBPF_WARN)
 		return 0;

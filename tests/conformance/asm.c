@@ -629,10 +629,12 @@ static int assemble(struct asm_ctx *ctx, const char *src, unsigned int first_lin
 		char *tok[MAX_TOKENS];
 		int ntok;
 
-		no = line_nos ? line_nos[idx] : first_line + (unsigned int)idx;
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = 0;
+		else if (!*line)
+			break; /* after the final newline */
+		no = line_nos ? line_nos[idx] : first_line + (unsigned int)idx;
 		line[strcspn(line, "#")] = 0;
 		ntok = tokenize(ctx, line, no, tok);
 		if (ntok < 0) {

@@ -340,7 +340,7 @@ static void test_shared_files(void **state)
 	const char *dir = conformance_dir();
 	struct dirent *de;
 	size_t n = 0;
-	DIR *d;
+	DIR *d = NULL;
 
 	(void)state;
 	if (!dir || !(d = opendir(dir))) {

@@ -276,7 +276,7 @@ static void test_shared_files(void **state)
 	size_t passed = 0, failed = 0;
 	struct dirent *de;
 	char dir[4096];
-	DIR *d;
+	DIR *d = NULL;
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s/conformance/bpf_conformance", shared ? shared : "");
