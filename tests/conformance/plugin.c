@@ -4,6 +4,7 @@
  *   bpftime-conformance-plugin [MEM_HEX] [--engine interpreter|jit|llvm|aot]
  *                              [--bounds-check]
  *
+ * The default engine is the x86-64 JIT (bpftime's default too). *
  * stdin carries the program as hex bytes (8 per instruction, separated by
  * blanks or not).  argv[1] is the memory as hex bytes when it does not start
  * with "--"; the program then runs with r1 = a writable copy and r2 = its
@@ -101,7 +102,7 @@ static char *read_stdin(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: " PROG " [MEM_HEX] [--engine interpreter|jit|llvm|aot] [--bounds-check]\n"
+		"usage: " PROG " [MEM_HEX] [--engine jit|interpreter|llvm|aot] [--bounds-check]\n"
 		"  program bytes as hex on stdin; prints r0 in hex (bpf_conformance plugin "
 		"protocol)\n");
 }
@@ -109,7 +110,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = "conformance");
-	enum bpftime_engine engine = BPFTIME_ENGINE_INTERP;
+	enum bpftime_engine engine = BPFTIME_ENGINE_JIT;
 	uint8_t *prog = NULL, *mem = NULL;
 	size_t prog_len = 0, mem_len = 0;
 	const char *mem_hex = NULL;

@@ -269,8 +269,8 @@ static void test_errors(void **state)
 	expect_error(&o, "expected a non-zero multiple of 8");
 }
 
-/* every shared vector passes through the plugin */
-static void test_shared_files(void **state)
+/* every shared vector passes through the plugin with these options */
+static void run_shared_files(const char *label, const char *const *opts)
 {
 	const char *shared = getenv("BPFTIME_SHARED_DIR");
 	size_t passed = 0, failed = 0;
@@ -278,7 +278,6 @@ static void test_shared_files(void **state)
 	char dir[4096];
 	DIR *d = NULL;
 
-	(void)state;
 	snprintf(dir, sizeof(dir), "%s/conformance/bpf_conformance", shared ? shared : "");
 	if (!shared || !*shared || !(d = opendir(dir))) {
 		printf("plugin: shared vectors skipped: %s not found (BPFTIME_SHARED_DIR)\n", dir);
@@ -286,7 +285,8 @@ static void test_shared_files(void **state)
 	}
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
-		const char *args[2] = { NULL, NULL };
+		const char *args[8] = { NULL };
+		size_t nargs = 0;
 		char path[4352], err[512], *prog_hex, *mem_hex = NULL, *input;
 		struct asm_case c;
 		struct outcome o;
@@ -302,14 +302,17 @@ static void test_shared_files(void **state)
 		assert_non_null(input);
 		sprintf(input, "%s\n", prog_hex);
 		if (c.has_mem)
-			args[0] = mem_hex = hex_string(c.mem, c.mem_len, false);
+			args[nargs++] = mem_hex = hex_string(c.mem, c.mem_len, false);
+		for (const char *const *opt = opts; *opt && nargs < 7; opt++)
+			args[nargs++] = *opt;
 		run_plugin(args, input, &o);
 		if (o.status == 0 && parse_r0(o.out, &r0) && c.has_result && r0 == c.result) {
 			passed++;
 		} else {
-			printf("plugin: FAIL %s: status %d, stdout '%s', stderr '%s', expected "
+			printf("plugin (%s): FAIL %s: status %d, stdout '%s', stderr '%s', "
+			       "expected "
 			       "0x%" PRIx64 "\n",
-			       de->d_name, o.status, o.out, o.err, c.result);
+			       label, de->d_name, o.status, o.out, o.err, c.result);
 			failed++;
 		}
 		free(prog_hex);
@@ -318,17 +321,37 @@ static void test_shared_files(void **state)
 		asm_case__free(&c);
 	}
 	closedir(d);
-	printf("plugin (interpreter): %zu passed, %zu failed, 0 skipped\n", passed, failed);
+	printf("plugin (%s): %zu passed, %zu failed, 0 skipped\n", label, passed, failed);
 	assert_int_equal(failed, 0);
 	assert_int_equal(passed, 313);
+}
+
+static void test_shared_files_default(void **state)
+{
+	static const char *const none[] = { NULL };
+
+	(void)state;
+	run_shared_files("default engine", none);
+}
+
+static void test_shared_files_interpreter(void **state)
+{
+	static const char *const interp[] = { "--engine", "interpreter", NULL };
+
+	(void)state;
+	run_shared_files("interpreter", interp);
 }
 
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_no_mem),	   cmocka_unit_test(test_mem),
-		cmocka_unit_test(test_packed_hex), cmocka_unit_test(test_helper5),
-		cmocka_unit_test(test_errors),	   cmocka_unit_test(test_shared_files),
+		cmocka_unit_test(test_no_mem),
+		cmocka_unit_test(test_mem),
+		cmocka_unit_test(test_packed_hex),
+		cmocka_unit_test(test_helper5),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_shared_files_default),
+		cmocka_unit_test(test_shared_files_interpreter),
 	};
 
 	if (argc != 2) {
