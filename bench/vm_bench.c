@@ -601,6 +601,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	printf("\n");
+	for (size_t r = 0; r < nrows; r++)
+		printf("%-8s %s (%zu input bytes)\n", rows[r].p->name, rows[r].p->what,
+		       rows[r].p->input_len);
+
 	/* the table: ns per run, then ratios to the kernel */
 	printf("\n%-8s %6s %10s", "program", "insns", "result");
 	for (int k = 0; k < NR_SIDES; k++)
