@@ -1,5 +1,6 @@
 /* bench/vm_bench.c: runs the eBPF benchmark programs (bench/progs/NAME.bpf.o)
- * through every engine of our VM that compiles them and, when the kernel's
+ * through every engine of our VM that compiles them (interpreter, jit, and
+ * llvm and aot when libbpftime-llvm.so is built) and, when the kernel's
  * bpf() is usable, through BPF_PROG_TEST_RUN on the kernel (its JIT when
  * net.core.bpf_jit_enable is set), on the same input, in the same run.
  *
@@ -90,11 +91,13 @@ static const struct bench_prog progs[] = {
 };
 
 /* The sides: our engines, then the kernel. */
-enum { SIDE_INTERP, SIDE_JIT, SIDE_LLVM, SIDE_KERNEL, NR_SIDES };
-static const char *const side_names[NR_SIDES] = { "interpreter", "jit", "llvm", "kernel" };
-static const enum bpftime_engine side_engine[SIDE_KERNEL] = { BPFTIME_ENGINE_INTERP,
-							      BPFTIME_ENGINE_JIT,
-							      BPFTIME_ENGINE_LLVM };
+/* ORDER SIDE: the engines in enum bpftime_engine order, so a parsed engine
+ * is its side index */
+enum { SIDE_INTERP, SIDE_JIT, SIDE_LLVM, SIDE_AOT, SIDE_KERNEL, NR_SIDES };
+static const char *const side_names[NR_SIDES] = { "interpreter", "jit", "llvm", "aot", "kernel" };
+static const enum bpftime_engine side_engine[SIDE_KERNEL] = {
+	BPFTIME_ENGINE_INTERP, BPFTIME_ENGINE_JIT, BPFTIME_ENGINE_LLVM, BPFTIME_ENGINE_AOT
+};
 
 static struct {
 	const char *dir;
@@ -105,7 +108,7 @@ static struct {
 	bool kernel;
 } cfg = {
 	.dir = BENCH_PROG_DIR,
-	.want = { true, true, true, true },
+	.want = { true, true, true, true, true },
 	.reps = 5,
 	.kernel = true,
 };
@@ -519,7 +522,8 @@ static void probe_kernel(void)
 static void usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [--dir DIR] [--prog NAME] [--engine interpreter|jit|llvm|kernel]...\n"
+		"usage: %s [--dir DIR] [--prog NAME] [--engine "
+		"interpreter|jit|llvm|aot|kernel]...\n"
 		"          [--repeat N] [--reps N] [--no-kernel] [--quick]\n"
 		"  --prog NAME   only this program (",
 		prog);
@@ -557,7 +561,7 @@ int main(int argc, char **argv)
 			if (k == NR_SIDES) {
 				enum bpftime_engine e;
 
-				if (bpftime_engine__parse(v, &e) || e == BPFTIME_ENGINE_AOT) {
+				if (bpftime_engine__parse(v, &e)) {
 					fprintf(stderr, "%s: unknown engine '%s'\n", argv[0], v);
 					return 2;
 				}
