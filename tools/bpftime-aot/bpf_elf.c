@@ -328,6 +328,9 @@ static int link_prog(struct elf_obj *o, struct bpf_program *bp, struct aot_prog 
 static char libbpf_msg[256];
 
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_WARN)
 		vsnprintf(libbpf_msg, sizeof(libbpf_msg), fmt, ap);
