@@ -114,7 +114,7 @@ struct shm_obj {
 	char name[BPFTIME_OBJ_NAME_LEN];
 };
 
-#define SHM_MAP_ALLOCS 4
+#define SHM_MAP_ALLOCS 8
 
 struct shm_map {
 	struct shm_obj obj;
@@ -129,6 +129,7 @@ struct shm_map {
 	uint32_t inner_type, inner_key_size, inner_value_size, inner_max_entries, inner_flags;
 	_Atomic uint32_t frozen;
 	uint64_t priv_off;		/* type-specific state (maps/) */
+	uint64_t priv2_off;		/* more of it (lpm: prefix counts) */
 	uint64_t mmap_off, mmap_len;	/* region a mmap of the fd shows (0: none) */
 	uint64_t allocs[SHM_MAP_ALLOCS]; /* arena blocks the map owns, freed with it */
 };

@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,6 +45,16 @@ extern "C" {
 
 #ifndef BPFTIME_API
 #define BPFTIME_API __attribute__((visibility("default")))
+#endif
+
+/* Options structs start with their size (libbpf's LIBBPF_OPTS); the same
+ * definition as in bpftime/vm.h. */
+#ifndef BPFTIME_OPTS
+#define BPFTIME_OPTS(TYPE, NAME, ...)                                                              \
+	struct TYPE NAME = ({                                                                      \
+		memset(&NAME, 0, sizeof(struct TYPE));                                             \
+		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ };                           \
+	})
 #endif
 
 struct bpftime_shm;

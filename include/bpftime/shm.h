@@ -41,6 +41,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -49,6 +50,16 @@ extern "C" {
 
 #ifndef BPFTIME_API
 #define BPFTIME_API __attribute__((visibility("default")))
+#endif
+
+/* Options structs start with their size (libbpf's LIBBPF_OPTS); the same
+ * definition as in bpftime/vm.h. */
+#ifndef BPFTIME_OPTS
+#define BPFTIME_OPTS(TYPE, NAME, ...)                                                              \
+	struct TYPE NAME = ({                                                                      \
+		memset(&NAME, 0, sizeof(struct TYPE));                                             \
+		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ };                           \
+	})
 #endif
 
 #define BPFTIME_DEFAULT_SHM_NAME   "bpftime_maps_shm"

@@ -1,0 +1,827 @@
+/* maps/hash.c: HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH, HASH_OF_MAPS.
+ *
+ * Layout (one struct htab in priv, all arrays in the arena):
+ *   buckets[n_buckets]   u64 head of a singly linked chain, power-of-two count
+ *   locks[n_locks]       robust mutexes, one per group of buckets (writers)
+ *   elems[n_elems]       preallocated elements; free ones on a FIFO list
+ *
+ * Readers never lock.  Chains end in a "nulls" marker, (bucket << 1) | 1,
+ * rather than 0 (the kernel's hlist_nulls): a reader that followed an element
+ * which was deleted and reused in another bucket ends on the wrong marker and
+ * restarts.  Writers hold the bucket's lock; an update of an existing key
+ * links a fresh element in front and unlinks the old one, so readers see the
+ * old value or the new one, never a mix (except per-CPU and BPF_F_LOCK
+ * updates, which are in place, as in the kernel).  Freed elements go to the
+ * tail of the free list, so their reuse is deferred as long as possible; a
+ * pointer a program got from lookup stays readable but may show another
+ * key's value after the element is deleted and reused (kernel semantics for
+ * preallocated maps).
+ *
+ * LRU maps keep a global list (most recent at the head) under lru_lock.  A
+ * lookup only sets the element's ref bit; allocation, when the free list is
+ * empty, walks from the tail giving referenced elements a second chance and
+ * evicts the first unreferenced one whose bucket lock it can take with
+ * trylock (lock order is bucket -> lru everywhere else, so eviction never
+ * blocks on a bucket).
+ *
+ * A process killed inside a writer section leaves at most one element
+ * unlinked and unfreed (a leak), never a broken chain: every chain change
+ * is a single store.
+ */
+#include <errno.h>
+#include <string.h>
+#include "internal.h"
+#include "common/compiler.h"
+#include "common/log.h"
+
+#define HTAB_FLAGS                                                                                 \
+	(BPFTIME_F_NO_PREALLOC | BPFTIME_F_NO_COMMON_LRU | BPFTIME_F_NUMA_NODE | BPFTIME_F_RDONLY | \
+	 BPFTIME_F_WRONLY | BPFTIME_F_RDONLY_PROG | BPFTIME_F_WRONLY_PROG | BPFTIME_F_ZERO_SEED)
+#define PCPU_MIN_UNIT_SIZE (32u << 10)
+#define MAX_BPF_STACK	   512
+#define HTAB_EXTRA	   64 /* spare elements for replacing updates */
+
+struct htab_lock {
+	struct shm_mutex m;
+	char pad[64 - sizeof(struct shm_mutex) % 64];
+};
+
+struct htab {
+	uint32_t n_buckets;
+	uint32_t n_locks;
+	uint32_t n_elems;
+	uint32_t elem_size;
+	uint32_t seed;
+	_Atomic int32_t count;
+	uint64_t buckets_off;
+	uint64_t locks_off;
+	uint64_t elems_off;
+	struct shm_mutex free_lock;
+	uint64_t free_head, free_tail;
+	struct shm_mutex lru_lock;
+	uint64_t lru_head, lru_tail;
+};
+
+struct htab_elem {
+	_Atomic uint64_t next;
+	uint64_t lru_prev, lru_next;
+	uint64_t free_next;
+	uint32_t hash;
+	_Atomic uint32_t ref;
+	char key[]; /* key (rounded up to 8), then the value area */
+};
+
+static inline uint64_t rotl64(uint64_t x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+/* A 64-bit multiply-rotate hash over 8-byte words with a final avalanche
+ * (written here; same family as xxhash/murmur finalisers). */
+uint32_t map_hash(const void *data, uint32_t len, uint32_t seed)
+{
+	const unsigned char *p = data;
+	uint64_t h = seed ^ ((uint64_t)len * 0x9e3779b97f4a7c15ULL);
+
+	while (len >= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		h ^= rotl64(w * 0x87c37b91114253d5ULL, 31) * 0x4cf5ad432745937fULL;
+		h = rotl64(h, 27) * 5 + 0x52dce729;
+		p += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
+		uint32_t w;
+
+		memcpy(&w, p, 4);
+		h ^= (uint64_t)w * 0x87c37b91114253d5ULL;
+		h = rotl64(h, 23) * 0x4cf5ad432745937fULL;
+		p += 4;
+		len -= 4;
+	}
+	while (len--) {
+		h ^= (uint64_t)*p++ * 0x9e3779b97f4a7c15ULL;
+		h = rotl64(h, 11) * 0x87c37b91114253d5ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return (uint32_t)h;
+}
+
+static inline struct htab *htab_of(struct bpftime_map *h)
+{
+	return (struct htab *)h->priv;
+}
+
+static inline struct htab_elem *E(struct bpftime_map *h, uint64_t off)
+{
+	return (struct htab_elem *)(h->base + off);
+}
+
+static inline uint64_t OFF(struct bpftime_map *h, struct htab_elem *e)
+{
+	return (uint64_t)((char *)e - h->base);
+}
+
+static inline void *elem_value(struct bpftime_map *h, struct htab_elem *e)
+{
+	return e->key + h->key8;
+}
+
+static inline bool is_nulls(uint64_t n)
+{
+	return n & 1;
+}
+
+static inline bool key_eq(struct bpftime_map *h, const struct htab_elem *e, const void *key)
+{
+	switch (h->key_size) {
+	case 4:
+		return *(const uint32_t *)e->key == *(const uint32_t *)key;
+	case 8:
+		return *(const uint64_t *)(const void *)e->key == *(const uint64_t *)key;
+	default:
+		return !memcmp(e->key, key, h->key_size);
+	}
+}
+
+static inline uint32_t key_hash(struct bpftime_map *h, const void *key)
+{
+	return map_hash(key, h->key_size, h->seed);
+}
+
+static inline struct shm_mutex *bucket_lock(struct bpftime_map *h, uint32_t b)
+{
+	return &((struct htab_lock *)h->locks)[b & h->lock_mask].m;
+}
+
+/* Lock-free search (readers). */
+static struct htab_elem *find(struct bpftime_map *h, uint32_t b, uint32_t hash, const void *key)
+{
+	uint64_t n;
+
+again:
+	n = atomic_load_explicit(&h->buckets[b], memory_order_acquire);
+	while (!is_nulls(n)) {
+		struct htab_elem *e = E(h, n);
+
+		if (e->hash == hash && key_eq(h, e, key))
+			return e;
+		n = atomic_load_explicit(&e->next, memory_order_acquire);
+	}
+	if (unlikely((n >> 1) != b))
+		goto again;
+	return NULL;
+}
+
+/* Bucket lock held: unlinks e from bucket b. */
+static void unlink_elem(struct bpftime_map *h, uint32_t b, struct htab_elem *e)
+{
+	_Atomic uint64_t *pp = &h->buckets[b];
+	uint64_t target = OFF(h, e), n;
+
+	while (!is_nulls(n = atomic_load_explicit(pp, memory_order_relaxed))) {
+		if (n == target) {
+			atomic_store_explicit(pp, atomic_load(&e->next), memory_order_release);
+			return;
+		}
+		pp = &E(h, n)->next;
+	}
+	(void)NEVER(1);
+}
+
+static void free_push(struct bpftime_map *h, struct htab_elem *e)
+{
+	struct htab *t = htab_of(h);
+	uint64_t off = OFF(h, e);
+
+	e->free_next = 0;
+	shm_lock(&t->free_lock);
+	if (t->free_tail)
+		E(h, t->free_tail)->free_next = off;
+	else
+		t->free_head = off;
+	t->free_tail = off;
+	shm_unlock(&t->free_lock);
+}
+
+static struct htab_elem *free_pop(struct bpftime_map *h)
+{
+	struct htab *t = htab_of(h);
+	struct htab_elem *e = NULL;
+
+	shm_lock(&t->free_lock);
+	if (t->free_head) {
+		e = E(h, t->free_head);
+		t->free_head = e->free_next;
+		if (!t->free_head)
+			t->free_tail = 0;
+	}
+	shm_unlock(&t->free_lock);
+	return e;
+}
+
+/* ---- LRU list (lru_lock held) ----------------------------------------- */
+
+static void lru_del(struct bpftime_map *h, struct htab_elem *e)
+{
+	struct htab *t = htab_of(h);
+
+	if (e->lru_prev)
+		E(h, e->lru_prev)->lru_next = e->lru_next;
+	else
+		t->lru_head = e->lru_next;
+	if (e->lru_next)
+		E(h, e->lru_next)->lru_prev = e->lru_prev;
+	else
+		t->lru_tail = e->lru_prev;
+	e->lru_prev = e->lru_next = 0;
+}
+
+static void lru_add_head(struct bpftime_map *h, struct htab_elem *e)
+{
+	struct htab *t = htab_of(h);
+	uint64_t off = OFF(h, e);
+
+	e->lru_prev = 0;
+	e->lru_next = t->lru_head;
+	if (t->lru_head)
+		E(h, t->lru_head)->lru_prev = off;
+	else
+		t->lru_tail = off;
+	t->lru_head = off;
+}
+
+static struct htab_elem *lru_evict(struct bpftime_map *h)
+{
+	struct htab *t = htab_of(h);
+	struct htab_elem *victim = NULL;
+
+	shm_lock(&t->lru_lock);
+	for (int pass = 0; pass < 3 && !victim; pass++) {
+		uint64_t n = t->lru_tail;
+
+		for (uint32_t scanned = 0; n && scanned < t->n_elems; scanned++) {
+			struct htab_elem *e = E(h, n);
+			uint32_t b = e->hash & h->bucket_mask;
+
+			n = e->lru_prev;
+			if (atomic_load_explicit(&e->ref, memory_order_relaxed) && pass == 0) {
+				atomic_store_explicit(&e->ref, 0, memory_order_relaxed);
+				lru_del(h, e);
+				lru_add_head(h, e);
+				continue;
+			}
+			if (shm_trylock(bucket_lock(h, b)))
+				continue;
+			unlink_elem(h, b, e);
+			lru_del(h, e);
+			atomic_fetch_sub(&t->count, 1);
+			shm_unlock(bucket_lock(h, b));
+			victim = e;
+			break;
+		}
+	}
+	shm_unlock(&t->lru_lock);
+	return victim;
+}
+
+/* ---- creation --------------------------------------------------------- */
+
+static int htab_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
+{
+	bool lru = m->map_type == BPFTIME_MAP_LRU_HASH || m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
+	bool percpu = m->map_type == BPFTIME_MAP_PERCPU_HASH ||
+		      m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
+
+	UNUSED(shm);
+	if (m->map_type == BPFTIME_MAP_HASH_OF_MAPS && m->value_size != 4)
+		return -EINVAL;
+	if (m->map_flags & ~HTAB_FLAGS)
+		return -EINVAL;
+	if (!lru && (m->map_flags & BPFTIME_F_NO_COMMON_LRU))
+		return -EINVAL;
+	if (lru && (m->map_flags & BPFTIME_F_NO_PREALLOC))
+		return -ENOTSUPP;
+	if ((m->map_flags & BPFTIME_F_NUMA_NODE) && (m->map_flags & BPFTIME_F_NO_COMMON_LRU))
+		return -EINVAL;
+	if (!m->max_entries || !m->key_size || !m->value_size)
+		return -EINVAL;
+	if (m->key_size > MAX_BPF_STACK)
+		return -E2BIG;
+	if (m->value_size >= (1u << 22) - MAX_BPF_STACK - sizeof(struct htab_elem))
+		return -E2BIG;
+	if (percpu && MAP_ROUND8(m->value_size) > PCPU_MIN_UNIT_SIZE)
+		return -E2BIG;
+	return 0;
+}
+
+static int htab_alloc(struct bpftime_shm *shm, struct shm_map *m)
+{
+	bool lru = m->map_type == BPFTIME_MAP_LRU_HASH || m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
+	bool percpu = m->map_type == BPFTIME_MAP_PERCPU_HASH ||
+		      m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
+	uint64_t vsize = (uint64_t)MAP_ROUND8(m->value_size) * (percpu ? shm->ncpus : 1);
+	uint64_t esize = (sizeof(struct htab_elem) + MAP_ROUND8(m->key_size) + vsize + 15) & ~15ULL;
+	uint64_t n_elems = (uint64_t)m->max_entries + (lru ? 0 : HTAB_EXTRA + shm->ncpus);
+	uint32_t nb, nl;
+	struct htab *t;
+	char *elems;
+	_Atomic uint64_t *buckets;
+	int err;
+
+	if (m->max_entries > (1u << 31))
+		return -E2BIG;
+	nb = map_roundup_pow2(m->max_entries);
+	nl = nb < 1024 ? nb : 1024;
+	if (esize * n_elems > shm->hdr->arena_size || (uint64_t)nb * 8 > shm->hdr->arena_size) {
+		pr_warn("shm '%s': map '%s' needs %llu bytes; raise BPFTIME_SHM_MEMORY_MB\n",
+			shm->name, m->obj.name, (unsigned long long)(esize * n_elems));
+		return -ENOMEM;
+	}
+	m->priv_off = shm_alloc(shm, sizeof(*t), 64);
+	err = map_own(m, m->priv_off);
+	if (err)
+		return err;
+	t = shm_ptr(shm, m->priv_off);
+	t->n_buckets = nb;
+	t->n_locks = nl;
+	t->n_elems = (uint32_t)n_elems;
+	t->elem_size = (uint32_t)esize;
+	t->seed = (m->map_flags & BPFTIME_F_ZERO_SEED) ? 0 : (uint32_t)(m->obj.id * 0x9e3779b9u);
+	t->buckets_off = shm_alloc(shm, (size_t)nb * 8, 64);
+	if ((err = map_own(m, t->buckets_off)))
+		return err;
+	t->locks_off = shm_alloc(shm, (size_t)nl * sizeof(struct htab_lock), 64);
+	if ((err = map_own(m, t->locks_off)))
+		return err;
+	t->elems_off = shm_alloc(shm, esize * n_elems, 64);
+	if ((err = map_own(m, t->elems_off)))
+		return err;
+	if ((err = shm_mutex_init(&t->free_lock)) || (err = shm_mutex_init(&t->lru_lock)))
+		return err;
+	for (uint32_t i = 0; i < nl; i++) {
+		err = shm_mutex_init(&((struct htab_lock *)shm_ptr(shm, t->locks_off))[i].m);
+		if (err)
+			return err;
+	}
+	buckets = shm_ptr(shm, t->buckets_off);
+	for (uint32_t i = 0; i < nb; i++)
+		atomic_store_explicit(&buckets[i], ((uint64_t)i << 1) | 1, memory_order_relaxed);
+	elems = shm_ptr(shm, t->elems_off);
+	for (uint64_t i = 0; i < n_elems; i++) {
+		struct htab_elem *e = (struct htab_elem *)(elems + i * esize);
+
+		e->free_next = i + 1 < n_elems ? t->elems_off + (i + 1) * esize : 0;
+	}
+	t->free_head = t->elems_off;
+	t->free_tail = t->elems_off + (n_elems - 1) * esize;
+	return 0;
+}
+
+static int htab_handle_init(struct bpftime_map *h)
+{
+	struct htab *t = htab_of(h);
+
+	h->base = h->shm->base;
+	h->buckets = shm_ptr(h->shm, t->buckets_off);
+	h->locks = shm_ptr(h->shm, t->locks_off);
+	h->bucket_mask = t->n_buckets - 1;
+	h->lock_mask = t->n_locks - 1;
+	h->seed = t->seed;
+	h->elem_size = t->elem_size;
+	h->key8 = MAP_ROUND8(h->key_size);
+	h->lru = h->type == BPFTIME_MAP_LRU_HASH || h->type == BPFTIME_MAP_LRU_PERCPU_HASH;
+	h->percpu = h->type == BPFTIME_MAP_PERCPU_HASH || h->type == BPFTIME_MAP_LRU_PERCPU_HASH;
+	return 0;
+}
+
+/* fd maps: drop the references every live element holds */
+static void htab_release(struct bpftime_shm *shm, struct shm_map *m)
+{
+	struct htab *t;
+	_Atomic uint64_t *buckets;
+
+	if (m->map_type != BPFTIME_MAP_HASH_OF_MAPS || !m->priv_off)
+		return;
+	t = shm_ptr(shm, m->priv_off);
+	if (!t->buckets_off || !t->elems_off)
+		return;
+	buckets = shm_ptr(shm, t->buckets_off);
+	for (uint32_t b = 0; b < t->n_buckets; b++) {
+		for (uint64_t n = atomic_load(&buckets[b]); !is_nulls(n);) {
+			struct htab_elem *e = shm_ptr(shm, n);
+			uint64_t obj;
+
+			memcpy(&obj, e->key + MAP_ROUND8(m->key_size), 8);
+			if (obj)
+				shm_obj_put(shm, obj);
+			n = atomic_load(&e->next);
+		}
+	}
+}
+
+/* ---- lookups ---------------------------------------------------------- */
+
+static inline struct htab_elem *lookup_elem(struct bpftime_map *h, const void *key)
+{
+	uint32_t hash = key_hash(h, key);
+
+	return find(h, hash & h->bucket_mask, hash, key);
+}
+
+void *htab_lookup_elem_key(struct bpftime_map *h, const void *key)
+{
+	struct htab_elem *e = lookup_elem(h, key);
+
+	return e ? elem_value(h, e) : NULL;
+}
+
+int htab_count(struct bpftime_map *h)
+{
+	return atomic_load(&htab_of(h)->count);
+}
+
+static void *htab_lookup(struct bpftime_map *h, const void *key)
+{
+	struct htab_elem *e = lookup_elem(h, key);
+
+	return likely(e) ? elem_value(h, e) : NULL;
+}
+
+static void *lru_lookup(struct bpftime_map *h, const void *key)
+{
+	struct htab_elem *e = lookup_elem(h, key);
+
+	if (!e)
+		return NULL;
+	if (!atomic_load_explicit(&e->ref, memory_order_relaxed))
+		atomic_store_explicit(&e->ref, 1, memory_order_relaxed);
+	return elem_value(h, e);
+}
+
+static void *percpu_lookup(struct bpftime_map *h, const void *key)
+{
+	struct htab_elem *e = lookup_elem(h, key);
+
+	if (!e)
+		return NULL;
+	if (h->lru && !atomic_load_explicit(&e->ref, memory_order_relaxed))
+		atomic_store_explicit(&e->ref, 1, memory_order_relaxed);
+	return (char *)elem_value(h, e) + (size_t)map_this_cpu(h) * h->vsize8;
+}
+
+static void *percpu_lookup_cpu(struct bpftime_map *h, const void *key, uint32_t cpu)
+{
+	struct htab_elem *e = lookup_elem(h, key);
+
+	return e ? (char *)elem_value(h, e) + (size_t)cpu * h->vsize8 : NULL;
+}
+
+static void *hash_of_maps_lookup(struct bpftime_map *h, const void *key)
+{
+	struct htab_elem *e = lookup_elem(h, key);
+	uint64_t obj;
+
+	if (!e)
+		return NULL;
+	memcpy(&obj, elem_value(h, e), 8);
+	return obj ? map_handle_of_obj(h->shm, shm_ptr(h->shm, obj)) : NULL;
+}
+
+/* copies an element's value out in the syscall format */
+static int copy_out(struct bpftime_map *h, struct htab_elem *e, void *value, uint64_t flags)
+{
+	char *v = elem_value(h, e);
+
+	if (h->type == BPFTIME_MAP_HASH_OF_MAPS) {
+		uint64_t obj;
+
+		memcpy(&obj, v, 8);
+		return map_fd_sys_value(h, obj, value);
+	}
+	if (h->percpu) {
+		for (uint32_t c = 0; c < h->ncpus; c++)
+			memcpy((char *)value + (size_t)c * h->vsize8, v + (size_t)c * h->vsize8,
+			       h->value_size);
+		return 0;
+	}
+	if (flags & BPFTIME_F_LOCK) {
+		map_value_lock(h, v);
+		map_copy_value(h, value, v);
+		map_value_unlock(h, v);
+	} else {
+		memcpy(value, v, h->value_size);
+	}
+	if (h->m->spin_lock_off >= 0)
+		memset((char *)value + h->m->spin_lock_off, 0, 4);
+	return 0;
+}
+
+static int htab_sys_lookup(struct bpftime_map *h, const void *key, void *value, uint64_t flags)
+{
+	struct htab_elem *e;
+
+	if (!key)
+		return -EINVAL;
+	if ((flags & BPFTIME_F_LOCK) && h->percpu)
+		return -EINVAL;
+	e = lookup_elem(h, key);
+	if (!e)
+		return -ENOENT;
+	return copy_out(h, e, value, flags);
+}
+
+/* ---- updates ---------------------------------------------------------- */
+
+/* Writes a value into e.  sys: syscall format (per-CPU: all CPUs);
+ * otherwise in-program (per-CPU: this CPU, others zeroed if fresh). */
+static void fill_value(struct bpftime_map *h, struct htab_elem *e, const void *value, bool sys,
+		       bool fresh, uint64_t fdobj)
+{
+	char *v = elem_value(h, e);
+
+	if (h->type == BPFTIME_MAP_HASH_OF_MAPS) {
+		memcpy(v, &fdobj, 8);
+	} else if (h->percpu) {
+		if (sys) {
+			for (uint32_t c = 0; c < h->ncpus; c++)
+				memcpy(v + (size_t)c * h->vsize8,
+				       (const char *)value + (size_t)c * h->vsize8, h->value_size);
+		} else {
+			uint32_t cpu = map_this_cpu(h);
+
+			if (fresh)
+				memset(v, 0, (size_t)h->vsize8 * h->ncpus);
+			memcpy(v + (size_t)cpu * h->vsize8, value, h->value_size);
+		}
+	} else if (h->m->spin_lock_off >= 0) {
+		if (fresh)
+			memset(v + h->m->spin_lock_off, 0, 4);
+		map_copy_value(h, v, value);
+	} else {
+		memcpy(v, value, h->value_size);
+	}
+}
+
+static int htab_update_common(struct bpftime_map *h, const void *key, const void *value,
+			      uint64_t flags, bool sys)
+{
+	struct htab *t = htab_of(h);
+	struct htab_elem *old, *e = NULL;
+	uint32_t hash, b;
+	uint64_t fdobj = 0;
+	int err = 0;
+
+	if ((flags & ~(uint64_t)BPFTIME_F_LOCK) > BPFTIME_EXIST)
+		return -EINVAL;
+	if ((flags & BPFTIME_F_LOCK) && (h->percpu || h->m->spin_lock_off < 0))
+		return -EINVAL;
+	hash = key_hash(h, key);
+	b = hash & h->bucket_mask;
+	if (flags & BPFTIME_F_LOCK) {
+		/* in place under the value's lock, as the kernel does */
+		old = find(h, b, hash, key);
+		if (old) {
+			if (flags & BPFTIME_NOEXIST)
+				return -EEXIST;
+			map_value_lock(h, elem_value(h, old));
+			map_copy_value(h, elem_value(h, old), value);
+			map_value_unlock(h, elem_value(h, old));
+			return 0;
+		}
+	}
+	if (h->type == BPFTIME_MAP_HASH_OF_MAPS) {
+		fdobj = map_fd_get(h, value, &err);
+		if (!fdobj)
+			return err;
+	}
+	if (h->lru) {
+		/* allocate before taking the bucket lock: eviction takes other
+		 * bucket locks */
+		e = free_pop(h);
+		if (!e)
+			e = lru_evict(h);
+		if (!e)
+			return -ENOMEM;
+	}
+	shm_lock(bucket_lock(h, b));
+	old = find(h, b, hash, key);
+	if ((flags & 3) == BPFTIME_NOEXIST && old) {
+		err = -EEXIST;
+		goto unlock;
+	}
+	if ((flags & 3) == BPFTIME_EXIST && !old) {
+		err = -ENOENT;
+		goto unlock;
+	}
+	if (old && ((flags & BPFTIME_F_LOCK) || h->percpu)) {
+		/* in place: per-CPU values, and BPF_F_LOCK after a racing insert */
+		if (flags & BPFTIME_F_LOCK) {
+			map_value_lock(h, elem_value(h, old));
+			map_copy_value(h, elem_value(h, old), value);
+			map_value_unlock(h, elem_value(h, old));
+		} else {
+			fill_value(h, old, value, sys, false, 0);
+		}
+		if (h->lru)
+			atomic_store_explicit(&old->ref, 1, memory_order_relaxed);
+		goto unlock;
+	}
+	if (!h->lru) {
+		if (!old && atomic_load(&t->count) >= (int32_t)h->max_entries) {
+			err = -E2BIG;
+			goto unlock;
+		}
+		e = free_pop(h);
+		if (!e) {
+			err = -E2BIG;
+			goto unlock;
+		}
+	}
+	e->hash = hash;
+	atomic_store_explicit(&e->ref, 0, memory_order_relaxed);
+	memcpy(e->key, key, h->key_size);
+	fill_value(h, e, value, sys, true, fdobj);
+	fdobj = 0;
+	atomic_store_explicit(&e->next, atomic_load_explicit(&h->buckets[b], memory_order_relaxed),
+			      memory_order_relaxed);
+	atomic_store_explicit(&h->buckets[b], OFF(h, e), memory_order_release);
+	if (old)
+		unlink_elem(h, b, old);
+	else
+		atomic_fetch_add(&t->count, 1);
+	if (h->lru) {
+		shm_lock(&t->lru_lock);
+		lru_add_head(h, e);
+		if (old)
+			lru_del(h, old);
+		shm_unlock(&t->lru_lock);
+	}
+	e = NULL;
+	shm_unlock(bucket_lock(h, b));
+	if (old) {
+		if (h->type == BPFTIME_MAP_HASH_OF_MAPS) {
+			uint64_t o;
+
+			memcpy(&o, elem_value(h, old), 8);
+			map_fd_put(h, o);
+		}
+		free_push(h, old);
+	}
+	return 0;
+unlock:
+	shm_unlock(bucket_lock(h, b));
+	if (e)
+		free_push(h, e);
+	map_fd_put(h, fdobj);
+	return err;
+}
+
+static int htab_sys_update(struct bpftime_map *h, const void *key, const void *value,
+			   uint64_t flags)
+{
+	if (!key || !value)
+		return -EINVAL;
+	return htab_update_common(h, key, value, flags, true);
+}
+
+static long htab_update(struct bpftime_map *h, const void *key, const void *value,
+			uint64_t flags)
+{
+	if (h->type == BPFTIME_MAP_HASH_OF_MAPS)
+		return -EINVAL; /* programs cannot store maps */
+	return htab_update_common(h, key, value, flags, false);
+}
+
+static int delete_common(struct bpftime_map *h, const void *key, void *value, uint64_t flags)
+{
+	struct htab *t = htab_of(h);
+	struct htab_elem *e;
+	uint32_t hash, b;
+	int err = 0;
+
+	if (!key)
+		return -EINVAL;
+	hash = key_hash(h, key);
+	b = hash & h->bucket_mask;
+	shm_lock(bucket_lock(h, b));
+	e = find(h, b, hash, key);
+	if (!e) {
+		shm_unlock(bucket_lock(h, b));
+		return -ENOENT;
+	}
+	if (value)
+		err = copy_out(h, e, value, flags);
+	unlink_elem(h, b, e);
+	atomic_fetch_sub(&t->count, 1);
+	if (h->lru) {
+		shm_lock(&t->lru_lock);
+		lru_del(h, e);
+		shm_unlock(&t->lru_lock);
+	}
+	shm_unlock(bucket_lock(h, b));
+	if (h->type == BPFTIME_MAP_HASH_OF_MAPS) {
+		uint64_t o;
+
+		memcpy(&o, elem_value(h, e), 8);
+		map_fd_put(h, o);
+	}
+	free_push(h, e);
+	return err;
+}
+
+static int htab_sys_delete(struct bpftime_map *h, const void *key)
+{
+	return delete_common(h, key, NULL, 0);
+}
+
+static long htab_delete(struct bpftime_map *h, const void *key)
+{
+	return delete_common(h, key, NULL, 0);
+}
+
+static int htab_sys_lookup_and_delete(struct bpftime_map *h, const void *key, void *value,
+				      uint64_t flags)
+{
+	if (h->type == BPFTIME_MAP_HASH_OF_MAPS)
+		return -ENOTSUPP;
+	if ((flags & BPFTIME_F_LOCK) && h->percpu)
+		return -EINVAL;
+	return delete_common(h, key, value, flags);
+}
+
+static int htab_get_next_key(struct bpftime_map *h, const void *key, void *next_key)
+{
+	uint32_t b = 0;
+	uint64_t n;
+
+	if (key) {
+		uint32_t hash = key_hash(h, key);
+		struct htab_elem *e;
+
+		b = hash & h->bucket_mask;
+		e = find(h, b, hash, key);
+		if (e) {
+			n = atomic_load_explicit(&e->next, memory_order_acquire);
+			if (!is_nulls(n)) {
+				memcpy(next_key, E(h, n)->key, h->key_size);
+				return 0;
+			}
+			b++;
+		} else {
+			b = 0;
+		}
+	}
+	for (; b <= h->bucket_mask; b++) {
+		n = atomic_load_explicit(&h->buckets[b], memory_order_acquire);
+		if (!is_nulls(n)) {
+			memcpy(next_key, E(h, n)->key, h->key_size);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static long htab_for_each(struct bpftime_map *h, bpftime_map_elem_fn fn, void *ctx)
+{
+	long cnt = 0;
+
+	for (uint32_t b = 0; b <= h->bucket_mask; b++) {
+		uint64_t n = atomic_load_explicit(&h->buckets[b], memory_order_acquire);
+
+		while (!is_nulls(n)) {
+			struct htab_elem *e = E(h, n);
+			char *v = elem_value(h, e);
+
+			n = atomic_load_explicit(&e->next, memory_order_acquire);
+			if (h->percpu)
+				v += (size_t)map_this_cpu(h) * h->vsize8;
+			cnt++;
+			if (fn(h, e->key, v, ctx))
+				return cnt;
+		}
+	}
+	return cnt;
+}
+
+#define HTAB_COMMON                                                                                \
+	.alloc_check = htab_alloc_check, .alloc = htab_alloc, .handle_init = htab_handle_init,     \
+	.sys_lookup = htab_sys_lookup, .sys_update = htab_sys_update,                              \
+	.sys_delete = htab_sys_delete, .sys_lookup_and_delete = htab_sys_lookup_and_delete,        \
+	.get_next_key = htab_get_next_key, .update = htab_update, .delete = htab_delete,           \
+	.for_each = htab_for_each
+
+const struct map_ops map_hash_ops = { HTAB_COMMON, .lookup = htab_lookup };
+const struct map_ops map_lru_hash_ops = { HTAB_COMMON, .lookup = lru_lookup };
+const struct map_ops map_percpu_hash_ops = { HTAB_COMMON, .lookup = percpu_lookup,
+					     .lookup_percpu = percpu_lookup_cpu };
+const struct map_ops map_lru_percpu_hash_ops = { HTAB_COMMON, .lookup = percpu_lookup,
+						 .lookup_percpu = percpu_lookup_cpu };
+const struct map_ops map_hash_of_maps_ops = { HTAB_COMMON, .lookup = hash_of_maps_lookup,
+					      .release = htab_release };

@@ -1,0 +1,127 @@
+/* maps/internal.h: the map ops table and the per-process map handle.
+ *
+ * A map is a struct shm_map (shm/layout.h) in the segment plus its storage
+ * (priv_off and the allocs[] blocks it owns).  struct bpftime_map is this
+ * process's handle: addresses resolved once, so the in-program paths are a
+ * few loads away from the data.  map.c does the checks that the kernel's
+ * syscall layer does (flags, permissions, frozen) and dispatches to the ops.
+ */
+#ifndef BPFTIME_MAPS_INTERNAL_H
+#define BPFTIME_MAPS_INTERNAL_H
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <bpftime/map.h>
+#include "shm/internal.h"
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* the kernel's internal "not supported", which bpf(2) leaks */
+#endif
+
+#define MAP_ROUND8(x) (((x) + 7u) & ~7u)
+
+struct bpftime_map;
+
+struct map_ops {
+	/* checks the attributes (m filled from the create call) and allocates
+	 * the storage; 0 or -errno (the kernel's codes) */
+	int (*alloc_check)(struct bpftime_shm *shm, struct shm_map *m);
+	int (*alloc)(struct bpftime_shm *shm, struct shm_map *m);
+	/* drops references the map holds (fd maps), before its blocks are freed */
+	void (*release)(struct bpftime_shm *shm, struct shm_map *m);
+	/* per-process handle setup/teardown (ring buffer mappings) */
+	int (*handle_init)(struct bpftime_map *h);
+	void (*handle_fini)(struct bpftime_map *h);
+
+	/* control plane; value buffers in the syscall format */
+	int (*sys_lookup)(struct bpftime_map *h, const void *key, void *value, uint64_t flags);
+	int (*sys_update)(struct bpftime_map *h, const void *key, const void *value,
+			  uint64_t flags);
+	int (*sys_delete)(struct bpftime_map *h, const void *key);
+	int (*sys_lookup_and_delete)(struct bpftime_map *h, const void *key, void *value,
+				     uint64_t flags);
+	int (*get_next_key)(struct bpftime_map *h, const void *key, void *next_key);
+
+	/* in program */
+	void *(*lookup)(struct bpftime_map *h, const void *key);
+	long (*update)(struct bpftime_map *h, const void *key, const void *value,
+		       uint64_t flags);
+	long (*delete)(struct bpftime_map *h, const void *key);
+	long (*push)(struct bpftime_map *h, const void *value, uint64_t flags);
+	long (*pop)(struct bpftime_map *h, void *value);
+	long (*peek)(struct bpftime_map *h, void *value);
+	void *(*lookup_percpu)(struct bpftime_map *h, const void *key, uint32_t cpu);
+	long (*for_each)(struct bpftime_map *h, bpftime_map_elem_fn fn, void *ctx);
+};
+
+struct bpftime_map {
+	const struct map_ops *ops;
+	struct bpftime_shm *shm;
+	struct shm_map *m;
+	char *priv;	     /* shm_ptr(m->priv_off) */
+	uint32_t id;	     /* m->obj.id when the handle was made: detects reuse */
+	uint32_t type;
+	uint32_t key_size;
+	uint32_t value_size;
+	uint32_t max_entries;
+	uint32_t ncpus;
+	uint32_t vsize8;     /* round_up(value_size, 8): per-CPU stride */
+	bool fd_values;	     /* values are object references (fd maps) */
+	/* hash maps (hash.c): resolved once per process */
+	char *base;			 /* the segment start */
+	_Atomic uint64_t *buckets;
+	char *locks;
+	uint32_t bucket_mask, lock_mask, seed, elem_size, key8;
+	bool lru, percpu;
+	void *local;	     /* per-process state of the type (ring buffer mapping) */
+	size_t local_len;
+	struct bpftime_map *next; /* all handles of this process */
+};
+
+extern const struct map_ops map_array_ops, map_percpu_array_ops, map_prog_array_ops,
+	map_perf_event_array_ops, map_array_of_maps_ops;
+extern const struct map_ops map_hash_ops, map_percpu_hash_ops, map_lru_hash_ops,
+	map_lru_percpu_hash_ops, map_hash_of_maps_ops;
+extern const struct map_ops map_lpm_ops, map_queue_ops, map_stack_ops, map_bloom_ops,
+	map_ringbuf_ops, map_stack_trace_ops;
+
+/* map.c */
+const struct map_ops *map_ops_of(uint32_t type);
+/* records an arena block as owned by the map (freed with it); -ENOMEM if 0 */
+int map_own(struct shm_map *m, uint64_t off);
+/* the CPU slot an in-program per-CPU access uses */
+uint32_t map_this_cpu(const struct bpftime_map *h);
+/* the handle for a map object (refs held by fd maps) */
+struct bpftime_map *map_handle_of_obj(struct bpftime_shm *shm, struct shm_map *m);
+
+/* bpf_spin_lock in a value (BPF_F_LOCK) */
+void map_value_lock(const struct bpftime_map *h, void *value);
+void map_value_unlock(const struct bpftime_map *h, void *value);
+/* copies a value, skipping the spin lock word if the map has one */
+void map_copy_value(const struct bpftime_map *h, void *dst, const void *src);
+
+/* fd maps: the object a syscall value (an fd) names, with a reference taken,
+ * or 0 with *err set (-EBADF, -EINVAL); and dropping such a reference. */
+uint64_t map_fd_get(struct bpftime_map *h, const void *value, int *err);
+void map_fd_put(struct bpftime_map *h, uint64_t obj_off);
+/* the u32 a syscall lookup of an fd map returns (the object's id) */
+int map_fd_sys_value(struct bpftime_map *h, uint64_t obj_off, void *value);
+
+/* hash.c internals used by lpm.c */
+void *htab_lookup_elem_key(struct bpftime_map *h, const void *key);
+int htab_count(struct bpftime_map *h);
+
+/* a 32-bit hash of @len bytes (hash.c) */
+uint32_t map_hash(const void *data, uint32_t len, uint32_t seed);
+
+static inline uint32_t map_roundup_pow2(uint32_t v)
+{
+	if (v <= 1)
+		return 1;
+	return 1u << (32 - __builtin_clz(v - 1));
+}
+
+#endif /* BPFTIME_MAPS_INTERNAL_H */

@@ -1,0 +1,624 @@
+/* maps/map.c: map creation, the control-plane entry points (the checks the
+ * kernel's bpf(2) layer makes before the map type sees a call), the
+ * per-process handle cache and the in-program entry points.
+ *
+ * Handles: bpftime_map__handle() looks the fd's object up in a per-fd cache
+ * (one atomic load and two compares when warm); a miss builds the handle
+ * under the process's handle lock.  Handles live until bpftime_shm__close(),
+ * so a pointer an lddw resolved to never dangles in this process; a handle
+ * whose map was removed keeps pointing at the old object (as a kernel map
+ * kept alive by a program would), which the agent avoids by following the
+ * epoch.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+#include "common/compiler.h"
+#include "common/log.h"
+
+#define ACCESS_MASK                                                                                \
+	(BPFTIME_F_RDONLY | BPFTIME_F_WRONLY | BPFTIME_F_RDONLY_PROG | BPFTIME_F_WRONLY_PROG)
+
+struct handle_cache {
+	struct bpftime_map *all;
+	uint32_t n;
+	_Atomic(struct bpftime_map *) by_fd[];
+};
+
+const struct map_ops *map_ops_of(uint32_t type)
+{
+	switch (type) {
+	case BPFTIME_MAP_HASH:
+		return &map_hash_ops;
+	case BPFTIME_MAP_ARRAY:
+		return &map_array_ops;
+	case BPFTIME_MAP_PROG_ARRAY:
+		return &map_prog_array_ops;
+	case BPFTIME_MAP_PERF_EVENT_ARRAY:
+		return &map_perf_event_array_ops;
+	case BPFTIME_MAP_PERCPU_HASH:
+		return &map_percpu_hash_ops;
+	case BPFTIME_MAP_PERCPU_ARRAY:
+		return &map_percpu_array_ops;
+	case BPFTIME_MAP_STACK_TRACE:
+		return &map_stack_trace_ops;
+	case BPFTIME_MAP_LRU_HASH:
+		return &map_lru_hash_ops;
+	case BPFTIME_MAP_LRU_PERCPU_HASH:
+		return &map_lru_percpu_hash_ops;
+	case BPFTIME_MAP_LPM_TRIE:
+		return &map_lpm_ops;
+	case BPFTIME_MAP_ARRAY_OF_MAPS:
+		return &map_array_of_maps_ops;
+	case BPFTIME_MAP_HASH_OF_MAPS:
+		return &map_hash_of_maps_ops;
+	case BPFTIME_MAP_QUEUE:
+		return &map_queue_ops;
+	case BPFTIME_MAP_STACK:
+		return &map_stack_ops;
+	case BPFTIME_MAP_RINGBUF:
+		return &map_ringbuf_ops;
+	case BPFTIME_MAP_BLOOM_FILTER:
+		return &map_bloom_ops;
+	default:
+		return NULL;
+	}
+}
+
+static bool is_fd_map(uint32_t type)
+{
+	return type == BPFTIME_MAP_PROG_ARRAY || type == BPFTIME_MAP_PERF_EVENT_ARRAY ||
+	       type == BPFTIME_MAP_ARRAY_OF_MAPS || type == BPFTIME_MAP_HASH_OF_MAPS;
+}
+
+static bool is_percpu(uint32_t type)
+{
+	return type == BPFTIME_MAP_PERCPU_HASH || type == BPFTIME_MAP_PERCPU_ARRAY ||
+	       type == BPFTIME_MAP_LRU_PERCPU_HASH;
+}
+
+int map_own(struct shm_map *m, uint64_t off)
+{
+	if (!off)
+		return -ENOMEM;
+	for (int i = 0; i < SHM_MAP_ALLOCS; i++) {
+		if (!m->allocs[i]) {
+			m->allocs[i] = off;
+			return 0;
+		}
+	}
+	(void)NEVER(1);
+	return -EINVAL;
+}
+
+uint32_t map_this_cpu(const struct bpftime_map *h)
+{
+	int c = sched_getcpu();
+
+	if (unlikely(c < 0))
+		return 0;
+	return likely((uint32_t)c < h->ncpus) ? (uint32_t)c : (uint32_t)c % h->ncpus;
+}
+
+void map_value_lock(const struct bpftime_map *h, void *value)
+{
+	_Atomic uint32_t *l = (_Atomic uint32_t *)((char *)value + h->m->spin_lock_off);
+
+	while (atomic_exchange_explicit(l, 1, memory_order_acquire))
+		while (atomic_load_explicit(l, memory_order_relaxed))
+			sched_yield();
+}
+
+void map_value_unlock(const struct bpftime_map *h, void *value)
+{
+	_Atomic uint32_t *l = (_Atomic uint32_t *)((char *)value + h->m->spin_lock_off);
+
+	atomic_store_explicit(l, 0, memory_order_release);
+}
+
+void map_copy_value(const struct bpftime_map *h, void *dst, const void *src)
+{
+	int32_t off = h->m->spin_lock_off;
+
+	if (off < 0) {
+		memcpy(dst, src, h->value_size);
+		return;
+	}
+	memcpy(dst, src, (size_t)off);
+	memcpy((char *)dst + off + 4, (const char *)src + off + 4,
+	       h->value_size - (size_t)off - 4);
+}
+
+/* ---- fd maps ---------------------------------------------------------- */
+
+static bool inner_compatible(const struct shm_map *outer, const struct shm_map *in)
+{
+	return in->map_type == outer->inner_type && in->key_size == outer->inner_key_size &&
+	       in->value_size == outer->inner_value_size &&
+	       in->map_flags == outer->inner_flags &&
+	       ((outer->inner_flags & BPFTIME_F_INNER_MAP) ||
+		in->max_entries == outer->inner_max_entries);
+}
+
+uint64_t map_fd_get(struct bpftime_map *h, const void *value, int *err)
+{
+	struct bpftime_shm *shm = h->shm;
+	uint32_t fd, want;
+	struct shm_obj *o;
+	uint64_t off = 0;
+
+	memcpy(&fd, value, 4);
+	switch (h->type) {
+	case BPFTIME_MAP_PROG_ARRAY:
+		want = BPFTIME_HANDLER_PROG;
+		break;
+	case BPFTIME_MAP_PERF_EVENT_ARRAY:
+		want = BPFTIME_HANDLER_PERF_EVENT;
+		break;
+	default:
+		want = BPFTIME_HANDLER_MAP;
+		break;
+	}
+	shm_lock(&shm->hdr->table_lock);
+	o = fd < (uint32_t)INT32_MAX ? shm_slot_obj(shm, (int)fd, 0) : NULL;
+	if (!o) {
+		*err = -EBADF;
+	} else if (o->type != want) {
+		*err = want == BPFTIME_HANDLER_PERF_EVENT ? -EBADF : -EINVAL;
+	} else if (want == BPFTIME_HANDLER_MAP &&
+		   !inner_compatible(h->m, (const struct shm_map *)o)) {
+		*err = -EINVAL;
+	} else {
+		off = shm_off(shm, o);
+		shm_obj_get(shm, off);
+	}
+	shm_unlock(&shm->hdr->table_lock);
+	return off;
+}
+
+void map_fd_put(struct bpftime_map *h, uint64_t obj_off)
+{
+	if (obj_off)
+		shm_obj_put(h->shm, obj_off);
+}
+
+int map_fd_sys_value(struct bpftime_map *h, uint64_t obj_off, void *value)
+{
+	struct shm_obj *o;
+
+	if (h->type == BPFTIME_MAP_PERF_EVENT_ARRAY)
+		return -ENOTSUPP;
+	if (!obj_off)
+		return -ENOENT;
+	o = shm_ptr(h->shm, obj_off);
+	memcpy(value, &o->id, 4);
+	return 0;
+}
+
+/* ---- handles ---------------------------------------------------------- */
+
+static void handles_free(struct bpftime_shm *shm)
+{
+	struct handle_cache *c = shm->handles;
+	struct bpftime_map *h, *n;
+
+	for (h = c->all; h; h = n) {
+		n = h->next;
+		if (h->ops->handle_fini)
+			h->ops->handle_fini(h);
+		free(h);
+	}
+	free(c);
+	shm->handles = NULL;
+}
+
+static void map_release(struct bpftime_shm *shm, struct shm_map *m)
+{
+	const struct map_ops *ops = map_ops_of(m->map_type);
+
+	if (ops && ops->release)
+		ops->release(shm, m);
+}
+
+__attribute__((constructor)) static void maps_register(void)
+{
+	shm_map_release_hook = map_release;
+	shm_handles_free_hook = handles_free;
+}
+
+/* Handle lock held. */
+static struct handle_cache *cache_get(struct bpftime_shm *shm)
+{
+	struct handle_cache *c = shm->handles;
+
+	if (!c) {
+		c = calloc(1, sizeof(*c) + shm->max_fd * sizeof(c->by_fd[0]));
+		if (!c)
+			return NULL;
+		c->n = shm->max_fd;
+		shm->handles = c;
+	}
+	return c;
+}
+
+struct bpftime_map *map_handle_of_obj(struct bpftime_shm *shm, struct shm_map *m)
+{
+	struct handle_cache *c;
+	struct bpftime_map *h = NULL;
+
+	pthread_mutex_lock(&shm->handles_lock);
+	c = cache_get(shm);
+	if (!c)
+		goto out;
+	for (h = c->all; h; h = h->next)
+		if (h->m == m && h->id == m->obj.id)
+			goto out;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		goto out;
+	h->ops = map_ops_of(m->map_type);
+	h->shm = shm;
+	h->m = m;
+	h->priv = shm_ptr(shm, m->priv_off);
+	h->id = m->obj.id;
+	h->type = m->map_type;
+	h->key_size = m->key_size;
+	h->value_size = m->value_size;
+	h->max_entries = m->max_entries;
+	h->ncpus = shm->ncpus;
+	h->vsize8 = MAP_ROUND8(m->value_size);
+	h->fd_values = is_fd_map(m->map_type);
+	if (!h->ops || (h->ops->handle_init && h->ops->handle_init(h))) {
+		free(h);
+		h = NULL;
+		goto out;
+	}
+	h->next = c->all;
+	c->all = h;
+out:
+	pthread_mutex_unlock(&shm->handles_lock);
+	return h;
+}
+
+struct bpftime_map *bpftime_map__handle(struct bpftime_shm *shm, int fd)
+{
+	struct shm_map *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
+	struct handle_cache *c = shm->handles;
+	struct bpftime_map *h;
+
+	if (unlikely(!m))
+		return errno = EBADF, NULL;
+	if (likely(c)) {
+		h = atomic_load_explicit(&c->by_fd[fd], memory_order_acquire);
+		if (likely(h && h->m == m && h->id == m->obj.id))
+			return h;
+	}
+	h = map_handle_of_obj(shm, m);
+	if (!h)
+		return errno = ENOMEM, NULL;
+	atomic_store_explicit(&((struct handle_cache *)shm->handles)->by_fd[fd], h,
+			      memory_order_release);
+	return h;
+}
+
+uint32_t bpftime_map__type(const struct bpftime_map *map)
+{
+	return map->type;
+}
+
+uint32_t bpftime_map__id(const struct bpftime_map *map)
+{
+	return map->id;
+}
+
+uint32_t bpftime_map__value_size(const struct bpftime_map *map)
+{
+	return map->value_size;
+}
+
+/* ---- creation --------------------------------------------------------- */
+
+static bool name_ok(const char *name)
+{
+	if (!name)
+		return true;
+	for (size_t i = 0; name[i]; i++) {
+		char c = name[i];
+
+		if (i >= BPFTIME_OBJ_NAME_LEN - 1)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+int bpftime_map__create(struct bpftime_shm *shm, int fd, enum bpftime_map_type type,
+			const char *name, uint32_t key_size, uint32_t value_size,
+			uint32_t max_entries, const struct bpftime_map_create_opts *opts)
+{
+	const struct map_ops *ops = map_ops_of(type);
+	struct shm_map *m;
+	uint64_t off;
+	uint32_t flags = opts ? opts->map_flags : 0;
+	int err;
+
+	if (opts && opts->sz < sizeof(*opts))
+		return shm_err(-EINVAL);
+	if (!ops || !name_ok(name))
+		return shm_err(-EINVAL);
+	if (opts && opts->map_extra && type != BPFTIME_MAP_BLOOM_FILTER)
+		return shm_err(-EINVAL);
+	if ((flags & BPFTIME_F_RDONLY && flags & BPFTIME_F_WRONLY) ||
+	    (flags & BPFTIME_F_RDONLY_PROG && flags & BPFTIME_F_WRONLY_PROG))
+		return shm_err(-EINVAL);
+	off = shm_obj_new(shm, BPFTIME_HANDLER_MAP, sizeof(*m), name);
+	if (!off)
+		return shm_err(-ENOMEM);
+	m = shm_ptr(shm, off);
+	m->map_type = type;
+	m->key_size = key_size;
+	m->value_size = value_size;
+	m->max_entries = max_entries;
+	m->map_flags = flags;
+	m->spin_lock_off = -1;
+	if (opts) {
+		m->btf_fd = opts->btf_fd;
+		m->btf_key_type_id = opts->btf_key_type_id;
+		m->btf_value_type_id = opts->btf_value_type_id;
+		m->btf_vmlinux_value_type_id = opts->btf_vmlinux_value_type_id;
+		m->map_extra = opts->map_extra;
+		if (opts->has_spin_lock) {
+			if (opts->spin_lock_off < 0 || opts->spin_lock_off % 4 ||
+			    (uint32_t)opts->spin_lock_off + 4 > value_size) {
+				err = -EINVAL;
+				goto out;
+			}
+			m->spin_lock_off = opts->spin_lock_off;
+		}
+	}
+	if (type == BPFTIME_MAP_ARRAY_OF_MAPS || type == BPFTIME_MAP_HASH_OF_MAPS) {
+		struct shm_map *in;
+
+		in = opts ? shm_slot_obj(shm, opts->inner_map_fd, BPFTIME_HANDLER_MAP) : NULL;
+		if (!in) {
+			err = -EBADF;
+			goto out;
+		}
+		if (in->map_type == BPFTIME_MAP_ARRAY_OF_MAPS ||
+		    in->map_type == BPFTIME_MAP_HASH_OF_MAPS ||
+		    in->map_type == BPFTIME_MAP_PROG_ARRAY) {
+			err = -EINVAL;
+			goto out;
+		}
+		m->inner_type = in->map_type;
+		m->inner_key_size = in->key_size;
+		m->inner_value_size = in->value_size;
+		m->inner_max_entries = in->max_entries;
+		m->inner_flags = in->map_flags;
+	}
+	err = ops->alloc_check(shm, m);
+	if (!err)
+		err = ops->alloc(shm, m);
+	if (err)
+		goto out;
+	err = shm_obj_install(shm, fd, off);
+	if (err < 0)
+		goto out;
+	pr_debug("map '%s' type %u created at fd %d\n", m->obj.name, type, err);
+	return err;
+out:
+	shm_obj_put(shm, off);
+	return shm_err(err);
+}
+
+/* ---- control plane ---------------------------------------------------- */
+
+static struct bpftime_map *sys_handle(struct bpftime_shm *shm, int fd)
+{
+	return bpftime_map__handle(shm, fd);
+}
+
+int bpftime_map__lookup(struct bpftime_shm *shm, int fd, const void *key, void *value,
+			uint64_t flags)
+{
+	struct bpftime_map *h = sys_handle(shm, fd);
+
+	if (!h)
+		return shm_err(-EBADF);
+	if (flags & ~(uint64_t)BPFTIME_F_LOCK)
+		return shm_err(-EINVAL);
+	if ((flags & BPFTIME_F_LOCK) && h->m->spin_lock_off < 0)
+		return shm_err(-EINVAL);
+	if (h->m->map_flags & BPFTIME_F_WRONLY)
+		return shm_err(-EPERM);
+	if (!h->ops->sys_lookup)
+		return shm_err(-ENOTSUPP);
+	return shm_err(h->ops->sys_lookup(h, key, value, flags));
+}
+
+static int write_perm(struct bpftime_map *h)
+{
+	if ((h->m->map_flags & BPFTIME_F_RDONLY) || atomic_load(&h->m->frozen))
+		return -EPERM;
+	return 0;
+}
+
+int bpftime_map__update(struct bpftime_shm *shm, int fd, const void *key, const void *value,
+			uint64_t flags)
+{
+	struct bpftime_map *h = sys_handle(shm, fd);
+	int err;
+
+	if (!h)
+		return shm_err(-EBADF);
+	err = write_perm(h);
+	if (err)
+		return shm_err(err);
+	if ((flags & BPFTIME_F_LOCK) && h->m->spin_lock_off < 0)
+		return shm_err(-EINVAL);
+	if (!h->ops->sys_update)
+		return shm_err(-ENOTSUPP);
+	return shm_err(h->ops->sys_update(h, key, value, flags));
+}
+
+int bpftime_map__delete(struct bpftime_shm *shm, int fd, const void *key)
+{
+	struct bpftime_map *h = sys_handle(shm, fd);
+	int err;
+
+	if (!h)
+		return shm_err(-EBADF);
+	err = write_perm(h);
+	if (err)
+		return shm_err(err);
+	if (!h->ops->sys_delete)
+		return shm_err(-ENOTSUPP);
+	return shm_err(h->ops->sys_delete(h, key));
+}
+
+int bpftime_map__get_next_key(struct bpftime_shm *shm, int fd, const void *key, void *next_key)
+{
+	struct bpftime_map *h = sys_handle(shm, fd);
+
+	if (!h)
+		return shm_err(-EBADF);
+	if (h->m->map_flags & BPFTIME_F_WRONLY)
+		return shm_err(-EPERM);
+	if (!h->ops->get_next_key)
+		return shm_err(-ENOTSUPP);
+	return shm_err(h->ops->get_next_key(h, key, next_key));
+}
+
+int bpftime_map__lookup_and_delete(struct bpftime_shm *shm, int fd, const void *key,
+				   void *value, uint64_t flags)
+{
+	struct bpftime_map *h = sys_handle(shm, fd);
+	int err;
+
+	if (!h)
+		return shm_err(-EBADF);
+	if (flags & ~(uint64_t)BPFTIME_F_LOCK)
+		return shm_err(-EINVAL);
+	if ((flags & BPFTIME_F_LOCK) && h->m->spin_lock_off < 0)
+		return shm_err(-EINVAL);
+	err = write_perm(h);
+	if (!err && (h->m->map_flags & BPFTIME_F_WRONLY))
+		err = -EPERM;
+	if (err)
+		return shm_err(err);
+	if (!h->ops->sys_lookup_and_delete)
+		return shm_err(-ENOTSUPP);
+	return shm_err(h->ops->sys_lookup_and_delete(h, key, value, flags));
+}
+
+int bpftime_map__freeze(struct bpftime_shm *shm, int fd)
+{
+	struct shm_map *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
+	uint32_t zero = 0;
+
+	if (!m)
+		return shm_err(-EBADF);
+	if (!atomic_compare_exchange_strong(&m->frozen, &zero, 1))
+		return shm_err(-EBUSY);
+	shm_epoch_bump(shm);
+	return 0;
+}
+
+int bpftime_map__info(struct bpftime_shm *shm, int fd, struct bpftime_map_info *info)
+{
+	struct shm_map *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
+
+	if (!m)
+		return shm_err(-EBADF);
+	memset(info, 0, sizeof(*info));
+	info->type = m->map_type;
+	info->id = m->obj.id;
+	info->key_size = m->key_size;
+	info->value_size = m->value_size;
+	info->max_entries = m->max_entries;
+	info->map_flags = m->map_flags;
+	info->btf_fd = m->btf_fd;
+	info->btf_key_type_id = m->btf_key_type_id;
+	info->btf_value_type_id = m->btf_value_type_id;
+	info->btf_vmlinux_value_type_id = m->btf_vmlinux_value_type_id;
+	info->map_extra = m->map_extra;
+	info->value_size_syscall = is_percpu(m->map_type)
+					   ? MAP_ROUND8(m->value_size) * shm->ncpus
+					   : m->value_size;
+	info->inner_map_type = m->inner_type;
+	info->inner_key_size = m->inner_key_size;
+	info->inner_value_size = m->inner_value_size;
+	info->inner_max_entries = m->inner_max_entries;
+	info->inner_map_flags = m->inner_flags;
+	info->frozen = atomic_load(&m->frozen);
+	memcpy(info->name, m->obj.name, sizeof(info->name));
+	return 0;
+}
+
+int bpftime_map__mmap_region(struct bpftime_shm *shm, int fd, uint64_t *off, size_t *len)
+{
+	struct shm_map *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
+
+	if (!m)
+		return shm_err(-EBADF);
+	if (!m->mmap_off)
+		return shm_err(-EINVAL);
+	*off = m->mmap_off;
+	*len = m->mmap_len;
+	return 0;
+}
+
+/* ---- in-program entry points ------------------------------------------ */
+
+void *bpftime_map_lookup_elem(struct bpftime_map *map, const void *key)
+{
+	return map->ops->lookup ? map->ops->lookup(map, key) : NULL;
+}
+
+long bpftime_map_update_elem(struct bpftime_map *map, const void *key, const void *value,
+			     uint64_t flags)
+{
+	if ((flags & BPFTIME_F_LOCK) && map->m->spin_lock_off < 0)
+		return -EINVAL;
+	return map->ops->update ? map->ops->update(map, key, value, flags) : -EINVAL;
+}
+
+long bpftime_map_delete_elem(struct bpftime_map *map, const void *key)
+{
+	return map->ops->delete ? map->ops->delete(map, key) : -EINVAL;
+}
+
+long bpftime_map_push_elem(struct bpftime_map *map, const void *value, uint64_t flags)
+{
+	return map->ops->push ? map->ops->push(map, value, flags) : -EINVAL;
+}
+
+long bpftime_map_pop_elem(struct bpftime_map *map, void *value)
+{
+	return map->ops->pop ? map->ops->pop(map, value) : -EINVAL;
+}
+
+long bpftime_map_peek_elem(struct bpftime_map *map, void *value)
+{
+	return map->ops->peek ? map->ops->peek(map, value) : -EINVAL;
+}
+
+void *bpftime_map_lookup_percpu_elem(struct bpftime_map *map, const void *key, uint32_t cpu)
+{
+	if (!map->ops->lookup_percpu || cpu >= map->ncpus)
+		return NULL;
+	return map->ops->lookup_percpu(map, key, cpu);
+}
+
+long bpftime_map_for_each_elem(struct bpftime_map *map, bpftime_map_elem_fn fn, void *ctx,
+			       uint64_t flags)
+{
+	if (flags || !fn || !map->ops->for_each)
+		return -EINVAL;
+	return map->ops->for_each(map, fn, ctx);
+}

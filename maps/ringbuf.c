@@ -1,0 +1,253 @@
+/* maps/ringbuf.c: RINGBUF with the kernel's layout and record format, so
+ * libbpf's ring_buffer consumer works on a mapping of it unchanged.
+ *
+ * In the segment (page aligned, m->mmap_off):
+ *   page 0   consumer page: u64 consumer_pos at byte 0 (the consumer writes it)
+ *   page 1   producer page: u64 producer_pos at byte 0; our producer lock at
+ *            byte 64 (libbpf only reads byte 0)
+ *   page 2.. data, max_entries bytes (a power of two)
+ * Records: u32 len (BUSY bit 31 while reserved, DISCARD bit 30), u32 pg_off,
+ * then the sample, the whole padded to 8 bytes.
+ *
+ * Producers need records to be contiguous even when they wrap, so each
+ * process maps the data twice, back to back, behind a private page that
+ * holds the handle (what submit/discard find through pg_off, which counts
+ * pages from that private page):
+ *   [private page][consumer][producer][data][data again]
+ * A process killed between reserve and submit leaves a BUSY record that the
+ * consumer waits behind forever (the kernel cannot be killed there);
+ * BPF_RB_* wakeup flags are honoured through the segment's data sequence.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "internal.h"
+#include "common/compiler.h"
+#include "common/log.h"
+
+#define RB_LOCK_OFF 64
+
+struct rb_local {
+	struct bpftime_map *h; /* first bytes of the private page */
+	char *cons;
+	char *prod;
+	char *data;
+	uint64_t mask;
+};
+
+static int rb_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
+{
+	if (m->key_size || m->value_size || (m->map_flags & ~BPFTIME_F_NUMA_NODE) ||
+	    !m->max_entries || (m->max_entries & (m->max_entries - 1)) ||
+	    m->max_entries % shm->page_size)
+		return -EINVAL;
+	if (m->max_entries > (1u << 30))
+		return -E2BIG;
+	return 0;
+}
+
+static int rb_alloc(struct bpftime_shm *shm, struct shm_map *m)
+{
+	size_t len = 2 * shm->page_size + m->max_entries;
+	char *base;
+	int err;
+
+	m->priv_off = shm_alloc(shm, len, shm->page_size);
+	if ((err = map_own(m, m->priv_off)))
+		return err;
+	m->mmap_off = m->priv_off;
+	m->mmap_len = len;
+	base = shm_ptr(shm, m->priv_off);
+	return shm_mutex_init((struct shm_mutex *)(base + shm->page_size + RB_LOCK_OFF));
+}
+
+static int rb_handle_init(struct bpftime_map *h)
+{
+	size_t ps = h->shm->page_size, data = h->max_entries;
+	size_t len = ps + 2 * ps + 2 * data;
+	uint64_t off = h->m->mmap_off;
+	struct rb_local *l;
+	char *p, *q;
+
+	p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	/* private page for the handle */
+	if (mmap(p, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+		    MAP_FAILED ||
+	    mmap(p + ps, 2 * ps + data, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->shm->fd,
+		 (off_t)off) == MAP_FAILED)
+		goto fail;
+	q = mmap(p + 3 * ps + data, data, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 h->shm->fd, (off_t)(off + 2 * ps));
+	if (q == MAP_FAILED)
+		goto fail;
+	l = (struct rb_local *)p;
+	l->h = h;
+	l->cons = p + ps;
+	l->prod = p + 2 * ps;
+	l->data = p + 3 * ps;
+	l->mask = data - 1;
+	h->local = l;
+	h->local_len = len;
+	return 0;
+fail:
+	pr_warn("ring buffer '%s': cannot map: %s\n", h->m->obj.name, strerror(errno));
+	munmap(p, len);
+	return -ENOMEM;
+}
+
+static void rb_handle_fini(struct bpftime_map *h)
+{
+	if (h->local)
+		munmap(h->local, h->local_len);
+	h->local = NULL;
+}
+
+static inline _Atomic uint64_t *cons_pos(struct rb_local *l)
+{
+	return (_Atomic uint64_t *)(void *)l->cons;
+}
+
+static inline _Atomic uint64_t *prod_pos(struct rb_local *l)
+{
+	return (_Atomic uint64_t *)(void *)l->prod;
+}
+
+void *bpftime_ringbuf_reserve(struct bpftime_map *h, uint64_t size, uint64_t flags)
+{
+	struct rb_local *l = h->local;
+	uint64_t len, cons, prod;
+	struct shm_mutex *lock;
+	uint32_t *hdr;
+
+	if (unlikely(h->type != BPFTIME_MAP_RINGBUF || flags || !l))
+		return NULL;
+	len = (size + BPFTIME_RINGBUF_HDR_SZ + 7) & ~7ULL;
+	if (size > 0x3fffffff || len > l->mask + 1)
+		return NULL;
+	lock = (struct shm_mutex *)(l->prod + RB_LOCK_OFF);
+	shm_lock(lock);
+	cons = atomic_load_explicit(cons_pos(l), memory_order_acquire);
+	prod = atomic_load_explicit(prod_pos(l), memory_order_relaxed);
+	if (prod + len - cons > l->mask + 1) {
+		shm_unlock(lock);
+		return NULL;
+	}
+	hdr = (uint32_t *)(void *)(l->data + (prod & l->mask));
+	hdr[0] = (uint32_t)size | BPFTIME_RINGBUF_BUSY_BIT;
+	hdr[1] = (uint32_t)(((char *)hdr - (char *)l) / h->shm->page_size);
+	atomic_store_explicit(prod_pos(l), prod + len, memory_order_release);
+	shm_unlock(lock);
+	return hdr + 2;
+}
+
+static void rb_commit(void *data, uint64_t flags, bool discard)
+{
+	_Atomic uint32_t *hdr = (_Atomic uint32_t *)((char *)data - BPFTIME_RINGBUF_HDR_SZ);
+	uintptr_t ps = (uintptr_t)getpagesize();
+	uint32_t pg_off = atomic_load_explicit(&hdr[1], memory_order_relaxed);
+	uint32_t len = atomic_load_explicit(&hdr[0], memory_order_relaxed);
+	struct rb_local *l = (struct rb_local *)(((uintptr_t)hdr & ~(ps - 1)) - pg_off * ps);
+
+	len &= ~BPFTIME_RINGBUF_BUSY_BIT;
+	if (discard)
+		len |= BPFTIME_RINGBUF_DISCARD_BIT;
+	atomic_store_explicit(&hdr[0], len, memory_order_release);
+	if (!(flags & BPFTIME_RB_NO_WAKEUP))
+		shm_data_notify(l->h->shm);
+}
+
+void bpftime_ringbuf_submit(void *data, uint64_t flags)
+{
+	rb_commit(data, flags, false);
+}
+
+void bpftime_ringbuf_discard(void *data, uint64_t flags)
+{
+	rb_commit(data, flags, true);
+}
+
+long bpftime_ringbuf_output(struct bpftime_map *h, const void *data, uint64_t size,
+			    uint64_t flags)
+{
+	void *p;
+
+	if (flags & ~(BPFTIME_RB_NO_WAKEUP | BPFTIME_RB_FORCE_WAKEUP))
+		return -EINVAL;
+	p = bpftime_ringbuf_reserve(h, size, 0);
+	if (!p)
+		return -EAGAIN;
+	memcpy(p, data, size);
+	rb_commit(p, flags, false);
+	return 0;
+}
+
+uint64_t bpftime_ringbuf_query(struct bpftime_map *h, uint64_t flags)
+{
+	struct rb_local *l = h->local;
+	uint64_t cons, prod;
+
+	if (h->type != BPFTIME_MAP_RINGBUF || !l)
+		return 0;
+	cons = atomic_load_explicit(cons_pos(l), memory_order_acquire);
+	prod = atomic_load_explicit(prod_pos(l), memory_order_acquire);
+	switch (flags) {
+	case BPFTIME_RB_AVAIL_DATA:
+		return prod - cons;
+	case BPFTIME_RB_RING_SIZE:
+		return l->mask + 1;
+	case BPFTIME_RB_CONS_POS:
+		return cons;
+	case BPFTIME_RB_PROD_POS:
+		return prod;
+	default:
+		return 0;
+	}
+}
+
+static int rb_sys_lookup(struct bpftime_map *h, const void *key, void *value, uint64_t flags)
+{
+	UNUSED(h);
+	UNUSED(key);
+	UNUSED(value);
+	UNUSED(flags);
+	return -ENOTSUPP;
+}
+
+static int rb_sys_update(struct bpftime_map *h, const void *key, const void *value,
+			 uint64_t flags)
+{
+	UNUSED(h);
+	UNUSED(key);
+	UNUSED(value);
+	UNUSED(flags);
+	return -ENOTSUPP;
+}
+
+static int rb_sys_delete(struct bpftime_map *h, const void *key)
+{
+	UNUSED(h);
+	UNUSED(key);
+	return -ENOTSUPP;
+}
+
+static int rb_get_next_key(struct bpftime_map *h, const void *key, void *next)
+{
+	UNUSED(h);
+	UNUSED(key);
+	UNUSED(next);
+	return -ENOTSUPP;
+}
+
+const struct map_ops map_ringbuf_ops = {
+	.alloc_check = rb_alloc_check,
+	.alloc = rb_alloc,
+	.handle_init = rb_handle_init,
+	.handle_fini = rb_handle_fini,
+	.sys_lookup = rb_sys_lookup,
+	.sys_update = rb_sys_update,
+	.sys_delete = rb_sys_delete,
+	.get_next_key = rb_get_next_key,
+};

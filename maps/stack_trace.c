@@ -1,0 +1,193 @@
+/* maps/stack_trace.c: STACK_TRACE.  Buckets (a power of two >= max_entries)
+ * of {nr, hash, ips[value_size / 8]}; the stack id is the hash of the ips
+ * masked to the bucket count, as in the kernel.  One robust lock: stores are
+ * rare (bpf_get_stackid dedups stacks) and the syscall side only reads. */
+#include <errno.h>
+#include <string.h>
+#include "internal.h"
+#include "common/compiler.h"
+
+#define STK_FLAGS                                                                                  \
+	(BPFTIME_F_NUMA_NODE | BPFTIME_F_RDONLY | BPFTIME_F_WRONLY | BPFTIME_F_RDONLY_PROG |        \
+	 BPFTIME_F_WRONLY_PROG | BPFTIME_F_STACK_BUILD_ID)
+#define MAX_STACK_DEPTH 127 /* kernel.perf_event_max_stack default */
+
+struct stk {
+	struct shm_mutex lock;
+	uint32_t n_buckets;
+	uint32_t bucket_size;
+	uint64_t buckets_off;
+};
+
+struct stk_bucket {
+	uint32_t nr; /* 0: empty */
+	uint32_t hash;
+	uint64_t ips[];
+};
+
+static int stk_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
+{
+	UNUSED(shm);
+	if (m->map_flags & ~STK_FLAGS || m->key_size != 4 || m->value_size < 8 ||
+	    m->value_size % 8 || !m->max_entries)
+		return -EINVAL;
+	if (m->map_flags & BPFTIME_F_STACK_BUILD_ID)
+		return -EOPNOTSUPP; /* build-id stacks need the target's ELF notes */
+	if (m->value_size / 8 > MAX_STACK_DEPTH)
+		return -EINVAL;
+	if (m->max_entries > (1u << 24))
+		return -E2BIG;
+	return 0;
+}
+
+static int stk_alloc(struct bpftime_shm *shm, struct shm_map *m)
+{
+	struct stk *s;
+	int err;
+
+	m->priv_off = shm_alloc(shm, sizeof(*s), 64);
+	if ((err = map_own(m, m->priv_off)))
+		return err;
+	s = shm_ptr(shm, m->priv_off);
+	s->n_buckets = map_roundup_pow2(m->max_entries);
+	s->bucket_size = sizeof(struct stk_bucket) + m->value_size;
+	s->buckets_off = shm_alloc(shm, (size_t)s->n_buckets * s->bucket_size, 16);
+	if ((err = map_own(m, s->buckets_off)))
+		return err;
+	return shm_mutex_init(&s->lock);
+}
+
+static inline struct stk_bucket *bucket(struct bpftime_map *h, struct stk *s, uint32_t id)
+{
+	return (struct stk_bucket *)((char *)shm_ptr(h->shm, s->buckets_off) +
+				     (size_t)id * s->bucket_size);
+}
+
+long bpftime_map_stack_store(struct bpftime_map *h, const uint64_t *ips, uint32_t nr,
+			     uint64_t flags)
+{
+	struct stk *s = (struct stk *)h->priv;
+	uint32_t skip = flags & BPFTIME_F_SKIP_FIELD_MASK, hash, id;
+	struct stk_bucket *b;
+	long ret;
+
+	if (h->type != BPFTIME_MAP_STACK_TRACE ||
+	    (flags & ~(BPFTIME_F_SKIP_FIELD_MASK | BPFTIME_F_USER_STACK |
+		       BPFTIME_F_FAST_STACK_CMP | BPFTIME_F_REUSE_STACKID)))
+		return -EINVAL;
+	if (nr <= skip)
+		return -EFAULT;
+	ips += skip;
+	nr -= skip;
+	if (nr > h->value_size / 8)
+		nr = h->value_size / 8;
+	hash = map_hash(ips, nr * 8, 0);
+	id = hash & (s->n_buckets - 1);
+	shm_lock(&s->lock);
+	b = bucket(h, s, id);
+	if (b->nr && b->hash == hash && b->nr == nr &&
+	    ((flags & BPFTIME_F_FAST_STACK_CMP) || !memcmp(b->ips, ips, (size_t)nr * 8))) {
+		ret = id;
+	} else if (b->nr && !(flags & BPFTIME_F_REUSE_STACKID)) {
+		ret = -EEXIST;
+	} else {
+		memcpy(b->ips, ips, (size_t)nr * 8);
+		b->hash = hash;
+		b->nr = nr;
+		ret = id;
+	}
+	shm_unlock(&s->lock);
+	return ret;
+}
+
+static int stk_sys_lookup(struct bpftime_map *h, const void *key, void *value, uint64_t flags)
+{
+	struct stk *s = (struct stk *)h->priv;
+	struct stk_bucket *b;
+	uint32_t id;
+	int ret = 0;
+
+	UNUSED(flags);
+	if (!key)
+		return -EINVAL;
+	memcpy(&id, key, 4);
+	if (id >= s->n_buckets)
+		return -ENOENT;
+	shm_lock(&s->lock);
+	b = bucket(h, s, id);
+	if (!b->nr) {
+		ret = -ENOENT;
+	} else {
+		memcpy(value, b->ips, (size_t)b->nr * 8);
+		memset((char *)value + (size_t)b->nr * 8, 0, h->value_size - (size_t)b->nr * 8);
+	}
+	shm_unlock(&s->lock);
+	return ret;
+}
+
+static int stk_sys_update(struct bpftime_map *h, const void *key, const void *value,
+			  uint64_t flags)
+{
+	UNUSED(h);
+	UNUSED(key);
+	UNUSED(value);
+	UNUSED(flags);
+	return -EINVAL;
+}
+
+static int stk_sys_delete(struct bpftime_map *h, const void *key)
+{
+	struct stk *s = (struct stk *)h->priv;
+	struct stk_bucket *b;
+	uint32_t id;
+	int ret = 0;
+
+	if (!key)
+		return -EINVAL;
+	memcpy(&id, key, 4);
+	if (id >= s->n_buckets)
+		return -E2BIG;
+	shm_lock(&s->lock);
+	b = bucket(h, s, id);
+	if (!b->nr)
+		ret = -ENOENT;
+	b->nr = 0;
+	shm_unlock(&s->lock);
+	return ret;
+}
+
+static int stk_get_next_key(struct bpftime_map *h, const void *key, void *next)
+{
+	struct stk *s = (struct stk *)h->priv;
+	uint32_t id = 0;
+
+	if (key) {
+		memcpy(&id, key, 4);
+		if (id >= s->n_buckets || !bucket(h, s, id)->nr)
+			id = 0;
+		else
+			id++;
+	}
+	for (; id < s->n_buckets; id++) {
+		if (bucket(h, s, id)->nr) {
+			memcpy(next, &id, 4);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static long stk_delete(struct bpftime_map *h, const void *key)
+{
+	return stk_sys_delete(h, key);
+}
+
+const struct map_ops map_stack_trace_ops = {
+	.alloc_check = stk_alloc_check,
+	.alloc = stk_alloc,
+	.sys_lookup = stk_sys_lookup,
+	.sys_update = stk_sys_update,
+	.sys_delete = stk_sys_delete,
+	.get_next_key = stk_get_next_key,
+	.delete = stk_delete,
+};
