@@ -142,7 +142,7 @@ static int array_sys_lookup(struct bpftime_map *h, const void *key, void *value,
 	if (h->type == BPFTIME_MAP_PERCPU_ARRAY) {
 		for (uint32_t c = 0; c < h->ncpus; c++)
 			memcpy((char *)value + (size_t)c * h->vsize8, pelem(h, idx, c),
-			       h->value_size);
+			       h->vsize8);
 		return 0;
 	}
 	v = elem(h, idx);
@@ -201,7 +201,7 @@ static int array_sys_update(struct bpftime_map *h, const void *key, const void *
 	if (h->type == BPFTIME_MAP_PERCPU_ARRAY) {
 		for (uint32_t c = 0; c < h->ncpus; c++)
 			memcpy(pelem(h, idx, c), (const char *)value + (size_t)c * h->vsize8,
-			       h->value_size);
+			       h->vsize8);
 		return 0;
 	}
 	store_value(h, elem(h, idx), value, flags);

@@ -312,8 +312,6 @@ static int htab_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
 		return -EINVAL;
 	if (!m->max_entries || !m->key_size || !m->value_size)
 		return -EINVAL;
-	if (m->key_size > MAX_BPF_STACK)
-		return -E2BIG;
 	if (m->value_size >= (1u << 22) - MAX_BPF_STACK - sizeof(struct htab_elem))
 		return -E2BIG;
 	if (percpu && MAP_ROUND8(m->value_size) > PCPU_MIN_UNIT_SIZE)
@@ -508,7 +506,7 @@ static int copy_out(struct bpftime_map *h, struct htab_elem *e, void *value, uin
 	if (h->percpu) {
 		for (uint32_t c = 0; c < h->ncpus; c++)
 			memcpy((char *)value + (size_t)c * h->vsize8, v + (size_t)c * h->vsize8,
-			       h->value_size);
+			       h->vsize8);
 		return 0;
 	}
 	if (flags & BPFTIME_F_LOCK) {
@@ -552,7 +550,7 @@ static void fill_value(struct bpftime_map *h, struct htab_elem *e, const void *v
 		if (sys) {
 			for (uint32_t c = 0; c < h->ncpus; c++)
 				memcpy(v + (size_t)c * h->vsize8,
-				       (const char *)value + (size_t)c * h->vsize8, h->value_size);
+				       (const char *)value + (size_t)c * h->vsize8, h->vsize8);
 		} else {
 			uint32_t cpu = map_this_cpu(h);
 

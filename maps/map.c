@@ -418,6 +418,13 @@ out:
 
 /* ---- control plane ---------------------------------------------------- */
 
+/* bpf(2) copies the key only for maps with a key; a key pointer given to a
+ * map without keys (queue, stack, bloom filter, ring buffer) is -EINVAL. */
+static inline int key_ok(const struct bpftime_map *h, const void *key)
+{
+	return (!h->key_size && key) ? -EINVAL : 0;
+}
+
 static struct bpftime_map *sys_handle(struct bpftime_shm *shm, int fd)
 {
 	return bpftime_map__handle(shm, fd);
@@ -436,6 +443,8 @@ int bpftime_map__lookup(struct bpftime_shm *shm, int fd, const void *key, void *
 		return shm_err(-EINVAL);
 	if (h->m->map_flags & BPFTIME_F_WRONLY)
 		return shm_err(-EPERM);
+	if (key_ok(h, key))
+		return shm_err(-EINVAL);
 	if (!h->ops->sys_lookup)
 		return shm_err(-ENOTSUPP);
 	return shm_err(h->ops->sys_lookup(h, key, value, flags));
@@ -459,7 +468,7 @@ int bpftime_map__update(struct bpftime_shm *shm, int fd, const void *key, const 
 	err = write_perm(h);
 	if (err)
 		return shm_err(err);
-	if ((flags & BPFTIME_F_LOCK) && h->m->spin_lock_off < 0)
+	if (key_ok(h, key) || ((flags & BPFTIME_F_LOCK) && h->m->spin_lock_off < 0))
 		return shm_err(-EINVAL);
 	if (!h->ops->sys_update)
 		return shm_err(-ENOTSUPP);
@@ -474,6 +483,8 @@ int bpftime_map__delete(struct bpftime_shm *shm, int fd, const void *key)
 	if (!h)
 		return shm_err(-EBADF);
 	err = write_perm(h);
+	if (!err)
+		err = key_ok(h, key);
 	if (err)
 		return shm_err(err);
 	if (!h->ops->sys_delete)
@@ -489,6 +500,8 @@ int bpftime_map__get_next_key(struct bpftime_shm *shm, int fd, const void *key, 
 		return shm_err(-EBADF);
 	if (h->m->map_flags & BPFTIME_F_WRONLY)
 		return shm_err(-EPERM);
+	if (key_ok(h, key))
+		return shm_err(-EINVAL);
 	if (!h->ops->get_next_key)
 		return shm_err(-ENOTSUPP);
 	return shm_err(h->ops->get_next_key(h, key, next_key));
@@ -509,6 +522,8 @@ int bpftime_map__lookup_and_delete(struct bpftime_shm *shm, int fd, const void *
 	err = write_perm(h);
 	if (!err && (h->m->map_flags & BPFTIME_F_WRONLY))
 		err = -EPERM;
+	if (!err)
+		err = key_ok(h, key);
 	if (err)
 		return shm_err(err);
 	if (!h->ops->sys_lookup_and_delete)
@@ -523,8 +538,12 @@ int bpftime_map__freeze(struct bpftime_shm *shm, int fd)
 
 	if (!m)
 		return shm_err(-EBADF);
+	/* as the kernel: a map that cannot be written (frozen already,
+	 * BPF_F_RDONLY) fails the permission check first */
+	if (m->map_flags & BPFTIME_F_RDONLY)
+		return shm_err(-EPERM);
 	if (!atomic_compare_exchange_strong(&m->frozen, &zero, 1))
-		return shm_err(-EBUSY);
+		return shm_err(-EPERM);
 	shm_epoch_bump(shm);
 	return 0;
 }

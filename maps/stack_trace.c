@@ -177,6 +177,14 @@ static int stk_get_next_key(struct bpftime_map *h, const void *key, void *next)
 	return -ENOENT;
 }
 
+static int stk_sys_lookup_and_delete(struct bpftime_map *h, const void *key, void *value,
+				     uint64_t flags)
+{
+	int err = stk_sys_lookup(h, key, value, flags);
+
+	return err ? err : stk_sys_delete(h, key);
+}
+
 static long stk_delete(struct bpftime_map *h, const void *key)
 {
 	return stk_sys_delete(h, key);
@@ -188,6 +196,7 @@ const struct map_ops map_stack_trace_ops = {
 	.sys_lookup = stk_sys_lookup,
 	.sys_update = stk_sys_update,
 	.sys_delete = stk_sys_delete,
+	.sys_lookup_and_delete = stk_sys_lookup_and_delete,
 	.get_next_key = stk_get_next_key,
 	.delete = stk_delete,
 };

@@ -192,7 +192,8 @@ BPFTIME_API int bpftime_map__get_next_key(struct bpftime_shm *shm, int fd, const
 BPFTIME_API int bpftime_map__lookup_and_delete(struct bpftime_shm *shm, int fd, const void *key,
 					       void *value, uint64_t flags);
 /** @brief BPF_MAP_FREEZE: later control-plane writes fail with -EPERM.
- * @return 0, -EBUSY (already frozen), -EBADF */
+ * @return 0, -EPERM (already frozen, or BPF_F_RDONLY: the kernel's permission
+ *         check comes first), -EBADF */
 BPFTIME_API int bpftime_map__freeze(struct bpftime_shm *shm, int fd);
 /** @brief @return 0, -EBADF */
 BPFTIME_API int bpftime_map__info(struct bpftime_shm *shm, int fd, struct bpftime_map_info *info);
