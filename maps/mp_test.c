@@ -1,0 +1,204 @@
+/* maps/mp_test.c: 4 processes x 2 threads update one shared hash map and
+ * one shared array map (control-plane and in-program paths, plus a churn of
+ * updates/deletes on shared "scratch" keys so that bucket locks and the free
+ * list are contended).  One process is SIGKILLed mid-way, possibly while it
+ * holds a lock.  The others must finish (a deadlock fails by the CTest
+ * timeout), every update a thread saw committed must be there, and every
+ * lock must still be usable afterwards. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpftime/map.h>
+#include <bpftime/shm.h>
+
+#define NPROC	4
+#define NTHR	2
+#define N	20000 /* main updates per thread */
+#define SCRATCH 256
+#define VICTIM	3
+
+struct progress {
+	_Atomic uint64_t committed[NPROC][NTHR];
+	_Atomic int ready;
+};
+
+static char shm_name[64];
+static struct progress *prog;
+static int hfd, afd;
+
+static uint64_t key_of(int p, int t, uint64_t i)
+{
+	return ((uint64_t)p << 40) | ((uint64_t)t << 32) | i;
+}
+
+struct worker {
+	struct bpftime_shm *shm;
+	int p, t;
+};
+
+static void *worker(void *arg)
+{
+	struct worker *w = arg;
+	struct bpftime_map *hh = bpftime_map__handle(w->shm, hfd);
+	struct bpftime_map *ah = bpftime_map__handle(w->shm, afd);
+	uint64_t seed = (uint64_t)(w->p * 2 + w->t + 1) * 0x9e3779b97f4a7c15ULL;
+
+	for (uint64_t i = 0; i < N; i++) {
+		uint64_t k = key_of(w->p, w->t, i), v = k * 3;
+		uint32_t idx = (uint32_t)((w->p * NTHR + w->t) * N + i);
+		int err;
+
+		/* alternate the control plane and the in-program path */
+		if (i & 1)
+			err = (int)bpftime_map_update_elem(hh, &k, &v, BPFTIME_NOEXIST);
+		else
+			err = bpftime_map__update(w->shm, hfd, &k, &v, BPFTIME_NOEXIST);
+		if (err) {
+			fprintf(stderr, "update %d/%d/%llu: %d\n", w->p, w->t,
+				(unsigned long long)i, err);
+			_exit(2);
+		}
+		if (i & 2)
+			memcpy(bpftime_map_lookup_elem(ah, &idx), &v, 8);
+		else if (bpftime_map__update(w->shm, afd, &idx, &v, 0))
+			_exit(3);
+		atomic_store_explicit(&prog->committed[w->p][w->t], i + 1, memory_order_release);
+
+		/* churn on shared keys */
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		k = (1ULL << 60) | (seed % SCRATCH);
+		if (seed & 0x100)
+			bpftime_map__update(w->shm, hfd, &k, &seed, 0);
+		else
+			bpftime_map_delete_elem(hh, &k);
+	}
+	return NULL;
+}
+
+static void child(int p)
+{
+	BPFTIME_OPTS(bpftime_shm_opts, o, .name = shm_name);
+	struct bpftime_shm *shm = bpftime_shm__open(&o);
+	struct worker w[NTHR];
+	pthread_t th[NTHR];
+
+	if (!shm)
+		_exit(1);
+	atomic_fetch_add(&prog->ready, 1);
+	while (atomic_load(&prog->ready) < NPROC)
+		sched_yield();
+	for (int t = 0; t < NTHR; t++) {
+		w[t] = (struct worker){ shm, p, t };
+		pthread_create(&th[t], NULL, worker, &w[t]);
+	}
+	for (int t = 0; t < NTHR; t++)
+		pthread_join(th[t], NULL);
+	bpftime_shm__close(shm);
+	_exit(0);
+}
+
+static void test_kill_mid_way(void **state)
+{
+	BPFTIME_OPTS(bpftime_shm_opts, o, .name = shm_name, .size_mb = 96, .max_fd = 64);
+	struct bpftime_shm *shm;
+	pid_t pids[NPROC];
+	uint64_t total = 0, found = 0, k, v;
+	int st;
+
+	(void)state;
+	snprintf(shm_name, sizeof(shm_name), "bpftime_test_mp_%d", getpid());
+	bpftime_shm__remove(shm_name);
+	shm = bpftime_shm__create(&o);
+	assert_non_null(shm);
+	hfd = bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "h", 8, 8, NPROC * NTHR * N + SCRATCH,
+				  NULL);
+	afd = bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 8, NPROC * NTHR * N, NULL);
+	assert_true(hfd >= 0 && afd >= 0);
+	prog = mmap(NULL, sizeof(*prog), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(prog != MAP_FAILED);
+
+	for (int p = 0; p < NPROC; p++) {
+		pids[p] = fork();
+		if (pids[p] == 0)
+			child(p);
+	}
+	/* kill the victim a quarter of the way through */
+	while (atomic_load(&prog->committed[VICTIM][0]) < N / 4)
+		usleep(100);
+	kill(pids[VICTIM], SIGKILL);
+	assert_int_equal(waitpid(pids[VICTIM], &st, 0), pids[VICTIM]);
+	assert_true(WIFSIGNALED(st));
+	for (int p = 0; p < NPROC; p++) {
+		if (p == VICTIM)
+			continue;
+		assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+
+	/* every committed update is there, in both maps */
+	for (int p = 0; p < NPROC; p++) {
+		for (int t = 0; t < NTHR; t++) {
+			uint64_t c = atomic_load(&prog->committed[p][t]);
+
+			if (p != VICTIM)
+				assert_int_equal(c, N);
+			else
+				assert_true(c < N); /* it really died mid-way */
+			for (uint64_t i = 0; i < c; i++) {
+				uint32_t idx = (uint32_t)((p * NTHR + t) * N + i);
+
+				k = key_of(p, t, i);
+				assert_int_equal(bpftime_map__lookup(shm, hfd, &k, &v, 0), 0);
+				assert_int_equal(v, k * 3);
+				assert_int_equal(bpftime_map__lookup(shm, afd, &idx, &v, 0), 0);
+				assert_int_equal(v, k * 3);
+			}
+			total += c;
+		}
+	}
+	/* iteration sees them all (the victim may have landed one more each
+	 * thread that it did not get to record) */
+	if (bpftime_map__get_next_key(shm, hfd, NULL, &k) == 0) {
+		do {
+			if (!(k >> 60))
+				found++;
+		} while (bpftime_map__get_next_key(shm, hfd, &k, &k) == 0);
+	}
+	assert_true(found >= total && found <= total + NTHR);
+
+	/* every lock is still usable: touch every bucket with updates/deletes */
+	for (uint64_t i = 0; i < 200000; i++) {
+		k = (2ULL << 60) | i;
+		v = i;
+		assert_int_equal(bpftime_map__update(shm, hfd, &k, &v, 0) == 0 ||
+					 bpftime_map__update(shm, hfd, &k, &v, 0) == -E2BIG,
+				 1);
+		bpftime_map__delete(shm, hfd, &k);
+	}
+	munmap(prog, sizeof(*prog));
+	bpftime_shm__close(shm);
+	bpftime_shm__remove(shm_name);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kill_mid_way),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
