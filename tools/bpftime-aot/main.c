@@ -3,6 +3,12 @@
  *   bpftime-aot build EBPF_ELF [-o DIR] [-e]
  *       every program of a clang-built eBPF object -> DIR/<prog>.o, a
  *       relocatable x86-64 object exporting bpf_main (-e: LLVM IR, .ll)
+ *   bpftime-aot compile [-o DIR] [-e]
+ *       every program in the shared memory -> an AOT object stored back with
+ *       the program (so `bpftimetool run ID ... type AOT` uses it); -o also
+ *       writes DIR/<prog>.o; -e writes LLVM IR to DIR/<prog>.ll instead
+ *   bpftime-aot load PATH ID
+ *       stores the object PATH as the AOT code of program ID (its fd)
  *   bpftime-aot run PATH [MEMORY]
  *       loads the object PATH and runs it once; the bytes of MEMORY are the
  *       program's memory (r1 = their address, r2 = their length)
@@ -19,6 +25,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <elf.h>
+#include <bpftime/shm.h>
 #include <bpftime/vm.h>
 #include "bpf_elf.h"
 
@@ -29,6 +37,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: " PROG " build EBPF_ELF [-o DIR] [-e]   compile every program to DIR/<prog>.o\n"
 		"                                                (-e: LLVM IR as DIR/<prog>.ll)\n"
+		"       " PROG " compile [-o DIR] [-e]          compile every program in the shared\n"
+		"                                                memory and store the objects there\n"
+		"       " PROG " load PATH ID                   store object PATH for program ID\n"
 		"       " PROG " run PATH [MEMORY]              run an AOT object once; MEMORY's\n"
 		"                                                bytes are the program's memory\n");
 }
@@ -64,48 +75,57 @@ static int write_file(const char *path, const void *buf, size_t size)
 	return err;
 }
 
-static int build_one(const struct aot_prog *p, const char *dir, bool ir)
+/* Compiles one program (insns as the loader left them: map fds in the
+ * lddw pseudo sources) into *buf; the message names the program. */
+static int compile_prog(const char *name, const struct bpftime_insn *insns, size_t cnt, bool ir,
+			void **buf, size_t *size)
 {
-	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = p->name, .resolve_lddw = symbolic_map);
+	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = name, .resolve_lddw = symbolic_map);
 	struct bpftime_vm *vm = bpftime_vm__new(&opts);
-	char path[4096], name[32];
-	size_t size = 0;
-	void *buf = NULL;
+	char helper[32];
 	int err;
 
 	if (!vm)
 		return -errno;
-	for (size_t i = 0; i < p->cnt; i++) {
-		const struct bpftime_insn *insn = &p->insns[i];
+	for (size_t i = 0; i < cnt; i++) {
+		const struct bpftime_insn *insn = &insns[i];
 
 		if (insn->code != 0x85 || insn->src != 0 || insn->imm < 0 ||
 		    insn->imm > BPFTIME_MAX_HELPER_ID || bpftime_vm__helper(vm, (uint32_t)insn->imm))
 			continue;
-		snprintf(name, sizeof(name), "helper_%d", insn->imm);
-		bpftime_vm__register_helper(vm, (uint32_t)insn->imm, name, unbound_helper);
+		snprintf(helper, sizeof(helper), "helper_%d", insn->imm);
+		bpftime_vm__register_helper(vm, (uint32_t)insn->imm, helper, unbound_helper);
 	}
-	err = bpftime_vm__load(vm, p->insns, p->cnt);
-	if (err) {
-		fprintf(stderr, PROG ": program '%s': %s\n", p->name, bpftime_vm__last_error(vm));
-		goto out;
-	}
-	err = bpftime_vm__emit_aot(vm, ir, &buf, &size);
-	if (err) {
-		fprintf(stderr, PROG ": program '%s': %s\n", p->name, bpftime_vm__last_error(vm));
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/%s.%s", dir, p->name, ir ? "ll" : "o");
-	err = write_file(path, buf, size);
-	if (err) {
-		fprintf(stderr, PROG ": %s: %s\n", path, strerror(-err));
-		goto out;
-	}
-	printf("%s: %s (%zu instructions, %zu bytes)\n", p->name, path, p->cnt, size);
-out:
-	free(buf);
+	err = bpftime_vm__load(vm, insns, cnt);
+	if (!err)
+		err = bpftime_vm__emit_aot(vm, ir, buf, size);
+	if (err)
+		fprintf(stderr, PROG ": program '%s': %s\n", name, bpftime_vm__last_error(vm));
 	bpftime_vm__free(vm);
 	return err;
 }
+
+static int build_one(const struct aot_prog *p, const char *dir, bool ir)
+{
+	char path[4096];
+	size_t size = 0;
+	void *buf = NULL;
+	int err;
+
+	err = compile_prog(p->name, p->insns, p->cnt, ir, &buf, &size);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, p->name, ir ? "ll" : "o");
+	err = write_file(path, buf, size);
+	if (err)
+		fprintf(stderr, PROG ": %s: %s\n", path, strerror(-err));
+	else
+		printf("%s: %s (%zu instructions, %zu bytes)\n", p->name, path, p->cnt, size);
+	free(buf);
+	return err;
+}
+
+static bool is_dir(const char *dir);
 
 static int cmd_build(int argc, char **argv)
 {
@@ -115,7 +135,6 @@ static int cmd_build(int argc, char **argv)
 	bool ir = false;
 	char err[512];
 	int ret = 0;
-	struct stat st;
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "-o") && i + 1 < argc) {
@@ -134,10 +153,8 @@ static int cmd_build(int argc, char **argv)
 		fprintf(stderr, PROG ": build: which eBPF object? (build EBPF_ELF [-o DIR] [-e])\n");
 		return 2;
 	}
-	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, PROG ": output directory '%s' does not exist\n", dir);
+	if (!is_dir(dir))
 		return 1;
-	}
 	if (aot_progs__open(elf, &progs, &nprogs, err, sizeof(err))) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return 1;
@@ -147,6 +164,173 @@ static int cmd_build(int argc, char **argv)
 			ret = 1;
 	}
 	aot_progs__free(progs, nprogs);
+	return ret;
+}
+
+static struct bpftime_shm *open_shm(void)
+{
+	struct bpftime_shm *shm = bpftime_shm__open(NULL);
+	const char *name = getenv("BPFTIME_GLOBAL_SHM_NAME");
+
+	if (!shm)
+		fprintf(stderr,
+			PROG ": no bpftime shared memory '%s' (%s): start a loader with `bpftime "
+			"load` or run `bpftimetool import`\n",
+			name && *name ? name : BPFTIME_DEFAULT_SHM_NAME, strerror(errno));
+	return shm;
+}
+
+static bool is_dir(const char *dir)
+{
+	struct stat st;
+
+	if (!stat(dir, &st) && S_ISDIR(st.st_mode))
+		return true;
+	fprintf(stderr, PROG ": output directory '%s' does not exist\n", dir);
+	return false;
+}
+
+static int cmd_compile(int argc, char **argv)
+{
+	const char *dir = NULL;
+	struct bpftime_shm *shm;
+	bool ir = false;
+	int ret = 0, progs = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			dir = argv[++i];
+		} else if (!strcmp(argv[i], "-e") || !strcmp(argv[i], "--emit-llvm")) {
+			ir = true;
+		} else {
+			fprintf(stderr, PROG ": compile: unexpected argument '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (ir && !dir)
+		dir = ".";
+	if (dir && !is_dir(dir))
+		return 1;
+	shm = open_shm();
+	if (!shm)
+		return 1;
+	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd)) {
+		struct bpftime_prog_info info;
+		const struct bpftime_insn *insns;
+		char path[4096];
+		size_t cnt, size = 0;
+		void *buf = NULL;
+		int err;
+
+		if (bpftime_handler__type(shm, fd) != BPFTIME_HANDLER_PROG ||
+		    bpftime_prog__info(shm, fd, &info))
+			continue;
+		progs++;
+		insns = bpftime_prog__insns(shm, fd, &cnt);
+		if (!info.name[0])
+			snprintf(info.name, sizeof(info.name), "prog_%d", fd);
+		if (!insns || compile_prog(info.name, insns, cnt, ir, &buf, &size)) {
+			ret = 1;
+			continue;
+		}
+		if (dir) {
+			snprintf(path, sizeof(path), "%s/%s.%s", dir, info.name, ir ? "ll" : "o");
+			err = write_file(path, buf, size);
+			if (err) {
+				fprintf(stderr, PROG ": %s: %s\n", path, strerror(-err));
+				ret = 1;
+			} else {
+				printf("program %d '%s': %s\n", fd, info.name, path);
+			}
+		}
+		if (!ir) {
+			err = bpftime_prog__set_aot(shm, fd, buf, size);
+			if (err) {
+				fprintf(stderr, PROG ": program %d '%s': cannot store the object: %s\n",
+					fd, info.name, strerror(-err));
+				ret = 1;
+			} else {
+				printf("program %d '%s': %zu-byte AOT object stored\n", fd, info.name,
+				       size);
+			}
+		}
+		free(buf);
+	}
+	if (!progs)
+		printf("no programs in shared memory '%s'\n", bpftime_shm__name(shm));
+	bpftime_shm__close(shm);
+	return ret;
+}
+
+/* A relocatable x86-64 ELF file: what the loader will take. */
+static const char *check_object(const void *obj, size_t size)
+{
+	const Elf64_Ehdr *eh = obj;
+
+	if (size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG))
+		return "not an ELF file";
+	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_machine != EM_X86_64)
+		return "not an x86-64 ELF object (an eBPF object? build it with `" PROG
+		       " build` first)";
+	if (eh->e_type != ET_REL)
+		return "not a relocatable object";
+	return NULL;
+}
+
+static int map_file(const char *path, void **mem, size_t *size, bool writable);
+
+static int cmd_load(int argc, char **argv)
+{
+	struct bpftime_shm *shm = NULL;
+	const char *why;
+	void *obj = NULL;
+	size_t size = 0;
+	char *end;
+	long id;
+	int err, ret = 1;
+
+	if (argc != 2) {
+		fprintf(stderr, PROG ": load: expected PATH ID\n");
+		usage(stderr);
+		return 2;
+	}
+	id = strtol(argv[1], &end, 10);
+	if (*end || end == argv[1] || id < 0 || id > INT32_MAX) {
+		fprintf(stderr, PROG ": load: '%s' is not a program id\n", argv[1]);
+		return 2;
+	}
+	err = map_file(argv[0], &obj, &size, false);
+	if (err) {
+		fprintf(stderr, PROG ": %s: %s\n", argv[0],
+			err == -EINVAL ? "not a regular file" : strerror(-err));
+		return 1;
+	}
+	why = check_object(obj, size);
+	if (why) {
+		fprintf(stderr, PROG ": %s: %s\n", argv[0], why);
+		goto out;
+	}
+	shm = open_shm();
+	if (!shm)
+		goto out;
+	if (bpftime_handler__type(shm, (int)id) != BPFTIME_HANDLER_PROG) {
+		fprintf(stderr, PROG ": no program with id %ld in shared memory '%s'\n", id,
+			bpftime_shm__name(shm));
+		goto out;
+	}
+	err = bpftime_prog__set_aot(shm, (int)id, obj, size);
+	if (err) {
+		fprintf(stderr, PROG ": program %ld: cannot store the object: %s\n", id,
+			strerror(-err));
+		goto out;
+	}
+	printf("program %ld: %zu-byte AOT object stored\n", id, size);
+	ret = 0;
+out:
+	bpftime_shm__close(shm);
+	if (obj)
+		munmap(obj, size);
 	return ret;
 }
 
@@ -244,11 +428,10 @@ int main(int argc, char **argv)
 		return cmd_build(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "compile") || !strcmp(argv[1], "load")) {
-		fprintf(stderr, PROG ": %s needs the shared-memory runtime, not available yet\n",
-			argv[1]);
-		return 1;
-	}
+	if (!strcmp(argv[1], "compile"))
+		return cmd_compile(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "load"))
+		return cmd_load(argc - 2, argv + 2);
 	fprintf(stderr, PROG ": unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -1,0 +1,173 @@
+/* tools/bpftime-aot/aot_cli_test.c: `bpftime-aot compile` and `load`
+ * against a real shared-memory segment of its own: the stored object runs
+ * as the program does on the interpreter, and wrong input gets a clear
+ * message.  argv[1] is the bpftime-aot binary.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <bpftime/shm.h>
+#include <bpftime/vm.h>
+
+#define INSN(c, d, s, o, i)                                                                        \
+	{ .code = (c), .dst = (d), .src = (s), .off = (int16_t)(o), .imm = (int32_t)(i) }
+
+static const char *aot_bin;
+static char shm_name[64], tmpdir[] = "/tmp/aot_cli_test.XXXXXX";
+
+/* r0 = sum over the memory of byte * 3, the multiplication in a subprogram */
+static const struct bpftime_insn prog[] = {
+	INSN(0xb7, 7, 0, 0, 0),	 /* r7 = 0 */
+	INSN(0xbf, 8, 1, 0, 0),	 /* r8 = r1 */
+	INSN(0xbf, 9, 2, 0, 0),	 /* r9 = r2 */
+	INSN(0x15, 9, 0, 6, 0),	 /* if r9 == 0 goto pc 10 */
+	INSN(0xbf, 1, 8, 0, 0),	 /* r1 = r8 */
+	INSN(0x85, 0, 1, 0, 6),	 /* call pc 12 */
+	INSN(0x0f, 7, 0, 0, 0),	 /* r7 += r0 */
+	INSN(0x07, 8, 0, 0, 1),	 /* r8 += 1 */
+	INSN(0x07, 9, 0, 0, -1), /* r9 -= 1 */
+	INSN(0x05, 0, 0, -7, 0), /* goto pc 3 */
+	INSN(0xbf, 0, 7, 0, 0),	 /* pc 10: r0 = r7 */
+	INSN(0x95, 0, 0, 0, 0),	 /* exit */
+	INSN(0x71, 0, 1, 0, 0),	 /* pc 12: r0 = *(u8 *)(r1 + 0) */
+	INSN(0x27, 0, 0, 0, 3),	 /* r0 *= 3 */
+	INSN(0x95, 0, 0, 0, 0),	 /* exit */
+};
+
+/* Runs bpftime-aot with args; returns its exit status, output in out. */
+static int run_cli(char *out, size_t out_sz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int run_cli(char *out, size_t out_sz, const char *fmt, ...)
+{
+	char args[1024], cmd[2048];
+	size_t n = 0;
+	va_list ap;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", aot_bin, args);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	out[0] = 0;
+	while (n + 1 < out_sz && fgets(out + n, (int)(out_sz - n), p))
+		n += strlen(out + n);
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static uint64_t run_vm(struct bpftime_vm *vm, enum bpftime_engine e)
+{
+	uint8_t mem[5] = { 1, 2, 3, 250, 7 };
+	uint64_t r0 = 0;
+
+	if (bpftime_vm__compile(vm, e))
+		fail_msg("%s: %s", bpftime_engine__name(e), bpftime_vm__last_error(vm));
+	assert_int_equal(bpftime_vm__run(vm, mem, sizeof(mem), &r0), 0);
+	return r0;
+}
+
+static void test_compile_and_load(void **state)
+{
+	BPFTIME_OPTS(bpftime_shm_opts, opts, .size_mb = 4, .max_fd = 64);
+	struct bpftime_shm *shm;
+	const struct bpftime_insn *insns;
+	struct bpftime_vm *vm;
+	char out[4096], path[256];
+	const void *obj;
+	size_t cnt, size;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	/* nothing there yet: a clear message */
+	assert_int_equal(run_cli(out, sizeof(out), "compile"), 1);
+	assert_non_null(strstr(out, "no bpftime shared memory"));
+
+	shm = bpftime_shm__create(&opts);
+	assert_non_null(shm);
+	fd = bpftime_prog__create(shm, -1, 0, "sum3", prog, sizeof(prog) / sizeof(prog[0]), NULL);
+	assert_true(fd >= 0);
+	assert_null(bpftime_prog__aot(shm, fd, &size));
+
+	assert_int_equal(run_cli(out, sizeof(out), "compile -o %s", tmpdir), 0);
+	assert_non_null(strstr(out, "'sum3'"));
+	obj = bpftime_prog__aot(shm, fd, &size);
+	assert_non_null(obj);
+
+	/* the stored object is the program: same result as the interpreter */
+	insns = bpftime_prog__insns(shm, fd, &cnt);
+	vm = bpftime_vm__new(NULL);
+	assert_int_equal(bpftime_vm__load(vm, insns, cnt), 0);
+	assert_int_equal(bpftime_vm__load_aot(vm, obj, size), 0);
+	assert_int_equal(run_vm(vm, BPFTIME_ENGINE_AOT), (1 + 2 + 3 + 250 + 7) * 3);
+	assert_int_equal(run_vm(vm, BPFTIME_ENGINE_INTERP), (1 + 2 + 3 + 250 + 7) * 3);
+	bpftime_vm__free(vm);
+
+	/* load: the file -o wrote goes back in; wrong ids and files are refused */
+	snprintf(path, sizeof(path), "%s/sum3.o", tmpdir);
+	assert_int_equal(run_cli(out, sizeof(out), "load %s %d", path, fd), 0);
+	assert_int_equal(run_cli(out, sizeof(out), "load %s %d", path, fd + 1), 1);
+	assert_non_null(strstr(out, "no program with id"));
+	assert_int_equal(run_cli(out, sizeof(out), "load %s.missing %d", path, fd), 1);
+	assert_non_null(strstr(out, "No such file or directory"));
+	snprintf(path, sizeof(path), "%s/text", tmpdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("not an object at all\n", f);
+	fclose(f);
+	assert_int_equal(run_cli(out, sizeof(out), "load %s %d", path, fd), 1);
+	assert_non_null(strstr(out, "not an ELF file"));
+	unlink(path);
+
+	/* -e: IR files only */
+	assert_int_equal(run_cli(out, sizeof(out), "compile -e -o %s", tmpdir), 0);
+	snprintf(path, sizeof(path), "%s/sum3.ll", tmpdir);
+	assert_int_equal(access(path, R_OK), 0);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/sum3.o", tmpdir);
+	unlink(path);
+	bpftime_shm__close(shm);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(shm_name, sizeof(shm_name), "bpftime_aot_cli_test_%d", (int)getpid());
+	setenv("BPFTIME_GLOBAL_SHM_NAME", shm_name, 1);
+	bpftime_shm__remove(shm_name);
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	bpftime_shm__remove(shm_name);
+	rmdir(tmpdir);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_compile_and_load),
+	};
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s PATH-TO-bpftime-aot\n", argv[0]);
+		return 2;
+	}
+	aot_bin = argv[1];
+	return cmocka_run_group_tests_name("aot_cli", tests, setup, teardown);
+}
