@@ -1,0 +1,153 @@
+/* helpers/probe.c: reading and writing this process's memory from a program
+ * without ever faulting: bpf_probe_read{,_user,_kernel}{,_str} and
+ * bpf_probe_write_user.
+ *
+ * A program may pass any address (a pointer it found in a traced
+ * structure).  process_vm_readv()/process_vm_writev() on our own pid copy
+ * through the kernel, which returns EFAULT for an unmapped or protected page
+ * instead of raising SIGSEGV, and they respect page protections (a write to
+ * read-only text fails).  There is no kernel memory here: the _kernel
+ * variants read the same address space, as bpftime does.
+ *
+ * The kernel's contract: on failure the destination is zeroed and -EFAULT
+ * returned; the string variants return the length copied including the NUL
+ * and always terminate the destination.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "internal.h"
+#include "common/compiler.h"
+
+static size_t page_size(void)
+{
+	static size_t ps;
+
+	if (unlikely(!ps))
+		ps = (size_t)sysconf(_SC_PAGESIZE);
+	return ps;
+}
+
+static pid_t self_pid(void)
+{
+	/* getpid() is a syscall, but so is the copy; after fork() it must be
+	 * the child's pid, so nothing is cached */
+	return getpid();
+}
+
+int helpers_safe_read(void *dst, uint64_t src, size_t size)
+{
+	struct iovec local = { .iov_base = dst, .iov_len = size };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)src, .iov_len = size };
+	ssize_t n;
+
+	if (!size)
+		return 0;
+	if (src + size < src)
+		return -EFAULT;
+	n = process_vm_readv(self_pid(), &local, 1, &remote, 1, 0);
+	return n == (ssize_t)size ? 0 : -EFAULT;
+}
+
+long helpers_safe_read_str(char *dst, uint64_t src, size_t size)
+{
+	size_t done = 0;
+
+	if (!size)
+		return 0;
+	/* page by page: a read that crosses into an unmapped page fails as a
+	 * whole, but the string may end before it */
+	while (done < size - 1) {
+		uint64_t addr = src + done;
+		size_t chunk = page_size() - (addr & (page_size() - 1));
+		char *nul;
+
+		if (chunk > size - 1 - done)
+			chunk = size - 1 - done;
+		if (helpers_safe_read(dst + done, addr, chunk))
+			return -EFAULT; /* as the kernel: a fault before the NUL fails */
+		nul = memchr(dst + done, 0, chunk);
+		if (nul)
+			return nul - dst + 1;
+		done += chunk;
+	}
+	dst[done] = 0;
+	return (long)done + 1;
+}
+
+static uint64_t probe_read(uint64_t dst, uint64_t size, uint64_t src)
+{
+	int err = helpers_safe_read((void *)(uintptr_t)dst, src, (uint32_t)size);
+
+	if (err)
+		memset((void *)(uintptr_t)dst, 0, (uint32_t)size);
+	return (uint64_t)(int64_t)err;
+}
+
+static uint64_t probe_read_str(uint64_t dst, uint64_t size, uint64_t src)
+{
+	long ret = helpers_safe_read_str((char *)(uintptr_t)dst, src, (uint32_t)size);
+
+	if (ret < 0)
+		memset((void *)(uintptr_t)dst, 0, (uint32_t)size);
+	return (uint64_t)ret;
+}
+
+HELPER_DECL(probe_read)
+{
+	UNUSED(r4);
+	UNUSED(r5);
+	return probe_read(r1, r2, r3);
+}
+
+HELPER_DECL(probe_read_user)
+{
+	UNUSED(r4);
+	UNUSED(r5);
+	return probe_read(r1, r2, r3);
+}
+
+HELPER_DECL(probe_read_kernel)
+{
+	UNUSED(r4);
+	UNUSED(r5);
+	return probe_read(r1, r2, r3);
+}
+
+HELPER_DECL(probe_read_str)
+{
+	UNUSED(r4);
+	UNUSED(r5);
+	return probe_read_str(r1, r2, r3);
+}
+
+HELPER_DECL(probe_read_user_str)
+{
+	UNUSED(r4);
+	UNUSED(r5);
+	return probe_read_str(r1, r2, r3);
+}
+
+HELPER_DECL(probe_read_kernel_str)
+{
+	UNUSED(r4);
+	UNUSED(r5);
+	return probe_read_str(r1, r2, r3);
+}
+
+/* long bpf_probe_write_user(void *dst, const void *src, u32 len) */
+HELPER_DECL(probe_write_user)
+{
+	struct iovec local = { .iov_base = (void *)(uintptr_t)r2, .iov_len = (uint32_t)r3 };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)r1, .iov_len = (uint32_t)r3 };
+	ssize_t n;
+
+	UNUSED(r4);
+	UNUSED(r5);
+	if (!local.iov_len)
+		return 0;
+	n = process_vm_writev(self_pid(), &local, 1, &remote, 1, 0);
+	return n == (ssize_t)local.iov_len ? 0 : (uint64_t)-EFAULT;
+}

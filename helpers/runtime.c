@@ -1,0 +1,499 @@
+/* helpers/runtime.c: the glue between the segment and the VM: builds the
+ * VM of a stored program (instructions from the segment, lddw pseudo
+ * sources resolved to this process's map handles and value addresses,
+ * every helper registered, tail calls through PROG_ARRAY maps), picks and
+ * compiles the engine, and caches the result per process.
+ *
+ * The cache has two indexes.  by_id maps a program object id to its built
+ * VM: ids are never reused while the segment exists, so an entry never goes
+ * stale, and tail calls (a PROG_ARRAY slot holds the target's id) find it
+ * with a lock-free bucket walk.  by_fd remembers, per fd, the slot
+ * generation it saw and the program it found there, so a lookup by fd costs
+ * one consistent read of the slot; a reused fd has a new generation and is
+ * looked up again.  Entries are only added (under rt->lock) and freed with
+ * the runtime, which keeps every VM pointer handed out valid while another
+ * thread may still be running it.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <bpftime/map.h>
+#include <bpftime/shm.h>
+#include "internal.h"
+#include "vm/insn.h"
+#include "common/compiler.h"
+#include "common/log.h"
+
+#define RT_ID_BUCKETS 1024
+
+/* ---- the helper table (helpers.def) ---------------------------------- */
+
+static const struct {
+	uint32_t id;
+	const char *name;
+	bpftime_helper_fn fn;
+} builtin_helpers[] = {
+#define HELPER(name, id, nargs) { id, #name, helper_##name },
+#include "helpers.def"
+};
+
+static const char *const helper_names[BPFTIME_MAX_HELPER_ID + 1] = {
+#define HELPER(name, id, nargs) [id] = #name,
+#define HELPER_EXT(name, id, nargs) [id] = #name,
+#define HELPER_VM(name, id, nargs) [id] = #name,
+#include "helpers.def"
+};
+
+/* every id fits the VM's table; nargs is what the kernel's prototype takes */
+#define HELPER(name, id, nargs)                                                                    \
+	_Static_assert((id) > 0 && (id) <= BPFTIME_MAX_HELPER_ID && (nargs) <= 5, #name);
+#define HELPER_EXT(name, id, nargs) HELPER(name, id, nargs)
+#define HELPER_VM(name, id, nargs) HELPER(name, id, nargs)
+#include "helpers.def"
+
+int bpftime_helpers__register(struct bpftime_vm *vm)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(builtin_helpers); i++) {
+		int err = bpftime_vm__register_helper(vm, builtin_helpers[i].id,
+						      builtin_helpers[i].name, builtin_helpers[i].fn);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+const char *bpftime_helper__name(uint32_t id)
+{
+	return id <= BPFTIME_MAX_HELPER_ID ? helper_names[id] : NULL;
+}
+
+/* ---- the runtime ------------------------------------------------------ */
+
+struct rt_prog {
+	uint32_t id;
+	struct bpftime_vm *vm;
+	_Atomic(struct rt_prog *) id_next; /* bucket chain */
+	struct rt_prog *all_next;
+};
+
+struct rt_fd {
+	uint32_t gen, id;
+	struct rt_prog *prog;
+	struct rt_fd *all_next;
+};
+
+struct rt_ext_helper {
+	uint32_t id;
+	char name[32];
+	bpftime_helper_fn fn;
+};
+
+struct bpftime_runtime {
+	struct bpftime_shm *shm;
+	enum bpftime_engine engine;
+	bool no_fallback;
+	int *fd_array;
+	size_t fd_array_cnt;
+	pthread_mutex_t lock;
+	struct rt_prog *all_progs;
+	struct rt_fd *all_fds;
+	struct rt_ext_helper *ext;
+	size_t next;
+	int max_fd;
+	_Atomic(struct rt_prog *) by_id[RT_ID_BUCKETS];
+	_Atomic(struct rt_fd *) by_fd[];
+};
+
+static int set_errno(int err)
+{
+	if (err < 0)
+		errno = -err;
+	return err;
+}
+
+static int engine_from_env(enum bpftime_engine *engine)
+{
+	const char *name = getenv("BPFTIME_VM_NAME");
+	const char *nojit = getenv("BPFTIME_DISABLE_JIT");
+
+	*engine = BPFTIME_ENGINE_JIT;
+	if (name && *name && bpftime_engine__parse(name, engine)) {
+		pr_warn("unknown BPFTIME_VM_NAME '%s': use jit, ubpf, interpreter, llvm or aot\n",
+			name);
+		return -EINVAL;
+	}
+	if (nojit && *nojit && strcmp(nojit, "0"))
+		*engine = BPFTIME_ENGINE_INTERP;
+	return 0;
+}
+
+struct bpftime_runtime *bpftime_runtime__new(struct bpftime_shm *shm,
+					     const struct bpftime_runtime_opts *opts)
+{
+	struct bpftime_runtime *rt;
+	enum bpftime_engine engine;
+	int max_fd, err;
+
+	if (!shm || (opts && opts->sz < offsetof(struct bpftime_runtime_opts, engine_set))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (opts && opts->sz >= offsetof(struct bpftime_runtime_opts, no_fallback) &&
+	    opts->engine_set) {
+		engine = opts->engine;
+		if ((unsigned)engine > BPFTIME_ENGINE_AOT) {
+			errno = EINVAL;
+			return NULL;
+		}
+	} else {
+		err = engine_from_env(&engine);
+		if (err) {
+			errno = -err;
+			return NULL;
+		}
+	}
+	max_fd = bpftime_shm__max_fd(shm);
+	rt = calloc(1, sizeof(*rt) + (size_t)max_fd * sizeof(rt->by_fd[0]));
+	if (!rt) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	rt->shm = shm;
+	rt->engine = engine;
+	rt->max_fd = max_fd;
+	if (opts && opts->sz >= sizeof(*opts)) {
+		rt->no_fallback = opts->no_fallback;
+		if (opts->fd_array && opts->fd_array_cnt) {
+			rt->fd_array = malloc(opts->fd_array_cnt * sizeof(int));
+			if (!rt->fd_array) {
+				free(rt);
+				errno = ENOMEM;
+				return NULL;
+			}
+			memcpy(rt->fd_array, opts->fd_array, opts->fd_array_cnt * sizeof(int));
+			rt->fd_array_cnt = opts->fd_array_cnt;
+		}
+	}
+	pthread_mutex_init(&rt->lock, NULL);
+	bpftime_helpers__set_shm(shm);
+	return rt;
+}
+
+void bpftime_runtime__free(struct bpftime_runtime *rt)
+{
+	if (!rt)
+		return;
+	if (helpers_shm() == rt->shm)
+		bpftime_helpers__set_shm(NULL);
+	while (rt->all_progs) {
+		struct rt_prog *p = rt->all_progs;
+
+		rt->all_progs = p->all_next;
+		bpftime_vm__free(p->vm);
+		free(p);
+	}
+	while (rt->all_fds) {
+		struct rt_fd *f = rt->all_fds;
+
+		rt->all_fds = f->all_next;
+		free(f);
+	}
+	pthread_mutex_destroy(&rt->lock);
+	free(rt->ext);
+	free(rt->fd_array);
+	free(rt);
+}
+
+enum bpftime_engine bpftime_runtime__engine(const struct bpftime_runtime *rt)
+{
+	return rt ? rt->engine : BPFTIME_ENGINE_JIT;
+}
+
+int bpftime_runtime__set_helper(struct bpftime_runtime *rt, uint32_t id, const char *name,
+				bpftime_helper_fn fn)
+{
+	struct rt_ext_helper *tmp;
+	size_t i;
+
+	if (!rt || !fn || id > BPFTIME_MAX_HELPER_ID)
+		return set_errno(-EINVAL);
+	pthread_mutex_lock(&rt->lock);
+	for (i = 0; i < rt->next; i++)
+		if (rt->ext[i].id == id)
+			break;
+	if (i == rt->next) {
+		tmp = realloc(rt->ext, (rt->next + 1) * sizeof(*tmp));
+		if (!tmp) {
+			pthread_mutex_unlock(&rt->lock);
+			return set_errno(-ENOMEM);
+		}
+		rt->ext = tmp;
+		rt->next++;
+	}
+	rt->ext[i].id = id;
+	rt->ext[i].fn = fn;
+	snprintf(rt->ext[i].name, sizeof(rt->ext[i].name), "%s",
+		 name ? name : (helper_names[id] ? helper_names[id] : ""));
+	pthread_mutex_unlock(&rt->lock);
+	return 0;
+}
+
+/* lddw pseudo sources (the kernel's BPF_PSEUDO_*): map fd -> handle, map
+ * value -> address of key 0's value plus the offset (direct value access is
+ * for arrays, as in the kernel: .data, .rodata, .bss) */
+static int resolve_lddw(void *user_ctx, unsigned int src, int32_t imm, int32_t next_imm,
+			uint64_t *value)
+{
+	struct bpftime_runtime *rt = user_ctx;
+	struct bpftime_map *map;
+	uint32_t key = 0;
+	char *base;
+	int fd = imm;
+
+	switch (src) {
+	case INSN_PSEUDO_MAP_IDX:
+	case INSN_PSEUDO_MAP_IDX_VALUE:
+		if (imm < 0 || (size_t)imm >= rt->fd_array_cnt)
+			return -EINVAL; /* no fd_array, or the index is beyond it */
+		fd = rt->fd_array[imm];
+		break;
+	case INSN_PSEUDO_MAP_FD:
+	case INSN_PSEUDO_MAP_VALUE:
+		break;
+	default:
+		return -EINVAL;
+	}
+	map = bpftime_map__handle(rt->shm, fd);
+	if (!map)
+		return -EBADF;
+	if (src == INSN_PSEUDO_MAP_FD || src == INSN_PSEUDO_MAP_IDX) {
+		*value = (uint64_t)(uintptr_t)map;
+		return 0;
+	}
+	if (bpftime_map__type(map) != BPFTIME_MAP_ARRAY)
+		return -EINVAL;
+	if (next_imm < 0 || (uint32_t)next_imm >= bpftime_map__value_size(map))
+		return -EINVAL;
+	base = bpftime_map_lookup_elem(map, &key);
+	if (!base)
+		return -EINVAL;
+	*value = (uint64_t)(uintptr_t)(base + next_imm);
+	return 0;
+}
+
+static struct rt_prog *find_id(struct bpftime_runtime *rt, uint32_t id)
+{
+	struct rt_prog *p = atomic_load_explicit(&rt->by_id[id % RT_ID_BUCKETS],
+						 memory_order_acquire);
+
+	while (p && p->id != id)
+		p = atomic_load_explicit(&p->id_next, memory_order_acquire);
+	return p;
+}
+
+static struct bpftime_vm *tail_call(void *user_ctx, uint64_t map, uint64_t index);
+
+/* Compiles @vm for the runtime's engine; JIT/LLVM fall back (JIT, then the
+ * interpreter) with one warning unless no_fallback. */
+static int select_engine(struct bpftime_runtime *rt, struct bpftime_vm *vm, int fd,
+			 const char *name)
+{
+	enum bpftime_engine engine = rt->engine;
+	const void *obj;
+	size_t size;
+	int err;
+
+	if (engine == BPFTIME_ENGINE_INTERP)
+		return bpftime_vm__compile(vm, engine);
+	if (engine == BPFTIME_ENGINE_AOT) {
+		obj = bpftime_prog__aot(rt->shm, fd, &size);
+		if (!obj) {
+			pr_warn("prog %d '%s' has no AOT object: compile one with bpftime-aot and store it with the program\n",
+				fd, name);
+			return -ENOENT;
+		}
+		err = bpftime_vm__load_aot(vm, obj, size);
+		if (!err)
+			err = bpftime_vm__compile(vm, engine);
+		if (err)
+			pr_warn("prog %d '%s': cannot load its AOT object: %s\n", fd, name,
+				bpftime_vm__last_error(vm));
+		return err;
+	}
+	err = bpftime_vm__compile(vm, engine);
+	if (!err)
+		return 0;
+	if (rt->no_fallback) {
+		pr_warn("prog %d '%s': %s engine: %s\n", fd, name, bpftime_engine__name(engine),
+			bpftime_vm__last_error(vm));
+		return err;
+	}
+	if (engine == BPFTIME_ENGINE_LLVM && !bpftime_vm__compile(vm, BPFTIME_ENGINE_JIT)) {
+		pr_warn("prog %d '%s': llvm engine unavailable (%s), using the jit\n", fd, name,
+			bpftime_vm__last_error(vm));
+		return 0;
+	}
+	pr_warn("prog %d '%s': %s engine cannot take it (%s), using the interpreter\n", fd, name,
+		bpftime_engine__name(engine), bpftime_vm__last_error(vm));
+	return bpftime_vm__compile(vm, BPFTIME_ENGINE_INTERP);
+}
+
+/* Builds the VM of the program at @fd.  Called with rt->lock held. */
+static int build_vm(struct bpftime_runtime *rt, int fd, struct bpftime_vm **out)
+{
+	struct bpftime_prog_info info;
+	const struct bpftime_insn *insns;
+	struct bpftime_vm *vm = NULL;
+	size_t cnt;
+	int err;
+
+	err = bpftime_prog__info(rt->shm, fd, &info);
+	if (err)
+		return -EBADF;
+	insns = bpftime_prog__insns(rt->shm, fd, &cnt);
+	if (!insns)
+		return -EBADF;
+	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = info.name, .resolve_lddw = resolve_lddw,
+		     .tail_call = tail_call, .user_ctx = rt);
+	vm = bpftime_vm__new(&opts);
+	if (!vm)
+		return -errno;
+	err = bpftime_helpers__register(vm);
+	for (size_t i = 0; !err && i < rt->next; i++)
+		err = bpftime_vm__register_helper(vm, rt->ext[i].id, rt->ext[i].name,
+						  rt->ext[i].fn);
+	if (err)
+		goto fail;
+	err = bpftime_vm__load(vm, insns, cnt);
+	if (err) {
+		pr_warn("prog %d '%s': %s\n", fd, info.name, bpftime_vm__last_error(vm));
+		goto fail;
+	}
+	err = select_engine(rt, vm, fd, info.name);
+	if (err)
+		goto fail;
+	*out = vm;
+	return 0;
+fail:
+	bpftime_vm__free(vm);
+	return err;
+}
+
+/* The cached program with object id @id (at @fd if known, else looked up),
+ * built if needed.  Returns NULL with *err set. */
+static struct rt_prog *get_prog(struct bpftime_runtime *rt, uint32_t id, int fd, int *err)
+{
+	struct bpftime_handler_info info;
+	struct rt_prog *p = find_id(rt, id);
+	struct bpftime_vm *vm = NULL;
+
+	if (p)
+		return p;
+	pthread_mutex_lock(&rt->lock);
+	p = find_id(rt, id);
+	if (p)
+		goto out;
+	if (fd < 0)
+		fd = bpftime_handler__fd_by_id(rt->shm, id);
+	if (fd < 0) {
+		*err = -EBADF;
+		goto out;
+	}
+	*err = build_vm(rt, fd, &vm);
+	if (*err)
+		goto out;
+	/* the slot may have been reused while we built: check it still is @id */
+	if (bpftime_handler__info(rt->shm, fd, &info) || info.id != id) {
+		bpftime_vm__free(vm);
+		*err = -EAGAIN;
+		goto out;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		bpftime_vm__free(vm);
+		*err = -ENOMEM;
+		goto out;
+	}
+	p->id = id;
+	p->vm = vm;
+	p->all_next = rt->all_progs;
+	rt->all_progs = p;
+	atomic_store_explicit(&p->id_next, atomic_load(&rt->by_id[id % RT_ID_BUCKETS]),
+			      memory_order_relaxed);
+	atomic_store_explicit(&rt->by_id[id % RT_ID_BUCKETS], p, memory_order_release);
+out:
+	pthread_mutex_unlock(&rt->lock);
+	return p;
+}
+
+static struct bpftime_vm *tail_call(void *user_ctx, uint64_t map, uint64_t index)
+{
+	struct bpftime_runtime *rt = user_ctx;
+	struct bpftime_map *m = (struct bpftime_map *)(uintptr_t)map;
+	struct rt_prog *p;
+	uint32_t id;
+	int err;
+
+	if (!m || bpftime_map__type(m) != BPFTIME_MAP_PROG_ARRAY || index > UINT32_MAX)
+		return NULL;
+	id = bpftime_map_prog_array_get(m, (uint32_t)index);
+	if (!id)
+		return NULL;
+	p = find_id(rt, id);
+	if (likely(p))
+		return p->vm;
+	p = get_prog(rt, id, -1, &err);
+	return p ? p->vm : NULL;
+}
+
+struct bpftime_vm *bpftime_runtime__prog(struct bpftime_runtime *rt, int fd)
+{
+	struct bpftime_handler_info info;
+	struct rt_fd *f, *nf;
+	struct rt_prog *p;
+	int err = 0;
+
+	if (!rt)
+		return errno = EINVAL, NULL;
+	if (bpftime_handler__info(rt->shm, fd, &info) || info.type != BPFTIME_HANDLER_PROG)
+		return errno = EBADF, NULL;
+	f = atomic_load_explicit(&rt->by_fd[fd], memory_order_acquire);
+	if (likely(f && f->gen == info.gen && f->id == info.id))
+		return f->prog->vm;
+	for (int tries = 0; tries < 3; tries++) {
+		p = get_prog(rt, info.id, fd, &err);
+		if (p || err != -EAGAIN)
+			break;
+		/* reused while we built it: take what is there now */
+		if (bpftime_handler__info(rt->shm, fd, &info) ||
+		    info.type != BPFTIME_HANDLER_PROG)
+			return errno = EBADF, NULL;
+	}
+	if (!p)
+		return errno = -err, NULL;
+	nf = malloc(sizeof(*nf));
+	if (!nf)
+		return p->vm; /* still correct, only not remembered by fd */
+	nf->gen = info.gen;
+	nf->id = info.id;
+	nf->prog = p;
+	pthread_mutex_lock(&rt->lock);
+	nf->all_next = rt->all_fds;
+	rt->all_fds = nf;
+	atomic_store_explicit(&rt->by_fd[fd], nf, memory_order_release);
+	pthread_mutex_unlock(&rt->lock);
+	return p->vm;
+}
+
+int bpftime_runtime__run(struct bpftime_runtime *rt, int fd, void *mem, size_t len,
+			 uint64_t *ret)
+{
+	struct bpftime_vm *vm = bpftime_runtime__prog(rt, fd);
+
+	if (!vm)
+		return -errno;
+	return bpftime_vm__run(vm, mem, len, ret);
+}

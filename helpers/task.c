@@ -1,0 +1,170 @@
+/* helpers/task.c: time and the current task: ktime_get_ns (CLOCK_MONOTONIC),
+ * ktime_get_boot_ns (CLOCK_BOOTTIME), ktime_get_coarse_ns
+ * (CLOCK_MONOTONIC_COARSE), get_prandom_u32, get_smp_processor_id,
+ * get_current_pid_tgid, get_current_uid_gid, get_current_comm.
+ *
+ * pid/tid are cached per thread because gettid() is a syscall on every
+ * probe hit.  A fork() child inherits the forking thread's cache, so a
+ * pthread_atfork() child handler bumps a generation that invalidates every
+ * cache in the child (only the forking thread exists there).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+#include "internal.h"
+#include "common/compiler.h"
+
+static uint64_t clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+HELPER_DECL(ktime_get_ns)
+{
+	UNUSED(r1);
+	UNUSED(r2);
+	UNUSED(r3);
+	UNUSED(r4);
+	UNUSED(r5);
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+HELPER_DECL(ktime_get_boot_ns)
+{
+	UNUSED(r1);
+	UNUSED(r2);
+	UNUSED(r3);
+	UNUSED(r4);
+	UNUSED(r5);
+	return clock_ns(CLOCK_BOOTTIME);
+}
+
+HELPER_DECL(ktime_get_coarse_ns)
+{
+	UNUSED(r1);
+	UNUSED(r2);
+	UNUSED(r3);
+	UNUSED(r4);
+	UNUSED(r5);
+	return clock_ns(CLOCK_MONOTONIC_COARSE);
+}
+
+/* xorshift128+ per thread, seeded from getrandom() (the kernel's prandom
+ * is also a per-CPU non-cryptographic generator) */
+static __thread uint64_t rnd_state[2];
+
+HELPER_DECL(get_prandom_u32)
+{
+	uint64_t s1 = rnd_state[0], s0 = rnd_state[1];
+
+	UNUSED(r1);
+	UNUSED(r2);
+	UNUSED(r3);
+	UNUSED(r4);
+	UNUSED(r5);
+	if (unlikely(!s1 && !s0)) {
+		if (getrandom(rnd_state, sizeof(rnd_state), GRND_NONBLOCK) != sizeof(rnd_state))
+			rnd_state[0] = clock_ns(CLOCK_MONOTONIC) ^ (uint64_t)(uintptr_t)&rnd_state;
+		rnd_state[1] |= 1;
+		s1 = rnd_state[0];
+		s0 = rnd_state[1];
+	}
+	rnd_state[0] = s0;
+	s1 ^= s1 << 23;
+	rnd_state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+	return (uint32_t)((rnd_state[1] + s0) >> 32);
+}
+
+HELPER_DECL(get_smp_processor_id)
+{
+	int cpu = sched_getcpu();
+
+	UNUSED(r1);
+	UNUSED(r2);
+	UNUSED(r3);
+	UNUSED(r4);
+	UNUSED(r5);
+	return cpu < 0 ? 0 : (uint64_t)cpu;
+}
+
+static _Atomic uint32_t fork_gen = 1;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+struct task_cache {
+	uint32_t gen;
+	uint64_t pid_tgid;
+};
+static __thread struct task_cache task_cache;
+
+static void after_fork_child(void)
+{
+	fork_gen++;
+}
+
+static void install_atfork(void)
+{
+	pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+HELPER_DECL(get_current_pid_tgid)
+{
+	uint32_t gen = fork_gen;
+
+	UNUSED(r1);
+	UNUSED(r2);
+	UNUSED(r3);
+	UNUSED(r4);
+	UNUSED(r5);
+	if (likely(task_cache.gen == gen))
+		return task_cache.pid_tgid;
+	pthread_once(&atfork_once, install_atfork);
+	gen = fork_gen; /* a fork may have run before the handler existed */
+	task_cache.pid_tgid = (uint64_t)getpid() << 32 | (uint32_t)gettid();
+	task_cache.gen = gen;
+	return task_cache.pid_tgid;
+}
+
+HELPER_DECL(get_current_uid_gid)
+{
+	UNUSED(r1);
+	UNUSED(r2);
+	UNUSED(r3);
+	UNUSED(r4);
+	UNUSED(r5);
+	return (uint64_t)getgid() << 32 | getuid();
+}
+
+/* long bpf_get_current_comm(void *buf, u32 size_of_buf): the thread's name
+ * (prctl PR_GET_NAME, what the kernel's task->comm is), NUL-padded */
+HELPER_DECL(get_current_comm)
+{
+	char comm[16] = { 0 };
+	char *buf = (char *)(uintptr_t)r1;
+	uint32_t size = (uint32_t)r2;
+	size_t n;
+
+	UNUSED(r3);
+	UNUSED(r4);
+	UNUSED(r5);
+	if (!size)
+		return (uint64_t)-EINVAL;
+	if (prctl(PR_GET_NAME, comm, 0, 0, 0)) {
+		memset(buf, 0, size);
+		return (uint64_t)-EINVAL;
+	}
+	n = strnlen(comm, sizeof(comm) - 1);
+	if (n > size - 1)
+		n = size - 1;
+	memcpy(buf, comm, n);
+	memset(buf + n, 0, size - n);
+	return 0;
+}
