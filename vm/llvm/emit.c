@@ -267,8 +267,11 @@ static void emit_callx(struct emit *e, unsigned int reg)
 	LLVMPositionBuilderAtEnd(e->b, done);
 }
 
-/* op: 0 div, 1 mod; sign: sdiv/smod (off = 1).  Returns the kernel's
- * result without any trapping division in the IR. */
+/* mod: modulo, else division; sign: sdiv/smod (off = 1).  Returns the
+ * kernel's result (x / 0 = 0, x % 0 = x, INT_MIN / -1 = INT_MIN,
+ * INT_MIN % -1 = 0) without a trapping division in the IR: the operands
+ * are chosen so that those cases divide by 1.  A division's result is the
+ * plain quotient, so LLVM still sees x - x / y * y as a remainder. */
 static LLVMValueRef divmod(struct emit *e, LLVMTypeRef t, LLVMValueRef d, LLVMValueRef s, bool mod,
 			   bool sign)
 {
@@ -278,15 +281,20 @@ static LLVMValueRef divmod(struct emit *e, LLVMTypeRef t, LLVMValueRef d, LLVMVa
 
 	if (!sign) {
 		safe = LLVMBuildSelect(e->b, is0, one, s, "");
-		q = mod ? LLVMBuildURem(e->b, d, safe, "") : LLVMBuildUDiv(e->b, d, safe, "");
-		return LLVMBuildSelect(e->b, is0, mod ? d : zero, q, "");
+		if (!mod) /* x / 0 = 0: divide 0 by 1 then, no select on the result */
+			return LLVMBuildUDiv(e->b, LLVMBuildSelect(e->b, is0, zero, d, ""), safe, "");
+		q = LLVMBuildURem(e->b, d, safe, "");
+		return LLVMBuildSelect(e->b, is0, d, q, "");
 	}
 	/* x / -1 = -x (wrapping: INT_MIN / -1 = INT_MIN), x % -1 = 0 */
 	ism1 = LLVMBuildICmp(e->b, LLVMIntEQ, s, LLVMConstAllOnes(t), "");
 	safe = LLVMBuildSelect(e->b, LLVMBuildOr(e->b, is0, ism1, ""), one, s, "");
-	q = mod ? LLVMBuildSRem(e->b, d, safe, "") : LLVMBuildSDiv(e->b, d, safe, "");
-	q = LLVMBuildSelect(e->b, ism1, mod ? zero : LLVMBuildNeg(e->b, d, ""), q, "");
-	return LLVMBuildSelect(e->b, is0, mod ? d : zero, q, "");
+	if (!mod) { /* 0 / 1 and -x / 1: no select on the result */
+		d = LLVMBuildSelect(e->b, ism1, LLVMBuildNeg(e->b, d, ""), d, "");
+		return LLVMBuildSDiv(e->b, LLVMBuildSelect(e->b, is0, zero, d, ""), safe, "");
+	}
+	q = LLVMBuildSelect(e->b, ism1, zero, LLVMBuildSRem(e->b, d, safe, ""), "");
+	return LLVMBuildSelect(e->b, is0, d, q, "");
 }
 
 static LLVMValueRef bswap(struct emit *e, LLVMValueRef v, unsigned int bits)

@@ -85,6 +85,7 @@ static int build_module(struct bpftime_vm *vm, LLVMModuleRef mod, LLVMTargetMach
 	LLVMPassBuilderOptionsRef opts;
 	LLVMTargetDataRef td;
 	char *triple, *msg = NULL;
+	const char *passes;
 	LLVMErrorRef e;
 	int err;
 
@@ -104,8 +105,10 @@ static int build_module(struct bpftime_vm *vm, LLVMModuleRef mod, LLVMTargetMach
 		return err;
 	}
 	LLVMDisposeMessage(msg);
+	/* BPFTIME_LLVM_PASSES: another pipeline, for experiments ("default<O2>") */
+	passes = getenv("BPFTIME_LLVM_PASSES");
 	opts = LLVMCreatePassBuilderOptions();
-	e = LLVMRunPasses(mod, "default<O3>", tm, opts);
+	e = LLVMRunPasses(mod, passes && *passes ? passes : "default<O3>", tm, opts);
 	LLVMDisposePassBuilderOptions(opts);
 	if (e)
 		return take_error(vm, EINVAL, "llvm: optimisation failed", e);
