@@ -1,0 +1,958 @@
+/* helpers/helpers_test.c: the helpers against the kernel's documented
+ * semantics, and the runtime glue (programs stored in a private segment,
+ * built into VMs, lddw resolution, tail calls, engines).
+ *
+ * Programs are written with the kernel's instruction macros and stored with
+ * bpftime_prog__create(); helpers are called by the programs, except for
+ * edge cases of one helper, which call the registered function directly. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpftime/map.h>
+#include <bpftime/runtime.h>
+#include <bpftime/shm.h>
+#include "vm/test_insn.h"
+#include "common/compiler.h"
+
+struct fixture {
+	char name[64];
+	struct bpftime_shm *shm;
+	struct bpftime_runtime *rt;
+	struct bpftime_vm *direct; /* a VM with the helpers, for direct calls */
+};
+
+static struct fixture *F;
+
+static int setup(void **state)
+{
+	static int n;
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	snprintf(f->name, sizeof(f->name), "bpftime_helpers_test_%d_%d", getpid(), n++);
+	bpftime_shm__remove(f->name);
+	BPFTIME_OPTS(bpftime_shm_opts, o, .name = f->name, .size_mb = 8, .max_fd = 256);
+	f->shm = bpftime_shm__create(&o);
+	assert_non_null(f->shm);
+	f->rt = bpftime_runtime__new(f->shm, NULL);
+	assert_non_null(f->rt);
+	f->direct = bpftime_vm__new(NULL);
+	assert_int_equal(bpftime_helpers__register(f->direct), 0);
+	F = f;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	bpftime_vm__free(f->direct);
+	bpftime_runtime__free(f->rt);
+	bpftime_shm__close(f->shm);
+	bpftime_shm__remove(f->name);
+	free(f);
+	return 0;
+}
+
+#define P(x) ((uint64_t)(uintptr_t)(x))
+
+/* calls helper @id as a program would */
+static uint64_t call(uint32_t id, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+	bpftime_helper_fn fn = bpftime_vm__helper(F->direct, id);
+
+	assert_non_null(fn);
+	return fn(r1, r2, r3, r4, r5);
+}
+
+static int add_prog(const struct bpftime_insn *insns, size_t cnt, int fd)
+{
+	int ret = bpftime_prog__create(F->shm, fd, 0, "test", insns, cnt, NULL);
+
+	assert_true(ret >= 0);
+	return ret;
+}
+
+static uint64_t run_fd(int fd, void *mem, size_t len)
+{
+	uint64_t r0 = 0;
+
+	assert_int_equal(bpftime_runtime__run(F->rt, fd, mem, len, &r0), 0);
+	return r0;
+}
+
+/* the message part of the next trace line, or NULL */
+static const char *next_trace(uint64_t *pos)
+{
+	static char buf[2048];
+	const char *tag = ": bpf_trace_printk: ";
+	char *p;
+
+	if (bpftime_trace__read(F->shm, pos, buf, sizeof(buf)) < 0)
+		return NULL;
+	p = strstr(buf, tag);
+	assert_non_null(p);
+	return p + strlen(tag);
+}
+
+/* ---- probe_read family ------------------------------------------------ */
+
+static void test_probe_read(void **state)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	char *pages = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char dst[16], src[16] = "abcdefghijklmno";
+	static const uint32_t ids[] = { 4, 112, 113 };
+
+	UNUSED(state);
+	assert_true(pages != MAP_FAILED);
+	assert_int_equal(mprotect(pages + ps, ps, PROT_NONE), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		memset(dst, 'x', sizeof(dst));
+		assert_int_equal(call(ids[i], P(dst), 8, P(src), 0, 0), 0);
+		assert_memory_equal(dst, "abcdefgh", 8);
+		assert_int_equal(dst[8], 'x');
+		/* a bad address: -EFAULT and the destination zeroed, no crash */
+		memset(dst, 'x', sizeof(dst));
+		assert_int_equal((int64_t)call(ids[i], P(dst), 8, 0, 0, 0), -EFAULT);
+		assert_memory_equal(dst, "\0\0\0\0\0\0\0\0", 8);
+		memset(dst, 'x', sizeof(dst));
+		assert_int_equal((int64_t)call(ids[i], P(dst), 8, P(pages + ps), 0, 0), -EFAULT);
+		assert_memory_equal(dst, "\0\0\0\0\0\0\0\0", 8);
+		/* straddling into the protected page fails as a whole */
+		assert_int_equal((int64_t)call(ids[i], P(dst), 8, P(pages + ps - 4), 0, 0),
+				 -EFAULT);
+		assert_int_equal((int64_t)call(ids[i], P(dst), 4, P(pages + ps - 4), 0, 0), 0);
+	}
+	munmap(pages, 2 * ps);
+}
+
+static void test_probe_read_str(void **state)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	char *pages = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	static const uint32_t ids[] = { 45, 114, 115 };
+	char dst[16];
+
+	UNUSED(state);
+	assert_true(pages != MAP_FAILED);
+	assert_int_equal(mprotect(pages + ps, ps, PROT_NONE), 0);
+	/* a string that ends right before the protected page */
+	memcpy(pages + ps - 4, "xyz", 4);
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		/* the length copied including the NUL */
+		memset(dst, 'x', sizeof(dst));
+		assert_int_equal(call(ids[i], P(dst), sizeof(dst), P("hello"), 0, 0), 6);
+		assert_string_equal(dst, "hello");
+		/* truncated: size - 1 bytes and a NUL, returns size */
+		assert_int_equal(call(ids[i], P(dst), 4, P("hello"), 0, 0), 4);
+		assert_string_equal(dst, "hel");
+		assert_int_equal(call(ids[i], P(dst), 1, P("hello"), 0, 0), 1);
+		assert_int_equal(dst[0], 0);
+		assert_int_equal(call(ids[i], P(dst), 0, P("hello"), 0, 0), 0);
+		assert_int_equal(call(ids[i], P(dst), sizeof(dst), P(""), 0, 0), 1);
+		/* near the fault */
+		assert_int_equal(call(ids[i], P(dst), sizeof(dst), P(pages + ps - 4), 0, 0), 4);
+		assert_string_equal(dst, "xyz");
+		memset(dst, 'x', sizeof(dst));
+		assert_int_equal((int64_t)call(ids[i], P(dst), sizeof(dst), P(pages + ps), 0, 0),
+				 -EFAULT);
+		for (size_t j = 0; j < sizeof(dst); j++)
+			assert_int_equal(dst[j], 0);
+		assert_int_equal((int64_t)call(ids[i], P(dst), sizeof(dst), 8, 0, 0), -EFAULT);
+	}
+	/* unterminated before the protected page: a fault before the NUL */
+	memset(pages + ps - 4, 'a', 4);
+	assert_int_equal((int64_t)call(45, P(dst), sizeof(dst), P(pages + ps - 4), 0, 0), -EFAULT);
+	munmap(pages, 2 * ps);
+}
+
+static void test_probe_write_user(void **state)
+{
+	char buf[8] = "aaaaaaa";
+	long ps = sysconf(_SC_PAGESIZE);
+	char *ro = mmap(NULL, ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	UNUSED(state);
+	assert_int_equal(call(36, P(buf), P("bcd"), 3, 0, 0), 0);
+	assert_string_equal(buf, "bcdaaaa");
+	assert_int_equal((int64_t)call(36, P(ro), P("bcd"), 3, 0, 0), -EFAULT);
+	assert_int_equal(ro[0], 0);
+	assert_int_equal((int64_t)call(36, 16, P("bcd"), 3, 0, 0), -EFAULT);
+	munmap(ro, ps);
+}
+
+/* ---- time and task ---------------------------------------------------- */
+
+static uint64_t now_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void test_time(void **state)
+{
+	uint64_t a, t, b;
+
+	UNUSED(state);
+	a = now_ns(CLOCK_MONOTONIC);
+	t = call(5, 0, 0, 0, 0, 0);
+	b = now_ns(CLOCK_MONOTONIC);
+	assert_true(a <= t && t <= b);
+	a = now_ns(CLOCK_BOOTTIME);
+	t = call(125, 0, 0, 0, 0, 0);
+	b = now_ns(CLOCK_BOOTTIME);
+	assert_true(a <= t && t <= b);
+	a = now_ns(CLOCK_MONOTONIC_COARSE);
+	t = call(160, 0, 0, 0, 0, 0);
+	b = now_ns(CLOCK_MONOTONIC_COARSE);
+	assert_true(a <= t && t <= b);
+}
+
+static void test_task(void **state)
+{
+	char comm[16], old[16] = { 0 }, small[4];
+	uint64_t pt, r[8];
+	bool differ = false;
+	int status;
+	pid_t pid;
+
+	UNUSED(state);
+	pt = call(14, 0, 0, 0, 0, 0);
+	assert_int_equal(pt >> 32, getpid());
+	assert_int_equal((uint32_t)pt, gettid());
+	assert_int_equal(call(15, 0, 0, 0, 0, 0), (uint64_t)getgid() << 32 | getuid());
+	assert_true(call(8, 0, 0, 0, 0, 0) < (uint64_t)bpftime_num_possible_cpus());
+
+	prctl(PR_GET_NAME, old, 0, 0, 0);
+	prctl(PR_SET_NAME, "helper-comm", 0, 0, 0);
+	memset(comm, 'x', sizeof(comm));
+	assert_int_equal(call(16, P(comm), sizeof(comm), 0, 0, 0), 0);
+	assert_string_equal(comm, "helper-comm");
+	assert_int_equal(comm[15], 0);
+	assert_int_equal(call(16, P(small), sizeof(small), 0, 0, 0), 0);
+	assert_string_equal(small, "hel");
+	prctl(PR_SET_NAME, old, 0, 0, 0);
+
+	for (int i = 0; i < 8; i++) {
+		r[i] = call(7, 0, 0, 0, 0, 0);
+		assert_true(r[i] <= UINT32_MAX);
+		differ |= i && r[i] != r[0];
+	}
+	assert_true(differ);
+
+	/* after fork the child sees its own pid and tid, not the parent's cache */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		uint64_t c = call(14, 0, 0, 0, 0, 0);
+
+		_exit(c >> 32 == (uint64_t)getpid() && (uint32_t)c == (uint32_t)gettid() &&
+				      c != pt
+			      ? 0
+			      : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(call(14, 0, 0, 0, 0, 0), pt);
+}
+
+/* ---- printk, snprintf, strncmp ---------------------------------------- */
+
+static long printk(const char *fmt, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+	return (long)call(6, P(fmt), strlen(fmt) + 1, a1, a2, a3);
+}
+
+static void test_trace_printk(void **state)
+{
+	static const struct {
+		const char *fmt;
+		uint64_t a[3];
+		const char *out;
+	} cases[] = {
+		{ "plain text", { 0 }, "plain text" },
+		{ "%d %i %u", { (uint64_t)-1, 7, (uint64_t)-1 }, "-1 7 4294967295" },
+		{ "%x %X", { 0xabcdef, 0xabcdef }, "abcdef ABCDEF" },
+		{ "%ld %lu %lx", { (uint64_t)-2, (uint64_t)-1, 0x1234567890ULL },
+		  "-2 18446744073709551615 1234567890" },
+		{ "%lld %llu %llx", { (uint64_t)INT64_MIN, 42, 0xffffffffffffffffULL },
+		  "-9223372036854775808 42 ffffffffffffffff" },
+		{ "%d", { 0x100000005ULL }, "5" }, /* no modifier: 32 bits */
+		{ "[%5d] [%-4d] [%05d]", { 42, 7, 42 }, "[   42] [7   ] [00042]" },
+		{ "%c%c %%", { 'o', 'k' }, "ok %" },
+		{ "%p", { 0x1234 }, "0000000000001234" },
+		{ "%px %pK", { 0xdead, 0xbeef }, "000000000000dead 000000000000beef" },
+		{ "%s|%s", { P("str"), 0 }, "str|" }, /* unreadable: empty */
+		{ "%pI4 %pi4", { P("\x7f\0\0\x01"), P("\x0a\x01\x02\x03") }, "127.0.0.1 010.001.002.003" },
+		{ "line\n", { 0 }, "line" },
+	};
+	static const char *const bad[] = {
+		"%d %d %d %d", "%f", "%.2d", "%n", "%hd", "%pZ", "bell\a", "%",
+	};
+	uint64_t pos = 0;
+	const char *msg;
+
+	UNUSED(state);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		long n = printk(cases[i].fmt, cases[i].a[0], cases[i].a[1], cases[i].a[2]);
+
+		msg = next_trace(&pos);
+		assert_non_null(msg);
+		assert_string_equal(msg, cases[i].out);
+		assert_true(n >= (long)strlen(cases[i].out));
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(printk(bad[i], 1, 2, 3), -EINVAL);
+	/* the format must be NUL-terminated within its size */
+	assert_int_equal((int64_t)call(6, P("abc"), 3, 0, 0, 0), -EINVAL);
+	assert_null(next_trace(&pos)); /* errors print nothing */
+
+	/* trace_vprintk: up to 12 arguments in an array */
+	{
+		uint64_t args[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+		const char *fmt = "%d %d %d %d %d %d %d %d %d %d %d %d";
+
+		assert_true((int64_t)call(177, P(fmt), strlen(fmt) + 1, P(args), sizeof(args), 0) >
+			    0);
+		msg = next_trace(&pos);
+		assert_string_equal(msg, "1 2 3 4 5 6 7 8 9 10 11 12");
+		assert_int_equal((int64_t)call(177, P(fmt), strlen(fmt) + 1, P(args), 88, 0),
+				 -EINVAL); /* 12 conversions, 11 arguments */
+		assert_int_equal((int64_t)call(177, P(fmt), strlen(fmt) + 1, P(args), 12, 0),
+				 -EINVAL); /* not a multiple of 8 */
+		assert_int_equal((int64_t)call(177, P("%d"), 3, P(args), 13 * 8, 0), -EINVAL);
+	}
+}
+
+static void test_snprintf_strncmp(void **state)
+{
+	uint64_t args[3] = { 12345, P("ab"), 'z' };
+	char out[64], small[5];
+
+	UNUSED(state);
+	/* the size the whole output needs, including the NUL */
+	assert_int_equal(call(165, P(out), sizeof(out), P("n=%d s=%s c=%c"), P(args), 24),
+			 strlen("n=12345 s=ab c=z") + 1);
+	assert_string_equal(out, "n=12345 s=ab c=z");
+	assert_int_equal(call(165, P(small), sizeof(small), P("n=%d"), P(args), 8), 8);
+	assert_string_equal(small, "n=12");
+	assert_int_equal(call(165, 0, 0, P("%d"), P(args), 8), 6);
+	assert_int_equal((int64_t)call(165, P(out), sizeof(out), P("%d %d"), P(args), 8), -EINVAL);
+	assert_int_equal((int64_t)call(165, P(out), sizeof(out), P("%d"), P(args), 7), -EINVAL);
+	assert_int_equal((int64_t)call(165, P(out), sizeof(out), P("%q"), P(args), 8), -EINVAL);
+
+	assert_int_equal(call(182, P("abc"), 3, P("abc"), 0, 0), 0);
+	assert_int_equal((int64_t)call(182, P("abc"), 3, P("abd"), 0, 0), -1);
+	assert_int_equal(call(182, P("abd"), 3, P("abc"), 0, 0), 1);
+	assert_int_equal(call(182, P("abcX"), 3, P("abcY"), 0, 0), 0);
+	assert_int_equal(call(182, P("ab"), 3, P("abc"), 0, 0), (uint64_t)-1);
+	assert_int_equal(call(182, P("\xff"), 1, P("a"), 0, 0), 1); /* unsigned compare */
+}
+
+/* the seed program (tools/bpftimetool/tests/minimal.json): builds
+ * "target_func called.\n" on the stack and bpf_trace_printk()s it */
+static const char seed_insns[] =
+	"b701000065642e0a631af8ff0000000018010000756e63200000000063616c6c7b1af0ff00000000"
+	"18010000746172670000000065745f667b1ae8ff00000000b701000000000000731afcff00000000"
+	"bfa100000000000007010000e8ffffffb7020000150000008500000006000000b700000000000000"
+	"9500000000000000";
+
+static void test_printk_program(void **state)
+{
+	struct bpftime_insn prog[16];
+	uint8_t *b = (uint8_t *)prog;
+	uint64_t pos = 0;
+	int fd;
+
+	UNUSED(state);
+	assert_int_equal(strlen(seed_insns), sizeof(prog) * 2);
+	for (size_t i = 0; i < sizeof(prog); i++)
+		assert_int_equal(sscanf(seed_insns + 2 * i, "%2hhx", &b[i]), 1);
+	fd = add_prog(prog, ARRAY_SIZE(prog), -1);
+	assert_int_equal(run_fd(fd, NULL, 0), 0);
+	assert_string_equal(next_trace(&pos), "target_func called.");
+	assert_null(next_trace(&pos));
+}
+
+/* ---- maps, lddw resolution, callbacks --------------------------------- */
+
+static void test_map_helpers_and_value_lddw(void **state)
+{
+	int arr = bpftime_map__create(F->shm, -1, BPFTIME_MAP_ARRAY, ".rodata", 4, 8, 1, NULL);
+	int hash = bpftime_map__create(F->shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 16, NULL);
+	uint32_t k = 0;
+	uint64_t v = 0x4847464544434241ULL, out;
+	/* r0 = byte 3 of .rodata (lddw map value + 3) + hash[7] (updated by the
+	 * program to 100, looked up again) */
+	const struct bpftime_insn prog[] = {
+		BPF_LD_MAP_VALUE(6, arr, 3),
+		BPF_LDX_MEM(BPF_B, 6, 6, 0),
+		BPF_ST_MEM(BPF_W, 10, -4, 7),	 /* key 7 */
+		BPF_ST_MEM(BPF_DW, 10, -16, 100), /* value 100 */
+		BPF_LD_MAP_FD(1, hash),
+		BPF_MOV64_REG(2, 10),
+		BPF_ALU64_IMM(BPF_ADD, 2, -4),
+		BPF_MOV64_REG(3, 10),
+		BPF_ALU64_IMM(BPF_ADD, 3, -16),
+		BPF_MOV64_IMM(4, BPFTIME_NOEXIST),
+		BPF_CALL_HELPER(2),
+		BPF_JMP_IMM(BPF_JNE, 0, 0, 8),
+		BPF_LD_MAP_FD(1, hash),
+		BPF_MOV64_REG(2, 10),
+		BPF_ALU64_IMM(BPF_ADD, 2, -4),
+		BPF_CALL_HELPER(1),
+		BPF_JMP_IMM(BPF_JEQ, 0, 0, 2),
+		BPF_LDX_MEM(BPF_DW, 0, 0, 0),
+		BPF_ALU64_REG(BPF_ADD, 0, 6),
+		BPF_EXIT_INSN(),
+	};
+	int fd;
+
+	UNUSED(state);
+	assert_true(arr >= 0 && hash >= 0);
+	assert_int_equal(bpftime_map__update(F->shm, arr, &k, &v, 0), 0);
+	fd = add_prog(prog, ARRAY_SIZE(prog), -1);
+	assert_int_equal(run_fd(fd, NULL, 0), 100 + 'D');
+	k = 7;
+	assert_int_equal(bpftime_map__lookup(F->shm, hash, &k, &out, 0), 0);
+	assert_int_equal(out, 100);
+	/* second run: NOEXIST fails, the program returns that error */
+	assert_int_equal((int64_t)run_fd(fd, NULL, 0), -EEXIST);
+
+	/* direct calls: delete, then lookup misses */
+	{
+		struct bpftime_map *h = bpftime_map__handle(F->shm, hash);
+
+		assert_int_equal(call(3, P(h), P(&k), 0, 0, 0), 0);
+		assert_int_equal((int64_t)call(3, P(h), P(&k), 0, 0, 0), -ENOENT);
+		assert_int_equal(call(1, P(h), P(&k), 0, 0, 0), 0);
+	}
+}
+
+static void test_value_lddw_errors(void **state)
+{
+	int hash = bpftime_map__create(F->shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 16, NULL);
+	int arr = bpftime_map__create(F->shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 8, 1, NULL);
+	const struct bpftime_insn on_hash[] = {
+		BPF_LD_MAP_VALUE(0, hash, 0),
+		BPF_EXIT_INSN(),
+	};
+	const struct bpftime_insn past_end[] = {
+		BPF_LD_MAP_VALUE(0, arr, 8),
+		BPF_EXIT_INSN(),
+	};
+	const struct bpftime_insn no_map[] = {
+		BPF_LD_MAP_FD(0, 200),
+		BPF_EXIT_INSN(),
+	};
+	const struct bpftime_insn idx[] = {
+		BPF_LD_IMM64_RAW(0, INSN_PSEUDO_MAP_IDX, 0, 0),
+		BPF_EXIT_INSN(),
+	};
+	int fd;
+
+	UNUSED(state);
+	fd = add_prog(on_hash, ARRAY_SIZE(on_hash), -1);
+	assert_null(bpftime_runtime__prog(F->rt, fd));
+	assert_int_equal(errno, EINVAL);
+	fd = add_prog(past_end, ARRAY_SIZE(past_end), -1);
+	assert_null(bpftime_runtime__prog(F->rt, fd));
+	fd = add_prog(no_map, ARRAY_SIZE(no_map), -1);
+	assert_null(bpftime_runtime__prog(F->rt, fd));
+	/* MAP_IDX needs the loader's fd_array */
+	fd = add_prog(idx, ARRAY_SIZE(idx), -1);
+	assert_null(bpftime_runtime__prog(F->rt, fd));
+	{
+		int fds[2] = { hash, arr };
+		BPFTIME_OPTS(bpftime_runtime_opts, o, .fd_array = fds, .fd_array_cnt = 2);
+		struct bpftime_runtime *rt = bpftime_runtime__new(F->shm, &o);
+		uint64_t r0;
+
+		assert_non_null(rt);
+		assert_int_equal(bpftime_runtime__run(rt, fd, NULL, 0, &r0), 0);
+		assert_int_equal(r0, P(bpftime_map__handle(F->shm, hash)));
+		bpftime_runtime__free(rt);
+		bpftime_helpers__set_shm(F->shm);
+	}
+	assert_null(bpftime_runtime__prog(F->rt, 250)); /* empty slot */
+	assert_int_equal(errno, EBADF);
+	assert_null(bpftime_runtime__prog(F->rt, hash)); /* not a program */
+	assert_int_equal(errno, EBADF);
+}
+
+static void test_loop_and_for_each(void **state)
+{
+	int hash = bpftime_map__create(F->shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 16, NULL);
+	/* main: ctx = 0 on the stack; r0 = bpf_loop(10, cb, &ctx, 0) * 1000 + ctx,
+	 * cb adds the index and stops at index 6 (returns 1) */
+	const struct bpftime_insn loop_prog[] = {
+		BPF_ST_MEM(BPF_DW, 10, -8, 0),
+		BPF_MOV64_IMM(1, 10),
+		BPF_LD_FUNC(2, 9),
+		BPF_MOV64_REG(3, 10),
+		BPF_ALU64_IMM(BPF_ADD, 3, -8),
+		BPF_MOV64_IMM(4, 0),
+		BPF_CALL_HELPER(181),
+		BPF_ALU64_IMM(BPF_MUL, 0, 1000),
+		BPF_LDX_MEM(BPF_DW, 1, 10, -8),
+		BPF_ALU64_REG(BPF_ADD, 0, 1),
+		BPF_EXIT_INSN(),
+		/* cb(index r1, ctx r2) */
+		BPF_LDX_MEM(BPF_DW, 3, 2, 0),
+		BPF_ALU64_REG(BPF_ADD, 3, 1),
+		BPF_STX_MEM(BPF_DW, 2, 3, 0),
+		BPF_MOV64_IMM(0, 0),
+		BPF_JMP_IMM(BPF_JNE, 1, 6, 1),
+		BPF_MOV64_IMM(0, 1),
+		BPF_EXIT_INSN(),
+	};
+	/* main: r0 = for_each(hash, cb, &sum, 0) * 1000 + sum of values;
+	 * cb(map, key, value, ctx) adds *value to *ctx */
+	const struct bpftime_insn each_prog[] = {
+		BPF_ST_MEM(BPF_DW, 10, -8, 0),
+		BPF_LD_MAP_FD(1, hash),
+		BPF_LD_FUNC(2, 9),
+		BPF_MOV64_REG(3, 10),
+		BPF_ALU64_IMM(BPF_ADD, 3, -8),
+		BPF_MOV64_IMM(4, 0),
+		BPF_CALL_HELPER(164),
+		BPF_ALU64_IMM(BPF_MUL, 0, 1000),
+		BPF_LDX_MEM(BPF_DW, 1, 10, -8),
+		BPF_ALU64_REG(BPF_ADD, 0, 1),
+		BPF_EXIT_INSN(),
+		BPF_LDX_MEM(BPF_DW, 5, 4, 0),
+		BPF_LDX_MEM(BPF_DW, 0, 3, 0),
+		BPF_ALU64_REG(BPF_ADD, 5, 0),
+		BPF_STX_MEM(BPF_DW, 4, 5, 0),
+		BPF_MOV64_IMM(0, 0),
+		BPF_EXIT_INSN(),
+	};
+	static const enum bpftime_engine engines[] = { BPFTIME_ENGINE_INTERP, BPFTIME_ENGINE_JIT };
+	int lfd, efd;
+
+	UNUSED(state);
+	for (uint32_t k = 1; k <= 3; k++) {
+		uint64_t v = k * 10;
+
+		assert_int_equal(bpftime_map__update(F->shm, hash, &k, &v, 0), 0);
+	}
+	lfd = add_prog(loop_prog, ARRAY_SIZE(loop_prog), -1);
+	efd = add_prog(each_prog, ARRAY_SIZE(each_prog), -1);
+	for (size_t i = 0; i < ARRAY_SIZE(engines); i++) {
+		BPFTIME_OPTS(bpftime_runtime_opts, o, .engine = engines[i], .engine_set = true,
+			     .no_fallback = true);
+		struct bpftime_runtime *rt = bpftime_runtime__new(F->shm, &o);
+		uint64_t r0;
+
+		assert_non_null(rt);
+		assert_int_equal(bpftime_vm__engine(bpftime_runtime__prog(rt, lfd)), engines[i]);
+		assert_int_equal(bpftime_runtime__run(rt, lfd, NULL, 0, &r0), 0);
+		assert_int_equal(r0, 7 * 1000 + 21); /* 0+1+..+6, stopped after 7 calls */
+		assert_int_equal(bpftime_runtime__run(rt, efd, NULL, 0, &r0), 0);
+		assert_int_equal(r0, 3 * 1000 + 60);
+		bpftime_runtime__free(rt);
+	}
+	bpftime_helpers__set_shm(F->shm);
+	/* bpf_loop: flags must be 0, at most 1 << 23 iterations */
+	assert_int_equal((int64_t)call(181, 1, 0, 0, 1, 0), -EINVAL);
+	assert_int_equal((int64_t)call(181, (1 << 23) + 1, 0, 0, 0, 0), -E2BIG);
+}
+
+/* ---- tail calls ------------------------------------------------------- */
+
+static void test_tail_calls(void **state)
+{
+	int pa = bpftime_map__create(F->shm, -1, BPFTIME_MAP_PROG_ARRAY, "jmp", 4, 4, 4, NULL);
+	int cnt = bpftime_map__create(F->shm, -1, BPFTIME_MAP_ARRAY, "cnt", 4, 8, 1, NULL);
+	/* counts its runs in cnt[0], then tail-calls jmp[*(u32 *)ctx]; falls
+	 * through to r0 = 1000 + count when the call fails */
+	const struct bpftime_insn self[] = {
+		BPF_MOV64_REG(6, 1),
+		BPF_LD_MAP_VALUE(7, cnt, 0),
+		BPF_LDX_MEM(BPF_DW, 8, 7, 0),
+		BPF_ALU64_IMM(BPF_ADD, 8, 1),
+		BPF_STX_MEM(BPF_DW, 7, 8, 0),
+		BPF_MOV64_REG(1, 6),
+		BPF_LD_MAP_FD(2, pa),
+		BPF_LDX_MEM(BPF_W, 3, 6, 0),
+		BPF_CALL_HELPER(12),
+		BPF_MOV64_REG(0, 8),
+		BPF_ALU64_IMM(BPF_ADD, 0, 1000),
+		BPF_EXIT_INSN(),
+	};
+	const struct bpftime_insn target[] = {
+		BPF_LDX_MEM(BPF_W, 0, 1, 4), /* the ctx arrives unchanged */
+		BPF_EXIT_INSN(),
+	};
+	const struct bpftime_insn other[] = {
+		BPF_MOV64_IMM(0, 77),
+		BPF_EXIT_INSN(),
+	};
+	uint32_t ctx[2], k = 0;
+	uint64_t zero = 0, got;
+	int sfd, tfd, ofd, idx;
+
+	UNUSED(state);
+	sfd = add_prog(self, ARRAY_SIZE(self), -1);
+	tfd = add_prog(target, ARRAY_SIZE(target), -1);
+	/* index 0: itself (a chain), 1: target, 2: empty */
+	idx = 0;
+	assert_int_equal(bpftime_map__update(F->shm, pa, &idx, &sfd, 0), 0);
+	idx = 1;
+	assert_int_equal(bpftime_map__update(F->shm, pa, &idx, &tfd, 0), 0);
+
+	ctx[0] = 1;
+	ctx[1] = 4242;
+	assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 4242);
+
+	/* the kernel's limit: 33 tail calls, so 34 runs, then it falls through */
+	assert_int_equal(bpftime_map__update(F->shm, cnt, &k, &zero, 0), 0);
+	ctx[0] = 0;
+	assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 1000 + 34);
+	assert_int_equal(bpftime_map__lookup(F->shm, cnt, &k, &got, 0), 0);
+	assert_int_equal(got, 34);
+	/* the count is per run */
+	assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 1000 + 68);
+
+	/* an empty slot and an index beyond the array: the caller continues */
+	ctx[0] = 2;
+	assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 1000 + 69);
+	ctx[0] = 9;
+	assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 1000 + 70);
+
+	/* the target's fd is reused for another program: the array still holds
+	 * the old program (a reference), the fd now names the new one */
+	assert_int_equal(bpftime_handler__close(F->shm, tfd), 0);
+	ofd = add_prog(other, ARRAY_SIZE(other), tfd);
+	assert_int_equal(ofd, tfd);
+	assert_int_equal(run_fd(ofd, NULL, 0), 77);
+	ctx[0] = 1;
+	assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 4242);
+	idx = 1;
+	assert_int_equal(bpftime_map__update(F->shm, pa, &idx, &ofd, 0), 0);
+	assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 77);
+}
+
+/* ---- ring buffer, stacks, perf ---------------------------------------- */
+
+static void test_ringbuf(void **state)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	int rb = bpftime_map__create(F->shm, -1, BPFTIME_MAP_RINGBUF, "rb", 0, 0, 4096, NULL);
+	/* reserve 16 bytes, fill, submit; reserve and discard; output 4 bytes */
+	const struct bpftime_insn prog[] = {
+		BPF_LD_MAP_FD(1, rb),
+		BPF_MOV64_IMM(2, 16),
+		BPF_MOV64_IMM(3, 0),
+		BPF_CALL_HELPER(131),
+		BPF_JMP_IMM(BPF_JEQ, 0, 0, 20),
+		BPF_ST_MEM(BPF_DW, 0, 0, 0x1111),
+		BPF_ST_MEM(BPF_DW, 0, 8, 0x2222),
+		BPF_MOV64_REG(1, 0),
+		BPF_MOV64_IMM(2, 0),
+		BPF_CALL_HELPER(132),
+		BPF_LD_MAP_FD(1, rb),
+		BPF_MOV64_IMM(2, 8),
+		BPF_MOV64_IMM(3, 0),
+		BPF_CALL_HELPER(131),
+		BPF_JMP_IMM(BPF_JEQ, 0, 0, 12),
+		BPF_MOV64_REG(1, 0),
+		BPF_MOV64_IMM(2, 0),
+		BPF_CALL_HELPER(133),
+		BPF_ST_MEM(BPF_W, 10, -4, 0x33333333),
+		BPF_LD_MAP_FD(1, rb),
+		BPF_MOV64_REG(2, 10),
+		BPF_ALU64_IMM(BPF_ADD, 2, -4),
+		BPF_MOV64_IMM(3, 4),
+		BPF_MOV64_IMM(4, 0),
+		BPF_CALL_HELPER(130),
+		BPF_EXIT_INSN(),
+		BPF_MOV64_IMM(0, -1),
+		BPF_EXIT_INSN(),
+	};
+	uint64_t off, cons, prod;
+	size_t len;
+	char *m;
+	int fd;
+
+	UNUSED(state);
+	assert_true(rb >= 0);
+	fd = add_prog(prog, ARRAY_SIZE(prog), -1);
+	assert_int_equal(run_fd(fd, NULL, 0), 0);
+	assert_int_equal(call(134, P(bpftime_map__handle(F->shm, rb)), BPFTIME_RB_AVAIL_DATA, 0, 0,
+			      0),
+			 (8 + 16) + (8 + 8) + (8 + 8)); /* 8-aligned records */
+
+	/* consume as libbpf does: consumer page, producer page, data */
+	assert_int_equal(bpftime_map__mmap_region(F->shm, rb, &off, &len), 0);
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpftime_shm__fd(F->shm),
+		 (off_t)off);
+	assert_true(m != MAP_FAILED);
+	cons = *(uint64_t *)m;
+	prod = *(uint64_t *)(m + ps);
+	assert_int_equal(prod - cons, 56);
+	{
+		const char *data = m + 2 * ps;
+		uint32_t hdr;
+
+		memcpy(&hdr, data, 4);
+		assert_int_equal(hdr, 16);
+		assert_int_equal(*(const uint64_t *)(data + 8), 0x1111);
+		assert_int_equal(*(const uint64_t *)(data + 16), 0x2222);
+		memcpy(&hdr, data + 24, 4);
+		assert_int_equal(hdr, BPFTIME_RINGBUF_DISCARD_BIT | 8);
+		memcpy(&hdr, data + 40, 4);
+		assert_int_equal(hdr, 4);
+		assert_int_equal(*(const uint32_t *)(data + 48), 0x33333333);
+	}
+	munmap(m, len);
+}
+
+static void test_stack(void **state)
+{
+	int st = bpftime_map__create(F->shm, -1, BPFTIME_MAP_STACK_TRACE, "st", 4, 8 * 16, 64, NULL);
+	uint64_t buf[8] = { 0 }, frames[8];
+	uint64_t regs[21] = { 0 };
+	struct bpftime_helper_ctx hc = { .regs = regs };
+	int64_t id, n;
+
+	UNUSED(state);
+	assert_true(st >= 0);
+	/* the calling thread's own stack */
+	n = (int64_t)call(67, 0, P(buf), sizeof(buf), BPFTIME_F_USER_STACK, 0);
+	assert_true(n > 0 && n % 8 == 0);
+	assert_true(buf[0] != 0);
+	/* no kernel stack in userspace; sizes must be multiples of 8 */
+	assert_int_equal((int64_t)call(67, 0, P(buf), sizeof(buf), 0, 0), -EFAULT);
+	assert_int_equal(buf[0], 0);
+	assert_int_equal((int64_t)call(67, 0, P(buf), 12, BPFTIME_F_USER_STACK, 0), -EINVAL);
+	assert_int_equal((int64_t)call(27, 0, P(bpftime_map__handle(F->shm, st)), 0, 0, 0),
+			 -EFAULT);
+
+	/* from registers: rip, then the frame-pointer chain */
+	frames[0] = P(&frames[2]); /* saved rbp -> next frame */
+	frames[1] = 0x401000;	   /* return address */
+	frames[2] = 0;		   /* end of chain */
+	frames[3] = 0x402000;
+	regs[16] = 0x400000; /* rip */
+	regs[4] = P(&frames[0]);
+	bpftime_helper_ctx__swap(&hc);
+	memset(buf, 0xff, sizeof(buf));
+	n = (int64_t)call(67, 0, P(buf), sizeof(buf), BPFTIME_F_USER_STACK, 0);
+	assert_int_equal(n, 24);
+	assert_int_equal(buf[0], 0x400000);
+	assert_int_equal(buf[1], 0x401000);
+	assert_int_equal(buf[2], 0x402000);
+	assert_int_equal(buf[3], 0);
+	/* skip 1 */
+	n = (int64_t)call(67, 0, P(buf), sizeof(buf), BPFTIME_F_USER_STACK | 1, 0);
+	assert_int_equal(n, 16);
+	assert_int_equal(buf[0], 0x401000);
+	id = (int64_t)call(27, 0, P(bpftime_map__handle(F->shm, st)), BPFTIME_F_USER_STACK, 0, 0);
+	assert_true(id >= 0);
+	{
+		uint64_t ips[16];
+		uint32_t key = (uint32_t)id;
+
+		assert_int_equal(bpftime_map__lookup(F->shm, st, &key, ips, 0), 0);
+		assert_int_equal(ips[0], 0x400000);
+		assert_int_equal(ips[2], 0x402000);
+	}
+	/* a bad frame pointer ends the walk, no crash */
+	regs[4] = 8;
+	n = (int64_t)call(67, 0, P(buf), sizeof(buf), BPFTIME_F_USER_STACK, 0);
+	assert_int_equal(n, 8);
+	bpftime_helper_ctx__swap(NULL);
+}
+
+static void test_perf_event_output_and_percpu(void **state)
+{
+	int pea = bpftime_map__create(F->shm, -1, BPFTIME_MAP_PERF_EVENT_ARRAY, "ev", 4, 4,
+				      (uint32_t)bpftime_num_possible_cpus(), NULL);
+	int pc = bpftime_map__create(F->shm, -1, BPFTIME_MAP_PERCPU_ARRAY, "pc", 4, 8, 1, NULL);
+	int ncpu = bpftime_num_possible_cpus();
+	uint64_t *vals = calloc((size_t)ncpu, 8);
+	uint32_t k = 0;
+	uint64_t data = 1;
+
+	UNUSED(state);
+	assert_true(pea >= 0 && pc >= 0);
+	/* no event at that index */
+	assert_int_equal((int64_t)call(25, 0, P(bpftime_map__handle(F->shm, pea)),
+				       BPFTIME_F_CURRENT_CPU, P(&data), 8),
+			 -ENOENT);
+	for (int i = 0; i < ncpu; i++)
+		vals[i] = 100 + (uint64_t)i;
+	assert_int_equal(bpftime_map__update(F->shm, pc, &k, vals, 0), 0);
+	for (int i = 0; i < ncpu; i++) {
+		uint64_t *p = (uint64_t *)(uintptr_t)call(195, P(bpftime_map__handle(F->shm, pc)),
+							  P(&k), (uint64_t)i, 0, 0);
+
+		assert_non_null(p);
+		assert_int_equal(*p, 100 + (uint64_t)i);
+	}
+	assert_int_equal(call(195, P(bpftime_map__handle(F->shm, pc)), P(&k), (uint64_t)ncpu, 0, 0),
+			 0);
+	free(vals);
+}
+
+/* ---- queue/stack helpers ---------------------------------------------- */
+
+static void test_push_pop_peek(void **state)
+{
+	int q = bpftime_map__create(F->shm, -1, BPFTIME_MAP_QUEUE, "q", 0, 8, 2, NULL);
+	struct bpftime_map *h;
+	uint64_t v = 5, out = 0;
+
+	UNUSED(state);
+	assert_true(q >= 0);
+	h = bpftime_map__handle(F->shm, q);
+	assert_int_equal(call(87, P(h), P(&v), 0, 0, 0), 0);
+	v = 6;
+	assert_int_equal(call(87, P(h), P(&v), 0, 0, 0), 0);
+	assert_int_equal((int64_t)call(87, P(h), P(&v), 0, 0, 0), -E2BIG);
+	assert_int_equal(call(89, P(h), P(&out), 0, 0, 0), 0);
+	assert_int_equal(out, 5);
+	assert_int_equal(call(88, P(h), P(&out), 0, 0, 0), 0);
+	assert_int_equal(out, 5);
+	assert_int_equal(call(88, P(h), P(&out), 0, 0, 0), 0);
+	assert_int_equal(out, 6);
+	assert_int_equal((int64_t)call(88, P(h), P(&out), 0, 0, 0), -ENOENT);
+}
+
+/* ---- engines ---------------------------------------------------------- */
+
+static void test_engines(void **state)
+{
+	const struct bpftime_insn prog[] = {
+		BPF_MOV64_IMM(0, 9),
+		BPF_EXIT_INSN(),
+	};
+	struct bpftime_runtime *rt;
+	int fd = add_prog(prog, ARRAY_SIZE(prog), -1);
+	uint64_t r0;
+
+	UNUSED(state);
+	assert_int_equal(bpftime_runtime__engine(F->rt), BPFTIME_ENGINE_JIT);
+	assert_int_equal(bpftime_vm__engine(bpftime_runtime__prog(F->rt, fd)), BPFTIME_ENGINE_JIT);
+	/* the cache: the same VM for the same fd */
+	assert_ptr_equal(bpftime_runtime__prog(F->rt, fd), bpftime_runtime__prog(F->rt, fd));
+
+	setenv("BPFTIME_VM_NAME", "interpreter", 1);
+	rt = bpftime_runtime__new(F->shm, NULL);
+	assert_int_equal(bpftime_runtime__engine(rt), BPFTIME_ENGINE_INTERP);
+	assert_int_equal(bpftime_vm__engine(bpftime_runtime__prog(rt, fd)), BPFTIME_ENGINE_INTERP);
+	bpftime_runtime__free(rt);
+	setenv("BPFTIME_VM_NAME", "ubpf", 1);
+	rt = bpftime_runtime__new(F->shm, NULL);
+	assert_int_equal(bpftime_runtime__engine(rt), BPFTIME_ENGINE_JIT);
+	bpftime_runtime__free(rt);
+	setenv("BPFTIME_DISABLE_JIT", "1", 1);
+	rt = bpftime_runtime__new(F->shm, NULL);
+	assert_int_equal(bpftime_runtime__engine(rt), BPFTIME_ENGINE_INTERP);
+	bpftime_runtime__free(rt);
+	unsetenv("BPFTIME_DISABLE_JIT");
+	setenv("BPFTIME_VM_NAME", "quantum", 1);
+	assert_null(bpftime_runtime__new(F->shm, NULL));
+	assert_int_equal(errno, EINVAL);
+	unsetenv("BPFTIME_VM_NAME");
+
+	/* AOT without an object says so (ENOENT), it never builds one silently */
+	{
+		BPFTIME_OPTS(bpftime_runtime_opts, o, .engine = BPFTIME_ENGINE_AOT,
+			     .engine_set = true);
+
+		rt = bpftime_runtime__new(F->shm, &o);
+		assert_null(bpftime_runtime__prog(rt, fd));
+		assert_int_equal(errno, ENOENT);
+		assert_int_equal(bpftime_runtime__run(rt, fd, NULL, 0, &r0), -ENOENT);
+		bpftime_runtime__free(rt);
+	}
+	bpftime_helpers__set_shm(F->shm);
+
+	/* helpers the embedder provides, by id */
+	assert_string_equal(bpftime_helper__name(1), "map_lookup_elem");
+	assert_string_equal(bpftime_helper__name(58), "override_return");
+	assert_string_equal(bpftime_helper__name(12), "tail_call");
+	assert_null(bpftime_helper__name(10));
+	assert_null(bpftime_vm__helper(F->direct, 58));
+}
+
+static uint64_t fake_cookie(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+	UNUSED(r1);
+	UNUSED(r2);
+	UNUSED(r3);
+	UNUSED(r4);
+	UNUSED(r5);
+	return 0xc00c1e;
+}
+
+static void test_embedder_helper(void **state)
+{
+	const struct bpftime_insn prog[] = {
+		BPF_CALL_HELPER(174),
+		BPF_EXIT_INSN(),
+	};
+	int fd = add_prog(prog, ARRAY_SIZE(prog), -1);
+	struct bpftime_runtime *rt;
+
+	UNUSED(state);
+	/* unknown helper: the verifier-side load fails */
+	assert_null(bpftime_runtime__prog(F->rt, fd));
+	rt = bpftime_runtime__new(F->shm, NULL);
+	assert_int_equal(bpftime_runtime__set_helper(rt, 174, NULL, fake_cookie), 0);
+	assert_int_equal(bpftime_runtime__set_helper(rt, 4096, NULL, fake_cookie), -EINVAL);
+	{
+		uint64_t r0;
+
+		assert_int_equal(bpftime_runtime__run(rt, fd, NULL, 0, &r0), 0);
+		assert_int_equal(r0, 0xc00c1e);
+	}
+	bpftime_runtime__free(rt);
+	bpftime_helpers__set_shm(F->shm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_probe_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_read_str, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_write_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_task, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trace_printk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snprintf_strncmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_printk_program, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_helpers_and_value_lddw, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_value_lddw_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop_and_for_each, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ringbuf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_perf_event_output_and_percpu, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_pop_peek, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_embedder_helper, setup, teardown),
+	};
+
+	unsetenv("BPFTIME_VM_NAME");
+	unsetenv("BPFTIME_DISABLE_JIT");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
