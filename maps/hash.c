@@ -8,21 +8,24 @@
  * Readers never lock.  Chains end in a "nulls" marker, (bucket << 1) | 1,
  * rather than 0 (the kernel's hlist_nulls): a reader that followed an element
  * which was deleted and reused in another bucket ends on the wrong marker and
- * restarts.  Writers hold the bucket's lock; an update of an existing key
- * links a fresh element in front and unlinks the old one, so readers see the
- * old value or the new one, never a mix (except per-CPU and BPF_F_LOCK
- * updates, which are in place, as in the kernel).  Freed elements go to the
- * tail of the free list, so their reuse is deferred as long as possible; a
- * pointer a program got from lookup stays readable but may show another
- * key's value after the element is deleted and reused (kernel semantics for
- * preallocated maps).
+ * restarts.  Writers hold the bucket's lock (the only lock an update, a
+ * delete or an LRU eviction takes); an update of an existing key links a
+ * fresh element in front and unlinks the old one, so readers see the old
+ * value or the new one, never a mix (except per-CPU and BPF_F_LOCK updates,
+ * which are in place, as in the kernel).
  *
- * LRU maps keep a global list (most recent at the head) under lru_lock.  A
- * lookup only sets the element's ref bit; allocation, when the free list is
- * empty, walks from the tail giving referenced elements a second chance and
- * evicts the first unreferenced one whose bucket lock it can take with
- * trylock (lock order is bucket -> lru everywhere else, so eviction never
- * blocks on a bucket).
+ * Free elements sit on a lock-free LIFO stack (element index + a 32-bit ABA
+ * tag in one 64-bit word), like the kernel's per-CPU free lists: a freed
+ * element may be reused by the next update, so a pointer a program got from
+ * lookup stays readable but may show another key's value once the element is
+ * deleted (the kernel's semantics for preallocated maps).
+ *
+ * LRU maps approximate LRU with CLOCK (second chance), as the kernel
+ * approximates it with per-CPU lists: lookups set the element's ref bit; an
+ * update that finds no free element sweeps a shared clock hand over the
+ * elements, clears the ref bits it passes and evicts the first unreferenced
+ * in-use element whose bucket lock it gets with trylock (never blocking while
+ * holding nothing but that), so there is no list and no LRU lock.
  *
  * A process killed inside a writer section leaves at most one element
  * unlinked and unfreed (a leak), never a broken chain: every chain change
@@ -43,8 +46,7 @@
 
 struct htab_lock {
 	struct shm_mutex m;
-	char pad[64 - sizeof(struct shm_mutex) % 64];
-};
+} __attribute__((aligned(64)));
 
 struct htab {
 	uint32_t n_buckets;
@@ -56,18 +58,16 @@ struct htab {
 	uint64_t buckets_off;
 	uint64_t locks_off;
 	uint64_t elems_off;
-	struct shm_mutex free_lock;
-	uint64_t free_head, free_tail;
-	struct shm_mutex lru_lock;
-	uint64_t lru_head, lru_tail;
+	_Atomic uint64_t free_top; /* tag << 32 | (index + 1); 0 index: empty */
+	_Atomic uint64_t clock_hand;
 };
 
 struct htab_elem {
 	_Atomic uint64_t next;
-	uint64_t lru_prev, lru_next;
-	uint64_t free_next;
+	_Atomic uint32_t free_next; /* index + 1 of the next free element */
 	uint32_t hash;
-	_Atomic uint32_t ref;
+	_Atomic uint32_t ref;	    /* LRU: used since the clock hand passed */
+	_Atomic uint32_t inuse;	    /* linked in a bucket (changes under its lock) */
 	char key[]; /* key (rounded up to 8), then the value area */
 };
 
@@ -195,100 +195,79 @@ static void unlink_elem(struct bpftime_map *h, uint32_t b, struct htab_elem *e)
 	(void)NEVER(1);
 }
 
+static inline struct htab_elem *elem_at(struct bpftime_map *h, uint32_t idx)
+{
+	return (struct htab_elem *)(h->elems + (size_t)idx * h->elem_size);
+}
+
+static inline uint32_t elem_idx(struct bpftime_map *h, struct htab_elem *e)
+{
+	return (uint32_t)(((char *)e - h->elems) / h->elem_size);
+}
+
 static void free_push(struct bpftime_map *h, struct htab_elem *e)
 {
-	struct htab *t = htab_of(h);
-	uint64_t off = OFF(h, e);
+	_Atomic uint64_t *top = &htab_of(h)->free_top;
+	uint64_t old = atomic_load_explicit(top, memory_order_relaxed), new;
+	uint32_t me = elem_idx(h, e) + 1;
 
-	e->free_next = 0;
-	shm_lock(&t->free_lock);
-	if (t->free_tail)
-		E(h, t->free_tail)->free_next = off;
-	else
-		t->free_head = off;
-	t->free_tail = off;
-	shm_unlock(&t->free_lock);
+	do {
+		atomic_store_explicit(&e->free_next, (uint32_t)old, memory_order_relaxed);
+		new = ((old >> 32) + 1) << 32 | me;
+	} while (!atomic_compare_exchange_weak_explicit(top, &old, new, memory_order_release,
+							memory_order_relaxed));
 }
 
 static struct htab_elem *free_pop(struct bpftime_map *h)
 {
-	struct htab *t = htab_of(h);
-	struct htab_elem *e = NULL;
+	_Atomic uint64_t *top = &htab_of(h)->free_top;
+	uint64_t old = atomic_load_explicit(top, memory_order_acquire), new;
+	struct htab_elem *e;
 
-	shm_lock(&t->free_lock);
-	if (t->free_head) {
-		e = E(h, t->free_head);
-		t->free_head = e->free_next;
-		if (!t->free_head)
-			t->free_tail = 0;
-	}
-	shm_unlock(&t->free_lock);
+	do {
+		if (!(uint32_t)old)
+			return NULL;
+		e = elem_at(h, (uint32_t)old - 1);
+		/* e may be popped and reused under us: then the tag moved on
+		 * and the CAS fails, whatever free_next we read */
+		new = ((old >> 32) + 1) << 32 |
+		      atomic_load_explicit(&e->free_next, memory_order_relaxed);
+	} while (!atomic_compare_exchange_weak_explicit(top, &old, new, memory_order_acquire,
+							memory_order_acquire));
 	return e;
 }
 
-/* ---- LRU list (lru_lock held) ----------------------------------------- */
-
-static void lru_del(struct bpftime_map *h, struct htab_elem *e)
-{
-	struct htab *t = htab_of(h);
-
-	if (e->lru_prev)
-		E(h, e->lru_prev)->lru_next = e->lru_next;
-	else
-		t->lru_head = e->lru_next;
-	if (e->lru_next)
-		E(h, e->lru_next)->lru_prev = e->lru_prev;
-	else
-		t->lru_tail = e->lru_prev;
-	e->lru_prev = e->lru_next = 0;
-}
-
-static void lru_add_head(struct bpftime_map *h, struct htab_elem *e)
-{
-	struct htab *t = htab_of(h);
-	uint64_t off = OFF(h, e);
-
-	e->lru_prev = 0;
-	e->lru_next = t->lru_head;
-	if (t->lru_head)
-		E(h, t->lru_head)->lru_prev = off;
-	else
-		t->lru_tail = off;
-	t->lru_head = off;
-}
-
+/* CLOCK eviction for LRU maps; called holding no lock. */
 static struct htab_elem *lru_evict(struct bpftime_map *h)
 {
 	struct htab *t = htab_of(h);
-	struct htab_elem *victim = NULL;
 
-	shm_lock(&t->lru_lock);
-	for (int pass = 0; pass < 3 && !victim; pass++) {
-		uint64_t n = t->lru_tail;
+	for (uint64_t n = 0; n < 3ULL * t->n_elems; n++) {
+		uint64_t i = atomic_fetch_add_explicit(&t->clock_hand, 1, memory_order_relaxed);
+		struct htab_elem *e = elem_at(h, (uint32_t)(i % t->n_elems));
+		uint32_t b;
 
-		for (uint32_t scanned = 0; n && scanned < t->n_elems; scanned++) {
-			struct htab_elem *e = E(h, n);
-			uint32_t b = e->hash & h->bucket_mask;
-
-			n = e->lru_prev;
-			if (atomic_load_explicit(&e->ref, memory_order_relaxed) && pass == 0) {
-				atomic_store_explicit(&e->ref, 0, memory_order_relaxed);
-				lru_del(h, e);
-				lru_add_head(h, e);
-				continue;
-			}
-			if (shm_trylock(bucket_lock(h, b)))
-				continue;
+		if (!atomic_load_explicit(&e->inuse, memory_order_relaxed))
+			continue;
+		if (atomic_load_explicit(&e->ref, memory_order_relaxed)) {
+			atomic_store_explicit(&e->ref, 0, memory_order_relaxed);
+			continue;
+		}
+		b = e->hash & h->bucket_mask;
+		if (shm_trylock(bucket_lock(h, b)))
+			continue;
+		/* in use and hashing to b under b's lock: it is linked in b */
+		if (atomic_load_explicit(&e->inuse, memory_order_relaxed) &&
+		    (e->hash & h->bucket_mask) == b) {
 			unlink_elem(h, b, e);
-			lru_del(h, e);
+			atomic_store_explicit(&e->inuse, 0, memory_order_relaxed);
 			atomic_fetch_sub(&t->count, 1);
 			shm_unlock(bucket_lock(h, b));
-			victim = e;
-			break;
+			return e;
 		}
+		shm_unlock(bucket_lock(h, b));
 	}
-	shm_unlock(&t->lru_lock);
-	return victim;
+	return NULL;
 }
 
 /* ---- creation --------------------------------------------------------- */
@@ -361,8 +340,6 @@ static int htab_alloc(struct bpftime_shm *shm, struct shm_map *m)
 	t->elems_off = shm_alloc(shm, esize * n_elems, 64);
 	if ((err = map_own(m, t->elems_off)))
 		return err;
-	if ((err = shm_mutex_init(&t->free_lock)) || (err = shm_mutex_init(&t->lru_lock)))
-		return err;
 	for (uint32_t i = 0; i < nl; i++) {
 		err = shm_mutex_init(&((struct htab_lock *)shm_ptr(shm, t->locks_off))[i].m);
 		if (err)
@@ -372,13 +349,14 @@ static int htab_alloc(struct bpftime_shm *shm, struct shm_map *m)
 	for (uint32_t i = 0; i < nb; i++)
 		atomic_store_explicit(&buckets[i], ((uint64_t)i << 1) | 1, memory_order_relaxed);
 	elems = shm_ptr(shm, t->elems_off);
+	/* the stack starts as 0, 1, 2, ...: next of i is i + 1 (index + 1 coding) */
 	for (uint64_t i = 0; i < n_elems; i++) {
 		struct htab_elem *e = (struct htab_elem *)(elems + i * esize);
 
-		e->free_next = i + 1 < n_elems ? t->elems_off + (i + 1) * esize : 0;
+		atomic_store_explicit(&e->free_next, i + 1 < n_elems ? (uint32_t)(i + 2) : 0,
+				      memory_order_relaxed);
 	}
-	t->free_head = t->elems_off;
-	t->free_tail = t->elems_off + (n_elems - 1) * esize;
+	atomic_store(&t->free_top, 1);
 	return 0;
 }
 
@@ -393,6 +371,7 @@ static int htab_handle_init(struct bpftime_map *h)
 	h->lock_mask = t->n_locks - 1;
 	h->seed = t->seed;
 	h->elem_size = t->elem_size;
+	h->elems = shm_ptr(h->shm, t->elems_off);
 	h->key8 = MAP_ROUND8(h->key_size);
 	h->lru = h->type == BPFTIME_MAP_LRU_HASH || h->type == BPFTIME_MAP_LRU_PERCPU_HASH;
 	h->percpu = h->type == BPFTIME_MAP_PERCPU_HASH || h->type == BPFTIME_MAP_LRU_PERCPU_HASH;
@@ -654,13 +633,9 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 		unlink_elem(h, b, old);
 	else
 		atomic_fetch_add(&t->count, 1);
-	if (h->lru) {
-		shm_lock(&t->lru_lock);
-		lru_add_head(h, e);
-		if (old)
-			lru_del(h, old);
-		shm_unlock(&t->lru_lock);
-	}
+	atomic_store_explicit(&e->inuse, 1, memory_order_relaxed);
+	if (old)
+		atomic_store_explicit(&old->inuse, 0, memory_order_relaxed);
 	e = NULL;
 	shm_unlock(bucket_lock(h, b));
 	if (old) {
@@ -717,12 +692,8 @@ static int delete_common(struct bpftime_map *h, const void *key, void *value, ui
 	if (value)
 		err = copy_out(h, e, value, flags);
 	unlink_elem(h, b, e);
+	atomic_store_explicit(&e->inuse, 0, memory_order_relaxed);
 	atomic_fetch_sub(&t->count, 1);
-	if (h->lru) {
-		shm_lock(&t->lru_lock);
-		lru_del(h, e);
-		shm_unlock(&t->lru_lock);
-	}
 	shm_unlock(bucket_lock(h, b));
 	if (h->type == BPFTIME_MAP_HASH_OF_MAPS) {
 		uint64_t o;

@@ -74,6 +74,7 @@ struct bpftime_map {
 	char *base;			 /* the segment start */
 	_Atomic uint64_t *buckets;
 	char *locks;
+	char *elems;
 	uint32_t bucket_mask, lock_mask, seed, elem_size, key8;
 	bool lru, percpu;
 	void *local;	     /* per-process state of the type (ring buffer mapping) */

@@ -21,11 +21,13 @@
  *
  * Pointer lifetime policy (kernel-like, not RCU): a value pointer from a
  * lookup stays a valid address in the segment for as long as the map exists,
- * but the element may be deleted and its memory reused for another key.
- * Hash maps put freed elements at the tail of a FIFO free list, so reuse is
- * deferred as long as possible; LRU maps reuse evicted elements at once, as
- * the kernel does.  Readers of hash maps never take locks and never see a
- * half-linked chain (nulls-terminated chains detect moved elements).
+ * but the element may be deleted and its memory reused for another key, as
+ * with the kernel's preallocated hash maps (whose per-CPU free lists also
+ * hand a freed element to the next update).  An update of an existing key
+ * installs a new element, so a pointer to the old one keeps showing the old
+ * value until that element is reused.  Readers of hash maps never take locks
+ * and never see a half-linked chain (nulls-terminated chains detect elements
+ * that moved while being followed).
  *
  * Mappable memory: BPF_F_MMAPABLE arrays and ring buffers keep their bytes
  * page-aligned and contiguous in the segment; bpftime_map__mmap_region()
