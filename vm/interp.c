@@ -34,6 +34,33 @@
 	X(LDXW) X(LDXH) X(LDXB) X(LDXDW) X(LDXSW) X(LDXSH) X(LDXSB) X(STW) X(STH) X(STB) X(STDW)  \
 	X(STXW) X(STXH) X(STXB) X(STXDW) X(ATOMIC32) X(ATOMIC64)
 
+/*
+ * Operand forwarding.  eBPF registers live in memory (reg[]), so a chain of
+ * dependent instructions pays a store-to-load round trip per link.  Every
+ * handler that writes a register also leaves the value in the local `acc`;
+ * when an instruction reads the register its predecessor just wrote (and
+ * nothing jumps to it, so the predecessor always ran right before), decoding
+ * picks a variant that takes that operand from `acc`: _AD for dst (ALU
+ * read-modify-write, compares, store bases), _AS for src (ALU and compare
+ * sources, moves, load bases, stored values).
+ */
+#define VM_BINOPS(M, X)                                                                            \
+	M(X, ADD) M(X, SUB) M(X, MUL) M(X, OR) M(X, AND) M(X, XOR) M(X, LSH) M(X, RSH) M(X, ARSH)  \
+	M(X, DIV) M(X, MOD)
+#define VM_JCCS(M, X)                                                                              \
+	M(X, JEQ) M(X, JNE) M(X, JGT) M(X, JGE) M(X, JLT) M(X, JLE) M(X, JSGT) M(X, JSGE)          \
+	M(X, JSLT) M(X, JSLE) M(X, JSET)
+#define BIN_ALL(X, n) X(n##64_IMM) X(n##64_REG) X(n##32_IMM) X(n##32_REG)
+#define BIN_REG(X, n) X(n##64_REG) X(n##32_REG)
+#define JCC_ALL(X, n) X(n##_IMM) X(n##_REG) X(n##32_IMM) X(n##32_REG)
+#define JCC_REG(X, n) X(n##_REG) X(n##32_REG)
+#define VM_AD_OPS(X)                                                                               \
+	VM_BINOPS(BIN_ALL, X) VM_JCCS(JCC_ALL, X) X(NEG64) X(NEG32) X(STB) X(STH) X(STW) X(STDW)   \
+	X(STXB) X(STXH) X(STXW) X(STXDW)
+#define VM_AS_OPS(X)                                                                               \
+	VM_BINOPS(BIN_REG, X) VM_JCCS(JCC_REG, X) X(MOV64_REG) X(MOV32_REG) X(LDXB) X(LDXH)       \
+	X(LDXW) X(LDXDW) X(LDXSB) X(LDXSH) X(LDXSW) X(STXB) X(STXH) X(STXW) X(STXDW)
+
 /* Handler numbers: the opcode byte for insn.def rows, then variants. */
 enum vop {
 #define INSN(name, code, tmpl, fl) VOP_##name = (code),
@@ -55,11 +82,24 @@ enum vop {
 	VOP_CALL_LOCAL,
 	VOP_CALL_TAIL,
 	VOP_INVALID,
-	VOP_CHK_BASE = 512, /* + opcode: bounds-checked memory access */
+	VOP_AD_BASE = 512,  /* + basic handler: dst from acc */
+	VOP_AS_BASE = 1024, /* + basic handler: src from acc */
+	VOP_CHK_BASE = 1536, /* + opcode: bounds-checked memory access */
 #define X(name) VOP_##name##_CHK = VOP_CHK_BASE + OP_##name,
 	VM_MEM_OPS(X)
 #undef X
 	VOP_MAX = VOP_CHK_BASE + 256,
+};
+
+static const bool has_ad[VOP_AD_BASE] = {
+#define X(name) [VOP_##name] = true,
+	VM_AD_OPS(X)
+#undef X
+};
+static const bool has_as[VOP_AD_BASE] = {
+#define X(name) [VOP_##name] = true,
+	VM_AS_OPS(X)
+#undef X
 };
 
 /* One decoded slot.  The second slot of an lddw holds the 64-bit value. */
@@ -246,13 +286,17 @@ static ALWAYS_INLINE uint64_t swap_be(uint64_t v, int32_t width)
 }
 
 #ifdef BPFTIME_VM_SWITCH
-#define VM_CASE(name)  case VOP_##name:
-#define VM_NEXT()      continue
-#define VM_FALLTHROUGH __attribute__((fallthrough))
+#define VM_CASE(name)	 case VOP_##name:
+#define VM_CASE_AD(name) case VOP_AD_BASE + VOP_##name:
+#define VM_CASE_AS(name) case VOP_AS_BASE + VOP_##name:
+#define VM_NEXT()	 continue
+#define VM_FALLTHROUGH	 __attribute__((fallthrough))
 #else
-#define VM_CASE(name)  do_##name:
-#define VM_NEXT()      goto *ip->handler
-#define VM_FALLTHROUGH do {} while (0)
+#define VM_CASE(name)	 do_##name:
+#define VM_CASE_AD(name) do_##name##_AD:
+#define VM_CASE_AS(name) do_##name##_AS:
+#define VM_NEXT()	 goto *ip->handler
+#define VM_FALLTHROUGH	 do {} while (0)
 #endif
 
 /* Register and operand accessors (the kernel interpreter's DST/SRC/IMM). */
@@ -268,46 +312,130 @@ static ALWAYS_INLINE uint64_t swap_be(uint64_t v, int32_t width)
 		ip += (n);                                                                         \
 		VM_NEXT();                                                                         \
 	}
+/* every register write goes through here, see "Operand forwarding" */
+#define SET(v)                                                                                     \
+	acc = (v);                                                                                 \
+	DST = acc;
+#define JUMP_IF(c)                                                                                 \
+	{                                                                                          \
+		if (c)                                                                             \
+			ip += ip->off;                                                             \
+		NEXT(1)                                                                            \
+	}
 
-#define ALU64(name, op)                                                                            \
-	VM_CASE(name##64_IMM) DST = DST op IMM;                                                    \
-	NEXT(1)                                                                                    \
-	VM_CASE(name##64_REG) DST = DST op SRC;                                                    \
-	NEXT(1)                                                                                    \
-	VM_CASE(name##32_IMM) DST = (uint32_t)((uint32_t)DST op IMM32);                            \
-	NEXT(1)                                                                                    \
-	VM_CASE(name##32_REG) DST = (uint32_t)((uint32_t)DST op(uint32_t) SRC);                    \
-	NEXT(1)
+/* Binary ALU operations as expressions of (dst, src); the 32-bit forms
+ * truncate both and zero-extend the result. */
+#define U32(v)	     ((uint32_t)(v))
+#define S32(v)	     ((int32_t)(uint32_t)(v))
+#define ADD64(d, s)  ((d) + (s))
+#define ADD32(d, s)  U32(U32(d) + U32(s))
+#define SUB64(d, s)  ((d) - (s))
+#define SUB32(d, s)  U32(U32(d) - U32(s))
+#define MUL64(d, s)  ((d) * (s))
+#define MUL32(d, s)  U32(U32(d) * U32(s))
+#define OR64(d, s)   ((d) | (s))
+#define OR32(d, s)   U32(U32(d) | U32(s))
+#define AND64(d, s)  ((d) & (s))
+#define AND32(d, s)  U32(U32(d) & U32(s))
+#define XOR64(d, s)  ((d) ^ (s))
+#define XOR32(d, s)  U32(U32(d) ^ U32(s))
+#define LSH64(d, s)  ((d) << ((s)&63))
+#define LSH32(d, s)  U32(U32(d) << ((s)&31))
+#define RSH64(d, s)  ((d) >> ((s)&63))
+#define RSH32(d, s)  U32(U32(d) >> ((s)&31))
+#define ARSH64(d, s) ((uint64_t)((int64_t)(d) >> ((s)&63)))
+#define ARSH32(d, s) U32(S32(d) >> ((s)&31))
+/* div by zero gives 0, mod by zero leaves dst (RFC 9669) */
+#define DIV64(d, s) ((s) ? (d) / (s) : 0)
+#define DIV32(d, s) (U32(s) ? U32(d) / U32(s) : 0)
+#define MOD64(d, s) ((s) ? (d) % (s) : (d))
+#define MOD32(d, s) (U32(s) ? U32(d) % U32(s) : U32(d))
 
-#define JMP(name, op, type64, type32)                                                              \
-	VM_CASE(name##_IMM) if ((type64)DST op(type64) IMM) ip += ip->off;                         \
-	NEXT(1)                                                                                    \
-	VM_CASE(name##_REG) if ((type64)DST op(type64) SRC) ip += ip->off;                         \
-	NEXT(1)                                                                                    \
-	VM_CASE(name##32_IMM) if ((type32)DST op(type32) IMM32) ip += ip->off;                     \
-	NEXT(1)                                                                                    \
-	VM_CASE(name##32_REG) if ((type32)DST op(type32) SRC) ip += ip->off;                       \
-	NEXT(1)
+#define BINOP(n)                                                                                   \
+	VM_CASE(n##64_IMM) SET(n##64(DST, IMM)) NEXT(1)                                            \
+	VM_CASE_AD(n##64_IMM) SET(n##64(acc, IMM)) NEXT(1)                                         \
+	VM_CASE(n##64_REG) SET(n##64(DST, SRC)) NEXT(1)                                            \
+	VM_CASE_AD(n##64_REG) SET(n##64(acc, SRC)) NEXT(1)                                         \
+	VM_CASE_AS(n##64_REG) SET(n##64(DST, acc)) NEXT(1)                                         \
+	VM_CASE(n##32_IMM) SET(n##32(DST, IMM)) NEXT(1)                                            \
+	VM_CASE_AD(n##32_IMM) SET(n##32(acc, IMM)) NEXT(1)                                         \
+	VM_CASE(n##32_REG) SET(n##32(DST, SRC)) NEXT(1)                                            \
+	VM_CASE_AD(n##32_REG) SET(n##32(acc, SRC)) NEXT(1)                                         \
+	VM_CASE_AS(n##32_REG) SET(n##32(DST, acc)) NEXT(1)
+
+/* Conditions as expressions of (dst, src). */
+#define JEQ64(d, s)  ((d) == (s))
+#define JEQ32(d, s)  (U32(d) == U32(s))
+#define JNE64(d, s)  ((d) != (s))
+#define JNE32(d, s)  (U32(d) != U32(s))
+#define JGT64(d, s)  ((d) > (s))
+#define JGT32(d, s)  (U32(d) > U32(s))
+#define JGE64(d, s)  ((d) >= (s))
+#define JGE32(d, s)  (U32(d) >= U32(s))
+#define JLT64(d, s)  ((d) < (s))
+#define JLT32(d, s)  (U32(d) < U32(s))
+#define JLE64(d, s)  ((d) <= (s))
+#define JLE32(d, s)  (U32(d) <= U32(s))
+#define JSGT64(d, s) ((int64_t)(d) > (int64_t)(s))
+#define JSGT32(d, s) (S32(d) > S32(s))
+#define JSGE64(d, s) ((int64_t)(d) >= (int64_t)(s))
+#define JSGE32(d, s) (S32(d) >= S32(s))
+#define JSLT64(d, s) ((int64_t)(d) < (int64_t)(s))
+#define JSLT32(d, s) (S32(d) < S32(s))
+#define JSLE64(d, s) ((int64_t)(d) <= (int64_t)(s))
+#define JSLE32(d, s) (S32(d) <= S32(s))
+#define JSET64(d, s) (((d) & (s)) != 0)
+#define JSET32(d, s) ((U32(d) & U32(s)) != 0)
+
+#define JCC(n)                                                                                     \
+	VM_CASE(n##_IMM) JUMP_IF(n##64(DST, IMM))                                                  \
+	VM_CASE_AD(n##_IMM) JUMP_IF(n##64(acc, IMM))                                               \
+	VM_CASE(n##_REG) JUMP_IF(n##64(DST, SRC))                                                  \
+	VM_CASE_AD(n##_REG) JUMP_IF(n##64(acc, SRC))                                               \
+	VM_CASE_AS(n##_REG) JUMP_IF(n##64(DST, acc))                                               \
+	VM_CASE(n##32_IMM) JUMP_IF(n##32(DST, IMM))                                                \
+	VM_CASE_AD(n##32_IMM) JUMP_IF(n##32(acc, IMM))                                             \
+	VM_CASE(n##32_REG) JUMP_IF(n##32(DST, SRC))                                                \
+	VM_CASE_AD(n##32_REG) JUMP_IF(n##32(acc, SRC))                                             \
+	VM_CASE_AS(n##32_REG) JUMP_IF(n##32(DST, acc))
 
 /* A load: the checked label verifies [addr, addr+size) and falls into the
- * plain one. */
+ * plain one.  Forwarded variants are not used in bounds-checked mode. */
 #define LDX(name, size, ext)                                                                       \
 	VM_CASE(name##_CHK)                                                                        \
-	if (unlikely(!access_ok(r, SRC + OFF, size, false)))                          \
+	if (unlikely(!access_ok(r, SRC + OFF, size, false)))                                       \
 		return fault(r, PC, SRC + OFF, size, false);                                       \
 	VM_FALLTHROUGH;                                                                            \
-	VM_CASE(name) DST = ext(vm_load(SRC + OFF, size));                                         \
-	NEXT(1)
+	VM_CASE(name) SET(ext(vm_load(SRC + OFF, size))) NEXT(1)                                   \
+	VM_CASE_AS(name) SET(ext(vm_load(acc + OFF, size))) NEXT(1)
 
-#define ST(name, size, val)                                                                        \
+#define ST(name, size)                                                                             \
 	VM_CASE(name##_CHK)                                                                        \
-	if (unlikely(!access_ok(r, DST + OFF, size, true)))                           \
+	if (unlikely(!access_ok(r, DST + OFF, size, true)))                                        \
 		return fault(r, PC, DST + OFF, size, true);                                        \
 	VM_FALLTHROUGH;                                                                            \
-	VM_CASE(name) vm_store(DST + OFF, size, val);                                              \
+	VM_CASE(name) vm_store(DST + OFF, size, IMM);                                              \
+	NEXT(1)                                                                                    \
+	VM_CASE_AD(name) vm_store(acc + OFF, size, IMM);                                           \
 	NEXT(1)
 
-#define ZX(v)  (v)
+#define STX(name, size)                                                                            \
+	VM_CASE(name##_CHK)                                                                        \
+	if (unlikely(!access_ok(r, DST + OFF, size, true)))                                        \
+		return fault(r, PC, DST + OFF, size, true);                                        \
+	VM_FALLTHROUGH;                                                                            \
+	VM_CASE(name) vm_store(DST + OFF, size, SRC);                                              \
+	NEXT(1)                                                                                    \
+	VM_CASE_AD(name) vm_store(acc + OFF, size, SRC);                                           \
+	NEXT(1)                                                                                    \
+	VM_CASE_AS(name) vm_store(DST + OFF, size, acc);                                           \
+	NEXT(1)
+
+/* adapters: VM_BINOPS(BINOP_M, ) / VM_JCCS(JCC_M, ) emit every handler */
+#define BINOP_M(X, n) BINOP(n)
+#define JCC_M(X, n)   JCC(n)
+
+#define ZX(v)	(v)
 #define SX8(v)	((uint64_t)(int64_t)(int8_t)(v))
 #define SX16(v) ((uint64_t)(int64_t)(int16_t)(v))
 #define SX32(v) ((uint64_t)(int64_t)(int32_t)(v))
@@ -339,6 +467,12 @@ static int exec(struct run *r, const struct dinsn *code, size_t start, uint64_t 
 #define X(name) [VOP_##name##_CHK] = &&do_##name##_CHK,
 		VM_MEM_OPS(X)
 #undef X
+#define X(name) [VOP_AD_BASE + VOP_##name] = &&do_##name##_AD,
+		VM_AD_OPS(X)
+#undef X
+#define X(name) [VOP_AS_BASE + VOP_##name] = &&do_##name##_AS,
+		VM_AS_OPS(X)
+#undef X
 	};
 #pragma GCC diagnostic pop
 #endif
@@ -346,7 +480,7 @@ static int exec(struct run *r, const struct dinsn *code, size_t start, uint64_t 
 	uint64_t *reg;
 	const struct dinsn *ip;
 	bpftime_helper_fn fn;
-	uint64_t tmp;
+	uint64_t tmp, acc = 0;
 
 	if (labels) {
 #ifndef BPFTIME_VM_SWITCH
@@ -360,152 +494,63 @@ static int exec(struct run *r, const struct dinsn *code, size_t start, uint64_t 
 
 #ifdef BPFTIME_VM_SWITCH
 	for (;;) {
-		switch ((enum vop)ip->op) {
+		switch ((unsigned int)ip->op) {
 #else
 	VM_NEXT();
 	{
 		{
 #endif
-		ALU64(ADD, +)
-		ALU64(SUB, -)
-		ALU64(MUL, *)
-		ALU64(OR, |)
-		ALU64(AND, &)
-		ALU64(XOR, ^)
-		/* shift immediates are masked at decode time */
-		VM_CASE(LSH64_IMM) DST <<= ip->imm;
-		NEXT(1)
-		VM_CASE(LSH64_REG) DST <<= (SRC & 63);
-		NEXT(1)
-		VM_CASE(LSH32_IMM) DST = (uint32_t)((uint32_t)DST << ip->imm);
-		NEXT(1)
-		VM_CASE(LSH32_REG) DST = (uint32_t)((uint32_t)DST << (SRC & 31));
-		NEXT(1)
-		VM_CASE(RSH64_IMM) DST >>= ip->imm;
-		NEXT(1)
-		VM_CASE(RSH64_REG) DST >>= (SRC & 63);
-		NEXT(1)
-		VM_CASE(RSH32_IMM) DST = (uint32_t)DST >> ip->imm;
-		NEXT(1)
-		VM_CASE(RSH32_REG) DST = (uint32_t)DST >> (SRC & 31);
-		NEXT(1)
-		VM_CASE(ARSH64_IMM) DST = (uint64_t)((int64_t)DST >> ip->imm);
-		NEXT(1)
-		VM_CASE(ARSH64_REG) DST = (uint64_t)((int64_t)DST >> (SRC & 63));
-		NEXT(1)
-		VM_CASE(ARSH32_IMM) DST = (uint32_t)((int32_t)DST >> ip->imm);
-		NEXT(1)
-		VM_CASE(ARSH32_REG) DST = (uint32_t)((int32_t)DST >> (SRC & 31));
-		NEXT(1)
-		VM_CASE(NEG64) DST = 0 - DST;
-		NEXT(1)
-		VM_CASE(NEG32) DST = (uint32_t)(0 - (uint32_t)DST);
-		NEXT(1)
-		VM_CASE(MOV64_IMM) DST = IMM;
-		NEXT(1)
-		VM_CASE(MOV64_REG) DST = SRC;
-		NEXT(1)
-		VM_CASE(MOV32_IMM) DST = IMM32;
-		NEXT(1)
-		VM_CASE(MOV32_REG) DST = (uint32_t)SRC;
-		NEXT(1)
-		VM_CASE(MOVSX64_8) DST = SX8(SRC);
-		NEXT(1)
-		VM_CASE(MOVSX64_16) DST = SX16(SRC);
-		NEXT(1)
-		VM_CASE(MOVSX64_32) DST = SX32(SRC);
-		NEXT(1)
-		VM_CASE(MOVSX32_8) DST = (uint32_t)SX8(SRC);
-		NEXT(1)
-		VM_CASE(MOVSX32_16) DST = (uint32_t)SX16(SRC);
-		NEXT(1)
-		/* unsigned div/mod: the immediate is never 0 (verifier) */
-		VM_CASE(DIV64_IMM) DST = DST / IMM;
-		NEXT(1)
-		VM_CASE(DIV64_REG) DST = SRC ? DST / SRC : 0;
-		NEXT(1)
-		VM_CASE(DIV32_IMM) DST = (uint32_t)DST / IMM32;
-		NEXT(1)
-		VM_CASE(DIV32_REG) DST = (uint32_t)SRC ? (uint32_t)DST / (uint32_t)SRC : 0;
-		NEXT(1)
-		VM_CASE(MOD64_IMM) DST = DST % IMM;
-		NEXT(1)
-		VM_CASE(MOD64_REG) DST = SRC ? DST % SRC : DST;
-		NEXT(1)
-		VM_CASE(MOD32_IMM) DST = (uint32_t)DST % IMM32;
-		NEXT(1)
-		VM_CASE(MOD32_REG)
-		DST = (uint32_t)SRC ? (uint32_t)DST % (uint32_t)SRC : (uint32_t)DST;
-		NEXT(1)
+		VM_BINOPS(BINOP_M, )
+		VM_CASE(NEG64) SET(0 - DST) NEXT(1)
+		VM_CASE_AD(NEG64) SET(0 - acc) NEXT(1)
+		VM_CASE(NEG32) SET(U32(0 - U32(DST))) NEXT(1)
+		VM_CASE_AD(NEG32) SET(U32(0 - U32(acc))) NEXT(1)
+		VM_CASE(MOV64_IMM) SET(IMM) NEXT(1)
+		VM_CASE(MOV64_REG) SET(SRC) NEXT(1)
+		VM_CASE_AS(MOV64_REG) SET(acc) NEXT(1)
+		VM_CASE(MOV32_IMM) SET(IMM32) NEXT(1)
+		VM_CASE(MOV32_REG) SET(U32(SRC)) NEXT(1)
+		VM_CASE_AS(MOV32_REG) SET(U32(acc)) NEXT(1)
+		VM_CASE(MOVSX64_8) SET(SX8(SRC)) NEXT(1)
+		VM_CASE(MOVSX64_16) SET(SX16(SRC)) NEXT(1)
+		VM_CASE(MOVSX64_32) SET(SX32(SRC)) NEXT(1)
+		VM_CASE(MOVSX32_8) SET(U32(SX8(SRC))) NEXT(1)
+		VM_CASE(MOVSX32_16) SET(U32(SX16(SRC))) NEXT(1)
 		/* signed div/mod: -1 is special-cased, INT_MIN / -1 would trap */
 		VM_CASE(SDIV64_IMM) tmp = IMM;
 		goto sdiv64;
 		VM_CASE(SDIV64_REG) tmp = SRC;
 sdiv64:
-		if ((int64_t)tmp == -1)
-			DST = 0 - DST;
-		else
-			DST = tmp ? (uint64_t)((int64_t)DST / (int64_t)tmp) : 0;
+		SET((int64_t)tmp == -1 ? 0 - DST :
+		    tmp		       ? (uint64_t)((int64_t)DST / (int64_t)tmp) : 0)
 		NEXT(1)
 		VM_CASE(SMOD64_IMM) tmp = IMM;
 		goto smod64;
 		VM_CASE(SMOD64_REG) tmp = SRC;
 smod64:
-		if ((int64_t)tmp == -1)
-			DST = 0;
-		else if (tmp)
-			DST = (uint64_t)((int64_t)DST % (int64_t)tmp);
+		SET((int64_t)tmp == -1 ? 0 : tmp ? (uint64_t)((int64_t)DST % (int64_t)tmp) : DST)
 		NEXT(1)
 		VM_CASE(SDIV32_IMM) tmp = IMM32;
 		goto sdiv32;
-		VM_CASE(SDIV32_REG) tmp = (uint32_t)SRC;
+		VM_CASE(SDIV32_REG) tmp = U32(SRC);
 sdiv32:
-		if ((int32_t)tmp == -1)
-			DST = (uint32_t)(0 - (uint32_t)DST);
-		else
-			DST = (uint32_t)tmp ? (uint32_t)((int32_t)DST / (int32_t)tmp) : 0;
+		SET(S32(tmp) == -1 ? U32(0 - U32(DST)) : tmp ? U32(S32(DST) / S32(tmp)) : 0)
 		NEXT(1)
 		VM_CASE(SMOD32_IMM) tmp = IMM32;
 		goto smod32;
-		VM_CASE(SMOD32_REG) tmp = (uint32_t)SRC;
+		VM_CASE(SMOD32_REG) tmp = U32(SRC);
 smod32:
-		if ((int32_t)tmp == -1)
-			DST = 0;
-		else if ((uint32_t)tmp)
-			DST = (uint32_t)((int32_t)DST % (int32_t)tmp);
-		else
-			DST = (uint32_t)DST;
+		SET(S32(tmp) == -1 ? 0 : tmp ? U32(S32(DST) % S32(tmp)) : U32(DST))
 		NEXT(1)
-		VM_CASE(LE) DST = swap_le(DST, ip->imm);
-		NEXT(1)
-		VM_CASE(BE) DST = swap_be(DST, ip->imm);
-		NEXT(1)
-		VM_CASE(BSWAP) DST = swap_always(DST, ip->imm);
-		NEXT(1)
+		VM_CASE(LE) SET(swap_le(DST, ip->imm)) NEXT(1)
+		VM_CASE(BE) SET(swap_be(DST, ip->imm)) NEXT(1)
+		VM_CASE(BSWAP) SET(swap_always(DST, ip->imm)) NEXT(1)
 
 		VM_CASE(JA) NEXT(1 + ip->off)
 		VM_CASE(JA32) NEXT(1 + ip->imm)
-		JMP(JEQ, ==, uint64_t, uint32_t)
-		JMP(JNE, !=, uint64_t, uint32_t)
-		JMP(JGT, >, uint64_t, uint32_t)
-		JMP(JGE, >=, uint64_t, uint32_t)
-		JMP(JLT, <, uint64_t, uint32_t)
-		JMP(JLE, <=, uint64_t, uint32_t)
-		JMP(JSGT, >, int64_t, int32_t)
-		JMP(JSGE, >=, int64_t, int32_t)
-		JMP(JSLT, <, int64_t, int32_t)
-		JMP(JSLE, <=, int64_t, int32_t)
-		VM_CASE(JSET_IMM) if (DST & IMM) ip += ip->off;
-		NEXT(1)
-		VM_CASE(JSET_REG) if (DST & SRC) ip += ip->off;
-		NEXT(1)
-		VM_CASE(JSET32_IMM) if ((uint32_t)DST & IMM32) ip += ip->off;
-		NEXT(1)
-		VM_CASE(JSET32_REG) if ((uint32_t)DST & (uint32_t)SRC) ip += ip->off;
-		NEXT(1)
+		VM_JCCS(JCC_M, )
 
-		VM_CASE(LDDW) DST = ip[1].imm64;
-		NEXT(2)
+		VM_CASE(LDDW) SET(ip[1].imm64) NEXT(2)
 		LDX(LDXB, 1, ZX)
 		LDX(LDXH, 2, ZX)
 		LDX(LDXW, 4, ZX)
@@ -513,14 +558,14 @@ smod32:
 		LDX(LDXSB, 1, SX8)
 		LDX(LDXSH, 2, SX16)
 		LDX(LDXSW, 4, SX32)
-		ST(STB, 1, IMM)
-		ST(STH, 2, IMM)
-		ST(STW, 4, IMM)
-		ST(STDW, 8, IMM)
-		ST(STXB, 1, SRC)
-		ST(STXH, 2, SRC)
-		ST(STXW, 4, SRC)
-		ST(STXDW, 8, SRC)
+		ST(STB, 1)
+		ST(STH, 2)
+		ST(STW, 4)
+		ST(STDW, 8)
+		STX(STXB, 1)
+		STX(STXH, 2)
+		STX(STXW, 4)
+		STX(STXDW, 8)
 
 		VM_CASE(ATOMIC32_CHK)
 		if (unlikely(!access_ok(r, DST + OFF, 4, true)))
@@ -547,10 +592,11 @@ smod32:
 
 		/* helper call (src 0); the tail-call helper has its own handler */
 		VM_CASE(CALL)
-		reg[0] = vm->helpers[ip->imm](reg[1], reg[2], reg[3], reg[4], reg[5]);
+		acc = reg[0] = vm->helpers[ip->imm](reg[1], reg[2], reg[3], reg[4], reg[5]);
 		NEXT(1)
 		VM_CASE(CALL_TAIL)
-		reg[0] = vm->helpers[VM_HELPER_TAIL_CALL](reg[1], reg[2], reg[3], reg[4], reg[5]);
+		acc = reg[0] =
+			vm->helpers[VM_HELPER_TAIL_CALL](reg[1], reg[2], reg[3], reg[4], reg[5]);
 		if (vm_run_state.tail_next)
 			goto leave;
 		NEXT(1)
@@ -653,22 +699,78 @@ static enum vop decode_op(const struct bpftime_insn *insn, bool checked)
 	return code;
 }
 
+/* The register an instruction leaves in acc, or -1.  Every F_ALU, F_LOAD
+ * and lddw handler writes dst through SET(); helper calls set r0. */
+static int forwarded_reg(const struct bpftime_insn *insn)
+{
+	uint32_t flags = insn_desc[insn->code].flags;
+
+	if (flags & (F_ALU | F_LOAD) || insn->code == OP_LDDW)
+		return insn->dst;
+	if (insn->code == OP_CALL && insn->src == INSN_CALL_HELPER)
+		return 0;
+	return -1;
+}
+
+/* Marks the pcs control can reach other than from the previous slot. */
+static uint8_t *branch_targets(const struct bpftime_vm *vm)
+{
+	uint8_t *t = calloc(vm->cnt, 1);
+
+	if (!t)
+		return NULL;
+	for (size_t i = 0; i < vm->nr_subprogs; i++)
+		t[vm->subprogs[i]] = 1;
+	for (size_t pc = 0; pc < vm->cnt; pc++) {
+		const struct bpftime_insn *insn = &vm->insns[pc];
+		int64_t dest;
+
+		if (insn->code == OP_LDDW) {
+			pc++;
+			continue;
+		}
+		if (insn->code == OP_JA32)
+			dest = (int64_t)pc + 1 + insn->imm;
+		else if (insn_desc[insn->code].flags & F_JUMP)
+			dest = (int64_t)pc + 1 + insn->off;
+		else
+			continue;
+		if (ALWAYS(dest >= 0 && (uint64_t)dest < vm->cnt))
+			t[dest] = 1;
+	}
+	return t;
+}
+
 int vm_interp_prepare(struct bpftime_vm *vm)
 {
 	const struct bpftime_insn *insns = vm->insns;
 	bool checked = vm->opts.bounds_check;
-	struct dinsn *code;
 	const void *const *table = NULL;
+	struct dinsn *code;
+	uint8_t *target;
+	int prev = -1; /* register the previous instruction left in acc */
 
 	exec(NULL, NULL, 0, NULL, &table);
 	code = calloc(vm->cnt, sizeof(*code));
-	if (!code)
+	target = branch_targets(vm);
+	if (!code || !target) {
+		free(code);
+		free(target);
 		return vm_error(vm, ENOMEM, "out of memory decoding %zu instructions", vm->cnt);
+	}
 	for (size_t pc = 0; pc < vm->cnt; pc++) {
 		const struct bpftime_insn *insn = &insns[pc];
 		struct dinsn *d = &code[pc];
 		enum vop op = decode_op(insn, checked);
+		bool mem = insn_desc[insn->code].flags & (F_LOAD | F_STORE);
 
+		if (prev >= 0 && !target[pc] && op < VOP_AD_BASE && !(checked && mem)) {
+			if (has_ad[op] && insn->dst == prev)
+				op += VOP_AD_BASE;
+			else if (has_as[op] && insn->src == prev)
+				op += VOP_AS_BASE;
+		}
+		prev = forwarded_reg(insn);
 #ifdef BPFTIME_VM_SWITCH
 		d->op = op;
 #else
@@ -688,17 +790,9 @@ int vm_interp_prepare(struct bpftime_vm *vm)
 			code[pc + 1].handler = table[VOP_INVALID];
 #endif
 			pc++;
-			continue;
 		}
-		if (BPF_CLASS(insn->code) == BPF_ALU64 && BPF_SRC(insn->code) == BPF_K &&
-		    (BPF_OP(insn->code) == BPF_LSH || BPF_OP(insn->code) == BPF_RSH ||
-		     BPF_OP(insn->code) == BPF_ARSH))
-			d->imm &= 63;
-		else if (BPF_CLASS(insn->code) == BPF_ALU && BPF_SRC(insn->code) == BPF_K &&
-			 (BPF_OP(insn->code) == BPF_LSH || BPF_OP(insn->code) == BPF_RSH ||
-			  BPF_OP(insn->code) == BPF_ARSH))
-			d->imm &= 31;
 	}
+	free(target);
 	free(vm->interp_code);
 	vm->interp_code = code;
 	return 0;

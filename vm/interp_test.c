@@ -224,6 +224,20 @@ static void test_jumps(void **state)
 	assert_int_equal(RUN(BPF_MOV64_IMM(1, 6), BPF_MOV64_IMM(2, 4), BPF_MOV64_IMM(0, 1),
 			     BPF_JMP_REG(BPF_JSET, 1, 2, 1), BPF_MOV64_IMM(0, 2), BPF_EXIT_INSN()),
 			 1);
+	/* a jump target whose predecessor writes the register it reads must
+	 * not take the value forwarded from the path that was not taken */
+	assert_int_equal(RUN(BPF_MOV64_IMM(1, 5), BPF_MOV64_IMM(2, 0), BPF_JMP_A(1),
+			     BPF_MOV64_IMM(1, 7), BPF_JMP_IMM(BPF_JEQ, 1, 5, 2), BPF_MOV64_IMM(0, 1),
+			     BPF_EXIT_INSN(), BPF_MOV64_IMM(0, 2), BPF_EXIT_INSN()),
+			 2);
+	/* forwarded operands in every position: r1 = 3; r2 = r1 (src); r2 += r2
+	 * (dst and src); r2 = *(u64 *)(r10 - 8) after storing through r2 */
+	assert_int_equal(RUN(BPF_MOV64_IMM(1, 3), BPF_MOV64_REG(2, 1), BPF_ALU64_REG(BPF_ADD, 2, 2),
+			     BPF_STX_MEM(BPF_DW, 10, 2, -8), BPF_MOV64_REG(3, 10),
+			     BPF_LDX_MEM(BPF_DW, 0, 3, -8), BPF_ALU32_REG(BPF_SUB, 0, 1),
+			     BPF_JMP32_REG(BPF_JNE, 0, 1, 1), BPF_EXIT_INSN(),
+			     BPF_ALU64_IMM(BPF_ADD, 0, 100), BPF_EXIT_INSN()),
+			 3);
 	/* gotol: a 32-bit offset in imm, backwards and forwards; a counted loop */
 	assert_int_equal(RUN(BPF_MOV64_IMM(0, 0), BPF_JMP32_A(2), BPF_ALU64_IMM(BPF_ADD, 0, 1),
 			     BPF_EXIT_INSN(), BPF_ALU64_IMM(BPF_ADD, 0, 10),
