@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
+#include <sys/rseq.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
@@ -94,9 +95,30 @@ int map_own(struct shm_map *m, uint64_t off)
 	return -EINVAL;
 }
 
+/* The current CPU: glibc (2.35+) registers an rseq area per thread in which
+ * the kernel keeps cpu_id up to date, a plain load (~1 ns) where
+ * sched_getcpu() costs a vDSO call; fall back to it when rseq is off. */
+static inline int cur_cpu(void)
+{
+#if defined(__x86_64__)
+	if (likely(__rseq_size > 0)) {
+		char *tp;
+		const struct rseq *rs;
+		int32_t c;
+
+		__asm__("mov %%fs:0, %0" : "=r"(tp)); /* the TCB's self pointer */
+		rs = (const struct rseq *)(tp + __rseq_offset);
+		c = (int32_t)__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
+		if (likely(c >= 0))
+			return c;
+	}
+#endif
+	return sched_getcpu();
+}
+
 uint32_t map_this_cpu(const struct bpftime_map *h)
 {
-	int c = sched_getcpu();
+	int c = cur_cpu();
 
 	if (unlikely(c < 0))
 		return 0;
