@@ -1,0 +1,760 @@
+/* syscall-server/bpf_cmd.c: bpf(2) answered from the shared memory.
+ *
+ * srv_bpf() copies the attribute union like the kernel does (a larger union
+ * is fine if its tail is zero, else E2BIG), dispatches on the command and
+ * returns the kernel's result: a new fd, 0, or -errno with the kernel's
+ * codes (EBADF for a closed fd, EINVAL for an fd of the wrong kind, ENOENT,
+ * E2BIG...).  Results the kernel writes back into the caller's union (next
+ * ids, info lengths, batch counts, test-run results) are written there too.
+ *
+ * Attachments: every attachment is a link handler in the segment (what
+ * agents follow).  LINK_CREATE makes one the loader holds; the legacy
+ * PERF_EVENT_IOC_SET_BPF makes one tied to the perf event fd (perf.c);
+ * PROG_ATTACH to a perf event makes one owned by the loader.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpftime/vm.h>
+#include "internal.h"
+#include "common/log.h"
+#include "common/compiler.h"
+
+#define u64_ptr(x) ((void *)(uintptr_t)(x))
+
+int srv_bad_fd(int fd)
+{
+	if (fd < 0 || srv_real.fcntl(fd, F_GETFD) < 0)
+		return -EBADF;
+	return -EINVAL;
+}
+
+/* 0 if @fd is one of ours holding an object of @type, else the kernel's error */
+static int want(int fd, enum bpftime_handler_type type)
+{
+	if (srv_is_ours(fd) && srv_fd(fd)->kind == SRV_FD_HANDLER &&
+	    bpftime_handler__type(srv.shm, fd) == type)
+		return 0;
+	return srv_bad_fd(fd);
+}
+
+static uint32_t obj_id(int fd)
+{
+	struct bpftime_handler_info hi;
+
+	if (fd <= 0 || bpftime_handler__info(srv.shm, fd, &hi))
+		return 0;
+	return hi.id;
+}
+
+/* ---- maps ------------------------------------------------------------- */
+
+static bool is_fd_map(uint32_t type)
+{
+	return type == BPF_MAP_TYPE_PROG_ARRAY || type == BPF_MAP_TYPE_PERF_EVENT_ARRAY ||
+	       type == BPF_MAP_TYPE_ARRAY_OF_MAPS || type == BPF_MAP_TYPE_HASH_OF_MAPS ||
+	       type == BPF_MAP_TYPE_STACK_TRACE;
+}
+
+struct map_create_ctx {
+	const union bpf_attr *a;
+	const char *name;
+};
+
+static int make_map(int fd, void *ctx)
+{
+	const struct map_create_ctx *c = ctx;
+	const union bpf_attr *a = c->a;
+	BPFTIME_OPTS(bpftime_map_create_opts, o, .map_flags = a->map_flags,
+		     .inner_map_fd = a->inner_map_fd ? (int32_t)a->inner_map_fd : -1,
+		     .btf_fd = a->btf_fd, .btf_key_type_id = a->btf_key_type_id,
+		     .btf_value_type_id = a->btf_value_type_id,
+		     .btf_vmlinux_value_type_id = a->btf_vmlinux_value_type_id,
+		     .map_extra = a->map_extra, .numa_node = a->numa_node);
+
+	return bpftime_map__create(srv.shm, fd, a->map_type, c->name, a->key_size, a->value_size,
+				   a->max_entries, &o);
+}
+
+static int map_create(const union bpf_attr *a)
+{
+	struct map_create_ctx c = { .a = a };
+	char name[BPF_OBJ_NAME_LEN + 1];
+	int ret;
+
+	memcpy(name, a->map_name, BPF_OBJ_NAME_LEN);
+	name[BPF_OBJ_NAME_LEN] = 0;
+	if (strnlen(name, BPF_OBJ_NAME_LEN + 1) >= BPF_OBJ_NAME_LEN)
+		return -EINVAL;
+	c.name = name;
+	if (a->map_ifindex)
+		return -EINVAL; /* no devices to offload to */
+	if (a->btf_key_type_id || a->btf_value_type_id || a->btf_vmlinux_value_type_id) {
+		ret = want((int)a->btf_fd, BPFTIME_HANDLER_BTF);
+		if (ret)
+			return ret;
+		/* the kernel's map_check_btf: fd maps and stack traces take no BTF */
+		if (is_fd_map(a->map_type))
+			return -EINVAL;
+	}
+	if ((a->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS || a->map_type == BPF_MAP_TYPE_HASH_OF_MAPS)) {
+		ret = want((int)a->inner_map_fd, BPFTIME_HANDLER_MAP);
+		if (ret)
+			return ret;
+	}
+	ret = srv_new_fd(make_map, &c, true);
+	if (ret < 0 && ret != -EINVAL && ret != -E2BIG)
+		pr_warn("syscall server: cannot create map '%s' (type %u, key %u, value %u, %u entries): %s\n",
+			name, a->map_type, a->key_size, a->value_size, a->max_entries,
+			strerror(-ret));
+	return ret;
+}
+
+static int map_info(int fd, struct bpftime_map_info *mi)
+{
+	int ret = want(fd, BPFTIME_HANDLER_MAP);
+
+	if (ret)
+		return ret;
+	return bpftime_map__info(srv.shm, fd, mi);
+}
+
+static int map_elem(int cmd, const union bpf_attr *a)
+{
+	struct bpftime_map_info mi;
+	int fd = (int)a->map_fd, ret;
+	void *key, *value = u64_ptr(a->value);
+
+	ret = map_info(fd, &mi);
+	if (ret)
+		return ret;
+	key = mi.key_size ? u64_ptr(a->key) : NULL;
+	switch (cmd) {
+	case BPF_MAP_LOOKUP_ELEM:
+		return bpftime_map__lookup(srv.shm, fd, key, value, a->flags);
+	case BPF_MAP_UPDATE_ELEM:
+		return bpftime_map__update(srv.shm, fd, key, value, a->flags);
+	case BPF_MAP_DELETE_ELEM:
+		return bpftime_map__delete(srv.shm, fd, key);
+	case BPF_MAP_GET_NEXT_KEY:
+		return bpftime_map__get_next_key(srv.shm, fd, key, u64_ptr(a->next_key));
+	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
+		return bpftime_map__lookup_and_delete(srv.shm, fd, key, value, a->flags);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Batch operations.  The batch token (in_batch/out_batch, 4 bytes as the
+ * kernel's hash and array tokens) is the number of keys already returned in
+ * get_next_key order; lookup-and-delete restarts from the first key each time
+ * since what it returned is gone. */
+static int map_batch(int cmd, const union bpf_attr *a, union bpf_attr *ua, unsigned int size)
+{
+	struct bpftime_map_info mi;
+	int fd = (int)a->batch.map_fd, ret;
+	uint32_t want_cnt = a->batch.count, done = 0, skip = 0;
+	char *keys = u64_ptr(a->batch.keys), *vals = u64_ptr(a->batch.values);
+	char *prev = NULL, *cur;
+
+	ret = map_info(fd, &mi);
+	if (ret)
+		return ret;
+	if (a->batch.flags)
+		return -EINVAL;
+	if (cmd == BPF_MAP_UPDATE_BATCH || cmd == BPF_MAP_DELETE_BATCH) {
+		for (; done < want_cnt; done++) {
+			char *k = keys + (size_t)done * mi.key_size;
+
+			ret = cmd == BPF_MAP_UPDATE_BATCH ?
+				      bpftime_map__update(srv.shm, fd, k,
+							  vals + (size_t)done * mi.value_size_syscall,
+							  a->batch.elem_flags) :
+				      bpftime_map__delete(srv.shm, fd, k);
+			if (ret)
+				break;
+		}
+		goto out;
+	}
+	if (!mi.key_size)
+		return -ENOTSUPP;
+	if (cmd == BPF_MAP_LOOKUP_BATCH && a->batch.in_batch)
+		memcpy(&skip, u64_ptr(a->batch.in_batch), sizeof(skip));
+	cur = malloc(mi.key_size * 2u);
+	if (!cur)
+		return -ENOMEM;
+	for (uint32_t i = 0;; i++) {
+		char *next = cur + (i % 2) * mi.key_size;
+
+		ret = bpftime_map__get_next_key(srv.shm, fd, prev, next);
+		if (ret)
+			break;
+		prev = next;
+		if (i < skip)
+			continue;
+		if (done == want_cnt)
+			break;
+		ret = bpftime_map__lookup(srv.shm, fd, next, vals + (size_t)done * mi.value_size_syscall,
+					  a->batch.elem_flags);
+		if (ret == -ENOENT)
+			continue; /* deleted meanwhile */
+		if (ret)
+			break;
+		memcpy(keys + (size_t)done * mi.key_size, next, mi.key_size);
+		done++;
+	}
+	if (cmd == BPF_MAP_LOOKUP_AND_DELETE_BATCH && (!ret || ret == -ENOENT)) {
+		for (uint32_t i = 0; i < done; i++)
+			bpftime_map__delete(srv.shm, fd, keys + (size_t)i * mi.key_size);
+	}
+	free(cur);
+	if (a->batch.out_batch) {
+		uint32_t tok = cmd == BPF_MAP_LOOKUP_BATCH ? skip + done : 0;
+
+		memcpy(u64_ptr(a->batch.out_batch), &tok, sizeof(tok));
+	}
+out:
+	if (size >= offsetofend(union bpf_attr, batch.count))
+		ua->batch.count = done;
+	return ret;
+}
+
+/* ---- pins, ids, dup ---------------------------------------------------- */
+
+static int make_get(int fd, void *ctx)
+{
+	return bpftime_obj__get(srv.shm, ctx, fd);
+}
+
+static int make_dup(int fd, void *ctx)
+{
+	return bpftime_handler__dup(srv.shm, (int)(intptr_t)ctx, fd);
+}
+
+static int obj_pin(const union bpf_attr *a)
+{
+	const char *path = u64_ptr(a->pathname);
+	int fd = (int)a->bpf_fd;
+
+	if (!srv_is_ours(fd) || srv_fd(fd)->kind != SRV_FD_HANDLER)
+		return srv_bad_fd(fd);
+	if (!path)
+		return -EFAULT;
+	return bpftime_obj__pin(srv.shm, fd, path);
+}
+
+static int obj_get(const union bpf_attr *a)
+{
+	const char *path = u64_ptr(a->pathname);
+
+	if (!path)
+		return -EFAULT;
+	if (a->file_flags & ~(uint32_t)(BPF_F_RDONLY | BPF_F_WRONLY))
+		return -EINVAL;
+	return srv_new_fd(make_get, (void *)path, true);
+}
+
+static enum bpftime_handler_type id_cmd_type(int cmd)
+{
+	switch (cmd) {
+	case BPF_PROG_GET_FD_BY_ID:
+	case BPF_PROG_GET_NEXT_ID:
+		return BPFTIME_HANDLER_PROG;
+	case BPF_MAP_GET_FD_BY_ID:
+	case BPF_MAP_GET_NEXT_ID:
+		return BPFTIME_HANDLER_MAP;
+	case BPF_BTF_GET_FD_BY_ID:
+	case BPF_BTF_GET_NEXT_ID:
+		return BPFTIME_HANDLER_BTF;
+	default:
+		return BPFTIME_HANDLER_LINK;
+	}
+}
+
+static int get_fd_by_id(int cmd, const union bpf_attr *a)
+{
+	enum bpftime_handler_type type = id_cmd_type(cmd);
+	int src;
+
+	if (!a->prog_id)
+		return -ENOENT;
+	src = bpftime_handler__fd_by_id(srv.shm, a->prog_id);
+	if (src < 0 || bpftime_handler__type(srv.shm, src) != type)
+		return -ENOENT;
+	return srv_new_fd(make_dup, (void *)(intptr_t)src, true);
+}
+
+static int get_next_id(int cmd, const union bpf_attr *a, union bpf_attr *ua, unsigned int size)
+{
+	uint32_t next;
+	int ret;
+
+	if (a->start_id == UINT32_MAX)
+		return -ENOENT;
+	ret = bpftime_handler__next_id(srv.shm, id_cmd_type(cmd), a->start_id, &next);
+	if (ret)
+		return ret;
+	if (size >= offsetofend(union bpf_attr, next_id))
+		ua->next_id = next;
+	return 0;
+}
+
+/* ---- OBJ_GET_INFO_BY_FD ------------------------------------------------ */
+
+struct map_ids_ctx {
+	uint32_t ids[64];
+	uint32_t n;
+};
+
+static void collect_map_ids(int prog_fd, struct map_ids_ctx *c)
+{
+	const struct bpftime_insn *insns;
+	size_t cnt;
+
+	c->n = 0;
+	insns = bpftime_prog__insns(srv.shm, prog_fd, &cnt);
+	for (size_t i = 0; insns && i + 1 < cnt; i++) {
+		uint32_t id;
+		bool seen = false;
+
+		if (insns[i].code != (BPF_LD | BPF_IMM | BPF_DW))
+			continue;
+		if (insns[i].src == BPF_PSEUDO_MAP_FD || insns[i].src == BPF_PSEUDO_MAP_VALUE) {
+			id = obj_id(insns[i].imm);
+			for (uint32_t j = 0; j < c->n; j++)
+				seen |= c->ids[j] == id;
+			if (id && !seen && c->n < ARRAY_SIZE(c->ids))
+				c->ids[c->n++] = id;
+		}
+		i++;
+	}
+}
+
+static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
+{
+	struct bpftime_prog_info pi;
+	struct map_ids_ctx ids;
+	const struct bpftime_insn *insns;
+	size_t cnt;
+	int ret = bpftime_prog__info(srv.shm, fd, &pi);
+
+	if (ret)
+		return ret;
+	k->type = pi.type;
+	k->id = pi.id;
+	k->created_by_uid = getuid();
+	k->xlated_prog_len = pi.insn_cnt * 8;
+	if (u->xlated_prog_insns && u->xlated_prog_len) {
+		insns = bpftime_prog__insns(srv.shm, fd, &cnt);
+		if (insns)
+			memcpy(u64_ptr(u->xlated_prog_insns), insns,
+			       MIN((size_t)u->xlated_prog_len, cnt * 8));
+	}
+	k->xlated_prog_insns = u->xlated_prog_insns;
+	collect_map_ids(fd, &ids);
+	k->nr_map_ids = ids.n;
+	if (u->map_ids && u->nr_map_ids)
+		memcpy(u64_ptr(u->map_ids), ids.ids, MIN(u->nr_map_ids, ids.n) * sizeof(uint32_t));
+	k->map_ids = u->map_ids;
+	memcpy(k->name, pi.name, MIN(sizeof(k->name), sizeof(pi.name)));
+	k->btf_id = pi.prog_btf_fd > 0 ? obj_id(pi.prog_btf_fd) : 0;
+	k->attach_btf_id = pi.attach_btf_id;
+	k->gpl_compatible = !strcmp(pi.license, "GPL") || !strcmp(pi.license, "Dual BSD/GPL") ||
+			    !strcmp(pi.license, "GPL v2") || !strcmp(pi.license, "Dual MIT/GPL");
+	return 0;
+}
+
+static int map_info_k(int fd, struct bpf_map_info *k)
+{
+	struct bpftime_map_info mi;
+	int ret = bpftime_map__info(srv.shm, fd, &mi);
+
+	if (ret)
+		return ret;
+	k->type = mi.type;
+	k->id = mi.id;
+	k->key_size = mi.key_size;
+	k->value_size = mi.value_size;
+	k->max_entries = mi.max_entries;
+	k->map_flags = mi.map_flags;
+	memcpy(k->name, mi.name, MIN(sizeof(k->name), sizeof(mi.name)));
+	k->btf_id = mi.btf_key_type_id || mi.btf_value_type_id ? obj_id((int)mi.btf_fd) : 0;
+	k->btf_key_type_id = mi.btf_key_type_id;
+	k->btf_value_type_id = mi.btf_value_type_id;
+	k->btf_vmlinux_value_type_id = mi.btf_vmlinux_value_type_id;
+	k->map_extra = mi.map_extra;
+	return 0;
+}
+
+static int link_info_k(int fd, struct bpf_link_info *k)
+{
+	struct bpftime_link_info li;
+	int ret = bpftime_link__info(srv.shm, fd, &li);
+
+	if (ret)
+		return ret;
+	k->type = BPF_LINK_TYPE_PERF_EVENT;
+	k->id = li.id;
+	k->prog_id = li.prog_id;
+	return 0;
+}
+
+static int btf_info_k(int fd, struct bpf_btf_info *u, struct bpf_btf_info *k)
+{
+	const void *data;
+	size_t size;
+
+	data = bpftime_btf__data(srv.shm, fd, &size);
+	if (!data)
+		return -EBADF;
+	k->id = obj_id(fd);
+	k->btf = u->btf;
+	k->btf_size = (uint32_t)size;
+	if (u->btf) {
+		if (u->btf_size < size)
+			return -ENOSPC;
+		memcpy(u64_ptr(u->btf), data, size);
+	}
+	return 0;
+}
+
+static int get_info(const union bpf_attr *a, union bpf_attr *ua, unsigned int size)
+{
+	union {
+		struct bpf_prog_info p;
+		struct bpf_map_info m;
+		struct bpf_link_info l;
+		struct bpf_btf_info b;
+	} u, k;
+	int fd = (int)a->info.bpf_fd, ret;
+	uint32_t len = a->info.info_len, ksize;
+	const char *uinfo = u64_ptr(a->info.info);
+
+	if (!srv_is_ours(fd) || srv_fd(fd)->kind != SRV_FD_HANDLER)
+		return srv_bad_fd(fd);
+	switch (bpftime_handler__type(srv.shm, fd)) {
+	case BPFTIME_HANDLER_PROG:
+		ksize = sizeof(struct bpf_prog_info);
+		break;
+	case BPFTIME_HANDLER_MAP:
+		ksize = sizeof(struct bpf_map_info);
+		break;
+	case BPFTIME_HANDLER_LINK:
+		ksize = sizeof(struct bpf_link_info);
+		break;
+	case BPFTIME_HANDLER_BTF:
+		ksize = sizeof(struct bpf_btf_info);
+		break;
+	default:
+		return -EINVAL; /* perf events have no info */
+	}
+	/* the kernel's bpf_check_uarg_tail_zero: bytes we do not know must be 0 */
+	for (uint32_t i = ksize; i < len; i++)
+		if (uinfo[i])
+			return -E2BIG;
+	len = MIN(len, ksize);
+	memset(&u, 0, sizeof(u));
+	memset(&k, 0, sizeof(k));
+	memcpy(&u, uinfo, len);
+	switch (bpftime_handler__type(srv.shm, fd)) {
+	case BPFTIME_HANDLER_PROG:
+		ret = prog_info(fd, &u.p, &k.p);
+		break;
+	case BPFTIME_HANDLER_MAP:
+		ret = map_info_k(fd, &k.m);
+		break;
+	case BPFTIME_HANDLER_LINK:
+		ret = link_info_k(fd, &k.l);
+		break;
+	default:
+		ret = btf_info_k(fd, &u.b, &k.b);
+		break;
+	}
+	if (ret)
+		return ret;
+	memcpy((void *)uinfo, &k, len);
+	if (size >= offsetofend(union bpf_attr, info.info_len))
+		ua->info.info_len = len;
+	return 0;
+}
+
+/* ---- BTF ---------------------------------------------------------------- */
+
+struct btf_blob {
+	const void *data;
+	size_t size;
+};
+
+static int make_btf(int fd, void *ctx)
+{
+	const struct btf_blob *b = ctx;
+
+	return bpftime_btf__create(srv.shm, fd, b->data, b->size);
+}
+
+static void put_log(uint64_t buf, uint32_t size, const char *msg)
+{
+	if (buf && size) {
+		strncpy(u64_ptr(buf), msg, size - 1);
+		((char *)u64_ptr(buf))[size - 1] = 0;
+	}
+}
+
+static int btf_load(const union bpf_attr *a)
+{
+	struct btf_blob b = { u64_ptr(a->btf), a->btf_size };
+	struct {
+		uint16_t magic;
+		uint8_t version, flags;
+		uint32_t hdr_len, type_off, type_len, str_off, str_len;
+	} h;
+	const char *why = NULL;
+
+	if (a->btf_size > (16u << 20))
+		return -E2BIG;
+	if (!b.data || b.size < sizeof(h)) {
+		why = "btf header not found";
+	} else {
+		memcpy(&h, b.data, sizeof(h));
+		if (h.magic != 0xeB9F)
+			why = "invalid magic";
+		else if (h.version != 1)
+			why = "unsupported version";
+		else if (h.flags)
+			why = "unsupported flags";
+		else if (h.hdr_len < sizeof(h) || h.hdr_len > b.size)
+			why = "invalid header length";
+		else if ((uint64_t)h.type_off + h.type_len > b.size - h.hdr_len ||
+			 (uint64_t)h.str_off + h.str_len > b.size - h.hdr_len || !h.str_len)
+			why = "invalid section offsets";
+	}
+	if (why) {
+		put_log(a->btf_log_buf, a->btf_log_size, why);
+		return -EINVAL;
+	}
+	put_log(a->btf_log_buf, a->btf_log_size, "");
+	return srv_new_fd(make_btf, &b, true);
+}
+
+/* ---- links -------------------------------------------------------------- */
+
+struct link_ctx {
+	int prog_fd, target_fd;
+	uint32_t attach_type;
+	uint64_t cookie;
+};
+
+static int make_link(int fd, void *ctx)
+{
+	const struct link_ctx *c = ctx;
+	BPFTIME_OPTS(bpftime_link_opts, o, .attach_type = c->attach_type, .cookie = c->cookie);
+
+	return bpftime_link__create(srv.shm, fd, c->prog_fd, c->target_fd, &o);
+}
+
+static int link_create(const union bpf_attr *a)
+{
+	struct link_ctx c = {
+		.prog_fd = (int)a->link_create.prog_fd,
+		.target_fd = (int)a->link_create.target_fd,
+		.attach_type = a->link_create.attach_type,
+		.cookie = a->link_create.perf_event.bpf_cookie,
+	};
+	int ret = want(c.prog_fd, BPFTIME_HANDLER_PROG);
+
+	if (ret)
+		return ret;
+	if (c.attach_type != BPF_PERF_EVENT) {
+		pr_warn("syscall server: LINK_CREATE with attach type %u is not supported in userspace\n",
+			c.attach_type);
+		return c.target_fd < 0 ? -EBADF : -EOPNOTSUPP;
+	}
+	ret = want(c.target_fd, BPFTIME_HANDLER_PERF_EVENT);
+	if (ret)
+		return ret == -EINVAL ? -EBADF : ret; /* perf_event_get: not a perf fd */
+	if (a->link_create.flags)
+		return -EINVAL;
+	ret = bpftime_perf_event__set_cookie(srv.shm, c.target_fd, c.cookie);
+	if (ret)
+		return ret;
+	return srv_new_fd(make_link, &c, true);
+}
+
+static int link_detach(const union bpf_attr *a)
+{
+	int fd = (int)a->link_detach.link_fd;
+	int ret = want(fd, BPFTIME_HANDLER_LINK);
+
+	if (ret)
+		return ret;
+	/* the fd stays open (the kernel's detached link); the link is gone */
+	bpftime_handler__close(srv.shm, fd);
+	srv_fd(fd)->kind = SRV_FD_DETACHED;
+	return 0;
+}
+
+static int prog_attach(int cmd, const union bpf_attr *a)
+{
+	int target = (int)a->target_fd, prog = (int)a->attach_bpf_fd, ret, fd;
+	struct bpftime_link_info li;
+	BPFTIME_OPTS(bpftime_link_opts, o, .attach_type = a->attach_type);
+
+	if (cmd == BPF_PROG_ATTACH) {
+		ret = want(prog, BPFTIME_HANDLER_PROG);
+		if (ret)
+			return ret;
+	}
+	if (!srv_is_ours(target) ||
+	    bpftime_handler__type(srv.shm, target) != BPFTIME_HANDLER_PERF_EVENT) {
+		pr_warn("syscall server: %s to fd %d (attach type %u): only perf events can be attached to in userspace\n",
+			cmd == BPF_PROG_ATTACH ? "PROG_ATTACH" : "PROG_DETACH", target,
+			a->attach_type);
+		return srv_bad_fd(target) == -EBADF ? -EBADF : -EOPNOTSUPP;
+	}
+	if (cmd == BPF_PROG_ATTACH) {
+		ret = bpftime_link__create(srv.shm, -1, prog, target, &o);
+		return ret < 0 ? ret : 0;
+	}
+	for (fd = bpftime_handler__next(srv.shm, -1); fd >= 0;
+	     fd = bpftime_handler__next(srv.shm, fd)) {
+		struct bpftime_handler_info hi;
+
+		if (bpftime_link__info(srv.shm, fd, &li) || li.target_fd != target ||
+		    (prog && li.prog_fd != prog) || bpftime_handler__info(srv.shm, fd, &hi) ||
+		    hi.owner_pid != srv.pid || srv_is_ours(fd))
+			continue;
+		return bpftime_handler__close(srv.shm, fd);
+	}
+	return -ENOENT;
+}
+
+/* ---- the rest ------------------------------------------------------------ */
+
+static int make_stats_fd(void)
+{
+	int fd = srv_real.open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (!srv_fd(fd)) {
+		srv_real.close(fd);
+		return -EMFILE;
+	}
+	srv_fd(fd)->kind = SRV_FD_STATS;
+	return fd;
+}
+
+static int prog_bind_map(const union bpf_attr *a)
+{
+	int ret = want((int)a->prog_bind_map.prog_fd, BPFTIME_HANDLER_PROG);
+
+	if (!ret)
+		ret = want((int)a->prog_bind_map.map_fd, BPFTIME_HANDLER_MAP);
+	if (!ret && a->prog_bind_map.flags)
+		ret = -EINVAL;
+	return ret;
+}
+
+static const char *const cmd_names[] = {
+#define C(x) [BPF_##x] = #x
+	C(MAP_CREATE), C(MAP_LOOKUP_ELEM), C(MAP_UPDATE_ELEM), C(MAP_DELETE_ELEM),
+	C(MAP_GET_NEXT_KEY), C(PROG_LOAD), C(OBJ_PIN), C(OBJ_GET), C(PROG_ATTACH),
+	C(PROG_DETACH), C(PROG_TEST_RUN), C(PROG_GET_NEXT_ID), C(MAP_GET_NEXT_ID),
+	C(PROG_GET_FD_BY_ID), C(MAP_GET_FD_BY_ID), C(OBJ_GET_INFO_BY_FD), C(PROG_QUERY),
+	C(RAW_TRACEPOINT_OPEN), C(BTF_LOAD), C(BTF_GET_FD_BY_ID), C(TASK_FD_QUERY),
+	C(MAP_LOOKUP_AND_DELETE_ELEM), C(MAP_FREEZE), C(BTF_GET_NEXT_ID), C(MAP_LOOKUP_BATCH),
+	C(MAP_LOOKUP_AND_DELETE_BATCH), C(MAP_UPDATE_BATCH), C(MAP_DELETE_BATCH),
+	C(LINK_CREATE), C(LINK_UPDATE), C(LINK_GET_FD_BY_ID), C(LINK_GET_NEXT_ID),
+	C(ENABLE_STATS), C(ITER_CREATE), C(LINK_DETACH), C(PROG_BIND_MAP),
+#undef C
+};
+
+static long dispatch(int cmd, union bpf_attr *a, union bpf_attr *ua, unsigned int size)
+{
+	switch (cmd) {
+	case BPF_MAP_CREATE:
+		return map_create(a);
+	case BPF_MAP_LOOKUP_ELEM:
+	case BPF_MAP_UPDATE_ELEM:
+	case BPF_MAP_DELETE_ELEM:
+	case BPF_MAP_GET_NEXT_KEY:
+	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
+		return map_elem(cmd, a);
+	case BPF_MAP_FREEZE: {
+		int ret = want((int)a->map_fd, BPFTIME_HANDLER_MAP);
+
+		return ret ? ret : bpftime_map__freeze(srv.shm, (int)a->map_fd);
+	}
+	case BPF_MAP_LOOKUP_BATCH:
+	case BPF_MAP_LOOKUP_AND_DELETE_BATCH:
+	case BPF_MAP_UPDATE_BATCH:
+	case BPF_MAP_DELETE_BATCH:
+		return map_batch(cmd, a, ua, size);
+	case BPF_PROG_LOAD:
+		return srv_prog_load(a);
+	case BPF_PROG_TEST_RUN:
+		return srv_prog_test_run(a, ua);
+	case BPF_BTF_LOAD:
+		return btf_load(a);
+	case BPF_OBJ_PIN:
+		return obj_pin(a);
+	case BPF_OBJ_GET:
+		return obj_get(a);
+	case BPF_PROG_GET_FD_BY_ID:
+	case BPF_MAP_GET_FD_BY_ID:
+	case BPF_BTF_GET_FD_BY_ID:
+	case BPF_LINK_GET_FD_BY_ID:
+		return get_fd_by_id(cmd, a);
+	case BPF_PROG_GET_NEXT_ID:
+	case BPF_MAP_GET_NEXT_ID:
+	case BPF_BTF_GET_NEXT_ID:
+	case BPF_LINK_GET_NEXT_ID:
+		return get_next_id(cmd, a, ua, size);
+	case BPF_OBJ_GET_INFO_BY_FD:
+		return get_info(a, ua, size);
+	case BPF_PROG_BIND_MAP:
+		return prog_bind_map(a);
+	case BPF_LINK_CREATE:
+		return link_create(a);
+	case BPF_LINK_DETACH:
+		return link_detach(a);
+	case BPF_PROG_ATTACH:
+	case BPF_PROG_DETACH:
+		return prog_attach(cmd, a);
+	case BPF_ENABLE_STATS:
+		return a->enable_stats.type == BPF_STATS_RUN_TIME ? make_stats_fd() : -EINVAL;
+	default:
+		if (cmd >= 0 && (size_t)cmd < ARRAY_SIZE(cmd_names) && cmd_names[cmd]) {
+			pr_warn("syscall server: bpf command %s is not supported in userspace\n",
+				cmd_names[cmd]);
+			return -EOPNOTSUPP;
+		}
+		pr_warn("syscall server: unknown bpf command %d\n", cmd);
+		return -EINVAL;
+	}
+}
+
+long srv_bpf(int cmd, union bpf_attr *uattr, unsigned int size)
+{
+	union bpf_attr a;
+	long ret;
+
+	if (!uattr)
+		return -EFAULT;
+	if (size > sizeof(a)) {
+		for (unsigned int i = sizeof(a); i < size; i++)
+			if (((const char *)uattr)[i])
+				return -E2BIG;
+	}
+	memset(&a, 0, sizeof(a));
+	memcpy(&a, uattr, MIN(size, (unsigned int)sizeof(a)));
+	srv_lock();
+	ret = dispatch(cmd, &a, uattr, size);
+	srv_unlock();
+	if (ret < 0 && bpftime_log_enabled(BPFTIME_LOG_DEBUG))
+		pr_debug("syscall server: bpf(%d) = %s\n", cmd, strerror((int)-ret));
+	return ret;
+}

@@ -1,0 +1,133 @@
+/* syscall-server/internal.h: the fake kernel preloaded into libbpf loaders
+ * (libbpftime-syscall-server.so).
+ *
+ * interpose.c  the libc entry points libbpf reaches (syscall, ioctl, mmap,
+ *              close, dup*, fcntl, epoll_*, open*, fopen*), passing anything
+ *              that is not ours to the real libc (dlsym RTLD_NEXT)
+ * server.c     process state: the segment, which fds are ours, fd
+ *              reservation on /dev/null, constructor/destructor
+ * bpf_cmd.c    bpf(2) commands on maps, links, pins, ids, info, BTF
+ * prog.c       PROG_LOAD (verified by our verifier), PROG_TEST_RUN
+ * perf.c       perf_event_open, the perf ioctls, mmap of map and perf fds
+ * epoll.c      epoll emulation for ring buffers and perf buffers
+ * sysfs.c      the sysfs/tracefs files libbpf reads
+ *
+ * Every call that reaches us returns what the kernel would: -errno from the
+ * srv_* functions, turned into -1/errno by interpose.c.  One mutex serialises
+ * the server's state changes (none of this is hot).
+ */
+#ifndef BPFTIME_SYSCALL_SERVER_INTERNAL_H
+#define BPFTIME_SYSCALL_SERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/bpf.h>
+#include <bpftime/shm.h>
+#include <bpftime/map.h>
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* the kernel's internal "not supported", which bpf(2) leaks */
+#endif
+
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+#define offsetofend(T, f) (offsetof(T, f) + sizeof(((T *)0)->f))
+
+/* the PMU type we give libbpf for uprobes (/sys/bus/event_source/devices/
+ * uprobe/type) and the bit of attr.config that marks a uretprobe */
+#define SRV_UPROBE_PMU_TYPE 9
+#define SRV_RETPROBE_BIT    0
+
+/* what a loader fd is, from this process's point of view */
+enum srv_fd_kind {
+	SRV_FD_NONE = 0,
+	SRV_FD_HANDLER,	     /* a slot of the handler table (map, prog, link...) */
+	SRV_FD_DETACHED,     /* a link after LINK_DETACH: the fd stays, the link is gone */
+	SRV_FD_STATS,	     /* ENABLE_STATS */
+};
+
+struct srv_fd {
+	uint8_t kind;	     /* enum srv_fd_kind */
+	int32_t implicit_link; /* perf event: link made by PERF_EVENT_IOC_SET_BPF, or -1 */
+	void *ring_meta;     /* perf event: local view of its ring's metadata page */
+	void *rb_view;	     /* ring buffer map: local view of consumer+producer pages */
+};
+
+struct srv {
+	struct bpftime_shm *shm;
+	pid_t pid;
+	int max_fd;
+	struct srv_fd *fds;  /* max_fd entries */
+	pthread_mutex_t lock;
+	bool ready;
+	bool warned;
+};
+
+extern struct srv srv;
+
+/* real libc functions (interpose.c) */
+struct srv_real {
+	long (*syscall)(long, ...);
+	int (*ioctl)(int, unsigned long, ...);
+	void *(*mmap)(void *, size_t, int, int, int, off_t);
+	int (*close)(int);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*fcntl)(int, int, ...);
+	int (*open)(const char *, int, ...);
+	int (*openat)(int, const char *, int, ...);
+	void *(*fopen)(const char *, const char *);
+	int (*epoll_create1)(int);
+	int (*epoll_ctl)(int, int, int, void *);
+	int (*epoll_wait)(int, void *, int, int);
+	int (*epoll_pwait)(int, void *, int, int, const void *);
+};
+extern struct srv_real srv_real;
+void srv_resolve_real(void);
+
+/* server.c */
+bool srv_active(void);			/* initialised (logs once if not) */
+bool srv_is_ours(int fd);		/* an fd this process got from us */
+struct srv_fd *srv_fd(int fd);		/* NULL if out of range */
+/* reserves a real fd on /dev/null for a new object and calls @make(fd, ctx)
+ * until the handler slot of that number is free in the segment; returns the
+ * fd (marked ours) or -errno */
+int srv_new_fd(int (*make)(int fd, void *ctx), void *ctx, bool cloexec);
+/* forgets @fd and drops its slot (close, dup2 over it) */
+void srv_release_fd(int fd);
+void srv_lock(void);
+void srv_unlock(void);
+
+/* bpf_cmd.c */
+long srv_bpf(int cmd, union bpf_attr *uattr, unsigned int size);
+/* the kernel's answer for an fd that is not the right kind of object:
+ * -EBADF if it is not an open fd at all, else -EINVAL */
+int srv_bad_fd(int fd);
+
+/* prog.c */
+int srv_prog_load(union bpf_attr *attr);
+int srv_prog_test_run(union bpf_attr *attr, union bpf_attr *uattr);
+
+/* perf.c */
+long srv_perf_event_open(void *attr, pid_t pid, int cpu, int group_fd, unsigned long flags);
+int srv_perf_ioctl(int fd, unsigned long req, unsigned long arg);
+void *srv_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void srv_perf_closed(int fd);
+
+/* epoll.c */
+int srv_epoll_ctl(int epfd, int op, int fd, void *event);
+int srv_epoll_wait(int epfd, void *events, int max, int timeout, const void *sigmask);
+void srv_epoll_closed(int fd);
+bool srv_epoll_has(int epfd);
+void srv_epoll_note_real(int epfd, int op); /* a real fd was added/removed */
+
+/* sysfs.c: a memfd with the contents of a file we fake, -ENOENT for a path
+ * that is not ours */
+int srv_sysfs_open(const char *path);
+
+#endif

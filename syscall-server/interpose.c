@@ -1,0 +1,358 @@
+/* syscall-server/interpose.c: the libc entry points the loader's libbpf
+ * reaches.  Each one checks whether the call concerns us (a bpf or
+ * perf_event_open syscall, an fd we handed out, a sysfs file we serve) and
+ * otherwise passes it to the next definition (the real libc, found with
+ * dlsym(RTLD_NEXT)).  These are the only symbols the library exports
+ * (libbpftime-syscall-server.map).
+ *
+ * Errors follow libc: -1 with errno set.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/perf_event.h>
+#include "internal.h"
+#include "common/compiler.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+struct srv_real srv_real;
+
+#define RESOLVE(name) srv_real.name = (typeof(srv_real.name))dlsym(RTLD_NEXT, #name)
+
+void srv_resolve_real(void)
+{
+	if (srv_real.close)
+		return;
+	RESOLVE(syscall);
+	RESOLVE(ioctl);
+	RESOLVE(mmap);
+	RESOLVE(dup);
+	RESOLVE(dup2);
+	RESOLVE(dup3);
+	RESOLVE(fcntl);
+	RESOLVE(open);
+	RESOLVE(openat);
+	RESOLVE(fopen);
+	RESOLVE(epoll_create1);
+	RESOLVE(epoll_ctl);
+	RESOLVE(epoll_wait);
+	RESOLVE(epoll_pwait);
+	RESOLVE(close);
+}
+
+static long ret_errno(long r)
+{
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* ours: this process made it, and we are serving (not in a forked child) */
+static bool ours(int fd)
+{
+	return srv.ready && srv_is_ours(fd) && getpid() == srv.pid;
+}
+
+EXPORT long syscall(long nr, ...)
+{
+	long a[6];
+	va_list ap;
+
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	srv_resolve_real();
+	switch (nr) {
+	case SYS_bpf:
+		if (!srv_active())
+			return ret_errno(-ENOSYS);
+		return ret_errno(srv_bpf((int)a[0], (union bpf_attr *)a[1], (unsigned int)a[2]));
+	case SYS_perf_event_open:
+		if (!srv_active())
+			return ret_errno(-ENOSYS);
+		return ret_errno(srv_perf_event_open((void *)a[0], (pid_t)a[1], (int)a[2],
+						     (int)a[3], (unsigned long)a[4]));
+	case SYS_dup3:
+		return dup3((int)a[0], (int)a[1], (int)a[2]);
+	case SYS_close:
+		return close((int)a[0]);
+	case SYS_ioctl:
+		return ioctl((int)a[0], (unsigned long)a[1], a[2]);
+	case SYS_mmap:
+		return (long)mmap((void *)a[0], (size_t)a[1], (int)a[2], (int)a[3], (int)a[4],
+				  (off_t)a[5]);
+	default:
+		return srv_real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	}
+}
+
+EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	unsigned long arg;
+	va_list ap;
+
+	va_start(ap, req);
+	arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	srv_resolve_real();
+	if (ours(fd))
+		return (int)ret_errno(srv_perf_ioctl(fd, req, arg));
+	return srv_real.ioctl(fd, req, arg);
+}
+
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	srv_resolve_real();
+	if (fd >= 0 && !(flags & MAP_ANONYMOUS) && ours(fd))
+		return srv_mmap(addr, len, prot, flags, fd, off);
+	return srv_real.mmap(addr, len, prot, flags, fd, off);
+}
+
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return mmap(addr, len, prot, flags, fd, off);
+}
+
+EXPORT int close(int fd)
+{
+	srv_resolve_real();
+	if (ours(fd)) {
+		srv_lock();
+		srv_release_fd(fd);
+		srv_unlock();
+	} else if (srv.ready && srv_epoll_has(fd)) {
+		srv_epoll_closed(fd);
+	}
+	return srv_real.close(fd);
+}
+
+/* gives @newfd (a real fd now open on what @oldfd is) @oldfd's object */
+static int dup_handler(int oldfd, int newfd)
+{
+	struct srv_fd *f = srv_fd(newfd);
+	int r;
+
+	if (newfd < 0)
+		return newfd;
+	if (!f) {
+		srv_real.close(newfd);
+		errno = EMFILE;
+		return -1;
+	}
+	srv_lock();
+	if (srv_fd(oldfd)->kind != SRV_FD_HANDLER) {
+		*f = *srv_fd(oldfd);
+		f->implicit_link = -1;
+		f->ring_meta = f->rb_view = NULL;
+		srv_unlock();
+		return newfd;
+	}
+	r = bpftime_handler__dup(srv.shm, oldfd, newfd);
+	if (r < 0) {
+		srv_unlock();
+		srv_real.close(newfd);
+		errno = r == -EEXIST ? EBUSY : -r;
+		return -1;
+	}
+	*f = (struct srv_fd){ .kind = SRV_FD_HANDLER, .implicit_link = -1 };
+	srv_unlock();
+	return newfd;
+}
+
+/* dup2/dup3 onto one of our fds closes what it was first */
+static void drop_target(int newfd, int oldfd)
+{
+	if (newfd != oldfd && ours(newfd)) {
+		srv_lock();
+		srv_release_fd(newfd);
+		srv_unlock();
+	}
+}
+
+EXPORT int dup(int oldfd)
+{
+	srv_resolve_real();
+	if (ours(oldfd))
+		return dup_handler(oldfd, srv_real.dup(oldfd));
+	return srv_real.dup(oldfd);
+}
+
+EXPORT int dup2(int oldfd, int newfd)
+{
+	srv_resolve_real();
+	drop_target(newfd, oldfd);
+	if (ours(oldfd) && oldfd != newfd)
+		return dup_handler(oldfd, srv_real.dup2(oldfd, newfd));
+	return srv_real.dup2(oldfd, newfd);
+}
+
+EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	srv_resolve_real();
+	drop_target(newfd, oldfd);
+	if (ours(oldfd) && oldfd != newfd)
+		return dup_handler(oldfd, srv_real.dup3(oldfd, newfd, flags));
+	return srv_real.dup3(oldfd, newfd, flags);
+}
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	unsigned long arg;
+	va_list ap;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	srv_resolve_real();
+	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && ours(fd))
+		return dup_handler(fd, srv_real.fcntl(fd, cmd, arg));
+	return srv_real.fcntl(fd, cmd, arg);
+}
+
+EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	unsigned long arg;
+	va_list ap;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return fcntl(fd, cmd, arg);
+}
+
+static bool is_served_path(const char *path)
+{
+	return path && (!strncmp(path, "/sys/", 5));
+}
+
+EXPORT int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	va_list ap;
+	int fd;
+
+	va_start(ap, flags);
+	if (flags & (O_CREAT | __O_TMPFILE))
+		mode = va_arg(ap, mode_t);
+	va_end(ap);
+	srv_resolve_real();
+	if (is_served_path(path)) {
+		fd = srv_sysfs_open(path);
+		if (fd != -ENOENT)
+			return (int)ret_errno(fd);
+	}
+	return srv_real.open(path, flags, mode);
+}
+
+EXPORT int open64(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	va_list ap;
+
+	va_start(ap, flags);
+	if (flags & (O_CREAT | __O_TMPFILE))
+		mode = va_arg(ap, mode_t);
+	va_end(ap);
+	return open(path, flags, mode);
+}
+
+EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	va_list ap;
+	int fd;
+
+	va_start(ap, flags);
+	if (flags & (O_CREAT | __O_TMPFILE))
+		mode = va_arg(ap, mode_t);
+	va_end(ap);
+	srv_resolve_real();
+	if (is_served_path(path)) {
+		fd = srv_sysfs_open(path);
+		if (fd != -ENOENT)
+			return (int)ret_errno(fd);
+	}
+	return srv_real.openat(dirfd, path, flags, mode);
+}
+
+EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	va_list ap;
+
+	va_start(ap, flags);
+	if (flags & (O_CREAT | __O_TMPFILE))
+		mode = va_arg(ap, mode_t);
+	va_end(ap);
+	return openat(dirfd, path, flags, mode);
+}
+
+EXPORT FILE *fopen(const char *path, const char *mode)
+{
+	FILE *f;
+	int fd;
+
+	srv_resolve_real();
+	if (is_served_path(path)) {
+		fd = srv_sysfs_open(path);
+		if (fd >= 0) {
+			f = fdopen(fd, "r");
+			if (!f)
+				srv_real.close(fd);
+			return f;
+		}
+		if (fd != -ENOENT) {
+			errno = -fd;
+			return NULL;
+		}
+	}
+	return srv_real.fopen(path, mode);
+}
+
+EXPORT FILE *fopen64(const char *path, const char *mode)
+{
+	return fopen(path, mode);
+}
+
+EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
+{
+	int ret;
+
+	srv_resolve_real();
+	if (ours(fd))
+		return (int)ret_errno(srv_epoll_ctl(epfd, op, fd, event));
+	ret = srv_real.epoll_ctl(epfd, op, fd, event);
+	if (!ret && srv.ready)
+		srv_epoll_note_real(epfd, op);
+	return ret;
+}
+
+EXPORT int epoll_wait(int epfd, struct epoll_event *events, int max, int timeout)
+{
+	srv_resolve_real();
+	if (srv.ready && srv_epoll_has(epfd))
+		return (int)ret_errno(srv_epoll_wait(epfd, events, max, timeout, NULL));
+	return srv_real.epoll_wait(epfd, events, max, timeout);
+}
+
+EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int max, int timeout,
+		       const sigset_t *sigmask)
+{
+	srv_resolve_real();
+	if (srv.ready && srv_epoll_has(epfd))
+		return (int)ret_errno(srv_epoll_wait(epfd, events, max, timeout, sigmask));
+	return srv_real.epoll_pwait(epfd, events, max, timeout, sigmask);
+}

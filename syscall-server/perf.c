@@ -1,0 +1,243 @@
+/* syscall-server/perf.c: perf_event_open, the perf ioctls and mmap of our fds.
+ *
+ * perf_event_open records a perf-event handler, never calling the kernel:
+ *   uprobe/uretprobe  attr.type SRV_UPROBE_PMU_TYPE (what sysfs.c serves),
+ *                     config1 = path, config2 = offset, config bit
+ *                     SRV_RETPROBE_BIT = return probe, config >> 32 = ref_ctr
+ *                     offset (libbpf's PERF_UPROBE_REF_CTR_OFFSET_SHIFT)
+ *   tracepoint        PERF_TYPE_TRACEPOINT, config = tracefs event id
+ *   software          PERF_TYPE_SOFTWARE (perf buffers: BPF_OUTPUT)
+ * Other PMUs are refused with ENOENT, as the kernel refuses an unknown type.
+ *
+ * mmap: a map fd shows the map's bytes in the segment (bpftime_map__
+ * mmap_region: mmapable arrays, ring buffers with their data mapped twice
+ * back to back as the kernel does); a software perf event fd shows its perf
+ * ring, created in the segment on the first mmap.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <linux/perf_event.h>
+#include "internal.h"
+#include "common/log.h"
+#include "common/compiler.h"
+
+struct pe_ctx {
+	struct bpftime_perf_event_opts o;
+	char path[4096];
+};
+
+static int make_pe(int fd, void *ctx)
+{
+	struct pe_ctx *c = ctx;
+
+	return bpftime_perf_event__create(srv.shm, fd, &c->o);
+}
+
+long srv_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned long flags)
+{
+	struct perf_event_attr attr;
+	struct pe_ctx c;
+	uint32_t size;
+	long ret;
+
+	if (!uattr)
+		return -EFAULT;
+	memcpy(&size, (char *)uattr + offsetof(struct perf_event_attr, size), sizeof(size));
+	memset(&attr, 0, sizeof(attr));
+	memcpy(&attr, uattr, size && size < sizeof(attr) ? size : sizeof(attr));
+	if (flags & ~(unsigned long)(PERF_FLAG_FD_CLOEXEC | PERF_FLAG_FD_NO_GROUP |
+				     PERF_FLAG_FD_OUTPUT | PERF_FLAG_PID_CGROUP))
+		return -EINVAL;
+	if (group_fd != -1) {
+		pr_warn("syscall server: perf_event_open with a group fd is not supported\n");
+		return -EINVAL;
+	}
+	memset(&c, 0, sizeof(c));
+	c.o.sz = sizeof(c.o);
+	c.o.pid = pid;
+	c.o.cpu = cpu;
+	c.o.sample_type = attr.sample_type;
+	if (attr.type == SRV_UPROBE_PMU_TYPE) {
+		const char *path = (const char *)(uintptr_t)attr.config1;
+
+		if (!path)
+			return -EINVAL;
+		snprintf(c.path, sizeof(c.path), "%s", path);
+		c.o.type = attr.config & (1ull << SRV_RETPROBE_BIT) ? BPFTIME_PERF_TYPE_URETPROBE :
+								      BPFTIME_PERF_TYPE_UPROBE;
+		c.o.module = c.path;
+		c.o.offset = attr.config2;
+		c.o.ref_ctr_off = attr.config >> 32;
+	} else if (attr.type == PERF_TYPE_TRACEPOINT) {
+		c.o.type = BPFTIME_PERF_TYPE_TRACEPOINT;
+		c.o.tracepoint_id = (int32_t)attr.config;
+	} else if (attr.type == PERF_TYPE_SOFTWARE) {
+		c.o.type = BPFTIME_PERF_TYPE_SOFTWARE;
+		c.o.config = attr.config;
+	} else {
+		pr_warn("syscall server: perf_event_open of PMU type %u is not supported in userspace\n",
+			attr.type);
+		return -ENOENT;
+	}
+	srv_lock();
+	ret = srv_new_fd(make_pe, &c, flags & PERF_FLAG_FD_CLOEXEC);
+	if (ret >= 0 && !attr.disabled)
+		bpftime_perf_event__enable(srv.shm, (int)ret, true);
+	srv_unlock();
+	if (ret < 0)
+		pr_warn("syscall server: cannot record perf event: %s\n", strerror((int)-ret));
+	return ret;
+}
+
+void srv_perf_closed(int fd)
+{
+	struct srv_fd *f = srv_fd(fd);
+
+	if (f->implicit_link >= 0) {
+		bpftime_handler__close(srv.shm, f->implicit_link);
+		f->implicit_link = -1;
+	}
+	if (f->ring_meta) {
+		munmap(f->ring_meta, (size_t)getpagesize());
+		f->ring_meta = NULL;
+	}
+}
+
+int srv_perf_ioctl(int fd, unsigned long req, unsigned long arg)
+{
+	struct srv_fd *f = srv_fd(fd);
+	int ret = 0;
+
+	srv_lock();
+	if (f->kind != SRV_FD_HANDLER ||
+	    bpftime_handler__type(srv.shm, fd) != BPFTIME_HANDLER_PERF_EVENT) {
+		ret = -ENOTTY;
+		goto out;
+	}
+	switch (req) {
+	case PERF_EVENT_IOC_ENABLE:
+	case PERF_EVENT_IOC_DISABLE:
+		ret = bpftime_perf_event__enable(srv.shm, fd, req == PERF_EVENT_IOC_ENABLE);
+		break;
+	case PERF_EVENT_IOC_SET_BPF: {
+		BPFTIME_OPTS(bpftime_link_opts, o, .attach_type = BPF_PERF_EVENT);
+		int prog = (int)arg;
+
+		if (!srv_is_ours(prog) || bpftime_handler__type(srv.shm, prog) != BPFTIME_HANDLER_PROG) {
+			ret = srv_bad_fd(prog);
+			break;
+		}
+		if (f->implicit_link >= 0) {
+			ret = -EEXIST;
+			break;
+		}
+		ret = bpftime_link__create(srv.shm, -1, prog, fd, &o);
+		if (ret >= 0) {
+			f->implicit_link = ret;
+			ret = 0;
+		}
+		break;
+	}
+	case PERF_EVENT_IOC_RESET:
+	case PERF_EVENT_IOC_REFRESH:
+		break;
+	case PERF_EVENT_IOC_ID: {
+		struct bpftime_perf_event_info pi;
+
+		ret = bpftime_perf_event__info(srv.shm, fd, &pi);
+		if (!ret)
+			*(uint64_t *)arg = pi.id;
+		break;
+	}
+	default:
+		pr_warn("syscall server: perf ioctl 0x%lx is not supported in userspace\n", req);
+		ret = -EINVAL;
+	}
+out:
+	srv_unlock();
+	return ret;
+}
+
+static void *map_shm(void *addr, size_t len, int prot, int flags, uint64_t off)
+{
+	return srv_real.mmap(addr, len, prot, (flags & ~MAP_PRIVATE) | MAP_SHARED,
+			     bpftime_shm__fd(srv.shm), (off_t)off);
+}
+
+/* ring buffer, libbpf's second mmap: producer page + data twice, read only */
+static void *map_ringbuf_data(void *addr, size_t len, int prot, int flags, uint64_t off,
+			      size_t region)
+{
+	size_t page = (size_t)getpagesize(), data = region - 2 * page;
+	char *base;
+
+	if (len != page + 2 * data || (prot & PROT_WRITE))
+		return MAP_FAILED;
+	base = srv_real.mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | (flags & MAP_FIXED),
+			     -1, 0);
+	if (base == MAP_FAILED)
+		return MAP_FAILED;
+	if (map_shm(base, page + data, prot, MAP_FIXED, off + page) == MAP_FAILED ||
+	    map_shm(base + page + data, data, prot, MAP_FIXED, off + 2 * page) == MAP_FAILED) {
+		munmap(base, len);
+		return MAP_FAILED;
+	}
+	return base;
+}
+
+void *srv_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t foff)
+{
+	size_t page = (size_t)getpagesize(), region;
+	struct bpftime_map_info mi;
+	uint64_t off;
+	void *ret = MAP_FAILED;
+	int err = EINVAL;
+
+	srv_lock();
+	if (srv_fd(fd)->kind != SRV_FD_HANDLER)
+		goto out;
+	switch (bpftime_handler__type(srv.shm, fd)) {
+	case BPFTIME_HANDLER_MAP:
+		if (bpftime_map__info(srv.shm, fd, &mi) ||
+		    bpftime_map__mmap_region(srv.shm, fd, &off, &region))
+			goto out;
+		if ((prot & PROT_WRITE) && (flags & MAP_SHARED) &&
+		    (mi.frozen || (mi.map_flags & BPF_F_RDONLY_PROG && mi.type != BPF_MAP_TYPE_RINGBUF))) {
+			err = EPERM;
+			goto out;
+		}
+		if (mi.type == BPF_MAP_TYPE_RINGBUF) {
+			if (foff == 0 && len <= page) {
+				ret = map_shm(addr, len, prot, flags, off);
+			} else if ((size_t)foff == page) {
+				ret = map_ringbuf_data(addr, len, prot, flags, off, region);
+				err = prot & PROT_WRITE ? EPERM : EINVAL;
+			}
+			break;
+		}
+		if (foff < 0 || (size_t)foff + len > ((region + page - 1) & ~(page - 1)))
+			goto out;
+		ret = map_shm(addr, len, prot, flags, off + (uint64_t)foff);
+		break;
+	case BPFTIME_HANDLER_PERF_EVENT: {
+		if (foff != 0 || bpftime_perf_event__mmap_ring(srv.shm, fd, len, &off))
+			goto out;
+		ret = map_shm(addr, len, prot, flags, off);
+		break;
+	}
+	default:
+		err = ENODEV;
+		break;
+	}
+	if (ret == MAP_FAILED && err == EINVAL && errno)
+		err = errno;
+out:
+	srv_unlock();
+	if (ret == MAP_FAILED)
+		errno = err;
+	return ret;
+}

@@ -1,0 +1,189 @@
+/* syscall-server/server.c: the server's process state.
+ *
+ * The constructor opens (or creates) the segment, reclaims the objects of
+ * loaders that died without cleaning up, removes this library from
+ * LD_PRELOAD so the loader's children run without it, and logs
+ * "bpftime-syscall-server started".  The destructor releases every unpinned
+ * object this process created (the links go with them, so agents stop running
+ * its programs); `bpftime load` does the same after the loader exits, which
+ * also covers a loader killed by a signal.
+ *
+ * Fds.  The loader sees real fd numbers: each object gets a fd opened on
+ * /dev/null, and that number is its slot in the segment's handler table.
+ * The table is shared by every loader, so a number another process holds in
+ * the table is skipped: the /dev/null fd is kept open until a free number
+ * comes up, then the skipped ones are closed again.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include "internal.h"
+#include "common/log.h"
+#include "common/compiler.h"
+
+struct srv srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void srv_lock(void)
+{
+	pthread_mutex_lock(&srv.lock);
+}
+
+void srv_unlock(void)
+{
+	pthread_mutex_unlock(&srv.lock);
+}
+
+bool srv_active(void)
+{
+	if (likely(srv.ready))
+		return true;
+	if (!srv.warned) {
+		srv.warned = true;
+		pr_warn("syscall server: no shared memory; bpf() and perf_event_open() fail with ENOSYS\n");
+	}
+	return false;
+}
+
+struct srv_fd *srv_fd(int fd)
+{
+	if (fd < 0 || fd >= srv.max_fd || !srv.fds)
+		return NULL;
+	return &srv.fds[fd];
+}
+
+bool srv_is_ours(int fd)
+{
+	struct srv_fd *f = srv_fd(fd);
+
+	return f && f->kind != SRV_FD_NONE;
+}
+
+static int reserve_null(bool cloexec)
+{
+	return srv_real.open("/dev/null", O_RDONLY | (cloexec ? O_CLOEXEC : 0));
+}
+
+int srv_new_fd(int (*make)(int fd, void *ctx), void *ctx, bool cloexec)
+{
+	int held[64], nheld = 0, fd, ret;
+
+	for (;;) {
+		fd = reserve_null(cloexec);
+		if (fd < 0) {
+			ret = -errno;
+			break;
+		}
+		if (fd >= srv.max_fd) {
+			srv_real.close(fd);
+			pr_warn("syscall server: fd %d is beyond BPFTIME_MAX_FD_COUNT (%d)\n", fd,
+				srv.max_fd);
+			ret = -EMFILE;
+			break;
+		}
+		ret = make(fd, ctx);
+		if (ret != -EEXIST)
+			break;
+		/* another loader holds this slot: keep the number busy, try the next */
+		if (nheld == (int)ARRAY_SIZE(held)) {
+			srv_real.close(fd);
+			ret = -EMFILE;
+			break;
+		}
+		held[nheld++] = fd;
+	}
+	if (ret < 0 && fd >= 0 && fd < srv.max_fd && ret != -EMFILE)
+		srv_real.close(fd);
+	while (nheld > 0)
+		srv_real.close(held[--nheld]);
+	if (ret < 0)
+		return ret;
+	srv.fds[fd] = (struct srv_fd){ .kind = SRV_FD_HANDLER, .implicit_link = -1 };
+	return fd;
+}
+
+void srv_release_fd(int fd)
+{
+	struct srv_fd *f = srv_fd(fd);
+
+	if (!f || f->kind == SRV_FD_NONE)
+		return;
+	if (f->kind == SRV_FD_HANDLER) {
+		if (bpftime_handler__type(srv.shm, fd) == BPFTIME_HANDLER_PERF_EVENT)
+			srv_perf_closed(fd);
+		bpftime_handler__close(srv.shm, fd);
+	}
+	*f = (struct srv_fd){ .kind = SRV_FD_NONE, .implicit_link = -1 };
+}
+
+/* drops our entries from LD_PRELOAD so that the loader's children (system(),
+ * exec) are not served */
+static void strip_preload(void)
+{
+	const char *pre = getenv("LD_PRELOAD");
+	char *copy, *out, *tok, *save = NULL;
+	size_t n = 0;
+
+	if (!pre || !strstr(pre, "libbpftime-syscall-server"))
+		return;
+	copy = strdup(pre);
+	out = calloc(1, strlen(pre) + 1);
+	if (!copy || !out)
+		goto out;
+	for (tok = strtok_r(copy, ": ", &save); tok; tok = strtok_r(NULL, ": ", &save)) {
+		if (strstr(tok, "libbpftime-syscall-server"))
+			continue;
+		if (n)
+			out[n++] = ':';
+		memcpy(out + n, tok, strlen(tok));
+		n += strlen(tok);
+	}
+	if (n)
+		setenv("LD_PRELOAD", out, 1);
+	else
+		unsetenv("LD_PRELOAD");
+out:
+	free(copy);
+	free(out);
+}
+
+__attribute__((constructor)) static void srv_init(void)
+{
+	int reclaimed;
+
+	srv_resolve_real();
+	bpftime_log_set_default_level(BPFTIME_LOG_WARN);
+	strip_preload();
+	srv.pid = getpid();
+	srv.shm = bpftime_shm__open_or_create(NULL);
+	if (!srv.shm) {
+		pr_err("syscall server: cannot open the shared memory: %s\n", strerror(errno));
+		return;
+	}
+	srv.max_fd = bpftime_shm__max_fd(srv.shm);
+	srv.fds = calloc((size_t)srv.max_fd, sizeof(*srv.fds));
+	if (!srv.fds) {
+		bpftime_shm__close(srv.shm);
+		srv.shm = NULL;
+		return;
+	}
+	reclaimed = bpftime_shm__reclaim_dead(srv.shm);
+	if (reclaimed > 0)
+		pr_info("syscall server: released %d objects of loaders that exited\n", reclaimed);
+	srv.ready = true;
+	bpftime_log(BPFTIME_LOG_WARN, "bpftime-syscall-server started\n");
+}
+
+__attribute__((destructor)) static void srv_fini(void)
+{
+	if (!srv.ready || getpid() != srv.pid)
+		return;
+	srv_lock();
+	srv.ready = false;
+	bpftime_shm__release_owner(srv.shm, srv.pid);
+	srv_unlock();
+}
