@@ -9,6 +9,7 @@
  * odd, edits, makes it even again, then bumps the epoch.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -110,12 +111,23 @@ void shm_obj_put(struct bpftime_shm *shm, uint64_t off)
 static void slot_set(struct bpftime_shm *shm, int fd, uint32_t type, uint64_t obj_off, pid_t pid)
 {
 	struct shm_slot *s = &shm->slots[fd];
+	/* odd while changing; computed from the old value so that a writer
+	 * killed half-way (gen left odd) is healed by the next change */
+	uint32_t g = atomic_load_explicit(&s->gen, memory_order_relaxed) | 1;
 
-	atomic_fetch_add_explicit(&s->gen, 1, memory_order_acq_rel);
-	atomic_store_explicit(&s->obj_off, obj_off, memory_order_relaxed);
-	s->owner_pid = pid;
-	atomic_store_explicit(&s->type, type, memory_order_release);
-	atomic_fetch_add_explicit(&s->gen, 1, memory_order_release);
+	atomic_store_explicit(&s->gen, g, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	if (type) {
+		/* readers that see the type see the object */
+		atomic_store_explicit(&s->obj_off, obj_off, memory_order_relaxed);
+		s->owner_pid = pid;
+		atomic_store_explicit(&s->type, type, memory_order_release);
+	} else {
+		atomic_store_explicit(&s->type, type, memory_order_release);
+		atomic_store_explicit(&s->obj_off, 0, memory_order_release);
+		s->owner_pid = pid;
+	}
+	atomic_store_explicit(&s->gen, g + 1, memory_order_release);
 }
 
 int shm_obj_install(struct bpftime_shm *shm, int fd, uint64_t obj_off)
@@ -147,6 +159,7 @@ int shm_obj_install(struct bpftime_shm *shm, int fd, uint64_t obj_off)
 void *shm_slot_obj(struct bpftime_shm *shm, int fd, uint32_t type)
 {
 	struct shm_slot *s;
+	uint64_t off;
 	uint32_t t;
 
 	if (!fd_ok(shm, fd))
@@ -155,7 +168,8 @@ void *shm_slot_obj(struct bpftime_shm *shm, int fd, uint32_t type)
 	t = atomic_load_explicit(&s->type, memory_order_acquire);
 	if (!t || (type && t != type))
 		return NULL;
-	return shm_ptr(shm, atomic_load_explicit(&s->obj_off, memory_order_relaxed));
+	off = atomic_load_explicit(&s->obj_off, memory_order_acquire);
+	return off ? shm_ptr(shm, off) : NULL; /* 0: closed under us */
 }
 
 enum bpftime_handler_type bpftime_handler__type(struct bpftime_shm *shm, int fd)
@@ -174,24 +188,28 @@ int bpftime_handler__info(struct bpftime_shm *shm, int fd, struct bpftime_handle
 		return shm_err(-EBADF);
 	s = &shm->slots[fd];
 	memset(info, 0, sizeof(*info));
-	for (;;) {
+	for (int tries = 0;; tries++) {
 		uint32_t g = atomic_load_explicit(&s->gen, memory_order_acquire);
+		uint64_t off;
 
-		if (g & 1) {
+		/* odd: a change in progress; after a while assume its writer
+		 * died (the next change heals the generation) and read anyway */
+		if ((g & 1) && tries < 1000) {
 			sched_yield();
 			continue;
 		}
 		info->type = atomic_load(&s->type);
-		if (!info->type)
+		off = atomic_load(&s->obj_off);
+		if (!info->type || !off)
 			return shm_err(-ENOENT);
-		o = shm_ptr(shm, atomic_load(&s->obj_off));
+		o = shm_ptr(shm, off);
 		info->gen = g;
 		info->id = o->id;
 		info->owner_pid = s->owner_pid;
 		info->refcnt = atomic_load(&o->refcnt);
 		info->pinned = atomic_load(&o->pins) > 0;
 		memcpy(info->name, o->name, sizeof(info->name));
-		if (atomic_load_explicit(&s->gen, memory_order_acquire) == g)
+		if (atomic_load_explicit(&s->gen, memory_order_acquire) == g || tries >= 1000)
 			return 0;
 	}
 }

@@ -283,6 +283,14 @@ static void test_handlers(void **state)
 	assert_int_equal(bpftime_handler__info(shm, 10, &info2), 0);
 	assert_true(info2.gen != info.gen);
 	assert_true(info2.id != info.id);
+
+	/* a writer killed mid-change leaves an odd generation: readers still
+	 * get an answer, and the next change makes it even again */
+	atomic_fetch_add(&shm->slots[10].gen, 1);
+	assert_int_equal(bpftime_handler__info(shm, 10, &info2), 0);
+	assert_int_equal(info2.type, BPFTIME_HANDLER_PROG);
+	assert_int_equal(bpftime_handler__close(shm, 10), 0);
+	assert_int_equal(atomic_load(&shm->slots[10].gen) % 2, 0);
 }
 
 static void test_perf_link_btf(void **state)
