@@ -88,7 +88,13 @@ enum vop {
 #define X(name) VOP_##name##_CHK = VOP_CHK_BASE + OP_##name,
 	VM_MEM_OPS(X)
 #undef X
-	VOP_MAX = VOP_CHK_BASE + 256,
+	/* superinstructions: "rD = rA; rD op= B" in one handler (F3), and with
+	 * rA forwarded (F3A); see vm_interp_prepare() */
+	VOP_FUSED_BASE = VOP_CHK_BASE + 256,
+#define X(name) VOP_F3_##name, VOP_F3A_##name,
+	VM_BINOPS(BIN_ALL, X)
+#undef X
+	VOP_MAX,
 };
 
 static const bool has_ad[VOP_AD_BASE] = {
@@ -363,6 +369,20 @@ static ALWAYS_INLINE uint64_t swap_be(uint64_t v, int32_t width)
 	VM_CASE_AD(n##32_REG) SET(n##32(acc, SRC)) NEXT(1)                                         \
 	VM_CASE_AS(n##32_REG) SET(n##32(DST, acc)) NEXT(1)
 
+/* "rD = rA; rD op= B" fused: A is this slot's src (or acc), B the next
+ * slot's imm or src register. */
+#define IMM_NEXT ((uint64_t)(int64_t)ip[1].imm)
+#define SRC_NEXT reg[ip[1].src]
+#define FUSED3(n)                                                                                  \
+	VM_CASE(F3_##n##64_IMM) SET(n##64(SRC, IMM_NEXT)) NEXT(2)                                  \
+	VM_CASE(F3A_##n##64_IMM) SET(n##64(acc, IMM_NEXT)) NEXT(2)                                 \
+	VM_CASE(F3_##n##64_REG) SET(n##64(SRC, SRC_NEXT)) NEXT(2)                                  \
+	VM_CASE(F3A_##n##64_REG) SET(n##64(acc, SRC_NEXT)) NEXT(2)                                 \
+	VM_CASE(F3_##n##32_IMM) SET(n##32(SRC, IMM_NEXT)) NEXT(2)                                  \
+	VM_CASE(F3A_##n##32_IMM) SET(n##32(acc, IMM_NEXT)) NEXT(2)                                 \
+	VM_CASE(F3_##n##32_REG) SET(n##32(SRC, SRC_NEXT)) NEXT(2)                                  \
+	VM_CASE(F3A_##n##32_REG) SET(n##32(acc, SRC_NEXT)) NEXT(2)
+
 /* Conditions as expressions of (dst, src). */
 #define JEQ64(d, s)  ((d) == (s))
 #define JEQ32(d, s)  (U32(d) == U32(s))
@@ -432,7 +452,7 @@ static ALWAYS_INLINE uint64_t swap_be(uint64_t v, int32_t width)
 	NEXT(1)
 
 /* adapters: VM_BINOPS(BINOP_M, ) / VM_JCCS(JCC_M, ) emit every handler */
-#define BINOP_M(X, n) BINOP(n)
+#define BINOP_M(X, n) BINOP(n) FUSED3(n)
 #define JCC_M(X, n)   JCC(n)
 
 #define ZX(v)	(v)
@@ -472,6 +492,9 @@ static int exec(struct run *r, const struct dinsn *code, size_t start, uint64_t 
 #undef X
 #define X(name) [VOP_AS_BASE + VOP_##name] = &&do_##name##_AS,
 		VM_AS_OPS(X)
+#undef X
+#define X(name) [VOP_F3_##name] = &&do_F3_##name, [VOP_F3A_##name] = &&do_F3A_##name,
+		VM_BINOPS(BIN_ALL, X)
 #undef X
 	};
 #pragma GCC diagnostic pop
@@ -712,6 +735,44 @@ static int forwarded_reg(const struct bpftime_insn *insn)
 	return -1;
 }
 
+static void fill(struct dinsn *d, const struct bpftime_insn *insn, const void *const *table,
+		 enum vop op)
+{
+#ifdef BPFTIME_VM_SWITCH
+	UNUSED(table);
+	d->op = op;
+#else
+	d->handler = table[op];
+#endif
+	d->dst = insn->dst;
+	d->src = insn->src;
+	d->off = insn->off;
+	d->imm = insn->imm;
+}
+
+/* The F3 handler for "rD = rA; rD op= B" at pc, or -1: a plain move
+ * followed, in the same width, by a binary operation on rD that nothing
+ * jumps to.  The F3A variant is the next enum value. */
+static int fuse3(const struct bpftime_insn *insns, size_t cnt, size_t pc, const uint8_t *target)
+{
+	const struct bpftime_insn *mov = &insns[pc], *alu = &insns[pc + 1];
+	bool is64 = mov->code == OP_MOV64_REG;
+
+	if ((!is64 && mov->code != OP_MOV32_REG) || mov->off || pc + 1 >= cnt || target[pc + 1] ||
+	    alu->dst != mov->dst || alu->off ||
+	    BPF_CLASS(alu->code) != (is64 ? BPF_ALU64 : BPF_ALU))
+		return -1;
+	switch (alu->code) {
+#define X(name) \
+	case OP_##name: \
+		return VOP_F3_##name;
+		VM_BINOPS(BIN_ALL, X)
+#undef X
+	default:
+		return -1;
+	}
+}
+
 /* Marks the pcs control can reach other than from the previous slot. */
 static uint8_t *branch_targets(const struct bpftime_vm *vm)
 {
@@ -763,7 +824,20 @@ int vm_interp_prepare(struct bpftime_vm *vm)
 		struct dinsn *d = &code[pc];
 		enum vop op = decode_op(insn, checked);
 		bool mem = insn_desc[insn->code].flags & (F_LOAD | F_STORE);
+		int fused = fuse3(insns, vm->cnt, pc, target);
 
+		if (fused >= 0) {
+			/* the second slot is reached only through this one: its
+			 * handler never runs, its operands are read from here */
+			op = (enum vop)(fused + (!target[pc] && prev == insn->src));
+			fill(&code[pc + 1], &insns[pc + 1], table, VOP_INVALID);
+			if (insns[pc + 1].src == insn->dst && BPF_SRC(insns[pc + 1].code) == BPF_X)
+				code[pc + 1].src = insn->src; /* rD = rA; rD op= rD */
+			fill(d, insn, table, op);
+			prev = insn->dst;
+			pc++;
+			continue;
+		}
 		if (prev >= 0 && !target[pc] && op < VOP_AD_BASE && !(checked && mem)) {
 			if (has_ad[op] && insn->dst == prev)
 				op += VOP_AD_BASE;
@@ -771,24 +845,12 @@ int vm_interp_prepare(struct bpftime_vm *vm)
 				op += VOP_AS_BASE;
 		}
 		prev = forwarded_reg(insn);
-#ifdef BPFTIME_VM_SWITCH
-		d->op = op;
-#else
-		d->handler = table[op];
-#endif
-		d->dst = insn->dst;
-		d->src = insn->src;
-		d->off = insn->off;
-		d->imm = insn->imm;
+		fill(d, insn, table, op);
 		if (insn->code == OP_LDDW) {
 			/* resolved form: src is 0 and the value spans both imms */
+			fill(&code[pc + 1], &insns[pc + 1], table, VOP_INVALID);
 			code[pc + 1].imm64 = (uint64_t)(uint32_t)insn->imm |
 					     (uint64_t)(uint32_t)insn[1].imm << 32;
-#ifdef BPFTIME_VM_SWITCH
-			code[pc + 1].op = VOP_INVALID;
-#else
-			code[pc + 1].handler = table[VOP_INVALID];
-#endif
 			pc++;
 		}
 	}

@@ -230,6 +230,17 @@ static void test_jumps(void **state)
 			     BPF_MOV64_IMM(1, 7), BPF_JMP_IMM(BPF_JEQ, 1, 5, 2), BPF_MOV64_IMM(0, 1),
 			     BPF_EXIT_INSN(), BPF_MOV64_IMM(0, 2), BPF_EXIT_INSN()),
 			 2);
+	/* the same for a fused "r3 = r2; r3 += 1" entered by a jump */
+	assert_int_equal(RUN(BPF_MOV64_IMM(2, 0), BPF_MOV64_IMM(4, 100), BPF_JMP_A(2),
+			     BPF_MOV64_IMM(0, 0), BPF_MOV64_IMM(2, 9), BPF_MOV64_REG(3, 2),
+			     BPF_ALU64_IMM(BPF_ADD, 3, 1), BPF_MOV64_REG(0, 3), BPF_EXIT_INSN()),
+			 1);
+	/* fused moves and operations in all widths, incl. "rD = rA; rD op= rD" */
+	assert_int_equal(RUN(BPF_LD_IMM64(1, 0x100000003), BPF_MOV64_REG(2, 1),
+			     BPF_ALU64_REG(BPF_ADD, 2, 2), BPF_MOV32_REG(3, 1),
+			     BPF_ALU32_IMM(BPF_LSH, 3, 33), BPF_MOV64_REG(0, 2),
+			     BPF_ALU64_REG(BPF_SUB, 0, 3), BPF_EXIT_INSN()),
+			 0x200000006 - 6);
 	/* forwarded operands in every position: r1 = 3; r2 = r1 (src); r2 += r2
 	 * (dst and src); r2 = *(u64 *)(r10 - 8) after storing through r2 */
 	assert_int_equal(RUN(BPF_MOV64_IMM(1, 3), BPF_MOV64_REG(2, 1), BPF_ALU64_REG(BPF_ADD, 2, 2),
