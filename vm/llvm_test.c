@@ -193,6 +193,64 @@ static void test_shifts_and_atomics(void **state)
 	expect_all(prog, N(prog), mem, sizeof(mem), 0x10fu + 15 + 2 + 0x7fffffffu + 0x33 + 4);
 }
 
+/* The rotate-after-multiply shape clang's BPF back end leaves, which the
+ * LLVM back end turns back into a rotate: right for every width and shift,
+ * and left alone when the constants do not match (a near miss). */
+static void test_mul_rotate(void **state)
+{
+	static const struct {
+		bool is32;
+		int s;
+		uint64_t c1, c2;
+		bool rotate; /* the IR must have a funnel shift */
+	} cases[] = {
+		{ false, 33, 0x87c37b91114253d5ULL, 0x87c37b91114253d5ULL << 31, true },
+		{ false, 1, 0x9e3779b97f4a7c15ULL, 0x9e3779b97f4a7c15ULL << 63, true },
+		{ false, 63, 0x1234567ULL, 0x1234567ULL << 1, true },
+		{ false, 33, 0x87c37b91114253d5ULL, (0x87c37b91114253d5ULL << 31) ^ 4, false },
+		{ true, 17, 0x85ebca6bULL, (0x85ebca6bULL << 15) & 0xffffffffULL, true },
+		{ true, 17, 0x85ebca6bULL, ((0x85ebca6bULL << 15) + 1) & 0xffffffffULL, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N(cases); i++) {
+		uint64_t x = 0xdeadbeefcafef00dULL, want;
+		uint8_t cls = cases[i].is32 ? BPF_ALU : BPF_ALU64;
+		const struct bpftime_insn prog[] = {
+			BPF_LDX_MEM(BPF_DW, 1, 1, 0),
+			BPF_LD_IMM64(4, cases[i].c2),
+			BPF_LD_IMM64(5, cases[i].c1),
+			BPF_MOV64_REG(2, 1),
+			BPF_RAW_INSN(cls | BPF_MUL | BPF_X, 2, 4, 0, 0),	    /* x * c2 */
+			BPF_RAW_INSN(cls | BPF_MUL | BPF_X, 1, 5, 0, 0),	    /* x * c1 */
+			BPF_RAW_INSN(cls | BPF_RSH | BPF_K, 1, 0, 0, cases[i].s), /* >> s */
+			BPF_RAW_INSN(cls | BPF_OR | BPF_X, 1, 2, 0, 0),
+			BPF_MOV64_REG(0, 1),
+			BPF_EXIT_INSN(),
+		};
+
+		if (cases[i].is32) {
+			uint32_t a = (uint32_t)x * (uint32_t)cases[i].c2;
+			uint32_t m = (uint32_t)x * (uint32_t)cases[i].c1;
+
+			want = a | m >> cases[i].s;
+		} else {
+			want = x * cases[i].c2 | (x * cases[i].c1) >> cases[i].s;
+		}
+		struct bpftime_vm *vm;
+		size_t size;
+		void *ir;
+
+		expect_all(prog, N(prog), &x, sizeof(x), want);
+		vm = load(prog, N(prog));
+		assert_int_equal(bpftime_vm__emit_aot(vm, true, &ir, &size), 0);
+		if (cases[i].rotate != (strstr(ir, "@llvm.fshl") != NULL))
+			fail_msg("case %zu: rotate %s", i, cases[i].rotate ? "missed" : "wrongly made");
+		free(ir);
+		bpftime_vm__free(vm);
+	}
+}
+
 /* Tail calls: slot 0 returns 42 + ctx[0]; the caller tail-calls slot r7
  * from inside a subprogram, so success must leave both frames. */
 static void test_tail_calls(void **state)
@@ -471,6 +529,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_divmod_edges),
 		cmocka_unit_test(test_shifts_and_atomics),
+		cmocka_unit_test(test_mul_rotate),
 		cmocka_unit_test(test_tail_calls),
 		cmocka_unit_test(test_callx),
 		cmocka_unit_test(test_call_depth),

@@ -78,6 +78,92 @@ static LLVMTargetMachineRef host_tm(struct bpftime_vm *vm, LLVMRelocMode reloc)
 	return tm;
 }
 
+/* The BPF back end has no rotate: clang lowers rotl(x * C, r) to
+ * (x * (C << r)) | ((x * C) >> (w - r)), folding the left shift into the
+ * multiplication, and from there LLVM no longer sees a rotate (hash
+ * functions pay two multiplications for one plus a rol).  This puts the
+ * rotate back: or(mul(X, C << r), lshr(mul(X, C), w - r)) -> fshl(m, m, r)
+ * with m = mul(X, C).  The other multiplication becomes dead. */
+static bool is_op(LLVMValueRef v, LLVMOpcode op)
+{
+	return LLVMIsAInstruction(v) && LLVMGetInstructionOpcode(v) == op;
+}
+
+static bool const_of(LLVMValueRef v, unsigned long long *c)
+{
+	if (!LLVMIsAConstantInt(v))
+		return false;
+	*c = LLVMConstIntGetZExtValue(v);
+	return true;
+}
+
+/* or(a, b) where a = mul(X, C2), b = lshr(m = mul(X, C1), s): the m to
+ * rotate left by w - s, or NULL. */
+static LLVMValueRef match_mul_rotate(LLVMValueRef a, LLVMValueRef b, unsigned int w,
+				     unsigned long long *rot)
+{
+	unsigned long long c1, c2, s, mask = w == 64 ? ~0ULL : (1ULL << w) - 1;
+	LLVMValueRef m;
+
+	if (!is_op(a, LLVMMul) || !is_op(b, LLVMLShr))
+		return NULL;
+	m = LLVMGetOperand(b, 0);
+	if (!is_op(m, LLVMMul) || !const_of(LLVMGetOperand(b, 1), &s) || !s || s >= w)
+		return NULL;
+	if (LLVMGetOperand(m, 0) != LLVMGetOperand(a, 0) ||
+	    !const_of(LLVMGetOperand(m, 1), &c1) || !const_of(LLVMGetOperand(a, 1), &c2))
+		return NULL;
+	if (((c1 << (w - s)) & mask) != c2)
+		return NULL;
+	*rot = w - s;
+	return m;
+}
+
+static void recover_rotates(LLVMModuleRef mod)
+{
+	static const char name[] = "llvm.fshl";
+	unsigned int id = LLVMLookupIntrinsicID(name, sizeof(name) - 1);
+	LLVMContextRef ctx = LLVMGetModuleContext(mod);
+	LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+
+	for (LLVMValueRef fn = LLVMGetFirstFunction(mod); fn; fn = LLVMGetNextFunction(fn)) {
+		for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb;
+		     bb = LLVMGetNextBasicBlock(bb)) {
+			LLVMValueRef next;
+
+			for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = next) {
+				LLVMTypeRef t = LLVMTypeOf(in);
+				LLVMValueRef m, args[3];
+				unsigned long long rot;
+				unsigned int w;
+
+				next = LLVMGetNextInstruction(in);
+				if (!is_op(in, LLVMOr) || LLVMGetTypeKind(t) != LLVMIntegerTypeKind)
+					continue;
+				w = LLVMGetIntTypeWidth(t);
+				if (w > 64)
+					continue;
+				m = match_mul_rotate(LLVMGetOperand(in, 0), LLVMGetOperand(in, 1), w,
+						     &rot);
+				if (!m)
+					m = match_mul_rotate(LLVMGetOperand(in, 1),
+							     LLVMGetOperand(in, 0), w, &rot);
+				if (!m)
+					continue;
+				LLVMPositionBuilderBefore(b, in);
+				args[0] = args[1] = m;
+				args[2] = LLVMConstInt(t, rot, 0);
+				LLVMReplaceAllUsesWith(
+					in, LLVMBuildCall2(b, LLVMIntrinsicGetType(ctx, id, &t, 1),
+							   LLVMGetIntrinsicDeclaration(mod, id, &t, 1),
+							   args, 3, ""));
+				LLVMInstructionEraseFromParent(in);
+			}
+		}
+	}
+	LLVMDisposeBuilder(b);
+}
+
 /* Builds, checks and optimises the module of vm's program. */
 static int build_module(struct bpftime_vm *vm, LLVMModuleRef mod, LLVMTargetMachineRef tm,
 			bool aot)
@@ -112,6 +198,7 @@ static int build_module(struct bpftime_vm *vm, LLVMModuleRef mod, LLVMTargetMach
 	LLVMDisposePassBuilderOptions(opts);
 	if (e)
 		return take_error(vm, EINVAL, "llvm: optimisation failed", e);
+	recover_rotates(mod);
 	return 0;
 }
 
