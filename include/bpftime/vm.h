@@ -69,7 +69,10 @@ enum bpftime_engine {
  * BPF_PSEUDO_* values) into the 64-bit value the program sees: a map handle
  * for MAP_FD/MAP_IDX, an address for MAP_VALUE/MAP_IDX_VALUE.  imm and
  * next_imm are the two slots' imm fields.  Returns 0 or a negative errno; the
- * loader reports "pc N: cannot resolve ..." on error. */
+ * loader reports "pc N: cannot resolve ..." on error.
+ * BTF ids (src 3, a kernel variable's address) come here too: a resolver
+ * that has no such variables returns -EOPNOTSUPP and the load fails.
+ * Functions (src 4) never do: the VM resolves them itself. */
 typedef int (*bpftime_lddw_fn)(void *user_ctx, unsigned int src, int32_t imm, int32_t next_imm,
 			       uint64_t *value);
 
