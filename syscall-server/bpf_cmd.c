@@ -106,7 +106,8 @@ static int map_create(const union bpf_attr *a)
 			return ret;
 	}
 	ret = srv_new_fd(make_map, &c, true);
-	if (ret < 0 && ret != -EINVAL && ret != -E2BIG)
+	/* -ENOMEM was logged by maps/, naming BPFTIME_SHM_MEMORY_MB */
+	if (ret < 0 && ret != -EINVAL && ret != -E2BIG && ret != -ENOMEM)
 		pr_warn("syscall server: cannot create map '%s' (type %u, key %u, value %u, %u entries): %s\n",
 			name, a->map_type, a->key_size, a->value_size, a->max_entries,
 			strerror(-ret));
@@ -563,6 +564,7 @@ static int link_create(const union bpf_attr *a)
 		.attach_type = a->link_create.attach_type,
 		.cookie = a->link_create.perf_event.bpf_cookie,
 	};
+	struct bpftime_prog_info pi;
 	int ret = want(c.prog_fd, BPFTIME_HANDLER_PROG);
 
 	if (ret)
@@ -575,6 +577,10 @@ static int link_create(const union bpf_attr *a)
 	ret = want(c.target_fd, BPFTIME_HANDLER_PERF_EVENT);
 	if (ret)
 		return ret == -EINVAL ? -EBADF : ret; /* perf_event_get: not a perf fd */
+	if (bpftime_prog__info(srv.shm, c.prog_fd, &pi) ||
+	    (pi.type != BPF_PROG_TYPE_KPROBE && pi.type != BPF_PROG_TYPE_TRACEPOINT &&
+	     pi.type != BPF_PROG_TYPE_PERF_EVENT))
+		return -EINVAL; /* only these program types go on perf events */
 	if (a->link_create.flags)
 		return -EINVAL;
 	ret = bpftime_perf_event__set_cookie(srv.shm, c.target_fd, c.cookie);
@@ -684,8 +690,13 @@ static long dispatch(int cmd, union bpf_attr *a, union bpf_attr *ua, unsigned in
 	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
 		return map_elem(cmd, a);
 	case BPF_MAP_FREEZE: {
-		int ret = want((int)a->map_fd, BPFTIME_HANDLER_MAP);
+		struct bpftime_map_info mi;
+		int ret = map_info((int)a->map_fd, &mi);
 
+		/* a frozen map has no write access left: the kernel says EPERM
+		 * before it could say EBUSY */
+		if (!ret && mi.frozen)
+			ret = -EPERM;
 		return ret ? ret : bpftime_map__freeze(srv.shm, (int)a->map_fd);
 	}
 	case BPF_MAP_LOOKUP_BATCH:

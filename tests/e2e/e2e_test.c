@@ -1,0 +1,560 @@
+/* tests/e2e/e2e_test.c: the example loaders and syscall_checks run for real
+ * under `bpftime load`, inside seccomp_guard (the kernel's bpf() and
+ * perf_event_open() fail with EPERM), and the test inspects what they left
+ * in the shared memory through the public shm/map API: programs, maps, perf
+ * events, links, global variables, and records pushed through ring buffers
+ * and perf buffers to the loaders' libbpf consumers.  Each test uses its own
+ * segment name.
+ *
+ *   e2e_test BPFTIME GUARD EXAMPLES_DIR SYSCALL_CHECKS
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <bpftime/map.h>
+#include <bpftime/shm.h>
+
+/* a safety net so a broken build fails instead of hanging; never a measurement */
+#define STUCK_MS 60000
+
+static const char *bpftime_bin, *guard_bin, *examples, *checks_bin;
+static char victim[4096];
+
+struct proc {
+	pid_t pid;
+	int out, err;
+	char obuf[1 << 16], ebuf[1 << 16];
+	size_t olen, elen;
+};
+
+static void spawn(struct proc *p, const char *const *argv)
+{
+	int o[2], e[2];
+
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(pipe2(o, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(e, O_CLOEXEC), 0);
+	p->pid = fork();
+	assert_true(p->pid >= 0);
+	if (p->pid == 0) {
+		dup2(o[1], 1);
+		dup2(e[1], 2);
+		execv(argv[0], (char **)argv);
+		_exit(127);
+	}
+	close(o[1]);
+	close(e[1]);
+	p->out = o[0];
+	p->err = e[0];
+}
+
+/* reads what is available from both pipes, waiting up to @ms */
+static bool pump(struct proc *p, int ms)
+{
+	struct pollfd fds[2] = { { p->out, POLLIN, 0 }, { p->err, POLLIN, 0 } };
+	bool got = false;
+
+	if (poll(fds, 2, ms) <= 0)
+		return false;
+	if (fds[0].revents) {
+		ssize_t n = read(p->out, p->obuf + p->olen, sizeof(p->obuf) - 1 - p->olen);
+
+		if (n > 0) {
+			p->olen += (size_t)n;
+			got = true;
+		}
+	}
+	if (fds[1].revents) {
+		ssize_t n = read(p->err, p->ebuf + p->elen, sizeof(p->ebuf) - 1 - p->elen);
+
+		if (n > 0) {
+			p->elen += (size_t)n;
+			got = true;
+		}
+	}
+	p->obuf[p->olen] = 0;
+	p->ebuf[p->elen] = 0;
+	return got;
+}
+
+/* waits for @needle in the process's stdout */
+static void expect_out(struct proc *p, const char *needle)
+{
+	for (int waited = 0; !strstr(p->obuf, needle); waited += 100) {
+		if (waited > STUCK_MS) {
+			print_error("stdout: %s\nstderr: %s\n", p->obuf, p->ebuf);
+			fail_msg("'%s' never appeared", needle);
+		}
+		pump(p, 100);
+	}
+}
+
+static int finish(struct proc *p)
+{
+	int status;
+
+	while (pump(p, 200))
+		;
+	assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
+	close(p->out);
+	close(p->err);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static struct bpftime_shm *shm_for_test(const char *name)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "bpftime_e2e_%d_%s", getpid(), name);
+	setenv("BPFTIME_GLOBAL_SHM_NAME", buf, 1);
+	bpftime_shm__remove(NULL);
+	return NULL;
+}
+
+static struct bpftime_shm *shm_open_now(void)
+{
+	struct bpftime_shm *shm = bpftime_shm__open(NULL);
+
+	assert_non_null(shm);
+	return shm;
+}
+
+static void shm_done(struct bpftime_shm *shm)
+{
+	bpftime_shm__close(shm);
+	bpftime_shm__remove(NULL);
+}
+
+static int count_handlers(struct bpftime_shm *shm, enum bpftime_handler_type type)
+{
+	int n = 0;
+
+	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd))
+		if (type == BPFTIME_HANDLER_NONE || bpftime_handler__type(shm, fd) == type)
+			n++;
+	return n;
+}
+
+/* the fd of the handler of @type whose name ends with @suffix, or -1 */
+static int find_named(struct bpftime_shm *shm, enum bpftime_handler_type type, const char *suffix)
+{
+	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd)) {
+		struct bpftime_handler_info hi;
+		size_t n, s = strlen(suffix);
+
+		if (bpftime_handler__info(shm, fd, &hi) || hi.type != type)
+			continue;
+		n = strlen(hi.name);
+		if (n >= s && !strcmp(hi.name + n - s, suffix))
+			return fd;
+	}
+	return -1;
+}
+
+static int find_perf(struct bpftime_shm *shm, int type, struct bpftime_perf_event_info *pi)
+{
+	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd))
+		if (!bpftime_perf_event__info(shm, fd, pi) && pi->type == type)
+			return fd;
+	return -1;
+}
+
+/* the link from @prog to @target exists */
+static bool linked(struct bpftime_shm *shm, int prog, int target)
+{
+	struct bpftime_link_info li;
+
+	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd))
+		if (!bpftime_link__info(shm, fd, &li) && li.prog_fd == prog && li.target_fd == target)
+			return true;
+	return false;
+}
+
+static void load_args(const char **argv, const char *example, ...)
+{
+	static char path[4096];
+	va_list ap;
+	int i = 0;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", examples, example, example);
+	argv[i++] = guard_bin;
+	argv[i++] = bpftime_bin;
+	argv[i++] = "load";
+	argv[i++] = path;
+	va_start(ap, example);
+	while ((argv[i++] = va_arg(ap, const char *)))
+		;
+	va_end(ap);
+}
+
+static void stop(struct proc *p, int want)
+{
+	kill(p->pid, SIGTERM); /* bpftime forwards it to the loader */
+	assert_int_equal(finish(p), want);
+}
+
+/* the guard works: without bpftime the loader cannot load anything */
+static void test_guard_blocks_kernel(void **state)
+{
+	char path[4096];
+	const char *argv[] = { guard_bin, path, "-n", "0", NULL };
+	struct proc p;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/malloc/malloc", examples);
+	spawn(&p, argv);
+	assert_int_not_equal(finish(&p), 0);
+	assert_non_null(strstr(p.ebuf, "cannot load"));
+}
+
+static void test_malloc_example(void **state)
+{
+	const char *argv[16];
+	struct bpftime_map_info mi;
+	struct bpftime_prog_info pi;
+	struct bpftime_perf_event_info pe;
+	struct bpftime_handler_info hi;
+	struct bpftime_shm *shm;
+	struct proc p;
+	int map, prog, perf;
+
+	(void)state;
+	shm_for_test("malloc");
+	load_args(argv, "malloc", "-i", "100", NULL);
+	spawn(&p, argv);
+	expect_out(&p, "ready\n");
+	shm = shm_open_now();
+	map = find_named(shm, BPFTIME_HANDLER_MAP, "counts");
+	prog = find_named(shm, BPFTIME_HANDLER_PROG, "count_malloc");
+	assert_true(map >= 0 && prog >= 0);
+	assert_int_equal(bpftime_map__info(shm, map, &mi), 0);
+	assert_int_equal(mi.type, BPFTIME_MAP_HASH);
+	assert_int_equal(mi.key_size, 4);
+	assert_int_equal(mi.value_size, 8);
+	assert_int_equal(mi.max_entries, 1024);
+	assert_int_equal(bpftime_prog__info(shm, prog, &pi), 0);
+	assert_int_equal(pi.type, 2 /* BPF_PROG_TYPE_KPROBE */);
+	assert_string_equal(pi.license, "GPL");
+	assert_true(pi.insn_cnt > 10);
+	perf = find_perf(shm, BPFTIME_PERF_TYPE_UPROBE, &pe);
+	assert_true(perf >= 0);
+	assert_non_null(strstr(pe.module, "libc.so"));
+	assert_true(pe.offset > 0);
+	assert_int_equal(pe.pid, -1);
+	assert_true(linked(shm, prog, perf));
+	assert_int_equal(bpftime_handler__info(shm, prog, &hi), 0);
+	assert_true(hi.owner_pid > 0 && hi.owner_pid != p.pid);
+	/* the server never writes to the loader's stdout */
+	assert_null(strstr(p.obuf, "bpftime"));
+	assert_non_null(strstr(p.ebuf, "bpftime-syscall-server started"));
+	stop(&p, 0);
+	/* the loader is gone: so are its objects */
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_NONE), 0);
+	shm_done(shm);
+}
+
+static void test_exit_code_and_children(void **state)
+{
+	const char *argv1[] = { guard_bin, bpftime_bin, "load", "/bin/sh", "-c", "exit 7", NULL };
+	const char *argv2[] = { guard_bin, bpftime_bin, "load", "/bin/sh", "-c",
+				"/bin/sh -c 'echo preload=[$LD_PRELOAD]'", NULL };
+	const char *argv3[] = { guard_bin, bpftime_bin, "load", "--spdlog-level", "bogus",
+				"/bin/true", NULL };
+	struct proc p;
+
+	(void)state;
+	shm_for_test("exit");
+	spawn(&p, argv1);
+	assert_int_equal(finish(&p), 7);
+	spawn(&p, argv2);
+	assert_int_equal(finish(&p), 0);
+	assert_null(strstr(p.obuf, "syscall-server"));
+	assert_non_null(strstr(p.obuf, "preload=["));
+	spawn(&p, argv3);
+	assert_int_not_equal(finish(&p), 0);
+	assert_non_null(strstr(p.ebuf, "bogus"));
+	bpftime_shm__remove(NULL);
+}
+
+struct uret_event {
+	unsigned int pid, tid;
+	long long ret;
+	unsigned long long seq;
+};
+
+static void test_uretprobe_ringbuf(void **state)
+{
+	const char *argv[16];
+	struct bpftime_perf_event_info pe;
+	struct bpftime_map_info mi;
+	struct bpftime_shm *shm;
+	struct bpftime_map *h;
+	struct proc p;
+	int map, prog, perf;
+	char line[64];
+
+	(void)state;
+	shm_for_test("uret");
+	load_args(argv, "uretprobe", "-i", "50", victim, NULL);
+	spawn(&p, argv);
+	expect_out(&p, "ready\n");
+	shm = shm_open_now();
+	map = find_named(shm, BPFTIME_HANDLER_MAP, "events");
+	prog = find_named(shm, BPFTIME_HANDLER_PROG, "on_return");
+	perf = find_perf(shm, BPFTIME_PERF_TYPE_URETPROBE, &pe);
+	assert_true(map >= 0 && prog >= 0 && perf >= 0);
+	assert_string_equal(pe.module, victim);
+	assert_true(pe.offset > 0);
+	assert_true(linked(shm, prog, perf));
+	assert_int_equal(bpftime_map__info(shm, map, &mi), 0);
+	assert_int_equal(mi.type, BPFTIME_MAP_RINGBUF);
+	/* be the program: 300 records through the ring the loader polls */
+	h = bpftime_map__handle(shm, map);
+	assert_non_null(h);
+	for (int i = 0; i < 300; i++) {
+		struct uret_event e = { 1, 2, 1000 + i, (unsigned long long)i };
+
+		while (bpftime_ringbuf_output(h, &e, sizeof(e), 0) == -EAGAIN ||
+		       bpftime_ringbuf_query(h, BPFTIME_RB_AVAIL_DATA) > 32 * 1024)
+			pump(&p, 10); /* let the consumer catch up */
+	}
+	expect_out(&p, "returned 1299 (seq 299)");
+	for (int i = 0; i < 300; i++) {
+		snprintf(line, sizeof(line), "returned %d (seq %d)\n", 1000 + i, i);
+		assert_non_null(strstr(p.obuf, line));
+	}
+	stop(&p, 0);
+	assert_non_null(strstr(p.obuf, "300 events"));
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_NONE), 0);
+	shm_done(shm);
+}
+
+/* @what as a @size-byte little-endian value somewhere in @buf */
+static bool contains(const void *buf, size_t len, uint64_t what, size_t size)
+{
+	for (size_t i = 0; i + size <= len; i += size)
+		if (!memcmp((const char *)buf + i, &what, size))
+			return true;
+	return false;
+}
+
+static void test_globals(void **state)
+{
+	const char *argv[16];
+	struct bpftime_map_info mi;
+	struct bpftime_shm *shm;
+	struct proc p;
+	uint64_t buf[64];
+	uint32_t zero = 0;
+	int ro, data, bss;
+
+	(void)state;
+	shm_for_test("globals");
+	load_args(argv, "globals", "-i", "50", victim, "target_func", "4242", "0x5eed5eed", NULL);
+	spawn(&p, argv);
+	expect_out(&p, "ready\n");
+	shm = shm_open_now();
+	ro = find_named(shm, BPFTIME_HANDLER_MAP, ".rodata");
+	data = find_named(shm, BPFTIME_HANDLER_MAP, ".data");
+	bss = find_named(shm, BPFTIME_HANDLER_MAP, ".bss");
+	assert_true(ro >= 0 && data >= 0 && bss >= 0);
+	/* .rodata: set before load, then frozen */
+	assert_int_equal(bpftime_map__info(shm, ro, &mi), 0);
+	assert_true(mi.frozen);
+	assert_true(mi.map_flags & BPFTIME_F_MMAPABLE);
+	assert_true(mi.value_size <= sizeof(buf));
+	assert_int_equal(bpftime_map__lookup(shm, ro, &zero, buf, 0), 0);
+	assert_true(contains(buf, mi.value_size, 4242, 4));
+	/* .data: step written by the loader after load, through its mmap */
+	assert_int_equal(bpftime_map__info(shm, data, &mi), 0);
+	assert_int_equal(bpftime_map__lookup(shm, data, &zero, buf, 0), 0);
+	assert_true(contains(buf, mi.value_size, 0x5eed5eed, 8));
+	/* .bss: what the program writes, the loader reads through its mmap */
+	assert_int_equal(bpftime_map__info(shm, bss, &mi), 0);
+	for (size_t i = 0; i < mi.value_size / 8; i++)
+		buf[i] = 4369;
+	assert_int_equal(bpftime_map__update(shm, bss, &zero, buf, 0), 0);
+	expect_out(&p, "calls 4369 total 4369");
+	stop(&p, 0);
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_NONE), 0);
+	shm_done(shm);
+}
+
+static void test_every_map_type(void **state)
+{
+	static const uint32_t types[] = { 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 22, 23, 27, 30 };
+	const char *argv[16];
+	struct bpftime_map_info mi;
+	struct bpftime_shm *shm;
+	struct bpftime_map *rb, *perf;
+	struct proc p;
+	bool seen[64] = { false };
+	int n = 0;
+
+	(void)state;
+	shm_for_test("maps");
+	load_args(argv, "maps", "-i", "50", victim, NULL);
+	spawn(&p, argv);
+	expect_out(&p, "ready\n");
+	assert_non_null(strstr(p.obuf, "\n0 failures\n"));
+	shm = shm_open_now();
+	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd))
+		if (!bpftime_map__info(shm, fd, &mi) && mi.type < 64)
+			seen[mi.type] = true;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if (!seen[types[i]])
+			fail_msg("no map of type %u", types[i]);
+		n++;
+	}
+	assert_int_equal(n, 16);
+	assert_true(linked(shm, find_named(shm, BPFTIME_HANDLER_PROG, "on_call"),
+			   find_perf(shm, BPFTIME_PERF_TYPE_UPROBE, &(struct bpftime_perf_event_info){ 0 })));
+	/* records from "the program" reach libbpf's ring_buffer and perf_buffer */
+	rb = bpftime_map__handle(shm, find_named(shm, BPFTIME_HANDLER_MAP, "ringbuf"));
+	perf = bpftime_map__handle(shm, find_named(shm, BPFTIME_HANDLER_MAP, "perf"));
+	assert_true(rb && perf);
+	for (uint32_t i = 0; i < 7; i++) {
+		assert_int_equal(bpftime_ringbuf_output(rb, &i, sizeof(i), 0), 0);
+		assert_int_equal(bpftime_perf_event_output(perf, BPFTIME_F_CURRENT_CPU, &i, sizeof(i)),
+				 0);
+	}
+	expect_out(&p, "ringbuf 7 perf 7\n");
+	stop(&p, 0);
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_NONE), 0);
+	shm_done(shm);
+}
+
+static void test_syscall_checks(void **state)
+{
+	const char *pin = "/sys/fs/bpf/bpftime_e2e_pinned";
+	const char *argv[] = { guard_bin, bpftime_bin, "load", checks_bin, pin, NULL };
+	struct bpftime_map_info mi;
+	struct bpftime_shm *shm;
+	struct proc p;
+	uint32_t zero = 0;
+	uint64_t v = 0;
+	int fd;
+
+	(void)state;
+	shm_for_test("checks");
+	setenv("BPFTIME_E2E_USERSPACE", "1", 1);
+	spawn(&p, argv);
+	if (finish(&p) != 0)
+		fail_msg("syscall_checks failed:\n%s\nstderr:\n%s", p.obuf, p.ebuf);
+	unsetenv("BPFTIME_E2E_USERSPACE");
+	assert_non_null(strstr(p.obuf, " checks, 0 failed\n"));
+	/* the rejected program's verifier message reached libbpf's log buffer
+	 * and the server's log; the other bad input was logged too */
+	assert_non_null(strstr(p.obuf, "verifier log: "));
+	assert_non_null(strstr(p.ebuf, "rejected by the verifier"));
+	assert_non_null(strstr(p.ebuf, "unknown bpf command 999"));
+	assert_non_null(strstr(p.ebuf, "PMU type 0 is not supported"));
+	/* the pinned map outlived its loader, contents and all; nothing else did */
+	shm = shm_open_now();
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_PROG), 0);
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_LINK), 0);
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_PERF_EVENT), 0);
+	fd = bpftime_obj__get(shm, pin, -1);
+	assert_true(fd >= 0);
+	assert_int_equal(bpftime_map__info(shm, fd, &mi), 0);
+	assert_string_equal(mi.name, "arr");
+	assert_int_equal(bpftime_map__lookup(shm, fd, &zero, &v, 0), 0);
+	assert_int_equal(v, 77);
+	assert_int_equal(bpftime_obj__unpin(shm, pin), 0);
+	shm_done(shm);
+}
+
+static void test_two_loaders_and_kill(void **state)
+{
+	const char *argv[16];
+	struct bpftime_handler_info hi;
+	struct bpftime_shm *shm;
+	struct proc a, b;
+
+	(void)state;
+	shm_for_test("two");
+	load_args(argv, "malloc", "-i", "100", NULL);
+	spawn(&a, argv);
+	expect_out(&a, "ready\n");
+	spawn(&b, argv);
+	expect_out(&b, "ready\n");
+	shm = shm_open_now();
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_PROG), 2);
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_LINK), 2);
+	/* B is killed outright: no destructor runs, bpftime load cleans up */
+	assert_int_equal(bpftime_handler__info(shm, find_named(shm, BPFTIME_HANDLER_PROG,
+							       "count_malloc"),
+					       &hi),
+			 0);
+	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd)) {
+		struct bpftime_handler_info x;
+
+		if (!bpftime_handler__info(shm, fd, &x) && x.type == BPFTIME_HANDLER_PROG &&
+		    x.owner_pid != hi.owner_pid) {
+			kill(x.owner_pid, SIGKILL);
+			break;
+		}
+	}
+	/* whichever loader died, its bpftime exits with 128 + 9 */
+	{
+		int which = -1, st = 0;
+
+		for (int i = 0; i < STUCK_MS / 50 && which < 0; i++) {
+			if (waitpid(a.pid, &st, WNOHANG) == a.pid)
+				which = 0;
+			else if (waitpid(b.pid, &st, WNOHANG) == b.pid)
+				which = 1;
+			else
+				usleep(50000);
+		}
+		assert_true(which >= 0);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 137);
+		close(which ? b.out : a.out);
+		close(which ? b.err : a.err);
+		/* the survivor's objects are intact */
+		assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_PROG), 1);
+		assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_LINK), 1);
+		stop(which ? &a : &b, 0);
+	}
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_NONE), 0);
+	shm_done(shm);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_guard_blocks_kernel),
+		cmocka_unit_test(test_malloc_example),
+		cmocka_unit_test(test_exit_code_and_children),
+		cmocka_unit_test(test_uretprobe_ringbuf),
+		cmocka_unit_test(test_globals),
+		cmocka_unit_test(test_every_map_type),
+		cmocka_unit_test(test_syscall_checks),
+		cmocka_unit_test(test_two_loaders_and_kill),
+	};
+
+	if (argc < 5) {
+		fprintf(stderr, "usage: e2e_test BPFTIME GUARD EXAMPLES_DIR SYSCALL_CHECKS\n");
+		return 2;
+	}
+	bpftime_bin = argv[1];
+	guard_bin = argv[2];
+	examples = argv[3];
+	checks_bin = argv[4];
+	snprintf(victim, sizeof(victim), "%s/victim/victim", examples);
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

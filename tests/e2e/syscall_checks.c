@@ -1,0 +1,300 @@
+/* tests/e2e/syscall_checks.c: a loader that drives bpf(2) and
+ * perf_event_open(2) through libbpf's low-level API and checks the answers:
+ * verifier rejection with its log, oversize maps, unsupported commands,
+ * freeze, test runs, pins, ids, info, batches, BTF, perf events and links.
+ * The same checks hold against the kernel (run as root without bpftime) and
+ * under `bpftime load`.  Prints one line per failed check and "N checks, M
+ * failed"; the exit status is the number of failures (capped at 100).
+ *
+ *   syscall_checks [PIN_PATH]   pins a map there and leaves it pinned
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/perf_event.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+static int checks, failed;
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		checks++;                                                                          \
+		if (!(cond)) {                                                                     \
+			failed++;                                                                  \
+			printf("FAILED line %d: %s (errno %d %s)\n", __LINE__, #cond, errno,      \
+			       strerror(errno));                                                   \
+		}                                                                                  \
+	} while (0)
+
+#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
+#define MOV64_IMM(d, i)	    INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
+#define MOV64_REG(d, s)	    INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
+#define ADD64_IMM(d, i)	    INSN(BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, i)
+#define LDX_W(d, s, o)	    INSN(BPF_LDX | BPF_MEM | BPF_W, d, s, o, 0)
+#define LDX_DW(d, s, o)	    INSN(BPF_LDX | BPF_MEM | BPF_DW, d, s, o, 0)
+#define ST_W(d, o, i)	    INSN(BPF_ST | BPF_MEM | BPF_W, d, 0, o, i)
+#define JEQ_IMM(d, i, o)    INSN(BPF_JMP | BPF_JEQ | BPF_K, d, 0, o, i)
+#define JA(o)		    INSN(BPF_JMP | BPF_JA, 0, 0, o, 0)
+#define CALL(i)		    INSN(BPF_JMP | BPF_CALL, 0, 0, 0, i)
+#define EXIT()		    INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define LD_MAP_FD(d, fd)    INSN(BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), INSN(0, 0, 0, 0, 0)
+
+static void check_verifier(void)
+{
+	struct bpf_insn bad[] = { MOV64_IMM(0, 0), JA(5), EXIT() };
+	char log[4096] = "";
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = sizeof(log), .log_level = 1);
+	int fd;
+
+	fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "bad_jump", "GPL", bad, 3, &o);
+	CHECK(fd < 0 && (errno == EINVAL || errno == EACCES));
+	CHECK(log[0] != 0);
+	printf("verifier log: %s\n", log);
+}
+
+static void check_bad_input(void)
+{
+	union bpf_attr attr;
+	int fd;
+
+	/* 16M entries of 4 KiB: far more than the memory there is */
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "huge", 8, 4096, 1u << 24, NULL);
+	CHECK(fd < 0 && (errno == ENOMEM || errno == E2BIG));
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "zero_value", 4, 0, 4, NULL);
+	CHECK(fd < 0 && errno == EINVAL);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "bad name!", 4, 8, 4, NULL);
+	CHECK(fd < 0 && errno == EINVAL);
+	memset(&attr, 0, sizeof(attr));
+	CHECK(syscall(SYS_bpf, 999, &attr, sizeof(attr)) < 0 && errno == EINVAL);
+	CHECK(bpf_map_lookup_elem(12345, &attr, &attr) < 0 && errno == EBADF);
+	CHECK(bpf_map_lookup_elem(1, &attr, &attr) < 0 && (errno == EINVAL || errno == EBADF));
+}
+
+static int check_maps(void)
+{
+	uint32_t k = 0, zero = 0;
+	uint64_t v = 77, out = 0;
+	int fd, fd2;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "arr", 4, 8, 1, NULL);
+	CHECK(fd >= 0);
+	CHECK(!bpf_map_update_elem(fd, &k, &v, BPF_ANY));
+	CHECK(!bpf_map_lookup_elem(fd, &k, &out) && out == 77);
+
+	fd2 = bpf_map_create(BPF_MAP_TYPE_ARRAY, "frozen", 4, 8, 2, NULL);
+	CHECK(fd2 >= 0);
+	CHECK(!bpf_map_update_elem(fd2, &zero, &v, BPF_ANY));
+	CHECK(!bpf_map_freeze(fd2));
+	CHECK(bpf_map_update_elem(fd2, &zero, &v, BPF_ANY) < 0 && errno == EPERM);
+	CHECK(!bpf_map_lookup_elem(fd2, &zero, &out) && out == 77);
+	CHECK(bpf_map_freeze(fd2) < 0 && errno == EPERM); /* no write access left */
+	close(fd2);
+	CHECK(bpf_map_lookup_elem(fd2, &zero, &out) < 0 && errno == EBADF);
+	return fd;
+}
+
+static void check_batch(void)
+{
+	uint32_t keys[10], vals[10], okeys[16], ovals[16], batch = 0, count, total = 0;
+	bool in = false;
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "batch", 4, 4, 32, NULL), ret;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+	CHECK(fd >= 0);
+	for (int i = 0; i < 10; i++) {
+		keys[i] = (uint32_t)i + 100;
+		vals[i] = (uint32_t)i * 3;
+	}
+	count = 10;
+	CHECK(!bpf_map_update_batch(fd, keys, vals, &count, &bo) && count == 10);
+	do {
+		count = 4;
+		ret = bpf_map_lookup_batch(fd, in ? &batch : NULL, &batch, okeys + total,
+					   ovals + total, &count, &bo);
+		in = true;
+		total += count;
+		for (uint32_t i = total - count; i < total; i++)
+			CHECK(ovals[i] == (okeys[i] - 100) * 3);
+	} while (!ret && total < 16);
+	CHECK(ret < 0 && errno == ENOENT && total == 10);
+	count = 10;
+	CHECK(!bpf_map_delete_batch(fd, keys, &count, &bo) && count == 10);
+	CHECK(bpf_map_get_next_key(fd, NULL, okeys) < 0 && errno == ENOENT);
+	close(fd);
+}
+
+static int check_test_run(int map_fd)
+{
+	struct bpf_insn add1[] = { LDX_W(0, 1, 0), ADD64_IMM(0, 1), EXIT() };
+	struct bpf_insn lookup[] = {
+		ST_W(10, -4, 0),   MOV64_REG(2, 10), ADD64_IMM(2, -4), LD_MAP_FD(1, map_fd),
+		CALL(1),	   JEQ_IMM(0, 0, 2), LDX_DW(0, 0, 0),  EXIT(),
+		MOV64_IMM(0, -1), EXIT(),
+	};
+	uint32_t data = 41, out = 0, ids[4] = {}, len;
+	struct bpf_prog_info info;
+	struct bpf_map_info minfo;
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = &data, .data_size_in = sizeof(data),
+		    .data_out = &out, .data_size_out = sizeof(out), .repeat = 3);
+	int fd, fd2;
+
+	/* a socket filter can be test-run by the kernel too */
+	fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "add1", "GPL", add1, 3, NULL);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return -1;
+	fd2 = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "lookup", "GPL", lookup,
+			    sizeof(lookup) / sizeof(lookup[0]), NULL);
+	CHECK(fd2 >= 0);
+	memset(&info, 0, sizeof(info));
+	len = sizeof(info);
+	info.nr_map_ids = 4;
+	info.map_ids = (uintptr_t)ids;
+	CHECK(!bpf_obj_get_info_by_fd(fd2, &info, &len));
+	CHECK(info.type == BPF_PROG_TYPE_KPROBE && !strcmp(info.name, "lookup"));
+	CHECK(info.nr_map_ids == 1);
+	memset(&minfo, 0, sizeof(minfo));
+	len = sizeof(minfo);
+	CHECK(!bpf_obj_get_info_by_fd(map_fd, &minfo, &len));
+	CHECK(ids[0] == minfo.id && minfo.type == BPF_MAP_TYPE_ARRAY && minfo.value_size == 8 &&
+	      !strcmp(minfo.name, "arr"));
+	if (getenv("BPFTIME_E2E_USERSPACE")) {
+		/* the kernel cannot test-run a socket filter on 4 bytes or a
+		 * kprobe program; our VM runs anything on raw memory */
+		CHECK(!bpf_prog_test_run_opts(fd, &t));
+		CHECK(t.retval == 42);
+		memset(&t, 0, sizeof(t));
+		t.sz = sizeof(t);
+		t.data_in = &data;
+		t.data_size_in = sizeof(data);
+		CHECK(!bpf_prog_test_run_opts(fd2, &t));
+		CHECK(t.retval == 77);
+	}
+	close(fd);
+	return fd2;
+}
+
+static void check_ids_and_pins(int map_fd, const char *pin)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info), id = 0;
+	bool found = false;
+	int fd;
+
+	CHECK(!bpf_obj_get_info_by_fd(map_fd, &info, &len));
+	while (!bpf_map_get_next_id(id, &id))
+		found |= id == info.id;
+	CHECK(found);
+	CHECK(errno == ENOENT);
+	fd = bpf_map_get_fd_by_id(info.id);
+	CHECK(fd >= 0 && fd != map_fd);
+	close(fd);
+	CHECK(bpf_map_get_fd_by_id(0x7ffffff0) < 0 && errno == ENOENT);
+	if (!pin)
+		return;
+	CHECK(!bpf_obj_pin(map_fd, pin));
+	CHECK(bpf_obj_pin(map_fd, pin) < 0 && errno == EEXIST);
+	fd = bpf_obj_get(pin);
+	CHECK(fd >= 0);
+	memset(&info, 0, sizeof(info));
+	len = sizeof(info);
+	CHECK(!bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, "arr"));
+}
+
+static void check_btf(void)
+{
+	struct btf *btf = btf__new_empty();
+	struct bpf_btf_info info = {};
+	uint32_t len = sizeof(info);
+	char junk[64] = "not btf at all";
+
+	CHECK(btf && btf__add_int(btf, "int", 4, BTF_INT_SIGNED) > 0);
+	CHECK(!btf__load_into_kernel(btf));
+	CHECK(!bpf_obj_get_info_by_fd(btf__fd(btf), &info, &len) && info.btf_size > 24);
+	btf__free(btf);
+	CHECK(bpf_btf_load(junk, sizeof(junk), NULL) < 0 && errno == EINVAL);
+}
+
+static int uprobe_type(void)
+{
+	FILE *f = fopen("/sys/bus/event_source/devices/uprobe/type", "r");
+	int type = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &type) != 1)
+			type = -1;
+		fclose(f);
+	}
+	return type;
+}
+
+static void check_perf_and_links(int prog_fd)
+{
+	struct perf_event_attr a;
+	struct bpf_link_info li;
+	struct bpf_prog_info pi;
+	uint32_t len;
+	int pfd, lfd, stats;
+	LIBBPF_OPTS(bpf_link_create_opts, lo, .perf_event.bpf_cookie = 0x1234);
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_HARDWARE;
+	a.config = PERF_COUNT_HW_CPU_CYCLES;
+	/* a hardware counter: fine for the kernel, refused in userspace */
+	pfd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (getenv("BPFTIME_E2E_USERSPACE"))
+		CHECK(pfd < 0 && errno == ENOENT);
+	if (pfd >= 0)
+		close(pfd);
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = (uint32_t)uprobe_type();
+	a.config1 = (uintptr_t)"/proc/self/exe";
+	a.config2 = 0x1000;
+	pfd = (int)syscall(SYS_perf_event_open, &a, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	CHECK(pfd >= 0);
+	if (pfd < 0 || prog_fd < 0)
+		return;
+	/* libbpf's FEAT_PERF_LINK probe: no target is EBADF */
+	CHECK(bpf_link_create(prog_fd, -1, BPF_PERF_EVENT, NULL) < 0 && errno == EBADF);
+	lfd = bpf_link_create(prog_fd, pfd, BPF_PERF_EVENT, &lo);
+	if (lfd < 0 && errno == EINVAL)
+		return; /* the kernel wants a kprobe program for a uprobe event */
+	CHECK(lfd >= 0);
+	memset(&li, 0, sizeof(li));
+	memset(&pi, 0, sizeof(pi));
+	len = sizeof(li);
+	CHECK(!bpf_obj_get_info_by_fd(lfd, &li, &len));
+	len = sizeof(pi);
+	CHECK(!bpf_obj_get_info_by_fd(prog_fd, &pi, &len));
+	CHECK(li.prog_id == pi.id && li.type == BPF_LINK_TYPE_PERF_EVENT);
+	stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	CHECK(stats >= 0);
+	close(stats);
+	printf("left open: prog %d, perf event %d, link %d\n", prog_fd, pfd, lfd);
+}
+
+int main(int argc, char **argv)
+{
+	int map_fd, prog_fd;
+
+	check_verifier();
+	check_bad_input();
+	map_fd = check_maps();
+	check_batch();
+	prog_fd = check_test_run(map_fd);
+	check_ids_and_pins(map_fd, argc > 1 ? argv[1] : NULL);
+	check_btf();
+	check_perf_and_links(prog_fd);
+	printf("%d checks, %d failed\n", checks, failed);
+	fflush(stdout);
+	return failed > 100 ? 100 : failed;
+}
