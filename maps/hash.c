@@ -3,7 +3,9 @@
  * Layout (one struct htab in priv, all arrays in the arena):
  *   buckets[n_buckets]   u64 head of a singly linked chain, power-of-two count
  *   locks[n_locks]       robust mutexes, one per group of buckets (writers)
- *   elems[n_elems]       preallocated elements; free ones on a FIFO list
+ *   chunks[n_chunks]     offsets of the element chunks: one chunk holding every
+ *                        element when preallocated (the default), chunks of
+ *                        256 allocated as the map fills with BPF_F_NO_PREALLOC
  *
  * Readers never lock.  Chains end in a "nulls" marker, (bucket << 1) | 1,
  * rather than 0 (the kernel's hlist_nulls): a reader that followed an element
@@ -57,7 +59,12 @@ struct htab {
 	_Atomic int32_t count;
 	uint64_t buckets_off;
 	uint64_t locks_off;
-	uint64_t elems_off;
+	uint64_t chunks_off;
+	uint32_t chunk_shift;
+	uint32_t n_chunks;
+	_Atomic uint32_t chunks_ready;
+	uint32_t pad;
+	struct shm_mutex grow_lock;
 	_Atomic uint64_t free_top; /* tag << 32 | (index + 1); 0 index: empty */
 	_Atomic uint64_t clock_hand;
 };
@@ -68,6 +75,8 @@ struct htab_elem {
 	uint32_t hash;
 	_Atomic uint32_t ref;	    /* LRU: used since the clock hand passed */
 	_Atomic uint32_t inuse;	    /* linked in a bucket (changes under its lock) */
+	uint32_t idx;
+	uint32_t pad;
 	char key[]; /* key (rounded up to 8), then the value area */
 };
 
@@ -197,12 +206,16 @@ static void unlink_elem(struct bpftime_map *h, uint32_t b, struct htab_elem *e)
 
 static inline struct htab_elem *elem_at(struct bpftime_map *h, uint32_t idx)
 {
-	return (struct htab_elem *)(h->elems + (size_t)idx * h->elem_size);
+	uint64_t chunk = h->chunks[idx >> h->chunk_shift];
+
+	return (struct htab_elem *)(h->base + chunk +
+				    (size_t)(idx & ((1u << h->chunk_shift) - 1)) * h->elem_size);
 }
 
 static inline uint32_t elem_idx(struct bpftime_map *h, struct htab_elem *e)
 {
-	return (uint32_t)(((char *)e - h->elems) / h->elem_size);
+	(void)h;
+	return e->idx;
 }
 
 static void free_push(struct bpftime_map *h, struct htab_elem *e)
@@ -234,6 +247,68 @@ static struct htab_elem *free_pop(struct bpftime_map *h)
 		      atomic_load_explicit(&e->free_next, memory_order_relaxed);
 	} while (!atomic_compare_exchange_weak_explicit(top, &old, new, memory_order_acquire,
 							memory_order_acquire));
+	return e;
+}
+
+/* Sets up chunk c of the map (arena block at off) and pushes its elements
+ * on the free stack in one CAS. */
+static void chunk_init(struct bpftime_shm *shm, struct htab *t, uint32_t c, uint64_t off)
+{
+	uint32_t per = 1u << t->chunk_shift, first = c * per;
+	uint32_t cnt = t->n_elems - first < per ? t->n_elems - first : per;
+	char *base = shm_ptr(shm, off);
+	struct htab_elem *last = (struct htab_elem *)(base + (size_t)(cnt - 1) * t->elem_size);
+	uint64_t old, new;
+
+	((uint64_t *)shm_ptr(shm, t->chunks_off))[c] = off;
+	for (uint32_t i = 0; i < cnt; i++) {
+		struct htab_elem *e = (struct htab_elem *)(base + (size_t)i * t->elem_size);
+
+		e->idx = first + i;
+		atomic_store_explicit(&e->free_next, first + i + 2, memory_order_relaxed);
+	}
+	old = atomic_load(&t->free_top);
+	do {
+		atomic_store_explicit(&last->free_next, (uint32_t)old, memory_order_relaxed);
+		new = ((old >> 32) + 1) << 32 | (first + 1);
+	} while (!atomic_compare_exchange_weak(&t->free_top, &old, new));
+}
+
+/* BPF_F_NO_PREALLOC: adds a chunk of elements; 0 or -ENOMEM (arena full or
+ * every chunk there) */
+static int htab_grow(struct bpftime_map *h)
+{
+	struct htab *t = htab_of(h);
+	uint32_t c;
+	uint64_t off;
+	int err = 0;
+
+	shm_lock(&t->grow_lock);
+	c = atomic_load(&t->chunks_ready);
+	if (atomic_load(&t->free_top) & 0xffffffffu) {
+		/* someone else grew it meanwhile */
+	} else if (c >= t->n_chunks) {
+		err = -ENOMEM;
+	} else {
+		off = shm_alloc(h->shm, (size_t)t->elem_size << t->chunk_shift, 64);
+		if (!off) {
+			err = -ENOMEM;
+		} else {
+			chunk_init(h->shm, t, c, off);
+			atomic_store(&t->chunks_ready, c + 1);
+		}
+	}
+	shm_unlock(&t->grow_lock);
+	return err;
+}
+
+static struct htab_elem *elem_alloc(struct bpftime_map *h)
+{
+	struct htab_elem *e;
+
+	while (!(e = free_pop(h)))
+		if (htab_grow(h))
+			return NULL;
 	return e;
 }
 
@@ -306,9 +381,10 @@ static int htab_alloc(struct bpftime_shm *shm, struct shm_map *m)
 	uint64_t vsize = (uint64_t)MAP_ROUND8(m->value_size) * (percpu ? shm->ncpus : 1);
 	uint64_t esize = (sizeof(struct htab_elem) + MAP_ROUND8(m->key_size) + vsize + 15) & ~15ULL;
 	uint64_t n_elems = (uint64_t)m->max_entries + (lru ? 0 : HTAB_EXTRA + shm->ncpus);
-	uint32_t nb, nl;
+	bool prealloc = lru || !(m->map_flags & BPFTIME_F_NO_PREALLOC);
+	uint32_t nb, nl, shift;
+	uint64_t first_chunk;
 	struct htab *t;
-	char *elems;
 	_Atomic uint64_t *buckets;
 	int err;
 
@@ -316,9 +392,11 @@ static int htab_alloc(struct bpftime_shm *shm, struct shm_map *m)
 		return -E2BIG;
 	nb = map_roundup_pow2(m->max_entries);
 	nl = nb < 1024 ? nb : 1024;
-	if (esize * n_elems > shm->hdr->arena_size || (uint64_t)nb * 8 > shm->hdr->arena_size) {
+	shift = prealloc ? (uint32_t)__builtin_ctz(map_roundup_pow2((uint32_t)n_elems)) : 8;
+	first_chunk = esize * (n_elems < (1ULL << shift) ? n_elems : (1ULL << shift));
+	if (first_chunk > shm->hdr->arena_size || (uint64_t)nb * 8 > shm->hdr->arena_size) {
 		pr_warn("shm '%s': map '%s' needs %llu bytes; raise BPFTIME_SHM_MEMORY_MB\n",
-			shm->name, m->obj.name, (unsigned long long)(esize * n_elems));
+			shm->name, m->obj.name, (unsigned long long)first_chunk);
 		return -ENOMEM;
 	}
 	m->priv_off = shm_alloc(shm, sizeof(*t), 64);
@@ -337,8 +415,10 @@ static int htab_alloc(struct bpftime_shm *shm, struct shm_map *m)
 	t->locks_off = shm_alloc(shm, (size_t)nl * sizeof(struct htab_lock), 64);
 	if ((err = map_own(m, t->locks_off)))
 		return err;
-	t->elems_off = shm_alloc(shm, esize * n_elems, 64);
-	if ((err = map_own(m, t->elems_off)))
+	t->chunk_shift = shift;
+	t->n_chunks = (uint32_t)((n_elems + (1ULL << shift) - 1) >> shift);
+	t->chunks_off = shm_alloc(shm, (size_t)t->n_chunks * 8, 16);
+	if ((err = map_own(m, t->chunks_off)) || (err = shm_mutex_init(&t->grow_lock)))
 		return err;
 	for (uint32_t i = 0; i < nl; i++) {
 		err = shm_mutex_init(&((struct htab_lock *)shm_ptr(shm, t->locks_off))[i].m);
@@ -348,15 +428,16 @@ static int htab_alloc(struct bpftime_shm *shm, struct shm_map *m)
 	buckets = shm_ptr(shm, t->buckets_off);
 	for (uint32_t i = 0; i < nb; i++)
 		atomic_store_explicit(&buckets[i], ((uint64_t)i << 1) | 1, memory_order_relaxed);
-	elems = shm_ptr(shm, t->elems_off);
-	/* the stack starts as 0, 1, 2, ...: next of i is i + 1 (index + 1 coding) */
-	for (uint64_t i = 0; i < n_elems; i++) {
-		struct htab_elem *e = (struct htab_elem *)(elems + i * esize);
+	/* the first chunk (every element when preallocated); freed by
+	 * htab_release with the others */
+	{
+		uint64_t off = shm_alloc(shm, first_chunk, 64);
 
-		atomic_store_explicit(&e->free_next, i + 1 < n_elems ? (uint32_t)(i + 2) : 0,
-				      memory_order_relaxed);
+		if (!off)
+			return -ENOMEM;
+		chunk_init(shm, t, 0, off);
+		atomic_store(&t->chunks_ready, 1);
 	}
-	atomic_store(&t->free_top, 1);
 	return 0;
 }
 
@@ -371,24 +452,30 @@ static int htab_handle_init(struct bpftime_map *h)
 	h->lock_mask = t->n_locks - 1;
 	h->seed = t->seed;
 	h->elem_size = t->elem_size;
-	h->elems = shm_ptr(h->shm, t->elems_off);
+	h->chunks = shm_ptr(h->shm, t->chunks_off);
+	h->chunk_shift = t->chunk_shift;
 	h->key8 = MAP_ROUND8(h->key_size);
 	h->lru = h->type == BPFTIME_MAP_LRU_HASH || h->type == BPFTIME_MAP_LRU_PERCPU_HASH;
 	h->percpu = h->type == BPFTIME_MAP_PERCPU_HASH || h->type == BPFTIME_MAP_LRU_PERCPU_HASH;
 	return 0;
 }
 
-/* fd maps: drop the references every live element holds */
-static void htab_release(struct bpftime_shm *shm, struct shm_map *m)
+/* Drops the references the elements of a map of maps hold and frees the
+ * element chunks (the rest are the map's allocs[], freed by shm/). */
+void htab_release(struct bpftime_shm *shm, struct shm_map *m)
 {
 	struct htab *t;
 	_Atomic uint64_t *buckets;
+	uint64_t *chunks;
 
-	if (m->map_type != BPFTIME_MAP_HASH_OF_MAPS || !m->priv_off)
+	if (!m->priv_off)
 		return;
 	t = shm_ptr(shm, m->priv_off);
-	if (!t->buckets_off || !t->elems_off)
+	if (!t->chunks_off)
 		return;
+	chunks = shm_ptr(shm, t->chunks_off);
+	if (m->map_type != BPFTIME_MAP_HASH_OF_MAPS || !t->buckets_off)
+		goto free_chunks;
 	buckets = shm_ptr(shm, t->buckets_off);
 	for (uint32_t b = 0; b < t->n_buckets; b++) {
 		for (uint64_t n = atomic_load(&buckets[b]); !is_nulls(n);) {
@@ -401,6 +488,9 @@ static void htab_release(struct bpftime_shm *shm, struct shm_map *m)
 			n = atomic_load(&e->next);
 		}
 	}
+free_chunks:
+	for (uint32_t c = 0; c < atomic_load(&t->chunks_ready); c++)
+		shm_free(shm, chunks[c]);
 }
 
 /* ---- lookups ---------------------------------------------------------- */
@@ -615,9 +705,11 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 			err = -E2BIG;
 			goto unlock;
 		}
-		e = free_pop(h);
+		e = elem_alloc(h);
 		if (!e) {
-			err = -E2BIG;
+			/* no element although count < max_entries: the arena is
+			 * full (BPF_F_NO_PREALLOC growth) */
+			err = atomic_load(&t->count) >= (int32_t)h->max_entries ? -E2BIG : -ENOMEM;
 			goto unlock;
 		}
 	}
@@ -784,7 +876,7 @@ static long htab_for_each(struct bpftime_map *h, bpftime_map_elem_fn fn, void *c
 	.sys_lookup = htab_sys_lookup, .sys_update = htab_sys_update,                              \
 	.sys_delete = htab_sys_delete, .sys_lookup_and_delete = htab_sys_lookup_and_delete,        \
 	.get_next_key = htab_get_next_key, .update = htab_update, .delete = htab_delete,           \
-	.for_each = htab_for_each
+	.for_each = htab_for_each, .release = htab_release
 
 const struct map_ops map_hash_ops = { HTAB_COMMON, .lookup = htab_lookup };
 const struct map_ops map_lru_hash_ops = { HTAB_COMMON, .lookup = lru_lookup };
@@ -792,5 +884,4 @@ const struct map_ops map_percpu_hash_ops = { HTAB_COMMON, .lookup = percpu_looku
 					     .lookup_percpu = percpu_lookup_cpu };
 const struct map_ops map_lru_percpu_hash_ops = { HTAB_COMMON, .lookup = percpu_lookup,
 						 .lookup_percpu = percpu_lookup_cpu };
-const struct map_ops map_hash_of_maps_ops = { HTAB_COMMON, .lookup = hash_of_maps_lookup,
-					      .release = htab_release };
+const struct map_ops map_hash_of_maps_ops = { HTAB_COMMON, .lookup = hash_of_maps_lookup };

@@ -74,7 +74,8 @@ struct bpftime_map {
 	char *base;			 /* the segment start */
 	_Atomic uint64_t *buckets;
 	char *locks;
-	char *elems;
+	uint64_t *chunks;
+	uint32_t chunk_shift;
 	uint32_t bucket_mask, lock_mask, seed, elem_size, key8;
 	bool lru, percpu;
 	void *local;	     /* per-process state of the type (ring buffer mapping) */
@@ -114,6 +115,7 @@ int map_fd_sys_value(struct bpftime_map *h, uint64_t obj_off, void *value);
 /* hash.c internals used by lpm.c */
 void *htab_lookup_elem_key(struct bpftime_map *h, const void *key);
 int htab_count(struct bpftime_map *h);
+void htab_release(struct bpftime_shm *shm, struct shm_map *m);
 
 /* a 32-bit hash of @len bytes (hash.c) */
 uint32_t map_hash(const void *data, uint32_t len, uint32_t seed);

@@ -252,6 +252,7 @@ const struct map_ops map_lpm_ops = {
 	.alloc_check = lpm_alloc_check,
 	.alloc = lpm_alloc,
 	.handle_init = lpm_handle_init,
+	.release = htab_release,
 	.sys_lookup = lpm_sys_lookup,
 	.sys_update = lpm_sys_update,
 	.sys_delete = lpm_sys_delete,

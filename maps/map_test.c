@@ -326,6 +326,43 @@ static void test_hash_big(void **state)
 	}
 }
 
+
+/* BPF_F_NO_PREALLOC: memory is taken as the map fills, so a map far larger
+ * than the segment can be created; running out is -ENOMEM, not a crash. */
+static void test_hash_no_prealloc(void **state)
+{
+	struct bpftime_shm *shm = *state;
+	uint64_t base = used(shm);
+	int fd = mkmap(shm, BPFTIME_MAP_HASH, 8, 8, 1u << 22, BPFTIME_F_NO_PREALLOC);
+	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	uint64_t k, v, small;
+	long err = 0;
+
+	assert_true(fd >= 0);
+	assert_int_equal(mkmap(shm, BPFTIME_MAP_HASH, 8, 8, 1u << 22, 0), -ENOMEM);
+	small = used(shm);
+	for (k = 0; k < 10000; k++)
+		assert_int_equal(bpftime_map_update_elem(h, &k, &k, BPFTIME_NOEXIST), 0);
+	assert_true(used(shm) > small);
+	for (k = 0; k < 10000; k++) {
+		assert_int_equal(bpftime_map__lookup(shm, fd, &k, &v, 0), 0);
+		assert_int_equal(v, k);
+	}
+	for (k = 10000; err == 0; k++)
+		err = bpftime_map_update_elem(h, &k, &k, 0);
+	assert_int_equal(err, -ENOMEM);
+	assert_true(k > 500000); /* most of the 64 MiB went to elements */
+	/* still consistent: every key stored is found, deletes free slots */
+	v = 0;
+	assert_int_equal(bpftime_map__lookup(shm, fd, &v, &v, 0), 0);
+	k = 5;
+	assert_int_equal(bpftime_map__delete(shm, fd, &k), 0);
+	k = 1ULL << 40;
+	assert_int_equal(bpftime_map__update(shm, fd, &k, &k, 0), 0);
+	assert_int_equal(bpftime_handler__close(shm, fd), 0);
+	assert_int_equal(used(shm), base);
+}
+
 static void test_percpu_hash(void **state)
 {
 	struct bpftime_shm *shm = *state;
@@ -916,7 +953,7 @@ int main(void)
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_create_errors), T(test_array), T(test_array_rdonly_and_info),
-		T(test_array_mmap), T(test_percpu_array), T(test_hash), T(test_hash_big),
+		T(test_array_mmap), T(test_percpu_array), T(test_hash), T(test_hash_big), T(test_hash_no_prealloc),
 		T(test_percpu_hash), T(test_lru), T(test_spin_lock), T(test_lpm),
 		T(test_queue_stack), T(test_bloom), T(test_ringbuf), T(test_perf_event_array),
 		T(test_prog_array), T(test_map_in_map), T(test_stack_trace), T(test_for_each),
