@@ -176,6 +176,34 @@ static int kernel_lookup_prog(int map_fd, bool key32)
 			     &o);
 }
 
+/* the same loop with bpf_map_update_elem(map, &key, &value = key, BPF_ANY) */
+static int kernel_update_prog(int map_fd, bool key32)
+{
+	struct bpf_insn p[] = {
+		{ .code = 0xb7, .dst_reg = 6, .imm = 0 },
+		{ .code = 0xbf, .dst_reg = 7, .src_reg = 6 },
+		{ .code = 0x57, .dst_reg = 7, .imm = ENTRIES - 1 },
+		{ .code = (uint8_t)(key32 ? 0x63 : 0x7b), .dst_reg = 10, .src_reg = 7, .off = -8 },
+		{ .code = 0x7b, .dst_reg = 10, .src_reg = 7, .off = -16 },
+		{ .code = 0x18, .dst_reg = 1, .src_reg = BPF_PSEUDO_MAP_FD, .imm = map_fd },
+		{ .code = 0 },
+		{ .code = 0xbf, .dst_reg = 2, .src_reg = 10 },
+		{ .code = 0x07, .dst_reg = 2, .imm = -8 },
+		{ .code = 0xbf, .dst_reg = 3, .src_reg = 10 },
+		{ .code = 0x07, .dst_reg = 3, .imm = -16 },
+		{ .code = 0xb7, .dst_reg = 4, .imm = 0 },
+		{ .code = 0x85, .imm = BPF_FUNC_map_update_elem },
+		{ .code = 0x07, .dst_reg = 6, .imm = 1 },
+		{ .code = 0xa5, .dst_reg = 6, .off = -14, .imm = LOOP },
+		{ .code = 0xb7, .dst_reg = 0, .imm = 0 },
+		{ .code = 0x95 },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, o);
+
+	return bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "up", "GPL", p, sizeof(p) / sizeof(p[0]),
+			     &o);
+}
+
 static double kernel_in_prog(int prog)
 {
 	char data[64] = { 0 };
@@ -240,8 +268,8 @@ static void in_program(void)
 	};
 	char value[4096] = { 0 };
 
-	printf("in program (ns/op; bpftime: direct call of the helper body; kernel: "
-	       "bpf_map_lookup_elem in a BPF_PROG_TEST_RUN loop)\n");
+	printf("in program (ns/op; bpftime: direct call of the helper body; kernel: the helper "
+	       "in a BPF_PROG_TEST_RUN loop)\n");
 	printf("  %-14s %-14s %10s %10s %8s\n", "map", "op", "bpftime", "kernel", "ratio");
 	for (size_t m = 0; m < sizeof(maps) / sizeof(maps[0]); m++) {
 		int kfd = bpf_map_create(maps[m].type, "b", maps[m].ks, 8, ENTRIES, NULL);
@@ -270,7 +298,16 @@ static void in_program(void)
 			       k / u);
 		else
 			printf("  %-14s %-14s %10.1f %10s\n", maps[m].name, "lookup", u, "n/a");
-		printf("  %-14s %-14s %10.1f\n", maps[m].name, "update", our_in_prog(h, key32, 1));
+		if (prog >= 0)
+			close(prog);
+		prog = kfd >= 0 ? kernel_update_prog(kfd, key32) : -1;
+		u = our_in_prog(h, key32, 1);
+		k = prog >= 0 ? kernel_in_prog(prog) : -1;
+		if (k > 0)
+			printf("  %-14s %-14s %10.1f %10.1f %7.2fx\n", maps[m].name, "update", u, k,
+			       k / u);
+		else
+			printf("  %-14s %-14s %10.1f %10s\n", maps[m].name, "update", u, "n/a");
 		if (prog >= 0)
 			close(prog);
 		if (kfd >= 0)

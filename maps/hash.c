@@ -46,8 +46,12 @@
 #define MAX_BPF_STACK	   512
 #define HTAB_EXTRA	   64 /* spare elements for replacing updates */
 
+/* A bucket-group lock and, under it, one spare element: an update that
+ * replaces a key takes the spare and leaves the old element as the new
+ * spare, so it touches no shared free list (two atomic RMWs saved). */
 struct htab_lock {
 	struct shm_mutex m;
+	uint32_t spare; /* index + 1; 0: none */
 } __attribute__((aligned(64)));
 
 struct htab {
@@ -380,9 +384,11 @@ static int htab_alloc(struct bpftime_shm *shm, struct shm_map *m)
 		      m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
 	uint64_t vsize = (uint64_t)MAP_ROUND8(m->value_size) * (percpu ? shm->ncpus : 1);
 	uint64_t esize = (sizeof(struct htab_elem) + MAP_ROUND8(m->key_size) + vsize + 15) & ~15ULL;
-	uint64_t n_elems = (uint64_t)m->max_entries + (lru ? 0 : HTAB_EXTRA + shm->ncpus);
 	bool prealloc = lru || !(m->map_flags & BPFTIME_F_NO_PREALLOC);
-	uint32_t nb, nl, shift;
+	uint32_t nb = map_roundup_pow2(m->max_entries), nl = nb < 1024 ? nb : 1024, shift;
+	/* LRU maps hold max_entries; others also the lock groups' spares and
+	 * a few for replacements in flight */
+	uint64_t n_elems = (uint64_t)m->max_entries + (lru ? 0 : HTAB_EXTRA + shm->ncpus + nl);
 	uint64_t first_chunk;
 	struct htab *t;
 	_Atomic uint64_t *buckets;
@@ -390,8 +396,6 @@ static int htab_alloc(struct bpftime_shm *shm, struct shm_map *m)
 
 	if (m->max_entries > (1u << 31))
 		return -E2BIG;
-	nb = map_roundup_pow2(m->max_entries);
-	nl = nb < 1024 ? nb : 1024;
 	shift = prealloc ? (uint32_t)__builtin_ctz(map_roundup_pow2((uint32_t)n_elems)) : 8;
 	first_chunk = esize * (n_elems < (1ULL << shift) ? n_elems : (1ULL << shift));
 	if (first_chunk > shm->hdr->arena_size || (uint64_t)nb * 8 > shm->hdr->arena_size) {
@@ -701,11 +705,18 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 		goto unlock;
 	}
 	if (!h->lru) {
+		struct htab_lock *l = &((struct htab_lock *)h->locks)[b & h->lock_mask];
+
 		if (!old && atomic_load(&t->count) >= (int32_t)h->max_entries) {
 			err = -E2BIG;
 			goto unlock;
 		}
-		e = elem_alloc(h);
+		if (old && l->spare) {
+			e = elem_at(h, l->spare - 1);
+			l->spare = 0;
+		} else {
+			e = elem_alloc(h);
+		}
 		if (!e) {
 			/* no element although count < max_entries: the arena is
 			 * full (BPF_F_NO_PREALLOC growth) */
@@ -729,16 +740,23 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 	if (old)
 		atomic_store_explicit(&old->inuse, 0, memory_order_relaxed);
 	e = NULL;
-	shm_unlock(bucket_lock(h, b));
 	if (old) {
+		struct htab_lock *l = &((struct htab_lock *)h->locks)[b & h->lock_mask];
+
 		if (h->type == BPFTIME_MAP_HASH_OF_MAPS) {
 			uint64_t o;
 
 			memcpy(&o, elem_value(h, old), 8);
 			map_fd_put(h, o);
 		}
-		free_push(h, old);
+		if (!h->lru && !l->spare) {
+			l->spare = elem_idx(h, old) + 1;
+			old = NULL;
+		}
 	}
+	shm_unlock(bucket_lock(h, b));
+	if (old)
+		free_push(h, old);
 	return 0;
 unlock:
 	shm_unlock(bucket_lock(h, b));
