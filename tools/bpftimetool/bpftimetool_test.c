@@ -1,0 +1,560 @@
+/* tools/bpftimetool/bpftimetool_test.c: the bpftimetool command line against
+ * a private segment (a unique BPFTIME_GLOBAL_SHM_NAME per test): the seed
+ * handler set imports and runs, `run` prints the documented lines, export ->
+ * remove -> import restores the state (map contents included), every import
+ * error leaves the segment as it was, both JSON shapes import in any key
+ * order, `load`, `tracelog`, and the missing-segment messages. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpftime/map.h>
+#include <bpftime/shm.h>
+#include "vm/test_insn.h"
+#include "common/compiler.h"
+
+static char shm_name[64], dir[128];
+static char out_buf[1 << 16], err_buf[1 << 16];
+
+static int setup(void **state)
+{
+	static int n;
+
+	UNUSED(state);
+	snprintf(shm_name, sizeof(shm_name), "bpftimetool_test_%d_%d", getpid(), n++);
+	setenv("BPFTIME_GLOBAL_SHM_NAME", shm_name, 1);
+	bpftime_shm__remove(shm_name);
+	snprintf(dir, sizeof(dir), "/tmp/bpftimetool_test_%d_XXXXXX", getpid());
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[256];
+
+	UNUSED(state);
+	bpftime_shm__remove(shm_name);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static void slurp(int fd, char *buf, size_t len)
+{
+	ssize_t n, got = 0;
+
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf + got, len - 1 - (size_t)got)) > 0)
+		got += n;
+	buf[got] = 0;
+}
+
+/* runs bpftimetool with the arguments (NULL-terminated); returns the exit
+ * status, stdout in out_buf, stderr in err_buf */
+static int tool(const char *arg, ...)
+{
+	const char *argv[16] = { BPFTIMETOOL_BIN };
+	int out = open(dir, O_TMPFILE | O_RDWR, 0600), err = open(dir, O_TMPFILE | O_RDWR, 0600);
+	int argc = 1, status;
+	va_list ap;
+	pid_t pid;
+
+	assert_true(out >= 0 && err >= 0);
+	va_start(ap, arg);
+	for (; arg && argc < 15; arg = va_arg(ap, const char *))
+		argv[argc++] = arg;
+	va_end(ap);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		dup2(out, 1);
+		dup2(err, 2);
+		execv(argv[0], (char **)argv);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	slurp(out, out_buf, sizeof(out_buf));
+	slurp(err, err_buf, sizeof(err_buf));
+	close(out);
+	close(err);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static char *path(const char *name)
+{
+	static char bufs[4][256];
+	static int i;
+	char *p = bufs[i++ % 4];
+
+	snprintf(p, 256, "%s/%s", dir, name);
+	return p;
+}
+
+static char *read_all(const char *p)
+{
+	FILE *f = fopen(p, "r");
+	char *buf = calloc(1, 1 << 20);
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+static void write_file(const char *p, const char *text)
+{
+	FILE *f = fopen(p, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static struct bpftime_shm *open_shm(void)
+{
+	struct bpftime_shm *shm = bpftime_shm__open(NULL);
+
+	assert_non_null(shm);
+	return shm;
+}
+
+static void assert_matches(const char *text, const char *re)
+{
+	regex_t r;
+
+	assert_int_equal(regcomp(&r, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB), 0);
+	if (regexec(&r, text, 0, NULL, 0))
+		fail_msg("'%s' does not match /%s/", text, re);
+	regfree(&r);
+}
+
+static const char *missing_msg(void)
+{
+	static char msg[256];
+
+	snprintf(msg, sizeof(msg),
+		 "bpftimetool: no bpftime shared memory '%s': start a loader with `bpftime load` or run `bpftimetool import`",
+		 shm_name);
+	return msg;
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_missing_segment(void **state)
+{
+	UNUSED(state);
+	write_file(path("in.bin"), "x");
+	assert_int_equal(tool("export", path("x.json"), NULL), 1);
+	assert_non_null(strstr(err_buf, missing_msg()));
+	assert_int_equal(tool("run", "4", path("in.bin"), NULL), 1);
+	assert_non_null(strstr(err_buf, missing_msg()));
+	assert_int_equal(tool("tracelog", NULL), 1);
+	assert_non_null(strstr(err_buf, missing_msg()));
+	assert_int_equal(tool("remove", NULL), 1);
+	assert_non_null(strstr(err_buf, missing_msg()));
+	assert_int_equal(tool("frobnicate", NULL), 2);
+	assert_int_equal(tool("run", "x", NULL), 2);
+}
+
+static void test_seed_imports_and_runs(void **state)
+{
+	struct bpftime_shm *shm;
+	char buf[512];
+	uint64_t pos = 0;
+
+	UNUSED(state);
+	assert_int_equal(tool("import", FIXTURES "/minimal.json", NULL), 0);
+	shm = open_shm();
+	assert_int_equal(bpftime_handler__type(shm, 3), BPFTIME_HANDLER_MAP);
+	assert_int_equal(bpftime_handler__type(shm, 4), BPFTIME_HANDLER_PROG);
+	assert_int_equal(bpftime_handler__type(shm, 5), BPFTIME_HANDLER_PERF_EVENT);
+	{
+		struct bpftime_handler_info hi;
+		struct bpftime_prog_info pi;
+		struct bpftime_perf_event_info ei;
+
+		assert_int_equal(bpftime_handler__info(shm, 4, &hi), 0);
+		assert_int_equal(hi.owner_pid, 0); /* survives the tool */
+		assert_int_equal(bpftime_prog__info(shm, 4, &pi), 0);
+		assert_string_equal(pi.name, "do_uprobe_trace");
+		assert_int_equal(pi.insn_cnt, 16);
+		assert_int_equal(pi.attach_cnt, 1);
+		assert_int_equal(pi.attach_fds[0], 5);
+		assert_int_equal(bpftime_perf_event__info(shm, 5, &ei), 0);
+		assert_int_equal(ei.type, 6);
+		assert_string_equal(ei.module, "example/minimal/victim");
+		assert_int_equal(ei.offset, 4457);
+	}
+
+	write_file(path("in.bin"), "some input");
+	assert_int_equal(tool("run", "4", path("in.bin"), NULL), 0);
+	snprintf(buf, sizeof(buf),
+		 "^Running eBPF program with id 4 and data in file %s\n"
+		 "Repeat N: 1 with run type JIT\nTime taken: [0-9]+ ns\nReturn value: 0\n$",
+		 path("in.bin"));
+	assert_matches(out_buf, buf);
+	assert_int_equal(tool("run", "4", path("in.bin"), "repeat", "5", "type", "INTERPRET", NULL),
+			 0);
+	assert_matches(out_buf, "^Repeat N: 5 with run type INTERPRET$");
+	assert_matches(out_buf, "^Time taken: [0-9]+ ns\nReturn value: 0\n$");
+	/* the program's bpf_printk lines are in the trace ring: 1 + 5 */
+	for (int i = 0; i < 6; i++) {
+		assert_true(bpftime_trace__read(shm, &pos, buf, sizeof(buf)) > 0);
+		assert_non_null(strstr(buf, ": bpf_trace_printk: target_func called."));
+	}
+	assert_int_equal(bpftime_trace__read(shm, &pos, buf, sizeof(buf)), -EAGAIN);
+
+	assert_int_equal(tool("run", "4", path("in.bin"), "type", "AOT", NULL), 1);
+	assert_non_null(strstr(err_buf, "program 4 has no AOT object"));
+	assert_int_equal(tool("run", "3", path("in.bin"), NULL), 1);
+	assert_non_null(strstr(err_buf, "no program with id 3"));
+	assert_int_equal(tool("run", "4", path("in.bin"), "type", "FAST", NULL), 2);
+	assert_int_equal(tool("run", "4", path("in.bin"), "repeat", "0", NULL), 2);
+	assert_int_equal(tool("run", "4", path("nope.bin"), NULL), 1);
+	bpftime_shm__close(shm);
+}
+
+/* state with every kind of handler and map contents */
+static void build_state(void)
+{
+	struct bpftime_shm *shm = bpftime_shm__open_or_create(NULL);
+	const struct bpftime_insn prog[] = {
+		BPF_MOV64_IMM(0, 1),
+		BPF_EXIT_INSN(),
+	};
+	int ncpu = bpftime_num_possible_cpus();
+	uint64_t *pcv = calloc((size_t)ncpu, 8);
+	int hash, arr, pca, lru, q, st, pa, rod, p, pe, ln, tp;
+	uint32_t k;
+	uint64_t v;
+
+	assert_non_null(shm);
+	hash = bpftime_map__create(shm, 3, BPFTIME_MAP_HASH, "hash", 4, 8, 64, NULL);
+	arr = bpftime_map__create(shm, 4, BPFTIME_MAP_ARRAY, "arr", 4, 12, 4, NULL);
+	pca = bpftime_map__create(shm, 5, BPFTIME_MAP_PERCPU_ARRAY, "pca", 4, 4, 2, NULL);
+	lru = bpftime_map__create(shm, 6, BPFTIME_MAP_LRU_HASH, "lru", 8, 8, 16, NULL);
+	q = bpftime_map__create(shm, 7, BPFTIME_MAP_QUEUE, "q", 0, 4, 8, NULL);
+	st = bpftime_map__create(shm, 8, BPFTIME_MAP_STACK, "st", 0, 4, 8, NULL);
+	pa = bpftime_map__create(shm, 9, BPFTIME_MAP_PROG_ARRAY, "pa", 4, 4, 4, NULL);
+	{
+		BPFTIME_OPTS(bpftime_map_create_opts, o, .map_flags = BPFTIME_F_RDONLY_PROG);
+
+		rod = bpftime_map__create(shm, 10, BPFTIME_MAP_ARRAY, ".rodata", 4, 6, 1, &o);
+	}
+	p = bpftime_prog__create(shm, 11, 6, "prog", prog, ARRAY_SIZE(prog), NULL);
+	{
+		BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_UPROBE,
+			     .pid = -1, .module = "/bin/true", .offset = 0x1234,
+			     .cookie = 0xfedcba9876543210ULL, .tracepoint_id = -1, .cpu = -1);
+
+		pe = bpftime_perf_event__create(shm, 12, &o);
+	}
+	ln = bpftime_link__create(shm, 13, p, pe, NULL);
+	{
+		BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_TRACEPOINT,
+			     .pid = -1, .tracepoint_id = 700, .cpu = -1);
+
+		tp = bpftime_perf_event__create(shm, 14, &o);
+	}
+	assert_true(hash == 3 && arr == 4 && pca == 5 && lru == 6 && q == 7 && st == 8 && pa == 9 &&
+		    rod == 10 && p == 11 && pe == 12 && ln == 13 && tp == 14);
+	for (k = 0; k < 10; k++) {
+		v = 1000 + k;
+		assert_int_equal(bpftime_map__update(shm, hash, &k, &v, 0), 0);
+	}
+	for (k = 0; k < 4; k += 2)
+		assert_int_equal(bpftime_map__update(shm, arr, &k, "twelve bytes", 0), 0);
+	for (int i = 0; i < ncpu; i++)
+		pcv[i] = 7u * (uint64_t)i + 1;
+	k = 1;
+	assert_int_equal(bpftime_map__update(shm, pca, &k, pcv, 0), 0);
+	for (uint64_t lk = 5; lk < 8; lk++)
+		assert_int_equal(bpftime_map__update(shm, lru, &lk, &lk, 0), 0);
+	for (uint32_t x = 1; x <= 3; x++) {
+		assert_int_equal(bpftime_map__update(shm, q, NULL, &x, 0), 0);
+		assert_int_equal(bpftime_map__update(shm, st, NULL, &x, 0), 0);
+	}
+	k = 2;
+	assert_int_equal(bpftime_map__update(shm, pa, &k, &p, 0), 0);
+	k = 0;
+	assert_int_equal(bpftime_map__update(shm, rod, &k, "hello", 0), 0);
+	assert_int_equal(bpftime_map__freeze(shm, rod), 0);
+	assert_int_equal(bpftime_prog__add_attach_fd(shm, p, pe), 0);
+	assert_int_equal(bpftime_obj__pin(shm, hash, "/sys/fs/bpf/test_hash"), 0);
+	free(pcv);
+	bpftime_shm__close(shm);
+}
+
+static void test_round_trip(void **state)
+{
+	struct bpftime_shm *shm;
+	char *a, *b;
+	uint32_t k, x;
+	uint64_t v;
+
+	UNUSED(state);
+	build_state();
+	assert_int_equal(tool("export", path("a.json"), NULL), 0);
+	assert_int_equal(tool("remove", NULL), 0);
+	assert_int_equal(tool("import", path("a.json"), NULL), 0);
+	assert_int_equal(tool("export", path("b.json"), NULL), 0);
+	a = read_all(path("a.json"));
+	b = read_all(path("b.json"));
+	assert_string_equal(a, b);
+	/* the contents are really there, not only in the JSON */
+	assert_non_null(strstr(a, "\"cookie\": \"18364758544493064720\"")); /* > INT64_MAX */
+	shm = open_shm();
+	for (k = 0; k < 10; k++) {
+		assert_int_equal(bpftime_map__lookup(shm, 3, &k, &v, 0), 0);
+		assert_int_equal(v, 1000 + k);
+	}
+	k = 0;
+	{
+		char val[12];
+
+		assert_int_equal(bpftime_map__lookup(shm, 4, &k, val, 0), 0);
+		assert_memory_equal(val, "twelve bytes", 12);
+	}
+	/* queue order and stack order survive both the export and the import */
+	for (uint32_t i = 1; i <= 3; i++) {
+		assert_int_equal(bpftime_map__lookup_and_delete(shm, 7, NULL, &x, 0), 0);
+		assert_int_equal(x, i);
+		assert_int_equal(bpftime_map__lookup_and_delete(shm, 8, NULL, &x, 0), 0);
+		assert_int_equal(x, 4 - i);
+	}
+	{
+		struct bpftime_map_info mi;
+		struct bpftime_link_info li;
+
+		assert_int_equal(bpftime_map__info(shm, 10, &mi), 0);
+		assert_true(mi.frozen);
+		assert_int_equal(bpftime_link__info(shm, 13, &li), 0);
+		assert_int_equal(bpftime_handler__fd_by_id(shm, li.prog_id), 11);
+		assert_int_equal(bpftime_obj__get(shm, "/sys/fs/bpf/test_hash", -1) >= 0, 1);
+		k = 2;
+		assert_int_equal(bpftime_map__lookup(shm, 9, &k, &x, 0), 0);
+		assert_int_equal(bpftime_handler__fd_by_id(shm, x), 11);
+	}
+	bpftime_shm__close(shm);
+	free(a);
+	free(b);
+}
+
+static void test_import_errors_leave_segment_untouched(void **state)
+{
+	static const struct {
+		const char *json;
+		const char *msg;
+	} cases[] = {
+		{ "{\"handlers\": [\n  {\"fd\": 20,\n   \"type\": }\n]}", ":3:12: malformed JSON" },
+		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_magic_handler\", \"attr\": {}}]}",
+		  "unknown handler type 'bpf_magic_handler'" },
+		{ "{\"20\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0, "
+		  "\"cnt\": 1, \"insns\": \"b70000000000000g\"}}}",
+		  "handler fd 20: insns is not valid hex" },
+		{ "{\"20\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0, "
+		  "\"cnt\": 2, \"insns\": \"b700000000000000\"}}}",
+		  "attr.insns has 8 bytes, cnt 2 needs 16" },
+		{ "{\"20\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0, "
+		  "\"cnt\": 1, \"insns\": \"9500000000000000\", \"attach_fds\": [99]}}}",
+		  "attach_fds: 99 is not a perf event" },
+		{ "{\"21\": {\"type\": \"bpf_link_handler\", \"attr\": {\"prog_fd\": 98, "
+		  "\"target_fd\": 3}}}",
+		  "prog_fd 98 is not a program" },
+		{ "{\"3\": {\"type\": \"bpf_map_handler\", \"name\": \"dup\", \"attr\": {\"map_type\": 2, "
+		  "\"key_size\": 4, \"value_size\": 4, \"max_entries\": 1}}}",
+		  "fd 3 is already used" },
+		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_map_handler\", \"name\": \"m\", \"attr\": "
+		  "{\"map_type\": 1, \"key_size\": 4, \"value_size\": 8, \"max_entries\": 4}, "
+		  "\"data\": [{\"key\": \"00000000\", \"value\": \"0000\"}]}]}",
+		  "value has 2 bytes, expected 8" },
+		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_map_handler\", \"name\": \"m\", \"attr\": "
+		  "{\"map_type\": \"hash\", \"key_size\": 4, \"value_size\": 8, \"max_entries\": 4}}]}",
+		  "attr.map_type = \"hash\" is not a number" },
+		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_perf_event_handler\", \"attr\": "
+		  "{\"type\": 6, \"pid\": -1}}]}",
+		  "a uprobe needs attr._module_name" },
+		{ "[1, 2]", "expected an object" },
+		{ "{\"x3\": {}}", "key \"x3\" is not an fd" },
+		/* valid as JSON and as references, but the second map fails when
+		 * created (hash maps need a key): the first one is undone */
+		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_map_handler\", \"name\": \"ok\", "
+		  "\"attr\": {\"map_type\": 1, \"key_size\": 4, \"value_size\": 8, \"max_entries\": 4},"
+		  " \"data\": [{\"key\": \"01000000\", \"value\": \"0200000000000000\"}]},"
+		  " {\"fd\": 21, \"type\": \"bpf_map_handler\", \"name\": \"bad\", \"attr\": "
+		  "{\"map_type\": 1, \"key_size\": 0, \"value_size\": 8, \"max_entries\": 4}},"
+		  " {\"fd\": 22, \"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0,"
+		  " \"cnt\": 1, \"insns\": \"9500000000000000\"}}]}",
+		  "nothing was imported" },
+		/* a data entry the map refuses while applying (array index out of range) */
+		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_map_handler\", \"name\": \"a\", "
+		  "\"attr\": {\"map_type\": 2, \"key_size\": 4, \"value_size\": 4, \"max_entries\": 1},"
+		  " \"data\": [{\"key\": \"05000000\", \"value\": \"01000000\"}]}]}",
+		  "handler fd 20: creating it failed: Argument list too long; nothing was imported" },
+	};
+	char *before, *after;
+
+	UNUSED(state);
+	build_state();
+	assert_int_equal(tool("export", path("before.json"), NULL), 0);
+	before = read_all(path("before.json"));
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		write_file(path("bad.json"), cases[i].json);
+		assert_int_equal(tool("import", path("bad.json"), NULL), 1);
+		if (!strstr(err_buf, cases[i].msg))
+			fail_msg("case %zu: '%s' not in '%s'", i, cases[i].msg, err_buf);
+		assert_int_equal(tool("export", path("after.json"), NULL), 0);
+		after = read_all(path("after.json"));
+		if (strcmp(before, after))
+			fail_msg("case %zu changed the segment", i);
+		free(after);
+	}
+	free(before);
+}
+
+static void test_shapes_and_order(void **state)
+{
+	/* bpftime's shape with the link first and keys in reverse order, then
+	 * the documented shape with the link before its program */
+	const char *real =
+		"{\"7\": {\"type\": \"bpf_link_handler\", \"attr\": {\"target_fd\": 6, \"prog_fd\": 5}},"
+		" \"6\": {\"attr\": {\"type\": 6, \"offset\": 16, \"_module_name\": \"/bin/true\","
+		" \"pid\": -1}, \"type\": \"bpf_perf_event_handler\"},"
+		" \"5\": {\"name\": \"p\", \"attr\": {\"insns\": \"b7000000050000009500000000000000\","
+		" \"cnt\": 2, \"type\": 6}, \"type\": \"bpf_prog_handler\"}}";
+	const char *doc =
+		"{\"handlers\": [{\"fd\": 17, \"type\": \"bpf_link_handler\", \"attr\": "
+		"{\"prog_fd\": 15, \"target_fd\": 16, \"cookie\": \"18446744073709551615\"}},"
+		" {\"attr\": {\"type\": 1, \"pid\": -1, \"config\": 10}, \"type\": "
+		"\"bpf_perf_event_handler\", \"fd\": 16},"
+		" {\"fd\": 15, \"type\": \"bpf_prog_handler\", \"name\": \"q\", \"attr\": "
+		"{\"type\": 6, \"cnt\": 2, \"insns\": \"b7000000060000009500000000000000\"}}]}";
+	struct bpftime_shm *shm;
+	struct bpftime_link_info li;
+
+	UNUSED(state);
+	write_file(path("real.json"), real);
+	write_file(path("doc.json"), doc);
+	assert_int_equal(tool("import", path("real.json"), NULL), 0);
+	assert_int_equal(tool("import", path("doc.json"), NULL), 0);
+	shm = open_shm();
+	assert_int_equal(bpftime_link__info(shm, 7, &li), 0);
+	assert_int_equal(bpftime_handler__fd_by_id(shm, li.prog_id), 5);
+	assert_int_equal(bpftime_handler__fd_by_id(shm, li.target_id), 6);
+	assert_int_equal(bpftime_link__info(shm, 17, &li), 0);
+	assert_int_equal(li.cookie, UINT64_MAX);
+	write_file(path("in.bin"), "");
+	assert_int_equal(tool("run", "15", path("in.bin"), "type", "INTERPRET", NULL), 0);
+	assert_matches(out_buf, "^Return value: 6$");
+	/* importing the same file again: the fds are taken, nothing changes */
+	assert_int_equal(tool("import", path("real.json"), NULL), 1);
+	assert_non_null(strstr(err_buf, "fd 7 is already used"));
+	bpftime_shm__close(shm);
+}
+
+static void test_load(void **state)
+{
+	struct bpftime_shm *shm;
+	struct bpftime_map_info mi;
+
+	UNUSED(state);
+	assert_int_equal(tool("load", "30",
+			      "{\"type\": \"bpf_map_handler\", \"name\": \"loaded\", \"attr\": "
+			      "{\"map_type\": 1, \"key_size\": 4, \"value_size\": 4, "
+			      "\"max_entries\": 8}}",
+			      NULL),
+			 0);
+	shm = open_shm();
+	assert_int_equal(bpftime_map__info(shm, 30, &mi), 0);
+	assert_string_equal(mi.name, "loaded");
+	assert_int_equal(mi.max_entries, 8);
+	assert_int_equal(tool("load", "30", "{\"type\": \"bpf_map_handler\"}", NULL), 1);
+	assert_int_equal(tool("load", "31", "{not json", NULL), 1);
+	assert_non_null(strstr(err_buf, "load:1:4: malformed JSON"));
+	assert_int_equal(bpftime_handler__type(shm, 31), BPFTIME_HANDLER_NONE);
+	bpftime_shm__close(shm);
+}
+
+static void test_tracelog(void **state)
+{
+	struct bpftime_shm *shm = bpftime_shm__open_or_create(NULL);
+	char buf[4096] = { 0 };
+	size_t got = 0;
+	int pipefd[2], status;
+	pid_t pid;
+
+	UNUSED(state);
+	assert_non_null(shm);
+	assert_int_equal(bpftime_trace__write(shm, "first line", 10), 0);
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		dup2(pipefd[1], 1);
+		close(pipefd[0]);
+		execl(BPFTIMETOOL_BIN, BPFTIMETOOL_BIN, "tracelog", (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	/* the old message at once, then a new one while it waits */
+	while (!strstr(buf, "first line\n")) {
+		struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+		ssize_t n;
+
+		assert_int_equal(poll(&p, 1, 20000), 1);
+		n = read(pipefd[0], buf + got, sizeof(buf) - 1 - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	assert_int_equal(bpftime_trace__write(shm, "second line", 11), 0);
+	while (!strstr(buf, "second line\n")) {
+		struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+		ssize_t n;
+
+		assert_int_equal(poll(&p, 1, 20000), 1);
+		n = read(pipefd[0], buf + got, sizeof(buf) - 1 - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	kill(pid, SIGINT);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(pipefd[0]);
+	bpftime_shm__close(shm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_missing_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seed_imports_and_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_errors_leave_segment_untouched, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_shapes_and_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tracelog, setup, teardown),
+	};
+
+	unsetenv("BPFTIME_VM_NAME");
+	unsetenv("BPFTIME_DISABLE_JIT");
+	setenv("BPFTIME_SHM_MEMORY_MB", "8", 1);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

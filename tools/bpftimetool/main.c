@@ -1,0 +1,390 @@
+/* tools/bpftimetool/main.c: inspect and manage the shared memory of
+ * bpftime: export/import its handlers as JSON, load one handler, remove the
+ * segment, run and time a stored program, stream the printk trace ring.
+ *
+ * Thin by design: arguments in, library calls out (shm/, maps/, helpers/
+ * runtime, json.c).  Every failure says what was wrong and what to do.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <bpftime/runtime.h>
+#include <bpftime/shm.h>
+#include <bpftime/vm.h>
+#include "tool.h"
+#include "common/compiler.h"
+
+void tool_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("bpftimetool: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: bpftimetool COMMAND [ARGS]\n"
+		"  export FILE                 write the shared memory's handlers as JSON\n"
+		"  import FILE                 create the handlers of a JSON file (all or nothing)\n"
+		"  load FD JSON                create one handler (a JSON object) at FD\n"
+		"  remove                      remove the shared memory segment\n"
+		"  run ID DATA_FILE [repeat N] [type JIT|AOT|INTERPRET|LLVM]\n"
+		"                              run program ID on the file's bytes, print the time\n"
+		"  tracelog, prog tracelog     stream bpf_printk output (Ctrl-C stops)\n"
+		"environment: BPFTIME_GLOBAL_SHM_NAME (default %s), BPFTIME_SHM_MEMORY_MB,\n"
+		"  BPFTIME_MAX_FD_COUNT, SPDLOG_LEVEL\n",
+		BPFTIME_DEFAULT_SHM_NAME);
+}
+
+static const char *shm_name(void)
+{
+	const char *n = getenv("BPFTIME_GLOBAL_SHM_NAME");
+
+	return n && *n ? n : BPFTIME_DEFAULT_SHM_NAME;
+}
+
+/* opens the segment, explaining what to do when there is none */
+static struct bpftime_shm *open_shm(void)
+{
+	struct bpftime_shm *shm = bpftime_shm__open(NULL);
+
+	if (shm)
+		return shm;
+	if (errno == ENOENT)
+		tool_err("no bpftime shared memory '%s': start a loader with `bpftime load` or run `bpftimetool import`",
+			 shm_name());
+	else if (errno == EPROTO)
+		tool_err("the shared memory '%s' was made by an incompatible bpftime: remove it with `bpftimetool remove`",
+			 shm_name());
+	else
+		tool_err("cannot open the shared memory '%s': %s", shm_name(), strerror(errno));
+	return NULL;
+}
+
+static struct bpftime_shm *open_or_create_shm(void)
+{
+	struct bpftime_shm *shm = bpftime_shm__open_or_create(NULL);
+
+	if (!shm && errno == EPROTO)
+		tool_err("the shared memory '%s' was made by an incompatible bpftime: remove it with `bpftimetool remove`",
+			 shm_name());
+	else if (!shm)
+		tool_err("cannot open or create the shared memory '%s': %s", shm_name(),
+			 strerror(errno));
+	return shm;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL, *tmp;
+	size_t cap = 0, n = 0, got;
+
+	if (!f) {
+		tool_err("cannot open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	do {
+		if (n + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			tmp = realloc(buf, cap);
+			if (!tmp) {
+				free(buf);
+				fclose(f);
+				tool_err("out of memory reading '%s'", path);
+				return NULL;
+			}
+			buf = tmp;
+		}
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+	} while (got);
+	if (ferror(f)) {
+		tool_err("cannot read '%s': %s", path, strerror(errno));
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+static int cmd_export(const char *path)
+{
+	struct bpftime_shm *shm = open_shm();
+	FILE *out;
+	int err;
+
+	if (!shm)
+		return 1;
+	out = fopen(path, "w");
+	if (!out) {
+		tool_err("cannot write '%s': %s", path, strerror(errno));
+		bpftime_shm__close(shm);
+		return 1;
+	}
+	err = tool_export(shm, out);
+	if (fclose(out) && !err) {
+		tool_err("cannot write '%s': %s", path, strerror(errno));
+		err = -EIO;
+	}
+	bpftime_shm__close(shm);
+	return err ? 1 : 0;
+}
+
+static int cmd_import(const char *path)
+{
+	struct bpftime_shm *shm;
+	size_t len;
+	char *text = read_file(path, &len);
+	int ret;
+
+	if (!text)
+		return 1;
+	shm = open_or_create_shm();
+	if (!shm) {
+		free(text);
+		return 1;
+	}
+	ret = tool_import(shm, text, len, path, -1);
+	bpftime_shm__close(shm);
+	free(text);
+	return ret < 0 ? 1 : 0;
+}
+
+static int parse_int(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int cmd_load(const char *fd_s, const char *json)
+{
+	struct bpftime_shm *shm;
+	long fd;
+	int ret;
+
+	if (parse_int(fd_s, 0, INT32_MAX, &fd)) {
+		tool_err("load: '%s' is not an fd", fd_s);
+		return 2;
+	}
+	shm = open_or_create_shm();
+	if (!shm)
+		return 1;
+	ret = tool_import(shm, json, strlen(json), "load", (int)fd);
+	bpftime_shm__close(shm);
+	return ret < 0 ? 1 : 0;
+}
+
+static int cmd_remove(void)
+{
+	int err = bpftime_shm__remove(NULL);
+
+	if (err == -ENOENT) {
+		tool_err("no bpftime shared memory '%s': start a loader with `bpftime load` or run `bpftimetool import`",
+			 shm_name());
+		return 1;
+	}
+	if (err) {
+		tool_err("cannot remove the shared memory '%s': %s", shm_name(), strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	enum bpftime_engine engine;
+} run_types[] = {
+	{ "JIT", BPFTIME_ENGINE_JIT },
+	{ "AOT", BPFTIME_ENGINE_AOT },
+	{ "INTERPRET", BPFTIME_ENGINE_INTERP },
+	{ "LLVM", BPFTIME_ENGINE_LLVM },
+};
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *type = "JIT", *file;
+	enum bpftime_engine engine = BPFTIME_ENGINE_JIT;
+	struct bpftime_runtime *rt = NULL;
+	struct bpftime_shm *shm = NULL;
+	struct bpftime_vm *vm;
+	struct timespec a, b;
+	long id, repeat = 1;
+	uint64_t r0 = 0, ns;
+	char *data = NULL;
+	size_t len;
+	int ret = 1, err;
+
+	if (argc < 2 || parse_int(argv[0], 0, INT32_MAX, &id)) {
+		tool_err("run: expected ID DATA_FILE [repeat N] [type JIT|AOT|INTERPRET]");
+		return 2;
+	}
+	file = argv[1];
+	for (int i = 2; i < argc; i += 2) {
+		if (i + 1 >= argc) {
+			tool_err("run: '%s' needs a value", argv[i]);
+			return 2;
+		}
+		if (!strcmp(argv[i], "repeat")) {
+			if (parse_int(argv[i + 1], 1, INT32_MAX, &repeat)) {
+				tool_err("run: repeat needs a positive count, not '%s'", argv[i + 1]);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "type")) {
+			size_t t;
+
+			for (t = 0; t < ARRAY_SIZE(run_types); t++)
+				if (!strcasecmp(argv[i + 1], run_types[t].name))
+					break;
+			if (t == ARRAY_SIZE(run_types)) {
+				tool_err("run: unknown type '%s' (JIT, AOT or INTERPRET)", argv[i + 1]);
+				return 2;
+			}
+			type = run_types[t].name;
+			engine = run_types[t].engine;
+		} else {
+			tool_err("run: unknown option '%s' (repeat N, type T)", argv[i]);
+			return 2;
+		}
+	}
+	data = read_file(file, &len);
+	if (!data)
+		return 1;
+	shm = open_shm();
+	if (!shm)
+		goto out;
+	if (bpftime_handler__type(shm, (int)id) != BPFTIME_HANDLER_PROG) {
+		tool_err("no program with id %ld in '%s' (`bpftimetool export` lists the handlers)",
+			 id, shm_name());
+		goto out;
+	}
+	{
+		BPFTIME_OPTS(bpftime_runtime_opts, o, .engine = engine, .engine_set = true);
+
+		rt = bpftime_runtime__new(shm, &o);
+	}
+	if (!rt) {
+		tool_err("cannot create a runtime: %s", strerror(errno));
+		goto out;
+	}
+	printf("Running eBPF program with id %ld and data in file %s\n", id, file);
+	printf("Repeat N: %ld with run type %s\n", repeat, type);
+	fflush(stdout);
+	vm = bpftime_runtime__prog(rt, (int)id);
+	if (!vm) {
+		if (errno == ENOENT && engine == BPFTIME_ENGINE_AOT)
+			tool_err("program %ld has no AOT object: compile it first with `bpftime-aot compile`",
+				 id);
+		else
+			tool_err("program %ld cannot run: %s", id, strerror(errno));
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (long i = 0; i < repeat; i++) {
+		err = bpftime_vm__run(vm, data, len, &r0);
+		if (err) {
+			tool_err("program %ld failed: %s", id, bpftime_vm__last_error(vm));
+			goto out;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull + (uint64_t)b.tv_nsec -
+	     (uint64_t)a.tv_nsec;
+	printf("Time taken: %" PRIu64 " ns\n", ns / (uint64_t)repeat);
+	printf("Return value: %" PRIu64 "\n", r0);
+	ret = 0;
+out:
+	bpftime_runtime__free(rt);
+	bpftime_shm__close(shm);
+	free(data);
+	return ret;
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	UNUSED(sig);
+	stop = 1;
+}
+
+static int cmd_tracelog(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: waits end */
+	struct bpftime_shm *shm = open_shm();
+	static char buf[8192];
+	uint64_t pos = 0;
+
+	if (!shm)
+		return 1;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (!stop) {
+		uint32_t seq = bpftime_shm__data_seq(shm);
+		int n = bpftime_trace__read(shm, &pos, buf, sizeof(buf));
+
+		if (n >= 0) {
+			printf("%s\n", buf);
+			continue;
+		}
+		fflush(stdout);
+		/* blocks on the segment's data futex; the timeout only bounds
+		 * how late a signal between the check and the wait is seen */
+		bpftime_shm__wait_data(shm, seq, 1000);
+	}
+	fflush(stdout);
+	bpftime_shm__close(shm);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "export") && argc == 3)
+		return cmd_export(argv[2]);
+	if (!strcmp(cmd, "import") && argc == 3)
+		return cmd_import(argv[2]);
+	if (!strcmp(cmd, "load") && argc == 4)
+		return cmd_load(argv[2], argv[3]);
+	if (!strcmp(cmd, "remove") && argc == 2)
+		return cmd_remove();
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 2, argv + 2);
+	if ((!strcmp(cmd, "tracelog") && argc == 2) ||
+	    (!strcmp(cmd, "prog") && argc == 3 && !strcmp(argv[2], "tracelog")))
+		return cmd_tracelog();
+	tool_err("unknown command or wrong arguments: '%s'", cmd);
+	usage(stderr);
+	return 2;
+}

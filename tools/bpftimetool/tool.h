@@ -1,0 +1,26 @@
+/* tools/bpftimetool/tool.h: the pieces of bpftimetool shared between its
+ * command-line front end (main.c) and the JSON export/import (json.c). */
+#ifndef BPFTIME_TOOL_H
+#define BPFTIME_TOOL_H
+
+#include <stdio.h>
+#include <bpftime/shm.h>
+
+/* prints "bpftimetool: <message>\n" on stderr */
+void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Writes the segment's handlers as {"handlers": [...]} to @out.
+ * Returns 0 or a negative errno (message printed). */
+int tool_export(struct bpftime_shm *shm, FILE *out);
+
+/* Imports handlers from the JSON @text (@source names it in messages).
+ * @single_fd < 0: a whole file (either shape, see DESIGN.md section 3);
+ * otherwise @text is one handler object, created at @single_fd (`load`).
+ * All or nothing: everything is validated before the segment is touched,
+ * and a failure while applying undoes what was created.
+ * Returns the number of handlers imported or a negative errno (message
+ * printed). */
+int tool_import(struct bpftime_shm *shm, const char *text, size_t len, const char *source,
+		int single_fd);
+
+#endif /* BPFTIME_TOOL_H */
