@@ -422,11 +422,14 @@ const struct map_ops map_perf_event_array_ops = {
  * multiple of 8 (the raw size counts the padding, as the kernel's does).
  * Records wrap around the data area byte by byte; the consumer
  * (perf_buffer) copies wrapped records out.  A full ring drops the record
- * and counts it (the lost counter sits in the meta page's reserved area). */
+ * and counts it (in the meta page's reserved area); the next record that
+ * fits is preceded by a PERF_RECORD_LOST {header, u64 id, u64 lost}, as the
+ * kernel does, which perf_buffer reports through its lost callback. */
 #define PERF_META_HEAD 1024
 #define PERF_META_TAIL 1032
 #define PERF_META_LOCK 2048
-#define PERF_META_LOST 2112
+#define PERF_META_LOST 2112 /* drops not reported yet */
+#define PERF_RECORD_LOST   2
 #define PERF_RECORD_SAMPLE 9
 
 static void ring_copy(char *data, uint64_t size, uint64_t pos, const void *src, uint64_t len)
@@ -442,7 +445,7 @@ long bpftime_perf_event_output(struct bpftime_map *h, uint64_t flags, const void
 			       uint64_t size)
 {
 	struct bpftime_shm *shm = h->shm;
-	uint64_t idx = flags & BPFTIME_F_INDEX_MASK, off, ring, dsize, head, tail, raw, rec;
+	uint64_t idx = flags & BPFTIME_F_INDEX_MASK, off, ring, dsize, head, tail, raw, rec, lost;
 	struct shm_perf_event *pe;
 	char *meta;
 	struct {
@@ -481,10 +484,26 @@ long bpftime_perf_event_output(struct bpftime_map *h, uint64_t flags, const void
 				    memory_order_relaxed);
 	tail = atomic_load_explicit((_Atomic uint64_t *)(meta + PERF_META_TAIL),
 				    memory_order_acquire);
-	if (head + rec - tail > dsize) {
+	lost = atomic_load_explicit((_Atomic uint64_t *)(meta + PERF_META_LOST),
+				    memory_order_relaxed);
+	if (head + rec + (lost ? 24 : 0) - tail > dsize) {
 		atomic_fetch_add((_Atomic uint64_t *)(meta + PERF_META_LOST), 1);
 		shm_unlock((struct shm_mutex *)(meta + PERF_META_LOCK));
 		return -ENOSPC;
+	}
+	if (lost) {
+		struct {
+			uint32_t type;
+			uint16_t misc;
+			uint16_t size;
+			uint64_t id;
+			uint64_t lost;
+		} __attribute__((packed)) lr = { PERF_RECORD_LOST, 0, 24, 0, lost };
+
+		ring_copy(meta + shm->page_size, dsize, head, &lr, sizeof(lr));
+		head += sizeof(lr);
+		atomic_store_explicit((_Atomic uint64_t *)(meta + PERF_META_LOST), 0,
+				      memory_order_relaxed);
 	}
 	ring_copy(meta + shm->page_size, dsize, head, &hdr, sizeof(hdr));
 	ring_copy(meta + shm->page_size, dsize, head + sizeof(hdr), data, size);

@@ -744,11 +744,29 @@ static void test_perf_event_array(void **state)
 		assert_int_equal(raw, 12); /* 5 bytes padded so the record is 8-aligned */
 		assert_memory_equal(rec + 12, "hello", 5);
 	}
-	/* fill it: the producer drops records rather than overwriting */
+	/* fill it: the producer drops records rather than overwriting, and
+	 * reports the drops in a PERF_RECORD_LOST before the next record */
 	while (bpftime_perf_event_output(h, 0, ring, 100) == 0)
 		;
 	assert_int_equal(bpftime_perf_event_output(h, 0, ring, 100), -ENOSPC);
+	assert_int_equal(bpftime_perf_event_output(h, 0, ring, 100), -ENOSPC);
 	*(uint64_t *)(void *)(ring + 1032) = *(uint64_t *)(void *)(ring + 1024); /* consume all */
+	{
+		uint64_t head = *(uint64_t *)(void *)(ring + 1024), lost;
+		char *rec = ring + 4096 + (head & 4095);
+		uint32_t type;
+		uint16_t size;
+
+		assert_int_equal(bpftime_perf_event_output(h, 0, "x", 1), 0);
+		memcpy(&type, rec, 4);
+		memcpy(&size, rec + 6, 2);
+		memcpy(&lost, rec + 16, 8);
+		assert_int_equal(type, 2); /* PERF_RECORD_LOST */
+		assert_int_equal(size, 24);
+		assert_int_equal(lost, 3);
+		assert_int_equal(*(uint64_t *)(void *)(ring + 1024), head + 24 + 16);
+		*(uint64_t *)(void *)(ring + 1032) = head + 24 + 16;
+	}
 	k = 1;
 	assert_int_equal(bpftime_map__update(shm, fd, &k, &v, 0), 0); /* same event at index 1 */
 	k = 0;
