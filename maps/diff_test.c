@@ -485,6 +485,93 @@ static void test_diff_errors(void **state)
 	(void)rc;
 }
 
+
+/* Maps of maps: template compatibility, flags, bounds, lookups (ids are
+ * compared as "same inner map", since ids differ between the two worlds). */
+static void test_diff_map_in_map(void **state)
+{
+	struct bpftime_shm *shm = *state;
+	static const struct {
+		enum bpf_map_type t;
+		uint32_t vs, max;
+	} inners[] = {
+		{ BPF_MAP_TYPE_ARRAY, 8, 4 }, /* the template */
+		{ BPF_MAP_TYPE_ARRAY, 8, 8 }, /* other max_entries */
+		{ BPF_MAP_TYPE_HASH, 8, 4 },  /* other type */
+		{ BPF_MAP_TYPE_ARRAY, 4, 4 }, /* other value size */
+		{ BPF_MAP_TYPE_ARRAY, 8, 4 }, /* compatible */
+	};
+	int kin[5], uin[5], rc, step = 0;
+
+	NEED_KERNEL();
+	for (int i = 0; i < 5; i++) {
+		kin[i] = bpf_map_create(inners[i].t, "in", 4, inners[i].vs, inners[i].max, NULL);
+		uin[i] = bpftime_map__create(shm, -1, (enum bpftime_map_type)inners[i].t, "in", 4,
+					     inners[i].vs, inners[i].max, NULL);
+		assert_true(kin[i] >= 0 && uin[i] >= 0);
+	}
+	for (int outer = 0; outer < 2; outer++) {
+		enum bpf_map_type t = outer ? BPF_MAP_TYPE_HASH_OF_MAPS : BPF_MAP_TYPE_ARRAY_OF_MAPS;
+		LIBBPF_OPTS(bpf_map_create_opts, ko, .inner_map_fd = kin[0]);
+		BPFTIME_OPTS(bpftime_map_create_opts, uo, .inner_map_fd = uin[0]);
+		int kfd = bpf_map_create(t, "o", 4, 4, 2, &ko);
+		int ufd = bpftime_map__create(shm, -1, (enum bpftime_map_type)t, "o", 4, 4, 2, &uo);
+		uint32_t kid, uid, k, kv, uv;
+
+		assert_true(kfd >= 0 && ufd >= 0);
+		for (step = 0; step < 400; step++) {
+			int which = (int)rnd(5);
+			uint64_t f = (uint64_t[]){ 0, 1, 2, 4 }[rnd(4)];
+
+			k = rnd(4);
+			kv = (uint32_t)kin[which];
+			uv = (uint32_t)uin[which];
+			switch (rnd(4)) {
+			case 0:
+			case 1:
+				SAME(bpf_map_update_elem(kfd, &k, &kv, f),
+				     bpftime_map__update(shm, ufd, &k, &uv, f), "update");
+				break;
+			case 2:
+				SAME(bpf_map_lookup_elem(kfd, &k, &kid),
+				     bpftime_map__lookup(shm, ufd, &k, &uid, 0), "lookup");
+				break;
+			default:
+				SAME(bpf_map_delete_elem(kfd, &k), bpftime_map__delete(shm, ufd, &k),
+				     "delete");
+				break;
+			}
+		}
+		close(kfd);
+	}
+	/* creation errors: no inner fd, an fd that is not a map, a nested template */
+	{
+		LIBBPF_OPTS(bpf_map_create_opts, ko, .inner_map_fd = 9999);
+		BPFTIME_OPTS(bpftime_map_create_opts, uo, .inner_map_fd = 127);
+		int kfd, ufd;
+
+		SAME(bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "o", 4, 4, 2, &ko),
+		     bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "o", 4, 4, 2, &uo),
+		     "bad inner fd");
+		ko.inner_map_fd = kin[0];
+		uo.inner_map_fd = uin[0];
+		SAME(bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "o", 4, 8, 2, &ko),
+		     bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "o", 4, 8, 2, &uo),
+		     "value size 8");
+		kfd = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "o", 4, 4, 2, &ko);
+		ufd = bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "o", 4, 4, 2, &uo);
+		ko.inner_map_fd = kfd;
+		uo.inner_map_fd = ufd;
+		SAME(bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "o", 4, 4, 2, &ko),
+		     bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "o", 4, 4, 2, &uo),
+		     "nested");
+		close(kfd);
+	}
+	for (int i = 0; i < 5; i++)
+		close(kin[i]);
+	(void)rc;
+}
+
 /* Freezing: both refuse syscall writes with EPERM afterwards. */
 static void test_diff_freeze(void **state)
 {
@@ -510,7 +597,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_diff_hash),	  T(test_diff_array),  T(test_diff_lpm),
 		T(test_diff_queue_stack), T(test_diff_bloom),  T(test_diff_errors),
-		T(test_diff_freeze),
+		T(test_diff_freeze),	  T(test_diff_map_in_map),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

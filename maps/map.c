@@ -408,7 +408,9 @@ int bpftime_map__create(struct bpftime_shm *shm, int fd, enum bpftime_map_type t
 
 		in = opts ? shm_slot_obj(shm, opts->inner_map_fd, BPFTIME_HANDLER_MAP) : NULL;
 		if (!in) {
-			err = -EBADF;
+			/* as fdget: no such fd is EBADF, an fd that is not a map EINVAL */
+			err = opts && bpftime_handler__type(shm, opts->inner_map_fd) ? -EINVAL
+										    : -EBADF;
 			goto out;
 		}
 		if (in->map_type == BPFTIME_MAP_ARRAY_OF_MAPS ||
