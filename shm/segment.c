@@ -559,8 +559,11 @@ int bpftime_shm__wait_data(struct bpftime_shm *shm, uint32_t seen, int timeout_m
  * wake only when someone waits, so the in-program path stays cheap. */
 void shm_data_notify(struct bpftime_shm *shm)
 {
-	atomic_fetch_add_explicit(&shm->hdr->data_seq, 1, memory_order_release);
-	if (atomic_load_explicit(&shm->hdr->data_waiters, memory_order_acquire))
+	/* seq_cst on both sides (here and in wait_data: waiters++, then read
+	 * the sequence): either the waiter sees the new sequence or we see
+	 * the waiter.  On x86 the RMW is a full barrier anyway. */
+	atomic_fetch_add_explicit(&shm->hdr->data_seq, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&shm->hdr->data_waiters, memory_order_seq_cst))
 		futex_wake(&shm->hdr->data_seq);
 }
 

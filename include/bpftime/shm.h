@@ -376,8 +376,9 @@ BPFTIME_API int bpftime_trace__write(struct bpftime_shm *shm, const char *msg, s
 /**
  * @brief **bpftime_trace__read()** copies the next message at or after
  * *@pos (0 at first) into @buf (NUL-terminated, truncated to @len - 1) and
- * advances *@pos.  If the writer lapped the reader, reading resumes at the
- * oldest message still there.
+ * advances *@pos.  If the writer lapped the reader (more than 256 KiB
+ * behind), reading resumes at the start of the ring's current lap, so the
+ * messages in between are skipped, never torn.
  * @return the message length, or -EAGAIN when there is nothing new
  */
 BPFTIME_API int bpftime_trace__read(struct bpftime_shm *shm, uint64_t *pos, char *buf,
