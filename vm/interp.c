@@ -61,6 +61,22 @@
 	VM_BINOPS(BIN_REG, X) VM_JCCS(JCC_REG, X) X(MOV64_REG) X(MOV32_REG) X(LDXB) X(LDXH)       \
 	X(LDXW) X(LDXDW) X(LDXSB) X(LDXSH) X(LDXSW) X(STXB) X(STXH) X(STXW) X(STXDW)
 
+/* Superinstructions "rD op= imm; if rD cmp X goto" for the loop-counter and
+ * mask-and-test idioms: X(alu, alu expr, jcc, condition, jcc operand). */
+#define FJ_ADD64_IMM(X, n)                                                                         \
+	X(ADD64_IMM, ADD64, n##_IMM, n##64, IMM_NEXT) X(ADD64_IMM, ADD64, n##_REG, n##64, SRC_NEXT)
+#define FJ_AND64_IMM(X, n)                                                                         \
+	X(AND64_IMM, AND64, n##_IMM, n##64, IMM_NEXT) X(AND64_IMM, AND64, n##_REG, n##64, SRC_NEXT)
+#define FJ_ADD32_IMM(X, n)                                                                         \
+	X(ADD32_IMM, ADD32, n##32_IMM, n##32, IMM_NEXT)                                            \
+	X(ADD32_IMM, ADD32, n##32_REG, n##32, SRC_NEXT)
+#define FJ_AND32_IMM(X, n)                                                                         \
+	X(AND32_IMM, AND32, n##32_IMM, n##32, IMM_NEXT)                                            \
+	X(AND32_IMM, AND32, n##32_REG, n##32, SRC_NEXT)
+#define VM_FJ_OPS(X)                                                                               \
+	VM_JCCS(FJ_ADD64_IMM, X)                                                                   \
+	VM_JCCS(FJ_AND64_IMM, X) VM_JCCS(FJ_ADD32_IMM, X) VM_JCCS(FJ_AND32_IMM, X)
+
 /* Handler numbers: the opcode byte for insn.def rows, then variants. */
 enum vop {
 #define INSN(name, code, tmpl, fl) VOP_##name = (code),
@@ -93,6 +109,12 @@ enum vop {
 	VOP_FUSED_BASE = VOP_CHK_BASE + 256,
 #define X(name) VOP_F3_##name, VOP_F3A_##name,
 	VM_BINOPS(BIN_ALL, X)
+#undef X
+#define X(name) VOP_F3B_##name,
+	VM_BINOPS(BIN_REG, X)
+#undef X
+#define X(an, af, jn, jf, o) VOP_FJ_##an##_##jn, VOP_FJA_##an##_##jn,
+	VM_FJ_OPS(X)
 #undef X
 	VOP_MAX,
 };
@@ -381,7 +403,21 @@ static ALWAYS_INLINE uint64_t swap_be(uint64_t v, int32_t width)
 	VM_CASE(F3_##n##32_IMM) SET(n##32(SRC, IMM_NEXT)) NEXT(2)                                  \
 	VM_CASE(F3A_##n##32_IMM) SET(n##32(acc, IMM_NEXT)) NEXT(2)                                 \
 	VM_CASE(F3_##n##32_REG) SET(n##32(SRC, SRC_NEXT)) NEXT(2)                                  \
-	VM_CASE(F3A_##n##32_REG) SET(n##32(acc, SRC_NEXT)) NEXT(2)
+	VM_CASE(F3A_##n##32_REG) SET(n##32(acc, SRC_NEXT)) NEXT(2)                                 \
+	VM_CASE(F3B_##n##64_REG) SET(n##64(SRC, acc)) NEXT(2)                                      \
+	VM_CASE(F3B_##n##32_REG) SET(n##32(SRC, acc)) NEXT(2)
+
+/* "rD op= imm; if rD cmp X goto": the jump's offset is relative to the
+ * second slot */
+#define JUMP2_IF(c)                                                                                \
+	{                                                                                          \
+		if (c)                                                                             \
+			ip += ip[1].off;                                                           \
+		NEXT(2)                                                                            \
+	}
+#define FUSEDJ(an, af, jn, jf, o)                                                                  \
+	VM_CASE(FJ_##an##_##jn) SET(af(DST, IMM)) JUMP2_IF(jf(acc, o))                             \
+	VM_CASE(FJA_##an##_##jn) SET(af(acc, IMM)) JUMP2_IF(jf(acc, o))
 
 /* Conditions as expressions of (dst, src). */
 #define JEQ64(d, s)  ((d) == (s))
@@ -496,6 +532,13 @@ static int exec(struct run *r, const struct dinsn *code, size_t start, uint64_t 
 #define X(name) [VOP_F3_##name] = &&do_F3_##name, [VOP_F3A_##name] = &&do_F3A_##name,
 		VM_BINOPS(BIN_ALL, X)
 #undef X
+#define X(name) [VOP_F3B_##name] = &&do_F3B_##name,
+		VM_BINOPS(BIN_REG, X)
+#undef X
+#define X(an, af, jn, jf, o)                                                                       \
+	[VOP_FJ_##an##_##jn] = &&do_FJ_##an##_##jn, [VOP_FJA_##an##_##jn] = &&do_FJA_##an##_##jn,
+		VM_FJ_OPS(X)
+#undef X
 	};
 #pragma GCC diagnostic pop
 #endif
@@ -572,6 +615,7 @@ smod32:
 		VM_CASE(JA) NEXT(1 + ip->off)
 		VM_CASE(JA32) NEXT(1 + ip->imm)
 		VM_JCCS(JCC_M, )
+		VM_FJ_OPS(FUSEDJ)
 
 		VM_CASE(LDDW) SET(ip[1].imm64) NEXT(2)
 		LDX(LDXB, 1, ZX)
@@ -752,7 +796,7 @@ static void fill(struct dinsn *d, const struct bpftime_insn *insn, const void *c
 
 /* The F3 handler for "rD = rA; rD op= B" at pc, or -1: a plain move
  * followed, in the same width, by a binary operation on rD that nothing
- * jumps to.  The F3A variant is the next enum value. */
+ * jumps to.  The F3A variant (rA forwarded) is the next enum value. */
 static int fuse3(const struct bpftime_insn *insns, size_t cnt, size_t pc, const uint8_t *target)
 {
 	const struct bpftime_insn *mov = &insns[pc], *alu = &insns[pc + 1];
@@ -770,6 +814,48 @@ static int fuse3(const struct bpftime_insn *insns, size_t cnt, size_t pc, const 
 #undef X
 	default:
 		return -1;
+	}
+}
+
+/* The FJ handler for "rD op= imm; if rD cmp X goto" at pc, or -1.  The
+ * FJA variant is the next enum value. */
+static int fusej(const struct bpftime_insn *insns, size_t cnt, size_t pc, const uint8_t *target)
+{
+	const struct bpftime_insn *alu = &insns[pc], *j = &insns[pc + 1];
+
+	if ((alu->code != OP_ADD64_IMM && alu->code != OP_AND64_IMM && alu->code != OP_ADD32_IMM &&
+	     alu->code != OP_AND32_IMM) ||
+	    pc + 1 >= cnt || target[pc + 1] || j->dst != alu->dst)
+		return -1;
+#define X(an, af, jn, jf, o)                                                                       \
+	if (alu->code == OP_##an && j->code == OP_##jn)                                            \
+		return VOP_FJ_##an##_##jn;
+	VM_FJ_OPS(X)
+#undef X
+	return -1;
+}
+
+/* Conditional jumps and plain stores write no register: after them acc
+ * still holds what the instruction before them left (when that one ran
+ * right before: not for a jump target). */
+static bool keeps_acc(const struct bpftime_insn *insn)
+{
+	return insn_desc[insn->code].flags & F_COND ||
+	       ((BPF_CLASS(insn->code) == BPF_ST || BPF_CLASS(insn->code) == BPF_STX) &&
+		BPF_MODE(insn->code) == BPF_MEM);
+}
+
+/* F3B: "rD = rA; rD op= rB" with rB forwarded */
+static enum vop f3b_op(uint8_t alu_code)
+{
+	switch (alu_code) {
+#define X(name)         \
+	case OP_##name: \
+		return VOP_F3B_##name;
+		VM_BINOPS(BIN_REG, X)
+#undef X
+	default:
+		return VOP_INVALID; /* cannot happen: fuse3 chose a binary operation */
 	}
 }
 
@@ -826,13 +912,28 @@ int vm_interp_prepare(struct bpftime_vm *vm)
 		bool mem = insn_desc[insn->code].flags & (F_LOAD | F_STORE);
 		int fused = fuse3(insns, vm->cnt, pc, target);
 
+		if (fused < 0 && (fused = fusej(insns, vm->cnt, pc, target)) >= 0) {
+			op = (enum vop)(fused + (!target[pc] && prev == insn->dst));
+			fill(d, insn, table, op);
+			fill(&code[pc + 1], &insns[pc + 1], table, VOP_INVALID);
+			prev = insn->dst; /* the jump leaves acc alone */
+			pc++;
+			continue;
+		}
 		if (fused >= 0) {
 			/* the second slot is reached only through this one: its
 			 * handler never runs, its operands are read from here */
-			op = (enum vop)(fused + (!target[pc] && prev == insn->src));
-			fill(&code[pc + 1], &insns[pc + 1], table, VOP_INVALID);
-			if (insns[pc + 1].src == insn->dst && BPF_SRC(insns[pc + 1].code) == BPF_X)
-				code[pc + 1].src = insn->src; /* rD = rA; rD op= rD */
+			const struct bpftime_insn *alu = &insns[pc + 1];
+			bool fwd = !target[pc] && prev >= 0;
+			uint8_t b = alu->src == insn->dst ? insn->src : alu->src;
+
+			op = (enum vop)fused;
+			if (fwd && prev == insn->src)
+				op = (enum vop)(fused + 1);
+			else if (fwd && BPF_SRC(alu->code) == BPF_X && prev == b)
+				op = f3b_op(alu->code);
+			fill(&code[pc + 1], alu, table, VOP_INVALID);
+			code[pc + 1].src = b; /* "rD = rA; rD op= rD" reads rA twice */
 			fill(d, insn, table, op);
 			prev = insn->dst;
 			pc++;
@@ -844,7 +945,8 @@ int vm_interp_prepare(struct bpftime_vm *vm)
 			else if (has_as[op] && insn->src == prev)
 				op += VOP_AS_BASE;
 		}
-		prev = forwarded_reg(insn);
+		if (forwarded_reg(insn) >= 0 || target[pc] || !keeps_acc(insn))
+			prev = forwarded_reg(insn);
 		fill(d, insn, table, op);
 		if (insn->code == OP_LDDW) {
 			/* resolved form: src is 0 and the value spans both imms */

@@ -249,6 +249,26 @@ static void test_jumps(void **state)
 			     BPF_JMP32_REG(BPF_JNE, 0, 1, 1), BPF_EXIT_INSN(),
 			     BPF_ALU64_IMM(BPF_ADD, 0, 100), BPF_EXIT_INSN()),
 			 3);
+	/* acc survives stores and untaken compares: r1 is read forwarded
+	 * three instructions after it was written */
+	assert_int_equal(RUN(BPF_MOV64_IMM(2, 1), BPF_MOV64_IMM(1, 7),
+			     BPF_STX_MEM(BPF_DW, 10, 1, -8), BPF_JMP_IMM(BPF_JEQ, 2, 0, 2),
+			     BPF_JMP_IMM(BPF_JNE, 1, 7, 1), BPF_ALU64_IMM(BPF_ADD, 1, 1),
+			     BPF_MOV64_REG(0, 1), BPF_EXIT_INSN()),
+			 8);
+	/* ... but not through a store that is a jump target: here r1 = 7 is not
+	 * what acc holds when the store is entered from pc 2 */
+	assert_int_equal(RUN(BPF_MOV64_IMM(1, 7), BPF_MOV64_IMM(2, 100), BPF_JMP_A(1),
+			     BPF_MOV64_IMM(1, 8), BPF_STX_MEM(BPF_DW, 10, 2, -8),
+			     BPF_MOV64_REG(0, 1), BPF_EXIT_INSN()),
+			 7);
+	/* fused "add; compare" loops, 64 and 32-bit, forwarded or not */
+	assert_int_equal(RUN(BPF_MOV64_IMM(0, 0), BPF_MOV64_IMM(1, 0), BPF_ALU64_IMM(BPF_ADD, 0, 3),
+			     BPF_ALU64_IMM(BPF_ADD, 1, 1), BPF_JMP_IMM(BPF_JNE, 1, 10, -3),
+			     BPF_MOV32_IMM(2, 0), BPF_ALU32_IMM(BPF_ADD, 2, -1),
+			     BPF_ALU32_IMM(BPF_AND, 2, 0xff), BPF_JMP32_REG(BPF_JNE, 2, 1, 1),
+			     BPF_EXIT_INSN(), BPF_ALU64_REG(BPF_ADD, 0, 2), BPF_EXIT_INSN()),
+			 30 + 0xff);
 	/* gotol: a 32-bit offset in imm, backwards and forwards; a counted loop */
 	assert_int_equal(RUN(BPF_MOV64_IMM(0, 0), BPF_JMP32_A(2), BPF_ALU64_IMM(BPF_ADD, 0, 1),
 			     BPF_EXIT_INSN(), BPF_ALU64_IMM(BPF_ADD, 0, 10),
