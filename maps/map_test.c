@@ -651,6 +651,30 @@ static int rb_consume(struct rb_view *v, char *last, uint32_t *last_len)
 	return n;
 }
 
+
+/* consumes at most one record; 1 if one was copied out */
+static int rb_consume_one(struct rb_view *v, char *out, uint32_t *out_len)
+{
+	uint64_t c = __atomic_load_n(v->cons, __ATOMIC_ACQUIRE);
+
+	while (c < __atomic_load_n(v->prod, __ATOMIC_ACQUIRE)) {
+		uint32_t *hdr = (uint32_t *)(void *)(v->data + (c & v->mask));
+		uint32_t l = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+
+		if (l & BPFTIME_RINGBUF_BUSY_BIT)
+			return 0;
+		c += ((l & ~BPFTIME_RINGBUF_DISCARD_BIT) + 8 + 7) & ~7u;
+		if (!(l & BPFTIME_RINGBUF_DISCARD_BIT))
+			memcpy(out, hdr + 2, l);
+		__atomic_store_n(v->cons, c, __ATOMIC_RELEASE);
+		if (!(l & BPFTIME_RINGBUF_DISCARD_BIT)) {
+			*out_len = l;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static void test_ringbuf(void **state)
 {
 	struct bpftime_shm *shm = *state;
@@ -703,6 +727,59 @@ static void test_ringbuf(void **state)
 	assert_int_equal(bpftime_ringbuf_query(h, BPFTIME_RB_PROD_POS) -
 				 bpftime_ringbuf_query(h, BPFTIME_RB_CONS_POS),
 			 bpftime_ringbuf_query(h, BPFTIME_RB_AVAIL_DATA));
+	munmap(v.base, v.len);
+}
+
+
+/* A producer in another process (its own double mapping of the data pages)
+ * and a consumer here that sleeps on the segment's data sequence. */
+static void test_ringbuf_cross_process(void **state)
+{
+	struct bpftime_shm *shm = *state;
+	int fd = mkmap(shm, BPFTIME_MAP_RINGBUF, 0, 0, 8192, 0);
+	struct rb_view v;
+	char buf[256];
+	uint32_t len = 0, seq;
+	int got = 0, st;
+	pid_t pid;
+
+	rb_map(shm, fd, &v);
+	seq = bpftime_shm__data_seq(shm);
+	pid = fork();
+	if (pid == 0) {
+		BPFTIME_OPTS(bpftime_shm_opts, o, .name = shm_name);
+		struct bpftime_shm *s = bpftime_shm__open(&o);
+		struct bpftime_map *h = s ? bpftime_map__handle(s, fd) : NULL;
+
+		if (!h)
+			_exit(1);
+		for (int i = 0; i < 1000; i++) {
+			char msg[200];
+
+			memset(msg, 'a' + i % 26, sizeof(msg));
+			memcpy(msg, &i, sizeof(i));
+			while (bpftime_ringbuf_output(h, msg, 64 + (uint64_t)i % 130, 0))
+				usleep(100); /* full: let the consumer catch up */
+		}
+		_exit(0);
+	}
+	while (got < 1000) {
+		int n, i;
+
+		if (bpftime_shm__wait_data(shm, seq, 5000) == -ETIMEDOUT)
+			break;
+		seq = bpftime_shm__data_seq(shm);
+		while ((n = rb_consume_one(&v, buf, &len)) > 0) {
+			memcpy(&i, buf, sizeof(i));
+			assert_int_equal(i, got);
+			assert_int_equal(len, 64 + got % 130);
+			assert_int_equal(buf[len - 1], 'a' + got % 26);
+			got++;
+		}
+	}
+	assert_int_equal(got, 1000);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(st, 0);
 	munmap(v.base, v.len);
 }
 
@@ -973,7 +1050,7 @@ int main(void)
 		T(test_create_errors), T(test_array), T(test_array_rdonly_and_info),
 		T(test_array_mmap), T(test_percpu_array), T(test_hash), T(test_hash_big), T(test_hash_no_prealloc),
 		T(test_percpu_hash), T(test_lru), T(test_spin_lock), T(test_lpm),
-		T(test_queue_stack), T(test_bloom), T(test_ringbuf), T(test_perf_event_array),
+		T(test_queue_stack), T(test_bloom), T(test_ringbuf), T(test_ringbuf_cross_process), T(test_perf_event_array),
 		T(test_prog_array), T(test_map_in_map), T(test_stack_trace), T(test_for_each),
 		T(test_cross_process),
 	};
