@@ -23,7 +23,8 @@
  *   - the static call graph has no recursion and needs at most
  *     BPFTIME_MAX_CALL_DEPTH frames (callx and function values are dynamic;
  *     the engines check them at run time).
- * Every message names the pc and says what is wrong; tests pin them.
+ * Every message names the pc and says what is wrong; tests pin them.  At
+ * debug level the log also shows the instruction at that pc, disassembled.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include <string.h>
 #include "internal.h"
 #include "common/compiler.h"
+#include "common/log.h"
 
 #define REG_FP 10
 
@@ -460,6 +462,23 @@ static int check_calls(struct verifier *v)
 	return 0;
 }
 
+/* The rejected instruction in bpftool's words, for the debug log. */
+static void log_rejection(const struct verifier *v)
+{
+	char line[128];
+	size_t pc;
+
+	if (!bpftime_log_enabled(BPFTIME_LOG_DEBUG))
+		return;
+	if (sscanf(v->vm->errmsg, "pc %zu:", &pc) != 1 || pc >= v->cnt) {
+		pr_debug("prog '%s': rejected: %s\n", v->vm->name, v->vm->errmsg);
+		return;
+	}
+	bpftime_disasm_insn(v->insns, v->cnt, pc, NULL, line, sizeof(line));
+	pr_debug("prog '%s': rejected: %s: %4zu: (%02x) %s\n", v->vm->name, v->vm->errmsg, pc,
+		 v->insns[pc].code, line);
+}
+
 int vm_verify(struct bpftime_vm *vm, const struct bpftime_insn *insns, size_t cnt)
 {
 	struct verifier v = { .vm = vm, .insns = insns, .cnt = cnt };
@@ -485,6 +504,8 @@ int vm_verify(struct bpftime_vm *vm, const struct bpftime_insn *insns, size_t cn
 		vm->subprogs = v.entries;
 		vm->nr_subprogs = v.nr_entries;
 		v.entries = NULL;
+	} else {
+		log_rejection(&v);
 	}
 	free(v.slot);
 	free(v.entries);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <bpftime/log.h>
 #include "vm/internal.h"
 #include "vm/test_insn.h"
 
@@ -265,6 +266,32 @@ static void test_accepts(void **state)
 	bpftime_vm__free(vm);
 }
 
+static char logged[512];
+
+__attribute__((format(printf, 2, 0))) static int capture(enum bpftime_log_level level,
+							 const char *fmt, va_list ap)
+{
+	if (level == BPFTIME_LOG_DEBUG && strstr(fmt, "rejected"))
+		vsnprintf(logged, sizeof(logged), fmt, ap);
+	return 0;
+}
+
+/* The debug log shows the rejected instruction in the disassembler's words. */
+static void test_log_shows_insn(void **state)
+{
+	const struct bpftime_insn prog[] = { BPF_MOV64_IMM(0, 1), BPF_ALU32_IMM(BPF_MOD, 0, 0),
+					     BPF_EXIT_INSN() };
+	bpftime_print_fn old = bpftime_set_print(capture);
+	char msg[256];
+
+	(void)state;
+	logged[0] = 0;
+	assert_int_equal(verify(prog, N(prog), msg, sizeof(msg)), -EINVAL);
+	bpftime_set_print(old);
+	assert_string_equal(logged, "bpftime: prog 'prog': rejected: pc 1: division by zero "
+				    "immediate:    1: (94) w0 %= 0\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_call_depth),
 		cmocka_unit_test(test_size_limits),
 		cmocka_unit_test(test_accepts),
+		cmocka_unit_test(test_log_shows_insn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
