@@ -890,6 +890,36 @@ static void test_prog_array(void **state)
 	assert_int_equal(bpftime_map_prog_array_get(h, 2), 0);
 }
 
+
+/* A program holds the maps it is bound to (BPF_PROG_BIND_MAP, used_maps). */
+static void test_prog_bind_map(void **state)
+{
+	struct bpftime_shm *shm = *state;
+	uint64_t base = used(shm);
+	struct bpftime_insn insn[2] = { { .code = 0xb7 }, { .code = 0x95 } };
+	int pfd = bpftime_prog__create(shm, -1, 1, "p", insn, 2, NULL);
+	int mfd = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 8, 4, 0);
+	struct bpftime_map *h = bpftime_map__handle(shm, mfd);
+	struct bpftime_map_info info;
+	uint32_t ids[4], k = 1;
+	uint64_t v = 77;
+
+	assert_int_equal(bpftime_map__info(shm, mfd, &info), 0);
+	assert_int_equal(bpftime_prog__bind_map(shm, pfd, mfd), 0);
+	assert_int_equal(bpftime_prog__bind_map(shm, pfd, mfd), 0);
+	assert_int_equal(bpftime_prog__bind_map(shm, mfd, mfd), -EBADF);
+	assert_int_equal(bpftime_prog__bind_map(shm, pfd, pfd), -EBADF);
+	assert_int_equal(bpftime_prog__map_ids(shm, pfd, ids, 4), 1);
+	assert_int_equal(ids[0], info.id);
+	/* the loader closes the map fd: the program's map stays */
+	assert_int_equal(bpftime_map__update(shm, mfd, &k, &v, 0), 0);
+	assert_int_equal(bpftime_handler__close(shm, mfd), 0);
+	assert_int_equal(*(uint64_t *)bpftime_map_lookup_elem(h, &k), 77);
+	assert_true(used(shm) > base);
+	assert_int_equal(bpftime_handler__close(shm, pfd), 0);
+	assert_int_equal(used(shm), base);
+}
+
 static void test_map_in_map(void **state)
 {
 	struct bpftime_shm *shm = *state;
@@ -1051,7 +1081,7 @@ int main(void)
 		T(test_array_mmap), T(test_percpu_array), T(test_hash), T(test_hash_big), T(test_hash_no_prealloc),
 		T(test_percpu_hash), T(test_lru), T(test_spin_lock), T(test_lpm),
 		T(test_queue_stack), T(test_bloom), T(test_ringbuf), T(test_ringbuf_cross_process), T(test_perf_event_array),
-		T(test_prog_array), T(test_map_in_map), T(test_stack_trace), T(test_for_each),
+		T(test_prog_array), T(test_prog_bind_map), T(test_map_in_map), T(test_stack_trace), T(test_for_each),
 		T(test_cross_process),
 	};
 

@@ -71,6 +71,8 @@ static void obj_free(struct bpftime_shm *shm, uint64_t off)
 
 		shm_free(shm, p->insns_off);
 		shm_free(shm, p->aot_off);
+		for (uint32_t i = 0; i < p->used_map_cnt; i++)
+			shm_obj_put(shm, p->used_maps[i]);
 		break;
 	}
 	case BPFTIME_HANDLER_PERF_EVENT: {
@@ -527,6 +529,7 @@ int bpftime_prog__info(struct bpftime_shm *shm, int fd, struct bpftime_prog_info
 	info->attach_prog_fd = p->attach_prog_fd;
 	info->prog_btf_fd = p->prog_btf_fd;
 	info->attach_cnt = p->attach_cnt;
+	info->used_map_cnt = p->used_map_cnt;
 	memcpy(info->attach_fds, p->attach_fds, sizeof(info->attach_fds));
 	info->aot_size = p->aot_size;
 	memcpy(info->name, p->obj.name, sizeof(info->name));
@@ -562,6 +565,53 @@ int bpftime_prog__add_attach_fd(struct bpftime_shm *shm, int fd, int target_fd)
 	if (!ret)
 		shm_epoch_bump(shm);
 	return shm_err(ret);
+}
+
+int bpftime_prog__bind_map(struct bpftime_shm *shm, int prog_fd, int map_fd)
+{
+	struct shm_prog *p;
+	struct shm_obj *m;
+	uint64_t off;
+	int ret = 0;
+
+	shm_lock(&shm->hdr->table_lock);
+	p = shm_slot_obj(shm, prog_fd, BPFTIME_HANDLER_PROG);
+	m = shm_slot_obj(shm, map_fd, BPFTIME_HANDLER_MAP);
+	if (!p || !m) {
+		ret = -EBADF;
+		goto out;
+	}
+	off = shm_off(shm, m);
+	for (uint32_t i = 0; i < p->used_map_cnt; i++)
+		if (p->used_maps[i] == off)
+			goto out;
+	if (p->used_map_cnt >= BPFTIME_PROG_MAX_MAPS) {
+		ret = -E2BIG;
+		goto out;
+	}
+	shm_obj_get(shm, off);
+	p->used_maps[p->used_map_cnt++] = off;
+out:
+	shm_unlock(&shm->hdr->table_lock);
+	return shm_err(ret);
+}
+
+int bpftime_prog__map_ids(struct bpftime_shm *shm, int prog_fd, uint32_t *ids, int max)
+{
+	struct shm_prog *p;
+	int n;
+
+	shm_lock(&shm->hdr->table_lock);
+	p = shm_slot_obj(shm, prog_fd, BPFTIME_HANDLER_PROG);
+	if (!p) {
+		shm_unlock(&shm->hdr->table_lock);
+		return shm_err(-EBADF);
+	}
+	n = (int)p->used_map_cnt;
+	for (int i = 0; i < n && i < max; i++)
+		ids[i] = ((struct shm_obj *)shm_ptr(shm, p->used_maps[i]))->id;
+	shm_unlock(&shm->hdr->table_lock);
+	return n;
 }
 
 int bpftime_prog__set_aot(struct bpftime_shm *shm, int fd, const void *obj, size_t size)

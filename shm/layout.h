@@ -22,7 +22,7 @@
 #include <bpftime/shm.h>
 
 #define SHM_MAGIC	0x314d485354465042ULL /* "BPFTSHM1" little endian */
-#define SHM_ABI_VERSION 1
+#define SHM_ABI_VERSION 2 /* bump on any change to the bytes in the segment */
 #define SHM_READY	0x52454459u /* "REDY" */
 #define SHM_TRACE_SIZE	(256u * 1024)
 
@@ -149,6 +149,9 @@ struct shm_prog {
 	int32_t attach_fds[BPFTIME_PROG_MAX_ATTACH];
 	uint64_t aot_off, aot_size;
 	char license[64];
+	uint32_t used_map_cnt;
+	uint32_t pad;
+	uint64_t used_maps[BPFTIME_PROG_MAX_MAPS]; /* map objects the program holds */
 };
 
 struct shm_perf_event {

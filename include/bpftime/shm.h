@@ -69,6 +69,7 @@ extern "C" {
 #define BPFTIME_MAX_PINS	   1024
 #define BPFTIME_PIN_PATH_MAX	   256
 #define BPFTIME_PROG_MAX_ATTACH	   16
+#define BPFTIME_PROG_MAX_MAPS	   64 /* the kernel's MAX_USED_MAPS */
 
 struct bpftime_shm;
 struct bpftime_insn; /* bpftime/vm.h */
@@ -242,6 +243,7 @@ struct bpftime_prog_info {
 	int32_t prog_btf_fd;
 	uint32_t attach_cnt;
 	int32_t attach_fds[BPFTIME_PROG_MAX_ATTACH];
+	uint32_t used_map_cnt;
 	uint64_t aot_size;
 	char name[BPFTIME_OBJ_NAME_LEN];
 	char license[64];
@@ -264,6 +266,19 @@ BPFTIME_API const struct bpftime_insn *bpftime_prog__insns(struct bpftime_shm *s
 /** @brief records @target_fd in the program's attach list (bpftime's
  * attach_fds).  @return 0, -EBADF, -E2BIG (BPFTIME_PROG_MAX_ATTACH) */
 BPFTIME_API int bpftime_prog__add_attach_fd(struct bpftime_shm *shm, int fd, int target_fd);
+/**
+ * @brief **bpftime_prog__bind_map()** makes the program hold a reference to
+ * the map at @map_fd (BPF_PROG_BIND_MAP; the syscall server also binds the
+ * maps a program's lddw instructions name at PROG_LOAD, as the kernel's
+ * used_maps): the map lives as long as the program, whatever happens to its
+ * fds.  Binding a map twice is a no-op.
+ * @return 0, -EBADF (not a program / not a map), -E2BIG (BPFTIME_PROG_MAX_MAPS)
+ */
+BPFTIME_API int bpftime_prog__bind_map(struct bpftime_shm *shm, int prog_fd, int map_fd);
+/** @brief the ids of the maps the program holds; returns how many (at most @max
+ * are written), -EBADF */
+BPFTIME_API int bpftime_prog__map_ids(struct bpftime_shm *shm, int prog_fd, uint32_t *ids,
+				      int max);
 /** @brief stores a native AOT object for the program (copied; replaces any
  * previous one).  @return 0, -EBADF, -ENOMEM */
 BPFTIME_API int bpftime_prog__set_aot(struct bpftime_shm *shm, int fd, const void *obj,
