@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 int target_func(int x);
 
@@ -25,16 +26,22 @@ int main(int argc, char **argv)
 	long count = argc > 1 ? strtol(argv[1], NULL, 0) : 10;
 	long ms = argc > 2 ? strtol(argv[2], NULL, 0) : 100;
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	static char outbuf[BUFSIZ];
 	long sum = 0, i;
 
+	/* a static stdout buffer: then the loop's are the only malloc calls
+	 * after startup, and a probe's count can be compared with ours */
+	setvbuf(stdout, outbuf, _IOLBF, sizeof(outbuf));
 	for (i = 0; count < 0 || i < count; i++) {
 		void *p = malloc(64 + (size_t)i % 64);
 
+		/* p escapes, or the compiler drops the malloc/free pair */
+		__asm__ volatile("" : : "r"(p) : "memory");
 		sum += target_func((int)i);
 		free(p);
 		if (ms > 0)
 			nanosleep(&ts, NULL);
 	}
-	printf("victim: %ld calls, sum %ld\n", i, sum);
+	printf("victim: %ld calls, sum %ld, pid %d\n", i, sum, (int)getpid());
 	return 0;
 }
