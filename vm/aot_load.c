@@ -14,6 +14,7 @@
  *   __lddw_helper_map_by_idx    map handle of an fd_array index } embedder's
  *   __lddw_helper_map_val       value address of a map handle   } lddw resolver
  *   memset, memcpy, memmove     libc (the optimiser may introduce them)
+ * The object's bpf_sub_<pc> functions are callback entries (vm_call_func).
  * Calls that cannot reach their target with a 32-bit displacement go
  * through a 16-byte stub (jmp *[rip]; .quad target) placed with the code.
  */
@@ -42,11 +43,18 @@ struct aot_map {
 	bool has_value;
 };
 
+struct aot_callback {
+	uint32_t pc;
+	bpftime_helper_fn fn;
+};
+
 struct aot_image {
 	void *mem;
 	size_t size;
 	struct aot_map *maps;
 	size_t nmaps;
+	struct aot_callback *callbacks; /* exported bpf_sub_<pc> */
+	size_t ncallbacks;
 };
 
 /* ---- map references: called from the AOT code while it runs ---- */
@@ -489,6 +497,49 @@ static int relocate(struct obj *o)
 	return 0;
 }
 
+/* The callback entries the object exports (bpf_sub_<pc>). */
+static int find_callbacks(struct obj *o, struct aot_image *img)
+{
+	size_t pfx = strlen(VM_LLVM_SUB_PFX);
+
+	for (size_t i = 1; i < o->nsyms; i++) {
+		const Elf64_Sym *s = &o->syms[i];
+		const char *name = sym_name(o, s);
+		struct aot_callback *tmp;
+		unsigned long pc;
+		char *end;
+
+		if (ELF64_ST_TYPE(s->st_info) != STT_FUNC || s->st_shndx == SHN_UNDEF ||
+		    !o->sym_addr[i] || strncmp(name, VM_LLVM_SUB_PFX, pfx))
+			continue;
+		pc = strtoul(name + pfx, &end, 10);
+		if (*end || end == name + pfx || pc > UINT32_MAX)
+			continue;
+		tmp = realloc(img->callbacks, (img->ncallbacks + 1) * sizeof(*tmp));
+		if (!tmp)
+			return vm_error(o->vm, ENOMEM, "out of memory");
+		img->callbacks = tmp;
+		tmp[img->ncallbacks++] = (struct aot_callback){
+			.pc = (uint32_t)pc,
+			.fn = (bpftime_helper_fn)(uintptr_t)o->sym_addr[i],
+		};
+	}
+	return 0;
+}
+
+int vm_aot_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret)
+{
+	struct aot_image *img = vm->aot_state;
+
+	for (size_t i = 0; img && i < img->ncallbacks; i++) {
+		if (img->callbacks[i].pc == pc) {
+			*ret = img->callbacks[i].fn(args[0], args[1], args[2], args[3], args[4]);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 static vm_jit_fn find_main(struct obj *o)
 {
 	for (size_t i = 1; i < o->nsyms; i++) {
@@ -511,6 +562,7 @@ void vm_aot_free(struct bpftime_vm *vm)
 	if (img->mem)
 		munmap(img->mem, img->size);
 	free(img->maps);
+	free(img->callbacks);
 	free(img);
 	vm->aot_state = NULL;
 	vm->aot_fn = NULL;
@@ -543,6 +595,8 @@ int vm_aot_load(struct bpftime_vm *vm, const void *data, size_t size)
 		err = relocate(&o);
 	if (!err)
 		err = resolve_maps(vm, img);
+	if (!err)
+		err = find_callbacks(&o, img);
 	if (err)
 		goto fail;
 	fn = find_main(&o);
@@ -566,6 +620,7 @@ fail:
 		if (img->mem)
 			munmap(img->mem, img->size);
 		free(img->maps);
+		free(img->callbacks);
 		free(img);
 	}
 	free(o.sec_addr);

@@ -121,6 +121,9 @@ int vm_llvm_compile(struct bpftime_vm *vm);
 int vm_aot_load(struct bpftime_vm *vm, const void *obj, size_t size);
 /* compiles an AOT object with LLVM and loads it (no object was loaded) */
 int vm_aot_compile(struct bpftime_vm *vm);
+/* runs the callback subprogram at pc on the llvm or aot code (vm_call_func);
+ * -ENOENT when the compiled code has no entry for it */
+int vm_llvm_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret);
 void vm_llvm_free(struct bpftime_vm *vm);
 
 /* Calls the function value fn (see above) of the program running on this

@@ -177,6 +177,15 @@ int vm_aot_compile(struct bpftime_vm *vm)
 	return err;
 }
 
+int vm_llvm_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret)
+{
+	if (vm->engine == BPFTIME_ENGINE_AOT)
+		return vm_aot_call(vm, pc, args, ret);
+	if (vm->engine == BPFTIME_ENGINE_LLVM && vm->llvm_state && llvm_ops)
+		return llvm_ops->call(vm, pc, args, ret);
+	return -ENOENT;
+}
+
 static int set_errno(int ret)
 {
 	if (ret < 0)

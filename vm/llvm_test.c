@@ -362,6 +362,62 @@ static void test_call_depth(void **state)
 	}
 }
 
+/* bpf_loop (181): callback(i, ctx) for i < n through vm_call_func(), which
+ * runs the callback on the engine of the running program. */
+static uint64_t helper_loop(uint64_t n, uint64_t fn, uint64_t ctx, uint64_t flags, uint64_t r5)
+{
+	(void)flags, (void)r5;
+	for (uint64_t i = 0; i < n; i++) {
+		if (vm_call_func(fn, i, ctx, 0, 0, 0))
+			return i + 1;
+	}
+	return n;
+}
+
+static void test_callbacks(void **state)
+{
+	const struct bpftime_insn prog[] = {
+		BPF_ST_MEM(BPF_DW, 10, -8, 0),
+		BPF_MOV64_IMM(1, 10),
+		BPF_LD_FUNC(2, 9), /* pc 2: the callback at pc 12 */
+		BPF_MOV64_REG(3, 10),
+		BPF_ALU64_IMM(BPF_ADD, 3, -8),
+		BPF_MOV64_IMM(4, 0),
+		BPF_CALL_HELPER(181),
+		BPF_LDX_MEM(BPF_DW, 6, 10, -8),
+		BPF_ALU64_IMM(BPF_LSH, 0, 32), /* the loop count, then the sum */
+		BPF_ALU64_REG(BPF_OR, 0, 6),
+		BPF_EXIT_INSN(),
+		/* pc 12: *ctx += i */
+		BPF_LDX_MEM(BPF_DW, 0, 2, 0),
+		BPF_ALU64_REG(BPF_ADD, 0, 1),
+		BPF_STX_MEM(BPF_DW, 2, 0, 0),
+		BPF_MOV64_IMM(0, 0),
+		BPF_EXIT_INSN(),
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N(engines); i++) {
+		struct bpftime_vm *vm = bpftime_vm__new(NULL);
+		const uint64_t args[5] = { 5, (uint64_t)(uintptr_t)&map_values[0][0] };
+		uint64_t ret = 0;
+
+		assert_int_equal(bpftime_vm__register_helper(vm, 181, "loop", helper_loop), 0);
+		assert_int_equal(bpftime_vm__load(vm, prog, N(prog)), 0);
+		select_engine(vm, engines[i]);
+		assert_int_equal(run(vm, NULL, 0), (10ULL << 32) | 45);
+		/* the compiled code has its own entry for the callback */
+		map_values[0][0] = 1;
+		if (engines[i] != BPFTIME_ENGINE_INTERP) {
+			assert_int_equal(vm_llvm_call(vm, 12, args, &ret), 0);
+			assert_int_equal(ret, 0);
+			assert_int_equal(map_values[0][0], 6);
+			assert_int_equal(vm_llvm_call(vm, 13, args, &ret), -ENOENT);
+		}
+		bpftime_vm__free(vm);
+	}
+}
+
 /* Map handles (src 1) reach helpers; map values (src 2) are memory. */
 static void test_maps(void **state)
 {
@@ -533,6 +589,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_tail_calls),
 		cmocka_unit_test(test_callx),
 		cmocka_unit_test(test_call_depth),
+		cmocka_unit_test(test_callbacks),
 		cmocka_unit_test(test_maps),
 		cmocka_unit_test(test_emit_ir_and_object),
 		cmocka_unit_test(test_threads),

@@ -292,6 +292,9 @@ uint64_t vm_call_func(uint64_t fn, uint64_t r1, uint64_t r2, uint64_t r3, uint64
 		break;
 	case BPFTIME_ENGINE_LLVM:
 	case BPFTIME_ENGINE_AOT:
+		if (!vm_llvm_call(vm, (uint32_t)(fn - VM_FUNC_BASE), args, &ret))
+			return ret;
+		break;
 	case BPFTIME_ENGINE_INTERP:
 		break;
 	}

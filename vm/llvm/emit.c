@@ -34,6 +34,7 @@
 #include <string.h>
 #include "vm/internal.h"
 #include "emit.h"
+#include "llvm.h"
 
 #define NREGS 11
 
@@ -51,6 +52,7 @@ struct emit {
 
 	uint32_t *entries; /* pcs of subprogram entries, ascending */
 	uint32_t nentries;
+	uint8_t *is_value; /* [nentries] the entry is a function value's target */
 	LLVMValueRef *subs; /* function of entries[i] */
 	LLVMValueRef helpers[BPFTIME_MAX_HELPER_ID + 1];
 	LLVMValueRef map_by_fd, map_by_idx, map_val;
@@ -890,6 +892,26 @@ static int emit_sub(struct emit *e, uint32_t i)
 	return emit_body(e, e->entries[i]);
 }
 
+/* bpf_sub_<pc>(r1..r5): the callback entry for vm_call_func(), a fresh
+ * program whose first frame is this subprogram. */
+static void emit_callback_entry(struct emit *e, uint32_t i)
+{
+	LLVMValueRef fn, stop, args[7];
+	char name[32];
+
+	snprintf(name, sizeof(name), VM_LLVM_SUB_PFX "%u", e->entries[i]);
+	fn = LLVMAddFunction(e->mod, name, e->thelper);
+	add_fn_attr(e, fn, "nounwind");
+	LLVMPositionBuilderAtEnd(e->b, LLVMAppendBasicBlockInContext(e->ctx, fn, "entry"));
+	stop = LLVMBuildAlloca(e->b, e->t8, "stop");
+	LLVMBuildStore(e->b, LLVMConstInt(e->t8, 0, 0), stop);
+	for (unsigned int r = 0; r < 5; r++)
+		args[r] = LLVMGetParam(fn, r);
+	args[5] = stop;
+	args[6] = c32(e, 1);
+	LLVMBuildRet(e->b, LLVMBuildCall2(e->b, e->tsub, e->subs[i], args, 7, ""));
+}
+
 static int emit_main(struct emit *e)
 {
 	LLVMBasicBlockRef entry;
@@ -938,15 +960,18 @@ static int find_entries(struct emit *e)
 			return llvm_error(e->vm, EINVAL, "pc %u: call target out of range", pc);
 		}
 		n += !mark[t];
-		mark[t] = 1;
+		mark[t] |= insn->code == OP_LDDW ? 3 : 1; /* 2: a function value */
 	}
 	e->entries = calloc(n ? n : 1, sizeof(*e->entries));
 	e->subs = calloc(n ? n : 1, sizeof(*e->subs));
-	if (!e->entries || !e->subs) {
+	e->is_value = calloc(n ? n : 1, 1);
+	if (!e->entries || !e->subs || !e->is_value) {
 		free(mark);
 		return llvm_error(e->vm, ENOMEM, "out of memory");
 	}
 	for (uint32_t pc = 0; pc < e->cnt; pc++) {
+		if (mark[pc])
+			e->is_value[e->nentries] = mark[pc] & 2;
 		if (mark[pc])
 			e->entries[e->nentries++] = pc;
 	}
@@ -1006,11 +1031,16 @@ int llvm_emit_module(struct bpftime_vm *vm, LLVMModuleRef mod, bool aot)
 	err = emit_main(&e);
 	for (uint32_t i = 0; !err && i < e.nentries; i++)
 		err = emit_sub(&e, i);
+	for (uint32_t i = 0; !err && i < e.nentries; i++) {
+		if (e.is_value[i])
+			emit_callback_entry(&e, i);
+	}
 out:
 	free(e.reach);
 	free(e.bbs);
 	free(e.entries);
 	free(e.subs);
+	free(e.is_value);
 	LLVMDisposeBuilder(e.b);
 	return err;
 }

@@ -28,9 +28,69 @@
 #define STR_(x) #x
 #define STR(x)	STR_(x)
 
+static int take_error(struct bpftime_vm *vm, int err, const char *what, LLVMErrorRef e);
+
+struct llvm_callback {
+	uint32_t pc;
+	bpftime_helper_fn fn;
+};
+
 struct llvm_jit {
 	LLVMOrcLLJITRef jit;
+	struct llvm_callback *callbacks; /* bpf_sub_<pc> entries */
+	size_t ncallbacks;
 };
+
+/* Looks up the callback entries of the program's function values. */
+static int find_callbacks(struct bpftime_vm *vm, struct llvm_jit *state)
+{
+	for (size_t pc = 0; pc < vm->cnt; pc++) {
+		const struct bpftime_insn *insn = &vm->orig_insns[pc];
+		LLVMOrcJITTargetAddress addr;
+		struct llvm_callback *tmp;
+		char name[32];
+		uint32_t target;
+		bool known = false;
+		LLVMErrorRef e;
+
+		if (insn->code != OP_LDDW)
+			continue;
+		pc++;
+		if (insn->src != INSN_PSEUDO_FUNC)
+			continue;
+		target = (uint32_t)((int64_t)pc + insn->imm); /* pc is the second slot */
+		for (size_t i = 0; i < state->ncallbacks; i++)
+			known |= state->callbacks[i].pc == target;
+		if (known)
+			continue;
+		snprintf(name, sizeof(name), VM_LLVM_SUB_PFX "%u", target);
+		e = LLVMOrcLLJITLookup(state->jit, &addr, name);
+		if (e)
+			return take_error(vm, EINVAL, "llvm: callback entry", e);
+		tmp = realloc(state->callbacks, (state->ncallbacks + 1) * sizeof(*tmp));
+		if (!tmp)
+			return llvm_error(vm, ENOMEM, "out of memory");
+		state->callbacks = tmp;
+		tmp[state->ncallbacks++] = (struct llvm_callback){
+			.pc = target,
+			.fn = (bpftime_helper_fn)(uintptr_t)addr,
+		};
+	}
+	return 0;
+}
+
+static int jit_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret)
+{
+	struct llvm_jit *state = vm->llvm_state;
+
+	for (size_t i = 0; state && i < state->ncallbacks; i++) {
+		if (state->callbacks[i].pc == pc) {
+			*ret = state->callbacks[i].fn(args[0], args[1], args[2], args[3], args[4]);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool init_ok;
@@ -273,6 +333,9 @@ static int jit_compile(struct bpftime_vm *vm)
 		err = take_error(vm, EINVAL, "llvm: jit compilation failed", e);
 		goto out;
 	}
+	err = find_callbacks(vm, state);
+	if (err)
+		goto out;
 	vm->llvm_fn = (vm_jit_fn)(uintptr_t)addr;
 	vm->llvm_state = state;
 	state = NULL;
@@ -287,6 +350,7 @@ out:
 	if (state) {
 		if (state->jit)
 			LLVMOrcDisposeLLJIT(state->jit);
+		free(state->callbacks);
 		free(state);
 	}
 	return err;
@@ -299,6 +363,7 @@ static void jit_free(struct bpftime_vm *vm)
 	if (!state)
 		return;
 	LLVMOrcDisposeLLJIT(state->jit);
+	free(state->callbacks);
 	free(state);
 	vm->llvm_state = NULL;
 	vm->llvm_fn = NULL;
@@ -365,6 +430,7 @@ static const struct vm_llvm_ops ops = {
 	.compile = jit_compile,
 	.free = jit_free,
 	.emit_aot = emit_aot,
+	.call = jit_call,
 	.version = llvm_version,
 };
 

@@ -16,9 +16,13 @@
 
 struct bpftime_vm;
 
-#define VM_LLVM_ABI	   3
+#define VM_LLVM_ABI	   4
 #define VM_LLVM_ENTRY	   "bpftime_llvm_entry"
 #define VM_LLVM_LIB_NAME   "libbpftime-llvm.so"
+/* Compiled code exports, for each subprogram used as a function value (a
+ * callback of bpf_loop and the like), uint64_t bpf_sub_<pc>(r1, ..., r5):
+ * the subprogram run as a fresh program, for vm_call_func(). */
+#define VM_LLVM_SUB_PFX	   "bpf_sub_"
 
 struct vm_llvm_ops {
 	/* Compiles vm->insns with LLVM's ORC JIT; sets vm->llvm_fn and
@@ -30,13 +34,18 @@ struct vm_llvm_ops {
 	 * (AOT, symbol conventions of DESIGN.md section 3), or LLVM IR text
 	 * when ir is set.  *buf is malloc'ed and owned by the caller. */
 	int (*emit_aot)(struct bpftime_vm *vm, bool ir, void **buf, size_t *size);
+	/* Runs the callback subprogram at pc of the JIT-compiled program:
+	 * 0 with *ret set, -ENOENT if pc is not one. */
+	int (*call)(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret);
 	/* The LLVM version the back end was built with ("14.0.6"). */
 	const char *(*version)(void);
 };
 
 /* aot_load.c (in bpftime_vm, no LLVM needed): frees what vm_aot_load()
- * created; vm_llvm_free() calls it. */
+ * created (vm_llvm_free() calls it), and runs a callback subprogram of the
+ * loaded object (-ENOENT if the object exports none at pc). */
 void vm_aot_free(struct bpftime_vm *vm);
+int vm_aot_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret);
 
 typedef const struct vm_llvm_ops *(*vm_llvm_entry_fn)(unsigned int abi, size_t vm_size);
 
