@@ -164,7 +164,8 @@ BPFTIME_API bpftime_helper_fn bpftime_vm__helper(const struct bpftime_vm *vm, ui
  * with the LLVM back end (libbpftime-llvm.so, loaded on demand) into a
  * relocatable x86-64 ELF object exporting bpf_main(void *ctx, uint64_t size);
  * helpers are undefined symbols _bpf_helper_ext_%04u, map references calls to
- * __lddw_helper_map_by_fd/__lddw_helper_map_by_idx and __lddw_helper_map_val.
+ * __lddw_helper_map_by_fd/__lddw_helper_map_by_idx and __lddw_helper_map_val;
+ * subprograms used as callbacks are exported as bpf_sub_<pc>(r1, ..., r5).
  * @param llvm_ir true: LLVM IR text (optimised) instead of an object
  * @param buf receives a malloc'ed buffer, owned by the caller (free())
  * @return 0; -EINVAL if nothing is loaded; -EOPNOTSUPP if the LLVM back end
