@@ -875,7 +875,7 @@ fail:
 /* The shared uretprobe trampoline: the hijacked return lands here with the
  * function's rax/rdx/xmm0/xmm1 live.  It builds pt_regs, asks
  * hook_dispatch_return for the real return address (running the return
- * handlers) and returns there with the return registers restored. */
+ * handlers) and jumps there with the return registers restored. */
 int hook_ret_tramp_get(uintptr_t *tramp)
 {
 	const int frame = PT_REGS_SIZE + 2 * 16;
@@ -920,7 +920,12 @@ int hook_ret_tramp_get(uintptr_t *tramp)
 	emit_xmm_rsp(&e, 0x6F, 1, PT_REGS_SIZE + 16);
 	emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xDC); /* mov rsp, rbx */
 	emit1(&e, 0x5B);				   /* pop rbx */
-	emit1(&e, 0xC3);				   /* ret: to the real return address */
+	/* An indirect jmp, not ret: the return-stack predictor is off by one
+	 * frame here (the hijacked ret consumed its entry), while the
+	 * indirect predictor learns the usual return address.  [rsp-8] is
+	 * safe after the lea: signal frames start below the red zone. */
+	emit_lea_rsp(&e, 8);
+	emit1(&e, 0xFF), emit1(&e, 0x64), emit1(&e, 0x24), emit1(&e, 0xF8); /* jmp [rsp-8] */
 	if (e.err || mprotect(page, PAGE_SIZE_4K, PROT_READ | PROT_EXEC) < 0) {
 		munmap(page, PAGE_SIZE_4K);
 		return e.err ? e.err : -errno;
