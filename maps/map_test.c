@@ -54,6 +54,7 @@ static uint64_t used(struct bpftime_shm *shm)
 {
 	struct bpftime_shm_stats st = { .sz = sizeof(st) };
 
+	bpftime_shm__reap(shm, true); /* closed maps wait out a grace period */
 	assert_int_equal(bpftime_shm__stats(shm, &st), 0);
 	return st.used;
 }
@@ -1049,6 +1050,34 @@ static void test_for_each(void **state)
 }
 
 /* Maps are visible from another process through the segment. */
+
+/* A closed map's memory waits out a grace period (agents may still be
+ * running a program on it), unless the space is needed. */
+static void test_free_grace(void **state)
+{
+	struct bpftime_shm *shm = *state;
+	struct bpftime_shm_stats st = { .sz = sizeof(st) };
+	uint64_t base = used(shm), during;
+	int fd = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 4096, 10000, 0); /* ~40 MiB of 64 */
+	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	uint32_t k = 9999;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bpftime_handler__close(shm, fd), 0);
+	/* still writable by a program that has not noticed yet */
+	memset(bpftime_map_lookup_elem(h, &k), 0xab, 4096);
+	assert_int_equal(bpftime_shm__stats(shm, &st), 0);
+	during = st.used;
+	assert_true(during > base + 40000000ULL);
+	/* needing the space reaps at once */
+	fd = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 4096, 10000, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bpftime_handler__close(shm, fd), 0);
+	assert_int_equal(bpftime_shm__reap(shm, true), 1);
+	assert_int_equal(bpftime_shm__reap(shm, true), 0);
+	assert_int_equal(used(shm), base);
+}
+
 static void test_cross_process(void **state)
 {
 	struct bpftime_shm *shm = *state;
@@ -1082,7 +1111,7 @@ int main(void)
 		T(test_percpu_hash), T(test_lru), T(test_spin_lock), T(test_lpm),
 		T(test_queue_stack), T(test_bloom), T(test_ringbuf), T(test_ringbuf_cross_process), T(test_perf_event_array),
 		T(test_prog_array), T(test_prog_bind_map), T(test_map_in_map), T(test_stack_trace), T(test_for_each),
-		T(test_cross_process),
+		T(test_cross_process), T(test_free_grace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,7 +72,23 @@ void shm_alloc_init(struct bpftime_shm *shm)
 	list_add(shm, h->arena_off);
 }
 
+static uint64_t alloc_once(struct bpftime_shm *shm, size_t size, size_t align);
+
 uint64_t shm_alloc(struct bpftime_shm *shm, size_t size, size_t align)
+{
+	uint64_t off = alloc_once(shm, size, align);
+
+	/* before saying ENOMEM, free the maps still in their grace period */
+	if (!off && shm_reap(shm, true))
+		off = alloc_once(shm, size, align);
+	if (!off)
+		pr_warn("shm '%s': out of memory allocating %zu bytes (segment is %zu MiB; raise "
+			"BPFTIME_SHM_MEMORY_MB)\n",
+			shm->name, size, shm->size >> 20);
+	return off;
+}
+
+static uint64_t alloc_once(struct bpftime_shm *shm, size_t size, size_t align)
 {
 	struct shm_alloc *a = shm->alloc;
 	uint64_t need, off, ret = 0;
@@ -115,14 +131,10 @@ uint64_t shm_alloc(struct bpftime_shm *shm, size_t size, size_t align)
 		break;
 	}
 	shm_unlock(&a->lock);
-	if (ret) {
+	if (ret)
 		memset(shm->base + ret, 0, size);
-		return ret;
-	}
+	return ret;
 fail_nolock:
-	pr_warn("shm '%s': out of memory allocating %zu bytes (segment is %zu MiB; raise "
-		"BPFTIME_SHM_MEMORY_MB)\n",
-		shm->name, size, shm->size >> 20);
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpftime/vm.h>
 #include "internal.h"
@@ -32,7 +33,10 @@ static void copy_name(char dst[BPFTIME_OBJ_NAME_LEN], const char *src)
 
 uint64_t shm_obj_new(struct bpftime_shm *shm, uint32_t type, size_t size, const char *name)
 {
-	uint64_t off = shm_alloc(shm, size, 16);
+	uint64_t off;
+
+	shm_reap(shm, false);
+	off = shm_alloc(shm, size, 16);
 	struct shm_obj *o;
 
 	if (!off)
@@ -52,6 +56,66 @@ void shm_obj_get(struct bpftime_shm *shm, uint64_t off)
 	atomic_fetch_add(&o->refcnt, 1);
 }
 
+/* Maps are freed after a grace period: an agent may be running a program
+ * that uses a map at the moment its last reference goes (its loader exited,
+ * say) and stops only when it sees the epoch change; until then the map's
+ * memory must not be handed to anything else. */
+#define SHM_FREE_GRACE_NS 1000000000ULL
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void map_free_now(struct bpftime_shm *shm, uint64_t off)
+{
+	struct shm_map *m = shm_ptr(shm, off);
+
+	for (int i = 0; i < SHM_MAP_ALLOCS; i++)
+		shm_free(shm, m->allocs[i]);
+	m->obj.type = BPFTIME_HANDLER_NONE;
+	shm_free(shm, off);
+}
+
+int shm_reap(struct bpftime_shm *shm, bool all)
+{
+	struct shm_header *h = shm->hdr;
+	uint64_t now, *pp, off, list = 0;
+	int n = 0;
+
+	if (!atomic_load_explicit((_Atomic uint64_t *)&h->defer_head, memory_order_relaxed))
+		return 0;
+	now = mono_ns();
+	shm_lock(&h->defer_lock);
+	for (pp = &h->defer_head; (off = *pp);) {
+		struct shm_map *m = shm_ptr(shm, off);
+
+		if (all || now - m->defer_ns >= SHM_FREE_GRACE_NS) {
+			*pp = m->defer_next;
+			m->defer_next = list;
+			list = off;
+		} else {
+			pp = &m->defer_next;
+		}
+	}
+	shm_unlock(&h->defer_lock);
+	while (list) {
+		off = list;
+		list = ((struct shm_map *)shm_ptr(shm, off))->defer_next;
+		map_free_now(shm, off);
+		n++;
+	}
+	return n;
+}
+
+int bpftime_shm__reap(struct bpftime_shm *shm, bool all)
+{
+	return shm_reap(shm, all);
+}
+
 static void obj_free(struct bpftime_shm *shm, uint64_t off)
 {
 	struct shm_obj *o = shm_ptr(shm, off);
@@ -60,11 +124,15 @@ static void obj_free(struct bpftime_shm *shm, uint64_t off)
 	case BPFTIME_HANDLER_MAP: {
 		struct shm_map *m = (struct shm_map *)o;
 
+		/* references it holds go now; its memory after the grace period */
 		if (shm_map_release_hook)
 			shm_map_release_hook(shm, m);
-		for (int i = 0; i < SHM_MAP_ALLOCS; i++)
-			shm_free(shm, m->allocs[i]);
-		break;
+		m->defer_ns = mono_ns();
+		shm_lock(&shm->hdr->defer_lock);
+		m->defer_next = shm->hdr->defer_head;
+		shm->hdr->defer_head = off;
+		shm_unlock(&shm->hdr->defer_lock);
+		return;
 	}
 	case BPFTIME_HANDLER_PROG: {
 		struct shm_prog *p = (struct shm_prog *)o;

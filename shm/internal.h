@@ -78,6 +78,9 @@ void shm_obj_get(struct bpftime_shm *shm, uint64_t obj_off);
 void shm_obj_put(struct bpftime_shm *shm, uint64_t obj_off);
 /* The object at slot @fd if its type is @type (NONE: any), else NULL. */
 void *shm_slot_obj(struct bpftime_shm *shm, int fd, uint32_t type);
+/* Frees the maps whose grace period is over (all of them if @all);
+ * returns how many. */
+int shm_reap(struct bpftime_shm *shm, bool all);
 /* Bumps the epoch and wakes its waiters. */
 void shm_epoch_bump(struct bpftime_shm *shm);
 /* Bumps the data sequence and wakes waiters, if any. */

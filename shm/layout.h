@@ -22,7 +22,7 @@
 #include <bpftime/shm.h>
 
 #define SHM_MAGIC	0x314d485354465042ULL /* "BPFTSHM1" little endian */
-#define SHM_ABI_VERSION 2 /* bump on any change to the bytes in the segment */
+#define SHM_ABI_VERSION 3 /* bump on any change to the bytes in the segment */
 #define SHM_READY	0x52454459u /* "REDY" */
 #define SHM_TRACE_SIZE	(256u * 1024)
 
@@ -54,6 +54,8 @@ struct shm_header {
 	_Atomic uint32_t data_waiters;
 	_Atomic uint32_t next_id;
 	struct shm_mutex table_lock; /* slots, object refcounts, pins */
+	struct shm_mutex defer_lock; /* maps waiting out their grace period */
+	uint64_t defer_head;
 };
 
 struct shm_config {
@@ -132,6 +134,8 @@ struct shm_map {
 	uint64_t priv2_off;		/* more of it (lpm: prefix counts) */
 	uint64_t mmap_off, mmap_len;	/* region a mmap of the fd shows (0: none) */
 	uint64_t allocs[SHM_MAP_ALLOCS]; /* arena blocks the map owns, freed with it */
+	uint64_t defer_next;		 /* on the deferred-free list */
+	uint64_t defer_ns;		 /* CLOCK_MONOTONIC when it got there */
 };
 
 struct shm_prog {

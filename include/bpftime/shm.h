@@ -138,6 +138,18 @@ struct bpftime_shm_stats {
 /** @brief fills @stats; returns 0 or -EINVAL */
 BPFTIME_API int bpftime_shm__stats(struct bpftime_shm *shm, struct bpftime_shm_stats *stats);
 
+/**
+ * @brief **bpftime_shm__reap()** frees maps whose last reference is gone.
+ * A map's memory outlives its last reference by a grace period of one
+ * second, so that an agent still running a program that uses it (until it
+ * sees the epoch change) never writes into memory given to something else.
+ * Reaping happens by itself on later creations and before any allocation
+ * would fail; tools call this to account for memory at once.
+ * @param all true: ignore the grace period
+ * @return the number of maps freed
+ */
+BPFTIME_API int bpftime_shm__reap(struct bpftime_shm *shm, bool all);
+
 /** @brief the handler-table epoch: bumped on every create/close/change */
 BPFTIME_API uint32_t bpftime_shm__epoch(const struct bpftime_shm *shm);
 /**
