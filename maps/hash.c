@@ -174,6 +174,19 @@ static inline struct shm_mutex *bucket_lock(struct bpftime_map *h, uint32_t b)
 }
 
 /* Lock-free search (readers). */
+#ifdef MAP_TEST_HOOKS
+/* test builds only (maps/hash_race_test.c): runs between a reader's key
+ * compare and its load of the element's next pointer, to replay races */
+void (*map_test_find_hook)(struct bpftime_map *h, void *elem_value);
+#define FIND_HOOK(h, e)                                                                            \
+	do {                                                                                       \
+		if (map_test_find_hook)                                                            \
+			map_test_find_hook(h, elem_value(h, e));                                   \
+	} while (0)
+#else
+#define FIND_HOOK(h, e) ((void)0)
+#endif
+
 static struct htab_elem *find(struct bpftime_map *h, uint32_t b, uint32_t hash, const void *key)
 {
 	uint64_t n;
@@ -185,6 +198,7 @@ again:
 
 		if (e->hash == hash && key_eq(h, e, key))
 			return e;
+		FIND_HOOK(h, e);
 		n = atomic_load_explicit(&e->next, memory_order_acquire);
 	}
 	if (unlikely((n >> 1) != b))

@@ -274,11 +274,99 @@ static void test_lru_pressure(void **state)
 	bpftime_shm__remove(shm_name);
 }
 
+/* Lock-free readers against writers that recycle elements between buckets
+ * all the time: a reader must never miss a key that is always present
+ * (the nulls markers make it restart when it followed a moved element). */
+#define STABLE 512
+#define CHURN  512
+
+static void rw_child(int role, int fd, _Atomic int *stop)
+{
+	BPFTIME_OPTS(bpftime_shm_opts, o, .name = shm_name);
+	struct bpftime_shm *shm = bpftime_shm__open(&o);
+	struct bpftime_map *h;
+	uint64_t seed = (uint64_t)(role + 7) * 0x9e3779b97f4a7c15ULL;
+	long iters = 0;
+
+	if (!shm)
+		_exit(1);
+	h = bpftime_map__handle(shm, fd);
+	while (!atomic_load(stop) || iters < 1000) {
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		iters++;
+		if (role < 2) { /* writers: churn keys come and go */
+			uint64_t k = (1ULL << 32) | (seed % CHURN), v = k;
+
+			if (seed & 1)
+				bpftime_map_update_elem(h, &k, &v, 0);
+			else
+				bpftime_map_delete_elem(h, &k);
+			if (iters > 400000)
+				break;
+		} else { /* readers: stable keys are always there */
+			uint64_t k = seed % STABLE, *v = bpftime_map_lookup_elem(h, &k);
+
+			if (!v || *v != k * 5)
+				_exit(4);
+			if (iters > 2000000)
+				break;
+		}
+	}
+	_exit(0);
+}
+
+static void test_readers_vs_recycling(void **state)
+{
+	BPFTIME_OPTS(bpftime_shm_opts, o, .name = shm_name, .size_mb = 16, .max_fd = 64);
+	struct bpftime_shm *shm;
+	_Atomic int *stop;
+	pid_t pids[4];
+	int fd, st;
+
+	(void)state;
+	snprintf(shm_name, sizeof(shm_name), "bpftime_test_mprw_%d", getpid());
+	bpftime_shm__remove(shm_name);
+	shm = bpftime_shm__create(&o);
+	assert_non_null(shm);
+	/* few buckets per key: long chains, elements recycled at once */
+	fd = bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "rw", 8, 8, STABLE + CHURN, NULL);
+	assert_true(fd >= 0);
+	for (uint64_t k = 0; k < STABLE; k++) {
+		uint64_t v = k * 5;
+
+		assert_int_equal(bpftime_map__update(shm, fd, &k, &v, 0), 0);
+	}
+	stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(stop != MAP_FAILED);
+	for (int r = 0; r < 4; r++) {
+		pids[r] = fork();
+		if (pids[r] == 0)
+			rw_child(r, fd, stop);
+	}
+	/* the readers stop when the writers are done */
+	for (int r = 0; r < 2; r++) {
+		assert_int_equal(waitpid(pids[r], &st, 0), pids[r]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	atomic_store(stop, 1);
+	for (int r = 2; r < 4; r++) {
+		assert_int_equal(waitpid(pids[r], &st, 0), pids[r]);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+	munmap((void *)stop, 4096);
+	bpftime_shm__close(shm);
+	bpftime_shm__remove(shm_name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kill_mid_way),
 		cmocka_unit_test(test_lru_pressure),
+		cmocka_unit_test(test_readers_vs_recycling),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
