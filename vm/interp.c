@@ -4,10 +4,12 @@
  * direct-threaded form: one struct dinsn per slot holding the address of its
  * handler and the operands, so dispatch is a single indirect jump.  The
  * decoding also picks specialised handlers for encodings chosen by other
- * fields (sdiv/smod, movsx, local calls, the tail-call helper), masks shift
- * immediates, puts the 64-bit lddw value in the second slot, and, in
- * bounds-checked mode, sends loads, stores and atomics to handlers that
- * check the address first and then fall through into the plain handler.
+ * fields (sdiv/smod, movsx, local calls, the tail-call helper), puts the
+ * 64-bit lddw value in the second slot, forwards operands between
+ * neighbours (see "Operand forwarding"), fuses common pairs into
+ * superinstructions, and, in bounds-checked mode, sends loads, stores and
+ * atomics to handlers that check the address first and then fall through
+ * into the plain handler.
  *
  * One body, two ways to run it (Lua's vmdispatch): VM_CASE()/VM_NEXT()
  * compile it with computed goto, or as a switch when BPFTIME_VM_SWITCH=1.
@@ -77,6 +79,12 @@
 	VM_JCCS(FJ_ADD64_IMM, X)                                                                   \
 	VM_JCCS(FJ_AND64_IMM, X) VM_JCCS(FJ_ADD32_IMM, X) VM_JCCS(FJ_AND32_IMM, X)
 
+/* Loads as X(name, size, extension); the indexed-load superinstruction
+ * "rD = rA; rD += rB; rX = *(size *)(rD + off)" exists for each. */
+#define VM_LDX_OPS(X)                                                                              \
+	X(LDXB, 1, ZX) X(LDXH, 2, ZX) X(LDXW, 4, ZX) X(LDXDW, 8, ZX) X(LDXSB, 1, SX8)               \
+	X(LDXSH, 2, SX16) X(LDXSW, 4, SX32)
+
 /* Handler numbers: the opcode byte for insn.def rows, then variants. */
 enum vop {
 #define INSN(name, code, tmpl, fl) VOP_##name = (code),
@@ -115,6 +123,9 @@ enum vop {
 #undef X
 #define X(an, af, jn, jf, o) VOP_FJ_##an##_##jn, VOP_FJA_##an##_##jn,
 	VM_FJ_OPS(X)
+#undef X
+#define X(name, size, ext) VOP_FL_##name, VOP_FLA_##name, VOP_FLB_##name,
+	VM_LDX_OPS(X)
 #undef X
 	VOP_MAX,
 };
@@ -419,6 +430,22 @@ static ALWAYS_INLINE uint64_t swap_be(uint64_t v, int32_t width)
 	VM_CASE(FJ_##an##_##jn) SET(af(DST, IMM)) JUMP2_IF(jf(acc, o))                             \
 	VM_CASE(FJA_##an##_##jn) SET(af(acc, IMM)) JUMP2_IF(jf(acc, o))
 
+/* "rD = rA; rD += rB; rX = *(size *)(rD + off)": the address from rA (or
+ * acc) and rB (or acc), the load described by the third slot.  Not used in
+ * bounds-checked mode. */
+#define FL_LOAD(size, ext)                                                                         \
+	DST = tmp;                                                                                 \
+	acc = ext(vm_load(tmp + (uint64_t)(int64_t)ip[2].off, size));                              \
+	reg[ip[2].dst] = acc;                                                                      \
+	NEXT(3)
+#define FUSEDL(name, size, ext)                                                                    \
+	VM_CASE(FL_##name) tmp = SRC + SRC_NEXT;                                                   \
+	FL_LOAD(size, ext)                                                                         \
+	VM_CASE(FLA_##name) tmp = acc + SRC_NEXT;                                                  \
+	FL_LOAD(size, ext)                                                                         \
+	VM_CASE(FLB_##name) tmp = SRC + acc;                                                       \
+	FL_LOAD(size, ext)
+
 /* Conditions as expressions of (dst, src). */
 #define JEQ64(d, s)  ((d) == (s))
 #define JEQ32(d, s)  (U32(d) == U32(s))
@@ -539,6 +566,11 @@ static int exec(struct run *r, const struct dinsn *code, size_t start, uint64_t 
 	[VOP_FJ_##an##_##jn] = &&do_FJ_##an##_##jn, [VOP_FJA_##an##_##jn] = &&do_FJA_##an##_##jn,
 		VM_FJ_OPS(X)
 #undef X
+#define X(name, size, ext)                                                                         \
+	[VOP_FL_##name] = &&do_FL_##name, [VOP_FLA_##name] = &&do_FLA_##name,                      \
+	[VOP_FLB_##name] = &&do_FLB_##name,
+		VM_LDX_OPS(X)
+#undef X
 	};
 #pragma GCC diagnostic pop
 #endif
@@ -616,6 +648,7 @@ smod32:
 		VM_CASE(JA32) NEXT(1 + ip->imm)
 		VM_JCCS(JCC_M, )
 		VM_FJ_OPS(FUSEDJ)
+		VM_LDX_OPS(FUSEDL)
 
 		VM_CASE(LDDW) SET(ip[1].imm64) NEXT(2)
 		LDX(LDXB, 1, ZX)
@@ -845,6 +878,26 @@ static bool keeps_acc(const struct bpftime_insn *insn)
 		BPF_MODE(insn->code) == BPF_MEM);
 }
 
+/* The FL handler for "rD = rA; rD += rB; rX = *(size *)(rD + off)" at pc
+ * (where fuse3 found the first two), or -1. */
+static int fusel(const struct bpftime_insn *insns, size_t cnt, size_t pc, const uint8_t *target)
+{
+	const struct bpftime_insn *ld = &insns[pc + 2];
+
+	if (insns[pc].code != OP_MOV64_REG || insns[pc + 1].code != OP_ADD64_REG ||
+	    pc + 2 >= cnt || target[pc + 2] || ld->src != insns[pc].dst)
+		return -1;
+	switch (ld->code) {
+#define X(name, size, ext) \
+	case OP_##name:    \
+		return VOP_FL_##name;
+		VM_LDX_OPS(X)
+#undef X
+	default:
+		return -1;
+	}
+}
+
 /* F3B: "rD = rA; rD op= rB" with rB forwarded */
 static enum vop f3b_op(uint8_t alu_code)
 {
@@ -927,6 +980,8 @@ int vm_interp_prepare(struct bpftime_vm *vm)
 			bool fwd = !target[pc] && prev >= 0;
 			uint8_t b = alu->src == insn->dst ? insn->src : alu->src;
 
+			int fl = checked ? -1 : fusel(insns, vm->cnt, pc, target);
+
 			op = (enum vop)fused;
 			if (fwd && prev == insn->src)
 				op = (enum vop)(fused + 1);
@@ -934,6 +989,19 @@ int vm_interp_prepare(struct bpftime_vm *vm)
 				op = f3b_op(alu->code);
 			fill(&code[pc + 1], alu, table, VOP_INVALID);
 			code[pc + 1].src = b; /* "rD = rA; rD op= rD" reads rA twice */
+			if (fl >= 0) {
+				/* and the load: FL, FLA (rA forwarded), FLB (rB) */
+				op = (enum vop)fl;
+				if (fwd && prev == insn->src)
+					op = (enum vop)(fl + 1);
+				else if (fwd && prev == b)
+					op = (enum vop)(fl + 2);
+				fill(d, insn, table, op);
+				fill(&code[pc + 2], &insns[pc + 2], table, VOP_INVALID);
+				prev = insns[pc + 2].dst;
+				pc += 2;
+				continue;
+			}
 			fill(d, insn, table, op);
 			prev = insn->dst;
 			pc++;

@@ -277,6 +277,26 @@ static void test_jumps(void **state)
 			 31);
 }
 
+/* The indexed-load superinstruction "rD = rA; rD += rB; rX = *(rD + off)",
+ * with rB forwarded, neither, rA forwarded; rX == rD; sign extension; rD
+ * keeps the address. */
+static void test_indexed_loads(void **state)
+{
+	uint8_t mem[8] = { 10, 20, 30, 40, 0xf0, 60, 70, 80 };
+
+	(void)state;
+	assert_int_equal(run_mem(PROG(BPF_MOV64_IMM(3, 2), BPF_MOV64_REG(2, 1),
+				      BPF_ALU64_REG(BPF_ADD, 2, 3), BPF_LDX_MEM(BPF_B, 0, 2, 1),
+				      BPF_MOV64_REG(4, 1), BPF_ALU64_REG(BPF_ADD, 4, 3),
+				      BPF_LDX_MEM(BPF_H, 4, 4, 0), BPF_ALU64_REG(BPF_ADD, 0, 4),
+				      BPF_ALU64_IMM(BPF_ADD, 2, 0), BPF_MOV64_REG(5, 2),
+				      BPF_ALU64_REG(BPF_ADD, 5, 3), BPF_LDX_MEMSX(BPF_B, 5, 5, 0),
+				      BPF_ALU64_REG(BPF_ADD, 0, 5), BPF_ALU64_REG(BPF_ADD, 0, 2),
+				      BPF_ALU64_REG(BPF_SUB, 0, 1), BPF_EXIT_INSN()),
+				 mem, sizeof(mem)),
+			 40 + 0x281e - 16 + 2);
+}
+
 static void test_atomics(void **state)
 {
 	uint64_t mem[2];
@@ -781,6 +801,7 @@ int main(void)
 		cmocka_unit_test(test_shifts),
 		cmocka_unit_test(test_v4_moves_loads_swaps),
 		cmocka_unit_test(test_jumps),
+		cmocka_unit_test(test_indexed_loads),
 		cmocka_unit_test(test_atomics),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_local_calls),
