@@ -2,6 +2,8 @@
 #ifndef BPFTIME_CLI_H
 #define BPFTIME_CLI_H
 
+#include <stdbool.h>
+
 struct cli {
 	const char *install_dir; /* -i DIR, or NULL: next to the binary, the build tree, ~/.bpftime */
 	const char *argv0;
@@ -18,5 +20,11 @@ int cli_find_lib(const struct cli *cli, const char *lib, const char *build_path,
 int cli_run_preloaded(const char *preload, char **argv, int *pid);
 
 int cmd_load(const struct cli *cli, int argc, char **argv);
+
+/* start.c: the options of start and attach (-s, --spdlog-level, --no-jit,
+ * exported to the environment); returns the index of the first operand or
+ * -1 after a message */
+int cli_agent_options(const char *cmd, int argc, char **argv, bool *syscalls);
+int cmd_start(const struct cli *cli, int argc, char **argv);
 
 #endif

@@ -26,6 +26,9 @@ static const struct subcommand {
 	{ "load", cmd_load,
 	  "load [--memory-size MB] [--spdlog-level LEVEL] [--no-jit] COMMAND [ARGS...]\n"
 	  "      run a libbpf loader with libbpftime-syscall-server.so preloaded" },
+	{ "start", cmd_start,
+	  "start [-s] [--spdlog-level LEVEL] [--no-jit] COMMAND [ARGS...]\n"
+	  "      run a program with libbpftime-agent.so preloaded (its uprobes run in it)" },
 };
 
 static void usage(FILE *f)

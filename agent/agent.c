@@ -1,0 +1,545 @@
+/* agent/agent.c: the agent's core: a runtime over the segment, the set of
+ * probes this process runs, and the thread that keeps that set in line with
+ * the segment.
+ *
+ * What concerns this process.  Each link handler whose target is a uprobe,
+ * uretprobe or override perf event (types 6, 7, 1008), and each program
+ * whose attach_fds name such an event (bpftime's older form, e.g. imported
+ * JSON), gives one attachment (program, perf event) when the event is
+ * enabled, its pid is -1 or ours, and its module is mapped here (matched by
+ * device and inode, attach/resolve.c).  A uprobe whose program calls
+ * bpf_override_return (helper 58) is attached as an override probe, so an
+ * unmodified libbpf loader with SEC("uprobe") and bpf_override_return gets
+ * what it asked for.
+ *
+ * One probe per attachment: adding or removing one program never disturbs
+ * the others on the same function, and probes at one address run in attach
+ * order.  The handler runs the program's VM with ctx = the stub's struct
+ * pt_regs (the kernel's layout).
+ *
+ * Following the segment.  agent_sync() compares the wanted set with the
+ * attached one and attaches/detaches the difference.  The watcher thread
+ * reads the epoch, syncs, and waits on the epoch futex for the next change
+ * (bpftime_shm__wait_epoch), so nothing polls.  Detach is safe while other
+ * threads run the function: attach/ never frees a site or a probe list, and
+ * the attachment records a handler reads are retired, never freed, since a
+ * thread may still be inside the handler after detach returns; the VMs live
+ * as long as the runtime, which lives as long as the process.
+ *
+ * Failures.  A program that does not build, a module offset that cannot be
+ * hooked: one warning per program / perf event, then that attachment is
+ * left out (not retried on every epoch).  Allocation happens before a probe
+ * goes in, so a probe on malloc does not count the agent's own bookkeeping.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpftime/attach.h>
+#include <bpftime/runtime.h>
+#include <bpftime/shm.h>
+#include <bpftime/vm.h>
+#include "internal.h"
+#include "common/compiler.h"
+#include "common/log.h"
+
+#define HELPER_OVERRIDE_RETURN 58
+#define HELPER_GET_STACKID     27
+#define HELPER_GET_STACK       67
+
+/* One (program, perf event) pair.  Identity: the link's object id (0 for an
+ * attach_fds pair), the program's and the perf event's object ids. */
+struct attachment {
+	uint32_t link_id, prog_id, perf_id;
+	struct bpftime_vm *vm;
+	struct bpftime_probe *probe;
+	uint64_t cookie;
+	bool seen;  /* wanted by the sync in progress */
+	struct attachment *next;
+};
+
+/* What a sync wants, read from the segment. */
+struct want {
+	uint32_t link_id, prog_id, perf_id;
+	int prog_fd, perf_fd;
+	uint64_t cookie;
+};
+
+/* ids that failed once and are not retried (and not warned about again) */
+struct failed {
+	uint32_t kind; /* 0: program, 1: perf event */
+	uint32_t id;
+	struct failed *next;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct bpftime_shm *shm;
+	struct bpftime_runtime *rt;
+	pid_t pid;
+	bool started;
+	bool stopping;
+	bool watching;
+	pthread_t watcher;
+	struct attachment *live;    /* attached now */
+	struct attachment *retired; /* detached, kept for threads still inside */
+	struct failed *failed;
+	int n_attached;
+	_Atomic uint64_t syncs;
+	_Atomic uint32_t synced_epoch;
+} agent = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* ---- handlers (hot path: no locks, no allocation, no logging) ---------- */
+
+static void run_prog(struct bpftime_pt_regs *regs, void *data)
+{
+	struct attachment *a = data;
+	uint64_t ret;
+
+	bpftime_vm__run(a->vm, regs, sizeof(*regs), &ret);
+}
+
+/* the override verdict comes from bpf_override_return (the thread's probe
+ * record), not from the program's return value */
+static int run_override(struct bpftime_pt_regs *regs, void *data)
+{
+	run_prog(regs, data);
+	return 0;
+}
+
+/* programs that walk the stack get the probed thread's registers as the
+ * helpers' context, so the walk starts at the probed function */
+static void run_prog_stack(struct bpftime_pt_regs *regs, void *data)
+{
+	struct bpftime_helper_ctx ctx = { .regs = regs }, *prev;
+
+	prev = bpftime_helper_ctx__swap(&ctx);
+	run_prog(regs, data);
+	bpftime_helper_ctx__swap(prev);
+}
+
+static int run_override_stack(struct bpftime_pt_regs *regs, void *data)
+{
+	run_prog_stack(regs, data);
+	return 0;
+}
+
+/* ---- bookkeeping -------------------------------------------------------- */
+
+static bool has_failed(uint32_t kind, uint32_t id)
+{
+	for (struct failed *f = agent.failed; f; f = f->next)
+		if (f->kind == kind && f->id == id)
+			return true;
+	return false;
+}
+
+static void mark_failed(uint32_t kind, uint32_t id)
+{
+	struct failed *f = malloc(sizeof(*f));
+
+	if (!f)
+		return; /* only costs a repeated warning */
+	f->kind = kind;
+	f->id = id;
+	f->next = agent.failed;
+	agent.failed = f;
+}
+
+/* does the program call helper @id? */
+static bool calls_helper(struct bpftime_vm *vm, int32_t id)
+{
+	const struct bpftime_insn *insns;
+	size_t cnt;
+
+	insns = bpftime_vm__insns(vm, &cnt);
+	for (size_t i = 0; insns && i < cnt; i++)
+		if (insns[i].code == 0x85 /* call */ && insns[i].src == 0 && insns[i].imm == id)
+			return true;
+	return false;
+}
+
+static bool is_uprobe_type(int32_t type)
+{
+	return type == BPFTIME_PERF_TYPE_UPROBE || type == BPFTIME_PERF_TYPE_URETPROBE ||
+	       type == BPFTIME_PERF_TYPE_UPROBE_OVERRIDE;
+}
+
+/* Does the perf event at @fd concern this process?  Fills @pi. */
+static bool perf_wanted(int fd, struct bpftime_perf_event_info *pi)
+{
+	if (bpftime_perf_event__info(agent.shm, fd, pi) || !is_uprobe_type(pi->type))
+		return false;
+	if (!pi->enabled || (pi->pid != -1 && pi->pid != agent.pid))
+		return false;
+	return pi->module && *pi->module;
+}
+
+static int add_want(struct want **w, size_t *n, size_t *cap, const struct want *x)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*w)[i].link_id == x->link_id && (*w)[i].prog_id == x->prog_id &&
+		    (*w)[i].perf_id == x->perf_id)
+			return 0;
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		struct want *t = realloc(*w, ncap * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		*w = t;
+		*cap = ncap;
+	}
+	(*w)[(*n)++] = *x;
+	return 0;
+}
+
+/* Reads the wanted attachments from the segment into a new array. */
+static int collect(struct want **out, size_t *nout)
+{
+	struct want *w = NULL;
+	size_t n = 0, cap = 0;
+	int err = 0;
+
+	for (int fd = bpftime_handler__next(agent.shm, -1); !err && fd >= 0;
+	     fd = bpftime_handler__next(agent.shm, fd)) {
+		struct bpftime_handler_info hi, ti;
+		struct bpftime_perf_event_info pi;
+		struct bpftime_link_info li;
+		struct bpftime_prog_info gi;
+
+		if (bpftime_handler__info(agent.shm, fd, &hi))
+			continue;
+		if (hi.type == BPFTIME_HANDLER_LINK) {
+			if (bpftime_link__info(agent.shm, fd, &li) || !perf_wanted(li.target_fd, &pi))
+				continue;
+			if (bpftime_handler__info(agent.shm, li.prog_fd, &ti) ||
+			    ti.type != BPFTIME_HANDLER_PROG)
+				continue;
+			err = add_want(&w, &n, &cap,
+				       &(struct want){ .link_id = li.id,
+						       .prog_id = ti.id,
+						       .perf_id = pi.id,
+						       .prog_fd = li.prog_fd,
+						       .perf_fd = li.target_fd,
+						       .cookie = li.cookie ? li.cookie : pi.cookie });
+		} else if (hi.type == BPFTIME_HANDLER_PROG) {
+			if (bpftime_prog__info(agent.shm, fd, &gi))
+				continue;
+			for (uint32_t i = 0; !err && i < gi.attach_cnt; i++) {
+				if (!perf_wanted(gi.attach_fds[i], &pi))
+					continue;
+				err = add_want(&w, &n, &cap,
+					       &(struct want){ .prog_id = hi.id,
+							       .perf_id = pi.id,
+							       .prog_fd = fd,
+							       .perf_fd = gi.attach_fds[i],
+							       .cookie = pi.cookie });
+			}
+		}
+	}
+	if (err) {
+		free(w);
+		return err;
+	}
+	*out = w;
+	*nout = n;
+	return 0;
+}
+
+static struct attachment *find_live(const struct want *x)
+{
+	for (struct attachment *a = agent.live; a; a = a->next)
+		if (a->link_id == x->link_id && a->prog_id == x->prog_id &&
+		    a->perf_id == x->perf_id)
+			return a;
+	return NULL;
+}
+
+/* Attaches one wanted pair.  Failures are logged once and remembered. */
+static int attach_one(const struct want *x)
+{
+	struct bpftime_perf_event_info pi;
+	struct bpftime_probe *probe;
+	struct attachment *a;
+	uint64_t sym_off, sym_size;
+	bool is_override, walks_stack;
+	bpftime_probe_fn fn;
+	struct bpftime_vm *vm;
+	void *addr;
+	int err;
+
+	if (has_failed(0, x->prog_id) || has_failed(1, x->perf_id))
+		return 0;
+	if (!perf_wanted(x->perf_fd, &pi) || pi.id != x->perf_id)
+		return 0; /* changed under us: the next epoch brings it */
+	err = bpftime_resolve_module_offset(pi.module, pi.offset, &addr);
+	if (err == -ENOENT)
+		return 0; /* not mapped in this process: not ours */
+	if (err) {
+		pr_warn("agent: perf event %d: cannot resolve %s+%#llx: %s\n", x->perf_fd,
+			pi.module, (unsigned long long)pi.offset, strerror(-err));
+		mark_failed(1, x->perf_id);
+		return err;
+	}
+	vm = bpftime_runtime__prog(agent.rt, x->prog_fd);
+	if (!vm) {
+		err = -errno;
+		if (err == -EBADF)
+			return 0; /* closed under us */
+		/* the runtime said why; the process runs on without it */
+		pr_warn("agent: prog %d is not attached (%s)\n", x->prog_fd, strerror(-err));
+		mark_failed(0, x->prog_id);
+		return err;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->link_id = x->link_id;
+	a->prog_id = x->prog_id;
+	a->perf_id = x->perf_id;
+	a->vm = vm;
+	a->cookie = x->cookie;
+
+	is_override = pi.type == BPFTIME_PERF_TYPE_UPROBE_OVERRIDE ||
+		      (pi.type == BPFTIME_PERF_TYPE_UPROBE &&
+		       calls_helper(vm, HELPER_OVERRIDE_RETURN));
+	walks_stack = calls_helper(vm, HELPER_GET_STACK) || calls_helper(vm, HELPER_GET_STACKID);
+	BPFTIME_OPTS(bpftime_probe_opts, po, .cookie = a->cookie);
+	if (pi.type == BPFTIME_PERF_TYPE_URETPROBE)
+		po.type = BPFTIME_PROBE_URETPROBE;
+	else if (is_override)
+		po.type = BPFTIME_PROBE_OVERRIDE;
+	else
+		po.type = BPFTIME_PROBE_UPROBE;
+	/* the enclosing function's bounds keep the patch inside it */
+	if (!bpftime_elf_symbol_at(pi.module, pi.offset, &sym_off, &sym_size) && sym_size) {
+		po.func = (const char *)addr - (pi.offset - sym_off);
+		po.func_size = sym_size;
+		po.inside_func = sym_off != pi.offset;
+	}
+	if (po.type == BPFTIME_PROBE_OVERRIDE)
+		fn = (bpftime_probe_fn)(void (*)(void))(walks_stack ? run_override_stack :
+								    run_override);
+	else
+		fn = walks_stack ? run_prog_stack : run_prog;
+	probe = bpftime_probe__attach(addr, fn, a, &po);
+	if (!probe) {
+		err = -errno;
+		pr_warn("agent: cannot hook %s+%#llx for prog %d: %s\n", pi.module,
+			(unsigned long long)pi.offset, x->prog_fd, strerror(-err));
+		free(a);
+		mark_failed(1, x->perf_id);
+		return err;
+	}
+	a->probe = probe;
+	a->next = agent.live;
+	agent.live = a;
+	agent.n_attached++;
+	pr_debug("agent: prog %d attached to %s+%#llx (%s)\n", x->prog_fd, pi.module,
+		 (unsigned long long)pi.offset,
+		 po.type == BPFTIME_PROBE_URETPROBE ? "uretprobe" :
+		 po.type == BPFTIME_PROBE_OVERRIDE  ? "override" :
+						      "uprobe");
+	return 0;
+}
+
+static void detach_one(struct attachment **pp)
+{
+	struct attachment *a = *pp;
+
+	*pp = a->next;
+	bpftime_probe__detach(a->probe);
+	a->probe = NULL;
+	a->next = agent.retired;
+	agent.retired = a;
+	agent.n_attached--;
+}
+
+/* agent.lock held */
+static int sync_locked(void)
+{
+	struct want *w = NULL;
+	size_t n = 0;
+	uint32_t epoch;
+	int err;
+
+	if (!agent.started || agent.stopping)
+		return -ESRCH;
+	epoch = bpftime_shm__epoch(agent.shm);
+	err = collect(&w, &n);
+	if (err)
+		return err;
+	for (struct attachment *a = agent.live; a; a = a->next)
+		a->seen = false;
+	for (size_t i = 0; i < n; i++) {
+		struct attachment *a = find_live(&w[i]);
+
+		if (a)
+			a->seen = true;
+	}
+	/* detach first: a replaced program never runs beside its successor */
+	for (struct attachment **pp = &agent.live; *pp;) {
+		if (!(*pp)->seen)
+			detach_one(pp);
+		else
+			pp = &(*pp)->next;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (find_live(&w[i]))
+			continue;
+		attach_one(&w[i]);
+	}
+	free(w);
+	atomic_store(&agent.synced_epoch, epoch);
+	atomic_fetch_add(&agent.syncs, 1);
+	return 0;
+}
+
+int agent_sync(void)
+{
+	int err;
+
+	pthread_mutex_lock(&agent.lock);
+	err = sync_locked();
+	pthread_mutex_unlock(&agent.lock);
+	return err;
+}
+
+static void *watch(void *arg)
+{
+	uint32_t seen = (uint32_t)(uintptr_t)arg;
+	int err;
+
+	for (;;) {
+		err = bpftime_shm__wait_epoch(agent.shm, seen, -1);
+		if (err && err != -EINTR && err != -ETIMEDOUT) {
+			pr_warn("agent: cannot wait for changes (%s): the attachments stay as they are\n",
+				strerror(-err));
+			return NULL;
+		}
+		seen = bpftime_shm__epoch(agent.shm);
+		pthread_mutex_lock(&agent.lock);
+		if (agent.stopping) {
+			pthread_mutex_unlock(&agent.lock);
+			return NULL;
+		}
+		sync_locked();
+		pthread_mutex_unlock(&agent.lock);
+	}
+}
+
+int agent_start(const struct agent_opts *opts)
+{
+	BPFTIME_OPTS(bpftime_shm_opts, so, .name = opts ? opts->shm_name : NULL);
+	sigset_t all, saved;
+	uint32_t epoch;
+	int err;
+
+	pthread_mutex_lock(&agent.lock);
+	if (agent.started) {
+		pthread_mutex_unlock(&agent.lock);
+		return -EALREADY;
+	}
+	agent.pid = getpid();
+	agent.shm = bpftime_shm__open(&so);
+	if (!agent.shm) {
+		err = -errno;
+		/* a segment of another version was already named by shm/ */
+		if (err != -EPROTO)
+			pr_warn("agent: no bpftime shared memory '%s' (%s): running untraced\n",
+				so.name ? so.name :
+				getenv("BPFTIME_GLOBAL_SHM_NAME") ? getenv("BPFTIME_GLOBAL_SHM_NAME") :
+								    BPFTIME_DEFAULT_SHM_NAME,
+				strerror(-err));
+		else
+			pr_warn("agent: running untraced\n");
+		goto fail;
+	}
+	agent.rt = bpftime_runtime__new(agent.shm, NULL);
+	if (!agent.rt) {
+		err = -errno;
+		pr_warn("agent: cannot create the runtime (%s): running untraced\n", strerror(-err));
+		goto fail_shm;
+	}
+	err = agent_register_helpers(agent.rt);
+	if (err) {
+		pr_warn("agent: cannot register helpers (%s): running untraced\n", strerror(-err));
+		goto fail_rt;
+	}
+	agent.started = true;
+	agent.stopping = false;
+	epoch = bpftime_shm__epoch(agent.shm);
+	if (opts && opts->watch) {
+		/* the watcher takes none of the host's signals */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &saved);
+		err = -pthread_create(&agent.watcher, NULL, watch, (void *)(uintptr_t)epoch);
+		pthread_sigmask(SIG_SETMASK, &saved, NULL);
+		if (err)
+			pr_warn("agent: cannot start the watcher thread (%s): later changes are not followed\n",
+				strerror(-err));
+		else
+			agent.watching = true;
+	}
+	err = sync_locked();
+	pthread_mutex_unlock(&agent.lock);
+	if (err)
+		pr_warn("agent: cannot read the attachments (%s)\n", strerror(-err));
+	return 0;
+
+fail_rt:
+	bpftime_runtime__free(agent.rt);
+	agent.rt = NULL;
+fail_shm:
+	bpftime_shm__close(agent.shm);
+	agent.shm = NULL;
+fail:
+	pthread_mutex_unlock(&agent.lock);
+	return err;
+}
+
+/* The watcher is not joined: it sleeps on the epoch futex and returns on
+ * the next change, when it sees agent.stopping. */
+void agent_stop(void)
+{
+	pthread_mutex_lock(&agent.lock);
+	if (agent.started && !agent.stopping) {
+		agent.stopping = true;
+		while (agent.live)
+			detach_one(&agent.live);
+	}
+	pthread_mutex_unlock(&agent.lock);
+}
+
+void agent_quiesce(void)
+{
+	pthread_mutex_lock(&agent.lock);
+	agent.stopping = true;
+	pthread_mutex_unlock(&agent.lock);
+}
+
+uint64_t agent_sync_count(void)
+{
+	return atomic_load(&agent.syncs);
+}
+
+int agent_attached_count(void)
+{
+	int n;
+
+	pthread_mutex_lock(&agent.lock);
+	n = agent.n_attached;
+	pthread_mutex_unlock(&agent.lock);
+	return n;
+}
+
+uint32_t agent_synced_epoch(void)
+{
+	return atomic_load(&agent.synced_epoch);
+}

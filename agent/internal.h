@@ -1,0 +1,50 @@
+/* agent/internal.h: what the agent's files share.  Internal to agent/.
+ *
+ * The agent is split so that tests can drive it in-process: agent.c is the
+ * core (a runtime over the segment, the attachment set, the watcher thread),
+ * helpers.c the uprobe-context helpers, and main.c only the constructor and
+ * destructor of libbpftime-agent.so.
+ */
+#ifndef BPFTIME_AGENT_INTERNAL_H
+#define BPFTIME_AGENT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct bpftime_shm;
+struct bpftime_runtime;
+
+struct agent_opts {
+	/* NULL: the environment's segment (BPFTIME_GLOBAL_SHM_NAME) */
+	const char *shm_name;
+	/* start the thread that follows the segment (false: only agent_sync) */
+	bool watch;
+};
+
+/* Opens the segment, builds and attaches everything that concerns this
+ * process, and (opts->watch) starts the thread that follows the segment.
+ * Returns 0, or a negative errno after one warning; the process then runs
+ * untraced.  Calling it again while started returns -EALREADY. */
+int agent_start(const struct agent_opts *opts);
+/* Detaches every probe and stops the thread; the segment and the built VMs
+ * stay mapped (a thread may still be leaving a handler), so this is only
+ * for tests and the end of the process. */
+void agent_stop(void);
+/* Stops following the segment and leaves the probes as they are (the
+ * process is exiting: other threads may still run probed code). */
+void agent_quiesce(void);
+/* Brings the attachments in line with the segment now (what the watcher
+ * does on every epoch change).  Returns 0 or -errno (not started). */
+int agent_sync(void);
+/* Syncs counted so far (tests wait for the watcher with it). */
+uint64_t agent_sync_count(void);
+/* Probes attached now. */
+int agent_attached_count(void);
+/* The segment epoch the last completed sync saw. */
+uint32_t agent_synced_epoch(void);
+
+/* helpers.c: registers the uprobe-context helpers (HELPER_EXT rows of
+ * helpers/helpers.def) on @rt.  Returns 0 or the first error. */
+int agent_register_helpers(struct bpftime_runtime *rt);
+
+#endif
