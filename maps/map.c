@@ -599,6 +599,8 @@ int bpftime_map__info(struct bpftime_shm *shm, int fd, struct bpftime_map_info *
 	info->inner_max_entries = m->inner_max_entries;
 	info->inner_map_flags = m->inner_flags;
 	info->frozen = atomic_load(&m->frozen);
+	info->has_spin_lock = m->spin_lock_off >= 0;
+	info->spin_lock_off = m->spin_lock_off;
 	memcpy(info->name, m->obj.name, sizeof(info->name));
 	return 0;
 }

@@ -443,6 +443,13 @@ static void test_spin_lock(void **state)
 	uint32_t k = 1, v[3] = { 11, 0xffffffff, 33 }, out[3];
 
 	assert_true(afd >= 0 && hfd >= 0);
+	{
+		struct bpftime_map_info info;
+
+		assert_int_equal(bpftime_map__info(shm, afd, &info), 0);
+		assert_true(info.has_spin_lock);
+		assert_int_equal(info.spin_lock_off, 4);
+	}
 	assert_int_equal(bpftime_map__update(shm, afd, &k, v, BPFTIME_F_LOCK), 0);
 	assert_int_equal(bpftime_map__lookup(shm, afd, &k, out, BPFTIME_F_LOCK), 0);
 	assert_int_equal(out[0], 11);

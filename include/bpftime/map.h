@@ -159,6 +159,8 @@ struct bpftime_map_info {
 	uint32_t inner_max_entries;
 	uint32_t inner_map_flags;
 	bool frozen;
+	bool has_spin_lock;
+	int32_t spin_lock_off;	     /* -1 without a spin lock */
 	char name[16];
 };
 
