@@ -113,11 +113,16 @@ static void lddw(struct out *o, const struct bpftime_insn *insn,
 }
 
 static const char *const atomic_alu[] = {
-	[BPF_ADD >> 4] = "add", [BPF_AND >> 4] = "and", [BPF_OR >> 4] = "or",
+	[BPF_ADD >> 4] = "add",
+	[BPF_AND >> 4] = "and",
+	[BPF_OR >> 4] = "or",
 	[BPF_XOR >> 4] = "xor",
 };
 static const char *const atomic_op[] = {
-	[BPF_ADD >> 4] = "+=", [BPF_AND >> 4] = "&=", [BPF_OR >> 4] = "|=", [BPF_XOR >> 4] = "^=",
+	[BPF_ADD >> 4] = "+=",
+	[BPF_AND >> 4] = "&=",
+	[BPF_OR >> 4] = "|=",
+	[BPF_XOR >> 4] = "^=",
 };
 
 static int atomic(struct out *o, const struct bpftime_insn *insn)
@@ -290,8 +295,7 @@ static const char *vm_helper_name(void *ctx, int32_t id)
 
 int bpftime_vm__disasm(const struct bpftime_vm *vm, FILE *out)
 {
-	BPFTIME_OPTS(bpftime_disasm_opts, opts, .helper_name = vm_helper_name,
-		     .ctx = (void *)vm);
+	BPFTIME_OPTS(bpftime_disasm_opts, opts, .helper_name = vm_helper_name, .ctx = (void *)vm);
 
 	if (!vm || !vm->loaded || !out)
 		return -EINVAL;

@@ -31,6 +31,8 @@
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
+/* The opcode lists and handler macros are laid out by hand. */
+/* clang-format off */
 /* Loads and stores that touch memory defined by the bounds check. */
 #define VM_MEM_OPS(X)                                                                              \
 	X(LDXW) X(LDXH) X(LDXB) X(LDXDW) X(LDXSW) X(LDXSH) X(LDXSB) X(STW) X(STH) X(STB) X(STDW)  \
@@ -765,6 +767,8 @@ leave:
 	return 0;
 }
 
+/* clang-format on */
+
 /* Picks the handler of one slot. */
 static enum vop decode_op(const struct bpftime_insn *insn, bool checked)
 {
@@ -784,9 +788,10 @@ static enum vop decode_op(const struct bpftime_insn *insn, bool checked)
 		return VOP_SDIV64_IMM + (BPF_CLASS(code) == BPF_ALU) * 4 +
 		       (BPF_OP(code) == BPF_MOD) * 2 + (BPF_SRC(code) == BPF_X);
 	case OP_MOV64_REG:
-		return insn->off == 8	 ? VOP_MOVSX64_8 :
-		       insn->off == 16 ? VOP_MOVSX64_16 :
-		       insn->off == 32 ? VOP_MOVSX64_32 : code;
+		return insn->off == 8	 ? VOP_MOVSX64_8
+		       : insn->off == 16 ? VOP_MOVSX64_16
+		       : insn->off == 32 ? VOP_MOVSX64_32
+					 : code;
 	case OP_MOV32_REG:
 		return insn->off == 8 ? VOP_MOVSX32_8 : insn->off == 16 ? VOP_MOVSX32_16 : code;
 	case OP_CALL:
@@ -840,7 +845,7 @@ static int fuse3(const struct bpftime_insn *insns, size_t cnt, size_t pc, const 
 	    BPF_CLASS(alu->code) != (is64 ? BPF_ALU64 : BPF_ALU))
 		return -1;
 	switch (alu->code) {
-#define X(name) \
+#define X(name)         \
 	case OP_##name: \
 		return VOP_F3_##name;
 		VM_BINOPS(BIN_ALL, X)
@@ -860,8 +865,8 @@ static int fusej(const struct bpftime_insn *insns, size_t cnt, size_t pc, const 
 	     alu->code != OP_AND32_IMM) ||
 	    pc + 1 >= cnt || target[pc + 1] || j->dst != alu->dst)
 		return -1;
-#define X(an, af, jn, jf, o)                                                                       \
-	if (alu->code == OP_##an && j->code == OP_##jn)                                            \
+#define X(an, af, jn, jf, o)                            \
+	if (alu->code == OP_##an && j->code == OP_##jn) \
 		return VOP_FJ_##an##_##jn;
 	VM_FJ_OPS(X)
 #undef X
@@ -884,8 +889,8 @@ static int fusel(const struct bpftime_insn *insns, size_t cnt, size_t pc, const 
 {
 	const struct bpftime_insn *ld = &insns[pc + 2];
 
-	if (insns[pc].code != OP_MOV64_REG || insns[pc + 1].code != OP_ADD64_REG ||
-	    pc + 2 >= cnt || target[pc + 2] || ld->src != insns[pc].dst)
+	if (insns[pc].code != OP_MOV64_REG || insns[pc + 1].code != OP_ADD64_REG || pc + 2 >= cnt ||
+	    target[pc + 2] || ld->src != insns[pc].dst)
 		return -1;
 	switch (ld->code) {
 #define X(name, size, ext) \
@@ -1071,9 +1076,8 @@ int vm_interp_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], u
 {
 	if (!vm_is_subprog(vm, pc)) {
 		*ret = 0;
-		return vm->opts.bounds_check ?
-			       vm_error(vm, EFAULT, "callback at invalid pc %u", pc) :
-			       0;
+		return vm->opts.bounds_check ? vm_error(vm, EFAULT, "callback at invalid pc %u", pc)
+					     : 0;
 	}
 	return run_at(vm, pc, 0, 0, args, ret);
 }

@@ -17,11 +17,11 @@
 #include <bpftime/vm.h>
 #include "vm/insn.h"
 
-#define BPF_RAW_INSN(CODE, DST, SRC, OFF, IMM)                                                     \
-	((struct bpftime_insn){ .code = (CODE),                                                    \
-				.dst = (DST),                                                      \
-				.src = (SRC),                                                      \
-				.off = (int16_t)(OFF),                                             \
+#define BPF_RAW_INSN(CODE, DST, SRC, OFF, IMM)         \
+	((struct bpftime_insn){ .code = (CODE),        \
+				.dst = (DST),          \
+				.src = (SRC),          \
+				.off = (int16_t)(OFF), \
 				.imm = (int32_t)(IMM) })
 
 /* ALU: OP is BPF_ADD, BPF_SUB, ... */
@@ -37,16 +37,15 @@
 #define BPF_NEG32(DST)		    BPF_RAW_INSN(BPF_ALU | BPF_NEG, DST, 0, 0, 0)
 
 /* v4: signed div/mod (off = 1) and sign-extending moves (off = bits) */
-#define BPF_SDIV64_IMM(DST, IMM) BPF_RAW_INSN(BPF_ALU64 | BPF_DIV | BPF_K, DST, 0, 1, IMM)
-#define BPF_SDIV64_REG(DST, SRC) BPF_RAW_INSN(BPF_ALU64 | BPF_DIV | BPF_X, DST, SRC, 1, 0)
-#define BPF_SMOD64_IMM(DST, IMM) BPF_RAW_INSN(BPF_ALU64 | BPF_MOD | BPF_K, DST, 0, 1, IMM)
-#define BPF_SMOD64_REG(DST, SRC) BPF_RAW_INSN(BPF_ALU64 | BPF_MOD | BPF_X, DST, SRC, 1, 0)
-#define BPF_SDIV32_IMM(DST, IMM) BPF_RAW_INSN(BPF_ALU | BPF_DIV | BPF_K, DST, 0, 1, IMM)
-#define BPF_SDIV32_REG(DST, SRC) BPF_RAW_INSN(BPF_ALU | BPF_DIV | BPF_X, DST, SRC, 1, 0)
-#define BPF_SMOD32_IMM(DST, IMM) BPF_RAW_INSN(BPF_ALU | BPF_MOD | BPF_K, DST, 0, 1, IMM)
-#define BPF_SMOD32_REG(DST, SRC) BPF_RAW_INSN(BPF_ALU | BPF_MOD | BPF_X, DST, SRC, 1, 0)
-#define BPF_MOVSX64_REG(DST, SRC, BITS)                                                            \
-	BPF_RAW_INSN(BPF_ALU64 | BPF_MOV | BPF_X, DST, SRC, BITS, 0)
+#define BPF_SDIV64_IMM(DST, IMM)	BPF_RAW_INSN(BPF_ALU64 | BPF_DIV | BPF_K, DST, 0, 1, IMM)
+#define BPF_SDIV64_REG(DST, SRC)	BPF_RAW_INSN(BPF_ALU64 | BPF_DIV | BPF_X, DST, SRC, 1, 0)
+#define BPF_SMOD64_IMM(DST, IMM)	BPF_RAW_INSN(BPF_ALU64 | BPF_MOD | BPF_K, DST, 0, 1, IMM)
+#define BPF_SMOD64_REG(DST, SRC)	BPF_RAW_INSN(BPF_ALU64 | BPF_MOD | BPF_X, DST, SRC, 1, 0)
+#define BPF_SDIV32_IMM(DST, IMM)	BPF_RAW_INSN(BPF_ALU | BPF_DIV | BPF_K, DST, 0, 1, IMM)
+#define BPF_SDIV32_REG(DST, SRC)	BPF_RAW_INSN(BPF_ALU | BPF_DIV | BPF_X, DST, SRC, 1, 0)
+#define BPF_SMOD32_IMM(DST, IMM)	BPF_RAW_INSN(BPF_ALU | BPF_MOD | BPF_K, DST, 0, 1, IMM)
+#define BPF_SMOD32_REG(DST, SRC)	BPF_RAW_INSN(BPF_ALU | BPF_MOD | BPF_X, DST, SRC, 1, 0)
+#define BPF_MOVSX64_REG(DST, SRC, BITS) BPF_RAW_INSN(BPF_ALU64 | BPF_MOV | BPF_X, DST, SRC, BITS, 0)
 #define BPF_MOVSX32_REG(DST, SRC, BITS) BPF_RAW_INSN(BPF_ALU | BPF_MOV | BPF_X, DST, SRC, BITS, 0)
 
 /* byte order: BPF_TO_LE / BPF_TO_BE, and the v4 unconditional swap */
@@ -54,24 +53,23 @@
 #define BPF_BSWAP(DST, BITS)	    BPF_RAW_INSN(BPF_ALU64 | BPF_END | BPF_TO_LE, DST, 0, 0, BITS)
 
 /* 64-bit immediate (two slots) and its pseudo-source forms */
-#define BPF_LD_IMM64_RAW(DST, SRC, IMM, NEXT_IMM)                                                  \
-	BPF_RAW_INSN(BPF_LD | BPF_DW | BPF_IMM, DST, SRC, 0, IMM),                                 \
+#define BPF_LD_IMM64_RAW(DST, SRC, IMM, NEXT_IMM)                  \
+	BPF_RAW_INSN(BPF_LD | BPF_DW | BPF_IMM, DST, SRC, 0, IMM), \
 		BPF_RAW_INSN(0, 0, 0, 0, NEXT_IMM)
-#define BPF_LD_IMM64(DST, IMM)                                                                     \
+#define BPF_LD_IMM64(DST, IMM) \
 	BPF_LD_IMM64_RAW(DST, 0, (uint32_t)(uint64_t)(IMM), (uint32_t)((uint64_t)(IMM) >> 32))
-#define BPF_LD_MAP_FD(DST, FD) BPF_LD_IMM64_RAW(DST, INSN_PSEUDO_MAP_FD, FD, 0)
-#define BPF_LD_MAP_VALUE(DST, FD, OFF)                                                             \
-	BPF_LD_IMM64_RAW(DST, INSN_PSEUDO_MAP_VALUE, FD, OFF)
-#define BPF_LD_FUNC(DST, REL) BPF_LD_IMM64_RAW(DST, INSN_PSEUDO_FUNC, REL, 0)
+#define BPF_LD_MAP_FD(DST, FD)	       BPF_LD_IMM64_RAW(DST, INSN_PSEUDO_MAP_FD, FD, 0)
+#define BPF_LD_MAP_VALUE(DST, FD, OFF) BPF_LD_IMM64_RAW(DST, INSN_PSEUDO_MAP_VALUE, FD, OFF)
+#define BPF_LD_FUNC(DST, REL)	       BPF_LD_IMM64_RAW(DST, INSN_PSEUDO_FUNC, REL, 0)
 
 /* memory: SIZE is BPF_B, BPF_H, BPF_W, BPF_DW */
 #define BPF_LDX_MEM(SIZE, DST, SRC, OFF) BPF_RAW_INSN(BPF_LDX | BPF_MEM | (SIZE), DST, SRC, OFF, 0)
-#define BPF_LDX_MEMSX(SIZE, DST, SRC, OFF)                                                         \
+#define BPF_LDX_MEMSX(SIZE, DST, SRC, OFF) \
 	BPF_RAW_INSN(BPF_LDX | BPF_MEMSX | (SIZE), DST, SRC, OFF, 0)
 #define BPF_STX_MEM(SIZE, DST, SRC, OFF) BPF_RAW_INSN(BPF_STX | BPF_MEM | (SIZE), DST, SRC, OFF, 0)
 #define BPF_ST_MEM(SIZE, DST, OFF, IMM)	 BPF_RAW_INSN(BPF_ST | BPF_MEM | (SIZE), DST, 0, OFF, IMM)
 /* OP is BPF_ADD, BPF_AND, ... optionally | BPF_FETCH, or BPF_XCHG, BPF_CMPXCHG */
-#define BPF_ATOMIC_OP(SIZE, OP, DST, SRC, OFF)                                                     \
+#define BPF_ATOMIC_OP(SIZE, OP, DST, SRC, OFF) \
 	BPF_RAW_INSN(BPF_STX | BPF_ATOMIC | (SIZE), DST, SRC, OFF, OP)
 
 /* jumps: OP is BPF_JEQ, BPF_JGT, ... */

@@ -49,7 +49,7 @@ struct verifier {
 	uint8_t *slot;	   /* SLOT_* per pc */
 	uint32_t *entries; /* subprogram entries, ascending */
 	size_t nr_entries;
-	uint8_t *state; /* per subprogram, call-graph walk */
+	uint8_t *state;	 /* per subprogram, call-graph walk */
 	uint8_t *height; /* frames needed from a subprogram, once known */
 };
 
@@ -115,7 +115,8 @@ static int check_alu(struct verifier *v, size_t pc)
 		err = check_reserved(v, pc, false, false, false, true);
 		if (err)
 			return err;
-		if (insn->off != 0 && insn->off != 8 && insn->off != 16 && (!is64 || insn->off != 32))
+		if (insn->off != 0 && insn->off != 8 && insn->off != 16 &&
+		    (!is64 || insn->off != 32))
 			return reject(v, "pc %zu: invalid movsx offset %d", pc, insn->off);
 		return check_reg(v, pc, insn->src, false);
 	case BPF_DIV:
@@ -423,8 +424,7 @@ static int walk_calls(struct verifier *v, size_t idx, unsigned int frame, size_t
 			continue;
 		callee = subprog_of(v, pc + 1 + insn->imm);
 		if (v->state[callee] == WALK_ACTIVE)
-			return reject(v, "pc %zu: recursive call to pc %u", pc,
-				      v->entries[callee]);
+			return reject(v, "pc %zu: recursive call to pc %u", pc, v->entries[callee]);
 		if (v->state[callee] == WALK_NEW) {
 			err = walk_calls(v, callee, frame + 1, pc);
 			if (err)
