@@ -27,6 +27,13 @@
 
 static int iters = 200000;
 static struct bpftime_shm *shm;
+static char shm_name[64];
+
+/* exit(1) paths leave no segment behind */
+static void remove_segment(void)
+{
+	bpftime_shm__remove(shm_name);
+}
 
 static double now_ns(void)
 {
@@ -334,23 +341,22 @@ static int quiet(enum libbpf_print_level l, const char *f, va_list ap)
 
 int main(int argc, char **argv)
 {
-	char name[64];
-	BPFTIME_OPTS(bpftime_shm_opts, o, .name = name, .size_mb = 128, .max_fd = 64);
+	BPFTIME_OPTS(bpftime_shm_opts, o, .name = shm_name, .size_mb = 128, .max_fd = 64);
 
 	if (argc > 1 && !strcmp(argv[1], "--quick"))
 		iters = 2000;
 	libbpf_set_print(quiet);
-	snprintf(name, sizeof(name), "bpftime_map_bench_%d", getpid());
-	bpftime_shm__remove(name);
+	snprintf(shm_name, sizeof(shm_name), "bpftime_map_bench_%d", getpid());
+	bpftime_shm__remove(shm_name);
 	shm = bpftime_shm__create(&o);
 	if (!shm) {
 		perror("bpftime_shm__create");
 		return 1;
 	}
+	atexit(remove_segment);
 	printf("possible CPUs: %d\n", bpftime_shm__ncpus(shm));
 	control_plane();
 	in_program();
 	bpftime_shm__close(shm);
-	bpftime_shm__remove(name);
 	return 0;
 }

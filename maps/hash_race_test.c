@@ -16,6 +16,7 @@
 extern void (*map_test_find_hook)(struct bpftime_map *h, void *elem_value);
 
 static struct bpftime_shm *shm;
+static char name[64];
 static int fd;
 static uint64_t churn_key, other_key;
 static void *churn_value, *reused_value;
@@ -41,7 +42,6 @@ static void hook(struct bpftime_map *h, void *value)
 static void test_reader_restarts(void **state)
 {
 	BPFTIME_OPTS(bpftime_shm_opts, o, .size_mb = 4, .max_fd = 16);
-	char name[64];
 	struct bpftime_map *h;
 	uint64_t stable = 0, v = 1;
 
@@ -73,10 +73,17 @@ static void test_reader_restarts(void **state)
 	bpftime_shm__remove(name);
 }
 
+static int cleanup(void **state)
+{
+	(void)state;
+	bpftime_shm__remove(name);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reader_restarts),
+		cmocka_unit_test_teardown(test_reader_restarts, cleanup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -361,12 +361,20 @@ static void test_readers_vs_recycling(void **state)
 	bpftime_shm__remove(shm_name);
 }
 
+/* a failed assertion skips the test's own cleanup */
+static int cleanup(void **state)
+{
+	(void)state;
+	bpftime_shm__remove(shm_name);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kill_mid_way),
-		cmocka_unit_test(test_lru_pressure),
-		cmocka_unit_test(test_readers_vs_recycling),
+		cmocka_unit_test_teardown(test_kill_mid_way, cleanup),
+		cmocka_unit_test_teardown(test_lru_pressure, cleanup),
+		cmocka_unit_test_teardown(test_readers_vs_recycling, cleanup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
