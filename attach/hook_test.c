@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -735,6 +736,51 @@ static void test_threads_uretprobe(void **state)
 	assert_true(atomic_load(&n) <= 5 * (args[0].calls + args[1].calls));
 }
 
+struct slow_arg {
+	atomic_int in_handler;
+	atomic_int done;
+	atomic_bool stop;
+};
+
+static void slow_fn(struct bpftime_pt_regs *regs, void *data)
+{
+	struct slow_arg *a = data;
+
+	(void)regs;
+	if (atomic_exchange(&a->in_handler, 1))
+		return;
+	usleep(100000);
+	atomic_store(&a->done, 1);
+}
+
+static void *slow_caller(void *arg)
+{
+	struct slow_arg *a = arg;
+
+	while (!atomic_load(&a->stop))
+		CALL(tgt_square)(2);
+	return NULL;
+}
+
+/* detach waits for a handler running on another thread */
+static void test_detach_waits(void **state)
+{
+	struct slow_arg a = { 0 };
+	struct bpftime_probe *p;
+	pthread_t th;
+
+	(void)state;
+	p = ATTACH(tgt_square, slow_fn, &a);
+	assert_non_null(p);
+	assert_int_equal(pthread_create(&th, NULL, slow_caller, &a), 0);
+	while (!atomic_load(&a.in_handler))
+		sched_yield();
+	assert_int_equal(bpftime_probe__detach(p), 0);
+	assert_int_equal(atomic_load(&a.done), 1);
+	atomic_store(&a.stop, true);
+	pthread_join(th, NULL);
+}
+
 /* ---- module + offset ---- */
 
 static void test_resolve_exe(void **state)
@@ -818,6 +864,7 @@ int main(void)
 		cmocka_unit_test(test_ctx_helpers),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_threads_uretprobe),
+		cmocka_unit_test(test_detach_waits),
 		cmocka_unit_test(test_resolve_exe),
 		cmocka_unit_test(test_shared_lib),
 		cmocka_unit_test(test_bad_args),

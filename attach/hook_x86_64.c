@@ -10,8 +10,8 @@
  *   1. steps below the red zone (the probe may be inside a leaf function),
  *   2. stores a kernel-layout struct pt_regs plus xmm0-7 (xmm0-15 inside a
  *      function) on the stack,
- *   3. calls list->dispatch(regs, list) with list = the site's current probe
- *      list (one plain load: an acquire on x86) on a 16-byte aligned stack,
+ *   3. calls hook_entry(regs, site) on a 16-byte aligned stack, which calls
+ *      the dispatcher of the site's current probe list,
  *   4. returns regs->rax to the caller when dispatch asks for an override,
  *   5. otherwise restores the caller-saved registers (and the flags inside a
  *      function), runs the relocated instructions and jumps back.
@@ -320,6 +320,7 @@ static void *alloc_near(uintptr_t target)
 /* ---- serializing other cores after a code write ---- */
 
 static int sync_mode; /* 0 unknown, 1 membarrier SYNC_CORE, 2 TLB-flush fallback */
+static bool mb_expedited;
 
 static void sync_core_init(void)
 {
@@ -329,11 +330,29 @@ static void sync_core_init(void)
 		return;
 	sync_mode = 2;
 	cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+	    !syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0))
+		mb_expedited = true;
 	if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE) &&
 	    !syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0))
 		sync_mode = 1;
 	else
 		pr_debug("membarrier SYNC_CORE unavailable: serializing code writes by TLB flush\n");
+}
+
+static char mb_page[PAGE_SIZE_4K] __attribute__((aligned(4096)));
+
+void hook_membarrier(void)
+{
+	sync_core_init();
+	if (mb_expedited && !syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0))
+		return;
+	/* Fallback: a TLB shootdown interrupts every core running this mm,
+	 * and an interrupt drains the store buffer like a full barrier.  The
+	 * write makes the PTE present, or there would be nothing to flush. */
+	*(volatile char *)mb_page = 1;
+	mprotect(mb_page, PAGE_SIZE_4K, PROT_READ);
+	mprotect(mb_page, PAGE_SIZE_4K, PROT_READ | PROT_WRITE);
 }
 
 /* Every other core running this process executes a serializing instruction
@@ -823,9 +842,9 @@ static int build_stub(struct hook_site *s, const uint8_t *code, size_t min_len, 
 	emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xE3);		    /* mov rbx, rsp */
 	emit1(&e, 0x48), emit1(&e, 0x83), emit1(&e, 0xE4), emit1(&e, 0xF0); /* and rsp, -16 */
 	emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xDF);		    /* mov rdi, rbx */
-	emit_mov_imm64(&e, 0, (uintptr_t)&s->list);			    /* mov rax, &list */
-	emit1(&e, 0x48), emit1(&e, 0x8B), emit1(&e, 0x30);		    /* mov rsi, [rax] */
-	emit1(&e, 0xFF), emit1(&e, 0x16);				    /* call [rsi] */
+	emit_mov_imm64(&e, 6, (uintptr_t)s);				    /* mov rsi, site */
+	emit_mov_imm64(&e, 0, (uintptr_t)hook_entry);			    /* mov rax, fn */
+	emit1(&e, 0xFF), emit1(&e, 0xD0);				    /* call rax */
 	emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xDC);		    /* mov rsp, rbx */
 	emit1(&e, 0x48), emit1(&e, 0x85), emit1(&e, 0xC0);		    /* test rax, rax */
 	emit1(&e, 0x74), emit1(&e, 0);					    /* jz .normal */

@@ -8,9 +8,9 @@
  *    (or be about to, after an int3 trap) long after the last detach, and a
  *    later attach at the same address reuses it (bounded by distinct sites).
  *  - struct hook_list: the site's immutable probe list, replaced as a whole on
- *    attach/detach (release store; the stub's plain load is an acquire on
- *    x86).  Old lists are retired onto the site, not freed, for the same
- *    reason: a reader may still hold one.
+ *    attach/detach (release store, acquire load in hook_entry).  The old list
+ *    is freed after a grace period (hook_sync): every thread that might have
+ *    loaded it has left hook_entry / hook_dispatch_return since.
  */
 #ifndef BPFTIME_ATTACH_INTERNAL_H
 #define BPFTIME_ATTACH_INTERNAL_H
@@ -40,9 +40,9 @@ struct hook_ent {
 	struct bpftime_probe *owner;
 };
 
-/* Immutable once published.  dispatch is the first field: the stub calls
- * [list] directly, so the variant (plain, with uretprobes) is chosen by the
- * list and a plain uprobe never runs uretprobe code. */
+/* Immutable once published.  hook_entry calls list->dispatch, so the
+ * variant (plain, with uretprobes) is chosen with the list, in one load, and
+ * a plain uprobe never runs uretprobe code. */
 struct hook_list {
 	hook_dispatch_fn dispatch;
 	struct hook_site *site;
@@ -70,13 +70,18 @@ struct hook_site {
 	size_t disp_len;      /* bytes of whole instructions displaced into the stub */
 	uint8_t orig[HOOK_ORIG_MAX];
 	_Atomic(struct hook_list *) list;
-	struct hook_list *retired;
+	struct hook_list *retired; /* replaced lists waiting for a grace period */
 	/* read by the SIGTRAP handler without locks */
 	_Atomic int trap_armed; /* an int3 may be at patch_addr: redirect to stub */
 	enum hook_state state;
 };
 
 /* hook_x86_64.c */
+/* Every stub calls this with the frame it built: marks the thread in
+ * flight, loads the site's list and calls list->dispatch. */
+uint64_t hook_entry(struct bpftime_pt_regs *regs, struct hook_site *site);
+/* A full memory barrier on every thread of the process (membarrier). */
+void hook_membarrier(void);
 struct hook_site_opts {
 	const void *func;
 	size_t func_size;
@@ -125,6 +130,11 @@ struct hook_tls {
 	bool override;	/* bpftime_probe_override_return was called */
 	uint64_t missed; /* probes skipped because of nesting */
 	struct hook_shadow *shadow;
+	/* grace periods: written only by the owning thread (plain movs on x86),
+	 * read by hook_sync on another thread */
+	_Atomic unsigned int inflight; /* nesting depth inside hook_entry/return */
+	_Atomic unsigned int gen;      /* bumped each time inflight returns to 0 */
+	bool registered;	       /* in the thread registry (see uprobe.c) */
 };
 /* initial-exec: the agent is preloaded (static TLS is there for it) and a
  * __tls_get_addr call per probe hit would be a measurable part of the cost. */

@@ -1,7 +1,11 @@
 /* attach/test_targets.c: C functions the attach tests probe (see the header). */
 #include "test_targets.h"
 
+#if defined(__clang__)
+#define TARGET __attribute__((noinline, used))
+#else
 #define TARGET __attribute__((noinline, noipa))
+#endif
 
 volatile long tgt_body_runs;
 

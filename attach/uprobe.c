@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 
 #include "internal.h"
@@ -59,22 +60,130 @@ struct hook_shadow {
 
 #define SHADOW_INIT_SIZE (4 * 4096)
 
-static pthread_key_t shadow_key;
-static pthread_once_t shadow_once = PTHREAD_ONCE_INIT;
+/* ---- the thread registry, for grace periods ----
+ *
+ * Detach must not return while another thread may still run the detached
+ * handler (the caller frees its data next), and replaced lists may be freed
+ * only when no thread can hold them.  Readers pay two plain stores per hit:
+ * hook_entry bumps the thread's inflight count before it loads the list and
+ * drops it after the dispatcher returns.  hook_sync (writer, after publishing
+ * a new list) issues membarrier, so every thread's inflight store is visible
+ * or its list load comes after the publication, then waits for each
+ * registered thread that is in flight until it leaves (inflight 0 or gen
+ * changed).  A thread registers (under registry_lock) before its first list
+ * load, so a thread missing from a scan loads the list after the scan and
+ * sees the new one.  Threads leave the registry from a pthread key destructor.
+ */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hook_tls **registry;
+static size_t registry_len, registry_cap;
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
-static void shadow_free(void *p)
+static void tls_destroy(void *p)
 {
-	struct hook_shadow *sh = p;
+	struct hook_tls *t = p;
 
-	if (hook_tls.shadow == sh)
-		hook_tls.shadow = NULL;
-	munmap(sh, sh->map_size);
+	pthread_mutex_lock(&registry_lock);
+	for (size_t i = 0; i < registry_len; i++) {
+		if (registry[i] == t) {
+			registry[i] = registry[--registry_len];
+			break;
+		}
+	}
+	t->registered = false;
+	pthread_mutex_unlock(&registry_lock);
+	if (t->shadow) {
+		munmap(t->shadow, t->shadow->map_size);
+		t->shadow = NULL;
+	}
 }
 
-static void shadow_key_init(void)
+static void tls_key_init(void)
 {
-	if (pthread_key_create(&shadow_key, shadow_free))
-		pr_warn("cannot create the shadow stack key: shadow stacks leak at thread exit\n");
+	if (pthread_key_create(&tls_key, tls_destroy))
+		pr_warn("cannot create the thread key: per-thread state leaks at thread exit\n");
+}
+
+static __attribute__((noinline)) void tls_register(struct hook_tls *t)
+{
+	pthread_once(&tls_once, tls_key_init);
+	pthread_mutex_lock(&registry_lock);
+	if (registry_len == registry_cap) {
+		size_t ncap = registry_cap ? registry_cap * 2 : 64;
+		struct hook_tls **n = realloc(registry, ncap * sizeof(*n));
+
+		if (!n) {
+			pthread_mutex_unlock(&registry_lock);
+			return; /* retried on the next hit; this one is not waited for */
+		}
+		registry = n;
+		registry_cap = ncap;
+	}
+	registry[registry_len++] = t;
+	t->registered = true;
+	pthread_mutex_unlock(&registry_lock);
+	pthread_setspecific(tls_key, t);
+}
+
+static inline void inflight_enter(struct hook_tls *t)
+{
+	unsigned int n = atomic_load_explicit(&t->inflight, memory_order_relaxed);
+
+	atomic_store_explicit(&t->inflight, n + 1, memory_order_relaxed);
+	/* the store is ordered before the list load by the writer's membarrier */
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void inflight_leave(struct hook_tls *t)
+{
+	unsigned int n = atomic_load_explicit(&t->inflight, memory_order_relaxed);
+
+	atomic_signal_fence(memory_order_seq_cst);
+	if (n == 1)
+		atomic_store_explicit(&t->gen,
+				      atomic_load_explicit(&t->gen, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+	atomic_store_explicit(&t->inflight, n - 1, memory_order_release);
+}
+
+/* Waits until no other thread can still use a list replaced before the call.
+ * Called with hook_lock held, never from a handler of the same thread's
+ * site (the calling thread is skipped).  A handler that blocks until another
+ * thread detaches would deadlock, as with the kernel's synchronize_rcu. */
+static void hook_sync(void)
+{
+	struct hook_tls *self = &hook_tls;
+
+	hook_membarrier();
+	pthread_mutex_lock(&registry_lock);
+	for (size_t i = 0; i < registry_len; i++) {
+		struct hook_tls *t = registry[i];
+		unsigned int gen;
+
+		if (t == self || !atomic_load_explicit(&t->inflight, memory_order_acquire))
+			continue;
+		gen = atomic_load_explicit(&t->gen, memory_order_acquire);
+		while (atomic_load_explicit(&t->inflight, memory_order_acquire) &&
+		       atomic_load_explicit(&t->gen, memory_order_acquire) == gen)
+			sched_yield();
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+uint64_t hook_entry(struct bpftime_pt_regs *regs, struct hook_site *site)
+{
+	struct hook_tls *t = &hook_tls;
+	struct hook_list *l;
+	uint64_t ret;
+
+	if (unlikely(!t->registered))
+		tls_register(t);
+	inflight_enter(t);
+	l = atomic_load_explicit(&site->list, memory_order_acquire);
+	ret = l->dispatch(regs, l);
+	inflight_leave(t);
+	return ret;
 }
 
 /* Grows (or creates) this thread's shadow stack.  mmap, not malloc: a
@@ -102,8 +211,6 @@ static struct hook_shadow *shadow_grow(void)
 		munmap(old, old->map_size);
 	}
 	hook_tls.shadow = sh;
-	pthread_once(&shadow_once, shadow_key_init);
-	pthread_setspecific(shadow_key, sh);
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	return sh;
 }
@@ -229,8 +336,12 @@ uint64_t hook_dispatch_return(struct bpftime_pt_regs *regs)
 	sh->top--;
 	regs->rip = ent.ret;
 	if (likely(!t->active)) {
-		struct hook_list *l = atomic_load_explicit(&ent.site->list, memory_order_acquire);
+		struct hook_list *l;
 
+		if (unlikely(!t->registered))
+			tls_register(t);
+		inflight_enter(t);
+		l = atomic_load_explicit(&ent.site->list, memory_order_acquire);
 		t->active = true;
 		t->ctx.regs = regs;
 		t->ctx.func_ip = ent.site->req_addr;
@@ -242,6 +353,7 @@ uint64_t hook_dispatch_return(struct bpftime_pt_regs *regs)
 		t->ctx.regs = NULL;
 		t->ctx.is_return = false;
 		t->active = false;
+		inflight_leave(t);
 	} else {
 		t->missed++;
 	}
@@ -294,7 +406,7 @@ static struct hook_list *list_build(struct hook_site *s, const struct hook_list 
 	return l;
 }
 
-/* Publishes l; the old list is retired, never freed (a stub may hold it). */
+/* Publishes l; the old list is retired until the next grace period. */
 static void list_publish(struct hook_site *s, struct hook_list *l)
 {
 	struct hook_list *old = atomic_load_explicit(&s->list, memory_order_relaxed);
@@ -302,6 +414,20 @@ static void list_publish(struct hook_site *s, struct hook_list *l)
 	atomic_store_explicit(&s->list, l, memory_order_release);
 	old->retired_next = s->retired;
 	s->retired = old;
+}
+
+/* After a grace period: frees the site's retired lists, unless this thread
+ * is itself inside a hook (a handler detaching), which may hold one. */
+static void list_reclaim(struct hook_site *s)
+{
+	if (atomic_load_explicit(&hook_tls.inflight, memory_order_relaxed))
+		return;
+	while (s->retired) {
+		struct hook_list *l = s->retired;
+
+		s->retired = l->retired_next;
+		free(l);
+	}
 }
 
 static int opts_copy(const struct bpftime_probe_opts *in, struct bpftime_probe_opts *out)
@@ -376,6 +502,7 @@ struct bpftime_probe *bpftime_probe__attach(void *addr, bpftime_probe_fn fn, voi
 		l = list_build(s, atomic_load_explicit(&s->list, memory_order_relaxed), NULL, p);
 		if (l)
 			list_publish(s, l);
+		hook_sync(); /* the caller may free data when we fail */
 	}
 out:
 	hook_unlock();
@@ -406,6 +533,9 @@ int bpftime_probe__detach(struct bpftime_probe *p)
 	list_publish(s, l);
 	if (!l->n_entry && !l->n_ret)
 		err = hook_site_unpatch(s);
+	/* no thread runs p's handler after this: the caller may free its data */
+	hook_sync();
+	list_reclaim(s);
 	free(p);
 out:
 	hook_unlock();

@@ -103,7 +103,7 @@ struct bpftime_probe;
  * @param addr probe address (function entry unless opts->inside_func)
  * @param fn handler
  * @param data passed to fn; owned by the caller, who keeps it alive until
- *        detach returns and no thread can still be running fn
+ *        bpftime_probe__detach() returns
  * @param opts may be NULL (entry uprobe, cookie 0)
  * @return a handle owned by the caller (free with bpftime_probe__detach()),
  *         or NULL with errno: EINVAL (bad arguments), ENOTSUP (the code at addr
@@ -117,8 +117,11 @@ BPFTIME_API struct bpftime_probe *bpftime_probe__attach(void *addr, bpftime_prob
 /**
  * @brief **bpftime_probe__detach()** removes the probe and frees the handle.
  * The original bytes are restored when it was the last probe at its site.
- * Another thread may still be finishing a call of the handler when this
- * returns.  NULL is accepted.
+ * When it returns, no other thread is running (or can start) the handler, so
+ * its data may be freed; it waits for handlers in flight to finish, so a
+ * handler must not wait for a detach done by another thread.  Called from a
+ * handler, only the calling thread's own call may still be running.  NULL is
+ * accepted.
  * @return 0, or a negative errno when the bytes could not be restored (the
  *         handler is detached anyway)
  */
