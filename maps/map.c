@@ -261,7 +261,7 @@ static struct handle_cache *cache_get(struct bpftime_shm *shm)
 		if (!c)
 			return NULL;
 		c->n = shm->max_fd;
-		shm->handles = c;
+		__atomic_store_n(&shm->handles, c, __ATOMIC_RELEASE); /* read unlocked below */
 	}
 	return c;
 }
@@ -308,7 +308,7 @@ out:
 struct bpftime_map *bpftime_map__handle(struct bpftime_shm *shm, int fd)
 {
 	struct shm_map *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
-	struct handle_cache *c = shm->handles;
+	struct handle_cache *c = __atomic_load_n(&shm->handles, __ATOMIC_ACQUIRE);
 	struct bpftime_map *h;
 
 	if (unlikely(!m))
@@ -321,7 +321,8 @@ struct bpftime_map *bpftime_map__handle(struct bpftime_shm *shm, int fd)
 	h = map_handle_of_obj(shm, m);
 	if (!h)
 		return errno = ENOMEM, NULL;
-	atomic_store_explicit(&((struct handle_cache *)shm->handles)->by_fd[fd], h,
+	c = __atomic_load_n(&shm->handles, __ATOMIC_ACQUIRE);
+	atomic_store_explicit(&c->by_fd[fd], h,
 			      memory_order_release);
 	return h;
 }
