@@ -681,6 +681,14 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 			return 0;
 		}
 	}
+	if (!h->lru && h->type != BPFTIME_MAP_HASH_OF_MAPS &&
+	    atomic_load_explicit(&t->count, memory_order_relaxed) >= (int32_t)h->max_entries &&
+	    !find(h, b, hash, key)) {
+		/* full and a new key: fail without the lock (stays cheap when
+		 * full); the flag check comes first, as in the kernel (maps of
+		 * maps check the fd before anything, below) */
+		return (flags & 3) == BPFTIME_EXIST ? -ENOENT : -E2BIG;
+	}
 	if (h->type == BPFTIME_MAP_HASH_OF_MAPS) {
 		fdobj = map_fd_get(h, value, &err);
 		if (!fdobj)
