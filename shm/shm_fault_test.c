@@ -1,0 +1,111 @@
+/* shm/shm_fault_test.c: the fault twin of object creation (programs, perf
+ * events, links, BTF, pins, perf rings): with the arena filled so that only
+ * N bytes are left, for N growing from 0 until creation succeeds, every
+ * failure is -ENOMEM and leaks nothing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <bpftime/log.h>
+#include <bpftime/shm.h>
+#include <bpftime/vm.h>
+#include "shm/internal.h"
+
+static char name[64];
+static struct bpftime_insn insns[64];
+
+static int cleanup(void **state)
+{
+	(void)state;
+	bpftime_shm__remove(name);
+	return 0;
+}
+
+static uint64_t used(struct bpftime_shm *shm)
+{
+	struct bpftime_shm_stats st = { .sz = sizeof(st) };
+
+	assert_int_equal(bpftime_shm__stats(shm, &st), 0);
+	return st.used;
+}
+
+enum what { PROG, PERF, LINK, BTF, RING };
+
+static int create(struct bpftime_shm *shm, enum what w)
+{
+	BPFTIME_OPTS(bpftime_perf_event_opts, pe, .type = BPFTIME_PERF_TYPE_UPROBE, .pid = -1,
+		     .module = "/usr/lib/x86_64-linux-gnu/libc.so.6", .offset = 16);
+	uint64_t off;
+	int err;
+
+	switch (w) {
+	case PROG:
+		return bpftime_prog__create(shm, 10, 1, "p", insns, 64, NULL);
+	case PERF:
+		return bpftime_perf_event__create(shm, 10, &pe);
+	case LINK:
+		return bpftime_link__create(shm, 10, 1, 2, NULL);
+	case BTF:
+		return bpftime_btf__create(shm, 10, insns, sizeof(insns));
+	case RING:
+		err = bpftime_perf_event__mmap_ring(shm, 2, 3 * 4096, &off);
+		return err ? err : 10;
+	}
+	return -EINVAL;
+}
+
+static void test_object_fault(void **state)
+{
+	BPFTIME_OPTS(bpftime_shm_opts, o, .name = name, .size_mb = 2, .max_fd = 16);
+	BPFTIME_OPTS(bpftime_perf_event_opts, sw, .type = BPFTIME_PERF_TYPE_SOFTWARE, .pid = -1);
+	struct bpftime_shm *shm;
+	uint64_t arena, base;
+
+	(void)state;
+	snprintf(name, sizeof(name), "bpftime_test_shmfault_%d", getpid());
+	bpftime_shm__remove(name);
+	shm = bpftime_shm__create(&o);
+	assert_non_null(shm);
+	bpftime_set_print(NULL);
+	insns[63].code = 0x95;
+	/* fds 1 and 2: a program and a perf event for links and rings */
+	assert_int_equal(bpftime_prog__create(shm, 1, 1, "p", insns, 64, NULL), 1);
+	assert_int_equal(bpftime_perf_event__create(shm, 2, &sw), 2);
+	arena = shm->hdr->arena_size;
+	base = used(shm);
+	for (enum what w = PROG; w <= RING; w++) {
+		int failures = 0, fd = -1;
+
+		for (uint64_t left = 0; left < 65536; left += 16) {
+			uint64_t filler = shm_alloc(shm, arena - base - left - 64, 16);
+
+			if (!filler)
+				continue;
+			fd = create(shm, w);
+			shm_free(shm, filler);
+			if (fd >= 0)
+				break;
+			assert_int_equal(fd, -ENOMEM);
+			assert_int_equal(used(shm), base); /* the filler is gone: nothing else left */
+			failures++;
+		}
+		assert_int_equal(fd, 10);
+		assert_true(failures > 0);
+		if (w != RING)
+			assert_int_equal(bpftime_handler__close(shm, 10), 0);
+		if (w != RING)
+			assert_int_equal(used(shm), base);
+	}
+	bpftime_shm__close(shm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_object_fault, cleanup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
