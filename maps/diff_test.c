@@ -263,7 +263,8 @@ static void key_lpm(void *key, uint32_t i)
 	uint32_t plen = plens[i % 6], addr = (10u << 24) | ((i / 6 % 4) << 20) | ((i / 24) << 8);
 	unsigned char *k = key;
 
-	addr = plen ? addr & ~((1ULL << (32 - plen)) - 1) : 0;
+	/* bits past the prefix vary too: the kernel keeps them */
+	addr |= (i * 2654435761u) & ((1ULL << (32 - plen)) - 1) & 0x0f0f;
 	memcpy(k, &plen, 4);
 	k[4] = (unsigned char)(addr >> 24);
 	k[5] = (unsigned char)(addr >> 16);

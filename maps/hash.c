@@ -396,7 +396,9 @@ static int htab_alloc(struct bpftime_shm *shm, struct shm_map *m)
 	bool lru = m->map_type == BPFTIME_MAP_LRU_HASH || m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
 	bool percpu = m->map_type == BPFTIME_MAP_PERCPU_HASH ||
 		      m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
-	uint64_t vsize = (uint64_t)MAP_ROUND8(m->value_size) * (percpu ? shm->ncpus : 1);
+	uint64_t vsize = (uint64_t)MAP_ROUND8(m->value_size) * (percpu ? shm->ncpus : 1) +
+			 /* LPM tries keep the key as given after the value */
+			 (m->map_type == BPFTIME_MAP_LPM_TRIE ? MAP_ROUND8(m->key_size) : 0);
 	uint64_t esize = (sizeof(struct htab_elem) + MAP_ROUND8(m->key_size) + vsize + 15) & ~15ULL;
 	bool prealloc = lru || !(m->map_flags & BPFTIME_F_NO_PREALLOC);
 	uint32_t nb = map_roundup_pow2(m->max_entries), nl = nb < 1024 ? nb : 1024, shift;

@@ -2,7 +2,9 @@
  * entries per prefix length.  A lookup probes the lengths that have entries,
  * longest first, with the key's data masked to that length: O(number of
  * distinct prefix lengths), lock-free like the hash map it is built on.
- * Stored keys keep only their prefix bits (bits past prefixlen read as 0).
+ * The table is keyed by the prefix bits only; the key as given (bits past
+ * prefixlen included, which the kernel keeps and get_next_key returns) is
+ * stored after the value.
  *
  * get_next_key follows the kernel's order (a post-order walk of the trie,
  * 0-branch first): a prefix comes after every longer prefix it contains, and
@@ -139,8 +141,12 @@ static int lpm_update_common(struct bpftime_map *h, const void *key, const void 
 		return -ENOSPC;
 	}
 	err = map_hash_ops.sys_update(h, buf, value, flags);
-	if (!err && !exists)
-		atomic_fetch_add(&l->counts[plen], 1);
+	if (!err) {
+		/* the element the update installed: record the key as given */
+		memcpy((char *)htab_lookup_elem_key(h, buf) + h->vsize8, key, h->key_size);
+		if (!exists)
+			atomic_fetch_add(&l->counts[plen], 1);
+	}
 	shm_unlock(&l->lock);
 	return err;
 }
@@ -209,8 +215,8 @@ static int lpm_cmp(uint32_t dlen, const unsigned char *a, const unsigned char *b
 struct next_ctx {
 	uint32_t key_size;
 	const unsigned char *after; /* NULL: find the minimum */
-	unsigned char *best;
-	bool found;
+	unsigned char best[4 + LPM_DATA_MAX];
+	const void *best_value;
 };
 
 static long next_cb(struct bpftime_map *h, const void *key, void *value, void *ctx)
@@ -222,9 +228,9 @@ static long next_cb(struct bpftime_map *h, const void *key, void *value, void *c
 	UNUSED(value);
 	if (c->after && lpm_cmp(dlen, key, c->after) <= 0)
 		return 0;
-	if (!c->found || lpm_cmp(dlen, key, c->best) < 0) {
+	if (!c->best_value || lpm_cmp(dlen, key, c->best) < 0) {
 		memcpy(c->best, key, c->key_size);
-		c->found = true;
+		c->best_value = value;
 	}
 	return 0;
 }
@@ -232,7 +238,7 @@ static long next_cb(struct bpftime_map *h, const void *key, void *value, void *c
 static int lpm_get_next_key(struct bpftime_map *h, const void *key, void *next)
 {
 	unsigned char buf[4 + LPM_DATA_MAX];
-	struct next_ctx c = { .key_size = h->key_size, .best = next };
+	struct next_ctx c = { .key_size = h->key_size };
 
 	if (key) {
 		uint32_t plen;
@@ -245,7 +251,10 @@ static int lpm_get_next_key(struct bpftime_map *h, const void *key, void *next)
 		}
 	}
 	map_hash_ops.for_each(h, next_cb, &c);
-	return c.found ? 0 : -ENOENT;
+	if (!c.best_value)
+		return -ENOENT;
+	memcpy(next, (const char *)c.best_value + h->vsize8, h->key_size); /* as given */
+	return 0;
 }
 
 const struct map_ops map_lpm_ops = {

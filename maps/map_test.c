@@ -520,6 +520,16 @@ static void test_lpm(void **state)
 	assert_int_equal(bpftime_map__get_next_key(shm, fd, &nk, &nk), 0);
 	assert_memory_equal(&nk, &k0, sizeof(nk));
 	assert_int_equal(bpftime_map__get_next_key(shm, fd, &nk, &nk), -ENOENT);
+	/* bits past the prefix: same entry, and iteration returns the key as
+	 * last given (as the kernel stores it) */
+	{
+		struct ip4_key odd = { 16, { 10, 1, 7, 9 } }, got;
+
+		assert_int_equal(bpftime_map__update(shm, fd, &odd, &v, BPFTIME_NOEXIST), -EEXIST);
+		assert_int_equal(bpftime_map__update(shm, fd, &odd, &v, BPFTIME_EXIST), 0);
+		assert_int_equal(bpftime_map__get_next_key(shm, fd, &k24, &got), 0);
+		assert_memory_equal(&got, &odd, sizeof(got));
+	}
 	/* delete is exact */
 	assert_int_equal(bpftime_map__delete(shm, fd, &k16), 0);
 	assert_int_equal(bpftime_map__delete(shm, fd, &k16), -ENOENT);
