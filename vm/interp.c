@@ -46,7 +46,10 @@
  * nothing jumps to it, so the predecessor always ran right before), decoding
  * picks a variant that takes that operand from `acc`: _AD for dst (ALU
  * read-modify-write, compares, store bases), _AS for src (ALU and compare
- * sources, moves, load bases, stored values).
+ * sources, moves, load bases, stored values).  Conditional jumps and plain
+ * stores write no register, so forwarding also reaches past them (unless
+ * they are jump targets themselves).  The fused handlers (F3, FJ, FL below)
+ * come with forwarded variants too.
  */
 #define VM_BINOPS(M, X)                                                                            \
 	M(X, ADD) M(X, SUB) M(X, MUL) M(X, OR) M(X, AND) M(X, XOR) M(X, LSH) M(X, RSH) M(X, ARSH)  \
