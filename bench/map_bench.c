@@ -146,8 +146,8 @@ static void control_plane(void)
 				printf("  %-14s %-14s %10.1f %10.1f %7.1fx\n", maps[m].name,
 				       op_names[op], u, k, k / u);
 			else
-				printf("  %-14s %-14s %10.1f %10s %8s\n", maps[m].name, op_names[op],
-				       u, "n/a", "");
+				printf("  %-14s %-14s %10.1f %10s %8s\n", maps[m].name,
+				       op_names[op], u, "n/a", "");
 		}
 		if (kfd >= 0)
 			close(kfd);
@@ -326,8 +326,8 @@ static void in_program(void)
 		struct bpftime_map *h = bpftime_map__handle(shm, rfd);
 
 		if (h)
-			printf("  %-14s %-14s %10.1f   (64-byte records, no consumer)\n",
-			       "ringbuf", "output", our_in_prog(h, false, 2));
+			printf("  %-14s %-14s %10.1f   (64-byte records, no consumer)\n", "ringbuf",
+			       "output", our_in_prog(h, false, 2));
 	}
 }
 

@@ -13,9 +13,9 @@
 #include "internal.h"
 #include "common/compiler.h"
 
-#define ARRAY_FLAGS                                                                                \
-	(BPFTIME_F_NUMA_NODE | BPFTIME_F_MMAPABLE | BPFTIME_F_RDONLY | BPFTIME_F_WRONLY |           \
-	 BPFTIME_F_RDONLY_PROG | BPFTIME_F_WRONLY_PROG | BPFTIME_F_INNER_MAP |                     \
+#define ARRAY_FLAGS                                                                       \
+	(BPFTIME_F_NUMA_NODE | BPFTIME_F_MMAPABLE | BPFTIME_F_RDONLY | BPFTIME_F_WRONLY | \
+	 BPFTIME_F_RDONLY_PROG | BPFTIME_F_WRONLY_PROG | BPFTIME_F_INNER_MAP |            \
 	 BPFTIME_F_PRESERVE_ELEMS)
 #define PCPU_MIN_UNIT_SIZE (32u << 10)
 
@@ -141,8 +141,7 @@ static int array_sys_lookup(struct bpftime_map *h, const void *key, void *value,
 		return -ENOENT;
 	if (h->type == BPFTIME_MAP_PERCPU_ARRAY) {
 		for (uint32_t c = 0; c < h->ncpus; c++)
-			memcpy((char *)value + (size_t)c * h->vsize8, pelem(h, idx, c),
-			       h->vsize8);
+			memcpy((char *)value + (size_t)c * h->vsize8, pelem(h, idx, c), h->vsize8);
 		return 0;
 	}
 	v = elem(h, idx);
@@ -168,8 +167,8 @@ static int array_check_update(struct bpftime_map *h, uint32_t idx, uint64_t flag
 		return -E2BIG;
 	if (flags & BPFTIME_NOEXIST)
 		return -EEXIST;
-	if ((flags & BPFTIME_F_LOCK) && (h->m->spin_lock_off < 0 ||
-					 h->type == BPFTIME_MAP_PERCPU_ARRAY))
+	if ((flags & BPFTIME_F_LOCK) &&
+	    (h->m->spin_lock_off < 0 || h->type == BPFTIME_MAP_PERCPU_ARRAY))
 		return -EINVAL;
 	return 0;
 }
@@ -208,8 +207,7 @@ static int array_sys_update(struct bpftime_map *h, const void *key, const void *
 	return 0;
 }
 
-static long array_update(struct bpftime_map *h, const void *key, const void *value,
-			 uint64_t flags)
+static long array_update(struct bpftime_map *h, const void *key, const void *value, uint64_t flags)
 {
 	uint32_t idx = *(const uint32_t *)key;
 	int err = array_check_update(h, idx, flags);
@@ -299,8 +297,7 @@ static inline _Atomic uint64_t *fd_slot(struct bpftime_map *h, uint32_t idx)
 	return (_Atomic uint64_t *)(h->priv + (size_t)idx * 8);
 }
 
-static int fd_array_sys_lookup(struct bpftime_map *h, const void *key, void *value,
-			       uint64_t flags)
+static int fd_array_sys_lookup(struct bpftime_map *h, const void *key, void *value, uint64_t flags)
 {
 	uint32_t idx;
 
@@ -425,10 +422,10 @@ const struct map_ops map_perf_event_array_ops = {
  * and counts it (in the meta page's reserved area); the next record that
  * fits is preceded by a PERF_RECORD_LOST {header, u64 id, u64 lost}, as the
  * kernel does, which perf_buffer reports through its lost callback. */
-#define PERF_META_HEAD 1024
-#define PERF_META_TAIL 1032
-#define PERF_META_LOCK 2048
-#define PERF_META_LOST 2112 /* drops not reported yet */
+#define PERF_META_HEAD	   1024
+#define PERF_META_TAIL	   1032
+#define PERF_META_LOCK	   2048
+#define PERF_META_LOST	   2112 /* drops not reported yet */
 #define PERF_RECORD_LOST   2
 #define PERF_RECORD_SAMPLE 9
 

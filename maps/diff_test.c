@@ -79,7 +79,7 @@ static int teardown(void **state)
 
 struct pair {
 	struct bpftime_shm *shm;
-	int k, u; /* kernel fd, our fd */
+	int k, u;	 /* kernel fd, our fd */
 	uint32_t ks, vs; /* key size, syscall value size */
 };
 
@@ -107,12 +107,12 @@ static void unpair(struct pair *p)
 	bpftime_handler__close(p->shm, p->u);
 }
 
-#define SAME(kcall, ucall, what)                                                                   \
-	do {                                                                                       \
-		int kr_ = (kcall), ur_ = (ucall);                                                  \
-		if (kr_ != ur_)                                                                    \
-			fail_msg("%s: kernel %d, bpftime %d (step %d)", what, kr_, ur_, step);     \
-		rc = kr_;                                                                          \
+#define SAME(kcall, ucall, what)                                                               \
+	do {                                                                                   \
+		int kr_ = (kcall), ur_ = (ucall);                                              \
+		if (kr_ != ur_)                                                                \
+			fail_msg("%s: kernel %d, bpftime %d (step %d)", what, kr_, ur_, step); \
+		rc = kr_;                                                                      \
 	} while (0)
 
 /* One random operation on both maps; keys from a small domain so that
@@ -139,8 +139,8 @@ static void step_once(struct pair *p, int step, uint32_t key_domain, bool iterat
 	case 2:
 		memset(kv, 0x5a, p->vs);
 		memset(uv, 0x5a, p->vs);
-		SAME(bpf_map_lookup_elem(p->k, key, kv), bpftime_map__lookup(p->shm, p->u, key, uv, 0),
-		     "lookup");
+		SAME(bpf_map_lookup_elem(p->k, key, kv),
+		     bpftime_map__lookup(p->shm, p->u, key, uv, 0), "lookup");
 		if (rc == 0 && memcmp(kv, uv, p->vs))
 			fail_msg("lookup: values differ (step %d)", step);
 		break;
@@ -210,7 +210,8 @@ static void key_wide(void *key, uint32_t i)
 	memcpy(key, k, 16);
 }
 
-static void run(struct pair *p, int steps, uint32_t domain, bool exact, void (*mk)(void *, uint32_t))
+static void run(struct pair *p, int steps, uint32_t domain, bool exact,
+		void (*mk)(void *, uint32_t))
 {
 	for (int s = 0; s < steps; s++) {
 		step_once(p, s, domain, exact, mk);
@@ -220,10 +221,10 @@ static void run(struct pair *p, int steps, uint32_t domain, bool exact, void (*m
 	same_contents(p);
 }
 
-#define NEED_KERNEL()                                                                              \
-	do {                                                                                       \
-		if (!kernel_ok)                                                                    \
-			skip();                                                                    \
+#define NEED_KERNEL()           \
+	do {                    \
+		if (!kernel_ok) \
+			skip(); \
 	} while (0)
 
 static void test_diff_hash(void **state)
@@ -329,7 +330,8 @@ static void test_diff_queue_stack(void **state)
 				break;
 			case 3:
 				SAME(bpf_map_lookup_and_delete_elem(p.k, NULL, &kv),
-				     bpftime_map__lookup_and_delete(p.shm, p.u, NULL, &uv, 0), "pop");
+				     bpftime_map__lookup_and_delete(p.shm, p.u, NULL, &uv, 0),
+				     "pop");
 				if (rc == 0)
 					assert_int_equal(kv, uv);
 				break;
@@ -359,8 +361,8 @@ static void test_diff_bloom(void **state)
 	ufd = bpftime_map__create(shm, -1, BPFTIME_MAP_BLOOM_FILTER, "b", 0, 8, 500, &uo);
 	assert_true(kfd >= 0 && ufd >= 0);
 	for (v = 0; v < 500; v += 2) {
-		SAME(bpf_map_update_elem(kfd, NULL, &v, 0), bpftime_map__update(shm, ufd, NULL, &v, 0),
-		     "push");
+		SAME(bpf_map_update_elem(kfd, NULL, &v, 0),
+		     bpftime_map__update(shm, ufd, NULL, &v, 0), "push");
 	}
 	for (v = 0; v < 500; v += 2)
 		SAME(bpf_map_lookup_elem(kfd, NULL, &v), bpftime_map__lookup(shm, ufd, NULL, &v, 0),
@@ -431,8 +433,7 @@ static void test_diff_errors(void **state)
 		int kfd = bpf_map_create(attrs[step].t, "x", attrs[step].ks, attrs[step].vs,
 					 attrs[step].max, &ko);
 		int ufd = bpftime_map__create(shm, -1, (enum bpftime_map_type)attrs[step].t, "x",
-					      attrs[step].ks, attrs[step].vs, attrs[step].max,
-					      &uo);
+					      attrs[step].ks, attrs[step].vs, attrs[step].max, &uo);
 
 		if ((kfd >= 0) != (ufd >= 0) || (kfd < 0 && kfd != ufd))
 			fail_msg("create attrs #%d: kernel %d, bpftime %d", step, kfd, ufd);
@@ -476,7 +477,8 @@ static void test_diff_errors(void **state)
 			     bpftime_map__get_next_key(shm, p.u, NULL, key), "next");
 			step++;
 			SAME(bpf_map_lookup_and_delete_elem(p.k, key, val),
-			     bpftime_map__lookup_and_delete(shm, p.u, key, val, 0), "lookup_and_delete");
+			     bpftime_map__lookup_and_delete(shm, p.u, key, val, 0),
+			     "lookup_and_delete");
 			step++;
 			SAME(bpf_map_lookup_elem_flags(p.k, key, val, BPF_F_LOCK),
 			     bpftime_map__lookup(shm, p.u, key, val, BPF_F_LOCK), "lookup F_LOCK");
@@ -485,7 +487,6 @@ static void test_diff_errors(void **state)
 	}
 	(void)rc;
 }
-
 
 /* Maps of maps: template compatibility, flags, bounds, lookups (ids are
  * compared as "same inner map", since ids differ between the two worlds). */
@@ -512,7 +513,8 @@ static void test_diff_map_in_map(void **state)
 		assert_true(kin[i] >= 0 && uin[i] >= 0);
 	}
 	for (int outer = 0; outer < 2; outer++) {
-		enum bpf_map_type t = outer ? BPF_MAP_TYPE_HASH_OF_MAPS : BPF_MAP_TYPE_ARRAY_OF_MAPS;
+		enum bpf_map_type t =
+			outer ? BPF_MAP_TYPE_HASH_OF_MAPS : BPF_MAP_TYPE_ARRAY_OF_MAPS;
 		LIBBPF_OPTS(bpf_map_create_opts, ko, .inner_map_fd = kin[0]);
 		BPFTIME_OPTS(bpftime_map_create_opts, uo, .inner_map_fd = uin[0]);
 		int kfd = bpf_map_create(t, "o", 4, 4, 2, &ko);
@@ -538,8 +540,8 @@ static void test_diff_map_in_map(void **state)
 				     bpftime_map__lookup(shm, ufd, &k, &uid, 0), "lookup");
 				break;
 			default:
-				SAME(bpf_map_delete_elem(kfd, &k), bpftime_map__delete(shm, ufd, &k),
-				     "delete");
+				SAME(bpf_map_delete_elem(kfd, &k),
+				     bpftime_map__delete(shm, ufd, &k), "delete");
 				break;
 			}
 		}
@@ -596,8 +598,8 @@ int main(void)
 {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_diff_hash),	  T(test_diff_array),  T(test_diff_lpm),
-		T(test_diff_queue_stack), T(test_diff_bloom),  T(test_diff_errors),
+		T(test_diff_hash),	  T(test_diff_array),	   T(test_diff_lpm),
+		T(test_diff_queue_stack), T(test_diff_bloom),	   T(test_diff_errors),
 		T(test_diff_freeze),	  T(test_diff_map_in_map),
 	};
 

@@ -39,9 +39,10 @@
 #include "common/compiler.h"
 #include "common/log.h"
 
-#define HTAB_FLAGS                                                                                 \
-	(BPFTIME_F_NO_PREALLOC | BPFTIME_F_NO_COMMON_LRU | BPFTIME_F_NUMA_NODE | BPFTIME_F_RDONLY | \
-	 BPFTIME_F_WRONLY | BPFTIME_F_RDONLY_PROG | BPFTIME_F_WRONLY_PROG | BPFTIME_F_ZERO_SEED)
+#define HTAB_FLAGS                                                                             \
+	(BPFTIME_F_NO_PREALLOC | BPFTIME_F_NO_COMMON_LRU | BPFTIME_F_NUMA_NODE |               \
+	 BPFTIME_F_RDONLY | BPFTIME_F_WRONLY | BPFTIME_F_RDONLY_PROG | BPFTIME_F_WRONLY_PROG | \
+	 BPFTIME_F_ZERO_SEED)
 #define PCPU_MIN_UNIT_SIZE (32u << 10)
 #define MAX_BPF_STACK	   512
 #define HTAB_EXTRA	   64 /* spare elements for replacing updates */
@@ -77,8 +78,8 @@ struct htab_elem {
 	_Atomic uint64_t next;
 	_Atomic uint32_t free_next; /* index + 1 of the next free element */
 	uint32_t hash;
-	_Atomic uint32_t ref;	    /* LRU: used since the clock hand passed */
-	_Atomic uint32_t inuse;	    /* linked in a bucket (changes under its lock) */
+	_Atomic uint32_t ref;	/* LRU: used since the clock hand passed */
+	_Atomic uint32_t inuse; /* linked in a bucket (changes under its lock) */
 	uint32_t idx;
 	uint32_t pad;
 	char key[]; /* key (rounded up to 8), then the value area */
@@ -178,10 +179,10 @@ static inline struct shm_mutex *bucket_lock(struct bpftime_map *h, uint32_t b)
 /* test builds only (maps/hash_race_test.c): runs between a reader's key
  * compare and its load of the element's next pointer, to replay races */
 void (*map_test_find_hook)(struct bpftime_map *h, void *elem_value);
-#define FIND_HOOK(h, e)                                                                            \
-	do {                                                                                       \
-		if (map_test_find_hook)                                                            \
-			map_test_find_hook(h, elem_value(h, e));                                   \
+#define FIND_HOOK(h, e)                                          \
+	do {                                                     \
+		if (map_test_find_hook)                          \
+			map_test_find_hook(h, elem_value(h, e)); \
 	} while (0)
 #else
 #define FIND_HOOK(h, e) ((void)0)
@@ -367,7 +368,8 @@ static struct htab_elem *lru_evict(struct bpftime_map *h)
 
 static int htab_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
 {
-	bool lru = m->map_type == BPFTIME_MAP_LRU_HASH || m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
+	bool lru =
+		m->map_type == BPFTIME_MAP_LRU_HASH || m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
 	bool percpu = m->map_type == BPFTIME_MAP_PERCPU_HASH ||
 		      m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
 
@@ -393,7 +395,8 @@ static int htab_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
 
 static int htab_alloc(struct bpftime_shm *shm, struct shm_map *m)
 {
-	bool lru = m->map_type == BPFTIME_MAP_LRU_HASH || m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
+	bool lru =
+		m->map_type == BPFTIME_MAP_LRU_HASH || m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
 	bool percpu = m->map_type == BPFTIME_MAP_PERCPU_HASH ||
 		      m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
 	uint64_t vsize = (uint64_t)MAP_ROUND8(m->value_size) * (percpu ? shm->ncpus : 1) +
@@ -798,8 +801,7 @@ static int htab_sys_update(struct bpftime_map *h, const void *key, const void *v
 	return htab_update_common(h, key, value, flags, true);
 }
 
-static long htab_update(struct bpftime_map *h, const void *key, const void *value,
-			uint64_t flags)
+static long htab_update(struct bpftime_map *h, const void *key, const void *value, uint64_t flags)
 {
 	if (h->type == BPFTIME_MAP_HASH_OF_MAPS)
 		return -EINVAL; /* programs cannot store maps */
@@ -913,11 +915,11 @@ static long htab_for_each(struct bpftime_map *h, bpftime_map_elem_fn fn, void *c
 	return cnt;
 }
 
-#define HTAB_COMMON                                                                                \
-	.alloc_check = htab_alloc_check, .alloc = htab_alloc, .handle_init = htab_handle_init,     \
-	.sys_lookup = htab_sys_lookup, .sys_update = htab_sys_update,                              \
-	.sys_delete = htab_sys_delete, .sys_lookup_and_delete = htab_sys_lookup_and_delete,        \
-	.get_next_key = htab_get_next_key, .update = htab_update, .delete = htab_delete,           \
+#define HTAB_COMMON                                                                            \
+	.alloc_check = htab_alloc_check, .alloc = htab_alloc, .handle_init = htab_handle_init, \
+	.sys_lookup = htab_sys_lookup, .sys_update = htab_sys_update,                          \
+	.sys_delete = htab_sys_delete, .sys_lookup_and_delete = htab_sys_lookup_and_delete,    \
+	.get_next_key = htab_get_next_key, .update = htab_update, .delete = htab_delete,       \
 	.for_each = htab_for_each, .release = htab_release
 
 const struct map_ops map_hash_ops = { HTAB_COMMON, .lookup = htab_lookup };

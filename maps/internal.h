@@ -47,8 +47,7 @@ struct map_ops {
 
 	/* in program */
 	void *(*lookup)(struct bpftime_map *h, const void *key);
-	long (*update)(struct bpftime_map *h, const void *key, const void *value,
-		       uint64_t flags);
+	long (*update)(struct bpftime_map *h, const void *key, const void *value, uint64_t flags);
 	long (*delete)(struct bpftime_map *h, const void *key);
 	long (*push)(struct bpftime_map *h, const void *value, uint64_t flags);
 	long (*pop)(struct bpftime_map *h, void *value);
@@ -61,24 +60,24 @@ struct bpftime_map {
 	const struct map_ops *ops;
 	struct bpftime_shm *shm;
 	struct shm_map *m;
-	char *priv;	     /* shm_ptr(m->priv_off) */
-	uint32_t id;	     /* m->obj.id when the handle was made: detects reuse */
+	char *priv;  /* shm_ptr(m->priv_off) */
+	uint32_t id; /* m->obj.id when the handle was made: detects reuse */
 	uint32_t type;
 	uint32_t key_size;
 	uint32_t value_size;
 	uint32_t max_entries;
 	uint32_t ncpus;
-	uint32_t vsize8;     /* round_up(value_size, 8): per-CPU stride */
-	bool fd_values;	     /* values are object references (fd maps) */
+	uint32_t vsize8; /* round_up(value_size, 8): per-CPU stride */
+	bool fd_values;	 /* values are object references (fd maps) */
 	/* hash maps (hash.c): resolved once per process */
-	char *base;			 /* the segment start */
+	char *base; /* the segment start */
 	_Atomic uint64_t *buckets;
 	char *locks;
 	uint64_t *chunks;
 	uint32_t chunk_shift;
 	uint32_t bucket_mask, lock_mask, seed, elem_size, key8;
 	bool lru, percpu;
-	void *local;	     /* per-process state of the type (ring buffer mapping) */
+	void *local; /* per-process state of the type (ring buffer mapping) */
 	size_t local_len;
 	struct bpftime_map *next; /* all handles of this process */
 };

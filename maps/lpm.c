@@ -17,8 +17,8 @@
 #include "internal.h"
 #include "common/compiler.h"
 
-#define LPM_FLAGS                                                                                  \
-	(BPFTIME_F_NO_PREALLOC | BPFTIME_F_NUMA_NODE | BPFTIME_F_RDONLY | BPFTIME_F_WRONLY |        \
+#define LPM_FLAGS                                                                            \
+	(BPFTIME_F_NO_PREALLOC | BPFTIME_F_NUMA_NODE | BPFTIME_F_RDONLY | BPFTIME_F_WRONLY | \
 	 BPFTIME_F_RDONLY_PROG | BPFTIME_F_WRONLY_PROG)
 #define LPM_DATA_MAX 256
 
@@ -172,8 +172,7 @@ static int lpm_delete_common(struct bpftime_map *h, const void *key)
 	return err;
 }
 
-static int lpm_sys_update(struct bpftime_map *h, const void *key, const void *value,
-			  uint64_t flags)
+static int lpm_sys_update(struct bpftime_map *h, const void *key, const void *value, uint64_t flags)
 {
 	if (!key || !value)
 		return -EINVAL;

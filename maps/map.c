@@ -20,7 +20,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 
-#define ACCESS_MASK                                                                                \
+#define ACCESS_MASK \
 	(BPFTIME_F_RDONLY | BPFTIME_F_WRONLY | BPFTIME_F_RDONLY_PROG | BPFTIME_F_WRONLY_PROG)
 
 struct handle_cache {
@@ -150,8 +150,7 @@ void map_copy_value(const struct bpftime_map *h, void *dst, const void *src)
 		return;
 	}
 	memcpy(dst, src, (size_t)off);
-	memcpy((char *)dst + off + 4, (const char *)src + off + 4,
-	       h->value_size - (size_t)off - 4);
+	memcpy((char *)dst + off + 4, (const char *)src + off + 4, h->value_size - (size_t)off - 4);
 }
 
 /* ---- fd maps ---------------------------------------------------------- */
@@ -159,8 +158,7 @@ void map_copy_value(const struct bpftime_map *h, void *dst, const void *src)
 static bool inner_compatible(const struct shm_map *outer, const struct shm_map *in)
 {
 	return in->map_type == outer->inner_type && in->key_size == outer->inner_key_size &&
-	       in->value_size == outer->inner_value_size &&
-	       in->map_flags == outer->inner_flags &&
+	       in->value_size == outer->inner_value_size && in->map_flags == outer->inner_flags &&
 	       ((outer->inner_flags & BPFTIME_F_INNER_MAP) ||
 		in->max_entries == outer->inner_max_entries);
 }
@@ -322,8 +320,7 @@ struct bpftime_map *bpftime_map__handle(struct bpftime_shm *shm, int fd)
 	if (!h)
 		return errno = ENOMEM, NULL;
 	c = __atomic_load_n(&shm->handles, __ATOMIC_ACQUIRE);
-	atomic_store_explicit(&c->by_fd[fd], h,
-			      memory_order_release);
+	atomic_store_explicit(&c->by_fd[fd], h, memory_order_release);
 	return h;
 }
 
@@ -411,7 +408,7 @@ int bpftime_map__create(struct bpftime_shm *shm, int fd, enum bpftime_map_type t
 		if (!in) {
 			/* as fdget: no such fd is EBADF, an fd that is not a map EINVAL */
 			err = opts && bpftime_handler__type(shm, opts->inner_map_fd) ? -EINVAL
-										    : -EBADF;
+										     : -EBADF;
 			goto out;
 		}
 		if (in->map_type == BPFTIME_MAP_ARRAY_OF_MAPS ||
@@ -532,8 +529,8 @@ int bpftime_map__get_next_key(struct bpftime_shm *shm, int fd, const void *key, 
 	return shm_err(h->ops->get_next_key(h, key, next_key));
 }
 
-int bpftime_map__lookup_and_delete(struct bpftime_shm *shm, int fd, const void *key,
-				   void *value, uint64_t flags)
+int bpftime_map__lookup_and_delete(struct bpftime_shm *shm, int fd, const void *key, void *value,
+				   uint64_t flags)
 {
 	struct bpftime_map *h = sys_handle(shm, fd);
 	int err;
@@ -591,9 +588,8 @@ int bpftime_map__info(struct bpftime_shm *shm, int fd, struct bpftime_map_info *
 	info->btf_value_type_id = m->btf_value_type_id;
 	info->btf_vmlinux_value_type_id = m->btf_vmlinux_value_type_id;
 	info->map_extra = m->map_extra;
-	info->value_size_syscall = is_percpu(m->map_type)
-					   ? MAP_ROUND8(m->value_size) * shm->ncpus
-					   : m->value_size;
+	info->value_size_syscall =
+		is_percpu(m->map_type) ? MAP_ROUND8(m->value_size) * shm->ncpus : m->value_size;
 	info->inner_map_type = m->inner_type;
 	info->inner_key_size = m->inner_key_size;
 	info->inner_value_size = m->inner_value_size;
@@ -636,7 +632,7 @@ long bpftime_map_update_elem(struct bpftime_map *map, const void *key, const voi
 
 long bpftime_map_delete_elem(struct bpftime_map *map, const void *key)
 {
-	return map->ops->delete ? map->ops->delete(map, key) : -EINVAL;
+	return map->ops->delete ? map->ops->delete (map, key) : -EINVAL;
 }
 
 long bpftime_map_push_elem(struct bpftime_map *map, const void *value, uint64_t flags)

@@ -76,10 +76,11 @@ static void test_create_fault(void **state)
 			if (!filler)
 				continue;
 			with_filler = used(shm);
-			fd = bpftime_map__create(shm, -1, types[i].t, "f", types[i].ks, types[i].vs,
-						 types[i].max, &(struct bpftime_map_create_opts){
-							 .sz = sizeof(struct bpftime_map_create_opts),
-							 .map_flags = types[i].flags });
+			fd = bpftime_map__create(
+				shm, -1, types[i].t, "f", types[i].ks, types[i].vs, types[i].max,
+				&(struct bpftime_map_create_opts){
+					.sz = sizeof(struct bpftime_map_create_opts),
+					.map_flags = types[i].flags });
 			if (fd < 0) {
 				if (fd != -ENOMEM)
 					fail_msg("type %u: %d with %llu bytes left", types[i].t, fd,

@@ -85,9 +85,9 @@ static void test_create_errors(void **state)
 			 -EINVAL);
 	assert_int_equal(bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "m", 4, 4, 1, &o),
 			 -EINVAL); /* map_extra is for bloom filters only */
-	assert_int_equal(bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "m", 4, 4, 1,
-					     NULL),
-			 -EBADF);
+	assert_int_equal(
+		bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "m", 4, 4, 1, NULL),
+		-EBADF);
 	/* out of space names the variable and fails cleanly */
 	assert_int_equal(mkmap(shm, BPFTIME_MAP_HASH, 64, 4096, 1u << 20, 0), -ENOMEM);
 	assert_int_equal(errno, ENOMEM);
@@ -326,7 +326,6 @@ static void test_hash_big(void **state)
 		assert_int_equal(*p, i);
 	}
 }
-
 
 /* BPF_F_NO_PREALLOC: memory is taken as the map fills, so a map far larger
  * than the segment can be created; running out is -ENOMEM, not a crash. */
@@ -601,7 +600,8 @@ static void test_bloom(void **state)
 	for (uint64_t i = 0; i < 1000; i++) {
 		uint64_t v = i * 7919;
 
-		assert_int_equal(bpftime_map__lookup(shm, fd, NULL, &v, 0), 0); /* no false negatives */
+		assert_int_equal(bpftime_map__lookup(shm, fd, NULL, &v, 0),
+				 0); /* no false negatives */
 		v = i * 7919 + 1;
 		if (bpftime_map_peek_elem(h, &v) == 0)
 			fp++;
@@ -668,7 +668,6 @@ static int rb_consume(struct rb_view *v, char *last, uint32_t *last_len)
 	}
 	return n;
 }
-
 
 /* consumes at most one record; 1 if one was copied out */
 static int rb_consume_one(struct rb_view *v, char *out, uint32_t *out_len)
@@ -747,7 +746,6 @@ static void test_ringbuf(void **state)
 			 bpftime_ringbuf_query(h, BPFTIME_RB_AVAIL_DATA));
 	munmap(v.base, v.len);
 }
-
 
 /* A producer in another process (its own double mapping of the data pages)
  * and a consumer here that sleeps on the segment's data sequence. */
@@ -907,7 +905,6 @@ static void test_prog_array(void **state)
 	assert_int_equal(bpftime_map__delete(shm, fd, &k), 0);
 	assert_int_equal(bpftime_map_prog_array_get(h, 2), 0);
 }
-
 
 /* A program holds the maps it is bound to (BPF_PROG_BIND_MAP, used_maps). */
 static void test_prog_bind_map(void **state)
@@ -1123,12 +1120,30 @@ int main(void)
 {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_create_errors), T(test_array), T(test_array_rdonly_and_info),
-		T(test_array_mmap), T(test_percpu_array), T(test_hash), T(test_hash_big), T(test_hash_no_prealloc),
-		T(test_percpu_hash), T(test_lru), T(test_spin_lock), T(test_lpm),
-		T(test_queue_stack), T(test_bloom), T(test_ringbuf), T(test_ringbuf_cross_process), T(test_perf_event_array),
-		T(test_prog_array), T(test_prog_bind_map), T(test_map_in_map), T(test_stack_trace), T(test_for_each),
-		T(test_cross_process), T(test_free_grace),
+		T(test_create_errors),
+		T(test_array),
+		T(test_array_rdonly_and_info),
+		T(test_array_mmap),
+		T(test_percpu_array),
+		T(test_hash),
+		T(test_hash_big),
+		T(test_hash_no_prealloc),
+		T(test_percpu_hash),
+		T(test_lru),
+		T(test_spin_lock),
+		T(test_lpm),
+		T(test_queue_stack),
+		T(test_bloom),
+		T(test_ringbuf),
+		T(test_ringbuf_cross_process),
+		T(test_perf_event_array),
+		T(test_prog_array),
+		T(test_prog_bind_map),
+		T(test_map_in_map),
+		T(test_stack_trace),
+		T(test_for_each),
+		T(test_cross_process),
+		T(test_free_grace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

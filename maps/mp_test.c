@@ -209,7 +209,6 @@ static void test_kill_mid_way(void **state)
 	bpftime_shm__remove(shm_name);
 }
 
-
 /* LRU under eviction pressure from several processes: no deadlock, no
  * corruption (every element found has the value written for its key), and
  * the map never holds more than max_entries keys. */

@@ -6,8 +6,8 @@
 #include "internal.h"
 #include "common/compiler.h"
 
-#define QS_FLAGS                                                                                   \
-	(BPFTIME_F_NUMA_NODE | BPFTIME_F_RDONLY | BPFTIME_F_WRONLY | BPFTIME_F_RDONLY_PROG |        \
+#define QS_FLAGS                                                                             \
+	(BPFTIME_F_NUMA_NODE | BPFTIME_F_RDONLY | BPFTIME_F_WRONLY | BPFTIME_F_RDONLY_PROG | \
 	 BPFTIME_F_WRONLY_PROG)
 
 struct qs {
@@ -112,8 +112,7 @@ static int qs_sys_lookup(struct bpftime_map *h, const void *key, void *value, ui
 	return (int)qs_take(h, value, false);
 }
 
-static int qs_sys_update(struct bpftime_map *h, const void *key, const void *value,
-			 uint64_t flags)
+static int qs_sys_update(struct bpftime_map *h, const void *key, const void *value, uint64_t flags)
 {
 	UNUSED(key);
 	return (int)qs_push(h, value, flags);
@@ -154,10 +153,10 @@ static long qs_delete(struct bpftime_map *h, const void *key)
 	return qs_sys_delete(h, key);
 }
 
-#define QS_OPS                                                                                     \
-	.alloc_check = qs_alloc_check, .alloc = qs_alloc, .sys_lookup = qs_sys_lookup,             \
-	.sys_update = qs_sys_update, .sys_delete = qs_sys_delete,                                  \
-	.sys_lookup_and_delete = qs_sys_lookup_and_delete, .get_next_key = qs_get_next_key,        \
+#define QS_OPS                                                                              \
+	.alloc_check = qs_alloc_check, .alloc = qs_alloc, .sys_lookup = qs_sys_lookup,      \
+	.sys_update = qs_sys_update, .sys_delete = qs_sys_delete,                           \
+	.sys_lookup_and_delete = qs_sys_lookup_and_delete, .get_next_key = qs_get_next_key, \
 	.update = qs_update, .delete = qs_delete, .push = qs_push, .pop = qs_pop, .peek = qs_peek
 
 const struct map_ops map_queue_ops = { QS_OPS };
@@ -277,8 +276,7 @@ static int bloom_get_next_key(struct bpftime_map *h, const void *key, void *next
 	return -EOPNOTSUPP;
 }
 
-static long bloom_update(struct bpftime_map *h, const void *key, const void *value,
-			 uint64_t flags)
+static long bloom_update(struct bpftime_map *h, const void *key, const void *value, uint64_t flags)
 {
 	UNUSED(h);
 	UNUSED(key);

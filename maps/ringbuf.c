@@ -169,8 +169,7 @@ void bpftime_ringbuf_discard(void *data, uint64_t flags)
 	rb_commit(data, flags, true);
 }
 
-long bpftime_ringbuf_output(struct bpftime_map *h, const void *data, uint64_t size,
-			    uint64_t flags)
+long bpftime_ringbuf_output(struct bpftime_map *h, const void *data, uint64_t size, uint64_t flags)
 {
 	void *p;
 
@@ -216,8 +215,7 @@ static int rb_sys_lookup(struct bpftime_map *h, const void *key, void *value, ui
 	return -ENOTSUPP;
 }
 
-static int rb_sys_update(struct bpftime_map *h, const void *key, const void *value,
-			 uint64_t flags)
+static int rb_sys_update(struct bpftime_map *h, const void *key, const void *value, uint64_t flags)
 {
 	UNUSED(h);
 	UNUSED(key);

@@ -7,8 +7,8 @@
 #include "internal.h"
 #include "common/compiler.h"
 
-#define STK_FLAGS                                                                                  \
-	(BPFTIME_F_NUMA_NODE | BPFTIME_F_RDONLY | BPFTIME_F_WRONLY | BPFTIME_F_RDONLY_PROG |        \
+#define STK_FLAGS                                                                            \
+	(BPFTIME_F_NUMA_NODE | BPFTIME_F_RDONLY | BPFTIME_F_WRONLY | BPFTIME_F_RDONLY_PROG | \
 	 BPFTIME_F_WRONLY_PROG | BPFTIME_F_STACK_BUILD_ID)
 #define MAX_STACK_DEPTH 127 /* kernel.perf_event_max_stack default */
 
@@ -72,8 +72,8 @@ long bpftime_map_stack_store(struct bpftime_map *h, const uint64_t *ips, uint32_
 	long ret;
 
 	if (h->type != BPFTIME_MAP_STACK_TRACE ||
-	    (flags & ~(BPFTIME_F_SKIP_FIELD_MASK | BPFTIME_F_USER_STACK |
-		       BPFTIME_F_FAST_STACK_CMP | BPFTIME_F_REUSE_STACKID)))
+	    (flags & ~(BPFTIME_F_SKIP_FIELD_MASK | BPFTIME_F_USER_STACK | BPFTIME_F_FAST_STACK_CMP |
+		       BPFTIME_F_REUSE_STACKID)))
 		return -EINVAL;
 	if (nr <= skip)
 		return -EFAULT;
@@ -125,8 +125,7 @@ static int stk_sys_lookup(struct bpftime_map *h, const void *key, void *value, u
 	return ret;
 }
 
-static int stk_sys_update(struct bpftime_map *h, const void *key, const void *value,
-			  uint64_t flags)
+static int stk_sys_update(struct bpftime_map *h, const void *key, const void *value, uint64_t flags)
 {
 	UNUSED(h);
 	UNUSED(key);

@@ -151,8 +151,7 @@ void shm_free(struct bpftime_shm *shm, uint64_t p)
 	if (NEVER(off < start || off >= end || !(blk(shm, off)->size & USED) ||
 		  blk(shm, off)->magic != SHM_BLOCK_MAGIC)) {
 		shm_unlock(&a->lock);
-		pr_warn("shm '%s': bad free of offset %#llx\n", shm->name,
-			(unsigned long long)p);
+		pr_warn("shm '%s': bad free of offset %#llx\n", shm->name, (unsigned long long)p);
 		return;
 	}
 	size = bsize(shm, off);

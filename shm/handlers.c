@@ -343,8 +343,8 @@ int bpftime_handler__fd_by_id(struct bpftime_shm *shm, uint32_t id)
 	return shm_err(-ENOENT);
 }
 
-int bpftime_handler__next_id(struct bpftime_shm *shm, enum bpftime_handler_type type,
-			     uint32_t id, uint32_t *next_id)
+int bpftime_handler__next_id(struct bpftime_shm *shm, enum bpftime_handler_type type, uint32_t id,
+			     uint32_t *next_id)
 {
 	uint32_t best = 0;
 
@@ -840,9 +840,9 @@ int bpftime_perf_event__mmap_ring(struct bpftime_shm *shm, int fd, size_t len, u
 	}
 	meta = shm_ptr(shm, off);
 	*(uint64_t *)(meta + 1040) = shm->page_size; /* data_offset */
-	*(uint64_t *)(meta + 1048) = data;	    /* data_size */
-	*(uint32_t *)(meta + 0) = 0;		    /* version */
-	*(uint32_t *)(meta + 4) = 0;		    /* compat_version */
+	*(uint64_t *)(meta + 1048) = data;	     /* data_size */
+	*(uint32_t *)(meta + 0) = 0;		     /* version */
+	*(uint32_t *)(meta + 4) = 0;		     /* compat_version */
 	ret = shm_mutex_init((struct shm_mutex *)(meta + 2048));
 	if (ret) {
 		shm_free(shm, off);

@@ -22,8 +22,8 @@
 #include <bpftime/shm.h>
 
 #define SHM_MAGIC	0x314d485354465042ULL /* "BPFTSHM1" little endian */
-#define SHM_ABI_VERSION 3 /* bump on any change to the bytes in the segment */
-#define SHM_READY	0x52454459u /* "REDY" */
+#define SHM_ABI_VERSION 3		      /* bump on any change to the bytes in the segment */
+#define SHM_READY	0x52454459u	      /* "REDY" */
 #define SHM_TRACE_SIZE	(256u * 1024)
 
 /* A process-shared robust mutex (shm/lock.c). */
@@ -49,8 +49,8 @@ struct shm_header {
 	uint64_t trace_off;
 	uint64_t arena_off;
 	uint64_t arena_size;
-	_Atomic uint32_t epoch;	     /* futex word: handler table changes */
-	_Atomic uint32_t data_seq;   /* futex word: ring/perf buffer data */
+	_Atomic uint32_t epoch;	   /* futex word: handler table changes */
+	_Atomic uint32_t data_seq; /* futex word: ring/perf buffer data */
 	_Atomic uint32_t data_waiters;
 	_Atomic uint32_t next_id;
 	struct shm_mutex table_lock; /* slots, object refcounts, pins */
@@ -130,9 +130,9 @@ struct shm_map {
 	uint64_t map_extra;
 	uint32_t inner_type, inner_key_size, inner_value_size, inner_max_entries, inner_flags;
 	_Atomic uint32_t frozen;
-	uint64_t priv_off;		/* type-specific state (maps/) */
-	uint64_t priv2_off;		/* more of it (lpm: prefix counts) */
-	uint64_t mmap_off, mmap_len;	/* region a mmap of the fd shows (0: none) */
+	uint64_t priv_off;		 /* type-specific state (maps/) */
+	uint64_t priv2_off;		 /* more of it (lpm: prefix counts) */
+	uint64_t mmap_off, mmap_len;	 /* region a mmap of the fd shows (0: none) */
 	uint64_t allocs[SHM_MAP_ALLOCS]; /* arena blocks the map owns, freed with it */
 	uint64_t defer_next;		 /* on the deferred-free list */
 	uint64_t defer_ns;		 /* CLOCK_MONOTONIC when it got there */
@@ -180,7 +180,7 @@ struct shm_link {
 	struct shm_obj obj;
 	int32_t prog_fd;
 	int32_t target_fd;
-	uint64_t prog_off;   /* referenced objects */
+	uint64_t prog_off; /* referenced objects */
 	uint64_t target_off;
 	uint32_t attach_type;
 	uint32_t pad;

@@ -171,7 +171,8 @@ static int shm_init_layout(struct bpftime_shm *shm, uint32_t size_mb, uint32_t m
 	off = align_up(off + sizeof(struct shm_trace) + SHM_TRACE_SIZE, shm->page_size);
 	h->arena_off = off;
 	if (off + (1u << 16) > shm->size) {
-		pr_warn("shm '%s': %u MiB cannot hold %u handler slots; raise BPFTIME_SHM_MEMORY_MB\n",
+		pr_warn("shm '%s': %u MiB cannot hold %u handler slots; raise "
+			"BPFTIME_SHM_MEMORY_MB\n",
 			shm->name, size_mb, max_fd);
 		return -EINVAL;
 	}
@@ -206,7 +207,8 @@ static struct bpftime_shm *shm_create(const struct bpftime_shm_opts *opts, const
 	int err = 0;
 
 	if (!size_mb)
-		err = env_u32("BPFTIME_SHM_MEMORY_MB", BPFTIME_DEFAULT_SHM_MB, 1, 1u << 20, &size_mb);
+		err = env_u32("BPFTIME_SHM_MEMORY_MB", BPFTIME_DEFAULT_SHM_MB, 1, 1u << 20,
+			      &size_mb);
 	if (!err && !max_fd)
 		err = env_u32("BPFTIME_MAX_FD_COUNT", BPFTIME_DEFAULT_MAX_FD, 1, 1u << 24, &max_fd);
 	if (err)

@@ -88,7 +88,8 @@ static void test_object_fault(void **state)
 			if (fd >= 0)
 				break;
 			assert_int_equal(fd, -ENOMEM);
-			assert_int_equal(used(shm), base); /* the filler is gone: nothing else left */
+			assert_int_equal(used(shm),
+					 base); /* the filler is gone: nothing else left */
 			failures++;
 		}
 		assert_int_equal(fd, 10);

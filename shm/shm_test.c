@@ -59,7 +59,7 @@ static struct bpftime_shm *reopen(void)
 
 static const struct bpftime_insn prog2[2] = {
 	{ .code = 0xb7, .dst = 0, .imm = 7 }, /* r0 = 7 */
-	{ .code = 0x95 },		     /* exit */
+	{ .code = 0x95 },		      /* exit */
 };
 
 static void test_create_open_remove(void **state)

@@ -52,10 +52,10 @@ extern "C" {
 /* Options structs start with their size (libbpf's LIBBPF_OPTS); the same
  * definition as in bpftime/vm.h. */
 #ifndef BPFTIME_OPTS
-#define BPFTIME_OPTS(TYPE, NAME, ...)                                                              \
-	struct TYPE NAME = ({                                                                      \
-		memset(&NAME, 0, sizeof(struct TYPE));                                             \
-		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ };                           \
+#define BPFTIME_OPTS(TYPE, NAME, ...)                                    \
+	struct TYPE NAME = ({                                            \
+		memset(&NAME, 0, sizeof(struct TYPE));                   \
+		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ }; \
 	})
 #endif
 
@@ -89,48 +89,48 @@ enum bpftime_map_type {
 #define BPFTIME_F_LOCK	4
 
 /* Map flags (the kernel's BPF_F_* map_flags values). */
-#define BPFTIME_F_NO_PREALLOC	(1U << 0)
-#define BPFTIME_F_NO_COMMON_LRU (1U << 1)
-#define BPFTIME_F_NUMA_NODE	(1U << 2)
-#define BPFTIME_F_RDONLY	(1U << 3)
-#define BPFTIME_F_WRONLY	(1U << 4)
+#define BPFTIME_F_NO_PREALLOC	 (1U << 0)
+#define BPFTIME_F_NO_COMMON_LRU	 (1U << 1)
+#define BPFTIME_F_NUMA_NODE	 (1U << 2)
+#define BPFTIME_F_RDONLY	 (1U << 3)
+#define BPFTIME_F_WRONLY	 (1U << 4)
 #define BPFTIME_F_STACK_BUILD_ID (1U << 5)
-#define BPFTIME_F_ZERO_SEED	(1U << 6)
-#define BPFTIME_F_RDONLY_PROG	(1U << 7)
-#define BPFTIME_F_WRONLY_PROG	(1U << 8)
-#define BPFTIME_F_MMAPABLE	(1U << 10)
+#define BPFTIME_F_ZERO_SEED	 (1U << 6)
+#define BPFTIME_F_RDONLY_PROG	 (1U << 7)
+#define BPFTIME_F_WRONLY_PROG	 (1U << 8)
+#define BPFTIME_F_MMAPABLE	 (1U << 10)
 #define BPFTIME_F_PRESERVE_ELEMS (1U << 11)
-#define BPFTIME_F_INNER_MAP	(1U << 12)
+#define BPFTIME_F_INNER_MAP	 (1U << 12)
 
 /* ring buffer flags and query ids (BPF_RB_*) */
-#define BPFTIME_RB_NO_WAKEUP	(1ULL << 0)
-#define BPFTIME_RB_FORCE_WAKEUP (1ULL << 1)
-#define BPFTIME_RB_AVAIL_DATA	0
-#define BPFTIME_RB_RING_SIZE	1
-#define BPFTIME_RB_CONS_POS	2
-#define BPFTIME_RB_PROD_POS	3
+#define BPFTIME_RB_NO_WAKEUP	    (1ULL << 0)
+#define BPFTIME_RB_FORCE_WAKEUP	    (1ULL << 1)
+#define BPFTIME_RB_AVAIL_DATA	    0
+#define BPFTIME_RB_RING_SIZE	    1
+#define BPFTIME_RB_CONS_POS	    2
+#define BPFTIME_RB_PROD_POS	    3
 /* record header bits (BPF_RINGBUF_*) */
 #define BPFTIME_RINGBUF_BUSY_BIT    (1U << 31)
 #define BPFTIME_RINGBUF_DISCARD_BIT (1U << 30)
 #define BPFTIME_RINGBUF_HDR_SZ	    8
 
 /* perf_event_output / get_stackid flags */
-#define BPFTIME_F_INDEX_MASK	 0xffffffffULL
-#define BPFTIME_F_CURRENT_CPU	 BPFTIME_F_INDEX_MASK
+#define BPFTIME_F_INDEX_MASK	  0xffffffffULL
+#define BPFTIME_F_CURRENT_CPU	  BPFTIME_F_INDEX_MASK
 #define BPFTIME_F_SKIP_FIELD_MASK 0xffULL
-#define BPFTIME_F_USER_STACK	 (1ULL << 8)
-#define BPFTIME_F_FAST_STACK_CMP (1ULL << 9)
-#define BPFTIME_F_REUSE_STACKID	 (1ULL << 10)
+#define BPFTIME_F_USER_STACK	  (1ULL << 8)
+#define BPFTIME_F_FAST_STACK_CMP  (1ULL << 9)
+#define BPFTIME_F_REUSE_STACKID	  (1ULL << 10)
 
 struct bpftime_map_create_opts {
 	size_t sz; /* sizeof(struct bpftime_map_create_opts) */
 	uint32_t map_flags;
-	int32_t inner_map_fd;	 /* map-in-map: template map (0 or -1: none) */
+	int32_t inner_map_fd; /* map-in-map: template map (0 or -1: none) */
 	uint32_t btf_fd;
 	uint32_t btf_key_type_id;
 	uint32_t btf_value_type_id;
 	uint32_t btf_vmlinux_value_type_id;
-	uint64_t map_extra;	 /* bloom filter: number of hash functions (low 4 bits) */
+	uint64_t map_extra; /* bloom filter: number of hash functions (low 4 bits) */
 	uint32_t numa_node;
 	uint32_t map_ifindex;
 	/* offset of a struct bpf_spin_lock in the value, from BTF; -1 or 0
@@ -160,7 +160,7 @@ struct bpftime_map_info {
 	uint32_t inner_map_flags;
 	bool frozen;
 	bool has_spin_lock;
-	int32_t spin_lock_off;	     /* -1 without a spin lock */
+	int32_t spin_lock_off; /* -1 without a spin lock */
 	char name[16];
 };
 
@@ -173,7 +173,8 @@ struct bpftime_map_info {
  */
 BPFTIME_API int bpftime_map__create(struct bpftime_shm *shm, int fd, enum bpftime_map_type type,
 				    const char *name, uint32_t key_size, uint32_t value_size,
-				    uint32_t max_entries, const struct bpftime_map_create_opts *opts);
+				    uint32_t max_entries,
+				    const struct bpftime_map_create_opts *opts);
 
 /** @brief BPF_MAP_LOOKUP_ELEM (flags: 0 or BPFTIME_F_LOCK); queue/stack: peek
  * (key NULL); bloom filter: membership test.  @return 0, -ENOENT, -EINVAL,
@@ -261,7 +262,8 @@ BPFTIME_API uint64_t bpftime_ringbuf_query(struct bpftime_map *map, uint64_t fla
 /** @brief bpf_perf_event_output on a PERF_EVENT_ARRAY: writes a
  * PERF_RECORD_SAMPLE (raw data) to the perf ring of the event at index
  * (flags & BPFTIME_F_INDEX_MASK, or the current CPU).
- * @return 0, -ENOENT (no event / no ring there), -E2BIG (index), -EINVAL, -ENOSPC (ring full: counted as lost) */
+ * @return 0, -ENOENT (no event / no ring there), -E2BIG (index), -EINVAL,
+ *         -ENOSPC (ring full: the record is dropped and reported as lost) */
 BPFTIME_API long bpftime_perf_event_output(struct bpftime_map *map, uint64_t flags,
 					   const void *data, uint64_t size);
 
@@ -272,8 +274,8 @@ BPFTIME_API uint32_t bpftime_map_prog_array_get(struct bpftime_map *map, uint32_
 /** @brief bpf_get_stackid: stores @nr instruction pointers in a STACK_TRACE
  * map.  @return the stack id, -EEXIST (bucket taken, no REUSE_STACKID),
  * -EFAULT (nr 0), -EINVAL */
-BPFTIME_API long bpftime_map_stack_store(struct bpftime_map *map, const uint64_t *ips,
-					 uint32_t nr, uint64_t flags);
+BPFTIME_API long bpftime_map_stack_store(struct bpftime_map *map, const uint64_t *ips, uint32_t nr,
+					 uint64_t flags);
 
 #ifdef __cplusplus
 }

@@ -55,21 +55,21 @@ extern "C" {
 /* Options structs start with their size (libbpf's LIBBPF_OPTS); the same
  * definition as in bpftime/vm.h. */
 #ifndef BPFTIME_OPTS
-#define BPFTIME_OPTS(TYPE, NAME, ...)                                                              \
-	struct TYPE NAME = ({                                                                      \
-		memset(&NAME, 0, sizeof(struct TYPE));                                             \
-		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ };                           \
+#define BPFTIME_OPTS(TYPE, NAME, ...)                                    \
+	struct TYPE NAME = ({                                            \
+		memset(&NAME, 0, sizeof(struct TYPE));                   \
+		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ }; \
 	})
 #endif
 
-#define BPFTIME_DEFAULT_SHM_NAME   "bpftime_maps_shm"
-#define BPFTIME_DEFAULT_SHM_MB	   50
-#define BPFTIME_DEFAULT_MAX_FD	   6144
-#define BPFTIME_OBJ_NAME_LEN	   16 /* the kernel's BPF_OBJ_NAME_LEN */
-#define BPFTIME_MAX_PINS	   1024
-#define BPFTIME_PIN_PATH_MAX	   256
-#define BPFTIME_PROG_MAX_ATTACH	   16
-#define BPFTIME_PROG_MAX_MAPS	   64 /* the kernel's MAX_USED_MAPS */
+#define BPFTIME_DEFAULT_SHM_NAME "bpftime_maps_shm"
+#define BPFTIME_DEFAULT_SHM_MB	 50
+#define BPFTIME_DEFAULT_MAX_FD	 6144
+#define BPFTIME_OBJ_NAME_LEN	 16 /* the kernel's BPF_OBJ_NAME_LEN */
+#define BPFTIME_MAX_PINS	 1024
+#define BPFTIME_PIN_PATH_MAX	 256
+#define BPFTIME_PROG_MAX_ATTACH	 16
+#define BPFTIME_PROG_MAX_MAPS	 64 /* the kernel's MAX_USED_MAPS */
 
 struct bpftime_shm;
 struct bpftime_insn; /* bpftime/vm.h */
@@ -128,11 +128,11 @@ BPFTIME_API int bpftime_shm__ncpus(const struct bpftime_shm *shm);
 
 struct bpftime_shm_stats {
 	size_t sz;
-	uint64_t arena_size;	/* bytes the allocator manages */
-	uint64_t used;		/* bytes in allocated blocks (incl. headers) */
-	uint64_t largest_free;	/* largest free block */
+	uint64_t arena_size;   /* bytes the allocator manages */
+	uint64_t used;	       /* bytes in allocated blocks (incl. headers) */
+	uint64_t largest_free; /* largest free block */
 	uint32_t free_blocks;
-	uint32_t handlers;	/* used slots */
+	uint32_t handlers; /* used slots */
 	size_t : 0;
 };
 /** @brief fills @stats; returns 0 or -EINVAL */
@@ -178,10 +178,10 @@ enum bpftime_handler_type {
 
 struct bpftime_handler_info {
 	enum bpftime_handler_type type;
-	uint32_t gen;	    /* slot generation: changes when the slot is reused */
-	uint32_t id;	    /* object id (shared by dup'ed slots) */
-	int32_t owner_pid;  /* 0: nobody */
-	uint32_t refcnt;    /* references to the object */
+	uint32_t gen;	   /* slot generation: changes when the slot is reused */
+	uint32_t id;	   /* object id (shared by dup'ed slots) */
+	int32_t owner_pid; /* 0: nobody */
+	uint32_t refcnt;   /* references to the object */
 	bool pinned;
 	char name[BPFTIME_OBJ_NAME_LEN];
 };
@@ -234,7 +234,7 @@ BPFTIME_API int bpftime_obj__pin_at(struct bpftime_shm *shm, int i, char *path, 
 struct bpftime_prog_create_opts {
 	size_t sz; /* sizeof(struct bpftime_prog_create_opts) */
 	uint32_t expected_attach_type;
-	const char *license;	/* copied (up to 63 bytes) */
+	const char *license; /* copied (up to 63 bytes) */
 	uint32_t prog_flags;
 	uint32_t kern_version;
 	uint32_t attach_btf_id;
@@ -289,8 +289,7 @@ BPFTIME_API int bpftime_prog__add_attach_fd(struct bpftime_shm *shm, int fd, int
 BPFTIME_API int bpftime_prog__bind_map(struct bpftime_shm *shm, int prog_fd, int map_fd);
 /** @brief the ids of the maps the program holds; returns how many (at most @max
  * are written), -EBADF */
-BPFTIME_API int bpftime_prog__map_ids(struct bpftime_shm *shm, int prog_fd, uint32_t *ids,
-				      int max);
+BPFTIME_API int bpftime_prog__map_ids(struct bpftime_shm *shm, int prog_fd, uint32_t *ids, int max);
 /** @brief stores a native AOT object for the program (copied; replaces any
  * previous one).  @return 0, -EBADF, -ENOMEM */
 BPFTIME_API int bpftime_prog__set_aot(struct bpftime_shm *shm, int fd, const void *obj,
@@ -301,24 +300,24 @@ BPFTIME_API const void *bpftime_prog__aot(struct bpftime_shm *shm, int fd, size_
 /* ---- perf events ------------------------------------------------------ */
 
 /* perf event types as bpftime records them (JSON "type") */
-#define BPFTIME_PERF_TYPE_SOFTWARE	 1
-#define BPFTIME_PERF_TYPE_TRACEPOINT	 2
-#define BPFTIME_PERF_TYPE_UPROBE	 6
-#define BPFTIME_PERF_TYPE_URETPROBE	 7
+#define BPFTIME_PERF_TYPE_SOFTWARE	  1
+#define BPFTIME_PERF_TYPE_TRACEPOINT	  2
+#define BPFTIME_PERF_TYPE_UPROBE	  6
+#define BPFTIME_PERF_TYPE_URETPROBE	  7
 #define BPFTIME_PERF_TYPE_UPROBE_OVERRIDE 1008
 
 struct bpftime_perf_event_opts {
-	size_t sz; /* sizeof(struct bpftime_perf_event_opts) */
-	int32_t type;		/* BPFTIME_PERF_TYPE_* */
-	int32_t pid;		/* -1: any */
-	const char *module;	/* uprobe: binary path; copied */
-	uint64_t offset;	/* uprobe: file offset */
-	uint64_t ref_ctr_off;	/* uprobe: semaphore offset */
-	int32_t tracepoint_id;	/* tracepoint */
-	int32_t cpu;		/* software: cpu (-1 any) */
-	uint64_t config;	/* software: PERF_COUNT_SW_* */
+	size_t sz;	       /* sizeof(struct bpftime_perf_event_opts) */
+	int32_t type;	       /* BPFTIME_PERF_TYPE_* */
+	int32_t pid;	       /* -1: any */
+	const char *module;    /* uprobe: binary path; copied */
+	uint64_t offset;       /* uprobe: file offset */
+	uint64_t ref_ctr_off;  /* uprobe: semaphore offset */
+	int32_t tracepoint_id; /* tracepoint */
+	int32_t cpu;	       /* software: cpu (-1 any) */
+	uint64_t config;       /* software: PERF_COUNT_SW_* */
 	uint64_t sample_type;
-	uint64_t cookie;	/* bpf_get_attach_cookie */
+	uint64_t cookie; /* bpf_get_attach_cookie */
 	size_t : 0;
 };
 
@@ -373,7 +372,7 @@ struct bpftime_link_opts {
 struct bpftime_link_info {
 	int32_t prog_fd;
 	int32_t target_fd;
-	uint32_t prog_id;   /* ids of the objects the link holds */
+	uint32_t prog_id; /* ids of the objects the link holds */
 	uint32_t target_id;
 	uint32_t attach_type;
 	uint64_t cookie;
@@ -408,8 +407,7 @@ BPFTIME_API int bpftime_trace__write(struct bpftime_shm *shm, const char *msg, s
  * messages in between are skipped, never torn.
  * @return the message length, or -EAGAIN when there is nothing new
  */
-BPFTIME_API int bpftime_trace__read(struct bpftime_shm *shm, uint64_t *pos, char *buf,
-				    size_t len);
+BPFTIME_API int bpftime_trace__read(struct bpftime_shm *shm, uint64_t *pos, char *buf, size_t len);
 
 #ifdef __cplusplus
 }
