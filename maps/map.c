@@ -617,6 +617,16 @@ int bpftime_map__mmap_region(struct bpftime_shm *shm, int fd, uint64_t *off, siz
 
 /* ---- in-program entry points ------------------------------------------ */
 
+int bpftime_map__direct_value_addr(struct bpftime_map *map, uint32_t off, uint64_t *addr)
+{
+	if (map->type != BPFTIME_MAP_ARRAY || map->max_entries != 1)
+		return shm_err(-ENOTSUPP);
+	if (off >= map->value_size)
+		return shm_err(-EINVAL);
+	*addr = (uint64_t)(uintptr_t)(map->priv + off);
+	return 0;
+}
+
 void *bpftime_map_lookup_elem(struct bpftime_map *map, const void *key)
 {
 	return map->ops->lookup ? map->ops->lookup(map, key) : NULL;

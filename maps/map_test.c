@@ -199,6 +199,18 @@ static void test_array_mmap(void **state)
 	munmap(p, len);
 	fd = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 4, 3, 0);
 	assert_int_equal(bpftime_map__mmap_region(shm, fd, &off, &len), -EINVAL);
+	/* global variables: lddw map value addresses, one-element arrays only */
+	{
+		int dfd = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 64, 1, BPFTIME_F_MMAPABLE);
+		struct bpftime_map *d = bpftime_map__handle(shm, dfd);
+		uint64_t addr;
+
+		k = 0;
+		assert_int_equal(bpftime_map__direct_value_addr(d, 16, &addr), 0);
+		assert_int_equal(addr, (uintptr_t)bpftime_map_lookup_elem(d, &k) + 16);
+		assert_int_equal(bpftime_map__direct_value_addr(d, 64, &addr), -EINVAL);
+		assert_int_equal(bpftime_map__direct_value_addr(h, 0, &addr), -ENOTSUPP);
+	}
 }
 
 static void test_percpu_array(void **state)

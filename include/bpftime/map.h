@@ -231,6 +231,16 @@ BPFTIME_API uint32_t bpftime_map__type(const struct bpftime_map *map);
 BPFTIME_API uint32_t bpftime_map__id(const struct bpftime_map *map);
 BPFTIME_API uint32_t bpftime_map__value_size(const struct bpftime_map *map);
 
+/**
+ * @brief **bpftime_map__direct_value_addr()** what an lddw with src 2
+ * (BPF_PSEUDO_MAP_VALUE: map fd + offset, global variables in .data,
+ * .rodata, .bss) resolves to: the address of byte @off of the map's value.
+ * As the kernel, only for arrays with one element.
+ * @return 0, -ENOTSUPP (524: not a one-element array), -EINVAL (@off >= value_size)
+ */
+BPFTIME_API int bpftime_map__direct_value_addr(struct bpftime_map *map, uint32_t off,
+					       uint64_t *addr);
+
 /* The helpers' semantics (bpf_map_lookup_elem...), on a handle. */
 BPFTIME_API void *bpftime_map_lookup_elem(struct bpftime_map *map, const void *key);
 BPFTIME_API long bpftime_map_update_elem(struct bpftime_map *map, const void *key,
