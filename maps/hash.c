@@ -347,7 +347,7 @@ static struct htab_elem *lru_evict(struct bpftime_map *h)
 			atomic_store_explicit(&e->ref, 0, memory_order_relaxed);
 			continue;
 		}
-		b = e->hash & h->bucket_mask;
+		b = __atomic_load_n(&e->hash, __ATOMIC_RELAXED) & h->bucket_mask; /* may be rewritten */
 		if (shm_trylock(bucket_lock(h, b)))
 			continue;
 		/* in use and hashing to b under b's lock: it is linked in b */
