@@ -797,6 +797,47 @@ static void test_perf_event_output_and_percpu(void **state)
 	assert_int_equal((int64_t)call(25, 0, P(bpftime_map__handle(F->shm, pea)),
 				       BPFTIME_F_CURRENT_CPU, P(&data), 8),
 			 -ENOENT);
+	/* a BPF output event with its ring at every CPU's index; a program
+	 * sends 8 bytes to the current CPU's */
+	{
+		BPFTIME_OPTS(bpftime_perf_event_opts, eo, .type = BPFTIME_PERF_TYPE_SOFTWARE,
+			     .pid = -1, .cpu = -1, .config = 10 /* PERF_COUNT_SW_BPF_OUTPUT */);
+		const struct bpftime_insn prog[] = {
+			BPF_LD_IMM64(1, 0x6867666564636261ULL),
+			BPF_STX_MEM(BPF_DW, 10, 1, -8),
+			BPF_LD_MAP_FD(2, pea),
+			BPF_LD_IMM64(3, BPFTIME_F_CURRENT_CPU),
+			BPF_MOV64_REG(4, 10),
+			BPF_ALU64_IMM(BPF_ADD, 4, -8),
+			BPF_MOV64_IMM(5, 8),
+			BPF_CALL_HELPER(25),
+			BPF_EXIT_INSN(),
+		};
+		long ps = sysconf(_SC_PAGESIZE);
+		int efd = bpftime_perf_event__create(F->shm, -1, &eo), fd;
+		uint64_t off;
+		char *ring, *rec;
+		uint32_t type, raw;
+
+		assert_true(efd >= 0);
+		assert_int_equal(bpftime_perf_event__mmap_ring(F->shm, efd, (size_t)ps * 2, &off), 0);
+		for (uint32_t i = 0; i < (uint32_t)ncpu; i++)
+			assert_int_equal(bpftime_map__update(F->shm, pea, &i, &efd, 0), 0);
+		fd = add_prog(prog, ARRAY_SIZE(prog), -1);
+		assert_int_equal(run_fd(fd, NULL, 0), 0);
+		ring = mmap(NULL, (size_t)ps * 2, PROT_READ, MAP_SHARED, bpftime_shm__fd(F->shm),
+			    (off_t)off);
+		assert_true(ring != MAP_FAILED);
+		/* perf_event_mmap_page: data_head at 1024, data_offset at 1040 */
+		assert_int_equal(*(uint64_t *)(void *)(ring + 1024), 24);
+		rec = ring + *(uint64_t *)(void *)(ring + 1040);
+		memcpy(&type, rec, 4);
+		memcpy(&raw, rec + 8, 4);
+		assert_int_equal(type, 9); /* PERF_RECORD_SAMPLE */
+		assert_int_equal(raw, 12);
+		assert_memory_equal(rec + 12, "abcdefgh", 8);
+		munmap(ring, (size_t)ps * 2);
+	}
 	for (int i = 0; i < ncpu; i++)
 		vals[i] = 100 + (uint64_t)i;
 	assert_int_equal(bpftime_map__update(F->shm, pc, &k, vals, 0), 0);
