@@ -13,7 +13,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
@@ -125,20 +128,63 @@ uint32_t map_this_cpu(const struct bpftime_map *h)
 	return likely((uint32_t)c < h->ncpus) ? (uint32_t)c : (uint32_t)c % h->ncpus;
 }
 
+/* bpf_spin_lock: the word is 0 or the owner's tid.  Spinning long on a
+ * lock whose owner no longer exists (SIGKILLed inside the critical section)
+ * takes it over, so a dead process never wedges a map value. */
+static __thread uint32_t my_tid;
+
+static void tid_reset(void)
+{
+	my_tid = 0;
+}
+
+static uint32_t self_tid(void)
+{
+	if (unlikely(!my_tid))
+		my_tid = (uint32_t)syscall(SYS_gettid);
+	return my_tid;
+}
+
+__attribute__((constructor)) static void spin_atfork(void)
+{
+	pthread_atfork(NULL, NULL, tid_reset); /* the child's thread has a new tid */
+}
+
+void bpftime_spin_lock(void *lock)
+{
+	_Atomic uint32_t *l = lock;
+	uint32_t me = self_tid(), owner = 0;
+
+	for (unsigned int spins = 0;; spins++) {
+		if (atomic_compare_exchange_weak_explicit(l, &owner, me, memory_order_acquire,
+							  memory_order_relaxed))
+			return;
+		if (!owner)
+			continue;
+		if ((spins & 1023) == 1023 && kill((pid_t)owner, 0) && errno == ESRCH) {
+			/* the owner died holding it */
+			if (atomic_compare_exchange_strong(l, &owner, me))
+				return;
+		} else {
+			sched_yield();
+		}
+		owner = 0;
+	}
+}
+
+void bpftime_spin_unlock(void *lock)
+{
+	atomic_store_explicit((_Atomic uint32_t *)lock, 0, memory_order_release);
+}
+
 void map_value_lock(const struct bpftime_map *h, void *value)
 {
-	_Atomic uint32_t *l = (_Atomic uint32_t *)((char *)value + h->m->spin_lock_off);
-
-	while (atomic_exchange_explicit(l, 1, memory_order_acquire))
-		while (atomic_load_explicit(l, memory_order_relaxed))
-			sched_yield();
+	bpftime_spin_lock((char *)value + h->m->spin_lock_off);
 }
 
 void map_value_unlock(const struct bpftime_map *h, void *value)
 {
-	_Atomic uint32_t *l = (_Atomic uint32_t *)((char *)value + h->m->spin_lock_off);
-
-	atomic_store_explicit(l, 0, memory_order_release);
+	bpftime_spin_unlock((char *)value + h->m->spin_lock_off);
 }
 
 void map_copy_value(const struct bpftime_map *h, void *dst, const void *src)

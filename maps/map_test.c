@@ -8,7 +8,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,6 +479,66 @@ static void test_spin_lock(void **state)
 	o.spin_lock_off = 10;
 	assert_int_equal(bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 12, 2, &o),
 			 -EINVAL);
+}
+
+
+struct lock_val {
+	uint32_t lock; /* struct bpf_spin_lock */
+	uint32_t pad;
+	uint64_t counter;
+};
+
+static void *locked_adder(void *arg)
+{
+	struct lock_val *v = arg;
+
+	for (int i = 0; i < 100000; i++) {
+		bpftime_spin_lock(&v->lock);
+		v->counter++;
+		bpftime_spin_unlock(&v->lock);
+	}
+	return NULL;
+}
+
+/* bpf_spin_lock excludes, and a lock whose holder was SIGKILLed is taken
+ * over instead of wedging the value (and BPF_F_LOCK syscall updates). */
+static void test_spin_lock_dead_owner(void **state)
+{
+	struct bpftime_shm *shm = *state;
+	BPFTIME_OPTS(bpftime_map_create_opts, o, .has_spin_lock = true, .spin_lock_off = 0);
+	int fd = bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY, "l", 4, 16, 1, &o);
+	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	uint32_t k = 0;
+	struct lock_val *v = bpftime_map_lookup_elem(h, &k), nv = { 0, 0, 99 };
+	pthread_t t[2];
+	int pfd[2];
+	char c;
+	pid_t pid;
+
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, locked_adder, v);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(v->counter, 200000);
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	if (pid == 0) {
+		bpftime_spin_lock(&v->lock);
+		if (write(pfd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	assert_int_equal(v->lock, (uint32_t)pid);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(bpftime_map__update(shm, fd, &k, &nv, BPFTIME_F_LOCK), 0);
+	assert_int_equal(v->counter, 99);
+	assert_int_equal(v->lock, 0);
+	close(pfd[0]);
+	close(pfd[1]);
 }
 
 struct ip4_key {
@@ -1142,7 +1204,7 @@ int main(void)
 		T(test_hash_no_prealloc),
 		T(test_percpu_hash),
 		T(test_lru),
-		T(test_spin_lock),
+		T(test_spin_lock), T(test_spin_lock_dead_owner),
 		T(test_lpm),
 		T(test_queue_stack),
 		T(test_bloom),

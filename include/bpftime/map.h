@@ -261,6 +261,17 @@ typedef long (*bpftime_map_elem_fn)(struct bpftime_map *map, const void *key, vo
 BPFTIME_API long bpftime_map_for_each_elem(struct bpftime_map *map, bpftime_map_elem_fn fn,
 					   void *ctx, uint64_t flags);
 
+/**
+ * @brief **bpftime_spin_lock()** / **bpftime_spin_unlock()**: bpf_spin_lock
+ * and bpf_spin_unlock on a struct bpf_spin_lock (a 4-byte word) in a map
+ * value; the same protocol BPF_F_LOCK control-plane operations use, so
+ * programs and the syscall side exclude each other.  The word holds the
+ * owner's thread id: a waiter that finds the owner dead (killed while it
+ * held the lock) takes the lock over.
+ */
+BPFTIME_API void bpftime_spin_lock(void *lock);
+BPFTIME_API void bpftime_spin_unlock(void *lock);
+
 /* Ring buffers (bpf_ringbuf_*). */
 BPFTIME_API void *bpftime_ringbuf_reserve(struct bpftime_map *map, uint64_t size, uint64_t flags);
 BPFTIME_API void bpftime_ringbuf_submit(void *data, uint64_t flags);
