@@ -103,6 +103,7 @@ struct bpftime_runtime {
 	struct rt_ext_helper *ext;
 	size_t next;
 	int max_fd;
+	struct bpftime_runtime *live_next;
 	_Atomic(struct rt_prog *) by_id[RT_ID_BUCKETS];
 	_Atomic(struct rt_fd *) by_fd[];
 };
@@ -130,20 +131,34 @@ static int engine_from_env(enum bpftime_engine *engine)
 	return 0;
 }
 
+/* Live runtimes: the helpers write to the segment of the newest one. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bpftime_runtime *live;
+
 struct bpftime_runtime *bpftime_runtime__new(struct bpftime_shm *shm,
-					     const struct bpftime_runtime_opts *opts)
+					     const struct bpftime_runtime_opts *uopts)
 {
+	struct bpftime_runtime_opts opts = { 0 };
 	struct bpftime_runtime *rt;
 	enum bpftime_engine engine;
 	int max_fd, err;
 
-	if (!shm || (opts && opts->sz < offsetof(struct bpftime_runtime_opts, engine_set))) {
+	if (!shm || (uopts && uopts->sz < sizeof(size_t))) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (opts && opts->sz >= offsetof(struct bpftime_runtime_opts, no_fallback) &&
-	    opts->engine_set) {
-		engine = opts->engine;
+	if (uopts) {
+		/* a newer caller's opts: accept only if the unknown tail is zero */
+		for (size_t i = sizeof(opts); i < uopts->sz; i++) {
+			if (((const char *)uopts)[i]) {
+				errno = EINVAL;
+				return NULL;
+			}
+		}
+		memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));
+	}
+	if (opts.engine_set) {
+		engine = opts.engine;
 		if ((unsigned)engine > BPFTIME_ENGINE_AOT) {
 			errno = EINVAL;
 			return NULL;
@@ -164,30 +179,42 @@ struct bpftime_runtime *bpftime_runtime__new(struct bpftime_shm *shm,
 	rt->shm = shm;
 	rt->engine = engine;
 	rt->max_fd = max_fd;
-	if (opts && opts->sz >= sizeof(*opts)) {
-		rt->no_fallback = opts->no_fallback;
-		if (opts->fd_array && opts->fd_array_cnt) {
-			rt->fd_array = malloc(opts->fd_array_cnt * sizeof(int));
-			if (!rt->fd_array) {
-				free(rt);
-				errno = ENOMEM;
-				return NULL;
-			}
-			memcpy(rt->fd_array, opts->fd_array, opts->fd_array_cnt * sizeof(int));
-			rt->fd_array_cnt = opts->fd_array_cnt;
+	rt->no_fallback = opts.no_fallback;
+	if (opts.fd_array && opts.fd_array_cnt) {
+		rt->fd_array = malloc(opts.fd_array_cnt * sizeof(int));
+		if (!rt->fd_array) {
+			free(rt);
+			errno = ENOMEM;
+			return NULL;
 		}
+		memcpy(rt->fd_array, opts.fd_array, opts.fd_array_cnt * sizeof(int));
+		rt->fd_array_cnt = opts.fd_array_cnt;
 	}
 	pthread_mutex_init(&rt->lock, NULL);
+	pthread_mutex_lock(&live_lock);
+	rt->live_next = live;
+	live = rt;
 	bpftime_helpers__set_shm(shm);
+	pthread_mutex_unlock(&live_lock);
 	return rt;
 }
 
 void bpftime_runtime__free(struct bpftime_runtime *rt)
 {
+	struct bpftime_runtime **pp;
+
 	if (!rt)
 		return;
+	pthread_mutex_lock(&live_lock);
+	for (pp = &live; *pp; pp = &(*pp)->live_next) {
+		if (*pp == rt) {
+			*pp = rt->live_next;
+			break;
+		}
+	}
 	if (helpers_shm() == rt->shm)
-		bpftime_helpers__set_shm(NULL);
+		bpftime_helpers__set_shm(live ? live->shm : NULL);
+	pthread_mutex_unlock(&live_lock);
 	while (rt->all_progs) {
 		struct rt_prog *p = rt->all_progs;
 
@@ -437,7 +464,8 @@ static struct bpftime_vm *tail_call(void *user_ctx, uint64_t map, uint64_t index
 	uint32_t id;
 	int err;
 
-	if (!m || bpftime_map__type(m) != BPFTIME_MAP_PROG_ARRAY || index > UINT32_MAX)
+	/* the index is a u32, as in the kernel */
+	if (!m || bpftime_map__type(m) != BPFTIME_MAP_PROG_ARRAY)
 		return NULL;
 	id = bpftime_map_prog_array_get(m, (uint32_t)index);
 	if (!id)

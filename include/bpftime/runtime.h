@@ -21,7 +21,7 @@
  * engine runs the native object stored with the program
  * (bpftime_prog__set_aot); without one, building fails with -ENOENT.
  *
- * Helpers find the segment (trace ring) through the runtime created last in
+ * Helpers find the segment (trace ring) through the newest runtime alive in
  * the process (or bpftime_helpers__set_shm()).  Errors: int calls return 0
  * or a negative errno and set errno; pointer calls return NULL and set errno.
  * Failures to build a program are logged once with the VM's message.
