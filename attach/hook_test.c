@@ -781,6 +781,40 @@ static void test_detach_waits(void **state)
 	pthread_join(th, NULL);
 }
 
+static void *spin_thread(void *arg)
+{
+	*(int64_t *)arg = CALL(asm_spin)();
+	return NULL;
+}
+
+/* A thread looping through the displaced bytes (back edge to the patched
+ * address, so it is often stopped at +2 inside them) while we patch and
+ * unpatch: without moving it into the stub's copy it would run the middle
+ * of the jmp. */
+static void test_thread_inside_patch(void **state)
+{
+	atomic_long n = 0;
+	int64_t iters[2] = { 0, 0 };
+	pthread_t th[2];
+	struct bpftime_probe *p;
+
+	(void)state;
+	asm_spin_stop = 0;
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, spin_thread, &iters[i]), 0);
+	for (int round = 0; round < 100; round++) {
+		p = ATTACH(asm_spin_loop, count_fn, &n, .inside_func = true);
+		assert_non_null(p);
+		usleep(100);
+		assert_int_equal(bpftime_probe__detach(p), 0);
+	}
+	asm_spin_stop = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	assert_true(atomic_load(&n) > 0);
+	assert_true(atomic_load(&n) <= iters[0] + iters[1]);
+}
+
 /* ---- module + offset ---- */
 
 static void test_resolve_exe(void **state)
@@ -865,6 +899,7 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_threads_uretprobe),
 		cmocka_unit_test(test_detach_waits),
+		cmocka_unit_test(test_thread_inside_patch),
 		cmocka_unit_test(test_resolve_exe),
 		cmocka_unit_test(test_shared_lib),
 		cmocka_unit_test(test_bad_args),

@@ -24,18 +24,22 @@
  * and override/uretprobes work the same on both kinds of sites.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
+#include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <Zydis/Zydis.h>
 
@@ -382,9 +386,10 @@ static void sync_core(uintptr_t page, size_t len, int prot)
  * Unhooking runs the same three steps with the original bytes.  An 8-byte
  * atomic store would avoid the trap but only when the 5 bytes do not cross an
  * 8-byte boundary, which function entries often do.
- * A thread already past the first displaced instruction when we patch (it
- * was preempted between two of them) is not migrated; the window is a few
- * instructions at the site. */
+ * A thread already past the first displaced instruction (preempted between
+ * two of them, or looping back to the site) would resume in the middle of the
+ * jmp: before step 1 such threads are moved to the same instruction in the
+ * stub's relocated copy and parked until step 3 is done (migrate_park). */
 
 static int page_prot(uintptr_t addr, int *prot)
 {
@@ -407,7 +412,158 @@ static void poke_byte(uintptr_t addr, uint8_t b)
 	*(volatile uint8_t *)addr = b;
 }
 
-static int text_poke(uintptr_t addr, const uint8_t *bytes, size_t len)
+/* ---- moving threads out of the displaced bytes ----
+ *
+ * Before the jmp is written, every other thread that may be inside the
+ * displaced instructions (on a cpu now, or stopped there) gets a SIGTRAP
+ * queued with rt_tgsigqueueinfo (SI_QUEUE, our pid, the round number).  Its
+ * handler moves it to the same instruction in the stub's relocated copy when
+ * it is inside, then parks on a futex until the bytes are written.  The int3
+ * goes in only once they are all parked: a thread with that SIGTRAP pending
+ * never meets the int3, whose own SIGTRAP would merge with it (standard
+ * signals do not queue), losing the trap.  Threads stopped in a syscall
+ * elsewhere are not signalled (no EINTR for them); they can reach the site
+ * only through its first byte.  While threads are parked the patching thread
+ * calls no allocator and takes no lock: a parked thread may hold one. */
+
+static _Atomic(struct hook_site *) mig_site;
+static atomic_int mig_acks;
+static atomic_int mig_pending; /* queued and not yet handled, across rounds */
+static atomic_int mig_round;
+static atomic_int mig_park; /* futex word: 1 while parked threads wait */
+static pid_t mig_pid;
+
+#define MIGRATE_TIMEOUT_NS 2000000000L
+#define MIGRATE_MAX_THREADS 1024
+
+/* In the signal handler: rip at displaced instruction i > 0 -> its copy. */
+static void migrate_one(ucontext_t *uc, const struct hook_site *s)
+{
+	uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+
+	if (ip <= s->patch_addr || ip >= s->patch_addr + s->disp_len)
+		return;
+	for (unsigned int i = 1; i < s->n_insns; i++) {
+		if (s->patch_addr + s->orig_off[i] == ip) {
+			uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)(s->reloc + s->reloc_off[i]);
+			return;
+		}
+	}
+}
+
+/* The migration part of the SIGTRAP handler; true when the signal was ours. */
+static bool migrate_signal(const siginfo_t *si, ucontext_t *uc)
+{
+	struct hook_site *m;
+
+	if (si->si_code != SI_QUEUE || si->si_pid != mig_pid || atomic_load(&mig_pending) <= 0)
+		return false;
+	atomic_fetch_sub(&mig_pending, 1);
+	m = atomic_load(&mig_site);
+	if (!m || si->si_value.sival_int != atomic_load(&mig_round))
+		return true; /* late, from a round that timed out: nothing to do */
+	migrate_one(uc, m);
+	atomic_fetch_add(&mig_acks, 1);
+	while (atomic_load(&mig_park))
+		syscall(SYS_futex, &mig_park, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
+	return true;
+}
+
+/* Whether thread tid may be inside the displaced bytes: /proc reports where
+ * a thread that is off-cpu stopped ("-1 sp pc" preempted in user mode,
+ * "nr args... sp pc" in a syscall); "running" means it is on a cpu now. */
+static bool thread_may_be_inside(pid_t tid, const struct hook_site *s)
+{
+	char path[64], buf[256];
+	unsigned long long pc;
+	const char *last;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	if (buf[0] == 'r')
+		return true; /* running */
+	last = strrchr(buf, ' ');
+	if (!last || sscanf(last + 1, "%llx", &pc) != 1)
+		return true;
+	return pc > s->patch_addr && pc < s->patch_addr + s->disp_len;
+}
+
+/* Parks every thread that may be inside the displaced bytes (moving it out).
+ * Returns 0 with the threads parked (migrate_release() lets them go), or
+ * -EAGAIN when one did not answer in time (nothing parked then). */
+static int migrate_park(struct hook_site *s, int *timed_out)
+{
+	pid_t tids[MIGRATE_MAX_THREADS];
+	int n = 0, sent = 0;
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	struct timespec t0, t;
+	const struct timespec nap = { 0, 20000 };
+	int round;
+
+	*timed_out = 0;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) && n < MIGRATE_MAX_THREADS) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+
+		if (tid > 0 && tid != self && thread_may_be_inside(tid, s))
+			tids[n++] = tid;
+	}
+	closedir(d);
+	if (!n)
+		return 0;
+	mig_pid = getpid();
+	round = atomic_fetch_add(&mig_round, 1) + 1;
+	atomic_store(&mig_acks, 0);
+	atomic_store(&mig_park, 1);
+	atomic_store(&mig_site, s);
+	for (int i = 0; i < n; i++) {
+		siginfo_t si;
+
+		memset(&si, 0, sizeof(si));
+		si.si_signo = SIGTRAP;
+		si.si_code = SI_QUEUE;
+		si.si_pid = mig_pid;
+		si.si_uid = getuid();
+		si.si_value.sival_int = round;
+		atomic_fetch_add(&mig_pending, 1);
+		if (!syscall(SYS_rt_tgsigqueueinfo, mig_pid, tids[i], SIGTRAP, &si))
+			sent++;
+		else
+			atomic_fetch_sub(&mig_pending, 1);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (atomic_load(&mig_acks) < sent) {
+		nanosleep(&nap, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) >
+		    MIGRATE_TIMEOUT_NS) {
+			*timed_out = sent - atomic_load(&mig_acks);
+			break;
+		}
+	}
+	return 0;
+}
+
+static void migrate_release(void)
+{
+	atomic_store(&mig_site, NULL);
+	atomic_store(&mig_park, 0);
+	syscall(SYS_futex, &mig_park, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+static int text_poke(uintptr_t addr, const uint8_t *bytes, size_t len, struct hook_site *mig)
 {
 	uintptr_t page = addr & ~(PAGE_SIZE_4K - 1);
 	size_t plen = ((addr + len + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1)) - page;
@@ -427,12 +583,29 @@ static int text_poke(uintptr_t addr, const uint8_t *bytes, size_t len)
 	if (len == 1) {
 		poke_byte(addr, bytes[0]);
 	} else {
+		int timed_out = 0;
+
+		if (mig && mig->n_insns > 1) {
+			err = migrate_park(mig, &timed_out);
+			if (err || timed_out) {
+				migrate_release();
+				mprotect((void *)page, plen, prot);
+				if (timed_out)
+					pr_warn("probe at %#" PRIxPTR ": %d threads did not take "
+						"SIGTRAP: not patched\n",
+						mig->req_addr, timed_out);
+				return err ? err : -EAGAIN;
+			}
+		}
 		poke_byte(addr, 0xCC); /* int3 */
 		sync_core(page, plen, prot | PROT_EXEC);
 		for (size_t i = 1; i < len; i++)
 			poke_byte(addr + i, bytes[i]);
 		sync_core(page, plen, prot | PROT_EXEC);
 		poke_byte(addr, bytes[0]);
+		sync_core(page, plen, prot | PROT_EXEC);
+		if (mig && mig->n_insns > 1)
+			migrate_release();
 	}
 	sync_core(page, plen, prot | PROT_EXEC);
 	if (mprotect((void *)page, plen, prot) < 0)
@@ -470,6 +643,10 @@ static void trap_handler(int sig, siginfo_t *si, void *ucv)
 	uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP] - 1;
 	struct hook_site *s = si->si_code == SI_KERNEL ? find_trap_site(ip) : NULL;
 
+	if (!s && migrate_signal(si, uc)) {
+		errno = saved_errno;
+		return;
+	}
 	if (s) {
 		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)s->stub;
 		errno = saved_errno;
@@ -879,6 +1056,9 @@ static int build_stub(struct hook_site *s, const uint8_t *code, size_t min_len, 
 	s->stub = page;
 	s->reloc = page + e.len;
 	s->disp_len = r.disp_len;
+	s->n_insns = r.n_insns;
+	memcpy(s->orig_off, r.orig_off, sizeof(s->orig_off));
+	memcpy(s->reloc_off, r.out_off, sizeof(s->reloc_off));
 	memset(page + e.len + r.out_len, 0xCC, HOOK_STUB_SIZE - e.len - r.out_len);
 	if (mprotect(page, HOOK_STUB_SIZE, PROT_READ | PROT_EXEC) < 0) {
 		ret = -errno;
@@ -1117,7 +1297,7 @@ int hook_site_patch(struct hook_site *s)
 	} else {
 		bytes[0] = 0xCC; /* int3 */
 	}
-	ret = text_poke(s->patch_addr, bytes, s->patch_len);
+	ret = text_poke(s->patch_addr, bytes, s->patch_len, s);
 	if (ret) {
 		pr_warn("probe at %#" PRIxPTR ": cannot write the code: %s\n", s->req_addr,
 			strerror(-ret));
@@ -1133,7 +1313,7 @@ int hook_site_unpatch(struct hook_site *s)
 
 	if (s->state == HOOK_STATE_IDLE)
 		return 0;
-	ret = text_poke(s->patch_addr, s->orig, s->patch_len);
+	ret = text_poke(s->patch_addr, s->orig, s->patch_len, NULL);
 	if (ret) {
 		pr_warn("probe at %#" PRIxPTR ": cannot restore the code: %s\n", s->req_addr,
 			strerror(-ret));

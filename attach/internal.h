@@ -68,6 +68,9 @@ struct hook_site {
 	uint8_t *reloc;	      /* the relocated displaced instructions inside the stub */
 	size_t patch_len;     /* bytes overwritten: 5 (jmp) or 1 (int3) */
 	size_t disp_len;      /* bytes of whole instructions displaced into the stub */
+	unsigned int n_insns; /* displaced instructions: original -> stub offsets */
+	uint8_t orig_off[HOOK_MAX_INSNS];
+	uint16_t reloc_off[HOOK_MAX_INSNS];
 	uint8_t orig[HOOK_ORIG_MAX];
 	_Atomic(struct hook_list *) list;
 	struct hook_list *retired; /* replaced lists waiting for a grace period */

@@ -28,6 +28,9 @@ void asm_ret_only(void);	     /* ret */
 int64_t asm_xor_ret(void);	     /* xor eax,eax; ret */
 int64_t asm_lea_ret(int64_t x);	     /* lea eax,[rdi+1]; ret (4 bytes) */
 int64_t asm_endbr_add(int64_t a, int64_t b); /* endbr64; lea rax,[rdi+rsi]; ...; ret */
+extern volatile char asm_spin_stop;
+int64_t asm_spin(void); /* loops with its back edge at asm_spin_loop */
+extern char asm_spin_loop[];
 int64_t asm_size_only(int64_t x); /* 3-byte symbol falling through: x */
 int64_t asm_flags_mid(int64_t a, int64_t b); /* cmp; <probe>; mov eax,0; setl al; ret */
 extern char asm_flags_mid_probe[];

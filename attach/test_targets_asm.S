@@ -86,6 +86,27 @@ FUNC(asm_endbr_add)
 	ret
 END(asm_endbr_add)
 
+/* Spins until asm_spin_stop != 0, with the loop's back edge at the entry:
+ * a thread is often at +2, inside the bytes a jmp overwrites.  Returns the
+ * number of iterations. */
+	.data
+	.globl asm_spin_stop
+asm_spin_stop:
+	.byte 0
+	.text
+FUNC(asm_spin)
+	xor ecx, ecx
+	.globl asm_spin_loop
+asm_spin_loop:
+	pause
+	mov al, byte ptr [rip + asm_spin_stop]
+	add rcx, 1
+	test al, al
+	jz asm_spin_loop
+	mov rax, rcx
+	ret
+END(asm_spin)
+
 /* the symbol covers 3 bytes; the code falls through into the next one */
 FUNC(asm_size_only)
 	xor eax, eax

@@ -171,14 +171,26 @@ static void hook_sync(void)
 	pthread_mutex_unlock(&registry_lock);
 }
 
+/* Set while this thread registers.  tls_register's realloc may call malloc
+ * (glibc's realloc(NULL, n) does), which may itself be probed: that nested
+ * hit is skipped (counted as missed) instead of taking registry_lock again. */
+static __thread bool tls_registering __attribute__((tls_model("initial-exec")));
+
 uint64_t hook_entry(struct bpftime_pt_regs *regs, struct hook_site *site)
 {
 	struct hook_tls *t = &hook_tls;
 	struct hook_list *l;
 	uint64_t ret;
 
-	if (unlikely(!t->registered))
+	if (unlikely(!t->registered)) {
+		if (tls_registering) {
+			t->missed++;
+			return 0;
+		}
+		tls_registering = true;
 		tls_register(t);
+		tls_registering = false;
+	}
 	inflight_enter(t);
 	l = atomic_load_explicit(&site->list, memory_order_acquire);
 	ret = l->dispatch(regs, l);
