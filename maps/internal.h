@@ -78,7 +78,6 @@ struct bpftime_map {
 	uint32_t bucket_mask, lock_mask, seed, elem_size, key8;
 	bool lru, percpu;
 	void *local; /* per-process state of the type (ring buffer mapping) */
-	size_t local_len;
 	struct bpftime_map *next; /* all handles of this process */
 };
 
@@ -93,6 +92,8 @@ extern const struct map_ops map_lpm_ops, map_queue_ops, map_stack_ops, map_bloom
 const struct map_ops *map_ops_of(uint32_t type);
 /* records an arena block as owned by the map (freed with it); -ENOMEM if 0 */
 int map_own(struct shm_map *m, uint64_t off);
+/* this thread's tid (cached; reset in a forked child) */
+uint32_t map_self_tid(void);
 /* the CPU slot an in-program per-CPU access uses */
 uint32_t map_this_cpu(const struct bpftime_map *h);
 /* the handle for a map object (refs held by fd maps) */

@@ -138,7 +138,7 @@ static void tid_reset(void)
 	my_tid = 0;
 }
 
-static uint32_t self_tid(void)
+uint32_t map_self_tid(void)
 {
 	if (unlikely(!my_tid))
 		my_tid = (uint32_t)syscall(SYS_gettid);
@@ -153,7 +153,7 @@ __attribute__((constructor)) static void spin_atfork(void)
 void bpftime_spin_lock(void *lock)
 {
 	_Atomic uint32_t *l = lock;
-	uint32_t me = self_tid(), owner = 0;
+	uint32_t me = map_self_tid(), owner = 0;
 
 	for (unsigned int spins = 0;; spins++) {
 		if (atomic_compare_exchange_weak_explicit(l, &owner, me, memory_order_acquire,

@@ -873,6 +873,53 @@ static void test_ringbuf_cross_process(void **state)
 	munmap(v.base, v.len);
 }
 
+
+/* A producer killed between reserve and submit: its BUSY record would hold
+ * the consumer forever; once the ring is full, a producer discards it. */
+static void test_ringbuf_dead_reserver(void **state)
+{
+	struct bpftime_shm *shm = *state;
+	int fd = mkmap(shm, BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0);
+	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct rb_view v;
+	char buf[4096];
+	uint32_t len;
+	int pfd[2], n = 0;
+	pid_t pid;
+	char c;
+
+	rb_map(shm, fd, &v);
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	if (pid == 0) {
+		BPFTIME_OPTS(bpftime_shm_opts, o, .name = shm_name);
+		struct bpftime_shm *s = bpftime_shm__open(&o);
+		struct bpftime_map *ch = s ? bpftime_map__handle(s, fd) : NULL;
+
+		if (!ch || !bpftime_ringbuf_reserve(ch, 100, 0) || write(pfd[1], "x", 1) != 1)
+			_exit(1);
+		pause(); /* never submits */
+		_exit(0);
+	}
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	/* records behind the dead one are not consumable yet */
+	assert_int_equal(bpftime_ringbuf_output(h, "after", 5, 0), 0);
+	assert_int_equal(rb_consume(&v, buf, &len), 0);
+	/* fill the ring: the full producer discards the dead record */
+	while (bpftime_ringbuf_output(h, buf, 200, 0) == 0)
+		;
+	n = rb_consume(&v, buf, &len);
+	assert_true(n > 10);
+	assert_int_equal(bpftime_ringbuf_output(h, "again", 5, 0), 0);
+	assert_int_equal(rb_consume(&v, buf, &len), 1);
+	assert_memory_equal(buf, "again", 5);
+	munmap(v.base, v.len);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
 static void test_perf_event_array(void **state)
 {
 	struct bpftime_shm *shm = *state;
@@ -1209,7 +1256,7 @@ int main(void)
 		T(test_queue_stack),
 		T(test_bloom),
 		T(test_ringbuf),
-		T(test_ringbuf_cross_process),
+		T(test_ringbuf_cross_process), T(test_ringbuf_dead_reserver),
 		T(test_perf_event_array),
 		T(test_prog_array),
 		T(test_prog_bind_map),

@@ -6,19 +6,24 @@
  *   page 1   producer page: u64 producer_pos at byte 0; our producer lock at
  *            byte 64 (libbpf only reads byte 0)
  *   page 2.. data, max_entries bytes (a power of two)
- * Records: u32 len (BUSY bit 31 while reserved, DISCARD bit 30), u32 pg_off,
+ * Records: u32 len (BUSY bit 31 while reserved, DISCARD bit 30), u32 (the
+ * kernel's pg_off, which consumers ignore; here the reserving thread's tid),
  * then the sample, the whole padded to 8 bytes.
  *
  * Producers need records to be contiguous even when they wrap, so each
- * process maps the data twice, back to back, behind a private page that
- * holds the handle (what submit/discard find through pg_off, which counts
- * pages from that private page):
- *   [private page][consumer][producer][data][data again]
- * A process killed between reserve and submit leaves a BUSY record that the
- * consumer waits behind forever (the kernel cannot be killed there);
- * BPF_RB_* wakeup flags are honoured through the segment's data sequence.
+ * process maps the data twice, back to back:
+ *   [consumer][producer][data][data again]
+ * submit/discard find the ring of a record through a per-process registry
+ * of these mappings.  A process killed between reserve and submit would
+ * leave a BUSY record that the consumer waits behind forever (the kernel
+ * cannot be killed there): a producer that finds the ring full discards the
+ * BUSY records whose reserving thread no longer exists.  BPF_RB_* wakeup
+ * flags are honoured through the segment's data sequence.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -27,14 +32,70 @@
 #include "common/log.h"
 
 #define RB_LOCK_OFF 64
+#define RB_MAX_MAPPED 256
 
 struct rb_local {
-	struct bpftime_map *h; /* first bytes of the private page */
+	struct bpftime_map *h;
 	char *cons;
 	char *prod;
 	char *data;
 	uint64_t mask;
+	char *map_base;
+	size_t map_len;
 };
+
+/* this process's ring mappings: [lo, hi) -> ring (entries are never moved;
+ * a freed entry has lo 0) */
+static struct {
+	_Atomic uintptr_t lo;
+	uintptr_t hi;
+	struct rb_local *l;
+} rb_reg[RB_MAX_MAPPED];
+static _Atomic int rb_nreg;
+static pthread_mutex_t rb_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int rb_register(struct rb_local *l)
+{
+	int i, ret = -ENOSPC;
+
+	pthread_mutex_lock(&rb_reg_lock);
+	for (i = 0; i < RB_MAX_MAPPED; i++) {
+		if (atomic_load(&rb_reg[i].lo))
+			continue;
+		rb_reg[i].hi = (uintptr_t)l->map_base + l->map_len;
+		rb_reg[i].l = l;
+		atomic_store_explicit(&rb_reg[i].lo, (uintptr_t)l->map_base, memory_order_release);
+		if (i >= atomic_load(&rb_nreg))
+			atomic_store(&rb_nreg, i + 1);
+		ret = 0;
+		break;
+	}
+	pthread_mutex_unlock(&rb_reg_lock);
+	return ret;
+}
+
+static void rb_unregister(struct rb_local *l)
+{
+	pthread_mutex_lock(&rb_reg_lock);
+	for (int i = 0; i < RB_MAX_MAPPED; i++)
+		if (rb_reg[i].l == l)
+			atomic_store(&rb_reg[i].lo, 0);
+	pthread_mutex_unlock(&rb_reg_lock);
+}
+
+static struct rb_local *rb_find(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	int n = atomic_load_explicit(&rb_nreg, memory_order_acquire);
+
+	for (int i = 0; i < n; i++) {
+		uintptr_t lo = atomic_load_explicit(&rb_reg[i].lo, memory_order_acquire);
+
+		if (lo && a >= lo && a < rb_reg[i].hi)
+			return rb_reg[i].l;
+	}
+	return NULL;
+}
 
 static int rb_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
 {
@@ -65,43 +126,52 @@ static int rb_alloc(struct bpftime_shm *shm, struct shm_map *m)
 static int rb_handle_init(struct bpftime_map *h)
 {
 	size_t ps = h->shm->page_size, data = h->max_entries;
-	size_t len = ps + 2 * ps + 2 * data;
+	size_t len = 2 * ps + 2 * data;
 	uint64_t off = h->m->mmap_off;
-	struct rb_local *l;
-	char *p, *q;
+	struct rb_local *l = calloc(1, sizeof(*l));
+	char *p;
 
+	if (!l)
+		return -ENOMEM;
 	p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	/* private page for the handle */
-	if (mmap(p, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
-		    MAP_FAILED ||
-	    mmap(p + ps, 2 * ps + data, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->shm->fd,
-		 (off_t)off) == MAP_FAILED)
+	if (p == MAP_FAILED) {
+		free(l);
+		return -ENOMEM;
+	}
+	if (mmap(p, 2 * ps + data, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->shm->fd,
+		 (off_t)off) == MAP_FAILED ||
+	    mmap(p + 2 * ps + data, data, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 h->shm->fd, (off_t)(off + 2 * ps)) == MAP_FAILED)
 		goto fail;
-	q = mmap(p + 3 * ps + data, data, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 h->shm->fd, (off_t)(off + 2 * ps));
-	if (q == MAP_FAILED)
-		goto fail;
-	l = (struct rb_local *)p;
 	l->h = h;
-	l->cons = p + ps;
-	l->prod = p + 2 * ps;
-	l->data = p + 3 * ps;
+	l->cons = p;
+	l->prod = p + ps;
+	l->data = p + 2 * ps;
 	l->mask = data - 1;
+	l->map_base = p;
+	l->map_len = len;
+	if (rb_register(l)) {
+		errno = ENOSPC;
+		goto fail;
+	}
 	h->local = l;
-	h->local_len = len;
 	return 0;
 fail:
 	pr_warn("ring buffer '%s': cannot map: %s\n", h->m->obj.name, strerror(errno));
 	munmap(p, len);
+	free(l);
 	return -ENOMEM;
 }
 
 static void rb_handle_fini(struct bpftime_map *h)
 {
-	if (h->local)
-		munmap(h->local, h->local_len);
+	struct rb_local *l = h->local;
+
+	if (!l)
+		return;
+	rb_unregister(l);
+	munmap(l->map_base, l->map_len);
+	free(l);
 	h->local = NULL;
 }
 
@@ -113,6 +183,32 @@ static inline _Atomic uint64_t *cons_pos(struct rb_local *l)
 static inline _Atomic uint64_t *prod_pos(struct rb_local *l)
 {
 	return (_Atomic uint64_t *)(void *)l->prod;
+}
+
+/* Producer lock held, ring full: discards the BUSY records of threads that
+ * no longer exist, so that the consumer can move past them.  Returns how
+ * many (the space comes back once the consumer has consumed them). */
+static int rb_discard_dead(struct rb_local *l, uint64_t cons, uint64_t prod)
+{
+	int n = 0;
+
+	for (uint64_t pos = cons; pos < prod;) {
+		_Atomic uint32_t *hdr = (_Atomic uint32_t *)(void *)(l->data + (pos & l->mask));
+		uint32_t len = atomic_load_explicit(&hdr[0], memory_order_acquire);
+		uint32_t tid = atomic_load_explicit(&hdr[1], memory_order_relaxed);
+
+		if ((len & BPFTIME_RINGBUF_BUSY_BIT) && tid && kill((pid_t)tid, 0) &&
+		    errno == ESRCH &&
+		    atomic_compare_exchange_strong(&hdr[0], &len,
+						   (len & ~BPFTIME_RINGBUF_BUSY_BIT) |
+							   BPFTIME_RINGBUF_DISCARD_BIT))
+			n++;
+		len &= ~(BPFTIME_RINGBUF_BUSY_BIT | BPFTIME_RINGBUF_DISCARD_BIT);
+		pos += (len + BPFTIME_RINGBUF_HDR_SZ + 7) & ~7ULL;
+	}
+	if (n)
+		shm_data_notify(l->h->shm);
+	return n;
 }
 
 void *bpftime_ringbuf_reserve(struct bpftime_map *h, uint64_t size, uint64_t flags)
@@ -131,13 +227,14 @@ void *bpftime_ringbuf_reserve(struct bpftime_map *h, uint64_t size, uint64_t fla
 	shm_lock(lock);
 	cons = atomic_load_explicit(cons_pos(l), memory_order_acquire);
 	prod = atomic_load_explicit(prod_pos(l), memory_order_relaxed);
-	if (prod + len - cons > l->mask + 1) {
+	if (prod + len - cons > l->mask + 1 && (!rb_discard_dead(l, cons, prod) ||
+						 prod + len - cons > l->mask + 1)) {
 		shm_unlock(lock);
 		return NULL;
 	}
 	hdr = (uint32_t *)(void *)(l->data + (prod & l->mask));
 	hdr[0] = (uint32_t)size | BPFTIME_RINGBUF_BUSY_BIT;
-	hdr[1] = (uint32_t)(((char *)hdr - (char *)l) / h->shm->page_size);
+	hdr[1] = map_self_tid();
 	atomic_store_explicit(prod_pos(l), prod + len, memory_order_release);
 	shm_unlock(lock);
 	return hdr + 2;
@@ -146,16 +243,14 @@ void *bpftime_ringbuf_reserve(struct bpftime_map *h, uint64_t size, uint64_t fla
 static void rb_commit(void *data, uint64_t flags, bool discard)
 {
 	_Atomic uint32_t *hdr = (_Atomic uint32_t *)((char *)data - BPFTIME_RINGBUF_HDR_SZ);
-	uintptr_t ps = (uintptr_t)getpagesize();
-	uint32_t pg_off = atomic_load_explicit(&hdr[1], memory_order_relaxed);
 	uint32_t len = atomic_load_explicit(&hdr[0], memory_order_relaxed);
-	struct rb_local *l = (struct rb_local *)(((uintptr_t)hdr & ~(ps - 1)) - pg_off * ps);
+	struct rb_local *l = rb_find(hdr);
 
 	len &= ~BPFTIME_RINGBUF_BUSY_BIT;
 	if (discard)
 		len |= BPFTIME_RINGBUF_DISCARD_BIT;
 	atomic_store_explicit(&hdr[0], len, memory_order_release);
-	if (!(flags & BPFTIME_RB_NO_WAKEUP))
+	if (!(flags & BPFTIME_RB_NO_WAKEUP) && likely(l))
 		shm_data_notify(l->h->shm);
 }
 
