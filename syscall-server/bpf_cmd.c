@@ -596,10 +596,9 @@ static int link_detach(const union bpf_attr *a)
 
 	if (ret)
 		return ret;
-	/* the fd stays open (the kernel's detached link); the link is gone */
-	bpftime_handler__close(srv.shm, fd);
-	srv_fd(fd)->kind = SRV_FD_DETACHED;
-	return 0;
+	/* every link here is a perf-event link, and the kernel's perf links
+	 * have no detach operation: close the fd instead */
+	return -EOPNOTSUPP;
 }
 
 static int prog_attach(int cmd, const union bpf_attr *a)

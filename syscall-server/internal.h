@@ -46,7 +46,6 @@
 enum srv_fd_kind {
 	SRV_FD_NONE = 0,
 	SRV_FD_HANDLER,	     /* a slot of the handler table (map, prog, link...) */
-	SRV_FD_DETACHED,     /* a link after LINK_DETACH: the fd stays, the link is gone */
 	SRV_FD_STATS,	     /* ENABLE_STATS */
 };
 

@@ -5,19 +5,33 @@
  *   malloc [-n COUNT] [-i MS] [-v] [PID]
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
+#include <link.h>
 #include <inttypes.h>
 #include "example.h"
 #include "malloc.skel.h"
 
-/* libc's path as this process mapped it: what libbpf needs to find malloc */
+static char libc[4096] = "libc.so.6";
+
+static int find_libc(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+	(void)size;
+	(void)ctx;
+	if (!strstr(info->dlpi_name, "/libc.so"))
+		return 0;
+	snprintf(libc, sizeof(libc), "%s", info->dlpi_name);
+	return 1;
+}
+
+/* libc's path as this process mapped it: what libbpf needs to find malloc
+ * (not dladdr(malloc): a sanitizer build defines its own malloc) */
 static const char *libc_path(void)
 {
-	Dl_info info;
+	static bool done;
 
-	if (!dladdr((void *)malloc, &info) || !info.dli_fname)
-		return "libc.so.6";
-	return info.dli_fname;
+	if (!done)
+		dl_iterate_phdr(find_libc, NULL);
+	done = true;
+	return libc;
 }
 
 static void report(struct malloc_bpf *skel)

@@ -276,6 +276,8 @@ static void check_perf_and_links(int prog_fd)
 	len = sizeof(pi);
 	CHECK(!bpf_obj_get_info_by_fd(prog_fd, &pi, &len));
 	CHECK(li.prog_id == pi.id && li.type == BPF_LINK_TYPE_PERF_EVENT);
+	/* perf links cannot be detached, only closed */
+	CHECK(bpf_link_detach(lfd) < 0 && errno == EOPNOTSUPP);
 	stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	CHECK(stats >= 0);
 	close(stats);

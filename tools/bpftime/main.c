@@ -82,12 +82,67 @@ int cli_find_lib(const struct cli *cli, const char *lib, const char *build_path,
 	return -ENOENT;
 }
 
+#ifdef BPFTIME_ASAN_RUNTIME
+/* true if the program @cmd (searched in PATH) carries its own ASan runtime:
+ * clang links it statically into instrumented executables, and a second,
+ * shared one in the same process is fatal */
+static bool has_asan(const char *cmd)
+{
+	char path[PATH_MAX], *buf = NULL;
+	const char *dirs = getenv("PATH");
+	bool found = false;
+	size_t len = 0;
+	FILE *f = NULL;
+
+	if (strchr(cmd, '/')) {
+		snprintf(path, sizeof(path), "%s", cmd);
+		f = fopen(path, "rb");
+	}
+	while (!f && dirs && *dirs) {
+		size_t n = strcspn(dirs, ":");
+
+		snprintf(path, sizeof(path), "%.*s/%s", (int)n, dirs, cmd);
+		f = fopen(path, "rb");
+		dirs += n + (dirs[n] == ':');
+	}
+	if (!f)
+		return false;
+	if (!fseek(f, 0, SEEK_END) && ftell(f) > 0) {
+		len = (size_t)ftell(f);
+		buf = malloc(len);
+		rewind(f);
+		if (buf && fread(buf, 1, len, f) == len)
+			found = memmem(buf, len, "__asan_init", 11) != NULL;
+	}
+	free(buf);
+	fclose(f);
+	return found;
+}
+#endif
+
+/* what must come before our libraries in LD_PRELOAD: in a sanitizer build,
+ * the ASan runtime (always with gcc's shared libasan; with clang only when
+ * the program has none of its own) */
+static const char *preload_prefix(const char *cmd)
+{
+#ifdef BPFTIME_ASAN_RUNTIME
+	if (BPFTIME_ASAN_ALWAYS || !has_asan(cmd))
+		return BPFTIME_ASAN_RUNTIME;
+#else
+	(void)cmd;
+#endif
+	return NULL;
+}
+
 static volatile pid_t child_pid;
+static volatile sig_atomic_t pending_sig;
 
 static void forward(int sig)
 {
 	if (child_pid > 0)
 		kill(child_pid, sig);
+	else
+		pending_sig = sig; /* between fork and knowing the pid */
 }
 
 int cli_run_preloaded(const char *preload, char **argv, int *pidp)
@@ -97,21 +152,26 @@ int cli_run_preloaded(const char *preload, char **argv, int *pidp)
 	int status;
 	pid_t pid, w;
 
+	/* forward from before the fork: a signal sent as soon as the loader
+	 * is up must not kill us instead */
+	child_pid = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
 	pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "bpftime: fork: %s\n", strerror(errno));
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
 		return 127;
 	}
 	if (pid == 0) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		const char *prefix = preload_prefix(argv[0]);
 		char *env;
 
-		if (old && *old) {
-			if (asprintf(&env, "%s:%s", preload, old) < 0)
-				_exit(127);
-		} else {
-			env = strdup(preload);
-		}
-		if (!env)
+		if (asprintf(&env, "%s%s%s%s%s", prefix ? prefix : "", prefix ? ":" : "", preload,
+			     old && *old ? ":" : "", old && *old ? old : "") < 0)
 			_exit(127);
 		setenv("LD_PRELOAD", env, 1);
 		execvp(argv[0], argv);
@@ -120,8 +180,8 @@ int cli_run_preloaded(const char *preload, char **argv, int *pidp)
 	}
 	child_pid = pid;
 	*pidp = pid;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	if (pending_sig)
+		kill(pid, pending_sig);
 	do
 		w = waitpid(pid, &status, 0);
 	while (w < 0 && errno == EINTR);

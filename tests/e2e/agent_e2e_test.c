@@ -1,0 +1,465 @@
+/* tests/e2e/agent_e2e_test.c: the examples end to end: a libbpf loader under
+ * `bpftime load` in one process, the traced program under `bpftime start` in
+ * another, both inside seccomp_guard (the kernel's bpf() and
+ * perf_event_open() fail with EPERM), so everything counted went through the
+ * shared memory and the agent's inline hooks.  Each victim counts what it
+ * did and prints it; the test compares with what the loader reports.  Also:
+ * a target started before its loader (programs attach live, and detach when
+ * the loader goes), and targets bpftime cannot serve (no segment, a segment
+ * that is not one), which run normally with one warning on stderr.
+ * Each test uses its own segment name.
+ *
+ *   agent_e2e_test BPFTIME GUARD EXAMPLES_DIR
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <bpftime/shm.h>
+
+/* a safety net so a broken build fails instead of hanging; never a measurement */
+#define STUCK_MS 60000
+
+static const char *bpftime_bin, *guard_bin, *examples;
+
+struct proc {
+	pid_t pid;
+	int out, err, in;
+	char obuf[1 << 17], ebuf[1 << 16];
+	size_t olen, elen;
+};
+
+/* runs argv with stdout/stderr to pipes (and stdin from one if @in) */
+static void spawn(struct proc *p, const char *const *argv, bool in)
+{
+	int o[2], e[2], i[2] = { -1, -1 };
+
+	memset(p, 0, sizeof(*p));
+	p->in = -1;
+	assert_int_equal(pipe2(o, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(e, O_CLOEXEC), 0);
+	if (in)
+		assert_int_equal(pipe2(i, O_CLOEXEC), 0);
+	p->pid = fork();
+	assert_true(p->pid >= 0);
+	if (p->pid == 0) {
+		dup2(o[1], 1);
+		dup2(e[1], 2);
+		if (in)
+			dup2(i[0], 0);
+		execv(argv[0], (char **)argv);
+		_exit(127);
+	}
+	close(o[1]);
+	close(e[1]);
+	if (in) {
+		close(i[0]);
+		p->in = i[1];
+	}
+	p->out = o[0];
+	p->err = e[0];
+}
+
+/* reads what is available from both pipes, waiting up to @ms */
+static bool pump(struct proc *p, int ms)
+{
+	struct pollfd fds[2] = { { p->out, POLLIN, 0 }, { p->err, POLLIN, 0 } };
+	bool got = false;
+
+	if (poll(fds, 2, ms) <= 0)
+		return false;
+	if (fds[0].revents) {
+		ssize_t n = read(p->out, p->obuf + p->olen, sizeof(p->obuf) - 1 - p->olen);
+
+		if (n > 0) {
+			p->olen += (size_t)n;
+			got = true;
+		}
+	}
+	if (fds[1].revents) {
+		ssize_t n = read(p->err, p->ebuf + p->elen, sizeof(p->ebuf) - 1 - p->elen);
+
+		if (n > 0) {
+			p->elen += (size_t)n;
+			got = true;
+		}
+	}
+	p->obuf[p->olen] = 0;
+	p->ebuf[p->elen] = 0;
+	return got;
+}
+
+static void expect_out(struct proc *p, const char *needle)
+{
+	for (int waited = 0; !strstr(p->obuf, needle); waited += 50) {
+		if (waited > STUCK_MS) {
+			print_error("stdout: %s\nstderr: %s\n", p->obuf, p->ebuf);
+			fail_msg("'%s' never appeared", needle);
+		}
+		pump(p, 50);
+	}
+}
+
+static int finish(struct proc *p)
+{
+	int status;
+
+	if (p->in >= 0)
+		close(p->in);
+	while (pump(p, 200))
+		;
+	assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
+	close(p->out);
+	close(p->err);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void stop(struct proc *p)
+{
+	kill(p->pid, SIGTERM); /* bpftime forwards it */
+	assert_int_equal(finish(p), 0);
+}
+
+static void shm_for_test(const char *name)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "bpftime_agent_e2e_%d_%s", getpid(), name);
+	setenv("BPFTIME_GLOBAL_SHM_NAME", buf, 1);
+	bpftime_shm__remove(NULL);
+}
+
+static const char *ex(const char *rel)
+{
+	static char paths[8][4096];
+	static int next;
+	char *p = paths[next++ % 8];
+
+	snprintf(p, sizeof(paths[0]), "%s/%s", examples, rel);
+	return p;
+}
+
+/* argv of "GUARD bpftime SUBCMD ARGS..." */
+static void cmd(const char **argv, const char *sub, ...)
+{
+	va_list ap;
+	int i = 0;
+
+	argv[i++] = guard_bin;
+	argv[i++] = bpftime_bin;
+	argv[i++] = sub;
+	va_start(ap, sub);
+	while ((argv[i++] = va_arg(ap, const char *)))
+		;
+	va_end(ap);
+}
+
+/* the last line of @buf that starts with @prefix (copied), or NULL */
+static const char *last_line(const char *buf, const char *prefix, char *line, size_t len)
+{
+	const char *found = NULL;
+
+	for (const char *s = buf; s && *s; s = strchr(s, '\n'), s = s ? s + 1 : NULL)
+		if (!strncmp(s, prefix, strlen(prefix)))
+			found = s;
+	if (!found)
+		return NULL;
+	snprintf(line, len, "%.*s", (int)strcspn(found, "\n"), found);
+	return line;
+}
+
+/* waits until the loader's last report line starting with @prefix equals @want */
+static void expect_report(struct proc *loader, const char *prefix, const char *want)
+{
+	char line[512];
+
+	for (int waited = 0;; waited += 50) {
+		const char *l = last_line(loader->obuf, prefix, line, sizeof(line));
+
+		if (l && !strcmp(l, want))
+			return;
+		if (waited > STUCK_MS) {
+			print_error("stdout: %s\nstderr: %s\n", loader->obuf, loader->ebuf);
+			fail_msg("expected '%s', last: '%s'", want, l ? l : "(none)");
+		}
+		pump(loader, 50);
+	}
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+/* the README's demo: per-pid malloc counts equal the victim's own count */
+static void test_malloc_count(void **state)
+{
+	const char *largv[16], *vargv[16];
+	struct proc loader, victim;
+	char want[128];
+	long calls, sum;
+	int pid;
+
+	(void)state;
+	shm_for_test("malloc");
+	cmd(largv, "load", ex("malloc/malloc"), "-i", "50", NULL);
+	spawn(&loader, largv, false);
+	expect_out(&loader, "ready\n");
+	cmd(vargv, "start", ex("victim/victim"), "200", "0", NULL);
+	spawn(&victim, vargv, false);
+	assert_int_equal(finish(&victim), 0);
+	assert_int_equal(sscanf(victim.obuf, "victim: %ld calls, sum %ld, pid %d", &calls, &sum,
+				&pid),
+			 3);
+	assert_int_equal(calls, 200);
+	/* quiet: the victim's own line only, nothing on stderr */
+	assert_int_equal(strchr(victim.obuf, '\n') - victim.obuf + 1, (long)victim.olen);
+	assert_int_equal(victim.elen, 0);
+	snprintf(want, sizeof(want), "pid %d: %ld malloc calls", pid, calls);
+	expect_report(&loader, "pid ", want);
+	stop(&loader);
+	bpftime_shm__remove(NULL);
+}
+
+/* funclatency: every call of target_func lands in the histogram */
+static void test_funclatency(void **state)
+{
+	const char *largv[16], *vargv[16];
+	struct proc loader, victim;
+
+	(void)state;
+	shm_for_test("funclat");
+	cmd(largv, "load", ex("funclatency/funclatency"), "-i", "50", ex("victim/victim"),
+	    "target_func", NULL);
+	spawn(&loader, largv, false);
+	expect_out(&loader, "ready\n");
+	cmd(vargv, "start", ex("victim/victim"), "150", "0", NULL);
+	spawn(&victim, vargv, false);
+	assert_int_equal(finish(&victim), 0);
+	assert_non_null(strstr(victim.obuf, "victim: 150 calls"));
+	expect_report(&loader, "total: ", "total: 150 calls");
+	assert_non_null(strstr(loader.obuf, "nsecs"));
+	stop(&loader);
+	bpftime_shm__remove(NULL);
+}
+
+/* bashreadline-like: each line readline() returned comes through the ring buffer */
+static void test_readline(void **state)
+{
+	static const char *const lines[] = { "ls -l /tmp", "echo hello world", "exit" };
+	const char *largv[16], *vargv[16];
+	struct proc loader, victim;
+	char want[256];
+	int pid;
+
+	(void)state;
+	shm_for_test("readline");
+	cmd(largv, "load", ex("readline/readline"), "-i", "50", ex("readline/rl_victim"), NULL);
+	spawn(&loader, largv, false);
+	expect_out(&loader, "ready\n");
+	cmd(vargv, "start", ex("readline/rl_victim"), NULL);
+	spawn(&victim, vargv, true);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(write(victim.in, lines[i], strlen(lines[i])), (ssize_t)strlen(lines[i]));
+		assert_int_equal(write(victim.in, "\n", 1), 1);
+	}
+	assert_int_equal(finish(&victim), 0);
+	assert_int_equal(sscanf(victim.obuf, "rl_victim: 3 lines, pid %d", &pid), 1);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), " %-7d %-16.16s %s\n", pid, "rl_victim", lines[i]);
+		expect_out(&loader, want);
+	}
+	stop(&loader);
+	bpftime_shm__remove(NULL);
+}
+
+/* override: target_func returns the loader's value without running */
+static void test_override(void **state)
+{
+	const char *largv[16], *vargv[16];
+	struct proc loader, victim;
+
+	(void)state;
+	shm_for_test("override");
+	cmd(largv, "load", ex("override/override"), "-i", "50", ex("victim/victim"), "target_func",
+	    "1000", NULL);
+	spawn(&loader, largv, false);
+	expect_out(&loader, "ready\n");
+	cmd(vargv, "start", ex("victim/victim"), "30", "0", NULL);
+	spawn(&victim, vargv, false);
+	assert_int_equal(finish(&victim), 0);
+	/* unprobed the sum would be 30 * 30 = 900 */
+	assert_non_null(strstr(victim.obuf, "victim: 30 calls, sum 30000,"));
+	expect_report(&loader, "overrides: ", "overrides: 30");
+	stop(&loader);
+	/* with the loader gone the function runs again */
+	spawn(&victim, (const char *[]){ guard_bin, bpftime_bin, "start", ex("victim/victim"), "30",
+					 "0", NULL },
+	      false);
+	assert_int_equal(finish(&victim), 0);
+	assert_non_null(strstr(victim.obuf, "victim: 30 calls, sum 900,"));
+	bpftime_shm__remove(NULL);
+}
+
+/* two uprobes and a uretprobe on one function of the executable, a uprobe
+ * in a shared library, four threads */
+static void test_probes_threads_shlib(void **state)
+{
+	const char *largv[16], *vargv[16];
+	struct proc loader, victim;
+	long threads, exe, lib, sum;
+	char want[512];
+	int pid;
+
+	(void)state;
+	shm_for_test("probes");
+	cmd(largv, "load", ex("probes/probes"), "-i", "50", ex("probes/mt_victim"),
+	    ex("probes/libprobes_lib.so"), NULL);
+	spawn(&loader, largv, false);
+	expect_out(&loader, "ready\n");
+	cmd(vargv, "start", ex("probes/mt_victim"), "4", "20000", NULL);
+	spawn(&victim, vargv, false);
+	assert_int_equal(finish(&victim), 0);
+	assert_int_equal(sscanf(victim.obuf,
+				"mt_victim: %ld threads, exe_func %ld calls (returns sum %ld), "
+				"lib_func %ld calls, pid %d",
+				&threads, &exe, &sum, &lib, &pid),
+			 5);
+	assert_int_equal(exe, 80000);
+	assert_int_equal(lib, 80000);
+	snprintf(want, sizeof(want),
+		 "exe_func: first uprobe %ld, second uprobe %ld, uretprobe %ld (returns sum %ld); "
+		 "lib_func: uprobe %ld",
+		 exe, exe, exe, sum, lib);
+	expect_report(&loader, "exe_func: ", want);
+	stop(&loader);
+	bpftime_shm__remove(NULL);
+}
+
+/* the target runs first; the loader comes later (live attach), then goes
+ * (live detach): the target never stops */
+static void test_live_attach_detach(void **state)
+{
+	const char *largv[16], *vargv[16];
+	struct proc loader, victim;
+	char line[256];
+	int status;
+
+	(void)state;
+	shm_for_test("live");
+	/* the segment exists before anything is loaded into it */
+	BPFTIME_OPTS(bpftime_shm_opts, so);
+	struct bpftime_shm *shm = bpftime_shm__create(&so);
+
+	assert_non_null(shm);
+	cmd(vargv, "start", ex("victim/victim"), "-1", "2", NULL);
+	spawn(&victim, vargv, false);
+	cmd(largv, "load", ex("malloc/malloc"), "-i", "50", NULL);
+	spawn(&loader, largv, false);
+	expect_out(&loader, "ready\n");
+	/* counts arrive from the running victim */
+	for (int waited = 0; !last_line(loader.obuf, "pid ", line, sizeof(line)); waited += 50) {
+		if (waited > STUCK_MS)
+			fail_msg("no count from the running victim: %s / %s", loader.obuf,
+				 loader.ebuf);
+		pump(&loader, 50);
+	}
+	stop(&loader);
+	/* unhooked, still running */
+	pump(&victim, 200);
+	assert_int_equal(waitpid(victim.pid, &status, WNOHANG), 0);
+	kill(victim.pid, SIGTERM);
+	assert_int_equal(finish(&victim), 128 + SIGTERM);
+	assert_int_equal(victim.elen, 0);
+	bpftime_shm__close(shm);
+	bpftime_shm__remove(NULL);
+}
+
+/* no segment, or one that is not a bpftime segment: the target runs as
+ * usual, its stdout untouched, one warning on stderr */
+static void test_unserved(void **state)
+{
+	const char *vargv[16];
+	char path[128];
+	struct proc victim;
+	int fd;
+
+	(void)state;
+	shm_for_test("none");
+	for (int round = 0; round < 2; round++) {
+		if (round == 1) {
+			snprintf(path, sizeof(path), "/dev/shm/%s", getenv("BPFTIME_GLOBAL_SHM_NAME"));
+			fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+			assert_true(fd >= 0);
+			for (int i = 0; i < 64; i++)
+				assert_int_equal(write(fd, "not a bpftime segment...", 24), 24);
+			close(fd);
+		}
+		cmd(vargv, "start", ex("victim/victim"), "5", "0", NULL);
+		spawn(&victim, vargv, false);
+		assert_int_equal(finish(&victim), 0);
+		assert_non_null(strstr(victim.obuf, "victim: 5 calls, sum 25,"));
+		assert_int_equal(strchr(victim.obuf, '\n') - victim.obuf + 1, (long)victim.olen);
+		assert_non_null(strstr(victim.ebuf, "running untraced"));
+		assert_int_equal(strchr(victim.ebuf, '\n') - victim.ebuf + 1, (long)victim.elen);
+	}
+	bpftime_shm__remove(NULL);
+}
+
+/* the agent leaves LD_PRELOAD to the target's children without itself, and
+ * the exit status comes through */
+static void test_start_children_and_status(void **state)
+{
+	const char *argv1[] = { guard_bin, bpftime_bin, "start", "/bin/sh", "-c",
+				"echo preload=[$LD_PRELOAD]; exit 3", NULL };
+	const char *argv2[] = { guard_bin, bpftime_bin, "start", NULL };
+	struct proc p;
+
+	(void)state;
+	shm_for_test("children");
+	BPFTIME_OPTS(bpftime_shm_opts, so);
+	struct bpftime_shm *shm = bpftime_shm__create(&so);
+
+	assert_non_null(shm);
+	spawn(&p, argv1, false);
+	assert_int_equal(finish(&p), 3);
+	assert_non_null(strstr(p.obuf, "preload=[]"));
+	spawn(&p, argv2, false);
+	assert_int_not_equal(finish(&p), 0);
+	assert_non_null(strstr(p.ebuf, "usage"));
+	bpftime_shm__close(shm);
+	bpftime_shm__remove(NULL);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_malloc_count),
+		cmocka_unit_test(test_funclatency),
+		cmocka_unit_test(test_readline),
+		cmocka_unit_test(test_override),
+		cmocka_unit_test(test_probes_threads_shlib),
+		cmocka_unit_test(test_live_attach_detach),
+		cmocka_unit_test(test_unserved),
+		cmocka_unit_test(test_start_children_and_status),
+	};
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: agent_e2e_test BPFTIME GUARD EXAMPLES_DIR\n");
+		return 2;
+	}
+	bpftime_bin = argv[1];
+	guard_bin = argv[2];
+	examples = argv[3];
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
