@@ -99,10 +99,37 @@ static void tls_destroy(void *p)
 	}
 }
 
+/* fork: the child has one thread, so the registry keeps only that one (the
+ * others' records are frozen copies that would make hook_sync wait forever),
+ * and neither lock may be left held by a thread that does not exist there. */
+static void fork_prepare(void)
+{
+	hook_lock();
+	pthread_mutex_lock(&registry_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&registry_lock);
+	hook_unlock();
+}
+
+static void fork_child(void)
+{
+	struct hook_tls *self = &hook_tls;
+
+	registry_len = 0;
+	if (self->registered)
+		registry[registry_len++] = self;
+	pthread_mutex_unlock(&registry_lock);
+	hook_unlock();
+}
+
 static void tls_key_init(void)
 {
 	if (pthread_key_create(&tls_key, tls_destroy))
 		pr_warn("cannot create the thread key: per-thread state leaks at thread exit\n");
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static __attribute__((noinline)) void tls_register(struct hook_tls *t)
