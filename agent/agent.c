@@ -40,7 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdarg.h>
 #include <bpftime/attach.h>
+#include <bpftime/log.h>
 #include <bpftime/runtime.h>
 #include <bpftime/shm.h>
 #include <bpftime/vm.h>
@@ -434,10 +436,30 @@ static void *watch(void *arg)
 	}
 }
 
+/* shm/ names what is wrong with a segment it cannot use; the agent folds
+ * that into its own single warning */
+static char open_msg[256];
+
+__attribute__((format(printf, 2, 0))) static int capture_print(enum bpftime_log_level level,
+								const char *fmt, va_list ap)
+{
+	size_t n;
+
+	if (level > BPFTIME_LOG_WARN)
+		return 0;
+	vsnprintf(open_msg, sizeof(open_msg), fmt, ap);
+	n = strlen(open_msg);
+	while (n && open_msg[n - 1] == '\n')
+		open_msg[--n] = 0;
+	return 0;
+}
+
 int agent_start(const struct agent_opts *opts)
 {
 	BPFTIME_OPTS(bpftime_shm_opts, so, .name = opts ? opts->shm_name : NULL);
+	bpftime_print_fn prev_print;
 	sigset_t all, saved;
+	const char *name;
 	uint32_t epoch;
 	int err;
 
@@ -447,18 +469,23 @@ int agent_start(const struct agent_opts *opts)
 		return -EALREADY;
 	}
 	agent.pid = getpid();
+	open_msg[0] = 0;
+	prev_print = bpftime_set_print(capture_print);
 	agent.shm = bpftime_shm__open(&so);
+	err = agent.shm ? 0 : -errno;
+	bpftime_set_print(prev_print);
 	if (!agent.shm) {
-		err = -errno;
-		/* a segment of another version was already named by shm/ */
-		if (err != -EPROTO)
-			pr_warn("agent: no bpftime shared memory '%s' (%s): running untraced\n",
-				so.name ? so.name :
-				getenv("BPFTIME_GLOBAL_SHM_NAME") ? getenv("BPFTIME_GLOBAL_SHM_NAME") :
-								    BPFTIME_DEFAULT_SHM_NAME,
-				strerror(-err));
+		name = so.name ? so.name : getenv("BPFTIME_GLOBAL_SHM_NAME");
+		if (!name || !*name)
+			name = BPFTIME_DEFAULT_SHM_NAME;
+		if (err == -ENOENT)
+			pr_warn("agent: no bpftime shared memory '%s' (start a loader with `bpftime load` first): running untraced\n",
+				name);
 		else
-			pr_warn("agent: running untraced\n");
+			pr_warn("agent: cannot use the shared memory '%s' (%s): running untraced\n",
+				name,
+				open_msg[0] ? open_msg + (strncmp(open_msg, "bpftime: ", 9) ? 0 : 9) :
+					      strerror(-err));
 		goto fail;
 	}
 	agent.rt = bpftime_runtime__new(agent.shm, NULL);
@@ -476,8 +503,15 @@ int agent_start(const struct agent_opts *opts)
 	agent.stopping = false;
 	epoch = bpftime_shm__epoch(agent.shm);
 	if (opts && opts->watch) {
-		/* the watcher takes none of the host's signals */
+		/* the watcher takes none of the host's signals, except SIGTRAP:
+		 * attach/ signals every thread that may be inside code it patches,
+		 * and waits for them; and the faults, which cannot be blocked */
 		sigfillset(&all);
+		sigdelset(&all, SIGTRAP);
+		sigdelset(&all, SIGSEGV);
+		sigdelset(&all, SIGBUS);
+		sigdelset(&all, SIGFPE);
+		sigdelset(&all, SIGILL);
 		pthread_sigmask(SIG_SETMASK, &all, &saved);
 		err = -pthread_create(&agent.watcher, NULL, watch, (void *)(uintptr_t)epoch);
 		pthread_sigmask(SIG_SETMASK, &saved, NULL);
