@@ -35,10 +35,16 @@
  * frame below rbp.  bpf-to-bpf calls are native calls, so r6..r9 and r10
  * survive them as the eBPF ABI requires.
  *
- * Sizes converge in passes: every pass writes the whole program; a jump is
- * emitted short (rel8) unless it was found long in an earlier pass (sizes
- * only grow, so the process ends), and the first pass in which no jump grew
- * has every displacement right and is the result.
+ * Code is emitted once, into a heap buffer, in its largest form: every
+ * eBPF jump as rel32 and every helper call as movabs rax + call rax.  Each
+ * of those, and every other position-dependent field (rel32 to a function,
+ * the unwind exit, the table), is recorded as a fixup.  Then sizes converge
+ * in passes over the fixups only: a jump becomes short (rel8) as soon as its
+ * displacement fits (displacements only shrink, so this ends), and a helper
+ * call becomes a direct call rel32 when the helper is within reach of the
+ * whole mapping.  The last step copies the code into the mapping, closing
+ * the gaps and writing every fixup in its final form.  Emitting once keeps
+ * compile time near one switch dispatch per instruction.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -66,7 +72,6 @@ static const uint8_t reg_map[11] = {
 #define JIT_MAX_INSN  160 /* upper bound of the bytes one eBPF instruction emits */
 #define JIT_MAX_FUNC  48  /* upper bound of a function prologue */
 #define JIT_STUB_MAX  64  /* upper bound of the entry stub */
-#define JIT_MAX_PASS  16  /* then every jump becomes long, which converges at once */
 
 /* At the start of the mapping; read by vm_jit_call(). */
 struct jit_header {
@@ -79,6 +84,7 @@ struct jit_header {
 struct jit_func {
 	uint32_t start, end; /* [start, end) pcs */
 	uint32_t off;	     /* native offset of the prologue */
+	uint32_t fk;	     /* the first fixup at or after off */
 	uint8_t nsaved;
 	uint8_t saved[5]; /* callee-saved registers pushed, in push order */
 	bool stack;	  /* uses r10: gets a 512-byte frame */
@@ -86,26 +92,50 @@ struct jit_func {
 };
 
 enum {
-	JF_LONG = 1 << 0,  /* the jump of this pc needs rel32 */
 	JF_ENTRY = 1 << 1, /* target of a local call or a function value */
+};
+
+/* A position-dependent spot in the emitted code (see the top of the file). */
+enum jit_fix_kind {
+	FIX_JUMP,  /* eBPF jump, emitted as jmp/jcc rel32; target = pc */
+	FIX_CALL,  /* helper call, emitted as movabs rax, imm64; call rax */
+	FIX_UNWIND, /* rel32 field to the unwind exit */
+	FIX_FUNC,  /* rel32 field to a function's prologue; target = function index */
+	FIX_TABLE, /* rel32 field to the pc -> subprogram table */
+};
+
+struct jit_fix {
+	uint32_t pos;	 /* offset in the buffer: the jump or call, or the rel32 field */
+	uint32_t target; /* pc or function index */
+	uint8_t kind;
+	int8_t cc;    /* jumps: condition, -1 for jmp */
+	bool small;   /* jump: rel8; call: direct rel32 */
+	uint8_t size; /* bytes in the buffer */
+	uint32_t tk;  /* jump: the first fixup at or after its target */
 };
 
 struct jit {
 	struct bpftime_vm *vm;
 	const struct bpftime_insn *insns;
 	size_t cnt;
-	uint32_t *addrs; /* native offset of each pc (cnt + 1) */
+	uint32_t *addrs;  /* offset of each pc's code in the buffer (cnt + 1) */
+	uint32_t *fixidx; /* the first fixup at or after addrs[pc] (cnt + 1) */
 	uint8_t *flags;	 /* JF_* per pc */
 	struct jit_func *funcs;
 	size_t nfuncs;
-	bool subprogs;	/* more than one function: stub, UNWIND, table */
-	bool all_long;	/* convergence fallback */
-	bool changed;	/* a jump grew in this pass */
-	int pass;
-	uint8_t *base;	/* the mapping */
+	bool subprogs; /* more than one function: stub, UNWIND, table */
+	uint8_t *buf;  /* the code in its largest form */
+	size_t buf_cap;
+	struct jit_fix *fix;
+	uint32_t *shrunk; /* bytes saved before fixup k (nfix + 1) */
+	size_t nfix, fix_cap;
+	bool oom;
+	uint8_t *base; /* the mapping */
 	size_t cap;
-	uint32_t unwind_off; /* the unwind exit inside the stub */
-	uint32_t table_off;
+	uint32_t unwind_off, unwind_fk; /* the unwind exit inside the stub */
+	uint32_t entry_fk, stub_fk;	/* fixup indexes of the header offsets */
+	uint32_t code_end, table_off;
+	struct jit_header hdr;
 };
 
 /* The C side of a tail call: calls the tail-call helper and tells the code
@@ -127,24 +157,53 @@ static struct jit_pair jit_tail_call(uint64_t r1, uint64_t r2, uint64_t r3, uint
 
 static uint32_t jit_pos(const struct jit *j, const struct jit_out *o)
 {
-	return (uint32_t)(o->p - j->base);
+	return (uint32_t)(o->p - j->buf);
 }
 
-/* call abs: rel32 when the target is within reach of the whole mapping
- * (so the choice is the same in every pass), else movabs rax + call rax;
- * rax is r0, which the call overwrites anyway. */
-static void emit_call_abs(struct jit *j, struct jit_out *o, const void *fn)
+static void add_fix(struct jit *j, uint32_t pos, enum jit_fix_kind kind, int cc, uint32_t target,
+		    uint8_t size)
 {
-	int64_t t = (int64_t)(uintptr_t)fn;
-	int64_t b = (int64_t)(uintptr_t)j->base;
+	if (j->nfix == j->fix_cap) {
+		size_t cap = j->fix_cap ? j->fix_cap * 2 : 64;
+		struct jit_fix *p = realloc(j->fix, cap * sizeof(*p));
 
-	if (is_s32(t - b) && is_s32(t - (b + (int64_t)j->cap))) {
-		emit1(o, 0xe8);
-		emit_u32(o, (uint32_t)(t - ((int64_t)(uintptr_t)o->p + 4)));
-	} else {
-		emit_mov_imm64(o, X86_RAX, (uint64_t)t);
-		emit_call_reg(o, X86_RAX);
+		if (!p) {
+			j->oom = true;
+			return;
+		}
+		j->fix = p;
+		j->fix_cap = cap;
 	}
+	j->fix[j->nfix++] = (struct jit_fix){ .pos = pos,
+					      .target = target,
+					      .kind = (uint8_t)kind,
+					      .cc = (int8_t)cc,
+					      .size = size };
+}
+
+/* A rel32 field whose target is only known at the end. */
+static void emit_rel32_fix(struct jit *j, struct jit_out *o, enum jit_fix_kind kind,
+			   uint32_t target)
+{
+	add_fix(j, jit_pos(j, o), kind, -1, target, 4);
+	emit_u32(o, 0);
+}
+
+/* call fn.  relax: movabs rax, imm64 + call rax (rax is r0, which the call
+ * overwrites anyway), which may become a direct call rel32 once the mapping
+ * is known; only where no short jump of the same sequence spans it. */
+static void emit_call_abs(struct jit *j, struct jit_out *o, const void *fn, bool relax)
+{
+	uint64_t t = (uint64_t)(uintptr_t)fn;
+
+	if (relax) {
+		add_fix(j, jit_pos(j, o), FIX_CALL, -1, 0, 12);
+		emit2(o, 0x48, 0xb8); /* movabs rax, imm64: always the 10-byte form */
+		emit_u64(o, t);
+	} else {
+		emit_mov_imm64(o, X86_RAX, t);
+	}
+	emit_call_reg(o, X86_RAX);
 }
 
 static void emit_epilogue(struct jit_out *o, const struct jit_func *f)
@@ -179,7 +238,7 @@ static void emit_stop(struct jit *j, struct jit_out *o, const struct jit_func *f
 	emit_rr(o, 0x31, false, X86_RAX, X86_RAX); /* xor eax, eax */
 	if (j->subprogs) {
 		emit1(o, 0xe9); /* jmp unwind (always rel32: its size never changes) */
-		emit_u32(o, (uint32_t)((int32_t)j->unwind_off - (int32_t)(jit_pos(j, o) + 4)));
+		emit_rel32_fix(j, o, FIX_UNWIND, 0);
 	} else {
 		emit_epilogue(o, f);
 	}
@@ -189,53 +248,40 @@ static void emit_stop(struct jit *j, struct jit_out *o, const struct jit_func *f
  * stub(r1..r5, target in r9) for vm_jit_call.  It saves every callee-saved
  * register, sets UNWIND, starts the frame count at 1 and calls the function;
  * the unwind exit after it is where emit_stop() lands. */
-static void emit_stub(struct jit *j, struct jit_out *o, struct jit_header *hdr)
+static void emit_stub(struct jit *j, struct jit_out *o)
 {
 	static const uint8_t saved[] = { X86_RBX, X86_RBP, X86_R12, X86_R13, X86_R14, X86_R15 };
-	int32_t rel;
 
-	hdr->entry_off = jit_pos(j, o);
+	j->hdr.entry_off = jit_pos(j, o);
+	j->entry_fk = (uint32_t)j->nfix;
 	/* lea r9, [rip + function 0] */
 	emit3(o, 0x4c, 0x8d, 0x0d);
-	rel = (int32_t)j->funcs[0].off - (int32_t)(jit_pos(j, o) + 4);
-	emit_u32(o, (uint32_t)rel);
-	hdr->stub_off = jit_pos(j, o);
+	emit_rel32_fix(j, o, FIX_FUNC, 0);
+	j->hdr.stub_off = jit_pos(j, o);
+	j->stub_fk = (uint32_t)j->nfix;
 	for (size_t i = 0; i < ARRAY_SIZE(saved); i++)
 		emit_push(o, saved[i]);
 	emit_mov_rr(o, true, UNWIND, X86_RSP);
 	emit2(o, 0x6a, 0x01); /* push 1: the frame count; rsp is now 16-byte aligned */
 	emit_call_reg(o, AUX3);
 	j->unwind_off = jit_pos(j, o);
+	j->unwind_fk = (uint32_t)j->nfix;
 	emit_mov_rr(o, true, X86_RSP, UNWIND);
 	for (int i = ARRAY_SIZE(saved) - 1; i >= 0; i--)
 		emit_pop(o, saved[i]);
 	emit1(o, 0xc3);
 }
 
-/* A jump to pc target (cc < 0: unconditional), short unless known long. */
-static void emit_jump(struct jit *j, struct jit_out *o, size_t pc, size_t target, int cc)
+/* A jump to pc target (cc < 0: unconditional): rel32 for now, maybe rel8
+ * after relaxation. */
+static void emit_jump(struct jit *j, struct jit_out *o, size_t target, int cc)
 {
-	int64_t pos = jit_pos(j, o);
-	int64_t tgt = j->addrs[target];
-	bool lng = j->all_long || (j->flags[pc] & JF_LONG);
-
-	if (!lng && !(j->pass == 0 && target > pc) && !is_s8(tgt - (pos + 2))) {
-		lng = true;
-		j->changed = true;
-		j->flags[pc] |= JF_LONG;
-	} else if (lng && !(j->flags[pc] & JF_LONG)) {
-		j->changed = true;
-		j->flags[pc] |= JF_LONG;
-	}
-	if (!lng) {
-		emit2(o, (uint8_t)(cc < 0 ? 0xeb : 0x70 + cc), (uint8_t)(tgt - (pos + 2)));
-	} else if (cc < 0) {
+	add_fix(j, jit_pos(j, o), FIX_JUMP, cc, (uint32_t)target, cc < 0 ? 5 : 6);
+	if (cc < 0)
 		emit1(o, 0xe9);
-		emit_u32(o, (uint32_t)(tgt - (pos + 5)));
-	} else {
+	else
 		emit2(o, 0x0f, (uint8_t)(0x80 + cc));
-		emit_u32(o, (uint32_t)(tgt - (pos + 6)));
-	}
+	emit_u32(o, 0);
 }
 
 static int cond_cc(uint8_t op)
@@ -293,7 +339,7 @@ static void emit_cond_jump(struct jit *j, struct jit_out *o, size_t pc, const st
 	} else {
 		emit_alu_ri(o, X86_CMP, w, dst, insn->imm);
 	}
-	emit_jump(j, o, pc, target, cond_cc(op));
+	emit_jump(j, o, target, cond_cc(op));
 }
 
 /* dst /= or %= src (or imm), with the kernel's rules: x / 0 = 0, x % 0 = x,
@@ -511,9 +557,9 @@ static const struct jit_func *func_at(const struct jit *j, size_t pc)
 
 /* bpf-to-bpf call with the frame-count check: more than
  * BPFTIME_MAX_CALL_DEPTH frames stop the program with r0 = 0.  The target
- * is a native offset (fixed) or, with target_off < 0, the address in AUX. */
+ * is function number func, or with func < 0 the address in AUX. */
 static void emit_local_call(struct jit *j, struct jit_out *o, const struct jit_func *f,
-			    int64_t target_off)
+			    int64_t func)
 {
 	uint8_t *j_ok;
 
@@ -525,9 +571,9 @@ static void emit_local_call(struct jit *j, struct jit_out *o, const struct jit_f
 	jit_patch8(o, j_ok);
 	emit3(o, 0x49, 0xff, 0x44); /* inc qword [r12 - 8] */
 	emit2(o, 0x24, 0xf8);
-	if (target_off >= 0) {
+	if (func >= 0) {
 		emit1(o, 0xe8);
-		emit_u32(o, (uint32_t)(target_off - (int64_t)(jit_pos(j, o) + 4)));
+		emit_rel32_fix(j, o, FIX_FUNC, (uint32_t)func);
 	} else {
 		emit_call_reg(o, AUX);
 	}
@@ -537,11 +583,11 @@ static void emit_local_call(struct jit *j, struct jit_out *o, const struct jit_f
 
 /* After the tail-call helper: rdx says whether a tail call was taken, and
  * then the whole program stops with r0 = 0 (vm.c runs the next one). */
-static void emit_tail_call(struct jit *j, struct jit_out *o, const struct jit_func *f)
+static void emit_tail_call(struct jit *j, struct jit_out *o, const struct jit_func *f, bool relax)
 {
 	uint8_t *j_cont;
 
-	emit_call_abs(j, o, (const void *)jit_tail_call);
+	emit_call_abs(j, o, (const void *)jit_tail_call, relax);
 	emit_rr(o, 0x85, false, X86_RDX, X86_RDX);
 	j_cont = emit_jcc8_fwd(o, X86_CC_E);
 	emit_stop(j, o, f);
@@ -570,7 +616,7 @@ static void emit_callx(struct jit *j, struct jit_out *o, const struct jit_func *
 	emit_call_reg(o, AUX);
 	j_done1 = emit_jcc8_fwd(o, -1);
 	jit_patch8(o, j_tail);
-	emit_tail_call(j, o, f);
+	emit_tail_call(j, o, f, false); /* spanned by the short jumps around it */
 	j_done2 = emit_jcc8_fwd(o, -1);
 	jit_patch8(o, j_sub);
 	if (j->subprogs) {
@@ -581,7 +627,7 @@ static void emit_callx(struct jit *j, struct jit_out *o, const struct jit_func *
 		emit_u32(o, (uint32_t)j->cnt);
 		j_bad2 = emit_jcc8_fwd(o, X86_CC_AE);
 		emit3(o, 0x4c, 0x8d, 0x15); /* lea r10, [rip + table] */
-		emit_u32(o, (uint32_t)((int32_t)j->table_off - (int32_t)(jit_pos(j, o) + 4)));
+		emit_rel32_fix(j, o, FIX_TABLE, 0);
 		emit3(o, 0x4f, 0x63, 0x1c); /* movsxd r11, dword [r10 + r11 * 4] */
 		emit1(o, 0x9a);
 		emit_rr(o, 0x85, true, AUX, AUX);
@@ -818,11 +864,11 @@ static int emit_insn(struct jit *j, struct jit_out *o, size_t pc, const struct j
 		return 0;
 	case OP_JA:
 		if (off)
-			emit_jump(j, o, pc, pc + 1 + off, -1);
+			emit_jump(j, o, pc + 1 + off, -1);
 		return 0;
 	case OP_JA32:
 		if (imm)
-			emit_jump(j, o, pc, pc + 1 + imm, -1);
+			emit_jump(j, o, pc + 1 + imm, -1);
 		return 0;
 	case OP_JEQ_IMM:
 	case OP_JEQ_REG:
@@ -878,16 +924,16 @@ static int emit_insn(struct jit *j, struct jit_out *o, size_t pc, const struct j
 
 			if (!t)
 				break;
-			emit_local_call(j, o, f, t->off);
+			emit_local_call(j, o, f, t - j->funcs);
 			return 0;
 		}
 		if (insn->src != INSN_CALL_HELPER || (uint32_t)imm > BPFTIME_MAX_HELPER_ID ||
 		    !j->vm->helpers[imm])
 			break;
 		if (imm == VM_HELPER_TAIL_CALL)
-			emit_tail_call(j, o, f);
+			emit_tail_call(j, o, f, true);
 		else
-			emit_call_abs(j, o, (const void *)j->vm->helpers[imm]);
+			emit_call_abs(j, o, (const void *)j->vm->helpers[imm], true);
 		return 0;
 	case OP_CALLX:
 		emit_callx(j, o, f, dst);
@@ -951,17 +997,10 @@ static int jit_analyze(struct jit *j)
 	 * target and function value starts one */
 	if (vm->nr_subprogs && vm->subprogs[0] != 0)
 		return vm_error(j->vm, EINVAL, "jit: subprogram list does not start at pc 0");
-	for (size_t pc = 0; pc < cnt; pc++) {
-		if (insns[pc].dst > 10 || insns[pc].src > 10)
-			return vm_error(j->vm, EINVAL, "pc %zu: invalid register", pc);
-		callx |= insns[pc].code == OP_CALLX;
-	}
 	j->funcs = calloc(nf, sizeof(*j->funcs));
 	if (!j->funcs)
 		return vm_error(j->vm, ENOMEM, "out of memory");
 	j->nfuncs = nf;
-	/* callx may name any subprogram, main included (vm_is_subprog) */
-	j->subprogs = nf > 1 || callx;
 	for (fi = 0; fi < nf; fi++) {
 		uint32_t start = fi < vm->nr_subprogs ? vm->subprogs[fi] : 0;
 
@@ -982,6 +1021,9 @@ static int jit_analyze(struct jit *j)
 			int64_t target;
 
 			last = in;
+			if (in->dst > 10 || in->src > 10)
+				return vm_error(j->vm, EINVAL, "pc %zu: invalid register", pc);
+			callx |= in->code == OP_CALLX;
 			used |= (uint16_t)(1u << in->dst);
 			if (in->code != OP_CALL && in->code != OP_LDDW)
 				used |= (uint16_t)(1u << in->src);
@@ -1010,61 +1052,209 @@ static int jit_analyze(struct jit *j)
 		/* entry rsp = 8 (mod 16); calls need 0 after the pushes */
 		f->pad = calls && f->nsaved % 2 == 0;
 	}
+	/* callx may name any subprogram, main included (vm_is_subprog) */
+	j->subprogs = nf > 1 || callx;
 	return 0;
 }
 
-/* One pass over the whole program into j->base. */
-static int jit_pass(struct jit *j)
+/* Emits the whole program into j->buf in its largest form. */
+static int jit_emit(struct jit *j)
 {
-	struct jit_header *hdr = (struct jit_header *)j->base;
-	struct jit_out o = { j->base + JIT_HDR };
+	struct jit_out o = { j->buf + JIT_HDR };
 	size_t fi = 0;
 	const struct jit_func *f = NULL;
 	int err;
 
-	memset(hdr, 0, sizeof(*hdr));
-	hdr->entry_off = JIT_HDR;
+	memset(j->buf, 0xcc, JIT_HDR);
+	j->hdr.entry_off = JIT_HDR;
 	if (j->subprogs)
-		emit_stub(j, &o, hdr);
+		emit_stub(j, &o);
 	for (size_t pc = 0; pc < j->cnt; pc++) {
+		if (j->buf_cap - jit_pos(j, &o) < JIT_MAX_INSN + JIT_MAX_FUNC) {
+			size_t pos = jit_pos(j, &o), cap = j->buf_cap * 2;
+			uint8_t *p = realloc(j->buf, cap);
+
+			if (!p)
+				return vm_error(j->vm, ENOMEM, "out of memory");
+			j->buf = p;
+			j->buf_cap = cap;
+			o.p = p + pos;
+		}
 		if (fi < j->nfuncs && pc == j->funcs[fi].start) {
 			j->funcs[fi].off = jit_pos(j, &o);
+			j->funcs[fi].fk = (uint32_t)j->nfix;
 			f = &j->funcs[fi++];
 			emit_prologue(&o, f);
 		}
 		j->addrs[pc] = jit_pos(j, &o);
+		j->fixidx[pc] = (uint32_t)j->nfix;
 		err = emit_insn(j, &o, pc, f);
 		if (err)
 			return err;
-		if (j->insns[pc].code == OP_LDDW)
+		if (j->insns[pc].code == OP_LDDW) {
 			j->addrs[++pc] = jit_pos(j, &o);
+			j->fixidx[pc] = (uint32_t)j->nfix;
+		}
 	}
 	j->addrs[j->cnt] = jit_pos(j, &o);
-	if (j->subprogs) {
-		j->table_off = (jit_pos(j, &o) + 7) & ~7u;
-		hdr->table_off = j->table_off;
-		hdr->table_cnt = (uint32_t)j->cnt;
-	}
+	j->fixidx[j->cnt] = (uint32_t)j->nfix;
+	j->code_end = j->addrs[j->cnt];
+	if (j->oom)
+		return vm_error(j->vm, ENOMEM, "out of memory");
 	return 0;
 }
 
-/* The pc -> subprogram table, written once the code is final. */
-static void jit_write_table(struct jit *j)
+static uint8_t fix_small_size(const struct jit_fix *x)
 {
-	int32_t *table = (int32_t *)(j->base + j->table_off);
+	switch (x->kind) {
+	case FIX_JUMP:
+		return 2;
+	case FIX_CALL:
+		return 5;
+	}
+	return x->size;
+}
 
-	memset(j->base + j->addrs[j->cnt], 0xcc, j->table_off - j->addrs[j->cnt]);
+/* Offset in the mapping of buffer offset pos, fk the first fixup at or
+ * after it. */
+static uint32_t final_of(const struct jit *j, uint32_t pos, uint32_t fk)
+{
+	return pos - j->shrunk[fk];
+}
+
+/* Recomputes j->shrunk from the current fixup forms. */
+static void jit_layout(struct jit *j)
+{
+	uint32_t s = 0;
+
+	for (size_t i = 0; i < j->nfix; i++) {
+		j->shrunk[i] = s;
+		if (j->fix[i].small)
+			s += j->fix[i].size - fix_small_size(&j->fix[i]);
+	}
+	j->shrunk[j->nfix] = s;
+}
+
+static uint32_t jump_target(const struct jit *j, const struct jit_fix *x)
+{
+	return j->addrs[x->target] - j->shrunk[x->tk];
+}
+
+/* Picks the final form of every fixup: direct calls where the helper is
+ * within reach of the whole mapping, then short jumps until nothing changes
+ * (each pass only shrinks code, so displacements only shrink). */
+static void jit_relax(struct jit *j)
+{
+	int64_t b = (int64_t)(uintptr_t)j->base;
+	bool changed;
+
+	for (size_t i = 0; i < j->nfix; i++) {
+		struct jit_fix *x = &j->fix[i];
+		int64_t t;
+
+		if (x->kind == FIX_JUMP) {
+			x->tk = j->fixidx[x->target];
+		} else if (x->kind == FIX_CALL) {
+			memcpy(&t, j->buf + x->pos + 2, 8);
+			x->small = is_s32(t - b) && is_s32(t - (b + (int64_t)j->cap));
+		}
+	}
+	do {
+		changed = false;
+		jit_layout(j);
+		for (size_t i = 0; i < j->nfix; i++) {
+			struct jit_fix *x = &j->fix[i];
+			int64_t end = (int64_t)(x->pos - j->shrunk[i]) + 2;
+
+			if (x->kind != FIX_JUMP || x->small)
+				continue;
+			if (is_s8((int64_t)jump_target(j, x) - end)) {
+				x->small = true;
+				changed = true;
+			}
+		}
+	} while (changed);
+}
+
+/* Copies the code into the mapping with every fixup in its final form. */
+static void jit_copy(struct jit *j)
+{
+	uint8_t *out = j->base;
+	uint32_t prev = 0;
+
+	for (size_t i = 0; i < j->nfix; i++) {
+		const struct jit_fix *x = &j->fix[i];
+		uint32_t at, to = 0;
+		int64_t t;
+
+		memcpy(out, j->buf + prev, x->pos - prev);
+		out += x->pos - prev;
+		at = (uint32_t)(out - j->base);
+		switch (x->kind) {
+		case FIX_JUMP:
+			to = jump_target(j, x);
+			if (x->small) {
+				emit_jcc8_fwd(&(struct jit_out){ out }, x->cc)[0] =
+					(uint8_t)((int32_t)to - (int32_t)(at + 2));
+			} else if (x->cc < 0) {
+				out[0] = 0xe9;
+				t = (int64_t)to - (at + 5);
+				memcpy(out + 1, &(int32_t){ (int32_t)t }, 4);
+			} else {
+				out[0] = 0x0f;
+				out[1] = (uint8_t)(0x80 + x->cc);
+				t = (int64_t)to - (at + 6);
+				memcpy(out + 2, &(int32_t){ (int32_t)t }, 4);
+			}
+			break;
+		case FIX_CALL:
+			if (x->small) {
+				memcpy(&t, j->buf + x->pos + 2, 8);
+				out[0] = 0xe8;
+				t -= (int64_t)(uintptr_t)j->base + at + 5;
+				memcpy(out + 1, &(int32_t){ (int32_t)t }, 4);
+			} else {
+				memcpy(out, j->buf + x->pos, x->size);
+			}
+			break;
+		case FIX_UNWIND:
+			to = final_of(j, j->unwind_off, j->unwind_fk);
+			break;
+		case FIX_FUNC:
+			to = final_of(j, j->funcs[x->target].off, j->funcs[x->target].fk);
+			break;
+		case FIX_TABLE:
+			to = j->table_off;
+			break;
+		}
+		if (x->kind >= FIX_UNWIND)
+			memcpy(out, &(int32_t){ (int32_t)to - (int32_t)(at + 4) }, 4);
+		out += x->small ? fix_small_size(x) : x->size;
+		prev = x->pos + x->size;
+	}
+	memcpy(out, j->buf + prev, j->code_end - prev);
+}
+
+/* The pc -> subprogram table, once the code is final. */
+static void jit_write_table(struct jit *j, uint32_t code_end)
+{
+	int32_t *table = (int32_t *)(void *)(j->base + j->table_off);
+
+	memset(j->base + code_end, 0xcc, j->table_off - code_end);
 	memset(table, 0, j->cnt * sizeof(*table));
 	for (size_t i = 0; i < j->nfuncs; i++)
 		if (j->flags[j->funcs[i].start] & JF_ENTRY)
-			table[j->funcs[i].start] = (int32_t)j->funcs[i].off - (int32_t)j->table_off;
+			table[j->funcs[i].start] =
+				(int32_t)final_of(j, j->funcs[i].off, j->funcs[i].fk) -
+				(int32_t)j->table_off;
 }
 
 int vm_jit_compile(struct bpftime_vm *vm)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), end, size;
+	const size_t page = 4096; /* x86-64 base pages are always 4 KiB */
+	size_t end, size;
 	struct jit j = { .vm = vm, .insns = vm->insns, .cnt = vm->cnt };
-	uint32_t prev = 0;
+	uint32_t code_end;
 	int err;
 
 	if (!vm->cnt)
@@ -1072,48 +1262,52 @@ int vm_jit_compile(struct bpftime_vm *vm)
 	if (vm->cnt > BPFTIME_MAX_INSNS)
 		return vm_error(vm, E2BIG, "jit: program too large");
 	vm_jit_free(vm);
-	j.addrs = malloc((j.cnt + 1) * sizeof(*j.addrs));
+	j.addrs = malloc(2 * (j.cnt + 1) * sizeof(*j.addrs));
 	j.flags = calloc(j.cnt + 1, 1);
-	if (!j.addrs || !j.flags) {
+	/* most instructions take under 16 bytes; jit_emit() grows the buffer */
+	j.buf_cap = JIT_HDR + JIT_STUB_MAX + JIT_MAX_INSN + JIT_MAX_FUNC + j.cnt * 16;
+	j.buf = malloc(j.buf_cap);
+	if (!j.addrs || !j.flags || !j.buf) {
 		err = vm_error(vm, ENOMEM, "out of memory");
 		goto out;
 	}
+	j.fixidx = j.addrs + j.cnt + 1;
 	err = jit_analyze(&j);
+	if (!err)
+		err = jit_emit(&j);
 	if (err)
 		goto out;
-	j.cap = JIT_HDR + JIT_STUB_MAX + j.cnt * JIT_MAX_INSN + j.nfuncs * JIT_MAX_FUNC + 8 +
-		(j.subprogs ? j.cnt * 4 : 0);
-	j.cap = (j.cap + page - 1) & ~(page - 1);
-	j.base = mmap(NULL, j.cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	j.shrunk = malloc((j.nfix + 1) * sizeof(*j.shrunk));
+	if (!j.shrunk) {
+		err = vm_error(vm, ENOMEM, "out of memory");
+		goto out;
+	}
+	/* the largest form bounds the mapping */
+	end = j.code_end + (j.subprogs ? 8 + j.cnt * 4 : 0);
+	j.cap = (end + page - 1) & ~(page - 1);
+	j.base = mmap(NULL, j.cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
 		      -1, 0);
 	if (j.base == MAP_FAILED) {
 		j.base = NULL;
 		err = vm_error(vm, errno, "jit: cannot map %zu bytes for code", j.cap);
 		goto out;
 	}
-	for (j.pass = 0;; j.pass++) {
-		j.changed = false;
-		err = jit_pass(&j);
-		if (err)
-			goto out;
-		if (j.pass > 0 && !j.changed && j.addrs[j.cnt] == prev)
-			break;
-		prev = j.addrs[j.cnt];
-		if (j.pass == JIT_MAX_PASS)
-			j.all_long = true;
-		if (j.pass > JIT_MAX_PASS + 2) {
-			err = vm_error(vm, EOPNOTSUPP, "jit: code size does not converge");
-			goto out;
-		}
-	}
-	end = j.addrs[j.cnt];
+	jit_relax(&j);
+	code_end = final_of(&j, j.code_end, (uint32_t)j.nfix);
+	j.table_off = (code_end + 7) & ~7u;
+	jit_copy(&j);
+	j.hdr.entry_off = final_of(&j, j.hdr.entry_off, j.entry_fk);
+	end = code_end;
 	if (j.subprogs) {
-		jit_write_table(&j);
+		j.hdr.stub_off = final_of(&j, j.hdr.stub_off, j.stub_fk);
+		j.hdr.table_off = j.table_off;
+		j.hdr.table_cnt = (uint32_t)j.cnt;
+		jit_write_table(&j, code_end);
 		end = j.table_off + j.cnt * 4;
 	}
+	memcpy(j.base, &j.hdr, sizeof(j.hdr));
 	size = (end + page - 1) & ~(page - 1);
 	memset(j.base + end, 0xcc, size - end); /* padding traps */
-	memset(j.base + sizeof(struct jit_header), 0xcc, JIT_HDR - sizeof(struct jit_header));
 	if (size < j.cap)
 		munmap(j.base + size, j.cap - size);
 	j.cap = size;
@@ -1123,11 +1317,14 @@ int vm_jit_compile(struct bpftime_vm *vm)
 	}
 	vm->jit_mem = j.base;
 	vm->jit_size = size;
-	vm->jit_fn = (vm_jit_fn)(void *)(j.base + ((struct jit_header *)j.base)->entry_off);
+	vm->jit_fn = (vm_jit_fn)(void *)(j.base + j.hdr.entry_off);
 	j.base = NULL;
 out:
 	if (j.base)
 		munmap(j.base, j.cap);
+	free(j.shrunk);
+	free(j.fix);
+	free(j.buf);
 	free(j.funcs);
 	free(j.flags);
 	free(j.addrs);
