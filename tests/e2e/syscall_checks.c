@@ -10,6 +10,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +223,112 @@ static void check_btf(void)
 	CHECK(bpf_btf_load(junk, sizeof(junk), NULL) < 0 && errno == EINVAL);
 }
 
+#define ST_DW(d, o, i)	    INSN(BPF_ST | BPF_MEM | BPF_DW, d, 0, o, i)
+#define MOV32_IMM(d, i)	    INSN(BPF_ALU | BPF_MOV | BPF_K, d, 0, 0, i)
+
+static long rb_seen, rb_value, pb_seen, pb_value;
+
+static int on_rb(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	if (size == 8)
+		memcpy(&rb_value, data, 8);
+	rb_seen++;
+	return 0;
+}
+
+static void on_pb(void *ctx, int cpu, void *data, uint32_t size)
+{
+	(void)ctx;
+	(void)cpu;
+	if (size >= 8)
+		memcpy(&pb_value, data, 8);
+	pb_seen++;
+}
+
+struct delayed_run {
+	int prog_fd;
+	int ret;
+};
+
+/* runs the program from another thread a little later: the consumer is
+ * asleep in its poll by then and must be woken, not find data by polling */
+static void *run_later(void *arg)
+{
+	struct delayed_run *d = arg;
+	char pkt[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = pkt, .data_size_in = sizeof(pkt));
+
+	usleep(100 * 1000);
+	d->ret = bpf_prog_test_run_opts(d->prog_fd, &t);
+	return NULL;
+}
+
+/* records a program writes reach libbpf's ring_buffer and perf_buffer
+ * consumers: poll timeouts (0: at once), wakeups, every record */
+static void check_rings(void)
+{
+	int rb_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "rb", 0, 0, 4096, NULL);
+	int pb_fd = bpf_map_create(BPF_MAP_TYPE_PERF_EVENT_ARRAY, "pb", 4, 4,
+				   (uint32_t)libbpf_num_possible_cpus(), NULL);
+	struct bpf_insn rb_prog[] = {
+		ST_DW(10, -8, 0x1234), LD_MAP_FD(1, rb_fd), MOV64_REG(2, 10), ADD64_IMM(2, -8),
+		MOV64_IMM(3, 8),       MOV64_IMM(4, 0),	    CALL(130),	       MOV64_IMM(0, 0),
+		EXIT(),
+	};
+	struct bpf_insn pb_prog[] = {
+		ST_DW(10, -8, 0x5678), LD_MAP_FD(2, pb_fd), MOV32_IMM(3, -1), MOV64_REG(4, 10),
+		ADD64_IMM(4, -8),      MOV64_IMM(5, 8),	    CALL(25),	      MOV64_IMM(0, 0),
+		EXIT(),
+	};
+	char pkt[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = pkt, .data_size_in = sizeof(pkt));
+	struct ring_buffer *rb = NULL;
+	struct perf_buffer *pb = NULL;
+	struct delayed_run d;
+	pthread_t th;
+	int rp, pp;
+
+	CHECK(rb_fd >= 0 && pb_fd >= 0);
+	rp = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "rb_out", "GPL", rb_prog,
+			   sizeof(rb_prog) / sizeof(rb_prog[0]), NULL);
+	pp = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "pb_out", "GPL", pb_prog,
+			   sizeof(pb_prog) / sizeof(pb_prog[0]), NULL);
+	CHECK(rp >= 0 && pp >= 0);
+	rb = ring_buffer__new(rb_fd, on_rb, NULL, NULL);
+	pb = perf_buffer__new(pb_fd, 8, on_pb, NULL, NULL, NULL);
+	CHECK(rb && pb);
+	if (rp < 0 || pp < 0 || !rb || !pb)
+		goto out;
+	CHECK(ring_buffer__poll(rb, 0) == 0);  /* nothing yet: at once */
+	CHECK(ring_buffer__poll(rb, 20) == 0); /* nothing within the timeout */
+	CHECK(perf_buffer__poll(pb, 0) == 0);
+	CHECK(!bpf_prog_test_run_opts(rp, &t) && t.retval == 0);
+	CHECK(ring_buffer__poll(rb, 0) == 1 && rb_seen == 1 && rb_value == 0x1234);
+	for (int i = 0; i < 3; i++)
+		CHECK(!bpf_prog_test_run_opts(rp, &t));
+	CHECK(ring_buffer__poll(rb, -1) == 3 && rb_seen == 4);
+	CHECK(!bpf_prog_test_run_opts(pp, &t) && t.retval == 0);
+	CHECK(perf_buffer__poll(pb, 1000) == 1 && pb_seen == 1 && pb_value == 0x5678);
+	/* a consumer asleep in poll is woken by the record */
+	d.prog_fd = rp;
+	CHECK(!pthread_create(&th, NULL, run_later, &d));
+	CHECK(ring_buffer__poll(rb, 10000) == 1 && rb_seen == 5);
+	pthread_join(th, NULL);
+	CHECK(d.ret == 0);
+	d.prog_fd = pp;
+	CHECK(!pthread_create(&th, NULL, run_later, &d));
+	CHECK(perf_buffer__poll(pb, 10000) == 1 && pb_seen == 2);
+	pthread_join(th, NULL);
+out:
+	ring_buffer__free(rb);
+	perf_buffer__free(pb);
+	close(rp);
+	close(pp);
+	close(rb_fd);
+	close(pb_fd);
+}
+
 static int uprobe_type(void)
 {
 	FILE *f = fopen("/sys/bus/event_source/devices/uprobe/type", "r");
@@ -296,6 +404,7 @@ int main(int argc, char **argv)
 	check_ids_and_pins(map_fd, argc > 1 ? argv[1] : NULL);
 	check_btf();
 	check_perf_and_links(prog_fd);
+	check_rings();
 	printf("%d checks, %d failed\n", checks, failed);
 	fflush(stdout);
 	return failed > 100 ? 100 : failed;
