@@ -168,6 +168,13 @@ static void *map_shm(void *addr, size_t len, int prot, int flags, uint64_t off)
 			     bpftime_shm__fd(srv.shm), (off_t)off);
 }
 
+/* the real mmap failed: its errno is the answer */
+static void *mmap_failed(int *err)
+{
+	*err = errno;
+	return MAP_FAILED;
+}
+
 /* ring buffer, libbpf's second mmap: producer page + data twice, read only */
 static void *map_ringbuf_data(void *addr, size_t len, int prot, int flags, uint64_t off,
 			      size_t region)
@@ -213,28 +220,34 @@ void *srv_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t foff)
 		if (mi.type == BPF_MAP_TYPE_RINGBUF) {
 			if (foff == 0 && len <= page) {
 				ret = map_shm(addr, len, prot, flags, off);
+				if (ret == MAP_FAILED)
+					ret = mmap_failed(&err);
 			} else if ((size_t)foff == page) {
+				/* the producer side is the kernel's: read only */
 				ret = map_ringbuf_data(addr, len, prot, flags, off, region);
-				err = prot & PROT_WRITE ? EPERM : EINVAL;
+				if (ret == MAP_FAILED)
+					err = prot & PROT_WRITE ? EPERM : EINVAL;
 			}
 			break;
 		}
 		if (foff < 0 || (size_t)foff + len > ((region + page - 1) & ~(page - 1)))
 			goto out;
 		ret = map_shm(addr, len, prot, flags, off + (uint64_t)foff);
+		if (ret == MAP_FAILED)
+			ret = mmap_failed(&err);
 		break;
 	case BPFTIME_HANDLER_PERF_EVENT: {
 		if (foff != 0 || bpftime_perf_event__mmap_ring(srv.shm, fd, len, &off))
 			goto out;
 		ret = map_shm(addr, len, prot, flags, off);
+		if (ret == MAP_FAILED)
+			ret = mmap_failed(&err);
 		break;
 	}
 	default:
 		err = ENODEV;
 		break;
 	}
-	if (ret == MAP_FAILED && err == EINVAL && errno)
-		err = errno;
 out:
 	srv_unlock();
 	if (ret == MAP_FAILED)
