@@ -92,7 +92,8 @@ struct jit_func {
 };
 
 enum {
-	JF_ENTRY = 1 << 1, /* target of a local call or a function value */
+	JF_ENTRY = 1 << 1,  /* target of a local call or a function value */
+	JF_TARGET = 1 << 2, /* target of a jump */
 };
 
 /* A position-dependent spot in the emitted code (see the top of the file). */
@@ -312,9 +313,20 @@ static int cond_cc(uint8_t op)
 	return -1;
 }
 
+static void emit_cond_jump_cc(struct jit *j, struct jit_out *o, size_t pc,
+			      const struct bpftime_insn *insn, bool w, bool negate);
+
 /* if (dst op src/imm) goto target, for JMP (w) and JMP32 */
 static void emit_cond_jump(struct jit *j, struct jit_out *o, size_t pc, const struct bpftime_insn *insn,
 			   bool w)
+{
+	emit_cond_jump_cc(j, o, pc, insn, w, false);
+}
+
+/* the same, or with the condition negated (x86 conditions come in pairs
+ * that differ in bit 0) */
+static void emit_cond_jump_cc(struct jit *j, struct jit_out *o, size_t pc,
+			      const struct bpftime_insn *insn, bool w, bool negate)
 {
 	size_t target = pc + 1 + insn->off;
 	int dst = reg_map[insn->dst];
@@ -339,7 +351,7 @@ static void emit_cond_jump(struct jit *j, struct jit_out *o, size_t pc, const st
 	} else {
 		emit_alu_ri(o, X86_CMP, w, dst, insn->imm);
 	}
-	emit_jump(j, o, target, cond_cc(op));
+	emit_jump(j, o, target, cond_cc(op) ^ (negate ? 1 : 0));
 }
 
 /* dst /= or %= src (or imm), with the kernel's rules: x / 0 = 0, x % 0 = x,
@@ -981,6 +993,109 @@ static int emit_insn(struct jit *j, struct jit_out *o, size_t pc, const struct j
 			insn->code, insn->src, insn->off, insn->imm);
 }
 
+/* [base + index + off] operand (index is never rsp: no eBPF register is) */
+static void emit_modrm_sib(struct jit_out *o, int reg, int base, int index, int32_t off)
+{
+	int mod = off == 0 && (base & 7) != X86_RBP ? 0 : is_s8(off) ? 1 : 2;
+
+	emit2(o, (uint8_t)(mod << 6 | (reg & 7) << 3 | 4), (uint8_t)((index & 7) << 3 | (base & 7)));
+	if (mod == 1)
+		emit1(o, (uint8_t)off);
+	else if (mod == 2)
+		emit_u32(o, (uint32_t)off);
+}
+
+static void emit_rex_sib(struct jit_out *o, bool w, int reg, int base, int index)
+{
+	uint8_t rex = 0x40 | (w ? 8 : 0) | ((reg & 8) >> 1) | ((index & 8) >> 2) | ((base & 8) >> 3);
+
+	if (rex != 0x40)
+		emit1(o, rex);
+}
+
+/* dst = [base + index + off], as emit_load() */
+static void emit_load_sib(struct jit_out *o, unsigned int size, bool sx, int dst, int base,
+			  int index, int32_t off)
+{
+	switch (size) {
+	case 1:
+		emit_rex_sib(o, sx, dst, base, index);
+		emit2(o, 0x0f, sx ? 0xbe : 0xb6);
+		break;
+	case 2:
+		emit_rex_sib(o, sx, dst, base, index);
+		emit2(o, 0x0f, sx ? 0xbf : 0xb7);
+		break;
+	case 4:
+		emit_rex_sib(o, sx, dst, base, index);
+		emit1(o, sx ? 0x63 : 0x8b);
+		break;
+	default:
+		emit_rex_sib(o, true, dst, base, index);
+		emit1(o, 0x8b);
+		break;
+	}
+	emit_modrm_sib(o, dst, base, index, off);
+}
+
+/* Instruction pairs and triples clang emits all the time, folded into one
+ * x86 instruction when the inner ones are no jump targets (so no other path
+ * sees the intermediate state):
+ *   if (cond) goto +1; goto L     ->  if (!cond) goto L
+ *   rD = rA; rD += imm/rB         ->  lea rD, [rA + imm/rB]
+ *   rD = rA; rD += rB; rD = *(rD + off)  ->  mov rD, [rA + rB + off]
+ * Returns the number of eBPF instructions consumed, 0 if none applies. */
+static size_t emit_fused(struct jit *j, struct jit_out *o, size_t pc)
+{
+	const struct bpftime_insn *a = &j->insns[pc], *b, *c;
+	int d, x, y;
+	int64_t k;
+
+	if (pc + 1 >= j->cnt || (j->flags[pc + 1] & (JF_TARGET | JF_ENTRY)))
+		return 0;
+	b = a + 1;
+	if ((insn_desc[a->code].flags & F_COND) && a->off == 1 &&
+	    (b->code == OP_JA || b->code == OP_JA32)) {
+		struct bpftime_insn inv = *a;
+		size_t target = pc + 2 + (b->code == OP_JA32 ? b->imm : b->off);
+
+		/* emit_cond_jump() with the negated condition and b's target */
+		inv.off = (int16_t)(target - pc - 1);
+		if ((int64_t)target - (int64_t)pc - 1 != inv.off || target == pc + 1)
+			return 0;
+		emit_cond_jump_cc(j, o, pc, &inv, BPF_CLASS(a->code) == BPF_JMP, true);
+		return 2;
+	}
+	if (a->code != OP_MOV64_REG || a->off || a->dst == a->src)
+		return 0;
+	d = reg_map[a->dst];
+	x = reg_map[a->src];
+	if (b->dst != a->dst)
+		return 0;
+	if (b->code == OP_ADD64_REG && b->src != a->dst) {
+		y = reg_map[b->src];
+		c = b + 1;
+		if (pc + 2 < j->cnt && !(j->flags[pc + 2] & (JF_TARGET | JF_ENTRY)) &&
+		    (insn_desc[c->code].flags & F_LOAD) && c->dst == a->dst && c->src == a->dst) {
+			emit_load_sib(o, insn_mem_size(c->code), BPF_MODE(c->code) == BPF_MEMSX, d, x,
+				      y, c->off);
+			return 3;
+		}
+		emit_rex_sib(o, true, d, x, y);
+		emit1(o, 0x8d); /* lea d, [x + y] */
+		emit_modrm_sib(o, d, x, y, 0);
+		return 2;
+	}
+	if (b->code == OP_ADD64_IMM) {
+		k = b->imm;
+		emit_rex(o, true, d, x, false);
+		emit1(o, 0x8d); /* lea d, [x + imm] */
+		emit_modrm_mem(o, d, x, (int32_t)k);
+		return 2;
+	}
+	return 0;
+}
+
 static const uint8_t saved_order[] = { X86_RBX, X86_R13, X86_R14, X86_R15 }; /* ORDER REG r6-r9 */
 
 /* Finds the functions (main + every target of a local call or a function
@@ -1035,6 +1150,7 @@ static int jit_analyze(struct jit *j)
 					return vm_error(j->vm, EOPNOTSUPP,
 							"pc %zu: jit: jump to pc %lld leaves its function",
 							pc, (long long)target);
+				j->flags[target] |= JF_TARGET;
 			}
 			if (in->code == OP_LDDW)
 				pc++;
@@ -1061,7 +1177,7 @@ static int jit_analyze(struct jit *j)
 static int jit_emit(struct jit *j)
 {
 	struct jit_out o = { j->buf + JIT_HDR };
-	size_t fi = 0;
+	size_t fi = 0, fused;
 	const struct jit_func *f = NULL;
 	int err;
 
@@ -1088,6 +1204,15 @@ static int jit_emit(struct jit *j)
 		}
 		j->addrs[pc] = jit_pos(j, &o);
 		j->fixidx[pc] = (uint32_t)j->nfix;
+		fused = emit_fused(j, &o, pc);
+		if (fused) {
+			/* the instructions folded in are no jump targets */
+			while (--fused) {
+				j->addrs[++pc] = jit_pos(j, &o);
+				j->fixidx[pc] = (uint32_t)j->nfix;
+			}
+			continue;
+		}
 		err = emit_insn(j, &o, pc, f);
 		if (err)
 			return err;

@@ -248,6 +248,24 @@ static void gen_load(struct gen *g)
 	int16_t off;
 	bool sx = sz != BPF_DW && below(g, 3) == 0;
 
+	if (below(g, 4) == 0) {
+		/* pointer arithmetic, as clang indexes arrays:
+		 * rK = i; rD = ctx; rD += rK (or imm); rD = *(rD + off) */
+		uint8_t d = rnd_dst(g), k = (uint8_t)((d + 1 + below(g, 7)) % 8);
+		uint32_t size = insn_mem_size(sz), i = below(g, CTX_RW_LEN - size + 1);
+		int32_t o = (int32_t)below(g, i + 1);
+
+		if (below(g, 2)) {
+			put(g, BPF_MOV64_IMM(k, (int32_t)i - o));
+			put(g, BPF_MOV64_REG(d, REG_CTX));
+			put(g, BPF_ALU64_REG(BPF_ADD, d, k));
+		} else {
+			put(g, BPF_MOV64_REG(d, REG_CTX));
+			put(g, BPF_ALU64_IMM(BPF_ADD, d, (int32_t)i - o));
+		}
+		put(g, BPF_RAW_INSN(BPF_LDX | (sx ? BPF_MEMSX : BPF_MEM) | sz, d, d, o, 0));
+		return;
+	}
 	rnd_mem(g, insn_mem_size(sz), false, &base, &off);
 	put(g, BPF_RAW_INSN(BPF_LDX | (sx ? BPF_MEMSX : BPF_MEM) | sz, rnd_dst(g), base, off, 0));
 }
