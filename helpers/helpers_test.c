@@ -940,6 +940,50 @@ static void test_engines(void **state)
 	assert_null(bpftime_vm__helper(F->direct, 58));
 }
 
+/* the AOT engine runs the object stored with the program; its helper and
+ * map-value references bind to this process's (skipped without LLVM) */
+static void test_aot_from_prog_handler(void **state)
+{
+	int arr = bpftime_map__create(F->shm, -1, BPFTIME_MAP_ARRAY, "vals", 4, 8, 1, NULL);
+	const struct bpftime_insn prog[] = {
+		BPF_LD_MAP_VALUE(6, arr, 0),
+		BPF_LDX_MEM(BPF_DW, 7, 6, 0),
+		BPF_CALL_HELPER(14),
+		BPF_ALU64_IMM(BPF_RSH, 0, 32),
+		BPF_ALU64_REG(BPF_ADD, 0, 7),
+		BPF_EXIT_INSN(),
+	};
+	BPFTIME_OPTS(bpftime_runtime_opts, io, .engine = BPFTIME_ENGINE_INTERP, .engine_set = true);
+	BPFTIME_OPTS(bpftime_runtime_opts, ao, .engine = BPFTIME_ENGINE_AOT, .engine_set = true);
+	struct bpftime_runtime *irt = bpftime_runtime__new(F->shm, &io), *art;
+	uint32_t k = 0;
+	uint64_t v = 5, r0 = 0;
+	void *obj = NULL;
+	size_t size = 0;
+	int fd, err;
+
+	UNUSED(state);
+	assert_int_equal(bpftime_map__update(F->shm, arr, &k, &v, 0), 0);
+	fd = add_prog(prog, ARRAY_SIZE(prog), -1);
+	err = bpftime_vm__emit_aot(bpftime_runtime__prog(irt, fd), false, &obj, &size);
+	bpftime_runtime__free(irt);
+	if (err == -EOPNOTSUPP)
+		skip();
+	assert_int_equal(err, 0);
+	assert_int_equal(bpftime_prog__set_aot(F->shm, fd, obj, size), 0);
+	free(obj);
+	art = bpftime_runtime__new(F->shm, &ao);
+	assert_int_equal(bpftime_vm__engine(bpftime_runtime__prog(art, fd)), BPFTIME_ENGINE_AOT);
+	assert_int_equal(bpftime_runtime__run(art, fd, NULL, 0, &r0), 0);
+	assert_int_equal(r0, 5 + (uint64_t)getpid());
+	/* the object reads the map value in place */
+	v = 7;
+	assert_int_equal(bpftime_map__update(F->shm, arr, &k, &v, 0), 0);
+	assert_int_equal(bpftime_runtime__run(art, fd, NULL, 0, &r0), 0);
+	assert_int_equal(r0, 7 + (uint64_t)getpid());
+	bpftime_runtime__free(art);
+}
+
 static uint64_t fake_cookie(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
 {
 	UNUSED(r1);
@@ -995,6 +1039,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_push_pop_peek, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_embedder_helper, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_aot_from_prog_handler, setup, teardown),
 	};
 
 	unsetenv("BPFTIME_VM_NAME");

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpftime/map.h>
+#include <bpftime/runtime.h>
 #include <bpftime/shm.h>
 #include "vm/test_insn.h"
 #include "common/compiler.h"
@@ -222,6 +223,32 @@ static void test_seed_imports_and_runs(void **state)
 
 	assert_int_equal(tool("run", "4", path("in.bin"), "type", "AOT", NULL), 1);
 	assert_non_null(strstr(err_buf, "program 4 has no AOT object"));
+	/* with an AOT object stored (as bpftime-aot compile does), AOT runs it */
+	{
+		BPFTIME_OPTS(bpftime_runtime_opts, o, .engine = BPFTIME_ENGINE_INTERP,
+			     .engine_set = true);
+		struct bpftime_runtime *rt = bpftime_runtime__new(shm, &o);
+		void *obj = NULL;
+		size_t size = 0;
+		int err = bpftime_vm__emit_aot(bpftime_runtime__prog(rt, 4), false, &obj, &size);
+
+		bpftime_runtime__free(rt);
+		if (!err) {
+			assert_int_equal(bpftime_prog__set_aot(shm, 4, obj, size), 0);
+			free(obj);
+			assert_int_equal(tool("run", "4", path("in.bin"), "type", "AOT", NULL), 0);
+			assert_matches(out_buf, "^Repeat N: 1 with run type AOT\nTime taken: [0-9]+ "
+						"ns\nReturn value: 0\n$");
+			assert_true(bpftime_trace__read(shm, &pos, buf, sizeof(buf)) > 0);
+			assert_non_null(strstr(buf, "target_func called."));
+			assert_int_equal(tool("export", path("aot.json"), NULL), 0);
+			obj = read_all(path("aot.json"));
+			assert_non_null(strstr(obj, "\"aot\": \"7f454c46")); /* an ELF object */
+			free(obj);
+		} else {
+			assert_int_equal(err, -EOPNOTSUPP); /* built without LLVM */
+		}
+	}
 	assert_int_equal(tool("run", "3", path("in.bin"), NULL), 1);
 	assert_non_null(strstr(err_buf, "no program with id 3"));
 	assert_int_equal(tool("run", "4", path("in.bin"), "type", "FAST", NULL), 2);
