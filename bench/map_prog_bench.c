@@ -50,13 +50,13 @@
 #define TARGET_NS  10e6
 #define RB_SIZE	   (16u << 20)
 
-enum op { OP_EMPTY, OP_LOOKUP, OP_UPDATE, OP_UPDATE_DELETE, OP_RINGBUF };
+enum op { OP_EMPTY, OP_LOOKUP, OP_UPDATE, OP_UPDATE_DELETE, OP_RINGBUF, OP_CALL };
 
 struct bench {
 	const char *name;
 	uint32_t map_type;
 	enum op op;
-	uint32_t key; /* the key the program uses (present unless deleting) */
+	uint32_t key; /* the key the program uses (present unless deleting); OP_CALL: helper id */
 };
 
 static const struct bench benches[] = {
@@ -73,6 +73,12 @@ static const struct bench benches[] = {
 	{ "lru hash lookup", BPF_MAP_TYPE_LRU_HASH, OP_LOOKUP, 1 },
 	{ "lru hash update", BPF_MAP_TYPE_LRU_HASH, OP_UPDATE, 1 },
 	{ "ringbuf output (8 bytes)", BPF_MAP_TYPE_RINGBUF, OP_RINGBUF, 0 },
+	/* other helpers, for scale (probe_read_user costs a process_vm_readv here) */
+	{ "ktime_get_ns", 0, OP_CALL, 5 },
+	{ "get_prandom_u32", 0, OP_CALL, 7 },
+	{ "get_smp_processor_id", 0, OP_CALL, 8 },
+	{ "get_current_pid_tgid", 0, OP_CALL, 14 },
+	{ "probe_read_user (8 bytes)", 0, OP_CALL, 112 },
 };
 
 static double now_ns(void)
@@ -88,9 +94,19 @@ static size_t gen(const struct bench *b, int map_fd, struct bpftime_insn *p)
 {
 	size_t n = 0;
 
-	p[n++] = BPF_ST_MEM(BPF_W, 10, -4, (int32_t)b->key);
+	p[n++] = BPF_ST_MEM(BPF_W, 10, -4, b->op == OP_CALL ? 0 : (int32_t)b->key);
 	p[n++] = BPF_ST_MEM(BPF_DW, 10, -16, 42);
-	for (int i = 0; i < K && b->op != OP_EMPTY; i++) {
+	for (int i = 0; i < K && b->op == OP_CALL; i++) {
+		if (b->key == 112) { /* probe_read_user(r10 - 24, 8, r10 - 16) */
+			p[n++] = BPF_MOV64_REG(1, 10);
+			p[n++] = BPF_ALU64_IMM(BPF_ADD, 1, -24);
+			p[n++] = BPF_MOV64_IMM(2, 8);
+			p[n++] = BPF_MOV64_REG(3, 10);
+			p[n++] = BPF_ALU64_IMM(BPF_ADD, 3, -16);
+		}
+		p[n++] = BPF_CALL_HELPER((int32_t)b->key);
+	}
+	for (int i = 0; i < K && b->op != OP_EMPTY && b->op != OP_CALL; i++) {
 		struct bpftime_insn ld[] = { BPF_LD_MAP_FD(1, map_fd) };
 
 		p[n++] = ld[0];
@@ -125,6 +141,7 @@ static size_t gen(const struct bench *b, int map_fd, struct bpftime_insn *p)
 			p[n++] = BPF_CALL_HELPER(130);
 			break;
 		case OP_EMPTY:
+		case OP_CALL:
 			break;
 		}
 	}
