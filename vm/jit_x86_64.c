@@ -1374,6 +1374,27 @@ static void jit_write_table(struct jit *j, uint32_t code_end)
 				(int32_t)j->table_off;
 }
 
+/* Where to ask for the mapping: 512 MiB below the first helper called, so
+ * that helper calls can be direct (rel32) calls as in the kernel.  Only a
+ * hint: the kernel takes it if the range is free, else maps elsewhere, and
+ * calls out of reach then stay movabs + call. */
+static void *jit_hint(const struct jit *j)
+{
+	const uint64_t below = UINT64_C(512) << 20;
+
+	for (size_t i = 0; i < j->nfix; i++) {
+		uint64_t t;
+
+		if (j->fix[i].kind != FIX_CALL)
+			continue;
+		memcpy(&t, j->buf + j->fix[i].pos + 2, 8);
+		if (t < 2 * below)
+			return NULL;
+		return (void *)(uintptr_t)((t - below) & ~(uint64_t)0xffff);
+	}
+	return NULL;
+}
+
 int vm_jit_compile(struct bpftime_vm *vm)
 {
 	const size_t page = 4096; /* x86-64 base pages are always 4 KiB */
@@ -1410,8 +1431,8 @@ int vm_jit_compile(struct bpftime_vm *vm)
 	/* the largest form bounds the mapping */
 	end = j.code_end + (j.subprogs ? 8 + j.cnt * 4 : 0);
 	j.cap = (end + page - 1) & ~(page - 1);
-	j.base = mmap(NULL, j.cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-		      -1, 0);
+	j.base = mmap(jit_hint(&j), j.cap, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (j.base == MAP_FAILED) {
 		j.base = NULL;
 		err = vm_error(vm, errno, "jit: cannot map %zu bytes for code", j.cap);
