@@ -125,14 +125,21 @@ static int map_info(int fd, struct bpftime_map_info *mi)
 
 static int map_elem(int cmd, const union bpf_attr *a)
 {
-	struct bpftime_map_info mi;
-	int fd = (int)a->map_fd, ret;
-	void *key, *value = u64_ptr(a->value);
+	int fd = (int)a->map_fd, ret = want(fd, BPFTIME_HANDLER_MAP);
+	void *key = u64_ptr(a->key), *value = u64_ptr(a->value);
+	struct bpftime_map *h;
+	uint32_t type;
 
-	ret = map_info(fd, &mi);
 	if (ret)
 		return ret;
-	key = mi.key_size ? u64_ptr(a->key) : NULL;
+	/* the handle is cached per process: cheaper than the full info */
+	h = bpftime_map__handle(srv.shm, fd);
+	if (!h)
+		return -EBADF;
+	type = bpftime_map__type(h);
+	if (type == BPF_MAP_TYPE_QUEUE || type == BPF_MAP_TYPE_STACK ||
+	    type == BPF_MAP_TYPE_BLOOM_FILTER)
+		key = NULL; /* key_size 0: the kernel ignores the pointer */
 	switch (cmd) {
 	case BPF_MAP_LOOKUP_ELEM:
 		return bpftime_map__lookup(srv.shm, fd, key, value, a->flags);
@@ -759,11 +766,27 @@ long srv_bpf(int cmd, union bpf_attr *uattr, unsigned int size)
 			if (((const char *)uattr)[i])
 				return -E2BIG;
 	}
-	memset(&a, 0, sizeof(a));
-	memcpy(&a, uattr, MIN(size, (unsigned int)sizeof(a)));
-	srv_lock();
-	ret = dispatch(cmd, &a, uattr, size);
-	srv_unlock();
+	if (size >= sizeof(a)) {
+		a = *uattr;
+	} else {
+		memset(&a, 0, sizeof(a));
+		memcpy(&a, uattr, size);
+	}
+	/* element operations only read the fd table, and maps/ locks what it
+	 * needs: the common control-plane calls skip the server's lock */
+	switch (cmd) {
+	case BPF_MAP_LOOKUP_ELEM:
+	case BPF_MAP_UPDATE_ELEM:
+	case BPF_MAP_DELETE_ELEM:
+	case BPF_MAP_GET_NEXT_KEY:
+	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
+		ret = map_elem(cmd, &a);
+		break;
+	default:
+		srv_lock();
+		ret = dispatch(cmd, &a, uattr, size);
+		srv_unlock();
+	}
 	if (ret < 0 && bpftime_log_enabled(BPFTIME_LOG_DEBUG))
 		pr_debug("syscall server: bpf(%d) = %s\n", cmd, strerror((int)-ret));
 	return ret;
