@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +24,14 @@
 #include "common/compiler.h"
 
 #define MEM_SIZE 64
+
+#if defined(__SANITIZE_ADDRESS__)
+#define JIT_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define JIT_TEST_ASAN 1
+#endif
+#endif
 
 static uint64_t helper_sum(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
 {
@@ -642,6 +651,48 @@ static void test_lifecycle(void **state)
 	bpftime_vm__free(vm);
 }
 
+/* A compile that fails (here: no address space left for the code) leaves a
+ * message, keeps the previous engine, and the program still runs. */
+static void test_compile_failure(void **state)
+{
+#ifdef JIT_TEST_ASAN
+	UNUSED(state);
+	skip(); /* ASan needs address space of its own */
+#else
+	const struct bpftime_insn p[] = { BPF_MOV64_IMM(0, 9), BPF_EXIT_INSN() };
+	struct bpftime_vm *vm = new_vm(p, ARRAY_SIZE(p));
+	struct rlimit old, lim;
+	unsigned long pages = 0;
+	uint64_t r0;
+	FILE *f;
+	int err;
+
+	UNUSED(state);
+	f = fopen("/proc/self/statm", "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%lu", &pages), 1);
+	fclose(f);
+	assert_int_equal(getrlimit(RLIMIT_AS, &old), 0);
+	lim = old;
+	lim.rlim_cur = pages * 4096; /* what is mapped now: nothing more fits */
+	assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+	err = bpftime_vm__compile(vm, BPFTIME_ENGINE_JIT);
+	assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);
+	assert_true(err == -ENOMEM || err == -EAGAIN);
+	assert_true(strstr(bpftime_vm__last_error(vm), "jit: cannot map") ||
+		    strstr(bpftime_vm__last_error(vm), "out of memory"));
+	assert_int_equal(bpftime_vm__engine(vm), BPFTIME_ENGINE_INTERP);
+	assert_null(vm->jit_mem);
+	assert_int_equal(bpftime_vm__run(vm, NULL, 0, &r0), 0);
+	assert_int_equal(r0, 9);
+	/* and once there is room again, it compiles */
+	assert_int_equal(bpftime_vm__compile(vm, BPFTIME_ENGINE_JIT), 0);
+	assert_int_equal(bpftime_vm__run(vm, NULL, 0, &r0), 0);
+	assert_int_equal(r0, 9);
+	bpftime_vm__free(vm);
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -652,7 +703,7 @@ int main(void)
 		cmocka_unit_test(test_helpers),		 cmocka_unit_test(test_local_calls),
 		cmocka_unit_test(test_call_depth),	 cmocka_unit_test(test_tail_calls),
 		cmocka_unit_test(test_wx),		 cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_lifecycle),
+		cmocka_unit_test(test_lifecycle),	 cmocka_unit_test(test_compile_failure),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
