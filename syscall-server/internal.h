@@ -42,6 +42,10 @@
 #define SRV_UPROBE_PMU_TYPE 9
 #define SRV_RETPROBE_BIT    0
 
+/* syscall tracepoint ids when there is no tracefs (sysfs.c):
+ * SRV_TP_SYSCALL_BASE + 2 * nr (sys_enter_*), + 1 (sys_exit_*) */
+#define SRV_TP_SYSCALL_BASE 1000000
+
 /* what a loader fd is, from this process's point of view */
 enum srv_fd_kind {
 	SRV_FD_NONE = 0,

@@ -462,6 +462,7 @@ static void test_syscall_checks(void **state)
 	/* the rejected program's verifier message reached libbpf's log buffer
 	 * and the server's log; the other bad input was logged too */
 	assert_non_null(strstr(p.obuf, "verifier log: "));
+	assert_non_null(strstr(p.obuf, "tracepoint sys_enter_getpid: id "));
 	assert_non_null(strstr(p.ebuf, "rejected by the verifier"));
 	assert_non_null(strstr(p.ebuf, "unknown bpf command 999"));
 	assert_non_null(strstr(p.ebuf, "PMU type 0 is not supported"));

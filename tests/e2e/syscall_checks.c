@@ -376,6 +376,42 @@ static int uprobe_type(void)
 	return type;
 }
 
+/* a syscall tracepoint the way libbpf attaches one: id from tracefs (served
+ * by bpftime when the machine has none), PERF_TYPE_TRACEPOINT, a link */
+static void check_tracepoint(void)
+{
+	const char *paths[] = { "/sys/kernel/tracing/events/syscalls/sys_enter_getpid/id",
+				"/sys/kernel/debug/tracing/events/syscalls/sys_enter_getpid/id" };
+	struct bpf_insn ret0[] = { MOV64_IMM(0, 0), EXIT() };
+	struct perf_event_attr a;
+	int id = -1, pfd, prog, lfd;
+	FILE *f = NULL;
+
+	for (size_t i = 0; i < 2 && !f; i++)
+		f = fopen(paths[i], "r");
+	if (!f) {
+		/* only the kernel may lack it: bpftime serves the ids */
+		CHECK(!getenv("BPFTIME_E2E_USERSPACE"));
+		return;
+	}
+	CHECK(fscanf(f, "%d", &id) == 1 && id > 0);
+	fclose(f);
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_TRACEPOINT;
+	a.config = (uint64_t)id;
+	pfd = (int)syscall(SYS_perf_event_open, &a, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	CHECK(pfd >= 0);
+	prog = bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, "tp", "GPL", ret0, 2, NULL);
+	CHECK(prog >= 0);
+	lfd = bpf_link_create(prog, pfd, BPF_PERF_EVENT, NULL);
+	CHECK(lfd >= 0);
+	printf("tracepoint sys_enter_getpid: id %d\n", id);
+	close(lfd);
+	close(prog);
+	close(pfd);
+}
+
 static void check_perf_and_links(int prog_fd)
 {
 	struct perf_event_attr a;
@@ -450,6 +486,7 @@ int main(int argc, char **argv)
 	check_btf();
 	check_perf_and_links(prog_fd);
 	check_rings();
+	check_tracepoint();
 	printf("%d checks, %d failed\n", checks, failed);
 	fflush(stdout);
 	return failed > 100 ? 100 : failed;
