@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -647,6 +648,67 @@ static void test_tail_calls(void **state)
 	assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 77);
 }
 
+/* several threads build and run the same programs at once: one VM per
+ * program, every tail call resolved, every result right */
+struct race {
+	int fd;
+	uint32_t ctx[2];
+	struct bpftime_vm *seen;
+	int bad;
+};
+
+static void *race_thread(void *arg)
+{
+	struct race *r = arg;
+
+	for (int i = 0; i < 2000; i++) {
+		struct bpftime_vm *vm = bpftime_runtime__prog(F->rt, r->fd);
+		uint64_t r0 = 0;
+
+		if (!vm || (r->seen && vm != r->seen))
+			r->bad++;
+		r->seen = vm;
+		if (bpftime_vm__run(vm, r->ctx, sizeof(r->ctx), &r0) || r0 != r->ctx[1])
+			r->bad++;
+	}
+	return NULL;
+}
+
+static void test_runtime_threads(void **state)
+{
+	int pa = bpftime_map__create(F->shm, -1, BPFTIME_MAP_PROG_ARRAY, "jmp", 4, 4, 4, NULL);
+	const struct bpftime_insn entry[] = {
+		BPF_LD_MAP_FD(2, pa),
+		BPF_LDX_MEM(BPF_W, 3, 1, 0),
+		BPF_CALL_HELPER(12),
+		BPF_MOV64_IMM(0, -1),
+		BPF_EXIT_INSN(),
+	};
+	const struct bpftime_insn target[] = {
+		BPF_LDX_MEM(BPF_W, 0, 1, 4),
+		BPF_EXIT_INSN(),
+	};
+	struct race r[4];
+	pthread_t t[4];
+	int efd, tfd[2];
+
+	UNUSED(state);
+	efd = add_prog(entry, ARRAY_SIZE(entry), -1);
+	for (int i = 0; i < 2; i++) {
+		tfd[i] = add_prog(target, ARRAY_SIZE(target), -1);
+		assert_int_equal(bpftime_map__update(F->shm, pa, &i, &tfd[i], 0), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		r[i] = (struct race){ .fd = efd, .ctx = { (uint32_t)i % 2, 100u + (uint32_t)i } };
+		assert_int_equal(pthread_create(&t[i], NULL, race_thread, &r[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(r[i].bad, 0);
+		assert_ptr_equal(r[i].seen, r[0].seen);
+	}
+}
+
 /* ---- ring buffer, stacks, perf ---------------------------------------- */
 
 static void test_ringbuf(void **state)
@@ -1033,6 +1095,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_value_lddw_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop_and_for_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tail_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_runtime_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ringbuf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_perf_event_output_and_percpu, setup, teardown),
