@@ -94,6 +94,7 @@ struct jit_func {
 enum {
 	JF_ENTRY = 1 << 1,  /* target of a local call or a function value */
 	JF_TARGET = 1 << 2, /* target of a jump */
+	JF_LOOP = 1 << 3,   /* target of a backward jump: a loop head */
 };
 
 /* A position-dependent spot in the emitted code (see the top of the file). */
@@ -103,6 +104,7 @@ enum jit_fix_kind {
 	FIX_UNWIND, /* rel32 field to the unwind exit */
 	FIX_FUNC,  /* rel32 field to a function's prologue; target = function index */
 	FIX_TABLE, /* rel32 field to the pc -> subprogram table */
+	FIX_ALIGN, /* up to 15 bytes of nop aligning a loop head to 16 bytes */
 };
 
 struct jit_fix {
@@ -113,6 +115,7 @@ struct jit_fix {
 	bool small;   /* jump: rel8; call: direct rel32 */
 	uint8_t size; /* bytes in the buffer */
 	uint32_t tk;  /* jump: the first fixup at or after its target */
+	uint8_t pad;  /* align: the nop bytes in the mapping */
 };
 
 struct jit {
@@ -1150,7 +1153,7 @@ static int jit_analyze(struct jit *j)
 					return vm_error(j->vm, EOPNOTSUPP,
 							"pc %zu: jit: jump to pc %lld leaves its function",
 							pc, (long long)target);
-				j->flags[target] |= JF_TARGET;
+				j->flags[target] |= JF_TARGET | (target <= (int64_t)pc ? JF_LOOP : 0);
 			}
 			if (in->code == OP_LDDW)
 				pc++;
@@ -1201,6 +1204,11 @@ static int jit_emit(struct jit *j)
 			j->funcs[fi].fk = (uint32_t)j->nfix;
 			f = &j->funcs[fi++];
 			emit_prologue(&o, f);
+		}
+		if (j->flags[pc] & JF_LOOP) {
+			add_fix(j, jit_pos(j, &o), FIX_ALIGN, -1, 0, 15);
+			memset(o.p, 0x90, 15);
+			o.p += 15;
 		}
 		j->addrs[pc] = jit_pos(j, &o);
 		j->fixidx[pc] = (uint32_t)j->nfix;
@@ -1299,6 +1307,46 @@ static void jit_relax(struct jit *j)
 			}
 		}
 	} while (changed);
+	/* loop heads: now that the jumps are fixed, the padding each needs;
+	 * less padding only brings jump ends closer, so rel8 still fits */
+	for (size_t i = 0, extra = 0; i < j->nfix; i++) {
+		struct jit_fix *x = &j->fix[i];
+
+		j->shrunk[i] += (uint32_t)extra;
+		if (x->kind == FIX_ALIGN) {
+			uint32_t at = x->pos - j->shrunk[i];
+
+			x->pad = (uint8_t)((16 - at % 16) % 16);
+			extra += 15 - x->pad;
+		}
+		if (i + 1 == j->nfix)
+			j->shrunk[j->nfix] += (uint32_t)extra;
+	}
+}
+
+/* n bytes of nop in as few instructions as possible (Intel SDM's
+ * recommended multi-byte forms, at most 8 bytes each here) */
+static void emit_nops(uint8_t *p, unsigned int n)
+{
+	static const uint8_t nops[9][8] = {
+		{ 0 },
+		{ 0x90 },
+		{ 0x66, 0x90 },
+		{ 0x0f, 0x1f, 0x00 },
+		{ 0x0f, 0x1f, 0x40, 0x00 },
+		{ 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+		{ 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+		{ 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 },
+		{ 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
+	};
+
+	while (n) {
+		unsigned int k = n > 8 ? 8 : n;
+
+		memcpy(p, nops[k], k);
+		p += k;
+		n -= k;
+	}
 }
 
 /* Copies the code into the mapping with every fixup in its final form. */
@@ -1348,13 +1396,16 @@ static void jit_copy(struct jit *j)
 		case FIX_FUNC:
 			to = final_of(j, j->funcs[x->target].off, j->funcs[x->target].fk);
 			break;
+		case FIX_ALIGN:
+			emit_nops(out, x->pad);
+			break;
 		case FIX_TABLE:
 			to = j->table_off;
 			break;
 		}
-		if (x->kind >= FIX_UNWIND)
+		if (x->kind >= FIX_UNWIND && x->kind <= FIX_TABLE)
 			memcpy(out, &(int32_t){ (int32_t)to - (int32_t)(at + 4) }, 4);
-		out += x->small ? fix_small_size(x) : x->size;
+		out += x->kind == FIX_ALIGN ? x->pad : x->small ? fix_small_size(x) : x->size;
 		prev = x->pos + x->size;
 	}
 	memcpy(out, j->buf + prev, j->code_end - prev);
