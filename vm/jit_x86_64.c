@@ -1075,11 +1075,12 @@ static size_t emit_fused(struct jit *j, struct jit_out *o, size_t pc)
 	x = reg_map[a->src];
 	if (b->dst != a->dst)
 		return 0;
+	c = pc + 2 < j->cnt && !(j->flags[pc + 2] & (JF_TARGET | JF_ENTRY)) ? b + 1 : NULL;
+	if (c && (!(insn_desc[c->code].flags & F_LOAD) || c->src != a->dst))
+		c = NULL; /* c: a load through rD */
 	if (b->code == OP_ADD64_REG && b->src != a->dst) {
 		y = reg_map[b->src];
-		c = b + 1;
-		if (pc + 2 < j->cnt && !(j->flags[pc + 2] & (JF_TARGET | JF_ENTRY)) &&
-		    (insn_desc[c->code].flags & F_LOAD) && c->dst == a->dst && c->src == a->dst) {
+		if (c && c->dst == a->dst) {
 			emit_load_sib(o, insn_mem_size(c->code), BPF_MODE(c->code) == BPF_MEMSX, d, x,
 				      y, c->off);
 			return 3;
@@ -1087,14 +1088,27 @@ static size_t emit_fused(struct jit *j, struct jit_out *o, size_t pc)
 		emit_rex_sib(o, true, d, x, y);
 		emit1(o, 0x8d); /* lea d, [x + y] */
 		emit_modrm_sib(o, d, x, y, 0);
-		return 2;
+		if (!c)
+			return 2;
+		/* rD stays live: the load does not wait for the lea (neither
+		 * writes rA or rB before the other reads them) */
+		emit_load_sib(o, insn_mem_size(c->code), BPF_MODE(c->code) == BPF_MEMSX,
+			      reg_map[c->dst], x, y, c->off);
+		return 3;
 	}
 	if (b->code == OP_ADD64_IMM) {
 		k = b->imm;
-		emit_rex(o, true, d, x, false);
-		emit1(o, 0x8d); /* lea d, [x + imm] */
-		emit_modrm_mem(o, d, x, (int32_t)k);
-		return 2;
+		if (!c || c->dst != a->dst || !is_s32(k + c->off)) {
+			emit_rex(o, true, d, x, false);
+			emit1(o, 0x8d); /* lea d, [x + imm] */
+			emit_modrm_mem(o, d, x, (int32_t)k);
+		}
+		if (!c || !is_s32(k + c->off))
+			return 2;
+		/* rD = rA + imm; rE = *(rD + off): the load straight from rA */
+		emit_load(o, insn_mem_size(c->code), BPF_MODE(c->code) == BPF_MEMSX, reg_map[c->dst],
+			  x, (int32_t)(k + c->off));
+		return 3;
 	}
 	return 0;
 }

@@ -263,7 +263,13 @@ static void gen_load(struct gen *g)
 			put(g, BPF_MOV64_REG(d, REG_CTX));
 			put(g, BPF_ALU64_IMM(BPF_ADD, d, (int32_t)i - o));
 		}
-		put(g, BPF_RAW_INSN(BPF_LDX | (sx ? BPF_MEMSX : BPF_MEM) | sz, d, d, o, 0));
+		if (below(g, 2)) {
+			put(g, BPF_RAW_INSN(BPF_LDX | (sx ? BPF_MEMSX : BPF_MEM) | sz, d, d, o, 0));
+		} else {
+			/* into another register; then rD must not keep an address */
+			put(g, BPF_RAW_INSN(BPF_LDX | (sx ? BPF_MEMSX : BPF_MEM) | sz, k, d, o, 0));
+			put(g, BPF_MOV64_IMM(d, rnd_imm(g)));
+		}
 		return;
 	}
 	rnd_mem(g, insn_mem_size(sz), false, &base, &off);
