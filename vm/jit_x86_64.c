@@ -364,7 +364,7 @@ static void emit_divmod(struct jit_out *o, bool w, bool mod, bool sgn, int dst, 
 			int src, int32_t imm)
 {
 	uint8_t *j_zero = NULL, *j_m1 = NULL, *j_done1, *j_done2 = NULL;
-	int result = mod ? X86_RDX : X86_RAX;
+	int result = mod ? X86_RDX : X86_RAX, divisor = AUX;
 
 	if (use_imm) {
 		if (imm == 0) { /* the verifier rejects this; keep the rule anyway */
@@ -383,11 +383,17 @@ static void emit_divmod(struct jit_out *o, bool w, bool mod, bool sgn, int dst, 
 		}
 		emit_mov_imm32(o, w, AUX, imm);
 	} else {
-		emit_mov_rr(o, w, AUX, src);
-		emit_rr(o, 0x85, w, AUX, AUX); /* test */
+		/* div clobbers rax and rdx: a divisor there goes to AUX first */
+		if (src == X86_RAX || src == X86_RDX) {
+			emit_mov_rr(o, w, AUX, src);
+			divisor = AUX;
+		} else {
+			divisor = src;
+		}
+		emit_rr(o, 0x85, w, divisor, divisor); /* test */
 		j_zero = emit_jcc8_fwd(o, X86_CC_E);
 		if (sgn) {
-			emit_alu_ri(o, X86_CMP, w, AUX, -1);
+			emit_alu_ri(o, X86_CMP, w, divisor, -1);
 			j_m1 = emit_jcc8_fwd(o, X86_CC_E);
 		}
 	}
@@ -405,7 +411,7 @@ static void emit_divmod(struct jit_out *o, bool w, bool mod, bool sgn, int dst, 
 	} else {
 		emit_rr(o, 0x31, false, X86_RDX, X86_RDX);
 	}
-	emit_f7(o, sgn ? 7 : 6, w, AUX); /* idiv / div */
+	emit_f7(o, sgn ? 7 : 6, w, divisor); /* idiv / div */
 	if (dst != result)
 		emit_mov_rr(o, true, dst, result);
 	if (dst != X86_RAX)
@@ -1195,6 +1201,7 @@ static int jit_emit(struct jit *j)
 {
 	struct jit_out o = { j->buf + JIT_HDR };
 	size_t fi = 0, fused;
+	bool no_fall = false; /* the last instruction does not fall through */
 	const struct jit_func *f = NULL;
 	int err;
 
@@ -1218,15 +1225,18 @@ static int jit_emit(struct jit *j)
 			j->funcs[fi].fk = (uint32_t)j->nfix;
 			f = &j->funcs[fi++];
 			emit_prologue(&o, f);
+			no_fall = false;
 		}
 		if (j->flags[pc] & JF_LOOP) {
-			add_fix(j, jit_pos(j, &o), FIX_ALIGN, -1, 0, 15);
+			/* cc: whether the code before falls into the loop head */
+			add_fix(j, jit_pos(j, &o), FIX_ALIGN, !no_fall, 0, 15);
 			memset(o.p, 0x90, 15);
 			o.p += 15;
 		}
 		j->addrs[pc] = jit_pos(j, &o);
 		j->fixidx[pc] = (uint32_t)j->nfix;
 		fused = emit_fused(j, &o, pc);
+		no_fall = false;
 		if (fused) {
 			/* the instructions folded in are no jump targets */
 			while (--fused) {
@@ -1238,6 +1248,8 @@ static int jit_emit(struct jit *j)
 		err = emit_insn(j, &o, pc, f);
 		if (err)
 			return err;
+		no_fall = j->insns[pc].code == OP_EXIT || j->insns[pc].code == OP_JA ||
+			  j->insns[pc].code == OP_JA32;
 		if (j->insns[pc].code == OP_LDDW) {
 			j->addrs[++pc] = jit_pos(j, &o);
 			j->fixidx[pc] = (uint32_t)j->nfix;
@@ -1331,6 +1343,8 @@ static void jit_relax(struct jit *j)
 			uint32_t at = x->pos - j->shrunk[i];
 
 			x->pad = (uint8_t)((16 - at % 16) % 16);
+			if (x->cc && x->pad > 8)
+				x->pad = 0; /* executed on the way in: at most one nop */
 			extra += 15 - x->pad;
 		}
 		if (i + 1 == j->nfix)
