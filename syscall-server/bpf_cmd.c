@@ -9,8 +9,7 @@
  *
  * Attachments: every attachment is a link handler in the segment (what
  * agents follow).  LINK_CREATE makes one the loader holds; the legacy
- * PERF_EVENT_IOC_SET_BPF makes one tied to the perf event fd (perf.c);
- * PROG_ATTACH to a perf event makes one owned by the loader.
+ * PERF_EVENT_IOC_SET_BPF makes one tied to the perf event fd (perf.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -608,39 +607,23 @@ static int link_detach(const union bpf_attr *a)
 	return -EOPNOTSUPP;
 }
 
+/* PROG_ATTACH/DETACH attach to cgroups, sockmaps, flow dissectors, lirc
+ * devices: nothing a userspace runtime hooks.  The fds are checked as the
+ * kernel would, then the command is refused. */
 static int prog_attach(int cmd, const union bpf_attr *a)
 {
-	int target = (int)a->target_fd, prog = (int)a->attach_bpf_fd, ret, fd;
-	struct bpftime_link_info li;
-	BPFTIME_OPTS(bpftime_link_opts, o, .attach_type = a->attach_type);
+	int target = (int)a->target_fd, prog = (int)a->attach_bpf_fd, ret;
 
-	if (cmd == BPF_PROG_ATTACH) {
+	if (cmd == BPF_PROG_ATTACH || prog) {
 		ret = want(prog, BPFTIME_HANDLER_PROG);
 		if (ret)
 			return ret;
 	}
-	if (!srv_is_ours(target) ||
-	    bpftime_handler__type(srv.shm, target) != BPFTIME_HANDLER_PERF_EVENT) {
-		pr_warn("syscall server: %s to fd %d (attach type %u): only perf events can be attached to in userspace\n",
-			cmd == BPF_PROG_ATTACH ? "PROG_ATTACH" : "PROG_DETACH", target,
-			a->attach_type);
-		return srv_bad_fd(target) == -EBADF ? -EBADF : -EOPNOTSUPP;
-	}
-	if (cmd == BPF_PROG_ATTACH) {
-		ret = bpftime_link__create(srv.shm, -1, prog, target, &o);
-		return ret < 0 ? ret : 0;
-	}
-	for (fd = bpftime_handler__next(srv.shm, -1); fd >= 0;
-	     fd = bpftime_handler__next(srv.shm, fd)) {
-		struct bpftime_handler_info hi;
-
-		if (bpftime_link__info(srv.shm, fd, &li) || li.target_fd != target ||
-		    (prog && li.prog_fd != prog) || bpftime_handler__info(srv.shm, fd, &hi) ||
-		    hi.owner_pid != srv.pid || srv_is_ours(fd))
-			continue;
-		return bpftime_handler__close(srv.shm, fd);
-	}
-	return -ENOENT;
+	if (srv_bad_fd(target) == -EBADF)
+		return -EBADF;
+	pr_warn("syscall server: %s (attach type %u) has no userspace equivalent\n",
+		cmd == BPF_PROG_ATTACH ? "PROG_ATTACH" : "PROG_DETACH", a->attach_type);
+	return -EOPNOTSUPP;
 }
 
 /* ---- the rest ------------------------------------------------------------ */

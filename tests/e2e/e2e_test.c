@@ -6,7 +6,7 @@
  * and perf buffers to the loaders' libbpf consumers.  Each test uses its own
  * segment name.
  *
- *   e2e_test BPFTIME GUARD EXAMPLES_DIR SYSCALL_CHECKS
+ *   e2e_test BPFTIME GUARD EXAMPLES_DIR SYSCALL_CHECKS SERVER
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,7 +29,7 @@
 /* a safety net so a broken build fails instead of hanging; never a measurement */
 #define STUCK_MS 60000
 
-static const char *bpftime_bin, *guard_bin, *examples, *checks_bin;
+static const char *bpftime_bin, *guard_bin, *examples, *checks_bin, *server_path;
 static char victim[4096];
 
 struct proc {
@@ -292,6 +292,46 @@ static void test_exit_code_and_children(void **state)
 	bpftime_shm__remove(NULL);
 }
 
+/* the options reach the loader's environment; --memory-size sizes a new
+ * segment; -i names where the server is */
+static void test_load_options(void **state)
+{
+	char dir[4096];
+	const char *argv1[] = { guard_bin,     bpftime_bin, "load", "--memory-size", "8", "--no-jit",
+				"--spdlog-level", "err", "/bin/sh", "-c",
+				"echo env=[$BPFTIME_SHM_MEMORY_MB][$BPFTIME_DISABLE_JIT][$SPDLOG_LEVEL]",
+				NULL };
+	const char *argv2[] = { guard_bin, bpftime_bin, "-i", "/nonexistent", "load", "/bin/true",
+				NULL };
+	const char *argv3[] = { guard_bin, bpftime_bin, "-i", dir, "load", "/bin/true", NULL };
+	struct bpftime_shm *shm;
+	struct proc p;
+	char *slash;
+
+	(void)state;
+	shm_for_test("options");
+	spawn(&p, argv1);
+	assert_int_equal(finish(&p), 0);
+	assert_non_null(strstr(p.obuf, "env=[8][1][err]"));
+	/* the quiet level held: not even the start line */
+	assert_null(strstr(p.ebuf, "bpftime-syscall-server started"));
+	shm = shm_open_now();
+	assert_int_equal(bpftime_shm__size(shm), 8u << 20);
+	shm_done(shm);
+	spawn(&p, argv2);
+	assert_int_equal(finish(&p), 1);
+	assert_non_null(strstr(p.ebuf, "/nonexistent"));
+	/* the server of this build, named by its directory */
+	snprintf(dir, sizeof(dir), "%s", server_path);
+	slash = strrchr(dir, '/');
+	assert_non_null(slash);
+	*slash = 0;
+	spawn(&p, argv3);
+	assert_int_equal(finish(&p), 0);
+	assert_non_null(strstr(p.ebuf, "bpftime-syscall-server started"));
+	bpftime_shm__remove(NULL);
+}
+
 struct uret_event {
 	unsigned int pid, tid;
 	long long ret;
@@ -544,6 +584,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_guard_blocks_kernel),
 		cmocka_unit_test(test_malloc_example),
 		cmocka_unit_test(test_exit_code_and_children),
+		cmocka_unit_test(test_load_options),
 		cmocka_unit_test(test_uretprobe_ringbuf),
 		cmocka_unit_test(test_globals),
 		cmocka_unit_test(test_every_map_type),
@@ -551,10 +592,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_two_loaders_and_kill),
 	};
 
-	if (argc < 5) {
-		fprintf(stderr, "usage: e2e_test BPFTIME GUARD EXAMPLES_DIR SYSCALL_CHECKS\n");
+	if (argc < 6) {
+		fprintf(stderr, "usage: e2e_test BPFTIME GUARD EXAMPLES_DIR SYSCALL_CHECKS SERVER\n");
 		return 2;
 	}
+	server_path = argv[5];
 	bpftime_bin = argv[1];
 	guard_bin = argv[2];
 	examples = argv[3];

@@ -167,6 +167,8 @@ static int check_test_run(int map_fd)
 	CHECK(!bpf_obj_get_info_by_fd(map_fd, &minfo, &len));
 	CHECK(ids[0] == minfo.id && minfo.type == BPF_MAP_TYPE_ARRAY && minfo.value_size == 8 &&
 	      !strcmp(minfo.name, "arr"));
+	CHECK(!bpf_prog_bind_map(fd2, map_fd, NULL));
+	CHECK(bpf_prog_bind_map(fd2, fd, NULL) < 0 && errno == EINVAL); /* a program is no map */
 	if (getenv("BPFTIME_E2E_USERSPACE")) {
 		/* the kernel cannot test-run a socket filter on 4 bytes or a
 		 * kprobe program; our VM runs anything on raw memory */
