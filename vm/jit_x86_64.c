@@ -42,9 +42,18 @@
  * in passes over the fixups only: a jump becomes short (rel8) as soon as its
  * displacement fits (displacements only shrink, so this ends), and a helper
  * call becomes a direct call rel32 when the helper is within reach of the
- * whole mapping.  The last step copies the code into the mapping, closing
- * the gaps and writing every fixup in its final form.  Emitting once keeps
- * compile time near one switch dispatch per instruction.
+ * whole mapping.  Loop heads (backward jump targets) get nop padding to a
+ * 16-byte boundary, sized once the jumps are fixed.  The last step copies
+ * the code into the mapping, closing the gaps and writing every fixup in
+ * its final form.  Emitting once keeps compile time near one switch
+ * dispatch per instruction.
+ *
+ * Beyond one x86 sequence per instruction, emit_fused() folds the pairs and
+ * triples clang emits everywhere (a conditional jump over a goto, mov + add
+ * into lea, mov + add + load into one indexed load) when no jump lands
+ * between them.  Every semantic corner (div/mod by zero and INT_MIN / -1,
+ * 32-bit zero extension, shift masking) follows the kernel; vm/jit_test.c
+ * and tests/fuzz/ check the JIT against the interpreter.
  */
 #include <errno.h>
 #include <stdbool.h>
