@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/statfs.h>
 #include <linux/bpf.h>
 #include <bpftime/shm.h>
 #include <bpftime/map.h>
@@ -89,6 +90,10 @@ struct srv_real {
 	int (*epoll_ctl)(int, int, int, void *);
 	int (*epoll_wait)(int, void *, int, int);
 	int (*epoll_pwait)(int, void *, int, int, const void *);
+	int (*statfs)(const char *, struct statfs *);
+	int (*statfs64)(const char *, struct statfs64 *);
+	int (*mkdir)(const char *, mode_t);
+	int (*unlink)(const char *);
 };
 extern struct srv_real srv_real;
 void srv_resolve_real(void);

@@ -18,7 +18,10 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <linux/magic.h>
 #include <linux/perf_event.h>
 #include "internal.h"
 #include "common/compiler.h"
@@ -52,6 +55,10 @@ void srv_resolve_real(void)
 	RESOLVE(epoll_wait);
 	RESOLVE(epoll_pwait);
 	RESOLVE(close);
+	RESOLVE(statfs);
+	RESOLVE(statfs64);
+	RESOLVE(mkdir);
+	RESOLVE(unlink);
 }
 
 static long ret_errno(long r)
@@ -359,4 +366,67 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int max, int timeou
 	if (srv.ready && srv_epoll_has(epfd))
 		return (int)ret_errno(srv_epoll_wait(epfd, events, max, timeout, sigmask));
 	return srv_real.epoll_pwait(epfd, events, max, timeout, sigmask);
+}
+
+/* ---- the BPF filesystem ------------------------------------------------
+ * Pins live in the segment, not in a bpffs.  libbpf checks that a pin path
+ * is on one (statfs f_type BPF_FS_MAGIC), creates its parent directories
+ * and unlinks pins: under /sys/fs/bpf those see the segment's view. */
+
+static bool bpffs_path(const char *path)
+{
+	return srv.ready && path && !strncmp(path, "/sys/fs/bpf", 11) &&
+	       (path[11] == 0 || path[11] == '/');
+}
+
+static void bpffs_statfs(struct statfs64 *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->f_type = BPF_FS_MAGIC;
+	st->f_bsize = 4096;
+	st->f_namelen = 255;
+}
+
+EXPORT int statfs64(const char *path, struct statfs64 *st)
+{
+	srv_resolve_real();
+	if (bpffs_path(path)) {
+		bpffs_statfs(st);
+		return 0;
+	}
+	return srv_real.statfs64(path, st);
+}
+
+EXPORT int statfs(const char *path, struct statfs *st)
+{
+	srv_resolve_real();
+	if (bpffs_path(path)) {
+		/* same layout on 64-bit */
+		_Static_assert(sizeof(struct statfs) == sizeof(struct statfs64), "statfs layout");
+		bpffs_statfs((struct statfs64 *)st);
+		return 0;
+	}
+	return srv_real.statfs(path, st);
+}
+
+EXPORT int mkdir(const char *path, mode_t mode)
+{
+	srv_resolve_real();
+	if (bpffs_path(path))
+		return 0; /* directories of pins are implied by their paths */
+	return srv_real.mkdir(path, mode);
+}
+
+EXPORT int unlink(const char *path)
+{
+	int ret;
+
+	srv_resolve_real();
+	if (bpffs_path(path)) {
+		srv_lock();
+		ret = bpftime_obj__unpin(srv.shm, path);
+		srv_unlock();
+		return (int)ret_errno(ret);
+	}
+	return srv_real.unlink(path);
 }

@@ -483,7 +483,8 @@ static void test_every_map_type(void **state)
 static void test_syscall_checks(void **state)
 {
 	const char *pin = "/sys/fs/bpf/bpftime_e2e_pinned";
-	const char *argv[] = { guard_bin, bpftime_bin, "load", checks_bin, pin, NULL };
+	char obj[4096];
+	const char *argv[] = { guard_bin, bpftime_bin, "load", checks_bin, pin, obj, NULL };
 	struct bpftime_map_info mi;
 	struct bpftime_shm *shm;
 	struct proc p;
@@ -492,6 +493,7 @@ static void test_syscall_checks(void **state)
 	int fd;
 
 	(void)state;
+	snprintf(obj, sizeof(obj), "%s/malloc/malloc.bpf.o", examples);
 	shm_for_test("checks");
 	setenv("BPFTIME_E2E_USERSPACE", "1", 1);
 	spawn(&p, argv);

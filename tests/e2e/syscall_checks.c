@@ -6,7 +6,10 @@
  * under `bpftime load`.  Prints one line per failed check and "N checks, M
  * failed"; the exit status is the number of failures (capped at 100).
  *
- *   syscall_checks [PIN_PATH]   pins a map there and leaves it pinned
+ *   syscall_checks [PIN_PATH [BPF_OBJ]]
+ *     PIN_PATH  pins a map there and leaves it pinned
+ *     BPF_OBJ   an object with a map "counts" (examples/malloc) for libbpf's
+ *               own pinning (needs /sys/fs/bpf to be a BPF fs, as bpftime's is)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -365,6 +368,37 @@ static uint64_t probe_target_offset(void)
 	return off;
 }
 
+/* libbpf's own pinning (bpf_map__set_pin_path + load pins, a second object
+ * reuses the pinned map, unpin): statfs/mkdir/unlink on the BPF fs */
+static void check_libbpf_pins(const char *obj_path)
+{
+	const char *pin = "/sys/fs/bpf/bpftime_e2e_dir/counts";
+	struct bpf_object *o1, *o2 = NULL;
+	struct bpf_map *m1, *m2;
+	uint32_t k = 1;
+	uint64_t v = 99, out = 0;
+
+	o1 = bpf_object__open_file(obj_path, NULL);
+	CHECK(o1 != NULL);
+	if (!o1)
+		return;
+	m1 = bpf_object__find_map_by_name(o1, "counts");
+	CHECK(m1 && !bpf_map__set_pin_path(m1, pin));
+	CHECK(!bpf_object__load(o1));
+	CHECK(bpf_map__is_pinned(m1));
+	CHECK(!bpf_map_update_elem(bpf_map__fd(m1), &k, &v, BPF_ANY));
+	o2 = bpf_object__open_file(obj_path, NULL);
+	m2 = o2 ? bpf_object__find_map_by_name(o2, "counts") : NULL;
+	CHECK(m2 && !bpf_map__set_pin_path(m2, pin));
+	CHECK(o2 && !bpf_object__load(o2));
+	/* the second object's map is the pinned one */
+	CHECK(m2 && !bpf_map_lookup_elem(bpf_map__fd(m2), &k, &out) && out == 99);
+	CHECK(m2 && !bpf_map__unpin(m2, NULL));
+	CHECK(bpf_obj_get(pin) < 0 && errno == ENOENT);
+	bpf_object__close(o2);
+	bpf_object__close(o1);
+}
+
 static int uprobe_type(void)
 {
 	FILE *f = fopen("/sys/bus/event_source/devices/uprobe/type", "r");
@@ -489,6 +523,8 @@ int main(int argc, char **argv)
 	check_perf_and_links(prog_fd);
 	check_rings();
 	check_tracepoint();
+	if (argc > 2)
+		check_libbpf_pins(argv[2]);
 	printf("%d checks, %d failed\n", checks, failed);
 	fflush(stdout);
 	return failed > 100 ? 100 : failed;
