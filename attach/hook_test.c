@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -815,6 +817,69 @@ static void test_thread_inside_patch(void **state)
 	assert_true(atomic_load(&n) <= iters[0] + iters[1]);
 }
 
+/* fork while another thread is inside a handler: the child's detach must not
+ * wait for a thread that does not exist in it */
+static void test_fork_while_inflight(void **state)
+{
+	struct slow_arg a = { 0 };
+	struct bpftime_probe *p;
+	pthread_t th;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	p = ATTACH(tgt_square, slow_fn, &a);
+	assert_non_null(p);
+	assert_int_equal(pthread_create(&th, NULL, slow_caller, &a), 0);
+	while (!atomic_load(&a.in_handler))
+		sched_yield();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		atomic_long n = 0;
+		struct bpftime_probe *q;
+
+		alarm(10); /* a hang fails the test instead of blocking it */
+		q = ATTACH(tgt_add6, count_fn, &n);
+		if (!q || CALL(tgt_add6)(1, 2, 3, 4, 5, 6) != 21 || atomic_load(&n) != 1)
+			_exit(1);
+		if (bpftime_probe__detach(q) || bpftime_probe__detach(p))
+			_exit(2);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(bpftime_probe__detach(p), 0);
+	atomic_store(&a.stop, true);
+	pthread_join(th, NULL);
+}
+
+static volatile sig_atomic_t user_traps;
+
+static void user_trap_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	(void)uc;
+	user_traps++;
+}
+
+/* SIGTRAPs that are not ours reach the handler installed before ours */
+static void test_trap_chaining(void **state)
+{
+	union sigval v = { .sival_int = 7 };
+
+	(void)state;
+	user_traps = 0;
+	raise(SIGTRAP);
+	assert_int_equal(user_traps, 1);
+	__asm__ volatile("int3" ::: "memory");
+	assert_int_equal(user_traps, 2);
+	assert_int_equal(sigqueue(getpid(), SIGTRAP, v), 0);
+	assert_int_equal(user_traps, 3);
+}
+
 /* ---- module + offset ---- */
 
 static void test_resolve_exe(void **state)
@@ -878,6 +943,7 @@ static void test_bad_args(void **state)
 
 int main(void)
 {
+	struct sigaction sa = { .sa_sigaction = user_trap_handler, .sa_flags = SA_SIGINFO };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uprobe_args),
 		cmocka_unit_test(test_uretprobe_value),
@@ -900,11 +966,16 @@ int main(void)
 		cmocka_unit_test(test_threads_uretprobe),
 		cmocka_unit_test(test_detach_waits),
 		cmocka_unit_test(test_thread_inside_patch),
+		cmocka_unit_test(test_fork_while_inflight),
+		cmocka_unit_test(test_trap_chaining),
 		cmocka_unit_test(test_resolve_exe),
 		cmocka_unit_test(test_shared_lib),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_longjmp),
 	};
 
+	/* installed before the engine's, which must chain to it */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTRAP, &sa, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

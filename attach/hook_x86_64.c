@@ -388,7 +388,7 @@ static void sync_core(uintptr_t page, size_t len, int prot)
  * 8-byte boundary, which function entries often do.
  * A thread already past the first displaced instruction (preempted between
  * two of them, or looping back to the site) would resume in the middle of the
- * jmp: before step 1 such threads are moved to the same instruction in the
+ * jmp: after step 1 such threads are moved to the same instruction in the
  * stub's relocated copy and parked until step 3 is done (migrate_park). */
 
 static int page_prot(uintptr_t addr, int *prot)
@@ -412,29 +412,36 @@ static void poke_byte(uintptr_t addr, uint8_t b)
 	*(volatile uint8_t *)addr = b;
 }
 
+#define MIGRATE_MAX_THREADS_DECL 1024
+
 /* ---- moving threads out of the displaced bytes ----
  *
- * Before the jmp is written, every other thread that may be inside the
- * displaced instructions (on a cpu now, or stopped there) gets a SIGTRAP
- * queued with rt_tgsigqueueinfo (SI_QUEUE, our pid, the round number).  Its
- * handler moves it to the same instruction in the stub's relocated copy when
- * it is inside, then parks on a futex until the bytes are written.  The int3
- * goes in only once they are all parked: a thread with that SIGTRAP pending
- * never meets the int3, whose own SIGTRAP would merge with it (standard
- * signals do not queue), losing the trap.  Threads stopped in a syscall
- * elsewhere are not signalled (no EINTR for them); they can reach the site
- * only through its first byte.  While threads are parked the patching thread
- * calls no allocator and takes no lock: a parked thread may hold one. */
+ * Once the int3 is in place, every other thread that may be inside the
+ * displaced instructions (on a cpu now, or stopped there) gets a real-time
+ * signal (HOOK_MIGRATE_SIG) queued with rt_tgsigqueueinfo (SI_QUEUE, our pid,
+ * &mig_park as value).  Its handler moves the thread to the same instruction
+ * in the stub's relocated copy when it is inside, then parks it on a futex
+ * until the jmp is written.  Not SIGTRAP: standard signals do not queue, so a
+ * thread reaching the int3 while ours is pending would lose one of the two.
+ * With two signals the int3's SIGTRAP (synchronous, delivered first) is
+ * always served, and a thread seen just after the int3 by our handler really
+ * ran the first instruction before the int3 went in.  Threads stopped in a
+ * syscall elsewhere are not signalled (no EINTR for them); they can reach
+ * the bytes only through the int3.  While threads are parked the patching
+ * thread calls no allocator and takes no lock: a parked thread may hold one.
+ * Signals of that number that are not ours go to the previous handler. */
+
+#define HOOK_MIGRATE_SIG (SIGRTMAX - 7)
 
 static _Atomic(struct hook_site *) mig_site;
 static atomic_int mig_acks;
-static atomic_int mig_pending; /* queued and not yet handled, across rounds */
-static atomic_int mig_round;
-static atomic_int mig_park; /* futex word: 1 while parked threads wait */
-static pid_t mig_pid;
+static atomic_int mig_park; /* futex word: bumped to release parked threads */
+static pid_t mig_tids[MIGRATE_MAX_THREADS_DECL];
+static atomic_char mig_acked[MIGRATE_MAX_THREADS_DECL];
+static int mig_n;
 
 #define MIGRATE_TIMEOUT_NS 2000000000L
-#define MIGRATE_MAX_THREADS 1024
+#define MIGRATE_RESEND_NS  5000000L /* how often exited threads are looked for */
 
 /* In the signal handler: rip at displaced instruction i > 0 -> its copy. */
 static void migrate_one(ucontext_t *uc, const struct hook_site *s)
@@ -451,22 +458,70 @@ static void migrate_one(ucontext_t *uc, const struct hook_site *s)
 	}
 }
 
-/* The migration part of the SIGTRAP handler; true when the signal was ours. */
-static bool migrate_signal(const siginfo_t *si, ucontext_t *uc)
-{
-	struct hook_site *m;
+static struct sigaction old_mig_sa;
+static bool mig_installed;
 
-	if (si->si_code != SI_QUEUE || si->si_pid != mig_pid || atomic_load(&mig_pending) <= 0)
-		return false;
-	atomic_fetch_sub(&mig_pending, 1);
+static void chain(const struct sigaction *old, int sig, siginfo_t *si, void *uc)
+{
+	if (old->sa_flags & SA_SIGINFO) {
+		old->sa_sigaction(sig, si, uc);
+	} else if (old->sa_handler == SIG_DFL) {
+		/* the default action as if we had never been here */
+		signal(sig, SIG_DFL);
+		raise(sig);
+	} else if (old->sa_handler != SIG_IGN) {
+		old->sa_handler(sig);
+	}
+}
+
+static void migrate_handler(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	int saved_errno = errno;
+	struct hook_site *m;
+	pid_t tid;
+	int gen;
+
+	if (si->si_code != SI_QUEUE || si->si_pid != getpid() ||
+	    si->si_value.sival_ptr != (void *)&mig_park) {
+		chain(&old_mig_sa, sig, si, ucv);
+		errno = saved_errno;
+		return;
+	}
+	/* the generation is read before the ack: the release that follows all
+	 * acks changes it, so a thread never sleeps into the next round */
+	gen = atomic_load(&mig_park);
 	m = atomic_load(&mig_site);
-	if (!m || si->si_value.sival_int != atomic_load(&mig_round))
-		return true; /* late, from a round that timed out: nothing to do */
-	migrate_one(uc, m);
-	atomic_fetch_add(&mig_acks, 1);
-	while (atomic_load(&mig_park))
-		syscall(SYS_futex, &mig_park, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
-	return true;
+	if (m) {
+		migrate_one(uc, m);
+		tid = (pid_t)syscall(SYS_gettid);
+		for (int i = 0; i < mig_n; i++) {
+			if (mig_tids[i] == tid) {
+				if (!atomic_exchange(&mig_acked[i], 1))
+					atomic_fetch_add(&mig_acks, 1);
+				break;
+			}
+		}
+		while (atomic_load(&mig_park) == gen)
+			syscall(SYS_futex, &mig_park, FUTEX_WAIT_PRIVATE, gen, NULL, NULL, 0);
+	}
+	errno = saved_errno;
+}
+
+static int migrate_install(void)
+{
+	struct sigaction sa;
+
+	if (mig_installed)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = migrate_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(HOOK_MIGRATE_SIG, &sa, &old_mig_sa) < 0)
+		return -errno;
+	mig_installed = true;
+	return 0;
 }
 
 /* Whether thread tid may be inside the displaced bytes: /proc reports where
@@ -497,60 +552,74 @@ static bool thread_may_be_inside(pid_t tid, const struct hook_site *s)
 	return pc > s->patch_addr && pc < s->patch_addr + s->disp_len;
 }
 
+static void migrate_send(pid_t pid, pid_t tid)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	si.si_signo = HOOK_MIGRATE_SIG;
+	si.si_code = SI_QUEUE;
+	si.si_pid = pid;
+	si.si_uid = getuid();
+	si.si_value.sival_ptr = (void *)&mig_park;
+	syscall(SYS_rt_tgsigqueueinfo, pid, tid, HOOK_MIGRATE_SIG, &si);
+}
+
 /* Parks every thread that may be inside the displaced bytes (moving it out).
- * Returns 0 with the threads parked (migrate_release() lets them go), or
- * -EAGAIN when one did not answer in time (nothing parked then). */
+ * Returns 0 with them parked (migrate_release() lets them go; *timed_out is
+ * the number that never answered, and then nothing may be written). */
 static int migrate_park(struct hook_site *s, int *timed_out)
 {
-	pid_t tids[MIGRATE_MAX_THREADS];
-	int n = 0, sent = 0;
-	pid_t self = (pid_t)syscall(SYS_gettid);
+	pid_t self = (pid_t)syscall(SYS_gettid), pid = getpid();
 	DIR *d = opendir("/proc/self/task");
 	struct dirent *de;
-	struct timespec t0, t;
+	struct timespec t0, t, last;
 	const struct timespec nap = { 0, 20000 };
-	int round;
+	int n = 0;
 
 	*timed_out = 0;
 	if (!d)
 		return -errno;
-	while ((de = readdir(d)) && n < MIGRATE_MAX_THREADS) {
+	if (migrate_install() < 0) {
+		closedir(d);
+		return -EPERM;
+	}
+	while ((de = readdir(d)) && n < MIGRATE_MAX_THREADS_DECL) {
 		pid_t tid = (pid_t)atoi(de->d_name);
 
 		if (tid > 0 && tid != self && thread_may_be_inside(tid, s))
-			tids[n++] = tid;
+			mig_tids[n++] = tid;
 	}
 	closedir(d);
 	if (!n)
 		return 0;
-	mig_pid = getpid();
-	round = atomic_fetch_add(&mig_round, 1) + 1;
+	for (int i = 0; i < n; i++)
+		atomic_store(&mig_acked[i], 0);
+	mig_n = n;
 	atomic_store(&mig_acks, 0);
-	atomic_store(&mig_park, 1);
 	atomic_store(&mig_site, s);
-	for (int i = 0; i < n; i++) {
-		siginfo_t si;
-
-		memset(&si, 0, sizeof(si));
-		si.si_signo = SIGTRAP;
-		si.si_code = SI_QUEUE;
-		si.si_pid = mig_pid;
-		si.si_uid = getuid();
-		si.si_value.sival_int = round;
-		atomic_fetch_add(&mig_pending, 1);
-		if (!syscall(SYS_rt_tgsigqueueinfo, mig_pid, tids[i], SIGTRAP, &si))
-			sent++;
-		else
-			atomic_fetch_sub(&mig_pending, 1);
-	}
+	for (int i = 0; i < n; i++)
+		migrate_send(pid, mig_tids[i]);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (atomic_load(&mig_acks) < sent) {
+	last = t0;
+	while (atomic_load(&mig_acks) < n) {
 		nanosleep(&nap, NULL);
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) >
 		    MIGRATE_TIMEOUT_NS) {
-			*timed_out = sent - atomic_load(&mig_acks);
+			*timed_out = n - atomic_load(&mig_acks);
 			break;
+		}
+		if ((t.tv_sec - last.tv_sec) * 1000000000L + (t.tv_nsec - last.tv_nsec) >
+		    MIGRATE_RESEND_NS) {
+			/* a thread that exited meanwhile counts as answered */
+			for (int i = 0; i < n; i++) {
+				if (!atomic_load(&mig_acked[i]) &&
+				    syscall(SYS_tgkill, pid, mig_tids[i], 0) < 0 &&
+				    !atomic_exchange(&mig_acked[i], 1))
+					atomic_fetch_add(&mig_acks, 1);
+			}
+			last = t;
 		}
 	}
 	return 0;
@@ -558,8 +627,9 @@ static int migrate_park(struct hook_site *s, int *timed_out)
 
 static void migrate_release(void)
 {
+	mig_n = 0;
 	atomic_store(&mig_site, NULL);
-	atomic_store(&mig_park, 0);
+	atomic_fetch_add(&mig_park, 1);
 	syscall(SYS_futex, &mig_park, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
@@ -583,22 +653,25 @@ static int text_poke(uintptr_t addr, const uint8_t *bytes, size_t len, struct ho
 	if (len == 1) {
 		poke_byte(addr, bytes[0]);
 	} else {
+		uint8_t old0 = *(volatile uint8_t *)addr;
 		int timed_out = 0;
 
+		poke_byte(addr, 0xCC); /* int3 */
+		sync_core(page, plen, prot | PROT_EXEC);
 		if (mig && mig->n_insns > 1) {
 			err = migrate_park(mig, &timed_out);
 			if (err || timed_out) {
+				poke_byte(addr, old0);
+				sync_core(page, plen, prot | PROT_EXEC);
 				migrate_release();
 				mprotect((void *)page, plen, prot);
 				if (timed_out)
-					pr_warn("probe at %#" PRIxPTR ": %d threads did not take "
-						"SIGTRAP: not patched\n",
+					pr_warn("probe at %#" PRIxPTR ": %d threads did not answer "
+						"the migration signal: not patched\n",
 						mig->req_addr, timed_out);
 				return err ? err : -EAGAIN;
 			}
 		}
-		poke_byte(addr, 0xCC); /* int3 */
-		sync_core(page, plen, prot | PROT_EXEC);
 		for (size_t i = 1; i < len; i++)
 			poke_byte(addr + i, bytes[i]);
 		sync_core(page, plen, prot | PROT_EXEC);
@@ -643,25 +716,13 @@ static void trap_handler(int sig, siginfo_t *si, void *ucv)
 	uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP] - 1;
 	struct hook_site *s = si->si_code == SI_KERNEL ? find_trap_site(ip) : NULL;
 
-	if (!s && migrate_signal(si, uc)) {
-		errno = saved_errno;
-		return;
-	}
 	if (s) {
 		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)s->stub;
 		errno = saved_errno;
 		return;
 	}
 	errno = saved_errno;
-	if (old_trap_sa.sa_flags & SA_SIGINFO) {
-		old_trap_sa.sa_sigaction(sig, si, ucv);
-	} else if (old_trap_sa.sa_handler == SIG_DFL) {
-		/* the default action (core dump) as if we had never been here */
-		signal(SIGTRAP, SIG_DFL);
-		raise(SIGTRAP);
-	} else if (old_trap_sa.sa_handler != SIG_IGN) {
-		old_trap_sa.sa_handler(sig);
-	}
+	chain(&old_trap_sa, sig, si, ucv);
 }
 
 static int trap_install(void)
