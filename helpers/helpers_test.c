@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpftime/log.h>
 #include <bpftime/map.h>
 #include <bpftime/runtime.h>
 #include <bpftime/shm.h>
@@ -1056,6 +1057,16 @@ static uint64_t fake_cookie(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, 
 	return 0xc00c1e;
 }
 
+static int warnings;
+
+static int count_print(enum bpftime_log_level level, const char *fmt, va_list ap)
+{
+	UNUSED(fmt);
+	UNUSED(ap);
+	warnings += level <= BPFTIME_LOG_WARN;
+	return 0;
+}
+
 static void test_embedder_helper(void **state)
 {
 	const struct bpftime_insn prog[] = {
@@ -1066,8 +1077,18 @@ static void test_embedder_helper(void **state)
 	struct bpftime_runtime *rt;
 
 	UNUSED(state);
-	/* unknown helper: the verifier-side load fails */
-	assert_null(bpftime_runtime__prog(F->rt, fd));
+	/* unknown helper: the load fails, once: it is said once and remembered */
+	{
+		bpftime_print_fn old = bpftime_set_print(count_print);
+
+		warnings = 0;
+		assert_null(bpftime_runtime__prog(F->rt, fd));
+		assert_int_equal(errno, EINVAL);
+		assert_null(bpftime_runtime__prog(F->rt, fd));
+		assert_int_equal(errno, EINVAL);
+		assert_int_equal(warnings, 1);
+		bpftime_set_print(old);
+	}
 	rt = bpftime_runtime__new(F->shm, NULL);
 	assert_int_equal(bpftime_runtime__set_helper(rt, 174, NULL, fake_cookie), 0);
 	assert_int_equal(bpftime_runtime__set_helper(rt, 4096, NULL, fake_cookie), -EINVAL);

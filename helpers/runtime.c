@@ -74,6 +74,7 @@ const char *bpftime_helper__name(uint32_t id)
 
 struct rt_prog {
 	uint32_t id;
+	int err;	       /* vm NULL: why it cannot be built */
 	struct bpftime_vm *vm;
 	_Atomic(struct rt_prog *) id_next; /* bucket chain */
 	struct rt_prog *all_next;
@@ -81,7 +82,7 @@ struct rt_prog {
 
 struct rt_fd {
 	uint32_t gen, id;
-	struct rt_prog *prog;
+	struct bpftime_vm *vm;
 	struct rt_fd *all_next;
 };
 
@@ -409,51 +410,69 @@ fail:
 	return err;
 }
 
-/* The cached program with object id @id (at @fd if known, else looked up),
- * built if needed.  Returns NULL with *err set. */
-static struct rt_prog *get_prog(struct bpftime_runtime *rt, uint32_t id, int fd, int *err)
+/* Records @vm (or, vm NULL, the permanent failure @err) for object @id.
+ * Called with rt->lock held. */
+static struct rt_prog *insert_prog(struct bpftime_runtime *rt, uint32_t id,
+				   struct bpftime_vm *vm, int err)
 {
-	struct bpftime_handler_info info;
-	struct rt_prog *p = find_id(rt, id);
-	struct bpftime_vm *vm = NULL;
+	struct rt_prog *p = calloc(1, sizeof(*p));
 
-	if (p)
-		return p;
-	pthread_mutex_lock(&rt->lock);
-	p = find_id(rt, id);
-	if (p)
-		goto out;
-	if (fd < 0)
-		fd = bpftime_handler__fd_by_id(rt->shm, id);
-	if (fd < 0) {
-		*err = -EBADF;
-		goto out;
-	}
-	*err = build_vm(rt, fd, &vm);
-	if (*err)
-		goto out;
-	/* the slot may have been reused while we built: check it still is @id */
-	if (bpftime_handler__info(rt->shm, fd, &info) || info.id != id) {
-		bpftime_vm__free(vm);
-		*err = -EAGAIN;
-		goto out;
-	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		bpftime_vm__free(vm);
-		*err = -ENOMEM;
-		goto out;
-	}
+	if (!p)
+		return NULL;
 	p->id = id;
 	p->vm = vm;
+	p->err = err;
 	p->all_next = rt->all_progs;
 	rt->all_progs = p;
 	atomic_store_explicit(&p->id_next, atomic_load(&rt->by_id[id % RT_ID_BUCKETS]),
 			      memory_order_relaxed);
 	atomic_store_explicit(&rt->by_id[id % RT_ID_BUCKETS], p, memory_order_release);
-out:
-	pthread_mutex_unlock(&rt->lock);
 	return p;
+}
+
+/* The cached VM of object id @id (at @fd if known, else looked up), built
+ * if needed; NULL with *err set.  A program that cannot be built (the
+ * verifier, a map reference, the engine) is remembered as such, so it is
+ * reported once, not at every hit; a missing AOT object or memory is not
+ * (they may come later). */
+static struct bpftime_vm *get_prog(struct bpftime_runtime *rt, uint32_t id, int fd, int *err)
+{
+	struct bpftime_handler_info info;
+	struct rt_prog *p = find_id(rt, id);
+	struct bpftime_vm *vm = NULL;
+
+	if (!p) {
+		pthread_mutex_lock(&rt->lock);
+		p = find_id(rt, id);
+		if (p)
+			goto out;
+		if (fd < 0)
+			fd = bpftime_handler__fd_by_id(rt->shm, id);
+		if (fd < 0) {
+			*err = -EBADF;
+			goto out;
+		}
+		*err = build_vm(rt, fd, &vm);
+		/* the slot may have been reused while we built: check it still is @id */
+		if (bpftime_handler__info(rt->shm, fd, &info) || info.id != id) {
+			bpftime_vm__free(vm);
+			*err = -EAGAIN;
+			goto out;
+		}
+		if (*err == -EINVAL || *err == -EOPNOTSUPP || *err == -ENOEXEC)
+			p = insert_prog(rt, id, NULL, *err);
+		else if (!*err)
+			p = insert_prog(rt, id, vm, 0);
+		if (!p && !*err) {
+			bpftime_vm__free(vm);
+			*err = -ENOMEM;
+		}
+out:
+		pthread_mutex_unlock(&rt->lock);
+	}
+	if (p && !p->vm)
+		*err = p->err;
+	return p ? p->vm : NULL;
 }
 
 static struct bpftime_vm *tail_call(void *user_ctx, uint64_t map, uint64_t index)
@@ -473,15 +492,14 @@ static struct bpftime_vm *tail_call(void *user_ctx, uint64_t map, uint64_t index
 	p = find_id(rt, id);
 	if (likely(p))
 		return p->vm;
-	p = get_prog(rt, id, -1, &err);
-	return p ? p->vm : NULL;
+	return get_prog(rt, id, -1, &err);
 }
 
 struct bpftime_vm *bpftime_runtime__prog(struct bpftime_runtime *rt, int fd)
 {
 	struct bpftime_handler_info info;
+	struct bpftime_vm *vm = NULL;
 	struct rt_fd *f, *nf;
-	struct rt_prog *p;
 	int err = 0;
 
 	if (!rt)
@@ -490,30 +508,30 @@ struct bpftime_vm *bpftime_runtime__prog(struct bpftime_runtime *rt, int fd)
 		return errno = EBADF, NULL;
 	f = atomic_load_explicit(&rt->by_fd[fd], memory_order_acquire);
 	if (likely(f && f->gen == info.gen && f->id == info.id))
-		return f->prog->vm;
+		return f->vm;
 	for (int tries = 0; tries < 3; tries++) {
-		p = get_prog(rt, info.id, fd, &err);
-		if (p || err != -EAGAIN)
+		vm = get_prog(rt, info.id, fd, &err);
+		if (vm || err != -EAGAIN)
 			break;
 		/* reused while we built it: take what is there now */
 		if (bpftime_handler__info(rt->shm, fd, &info) ||
 		    info.type != BPFTIME_HANDLER_PROG)
 			return errno = EBADF, NULL;
 	}
-	if (!p)
+	if (!vm)
 		return errno = -err, NULL;
 	nf = malloc(sizeof(*nf));
 	if (!nf)
-		return p->vm; /* still correct, only not remembered by fd */
+		return vm; /* still correct, only not remembered by fd */
 	nf->gen = info.gen;
 	nf->id = info.id;
-	nf->prog = p;
+	nf->vm = vm;
 	pthread_mutex_lock(&rt->lock);
 	nf->all_next = rt->all_fds;
 	rt->all_fds = nf;
 	atomic_store_explicit(&rt->by_fd[fd], nf, memory_order_release);
 	pthread_mutex_unlock(&rt->lock);
-	return p->vm;
+	return vm;
 }
 
 int bpftime_runtime__run(struct bpftime_runtime *rt, int fd, void *mem, size_t len,
