@@ -28,7 +28,10 @@
  *
  * Failures.  A program that does not build, a module offset that cannot be
  * hooked: one warning per program / perf event, then that attachment is
- * left out (not retried on every epoch).  Allocation happens before a probe
+ * left out (not retried on every epoch).  A passing failure (-EAGAIN,
+ * -EBUSY from attach/: threads in the way of the patch) is retried every
+ * AGENT_RETRY_MS until it goes through; only then does the watcher wait
+ * without a timeout.  Allocation happens before a probe
  * goes in, so a probe on malloc does not count the agent's own bookkeeping.
  */
 #define _GNU_SOURCE
@@ -50,6 +53,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 
+#define AGENT_RETRY_MS	       50 /* retry period for passing attach failures */
 #define HELPER_OVERRIDE_RETURN 58
 #define HELPER_GET_STACKID     27
 #define HELPER_GET_STACK       67
@@ -91,6 +95,7 @@ static struct {
 	struct attachment *live;    /* attached now */
 	struct attachment *retired; /* detached, kept for threads still inside */
 	struct failed *failed;
+	bool retry; /* an attachment failed for a passing reason */
 	int n_attached;
 	_Atomic uint64_t syncs;
 	_Atomic uint32_t synced_epoch;
@@ -333,9 +338,17 @@ static int attach_one(const struct want *x)
 	probe = bpftime_probe__attach(addr, fn, a, &po);
 	if (!probe) {
 		err = -errno;
+		free(a);
+		if (err == -EAGAIN || err == -EBUSY) {
+			/* a passing state (threads in the way of the patch): the
+			 * watcher tries again shortly */
+			pr_debug("agent: hooking %s+%#llx: %s, will retry\n", pi.module,
+				 (unsigned long long)pi.offset, strerror(-err));
+			agent.retry = true;
+			return err;
+		}
 		pr_warn("agent: cannot hook %s+%#llx for prog %d: %s\n", pi.module,
 			(unsigned long long)pi.offset, x->prog_fd, strerror(-err));
-		free(a);
 		mark_failed(1, x->perf_id);
 		return err;
 	}
@@ -374,6 +387,7 @@ static int sync_locked(void)
 	if (!agent.started || agent.stopping)
 		return -ESRCH;
 	epoch = bpftime_shm__epoch(agent.shm);
+	agent.retry = false;
 	err = collect(&w, &n);
 	if (err)
 		return err;
@@ -419,7 +433,13 @@ static void *watch(void *arg)
 	int err;
 
 	for (;;) {
-		err = bpftime_shm__wait_epoch(agent.shm, seen, -1);
+		bool retry;
+
+		pthread_mutex_lock(&agent.lock);
+		retry = agent.retry;
+		pthread_mutex_unlock(&agent.lock);
+		/* no timeout unless something is to be retried: no polling */
+		err = bpftime_shm__wait_epoch(agent.shm, seen, retry ? AGENT_RETRY_MS : -1);
 		if (err && err != -EINTR && err != -ETIMEDOUT) {
 			pr_warn("agent: cannot wait for changes (%s): the attachments stay as they are\n",
 				strerror(-err));
