@@ -41,6 +41,9 @@
 /* the PMU type we give libbpf for uprobes (/sys/bus/event_source/devices/
  * uprobe/type) and the bit of attr.config that marks a uretprobe */
 #define SRV_UPROBE_PMU_TYPE 9
+/* and for kprobes, so that they are refused by name, not mistaken for
+ * another PMU */
+#define SRV_KPROBE_PMU_TYPE 10
 #define SRV_RETPROBE_BIT    0
 
 /* syscall tracepoint ids when there is no tracefs (sysfs.c):

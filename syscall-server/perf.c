@@ -78,6 +78,9 @@ long srv_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
 	} else if (attr.type == PERF_TYPE_SOFTWARE) {
 		c.o.type = BPFTIME_PERF_TYPE_SOFTWARE;
 		c.o.config = attr.config;
+	} else if (attr.type == SRV_KPROBE_PMU_TYPE) {
+		pr_warn("syscall server: kprobes probe the kernel: not supported in userspace (use a uprobe)\n");
+		return -EOPNOTSUPP;
 	} else {
 		pr_warn("syscall server: perf_event_open of PMU type %u is not supported in userspace\n",
 			attr.type);

@@ -3,6 +3,8 @@
  * accepts:
  *   /sys/bus/event_source/devices/uprobe/type            SRV_UPROBE_PMU_TYPE
  *   /sys/bus/event_source/devices/uprobe/format/retprobe "config:0"
+ *   /sys/bus/event_source/devices/kprobe/...             SRV_KPROBE_PMU_TYPE, so
+ *                                     perf.c can say kprobes are not served
  * Tracefs event ids (.../events/CAT/NAME/id) come from the real tracefs
  * when it is there; perf.c records whatever id the loader passes.  Without
  * a tracefs (containers, CI) the syscall tracepoints still get ids, in a
@@ -20,6 +22,7 @@
 #include "common/compiler.h"
 
 #define UPROBE_DIR "/sys/bus/event_source/devices/uprobe/"
+#define KPROBE_DIR "/sys/bus/event_source/devices/kprobe/"
 
 /* a read-only-looking memfd holding @text, positioned at 0 */
 static int memfd_with(const char *text)
@@ -95,7 +98,12 @@ int srv_sysfs_open(const char *path)
 		snprintf(buf, sizeof(buf), "%d\n", SRV_UPROBE_PMU_TYPE);
 		return memfd_with(buf);
 	}
-	if (!strcmp(path, UPROBE_DIR "format/retprobe")) {
+	if (!strcmp(path, KPROBE_DIR "type")) {
+		snprintf(buf, sizeof(buf), "%d\n", SRV_KPROBE_PMU_TYPE);
+		return memfd_with(buf);
+	}
+	if (!strcmp(path, UPROBE_DIR "format/retprobe") ||
+	    !strcmp(path, KPROBE_DIR "format/retprobe")) {
 		snprintf(buf, sizeof(buf), "config:%d\n", SRV_RETPROBE_BIT);
 		return memfd_with(buf);
 	}

@@ -508,6 +508,7 @@ static void test_syscall_checks(void **state)
 	assert_non_null(strstr(p.ebuf, "rejected by the verifier"));
 	assert_non_null(strstr(p.ebuf, "unknown bpf command 999"));
 	assert_non_null(strstr(p.ebuf, "PMU type 0 is not supported"));
+	assert_non_null(strstr(p.ebuf, "kprobes probe the kernel"));
 	/* the pinned map outlived its loader, contents and all; nothing else did */
 	shm = shm_open_now();
 	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_PROG), 0);

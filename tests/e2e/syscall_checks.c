@@ -387,6 +387,13 @@ static void check_libbpf_pins(const char *obj_path)
 	CHECK(!bpf_object__load(o1));
 	CHECK(bpf_map__is_pinned(m1));
 	CHECK(!bpf_map_update_elem(bpf_map__fd(m1), &k, &v, BPF_ANY));
+	if (getenv("BPFTIME_E2E_USERSPACE")) {
+		/* kernel functions cannot be probed from userspace: said, not faked */
+		struct bpf_program *prog = bpf_object__find_program_by_name(o1, "count_malloc");
+
+		CHECK(prog && !bpf_program__attach_kprobe(prog, false, "do_sys_openat2") &&
+		      errno == EOPNOTSUPP);
+	}
 	o2 = bpf_object__open_file(obj_path, NULL);
 	m2 = o2 ? bpf_object__find_map_by_name(o2, "counts") : NULL;
 	CHECK(m2 && !bpf_map__set_pin_path(m2, pin));
