@@ -324,6 +324,7 @@ static void build_state(void)
 	assert_int_equal(bpftime_map__freeze(shm, rod), 0);
 	assert_int_equal(bpftime_prog__add_attach_fd(shm, p, pe), 0);
 	assert_int_equal(bpftime_obj__pin(shm, hash, "/sys/fs/bpf/test_hash"), 0);
+	assert_int_equal(bpftime_handler__dup(shm, p, 15), 15); /* a second fd of the program */
 	free(pcv);
 	bpftime_shm__close(shm);
 }
@@ -369,8 +370,13 @@ static void test_round_trip(void **state)
 		struct bpftime_map_info mi;
 		struct bpftime_link_info li;
 
+		struct bpftime_handler_info h11, h15;
+
 		assert_int_equal(bpftime_map__info(shm, 10, &mi), 0);
 		assert_true(mi.frozen);
+		assert_int_equal(bpftime_handler__info(shm, 11, &h11), 0);
+		assert_int_equal(bpftime_handler__info(shm, 15, &h15), 0);
+		assert_int_equal(h11.id, h15.id); /* still one object */
 		assert_int_equal(bpftime_link__info(shm, 13, &li), 0);
 		assert_int_equal(bpftime_handler__fd_by_id(shm, li.prog_id), 11);
 		assert_int_equal(bpftime_obj__get(shm, "/sys/fs/bpf/test_hash", -1) >= 0, 1);
@@ -417,6 +423,8 @@ static void test_import_errors_leave_segment_untouched(void **state)
 		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_perf_event_handler\", \"attr\": "
 		  "{\"type\": 6, \"pid\": -1}}]}",
 		  "a uprobe needs attr._module_name" },
+		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_dup_handler\", \"attr\": {\"of\": 99}}]}",
+		  "a duplicate of fd 99, which does not exist" },
 		{ "[1, 2]", "expected an object" },
 		{ "{\"x3\": {}}", "key \"x3\" is not an fd" },
 		/* valid as JSON and as references, but the second map fails when

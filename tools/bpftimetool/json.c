@@ -37,6 +37,7 @@
 #define T_PERF "bpf_perf_event_handler"
 #define T_LINK "bpf_link_handler"
 #define T_BTF  "bpf_btf_handler"
+#define T_DUP  "bpf_dup_handler" /* attr {"of": fd}: another fd of that object */
 
 /* ---- hex -------------------------------------------------------------- */
 
@@ -394,12 +395,22 @@ int tool_export(struct bpftime_shm *shm, FILE *out)
 		json_t *h, *attr;
 		const void *btf;
 		size_t size;
+		int dup_of;
 
 		if (bpftime_handler__info(shm, fd, &info))
 			continue; /* closed meanwhile */
 		h = json_object();
 		attr = json_object();
 		json_object_set_new(h, "fd", json_integer(fd));
+		/* a second fd of an object exported already (dup, OBJ_GET) */
+		dup_of = bpftime_handler__fd_by_id(shm, info.id);
+		if (dup_of >= 0 && dup_of < fd) {
+			json_object_set_new(h, "type", json_string(T_DUP));
+			json_object_set_new(h, "attr", attr);
+			json_object_set_new(attr, "of", json_integer(dup_of));
+			json_array_append_new(handlers, h);
+			continue;
+		}
 		switch (info.type) {
 		case BPFTIME_HANDLER_MAP:
 			json_object_set_new(h, "type", json_string(T_MAP));
@@ -478,7 +489,7 @@ int tool_export(struct bpftime_shm *shm, FILE *out)
 
 /* ---- import: parse and check ------------------------------------------ */
 
-enum kind { K_MAP, K_PROG, K_PERF, K_LINK, K_BTF };
+enum kind { K_MAP, K_PROG, K_PERF, K_LINK, K_BTF, K_DUP };
 
 struct entry {
 	uint8_t *key, *value;
@@ -513,6 +524,8 @@ struct handler {
 	/* BTF */
 	uint8_t *btf;
 	size_t btf_size;
+	/* dup */
+	int of;
 };
 
 struct pin {
@@ -811,8 +824,13 @@ static int parse_handler(struct import *im, struct handler *h, json_t *obj)
 		h->kind = K_BTF;
 		return get_hex(im, h, attr, "data", true, &h->btf, &h->btf_size);
 	}
+	if (!strcmp(t, T_DUP)) {
+		h->kind = K_DUP;
+		h->of = -1;
+		return GET_S32(attr, "of", true, h->of);
+	}
 	return bad(im, h, "unknown handler type '%s' (known: " T_MAP ", " T_PROG ", " T_PERF
-			  ", " T_LINK ", " T_BTF ")",
+			  ", " T_LINK ", " T_BTF ", " T_DUP ")",
 		   t);
 }
 
@@ -830,10 +848,14 @@ static enum bpftime_handler_type type_of(struct import *im, int fd)
 	static const enum bpftime_handler_type kinds[] = {
 		[K_MAP] = BPFTIME_HANDLER_MAP,		[K_PROG] = BPFTIME_HANDLER_PROG,
 		[K_PERF] = BPFTIME_HANDLER_PERF_EVENT, [K_LINK] = BPFTIME_HANDLER_LINK,
-		[K_BTF] = BPFTIME_HANDLER_BTF,
+		[K_BTF] = BPFTIME_HANDLER_BTF,		[K_DUP] = BPFTIME_HANDLER_NONE,
 	};
 	struct handler *h = find(im, fd);
 
+	for (int depth = 0; h && h->kind == K_DUP && depth < 8; depth++)
+		h = find(im, fd = h->of);
+	if (h && h->kind == K_DUP)
+		return BPFTIME_HANDLER_NONE; /* a cycle of dups */
 	return h ? kinds[h->kind] : bpftime_handler__type(im->shm, fd);
 }
 
@@ -859,6 +881,8 @@ static int check_refs(struct import *im)
 			if (type_of(im, h->attach_fds[j]) != BPFTIME_HANDLER_PERF_EVENT)
 				return bad(im, h, "attach_fds: %d is not a perf event",
 					   h->attach_fds[j]);
+		if (h->kind == K_DUP && type_of(im, h->fd) == BPFTIME_HANDLER_NONE)
+			return bad(im, h, "a duplicate of fd %d, which does not exist", h->of);
 		if (h->kind == K_LINK) {
 			if (type_of(im, h->prog_fd) != BPFTIME_HANDLER_PROG)
 				return bad(im, h, "prog_fd %d is not a program", h->prog_fd);
@@ -1042,7 +1066,7 @@ static int apply_fd_map_data(struct import *im, struct handler *h)
 
 static const char *kind_name(enum kind k)
 {
-	static const char *const names[] = { T_MAP, T_PROG, T_PERF, T_LINK, T_BTF };
+	static const char *const names[] = { T_MAP, T_PROG, T_PERF, T_LINK, T_BTF, T_DUP };
 
 	return names[k];
 }
@@ -1079,6 +1103,9 @@ static int apply_one(struct import *im, struct handler *h)
 		break;
 	case K_LINK:
 		fd = bpftime_link__create(im->shm, h->fd, h->prog_fd, h->target_fd, &h->lopts);
+		break;
+	case K_DUP:
+		fd = bpftime_handler__dup(im->shm, h->of, h->fd);
 		break;
 	default:
 		return -EINVAL;
@@ -1139,6 +1166,23 @@ static int apply_all(struct import *im)
 		err = apply_one(im, h);
 		if (err)
 			goto fail;
+	}
+	for (size_t pass = 0; pass < im->n; pass++) {
+		/* dups of dups: repeat until each found its original */
+		bool progress = false;
+
+		for (size_t i = 0; i < im->n; i++) {
+			h = &im->h[i];
+			if (h->kind != K_DUP || h->created >= 0 ||
+			    bpftime_handler__type(im->shm, h->of) == BPFTIME_HANDLER_NONE)
+				continue;
+			err = apply_one(im, h);
+			if (err)
+				goto fail;
+			progress = true;
+		}
+		if (!progress)
+			break;
 	}
 	what = "freezing it";
 	for (size_t i = 0; i < im->n; i++) {
