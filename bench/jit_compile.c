@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 	struct bpftime_insn *prog;
 	struct bpftime_vm *vm;
 	double *jit, *load, *with_free;
-	uint64_t r_int, r_jit;
+	uint64_t r_int = 0, r_jit = 0;
 	uint8_t mem[64] = { 0 };
 	int err;
 
