@@ -83,7 +83,8 @@ BPFTIME_API int bpftime_runtime__set_helper(struct bpftime_runtime *rt, uint32_t
 
 /**
  * @brief **bpftime_runtime__prog()** the ready VM of the program at @fd,
- * built on first use and cached (a reused fd is noticed).
+ * built on first use and cached (a reused fd is noticed).  A program that
+ * cannot be built is logged once and the failure remembered.
  * @return the VM (borrowed, valid until bpftime_runtime__free()), or NULL
  *         with errno: EBADF (not a program), EINVAL (the verifier or a
  *         map reference rejected it; logged), ENOENT (AOT engine, no AOT

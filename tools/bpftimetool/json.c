@@ -8,7 +8,11 @@
  * for every CPU, fd maps hold the fd of the object), so that export, remove,
  * import gives back the same state.  Queues and stacks are read by popping
  * every element and pushing them back.  Unsigned 64-bit values beyond
- * INT64_MAX are written as decimal strings.
+ * INT64_MAX are written as decimal strings.  A second fd of an object
+ * (dup, OBJ_GET) is written as {"type": "bpf_dup_handler", "attr": {"of":
+ * first fd}}, so that importing keeps one object.  Contents that cannot be
+ * read back (ring buffers, stack traces, bloom filters, BPF_F_RDONLY and
+ * BPF_F_WRONLY maps) are not exported.
  *
  * Import accepts that shape and bpftime's own (an object keyed by fd
  * strings), in any key order.  It is all or nothing: the whole file is
