@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <linux/perf_event.h>
 #include <bpf/bpf.h>
@@ -270,6 +271,46 @@ static void *run_later(void *arg)
 	return NULL;
 }
 
+/* epoll by hand on a ring buffer fd next to a pipe: both kinds of fd in one
+ * instance, the control errors, readiness following the data */
+static void check_epoll(int rb_fd, int prog)
+{
+	struct epoll_event ev = { .events = EPOLLIN }, out[4];
+	char pkt[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = pkt, .data_size_in = sizeof(pkt));
+	int ep = epoll_create1(EPOLL_CLOEXEC), p[2], n;
+	struct ring_buffer *rb;
+
+	CHECK(ep >= 0 && !pipe(p));
+	ev.data.u32 = 1;
+	CHECK(!epoll_ctl(ep, EPOLL_CTL_ADD, rb_fd, &ev));
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, rb_fd, &ev) < 0 && errno == EEXIST);
+	ev.data.u32 = 2;
+	CHECK(!epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev));
+	CHECK(epoll_wait(ep, out, 4, 0) == 0);
+	CHECK(write(p[1], "x", 1) == 1);
+	n = epoll_wait(ep, out, 4, 1000);
+	CHECK(n == 1 && out[0].data.u32 == 2);
+	CHECK(!bpf_prog_test_run_opts(prog, &t));
+	n = epoll_wait(ep, out, 4, 1000);
+	CHECK(n == 2 && out[0].data.u32 + out[1].data.u32 == 3);
+	ev.data.u32 = 7;
+	CHECK(!epoll_ctl(ep, EPOLL_CTL_MOD, rb_fd, &ev));
+	CHECK(!epoll_ctl(ep, EPOLL_CTL_DEL, p[0], NULL));
+	n = epoll_wait(ep, out, 4, 1000);
+	CHECK(n == 1 && out[0].data.u32 == 7);
+	/* consumed: no longer ready */
+	rb = ring_buffer__new(rb_fd, on_rb, NULL, NULL);
+	CHECK(rb && ring_buffer__consume(rb) == 1);
+	CHECK(epoll_wait(ep, out, 4, 0) == 0);
+	CHECK(!epoll_ctl(ep, EPOLL_CTL_DEL, rb_fd, NULL));
+	CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, rb_fd, NULL) < 0 && errno == ENOENT);
+	ring_buffer__free(rb);
+	close(p[0]);
+	close(p[1]);
+	close(ep);
+}
+
 /* records a program writes reach libbpf's ring_buffer and perf_buffer
  * consumers: poll timeouts (0: at once), wakeups, every record */
 static void check_rings(void)
@@ -326,6 +367,7 @@ static void check_rings(void)
 	CHECK(!pthread_create(&th, NULL, run_later, &d));
 	CHECK(perf_buffer__poll(pb, 10000) == 1 && pb_seen == 2);
 	pthread_join(th, NULL);
+	check_epoll(rb_fd, rp);
 out:
 	ring_buffer__free(rb);
 	perf_buffer__free(pb);
