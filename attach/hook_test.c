@@ -38,11 +38,11 @@ _Static_assert(offsetof(struct bpftime_pt_regs, rax) == offsetof(struct pt_regs,
 _Static_assert(offsetof(struct bpftime_pt_regs, rip) == offsetof(struct pt_regs, rip), "rip");
 _Static_assert(offsetof(struct bpftime_pt_regs, rsp) == offsetof(struct pt_regs, rsp), "rsp");
 
-#define ATTACH(addr, fn, data, ...)                                                                \
-	({                                                                                         \
-		struct bpftime_probe_opts _o = { .sz = sizeof(_o), __VA_ARGS__ };                   \
-		bpftime_probe__attach((void *)(addr), (bpftime_probe_fn)(void (*)(void))(fn),      \
-				      (data), &_o);                                                \
+#define ATTACH(addr, fn, data, ...)                                                           \
+	({                                                                                    \
+		struct bpftime_probe_opts _o = { .sz = sizeof(_o), __VA_ARGS__ };             \
+		bpftime_probe__attach((void *)(addr), (bpftime_probe_fn)(void (*)(void))(fn), \
+				      (data), &_o);                                           \
 	})
 
 /* Call through a volatile pointer so the compiler cannot assume anything. */
@@ -305,7 +305,7 @@ static void test_longjmp(void **state)
 		jumped = 1;
 	}
 	assert_true(jumped);
-	assert_int_equal(atomic_load(&n), 0);	   /* no frame returned */
+	assert_int_equal(atomic_load(&n), 0);	  /* no frame returned */
 	assert_int_equal(hook_shadow_depth(), 6); /* stale until the next probe */
 	/* the next uretprobe pops the stale entries and returns right */
 	assert_int_equal(CALL(tgt_square)(12), 144);
@@ -481,8 +481,8 @@ static void test_reloc_abs_forms(void **state)
 		void *fn;
 		int64_t arg, want;
 	} cases[] = {
-		{ (void *)asm_rip_load, 5, 1005 },   { (void *)asm_rip_lea, 7, 1007 },
-		{ (void *)asm_rip_cmp, 7, 8 },	     { (void *)asm_branch_first, 0, 1 },
+		{ (void *)asm_rip_load, 5, 1005 },  { (void *)asm_rip_lea, 7, 1007 },
+		{ (void *)asm_rip_cmp, 7, 8 },	    { (void *)asm_branch_first, 0, 1 },
 		{ (void *)asm_branch_first, 3, 2 }, { (void *)asm_call_first, 41, 42 },
 	};
 	char err[128];
@@ -491,8 +491,8 @@ static void test_reloc_abs_forms(void **state)
 	hook_force_abs_reloc = true;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct hook_reloc r;
-		uint8_t *buf = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint8_t *buf = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				    -1, 0);
 		int64_t (*f)(int64_t);
 
 		assert_true(buf != MAP_FAILED);
@@ -895,9 +895,9 @@ static void test_resolve_exe(void **state)
 	assert_int_equal(bpftime_elf_symbol_at("/proc/self/exe", off + 1, &soff, &ssize), 0);
 	assert_int_equal(soff, off);
 	assert_int_equal(ssize, size);
-	assert_int_equal(bpftime_elf_find_symbol("/proc/self/exe", "no_such_function_xyz", &off,
-						 &size),
-			 -ENOENT);
+	assert_int_equal(
+		bpftime_elf_find_symbol("/proc/self/exe", "no_such_function_xyz", &off, &size),
+		-ENOENT);
 	assert_int_equal(bpftime_resolve_module_offset("/no/such/file", 0, &addr), -ENOENT);
 	assert_int_equal(bpftime_resolve_module_offset("/proc/self/exe", 1ULL << 40, &addr),
 			 -ENOENT);

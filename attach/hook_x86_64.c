@@ -47,15 +47,15 @@
 #include "common/compiler.h"
 #include "common/log.h"
 
-#define PAGE_SIZE_4K   4096UL
-#define REL32_WINDOW   0x7fff0000L /* a bit under 2 GiB: room for the stub's own size */
-#define RED_ZONE       128
-#define PT_REGS_SIZE   ((int)sizeof(struct bpftime_pt_regs))
-#define PT(field)      ((int)offsetof(struct bpftime_pt_regs, field))
-#define USER_CS	       0x33
-#define USER_SS	       0x2b
-#define MAX_USER_ADDR  0x7ffffffff000UL
-#define MIN_MMAP_ADDR  0x10000UL
+#define PAGE_SIZE_4K  4096UL
+#define REL32_WINDOW  0x7fff0000L /* a bit under 2 GiB: room for the stub's own size */
+#define RED_ZONE      128
+#define PT_REGS_SIZE  ((int)sizeof(struct bpftime_pt_regs))
+#define PT(field)     ((int)offsetof(struct bpftime_pt_regs, field))
+#define USER_CS	      0x33
+#define USER_SS	      0x2b
+#define MAX_USER_ADDR 0x7ffffffff000UL
+#define MIN_MMAP_ADDR 0x10000UL
 
 bool hook_force_abs_reloc;
 uintptr_t hook_ret_tramp_addr;
@@ -258,11 +258,10 @@ static const struct map_ent *find_map(const struct map_ent *m, size_t n, uintptr
  * room to grow. */
 static void *alloc_near(uintptr_t target)
 {
-	uintptr_t lo = target > (uintptr_t)REL32_WINDOW + MIN_MMAP_ADDR ?
-			       target - REL32_WINDOW :
-			       MIN_MMAP_ADDR;
-	uintptr_t hi = target + REL32_WINDOW < MAX_USER_ADDR ? target + REL32_WINDOW :
-								MAX_USER_ADDR;
+	uintptr_t lo = target > (uintptr_t)REL32_WINDOW + MIN_MMAP_ADDR ? target - REL32_WINDOW
+									: MIN_MMAP_ADDR;
+	uintptr_t hi =
+		target + REL32_WINDOW < MAX_USER_ADDR ? target + REL32_WINDOW : MAX_USER_ADDR;
 	struct map_ent *m = NULL;
 	size_t n = 0;
 	void *res = NULL;
@@ -341,7 +340,8 @@ static void sync_core_init(void)
 	    !syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0))
 		sync_mode = 1;
 	else
-		pr_debug("membarrier SYNC_CORE unavailable: serializing code writes by TLB flush\n");
+		pr_debug(
+			"membarrier SYNC_CORE unavailable: serializing code writes by TLB flush\n");
 }
 
 static char mb_page[PAGE_SIZE_4K] __attribute__((aligned(4096)));
@@ -412,8 +412,6 @@ static void poke_byte(uintptr_t addr, uint8_t b)
 	*(volatile uint8_t *)addr = b;
 }
 
-#define MIGRATE_MAX_THREADS_DECL 1024
-
 /* ---- moving threads out of the displaced bytes ----
  *
  * Once the int3 is in place, every other thread that may be inside the
@@ -431,17 +429,17 @@ static void poke_byte(uintptr_t addr, uint8_t b)
  * thread calls no allocator and takes no lock: a parked thread may hold one.
  * Signals of that number that are not ours go to the previous handler. */
 
-#define HOOK_MIGRATE_SIG (SIGRTMAX - 7)
+#define HOOK_MIGRATE_SIG    (SIGRTMAX - 7)
+#define MIGRATE_MAX_THREADS 4096
+#define MIGRATE_TIMEOUT_NS  2000000000L
+#define MIGRATE_POLL_NS	    5000000L /* how often exited threads are looked for */
 
 static _Atomic(struct hook_site *) mig_site;
 static atomic_int mig_acks;
 static atomic_int mig_park; /* futex word: bumped to release parked threads */
-static pid_t mig_tids[MIGRATE_MAX_THREADS_DECL];
-static atomic_char mig_acked[MIGRATE_MAX_THREADS_DECL];
+static pid_t mig_tids[MIGRATE_MAX_THREADS];
+static atomic_char mig_acked[MIGRATE_MAX_THREADS];
 static int mig_n;
-
-#define MIGRATE_TIMEOUT_NS 2000000000L
-#define MIGRATE_RESEND_NS  5000000L /* how often exited threads are looked for */
 
 /* In the signal handler: rip at displaced instruction i > 0 -> its copy. */
 static void migrate_one(ucontext_t *uc, const struct hook_site *s)
@@ -452,7 +450,8 @@ static void migrate_one(ucontext_t *uc, const struct hook_site *s)
 		return;
 	for (unsigned int i = 1; i < s->n_insns; i++) {
 		if (s->patch_addr + s->orig_off[i] == ip) {
-			uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)(s->reloc + s->reloc_off[i]);
+			uc->uc_mcontext.gregs[REG_RIP] =
+				(greg_t)(uintptr_t)(s->reloc + s->reloc_off[i]);
 			return;
 		}
 	}
@@ -584,11 +583,17 @@ static int migrate_park(struct hook_site *s, int *timed_out)
 		closedir(d);
 		return -EPERM;
 	}
-	while ((de = readdir(d)) && n < MIGRATE_MAX_THREADS_DECL) {
+	while ((de = readdir(d))) {
 		pid_t tid = (pid_t)atoi(de->d_name);
 
-		if (tid > 0 && tid != self && thread_may_be_inside(tid, s))
-			mig_tids[n++] = tid;
+		if (tid <= 0 || tid == self || !thread_may_be_inside(tid, s))
+			continue;
+		if (n == MIGRATE_MAX_THREADS) {
+			closedir(d);
+			*timed_out = 1; /* cannot account for every thread: do not patch */
+			return 0;
+		}
+		mig_tids[n++] = tid;
 	}
 	closedir(d);
 	if (!n)
@@ -611,7 +616,7 @@ static int migrate_park(struct hook_site *s, int *timed_out)
 			break;
 		}
 		if ((t.tv_sec - last.tv_sec) * 1000000000L + (t.tv_nsec - last.tv_nsec) >
-		    MIGRATE_RESEND_NS) {
+		    MIGRATE_POLL_NS) {
 			/* a thread that exited meanwhile counts as answered */
 			for (int i = 0; i < n; i++) {
 				if (!atomic_load(&mig_acked[i]) &&
@@ -698,7 +703,8 @@ static struct hook_site *find_trap_site(uintptr_t addr)
 	for (unsigned int i = 0; i < n; i++) {
 		struct hook_site *s = sites[i];
 
-		if (s->patch_addr == addr && atomic_load_explicit(&s->trap_armed, memory_order_acquire))
+		if (s->patch_addr == addr &&
+		    atomic_load_explicit(&s->trap_armed, memory_order_acquire))
 			return s;
 	}
 	return NULL;
@@ -844,7 +850,8 @@ static int reloc_abs_mem(struct emit *e, const uint8_t *code, const ZydisDecoded
 		}
 	}
 	if (id < 0) {
-		snprintf(err, elen, "no scratch register for %s", ZydisMnemonicGetString(in->mnemonic));
+		snprintf(err, elen, "no scratch register for %s",
+			 ZydisMnemonicGetString(in->mnemonic));
 		return -ENOTSUP;
 	}
 	memcpy(buf, code, in->raw.modrm.offset);
@@ -882,7 +889,7 @@ static int reloc_branch(struct emit *e, const ZydisDecodedInstruction *in, uint6
 			emit4(e, (uint32_t)rel);
 		} else {
 			emit1(e, 0xFF), emit1(e, 0x15), emit4(e, 2); /* call [rip+2] */
-			emit1(e, 0xEB), emit1(e, 0x08);		    /* jmp over the address */
+			emit1(e, 0xEB), emit1(e, 0x08);		     /* jmp over the address */
 			emit8(e, target);
 		}
 		return 0;
@@ -906,9 +913,8 @@ static int reloc_branch(struct emit *e, const ZydisDecodedInstruction *in, uint6
 	return 0;
 }
 
-int hook_relocate(const uint8_t *code, uintptr_t addr, size_t min_len, size_t avail,
-		  uint8_t *out, uintptr_t out_addr, size_t out_cap, struct hook_reloc *r,
-		  char *err, size_t elen)
+int hook_relocate(const uint8_t *code, uintptr_t addr, size_t min_len, size_t avail, uint8_t *out,
+		  uintptr_t out_addr, size_t out_cap, struct hook_reloc *r, char *err, size_t elen)
 {
 	ZydisDecoder dec;
 	ZydisDecodedInstruction in;
@@ -922,7 +928,8 @@ int hook_relocate(const uint8_t *code, uintptr_t addr, size_t min_len, size_t av
 	/* pass 1: whole instructions covering min_len */
 	while (off < min_len) {
 		if (r->n_insns == HOOK_MAX_INSNS || off >= avail) {
-			snprintf(err, elen, "no room for %zu bytes before the end of the code", min_len);
+			snprintf(err, elen, "no room for %zu bytes before the end of the code",
+				 min_len);
 			return -E2BIG;
 		}
 		if (ZYAN_FAILED(ZydisDecoderDecodeFull(&dec, code + off, avail - off, &in, ops))) {
@@ -966,14 +973,16 @@ int hook_relocate(const uint8_t *code, uintptr_t addr, size_t min_len, size_t av
 
 				emit_bytes(&e, code + o, in.length);
 				if (!e.err)
-					memcpy(e.buf + e.len - in.length + in.raw.disp.offset, &d, 4);
+					memcpy(e.buf + e.len - in.length + in.raw.disp.offset, &d,
+					       4);
 			} else {
 				ret = reloc_abs_mem(&e, code + o, &in, ops, target, err, elen);
 				if (ret)
 					return ret;
 			}
 		} else if (in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) {
-			snprintf(err, elen, "cannot relocate %s", ZydisMnemonicGetString(in.mnemonic));
+			snprintf(err, elen, "cannot relocate %s",
+				 ZydisMnemonicGetString(in.mnemonic));
 			return -ENOTSUP;
 		} else {
 			emit_bytes(&e, code + o, in.length);
@@ -1010,9 +1019,10 @@ static int scan_func(uintptr_t func, size_t size, uintptr_t patch, size_t disp_l
 			uint64_t t = ia + in.length + (uint64_t)in.raw.imm[0].value.s;
 
 			if (t > patch && t < patch + disp_len) {
-				snprintf(err, elen,
-					 "%s at +%#zx jumps into the bytes the hook would overwrite",
-					 ZydisMnemonicGetString(in.mnemonic), (size_t)(ia - func));
+				snprintf(
+					err, elen,
+					"%s at +%#zx jumps into the bytes the hook would overwrite",
+					ZydisMnemonicGetString(in.mnemonic), (size_t)(ia - func));
 				return -ENOTSUP;
 			}
 		}
@@ -1028,8 +1038,8 @@ static const struct {
 	int hw;
 	int off;
 } gpr_slots[] = {
-	{ 0, PT(rax) }, { 1, PT(rcx) }, { 2, PT(rdx) },	  { 3, PT(rbx) },  { 5, PT(rbp) },
-	{ 6, PT(rsi) }, { 7, PT(rdi) }, { 8, PT(r8) },	  { 9, PT(r9) },   { 10, PT(r10) },
+	{ 0, PT(rax) },	 { 1, PT(rcx) },  { 2, PT(rdx) },  { 3, PT(rbx) },  { 5, PT(rbp) },
+	{ 6, PT(rsi) },	 { 7, PT(rdi) },  { 8, PT(r8) },   { 9, PT(r9) },   { 10, PT(r10) },
 	{ 11, PT(r11) }, { 12, PT(r12) }, { 13, PT(r13) }, { 14, PT(r14) }, { 15, PT(r15) },
 };
 
@@ -1047,7 +1057,8 @@ static int hw_slot(int hw)
 static int build_stub(struct hook_site *s, const uint8_t *code, size_t min_len, size_t avail,
 		      char *err, size_t elen)
 {
-	int nxmm = s->entry ? 8 : 16; /* xmm0-7 carry arguments; inside a function all may be live */
+	int nxmm =
+		s->entry ? 8 : 16; /* xmm0-7 carry arguments; inside a function all may be live */
 	int frame = PT_REGS_SIZE + nxmm * 16;
 	uint8_t *page = alloc_near(s->patch_addr);
 	struct emit e;
@@ -1066,8 +1077,8 @@ static int build_stub(struct hook_site *s, const uint8_t *code, size_t min_len, 
 		emit_gpr_rsp(&e, 0x89, gpr_slots[i].hw, gpr_slots[i].off); /* mov [rsp+off], reg */
 	for (int i = 0; i < nxmm; i++)
 		emit_xmm_rsp(&e, 0x7F, i, PT_REGS_SIZE + 16 * i); /* movdqu [rsp+off], xmmI */
-	emit1(&e, 0x9C);				  /* pushfq */
-	emit1(&e, 0x58);				  /* pop rax */
+	emit1(&e, 0x9C);					  /* pushfq */
+	emit1(&e, 0x58);					  /* pop rax */
 	emit_gpr_rsp(&e, 0x89, 0, PT(eflags));
 	emit1(&e, 0x48), emit1(&e, 0x8D), emit1(&e, 0x84), emit1(&e, 0x24); /* lea rax,[rsp+X] */
 	emit4(&e, (uint32_t)(frame + RED_ZONE));
@@ -1150,9 +1161,9 @@ int hook_ret_tramp_get(uintptr_t *tramp)
 	if (page == MAP_FAILED)
 		return -errno;
 	e = (struct emit){ .buf = page, .cap = PAGE_SIZE_4K, .base = (uintptr_t)page };
-	emit_lea_rsp(&e, -8);					/* slot for the real return address */
-	emit1(&e, 0x53);					/* push rbx */
-	emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xE3);	/* mov rbx, rsp */
+	emit_lea_rsp(&e, -8);				   /* slot for the real return address */
+	emit1(&e, 0x53);				   /* push rbx */
+	emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xE3); /* mov rbx, rsp */
 	emit_lea_rsp(&e, -frame);
 	emit1(&e, 0x48), emit1(&e, 0x83), emit1(&e, 0xE4), emit1(&e, 0xF0); /* and rsp, -16 */
 	for (size_t i = 0; i < ARRAY_SIZE(gpr_slots); i++)
@@ -1172,7 +1183,7 @@ int hook_ret_tramp_get(uintptr_t *tramp)
 	emit_store_imm(&e, PT(ss), USER_SS);
 	emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xE7); /* mov rdi, rsp */
 	emit_mov_imm64(&e, 0, (uintptr_t)hook_dispatch_return);
-	emit1(&e, 0xFF), emit1(&e, 0xD0);			/* call rax */
+	emit1(&e, 0xFF), emit1(&e, 0xD0);				    /* call rax */
 	emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0x43), emit1(&e, 0x08); /* mov [rbx+8], rax */
 	emit_gpr_rsp(&e, 0x8B, 0, PT(rax));
 	emit_gpr_rsp(&e, 0x8B, 2, PT(rdx));
@@ -1226,7 +1237,8 @@ int hook_site_get(uintptr_t addr, const struct hook_site_opts *o, struct hook_si
 	s = find_site(addr);
 	if (s) {
 		if (s->entry && o->inside_func) {
-			pr_warn("probe at %#" PRIxPTR ": already hooked as a function entry\n", addr);
+			pr_warn("probe at %#" PRIxPTR ": already hooked as a function entry\n",
+				addr);
 			return -EINVAL;
 		}
 		*out = s;
@@ -1297,7 +1309,8 @@ int hook_site_get(uintptr_t addr, const struct hook_site_opts *o, struct hook_si
 	}
 	if (ret == -E2BIG) {
 		if (!o->force_trap)
-			pr_warn("probe at %#" PRIxPTR ": too short for a jmp (%s): using an int3 trap, "
+			pr_warn("probe at %#" PRIxPTR
+				": too short for a jmp (%s): using an int3 trap, "
 				"about 1 us per hit\n",
 				addr, avail < HOOK_JMP_LEN ? "function ends" : err);
 		s->mode = BPFTIME_PROBE_MODE_TRAP;

@@ -21,11 +21,11 @@
 #include <stdint.h>
 #include <bpftime/attach.h>
 
-#define HOOK_JMP_LEN	 5    /* jmp rel32 */
-#define HOOK_MAX_SITES	 4096 /* distinct patched addresses per process */
-#define HOOK_MAX_INSNS	 16   /* displaced instructions per site */
-#define HOOK_STUB_SIZE	 4096 /* one page per site, so W^X never hides a live stub */
-#define HOOK_ORIG_MAX	 32   /* displaced bytes kept for unhooking */
+#define HOOK_JMP_LEN   5    /* jmp rel32 */
+#define HOOK_MAX_SITES 4096 /* distinct patched addresses per process */
+#define HOOK_MAX_INSNS 16   /* displaced instructions per site */
+#define HOOK_STUB_SIZE 4096 /* one page per site, so W^X never hides a live stub */
+#define HOOK_ORIG_MAX  32   /* displaced bytes kept for unhooking */
 
 struct hook_list;
 /* Entry dispatcher called by the stub with the frame it built; returns
@@ -101,16 +101,16 @@ int hook_site_unpatch(struct hook_site *site);
 /* Relocates the instructions at code (running at addr) covering at least
  * min_len bytes into out (running at out_addr).  Exposed for tests. */
 struct hook_reloc {
-	size_t disp_len;   /* original bytes consumed */
-	size_t out_len;	   /* bytes written */
+	size_t disp_len; /* original bytes consumed */
+	size_t out_len;	 /* bytes written */
 	unsigned n_insns;
 	uint8_t orig_off[HOOK_MAX_INSNS];
 	uint16_t out_off[HOOK_MAX_INSNS];
 	bool ends_flow; /* the last displaced insn never falls through (ret, jmp) */
 };
-int hook_relocate(const uint8_t *code, uintptr_t addr, size_t min_len, size_t avail,
-		  uint8_t *out, uintptr_t out_addr, size_t out_cap, struct hook_reloc *r,
-		  char *err, size_t err_len);
+int hook_relocate(const uint8_t *code, uintptr_t addr, size_t min_len, size_t avail, uint8_t *out,
+		  uintptr_t out_addr, size_t out_cap, struct hook_reloc *r, char *err,
+		  size_t err_len);
 /* Test knob: materialize every RIP-relative address as if out of range. */
 extern bool hook_force_abs_reloc;
 void hook_lock(void);
@@ -129,8 +129,8 @@ size_t hook_shadow_depth(void);
 /* ctx.c: the thread's current-probe record */
 struct hook_tls {
 	struct bpftime_probe_ctx ctx;
-	bool active;	/* a handler runs on this thread: nested probes are skipped */
-	bool override;	/* bpftime_probe_override_return was called */
+	bool active;	 /* a handler runs on this thread: nested probes are skipped */
+	bool override;	 /* bpftime_probe_override_return was called */
 	uint64_t missed; /* probes skipped because of nesting */
 	struct hook_shadow *shadow;
 	/* grace periods: written only by the owning thread (plain movs on x86),

@@ -18,9 +18,9 @@ long tgt_loop_body(long x);
 
 /* test_targets_asm.S */
 extern int64_t asm_data;
-int64_t asm_rip_load(int64_t x);  /* mov rax,[rip+asm_data]; add rax,rdi; ret */
-int64_t asm_rip_lea(int64_t x);	  /* lea rax,[rip+asm_data]; mov rax,[rax]; add rax,rdi; ret */
-int64_t asm_rip_cmp(int64_t x);   /* cmp qword [rip+asm_data], 0 ... (imm after disp) */
+int64_t asm_rip_load(int64_t x);     /* mov rax,[rip+asm_data]; add rax,rdi; ret */
+int64_t asm_rip_lea(int64_t x);	     /* lea rax,[rip+asm_data]; mov rax,[rax]; add rax,rdi; ret */
+int64_t asm_rip_cmp(int64_t x);	     /* cmp qword [rip+asm_data], 0 ... (imm after disp) */
 int64_t asm_branch_first(int64_t x); /* test rdi,rdi; jz: 1 when 0, else 2 */
 int64_t asm_call_first(int64_t x);   /* call asm_helper_inc first: x + 1 */
 int64_t asm_loop_back(int64_t n);    /* jumps back into its first 5 bytes: n */
@@ -31,7 +31,7 @@ int64_t asm_endbr_add(int64_t a, int64_t b); /* endbr64; lea rax,[rdi+rsi]; ...;
 extern volatile char asm_spin_stop;
 int64_t asm_spin(void); /* loops with its back edge at asm_spin_loop */
 extern char asm_spin_loop[];
-int64_t asm_size_only(int64_t x); /* 3-byte symbol falling through: x */
+int64_t asm_size_only(int64_t x);	     /* 3-byte symbol falling through: x */
 int64_t asm_flags_mid(int64_t a, int64_t b); /* cmp; <probe>; mov eax,0; setl al; ret */
 extern char asm_flags_mid_probe[];
 int64_t asm_redzone_mid(int64_t a, int64_t b); /* stores in the red zone; <probe>; loads */

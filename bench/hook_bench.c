@@ -225,7 +225,7 @@ static void kernel_rows(void)
 {
 	struct bpf_insn insns[] = {
 		{ .code = 0xb7, .dst_reg = 0, .imm = 0 }, /* r0 = 0 */
-		{ .code = 0x95 },			    /* exit */
+		{ .code = 0x95 },			  /* exit */
 	};
 	char exe[4096];
 	uint64_t off;
@@ -266,7 +266,7 @@ static struct bpftime_vm *empty_prog(void)
 {
 	static const struct bpftime_insn insns[] = {
 		{ .code = 0xb7, .dst = 0, .imm = 0 }, /* r0 = 0 */
-		{ .code = 0x95 },		       /* exit */
+		{ .code = 0x95 },		      /* exit */
 	};
 	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = "empty");
 	struct bpftime_vm *vm = bpftime_vm__new(&opts);
@@ -303,8 +303,7 @@ int main(int argc, char **argv)
 	}
 	bpftime_log_set_default_level(BPFTIME_LOG_ERROR); /* the trap row would warn */
 	printf("hook_bench: %ld calls per thread, median of %d rounds\n", n_calls, n_rounds);
-	printf("%-28s %9s %9s %9s %9s\n", "ns per call", "1 thread", "added", "2 threads",
-	       "added");
+	printf("%-28s %9s %9s %9s %9s\n", "ns per call", "1 thread", "added", "2 threads", "added");
 	run_row("no hook");
 	/* the kernel first: its int3 goes into the page before we ever write it */
 	kernel_rows();

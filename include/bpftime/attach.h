@@ -11,6 +11,13 @@
  *
  * Errors: int calls return 0 or a negative errno and set errno; pointer calls
  * return NULL and set errno.  The reason is logged once (pr_warn).
+ *
+ * Signals: the first patch installs a SIGTRAP handler (int3 sites and the
+ * moment of patching) and a handler for SIGRTMAX-7 (moving threads that are
+ * inside the bytes being patched); both pass signals that are not the
+ * engine's to the handler installed before.  A thread running code on a cpu
+ * while a probe is attached may see a blocking call it makes right then
+ * return EINTR (handlers use SA_RESTART).
  */
 #ifndef BPFTIME_ATTACH_H
 #define BPFTIME_ATTACH_H
@@ -108,10 +115,10 @@ struct bpftime_probe;
  * @return a handle owned by the caller (free with bpftime_probe__detach()),
  *         or NULL with errno: EINVAL (bad arguments), ENOTSUP (the code at addr
  *         cannot be relocated: logged with the reason), ENOMEM, EPERM (cannot
- *         change page protections), ENOSPC (too many sites)
+ *         change page protections), ENOSPC (too many sites), EAGAIN (a thread
+ *         did not answer the migration signal in 2 s, e.g. it blocks it)
  */
-BPFTIME_API struct bpftime_probe *bpftime_probe__attach(void *addr, bpftime_probe_fn fn,
-							void *data,
+BPFTIME_API struct bpftime_probe *bpftime_probe__attach(void *addr, bpftime_probe_fn fn, void *data,
 							const struct bpftime_probe_opts *opts);
 
 /**
@@ -137,9 +144,9 @@ BPFTIME_API void *bpftime_probe__patch_addr(const struct bpftime_probe *probe);
  * the handler's thread while it runs. */
 struct bpftime_probe_ctx {
 	struct bpftime_pt_regs *regs;
-	uint64_t cookie;  /* bpf_get_attach_cookie (174) */
-	uint64_t func_ip; /* bpf_get_func_ip (173): the probe address */
-	bool is_return;	  /* a uretprobe handler */
+	uint64_t cookie;   /* bpf_get_attach_cookie (174) */
+	uint64_t func_ip;  /* bpf_get_func_ip (173): the probe address */
+	bool is_return;	   /* a uretprobe handler */
 	bool can_override; /* an override probe: bpftime_probe_override_return works */
 };
 
@@ -182,8 +189,8 @@ BPFTIME_API int bpftime_resolve_module_offset(const char *module, uint64_t offse
  * @param size set to st_size (may be NULL)
  * @return 0, -ENOENT (no such symbol), -EINVAL (not an ELF file), -errno
  */
-BPFTIME_API int bpftime_elf_find_symbol(const char *module, const char *name,
-					uint64_t *file_offset, uint64_t *size);
+BPFTIME_API int bpftime_elf_find_symbol(const char *module, const char *name, uint64_t *file_offset,
+					uint64_t *size);
 
 /**
  * @brief **bpftime_elf_symbol_at()** finds the function containing file_offset.
