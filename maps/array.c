@@ -379,6 +379,18 @@ uint32_t bpftime_map_prog_array_get(struct bpftime_map *h, uint32_t index)
 	return off ? ((struct shm_obj *)shm_ptr(h->shm, off))->id : 0;
 }
 
+/* Tools (bpftimetool export): the id of the object at @index of any fd
+ * array, the perf event array included, whose syscall lookup is refused. */
+uint32_t bpftime_map_fd_array_get(struct bpftime_map *h, uint32_t index)
+{
+	uint64_t off;
+
+	if (!h->fd_values || h->type == BPFTIME_MAP_HASH_OF_MAPS || index >= h->max_entries)
+		return 0;
+	off = atomic_load_explicit(fd_slot(h, index), memory_order_acquire);
+	return off ? ((struct shm_obj *)shm_ptr(h->shm, off))->id : 0;
+}
+
 const struct map_ops map_prog_array_ops = {
 	.alloc_check = fd_array_alloc_check,
 	.alloc = array_alloc,

@@ -292,6 +292,12 @@ BPFTIME_API long bpftime_perf_event_output(struct bpftime_map *map, uint64_t fla
  * when the slot is empty (resolve with bpftime_handler__fd_by_id) */
 BPFTIME_API uint32_t bpftime_map_prog_array_get(struct bpftime_map *map, uint32_t index);
 
+/** @brief the id of the object at @index of a fd array (prog array, perf
+ * event array, array of maps), or 0 when the slot is empty or the map is not
+ * one: what a tool reads to save a perf event array, whose syscall lookup
+ * the kernel refuses */
+BPFTIME_API uint32_t bpftime_map_fd_array_get(struct bpftime_map *map, uint32_t index);
+
 /** @brief bpf_get_stackid: stores @nr instruction pointers in a STACK_TRACE
  * map.  @return the stack id, -EEXIST (bucket taken, no REUSE_STACKID),
  * -EFAULT (nr 0), -EINVAL */
