@@ -325,6 +325,18 @@ static void build_state(void)
 	assert_int_equal(bpftime_prog__add_attach_fd(shm, p, pe), 0);
 	assert_int_equal(bpftime_obj__pin(shm, hash, "/sys/fs/bpf/test_hash"), 0);
 	assert_int_equal(bpftime_handler__dup(shm, p, 15), 15); /* a second fd of the program */
+	{
+		/* a perf event array holding a BPF output event at index 1 */
+		BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_SOFTWARE,
+			     .pid = -1, .cpu = -1, .config = 10, .tracepoint_id = -1);
+		int ev = bpftime_perf_event__create(shm, 16, &o);
+		int pea = bpftime_map__create(shm, 17, BPFTIME_MAP_PERF_EVENT_ARRAY, "events", 4,
+					      4, 2, NULL);
+
+		assert_true(ev == 16 && pea == 17);
+		k = 1;
+		assert_int_equal(bpftime_map__update(shm, pea, &k, &ev, 0), 0);
+	}
 	free(pcv);
 	bpftime_shm__close(shm);
 }
@@ -377,6 +389,9 @@ static void test_round_trip(void **state)
 		assert_int_equal(bpftime_handler__info(shm, 11, &h11), 0);
 		assert_int_equal(bpftime_handler__info(shm, 15, &h15), 0);
 		assert_int_equal(h11.id, h15.id); /* still one object */
+		assert_int_equal(bpftime_handler__info(shm, 16, &h15), 0);
+		assert_int_equal(bpftime_map_fd_array_get(bpftime_map__handle(shm, 17), 1), h15.id);
+		assert_int_equal(bpftime_map_fd_array_get(bpftime_map__handle(shm, 17), 0), 0);
 		assert_int_equal(bpftime_link__info(shm, 13, &li), 0);
 		assert_int_equal(bpftime_handler__fd_by_id(shm, li.prog_id), 11);
 		assert_int_equal(bpftime_obj__get(shm, "/sys/fs/bpf/test_hash", -1) >= 0, 1);

@@ -236,6 +236,19 @@ static int export_map_data(struct bpftime_shm *shm, int fd, const struct bpftime
 		err = export_queue(shm, fd, mi, data);
 		goto out;
 	}
+	if (mi->type == BPFTIME_MAP_PERF_EVENT_ARRAY) {
+		/* the syscall side may not look these up: read the slots */
+		struct bpftime_map *h = bpftime_map__handle(shm, fd);
+
+		for (uint32_t i = 0; h && !err && i < mi->max_entries; i++) {
+			uint32_t id = bpftime_map_fd_array_get(h, i);
+			int32_t ofd = id ? bpftime_handler__fd_by_id(shm, id) : -1;
+
+			if (ofd >= 0)
+				err = export_entry(data, &i, sizeof(i), &ofd, sizeof(ofd));
+		}
+		goto out;
+	}
 	while (!bpftime_map__get_next_key(shm, fd, first ? NULL : key, next)) {
 		first = false;
 		memcpy(key, next, ks);
