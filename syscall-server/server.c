@@ -11,8 +11,8 @@
  * Fds.  The loader sees real fd numbers: each object gets a fd opened on
  * /dev/null, and that number is its slot in the segment's handler table.
  * The table is shared by every loader, so a number another process holds in
- * the table is skipped: the /dev/null fd is kept open until a free number
- * comes up, then the skipped ones are closed again.
+ * the table is skipped: the /dev/null fd moves (F_DUPFD) to the next number
+ * whose slot is free.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -70,16 +70,12 @@ static int reserve_null(bool cloexec)
 
 int srv_new_fd(int (*make)(int fd, void *ctx), void *ctx, bool cloexec)
 {
-	int held[64], nheld = 0, fd, ret;
+	int fd = reserve_null(cloexec), next, nfd, ret;
 
+	if (fd < 0)
+		return -errno;
 	for (;;) {
-		fd = reserve_null(cloexec);
-		if (fd < 0) {
-			ret = -errno;
-			break;
-		}
 		if (fd >= srv.max_fd) {
-			srv_real.close(fd);
 			pr_warn("syscall server: fd %d is beyond BPFTIME_MAX_FD_COUNT (%d)\n", fd,
 				srv.max_fd);
 			ret = -EMFILE;
@@ -88,20 +84,22 @@ int srv_new_fd(int (*make)(int fd, void *ctx), void *ctx, bool cloexec)
 		ret = make(fd, ctx);
 		if (ret != -EEXIST)
 			break;
-		/* another loader holds this slot: keep the number busy, try the next */
-		if (nheld == (int)ARRAY_SIZE(held)) {
-			srv_real.close(fd);
-			ret = -EMFILE;
-			break;
-		}
-		held[nheld++] = fd;
-	}
-	if (ret < 0 && fd >= 0 && fd < srv.max_fd && ret != -EMFILE)
+		/* another loader holds this slot: move to a number whose slot is
+		 * free (F_DUPFD gives the lowest free fd at or above it) */
+		for (next = fd + 1;
+		     next < srv.max_fd && bpftime_handler__type(srv.shm, next) != BPFTIME_HANDLER_NONE;
+		     next++)
+			;
+		nfd = srv_real.fcntl(fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, next);
 		srv_real.close(fd);
-	while (nheld > 0)
-		srv_real.close(held[--nheld]);
-	if (ret < 0)
+		if (nfd < 0)
+			return -errno;
+		fd = nfd;
+	}
+	if (ret < 0) {
+		srv_real.close(fd);
 		return ret;
+	}
 	srv.fds[fd] = (struct srv_fd){ .kind = SRV_FD_HANDLER, .implicit_link = -1 };
 	return fd;
 }

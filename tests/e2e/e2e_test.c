@@ -581,6 +581,29 @@ static void test_two_loaders_and_kill(void **state)
 	shm_done(shm);
 }
 
+/* a loader holding 300 slots: a second one skips them all and works */
+static void test_crowded_table(void **state)
+{
+	const char *hargv[] = { guard_bin, bpftime_bin, "load", checks_bin, "--hold", "300", NULL };
+	const char *margv[16];
+	struct bpftime_shm *shm;
+	struct proc h, m;
+
+	(void)state;
+	shm_for_test("crowded");
+	spawn(&h, hargv);
+	expect_out(&h, "holding 300 maps\n");
+	load_args(margv, "maps", "-n", "0", victim, NULL);
+	spawn(&m, margv);
+	assert_int_equal(finish(&m), 0);
+	assert_non_null(strstr(m.obuf, "\n0 failures\n"));
+	shm = shm_open_now();
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_NONE), 300);
+	stop(&h, 0);
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_NONE), 0);
+	shm_done(shm);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -593,6 +616,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_every_map_type),
 		cmocka_unit_test(test_syscall_checks),
 		cmocka_unit_test(test_two_loaders_and_kill),
+		cmocka_unit_test(test_crowded_table),
 	};
 
 	if (argc < 6) {

@@ -6,6 +6,7 @@
  * under `bpftime load`.  Prints one line per failed check and "N checks, M
  * failed"; the exit status is the number of failures (capped at 100).
  *
+ *   syscall_checks --hold N   creates N maps and waits for SIGTERM
  *   syscall_checks [PIN_PATH [BPF_OBJ]]
  *     PIN_PATH  pins a map there and leaves it pinned
  *     BPF_OBJ   an object with a map "counts" (examples/malloc) for libbpf's
@@ -13,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -547,9 +549,39 @@ static void check_perf_and_links(int prog_fd)
 	printf("left open: prog %d, perf event %d, link %d\n", prog_fd, pfd, lfd);
 }
 
+static void on_term(int sig)
+{
+	(void)sig;
+}
+
+/* --hold N: N maps held until SIGTERM, for tests of several loaders */
+static int hold(int n)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGTERM, on_term);
+	for (int i = 0; i < n; i++) {
+		if (bpf_map_create(BPF_MAP_TYPE_ARRAY, "held", 4, 8, 1, NULL) < 0) {
+			printf("map %d: %s\n", i, strerror(errno));
+			return 1;
+		}
+	}
+	printf("holding %d maps\n", n);
+	fflush(stdout);
+	sigwait(&set, &sig);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int map_fd, prog_fd;
+
+	if (argc > 2 && !strcmp(argv[1], "--hold"))
+		return hold(atoi(argv[2]));
 
 	if (!getenv("BPFTIME_E2E_USERSPACE")) {
 		/* the kernel reference run: skip where the kernel's bpf() is closed */
