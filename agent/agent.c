@@ -103,11 +103,19 @@ static struct {
 
 /* ---- handlers (hot path: no locks, no allocation, no logging) ---------- */
 
+/* Set on a thread while it works for the agent (the watcher always, the
+ * constructor during its sync): probes hit by the agent's own calls (malloc
+ * in libelf or in attach/ while it patches) are not the program's and do
+ * not run, as the kernel does not trace its own uprobe machinery. */
+static __thread bool agent_busy __attribute__((tls_model("initial-exec")));
+
 static void run_prog(struct bpftime_pt_regs *regs, void *data)
 {
 	struct attachment *a = data;
 	uint64_t ret;
 
+	if (unlikely(agent_busy))
+		return;
 	bpftime_vm__run(a->vm, regs, sizeof(*regs), &ret);
 }
 
@@ -419,11 +427,14 @@ static int sync_locked(void)
 
 int agent_sync(void)
 {
+	bool was = agent_busy;
 	int err;
 
+	agent_busy = true;
 	pthread_mutex_lock(&agent.lock);
 	err = sync_locked();
 	pthread_mutex_unlock(&agent.lock);
+	agent_busy = was;
 	return err;
 }
 
@@ -432,6 +443,7 @@ static void *watch(void *arg)
 	uint32_t seen = (uint32_t)(uintptr_t)arg;
 	int err;
 
+	agent_busy = true;
 	for (;;) {
 		bool retry;
 
@@ -541,7 +553,9 @@ int agent_start(const struct agent_opts *opts)
 		else
 			agent.watching = true;
 	}
+	agent_busy = true;
 	err = sync_locked();
+	agent_busy = false;
 	pthread_mutex_unlock(&agent.lock);
 	if (err)
 		pr_warn("agent: cannot read the attachments (%s)\n", strerror(-err));
