@@ -834,6 +834,19 @@ static void test_stack(void **state)
 		assert_int_equal(bpftime_map__lookup(F->shm, st, &key, ips, 0), 0);
 		assert_int_equal(ips[0], 0x400000);
 		assert_int_equal(ips[2], 0x402000);
+		/* skipping the first frame stores the stack from the caller on */
+		id = (int64_t)call(27, 0, P(bpftime_map__handle(F->shm, st)),
+				   BPFTIME_F_USER_STACK | 1, 0, 0);
+		assert_true(id >= 0);
+		key = (uint32_t)id;
+		assert_int_equal(bpftime_map__lookup(F->shm, st, &key, ips, 0), 0);
+		assert_int_equal(ips[0], 0x401000);
+		assert_int_equal(ips[1], 0x402000);
+		assert_int_equal(ips[2], 0);
+		/* skipping all of it: nothing to store */
+		assert_int_equal((int64_t)call(27, 0, P(bpftime_map__handle(F->shm, st)),
+					       BPFTIME_F_USER_STACK | 3, 0, 0),
+				 -EFAULT);
 	}
 	/* a bad frame pointer ends the walk, no crash */
 	regs[4] = 8;

@@ -72,8 +72,8 @@ HELPER_DECL(get_stackid)
 	n = walk_stack(ips, STACK_MAX + skip);
 	if (n <= skip)
 		return (uint64_t)-EFAULT;
-	return (uint64_t)bpftime_map_stack_store((struct bpftime_map *)(uintptr_t)r2, ips + skip,
-						 n - skip, r3);
+	/* the map applies the skip field itself */
+	return (uint64_t)bpftime_map_stack_store((struct bpftime_map *)(uintptr_t)r2, ips, n, r3);
 }
 
 /* long bpf_get_stack(void *ctx, void *buf, u32 size, u64 flags): the bytes
