@@ -100,10 +100,10 @@ static uint64_t run_both(const struct bpftime_insn *insns, size_t cnt)
 	return run_both_mem(insns, cnt, mem);
 }
 
-#define RUN(...)                                                                                   \
-	({                                                                                         \
-		const struct bpftime_insn p_[] = { __VA_ARGS__ };                                  \
-		run_both(p_, ARRAY_SIZE(p_));                                                      \
+#define RUN(...)                                                  \
+	({                                                        \
+		const struct bpftime_insn p_[] = { __VA_ARGS__ }; \
+		run_both(p_, ARRAY_SIZE(p_));                     \
 	})
 
 /* the value a register starts with in the cases below: both halves non-zero */
@@ -122,8 +122,8 @@ static uint64_t model_div(bool w, bool mod, bool sgn, uint64_t a, uint64_t b)
 		if (sgn) {
 			if ((int32_t)y == -1)
 				return mod ? 0 : (uint32_t)-x;
-			return mod ? (uint32_t)((int32_t)x % (int32_t)y) :
-				     (uint32_t)((int32_t)x / (int32_t)y);
+			return mod ? (uint32_t)((int32_t)x % (int32_t)y)
+				   : (uint32_t)((int32_t)x / (int32_t)y);
 		}
 		return mod ? x % y : x / y;
 	}
@@ -132,7 +132,8 @@ static uint64_t model_div(bool w, bool mod, bool sgn, uint64_t a, uint64_t b)
 	if (sgn) {
 		if ((int64_t)b == -1)
 			return mod ? 0 : -a;
-		return mod ? (uint64_t)((int64_t)a % (int64_t)b) : (uint64_t)((int64_t)a / (int64_t)b);
+		return mod ? (uint64_t)((int64_t)a % (int64_t)b)
+			   : (uint64_t)((int64_t)a / (int64_t)b);
 	}
 	return mod ? a % b : a / b;
 }
@@ -141,8 +142,8 @@ static void test_divmod_registers(void **state)
 {
 	static const uint8_t regs[] = { 0, 3, 4, 1, 6 };
 	static const uint64_t dividends[] = { V1, 0x8000000000000000ull, 0x80000000ull, 100 };
-	static const uint64_t divisors[] = { 0, UINT64_MAX, 0xffffffffull, 7, 0x100000000ull,
-					     0xfffffffffffffff9ull };
+	static const uint64_t divisors[] = { 0, UINT64_MAX,	0xffffffffull,
+					     7, 0x100000000ull, 0xfffffffffffffff9ull };
 
 	UNUSED(state);
 	for (int form = 0; form < 8; form++) {
@@ -157,29 +158,38 @@ static void test_divmod_registers(void **state)
 						uint64_t x = dividends[a],
 							 y = dr == sr ? x : divisors[b];
 						uint64_t want = model_div(w, mod, sgn, x, y);
-						static const uint64_t init[] = { 11, 33, 44, 111, 66 };
+						static const uint64_t init[] = { 11, 33, 44, 111,
+										 66 };
 						uint8_t mem[MEM_SIZE] = { 0 };
 						const struct bpftime_insn p[] = {
-							BPF_MOV64_REG(9, 1), BPF_LD_IMM64(0, 11),
-							BPF_LD_IMM64(3, 33), BPF_LD_IMM64(4, 44),
-							BPF_LD_IMM64(1, 111), BPF_LD_IMM64(6, 66),
-							BPF_LD_IMM64(sr, y), BPF_LD_IMM64(dr, x),
-							BPF_RAW_INSN(cls | (mod ? BPF_MOD : BPF_DIV) |
-									     BPF_X,
-								     dr, sr, sgn, 0),
+							BPF_MOV64_REG(9, 1),
+							BPF_LD_IMM64(0, 11),
+							BPF_LD_IMM64(3, 33),
+							BPF_LD_IMM64(4, 44),
+							BPF_LD_IMM64(1, 111),
+							BPF_LD_IMM64(6, 66),
+							BPF_LD_IMM64(sr, y),
+							BPF_LD_IMM64(dr, x),
+							BPF_RAW_INSN(
+								cls | (mod ? BPF_MOD : BPF_DIV) |
+									BPF_X,
+								dr, sr, sgn, 0),
 							BPF_STX_MEM(BPF_DW, 9, 0, 0),
 							BPF_STX_MEM(BPF_DW, 9, 3, 8),
 							BPF_STX_MEM(BPF_DW, 9, 4, 16),
 							BPF_STX_MEM(BPF_DW, 9, 1, 24),
 							BPF_STX_MEM(BPF_DW, 9, 6, 32),
-							BPF_MOV64_REG(0, dr), BPF_EXIT_INSN(),
+							BPF_MOV64_REG(0, dr),
+							BPF_EXIT_INSN(),
 						};
 						uint64_t got = run_both_mem(p, ARRAY_SIZE(p), mem);
 
 						if (got != want)
-							fail_msg("form %d r%u op r%u: 0x%llx op 0x%llx = "
+							fail_msg("form %d r%u op r%u: 0x%llx op "
+								 "0x%llx = "
 								 "0x%llx, want 0x%llx",
-								 form, dr, sr, (unsigned long long)x,
+								 form, dr, sr,
+								 (unsigned long long)x,
 								 (unsigned long long)y,
 								 (unsigned long long)got,
 								 (unsigned long long)want);
@@ -190,7 +200,8 @@ static void test_divmod_registers(void **state)
 							memcpy(&v, mem + 8 * k, 8);
 							if (regs[k] == dr)
 								continue;
-							assert_int_equal(v, regs[k] == sr ? y : init[k]);
+							assert_int_equal(
+								v, regs[k] == sr ? y : init[k]);
 						}
 					}
 	}
@@ -209,14 +220,16 @@ static void test_divmod_imm(void **state)
 		for (size_t i = 0; i < ARRAY_SIZE(imms); i++)
 			for (size_t a = 0; a < ARRAY_SIZE(dividends); a++)
 				for (uint8_t dr = 0; dr <= 4; dr += 3) {
-					uint64_t y = w ? (uint64_t)(int64_t)imms[i] : (uint32_t)imms[i];
+					uint64_t y =
+						w ? (uint64_t)(int64_t)imms[i] : (uint32_t)imms[i];
 					uint64_t want = model_div(w, mod, sgn, dividends[a], y);
-					uint64_t got = RUN(
-						BPF_LD_IMM64(0, 5), BPF_LD_IMM64(3, 6),
-						BPF_LD_IMM64(dr, dividends[a]),
-						BPF_RAW_INSN(cls | (mod ? BPF_MOD : BPF_DIV) | BPF_K, dr,
-							     0, sgn, imms[i]),
-						BPF_MOV64_REG(0, dr), BPF_EXIT_INSN());
+					uint64_t got =
+						RUN(BPF_LD_IMM64(0, 5), BPF_LD_IMM64(3, 6),
+						    BPF_LD_IMM64(dr, dividends[a]),
+						    BPF_RAW_INSN(cls | (mod ? BPF_MOD : BPF_DIV) |
+									 BPF_K,
+								 dr, 0, sgn, imms[i]),
+						    BPF_MOV64_REG(0, dr), BPF_EXIT_INSN());
 
 					assert_int_equal(got, want);
 				}
@@ -235,29 +248,36 @@ static void test_shift_registers(void **state)
 			for (uint8_t dr = 3; dr <= 5; dr++)
 				for (uint8_t sr = 3; sr <= 5; sr++)
 					for (size_t c = 0; c < ARRAY_SIZE(counts); c++) {
-						uint64_t x = dr == sr ? counts[c] : V1, n = counts[c];
+						uint64_t x = dr == sr ? counts[c] : V1,
+							 n = counts[c];
 						uint64_t want;
 
 						if (w) {
 							unsigned int k = n & 63;
 
-							want = ops[o] == BPF_LSH   ? x << k :
-							       ops[o] == BPF_RSH   ? x >> k :
-										     (uint64_t)((int64_t)x >> k);
+							want = ops[o] == BPF_LSH ? x << k
+							       : ops[o] == BPF_RSH
+								       ? x >> k
+								       : (uint64_t)((int64_t)x >>
+										    k);
 						} else {
 							unsigned int k = n & 31;
 							uint32_t y = (uint32_t)x;
 
-							want = ops[o] == BPF_LSH ? (uint32_t)(y << k) :
-							       ops[o] == BPF_RSH ? y >> k :
-										   (uint32_t)((int32_t)y >> k);
+							want = ops[o] == BPF_LSH
+								       ? (uint32_t)(y << k)
+							       : ops[o] == BPF_RSH
+								       ? y >> k
+								       : (uint32_t)((int32_t)y >>
+										    k);
 						}
 						uint64_t got = RUN(
-							BPF_LD_IMM64(3, 0x333), BPF_LD_IMM64(4, 0x444),
+							BPF_LD_IMM64(3, 0x333),
+							BPF_LD_IMM64(4, 0x444),
 							BPF_LD_IMM64(5, 0x555), BPF_LD_IMM64(sr, n),
 							BPF_LD_IMM64(dr, x),
-							BPF_RAW_INSN((w ? BPF_ALU64 : BPF_ALU) | ops[o] |
-									     BPF_X,
+							BPF_RAW_INSN((w ? BPF_ALU64 : BPF_ALU) |
+									     ops[o] | BPF_X,
 								     dr, sr, 0, 0),
 							/* the other two registers must be intact */
 							BPF_MOV64_REG(0, dr),
@@ -307,9 +327,9 @@ static void test_zero_extension(void **state)
 			 0x10325476);
 	assert_int_equal(RUN(BPF_LD_IMM64(0, V1), BPF_ENDIAN(BPF_TO_LE, 0, 64), BPF_EXIT_INSN()),
 			 V1);
-	assert_int_equal(RUN(BPF_LD_IMM64(6, V1), BPF_BSWAP(6, 64), BPF_MOV64_REG(0, 6),
-			     BPF_EXIT_INSN()),
-			 0x1032547698badcfeull);
+	assert_int_equal(
+		RUN(BPF_LD_IMM64(6, V1), BPF_BSWAP(6, 64), BPF_MOV64_REG(0, 6), BPF_EXIT_INSN()),
+		0x1032547698badcfeull);
 	/* neg32 of INT_MIN, mul32 */
 	assert_int_equal(RUN(BPF_LD_IMM64(0, 0xffffffff80000000ull), BPF_NEG32(0), BPF_EXIT_INSN()),
 			 0x80000000);
@@ -334,11 +354,13 @@ static void test_movsx(void **state)
 		assert_int_equal(RUN(BPF_LD_IMM64(s, 0x1280000001ull), BPF_MOVSX64_REG(r, s, 32),
 				     BPF_MOV64_REG(0, r), BPF_EXIT_INSN()),
 				 0xffffffff80000001ull);
-		assert_int_equal(RUN(BPF_LD_IMM64(s, 0xff000000000000f0ull), BPF_MOVSX32_REG(r, s, 8),
-				     BPF_MOV64_REG(0, r), BPF_EXIT_INSN()),
+		assert_int_equal(RUN(BPF_LD_IMM64(s, 0xff000000000000f0ull),
+				     BPF_MOVSX32_REG(r, s, 8), BPF_MOV64_REG(0, r),
+				     BPF_EXIT_INSN()),
 				 0xfffffff0ull);
-		assert_int_equal(RUN(BPF_LD_IMM64(s, 0xff0000000000f000ull), BPF_MOVSX32_REG(r, s, 16),
-				     BPF_MOV64_REG(0, r), BPF_EXIT_INSN()),
+		assert_int_equal(RUN(BPF_LD_IMM64(s, 0xff0000000000f000ull),
+				     BPF_MOVSX32_REG(r, s, 16), BPF_MOV64_REG(0, r),
+				     BPF_EXIT_INSN()),
 				 0xfffff000ull);
 	}
 }
@@ -355,13 +377,13 @@ static void test_loads_stores(void **state)
 		const struct bpftime_insn p[] = {
 			BPF_LDX_MEMSX(BPF_B, 6, 1, 1), BPF_LDX_MEMSX(BPF_H, 7, 1, 2),
 			BPF_LDX_MEMSX(BPF_W, 8, 1, 4), BPF_LDX_MEM(BPF_B, 2, 1, 3),
-			BPF_STX_MEM(BPF_DW, 1, 6, 8),	BPF_STX_MEM(BPF_DW, 1, 7, 16),
-			BPF_STX_MEM(BPF_DW, 1, 8, 24),	BPF_STX_MEM(BPF_B, 1, 2, 32),
-			BPF_STX_MEM(BPF_B, 1, 6, 33),	/* byte store from bl */
-			BPF_MOV64_IMM(2, 0x1234),	BPF_STX_MEM(BPF_B, 1, 2, 34), /* from sil */
-			BPF_ST_MEM(BPF_H, 1, 36, -2),	BPF_ST_MEM(BPF_DW, 1, 40, -3),
+			BPF_STX_MEM(BPF_DW, 1, 6, 8),  BPF_STX_MEM(BPF_DW, 1, 7, 16),
+			BPF_STX_MEM(BPF_DW, 1, 8, 24), BPF_STX_MEM(BPF_B, 1, 2, 32),
+			BPF_STX_MEM(BPF_B, 1, 6, 33), /* byte store from bl */
+			BPF_MOV64_IMM(2, 0x1234),      BPF_STX_MEM(BPF_B, 1, 2, 34), /* from sil */
+			BPF_ST_MEM(BPF_H, 1, 36, -2),  BPF_ST_MEM(BPF_DW, 1, 40, -3),
 			BPF_LDX_MEMSX(BPF_B, 1, 1, 0), /* base = dst */
-			BPF_MOV64_REG(0, 1),		BPF_EXIT_INSN(),
+			BPF_MOV64_REG(0, 1),	       BPF_EXIT_INSN(),
 		};
 		uint64_t v;
 
@@ -384,9 +406,15 @@ static void test_loads_stores(void **state)
 			 77);
 }
 
-static const int32_t atomic_ops[] = { BPF_ADD,		   BPF_AND,	      BPF_OR,
-				      BPF_XOR,		   BPF_ADD | BPF_FETCH, BPF_AND | BPF_FETCH,
-				      BPF_OR | BPF_FETCH,  BPF_XOR | BPF_FETCH, BPF_XCHG,
+static const int32_t atomic_ops[] = { BPF_ADD,
+				      BPF_AND,
+				      BPF_OR,
+				      BPF_XOR,
+				      BPF_ADD | BPF_FETCH,
+				      BPF_AND | BPF_FETCH,
+				      BPF_OR | BPF_FETCH,
+				      BPF_XOR | BPF_FETCH,
+				      BPF_XCHG,
 				      BPF_CMPXCHG };
 
 /* every atomic, 32 and 64 bit, with r0 as the base, as the source, and neither */
@@ -411,7 +439,8 @@ static void test_atomics(void **state)
 						BPF_MOV64_REG(base, 1),
 						BPF_ATOMIC_OP(sz, atomic_ops[i], base, src, 8),
 						/* r0 as the base holds an address: not a result */
-						base == 0 ? BPF_MOV64_IMM(0, 0) : BPF_MOV64_REG(0, 0),
+						base == 0 ? BPF_MOV64_IMM(0, 0)
+							  : BPF_MOV64_REG(0, 0),
 						/* r0 = r0 ^ (r3 << 1): both observable */
 						BPF_MOV64_REG(4, src == 0 ? 0 : 3),
 						BPF_ALU64_IMM(BPF_LSH, 4, 1),
@@ -443,7 +472,7 @@ static void test_long_jumps(void **state)
 	p[n++] = BPF_ALU64_IMM(BPF_SUB, 1, 1);
 	p[n] = BPF_JMP_A(1 - (int)n); /* back to 2: n + 1 + off = 2 */
 	n++;
-	p[n++] = BPF_JMP32_A(1);	    /* gotol over the next one */
+	p[n++] = BPF_JMP32_A(1); /* gotol over the next one */
 	p[n++] = BPF_MOV64_IMM(0, -1);
 	p[n++] = BPF_EXIT_INSN();
 	assert_int_equal(run_both(p, n), 3ull * (N * (N - 1) / 2));
@@ -504,8 +533,8 @@ static void test_call_depth(void **state)
 	UNUSED(state);
 	/* f(n): n + 1 frames deep, then returns n; main counts via r1 */
 	for (int depth = 1; depth <= BPFTIME_MAX_CALL_DEPTH + 2; depth++) {
-		uint64_t r0 = RUN(BPF_MOV64_IMM(1, depth), BPF_CALL_REL(2), BPF_ALU64_IMM(BPF_ADD, 0, 1000),
-				  BPF_EXIT_INSN(),
+		uint64_t r0 = RUN(BPF_MOV64_IMM(1, depth), BPF_CALL_REL(2),
+				  BPF_ALU64_IMM(BPF_ADD, 0, 1000), BPF_EXIT_INSN(),
 				  /* f: if r1 == 1 return 1; r0 = callx f(r1 - 1) + 1 */
 				  BPF_MOV64_IMM(0, 1), BPF_JMP_IMM(BPF_JEQ, 1, 1, 5),
 				  BPF_ALU64_IMM(BPF_SUB, 1, 1), BPF_LD_FUNC(6, -4), BPF_CALLX(6),
@@ -530,7 +559,7 @@ static void test_tail_calls(void **state)
 	assert_int_equal(bpftime_vm__compile(tail_target, BPFTIME_ENGINE_JIT), 0);
 	{
 		const struct bpftime_insn p[] = {
-			BPF_MOV64_REG(6, 1), BPF_MOV64_IMM(2, 1), BPF_MOV64_IMM(3, 0),
+			BPF_MOV64_REG(6, 1), BPF_MOV64_IMM(2, 1),	  BPF_MOV64_IMM(3, 0),
 			BPF_CALL_HELPER(12), BPF_ST_MEM(BPF_DW, 6, 0, 7), BPF_MOV64_IMM(0, 1),
 			BPF_EXIT_INSN(),
 		};
@@ -541,11 +570,11 @@ static void test_tail_calls(void **state)
 	{
 		/* from a subprogram, through callx of helper 12; a miss continues */
 		const struct bpftime_insn p[] = {
-			BPF_MOV64_REG(6, 1), BPF_CALL_REL(3), BPF_ST_MEM(BPF_DW, 6, 0, 7),
-			BPF_MOV64_IMM(0, 1), BPF_EXIT_INSN(),
-			BPF_MOV64_IMM(2, 1), BPF_MOV64_IMM(3, 5), BPF_CALL_HELPER(12), /* miss */
-			BPF_MOV64_REG(1, 6), BPF_MOV64_IMM(2, 1), BPF_MOV64_IMM(3, 0),
-			BPF_MOV64_IMM(7, 12), BPF_CALLX(7), BPF_ST_MEM(BPF_DW, 6, 8, 7),
+			BPF_MOV64_REG(6, 1),  BPF_CALL_REL(3),	   BPF_ST_MEM(BPF_DW, 6, 0, 7),
+			BPF_MOV64_IMM(0, 1),  BPF_EXIT_INSN(),	   BPF_MOV64_IMM(2, 1),
+			BPF_MOV64_IMM(3, 5),  BPF_CALL_HELPER(12), /* miss */
+			BPF_MOV64_REG(1, 6),  BPF_MOV64_IMM(2, 1), BPF_MOV64_IMM(3, 0),
+			BPF_MOV64_IMM(7, 12), BPF_CALLX(7),	   BPF_ST_MEM(BPF_DW, 6, 8, 7),
 			BPF_EXIT_INSN(),
 		};
 
@@ -610,11 +639,16 @@ static void *thread_fn(void *arg)
 static void test_threads(void **state)
 {
 	const struct bpftime_insn p[] = {
-		BPF_LDX_MEM(BPF_B, 6, 1, 0),	 BPF_STX_MEM(BPF_DW, 10, 6, -8),
-		BPF_MOV64_IMM(1, 1),		 BPF_MOV64_IMM(2, 0),
-		BPF_MOV64_IMM(3, 0),		 BPF_MOV64_IMM(4, 0),
-		BPF_MOV64_IMM(5, 0),		 BPF_CALL_HELPER(1),
-		BPF_LDX_MEM(BPF_DW, 0, 10, -8), BPF_EXIT_INSN(),
+		BPF_LDX_MEM(BPF_B, 6, 1, 0),
+		BPF_STX_MEM(BPF_DW, 10, 6, -8),
+		BPF_MOV64_IMM(1, 1),
+		BPF_MOV64_IMM(2, 0),
+		BPF_MOV64_IMM(3, 0),
+		BPF_MOV64_IMM(4, 0),
+		BPF_MOV64_IMM(5, 0),
+		BPF_CALL_HELPER(1),
+		BPF_LDX_MEM(BPF_DW, 0, 10, -8),
+		BPF_EXIT_INSN(),
 	};
 	pthread_t t[4];
 
@@ -696,14 +730,22 @@ static void test_compile_failure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_divmod_registers), cmocka_unit_test(test_divmod_imm),
-		cmocka_unit_test(test_shift_registers),	 cmocka_unit_test(test_zero_extension),
-		cmocka_unit_test(test_movsx),		 cmocka_unit_test(test_loads_stores),
-		cmocka_unit_test(test_atomics),		 cmocka_unit_test(test_long_jumps),
-		cmocka_unit_test(test_helpers),		 cmocka_unit_test(test_local_calls),
-		cmocka_unit_test(test_call_depth),	 cmocka_unit_test(test_tail_calls),
-		cmocka_unit_test(test_wx),		 cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_lifecycle),	 cmocka_unit_test(test_compile_failure),
+		cmocka_unit_test(test_divmod_registers),
+		cmocka_unit_test(test_divmod_imm),
+		cmocka_unit_test(test_shift_registers),
+		cmocka_unit_test(test_zero_extension),
+		cmocka_unit_test(test_movsx),
+		cmocka_unit_test(test_loads_stores),
+		cmocka_unit_test(test_atomics),
+		cmocka_unit_test(test_long_jumps),
+		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_local_calls),
+		cmocka_unit_test(test_call_depth),
+		cmocka_unit_test(test_tail_calls),
+		cmocka_unit_test(test_wx),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_lifecycle),
+		cmocka_unit_test(test_compile_failure),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

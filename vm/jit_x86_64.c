@@ -77,10 +77,10 @@ static const uint8_t reg_map[11] = {
 	X86_RBX, X86_R13, X86_R14, X86_R15, X86_RBP,
 };
 
-#define JIT_HDR	      64  /* header bytes before the code: keeps code 64-byte aligned */
-#define JIT_MAX_INSN  160 /* upper bound of the bytes one eBPF instruction emits */
-#define JIT_MAX_FUNC  48  /* upper bound of a function prologue */
-#define JIT_STUB_MAX  64  /* upper bound of the entry stub */
+#define JIT_HDR	     64	 /* header bytes before the code: keeps code 64-byte aligned */
+#define JIT_MAX_INSN 160 /* upper bound of the bytes one eBPF instruction emits */
+#define JIT_MAX_FUNC 48	 /* upper bound of a function prologue */
+#define JIT_STUB_MAX 64	 /* upper bound of the entry stub */
 
 /* At the start of the mapping; read by vm_jit_call(). */
 struct jit_header {
@@ -108,19 +108,19 @@ enum {
 
 /* A position-dependent spot in the emitted code (see the top of the file). */
 enum jit_fix_kind {
-	FIX_JUMP,  /* eBPF jump, emitted as jmp/jcc rel32; target = pc */
-	FIX_CALL,  /* helper call, emitted as movabs rax, imm64; call rax */
+	FIX_JUMP,   /* eBPF jump, emitted as jmp/jcc rel32; target = pc */
+	FIX_CALL,   /* helper call, emitted as movabs rax, imm64; call rax */
 	FIX_UNWIND, /* rel32 field to the unwind exit */
-	FIX_FUNC,  /* rel32 field to a function's prologue; target = function index */
-	FIX_TABLE, /* rel32 field to the pc -> subprogram table */
-	FIX_ALIGN, /* up to 15 bytes of nop aligning a loop head to 16 bytes */
+	FIX_FUNC,   /* rel32 field to a function's prologue; target = function index */
+	FIX_TABLE,  /* rel32 field to the pc -> subprogram table */
+	FIX_ALIGN,  /* up to 15 bytes of nop aligning a loop head to 16 bytes */
 };
 
 struct jit_fix {
 	uint32_t pos;	 /* offset in the buffer: the jump or call, or the rel32 field */
 	uint32_t target; /* pc or function index */
 	uint8_t kind;
-	int8_t cc;    /* jumps: condition, -1 for jmp */
+	int8_t cc;    /* jumps: condition, -1 for jmp; align: 1 if code falls into the head */
 	bool small;   /* jump: rel8; call: direct rel32 */
 	uint8_t size; /* bytes in the buffer */
 	uint32_t tk;  /* jump: the first fixup at or after its target */
@@ -133,7 +133,7 @@ struct jit {
 	size_t cnt;
 	uint32_t *addrs;  /* offset of each pc's code in the buffer (cnt + 1) */
 	uint32_t *fixidx; /* the first fixup at or after addrs[pc] (cnt + 1) */
-	uint8_t *flags;	 /* JF_* per pc */
+	uint8_t *flags;	  /* JF_* per pc */
 	struct jit_func *funcs;
 	size_t nfuncs;
 	bool subprogs; /* more than one function: stub, UNWIND, table */
@@ -187,11 +187,9 @@ static void add_fix(struct jit *j, uint32_t pos, enum jit_fix_kind kind, int cc,
 		j->fix = p;
 		j->fix_cap = cap;
 	}
-	j->fix[j->nfix++] = (struct jit_fix){ .pos = pos,
-					      .target = target,
-					      .kind = (uint8_t)kind,
-					      .cc = (int8_t)cc,
-					      .size = size };
+	j->fix[j->nfix++] = (struct jit_fix){
+		.pos = pos, .target = target, .kind = (uint8_t)kind, .cc = (int8_t)cc, .size = size
+	};
 }
 
 /* A rel32 field whose target is only known at the end. */
@@ -329,8 +327,8 @@ static void emit_cond_jump_cc(struct jit *j, struct jit_out *o, size_t pc,
 			      const struct bpftime_insn *insn, bool w, bool negate);
 
 /* if (dst op src/imm) goto target, for JMP (w) and JMP32 */
-static void emit_cond_jump(struct jit *j, struct jit_out *o, size_t pc, const struct bpftime_insn *insn,
-			   bool w)
+static void emit_cond_jump(struct jit *j, struct jit_out *o, size_t pc,
+			   const struct bpftime_insn *insn, bool w)
 {
 	emit_cond_jump_cc(j, o, pc, insn, w, false);
 }
@@ -1016,7 +1014,8 @@ static void emit_modrm_sib(struct jit_out *o, int reg, int base, int index, int3
 {
 	int mod = off == 0 && (base & 7) != X86_RBP ? 0 : is_s8(off) ? 1 : 2;
 
-	emit2(o, (uint8_t)(mod << 6 | (reg & 7) << 3 | 4), (uint8_t)((index & 7) << 3 | (base & 7)));
+	emit2(o, (uint8_t)(mod << 6 | (reg & 7) << 3 | 4),
+	      (uint8_t)((index & 7) << 3 | (base & 7)));
 	if (mod == 1)
 		emit1(o, (uint8_t)off);
 	else if (mod == 2)
@@ -1025,7 +1024,8 @@ static void emit_modrm_sib(struct jit_out *o, int reg, int base, int index, int3
 
 static void emit_rex_sib(struct jit_out *o, bool w, int reg, int base, int index)
 {
-	uint8_t rex = 0x40 | (w ? 8 : 0) | ((reg & 8) >> 1) | ((index & 8) >> 2) | ((base & 8) >> 3);
+	uint8_t rex =
+		0x40 | (w ? 8 : 0) | ((reg & 8) >> 1) | ((index & 8) >> 2) | ((base & 8) >> 3);
 
 	if (rex != 0x40)
 		emit1(o, rex);
@@ -1096,8 +1096,8 @@ static size_t emit_fused(struct jit *j, struct jit_out *o, size_t pc)
 	if (b->code == OP_ADD64_REG && b->src != a->dst) {
 		y = reg_map[b->src];
 		if (c && c->dst == a->dst) {
-			emit_load_sib(o, insn_mem_size(c->code), BPF_MODE(c->code) == BPF_MEMSX, d, x,
-				      y, c->off);
+			emit_load_sib(o, insn_mem_size(c->code), BPF_MODE(c->code) == BPF_MEMSX, d,
+				      x, y, c->off);
 			return 3;
 		}
 		emit_rex_sib(o, true, d, x, y);
@@ -1121,8 +1121,8 @@ static size_t emit_fused(struct jit *j, struct jit_out *o, size_t pc)
 		if (!c || !is_s32(k + c->off))
 			return 2;
 		/* rD = rA + imm; rE = *(rD + off): the load straight from rA */
-		emit_load(o, insn_mem_size(c->code), BPF_MODE(c->code) == BPF_MEMSX, reg_map[c->dst],
-			  x, (int32_t)(k + c->off));
+		emit_load(o, insn_mem_size(c->code), BPF_MODE(c->code) == BPF_MEMSX,
+			  reg_map[c->dst], x, (int32_t)(k + c->off));
 		return 3;
 	}
 	return 0;
@@ -1177,20 +1177,25 @@ static int jit_analyze(struct jit *j)
 			if (in->code == OP_CALL || in->code == OP_CALLX)
 				calls = true;
 			if (insn_desc[in->code].flags & F_JUMP) {
-				target = (int64_t)pc + 1 + (in->code == OP_JA32 ? in->imm : in->off);
+				target =
+					(int64_t)pc + 1 + (in->code == OP_JA32 ? in->imm : in->off);
 				if (target < f->start || target >= f->end)
-					return vm_error(j->vm, EOPNOTSUPP,
-							"pc %zu: jit: jump to pc %lld leaves its function",
-							pc, (long long)target);
-				j->flags[target] |= JF_TARGET | (target <= (int64_t)pc ? JF_LOOP : 0);
+					return vm_error(
+						j->vm, EOPNOTSUPP,
+						"pc %zu: jit: jump to pc %lld leaves its function",
+						pc, (long long)target);
+				j->flags[target] |=
+					JF_TARGET | (target <= (int64_t)pc ? JF_LOOP : 0);
 			}
 			if (in->code == OP_LDDW)
 				pc++;
 		}
-		if (!last || (last->code != OP_EXIT && last->code != OP_JA && last->code != OP_JA32))
-			return vm_error(j->vm, EOPNOTSUPP,
-					"pc %u: jit: the function at pc %u falls through into the next",
-					f->end - 1, f->start);
+		if (!last ||
+		    (last->code != OP_EXIT && last->code != OP_JA && last->code != OP_JA32))
+			return vm_error(
+				j->vm, EOPNOTSUPP,
+				"pc %u: jit: the function at pc %u falls through into the next",
+				f->end - 1, f->start);
 		for (int r = 0; r < 4; r++)
 			if (used & (1u << (6 + r)))
 				f->saved[f->nsaved++] = saved_order[r];

@@ -133,7 +133,8 @@ int main(int argc, char **argv)
 			opt_seed = strtoull(argv[++i], NULL, 0);
 		} else if (!strcmp(argv[i], "--engines") && i + 1 < argc) {
 			if (parse_engines(argv[++i])) {
-				fprintf(stderr, "bad --engines list (two or more of interpreter, jit, llvm, aot)\n");
+				fprintf(stderr, "bad --engines list (two or more of interpreter, "
+						"jit, llvm, aot)\n");
 				return 2;
 			}
 		} else {

@@ -15,7 +15,7 @@
 #define MAX_PEND  64 /* pending forward jumps in one segment */
 
 /* context layout (PROGEN_CTX_SIZE bytes) */
-#define CTX_RW	   0   /* [0, 128): random loads, stores, atomics */
+#define CTX_RW	   0 /* [0, 128): random loads, stores, atomics */
 #define CTX_RW_LEN 128
 #define CTX_STACK  128 /* [128, 192): copy of main's top stack window */
 #define CTX_BOTTOM 192 /* [192, 208): copy of main's bottom stack window */
@@ -26,9 +26,9 @@
 #define STK_BOTTOM 16
 
 struct pend {
-	size_t slot;  /* the jump instruction */
-	int items;    /* items still to skip */
-	bool ja32;    /* offset goes into imm */
+	size_t slot; /* the jump instruction */
+	int items;   /* items still to skip */
+	bool ja32;   /* offset goes into imm */
 };
 
 struct gen {
@@ -39,7 +39,7 @@ struct gen {
 	bool oom;
 	struct pend pend[MAX_PEND];
 	int npend;
-	int func;	    /* function being generated */
+	int func; /* function being generated */
 	int nfuncs;
 	size_t entry[MAX_FUNCS];
 	/* calls to patch once every function's pc is known */
@@ -70,8 +70,9 @@ static uint32_t below(struct gen *g, uint32_t n)
 /* Immediates: mostly the interesting ones */
 static int32_t rnd_imm(struct gen *g)
 {
-	static const int32_t special[] = { 0, 1, -1, 2, 7, 31, 32, 63, 64, 255, 0x7fffffff,
-					   INT32_MIN, 0xffff, -2, 0x80, 0x12345678 };
+	static const int32_t special[] = { 0,	   1,  -1,   2,		7,	    31,
+					   32,	   63, 64,   255,	0x7fffffff, INT32_MIN,
+					   0xffff, -2, 0x80, 0x12345678 };
 
 	if (below(g, 2))
 		return special[below(g, ARRAY_SIZE(special))];
@@ -82,8 +83,13 @@ static int32_t rnd_imm(struct gen *g)
 
 static uint64_t rnd_imm64(struct gen *g)
 {
-	static const uint64_t special[] = { 0, 1, UINT64_MAX, 0x8000000000000000ull,
-					    0x7fffffffffffffffull, 0xffffffff, 0x100000000ull,
+	static const uint64_t special[] = { 0,
+					    1,
+					    UINT64_MAX,
+					    0x8000000000000000ull,
+					    0x7fffffffffffffffull,
+					    0xffffffff,
+					    0x100000000ull,
 					    0xffffffff80000000ull };
 
 	if (below(g, 3) == 0)
@@ -204,7 +210,8 @@ static void gen_alu(struct gen *g)
 static void gen_end(struct gen *g)
 {
 	static const int32_t widths[] = { 16, 32, 64 };
-	static const uint8_t codes[] = { BPF_ALU | BPF_END | BPF_TO_LE, BPF_ALU | BPF_END | BPF_TO_BE,
+	static const uint8_t codes[] = { BPF_ALU | BPF_END | BPF_TO_LE,
+					 BPF_ALU | BPF_END | BPF_TO_BE,
 					 BPF_ALU64 | BPF_END | BPF_TO_LE };
 
 	put(g, BPF_RAW_INSN(codes[below(g, 3)], rnd_dst(g), 0, 0, widths[below(g, 3)]));
@@ -290,9 +297,15 @@ static void gen_store(struct gen *g)
 
 static void gen_atomic(struct gen *g)
 {
-	static const int32_t ops[] = { BPF_ADD,		    BPF_AND,	     BPF_OR,
-				       BPF_XOR,		    BPF_ADD | BPF_FETCH, BPF_AND | BPF_FETCH,
-				       BPF_OR | BPF_FETCH,  BPF_XOR | BPF_FETCH, BPF_XCHG,
+	static const int32_t ops[] = { BPF_ADD,
+				       BPF_AND,
+				       BPF_OR,
+				       BPF_XOR,
+				       BPF_ADD | BPF_FETCH,
+				       BPF_AND | BPF_FETCH,
+				       BPF_OR | BPF_FETCH,
+				       BPF_XOR | BPF_FETCH,
+				       BPF_XCHG,
 				       BPF_CMPXCHG };
 	uint8_t sz = below(g, 2) ? BPF_DW : BPF_W, base;
 	int32_t op = ops[below(g, ARRAY_SIZE(ops))];
@@ -304,7 +317,7 @@ static void gen_atomic(struct gen *g)
 	put(g, BPF_ATOMIC_OP(sz, op, base, src, off));
 }
 
-static const uint8_t jmp_ops[] = { BPF_JEQ, BPF_JGT,  BPF_JGE, BPF_JSET, BPF_JNE, BPF_JSGT,
+static const uint8_t jmp_ops[] = { BPF_JEQ,  BPF_JGT, BPF_JGE, BPF_JSET, BPF_JNE, BPF_JSGT,
 				   BPF_JSGE, BPF_JLT, BPF_JLE, BPF_JSLT, BPF_JSLE };
 
 static void gen_jump(struct gen *g)
@@ -322,11 +335,11 @@ static void gen_jump(struct gen *g)
 		return;
 	}
 	if (below(g, 2))
-		put(g, BPF_RAW_INSN(cls | jmp_ops[below(g, ARRAY_SIZE(jmp_ops))] | BPF_K, rnd_src(g),
-				    0, 0, rnd_imm(g)));
+		put(g, BPF_RAW_INSN(cls | jmp_ops[below(g, ARRAY_SIZE(jmp_ops))] | BPF_K,
+				    rnd_src(g), 0, 0, rnd_imm(g)));
 	else
-		put(g, BPF_RAW_INSN(cls | jmp_ops[below(g, ARRAY_SIZE(jmp_ops))] | BPF_X, rnd_src(g),
-				    rnd_src(g), 0, 0));
+		put(g, BPF_RAW_INSN(cls | jmp_ops[below(g, ARRAY_SIZE(jmp_ops))] | BPF_X,
+				    rnd_src(g), rnd_src(g), 0, 0));
 	add_pend(g, false);
 }
 
@@ -625,8 +638,8 @@ int progen_compare(const struct progen_prog *prog, enum bpftime_engine a, enum b
 		return -1;
 	}
 	if (ra.r0 != rb.r0) {
-		snprintf(why, why_len, "r0: %s 0x%" PRIx64 ", %s 0x%" PRIx64, bpftime_engine__name(a),
-			 ra.r0, bpftime_engine__name(b), rb.r0);
+		snprintf(why, why_len, "r0: %s 0x%" PRIx64 ", %s 0x%" PRIx64,
+			 bpftime_engine__name(a), ra.r0, bpftime_engine__name(b), rb.r0);
 		return -1;
 	}
 	for (size_t i = 0; i < PROGEN_CTX_SIZE; i++) {
