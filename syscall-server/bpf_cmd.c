@@ -440,8 +440,10 @@ static int get_info(const union bpf_attr *a, union bpf_attr *ua, unsigned int si
 	uint32_t len = a->info.info_len, ksize;
 	const char *uinfo = u64_ptr(a->info.info);
 
-	if (!srv_is_ours(fd) || srv_fd(fd)->kind != SRV_FD_HANDLER)
-		return srv_bad_fd(fd);
+	if (!srv_is_ours(fd) || srv_fd(fd)->kind != SRV_FD_HANDLER) {
+		ret = srv_bad_fd(fd);
+		return ret == -EBADF ? -EBADFD : ret; /* the kernel's code for this one */
+	}
 	switch (bpftime_handler__type(srv.shm, fd)) {
 	case BPFTIME_HANDLER_PROG:
 		ksize = sizeof(struct bpf_prog_info);

@@ -109,6 +109,8 @@ struct srv_fd *srv_fd(int fd);		/* NULL if out of range */
  * until the handler slot of that number is free in the segment; returns the
  * fd (marked ours) or -errno */
 int srv_new_fd(int (*make)(int fd, void *ctx), void *ctx, bool cloexec);
+/* the same with a real fd the caller already has (closed on error) */
+int srv_place_fd(int fd, int (*make)(int fd, void *ctx), void *ctx, bool cloexec);
 /* forgets @fd and drops its slot (close, dup2 over it) */
 void srv_release_fd(int fd);
 void srv_lock(void);

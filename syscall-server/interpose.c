@@ -150,8 +150,48 @@ EXPORT int close(int fd)
 	return srv_real.close(fd);
 }
 
-/* gives @newfd (a real fd now open on what @oldfd is) @oldfd's object */
-static int dup_handler(int oldfd, int newfd)
+struct dup_ctx {
+	int oldfd;
+};
+
+static int make_dup(int fd, void *ctx)
+{
+	return bpftime_handler__dup(srv.shm, ((struct dup_ctx *)ctx)->oldfd, fd);
+}
+
+/* dup/F_DUPFD: any number from @min up will do, so take one whose slot is
+ * free (like a new object's); @cloexec for the new fd */
+static int dup_any(int oldfd, bool cloexec, int min)
+{
+	struct dup_ctx c = { oldfd };
+	struct srv_fd *f;
+	int fd;
+
+	srv_lock();
+	f = srv_fd(oldfd);
+	if (f->kind != SRV_FD_HANDLER) {
+		/* a stats fd: nothing in the segment */
+		fd = srv_real.fcntl(oldfd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, min);
+		if (fd >= 0 && srv_fd(fd)) {
+			*srv_fd(fd) = *f;
+		} else if (fd >= 0) {
+			srv_real.close(fd);
+			fd = -1;
+			errno = EMFILE;
+		}
+		srv_unlock();
+		return fd;
+	}
+	fd = srv_real.fcntl(oldfd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, min);
+	fd = fd < 0 ? -errno : srv_place_fd(fd, make_dup, &c, cloexec);
+	srv_unlock();
+	return (int)ret_errno(fd);
+}
+
+/* dup2/dup3: @newfd (a real fd now open on what @oldfd is) takes @oldfd's
+ * object; if another loader holds that slot, the number cannot be ours:
+ * EBUSY (the kernel's answer for a dup2 racing with open) */
+static int dup_to(int oldfd, int newfd)
 {
 	struct srv_fd *f = srv_fd(newfd);
 	int r;
@@ -197,7 +237,7 @@ EXPORT int dup(int oldfd)
 {
 	srv_resolve_real();
 	if (ours(oldfd))
-		return dup_handler(oldfd, srv_real.dup(oldfd));
+		return dup_any(oldfd, false, 0);
 	return srv_real.dup(oldfd);
 }
 
@@ -206,7 +246,7 @@ EXPORT int dup2(int oldfd, int newfd)
 	srv_resolve_real();
 	drop_target(newfd, oldfd);
 	if (ours(oldfd) && oldfd != newfd)
-		return dup_handler(oldfd, srv_real.dup2(oldfd, newfd));
+		return dup_to(oldfd, srv_real.dup2(oldfd, newfd));
 	return srv_real.dup2(oldfd, newfd);
 }
 
@@ -215,7 +255,7 @@ EXPORT int dup3(int oldfd, int newfd, int flags)
 	srv_resolve_real();
 	drop_target(newfd, oldfd);
 	if (ours(oldfd) && oldfd != newfd)
-		return dup_handler(oldfd, srv_real.dup3(oldfd, newfd, flags));
+		return dup_to(oldfd, srv_real.dup3(oldfd, newfd, flags));
 	return srv_real.dup3(oldfd, newfd, flags);
 }
 
@@ -229,7 +269,7 @@ EXPORT VARIADIC int fcntl(int fd, int cmd, ...)
 	va_end(ap);
 	srv_resolve_real();
 	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && ours(fd))
-		return dup_handler(fd, srv_real.fcntl(fd, cmd, arg));
+		return dup_any(fd, cmd == F_DUPFD_CLOEXEC, (int)arg);
 	return srv_real.fcntl(fd, cmd, arg);
 }
 

@@ -70,10 +70,17 @@ static int reserve_null(bool cloexec)
 
 int srv_new_fd(int (*make)(int fd, void *ctx), void *ctx, bool cloexec)
 {
-	int fd = reserve_null(cloexec), next, nfd, ret;
+	int fd = reserve_null(cloexec);
 
 	if (fd < 0)
 		return -errno;
+	return srv_place_fd(fd, make, ctx, cloexec);
+}
+
+int srv_place_fd(int fd, int (*make)(int fd, void *ctx), void *ctx, bool cloexec)
+{
+	int next, nfd, ret;
+
 	for (;;) {
 		if (fd >= srv.max_fd) {
 			pr_warn("syscall server: fd %d is beyond BPFTIME_MAX_FD_COUNT (%d)\n", fd,
@@ -91,9 +98,10 @@ int srv_new_fd(int (*make)(int fd, void *ctx), void *ctx, bool cloexec)
 		     next++)
 			;
 		nfd = srv_real.fcntl(fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, next);
+		ret = -errno;
 		srv_real.close(fd);
 		if (nfd < 0)
-			return -errno;
+			return ret;
 		fd = nfd;
 	}
 	if (ret < 0) {

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <link.h>
 #include <pthread.h>
@@ -189,6 +190,34 @@ static int check_test_run(int map_fd)
 	}
 	close(fd);
 	return fd2;
+}
+
+static uint32_t map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* dup, dup2 and F_DUPFD give more fds on the same map; each closes alone */
+static void check_dup(int map_fd)
+{
+	uint32_t id = map_id(map_fd), k = 0;
+	uint64_t v;
+	int a, b, c;
+
+	a = dup(map_fd);
+	CHECK(a >= 0 && map_id(a) == id);
+	b = fcntl(map_fd, F_DUPFD_CLOEXEC, 100);
+	CHECK(b >= 100 && map_id(b) == id);
+	c = open("/dev/null", O_RDONLY);
+	CHECK(c >= 0 && dup2(map_fd, c) == c && map_id(c) == id);
+	close(a);
+	close(b);
+	close(c);
+	CHECK(map_id(a) == 0 && errno == EBADFD); /* OBJ_GET_INFO_BY_FD's code for a closed fd */
+	CHECK(!bpf_map_lookup_elem(map_fd, &k, &v) && v == 77);
 }
 
 static void check_ids_and_pins(int map_fd, const char *pin)
@@ -599,6 +628,7 @@ int main(int argc, char **argv)
 	map_fd = check_maps();
 	check_batch();
 	prog_fd = check_test_run(map_fd);
+	check_dup(map_fd);
 	check_ids_and_pins(map_fd, argc > 1 ? argv[1] : NULL);
 	check_btf();
 	check_perf_and_links(prog_fd);
