@@ -11,10 +11,10 @@ status=0
 for kind in $kinds; do
   case $kind in
     gcc)
-      CC=gcc CXX=g++ scripts/build.sh build-gcc -DCMAKE_BUILD_TYPE=Release -DBPFTIME_WERROR=ON
+      CC=gcc CXX=g++ scripts/build.sh build-gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBPFTIME_WERROR=ON
       dir=build-gcc ;;
     asan)
-      CC=clang CXX=clang++ scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug \
+      CC=clang CXX=clang++ scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG='-O1 -g' \
         -DBPFTIME_WERROR=ON -DBPFTIME_SANITIZE=ON -DBPFTIME_LLVM=OFF
       dir=build-asan ;;
     *) echo "test.sh: unknown build kind '$kind' (gcc|asan)" >&2; exit 2 ;;
