@@ -337,6 +337,18 @@ static void build_state(void)
 		k = 1;
 		assert_int_equal(bpftime_map__update(shm, pea, &k, &ev, 0), 0);
 	}
+	{
+		/* an array of maps holding an inner array; a BTF blob */
+		int inner = bpftime_map__create(shm, 18, BPFTIME_MAP_ARRAY, "inner", 4, 4, 3, NULL);
+		BPFTIME_OPTS(bpftime_map_create_opts, o, .inner_map_fd = inner);
+		int outer = bpftime_map__create(shm, 19, BPFTIME_MAP_ARRAY_OF_MAPS, "outer", 4, 4, 2,
+						&o);
+
+		assert_true(inner == 18 && outer == 19);
+		k = 0;
+		assert_int_equal(bpftime_map__update(shm, outer, &k, &inner, 0), 0);
+		assert_int_equal(bpftime_btf__create(shm, 20, "\x9f\xeb\x01\x00btf", 7), 20);
+	}
 	free(pcv);
 	bpftime_shm__close(shm);
 }
@@ -392,6 +404,23 @@ static void test_round_trip(void **state)
 		assert_int_equal(bpftime_handler__info(shm, 16, &h15), 0);
 		assert_int_equal(bpftime_map_fd_array_get(bpftime_map__handle(shm, 17), 1), h15.id);
 		assert_int_equal(bpftime_map_fd_array_get(bpftime_map__handle(shm, 17), 0), 0);
+		assert_int_equal(bpftime_map__info(shm, 19, &mi), 0);
+		assert_int_equal(mi.type, BPFTIME_MAP_ARRAY_OF_MAPS);
+		assert_int_equal(mi.inner_map_type, BPFTIME_MAP_ARRAY);
+		assert_int_equal(mi.inner_max_entries, 3);
+		k = 0;
+		assert_int_equal(bpftime_map__lookup(shm, 19, &k, &x, 0), 0);
+		assert_int_equal(bpftime_handler__fd_by_id(shm, x), 18);
+		{
+			size_t size;
+			const void *btf = bpftime_btf__data(shm, 20, &size);
+
+			assert_non_null(btf);
+			assert_int_equal(size, 7);
+			assert_memory_equal(btf, "\x9f\xeb\x01\x00btf", 7);
+		}
+		/* the inner template made while importing left no handler behind */
+		assert_int_equal(bpftime_handler__next(shm, 20), -ENOENT);
 		assert_int_equal(bpftime_link__info(shm, 13, &li), 0);
 		assert_int_equal(bpftime_handler__fd_by_id(shm, li.prog_id), 11);
 		assert_int_equal(bpftime_obj__get(shm, "/sys/fs/bpf/test_hash", -1) >= 0, 1);
@@ -410,53 +439,53 @@ static void test_import_errors_leave_segment_untouched(void **state)
 		const char *json;
 		const char *msg;
 	} cases[] = {
-		{ "{\"handlers\": [\n  {\"fd\": 20,\n   \"type\": }\n]}", ":3:12: malformed JSON" },
-		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_magic_handler\", \"attr\": {}}]}",
+		{ "{\"handlers\": [\n  {\"fd\": 40,\n   \"type\": }\n]}", ":3:12: malformed JSON" },
+		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_magic_handler\", \"attr\": {}}]}",
 		  "unknown handler type 'bpf_magic_handler'" },
-		{ "{\"20\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0, "
+		{ "{\"40\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0, "
 		  "\"cnt\": 1, \"insns\": \"b70000000000000g\"}}}",
-		  "handler fd 20: insns is not valid hex" },
-		{ "{\"20\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0, "
+		  "handler fd 40: insns is not valid hex" },
+		{ "{\"40\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0, "
 		  "\"cnt\": 2, \"insns\": \"b700000000000000\"}}}",
 		  "attr.insns has 8 bytes, cnt 2 needs 16" },
-		{ "{\"20\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0, "
+		{ "{\"40\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0, "
 		  "\"cnt\": 1, \"insns\": \"9500000000000000\", \"attach_fds\": [99]}}}",
 		  "attach_fds: 99 is not a perf event" },
-		{ "{\"21\": {\"type\": \"bpf_link_handler\", \"attr\": {\"prog_fd\": 98, "
+		{ "{\"41\": {\"type\": \"bpf_link_handler\", \"attr\": {\"prog_fd\": 98, "
 		  "\"target_fd\": 3}}}",
 		  "prog_fd 98 is not a program" },
 		{ "{\"3\": {\"type\": \"bpf_map_handler\", \"name\": \"dup\", \"attr\": {\"map_type\": 2, "
 		  "\"key_size\": 4, \"value_size\": 4, \"max_entries\": 1}}}",
 		  "fd 3 is already used" },
-		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_map_handler\", \"name\": \"m\", \"attr\": "
+		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"m\", \"attr\": "
 		  "{\"map_type\": 1, \"key_size\": 4, \"value_size\": 8, \"max_entries\": 4}, "
 		  "\"data\": [{\"key\": \"00000000\", \"value\": \"0000\"}]}]}",
 		  "value has 2 bytes, expected 8" },
-		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_map_handler\", \"name\": \"m\", \"attr\": "
+		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"m\", \"attr\": "
 		  "{\"map_type\": \"hash\", \"key_size\": 4, \"value_size\": 8, \"max_entries\": 4}}]}",
 		  "attr.map_type = \"hash\" is not a number" },
-		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_perf_event_handler\", \"attr\": "
+		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_perf_event_handler\", \"attr\": "
 		  "{\"type\": 6, \"pid\": -1}}]}",
 		  "a uprobe needs attr._module_name" },
-		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_dup_handler\", \"attr\": {\"of\": 99}}]}",
+		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_dup_handler\", \"attr\": {\"of\": 99}}]}",
 		  "a duplicate of fd 99, which does not exist" },
 		{ "[1, 2]", "expected an object" },
 		{ "{\"x3\": {}}", "key \"x3\" is not an fd" },
 		/* valid as JSON and as references, but the second map fails when
 		 * created (hash maps need a key): the first one is undone */
-		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_map_handler\", \"name\": \"ok\", "
+		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"ok\", "
 		  "\"attr\": {\"map_type\": 1, \"key_size\": 4, \"value_size\": 8, \"max_entries\": 4},"
 		  " \"data\": [{\"key\": \"01000000\", \"value\": \"0200000000000000\"}]},"
-		  " {\"fd\": 21, \"type\": \"bpf_map_handler\", \"name\": \"bad\", \"attr\": "
+		  " {\"fd\": 41, \"type\": \"bpf_map_handler\", \"name\": \"bad\", \"attr\": "
 		  "{\"map_type\": 1, \"key_size\": 0, \"value_size\": 8, \"max_entries\": 4}},"
-		  " {\"fd\": 22, \"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0,"
+		  " {\"fd\": 42, \"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0,"
 		  " \"cnt\": 1, \"insns\": \"9500000000000000\"}}]}",
 		  "nothing was imported" },
 		/* a data entry the map refuses while applying (array index out of range) */
-		{ "{\"handlers\": [{\"fd\": 20, \"type\": \"bpf_map_handler\", \"name\": \"a\", "
+		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"a\", "
 		  "\"attr\": {\"map_type\": 2, \"key_size\": 4, \"value_size\": 4, \"max_entries\": 1},"
 		  " \"data\": [{\"key\": \"05000000\", \"value\": \"01000000\"}]}]}",
-		  "handler fd 20: creating it failed: Argument list too long; nothing was imported" },
+		  "handler fd 40: creating it failed: Argument list too long; nothing was imported" },
 	};
 	char *before, *after;
 
