@@ -158,10 +158,8 @@ int srv_prog_load(union bpf_attr *a)
 		return -EINVAL;
 	if (a->prog_flags & ~(uint32_t)KNOWN_PROG_FLAGS)
 		return -EINVAL;
-	if (!a->insn_cnt)
-		return -EINVAL;
-	if (a->insn_cnt > BPFTIME_MAX_INSNS)
-		return -E2BIG;
+	if (!a->insn_cnt || a->insn_cnt > BPFTIME_MAX_INSNS)
+		return -E2BIG; /* the kernel's code for both */
 	if (!a->insns || !a->license)
 		return -EFAULT;
 	if (a->log_level && (!a->log_buf || a->log_size < 128 || a->log_level > 7))

@@ -55,6 +55,41 @@ static int checks, failed;
 #define EXIT()		    INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 #define LD_MAP_FD(d, fd)    INSN(BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), INSN(0, 0, 0, 0, 0)
 
+/* more of the kernel's error codes, one per rule */
+static void check_errnos(void)
+{
+	struct bpf_insn ret0[] = { MOV64_IMM(0, 0), EXIT() };
+	LIBBPF_OPTS(bpf_map_create_opts, mmapable, .map_flags = BPF_F_MMAPABLE);
+	uint32_t k = 0, next;
+	uint64_t v = 1;
+	int arr, prog, nul, fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "mm_hash", 4, 8, 4, &mmapable);
+	CHECK(fd < 0 && errno == EINVAL);
+	arr = bpf_map_create(BPF_MAP_TYPE_ARRAY, "e_arr", 4, 8, 2, NULL);
+	CHECK(arr >= 0);
+	CHECK(bpf_map_update_elem(arr, &k, &v, 8) < 0 && errno == EINVAL);
+	CHECK(!bpf_map_get_next_key(arr, NULL, &next) && next == 0);
+	k = 1;
+	CHECK(bpf_map_get_next_key(arr, &k, &next) < 0 && errno == ENOENT);
+	k = 7; /* out of range: the first index */
+	CHECK(!bpf_map_get_next_key(arr, &k, &next) && next == 0);
+	CHECK(bpf_prog_load(999, "bad_type", "GPL", ret0, 2, NULL) < 0 && errno == EINVAL);
+	CHECK(bpf_prog_load(BPF_PROG_TYPE_KPROBE, "no_insns", "GPL", ret0, 0, NULL) < 0 &&
+	      errno == E2BIG);
+	prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "ret0", "GPL", ret0, 2, NULL);
+	CHECK(prog >= 0);
+	/* a program where a map is wanted and the other way round */
+	CHECK(bpf_map_lookup_elem(prog, &k, &v) < 0 && errno == EINVAL);
+	CHECK(bpf_link_create(arr, -1, BPF_PERF_EVENT, NULL) < 0 && errno == EINVAL);
+	nul = open("/dev/null", O_RDONLY);
+	CHECK(bpf_map_lookup_elem(nul, &k, &v) < 0 && errno == EINVAL);
+	CHECK(bpf_obj_pin(nul, "/sys/fs/bpf/bpftime_e2e_nul") < 0);
+	close(nul);
+	close(prog);
+	close(arr);
+}
+
 static void check_verifier(void)
 {
 	struct bpf_insn bad[] = { MOV64_IMM(0, 0), JA(5), EXIT() };
@@ -624,6 +659,7 @@ int main(int argc, char **argv)
 	}
 
 	check_verifier();
+	check_errnos();
 	check_bad_input();
 	map_fd = check_maps();
 	check_batch();
