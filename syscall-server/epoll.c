@@ -280,3 +280,15 @@ void srv_epoll_note_real(int epfd, int op)
 		m->real_fds += op == EPOLL_CTL_ADD ? 1 : (m->real_fds > 0 ? -1 : 0);
 	srv_unlock();
 }
+
+void srv_epoll_forget(int fd)
+{
+	for (struct emu_epoll *m = emus; m; m = m->next) {
+		for (int i = 0; i < m->n; i++) {
+			if (m->e[i].fd == fd) {
+				m->e[i] = m->e[--m->n];
+				break;
+			}
+		}
+	}
+}

@@ -61,7 +61,6 @@ struct srv_fd {
 	uint8_t kind;	     /* enum srv_fd_kind */
 	int32_t implicit_link; /* perf event: link made by PERF_EVENT_IOC_SET_BPF, or -1 */
 	void *ring_meta;     /* perf event: local view of its ring's metadata page */
-	void *rb_view;	     /* ring buffer map: local view of consumer+producer pages */
 };
 
 struct srv {
@@ -136,6 +135,9 @@ void srv_perf_closed(int fd);
 int srv_epoll_ctl(int epfd, int op, int fd, void *event);
 int srv_epoll_wait(int epfd, void *events, int max, int timeout, const void *sigmask);
 void srv_epoll_closed(int fd);
+/* drops a closed fd of ours from every emulated epoll set, as the kernel
+ * does when a file goes (caller holds srv_lock) */
+void srv_epoll_forget(int fd);
 bool srv_epoll_has(int epfd);
 void srv_epoll_note_real(int epfd, int op); /* a real fd was added/removed */
 

@@ -207,7 +207,7 @@ static int dup_to(int oldfd, int newfd)
 	if (srv_fd(oldfd)->kind != SRV_FD_HANDLER) {
 		*f = *srv_fd(oldfd);
 		f->implicit_link = -1;
-		f->ring_meta = f->rb_view = NULL;
+		f->ring_meta = NULL;
 		srv_unlock();
 		return newfd;
 	}

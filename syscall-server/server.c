@@ -118,6 +118,7 @@ void srv_release_fd(int fd)
 
 	if (!f || f->kind == SRV_FD_NONE)
 		return;
+	srv_epoll_forget(fd);
 	if (f->kind == SRV_FD_HANDLER) {
 		if (bpftime_handler__type(srv.shm, fd) == BPFTIME_HANDLER_PERF_EVENT)
 			srv_perf_closed(fd);
