@@ -78,7 +78,7 @@ static void *worker_fn(void *arg)
 /* ns per call per thread, median of the rounds */
 static double measure(int threads)
 {
-	double v[16];
+	double v[16] = { 0 };
 
 	for (int r = 0; r < n_rounds; r++) {
 		struct worker w[2] = { 0 };
