@@ -806,6 +806,24 @@ static void test_stack(void **state)
 	assert_int_equal((int64_t)call(27, 0, P(bpftime_map__handle(F->shm, st)), 0, 0, 0),
 			 -EFAULT);
 
+	/* from a program on the JIT (no registers set): a non-empty stack, no crash */
+	{
+		const struct bpftime_insn prog[] = {
+			BPF_MOV64_REG(2, 10),
+			BPF_ALU64_IMM(BPF_ADD, 2, -64),
+			BPF_MOV64_IMM(3, 64),
+			BPF_MOV64_IMM(4, BPFTIME_F_USER_STACK),
+			BPF_CALL_HELPER(67),
+			BPF_EXIT_INSN(),
+		};
+		int fd = add_prog(prog, ARRAY_SIZE(prog), -1);
+
+		assert_int_equal(bpftime_vm__engine(bpftime_runtime__prog(F->rt, fd)),
+				 BPFTIME_ENGINE_JIT);
+		n = (int64_t)run_fd(fd, NULL, 0);
+		assert_true(n > 0 && n % 8 == 0);
+	}
+
 	/* from registers: rip, then the frame-pointer chain */
 	frames[0] = P(&frames[2]); /* saved rbp -> next frame */
 	frames[1] = 0x401000;	   /* return address */
