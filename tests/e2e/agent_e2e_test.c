@@ -384,6 +384,53 @@ static void test_live_attach_detach(void **state)
 	bpftime_shm__remove(NULL);
 }
 
+/* `bpftime attach PID`: the agent injected into a process that runs
+ * without it; its malloc calls are counted from then on */
+static void test_attach_pid(void **state)
+{
+	const char *largv[16], *aargv[16];
+	const char *vargv[] = { guard_bin, ex("victim/victim"), "-1", "2", NULL };
+	struct proc loader, victim, attach;
+	char pid[16], prefix[32], line[256];
+	unsigned long count = 0;
+
+	(void)state;
+	shm_for_test("attach");
+	cmd(largv, "load", ex("malloc/malloc"), "-i", "50", NULL);
+	spawn(&loader, largv, false);
+	expect_out(&loader, "ready\n");
+	spawn(&victim, vargv, false); /* the guard execs the victim: same pid */
+	snprintf(pid, sizeof(pid), "%d", (int)victim.pid);
+	cmd(aargv, "attach", pid, NULL);
+	spawn(&attach, aargv, false);
+	assert_int_equal(finish(&attach), 0);
+	assert_int_equal(attach.elen, 0);
+	snprintf(prefix, sizeof(prefix), "pid %s: ", pid);
+	for (int waited = 0; count < 10; waited += 50) {
+		if (waited > STUCK_MS)
+			fail_msg("no count for the attached victim: %s / %s", loader.obuf,
+				 loader.ebuf);
+		pump(&loader, 50);
+		if (last_line(loader.obuf, prefix, line, sizeof(line)))
+			sscanf(line + strlen(prefix), "%lu", &count);
+	}
+	/* a second attach is refused: the agent is there already */
+	spawn(&attach, aargv, false);
+	assert_int_not_equal(finish(&attach), 0);
+	assert_non_null(strstr(attach.ebuf, "already"));
+	stop(&loader);
+	kill(victim.pid, SIGTERM);
+	assert_int_equal(finish(&victim), 128 + SIGTERM);
+	assert_int_equal(victim.elen, 0);
+	assert_int_equal(victim.olen, 0);
+	/* no such process */
+	cmd(aargv, "attach", "999999999", NULL);
+	spawn(&attach, aargv, false);
+	assert_int_not_equal(finish(&attach), 0);
+	assert_true(attach.elen > 0);
+	bpftime_shm__remove(NULL);
+}
+
 /* no segment, or one that is not a bpftime segment: the target runs as
  * usual, its stdout untouched, one warning on stderr */
 static void test_unserved(void **state)
@@ -449,6 +496,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_override),
 		cmocka_unit_test(test_probes_threads_shlib),
 		cmocka_unit_test(test_live_attach_detach),
+		cmocka_unit_test(test_attach_pid),
 		cmocka_unit_test(test_unserved),
 		cmocka_unit_test(test_start_children_and_status),
 	};

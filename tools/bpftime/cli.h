@@ -26,5 +26,7 @@ int cmd_load(const struct cli *cli, int argc, char **argv);
  * -1 after a message */
 int cli_agent_options(const char *cmd, int argc, char **argv, bool *syscalls);
 int cmd_start(const struct cli *cli, int argc, char **argv);
+/* attach.c: ptrace injection of the agent into a running process */
+int cmd_attach(const struct cli *cli, int argc, char **argv);
 
 #endif

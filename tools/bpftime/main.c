@@ -29,6 +29,9 @@ static const struct subcommand {
 	{ "start", cmd_start,
 	  "start [-s] [--spdlog-level LEVEL] [--no-jit] COMMAND [ARGS...]\n"
 	  "      run a program with libbpftime-agent.so preloaded (its uprobes run in it)" },
+	{ "attach", cmd_attach,
+	  "attach PID\n"
+	  "      load libbpftime-agent.so into a running process (ptrace; x86-64, glibc)" },
 };
 
 static void usage(FILE *f)
