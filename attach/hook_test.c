@@ -929,6 +929,42 @@ static void test_shared_lib(void **state)
 	assert_int_equal(atomic_load(&r.hits), 1);
 }
 
+/* perf-event style targets: the symbol decides entry or inside */
+static void test_attach_module(void **state)
+{
+	Dl_info info;
+	uint64_t off, size, mid_off;
+	atomic_long n = 0;
+	struct rec r = { 0 };
+	struct bpftime_probe *p, *q;
+	struct bpftime_probe_opts ro = { .sz = sizeof(ro), .type = BPFTIME_PROBE_URETPROBE };
+
+	(void)state;
+	assert_int_equal(bpftime_elf_find_symbol("/proc/self/exe", "asm_mid2", &off, &size), 0);
+	mid_off = off + (uint64_t)(asm_mid2_probe - (char *)asm_mid2);
+	p = bpftime_probe__attach_module("/proc/self/exe", mid_off, count_fn, &n, NULL);
+	assert_non_null(p);
+	assert_ptr_equal(bpftime_probe__patch_addr(p), asm_mid2_probe);
+	/* the handler's atomic add clobbers the flags the function still needs */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(CALL(asm_mid2)(i, 5), i < 5);
+	assert_int_equal(atomic_load(&n), 10);
+	assert_int_equal(bpftime_probe__detach(p), 0);
+
+	assert_true(dladdr(dlsym(RTLD_DEFAULT, "testlib_mul"), &info));
+	assert_int_equal(bpftime_elf_find_symbol(info.dli_fname, "testlib_mul", &off, &size), 0);
+	q = bpftime_probe__attach_module(info.dli_fname, off, rec_fn, &r, &ro);
+	assert_non_null(q);
+	assert_int_equal(testlib_mul(5, 9), 45);
+	assert_int_equal(atomic_load(&r.hits), 1);
+	assert_int_equal(r.last.rax, 45);
+	assert_true(r.is_return);
+	assert_int_equal(bpftime_probe__detach(q), 0);
+	errno = 0;
+	assert_null(bpftime_probe__attach_module("/proc/self/exe", 1ULL << 40, count_fn, &n, NULL));
+	assert_int_equal(errno, ENOENT);
+}
+
 static void test_bad_args(void **state)
 {
 	(void)state;
@@ -970,6 +1006,7 @@ int main(void)
 		cmocka_unit_test(test_trap_chaining),
 		cmocka_unit_test(test_resolve_exe),
 		cmocka_unit_test(test_shared_lib),
+		cmocka_unit_test(test_attach_module),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_longjmp),
 	};

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <inttypes.h>
 #include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,4 +198,39 @@ int bpftime_elf_symbol_at(const char *module, uint64_t file_offset, uint64_t *sy
 	if (size)
 		*size = f.size;
 	return 0;
+}
+
+struct bpftime_probe *bpftime_probe__attach_module(const char *module, uint64_t offset,
+						   bpftime_probe_fn fn, void *data,
+						   const struct bpftime_probe_opts *opts)
+{
+	struct bpftime_probe_opts o = { .sz = sizeof(o) };
+	uint64_t sym_off, size;
+	void *addr;
+	int err;
+
+	if (!module || !fn) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (opts) {
+		if (opts->sz < sizeof(size_t) || opts->sz > sizeof(o)) {
+			errno = EINVAL; /* unknown tail: bpftime_probe__attach checks it */
+			return bpftime_probe__attach(NULL, fn, data, opts);
+		}
+		memcpy(&o, opts, opts->sz);
+		o.sz = sizeof(o);
+	}
+	err = bpftime_resolve_module_offset(module, offset, &addr);
+	if (err) {
+		pr_warn("uprobe %s+%#" PRIx64 ": not mapped in this process\n", module, offset);
+		errno = -err;
+		return NULL;
+	}
+	if (!o.func_size && !bpftime_elf_symbol_at(module, offset, &sym_off, &size) && size) {
+		o.func = (const uint8_t *)addr - (offset - sym_off);
+		o.func_size = size;
+		o.inside_func = offset != sym_off;
+	}
+	return bpftime_probe__attach(addr, fn, data, &o);
 }

@@ -34,6 +34,8 @@ extern char asm_spin_loop[];
 int64_t asm_size_only(int64_t x);	     /* 3-byte symbol falling through: x */
 int64_t asm_flags_mid(int64_t a, int64_t b); /* cmp; <probe>; mov eax,0; setl al; ret */
 extern char asm_flags_mid_probe[];
+int64_t asm_mid2(int64_t a, int64_t b); /* as asm_flags_mid */
+extern char asm_mid2_probe[];
 int64_t asm_redzone_mid(int64_t a, int64_t b); /* stores in the red zone; <probe>; loads */
 extern char asm_redzone_mid_probe[];
 

@@ -126,6 +126,16 @@ asm_flags_mid_probe:
 	ret
 END(asm_flags_mid)
 
+/* the same shape, probed through module + offset only */
+FUNC(asm_mid2)
+	cmp rdi, rsi
+	.globl asm_mid2_probe
+asm_mid2_probe:
+	mov eax, 0
+	setl al
+	ret
+END(asm_mid2)
+
 /* a leaf keeping a and b in the red zone across the probe: returns a + b */
 FUNC(asm_redzone_mid)
 	mov qword ptr [rsp - 8], rdi

@@ -134,6 +134,21 @@ BPFTIME_API struct bpftime_probe *bpftime_probe__attach(void *addr, bpftime_prob
  */
 BPFTIME_API int bpftime_probe__detach(struct bpftime_probe *probe);
 
+/**
+ * @brief **bpftime_probe__attach_module()** attaches at a perf-event uprobe
+ * target: module path and offset in its file (perf_event_attr config1/config2,
+ * as libbpf computes them).  The address comes from
+ * bpftime_resolve_module_offset(); the enclosing function, from the module's
+ * symbols, gives func/func_size and sets inside_func when the offset is past
+ * its start (unless opts gives func_size).  Without a symbol the address is
+ * taken as a function entry, as the kernel does.
+ * @return as bpftime_probe__attach(); ENOENT when the module or offset is not
+ *         mapped in this process
+ */
+BPFTIME_API struct bpftime_probe *
+bpftime_probe__attach_module(const char *module, uint64_t offset, bpftime_probe_fn fn, void *data,
+			     const struct bpftime_probe_opts *opts);
+
 /** @brief how the probe's site is patched (jmp or int3 trap) */
 BPFTIME_API enum bpftime_probe_mode bpftime_probe__mode(const struct bpftime_probe *probe);
 
