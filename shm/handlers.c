@@ -343,6 +343,51 @@ int bpftime_handler__fd_by_id(struct bpftime_shm *shm, uint32_t id)
 	return shm_err(-ENOENT);
 }
 
+/* The object with @id, wherever a reference to it lives: a slot, a pin, or
+ * the maps a program holds (BPF_PROG_BIND_MAP / used_maps).  Called with
+ * the table lock held; returns its offset or 0. */
+static uint64_t find_id_locked(struct bpftime_shm *shm, uint32_t id)
+{
+	for (uint32_t i = 0; i < shm->max_fd; i++) {
+		struct shm_obj *o = shm_slot_obj(shm, (int)i, 0);
+
+		if (o && o->id == id)
+			return shm_off(shm, o);
+	}
+	for (int i = 0; i < BPFTIME_MAX_PINS; i++) {
+		uint64_t off = shm->pins[i].obj_off;
+
+		if (off && ((struct shm_obj *)shm_ptr(shm, off))->id == id)
+			return off;
+	}
+	for (uint32_t i = 0; i < shm->max_fd; i++) {
+		struct shm_prog *p = shm_slot_obj(shm, (int)i, BPFTIME_HANDLER_PROG);
+
+		for (uint32_t k = 0; p && k < p->used_map_cnt; k++)
+			if (((struct shm_obj *)shm_ptr(shm, p->used_maps[k]))->id == id)
+				return p->used_maps[k];
+	}
+	return 0;
+}
+
+int bpftime_handler__open_id(struct bpftime_shm *shm, uint32_t id, int newfd)
+{
+	uint64_t off;
+	int ret;
+
+	shm_lock(&shm->hdr->table_lock);
+	off = id ? find_id_locked(shm, id) : 0;
+	if (off)
+		shm_obj_get(shm, off);
+	shm_unlock(&shm->hdr->table_lock);
+	if (!off)
+		return shm_err(-ENOENT);
+	ret = shm_obj_install(shm, newfd, off);
+	if (ret < 0)
+		shm_obj_put(shm, off);
+	return shm_err(ret);
+}
+
 int bpftime_handler__next_id(struct bpftime_shm *shm, enum bpftime_handler_type type, uint32_t id,
 			     uint32_t *next_id)
 {

@@ -202,6 +202,11 @@ BPFTIME_API int bpftime_handler__close(struct bpftime_shm *shm, int fd);
 BPFTIME_API int bpftime_handler__dup(struct bpftime_shm *shm, int oldfd, int newfd);
 /** @brief a slot referring to object @id, the lowest one, or -ENOENT */
 BPFTIME_API int bpftime_handler__fd_by_id(struct bpftime_shm *shm, uint32_t id);
+/** @brief **bpftime_handler__open_id()** makes slot @newfd (-1: the first
+ * free one) refer to the object with @id, wherever it is held: a slot, a pin,
+ * or a program holding it as a map it uses (what *_GET_FD_BY_ID reaches in
+ * the kernel).  @return the fd, -ENOENT, -EEXIST, -EMFILE */
+BPFTIME_API int bpftime_handler__open_id(struct bpftime_shm *shm, uint32_t id, int newfd);
 /** @brief the smallest object id above @id among used slots, or -ENOENT;
  * @type BPFTIME_HANDLER_NONE matches every type (GET_NEXT_ID) */
 BPFTIME_API int bpftime_handler__next_id(struct bpftime_shm *shm, enum bpftime_handler_type type,
