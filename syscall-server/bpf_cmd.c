@@ -236,11 +236,6 @@ static int make_get(int fd, void *ctx)
 	return bpftime_obj__get(srv.shm, ctx, fd);
 }
 
-static int make_dup(int fd, void *ctx)
-{
-	return bpftime_handler__dup(srv.shm, (int)(intptr_t)ctx, fd);
-}
-
 static int obj_pin(const union bpf_attr *a)
 {
 	const char *path = u64_ptr(a->pathname);
@@ -281,17 +276,30 @@ static enum bpftime_handler_type id_cmd_type(int cmd)
 	}
 }
 
+struct open_id_ctx {
+	uint32_t id;
+	enum bpftime_handler_type type;
+};
+
+static int make_open_id(int fd, void *ctx)
+{
+	const struct open_id_ctx *c = ctx;
+	int ret = bpftime_handler__open_id(srv.shm, c->id, fd);
+
+	if (ret >= 0 && bpftime_handler__type(srv.shm, ret) != c->type) {
+		bpftime_handler__close(srv.shm, ret);
+		return -ENOENT; /* an id of another kind of object */
+	}
+	return ret;
+}
+
 static int get_fd_by_id(int cmd, const union bpf_attr *a)
 {
-	enum bpftime_handler_type type = id_cmd_type(cmd);
-	int src;
+	struct open_id_ctx c = { a->prog_id, id_cmd_type(cmd) };
 
-	if (!a->prog_id)
+	if (!c.id)
 		return -ENOENT;
-	src = bpftime_handler__fd_by_id(srv.shm, a->prog_id);
-	if (src < 0 || bpftime_handler__type(srv.shm, src) != type)
-		return -ENOENT;
-	return srv_new_fd(make_dup, (void *)(intptr_t)src, true);
+	return srv_new_fd(make_open_id, &c, true);
 }
 
 static int get_next_id(int cmd, const union bpf_attr *a, union bpf_attr *ua, unsigned int size)
@@ -311,39 +319,10 @@ static int get_next_id(int cmd, const union bpf_attr *a, union bpf_attr *ua, uns
 
 /* ---- OBJ_GET_INFO_BY_FD ------------------------------------------------ */
 
-struct map_ids_ctx {
-	uint32_t ids[64];
-	uint32_t n;
-};
-
-static void collect_map_ids(int prog_fd, struct map_ids_ctx *c)
-{
-	const struct bpftime_insn *insns;
-	size_t cnt;
-
-	c->n = 0;
-	insns = bpftime_prog__insns(srv.shm, prog_fd, &cnt);
-	for (size_t i = 0; insns && i + 1 < cnt; i++) {
-		uint32_t id;
-		bool seen = false;
-
-		if (insns[i].code != (BPF_LD | BPF_IMM | BPF_DW))
-			continue;
-		if (insns[i].src == BPF_PSEUDO_MAP_FD || insns[i].src == BPF_PSEUDO_MAP_VALUE) {
-			id = obj_id(insns[i].imm);
-			for (uint32_t j = 0; j < c->n; j++)
-				seen |= c->ids[j] == id;
-			if (id && !seen && c->n < ARRAY_SIZE(c->ids))
-				c->ids[c->n++] = id;
-		}
-		i++;
-	}
-}
-
 static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 {
 	struct bpftime_prog_info pi;
-	struct map_ids_ctx ids;
+	uint32_t ids[BPFTIME_PROG_MAX_MAPS];
 	const struct bpftime_insn *insns;
 	size_t cnt;
 	int ret = bpftime_prog__info(srv.shm, fd, &pi);
@@ -361,10 +340,12 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 			       MIN((size_t)u->xlated_prog_len, cnt * 8));
 	}
 	k->xlated_prog_insns = u->xlated_prog_insns;
-	collect_map_ids(fd, &ids);
-	k->nr_map_ids = ids.n;
+	ret = bpftime_prog__map_ids(srv.shm, fd, ids, (int)ARRAY_SIZE(ids));
+	if (ret < 0)
+		return ret;
+	k->nr_map_ids = (uint32_t)ret;
 	if (u->map_ids && u->nr_map_ids)
-		memcpy(u64_ptr(u->map_ids), ids.ids, MIN(u->nr_map_ids, ids.n) * sizeof(uint32_t));
+		memcpy(u64_ptr(u->map_ids), ids, MIN(u->nr_map_ids, (uint32_t)ret) * sizeof(uint32_t));
 	k->map_ids = u->map_ids;
 	memcpy(k->name, pi.name, MIN(sizeof(k->name), sizeof(pi.name)));
 	k->btf_id = pi.prog_btf_fd > 0 ? obj_id(pi.prog_btf_fd) : 0;
@@ -652,6 +633,9 @@ static int prog_bind_map(const union bpf_attr *a)
 		ret = want((int)a->prog_bind_map.map_fd, BPFTIME_HANDLER_MAP);
 	if (!ret && a->prog_bind_map.flags)
 		ret = -EINVAL;
+	if (!ret)
+		ret = bpftime_prog__bind_map(srv.shm, (int)a->prog_bind_map.prog_fd,
+					     (int)a->prog_bind_map.map_fd);
 	return ret;
 }
 

@@ -217,8 +217,31 @@ int srv_prog_load(union bpf_attr *a)
 	p.insns = insns;
 	p.cnt = a->insn_cnt;
 	ret = srv_new_fd(make_prog, &p, true);
-	if (ret < 0)
+	if (ret < 0) {
 		pr_warn("syscall server: cannot store program '%s': %s\n", name, strerror(-ret));
+		goto out;
+	}
+	/* the program holds its maps, as the kernel's used_maps: they live
+	 * while it does, whatever the loader does with their fds */
+	for (uint32_t i = 0; i + 1 < a->insn_cnt; i++) {
+		const struct bpftime_insn *in = &insns[i];
+		int bind;
+
+		if (in->code != (BPF_LD | BPF_IMM | BPF_DW))
+			continue;
+		i++;
+		if (in->src != BPF_PSEUDO_MAP_FD && in->src != BPF_PSEUDO_MAP_VALUE)
+			continue;
+		bind = bpftime_prog__bind_map(srv.shm, ret, in->imm);
+		if (bind) {
+			pr_warn("syscall server: program '%s' cannot hold map fd %d: %s\n", name,
+				in->imm, strerror(-bind));
+			srv_release_fd(ret);
+			srv_real.close(ret);
+			ret = bind == -E2BIG ? -E2BIG : -EINVAL;
+			goto out;
+		}
+	}
 out:
 	free(insns);
 	return ret;

@@ -255,6 +255,30 @@ static void check_dup(int map_fd)
 	CHECK(!bpf_map_lookup_elem(map_fd, &k, &v) && v == 77);
 }
 
+/* a program holds the maps it uses: closing the map fd leaves the map
+ * alive and listed in the program's info, reachable by id */
+static void check_used_maps(void)
+{
+	int m = bpf_map_create(BPF_MAP_TYPE_ARRAY, "used", 4, 8, 1, NULL), p, fd;
+	struct bpf_insn insns[] = { ST_W(10, -4, 0), MOV64_REG(2, 10), ADD64_IMM(2, -4),
+				    LD_MAP_FD(1, m), CALL(1), MOV64_IMM(0, 0), EXIT() };
+	struct bpf_prog_info info;
+	uint32_t id = map_id(m), ids[2] = { 0 }, len = sizeof(info);
+
+	p = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "uses_map", "GPL", insns,
+			  sizeof(insns) / sizeof(insns[0]), NULL);
+	CHECK(m >= 0 && p >= 0 && id);
+	close(m);
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = 2;
+	info.map_ids = (uintptr_t)ids;
+	CHECK(!bpf_obj_get_info_by_fd(p, &info, &len) && info.nr_map_ids == 1 && ids[0] == id);
+	fd = bpf_map_get_fd_by_id(id);
+	CHECK(fd >= 0 && map_id(fd) == id);
+	close(fd);
+	close(p);
+}
+
 static void check_ids_and_pins(int map_fd, const char *pin)
 {
 	struct bpf_map_info info = {};
@@ -665,6 +689,7 @@ int main(int argc, char **argv)
 	check_batch();
 	prog_fd = check_test_run(map_fd);
 	check_dup(map_fd);
+	check_used_maps();
 	check_ids_and_pins(map_fd, argc > 1 ? argv[1] : NULL);
 	check_btf();
 	check_perf_and_links(prog_fd);
