@@ -203,21 +203,29 @@ static void hook_sync(void)
  * hit is skipped (counted as missed) instead of taking registry_lock again. */
 static __thread bool tls_registering __attribute__((tls_model("initial-exec")));
 
+/* false: a hit nested in this thread's registration, to be skipped */
+static inline bool tls_ensure(struct hook_tls *t)
+{
+	if (likely(t->registered))
+		return true;
+	if (tls_registering) {
+		t->missed++;
+		return false;
+	}
+	tls_registering = true;
+	tls_register(t);
+	tls_registering = false;
+	return true;
+}
+
 uint64_t hook_entry(struct bpftime_pt_regs *regs, struct hook_site *site)
 {
 	struct hook_tls *t = &hook_tls;
 	struct hook_list *l;
 	uint64_t ret;
 
-	if (unlikely(!t->registered)) {
-		if (tls_registering) {
-			t->missed++;
-			return 0;
-		}
-		tls_registering = true;
-		tls_register(t);
-		tls_registering = false;
-	}
+	if (unlikely(!tls_ensure(t)))
+		return 0;
 	inflight_enter(t);
 	l = atomic_load_explicit(&site->list, memory_order_acquire);
 	ret = l->dispatch(regs, l);
@@ -374,11 +382,9 @@ uint64_t hook_dispatch_return(struct bpftime_pt_regs *regs)
 	atomic_signal_fence(memory_order_acquire);
 	sh->top--;
 	regs->rip = ent.ret;
-	if (likely(!t->active)) {
+	if (likely(!t->active && tls_ensure(t))) {
 		struct hook_list *l;
 
-		if (unlikely(!t->registered))
-			tls_register(t);
 		inflight_enter(t);
 		l = atomic_load_explicit(&ent.site->list, memory_order_acquire);
 		t->active = true;
@@ -393,7 +399,7 @@ uint64_t hook_dispatch_return(struct bpftime_pt_regs *regs)
 		t->ctx.is_return = false;
 		t->active = false;
 		inflight_leave(t);
-	} else {
+	} else if (t->active) {
 		t->missed++;
 	}
 	return ent.ret;
