@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <bpftime/map.h>
 #include <bpftime/runtime.h>
@@ -312,11 +313,192 @@ static void test_strncmp(void **state)
 	}
 }
 
+
+/* Return codes of map helpers and of the callback helpers, in a program:
+ * each step's r0 goes to out[step] (u64), the same program on both sides. */
+static void run_codes(bool kernel, int64_t res[14], bool *ok)
+{
+	struct bpftime_insn p[160];
+	uint8_t zero[OUT_SIZE] = { 0 }, out[OUT_SIZE];
+	int hash, outm, prog, step = 0, sub_pc[2], fix[2], nfix = 0;
+	size_t n = 0;
+	uint64_t r0;
+
+	outm = map_create(kernel, 0, OUT_SIZE);
+	if (kernel) {
+		hash = bpf_map_create(BPF_MAP_TYPE_HASH, "h", 4, 8, 4, NULL);
+	} else {
+		hash = bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 4, NULL);
+	}
+	assert_true(outm >= 0 && hash >= 0);
+	assert_int_equal(map_update(kernel, outm, zero), 0);
+	/* r6 = &out; key 1 at r10-4, value at r10-16, ctx (counter) at r10-24 */
+	p[n++] = ST_W(10, -4, 0);
+	{
+		struct bpftime_insn ld[] = { LD64(1, BPF_PSEUDO_MAP_FD, outm, 0) };
+
+		p[n++] = ld[0];
+		p[n++] = ld[1];
+	}
+	p[n++] = MOV64_REG(2, 10);
+	p[n++] = ADD64_IMM(2, -4);
+	p[n++] = CALL(1);
+	p[n++] = JEQ_IMM(0, 0, 0); /* patched: to the exit */
+	fix[nfix++] = (int)n - 1;
+	p[n++] = MOV64_REG(6, 0);
+	p[n++] = ST_W(10, -4, 1);
+	p[n++] = ST_W(10, -16, 7);
+	p[n++] = ST_W(10, -12, 0);
+	p[n++] = ST_W(10, -24, 0);
+	p[n++] = ST_W(10, -20, 0);
+#define MAPCALL(ID, FLAGS, WITH_VALUE)                                                             \
+	do {                                                                                       \
+		struct bpftime_insn ld_[] = { LD64(1, BPF_PSEUDO_MAP_FD, hash, 0) };               \
+		p[n++] = ld_[0];                                                                   \
+		p[n++] = ld_[1];                                                                   \
+		p[n++] = MOV64_REG(2, 10);                                                         \
+		p[n++] = ADD64_IMM(2, -4);                                                         \
+		if (WITH_VALUE) {                                                                  \
+			p[n++] = MOV64_REG(3, 10);                                                 \
+			p[n++] = ADD64_IMM(3, -16);                                                \
+			p[n++] = MOV64_IMM(4, FLAGS);                                              \
+		}                                                                                  \
+		p[n++] = CALL(ID);                                                                 \
+		p[n++] = STX_DW(6, 0, (int16_t)(8 * step++));                                      \
+	} while (0)
+	MAPCALL(2, BPF_EXIST, true);   /* absent: -ENOENT */
+	MAPCALL(3, 0, false);	       /* absent: -ENOENT */
+	MAPCALL(2, BPF_NOEXIST, true); /* 0 */
+	MAPCALL(2, BPF_NOEXIST, true); /* -EEXIST */
+	MAPCALL(2, BPF_EXIST, true);   /* 0 */
+	MAPCALL(2, 4, true);	       /* BPF_F_LOCK without a spin lock: -EINVAL */
+	MAPCALL(2, 8, true);	       /* unknown flag: -EINVAL */
+	MAPCALL(3, 0, false);	       /* 0 */
+	MAPCALL(3, 0, false);	       /* -ENOENT */
+	MAPCALL(2, BPF_ANY, true);     /* 0, for the walk below */
+#undef MAPCALL
+	/* bpf_loop(5, cb, &ctx, 0): 5; flags 1: -EINVAL; for_each: 1 element */
+	for (int k = 0; k < 3; k++) {
+		if (k < 2) {
+			p[n++] = MOV64_IMM(1, 5);
+		} else {
+			struct bpftime_insn ld[] = { LD64(1, BPF_PSEUDO_MAP_FD, hash, 0) };
+
+			p[n++] = ld[0];
+			p[n++] = ld[1];
+		}
+		p[n++] = INSN(BPF_LD | BPF_DW | BPF_IMM, 2, BPF_PSEUDO_FUNC, 0, 0); /* patched */
+		p[n++] = INSN(0, 0, 0, 0, 0);
+		p[n++] = MOV64_REG(3, 10);
+		p[n++] = ADD64_IMM(3, -24);
+		p[n++] = MOV64_IMM(4, k == 1);
+		p[n++] = CALL(k < 2 ? 181 : 164);
+		p[n++] = STX_DW(6, 0, (int16_t)(8 * step++));
+	}
+	/* the counter the callbacks advanced: 5 + 1 */
+	p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_DW, 1, 10, -24, 0);
+	p[n++] = STX_DW(6, 1, (int16_t)(8 * step++));
+	p[n++] = MOV64_IMM(0, 2);
+	p[n++] = EXIT();
+	p[fix[0]].off = (int16_t)((int)n - 2 - (fix[0] + 1));
+	/* callbacks: *(u64 *)ctx += 1, return 0; bpf_loop passes ctx in r2,
+	 * for_each_map_elem in r4 */
+	for (int cb = 0; cb < 2; cb++) {
+		sub_pc[cb] = (int)n;
+		p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_DW, 1, cb ? 4 : 2, 0, 0);
+		p[n++] = ADD64_IMM(1, 1);
+		p[n++] = STX_DW(cb ? 4 : 2, 1, 0);
+		p[n++] = MOV64_IMM(0, 0);
+		p[n++] = EXIT();
+	}
+	for (size_t pc = 0, k = 0; pc < (size_t)sub_pc[0]; pc++) {
+		if (p[pc].code == (BPF_LD | BPF_DW | BPF_IMM) && p[pc].src == BPF_PSEUDO_FUNC)
+			p[pc].imm = sub_pc[k++ < 2 ? 0 : 1] - (int)pc - 1;
+	}
+	*ok = true;
+	if (kernel) {
+		char log[16384] = "";
+		uint8_t pkt[64] = { 0 };
+		/* callbacks need BTF func info: main and two static subprograms */
+		struct btf *btf = btf__new_empty();
+		int int_id = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+		int proto = btf__add_func_proto(btf, int_id);
+		struct bpf_func_info fi[3] = {
+			{ 0, (uint32_t)btf__add_func(btf, "main", BTF_FUNC_GLOBAL, proto) },
+			{ (uint32_t)sub_pc[0], (uint32_t)btf__add_func(btf, "cb_loop", BTF_FUNC_STATIC,
+								       proto) },
+			{ (uint32_t)sub_pc[1], (uint32_t)btf__add_func(btf, "cb_each", BTF_FUNC_STATIC,
+								       proto) },
+		};
+		LIBBPF_OPTS(bpf_prog_load_opts, lo, .log_buf = log, .log_size = sizeof(log),
+			    .log_level = 1, .func_info = fi, .func_info_cnt = 3,
+			    .func_info_rec_size = sizeof(fi[0]));
+		LIBBPF_OPTS(bpf_test_run_opts, to, .data_in = pkt, .data_size_in = sizeof(pkt));
+
+		assert_int_equal(btf__load_into_kernel(btf), 0);
+		lo.prog_btf_fd = btf__fd(btf);
+		prog = bpf_prog_load(BPF_PROG_TYPE_XDP, "codes", "GPL", (const struct bpf_insn *)p,
+				     n, &lo);
+		btf__free(btf);
+		if (prog < 0) {
+			fprintf(stderr, "kernel refused the program: %s\n",
+				log + (strlen(log) > 600 ? strlen(log) - 600 : 0));
+			*ok = false;
+		} else {
+			assert_int_equal(bpf_prog_test_run_opts(prog, &to), 0);
+			close(prog);
+		}
+	} else {
+		prog = bpftime_prog__create(shm, -1, BPF_PROG_TYPE_XDP, "codes", p, n, NULL);
+		assert_true(prog >= 0);
+		assert_int_equal(bpftime_runtime__run(rt, prog, NULL, 0, &r0), 0);
+		bpftime_handler__close(shm, prog);
+	}
+	if (*ok) {
+		assert_int_equal(map_lookup(kernel, outm, out), 0);
+		memcpy(res, out, 14 * 8);
+	}
+	if (kernel) {
+		close(hash);
+		close(outm);
+	} else {
+		bpftime_handler__close(shm, hash);
+		bpftime_handler__close(shm, outm);
+	}
+}
+
+static void test_map_and_callback_codes(void **state)
+{
+	int64_t ours[14], theirs[14];
+	bool ok;
+
+	(void)state;
+	if (!kernel_ok)
+		skip();
+	run_codes(true, theirs, &ok);
+	if (!ok)
+		skip(); /* e.g. a kernel without bpf_loop */
+	run_codes(false, ours, &ok);
+	for (int i = 0; i < 14; i++) {
+		if (ours[i] != theirs[i])
+			fail_msg("step %d: kernel %lld, bpftime %lld", i, (long long)theirs[i],
+				 (long long)ours[i]);
+	}
+	/* and they are what the documentation says */
+	assert_int_equal(theirs[0], -ENOENT);
+	assert_int_equal(theirs[3], -EEXIST);
+	assert_int_equal(theirs[10], 5);
+	assert_int_equal(theirs[11], -EINVAL);
+	assert_int_equal(theirs[12], 1);
+	assert_int_equal(theirs[13], 6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_snprintf_formats),
 		cmocka_unit_test(test_strncmp),
+		cmocka_unit_test(test_map_and_callback_codes),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
