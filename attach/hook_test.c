@@ -517,11 +517,44 @@ static void test_branch_into_patch(void **state)
 	(void)state;
 	assert_int_equal(bpftime_elf_find_symbol("/proc/self/exe", "asm_loop_back", &off, &size),
 			 0);
-	errno = 0;
+	/* the loop's back edge lands inside the 5 bytes: no jmp, an int3 */
 	p = ATTACH(asm_loop_back, count_fn, &n, .func_size = size);
-	assert_null(p);
-	assert_int_equal(errno, ENOTSUP);
-	assert_int_equal(CALL(asm_loop_back)(5), 5); /* untouched */
+	assert_non_null(p);
+	assert_int_equal(bpftime_probe__mode(p), BPFTIME_PROBE_MODE_TRAP);
+	assert_int_equal(CALL(asm_loop_back)(5), 5);
+	assert_int_equal(CALL(asm_loop_back)(3), 3);
+	assert_int_equal(atomic_load(&n), 2);
+	assert_int_equal(bpftime_probe__detach(p), 0);
+}
+
+/* hook_relocate refuses a branch into the displaced bytes themselves, and
+ * an instruction it cannot move (jrcxz) */
+static void test_reloc_refusals(void **state)
+{
+	static const uint8_t back_into[] = {
+		0x90,		  /* nop */
+		0x90,		  /* nop */
+		0x74, 0xFD,	  /* jz -3: to +1, inside the displaced bytes */
+		0x90, 0x90, 0xC3, /* nop; nop; ret */
+	};
+	static const uint8_t jrcxz[] = { 0xE3, 0x05, 0x90, 0x90, 0x90, 0x90, 0xC3 };
+	uint8_t out[256];
+	struct hook_reloc r;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(hook_relocate(back_into, 0x10000, 5, sizeof(back_into), out, 0x20000,
+				       sizeof(out), &r, err, sizeof(err)),
+			 -ENOTSUP);
+	assert_non_null(strstr(err, "branches into the patched bytes"));
+	assert_int_equal(hook_relocate(jrcxz, 0x10000, 5, sizeof(jrcxz), out, 0x20000, sizeof(out),
+				       &r, err, sizeof(err)),
+			 -ENOTSUP);
+	assert_non_null(strstr(err, "jrcxz"));
+	/* a ret before 5 bytes: too short (the caller falls back to int3) */
+	assert_int_equal(hook_relocate(jrcxz + 6, 0x10000, 5, 1, out, 0x20000, sizeof(out), &r, err,
+				       sizeof(err)),
+			 -E2BIG);
 }
 
 static void test_inside_func(void **state)
@@ -994,6 +1027,7 @@ int main(void)
 		cmocka_unit_test(test_riprel),
 		cmocka_unit_test(test_reloc_abs_forms),
 		cmocka_unit_test(test_branch_into_patch),
+		cmocka_unit_test(test_reloc_refusals),
 		cmocka_unit_test(test_inside_func),
 		cmocka_unit_test(test_xmm_preserved),
 		cmocka_unit_test(test_nested_skipped),

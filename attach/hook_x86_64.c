@@ -1302,17 +1302,21 @@ int hook_site_get(uintptr_t addr, const struct hook_site_opts *o, struct hook_si
 		if (!ret && o->func_size)
 			ret = scan_func(o->func ? (uintptr_t)o->func : addr, o->func_size,
 					s->patch_addr, s->disp_len, err, sizeof(err));
-		if (ret == -ENOTSUP && s->stub) {
+		if (ret && s->stub) {
 			munmap(s->stub, HOOK_STUB_SIZE);
 			s->stub = NULL;
 		}
 	}
-	if (ret == -E2BIG) {
+	/* Too short, or bytes a jmp cannot take over (a branch into them, an
+	 * instruction that cannot be relocated): an int3 displaces only the
+	 * first instruction. */
+	if (ret == -E2BIG || ret == -ENOTSUP) {
 		if (!o->force_trap)
-			pr_warn("probe at %#" PRIxPTR
-				": too short for a jmp (%s): using an int3 trap, "
+			pr_warn("probe at %#" PRIxPTR ": %s (%s): using an int3 trap, "
 				"about 1 us per hit\n",
-				addr, avail < HOOK_JMP_LEN ? "function ends" : err);
+				addr, ret == -E2BIG ? "too short for a jmp" : "no jmp possible",
+				avail < HOOK_JMP_LEN ? "function ends" : err);
+		err[0] = 0;
 		s->mode = BPFTIME_PROBE_MODE_TRAP;
 		s->patch_len = 1;
 		ret = build_stub(s, (const uint8_t *)s->patch_addr, 1, avail, err, sizeof(err));
