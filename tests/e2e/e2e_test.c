@@ -6,7 +6,7 @@
  * and perf buffers to the loaders' libbpf consumers.  Each test uses its own
  * segment name.
  *
- *   e2e_test BPFTIME GUARD EXAMPLES_DIR SYSCALL_CHECKS SERVER
+ *   e2e_test BPFTIME GUARD EXAMPLES_DIR SYSCALL_CHECKS SERVER [BPFTIMETOOL|none]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,7 +29,7 @@
 /* a safety net so a broken build fails instead of hanging; never a measurement */
 #define STUCK_MS 60000
 
-static const char *bpftime_bin, *guard_bin, *examples, *checks_bin, *server_path;
+static const char *bpftime_bin, *guard_bin, *examples, *checks_bin, *server_path, *tool_bin;
 static char victim[4096];
 
 struct proc {
@@ -581,6 +581,79 @@ static void test_two_loaders_and_kill(void **state)
 	shm_done(shm);
 }
 
+/* what a loader left is what bpftimetool sees: export lists it, and `run`
+ * executes the loader's program in another process, on the shared map */
+static void test_bpftimetool(void **state)
+{
+	char json[256], data[256], cmdline[64];
+	const char *argv[16];
+	struct bpftime_shm *shm;
+	struct proc loader, p;
+	FILE *f;
+	int prog;
+
+	(void)state;
+	if (!tool_bin)
+		skip();
+	shm_for_test("tool");
+	load_args(argv, "malloc", "-i", "50", NULL);
+	spawn(&loader, argv);
+	expect_out(&loader, "ready\n");
+	shm = shm_open_now();
+	prog = find_named(shm, BPFTIME_HANDLER_PROG, "count_malloc");
+	assert_true(prog >= 0);
+
+	snprintf(json, sizeof(json), "/tmp/bpftime_e2e_%d.json", getpid());
+	{
+		const char *eargv[] = { guard_bin, tool_bin, "export", json, NULL };
+		char *text;
+		long n;
+
+		spawn(&p, eargv);
+		assert_int_equal(finish(&p), 0);
+		f = fopen(json, "r");
+		assert_non_null(f);
+		fseek(f, 0, SEEK_END);
+		n = ftell(f);
+		rewind(f);
+		text = calloc(1, (size_t)n + 1);
+		assert_non_null(text);
+		assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+		fclose(f);
+		unlink(json);
+		assert_non_null(strstr(text, "bpf_prog_handler"));
+		assert_non_null(strstr(text, "count_malloc"));
+		assert_non_null(strstr(text, "bpf_map_handler"));
+		assert_non_null(strstr(text, "bpf_perf_event_handler"));
+		assert_non_null(strstr(text, "libc.so"));
+		assert_non_null(strstr(text, "bpf_link_handler"));
+		free(text);
+	}
+	/* a zeroed struct pt_regs as the context; five runs count five calls
+	 * for bpftimetool's pid, which the loader then reports */
+	snprintf(data, sizeof(data), "/tmp/bpftime_e2e_%d.bin", getpid());
+	f = fopen(data, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 21 * 8; i++)
+		fputc(0, f);
+	fclose(f);
+	snprintf(cmdline, sizeof(cmdline), "%d", prog);
+	{
+		const char *rargv[] = { guard_bin, tool_bin, "run", cmdline, data, "repeat", "5", NULL };
+		char want[64];
+
+		spawn(&p, rargv);
+		assert_int_equal(finish(&p), 0);
+		unlink(data);
+		assert_non_null(strstr(p.obuf, "Return value: 0"));
+		snprintf(want, sizeof(want), "pid %d: 5 malloc calls\n", p.pid);
+		expect_out(&loader, want);
+	}
+	stop(&loader, 0);
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_NONE), 0);
+	shm_done(shm);
+}
+
 /* a loader holding 300 slots: a second one skips them all and works */
 static void test_crowded_table(void **state)
 {
@@ -617,6 +690,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_syscall_checks),
 		cmocka_unit_test(test_two_loaders_and_kill),
 		cmocka_unit_test(test_crowded_table),
+		cmocka_unit_test(test_bpftimetool),
 	};
 
 	if (argc < 6) {
@@ -624,6 +698,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	server_path = argv[5];
+	tool_bin = argc > 6 && strcmp(argv[6], "none") ? argv[6] : NULL;
 	bpftime_bin = argv[1];
 	guard_bin = argv[2];
 	examples = argv[3];
