@@ -186,23 +186,30 @@ static inline _Atomic uint64_t *prod_pos(struct rb_local *l)
 }
 
 /* Producer lock held, ring full: discards the BUSY records of threads that
- * no longer exist, so that the consumer can move past them.  Returns how
- * many (the space comes back once the consumer has consumed them). */
+ * no longer exist, so that the consumer can move past them.  A consumer
+ * stalls at the first BUSY record after its position, so only the first
+ * few records from there are looked at: a full ring costs no long scan on
+ * every failed reserve.  Returns how many were discarded (the space comes
+ * back once the consumer has consumed them). */
+#define RB_REPAIR_SCAN 64
+
 static int rb_discard_dead(struct rb_local *l, uint64_t cons, uint64_t prod)
 {
-	int n = 0;
+	int n = 0, seen = 0;
 
-	for (uint64_t pos = cons; pos < prod;) {
+	for (uint64_t pos = cons; pos < prod && seen < RB_REPAIR_SCAN; seen++) {
 		_Atomic uint32_t *hdr = (_Atomic uint32_t *)(void *)(l->data + (pos & l->mask));
 		uint32_t len = atomic_load_explicit(&hdr[0], memory_order_acquire);
 		uint32_t tid = atomic_load_explicit(&hdr[1], memory_order_relaxed);
 
-		if ((len & BPFTIME_RINGBUF_BUSY_BIT) && tid && kill((pid_t)tid, 0) &&
-		    errno == ESRCH &&
-		    atomic_compare_exchange_strong(&hdr[0], &len,
-						   (len & ~BPFTIME_RINGBUF_BUSY_BIT) |
-							   BPFTIME_RINGBUF_DISCARD_BIT))
-			n++;
+		if (len & BPFTIME_RINGBUF_BUSY_BIT) {
+			if (!tid || !kill((pid_t)tid, 0) || errno != ESRCH)
+				break; /* a live producer: the consumer waits for it */
+			if (atomic_compare_exchange_strong(&hdr[0], &len,
+							   (len & ~BPFTIME_RINGBUF_BUSY_BIT) |
+								   BPFTIME_RINGBUF_DISCARD_BIT))
+				n++;
+		}
 		len &= ~(BPFTIME_RINGBUF_BUSY_BIT | BPFTIME_RINGBUF_DISCARD_BIT);
 		pos += (len + BPFTIME_RINGBUF_HDR_SZ + 7) & ~7ULL;
 	}
