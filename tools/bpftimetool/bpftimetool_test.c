@@ -570,6 +570,30 @@ static void test_load(void **state)
 	bpftime_shm__close(shm);
 }
 
+static void test_inspect(void **state)
+{
+	UNUSED(state);
+	assert_int_equal(tool("prog", "show", NULL), 1);
+	assert_non_null(strstr(err_buf, missing_msg()));
+	assert_int_equal(tool("import", FIXTURES "/minimal.json", NULL), 0);
+	assert_int_equal(tool("prog", "show", NULL), 0);
+	assert_string_equal(out_buf, "4: unspec  name do_uprobe_trace  gpl\n"
+				     "\txlated 128B  attach_fds 5\n");
+	assert_int_equal(tool("prog", "dump", "xlated", "4", NULL), 0);
+	assert_matches(out_buf, "^   0: \\(b7\\) r1 = 170812517$");
+	assert_matches(out_buf, "^  13: \\(85\\) call bpf_trace_printk#6$");
+	assert_matches(out_buf, "^  15: \\(95\\) exit\n$");
+	assert_int_equal(tool("map", "show", NULL), 0);
+	assert_string_equal(out_buf, "3: array  name .rodata.str1.1  flags 0x80\n"
+				     "\tkey 4B  value 21B  max_entries 1\n");
+	assert_int_equal(tool("map", "dump", "3", NULL), 0);
+	assert_matches(out_buf, "^key: 00 00 00 00  value: 00( 00){20}\nFound 1 element\n$");
+	assert_int_equal(tool("map", "dump", "4", NULL), 1);
+	assert_non_null(strstr(err_buf, "no map at fd 4"));
+	assert_int_equal(tool("prog", "dump", "xlated", "3", NULL), 1);
+	assert_int_equal(tool("map", "frob", NULL), 2);
+}
+
 static void test_tracelog(void **state)
 {
 	struct bpftime_shm *shm = bpftime_shm__open_or_create(NULL);
@@ -629,6 +653,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_shapes_and_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inspect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tracelog, setup, teardown),
 	};
 

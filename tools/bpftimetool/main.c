@@ -43,6 +43,8 @@ static void usage(FILE *out)
 		"  run ID DATA_FILE [repeat N] [type JIT|AOT|INTERPRET|LLVM]\n"
 		"                              run program ID on the file's bytes, print the time\n"
 		"  tracelog, prog tracelog     stream bpf_printk output (Ctrl-C stops)\n"
+		"  prog show | prog dump xlated FD | map show | map dump FD\n"
+		"                              bpftool-style listings (by handler fd)\n"
 		"environment: BPFTIME_GLOBAL_SHM_NAME (default %s), BPFTIME_SHM_MEMORY_MB,\n"
 		"  BPFTIME_MAX_FD_COUNT, SPDLOG_LEVEL\n",
 		BPFTIME_DEFAULT_SHM_NAME);
@@ -359,6 +361,37 @@ static int cmd_tracelog(void)
 	return 0;
 }
 
+/* prog show|list, prog dump xlated FD, map show|list, map dump FD */
+static int cmd_inspect(int argc, char **argv)
+{
+	bool prog = !strcmp(argv[0], "prog");
+	struct bpftime_shm *shm;
+	long fd = -1;
+	int err;
+
+	if (argc == 2 && (!strcmp(argv[1], "show") || !strcmp(argv[1], "list"))) {
+		/* a listing */
+	} else if (prog && argc == 4 && !strcmp(argv[1], "dump") && !strcmp(argv[2], "xlated") &&
+		   !parse_int(argv[3], 0, INT32_MAX, &fd)) {
+		/* a program */
+	} else if (!prog && argc == 3 && !strcmp(argv[1], "dump") &&
+		   !parse_int(argv[2], 0, INT32_MAX, &fd)) {
+		/* a map */
+	} else {
+		tool_err("%s: expected show, or dump %sFD", argv[0], prog ? "xlated " : "");
+		return 2;
+	}
+	shm = open_shm();
+	if (!shm)
+		return 1;
+	if (fd < 0)
+		err = prog ? tool_prog_show(shm) : tool_map_show(shm);
+	else
+		err = prog ? tool_prog_dump(shm, (int)fd) : tool_map_dump(shm, (int)fd);
+	bpftime_shm__close(shm);
+	return err ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -384,6 +417,8 @@ int main(int argc, char **argv)
 	if ((!strcmp(cmd, "tracelog") && argc == 2) ||
 	    (!strcmp(cmd, "prog") && argc == 3 && !strcmp(argv[2], "tracelog")))
 		return cmd_tracelog();
+	if (!strcmp(cmd, "prog") || !strcmp(cmd, "map"))
+		return cmd_inspect(argc - 1, argv + 1);
 	tool_err("unknown command or wrong arguments: '%s'", cmd);
 	usage(stderr);
 	return 2;

@@ -23,4 +23,10 @@ int tool_export(struct bpftime_shm *shm, FILE *out);
 int tool_import(struct bpftime_shm *shm, const char *text, size_t len, const char *source,
 		int single_fd);
 
+/* inspect.c: bpftool-style listings; 0 or a negative errno (message printed) */
+int tool_prog_show(struct bpftime_shm *shm);
+int tool_prog_dump(struct bpftime_shm *shm, int fd);
+int tool_map_show(struct bpftime_shm *shm);
+int tool_map_dump(struct bpftime_shm *shm, int fd);
+
 #endif /* BPFTIME_TOOL_H */
