@@ -110,6 +110,10 @@ struct srv_fd *srv_fd(int fd);		/* NULL if out of range */
 int srv_new_fd(int (*make)(int fd, void *ctx), void *ctx, bool cloexec);
 /* the same with a real fd the caller already has (closed on error) */
 int srv_place_fd(int fd, int (*make)(int fd, void *ctx), void *ctx, bool cloexec);
+/* a real fd the loader just opened whose number is a taken slot (another
+ * loader's, or a closed map a program still names) moves to a free one, so
+ * that dup2/dup3 onto it can make it ours later (libbpf's map reuse) */
+int srv_avoid_taken(int fd);
 /* forgets @fd and drops its slot (close, dup2 over it) */
 void srv_release_fd(int fd);
 void srv_lock(void);

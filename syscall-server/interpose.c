@@ -305,7 +305,7 @@ EXPORT VARIADIC int open(const char *path, int flags, ...)
 		if (fd != -ENOENT)
 			return (int)ret_errno(fd);
 	}
-	return srv_real.open(path, flags, mode);
+	return srv_avoid_taken(srv_real.open(path, flags, mode));
 }
 
 EXPORT VARIADIC int open64(const char *path, int flags, ...)
@@ -336,7 +336,7 @@ EXPORT VARIADIC int openat(int dirfd, const char *path, int flags, ...)
 		if (fd != -ENOENT)
 			return (int)ret_errno(fd);
 	}
-	return srv_real.openat(dirfd, path, flags, mode);
+	return srv_avoid_taken(srv_real.openat(dirfd, path, flags, mode));
 }
 
 EXPORT VARIADIC int openat64(int dirfd, const char *path, int flags, ...)
