@@ -654,6 +654,37 @@ static void test_bpftimetool(void **state)
 	shm_done(shm);
 }
 
+/* a loader that fills the segment gets ENOMEM like a kernel out of memory,
+ * and after it the segment works for the next loader */
+static void test_segment_full(void **state)
+{
+	const char *fargv[] = { guard_bin,  bpftime_bin, "load", "--memory-size", "2",
+				checks_bin, "--hold",    "100000", NULL };
+	const char *margv[16];
+	struct bpftime_shm_stats st = { .sz = sizeof(st) };
+	struct bpftime_shm *shm;
+	struct proc p;
+
+	(void)state;
+	shm_for_test("full");
+	spawn(&p, fargv);
+	assert_int_equal(finish(&p), 1);
+	assert_non_null(strstr(p.obuf, "Cannot allocate memory"));
+	assert_non_null(strstr(p.ebuf, "BPFTIME_SHM_MEMORY_MB"));
+	shm = shm_open_now();
+	assert_int_equal(bpftime_shm__size(shm), 2u << 20);
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_NONE), 0);
+	assert_int_equal(bpftime_shm__stats(shm, &st), 0);
+	assert_int_equal(st.handlers, 0);
+	/* its memory comes back (maps after a grace period, or at once when
+	 * an allocation would fail): the next loader gets what it needs */
+	load_args(margv, "maps", "-n", "0", victim, NULL);
+	spawn(&p, margv);
+	assert_int_equal(finish(&p), 0);
+	assert_non_null(strstr(p.obuf, "\n0 failures\n"));
+	shm_done(shm);
+}
+
 /* a loader holding 300 slots: a second one skips them all and works */
 static void test_crowded_table(void **state)
 {
@@ -690,6 +721,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_syscall_checks),
 		cmocka_unit_test(test_two_loaders_and_kill),
 		cmocka_unit_test(test_crowded_table),
+		cmocka_unit_test(test_segment_full),
 		cmocka_unit_test(test_bpftimetool),
 	};
 
