@@ -20,6 +20,9 @@
 #include <asm/ptrace.h>
 #include <cmocka.h>
 
+#define __TARGET_ARCH_x86
+#include <bpf/bpf_tracing.h>
+
 #include <bpftime/attach.h>
 #include "attach/internal.h"
 #include "attach/test_targets.h"
@@ -998,6 +1001,56 @@ static void test_attach_module(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/* libbpf's own macros, compiled for userspace x86, read our pt_regs */
+static long kp_seen[6];
+
+int kp_add6(struct pt_regs *ctx);
+int kr_add6(struct pt_regs *ctx);
+
+int BPF_KPROBE(kp_add6, long a, long b, long c, long d, long e)
+{
+	(void)ctx;
+	kp_seen[0] = a, kp_seen[1] = b, kp_seen[2] = c, kp_seen[3] = d, kp_seen[4] = e;
+	return 0;
+}
+
+int BPF_KRETPROBE(kr_add6, long ret)
+{
+	(void)ctx;
+	kp_seen[5] = ret;
+	return 0;
+}
+
+static void libbpf_entry(struct bpftime_pt_regs *regs, void *data)
+{
+	(void)data;
+	kp_add6((struct pt_regs *)(void *)regs);
+}
+
+static void libbpf_ret(struct bpftime_pt_regs *regs, void *data)
+{
+	(void)data;
+	kr_add6((struct pt_regs *)(void *)regs);
+}
+
+static void test_libbpf_macros(void **state)
+{
+	struct bpftime_probe *p, *q;
+
+	(void)state;
+	p = ATTACH(tgt_add6, libbpf_entry, NULL);
+	q = ATTACH(tgt_add6, libbpf_ret, NULL, .type = BPFTIME_PROBE_URETPROBE);
+	assert_non_null(p);
+	assert_non_null(q);
+	assert_int_equal(CALL(tgt_add6)(101, 102, 103, 104, 105, 106), 621);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(kp_seen[i], 101 + i);
+	assert_int_equal(kp_seen[5], 621);
+	assert_int_equal(PT_REGS_PARM1(&(struct pt_regs){ .rdi = 7 }), 7);
+	assert_int_equal(bpftime_probe__detach(p), 0);
+	assert_int_equal(bpftime_probe__detach(q), 0);
+}
+
 static void test_bad_args(void **state)
 {
 	(void)state;
@@ -1041,6 +1094,7 @@ int main(void)
 		cmocka_unit_test(test_resolve_exe),
 		cmocka_unit_test(test_shared_lib),
 		cmocka_unit_test(test_attach_module),
+		cmocka_unit_test(test_libbpf_macros),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_longjmp),
 	};
