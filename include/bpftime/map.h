@@ -15,19 +15,30 @@
  *    process's handle for an fd; it is what an lddw of the map fd resolves to
  *    and what the helpers (bpf_map_lookup_elem and friends) receive.  Lookup
  *    returns a pointer into the segment that the program reads and writes;
- *    per-CPU maps give the current CPU's slot (sched_getcpu()); map-in-map
- *    lookups give the inner map's handle.  Handles are owned by the
- *    bpftime_shm of this process and stay valid until it is closed.
+ *    per-CPU maps give the current CPU's slot (the rseq cpu id, else
+ *    sched_getcpu()); map-in-map lookups give the inner map's handle.
+ *    Handles are owned by the bpftime_shm of this process and stay valid
+ *    until it is closed.
  *
  * Pointer lifetime policy (kernel-like, not RCU): a value pointer from a
- * lookup stays a valid address in the segment for as long as the map exists,
- * but the element may be deleted and its memory reused for another key, as
+ * lookup stays a valid address in the segment for as long as the map exists
+ * (and a one-second grace period after its last reference goes, see
+ * bpftime_shm__reap()), but the element may be deleted and its memory reused
+ * for another key, as
  * with the kernel's preallocated hash maps (whose per-CPU free lists also
  * hand a freed element to the next update).  An update of an existing key
  * installs a new element, so a pointer to the old one keeps showing the old
  * value until that element is reused.  Readers of hash maps never take locks
  * and never see a half-linked chain (nulls-terminated chains detect elements
  * that moved while being followed).
+ *
+ * Several processes at once: writers of a hash map take one robust
+ * process-shared mutex per group of buckets (a process killed inside is
+ * recovered from: at worst one element leaks); queues, stacks, stack traces,
+ * LPM updates and ring buffer producers take one per map.  bpf_spin_lock
+ * words hold their owner's tid and are taken over from a dead owner; a ring
+ * buffer record reserved by a thread that died is discarded once the ring
+ * fills up.
  *
  * Mappable memory: BPF_F_MMAPABLE arrays and ring buffers keep their bytes
  * page-aligned and contiguous in the segment; bpftime_map__mmap_region()

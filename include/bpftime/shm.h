@@ -11,9 +11,9 @@
  * program, a perf event, a link or a BTF blob.  Objects are reference counted:
  * several slots may refer to one object (bpftime_handler__dup, OBJ_GET of a
  * pinned path, *_GET_FD_BY_ID), pins hold a reference, links hold their
- * program and target, and map-in-map / prog-array entries hold theirs.  Each
- * object has a unique id (never reused while the segment exists), like the
- * kernel's map/prog/link ids.
+ * program and target, programs the maps bound to them, and map-in-map /
+ * prog-array entries hold theirs.  Each object has a unique id (never reused
+ * while the segment exists), like the kernel's map/prog/link ids.
  *
  * Fds.  Every *__create() takes an fd: >= 0 creates at exactly that slot
  * (the syscall server passes the real fd it reserved on /dev/null; -EEXIST if
@@ -29,6 +29,11 @@
  * imported by a tool).  bpftime_shm__release_owner() drops the slots of a
  * process that exits; bpftime_shm__reclaim_dead() drops those whose owner no
  * longer exists.  Slots whose object is pinned are kept either way.
+ *
+ * Locks.  Every lock in the segment is a process-shared robust pthread mutex:
+ * a process killed while holding one does not wedge the others (the next
+ * locker gets EOWNERDEAD, marks it consistent and goes on; the structures
+ * are updated so that any prefix of an update is consistent).
  *
  * Errors: int calls return 0 (or an fd / a count) or a negative errno and set
  * errno; pointer calls return NULL and set errno.  -EPROTO means the segment
