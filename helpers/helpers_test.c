@@ -1090,11 +1090,11 @@ static uint64_t fake_cookie(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, 
 
 static int warnings;
 
+/* counts the runtime's warnings about programs ("prog N 'name': ...") */
 static int count_print(enum bpftime_log_level level, const char *fmt, va_list ap)
 {
-	UNUSED(fmt);
 	UNUSED(ap);
-	warnings += level <= BPFTIME_LOG_WARN;
+	warnings += level <= BPFTIME_LOG_WARN && strstr(fmt, "prog %d") != NULL;
 	return 0;
 }
 
@@ -1132,7 +1132,37 @@ static void test_embedder_helper(void **state)
 	bpftime_runtime__free(rt);
 }
 
-int main(void)
+/* run with the LLVM back end made unfindable (CTest helpers_fallback_test):
+ * the llvm engine falls back to the jit, saying why once */
+static void test_llvm_fallback(void **state)
+{
+	const struct bpftime_insn prog[] = {
+		BPF_MOV64_IMM(0, 3),
+		BPF_EXIT_INSN(),
+	};
+	BPFTIME_OPTS(bpftime_runtime_opts, o, .engine = BPFTIME_ENGINE_LLVM, .engine_set = true);
+	BPFTIME_OPTS(bpftime_runtime_opts, strict, .engine = BPFTIME_ENGINE_LLVM,
+		     .engine_set = true, .no_fallback = true);
+	bpftime_print_fn old = bpftime_set_print(count_print);
+	struct bpftime_runtime *rt = bpftime_runtime__new(F->shm, &o);
+	int fd = add_prog(prog, ARRAY_SIZE(prog), -1);
+	uint64_t r0;
+
+	UNUSED(state);
+	warnings = 0;
+	assert_int_equal(bpftime_vm__engine(bpftime_runtime__prog(rt, fd)), BPFTIME_ENGINE_JIT);
+	assert_int_equal(bpftime_runtime__run(rt, fd, NULL, 0, &r0), 0);
+	assert_int_equal(r0, 3);
+	assert_int_equal(warnings, 1);
+	bpftime_runtime__free(rt);
+	rt = bpftime_runtime__new(F->shm, &strict);
+	assert_null(bpftime_runtime__prog(rt, fd));
+	assert_int_equal(errno, EOPNOTSUPP);
+	bpftime_runtime__free(rt);
+	bpftime_set_print(old);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_probe_read, setup, teardown),
@@ -1157,7 +1187,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_aot_from_prog_handler, setup, teardown),
 	};
 
+	const struct CMUnitTest fallback[] = {
+		cmocka_unit_test_setup_teardown(test_llvm_fallback, setup, teardown),
+	};
+
 	unsetenv("BPFTIME_VM_NAME");
 	unsetenv("BPFTIME_DISABLE_JIT");
+	if (argc > 1 && !strcmp(argv[1], "fallback"))
+		return cmocka_run_group_tests(fallback, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
