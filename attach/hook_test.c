@@ -1051,6 +1051,54 @@ static void test_libbpf_macros(void **state)
 	assert_int_equal(bpftime_probe__detach(q), 0);
 }
 
+/* the allocator itself, as the malloc example probes it (libc, or ASan's) */
+struct malloc_rec {
+	atomic_long entries, returns, nonnull;
+};
+
+static void malloc_entry(struct bpftime_pt_regs *regs, void *data)
+{
+	(void)regs;
+	atomic_fetch_add(&((struct malloc_rec *)data)->entries, 1);
+}
+
+static void malloc_ret(struct bpftime_pt_regs *regs, void *data)
+{
+	struct malloc_rec *m = data;
+
+	atomic_fetch_add(&m->returns, 1);
+	if (regs->rax)
+		atomic_fetch_add(&m->nonnull, 1);
+}
+
+static void test_libc_malloc(void **state)
+{
+	struct malloc_rec m = { 0 };
+	void *fn = dlsym(RTLD_DEFAULT, "malloc");
+	void *volatile ptrs[100];
+	struct bpftime_probe *p, *q;
+
+	(void)state;
+	assert_non_null(fn);
+	p = ATTACH(fn, malloc_entry, &m);
+	q = ATTACH(fn, malloc_ret, &m, .type = BPFTIME_PROBE_URETPROBE);
+	assert_non_null(p);
+	assert_non_null(q);
+	for (int i = 0; i < 100; i++) {
+		ptrs[i] = malloc((size_t)(16 + i));
+		assert_non_null(ptrs[i]);
+		memset(ptrs[i], i, (size_t)(16 + i));
+	}
+	assert_int_equal(bpftime_probe__detach(q), 0);
+	assert_int_equal(bpftime_probe__detach(p), 0);
+	for (int i = 0; i < 100; i++)
+		free(ptrs[i]);
+	assert_true(atomic_load(&m.entries) >= 100);
+	assert_true(atomic_load(&m.returns) >= 100);
+	assert_true(atomic_load(&m.nonnull) >= 100);
+	assert_true(atomic_load(&m.returns) <= atomic_load(&m.entries));
+}
+
 static void test_bad_args(void **state)
 {
 	(void)state;
@@ -1095,6 +1143,7 @@ int main(void)
 		cmocka_unit_test(test_shared_lib),
 		cmocka_unit_test(test_attach_module),
 		cmocka_unit_test(test_libbpf_macros),
+		cmocka_unit_test(test_libc_malloc),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_longjmp),
 	};
