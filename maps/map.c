@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,9 +129,13 @@ uint32_t map_this_cpu(const struct bpftime_map *h)
 	return likely((uint32_t)c < h->ncpus) ? (uint32_t)c : (uint32_t)c % h->ncpus;
 }
 
-/* bpf_spin_lock: the word is 0 or the owner's tid.  Spinning long on a
- * lock whose owner no longer exists (SIGKILLed inside the critical section)
- * takes it over, so a dead process never wedges a map value. */
+/* bpf_spin_lock: the word is 0 or the owner's tid.  Waiting on a lock
+ * whose owner no longer exists (SIGKILLed inside the critical section)
+ * takes it over, so a dead process never wedges a map value.  "No longer
+ * exists" is kill(tid, 0) failing with ESRCH after at least 50 ms of
+ * waiting: critical sections are a few instructions, and the delay keeps a
+ * live owner in another pid namespace (where its tid means nothing here)
+ * from losing its lock to a merely slow check. */
 static __thread uint32_t my_tid;
 
 static void tid_reset(void)
@@ -155,13 +160,20 @@ void bpftime_spin_lock(void *lock)
 	_Atomic uint32_t *l = lock;
 	uint32_t me = map_self_tid(), owner = 0;
 
+	struct timespec t0 = { 0 }, t;
+
 	for (unsigned int spins = 0;; spins++) {
 		if (atomic_compare_exchange_weak_explicit(l, &owner, me, memory_order_acquire,
 							  memory_order_relaxed))
 			return;
 		if (!owner)
 			continue;
-		if ((spins & 1023) == 1023 && kill((pid_t)owner, 0) && errno == ESRCH) {
+		if (spins == 1023)
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (spins > 1023 && (spins & 1023) == 1023 &&
+		    (clock_gettime(CLOCK_MONOTONIC, &t),
+		     (t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) >= 50000000L) &&
+		    kill((pid_t)owner, 0) && errno == ESRCH) {
 			/* the owner died holding it */
 			if (atomic_compare_exchange_strong(l, &owner, me))
 				return;

@@ -17,7 +17,9 @@
  * of these mappings.  A process killed between reserve and submit would
  * leave a BUSY record that the consumer waits behind forever (the kernel
  * cannot be killed there): a producer that finds the ring full discards the
- * BUSY records whose reserving thread no longer exists.  BPF_RB_* wakeup
+ * BUSY records whose reserving thread no longer exists (kill(tid, 0) fails
+ * with ESRCH; producers in another pid namespace sharing the segment would
+ * look dead too, so this repair assumes one pid namespace).  BPF_RB_* wakeup
  * flags are honoured through the segment's data sequence.
  */
 #include <errno.h>
@@ -250,13 +252,18 @@ void *bpftime_ringbuf_reserve(struct bpftime_map *h, uint64_t size, uint64_t fla
 static void rb_commit(void *data, uint64_t flags, bool discard)
 {
 	_Atomic uint32_t *hdr = (_Atomic uint32_t *)((char *)data - BPFTIME_RINGBUF_HDR_SZ);
-	uint32_t len = atomic_load_explicit(&hdr[0], memory_order_relaxed);
+	uint32_t busy = atomic_load_explicit(&hdr[0], memory_order_relaxed), len;
 	struct rb_local *l = rb_find(hdr);
 
-	len &= ~BPFTIME_RINGBUF_BUSY_BIT;
+	len = busy & ~BPFTIME_RINGBUF_BUSY_BIT;
 	if (discard)
 		len |= BPFTIME_RINGBUF_DISCARD_BIT;
-	atomic_store_explicit(&hdr[0], len, memory_order_release);
+	/* a CAS, not a store: if the record was taken for a dead producer's
+	 * and discarded (rb_discard_dead), leave it alone */
+	if (!(busy & BPFTIME_RINGBUF_BUSY_BIT) ||
+	    !atomic_compare_exchange_strong_explicit(&hdr[0], &busy, len, memory_order_release,
+						     memory_order_relaxed))
+		return;
 	if (!(flags & BPFTIME_RB_NO_WAKEUP) && likely(l))
 		shm_data_notify(l->h->shm);
 }
