@@ -242,6 +242,13 @@ static void test_diff_hash(void **state)
 	mkpair(*state, &p, BPF_MAP_TYPE_LRU_HASH, 4, 8, 64, 0);
 	run(&p, 3000, 40, false, key_u32);
 	unpair(&p);
+	mkpair(*state, &p, BPF_MAP_TYPE_LRU_PERCPU_HASH, 4, 12, 64, 0);
+	run(&p, 2000, 40, false, key_u32);
+	unpair(&p);
+	/* no preallocation: same semantics */
+	mkpair(*state, &p, BPF_MAP_TYPE_HASH, 8, 8, 32, BPF_F_NO_PREALLOC);
+	run(&p, 3000, 48, false, key_u32);
+	unpair(&p);
 }
 
 static void test_diff_array(void **state)

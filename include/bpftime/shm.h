@@ -221,7 +221,8 @@ BPFTIME_API int bpftime_handler__set_owner(struct bpftime_shm *shm, int fd, pid_
 /** @brief closes every slot owned by @pid whose object is not pinned.
  * @return the number closed */
 BPFTIME_API int bpftime_shm__release_owner(struct bpftime_shm *shm, pid_t pid);
-/** @brief closes every unpinned slot whose owner process is gone.
+/** @brief closes every unpinned slot whose owner process is gone (kill(pid, 0)
+ * fails with ESRCH: owners are seen from this process's pid namespace).
  * @return the number closed */
 BPFTIME_API int bpftime_shm__reclaim_dead(struct bpftime_shm *shm);
 
