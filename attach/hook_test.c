@@ -606,6 +606,34 @@ static void test_xmm_preserved(void **state)
 	assert_int_equal(bpftime_probe__detach(q), 0);
 }
 
+static void avx_clobber(struct bpftime_pt_regs *regs, void *data)
+{
+	(void)regs;
+	(void)data;
+	/* what glibc's AVX memcpy leaves behind, and an xmm the code uses */
+	__asm__ volatile("vxorps %%xmm1, %%xmm1, %%xmm1\n\tvzeroupper" ::: "xmm1", "memory");
+}
+
+/* inside a function the whole ymm state survives the handler */
+static void test_avx_inside(void **state)
+{
+	const double in[4] = { 1.5, 2.5, 3.5, 4.5 };
+	double out[4] = { 0 };
+	struct bpftime_probe *p;
+
+	(void)state;
+	if (!__builtin_cpu_supports("avx")) {
+		skip();
+		return;
+	}
+	p = ATTACH(asm_avx_mid_probe, avx_clobber, NULL, .inside_func = true);
+	assert_non_null(p);
+	CALL(asm_avx_mid)(in, out);
+	for (int i = 0; i < 4; i++)
+		assert_true(out[i] == 2 * in[i]);
+	assert_int_equal(bpftime_probe__detach(p), 0);
+}
+
 static atomic_long nested_inner;
 
 static void nested_outer_fn(struct bpftime_pt_regs *regs, void *data)
@@ -1131,6 +1159,7 @@ int main(void)
 		cmocka_unit_test(test_reloc_refusals),
 		cmocka_unit_test(test_inside_func),
 		cmocka_unit_test(test_xmm_preserved),
+		cmocka_unit_test(test_avx_inside),
 		cmocka_unit_test(test_nested_skipped),
 		cmocka_unit_test(test_ctx_helpers),
 		cmocka_unit_test(test_threads),

@@ -8,8 +8,8 @@
  * its own page within +-2 GiB (found from /proc/self/maps, mapped with
  * MAP_FIXED_NOREPLACE).  The stub:
  *   1. steps below the red zone (the probe may be inside a leaf function),
- *   2. stores a kernel-layout struct pt_regs plus xmm0-7 (xmm0-15 inside a
- *      function) on the stack,
+ *   2. stores a kernel-layout struct pt_regs plus xmm0-7 on the stack (inside
+ *      a function: the flags, and all vector state with xsave),
  *   3. calls hook_entry(regs, site) on a 16-byte aligned stack, which calls
  *      the dispatcher of the site's current probe list,
  *   4. returns regs->rax to the caller when dispatch asks for an override,
@@ -39,6 +39,7 @@
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
+#include <cpuid.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <Zydis/Zydis.h>
@@ -1054,11 +1055,44 @@ static int hw_slot(int hw)
 	return -1;
 }
 
+/* Extended state inside a function: any vector register may be live, with
+ * its upper halves (ymm/zmm), and handlers that call glibc's string functions
+ * use AVX and end with vzeroupper.  Those sites save it with xsave (x87, SSE,
+ * AVX, AVX-512: not AMX, whose tiles handlers never touch and which would
+ * need 8 KiB of stack), or fxsave without OSXSAVE. */
+#define XSAVE_WANTED 0xE7u /* x87 | SSE | AVX | opmask | ZMM_Hi256 | Hi16_ZMM */
+
+static uint32_t xsave_mask; /* 0: fxsave */
+static int xsave_area = 512;
+
+static void xsave_init(void)
+{
+	static bool done;
+	unsigned int a, b, c, d;
+	uint32_t xcr0_lo, xcr0_hi;
+
+	if (done)
+		return;
+	done = true;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
+		return;
+	__asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+	xsave_mask = xcr0_lo & XSAVE_WANTED;
+	xsave_area = 512 + 64; /* legacy area + header */
+	for (int i = 2; i < 8; i++) {
+		if (!(xsave_mask & (1u << i)) ||
+		    !__get_cpuid_count(0xD, (unsigned int)i, &a, &b, &c, &d))
+			continue;
+		if ((int)(a + b) > xsave_area)
+			xsave_area = (int)(a + b); /* size + offset in the standard form */
+	}
+}
+
 static int build_stub(struct hook_site *s, const uint8_t *code, size_t min_len, size_t avail,
 		      char *err, size_t elen)
 {
-	int nxmm =
-		s->entry ? 8 : 16; /* xmm0-7 carry arguments; inside a function all may be live */
+	/* at an entry xmm0-7 carry arguments and the rest is dead */
+	int nxmm = s->entry ? 8 : 0;
 	int frame = PT_REGS_SIZE + nxmm * 16;
 	uint8_t *page = alloc_near(s->patch_addr);
 	struct emit e;
@@ -1088,15 +1122,49 @@ static int build_stub(struct hook_site *s, const uint8_t *code, size_t min_len, 
 	emit_store_imm(&e, PT(orig_rax), -1);
 	emit_store_imm(&e, PT(cs), USER_CS);
 	emit_store_imm(&e, PT(ss), USER_SS);
-	emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xE3);		    /* mov rbx, rsp */
-	emit1(&e, 0x48), emit1(&e, 0x83), emit1(&e, 0xE4), emit1(&e, 0xF0); /* and rsp, -16 */
-	emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xDF);		    /* mov rdi, rbx */
-	emit_mov_imm64(&e, 6, (uintptr_t)s);				    /* mov rsi, site */
-	emit_mov_imm64(&e, 0, (uintptr_t)hook_entry);			    /* mov rax, fn */
-	emit1(&e, 0xFF), emit1(&e, 0xD0);				    /* call rax */
-	emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xDC);		    /* mov rsp, rbx */
-	emit1(&e, 0x48), emit1(&e, 0x85), emit1(&e, 0xC0);		    /* test rax, rax */
-	emit1(&e, 0x74), emit1(&e, 0);					    /* jz .normal */
+	emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xE3); /* mov rbx, rsp */
+	if (s->entry) {
+		emit1(&e, 0x48), emit1(&e, 0x83), emit1(&e, 0xE4),
+			emit1(&e, 0xF0); /* and rsp,-16 */
+	} else {
+		xsave_init();
+		emit_lea_rsp(&e, -xsave_area);
+		emit1(&e, 0x48), emit1(&e, 0x83), emit1(&e, 0xE4),
+			emit1(&e, 0xC0); /* and rsp,-64 */
+		if (xsave_mask) {
+			/* xrstor faults on a header with reserved bytes set,
+			 * and xsave writes only its first 8 */
+			for (int i = 0; i < 8; i++)
+				emit_store_imm(&e, 512 + 8 * i, 0);
+			emit1(&e, 0xB8), emit4(&e, xsave_mask); /* mov eax, mask */
+			emit1(&e, 0x31), emit1(&e, 0xD2);	/* xor edx, edx */
+			emit1(&e, 0x48), emit1(&e, 0x0F), emit1(&e, 0xAE), emit1(&e, 0x24);
+			emit1(&e, 0x24); /* xsave64 [rsp] */
+		} else {
+			emit1(&e, 0x48), emit1(&e, 0x0F), emit1(&e, 0xAE), emit1(&e, 0x04);
+			emit1(&e, 0x24); /* fxsave64 [rsp] */
+		}
+	}
+	emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xDF); /* mov rdi, rbx */
+	emit_mov_imm64(&e, 6, (uintptr_t)s);		   /* mov rsi, site */
+	emit_mov_imm64(&e, 0, (uintptr_t)hook_entry);	   /* mov rax, fn */
+	emit1(&e, 0xFF), emit1(&e, 0xD0);		   /* call rax */
+	if (!s->entry) {
+		emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xC1); /* mov rcx, rax */
+		if (xsave_mask) {
+			emit1(&e, 0xB8), emit4(&e, xsave_mask); /* mov eax, mask */
+			emit1(&e, 0x31), emit1(&e, 0xD2);	/* xor edx, edx */
+			emit1(&e, 0x48), emit1(&e, 0x0F), emit1(&e, 0xAE), emit1(&e, 0x2C);
+			emit1(&e, 0x24); /* xrstor64 [rsp] */
+		} else {
+			emit1(&e, 0x48), emit1(&e, 0x0F), emit1(&e, 0xAE), emit1(&e, 0x0C);
+			emit1(&e, 0x24); /* fxrstor64 [rsp] */
+		}
+		emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xC8); /* mov rax, rcx */
+	}
+	emit1(&e, 0x48), emit1(&e, 0x89), emit1(&e, 0xDC); /* mov rsp, rbx */
+	emit1(&e, 0x48), emit1(&e, 0x85), emit1(&e, 0xC0); /* test rax, rax */
+	emit1(&e, 0x74), emit1(&e, 0);			   /* jz .normal */
 	jz_at = e.len;
 	/* .override: return regs->rax to the caller without running the function */
 	emit_gpr_rsp(&e, 0x8B, 0, PT(rax));

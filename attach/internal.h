@@ -63,7 +63,7 @@ struct hook_site {
 	uintptr_t req_addr;   /* what the user asked for (func_ip) */
 	uintptr_t patch_addr; /* after endbr64 */
 	enum bpftime_probe_mode mode;
-	bool entry;	      /* at a function entry: flags and xmm8-15 are dead */
+	bool entry;	      /* at a function entry: flags and all but xmm0-7 are dead */
 	uint8_t *stub;	      /* entry of the stub (RX page) */
 	uint8_t *reloc;	      /* the relocated displaced instructions inside the stub */
 	size_t patch_len;     /* bytes overwritten: 5 (jmp) or 1 (int3) */

@@ -36,6 +36,8 @@ int64_t asm_flags_mid(int64_t a, int64_t b); /* cmp; <probe>; mov eax,0; setl al
 extern char asm_flags_mid_probe[];
 int64_t asm_mid2(int64_t a, int64_t b); /* as asm_flags_mid */
 extern char asm_mid2_probe[];
+void asm_avx_mid(const double *in, double *out); /* AVX: 4 doubles doubled */
+extern char asm_avx_mid_probe[];
 int64_t asm_redzone_mid(int64_t a, int64_t b); /* stores in the red zone; <probe>; loads */
 extern char asm_redzone_mid_probe[];
 

@@ -136,6 +136,17 @@ asm_mid2_probe:
 	ret
 END(asm_mid2)
 
+/* out[0..3] = 2 * in[0..3] with the doubles in ymm1 across the probe */
+FUNC(asm_avx_mid)
+	vmovupd ymm1, ymmword ptr [rdi]
+	.globl asm_avx_mid_probe
+asm_avx_mid_probe:
+	vaddpd ymm1, ymm1, ymm1
+	vmovupd ymmword ptr [rsi], ymm1
+	vzeroupper
+	ret
+END(asm_avx_mid)
+
 /* a leaf keeping a and b in the red zone across the probe: returns a + b */
 FUNC(asm_redzone_mid)
 	mov qword ptr [rsp - 8], rdi

@@ -84,8 +84,10 @@ struct bpftime_probe_opts {
 	const void *func;
 	size_t func_size;
 	/* The address is inside a function rather than at its entry: the stub
-	 * then also preserves the flags and xmm8-15, which the ABI makes dead
-	 * at a call.  uretprobes and override need an entry address. */
+	 * then also preserves the flags and the whole vector state (xsave:
+	 * ymm/zmm upper halves, opmasks), which the ABI makes dead at a call;
+	 * at an entry only xmm0-7 are kept (no __m256/__m512 arguments).
+	 * uretprobes and override need an entry address. */
 	bool inside_func;
 	/* Use the int3 trap even when a jmp would fit (tests, debugging). */
 	bool force_trap;
