@@ -9,7 +9,7 @@
  * that is not one), which run normally with one warning on stderr.
  * Each test uses its own segment name.
  *
- *   agent_e2e_test BPFTIME GUARD EXAMPLES_DIR
+ *   agent_e2e_test BPFTIME GUARD EXAMPLES_DIR [ASAN_RUNTIME]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +33,7 @@
 #define STUCK_MS 60000
 
 static const char *bpftime_bin, *guard_bin, *examples;
+static const char *asan_rt; /* sanitizer builds: the ASan runtime to preload */
 
 struct proc {
 	pid_t pid;
@@ -399,7 +400,12 @@ static void test_attach_pid(void **state)
 	cmd(largv, "load", ex("malloc/malloc"), "-i", "50", NULL);
 	spawn(&loader, largv, false);
 	expect_out(&loader, "ready\n");
+	/* an instrumented agent can only be dlopen'ed where the ASan runtime is */
+	if (asan_rt)
+		setenv("LD_PRELOAD", asan_rt, 1);
 	spawn(&victim, vargv, false); /* the guard execs the victim: same pid */
+	if (asan_rt)
+		unsetenv("LD_PRELOAD");
 	snprintf(pid, sizeof(pid), "%d", (int)victim.pid);
 	cmd(aargv, "attach", pid, NULL);
 	spawn(&attach, aargv, false);
@@ -508,6 +514,7 @@ int main(int argc, char **argv)
 	bpftime_bin = argv[1];
 	guard_bin = argv[2];
 	examples = argv[3];
+	asan_rt = argc > 4 && argv[4][0] ? argv[4] : NULL;
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
