@@ -23,7 +23,10 @@
  * on that thread.  Limits: code that switches stacks (makecontext/swapcontext
  * coroutines, a sigaltstack above the thread's stack) breaks the ordering;
  * unwinders (backtrace, C++ exceptions) see the trampoline instead of the
- * caller while a uretprobed function runs.
+ * caller while a uretprobed function runs.  The trampoline keeps rax, rdx,
+ * xmm0 and xmm1 (every scalar return); a __m256/__m512 return in ymm0/zmm0
+ * or a long double in st0 is not protected from return handlers that use
+ * AVX or x87.
  */
 #define _GNU_SOURCE
 #include <errno.h>
