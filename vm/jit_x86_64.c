@@ -1249,7 +1249,12 @@ static int jit_emit(struct jit *j)
 		}
 		j->addrs[pc] = jit_pos(j, &o);
 		j->fixidx[pc] = (uint32_t)j->nfix;
-		fused = emit_fused(j, &o, pc);
+		/* only these can start a fused group (see emit_fused()) */
+		fused = j->insns[pc].code == OP_MOV64_REG ||
+					(j->insns[pc].off == 1 &&
+					 (insn_desc[j->insns[pc].code].flags & F_COND))
+				? emit_fused(j, &o, pc)
+				: 0;
 		no_fall = false;
 		if (fused) {
 			/* the instructions folded in are no jump targets */
