@@ -685,6 +685,32 @@ static void test_lifecycle(void **state)
 	bpftime_vm__free(vm);
 }
 
+/* Registers a program reads before writing start at 0, as in the
+ * interpreter (the kernel's verifier would reject such a program; ours does
+ * not), in main, in main with subprograms, and in callbacks. */
+static void test_unwritten_registers(void **state)
+{
+	UNUSED(state);
+	assert_int_equal(RUN(BPF_EXIT_INSN()), 0);
+	assert_int_equal(RUN(BPF_MOV64_REG(0, 3), BPF_ALU64_REG(BPF_OR, 0, 4),
+			     BPF_ALU64_REG(BPF_OR, 0, 5), BPF_ALU64_REG(BPF_OR, 0, 6),
+			     BPF_ALU64_REG(BPF_OR, 0, 7), BPF_ALU64_REG(BPF_OR, 0, 8),
+			     BPF_ALU64_REG(BPF_OR, 0, 9), BPF_EXIT_INSN()),
+			 0);
+	/* with a subprogram: main reads r6-r9 and r3-r5 before writing them */
+	assert_int_equal(RUN(BPF_ALU64_REG(BPF_OR, 0, 6), BPF_ALU64_REG(BPF_OR, 0, 9),
+			     BPF_ALU64_REG(BPF_OR, 0, 3), BPF_ALU64_REG(BPF_OR, 0, 5),
+			     BPF_MOV64_REG(7, 0), BPF_CALL_REL(2), BPF_ALU64_REG(BPF_ADD, 0, 7),
+			     BPF_EXIT_INSN(), BPF_MOV64_IMM(0, 5), BPF_EXIT_INSN()),
+			 5);
+	/* a callback (vm_call_func) sees r0 and r6-r9 at 0: g(i, 7) = i + 7 + r6 + r0 */
+	assert_int_equal(RUN(BPF_MOV64_IMM(6, 1000), BPF_LD_FUNC(1, 4), BPF_MOV64_IMM(2, 2),
+			     BPF_CALL_HELPER(2), BPF_EXIT_INSN(), BPF_ALU64_REG(BPF_ADD, 0, 1),
+			     BPF_ALU64_REG(BPF_ADD, 0, 2), BPF_ALU64_REG(BPF_ADD, 0, 6),
+			     BPF_EXIT_INSN()),
+			 7 * 10 + 8);
+}
+
 /* A compile that fails (here: no address space left for the code) leaves a
  * message, keeps the previous engine, and the program still runs. */
 static void test_compile_failure(void **state)
@@ -746,6 +772,7 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_lifecycle),
 		cmocka_unit_test(test_compile_failure),
+		cmocka_unit_test(test_unwritten_registers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

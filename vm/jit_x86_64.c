@@ -78,9 +78,9 @@ static const uint8_t reg_map[11] = {
 };
 
 #define JIT_HDR	     64	 /* header bytes before the code: keeps code 64-byte aligned */
-#define JIT_MAX_INSN 160 /* upper bound of the bytes one eBPF instruction emits */
-#define JIT_MAX_FUNC 48	 /* upper bound of a function prologue */
-#define JIT_STUB_MAX 64	 /* upper bound of the entry stub */
+#define JIT_MAX_INSN 192 /* upper bound of the bytes one eBPF instruction emits */
+#define JIT_MAX_FUNC 64	 /* upper bound of a function prologue + loop-head padding */
+#define JIT_STUB_MAX 96	 /* upper bound of the entry stub */
 
 /* At the start of the mapping; read by vm_jit_call(). */
 struct jit_header {
@@ -96,6 +96,7 @@ struct jit_func {
 	uint32_t fk;	     /* the first fixup at or after off */
 	uint8_t nsaved;
 	uint8_t saved[5]; /* callee-saved registers pushed, in push order */
+	uint16_t used;	  /* eBPF registers named by its instructions */
 	bool stack;	  /* uses r10: gets a 512-byte frame */
 	bool pad;	  /* makes calls 16-byte aligned */
 };
@@ -228,7 +229,19 @@ static void emit_epilogue(struct jit_out *o, const struct jit_func *f)
 	emit1(o, 0xc3); /* ret */
 }
 
-static void emit_prologue(struct jit_out *o, const struct jit_func *f)
+/* Registers start at 0 in the interpreter; the kernel's verifier rejects
+ * reading one before writing it, ours does not, so a program that does so
+ * sees 0 here too.  main: every register it names except r1, r2 and r10. */
+static void emit_zero_regs(struct jit_out *o, uint16_t used)
+{
+	static const uint8_t regs[] = { 0, 3, 4, 5, 6, 7, 8, 9 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(regs); i++)
+		if (used & (1u << regs[i]))
+			emit_rr(o, 0x31, false, reg_map[regs[i]], reg_map[regs[i]]);
+}
+
+static void emit_prologue(struct jit_out *o, const struct jit_func *f, bool main)
 {
 	for (int i = 0; i < f->nsaved; i++)
 		emit_push(o, f->saved[i]);
@@ -240,6 +253,8 @@ static void emit_prologue(struct jit_out *o, const struct jit_func *f)
 	} else if (f->pad) {
 		emit_push(o, X86_RAX);
 	}
+	if (main)
+		emit_zero_regs(o, f->used);
 }
 
 /* Stops the whole program with r0 = 0: from any frame via the unwind exit,
@@ -265,6 +280,7 @@ static void emit_stub(struct jit *j, struct jit_out *o)
 
 	j->hdr.entry_off = jit_pos(j, o);
 	j->entry_fk = (uint32_t)j->nfix;
+	emit_zero_regs(o, 1u << 3 | 1u << 4 | 1u << 5); /* r3-r5: no arguments of main */
 	/* lea r9, [rip + function 0] */
 	emit3(o, 0x4c, 0x8d, 0x0d);
 	emit_rel32_fix(j, o, FIX_FUNC, 0);
@@ -273,6 +289,7 @@ static void emit_stub(struct jit *j, struct jit_out *o)
 	for (size_t i = 0; i < ARRAY_SIZE(saved); i++)
 		emit_push(o, saved[i]);
 	emit_mov_rr(o, true, UNWIND, X86_RSP);
+	emit_zero_regs(o, 1u << 0 | 0xf << 6); /* r0, r6-r9: as the interpreter starts */
 	emit2(o, 0x6a, 0x01); /* push 1: the frame count; rsp is now 16-byte aligned */
 	emit_call_reg(o, AUX3);
 	j->unwind_off = jit_pos(j, o);
@@ -1199,6 +1216,7 @@ static int jit_analyze(struct jit *j)
 		for (int r = 0; r < 4; r++)
 			if (used & (1u << (6 + r)))
 				f->saved[f->nsaved++] = saved_order[r];
+		f->used = used;
 		f->stack = used & (1u << 10);
 		if (f->stack)
 			f->saved[f->nsaved++] = X86_RBP;
@@ -1238,7 +1256,8 @@ static int jit_emit(struct jit *j)
 			j->funcs[fi].off = jit_pos(j, &o);
 			j->funcs[fi].fk = (uint32_t)j->nfix;
 			f = &j->funcs[fi++];
-			emit_prologue(&o, f);
+			/* with subprograms the entry stub zeroes them */
+			emit_prologue(&o, f, f == j->funcs && !j->subprogs);
 			no_fall = false;
 		}
 		if (j->flags[pc] & JF_LOOP) {
