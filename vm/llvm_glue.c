@@ -26,6 +26,7 @@
 static pthread_once_t llvm_once = PTHREAD_ONCE_INIT;
 static const struct vm_llvm_ops *llvm_ops;
 static char llvm_why[PATH_MAX + 128] = "not looked for";
+static bool llvm_seen; /* a candidate existed but failed: llvm_why says why */
 
 /* Tries one candidate path; returns true once the back end is usable. */
 static bool try_open(const char *path)
@@ -37,7 +38,12 @@ static bool try_open(const char *path)
 		return false;
 	handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!handle) {
-		snprintf(llvm_why, sizeof(llvm_why), "%s", dlerror());
+		const char *msg = dlerror();
+
+		/* keep the reason a file that exists could not be used */
+		if (!llvm_seen || strchr(path, '/'))
+			snprintf(llvm_why, sizeof(llvm_why), "%s", msg ? msg : path);
+		llvm_seen |= !!strchr(path, '/');
 		return false;
 	}
 	*(void **)&entry = dlsym(handle, VM_LLVM_ENTRY);
@@ -45,6 +51,7 @@ static bool try_open(const char *path)
 	if (!llvm_ops) {
 		snprintf(llvm_why, sizeof(llvm_why),
 			 "%s: not a back end of this bpftime build (ABI mismatch)", path);
+		llvm_seen = true;
 		dlclose(handle);
 		return false;
 	}
@@ -120,7 +127,7 @@ static void llvm_find(void)
 	if (home && snprintf(dir, sizeof(dir), "%s/.bpftime", home) < (int)sizeof(dir) &&
 	    try_dir(dir))
 		return;
-	if (try_open(VM_LLVM_LIB_NAME))
+	if (try_open(VM_LLVM_LIB_NAME) || llvm_seen)
 		return;
 	snprintf(llvm_why, sizeof(llvm_why),
 		 "%s not found (next to the program, in the build tree, in ~/.bpftime or on the "

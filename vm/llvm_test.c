@@ -6,8 +6,9 @@
  * references (constants in the JIT, symbols in AOT objects), atomics,
  * division edge cases, and the AOT loader's errors.
  *
- * Run with the argument "missing" (and BPFTIME_LLVM_LIB naming no file) it
- * checks instead that a missing back end is a clean -EOPNOTSUPP.
+ * Run as `llvm_test missing [WHY]` (with BPFTIME_LLVM_LIB naming no file, or
+ * a library that is not the back end) it checks instead that a missing back
+ * end is a clean -EOPNOTSUPP whose message contains WHY.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -557,7 +558,10 @@ static void test_threads(void **state)
 	}
 }
 
-/* BPFTIME_LLVM_LIB names no file: both LLVM engines fail cleanly. */
+static const char *missing_why = "";
+
+/* BPFTIME_LLVM_LIB names no file, or a library that is not the back end:
+ * both LLVM engines fail cleanly, saying why (missing_why). */
 static void test_backend_missing(void **state)
 {
 	const struct bpftime_insn prog[] = {
@@ -571,6 +575,8 @@ static void test_backend_missing(void **state)
 	(void)state;
 	assert_int_equal(bpftime_vm__compile(vm, BPFTIME_ENGINE_LLVM), -EOPNOTSUPP);
 	assert_non_null(strstr(bpftime_vm__last_error(vm), "llvm back end not available"));
+	if (!strstr(bpftime_vm__last_error(vm), missing_why))
+		fail_msg("'%s' does not say '%s'", bpftime_vm__last_error(vm), missing_why);
 	assert_int_equal(bpftime_vm__compile(vm, BPFTIME_ENGINE_AOT), -EOPNOTSUPP);
 	assert_int_equal(bpftime_vm__emit_aot(vm, false, &buf, &size), -EOPNOTSUPP);
 	assert_null(buf);
@@ -598,7 +604,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_backend_missing),
 	};
 
-	if (argc > 1 && !strcmp(argv[1], "missing"))
+	if (argc > 1 && !strcmp(argv[1], "missing")) {
+		if (argc > 2)
+			missing_why = argv[2];
 		return cmocka_run_group_tests_name("llvm_missing", missing, NULL, NULL);
+	}
 	return cmocka_run_group_tests_name("llvm", tests, NULL, NULL);
 }
