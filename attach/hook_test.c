@@ -1137,6 +1137,22 @@ static void test_bad_args(void **state)
 	assert_null(bpftime_probe__attach((void *)&order_seq, count_fn, NULL, NULL));
 	assert_int_equal(errno, EINVAL);
 	assert_int_equal(bpftime_probe__detach(NULL), 0);
+	/* code in a shared mapping is never written */
+	{
+		static const uint8_t code[16] = { 0x48, 0x8d, 0x47, 0x01, 0x90, 0x90, 0xc3 };
+		int fd = memfd_create("attach-test", MFD_CLOEXEC);
+		void *m;
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, code, sizeof(code)), sizeof(code));
+		m = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+		assert_true(m != MAP_FAILED);
+		errno = 0;
+		assert_null(bpftime_probe__attach(m, count_fn, NULL, NULL));
+		assert_int_equal(errno, EINVAL);
+		munmap(m, 4096);
+		close(fd);
+	}
 }
 
 int main(void)

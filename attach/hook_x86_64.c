@@ -198,7 +198,7 @@ static void emit_jmp(struct emit *e, uintptr_t target)
 struct map_ent {
 	uintptr_t start, end;
 	int prot;
-	bool heap, stack;
+	bool heap, stack, shared;
 };
 
 /* Reads /proc/self/maps into a malloc'd array (sorted, as the kernel writes it). */
@@ -234,6 +234,7 @@ static int read_maps(struct map_ent **out, size_t *cnt)
 		v[n].end = en;
 		v[n].prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
 			    (perms[2] == 'x' ? PROT_EXEC : 0);
+		v[n].shared = perms[3] == 's';
 		v[n].heap = strstr(line + pos, "[heap]") != NULL;
 		v[n].stack = strstr(line + pos, "[stack]") != NULL;
 		n++;
@@ -1324,6 +1325,12 @@ int hook_site_get(uintptr_t addr, const struct hook_site_opts *o, struct hook_si
 	if (!me || !(me->prot & PROT_EXEC) || !(me->prot & PROT_READ)) {
 		free(m);
 		pr_warn("probe at %#" PRIxPTR ": not in executable memory\n", addr);
+		return -EINVAL;
+	}
+	if (me->shared) {
+		/* writing it would change the file or other processes' code */
+		free(m);
+		pr_warn("probe at %#" PRIxPTR ": in a shared mapping\n", addr);
 		return -EINVAL;
 	}
 	/* decode no further than the mapping (or the readable run after it) */
