@@ -36,6 +36,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -44,6 +45,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <stdarg.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <bpftime/attach.h>
 #include <bpftime/log.h>
 #include <bpftime/runtime.h>
@@ -95,7 +98,12 @@ static struct {
 	struct attachment *live;    /* attached now */
 	struct attachment *retired; /* detached, kept for threads still inside */
 	struct failed *failed;
-	bool retry; /* an attachment failed for a passing reason */
+	bool retry;   /* an attachment failed for a passing reason */
+	bool pending; /* a wanted perf event's module is not mapped here (yet) */
+	/* libraries loaded later: a probe on the dynamic linker's r_brk wakes
+	 * the dl thread, which syncs again */
+	bool dl_watched; /* tried once: the probe and the thread exist, or failed */
+	_Atomic uint32_t dl_seq;
 	int n_attached;
 	_Atomic uint64_t syncs;
 	_Atomic uint32_t synced_epoch;
@@ -294,8 +302,10 @@ static int attach_one(const struct want *x)
 	if (!perf_wanted(x->perf_fd, &pi) || pi.id != x->perf_id)
 		return 0; /* changed under us: the next epoch brings it */
 	err = bpftime_resolve_module_offset(pi.module, pi.offset, &addr);
-	if (err == -ENOENT)
-		return 0; /* not mapped in this process: not ours */
+	if (err == -ENOENT) {
+		agent.pending = true; /* not mapped here: not ours, unless dlopen'ed later */
+		return 0;
+	}
 	if (err) {
 		pr_warn("agent: perf event %d: cannot resolve %s+%#llx: %s\n", x->perf_fd,
 			pi.module, (unsigned long long)pi.offset, strerror(-err));
@@ -384,6 +394,91 @@ static void detach_one(struct attachment **pp)
 	agent.n_attached--;
 }
 
+/* ---- libraries loaded after the start ------------------------------------
+ *
+ * The dynamic linker calls the function at _r_debug.r_brk (the debugger
+ * hook) around every change of the link map.  While some wanted perf event
+ * names a module that is not mapped here, a uprobe on it wakes the dl
+ * thread when a change is complete (RT_CONSISTENT), and that thread syncs.
+ * The handler only wakes: the thread that dlopens holds the loader's lock. */
+
+static void on_dl_change(struct bpftime_pt_regs *regs, void *data)
+{
+	UNUSED(regs);
+	UNUSED(data);
+	if (agent_busy || _r_debug.r_state != RT_CONSISTENT)
+		return;
+	atomic_fetch_add(&agent.dl_seq, 1);
+	syscall(SYS_futex, &agent.dl_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static int sync_locked(void);
+
+static void *watch_dl(void *arg)
+{
+	uint32_t seen = atomic_load(&agent.dl_seq);
+
+	UNUSED(arg);
+	agent_busy = true;
+	for (;;) {
+		syscall(SYS_futex, &agent.dl_seq, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+		if (atomic_load(&agent.dl_seq) == seen)
+			continue;
+		seen = atomic_load(&agent.dl_seq);
+		pthread_mutex_lock(&agent.lock);
+		if (agent.stopping) {
+			pthread_mutex_unlock(&agent.lock);
+			return NULL;
+		}
+		if (agent.pending)
+			sync_locked();
+		pthread_mutex_unlock(&agent.lock);
+	}
+}
+
+/* the threads the agent starts take none of the host's signals, except
+ * SIGTRAP (attach/ signals every thread that may be inside code it patches,
+ * and waits for them) and the faults, which cannot be blocked */
+static int agent_thread(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, saved;
+	int err;
+
+	sigfillset(&all);
+	sigdelset(&all, SIGTRAP);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	err = -pthread_create(th, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	return err;
+}
+
+/* agent.lock held; once per process (a failure is not retried) */
+static void watch_dlopen(void)
+{
+	pthread_t th;
+	int err;
+
+	agent.dl_watched = true;
+	if (!_r_debug.r_brk) {
+		pr_debug("agent: no dynamic linker hook: libraries loaded later are not traced\n");
+		return;
+	}
+	err = agent_thread(&th, watch_dl, NULL);
+	if (!err) {
+		pthread_detach(th);
+		/* kept for the life of the process */
+		if (!bpftime_probe__attach((void *)_r_debug.r_brk, on_dl_change, NULL, NULL))
+			err = -errno;
+	}
+	if (err)
+		pr_warn("agent: cannot follow dlopen (%s): libraries loaded later are not traced\n",
+			strerror(-err));
+}
+
 /* agent.lock held */
 static int sync_locked(void)
 {
@@ -396,6 +491,7 @@ static int sync_locked(void)
 		return -ESRCH;
 	epoch = bpftime_shm__epoch(agent.shm);
 	agent.retry = false;
+	agent.pending = false;
 	err = collect(&w, &n);
 	if (err)
 		return err;
@@ -420,6 +516,8 @@ static int sync_locked(void)
 		attach_one(&w[i]);
 	}
 	free(w);
+	if (agent.pending && !agent.dl_watched)
+		watch_dlopen();
 	atomic_store(&agent.synced_epoch, epoch);
 	atomic_fetch_add(&agent.syncs, 1);
 	return 0;
@@ -490,7 +588,6 @@ int agent_start(const struct agent_opts *opts)
 {
 	BPFTIME_OPTS(bpftime_shm_opts, so, .name = opts ? opts->shm_name : NULL);
 	bpftime_print_fn prev_print;
-	sigset_t all, saved;
 	const char *name;
 	uint32_t epoch;
 	int err;
@@ -535,18 +632,7 @@ int agent_start(const struct agent_opts *opts)
 	agent.stopping = false;
 	epoch = bpftime_shm__epoch(agent.shm);
 	if (opts && opts->watch) {
-		/* the watcher takes none of the host's signals, except SIGTRAP:
-		 * attach/ signals every thread that may be inside code it patches,
-		 * and waits for them; and the faults, which cannot be blocked */
-		sigfillset(&all);
-		sigdelset(&all, SIGTRAP);
-		sigdelset(&all, SIGSEGV);
-		sigdelset(&all, SIGBUS);
-		sigdelset(&all, SIGFPE);
-		sigdelset(&all, SIGILL);
-		pthread_sigmask(SIG_SETMASK, &all, &saved);
-		err = -pthread_create(&agent.watcher, NULL, watch, (void *)(uintptr_t)epoch);
-		pthread_sigmask(SIG_SETMASK, &saved, NULL);
+		err = agent_thread(&agent.watcher, watch, (void *)(uintptr_t)epoch);
 		if (err)
 			pr_warn("agent: cannot start the watcher thread (%s): later changes are not followed\n",
 				strerror(-err));

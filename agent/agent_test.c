@@ -9,6 +9,7 @@
  * warning, the others still run), and a process without a segment.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -506,6 +507,48 @@ static void test_bad_program(void **state)
 	close_fds(7, l1, l2, l3, e1, e2, pbad, pgood);
 }
 
+/* a probe on a library the process loads later: attached at its dlopen */
+static void test_dlopen_later(void **state)
+{
+	static const struct bpftime_insn c27[] = COUNT_PROG(27);
+	BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_UPROBE, .pid = -1,
+		     .module = AGENT_TESTLIB);
+	struct timespec ts = { 0, 1000000 };
+	long (*fn)(long);
+	uint64_t off, size;
+	int prog, perf, link;
+	void *lib;
+
+	(void)state;
+	clear_slots();
+	assert_int_equal(bpftime_elf_find_symbol(AGENT_TESTLIB, "agent_testlib_fn", &off, &size),
+			 0);
+	o.offset = off;
+	prog = PROG("c27", c27, 0);
+	perf = bpftime_perf_event__create(shm, -1, &o);
+	assert_true(perf >= 0);
+	assert_int_equal(bpftime_perf_event__enable(shm, perf, true), 0);
+	link = new_link(prog, perf, 0);
+	wait_synced();
+	assert_int_equal(agent_attached_count(), 0); /* not mapped yet */
+	lib = dlopen(AGENT_TESTLIB, RTLD_NOW);
+	assert_non_null(lib);
+	for (int waited = 0; agent_attached_count() != 1; waited++) {
+		if (waited > STUCK_MS)
+			fail_msg("the probe in the dlopen'ed library never came");
+		nanosleep(&ts, NULL);
+	}
+	fn = (long (*)(long))dlsym(lib, "agent_testlib_fn");
+	assert_non_null(fn);
+	assert_int_equal(fn(2), 15);
+	assert_int_equal(fn(3), 22);
+	assert_int_equal(slot(27), 2);
+	close_fds(3, link, perf, prog);
+	assert_int_equal(agent_attached_count(), 0);
+	assert_int_equal(fn(3), 22);
+	assert_int_equal(slot(27), 2);
+}
+
 /* threads call the function while probes come and go */
 static atomic_int stop_calls;
 
@@ -655,6 +698,7 @@ int main(void)
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_attach_fds),
 		cmocka_unit_test(test_bad_program),
+		cmocka_unit_test(test_dlopen_later),
 		cmocka_unit_test(test_threads_attach_detach),
 		cmocka_unit_test(test_threads_exact),
 	};
