@@ -38,6 +38,7 @@ static const char *asan_rt; /* sanitizer builds: the ASan runtime to preload */
 struct proc {
 	pid_t pid;
 	int out, err, in;
+	bool out_eof, err_eof;
 	char obuf[1 << 17], ebuf[1 << 16];
 	size_t olen, elen;
 };
@@ -73,10 +74,11 @@ static void spawn(struct proc *p, const char *const *argv, bool in)
 	p->err = e[0];
 }
 
-/* reads what is available from both pipes, waiting up to @ms */
+/* reads what is available from both pipes, waiting up to @ms; notes EOF */
 static bool pump(struct proc *p, int ms)
 {
-	struct pollfd fds[2] = { { p->out, POLLIN, 0 }, { p->err, POLLIN, 0 } };
+	struct pollfd fds[2] = { { p->out_eof ? -1 : p->out, POLLIN, 0 },
+				 { p->err_eof ? -1 : p->err, POLLIN, 0 } };
 	bool got = false;
 
 	if (poll(fds, 2, ms) <= 0)
@@ -87,6 +89,8 @@ static bool pump(struct proc *p, int ms)
 		if (n > 0) {
 			p->olen += (size_t)n;
 			got = true;
+		} else if (n == 0) {
+			p->out_eof = true;
 		}
 	}
 	if (fds[1].revents) {
@@ -95,6 +99,8 @@ static bool pump(struct proc *p, int ms)
 		if (n > 0) {
 			p->elen += (size_t)n;
 			got = true;
+		} else if (n == 0) {
+			p->err_eof = true;
 		}
 	}
 	p->obuf[p->olen] = 0;
@@ -119,8 +125,12 @@ static int finish(struct proc *p)
 
 	if (p->in >= 0)
 		close(p->in);
-	while (pump(p, 200))
-		;
+	/* everything it wrote: until both pipes reach end of file */
+	for (int waited = 0; !p->out_eof || !p->err_eof; waited += 50) {
+		if (waited > STUCK_MS)
+			fail_msg("process %d never closed its output", (int)p->pid);
+		pump(p, 50);
+	}
 	assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
 	close(p->out);
 	close(p->err);
@@ -392,7 +402,7 @@ static void test_attach_pid(void **state)
 	const char *largv[16], *aargv[16];
 	const char *vargv[] = { guard_bin, ex("victim/victim"), "-1", "2", NULL };
 	struct proc loader, victim, attach;
-	char pid[16], prefix[32], line[256];
+	char pid[16], prefix[32], line[256], path[64];
 	unsigned long count = 0;
 
 	(void)state;
@@ -407,9 +417,28 @@ static void test_attach_pid(void **state)
 	if (asan_rt)
 		unsetenv("LD_PRELOAD");
 	snprintf(pid, sizeof(pid), "%d", (int)victim.pid);
+	/* attach once it runs its loop (sleeping in clock_nanosleep), not while
+	 * the guard still execs it or the dynamic linker starts it */
+	snprintf(path, sizeof(path), "/proc/%s/syscall", pid);
+	for (int waited = 0;; waited++) {
+		char buf[64] = "";
+		FILE *f = fopen(path, "re");
+
+		if (f) {
+			if (!fgets(buf, sizeof(buf), f))
+				buf[0] = 0;
+			fclose(f);
+		}
+		if (!strncmp(buf, "230 ", 4))
+			break;
+		if (waited > STUCK_MS)
+			fail_msg("the victim never reached its loop (%s)", buf);
+		usleep(1000);
+	}
 	cmd(aargv, "attach", pid, NULL);
 	spawn(&attach, aargv, false);
-	assert_int_equal(finish(&attach), 0);
+	if (finish(&attach) != 0)
+		fail_msg("bpftime attach failed: %s", attach.ebuf);
 	assert_int_equal(attach.elen, 0);
 	snprintf(prefix, sizeof(prefix), "pid %s: ", pid);
 	for (int waited = 0; count < 10; waited += 50) {
