@@ -28,6 +28,7 @@
 #include <string.h>
 #include "internal.h"
 #include "common/compiler.h"
+#include "common/log.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -329,6 +330,28 @@ static ALWAYS_INLINE uint64_t swap_be(uint64_t v, int32_t width)
 #endif
 }
 
+#ifdef BPFTIME_VM_TRACE
+/* -DBPFTIME_VM_TRACE=1: every dispatch logs the instruction and r0-r10 at
+ * debug level (a fused pair or triple shows as its first instruction). */
+static void trace(const struct bpftime_vm *vm, size_t pc, const uint64_t *reg)
+{
+	char line[128];
+
+	bpftime_disasm_insn(vm->insns, vm->cnt, pc, NULL, line, sizeof(line));
+	pr_debug("prog '%s': %4zu: %-40s r0=%#llx r1=%#llx r2=%#llx r3=%#llx r4=%#llx r5=%#llx "
+		 "r6=%#llx r7=%#llx r8=%#llx r9=%#llx r10=%#llx\n",
+		 vm->name, pc, line, (unsigned long long)reg[0], (unsigned long long)reg[1],
+		 (unsigned long long)reg[2], (unsigned long long)reg[3],
+		 (unsigned long long)reg[4], (unsigned long long)reg[5],
+		 (unsigned long long)reg[6], (unsigned long long)reg[7],
+		 (unsigned long long)reg[8], (unsigned long long)reg[9],
+		 (unsigned long long)reg[10]);
+}
+#define VM_TRACE() trace(vm, PC, reg)
+#else
+#define VM_TRACE() do {} while (0)
+#endif
+
 #ifdef BPFTIME_VM_SWITCH
 #define VM_CASE(name)	 case VOP_##name:
 #define VM_CASE_AD(name) case VOP_AD_BASE + VOP_##name:
@@ -339,7 +362,11 @@ static ALWAYS_INLINE uint64_t swap_be(uint64_t v, int32_t width)
 #define VM_CASE(name)	 do_##name:
 #define VM_CASE_AD(name) do_##name##_AD:
 #define VM_CASE_AS(name) do_##name##_AS:
-#define VM_NEXT()	 goto *ip->handler
+#define VM_NEXT()                                                                                  \
+	do {                                                                                       \
+		VM_TRACE();                                                                        \
+		goto *ip->handler;                                                                 \
+	} while (0)
 #define VM_FALLTHROUGH	 do {} while (0)
 #endif
 
@@ -606,6 +633,7 @@ exec(struct run *r, const struct dinsn *code, size_t start, uint64_t *ret,
 
 #ifdef BPFTIME_VM_SWITCH
 	for (;;) {
+		VM_TRACE();
 		switch ((unsigned int)ip->op) {
 #else
 	VM_NEXT();
