@@ -141,6 +141,52 @@ static void test_probe_read(void **state)
 	munmap(pages, 2 * ps);
 }
 
+/* a thread whose stack ends at a PROT_NONE page: reads within the stack
+ * take the direct path, a read crossing its top still fails cleanly */
+struct stack_read {
+	char *top;
+	int64_t in, across, caller;
+};
+
+static void *stack_reader(void *arg)
+{
+	struct stack_read *r = arg;
+	char mine[16] = "on my stack";
+	char dst[16];
+
+	r->in = (int64_t)call(112, P(dst), 4, P(r->top - 4), 0, 0);
+	r->across = (int64_t)call(112, P(dst), 8, P(r->top - 4), 0, 0);
+	r->caller = (int64_t)call(112, P(dst), sizeof(mine), P(mine), 0, 0);
+	if (r->caller == 0 && memcmp(dst, mine, sizeof(mine)))
+		r->caller = 1;
+	return NULL;
+}
+
+static void test_probe_read_stack(void **state)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	size_t len = 64 * 1024;
+	char *mem = mmap(NULL, len + (size_t)ps, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct stack_read r;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	UNUSED(state);
+	assert_true(mem != MAP_FAILED);
+	assert_int_equal(mprotect(mem + len, (size_t)ps, PROT_NONE), 0);
+	r.top = mem + len;
+	assert_int_equal(pthread_attr_init(&attr), 0);
+	assert_int_equal(pthread_attr_setstack(&attr, mem, len), 0);
+	assert_int_equal(pthread_create(&t, &attr, stack_reader, &r), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	pthread_attr_destroy(&attr);
+	assert_int_equal(r.in, 0);
+	assert_int_equal(r.across, -EFAULT);
+	assert_int_equal(r.caller, 0);
+	munmap(mem, len + (size_t)ps);
+}
+
 static void test_probe_read_str(void **state)
 {
 	long ps = sysconf(_SC_PAGESIZE);
@@ -1167,6 +1213,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_probe_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_read_str, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_read_stack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_write_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_task, setup, teardown),
