@@ -266,6 +266,145 @@ static void test_accepts(void **state)
 	bpftime_vm__free(vm);
 }
 
+static uint64_t next_rand(uint64_t *seed)
+{
+	*seed ^= *seed << 13;
+	*seed ^= *seed >> 7;
+	*seed ^= *seed << 17;
+	return *seed;
+}
+
+/* A plausible instruction: a valid opcode with the fields its form uses set
+ * to small values and the others zero; one in eight gets one field (or the
+ * opcode) scrambled. */
+static struct bpftime_insn random_insn(uint64_t *seed, const uint8_t *valid, size_t nvalid)
+{
+	static const int32_t atomics[] = { 0x00, 0x01, 0x40, 0x41, 0x50,
+					   0x51, 0xa0, 0xa1, 0xe1, 0xf1 };
+	uint64_t x = next_rand(seed), y = next_rand(seed);
+	uint8_t code = valid[x % nvalid];
+	uint32_t flags = insn_desc[code].flags;
+	bool reg = BPF_SRC(code) == BPF_X;
+	struct bpftime_insn insn = BPF_RAW_INSN(code, (x >> 8) % 10, 0, 0, 0);
+
+	if (flags & F_ALU) {
+		insn.src = reg ? (x >> 12) % 11 : 0;
+		insn.imm = reg ? 0 : (int32_t)((x >> 16) % 7) + 1;
+		if (flags & F_END)
+			insn.imm = 16 << ((x >> 16) % 3);
+	} else if (flags & F_JUMP) {
+		insn.src = reg && (flags & F_COND) ? (x >> 12) % 11 : 0;
+		insn.off = (int16_t)((x >> 16) % 7) - 3;
+		insn.imm = reg || !(flags & F_COND) ? 0 : (int32_t)((x >> 24) % 5);
+		if (code == OP_JA32) {
+			insn.imm = insn.off;
+			insn.off = 0;
+		}
+		if (code == OP_JA)
+			insn.dst = 0;
+	} else if (flags & F_CALL) {
+		insn.dst = code == OP_CALLX ? insn.dst : 0;
+		insn.src = code == OP_CALL ? (x >> 12) % 2 : 0;
+		insn.imm = code == OP_CALLX ? 0 : insn.src ? (int32_t)((x >> 16) % 7) - 3 : 1;
+	} else if (flags & F_TERM) {
+		insn.dst = 0;
+	} else if (flags & (F_LOAD | F_STORE)) {
+		insn.src = BPF_CLASS(code) == BPF_ST ? 0 : (x >> 12) % 11;
+		insn.off = (int16_t)((x >> 16) % 16) - 8;
+		insn.imm = BPF_CLASS(code) == BPF_ST ? (int32_t)(x >> 32) : 0;
+		if (flags & F_ATOMIC)
+			insn.imm = atomics[(x >> 24) % (sizeof(atomics) / sizeof(atomics[0]))];
+	} else { /* lddw: the caller fills the second slot */
+		insn.imm = (int32_t)(x >> 32);
+	}
+	switch (y % 8 == 0 ? (y >> 3) % 5 : 5) {
+	case 0:
+		insn.code = (uint8_t)(y >> 8);
+		break;
+	case 1:
+		insn.dst = (y >> 8) % 16;
+		break;
+	case 2:
+		insn.src = (y >> 8) % 16;
+		break;
+	case 3:
+		insn.off = (int16_t)(y >> 16);
+		break;
+	case 4:
+		insn.imm = (int32_t)(y >> 32);
+		break;
+	}
+	return insn;
+}
+
+/* Random programs, biased toward valid opcodes and small fields: the
+ * verifier must answer (0, or -EINVAL with a "pc N: ..." or whole-program
+ * message) and never crash; whatever it accepts disassembles cleanly, has a
+ * subprogram table that starts at 0 and, when it cannot loop, runs on the
+ * bounds-checked interpreter to a result or a clean -EFAULT. */
+static void test_random_programs(void **state)
+{
+	uint8_t valid[256];
+	BPFTIME_OPTS(bpftime_vm_opts, opts, .bounds_check = true);
+	size_t nvalid = 0, accepted = 0, ran = 0;
+	uint8_t mem[64] = { 0 };
+	uint64_t seed = 0x9e3779b97f4a7c15;
+	struct bpftime_insn prog[24];
+	FILE *null = fopen("/dev/null", "w");
+
+	(void)state;
+	assert_non_null(null);
+	for (unsigned int c = 0; c < 256; c++)
+		if (insn_desc[c].flags & F_VALID)
+			valid[nvalid++] = (uint8_t)c;
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t cnt = 1 + iter % N(prog);
+		struct bpftime_vm *vm = bpftime_vm__new(&opts);
+		bool loops = false;
+		uint64_t r0;
+		int err;
+
+		assert_non_null(vm);
+		assert_int_equal(bpftime_vm__register_helper(vm, 1, "map_lookup_elem", helper_zero),
+				 0);
+		for (size_t i = 0; i < cnt; i++)
+			prog[i] = random_insn(&seed, valid, nvalid);
+		for (size_t i = 0; i + 1 < cnt; i++)
+			if (prog[i].code == OP_LDDW && (seed >> (i % 64)) & 1)
+				prog[++i] = BPF_RAW_INSN(0, 0, 0, 0, (int32_t)seed);
+		prog[cnt - 1] = BPF_EXIT_INSN();
+		if (seed % 16 == 0)
+			prog[cnt - 1] = random_insn(&seed, valid, nvalid);
+		err = bpftime_vm__load(vm, prog, cnt);
+		if (err) {
+			assert_int_equal(err, -EINVAL);
+			assert_true(!strncmp(bpftime_vm__last_error(vm), "pc ", 3) ||
+				    !strcmp(bpftime_vm__last_error(vm),
+					    "last instruction does not end the program"));
+		} else {
+			accepted++;
+			assert_int_equal(bpftime_vm__disasm(vm, null), 0);
+			assert_true(vm_is_subprog(vm, 0));
+			/* without backward jumps it terminates: the bounds-checked
+			 * interpreter runs it to a result or a clean fault */
+			for (size_t i = 0; i < cnt; i++)
+				if (insn_desc[prog[i].code].flags & F_JUMP &&
+				    (prog[i].code == OP_JA32 ? prog[i].imm : prog[i].off) < 0)
+					loops = true;
+			if (!loops) {
+				err = bpftime_vm__run(vm, mem, sizeof(mem), &r0);
+				assert_true(err == 0 || err == -EFAULT);
+				ran++;
+			}
+		}
+		bpftime_vm__free(vm);
+	}
+	fclose(null);
+	/* the generator must reach both outcomes to mean anything */
+	print_message("random programs: %zu of 20000 accepted, %zu run\n", accepted, ran);
+	assert_true(accepted > 1000 && accepted < 19000);
+}
+
 static char logged[512];
 
 __attribute__((format(printf, 2, 0))) static int capture(enum bpftime_log_level level,
@@ -295,11 +434,9 @@ static void test_log_shows_insn(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rejects),
-		cmocka_unit_test(test_call_depth),
-		cmocka_unit_test(test_size_limits),
-		cmocka_unit_test(test_accepts),
-		cmocka_unit_test(test_log_shows_insn),
+		cmocka_unit_test(test_rejects),	       cmocka_unit_test(test_call_depth),
+		cmocka_unit_test(test_size_limits),    cmocka_unit_test(test_accepts),
+		cmocka_unit_test(test_log_shows_insn), cmocka_unit_test(test_random_programs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
