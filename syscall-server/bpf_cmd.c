@@ -334,10 +334,21 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 	k->created_by_uid = getuid();
 	k->xlated_prog_len = pi.insn_cnt * 8;
 	if (u->xlated_prog_insns && u->xlated_prog_len) {
+		struct bpftime_insn *out = u64_ptr(u->xlated_prog_insns);
+		size_t n;
+
 		insns = bpftime_prog__insns(srv.shm, fd, &cnt);
-		if (insns)
-			memcpy(u64_ptr(u->xlated_prog_insns), insns,
-			       MIN((size_t)u->xlated_prog_len, cnt * 8));
+		n = insns ? MIN((size_t)u->xlated_prog_len / 8, cnt) : 0;
+		if (n)
+			memcpy(out, insns, n * 8);
+		/* as the kernel's dump: a map reference shows the map's id */
+		for (size_t i = 0; i + 1 < n; i++) {
+			if (out[i].code != (BPF_LD | BPF_IMM | BPF_DW))
+				continue;
+			if (out[i].src == BPF_PSEUDO_MAP_FD || out[i].src == BPF_PSEUDO_MAP_VALUE)
+				out[i].imm = (int32_t)obj_id(out[i].imm);
+			i++;
+		}
 	}
 	k->xlated_prog_insns = u->xlated_prog_insns;
 	ret = bpftime_prog__map_ids(srv.shm, fd, ids, (int)ARRAY_SIZE(ids));

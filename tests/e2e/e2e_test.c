@@ -6,7 +6,7 @@
  * and perf buffers to the loaders' libbpf consumers.  Each test uses its own
  * segment name.
  *
- *   e2e_test BPFTIME GUARD EXAMPLES_DIR SYSCALL_CHECKS SERVER [BPFTIMETOOL|none]
+ *   e2e_test BPFTIME GUARD EXAMPLES_DIR SYSCALL_CHECKS SERVER [BPFTIMETOOL|none [BPFTOOL|none]]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,7 +29,8 @@
 /* a safety net so a broken build fails instead of hanging; never a measurement */
 #define STUCK_MS 60000
 
-static const char *bpftime_bin, *guard_bin, *examples, *checks_bin, *server_path, *tool_bin;
+static const char *bpftime_bin, *guard_bin, *examples, *checks_bin, *server_path, *tool_bin,
+	*bpftool_bin;
 static char victim[4096];
 
 struct proc {
@@ -685,6 +686,61 @@ static void test_segment_full(void **state)
 	shm_done(shm);
 }
 
+/* bpftool itself, an unmodified libbpf program, under `bpftime load`: it
+ * sees the other loader's objects and changes its map */
+static void test_bpftool(void **state)
+{
+	const char *argv[16];
+	struct bpftime_handler_info hi;
+	struct bpftime_shm *shm;
+	struct proc loader, p;
+	char want[64];
+
+	(void)state;
+	if (!bpftool_bin)
+		skip();
+	shm_for_test("bpftool");
+	load_args(argv, "malloc", "-i", "50", NULL);
+	spawn(&loader, argv);
+	expect_out(&loader, "ready\n");
+	shm = shm_open_now();
+	assert_int_equal(bpftime_handler__info(shm, find_named(shm, BPFTIME_HANDLER_MAP, "counts"),
+					       &hi),
+			 0);
+	{
+		const char *a[] = { guard_bin, bpftime_bin, "load", bpftool_bin, "prog", "show", NULL };
+
+		spawn(&p, a);
+		assert_int_equal(finish(&p), 0);
+		assert_non_null(strstr(p.obuf, "kprobe  name count_malloc"));
+		snprintf(want, sizeof(want), "map_ids %u", hi.id);
+		assert_non_null(strstr(p.obuf, want));
+	}
+	{
+		const char *a[] = { guard_bin, bpftime_bin, "load",  bpftool_bin,   "prog",
+				    "dump",    "xlated",    "name", "count_malloc", NULL };
+
+		spawn(&p, a);
+		assert_int_equal(finish(&p), 0);
+		snprintf(want, sizeof(want), "r1 = map[id:%u]", hi.id);
+		assert_non_null(strstr(p.obuf, want));
+		assert_non_null(strstr(p.obuf, "call bpf_map_lookup_elem#1"));
+	}
+	{
+		/* pid 4242 made 77 calls, says bpftool */
+		const char *a[] = { guard_bin, bpftime_bin, "load", bpftool_bin, "map", "update",
+				    "name",    "counts",    "key",  "0x92", "0x10",  "0",	   "0",
+				    "value",   "77",	    "0",    "0",    "0",     "0",	   "0",
+				    "0",       "0",	    NULL };
+
+		spawn(&p, a);
+		assert_int_equal(finish(&p), 0);
+		expect_out(&loader, "pid 4242: 77 malloc calls\n");
+	}
+	stop(&loader, 0);
+	shm_done(shm);
+}
+
 /* a loader holding 300 slots: a second one skips them all and works */
 static void test_crowded_table(void **state)
 {
@@ -723,6 +779,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_crowded_table),
 		cmocka_unit_test(test_segment_full),
 		cmocka_unit_test(test_bpftimetool),
+		cmocka_unit_test(test_bpftool),
 	};
 
 	if (argc < 6) {
@@ -731,6 +788,7 @@ int main(int argc, char **argv)
 	}
 	server_path = argv[5];
 	tool_bin = argc > 6 && strcmp(argv[6], "none") ? argv[6] : NULL;
+	bpftool_bin = argc > 7 && strcmp(argv[7], "none") ? argv[7] : NULL;
 	bpftime_bin = argv[1];
 	guard_bin = argv[2];
 	examples = argv[3];
