@@ -442,6 +442,7 @@ static atomic_int mig_park; /* futex word: bumped to release parked threads */
 static pid_t mig_tids[MIGRATE_MAX_THREADS];
 static atomic_char mig_acked[MIGRATE_MAX_THREADS];
 static int mig_n;
+static pid_t mig_late_tid; /* one that did not answer, for the message */
 
 /* In the signal handler: rip at displaced instruction i > 0 -> its copy. */
 static void migrate_one(ucontext_t *uc, const struct hook_site *s)
@@ -615,6 +616,9 @@ static int migrate_park(struct hook_site *s, int *timed_out)
 		if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) >
 		    MIGRATE_TIMEOUT_NS) {
 			*timed_out = n - atomic_load(&mig_acks);
+			for (int i = 0; i < n; i++)
+				if (!atomic_load(&mig_acked[i]))
+					mig_late_tid = mig_tids[i];
 			break;
 		}
 		if ((t.tv_sec - last.tv_sec) * 1000000000L + (t.tv_nsec - last.tv_nsec) >
@@ -638,6 +642,36 @@ static void migrate_release(void)
 	atomic_store(&mig_site, NULL);
 	atomic_fetch_add(&mig_park, 1);
 	syscall(SYS_futex, &mig_park, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* Names a thread that did not answer, with what /proc says about it. */
+static void warn_late(const struct hook_site *s, int count)
+{
+	char path[64], line[256], state[64] = "?", blk[64] = "?", sc[128] = "?";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)mig_late_tid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "State:", 6))
+			snprintf(state, sizeof(state), "%.60s", line + 7);
+		else if (!strncmp(line, "SigBlk:", 7))
+			snprintf(blk, sizeof(blk), "%.60s", line + 8);
+	}
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)mig_late_tid);
+	f = fopen(path, "re");
+	if (f && fgets(line, sizeof(line), f))
+		snprintf(sc, sizeof(sc), "%.120s", line);
+	if (f)
+		fclose(f);
+	state[strcspn(state, "\n")] = 0;
+	blk[strcspn(blk, "\n")] = 0;
+	sc[strcspn(sc, "\n")] = 0;
+	pr_warn("probe at %#" PRIxPTR ": %d threads did not answer the migration signal "
+		"(e.g. tid %d: %s, blocked %s, syscall %s): not patched\n",
+		s->req_addr, count, (int)mig_late_tid, state, blk, sc);
 }
 
 static int text_poke(uintptr_t addr, const uint8_t *bytes, size_t len, struct hook_site *mig)
@@ -673,9 +707,7 @@ static int text_poke(uintptr_t addr, const uint8_t *bytes, size_t len, struct ho
 				migrate_release();
 				mprotect((void *)page, plen, prot);
 				if (timed_out)
-					pr_warn("probe at %#" PRIxPTR ": %d threads did not answer "
-						"the migration signal: not patched\n",
-						mig->req_addr, timed_out);
+					warn_late(mig, timed_out);
 				return err ? err : -EAGAIN;
 			}
 		}
@@ -937,6 +969,15 @@ int hook_relocate(const uint8_t *code, uintptr_t addr, size_t min_len, size_t av
 		if (ZYAN_FAILED(ZydisDecoderDecodeFull(&dec, code + off, avail - off, &in, ops))) {
 			snprintf(err, elen, "cannot decode the instruction at +%zu", off);
 			return -ENOTSUP;
+		}
+		if (in.mnemonic == ZYDIS_MNEMONIC_INT3) {
+			/* someone else's breakpoint: the instruction it hides
+			 * is unknown (a kernel uprobe on this page would also
+			 * claim our int3 before any signal) */
+			snprintf(err, elen,
+				 "int3 at +%zu: a debugger breakpoint or a kernel uprobe is there",
+				 off);
+			return -EBUSY;
 		}
 		r->orig_off[r->n_insns++] = (uint8_t)off;
 		off += in.length;

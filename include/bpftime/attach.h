@@ -118,7 +118,9 @@ struct bpftime_probe;
  *         or NULL with errno: EINVAL (bad arguments), ENOTSUP (the code at addr
  *         cannot be relocated: logged with the reason), ENOMEM, EPERM (cannot
  *         change page protections), ENOSPC (too many sites), EAGAIN (a thread
- *         did not answer the migration signal in 2 s, e.g. it blocks it)
+ *         did not answer the migration signal in 2 s, e.g. it blocks it),
+ *         EBUSY (an int3 is already in the bytes: a debugger breakpoint or a
+ *         kernel uprobe, which would take our trap first; or the code changed)
  */
 BPFTIME_API struct bpftime_probe *bpftime_probe__attach(void *addr, bpftime_probe_fn fn, void *data,
 							const struct bpftime_probe_opts *opts);
