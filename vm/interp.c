@@ -160,7 +160,8 @@ struct dinsn {
 			int16_t off;
 			int32_t imm;
 		};
-		uint64_t imm64;
+		uint64_t imm64;		   /* second slot of lddw */
+		bpftime_helper_fn helper; /* helper call: bound at load */
 	};
 };
 
@@ -734,7 +735,7 @@ smod32:
 
 		/* helper call (src 0); the tail-call helper has its own handler */
 		VM_CASE(CALL)
-		acc = reg[0] = vm->helpers[ip->imm](reg[1], reg[2], reg[3], reg[4], reg[5]);
+		acc = reg[0] = ip->helper(reg[1], reg[2], reg[3], reg[4], reg[5]);
 		NEXT(1)
 		VM_CASE(CALL_TAIL)
 		acc = reg[0] =
@@ -1061,6 +1062,8 @@ int vm_interp_prepare(struct bpftime_vm *vm)
 		if (forwarded_reg(insn) >= 0 || target[pc] || !keeps_acc(insn))
 			prev = forwarded_reg(insn);
 		fill(d, insn, table, op);
+		if (op == VOP_CALL)
+			d->helper = vm->helpers[insn->imm]; /* non-NULL: the verifier checked */
 		if (insn->code == OP_LDDW) {
 			/* resolved form: src is 0 and the value spans both imms */
 			fill(&code[pc + 1], &insns[pc + 1], table, VOP_INVALID);
