@@ -78,6 +78,16 @@ static uint64_t run_vm(struct bpftime_vm *vm, enum bpftime_engine e)
 	return r0;
 }
 
+/* r0 = bpf_ktime_get_ns() != 0 */
+static const struct bpftime_insn prog_time[] = {
+	INSN(0x85, 0, 0, 0, 5),	 /* call bpf_ktime_get_ns */
+	INSN(0xbf, 1, 0, 0, 0),	 /* r1 = r0 */
+	INSN(0xb7, 0, 0, 0, 0),	 /* r0 = 0 */
+	INSN(0x15, 1, 0, 1, 0),	 /* if r1 == 0 goto +1 */
+	INSN(0xb7, 0, 0, 0, 1),	 /* r0 = 1 */
+	INSN(0x95, 0, 0, 0, 0),	 /* exit */
+};
+
 static void test_compile_and_load(void **state)
 {
 	BPFTIME_OPTS(bpftime_shm_opts, opts, .size_mb = 4, .max_fd = 64);
@@ -101,8 +111,15 @@ static void test_compile_and_load(void **state)
 	assert_true(fd >= 0);
 	assert_null(bpftime_prog__aot(shm, fd, &size));
 
+	assert_true(bpftime_prog__create(shm, -1, 0, "now", prog_time,
+					 sizeof(prog_time) / sizeof(prog_time[0]), NULL) >= 0);
 	assert_int_equal(run_cli(out, sizeof(out), "compile -o %s", tmpdir), 0);
 	assert_non_null(strstr(out, "'sum3'"));
+	/* run: the object calls a helper of the runtime */
+	assert_int_equal(run_cli(out, sizeof(out), "run %s/now.o", tmpdir), 0);
+	assert_string_equal(out, "Output: 1\n");
+	snprintf(path, sizeof(path), "%s/now.o", tmpdir);
+	unlink(path);
 	obj = bpftime_prog__aot(shm, fd, &size);
 	assert_non_null(obj);
 
@@ -118,7 +135,7 @@ static void test_compile_and_load(void **state)
 	/* load: the file -o wrote goes back in; wrong ids and files are refused */
 	snprintf(path, sizeof(path), "%s/sum3.o", tmpdir);
 	assert_int_equal(run_cli(out, sizeof(out), "load %s %d", path, fd), 0);
-	assert_int_equal(run_cli(out, sizeof(out), "load %s %d", path, fd + 1), 1);
+	assert_int_equal(run_cli(out, sizeof(out), "load %s %d", path, 50), 1); /* empty slot */
 	assert_non_null(strstr(out, "no program with id"));
 	assert_int_equal(run_cli(out, sizeof(out), "load %s.missing %d", path, fd), 1);
 	assert_non_null(strstr(out, "No such file or directory"));
@@ -135,6 +152,8 @@ static void test_compile_and_load(void **state)
 	assert_int_equal(run_cli(out, sizeof(out), "compile -e -o %s", tmpdir), 0);
 	snprintf(path, sizeof(path), "%s/sum3.ll", tmpdir);
 	assert_int_equal(access(path, R_OK), 0);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/now.ll", tmpdir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/sum3.o", tmpdir);
 	unlink(path);

@@ -10,8 +10,9 @@
  *   bpftime-aot load PATH ID
  *       stores the object PATH as the AOT code of program ID (its fd)
  *   bpftime-aot run PATH [MEMORY]
- *       loads the object PATH and runs it once; the bytes of MEMORY are the
- *       program's memory (r1 = their address, r2 = their length)
+ *       loads the object PATH and runs it once with the runtime's helpers;
+ *       the bytes of MEMORY are the program's memory (r1 = their address,
+ *       r2 = their length); an object that uses maps needs the shm (compile)
  *
  * Thin: the work is in the VM (bpftime_vm__emit_aot, bpftime_vm__load_aot)
  * and in bpf_elf.c (reading and linking the eBPF object).
@@ -26,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <elf.h>
+#include <bpftime/runtime.h>
 #include <bpftime/shm.h>
 #include <bpftime/vm.h>
 #include "bpf_elf.h"
@@ -395,7 +397,7 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 	vm = bpftime_vm__new(NULL);
-	if (!vm) {
+	if (!vm || bpftime_helpers__register(vm)) {
 		fprintf(stderr, PROG ": %s\n", strerror(errno));
 		goto out;
 	}
