@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <bpftime/map.h>
+#include <bpftime/runtime.h>
 #include <bpftime/shm.h>
 #include <bpftime/vm.h>
 
@@ -160,33 +162,124 @@ static void test_compile_and_load(void **state)
 	bpftime_shm__close(shm);
 }
 
+/* The whole path with maps: `compile` stores an object whose map references
+ * are symbols, and the runtime's AOT engine binds them to the segment's maps:
+ * the upper half of A[0] += 5; H[3] = it; r0 = H[3] + it, alternating with
+ * the interpreter on the same maps. */
+static void test_maps_end_to_end(void **state)
+{
+	BPFTIME_OPTS(bpftime_shm_opts, opts, .size_mb = 4, .max_fd = 64);
+	struct bpftime_runtime *aot_rt, *interp_rt;
+	struct bpftime_shm *shm;
+	uint32_t key = 0;
+	uint64_t r0, value;
+	char out[4096];
+	int a, h, fd;
+
+	(void)state;
+	shm = bpftime_shm__create(&opts);
+	assert_non_null(shm);
+	a = bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 8, 4, NULL);
+	h = bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 8, NULL);
+	assert_true(a >= 0 && h >= 0);
+	{
+		const struct bpftime_insn insns[] = {
+			INSN(0x18, 6, 2, 0, a), INSN(0, 0, 0, 0, 4), /* r6 = &a[0] + 4 */
+			INSN(0x61, 7, 6, 0, 0),			      /* r7 = *(u32 *)r6 */
+			INSN(0x07, 7, 0, 0, 5),			      /* r7 += 5 */
+			INSN(0x63, 6, 7, 0, 0),			      /* *(u32 *)r6 = r7 */
+			INSN(0x62, 10, 0, -4, 3),		      /* key = 3 */
+			INSN(0x7b, 10, 7, -16, 0),		      /* value = r7 */
+			INSN(0x18, 1, 1, 0, h), INSN(0, 0, 0, 0, 0),  /* r1 = h */
+			INSN(0xbf, 2, 10, 0, 0),
+			INSN(0x07, 2, 0, 0, -4),
+			INSN(0xbf, 3, 10, 0, 0),
+			INSN(0x07, 3, 0, 0, -16),
+			INSN(0xb7, 4, 0, 0, 0),
+			INSN(0x85, 0, 0, 0, 2),			      /* map_update_elem */
+			INSN(0x18, 1, 1, 0, h), INSN(0, 0, 0, 0, 0),
+			INSN(0xbf, 2, 10, 0, 0),
+			INSN(0x07, 2, 0, 0, -4),
+			INSN(0x85, 0, 0, 0, 1),			      /* map_lookup_elem */
+			INSN(0x55, 0, 0, 2, 0),			      /* if r0 != 0 goto +2 */
+			INSN(0xb7, 0, 0, 0, 0xdead),
+			INSN(0x95, 0, 0, 0, 0),
+			INSN(0x79, 0, 0, 0, 0), /* r0 = h[3] */
+			INSN(0x0f, 0, 7, 0, 0), /* r0 += r7 */
+			INSN(0x95, 0, 0, 0, 0),
+		};
+
+		fd = bpftime_prog__create(shm, -1, 0, "maps", insns,
+					  sizeof(insns) / sizeof(insns[0]), NULL);
+	}
+	assert_true(fd >= 0);
+	assert_int_equal(run_cli(out, sizeof(out), "compile"), 0);
+	assert_non_null(strstr(out, "'maps'"));
+
+	{
+		BPFTIME_OPTS(bpftime_runtime_opts, ro, .engine = BPFTIME_ENGINE_AOT,
+			     .engine_set = true, .no_fallback = true);
+		BPFTIME_OPTS(bpftime_runtime_opts, ri, .engine = BPFTIME_ENGINE_INTERP,
+			     .engine_set = true, .no_fallback = true);
+
+		aot_rt = bpftime_runtime__new(shm, &ro);
+		interp_rt = bpftime_runtime__new(shm, &ri);
+	}
+	assert_non_null(aot_rt);
+	assert_non_null(interp_rt);
+	assert_int_equal(bpftime_runtime__run(aot_rt, fd, NULL, 0, &r0), 0);
+	assert_int_equal(r0, 10);
+	assert_int_equal(bpftime_vm__engine(bpftime_runtime__prog(aot_rt, fd)), BPFTIME_ENGINE_AOT);
+	assert_int_equal(bpftime_runtime__run(interp_rt, fd, NULL, 0, &r0), 0);
+	assert_int_equal(r0, 20);
+	assert_int_equal(bpftime_runtime__run(aot_rt, fd, NULL, 0, &r0), 0);
+	assert_int_equal(r0, 30);
+	assert_int_equal(bpftime_map__lookup(shm, a, &key, &value, 0), 0);
+	assert_int_equal(value, 15ULL << 32);
+	key = 3;
+	assert_int_equal(bpftime_map__lookup(shm, h, &key, &value, 0), 0);
+	assert_int_equal(value, 15);
+	bpftime_runtime__free(aot_rt);
+	bpftime_runtime__free(interp_rt);
+	bpftime_shm__close(shm);
+}
+
 static int setup(void **state)
 {
+	static int n;
+
 	(void)state;
-	snprintf(shm_name, sizeof(shm_name), "bpftime_aot_cli_test_%d", (int)getpid());
+	snprintf(shm_name, sizeof(shm_name), "bpftime_aot_cli_test_%d_%d", (int)getpid(), n++);
 	setenv("BPFTIME_GLOBAL_SHM_NAME", shm_name, 1);
 	bpftime_shm__remove(shm_name);
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
 	bpftime_shm__remove(shm_name);
-	rmdir(tmpdir);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_compile_and_load),
+		cmocka_unit_test_setup_teardown(test_compile_and_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maps_end_to_end, setup, teardown),
 	};
+	int ret;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s PATH-TO-bpftime-aot\n", argv[0]);
 		return 2;
 	}
 	aot_bin = argv[1];
-	return cmocka_run_group_tests_name("aot_cli", tests, setup, teardown);
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	ret = cmocka_run_group_tests_name("aot_cli", tests, NULL, NULL);
+	rmdir(tmpdir);
+	return ret;
 }
