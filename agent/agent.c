@@ -98,6 +98,7 @@ static struct {
 	struct attachment *live;    /* attached now */
 	struct attachment *retired; /* detached, kept for threads still inside */
 	struct failed *failed;
+	bool in_sync; /* sync_locked is running (a fork then leaves the child alone) */
 	bool retry;   /* an attachment failed for a passing reason */
 	bool pending; /* a wanted perf event's module is not mapped here (yet) */
 	/* libraries loaded later: a probe on the dynamic linker's r_brk wakes
@@ -495,6 +496,7 @@ static int sync_locked(void)
 	err = collect(&w, &n);
 	if (err)
 		return err;
+	agent.in_sync = true;
 	for (struct attachment *a = agent.live; a; a = a->next)
 		a->seen = false;
 	for (size_t i = 0; i < n; i++) {
@@ -516,6 +518,7 @@ static int sync_locked(void)
 		attach_one(&w[i]);
 	}
 	free(w);
+	agent.in_sync = false;
 	if (agent.pending && !agent.dl_watched)
 		watch_dlopen();
 	atomic_store(&agent.synced_epoch, epoch);
@@ -584,6 +587,31 @@ __attribute__((format(printf, 2, 0))) static int capture_print(enum bpftime_log_
 	return 0;
 }
 
+/* fork: the child keeps the hooks (its copy of the patched code) and this
+ * state, but none of the agent's threads.  It becomes a process of its own:
+ * its pid for the filters and a new watcher that syncs at once, so events
+ * bound to the parent's pid stop running in it. */
+static void agent_fork_child(void)
+{
+	int err;
+
+	pthread_mutex_init(&agent.lock, NULL);
+	agent.pid = getpid();
+	agent.dl_watched = false;
+	/* forked in the middle of a sync: the lists may be half changed, so
+	 * the child keeps what it has and does not follow */
+	if (!agent.started || agent.stopping || !agent.watching || agent.in_sync) {
+		agent.watching = false;
+		return;
+	}
+	/* the new watcher syncs at once (it "saw" another epoch); not here:
+	 * other fork handlers (attach/'s) have not released their locks yet */
+	err = agent_thread(&agent.watcher, watch,
+			   (void *)(uintptr_t)(bpftime_shm__epoch(agent.shm) - 1));
+	if (err)
+		agent.watching = false;
+}
+
 int agent_start(const struct agent_opts *opts)
 {
 	BPFTIME_OPTS(bpftime_shm_opts, so, .name = opts ? opts->shm_name : NULL);
@@ -630,6 +658,7 @@ int agent_start(const struct agent_opts *opts)
 	}
 	agent.started = true;
 	agent.stopping = false;
+	pthread_atfork(NULL, NULL, agent_fork_child);
 	epoch = bpftime_shm__epoch(agent.shm);
 	if (opts && opts->watch) {
 		err = agent_thread(&agent.watcher, watch, (void *)(uintptr_t)epoch);

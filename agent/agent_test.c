@@ -549,6 +549,54 @@ static void test_dlopen_later(void **state)
 	assert_int_equal(slot(27), 2);
 }
 
+/* a forked child follows the segment on its own: a link made after the
+ * fork runs in the child, with the child's pid */
+static void test_fork_follows(void **state)
+{
+	static const struct bpftime_insn c28[] = {
+		BPF_LD_MAP_VALUE(6, 0, 0),
+		BPF_CALL_HELPER(14), /* get_current_pid_tgid */
+		BPF_ALU64_IMM(BPF_RSH, 0, 32),
+		BPF_STX_MEM(BPF_DW, 6, 0, 28 * 8),
+		BPF_MOV64_IMM(0, 0),
+		BPF_EXIT_INSN(),
+	};
+	int go[2], prog, perf, link, status;
+	char c;
+	pid_t pid;
+
+	(void)state;
+	clear_slots();
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct timespec ts = { 0, 1000000 };
+
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		/* the parent linked the program: wait for our watcher */
+		for (int waited = 0; agent_attached_count() != 1; waited++) {
+			if (waited > STUCK_MS)
+				_exit(3);
+			nanosleep(&ts, NULL);
+		}
+		ret7_ptr(0);
+		_exit(slot(28) == (uint64_t)getpid() ? 0 : 4);
+	}
+	close(go[0]);
+	prog = PROG("c28", c28, 0);
+	perf = new_perf(BPFTIME_PERF_TYPE_UPROBE, exe, "agt_ret7", -1);
+	link = new_link(prog, perf, 0);
+	assert_int_equal(write(go[1], "x", 1), 1);
+	close(go[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close_fds(3, link, perf, prog);
+}
+
 /* threads call the function while probes come and go */
 static atomic_int stop_calls;
 
@@ -699,6 +747,7 @@ int main(void)
 		cmocka_unit_test(test_attach_fds),
 		cmocka_unit_test(test_bad_program),
 		cmocka_unit_test(test_dlopen_later),
+		cmocka_unit_test(test_fork_follows),
 		cmocka_unit_test(test_threads_attach_detach),
 		cmocka_unit_test(test_threads_exact),
 	};

@@ -10,9 +10,10 @@
  *
  * Children.  Like the syscall server, the agent drops itself from
  * LD_PRELOAD, so programs the target runs (system(), exec) are not traced:
- * tracing is for the process `bpftime start` ran.  A forked child keeps the
- * hooks it inherited (the code is patched in its copy of the memory) but no
- * watcher thread, so it does not follow later changes.
+ * tracing is for the process `bpftime start` ran.  A forked child (without
+ * exec) keeps the hooks it inherited, since the code is patched in its copy
+ * of the memory, and gets a watcher of its own (agent.c), as the kernel's
+ * uprobes follow fork.
  *
  * At exit the hooks stay: other threads may still be running probed code
  * while the process winds down; the destructor only stops the watcher from
