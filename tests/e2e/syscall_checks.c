@@ -361,6 +361,57 @@ static void *run_later(void *arg)
 	return NULL;
 }
 
+struct hammer {
+	int fd;
+	uint32_t base;
+	int fails;
+};
+
+/* one thread's share: its own keys, written then read back, while the
+ * other threads do the same on the same map */
+static void *hammer_thread(void *arg)
+{
+	struct hammer *h = arg;
+
+	for (uint32_t round = 0; round < 20; round++) {
+		for (uint32_t i = 0; i < 200; i++) {
+			uint32_t k = h->base + i;
+			uint64_t v = (uint64_t)k * 1000 + round, out = 0;
+
+			if (bpf_map_update_elem(h->fd, &k, &v, BPF_ANY) ||
+			    bpf_map_lookup_elem(h->fd, &k, &out) || out != v)
+				h->fails++;
+		}
+	}
+	return NULL;
+}
+
+/* several threads of one loader on one map at once */
+static void check_threads(void)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "threads", 4, 8, 1024, NULL), n = 0;
+	struct hammer h[4];
+	pthread_t th[4];
+	uint32_t key, *prev = NULL, next;
+
+	CHECK(fd >= 0);
+	for (int i = 0; i < 4; i++) {
+		h[i] = (struct hammer){ fd, (uint32_t)i * 200, 0 };
+		CHECK(!pthread_create(&th[i], NULL, hammer_thread, &h[i]));
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(h[i].fails == 0);
+	}
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		n++;
+		key = next;
+		prev = &key;
+	}
+	CHECK(n == 800);
+	close(fd);
+}
+
 /* epoll by hand on a ring buffer fd next to a pipe: both kinds of fd in one
  * instance, the control errors, readiness following the data */
 static void check_epoll(int rb_fd, int prog)
@@ -687,6 +738,7 @@ int main(int argc, char **argv)
 	check_bad_input();
 	map_fd = check_maps();
 	check_batch();
+	check_threads();
 	prog_fd = check_test_run(map_fd);
 	check_dup(map_fd);
 	check_used_maps();
