@@ -285,9 +285,28 @@ static struct attachment *find_live(const struct want *x)
 	return NULL;
 }
 
+/* shm/ names what is wrong with a segment it cannot use, the runtime why a
+ * program does not build; the agent folds that into its own single warning */
+static char open_msg[256];
+
+__attribute__((format(printf, 2, 0))) static int capture_print(enum bpftime_log_level level,
+								const char *fmt, va_list ap)
+{
+	size_t n;
+
+	if (level > BPFTIME_LOG_WARN)
+		return 0;
+	vsnprintf(open_msg, sizeof(open_msg), fmt, ap);
+	n = strlen(open_msg);
+	while (n && open_msg[n - 1] == '\n')
+		open_msg[--n] = 0;
+	return 0;
+}
+
 /* Attaches one wanted pair.  Failures are logged once and remembered. */
 static int attach_one(const struct want *x)
 {
+	bpftime_print_fn prev_print;
 	struct bpftime_perf_event_info pi;
 	struct bpftime_probe *probe;
 	struct attachment *a;
@@ -313,16 +332,23 @@ static int attach_one(const struct want *x)
 		mark_failed(1, x->perf_id);
 		return err;
 	}
+	/* the runtime's reason goes into our one warning */
+	open_msg[0] = 0;
+	prev_print = bpftime_set_print(capture_print);
 	vm = bpftime_runtime__prog(agent.rt, x->prog_fd);
+	err = vm ? 0 : -errno;
+	bpftime_set_print(prev_print);
 	if (!vm) {
-		err = -errno;
 		if (err == -EBADF)
 			return 0; /* closed under us */
-		/* the runtime said why; the process runs on without it */
-		pr_warn("agent: prog %d is not attached (%s)\n", x->prog_fd, strerror(-err));
+		pr_warn("agent: prog %d is not attached: %s\n", x->prog_fd,
+			open_msg[0] ? open_msg + (strncmp(open_msg, "bpftime: ", 9) ? 0 : 9) :
+				      strerror(-err));
 		mark_failed(0, x->prog_id);
 		return err;
 	}
+	if (open_msg[0]) /* built, with a remark (e.g. an engine fallback) */
+		pr_warn("%s\n", open_msg);
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -567,24 +593,6 @@ static void *watch(void *arg)
 		sync_locked();
 		pthread_mutex_unlock(&agent.lock);
 	}
-}
-
-/* shm/ names what is wrong with a segment it cannot use; the agent folds
- * that into its own single warning */
-static char open_msg[256];
-
-__attribute__((format(printf, 2, 0))) static int capture_print(enum bpftime_log_level level,
-								const char *fmt, va_list ap)
-{
-	size_t n;
-
-	if (level > BPFTIME_LOG_WARN)
-		return 0;
-	vsnprintf(open_msg, sizeof(open_msg), fmt, ap);
-	n = strlen(open_msg);
-	while (n && open_msg[n - 1] == '\n')
-		open_msg[--n] = 0;
-	return 0;
 }
 
 /* fork: the child keeps the hooks (its copy of the patched code) and this
