@@ -120,10 +120,14 @@ void htab_release(struct bpftime_shm *shm, struct shm_map *m);
 /* a 32-bit hash of @len bytes (hash.c) */
 uint32_t map_hash(const void *data, uint32_t len, uint32_t seed);
 
+/* the power of two at or above @v, saturated at 2^31 (a bucket count for
+ * max_entries above 2^31 would not fit; shifting 1u by 32 is undefined) */
 static inline uint32_t map_roundup_pow2(uint32_t v)
 {
 	if (v <= 1)
 		return 1;
+	if (v > 1u << 31)
+		return 1u << 31;
 	return 1u << (32 - __builtin_clz(v - 1));
 }
 
