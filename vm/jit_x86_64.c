@@ -1,9 +1,10 @@
 /* vm/jit_x86_64.c: the x86-64 JIT.
  *
  * Input: the resolved program (vm->insns, see vm/internal.h).  Output:
- * vm->jit_fn, a System V function uint64_t fn(void *mem, uint64_t len) in an
- * anonymous mapping (vm->jit_mem, vm->jit_size) that is written RW and then
- * made RX, never both; the unused tail of the last page is INT3.
+ * vm->jit_fn, a System V function uint64_t fn(void *mem, uint64_t len) in a
+ * piece of the code arena (jit_arena.c; vm->jit_mem, vm->jit_size) that is
+ * written RW and then made RX, never both; the unused tail of the last page
+ * is INT3.
  *
  * Register mapping, as the kernel's x86-64 JIT does it, so that helper calls
  * are plain System V calls with their arguments already in place:
@@ -56,13 +57,13 @@
  * and tests/fuzz/ check the JIT against the interpreter.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include "internal.h"
+#include "jit_arena.h"
 #include "jit_emit.h"
 #include "common/compiler.h"
 
@@ -150,7 +151,117 @@ struct jit {
 	uint32_t entry_fk, stub_fk;	/* fixup indexes of the header offsets */
 	uint32_t code_end, table_off;
 	struct jit_header hdr;
+	size_t addrs_cap, flags_cap, funcs_cap, shrunk_cap; /* elements */
 };
+
+/* The work buffers of struct jit, kept per thread between compiles: a
+ * compile then calls malloc only when a program is larger than any before
+ * on this thread.  Freed when the thread exits, or after a compile that
+ * made them larger than JIT_SCRATCH_KEEP bytes in all. */
+#define JIT_SCRATCH_KEEP (512u << 10)
+
+struct jit_scratch {
+	uint32_t *addrs;
+	uint8_t *flags;
+	struct jit_func *funcs;
+	uint8_t *buf;
+	struct jit_fix *fix;
+	uint32_t *shrunk;
+	size_t addrs_cap, flags_cap, funcs_cap, buf_cap, fix_cap, shrunk_cap;
+};
+
+static __thread struct jit_scratch jit_scratch;
+static pthread_key_t jit_scratch_key;
+static pthread_once_t jit_scratch_once = PTHREAD_ONCE_INIT;
+static bool jit_scratch_keyed; /* jit_scratch_key exists */
+
+static void scratch_release(struct jit_scratch *s)
+{
+	free(s->addrs);
+	free(s->flags);
+	free(s->funcs);
+	free(s->buf);
+	free(s->fix);
+	free(s->shrunk);
+	memset(s, 0, sizeof(*s));
+}
+
+static void scratch_destructor(void *arg)
+{
+	scratch_release(arg);
+}
+
+static void scratch_init(void)
+{
+	jit_scratch_keyed = !pthread_key_create(&jit_scratch_key, scratch_destructor);
+}
+
+/* Moves this thread's buffers into j. */
+static void scratch_take(struct jit *j)
+{
+	struct jit_scratch *s = &jit_scratch;
+
+	j->addrs = s->addrs;
+	j->flags = s->flags;
+	j->funcs = s->funcs;
+	j->buf = s->buf;
+	j->fix = s->fix;
+	j->shrunk = s->shrunk;
+	j->addrs_cap = s->addrs_cap;
+	j->flags_cap = s->flags_cap;
+	j->funcs_cap = s->funcs_cap;
+	j->buf_cap = s->buf_cap;
+	j->fix_cap = s->fix_cap;
+	j->shrunk_cap = s->shrunk_cap;
+	memset(s, 0, sizeof(*s));
+}
+
+/* Gives j's buffers back to this thread (or frees them). */
+static void scratch_give(struct jit *j)
+{
+	struct jit_scratch *s = &jit_scratch;
+
+	*s = (struct jit_scratch){
+		.addrs = j->addrs,
+		.flags = j->flags,
+		.funcs = j->funcs,
+		.buf = j->buf,
+		.fix = j->fix,
+		.shrunk = j->shrunk,
+		.addrs_cap = j->addrs_cap,
+		.flags_cap = j->flags_cap,
+		.funcs_cap = j->funcs_cap,
+		.buf_cap = j->buf_cap,
+		.fix_cap = j->fix_cap,
+		.shrunk_cap = j->shrunk_cap,
+	};
+	pthread_once(&jit_scratch_once, scratch_init);
+	if (s->addrs_cap * sizeof(*s->addrs) + s->flags_cap + s->funcs_cap * sizeof(*s->funcs) +
+			    s->buf_cap + s->fix_cap * sizeof(*s->fix) +
+			    s->shrunk_cap * sizeof(*s->shrunk) >
+		    JIT_SCRATCH_KEEP ||
+	    !jit_scratch_keyed || pthread_setspecific(jit_scratch_key, s))
+		scratch_release(s);
+}
+
+/* At least n elements of size bytes at *p (*cap elements now); the old
+ * contents are not kept. */
+static int reserve(void *p, size_t *cap, size_t n, size_t size)
+{
+	void **pp = p, *q;
+
+	if (n <= *cap)
+		return 0;
+	if (*cap * 2 > n)
+		n = *cap * 2;
+	q = malloc(n * size);
+	if (!q)
+		return -ENOMEM;
+	free(*pp);
+	*pp = q;
+	*cap = n;
+	return 0;
+}
 
 /* The C side of a tail call: calls the tail-call helper and tells the code
  * in rdx (the second half of a 16-byte struct return) whether to stop. */
@@ -1161,9 +1272,9 @@ static int jit_analyze(struct jit *j)
 	 * target and function value starts one */
 	if (vm->nr_subprogs && vm->subprogs[0] != 0)
 		return vm_error(j->vm, EINVAL, "jit: subprogram list does not start at pc 0");
-	j->funcs = calloc(nf, sizeof(*j->funcs));
-	if (!j->funcs)
+	if (reserve(&j->funcs, &j->funcs_cap, nf, sizeof(*j->funcs)))
 		return vm_error(j->vm, ENOMEM, "out of memory");
+	memset(j->funcs, 0, nf * sizeof(*j->funcs));
 	j->nfuncs = nf;
 	for (fi = 0; fi < nf; fi++) {
 		uint32_t start = fi < vm->nr_subprogs ? vm->subprogs[fi] : 0;
@@ -1491,30 +1602,25 @@ static void jit_write_table(struct jit *j, uint32_t code_end)
 				(int32_t)j->table_off;
 }
 
-/* Where to ask for the mapping: 512 MiB below the first helper called, so
- * that helper calls can be direct (rel32) calls as in the kernel.  Only a
- * hint: the kernel takes it if the range is free, else maps elsewhere, and
- * calls out of reach then stay movabs + call. */
-static void *jit_hint(const struct jit *j)
+/* The first helper the program calls: the arena puts the code within
+ * rel32 reach of it if it can, so that helper calls can be direct calls as
+ * in the kernel (calls out of reach stay movabs + call). */
+static const void *jit_near(const struct jit *j)
 {
-	const uint64_t below = UINT64_C(512) << 20;
-
 	for (size_t i = 0; i < j->nfix; i++) {
 		uint64_t t;
 
 		if (j->fix[i].kind != FIX_CALL)
 			continue;
 		memcpy(&t, j->buf + j->fix[i].pos + 2, 8);
-		if (t < 2 * below)
-			return NULL;
-		return (void *)(uintptr_t)((t - below) & ~(uint64_t)0xffff);
+		return (const void *)(uintptr_t)t;
 	}
 	return NULL;
 }
 
 int vm_jit_compile(struct bpftime_vm *vm)
 {
-	const size_t page = 4096; /* x86-64 base pages are always 4 KiB */
+	const size_t page = JIT_PAGE;
 	size_t end, size;
 	struct jit j = { .vm = vm, .insns = vm->insns, .cnt = vm->cnt };
 	uint32_t code_end;
@@ -1525,33 +1631,32 @@ int vm_jit_compile(struct bpftime_vm *vm)
 	if (vm->cnt > BPFTIME_MAX_INSNS)
 		return vm_error(vm, E2BIG, "jit: program too large");
 	vm_jit_free(vm);
-	j.addrs = malloc(2 * (j.cnt + 1) * sizeof(*j.addrs));
-	j.flags = calloc(j.cnt + 1, 1);
+	scratch_take(&j);
 	/* most instructions take under 16 bytes; jit_emit() grows the buffer */
-	j.buf_cap = JIT_HDR + JIT_STUB_MAX + JIT_MAX_INSN + JIT_MAX_FUNC + j.cnt * 16;
-	j.buf = malloc(j.buf_cap);
-	if (!j.addrs || !j.flags || !j.buf) {
+	if (reserve(&j.addrs, &j.addrs_cap, 2 * (j.cnt + 1), sizeof(*j.addrs)) ||
+	    reserve(&j.flags, &j.flags_cap, j.cnt + 1, 1) ||
+	    reserve(&j.buf, &j.buf_cap,
+		    JIT_HDR + JIT_STUB_MAX + JIT_MAX_INSN + JIT_MAX_FUNC + j.cnt * 16, 1)) {
 		err = vm_error(vm, ENOMEM, "out of memory");
 		goto out;
 	}
+	memset(j.flags, 0, j.cnt + 1);
+	j.nfix = 0;
 	j.fixidx = j.addrs + j.cnt + 1;
 	err = jit_analyze(&j);
 	if (!err)
 		err = jit_emit(&j);
 	if (err)
 		goto out;
-	j.shrunk = malloc((j.nfix + 1) * sizeof(*j.shrunk));
-	if (!j.shrunk) {
+	if (reserve(&j.shrunk, &j.shrunk_cap, j.nfix + 1, sizeof(*j.shrunk))) {
 		err = vm_error(vm, ENOMEM, "out of memory");
 		goto out;
 	}
 	/* the largest form bounds the mapping */
 	end = j.code_end + (j.subprogs ? 8 + j.cnt * 4 : 0);
 	j.cap = (end + page - 1) & ~(page - 1);
-	j.base = mmap(jit_hint(&j), j.cap, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (j.base == MAP_FAILED) {
-		j.base = NULL;
+	j.base = jit_arena_alloc(j.cap, jit_near(&j));
+	if (!j.base) {
 		err = vm_error(vm, errno, "jit: cannot map %zu bytes for code", j.cap);
 		goto out;
 	}
@@ -1571,11 +1676,9 @@ int vm_jit_compile(struct bpftime_vm *vm)
 	memcpy(j.base, &j.hdr, sizeof(j.hdr));
 	size = (end + page - 1) & ~(page - 1);
 	memset(j.base + end, 0xcc, size - end); /* padding traps */
-	if (size < j.cap)
-		munmap(j.base + size, j.cap - size);
-	j.cap = size;
-	if (mprotect(j.base, size, PROT_READ | PROT_EXEC)) {
-		err = vm_error(vm, errno, "jit: cannot make the code executable");
+	err = jit_arena_seal(j.base, j.cap, size);
+	if (err) {
+		err = vm_error(vm, -err, "jit: cannot make the code executable");
 		goto out;
 	}
 	vm->jit_mem = j.base;
@@ -1583,21 +1686,14 @@ int vm_jit_compile(struct bpftime_vm *vm)
 	vm->jit_fn = (vm_jit_fn)(void *)(j.base + j.hdr.entry_off);
 	j.base = NULL;
 out:
-	if (j.base)
-		munmap(j.base, j.cap);
-	free(j.shrunk);
-	free(j.fix);
-	free(j.buf);
-	free(j.funcs);
-	free(j.flags);
-	free(j.addrs);
+	jit_arena_free(j.base, j.cap);
+	scratch_give(&j);
 	return err;
 }
 
 void vm_jit_free(struct bpftime_vm *vm)
 {
-	if (vm->jit_mem)
-		munmap(vm->jit_mem, vm->jit_size);
+	jit_arena_free(vm->jit_mem, vm->jit_size);
 	vm->jit_fn = NULL;
 	vm->jit_mem = NULL;
 	vm->jit_size = 0;
