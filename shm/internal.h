@@ -53,6 +53,9 @@ int shm_mutex_init(struct shm_mutex *m);
 void shm_lock(struct shm_mutex *m);
 int shm_trylock(struct shm_mutex *m);
 void shm_unlock(struct shm_mutex *m);
+/* true when shm_lock/shm_unlock do the uncontended case themselves (the
+ * probe in lock.c found glibc's robust list as expected); for tests */
+bool shm_lock_fast_path(void);
 
 /* alloc.c: the arena allocator (first fit, boundary tags, coalescing).
  * shm_alloc() returns the offset of @size zeroed bytes aligned to @align (a
