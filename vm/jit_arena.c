@@ -264,7 +264,7 @@ static void unmap_chunk(struct jit_chunk **link)
 
 void jit_arena_free(void *base, size_t size)
 {
-	struct jit_chunk *c, **link, *e;
+	struct jit_chunk *c, **link;
 	uint8_t *p = base;
 
 	if (!base)
@@ -289,12 +289,14 @@ void jit_arena_free(void *base, size_t size)
 	c->busy &= ~run_mask(size / JIT_PAGE, (size_t)(p - c->base) / JIT_PAGE);
 	if (c->busy)
 		goto out;
-	/* keep one empty chunk for the next compile, unmap the others */
-	for (e = chunks; e; e = e->next)
-		if (e != c && !e->solo && !e->busy)
+	/* keep this chunk (the next compile is likely to want the same
+	 * place) and unmap any other empty one */
+	for (link = &chunks; *link; link = &(*link)->next) {
+		if (*link != c && !(*link)->solo && !(*link)->busy) {
+			unmap_chunk(link);
 			break;
-	if (e)
-		unmap_chunk(link);
+		}
+	}
 out:
 	pthread_mutex_unlock(&arena_lock);
 }

@@ -27,8 +27,8 @@ int jit_arena_seal(void *base, size_t size, size_t keep);
  * INT3 throughout, and reusable.  NULL is ignored. */
 void jit_arena_free(void *base, size_t size);
 
-/* Unmaps the chunks that hold no piece (the arena keeps one empty chunk
- * for the next compile otherwise). */
+/* Unmaps the chunks that hold no piece (otherwise the arena keeps one
+ * empty chunk, the last one emptied, for the next compile). */
 void jit_arena_trim(void);
 
 struct jit_arena_stats {
