@@ -33,6 +33,9 @@
 #define AOT_MAIN_SYM   "bpf_main"
 #define AOT_HELPER_PFX "_bpf_helper_ext_"
 #define STUB_SIZE      16
+/* an AOT program's image is a few pages; this bounds what a corrupt size
+ * (of .bss, say, which takes no room in the file) can ask for */
+#define AOT_MAX_IMAGE (256u << 20)
 
 /* A map reference of the program, resolved once at load time. */
 struct aot_map {
@@ -285,6 +288,10 @@ static int layout(struct obj *o, struct aot_image *img, size_t seg_start[NSEGS +
 
 			if (!(s->sh_flags & SHF_ALLOC) || !s->sh_size || segment_of(s) != seg)
 				continue;
+			if (s->sh_size > AOT_MAX_IMAGE || off > AOT_MAX_IMAGE) {
+				free(sec_off);
+				return bad(o, "sections larger than 256 MiB");
+			}
 			off = align_up(off, s->sh_addralign ? s->sh_addralign : 1);
 			sec_off[i] = off + 1; /* +1: 0 means "not loaded" */
 			off += s->sh_size;
@@ -349,6 +356,9 @@ static int resolve_undef(struct obj *o, const char *name, uint64_t *addr)
 		*addr = (uint64_t)(uintptr_t)aot_map_by_idx;
 	} else if (!strcmp(name, "__lddw_helper_map_val")) {
 		*addr = (uint64_t)(uintptr_t)aot_map_val;
+	} else if (!strcmp(name, "_GLOBAL_OFFSET_TABLE_")) {
+		/* gcc -fPIC names it; no relocation we apply uses its value */
+		*addr = (uint64_t)(uintptr_t)o->got;
 	} else if (!strcmp(name, "memset")) {
 		*addr = (uint64_t)(uintptr_t)memset;
 	} else if (!strcmp(name, "memcpy")) {
@@ -378,6 +388,8 @@ static int resolve_symbols(struct obj *o)
 		} else if (s->st_shndx == SHN_ABS) {
 			o->sym_addr[i] = s->st_value;
 		} else if (s->st_shndx < o->eh->e_shnum && o->sec_addr[s->st_shndx]) {
+			if (s->st_value > o->sh[s->st_shndx].sh_size)
+				return bad(o, "symbol outside its section");
 			o->sym_addr[i] = o->sec_addr[s->st_shndx] + s->st_value;
 		} else if (s->st_shndx == SHN_COMMON || s->st_shndx >= SHN_LORESERVE) {
 			return bad(o, "common or special-section symbols are not supported");
@@ -420,6 +432,9 @@ static int relocate_one(struct obj *o, const Elf64_Shdr *target, uint64_t base, 
 	if (r->r_offset > target->sh_size || target->sh_size - r->r_offset < 4)
 		return bad(o, "relocation outside its section");
 	S = o->sym_addr[idx];
+	if (!S && type != R_X86_64_NONE && o->syms[idx].st_shndx != SHN_ABS &&
+	    o->syms[idx].st_shndx != SHN_UNDEF)
+		return bad(o, "relocation against a section that is not loaded");
 	switch (type) {
 	case R_X86_64_NONE:
 		return 0;
@@ -510,7 +525,10 @@ static int find_callbacks(struct obj *o, struct aot_image *img)
 		char *end;
 
 		if (ELF64_ST_TYPE(s->st_info) != STT_FUNC || s->st_shndx == SHN_UNDEF ||
-		    !o->sym_addr[i] || strncmp(name, VM_LLVM_SUB_PFX, pfx))
+		    s->st_shndx >= o->eh->e_shnum || !o->sym_addr[i] ||
+		    s->st_value >= o->sh[s->st_shndx].sh_size ||
+		    !(o->sh[s->st_shndx].sh_flags & SHF_EXECINSTR) ||
+		    strncmp(name, VM_LLVM_SUB_PFX, pfx))
 			continue;
 		pc = strtoul(name + pfx, &end, 10);
 		if (*end || end == name + pfx || pc > UINT32_MAX)
@@ -546,7 +564,9 @@ static vm_jit_fn find_main(struct obj *o)
 		const Elf64_Sym *s = &o->syms[i];
 
 		if (ELF64_ST_TYPE(s->st_info) == STT_FUNC && s->st_shndx != SHN_UNDEF &&
-		    o->sym_addr[i] && !strcmp(sym_name(o, s), AOT_MAIN_SYM) &&
+		    s->st_shndx < o->eh->e_shnum && o->sym_addr[i] &&
+		    s->st_value < o->sh[s->st_shndx].sh_size &&
+		    !strcmp(sym_name(o, s), AOT_MAIN_SYM) &&
 		    (o->sh[s->st_shndx].sh_flags & SHF_EXECINSTR))
 			return (vm_jit_fn)(uintptr_t)o->sym_addr[i];
 	}
@@ -573,11 +593,22 @@ int vm_aot_load(struct bpftime_vm *vm, const void *data, size_t size)
 	struct aot_image *img = calloc(1, sizeof(*img));
 	struct obj o = { .vm = vm, .data = data, .size = size };
 	size_t seg[NSEGS + 1], stub_off = 0, got_off = 0;
+	void *aligned = NULL;
 	vm_jit_fn fn;
 	int err;
 
 	if (!img)
 		return vm_error(vm, ENOMEM, "out of memory");
+	if ((uintptr_t)data % 8) {
+		/* the ELF structures are read in place: they must be aligned */
+		aligned = malloc(size);
+		if (!aligned) {
+			free(img);
+			return vm_error(vm, ENOMEM, "out of memory");
+		}
+		memcpy(aligned, data, size);
+		o.data = aligned;
+	}
 	err = parse_headers(&o);
 	if (err)
 		goto fail;
@@ -626,5 +657,6 @@ fail:
 	free(o.sec_addr);
 	free(o.sym_addr);
 	free(o.stub_used);
+	free(aligned);
 	return err;
 }
