@@ -20,7 +20,12 @@
  * tag in one 64-bit word), like the kernel's per-CPU free lists: a freed
  * element may be reused by the next update, so a pointer a program got from
  * lookup stays readable but may show another key's value once the element is
- * deleted (the kernel's semantics for preallocated maps).
+ * deleted (the kernel's semantics for preallocated maps).  Each lock group
+ * also keeps one spare element under its lock: a replacing update takes it
+ * and leaves the old element in its place, a delete parks its element there
+ * and an insert takes it, so the common updates do one lock and no other
+ * atomic operation on shared words but the element count (see
+ * htab_update_common; the lock itself is shm/lock.c's).
  *
  * LRU maps approximate LRU with CLOCK (second chance), as the kernel
  * approximates it with per-CPU lists: lookups set the element's ref bit; an
@@ -91,8 +96,11 @@ static inline uint64_t rotl64(uint64_t x, int r)
 }
 
 /* A 64-bit multiply-rotate hash over 8-byte words with a final avalanche
- * (written here; same family as xxhash/murmur finalisers). */
-uint32_t map_hash(const void *data, uint32_t len, uint32_t seed)
+ * (written here; same family as xxhash/murmur finalisers).  Always inlined
+ * so that key_hash() gets a straight-line copy for 4- and 8-byte keys (the
+ * same function, so the same buckets, as map_hash()). */
+static __attribute__((always_inline)) inline uint32_t hash_bytes(const void *data, uint32_t len,
+								 uint32_t seed)
 {
 	const unsigned char *p = data;
 	uint64_t h = seed ^ ((uint64_t)len * 0x9e3779b97f4a7c15ULL);
@@ -125,6 +133,31 @@ uint32_t map_hash(const void *data, uint32_t len, uint32_t seed)
 	h *= 0xc4ceb9fe1a85ec53ULL;
 	h ^= h >> 33;
 	return (uint32_t)h;
+}
+
+uint32_t map_hash(const void *data, uint32_t len, uint32_t seed)
+{
+	return hash_bytes(data, len, seed);
+}
+
+/* memcpy for keys and values: the sizes maps mostly have are copied inline
+ * instead of through a call into libc (a third of a small update's copies) */
+static __attribute__((always_inline)) inline void copy_bytes(void *dst, const void *src, size_t n)
+{
+	switch (n) {
+	case 4:
+		memcpy(dst, src, 4);
+		break;
+	case 8:
+		memcpy(dst, src, 8);
+		break;
+	case 16:
+		memcpy(dst, src, 16);
+		break;
+	default:
+		memcpy(dst, src, n);
+		break;
+	}
 }
 
 static inline struct htab *htab_of(struct bpftime_map *h)
@@ -166,12 +199,24 @@ static inline bool key_eq(struct bpftime_map *h, const struct htab_elem *e, cons
 
 static inline uint32_t key_hash(struct bpftime_map *h, const void *key)
 {
-	return map_hash(key, h->key_size, h->seed);
+	switch (h->key_size) {
+	case 4:
+		return hash_bytes(key, 4, h->seed);
+	case 8:
+		return hash_bytes(key, 8, h->seed);
+	default:
+		return map_hash(key, h->key_size, h->seed);
+	}
+}
+
+static inline struct htab_lock *lock_group(struct bpftime_map *h, uint32_t b)
+{
+	return &((struct htab_lock *)h->locks)[b & h->lock_mask];
 }
 
 static inline struct shm_mutex *bucket_lock(struct bpftime_map *h, uint32_t b)
 {
-	return &((struct htab_lock *)h->locks)[b & h->lock_mask].m;
+	return &lock_group(h, b)->m;
 }
 
 /* Lock-free search (readers). */
@@ -188,7 +233,8 @@ void (*map_test_find_hook)(struct bpftime_map *h, void *elem_value);
 #define FIND_HOOK(h, e) ((void)0)
 #endif
 
-static struct htab_elem *find(struct bpftime_map *h, uint32_t b, uint32_t hash, const void *key)
+static __attribute__((always_inline)) inline struct htab_elem *
+find(struct bpftime_map *h, uint32_t b, uint32_t hash, const void *key)
 {
 	uint64_t n;
 
@@ -366,6 +412,23 @@ static struct htab_elem *lru_evict(struct bpftime_map *h)
 
 /* ---- creation --------------------------------------------------------- */
 
+/* LRU maps, at creation (prealloc: one chunk at @chunk): pops one element
+ * per lock group off the free stack as the group's spare. */
+static void lru_spares_init(struct bpftime_shm *shm, struct htab *t, uint64_t chunk)
+{
+	struct htab_lock *locks = shm_ptr(shm, t->locks_off);
+	char *base = shm_ptr(shm, chunk);
+
+	for (uint32_t i = 0; i < t->n_locks; i++) {
+		uint64_t top = atomic_load(&t->free_top);
+		uint32_t idx = (uint32_t)top - 1;
+		struct htab_elem *e = (struct htab_elem *)(base + (size_t)idx * t->elem_size);
+
+		atomic_store(&t->free_top, (top & ~0xffffffffULL) | atomic_load(&e->free_next));
+		locks[i].spare = idx + 1;
+	}
+}
+
 static int htab_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
 {
 	bool lru =
@@ -405,9 +468,11 @@ static int htab_alloc(struct bpftime_shm *shm, struct shm_map *m)
 	uint64_t esize = (sizeof(struct htab_elem) + MAP_ROUND8(m->key_size) + vsize + 15) & ~15ULL;
 	bool prealloc = lru || !(m->map_flags & BPFTIME_F_NO_PREALLOC);
 	uint32_t nb = map_roundup_pow2(m->max_entries), nl = nb < 1024 ? nb : 1024, shift;
-	/* LRU maps hold max_entries; others also the lock groups' spares and
-	 * a few for replacements in flight */
-	uint64_t n_elems = (uint64_t)m->max_entries + (lru ? 0 : HTAB_EXTRA + shm->ncpus + nl);
+	/* LRU maps: max_entries on the free stack and one spare per lock
+	 * group, set aside below (replacements only, so never more than
+	 * max_entries keys); others: the spares and a few for replacements in
+	 * flight, all on the free stack */
+	uint64_t n_elems = (uint64_t)m->max_entries + (lru ? nl : HTAB_EXTRA + shm->ncpus + nl);
 	uint64_t first_chunk;
 	struct htab *t;
 	_Atomic uint64_t *buckets;
@@ -460,6 +525,8 @@ static int htab_alloc(struct bpftime_shm *shm, struct shm_map *m)
 			return -ENOMEM;
 		chunk_init(shm, t, 0, off);
 		atomic_store(&t->chunks_ready, 1);
+		if (lru)
+			lru_spares_init(shm, t, off);
 	}
 	return 0;
 }
@@ -606,7 +673,7 @@ static int copy_out(struct bpftime_map *h, struct htab_elem *e, void *value, uin
 		map_copy_value(h, value, v);
 		map_value_unlock(h, v);
 	} else {
-		memcpy(value, v, h->value_size);
+		copy_bytes(value, v, h->value_size);
 	}
 	if (h->m->spin_lock_off >= 0)
 		memset((char *)value + h->m->spin_lock_off, 0, 4);
@@ -648,22 +715,58 @@ static void fill_value(struct bpftime_map *h, struct htab_elem *e, const void *v
 
 			if (fresh)
 				memset(v, 0, (size_t)h->vsize8 * h->ncpus);
-			memcpy(v + (size_t)cpu * h->vsize8, value, h->value_size);
+			copy_bytes(v + (size_t)cpu * h->vsize8, value, h->value_size);
 		}
 	} else if (h->m->spin_lock_off >= 0) {
 		if (fresh)
 			memset(v + h->m->spin_lock_off, 0, 4);
 		map_copy_value(h, v, value);
 	} else {
-		memcpy(v, value, h->value_size);
+		copy_bytes(v, value, h->value_size);
 	}
 }
 
+/* Under b's lock: whether e, found by a lockless search before the lock
+ * was taken, is still the element of key in bucket b.  An element is
+ * linked and unlinked under the lock of the bucket its hash selects, with
+ * inuse set after linking and cleared at unlinking; so in use, with our
+ * full hash (hence our bucket, whose lock we hold) and our key, it is linked
+ * in b, and a key is in a bucket once.  (e may have been recycled for
+ * another key meanwhile: then the hash or the key differs.) */
+static inline bool still_linked(struct bpftime_map *h, struct htab_elem *e, uint32_t hash,
+				const void *key)
+{
+	return atomic_load_explicit(&e->inuse, memory_order_acquire) && e->hash == hash &&
+	       key_eq(h, e, key);
+}
+
+/* LRU: a free element, evicting one if there is none; called holding no
+ * lock (eviction takes bucket locks). */
+static inline struct htab_elem *lru_alloc(struct bpftime_map *h)
+{
+	struct htab_elem *e = free_pop(h);
+
+	return e ? e : lru_evict(h);
+}
+
+/* Insert or replace.  One lock (the bucket group's) and, in the common
+ * cases, no shared free-list operation:
+ *  - replacing a key: the new value goes into the group's spare element,
+ *    linked in front of the old one, and the old element becomes the spare;
+ *  - inserting a new key (not LRU): the spare if there is one (a delete
+ *    left it), else the free stack.
+ * The key is hashed once.  A lockless search before the lock is made where
+ * its answer is needed anyway (a full map refuses new keys without locking;
+ * an LRU map must allocate before locking unless the key exists), and under
+ * the lock its element is re-checked rather than searched for again.
+ * LRU maps never insert into a spare: their spares are max_entries + 1 and
+ * on, so they hold max_entries keys at most. */
 static int htab_update_common(struct bpftime_map *h, const void *key, const void *value,
 			      uint64_t flags, bool sys)
 {
 	struct htab *t = htab_of(h);
-	struct htab_elem *old, *e = NULL;
+	struct htab_elem *old, *hint = NULL, *e = NULL;
+	struct htab_lock *l;
 	uint32_t hash, b;
 	uint64_t fdobj = 0;
 	int err = 0;
@@ -674,6 +777,7 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 		return -EINVAL;
 	hash = key_hash(h, key);
 	b = hash & h->bucket_mask;
+	l = lock_group(h, b);
 	if (flags & BPFTIME_F_LOCK) {
 		/* in place under the value's lock, as the kernel does */
 		old = find(h, b, hash, key);
@@ -686,30 +790,31 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 			return 0;
 		}
 	}
-	if (!h->lru && h->type != BPFTIME_MAP_HASH_OF_MAPS &&
-	    atomic_load_explicit(&t->count, memory_order_relaxed) >= (int32_t)h->max_entries &&
-	    !find(h, b, hash, key)) {
+	if (h->lru) {
+		hint = find(h, b, hash, key);
+	} else if (h->type != BPFTIME_MAP_HASH_OF_MAPS &&
+		   atomic_load_explicit(&t->count, memory_order_relaxed) >=
+			   (int32_t)h->max_entries) {
+		hint = find(h, b, hash, key);
 		/* full and a new key: fail without the lock (stays cheap when
 		 * full); the flag check comes first, as in the kernel (maps of
 		 * maps check the fd before anything, below) */
-		return (flags & 3) == BPFTIME_EXIST ? -ENOENT : -E2BIG;
+		if (!hint)
+			return (flags & 3) == BPFTIME_EXIST ? -ENOENT : -E2BIG;
 	}
 	if (h->type == BPFTIME_MAP_HASH_OF_MAPS) {
 		fdobj = map_fd_get(h, value, &err);
 		if (!fdobj)
 			return err;
 	}
-	if (h->lru) {
-		/* allocate before taking the bucket lock: eviction takes other
-		 * bucket locks */
-		e = free_pop(h);
-		if (!e)
-			e = lru_evict(h);
+	if (h->lru && !hint) {
+		e = lru_alloc(h);
 		if (!e)
 			return -ENOMEM;
 	}
-	shm_lock(bucket_lock(h, b));
-	old = find(h, b, hash, key);
+relock:
+	shm_lock(&l->m);
+	old = hint && still_linked(h, hint, hash, key) ? hint : find(h, b, hash, key);
 	if ((flags & 3) == BPFTIME_NOEXIST && old) {
 		err = -EEXIST;
 		goto unlock;
@@ -731,16 +836,23 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 			atomic_store_explicit(&old->ref, 1, memory_order_relaxed);
 		goto unlock;
 	}
-	if (!h->lru) {
-		struct htab_lock *l = &((struct htab_lock *)h->locks)[b & h->lock_mask];
-
-		if (!old && atomic_load(&t->count) >= (int32_t)h->max_entries) {
+	if (!e) {
+		if (!h->lru && !old && atomic_load(&t->count) >= (int32_t)h->max_entries) {
 			err = -E2BIG;
 			goto unlock;
 		}
-		if (old && l->spare) {
+		if (l->spare && (old || !h->lru)) {
 			e = elem_at(h, l->spare - 1);
 			l->spare = 0;
+		} else if (h->lru) {
+			/* the key went away or the spare is lost (a writer
+			 * died): allocate unlocked and start over */
+			shm_unlock(&l->m);
+			e = lru_alloc(h);
+			if (!e)
+				return -ENOMEM;
+			hint = NULL;
+			goto relock;
 		} else {
 			e = elem_alloc(h);
 		}
@@ -753,7 +865,7 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 	}
 	e->hash = hash;
 	atomic_store_explicit(&e->ref, 0, memory_order_relaxed);
-	memcpy(e->key, key, h->key_size);
+	copy_bytes(e->key, key, h->key_size);
 	fill_value(h, e, value, sys, true, fdobj);
 	fdobj = 0;
 	atomic_store_explicit(&e->next, atomic_load_explicit(&h->buckets[b], memory_order_relaxed),
@@ -763,30 +875,28 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 		unlink_elem(h, b, old);
 	else
 		atomic_fetch_add(&t->count, 1);
-	atomic_store_explicit(&e->inuse, 1, memory_order_relaxed);
+	atomic_store_explicit(&e->inuse, 1, memory_order_release);
 	if (old)
 		atomic_store_explicit(&old->inuse, 0, memory_order_relaxed);
 	e = NULL;
 	if (old) {
-		struct htab_lock *l = &((struct htab_lock *)h->locks)[b & h->lock_mask];
-
 		if (h->type == BPFTIME_MAP_HASH_OF_MAPS) {
 			uint64_t o;
 
 			memcpy(&o, elem_value(h, old), 8);
 			map_fd_put(h, o);
 		}
-		if (!h->lru && !l->spare) {
+		if (!l->spare) {
 			l->spare = elem_idx(h, old) + 1;
 			old = NULL;
 		}
 	}
-	shm_unlock(bucket_lock(h, b));
+	shm_unlock(&l->m);
 	if (old)
 		free_push(h, old);
 	return 0;
 unlock:
-	shm_unlock(bucket_lock(h, b));
+	shm_unlock(&l->m);
 	if (e)
 		free_push(h, e);
 	map_fd_put(h, fdobj);
@@ -812,17 +922,20 @@ static int delete_common(struct bpftime_map *h, const void *key, void *value, ui
 {
 	struct htab *t = htab_of(h);
 	struct htab_elem *e;
+	struct htab_lock *l;
 	uint32_t hash, b;
+	uint64_t obj = 0;
 	int err = 0;
 
 	if (!key)
 		return -EINVAL;
 	hash = key_hash(h, key);
 	b = hash & h->bucket_mask;
-	shm_lock(bucket_lock(h, b));
+	l = lock_group(h, b);
+	shm_lock(&l->m);
 	e = find(h, b, hash, key);
 	if (!e) {
-		shm_unlock(bucket_lock(h, b));
+		shm_unlock(&l->m);
 		return -ENOENT;
 	}
 	if (value)
@@ -830,14 +943,20 @@ static int delete_common(struct bpftime_map *h, const void *key, void *value, ui
 	unlink_elem(h, b, e);
 	atomic_store_explicit(&e->inuse, 0, memory_order_relaxed);
 	atomic_fetch_sub(&t->count, 1);
-	shm_unlock(bucket_lock(h, b));
-	if (h->type == BPFTIME_MAP_HASH_OF_MAPS) {
-		uint64_t o;
-
-		memcpy(&o, elem_value(h, e), 8);
-		map_fd_put(h, o);
+	if (h->type == BPFTIME_MAP_HASH_OF_MAPS)
+		memcpy(&obj, elem_value(h, e), 8); /* e may be reused once unlocked */
+	/* the next insert or replace in this group takes it without touching
+	 * the shared free stack; only when every element exists from the
+	 * start (one chunk): a map that grows may have no other element for an
+	 * insert into another group once the arena is full */
+	if (!l->spare && t->n_chunks == 1) {
+		l->spare = elem_idx(h, e) + 1;
+		e = NULL;
 	}
-	free_push(h, e);
+	shm_unlock(&l->m);
+	map_fd_put(h, obj);
+	if (e)
+		free_push(h, e);
 	return err;
 }
 

@@ -447,6 +447,76 @@ static void test_lru(void **state)
 	assert_int_equal(*(uint32_t *)bpftime_map_lookup_elem(h, &k), 99);
 }
 
+static int count_keys(struct bpftime_shm *shm, int fd)
+{
+	uint32_t k, next;
+	int n = 0;
+
+	if (bpftime_map__get_next_key(shm, fd, NULL, &next) == 0) {
+		do {
+			n++;
+			k = next;
+		} while (bpftime_map__get_next_key(shm, fd, &k, &next) == 0);
+	}
+	return n;
+}
+
+/* The lock groups' spare elements (hash.c): replacing a key in a full map
+ * goes through them and evicts nothing, a delete parks its element there
+ * and the next insert takes it, and neither lets a map hold more than
+ * max_entries keys. */
+static void test_hash_spares(void **state)
+{
+	struct bpftime_shm *shm = *state;
+	int lfd = mkmap(shm, BPFTIME_MAP_LRU_HASH, 4, 4, 64, 0);
+	int hfd = mkmap(shm, BPFTIME_MAP_HASH, 4, 4, 16, 0);
+	struct bpftime_map *lh = bpftime_map__handle(shm, lfd);
+	uint32_t k, v;
+
+	assert_true(lfd >= 0 && hfd >= 0);
+	for (k = 0; k < 64; k++)
+		assert_int_equal(bpftime_map__update(shm, lfd, &k, &k, 0), 0);
+	for (int r = 0; r < 1000; r++) {
+		k = (uint32_t)r % 64;
+		v = (uint32_t)r;
+		assert_int_equal(r & 1 ? bpftime_map__update(shm, lfd, &k, &v, BPFTIME_EXIST)
+				       : (int)bpftime_map_update_elem(lh, &k, &v, 0),
+				 0);
+	}
+	for (k = 0; k < 64; k++) {
+		assert_int_equal(bpftime_map__lookup(shm, lfd, &k, &v, 0), 0);
+		assert_int_equal(v % 64, k);
+	}
+	/* new keys evict; the count never passes max_entries */
+	for (k = 64; k < 1064; k++) {
+		assert_int_equal(bpftime_map__update(shm, lfd, &k, &k, 0), 0);
+		if (k % 100 == 0)
+			assert_int_equal(count_keys(shm, lfd), 64);
+	}
+	assert_int_equal(count_keys(shm, lfd), 64);
+
+	for (k = 0; k < 16; k++)
+		assert_int_equal(bpftime_map__update(shm, hfd, &k, &k, 0), 0);
+	for (int r = 0; r < 1000; r++) {
+		k = (uint32_t)r % 16;
+		assert_int_equal(bpftime_map__update(shm, hfd, &k, &r, 0), 0);
+		if (r % 3 == 0) {
+			/* delete and insert another key: the spare moves */
+			assert_int_equal(bpftime_map__delete(shm, hfd, &k), 0);
+			v = 100 + k;
+			assert_int_equal(bpftime_map__update(shm, hfd, &v, &v, BPFTIME_NOEXIST), 0);
+			assert_int_equal(bpftime_map__update(shm, hfd, &k, &k, 0), -E2BIG);
+			assert_int_equal(bpftime_map__delete(shm, hfd, &v), 0);
+			assert_int_equal(bpftime_map__update(shm, hfd, &k, &r, 0), 0);
+		}
+		assert_int_equal(count_keys(shm, hfd), 16);
+	}
+	for (k = 0; k < 16; k++) {
+		assert_int_equal(bpftime_map__lookup(shm, hfd, &k, &v, 0), 0);
+		assert_int_equal(v % 16, k);
+	}
+}
+
 static void test_spin_lock(void **state)
 {
 	struct bpftime_shm *shm = *state;
@@ -1251,6 +1321,7 @@ int main(void)
 		T(test_hash_no_prealloc),
 		T(test_percpu_hash),
 		T(test_lru),
+		T(test_hash_spares),
 		T(test_spin_lock), T(test_spin_lock_dead_owner),
 		T(test_lpm),
 		T(test_queue_stack),
