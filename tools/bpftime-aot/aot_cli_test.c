@@ -148,6 +148,41 @@ static void test_compile_and_load(void **state)
 	fclose(f);
 	assert_int_equal(run_cli(out, sizeof(out), "load %s %d", path, fd), 1);
 	assert_non_null(strstr(out, "not an ELF file"));
+	/* a truncated object is loaded first and refused: the stored one stays */
+	{
+		char full[256];
+		const void *now;
+		void *copy, *buf = malloc(size);
+		size_t now_size;
+		FILE *in;
+
+		obj = bpftime_prog__aot(shm, fd, &size);
+		assert_non_null(obj);
+		copy = malloc(size);
+		assert_non_null(copy);
+		memcpy(copy, obj, size);
+		snprintf(full, sizeof(full), "%s/sum3.o", tmpdir);
+		in = fopen(full, "rb");
+		assert_non_null(in);
+		assert_non_null(buf);
+		assert_int_equal(fread(buf, 1, size, in), size);
+		fclose(in);
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(buf, 1, size / 2, f), size / 2);
+		fclose(f);
+		assert_int_equal(run_cli(out, sizeof(out), "load %s %d", path, fd), 1);
+		assert_non_null(strstr(out, "nothing was stored"));
+		now = bpftime_prog__aot(shm, fd, &now_size);
+		assert_non_null(now);
+		assert_int_equal(now_size, size);
+		assert_memory_equal(now, copy, size);
+		/* an output "directory" that is a file */
+		assert_int_equal(run_cli(out, sizeof(out), "compile -o %s", path), 1);
+		assert_non_null(strstr(out, "is not a directory"));
+		free(copy);
+		free(buf);
+	}
 	unlink(path);
 
 	/* -e: IR files only */

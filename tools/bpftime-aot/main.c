@@ -186,9 +186,13 @@ static bool is_dir(const char *dir)
 {
 	struct stat st;
 
-	if (!stat(dir, &st) && S_ISDIR(st.st_mode))
+	if (stat(dir, &st))
+		fprintf(stderr, PROG ": output directory '%s': %s\n", dir,
+			errno == ENOENT ? "does not exist" : strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		fprintf(stderr, PROG ": output directory '%s' is not a directory\n", dir);
+	else
 		return true;
-	fprintf(stderr, PROG ": output directory '%s' does not exist\n", dir);
 	return false;
 }
 
@@ -282,6 +286,45 @@ static const char *check_object(const void *obj, size_t size)
 
 static int map_file(const char *path, void **mem, size_t *size, bool writable);
 
+/* Loads @obj as the runtime would, against program @fd's instructions (map
+ * references symbolic, every helper it calls registered), so that a
+ * truncated or foreign object is refused before it reaches the segment and
+ * the processes following it.  Returns 0, or -errno with the message printed. */
+static int check_loads(struct bpftime_shm *shm, int fd, const char *path, const void *obj,
+		       size_t size)
+{
+	BPFTIME_OPTS(bpftime_vm_opts, opts, .resolve_lddw = symbolic_map);
+	const struct bpftime_insn *insns;
+	struct bpftime_vm *vm;
+	size_t cnt = 0;
+	int err;
+
+	insns = bpftime_prog__insns(shm, fd, &cnt);
+	vm = bpftime_vm__new(&opts);
+	if (!insns || !vm || bpftime_helpers__register(vm)) {
+		err = -errno;
+		fprintf(stderr, PROG ": program %d: %s\n", fd, strerror(errno));
+		bpftime_vm__free(vm);
+		return err;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		if (insns[i].code == 0x85 && insns[i].src == 0 && insns[i].imm >= 0 &&
+		    insns[i].imm <= BPFTIME_MAX_HELPER_ID &&
+		    !bpftime_vm__helper(vm, (uint32_t)insns[i].imm))
+			bpftime_vm__register_helper(vm, (uint32_t)insns[i].imm, "unbound",
+						    unbound_helper);
+	}
+	err = bpftime_vm__load(vm, insns, cnt);
+	if (err)
+		fprintf(stderr, PROG ": program %d does not load: %s\n", fd,
+			bpftime_vm__last_error(vm));
+	else if ((err = bpftime_vm__load_aot(vm, obj, size)))
+		fprintf(stderr, PROG ": %s: %s; nothing was stored\n", path,
+			bpftime_vm__last_error(vm));
+	bpftime_vm__free(vm);
+	return err;
+}
+
 static int cmd_load(int argc, char **argv)
 {
 	struct bpftime_shm *shm = NULL;
@@ -321,6 +364,8 @@ static int cmd_load(int argc, char **argv)
 			bpftime_shm__name(shm));
 		goto out;
 	}
+	if (check_loads(shm, (int)id, argv[0], obj, size))
+		goto out;
 	err = bpftime_prog__set_aot(shm, (int)id, obj, size);
 	if (err) {
 		fprintf(stderr, PROG ": program %ld: cannot store the object: %s\n", id,
