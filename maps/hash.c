@@ -740,27 +740,19 @@ static inline bool still_linked(struct bpftime_map *h, struct htab_elem *e, uint
 	       key_eq(h, e, key);
 }
 
-/* LRU: a free element, evicting one if there is none; called holding no
- * lock (eviction takes bucket locks). */
-static inline struct htab_elem *lru_alloc(struct bpftime_map *h)
-{
-	struct htab_elem *e = free_pop(h);
-
-	return e ? e : lru_evict(h);
-}
-
 /* Insert or replace.  One lock (the bucket group's) and, in the common
  * cases, no shared free-list operation:
  *  - replacing a key: the new value goes into the group's spare element,
  *    linked in front of the old one, and the old element becomes the spare;
  *  - inserting a new key (not LRU): the spare if there is one (a delete
  *    left it), else the free stack.
- * The key is hashed once.  A lockless search before the lock is made where
- * its answer is needed anyway (a full map refuses new keys without locking;
- * an LRU map must allocate before locking unless the key exists), and under
- * the lock its element is re-checked rather than searched for again.
- * LRU maps never insert into a spare: their spares are max_entries + 1 and
- * on, so they hold max_entries keys at most. */
+ * The key is hashed once.  A full map refuses new keys after a lockless
+ * search, without locking (stays cheap when full); when that search found
+ * the key, its element is re-checked under the lock rather than searched
+ * for again.  LRU maps never insert into a spare: their spares are elements
+ * max_entries + 1 and on, so they hold max_entries keys at most; when their
+ * free stack is empty, the update unlocks, evicts (which takes other bucket
+ * locks) and starts over with the evicted element. */
 static int htab_update_common(struct bpftime_map *h, const void *key, const void *value,
 			      uint64_t flags, bool sys)
 {
@@ -790,15 +782,12 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 			return 0;
 		}
 	}
-	if (h->lru) {
+	if (!h->lru && h->type != BPFTIME_MAP_HASH_OF_MAPS &&
+	    atomic_load_explicit(&t->count, memory_order_relaxed) >= (int32_t)h->max_entries) {
 		hint = find(h, b, hash, key);
-	} else if (h->type != BPFTIME_MAP_HASH_OF_MAPS &&
-		   atomic_load_explicit(&t->count, memory_order_relaxed) >=
-			   (int32_t)h->max_entries) {
-		hint = find(h, b, hash, key);
-		/* full and a new key: fail without the lock (stays cheap when
-		 * full); the flag check comes first, as in the kernel (maps of
-		 * maps check the fd before anything, below) */
+		/* full and a new key: fail without the lock; the flag check
+		 * comes first, as in the kernel (maps of maps check the fd
+		 * before anything, below) */
 		if (!hint)
 			return (flags & 3) == BPFTIME_EXIST ? -ENOENT : -E2BIG;
 	}
@@ -806,11 +795,6 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 		fdobj = map_fd_get(h, value, &err);
 		if (!fdobj)
 			return err;
-	}
-	if (h->lru && !hint) {
-		e = lru_alloc(h);
-		if (!e)
-			return -ENOMEM;
 	}
 relock:
 	shm_lock(&l->m);
@@ -845,14 +829,15 @@ relock:
 			e = elem_at(h, l->spare - 1);
 			l->spare = 0;
 		} else if (h->lru) {
-			/* the key went away or the spare is lost (a writer
-			 * died): allocate unlocked and start over */
-			shm_unlock(&l->m);
-			e = lru_alloc(h);
-			if (!e)
-				return -ENOMEM;
-			hint = NULL;
-			goto relock;
+			e = free_pop(h);
+			if (!e) {
+				shm_unlock(&l->m);
+				e = lru_evict(h);
+				if (!e)
+					return -ENOMEM;
+				hint = NULL;
+				goto relock;
+			}
 		} else {
 			e = elem_alloc(h);
 		}
