@@ -594,6 +594,64 @@ static void test_inspect(void **state)
 	assert_int_equal(tool("map", "frob", NULL), 2);
 }
 
+/* Wrong arguments name the command and what it takes; a failed import into
+ * no segment leaves no segment; a program that faults is reported, not a
+ * bare crash; every failure is one line on stderr. */
+static void test_bad_input(void **state)
+{
+	static const char *const progs =
+		"{\"10\": {\"type\": \"bpf_prog_handler\", \"name\": \"wild\", \"attr\": "
+		"{\"type\": 0, \"cnt\": 3, \"insns\": "
+		"\"b70100000010000079100000000000009500000000000000\"}},"
+		" \"11\": {\"type\": \"bpf_prog_handler\", \"name\": \"bad\", \"attr\": "
+		"{\"type\": 0, \"cnt\": 1, \"insns\": \"ff00000000000000\"}}}";
+	char shm_path[128];
+
+	UNUSED(state);
+	snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", shm_name);
+	assert_int_equal(tool("export", NULL), 2);
+	assert_string_equal(err_buf, "bpftimetool: export: wrong number of arguments: expected "
+				     "`bpftimetool export FILE`\n");
+	assert_int_equal(tool("load", "3", NULL), 2);
+	assert_non_null(strstr(err_buf, "expected `bpftimetool load FD JSON`"));
+	assert_int_equal(tool("remove", "now", NULL), 2);
+	assert_string_equal(err_buf, "bpftimetool: remove: takes no arguments\n");
+	assert_int_equal(tool("frobnicate", NULL), 2);
+	assert_string_equal(err_buf, "bpftimetool: unknown command 'frobnicate' (`bpftimetool help` "
+				     "lists the commands)\n");
+	assert_int_equal(tool("run", "12abc", path("x"), NULL), 2);
+	assert_non_null(strstr(err_buf, "'12abc' is not a program id"));
+	assert_int_equal(tool("run", "4", path("x"), "type", "FAST", NULL), 2);
+	assert_non_null(strstr(err_buf, "unknown type 'FAST' (JIT, AOT, INTERPRET or LLVM)"));
+
+	/* no segment before, none after a failed import or load */
+	write_file(path("bad.json"), "{\"3\": {\"type\": \"bpf_map_handler\", \"attr\": {}}}");
+	assert_int_equal(tool("import", path("bad.json"), NULL), 1);
+	assert_non_null(strstr(err_buf, "attr.map_type is missing"));
+	assert_int_equal(access(shm_path, F_OK), -1);
+	assert_int_equal(tool("load", "3", "{\"type\": 1}", NULL), 1);
+	assert_int_equal(access(shm_path, F_OK), -1);
+	write_file(path("empty.json"), "");
+	assert_int_equal(tool("import", path("empty.json"), NULL), 1);
+	assert_non_null(strstr(err_buf, ":1:0: malformed JSON"));
+	assert_int_equal(access(shm_path, F_OK), -1);
+
+	/* a program that reads address 0x1000: a message, exit status 1 (not
+	 * NULL: UBSan would stop the interpreter's memcpy first) */
+	write_file(path("progs.json"), progs);
+	assert_int_equal(tool("import", path("progs.json"), NULL), 0);
+	write_file(path("in.bin"), "abcdefgh");
+	assert_int_equal(tool("run", "10", path("in.bin"), "type", "INTERPRET", NULL), 1);
+	assert_non_null(strstr(err_buf, "bpftimetool: program 10 crashed (SIGSEGV at address "
+					"0x0000000000001000): a stray memory access the verifier cannot "
+					"rule out\n"));
+	assert_int_equal(tool("run", "10", path("in.bin"), NULL), 1);
+	assert_non_null(strstr(err_buf, "program 10 crashed (SIGSEGV"));
+	/* one the verifier refuses: its words, no crash */
+	assert_int_equal(tool("run", "11", path("in.bin"), NULL), 1);
+	assert_non_null(strstr(err_buf, "pc 0: invalid opcode 0xff"));
+}
+
 static void test_tracelog(void **state)
 {
 	struct bpftime_shm *shm = bpftime_shm__open_or_create(NULL);
@@ -655,6 +713,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inspect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tracelog, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 	};
 
 	unsetenv("BPFTIME_VM_NAME");

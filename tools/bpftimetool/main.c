@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpftime/runtime.h>
 #include <bpftime/shm.h>
 #include <bpftime/vm.h>
@@ -75,10 +76,19 @@ static struct bpftime_shm *open_shm(void)
 	return NULL;
 }
 
-static struct bpftime_shm *open_or_create_shm(void)
+/* opens the segment, or creates it (*created set) when there is none */
+static struct bpftime_shm *open_or_create_shm(bool *created)
 {
-	struct bpftime_shm *shm = bpftime_shm__open_or_create(NULL);
+	struct bpftime_shm *shm = bpftime_shm__open(NULL);
 
+	*created = false;
+	if (!shm && errno == ENOENT) {
+		shm = bpftime_shm__create(NULL);
+		if (shm)
+			*created = true;
+		else if (errno == EEXIST) /* another process was quicker */
+			shm = bpftime_shm__open(NULL);
+	}
 	if (!shm && errno == EPROTO)
 		tool_err("the shared memory '%s' was made by an incompatible bpftime: remove it with `bpftimetool remove`",
 			 shm_name());
@@ -153,17 +163,20 @@ static int cmd_import(const char *path)
 	struct bpftime_shm *shm;
 	size_t len;
 	char *text = read_file(path, &len);
+	bool created;
 	int ret;
 
 	if (!text)
 		return 1;
-	shm = open_or_create_shm();
+	shm = open_or_create_shm(&created);
 	if (!shm) {
 		free(text);
 		return 1;
 	}
 	ret = tool_import(shm, text, len, path, -1);
 	bpftime_shm__close(shm);
+	if (ret < 0 && created) /* as it was: no segment */
+		bpftime_shm__remove(NULL);
 	free(text);
 	return ret < 0 ? 1 : 0;
 }
@@ -184,18 +197,21 @@ static int parse_int(const char *s, long min, long max, long *out)
 static int cmd_load(const char *fd_s, const char *json)
 {
 	struct bpftime_shm *shm;
+	bool created;
 	long fd;
 	int ret;
 
 	if (parse_int(fd_s, 0, INT32_MAX, &fd)) {
-		tool_err("load: '%s' is not an fd", fd_s);
+		tool_err("load: '%s' is not an fd (load FD JSON)", fd_s);
 		return 2;
 	}
-	shm = open_or_create_shm();
+	shm = open_or_create_shm(&created);
 	if (!shm)
 		return 1;
 	ret = tool_import(shm, json, strlen(json), "load", (int)fd);
 	bpftime_shm__close(shm);
+	if (ret < 0 && created)
+		bpftime_shm__remove(NULL);
 	return ret < 0 ? 1 : 0;
 }
 
@@ -225,6 +241,59 @@ static const struct {
 	{ "LLVM", BPFTIME_ENGINE_LLVM },
 };
 
+static long running_id = -1;
+
+static void put_hex(char *p, uint64_t v)
+{
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		p[i] = "0123456789abcdef"[v & 15];
+}
+
+/* The program crashed the tool (a stray access the structural verifier does
+ * not catch): say so and leave.  Only async-signal-safe calls. */
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	char msg[200] = "bpftimetool: program ";
+	char *p = msg + strlen(msg);
+	const char *what = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS"
+			   : sig == SIGILL ? "SIGILL" : sig == SIGFPE ? "SIGFPE" : "SIGTRAP";
+	long id = running_id;
+	char digits[24];
+	int n = 0;
+
+	UNUSED(uc);
+	do
+		digits[n++] = (char)('0' + id % 10);
+	while ((id /= 10) > 0 && n < 20);
+	while (n)
+		*p++ = digits[--n];
+	strcpy(p, " crashed (");
+	p += strlen(p);
+	strcpy(p, what);
+	p += strlen(p);
+	strcpy(p, " at address 0x");
+	p += strlen(p);
+	put_hex(p, (uint64_t)(uintptr_t)si->si_addr);
+	p += 16;
+	strcpy(p, "): a stray memory access the verifier cannot rule out\n");
+	if (write(STDERR_FILENO, msg, strlen(msg)) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+static void catch_faults(void)
+{
+	static char stack[64 * 1024];
+	stack_t ss = { .ss_sp = stack, .ss_size = sizeof(stack) };
+	struct sigaction sa = { .sa_sigaction = on_fault,
+				.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND };
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP };
+
+	sigaltstack(&ss, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	const char *type = "JIT", *file;
@@ -239,8 +308,13 @@ static int cmd_run(int argc, char **argv)
 	size_t len;
 	int ret = 1, err;
 
-	if (argc < 2 || parse_int(argv[0], 0, INT32_MAX, &id)) {
-		tool_err("run: expected ID DATA_FILE [repeat N] [type JIT|AOT|INTERPRET]");
+	if (argc < 2) {
+		tool_err("run: expected ID DATA_FILE [repeat N] [type JIT|AOT|INTERPRET|LLVM]");
+		return 2;
+	}
+	if (parse_int(argv[0], 0, INT32_MAX, &id)) {
+		tool_err("run: '%s' is not a program id (`bpftimetool prog show` lists them)",
+			 argv[0]);
 		return 2;
 	}
 	file = argv[1];
@@ -261,7 +335,8 @@ static int cmd_run(int argc, char **argv)
 				if (!strcasecmp(argv[i + 1], run_types[t].name))
 					break;
 			if (t == ARRAY_SIZE(run_types)) {
-				tool_err("run: unknown type '%s' (JIT, AOT or INTERPRET)", argv[i + 1]);
+				tool_err("run: unknown type '%s' (JIT, AOT, INTERPRET or LLVM)",
+					 argv[i + 1]);
 				return 2;
 			}
 			type = run_types[t].name;
@@ -303,6 +378,8 @@ static int cmd_run(int argc, char **argv)
 			tool_err("program %ld cannot run: %s", id, strerror(errno));
 		goto out;
 	}
+	running_id = id;
+	catch_faults();
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (long i = 0; i < repeat; i++) {
 		err = bpftime_vm__run(vm, data, len, &r0);
@@ -392,6 +469,13 @@ static int cmd_inspect(int argc, char **argv)
 	return err ? 1 : 0;
 }
 
+static const struct {
+	const char *cmd, *args;
+} synopsis[] = {
+	{ "export", "FILE" }, { "import", "FILE" }, { "load", "FD JSON" },
+	{ "remove", "" }, { "tracelog", "" },
+};
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -419,7 +503,16 @@ int main(int argc, char **argv)
 		return cmd_tracelog();
 	if (!strcmp(cmd, "prog") || !strcmp(cmd, "map"))
 		return cmd_inspect(argc - 1, argv + 1);
-	tool_err("unknown command or wrong arguments: '%s'", cmd);
-	usage(stderr);
+	for (size_t i = 0; i < ARRAY_SIZE(synopsis); i++) {
+		if (!strcmp(cmd, synopsis[i].cmd)) {
+			if (*synopsis[i].args)
+				tool_err("%s: wrong number of arguments: expected `bpftimetool %s %s`",
+					 cmd, cmd, synopsis[i].args);
+			else
+				tool_err("%s: takes no arguments", cmd);
+			return 2;
+		}
+	}
+	tool_err("unknown command '%s' (`bpftimetool help` lists the commands)", cmd);
 	return 2;
 }
