@@ -81,42 +81,59 @@ static inline bool is_s32(int64_t v)
 	return v >= INT32_MIN && v <= INT32_MAX;
 }
 
+/* The byte writers load o->p once and store it back once: a store through
+ * a uint8_t pointer may alias anything, o->p included, so writing through
+ * o->p directly would make the compiler reload it after every byte and
+ * chain each instruction's bytes through memory. */
 static inline void emit1(struct jit_out *o, uint8_t b)
 {
-	*o->p++ = b;
+	uint8_t *p = o->p;
+
+	*p = b;
+	o->p = p + 1;
 }
 
 static inline void emit2(struct jit_out *o, uint8_t a, uint8_t b)
 {
-	o->p[0] = a;
-	o->p[1] = b;
-	o->p += 2;
+	uint8_t *p = o->p;
+
+	p[0] = a;
+	p[1] = b;
+	o->p = p + 2;
 }
 
 static inline void emit3(struct jit_out *o, uint8_t a, uint8_t b, uint8_t c)
 {
-	o->p[0] = a;
-	o->p[1] = b;
-	o->p[2] = c;
-	o->p += 3;
+	uint8_t *p = o->p;
+
+	p[0] = a;
+	p[1] = b;
+	p[2] = c;
+	o->p = p + 3;
 }
 
 static inline void emit_u16(struct jit_out *o, uint16_t v)
 {
-	memcpy(o->p, &v, 2);
-	o->p += 2;
+	uint8_t *p = o->p;
+
+	memcpy(p, &v, 2);
+	o->p = p + 2;
 }
 
 static inline void emit_u32(struct jit_out *o, uint32_t v)
 {
-	memcpy(o->p, &v, 4);
-	o->p += 4;
+	uint8_t *p = o->p;
+
+	memcpy(p, &v, 4);
+	o->p = p + 4;
 }
 
 static inline void emit_u64(struct jit_out *o, uint64_t v)
 {
-	memcpy(o->p, &v, 8);
-	o->p += 8;
+	uint8_t *p = o->p;
+
+	memcpy(p, &v, 8);
+	o->p = p + 8;
 }
 
 /* REX prefix when one is needed.  force: an 8-bit operand in spl/bpl/sil/dil

@@ -807,8 +807,14 @@ static void emit_callx(struct jit *j, struct jit_out *o, const struct jit_func *
 #define ALU64(op) emit_alu_ri(o, op, true, dst, imm)
 #define ALU32(op) emit_alu_ri(o, op, false, dst, imm)
 
-/* Emits one instruction (two slots for lddw).  Returns 0 or -errno. */
-static int emit_insn(struct jit *j, struct jit_out *o, size_t pc, const struct jit_func *f)
+static size_t emit_fused(struct jit *j, struct jit_out *o, size_t pc);
+
+/* Emits one instruction (two slots for lddw), or with *fused set the group
+ * of *fused instructions emit_fused() folded into one (*fused stays 0
+ * otherwise).  Trying the fusion from inside the switch costs no branch of
+ * its own on the opcode.  Returns 0 or -errno. */
+static int emit_insn(struct jit *j, struct jit_out *o, size_t pc, const struct jit_func *f,
+		     size_t *fused)
 {
 	const struct bpftime_insn *insn = &j->insns[pc];
 	int dst = reg_map[insn->dst], src = reg_map[insn->src];
@@ -896,6 +902,9 @@ static int emit_insn(struct jit *j, struct jit_out *o, size_t pc, const struct j
 	case OP_MOV64_REG:
 		switch (off) {
 		case 0:
+			*fused = emit_fused(j, o, pc);
+			if (*fused)
+				return 0;
 			if (dst != src)
 				emit_mov_rr(o, true, dst, src);
 			return 0;
@@ -1048,6 +1057,8 @@ static int emit_insn(struct jit *j, struct jit_out *o, size_t pc, const struct j
 	case OP_JSLT_REG:
 	case OP_JSLE_IMM:
 	case OP_JSLE_REG:
+		if (off == 1 && (*fused = emit_fused(j, o, pc)))
+			return 0;
 		emit_cond_jump(j, o, pc, insn, true);
 		return 0;
 	case OP_JEQ32_IMM:
@@ -1072,6 +1083,8 @@ static int emit_insn(struct jit *j, struct jit_out *o, size_t pc, const struct j
 	case OP_JSLT32_REG:
 	case OP_JSLE32_IMM:
 	case OP_JSLE32_REG:
+		if (off == 1 && (*fused = emit_fused(j, o, pc)))
+			return 0;
 		emit_cond_jump(j, o, pc, insn, false);
 		return 0;
 	case OP_CALL:
@@ -1379,12 +1392,10 @@ static int jit_emit(struct jit *j)
 		}
 		j->addrs[pc] = jit_pos(j, &o);
 		j->fixidx[pc] = (uint32_t)j->nfix;
-		/* only these can start a fused group (see emit_fused()) */
-		fused = j->insns[pc].code == OP_MOV64_REG ||
-					(j->insns[pc].off == 1 &&
-					 (insn_desc[j->insns[pc].code].flags & F_COND))
-				? emit_fused(j, &o, pc)
-				: 0;
+		fused = 0;
+		err = emit_insn(j, &o, pc, f, &fused);
+		if (err)
+			return err;
 		no_fall = false;
 		if (fused) {
 			/* the instructions folded in are no jump targets */
@@ -1394,9 +1405,6 @@ static int jit_emit(struct jit *j)
 			}
 			continue;
 		}
-		err = emit_insn(j, &o, pc, f);
-		if (err)
-			return err;
 		no_fall = j->insns[pc].code == OP_EXIT || j->insns[pc].code == OP_JA ||
 			  j->insns[pc].code == OP_JA32;
 		if (j->insns[pc].code == OP_LDDW) {
