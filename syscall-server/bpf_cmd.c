@@ -351,6 +351,12 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 		}
 	}
 	k->xlated_prog_insns = u->xlated_prog_insns;
+	insns = bpftime_prog__insns(srv.shm, fd, &cnt);
+	if (insns) {
+		ret = srv_prog_tag(insns, cnt, k->tag);
+		if (ret)
+			return ret;
+	}
 	ret = bpftime_prog__map_ids(srv.shm, fd, ids, (int)ARRAY_SIZE(ids));
 	if (ret < 0)
 		return ret;

@@ -129,6 +129,10 @@ int srv_bad_fd(int fd);
 int srv_prog_load(union bpf_attr *attr);
 int srv_prog_test_run(union bpf_attr *attr, union bpf_attr *uattr);
 
+/* tag.c: the kernel's program tag (bpf_prog_info.tag).  0 or -ENOMEM */
+struct bpftime_insn;
+int srv_prog_tag(const struct bpftime_insn *insns, size_t cnt, uint8_t tag[8]);
+
 /* perf.c */
 long srv_perf_event_open(void *attr, pid_t pid, int cpu, int group_fd, unsigned long flags);
 int srv_perf_ioctl(int fd, unsigned long req, unsigned long arg);

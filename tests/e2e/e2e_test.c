@@ -523,6 +523,27 @@ static void test_syscall_checks(void **state)
 	assert_int_equal(v, 77);
 	assert_int_equal(bpftime_obj__unpin(shm, pin), 0);
 	shm_done(shm);
+	/* the same program gets the kernel's tag (when the kernel is there to ask) */
+	{
+		const char *kargv[] = { checks_bin, NULL };
+		char ours[64], theirs[64];
+		struct proc k;
+		const char *t;
+		int rc;
+
+		spawn(&k, kargv);
+		rc = finish(&k);
+		if (rc == 77)
+			return;
+		assert_int_equal(rc, 0);
+		t = strstr(p.obuf, "tag lookup: ");
+		assert_non_null(t);
+		snprintf(ours, sizeof(ours), "%.*s", (int)strcspn(t, "\n"), t);
+		t = strstr(k.obuf, "tag lookup: ");
+		assert_non_null(t);
+		snprintf(theirs, sizeof(theirs), "%.*s", (int)strcspn(t, "\n"), t);
+		assert_string_equal(ours, theirs);
+	}
 }
 
 static void test_two_loaders_and_kill(void **state)

@@ -203,6 +203,11 @@ static int check_test_run(int map_fd)
 	info.map_ids = (uintptr_t)ids;
 	CHECK(!bpf_obj_get_info_by_fd(fd2, &info, &len));
 	CHECK(info.type == BPF_PROG_TYPE_KPROBE && !strcmp(info.name, "lookup"));
+	/* e2e_test compares this line with the kernel's */
+	printf("tag lookup: ");
+	for (int i = 0; i < 8; i++)
+		printf("%02x", info.tag[i]);
+	printf("\n");
 	CHECK(info.nr_map_ids == 1);
 	memset(&minfo, 0, sizeof(minfo));
 	len = sizeof(minfo);
