@@ -851,7 +851,10 @@ relock:
 	e->hash = hash;
 	atomic_store_explicit(&e->ref, 0, memory_order_relaxed);
 	copy_bytes(e->key, key, h->key_size);
-	fill_value(h, e, value, sys, true, fdobj);
+	if (likely(!h->percpu && !fdobj && h->m->spin_lock_off < 0))
+		copy_bytes(elem_value(h, e), value, h->value_size); /* fill_value's plain case */
+	else
+		fill_value(h, e, value, sys, true, fdobj);
 	fdobj = 0;
 	atomic_store_explicit(&e->next, atomic_load_explicit(&h->buckets[b], memory_order_relaxed),
 			      memory_order_relaxed);
