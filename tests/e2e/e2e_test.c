@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <bpftime/map.h>
@@ -762,6 +763,38 @@ static void test_bpftool(void **state)
 	shm_done(shm);
 }
 
+/* a segment this build cannot use: the loader is told, and fails like a
+ * kernel without bpf(); the segment is left alone */
+static void test_foreign_segment(void **state)
+{
+	const char *argv[16];
+	char path[128];
+	struct proc p;
+	FILE *f;
+
+	(void)state;
+	shm_for_test("foreign");
+	snprintf(path, sizeof(path), "/dev/shm/%s", getenv("BPFTIME_GLOBAL_SHM_NAME"));
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 65536; i++)
+		fputc(i * 7 % 251, f);
+	fclose(f);
+	chmod(path, 0600);
+	load_args(argv, "malloc", "-n", "0", NULL);
+	spawn(&p, argv);
+	assert_int_equal(finish(&p), 1);
+	assert_non_null(strstr(p.ebuf, "not a bpftime segment"));
+	assert_non_null(strstr(p.ebuf, "Function not implemented"));
+	/* reported once, by the server */
+	assert_null(strstr(strstr(p.ebuf, "not a bpftime segment") + 1, "not a bpftime segment"));
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fgetc(f), 0);
+	fclose(f);
+	bpftime_shm__remove(NULL);
+}
+
 /* a loader holding 300 slots: a second one skips them all and works */
 static void test_crowded_table(void **state)
 {
@@ -798,6 +831,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_syscall_checks),
 		cmocka_unit_test(test_two_loaders_and_kill),
 		cmocka_unit_test(test_crowded_table),
+		cmocka_unit_test(test_foreign_segment),
 		cmocka_unit_test(test_segment_full),
 		cmocka_unit_test(test_bpftimetool),
 		cmocka_unit_test(test_bpftool),

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <bpftime/log.h>
 #include <bpftime/shm.h>
 #include "cli.h"
 
@@ -32,7 +33,7 @@ static void load_usage(void)
 int cmd_load(const struct cli *cli, int argc, char **argv)
 {
 	char server[PATH_MAX];
-	struct bpftime_shm *shm;
+	struct bpftime_shm *shm = NULL;
 	int i = 1, ret, pid = -1;
 
 	while (i < argc && argv[i][0] == '-') {
@@ -82,8 +83,14 @@ int cmd_load(const struct cli *cli, int argc, char **argv)
 			 sizeof(server)))
 		return 1;
 	ret = cli_run_preloaded(server, argv + i, &pid);
-	/* release what a loader that died without its destructor left */
-	shm = pid > 0 ? bpftime_shm__open(NULL) : NULL;
+	/* release what a loader that died without its destructor left; a
+	 * segment we cannot use was already reported by the server: quietly */
+	if (pid > 0) {
+		bpftime_print_fn old = bpftime_set_print(NULL);
+
+		shm = bpftime_shm__open(NULL);
+		bpftime_set_print(old);
+	}
 	if (shm) {
 		bpftime_shm__release_owner(shm, pid);
 		bpftime_shm__close(shm);
