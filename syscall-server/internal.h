@@ -2,8 +2,9 @@
  * (libbpftime-syscall-server.so).
  *
  * interpose.c  the libc entry points libbpf reaches (syscall, ioctl, mmap,
- *              close, dup*, fcntl, epoll_*, open*, fopen*), passing anything
- *              that is not ours to the real libc (dlsym RTLD_NEXT)
+ *              close, dup*, fcntl, epoll_*, open*, fopen*, and statfs/mkdir/
+ *              unlink under /sys/fs/bpf), passing anything that is not ours
+ *              to the real libc (dlsym RTLD_NEXT)
  * server.c     process state: the segment, which fds are ours, fd
  *              reservation on /dev/null, constructor/destructor
  * bpf_cmd.c    bpf(2) commands on maps, links, pins, ids, info, BTF
@@ -11,10 +12,12 @@
  * perf.c       perf_event_open, the perf ioctls, mmap of map and perf fds
  * epoll.c      epoll emulation for ring buffers and perf buffers
  * sysfs.c      the sysfs/tracefs files libbpf reads
+ * tag.c        the kernel's program tag (SHA-256)
  *
  * Every call that reaches us returns what the kernel would: -errno from the
  * srv_* functions, turned into -1/errno by interpose.c.  One mutex serialises
- * the server's state changes (none of this is hot).
+ * the server's state changes; map element commands, the only frequent ones,
+ * go without it (maps/ locks what it needs).
  */
 #ifndef BPFTIME_SYSCALL_SERVER_INTERNAL_H
 #define BPFTIME_SYSCALL_SERVER_INTERNAL_H

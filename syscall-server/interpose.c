@@ -1,6 +1,7 @@
 /* syscall-server/interpose.c: the libc entry points the loader's libbpf
  * reaches.  Each one checks whether the call concerns us (a bpf or
- * perf_event_open syscall, an fd we handed out, a sysfs file we serve) and
+ * perf_event_open syscall, an fd we handed out, a sysfs file we serve, a
+ * path on the BPF filesystem) and
  * otherwise passes it to the next definition (the real libc, found with
  * dlsym(RTLD_NEXT)).  These are the only symbols the library exports
  * (libbpftime-syscall-server.map).
