@@ -43,17 +43,20 @@ static int hexval(int ch)
 	return -1;
 }
 
-/* Decodes hex bytes: whitespace may separate bytes but never splits one. */
-static int parse_hex(const char *what, const char *s, uint8_t **out, size_t *len)
+/* Decodes the @slen characters at @s as hex bytes: whitespace may separate
+ * bytes but never splits one; anything else (a NUL byte too) is an error
+ * that names the offset and shows the text there, unprintable bytes as '?'. */
+static int parse_hex(const char *what, const char *s, size_t slen, uint8_t **out, size_t *len)
 {
-	size_t cap = strlen(s) / 2 + 1, n = 0;
-	uint8_t *buf = malloc(cap);
+	const char *start = s, *end = s + slen;
+	size_t n = 0;
+	uint8_t *buf = malloc(slen / 2 + 1);
 
 	if (!buf) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return -ENOMEM;
 	}
-	while (*s) {
+	while (s < end) {
 		int hi, lo;
 
 		if (isspace((unsigned char)*s)) {
@@ -61,12 +64,16 @@ static int parse_hex(const char *what, const char *s, uint8_t **out, size_t *len
 			continue;
 		}
 		hi = hexval((unsigned char)s[0]);
-		lo = hi < 0 ? -1 : hexval((unsigned char)s[1]);
+		lo = hi < 0 || s + 1 == end ? -1 : hexval((unsigned char)s[1]);
 		if (lo < 0) {
+			char near[9] = { 0 };
+
+			for (size_t k = 0; k < 8 && s + k < end; k++)
+				near[k] = isprint((unsigned char)s[k]) ? s[k] : '?';
 			fprintf(stderr,
-				PROG
-				": invalid %s hex near '%.8s' (expected pairs of hex digits)\n",
-				what, s);
+				PROG ": invalid %s hex at offset %zu near '%s' (expected pairs of "
+				     "hex digits)\n",
+				what, (size_t)(s - start), near);
 			free(buf);
 			return -EINVAL;
 		}
@@ -78,7 +85,7 @@ static int parse_hex(const char *what, const char *s, uint8_t **out, size_t *len
 	return 0;
 }
 
-static char *read_stdin(void)
+static char *read_stdin(size_t *lenp)
 {
 	size_t len = 0, cap = 0, got;
 	char *buf = NULL, *grown;
@@ -96,6 +103,7 @@ static char *read_stdin(void)
 		len += got;
 	} while (got);
 	buf[len] = 0;
+	*lenp = len;
 	return buf;
 }
 
@@ -116,6 +124,7 @@ int main(int argc, char **argv)
 	const char *mem_hex = NULL;
 	struct bpftime_vm *vm = NULL;
 	char *text = NULL;
+	size_t text_len = 0;
 	int i = 1, ret = 1;
 	uint64_t r0;
 
@@ -156,13 +165,13 @@ int main(int argc, char **argv)
 		}
 	}
 
-	text = read_stdin();
+	text = read_stdin(&text_len);
 	if (!text) {
 		fprintf(stderr, PROG ": cannot read the program from stdin\n");
 		goto out;
 	}
-	if (parse_hex("program", text, &prog, &prog_len) ||
-	    (mem_hex && parse_hex("memory", mem_hex, &mem, &mem_len)))
+	if (parse_hex("program", text, text_len, &prog, &prog_len) ||
+	    (mem_hex && parse_hex("memory", mem_hex, strlen(mem_hex), &mem, &mem_len)))
 		goto out;
 	if (!prog_len || prog_len % sizeof(struct bpftime_insn)) {
 		fprintf(stderr, PROG ": program is %zu bytes, expected a non-zero multiple of 8\n",
