@@ -269,7 +269,7 @@ static void test_errors(void **state)
 	expect_error(&o, "expected a non-zero multiple of 8");
 	/* binary garbage: the offset, and no raw bytes in the message */
 	run_plugin(none, "95 00 00 00 00 00 00 00 \x01\xff\n", &o);
-	expect_error(&o, "invalid program hex at offset 24 near '?\?' (expected pairs");
+	expect_error(&o, "invalid program hex at offset 24 near '?\?\?' (expected pairs");
 	{
 		static const char *const bad_mem[] = { "0102g3", NULL };
 
