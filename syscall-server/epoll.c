@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,9 +85,11 @@ int srv_epoll_ctl(int epfd, int op, int fd, void *event)
 	struct emu_epoll *m;
 	int ret = 0, i;
 
-	/* the epoll fd must be a real epoll instance: let the kernel say so */
-	if (srv_real.epoll_wait(epfd, NULL, 0, 0) < 0 && errno != EINVAL)
-		return -errno;
+	/* the epoll fd must at least be open */
+	if (epfd < 0 || srv_real.fcntl(epfd, F_GETFD) < 0)
+		return -EBADF;
+	if (epfd == fd)
+		return -EINVAL;
 	srv_lock();
 	m = emu_find(epfd);
 	if (!m) {
@@ -214,8 +217,10 @@ int srv_epoll_wait(int epfd, void *evp, int max, int timeout, const void *sigmas
 	sigset_t old;
 	int n, r, ret;
 
-	if (max <= 0 || !events)
+	if (max <= 0)
 		return -EINVAL;
+	if (!events)
+		return -EFAULT;
 	if (sigmask)
 		pthread_sigmask(SIG_SETMASK, sigmask, &old);
 	for (;;) {
