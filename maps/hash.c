@@ -761,6 +761,7 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 	struct htab_lock *l;
 	uint32_t hash, b;
 	uint64_t fdobj = 0;
+	bool counted = false;
 	int err = 0;
 
 	if ((flags & ~(uint64_t)BPFTIME_F_LOCK) > BPFTIME_EXIST)
@@ -821,9 +822,16 @@ relock:
 		goto unlock;
 	}
 	if (!e) {
-		if (!h->lru && !old && atomic_load(&t->count) >= (int32_t)h->max_entries) {
-			err = -E2BIG;
-			goto unlock;
+		/* a new key takes its place in the count before it is linked:
+		 * two inserts under different locks cannot both take the last
+		 * one (the kernel's htab counts the same way) */
+		if (!h->lru && !old) {
+			if (atomic_fetch_add(&t->count, 1) >= (int32_t)h->max_entries) {
+				atomic_fetch_sub(&t->count, 1);
+				err = -E2BIG;
+				goto unlock;
+			}
+			counted = true;
 		}
 		if (l->spare && (old || !h->lru)) {
 			e = elem_at(h, l->spare - 1);
@@ -844,7 +852,11 @@ relock:
 		if (!e) {
 			/* no element although count < max_entries: the arena is
 			 * full (BPF_F_NO_PREALLOC growth) */
-			err = atomic_load(&t->count) >= (int32_t)h->max_entries ? -E2BIG : -ENOMEM;
+			if (counted)
+				atomic_fetch_sub(&t->count, 1);
+			err = !counted && atomic_load(&t->count) >= (int32_t)h->max_entries
+				      ? -E2BIG
+				      : -ENOMEM;
 			goto unlock;
 		}
 	}
@@ -861,8 +873,8 @@ relock:
 	atomic_store_explicit(&h->buckets[b], OFF(h, e), memory_order_release);
 	if (old)
 		unlink_elem(h, b, old);
-	else
-		atomic_fetch_add(&t->count, 1);
+	else if (!counted)
+		atomic_fetch_add(&t->count, 1); /* LRU: its free elements bound it */
 	atomic_store_explicit(&e->inuse, 1, memory_order_release);
 	if (old)
 		atomic_store_explicit(&old->inuse, 0, memory_order_relaxed);

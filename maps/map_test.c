@@ -517,6 +517,54 @@ static void test_hash_spares(void **state)
 	}
 }
 
+struct fill_arg {
+	struct bpftime_shm *shm;
+	int fd;
+	uint32_t first;
+	int ok;
+};
+
+static void *fill_thread(void *p)
+{
+	struct fill_arg *a = p;
+
+	for (uint32_t k = a->first; k < a->first + 16; k++)
+		if (bpftime_map__update(a->shm, a->fd, &k, &k, BPFTIME_NOEXIST) == 0)
+			a->ok++;
+	return NULL;
+}
+
+/* Inserts racing for the last places of a hash map under different bucket
+ * locks: exactly max_entries of them succeed. */
+static void test_hash_full_race(void **state)
+{
+	struct bpftime_shm *shm = *state;
+	int fd = mkmap(shm, BPFTIME_MAP_HASH, 4, 4, 8, 0);
+
+	assert_true(fd >= 0);
+	for (int round = 0; round < 1000; round++) {
+		struct fill_arg a[4];
+		pthread_t t[4];
+		int ok = 0;
+		uint32_t k, next;
+
+		for (int i = 0; i < 4; i++) {
+			a[i] = (struct fill_arg){ shm, fd, (uint32_t)i * 1000, 0 };
+			assert_int_equal(pthread_create(&t[i], NULL, fill_thread, &a[i]), 0);
+		}
+		for (int i = 0; i < 4; i++) {
+			assert_int_equal(pthread_join(t[i], NULL), 0);
+			ok += a[i].ok;
+		}
+		assert_int_equal(ok, 8);
+		assert_int_equal(count_keys(shm, fd), 8);
+		while (bpftime_map__get_next_key(shm, fd, NULL, &next) == 0) {
+			k = next;
+			assert_int_equal(bpftime_map__delete(shm, fd, &k), 0);
+		}
+	}
+}
+
 static void test_spin_lock(void **state)
 {
 	struct bpftime_shm *shm = *state;
@@ -1322,6 +1370,7 @@ int main(void)
 		T(test_percpu_hash),
 		T(test_lru),
 		T(test_hash_spares),
+		T(test_hash_full_race),
 		T(test_spin_lock), T(test_spin_lock_dead_owner),
 		T(test_lpm),
 		T(test_queue_stack),
