@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <linux/perf_event.h>
 #include <bpf/bpf.h>
@@ -687,6 +688,17 @@ static void check_perf_and_links(int prog_fd)
 	CHECK(li.prog_id == pi.id && li.type == BPF_LINK_TYPE_PERF_EVENT);
 	/* perf links cannot be detached, only closed */
 	CHECK(bpf_link_detach(lfd) < 0 && errno == EOPNOTSUPP);
+	{
+		/* the legacy attachment: PERF_EVENT_IOC_SET_BPF, once per event */
+		int pfd2 = (int)syscall(SYS_perf_event_open, &a, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+
+		CHECK(pfd2 >= 0);
+		CHECK(!ioctl(pfd2, PERF_EVENT_IOC_SET_BPF, prog_fd));
+		CHECK(ioctl(pfd2, PERF_EVENT_IOC_SET_BPF, prog_fd) < 0 && errno == EEXIST);
+		CHECK(!ioctl(pfd2, PERF_EVENT_IOC_ENABLE, 0));
+		CHECK(!ioctl(pfd2, PERF_EVENT_IOC_DISABLE, 0));
+		close(pfd2);
+	}
 	stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	CHECK(stats >= 0);
 	close(stats);
