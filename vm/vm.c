@@ -241,7 +241,8 @@ int bpftime_vm__run(struct bpftime_vm *vm, void *mem, size_t mem_len, uint64_t *
 	uint64_t r0 = 0;
 	int err;
 
-	if (unlikely(!vm || !vm->loaded || !ret))
+	/* (no memory but a length would open [0, len) to the bounds checks) */
+	if (unlikely(!vm || !vm->loaded || !ret || (!mem && mem_len)))
 		return set_errno(-EINVAL);
 	vm_run_state.cur = vm;
 	vm_run_state.tail_next = NULL;
@@ -343,7 +344,7 @@ int bpftime_engine__parse(const char *name, enum bpftime_engine *engine)
 		{ "aot", BPFTIME_ENGINE_AOT },
 	};
 
-	if (!name)
+	if (!name || !engine)
 		return -EINVAL;
 	for (size_t i = 0; i < ARRAY_SIZE(aliases); i++) {
 		if (!strcasecmp(name, aliases[i].name)) {
