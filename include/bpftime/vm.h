@@ -142,7 +142,8 @@ BPFTIME_API int bpftime_vm__compile(struct bpftime_vm *vm, enum bpftime_engine e
  * @brief **bpftime_vm__run()** runs the program with r1 = @mem, r2 = @mem_len.
  * Thread-safe: each run has its own registers and stack.
  * @param ret receives r0
- * @return 0; -EINVAL if nothing is loaded; -EFAULT when the bounds-checked
+ * @return 0; -EINVAL if nothing is loaded (or @mem is NULL and @mem_len is
+ *         not 0); -EFAULT when the bounds-checked
  *         interpreter stopped a stray access (message in last_error)
  */
 BPFTIME_API int bpftime_vm__run(struct bpftime_vm *vm, void *mem, size_t mem_len, uint64_t *ret);
