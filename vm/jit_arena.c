@@ -136,6 +136,16 @@ static struct jit_chunk *new_chunk(size_t size, const void *near, bool solo)
 		free(c);
 		return NULL;
 	}
+	/* Every page its own VMA: every other page is marked NOHUGEPAGE (no
+	 * effect on memory this small: a huge page needs 2 MiB), and VMAs
+	 * whose flags differ never merge.  Then sealing or freeing a piece
+	 * changes whole VMAs instead of splitting the chunk's VMA and merging
+	 * it back, which makes each mprotect about a third cheaper.  Costs
+	 * JIT_CHUNK_PAGES VMAs per chunk; without THP (EINVAL) it is only
+	 * slower. */
+	if (!solo)
+		for (size_t i = 0; i < size / JIT_PAGE; i += 2)
+			madvise(c->base + i * JIT_PAGE, JIT_PAGE, MADV_NOHUGEPAGE);
 	c->size = size;
 	c->solo = solo;
 	c->next = chunks;
