@@ -58,6 +58,11 @@
 struct htab_lock {
 	struct shm_mutex m;
 	uint32_t spare; /* index + 1; 0: none */
+	/* LRU maps: an element a delete left (index + 1; 0: none).  Unlike
+	 * the spare it counts against max_entries, so the group's next insert
+	 * may take it; an insert elsewhere that finds no free element steals
+	 * it (lru_steal) before it evicts.  Read unlocked only as a hint. */
+	uint32_t parked;
 } __attribute__((aligned(64)));
 
 struct htab {
@@ -73,7 +78,7 @@ struct htab {
 	uint32_t chunk_shift;
 	uint32_t n_chunks;
 	_Atomic uint32_t chunks_ready;
-	uint32_t pad;
+	_Atomic uint32_t parked_any; /* LRU: some group may hold a parked element */
 	struct shm_mutex grow_lock;
 	_Atomic uint64_t free_top; /* tag << 32 | (index + 1); 0 index: empty */
 	_Atomic uint64_t clock_hand;
@@ -408,6 +413,55 @@ static struct htab_elem *lru_evict(struct bpftime_map *h)
 		shm_unlock(bucket_lock(h, b));
 	}
 	return NULL;
+}
+
+/* LRU: takes a parked element from any lock group (trylock only: called
+ * holding no lock, and a busy group is skipped); NULL if none. */
+static struct htab_elem *lru_steal(struct bpftime_map *h)
+{
+	struct htab *t = htab_of(h);
+	struct htab_lock *locks = (struct htab_lock *)h->locks;
+	uint32_t start = (uint32_t)atomic_load_explicit(&t->clock_hand, memory_order_relaxed);
+
+	for (uint32_t i = 0; i <= h->lock_mask; i++) {
+		struct htab_lock *g = &locks[(start + i) & h->lock_mask];
+		uint32_t p;
+
+		if (!__atomic_load_n(&g->parked, __ATOMIC_RELAXED) || shm_trylock(&g->m))
+			continue;
+		p = g->parked;
+		if (p)
+			__atomic_store_n(&g->parked, 0, __ATOMIC_RELAXED);
+		shm_unlock(&g->m);
+		if (p)
+			return elem_at(h, p - 1);
+	}
+	return NULL;
+}
+
+/* LRU, no free element in the update's own group nor on the free stack;
+ * called holding no lock.  Parked elements go first (they are free places
+ * below max_entries), then eviction; the scan runs when parked_any says a
+ * delete parked something since the last empty scan, and once more, in any
+ * case, before giving up (a park racing with the flag's reset is found
+ * there). */
+static struct htab_elem *lru_alloc_slow(struct bpftime_map *h)
+{
+	struct htab *t = htab_of(h);
+	struct htab_elem *e;
+
+	if (atomic_load_explicit(&t->parked_any, memory_order_relaxed)) {
+		e = lru_steal(h);
+		if (e)
+			return e;
+		atomic_store_explicit(&t->parked_any, 0, memory_order_relaxed);
+	}
+	e = free_pop(h);
+	if (!e)
+		e = lru_evict(h);
+	if (!e)
+		e = lru_steal(h);
+	return e;
 }
 
 /* ---- creation --------------------------------------------------------- */
@@ -837,10 +891,15 @@ relock:
 			e = elem_at(h, l->spare - 1);
 			l->spare = 0;
 		} else if (h->lru) {
-			e = free_pop(h);
+			if (l->parked) {
+				e = elem_at(h, l->parked - 1);
+				__atomic_store_n(&l->parked, 0, __ATOMIC_RELAXED);
+			} else {
+				e = free_pop(h);
+			}
 			if (!e) {
 				shm_unlock(&l->m);
-				e = lru_evict(h);
+				e = lru_alloc_slow(h);
 				if (!e)
 					return -ENOMEM;
 				hint = NULL;
@@ -946,10 +1005,16 @@ static int delete_common(struct bpftime_map *h, const void *key, void *value, ui
 	if (h->type == BPFTIME_MAP_HASH_OF_MAPS)
 		memcpy(&obj, elem_value(h, e), 8); /* e may be reused once unlocked */
 	/* the next insert or replace in this group takes it without touching
-	 * the shared free stack; only when every element exists from the
-	 * start (one chunk): a map that grows may have no other element for an
-	 * insert into another group once the arena is full */
-	if (!l->spare && t->n_chunks == 1) {
+	 * the shared free stack (LRU: parked, see struct htab_lock); only when
+	 * every element exists from the start (one chunk): a map that grows
+	 * may have no other element for an insert into another group once the
+	 * arena is full */
+	if (h->lru && !l->parked) {
+		__atomic_store_n(&l->parked, elem_idx(h, e) + 1, __ATOMIC_RELAXED);
+		if (!atomic_load_explicit(&t->parked_any, memory_order_relaxed))
+			atomic_store_explicit(&t->parked_any, 1, memory_order_relaxed);
+		e = NULL;
+	} else if (!h->lru && !l->spare && t->n_chunks == 1) {
 		l->spare = elem_idx(h, e) + 1;
 		e = NULL;
 	}

@@ -494,6 +494,19 @@ static void test_hash_spares(void **state)
 			assert_int_equal(count_keys(shm, lfd), 64);
 	}
 	assert_int_equal(count_keys(shm, lfd), 64);
+	/* deletes park elements in their lock groups; inserts of other keys
+	 * (other groups) find them instead of evicting, and a full map's
+	 * inserts still evict */
+	for (k = 0; k < 1064; k++)
+		(void)bpftime_map__delete(shm, lfd, &k);
+	assert_int_equal(count_keys(shm, lfd), 0);
+	for (k = 5000; k < 5064; k++)
+		assert_int_equal(bpftime_map__update(shm, lfd, &k, &k, BPFTIME_NOEXIST), 0);
+	for (k = 5000; k < 5064; k++)
+		assert_int_equal(bpftime_map__lookup(shm, lfd, &k, &v, 0), 0);
+	for (k = 6000; k < 6100; k++)
+		assert_int_equal(bpftime_map__update(shm, lfd, &k, &k, 0), 0);
+	assert_int_equal(count_keys(shm, lfd), 64);
 
 	for (k = 0; k < 16; k++)
 		assert_int_equal(bpftime_map__update(shm, hfd, &k, &k, 0), 0);
