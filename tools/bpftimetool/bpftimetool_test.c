@@ -27,6 +27,7 @@
 #include "common/compiler.h"
 
 static char shm_name[64], dir[128];
+static pid_t child = -1; /* a tool still running: teardown ends it when a test failed */
 static char out_buf[1 << 16], err_buf[1 << 16];
 
 static int setup(void **state)
@@ -47,6 +48,11 @@ static int teardown(void **state)
 	char cmd[256];
 
 	UNUSED(state);
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		child = -1;
+	}
 	bpftime_shm__remove(shm_name);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
@@ -672,6 +678,7 @@ static void test_tracelog(void **state)
 		execl(BPFTIMETOOL_BIN, BPFTIMETOOL_BIN, "tracelog", (char *)NULL);
 		_exit(127);
 	}
+	child = pid;
 	close(pipefd[1]);
 	/* the old message at once, then a new one while it waits */
 	while (!strstr(buf, "first line\n")) {
@@ -695,6 +702,7 @@ static void test_tracelog(void **state)
 	}
 	kill(pid, SIGINT);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
+	child = -1;
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	close(pipefd[0]);
