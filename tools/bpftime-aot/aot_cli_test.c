@@ -315,6 +315,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ret = cmocka_run_group_tests_name("aot_cli", tests, NULL, NULL);
-	rmdir(tmpdir);
+	{
+		/* whatever a failed test left in it */
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+		if (system(cmd))
+			fprintf(stderr, "cannot remove %s\n", tmpdir);
+	}
 	return ret;
 }
