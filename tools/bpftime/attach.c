@@ -231,10 +231,21 @@ static bool mapped(pid_t pid, const char *path)
 	return found;
 }
 
+/* our libc by handle: dlsym on it finds libc's own definitions, not an
+ * interposer's (a sanitizer build's bpftime intercepts pthread_create) */
+static void *libc_handle(void)
+{
+	static void *h;
+
+	if (!h)
+		h = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+	return h ? h : RTLD_DEFAULT;
+}
+
 /* @name's offset from the load base of @lib (ours), which must hold it */
 static int sym_offset(const char *name, const struct lib_loc *lib, uintptr_t base, uintptr_t *off)
 {
-	uintptr_t addr = (uintptr_t)dlsym(RTLD_DEFAULT, name), b;
+	uintptr_t addr = (uintptr_t)dlsym(libc_handle(), name), b;
 	struct lib_loc l = { 0 };
 
 	if (!addr || find_lib(0, addr, &l, &b) || l.ino != lib->ino || l.dev != lib->dev) {
@@ -255,7 +266,7 @@ static int inject(pid_t pid, const char *agent)
 	uint64_t ret;
 	int err, sig, restore_err;
 
-	err = find_lib(0, (uintptr_t)dlsym(RTLD_DEFAULT, "pthread_create"), &ours, &our_base);
+	err = find_lib(0, (uintptr_t)dlsym(libc_handle(), "pthread_create"), &ours, &our_base);
 	if (err) {
 		fprintf(stderr, "bpftime attach: cannot find our own C library\n");
 		return err;
