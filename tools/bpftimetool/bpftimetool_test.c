@@ -608,9 +608,10 @@ static void test_bad_input(void **state)
 	static const char *const progs =
 		"{\"10\": {\"type\": \"bpf_prog_handler\", \"name\": \"wild\", \"attr\": "
 		"{\"type\": 0, \"cnt\": 3, \"insns\": "
-		"\"b70100000010000079100000000000009500000000000000\"}},"
-		" \"11\": {\"type\": \"bpf_prog_handler\", \"name\": \"bad\", \"attr\": "
-		"{\"type\": 0, \"cnt\": 1, \"insns\": \"ff00000000000000\"}}}";
+		"\"b70100000010000079100000000000009500000000000000\"}}}";
+	static const char *const bad_prog =
+		"{\"11\": {\"type\": \"bpf_prog_handler\", \"name\": \"bad\", \"attr\": "
+		"{\"type\": 0, \"cnt\": 2, \"insns\": \"b700000000000000ff00000000000000\"}}}";
 	char shm_path[128];
 
 	UNUSED(state);
@@ -653,9 +654,11 @@ static void test_bad_input(void **state)
 					"rule out\n"));
 	assert_int_equal(tool("run", "10", path("in.bin"), NULL), 1);
 	assert_non_null(strstr(err_buf, "program 10 crashed (SIGSEGV"));
-	/* one the verifier refuses: its words, no crash */
-	assert_int_equal(tool("run", "11", path("in.bin"), NULL), 1);
-	assert_non_null(strstr(err_buf, "pc 0: invalid opcode 0xff"));
+	/* one the verifier refuses does not get in: its words */
+	write_file(path("bad_prog.json"), bad_prog);
+	assert_int_equal(tool("import", path("bad_prog.json"), NULL), 1);
+	assert_non_null(strstr(err_buf, "handler fd 11: the verifier refuses the program: pc 1: "
+					"invalid opcode 0xff\n"));
 }
 
 static void test_tracelog(void **state)

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpftime/map.h>
+#include <bpftime/runtime.h>
 #include <bpftime/shm.h>
 #include <bpftime/vm.h>
 #include "tool.h"
@@ -711,6 +712,38 @@ static int parse_map(struct import *im, struct handler *h, json_t *hobj, json_t 
 	return 0;
 }
 
+/* Any map reference loads: which maps exist is checked by the runtime. */
+static int any_map(void *ctx, unsigned int src, int32_t imm, int32_t next_imm, uint64_t *value)
+{
+	UNUSED(ctx);
+	UNUSED(src);
+	UNUSED(imm);
+	UNUSED(next_imm);
+	*value = 1;
+	return 0;
+}
+
+/* A program no process could ever load (an invalid opcode, a truncated
+ * lddw, a jump out of the program, an unknown helper) is refused here, with
+ * the verifier's words, rather than when some process tries to run it. */
+static int verify_prog(struct import *im, struct handler *h)
+{
+	BPFTIME_OPTS(bpftime_vm_opts, o, .name = h->name, .resolve_lddw = any_map);
+	struct bpftime_vm *vm = bpftime_vm__new(&o);
+	int err;
+
+	if (!vm)
+		return -ENOMEM;
+	err = bpftime_helpers__register(vm);
+	if (!err)
+		err = bpftime_vm__load(vm, (const struct bpftime_insn *)h->insns, h->cnt);
+	if (err == -EINVAL)
+		err = bad(im, h, "the verifier refuses the program: %s",
+			  bpftime_vm__last_error(vm));
+	bpftime_vm__free(vm);
+	return err;
+}
+
 static int parse_prog(struct import *im, struct handler *h, json_t *attr)
 {
 	json_t *fds = json_object_get(attr, "attach_fds"), *lic = json_object_get(attr, "license");
@@ -728,6 +761,9 @@ static int parse_prog(struct import *im, struct handler *h, json_t *attr)
 		return bad(im, h, "attr.insns has %zu bytes, cnt %" PRIu64 " needs %" PRIu64, len,
 			   cnt, cnt * 8);
 	h->cnt = cnt;
+	err = verify_prog(im, h);
+	if (err)
+		return err;
 	if (lic && (!json_is_string(lic) || strlen(json_string_value(lic)) >= sizeof(h->license)))
 		return bad(im, h, "attr.license must be a string of at most 63 bytes");
 	snprintf(h->license, sizeof(h->license), "%s", lic ? json_string_value(lic) : "GPL");
