@@ -139,8 +139,12 @@ static void obj_free(struct bpftime_shm *shm, uint64_t off)
 
 		shm_free(shm, p->insns_off);
 		shm_free(shm, p->aot_off);
+		shm_free(shm, p->func_info_off);
+		shm_free(shm, p->line_info_off);
 		for (uint32_t i = 0; i < p->used_map_cnt; i++)
 			shm_obj_put(shm, p->used_maps[i]);
+		if (p->btf_off)
+			shm_obj_put(shm, p->btf_off);
 		break;
 	}
 	case BPFTIME_HANDLER_PERF_EVENT: {
@@ -344,7 +348,8 @@ int bpftime_handler__fd_by_id(struct bpftime_shm *shm, uint32_t id)
 }
 
 /* The object with @id, wherever a reference to it lives: a slot, a pin, or
- * the maps a program holds (BPF_PROG_BIND_MAP / used_maps).  Called with
+ * the maps and the BTF a program holds (BPF_PROG_BIND_MAP / used_maps,
+ * prog_btf_fd).  Called with
  * the table lock held; returns its offset or 0. */
 static uint64_t find_id_locked(struct bpftime_shm *shm, uint32_t id)
 {
@@ -366,6 +371,8 @@ static uint64_t find_id_locked(struct bpftime_shm *shm, uint32_t id)
 		for (uint32_t k = 0; p && k < p->used_map_cnt; k++)
 			if (((struct shm_obj *)shm_ptr(shm, p->used_maps[k]))->id == id)
 				return p->used_maps[k];
+		if (p && p->btf_off && ((struct shm_obj *)shm_ptr(shm, p->btf_off))->id == id)
+			return p->btf_off;
 	}
 	return 0;
 }
@@ -593,10 +600,18 @@ int bpftime_prog__create(struct bpftime_shm *shm, int fd, uint32_t prog_type, co
 			 const struct bpftime_insn *insns, size_t cnt,
 			 const struct bpftime_prog_create_opts *opts)
 {
+	/* callers built before the func/line info fields */
+	const size_t old_sz = offsetof(struct bpftime_prog_create_opts, func_info);
 	struct shm_prog *p;
 	uint64_t off;
 
-	if (!insns || !cnt || cnt > BPFTIME_MAX_INSNS || (opts && opts->sz < sizeof(*opts)))
+	if (!insns || !cnt || cnt > BPFTIME_MAX_INSNS || (opts && opts->sz < old_sz))
+		return shm_err(-EINVAL);
+	if (opts && opts->sz >= sizeof(*opts) &&
+	    ((opts->func_info_cnt && (!opts->func_info || opts->func_info_rec_size < 8)) ||
+	     (opts->line_info_cnt && (!opts->line_info || opts->line_info_rec_size < 16)) ||
+	     opts->func_info_cnt > BPFTIME_MAX_INSNS || opts->line_info_cnt > BPFTIME_MAX_INSNS ||
+	     opts->func_info_rec_size > 4096 || opts->line_info_rec_size > 4096))
 		return shm_err(-EINVAL);
 	off = shm_obj_new(shm, BPFTIME_HANDLER_PROG, sizeof(*p), name);
 	if (!off)
@@ -617,12 +632,45 @@ int bpftime_prog__create(struct bpftime_shm *shm, int fd, uint32_t prog_type, co
 			strncpy(p->license, opts->license, sizeof(p->license) - 1);
 	}
 	p->insns_off = shm_alloc(shm, cnt * sizeof(*insns), 16);
-	if (!p->insns_off) {
-		shm_obj_put(shm, off);
-		return shm_err(-ENOMEM);
-	}
+	if (!p->insns_off)
+		goto nomem;
 	memcpy(shm_ptr(shm, p->insns_off), insns, cnt * sizeof(*insns));
+	if (opts && opts->sz >= sizeof(*opts)) {
+		size_t fsz = (size_t)opts->func_info_cnt * opts->func_info_rec_size;
+		size_t lsz = (size_t)opts->line_info_cnt * opts->line_info_rec_size;
+
+		if (fsz) {
+			p->func_info_off = shm_alloc(shm, fsz, 8);
+			if (!p->func_info_off)
+				goto nomem;
+			memcpy(shm_ptr(shm, p->func_info_off), opts->func_info, fsz);
+			p->func_info_rec_size = opts->func_info_rec_size;
+			p->func_info_cnt = opts->func_info_cnt;
+		}
+		if (lsz) {
+			p->line_info_off = shm_alloc(shm, lsz, 8);
+			if (!p->line_info_off)
+				goto nomem;
+			memcpy(shm_ptr(shm, p->line_info_off), opts->line_info, lsz);
+			p->line_info_rec_size = opts->line_info_rec_size;
+			p->line_info_cnt = opts->line_info_cnt;
+		}
+	}
+	if (opts && opts->prog_btf_fd >= 0) {
+		struct shm_obj *b;
+
+		shm_lock(&shm->hdr->table_lock);
+		b = shm_slot_obj(shm, opts->prog_btf_fd, BPFTIME_HANDLER_BTF);
+		if (b) {
+			p->btf_off = shm_off(shm, b);
+			shm_obj_get(shm, p->btf_off);
+		}
+		shm_unlock(&shm->hdr->table_lock);
+	}
 	return install_or_drop(shm, fd, off);
+nomem:
+	shm_obj_put(shm, off);
+	return shm_err(-ENOMEM);
 }
 
 int bpftime_prog__info(struct bpftime_shm *shm, int fd, struct bpftime_prog_info *info)
@@ -647,6 +695,29 @@ int bpftime_prog__info(struct bpftime_shm *shm, int fd, struct bpftime_prog_info
 	info->aot_size = p->aot_size;
 	memcpy(info->name, p->obj.name, sizeof(info->name));
 	memcpy(info->license, p->license, sizeof(info->license));
+	info->btf_id = p->btf_off ? ((struct shm_obj *)shm_ptr(shm, p->btf_off))->id : 0;
+	info->func_info_cnt = p->func_info_cnt;
+	info->line_info_cnt = p->line_info_cnt;
+	return 0;
+}
+
+int bpftime_prog__btf_ext(struct bpftime_shm *shm, int fd, struct bpftime_prog_btf_ext *ext)
+{
+	struct shm_prog *p = shm_slot_obj(shm, fd, BPFTIME_HANDLER_PROG);
+
+	if (!p)
+		return shm_err(-EBADF);
+	memset(ext, 0, sizeof(*ext));
+	if (p->func_info_off) {
+		ext->func_info = shm_ptr(shm, p->func_info_off);
+		ext->func_info_rec_size = p->func_info_rec_size;
+		ext->func_info_cnt = p->func_info_cnt;
+	}
+	if (p->line_info_off) {
+		ext->line_info = shm_ptr(shm, p->line_info_off);
+		ext->line_info_rec_size = p->line_info_rec_size;
+		ext->line_info_cnt = p->line_info_cnt;
+	}
 	return 0;
 }
 

@@ -22,7 +22,7 @@
 #include <bpftime/shm.h>
 
 #define SHM_MAGIC	0x314d485354465042ULL /* "BPFTSHM1" little endian */
-#define SHM_ABI_VERSION 3		      /* bump on any change to the bytes in the segment */
+#define SHM_ABI_VERSION 4		      /* bump on any change to the bytes in the segment */
 #define SHM_READY	0x52454459u	      /* "REDY" */
 #define SHM_TRACE_SIZE	(256u * 1024)
 
@@ -156,6 +156,13 @@ struct shm_prog {
 	uint32_t used_map_cnt;
 	uint32_t pad;
 	uint64_t used_maps[BPFTIME_PROG_MAX_MAPS]; /* map objects the program holds */
+	uint64_t btf_off; /* the BTF object it holds (prog_btf_fd's), 0: none */
+	/* BTF func info and line info, records of func_info_rec_size /
+	 * line_info_rec_size bytes (the kernel's struct bpf_func_info and
+	 * struct bpf_line_info), 0: none */
+	uint64_t func_info_off, line_info_off;
+	uint32_t func_info_rec_size, func_info_cnt;
+	uint32_t line_info_rec_size, line_info_cnt;
 };
 
 struct shm_perf_event {

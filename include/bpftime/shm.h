@@ -250,7 +250,18 @@ struct bpftime_prog_create_opts {
 	uint32_t kern_version;
 	uint32_t attach_btf_id;
 	int32_t attach_prog_fd;
-	int32_t prog_btf_fd;
+	int32_t prog_btf_fd; /* a BTF slot (-1: none): the program holds that object */
+	/* BTF func info and line info (PROG_LOAD's), copied: @func_info_cnt
+	 * records of @func_info_rec_size bytes (at least the kernel's struct
+	 * bpf_func_info, 8), @line_info_cnt records of @line_info_rec_size
+	 * (at least struct bpf_line_info, 16); insn_off counts instructions.
+	 * Callers built before these fields pass a smaller sz: none. */
+	const void *func_info;
+	uint32_t func_info_rec_size;
+	uint32_t func_info_cnt;
+	const void *line_info;
+	uint32_t line_info_rec_size;
+	uint32_t line_info_cnt;
 	size_t : 0;
 };
 
@@ -270,6 +281,9 @@ struct bpftime_prog_info {
 	uint64_t aot_size;
 	char name[BPFTIME_OBJ_NAME_LEN];
 	char license[64];
+	uint32_t btf_id; /* id of the BTF object it holds (0: none) */
+	uint32_t func_info_cnt;
+	uint32_t line_info_cnt;
 };
 
 /**
@@ -286,6 +300,19 @@ BPFTIME_API int bpftime_prog__info(struct bpftime_shm *shm, int fd, struct bpfti
  * while the program exists), NULL with errno EBADF */
 BPFTIME_API const struct bpftime_insn *bpftime_prog__insns(struct bpftime_shm *shm, int fd,
 							   size_t *cnt);
+/* a program's BTF func info and line info (borrowed: in the segment, valid
+ * while the program exists; NULL with a count of 0 when it has none) */
+struct bpftime_prog_btf_ext {
+	const void *func_info;
+	uint32_t func_info_rec_size;
+	uint32_t func_info_cnt;
+	const void *line_info;
+	uint32_t line_info_rec_size;
+	uint32_t line_info_cnt;
+};
+/** @brief fills @ext.  @return 0, -EBADF (not a program) */
+BPFTIME_API int bpftime_prog__btf_ext(struct bpftime_shm *shm, int fd,
+				      struct bpftime_prog_btf_ext *ext);
 /** @brief records @target_fd in the program's attach list (bpftime's
  * attach_fds).  @return 0, -EBADF, -E2BIG (BPFTIME_PROG_MAX_ATTACH) */
 BPFTIME_API int bpftime_prog__add_attach_fd(struct bpftime_shm *shm, int fd, int target_fd);
