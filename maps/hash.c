@@ -780,38 +780,26 @@ static void fill_value(struct bpftime_map *h, struct htab_elem *e, const void *v
 	}
 }
 
-/* Under b's lock: whether e, found by a lockless search before the lock
- * was taken, is still the element of key in bucket b.  An element is
- * linked and unlinked under the lock of the bucket its hash selects, with
- * inuse set after linking and cleared at unlinking; so in use, with our
- * full hash (hence our bucket, whose lock we hold) and our key, it is linked
- * in b, and a key is in a bucket once.  (e may have been recycled for
- * another key meanwhile: then the hash or the key differs.) */
-static inline bool still_linked(struct bpftime_map *h, struct htab_elem *e, uint32_t hash,
-				const void *key)
-{
-	return atomic_load_explicit(&e->inuse, memory_order_acquire) && e->hash == hash &&
-	       key_eq(h, e, key);
-}
-
 /* Insert or replace.  One lock (the bucket group's) and, in the common
  * cases, no shared free-list operation:
  *  - replacing a key: the new value goes into the group's spare element,
  *    linked in front of the old one, and the old element becomes the spare;
  *  - inserting a new key (not LRU): the spare if there is one (a delete
  *    left it), else the free stack.
- * The key is hashed once.  A full map refuses new keys after a lockless
- * search, without locking (stays cheap when full); when that search found
- * the key, its element is re-checked under the lock rather than searched
- * for again.  LRU maps never insert into a spare: their spares are elements
- * max_entries + 1 and on, so they hold max_entries keys at most; when their
- * free stack is empty, the update unlocks, evicts (which takes other bucket
- * locks) and starts over with the evicted element. */
+ * The key is hashed once and searched for once, under the lock (a
+ * lockless search first, to refuse new keys into a full map without
+ * locking, made every replacement in a full map search twice: 5 ns of
+ * about 40; the kernel also locks to refuse).  A new key reserves its
+ * place in the count under the lock.  LRU maps never insert into a spare:
+ * their spares are elements max_entries + 1 and on, so they hold
+ * max_entries keys at most; a new key takes the group's parked element or
+ * a free one, and when there is none the update unlocks, steals or evicts
+ * (which takes other bucket locks) and starts over with that element. */
 static int htab_update_common(struct bpftime_map *h, const void *key, const void *value,
 			      uint64_t flags, bool sys)
 {
 	struct htab *t = htab_of(h);
-	struct htab_elem *old, *hint = NULL, *e = NULL;
+	struct htab_elem *old, *e = NULL;
 	struct htab_lock *l;
 	uint32_t hash, b;
 	uint64_t fdobj = 0;
@@ -837,15 +825,6 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 			return 0;
 		}
 	}
-	if (!h->lru && h->type != BPFTIME_MAP_HASH_OF_MAPS &&
-	    atomic_load_explicit(&t->count, memory_order_relaxed) >= (int32_t)h->max_entries) {
-		hint = find(h, b, hash, key);
-		/* full and a new key: fail without the lock; the flag check
-		 * comes first, as in the kernel (maps of maps check the fd
-		 * before anything, below) */
-		if (!hint)
-			return (flags & 3) == BPFTIME_EXIST ? -ENOENT : -E2BIG;
-	}
 	if (h->type == BPFTIME_MAP_HASH_OF_MAPS) {
 		fdobj = map_fd_get(h, value, &err);
 		if (!fdobj)
@@ -853,7 +832,7 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 	}
 relock:
 	shm_lock(&l->m);
-	old = hint && still_linked(h, hint, hash, key) ? hint : find(h, b, hash, key);
+	old = find(h, b, hash, key);
 	if ((flags & 3) == BPFTIME_NOEXIST && old) {
 		err = -EEXIST;
 		goto unlock;
@@ -902,7 +881,6 @@ relock:
 				e = lru_alloc_slow(h);
 				if (!e)
 					return -ENOMEM;
-				hint = NULL;
 				goto relock;
 			}
 		} else {

@@ -363,10 +363,24 @@ out:
 
 struct bpftime_map *bpftime_map__handle(struct bpftime_shm *shm, int fd)
 {
-	struct shm_map *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
 	struct handle_cache *c = __atomic_load_n(&shm->handles, __ATOMIC_ACQUIRE);
+	struct shm_map *m;
 	struct bpftime_map *h;
 
+	/* warm: the slot (read as shm_slot_obj does, without the call) still
+	 * holds the object the cached handle was made for */
+	if (likely(c && fd >= 0 && (uint32_t)fd < shm->max_fd)) {
+		struct shm_slot *s = &shm->slots[fd];
+
+		h = atomic_load_explicit(&c->by_fd[fd], memory_order_acquire);
+		if (likely(h && atomic_load_explicit(&s->type, memory_order_acquire) ==
+					BPFTIME_HANDLER_MAP &&
+			   atomic_load_explicit(&s->obj_off, memory_order_acquire) ==
+				   shm_off(shm, h->m) &&
+			   h->id == h->m->obj.id))
+			return h;
+	}
+	m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
 	if (unlikely(!m))
 		return errno = EBADF, NULL;
 	if (likely(c)) {
