@@ -28,11 +28,19 @@
  *
  * Failures.  A program that does not build, a module offset that cannot be
  * hooked: one warning per program / perf event, then that attachment is
- * left out (not retried on every epoch).  A passing failure (-EAGAIN,
- * -EBUSY from attach/: threads in the way of the patch) is retried every
- * AGENT_RETRY_MS until it goes through; only then does the watcher wait
- * without a timeout.  Allocation happens before a probe
- * goes in, so a probe on malloc does not count the agent's own bookkeeping.
+ * left out (not retried on every epoch).  A passing failure is retried:
+ * -EAGAIN from attach/ (threads in the way of the patch) every
+ * AGENT_RETRY_MS, and in the constructor at once (the program should start
+ * with its probes); -EBUSY (a debugger's or a kernel uprobe's int3 at the
+ * site) every AGENT_BUSY_RETRY_MS after one warning.  Without such a
+ * failure the watcher waits without a timeout.
+ *
+ * The agent's own calls.  Probes hit on a thread working for the agent (the
+ * watcher, the dl thread, the constructor's sync) do not run programs, so a
+ * probe on malloc counts the program's calls, not the agent's bookkeeping
+ * or attach/'s while it patches.
+ *
+ * Libraries loaded later and fork: see watch_dlopen() and agent_fork_child().
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,8 +51,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <stdarg.h>
+#include <time.h>
+#include <unistd.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <bpftime/attach.h>
@@ -56,7 +65,9 @@
 #include "common/compiler.h"
 #include "common/log.h"
 
-#define AGENT_RETRY_MS	       50 /* retry period for passing attach failures */
+#define AGENT_RETRY_MS	       50   /* retry period for passing attach failures */
+#define AGENT_BUSY_RETRY_MS    1000 /* retry period while a breakpoint holds a site */
+#define AGENT_START_TRIES      20   /* the constructor's retries before main runs */
 #define HELPER_OVERRIDE_RETURN 58
 #define HELPER_GET_STACKID     27
 #define HELPER_GET_STACK       67
@@ -81,7 +92,7 @@ struct want {
 
 /* ids that failed once and are not retried (and not warned about again) */
 struct failed {
-	uint32_t kind; /* 0: program, 1: perf event */
+	uint32_t kind; /* 0: program, 1: perf event, 2: perf event busy (retried) */
 	uint32_t id;
 	struct failed *next;
 };
@@ -99,7 +110,7 @@ static struct {
 	struct attachment *retired; /* detached, kept for threads still inside */
 	struct failed *failed;
 	bool in_sync; /* sync_locked is running (a fork then leaves the child alone) */
-	bool retry;   /* an attachment failed for a passing reason */
+	int retry_ms; /* an attachment failed for a passing reason: retry after */
 	bool pending; /* a wanted perf event's module is not mapped here (yet) */
 	/* libraries loaded later: a probe on the dynamic linker's r_brk wakes
 	 * the dl thread, which syncs again */
@@ -384,12 +395,23 @@ static int attach_one(const struct want *x)
 	if (!probe) {
 		err = -errno;
 		free(a);
-		if (err == -EAGAIN || err == -EBUSY) {
-			/* a passing state (threads in the way of the patch): the
-			 * watcher tries again shortly */
+		if (err == -EAGAIN) {
+			/* threads in the way of the patch: again shortly */
 			pr_debug("agent: hooking %s+%#llx: %s, will retry\n", pi.module,
 				 (unsigned long long)pi.offset, strerror(-err));
-			agent.retry = true;
+			agent.retry_ms = AGENT_RETRY_MS;
+			return err;
+		}
+		if (err == -EBUSY) {
+			/* an int3 is there (a debugger, a kernel uprobe): said
+			 * once (attach/ names it), retried slowly until it goes */
+			if (!has_failed(2, x->perf_id)) {
+				pr_warn("agent: %s+%#llx is busy (breakpoint): prog %d waits for it\n",
+					pi.module, (unsigned long long)pi.offset, x->prog_fd);
+				mark_failed(2, x->perf_id);
+			}
+			if (!agent.retry_ms)
+				agent.retry_ms = AGENT_BUSY_RETRY_MS;
 			return err;
 		}
 		pr_warn("agent: cannot hook %s+%#llx for prog %d: %s\n", pi.module,
@@ -464,8 +486,9 @@ static void *watch_dl(void *arg)
 }
 
 /* the threads the agent starts take none of the host's signals, except
- * SIGTRAP (attach/ signals every thread that may be inside code it patches,
- * and waits for them) and the faults, which cannot be blocked */
+ * attach/'s (SIGTRAP, and the migration signal it sends every thread that
+ * may be inside code it patches, then waits for) and the faults, which
+ * cannot be blocked */
 static int agent_thread(pthread_t *th, void *(*fn)(void *), void *arg)
 {
 	sigset_t all, saved;
@@ -473,6 +496,7 @@ static int agent_thread(pthread_t *th, void *(*fn)(void *), void *arg)
 
 	sigfillset(&all);
 	sigdelset(&all, SIGTRAP);
+	sigdelset(&all, SIGRTMAX - 7); /* attach/'s HOOK_MIGRATE_SIG: keep in step */
 	sigdelset(&all, SIGSEGV);
 	sigdelset(&all, SIGBUS);
 	sigdelset(&all, SIGFPE);
@@ -517,7 +541,7 @@ static int sync_locked(void)
 	if (!agent.started || agent.stopping)
 		return -ESRCH;
 	epoch = bpftime_shm__epoch(agent.shm);
-	agent.retry = false;
+	agent.retry_ms = 0;
 	agent.pending = false;
 	err = collect(&w, &n);
 	if (err)
@@ -572,13 +596,13 @@ static void *watch(void *arg)
 
 	agent_busy = true;
 	for (;;) {
-		bool retry;
+		int retry_ms;
 
 		pthread_mutex_lock(&agent.lock);
-		retry = agent.retry;
+		retry_ms = agent.retry_ms;
 		pthread_mutex_unlock(&agent.lock);
 		/* no timeout unless something is to be retried: no polling */
-		err = bpftime_shm__wait_epoch(agent.shm, seen, retry ? AGENT_RETRY_MS : -1);
+		err = bpftime_shm__wait_epoch(agent.shm, seen, retry_ms ? retry_ms : -1);
 		if (err && err != -EINTR && err != -ETIMEDOUT) {
 			pr_warn("agent: cannot wait for changes (%s): the attachments stay as they are\n",
 				strerror(-err));
@@ -678,6 +702,12 @@ int agent_start(const struct agent_opts *opts)
 	}
 	agent_busy = true;
 	err = sync_locked();
+	for (int i = 0; !err && agent.retry_ms == AGENT_RETRY_MS && i < AGENT_START_TRIES; i++) {
+		struct timespec ts = { 0, AGENT_RETRY_MS * 1000000L };
+
+		nanosleep(&ts, NULL);
+		err = sync_locked();
+	}
 	agent_busy = false;
 	pthread_mutex_unlock(&agent.lock);
 	if (err)
