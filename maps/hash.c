@@ -859,7 +859,15 @@ relock:
 		 * two inserts under different locks cannot both take the last
 		 * one (the kernel's htab counts the same way) */
 		if (!h->lru && !old) {
-			if (atomic_fetch_add(&t->count, 1) >= (int32_t)h->max_entries) {
+			/* (a plain load first: a full map refuses without an
+			 * atomic operation on the shared count) */
+			int32_t max = (int32_t)h->max_entries;
+
+			if (atomic_load_explicit(&t->count, memory_order_relaxed) >= max) {
+				err = -E2BIG;
+				goto unlock;
+			}
+			if (atomic_fetch_add(&t->count, 1) >= max) {
 				atomic_fetch_sub(&t->count, 1);
 				err = -E2BIG;
 				goto unlock;
