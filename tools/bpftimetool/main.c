@@ -98,6 +98,9 @@ static struct bpftime_shm *open_or_create_shm(bool *created)
 	return shm;
 }
 
+/* JSON and data files above this are refused (/dev/zero, a wrong file) */
+#define MAX_FILE_SIZE ((size_t)1 << 30)
+
 static char *read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -109,6 +112,12 @@ static char *read_file(const char *path, size_t *len)
 		return NULL;
 	}
 	do {
+		if (n > MAX_FILE_SIZE) {
+			tool_err("'%s' is larger than 1 GiB: is it the right file?", path);
+			free(buf);
+			fclose(f);
+			return NULL;
+		}
 		if (n + 4096 + 1 > cap) {
 			cap = cap ? cap * 2 : 8192;
 			tmp = realloc(buf, cap);
