@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <bpf/btf.h>
 #include <bpftime/vm.h>
 #include "internal.h"
 #include "common/log.h"
@@ -61,7 +62,62 @@ static bool is_fd_map(uint32_t type)
 struct map_create_ctx {
 	const union bpf_attr *a;
 	const char *name;
+	int32_t spin_lock_off; /* -1: none */
 };
+
+/* The kernel's search for a struct bpf_spin_lock in a map value: the value
+ * type, typedefs and qualifiers skipped, is a struct; a member whose type is
+ * the struct named bpf_spin_lock is the lock (4-byte aligned; a second one is
+ * E2BIG).  Read from the BTF blob the loader stored with BTF_LOAD.
+ * Returns 0 with *@off the byte offset or -1, or -errno. */
+static int map_spin_lock(const union bpf_attr *a, int32_t *off)
+{
+	const struct btf_type *t;
+	const void *data;
+	struct btf *btf;
+	size_t size;
+	int ret = 0;
+
+	*off = -1;
+	if (!a->btf_value_type_id)
+		return 0;
+	data = bpftime_btf__data(srv.shm, (int)a->btf_fd, &size);
+	if (!data)
+		return -EBADF;
+	btf = btf__new(data, (uint32_t)size);
+	if (!btf)
+		return -EINVAL;
+	t = btf__type_by_id(btf, a->btf_value_type_id);
+	while (t && (btf_is_mod(t) || btf_is_typedef(t)))
+		t = btf__type_by_id(btf, t->type);
+	if (!t)
+		ret = -EINVAL;
+	for (uint16_t i = 0; !ret && btf_is_struct(t) && i < btf_vlen(t); i++) {
+		const struct btf_type *mt = btf__type_by_id(btf, btf_members(t)[i].type);
+		uint32_t bit = btf_member_bit_offset(t, i);
+
+		if (!mt || !btf_is_struct(mt) ||
+		    strcmp(btf__name_by_offset(btf, mt->name_off) ?: "", "bpf_spin_lock"))
+			continue;
+		if (*off >= 0)
+			ret = -E2BIG;
+		else if (bit % 32)
+			ret = -EINVAL;
+		else
+			*off = (int32_t)(bit / 8);
+	}
+	btf__free(btf);
+	return ret;
+}
+
+/* map types whose values may hold a spin lock (the kernel's map_check_btf) */
+static bool spin_lock_ok(uint32_t type)
+{
+	return type == BPF_MAP_TYPE_HASH || type == BPF_MAP_TYPE_ARRAY ||
+	       type == BPF_MAP_TYPE_CGROUP_STORAGE || type == BPF_MAP_TYPE_SK_STORAGE ||
+	       type == BPF_MAP_TYPE_INODE_STORAGE || type == BPF_MAP_TYPE_TASK_STORAGE ||
+	       type == 32 /* BPF_MAP_TYPE_CGRP_STORAGE, newer than our headers */;
+}
 
 static int make_map(int fd, void *ctx)
 {
@@ -72,7 +128,8 @@ static int make_map(int fd, void *ctx)
 		     .btf_fd = a->btf_fd, .btf_key_type_id = a->btf_key_type_id,
 		     .btf_value_type_id = a->btf_value_type_id,
 		     .btf_vmlinux_value_type_id = a->btf_vmlinux_value_type_id,
-		     .map_extra = a->map_extra, .numa_node = a->numa_node);
+		     .map_extra = a->map_extra, .numa_node = a->numa_node,
+		     .spin_lock_off = c->spin_lock_off, .has_spin_lock = c->spin_lock_off >= 0);
 
 	return bpftime_map__create(srv.shm, fd, a->map_type, c->name, a->key_size, a->value_size,
 				   a->max_entries, &o);
@@ -80,7 +137,7 @@ static int make_map(int fd, void *ctx)
 
 static int map_create(const union bpf_attr *a)
 {
-	struct map_create_ctx c = { .a = a };
+	struct map_create_ctx c = { .a = a, .spin_lock_off = -1 };
 	char name[BPF_OBJ_NAME_LEN + 1];
 	int ret;
 
@@ -98,6 +155,11 @@ static int map_create(const union bpf_attr *a)
 		/* the kernel's map_check_btf: fd maps and stack traces take no BTF */
 		if (is_fd_map(a->map_type))
 			return -EINVAL;
+		ret = map_spin_lock(a, &c.spin_lock_off);
+		if (ret)
+			return ret;
+		if (c.spin_lock_off >= 0 && !spin_lock_ok(a->map_type))
+			return -EOPNOTSUPP;
 	}
 	if ((a->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS || a->map_type == BPF_MAP_TYPE_HASH_OF_MAPS)) {
 		ret = want((int)a->inner_map_fd, BPFTIME_HANDLER_MAP);
@@ -319,6 +381,56 @@ static int get_next_id(int cmd, const union bpf_attr *a, union bpf_attr *ua, uns
 
 /* ---- OBJ_GET_INFO_BY_FD ------------------------------------------------ */
 
+/* func info and line info as the kernel reports them: the counts, the
+ * kernel's record sizes, and min(count asked, count held) records written
+ * (the caller must name the kernel's record sizes).  Nothing
+ * is JITed in the kernel's sense: the jited_* counts stay 0, and the
+ * caller's pointers come back unchanged. */
+static int prog_btf_ext(int fd, const struct bpf_prog_info *u, struct bpf_prog_info *k)
+{
+	struct bpftime_prog_btf_ext e;
+	int ret = bpftime_prog__btf_ext(srv.shm, fd, &e);
+
+	if (ret)
+		return ret;
+	/* the caller's record sizes must be the kernel's (or 0 with no records) */
+	if (((u->nr_func_info || u->func_info_rec_size) &&
+	     u->func_info_rec_size != sizeof(struct bpf_func_info)) ||
+	    ((u->nr_line_info || u->line_info_rec_size) &&
+	     u->line_info_rec_size != sizeof(struct bpf_line_info)) ||
+	    ((u->nr_jited_line_info || u->jited_line_info_rec_size) &&
+	     u->jited_line_info_rec_size != sizeof(uint64_t)))
+		return -EINVAL;
+	k->func_info_rec_size = sizeof(struct bpf_func_info);
+	k->line_info_rec_size = sizeof(struct bpf_line_info);
+	k->jited_line_info_rec_size = sizeof(uint64_t);
+	k->nr_func_info = e.func_info_cnt;
+	k->nr_line_info = e.line_info_cnt;
+	if (u->nr_func_info && e.func_info_cnt) {
+		if (!u->func_info)
+			return -EFAULT;
+		for (uint32_t i = 0; i < MIN(u->nr_func_info, e.func_info_cnt); i++)
+			memcpy((char *)u64_ptr(u->func_info) + i * sizeof(struct bpf_func_info),
+			       (const char *)e.func_info + (size_t)i * e.func_info_rec_size,
+			       sizeof(struct bpf_func_info));
+	}
+	if (u->nr_line_info && e.line_info_cnt) {
+		if (!u->line_info)
+			return -EFAULT;
+		for (uint32_t i = 0; i < MIN(u->nr_line_info, e.line_info_cnt); i++)
+			memcpy((char *)u64_ptr(u->line_info) + i * sizeof(struct bpf_line_info),
+			       (const char *)e.line_info + (size_t)i * e.line_info_rec_size,
+			       sizeof(struct bpf_line_info));
+	}
+	k->func_info = u->func_info;
+	k->line_info = u->line_info;
+	k->jited_prog_insns = u->jited_prog_insns;
+	k->jited_ksyms = u->jited_ksyms;
+	k->jited_func_lens = u->jited_func_lens;
+	k->jited_line_info = u->jited_line_info;
+	return 0;
+}
+
 static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 {
 	struct bpftime_prog_info pi;
@@ -365,7 +477,10 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 		memcpy(u64_ptr(u->map_ids), ids, MIN(u->nr_map_ids, (uint32_t)ret) * sizeof(uint32_t));
 	k->map_ids = u->map_ids;
 	memcpy(k->name, pi.name, MIN(sizeof(k->name), sizeof(pi.name)));
-	k->btf_id = pi.prog_btf_fd > 0 ? obj_id(pi.prog_btf_fd) : 0;
+	k->btf_id = pi.btf_id;
+	ret = prog_btf_ext(fd, u, k);
+	if (ret)
+		return ret;
 	k->attach_btf_id = pi.attach_btf_id;
 	k->gpl_compatible = !strcmp(pi.license, "GPL") || !strcmp(pi.license, "Dual BSD/GPL") ||
 			    !strcmp(pi.license, "GPL v2") || !strcmp(pi.license, "Dual MIT/GPL");

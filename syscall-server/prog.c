@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/btf.h>
 #include <bpftime/runtime.h>
 #include <bpftime/vm.h>
 #include "internal.h"
@@ -116,7 +117,151 @@ struct prog_ctx {
 	const char *license;
 	const struct bpftime_insn *insns;
 	size_t cnt;
+	struct bpf_func_info *finfo; /* kernel-sized copies, or NULL */
+	struct bpf_line_info *linfo;
 };
+
+/* ---- BTF func info and line info ------------------------------------------ */
+
+/* copies @cnt user records of @rec_size bytes into @ksize-byte ones, as the
+ * kernel does: the record size is at least @ksize, at most 252, a multiple
+ * of 4, and the bytes past @ksize are zero (else E2BIG) */
+static int copy_records(const void *user, uint32_t cnt, uint32_t rec_size, size_t ksize,
+			void **out)
+{
+	char *k;
+
+	if (rec_size < ksize || rec_size > 252 || rec_size % 4)
+		return -EINVAL;
+	if (!user)
+		return -EFAULT;
+	k = calloc(cnt, ksize);
+	if (!k)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < cnt; i++) {
+		const char *r = (const char *)user + (size_t)i * rec_size;
+
+		for (size_t b = ksize; b < rec_size; b++) {
+			if (r[b]) {
+				free(k);
+				return -E2BIG;
+			}
+		}
+		memcpy(k + i * ksize, r, ksize);
+	}
+	*out = k;
+	return 0;
+}
+
+/* The kernel's check_btf_info: func info names each subprogram's start (in
+ * order, one per subprogram, a FUNC type of the program's BTF); line info
+ * is sorted by instruction, points at real instructions (not the second half
+ * of an lddw) and at strings of the BTF, and covers every subprogram start.
+ * Fills p->finfo and p->linfo; 0 or -errno with a message in @err. */
+static int check_btf_info(struct prog_ctx *p, const struct bpftime_insn *insns, char *err,
+			  size_t errlen)
+{
+	const union bpf_attr *a = p->a;
+	uint32_t n = a->insn_cnt, nsub = 0, *sub = NULL;
+	struct btf *btf = NULL;
+	const void *data;
+	size_t size;
+	int ret;
+
+	if (!a->func_info_cnt && !a->line_info_cnt)
+		return 0;
+	if (!a->prog_btf_fd)
+		return -EBADF; /* btf_get_by_fd(0) */
+	data = bpftime_btf__data(srv.shm, (int)a->prog_btf_fd, &size);
+	if (!data)
+		return -EBADF;
+	btf = btf__new(data, (uint32_t)size);
+	if (!btf)
+		return -EINVAL;
+	/* subprogram starts: 0, and every target of a pseudo call or
+	 * BPF_PSEUDO_FUNC lddw, sorted */
+	sub = calloc(n, sizeof(*sub));
+	ret = sub ? 0 : -ENOMEM;
+	for (uint32_t i = 0; !ret && i < n; i++) {
+		bool call = insns[i].code == (BPF_JMP | BPF_CALL) && insns[i].src == BPF_PSEUDO_CALL;
+		bool func = insns[i].code == (BPF_LD | BPF_IMM | BPF_DW) &&
+			    insns[i].src == BPF_PSEUDO_FUNC;
+		int64_t t = (int64_t)i + insns[i].imm + 1;
+
+		if (i == 0 || call || func) {
+			uint32_t s = i == 0 ? 0 : (uint32_t)t;
+
+			if (i && (t < 0 || t >= n))
+				continue; /* the verifier already refused it */
+			for (uint32_t k = 0; k < n; k++) {
+				if (k == nsub || sub[k] == s) {
+					if (k == nsub)
+						sub[nsub++] = s;
+					break;
+				}
+			}
+		}
+	}
+	for (uint32_t i = 1; !ret && i < nsub; i++) /* insertion sort: few subprograms */
+		for (uint32_t k = i; k && sub[k - 1] > sub[k]; k--) {
+			uint32_t x = sub[k];
+
+			sub[k] = sub[k - 1];
+			sub[k - 1] = x;
+		}
+	if (!ret && a->func_info_cnt) {
+		ret = copy_records(u64_ptr(a->func_info), a->func_info_cnt, a->func_info_rec_size,
+				   sizeof(struct bpf_func_info), (void **)&p->finfo);
+		if (!ret && a->func_info_cnt != nsub) {
+			snprintf(err, errlen, "number of funcs in func_info doesn't match number of subprogs");
+			ret = -EINVAL;
+		}
+		for (uint32_t i = 0; !ret && i < nsub; i++) {
+			const struct btf_type *t = btf__type_by_id(btf, p->finfo[i].type_id);
+
+			if (p->finfo[i].insn_off != sub[i]) {
+				snprintf(err, errlen, "func_info BTF section doesn't match subprog layout in BPF program");
+				ret = -EINVAL;
+			} else if (!t || !btf_is_func(t)) {
+				snprintf(err, errlen, "invalid type id %u", p->finfo[i].type_id);
+				ret = -EINVAL;
+			}
+		}
+	}
+	if (!ret && a->line_info_cnt) {
+		uint32_t s = 0;
+
+		ret = copy_records(u64_ptr(a->line_info), a->line_info_cnt, a->line_info_rec_size,
+				   sizeof(struct bpf_line_info), (void **)&p->linfo);
+		for (uint32_t i = 0; !ret && i < a->line_info_cnt; i++) {
+			const struct bpf_line_info *l = &p->linfo[i];
+
+			if ((i && l->insn_off <= l[-1].insn_off) || l->insn_off >= n ||
+			    !insns[l->insn_off].code) {
+				snprintf(err, errlen, "Invalid line_info[%u].insn_off:%u", i, l->insn_off);
+				ret = -EINVAL;
+			} else if (!btf__name_by_offset(btf, l->line_off) ||
+				   !btf__name_by_offset(btf, l->file_name_off)) {
+				snprintf(err, errlen, "Invalid line_info[%u].line_off or .file_name_off", i);
+				ret = -EINVAL;
+			}
+			while (!ret && s < nsub && sub[s] <= l->insn_off) {
+				if (sub[s] != l->insn_off) {
+					snprintf(err, errlen, "missing bpf_line_info for func#%u", s);
+					ret = -EINVAL;
+				}
+				s++;
+			}
+		}
+		if (!ret && s < nsub) {
+			snprintf(err, errlen, "missing bpf_line_info for func#%u", s);
+			ret = -EINVAL;
+		}
+	}
+	free(sub);
+	btf__free(btf);
+	return ret;
+}
 
 static int make_prog(int fd, void *ctx)
 {
@@ -126,7 +271,11 @@ static int make_prog(int fd, void *ctx)
 		     .license = p->license, .prog_flags = a->prog_flags,
 		     .kern_version = a->kern_version, .attach_btf_id = a->attach_btf_id,
 		     .attach_prog_fd = (int32_t)a->attach_prog_fd,
-		     .prog_btf_fd = (int32_t)a->prog_btf_fd);
+		     .prog_btf_fd = a->prog_btf_fd ? (int32_t)a->prog_btf_fd : -1,
+		     .func_info = p->finfo, .func_info_rec_size = sizeof(struct bpf_func_info),
+		     .func_info_cnt = p->finfo ? a->func_info_cnt : 0, .line_info = p->linfo,
+		     .line_info_rec_size = sizeof(struct bpf_line_info),
+		     .line_info_cnt = p->linfo ? a->line_info_cnt : 0);
 
 	return bpftime_prog__create(srv.shm, fd, a->prog_type, p->name, p->insns, p->cnt, &o);
 }
@@ -185,7 +334,18 @@ int srv_prog_load(union bpf_attr *a)
 	if (!insns)
 		return -ENOMEM;
 	memcpy(insns, u64_ptr(a->insns), (size_t)a->insn_cnt * sizeof(*insns));
+	err[0] = 0;
 	ret = verify(&vc, name, insns, a->insn_cnt, err, sizeof(err));
+	if (!ret) {
+		ret = check_btf_info(&p, insns, err, sizeof(err));
+		if (ret) {
+			if (err[0]) {
+				put_verifier_log(a, err);
+				pr_warn("syscall server: program '%s': %s\n", name, err);
+			}
+			goto out;
+		}
+	}
 	if (ret) {
 		if (ret == -EINVAL) {
 			put_verifier_log(a, err);
@@ -243,6 +403,8 @@ int srv_prog_load(union bpf_attr *a)
 		}
 	}
 out:
+	free(p.finfo);
+	free(p.linfo);
 	free(insns);
 	return ret;
 }

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -29,6 +31,8 @@
 
 /* a safety net so a broken build fails instead of hanging; never a measurement */
 #define STUCK_MS 60000
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *bpftime_bin, *guard_bin, *examples, *checks_bin, *server_path, *tool_bin,
 	*bpftool_bin;
@@ -41,25 +45,92 @@ struct proc {
 	size_t olen, elen;
 };
 
+/* Every process a test starts, until finish() reaps it: the teardown kills
+ * what a failed assertion left (its whole process group: bpftime and the
+ * loader) and removes the test's segment.  A child also gets SIGKILL when
+ * this test process dies, and `bpftime load` passes SIGTERM on to the
+ * loader when it dies (PR_SET_PDEATHSIG both). */
+static struct {
+	pid_t pid;
+	int out, err;
+} live[32];
+
 static void spawn(struct proc *p, const char *const *argv)
 {
+	pid_t parent = getpid();
 	int o[2], e[2];
+	size_t slot;
 
 	memset(p, 0, sizeof(*p));
+	for (slot = 0; slot < ARRAY_SIZE(live) && live[slot].pid; slot++)
+		;
+	assert_true(slot < ARRAY_SIZE(live));
 	assert_int_equal(pipe2(o, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(e, O_CLOEXEC), 0);
 	p->pid = fork();
 	assert_true(p->pid >= 0);
 	if (p->pid == 0) {
+		setpgid(0, 0);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(127);
 		dup2(o[1], 1);
 		dup2(e[1], 2);
 		execv(argv[0], (char **)argv);
 		_exit(127);
 	}
+	setpgid(p->pid, p->pid); /* whichever of us runs first */
 	close(o[1]);
 	close(e[1]);
 	p->out = o[0];
 	p->err = e[0];
+	live[slot].pid = p->pid;
+	live[slot].out = p->out;
+	live[slot].err = p->err;
+}
+
+static void forget(pid_t pid)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(live); i++)
+		if (live[i].pid == pid)
+			live[i].pid = 0;
+}
+
+/* cmocka runs this after each test, passed or failed */
+static int cleanup(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(live); i++) {
+		if (!live[i].pid)
+			continue;
+		kill(-live[i].pid, SIGKILL);
+		kill(live[i].pid, SIGKILL);
+		while (waitpid(live[i].pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		close(live[i].out);
+		close(live[i].err);
+		live[i].pid = 0;
+	}
+	if (getenv("BPFTIME_GLOBAL_SHM_NAME"))
+		bpftime_shm__remove(NULL);
+	unsetenv("BPFTIME_E2E_USERSPACE");
+	return 0;
+}
+
+/* segments of earlier runs of this test that were killed before cleaning up */
+static void remove_stale_segments(void)
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		int pid;
+
+		if (sscanf(de->d_name, "bpftime_e2e_%d_", &pid) == 1 && pid > 0 &&
+		    kill(pid, 0) && errno == ESRCH)
+			bpftime_shm__remove(de->d_name);
+	}
+	if (d)
+		closedir(d);
 }
 
 /* reads what is available from both pipes, waiting up to @ms */
@@ -114,6 +185,7 @@ static int finish(struct proc *p)
 	assert_int_equal(w, p->pid);
 	while (pump(p, 0))
 		;
+	forget(p->pid);
 	close(p->out);
 	close(p->err);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -591,6 +663,7 @@ static void test_two_loaders_and_kill(void **state)
 				usleep(50000);
 		}
 		assert_true(which >= 0);
+		forget(which ? b.pid : a.pid);
 		assert_true(WIFEXITED(st));
 		assert_int_equal(WEXITSTATUS(st), 137);
 		close(which ? b.out : a.out);
@@ -821,20 +894,20 @@ static void test_crowded_table(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_guard_blocks_kernel),
-		cmocka_unit_test(test_malloc_example),
-		cmocka_unit_test(test_exit_code_and_children),
-		cmocka_unit_test(test_load_options),
-		cmocka_unit_test(test_uretprobe_ringbuf),
-		cmocka_unit_test(test_globals),
-		cmocka_unit_test(test_every_map_type),
-		cmocka_unit_test(test_syscall_checks),
-		cmocka_unit_test(test_two_loaders_and_kill),
-		cmocka_unit_test(test_crowded_table),
-		cmocka_unit_test(test_foreign_segment),
-		cmocka_unit_test(test_segment_full),
-		cmocka_unit_test(test_bpftimetool),
-		cmocka_unit_test(test_bpftool),
+		cmocka_unit_test_teardown(test_guard_blocks_kernel, cleanup),
+		cmocka_unit_test_teardown(test_malloc_example, cleanup),
+		cmocka_unit_test_teardown(test_exit_code_and_children, cleanup),
+		cmocka_unit_test_teardown(test_load_options, cleanup),
+		cmocka_unit_test_teardown(test_uretprobe_ringbuf, cleanup),
+		cmocka_unit_test_teardown(test_globals, cleanup),
+		cmocka_unit_test_teardown(test_every_map_type, cleanup),
+		cmocka_unit_test_teardown(test_syscall_checks, cleanup),
+		cmocka_unit_test_teardown(test_two_loaders_and_kill, cleanup),
+		cmocka_unit_test_teardown(test_crowded_table, cleanup),
+		cmocka_unit_test_teardown(test_foreign_segment, cleanup),
+		cmocka_unit_test_teardown(test_segment_full, cleanup),
+		cmocka_unit_test_teardown(test_bpftimetool, cleanup),
+		cmocka_unit_test_teardown(test_bpftool, cleanup),
 	};
 
 	if (argc < 6) {
@@ -850,5 +923,6 @@ int main(int argc, char **argv)
 	checks_bin = argv[4];
 	snprintf(victim, sizeof(victim), "%s/victim/victim", examples);
 	signal(SIGPIPE, SIG_IGN);
+	remove_stale_segments();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -326,6 +326,171 @@ static void check_btf(void)
 	CHECK(bpf_btf_load(junk, sizeof(junk), NULL) < 0 && errno == EINVAL);
 }
 
+/* BTF func info and line info go in with PROG_LOAD and come back from
+ * OBJ_GET_INFO_BY_FD with the kernel's record sizes, and the program's
+ * BTF is reachable by its btf_id after the loader closed its fd */
+static void check_func_line_info(void)
+{
+	struct bpf_insn insns[] = { MOV64_IMM(0, 1), ADD64_IMM(0, 2), EXIT() };
+	struct btf *btf = btf__new_empty();
+	struct bpf_func_info fi = { 0 }, fo[2];
+	struct bpf_line_info li[2], lo[3];
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	int proto, prog, bfd;
+
+	CHECK(btf != NULL);
+	if (!btf)
+		return;
+	btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+	proto = btf__add_func_proto(btf, 1);
+	fi.type_id = (uint32_t)btf__add_func(btf, "with_lines", BTF_FUNC_GLOBAL, proto);
+	memset(li, 0, sizeof(li));
+	li[0].file_name_off = (uint32_t)btf__add_str(btf, "/src/with_lines.c");
+	li[0].line_off = (uint32_t)btf__add_str(btf, "int with_lines(void) { int r = 1;");
+	li[0].line_col = 3u << 10 | 5;
+	li[1].insn_off = 2;
+	li[1].file_name_off = li[0].file_name_off;
+	li[1].line_off = (uint32_t)btf__add_str(btf, "\treturn r + 2; }");
+	li[1].line_col = 4u << 10 | 2;
+	CHECK(!btf__load_into_kernel(btf));
+	{
+		LIBBPF_OPTS(bpf_prog_load_opts, o, .prog_btf_fd = btf__fd(btf), .func_info = &fi,
+			    .func_info_cnt = 1, .func_info_rec_size = sizeof(fi), .line_info = li,
+			    .line_info_cnt = 2, .line_info_rec_size = sizeof(li[0]));
+		struct bpf_line_info bad[2];
+
+		prog = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "with_lines", "GPL", insns, 3, &o);
+		CHECK(prog >= 0);
+		/* unsorted line info, a func info that is not at 0, no BTF */
+		memcpy(bad, li, sizeof(bad));
+		bad[1].insn_off = 0;
+		o.line_info = bad;
+		CHECK(bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "bad_lines", "GPL", insns, 3, &o) < 0 &&
+		      errno == EINVAL);
+		o.line_info = li;
+		fi.insn_off = 1;
+		CHECK(bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "bad_funcs", "GPL", insns, 3, &o) < 0 &&
+		      errno == EINVAL);
+		fi.insn_off = 0;
+		o.prog_btf_fd = 0;
+		CHECK(bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "no_btf", "GPL", insns, 3, &o) < 0);
+	}
+	bfd = btf__fd(btf);
+	/* the counts and record sizes first, as bpftool asks */
+	memset(&info, 0, sizeof(info));
+	CHECK(prog >= 0 && !bpf_obj_get_info_by_fd(prog, &info, &len));
+	CHECK(info.nr_func_info == 1 && info.func_info_rec_size == sizeof(fi));
+	CHECK(info.nr_line_info == 2 && info.line_info_rec_size == sizeof(li[0]));
+	CHECK(info.btf_id != 0);
+	if (getenv("BPFTIME_E2E_USERSPACE")) /* nothing is JITed in the kernel's sense */
+		CHECK(info.nr_jited_line_info == 0 && info.nr_jited_func_lens == 0 &&
+		      info.nr_jited_ksyms == 0 && info.jited_prog_len == 0);
+	printf("func/line info: jited_prog_len %u, jited_line_info_rec_size %u\n",
+	       info.jited_prog_len, info.jited_line_info_rec_size);
+	/* a record size other than the kernel's is refused */
+	memset(&info, 0, sizeof(info));
+	info.nr_func_info = 1;
+	info.func_info = (uintptr_t)fo;
+	info.func_info_rec_size = 12;
+	CHECK(bpf_obj_get_info_by_fd(prog, &info, &len) < 0 && errno == EINVAL);
+	memset(&info, 0, sizeof(info));
+	memset(fo, 0xaa, sizeof(fo));
+	memset(lo, 0xaa, sizeof(lo));
+	info.nr_func_info = 2;
+	info.func_info = (uintptr_t)fo;
+	info.func_info_rec_size = sizeof(fi);
+	info.nr_line_info = 3;
+	info.line_info = (uintptr_t)lo;
+	info.line_info_rec_size = sizeof(li[0]);
+	CHECK(!bpf_obj_get_info_by_fd(prog, &info, &len));
+	CHECK(info.nr_func_info == 1 && info.nr_line_info == 2);
+	CHECK(!memcmp(fo, &fi, sizeof(fi)) && fo[1].insn_off == 0xaaaaaaaa);
+	CHECK(!memcmp(lo, li, sizeof(li)) && lo[2].insn_off == 0xaaaaaaaa);
+	{
+		struct bpf_btf_info bi;
+		uint32_t blen = sizeof(bi);
+		int again;
+
+		memset(&bi, 0, sizeof(bi));
+		CHECK(!bpf_obj_get_info_by_fd(bfd, &bi, &blen) && bi.id == info.btf_id && bi.id);
+		btf__free(btf); /* closes the loader's fd: the program holds the BTF */
+		again = bpf_btf_get_fd_by_id(info.btf_id);
+		CHECK(again >= 0);
+		if (again >= 0) {
+			struct btf *b = btf__load_from_kernel_by_id(info.btf_id);
+
+			CHECK(b && !strcmp(btf__name_by_offset(b, lo[1].line_off),
+					   "\treturn r + 2; }"));
+			btf__free(b);
+			close(again);
+		}
+	}
+	if (prog >= 0)
+		close(prog);
+}
+
+/* BPF_F_LOCK: the spin lock's place comes from the BTF of the map value;
+ * locked updates and lookups skip the lock word (a lookup shows it as 0) */
+static void check_spin_lock(void)
+{
+	struct btf *btf = btf__new_empty();
+	struct {
+		uint32_t cnt, lock;
+		uint64_t data;
+	} v = { 7, 0xffffffff, 0x1122334455667788ull }, out;
+	int u32, lockt, val, fd;
+	uint32_t k = 0;
+
+	CHECK(btf != NULL);
+	if (!btf)
+		return;
+	u32 = btf__add_int(btf, "unsigned int", 4, 0);
+	btf__add_int(btf, "long long unsigned int", 8, 0);
+	lockt = btf__add_struct(btf, "bpf_spin_lock", 4);
+	btf__add_field(btf, "val", u32, 0, 0);
+	val = btf__add_struct(btf, "val", 16);
+	btf__add_field(btf, "cnt", u32, 0, 0);
+	btf__add_field(btf, "lock", lockt, 32, 0);
+	btf__add_field(btf, "data", u32 + 1, 64, 0);
+	CHECK(!btf__load_into_kernel(btf));
+	for (int i = 0; i < 2; i++) {
+		uint32_t type = i ? BPF_MAP_TYPE_ARRAY : BPF_MAP_TYPE_HASH;
+		LIBBPF_OPTS(bpf_map_create_opts, o, .btf_fd = btf__fd(btf), .btf_key_type_id = u32,
+			    .btf_value_type_id = val);
+
+		fd = bpf_map_create(type, "locked", 4, 16, 4, &o);
+		CHECK(fd >= 0);
+		CHECK(!bpf_map_update_elem(fd, &k, &v, BPF_F_LOCK));
+		memset(&out, 0xaa, sizeof(out));
+		CHECK(!bpf_map_lookup_elem_flags(fd, &k, &out, BPF_F_LOCK));
+		CHECK(out.cnt == 7 && out.lock == 0 && out.data == v.data);
+		memset(&out, 0xaa, sizeof(out));
+		CHECK(!bpf_map_lookup_elem(fd, &k, &out) && out.lock == 0 && out.cnt == 7);
+		CHECK(!bpf_map_update_elem(fd, &k, &v, BPF_F_LOCK | BPF_EXIST));
+		CHECK(bpf_map_update_elem(fd, &k, &v, BPF_F_LOCK | BPF_NOEXIST) < 0 &&
+		      errno == EEXIST);
+		close(fd);
+	}
+	{
+		/* a map type whose values take no lock */
+		LIBBPF_OPTS(bpf_map_create_opts, o, .btf_fd = btf__fd(btf), .btf_key_type_id = u32,
+			    .btf_value_type_id = val);
+
+		fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "locked_lru", 4, 16, 4, &o);
+		CHECK(fd < 0 && errno == EOPNOTSUPP);
+	}
+	/* no lock in the value (or no BTF at all): BPF_F_LOCK is EINVAL */
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "unlocked", 4, 16, 4, NULL);
+	CHECK(fd >= 0);
+	CHECK(bpf_map_update_elem(fd, &k, &v, BPF_F_LOCK) < 0 && errno == EINVAL);
+	CHECK(!bpf_map_update_elem(fd, &k, &v, BPF_ANY));
+	CHECK(bpf_map_lookup_elem_flags(fd, &k, &out, BPF_F_LOCK) < 0 && errno == EINVAL);
+	CHECK(!bpf_map_lookup_elem(fd, &k, &out) && out.lock == 0xffffffff);
+	close(fd);
+	btf__free(btf);
+}
+
 #define ST_DW(d, o, i)	    INSN(BPF_ST | BPF_MEM | BPF_DW, d, 0, o, i)
 #define MOV32_IMM(d, i)	    INSN(BPF_ALU | BPF_MOV | BPF_K, d, 0, 0, i)
 
@@ -761,6 +926,8 @@ int main(int argc, char **argv)
 	check_used_maps();
 	check_ids_and_pins(map_fd, argc > 1 ? argv[1] : NULL);
 	check_btf();
+	check_spin_lock();
+	check_func_line_info();
 	check_perf_and_links(prog_fd);
 	check_rings();
 	check_tracepoint();

@@ -18,6 +18,9 @@ int cli_find_lib(const struct cli *cli, const char *lib, const char *build_path,
  * to it; returns its exit status as a shell would (128 + signal), and its
  * pid in *@pid */
 int cli_run_preloaded(const char *preload, char **argv, int *pid);
+/* a signal the child of cli_run_preloaded gets when this process dies
+ * (PR_SET_PDEATHSIG, set before exec; 0: none) */
+extern int cli_pdeathsig;
 
 int cmd_load(const struct cli *cli, int argc, char **argv);
 

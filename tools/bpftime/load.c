@@ -3,13 +3,15 @@
  *
  * The options become the environment the server reads (BPFTIME_SHM_MEMORY_MB,
  * SPDLOG_LEVEL, BPFTIME_DISABLE_JIT).  The loader's exit status is passed
- * through.  The server removes itself from LD_PRELOAD, so the loader's own
- * children run unserved.  When the loader is gone (even killed), its unpinned
+ * through, SIGINT/SIGTERM are forwarded to the loader, and the loader gets
+ * SIGTERM if bpftime dies (PR_SET_PDEATHSIG).  The server removes itself
+ * from LD_PRELOAD, so the loader's own children run unserved.  When the loader is gone (even killed), its unpinned
  * objects are released here too, in case its destructor never ran.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +84,9 @@ int cmd_load(const struct cli *cli, int argc, char **argv)
 	if (cli_find_lib(cli, "libbpftime-syscall-server.so", BPFTIME_BUILD_SERVER, server,
 			 sizeof(server)))
 		return 1;
+	/* a loader whose wrapper is gone (killed test, closed terminal) stops
+	 * too instead of running on as an orphan */
+	cli_pdeathsig = SIGTERM;
 	ret = cli_run_preloaded(server, argv + i, &pid);
 	/* release what a loader that died without its destructor left; a
 	 * segment we cannot use was already reported by the server: quietly */

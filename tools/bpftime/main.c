@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "cli.h"
@@ -137,6 +138,8 @@ static const char *preload_prefix(const char *cmd)
 	return NULL;
 }
 
+int cli_pdeathsig;
+
 static volatile pid_t child_pid;
 static volatile sig_atomic_t pending_sig;
 
@@ -157,6 +160,8 @@ int cli_run_preloaded(const char *preload, char **argv, int *pidp)
 
 	/* forward from before the fork: a signal sent as soon as the loader
 	 * is up must not kill us instead */
+	pid_t parent = getpid();
+
 	child_pid = 0;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
@@ -172,6 +177,11 @@ int cli_run_preloaded(const char *preload, char **argv, int *pidp)
 		sigaction(SIGTERM, &old_term, NULL);
 		const char *prefix = preload_prefix(argv[0]);
 		char *env;
+
+		/* the child goes with us (also if we went before this line) */
+		if (cli_pdeathsig &&
+		    (prctl(PR_SET_PDEATHSIG, cli_pdeathsig) || getppid() != parent))
+			_exit(128 + cli_pdeathsig);
 
 		if (asprintf(&env, "%s%s%s%s%s", prefix ? prefix : "", prefix ? ":" : "", preload,
 			     old && *old ? ":" : "", old && *old ? old : "") < 0)
