@@ -88,6 +88,10 @@ static void spawn(struct proc *p, const char *const *argv)
 	live[slot].err = p->err;
 }
 
+/* the kernel's copy of an object, pinned while it is dumped (the teardown
+ * removes the pin if a check fails first) */
+static char kernel_pin[128];
+
 static void forget(pid_t pid)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(live); i++)
@@ -113,6 +117,10 @@ static int cleanup(void **state)
 	if (getenv("BPFTIME_GLOBAL_SHM_NAME"))
 		bpftime_shm__remove(NULL);
 	unsetenv("BPFTIME_E2E_USERSPACE");
+	if (kernel_pin[0]) {
+		unlink(kernel_pin);
+		kernel_pin[0] = 0;
+	}
 	return 0;
 }
 
@@ -781,6 +789,44 @@ static void test_segment_full(void **state)
 	shm_done(shm);
 }
 
+/* every source line (";" comment) of bpftool's xlated dump of count_malloc
+ * is in @ours and the other way round, when the kernel can load the object */
+static void same_source_lines_as_kernel(const char *ours)
+{
+	char obj[4096];
+	const char *load[] = { bpftool_bin, "prog", "load", obj, kernel_pin, NULL };
+	const char *dump[] = { bpftool_bin, "prog", "dump", "xlated", "pinned", kernel_pin, NULL };
+	struct proc k;
+
+	snprintf(obj, sizeof(obj), "%s/malloc/malloc.bpf.o", examples);
+	snprintf(kernel_pin, sizeof(kernel_pin), "/sys/fs/bpf/bpftime_e2e_%d_xlated", getpid());
+	spawn(&k, load);
+	if (finish(&k)) {
+		print_message("kernel cannot load %s (%s): no comparison\n", obj, k.ebuf);
+		kernel_pin[0] = 0;
+		return;
+	}
+	spawn(&k, dump);
+	assert_int_equal(finish(&k), 0);
+	unlink(kernel_pin);
+	kernel_pin[0] = 0;
+	for (int dir = 0; dir < 2; dir++) {
+		const char *a = dir ? k.obuf : ours, *b = dir ? ours : k.obuf;
+		int n = 0;
+
+		for (const char *l = a; (l = strstr(l, "\n; ")); l++) {
+			char line[512];
+
+			snprintf(line, sizeof(line), "%.*s", (int)strcspn(l + 1, "\n") + 2, l);
+			if (!strstr(b, line))
+				fail_msg("line '%s' of the %s dump is not in the %s one", line + 1,
+					 dir ? "kernel's" : "bpftime", dir ? "bpftime" : "kernel's");
+			n++;
+		}
+		assert_true(n >= 8);
+	}
+}
+
 /* bpftool itself, an unmodified libbpf program, under `bpftime load`: it
  * sees the other loader's objects and changes its map */
 static void test_bpftool(void **state)
@@ -820,6 +866,10 @@ static void test_bpftool(void **state)
 		snprintf(want, sizeof(want), "r1 = map[id:%u]", hi.id);
 		assert_non_null(strstr(p.obuf, want));
 		assert_non_null(strstr(p.obuf, "call bpf_map_lookup_elem#1"));
+		/* the BTF func info and line info: the prototype and C lines */
+		assert_non_null(strstr(p.obuf, "int count_malloc(struct pt_regs * ctx):\n"));
+		assert_non_null(strstr(p.obuf, "; v = bpf_map_lookup_elem(&counts, &pid);\n"));
+		same_source_lines_as_kernel(p.obuf);
 	}
 	{
 		/* pid 4242 made 77 calls, says bpftool */
