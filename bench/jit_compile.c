@@ -5,8 +5,9 @@
  * branches, a loop, helper calls, lddw) and reports the time of
  * vm_jit_compile() per program and per instruction (and with vm_jit_free(),
  * which returns the code to the JIT's arena), as the median of several
- * rounds (CPU time of this thread, so a busy machine does not inflate it).  Also the load time (verify + resolve + interpreter
- * decoding) for comparison.
+ * rounds (CPU time of this thread, so a busy machine does not inflate it).
+ * Also the load time (verify + resolve + interpreter decoding) for
+ * comparison.
  *
  *   jit_compile [--insns N] [--rounds N] [--quick]
  */
@@ -203,7 +204,8 @@ int main(int argc, char **argv)
 	printf("jit compile: %zu instructions -> %zu bytes of code mapped\n", n, vm->jit_size);
 	printf("  compile:        %8.0f ns  (%.1f ns per instruction)  median of %zu rounds\n",
 	       jit[rounds / 2], jit[rounds / 2] / (double)n, rounds);
-	printf("  compile + free: %8.0f ns  (the free returns the code to the arena)\n", with_free[rounds / 2]);
+	printf("  compile + free: %8.0f ns  (the free returns the code to the arena)\n",
+	       with_free[rounds / 2]);
 	printf("  load (verify, resolve, decode) for comparison: %8.0f ns\n", load[rounds / 2]);
 	bpftime_vm__free(vm);
 	free(prog);
