@@ -232,8 +232,8 @@ static void *thread_fn(void *arg)
 		uint64_t r0 = 0;
 
 		bpftime_vm__free(live[k]);
-		live[k] = build(10 + (i * 13 + t * 101) % 2500, (uint32_t)(t << 16 | i),
-				&expect[k]);
+		live[k] =
+			build(10 + (i * 13 + t * 101) % 2500, (uint32_t)(t << 16 | i), &expect[k]);
 		for (size_t m = 0; m < 4; m++) {
 			if (!live[m])
 				continue;
