@@ -470,6 +470,13 @@ static void test_import_errors_leave_segment_untouched(void **state)
 		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"m\", \"attr\": "
 		  "{\"map_type\": \"hash\", \"key_size\": 4, \"value_size\": 8, \"max_entries\": 4}}]}",
 		  "attr.map_type = \"hash\" is not a number" },
+		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"m\", \"attr\": "
+		  "{\"map_type\": 999, \"key_size\": 4, \"value_size\": 8, \"max_entries\": 4}}]}",
+		  "handler fd 40: unknown map_type 999" },
+		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"m\", \"attr\": "
+		  "{\"map_type\": 2, \"key_size\": 4, \"value_size\": 0, \"max_entries\": 4}}]}",
+		  "handler fd 40: map type array refuses key_size 4, value_size 0, max_entries 4, "
+		  "flags 0x0; nothing was imported" },
 		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_perf_event_handler\", \"attr\": "
 		  "{\"type\": 6, \"pid\": -1}}]}",
 		  "a uprobe needs attr._module_name" },
@@ -491,7 +498,8 @@ static void test_import_errors_leave_segment_untouched(void **state)
 		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"a\", "
 		  "\"attr\": {\"map_type\": 2, \"key_size\": 4, \"value_size\": 4, \"max_entries\": 1},"
 		  " \"data\": [{\"key\": \"05000000\", \"value\": \"01000000\"}]}]}",
-		  "handler fd 40: creating it failed: Argument list too long; nothing was imported" },
+		  "handler fd 40: storing its contents failed: Argument list too long; nothing was "
+		  "imported" },
 	};
 	char *before, *after;
 

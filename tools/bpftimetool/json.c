@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <bpf/libbpf.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -676,6 +677,9 @@ static int parse_map(struct import *im, struct handler *h, json_t *hobj, json_t 
 	    (err = GET_U32(attr, "inner_map_flags", false, h->inner[4])))
 		return err;
 	h->mopts.map_flags = h->flags;
+	if (!libbpf_bpf_map_type_str((enum bpf_map_type)h->map_type))
+		return bad(im, h, "unknown map_type %u (the kernel's BPF_MAP_TYPE_* numbers)",
+			   h->map_type);
 	if (fz && !json_is_boolean(fz))
 		return bad(im, h, "attr.frozen must be true or false");
 	h->frozen = json_is_true(fz);
@@ -1259,7 +1263,16 @@ static int apply_all(struct import *im)
 	return 0;
 fail:
 	undo(im);
-	if (h)
+	if (h && h->kind == K_MAP && h->created < 0 && err == -EINVAL)
+		bad(im, h,
+		    "map type %s refuses key_size %u, value_size %u, max_entries %u, flags 0x%x; "
+		    "nothing was imported",
+		    libbpf_bpf_map_type_str((enum bpf_map_type)h->map_type), h->key_size,
+		    h->value_size, h->max_entries, h->flags);
+	else if (h && h->kind == K_MAP && h->created >= 0 && !strcmp(what, "creating it"))
+		bad(im, h, "storing its contents failed: %s; nothing was imported",
+		    strerror(-err));
+	else if (h)
 		bad(im, h, "%s failed: %s; nothing was imported", what, strerror(-err));
 	else
 		bad(im, NULL, "%s failed: %s; nothing was imported", what, strerror(-err));
