@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,8 +52,9 @@ struct proc {
  * this test process dies, and `bpftime load` passes SIGTERM on to the
  * loader when it dies (PR_SET_PDEATHSIG both). */
 static struct {
-	pid_t pid;
+	pid_t pid; /* also the process group */
 	int out, err;
+	bool reaped; /* by finish(): only its group may be left */
 } live[32];
 
 static void spawn(struct proc *p, const char *const *argv)
@@ -86,17 +88,18 @@ static void spawn(struct proc *p, const char *const *argv)
 	live[slot].pid = p->pid;
 	live[slot].out = p->out;
 	live[slot].err = p->err;
+	live[slot].reaped = false;
 }
 
 /* the kernel's copy of an object, pinned while it is dumped (the teardown
  * removes the pin if a check fails first) */
 static char kernel_pin[128];
 
-static void forget(pid_t pid)
+static void reaped(pid_t pid)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(live); i++)
 		if (live[i].pid == pid)
-			live[i].pid = 0;
+			live[i].reaped = true;
 }
 
 /* cmocka runs this after each test, passed or failed */
@@ -106,12 +109,14 @@ static int cleanup(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(live); i++) {
 		if (!live[i].pid)
 			continue;
-		kill(-live[i].pid, SIGKILL);
-		kill(live[i].pid, SIGKILL);
-		while (waitpid(live[i].pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		close(live[i].out);
-		close(live[i].err);
+		kill(-live[i].pid, SIGKILL); /* the loader too, if its bpftime went first */
+		if (!live[i].reaped) {
+			kill(live[i].pid, SIGKILL);
+			while (waitpid(live[i].pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			close(live[i].out);
+			close(live[i].err);
+		}
 		live[i].pid = 0;
 	}
 	if (getenv("BPFTIME_GLOBAL_SHM_NAME"))
@@ -193,7 +198,7 @@ static int finish(struct proc *p)
 	assert_int_equal(w, p->pid);
 	while (pump(p, 0))
 		;
-	forget(p->pid);
+	reaped(p->pid);
 	close(p->out);
 	close(p->err);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -671,7 +676,7 @@ static void test_two_loaders_and_kill(void **state)
 				usleep(50000);
 		}
 		assert_true(which >= 0);
-		forget(which ? b.pid : a.pid);
+		reaped(which ? b.pid : a.pid);
 		assert_true(WIFEXITED(st));
 		assert_int_equal(WEXITSTATUS(st), 137);
 		close(which ? b.out : a.out);
@@ -680,6 +685,39 @@ static void test_two_loaders_and_kill(void **state)
 		assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_PROG), 1);
 		assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_LINK), 1);
 		stop(which ? &a : &b, 0);
+	}
+	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_NONE), 0);
+	shm_done(shm);
+}
+
+/* bpftime killed outright: its loader gets SIGTERM (PR_SET_PDEATHSIG)
+ * instead of running on as an orphan, and exits as on ^C, releasing its
+ * objects */
+static void test_loader_dies_with_bpftime(void **state)
+{
+	const char *argv[16];
+	struct bpftime_handler_info hi;
+	struct bpftime_shm *shm;
+	struct proc p;
+	int waited = 0;
+
+	(void)state;
+	shm_for_test("orphan");
+	load_args(argv, "malloc", "-i", "50", NULL);
+	spawn(&p, argv);
+	expect_out(&p, "ready\n");
+	shm = shm_open_now();
+	assert_int_equal(bpftime_handler__info(shm, find_named(shm, BPFTIME_HANDLER_PROG,
+							       "count_malloc"),
+					       &hi),
+			 0);
+	assert_true(hi.owner_pid > 0 && hi.owner_pid != p.pid);
+	kill(p.pid, SIGKILL);
+	assert_int_equal(finish(&p), 128 + SIGKILL);
+	while (!kill(hi.owner_pid, 0) || errno != ESRCH) {
+		assert_true(waited < STUCK_MS);
+		usleep(10000);
+		waited += 10;
 	}
 	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_NONE), 0);
 	shm_done(shm);
@@ -953,6 +991,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_every_map_type, cleanup),
 		cmocka_unit_test_teardown(test_syscall_checks, cleanup),
 		cmocka_unit_test_teardown(test_two_loaders_and_kill, cleanup),
+		cmocka_unit_test_teardown(test_loader_dies_with_bpftime, cleanup),
 		cmocka_unit_test_teardown(test_crowded_table, cleanup),
 		cmocka_unit_test_teardown(test_foreign_segment, cleanup),
 		cmocka_unit_test_teardown(test_segment_full, cleanup),
