@@ -606,6 +606,17 @@ static void test_inspect(void **state)
 	assert_non_null(strstr(err_buf, "no map at fd 4"));
 	assert_int_equal(tool("prog", "dump", "xlated", "3", NULL), 1);
 	assert_int_equal(tool("map", "frob", NULL), 2);
+	/* a map without keys says so instead of "Found 0 elements" */
+	assert_int_equal(tool("load", "31",
+			      "{\"type\": \"bpf_map_handler\", \"name\": \"rb\", \"attr\": "
+			      "{\"map_type\": 27, \"key_size\": 0, \"value_size\": 0, "
+			      "\"max_entries\": 4096}}",
+			      NULL),
+			 0);
+	assert_int_equal(tool("map", "dump", "31", NULL), 1);
+	assert_string_equal(out_buf, "");
+	assert_string_equal(err_buf, "bpftimetool: map 31 (ringbuf) cannot be dumped: its type has "
+				     "no keys to iterate\n");
 }
 
 /* Wrong arguments name the command and what it takes; a failed import into

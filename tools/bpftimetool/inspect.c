@@ -99,7 +99,7 @@ int tool_map_dump(struct bpftime_shm *shm, int fd)
 	uint8_t *key, *next, *val;
 	bool first = true;
 	size_t found = 0;
-	int err;
+	int err, next_err;
 
 	err = bpftime_map__info(shm, fd, &mi);
 	if (err) {
@@ -113,7 +113,7 @@ int tool_map_dump(struct bpftime_shm *shm, int fd)
 		err = -ENOMEM;
 		goto out;
 	}
-	while (!bpftime_map__get_next_key(shm, fd, first ? NULL : key, next)) {
+	while (!(next_err = bpftime_map__get_next_key(shm, fd, first ? NULL : key, next))) {
 		first = false;
 		memcpy(key, next, mi.key_size);
 		err = bpftime_map__lookup(shm, fd, key, val, 0);
@@ -130,6 +130,15 @@ int tool_map_dump(struct bpftime_shm *shm, int fd)
 			printf("\n");
 		}
 		found++;
+	}
+	if (first && next_err != -ENOENT) {
+		/* ring buffers, queues, stacks, bloom filters: no keys to walk */
+		const char *type = libbpf_bpf_map_type_str((enum bpf_map_type)mi.type);
+
+		tool_err("map %d (%s) cannot be dumped: its type has no keys to iterate", fd,
+			 type ? type : "unknown type");
+		err = next_err;
+		goto out;
 	}
 	printf("Found %zu element%s\n", found, found == 1 ? "" : "s");
 out:
