@@ -3,20 +3,24 @@
  * Many programs compiled and alive at once (no two pieces overlap, each
  * runs its own code), compiled and freed in rounds (the memory is reused,
  * nothing grows), freed memory (RW, INT3 throughout, handed out again),
- * programs larger than a chunk, compiles from several threads at once, and
- * W^X as the kernel sees it in /proc/self/maps: no mapping of the process
+ * programs larger than a chunk, compiles from several threads at once,
+ * fork() (the child's arena is its own copy), and W^X as the kernel sees
+ * it in /proc/self/maps: no mapping of the process
  * is rwx, and the pages of every live program are r-x.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include "vm/internal.h"
 #include "vm/jit_arena.h"
@@ -289,6 +293,62 @@ static void test_direct_calls(void **state)
 	bpftime_vm__free(vm);
 }
 
+/* A fork()ed child has its own copy of the arena: what it frees and
+ * compiles there leaves the parent's code alone.  Another thread compiles during the fork, so the
+ * arena lock may be held at that moment (pthread_atfork releases it in
+ * the child). */
+static atomic_bool stop_compiles;
+
+static void *compile_loop(void *arg)
+{
+	uint64_t e;
+
+	UNUSED(arg);
+	while (!atomic_load(&stop_compiles))
+		bpftime_vm__free(build(100, 9, &e));
+	return NULL;
+}
+
+static void test_fork(void **state)
+{
+	struct bpftime_vm *a, *b;
+	pthread_t th;
+	uint64_t ea, eb;
+	int status;
+	pid_t pid;
+
+	UNUSED(state);
+	a = build(400, 7, &ea);
+	atomic_store(&stop_compiles, false);
+	assert_int_equal(pthread_create(&th, NULL, compile_loop, NULL), 0);
+	for (int k = 0; k < 20; k++) {
+		pid = fork();
+		assert_true(pid >= 0);
+		if (!pid) {
+			/* child: free a (its pages become INT3 here, in the
+			 * child's copy), compile c (likely into the same
+			 * pages), run c */
+			struct bpftime_vm *c;
+			uint64_t ec, r0 = 0;
+
+			bpftime_vm__free(a);
+			c = build(400, 8, &ec);
+			_exit(!bpftime_vm__run(c, NULL, 0, &r0) && r0 == ec ? 0 : 1);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_int_equal(run(a), ea);
+	}
+	atomic_store(&stop_compiles, true);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	b = build(400, 8, &eb);
+	assert_int_equal(run(a), ea);
+	assert_int_equal(run(b), eb);
+	bpftime_vm__free(a);
+	bpftime_vm__free(b);
+}
+
 /* Bad sizes are refused; trimming keeps live pieces. */
 static void test_api(void **state)
 {
@@ -320,7 +380,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_many),	     cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_large),	     cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_direct_calls), cmocka_unit_test(test_api),
+		cmocka_unit_test(test_direct_calls), cmocka_unit_test(test_fork),
+		cmocka_unit_test(test_api),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
