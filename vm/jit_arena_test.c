@@ -5,8 +5,8 @@
  * nothing grows), freed memory (RW, INT3 throughout, handed out again),
  * programs larger than a chunk, compiles from several threads at once,
  * fork() (the child's arena is its own copy), and W^X as the kernel sees
- * it in /proc/self/maps: no mapping of the process
- * is rwx, and the pages of every live program are r-x.
+ * it in /proc/self/maps: no mapping of the process is rwx, and the pages
+ * of every live program are r-x.
  */
 #include <errno.h>
 #include <pthread.h>
