@@ -109,7 +109,8 @@ static uint8_t *map_chunk(size_t size, const void *near)
 	if (t < 2 * JIT_NEAR_BELOW)
 		return NULL;
 	h = (t - JIT_NEAR_BELOW) & ~(uint64_t)(JIT_CHUNK_SIZE - 1);
-	for (int i = 0; i < JIT_NEAR_TRIES; i++, h -= size + JIT_CHUNK_SIZE) {
+	for (int i = 0; i < JIT_NEAR_TRIES && h > size + JIT_CHUNK_SIZE;
+	     i++, h -= size + JIT_CHUNK_SIZE) {
 		p = mmap((void *)(uintptr_t)h, size, PROT_READ | PROT_WRITE,
 			 flags | MAP_FIXED_NOREPLACE, -1, 0);
 		if (p != MAP_FAILED) {
