@@ -365,6 +365,58 @@ static void test_perf_link_btf(void **state)
 	assert_int_equal(st.handlers, 0);
 }
 
+/* a program keeps its func info and line info, and holds its BTF: the
+ * BTF slot may close, the object stays reachable by id until the program goes */
+static void test_prog_btf_ext(void **state)
+{
+	struct bpftime_shm *shm = mk(state, 4, 64);
+	const uint32_t finfo[4] = { 0, 7, 99, 0 }; /* 16-byte records: tail kept */
+	const uint32_t linfo[8] = { 0, 1, 2, 3 << 10, 1, 1, 9, 4 << 10 };
+	const char blob[32] = "pretend btf";
+	BPFTIME_OPTS(bpftime_prog_create_opts, po, .prog_btf_fd = 2, .func_info = finfo,
+		     .func_info_rec_size = 16, .func_info_cnt = 1, .line_info = linfo,
+		     .line_info_rec_size = 16, .line_info_cnt = 2);
+	struct bpftime_prog_btf_ext e;
+	struct bpftime_prog_info pi;
+	struct bpftime_handler_info hi;
+	size_t size;
+	int fd;
+
+	assert_int_equal(bpftime_btf__create(shm, 2, blob, sizeof(blob)), 2);
+	assert_int_equal(bpftime_handler__info(shm, 2, &hi), 0);
+	assert_int_equal(bpftime_prog__create(shm, 3, 1, "p", prog2, 2, &po), 3);
+	assert_int_equal(bpftime_prog__info(shm, 3, &pi), 0);
+	assert_int_equal(pi.btf_id, hi.id);
+	assert_int_equal(pi.func_info_cnt, 1);
+	assert_int_equal(pi.line_info_cnt, 2);
+	assert_int_equal(bpftime_prog__btf_ext(shm, 3, &e), 0);
+	assert_int_equal(e.func_info_rec_size, 16);
+	assert_int_equal(e.func_info_cnt, 1);
+	assert_memory_equal(e.func_info, finfo, 16);
+	assert_int_equal(e.line_info_cnt, 2);
+	assert_memory_equal(e.line_info, linfo, 32);
+	assert_int_equal(bpftime_prog__btf_ext(shm, 2, &e), -EBADF);
+	/* the BTF outlives its slot while the program holds it */
+	assert_int_equal(bpftime_handler__close(shm, 2), 0);
+	fd = bpftime_handler__open_id(shm, hi.id, -1);
+	assert_true(fd >= 0);
+	assert_memory_equal(bpftime_btf__data(shm, fd, &size), blob, sizeof(blob));
+	assert_int_equal(bpftime_handler__close(shm, fd), 0);
+	assert_int_equal(bpftime_handler__close(shm, 3), 0);
+	assert_int_equal(bpftime_handler__open_id(shm, hi.id, -1), -ENOENT);
+	/* no info: nothing; bad record sizes: refused */
+	assert_int_equal(bpftime_prog__create(shm, 3, 1, "p", prog2, 2, NULL), 3);
+	assert_int_equal(bpftime_prog__btf_ext(shm, 3, &e), 0);
+	assert_null(e.func_info);
+	assert_int_equal(e.line_info_cnt, 0);
+	po.prog_btf_fd = -1;
+	po.line_info_rec_size = 8;
+	assert_int_equal(bpftime_prog__create(shm, 4, 1, "p", prog2, 2, &po), -EINVAL);
+	po.line_info_rec_size = 16;
+	po.func_info = NULL;
+	assert_int_equal(bpftime_prog__create(shm, 4, 1, "p", prog2, 2, &po), -EINVAL);
+}
+
 static void test_pins_and_owners(void **state)
 {
 	struct bpftime_shm *shm = mk(state, 4, 64);
@@ -533,6 +585,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alloc_coalesce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handlers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_perf_link_btf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prog_btf_ext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pins_and_owners, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_robust_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_epoch_wait, setup, teardown),
