@@ -94,6 +94,8 @@ static void spawn(struct proc *p, const char *const *argv)
 /* the kernel's copy of an object, pinned while it is dumped (the teardown
  * removes the pin if a check fails first) */
 static char kernel_pin[128];
+/* a second segment a test made (removed by the teardown if still there) */
+static char second_shm[96];
 
 static void reaped(pid_t pid)
 {
@@ -125,6 +127,10 @@ static int cleanup(void **state)
 	if (kernel_pin[0]) {
 		unlink(kernel_pin);
 		kernel_pin[0] = 0;
+	}
+	if (second_shm[0]) {
+		bpftime_shm__remove(second_shm);
+		second_shm[0] = 0;
 	}
 	return 0;
 }
@@ -762,14 +768,52 @@ static void test_bpftimetool(void **state)
 		assert_non_null(text);
 		assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
 		fclose(f);
-		unlink(json);
 		assert_non_null(strstr(text, "bpf_prog_handler"));
 		assert_non_null(strstr(text, "count_malloc"));
 		assert_non_null(strstr(text, "bpf_map_handler"));
 		assert_non_null(strstr(text, "bpf_perf_event_handler"));
 		assert_non_null(strstr(text, "libc.so"));
 		assert_non_null(strstr(text, "bpf_link_handler"));
+		/* the program's BTF func info and line info go along */
+		assert_non_null(strstr(text, "\"prog_btf_fd\""));
+		assert_non_null(strstr(text, "\"func_info\""));
+		assert_non_null(strstr(text, "\"line_info\""));
 		free(text);
+	}
+	{
+		/* and come back the same from an import into another segment */
+		const char *iargv[] = { guard_bin, tool_bin, "import", json, NULL };
+		struct bpftime_prog_btf_ext e1, e2;
+		struct bpftime_prog_info pi;
+		BPFTIME_OPTS(bpftime_shm_opts, so, .name = second_shm);
+		struct bpftime_shm *other;
+		char name[64];
+		int fd2, rc;
+
+		snprintf(name, sizeof(name), "%s", getenv("BPFTIME_GLOBAL_SHM_NAME"));
+		snprintf(second_shm, sizeof(second_shm), "%s_import", name);
+		setenv("BPFTIME_GLOBAL_SHM_NAME", second_shm, 1);
+		spawn(&p, iargv);
+		rc = finish(&p);
+		setenv("BPFTIME_GLOBAL_SHM_NAME", name, 1);
+		unlink(json);
+		assert_int_equal(rc, 0);
+		other = bpftime_shm__open(&so);
+		assert_non_null(other);
+		fd2 = find_named(other, BPFTIME_HANDLER_PROG, "count_malloc");
+		assert_true(fd2 >= 0);
+		assert_int_equal(bpftime_prog__btf_ext(shm, prog, &e1), 0);
+		assert_int_equal(bpftime_prog__btf_ext(other, fd2, &e2), 0);
+		assert_true(e1.line_info_cnt > 5 && e1.func_info_cnt == 1);
+		assert_int_equal(e2.func_info_cnt, e1.func_info_cnt);
+		assert_int_equal(e2.line_info_cnt, e1.line_info_cnt);
+		assert_memory_equal(e2.func_info, e1.func_info, e1.func_info_cnt * 8);
+		assert_memory_equal(e2.line_info, e1.line_info, e1.line_info_cnt * 16);
+		assert_int_equal(bpftime_prog__info(other, fd2, &pi), 0);
+		assert_true(pi.btf_id != 0);
+		bpftime_shm__close(other);
+		bpftime_shm__remove(second_shm);
+		second_shm[0] = 0;
 	}
 	/* a zeroed struct pt_regs as the context; five runs count five calls
 	 * for bpftimetool's pid, which the loader then reports */

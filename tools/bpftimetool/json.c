@@ -320,6 +320,31 @@ static int export_map(struct bpftime_shm *shm, int fd, json_t *h, json_t *attr)
 	return export_map_data(shm, fd, &mi, data);
 }
 
+/* the program's BTF (as the fd of an exported BTF handler, when one still
+ * has a slot) and its func info and line info with their record sizes */
+static int export_btf_ext(struct bpftime_shm *shm, int fd, uint32_t btf_id, json_t *attr)
+{
+	struct bpftime_prog_btf_ext e;
+	int err = bpftime_prog__btf_ext(shm, fd, &e), btf_fd;
+
+	if (err)
+		return err;
+	btf_fd = btf_id ? bpftime_handler__fd_by_id(shm, btf_id) : -1;
+	if (btf_fd >= 0)
+		json_object_set_new(attr, "prog_btf_fd", json_integer(btf_fd));
+	if (e.func_info_cnt) {
+		json_object_set_new(attr, "func_info_rec_size", json_integer(e.func_info_rec_size));
+		err = set_hex(attr, "func_info", e.func_info,
+			      (size_t)e.func_info_cnt * e.func_info_rec_size);
+	}
+	if (!err && e.line_info_cnt) {
+		json_object_set_new(attr, "line_info_rec_size", json_integer(e.line_info_rec_size));
+		err = set_hex(attr, "line_info", e.line_info,
+			      (size_t)e.line_info_cnt * e.line_info_rec_size);
+	}
+	return err;
+}
+
 static int export_prog(struct bpftime_shm *shm, int fd, json_t *attr)
 {
 	struct bpftime_prog_info pi;
@@ -350,6 +375,8 @@ static int export_prog(struct bpftime_shm *shm, int fd, json_t *attr)
 	aot = bpftime_prog__aot(shm, fd, &aot_size);
 	if (aot)
 		err = set_hex(attr, "aot", aot, aot_size);
+	if (!err)
+		err = export_btf_ext(shm, fd, pi.btf_id, attr);
 	return err;
 }
 
@@ -531,6 +558,10 @@ struct handler {
 	uint32_t prog_type, expected_attach_type;
 	uint8_t *insns, *aot;
 	size_t cnt, aot_size;
+	int32_t prog_btf_fd; /* -1: none */
+	uint8_t *finfo, *linfo; /* BTF func info and line info */
+	size_t finfo_len, linfo_len;
+	uint32_t finfo_rec, linfo_rec;
 	char license[64];
 	int attach_fds[BPFTIME_PROG_MAX_ATTACH];
 	size_t nattach;
@@ -768,6 +799,19 @@ static int parse_prog(struct import *im, struct handler *h, json_t *attr)
 	err = verify_prog(im, h);
 	if (err)
 		return err;
+	h->prog_btf_fd = -1;
+	h->finfo_rec = 8;
+	h->linfo_rec = 16;
+	if ((err = GET_S32(attr, "prog_btf_fd", false, h->prog_btf_fd)) ||
+	    (err = GET_U32(attr, "func_info_rec_size", false, h->finfo_rec)) ||
+	    (err = GET_U32(attr, "line_info_rec_size", false, h->linfo_rec)) ||
+	    (err = get_hex(im, h, attr, "func_info", false, &h->finfo, &h->finfo_len)) ||
+	    (err = get_hex(im, h, attr, "line_info", false, &h->linfo, &h->linfo_len)))
+		return err;
+	if (h->finfo_rec < 8 || h->finfo_rec > 4096 || h->finfo_len % h->finfo_rec)
+		return bad(im, h, "attr.func_info must be records of func_info_rec_size (8 to 4096) bytes");
+	if (h->linfo_rec < 16 || h->linfo_rec > 4096 || h->linfo_len % h->linfo_rec)
+		return bad(im, h, "attr.line_info must be records of line_info_rec_size (16 to 4096) bytes");
 	if (lic && (!json_is_string(lic) || strlen(json_string_value(lic)) >= sizeof(h->license)))
 		return bad(im, h, "attr.license must be a string of at most 63 bytes");
 	snprintf(h->license, sizeof(h->license), "%s", lic ? json_string_value(lic) : "GPL");
@@ -938,6 +982,9 @@ static int check_refs(struct import *im)
 			if (type_of(im, h->attach_fds[j]) != BPFTIME_HANDLER_PERF_EVENT)
 				return bad(im, h, "attach_fds: %d is not a perf event",
 					   h->attach_fds[j]);
+		if (h->kind == K_PROG && h->prog_btf_fd >= 0 &&
+		    type_of(im, h->prog_btf_fd) != BPFTIME_HANDLER_BTF)
+			return bad(im, h, "prog_btf_fd %d is not a BTF", h->prog_btf_fd);
 		if (h->kind == K_DUP && type_of(im, h->fd) == BPFTIME_HANDLER_NONE)
 			return bad(im, h, "a duplicate of fd %d, which does not exist", h->of);
 		if (h->kind == K_LINK) {
@@ -1141,7 +1188,11 @@ static int apply_one(struct import *im, struct handler *h)
 	case K_PROG: {
 		BPFTIME_OPTS(bpftime_prog_create_opts, o,
 			     .expected_attach_type = h->expected_attach_type,
-			     .license = h->license);
+			     .license = h->license, .prog_btf_fd = h->prog_btf_fd,
+			     .func_info = h->finfo, .func_info_rec_size = h->finfo_rec,
+			     .func_info_cnt = (uint32_t)(h->finfo_len / h->finfo_rec),
+			     .line_info = h->linfo, .line_info_rec_size = h->linfo_rec,
+			     .line_info_cnt = (uint32_t)(h->linfo_len / h->linfo_rec));
 
 		fd = bpftime_prog__create(im->shm, h->fd, h->prog_type, h->name,
 					  (const struct bpftime_insn *)h->insns, h->cnt, &o);
@@ -1291,6 +1342,8 @@ static void import_free(struct import *im)
 		free(h->data);
 		free(h->insns);
 		free(h->aot);
+		free(h->finfo);
+		free(h->linfo);
 		free(h->btf);
 	}
 	free(im->h);
