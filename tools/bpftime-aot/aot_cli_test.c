@@ -177,6 +177,24 @@ static void test_compile_and_load(void **state)
 		assert_non_null(now);
 		assert_int_equal(now_size, size);
 		assert_memory_equal(now, copy, size);
+		/* an object whose code faults: a message, not a bare crash */
+		snprintf(full, sizeof(full), "%s/crash.c", tmpdir);
+		f = fopen(full, "w");
+		assert_non_null(f);
+		fputs("unsigned long bpf_main(void *c, unsigned long s)\n"
+		      "{ return *(volatile unsigned long *)0x40; }\n", f);
+		fclose(f);
+		{
+			char cmd[1024];
+
+			snprintf(cmd, sizeof(cmd),
+				 "cc -c -O2 -fPIC -fno-stack-protector -o '%s/crash.o' '%s'", tmpdir,
+				 full);
+			assert_int_equal(system(cmd), 0);
+		}
+		assert_int_equal(run_cli(out, sizeof(out), "run %s/crash.o", tmpdir), 1);
+		assert_non_null(strstr(out, "bpftime-aot: the object crashed (signal 11 at address "
+					    "0x0000000000000040): a stray memory access in its code\n"));
 		/* an output "directory" that is a file */
 		assert_int_equal(run_cli(out, sizeof(out), "compile -o %s", path), 1);
 		assert_non_null(strstr(out, "is not a directory"));
