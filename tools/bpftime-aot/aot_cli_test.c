@@ -195,6 +195,11 @@ static void test_compile_and_load(void **state)
 		assert_int_equal(run_cli(out, sizeof(out), "run %s/crash.o", tmpdir), 1);
 		assert_non_null(strstr(out, "bpftime-aot: the object crashed (signal 11 at address "
 					    "0x0000000000000040): a stray memory access in its code\n"));
+		/* a malformed eBPF object that crashes libbpf: a message */
+		assert_int_equal(run_cli(out, sizeof(out), "build %s/libbpf_crash.bpf.o -o %s",
+					 AOT_TESTS_DIR, tmpdir),
+				 1);
+		assert_non_null(strstr(out, "libbpf_crash.bpf.o: "));
 		/* an output "directory" that is a file */
 		assert_int_equal(run_cli(out, sizeof(out), "compile -o %s", path), 1);
 		assert_non_null(strstr(out, "is not a directory"));

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <bpf/libbpf.h>
 #include "bpf_elf.h"
 
@@ -337,6 +338,28 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	return 0;
 }
 
+/* Some malformed objects crash the system's libbpf inside
+ * bpf_object__open_file() (seen with Debian's 1.1.2): open it once in a
+ * child first, so that such a file is an error message, not a crash. */
+static bool libbpf_survives(const char *path)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return true; /* cannot tell: try for real */
+	if (!pid) {
+		struct bpf_object *obj = bpf_object__open_file(path, NULL);
+
+		bpf_object__close(obj);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return true;
+	return !WIFSIGNALED(status);
+}
+
 int aot_progs__open(const char *path, struct aot_prog **progs, size_t *nprogs, char *err,
 		    size_t err_sz)
 {
@@ -359,6 +382,11 @@ int aot_progs__open(const char *path, struct aot_prog **progs, size_t *nprogs, c
 	if (ret)
 		goto out;
 	libbpf_msg[0] = 0;
+	if (!libbpf_survives(path)) {
+		ret = fail(&o, ENOEXEC, "%s: a malformed eBPF object (libbpf crashed reading it)",
+			   path);
+		goto out;
+	}
 	obj = bpf_object__open_file(path, NULL);
 	if (!obj) {
 		char *nl = strchr(libbpf_msg, '\n');
