@@ -126,8 +126,7 @@ struct prog_ctx {
 /* copies @cnt user records of @rec_size bytes into @ksize-byte ones, as the
  * kernel does: the record size is at least @ksize, at most 252, a multiple
  * of 4, and the bytes past @ksize are zero (else E2BIG) */
-static int copy_records(const void *user, uint32_t cnt, uint32_t rec_size, size_t ksize,
-			void **out)
+static int copy_records(const void *user, uint32_t cnt, uint32_t rec_size, size_t ksize, void **out)
 {
 	char *k;
 
@@ -183,7 +182,8 @@ static int check_btf_info(struct prog_ctx *p, const struct bpftime_insn *insns, 
 	sub = calloc(n, sizeof(*sub));
 	ret = sub ? 0 : -ENOMEM;
 	for (uint32_t i = 0; !ret && i < n; i++) {
-		bool call = insns[i].code == (BPF_JMP | BPF_CALL) && insns[i].src == BPF_PSEUDO_CALL;
+		bool call =
+			insns[i].code == (BPF_JMP | BPF_CALL) && insns[i].src == BPF_PSEUDO_CALL;
 		bool func = insns[i].code == (BPF_LD | BPF_IMM | BPF_DW) &&
 			    insns[i].src == BPF_PSEUDO_FUNC;
 		int64_t t = (int64_t)i + insns[i].imm + 1;
@@ -213,14 +213,17 @@ static int check_btf_info(struct prog_ctx *p, const struct bpftime_insn *insns, 
 		ret = copy_records(u64_ptr(a->func_info), a->func_info_cnt, a->func_info_rec_size,
 				   sizeof(struct bpf_func_info), (void **)&p->finfo);
 		if (!ret && a->func_info_cnt != nsub) {
-			snprintf(err, errlen, "number of funcs in func_info doesn't match number of subprogs");
+			snprintf(err, errlen,
+				 "number of funcs in func_info doesn't match number of subprogs");
 			ret = -EINVAL;
 		}
 		for (uint32_t i = 0; !ret && i < nsub; i++) {
 			const struct btf_type *t = btf__type_by_id(btf, p->finfo[i].type_id);
 
 			if (p->finfo[i].insn_off != sub[i]) {
-				snprintf(err, errlen, "func_info BTF section doesn't match subprog layout in BPF program");
+				snprintf(err, errlen,
+					 "func_info BTF section doesn't match subprog layout in "
+					 "BPF program");
 				ret = -EINVAL;
 			} else if (!t || !btf_is_func(t)) {
 				snprintf(err, errlen, "invalid type id %u", p->finfo[i].type_id);
@@ -238,16 +241,19 @@ static int check_btf_info(struct prog_ctx *p, const struct bpftime_insn *insns, 
 
 			if ((i && l->insn_off <= l[-1].insn_off) || l->insn_off >= n ||
 			    !insns[l->insn_off].code) {
-				snprintf(err, errlen, "Invalid line_info[%u].insn_off:%u", i, l->insn_off);
+				snprintf(err, errlen, "Invalid line_info[%u].insn_off:%u", i,
+					 l->insn_off);
 				ret = -EINVAL;
 			} else if (!btf__name_by_offset(btf, l->line_off) ||
 				   !btf__name_by_offset(btf, l->file_name_off)) {
-				snprintf(err, errlen, "Invalid line_info[%u].line_off or .file_name_off", i);
+				snprintf(err, errlen,
+					 "Invalid line_info[%u].line_off or .file_name_off", i);
 				ret = -EINVAL;
 			}
 			while (!ret && s < nsub && sub[s] <= l->insn_off) {
 				if (sub[s] != l->insn_off) {
-					snprintf(err, errlen, "missing bpf_line_info for func#%u", s);
+					snprintf(err, errlen, "missing bpf_line_info for func#%u",
+						 s);
 					ret = -EINVAL;
 				}
 				s++;

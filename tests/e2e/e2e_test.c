@@ -144,8 +144,8 @@ static void remove_stale_segments(void)
 	while (d && (de = readdir(d))) {
 		int pid;
 
-		if (sscanf(de->d_name, "bpftime_e2e_%d_", &pid) == 1 && pid > 0 &&
-		    kill(pid, 0) && errno == ESRCH)
+		if (sscanf(de->d_name, "bpftime_e2e_%d_", &pid) == 1 && pid > 0 && kill(pid, 0) &&
+		    errno == ESRCH)
 			bpftime_shm__remove(de->d_name);
 	}
 	if (d)
@@ -713,9 +713,8 @@ static void test_loader_dies_with_bpftime(void **state)
 	spawn(&p, argv);
 	expect_out(&p, "ready\n");
 	shm = shm_open_now();
-	assert_int_equal(bpftime_handler__info(shm, find_named(shm, BPFTIME_HANDLER_PROG,
-							       "count_malloc"),
-					       &hi),
+	assert_int_equal(bpftime_handler__info(
+				 shm, find_named(shm, BPFTIME_HANDLER_PROG, "count_malloc"), &hi),
 			 0);
 	assert_true(hi.owner_pid > 0 && hi.owner_pid != p.pid);
 	kill(p.pid, SIGKILL);
@@ -902,7 +901,8 @@ static void same_source_lines_as_kernel(const char *ours)
 			snprintf(line, sizeof(line), "%.*s", (int)strcspn(l + 1, "\n") + 2, l);
 			if (!strstr(b, line))
 				fail_msg("line '%s' of the %s dump is not in the %s one", line + 1,
-					 dir ? "kernel's" : "bpftime", dir ? "bpftime" : "kernel's");
+					 dir ? "kernel's" : "bpftime",
+					 dir ? "bpftime" : "kernel's");
 			n++;
 		}
 		assert_true(n >= 8);

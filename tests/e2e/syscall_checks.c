@@ -360,21 +360,25 @@ static void check_func_line_info(void)
 			    .line_info_cnt = 2, .line_info_rec_size = sizeof(li[0]));
 		struct bpf_line_info bad[2];
 
-		prog = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "with_lines", "GPL", insns, 3, &o);
+		prog = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "with_lines", "GPL", insns, 3,
+				     &o);
 		CHECK(prog >= 0);
 		/* unsorted line info, a func info that is not at 0, no BTF */
 		memcpy(bad, li, sizeof(bad));
 		bad[1].insn_off = 0;
 		o.line_info = bad;
-		CHECK(bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "bad_lines", "GPL", insns, 3, &o) < 0 &&
+		CHECK(bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "bad_lines", "GPL", insns, 3, &o) <
+			      0 &&
 		      errno == EINVAL);
 		o.line_info = li;
 		fi.insn_off = 1;
-		CHECK(bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "bad_funcs", "GPL", insns, 3, &o) < 0 &&
+		CHECK(bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "bad_funcs", "GPL", insns, 3, &o) <
+			      0 &&
 		      errno == EINVAL);
 		fi.insn_off = 0;
 		o.prog_btf_fd = 0;
-		CHECK(bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "no_btf", "GPL", insns, 3, &o) < 0);
+		CHECK(bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "no_btf", "GPL", insns, 3, &o) <
+		      0);
 	}
 	bfd = btf__fd(btf);
 	/* the counts and record sizes first, as bpftool asks */
@@ -420,8 +424,8 @@ static void check_func_line_info(void)
 		if (again >= 0) {
 			struct btf *b = btf__load_from_kernel_by_id(info.btf_id);
 
-			CHECK(b && !strcmp(btf__name_by_offset(b, lo[1].line_off),
-					   "\treturn r + 2; }"));
+			CHECK(b &&
+			      !strcmp(btf__name_by_offset(b, lo[1].line_off), "\treturn r + 2; }"));
 			btf__free(b);
 			close(again);
 		}

@@ -558,7 +558,7 @@ struct handler {
 	uint32_t prog_type, expected_attach_type;
 	uint8_t *insns, *aot;
 	size_t cnt, aot_size;
-	int32_t prog_btf_fd; /* -1: none */
+	int32_t prog_btf_fd;	/* -1: none */
 	uint8_t *finfo, *linfo; /* BTF func info and line info */
 	size_t finfo_len, linfo_len;
 	uint32_t finfo_rec, linfo_rec;
@@ -809,9 +809,9 @@ static int parse_prog(struct import *im, struct handler *h, json_t *attr)
 	    (err = get_hex(im, h, attr, "line_info", false, &h->linfo, &h->linfo_len)))
 		return err;
 	if (h->finfo_rec < 8 || h->finfo_rec > 4096 || h->finfo_len % h->finfo_rec)
-		return bad(im, h, "attr.func_info must be records of func_info_rec_size (8 to 4096) bytes");
+		return bad(im, h, "attr.func_info: func_info_rec_size (8 to 4096) byte records");
 	if (h->linfo_rec < 16 || h->linfo_rec > 4096 || h->linfo_len % h->linfo_rec)
-		return bad(im, h, "attr.line_info must be records of line_info_rec_size (16 to 4096) bytes");
+		return bad(im, h, "attr.line_info: line_info_rec_size (16 to 4096) byte records");
 	if (lic && (!json_is_string(lic) || strlen(json_string_value(lic)) >= sizeof(h->license)))
 		return bad(im, h, "attr.license must be a string of at most 63 bytes");
 	snprintf(h->license, sizeof(h->license), "%s", lic ? json_string_value(lic) : "GPL");
@@ -1187,9 +1187,9 @@ static int apply_one(struct import *im, struct handler *h)
 		return apply_map(im, h);
 	case K_PROG: {
 		BPFTIME_OPTS(bpftime_prog_create_opts, o,
-			     .expected_attach_type = h->expected_attach_type,
-			     .license = h->license, .prog_btf_fd = h->prog_btf_fd,
-			     .func_info = h->finfo, .func_info_rec_size = h->finfo_rec,
+			     .expected_attach_type = h->expected_attach_type, .license = h->license,
+			     .prog_btf_fd = h->prog_btf_fd, .func_info = h->finfo,
+			     .func_info_rec_size = h->finfo_rec,
 			     .func_info_cnt = (uint32_t)(h->finfo_len / h->finfo_rec),
 			     .line_info = h->linfo, .line_info_rec_size = h->linfo_rec,
 			     .line_info_cnt = (uint32_t)(h->linfo_len / h->linfo_rec));
