@@ -357,7 +357,7 @@ static bool libbpf_survives(const char *path)
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return true;
-	return !WIFSIGNALED(status);
+	return WIFEXITED(status) && !WEXITSTATUS(status); /* (ASan exits 1 on a crash) */
 }
 
 int aot_progs__open(const char *path, struct aot_prog **progs, size_t *nprogs, char *err,
