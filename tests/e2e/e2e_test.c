@@ -870,13 +870,15 @@ static void test_segment_full(void **state)
 	shm_done(shm);
 }
 
-/* every source line (";" comment) of bpftool's xlated dump of count_malloc
- * is in @ours and the other way round, when the kernel can load the object */
+/* every source line (";" comment with file, line and column) of bpftool's
+ * xlated dump of count_malloc is in @ours and the other way round, when the
+ * kernel can load the object */
 static void same_source_lines_as_kernel(const char *ours)
 {
 	char obj[4096];
 	const char *load[] = { bpftool_bin, "prog", "load", obj, kernel_pin, NULL };
-	const char *dump[] = { bpftool_bin, "prog", "dump", "xlated", "pinned", kernel_pin, NULL };
+	const char *dump[] = { bpftool_bin, "prog",	"dump",	 "xlated",
+			       "pinned",    kernel_pin, "linum", NULL };
 	struct proc k;
 
 	snprintf(obj, sizeof(obj), "%s/malloc/malloc.bpf.o", examples);
@@ -940,8 +942,9 @@ static void test_bpftool(void **state)
 		assert_non_null(strstr(p.obuf, want));
 	}
 	{
-		const char *a[] = { guard_bin, bpftime_bin, "load",  bpftool_bin,   "prog",
-				    "dump",    "xlated",    "name", "count_malloc", NULL };
+		const char *a[] = { guard_bin,	    bpftime_bin, "load",   bpftool_bin,
+				    "prog",	    "dump",	 "xlated", "name",
+				    "count_malloc", "linum",	 NULL };
 
 		spawn(&p, a);
 		assert_int_equal(finish(&p), 0);
@@ -950,7 +953,8 @@ static void test_bpftool(void **state)
 		assert_non_null(strstr(p.obuf, "call bpf_map_lookup_elem#1"));
 		/* the BTF func info and line info: the prototype and C lines */
 		assert_non_null(strstr(p.obuf, "int count_malloc(struct pt_regs * ctx):\n"));
-		assert_non_null(strstr(p.obuf, "; v = bpf_map_lookup_elem(&counts, &pid);\n"));
+		assert_non_null(strstr(p.obuf, "; v = bpf_map_lookup_elem(&counts, &pid); [file:"));
+		assert_non_null(strstr(p.obuf, "malloc.bpf.c line_num:"));
 		same_source_lines_as_kernel(p.obuf);
 	}
 	{
