@@ -434,6 +434,60 @@ static void check_func_line_info(void)
 		close(prog);
 }
 
+/* a big locked value: writers store one number everywhere, a reader must
+ * never see two (a copy torn by a concurrent update) */
+struct big_locked {
+	uint32_t cnt, lock;
+	uint64_t data[31];
+};
+
+struct lock_writer {
+	int fd;
+	uint32_t key, base;
+	int fails;
+};
+
+static void *lock_writer(void *arg)
+{
+	struct lock_writer *w = arg;
+	struct big_locked v = { 0 };
+
+	for (uint32_t i = 0; i < 20000; i++) {
+		v.cnt = w->base + i;
+		for (int k = 0; k < 31; k++)
+			v.data[k] = v.cnt;
+		if (bpf_map_update_elem(w->fd, &w->key, &v, BPF_F_LOCK))
+			w->fails++;
+	}
+	return NULL;
+}
+
+/* two writers and a reader on one element with BPF_F_LOCK: every value read
+ * is whole */
+static int locked_reads(int fd, uint32_t key)
+{
+	struct lock_writer w[2] = { { fd, key, 0, 0 }, { fd, key, 1u << 20, 0 } };
+	struct big_locked v;
+	pthread_t th[2];
+	int torn = 0;
+
+	for (int i = 0; i < 2; i++)
+		CHECK(!pthread_create(&th[i], NULL, lock_writer, &w[i]));
+	for (int i = 0; i < 20000; i++) {
+		if (bpf_map_lookup_elem_flags(fd, &key, &v, BPF_F_LOCK)) {
+			torn++;
+			continue;
+		}
+		for (int k = 0; k < 31; k++)
+			torn += v.data[k] != v.cnt;
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(w[i].fails == 0);
+	}
+	return torn;
+}
+
 /* BPF_F_LOCK: the spin lock's place comes from the BTF of the map value;
  * locked updates and lookups skip the lock word (a lookup shows it as 0) */
 static void check_spin_lock(void)
@@ -443,7 +497,7 @@ static void check_spin_lock(void)
 		uint32_t cnt, lock;
 		uint64_t data;
 	} v = { 7, 0xffffffff, 0x1122334455667788ull }, out;
-	int u32, lockt, val, fd;
+	int u32, lockt, val, arr, big, fd;
 	uint32_t k = 0;
 
 	CHECK(btf != NULL);
@@ -457,6 +511,11 @@ static void check_spin_lock(void)
 	btf__add_field(btf, "cnt", u32, 0, 0);
 	btf__add_field(btf, "lock", lockt, 32, 0);
 	btf__add_field(btf, "data", u32 + 1, 64, 0);
+	arr = btf__add_array(btf, u32, u32 + 1, 31);
+	big = btf__add_struct(btf, "big_locked", sizeof(struct big_locked));
+	btf__add_field(btf, "cnt", u32, 0, 0);
+	btf__add_field(btf, "lock", lockt, 32, 0);
+	CHECK(!btf__add_field(btf, "data", arr, 64, 0));
 	CHECK(!btf__load_into_kernel(btf));
 	for (int i = 0; i < 2; i++) {
 		uint32_t type = i ? BPF_MAP_TYPE_ARRAY : BPF_MAP_TYPE_HASH;
@@ -475,6 +534,21 @@ static void check_spin_lock(void)
 		CHECK(bpf_map_update_elem(fd, &k, &v, BPF_F_LOCK | BPF_NOEXIST) < 0 &&
 		      errno == EEXIST);
 		close(fd);
+	}
+	{
+		/* concurrent locked updates and lookups of a 256-byte value */
+		LIBBPF_OPTS(bpf_map_create_opts, o, .btf_fd = btf__fd(btf), .btf_key_type_id = u32,
+			    .btf_value_type_id = big);
+		struct big_locked z = { 0 };
+
+		for (int i = 0; i < 2; i++) {
+			fd = bpf_map_create(i ? BPF_MAP_TYPE_ARRAY : BPF_MAP_TYPE_HASH,
+					    "big_locked", 4, sizeof(z), 2, &o);
+			CHECK(fd >= 0);
+			CHECK(!bpf_map_update_elem(fd, &k, &z, BPF_ANY));
+			CHECK(locked_reads(fd, k) == 0);
+			close(fd);
+		}
 	}
 	{
 		/* a map type whose values take no lock */
