@@ -5,6 +5,7 @@
  * holds a lock.  The others must finish (a deadlock fails by the CTest
  * timeout), every update a thread saw committed must be there, and every
  * lock must still be usable afterwards. */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpftime/map.h>
@@ -36,6 +38,45 @@ struct progress {
 static char shm_name[64];
 static struct progress *prog;
 static int hfd, afd;
+
+/* What a test has not reaped yet, and its segment mapping: a failed
+ * assertion leaves them to the teardown (cleanup()), which kills and reaps
+ * every child and removes the segment. */
+static pid_t kids[NPROC];
+static struct bpftime_shm *test_shm;
+
+/* fork() that records the child; the child dies with this process */
+static pid_t fork_kid(void)
+{
+	pid_t parent = getpid(), pid;
+	size_t slot;
+
+	for (slot = 0; slot < NPROC && kids[slot]; slot++)
+		;
+	assert_true(slot < NPROC);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(127);
+		return 0;
+	}
+	kids[slot] = pid;
+	return pid;
+}
+
+/* waitpid() that forgets the child once it is reaped */
+static pid_t reap(pid_t pid, int *status)
+{
+	pid_t w;
+
+	while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR)
+		;
+	for (size_t i = 0; w > 0 && i < NPROC; i++)
+		if (kids[i] == w)
+			kids[i] = 0;
+	return w;
+}
 
 static uint64_t key_of(int p, int t, uint64_t i)
 {
@@ -134,7 +175,7 @@ static void test_kill_mid_way(void **state)
 	(void)state;
 	snprintf(shm_name, sizeof(shm_name), "bpftime_test_mp_%d", getpid());
 	bpftime_shm__remove(shm_name);
-	shm = bpftime_shm__create(&o);
+	shm = test_shm = bpftime_shm__create(&o);
 	assert_non_null(shm);
 	hfd = bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "h", 8, 8, NPROC * NTHR * N + SCRATCH,
 				  NULL);
@@ -144,7 +185,7 @@ static void test_kill_mid_way(void **state)
 	assert_true(prog != MAP_FAILED);
 
 	for (int p = 0; p < NPROC; p++) {
-		pids[p] = fork();
+		pids[p] = fork_kid();
 		if (pids[p] == 0)
 			child(p);
 	}
@@ -154,12 +195,12 @@ static void test_kill_mid_way(void **state)
 		usleep(100);
 	usleep(2000);
 	kill(pids[VICTIM], SIGKILL);
-	assert_int_equal(waitpid(pids[VICTIM], &st, 0), pids[VICTIM]);
+	assert_int_equal(reap(pids[VICTIM], &st), pids[VICTIM]);
 	assert_true(WIFSIGNALED(st));
 	for (int p = 0; p < NPROC; p++) {
 		if (p == VICTIM)
 			continue;
-		assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
+		assert_int_equal(reap(pids[p], &st), pids[p]);
 		assert_true(WIFEXITED(st));
 		assert_int_equal(WEXITSTATUS(st), 0);
 	}
@@ -205,6 +246,8 @@ static void test_kill_mid_way(void **state)
 		bpftime_map__delete(shm, hfd, &k);
 	}
 	munmap(prog, sizeof(*prog));
+	prog = NULL;
+	test_shm = NULL;
 	bpftime_shm__close(shm);
 	bpftime_shm__remove(shm_name);
 }
@@ -262,17 +305,17 @@ static void test_lru_pressure(void **state)
 	(void)state;
 	snprintf(shm_name, sizeof(shm_name), "bpftime_test_mplru_%d", getpid());
 	bpftime_shm__remove(shm_name);
-	shm = bpftime_shm__create(&o);
+	shm = test_shm = bpftime_shm__create(&o);
 	assert_non_null(shm);
 	lfd = bpftime_map__create(shm, -1, BPFTIME_MAP_LRU_HASH, "l", 8, 8, 256, NULL);
 	assert_true(lfd >= 0);
 	for (int p = 0; p < NPROC; p++) {
-		pids[p] = fork();
+		pids[p] = fork_kid();
 		if (pids[p] == 0)
 			lru_child(p, lfd);
 	}
 	for (int p = 0; p < NPROC; p++) {
-		assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
+		assert_int_equal(reap(pids[p], &st), pids[p]);
 		assert_true(WIFEXITED(st));
 		assert_int_equal(WEXITSTATUS(st), 0);
 	}
@@ -284,6 +327,7 @@ static void test_lru_pressure(void **state)
 		} while (bpftime_map__get_next_key(shm, lfd, &k, &k) == 0);
 	}
 	assert_true(n > 0 && n <= 256);
+	test_shm = NULL;
 	bpftime_shm__close(shm);
 	bpftime_shm__remove(shm_name);
 }
@@ -342,7 +386,7 @@ static void test_readers_vs_recycling(void **state)
 	(void)state;
 	snprintf(shm_name, sizeof(shm_name), "bpftime_test_mprw_%d", getpid());
 	bpftime_shm__remove(shm_name);
-	shm = bpftime_shm__create(&o);
+	shm = test_shm = bpftime_shm__create(&o);
 	assert_non_null(shm);
 	/* few buckets per key: long chains, elements recycled at once */
 	fd = bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "rw", 8, 8, STABLE + CHURN, NULL);
@@ -355,30 +399,46 @@ static void test_readers_vs_recycling(void **state)
 	stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(stop != MAP_FAILED);
 	for (int r = 0; r < 4; r++) {
-		pids[r] = fork();
+		pids[r] = fork_kid();
 		if (pids[r] == 0)
 			rw_child(r, fd, stop);
 	}
 	/* the readers stop when the writers are done */
 	for (int r = 0; r < 2; r++) {
-		assert_int_equal(waitpid(pids[r], &st, 0), pids[r]);
+		assert_int_equal(reap(pids[r], &st), pids[r]);
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
 	atomic_store(stop, 1);
 	for (int r = 2; r < 4; r++) {
-		assert_int_equal(waitpid(pids[r], &st, 0), pids[r]);
+		assert_int_equal(reap(pids[r], &st), pids[r]);
 		assert_true(WIFEXITED(st));
 		assert_int_equal(WEXITSTATUS(st), 0);
 	}
 	munmap((void *)stop, 4096);
+	test_shm = NULL;
 	bpftime_shm__close(shm);
 	bpftime_shm__remove(shm_name);
 }
 
-/* a failed assertion skips the test's own cleanup */
+/* cmocka runs this after each test, passed or failed: a failed assertion
+ * skips the test's own cleanup */
 static int cleanup(void **state)
 {
 	(void)state;
+	for (size_t i = 0; i < NPROC; i++) {
+		if (kids[i]) {
+			kill(kids[i], SIGKILL);
+			reap(kids[i], NULL);
+		}
+	}
+	if (test_shm) {
+		bpftime_shm__close(test_shm);
+		test_shm = NULL;
+	}
+	if (prog) {
+		munmap(prog, sizeof(*prog));
+		prog = NULL;
+	}
 	bpftime_shm__remove(shm_name);
 	return 0;
 }

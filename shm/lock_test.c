@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +29,65 @@ struct area {
 	_Atomic uint32_t stop;
 };
 
+/* What a test has not reaped or unmapped yet: a failed assertion leaves
+ * them to the teardown (cleanup()), which kills and reaps every child. */
+static pid_t kids[4];
+static struct area *cur;
+
+/* fork() that records the child; the child dies with this process */
+static pid_t fork_kid(void)
+{
+	pid_t parent = getpid(), pid;
+	size_t slot;
+
+	for (slot = 0; slot < 4 && kids[slot]; slot++)
+		;
+	assert_true(slot < 4);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(127);
+		return 0;
+	}
+	kids[slot] = pid;
+	return pid;
+}
+
+/* waitpid() that forgets the child once it is reaped */
+static pid_t reap(pid_t pid, int *status)
+{
+	pid_t w;
+
+	while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR)
+		;
+	for (size_t i = 0; w > 0 && i < 4; i++)
+		if (kids[i] == w)
+			kids[i] = 0;
+	return w;
+}
+
+static void area_free(struct area *a)
+{
+	munmap(a, sizeof(*a));
+	cur = NULL;
+}
+
+/* cmocka runs this after each test, passed or failed */
+static int cleanup(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < 4; i++) {
+		if (kids[i]) {
+			kill(kids[i], SIGKILL);
+			reap(kids[i], NULL);
+		}
+	}
+	if (cur)
+		area_free(cur);
+	return 0;
+}
+
 static struct area *area_new(void)
 {
 	struct area *a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -35,6 +95,7 @@ static struct area *area_new(void)
 	pthread_mutexattr_t at;
 
 	assert_ptr_not_equal(a, MAP_FAILED);
+	cur = a;
 	for (int i = 0; i < NLOCKS; i++)
 		assert_int_equal(shm_mutex_init(&a->m[i]), 0);
 	pthread_mutexattr_init(&at);
@@ -64,7 +125,7 @@ static void test_fast_path_on(void **state)
 	assert_int_equal(a->m[0].m.__data.__lock, 0);
 	assert_int_equal(shm_trylock(&a->m[0]), 0);
 	shm_unlock(&a->m[0]);
-	munmap(a, sizeof(*a));
+	area_free(a);
 }
 
 /* What the next locker gets from each mutex after a holder died: 0 when it
@@ -92,7 +153,7 @@ static void test_kill_holding_many(void **state)
 
 	(void)state;
 	assert_int_equal(pipe(pfd), 0);
-	child = fork();
+	child = fork_kid();
 	if (child == 0) {
 		shm_lock(&a->m[0]);
 		shm_lock(&a->m[1]);
@@ -114,7 +175,7 @@ static void test_kill_holding_many(void **state)
 	}
 	assert_int_equal(read(pfd[0], &c, 1), 1);
 	kill(child, SIGKILL);
-	waitpid(child, NULL, 0);
+	reap(child, NULL);
 	assert_int_equal(take(&a->m[0].m), EOWNERDEAD);
 	assert_int_equal(take(&a->m[1].m), 0);
 	assert_int_equal(take(&a->plain), EOWNERDEAD);
@@ -123,18 +184,18 @@ static void test_kill_holding_many(void **state)
 	assert_int_equal(take(&a->m[4].m), EOWNERDEAD);
 	assert_int_equal(take(&a->m[5].m), 0);
 	/* and shm_lock itself recovers one */
-	child = fork();
+	child = fork_kid();
 	if (child == 0) {
 		shm_lock(&a->m[3]);
 		_exit(0);
 	}
-	waitpid(child, NULL, 0);
+	reap(child, NULL);
 	shm_lock(&a->m[3]);
 	shm_unlock(&a->m[3]);
 	assert_int_equal(take(&a->m[3].m), 0);
 	close(pfd[0]);
 	close(pfd[1]);
-	munmap(a, sizeof(*a));
+	area_free(a);
 }
 
 static void *hold_and_exit(void *arg)
@@ -161,7 +222,7 @@ static void test_thread_exit_holding(void **state)
 	assert_int_equal(take(&a->m[2].m), EOWNERDEAD);
 	shm_unlock(&a->m[0]);
 	assert_int_equal(take(&a->m[0].m), 0);
-	munmap(a, sizeof(*a));
+	area_free(a);
 }
 
 #define THREADS 4
@@ -199,7 +260,7 @@ static void test_contention(void **state)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 	assert_int_equal(a->counter, (uint64_t)THREADS * ROUNDS);
 	assert_int_equal(a->m[0].m.__data.__lock, 0);
-	munmap(a, sizeof(*a));
+	area_free(a);
 }
 
 /* Processes contending on one lock, one of them SIGKILLed while it churns
@@ -212,7 +273,7 @@ static void test_kill_while_contended(void **state)
 	int status;
 
 	(void)state;
-	victim = fork();
+	victim = fork_kid();
 	if (victim == 0) {
 		for (;;) {
 			shm_lock(&a->m[0]);
@@ -220,30 +281,30 @@ static void test_kill_while_contended(void **state)
 			shm_unlock(&a->m[0]);
 		}
 	}
-	worker = fork();
+	worker = fork_kid();
 	if (worker == 0) {
 		hammer(a);
 		_exit(0);
 	}
 	usleep(20000);
 	kill(victim, SIGKILL);
-	waitpid(victim, NULL, 0);
+	reap(victim, NULL);
 	hammer(a);
-	assert_int_equal(waitpid(worker, &status, 0), worker);
+	assert_int_equal(reap(worker, &status), worker);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	shm_lock(&a->m[0]);
 	shm_unlock(&a->m[0]);
-	munmap(a, sizeof(*a));
+	area_free(a);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fast_path_on),
-		cmocka_unit_test(test_kill_holding_many),
-		cmocka_unit_test(test_thread_exit_holding),
-		cmocka_unit_test(test_contention),
-		cmocka_unit_test(test_kill_while_contended),
+		cmocka_unit_test_teardown(test_fast_path_on, cleanup),
+		cmocka_unit_test_teardown(test_kill_holding_many, cleanup),
+		cmocka_unit_test_teardown(test_thread_exit_holding, cleanup),
+		cmocka_unit_test_teardown(test_contention, cleanup),
+		cmocka_unit_test_teardown(test_kill_while_contended, cleanup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

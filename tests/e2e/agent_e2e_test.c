@@ -12,6 +12,7 @@
  *   agent_e2e_test BPFTIME GUARD EXAMPLES_DIR
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -25,12 +26,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <bpftime/shm.h>
 
 /* a safety net so a broken build fails instead of hanging; never a measurement */
 #define STUCK_MS 60000
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *bpftime_bin, *guard_bin, *examples;
 
@@ -42,13 +46,31 @@ struct proc {
 	size_t olen, elen;
 };
 
+/* Every process a test starts, until finish() reaps it: the teardown
+ * (cleanup()) kills what a failed assertion left, the whole process group
+ * (guard, bpftime and the loader or target), reaps it and removes the test's
+ * segment.  A child also gets SIGKILL when this test process dies. */
+static struct {
+	pid_t pid; /* also the process group */
+	int out, err, in;
+	bool reaped; /* by finish(): only its group may be left */
+} live[32];
+
+/* a segment the test itself made (closed by the teardown if still open) */
+static struct bpftime_shm *test_shm;
+
 /* runs argv with stdout/stderr to pipes (and stdin from one if @in) */
 static void spawn(struct proc *p, const char *const *argv, bool in)
 {
 	int o[2], e[2], i[2] = { -1, -1 };
+	pid_t parent = getpid();
+	size_t slot;
 
 	memset(p, 0, sizeof(*p));
 	p->in = -1;
+	for (slot = 0; slot < ARRAY_SIZE(live) && live[slot].pid; slot++)
+		;
+	assert_true(slot < ARRAY_SIZE(live));
 	assert_int_equal(pipe2(o, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(e, O_CLOEXEC), 0);
 	if (in)
@@ -56,6 +78,9 @@ static void spawn(struct proc *p, const char *const *argv, bool in)
 	p->pid = fork();
 	assert_true(p->pid >= 0);
 	if (p->pid == 0) {
+		setpgid(0, 0);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(127);
 		dup2(o[1], 1);
 		dup2(e[1], 2);
 		if (in)
@@ -69,8 +94,66 @@ static void spawn(struct proc *p, const char *const *argv, bool in)
 		close(i[0]);
 		p->in = i[1];
 	}
+	setpgid(p->pid, p->pid); /* whichever of us runs first */
 	p->out = o[0];
 	p->err = e[0];
+	live[slot].pid = p->pid;
+	live[slot].out = p->out;
+	live[slot].err = p->err;
+	live[slot].in = p->in;
+	live[slot].reaped = false;
+}
+
+static void reaped(pid_t pid)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(live); i++)
+		if (live[i].pid == pid)
+			live[i].reaped = true;
+}
+
+/* cmocka runs this after each test, passed or failed */
+static int cleanup(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(live); i++) {
+		if (!live[i].pid)
+			continue;
+		kill(-live[i].pid, SIGKILL); /* the loader too, if its bpftime went first */
+		if (!live[i].reaped) {
+			kill(live[i].pid, SIGKILL);
+			while (waitpid(live[i].pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			close(live[i].out);
+			close(live[i].err);
+			if (live[i].in >= 0)
+				close(live[i].in);
+		}
+		live[i].pid = 0;
+	}
+	if (test_shm) {
+		bpftime_shm__close(test_shm);
+		test_shm = NULL;
+	}
+	if (getenv("BPFTIME_GLOBAL_SHM_NAME"))
+		bpftime_shm__remove(NULL);
+	return 0;
+}
+
+/* segments of earlier runs of this test that were killed before cleaning up */
+static void remove_stale_segments(void)
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		int pid;
+
+		if (sscanf(de->d_name, "bpftime_agent_e2e_%d_", &pid) == 1 && pid > 0 &&
+		    kill(pid, 0) && errno == ESRCH)
+			bpftime_shm__remove(de->d_name);
+	}
+	if (d)
+		closedir(d);
 }
 
 /* reads what is available from both pipes, waiting up to @ms; notes EOF */
@@ -131,6 +214,7 @@ static int finish(struct proc *p)
 		pump(p, 50);
 	}
 	assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
+	reaped(p->pid);
 	close(p->out);
 	close(p->err);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -386,7 +470,7 @@ static void test_live_attach_detach(void **state)
 	shm_for_test("live");
 	/* the segment exists before anything is loaded into it */
 	BPFTIME_OPTS(bpftime_shm_opts, so);
-	struct bpftime_shm *shm = bpftime_shm__create(&so);
+	struct bpftime_shm *shm = test_shm = bpftime_shm__create(&so);
 
 	assert_non_null(shm);
 	cmd(vargv, "start", ex("victim/victim"), "-1", "2", NULL);
@@ -404,6 +488,7 @@ static void test_live_attach_detach(void **state)
 	kill(victim.pid, SIGTERM);
 	assert_int_equal(finish(&victim), 128 + SIGTERM);
 	assert_int_equal(victim.elen, 0);
+	test_shm = NULL;
 	bpftime_shm__close(shm);
 	bpftime_shm__remove(NULL);
 }
@@ -511,7 +596,7 @@ static void test_start_children_and_status(void **state)
 	(void)state;
 	shm_for_test("children");
 	BPFTIME_OPTS(bpftime_shm_opts, so);
-	struct bpftime_shm *shm = bpftime_shm__create(&so);
+	struct bpftime_shm *shm = test_shm = bpftime_shm__create(&so);
 
 	assert_non_null(shm);
 	spawn(&p, argv1, false);
@@ -522,6 +607,7 @@ static void test_start_children_and_status(void **state)
 	spawn(&p, argv2, false);
 	assert_int_not_equal(finish(&p), 0);
 	assert_non_null(strstr(p.ebuf, "usage"));
+	test_shm = NULL;
 	bpftime_shm__close(shm);
 	bpftime_shm__remove(NULL);
 }
@@ -529,15 +615,15 @@ static void test_start_children_and_status(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_malloc_count),
-		cmocka_unit_test(test_funclatency),
-		cmocka_unit_test(test_readline),
-		cmocka_unit_test(test_override),
-		cmocka_unit_test(test_probes_threads_shlib),
-		cmocka_unit_test(test_live_attach_detach),
-		cmocka_unit_test(test_attach_pid),
-		cmocka_unit_test(test_unserved),
-		cmocka_unit_test(test_start_children_and_status),
+		cmocka_unit_test_teardown(test_malloc_count, cleanup),
+		cmocka_unit_test_teardown(test_funclatency, cleanup),
+		cmocka_unit_test_teardown(test_readline, cleanup),
+		cmocka_unit_test_teardown(test_override, cleanup),
+		cmocka_unit_test_teardown(test_probes_threads_shlib, cleanup),
+		cmocka_unit_test_teardown(test_live_attach_detach, cleanup),
+		cmocka_unit_test_teardown(test_attach_pid, cleanup),
+		cmocka_unit_test_teardown(test_unserved, cleanup),
+		cmocka_unit_test_teardown(test_start_children_and_status, cleanup),
 	};
 
 	if (argc < 4) {
@@ -548,5 +634,6 @@ int main(int argc, char **argv)
 	guard_bin = argv[2];
 	examples = argv[3];
 	signal(SIGPIPE, SIG_IGN);
+	remove_stale_segments();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
