@@ -65,12 +65,14 @@ struct map_create_ctx {
 	int32_t spin_lock_off; /* -1: none */
 };
 
-/* The kernel's search for a struct bpf_spin_lock in a map value: the value
- * type, typedefs and qualifiers skipped, is a struct; a member whose type is
- * the struct named bpf_spin_lock is the lock (4-byte aligned; a second one is
- * E2BIG).  Read from the BTF blob the loader stored with BTF_LOAD.
- * Returns 0 with *@off the byte offset or -1, or -errno. */
-static int map_spin_lock(const union bpf_attr *a, int32_t *off)
+/* The kernel's map_check_btf, read from the BTF blob the loader stored with
+ * BTF_LOAD: the key and value types (when given) have the map's key and
+ * value sizes, and a struct bpf_spin_lock is looked for in the value: the
+ * value type, typedefs and qualifiers skipped, is a struct; a member whose
+ * type is the struct named bpf_spin_lock is the lock (4-byte aligned; a
+ * second one is E2BIG).  Returns 0 with *@off the byte offset or -1, or
+ * -errno. */
+static int map_check_btf(const union bpf_attr *a, int32_t *off)
 {
 	const struct btf_type *t;
 	const void *data;
@@ -87,6 +89,12 @@ static int map_spin_lock(const union bpf_attr *a, int32_t *off)
 	btf = btf__new(data, (uint32_t)size);
 	if (!btf)
 		return -EINVAL;
+	if ((a->btf_key_type_id &&
+	     btf__resolve_size(btf, a->btf_key_type_id) != (long long)a->key_size) ||
+	    btf__resolve_size(btf, a->btf_value_type_id) != (long long)a->value_size) {
+		btf__free(btf);
+		return -EINVAL;
+	}
 	t = btf__type_by_id(btf, a->btf_value_type_id);
 	while (t && (btf_is_mod(t) || btf_is_typedef(t)))
 		t = btf__type_by_id(btf, t->type);
@@ -155,7 +163,7 @@ static int map_create(const union bpf_attr *a)
 		/* the kernel's map_check_btf: fd maps and stack traces take no BTF */
 		if (is_fd_map(a->map_type))
 			return -EINVAL;
-		ret = map_spin_lock(a, &c.spin_lock_off);
+		ret = map_check_btf(a, &c.spin_lock_off);
 		if (ret)
 			return ret;
 		if (c.spin_lock_off >= 0 && !spin_lock_ok(a->map_type))

@@ -551,6 +551,16 @@ static void check_spin_lock(void)
 		}
 	}
 	{
+		/* BTF types of other sizes than the map's key and value */
+		LIBBPF_OPTS(bpf_map_create_opts, o, .btf_fd = btf__fd(btf), .btf_key_type_id = u32,
+			    .btf_value_type_id = val);
+
+		CHECK(bpf_map_create(BPF_MAP_TYPE_HASH, "bad_value", 4, 8, 4, &o) < 0 &&
+		      errno == EINVAL);
+		CHECK(bpf_map_create(BPF_MAP_TYPE_HASH, "bad_key", 8, 16, 4, &o) < 0 &&
+		      errno == EINVAL);
+	}
+	{
 		/* a map type whose values take no lock */
 		LIBBPF_OPTS(bpf_map_create_opts, o, .btf_fd = btf__fd(btf), .btf_key_type_id = u32,
 			    .btf_value_type_id = val);
