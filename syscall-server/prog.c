@@ -4,8 +4,10 @@
  * (bpftime_vm__load on a scratch VM that knows the runtime's helper ids and
  * resolves map lddws against the segment).  A rejected program gets -EINVAL
  * and the verifier's message in the loader's log buffer, which libbpf prints
- * between its "-- BEGIN PROG LOAD LOG --" lines.  Accepted programs are stored
- * with their type, expected attach type, name, license and BTF fd; lddws that
+ * between its "-- BEGIN PROG LOAD LOG --" lines.  BTF func info and line
+ * info are checked as the kernel's check_btf_info does.  Accepted programs
+ * are stored with their type, expected attach type, name, license, BTF (which
+ * the program holds) and func/line info (kernel record sizes); lddws that
  * name maps by fd_array index are rewritten to map fds first, so the stored
  * program only refers to handler slots.
  *
