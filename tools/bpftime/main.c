@@ -155,13 +155,11 @@ int cli_run_preloaded(const char *preload, char **argv, int *pidp)
 {
 	struct sigaction sa = { .sa_handler = forward }, old_int, old_term;
 	const char *old = getenv("LD_PRELOAD");
+	pid_t parent = getpid(), pid, w;
 	int status;
-	pid_t pid, w;
 
 	/* forward from before the fork: a signal sent as soon as the loader
 	 * is up must not kill us instead */
-	pid_t parent = getpid();
-
 	child_pid = 0;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
