@@ -172,7 +172,7 @@ static int check_btf_info(struct prog_ctx *p, const struct bpftime_insn *insns, 
 	if (!a->func_info_cnt && !a->line_info_cnt)
 		return 0;
 	if (!a->prog_btf_fd)
-		return -EBADF; /* btf_get_by_fd(0) */
+		return srv_bad_fd(0); /* btf_get_by_fd(0): stdin is no BTF */
 	data = bpftime_btf__data(srv.shm, (int)a->prog_btf_fd, &size);
 	if (!data)
 		return -EBADF;
