@@ -377,7 +377,8 @@ static void check_func_line_info(void)
 		      errno == EINVAL);
 		fi.insn_off = 0;
 		o.prog_btf_fd = 0;
-		CHECK(bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "no_btf", "GPL", insns, 3, &o) < 0 &&
+		CHECK(bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "no_btf", "GPL", insns, 3, &o) <
+			      0 &&
 		      errno == (fcntl(0, F_GETFD) < 0 ? EBADF : EINVAL));
 	}
 	bfd = btf__fd(btf);
