@@ -1017,6 +1017,76 @@ static void test_push_pop_peek(void **state)
 
 /* ---- engines ---------------------------------------------------------- */
 
+/* bpf_spin_lock/unlock: two threads increment two counters of one array
+ * value under the value's lock; no increment is lost and the lock word is
+ * free afterwards.  Without the lock the read-modify-write races. */
+struct spin_arg {
+	int fd;
+	int runs;
+};
+
+static void *spin_worker(void *p)
+{
+	struct spin_arg *a = p;
+
+	for (int i = 0; i < a->runs; i++) {
+		uint64_t r0 = 1;
+
+		if (bpftime_runtime__run(F->rt, a->fd, NULL, 0, &r0) || r0 != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_spin_lock(void **state)
+{
+	BPFTIME_OPTS(bpftime_map_create_opts, mopts, .spin_lock_off = 0, .has_spin_lock = true);
+	int arr = bpftime_map__create(F->shm, -1, BPFTIME_MAP_ARRAY, "locked", 4, 24, 1, &mopts);
+	const struct bpftime_insn prog[] = {
+		BPF_ST_MEM(BPF_W, 10, -4, 0),
+		BPF_LD_MAP_FD(1, arr),
+		BPF_MOV64_REG(2, 10),
+		BPF_ALU64_IMM(BPF_ADD, 2, -4),
+		BPF_CALL_HELPER(1),
+		BPF_JMP_IMM(BPF_JEQ, 0, 0, 12),
+		BPF_MOV64_REG(6, 0),
+		BPF_MOV64_REG(1, 6),
+		BPF_CALL_HELPER(93),
+		BPF_LDX_MEM(BPF_DW, 1, 6, 8),
+		BPF_ALU64_IMM(BPF_ADD, 1, 1),
+		BPF_STX_MEM(BPF_DW, 6, 1, 8),
+		BPF_LDX_MEM(BPF_DW, 1, 6, 16),
+		BPF_ALU64_IMM(BPF_ADD, 1, 1),
+		BPF_STX_MEM(BPF_DW, 6, 1, 16),
+		BPF_MOV64_REG(1, 6),
+		BPF_CALL_HELPER(94),
+		BPF_MOV64_IMM(0, 0),
+		BPF_EXIT_INSN(),
+	};
+	struct spin_arg a = { .runs = 100000 };
+	struct {
+		uint32_t lock, pad;
+		uint64_t a, b;
+	} v;
+	pthread_t th[2];
+	void *res;
+	uint32_t k = 0;
+
+	UNUSED(state);
+	assert_true(arr >= 0);
+	a.fd = add_prog(prog, ARRAY_SIZE(prog), -1);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, spin_worker, &a), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(th[i], &res), 0);
+		assert_null(res);
+	}
+	assert_int_equal(bpftime_map__lookup(F->shm, arr, &k, &v, 0), 0);
+	assert_int_equal(v.a, 2 * (uint64_t)a.runs);
+	assert_int_equal(v.b, 2 * (uint64_t)a.runs);
+	assert_int_equal(v.lock, 0);
+}
+
 static void test_engines(void **state)
 {
 	const struct bpftime_insn prog[] = {
@@ -1229,6 +1299,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_stack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_perf_event_output_and_percpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_pop_peek, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spin_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_embedder_helper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aot_from_prog_handler, setup, teardown),

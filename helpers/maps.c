@@ -47,6 +47,29 @@ HELPER_DECL(map_push_elem)
 	return (uint64_t)bpftime_map_push_elem(MAP(r1), PTR(r2), r3);
 }
 
+/* bpf_spin_lock/unlock: r1 points at a struct bpf_spin_lock inside a map
+ * value.  The protocol is the one BPF_F_LOCK control-plane operations use,
+ * so a program and a loader's locked update exclude each other. */
+HELPER_DECL(spin_lock)
+{
+	UNUSED(r2);
+	UNUSED(r3);
+	UNUSED(r4);
+	UNUSED(r5);
+	bpftime_spin_lock(PTR(r1));
+	return 0;
+}
+
+HELPER_DECL(spin_unlock)
+{
+	UNUSED(r2);
+	UNUSED(r3);
+	UNUSED(r4);
+	UNUSED(r5);
+	bpftime_spin_unlock(PTR(r1));
+	return 0;
+}
+
 HELPER_DECL(map_pop_elem)
 {
 	UNUSED(r3);

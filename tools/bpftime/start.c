@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,5 +86,8 @@ int cmd_start(const struct cli *cli, int argc, char **argv)
 	}
 	if (cli_find_lib(cli, "libbpftime-agent.so", BPFTIME_BUILD_AGENT, agent, sizeof(agent)))
 		return 1;
+	/* as with `bpftime load`: a target whose wrapper is gone (killed test,
+	 * closed terminal) ends too instead of running on as an orphan */
+	cli_pdeathsig = SIGTERM;
 	return cli_run_preloaded(agent, argv + i, &pid);
 }
