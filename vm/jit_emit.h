@@ -173,6 +173,19 @@ static inline void emit_rr(struct jit_out *o, uint8_t op, bool w, int dst, int s
 	emit2(o, op, 0xc0 | (src & 7) << 3 | (dst & 7));
 }
 
+/* imul dst, dst, imm: 6b /r ib when the immediate fits a byte, else 69 /r id */
+static inline void emit_imul_imm(struct jit_out *o, bool w, int dst, int32_t imm)
+{
+	emit_rex(o, w, dst, dst, false);
+	if (is_s8(imm)) {
+		emit2(o, 0x6b, 0xc0 | (dst & 7) << 3 | (dst & 7));
+		emit1(o, (uint8_t)imm);
+	} else {
+		emit2(o, 0x69, 0xc0 | (dst & 7) << 3 | (dst & 7));
+		emit_u32(o, (uint32_t)imm);
+	}
+}
+
 static inline void emit_mov_rr(struct jit_out *o, bool w, int dst, int src)
 {
 	emit_rr(o, 0x89, w, dst, src);

@@ -836,14 +836,7 @@ static int emit_insn(struct jit *j, struct jit_out *o, size_t pc, const struct j
 		emit_rr(o, 0x29, true, dst, src);
 		return 0;
 	case OP_MUL64_IMM:
-		emit_rex(o, true, dst, dst, false);
-		if (is_s8(imm)) {
-			emit2(o, 0x6b, 0xc0 | (dst & 7) << 3 | (dst & 7));
-			emit1(o, (uint8_t)imm);
-		} else {
-			emit2(o, 0x69, 0xc0 | (dst & 7) << 3 | (dst & 7));
-			emit_u32(o, (uint32_t)imm);
-		}
+		emit_imul_imm(o, true, dst, imm);
 		return 0;
 	case OP_MUL64_REG:
 		emit_0f_rr(o, 0xaf, true, dst, src, false);
@@ -942,14 +935,7 @@ static int emit_insn(struct jit *j, struct jit_out *o, size_t pc, const struct j
 		emit_rr(o, 0x29, false, dst, src);
 		return 0;
 	case OP_MUL32_IMM:
-		emit_rex(o, false, dst, dst, false);
-		if (is_s8(imm)) {
-			emit2(o, 0x6b, 0xc0 | (dst & 7) << 3 | (dst & 7));
-			emit1(o, (uint8_t)imm);
-		} else {
-			emit2(o, 0x69, 0xc0 | (dst & 7) << 3 | (dst & 7));
-			emit_u32(o, (uint32_t)imm);
-		}
+		emit_imul_imm(o, false, dst, imm);
 		return 0;
 	case OP_MUL32_REG:
 		emit_0f_rr(o, 0xaf, false, dst, src, false);
