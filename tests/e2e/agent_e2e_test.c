@@ -30,106 +30,20 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <bpftime/shm.h>
-
-/* a safety net so a broken build fails instead of hanging; never a measurement */
-#define STUCK_MS 60000
+#include "proc.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *bpftime_bin, *guard_bin, *examples;
 
-struct proc {
-	pid_t pid;
-	int out, err, in;
-	bool out_eof, err_eof;
-	char obuf[1 << 17], ebuf[1 << 16];
-	size_t olen, elen;
-};
-
-/* Every process a test starts, until finish() reaps it: the teardown
- * (cleanup()) kills what a failed assertion left, the whole process group
- * (guard, bpftime and the loader or target), reaps it and removes the test's
- * segment.  A child also gets SIGKILL when this test process dies. */
-static struct {
-	pid_t pid; /* also the process group */
-	int out, err, in;
-	bool reaped; /* by finish(): only its group may be left */
-} live[32];
-
 /* a segment the test itself made (closed by the teardown if still open) */
 static struct bpftime_shm *test_shm;
-
-/* runs argv with stdout/stderr to pipes (and stdin from one if @in) */
-static void spawn(struct proc *p, const char *const *argv, bool in)
-{
-	int o[2], e[2], i[2] = { -1, -1 };
-	pid_t parent = getpid();
-	size_t slot;
-
-	memset(p, 0, sizeof(*p));
-	p->in = -1;
-	for (slot = 0; slot < ARRAY_SIZE(live) && live[slot].pid; slot++)
-		;
-	assert_true(slot < ARRAY_SIZE(live));
-	assert_int_equal(pipe2(o, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(e, O_CLOEXEC), 0);
-	if (in)
-		assert_int_equal(pipe2(i, O_CLOEXEC), 0);
-	p->pid = fork();
-	assert_true(p->pid >= 0);
-	if (p->pid == 0) {
-		setpgid(0, 0);
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
-			_exit(127);
-		dup2(o[1], 1);
-		dup2(e[1], 2);
-		if (in)
-			dup2(i[0], 0);
-		execv(argv[0], (char **)argv);
-		_exit(127);
-	}
-	close(o[1]);
-	close(e[1]);
-	if (in) {
-		close(i[0]);
-		p->in = i[1];
-	}
-	setpgid(p->pid, p->pid); /* whichever of us runs first */
-	p->out = o[0];
-	p->err = e[0];
-	live[slot].pid = p->pid;
-	live[slot].out = p->out;
-	live[slot].err = p->err;
-	live[slot].in = p->in;
-	live[slot].reaped = false;
-}
-
-static void reaped(pid_t pid)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(live); i++)
-		if (live[i].pid == pid)
-			live[i].reaped = true;
-}
 
 /* cmocka runs this after each test, passed or failed */
 static int cleanup(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(live); i++) {
-		if (!live[i].pid)
-			continue;
-		kill(-live[i].pid, SIGKILL); /* the loader too, if its bpftime went first */
-		if (!live[i].reaped) {
-			kill(live[i].pid, SIGKILL);
-			while (waitpid(live[i].pid, NULL, 0) < 0 && errno == EINTR)
-				;
-			close(live[i].out);
-			close(live[i].err);
-			if (live[i].in >= 0)
-				close(live[i].in);
-		}
-		live[i].pid = 0;
-	}
+	kill_live();
 	if (test_shm) {
 		bpftime_shm__close(test_shm);
 		test_shm = NULL;
@@ -137,68 +51,6 @@ static int cleanup(void **state)
 	if (getenv("BPFTIME_GLOBAL_SHM_NAME"))
 		bpftime_shm__remove(NULL);
 	return 0;
-}
-
-/* segments of earlier runs of this test that were killed before cleaning up */
-static void remove_stale_segments(void)
-{
-	DIR *d = opendir("/dev/shm");
-	struct dirent *de;
-
-	while (d && (de = readdir(d))) {
-		int pid;
-
-		if (sscanf(de->d_name, "bpftime_agent_e2e_%d_", &pid) == 1 && pid > 0 &&
-		    kill(pid, 0) && errno == ESRCH)
-			bpftime_shm__remove(de->d_name);
-	}
-	if (d)
-		closedir(d);
-}
-
-/* reads what is available from both pipes, waiting up to @ms; notes EOF */
-static bool pump(struct proc *p, int ms)
-{
-	struct pollfd fds[2] = { { p->out_eof ? -1 : p->out, POLLIN, 0 },
-				 { p->err_eof ? -1 : p->err, POLLIN, 0 } };
-	bool got = false;
-
-	if (poll(fds, 2, ms) <= 0)
-		return false;
-	if (fds[0].revents) {
-		ssize_t n = read(p->out, p->obuf + p->olen, sizeof(p->obuf) - 1 - p->olen);
-
-		if (n > 0) {
-			p->olen += (size_t)n;
-			got = true;
-		} else if (n == 0) {
-			p->out_eof = true;
-		}
-	}
-	if (fds[1].revents) {
-		ssize_t n = read(p->err, p->ebuf + p->elen, sizeof(p->ebuf) - 1 - p->elen);
-
-		if (n > 0) {
-			p->elen += (size_t)n;
-			got = true;
-		} else if (n == 0) {
-			p->err_eof = true;
-		}
-	}
-	p->obuf[p->olen] = 0;
-	p->ebuf[p->elen] = 0;
-	return got;
-}
-
-static void expect_out(struct proc *p, const char *needle)
-{
-	for (int waited = 0; !strstr(p->obuf, needle); waited += 50) {
-		if (waited > STUCK_MS) {
-			print_error("stdout: %s\nstderr: %s\n", p->obuf, p->ebuf);
-			fail_msg("'%s' never appeared", needle);
-		}
-		pump(p, 50);
-	}
 }
 
 static int finish(struct proc *p)
@@ -634,6 +486,6 @@ int main(int argc, char **argv)
 	guard_bin = argv[2];
 	examples = argv[3];
 	signal(SIGPIPE, SIG_IGN);
-	remove_stale_segments();
+	remove_stale_segments("bpftime_agent_e2e_");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

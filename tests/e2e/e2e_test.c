@@ -29,9 +29,7 @@
 #include <cmocka.h>
 #include <bpftime/map.h>
 #include <bpftime/shm.h>
-
-/* a safety net so a broken build fails instead of hanging; never a measurement */
-#define STUCK_MS 60000
+#include "proc.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -39,88 +37,17 @@ static const char *bpftime_bin, *guard_bin, *examples, *checks_bin, *server_path
 	*bpftool_bin;
 static char victim[4096];
 
-struct proc {
-	pid_t pid;
-	int out, err;
-	char obuf[1 << 16], ebuf[1 << 16];
-	size_t olen, elen;
-};
-
-/* Every process a test starts, until finish() reaps it: the teardown kills
- * what a failed assertion left (its whole process group: bpftime and the
- * loader) and removes the test's segment.  A child also gets SIGKILL when
- * this test process dies, and `bpftime load` passes SIGTERM on to the
- * loader when it dies (PR_SET_PDEATHSIG both). */
-static struct {
-	pid_t pid; /* also the process group */
-	int out, err;
-	bool reaped; /* by finish(): only its group may be left */
-} live[32];
-
-static void spawn(struct proc *p, const char *const *argv)
-{
-	pid_t parent = getpid();
-	int o[2], e[2];
-	size_t slot;
-
-	memset(p, 0, sizeof(*p));
-	for (slot = 0; slot < ARRAY_SIZE(live) && live[slot].pid; slot++)
-		;
-	assert_true(slot < ARRAY_SIZE(live));
-	assert_int_equal(pipe2(o, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(e, O_CLOEXEC), 0);
-	p->pid = fork();
-	assert_true(p->pid >= 0);
-	if (p->pid == 0) {
-		setpgid(0, 0);
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
-			_exit(127);
-		dup2(o[1], 1);
-		dup2(e[1], 2);
-		execv(argv[0], (char **)argv);
-		_exit(127);
-	}
-	setpgid(p->pid, p->pid); /* whichever of us runs first */
-	close(o[1]);
-	close(e[1]);
-	p->out = o[0];
-	p->err = e[0];
-	live[slot].pid = p->pid;
-	live[slot].out = p->out;
-	live[slot].err = p->err;
-	live[slot].reaped = false;
-}
-
 /* the kernel's copy of an object, pinned while it is dumped (the teardown
  * removes the pin if a check fails first) */
 static char kernel_pin[128];
 /* a second segment a test made (removed by the teardown if still there) */
 static char second_shm[96];
 
-static void reaped(pid_t pid)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(live); i++)
-		if (live[i].pid == pid)
-			live[i].reaped = true;
-}
-
 /* cmocka runs this after each test, passed or failed */
 static int cleanup(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(live); i++) {
-		if (!live[i].pid)
-			continue;
-		kill(-live[i].pid, SIGKILL); /* the loader too, if its bpftime went first */
-		if (!live[i].reaped) {
-			kill(live[i].pid, SIGKILL);
-			while (waitpid(live[i].pid, NULL, 0) < 0 && errno == EINTR)
-				;
-			close(live[i].out);
-			close(live[i].err);
-		}
-		live[i].pid = 0;
-	}
+	kill_live();
 	if (getenv("BPFTIME_GLOBAL_SHM_NAME"))
 		bpftime_shm__remove(NULL);
 	unsetenv("BPFTIME_E2E_USERSPACE");
@@ -133,64 +60,6 @@ static int cleanup(void **state)
 		second_shm[0] = 0;
 	}
 	return 0;
-}
-
-/* segments of earlier runs of this test that were killed before cleaning up */
-static void remove_stale_segments(void)
-{
-	DIR *d = opendir("/dev/shm");
-	struct dirent *de;
-
-	while (d && (de = readdir(d))) {
-		int pid;
-
-		if (sscanf(de->d_name, "bpftime_e2e_%d_", &pid) == 1 && pid > 0 && kill(pid, 0) &&
-		    errno == ESRCH)
-			bpftime_shm__remove(de->d_name);
-	}
-	if (d)
-		closedir(d);
-}
-
-/* reads what is available from both pipes, waiting up to @ms */
-static bool pump(struct proc *p, int ms)
-{
-	struct pollfd fds[2] = { { p->out, POLLIN, 0 }, { p->err, POLLIN, 0 } };
-	bool got = false;
-
-	if (poll(fds, 2, ms) <= 0)
-		return false;
-	if (fds[0].revents) {
-		ssize_t n = read(p->out, p->obuf + p->olen, sizeof(p->obuf) - 1 - p->olen);
-
-		if (n > 0) {
-			p->olen += (size_t)n;
-			got = true;
-		}
-	}
-	if (fds[1].revents) {
-		ssize_t n = read(p->err, p->ebuf + p->elen, sizeof(p->ebuf) - 1 - p->elen);
-
-		if (n > 0) {
-			p->elen += (size_t)n;
-			got = true;
-		}
-	}
-	p->obuf[p->olen] = 0;
-	p->ebuf[p->elen] = 0;
-	return got;
-}
-
-/* waits for @needle in the process's stdout */
-static void expect_out(struct proc *p, const char *needle)
-{
-	for (int waited = 0; !strstr(p->obuf, needle); waited += 100) {
-		if (waited > STUCK_MS) {
-			print_error("stdout: %s\nstderr: %s\n", p->obuf, p->ebuf);
-			fail_msg("'%s' never appeared", needle);
-		}
-		pump(p, 100);
-	}
 }
 
 static int finish(struct proc *p)
@@ -311,7 +180,7 @@ static void test_guard_blocks_kernel(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/malloc/malloc", examples);
-	spawn(&p, argv);
+	spawn(&p, argv, false);
 	assert_int_not_equal(finish(&p), 0);
 	assert_non_null(strstr(p.ebuf, "cannot load"));
 }
@@ -330,7 +199,7 @@ static void test_malloc_example(void **state)
 	(void)state;
 	shm_for_test("malloc");
 	load_args(argv, "malloc", "-i", "100", NULL);
-	spawn(&p, argv);
+	spawn(&p, argv, false);
 	expect_out(&p, "ready\n");
 	shm = shm_open_now();
 	map = find_named(shm, BPFTIME_HANDLER_MAP, "counts");
@@ -373,13 +242,13 @@ static void test_exit_code_and_children(void **state)
 
 	(void)state;
 	shm_for_test("exit");
-	spawn(&p, argv1);
+	spawn(&p, argv1, false);
 	assert_int_equal(finish(&p), 7);
-	spawn(&p, argv2);
+	spawn(&p, argv2, false);
 	assert_int_equal(finish(&p), 0);
 	assert_null(strstr(p.obuf, "syscall-server"));
 	assert_non_null(strstr(p.obuf, "preload=["));
-	spawn(&p, argv3);
+	spawn(&p, argv3, false);
 	assert_int_not_equal(finish(&p), 0);
 	assert_non_null(strstr(p.ebuf, "bogus"));
 	bpftime_shm__remove(NULL);
@@ -403,7 +272,7 @@ static void test_load_options(void **state)
 
 	(void)state;
 	shm_for_test("options");
-	spawn(&p, argv1);
+	spawn(&p, argv1, false);
 	assert_int_equal(finish(&p), 0);
 	assert_non_null(strstr(p.obuf, "env=[8][1][err]"));
 	/* the quiet level held: not even the start line */
@@ -411,7 +280,7 @@ static void test_load_options(void **state)
 	shm = shm_open_now();
 	assert_int_equal(bpftime_shm__size(shm), 8u << 20);
 	shm_done(shm);
-	spawn(&p, argv2);
+	spawn(&p, argv2, false);
 	assert_int_equal(finish(&p), 1);
 	assert_non_null(strstr(p.ebuf, "/nonexistent"));
 	/* the server of this build, named by its directory */
@@ -419,7 +288,7 @@ static void test_load_options(void **state)
 	slash = strrchr(dir, '/');
 	assert_non_null(slash);
 	*slash = 0;
-	spawn(&p, argv3);
+	spawn(&p, argv3, false);
 	assert_int_equal(finish(&p), 0);
 	assert_non_null(strstr(p.ebuf, "bpftime-syscall-server started"));
 	bpftime_shm__remove(NULL);
@@ -445,7 +314,7 @@ static void test_uretprobe_ringbuf(void **state)
 	(void)state;
 	shm_for_test("uret");
 	load_args(argv, "uretprobe", "-i", "50", victim, NULL);
-	spawn(&p, argv);
+	spawn(&p, argv, false);
 	expect_out(&p, "ready\n");
 	shm = shm_open_now();
 	map = find_named(shm, BPFTIME_HANDLER_MAP, "events");
@@ -500,7 +369,7 @@ static void test_globals(void **state)
 	(void)state;
 	shm_for_test("globals");
 	load_args(argv, "globals", "-i", "50", victim, "target_func", "4242", "0x5eed5eed", NULL);
-	spawn(&p, argv);
+	spawn(&p, argv, false);
 	expect_out(&p, "ready\n");
 	shm = shm_open_now();
 	ro = find_named(shm, BPFTIME_HANDLER_MAP, ".rodata");
@@ -543,7 +412,7 @@ static void test_every_map_type(void **state)
 	(void)state;
 	shm_for_test("maps");
 	load_args(argv, "maps", "-i", "50", victim, NULL);
-	spawn(&p, argv);
+	spawn(&p, argv, false);
 	expect_out(&p, "ready\n");
 	assert_non_null(strstr(p.obuf, "\n0 failures\n"));
 	shm = shm_open_now();
@@ -589,7 +458,7 @@ static void test_syscall_checks(void **state)
 	snprintf(obj, sizeof(obj), "%s/malloc/malloc.bpf.o", examples);
 	shm_for_test("checks");
 	setenv("BPFTIME_E2E_USERSPACE", "1", 1);
-	spawn(&p, argv);
+	spawn(&p, argv, false);
 	if (finish(&p) != 0)
 		fail_msg("syscall_checks failed:\n%s\nstderr:\n%s", p.obuf, p.ebuf);
 	unsetenv("BPFTIME_E2E_USERSPACE");
@@ -623,7 +492,7 @@ static void test_syscall_checks(void **state)
 		const char *t;
 		int rc;
 
-		spawn(&k, kargv);
+		spawn(&k, kargv, false);
 		rc = finish(&k);
 		if (rc == 77)
 			return;
@@ -648,9 +517,9 @@ static void test_two_loaders_and_kill(void **state)
 	(void)state;
 	shm_for_test("two");
 	load_args(argv, "malloc", "-i", "100", NULL);
-	spawn(&a, argv);
+	spawn(&a, argv, false);
 	expect_out(&a, "ready\n");
-	spawn(&b, argv);
+	spawn(&b, argv, false);
 	expect_out(&b, "ready\n");
 	shm = shm_open_now();
 	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_PROG), 2);
@@ -710,7 +579,7 @@ static void test_loader_dies_with_bpftime(void **state)
 	(void)state;
 	shm_for_test("orphan");
 	load_args(argv, "malloc", "-i", "50", NULL);
-	spawn(&p, argv);
+	spawn(&p, argv, false);
 	expect_out(&p, "ready\n");
 	shm = shm_open_now();
 	assert_int_equal(bpftime_handler__info(
@@ -744,7 +613,7 @@ static void test_bpftimetool(void **state)
 		skip();
 	shm_for_test("tool");
 	load_args(argv, "malloc", "-i", "50", NULL);
-	spawn(&loader, argv);
+	spawn(&loader, argv, false);
 	expect_out(&loader, "ready\n");
 	shm = shm_open_now();
 	prog = find_named(shm, BPFTIME_HANDLER_PROG, "count_malloc");
@@ -756,7 +625,7 @@ static void test_bpftimetool(void **state)
 		char *text;
 		long n;
 
-		spawn(&p, eargv);
+		spawn(&p, eargv, false);
 		assert_int_equal(finish(&p), 0);
 		f = fopen(json, "r");
 		assert_non_null(f);
@@ -792,7 +661,7 @@ static void test_bpftimetool(void **state)
 		snprintf(name, sizeof(name), "%s", getenv("BPFTIME_GLOBAL_SHM_NAME"));
 		snprintf(second_shm, sizeof(second_shm), "%s_import", name);
 		setenv("BPFTIME_GLOBAL_SHM_NAME", second_shm, 1);
-		spawn(&p, iargv);
+		spawn(&p, iargv, false);
 		rc = finish(&p);
 		setenv("BPFTIME_GLOBAL_SHM_NAME", name, 1);
 		unlink(json);
@@ -827,7 +696,7 @@ static void test_bpftimetool(void **state)
 		const char *rargv[] = { guard_bin, tool_bin, "run", cmdline, data, "repeat", "5", NULL };
 		char want[64];
 
-		spawn(&p, rargv);
+		spawn(&p, rargv, false);
 		assert_int_equal(finish(&p), 0);
 		unlink(data);
 		assert_non_null(strstr(p.obuf, "Return value: 0"));
@@ -852,7 +721,7 @@ static void test_segment_full(void **state)
 
 	(void)state;
 	shm_for_test("full");
-	spawn(&p, fargv);
+	spawn(&p, fargv, false);
 	assert_int_equal(finish(&p), 1);
 	assert_non_null(strstr(p.obuf, "Cannot allocate memory"));
 	assert_non_null(strstr(p.ebuf, "BPFTIME_SHM_MEMORY_MB"));
@@ -864,7 +733,7 @@ static void test_segment_full(void **state)
 	/* its memory comes back (maps after a grace period, or at once when
 	 * an allocation would fail): the next loader gets what it needs */
 	load_args(margv, "maps", "-n", "0", victim, NULL);
-	spawn(&p, margv);
+	spawn(&p, margv, false);
 	assert_int_equal(finish(&p), 0);
 	assert_non_null(strstr(p.obuf, "\n0 failures\n"));
 	shm_done(shm);
@@ -883,13 +752,13 @@ static void same_source_lines_as_kernel(const char *ours)
 
 	snprintf(obj, sizeof(obj), "%s/malloc/malloc.bpf.o", examples);
 	snprintf(kernel_pin, sizeof(kernel_pin), "/sys/fs/bpf/bpftime_e2e_%d_xlated", getpid());
-	spawn(&k, load);
+	spawn(&k, load, false);
 	if (finish(&k)) {
 		print_message("kernel cannot load %s (%s): no comparison\n", obj, k.ebuf);
 		kernel_pin[0] = 0;
 		return;
 	}
-	spawn(&k, dump);
+	spawn(&k, dump, false);
 	assert_int_equal(finish(&k), 0);
 	unlink(kernel_pin);
 	kernel_pin[0] = 0;
@@ -926,7 +795,7 @@ static void test_bpftool(void **state)
 		skip();
 	shm_for_test("bpftool");
 	load_args(argv, "malloc", "-i", "50", NULL);
-	spawn(&loader, argv);
+	spawn(&loader, argv, false);
 	expect_out(&loader, "ready\n");
 	shm = shm_open_now();
 	assert_int_equal(bpftime_handler__info(shm, find_named(shm, BPFTIME_HANDLER_MAP, "counts"),
@@ -935,7 +804,7 @@ static void test_bpftool(void **state)
 	{
 		const char *a[] = { guard_bin, bpftime_bin, "load", bpftool_bin, "prog", "show", NULL };
 
-		spawn(&p, a);
+		spawn(&p, a, false);
 		assert_int_equal(finish(&p), 0);
 		assert_non_null(strstr(p.obuf, "kprobe  name count_malloc"));
 		snprintf(want, sizeof(want), "map_ids %u", hi.id);
@@ -946,7 +815,7 @@ static void test_bpftool(void **state)
 				    "prog",	    "dump",	 "xlated", "name",
 				    "count_malloc", "linum",	 NULL };
 
-		spawn(&p, a);
+		spawn(&p, a, false);
 		assert_int_equal(finish(&p), 0);
 		snprintf(want, sizeof(want), "r1 = map[id:%u]", hi.id);
 		assert_non_null(strstr(p.obuf, want));
@@ -964,7 +833,7 @@ static void test_bpftool(void **state)
 				    "value",   "77",	    "0",    "0",    "0",     "0",	   "0",
 				    "0",       "0",	    NULL };
 
-		spawn(&p, a);
+		spawn(&p, a, false);
 		assert_int_equal(finish(&p), 0);
 		expect_out(&loader, "pid 4242: 77 malloc calls\n");
 	}
@@ -991,7 +860,7 @@ static void test_foreign_segment(void **state)
 	fclose(f);
 	chmod(path, 0600);
 	load_args(argv, "malloc", "-n", "0", NULL);
-	spawn(&p, argv);
+	spawn(&p, argv, false);
 	assert_int_equal(finish(&p), 1);
 	assert_non_null(strstr(p.ebuf, "not a bpftime segment"));
 	assert_non_null(strstr(p.ebuf, "Function not implemented"));
@@ -1014,10 +883,10 @@ static void test_crowded_table(void **state)
 
 	(void)state;
 	shm_for_test("crowded");
-	spawn(&h, hargv);
+	spawn(&h, hargv, false);
 	expect_out(&h, "holding 300 maps\n");
 	load_args(margv, "maps", "-n", "0", victim, NULL);
-	spawn(&m, margv);
+	spawn(&m, margv, false);
 	assert_int_equal(finish(&m), 0);
 	assert_non_null(strstr(m.obuf, "\n0 failures\n"));
 	shm = shm_open_now();
@@ -1060,6 +929,6 @@ int main(int argc, char **argv)
 	checks_bin = argv[4];
 	snprintf(victim, sizeof(victim), "%s/victim/victim", examples);
 	signal(SIGPIPE, SIG_IGN);
-	remove_stale_segments();
+	remove_stale_segments("bpftime_e2e_");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
