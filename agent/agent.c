@@ -208,7 +208,7 @@ static bool is_uprobe_type(int32_t type)
 /* Does the perf event at @fd concern this process?  Fills @pi. */
 static bool perf_wanted(int fd, struct bpftime_perf_event_info *pi)
 {
-	if (bpftime_perf_event__info(agent.shm, fd, pi) || !is_uprobe_type(pi->type))
+	if (bpftime_perf_event_get_info(agent.shm, fd, pi) || !is_uprobe_type(pi->type))
 		return false;
 	if (!pi->enabled || (pi->pid != -1 && pi->pid != agent.pid))
 		return false;
@@ -241,19 +241,19 @@ static int collect(struct want **out, size_t *nout)
 	size_t n = 0, cap = 0;
 	int err = 0;
 
-	for (int fd = bpftime_handler__next(agent.shm, -1); !err && fd >= 0;
-	     fd = bpftime_handler__next(agent.shm, fd)) {
+	for (int fd = bpftime_handler_next(agent.shm, -1); !err && fd >= 0;
+	     fd = bpftime_handler_next(agent.shm, fd)) {
 		struct bpftime_handler_info hi, ti;
 		struct bpftime_perf_event_info pi;
 		struct bpftime_link_info li;
 		struct bpftime_prog_info gi;
 
-		if (bpftime_handler__info(agent.shm, fd, &hi))
+		if (bpftime_handler_get_info(agent.shm, fd, &hi))
 			continue;
 		if (hi.type == BPFTIME_HANDLER_LINK) {
-			if (bpftime_link__info(agent.shm, fd, &li) || !perf_wanted(li.target_fd, &pi))
+			if (bpftime_link_get_info(agent.shm, fd, &li) || !perf_wanted(li.target_fd, &pi))
 				continue;
-			if (bpftime_handler__info(agent.shm, li.prog_fd, &ti) ||
+			if (bpftime_handler_get_info(agent.shm, li.prog_fd, &ti) ||
 			    ti.type != BPFTIME_HANDLER_PROG)
 				continue;
 			err = add_want(&w, &n, &cap,
@@ -264,7 +264,7 @@ static int collect(struct want **out, size_t *nout)
 						       .perf_fd = li.target_fd,
 						       .cookie = li.cookie ? li.cookie : pi.cookie });
 		} else if (hi.type == BPFTIME_HANDLER_PROG) {
-			if (bpftime_prog__info(agent.shm, fd, &gi))
+			if (bpftime_prog_get_info(agent.shm, fd, &gi))
 				continue;
 			for (uint32_t i = 0; !err && i < gi.attach_cnt; i++) {
 				if (!perf_wanted(gi.attach_fds[i], &pi))

@@ -76,7 +76,7 @@ static uint64_t slot(int i)
 	uint64_t v[32];
 	uint32_t key = 0;
 
-	assert_int_equal(bpftime_map__lookup(shm, vals, &key, v, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, vals, &key, v, 0), 0);
 	return v[i];
 }
 
@@ -85,7 +85,7 @@ static void clear_slots(void)
 	uint64_t v[32] = { 0 };
 	uint32_t key = 0;
 
-	assert_int_equal(bpftime_map__update(shm, vals, &key, v, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, vals, &key, v, 0), 0);
 }
 
 static uint64_t sym_offset(const char *name)
@@ -98,7 +98,7 @@ static uint64_t sym_offset(const char *name)
 
 static int new_prog(const char *name, const struct bpftime_insn *insns, size_t cnt)
 {
-	int fd = bpftime_prog__create(shm, -1, KPROBE_PROG, name, insns, cnt, NULL);
+	int fd = bpftime_prog_create(shm, -1, KPROBE_PROG, name, insns, cnt, NULL);
 
 	assert_true(fd >= 0);
 	return fd;
@@ -108,17 +108,17 @@ static int new_perf(int type, const char *module, const char *sym, int pid)
 {
 	BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = type, .pid = pid, .module = module,
 		     .offset = sym_offset(sym));
-	int fd = bpftime_perf_event__create(shm, -1, &o);
+	int fd = bpftime_perf_event_create(shm, -1, &o);
 
 	assert_true(fd >= 0);
-	assert_int_equal(bpftime_perf_event__enable(shm, fd, true), 0);
+	assert_int_equal(bpftime_perf_event_enable(shm, fd, true), 0);
 	return fd;
 }
 
 static int new_link(int prog, int perf, uint64_t cookie)
 {
 	BPFTIME_OPTS(bpftime_link_opts, o, .cookie = cookie);
-	int fd = bpftime_link__create(shm, -1, prog, perf, &o);
+	int fd = bpftime_link_create(shm, -1, prog, perf, &o);
 
 	assert_true(fd >= 0);
 	return fd;
@@ -142,7 +142,7 @@ static void close_fds(int n, ...)
 
 	va_start(ap, n);
 	for (int i = 0; i < n; i++)
-		assert_int_equal(bpftime_handler__close(shm, va_arg(ap, int)), 0);
+		assert_int_equal(bpftime_handler_close(shm, va_arg(ap, int)), 0);
 	va_end(ap);
 	wait_synced();
 }
@@ -417,10 +417,10 @@ static void test_filters(void **state)
 	other = new_perf(BPFTIME_PERF_TYPE_UPROBE, exe, "agt_add", getpid() + 100000);
 	mine = new_perf(BPFTIME_PERF_TYPE_UPROBE, exe, "agt_add", getpid());
 	off = new_perf(BPFTIME_PERF_TYPE_UPROBE, exe, "agt_add", -1);
-	assert_int_equal(bpftime_perf_event__enable(shm, off, false), 0);
-	nomod = bpftime_perf_event__create(shm, -1, &o);
+	assert_int_equal(bpftime_perf_event_enable(shm, off, false), 0);
+	nomod = bpftime_perf_event_create(shm, -1, &o);
 	assert_true(nomod >= 0);
-	assert_int_equal(bpftime_perf_event__enable(shm, nomod, true), 0);
+	assert_int_equal(bpftime_perf_event_enable(shm, nomod, true), 0);
 	l1 = new_link(prog, other, 0);
 	l2 = new_link(prog, mine, 0);
 	l3 = new_link(prog, off, 0);
@@ -430,7 +430,7 @@ static void test_filters(void **state)
 	add_ptr(1, 0, 0, 0, 0, 0);
 	assert_int_equal(slot(22), 1);
 	/* enabling the disabled one attaches it */
-	assert_int_equal(bpftime_perf_event__enable(shm, off, true), 0);
+	assert_int_equal(bpftime_perf_event_enable(shm, off, true), 0);
 	wait_synced();
 	assert_int_equal(agent_attached_count(), 2);
 	add_ptr(1, 0, 0, 0, 0, 0);
@@ -449,7 +449,7 @@ static void test_attach_fds(void **state)
 	clear_slots();
 	prog = PROG("c23", c23, 0);
 	perf = new_perf(BPFTIME_PERF_TYPE_UPROBE, exe, "agt_ret7", -1);
-	assert_int_equal(bpftime_prog__add_attach_fd(shm, prog, perf), 0);
+	assert_int_equal(bpftime_prog_add_attach_fd(shm, prog, perf), 0);
 	wait_synced();
 	assert_int_equal(agent_attached_count(), 1);
 	ret7_ptr(0);
@@ -524,9 +524,9 @@ static void test_dlopen_later(void **state)
 			 0);
 	o.offset = off;
 	prog = PROG("c27", c27, 0);
-	perf = bpftime_perf_event__create(shm, -1, &o);
+	perf = bpftime_perf_event_create(shm, -1, &o);
 	assert_true(perf >= 0);
-	assert_int_equal(bpftime_perf_event__enable(shm, perf, true), 0);
+	assert_int_equal(bpftime_perf_event_enable(shm, perf, true), 0);
 	link = new_link(prog, perf, 0);
 	wait_synced();
 	assert_int_equal(agent_attached_count(), 0); /* not mapped yet */
@@ -714,7 +714,7 @@ static int setup(void **state)
 	shm = bpftime_shm__create(&so);
 	if (!shm)
 		return -1;
-	vals = bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY, "vals", 4, 32 * 8, 1, NULL);
+	vals = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "vals", 4, 32 * 8, 1, NULL);
 	if (vals < 0)
 		return -1;
 	o.shm_name = shm_name;

@@ -193,7 +193,7 @@ static uint64_t sym_offset(const char *name)
 
 static int make_prog(const char *name, const struct bpftime_insn *insns, size_t cnt)
 {
-	int fd = bpftime_prog__create(shm, -1, KPROBE_PROG, name, insns, cnt, NULL);
+	int fd = bpftime_prog_create(shm, -1, KPROBE_PROG, name, insns, cnt, NULL);
 
 	if (fd < 0) {
 		fprintf(stderr, "agent_bench: cannot store prog %s: %s\n", name, strerror(-fd));
@@ -209,12 +209,12 @@ static int attach_prog(int prog, int type, const char *sym, int *perf)
 		     .offset = sym_offset(sym));
 	int link;
 
-	*perf = bpftime_perf_event__create(shm, -1, &o);
-	if (*perf < 0 || bpftime_perf_event__enable(shm, *perf, true)) {
+	*perf = bpftime_perf_event_create(shm, -1, &o);
+	if (*perf < 0 || bpftime_perf_event_enable(shm, *perf, true)) {
 		fprintf(stderr, "agent_bench: cannot create a perf event\n");
 		exit(1);
 	}
-	link = bpftime_link__create(shm, -1, prog, *perf, NULL);
+	link = bpftime_link_create(shm, -1, prog, *perf, NULL);
 	if (link < 0) {
 		fprintf(stderr, "agent_bench: cannot create a link\n");
 		exit(1);
@@ -227,7 +227,7 @@ static uint64_t sentinel_count(void)
 	uint32_t key = 0;
 	uint64_t v = 0;
 
-	bpftime_map__lookup(shm, counter_map, &key, &v, 0);
+	bpftime_map_lookup_elem(shm, counter_map, &key, &v, 0);
 	return v;
 }
 
@@ -269,9 +269,9 @@ static void agent_row(const char *name, struct attached *a)
 	wait_sentinel(true);
 	row(name);
 	for (int i = 0; i < a->n; i++)
-		bpftime_handler__close(shm, a->fds[i]);
-	bpftime_handler__close(shm, slink);
-	bpftime_handler__close(shm, sperf);
+		bpftime_handler_close(shm, a->fds[i]);
+	bpftime_handler_close(shm, slink);
+	bpftime_handler_close(shm, sperf);
 	wait_sentinel(false);
 }
 
@@ -423,7 +423,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "agent_bench: cannot create the segment: %s\n", strerror(errno));
 		return 1;
 	}
-	counter_map = bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY, "counter", 4, 8, 1, NULL);
+	counter_map = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "counter", 4, 8, 1, NULL);
 	if (counter_map < 0)
 		goto fail;
 	count[0].imm = counter_map;

@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "vm/internal.h"
+#include <bpftime/vm.h>
+#include "vm/jit.h"
 #include "vm/test_insn.h"
 
 static uint64_t helper(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
@@ -201,7 +202,7 @@ int main(int argc, char **argv)
 	qsort(with_free, rounds, sizeof(*with_free), cmp_double);
 	if (vm_jit_compile(vm))
 		return 1;
-	printf("jit compile: %zu instructions -> %zu bytes of code mapped\n", n, vm->jit_size);
+	printf("jit compile: %zu instructions -> %zu bytes of code mapped\n", n, vm_jit_size(vm));
 	printf("  compile:        %8.0f ns  (%.1f ns per instruction)  median of %zu rounds\n",
 	       jit[rounds / 2], jit[rounds / 2] / (double)n, rounds);
 	printf("  compile + free: %8.0f ns  (the free returns the code to the arena)\n",

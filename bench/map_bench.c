@@ -1,8 +1,8 @@
 /* bench/map_bench.c: map operation costs.
  *
- *  control plane: our C API (bpftime_map__lookup/update/delete, by fd)
+ *  control plane: our C API (bpftime_map_lookup_elem/update/delete, by fd)
  *                 versus the kernel's bpf(2) on the same kind of map;
- *  in program:    our in-program entry points (bpftime_map_lookup_elem...,
+ *  in program:    our in-program entry points (bpftime_map__lookup_elem...,
  *                 a direct call, what a helper does) versus the kernel's
  *                 bpf_map_lookup_elem inside a program (a bounded loop of
  *                 lookups run with BPF_PROG_TEST_RUN, divided per lookup).
@@ -101,20 +101,20 @@ static double run_ops(bool kernel, int fd, enum op op, uint32_t vsize)
 			switch (op) {
 			case OP_LOOKUP:
 				err = kernel ? bpf_map_lookup_elem(fd, key, value)
-					     : bpftime_map__lookup(shm, fd, key, value, 0);
+					     : bpftime_map_lookup_elem(shm, fd, key, value, 0);
 				break;
 			case OP_UPDATE:
 				err = kernel ? bpf_map_update_elem(fd, key, value, 0)
-					     : bpftime_map__update(shm, fd, key, value, 0);
+					     : bpftime_map_update_elem(shm, fd, key, value, 0);
 				break;
 			case OP_DELETE_INSERT:
 				err = kernel ? bpf_map_delete_elem(fd, key)
-					     : bpftime_map__delete(shm, fd, key);
+					     : bpftime_map_delete_elem(shm, fd, key);
 				if (err == -ENOENT) /* an LRU map may have evicted it */
 					err = 0;
 				if (!err)
 					err = kernel ? bpf_map_update_elem(fd, key, value, 0)
-						     : bpftime_map__update(shm, fd, key, value, 0);
+						     : bpftime_map_update_elem(shm, fd, key, value, 0);
 				break;
 			}
 			if (err) {
@@ -148,7 +148,7 @@ static void control_plane(void)
 	printf("  %-14s %-14s %10s %10s %8s\n", "map", "op", "bpftime", "kernel", "ratio");
 	for (size_t m = 0; m < sizeof(maps) / sizeof(maps[0]); m++) {
 		int kfd = bpf_map_create(maps[m].type, "b", maps[m].ks, 8, ENTRIES, NULL);
-		int ufd = bpftime_map__create(shm, -1, (enum bpftime_map_type)maps[m].type, "b",
+		int ufd = bpftime_map_create(shm, -1, (enum bpftime_map_type)maps[m].type, "b",
 					      maps[m].ks, 8, ENTRIES, NULL);
 		bool is_hash = maps[m].ks == 8;
 
@@ -162,7 +162,7 @@ static void control_plane(void)
 
 			if (kfd >= 0)
 				bpf_map_update_elem(kfd, key, value, 0);
-			bpftime_map__update(shm, ufd, key, value, 0);
+			bpftime_map_update_elem(shm, ufd, key, value, 0);
 		}
 		for (int op = 0; op < 3; op++) {
 			double u, k = 0;
@@ -279,11 +279,11 @@ static double our_in_prog(struct bpftime_map *h, bool key32, int what)
 			void *key = key32 ? (void *)&k32 : (void *)&k;
 
 			if (what == 0) {
-				sink += (uintptr_t)bpftime_map_lookup_elem(h, key);
+				sink += (uintptr_t)bpftime_map__lookup_elem(h, key);
 			} else if (what == 1) {
-				sink += (uint64_t)bpftime_map_update_elem(h, key, rec, 0);
+				sink += (uint64_t)bpftime_map__update_elem(h, key, rec, 0);
 			} else {
-				sink += (uint64_t)bpftime_ringbuf_output(h, rec, sizeof(rec),
+				sink += (uint64_t)bpftime_map__ringbuf_output(h, rec, sizeof(rec),
 									 BPFTIME_RB_NO_WAKEUP);
 				if (!(i & 255))
 					*rb_cons = *rb_prod;
@@ -315,9 +315,9 @@ static void in_program(void)
 	printf("  %-14s %-14s %10s %10s %8s\n", "map", "op", "bpftime", "kernel", "ratio");
 	for (size_t m = 0; m < sizeof(maps) / sizeof(maps[0]); m++) {
 		int kfd = bpf_map_create(maps[m].type, "b", maps[m].ks, 8, ENTRIES, NULL);
-		int ufd = bpftime_map__create(shm, -1, (enum bpftime_map_type)maps[m].type, "b",
+		int ufd = bpftime_map_create(shm, -1, (enum bpftime_map_type)maps[m].type, "b",
 					      maps[m].ks, 8, ENTRIES, NULL);
-		struct bpftime_map *h = bpftime_map__handle(shm, ufd);
+		struct bpftime_map *h = bpftime_map_get_handle(shm, ufd);
 		bool key32 = maps[m].ks == 4;
 		int prog = -1;
 		double u, k = -1;
@@ -328,7 +328,7 @@ static void in_program(void)
 
 			if (kfd >= 0)
 				bpf_map_update_elem(kfd, key, value, 0);
-			bpftime_map_update_elem(h, key, value, 0);
+			bpftime_map__update_elem(h, key, value, 0);
 		}
 		if (kfd >= 0)
 			prog = kernel_lookup_prog(kfd, key32);
@@ -356,14 +356,14 @@ static void in_program(void)
 			close(kfd);
 	}
 	{
-		int rfd = bpftime_map__create(shm, -1, BPFTIME_MAP_RINGBUF, "rb", 0, 0, 1 << 24,
+		int rfd = bpftime_map_create(shm, -1, BPFTIME_MAP_RINGBUF, "rb", 0, 0, 1 << 24,
 					      NULL);
-		struct bpftime_map *h = bpftime_map__handle(shm, rfd);
+		struct bpftime_map *h = bpftime_map_get_handle(shm, rfd);
 		uint64_t off;
 		size_t len;
 		char *p;
 
-		if (!h || bpftime_map__mmap_region(shm, rfd, &off, &len))
+		if (!h || bpftime_map_mmap_region(shm, rfd, &off, &len))
 			return;
 		/* consumer page RW and producer page, as libbpf maps them */
 		p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, bpftime_shm__fd(shm),

@@ -263,7 +263,7 @@ static void map_rb(bool kernel, struct side *s)
 	void *cons, *prod;
 	int fd = kernel ? s->map_fd : bpftime_shm__fd(shm);
 
-	if (!kernel && bpftime_map__mmap_region(shm, s->map_fd, &off, &len))
+	if (!kernel && bpftime_map_mmap_region(shm, s->map_fd, &off, &len))
 		return;
 	cons = mmap(NULL, (size_t)ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
 	prod = mmap(NULL, (size_t)ps, PROT_READ, MAP_SHARED, fd, (off_t)(off + (uint64_t)ps));
@@ -290,7 +290,7 @@ static int setup_side(bool kernel, const struct bench *b, struct side *s)
 		if (kernel)
 			s->map_fd = bpf_map_create(b->map_type, "bench", ks, vs, max, NULL);
 		else
-			s->map_fd = bpftime_map__create(shm, -1, (enum bpftime_map_type)b->map_type,
+			s->map_fd = bpftime_map_create(shm, -1, (enum bpftime_map_type)b->map_type,
 							"bench", ks, vs, max,
 							NULL);
 		if (s->map_fd < 0) {
@@ -303,7 +303,7 @@ static int setup_side(bool kernel, const struct bench *b, struct side *s)
 		else if (kernel)
 			bpf_map_update_elem(s->map_fd, &key, val, 0);
 		else
-			bpftime_map__update(shm, s->map_fd, &key, val, 0);
+			bpftime_map_update_elem(shm, s->map_fd, &key, val, 0);
 	}
 	free(val);
 	cnt = gen(b, s->map_fd, insns);
@@ -318,7 +318,7 @@ static int setup_side(bool kernel, const struct bench *b, struct side *s)
 			return -1;
 		}
 	} else {
-		s->prog_fd = bpftime_prog__create(shm, -1, BPF_PROG_TYPE_XDP, "bench", insns, cnt,
+		s->prog_fd = bpftime_prog_create(shm, -1, BPF_PROG_TYPE_XDP, "bench", insns, cnt,
 						  NULL);
 		s->vm = s->prog_fd >= 0 ? bpftime_runtime__prog(rt, s->prog_fd) : NULL;
 		if (!s->vm) {
@@ -371,23 +371,23 @@ static void control_plane(bool kernel_ok, int reps)
 {
 	uint32_t key = 1;
 	uint64_t val = 5;
-	int ours = bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "cp", 4, 8, 1024, NULL);
+	int ours = bpftime_map_create(shm, -1, BPFTIME_MAP_HASH, "cp", 4, 8, 1024, NULL);
 	int kfd = kernel_ok ? bpf_map_create(BPF_MAP_TYPE_HASH, "cp", 4, 8, 1024, NULL) : -1;
 	const uint64_t n = 20000;
 	double t[4] = { 1e18, 1e18, 1e18, 1e18 }, t0, d;
 
-	bpftime_map__update(shm, ours, &key, &val, 0);
+	bpftime_map_update_elem(shm, ours, &key, &val, 0);
 	if (kfd >= 0)
 		bpf_map_update_elem(kfd, &key, &val, 0);
 	for (int r = 0; r < reps; r++) {
 		t0 = now_ns();
 		for (uint64_t i = 0; i < n; i++)
-			bpftime_map__lookup(shm, ours, &key, &val, 0);
+			bpftime_map_lookup_elem(shm, ours, &key, &val, 0);
 		d = (now_ns() - t0) / (double)n;
 		t[0] = d < t[0] ? d : t[0];
 		t0 = now_ns();
 		for (uint64_t i = 0; i < n; i++)
-			bpftime_map__update(shm, ours, &key, &val, 0);
+			bpftime_map_update_elem(shm, ours, &key, &val, 0);
 		d = (now_ns() - t0) / (double)n;
 		t[1] = d < t[1] ? d : t[1];
 		if (kfd < 0)
@@ -439,7 +439,7 @@ static int check_contents(const struct bench *b, struct side *sides)
 	v[0] = calloc(1, len);
 	v[1] = calloc(1, len);
 	e0 = bpf_map_lookup_elem(sides[0].map_fd, &key, v[0]);
-	e1 = bpftime_map__lookup(shm, sides[1].map_fd, &key, v[1], 0);
+	e1 = bpftime_map_lookup_elem(shm, sides[1].map_fd, &key, v[1], 0);
 	/* per-CPU: the value lands on the CPU the run was on; compare the sums */
 	{
 		uint64_t s0 = 0, s1 = 0;

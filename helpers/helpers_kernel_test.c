@@ -96,7 +96,7 @@ static int map_create(bool kernel, uint32_t flags, uint32_t value_size)
 		return bpf_map_create(BPF_MAP_TYPE_ARRAY, "m", 4, value_size, 1, &o);
 	}
 	BPFTIME_OPTS(bpftime_map_create_opts, o, .map_flags = flags);
-	return bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY, "m", 4, value_size, 1, &o);
+	return bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "m", 4, value_size, 1, &o);
 }
 
 static int map_update(bool kernel, int fd, const void *value)
@@ -104,7 +104,7 @@ static int map_update(bool kernel, int fd, const void *value)
 	uint32_t k = 0;
 
 	return kernel ? bpf_map_update_elem(fd, &k, value, 0)
-		      : bpftime_map__update(shm, fd, &k, value, 0);
+		      : bpftime_map_update_elem(shm, fd, &k, value, 0);
 }
 
 static int map_lookup(bool kernel, int fd, void *value)
@@ -112,7 +112,7 @@ static int map_lookup(bool kernel, int fd, void *value)
 	uint32_t k = 0;
 
 	return kernel ? bpf_map_lookup_elem(fd, &k, value)
-		      : bpftime_map__lookup(shm, fd, &k, value, 0);
+		      : bpftime_map_lookup_elem(shm, fd, &k, value, 0);
 }
 
 /* Runs r0 = helper(...) as described above on one side; fills out[]. */
@@ -136,7 +136,7 @@ static bool run_case(bool kernel, uint32_t helper, const char *fmt, const char *
 	if (kernel)
 		assert_int_equal(bpf_map_freeze(fmt_map), 0);
 	else
-		assert_int_equal(bpftime_map__freeze(shm, fmt_map), 0);
+		assert_int_equal(bpftime_map_freeze(shm, fmt_map), 0);
 
 	/* "str" at r10-32, 127.0.0.1 at r10-24, args at r10-64.. */
 	p[n++] = ST_W(10, -32, 0x00727473);
@@ -215,18 +215,18 @@ static bool run_case(bool kernel, uint32_t helper, const char *fmt, const char *
 		assert_int_equal(bpf_prog_test_run_opts(prog, &to), 0);
 		close(prog);
 	} else {
-		prog = bpftime_prog__create(shm, -1, BPF_PROG_TYPE_XDP, "fmt", p, n, NULL);
+		prog = bpftime_prog_create(shm, -1, BPF_PROG_TYPE_XDP, "fmt", p, n, NULL);
 		assert_true(prog >= 0);
 		assert_int_equal(bpftime_runtime__run(rt, prog, NULL, 0, &r0), 0);
-		bpftime_handler__close(shm, prog);
+		bpftime_handler_close(shm, prog);
 	}
 	assert_int_equal(map_lookup(kernel, out_map, out), 0);
 	if (kernel) {
 		close(fmt_map);
 		close(out_map);
 	} else {
-		bpftime_handler__close(shm, fmt_map);
-		bpftime_handler__close(shm, out_map);
+		bpftime_handler_close(shm, fmt_map);
+		bpftime_handler_close(shm, out_map);
 	}
 	return true;
 }
@@ -328,7 +328,7 @@ static void run_codes(bool kernel, int64_t res[14], bool *ok)
 	if (kernel) {
 		hash = bpf_map_create(BPF_MAP_TYPE_HASH, "h", 4, 8, 4, NULL);
 	} else {
-		hash = bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 4, NULL);
+		hash = bpftime_map_create(shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 4, NULL);
 	}
 	assert_true(outm >= 0 && hash >= 0);
 	assert_int_equal(map_update(kernel, outm, zero), 0);
@@ -449,10 +449,10 @@ static void run_codes(bool kernel, int64_t res[14], bool *ok)
 			close(prog);
 		}
 	} else {
-		prog = bpftime_prog__create(shm, -1, BPF_PROG_TYPE_XDP, "codes", p, n, NULL);
+		prog = bpftime_prog_create(shm, -1, BPF_PROG_TYPE_XDP, "codes", p, n, NULL);
 		assert_true(prog >= 0);
 		assert_int_equal(bpftime_runtime__run(rt, prog, NULL, 0, &r0), 0);
-		bpftime_handler__close(shm, prog);
+		bpftime_handler_close(shm, prog);
 	}
 	if (*ok) {
 		assert_int_equal(map_lookup(kernel, outm, out), 0);
@@ -462,8 +462,8 @@ static void run_codes(bool kernel, int64_t res[14], bool *ok)
 		close(hash);
 		close(outm);
 	} else {
-		bpftime_handler__close(shm, hash);
-		bpftime_handler__close(shm, outm);
+		bpftime_handler_close(shm, hash);
+		bpftime_handler_close(shm, outm);
 	}
 }
 

@@ -3,7 +3,7 @@
  * built into VMs, lddw resolution, tail calls, engines).
  *
  * Programs are written with the kernel's instruction macros and stored with
- * bpftime_prog__create(); helpers are called by the programs, except for
+ * bpftime_prog_create(); helpers are called by the programs, except for
  * edge cases of one helper, which call the registered function directly. */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -81,7 +81,7 @@ static uint64_t call(uint32_t id, uint64_t r1, uint64_t r2, uint64_t r3, uint64_
 
 static int add_prog(const struct bpftime_insn *insns, size_t cnt, int fd)
 {
-	int ret = bpftime_prog__create(F->shm, fd, 0, "test", insns, cnt, NULL);
+	int ret = bpftime_prog_create(F->shm, fd, 0, "test", insns, cnt, NULL);
 
 	assert_true(ret >= 0);
 	return ret;
@@ -442,8 +442,8 @@ static void test_printk_program(void **state)
 
 static void test_map_helpers_and_value_lddw(void **state)
 {
-	int arr = bpftime_map__create(F->shm, -1, BPFTIME_MAP_ARRAY, ".rodata", 4, 8, 1, NULL);
-	int hash = bpftime_map__create(F->shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 16, NULL);
+	int arr = bpftime_map_create(F->shm, -1, BPFTIME_MAP_ARRAY, ".rodata", 4, 8, 1, NULL);
+	int hash = bpftime_map_create(F->shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 16, NULL);
 	uint32_t k = 0;
 	uint64_t v = 0x4847464544434241ULL, out;
 	/* r0 = byte 3 of .rodata (lddw map value + 3) + hash[7] (updated by the
@@ -474,18 +474,18 @@ static void test_map_helpers_and_value_lddw(void **state)
 
 	UNUSED(state);
 	assert_true(arr >= 0 && hash >= 0);
-	assert_int_equal(bpftime_map__update(F->shm, arr, &k, &v, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(F->shm, arr, &k, &v, 0), 0);
 	fd = add_prog(prog, ARRAY_SIZE(prog), -1);
 	assert_int_equal(run_fd(fd, NULL, 0), 100 + 'D');
 	k = 7;
-	assert_int_equal(bpftime_map__lookup(F->shm, hash, &k, &out, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(F->shm, hash, &k, &out, 0), 0);
 	assert_int_equal(out, 100);
 	/* second run: NOEXIST fails, the program returns that error */
 	assert_int_equal((int64_t)run_fd(fd, NULL, 0), -EEXIST);
 
 	/* direct calls: delete, then lookup misses */
 	{
-		struct bpftime_map *h = bpftime_map__handle(F->shm, hash);
+		struct bpftime_map *h = bpftime_map_get_handle(F->shm, hash);
 
 		assert_int_equal(call(3, P(h), P(&k), 0, 0, 0), 0);
 		assert_int_equal((int64_t)call(3, P(h), P(&k), 0, 0, 0), -ENOENT);
@@ -495,8 +495,8 @@ static void test_map_helpers_and_value_lddw(void **state)
 
 static void test_value_lddw_errors(void **state)
 {
-	int hash = bpftime_map__create(F->shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 16, NULL);
-	int arr = bpftime_map__create(F->shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 8, 1, NULL);
+	int hash = bpftime_map_create(F->shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 16, NULL);
+	int arr = bpftime_map_create(F->shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 8, 1, NULL);
 	const struct bpftime_insn on_hash[] = {
 		BPF_LD_MAP_VALUE(0, hash, 0),
 		BPF_EXIT_INSN(),
@@ -510,7 +510,7 @@ static void test_value_lddw_errors(void **state)
 		BPF_EXIT_INSN(),
 	};
 	const struct bpftime_insn idx[] = {
-		BPF_LD_IMM64_RAW(0, INSN_PSEUDO_MAP_IDX, 0, 0),
+		BPF_LD_IMM64_RAW(0, BPFTIME_PSEUDO_MAP_IDX, 0, 0),
 		BPF_EXIT_INSN(),
 	};
 	int fd;
@@ -534,7 +534,7 @@ static void test_value_lddw_errors(void **state)
 
 		assert_non_null(rt);
 		assert_int_equal(bpftime_runtime__run(rt, fd, NULL, 0, &r0), 0);
-		assert_int_equal(r0, P(bpftime_map__handle(F->shm, hash)));
+		assert_int_equal(r0, P(bpftime_map_get_handle(F->shm, hash)));
 		bpftime_runtime__free(rt);
 	}
 	assert_null(bpftime_runtime__prog(F->rt, 250)); /* empty slot */
@@ -545,7 +545,7 @@ static void test_value_lddw_errors(void **state)
 
 static void test_loop_and_for_each(void **state)
 {
-	int hash = bpftime_map__create(F->shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 16, NULL);
+	int hash = bpftime_map_create(F->shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 16, NULL);
 	/* main: ctx = 0 on the stack; r0 = bpf_loop(10, cb, &ctx, 0) * 1000 + ctx,
 	 * cb adds the index and stops at index 6 (returns 1) */
 	const struct bpftime_insn loop_prog[] = {
@@ -597,7 +597,7 @@ static void test_loop_and_for_each(void **state)
 	for (uint32_t k = 1; k <= 3; k++) {
 		uint64_t v = k * 10;
 
-		assert_int_equal(bpftime_map__update(F->shm, hash, &k, &v, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(F->shm, hash, &k, &v, 0), 0);
 	}
 	lfd = add_prog(loop_prog, ARRAY_SIZE(loop_prog), -1);
 	efd = add_prog(each_prog, ARRAY_SIZE(each_prog), -1);
@@ -624,8 +624,8 @@ static void test_loop_and_for_each(void **state)
 
 static void test_tail_calls(void **state)
 {
-	int pa = bpftime_map__create(F->shm, -1, BPFTIME_MAP_PROG_ARRAY, "jmp", 4, 4, 4, NULL);
-	int cnt = bpftime_map__create(F->shm, -1, BPFTIME_MAP_ARRAY, "cnt", 4, 8, 1, NULL);
+	int pa = bpftime_map_create(F->shm, -1, BPFTIME_MAP_PROG_ARRAY, "jmp", 4, 4, 4, NULL);
+	int cnt = bpftime_map_create(F->shm, -1, BPFTIME_MAP_ARRAY, "cnt", 4, 8, 1, NULL);
 	/* counts its runs in cnt[0], then tail-calls jmp[*(u32 *)ctx]; falls
 	 * through to r0 = 1000 + count when the call fails */
 	const struct bpftime_insn self[] = {
@@ -659,19 +659,19 @@ static void test_tail_calls(void **state)
 	tfd = add_prog(target, ARRAY_SIZE(target), -1);
 	/* index 0: itself (a chain), 1: target, 2: empty */
 	idx = 0;
-	assert_int_equal(bpftime_map__update(F->shm, pa, &idx, &sfd, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(F->shm, pa, &idx, &sfd, 0), 0);
 	idx = 1;
-	assert_int_equal(bpftime_map__update(F->shm, pa, &idx, &tfd, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(F->shm, pa, &idx, &tfd, 0), 0);
 
 	ctx[0] = 1;
 	ctx[1] = 4242;
 	assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 4242);
 
 	/* the kernel's limit: 33 tail calls, so 34 runs, then it falls through */
-	assert_int_equal(bpftime_map__update(F->shm, cnt, &k, &zero, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(F->shm, cnt, &k, &zero, 0), 0);
 	ctx[0] = 0;
 	assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 1000 + 34);
-	assert_int_equal(bpftime_map__lookup(F->shm, cnt, &k, &got, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(F->shm, cnt, &k, &got, 0), 0);
 	assert_int_equal(got, 34);
 	/* the count is per run */
 	assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 1000 + 68);
@@ -684,14 +684,14 @@ static void test_tail_calls(void **state)
 
 	/* the target's fd is reused for another program: the array still holds
 	 * the old program (a reference), the fd now names the new one */
-	assert_int_equal(bpftime_handler__close(F->shm, tfd), 0);
+	assert_int_equal(bpftime_handler_close(F->shm, tfd), 0);
 	ofd = add_prog(other, ARRAY_SIZE(other), tfd);
 	assert_int_equal(ofd, tfd);
 	assert_int_equal(run_fd(ofd, NULL, 0), 77);
 	ctx[0] = 1;
 	assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 4242);
 	idx = 1;
-	assert_int_equal(bpftime_map__update(F->shm, pa, &idx, &ofd, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(F->shm, pa, &idx, &ofd, 0), 0);
 	assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 77);
 }
 
@@ -723,7 +723,7 @@ static void *race_thread(void *arg)
 
 static void test_runtime_threads(void **state)
 {
-	int pa = bpftime_map__create(F->shm, -1, BPFTIME_MAP_PROG_ARRAY, "jmp", 4, 4, 4, NULL);
+	int pa = bpftime_map_create(F->shm, -1, BPFTIME_MAP_PROG_ARRAY, "jmp", 4, 4, 4, NULL);
 	const struct bpftime_insn entry[] = {
 		BPF_LD_MAP_FD(2, pa),
 		BPF_LDX_MEM(BPF_W, 3, 1, 0),
@@ -743,7 +743,7 @@ static void test_runtime_threads(void **state)
 	efd = add_prog(entry, ARRAY_SIZE(entry), -1);
 	for (int i = 0; i < 2; i++) {
 		tfd[i] = add_prog(target, ARRAY_SIZE(target), -1);
-		assert_int_equal(bpftime_map__update(F->shm, pa, &i, &tfd[i], 0), 0);
+		assert_int_equal(bpftime_map_update_elem(F->shm, pa, &i, &tfd[i], 0), 0);
 	}
 	for (int i = 0; i < 4; i++) {
 		r[i] = (struct race){ .fd = efd, .ctx = { (uint32_t)i % 2, 100u + (uint32_t)i } };
@@ -761,7 +761,7 @@ static void test_runtime_threads(void **state)
 static void test_ringbuf(void **state)
 {
 	long ps = sysconf(_SC_PAGESIZE);
-	int rb = bpftime_map__create(F->shm, -1, BPFTIME_MAP_RINGBUF, "rb", 0, 0, 4096, NULL);
+	int rb = bpftime_map_create(F->shm, -1, BPFTIME_MAP_RINGBUF, "rb", 0, 0, 4096, NULL);
 	/* reserve 16 bytes, fill, submit; reserve and discard; output 4 bytes */
 	const struct bpftime_insn prog[] = {
 		BPF_LD_MAP_FD(1, rb),
@@ -802,12 +802,12 @@ static void test_ringbuf(void **state)
 	assert_true(rb >= 0);
 	fd = add_prog(prog, ARRAY_SIZE(prog), -1);
 	assert_int_equal(run_fd(fd, NULL, 0), 0);
-	assert_int_equal(call(134, P(bpftime_map__handle(F->shm, rb)), BPFTIME_RB_AVAIL_DATA, 0, 0,
+	assert_int_equal(call(134, P(bpftime_map_get_handle(F->shm, rb)), BPFTIME_RB_AVAIL_DATA, 0, 0,
 			      0),
 			 (8 + 16) + (8 + 8) + (8 + 8)); /* 8-aligned records */
 
 	/* consume as libbpf does: consumer page, producer page, data */
-	assert_int_equal(bpftime_map__mmap_region(F->shm, rb, &off, &len), 0);
+	assert_int_equal(bpftime_map_mmap_region(F->shm, rb, &off, &len), 0);
 	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpftime_shm__fd(F->shm),
 		 (off_t)off);
 	assert_true(m != MAP_FAILED);
@@ -833,7 +833,7 @@ static void test_ringbuf(void **state)
 
 static void test_stack(void **state)
 {
-	int st = bpftime_map__create(F->shm, -1, BPFTIME_MAP_STACK_TRACE, "st", 4, 8 * 16, 64, NULL);
+	int st = bpftime_map_create(F->shm, -1, BPFTIME_MAP_STACK_TRACE, "st", 4, 8 * 16, 64, NULL);
 	uint64_t buf[8] = { 0 }, frames[8];
 	uint64_t regs[21] = { 0 };
 	struct bpftime_helper_ctx hc = { .regs = regs };
@@ -849,7 +849,7 @@ static void test_stack(void **state)
 	assert_int_equal((int64_t)call(67, 0, P(buf), sizeof(buf), 0, 0), -EFAULT);
 	assert_int_equal(buf[0], 0);
 	assert_int_equal((int64_t)call(67, 0, P(buf), 12, BPFTIME_F_USER_STACK, 0), -EINVAL);
-	assert_int_equal((int64_t)call(27, 0, P(bpftime_map__handle(F->shm, st)), 0, 0, 0),
+	assert_int_equal((int64_t)call(27, 0, P(bpftime_map_get_handle(F->shm, st)), 0, 0, 0),
 			 -EFAULT);
 
 	/* from a program on the JIT (no registers set): a non-empty stack, no crash */
@@ -889,26 +889,26 @@ static void test_stack(void **state)
 	n = (int64_t)call(67, 0, P(buf), sizeof(buf), BPFTIME_F_USER_STACK | 1, 0);
 	assert_int_equal(n, 16);
 	assert_int_equal(buf[0], 0x401000);
-	id = (int64_t)call(27, 0, P(bpftime_map__handle(F->shm, st)), BPFTIME_F_USER_STACK, 0, 0);
+	id = (int64_t)call(27, 0, P(bpftime_map_get_handle(F->shm, st)), BPFTIME_F_USER_STACK, 0, 0);
 	assert_true(id >= 0);
 	{
 		uint64_t ips[16];
 		uint32_t key = (uint32_t)id;
 
-		assert_int_equal(bpftime_map__lookup(F->shm, st, &key, ips, 0), 0);
+		assert_int_equal(bpftime_map_lookup_elem(F->shm, st, &key, ips, 0), 0);
 		assert_int_equal(ips[0], 0x400000);
 		assert_int_equal(ips[2], 0x402000);
 		/* skipping the first frame stores the stack from the caller on */
-		id = (int64_t)call(27, 0, P(bpftime_map__handle(F->shm, st)),
+		id = (int64_t)call(27, 0, P(bpftime_map_get_handle(F->shm, st)),
 				   BPFTIME_F_USER_STACK | 1, 0, 0);
 		assert_true(id >= 0);
 		key = (uint32_t)id;
-		assert_int_equal(bpftime_map__lookup(F->shm, st, &key, ips, 0), 0);
+		assert_int_equal(bpftime_map_lookup_elem(F->shm, st, &key, ips, 0), 0);
 		assert_int_equal(ips[0], 0x401000);
 		assert_int_equal(ips[1], 0x402000);
 		assert_int_equal(ips[2], 0);
 		/* skipping all of it: nothing to store */
-		assert_int_equal((int64_t)call(27, 0, P(bpftime_map__handle(F->shm, st)),
+		assert_int_equal((int64_t)call(27, 0, P(bpftime_map_get_handle(F->shm, st)),
 					       BPFTIME_F_USER_STACK | 3, 0, 0),
 				 -EFAULT);
 	}
@@ -921,9 +921,9 @@ static void test_stack(void **state)
 
 static void test_perf_event_output_and_percpu(void **state)
 {
-	int pea = bpftime_map__create(F->shm, -1, BPFTIME_MAP_PERF_EVENT_ARRAY, "ev", 4, 4,
+	int pea = bpftime_map_create(F->shm, -1, BPFTIME_MAP_PERF_EVENT_ARRAY, "ev", 4, 4,
 				      (uint32_t)bpftime_num_possible_cpus(), NULL);
-	int pc = bpftime_map__create(F->shm, -1, BPFTIME_MAP_PERCPU_ARRAY, "pc", 4, 8, 1, NULL);
+	int pc = bpftime_map_create(F->shm, -1, BPFTIME_MAP_PERCPU_ARRAY, "pc", 4, 8, 1, NULL);
 	int ncpu = bpftime_num_possible_cpus();
 	uint64_t *vals = calloc((size_t)ncpu, 8);
 	uint32_t k = 0;
@@ -932,7 +932,7 @@ static void test_perf_event_output_and_percpu(void **state)
 	UNUSED(state);
 	assert_true(pea >= 0 && pc >= 0);
 	/* no event at that index */
-	assert_int_equal((int64_t)call(25, 0, P(bpftime_map__handle(F->shm, pea)),
+	assert_int_equal((int64_t)call(25, 0, P(bpftime_map_get_handle(F->shm, pea)),
 				       BPFTIME_F_CURRENT_CPU, P(&data), 8),
 			 -ENOENT);
 	/* a BPF output event with its ring at every CPU's index; a program
@@ -952,15 +952,15 @@ static void test_perf_event_output_and_percpu(void **state)
 			BPF_EXIT_INSN(),
 		};
 		long ps = sysconf(_SC_PAGESIZE);
-		int efd = bpftime_perf_event__create(F->shm, -1, &eo), fd;
+		int efd = bpftime_perf_event_create(F->shm, -1, &eo), fd;
 		uint64_t off;
 		char *ring, *rec;
 		uint32_t type, raw;
 
 		assert_true(efd >= 0);
-		assert_int_equal(bpftime_perf_event__mmap_ring(F->shm, efd, (size_t)ps * 2, &off), 0);
+		assert_int_equal(bpftime_perf_event_mmap_ring(F->shm, efd, (size_t)ps * 2, &off), 0);
 		for (uint32_t i = 0; i < (uint32_t)ncpu; i++)
-			assert_int_equal(bpftime_map__update(F->shm, pea, &i, &efd, 0), 0);
+			assert_int_equal(bpftime_map_update_elem(F->shm, pea, &i, &efd, 0), 0);
 		fd = add_prog(prog, ARRAY_SIZE(prog), -1);
 		assert_int_equal(run_fd(fd, NULL, 0), 0);
 		ring = mmap(NULL, (size_t)ps * 2, PROT_READ, MAP_SHARED, bpftime_shm__fd(F->shm),
@@ -978,15 +978,15 @@ static void test_perf_event_output_and_percpu(void **state)
 	}
 	for (int i = 0; i < ncpu; i++)
 		vals[i] = 100 + (uint64_t)i;
-	assert_int_equal(bpftime_map__update(F->shm, pc, &k, vals, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(F->shm, pc, &k, vals, 0), 0);
 	for (int i = 0; i < ncpu; i++) {
-		uint64_t *p = (uint64_t *)(uintptr_t)call(195, P(bpftime_map__handle(F->shm, pc)),
+		uint64_t *p = (uint64_t *)(uintptr_t)call(195, P(bpftime_map_get_handle(F->shm, pc)),
 							  P(&k), (uint64_t)i, 0, 0);
 
 		assert_non_null(p);
 		assert_int_equal(*p, 100 + (uint64_t)i);
 	}
-	assert_int_equal(call(195, P(bpftime_map__handle(F->shm, pc)), P(&k), (uint64_t)ncpu, 0, 0),
+	assert_int_equal(call(195, P(bpftime_map_get_handle(F->shm, pc)), P(&k), (uint64_t)ncpu, 0, 0),
 			 0);
 	free(vals);
 }
@@ -995,13 +995,13 @@ static void test_perf_event_output_and_percpu(void **state)
 
 static void test_push_pop_peek(void **state)
 {
-	int q = bpftime_map__create(F->shm, -1, BPFTIME_MAP_QUEUE, "q", 0, 8, 2, NULL);
+	int q = bpftime_map_create(F->shm, -1, BPFTIME_MAP_QUEUE, "q", 0, 8, 2, NULL);
 	struct bpftime_map *h;
 	uint64_t v = 5, out = 0;
 
 	UNUSED(state);
 	assert_true(q >= 0);
-	h = bpftime_map__handle(F->shm, q);
+	h = bpftime_map_get_handle(F->shm, q);
 	assert_int_equal(call(87, P(h), P(&v), 0, 0, 0), 0);
 	v = 6;
 	assert_int_equal(call(87, P(h), P(&v), 0, 0, 0), 0);
@@ -1041,7 +1041,7 @@ static void *spin_worker(void *p)
 static void test_spin_lock(void **state)
 {
 	BPFTIME_OPTS(bpftime_map_create_opts, mopts, .spin_lock_off = 0, .has_spin_lock = true);
-	int arr = bpftime_map__create(F->shm, -1, BPFTIME_MAP_ARRAY, "locked", 4, 24, 1, &mopts);
+	int arr = bpftime_map_create(F->shm, -1, BPFTIME_MAP_ARRAY, "locked", 4, 24, 1, &mopts);
 	const struct bpftime_insn prog[] = {
 		BPF_ST_MEM(BPF_W, 10, -4, 0),
 		BPF_LD_MAP_FD(1, arr),
@@ -1081,7 +1081,7 @@ static void test_spin_lock(void **state)
 		assert_int_equal(pthread_join(th[i], &res), 0);
 		assert_null(res);
 	}
-	assert_int_equal(bpftime_map__lookup(F->shm, arr, &k, &v, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(F->shm, arr, &k, &v, 0), 0);
 	assert_int_equal(v.a, 2 * (uint64_t)a.runs);
 	assert_int_equal(v.b, 2 * (uint64_t)a.runs);
 	assert_int_equal(v.lock, 0);
@@ -1154,7 +1154,7 @@ static void test_engines(void **state)
  * map-value references bind to this process's (skipped without LLVM) */
 static void test_aot_from_prog_handler(void **state)
 {
-	int arr = bpftime_map__create(F->shm, -1, BPFTIME_MAP_ARRAY, "vals", 4, 8, 1, NULL);
+	int arr = bpftime_map_create(F->shm, -1, BPFTIME_MAP_ARRAY, "vals", 4, 8, 1, NULL);
 	const struct bpftime_insn prog[] = {
 		BPF_LD_MAP_VALUE(6, arr, 0),
 		BPF_LDX_MEM(BPF_DW, 7, 6, 0),
@@ -1173,14 +1173,14 @@ static void test_aot_from_prog_handler(void **state)
 	int fd, err;
 
 	UNUSED(state);
-	assert_int_equal(bpftime_map__update(F->shm, arr, &k, &v, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(F->shm, arr, &k, &v, 0), 0);
 	fd = add_prog(prog, ARRAY_SIZE(prog), -1);
 	err = bpftime_vm__emit_aot(bpftime_runtime__prog(irt, fd), false, &obj, &size);
 	bpftime_runtime__free(irt);
 	if (err == -EOPNOTSUPP)
 		skip();
 	assert_int_equal(err, 0);
-	assert_int_equal(bpftime_prog__set_aot(F->shm, fd, obj, size), 0);
+	assert_int_equal(bpftime_prog_set_aot(F->shm, fd, obj, size), 0);
 	free(obj);
 	art = bpftime_runtime__new(F->shm, &ao);
 	assert_int_equal(bpftime_vm__engine(bpftime_runtime__prog(art, fd)), BPFTIME_ENGINE_AOT);
@@ -1188,7 +1188,7 @@ static void test_aot_from_prog_handler(void **state)
 	assert_int_equal(r0, 5 + (uint64_t)getpid());
 	/* the object reads the map value in place */
 	v = 7;
-	assert_int_equal(bpftime_map__update(F->shm, arr, &k, &v, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(F->shm, arr, &k, &v, 0), 0);
 	assert_int_equal(bpftime_runtime__run(art, fd, NULL, 0, &r0), 0);
 	assert_int_equal(r0, 7 + (uint64_t)getpid());
 	bpftime_runtime__free(art);

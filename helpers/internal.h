@@ -1,5 +1,5 @@
 /* helpers/internal.h: declarations shared by the helper families and the
- * runtime glue.  Internal to helpers/.
+ * helper table.  Internal to helpers/.
  *
  * Every helper has the VM's signature (five u64 in, u64 out) and is named
  * helper_<kernel name>; helpers.def lists them with their ids.  Errors are
@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <bpftime/runtime.h>
+#include "helpers.h"
 
 #define HELPER_DECL(name)                                                                          \
 	uint64_t helper_##name(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
@@ -19,8 +20,6 @@
 #define HELPER(name, id, nargs) HELPER_DECL(name);
 #include "helpers.def"
 
-/* The segment printk output goes to (bpftime_helpers__set_shm). */
-struct bpftime_shm *helpers_shm(void);
 
 /* probe.c: copies @size bytes from the address @src of this process into
  * @dst without faulting.  Returns 0 or -EFAULT (dst then holds what was

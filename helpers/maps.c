@@ -4,13 +4,13 @@
  *
  * r1 of a map helper is what an lddw of the map resolved to: this process's
  * struct bpftime_map handle (runtime.c).  Callbacks are function values
- * (lddw src 4) that vm_call_func() runs on the engine of the program running
+ * (lddw src 4) that bpftime_vm__call_func() runs on the engine of the program running
  * on this thread.
  */
 #include <errno.h>
 #include <bpftime/map.h>
 #include "internal.h"
-#include "vm/internal.h"
+#include <bpftime/vm.h>
 #include "common/compiler.h"
 
 #define LOOP_MAX (1u << 23) /* the kernel's BPF_MAX_LOOPS */
@@ -23,13 +23,13 @@ HELPER_DECL(map_lookup_elem)
 	UNUSED(r3);
 	UNUSED(r4);
 	UNUSED(r5);
-	return (uint64_t)(uintptr_t)bpftime_map_lookup_elem(MAP(r1), PTR(r2));
+	return (uint64_t)(uintptr_t)bpftime_map__lookup_elem(MAP(r1), PTR(r2));
 }
 
 HELPER_DECL(map_update_elem)
 {
 	UNUSED(r5);
-	return (uint64_t)bpftime_map_update_elem(MAP(r1), PTR(r2), PTR(r3), r4);
+	return (uint64_t)bpftime_map__update_elem(MAP(r1), PTR(r2), PTR(r3), r4);
 }
 
 HELPER_DECL(map_delete_elem)
@@ -37,14 +37,14 @@ HELPER_DECL(map_delete_elem)
 	UNUSED(r3);
 	UNUSED(r4);
 	UNUSED(r5);
-	return (uint64_t)bpftime_map_delete_elem(MAP(r1), PTR(r2));
+	return (uint64_t)bpftime_map__delete_elem(MAP(r1), PTR(r2));
 }
 
 HELPER_DECL(map_push_elem)
 {
 	UNUSED(r4);
 	UNUSED(r5);
-	return (uint64_t)bpftime_map_push_elem(MAP(r1), PTR(r2), r3);
+	return (uint64_t)bpftime_map__push_elem(MAP(r1), PTR(r2), r3);
 }
 
 /* bpf_spin_lock/unlock: r1 points at a struct bpf_spin_lock inside a map
@@ -75,7 +75,7 @@ HELPER_DECL(map_pop_elem)
 	UNUSED(r3);
 	UNUSED(r4);
 	UNUSED(r5);
-	return (uint64_t)bpftime_map_pop_elem(MAP(r1), PTR(r2));
+	return (uint64_t)bpftime_map__pop_elem(MAP(r1), PTR(r2));
 }
 
 HELPER_DECL(map_peek_elem)
@@ -83,14 +83,14 @@ HELPER_DECL(map_peek_elem)
 	UNUSED(r3);
 	UNUSED(r4);
 	UNUSED(r5);
-	return (uint64_t)bpftime_map_peek_elem(MAP(r1), PTR(r2));
+	return (uint64_t)bpftime_map__peek_elem(MAP(r1), PTR(r2));
 }
 
 HELPER_DECL(map_lookup_percpu_elem)
 {
 	UNUSED(r4);
 	UNUSED(r5);
-	return (uint64_t)(uintptr_t)bpftime_map_lookup_percpu_elem(MAP(r1), PTR(r2), (uint32_t)r3);
+	return (uint64_t)(uintptr_t)bpftime_map__lookup_percpu_elem(MAP(r1), PTR(r2), (uint32_t)r3);
 }
 
 struct each_ctx {
@@ -104,7 +104,7 @@ static long each_elem(struct bpftime_map *map, const void *key, void *value, voi
 {
 	struct each_ctx *c = ctx;
 
-	return (long)vm_call_func(c->fn, (uint64_t)(uintptr_t)map, (uint64_t)(uintptr_t)key,
+	return (long)bpftime_vm__call_func(c->fn, (uint64_t)(uintptr_t)map, (uint64_t)(uintptr_t)key,
 				  (uint64_t)(uintptr_t)value, c->cb_ctx, 0);
 }
 
@@ -113,7 +113,7 @@ HELPER_DECL(for_each_map_elem)
 	struct each_ctx c = { .fn = r2, .cb_ctx = r3 };
 
 	UNUSED(r5);
-	return (uint64_t)bpftime_map_for_each_elem(MAP(r1), each_elem, &c, r4);
+	return (uint64_t)bpftime_map__for_each_elem(MAP(r1), each_elem, &c, r4);
 }
 
 /* long bpf_loop(u32 nr_loops, void *callback_fn, void *callback_ctx, u64 flags):
@@ -129,7 +129,7 @@ HELPER_DECL(loop)
 	if (nr > LOOP_MAX)
 		return (uint64_t)-E2BIG;
 	for (i = 0; i < nr; i++) {
-		if (vm_call_func(r2, i, r3, 0, 0, 0))
+		if (bpftime_vm__call_func(r2, i, r3, 0, 0, 0))
 			return i + 1;
 	}
 	return nr;

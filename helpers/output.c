@@ -147,14 +147,14 @@ HELPER_DECL(strncmp)
 HELPER_DECL(perf_event_output)
 {
 	UNUSED(r1);
-	return (uint64_t)bpftime_perf_event_output((struct bpftime_map *)(uintptr_t)r2, r3,
+	return (uint64_t)bpftime_map__perf_event_output((struct bpftime_map *)(uintptr_t)r2, r3,
 						   (const void *)(uintptr_t)r4, r5);
 }
 
 HELPER_DECL(ringbuf_output)
 {
 	UNUSED(r5);
-	return (uint64_t)bpftime_ringbuf_output((struct bpftime_map *)(uintptr_t)r1,
+	return (uint64_t)bpftime_map__ringbuf_output((struct bpftime_map *)(uintptr_t)r1,
 						(const void *)(uintptr_t)r2, r3, r4);
 }
 
@@ -162,7 +162,7 @@ HELPER_DECL(ringbuf_reserve)
 {
 	UNUSED(r4);
 	UNUSED(r5);
-	return (uint64_t)(uintptr_t)bpftime_ringbuf_reserve((struct bpftime_map *)(uintptr_t)r1,
+	return (uint64_t)(uintptr_t)bpftime_map__ringbuf_reserve((struct bpftime_map *)(uintptr_t)r1,
 							   r2, r3);
 }
 
@@ -189,5 +189,5 @@ HELPER_DECL(ringbuf_query)
 	UNUSED(r3);
 	UNUSED(r4);
 	UNUSED(r5);
-	return bpftime_ringbuf_query((struct bpftime_map *)(uintptr_t)r1, r2);
+	return bpftime_map__ringbuf_query((struct bpftime_map *)(uintptr_t)r1, r2);
 }

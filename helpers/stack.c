@@ -73,7 +73,7 @@ HELPER_DECL(get_stackid)
 	if (n <= skip)
 		return (uint64_t)-EFAULT;
 	/* the map applies the skip field itself */
-	return (uint64_t)bpftime_map_stack_store((struct bpftime_map *)(uintptr_t)r2, ips, n, r3);
+	return (uint64_t)bpftime_map__stack_store((struct bpftime_map *)(uintptr_t)r2, ips, n, r3);
 }
 
 /* long bpf_get_stack(void *ctx, void *buf, u32 size, u64 flags): the bytes

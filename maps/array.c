@@ -369,7 +369,7 @@ static void *array_of_maps_lookup(struct bpftime_map *h, const void *key)
 	return map_handle_of_obj(h->shm, shm_ptr(h->shm, off));
 }
 
-uint32_t bpftime_map_prog_array_get(struct bpftime_map *h, uint32_t index)
+uint32_t bpftime_map__prog_array_get(struct bpftime_map *h, uint32_t index)
 {
 	uint64_t off;
 
@@ -381,7 +381,7 @@ uint32_t bpftime_map_prog_array_get(struct bpftime_map *h, uint32_t index)
 
 /* Tools (bpftimetool export): the id of the object at @index of any fd
  * array, the perf event array included, whose syscall lookup is refused. */
-uint32_t bpftime_map_fd_array_get(struct bpftime_map *h, uint32_t index)
+uint32_t bpftime_map__fd_array_get(struct bpftime_map *h, uint32_t index)
 {
 	uint64_t off;
 
@@ -450,7 +450,7 @@ static void ring_copy(char *data, uint64_t size, uint64_t pos, const void *src, 
 		memcpy(data, (const char *)src + first, len - first);
 }
 
-long bpftime_perf_event_output(struct bpftime_map *h, uint64_t flags, const void *data,
+long bpftime_map__perf_event_output(struct bpftime_map *h, uint64_t flags, const void *data,
 			       uint64_t size)
 {
 	struct bpftime_shm *shm = h->shm;

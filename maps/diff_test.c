@@ -93,7 +93,7 @@ static void mkpair(struct bpftime_shm *shm, struct pair *p, enum bpf_map_type t,
 
 	p->shm = shm;
 	p->k = bpf_map_create(t, "k", ks, vs, max, &ko);
-	p->u = bpftime_map__create(shm, -1, (enum bpftime_map_type)t, "u", ks, vs, max, &uo);
+	p->u = bpftime_map_create(shm, -1, (enum bpftime_map_type)t, "u", ks, vs, max, &uo);
 	assert_true(p->k >= 0);
 	assert_true(p->u >= 0);
 	p->ks = ks;
@@ -104,7 +104,7 @@ static void mkpair(struct bpftime_shm *shm, struct pair *p, enum bpf_map_type t,
 static void unpair(struct pair *p)
 {
 	close(p->k);
-	bpftime_handler__close(p->shm, p->u);
+	bpftime_handler_close(p->shm, p->u);
 }
 
 #define SAME(kcall, ucall, what)                                                               \
@@ -133,19 +133,19 @@ static void step_once(struct pair *p, int step, uint32_t key_domain, bool iterat
 		uint64_t f = flags[rnd(4)];
 
 		SAME(bpf_map_update_elem(p->k, key, kv, f),
-		     bpftime_map__update(p->shm, p->u, key, uv, f), "update");
+		     bpftime_map_update_elem(p->shm, p->u, key, uv, f), "update");
 		break;
 	}
 	case 2:
 		memset(kv, 0x5a, p->vs);
 		memset(uv, 0x5a, p->vs);
 		SAME(bpf_map_lookup_elem(p->k, key, kv),
-		     bpftime_map__lookup(p->shm, p->u, key, uv, 0), "lookup");
+		     bpftime_map_lookup_elem(p->shm, p->u, key, uv, 0), "lookup");
 		if (rc == 0 && memcmp(kv, uv, p->vs))
 			fail_msg("lookup: values differ (step %d)", step);
 		break;
 	case 3:
-		SAME(bpf_map_delete_elem(p->k, key), bpftime_map__delete(p->shm, p->u, key),
+		SAME(bpf_map_delete_elem(p->k, key), bpftime_map_delete_elem(p->shm, p->u, key),
 		     "delete");
 		break;
 	case 4: {
@@ -157,7 +157,7 @@ static void step_once(struct pair *p, int step, uint32_t key_domain, bool iterat
 			from = NULL;
 		}
 		SAME(bpf_map_get_next_key(p->k, from, kn),
-		     bpftime_map__get_next_key(p->shm, p->u, from, un), "get_next_key");
+		     bpftime_map_get_next_key(p->shm, p->u, from, un), "get_next_key");
 		if (rc == 0 && iterate_exact && memcmp(kn, un, p->ks))
 			fail_msg("get_next_key: keys differ (step %d)", step);
 		break;
@@ -166,7 +166,7 @@ static void step_once(struct pair *p, int step, uint32_t key_domain, bool iterat
 		memset(kv, 0x5a, p->vs);
 		memset(uv, 0x5a, p->vs);
 		SAME(bpf_map_lookup_and_delete_elem(p->k, key, kv),
-		     bpftime_map__lookup_and_delete(p->shm, p->u, key, uv, 0), "lookup_and_delete");
+		     bpftime_map_lookup_and_delete_elem(p->shm, p->u, key, uv, 0), "lookup_and_delete");
 		if (rc == 0 && memcmp(kv, uv, p->vs))
 			fail_msg("lookup_and_delete: values differ (step %d)", step);
 		break;
@@ -183,13 +183,13 @@ static void same_contents(struct pair *p)
 	while (bpf_map_get_next_key(p->k, prev, n) == 0) {
 		kc++;
 		assert_int_equal(bpf_map_lookup_elem(p->k, n, kv), 0);
-		assert_int_equal(bpftime_map__lookup(p->shm, p->u, n, uv, 0), 0);
+		assert_int_equal(bpftime_map_lookup_elem(p->shm, p->u, n, uv, 0), 0);
 		assert_memory_equal(kv, uv, p->vs);
 		memcpy(k, n, p->ks);
 		prev = k;
 	}
 	prev = NULL;
-	while (bpftime_map__get_next_key(p->shm, p->u, prev, n) == 0) {
+	while (bpftime_map_get_next_key(p->shm, p->u, prev, n) == 0) {
 		uc++;
 		assert_int_equal(bpf_map_lookup_elem(p->k, n, kv), 0);
 		memcpy(k, n, p->ks);
@@ -301,7 +301,7 @@ static void test_diff_lpm(void **state)
 		key[1 + 4] = (unsigned char)(rnd(4) << 4 | rnd(16));
 		key[2 + 4] = (unsigned char)rnd(8);
 		key[3 + 4] = (unsigned char)rnd(256);
-		SAME(bpf_map_lookup_elem(p.k, key, kv), bpftime_map__lookup(p.shm, p.u, key, uv, 0),
+		SAME(bpf_map_lookup_elem(p.k, key, kv), bpftime_map_lookup_elem(p.shm, p.u, key, uv, 0),
 		     "lpm lookup");
 		if (rc == 0)
 			assert_memory_equal(kv, uv, 4);
@@ -327,26 +327,26 @@ static void test_diff_queue_stack(void **state)
 			case 0:
 			case 1:
 				SAME(bpf_map_update_elem(p.k, NULL, &kv, f),
-				     bpftime_map__update(p.shm, p.u, NULL, &uv, f), "push");
+				     bpftime_map_update_elem(p.shm, p.u, NULL, &uv, f), "push");
 				break;
 			case 2:
 				SAME(bpf_map_lookup_elem(p.k, NULL, &kv),
-				     bpftime_map__lookup(p.shm, p.u, NULL, &uv, 0), "peek");
+				     bpftime_map_lookup_elem(p.shm, p.u, NULL, &uv, 0), "peek");
 				if (rc == 0)
 					assert_int_equal(kv, uv);
 				break;
 			case 3:
 				SAME(bpf_map_lookup_and_delete_elem(p.k, NULL, &kv),
-				     bpftime_map__lookup_and_delete(p.shm, p.u, NULL, &uv, 0),
+				     bpftime_map_lookup_and_delete_elem(p.shm, p.u, NULL, &uv, 0),
 				     "pop");
 				if (rc == 0)
 					assert_int_equal(kv, uv);
 				break;
 			default:
 				SAME(bpf_map_delete_elem(p.k, &k),
-				     bpftime_map__delete(p.shm, p.u, &k), "delete");
+				     bpftime_map_delete_elem(p.shm, p.u, &k), "delete");
 				SAME(bpf_map_get_next_key(p.k, NULL, &k),
-				     bpftime_map__get_next_key(p.shm, p.u, NULL, &k), "next");
+				     bpftime_map_get_next_key(p.shm, p.u, NULL, &k), "next");
 				break;
 			}
 		}
@@ -365,22 +365,22 @@ static void test_diff_bloom(void **state)
 
 	NEED_KERNEL();
 	kfd = bpf_map_create(BPF_MAP_TYPE_BLOOM_FILTER, "b", 0, 8, 500, &ko);
-	ufd = bpftime_map__create(shm, -1, BPFTIME_MAP_BLOOM_FILTER, "b", 0, 8, 500, &uo);
+	ufd = bpftime_map_create(shm, -1, BPFTIME_MAP_BLOOM_FILTER, "b", 0, 8, 500, &uo);
 	assert_true(kfd >= 0 && ufd >= 0);
 	for (v = 0; v < 500; v += 2) {
 		SAME(bpf_map_update_elem(kfd, NULL, &v, 0),
-		     bpftime_map__update(shm, ufd, NULL, &v, 0), "push");
+		     bpftime_map_update_elem(shm, ufd, NULL, &v, 0), "push");
 	}
 	for (v = 0; v < 500; v += 2)
-		SAME(bpf_map_lookup_elem(kfd, NULL, &v), bpftime_map__lookup(shm, ufd, NULL, &v, 0),
+		SAME(bpf_map_lookup_elem(kfd, NULL, &v), bpftime_map_lookup_elem(shm, ufd, NULL, &v, 0),
 		     "peek");
 	SAME(bpf_map_update_elem(kfd, NULL, &v, BPF_EXIST),
-	     bpftime_map__update(shm, ufd, NULL, &v, BPF_EXIST), "push flags");
-	SAME(bpf_map_delete_elem(kfd, &k), bpftime_map__delete(shm, ufd, &k), "delete");
-	SAME(bpf_map_get_next_key(kfd, NULL, &k), bpftime_map__get_next_key(shm, ufd, NULL, &k),
+	     bpftime_map_update_elem(shm, ufd, NULL, &v, BPF_EXIST), "push flags");
+	SAME(bpf_map_delete_elem(kfd, &k), bpftime_map_delete_elem(shm, ufd, &k), "delete");
+	SAME(bpf_map_get_next_key(kfd, NULL, &k), bpftime_map_get_next_key(shm, ufd, NULL, &k),
 	     "next");
 	SAME(bpf_map_lookup_and_delete_elem(kfd, NULL, &v),
-	     bpftime_map__lookup_and_delete(shm, ufd, NULL, &v, 0), "pop");
+	     bpftime_map_lookup_and_delete_elem(shm, ufd, NULL, &v, 0), "pop");
 	(void)rc;
 	close(kfd);
 }
@@ -439,14 +439,14 @@ static void test_diff_errors(void **state)
 			     .map_extra = attrs[step].extra);
 		int kfd = bpf_map_create(attrs[step].t, "x", attrs[step].ks, attrs[step].vs,
 					 attrs[step].max, &ko);
-		int ufd = bpftime_map__create(shm, -1, (enum bpftime_map_type)attrs[step].t, "x",
+		int ufd = bpftime_map_create(shm, -1, (enum bpftime_map_type)attrs[step].t, "x",
 					      attrs[step].ks, attrs[step].vs, attrs[step].max, &uo);
 
 		if ((kfd >= 0) != (ufd >= 0) || (kfd < 0 && kfd != ufd))
 			fail_msg("create attrs #%d: kernel %d, bpftime %d", step, kfd, ufd);
 		if (kfd >= 0) {
 			close(kfd);
-			bpftime_handler__close(shm, ufd);
+			bpftime_handler_close(shm, ufd);
 		}
 	}
 
@@ -471,24 +471,24 @@ static void test_diff_errors(void **state)
 			mkpair(shm, &p, types[i].t, types[i].ks, types[i].vs, types[i].max, 0);
 			step = (int)i * 10;
 			SAME(bpf_map_lookup_elem(p.k, key, val),
-			     bpftime_map__lookup(shm, p.u, key, val, 0), "lookup");
+			     bpftime_map_lookup_elem(shm, p.u, key, val, 0), "lookup");
 			step++;
 			memcpy(val, &bad_fd, 4);
 			SAME(bpf_map_update_elem(p.k, key, val, 0),
-			     bpftime_map__update(shm, p.u, key, val, 0), "update");
+			     bpftime_map_update_elem(shm, p.u, key, val, 0), "update");
 			step++;
-			SAME(bpf_map_delete_elem(p.k, key), bpftime_map__delete(shm, p.u, key),
+			SAME(bpf_map_delete_elem(p.k, key), bpftime_map_delete_elem(shm, p.u, key),
 			     "delete");
 			step++;
 			SAME(bpf_map_get_next_key(p.k, NULL, key),
-			     bpftime_map__get_next_key(shm, p.u, NULL, key), "next");
+			     bpftime_map_get_next_key(shm, p.u, NULL, key), "next");
 			step++;
 			SAME(bpf_map_lookup_and_delete_elem(p.k, key, val),
-			     bpftime_map__lookup_and_delete(shm, p.u, key, val, 0),
+			     bpftime_map_lookup_and_delete_elem(shm, p.u, key, val, 0),
 			     "lookup_and_delete");
 			step++;
 			SAME(bpf_map_lookup_elem_flags(p.k, key, val, BPF_F_LOCK),
-			     bpftime_map__lookup(shm, p.u, key, val, BPF_F_LOCK), "lookup F_LOCK");
+			     bpftime_map_lookup_elem(shm, p.u, key, val, BPF_F_LOCK), "lookup F_LOCK");
 			unpair(&p);
 		}
 	}
@@ -515,7 +515,7 @@ static void test_diff_map_in_map(void **state)
 	NEED_KERNEL();
 	for (int i = 0; i < 5; i++) {
 		kin[i] = bpf_map_create(inners[i].t, "in", 4, inners[i].vs, inners[i].max, NULL);
-		uin[i] = bpftime_map__create(shm, -1, (enum bpftime_map_type)inners[i].t, "in", 4,
+		uin[i] = bpftime_map_create(shm, -1, (enum bpftime_map_type)inners[i].t, "in", 4,
 					     inners[i].vs, inners[i].max, NULL);
 		assert_true(kin[i] >= 0 && uin[i] >= 0);
 	}
@@ -525,7 +525,7 @@ static void test_diff_map_in_map(void **state)
 		LIBBPF_OPTS(bpf_map_create_opts, ko, .inner_map_fd = kin[0]);
 		BPFTIME_OPTS(bpftime_map_create_opts, uo, .inner_map_fd = uin[0]);
 		int kfd = bpf_map_create(t, "o", 4, 4, 2, &ko);
-		int ufd = bpftime_map__create(shm, -1, (enum bpftime_map_type)t, "o", 4, 4, 2, &uo);
+		int ufd = bpftime_map_create(shm, -1, (enum bpftime_map_type)t, "o", 4, 4, 2, &uo);
 		uint32_t kid, uid, k, kv, uv;
 
 		assert_true(kfd >= 0 && ufd >= 0);
@@ -540,15 +540,15 @@ static void test_diff_map_in_map(void **state)
 			case 0:
 			case 1:
 				SAME(bpf_map_update_elem(kfd, &k, &kv, f),
-				     bpftime_map__update(shm, ufd, &k, &uv, f), "update");
+				     bpftime_map_update_elem(shm, ufd, &k, &uv, f), "update");
 				break;
 			case 2:
 				SAME(bpf_map_lookup_elem(kfd, &k, &kid),
-				     bpftime_map__lookup(shm, ufd, &k, &uid, 0), "lookup");
+				     bpftime_map_lookup_elem(shm, ufd, &k, &uid, 0), "lookup");
 				break;
 			default:
 				SAME(bpf_map_delete_elem(kfd, &k),
-				     bpftime_map__delete(shm, ufd, &k), "delete");
+				     bpftime_map_delete_elem(shm, ufd, &k), "delete");
 				break;
 			}
 		}
@@ -561,19 +561,19 @@ static void test_diff_map_in_map(void **state)
 		int kfd, ufd;
 
 		SAME(bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "o", 4, 4, 2, &ko),
-		     bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "o", 4, 4, 2, &uo),
+		     bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "o", 4, 4, 2, &uo),
 		     "bad inner fd");
 		ko.inner_map_fd = kin[0];
 		uo.inner_map_fd = uin[0];
 		SAME(bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "o", 4, 8, 2, &ko),
-		     bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "o", 4, 8, 2, &uo),
+		     bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "o", 4, 8, 2, &uo),
 		     "value size 8");
 		kfd = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "o", 4, 4, 2, &ko);
-		ufd = bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "o", 4, 4, 2, &uo);
+		ufd = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "o", 4, 4, 2, &uo);
 		ko.inner_map_fd = kfd;
 		uo.inner_map_fd = ufd;
 		SAME(bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "o", 4, 4, 2, &ko),
-		     bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "o", 4, 4, 2, &uo),
+		     bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "o", 4, 4, 2, &uo),
 		     "nested");
 		close(kfd);
 	}
@@ -591,11 +591,11 @@ static void test_diff_freeze(void **state)
 
 	NEED_KERNEL();
 	mkpair(*state, &p, BPF_MAP_TYPE_ARRAY, 4, 4, 2, 0);
-	SAME(bpf_map_freeze(p.k), bpftime_map__freeze(p.shm, p.u), "freeze");
-	SAME(bpf_map_freeze(p.k), bpftime_map__freeze(p.shm, p.u), "freeze again");
-	SAME(bpf_map_update_elem(p.k, &k, &v, 0), bpftime_map__update(p.shm, p.u, &k, &v, 0),
+	SAME(bpf_map_freeze(p.k), bpftime_map_freeze(p.shm, p.u), "freeze");
+	SAME(bpf_map_freeze(p.k), bpftime_map_freeze(p.shm, p.u), "freeze again");
+	SAME(bpf_map_update_elem(p.k, &k, &v, 0), bpftime_map_update_elem(p.shm, p.u, &k, &v, 0),
 	     "update frozen");
-	SAME(bpf_map_lookup_elem(p.k, &k, &v), bpftime_map__lookup(p.shm, p.u, &k, &v, 0),
+	SAME(bpf_map_lookup_elem(p.k, &k, &v), bpftime_map_lookup_elem(p.shm, p.u, &k, &v, 0),
 	     "lookup frozen");
 	unpair(&p);
 	(void)rc;

@@ -34,9 +34,9 @@ static void hook(struct bpftime_map *h, void *value)
 	if (value != churn_value || hook_runs++)
 		return;
 	map_test_find_hook = NULL; /* the writer's own searches run plainly */
-	assert_int_equal(bpftime_map_delete_elem(h, &churn_key), 0);
-	assert_int_equal(bpftime_map_update_elem(h, &other_key, &v, BPFTIME_NOEXIST), 0);
-	reused_value = bpftime_map_lookup_elem(h, &other_key);
+	assert_int_equal(bpftime_map__delete_elem(h, &churn_key), 0);
+	assert_int_equal(bpftime_map__update_elem(h, &other_key, &v, BPFTIME_NOEXIST), 0);
+	reused_value = bpftime_map__lookup_elem(h, &other_key);
 }
 
 static void test_reader_restarts(void **state)
@@ -51,24 +51,24 @@ static void test_reader_restarts(void **state)
 	bpftime_shm__remove(name);
 	shm = bpftime_shm__create(&o);
 	assert_non_null(shm);
-	fd = bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "race", 8, 8, 16, NULL);
-	h = bpftime_map__handle(shm, fd);
+	fd = bpftime_map_create(shm, -1, BPFTIME_MAP_HASH, "race", 8, 8, 16, NULL);
+	h = bpftime_map_get_handle(shm, fd);
 	/* churn_key shares the stable key's bucket; other_key lives elsewhere */
 	for (churn_key = 1; bucket_of(h, churn_key) != bucket_of(h, stable); churn_key++)
 		;
 	for (other_key = churn_key + 1; bucket_of(h, other_key) == bucket_of(h, stable);
 	     other_key++)
 		;
-	assert_int_equal(bpftime_map_update_elem(h, &stable, &v, 0), 0);
-	assert_int_equal(bpftime_map_update_elem(h, &churn_key, &v, 0), 0); /* in front */
+	assert_int_equal(bpftime_map__update_elem(h, &stable, &v, 0), 0);
+	assert_int_equal(bpftime_map__update_elem(h, &churn_key, &v, 0), 0); /* in front */
 	/* a replacement leaves the old element as its lock group's spare, so
 	 * the delete in the hook pushes to the shared free stack, from which
 	 * the insert of other_key (another group) takes it */
-	assert_int_equal(bpftime_map_update_elem(h, &churn_key, &v, 0), 0);
-	churn_value = bpftime_map_lookup_elem(h, &churn_key);
+	assert_int_equal(bpftime_map__update_elem(h, &churn_key, &v, 0), 0);
+	churn_value = bpftime_map__lookup_elem(h, &churn_key);
 
 	map_test_find_hook = hook;
-	assert_non_null(bpftime_map_lookup_elem(h, &stable));
+	assert_non_null(bpftime_map__lookup_elem(h, &stable));
 	map_test_find_hook = NULL;
 	assert_int_equal(hook_runs, 1);
 	/* the race really happened: the element moved to the other bucket */

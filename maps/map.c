@@ -2,7 +2,7 @@
  * kernel's bpf(2) layer makes before the map type sees a call), the
  * per-process handle cache and the in-program entry points.
  *
- * Handles: bpftime_map__handle() looks the fd's object up in a per-fd cache
+ * Handles: bpftime_map_get_handle() looks the fd's object up in a per-fd cache
  * (one atomic load and two compares when warm); a miss builds the handle
  * under the process's handle lock.  Handles live until bpftime_shm__close(),
  * so a pointer an lddw resolved to never dangles in this process; a handle
@@ -361,7 +361,7 @@ out:
 	return h;
 }
 
-struct bpftime_map *bpftime_map__handle(struct bpftime_shm *shm, int fd)
+struct bpftime_map *bpftime_map_get_handle(struct bpftime_shm *shm, int fd)
 {
 	struct handle_cache *c = __atomic_load_n(&shm->handles, __ATOMIC_ACQUIRE);
 	struct shm_map *m;
@@ -429,7 +429,7 @@ static bool name_ok(const char *name)
 	return true;
 }
 
-int bpftime_map__create(struct bpftime_shm *shm, int fd, enum bpftime_map_type type,
+int bpftime_map_create(struct bpftime_shm *shm, int fd, enum bpftime_map_type type,
 			const char *name, uint32_t key_size, uint32_t value_size,
 			uint32_t max_entries, const struct bpftime_map_create_opts *opts)
 {
@@ -479,7 +479,7 @@ int bpftime_map__create(struct bpftime_shm *shm, int fd, enum bpftime_map_type t
 		in = opts ? shm_slot_obj(shm, opts->inner_map_fd, BPFTIME_HANDLER_MAP) : NULL;
 		if (!in) {
 			/* as fdget: no such fd is EBADF, an fd that is not a map EINVAL */
-			err = opts && bpftime_handler__type(shm, opts->inner_map_fd) ? -EINVAL
+			err = opts && bpftime_handler_get_type(shm, opts->inner_map_fd) ? -EINVAL
 										     : -EBADF;
 			goto out;
 		}
@@ -521,10 +521,10 @@ static inline int key_ok(const struct bpftime_map *h, const void *key)
 
 static struct bpftime_map *sys_handle(struct bpftime_shm *shm, int fd)
 {
-	return bpftime_map__handle(shm, fd);
+	return bpftime_map_get_handle(shm, fd);
 }
 
-int bpftime_map__lookup(struct bpftime_shm *shm, int fd, const void *key, void *value,
+int bpftime_map_lookup_elem(struct bpftime_shm *shm, int fd, const void *key, void *value,
 			uint64_t flags)
 {
 	struct bpftime_map *h = sys_handle(shm, fd);
@@ -551,7 +551,7 @@ static int write_perm(struct bpftime_map *h)
 	return 0;
 }
 
-int bpftime_map__update(struct bpftime_shm *shm, int fd, const void *key, const void *value,
+int bpftime_map_update_elem(struct bpftime_shm *shm, int fd, const void *key, const void *value,
 			uint64_t flags)
 {
 	struct bpftime_map *h = sys_handle(shm, fd);
@@ -569,7 +569,7 @@ int bpftime_map__update(struct bpftime_shm *shm, int fd, const void *key, const 
 	return shm_err(h->ops->sys_update(h, key, value, flags));
 }
 
-int bpftime_map__delete(struct bpftime_shm *shm, int fd, const void *key)
+int bpftime_map_delete_elem(struct bpftime_shm *shm, int fd, const void *key)
 {
 	struct bpftime_map *h = sys_handle(shm, fd);
 	int err;
@@ -586,7 +586,7 @@ int bpftime_map__delete(struct bpftime_shm *shm, int fd, const void *key)
 	return shm_err(h->ops->sys_delete(h, key));
 }
 
-int bpftime_map__get_next_key(struct bpftime_shm *shm, int fd, const void *key, void *next_key)
+int bpftime_map_get_next_key(struct bpftime_shm *shm, int fd, const void *key, void *next_key)
 {
 	struct bpftime_map *h = sys_handle(shm, fd);
 
@@ -601,7 +601,7 @@ int bpftime_map__get_next_key(struct bpftime_shm *shm, int fd, const void *key, 
 	return shm_err(h->ops->get_next_key(h, key, next_key));
 }
 
-int bpftime_map__lookup_and_delete(struct bpftime_shm *shm, int fd, const void *key, void *value,
+int bpftime_map_lookup_and_delete_elem(struct bpftime_shm *shm, int fd, const void *key, void *value,
 				   uint64_t flags)
 {
 	struct bpftime_map *h = sys_handle(shm, fd);
@@ -625,7 +625,7 @@ int bpftime_map__lookup_and_delete(struct bpftime_shm *shm, int fd, const void *
 	return shm_err(h->ops->sys_lookup_and_delete(h, key, value, flags));
 }
 
-int bpftime_map__freeze(struct bpftime_shm *shm, int fd)
+int bpftime_map_freeze(struct bpftime_shm *shm, int fd)
 {
 	struct shm_map *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
 	uint32_t zero = 0;
@@ -642,7 +642,7 @@ int bpftime_map__freeze(struct bpftime_shm *shm, int fd)
 	return 0;
 }
 
-int bpftime_map__info(struct bpftime_shm *shm, int fd, struct bpftime_map_info *info)
+int bpftime_map_get_info(struct bpftime_shm *shm, int fd, struct bpftime_map_info *info)
 {
 	struct shm_map *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
 
@@ -674,7 +674,7 @@ int bpftime_map__info(struct bpftime_shm *shm, int fd, struct bpftime_map_info *
 	return 0;
 }
 
-int bpftime_map__mmap_region(struct bpftime_shm *shm, int fd, uint64_t *off, size_t *len)
+int bpftime_map_mmap_region(struct bpftime_shm *shm, int fd, uint64_t *off, size_t *len)
 {
 	struct shm_map *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
 
@@ -699,12 +699,12 @@ int bpftime_map__direct_value_addr(struct bpftime_map *map, uint32_t off, uint64
 	return 0;
 }
 
-void *bpftime_map_lookup_elem(struct bpftime_map *map, const void *key)
+void *bpftime_map__lookup_elem(struct bpftime_map *map, const void *key)
 {
 	return map->ops->lookup ? map->ops->lookup(map, key) : NULL;
 }
 
-long bpftime_map_update_elem(struct bpftime_map *map, const void *key, const void *value,
+long bpftime_map__update_elem(struct bpftime_map *map, const void *key, const void *value,
 			     uint64_t flags)
 {
 	if ((flags & BPFTIME_F_LOCK) && map->m->spin_lock_off < 0)
@@ -712,34 +712,34 @@ long bpftime_map_update_elem(struct bpftime_map *map, const void *key, const voi
 	return map->ops->update ? map->ops->update(map, key, value, flags) : -EINVAL;
 }
 
-long bpftime_map_delete_elem(struct bpftime_map *map, const void *key)
+long bpftime_map__delete_elem(struct bpftime_map *map, const void *key)
 {
 	return map->ops->delete ? map->ops->delete (map, key) : -EINVAL;
 }
 
-long bpftime_map_push_elem(struct bpftime_map *map, const void *value, uint64_t flags)
+long bpftime_map__push_elem(struct bpftime_map *map, const void *value, uint64_t flags)
 {
 	return map->ops->push ? map->ops->push(map, value, flags) : -EINVAL;
 }
 
-long bpftime_map_pop_elem(struct bpftime_map *map, void *value)
+long bpftime_map__pop_elem(struct bpftime_map *map, void *value)
 {
 	return map->ops->pop ? map->ops->pop(map, value) : -EINVAL;
 }
 
-long bpftime_map_peek_elem(struct bpftime_map *map, void *value)
+long bpftime_map__peek_elem(struct bpftime_map *map, void *value)
 {
 	return map->ops->peek ? map->ops->peek(map, value) : -EINVAL;
 }
 
-void *bpftime_map_lookup_percpu_elem(struct bpftime_map *map, const void *key, uint32_t cpu)
+void *bpftime_map__lookup_percpu_elem(struct bpftime_map *map, const void *key, uint32_t cpu)
 {
 	if (!map->ops->lookup_percpu || cpu >= map->ncpus)
 		return NULL;
 	return map->ops->lookup_percpu(map, key, cpu);
 }
 
-long bpftime_map_for_each_elem(struct bpftime_map *map, bpftime_map_elem_fn fn, void *ctx,
+long bpftime_map__for_each_elem(struct bpftime_map *map, bpftime_map_elem_fn fn, void *ctx,
 			       uint64_t flags)
 {
 	if (flags || !fn || !map->ops->for_each)

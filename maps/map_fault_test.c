@@ -76,7 +76,7 @@ static void test_create_fault(void **state)
 			if (!filler)
 				continue;
 			with_filler = used(shm);
-			fd = bpftime_map__create(
+			fd = bpftime_map_create(
 				shm, -1, types[i].t, "f", types[i].ks, types[i].vs, types[i].max,
 				&(struct bpftime_map_create_opts){
 					.sz = sizeof(struct bpftime_map_create_opts),
@@ -86,7 +86,7 @@ static void test_create_fault(void **state)
 					fail_msg("type %u: %d with %llu bytes left", types[i].t, fd,
 						 (unsigned long long)left);
 				assert_int_equal(used(shm), with_filler); /* nothing leaked */
-				assert_int_equal(bpftime_handler__next(shm, -1), -ENOENT);
+				assert_int_equal(bpftime_handler_next(shm, -1), -ENOENT);
 				failures++;
 				shm_free(shm, filler);
 				continue;
@@ -100,11 +100,11 @@ static void test_create_fault(void **state)
 		if (types[i].t == BPFTIME_MAP_HASH) {
 			uint64_t k = 1, v = 2;
 
-			assert_int_equal(bpftime_map__update(shm, fd, &k, &v, 0), 0);
-			assert_int_equal(bpftime_map__lookup(shm, fd, &k, &v, 0), 0);
+			assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &v, 0), 0);
+			assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, &v, 0), 0);
 			assert_int_equal(v, 2);
 		}
-		assert_int_equal(bpftime_handler__close(shm, fd), 0);
+		assert_int_equal(bpftime_handler_close(shm, fd), 0);
 		assert_int_equal(used(shm), base);
 	}
 	bpftime_shm__close(shm);

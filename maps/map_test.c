@@ -49,7 +49,7 @@ static int mkmap(struct bpftime_shm *shm, enum bpftime_map_type t, uint32_t ks, 
 {
 	BPFTIME_OPTS(bpftime_map_create_opts, o, .map_flags = flags);
 
-	return bpftime_map__create(shm, -1, t, "m", ks, vs, max, &o);
+	return bpftime_map_create(shm, -1, t, "m", ks, vs, max, &o);
 }
 
 static uint64_t used(struct bpftime_shm *shm)
@@ -83,18 +83,18 @@ static void test_create_errors(void **state)
 	assert_int_equal(mkmap(shm, BPFTIME_MAP_ARRAY, 4, 4, 1,
 			       BPFTIME_F_RDONLY_PROG | BPFTIME_F_WRONLY_PROG),
 			 -EINVAL);
-	assert_int_equal(bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY, "bad-name", 4, 4, 1, NULL),
+	assert_int_equal(bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "bad-name", 4, 4, 1, NULL),
 			 -EINVAL);
-	assert_int_equal(bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "m", 4, 4, 1, &o),
+	assert_int_equal(bpftime_map_create(shm, -1, BPFTIME_MAP_HASH, "m", 4, 4, 1, &o),
 			 -EINVAL); /* map_extra is for bloom filters only */
 	assert_int_equal(
-		bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "m", 4, 4, 1, NULL),
+		bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "m", 4, 4, 1, NULL),
 		-EBADF);
 	/* out of space names the variable and fails cleanly */
 	assert_int_equal(mkmap(shm, BPFTIME_MAP_HASH, 64, 4096, 1u << 20, 0), -ENOMEM);
 	assert_int_equal(errno, ENOMEM);
 	assert_int_equal(used(shm), 0);
-	assert_int_equal(bpftime_handler__next(shm, -1), -ENOENT);
+	assert_int_equal(bpftime_handler_next(shm, -1), -ENOENT);
 }
 
 static void test_array(void **state)
@@ -107,54 +107,54 @@ static void test_array(void **state)
 
 	assert_true(fd >= 0);
 	k = 2;
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, v, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, v, 0), 0);
 	assert_memory_equal(v, z, 12);
 	memcpy(v, "hello world", 12);
-	assert_int_equal(bpftime_map__update(shm, fd, &k, v, BPFTIME_ANY), 0);
-	assert_int_equal(bpftime_map__update(shm, fd, &k, v, BPFTIME_EXIST), 0);
-	assert_int_equal(bpftime_map__update(shm, fd, &k, v, BPFTIME_NOEXIST), -EEXIST);
-	assert_int_equal(bpftime_map__update(shm, fd, &k, v, 3), -EINVAL);
-	assert_int_equal(bpftime_map__update(shm, fd, &k, v, BPFTIME_F_LOCK), -EINVAL);
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, v, 1), -EINVAL);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, v, BPFTIME_ANY), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, v, BPFTIME_EXIST), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, v, BPFTIME_NOEXIST), -EEXIST);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, v, 3), -EINVAL);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, v, BPFTIME_F_LOCK), -EINVAL);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, v, 1), -EINVAL);
 	k = 5;
-	assert_int_equal(bpftime_map__update(shm, fd, &k, v, 0), -E2BIG);
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, v, 0), -ENOENT);
-	assert_int_equal(bpftime_map__delete(shm, fd, &k), -EINVAL);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, v, 0), -E2BIG);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, v, 0), -ENOENT);
+	assert_int_equal(bpftime_map_delete_elem(shm, fd, &k), -EINVAL);
 	/* iteration: NULL and unknown keys start over; the last key ends it */
-	assert_int_equal(bpftime_map__get_next_key(shm, fd, NULL, &next), 0);
+	assert_int_equal(bpftime_map_get_next_key(shm, fd, NULL, &next), 0);
 	assert_int_equal(next, 0);
 	k = 100;
-	assert_int_equal(bpftime_map__get_next_key(shm, fd, &k, &next), 0);
+	assert_int_equal(bpftime_map_get_next_key(shm, fd, &k, &next), 0);
 	assert_int_equal(next, 0);
 	k = 3;
-	assert_int_equal(bpftime_map__get_next_key(shm, fd, &k, &next), 0);
+	assert_int_equal(bpftime_map_get_next_key(shm, fd, &k, &next), 0);
 	assert_int_equal(next, 4);
 	k = 4;
-	assert_int_equal(bpftime_map__get_next_key(shm, fd, &k, &next), -ENOENT);
+	assert_int_equal(bpftime_map_get_next_key(shm, fd, &k, &next), -ENOENT);
 
 	/* in program: a pointer into the segment, writes visible to the syscall side */
-	h = bpftime_map__handle(shm, fd);
+	h = bpftime_map_get_handle(shm, fd);
 	assert_non_null(h);
-	assert_ptr_equal(bpftime_map__handle(shm, fd), h);
+	assert_ptr_equal(bpftime_map_get_handle(shm, fd), h);
 	k = 2;
-	assert_memory_equal(bpftime_map_lookup_elem(h, &k), "hello world", 12);
-	memcpy(bpftime_map_lookup_elem(h, &k), "HELLO", 5);
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, v, 0), 0);
+	assert_memory_equal(bpftime_map__lookup_elem(h, &k), "hello world", 12);
+	memcpy(bpftime_map__lookup_elem(h, &k), "HELLO", 5);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, v, 0), 0);
 	assert_memory_equal(v, "HELLO world", 12);
 	k = 9;
-	assert_null(bpftime_map_lookup_elem(h, &k));
+	assert_null(bpftime_map__lookup_elem(h, &k));
 	k = 1;
-	assert_int_equal(bpftime_map_update_elem(h, &k, "abcdefghijk", 0), 0);
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, v, 0), 0);
+	assert_int_equal(bpftime_map__update_elem(h, &k, "abcdefghijk", 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, v, 0), 0);
 	assert_memory_equal(v, "abcdefghijk", 12);
-	assert_int_equal(bpftime_map_delete_elem(h, &k), -EINVAL);
+	assert_int_equal(bpftime_map__delete_elem(h, &k), -EINVAL);
 
 	/* freeze: the syscall side can no longer write, programs still can */
-	assert_int_equal(bpftime_map__freeze(shm, fd), 0);
-	assert_int_equal(bpftime_map__freeze(shm, fd), -EPERM);
-	assert_int_equal(bpftime_map__update(shm, fd, &k, v, 0), -EPERM);
-	assert_int_equal(bpftime_map_update_elem(h, &k, v, 0), 0);
-	assert_int_equal(bpftime_map__lookup(shm, 200, &k, v, 0), -EBADF);
+	assert_int_equal(bpftime_map_freeze(shm, fd), 0);
+	assert_int_equal(bpftime_map_freeze(shm, fd), -EPERM);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, v, 0), -EPERM);
+	assert_int_equal(bpftime_map__update_elem(h, &k, v, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, 200, &k, v, 0), -EBADF);
 }
 
 static void test_array_rdonly_and_info(void **state)
@@ -164,12 +164,12 @@ static void test_array_rdonly_and_info(void **state)
 	struct bpftime_map_info info;
 	uint32_t k = 0, v = 1;
 
-	assert_int_equal(bpftime_map__update(shm, fd, &k, &v, 0), -EPERM);
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, &v, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &v, 0), -EPERM);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, &v, 0), 0);
 	fd = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 4, 2, BPFTIME_F_WRONLY);
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, &v, 0), -EPERM);
-	assert_int_equal(bpftime_map__update(shm, fd, &k, &v, 0), 0);
-	assert_int_equal(bpftime_map__info(shm, fd, &info), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, &v, 0), -EPERM);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &v, 0), 0);
+	assert_int_equal(bpftime_map_get_info(shm, fd, &info), 0);
 	assert_int_equal(info.type, BPFTIME_MAP_ARRAY);
 	assert_int_equal(info.max_entries, 2);
 	assert_int_equal(info.map_flags, BPFTIME_F_WRONLY);
@@ -183,33 +183,33 @@ static void test_array_mmap(void **state)
 {
 	struct bpftime_shm *shm = *state;
 	int fd = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 8, 3000, BPFTIME_F_MMAPABLE);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	uint64_t off, *p, v;
 	size_t len;
 	uint32_t k = 2999;
 
-	assert_int_equal(bpftime_map__mmap_region(shm, fd, &off, &len), 0);
+	assert_int_equal(bpftime_map_mmap_region(shm, fd, &off, &len), 0);
 	assert_int_equal(off % 4096, 0);
 	assert_int_equal(len, 6 * 4096); /* 3000 * 8 bytes, whole pages */
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpftime_shm__fd(shm), (off_t)off);
 	assert_true(p != MAP_FAILED);
 	p[2999] = 0xdeadbeef;
-	assert_int_equal(*(uint64_t *)bpftime_map_lookup_elem(h, &k), 0xdeadbeef);
+	assert_int_equal(*(uint64_t *)bpftime_map__lookup_elem(h, &k), 0xdeadbeef);
 	v = 42;
-	assert_int_equal(bpftime_map__update(shm, fd, &k, &v, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &v, 0), 0);
 	assert_int_equal(p[2999], 42);
 	munmap(p, len);
 	fd = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 4, 3, 0);
-	assert_int_equal(bpftime_map__mmap_region(shm, fd, &off, &len), -EINVAL);
+	assert_int_equal(bpftime_map_mmap_region(shm, fd, &off, &len), -EINVAL);
 	/* global variables: lddw map value addresses, one-element arrays only */
 	{
 		int dfd = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 64, 1, BPFTIME_F_MMAPABLE);
-		struct bpftime_map *d = bpftime_map__handle(shm, dfd);
+		struct bpftime_map *d = bpftime_map_get_handle(shm, dfd);
 		uint64_t addr;
 
 		k = 0;
 		assert_int_equal(bpftime_map__direct_value_addr(d, 16, &addr), 0);
-		assert_int_equal(addr, (uintptr_t)bpftime_map_lookup_elem(d, &k) + 16);
+		assert_int_equal(addr, (uintptr_t)bpftime_map__lookup_elem(d, &k) + 16);
 		assert_int_equal(bpftime_map__direct_value_addr(d, 64, &addr), -EINVAL);
 		assert_int_equal(bpftime_map__direct_value_addr(h, 0, &addr), -ENOTSUPP);
 	}
@@ -219,27 +219,27 @@ static void test_percpu_array(void **state)
 {
 	struct bpftime_shm *shm = *state;
 	int ncpus = bpftime_shm__ncpus(shm), fd = mkmap(shm, BPFTIME_MAP_PERCPU_ARRAY, 4, 4, 4, 0);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	struct bpftime_map_info info;
 	uint64_t *vals = calloc((size_t)ncpus, 8);
 	uint32_t k = 1, *p;
 
-	assert_int_equal(bpftime_map__info(shm, fd, &info), 0);
+	assert_int_equal(bpftime_map_get_info(shm, fd, &info), 0);
 	assert_int_equal(info.value_size_syscall, 8 * ncpus); /* round_up(4, 8) per CPU */
 	for (int c = 0; c < ncpus; c++)
 		vals[c] = 100 + (uint64_t)c;
-	assert_int_equal(bpftime_map__update(shm, fd, &k, vals, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, vals, 0), 0);
 	/* in program: this CPU's slot */
-	p = bpftime_map_lookup_elem(h, &k);
+	p = bpftime_map__lookup_elem(h, &k);
 	assert_non_null(p);
 	assert_true(*p >= 100 && *p < 100 + (uint32_t)ncpus);
 	for (int c = 0; c < ncpus; c++)
-		assert_int_equal(*(uint32_t *)bpftime_map_lookup_percpu_elem(h, &k, (uint32_t)c),
+		assert_int_equal(*(uint32_t *)bpftime_map__lookup_percpu_elem(h, &k, (uint32_t)c),
 				 100 + c);
-	assert_null(bpftime_map_lookup_percpu_elem(h, &k, (uint32_t)ncpus));
-	*(uint32_t *)bpftime_map_lookup_percpu_elem(h, &k, 0) = 7;
+	assert_null(bpftime_map__lookup_percpu_elem(h, &k, (uint32_t)ncpus));
+	*(uint32_t *)bpftime_map__lookup_percpu_elem(h, &k, 0) = 7;
 	memset(vals, 0xff, (size_t)ncpus * 8);
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, vals, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, vals, 0), 0);
 	assert_int_equal((uint32_t)vals[0], 7);
 	free(vals);
 }
@@ -249,7 +249,7 @@ static void test_hash(void **state)
 	struct bpftime_shm *shm = *state;
 	uint64_t base = used(shm);
 	int fd = mkmap(shm, BPFTIME_MAP_HASH, 16, 8, 100, 0);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	char key[16] = { 0 }, next[16];
 	uint64_t v, seen[100] = { 0 };
 	int n = 0;
@@ -257,28 +257,28 @@ static void test_hash(void **state)
 	for (uint32_t i = 0; i < 100; i++) {
 		memcpy(key, &i, 4);
 		v = i * 10;
-		assert_int_equal(bpftime_map__update(shm, fd, key, &v, BPFTIME_NOEXIST), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, fd, key, &v, BPFTIME_NOEXIST), 0);
 	}
 	/* full: new keys fail with E2BIG, existing ones can still be replaced */
 	memset(key, 0xee, sizeof(key));
-	assert_int_equal(bpftime_map__update(shm, fd, key, &v, 0), -E2BIG);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, key, &v, 0), -E2BIG);
 	memset(key, 0, sizeof(key));
 	key[0] = 5;
 	v = 555;
-	assert_int_equal(bpftime_map__update(shm, fd, key, &v, BPFTIME_NOEXIST), -EEXIST);
-	assert_int_equal(bpftime_map__update(shm, fd, key, &v, BPFTIME_EXIST), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, key, &v, BPFTIME_NOEXIST), -EEXIST);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, key, &v, BPFTIME_EXIST), 0);
 	for (int i = 0; i < 1000; i++)
-		assert_int_equal(bpftime_map__update(shm, fd, key, &v, 0), 0);
-	assert_int_equal(bpftime_map__lookup(shm, fd, key, &v, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, fd, key, &v, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, key, &v, 0), 0);
 	assert_int_equal(v, 555);
-	assert_int_equal(*(uint64_t *)bpftime_map_lookup_elem(h, key), 555);
+	assert_int_equal(*(uint64_t *)bpftime_map__lookup_elem(h, key), 555);
 	key[0] = (char)200;
-	assert_int_equal(bpftime_map__update(shm, fd, key, &v, BPFTIME_EXIST), -ENOENT);
-	assert_int_equal(bpftime_map__lookup(shm, fd, key, &v, 0), -ENOENT);
-	assert_null(bpftime_map_lookup_elem(h, key));
+	assert_int_equal(bpftime_map_update_elem(shm, fd, key, &v, BPFTIME_EXIST), -ENOENT);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, key, &v, 0), -ENOENT);
+	assert_null(bpftime_map__lookup_elem(h, key));
 
 	/* iteration visits every key once; an unknown key restarts */
-	assert_int_equal(bpftime_map__get_next_key(shm, fd, NULL, next), 0);
+	assert_int_equal(bpftime_map_get_next_key(shm, fd, NULL, next), 0);
 	do {
 		uint32_t i;
 
@@ -287,38 +287,38 @@ static void test_hash(void **state)
 		assert_int_equal(seen[i]++, 0);
 		n++;
 		memcpy(key, next, 16);
-	} while (bpftime_map__get_next_key(shm, fd, key, next) == 0);
+	} while (bpftime_map_get_next_key(shm, fd, key, next) == 0);
 	assert_int_equal(n, 100);
 	memset(key, 0xab, 16);
-	assert_int_equal(bpftime_map__get_next_key(shm, fd, key, next), 0);
+	assert_int_equal(bpftime_map_get_next_key(shm, fd, key, next), 0);
 
 	/* delete, lookup_and_delete, reuse of freed elements */
 	memset(key, 0, 16);
 	key[0] = 7;
-	assert_int_equal(bpftime_map__lookup_and_delete(shm, fd, key, &v, 0), 0);
+	assert_int_equal(bpftime_map_lookup_and_delete_elem(shm, fd, key, &v, 0), 0);
 	assert_int_equal(v, 70);
-	assert_int_equal(bpftime_map__delete(shm, fd, key), -ENOENT);
-	assert_int_equal(bpftime_map__lookup_and_delete(shm, fd, key, &v, 0), -ENOENT);
+	assert_int_equal(bpftime_map_delete_elem(shm, fd, key), -ENOENT);
+	assert_int_equal(bpftime_map_lookup_and_delete_elem(shm, fd, key, &v, 0), -ENOENT);
 	for (uint32_t i = 0; i < 100; i++) {
 		memcpy(key, &i, 4);
-		assert_int_equal(bpftime_map_delete_elem(h, key), i == 7 ? -ENOENT : 0);
+		assert_int_equal(bpftime_map__delete_elem(h, key), i == 7 ? -ENOENT : 0);
 	}
-	assert_int_equal(bpftime_map__get_next_key(shm, fd, NULL, next), -ENOENT);
+	assert_int_equal(bpftime_map_get_next_key(shm, fd, NULL, next), -ENOENT);
 	for (uint32_t round = 0; round < 5; round++) {
 		for (uint32_t i = 0; i < 100; i++) {
 			memcpy(key, &i, 4);
 			key[8] = (char)round;
 			v = i + round;
-			assert_int_equal(bpftime_map_update_elem(h, key, &v, BPFTIME_NOEXIST), 0);
+			assert_int_equal(bpftime_map__update_elem(h, key, &v, BPFTIME_NOEXIST), 0);
 		}
 		for (uint32_t i = 0; i < 100; i++) {
 			memcpy(key, &i, 4);
-			assert_int_equal(*(uint64_t *)bpftime_map_lookup_elem(h, key), i + round);
-			assert_int_equal(bpftime_map_delete_elem(h, key), 0);
+			assert_int_equal(*(uint64_t *)bpftime_map__lookup_elem(h, key), i + round);
+			assert_int_equal(bpftime_map__delete_elem(h, key), 0);
 		}
 	}
-	assert_int_equal(bpftime_map__update(shm, fd, NULL, &v, 0), -EINVAL);
-	assert_int_equal(bpftime_handler__close(shm, fd), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, NULL, &v, 0), -EINVAL);
+	assert_int_equal(bpftime_handler_close(shm, fd), 0);
 	assert_int_equal(used(shm), base);
 }
 
@@ -326,15 +326,15 @@ static void test_hash_big(void **state)
 {
 	struct bpftime_shm *shm = *state;
 	int fd = mkmap(shm, BPFTIME_MAP_HASH, 8, 8, 100000, 0);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 
 	for (uint64_t i = 0; i < 100000; i++) {
 		uint64_t k = i * 0x9e3779b97f4a7c15ULL, v = i;
 
-		assert_int_equal(bpftime_map_update_elem(h, &k, &v, 0), 0);
+		assert_int_equal(bpftime_map__update_elem(h, &k, &v, 0), 0);
 	}
 	for (uint64_t i = 0; i < 100000; i++) {
-		uint64_t k = i * 0x9e3779b97f4a7c15ULL, *p = bpftime_map_lookup_elem(h, &k);
+		uint64_t k = i * 0x9e3779b97f4a7c15ULL, *p = bpftime_map__lookup_elem(h, &k);
 
 		assert_non_null(p);
 		assert_int_equal(*p, i);
@@ -348,7 +348,7 @@ static void test_hash_no_prealloc(void **state)
 	struct bpftime_shm *shm = *state;
 	uint64_t base = used(shm);
 	int fd = mkmap(shm, BPFTIME_MAP_HASH, 8, 8, 1u << 22, BPFTIME_F_NO_PREALLOC);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	uint64_t k, v, small;
 	long err = 0;
 
@@ -356,24 +356,24 @@ static void test_hash_no_prealloc(void **state)
 	assert_int_equal(mkmap(shm, BPFTIME_MAP_HASH, 8, 8, 1u << 22, 0), -ENOMEM);
 	small = used(shm);
 	for (k = 0; k < 10000; k++)
-		assert_int_equal(bpftime_map_update_elem(h, &k, &k, BPFTIME_NOEXIST), 0);
+		assert_int_equal(bpftime_map__update_elem(h, &k, &k, BPFTIME_NOEXIST), 0);
 	assert_true(used(shm) > small);
 	for (k = 0; k < 10000; k++) {
-		assert_int_equal(bpftime_map__lookup(shm, fd, &k, &v, 0), 0);
+		assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, &v, 0), 0);
 		assert_int_equal(v, k);
 	}
 	for (k = 10000; err == 0; k++)
-		err = bpftime_map_update_elem(h, &k, &k, 0);
+		err = bpftime_map__update_elem(h, &k, &k, 0);
 	assert_int_equal(err, -ENOMEM);
 	assert_true(k > 500000); /* most of the 64 MiB went to elements */
 	/* still consistent: every key stored is found, deletes free slots */
 	v = 0;
-	assert_int_equal(bpftime_map__lookup(shm, fd, &v, &v, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &v, &v, 0), 0);
 	k = 5;
-	assert_int_equal(bpftime_map__delete(shm, fd, &k), 0);
+	assert_int_equal(bpftime_map_delete_elem(shm, fd, &k), 0);
 	k = 1ULL << 40;
-	assert_int_equal(bpftime_map__update(shm, fd, &k, &k, 0), 0);
-	assert_int_equal(bpftime_handler__close(shm, fd), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &k, 0), 0);
+	assert_int_equal(bpftime_handler_close(shm, fd), 0);
 	assert_int_equal(used(shm), base);
 }
 
@@ -382,14 +382,14 @@ static void test_percpu_hash(void **state)
 	struct bpftime_shm *shm = *state;
 	int ncpus = bpftime_shm__ncpus(shm);
 	int fd = mkmap(shm, BPFTIME_MAP_PERCPU_HASH, 4, 8, 10, 0);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	uint64_t *vals = calloc((size_t)ncpus, 8), one = 1;
 	uint32_t k = 3, cpu = (uint32_t)sched_getcpu();
 	uint64_t *p;
 
 	/* in program, a new element gets our CPU's value, others zero */
-	assert_int_equal(bpftime_map_update_elem(h, &k, &one, BPFTIME_NOEXIST), 0);
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, vals, 0), 0);
+	assert_int_equal(bpftime_map__update_elem(h, &k, &one, BPFTIME_NOEXIST), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, vals, 0), 0);
 	{
 		uint64_t sum = 0;
 
@@ -399,13 +399,13 @@ static void test_percpu_hash(void **state)
 	}
 	for (int c = 0; c < ncpus; c++)
 		vals[c] = (uint64_t)c + 10;
-	assert_int_equal(bpftime_map__update(shm, fd, &k, vals, BPFTIME_EXIST), 0);
-	p = bpftime_map_lookup_elem(h, &k);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, vals, BPFTIME_EXIST), 0);
+	p = bpftime_map__lookup_elem(h, &k);
 	assert_true(*p >= 10 && *p < 10 + (uint64_t)ncpus);
 	for (int c = 0; c < ncpus; c++)
-		assert_int_equal(*(uint64_t *)bpftime_map_lookup_percpu_elem(h, &k, (uint32_t)c),
+		assert_int_equal(*(uint64_t *)bpftime_map__lookup_percpu_elem(h, &k, (uint32_t)c),
 				 c + 10);
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, vals, BPFTIME_F_LOCK), -EINVAL);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, vals, BPFTIME_F_LOCK), -EINVAL);
 	(void)cpu;
 	free(vals);
 }
@@ -414,37 +414,37 @@ static void test_lru(void **state)
 {
 	struct bpftime_shm *shm = *state;
 	int fd = mkmap(shm, BPFTIME_MAP_LRU_HASH, 4, 4, 64, 0);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	uint32_t hot = 1000000, v = 1, k, next;
 	int n = 0;
 
-	assert_int_equal(bpftime_map__update(shm, fd, &hot, &v, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &hot, &v, 0), 0);
 	for (k = 0; k < 1000; k++) {
-		assert_int_equal(bpftime_map__update(shm, fd, &k, &k, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &k, 0), 0);
 		/* the newest key is always there (a syscall lookup does not mark
 		 * it used); the key programs keep using survives */
-		assert_int_equal(bpftime_map__lookup(shm, fd, &k, &v, 0), 0);
+		assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, &v, 0), 0);
 		assert_int_equal(v, k);
-		assert_non_null(bpftime_map_lookup_elem(h, &hot));
+		assert_non_null(bpftime_map__lookup_elem(h, &hot));
 	}
-	if (bpftime_map__get_next_key(shm, fd, NULL, &next) == 0) {
+	if (bpftime_map_get_next_key(shm, fd, NULL, &next) == 0) {
 		do {
 			n++;
 			k = next;
-		} while (bpftime_map__get_next_key(shm, fd, &k, &next) == 0);
+		} while (bpftime_map_get_next_key(shm, fd, &k, &next) == 0);
 	}
 	assert_int_equal(n, 64);
-	assert_int_equal(bpftime_map__update(shm, fd, &hot, &v, BPFTIME_NOEXIST), -EEXIST);
-	assert_int_equal(bpftime_map__delete(shm, fd, &hot), 0);
-	assert_null(bpftime_map_lookup_elem(h, &hot));
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &hot, &v, BPFTIME_NOEXIST), -EEXIST);
+	assert_int_equal(bpftime_map_delete_elem(shm, fd, &hot), 0);
+	assert_null(bpftime_map__lookup_elem(h, &hot));
 
 	/* per-CPU LRU */
 	fd = mkmap(shm, BPFTIME_MAP_LRU_PERCPU_HASH, 4, 4, 8, 0);
-	h = bpftime_map__handle(shm, fd);
+	h = bpftime_map_get_handle(shm, fd);
 	for (k = 0; k < 100; k++)
-		assert_int_equal(bpftime_map_update_elem(h, &k, &k, 0), 0);
+		assert_int_equal(bpftime_map__update_elem(h, &k, &k, 0), 0);
 	k = 99;
-	assert_int_equal(*(uint32_t *)bpftime_map_lookup_elem(h, &k), 99);
+	assert_int_equal(*(uint32_t *)bpftime_map__lookup_elem(h, &k), 99);
 }
 
 static int count_keys(struct bpftime_shm *shm, int fd)
@@ -452,11 +452,11 @@ static int count_keys(struct bpftime_shm *shm, int fd)
 	uint32_t k, next;
 	int n = 0;
 
-	if (bpftime_map__get_next_key(shm, fd, NULL, &next) == 0) {
+	if (bpftime_map_get_next_key(shm, fd, NULL, &next) == 0) {
 		do {
 			n++;
 			k = next;
-		} while (bpftime_map__get_next_key(shm, fd, &k, &next) == 0);
+		} while (bpftime_map_get_next_key(shm, fd, &k, &next) == 0);
 	}
 	return n;
 }
@@ -470,26 +470,26 @@ static void test_hash_spares(void **state)
 	struct bpftime_shm *shm = *state;
 	int lfd = mkmap(shm, BPFTIME_MAP_LRU_HASH, 4, 4, 64, 0);
 	int hfd = mkmap(shm, BPFTIME_MAP_HASH, 4, 4, 16, 0);
-	struct bpftime_map *lh = bpftime_map__handle(shm, lfd);
+	struct bpftime_map *lh = bpftime_map_get_handle(shm, lfd);
 	uint32_t k, v;
 
 	assert_true(lfd >= 0 && hfd >= 0);
 	for (k = 0; k < 64; k++)
-		assert_int_equal(bpftime_map__update(shm, lfd, &k, &k, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, lfd, &k, &k, 0), 0);
 	for (int r = 0; r < 1000; r++) {
 		k = (uint32_t)r % 64;
 		v = (uint32_t)r;
-		assert_int_equal(r & 1 ? bpftime_map__update(shm, lfd, &k, &v, BPFTIME_EXIST)
-				       : (int)bpftime_map_update_elem(lh, &k, &v, 0),
+		assert_int_equal(r & 1 ? bpftime_map_update_elem(shm, lfd, &k, &v, BPFTIME_EXIST)
+				       : (int)bpftime_map__update_elem(lh, &k, &v, 0),
 				 0);
 	}
 	for (k = 0; k < 64; k++) {
-		assert_int_equal(bpftime_map__lookup(shm, lfd, &k, &v, 0), 0);
+		assert_int_equal(bpftime_map_lookup_elem(shm, lfd, &k, &v, 0), 0);
 		assert_int_equal(v % 64, k);
 	}
 	/* new keys evict; the count never passes max_entries */
 	for (k = 64; k < 1064; k++) {
-		assert_int_equal(bpftime_map__update(shm, lfd, &k, &k, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, lfd, &k, &k, 0), 0);
 		if (k % 100 == 0)
 			assert_int_equal(count_keys(shm, lfd), 64);
 	}
@@ -498,34 +498,34 @@ static void test_hash_spares(void **state)
 	 * (other groups) find them instead of evicting, and a full map's
 	 * inserts still evict */
 	for (k = 0; k < 1064; k++)
-		(void)bpftime_map__delete(shm, lfd, &k);
+		(void)bpftime_map_delete_elem(shm, lfd, &k);
 	assert_int_equal(count_keys(shm, lfd), 0);
 	for (k = 5000; k < 5064; k++)
-		assert_int_equal(bpftime_map__update(shm, lfd, &k, &k, BPFTIME_NOEXIST), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, lfd, &k, &k, BPFTIME_NOEXIST), 0);
 	for (k = 5000; k < 5064; k++)
-		assert_int_equal(bpftime_map__lookup(shm, lfd, &k, &v, 0), 0);
+		assert_int_equal(bpftime_map_lookup_elem(shm, lfd, &k, &v, 0), 0);
 	for (k = 6000; k < 6100; k++)
-		assert_int_equal(bpftime_map__update(shm, lfd, &k, &k, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, lfd, &k, &k, 0), 0);
 	assert_int_equal(count_keys(shm, lfd), 64);
 
 	for (k = 0; k < 16; k++)
-		assert_int_equal(bpftime_map__update(shm, hfd, &k, &k, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, hfd, &k, &k, 0), 0);
 	for (int r = 0; r < 1000; r++) {
 		k = (uint32_t)r % 16;
-		assert_int_equal(bpftime_map__update(shm, hfd, &k, &r, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, hfd, &k, &r, 0), 0);
 		if (r % 3 == 0) {
 			/* delete and insert another key: the spare moves */
-			assert_int_equal(bpftime_map__delete(shm, hfd, &k), 0);
+			assert_int_equal(bpftime_map_delete_elem(shm, hfd, &k), 0);
 			v = 100 + k;
-			assert_int_equal(bpftime_map__update(shm, hfd, &v, &v, BPFTIME_NOEXIST), 0);
-			assert_int_equal(bpftime_map__update(shm, hfd, &k, &k, 0), -E2BIG);
-			assert_int_equal(bpftime_map__delete(shm, hfd, &v), 0);
-			assert_int_equal(bpftime_map__update(shm, hfd, &k, &r, 0), 0);
+			assert_int_equal(bpftime_map_update_elem(shm, hfd, &v, &v, BPFTIME_NOEXIST), 0);
+			assert_int_equal(bpftime_map_update_elem(shm, hfd, &k, &k, 0), -E2BIG);
+			assert_int_equal(bpftime_map_delete_elem(shm, hfd, &v), 0);
+			assert_int_equal(bpftime_map_update_elem(shm, hfd, &k, &r, 0), 0);
 		}
 		assert_int_equal(count_keys(shm, hfd), 16);
 	}
 	for (k = 0; k < 16; k++) {
-		assert_int_equal(bpftime_map__lookup(shm, hfd, &k, &v, 0), 0);
+		assert_int_equal(bpftime_map_lookup_elem(shm, hfd, &k, &v, 0), 0);
 		assert_int_equal(v % 16, k);
 	}
 }
@@ -542,7 +542,7 @@ static void *fill_thread(void *p)
 	struct fill_arg *a = p;
 
 	for (uint32_t k = a->first; k < a->first + 16; k++)
-		if (bpftime_map__update(a->shm, a->fd, &k, &k, BPFTIME_NOEXIST) == 0)
+		if (bpftime_map_update_elem(a->shm, a->fd, &k, &k, BPFTIME_NOEXIST) == 0)
 			a->ok++;
 	return NULL;
 }
@@ -571,9 +571,9 @@ static void test_hash_full_race(void **state)
 		}
 		assert_int_equal(ok, 8);
 		assert_int_equal(count_keys(shm, fd), 8);
-		while (bpftime_map__get_next_key(shm, fd, NULL, &next) == 0) {
+		while (bpftime_map_get_next_key(shm, fd, NULL, &next) == 0) {
 			k = next;
-			assert_int_equal(bpftime_map__delete(shm, fd, &k), 0);
+			assert_int_equal(bpftime_map_delete_elem(shm, fd, &k), 0);
 		}
 	}
 }
@@ -582,33 +582,33 @@ static void test_spin_lock(void **state)
 {
 	struct bpftime_shm *shm = *state;
 	BPFTIME_OPTS(bpftime_map_create_opts, o, .has_spin_lock = true, .spin_lock_off = 4);
-	int afd = bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 12, 2, &o);
-	int hfd = bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "h", 4, 12, 2, &o);
+	int afd = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 12, 2, &o);
+	int hfd = bpftime_map_create(shm, -1, BPFTIME_MAP_HASH, "h", 4, 12, 2, &o);
 	uint32_t k = 1, v[3] = { 11, 0xffffffff, 33 }, out[3];
 
 	assert_true(afd >= 0 && hfd >= 0);
 	{
 		struct bpftime_map_info info;
 
-		assert_int_equal(bpftime_map__info(shm, afd, &info), 0);
+		assert_int_equal(bpftime_map_get_info(shm, afd, &info), 0);
 		assert_true(info.has_spin_lock);
 		assert_int_equal(info.spin_lock_off, 4);
 	}
-	assert_int_equal(bpftime_map__update(shm, afd, &k, v, BPFTIME_F_LOCK), 0);
-	assert_int_equal(bpftime_map__lookup(shm, afd, &k, out, BPFTIME_F_LOCK), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, afd, &k, v, BPFTIME_F_LOCK), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, afd, &k, out, BPFTIME_F_LOCK), 0);
 	assert_int_equal(out[0], 11);
 	assert_int_equal(out[1], 0); /* the lock word is never copied out */
 	assert_int_equal(out[2], 33);
-	assert_int_equal(bpftime_map__update(shm, hfd, &k, v, BPFTIME_F_LOCK | BPFTIME_NOEXIST), 0);
-	assert_int_equal(bpftime_map__update(shm, hfd, &k, v, BPFTIME_F_LOCK | BPFTIME_NOEXIST),
+	assert_int_equal(bpftime_map_update_elem(shm, hfd, &k, v, BPFTIME_F_LOCK | BPFTIME_NOEXIST), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, hfd, &k, v, BPFTIME_F_LOCK | BPFTIME_NOEXIST),
 			 -EEXIST);
 	v[0] = 12;
-	assert_int_equal(bpftime_map__update(shm, hfd, &k, v, BPFTIME_F_LOCK), 0);
-	assert_int_equal(bpftime_map__lookup(shm, hfd, &k, out, BPFTIME_F_LOCK), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, hfd, &k, v, BPFTIME_F_LOCK), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, hfd, &k, out, BPFTIME_F_LOCK), 0);
 	assert_int_equal(out[0], 12);
 	assert_int_equal(out[1], 0);
 	o.spin_lock_off = 10;
-	assert_int_equal(bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 12, 2, &o),
+	assert_int_equal(bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 12, 2, &o),
 			 -EINVAL);
 }
 
@@ -637,10 +637,10 @@ static void test_spin_lock_dead_owner(void **state)
 {
 	struct bpftime_shm *shm = *state;
 	BPFTIME_OPTS(bpftime_map_create_opts, o, .has_spin_lock = true, .spin_lock_off = 0);
-	int fd = bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY, "l", 4, 16, 1, &o);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	int fd = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "l", 4, 16, 1, &o);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	uint32_t k = 0;
-	struct lock_val *v = bpftime_map_lookup_elem(h, &k), nv = { 0, 0, 99 };
+	struct lock_val *v = bpftime_map__lookup_elem(h, &k), nv = { 0, 0, 99 };
 	pthread_t t[2];
 	int pfd[2];
 	char c;
@@ -665,7 +665,7 @@ static void test_spin_lock_dead_owner(void **state)
 	assert_int_equal(v->lock, (uint32_t)pid);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	assert_int_equal(bpftime_map__update(shm, fd, &k, &nv, BPFTIME_F_LOCK), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &nv, BPFTIME_F_LOCK), 0);
 	assert_int_equal(v->counter, 99);
 	assert_int_equal(v->lock, 0);
 	close(pfd[0]);
@@ -681,64 +681,64 @@ static void test_lpm(void **state)
 {
 	struct bpftime_shm *shm = *state;
 	int fd = mkmap(shm, BPFTIME_MAP_LPM_TRIE, 8, 4, 4, BPFTIME_F_NO_PREALLOC);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	struct ip4_key k8 = { 8, { 10 } }, k16 = { 16, { 10, 1 } }, k24 = { 24, { 10, 1, 1 } },
 		       k0 = { 0, { 0 } }, q = { 32, { 10, 1, 1, 7 } }, nk;
 	uint32_t v;
 
 	assert_int_equal(mkmap(shm, BPFTIME_MAP_LPM_TRIE, 8, 4, 4, 0), -EINVAL);
 	v = 8;
-	assert_int_equal(bpftime_map__update(shm, fd, &k8, &v, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k8, &v, 0), 0);
 	v = 16;
-	assert_int_equal(bpftime_map__update(shm, fd, &k16, &v, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k16, &v, 0), 0);
 	v = 24;
-	assert_int_equal(bpftime_map__update(shm, fd, &k24, &v, 0), 0);
-	assert_int_equal(bpftime_map__lookup(shm, fd, &q, &v, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k24, &v, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &q, &v, 0), 0);
 	assert_int_equal(v, 24);
 	q.ip[2] = 2; /* 10.1.2.7 */
-	assert_int_equal(*(uint32_t *)bpftime_map_lookup_elem(h, &q), 16);
+	assert_int_equal(*(uint32_t *)bpftime_map__lookup_elem(h, &q), 16);
 	q.ip[1] = 9; /* 10.9.2.7 */
-	assert_int_equal(*(uint32_t *)bpftime_map_lookup_elem(h, &q), 8);
+	assert_int_equal(*(uint32_t *)bpftime_map__lookup_elem(h, &q), 8);
 	q.ip[0] = 11;
-	assert_null(bpftime_map_lookup_elem(h, &q));
-	assert_int_equal(bpftime_map__lookup(shm, fd, &q, &v, 0), -ENOENT);
+	assert_null(bpftime_map__lookup_elem(h, &q));
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &q, &v, 0), -ENOENT);
 	v = 0;
-	assert_int_equal(bpftime_map__update(shm, fd, &k0, &v, 0), 0);
-	assert_int_equal(*(uint32_t *)bpftime_map_lookup_elem(h, &q), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k0, &v, 0), 0);
+	assert_int_equal(*(uint32_t *)bpftime_map__lookup_elem(h, &q), 0);
 	/* full: a new prefix is refused, replacing one is fine */
 	nk = (struct ip4_key){ 12, { 192, 160 } };
-	assert_int_equal(bpftime_map__update(shm, fd, &nk, &v, 0), -ENOSPC);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &nk, &v, 0), -ENOSPC);
 	v = 88;
-	assert_int_equal(bpftime_map__update(shm, fd, &k8, &v, BPFTIME_EXIST), 0);
-	assert_int_equal(bpftime_map__update(shm, fd, &k8, &v, BPFTIME_NOEXIST), -EEXIST);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k8, &v, BPFTIME_EXIST), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k8, &v, BPFTIME_NOEXIST), -EEXIST);
 	nk.plen = 33;
-	assert_int_equal(bpftime_map__update(shm, fd, &nk, &v, 0), -EINVAL);
-	assert_int_equal(bpftime_map__update(shm, fd, &k8, &v, 4), -EINVAL);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &nk, &v, 0), -EINVAL);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k8, &v, 4), -EINVAL);
 	/* iteration: more specific prefixes first */
-	assert_int_equal(bpftime_map__get_next_key(shm, fd, NULL, &nk), 0);
+	assert_int_equal(bpftime_map_get_next_key(shm, fd, NULL, &nk), 0);
 	assert_memory_equal(&nk, &k24, sizeof(nk));
-	assert_int_equal(bpftime_map__get_next_key(shm, fd, &nk, &nk), 0);
+	assert_int_equal(bpftime_map_get_next_key(shm, fd, &nk, &nk), 0);
 	assert_memory_equal(&nk, &k16, sizeof(nk));
-	assert_int_equal(bpftime_map__get_next_key(shm, fd, &nk, &nk), 0);
+	assert_int_equal(bpftime_map_get_next_key(shm, fd, &nk, &nk), 0);
 	assert_memory_equal(&nk, &k8, sizeof(nk));
-	assert_int_equal(bpftime_map__get_next_key(shm, fd, &nk, &nk), 0);
+	assert_int_equal(bpftime_map_get_next_key(shm, fd, &nk, &nk), 0);
 	assert_memory_equal(&nk, &k0, sizeof(nk));
-	assert_int_equal(bpftime_map__get_next_key(shm, fd, &nk, &nk), -ENOENT);
+	assert_int_equal(bpftime_map_get_next_key(shm, fd, &nk, &nk), -ENOENT);
 	/* bits past the prefix: same entry, and iteration returns the key as
 	 * last given (as the kernel stores it) */
 	{
 		struct ip4_key odd = { 16, { 10, 1, 7, 9 } }, got;
 
-		assert_int_equal(bpftime_map__update(shm, fd, &odd, &v, BPFTIME_NOEXIST), -EEXIST);
-		assert_int_equal(bpftime_map__update(shm, fd, &odd, &v, BPFTIME_EXIST), 0);
-		assert_int_equal(bpftime_map__get_next_key(shm, fd, &k24, &got), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, fd, &odd, &v, BPFTIME_NOEXIST), -EEXIST);
+		assert_int_equal(bpftime_map_update_elem(shm, fd, &odd, &v, BPFTIME_EXIST), 0);
+		assert_int_equal(bpftime_map_get_next_key(shm, fd, &k24, &got), 0);
 		assert_memory_equal(&got, &odd, sizeof(got));
 	}
 	/* delete is exact */
-	assert_int_equal(bpftime_map__delete(shm, fd, &k16), 0);
-	assert_int_equal(bpftime_map__delete(shm, fd, &k16), -ENOENT);
+	assert_int_equal(bpftime_map_delete_elem(shm, fd, &k16), 0);
+	assert_int_equal(bpftime_map_delete_elem(shm, fd, &k16), -ENOENT);
 	q = (struct ip4_key){ 32, { 10, 1, 2, 7 } };
-	assert_int_equal(*(uint32_t *)bpftime_map_lookup_elem(h, &q), 88);
+	assert_int_equal(*(uint32_t *)bpftime_map__lookup_elem(h, &q), 88);
 }
 
 static void test_queue_stack(void **state)
@@ -746,74 +746,74 @@ static void test_queue_stack(void **state)
 	struct bpftime_shm *shm = *state;
 	int qfd = mkmap(shm, BPFTIME_MAP_QUEUE, 0, 4, 3, 0);
 	int sfd = mkmap(shm, BPFTIME_MAP_STACK, 0, 4, 3, 0);
-	struct bpftime_map *qh = bpftime_map__handle(shm, qfd);
-	struct bpftime_map *sh = bpftime_map__handle(shm, sfd);
+	struct bpftime_map *qh = bpftime_map_get_handle(shm, qfd);
+	struct bpftime_map *sh = bpftime_map_get_handle(shm, sfd);
 	uint32_t v, k = 0;
 
-	assert_int_equal(bpftime_map__lookup(shm, qfd, NULL, &v, 0), -ENOENT);
-	assert_int_equal(bpftime_map_pop_elem(qh, &v), -ENOENT);
+	assert_int_equal(bpftime_map_lookup_elem(shm, qfd, NULL, &v, 0), -ENOENT);
+	assert_int_equal(bpftime_map__pop_elem(qh, &v), -ENOENT);
 	for (v = 1; v <= 3; v++) {
-		assert_int_equal(bpftime_map__update(shm, qfd, NULL, &v, 0), 0);
-		assert_int_equal(bpftime_map_push_elem(sh, &v, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, qfd, NULL, &v, 0), 0);
+		assert_int_equal(bpftime_map__push_elem(sh, &v, 0), 0);
 	}
-	assert_int_equal(bpftime_map__update(shm, qfd, NULL, &v, 0), -E2BIG);
-	assert_int_equal(bpftime_map_push_elem(sh, &v, BPFTIME_NOEXIST), -EINVAL);
-	assert_int_equal(bpftime_map__delete(shm, qfd, &k), -EINVAL);
-	assert_int_equal(bpftime_map__get_next_key(shm, qfd, NULL, &k), -EINVAL);
-	assert_int_equal(bpftime_map__lookup(shm, qfd, NULL, &v, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, qfd, NULL, &v, 0), -E2BIG);
+	assert_int_equal(bpftime_map__push_elem(sh, &v, BPFTIME_NOEXIST), -EINVAL);
+	assert_int_equal(bpftime_map_delete_elem(shm, qfd, &k), -EINVAL);
+	assert_int_equal(bpftime_map_get_next_key(shm, qfd, NULL, &k), -EINVAL);
+	assert_int_equal(bpftime_map_lookup_elem(shm, qfd, NULL, &v, 0), 0);
 	assert_int_equal(v, 1);
-	assert_int_equal(bpftime_map_peek_elem(sh, &v), 0);
+	assert_int_equal(bpftime_map__peek_elem(sh, &v), 0);
 	assert_int_equal(v, 3);
 	/* BPF_EXIST on a full queue/stack overwrites the oldest */
 	v = 4;
-	assert_int_equal(bpftime_map_push_elem(qh, &v, BPFTIME_EXIST), 0);
-	assert_int_equal(bpftime_map_push_elem(sh, &v, BPFTIME_EXIST), 0);
+	assert_int_equal(bpftime_map__push_elem(qh, &v, BPFTIME_EXIST), 0);
+	assert_int_equal(bpftime_map__push_elem(sh, &v, BPFTIME_EXIST), 0);
 	for (uint32_t want = 2; want <= 4; want++) {
-		assert_int_equal(bpftime_map__lookup_and_delete(shm, qfd, NULL, &v, 0), 0);
+		assert_int_equal(bpftime_map_lookup_and_delete_elem(shm, qfd, NULL, &v, 0), 0);
 		assert_int_equal(v, want);
 	}
-	assert_int_equal(bpftime_map__lookup_and_delete(shm, qfd, NULL, &v, 1), -EINVAL);
-	assert_int_equal(bpftime_map__lookup_and_delete(shm, qfd, NULL, &v, 0), -ENOENT);
+	assert_int_equal(bpftime_map_lookup_and_delete_elem(shm, qfd, NULL, &v, 1), -EINVAL);
+	assert_int_equal(bpftime_map_lookup_and_delete_elem(shm, qfd, NULL, &v, 0), -ENOENT);
 	{
 		uint32_t want[] = { 4, 3, 2 };
 
 		for (int i = 0; i < 3; i++) {
-			assert_int_equal(bpftime_map_pop_elem(sh, &v), 0);
+			assert_int_equal(bpftime_map__pop_elem(sh, &v), 0);
 			assert_int_equal(v, want[i]);
 		}
 	}
-	assert_int_equal(bpftime_map_pop_elem(sh, &v), -ENOENT);
+	assert_int_equal(bpftime_map__pop_elem(sh, &v), -ENOENT);
 }
 
 static void test_bloom(void **state)
 {
 	struct bpftime_shm *shm = *state;
 	BPFTIME_OPTS(bpftime_map_create_opts, o, .map_extra = 3);
-	int fd = bpftime_map__create(shm, -1, BPFTIME_MAP_BLOOM_FILTER, "b", 0, 8, 1000, &o);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	int fd = bpftime_map_create(shm, -1, BPFTIME_MAP_BLOOM_FILTER, "b", 0, 8, 1000, &o);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	int fp = 0;
 
 	assert_true(fd >= 0);
 	o.map_extra = 16;
-	assert_int_equal(bpftime_map__create(shm, -1, BPFTIME_MAP_BLOOM_FILTER, "b", 0, 8, 10, &o),
+	assert_int_equal(bpftime_map_create(shm, -1, BPFTIME_MAP_BLOOM_FILTER, "b", 0, 8, 10, &o),
 			 -EINVAL);
 	for (uint64_t i = 0; i < 1000; i++) {
 		uint64_t v = i * 7919;
 
-		assert_int_equal(bpftime_map__update(shm, fd, NULL, &v, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, fd, NULL, &v, 0), 0);
 	}
 	for (uint64_t i = 0; i < 1000; i++) {
 		uint64_t v = i * 7919;
 
-		assert_int_equal(bpftime_map__lookup(shm, fd, NULL, &v, 0),
+		assert_int_equal(bpftime_map_lookup_elem(shm, fd, NULL, &v, 0),
 				 0); /* no false negatives */
 		v = i * 7919 + 1;
-		if (bpftime_map_peek_elem(h, &v) == 0)
+		if (bpftime_map__peek_elem(h, &v) == 0)
 			fp++;
 	}
 	assert_true(fp < 100); /* ~ (1 - e^(-kn/m))^k, about 5% here */
-	assert_int_equal(bpftime_map__update(shm, fd, NULL, &fp, BPFTIME_EXIST), -EINVAL);
-	assert_int_equal(bpftime_map__delete(shm, fd, NULL), -EOPNOTSUPP);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, NULL, &fp, BPFTIME_EXIST), -EINVAL);
+	assert_int_equal(bpftime_map_delete_elem(shm, fd, NULL), -EOPNOTSUPP);
 }
 
 /* A consumer written from the kernel's documented ring buffer protocol
@@ -833,7 +833,7 @@ static void rb_map(struct bpftime_shm *shm, int fd, struct rb_view *v)
 	size_t len, ps = 4096, size;
 	char *p;
 
-	assert_int_equal(bpftime_map__mmap_region(shm, fd, &off, &len), 0);
+	assert_int_equal(bpftime_map_mmap_region(shm, fd, &off, &len), 0);
 	size = len - 2 * ps;
 	p = mmap(NULL, 2 * ps + 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(p != MAP_FAILED);
@@ -901,7 +901,7 @@ static void test_ringbuf(void **state)
 {
 	struct bpftime_shm *shm = *state;
 	int fd = mkmap(shm, BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	struct rb_view v;
 	char buf[4096];
 	uint32_t len = 0;
@@ -909,14 +909,14 @@ static void test_ringbuf(void **state)
 	uint32_t seq0 = bpftime_shm__data_seq(shm);
 
 	assert_true(fd >= 0);
-	assert_int_equal(bpftime_map__lookup(shm, fd, NULL, buf, 0), -ENOTSUPP);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, NULL, buf, 0), -ENOTSUPP);
 	rb_map(shm, fd, &v);
-	assert_int_equal(bpftime_ringbuf_query(h, BPFTIME_RB_RING_SIZE), 4096);
-	r1 = bpftime_ringbuf_reserve(h, 5, 0);
-	r2 = bpftime_ringbuf_reserve(h, 100, 0);
+	assert_int_equal(bpftime_map__ringbuf_query(h, BPFTIME_RB_RING_SIZE), 4096);
+	r1 = bpftime_map__ringbuf_reserve(h, 5, 0);
+	r2 = bpftime_map__ringbuf_reserve(h, 100, 0);
 	assert_non_null(r1);
 	assert_non_null(r2);
-	assert_null(bpftime_ringbuf_reserve(h, 1, 1)); /* flags must be 0 */
+	assert_null(bpftime_map__ringbuf_reserve(h, 1, 1)); /* flags must be 0 */
 	memcpy(r2, "second", 7);
 	bpftime_ringbuf_submit(r2, 0);
 	/* the first record is still busy: nothing is consumable yet */
@@ -933,22 +933,22 @@ static void test_ringbuf(void **state)
 
 		memset(msg, 'a' + i % 26, sizeof(msg));
 		snprintf(msg, 16, "rec %d", i);
-		assert_int_equal(bpftime_ringbuf_output(h, msg, 100 + (uint64_t)i % 200, 0), 0);
+		assert_int_equal(bpftime_map__ringbuf_output(h, msg, 100 + (uint64_t)i % 200, 0), 0);
 		assert_int_equal(rb_consume(&v, buf, &len), 1);
 		assert_int_equal(len, 100 + i % 200);
 		assert_memory_equal(buf, msg, len);
 	}
-	assert_int_equal(bpftime_ringbuf_query(h, BPFTIME_RB_AVAIL_DATA), 0);
+	assert_int_equal(bpftime_map__ringbuf_query(h, BPFTIME_RB_AVAIL_DATA), 0);
 	/* full: reserve fails until the consumer catches up */
-	while (bpftime_ringbuf_reserve(h, 1000, 0))
+	while (bpftime_map__ringbuf_reserve(h, 1000, 0))
 		;
-	while (bpftime_ringbuf_reserve(h, 1, 0))
+	while (bpftime_map__ringbuf_reserve(h, 1, 0))
 		;
-	assert_int_equal(bpftime_ringbuf_output(h, buf, 1, 0), -EAGAIN);
-	assert_true(bpftime_ringbuf_query(h, BPFTIME_RB_AVAIL_DATA) > 3000);
-	assert_int_equal(bpftime_ringbuf_query(h, BPFTIME_RB_PROD_POS) -
-				 bpftime_ringbuf_query(h, BPFTIME_RB_CONS_POS),
-			 bpftime_ringbuf_query(h, BPFTIME_RB_AVAIL_DATA));
+	assert_int_equal(bpftime_map__ringbuf_output(h, buf, 1, 0), -EAGAIN);
+	assert_true(bpftime_map__ringbuf_query(h, BPFTIME_RB_AVAIL_DATA) > 3000);
+	assert_int_equal(bpftime_map__ringbuf_query(h, BPFTIME_RB_PROD_POS) -
+				 bpftime_map__ringbuf_query(h, BPFTIME_RB_CONS_POS),
+			 bpftime_map__ringbuf_query(h, BPFTIME_RB_AVAIL_DATA));
 	munmap(v.base, v.len);
 }
 
@@ -970,7 +970,7 @@ static void test_ringbuf_cross_process(void **state)
 	if (pid == 0) {
 		BPFTIME_OPTS(bpftime_shm_opts, o, .name = shm_name);
 		struct bpftime_shm *s = bpftime_shm__open(&o);
-		struct bpftime_map *h = s ? bpftime_map__handle(s, fd) : NULL;
+		struct bpftime_map *h = s ? bpftime_map_get_handle(s, fd) : NULL;
 
 		if (!h)
 			_exit(1);
@@ -979,7 +979,7 @@ static void test_ringbuf_cross_process(void **state)
 
 			memset(msg, 'a' + i % 26, sizeof(msg));
 			memcpy(msg, &i, sizeof(i));
-			while (bpftime_ringbuf_output(h, msg, 64 + (uint64_t)i % 130, 0))
+			while (bpftime_map__ringbuf_output(h, msg, 64 + (uint64_t)i % 130, 0))
 				usleep(100); /* full: let the consumer catch up */
 		}
 		_exit(0);
@@ -1011,7 +1011,7 @@ static void test_ringbuf_dead_reserver(void **state)
 {
 	struct bpftime_shm *shm = *state;
 	int fd = mkmap(shm, BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	struct rb_view v;
 	char buf[4096];
 	uint32_t len;
@@ -1025,9 +1025,9 @@ static void test_ringbuf_dead_reserver(void **state)
 	if (pid == 0) {
 		BPFTIME_OPTS(bpftime_shm_opts, o, .name = shm_name);
 		struct bpftime_shm *s = bpftime_shm__open(&o);
-		struct bpftime_map *ch = s ? bpftime_map__handle(s, fd) : NULL;
+		struct bpftime_map *ch = s ? bpftime_map_get_handle(s, fd) : NULL;
 
-		if (!ch || !bpftime_ringbuf_reserve(ch, 100, 0) || write(pfd[1], "x", 1) != 1)
+		if (!ch || !bpftime_map__ringbuf_reserve(ch, 100, 0) || write(pfd[1], "x", 1) != 1)
 			_exit(1);
 		pause(); /* never submits */
 		_exit(0);
@@ -1036,14 +1036,14 @@ static void test_ringbuf_dead_reserver(void **state)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	/* records behind the dead one are not consumable yet */
-	assert_int_equal(bpftime_ringbuf_output(h, "after", 5, 0), 0);
+	assert_int_equal(bpftime_map__ringbuf_output(h, "after", 5, 0), 0);
 	assert_int_equal(rb_consume(&v, buf, &len), 0);
 	/* fill the ring: the full producer discards the dead record */
-	while (bpftime_ringbuf_output(h, buf, 200, 0) == 0)
+	while (bpftime_map__ringbuf_output(h, buf, 200, 0) == 0)
 		;
 	n = rb_consume(&v, buf, &len);
 	assert_true(n > 10);
-	assert_int_equal(bpftime_ringbuf_output(h, "again", 5, 0), 0);
+	assert_int_equal(bpftime_map__ringbuf_output(h, "again", 5, 0), 0);
 	assert_int_equal(rb_consume(&v, buf, &len), 1);
 	assert_memory_equal(buf, "again", 5);
 	munmap(v.base, v.len);
@@ -1055,22 +1055,22 @@ static void test_perf_event_array(void **state)
 {
 	struct bpftime_shm *shm = *state;
 	int fd = mkmap(shm, BPFTIME_MAP_PERF_EVENT_ARRAY, 4, 4, 2, 0);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	BPFTIME_OPTS(bpftime_perf_event_opts, pe, .type = BPFTIME_PERF_TYPE_SOFTWARE, .cpu = 0,
 		     .config = 10);
-	int efd = bpftime_perf_event__create(shm, -1, &pe), pfd;
+	int efd = bpftime_perf_event_create(shm, -1, &pe), pfd;
 	uint32_t k = 0, v = (uint32_t)efd;
 	uint64_t off;
 	char *ring;
 	struct bpftime_insn insn[2] = { { .code = 0xb7 }, { .code = 0x95 } };
 
-	assert_int_equal(bpftime_perf_event_output(h, 0, "x", 1), -ENOENT);
-	assert_int_equal(bpftime_map__update(shm, fd, &k, &v, 0), 0);
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, &v, 0), -ENOTSUPP);
-	assert_int_equal(bpftime_perf_event_output(h, 0, "x", 1), -ENOENT); /* no ring yet */
-	assert_int_equal(bpftime_perf_event__mmap_ring(shm, efd, 4096 * 2, &off), 0);
-	assert_int_equal(bpftime_perf_event_output(h, 0, "hello", 5), 0);
-	assert_int_equal(bpftime_perf_event_output(h, 5, "hello", 5), -E2BIG);
+	assert_int_equal(bpftime_map__perf_event_output(h, 0, "x", 1), -ENOENT);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &v, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, &v, 0), -ENOTSUPP);
+	assert_int_equal(bpftime_map__perf_event_output(h, 0, "x", 1), -ENOENT); /* no ring yet */
+	assert_int_equal(bpftime_perf_event_mmap_ring(shm, efd, 4096 * 2, &off), 0);
+	assert_int_equal(bpftime_map__perf_event_output(h, 0, "hello", 5), 0);
+	assert_int_equal(bpftime_map__perf_event_output(h, 5, "hello", 5), -E2BIG);
 	ring = (char *)mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, bpftime_shm__fd(shm),
 			    (off_t)off);
 	assert_true(ring != MAP_FAILED);
@@ -1091,10 +1091,10 @@ static void test_perf_event_array(void **state)
 	}
 	/* fill it: the producer drops records rather than overwriting, and
 	 * reports the drops in a PERF_RECORD_LOST before the next record */
-	while (bpftime_perf_event_output(h, 0, ring, 100) == 0)
+	while (bpftime_map__perf_event_output(h, 0, ring, 100) == 0)
 		;
-	assert_int_equal(bpftime_perf_event_output(h, 0, ring, 100), -ENOSPC);
-	assert_int_equal(bpftime_perf_event_output(h, 0, ring, 100), -ENOSPC);
+	assert_int_equal(bpftime_map__perf_event_output(h, 0, ring, 100), -ENOSPC);
+	assert_int_equal(bpftime_map__perf_event_output(h, 0, ring, 100), -ENOSPC);
 	*(uint64_t *)(void *)(ring + 1032) = *(uint64_t *)(void *)(ring + 1024); /* consume all */
 	{
 		uint64_t head = *(uint64_t *)(void *)(ring + 1024), lost;
@@ -1102,7 +1102,7 @@ static void test_perf_event_array(void **state)
 		uint32_t type;
 		uint16_t size;
 
-		assert_int_equal(bpftime_perf_event_output(h, 0, "x", 1), 0);
+		assert_int_equal(bpftime_map__perf_event_output(h, 0, "x", 1), 0);
 		memcpy(&type, rec, 4);
 		memcpy(&size, rec + 6, 2);
 		memcpy(&lost, rec + 16, 8);
@@ -1113,49 +1113,49 @@ static void test_perf_event_array(void **state)
 		*(uint64_t *)(void *)(ring + 1032) = head + 24 + 16;
 	}
 	k = 1;
-	assert_int_equal(bpftime_map__update(shm, fd, &k, &v, 0), 0); /* same event at index 1 */
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &v, 0), 0); /* same event at index 1 */
 	k = 0;
-	assert_int_equal(bpftime_perf_event_output(h, BPFTIME_F_CURRENT_CPU, "again", 5),
+	assert_int_equal(bpftime_map__perf_event_output(h, BPFTIME_F_CURRENT_CPU, "again", 5),
 			 sched_getcpu() < 2 ? 0 : -E2BIG);
 	munmap(ring, 8192);
 	/* only perf events go in */
-	pfd = bpftime_prog__create(shm, -1, 1, "p", insn, 2, NULL);
+	pfd = bpftime_prog_create(shm, -1, 1, "p", insn, 2, NULL);
 	v = (uint32_t)pfd;
-	assert_int_equal(bpftime_map__update(shm, fd, &k, &v, 0), -EBADF);
-	assert_int_equal(bpftime_map__delete(shm, fd, &k), 0);
-	assert_int_equal(bpftime_map__delete(shm, fd, &k), -ENOENT);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &v, 0), -EBADF);
+	assert_int_equal(bpftime_map_delete_elem(shm, fd, &k), 0);
+	assert_int_equal(bpftime_map_delete_elem(shm, fd, &k), -ENOENT);
 }
 
 static void test_prog_array(void **state)
 {
 	struct bpftime_shm *shm = *state;
 	int fd = mkmap(shm, BPFTIME_MAP_PROG_ARRAY, 4, 4, 4, 0);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	struct bpftime_insn insn[2] = { { .code = 0xb7 }, { .code = 0x95 } };
-	int pfd = bpftime_prog__create(shm, -1, 1, "p", insn, 2, NULL);
+	int pfd = bpftime_prog_create(shm, -1, 1, "p", insn, 2, NULL);
 	struct bpftime_handler_info info;
 	uint32_t k = 2, v = (uint32_t)pfd, id;
 
-	assert_int_equal(bpftime_handler__info(shm, pfd, &info), 0);
-	assert_int_equal(bpftime_map_prog_array_get(h, 2), 0);
-	assert_int_equal(bpftime_map__update(shm, fd, &k, &v, 0), 0);
-	assert_int_equal(bpftime_map__update(shm, fd, &k, &v, BPFTIME_NOEXIST), -EINVAL);
-	assert_int_equal(bpftime_map_prog_array_get(h, 2), info.id);
-	assert_int_equal(bpftime_map_prog_array_get(h, 9), 0);
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, &id, 0), 0);
+	assert_int_equal(bpftime_handler_get_info(shm, pfd, &info), 0);
+	assert_int_equal(bpftime_map__prog_array_get(h, 2), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &v, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &v, BPFTIME_NOEXIST), -EINVAL);
+	assert_int_equal(bpftime_map__prog_array_get(h, 2), info.id);
+	assert_int_equal(bpftime_map__prog_array_get(h, 9), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, &id, 0), 0);
 	assert_int_equal(id, info.id);
 	v = (uint32_t)fd; /* a map is not a program */
-	assert_int_equal(bpftime_map__update(shm, fd, &k, &v, 0), -EINVAL);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &v, 0), -EINVAL);
 	v = 250;
-	assert_int_equal(bpftime_map__update(shm, fd, &k, &v, 0), -EBADF);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &v, 0), -EBADF);
 	k = 7;
-	assert_int_equal(bpftime_map__update(shm, fd, &k, &v, 0), -E2BIG);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &v, 0), -E2BIG);
 	/* the map holds the program: closing its fd keeps it for tail calls */
-	assert_int_equal(bpftime_handler__close(shm, pfd), 0);
-	assert_int_equal(bpftime_map_prog_array_get(h, 2), info.id);
+	assert_int_equal(bpftime_handler_close(shm, pfd), 0);
+	assert_int_equal(bpftime_map__prog_array_get(h, 2), info.id);
 	k = 2;
-	assert_int_equal(bpftime_map__delete(shm, fd, &k), 0);
-	assert_int_equal(bpftime_map_prog_array_get(h, 2), 0);
+	assert_int_equal(bpftime_map_delete_elem(shm, fd, &k), 0);
+	assert_int_equal(bpftime_map__prog_array_get(h, 2), 0);
 }
 
 /* A program holds the maps it is bound to (BPF_PROG_BIND_MAP, used_maps). */
@@ -1164,26 +1164,26 @@ static void test_prog_bind_map(void **state)
 	struct bpftime_shm *shm = *state;
 	uint64_t base = used(shm);
 	struct bpftime_insn insn[2] = { { .code = 0xb7 }, { .code = 0x95 } };
-	int pfd = bpftime_prog__create(shm, -1, 1, "p", insn, 2, NULL);
+	int pfd = bpftime_prog_create(shm, -1, 1, "p", insn, 2, NULL);
 	int mfd = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 8, 4, 0);
-	struct bpftime_map *h = bpftime_map__handle(shm, mfd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, mfd);
 	struct bpftime_map_info info;
 	uint32_t ids[4], k = 1;
 	uint64_t v = 77;
 
-	assert_int_equal(bpftime_map__info(shm, mfd, &info), 0);
-	assert_int_equal(bpftime_prog__bind_map(shm, pfd, mfd), 0);
-	assert_int_equal(bpftime_prog__bind_map(shm, pfd, mfd), 0);
-	assert_int_equal(bpftime_prog__bind_map(shm, mfd, mfd), -EBADF);
-	assert_int_equal(bpftime_prog__bind_map(shm, pfd, pfd), -EBADF);
-	assert_int_equal(bpftime_prog__map_ids(shm, pfd, ids, 4), 1);
+	assert_int_equal(bpftime_map_get_info(shm, mfd, &info), 0);
+	assert_int_equal(bpftime_prog_bind_map(shm, pfd, mfd), 0);
+	assert_int_equal(bpftime_prog_bind_map(shm, pfd, mfd), 0);
+	assert_int_equal(bpftime_prog_bind_map(shm, mfd, mfd), -EBADF);
+	assert_int_equal(bpftime_prog_bind_map(shm, pfd, pfd), -EBADF);
+	assert_int_equal(bpftime_prog_map_ids(shm, pfd, ids, 4), 1);
 	assert_int_equal(ids[0], info.id);
 	/* the loader closes the map fd: the program's map stays */
-	assert_int_equal(bpftime_map__update(shm, mfd, &k, &v, 0), 0);
-	assert_int_equal(bpftime_handler__close(shm, mfd), 0);
-	assert_int_equal(*(uint64_t *)bpftime_map_lookup_elem(h, &k), 77);
+	assert_int_equal(bpftime_map_update_elem(shm, mfd, &k, &v, 0), 0);
+	assert_int_equal(bpftime_handler_close(shm, mfd), 0);
+	assert_int_equal(*(uint64_t *)bpftime_map__lookup_elem(h, &k), 77);
 	assert_true(used(shm) > base);
-	assert_int_equal(bpftime_handler__close(shm, pfd), 0);
+	assert_int_equal(bpftime_handler_close(shm, pfd), 0);
 	assert_int_equal(used(shm), base);
 }
 
@@ -1195,42 +1195,42 @@ static void test_map_in_map(void **state)
 	int other = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 8, 4, 0);
 	int wrong = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 4, 4, 0);
 	BPFTIME_OPTS(bpftime_map_create_opts, o, .inner_map_fd = inner);
-	int aom = bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "aom", 4, 4, 2, &o);
-	int hom = bpftime_map__create(shm, -1, BPFTIME_MAP_HASH_OF_MAPS, "hom", 8, 4, 2, &o);
-	struct bpftime_map *ha = bpftime_map__handle(shm, aom), *hh = bpftime_map__handle(shm, hom);
+	int aom = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "aom", 4, 4, 2, &o);
+	int hom = bpftime_map_create(shm, -1, BPFTIME_MAP_HASH_OF_MAPS, "hom", 8, 4, 2, &o);
+	struct bpftime_map *ha = bpftime_map_get_handle(shm, aom), *hh = bpftime_map_get_handle(shm, hom);
 	struct bpftime_map *in;
 	struct bpftime_map_info info;
 	uint32_t k = 1, v = (uint32_t)other, id, ik = 3;
 	uint64_t hk = 77, val = 1234;
 
 	assert_true(aom >= 0 && hom >= 0);
-	assert_int_equal(bpftime_map__info(shm, aom, &info), 0);
+	assert_int_equal(bpftime_map_get_info(shm, aom, &info), 0);
 	assert_int_equal(info.inner_map_type, BPFTIME_MAP_ARRAY);
 	assert_int_equal(info.inner_value_size, 8);
-	assert_int_equal(bpftime_map__update(shm, aom, &k, &v, 0), 0);
-	assert_int_equal(bpftime_map__update(shm, hom, &hk, &v, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, aom, &k, &v, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, hom, &hk, &v, 0), 0);
 	v = (uint32_t)wrong;
-	assert_int_equal(bpftime_map__update(shm, aom, &k, &v, 0), -EINVAL);
-	assert_int_equal(bpftime_map__update(shm, hom, &hk, &v, 0), -EINVAL);
-	assert_int_equal(bpftime_map__lookup(shm, aom, &k, &id, 0), 0);
-	assert_int_equal(bpftime_map__info(shm, other, &info), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, aom, &k, &v, 0), -EINVAL);
+	assert_int_equal(bpftime_map_update_elem(shm, hom, &hk, &v, 0), -EINVAL);
+	assert_int_equal(bpftime_map_lookup_elem(shm, aom, &k, &id, 0), 0);
+	assert_int_equal(bpftime_map_get_info(shm, other, &info), 0);
 	assert_int_equal(id, info.id);
-	assert_int_equal(bpftime_map__lookup(shm, hom, &hk, &id, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, hom, &hk, &id, 0), 0);
 	assert_int_equal(id, info.id);
 	/* in program: the inner map's handle */
-	assert_int_equal(bpftime_map__update(shm, other, &ik, &val, 0), 0);
-	in = bpftime_map_lookup_elem(ha, &k);
+	assert_int_equal(bpftime_map_update_elem(shm, other, &ik, &val, 0), 0);
+	in = bpftime_map__lookup_elem(ha, &k);
 	assert_non_null(in);
-	assert_int_equal(*(uint64_t *)bpftime_map_lookup_elem(in, &ik), 1234);
-	assert_ptr_equal(bpftime_map_lookup_elem(hh, &hk), in);
+	assert_int_equal(*(uint64_t *)bpftime_map__lookup_elem(in, &ik), 1234);
+	assert_ptr_equal(bpftime_map__lookup_elem(hh, &hk), in);
 	k = 0;
-	assert_null(bpftime_map_lookup_elem(ha, &k));
+	assert_null(bpftime_map__lookup_elem(ha, &k));
 	/* the outer maps keep the inner one alive */
-	assert_int_equal(bpftime_handler__close(shm, other), 0);
-	assert_int_equal(*(uint64_t *)bpftime_map_lookup_elem(in, &ik), 1234);
-	assert_int_equal(bpftime_map__delete(shm, hom, &hk), 0);
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd))
-		assert_int_equal(bpftime_handler__close(shm, fd), 0);
+	assert_int_equal(bpftime_handler_close(shm, other), 0);
+	assert_int_equal(*(uint64_t *)bpftime_map__lookup_elem(in, &ik), 1234);
+	assert_int_equal(bpftime_map_delete_elem(shm, hom, &hk), 0);
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd))
+		assert_int_equal(bpftime_handler_close(shm, fd), 0);
 	assert_int_equal(used(shm), base);
 }
 
@@ -1238,48 +1238,48 @@ static void test_stack_trace(void **state)
 {
 	struct bpftime_shm *shm = *state;
 	int fd = mkmap(shm, BPFTIME_MAP_STACK_TRACE, 4, 8 * 4, 16, 0);
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	uint64_t ips[6] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66 }, out[4];
 	long id, id2;
 	uint32_t k, next;
 	int n = 0;
 
 	assert_int_equal(mkmap(shm, BPFTIME_MAP_STACK_TRACE, 4, 12, 16, 0), -EINVAL);
-	id = bpftime_map_stack_store(h, ips, 3, 0);
+	id = bpftime_map__stack_store(h, ips, 3, 0);
 	assert_true(id >= 0 && id < 16);
-	assert_int_equal(bpftime_map_stack_store(h, ips, 3, 0), id); /* same stack, same id */
+	assert_int_equal(bpftime_map__stack_store(h, ips, 3, 0), id); /* same stack, same id */
 	k = (uint32_t)id;
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, out, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, out, 0), 0);
 	assert_int_equal(out[0], 0x11);
 	assert_int_equal(out[2], 0x33);
 	assert_int_equal(out[3], 0);
 	/* skip field and truncation to value_size / 8 */
-	id2 = bpftime_map_stack_store(h, ips, 6, 1 | BPFTIME_F_REUSE_STACKID);
+	id2 = bpftime_map__stack_store(h, ips, 6, 1 | BPFTIME_F_REUSE_STACKID);
 	assert_true(id2 >= 0);
 	k = (uint32_t)id2;
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, out, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, out, 0), 0);
 	assert_int_equal(out[0], 0x22);
 	assert_int_equal(out[3], 0x55);
-	assert_int_equal(bpftime_map_stack_store(h, ips, 0, 0), -EFAULT);
+	assert_int_equal(bpftime_map__stack_store(h, ips, 0, 0), -EFAULT);
 	/* many distinct stacks: collisions without REUSE give EEXIST */
 	for (uint64_t i = 0; i < 200; i++) {
 		uint64_t s[2] = { i, i * 3 };
-		long r = bpftime_map_stack_store(h, s, 2, 0);
+		long r = bpftime_map__stack_store(h, s, 2, 0);
 
 		assert_true(r == -EEXIST || (r >= 0 && r < 16));
 	}
-	if (bpftime_map__get_next_key(shm, fd, NULL, &next) == 0) {
+	if (bpftime_map_get_next_key(shm, fd, NULL, &next) == 0) {
 		do {
 			n++;
 			k = next;
-		} while (bpftime_map__get_next_key(shm, fd, &k, &next) == 0);
+		} while (bpftime_map_get_next_key(shm, fd, &k, &next) == 0);
 	}
 	assert_int_equal(n, 16);
-	assert_int_equal(bpftime_map__update(shm, fd, &k, out, 0), -EINVAL);
-	assert_int_equal(bpftime_map__delete(shm, fd, &k), 0);
-	assert_int_equal(bpftime_map__delete(shm, fd, &k), -ENOENT);
+	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, out, 0), -EINVAL);
+	assert_int_equal(bpftime_map_delete_elem(shm, fd, &k), 0);
+	assert_int_equal(bpftime_map_delete_elem(shm, fd, &k), -ENOENT);
 	k = 16;
-	assert_int_equal(bpftime_map__delete(shm, fd, &k), -E2BIG);
+	assert_int_equal(bpftime_map_delete_elem(shm, fd, &k), -E2BIG);
 }
 
 static long count_cb(struct bpftime_map *map, const void *key, void *value, void *ctx)
@@ -1297,22 +1297,22 @@ static void test_for_each(void **state)
 	struct bpftime_shm *shm = *state;
 	int afd = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 4, 10, 0);
 	int hfd = mkmap(shm, BPFTIME_MAP_HASH, 4, 4, 10, 0);
-	struct bpftime_map *a = bpftime_map__handle(shm, afd), *h = bpftime_map__handle(shm, hfd);
+	struct bpftime_map *a = bpftime_map_get_handle(shm, afd), *h = bpftime_map_get_handle(shm, hfd);
 	uint64_t sum = 0;
 
 	for (uint32_t i = 0; i < 10; i++) {
-		assert_int_equal(bpftime_map_update_elem(a, &i, &i, 0), 0);
+		assert_int_equal(bpftime_map__update_elem(a, &i, &i, 0), 0);
 		if (i % 2)
-			assert_int_equal(bpftime_map_update_elem(h, &i, &i, 0), 0);
+			assert_int_equal(bpftime_map__update_elem(h, &i, &i, 0), 0);
 	}
-	assert_int_equal(bpftime_map_for_each_elem(a, count_cb, &sum, 0), 10);
+	assert_int_equal(bpftime_map__for_each_elem(a, count_cb, &sum, 0), 10);
 	assert_int_equal(sum, 45);
 	sum = 0;
-	assert_int_equal(bpftime_map_for_each_elem(h, count_cb, &sum, 0), 5);
+	assert_int_equal(bpftime_map__for_each_elem(h, count_cb, &sum, 0), 5);
 	assert_int_equal(sum, 25);
 	sum = 995; /* the callback stops the walk: 995 + 0 + 1 + 2 + 3 > 1000 */
-	assert_int_equal(bpftime_map_for_each_elem(a, count_cb, &sum, 0), 4);
-	assert_int_equal(bpftime_map_for_each_elem(a, count_cb, &sum, 1), -EINVAL);
+	assert_int_equal(bpftime_map__for_each_elem(a, count_cb, &sum, 0), 4);
+	assert_int_equal(bpftime_map__for_each_elem(a, count_cb, &sum, 1), -EINVAL);
 }
 
 /* Maps are visible from another process through the segment. */
@@ -1325,20 +1325,20 @@ static void test_free_grace(void **state)
 	struct bpftime_shm_stats st = { .sz = sizeof(st) };
 	uint64_t base = used(shm), during;
 	int fd = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 4096, 10000, 0); /* ~40 MiB of 64 */
-	struct bpftime_map *h = bpftime_map__handle(shm, fd);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 	uint32_t k = 9999;
 
 	assert_true(fd >= 0);
-	assert_int_equal(bpftime_handler__close(shm, fd), 0);
+	assert_int_equal(bpftime_handler_close(shm, fd), 0);
 	/* still writable by a program that has not noticed yet */
-	memset(bpftime_map_lookup_elem(h, &k), 0xab, 4096);
+	memset(bpftime_map__lookup_elem(h, &k), 0xab, 4096);
 	assert_int_equal(bpftime_shm__stats(shm, &st), 0);
 	during = st.used;
 	assert_true(during > base + 40000000ULL);
 	/* needing the space reaps at once */
 	fd = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 4096, 10000, 0);
 	assert_true(fd >= 0);
-	assert_int_equal(bpftime_handler__close(shm, fd), 0);
+	assert_int_equal(bpftime_handler_close(shm, fd), 0);
 	assert_int_equal(bpftime_shm__reap(shm, true), 1);
 	assert_int_equal(bpftime_shm__reap(shm, true), 0);
 	assert_int_equal(used(shm), base);
@@ -1356,7 +1356,7 @@ static void test_cross_process(void **state)
 		struct bpftime_shm *s = bpftime_shm__open(&o);
 		uint32_t kk = 1, vv = 42;
 
-		_exit(s && bpftime_map__update(s, fd, &kk, &vv, 0) == 0 ? 0 : 1);
+		_exit(s && bpftime_map_update_elem(s, fd, &kk, &vv, 0) == 0 ? 0 : 1);
 	}
 	{
 		int st;
@@ -1364,7 +1364,7 @@ static void test_cross_process(void **state)
 		assert_int_equal(waitpid(pid, &st, 0), pid);
 		assert_int_equal(st, 0);
 	}
-	assert_int_equal(bpftime_map__lookup(shm, fd, &k, &v, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, &v, 0), 0);
 	assert_int_equal(v, 42);
 }
 

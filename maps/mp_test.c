@@ -91,8 +91,8 @@ struct worker {
 static void *worker(void *arg)
 {
 	struct worker *w = arg;
-	struct bpftime_map *hh = bpftime_map__handle(w->shm, hfd);
-	struct bpftime_map *ah = bpftime_map__handle(w->shm, afd);
+	struct bpftime_map *hh = bpftime_map_get_handle(w->shm, hfd);
+	struct bpftime_map *ah = bpftime_map_get_handle(w->shm, afd);
 	uint64_t seed = (uint64_t)(w->p * 2 + w->t + 1) * 0x9e3779b97f4a7c15ULL;
 
 	for (uint64_t i = 0; i < N; i++) {
@@ -106,26 +106,26 @@ static void *worker(void *arg)
 			seed ^= seed << 17;
 			k = (1ULL << 60) | (seed % SCRATCH);
 			if (seed & 0x100)
-				bpftime_map__update(w->shm, hfd, &k, &seed, 0);
+				bpftime_map_update_elem(w->shm, hfd, &k, &seed, 0);
 			else
-				bpftime_map_delete_elem(hh, &k);
+				bpftime_map__delete_elem(hh, &k);
 		}
 		uint32_t idx = (uint32_t)((w->p * NTHR + w->t) * N + i);
 		int err;
 
 		/* alternate the control plane and the in-program path */
 		if (i & 1)
-			err = (int)bpftime_map_update_elem(hh, &k, &v, BPFTIME_NOEXIST);
+			err = (int)bpftime_map__update_elem(hh, &k, &v, BPFTIME_NOEXIST);
 		else
-			err = bpftime_map__update(w->shm, hfd, &k, &v, BPFTIME_NOEXIST);
+			err = bpftime_map_update_elem(w->shm, hfd, &k, &v, BPFTIME_NOEXIST);
 		if (err) {
 			fprintf(stderr, "update %d/%d/%llu: %d\n", w->p, w->t,
 				(unsigned long long)i, err);
 			_exit(2);
 		}
 		if (i & 2)
-			memcpy(bpftime_map_lookup_elem(ah, &idx), &v, 8);
-		else if (bpftime_map__update(w->shm, afd, &idx, &v, 0))
+			memcpy(bpftime_map__lookup_elem(ah, &idx), &v, 8);
+		else if (bpftime_map_update_elem(w->shm, afd, &idx, &v, 0))
 			_exit(3);
 		atomic_store_explicit(&prog->committed[w->p][w->t], i + 1, memory_order_release);
 
@@ -135,9 +135,9 @@ static void *worker(void *arg)
 		seed ^= seed << 17;
 		k = (1ULL << 60) | (seed % SCRATCH);
 		if (seed & 0x100)
-			bpftime_map__update(w->shm, hfd, &k, &seed, 0);
+			bpftime_map_update_elem(w->shm, hfd, &k, &seed, 0);
 		else
-			bpftime_map_delete_elem(hh, &k);
+			bpftime_map__delete_elem(hh, &k);
 	}
 	return NULL;
 }
@@ -177,9 +177,9 @@ static void test_kill_mid_way(void **state)
 	bpftime_shm__remove(shm_name);
 	shm = test_shm = bpftime_shm__create(&o);
 	assert_non_null(shm);
-	hfd = bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "h", 8, 8, NPROC * NTHR * N + SCRATCH,
+	hfd = bpftime_map_create(shm, -1, BPFTIME_MAP_HASH, "h", 8, 8, NPROC * NTHR * N + SCRATCH,
 				  NULL);
-	afd = bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 8, NPROC * NTHR * N, NULL);
+	afd = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 8, NPROC * NTHR * N, NULL);
 	assert_true(hfd >= 0 && afd >= 0);
 	prog = mmap(NULL, sizeof(*prog), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(prog != MAP_FAILED);
@@ -218,9 +218,9 @@ static void test_kill_mid_way(void **state)
 				uint32_t idx = (uint32_t)((p * NTHR + t) * N + i);
 
 				k = key_of(p, t, i);
-				assert_int_equal(bpftime_map__lookup(shm, hfd, &k, &v, 0), 0);
+				assert_int_equal(bpftime_map_lookup_elem(shm, hfd, &k, &v, 0), 0);
 				assert_int_equal(v, k * 3);
-				assert_int_equal(bpftime_map__lookup(shm, afd, &idx, &v, 0), 0);
+				assert_int_equal(bpftime_map_lookup_elem(shm, afd, &idx, &v, 0), 0);
 				assert_int_equal(v, k * 3);
 			}
 			total += c;
@@ -228,11 +228,11 @@ static void test_kill_mid_way(void **state)
 	}
 	/* iteration sees them all (the victim may have landed one more each
 	 * thread that it did not get to record) */
-	if (bpftime_map__get_next_key(shm, hfd, NULL, &k) == 0) {
+	if (bpftime_map_get_next_key(shm, hfd, NULL, &k) == 0) {
 		do {
 			if (!(k >> 60))
 				found++;
-		} while (bpftime_map__get_next_key(shm, hfd, &k, &k) == 0);
+		} while (bpftime_map_get_next_key(shm, hfd, &k, &k) == 0);
 	}
 	assert_true(found >= total && found <= total + NTHR);
 
@@ -240,10 +240,10 @@ static void test_kill_mid_way(void **state)
 	for (uint64_t i = 0; i < 200000; i++) {
 		k = (2ULL << 60) | i;
 		v = i;
-		assert_int_equal(bpftime_map__update(shm, hfd, &k, &v, 0) == 0 ||
-					 bpftime_map__update(shm, hfd, &k, &v, 0) == -E2BIG,
+		assert_int_equal(bpftime_map_update_elem(shm, hfd, &k, &v, 0) == 0 ||
+					 bpftime_map_update_elem(shm, hfd, &k, &v, 0) == -E2BIG,
 				 1);
-		bpftime_map__delete(shm, hfd, &k);
+		bpftime_map_delete_elem(shm, hfd, &k);
 	}
 	munmap(prog, sizeof(*prog));
 	prog = NULL;
@@ -264,7 +264,7 @@ static void lru_child(int p, int lfd)
 
 	if (!shm)
 		_exit(1);
-	h = bpftime_map__handle(shm, lfd);
+	h = bpftime_map_get_handle(shm, lfd);
 	for (int i = 0; i < 100000; i++) {
 		uint64_t k, v, *pv;
 
@@ -276,18 +276,18 @@ static void lru_child(int p, int lfd)
 		switch (seed >> 62) {
 		case 0:
 		case 1:
-			if (bpftime_map_update_elem(h, &k, &v, 0))
+			if (bpftime_map__update_elem(h, &k, &v, 0))
 				_exit(2);
 			break;
 		case 2:
-			pv = bpftime_map_lookup_elem(h, &k);
+			pv = bpftime_map__lookup_elem(h, &k);
 			/* an element reused under us may show another key's
 			 * value (kernel semantics), but never garbage */
 			if (pv && (*pv % 7 || *pv >= 4096 * 7))
 				_exit(3);
 			break;
 		default:
-			bpftime_map_delete_elem(h, &k);
+			bpftime_map__delete_elem(h, &k);
 			break;
 		}
 	}
@@ -307,7 +307,7 @@ static void test_lru_pressure(void **state)
 	bpftime_shm__remove(shm_name);
 	shm = test_shm = bpftime_shm__create(&o);
 	assert_non_null(shm);
-	lfd = bpftime_map__create(shm, -1, BPFTIME_MAP_LRU_HASH, "l", 8, 8, 256, NULL);
+	lfd = bpftime_map_create(shm, -1, BPFTIME_MAP_LRU_HASH, "l", 8, 8, 256, NULL);
 	assert_true(lfd >= 0);
 	for (int p = 0; p < NPROC; p++) {
 		pids[p] = fork_kid();
@@ -319,12 +319,12 @@ static void test_lru_pressure(void **state)
 		assert_true(WIFEXITED(st));
 		assert_int_equal(WEXITSTATUS(st), 0);
 	}
-	if (bpftime_map__get_next_key(shm, lfd, NULL, &k) == 0) {
+	if (bpftime_map_get_next_key(shm, lfd, NULL, &k) == 0) {
 		do {
-			assert_int_equal(bpftime_map__lookup(shm, lfd, &k, &v, 0), 0);
+			assert_int_equal(bpftime_map_lookup_elem(shm, lfd, &k, &v, 0), 0);
 			assert_int_equal(v, k * 7);
 			n++;
-		} while (bpftime_map__get_next_key(shm, lfd, &k, &k) == 0);
+		} while (bpftime_map_get_next_key(shm, lfd, &k, &k) == 0);
 	}
 	assert_true(n > 0 && n <= 256);
 	test_shm = NULL;
@@ -348,7 +348,7 @@ static void rw_child(int role, int fd, _Atomic int *stop)
 
 	if (!shm)
 		_exit(1);
-	h = bpftime_map__handle(shm, fd);
+	h = bpftime_map_get_handle(shm, fd);
 	while (!atomic_load(stop) || iters < 1000) {
 		seed ^= seed << 13;
 		seed ^= seed >> 7;
@@ -358,13 +358,13 @@ static void rw_child(int role, int fd, _Atomic int *stop)
 			uint64_t k = (1ULL << 32) | (seed % CHURN), v = k;
 
 			if (seed & 1)
-				bpftime_map_update_elem(h, &k, &v, 0);
+				bpftime_map__update_elem(h, &k, &v, 0);
 			else
-				bpftime_map_delete_elem(h, &k);
+				bpftime_map__delete_elem(h, &k);
 			if (iters > 400000)
 				break;
 		} else { /* readers: stable keys are always there */
-			uint64_t k = seed % STABLE, *v = bpftime_map_lookup_elem(h, &k);
+			uint64_t k = seed % STABLE, *v = bpftime_map__lookup_elem(h, &k);
 
 			if (!v || *v != k * 5)
 				_exit(4);
@@ -389,12 +389,12 @@ static void test_readers_vs_recycling(void **state)
 	shm = test_shm = bpftime_shm__create(&o);
 	assert_non_null(shm);
 	/* few buckets per key: long chains, elements recycled at once */
-	fd = bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "rw", 8, 8, STABLE + CHURN, NULL);
+	fd = bpftime_map_create(shm, -1, BPFTIME_MAP_HASH, "rw", 8, 8, STABLE + CHURN, NULL);
 	assert_true(fd >= 0);
 	for (uint64_t k = 0; k < STABLE; k++) {
 		uint64_t v = k * 5;
 
-		assert_int_equal(bpftime_map__update(shm, fd, &k, &v, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &v, 0), 0);
 	}
 	stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(stop != MAP_FAILED);

@@ -220,7 +220,7 @@ static int rb_discard_dead(struct rb_local *l, uint64_t cons, uint64_t prod)
 	return n;
 }
 
-void *bpftime_ringbuf_reserve(struct bpftime_map *h, uint64_t size, uint64_t flags)
+void *bpftime_map__ringbuf_reserve(struct bpftime_map *h, uint64_t size, uint64_t flags)
 {
 	struct rb_local *l = h->local;
 	uint64_t len, cons, prod;
@@ -278,13 +278,13 @@ void bpftime_ringbuf_discard(void *data, uint64_t flags)
 	rb_commit(data, flags, true);
 }
 
-long bpftime_ringbuf_output(struct bpftime_map *h, const void *data, uint64_t size, uint64_t flags)
+long bpftime_map__ringbuf_output(struct bpftime_map *h, const void *data, uint64_t size, uint64_t flags)
 {
 	void *p;
 
 	if (flags & ~(BPFTIME_RB_NO_WAKEUP | BPFTIME_RB_FORCE_WAKEUP))
 		return -EINVAL;
-	p = bpftime_ringbuf_reserve(h, size, 0);
+	p = bpftime_map__ringbuf_reserve(h, size, 0);
 	if (!p)
 		return -EAGAIN;
 	memcpy(p, data, size);
@@ -292,7 +292,7 @@ long bpftime_ringbuf_output(struct bpftime_map *h, const void *data, uint64_t si
 	return 0;
 }
 
-uint64_t bpftime_ringbuf_query(struct bpftime_map *h, uint64_t flags)
+uint64_t bpftime_map__ringbuf_query(struct bpftime_map *h, uint64_t flags)
 {
 	struct rb_local *l = h->local;
 	uint64_t cons, prod;

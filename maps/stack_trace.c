@@ -63,7 +63,7 @@ static inline struct stk_bucket *bucket(struct bpftime_map *h, struct stk *s, ui
 				     (size_t)id * s->bucket_size);
 }
 
-long bpftime_map_stack_store(struct bpftime_map *h, const uint64_t *ips, uint32_t nr,
+long bpftime_map__stack_store(struct bpftime_map *h, const uint64_t *ips, uint32_t nr,
 			     uint64_t flags)
 {
 	struct stk *s = (struct stk *)h->priv;

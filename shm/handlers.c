@@ -246,14 +246,14 @@ void *shm_slot_obj(struct bpftime_shm *shm, int fd, uint32_t type)
 	return off ? shm_ptr(shm, off) : NULL; /* 0: closed under us */
 }
 
-enum bpftime_handler_type bpftime_handler__type(struct bpftime_shm *shm, int fd)
+enum bpftime_handler_type bpftime_handler_get_type(struct bpftime_shm *shm, int fd)
 {
 	if (!fd_ok(shm, fd))
 		return BPFTIME_HANDLER_NONE;
 	return atomic_load_explicit(&shm->slots[fd].type, memory_order_acquire);
 }
 
-int bpftime_handler__info(struct bpftime_shm *shm, int fd, struct bpftime_handler_info *info)
+int bpftime_handler_get_info(struct bpftime_shm *shm, int fd, struct bpftime_handler_info *info)
 {
 	struct shm_slot *s;
 	struct shm_obj *o;
@@ -288,7 +288,7 @@ int bpftime_handler__info(struct bpftime_shm *shm, int fd, struct bpftime_handle
 	}
 }
 
-int bpftime_handler__next(struct bpftime_shm *shm, int fd)
+int bpftime_handler_next(struct bpftime_shm *shm, int fd)
 {
 	for (uint32_t i = fd < 0 ? 0 : (uint32_t)fd + 1; i < shm->max_fd; i++)
 		if (atomic_load_explicit(&shm->slots[i].type, memory_order_acquire))
@@ -296,7 +296,7 @@ int bpftime_handler__next(struct bpftime_shm *shm, int fd)
 	return -ENOENT;
 }
 
-int bpftime_handler__close(struct bpftime_shm *shm, int fd)
+int bpftime_handler_close(struct bpftime_shm *shm, int fd)
 {
 	uint64_t off;
 
@@ -315,7 +315,7 @@ int bpftime_handler__close(struct bpftime_shm *shm, int fd)
 	return 0;
 }
 
-int bpftime_handler__dup(struct bpftime_shm *shm, int oldfd, int newfd)
+int bpftime_handler_dup(struct bpftime_shm *shm, int oldfd, int newfd)
 {
 	uint64_t off;
 	int ret;
@@ -336,7 +336,7 @@ int bpftime_handler__dup(struct bpftime_shm *shm, int oldfd, int newfd)
 	return shm_err(ret);
 }
 
-int bpftime_handler__fd_by_id(struct bpftime_shm *shm, uint32_t id)
+int bpftime_handler_fd_by_id(struct bpftime_shm *shm, uint32_t id)
 {
 	for (uint32_t i = 0; i < shm->max_fd; i++) {
 		struct shm_obj *o = shm_slot_obj(shm, (int)i, 0);
@@ -377,7 +377,7 @@ static uint64_t find_id_locked(struct bpftime_shm *shm, uint32_t id)
 	return 0;
 }
 
-int bpftime_handler__open_id(struct bpftime_shm *shm, uint32_t id, int newfd)
+int bpftime_handler_open_id(struct bpftime_shm *shm, uint32_t id, int newfd)
 {
 	uint64_t off;
 	int ret;
@@ -395,7 +395,7 @@ int bpftime_handler__open_id(struct bpftime_shm *shm, uint32_t id, int newfd)
 	return shm_err(ret);
 }
 
-int bpftime_handler__next_id(struct bpftime_shm *shm, enum bpftime_handler_type type, uint32_t id,
+int bpftime_handler_next_id(struct bpftime_shm *shm, enum bpftime_handler_type type, uint32_t id,
 			     uint32_t *next_id)
 {
 	uint32_t best = 0;
@@ -412,7 +412,7 @@ int bpftime_handler__next_id(struct bpftime_shm *shm, enum bpftime_handler_type 
 	return 0;
 }
 
-int bpftime_handler__set_owner(struct bpftime_shm *shm, int fd, pid_t pid)
+int bpftime_handler_set_owner(struct bpftime_shm *shm, int fd, pid_t pid)
 {
 	int ret = -EBADF;
 
@@ -442,7 +442,7 @@ static int release_if(struct bpftime_shm *shm, bool (*match)(pid_t owner, pid_t 
 		o = shm_slot_obj(shm, (int)i, 0);
 		if (!o || !owner || !match(owner, arg) || atomic_load(&o->pins))
 			continue;
-		if (bpftime_handler__close(shm, (int)i) == 0)
+		if (bpftime_handler_close(shm, (int)i) == 0)
 			n++;
 	}
 	return n;
@@ -479,7 +479,7 @@ static int pin_find(struct bpftime_shm *shm, const char *path)
 	return -ENOENT;
 }
 
-int bpftime_obj__pin(struct bpftime_shm *shm, int fd, const char *path)
+int bpftime_obj_pin(struct bpftime_shm *shm, int fd, const char *path)
 {
 	struct shm_obj *o;
 	uint64_t off;
@@ -517,7 +517,7 @@ out:
 	return shm_err(ret);
 }
 
-int bpftime_obj__get(struct bpftime_shm *shm, const char *path, int newfd)
+int bpftime_obj_get(struct bpftime_shm *shm, const char *path, int newfd)
 {
 	uint64_t off = 0;
 	int i, ret;
@@ -539,7 +539,7 @@ int bpftime_obj__get(struct bpftime_shm *shm, const char *path, int newfd)
 	return shm_err(ret);
 }
 
-int bpftime_obj__unpin(struct bpftime_shm *shm, const char *path)
+int bpftime_obj_unpin(struct bpftime_shm *shm, const char *path)
 {
 	uint64_t off = 0;
 	int i;
@@ -565,7 +565,7 @@ int bpftime_obj__unpin(struct bpftime_shm *shm, const char *path)
 	return 0;
 }
 
-int bpftime_obj__pin_at(struct bpftime_shm *shm, int i, char *path, size_t len)
+int bpftime_obj_pin_at(struct bpftime_shm *shm, int i, char *path, size_t len)
 {
 	int ret = -ENOENT;
 
@@ -596,7 +596,7 @@ static int install_or_drop(struct bpftime_shm *shm, int fd, uint64_t off)
 	return shm_err(ret);
 }
 
-int bpftime_prog__create(struct bpftime_shm *shm, int fd, uint32_t prog_type, const char *name,
+int bpftime_prog_create(struct bpftime_shm *shm, int fd, uint32_t prog_type, const char *name,
 			 const struct bpftime_insn *insns, size_t cnt,
 			 const struct bpftime_prog_create_opts *opts)
 {
@@ -673,7 +673,7 @@ nomem:
 	return shm_err(-ENOMEM);
 }
 
-int bpftime_prog__info(struct bpftime_shm *shm, int fd, struct bpftime_prog_info *info)
+int bpftime_prog_get_info(struct bpftime_shm *shm, int fd, struct bpftime_prog_info *info)
 {
 	struct shm_prog *p = shm_slot_obj(shm, fd, BPFTIME_HANDLER_PROG);
 
@@ -701,7 +701,7 @@ int bpftime_prog__info(struct bpftime_shm *shm, int fd, struct bpftime_prog_info
 	return 0;
 }
 
-int bpftime_prog__btf_ext(struct bpftime_shm *shm, int fd, struct bpftime_prog_btf_ext *ext)
+int bpftime_prog_get_btf_ext(struct bpftime_shm *shm, int fd, struct bpftime_prog_btf_ext *ext)
 {
 	struct shm_prog *p = shm_slot_obj(shm, fd, BPFTIME_HANDLER_PROG);
 
@@ -721,7 +721,7 @@ int bpftime_prog__btf_ext(struct bpftime_shm *shm, int fd, struct bpftime_prog_b
 	return 0;
 }
 
-const struct bpftime_insn *bpftime_prog__insns(struct bpftime_shm *shm, int fd, size_t *cnt)
+const struct bpftime_insn *bpftime_prog_insns(struct bpftime_shm *shm, int fd, size_t *cnt)
 {
 	struct shm_prog *p = shm_slot_obj(shm, fd, BPFTIME_HANDLER_PROG);
 
@@ -732,7 +732,7 @@ const struct bpftime_insn *bpftime_prog__insns(struct bpftime_shm *shm, int fd, 
 	return shm_ptr(shm, p->insns_off);
 }
 
-int bpftime_prog__add_attach_fd(struct bpftime_shm *shm, int fd, int target_fd)
+int bpftime_prog_add_attach_fd(struct bpftime_shm *shm, int fd, int target_fd)
 {
 	struct shm_prog *p;
 	int ret = 0;
@@ -751,7 +751,7 @@ int bpftime_prog__add_attach_fd(struct bpftime_shm *shm, int fd, int target_fd)
 	return shm_err(ret);
 }
 
-int bpftime_prog__bind_map(struct bpftime_shm *shm, int prog_fd, int map_fd)
+int bpftime_prog_bind_map(struct bpftime_shm *shm, int prog_fd, int map_fd)
 {
 	struct shm_prog *p;
 	struct shm_obj *m;
@@ -780,7 +780,7 @@ out:
 	return shm_err(ret);
 }
 
-int bpftime_prog__map_ids(struct bpftime_shm *shm, int prog_fd, uint32_t *ids, int max)
+int bpftime_prog_map_ids(struct bpftime_shm *shm, int prog_fd, uint32_t *ids, int max)
 {
 	struct shm_prog *p;
 	int n;
@@ -798,7 +798,7 @@ int bpftime_prog__map_ids(struct bpftime_shm *shm, int prog_fd, uint32_t *ids, i
 	return n;
 }
 
-int bpftime_prog__set_aot(struct bpftime_shm *shm, int fd, const void *obj, size_t size)
+int bpftime_prog_set_aot(struct bpftime_shm *shm, int fd, const void *obj, size_t size)
 {
 	struct shm_prog *p = shm_slot_obj(shm, fd, BPFTIME_HANDLER_PROG);
 	uint64_t off, old;
@@ -821,7 +821,7 @@ int bpftime_prog__set_aot(struct bpftime_shm *shm, int fd, const void *obj, size
 	return 0;
 }
 
-const void *bpftime_prog__aot(struct bpftime_shm *shm, int fd, size_t *size)
+const void *bpftime_prog_aot(struct bpftime_shm *shm, int fd, size_t *size)
 {
 	struct shm_prog *p = shm_slot_obj(shm, fd, BPFTIME_HANDLER_PROG);
 
@@ -836,7 +836,7 @@ const void *bpftime_prog__aot(struct bpftime_shm *shm, int fd, size_t *size)
 
 /* ---- perf events ------------------------------------------------------ */
 
-int bpftime_perf_event__create(struct bpftime_shm *shm, int fd,
+int bpftime_perf_event_create(struct bpftime_shm *shm, int fd,
 			       const struct bpftime_perf_event_opts *opts)
 {
 	struct shm_perf_event *p;
@@ -880,7 +880,7 @@ int bpftime_perf_event__create(struct bpftime_shm *shm, int fd,
 	return install_or_drop(shm, fd, off);
 }
 
-int bpftime_perf_event__info(struct bpftime_shm *shm, int fd, struct bpftime_perf_event_info *info)
+int bpftime_perf_event_get_info(struct bpftime_shm *shm, int fd, struct bpftime_perf_event_info *info)
 {
 	struct shm_perf_event *p = shm_slot_obj(shm, fd, BPFTIME_HANDLER_PERF_EVENT);
 
@@ -904,7 +904,7 @@ int bpftime_perf_event__info(struct bpftime_shm *shm, int fd, struct bpftime_per
 	return 0;
 }
 
-int bpftime_perf_event__enable(struct bpftime_shm *shm, int fd, bool enable)
+int bpftime_perf_event_enable(struct bpftime_shm *shm, int fd, bool enable)
 {
 	struct shm_perf_event *p = shm_slot_obj(shm, fd, BPFTIME_HANDLER_PERF_EVENT);
 
@@ -915,7 +915,7 @@ int bpftime_perf_event__enable(struct bpftime_shm *shm, int fd, bool enable)
 	return 0;
 }
 
-int bpftime_perf_event__set_cookie(struct bpftime_shm *shm, int fd, uint64_t cookie)
+int bpftime_perf_event_set_cookie(struct bpftime_shm *shm, int fd, uint64_t cookie)
 {
 	struct shm_perf_event *p = shm_slot_obj(shm, fd, BPFTIME_HANDLER_PERF_EVENT);
 
@@ -930,7 +930,7 @@ int bpftime_perf_event__set_cookie(struct bpftime_shm *shm, int fd, uint64_t coo
  * byte 1024, data_tail 1032, data_offset 1040, data_size 1048, as in
  * linux/perf_event.h), then the data pages.  Our producer lock and lost
  * counter live at byte 2048 of that page, which the kernel leaves reserved. */
-int bpftime_perf_event__mmap_ring(struct bpftime_shm *shm, int fd, size_t len, uint64_t *offp)
+int bpftime_perf_event_mmap_ring(struct bpftime_shm *shm, int fd, size_t len, uint64_t *offp)
 {
 	struct shm_perf_event *p = shm_slot_obj(shm, fd, BPFTIME_HANDLER_PERF_EVENT);
 	size_t data = len - shm->page_size;
@@ -975,7 +975,7 @@ out:
 
 /* ---- links ------------------------------------------------------------ */
 
-int bpftime_link__create(struct bpftime_shm *shm, int fd, int prog_fd, int target_fd,
+int bpftime_link_create(struct bpftime_shm *shm, int fd, int prog_fd, int target_fd,
 			 const struct bpftime_link_opts *opts)
 {
 	struct shm_link *l;
@@ -1013,7 +1013,7 @@ int bpftime_link__create(struct bpftime_shm *shm, int fd, int prog_fd, int targe
 	return install_or_drop(shm, fd, off);
 }
 
-int bpftime_link__info(struct bpftime_shm *shm, int fd, struct bpftime_link_info *info)
+int bpftime_link_get_info(struct bpftime_shm *shm, int fd, struct bpftime_link_info *info)
 {
 	struct shm_link *l = shm_slot_obj(shm, fd, BPFTIME_HANDLER_LINK);
 
@@ -1032,7 +1032,7 @@ int bpftime_link__info(struct bpftime_shm *shm, int fd, struct bpftime_link_info
 
 /* ---- BTF -------------------------------------------------------------- */
 
-int bpftime_btf__create(struct bpftime_shm *shm, int fd, const void *data, size_t size)
+int bpftime_btf_create(struct bpftime_shm *shm, int fd, const void *data, size_t size)
 {
 	struct shm_btf *b;
 	uint64_t off;
@@ -1053,7 +1053,7 @@ int bpftime_btf__create(struct bpftime_shm *shm, int fd, const void *data, size_
 	return install_or_drop(shm, fd, off);
 }
 
-const void *bpftime_btf__data(struct bpftime_shm *shm, int fd, size_t *size)
+const void *bpftime_btf_data(struct bpftime_shm *shm, int fd, size_t *size)
 {
 	struct shm_btf *b = shm_slot_obj(shm, fd, BPFTIME_HANDLER_BTF);
 

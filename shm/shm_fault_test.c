@@ -42,15 +42,15 @@ static int create(struct bpftime_shm *shm, enum what w)
 
 	switch (w) {
 	case PROG:
-		return bpftime_prog__create(shm, 10, 1, "p", insns, 64, NULL);
+		return bpftime_prog_create(shm, 10, 1, "p", insns, 64, NULL);
 	case PERF:
-		return bpftime_perf_event__create(shm, 10, &pe);
+		return bpftime_perf_event_create(shm, 10, &pe);
 	case LINK:
-		return bpftime_link__create(shm, 10, 1, 2, NULL);
+		return bpftime_link_create(shm, 10, 1, 2, NULL);
 	case BTF:
-		return bpftime_btf__create(shm, 10, insns, sizeof(insns));
+		return bpftime_btf_create(shm, 10, insns, sizeof(insns));
 	case RING:
-		err = bpftime_perf_event__mmap_ring(shm, 2, 3 * 4096, &off);
+		err = bpftime_perf_event_mmap_ring(shm, 2, 3 * 4096, &off);
 		return err ? err : 10;
 	}
 	return -EINVAL;
@@ -71,8 +71,8 @@ static void test_object_fault(void **state)
 	bpftime_set_print(NULL);
 	insns[63].code = 0x95;
 	/* fds 1 and 2: a program and a perf event for links and rings */
-	assert_int_equal(bpftime_prog__create(shm, 1, 1, "p", insns, 64, NULL), 1);
-	assert_int_equal(bpftime_perf_event__create(shm, 2, &sw), 2);
+	assert_int_equal(bpftime_prog_create(shm, 1, 1, "p", insns, 64, NULL), 1);
+	assert_int_equal(bpftime_perf_event_create(shm, 2, &sw), 2);
 	arena = shm->hdr->arena_size;
 	base = used(shm);
 	for (enum what w = PROG; w <= RING; w++) {
@@ -95,7 +95,7 @@ static void test_object_fault(void **state)
 		assert_int_equal(fd, 10);
 		assert_true(failures > 0);
 		if (w != RING)
-			assert_int_equal(bpftime_handler__close(shm, 10), 0);
+			assert_int_equal(bpftime_handler_close(shm, 10), 0);
 		if (w != RING)
 			assert_int_equal(used(shm), base);
 	}

@@ -82,10 +82,10 @@ static void test_create_open_remove(void **state)
 		assert_null(bpftime_shm__create(&o));
 		assert_int_equal(errno, EEXIST);
 	}
-	assert_int_equal(bpftime_prog__create(shm, 5, 1, "p", prog2, 2, NULL), 5);
+	assert_int_equal(bpftime_prog_create(shm, 5, 1, "p", prog2, 2, NULL), 5);
 	o2 = reopen();
 	assert_non_null(o2);
-	assert_int_equal(bpftime_handler__type(o2, 5), BPFTIME_HANDLER_PROG);
+	assert_int_equal(bpftime_handler_get_type(o2, 5), BPFTIME_HANDLER_PROG);
 	bpftime_shm__close(o2);
 
 	assert_int_equal(bpftime_shm__remove(shm_name), 0);
@@ -201,9 +201,9 @@ static void test_alloc_coalesce(void **state)
 	{
 		static char big[3 << 20];
 
-		assert_int_equal(bpftime_btf__create(shm, -1, big, sizeof(big)), -ENOMEM);
+		assert_int_equal(bpftime_btf_create(shm, -1, big, sizeof(big)), -ENOMEM);
 		assert_int_equal(errno, ENOMEM);
-		assert_true(bpftime_btf__create(shm, -1, big, 4096) >= 0);
+		assert_true(bpftime_btf_create(shm, -1, big, 4096) >= 0);
 	}
 }
 
@@ -217,79 +217,79 @@ static void test_handlers(void **state)
 	const struct bpftime_insn *ins;
 	BPFTIME_OPTS(bpftime_prog_create_opts, po, .license = "GPL", .expected_attach_type = 3);
 
-	assert_int_equal(bpftime_prog__create(shm, 10, 2, "my_prog_name_is_long", prog2, 2, &po),
+	assert_int_equal(bpftime_prog_create(shm, 10, 2, "my_prog_name_is_long", prog2, 2, &po),
 			 10);
 	assert_true(bpftime_shm__epoch(shm) != e0);
-	assert_int_equal(bpftime_prog__create(shm, 10, 2, "x", prog2, 2, NULL), -EEXIST);
-	assert_int_equal(bpftime_prog__create(shm, 64, 2, "x", prog2, 2, NULL), -EBADF);
-	assert_int_equal(bpftime_prog__create(shm, -1, 2, "x", prog2, 0, NULL), -EINVAL);
-	assert_int_equal(bpftime_prog__create(shm, -1, 2, "first", prog2, 2, NULL), 0);
-	assert_int_equal(bpftime_handler__next(shm, -1), 0);
-	assert_int_equal(bpftime_handler__next(shm, 0), 10);
-	assert_int_equal(bpftime_handler__next(shm, 10), -ENOENT);
+	assert_int_equal(bpftime_prog_create(shm, 10, 2, "x", prog2, 2, NULL), -EEXIST);
+	assert_int_equal(bpftime_prog_create(shm, 64, 2, "x", prog2, 2, NULL), -EBADF);
+	assert_int_equal(bpftime_prog_create(shm, -1, 2, "x", prog2, 0, NULL), -EINVAL);
+	assert_int_equal(bpftime_prog_create(shm, -1, 2, "first", prog2, 2, NULL), 0);
+	assert_int_equal(bpftime_handler_next(shm, -1), 0);
+	assert_int_equal(bpftime_handler_next(shm, 0), 10);
+	assert_int_equal(bpftime_handler_next(shm, 10), -ENOENT);
 
-	assert_int_equal(bpftime_handler__info(shm, 10, &info), 0);
+	assert_int_equal(bpftime_handler_get_info(shm, 10, &info), 0);
 	assert_int_equal(info.type, BPFTIME_HANDLER_PROG);
 	assert_int_equal(info.owner_pid, getpid());
 	assert_string_equal(info.name, "my_prog_name_is");
 	assert_int_equal(info.refcnt, 1);
-	assert_int_equal(bpftime_handler__info(shm, 11, &info2), -ENOENT);
-	assert_int_equal(bpftime_handler__info(shm, 1000, &info2), -EBADF);
+	assert_int_equal(bpftime_handler_get_info(shm, 11, &info2), -ENOENT);
+	assert_int_equal(bpftime_handler_get_info(shm, 1000, &info2), -EBADF);
 
-	assert_int_equal(bpftime_prog__info(shm, 10, &pi), 0);
+	assert_int_equal(bpftime_prog_get_info(shm, 10, &pi), 0);
 	assert_int_equal(pi.type, 2);
 	assert_int_equal(pi.insn_cnt, 2);
 	assert_int_equal(pi.expected_attach_type, 3);
 	assert_string_equal(pi.license, "GPL");
-	ins = bpftime_prog__insns(shm, 10, &cnt);
+	ins = bpftime_prog_insns(shm, 10, &cnt);
 	assert_non_null(ins);
 	assert_int_equal(cnt, 2);
 	assert_memory_equal(ins, prog2, sizeof(prog2));
-	assert_int_equal(bpftime_prog__add_attach_fd(shm, 10, 33), 0);
-	assert_int_equal(bpftime_prog__info(shm, 10, &pi), 0);
+	assert_int_equal(bpftime_prog_add_attach_fd(shm, 10, 33), 0);
+	assert_int_equal(bpftime_prog_get_info(shm, 10, &pi), 0);
 	assert_int_equal(pi.attach_cnt, 1);
 	assert_int_equal(pi.attach_fds[0], 33);
-	assert_int_equal(bpftime_prog__set_aot(shm, 10, "ELF", 3), 0);
+	assert_int_equal(bpftime_prog_set_aot(shm, 10, "ELF", 3), 0);
 	{
 		size_t sz;
-		const char *a = bpftime_prog__aot(shm, 10, &sz);
+		const char *a = bpftime_prog_aot(shm, 10, &sz);
 
 		assert_int_equal(sz, 3);
 		assert_memory_equal(a, "ELF", 3);
 	}
 
 	/* dup: same object, two slots; ids and next_id */
-	assert_int_equal(bpftime_handler__dup(shm, 10, 20), 20);
-	assert_int_equal(bpftime_handler__info(shm, 20, &info2), 0);
+	assert_int_equal(bpftime_handler_dup(shm, 10, 20), 20);
+	assert_int_equal(bpftime_handler_get_info(shm, 20, &info2), 0);
 	assert_int_equal(info2.id, info.id);
 	assert_int_equal(info2.refcnt, 2);
-	assert_int_equal(bpftime_handler__fd_by_id(shm, info.id), 10);
-	assert_int_equal(bpftime_handler__next_id(shm, BPFTIME_HANDLER_PROG, 0, &id), 0);
+	assert_int_equal(bpftime_handler_fd_by_id(shm, info.id), 10);
+	assert_int_equal(bpftime_handler_next_id(shm, BPFTIME_HANDLER_PROG, 0, &id), 0);
 	assert_int_equal(id, info.id); /* fd 10 was created first: ids grow */
-	assert_int_equal(bpftime_handler__next_id(shm, BPFTIME_HANDLER_PROG, id, &id), 0);
-	assert_int_equal(bpftime_handler__fd_by_id(shm, id), 0);
-	assert_int_equal(bpftime_handler__next_id(shm, BPFTIME_HANDLER_PROG, id, &id), -ENOENT);
-	assert_int_equal(bpftime_handler__next_id(shm, BPFTIME_HANDLER_MAP, 0, &id), -ENOENT);
-	assert_int_equal(bpftime_handler__close(shm, 10), 0);
-	assert_int_equal(bpftime_handler__close(shm, 10), -EBADF);
-	assert_int_equal(bpftime_handler__info(shm, 20, &info2), 0);
+	assert_int_equal(bpftime_handler_next_id(shm, BPFTIME_HANDLER_PROG, id, &id), 0);
+	assert_int_equal(bpftime_handler_fd_by_id(shm, id), 0);
+	assert_int_equal(bpftime_handler_next_id(shm, BPFTIME_HANDLER_PROG, id, &id), -ENOENT);
+	assert_int_equal(bpftime_handler_next_id(shm, BPFTIME_HANDLER_MAP, 0, &id), -ENOENT);
+	assert_int_equal(bpftime_handler_close(shm, 10), 0);
+	assert_int_equal(bpftime_handler_close(shm, 10), -EBADF);
+	assert_int_equal(bpftime_handler_get_info(shm, 20, &info2), 0);
 	assert_int_equal(info2.refcnt, 1);
-	assert_int_equal(bpftime_handler__fd_by_id(shm, info.id), 20);
+	assert_int_equal(bpftime_handler_fd_by_id(shm, info.id), 20);
 
 	/* generation: a reused slot has a different generation */
-	assert_int_equal(bpftime_handler__close(shm, 20), 0);
-	assert_int_equal(bpftime_handler__fd_by_id(shm, info.id), -ENOENT);
-	assert_int_equal(bpftime_prog__create(shm, 10, 2, "again", prog2, 2, NULL), 10);
-	assert_int_equal(bpftime_handler__info(shm, 10, &info2), 0);
+	assert_int_equal(bpftime_handler_close(shm, 20), 0);
+	assert_int_equal(bpftime_handler_fd_by_id(shm, info.id), -ENOENT);
+	assert_int_equal(bpftime_prog_create(shm, 10, 2, "again", prog2, 2, NULL), 10);
+	assert_int_equal(bpftime_handler_get_info(shm, 10, &info2), 0);
 	assert_true(info2.gen != info.gen);
 	assert_true(info2.id != info.id);
 
 	/* a writer killed mid-change leaves an odd generation: readers still
 	 * get an answer, and the next change makes it even again */
 	atomic_fetch_add(&shm->slots[10].gen, 1);
-	assert_int_equal(bpftime_handler__info(shm, 10, &info2), 0);
+	assert_int_equal(bpftime_handler_get_info(shm, 10, &info2), 0);
 	assert_int_equal(info2.type, BPFTIME_HANDLER_PROG);
-	assert_int_equal(bpftime_handler__close(shm, 10), 0);
+	assert_int_equal(bpftime_handler_close(shm, 10), 0);
 	assert_int_equal(atomic_load(&shm->slots[10].gen) % 2, 0);
 }
 
@@ -308,58 +308,58 @@ static void test_perf_link_btf(void **state)
 
 	assert_int_equal(bpftime_shm__stats(shm, &st), 0);
 	used0 = st.used;
-	assert_int_equal(bpftime_prog__create(shm, 3, 2, "p", prog2, 2, NULL), 3);
-	assert_int_equal(bpftime_perf_event__create(shm, 4, &pe), 4);
-	assert_int_equal(bpftime_perf_event__info(shm, 4, &pi), 0);
+	assert_int_equal(bpftime_prog_create(shm, 3, 2, "p", prog2, 2, NULL), 3);
+	assert_int_equal(bpftime_perf_event_create(shm, 4, &pe), 4);
+	assert_int_equal(bpftime_perf_event_get_info(shm, 4, &pi), 0);
 	assert_int_equal(pi.type, 6);
 	assert_string_equal(pi.module, "/usr/lib/libc.so.6");
 	assert_int_equal(pi.offset, 0x1234);
 	assert_int_equal(pi.ref_ctr_off, 8);
 	assert_false(pi.enabled);
-	assert_int_equal(bpftime_perf_event__enable(shm, 4, true), 0);
-	assert_int_equal(bpftime_perf_event__set_cookie(shm, 4, 77), 0);
-	assert_int_equal(bpftime_perf_event__info(shm, 4, &pi), 0);
+	assert_int_equal(bpftime_perf_event_enable(shm, 4, true), 0);
+	assert_int_equal(bpftime_perf_event_set_cookie(shm, 4, 77), 0);
+	assert_int_equal(bpftime_perf_event_get_info(shm, 4, &pi), 0);
 	assert_true(pi.enabled);
 	assert_int_equal(pi.cookie, 77);
 	pe.module = NULL;
-	assert_int_equal(bpftime_perf_event__create(shm, -1, &pe), -EINVAL);
+	assert_int_equal(bpftime_perf_event_create(shm, -1, &pe), -EINVAL);
 	pe.type = 99;
-	assert_int_equal(bpftime_perf_event__create(shm, -1, &pe), -EINVAL);
+	assert_int_equal(bpftime_perf_event_create(shm, -1, &pe), -EINVAL);
 
-	assert_int_equal(bpftime_link__create(shm, 5, 4, 3, &lo), -EBADF); /* not a prog */
-	assert_int_equal(bpftime_link__create(shm, 5, 3, 40, &lo), -EBADF);
-	assert_int_equal(bpftime_link__create(shm, 5, 3, 4, &lo), 5);
-	assert_int_equal(bpftime_link__info(shm, 5, &li), 0);
+	assert_int_equal(bpftime_link_create(shm, 5, 4, 3, &lo), -EBADF); /* not a prog */
+	assert_int_equal(bpftime_link_create(shm, 5, 3, 40, &lo), -EBADF);
+	assert_int_equal(bpftime_link_create(shm, 5, 3, 4, &lo), 5);
+	assert_int_equal(bpftime_link_get_info(shm, 5, &li), 0);
 	assert_int_equal(li.prog_fd, 3);
 	assert_int_equal(li.target_fd, 4);
 	assert_int_equal(li.cookie, 99);
 	/* the link keeps the program alive */
-	assert_int_equal(bpftime_handler__close(shm, 3), 0);
-	assert_int_equal(bpftime_handler__info(shm, 4, &hi), 0);
+	assert_int_equal(bpftime_handler_close(shm, 3), 0);
+	assert_int_equal(bpftime_handler_get_info(shm, 4, &hi), 0);
 	assert_int_equal(hi.refcnt, 2);
 
 	/* a software event gets a perf ring at a page-aligned file offset */
 	pe.type = BPFTIME_PERF_TYPE_SOFTWARE;
 	pe.config = 10;
-	assert_int_equal(bpftime_perf_event__create(shm, 6, &pe), 6);
-	assert_int_equal(bpftime_perf_event__mmap_ring(shm, 6, 4096 * 4, &off), -EINVAL);
-	assert_int_equal(bpftime_perf_event__mmap_ring(shm, 6, 4096 * 5, &off), 0);
+	assert_int_equal(bpftime_perf_event_create(shm, 6, &pe), 6);
+	assert_int_equal(bpftime_perf_event_mmap_ring(shm, 6, 4096 * 4, &off), -EINVAL);
+	assert_int_equal(bpftime_perf_event_mmap_ring(shm, 6, 4096 * 5, &off), 0);
 	assert_int_equal(off % 4096, 0);
 	{
 		uint64_t off2;
 
-		assert_int_equal(bpftime_perf_event__mmap_ring(shm, 6, 4096 * 5, &off2), 0);
+		assert_int_equal(bpftime_perf_event_mmap_ring(shm, 6, 4096 * 5, &off2), 0);
 		assert_int_equal(off, off2);
 	}
 
-	assert_int_equal(bpftime_btf__create(shm, 7, "\x9f\xeb\x01\x00", 4), 7);
-	assert_memory_equal(bpftime_btf__data(shm, 7, &sz), "\x9f\xeb\x01\x00", 4);
+	assert_int_equal(bpftime_btf_create(shm, 7, "\x9f\xeb\x01\x00", 4), 7);
+	assert_memory_equal(bpftime_btf_data(shm, 7, &sz), "\x9f\xeb\x01\x00", 4);
 	assert_int_equal(sz, 4);
-	assert_null(bpftime_btf__data(shm, 6, &sz));
+	assert_null(bpftime_btf_data(shm, 6, &sz));
 
 	/* closing everything gives every byte back */
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd))
-		assert_int_equal(bpftime_handler__close(shm, fd), 0);
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd))
+		assert_int_equal(bpftime_handler_close(shm, fd), 0);
 	assert_int_equal(bpftime_shm__stats(shm, &st), 0);
 	assert_int_equal(st.used, used0);
 	assert_int_equal(st.handlers, 0);
@@ -382,39 +382,39 @@ static void test_prog_btf_ext(void **state)
 	size_t size;
 	int fd;
 
-	assert_int_equal(bpftime_btf__create(shm, 2, blob, sizeof(blob)), 2);
-	assert_int_equal(bpftime_handler__info(shm, 2, &hi), 0);
-	assert_int_equal(bpftime_prog__create(shm, 3, 1, "p", prog2, 2, &po), 3);
-	assert_int_equal(bpftime_prog__info(shm, 3, &pi), 0);
+	assert_int_equal(bpftime_btf_create(shm, 2, blob, sizeof(blob)), 2);
+	assert_int_equal(bpftime_handler_get_info(shm, 2, &hi), 0);
+	assert_int_equal(bpftime_prog_create(shm, 3, 1, "p", prog2, 2, &po), 3);
+	assert_int_equal(bpftime_prog_get_info(shm, 3, &pi), 0);
 	assert_int_equal(pi.btf_id, hi.id);
 	assert_int_equal(pi.func_info_cnt, 1);
 	assert_int_equal(pi.line_info_cnt, 2);
-	assert_int_equal(bpftime_prog__btf_ext(shm, 3, &e), 0);
+	assert_int_equal(bpftime_prog_get_btf_ext(shm, 3, &e), 0);
 	assert_int_equal(e.func_info_rec_size, 16);
 	assert_int_equal(e.func_info_cnt, 1);
 	assert_memory_equal(e.func_info, finfo, 16);
 	assert_int_equal(e.line_info_cnt, 2);
 	assert_memory_equal(e.line_info, linfo, 32);
-	assert_int_equal(bpftime_prog__btf_ext(shm, 2, &e), -EBADF);
+	assert_int_equal(bpftime_prog_get_btf_ext(shm, 2, &e), -EBADF);
 	/* the BTF outlives its slot while the program holds it */
-	assert_int_equal(bpftime_handler__close(shm, 2), 0);
-	fd = bpftime_handler__open_id(shm, hi.id, -1);
+	assert_int_equal(bpftime_handler_close(shm, 2), 0);
+	fd = bpftime_handler_open_id(shm, hi.id, -1);
 	assert_true(fd >= 0);
-	assert_memory_equal(bpftime_btf__data(shm, fd, &size), blob, sizeof(blob));
-	assert_int_equal(bpftime_handler__close(shm, fd), 0);
-	assert_int_equal(bpftime_handler__close(shm, 3), 0);
-	assert_int_equal(bpftime_handler__open_id(shm, hi.id, -1), -ENOENT);
+	assert_memory_equal(bpftime_btf_data(shm, fd, &size), blob, sizeof(blob));
+	assert_int_equal(bpftime_handler_close(shm, fd), 0);
+	assert_int_equal(bpftime_handler_close(shm, 3), 0);
+	assert_int_equal(bpftime_handler_open_id(shm, hi.id, -1), -ENOENT);
 	/* no info: nothing; bad record sizes: refused */
-	assert_int_equal(bpftime_prog__create(shm, 3, 1, "p", prog2, 2, NULL), 3);
-	assert_int_equal(bpftime_prog__btf_ext(shm, 3, &e), 0);
+	assert_int_equal(bpftime_prog_create(shm, 3, 1, "p", prog2, 2, NULL), 3);
+	assert_int_equal(bpftime_prog_get_btf_ext(shm, 3, &e), 0);
 	assert_null(e.func_info);
 	assert_int_equal(e.line_info_cnt, 0);
 	po.prog_btf_fd = -1;
 	po.line_info_rec_size = 8;
-	assert_int_equal(bpftime_prog__create(shm, 4, 1, "p", prog2, 2, &po), -EINVAL);
+	assert_int_equal(bpftime_prog_create(shm, 4, 1, "p", prog2, 2, &po), -EINVAL);
 	po.line_info_rec_size = 16;
 	po.func_info = NULL;
-	assert_int_equal(bpftime_prog__create(shm, 4, 1, "p", prog2, 2, &po), -EINVAL);
+	assert_int_equal(bpftime_prog_create(shm, 4, 1, "p", prog2, 2, &po), -EINVAL);
 }
 
 static void test_pins_and_owners(void **state)
@@ -424,39 +424,39 @@ static void test_pins_and_owners(void **state)
 	pid_t child;
 	int status;
 
-	assert_int_equal(bpftime_prog__create(shm, 3, 2, "a", prog2, 2, NULL), 3);
-	assert_int_equal(bpftime_prog__create(shm, 4, 2, "b", prog2, 2, NULL), 4);
-	assert_int_equal(bpftime_obj__pin(shm, 3, "/sys/fs/bpf/a"), 0);
-	assert_int_equal(bpftime_obj__pin(shm, 4, "/sys/fs/bpf/a"), -EEXIST);
-	assert_int_equal(bpftime_obj__pin(shm, 9, "/sys/fs/bpf/z"), -EBADF);
-	assert_true(bpftime_obj__pin_at(shm, 0, path, sizeof(path)) > 0);
+	assert_int_equal(bpftime_prog_create(shm, 3, 2, "a", prog2, 2, NULL), 3);
+	assert_int_equal(bpftime_prog_create(shm, 4, 2, "b", prog2, 2, NULL), 4);
+	assert_int_equal(bpftime_obj_pin(shm, 3, "/sys/fs/bpf/a"), 0);
+	assert_int_equal(bpftime_obj_pin(shm, 4, "/sys/fs/bpf/a"), -EEXIST);
+	assert_int_equal(bpftime_obj_pin(shm, 9, "/sys/fs/bpf/z"), -EBADF);
+	assert_true(bpftime_obj_pin_at(shm, 0, path, sizeof(path)) > 0);
 	assert_string_equal(path, "/sys/fs/bpf/a");
 
 	/* the loader exits: its unpinned objects go, the pinned one stays */
 	assert_int_equal(bpftime_shm__release_owner(shm, getpid()), 1);
-	assert_int_equal(bpftime_handler__type(shm, 3), BPFTIME_HANDLER_PROG);
-	assert_int_equal(bpftime_handler__type(shm, 4), BPFTIME_HANDLER_NONE);
+	assert_int_equal(bpftime_handler_get_type(shm, 3), BPFTIME_HANDLER_PROG);
+	assert_int_equal(bpftime_handler_get_type(shm, 4), BPFTIME_HANDLER_NONE);
 	/* OBJ_GET gives another fd to the same object; unpin + close frees it */
-	assert_int_equal(bpftime_obj__get(shm, "/sys/fs/bpf/a", 8), 8);
-	assert_int_equal(bpftime_obj__get(shm, "/sys/fs/bpf/nope", 9), -ENOENT);
-	assert_int_equal(bpftime_obj__unpin(shm, "/sys/fs/bpf/a"), 0);
-	assert_int_equal(bpftime_obj__unpin(shm, "/sys/fs/bpf/a"), -ENOENT);
-	assert_int_equal(bpftime_handler__close(shm, 3), 0);
-	assert_int_equal(bpftime_handler__type(shm, 8), BPFTIME_HANDLER_PROG);
+	assert_int_equal(bpftime_obj_get(shm, "/sys/fs/bpf/a", 8), 8);
+	assert_int_equal(bpftime_obj_get(shm, "/sys/fs/bpf/nope", 9), -ENOENT);
+	assert_int_equal(bpftime_obj_unpin(shm, "/sys/fs/bpf/a"), 0);
+	assert_int_equal(bpftime_obj_unpin(shm, "/sys/fs/bpf/a"), -ENOENT);
+	assert_int_equal(bpftime_handler_close(shm, 3), 0);
+	assert_int_equal(bpftime_handler_get_type(shm, 8), BPFTIME_HANDLER_PROG);
 
 	/* a dead process's handlers are reclaimable */
 	child = fork();
 	if (child == 0) {
 		struct bpftime_shm *c = reopen();
 
-		_exit(c && bpftime_prog__create(c, 12, 2, "child", prog2, 2, NULL) == 12 ? 0 : 1);
+		_exit(c && bpftime_prog_create(c, 12, 2, "child", prog2, 2, NULL) == 12 ? 0 : 1);
 	}
 	assert_int_equal(waitpid(child, &status, 0), child);
 	assert_int_equal(status, 0);
-	assert_int_equal(bpftime_handler__type(shm, 12), BPFTIME_HANDLER_PROG);
+	assert_int_equal(bpftime_handler_get_type(shm, 12), BPFTIME_HANDLER_PROG);
 	assert_int_equal(bpftime_shm__reclaim_dead(shm), 1);
-	assert_int_equal(bpftime_handler__type(shm, 12), BPFTIME_HANDLER_NONE);
-	assert_int_equal(bpftime_handler__type(shm, 8), BPFTIME_HANDLER_PROG); /* ours, alive */
+	assert_int_equal(bpftime_handler_get_type(shm, 12), BPFTIME_HANDLER_NONE);
+	assert_int_equal(bpftime_handler_get_type(shm, 8), BPFTIME_HANDLER_PROG); /* ours, alive */
 }
 
 /* A process SIGKILLed while holding the table lock does not wedge us. */
@@ -482,8 +482,8 @@ static void test_robust_lock(void **state)
 	assert_int_equal(read(pfd[0], &c, 1), 1);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
-	assert_int_equal(bpftime_prog__create(shm, 3, 2, "after", prog2, 2, NULL), 3);
-	assert_int_equal(bpftime_handler__close(shm, 3), 0);
+	assert_int_equal(bpftime_prog_create(shm, 3, 2, "after", prog2, 2, NULL), 3);
+	assert_int_equal(bpftime_handler_close(shm, 3), 0);
 	close(pfd[0]);
 	close(pfd[1]);
 }
@@ -493,7 +493,7 @@ static void *bumper(void *arg)
 	struct bpftime_shm *shm = arg;
 
 	usleep(20000);
-	bpftime_prog__create(shm, -1, 2, "t", prog2, 2, NULL);
+	bpftime_prog_create(shm, -1, 2, "t", prog2, 2, NULL);
 	return NULL;
 }
 
@@ -526,9 +526,9 @@ static void test_concurrent_create(void **state)
 				     .max_fd = 64);
 			struct bpftime_shm *s = bpftime_shm__open_or_create(&o);
 
-			if (!s || bpftime_prog__create(s, -1, 2, "k", prog2, 2, NULL) < 0)
+			if (!s || bpftime_prog_create(s, -1, 2, "k", prog2, 2, NULL) < 0)
 				_exit(1);
-			bpftime_handler__set_owner(s, bpftime_handler__next(s, -1), 0);
+			bpftime_handler_set_owner(s, bpftime_handler_next(s, -1), 0);
 			_exit(0);
 		}
 	}
@@ -541,7 +541,7 @@ static void test_concurrent_create(void **state)
 	shm = reopen();
 	assert_non_null(shm);
 	*state = shm;
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd))
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd))
 		n++;
 	assert_int_equal(n, N);
 }

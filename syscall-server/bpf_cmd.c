@@ -36,7 +36,7 @@ int srv_bad_fd(int fd)
 static int want(int fd, enum bpftime_handler_type type)
 {
 	if (srv_is_ours(fd) && srv_fd(fd)->kind == SRV_FD_HANDLER &&
-	    bpftime_handler__type(srv.shm, fd) == type)
+	    bpftime_handler_get_type(srv.shm, fd) == type)
 		return 0;
 	return srv_bad_fd(fd);
 }
@@ -45,7 +45,7 @@ static uint32_t obj_id(int fd)
 {
 	struct bpftime_handler_info hi;
 
-	if (fd <= 0 || bpftime_handler__info(srv.shm, fd, &hi))
+	if (fd <= 0 || bpftime_handler_get_info(srv.shm, fd, &hi))
 		return 0;
 	return hi.id;
 }
@@ -83,7 +83,7 @@ static int map_check_btf(const union bpf_attr *a, int32_t *off)
 	*off = -1;
 	if (!a->btf_value_type_id)
 		return 0;
-	data = bpftime_btf__data(srv.shm, (int)a->btf_fd, &size);
+	data = bpftime_btf_data(srv.shm, (int)a->btf_fd, &size);
 	if (!data)
 		return -EBADF;
 	btf = btf__new(data, (uint32_t)size);
@@ -139,7 +139,7 @@ static int make_map(int fd, void *ctx)
 		     .map_extra = a->map_extra, .numa_node = a->numa_node,
 		     .spin_lock_off = c->spin_lock_off, .has_spin_lock = c->spin_lock_off >= 0);
 
-	return bpftime_map__create(srv.shm, fd, a->map_type, c->name, a->key_size, a->value_size,
+	return bpftime_map_create(srv.shm, fd, a->map_type, c->name, a->key_size, a->value_size,
 				   a->max_entries, &o);
 }
 
@@ -189,7 +189,7 @@ static int map_info(int fd, struct bpftime_map_info *mi)
 
 	if (ret)
 		return ret;
-	return bpftime_map__info(srv.shm, fd, mi);
+	return bpftime_map_get_info(srv.shm, fd, mi);
 }
 
 static int map_elem(int cmd, const union bpf_attr *a)
@@ -202,7 +202,7 @@ static int map_elem(int cmd, const union bpf_attr *a)
 	if (ret)
 		return ret;
 	/* the handle is cached per process: cheaper than the full info */
-	h = bpftime_map__handle(srv.shm, fd);
+	h = bpftime_map_get_handle(srv.shm, fd);
 	if (!h)
 		return -EBADF;
 	type = bpftime_map__type(h);
@@ -211,15 +211,15 @@ static int map_elem(int cmd, const union bpf_attr *a)
 		key = NULL; /* key_size 0: the kernel ignores the pointer */
 	switch (cmd) {
 	case BPF_MAP_LOOKUP_ELEM:
-		return bpftime_map__lookup(srv.shm, fd, key, value, a->flags);
+		return bpftime_map_lookup_elem(srv.shm, fd, key, value, a->flags);
 	case BPF_MAP_UPDATE_ELEM:
-		return bpftime_map__update(srv.shm, fd, key, value, a->flags);
+		return bpftime_map_update_elem(srv.shm, fd, key, value, a->flags);
 	case BPF_MAP_DELETE_ELEM:
-		return bpftime_map__delete(srv.shm, fd, key);
+		return bpftime_map_delete_elem(srv.shm, fd, key);
 	case BPF_MAP_GET_NEXT_KEY:
-		return bpftime_map__get_next_key(srv.shm, fd, key, u64_ptr(a->next_key));
+		return bpftime_map_get_next_key(srv.shm, fd, key, u64_ptr(a->next_key));
 	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
-		return bpftime_map__lookup_and_delete(srv.shm, fd, key, value, a->flags);
+		return bpftime_map_lookup_and_delete_elem(srv.shm, fd, key, value, a->flags);
 	default:
 		return -EINVAL;
 	}
@@ -247,10 +247,10 @@ static int map_batch(int cmd, const union bpf_attr *a, union bpf_attr *ua, unsig
 			char *k = keys + (size_t)done * mi.key_size;
 
 			ret = cmd == BPF_MAP_UPDATE_BATCH ?
-				      bpftime_map__update(srv.shm, fd, k,
+				      bpftime_map_update_elem(srv.shm, fd, k,
 							  vals + (size_t)done * mi.value_size_syscall,
 							  a->batch.elem_flags) :
-				      bpftime_map__delete(srv.shm, fd, k);
+				      bpftime_map_delete_elem(srv.shm, fd, k);
 			if (ret)
 				break;
 		}
@@ -266,7 +266,7 @@ static int map_batch(int cmd, const union bpf_attr *a, union bpf_attr *ua, unsig
 	for (uint32_t i = 0;; i++) {
 		char *next = cur + (i % 2) * mi.key_size;
 
-		ret = bpftime_map__get_next_key(srv.shm, fd, prev, next);
+		ret = bpftime_map_get_next_key(srv.shm, fd, prev, next);
 		if (ret)
 			break;
 		prev = next;
@@ -274,7 +274,7 @@ static int map_batch(int cmd, const union bpf_attr *a, union bpf_attr *ua, unsig
 			continue;
 		if (done == want_cnt)
 			break;
-		ret = bpftime_map__lookup(srv.shm, fd, next, vals + (size_t)done * mi.value_size_syscall,
+		ret = bpftime_map_lookup_elem(srv.shm, fd, next, vals + (size_t)done * mi.value_size_syscall,
 					  a->batch.elem_flags);
 		if (ret == -ENOENT)
 			continue; /* deleted meanwhile */
@@ -285,7 +285,7 @@ static int map_batch(int cmd, const union bpf_attr *a, union bpf_attr *ua, unsig
 	}
 	if (cmd == BPF_MAP_LOOKUP_AND_DELETE_BATCH && (!ret || ret == -ENOENT)) {
 		for (uint32_t i = 0; i < done; i++)
-			bpftime_map__delete(srv.shm, fd, keys + (size_t)i * mi.key_size);
+			bpftime_map_delete_elem(srv.shm, fd, keys + (size_t)i * mi.key_size);
 	}
 	free(cur);
 	if (a->batch.out_batch) {
@@ -303,7 +303,7 @@ out:
 
 static int make_get(int fd, void *ctx)
 {
-	return bpftime_obj__get(srv.shm, ctx, fd);
+	return bpftime_obj_get(srv.shm, ctx, fd);
 }
 
 static int obj_pin(const union bpf_attr *a)
@@ -315,7 +315,7 @@ static int obj_pin(const union bpf_attr *a)
 		return srv_bad_fd(fd);
 	if (!path)
 		return -EFAULT;
-	return bpftime_obj__pin(srv.shm, fd, path);
+	return bpftime_obj_pin(srv.shm, fd, path);
 }
 
 static int obj_get(const union bpf_attr *a)
@@ -354,10 +354,10 @@ struct open_id_ctx {
 static int make_open_id(int fd, void *ctx)
 {
 	const struct open_id_ctx *c = ctx;
-	int ret = bpftime_handler__open_id(srv.shm, c->id, fd);
+	int ret = bpftime_handler_open_id(srv.shm, c->id, fd);
 
-	if (ret >= 0 && bpftime_handler__type(srv.shm, ret) != c->type) {
-		bpftime_handler__close(srv.shm, ret);
+	if (ret >= 0 && bpftime_handler_get_type(srv.shm, ret) != c->type) {
+		bpftime_handler_close(srv.shm, ret);
 		return -ENOENT; /* an id of another kind of object */
 	}
 	return ret;
@@ -379,7 +379,7 @@ static int get_next_id(int cmd, const union bpf_attr *a, union bpf_attr *ua, uns
 
 	if (a->start_id == UINT32_MAX)
 		return -ENOENT;
-	ret = bpftime_handler__next_id(srv.shm, id_cmd_type(cmd), a->start_id, &next);
+	ret = bpftime_handler_next_id(srv.shm, id_cmd_type(cmd), a->start_id, &next);
 	if (ret)
 		return ret;
 	if (size >= offsetofend(union bpf_attr, next_id))
@@ -397,7 +397,7 @@ static int get_next_id(int cmd, const union bpf_attr *a, union bpf_attr *ua, uns
 static int prog_btf_ext(int fd, const struct bpf_prog_info *u, struct bpf_prog_info *k)
 {
 	struct bpftime_prog_btf_ext e;
-	int ret = bpftime_prog__btf_ext(srv.shm, fd, &e);
+	int ret = bpftime_prog_get_btf_ext(srv.shm, fd, &e);
 
 	if (ret)
 		return ret;
@@ -445,7 +445,7 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 	uint32_t ids[BPFTIME_PROG_MAX_MAPS];
 	const struct bpftime_insn *insns;
 	size_t cnt;
-	int ret = bpftime_prog__info(srv.shm, fd, &pi);
+	int ret = bpftime_prog_get_info(srv.shm, fd, &pi);
 
 	if (ret)
 		return ret;
@@ -457,7 +457,7 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 		struct bpftime_insn *out = u64_ptr(u->xlated_prog_insns);
 		size_t n;
 
-		insns = bpftime_prog__insns(srv.shm, fd, &cnt);
+		insns = bpftime_prog_insns(srv.shm, fd, &cnt);
 		n = insns ? MIN((size_t)u->xlated_prog_len / 8, cnt) : 0;
 		if (n)
 			memcpy(out, insns, n * 8);
@@ -471,13 +471,13 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 		}
 	}
 	k->xlated_prog_insns = u->xlated_prog_insns;
-	insns = bpftime_prog__insns(srv.shm, fd, &cnt);
+	insns = bpftime_prog_insns(srv.shm, fd, &cnt);
 	if (insns) {
 		ret = srv_prog_tag(insns, cnt, k->tag);
 		if (ret)
 			return ret;
 	}
-	ret = bpftime_prog__map_ids(srv.shm, fd, ids, (int)ARRAY_SIZE(ids));
+	ret = bpftime_prog_map_ids(srv.shm, fd, ids, (int)ARRAY_SIZE(ids));
 	if (ret < 0)
 		return ret;
 	k->nr_map_ids = (uint32_t)ret;
@@ -498,7 +498,7 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 static int map_info_k(int fd, struct bpf_map_info *k)
 {
 	struct bpftime_map_info mi;
-	int ret = bpftime_map__info(srv.shm, fd, &mi);
+	int ret = bpftime_map_get_info(srv.shm, fd, &mi);
 
 	if (ret)
 		return ret;
@@ -520,7 +520,7 @@ static int map_info_k(int fd, struct bpf_map_info *k)
 static int link_info_k(int fd, struct bpf_link_info *k)
 {
 	struct bpftime_link_info li;
-	int ret = bpftime_link__info(srv.shm, fd, &li);
+	int ret = bpftime_link_get_info(srv.shm, fd, &li);
 
 	if (ret)
 		return ret;
@@ -535,7 +535,7 @@ static int btf_info_k(int fd, struct bpf_btf_info *u, struct bpf_btf_info *k)
 	const void *data;
 	size_t size;
 
-	data = bpftime_btf__data(srv.shm, fd, &size);
+	data = bpftime_btf_data(srv.shm, fd, &size);
 	if (!data)
 		return -EBADF;
 	k->id = obj_id(fd);
@@ -565,7 +565,7 @@ static int get_info(const union bpf_attr *a, union bpf_attr *ua, unsigned int si
 		ret = srv_bad_fd(fd);
 		return ret == -EBADF ? -EBADFD : ret; /* the kernel's code for this one */
 	}
-	switch (bpftime_handler__type(srv.shm, fd)) {
+	switch (bpftime_handler_get_type(srv.shm, fd)) {
 	case BPFTIME_HANDLER_PROG:
 		ksize = sizeof(struct bpf_prog_info);
 		break;
@@ -589,7 +589,7 @@ static int get_info(const union bpf_attr *a, union bpf_attr *ua, unsigned int si
 	memset(&u, 0, sizeof(u));
 	memset(&k, 0, sizeof(k));
 	memcpy(&u, uinfo, len);
-	switch (bpftime_handler__type(srv.shm, fd)) {
+	switch (bpftime_handler_get_type(srv.shm, fd)) {
 	case BPFTIME_HANDLER_PROG:
 		ret = prog_info(fd, &u.p, &k.p);
 		break;
@@ -622,7 +622,7 @@ static int make_btf(int fd, void *ctx)
 {
 	const struct btf_blob *b = ctx;
 
-	return bpftime_btf__create(srv.shm, fd, b->data, b->size);
+	return bpftime_btf_create(srv.shm, fd, b->data, b->size);
 }
 
 static void put_log(uint64_t buf, uint32_t size, const char *msg)
@@ -682,7 +682,7 @@ static int make_link(int fd, void *ctx)
 	const struct link_ctx *c = ctx;
 	BPFTIME_OPTS(bpftime_link_opts, o, .attach_type = c->attach_type, .cookie = c->cookie);
 
-	return bpftime_link__create(srv.shm, fd, c->prog_fd, c->target_fd, &o);
+	return bpftime_link_create(srv.shm, fd, c->prog_fd, c->target_fd, &o);
 }
 
 static int link_create(const union bpf_attr *a)
@@ -706,13 +706,13 @@ static int link_create(const union bpf_attr *a)
 	ret = want(c.target_fd, BPFTIME_HANDLER_PERF_EVENT);
 	if (ret)
 		return ret == -EINVAL ? -EBADF : ret; /* perf_event_get: not a perf fd */
-	if (bpftime_prog__info(srv.shm, c.prog_fd, &pi) ||
+	if (bpftime_prog_get_info(srv.shm, c.prog_fd, &pi) ||
 	    (pi.type != BPF_PROG_TYPE_KPROBE && pi.type != BPF_PROG_TYPE_TRACEPOINT &&
 	     pi.type != BPF_PROG_TYPE_PERF_EVENT))
 		return -EINVAL; /* only these program types go on perf events */
 	if (a->link_create.flags)
 		return -EINVAL;
-	ret = bpftime_perf_event__set_cookie(srv.shm, c.target_fd, c.cookie);
+	ret = bpftime_perf_event_set_cookie(srv.shm, c.target_fd, c.cookie);
 	if (ret)
 		return ret;
 	return srv_new_fd(make_link, &c, true);
@@ -774,7 +774,7 @@ static int prog_bind_map(const union bpf_attr *a)
 	if (!ret && a->prog_bind_map.flags)
 		ret = -EINVAL;
 	if (!ret)
-		ret = bpftime_prog__bind_map(srv.shm, (int)a->prog_bind_map.prog_fd,
+		ret = bpftime_prog_bind_map(srv.shm, (int)a->prog_bind_map.prog_fd,
 					     (int)a->prog_bind_map.map_fd);
 	return ret;
 }
@@ -812,7 +812,7 @@ static long dispatch(int cmd, union bpf_attr *a, union bpf_attr *ua, unsigned in
 		 * before it could say EBUSY */
 		if (!ret && mi.frozen)
 			ret = -EPERM;
-		return ret ? ret : bpftime_map__freeze(srv.shm, (int)a->map_fd);
+		return ret ? ret : bpftime_map_freeze(srv.shm, (int)a->map_fd);
 	}
 	case BPF_MAP_LOOKUP_BATCH:
 	case BPF_MAP_LOOKUP_AND_DELETE_BATCH:

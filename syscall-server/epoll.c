@@ -156,7 +156,7 @@ static struct perf_event_mmap_page *perf_meta(int fd)
 
 	if (f->ring_meta)
 		return f->ring_meta;
-	if (bpftime_perf_event__info(srv.shm, fd, &pi) || !pi.ring_off)
+	if (bpftime_perf_event_get_info(srv.shm, fd, &pi) || !pi.ring_off)
 		return NULL;
 	p = srv_real.mmap(NULL, (size_t)getpagesize(), PROT_READ, MAP_SHARED,
 			  bpftime_shm__fd(srv.shm), (off_t)pi.ring_off);
@@ -173,11 +173,11 @@ static bool fd_ready(int fd)
 
 	if (!srv_is_ours(fd))
 		return false;
-	switch (bpftime_handler__type(srv.shm, fd)) {
+	switch (bpftime_handler_get_type(srv.shm, fd)) {
 	case BPFTIME_HANDLER_MAP:
-		h = bpftime_map__handle(srv.shm, fd);
+		h = bpftime_map_get_handle(srv.shm, fd);
 		return h && bpftime_map__type(h) == BPF_MAP_TYPE_RINGBUF &&
-		       bpftime_ringbuf_query(h, BPFTIME_RB_AVAIL_DATA) > 0;
+		       bpftime_map__ringbuf_query(h, BPFTIME_RB_AVAIL_DATA) > 0;
 	case BPFTIME_HANDLER_PERF_EVENT:
 		meta = perf_meta(fd);
 		return meta && __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE) !=

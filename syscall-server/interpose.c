@@ -157,7 +157,7 @@ struct dup_ctx {
 
 static int make_dup(int fd, void *ctx)
 {
-	return bpftime_handler__dup(srv.shm, ((struct dup_ctx *)ctx)->oldfd, fd);
+	return bpftime_handler_dup(srv.shm, ((struct dup_ctx *)ctx)->oldfd, fd);
 }
 
 /* dup/F_DUPFD: any number from @min up will do, so take one whose slot is
@@ -212,7 +212,7 @@ static int dup_to(int oldfd, int newfd)
 		srv_unlock();
 		return newfd;
 	}
-	r = bpftime_handler__dup(srv.shm, oldfd, newfd);
+	r = bpftime_handler_dup(srv.shm, oldfd, newfd);
 	if (r < 0) {
 		srv_unlock();
 		srv_real.close(newfd);
@@ -465,7 +465,7 @@ EXPORT int unlink(const char *path)
 	srv_resolve_real();
 	if (bpffs_path(path)) {
 		srv_lock();
-		ret = bpftime_obj__unpin(srv.shm, path);
+		ret = bpftime_obj_unpin(srv.shm, path);
 		srv_unlock();
 		return (int)ret_errno(ret);
 	}

@@ -34,7 +34,7 @@ static int make_pe(int fd, void *ctx)
 {
 	struct pe_ctx *c = ctx;
 
-	return bpftime_perf_event__create(srv.shm, fd, &c->o);
+	return bpftime_perf_event_create(srv.shm, fd, &c->o);
 }
 
 long srv_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned long flags)
@@ -89,7 +89,7 @@ long srv_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
 	srv_lock();
 	ret = srv_new_fd(make_pe, &c, flags & PERF_FLAG_FD_CLOEXEC);
 	if (ret >= 0 && !attr.disabled)
-		bpftime_perf_event__enable(srv.shm, (int)ret, true);
+		bpftime_perf_event_enable(srv.shm, (int)ret, true);
 	srv_unlock();
 	if (ret < 0)
 		pr_warn("syscall server: cannot record perf event: %s\n", strerror((int)-ret));
@@ -101,7 +101,7 @@ void srv_perf_closed(int fd)
 	struct srv_fd *f = srv_fd(fd);
 
 	if (f->implicit_link >= 0) {
-		bpftime_handler__close(srv.shm, f->implicit_link);
+		bpftime_handler_close(srv.shm, f->implicit_link);
 		f->implicit_link = -1;
 	}
 	if (f->ring_meta) {
@@ -117,20 +117,20 @@ int srv_perf_ioctl(int fd, unsigned long req, unsigned long arg)
 
 	srv_lock();
 	if (f->kind != SRV_FD_HANDLER ||
-	    bpftime_handler__type(srv.shm, fd) != BPFTIME_HANDLER_PERF_EVENT) {
+	    bpftime_handler_get_type(srv.shm, fd) != BPFTIME_HANDLER_PERF_EVENT) {
 		ret = -ENOTTY;
 		goto out;
 	}
 	switch (req) {
 	case PERF_EVENT_IOC_ENABLE:
 	case PERF_EVENT_IOC_DISABLE:
-		ret = bpftime_perf_event__enable(srv.shm, fd, req == PERF_EVENT_IOC_ENABLE);
+		ret = bpftime_perf_event_enable(srv.shm, fd, req == PERF_EVENT_IOC_ENABLE);
 		break;
 	case PERF_EVENT_IOC_SET_BPF: {
 		BPFTIME_OPTS(bpftime_link_opts, o, .attach_type = BPF_PERF_EVENT);
 		int prog = (int)arg;
 
-		if (!srv_is_ours(prog) || bpftime_handler__type(srv.shm, prog) != BPFTIME_HANDLER_PROG) {
+		if (!srv_is_ours(prog) || bpftime_handler_get_type(srv.shm, prog) != BPFTIME_HANDLER_PROG) {
 			ret = srv_bad_fd(prog);
 			break;
 		}
@@ -138,7 +138,7 @@ int srv_perf_ioctl(int fd, unsigned long req, unsigned long arg)
 			ret = -EEXIST;
 			break;
 		}
-		ret = bpftime_link__create(srv.shm, -1, prog, fd, &o);
+		ret = bpftime_link_create(srv.shm, -1, prog, fd, &o);
 		if (ret >= 0) {
 			f->implicit_link = ret;
 			ret = 0;
@@ -151,7 +151,7 @@ int srv_perf_ioctl(int fd, unsigned long req, unsigned long arg)
 	case PERF_EVENT_IOC_ID: {
 		struct bpftime_perf_event_info pi;
 
-		ret = bpftime_perf_event__info(srv.shm, fd, &pi);
+		ret = bpftime_perf_event_get_info(srv.shm, fd, &pi);
 		if (!ret)
 			*(uint64_t *)arg = pi.id;
 		break;
@@ -210,10 +210,10 @@ void *srv_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t foff)
 	srv_lock();
 	if (srv_fd(fd)->kind != SRV_FD_HANDLER)
 		goto out;
-	switch (bpftime_handler__type(srv.shm, fd)) {
+	switch (bpftime_handler_get_type(srv.shm, fd)) {
 	case BPFTIME_HANDLER_MAP:
-		if (bpftime_map__info(srv.shm, fd, &mi) ||
-		    bpftime_map__mmap_region(srv.shm, fd, &off, &region))
+		if (bpftime_map_get_info(srv.shm, fd, &mi) ||
+		    bpftime_map_mmap_region(srv.shm, fd, &off, &region))
 			goto out;
 		if ((prot & PROT_WRITE) && (flags & MAP_SHARED) &&
 		    (mi.frozen || (mi.map_flags & BPF_F_RDONLY_PROG && mi.type != BPF_MAP_TYPE_RINGBUF))) {
@@ -240,7 +240,7 @@ void *srv_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t foff)
 			ret = mmap_failed(&err);
 		break;
 	case BPFTIME_HANDLER_PERF_EVENT: {
-		if (foff != 0 || bpftime_perf_event__mmap_ring(srv.shm, fd, len, &off))
+		if (foff != 0 || bpftime_perf_event_mmap_ring(srv.shm, fd, len, &off))
 			goto out;
 		ret = map_shm(addr, len, prot, flags, off);
 		if (ret == MAP_FAILED)

@@ -75,9 +75,9 @@ static int resolve_lddw(void *user, unsigned int src, int32_t imm, int32_t next_
 	}
 	if (src != BPF_PSEUDO_MAP_FD && src != BPF_PSEUDO_MAP_VALUE)
 		return -EINVAL; /* BTF ids, functions by BTF: nothing to resolve them against */
-	if (bpftime_handler__type(srv.shm, fd) != BPFTIME_HANDLER_MAP || !srv_is_ours(fd))
+	if (bpftime_handler_get_type(srv.shm, fd) != BPFTIME_HANDLER_MAP || !srv_is_ours(fd))
 		return -EBADF;
-	h = bpftime_map__handle(srv.shm, fd);
+	h = bpftime_map_get_handle(srv.shm, fd);
 	if (!h)
 		return -EBADF;
 	if (src == BPF_PSEUDO_MAP_VALUE)
@@ -173,7 +173,7 @@ static int check_btf_info(struct prog_ctx *p, const struct bpftime_insn *insns, 
 		return 0;
 	if (!a->prog_btf_fd)
 		return srv_bad_fd(0); /* btf_get_by_fd(0): stdin is no BTF */
-	data = bpftime_btf__data(srv.shm, (int)a->prog_btf_fd, &size);
+	data = bpftime_btf_data(srv.shm, (int)a->prog_btf_fd, &size);
 	if (!data)
 		return -EBADF;
 	btf = btf__new(data, (uint32_t)size);
@@ -285,7 +285,7 @@ static int make_prog(int fd, void *ctx)
 		     .line_info_rec_size = sizeof(struct bpf_line_info),
 		     .line_info_cnt = p->linfo ? a->line_info_cnt : 0);
 
-	return bpftime_prog__create(srv.shm, fd, a->prog_type, p->name, p->insns, p->cnt, &o);
+	return bpftime_prog_create(srv.shm, fd, a->prog_type, p->name, p->insns, p->cnt, &o);
 }
 
 static int put_verifier_log(const union bpf_attr *a, const char *msg)
@@ -331,7 +331,7 @@ int srv_prog_load(union bpf_attr *a)
 			return -EINVAL;
 	snprintf(license, sizeof(license), "%s", (const char *)u64_ptr(a->license));
 	if (a->prog_btf_fd) {
-		ret = bpftime_handler__type(srv.shm, (int)a->prog_btf_fd) == BPFTIME_HANDLER_BTF &&
+		ret = bpftime_handler_get_type(srv.shm, (int)a->prog_btf_fd) == BPFTIME_HANDLER_BTF &&
 				      srv_is_ours((int)a->prog_btf_fd) ?
 			      0 :
 			      srv_bad_fd((int)a->prog_btf_fd);
@@ -400,7 +400,7 @@ int srv_prog_load(union bpf_attr *a)
 		i++;
 		if (in->src != BPF_PSEUDO_MAP_FD && in->src != BPF_PSEUDO_MAP_VALUE)
 			continue;
-		bind = bpftime_prog__bind_map(srv.shm, ret, in->imm);
+		bind = bpftime_prog_bind_map(srv.shm, ret, in->imm);
 		if (bind) {
 			pr_warn("syscall server: program '%s' cannot hold map fd %d: %s\n", name,
 				in->imm, strerror(-bind));
@@ -450,7 +450,7 @@ int srv_prog_test_run(union bpf_attr *a, union bpf_attr *ua)
 	size_t len;
 	void *mem;
 
-	if (!srv_is_ours(fd) || bpftime_handler__type(srv.shm, fd) != BPFTIME_HANDLER_PROG)
+	if (!srv_is_ours(fd) || bpftime_handler_get_type(srv.shm, fd) != BPFTIME_HANDLER_PROG)
 		return srv_bad_fd(fd);
 	if (a->test.flags || a->test.cpu)
 		return -EINVAL;

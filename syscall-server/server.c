@@ -94,7 +94,7 @@ int srv_place_fd(int fd, int (*make)(int fd, void *ctx), void *ctx, bool cloexec
 		/* another loader holds this slot: move to a number whose slot is
 		 * free (F_DUPFD gives the lowest free fd at or above it) */
 		for (next = fd + 1;
-		     next < srv.max_fd && bpftime_handler__type(srv.shm, next) != BPFTIME_HANDLER_NONE;
+		     next < srv.max_fd && bpftime_handler_get_type(srv.shm, next) != BPFTIME_HANDLER_NONE;
 		     next++)
 			;
 		nfd = srv_real.fcntl(fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, next);
@@ -121,9 +121,9 @@ int srv_avoid_taken(int fd)
 	flags = srv_real.fcntl(fd, F_GETFD);
 	/* F_DUPFD gives the lowest free fd at or above a free slot's number,
 	 * which may be another taken slot: until both are free */
-	while (fd < srv.max_fd && bpftime_handler__type(srv.shm, fd) != BPFTIME_HANDLER_NONE) {
+	while (fd < srv.max_fd && bpftime_handler_get_type(srv.shm, fd) != BPFTIME_HANDLER_NONE) {
 		for (next = fd + 1; next < srv.max_fd &&
-				    bpftime_handler__type(srv.shm, next) != BPFTIME_HANDLER_NONE;
+				    bpftime_handler_get_type(srv.shm, next) != BPFTIME_HANDLER_NONE;
 		     next++)
 			;
 		nfd = srv_real.fcntl(fd, flags > 0 && (flags & FD_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD,
@@ -142,12 +142,12 @@ static bool map_held_by_prog(int fd)
 	struct bpftime_handler_info hi;
 	uint32_t ids[BPFTIME_PROG_MAX_MAPS];
 
-	if (bpftime_handler__info(srv.shm, fd, &hi) || hi.type != BPFTIME_HANDLER_MAP)
+	if (bpftime_handler_get_info(srv.shm, fd, &hi) || hi.type != BPFTIME_HANDLER_MAP)
 		return false;
-	for (int p = bpftime_handler__next(srv.shm, -1); p >= 0;
-	     p = bpftime_handler__next(srv.shm, p)) {
-		int n = bpftime_handler__type(srv.shm, p) == BPFTIME_HANDLER_PROG ?
-				bpftime_prog__map_ids(srv.shm, p, ids, (int)ARRAY_SIZE(ids)) :
+	for (int p = bpftime_handler_next(srv.shm, -1); p >= 0;
+	     p = bpftime_handler_next(srv.shm, p)) {
+		int n = bpftime_handler_get_type(srv.shm, p) == BPFTIME_HANDLER_PROG ?
+				bpftime_prog_map_ids(srv.shm, p, ids, (int)ARRAY_SIZE(ids)) :
 				0;
 
 		for (int i = 0; i < n; i++)
@@ -165,14 +165,14 @@ void srv_release_fd(int fd)
 		return;
 	srv_epoll_forget(fd);
 	if (f->kind == SRV_FD_HANDLER) {
-		if (bpftime_handler__type(srv.shm, fd) == BPFTIME_HANDLER_PERF_EVENT)
+		if (bpftime_handler_get_type(srv.shm, fd) == BPFTIME_HANDLER_PERF_EVENT)
 			srv_perf_closed(fd);
 		/* Stored programs name their maps by slot number: a map a
 		 * program uses keeps its slot when the loader closes the fd
 		 * (the number then goes to no other object; the slot goes
 		 * when the loader exits), as the kernel resolved it at load. */
 		if (!map_held_by_prog(fd))
-			bpftime_handler__close(srv.shm, fd);
+			bpftime_handler_close(srv.shm, fd);
 	}
 	*f = (struct srv_fd){ .kind = SRV_FD_NONE, .implicit_link = -1 };
 }

@@ -14,7 +14,7 @@
  *   __lddw_helper_map_by_idx    map handle of an fd_array index } embedder's
  *   __lddw_helper_map_val       value address of a map handle   } lddw resolver
  *   memset, memcpy, memmove     libc (the optimiser may introduce them)
- * The object's bpf_sub_<pc> functions are callback entries (vm_call_func).
+ * The object's bpf_sub_<pc> functions are callback entries (bpftime_vm__call_func).
  * Calls that cannot reach their target with a 32-bit displacement go
  * through a 16-byte stub (jmp *[rip]; .quad target) placed with the code.
  */
@@ -39,7 +39,7 @@
 
 /* A map reference of the program, resolved once at load time. */
 struct aot_map {
-	unsigned int kind; /* INSN_PSEUDO_MAP_FD or INSN_PSEUDO_MAP_IDX */
+	unsigned int kind; /* BPFTIME_PSEUDO_MAP_FD or BPFTIME_PSEUDO_MAP_IDX */
 	uint32_t key;	   /* fd or fd_array index */
 	uint64_t handle;
 	uint64_t value; /* address of the value (array maps), 0 if not asked */
@@ -82,12 +82,12 @@ static uint64_t map_handle(unsigned int kind, uint32_t key)
 
 static uint64_t aot_map_by_fd(uint32_t fd)
 {
-	return map_handle(INSN_PSEUDO_MAP_FD, fd);
+	return map_handle(BPFTIME_PSEUDO_MAP_FD, fd);
 }
 
 static uint64_t aot_map_by_idx(uint32_t idx)
 {
-	return map_handle(INSN_PSEUDO_MAP_IDX, idx);
+	return map_handle(BPFTIME_PSEUDO_MAP_IDX, idx);
 }
 
 static uint64_t aot_map_val(uint64_t handle)
@@ -106,8 +106,8 @@ static uint64_t aot_map_val(uint64_t handle)
 static int add_map(struct bpftime_vm *vm, struct aot_image *img, unsigned int kind, uint32_t key,
 		   bool want_value, size_t pc)
 {
-	unsigned int value_src = kind == INSN_PSEUDO_MAP_FD ? INSN_PSEUDO_MAP_VALUE
-							    : INSN_PSEUDO_MAP_IDX_VALUE;
+	unsigned int value_src = kind == BPFTIME_PSEUDO_MAP_FD ? BPFTIME_PSEUDO_MAP_VALUE
+							    : BPFTIME_PSEUDO_MAP_IDX_VALUE;
 	struct aot_map *m = NULL, *tmp;
 	int err;
 
@@ -151,13 +151,13 @@ static int resolve_maps(struct bpftime_vm *vm, struct aot_image *img)
 			continue;
 		pc++;
 		switch (insn->src) {
-		case INSN_PSEUDO_MAP_FD:
-		case INSN_PSEUDO_MAP_VALUE:
-			kind = INSN_PSEUDO_MAP_FD;
+		case BPFTIME_PSEUDO_MAP_FD:
+		case BPFTIME_PSEUDO_MAP_VALUE:
+			kind = BPFTIME_PSEUDO_MAP_FD;
 			break;
-		case INSN_PSEUDO_MAP_IDX:
-		case INSN_PSEUDO_MAP_IDX_VALUE:
-			kind = INSN_PSEUDO_MAP_IDX;
+		case BPFTIME_PSEUDO_MAP_IDX:
+		case BPFTIME_PSEUDO_MAP_IDX_VALUE:
+			kind = BPFTIME_PSEUDO_MAP_IDX;
 			break;
 		default:
 			continue;
@@ -165,8 +165,8 @@ static int resolve_maps(struct bpftime_vm *vm, struct aot_image *img)
 		if (!vm->opts.resolve_lddw)
 			return vm_error(vm, EINVAL, "pc %zu: map reference but no resolver", pc - 1);
 		err = add_map(vm, img, kind, (uint32_t)insn->imm,
-			      insn->src == INSN_PSEUDO_MAP_VALUE ||
-				      insn->src == INSN_PSEUDO_MAP_IDX_VALUE,
+			      insn->src == BPFTIME_PSEUDO_MAP_VALUE ||
+				      insn->src == BPFTIME_PSEUDO_MAP_IDX_VALUE,
 			      pc - 1);
 		if (err)
 			return err;

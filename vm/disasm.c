@@ -80,10 +80,10 @@ static void lddw(struct out *o, const struct bpftime_insn *insn,
 
 	put(o, "r%u = ", insn->dst);
 	switch (insn->src) {
-	case INSN_PSEUDO_MAP_FD:
-	case INSN_PSEUDO_MAP_VALUE:
-	case INSN_PSEUDO_MAP_IDX:
-	case INSN_PSEUDO_MAP_IDX_VALUE:
+	case BPFTIME_PSEUDO_MAP_FD:
+	case BPFTIME_PSEUDO_MAP_VALUE:
+	case BPFTIME_PSEUDO_MAP_IDX:
+	case BPFTIME_PSEUDO_MAP_IDX_VALUE:
 		if (opts_has(opts, offsetof(struct bpftime_disasm_opts, map_desc) +
 					   sizeof(opts->map_desc)) &&
 		    opts->map_desc &&
@@ -92,19 +92,19 @@ static void lddw(struct out *o, const struct bpftime_insn *insn,
 			put(o, "%s", desc);
 			return;
 		}
-		if (insn->src == INSN_PSEUDO_MAP_FD)
+		if (insn->src == BPFTIME_PSEUDO_MAP_FD)
 			put(o, "map[fd:%d]", insn->imm);
-		else if (insn->src == INSN_PSEUDO_MAP_VALUE)
+		else if (insn->src == BPFTIME_PSEUDO_MAP_VALUE)
 			put(o, "map[fd:%d][0]+%u", insn->imm, (uint32_t)insn[1].imm);
-		else if (insn->src == INSN_PSEUDO_MAP_IDX)
+		else if (insn->src == BPFTIME_PSEUDO_MAP_IDX)
 			put(o, "map[idx:%d]", insn->imm);
 		else
 			put(o, "map[idx:%d][0]+%u", insn->imm, (uint32_t)insn[1].imm);
 		return;
-	case INSN_PSEUDO_BTF_ID:
+	case BPFTIME_PSEUDO_BTF_ID:
 		put(o, "btf_id[%d]", insn->imm);
 		return;
-	case INSN_PSEUDO_FUNC:
+	case BPFTIME_PSEUDO_FUNC:
 		put(o, "subprog[%+d]", insn->imm);
 		return;
 	default:
@@ -231,9 +231,9 @@ int bpftime_disasm_insn(const struct bpftime_insn *insns, size_t cnt, size_t pc,
 		ret = 2;
 		break;
 	case OP_CALL:
-		if (insn->src == INSN_CALL_LOCAL)
+		if (insn->src == BPFTIME_CALL_LOCAL)
 			put(&o, "call pc%+d", insn->imm);
-		else if (insn->src == INSN_CALL_KFUNC)
+		else if (insn->src == BPFTIME_CALL_KFUNC)
 			put(&o, "call kernel-function#%d", insn->imm);
 		else
 			helper_call(&o, insn, opts);

@@ -27,7 +27,7 @@ static int map_ids(void *ctx, unsigned int src, int32_t imm, int32_t next_imm, c
 	(void)ctx;
 	if (imm < 3)
 		return -ENOENT;
-	if (src == INSN_PSEUDO_MAP_FD)
+	if (src == BPFTIME_PSEUDO_MAP_FD)
 		snprintf(buf, len, "map[id:%d]", imm * 10);
 	else
 		snprintf(buf, len, "map[id:%d][0]+%d", imm * 10, next_imm);
@@ -82,10 +82,10 @@ static void test_lines(void **state)
 		{ { BPF_LD_MAP_VALUE(1, 3, 16) }, "r1 = map[id:30][0]+16" },
 		{ { BPF_LD_MAP_FD(1, 2) }, "r1 = map[fd:2]" },
 		{ { BPF_LD_MAP_VALUE(2, 1, 8) }, "r2 = map[fd:1][0]+8" },
-		{ { BPF_LD_IMM64_RAW(1, INSN_PSEUDO_MAP_IDX, 0, 0) }, "r1 = map[idx:0]" },
-		{ { BPF_LD_IMM64_RAW(1, INSN_PSEUDO_MAP_IDX_VALUE, 1, 4) },
+		{ { BPF_LD_IMM64_RAW(1, BPFTIME_PSEUDO_MAP_IDX, 0, 0) }, "r1 = map[idx:0]" },
+		{ { BPF_LD_IMM64_RAW(1, BPFTIME_PSEUDO_MAP_IDX_VALUE, 1, 4) },
 		  "r1 = map[idx:1][0]+4" },
-		{ { BPF_LD_IMM64_RAW(1, INSN_PSEUDO_BTF_ID, 77, 0) }, "r1 = btf_id[77]" },
+		{ { BPF_LD_IMM64_RAW(1, BPFTIME_PSEUDO_BTF_ID, 77, 0) }, "r1 = btf_id[77]" },
 		{ { BPF_LD_FUNC(2, 5) }, "r2 = subprog[+5]" },
 		{ { BPF_LD_IMM64(1, 0x1122334455667788) }, "r1 = 0x1122334455667788" },
 		{ { BPF_LD_IMM64(1, 1) }, "r1 = 0x1" },

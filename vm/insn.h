@@ -1,5 +1,6 @@
 /* vm/insn.h: instruction encoding constants and the opcode enum built from
- * insn.def.  Internal to the tree; the public view is include/bpftime/vm.h.
+ * insn.def.  Internal to vm/ and its tests (the encoding
+ * constants); the public view is include/bpftime/insn.h.
  *
  * Encoding (RFC 9669 section 3): 8-byte slots, little-endian,
  *   u8 code | u8 dst:4 (low nibble), src:4 (high nibble) | s16 off | s32 imm
@@ -10,6 +11,7 @@
 #define BPFTIME_VM_INSN_H
 
 #include <stdint.h>
+#include <bpftime/insn.h>
 #include <bpftime/vm.h>
 
 /* The values are the kernel's (uapi linux/bpf_common.h, linux/bpf.h); the
@@ -90,23 +92,8 @@
 #define BPF_OP(code)	((code)&0xf0)
 #define BPF_SRC(code)	((code)&0x08)
 
-/* lddw pseudo sources (src field of the first slot), the kernel's values */
-enum insn_pseudo {
-	INSN_PSEUDO_IMM64 = 0,	       /* plain 64-bit immediate */
-	INSN_PSEUDO_MAP_FD = 1,	       /* imm = map fd -> map handle */
-	INSN_PSEUDO_MAP_VALUE = 2,     /* imm = map fd, next imm = offset -> value address */
-	INSN_PSEUDO_BTF_ID = 3,	       /* imm = BTF id of a kernel variable */
-	INSN_PSEUDO_FUNC = 4,	       /* imm = pc-relative subprogram -> its address */
-	INSN_PSEUDO_MAP_IDX = 5,       /* imm = index into fd_array -> map handle */
-	INSN_PSEUDO_MAP_IDX_VALUE = 6, /* imm = fd_array index, next imm = offset */
-};
-
-/* call kinds (src field of BPF_JMP | BPF_CALL) */
-enum insn_call_kind {
-	INSN_CALL_HELPER = 0, /* imm = helper id */
-	INSN_CALL_LOCAL = 1,  /* imm = pc-relative bpf-to-bpf target */
-	INSN_CALL_KFUNC = 2,  /* imm = BTF id of a kernel function: not supported */
-};
+/* lddw pseudo sources and call kinds: enum bpftime_pseudo and enum
+ * bpftime_call_kind in bpftime/insn.h */
 
 /* Flags of an insn.def row */
 enum insn_flags {

@@ -14,7 +14,7 @@
  * the subprogram at rX - VM_FUNC_BASE when that is a subprogram entry, and
  * otherwise stops the program with r0 = 0 (the interpreter's bounds-checked
  * mode reports it).  Helpers that take callbacks (bpf_loop,
- * for_each_map_elem) call vm_call_func(), which runs the subprogram on the
+ * for_each_map_elem) call bpftime_vm__call_func(), which runs the subprogram on the
  * engine of the program running on this thread.
  *
  * Tail calls: helper 12 is bound to vm_tail_call_helper().  On success it
@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <bpftime/vm.h>
 #include "insn.h"
+#include "jit.h"
 
 #define VM_HELPER_TAIL_CALL 12
 #define VM_FUNC_BASE (UINT64_C(0xbf) << 48) /* tag of function values */
@@ -103,16 +104,14 @@ int vm_interp_run(struct bpftime_vm *vm, void *mem, uint64_t len, uint64_t *ret)
 
 /* interp.c: builds vm->interp_code from vm->insns (called by load), and
  * frees it.  vm_interp_call() runs the subprogram at pc with r1..r5 = args
- * on a fresh stack (vm_call_func() on the interpreter). */
+ * on a fresh stack (bpftime_vm__call_func() on the interpreter). */
 int vm_interp_prepare(struct bpftime_vm *vm);
 void vm_interp_free(struct bpftime_vm *vm);
 int vm_interp_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret);
 
-/* jit_x86_64.c: compiles vm->insns into vm->jit_fn. */
-int vm_jit_compile(struct bpftime_vm *vm);
-void vm_jit_free(struct bpftime_vm *vm);
+/* jit_x86_64.c: compiles vm->insns into vm->jit_fn (jit.h). */
 /* jit_x86_64.c: runs the compiled subprogram at pc with r1..r5 = args on a
- * fresh frame stack (vm_call_func() on the JIT); -ENOENT if pc is not a
+ * fresh frame stack (bpftime_vm__call_func() on the JIT); -ENOENT if pc is not a
  * subprogram or nothing is compiled. */
 int vm_jit_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret);
 
@@ -121,15 +120,10 @@ int vm_llvm_compile(struct bpftime_vm *vm);
 int vm_aot_load(struct bpftime_vm *vm, const void *obj, size_t size);
 /* compiles an AOT object with LLVM and loads it (no object was loaded) */
 int vm_aot_compile(struct bpftime_vm *vm);
-/* runs the callback subprogram at pc on the llvm or aot code (vm_call_func);
+/* runs the callback subprogram at pc on the llvm or aot code (bpftime_vm__call_func);
  * -ENOENT when the compiled code has no entry for it */
 int vm_llvm_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret);
 void vm_llvm_free(struct bpftime_vm *vm);
-
-/* Calls the function value fn (see above) of the program running on this
- * thread with r1..r5; returns its r0, or 0 if fn is not a subprogram. */
-uint64_t vm_call_func(uint64_t fn, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
-		      uint64_t r5);
 
 /* The helper bound to id 12; see the tail-call contract above. */
 uint64_t vm_tail_call_helper(uint64_t ctx, uint64_t map, uint64_t index, uint64_t r4,

@@ -170,7 +170,7 @@ struct frame {
 	uint64_t saved[5]; /* r6-r9, r10 */
 };
 
-/* One run (or one vm_call_func callback) on this thread.  Runs nest through
+/* One run (or one bpftime_vm__call_func callback) on this thread.  Runs nest through
  * helpers; the bounds check accepts the memory of every active run. */
 struct run {
 	uint64_t reg[11];
@@ -836,7 +836,7 @@ static enum vop decode_op(const struct bpftime_insn *insn, bool checked)
 	case OP_MOV32_REG:
 		return insn->off == 8 ? VOP_MOVSX32_8 : insn->off == 16 ? VOP_MOVSX32_16 : code;
 	case OP_CALL:
-		if (insn->src == INSN_CALL_LOCAL)
+		if (insn->src == BPFTIME_CALL_LOCAL)
 			return VOP_CALL_LOCAL;
 		return insn->imm == VM_HELPER_TAIL_CALL ? VOP_CALL_TAIL : code;
 	}
@@ -853,7 +853,7 @@ static int forwarded_reg(const struct bpftime_insn *insn)
 
 	if (flags & (F_ALU | F_LOAD) || insn->code == OP_LDDW)
 		return insn->dst;
-	if (insn->code == OP_CALL && insn->src == INSN_CALL_HELPER)
+	if (insn->code == OP_CALL && insn->src == BPFTIME_CALL_HELPER)
 		return 0;
 	return -1;
 }

@@ -1,7 +1,7 @@
 /* vm/interp_test.c: the interpreter's semantics beyond the conformance
  * vectors: division by a register zero, INT_MIN / -1, shift masking, v4
  * instructions, atomics, helper dispatch, bpf-to-bpf calls with their own
- * frames and the depth limit, callx and function values, vm_call_func,
+ * frames and the depth limit, callx and function values, bpftime_vm__call_func,
  * tail calls (incl. the limit of 33), every lddw pseudo source through the
  * resolver, and the bounds-checked mode.  Built twice: computed goto and
  * -DBPFTIME_VM_SWITCH=1 (interp_switch_test). */
@@ -464,7 +464,7 @@ static void test_callx_recursion_depth(void **state)
 	bpftime_vm__free(vm);
 }
 
-/* A bpf_loop-like helper: calls the callback r2 times through vm_call_func */
+/* A bpf_loop-like helper: calls the callback r2 times through bpftime_vm__call_func */
 static uint64_t helper_loop(uint64_t n, uint64_t fn, uint64_t ctx, uint64_t r4, uint64_t r5)
 {
 	uint64_t i;
@@ -472,7 +472,7 @@ static uint64_t helper_loop(uint64_t n, uint64_t fn, uint64_t ctx, uint64_t r4, 
 	(void)r4;
 	(void)r5;
 	for (i = 0; i < n; i++)
-		if (vm_call_func(fn, i, ctx, 0, 0, 0))
+		if (bpftime_vm__call_func(fn, i, ctx, 0, 0, 0))
 			break;
 	return i;
 }
@@ -505,7 +505,7 @@ static void test_call_func(void **state)
 		bpftime_vm__free(vm);
 	}
 	/* outside a run there is no program: 0 */
-	assert_int_equal(vm_call_func(VM_FUNC_BASE + 8, 0, 0, 0, 0, 0), 0);
+	assert_int_equal(bpftime_vm__call_func(VM_FUNC_BASE + 8, 0, 0, 0, 0, 0), 0);
 }
 
 /* Tail calls: prog array "map" 0x7a11 with slot i -> tails[i] */
@@ -594,7 +594,7 @@ static int resolve(void *ctx, unsigned int src, int32_t imm, int32_t next_imm, u
 	resolver_calls++;
 	if (imm == 99)
 		return -ENOENT;
-	if (src == INSN_PSEUDO_BTF_ID)
+	if (src == BPFTIME_PSEUDO_BTF_ID)
 		return -EOPNOTSUPP;
 	*value = (uint64_t)src << 40 | (uint64_t)(uint32_t)imm << 8 | (uint32_t)next_imm;
 	return 0;
@@ -623,7 +623,7 @@ static void test_lddw_pseudo(void **state)
 
 		resolver_calls = 0;
 		vm = bpftime_vm__new(&opts);
-		if (src == INSN_PSEUDO_BTF_ID) {
+		if (src == BPFTIME_PSEUDO_BTF_ID) {
 			/* documented choice: BTF ids go to the resolver, which may refuse */
 			assert_int_equal(bpftime_vm__load(vm, prog, N(prog)), -EOPNOTSUPP);
 			assert_string_equal(bpftime_vm__last_error(vm),
@@ -634,7 +634,7 @@ static void test_lddw_pseudo(void **state)
 		}
 		assert_int_equal(bpftime_vm__load(vm, prog, N(prog)), 0);
 		assert_int_equal(bpftime_vm__run(vm, NULL, 0, &r0), 0);
-		if (src == INSN_PSEUDO_FUNC) {
+		if (src == BPFTIME_PSEUDO_FUNC) {
 			/* a function value: tag + the subprogram's pc; no resolver call */
 			assert_int_equal(r0, VM_FUNC_BASE + 6);
 			assert_int_equal(resolver_calls, 0);

@@ -47,7 +47,7 @@ static uint64_t helper_cb(uint64_t fn, uint64_t n, uint64_t c, uint64_t d, uint6
 	UNUSED(d);
 	UNUSED(e);
 	for (uint64_t i = 0; i < n; i++)
-		acc = acc * 10 + vm_call_func(fn, i, 7, 0, 0, 0);
+		acc = acc * 10 + bpftime_vm__call_func(fn, i, 7, 0, 0, 0);
 	return acc;
 }
 
@@ -704,7 +704,7 @@ static void test_unwritten_registers(void **state)
 			     BPF_MOV64_REG(7, 0), BPF_CALL_REL(2), BPF_ALU64_REG(BPF_ADD, 0, 7),
 			     BPF_EXIT_INSN(), BPF_MOV64_IMM(0, 5), BPF_EXIT_INSN()),
 			 5);
-	/* a callback (vm_call_func) sees r0 and r6-r9 at 0: g(i, 7) = i + 7 + r6 + r0 */
+	/* a callback (bpftime_vm__call_func) sees r0 and r6-r9 at 0: g(i, 7) = i + 7 + r6 + r0 */
 	assert_int_equal(RUN(BPF_MOV64_IMM(6, 1000), BPF_LD_FUNC(1, 4), BPF_MOV64_IMM(2, 2),
 			     BPF_CALL_HELPER(2), BPF_EXIT_INSN(), BPF_ALU64_REG(BPF_ADD, 0, 1),
 			     BPF_ALU64_REG(BPF_ADD, 0, 2), BPF_ALU64_REG(BPF_ADD, 0, 6),

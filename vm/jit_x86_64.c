@@ -1074,7 +1074,7 @@ static int emit_insn(struct jit *j, struct jit_out *o, size_t pc, const struct j
 		emit_cond_jump(j, o, pc, insn, false);
 		return 0;
 	case OP_CALL:
-		if (insn->src == INSN_CALL_LOCAL) {
+		if (insn->src == BPFTIME_CALL_LOCAL) {
 			const struct jit_func *t = func_at(j, pc + 1 + imm);
 
 			if (!t)
@@ -1082,7 +1082,7 @@ static int emit_insn(struct jit *j, struct jit_out *o, size_t pc, const struct j
 			emit_local_call(j, o, f, t - j->funcs);
 			return 0;
 		}
-		if (insn->src != INSN_CALL_HELPER || (uint32_t)imm > BPFTIME_MAX_HELPER_ID ||
+		if (insn->src != BPFTIME_CALL_HELPER || (uint32_t)imm > BPFTIME_MAX_HELPER_ID ||
 		    !j->vm->helpers[imm])
 			break;
 		if (imm == VM_HELPER_TAIL_CALL)
@@ -1691,6 +1691,11 @@ void vm_jit_free(struct bpftime_vm *vm)
 	vm->jit_fn = NULL;
 	vm->jit_mem = NULL;
 	vm->jit_size = 0;
+}
+
+size_t vm_jit_size(const struct bpftime_vm *vm)
+{
+	return vm->jit_size;
 }
 
 int vm_jit_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret)

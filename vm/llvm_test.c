@@ -52,10 +52,10 @@ static int resolve(void *ctx, unsigned int src, int32_t imm, int32_t next_imm, u
 	if (imm < 0 || imm >= (int32_t)N(map_values) || (imm != 3 && imm != 4))
 		return -ENOENT;
 	switch (src) {
-	case INSN_PSEUDO_MAP_FD:
+	case BPFTIME_PSEUDO_MAP_FD:
 		*value = 0x1000 + (uint64_t)imm;
 		return 0;
-	case INSN_PSEUDO_MAP_VALUE:
+	case BPFTIME_PSEUDO_MAP_VALUE:
 		*value = (uint64_t)(uintptr_t)map_values[imm] + (uint32_t)next_imm;
 		return 0;
 	}
@@ -363,13 +363,13 @@ static void test_call_depth(void **state)
 	}
 }
 
-/* bpf_loop (181): callback(i, ctx) for i < n through vm_call_func(), which
+/* bpf_loop (181): callback(i, ctx) for i < n through bpftime_vm__call_func(), which
  * runs the callback on the engine of the running program. */
 static uint64_t helper_loop(uint64_t n, uint64_t fn, uint64_t ctx, uint64_t flags, uint64_t r5)
 {
 	(void)flags, (void)r5;
 	for (uint64_t i = 0; i < n; i++) {
-		if (vm_call_func(fn, i, ctx, 0, 0, 0))
+		if (bpftime_vm__call_func(fn, i, ctx, 0, 0, 0))
 			return i + 1;
 	}
 	return n;

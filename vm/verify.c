@@ -163,14 +163,14 @@ static int check_jmp(struct verifier *v, size_t pc)
 		if (err)
 			return err;
 		switch (insn->src) {
-		case INSN_CALL_HELPER:
+		case BPFTIME_CALL_HELPER:
 			if (insn->imm < 0 || insn->imm > BPFTIME_MAX_HELPER_ID ||
 			    !vm->helpers[insn->imm])
 				return reject(v, "pc %zu: unknown helper %d", pc, insn->imm);
 			return 0;
-		case INSN_CALL_LOCAL:
+		case BPFTIME_CALL_LOCAL:
 			return 0; /* target checked with the jumps */
-		case INSN_CALL_KFUNC:
+		case BPFTIME_CALL_KFUNC:
 			return reject(v, "pc %zu: kfunc calls are not supported", pc);
 		default:
 			return reject(v, "pc %zu: invalid call kind %u", pc, insn->src);
@@ -250,10 +250,10 @@ static int check_lddw(struct verifier *v, size_t pc)
 		err = check_reg(v, pc, insn->dst, true);
 	if (err)
 		return err;
-	if (insn->src > INSN_PSEUDO_MAP_IDX_VALUE)
+	if (insn->src > BPFTIME_PSEUDO_MAP_IDX_VALUE)
 		return reject(v, "pc %zu: invalid lddw pseudo source %u", pc, insn->src);
-	if ((insn->src == INSN_PSEUDO_MAP_FD || insn->src == INSN_PSEUDO_MAP_IDX ||
-	     insn->src == INSN_PSEUDO_FUNC) &&
+	if ((insn->src == BPFTIME_PSEUDO_MAP_FD || insn->src == BPFTIME_PSEUDO_MAP_IDX ||
+	     insn->src == BPFTIME_PSEUDO_FUNC) &&
 	    hi->imm)
 		return reject(v, "pc %zu: reserved imm field is not zero", pc + 1);
 	v->slot[pc + 1] |= SLOT_LDDW_HI;
@@ -302,9 +302,9 @@ static bool branch_target(const struct bpftime_insn *insn, size_t pc, int64_t *t
 		*target = (int64_t)pc + 1 + insn->imm;
 	else if (flags & F_JUMP)
 		*target = (int64_t)pc + 1 + insn->off;
-	else if (insn->code == OP_CALL && insn->src == INSN_CALL_LOCAL)
+	else if (insn->code == OP_CALL && insn->src == BPFTIME_CALL_LOCAL)
 		*target = (int64_t)pc + 1 + insn->imm;
-	else if (insn->code == OP_LDDW && insn->src == INSN_PSEUDO_FUNC)
+	else if (insn->code == OP_LDDW && insn->src == BPFTIME_PSEUDO_FUNC)
 		*target = (int64_t)pc + 1 + insn->imm;
 	else
 		return false;
@@ -419,7 +419,7 @@ static int walk_calls(struct verifier *v, size_t idx, unsigned int frame, size_t
 		size_t callee;
 		int err;
 
-		if (insn->code != OP_CALL || insn->src != INSN_CALL_LOCAL ||
+		if (insn->code != OP_CALL || insn->src != BPFTIME_CALL_LOCAL ||
 		    v->slot[pc] & SLOT_LDDW_HI)
 			continue;
 		callee = subprog_of(v, pc + 1 + insn->imm);

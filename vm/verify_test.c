@@ -140,7 +140,7 @@ static void test_rejects(void **state)
 		REJECT("pc 0: unknown helper -1", BPF_CALL_HELPER(-1), BPF_EXIT_INSN()),
 		REJECT("pc 0: unknown helper 512", BPF_CALL_HELPER(512), BPF_EXIT_INSN()),
 		REJECT("pc 0: kfunc calls are not supported",
-		       BPF_RAW_INSN(OP_CALL, 0, INSN_CALL_KFUNC, 0, 1234), BPF_EXIT_INSN()),
+		       BPF_RAW_INSN(OP_CALL, 0, BPFTIME_CALL_KFUNC, 0, 1234), BPF_EXIT_INSN()),
 		REJECT("pc 0: invalid call kind 3", BPF_RAW_INSN(OP_CALL, 0, 3, 0, 0),
 		       BPF_EXIT_INSN()),
 		REJECT("pc 0: call out of range to pc 5", BPF_CALL_REL(4), BPF_EXIT_INSN()),

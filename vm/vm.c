@@ -117,11 +117,11 @@ static int resolve_lddw(struct bpftime_vm *vm)
 
 		if (insn->code != OP_LDDW)
 			continue;
-		if (insn->src == INSN_PSEUDO_IMM64) {
+		if (insn->src == BPFTIME_PSEUDO_IMM64) {
 			pc++;
 			continue;
 		}
-		if (insn->src == INSN_PSEUDO_FUNC) {
+		if (insn->src == BPFTIME_PSEUDO_FUNC) {
 			/* a function value is engine-neutral: a tag plus the
 			 * subprogram's pc (see VM_FUNC_BASE) */
 			value = VM_FUNC_BASE + pc + 1 + (int64_t)insn->imm;
@@ -169,7 +169,7 @@ int bpftime_vm__load(struct bpftime_vm *vm, const struct bpftime_insn *insns, si
 	err = resolve_lddw(vm);
 	if (err)
 		goto fail;
-	/* every program can run on the interpreter (vm_call_func falls back to it) */
+	/* every program can run on the interpreter (bpftime_vm__call_func falls back to it) */
 	err = vm_interp_prepare(vm);
 	if (err)
 		goto fail;
@@ -278,7 +278,7 @@ uint64_t vm_tail_call_helper(uint64_t ctx, uint64_t map, uint64_t index, uint64_
 	return 0;
 }
 
-uint64_t vm_call_func(uint64_t fn, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+uint64_t bpftime_vm__call_func(uint64_t fn, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
 {
 	struct bpftime_vm *vm = vm_run_state.cur;
 	const uint64_t args[5] = { r1, r2, r3, r4, r5 };

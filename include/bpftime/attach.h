@@ -22,16 +22,13 @@
 #ifndef BPFTIME_ATTACH_H
 #define BPFTIME_ATTACH_H
 
+#include <bpftime/common.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef BPFTIME_API
-#define BPFTIME_API __attribute__((visibility("default")))
 #endif
 
 /* The kernel's x86-64 struct pt_regs (uapi <asm/ptrace.h> field names and

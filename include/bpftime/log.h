@@ -2,14 +2,11 @@
 #ifndef BPFTIME_LOG_H
 #define BPFTIME_LOG_H
 
+#include <bpftime/common.h>
 #include <stdarg.h>
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef BPFTIME_API
-#define BPFTIME_API __attribute__((visibility("default")))
 #endif
 
 enum bpftime_log_level {

@@ -3,7 +3,7 @@
  *
  * Two views of every map, as in the kernel:
  *
- *  - The control plane ("syscall side"), by fd: bpftime_map__create/lookup/
+ *  - The control plane ("syscall side"), by fd: bpftime_map_create/lookup/
  *    update/delete/get_next_key...  These follow bpf(2): the kernel's flags,
  *    errnos and iteration order rules.  Per-CPU maps exchange values of
  *    round_up(value_size, 8) * bpftime_shm__ncpus() bytes (libbpf's
@@ -11,7 +11,7 @@
  *    when the segment was created).  Frozen maps and BPF_F_RDONLY maps refuse
  *    control-plane writes with -EPERM.
  *
- *  - The in-program view, by handle: bpftime_map__handle() gives this
+ *  - The in-program view, by handle: bpftime_map_get_handle() gives this
  *    process's handle for an fd; it is what an lddw of the map fd resolves to
  *    and what the helpers (bpf_map_lookup_elem and friends) receive.  Lookup
  *    returns a pointer into the segment that the program reads and writes;
@@ -41,12 +41,13 @@
  * fills up.
  *
  * Mappable memory: BPF_F_MMAPABLE arrays and ring buffers keep their bytes
- * page-aligned and contiguous in the segment; bpftime_map__mmap_region()
+ * page-aligned and contiguous in the segment; bpftime_map_mmap_region()
  * gives the file offset and length to mmap from bpftime_shm__fd().
  */
 #ifndef BPFTIME_MAP_H
 #define BPFTIME_MAP_H
 
+#include <bpftime/common.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,20 +55,6 @@
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef BPFTIME_API
-#define BPFTIME_API __attribute__((visibility("default")))
-#endif
-
-/* Options structs start with their size (libbpf's LIBBPF_OPTS); the same
- * definition as in bpftime/vm.h. */
-#ifndef BPFTIME_OPTS
-#define BPFTIME_OPTS(TYPE, NAME, ...)                                    \
-	struct TYPE NAME = ({                                            \
-		memset(&NAME, 0, sizeof(struct TYPE));                   \
-		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ }; \
-	})
 #endif
 
 struct bpftime_shm;
@@ -176,13 +163,13 @@ struct bpftime_map_info {
 };
 
 /**
- * @brief **bpftime_map__create()** creates a map in the segment at slot @fd
+ * @brief **bpftime_map_create()** creates a map in the segment at slot @fd
  * (-1: first free).  Arguments as bpf(BPF_MAP_CREATE).
  * @return the fd; -EINVAL (bad sizes/flags for the type, as the kernel),
  *         -E2BIG, -EBADF (bad inner_map_fd), -ENOMEM (segment full: logged,
  *         naming BPFTIME_SHM_MEMORY_MB), -EEXIST (slot taken), -EMFILE
  */
-BPFTIME_API int bpftime_map__create(struct bpftime_shm *shm, int fd, enum bpftime_map_type type,
+BPFTIME_API int bpftime_map_create(struct bpftime_shm *shm, int fd, enum bpftime_map_type type,
 				    const char *name, uint32_t key_size, uint32_t value_size,
 				    uint32_t max_entries,
 				    const struct bpftime_map_create_opts *opts);
@@ -190,31 +177,31 @@ BPFTIME_API int bpftime_map__create(struct bpftime_shm *shm, int fd, enum bpftim
 /** @brief BPF_MAP_LOOKUP_ELEM (flags: 0 or BPFTIME_F_LOCK); queue/stack: peek
  * (key NULL); bloom filter: membership test.  @return 0, -ENOENT, -EINVAL,
  * -EBADF (not a map), -ENOTSUPP (524: the map type has no syscall lookup) */
-BPFTIME_API int bpftime_map__lookup(struct bpftime_shm *shm, int fd, const void *key, void *value,
+BPFTIME_API int bpftime_map_lookup_elem(struct bpftime_shm *shm, int fd, const void *key, void *value,
 				    uint64_t flags);
 /** @brief BPF_MAP_UPDATE_ELEM.  Fd-holding maps (prog array, perf event
  * array, map-in-map) take the fd of the object in @value.
  * @return 0, -EEXIST, -ENOENT, -E2BIG (full), -EINVAL, -EPERM (frozen/rdonly), -EBADF */
-BPFTIME_API int bpftime_map__update(struct bpftime_shm *shm, int fd, const void *key,
+BPFTIME_API int bpftime_map_update_elem(struct bpftime_shm *shm, int fd, const void *key,
 				    const void *value, uint64_t flags);
 /** @brief BPF_MAP_DELETE_ELEM.  @return 0, -ENOENT, -EINVAL, -EPERM, -EBADF */
-BPFTIME_API int bpftime_map__delete(struct bpftime_shm *shm, int fd, const void *key);
+BPFTIME_API int bpftime_map_delete_elem(struct bpftime_shm *shm, int fd, const void *key);
 /** @brief BPF_MAP_GET_NEXT_KEY: @key NULL or absent gives the first key.
  * @return 0, -ENOENT (no more keys), -EINVAL, -EBADF */
-BPFTIME_API int bpftime_map__get_next_key(struct bpftime_shm *shm, int fd, const void *key,
+BPFTIME_API int bpftime_map_get_next_key(struct bpftime_shm *shm, int fd, const void *key,
 					  void *next_key);
 /** @brief BPF_MAP_LOOKUP_AND_DELETE_ELEM (queue/stack pop, hash maps).
  * @return 0, -ENOENT, -EINVAL, -ENOTSUPP, -EPERM, -EBADF */
-BPFTIME_API int bpftime_map__lookup_and_delete(struct bpftime_shm *shm, int fd, const void *key,
+BPFTIME_API int bpftime_map_lookup_and_delete_elem(struct bpftime_shm *shm, int fd, const void *key,
 					       void *value, uint64_t flags);
 /** @brief BPF_MAP_FREEZE: later control-plane writes fail with -EPERM.
  * @return 0, -EPERM (already frozen, or BPF_F_RDONLY: the kernel's permission
  *         check comes first), -EBADF */
-BPFTIME_API int bpftime_map__freeze(struct bpftime_shm *shm, int fd);
+BPFTIME_API int bpftime_map_freeze(struct bpftime_shm *shm, int fd);
 /** @brief @return 0, -EBADF */
-BPFTIME_API int bpftime_map__info(struct bpftime_shm *shm, int fd, struct bpftime_map_info *info);
+BPFTIME_API int bpftime_map_get_info(struct bpftime_shm *shm, int fd, struct bpftime_map_info *info);
 /**
- * @brief **bpftime_map__mmap_region()** the bytes a mmap of the map fd
+ * @brief **bpftime_map_mmap_region()** the bytes a mmap of the map fd
  * shows, at file offset *@off of bpftime_shm__fd() (page aligned).
  *  - BPF_F_MMAPABLE arrays: the values, round_up(value_size, 8) apart.
  *  - ring buffers: consumer page, producer page, then the data pages
@@ -225,7 +212,7 @@ BPFTIME_API int bpftime_map__info(struct bpftime_shm *shm, int fd, struct bpftim
  *    [off + 2 * page_size, max_entries) again right after it (MAP_FIXED).
  * @return 0, -EBADF, -EINVAL (the map cannot be mmap'ed)
  */
-BPFTIME_API int bpftime_map__mmap_region(struct bpftime_shm *shm, int fd, uint64_t *off,
+BPFTIME_API int bpftime_map_mmap_region(struct bpftime_shm *shm, int fd, uint64_t *off,
 					 size_t *len);
 
 /** @brief the number of possible CPUs per /sys/devices/system/cpu/possible
@@ -236,7 +223,7 @@ BPFTIME_API int bpftime_num_possible_cpus(void);
 
 /** @brief this process's handle for the map at @fd (borrowed, owned by @shm),
  * or NULL with errno EBADF.  Cheap after the first call. */
-BPFTIME_API struct bpftime_map *bpftime_map__handle(struct bpftime_shm *shm, int fd);
+BPFTIME_API struct bpftime_map *bpftime_map_get_handle(struct bpftime_shm *shm, int fd);
 /** @brief the handle's map type and id */
 BPFTIME_API uint32_t bpftime_map__type(const struct bpftime_map *map);
 BPFTIME_API uint32_t bpftime_map__id(const struct bpftime_map *map);
@@ -253,23 +240,23 @@ BPFTIME_API int bpftime_map__direct_value_addr(struct bpftime_map *map, uint32_t
 					       uint64_t *addr);
 
 /* The helpers' semantics (bpf_map_lookup_elem...), on a handle. */
-BPFTIME_API void *bpftime_map_lookup_elem(struct bpftime_map *map, const void *key);
-BPFTIME_API long bpftime_map_update_elem(struct bpftime_map *map, const void *key,
+BPFTIME_API void *bpftime_map__lookup_elem(struct bpftime_map *map, const void *key);
+BPFTIME_API long bpftime_map__update_elem(struct bpftime_map *map, const void *key,
 					 const void *value, uint64_t flags);
-BPFTIME_API long bpftime_map_delete_elem(struct bpftime_map *map, const void *key);
-BPFTIME_API long bpftime_map_push_elem(struct bpftime_map *map, const void *value, uint64_t flags);
-BPFTIME_API long bpftime_map_pop_elem(struct bpftime_map *map, void *value);
-BPFTIME_API long bpftime_map_peek_elem(struct bpftime_map *map, void *value);
+BPFTIME_API long bpftime_map__delete_elem(struct bpftime_map *map, const void *key);
+BPFTIME_API long bpftime_map__push_elem(struct bpftime_map *map, const void *value, uint64_t flags);
+BPFTIME_API long bpftime_map__pop_elem(struct bpftime_map *map, void *value);
+BPFTIME_API long bpftime_map__peek_elem(struct bpftime_map *map, void *value);
 /** @brief bpf_map_lookup_percpu_elem: @cpu's slot of a per-CPU map, or NULL */
-BPFTIME_API void *bpftime_map_lookup_percpu_elem(struct bpftime_map *map, const void *key,
+BPFTIME_API void *bpftime_map__lookup_percpu_elem(struct bpftime_map *map, const void *key,
 						 uint32_t cpu);
 
-/** callback of bpftime_map_for_each_elem: nonzero stops the walk */
+/** callback of bpftime_map__for_each_elem: nonzero stops the walk */
 typedef long (*bpftime_map_elem_fn)(struct bpftime_map *map, const void *key, void *value,
 				    void *ctx);
 /** @brief bpf_for_each_map_elem (array and hash types).  @return the number
  * of elements visited, -EINVAL (flags or map type) */
-BPFTIME_API long bpftime_map_for_each_elem(struct bpftime_map *map, bpftime_map_elem_fn fn,
+BPFTIME_API long bpftime_map__for_each_elem(struct bpftime_map *map, bpftime_map_elem_fn fn,
 					   void *ctx, uint64_t flags);
 
 /**
@@ -284,35 +271,35 @@ BPFTIME_API void bpftime_spin_lock(void *lock);
 BPFTIME_API void bpftime_spin_unlock(void *lock);
 
 /* Ring buffers (bpf_ringbuf_*). */
-BPFTIME_API void *bpftime_ringbuf_reserve(struct bpftime_map *map, uint64_t size, uint64_t flags);
+BPFTIME_API void *bpftime_map__ringbuf_reserve(struct bpftime_map *map, uint64_t size, uint64_t flags);
 BPFTIME_API void bpftime_ringbuf_submit(void *data, uint64_t flags);
 BPFTIME_API void bpftime_ringbuf_discard(void *data, uint64_t flags);
-BPFTIME_API long bpftime_ringbuf_output(struct bpftime_map *map, const void *data, uint64_t size,
+BPFTIME_API long bpftime_map__ringbuf_output(struct bpftime_map *map, const void *data, uint64_t size,
 					uint64_t flags);
-BPFTIME_API uint64_t bpftime_ringbuf_query(struct bpftime_map *map, uint64_t flags);
+BPFTIME_API uint64_t bpftime_map__ringbuf_query(struct bpftime_map *map, uint64_t flags);
 
 /** @brief bpf_perf_event_output on a PERF_EVENT_ARRAY: writes a
  * PERF_RECORD_SAMPLE (raw data) to the perf ring of the event at index
  * (flags & BPFTIME_F_INDEX_MASK, or the current CPU).
  * @return 0, -ENOENT (no event / no ring there), -E2BIG (index), -EINVAL,
  *         -ENOSPC (ring full: the record is dropped and reported as lost) */
-BPFTIME_API long bpftime_perf_event_output(struct bpftime_map *map, uint64_t flags,
+BPFTIME_API long bpftime_map__perf_event_output(struct bpftime_map *map, uint64_t flags,
 					   const void *data, uint64_t size);
 
 /** @brief tail calls: the id of the program at @index of a PROG_ARRAY, or 0
- * when the slot is empty (resolve with bpftime_handler__fd_by_id) */
-BPFTIME_API uint32_t bpftime_map_prog_array_get(struct bpftime_map *map, uint32_t index);
+ * when the slot is empty (resolve with bpftime_handler_fd_by_id) */
+BPFTIME_API uint32_t bpftime_map__prog_array_get(struct bpftime_map *map, uint32_t index);
 
 /** @brief the id of the object at @index of a fd array (prog array, perf
  * event array, array of maps), or 0 when the slot is empty or the map is not
  * one: what a tool reads to save a perf event array, whose syscall lookup
  * the kernel refuses */
-BPFTIME_API uint32_t bpftime_map_fd_array_get(struct bpftime_map *map, uint32_t index);
+BPFTIME_API uint32_t bpftime_map__fd_array_get(struct bpftime_map *map, uint32_t index);
 
 /** @brief bpf_get_stackid: stores @nr instruction pointers in a STACK_TRACE
  * map.  @return the stack id, -EEXIST (bucket taken, no REUSE_STACKID),
  * -EFAULT (nr 0), -EINVAL */
-BPFTIME_API long bpftime_map_stack_store(struct bpftime_map *map, const uint64_t *ips, uint32_t nr,
+BPFTIME_API long bpftime_map__stack_store(struct bpftime_map *map, const uint64_t *ips, uint32_t nr,
 					 uint64_t flags);
 
 #ifdef __cplusplus

@@ -19,7 +19,7 @@
  * value but "0") selects the interpreter.  A program the JIT (or LLVM)
  * cannot take runs on the interpreter, with one warning saying why.  The AOT
  * engine runs the native object stored with the program
- * (bpftime_prog__set_aot); without one, building fails with -ENOENT.
+ * (bpftime_prog_set_aot); without one, building fails with -ENOENT.
  *
  * Helpers find the segment (trace ring) through the newest runtime alive in
  * the process (or bpftime_helpers__set_shm()).  Errors: int calls return 0
@@ -29,6 +29,7 @@
 #ifndef BPFTIME_RUNTIME_H
 #define BPFTIME_RUNTIME_H
 
+#include <bpftime/common.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,10 +37,6 @@
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef BPFTIME_API
-#define BPFTIME_API __attribute__((visibility("default")))
 #endif
 
 struct bpftime_shm;

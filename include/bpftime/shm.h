@@ -9,7 +9,7 @@
  *
  * Handlers and objects.  A slot (an "fd") refers to an object: a map, a
  * program, a perf event, a link or a BTF blob.  Objects are reference counted:
- * several slots may refer to one object (bpftime_handler__dup, OBJ_GET of a
+ * several slots may refer to one object (bpftime_handler_dup, OBJ_GET of a
  * pinned path, *_GET_FD_BY_ID), pins hold a reference, links hold their
  * program and target, programs the maps bound to them, and map-in-map /
  * prog-array entries hold theirs.  Each object has a unique id (never reused
@@ -43,6 +43,7 @@
 #ifndef BPFTIME_SHM_H
 #define BPFTIME_SHM_H
 
+#include <bpftime/common.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,20 +52,6 @@
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef BPFTIME_API
-#define BPFTIME_API __attribute__((visibility("default")))
-#endif
-
-/* Options structs start with their size (libbpf's LIBBPF_OPTS); the same
- * definition as in bpftime/vm.h. */
-#ifndef BPFTIME_OPTS
-#define BPFTIME_OPTS(TYPE, NAME, ...)                                    \
-	struct TYPE NAME = ({                                            \
-		memset(&NAME, 0, sizeof(struct TYPE));                   \
-		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ }; \
-	})
 #endif
 
 #define BPFTIME_DEFAULT_SHM_NAME "bpftime_maps_shm"
@@ -121,7 +108,7 @@ BPFTIME_API int bpftime_shm__remove(const char *name);
 /** @brief the segment's name (borrowed) */
 BPFTIME_API const char *bpftime_shm__name(const struct bpftime_shm *shm);
 /** @brief the shm object's file descriptor, for mmap'ing regions of it at the
- * file offsets bpftime_map__mmap_region() returns (owned by @shm) */
+ * file offsets bpftime_map_mmap_region() returns (owned by @shm) */
 BPFTIME_API int bpftime_shm__fd(const struct bpftime_shm *shm);
 /** @brief the segment size in bytes */
 BPFTIME_API size_t bpftime_shm__size(const struct bpftime_shm *shm);
@@ -192,32 +179,32 @@ struct bpftime_handler_info {
 };
 
 /** @brief the handler at @fd.  @return 0, -EBADF (out of range), -ENOENT (empty) */
-BPFTIME_API int bpftime_handler__info(struct bpftime_shm *shm, int fd,
+BPFTIME_API int bpftime_handler_get_info(struct bpftime_shm *shm, int fd,
 				      struct bpftime_handler_info *info);
 /** @brief iteration: the first used fd above @fd (-1 to start), or -ENOENT */
-BPFTIME_API int bpftime_handler__next(struct bpftime_shm *shm, int fd);
+BPFTIME_API int bpftime_handler_next(struct bpftime_shm *shm, int fd);
 /** @brief the type at @fd (BPFTIME_HANDLER_NONE if empty or out of range) */
-BPFTIME_API enum bpftime_handler_type bpftime_handler__type(struct bpftime_shm *shm, int fd);
-/** @brief **bpftime_handler__close()** empties slot @fd and drops its object
+BPFTIME_API enum bpftime_handler_type bpftime_handler_get_type(struct bpftime_shm *shm, int fd);
+/** @brief **bpftime_handler_close()** empties slot @fd and drops its object
  * reference (the object goes when the last reference does).
  * @return 0, -EBADF */
-BPFTIME_API int bpftime_handler__close(struct bpftime_shm *shm, int fd);
+BPFTIME_API int bpftime_handler_close(struct bpftime_shm *shm, int fd);
 /** @brief makes @newfd (or the first free slot if -1) refer to @oldfd's
  * object.  @return the new fd, -EBADF, -EEXIST, -EMFILE (table full) */
-BPFTIME_API int bpftime_handler__dup(struct bpftime_shm *shm, int oldfd, int newfd);
+BPFTIME_API int bpftime_handler_dup(struct bpftime_shm *shm, int oldfd, int newfd);
 /** @brief a slot referring to object @id, the lowest one, or -ENOENT */
-BPFTIME_API int bpftime_handler__fd_by_id(struct bpftime_shm *shm, uint32_t id);
-/** @brief **bpftime_handler__open_id()** makes slot @newfd (-1: the first
+BPFTIME_API int bpftime_handler_fd_by_id(struct bpftime_shm *shm, uint32_t id);
+/** @brief **bpftime_handler_open_id()** makes slot @newfd (-1: the first
  * free one) refer to the object with @id, wherever it is held: a slot, a pin,
  * or a program holding it as a map it uses (what *_GET_FD_BY_ID reaches in
  * the kernel).  @return the fd, -ENOENT, -EEXIST, -EMFILE */
-BPFTIME_API int bpftime_handler__open_id(struct bpftime_shm *shm, uint32_t id, int newfd);
+BPFTIME_API int bpftime_handler_open_id(struct bpftime_shm *shm, uint32_t id, int newfd);
 /** @brief the smallest object id above @id among used slots, or -ENOENT;
  * @type BPFTIME_HANDLER_NONE matches every type (GET_NEXT_ID) */
-BPFTIME_API int bpftime_handler__next_id(struct bpftime_shm *shm, enum bpftime_handler_type type,
+BPFTIME_API int bpftime_handler_next_id(struct bpftime_shm *shm, enum bpftime_handler_type type,
 					 uint32_t id, uint32_t *next_id);
 /** @brief changes the owner of @fd (0: nobody).  @return 0, -EBADF */
-BPFTIME_API int bpftime_handler__set_owner(struct bpftime_shm *shm, int fd, pid_t pid);
+BPFTIME_API int bpftime_handler_set_owner(struct bpftime_shm *shm, int fd, pid_t pid);
 /** @brief closes every slot owned by @pid whose object is not pinned.
  * @return the number closed */
 BPFTIME_API int bpftime_shm__release_owner(struct bpftime_shm *shm, pid_t pid);
@@ -230,15 +217,15 @@ BPFTIME_API int bpftime_shm__reclaim_dead(struct bpftime_shm *shm);
 
 /** @brief pins @fd's object at @path (< BPFTIME_PIN_PATH_MAX bytes).
  * @return 0, -EBADF, -EEXIST (path taken), -ENOSPC (table full), -ENAMETOOLONG */
-BPFTIME_API int bpftime_obj__pin(struct bpftime_shm *shm, int fd, const char *path);
+BPFTIME_API int bpftime_obj_pin(struct bpftime_shm *shm, int fd, const char *path);
 /** @brief opens the object pinned at @path in slot @newfd (-1: first free).
  * @return the fd, -ENOENT, -EEXIST, -EMFILE */
-BPFTIME_API int bpftime_obj__get(struct bpftime_shm *shm, const char *path, int newfd);
+BPFTIME_API int bpftime_obj_get(struct bpftime_shm *shm, const char *path, int newfd);
 /** @brief removes a pin.  @return 0, -ENOENT */
-BPFTIME_API int bpftime_obj__unpin(struct bpftime_shm *shm, const char *path);
+BPFTIME_API int bpftime_obj_unpin(struct bpftime_shm *shm, const char *path);
 /** @brief iteration over pins: index @i (0..BPFTIME_MAX_PINS-1) copies the
  * path and returns the object id, or -ENOENT for an empty entry, -EINVAL past the end */
-BPFTIME_API int bpftime_obj__pin_at(struct bpftime_shm *shm, int i, char *path, size_t len);
+BPFTIME_API int bpftime_obj_pin_at(struct bpftime_shm *shm, int i, char *path, size_t len);
 
 /* ---- programs --------------------------------------------------------- */
 
@@ -287,18 +274,18 @@ struct bpftime_prog_info {
 };
 
 /**
- * @brief **bpftime_prog__create()** stores a program (type = the kernel's
+ * @brief **bpftime_prog_create()** stores a program (type = the kernel's
  * prog type, instructions copied into the segment).
  * @return the fd; -EINVAL (no insns, bad opts), -ENOMEM, -EEXIST, -EMFILE
  */
-BPFTIME_API int bpftime_prog__create(struct bpftime_shm *shm, int fd, uint32_t prog_type,
+BPFTIME_API int bpftime_prog_create(struct bpftime_shm *shm, int fd, uint32_t prog_type,
 				     const char *name, const struct bpftime_insn *insns,
 				     size_t insn_cnt, const struct bpftime_prog_create_opts *opts);
 /** @brief @return 0, -EBADF (not a program) */
-BPFTIME_API int bpftime_prog__info(struct bpftime_shm *shm, int fd, struct bpftime_prog_info *info);
+BPFTIME_API int bpftime_prog_get_info(struct bpftime_shm *shm, int fd, struct bpftime_prog_info *info);
 /** @brief the stored instructions (borrowed: points into the segment, valid
  * while the program exists), NULL with errno EBADF */
-BPFTIME_API const struct bpftime_insn *bpftime_prog__insns(struct bpftime_shm *shm, int fd,
+BPFTIME_API const struct bpftime_insn *bpftime_prog_insns(struct bpftime_shm *shm, int fd,
 							   size_t *cnt);
 /* a program's BTF func info and line info (borrowed: in the segment, valid
  * while the program exists; NULL with a count of 0 when it has none) */
@@ -311,29 +298,29 @@ struct bpftime_prog_btf_ext {
 	uint32_t line_info_cnt;
 };
 /** @brief fills @ext.  @return 0, -EBADF (not a program) */
-BPFTIME_API int bpftime_prog__btf_ext(struct bpftime_shm *shm, int fd,
+BPFTIME_API int bpftime_prog_get_btf_ext(struct bpftime_shm *shm, int fd,
 				      struct bpftime_prog_btf_ext *ext);
 /** @brief records @target_fd in the program's attach list (bpftime's
  * attach_fds).  @return 0, -EBADF, -E2BIG (BPFTIME_PROG_MAX_ATTACH) */
-BPFTIME_API int bpftime_prog__add_attach_fd(struct bpftime_shm *shm, int fd, int target_fd);
+BPFTIME_API int bpftime_prog_add_attach_fd(struct bpftime_shm *shm, int fd, int target_fd);
 /**
- * @brief **bpftime_prog__bind_map()** makes the program hold a reference to
+ * @brief **bpftime_prog_bind_map()** makes the program hold a reference to
  * the map at @map_fd (BPF_PROG_BIND_MAP; the syscall server also binds the
  * maps a program's lddw instructions name at PROG_LOAD, as the kernel's
  * used_maps): the map lives as long as the program, whatever happens to its
  * fds.  Binding a map twice is a no-op.
  * @return 0, -EBADF (not a program / not a map), -E2BIG (BPFTIME_PROG_MAX_MAPS)
  */
-BPFTIME_API int bpftime_prog__bind_map(struct bpftime_shm *shm, int prog_fd, int map_fd);
+BPFTIME_API int bpftime_prog_bind_map(struct bpftime_shm *shm, int prog_fd, int map_fd);
 /** @brief the ids of the maps the program holds; returns how many (at most @max
  * are written), -EBADF */
-BPFTIME_API int bpftime_prog__map_ids(struct bpftime_shm *shm, int prog_fd, uint32_t *ids, int max);
+BPFTIME_API int bpftime_prog_map_ids(struct bpftime_shm *shm, int prog_fd, uint32_t *ids, int max);
 /** @brief stores a native AOT object for the program (copied; replaces any
  * previous one).  @return 0, -EBADF, -ENOMEM */
-BPFTIME_API int bpftime_prog__set_aot(struct bpftime_shm *shm, int fd, const void *obj,
+BPFTIME_API int bpftime_prog_set_aot(struct bpftime_shm *shm, int fd, const void *obj,
 				      size_t size);
 /** @brief the AOT object (borrowed, in the segment) or NULL (errno ENOENT/EBADF) */
-BPFTIME_API const void *bpftime_prog__aot(struct bpftime_shm *shm, int fd, size_t *size);
+BPFTIME_API const void *bpftime_prog_aot(struct bpftime_shm *shm, int fd, size_t *size);
 
 /* ---- perf events ------------------------------------------------------ */
 
@@ -377,17 +364,17 @@ struct bpftime_perf_event_info {
 };
 
 /** @brief records a perf event.  @return the fd; -EINVAL, -ENOMEM, -EEXIST, -EMFILE */
-BPFTIME_API int bpftime_perf_event__create(struct bpftime_shm *shm, int fd,
+BPFTIME_API int bpftime_perf_event_create(struct bpftime_shm *shm, int fd,
 					   const struct bpftime_perf_event_opts *opts);
 /** @brief @return 0, -EBADF */
-BPFTIME_API int bpftime_perf_event__info(struct bpftime_shm *shm, int fd,
+BPFTIME_API int bpftime_perf_event_get_info(struct bpftime_shm *shm, int fd,
 					 struct bpftime_perf_event_info *info);
 /** @brief PERF_EVENT_IOC_ENABLE/DISABLE.  @return 0, -EBADF */
-BPFTIME_API int bpftime_perf_event__enable(struct bpftime_shm *shm, int fd, bool enable);
+BPFTIME_API int bpftime_perf_event_enable(struct bpftime_shm *shm, int fd, bool enable);
 /** @brief sets the attach cookie.  @return 0, -EBADF */
-BPFTIME_API int bpftime_perf_event__set_cookie(struct bpftime_shm *shm, int fd, uint64_t cookie);
+BPFTIME_API int bpftime_perf_event_set_cookie(struct bpftime_shm *shm, int fd, uint64_t cookie);
 /**
- * @brief **bpftime_perf_event__mmap_ring()** gives a software (BPF output)
+ * @brief **bpftime_perf_event_mmap_ring()** gives a software (BPF output)
  * perf event the ring a perf_buffer consumer mmaps: @len bytes = one
  * metadata page (struct perf_event_mmap_page) plus 2^n data pages.  The ring
  * lives at file offset *@off of bpftime_shm__fd(); mapping @len bytes there is
@@ -395,7 +382,7 @@ BPFTIME_API int bpftime_perf_event__set_cookie(struct bpftime_shm *shm, int fd, 
  * returns the same ring.
  * @return 0, -EBADF, -EINVAL (bad length, or a different length than before), -ENOMEM
  */
-BPFTIME_API int bpftime_perf_event__mmap_ring(struct bpftime_shm *shm, int fd, size_t len,
+BPFTIME_API int bpftime_perf_event_mmap_ring(struct bpftime_shm *shm, int fd, size_t len,
 					      uint64_t *off);
 
 /* ---- links ------------------------------------------------------------ */
@@ -420,17 +407,17 @@ struct bpftime_link_info {
 /** @brief links program @prog_fd to @target_fd (a perf event, usually); the
  * link holds references to both.  @return the fd; -EBADF (not a program /
  * no such target), -ENOMEM, -EEXIST, -EMFILE */
-BPFTIME_API int bpftime_link__create(struct bpftime_shm *shm, int fd, int prog_fd, int target_fd,
+BPFTIME_API int bpftime_link_create(struct bpftime_shm *shm, int fd, int prog_fd, int target_fd,
 				     const struct bpftime_link_opts *opts);
 /** @brief @return 0, -EBADF */
-BPFTIME_API int bpftime_link__info(struct bpftime_shm *shm, int fd, struct bpftime_link_info *info);
+BPFTIME_API int bpftime_link_get_info(struct bpftime_shm *shm, int fd, struct bpftime_link_info *info);
 
 /* ---- BTF blobs -------------------------------------------------------- */
 
 /** @brief stores a BTF blob (copied).  @return the fd; -EINVAL, -ENOMEM, -EEXIST, -EMFILE */
-BPFTIME_API int bpftime_btf__create(struct bpftime_shm *shm, int fd, const void *data, size_t size);
+BPFTIME_API int bpftime_btf_create(struct bpftime_shm *shm, int fd, const void *data, size_t size);
 /** @brief the blob (borrowed, in the segment), or NULL with errno EBADF */
-BPFTIME_API const void *bpftime_btf__data(struct bpftime_shm *shm, int fd, size_t *size);
+BPFTIME_API const void *bpftime_btf_data(struct bpftime_shm *shm, int fd, size_t *size);
 
 /* ---- trace ring (bpf_printk output) ----------------------------------- */
 

@@ -16,6 +16,8 @@
 #ifndef BPFTIME_VM_H
 #define BPFTIME_VM_H
 
+#include <bpftime/common.h>
+#include <bpftime/insn.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,27 +27,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#ifndef BPFTIME_API
-#define BPFTIME_API __attribute__((visibility("default")))
-#endif
-
-/* Options structs start with their size so fields can be added later
- * (libbpf's LIBBPF_OPTS convention). */
-#define BPFTIME_OPTS(TYPE, NAME, ...)                                                              \
-	struct TYPE NAME = ({                                                                      \
-		memset(&NAME, 0, sizeof(struct TYPE));                                             \
-		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ };                           \
-	})
-
-/* One 8-byte instruction slot, the kernel's struct bpf_insn layout. */
-struct bpftime_insn {
-	uint8_t code;
-	uint8_t dst : 4;
-	uint8_t src : 4;
-	int16_t off;
-	int32_t imm;
-};
 
 #define BPFTIME_STACK_SIZE     512 /* bytes per frame, as the kernel */
 #define BPFTIME_MAX_CALL_DEPTH 8   /* frames incl. the main one (kernel MAX_CALL_FRAMES) */
@@ -187,6 +168,17 @@ BPFTIME_API int bpftime_vm__emit_aot(struct bpftime_vm *vm, bool llvm_ir, void *
  *         unresolvable symbol (message in last_error), -ENOMEM
  */
 BPFTIME_API int bpftime_vm__load_aot(struct bpftime_vm *vm, const void *obj, size_t size);
+
+/**
+ * @brief **bpftime_vm__call_func()** calls the function value @fn (what an
+ * lddw with src BPFTIME_PSEUDO_FUNC loads) of the program running on this
+ * thread, with r1..r5, on that program's engine: how helpers that take a
+ * callback (bpf_loop, bpf_for_each_map_elem) run it.  Only valid inside a
+ * helper called by a running program.
+ * @return the callback's r0, or 0 when @fn is not a subprogram of the program
+ */
+BPFTIME_API uint64_t bpftime_vm__call_func(uint64_t fn, uint64_t r1, uint64_t r2, uint64_t r3,
+					   uint64_t r4, uint64_t r5);
 
 /** @brief the engine's name: "interpreter", "jit", "llvm", "aot" */
 BPFTIME_API const char *bpftime_engine__name(enum bpftime_engine engine);

@@ -107,8 +107,8 @@ static int count_handlers(struct bpftime_shm *shm, enum bpftime_handler_type typ
 {
 	int n = 0;
 
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd))
-		if (type == BPFTIME_HANDLER_NONE || bpftime_handler__type(shm, fd) == type)
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd))
+		if (type == BPFTIME_HANDLER_NONE || bpftime_handler_get_type(shm, fd) == type)
 			n++;
 	return n;
 }
@@ -116,11 +116,11 @@ static int count_handlers(struct bpftime_shm *shm, enum bpftime_handler_type typ
 /* the fd of the handler of @type whose name ends with @suffix, or -1 */
 static int find_named(struct bpftime_shm *shm, enum bpftime_handler_type type, const char *suffix)
 {
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd)) {
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_handler_info hi;
 		size_t n, s = strlen(suffix);
 
-		if (bpftime_handler__info(shm, fd, &hi) || hi.type != type)
+		if (bpftime_handler_get_info(shm, fd, &hi) || hi.type != type)
 			continue;
 		n = strlen(hi.name);
 		if (n >= s && !strcmp(hi.name + n - s, suffix))
@@ -131,8 +131,8 @@ static int find_named(struct bpftime_shm *shm, enum bpftime_handler_type type, c
 
 static int find_perf(struct bpftime_shm *shm, int type, struct bpftime_perf_event_info *pi)
 {
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd))
-		if (!bpftime_perf_event__info(shm, fd, pi) && pi->type == type)
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd))
+		if (!bpftime_perf_event_get_info(shm, fd, pi) && pi->type == type)
 			return fd;
 	return -1;
 }
@@ -142,8 +142,8 @@ static bool linked(struct bpftime_shm *shm, int prog, int target)
 {
 	struct bpftime_link_info li;
 
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd))
-		if (!bpftime_link__info(shm, fd, &li) && li.prog_fd == prog && li.target_fd == target)
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd))
+		if (!bpftime_link_get_info(shm, fd, &li) && li.prog_fd == prog && li.target_fd == target)
 			return true;
 	return false;
 }
@@ -205,12 +205,12 @@ static void test_malloc_example(void **state)
 	map = find_named(shm, BPFTIME_HANDLER_MAP, "counts");
 	prog = find_named(shm, BPFTIME_HANDLER_PROG, "count_malloc");
 	assert_true(map >= 0 && prog >= 0);
-	assert_int_equal(bpftime_map__info(shm, map, &mi), 0);
+	assert_int_equal(bpftime_map_get_info(shm, map, &mi), 0);
 	assert_int_equal(mi.type, BPFTIME_MAP_HASH);
 	assert_int_equal(mi.key_size, 4);
 	assert_int_equal(mi.value_size, 8);
 	assert_int_equal(mi.max_entries, 1024);
-	assert_int_equal(bpftime_prog__info(shm, prog, &pi), 0);
+	assert_int_equal(bpftime_prog_get_info(shm, prog, &pi), 0);
 	assert_int_equal(pi.type, 2 /* BPF_PROG_TYPE_KPROBE */);
 	assert_string_equal(pi.license, "GPL");
 	assert_true(pi.insn_cnt > 10);
@@ -220,7 +220,7 @@ static void test_malloc_example(void **state)
 	assert_true(pe.offset > 0);
 	assert_int_equal(pe.pid, -1);
 	assert_true(linked(shm, prog, perf));
-	assert_int_equal(bpftime_handler__info(shm, prog, &hi), 0);
+	assert_int_equal(bpftime_handler_get_info(shm, prog, &hi), 0);
 	assert_true(hi.owner_pid > 0 && hi.owner_pid != p.pid);
 	/* the server never writes to the loader's stdout */
 	assert_null(strstr(p.obuf, "bpftime"));
@@ -324,16 +324,16 @@ static void test_uretprobe_ringbuf(void **state)
 	assert_string_equal(pe.module, victim);
 	assert_true(pe.offset > 0);
 	assert_true(linked(shm, prog, perf));
-	assert_int_equal(bpftime_map__info(shm, map, &mi), 0);
+	assert_int_equal(bpftime_map_get_info(shm, map, &mi), 0);
 	assert_int_equal(mi.type, BPFTIME_MAP_RINGBUF);
 	/* be the program: 300 records through the ring the loader polls */
-	h = bpftime_map__handle(shm, map);
+	h = bpftime_map_get_handle(shm, map);
 	assert_non_null(h);
 	for (int i = 0; i < 300; i++) {
 		struct uret_event e = { 1, 2, 1000 + i, (unsigned long long)i };
 
-		while (bpftime_ringbuf_output(h, &e, sizeof(e), 0) == -EAGAIN ||
-		       bpftime_ringbuf_query(h, BPFTIME_RB_AVAIL_DATA) > 32 * 1024)
+		while (bpftime_map__ringbuf_output(h, &e, sizeof(e), 0) == -EAGAIN ||
+		       bpftime_map__ringbuf_query(h, BPFTIME_RB_AVAIL_DATA) > 32 * 1024)
 			pump(&p, 10); /* let the consumer catch up */
 	}
 	expect_out(&p, "returned 1299 (seq 299)");
@@ -377,21 +377,21 @@ static void test_globals(void **state)
 	bss = find_named(shm, BPFTIME_HANDLER_MAP, ".bss");
 	assert_true(ro >= 0 && data >= 0 && bss >= 0);
 	/* .rodata: set before load, then frozen */
-	assert_int_equal(bpftime_map__info(shm, ro, &mi), 0);
+	assert_int_equal(bpftime_map_get_info(shm, ro, &mi), 0);
 	assert_true(mi.frozen);
 	assert_true(mi.map_flags & BPFTIME_F_MMAPABLE);
 	assert_true(mi.value_size <= sizeof(buf));
-	assert_int_equal(bpftime_map__lookup(shm, ro, &zero, buf, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, ro, &zero, buf, 0), 0);
 	assert_true(contains(buf, mi.value_size, 4242, 4));
 	/* .data: step written by the loader after load, through its mmap */
-	assert_int_equal(bpftime_map__info(shm, data, &mi), 0);
-	assert_int_equal(bpftime_map__lookup(shm, data, &zero, buf, 0), 0);
+	assert_int_equal(bpftime_map_get_info(shm, data, &mi), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, data, &zero, buf, 0), 0);
 	assert_true(contains(buf, mi.value_size, 0x5eed5eed, 8));
 	/* .bss: what the program writes, the loader reads through its mmap */
-	assert_int_equal(bpftime_map__info(shm, bss, &mi), 0);
+	assert_int_equal(bpftime_map_get_info(shm, bss, &mi), 0);
 	for (size_t i = 0; i < mi.value_size / 8; i++)
 		buf[i] = 4369;
-	assert_int_equal(bpftime_map__update(shm, bss, &zero, buf, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, bss, &zero, buf, 0), 0);
 	expect_out(&p, "calls 4369 total 4369");
 	stop(&p, 0);
 	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_NONE), 0);
@@ -416,8 +416,8 @@ static void test_every_map_type(void **state)
 	expect_out(&p, "ready\n");
 	assert_non_null(strstr(p.obuf, "\n0 failures\n"));
 	shm = shm_open_now();
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd))
-		if (!bpftime_map__info(shm, fd, &mi) && mi.type < 64)
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd))
+		if (!bpftime_map_get_info(shm, fd, &mi) && mi.type < 64)
 			seen[mi.type] = true;
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		if (!seen[types[i]])
@@ -428,12 +428,12 @@ static void test_every_map_type(void **state)
 	assert_true(linked(shm, find_named(shm, BPFTIME_HANDLER_PROG, "on_call"),
 			   find_perf(shm, BPFTIME_PERF_TYPE_UPROBE, &(struct bpftime_perf_event_info){ 0 })));
 	/* records from "the program" reach libbpf's ring_buffer and perf_buffer */
-	rb = bpftime_map__handle(shm, find_named(shm, BPFTIME_HANDLER_MAP, "ringbuf"));
-	perf = bpftime_map__handle(shm, find_named(shm, BPFTIME_HANDLER_MAP, "perf"));
+	rb = bpftime_map_get_handle(shm, find_named(shm, BPFTIME_HANDLER_MAP, "ringbuf"));
+	perf = bpftime_map_get_handle(shm, find_named(shm, BPFTIME_HANDLER_MAP, "perf"));
 	assert_true(rb && perf);
 	for (uint32_t i = 0; i < 7; i++) {
-		assert_int_equal(bpftime_ringbuf_output(rb, &i, sizeof(i), 0), 0);
-		assert_int_equal(bpftime_perf_event_output(perf, BPFTIME_F_CURRENT_CPU, &i, sizeof(i)),
+		assert_int_equal(bpftime_map__ringbuf_output(rb, &i, sizeof(i), 0), 0);
+		assert_int_equal(bpftime_map__perf_event_output(perf, BPFTIME_F_CURRENT_CPU, &i, sizeof(i)),
 				 0);
 	}
 	expect_out(&p, "ringbuf 7 perf 7\n");
@@ -476,13 +476,13 @@ static void test_syscall_checks(void **state)
 	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_PROG), 0);
 	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_LINK), 0);
 	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_PERF_EVENT), 0);
-	fd = bpftime_obj__get(shm, pin, -1);
+	fd = bpftime_obj_get(shm, pin, -1);
 	assert_true(fd >= 0);
-	assert_int_equal(bpftime_map__info(shm, fd, &mi), 0);
+	assert_int_equal(bpftime_map_get_info(shm, fd, &mi), 0);
 	assert_string_equal(mi.name, "arr");
-	assert_int_equal(bpftime_map__lookup(shm, fd, &zero, &v, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &zero, &v, 0), 0);
 	assert_int_equal(v, 77);
-	assert_int_equal(bpftime_obj__unpin(shm, pin), 0);
+	assert_int_equal(bpftime_obj_unpin(shm, pin), 0);
 	shm_done(shm);
 	/* the same program gets the kernel's tag (when the kernel is there to ask) */
 	{
@@ -525,14 +525,14 @@ static void test_two_loaders_and_kill(void **state)
 	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_PROG), 2);
 	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_LINK), 2);
 	/* B is killed outright: no destructor runs, bpftime load cleans up */
-	assert_int_equal(bpftime_handler__info(shm, find_named(shm, BPFTIME_HANDLER_PROG,
+	assert_int_equal(bpftime_handler_get_info(shm, find_named(shm, BPFTIME_HANDLER_PROG,
 							       "count_malloc"),
 					       &hi),
 			 0);
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd)) {
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_handler_info x;
 
-		if (!bpftime_handler__info(shm, fd, &x) && x.type == BPFTIME_HANDLER_PROG &&
+		if (!bpftime_handler_get_info(shm, fd, &x) && x.type == BPFTIME_HANDLER_PROG &&
 		    x.owner_pid != hi.owner_pid) {
 			kill(x.owner_pid, SIGKILL);
 			break;
@@ -582,7 +582,7 @@ static void test_loader_dies_with_bpftime(void **state)
 	spawn(&p, argv, false);
 	expect_out(&p, "ready\n");
 	shm = shm_open_now();
-	assert_int_equal(bpftime_handler__info(
+	assert_int_equal(bpftime_handler_get_info(
 				 shm, find_named(shm, BPFTIME_HANDLER_PROG, "count_malloc"), &hi),
 			 0);
 	assert_true(hi.owner_pid > 0 && hi.owner_pid != p.pid);
@@ -670,14 +670,14 @@ static void test_bpftimetool(void **state)
 		assert_non_null(other);
 		fd2 = find_named(other, BPFTIME_HANDLER_PROG, "count_malloc");
 		assert_true(fd2 >= 0);
-		assert_int_equal(bpftime_prog__btf_ext(shm, prog, &e1), 0);
-		assert_int_equal(bpftime_prog__btf_ext(other, fd2, &e2), 0);
+		assert_int_equal(bpftime_prog_get_btf_ext(shm, prog, &e1), 0);
+		assert_int_equal(bpftime_prog_get_btf_ext(other, fd2, &e2), 0);
 		assert_true(e1.line_info_cnt > 5 && e1.func_info_cnt == 1);
 		assert_int_equal(e2.func_info_cnt, e1.func_info_cnt);
 		assert_int_equal(e2.line_info_cnt, e1.line_info_cnt);
 		assert_memory_equal(e2.func_info, e1.func_info, e1.func_info_cnt * 8);
 		assert_memory_equal(e2.line_info, e1.line_info, e1.line_info_cnt * 16);
-		assert_int_equal(bpftime_prog__info(other, fd2, &pi), 0);
+		assert_int_equal(bpftime_prog_get_info(other, fd2, &pi), 0);
 		assert_true(pi.btf_id != 0);
 		bpftime_shm__close(other);
 		bpftime_shm__remove(second_shm);
@@ -798,7 +798,7 @@ static void test_bpftool(void **state)
 	spawn(&loader, argv, false);
 	expect_out(&loader, "ready\n");
 	shm = shm_open_now();
-	assert_int_equal(bpftime_handler__info(shm, find_named(shm, BPFTIME_HANDLER_MAP, "counts"),
+	assert_int_equal(bpftime_handler_get_info(shm, find_named(shm, BPFTIME_HANDLER_MAP, "counts"),
 					       &hi),
 			 0);
 	{

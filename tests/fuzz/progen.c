@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "progen.h"
-#include "vm/internal.h"
+#include <bpftime/vm.h>
 #include "vm/test_insn.h"
 #include "common/compiler.h"
 
@@ -383,7 +383,7 @@ static bool gen_call(struct gen *g)
 		if (callee >= g->nfuncs)
 			return false;
 		put(g, BPF_MOV64_REG(2, REG_CTX));
-		put_lddw(g, r, INSN_PSEUDO_FUNC, 0);
+		put_lddw(g, r, BPFTIME_PSEUDO_FUNC, 0);
 		add_fix(g, callee, true);
 		put(g, BPF_CALLX(r));
 		break;
@@ -392,7 +392,7 @@ static bool gen_call(struct gen *g)
 		if (callee >= g->nfuncs)
 			return false;
 		put(g, BPF_MOV64_REG(3, REG_CTX));
-		put_lddw(g, 1, INSN_PSEUDO_FUNC, 0);
+		put_lddw(g, 1, BPFTIME_PSEUDO_FUNC, 0);
 		add_fix(g, callee, true);
 		put(g, BPF_MOV64_IMM(2, below(g, 4)));
 		put(g, BPF_CALL_HELPER(PROGEN_HELPER_LOOP));
@@ -568,7 +568,7 @@ static uint64_t helper_loop(uint64_t fn, uint64_t n, uint64_t ctx, uint64_t r4, 
 	(void)r4;
 	(void)r5;
 	for (uint64_t i = 0; i < n && i < 8; i++)
-		acc = acc * 31 + vm_call_func(fn, i, ctx, 0, 0, 0);
+		acc = acc * 31 + bpftime_vm__call_func(fn, i, ctx, 0, 0, 0);
 	return acc;
 }
 

@@ -109,11 +109,11 @@ static void test_compile_and_load(void **state)
 
 	shm = bpftime_shm__create(&opts);
 	assert_non_null(shm);
-	fd = bpftime_prog__create(shm, -1, 0, "sum3", prog, sizeof(prog) / sizeof(prog[0]), NULL);
+	fd = bpftime_prog_create(shm, -1, 0, "sum3", prog, sizeof(prog) / sizeof(prog[0]), NULL);
 	assert_true(fd >= 0);
-	assert_null(bpftime_prog__aot(shm, fd, &size));
+	assert_null(bpftime_prog_aot(shm, fd, &size));
 
-	assert_true(bpftime_prog__create(shm, -1, 0, "now", prog_time,
+	assert_true(bpftime_prog_create(shm, -1, 0, "now", prog_time,
 					 sizeof(prog_time) / sizeof(prog_time[0]), NULL) >= 0);
 	assert_int_equal(run_cli(out, sizeof(out), "compile -o %s", tmpdir), 0);
 	assert_non_null(strstr(out, "'sum3'"));
@@ -122,11 +122,11 @@ static void test_compile_and_load(void **state)
 	assert_string_equal(out, "Output: 1\n");
 	snprintf(path, sizeof(path), "%s/now.o", tmpdir);
 	unlink(path);
-	obj = bpftime_prog__aot(shm, fd, &size);
+	obj = bpftime_prog_aot(shm, fd, &size);
 	assert_non_null(obj);
 
 	/* the stored object is the program: same result as the interpreter */
-	insns = bpftime_prog__insns(shm, fd, &cnt);
+	insns = bpftime_prog_insns(shm, fd, &cnt);
 	vm = bpftime_vm__new(NULL);
 	assert_int_equal(bpftime_vm__load(vm, insns, cnt), 0);
 	assert_int_equal(bpftime_vm__load_aot(vm, obj, size), 0);
@@ -156,7 +156,7 @@ static void test_compile_and_load(void **state)
 		size_t now_size;
 		FILE *in;
 
-		obj = bpftime_prog__aot(shm, fd, &size);
+		obj = bpftime_prog_aot(shm, fd, &size);
 		assert_non_null(obj);
 		copy = malloc(size);
 		assert_non_null(copy);
@@ -173,7 +173,7 @@ static void test_compile_and_load(void **state)
 		fclose(f);
 		assert_int_equal(run_cli(out, sizeof(out), "load %s %d", path, fd), 1);
 		assert_non_null(strstr(out, "nothing was stored"));
-		now = bpftime_prog__aot(shm, fd, &now_size);
+		now = bpftime_prog_aot(shm, fd, &now_size);
 		assert_non_null(now);
 		assert_int_equal(now_size, size);
 		assert_memory_equal(now, copy, size);
@@ -237,8 +237,8 @@ static void test_maps_end_to_end(void **state)
 	(void)state;
 	shm = bpftime_shm__create(&opts);
 	assert_non_null(shm);
-	a = bpftime_map__create(shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 8, 4, NULL);
-	h = bpftime_map__create(shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 8, NULL);
+	a = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 8, 4, NULL);
+	h = bpftime_map_create(shm, -1, BPFTIME_MAP_HASH, "h", 4, 8, 8, NULL);
 	assert_true(a >= 0 && h >= 0);
 	{
 		const struct bpftime_insn insns[] = {
@@ -267,7 +267,7 @@ static void test_maps_end_to_end(void **state)
 			INSN(0x95, 0, 0, 0, 0),
 		};
 
-		fd = bpftime_prog__create(shm, -1, 0, "maps", insns,
+		fd = bpftime_prog_create(shm, -1, 0, "maps", insns,
 					  sizeof(insns) / sizeof(insns[0]), NULL);
 	}
 	assert_true(fd >= 0);
@@ -292,10 +292,10 @@ static void test_maps_end_to_end(void **state)
 	assert_int_equal(r0, 20);
 	assert_int_equal(bpftime_runtime__run(aot_rt, fd, NULL, 0, &r0), 0);
 	assert_int_equal(r0, 30);
-	assert_int_equal(bpftime_map__lookup(shm, a, &key, &value, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, a, &key, &value, 0), 0);
 	assert_int_equal(value, 15ULL << 32);
 	key = 3;
-	assert_int_equal(bpftime_map__lookup(shm, h, &key, &value, 0), 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, h, &key, &value, 0), 0);
 	assert_int_equal(value, 15);
 	bpftime_runtime__free(aot_rt);
 	bpftime_runtime__free(interp_rt);

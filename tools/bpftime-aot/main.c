@@ -31,7 +31,7 @@
 #include <bpftime/runtime.h>
 #include <bpftime/shm.h>
 #include <bpftime/vm.h>
-#include "bpf_elf.h"
+#include "runtime/object.h"
 
 #define PROG "bpftime-aot"
 
@@ -108,7 +108,7 @@ static int compile_prog(const char *name, const struct bpftime_insn *insns, size
 	return err;
 }
 
-static int build_one(const struct aot_prog *p, const char *dir, bool ir)
+static int build_one(const struct rt_elf_prog *p, const char *dir, bool ir)
 {
 	char path[4096];
 	size_t size = 0;
@@ -133,7 +133,7 @@ static bool is_dir(const char *dir);
 static int cmd_build(int argc, char **argv)
 {
 	const char *elf = NULL, *dir = ".";
-	struct aot_prog *progs;
+	struct rt_elf_prog *progs;
 	size_t nprogs;
 	bool ir = false;
 	char err[512];
@@ -158,7 +158,7 @@ static int cmd_build(int argc, char **argv)
 	}
 	if (!is_dir(dir))
 		return 1;
-	if (aot_progs__open(elf, &progs, &nprogs, err, sizeof(err))) {
+	if (rt_elf_open(elf, &progs, &nprogs, err, sizeof(err))) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return 1;
 	}
@@ -166,7 +166,7 @@ static int cmd_build(int argc, char **argv)
 		if (build_one(&progs[i], dir, ir))
 			ret = 1;
 	}
-	aot_progs__free(progs, nprogs);
+	rt_elf_free(progs, nprogs);
 	return ret;
 }
 
@@ -222,7 +222,7 @@ static int cmd_compile(int argc, char **argv)
 	shm = open_shm();
 	if (!shm)
 		return 1;
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd)) {
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_prog_info info;
 		const struct bpftime_insn *insns;
 		char path[4096];
@@ -230,11 +230,11 @@ static int cmd_compile(int argc, char **argv)
 		void *buf = NULL;
 		int err;
 
-		if (bpftime_handler__type(shm, fd) != BPFTIME_HANDLER_PROG ||
-		    bpftime_prog__info(shm, fd, &info))
+		if (bpftime_handler_get_type(shm, fd) != BPFTIME_HANDLER_PROG ||
+		    bpftime_prog_get_info(shm, fd, &info))
 			continue;
 		progs++;
-		insns = bpftime_prog__insns(shm, fd, &cnt);
+		insns = bpftime_prog_insns(shm, fd, &cnt);
 		if (!info.name[0])
 			snprintf(info.name, sizeof(info.name), "prog_%d", fd);
 		if (!insns || compile_prog(info.name, insns, cnt, ir, &buf, &size)) {
@@ -252,7 +252,7 @@ static int cmd_compile(int argc, char **argv)
 			}
 		}
 		if (!ir) {
-			err = bpftime_prog__set_aot(shm, fd, buf, size);
+			err = bpftime_prog_set_aot(shm, fd, buf, size);
 			if (err) {
 				fprintf(stderr, PROG ": program %d '%s': cannot store the object: %s\n",
 					fd, info.name, strerror(-err));
@@ -300,7 +300,7 @@ static int check_loads(struct bpftime_shm *shm, int fd, const char *path, const 
 	size_t cnt = 0;
 	int err;
 
-	insns = bpftime_prog__insns(shm, fd, &cnt);
+	insns = bpftime_prog_insns(shm, fd, &cnt);
 	vm = bpftime_vm__new(&opts);
 	if (!insns || !vm || bpftime_helpers__register(vm)) {
 		err = -errno;
@@ -360,14 +360,14 @@ static int cmd_load(int argc, char **argv)
 	shm = open_shm();
 	if (!shm)
 		goto out;
-	if (bpftime_handler__type(shm, (int)id) != BPFTIME_HANDLER_PROG) {
+	if (bpftime_handler_get_type(shm, (int)id) != BPFTIME_HANDLER_PROG) {
 		fprintf(stderr, PROG ": no program with id %ld in shared memory '%s'\n", id,
 			bpftime_shm__name(shm));
 		goto out;
 	}
 	if (check_loads(shm, (int)id, argv[0], obj, size))
 		goto out;
-	err = bpftime_prog__set_aot(shm, (int)id, obj, size);
+	err = bpftime_prog_set_aot(shm, (int)id, obj, size);
 	if (err) {
 		fprintf(stderr, PROG ": program %ld: cannot store the object: %s\n", id,
 			strerror(-err));

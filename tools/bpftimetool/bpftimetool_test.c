@@ -188,22 +188,22 @@ static void test_seed_imports_and_runs(void **state)
 	UNUSED(state);
 	assert_int_equal(tool("import", FIXTURES "/minimal.json", NULL), 0);
 	shm = open_shm();
-	assert_int_equal(bpftime_handler__type(shm, 3), BPFTIME_HANDLER_MAP);
-	assert_int_equal(bpftime_handler__type(shm, 4), BPFTIME_HANDLER_PROG);
-	assert_int_equal(bpftime_handler__type(shm, 5), BPFTIME_HANDLER_PERF_EVENT);
+	assert_int_equal(bpftime_handler_get_type(shm, 3), BPFTIME_HANDLER_MAP);
+	assert_int_equal(bpftime_handler_get_type(shm, 4), BPFTIME_HANDLER_PROG);
+	assert_int_equal(bpftime_handler_get_type(shm, 5), BPFTIME_HANDLER_PERF_EVENT);
 	{
 		struct bpftime_handler_info hi;
 		struct bpftime_prog_info pi;
 		struct bpftime_perf_event_info ei;
 
-		assert_int_equal(bpftime_handler__info(shm, 4, &hi), 0);
+		assert_int_equal(bpftime_handler_get_info(shm, 4, &hi), 0);
 		assert_int_equal(hi.owner_pid, 0); /* survives the tool */
-		assert_int_equal(bpftime_prog__info(shm, 4, &pi), 0);
+		assert_int_equal(bpftime_prog_get_info(shm, 4, &pi), 0);
 		assert_string_equal(pi.name, "do_uprobe_trace");
 		assert_int_equal(pi.insn_cnt, 16);
 		assert_int_equal(pi.attach_cnt, 1);
 		assert_int_equal(pi.attach_fds[0], 5);
-		assert_int_equal(bpftime_perf_event__info(shm, 5, &ei), 0);
+		assert_int_equal(bpftime_perf_event_get_info(shm, 5, &ei), 0);
 		assert_int_equal(ei.type, 6);
 		assert_string_equal(ei.module, "example/minimal/victim");
 		assert_int_equal(ei.offset, 4457);
@@ -240,7 +240,7 @@ static void test_seed_imports_and_runs(void **state)
 
 		bpftime_runtime__free(rt);
 		if (!err) {
-			assert_int_equal(bpftime_prog__set_aot(shm, 4, obj, size), 0);
+			assert_int_equal(bpftime_prog_set_aot(shm, 4, obj, size), 0);
 			free(obj);
 			assert_int_equal(tool("run", "4", path("in.bin"), "type", "AOT", NULL), 0);
 			assert_matches(out_buf, "^Repeat N: 1 with run type AOT\nTime taken: [0-9]+ "
@@ -278,82 +278,82 @@ static void build_state(void)
 	uint64_t v;
 
 	assert_non_null(shm);
-	hash = bpftime_map__create(shm, 3, BPFTIME_MAP_HASH, "hash", 4, 8, 64, NULL);
-	arr = bpftime_map__create(shm, 4, BPFTIME_MAP_ARRAY, "arr", 4, 12, 4, NULL);
-	pca = bpftime_map__create(shm, 5, BPFTIME_MAP_PERCPU_ARRAY, "pca", 4, 4, 2, NULL);
-	lru = bpftime_map__create(shm, 6, BPFTIME_MAP_LRU_HASH, "lru", 8, 8, 16, NULL);
-	q = bpftime_map__create(shm, 7, BPFTIME_MAP_QUEUE, "q", 0, 4, 8, NULL);
-	st = bpftime_map__create(shm, 8, BPFTIME_MAP_STACK, "st", 0, 4, 8, NULL);
-	pa = bpftime_map__create(shm, 9, BPFTIME_MAP_PROG_ARRAY, "pa", 4, 4, 4, NULL);
+	hash = bpftime_map_create(shm, 3, BPFTIME_MAP_HASH, "hash", 4, 8, 64, NULL);
+	arr = bpftime_map_create(shm, 4, BPFTIME_MAP_ARRAY, "arr", 4, 12, 4, NULL);
+	pca = bpftime_map_create(shm, 5, BPFTIME_MAP_PERCPU_ARRAY, "pca", 4, 4, 2, NULL);
+	lru = bpftime_map_create(shm, 6, BPFTIME_MAP_LRU_HASH, "lru", 8, 8, 16, NULL);
+	q = bpftime_map_create(shm, 7, BPFTIME_MAP_QUEUE, "q", 0, 4, 8, NULL);
+	st = bpftime_map_create(shm, 8, BPFTIME_MAP_STACK, "st", 0, 4, 8, NULL);
+	pa = bpftime_map_create(shm, 9, BPFTIME_MAP_PROG_ARRAY, "pa", 4, 4, 4, NULL);
 	{
 		BPFTIME_OPTS(bpftime_map_create_opts, o, .map_flags = BPFTIME_F_RDONLY_PROG);
 
-		rod = bpftime_map__create(shm, 10, BPFTIME_MAP_ARRAY, ".rodata", 4, 6, 1, &o);
+		rod = bpftime_map_create(shm, 10, BPFTIME_MAP_ARRAY, ".rodata", 4, 6, 1, &o);
 	}
-	p = bpftime_prog__create(shm, 11, 6, "prog", prog, ARRAY_SIZE(prog), NULL);
+	p = bpftime_prog_create(shm, 11, 6, "prog", prog, ARRAY_SIZE(prog), NULL);
 	{
 		BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_UPROBE,
 			     .pid = -1, .module = "/bin/true", .offset = 0x1234,
 			     .cookie = 0xfedcba9876543210ULL, .tracepoint_id = -1, .cpu = -1);
 
-		pe = bpftime_perf_event__create(shm, 12, &o);
+		pe = bpftime_perf_event_create(shm, 12, &o);
 	}
-	ln = bpftime_link__create(shm, 13, p, pe, NULL);
+	ln = bpftime_link_create(shm, 13, p, pe, NULL);
 	{
 		BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_TRACEPOINT,
 			     .pid = -1, .tracepoint_id = 700, .cpu = -1);
 
-		tp = bpftime_perf_event__create(shm, 14, &o);
+		tp = bpftime_perf_event_create(shm, 14, &o);
 	}
 	assert_true(hash == 3 && arr == 4 && pca == 5 && lru == 6 && q == 7 && st == 8 && pa == 9 &&
 		    rod == 10 && p == 11 && pe == 12 && ln == 13 && tp == 14);
 	for (k = 0; k < 10; k++) {
 		v = 1000 + k;
-		assert_int_equal(bpftime_map__update(shm, hash, &k, &v, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, hash, &k, &v, 0), 0);
 	}
 	for (k = 0; k < 4; k += 2)
-		assert_int_equal(bpftime_map__update(shm, arr, &k, "twelve bytes", 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, arr, &k, "twelve bytes", 0), 0);
 	for (int i = 0; i < ncpu; i++)
 		pcv[i] = 7u * (uint64_t)i + 1;
 	k = 1;
-	assert_int_equal(bpftime_map__update(shm, pca, &k, pcv, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, pca, &k, pcv, 0), 0);
 	for (uint64_t lk = 5; lk < 8; lk++)
-		assert_int_equal(bpftime_map__update(shm, lru, &lk, &lk, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, lru, &lk, &lk, 0), 0);
 	for (uint32_t x = 1; x <= 3; x++) {
-		assert_int_equal(bpftime_map__update(shm, q, NULL, &x, 0), 0);
-		assert_int_equal(bpftime_map__update(shm, st, NULL, &x, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, q, NULL, &x, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, st, NULL, &x, 0), 0);
 	}
 	k = 2;
-	assert_int_equal(bpftime_map__update(shm, pa, &k, &p, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, pa, &k, &p, 0), 0);
 	k = 0;
-	assert_int_equal(bpftime_map__update(shm, rod, &k, "hello", 0), 0);
-	assert_int_equal(bpftime_map__freeze(shm, rod), 0);
-	assert_int_equal(bpftime_prog__add_attach_fd(shm, p, pe), 0);
-	assert_int_equal(bpftime_obj__pin(shm, hash, "/sys/fs/bpf/test_hash"), 0);
-	assert_int_equal(bpftime_handler__dup(shm, p, 15), 15); /* a second fd of the program */
+	assert_int_equal(bpftime_map_update_elem(shm, rod, &k, "hello", 0), 0);
+	assert_int_equal(bpftime_map_freeze(shm, rod), 0);
+	assert_int_equal(bpftime_prog_add_attach_fd(shm, p, pe), 0);
+	assert_int_equal(bpftime_obj_pin(shm, hash, "/sys/fs/bpf/test_hash"), 0);
+	assert_int_equal(bpftime_handler_dup(shm, p, 15), 15); /* a second fd of the program */
 	{
 		/* a perf event array holding a BPF output event at index 1 */
 		BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_SOFTWARE,
 			     .pid = -1, .cpu = -1, .config = 10, .tracepoint_id = -1);
-		int ev = bpftime_perf_event__create(shm, 16, &o);
-		int pea = bpftime_map__create(shm, 17, BPFTIME_MAP_PERF_EVENT_ARRAY, "events", 4,
+		int ev = bpftime_perf_event_create(shm, 16, &o);
+		int pea = bpftime_map_create(shm, 17, BPFTIME_MAP_PERF_EVENT_ARRAY, "events", 4,
 					      4, 2, NULL);
 
 		assert_true(ev == 16 && pea == 17);
 		k = 1;
-		assert_int_equal(bpftime_map__update(shm, pea, &k, &ev, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, pea, &k, &ev, 0), 0);
 	}
 	{
 		/* an array of maps holding an inner array; a BTF blob */
-		int inner = bpftime_map__create(shm, 18, BPFTIME_MAP_ARRAY, "inner", 4, 4, 3, NULL);
+		int inner = bpftime_map_create(shm, 18, BPFTIME_MAP_ARRAY, "inner", 4, 4, 3, NULL);
 		BPFTIME_OPTS(bpftime_map_create_opts, o, .inner_map_fd = inner);
-		int outer = bpftime_map__create(shm, 19, BPFTIME_MAP_ARRAY_OF_MAPS, "outer", 4, 4, 2,
+		int outer = bpftime_map_create(shm, 19, BPFTIME_MAP_ARRAY_OF_MAPS, "outer", 4, 4, 2,
 						&o);
 
 		assert_true(inner == 18 && outer == 19);
 		k = 0;
-		assert_int_equal(bpftime_map__update(shm, outer, &k, &inner, 0), 0);
-		assert_int_equal(bpftime_btf__create(shm, 20, "\x9f\xeb\x01\x00btf", 7), 20);
+		assert_int_equal(bpftime_map_update_elem(shm, outer, &k, &inner, 0), 0);
+		assert_int_equal(bpftime_btf_create(shm, 20, "\x9f\xeb\x01\x00btf", 7), 20);
 	}
 	free(pcv);
 	bpftime_shm__close(shm);
@@ -379,21 +379,21 @@ static void test_round_trip(void **state)
 	assert_non_null(strstr(a, "\"cookie\": \"18364758544493064720\"")); /* > INT64_MAX */
 	shm = open_shm();
 	for (k = 0; k < 10; k++) {
-		assert_int_equal(bpftime_map__lookup(shm, 3, &k, &v, 0), 0);
+		assert_int_equal(bpftime_map_lookup_elem(shm, 3, &k, &v, 0), 0);
 		assert_int_equal(v, 1000 + k);
 	}
 	k = 0;
 	{
 		char val[12];
 
-		assert_int_equal(bpftime_map__lookup(shm, 4, &k, val, 0), 0);
+		assert_int_equal(bpftime_map_lookup_elem(shm, 4, &k, val, 0), 0);
 		assert_memory_equal(val, "twelve bytes", 12);
 	}
 	/* queue order and stack order survive both the export and the import */
 	for (uint32_t i = 1; i <= 3; i++) {
-		assert_int_equal(bpftime_map__lookup_and_delete(shm, 7, NULL, &x, 0), 0);
+		assert_int_equal(bpftime_map_lookup_and_delete_elem(shm, 7, NULL, &x, 0), 0);
 		assert_int_equal(x, i);
-		assert_int_equal(bpftime_map__lookup_and_delete(shm, 8, NULL, &x, 0), 0);
+		assert_int_equal(bpftime_map_lookup_and_delete_elem(shm, 8, NULL, &x, 0), 0);
 		assert_int_equal(x, 4 - i);
 	}
 	{
@@ -402,37 +402,37 @@ static void test_round_trip(void **state)
 
 		struct bpftime_handler_info h11, h15;
 
-		assert_int_equal(bpftime_map__info(shm, 10, &mi), 0);
+		assert_int_equal(bpftime_map_get_info(shm, 10, &mi), 0);
 		assert_true(mi.frozen);
-		assert_int_equal(bpftime_handler__info(shm, 11, &h11), 0);
-		assert_int_equal(bpftime_handler__info(shm, 15, &h15), 0);
+		assert_int_equal(bpftime_handler_get_info(shm, 11, &h11), 0);
+		assert_int_equal(bpftime_handler_get_info(shm, 15, &h15), 0);
 		assert_int_equal(h11.id, h15.id); /* still one object */
-		assert_int_equal(bpftime_handler__info(shm, 16, &h15), 0);
-		assert_int_equal(bpftime_map_fd_array_get(bpftime_map__handle(shm, 17), 1), h15.id);
-		assert_int_equal(bpftime_map_fd_array_get(bpftime_map__handle(shm, 17), 0), 0);
-		assert_int_equal(bpftime_map__info(shm, 19, &mi), 0);
+		assert_int_equal(bpftime_handler_get_info(shm, 16, &h15), 0);
+		assert_int_equal(bpftime_map__fd_array_get(bpftime_map_get_handle(shm, 17), 1), h15.id);
+		assert_int_equal(bpftime_map__fd_array_get(bpftime_map_get_handle(shm, 17), 0), 0);
+		assert_int_equal(bpftime_map_get_info(shm, 19, &mi), 0);
 		assert_int_equal(mi.type, BPFTIME_MAP_ARRAY_OF_MAPS);
 		assert_int_equal(mi.inner_map_type, BPFTIME_MAP_ARRAY);
 		assert_int_equal(mi.inner_max_entries, 3);
 		k = 0;
-		assert_int_equal(bpftime_map__lookup(shm, 19, &k, &x, 0), 0);
-		assert_int_equal(bpftime_handler__fd_by_id(shm, x), 18);
+		assert_int_equal(bpftime_map_lookup_elem(shm, 19, &k, &x, 0), 0);
+		assert_int_equal(bpftime_handler_fd_by_id(shm, x), 18);
 		{
 			size_t size;
-			const void *btf = bpftime_btf__data(shm, 20, &size);
+			const void *btf = bpftime_btf_data(shm, 20, &size);
 
 			assert_non_null(btf);
 			assert_int_equal(size, 7);
 			assert_memory_equal(btf, "\x9f\xeb\x01\x00btf", 7);
 		}
 		/* the inner template made while importing left no handler behind */
-		assert_int_equal(bpftime_handler__next(shm, 20), -ENOENT);
-		assert_int_equal(bpftime_link__info(shm, 13, &li), 0);
-		assert_int_equal(bpftime_handler__fd_by_id(shm, li.prog_id), 11);
-		assert_int_equal(bpftime_obj__get(shm, "/sys/fs/bpf/test_hash", -1) >= 0, 1);
+		assert_int_equal(bpftime_handler_next(shm, 20), -ENOENT);
+		assert_int_equal(bpftime_link_get_info(shm, 13, &li), 0);
+		assert_int_equal(bpftime_handler_fd_by_id(shm, li.prog_id), 11);
+		assert_int_equal(bpftime_obj_get(shm, "/sys/fs/bpf/test_hash", -1) >= 0, 1);
 		k = 2;
-		assert_int_equal(bpftime_map__lookup(shm, 9, &k, &x, 0), 0);
-		assert_int_equal(bpftime_handler__fd_by_id(shm, x), 11);
+		assert_int_equal(bpftime_map_lookup_elem(shm, 9, &k, &x, 0), 0);
+		assert_int_equal(bpftime_handler_fd_by_id(shm, x), 11);
 	}
 	bpftime_shm__close(shm);
 	free(a);
@@ -547,10 +547,10 @@ static void test_shapes_and_order(void **state)
 	assert_int_equal(tool("import", path("real.json"), NULL), 0);
 	assert_int_equal(tool("import", path("doc.json"), NULL), 0);
 	shm = open_shm();
-	assert_int_equal(bpftime_link__info(shm, 7, &li), 0);
-	assert_int_equal(bpftime_handler__fd_by_id(shm, li.prog_id), 5);
-	assert_int_equal(bpftime_handler__fd_by_id(shm, li.target_id), 6);
-	assert_int_equal(bpftime_link__info(shm, 17, &li), 0);
+	assert_int_equal(bpftime_link_get_info(shm, 7, &li), 0);
+	assert_int_equal(bpftime_handler_fd_by_id(shm, li.prog_id), 5);
+	assert_int_equal(bpftime_handler_fd_by_id(shm, li.target_id), 6);
+	assert_int_equal(bpftime_link_get_info(shm, 17, &li), 0);
 	assert_int_equal(li.cookie, UINT64_MAX);
 	write_file(path("in.bin"), "");
 	assert_int_equal(tool("run", "15", path("in.bin"), "type", "INTERPRET", NULL), 0);
@@ -574,13 +574,13 @@ static void test_load(void **state)
 			      NULL),
 			 0);
 	shm = open_shm();
-	assert_int_equal(bpftime_map__info(shm, 30, &mi), 0);
+	assert_int_equal(bpftime_map_get_info(shm, 30, &mi), 0);
 	assert_string_equal(mi.name, "loaded");
 	assert_int_equal(mi.max_entries, 8);
 	assert_int_equal(tool("load", "30", "{\"type\": \"bpf_map_handler\"}", NULL), 1);
 	assert_int_equal(tool("load", "31", "{not json", NULL), 1);
 	assert_non_null(strstr(err_buf, "load:1:4: malformed JSON"));
-	assert_int_equal(bpftime_handler__type(shm, 31), BPFTIME_HANDLER_NONE);
+	assert_int_equal(bpftime_handler_get_type(shm, 31), BPFTIME_HANDLER_NONE);
 	bpftime_shm__close(shm);
 }
 

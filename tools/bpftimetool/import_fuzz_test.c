@@ -124,72 +124,72 @@ static char *rich_export(void)
 	char *out;
 
 	assert_non_null(pcv);
-	assert_int_equal(bpftime_map__create(shm, 3, BPFTIME_MAP_HASH, "h", 4, 8, 16, NULL), 3);
-	assert_int_equal(bpftime_map__create(shm, 4, BPFTIME_MAP_ARRAY, "a", 4, 12, 4, NULL), 4);
-	assert_int_equal(bpftime_map__create(shm, 5, BPFTIME_MAP_PERCPU_ARRAY, "pa", 4, 8, 2, NULL),
+	assert_int_equal(bpftime_map_create(shm, 3, BPFTIME_MAP_HASH, "h", 4, 8, 16, NULL), 3);
+	assert_int_equal(bpftime_map_create(shm, 4, BPFTIME_MAP_ARRAY, "a", 4, 12, 4, NULL), 4);
+	assert_int_equal(bpftime_map_create(shm, 5, BPFTIME_MAP_PERCPU_ARRAY, "pa", 4, 8, 2, NULL),
 			 5);
-	assert_int_equal(bpftime_map__create(shm, 6, BPFTIME_MAP_QUEUE, "q", 0, 4, 4, NULL), 6);
-	assert_int_equal(bpftime_map__create(shm, 7, BPFTIME_MAP_STACK, "s", 0, 4, 4, NULL), 7);
-	assert_int_equal(bpftime_map__create(shm, 8, BPFTIME_MAP_PROG_ARRAY, "pr", 4, 4, 4, NULL),
+	assert_int_equal(bpftime_map_create(shm, 6, BPFTIME_MAP_QUEUE, "q", 0, 4, 4, NULL), 6);
+	assert_int_equal(bpftime_map_create(shm, 7, BPFTIME_MAP_STACK, "s", 0, 4, 4, NULL), 7);
+	assert_int_equal(bpftime_map_create(shm, 8, BPFTIME_MAP_PROG_ARRAY, "pr", 4, 4, 4, NULL),
 			 8);
-	assert_int_equal(bpftime_map__create(shm, 9, BPFTIME_MAP_LRU_HASH, "l", 8, 8, 8, NULL), 9);
-	assert_int_equal(bpftime_prog__create(shm, 10, 6, "p", prog, ARRAY_SIZE(prog), NULL), 10);
+	assert_int_equal(bpftime_map_create(shm, 9, BPFTIME_MAP_LRU_HASH, "l", 8, 8, 8, NULL), 9);
+	assert_int_equal(bpftime_prog_create(shm, 10, 6, "p", prog, ARRAY_SIZE(prog), NULL), 10);
 	{
 		BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_UPROBE, .pid = -1,
 			     .module = "/bin/true", .offset = 0x10, .tracepoint_id = -1, .cpu = -1,
 			     .cookie = 0xfedcba9876543210ull);
 
-		assert_int_equal(bpftime_perf_event__create(shm, 11, &o), 11);
+		assert_int_equal(bpftime_perf_event_create(shm, 11, &o), 11);
 	}
-	assert_int_equal(bpftime_link__create(shm, 12, 10, 11, NULL), 12);
-	assert_int_equal(bpftime_prog__add_attach_fd(shm, 10, 11), 0);
-	assert_int_equal(bpftime_handler__dup(shm, 10, 13), 13);
+	assert_int_equal(bpftime_link_create(shm, 12, 10, 11, NULL), 12);
+	assert_int_equal(bpftime_prog_add_attach_fd(shm, 10, 11), 0);
+	assert_int_equal(bpftime_handler_dup(shm, 10, 13), 13);
 	{
 		BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_SOFTWARE,
 			     .pid = -1, .cpu = -1, .config = 10, .tracepoint_id = -1);
 
-		assert_int_equal(bpftime_perf_event__create(shm, 14, &o), 14);
+		assert_int_equal(bpftime_perf_event_create(shm, 14, &o), 14);
 	}
-	assert_int_equal(bpftime_map__create(shm, 15, BPFTIME_MAP_PERF_EVENT_ARRAY, "ev", 4, 4, 2,
+	assert_int_equal(bpftime_map_create(shm, 15, BPFTIME_MAP_PERF_EVENT_ARRAY, "ev", 4, 4, 2,
 					     NULL),
 			 15);
-	inner = bpftime_map__create(shm, 16, BPFTIME_MAP_ARRAY, "in", 4, 4, 3, NULL);
+	inner = bpftime_map_create(shm, 16, BPFTIME_MAP_ARRAY, "in", 4, 4, 3, NULL);
 	assert_int_equal(inner, 16);
 	{
 		BPFTIME_OPTS(bpftime_map_create_opts, o, .inner_map_fd = inner);
 
-		assert_int_equal(bpftime_map__create(shm, 17, BPFTIME_MAP_ARRAY_OF_MAPS, "out", 4,
+		assert_int_equal(bpftime_map_create(shm, 17, BPFTIME_MAP_ARRAY_OF_MAPS, "out", 4,
 						     4, 2, &o),
 				 17);
 	}
-	assert_int_equal(bpftime_btf__create(shm, 18, "\x9f\xeb\x01\x00btf", 7), 18);
-	assert_int_equal(bpftime_map__create(shm, 19, BPFTIME_MAP_ARRAY, ".rodata", 4, 6, 1, NULL),
+	assert_int_equal(bpftime_btf_create(shm, 18, "\x9f\xeb\x01\x00btf", 7), 18);
+	assert_int_equal(bpftime_map_create(shm, 19, BPFTIME_MAP_ARRAY, ".rodata", 4, 6, 1, NULL),
 			 19);
 	for (k = 0; k < 5; k++) {
 		v = 100 + k;
-		assert_int_equal(bpftime_map__update(shm, 3, &k, &v, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, 3, &k, &v, 0), 0);
 		v = k;
-		assert_int_equal(bpftime_map__update(shm, 9, &v, &v, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, 9, &v, &v, 0), 0);
 	}
 	k = 1;
-	assert_int_equal(bpftime_map__update(shm, 4, &k, "twelve bytes", 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, 4, &k, "twelve bytes", 0), 0);
 	for (int i = 0; i < ncpu; i++)
 		pcv[i] = (uint64_t)i + 1;
-	assert_int_equal(bpftime_map__update(shm, 5, &k, pcv, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, 5, &k, pcv, 0), 0);
 	for (x = 1; x <= 3; x++) {
-		assert_int_equal(bpftime_map__update(shm, 6, NULL, &x, 0), 0);
-		assert_int_equal(bpftime_map__update(shm, 7, NULL, &x, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, 6, NULL, &x, 0), 0);
+		assert_int_equal(bpftime_map_update_elem(shm, 7, NULL, &x, 0), 0);
 	}
 	x = 10;
-	assert_int_equal(bpftime_map__update(shm, 8, &k, &x, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, 8, &k, &x, 0), 0);
 	x = 14;
-	assert_int_equal(bpftime_map__update(shm, 15, &k, &x, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, 15, &k, &x, 0), 0);
 	k = 0;
 	x = 16;
-	assert_int_equal(bpftime_map__update(shm, 17, &k, &x, 0), 0);
-	assert_int_equal(bpftime_map__update(shm, 19, &k, "hello", 0), 0);
-	assert_int_equal(bpftime_map__freeze(shm, 19), 0);
-	assert_int_equal(bpftime_obj__pin(shm, 3, "/sys/fs/bpf/fuzz_h"), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, 17, &k, &x, 0), 0);
+	assert_int_equal(bpftime_map_update_elem(shm, 19, &k, "hello", 0), 0);
+	assert_int_equal(bpftime_map_freeze(shm, 19), 0);
+	assert_int_equal(bpftime_obj_pin(shm, 3, "/sys/fs/bpf/fuzz_h"), 0);
 	out = export_str(shm);
 	free(pcv);
 	bpftime_shm__close(shm);

@@ -30,12 +30,12 @@ static void print_hex(const uint8_t *p, size_t n)
 
 int tool_prog_show(struct bpftime_shm *shm)
 {
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd)) {
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_prog_info pi;
 		const char *type;
 		size_t aot;
 
-		if (bpftime_prog__info(shm, fd, &pi))
+		if (bpftime_prog_get_info(shm, fd, &pi))
 			continue;
 		type = libbpf_bpf_prog_type_str((enum bpf_prog_type)pi.type);
 		printf("%d: %s  name %s", fd, type ? type : "unknown", pi.name);
@@ -43,7 +43,7 @@ int tool_prog_show(struct bpftime_shm *shm)
 		    !strcmp(pi.license, "GPL v2") || !strcmp(pi.license, "Dual MIT/GPL"))
 			printf("  gpl");
 		printf("\n\txlated %uB", pi.insn_cnt * 8);
-		if (bpftime_prog__aot(shm, fd, &aot))
+		if (bpftime_prog_aot(shm, fd, &aot))
 			printf("  aot %zuB", aot);
 		if (pi.attach_cnt) {
 			printf("  attach_fds");
@@ -67,7 +67,7 @@ int tool_prog_dump(struct bpftime_shm *shm, int fd)
 	const struct bpftime_insn *insns;
 	size_t cnt;
 
-	insns = bpftime_prog__insns(shm, fd, &cnt);
+	insns = bpftime_prog_insns(shm, fd, &cnt);
 	if (!insns) {
 		tool_err("no program at fd %d (`bpftimetool prog show` lists them)", fd);
 		return -EBADF;
@@ -78,11 +78,11 @@ int tool_prog_dump(struct bpftime_shm *shm, int fd)
 
 int tool_map_show(struct bpftime_shm *shm)
 {
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd)) {
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_map_info mi;
 		const char *type;
 
-		if (bpftime_map__info(shm, fd, &mi))
+		if (bpftime_map_get_info(shm, fd, &mi))
 			continue;
 		type = libbpf_bpf_map_type_str((enum bpf_map_type)mi.type);
 		printf("%d: %s  name %s  flags 0x%x\n", fd, type ? type : "unknown", mi.name,
@@ -101,7 +101,7 @@ int tool_map_dump(struct bpftime_shm *shm, int fd)
 	size_t found = 0;
 	int err, next_err;
 
-	err = bpftime_map__info(shm, fd, &mi);
+	err = bpftime_map_get_info(shm, fd, &mi);
 	if (err) {
 		tool_err("no map at fd %d (`bpftimetool map show` lists them)", fd);
 		return err;
@@ -113,10 +113,10 @@ int tool_map_dump(struct bpftime_shm *shm, int fd)
 		err = -ENOMEM;
 		goto out;
 	}
-	while (!(next_err = bpftime_map__get_next_key(shm, fd, first ? NULL : key, next))) {
+	while (!(next_err = bpftime_map_get_next_key(shm, fd, first ? NULL : key, next))) {
 		first = false;
 		memcpy(key, next, mi.key_size);
-		err = bpftime_map__lookup(shm, fd, key, val, 0);
+		err = bpftime_map_lookup_elem(shm, fd, key, val, 0);
 		if (err == -ENOENT)
 			continue;
 		printf("key: ");

@@ -179,12 +179,12 @@ static int export_queue(struct bpftime_shm *shm, int fd, const struct bpftime_ma
 
 	if (!vals)
 		return -ENOMEM;
-	while (n < mi->max_entries && !bpftime_map__lookup_and_delete(shm, fd, NULL, vals + n * vs, 0))
+	while (n < mi->max_entries && !bpftime_map_lookup_and_delete_elem(shm, fd, NULL, vals + n * vs, 0))
 		n++;
 	for (size_t i = 0; i < n; i++) {
 		size_t j = mi->type == BPFTIME_MAP_QUEUE ? i : n - 1 - i;
 
-		if (bpftime_map__update(shm, fd, NULL, vals + j * vs, 0))
+		if (bpftime_map_update_elem(shm, fd, NULL, vals + j * vs, 0))
 			err = -EIO;
 	}
 	for (size_t i = 0; !err && i < n; i++)
@@ -240,21 +240,21 @@ static int export_map_data(struct bpftime_shm *shm, int fd, const struct bpftime
 	}
 	if (mi->type == BPFTIME_MAP_PERF_EVENT_ARRAY) {
 		/* the syscall side may not look these up: read the slots */
-		struct bpftime_map *h = bpftime_map__handle(shm, fd);
+		struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
 
 		for (uint32_t i = 0; h && !err && i < mi->max_entries; i++) {
-			uint32_t id = bpftime_map_fd_array_get(h, i);
-			int32_t ofd = id ? bpftime_handler__fd_by_id(shm, id) : -1;
+			uint32_t id = bpftime_map__fd_array_get(h, i);
+			int32_t ofd = id ? bpftime_handler_fd_by_id(shm, id) : -1;
 
 			if (ofd >= 0)
 				err = export_entry(data, &i, sizeof(i), &ofd, sizeof(ofd));
 		}
 		goto out;
 	}
-	while (!bpftime_map__get_next_key(shm, fd, first ? NULL : key, next)) {
+	while (!bpftime_map_get_next_key(shm, fd, first ? NULL : key, next)) {
 		first = false;
 		memcpy(key, next, ks);
-		if (bpftime_map__lookup(shm, fd, key, val, 0))
+		if (bpftime_map_lookup_elem(shm, fd, key, val, 0))
 			continue; /* deleted meanwhile, or an empty fd slot */
 		if (is_fd_map(mi->type)) {
 			/* the syscall view is the object's id: export the fd naming it */
@@ -262,7 +262,7 @@ static int export_map_data(struct bpftime_shm *shm, int fd, const struct bpftime
 			int32_t ofd;
 
 			memcpy(&id, val, sizeof(id));
-			ofd = bpftime_handler__fd_by_id(shm, id);
+			ofd = bpftime_handler_fd_by_id(shm, id);
 			if (ofd < 0) {
 				pr_warn("map %d: the object at one key has no fd: not exported\n", fd);
 				continue;
@@ -289,7 +289,7 @@ static int export_map(struct bpftime_shm *shm, int fd, json_t *h, json_t *attr)
 	json_t *data;
 	int err;
 
-	err = bpftime_map__info(shm, fd, &mi);
+	err = bpftime_map_get_info(shm, fd, &mi);
 	if (err)
 		return err;
 	pr_info("bpf_map_handler name=%s found at %d\n", mi.name, fd);
@@ -325,11 +325,11 @@ static int export_map(struct bpftime_shm *shm, int fd, json_t *h, json_t *attr)
 static int export_btf_ext(struct bpftime_shm *shm, int fd, uint32_t btf_id, json_t *attr)
 {
 	struct bpftime_prog_btf_ext e;
-	int err = bpftime_prog__btf_ext(shm, fd, &e), btf_fd;
+	int err = bpftime_prog_get_btf_ext(shm, fd, &e), btf_fd;
 
 	if (err)
 		return err;
-	btf_fd = btf_id ? bpftime_handler__fd_by_id(shm, btf_id) : -1;
+	btf_fd = btf_id ? bpftime_handler_fd_by_id(shm, btf_id) : -1;
 	if (btf_fd >= 0)
 		json_object_set_new(attr, "prog_btf_fd", json_integer(btf_fd));
 	if (e.func_info_cnt) {
@@ -354,10 +354,10 @@ static int export_prog(struct bpftime_shm *shm, int fd, json_t *attr)
 	size_t cnt, aot_size;
 	int err;
 
-	err = bpftime_prog__info(shm, fd, &pi);
+	err = bpftime_prog_get_info(shm, fd, &pi);
 	if (err)
 		return err;
-	insns = bpftime_prog__insns(shm, fd, &cnt);
+	insns = bpftime_prog_insns(shm, fd, &cnt);
 	if (!insns)
 		return -errno;
 	pr_info("find prog fd=%d name=%s\n", fd, pi.name);
@@ -372,7 +372,7 @@ static int export_prog(struct bpftime_shm *shm, int fd, json_t *attr)
 	json_object_set_new(attr, "attach_fds", fds);
 	json_object_set_new(attr, "expected_attach_type", json_integer(pi.expected_attach_type));
 	json_object_set_new(attr, "license", json_string(pi.license));
-	aot = bpftime_prog__aot(shm, fd, &aot_size);
+	aot = bpftime_prog_aot(shm, fd, &aot_size);
 	if (aot)
 		err = set_hex(attr, "aot", aot, aot_size);
 	if (!err)
@@ -383,7 +383,7 @@ static int export_prog(struct bpftime_shm *shm, int fd, json_t *attr)
 static int export_perf(struct bpftime_shm *shm, int fd, json_t *attr)
 {
 	struct bpftime_perf_event_info ei;
-	int err = bpftime_perf_event__info(shm, fd, &ei);
+	int err = bpftime_perf_event_get_info(shm, fd, &ei);
 
 	if (err)
 		return err;
@@ -405,13 +405,13 @@ static int export_perf(struct bpftime_shm *shm, int fd, json_t *attr)
 static int export_link(struct bpftime_shm *shm, int fd, json_t *attr)
 {
 	struct bpftime_link_info li;
-	int err = bpftime_link__info(shm, fd, &li), pfd, tfd;
+	int err = bpftime_link_get_info(shm, fd, &li), pfd, tfd;
 
 	if (err)
 		return err;
 	/* the fds naming the objects now (the creation-time fds may be gone) */
-	pfd = bpftime_handler__fd_by_id(shm, li.prog_id);
-	tfd = bpftime_handler__fd_by_id(shm, li.target_id);
+	pfd = bpftime_handler_fd_by_id(shm, li.prog_id);
+	tfd = bpftime_handler_fd_by_id(shm, li.target_id);
 	if (pfd < 0 || tfd < 0) {
 		pr_warn("link %d: its program or target has no fd: not exported\n", fd);
 		return 1;
@@ -436,20 +436,20 @@ int tool_export(struct bpftime_shm *shm, FILE *out)
 		return -ENOMEM;
 	}
 	json_object_set_new(root, "handlers", handlers);
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd)) {
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_handler_info info;
 		json_t *h, *attr;
 		const void *btf;
 		size_t size;
 		int dup_of;
 
-		if (bpftime_handler__info(shm, fd, &info))
+		if (bpftime_handler_get_info(shm, fd, &info))
 			continue; /* closed meanwhile */
 		h = json_object();
 		attr = json_object();
 		json_object_set_new(h, "fd", json_integer(fd));
 		/* a second fd of an object exported already (dup, OBJ_GET) */
-		dup_of = bpftime_handler__fd_by_id(shm, info.id);
+		dup_of = bpftime_handler_fd_by_id(shm, info.id);
 		if (dup_of >= 0 && dup_of < fd) {
 			json_object_set_new(h, "type", json_string(T_DUP));
 			json_object_set_new(h, "attr", attr);
@@ -483,7 +483,7 @@ int tool_export(struct bpftime_shm *shm, FILE *out)
 		case BPFTIME_HANDLER_BTF:
 			json_object_set_new(h, "type", json_string(T_BTF));
 			json_object_set_new(h, "attr", attr);
-			btf = bpftime_btf__data(shm, fd, &size);
+			btf = bpftime_btf_data(shm, fd, &size);
 			err = btf ? set_hex(attr, "data", btf, size) : -errno;
 			break;
 		case BPFTIME_HANDLER_NONE:
@@ -504,14 +504,14 @@ int tool_export(struct bpftime_shm *shm, FILE *out)
 	}
 	for (int i = 0; !err && i < BPFTIME_MAX_PINS; i++) {
 		char path[BPFTIME_PIN_PATH_MAX];
-		int id = bpftime_obj__pin_at(shm, i, path, sizeof(path)), fd;
+		int id = bpftime_obj_pin_at(shm, i, path, sizeof(path)), fd;
 		json_t *p;
 
 		if (id == -EINVAL)
 			break;
 		if (id < 0)
 			continue;
-		fd = bpftime_handler__fd_by_id(shm, (uint32_t)id);
+		fd = bpftime_handler_fd_by_id(shm, (uint32_t)id);
 		if (fd < 0) {
 			pr_warn("pin '%s': its object has no fd: not exported\n", path);
 			continue;
@@ -957,7 +957,7 @@ static enum bpftime_handler_type type_of(struct import *im, int fd)
 		h = find(im, fd = h->of);
 	if (h && h->kind == K_DUP)
 		return BPFTIME_HANDLER_NONE; /* a cycle of dups */
-	return h ? kinds[h->kind] : bpftime_handler__type(im->shm, fd);
+	return h ? kinds[h->kind] : bpftime_handler_get_type(im->shm, fd);
 }
 
 static int check_refs(struct import *im)
@@ -971,7 +971,7 @@ static int check_refs(struct import *im)
 			return bad(im, h, "fd out of range (the segment has %d slots)", max_fd);
 		if (find(im, h->fd) != h)
 			return bad(im, h, "fd appears twice");
-		if (bpftime_handler__type(im->shm, h->fd) != BPFTIME_HANDLER_NONE)
+		if (bpftime_handler_get_type(im->shm, h->fd) != BPFTIME_HANDLER_NONE)
 			return bad(im, h, "fd %d is already used in '%s'", h->fd,
 				   bpftime_shm__name(im->shm));
 	}
@@ -1020,7 +1020,7 @@ static int check_refs(struct import *im)
 		if (strlen(im->pins[i].path) >= BPFTIME_PIN_PATH_MAX)
 			return bad(im, NULL, "pin '%s': path too long", im->pins[i].path);
 		for (int j = 0; j < BPFTIME_MAX_PINS; j++) {
-			int r = bpftime_obj__pin_at(im->shm, j, path, sizeof(path));
+			int r = bpftime_obj_pin_at(im->shm, j, path, sizeof(path));
 
 			if (r == -EINVAL)
 				break;
@@ -1115,7 +1115,7 @@ static int parse_all(struct import *im, json_t *root, int single_fd)
 static int spare_fd(struct import *im)
 {
 	for (int fd = bpftime_shm__max_fd(im->shm) - 1; fd >= 0; fd--)
-		if (!find(im, fd) && bpftime_handler__type(im->shm, fd) == BPFTIME_HANDLER_NONE)
+		if (!find(im, fd) && bpftime_handler_get_type(im->shm, fd) == BPFTIME_HANDLER_NONE)
 			return fd;
 	return -EMFILE;
 }
@@ -1129,16 +1129,16 @@ static int apply_map(struct import *im, struct handler *h)
 
 		tmpl = spare_fd(im);
 		if (tmpl >= 0)
-			tmpl = bpftime_map__create(im->shm, tmpl, h->inner[0], "inner", h->inner[1],
+			tmpl = bpftime_map_create(im->shm, tmpl, h->inner[0], "inner", h->inner[1],
 						   h->inner[2], h->inner[3], &o);
 		if (tmpl < 0)
 			return tmpl;
 		h->mopts.inner_map_fd = tmpl;
 	}
-	fd = bpftime_map__create(im->shm, h->fd, h->map_type, h->name, h->key_size, h->value_size,
+	fd = bpftime_map_create(im->shm, h->fd, h->map_type, h->name, h->key_size, h->value_size,
 				 h->max_entries, &h->mopts);
 	if (tmpl >= 0)
-		bpftime_handler__close(im->shm, tmpl);
+		bpftime_handler_close(im->shm, tmpl);
 	if (fd < 0)
 		return fd;
 	h->created = fd;
@@ -1148,7 +1148,7 @@ static int apply_map(struct import *im, struct handler *h)
 		/* a stack was exported top first: push it back bottom first */
 		size_t k = h->map_type == BPFTIME_MAP_STACK ? h->ndata - 1 - j : j;
 
-		err = bpftime_map__update(im->shm, fd, is_queue(h->map_type) ? NULL : h->data[k].key,
+		err = bpftime_map_update_elem(im->shm, fd, is_queue(h->map_type) ? NULL : h->data[k].key,
 					  h->data[k].value, BPFTIME_ANY);
 		if (err)
 			break;
@@ -1159,7 +1159,7 @@ static int apply_map(struct import *im, struct handler *h)
 static int apply_fd_map_data(struct import *im, struct handler *h)
 {
 	for (size_t j = 0; j < h->ndata; j++) {
-		int err = bpftime_map__update(im->shm, h->fd, h->data[j].key, h->data[j].value,
+		int err = bpftime_map_update_elem(im->shm, h->fd, h->data[j].key, h->data[j].value,
 					      BPFTIME_ANY);
 
 		if (err)
@@ -1181,7 +1181,7 @@ static int apply_one(struct import *im, struct handler *h)
 
 	switch (h->kind) {
 	case K_BTF:
-		fd = bpftime_btf__create(im->shm, h->fd, h->btf, h->btf_size);
+		fd = bpftime_btf_create(im->shm, h->fd, h->btf, h->btf_size);
 		break;
 	case K_MAP:
 		return apply_map(im, h);
@@ -1194,26 +1194,26 @@ static int apply_one(struct import *im, struct handler *h)
 			     .line_info = h->linfo, .line_info_rec_size = h->linfo_rec,
 			     .line_info_cnt = (uint32_t)(h->linfo_len / h->linfo_rec));
 
-		fd = bpftime_prog__create(im->shm, h->fd, h->prog_type, h->name,
+		fd = bpftime_prog_create(im->shm, h->fd, h->prog_type, h->name,
 					  (const struct bpftime_insn *)h->insns, h->cnt, &o);
 		if (fd >= 0 && h->aot) {
 			h->created = fd;
-			return bpftime_prog__set_aot(im->shm, fd, h->aot, h->aot_size);
+			return bpftime_prog_set_aot(im->shm, fd, h->aot, h->aot_size);
 		}
 		break;
 	}
 	case K_PERF:
-		fd = bpftime_perf_event__create(im->shm, h->fd, &h->popts);
+		fd = bpftime_perf_event_create(im->shm, h->fd, &h->popts);
 		if (fd >= 0 && h->enabled) {
 			h->created = fd;
-			return bpftime_perf_event__enable(im->shm, fd, true);
+			return bpftime_perf_event_enable(im->shm, fd, true);
 		}
 		break;
 	case K_LINK:
-		fd = bpftime_link__create(im->shm, h->fd, h->prog_fd, h->target_fd, &h->lopts);
+		fd = bpftime_link_create(im->shm, h->fd, h->prog_fd, h->target_fd, &h->lopts);
 		break;
 	case K_DUP:
-		fd = bpftime_handler__dup(im->shm, h->of, h->fd);
+		fd = bpftime_handler_dup(im->shm, h->of, h->fd);
 		break;
 	default:
 		return -EINVAL;
@@ -1226,10 +1226,10 @@ static int apply_one(struct import *im, struct handler *h)
 static void undo(struct import *im)
 {
 	for (size_t i = im->pins_done; i-- > 0;)
-		bpftime_obj__unpin(im->shm, im->pins[i].path);
+		bpftime_obj_unpin(im->shm, im->pins[i].path);
 	for (size_t i = im->n; i-- > 0;)
 		if (im->h[i].created >= 0)
-			bpftime_handler__close(im->shm, im->h[i].created);
+			bpftime_handler_close(im->shm, im->h[i].created);
 }
 
 static int apply_all(struct import *im)
@@ -1256,7 +1256,7 @@ static int apply_all(struct import *im)
 		h = &im->h[i];
 		what = "adding its attach fds";
 		for (size_t j = 0; !err && h->kind == K_PROG && j < h->nattach; j++)
-			err = bpftime_prog__add_attach_fd(im->shm, h->fd, h->attach_fds[j]);
+			err = bpftime_prog_add_attach_fd(im->shm, h->fd, h->attach_fds[j]);
 		if (err)
 			goto fail;
 		what = "storing its contents";
@@ -1282,7 +1282,7 @@ static int apply_all(struct import *im)
 		for (size_t i = 0; i < im->n; i++) {
 			h = &im->h[i];
 			if (h->kind != K_DUP || h->created >= 0 ||
-			    bpftime_handler__type(im->shm, h->of) == BPFTIME_HANDLER_NONE)
+			    bpftime_handler_get_type(im->shm, h->of) == BPFTIME_HANDLER_NONE)
 				continue;
 			err = apply_one(im, h);
 			if (err)
@@ -1296,21 +1296,21 @@ static int apply_all(struct import *im)
 	for (size_t i = 0; i < im->n; i++) {
 		h = &im->h[i];
 		if (h->kind == K_MAP && h->frozen)
-			err = bpftime_map__freeze(im->shm, h->fd);
+			err = bpftime_map_freeze(im->shm, h->fd);
 		if (err)
 			goto fail;
 	}
 	what = "pinning it";
 	for (size_t i = 0; i < im->npins; i++) {
 		h = find(im, im->pins[i].fd);
-		err = bpftime_obj__pin(im->shm, im->pins[i].fd, im->pins[i].path);
+		err = bpftime_obj_pin(im->shm, im->pins[i].fd, im->pins[i].path);
 		if (err)
 			goto fail;
 		im->pins_done++;
 	}
 	/* imported state belongs to nobody: it outlives this tool */
 	for (size_t i = 0; i < im->n; i++)
-		bpftime_handler__set_owner(im->shm, im->h[i].fd, 0);
+		bpftime_handler_set_owner(im->shm, im->h[i].fd, 0);
 	return 0;
 fail:
 	undo(im);

@@ -361,7 +361,7 @@ static int cmd_run(int argc, char **argv)
 	shm = open_shm();
 	if (!shm)
 		goto out;
-	if (bpftime_handler__type(shm, (int)id) != BPFTIME_HANDLER_PROG) {
+	if (bpftime_handler_get_type(shm, (int)id) != BPFTIME_HANDLER_PROG) {
 		tool_err("no program with id %ld in '%s' (`bpftimetool export` lists the handlers)",
 			 id, shm_name());
 		goto out;

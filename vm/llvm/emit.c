@@ -542,18 +542,18 @@ static int emit_lddw(struct emit *e, uint32_t pc, const struct bpftime_insn *ins
 		return 0;
 	}
 	switch (orig->src) {
-	case INSN_PSEUDO_IMM64:
-	case INSN_PSEUDO_FUNC: /* VM_FUNC_BASE + pc: the same in every process */
+	case BPFTIME_PSEUDO_IMM64:
+	case BPFTIME_PSEUDO_FUNC: /* VM_FUNC_BASE + pc: the same in every process */
 		v = c64(e, value);
 		break;
-	case INSN_PSEUDO_MAP_FD:
-	case INSN_PSEUDO_MAP_VALUE:
+	case BPFTIME_PSEUDO_MAP_FD:
+	case BPFTIME_PSEUDO_MAP_VALUE:
 		map = call_ext(e, declare_ext(e, &e->map_by_fd, LLVM_MAP_BY_FD_SYM, e->t32),
 			       c32(e, (uint32_t)orig->imm));
 		v = map;
 		break;
-	case INSN_PSEUDO_MAP_IDX:
-	case INSN_PSEUDO_MAP_IDX_VALUE:
+	case BPFTIME_PSEUDO_MAP_IDX:
+	case BPFTIME_PSEUDO_MAP_IDX_VALUE:
 		map = call_ext(e, declare_ext(e, &e->map_by_idx, LLVM_MAP_BY_IDX_SYM, e->t32),
 			       c32(e, (uint32_t)orig->imm));
 		v = map;
@@ -563,7 +563,7 @@ static int emit_lddw(struct emit *e, uint32_t pc, const struct bpftime_insn *ins
 				  "pc %u: lddw pseudo source %u cannot be compiled ahead of time",
 				  pc, orig->src);
 	}
-	if (orig->src == INSN_PSEUDO_MAP_VALUE || orig->src == INSN_PSEUDO_MAP_IDX_VALUE) {
+	if (orig->src == BPFTIME_PSEUDO_MAP_VALUE || orig->src == BPFTIME_PSEUDO_MAP_IDX_VALUE) {
 		v = call_ext(e, declare_ext(e, &e->map_val, LLVM_MAP_VAL_SYM, e->t64), v);
 		v = LLVMBuildAdd(e->b, v, c64(e, (uint32_t)orig[1].imm), "");
 	}
@@ -702,7 +702,7 @@ static int emit_insn(struct emit *e, uint32_t pc)
 		emit_cond_jmp(e, pc, insn, true, true);
 		return 0;
 	case OP_CALL:
-		if (insn->src == INSN_CALL_HELPER) {
+		if (insn->src == BPFTIME_CALL_HELPER) {
 			if ((uint32_t)insn->imm > BPFTIME_MAX_HELPER_ID ||
 			    !e->vm->helpers[insn->imm])
 				return llvm_error(e->vm, EINVAL, "pc %u: unknown helper %d", pc,
@@ -710,7 +710,7 @@ static int emit_insn(struct emit *e, uint32_t pc)
 			set(e, 0, call_helper(e, (uint32_t)insn->imm));
 			return 0;
 		}
-		if (insn->src == INSN_CALL_LOCAL) {
+		if (insn->src == BPFTIME_CALL_LOCAL) {
 			idx = find_entry(e, pc + 1 + (uint32_t)insn->imm);
 			if (idx < 0)
 				return llvm_error(e->vm, EINVAL, "pc %u: bad call target", pc);
@@ -892,7 +892,7 @@ static int emit_sub(struct emit *e, uint32_t i)
 	return emit_body(e, e->entries[i]);
 }
 
-/* bpf_sub_<pc>(r1..r5): the callback entry for vm_call_func(), a fresh
+/* bpf_sub_<pc>(r1..r5): the callback entry for bpftime_vm__call_func(), a fresh
  * program whose first frame is this subprogram. */
 static void emit_callback_entry(struct emit *e, uint32_t i)
 {
@@ -947,9 +947,9 @@ static int find_entries(struct emit *e)
 		const struct bpftime_insn *insn = &e->orig[pc];
 		int64_t t = -1;
 
-		if (insn->code == OP_CALL && insn->src == INSN_CALL_LOCAL)
+		if (insn->code == OP_CALL && insn->src == BPFTIME_CALL_LOCAL)
 			t = (int64_t)pc + 1 + insn->imm;
-		else if (insn->code == OP_LDDW && insn->src == INSN_PSEUDO_FUNC)
+		else if (insn->code == OP_LDDW && insn->src == BPFTIME_PSEUDO_FUNC)
 			t = (int64_t)pc + 1 + insn->imm;
 		if (insn->code == OP_LDDW)
 			pc++;

@@ -56,7 +56,7 @@ static int find_callbacks(struct bpftime_vm *vm, struct llvm_jit *state)
 		if (insn->code != OP_LDDW)
 			continue;
 		pc++;
-		if (insn->src != INSN_PSEUDO_FUNC)
+		if (insn->src != BPFTIME_PSEUDO_FUNC)
 			continue;
 		target = (uint32_t)((int64_t)pc + insn->imm); /* pc is the second slot */
 		for (size_t i = 0; i < state->ncallbacks; i++)

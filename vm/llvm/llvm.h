@@ -21,7 +21,7 @@ struct bpftime_vm;
 #define VM_LLVM_LIB_NAME   "libbpftime-llvm.so"
 /* Compiled code exports, for each subprogram used as a function value (a
  * callback of bpf_loop and the like), uint64_t bpf_sub_<pc>(r1, ..., r5):
- * the subprogram run as a fresh program, for vm_call_func(). */
+ * the subprogram run as a fresh program, for bpftime_vm__call_func(). */
 #define VM_LLVM_SUB_PFX	   "bpf_sub_"
 
 struct vm_llvm_ops {

@@ -1,4 +1,4 @@
-/* tools/bpftime-aot/bpf_elf.c: reads the programs of a clang-built eBPF ELF
+/* runtime/object.c: reads the programs of a clang-built eBPF ELF
  * object and links them for our VM without the kernel: libbpf parses the
  * object (programs, maps in its order), libelf gives the relocations, which
  * libbpf only applies while loading into the kernel.
@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include <bpf/libbpf.h>
-#include "bpf_elf.h"
+#include "object.h"
 
 #define INSN_SZ	       8
 #define OP_CALL	       0x85
@@ -281,7 +281,7 @@ static size_t find_section(struct elf_obj *o, const char *name)
 	return 0;
 }
 
-static int link_prog(struct elf_obj *o, struct bpf_program *bp, struct aot_prog *p)
+static int link_prog(struct elf_obj *o, struct bpf_program *bp, struct rt_elf_prog *p)
 {
 	const char *name = bpf_program__name(bp);
 	size_t n = bpf_program__insn_cnt(bp), sec_idx, off = 0, total;
@@ -360,13 +360,13 @@ static bool libbpf_survives(const char *path)
 	return WIFEXITED(status) && !WEXITSTATUS(status); /* (ASan exits 1 on a crash) */
 }
 
-int aot_progs__open(const char *path, struct aot_prog **progs, size_t *nprogs, char *err,
+int rt_elf_open(const char *path, struct rt_elf_prog **progs, size_t *nprogs, char *err,
 		    size_t err_sz)
 {
 	struct elf_obj o = { .fd = -1, .err = err, .err_sz = err_sz };
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
 	struct bpf_object *obj = NULL;
-	struct aot_prog *out = NULL;
+	struct rt_elf_prog *out = NULL;
 	struct bpf_program *bp;
 	struct bpf_map *map;
 	size_t n = 0, i = 0;
@@ -431,7 +431,7 @@ int aot_progs__open(const char *path, struct aot_prog **progs, size_t *nprogs, c
 	out = NULL;
 	ret = 0;
 out:
-	aot_progs__free(out, n);
+	rt_elf_free(out, n);
 	bpf_object__close(obj);
 	free(o.map_names);
 	free(o.map_internal);
@@ -443,7 +443,7 @@ out:
 	return ret;
 }
 
-void aot_progs__free(struct aot_prog *progs, size_t nprogs)
+void rt_elf_free(struct rt_elf_prog *progs, size_t nprogs)
 {
 	for (size_t i = 0; progs && i < nprogs; i++) {
 		free(progs[i].name);

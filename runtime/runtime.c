@@ -1,4 +1,4 @@
-/* helpers/runtime.c: the glue between the segment and the VM: builds the
+/* runtime/runtime.c: the glue between the segment and the VM: builds the
  * VM of a stored program (instructions from the segment, lddw pseudo
  * sources resolved to this process's map handles and value addresses,
  * every helper registered, tail calls through PROG_ARRAY maps), picks and
@@ -23,91 +23,12 @@
 #include <bpftime/map.h>
 #include <bpftime/shm.h>
 #include "internal.h"
-#include "vm/insn.h"
+#include "helpers/helpers.h"
+#include <bpftime/insn.h>
 #include "common/compiler.h"
 #include "common/log.h"
 
-#define RT_ID_BUCKETS 1024
-
-/* ---- the helper table (helpers.def) ---------------------------------- */
-
-static const struct {
-	uint32_t id;
-	const char *name;
-	bpftime_helper_fn fn;
-} builtin_helpers[] = {
-#define HELPER(name, id, nargs) { id, #name, helper_##name },
-#include "helpers.def"
-};
-
-static const char *const helper_names[BPFTIME_MAX_HELPER_ID + 1] = {
-#define HELPER(name, id, nargs) [id] = #name,
-#define HELPER_EXT(name, id, nargs) [id] = #name,
-#define HELPER_VM(name, id, nargs) [id] = #name,
-#include "helpers.def"
-};
-
-/* every id fits the VM's table; nargs is what the kernel's prototype takes */
-#define HELPER(name, id, nargs)                                                                    \
-	_Static_assert((id) > 0 && (id) <= BPFTIME_MAX_HELPER_ID && (nargs) <= 5, #name);
-#define HELPER_EXT(name, id, nargs) HELPER(name, id, nargs)
-#define HELPER_VM(name, id, nargs) HELPER(name, id, nargs)
-#include "helpers.def"
-
-int bpftime_helpers__register(struct bpftime_vm *vm)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(builtin_helpers); i++) {
-		int err = bpftime_vm__register_helper(vm, builtin_helpers[i].id,
-						      builtin_helpers[i].name, builtin_helpers[i].fn);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-const char *bpftime_helper__name(uint32_t id)
-{
-	return id <= BPFTIME_MAX_HELPER_ID ? helper_names[id] : NULL;
-}
-
 /* ---- the runtime ------------------------------------------------------ */
-
-struct rt_prog {
-	uint32_t id;
-	int err;	       /* vm NULL: why it cannot be built */
-	struct bpftime_vm *vm;
-	_Atomic(struct rt_prog *) id_next; /* bucket chain */
-	struct rt_prog *all_next;
-};
-
-struct rt_fd {
-	uint32_t gen, id;
-	struct bpftime_vm *vm;
-	struct rt_fd *all_next;
-};
-
-struct rt_ext_helper {
-	uint32_t id;
-	char name[32];
-	bpftime_helper_fn fn;
-};
-
-struct bpftime_runtime {
-	struct bpftime_shm *shm;
-	enum bpftime_engine engine;
-	bool no_fallback;
-	int *fd_array;
-	size_t fd_array_cnt;
-	pthread_mutex_t lock;
-	struct rt_prog *all_progs;
-	struct rt_fd *all_fds;
-	struct rt_ext_helper *ext;
-	size_t next;
-	int max_fd;
-	struct bpftime_runtime *live_next;
-	_Atomic(struct rt_prog *) by_id[RT_ID_BUCKETS];
-	_Atomic(struct rt_fd *) by_fd[];
-};
 
 static int set_errno(int err)
 {
@@ -264,51 +185,8 @@ int bpftime_runtime__set_helper(struct bpftime_runtime *rt, uint32_t id, const c
 	rt->ext[i].id = id;
 	rt->ext[i].fn = fn;
 	snprintf(rt->ext[i].name, sizeof(rt->ext[i].name), "%s",
-		 name ? name : (helper_names[id] ? helper_names[id] : ""));
+		 name ? name : (bpftime_helper__name(id) ? bpftime_helper__name(id) : ""));
 	pthread_mutex_unlock(&rt->lock);
-	return 0;
-}
-
-/* lddw pseudo sources (the kernel's BPF_PSEUDO_*): map fd -> handle, map
- * value -> address of key 0's value plus the offset (direct value access is
- * for arrays, as in the kernel: .data, .rodata, .bss) */
-static int resolve_lddw(void *user_ctx, unsigned int src, int32_t imm, int32_t next_imm,
-			uint64_t *value)
-{
-	struct bpftime_runtime *rt = user_ctx;
-	struct bpftime_map *map;
-	uint32_t key = 0;
-	char *base;
-	int fd = imm;
-
-	switch (src) {
-	case INSN_PSEUDO_MAP_IDX:
-	case INSN_PSEUDO_MAP_IDX_VALUE:
-		if (imm < 0 || (size_t)imm >= rt->fd_array_cnt)
-			return -EINVAL; /* no fd_array, or the index is beyond it */
-		fd = rt->fd_array[imm];
-		break;
-	case INSN_PSEUDO_MAP_FD:
-	case INSN_PSEUDO_MAP_VALUE:
-		break;
-	default:
-		return -EINVAL;
-	}
-	map = bpftime_map__handle(rt->shm, fd);
-	if (!map)
-		return -EBADF;
-	if (src == INSN_PSEUDO_MAP_FD || src == INSN_PSEUDO_MAP_IDX) {
-		*value = (uint64_t)(uintptr_t)map;
-		return 0;
-	}
-	if (bpftime_map__type(map) != BPFTIME_MAP_ARRAY)
-		return -EINVAL;
-	if (next_imm < 0 || (uint32_t)next_imm >= bpftime_map__value_size(map))
-		return -EINVAL;
-	base = bpftime_map_lookup_elem(map, &key);
-	if (!base)
-		return -EINVAL;
-	*value = (uint64_t)(uintptr_t)(base + next_imm);
 	return 0;
 }
 
@@ -337,7 +215,7 @@ static int select_engine(struct bpftime_runtime *rt, struct bpftime_vm *vm, int 
 	if (engine == BPFTIME_ENGINE_INTERP)
 		return bpftime_vm__compile(vm, engine);
 	if (engine == BPFTIME_ENGINE_AOT) {
-		obj = bpftime_prog__aot(rt->shm, fd, &size);
+		obj = bpftime_prog_aot(rt->shm, fd, &size);
 		if (!obj) {
 			pr_warn("prog %d '%s' has no AOT object: compile one with bpftime-aot and store it with the program\n",
 				fd, name);
@@ -378,13 +256,13 @@ static int build_vm(struct bpftime_runtime *rt, int fd, struct bpftime_vm **out)
 	size_t cnt;
 	int err;
 
-	err = bpftime_prog__info(rt->shm, fd, &info);
+	err = bpftime_prog_get_info(rt->shm, fd, &info);
 	if (err)
 		return -EBADF;
-	insns = bpftime_prog__insns(rt->shm, fd, &cnt);
+	insns = bpftime_prog_insns(rt->shm, fd, &cnt);
 	if (!insns)
 		return -EBADF;
-	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = info.name, .resolve_lddw = resolve_lddw,
+	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = info.name, .resolve_lddw = rt_resolve_lddw,
 		     .tail_call = tail_call, .user_ctx = rt);
 	vm = bpftime_vm__new(&opts);
 	if (!vm)
@@ -447,14 +325,14 @@ static struct bpftime_vm *get_prog(struct bpftime_runtime *rt, uint32_t id, int 
 		if (p)
 			goto out;
 		if (fd < 0)
-			fd = bpftime_handler__fd_by_id(rt->shm, id);
+			fd = bpftime_handler_fd_by_id(rt->shm, id);
 		if (fd < 0) {
 			*err = -EBADF;
 			goto out;
 		}
 		*err = build_vm(rt, fd, &vm);
 		/* the slot may have been reused while we built: check it still is @id */
-		if (bpftime_handler__info(rt->shm, fd, &info) || info.id != id) {
+		if (bpftime_handler_get_info(rt->shm, fd, &info) || info.id != id) {
 			bpftime_vm__free(vm);
 			*err = -EAGAIN;
 			goto out;
@@ -486,7 +364,7 @@ static struct bpftime_vm *tail_call(void *user_ctx, uint64_t map, uint64_t index
 	/* the index is a u32, as in the kernel */
 	if (!m || bpftime_map__type(m) != BPFTIME_MAP_PROG_ARRAY)
 		return NULL;
-	id = bpftime_map_prog_array_get(m, (uint32_t)index);
+	id = bpftime_map__prog_array_get(m, (uint32_t)index);
 	if (!id)
 		return NULL;
 	p = find_id(rt, id);
@@ -504,7 +382,7 @@ struct bpftime_vm *bpftime_runtime__prog(struct bpftime_runtime *rt, int fd)
 
 	if (!rt)
 		return errno = EINVAL, NULL;
-	if (bpftime_handler__info(rt->shm, fd, &info) || info.type != BPFTIME_HANDLER_PROG)
+	if (bpftime_handler_get_info(rt->shm, fd, &info) || info.type != BPFTIME_HANDLER_PROG)
 		return errno = EBADF, NULL;
 	f = atomic_load_explicit(&rt->by_fd[fd], memory_order_acquire);
 	if (likely(f && f->gen == info.gen && f->id == info.id))
@@ -514,7 +392,7 @@ struct bpftime_vm *bpftime_runtime__prog(struct bpftime_runtime *rt, int fd)
 		if (vm || err != -EAGAIN)
 			break;
 		/* reused while we built it: take what is there now */
-		if (bpftime_handler__info(rt->shm, fd, &info) ||
+		if (bpftime_handler_get_info(rt->shm, fd, &info) ||
 		    info.type != BPFTIME_HANDLER_PROG)
 			return errno = EBADF, NULL;
 	}

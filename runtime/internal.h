@@ -1,0 +1,57 @@
+/* runtime/internal.h: the runtime object, shared by runtime.c (the cache
+ * of built VMs, engines, tail calls) and lddw.c (pseudo sources).
+ * Internal to runtime/. */
+#ifndef BPFTIME_RUNTIME_INTERNAL_H
+#define BPFTIME_RUNTIME_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <bpftime/runtime.h>
+
+#define RT_ID_BUCKETS 1024
+
+struct rt_prog {
+	uint32_t id;
+	int err;	       /* vm NULL: why it cannot be built */
+	struct bpftime_vm *vm;
+	_Atomic(struct rt_prog *) id_next; /* bucket chain */
+	struct rt_prog *all_next;
+};
+
+struct rt_fd {
+	uint32_t gen, id;
+	struct bpftime_vm *vm;
+	struct rt_fd *all_next;
+};
+
+struct rt_ext_helper {
+	uint32_t id;
+	char name[32];
+	bpftime_helper_fn fn;
+};
+
+struct bpftime_runtime {
+	struct bpftime_shm *shm;
+	enum bpftime_engine engine;
+	bool no_fallback;
+	int *fd_array;
+	size_t fd_array_cnt;
+	pthread_mutex_t lock;
+	struct rt_prog *all_progs;
+	struct rt_fd *all_fds;
+	struct rt_ext_helper *ext;
+	size_t next;
+	int max_fd;
+	struct bpftime_runtime *live_next;
+	_Atomic(struct rt_prog *) by_id[RT_ID_BUCKETS];
+	_Atomic(struct rt_fd *) by_fd[];
+};
+
+/* lddw.c: the VM's bpftime_lddw_fn for programs of the runtime @user_ctx */
+int rt_resolve_lddw(void *user_ctx, unsigned int src, int32_t imm, int32_t next_imm,
+		    uint64_t *value);
+
+#endif /* BPFTIME_RUNTIME_INTERNAL_H */
