@@ -29,7 +29,7 @@ static inline char *pelem(struct bpftime_map *h, uint32_t idx, uint32_t cpu)
 	return h->priv + ((size_t)idx * h->ncpus + cpu) * h->vsize8;
 }
 
-static int array_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
+static int array_alloc_check(struct bpftime_shm *shm, struct map_record *m)
 {
 	bool percpu = m->map_type == BPFTIME_MAP_PERCPU_ARRAY;
 
@@ -48,14 +48,14 @@ static int array_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
 	return 0;
 }
 
-static int fd_array_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
+static int fd_array_alloc_check(struct bpftime_shm *shm, struct map_record *m)
 {
 	if (m->value_size != 4 || m->map_flags & BPFTIME_F_MMAPABLE)
 		return -EINVAL;
 	return array_alloc_check(shm, m);
 }
 
-static int array_alloc(struct bpftime_shm *shm, struct shm_map *m)
+static int array_alloc(struct bpftime_shm *shm, struct map_record *m)
 {
 	uint64_t n = m->map_type == BPFTIME_MAP_PERCPU_ARRAY ? shm->ncpus : 1;
 	uint64_t size = (uint64_t)MAP_ROUND8(m->value_size) * m->max_entries * n;
@@ -79,7 +79,7 @@ static int array_alloc(struct bpftime_shm *shm, struct shm_map *m)
 	return 0;
 }
 
-static void fd_array_release(struct bpftime_shm *shm, struct shm_map *m)
+static void fd_array_release(struct bpftime_shm *shm, struct map_record *m)
 {
 	uint64_t *slots = shm_ptr(shm, m->priv_off);
 

@@ -483,7 +483,7 @@ static void lru_spares_init(struct bpftime_shm *shm, struct htab *t, uint64_t ch
 	}
 }
 
-static int htab_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
+static int htab_alloc_check(struct bpftime_shm *shm, struct map_record *m)
 {
 	bool lru =
 		m->map_type == BPFTIME_MAP_LRU_HASH || m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
@@ -510,7 +510,7 @@ static int htab_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
 	return 0;
 }
 
-static int htab_alloc(struct bpftime_shm *shm, struct shm_map *m)
+static int htab_alloc(struct bpftime_shm *shm, struct map_record *m)
 {
 	bool lru =
 		m->map_type == BPFTIME_MAP_LRU_HASH || m->map_type == BPFTIME_MAP_LRU_PERCPU_HASH;
@@ -606,7 +606,7 @@ static int htab_handle_init(struct bpftime_map *h)
 
 /* Drops the references the elements of a map of maps hold and frees the
  * element chunks (the rest are the map's allocs[], freed by shm/). */
-void htab_release(struct bpftime_shm *shm, struct shm_map *m)
+void htab_release(struct bpftime_shm *shm, struct map_record *m)
 {
 	struct htab *t;
 	_Atomic uint64_t *buckets;

@@ -1,6 +1,6 @@
 /* maps/internal.h: the map ops table and the per-process map handle.
  *
- * A map is a struct shm_map (shm/layout.h) in the segment plus its storage
+ * A map is a struct map_record in the segment plus its storage
  * (priv_off and the allocs[] blocks it owns).  struct bpftime_map is this
  * process's handle: addresses resolved once, so the in-program paths are a
  * few loads away from the data.  map.c does the checks that the kernel's
@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <bpftime/map.h>
-#include "shm/internal.h"
+#include "shm/store.h"
 
 #ifndef ENOTSUPP
 #define ENOTSUPP 524 /* the kernel's internal "not supported", which bpf(2) leaks */
@@ -23,15 +23,39 @@
 
 #define MAP_ROUND8(x) (((x) + 7u) & ~7u)
 
+#define MAP_ALLOCS 8
+
+/* A map in the segment: a record of the store's kind BPFTIME_HANDLER_MAP
+ * (registered by map.c, see shm/store.h).  Fixed size and layout: a change
+ * bumps SHM_ABI_VERSION (shm/layout.h). */
+struct map_record {
+	struct shm_obj obj;
+	struct shm_defer defer; /* the store's grace-period entry: right after obj */
+	uint32_t map_type;
+	uint32_t key_size;
+	uint32_t value_size;
+	uint32_t max_entries;
+	uint32_t map_flags;
+	int32_t spin_lock_off; /* -1: none */
+	uint32_t btf_fd, btf_key_type_id, btf_value_type_id, btf_vmlinux_value_type_id;
+	uint64_t map_extra;
+	uint32_t inner_type, inner_key_size, inner_value_size, inner_max_entries, inner_flags;
+	_Atomic uint32_t frozen;
+	uint64_t priv_off;		 /* type-specific state */
+	uint64_t priv2_off;		 /* more of it (lpm: prefix counts) */
+	uint64_t mmap_off, mmap_len;	 /* region a mmap of the fd shows (0: none) */
+	uint64_t allocs[MAP_ALLOCS]; /* arena blocks the map owns, freed with it */
+};
+
 struct bpftime_map;
 
 struct map_ops {
 	/* checks the attributes (m filled from the create call) and allocates
 	 * the storage; 0 or -errno (the kernel's codes) */
-	int (*alloc_check)(struct bpftime_shm *shm, struct shm_map *m);
-	int (*alloc)(struct bpftime_shm *shm, struct shm_map *m);
+	int (*alloc_check)(struct bpftime_shm *shm, struct map_record *m);
+	int (*alloc)(struct bpftime_shm *shm, struct map_record *m);
 	/* drops references the map holds (fd maps), before its blocks are freed */
-	void (*release)(struct bpftime_shm *shm, struct shm_map *m);
+	void (*release)(struct bpftime_shm *shm, struct map_record *m);
 	/* per-process handle setup/teardown (ring buffer mappings) */
 	int (*handle_init)(struct bpftime_map *h);
 	void (*handle_fini)(struct bpftime_map *h);
@@ -59,7 +83,7 @@ struct map_ops {
 struct bpftime_map {
 	const struct map_ops *ops;
 	struct bpftime_shm *shm;
-	struct shm_map *m;
+	struct map_record *m;
 	char *priv;  /* shm_ptr(m->priv_off) */
 	uint32_t id; /* m->obj.id when the handle was made: detects reuse */
 	uint32_t type;
@@ -91,13 +115,13 @@ extern const struct map_ops map_lpm_ops, map_queue_ops, map_stack_ops, map_bloom
 /* map.c */
 const struct map_ops *map_ops_of(uint32_t type);
 /* records an arena block as owned by the map (freed with it); -ENOMEM if 0 */
-int map_own(struct shm_map *m, uint64_t off);
+int map_own(struct map_record *m, uint64_t off);
 /* this thread's tid (cached; reset in a forked child) */
 uint32_t map_self_tid(void);
 /* the CPU slot an in-program per-CPU access uses */
 uint32_t map_this_cpu(const struct bpftime_map *h);
 /* the handle for a map object (refs held by fd maps) */
-struct bpftime_map *map_handle_of_obj(struct bpftime_shm *shm, struct shm_map *m);
+struct bpftime_map *map_handle_of_obj(struct bpftime_shm *shm, struct map_record *m);
 
 /* bpf_spin_lock in a value (BPF_F_LOCK) */
 void map_value_lock(const struct bpftime_map *h, void *value);
@@ -115,7 +139,7 @@ int map_fd_sys_value(struct bpftime_map *h, uint64_t obj_off, void *value);
 /* hash.c internals used by lpm.c */
 void *htab_lookup_elem_key(struct bpftime_map *h, const void *key);
 int htab_count(struct bpftime_map *h);
-void htab_release(struct bpftime_shm *shm, struct shm_map *m);
+void htab_release(struct bpftime_shm *shm, struct map_record *m);
 
 /* a 32-bit hash of @len bytes (hash.c) */
 uint32_t map_hash(const void *data, uint32_t len, uint32_t seed);

@@ -28,7 +28,7 @@ struct lpm {
 	_Atomic uint32_t counts[]; /* [max_plen + 1] */
 };
 
-static int lpm_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
+static int lpm_alloc_check(struct bpftime_shm *shm, struct map_record *m)
 {
 	UNUSED(shm);
 	if (!m->max_entries || !(m->map_flags & BPFTIME_F_NO_PREALLOC) ||
@@ -38,7 +38,7 @@ static int lpm_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
 	return 0;
 }
 
-static int lpm_alloc(struct bpftime_shm *shm, struct shm_map *m)
+static int lpm_alloc(struct bpftime_shm *shm, struct map_record *m)
 {
 	const struct map_ops *hops = &map_hash_ops;
 	uint32_t max_plen = (m->key_size - 4) * 8;

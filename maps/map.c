@@ -28,6 +28,7 @@
 	(BPFTIME_F_RDONLY | BPFTIME_F_WRONLY | BPFTIME_F_RDONLY_PROG | BPFTIME_F_WRONLY_PROG)
 
 struct handle_cache {
+	pthread_mutex_t lock; /* all, and making handles */
 	struct bpftime_map *all;
 	uint32_t n;
 	_Atomic(struct bpftime_map *) by_fd[];
@@ -85,11 +86,11 @@ static bool is_percpu(uint32_t type)
 	       type == BPFTIME_MAP_LRU_PERCPU_HASH;
 }
 
-int map_own(struct shm_map *m, uint64_t off)
+int map_own(struct map_record *m, uint64_t off)
 {
 	if (!off)
 		return -ENOMEM;
-	for (int i = 0; i < SHM_MAP_ALLOCS; i++) {
+	for (int i = 0; i < MAP_ALLOCS; i++) {
 		if (!m->allocs[i]) {
 			m->allocs[i] = off;
 			return 0;
@@ -213,7 +214,7 @@ void map_copy_value(const struct bpftime_map *h, void *dst, const void *src)
 
 /* ---- fd maps ---------------------------------------------------------- */
 
-static bool inner_compatible(const struct shm_map *outer, const struct shm_map *in)
+static bool inner_compatible(const struct map_record *outer, const struct map_record *in)
 {
 	return in->map_type == outer->inner_type && in->key_size == outer->inner_key_size &&
 	       in->value_size == outer->inner_value_size && in->map_flags == outer->inner_flags &&
@@ -247,7 +248,7 @@ uint64_t map_fd_get(struct bpftime_map *h, const void *value, int *err)
 	} else if (o->type != want) {
 		*err = want == BPFTIME_HANDLER_PERF_EVENT ? -EBADF : -EINVAL;
 	} else if (want == BPFTIME_HANDLER_MAP &&
-		   !inner_compatible(h->m, (const struct shm_map *)o)) {
+		   !inner_compatible(h->m, (const struct map_record *)o)) {
 		*err = -EINVAL;
 	} else {
 		off = shm_off(shm, o);
@@ -278,59 +279,80 @@ int map_fd_sys_value(struct bpftime_map *h, uint64_t obj_off, void *value)
 
 /* ---- handles ---------------------------------------------------------- */
 
-static void handles_free(struct bpftime_shm *shm)
+/* The kind's process-local state: every handle made in this process. */
+static void handles_free(struct bpftime_shm *shm, void *state)
 {
-	struct handle_cache *c = shm->handles;
+	struct handle_cache *c = state;
 	struct bpftime_map *h, *n;
 
+	UNUSED(shm);
+	if (!c)
+		return;
 	for (h = c->all; h; h = n) {
 		n = h->next;
 		if (h->ops->handle_fini)
 			h->ops->handle_fini(h);
 		free(h);
 	}
+	pthread_mutex_destroy(&c->lock);
 	free(c);
-	shm->handles = NULL;
 }
 
-static void map_release(struct bpftime_shm *shm, struct shm_map *m)
+static void map_release(struct bpftime_shm *shm, uint64_t off)
 {
+	struct map_record *m = shm_ptr(shm, off);
 	const struct map_ops *ops = map_ops_of(m->map_type);
 
 	if (ops && ops->release)
 		ops->release(shm, m);
 }
 
-__attribute__((constructor)) static void maps_register(void)
+static void map_free(struct bpftime_shm *shm, uint64_t off)
 {
-	shm_map_release_hook = map_release;
-	shm_handles_free_hook = handles_free;
+	struct map_record *m = shm_ptr(shm, off);
+
+	for (int i = 0; i < MAP_ALLOCS; i++)
+		shm_free(shm, m->allocs[i]);
 }
 
-/* Handle lock held. */
-static struct handle_cache *cache_get(struct bpftime_shm *shm)
-{
-	struct handle_cache *c = shm->handles;
+static const struct shm_kind_ops map_kind_ops = {
+	.release = map_release,
+	.free = map_free,
+	.close = handles_free,
+};
 
-	if (!c) {
-		c = calloc(1, sizeof(*c) + shm->max_fd * sizeof(c->by_fd[0]));
-		if (!c)
-			return NULL;
-		c->n = shm->max_fd;
-		__atomic_store_n(&shm->handles, c, __ATOMIC_RELEASE); /* read unlocked below */
+_Static_assert(offsetof(struct map_record, defer) == sizeof(struct shm_obj),
+	       "the store finds the grace-period entry right after the object head");
+
+/* Registers maps as a kind of the store on first use of @shm in this
+ * process; returns the handle cache, or NULL (ENOMEM). */
+static struct handle_cache *maps_attach(struct bpftime_shm *shm)
+{
+	struct handle_cache *c = shm_kind_state(shm, BPFTIME_HANDLER_MAP);
+
+	if (likely(c))
+		return c;
+	c = calloc(1, sizeof(*c) + shm->max_fd * sizeof(c->by_fd[0]));
+	if (!c)
+		return NULL;
+	c->n = shm->max_fd;
+	pthread_mutex_init(&c->lock, NULL);
+	if (shm_kind_register(shm, BPFTIME_HANDLER_MAP, &map_kind_ops, c)) {
+		handles_free(shm, c); /* another thread was first */
+		c = shm_kind_state(shm, BPFTIME_HANDLER_MAP);
 	}
 	return c;
 }
 
-struct bpftime_map *map_handle_of_obj(struct bpftime_shm *shm, struct shm_map *m)
+struct bpftime_map *map_handle_of_obj(struct bpftime_shm *shm, struct map_record *m)
 {
 	struct handle_cache *c;
 	struct bpftime_map *h = NULL;
 
-	pthread_mutex_lock(&shm->handles_lock);
-	c = cache_get(shm);
+	c = maps_attach(shm);
 	if (!c)
-		goto out;
+		return NULL;
+	pthread_mutex_lock(&c->lock);
 	for (h = c->all; h; h = h->next)
 		if (h->m == m && h->id == m->obj.id)
 			goto out;
@@ -357,14 +379,14 @@ struct bpftime_map *map_handle_of_obj(struct bpftime_shm *shm, struct shm_map *m
 	h->next = c->all;
 	c->all = h;
 out:
-	pthread_mutex_unlock(&shm->handles_lock);
+	pthread_mutex_unlock(&c->lock);
 	return h;
 }
 
 struct bpftime_map *bpftime_map_get_handle(struct bpftime_shm *shm, int fd)
 {
-	struct handle_cache *c = __atomic_load_n(&shm->handles, __ATOMIC_ACQUIRE);
-	struct shm_map *m;
+	struct handle_cache *c = shm_kind_state(shm, BPFTIME_HANDLER_MAP);
+	struct map_record *m;
 	struct bpftime_map *h;
 
 	/* warm: the slot (read as shm_slot_obj does, without the call) still
@@ -391,7 +413,7 @@ struct bpftime_map *bpftime_map_get_handle(struct bpftime_shm *shm, int fd)
 	h = map_handle_of_obj(shm, m);
 	if (!h)
 		return errno = ENOMEM, NULL;
-	c = __atomic_load_n(&shm->handles, __ATOMIC_ACQUIRE);
+	c = shm_kind_state(shm, BPFTIME_HANDLER_MAP);
 	atomic_store_explicit(&c->by_fd[fd], h, memory_order_release);
 	return h;
 }
@@ -434,7 +456,7 @@ int bpftime_map_create(struct bpftime_shm *shm, int fd, enum bpftime_map_type ty
 			uint32_t max_entries, const struct bpftime_map_create_opts *opts)
 {
 	const struct map_ops *ops = map_ops_of(type);
-	struct shm_map *m;
+	struct map_record *m;
 	uint64_t off;
 	uint32_t flags = opts ? opts->map_flags : 0;
 	int err;
@@ -443,6 +465,8 @@ int bpftime_map_create(struct bpftime_shm *shm, int fd, enum bpftime_map_type ty
 		return shm_err(-EINVAL);
 	if (!ops || !name_ok(name))
 		return shm_err(-EINVAL);
+	if (!maps_attach(shm))
+		return shm_err(-ENOMEM);
 	if (opts && opts->map_extra && type != BPFTIME_MAP_BLOOM_FILTER)
 		return shm_err(-EINVAL);
 	if ((flags & BPFTIME_F_RDONLY && flags & BPFTIME_F_WRONLY) ||
@@ -474,7 +498,7 @@ int bpftime_map_create(struct bpftime_shm *shm, int fd, enum bpftime_map_type ty
 		}
 	}
 	if (type == BPFTIME_MAP_ARRAY_OF_MAPS || type == BPFTIME_MAP_HASH_OF_MAPS) {
-		struct shm_map *in;
+		struct map_record *in;
 
 		in = opts ? shm_slot_obj(shm, opts->inner_map_fd, BPFTIME_HANDLER_MAP) : NULL;
 		if (!in) {
@@ -627,7 +651,7 @@ int bpftime_map_lookup_and_delete_elem(struct bpftime_shm *shm, int fd, const vo
 
 int bpftime_map_freeze(struct bpftime_shm *shm, int fd)
 {
-	struct shm_map *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
+	struct map_record *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
 	uint32_t zero = 0;
 
 	if (!m)
@@ -644,7 +668,7 @@ int bpftime_map_freeze(struct bpftime_shm *shm, int fd)
 
 int bpftime_map_get_info(struct bpftime_shm *shm, int fd, struct bpftime_map_info *info)
 {
-	struct shm_map *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
+	struct map_record *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
 
 	if (!m)
 		return shm_err(-EBADF);
@@ -676,7 +700,7 @@ int bpftime_map_get_info(struct bpftime_shm *shm, int fd, struct bpftime_map_inf
 
 int bpftime_map_mmap_region(struct bpftime_shm *shm, int fd, uint64_t *off, size_t *len)
 {
-	struct shm_map *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
+	struct map_record *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
 
 	if (!m)
 		return shm_err(-EBADF);

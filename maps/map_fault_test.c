@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <bpftime/log.h>
 #include <bpftime/map.h>
-#include "shm/internal.h"
+#include "shm/store.h"
 
 static char name[64];
 

@@ -17,7 +17,7 @@ struct qs {
 	uint64_t data_off;
 };
 
-static int qs_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
+static int qs_alloc_check(struct bpftime_shm *shm, struct map_record *m)
 {
 	UNUSED(shm);
 	if (m->key_size || !m->value_size || m->map_flags & ~QS_FLAGS || !m->max_entries)
@@ -27,7 +27,7 @@ static int qs_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
 	return 0;
 }
 
-static int qs_alloc(struct bpftime_shm *shm, struct shm_map *m)
+static int qs_alloc(struct bpftime_shm *shm, struct map_record *m)
 {
 	struct qs *q;
 	int err;
@@ -174,7 +174,7 @@ struct bloom {
 	uint64_t bits_off;
 };
 
-static int bloom_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
+static int bloom_alloc_check(struct bpftime_shm *shm, struct map_record *m)
 {
 	UNUSED(shm);
 	if (m->key_size || !m->value_size || !m->max_entries || m->map_flags & ~BLOOM_FLAGS ||
@@ -183,7 +183,7 @@ static int bloom_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
 	return 0;
 }
 
-static int bloom_alloc(struct bpftime_shm *shm, struct shm_map *m)
+static int bloom_alloc(struct bpftime_shm *shm, struct map_record *m)
 {
 	uint32_t nr = (uint32_t)(m->map_extra & 0xf) ?: 5;
 	uint64_t bits = (uint64_t)m->max_entries * nr * 7 / 5; /* n * k / ln 2 */

@@ -99,7 +99,7 @@ static struct rb_local *rb_find(const void *p)
 	return NULL;
 }
 
-static int rb_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
+static int rb_alloc_check(struct bpftime_shm *shm, struct map_record *m)
 {
 	if (m->key_size || m->value_size || (m->map_flags & ~BPFTIME_F_NUMA_NODE) ||
 	    !m->max_entries || (m->max_entries & (m->max_entries - 1)) ||
@@ -110,7 +110,7 @@ static int rb_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
 	return 0;
 }
 
-static int rb_alloc(struct bpftime_shm *shm, struct shm_map *m)
+static int rb_alloc(struct bpftime_shm *shm, struct map_record *m)
 {
 	size_t len = 2 * shm->page_size + m->max_entries;
 	char *base;

@@ -25,7 +25,7 @@ struct stk_bucket {
 	uint64_t ips[];
 };
 
-static int stk_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
+static int stk_alloc_check(struct bpftime_shm *shm, struct map_record *m)
 {
 	UNUSED(shm);
 	if (m->map_flags & ~STK_FLAGS || m->key_size != 4 || m->value_size < 8 ||
@@ -40,7 +40,7 @@ static int stk_alloc_check(struct bpftime_shm *shm, struct shm_map *m)
 	return 0;
 }
 
-static int stk_alloc(struct bpftime_shm *shm, struct shm_map *m)
+static int stk_alloc(struct bpftime_shm *shm, struct map_record *m)
 {
 	struct stk *s;
 	int err;

@@ -1,6 +1,6 @@
 /* shm/handlers.c: the handler table and the objects it refers to (programs,
- * perf events, links, BTF blobs; maps are created by maps/ through
- * shm_obj_new/shm_obj_install), pinned paths and owner bookkeeping.
+ * perf events, links, BTF blobs; maps are a kind maps/ registers, see
+ * store.h), pinned paths and owner bookkeeping.
  *
  * Slots change only under the table lock; readers do not lock: they load the
  * slot's type and object offset (the object outlives a racing close only as
@@ -56,12 +56,6 @@ void shm_obj_get(struct bpftime_shm *shm, uint64_t off)
 	atomic_fetch_add(&o->refcnt, 1);
 }
 
-/* Maps are freed after a grace period: an agent may be running a program
- * that uses a map at the moment its last reference goes (its loader exited,
- * say) and stops only when it sees the epoch change; until then the map's
- * memory must not be handed to anything else. */
-#define SHM_FREE_GRACE_NS 1000000000ULL
-
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -70,14 +64,49 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void map_free_now(struct bpftime_shm *shm, uint64_t off)
+int shm_kind_register(struct bpftime_shm *shm, uint32_t type, const struct shm_kind_ops *ops,
+		      void *state)
 {
-	struct shm_map *m = shm_ptr(shm, off);
+	int err = 0;
 
-	for (int i = 0; i < SHM_MAP_ALLOCS; i++)
-		shm_free(shm, m->allocs[i]);
-	m->obj.type = BPFTIME_HANDLER_NONE;
-	shm_free(shm, off);
+	/* shm/ frees the records of its own kinds itself */
+	if (type != BPFTIME_HANDLER_MAP || !ops)
+		return -EINVAL;
+	pthread_mutex_lock(&shm->kinds_lock);
+	if (shm->kinds[type].ops) {
+		err = -EEXIST;
+	} else {
+		__atomic_store_n(&shm->kinds[type].ops, ops, __ATOMIC_RELEASE);
+		__atomic_store_n(&shm->kinds[type].state, state, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&shm->kinds_lock);
+	return err;
+}
+
+static const struct shm_kind_ops *kind_ops(struct bpftime_shm *shm, uint32_t type)
+{
+	return type < SHM_KINDS ? __atomic_load_n(&shm->kinds[type].ops, __ATOMIC_ACQUIRE) : NULL;
+}
+
+/* Records of registered kinds (not shm/'s own) carry their grace-period
+ * entry right after struct shm_obj (store.h), so that this process can park
+ * and walk them without having their kind. */
+static struct shm_defer *defer_of(struct bpftime_shm *shm, uint64_t off)
+{
+	return (struct shm_defer *)((struct shm_obj *)shm_ptr(shm, off) + 1);
+}
+
+/* Puts the record at @off on the grace-period list; @released: its
+ * references are dropped already (its kind is registered here). */
+static void park(struct bpftime_shm *shm, uint64_t off, bool released)
+{
+	struct shm_defer *d = defer_of(shm, off);
+
+	d->ns = released ? mono_ns() | 1 : 0; /* never 0 once released */
+	shm_lock(&shm->hdr->defer_lock);
+	d->next = shm->hdr->defer_head;
+	shm->hdr->defer_head = off;
+	shm_unlock(&shm->hdr->defer_lock);
 }
 
 int shm_reap(struct bpftime_shm *shm, bool all)
@@ -91,21 +120,33 @@ int shm_reap(struct bpftime_shm *shm, bool all)
 	now = mono_ns();
 	shm_lock(&h->defer_lock);
 	for (pp = &h->defer_head; (off = *pp);) {
-		struct shm_map *m = shm_ptr(shm, off);
+		struct shm_defer *d = defer_of(shm, off);
+		uint32_t type = ((struct shm_obj *)shm_ptr(shm, off))->type;
 
-		if (all || now - m->defer_ns >= SHM_FREE_GRACE_NS) {
-			*pp = m->defer_next;
-			m->defer_next = list;
+		/* a record of a kind this process does not have waits for a
+		 * process that has it */
+		if (kind_ops(shm, type) && (all || !d->ns || now - d->ns >= SHM_FREE_GRACE_NS)) {
+			*pp = d->next;
+			d->next = list;
 			list = off;
 		} else {
-			pp = &m->defer_next;
+			pp = &d->next;
 		}
 	}
 	shm_unlock(&h->defer_lock);
 	while (list) {
+		struct shm_obj *o = shm_ptr(shm, list);
+		const struct shm_kind_ops *ops = kind_ops(shm, o->type);
+		struct shm_defer *d = defer_of(shm, list);
+
 		off = list;
-		list = ((struct shm_map *)shm_ptr(shm, off))->defer_next;
-		map_free_now(shm, off);
+		list = d->next;
+		if (!d->ns && ops->release)
+			ops->release(shm, off); /* parked by a process without the kind */
+		if (ops->free)
+			ops->free(shm, off);
+		o->type = BPFTIME_HANDLER_NONE;
+		shm_free(shm, off);
 		n++;
 	}
 	return n;
@@ -116,24 +157,13 @@ int bpftime_shm__reap(struct bpftime_shm *shm, bool all)
 	return shm_reap(shm, all);
 }
 
+/* The last reference to the record at @off is gone. */
 static void obj_free(struct bpftime_shm *shm, uint64_t off)
 {
 	struct shm_obj *o = shm_ptr(shm, off);
+	const struct shm_kind_ops *ops;
 
 	switch (o->type) {
-	case BPFTIME_HANDLER_MAP: {
-		struct shm_map *m = (struct shm_map *)o;
-
-		/* references it holds go now; its memory after the grace period */
-		if (shm_map_release_hook)
-			shm_map_release_hook(shm, m);
-		m->defer_ns = mono_ns();
-		shm_lock(&shm->hdr->defer_lock);
-		m->defer_next = shm->hdr->defer_head;
-		shm->hdr->defer_head = off;
-		shm_unlock(&shm->hdr->defer_lock);
-		return;
-	}
 	case BPFTIME_HANDLER_PROG: {
 		struct shm_prog *p = (struct shm_prog *)o;
 
@@ -167,7 +197,13 @@ static void obj_free(struct bpftime_shm *shm, uint64_t off)
 		shm_free(shm, ((struct shm_btf *)o)->data_off);
 		break;
 	default:
-		break;
+		/* a registered kind (maps): references it holds go now, its
+		 * memory after the grace period */
+		ops = kind_ops(shm, o->type);
+		if (ops && ops->release)
+			ops->release(shm, off);
+		park(shm, off, ops != NULL);
+		return;
 	}
 	o->type = BPFTIME_HANDLER_NONE;
 	shm_free(shm, off);

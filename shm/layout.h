@@ -1,5 +1,7 @@
-/* shm/layout.h: the bytes of the shared-memory segment.  Internal to shm/ and
- * maps/ (maps/ builds on shm/'s allocator and object records).
+/* shm/layout.h: the bytes of the shared-memory segment: the header, the
+ * allocator, the handler table, pins, the trace ring and the records of the
+ * kinds shm/ owns (programs, perf events, links, BTF).  Other kinds' records
+ * (maps: maps/internal.h) start with struct shm_obj and live in the arena.
  *
  *   0                     struct shm_header (magic, ABI version, size, offsets)
  *   alloc_off             struct shm_alloc (allocator lock and free list)
@@ -22,7 +24,7 @@
 #include <bpftime/shm.h>
 
 #define SHM_MAGIC	0x314d485354465042ULL /* "BPFTSHM1" little endian */
-#define SHM_ABI_VERSION 4		      /* bump on any change to the bytes in the segment */
+#define SHM_ABI_VERSION 5		      /* bump on any change to the bytes in the segment */
 #define SHM_READY	0x52454459u	      /* "REDY" */
 #define SHM_TRACE_SIZE	(256u * 1024)
 
@@ -54,7 +56,7 @@ struct shm_header {
 	_Atomic uint32_t data_waiters;
 	_Atomic uint32_t next_id;
 	struct shm_mutex table_lock; /* slots, object refcounts, pins */
-	struct shm_mutex defer_lock; /* maps waiting out their grace period */
+	struct shm_mutex defer_lock; /* records waiting out their grace period */
 	uint64_t defer_head;
 };
 
@@ -116,26 +118,13 @@ struct shm_obj {
 	char name[BPFTIME_OBJ_NAME_LEN];
 };
 
-#define SHM_MAP_ALLOCS 8
-
-struct shm_map {
-	struct shm_obj obj;
-	uint32_t map_type;
-	uint32_t key_size;
-	uint32_t value_size;
-	uint32_t max_entries;
-	uint32_t map_flags;
-	int32_t spin_lock_off; /* -1: none */
-	uint32_t btf_fd, btf_key_type_id, btf_value_type_id, btf_vmlinux_value_type_id;
-	uint64_t map_extra;
-	uint32_t inner_type, inner_key_size, inner_value_size, inner_max_entries, inner_flags;
-	_Atomic uint32_t frozen;
-	uint64_t priv_off;		 /* type-specific state (maps/) */
-	uint64_t priv2_off;		 /* more of it (lpm: prefix counts) */
-	uint64_t mmap_off, mmap_len;	 /* region a mmap of the fd shows (0: none) */
-	uint64_t allocs[SHM_MAP_ALLOCS]; /* arena blocks the map owns, freed with it */
-	uint64_t defer_next;		 /* on the deferred-free list */
-	uint64_t defer_ns;		 /* CLOCK_MONOTONIC when it got there */
+/* The grace-period list entry of a record of a registered kind (store.h):
+ * right after its struct shm_obj.  ns 0: the record's references are not
+ * released yet (the process that dropped the last reference did not have
+ * the kind registered). */
+struct shm_defer {
+	uint64_t next; /* next record on the list (offset), 0: end */
+	uint64_t ns;   /* CLOCK_MONOTONIC when it got there */
 };
 
 struct shm_prog {

@@ -20,15 +20,11 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include <bpftime/map.h>
 #include "internal.h"
 #include "common/compiler.h"
 #include "common/log.h"
 
 #define SHM_OPEN_WAIT_MS 2000
-
-void (*shm_map_release_hook)(struct bpftime_shm *shm, struct shm_map *map);
-void (*shm_handles_free_hook)(struct bpftime_shm *shm);
 
 static int env_u32(const char *var, uint32_t def, uint32_t min, uint32_t max, uint32_t *out)
 {
@@ -113,7 +109,7 @@ static struct bpftime_shm *shm_new(const char *name)
 	snprintf(shm->name, sizeof(shm->name), "%s", name);
 	shm->fd = -1;
 	shm->page_size = (size_t)sysconf(_SC_PAGESIZE);
-	pthread_mutex_init(&shm->handles_lock, NULL);
+	pthread_mutex_init(&shm->kinds_lock, NULL);
 	return shm;
 }
 
@@ -436,13 +432,17 @@ void bpftime_shm__close(struct bpftime_shm *shm)
 {
 	if (!shm)
 		return;
-	if (shm_handles_free_hook && shm->handles)
-		shm_handles_free_hook(shm);
+	for (int t = 0; t < SHM_KINDS; t++) {
+		const struct shm_kind *k = &shm->kinds[t];
+
+		if (k->ops && k->ops->close)
+			k->ops->close(shm, k->state);
+	}
 	if (shm->base)
 		munmap(shm->base, shm->size);
 	if (shm->fd >= 0)
 		close(shm->fd);
-	pthread_mutex_destroy(&shm->handles_lock);
+	pthread_mutex_destroy(&shm->kinds_lock);
 	free(shm);
 }
 

@@ -215,9 +215,7 @@ BPFTIME_API int bpftime_map_get_info(struct bpftime_shm *shm, int fd, struct bpf
 BPFTIME_API int bpftime_map_mmap_region(struct bpftime_shm *shm, int fd, uint64_t *off,
 					 size_t *len);
 
-/** @brief the number of possible CPUs per /sys/devices/system/cpu/possible
- * (libbpf_num_possible_cpus semantics), at least 1 */
-BPFTIME_API int bpftime_num_possible_cpus(void);
+/* bpftime_num_possible_cpus(): bpftime/shm.h */
 
 /* ---- in-program view -------------------------------------------------- */
 

@@ -118,6 +118,10 @@ BPFTIME_API int bpftime_shm__max_fd(const struct bpftime_shm *shm);
  * maps have this many slots) */
 BPFTIME_API int bpftime_shm__ncpus(const struct bpftime_shm *shm);
 
+/** @brief the number of possible CPUs per /sys/devices/system/cpu/possible
+ * (libbpf_num_possible_cpus semantics), at least 1 */
+BPFTIME_API int bpftime_num_possible_cpus(void);
+
 struct bpftime_shm_stats {
 	size_t sz;
 	uint64_t arena_size;   /* bytes the allocator manages */

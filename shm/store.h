@@ -1,0 +1,148 @@
+/* shm/store.h: the segment as a typed object store, as the layers above
+ * shm/ see it (maps/ keeps its records and storage in the same arena): the
+ * process-local view of the segment, offsets, the robust locks, the arena
+ * allocator, object records and slots, and the registration of kinds.
+ * Internal to the tree; the public view is bpftime/shm.h. */
+#ifndef BPFTIME_SHM_STORE_H
+#define BPFTIME_SHM_STORE_H
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <bpftime/shm.h>
+#include "layout.h"
+
+#define SHM_KINDS (BPFTIME_HANDLER_BTF + 1) /* indexed by enum bpftime_handler_type */
+
+struct shm_kind_ops;
+
+struct shm_kind {
+	const struct shm_kind_ops *ops;
+	void *state;
+};
+
+struct bpftime_shm {
+	char name[NAME_MAX + 1];
+	int fd;
+	char *base;
+	size_t size;
+	struct shm_header *hdr;
+	struct shm_alloc *alloc;
+	struct shm_slot *slots;
+	struct shm_pin *pins;
+	struct shm_trace *trace;
+	char *trace_buf;
+	uint32_t max_fd;
+	uint32_t ncpus;
+	size_t page_size;
+
+	/* the kinds of objects registered in this process (shm_kind_register) */
+	pthread_mutex_t kinds_lock;
+	struct shm_kind kinds[SHM_KINDS];
+};
+
+/* The address of offset @off in this process (callers check off != 0 where
+ * 0 means "none"). */
+static inline void *shm_ptr(const struct bpftime_shm *shm, uint64_t off)
+{
+	return shm->base + off;
+}
+
+static inline uint64_t shm_off(const struct bpftime_shm *shm, const void *p)
+{
+	return p ? (uint64_t)((const char *)p - shm->base) : 0;
+}
+
+/* lock.c: process-shared robust mutexes.  shm_lock() recovers a mutex whose
+ * owner died (EOWNERDEAD -> pthread_mutex_consistent) and returns 0; the
+ * data it protects is whatever the dead owner left (callers keep every
+ * update publishable by a single store, so that is always a consistent
+ * state).  shm_trylock() returns 0 or -EBUSY. */
+int shm_mutex_init(struct shm_mutex *m);
+void shm_lock(struct shm_mutex *m);
+int shm_trylock(struct shm_mutex *m);
+void shm_unlock(struct shm_mutex *m);
+
+/* alloc.c: the arena allocator (first fit, boundary tags, coalescing).
+ * shm_alloc() returns the offset of @size zeroed bytes aligned to @align (a
+ * power of two, 16 at least), or 0 when the arena is full, in which case it
+ * logs a message naming BPFTIME_SHM_MEMORY_MB. */
+uint64_t shm_alloc(struct bpftime_shm *shm, size_t size, size_t align);
+void shm_free(struct bpftime_shm *shm, uint64_t off);
+uint64_t shm_strdup(struct bpftime_shm *shm, const char *s);
+
+/* handlers.c: objects and slots. */
+
+/* Allocates an object record of @size bytes (zeroed) with type, a fresh id
+ * and refcnt 1 (the caller's reference).  Returns the offset or 0. */
+uint64_t shm_obj_new(struct bpftime_shm *shm, uint32_t type, size_t size, const char *name);
+/* Installs object @obj_off at slot @fd (-1: first free), taking over the
+ * caller's reference on success.  Returns the fd or -EEXIST/-EMFILE/-EBADF;
+ * on error the caller still owns its reference. */
+int shm_obj_install(struct bpftime_shm *shm, int fd, uint64_t obj_off);
+/* Reference counting: get may be called with the table lock held or not;
+ * put frees the object when the count drops to zero. */
+void shm_obj_get(struct bpftime_shm *shm, uint64_t obj_off);
+void shm_obj_put(struct bpftime_shm *shm, uint64_t obj_off);
+/* The object at slot @fd if its type is @type (NONE: any), else NULL. */
+void *shm_slot_obj(struct bpftime_shm *shm, int fd, uint32_t type);
+/* Frees the records whose grace period is over (all of them if @all);
+ * returns how many. */
+int shm_reap(struct bpftime_shm *shm, bool all);
+/* Bumps the epoch and wakes its waiters. */
+void shm_epoch_bump(struct bpftime_shm *shm);
+/* Bumps the data sequence and wakes waiters, if any. */
+void shm_data_notify(struct bpftime_shm *shm);
+
+
+/* ---- kinds: the typed part of the store ------------------------------
+ *
+ * Every object record starts with struct shm_obj; its type is a handler type.
+ * shm/ knows the records of programs, perf events, links and BTF itself.
+ * Other layers register their kinds in each process, on the segment they
+ * use, before they create or use objects of it (maps/: on its first call
+ * with that segment): the ops free what a record owns, and a kind may keep
+ * process-local state (maps: the handle cache), freed at bpftime_shm__close().
+ *
+ * Records of registered kinds start with struct shm_obj followed by struct
+ * shm_defer (layout.h) and are freed SHM_FREE_GRACE_NS after their last
+ * reference goes: an agent may still run a program that uses the object
+ * until it sees the epoch change.  A record whose kind this process has not
+ * registered is parked unreleased, for a process that has it to finish.
+ */
+struct shm_kind_ops {
+	/* drops the references the record holds (it has no more references
+	 * itself); may be NULL */
+	void (*release)(struct bpftime_shm *shm, uint64_t obj_off);
+	/* frees the arena blocks the record owns besides itself; may be NULL */
+	void (*free)(struct bpftime_shm *shm, uint64_t obj_off);
+	/* frees the kind's process-local state at close; may be NULL */
+	void (*close)(struct bpftime_shm *shm, void *state);
+};
+
+#define SHM_FREE_GRACE_NS 1000000000ULL
+
+/* Registers @ops (static storage) and @state for objects of handler type
+ * @type in this process's view of the segment.  Returns 0, -EEXIST (already
+ * registered: the caller frees its @state and uses shm_kind_state()), -EINVAL. */
+int shm_kind_register(struct bpftime_shm *shm, uint32_t type, const struct shm_kind_ops *ops,
+		      void *state);
+
+/* The state registered for @type, or NULL (lock-free: an acquire load). */
+static inline void *shm_kind_state(struct bpftime_shm *shm, uint32_t type)
+{
+	return type < SHM_KINDS ? __atomic_load_n(&shm->kinds[type].state, __ATOMIC_ACQUIRE) : NULL;
+}
+
+/* segment.c: libbpf-style error return (sets errno, returns -err). */
+static inline int shm_err(int err)
+{
+	if (err < 0)
+		errno = -err;
+	return err;
+}
+
+#endif /* BPFTIME_SHM_STORE_H */
