@@ -1,4 +1,4 @@
-/* attach/internal.h: what hook_x86_64.c (code patching, stubs, relocation),
+/* attach/internal.h: what the hook engine (site.c, stub.c, reloc.c, patch.c),
  * uprobe.c (probe lists, dispatch, shadow stack) and ctx.c (the thread's
  * current-probe record) share.  Not installed.
  *
@@ -79,7 +79,7 @@ struct hook_site {
 	enum hook_state state;
 };
 
-/* hook_x86_64.c */
+/* the hook engine: site.c, stub.c, reloc.c, patch.c (hook_x86_64.h) */
 /* Every stub calls this with the frame it built: marks the thread in
  * flight, loads the site's list and calls list->dispatch. */
 uint64_t hook_entry(struct bpftime_pt_regs *regs, struct hook_site *site);

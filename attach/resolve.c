@@ -23,6 +23,7 @@
 
 #include "internal.h"
 #include "common/log.h"
+#include "common/opts.h"
 
 int bpftime_resolve_module_offset(const char *module, uint64_t offset, void **addr)
 {
@@ -213,14 +214,11 @@ struct bpftime_probe *bpftime_probe__attach_module(const char *module, uint64_t 
 		errno = EINVAL;
 		return NULL;
 	}
-	if (opts) {
-		if (opts->sz < sizeof(size_t) || opts->sz > sizeof(o)) {
-			errno = EINVAL; /* unknown tail: bpftime_probe__attach checks it */
-			return bpftime_probe__attach(NULL, fn, data, opts);
-		}
-		memcpy(&o, opts, opts->sz);
-		o.sz = sizeof(o);
+	if (!OPTS_VALID(opts, bpftime_probe_opts)) {
+		errno = EINVAL;
+		return NULL;
 	}
+	OPTS_COPY(&o, opts);
 	err = bpftime_resolve_module_offset(module, offset, &addr);
 	if (err) {
 		pr_warn("uprobe %s+%#" PRIx64 ": not mapped in this process\n", module, offset);

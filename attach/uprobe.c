@@ -42,6 +42,7 @@
 #include "internal.h"
 #include "common/compiler.h"
 #include "common/log.h"
+#include "common/opts.h"
 
 struct bpftime_probe {
 	struct hook_site *site;
@@ -480,18 +481,9 @@ static void list_reclaim(struct hook_site *s)
 
 static int opts_copy(const struct bpftime_probe_opts *in, struct bpftime_probe_opts *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (!in)
-		return 0;
-	if (in->sz < sizeof(size_t))
+	if (!OPTS_VALID(in, bpftime_probe_opts))
 		return -EINVAL;
-	if (in->sz > sizeof(*out)) {
-		for (size_t i = sizeof(*out); i < in->sz; i++)
-			if (((const char *)in)[i])
-				return -EINVAL;
-	}
-	memcpy(out, in, in->sz < sizeof(*out) ? in->sz : sizeof(*out));
-	out->sz = sizeof(*out);
+	OPTS_COPY(out, in);
 	return 0;
 }
 

@@ -605,7 +605,7 @@ static int htab_handle_init(struct bpftime_map *h)
 }
 
 /* Drops the references the elements of a map of maps hold and frees the
- * element chunks (the rest are the map's allocs[], freed by shm/). */
+ * element chunks (the rest are the map's own.allocs[], freed by shm/). */
 void htab_release(struct bpftime_shm *shm, struct map_record *m)
 {
 	struct htab *t;

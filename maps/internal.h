@@ -1,7 +1,7 @@
 /* maps/internal.h: the map ops table and the per-process map handle.
  *
  * A map is a struct map_record in the segment plus its storage
- * (priv_off and the allocs[] blocks it owns).  struct bpftime_map is this
+ * (priv_off and the own.allocs[] blocks it owns).  struct bpftime_map is this
  * process's handle: addresses resolved once, so the in-program paths are a
  * few loads away from the data.  map.c does the checks that the kernel's
  * syscall layer does (flags, permissions, frozen) and dispatches to the ops.
@@ -23,14 +23,12 @@
 
 #define MAP_ROUND8(x) (((x) + 7u) & ~7u)
 
-#define MAP_ALLOCS 8
-
 /* A map in the segment: a record of the store's kind BPFTIME_HANDLER_MAP
  * (registered by map.c, see shm/store.h).  Fixed size and layout: a change
  * bumps SHM_ABI_VERSION (shm/layout.h). */
 struct map_record {
 	struct shm_obj obj;
-	struct shm_defer defer; /* the store's grace-period entry: right after obj */
+	struct shm_owned own; /* the store's: grace period, blocks freed with it (allocs) */
 	uint32_t map_type;
 	uint32_t key_size;
 	uint32_t value_size;
@@ -44,7 +42,6 @@ struct map_record {
 	uint64_t priv_off;		 /* type-specific state */
 	uint64_t priv2_off;		 /* more of it (lpm: prefix counts) */
 	uint64_t mmap_off, mmap_len;	 /* region a mmap of the fd shows (0: none) */
-	uint64_t allocs[MAP_ALLOCS]; /* arena blocks the map owns, freed with it */
 };
 
 struct bpftime_map;

@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "common/compiler.h"
 #include "common/log.h"
+#include "common/opts.h"
 
 #define ACCESS_MASK \
 	(BPFTIME_F_RDONLY | BPFTIME_F_WRONLY | BPFTIME_F_RDONLY_PROG | BPFTIME_F_WRONLY_PROG)
@@ -90,9 +91,9 @@ int map_own(struct map_record *m, uint64_t off)
 {
 	if (!off)
 		return -ENOMEM;
-	for (int i = 0; i < MAP_ALLOCS; i++) {
-		if (!m->allocs[i]) {
-			m->allocs[i] = off;
+	for (int i = 0; i < SHM_OWNED_ALLOCS; i++) {
+		if (!m->own.allocs[i]) {
+			m->own.allocs[i] = off;
 			return 0;
 		}
 	}
@@ -307,22 +308,13 @@ static void map_release(struct bpftime_shm *shm, uint64_t off)
 		ops->release(shm, m);
 }
 
-static void map_free(struct bpftime_shm *shm, uint64_t off)
-{
-	struct map_record *m = shm_ptr(shm, off);
-
-	for (int i = 0; i < MAP_ALLOCS; i++)
-		shm_free(shm, m->allocs[i]);
-}
-
 static const struct shm_kind_ops map_kind_ops = {
 	.release = map_release,
-	.free = map_free,
 	.close = handles_free,
 };
 
-_Static_assert(offsetof(struct map_record, defer) == sizeof(struct shm_obj),
-	       "the store finds the grace-period entry right after the object head");
+_Static_assert(offsetof(struct map_record, own) == sizeof(struct shm_obj),
+	       "the store finds its part right after the object head");
 
 /* Registers maps as a kind of the store on first use of @shm in this
  * process; returns the handle cache, or NULL (ENOMEM). */
@@ -453,16 +445,19 @@ static bool name_ok(const char *name)
 
 int bpftime_map_create(struct bpftime_shm *shm, int fd, enum bpftime_map_type type,
 			const char *name, uint32_t key_size, uint32_t value_size,
-			uint32_t max_entries, const struct bpftime_map_create_opts *opts)
+			uint32_t max_entries, const struct bpftime_map_create_opts *uopts)
 {
 	const struct map_ops *ops = map_ops_of(type);
+	struct bpftime_map_create_opts o, *opts = &o;
 	struct map_record *m;
 	uint64_t off;
-	uint32_t flags = opts ? opts->map_flags : 0;
+	uint32_t flags;
 	int err;
 
-	if (opts && opts->sz < sizeof(*opts))
+	if (!OPTS_VALID(uopts, bpftime_map_create_opts))
 		return shm_err(-EINVAL);
+	OPTS_COPY(&o, uopts);
+	flags = opts->map_flags;
 	if (!ops || !name_ok(name))
 		return shm_err(-EINVAL);
 	if (!maps_attach(shm))
@@ -500,10 +495,10 @@ int bpftime_map_create(struct bpftime_shm *shm, int fd, enum bpftime_map_type ty
 	if (type == BPFTIME_MAP_ARRAY_OF_MAPS || type == BPFTIME_MAP_HASH_OF_MAPS) {
 		struct map_record *in;
 
-		in = opts ? shm_slot_obj(shm, opts->inner_map_fd, BPFTIME_HANDLER_MAP) : NULL;
+		in = uopts ? shm_slot_obj(shm, opts->inner_map_fd, BPFTIME_HANDLER_MAP) : NULL;
 		if (!in) {
 			/* as fdget: no such fd is EBADF, an fd that is not a map EINVAL */
-			err = opts && bpftime_handler_get_type(shm, opts->inner_map_fd) ? -EINVAL
+			err = uopts && bpftime_handler_get_type(shm, opts->inner_map_fd) ? -EINVAL
 										     : -EBADF;
 			goto out;
 		}

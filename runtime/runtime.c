@@ -27,6 +27,7 @@
 #include <bpftime/insn.h>
 #include "common/compiler.h"
 #include "common/log.h"
+#include "common/opts.h"
 
 /* ---- the runtime ------------------------------------------------------ */
 
@@ -65,20 +66,11 @@ struct bpftime_runtime *bpftime_runtime__new(struct bpftime_shm *shm,
 	enum bpftime_engine engine;
 	int max_fd, err;
 
-	if (!shm || (uopts && uopts->sz < sizeof(size_t))) {
+	if (!shm || !OPTS_VALID(uopts, bpftime_runtime_opts)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (uopts) {
-		/* a newer caller's opts: accept only if the unknown tail is zero */
-		for (size_t i = sizeof(opts); i < uopts->sz; i++) {
-			if (((const char *)uopts)[i]) {
-				errno = EINVAL;
-				return NULL;
-			}
-		}
-		memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));
-	}
+	OPTS_COPY(&opts, uopts);
 	if (opts.engine_set) {
 		engine = opts.engine;
 		if ((unsigned)engine > BPFTIME_ENGINE_AOT) {

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# structural rules first: they need no build
+scripts/check_layers.sh
 
 kinds=${BPFTIME_TEST_KINDS:-gcc asan}
 status=0

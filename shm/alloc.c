@@ -193,26 +193,32 @@ uint64_t shm_strdup(struct bpftime_shm *shm, const char *s)
 
 int bpftime_shm__stats(struct bpftime_shm *shm, struct bpftime_shm_stats *st)
 {
+	struct bpftime_shm_stats out = { .sz = sizeof(out) };
 	struct shm_alloc *a;
 	uint64_t largest = 0;
 	uint32_t n = 0;
 
-	if (!shm || !st || st->sz < sizeof(*st))
+	/* an out-struct: an older caller gets the fields it has, a newer one
+	 * zeros past ours (the opts rule of common/opts.h, the other way) */
+	if (!shm || !st || st->sz < sizeof(size_t))
 		return shm_err(-EINVAL);
 	a = shm->alloc;
-	memset((char *)st + sizeof(st->sz), 0, sizeof(*st) - sizeof(st->sz));
 	shm_lock(&a->lock);
 	for (uint64_t off = a->free_head; off; off = blk(shm, off)->next_free)
 		if (bsize(shm, off) > largest)
 			largest = bsize(shm, off);
-	st->arena_size = shm->hdr->arena_size;
-	st->used = a->used;
-	st->largest_free = largest;
-	st->free_blocks = a->free_blocks;
+	out.arena_size = shm->hdr->arena_size;
+	out.used = a->used;
+	out.largest_free = largest;
+	out.free_blocks = a->free_blocks;
 	shm_unlock(&a->lock);
 	for (uint32_t i = 0; i < shm->max_fd; i++)
 		if (atomic_load_explicit(&shm->slots[i].type, memory_order_relaxed))
 			n++;
-	st->handlers = n;
+	out.handlers = n;
+	if (st->sz > sizeof(out))
+		memset((char *)st + sizeof(out), 0, st->sz - sizeof(out));
+	out.sz = st->sz;
+	memcpy(st, &out, st->sz < sizeof(out) ? st->sz : sizeof(out));
 	return 0;
 }

@@ -13,4 +13,9 @@ bool shm_lock_fast_path(void);
 /* alloc.c: sets up the allocator of a new segment */
 void shm_alloc_init(struct bpftime_shm *shm);
 
+/* objects.c: frees what a record of one of shm/'s own kinds (program, perf
+ * event, link, BTF) owns and drops the references it holds; false for a
+ * record of another kind */
+bool shm_own_obj_release(struct bpftime_shm *shm, uint64_t obj_off);
+
 #endif /* BPFTIME_SHM_INTERNAL_H */

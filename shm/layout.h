@@ -118,13 +118,17 @@ struct shm_obj {
 	char name[BPFTIME_OBJ_NAME_LEN];
 };
 
-/* The grace-period list entry of a record of a registered kind (store.h):
- * right after its struct shm_obj.  ns 0: the record's references are not
- * released yet (the process that dropped the last reference did not have
- * the kind registered). */
-struct shm_defer {
-	uint64_t next; /* next record on the list (offset), 0: end */
-	uint64_t ns;   /* CLOCK_MONOTONIC when it got there */
+#define SHM_OWNED_ALLOCS 8
+
+/* What follows struct shm_obj in a record of a registered kind (store.h):
+ * its entry on the grace-period list and the arena blocks it owns, so that
+ * any process can park and free it, with or without the kind.  Bit 0 of
+ * ns clear: the references the record holds are not released yet (the
+ * process that dropped its last reference did not have the kind). */
+struct shm_owned {
+	uint64_t next; /* next record on the grace-period list (offset), 0: end */
+	uint64_t ns;   /* CLOCK_MONOTONIC when it got there, bit 0: released */
+	uint64_t allocs[SHM_OWNED_ALLOCS]; /* arena blocks freed with the record */
 };
 
 struct shm_prog {

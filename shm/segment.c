@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "common/compiler.h"
 #include "common/log.h"
+#include "common/opts.h"
 
 #define SHM_OPEN_WAIT_MS 2000
 
@@ -365,20 +366,25 @@ out:
 	return NULL;
 }
 
-static bool opts_ok(const struct bpftime_shm_opts *opts)
+/* validates @in and copies it into @out (fields an older caller lacks: 0) */
+static bool opts_get(const struct bpftime_shm_opts *in, struct bpftime_shm_opts *out)
 {
-	return !opts || opts->sz >= sizeof(*opts);
+	if (!OPTS_VALID(in, bpftime_shm_opts))
+		return false;
+	OPTS_COPY(out, in);
+	return true;
 }
 
-struct bpftime_shm *bpftime_shm__create(const struct bpftime_shm_opts *opts)
+struct bpftime_shm *bpftime_shm__create(const struct bpftime_shm_opts *uopts)
 {
+	struct bpftime_shm_opts o, *opts = &o;
 	char name[NAME_MAX + 1];
 	struct bpftime_shm *shm;
 	int err;
 
-	if (!opts_ok(opts))
+	if (!opts_get(uopts, &o))
 		return errno = EINVAL, NULL;
-	err = resolve_name(opts ? opts->name : NULL, name, sizeof(name));
+	err = resolve_name(opts->name, name, sizeof(name));
 	if (err)
 		return errno = -err, NULL;
 	shm = shm_create(opts, name, &err);
@@ -387,15 +393,16 @@ struct bpftime_shm *bpftime_shm__create(const struct bpftime_shm_opts *opts)
 	return shm;
 }
 
-struct bpftime_shm *bpftime_shm__open(const struct bpftime_shm_opts *opts)
+struct bpftime_shm *bpftime_shm__open(const struct bpftime_shm_opts *uopts)
 {
+	struct bpftime_shm_opts o, *opts = &o;
 	char name[NAME_MAX + 1];
 	struct bpftime_shm *shm;
 	int err;
 
-	if (!opts_ok(opts))
+	if (!opts_get(uopts, &o))
 		return errno = EINVAL, NULL;
-	err = resolve_name(opts ? opts->name : NULL, name, sizeof(name));
+	err = resolve_name(opts->name, name, sizeof(name));
 	if (err)
 		return errno = -err, NULL;
 	shm = shm_open_existing(name, &err);
@@ -404,15 +411,16 @@ struct bpftime_shm *bpftime_shm__open(const struct bpftime_shm_opts *opts)
 	return shm;
 }
 
-struct bpftime_shm *bpftime_shm__open_or_create(const struct bpftime_shm_opts *opts)
+struct bpftime_shm *bpftime_shm__open_or_create(const struct bpftime_shm_opts *uopts)
 {
+	struct bpftime_shm_opts o, *opts = &o;
 	char name[NAME_MAX + 1];
 	struct bpftime_shm *shm;
 	int err;
 
-	if (!opts_ok(opts))
+	if (!opts_get(uopts, &o))
 		return errno = EINVAL, NULL;
-	err = resolve_name(opts ? opts->name : NULL, name, sizeof(name));
+	err = resolve_name(opts->name, name, sizeof(name));
 	if (err)
 		return errno = -err, NULL;
 	for (int tries = 0; tries < 3; tries++) {

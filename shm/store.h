@@ -74,7 +74,7 @@ uint64_t shm_alloc(struct bpftime_shm *shm, size_t size, size_t align);
 void shm_free(struct bpftime_shm *shm, uint64_t off);
 uint64_t shm_strdup(struct bpftime_shm *shm, const char *s);
 
-/* handlers.c: objects and slots. */
+/* table.c: objects and slots. */
 
 /* Allocates an object record of @size bytes (zeroed) with type, a fresh id
  * and refcnt 1 (the caller's reference).  Returns the offset or 0. */
@@ -104,21 +104,21 @@ void shm_data_notify(struct bpftime_shm *shm);
  * shm/ knows the records of programs, perf events, links and BTF itself.
  * Other layers register their kinds in each process, on the segment they
  * use, before they create or use objects of it (maps/: on its first call
- * with that segment): the ops free what a record owns, and a kind may keep
- * process-local state (maps: the handle cache), freed at bpftime_shm__close().
+ * with that segment): the ops drop the references a record holds, and a
+ * kind may keep process-local state (maps: the handle cache), freed at
+ * bpftime_shm__close().
  *
  * Records of registered kinds start with struct shm_obj followed by struct
- * shm_defer (layout.h) and are freed SHM_FREE_GRACE_NS after their last
- * reference goes: an agent may still run a program that uses the object
- * until it sees the epoch change.  A record whose kind this process has not
- * registered is parked unreleased, for a process that has it to finish.
+ * shm_owned (layout.h: the blocks they own) and are freed SHM_FREE_GRACE_NS
+ * after their last reference goes: an agent may still run a program that
+ * uses the object until it sees the epoch change.  A record whose kind this
+ * process has not registered is parked unreleased, for a process that has
+ * it to release (or for a full arena to take back).
  */
 struct shm_kind_ops {
 	/* drops the references the record holds (it has no more references
 	 * itself); may be NULL */
 	void (*release)(struct bpftime_shm *shm, uint64_t obj_off);
-	/* frees the arena blocks the record owns besides itself; may be NULL */
-	void (*free)(struct bpftime_shm *shm, uint64_t obj_off);
 	/* frees the kind's process-local state at close; may be NULL */
 	void (*close)(struct bpftime_shm *shm, void *state);
 };

@@ -15,6 +15,7 @@
 #include <string.h>
 #include "internal.h"
 #include "common/compiler.h"
+#include "common/opts.h"
 
 struct out {
 	char *buf;
@@ -49,20 +50,13 @@ static void mem_operand(struct out *o, unsigned int reg, int16_t off)
 	put(o, "(r%u %+d)", reg, off);
 }
 
-static bool opts_has(const struct bpftime_disasm_opts *opts, size_t end)
-{
-	return opts && opts->sz >= end;
-}
-
 static void helper_call(struct out *o, const struct bpftime_insn *insn,
 			const struct bpftime_disasm_opts *opts)
 {
 	const char *name = NULL;
 
-	if (opts_has(opts, offsetof(struct bpftime_disasm_opts, helper_name) +
-				   sizeof(opts->helper_name)) &&
-	    opts->helper_name)
-		name = opts->helper_name(opts->ctx, insn->imm);
+	if (OPTS_GET(opts, helper_name, NULL))
+		name = opts->helper_name(OPTS_GET(opts, ctx, NULL), insn->imm);
 	if (name && *name) {
 		if (!strncmp(name, "bpf_", 4))
 			name += 4;
@@ -84,10 +78,8 @@ static void lddw(struct out *o, const struct bpftime_insn *insn,
 	case BPFTIME_PSEUDO_MAP_VALUE:
 	case BPFTIME_PSEUDO_MAP_IDX:
 	case BPFTIME_PSEUDO_MAP_IDX_VALUE:
-		if (opts_has(opts, offsetof(struct bpftime_disasm_opts, map_desc) +
-					   sizeof(opts->map_desc)) &&
-		    opts->map_desc &&
-		    opts->map_desc(opts->ctx, insn->src, insn->imm, insn[1].imm, desc,
+		if (OPTS_GET(opts, map_desc, NULL) &&
+		    opts->map_desc(OPTS_GET(opts, ctx, NULL), insn->src, insn->imm, insn[1].imm, desc,
 				   sizeof(desc)) == 0) {
 			put(o, "%s", desc);
 			return;
@@ -213,7 +205,7 @@ int bpftime_disasm_insn(const struct bpftime_insn *insns, size_t cnt, size_t pc,
 
 	if (buf && len)
 		buf[0] = 0;
-	if (!insns || pc >= cnt || (len && !buf))
+	if (!insns || pc >= cnt || (len && !buf) || !OPTS_VALID(opts, bpftime_disasm_opts))
 		return -EINVAL;
 	insn = &insns[pc];
 	desc = &insn_desc[insn->code];
@@ -271,7 +263,7 @@ int bpftime_disasm_prog(const struct bpftime_insn *insns, size_t cnt,
 	char line[160];
 	int err = 0;
 
-	if (!insns || !out)
+	if (!insns || !out || !OPTS_VALID(opts, bpftime_disasm_opts))
 		return -EINVAL;
 	for (size_t pc = 0; pc < cnt;) {
 		int n = bpftime_disasm_insn(insns, cnt, pc, opts, line, sizeof(line));

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include "internal.h"
 #include "common/compiler.h"
+#include "common/opts.h"
 
 __thread struct vm_run_state vm_run_state;
 
@@ -33,27 +34,16 @@ struct bpftime_vm *bpftime_vm__new(const struct bpftime_vm_opts *opts)
 {
 	struct bpftime_vm *vm;
 
-	if (opts) {
-		/* a newer caller's opts: accept only if the unknown tail is zero */
-		if (opts->sz < sizeof(size_t)) {
-			errno = EINVAL;
-			return NULL;
-		}
-		for (size_t i = sizeof(*opts); i < opts->sz; i++) {
-			if (((const char *)opts)[i]) {
-				errno = EINVAL;
-				return NULL;
-			}
-		}
+	if (!OPTS_VALID(opts, bpftime_vm_opts)) {
+		errno = EINVAL;
+		return NULL;
 	}
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (opts)
-		memcpy(&vm->opts, opts, opts->sz < sizeof(*opts) ? opts->sz : sizeof(*opts));
-	vm->opts.sz = sizeof(vm->opts);
+	OPTS_COPY(&vm->opts, opts);
 	snprintf(vm->name, sizeof(vm->name), "%s", vm->opts.name ? vm->opts.name : "prog");
 	vm->opts.name = vm->name;
 	vm->engine = BPFTIME_ENGINE_INTERP;

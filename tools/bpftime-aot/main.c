@@ -15,7 +15,7 @@
  *       r2 = their length); an object that uses maps needs the shm (compile)
  *
  * Thin: the work is in the VM (bpftime_vm__emit_aot, bpftime_vm__load_aot)
- * and in bpf_elf.c (reading and linking the eBPF object).
+ * and in runtime/object.c (reading and linking the eBPF object).
  */
 #include <errno.h>
 #include <fcntl.h>
