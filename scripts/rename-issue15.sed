@@ -1,6 +1,7 @@
 # scripts/rename-issue15.sed: the mechanical renames of the restructuring (issue 15).
-# Apply to a branch that predates it: git ls-files "*.c" "*.h" | xargs sed -i -E -f scripts/rename-issue15.sed
-# (run it once: the map renames are not idempotent on already-renamed code).
+# Workflow for a branch that predates it: on your branch (before rebasing), run
+#   git ls-files "*.c" "*.h" "*.md" | xargs sed -i -E -f <this file>; commit; then git rebase main.
+# Run it once, on old-style code only (the map renames swap names, so they are not idempotent).
 # 1. handle-shaped map calls become object methods (bpftime_map__X(map, ...))
 s/\bbpftime_map_lookup_elem\b/bpftime_map__lookup_elem/g
 s/\bbpftime_map_update_elem\b/bpftime_map__update_elem/g
