@@ -1,7 +1,8 @@
 # Helpers shared by the directories' CMakeLists.
 
 # bpftime_add_test(NAME SOURCES a.c b.c LIBS lib1 lib2 [ARGS ...] [TIMEOUT s])
-# A cmocka test executable registered with CTest.
+# A cmocka test executable registered with CTest.  The agent's and the server's
+# messages go to stderr (BPFTIME_LOG_OUTPUT=console), where the tests read them.
 function(bpftime_add_test name)
   cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;ARGS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
@@ -11,5 +12,5 @@ function(bpftime_add_test name)
     set(T_TIMEOUT 300)
   endif()
   set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
-    ENVIRONMENT "BPFTIME_SHARED_DIR=${BPFTIME_SHARED_DIR}")
+    ENVIRONMENT "BPFTIME_SHARED_DIR=${BPFTIME_SHARED_DIR};BPFTIME_LOG_OUTPUT=console")
 endfunction()
