@@ -259,10 +259,14 @@ static void test_exit_code_and_children(void **state)
 static void test_load_options(void **state)
 {
 	char dir[4096];
-	const char *argv1[] = { guard_bin,     bpftime_bin, "load", "--memory-size", "8", "--no-jit",
-				"--spdlog-level", "err", "/bin/sh", "-c",
-				"echo env=[$BPFTIME_SHM_MEMORY_MB][$BPFTIME_DISABLE_JIT][$SPDLOG_LEVEL]",
+	const char *argv1[] = { guard_bin, bpftime_bin, "load", "--memory-size=8", "--no-jit",
+				"--spdlog-level", "err", "--keep-shm", "/bin/sh", "-c",
+				"echo env=[$BPFTIME_SHM_MEMORY_MB][$BPFTIME_DISABLE_JIT][$SPDLOG_LEVEL]"
+				"[$BPFTIME_USED][$BPFTIME_KEEP_SHM]",
 				NULL };
+	/* the last loader leaving an empty segment removes it */
+	const char *argv0[] = { guard_bin, bpftime_bin, "load", "/bin/true", NULL };
+	char shm_path[128];
 	const char *argv2[] = { guard_bin, bpftime_bin, "-i", "/nonexistent", "load", "/bin/true",
 				NULL };
 	const char *argv3[] = { guard_bin, bpftime_bin, "-i", dir, "load", "/bin/true", NULL };
@@ -272,9 +276,13 @@ static void test_load_options(void **state)
 
 	(void)state;
 	shm_for_test("options");
+	snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", getenv("BPFTIME_GLOBAL_SHM_NAME"));
+	spawn(&p, argv0, false);
+	assert_int_equal(finish(&p), 0);
+	assert_int_equal(access(shm_path, F_OK), -1);
 	spawn(&p, argv1, false);
 	assert_int_equal(finish(&p), 0);
-	assert_non_null(strstr(p.obuf, "env=[8][1][err]"));
+	assert_non_null(strstr(p.obuf, "env=[8][1][err][1][1]"));
 	/* the quiet level held: not even the start line */
 	assert_null(strstr(p.ebuf, "bpftime-syscall-server started"));
 	shm = shm_open_now();
@@ -712,8 +720,8 @@ static void test_bpftimetool(void **state)
  * and after it the segment works for the next loader */
 static void test_segment_full(void **state)
 {
-	const char *fargv[] = { guard_bin,  bpftime_bin, "load", "--memory-size", "2",
-				checks_bin, "--hold",    "100000", NULL };
+	const char *fargv[] = { guard_bin,  bpftime_bin, "load",    "--memory-size", "2",
+				"--keep-shm", checks_bin, "--hold", "100000",	     NULL };
 	const char *margv[16];
 	struct bpftime_shm_stats st = { .sz = sizeof(st) };
 	struct bpftime_shm *shm;
