@@ -50,10 +50,14 @@ static int parse_level(const char *s, int *level)
 		const char *name;
 		int level;
 	} names[] = {
-		{ "trace", BPFTIME_LOG_DEBUG }, { "debug", BPFTIME_LOG_DEBUG },
-		{ "info", BPFTIME_LOG_INFO },	{ "warn", BPFTIME_LOG_WARN },
-		{ "warning", BPFTIME_LOG_WARN }, { "err", BPFTIME_LOG_ERROR },
-		{ "error", BPFTIME_LOG_ERROR }, { "critical", BPFTIME_LOG_ERROR },
+		{ "trace", BPFTIME_LOG_DEBUG },
+		{ "debug", BPFTIME_LOG_DEBUG },
+		{ "info", BPFTIME_LOG_INFO },
+		{ "warn", BPFTIME_LOG_WARN },
+		{ "warning", BPFTIME_LOG_WARN },
+		{ "err", BPFTIME_LOG_ERROR },
+		{ "error", BPFTIME_LOG_ERROR },
+		{ "critical", BPFTIME_LOG_ERROR },
 		{ "off", LEVEL_OFF },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -88,15 +92,17 @@ static FILE *open_default_file(char *path, size_t len)
 static void log_init(void)
 {
 	const char *lvl = configured && config_level[0] ? config_level : getenv("SPDLOG_LEVEL");
-	const char *out = configured && config_output[0] ? config_output :
-							   getenv("BPFTIME_LOG_OUTPUT");
+	const char *out =
+		configured && config_output[0] ? config_output : getenv("BPFTIME_LOG_OUTPUT");
 	char path[4096];
 
 	cur_level = default_level;
 	if (out && *out && strcmp(out, "console") != 0) {
 		log_file = fopen(out, "ae");
 		if (!log_file)
-			fprintf(stderr, "bpftime: cannot open BPFTIME_LOG_OUTPUT '%s': %s; logging to stderr\n",
+			fprintf(stderr,
+				"bpftime: cannot open BPFTIME_LOG_OUTPUT '%s': %s; logging to "
+				"stderr\n",
 				out, strerror(errno));
 	} else if ((!out || !*out) && component) {
 		log_file = open_default_file(path, sizeof(path));
@@ -106,7 +112,8 @@ static void log_init(void)
 	if (lvl && *lvl && parse_level(lvl, &cur_level) < 0) {
 		cur_level = default_level;
 		fprintf(log_file ? log_file : stderr,
-			"bpftime: unknown SPDLOG_LEVEL '%s' (use trace|debug|info|warn|err|critical|off)\n",
+			"bpftime: unknown SPDLOG_LEVEL '%s' (use "
+			"trace|debug|info|warn|err|critical|off)\n",
 			lvl);
 	}
 }
@@ -127,7 +134,7 @@ static const char *level_name(enum bpftime_log_level level)
 }
 
 __attribute__((format(printf, 2, 0))) static int default_print(enum bpftime_log_level level,
-								const char *fmt, va_list ap)
+							       const char *fmt, va_list ap)
 {
 	FILE *f = log_file ? log_file : stderr;
 	size_t flen = strlen(fmt);

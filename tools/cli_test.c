@@ -78,7 +78,7 @@ static void test_version(void **state)
 static void test_help(void **state)
 {
 	static const char *const subs[] = { "load", "start", "attach", "detach" };
-	static const char *const tsubs[] = { "export", "import", "load", "remove",
+	static const char *const tsubs[] = { "export", "import",   "load", "remove",
 					     "run",    "tracelog", "prog", "map" };
 	static const char *const asubs[] = { "build", "compile", "load", "run" };
 
@@ -168,10 +168,11 @@ static void test_usage_errors(void **state)
 		(const char *const[]){ "bpftime", "load", "--bogus", "/bin/true", NULL },
 		(const char *const[]){ "bpftime", "load", "--memory-size=abc", "/bin/true", NULL },
 		(const char *const[]){ "bpftime", "load", "--memory-size", NULL },
-		(const char *const[]){ "bpftime", "load", "--shm-group=no_such_group_here", "/bin/true",
-				       NULL },
+		(const char *const[]){ "bpftime", "load", "--shm-group=no_such_group_here",
+				       "/bin/true", NULL },
 		(const char *const[]){ "bpftime", "start", NULL },
-		(const char *const[]){ "bpftime", "start", "--spdlog-level=loud", "/bin/true", NULL },
+		(const char *const[]){ "bpftime", "start", "--spdlog-level=loud", "/bin/true",
+				       NULL },
 		(const char *const[]){ "bpftime", "start", "--memory-size=8", "/bin/true", NULL },
 		(const char *const[]){ "bpftime", "attach", NULL },
 		(const char *const[]){ "bpftime", "attach", "notapid", NULL },
@@ -200,14 +201,15 @@ static void test_usage_errors(void **state)
 		char what[256] = "";
 		size_t n = 0;
 
-		argv[n++] = !strcmp(name, "bpftime")	 ? bpftime_bin :
-			    !strcmp(name, "bpftimetool") ? tool_bin :
-							   aot_bin;
+		argv[n++] = !strcmp(name, "bpftime")	   ? bpftime_bin
+			    : !strcmp(name, "bpftimetool") ? tool_bin
+							   : aot_bin;
 		for (size_t k = 1; cases[i][k]; k++)
 			argv[n++] = cases[i][k];
 		argv[n] = NULL;
 		for (size_t k = 0; cases[i][k]; k++)
-			snprintf(what + strlen(what), sizeof(what) - strlen(what), "%s ", cases[i][k]);
+			snprintf(what + strlen(what), sizeof(what) - strlen(what), "%s ",
+				 cases[i][k]);
 		expect(2, run(argv), what);
 		if (!*err)
 			fail_msg("%s: no message on stderr", what);

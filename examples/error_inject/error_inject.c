@@ -27,11 +27,13 @@ int main(int argc, char **argv)
 	if (example_init(argc, argv, "inject|replace BINARY FUNC", &o))
 		return 1;
 	if (o.argc != 3 || (strcmp(o.argv[0], "inject") && strcmp(o.argv[0], "replace"))) {
-		fprintf(stderr, "error_inject: inject|replace BINARY FUNC (e.g. inject examples/victim/victim target_func)\n");
+		fprintf(stderr, "error_inject: inject|replace BINARY FUNC (e.g. inject "
+				"examples/victim/victim target_func)\n");
 		return 1;
 	}
 	if (!used || strcmp(used, "1")) {
-		fprintf(stderr, "error_inject: uprobe overrides need bpftime: run me under `bpftime load`\n");
+		fprintf(stderr, "error_inject: uprobe overrides need bpftime: run me under "
+				"`bpftime load`\n");
 		return 1;
 	}
 	skel = error_inject_bpf__open_and_load();
@@ -42,13 +44,13 @@ int main(int argc, char **argv)
 	prog = strcmp(o.argv[0], "inject") ? skel->progs.do_replace : skel->progs.do_error_inject;
 	pfd = attach_uprobe_override(bpf_program__fd(prog), o.argv[1], o.argv[2]);
 	if (pfd < 0) {
-		fprintf(stderr, "error_inject: cannot attach to %s in %s: %s\n", o.argv[2], o.argv[1],
-			strerror(-pfd));
+		fprintf(stderr, "error_inject: cannot attach to %s in %s: %s\n", o.argv[2],
+			o.argv[1], strerror(-pfd));
 		goto out;
 	}
 	printf("%s in %s: %s\n", o.argv[2], o.argv[1],
-	       strcmp(o.argv[0], "inject") ? "replaced (returns 3 * x)" :
-					     "fails with -1 for odd arguments");
+	       strcmp(o.argv[0], "inject") ? "replaced (returns 3 * x)"
+					   : "fails with -1 for odd arguments");
 	example_ready();
 	while (example_next(&o, &done)) {
 		printf("injected: %" PRIu64 " passed: %" PRIu64 " replaced: %" PRIu64 "\n",

@@ -15,10 +15,10 @@ int main(int argc, char **argv)
 {
 	/* r0 = *(u32 *)(r1 + 0) * 2 + r2 */
 	static const struct bpftime_insn prog[] = {
-		{ .code = 0x61, .dst = 0, .src = 1 },	     /* r0 = *(u32 *)(r1 + 0) */
-		{ .code = 0x67, .dst = 0, .imm = 1 },	     /* r0 <<= 1 */
-		{ .code = 0x0f, .dst = 0, .src = 2 },	     /* r0 += r2 */
-		{ .code = 0x95 },			     /* exit */
+		{ .code = 0x61, .dst = 0, .src = 1 }, /* r0 = *(u32 *)(r1 + 0) */
+		{ .code = 0x67, .dst = 0, .imm = 1 }, /* r0 <<= 1 */
+		{ .code = 0x0f, .dst = 0, .src = 2 }, /* r0 += r2 */
+		{ .code = 0x95 },		      /* exit */
 	};
 	enum bpftime_engine engines[] = { BPFTIME_ENGINE_INTERP, BPFTIME_ENGINE_JIT,
 					  BPFTIME_ENGINE_LLVM };

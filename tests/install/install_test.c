@@ -66,11 +66,11 @@ static void expect_out(const char *needle)
 static void test_install_and_embed(void **state)
 {
 	static const char *const files[] = {
-		"bin/bpftime", "bin/bpftimetool", "bin/bpftime-aot", "include/bpftime/vm.h",
-		"include/bpftime/log.h",
+		"bin/bpftime",		"bin/bpftimetool",	 "bin/bpftime-aot",
+		"include/bpftime/vm.h", "include/bpftime/log.h",
 	};
 	static const char *const libs[] = {
-		"libbpftime-agent.so", "libbpftime-syscall-server.so", "libbpftime-vm.so",
+		"libbpftime-agent.so",	"libbpftime-syscall-server.so",	     "libbpftime-vm.so",
 		"pkgconfig/bpftime.pc", "cmake/bpftime/bpftimeConfig.cmake",
 	};
 	char path[512];
@@ -102,13 +102,15 @@ static void test_install_and_embed(void **state)
 		  "nm");
 	if (*out)
 		fail_msg("libbpftime-vm.so exports more than the API:\n%s", out);
-	expect_ok(sh("nm -D --defined-only '%s/pfx/%s/libbpftime-vm.so' | grep -c ' T bpftime_vm__run$'",
+	expect_ok(sh("nm -D --defined-only '%s/pfx/%s/libbpftime-vm.so' | grep -c ' T "
+		     "bpftime_vm__run$'",
 		     tmp, libdir),
 		  "bpftime_vm__run exported");
 
 	/* pkg-config, as a user builds against the prefix */
 	expect_ok(sh("export PKG_CONFIG_PATH='%s/pfx/%s/pkgconfig' && "
-		     "'%s' %s -o '%s/embed' '%s/tests/install/embed.c' $(pkg-config --cflags --libs bpftime)",
+		     "'%s' %s -o '%s/embed' '%s/tests/install/embed.c' $(pkg-config --cflags "
+		     "--libs bpftime)",
 		     tmp, libdir, cc, cflags, tmp, source_dir),
 		  "cc $(pkg-config --cflags --libs bpftime)");
 	expect_ok(sh("LD_LIBRARY_PATH='%s/pfx/%s' '%s/embed' %s", tmp, libdir, tmp,
@@ -120,14 +122,16 @@ static void test_install_and_embed(void **state)
 		expect_out("llvm: r0 = 48\n");
 
 	/* find_package(bpftime): bpftime::vm */
-	expect_ok(sh("mkdir -p '%s/cm' && cd '%s/cm' && "
-		     "printf 'cmake_minimum_required(VERSION 3.18)\\nproject(e C)\\n"
-		     "find_package(bpftime 0.1 REQUIRED)\\nadd_executable(embed %s/tests/install/embed.c)\\n"
-		     "target_link_libraries(embed PRIVATE bpftime::vm)\\n' > CMakeLists.txt && "
-		     "CC='%s' CFLAGS='%s' '%s' -S . -B b -DCMAKE_PREFIX_PATH='%s/pfx' >/dev/null && "
-		     "'%s' --build b >/dev/null && LD_LIBRARY_PATH='%s/pfx/%s' b/embed",
-		     tmp, tmp, source_dir, cc, cflags, cmake_bin, tmp, cmake_bin, tmp, libdir),
-		  "find_package(bpftime)");
+	expect_ok(
+		sh("mkdir -p '%s/cm' && cd '%s/cm' && "
+		   "printf 'cmake_minimum_required(VERSION 3.18)\\nproject(e C)\\n"
+		   "find_package(bpftime 0.1 REQUIRED)\\nadd_executable(embed "
+		   "%s/tests/install/embed.c)\\n"
+		   "target_link_libraries(embed PRIVATE bpftime::vm)\\n' > CMakeLists.txt && "
+		   "CC='%s' CFLAGS='%s' '%s' -S . -B b -DCMAKE_PREFIX_PATH='%s/pfx' >/dev/null && "
+		   "'%s' --build b >/dev/null && LD_LIBRARY_PATH='%s/pfx/%s' b/embed",
+		   tmp, tmp, source_dir, cc, cflags, cmake_bin, tmp, cmake_bin, tmp, libdir),
+		"find_package(bpftime)");
 	expect_out("jit: r0 = 48\n");
 }
 
@@ -146,7 +150,8 @@ static void test_moved_tree(void **state)
 			 "unshare -m sh -c 'mount -t tmpfs none \"%s\" && exec sh -c \"$0\"' ",
 			 build_dir);
 	else
-		print_message("install_test: no mount namespace here: the build tree stays visible\n");
+		print_message(
+			"install_test: no mount namespace here: the build tree stays visible\n");
 	expect_ok(sh("%s'set -e; export BPFTIME_GLOBAL_SHM_NAME=install_test_%d; cd %s; "
 		     "test ! -e %s/CMakeCache.txt; "
 		     "moved/bin/bpftime --version; "
@@ -196,7 +201,8 @@ int main(int argc, char **argv)
 	};
 
 	if (argc < 9) {
-		fprintf(stderr, "usage: install_test CMAKE BUILD_DIR SOURCE_DIR LIBDIR CC CFLAGS LLVM FIXTURE\n");
+		fprintf(stderr, "usage: install_test CMAKE BUILD_DIR SOURCE_DIR LIBDIR CC CFLAGS "
+				"LLVM FIXTURE\n");
 		return 2;
 	}
 	cmake_bin = argv[1];

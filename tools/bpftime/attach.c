@@ -59,15 +59,15 @@
 #endif
 
 #define SCRATCH_SIZE  8192
-#define STUB_OFF      0	    /* the thread body */
-#define TID_OFF	      256   /* pthread_t of the new thread */
-#define RES_OFF	      264   /* int64: the entry point's return value */
-#define DONE_OFF      272   /* int32: DONE_* */
-#define NAME_OFF      288   /* the thread's name */
-#define SYM_OFF	      320   /* the entry point's name */
-#define PATH_OFF      512   /* the agent's path */
-#define CFG_OFF	      4608  /* the settings (bpftime_agent_attach's argument) */
-#define WAIT_AGENT_MS 60000 /* how long the agent may take (it builds every program) */
+#define STUB_OFF      0		       /* the thread body */
+#define TID_OFF	      256	       /* pthread_t of the new thread */
+#define RES_OFF	      264	       /* int64: the entry point's return value */
+#define DONE_OFF      272	       /* int32: DONE_* */
+#define NAME_OFF      288	       /* the thread's name */
+#define SYM_OFF	      320	       /* the entry point's name */
+#define PATH_OFF      512	       /* the agent's path */
+#define CFG_OFF	      4608	       /* the settings (bpftime_agent_attach's argument) */
+#define WAIT_AGENT_MS 60000	       /* how long the agent may take (it builds every program) */
 #define THREAD_NAME   "bpftime-attach" /* agent/main.c's AGENT_ATTACH_THREAD */
 
 enum { DONE_NOT_YET, DONE_OK, DONE_NO_DLOPEN, DONE_NO_SYM };
@@ -95,8 +95,8 @@ static int find_lib(pid_t pid, uintptr_t addr, struct lib_loc *lib, uintptr_t *b
 		unsigned int maj, min;
 		char path[PATH_MAX] = "";
 
-		if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu %4095s", &lo, &hi, &off, &maj, &min, &ino,
-			   path) < 6)
+		if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu %4095s", &lo, &hi, &off, &maj, &min,
+			   &ino, path) < 6)
 			continue;
 		if (addr && addr >= lo && addr < hi) {
 			lib->dev = makedev(maj, min);
@@ -213,64 +213,81 @@ static size_t build_stub(uint8_t *p, uintptr_t dlopen_addr, uintptr_t dlsym_addr
 	size_t n = 0, jz1, jz2, jmp1, jmp2;
 	int32_t v;
 
-#define B(...)                                                                                     \
-	do {                                                                                       \
-		const uint8_t b_[] = { __VA_ARGS__ };                                              \
-		memcpy(p + n, b_, sizeof(b_));                                                     \
-		n += sizeof(b_);                                                                   \
+#define B(...)                                        \
+	do {                                          \
+		const uint8_t b_[] = { __VA_ARGS__ }; \
+		memcpy(p + n, b_, sizeof(b_));        \
+		n += sizeof(b_);                      \
 	} while (0)
-#define I32(x)                                                                                     \
-	do {                                                                                       \
-		v = (int32_t)(x);                                                                  \
-		memcpy(p + n, &v, 4);                                                              \
-		n += 4;                                                                            \
+#define I32(x)                        \
+	do {                          \
+		v = (int32_t)(x);     \
+		memcpy(p + n, &v, 4); \
+		n += 4;               \
 	} while (0)
-#define I64(x)                                                                                     \
-	do {                                                                                       \
-		uint64_t v64_ = (x);                                                               \
-		memcpy(p + n, &v64_, 8);                                                           \
-		n += 8;                                                                            \
+#define I64(x)                           \
+	do {                             \
+		uint64_t v64_ = (x);     \
+		memcpy(p + n, &v64_, 8); \
+		n += 8;                  \
 	} while (0)
-	B(0x53);			/* push rbx (aligns the stack for the calls) */
-	B(0x48, 0x89, 0xfb);		/* mov rbx, rdi */
-	B(0xb8); I32(SYS_prctl);	/* mov eax, SYS_prctl */
-	B(0xbf); I32(PR_SET_NAME);	/* mov edi, PR_SET_NAME */
-	B(0x48, 0x8d, 0xb3); I32(NAME_OFF); /* lea rsi, [rbx + NAME_OFF] */
-	B(0x0f, 0x05);			/* syscall */
-	B(0x48, 0x8d, 0xbb); I32(PATH_OFF); /* lea rdi, [rbx + PATH_OFF] */
-	B(0xbe); I32(dl_flags);		/* mov esi, flags */
-	B(0x48, 0xb8); I64(dlopen_addr); /* movabs rax, dlopen */
-	B(0xff, 0xd0);			/* call rax */
-	B(0x48, 0x85, 0xc0);		/* test rax, rax */
-	B(0x74, 0);			/* jz no_dlopen */
+	B(0x53);	     /* push rbx (aligns the stack for the calls) */
+	B(0x48, 0x89, 0xfb); /* mov rbx, rdi */
+	B(0xb8);
+	I32(SYS_prctl); /* mov eax, SYS_prctl */
+	B(0xbf);
+	I32(PR_SET_NAME); /* mov edi, PR_SET_NAME */
+	B(0x48, 0x8d, 0xb3);
+	I32(NAME_OFF); /* lea rsi, [rbx + NAME_OFF] */
+	B(0x0f, 0x05); /* syscall */
+	B(0x48, 0x8d, 0xbb);
+	I32(PATH_OFF); /* lea rdi, [rbx + PATH_OFF] */
+	B(0xbe);
+	I32(dl_flags); /* mov esi, flags */
+	B(0x48, 0xb8);
+	I64(dlopen_addr);    /* movabs rax, dlopen */
+	B(0xff, 0xd0);	     /* call rax */
+	B(0x48, 0x85, 0xc0); /* test rax, rax */
+	B(0x74, 0);	     /* jz no_dlopen */
 	jz1 = n;
-	B(0x48, 0x89, 0xc7);		/* mov rdi, rax */
-	B(0x48, 0x8d, 0xb3); I32(SYM_OFF); /* lea rsi, [rbx + SYM_OFF] */
-	B(0x48, 0xb8); I64(dlsym_addr); /* movabs rax, dlsym */
-	B(0xff, 0xd0);			/* call rax */
-	B(0x48, 0x85, 0xc0);		/* test rax, rax */
-	B(0x74, 0);			/* jz no_sym */
+	B(0x48, 0x89, 0xc7); /* mov rdi, rax */
+	B(0x48, 0x8d, 0xb3);
+	I32(SYM_OFF); /* lea rsi, [rbx + SYM_OFF] */
+	B(0x48, 0xb8);
+	I64(dlsym_addr);     /* movabs rax, dlsym */
+	B(0xff, 0xd0);	     /* call rax */
+	B(0x48, 0x85, 0xc0); /* test rax, rax */
+	B(0x74, 0);	     /* jz no_sym */
 	jz2 = n;
-	B(0x48, 0x8d, 0xbb); I32(CFG_OFF); /* lea rdi, [rbx + CFG_OFF] */
-	B(0xff, 0xd0);			/* call rax */
-	B(0x48, 0x89, 0x83); I32(RES_OFF); /* mov [rbx + RES_OFF], rax */
-	B(0xc7, 0x83); I32(DONE_OFF); I32(DONE_OK); /* mov dword [rbx + DONE_OFF], DONE_OK */
-	B(0xeb, 0);			/* jmp out */
+	B(0x48, 0x8d, 0xbb);
+	I32(CFG_OFF);  /* lea rdi, [rbx + CFG_OFF] */
+	B(0xff, 0xd0); /* call rax */
+	B(0x48, 0x89, 0x83);
+	I32(RES_OFF); /* mov [rbx + RES_OFF], rax */
+	B(0xc7, 0x83);
+	I32(DONE_OFF);
+	I32(DONE_OK); /* mov dword [rbx + DONE_OFF], DONE_OK */
+	B(0xeb, 0);   /* jmp out */
 	jmp1 = n;
 	p[jz1 - 1] = (uint8_t)(n - jz1); /* no_dlopen: */
-	B(0xc7, 0x83); I32(DONE_OFF); I32(DONE_NO_DLOPEN);
-	B(0xeb, 0);			/* jmp out */
+	B(0xc7, 0x83);
+	I32(DONE_OFF);
+	I32(DONE_NO_DLOPEN);
+	B(0xeb, 0); /* jmp out */
 	jmp2 = n;
 	p[jz2 - 1] = (uint8_t)(n - jz2); /* no_sym: */
-	B(0xc7, 0x83); I32(DONE_OFF); I32(DONE_NO_SYM);
+	B(0xc7, 0x83);
+	I32(DONE_OFF);
+	I32(DONE_NO_SYM);
 	p[jmp1 - 1] = (uint8_t)(n - jmp1); /* out: */
 	p[jmp2 - 1] = (uint8_t)(n - jmp2);
 	B(0x64, 0x48, 0x8b, 0x3c, 0x25, 0x10, 0, 0, 0); /* mov rdi, fs:[0x10] (pthread_self) */
-	B(0x48, 0xb8); I64(detach_addr); /* movabs rax, pthread_detach */
-	B(0xff, 0xd0);			/* call rax */
-	B(0x5b);			/* pop rbx */
-	B(0x31, 0xc0);			/* xor eax, eax */
-	B(0xc3);			/* ret */
+	B(0x48, 0xb8);
+	I64(detach_addr); /* movabs rax, pthread_detach */
+	B(0xff, 0xd0);	  /* call rax */
+	B(0x5b);	  /* pop rbx */
+	B(0x31, 0xc0);	  /* xor eax, eax */
+	B(0xc3);	  /* ret */
 #undef B
 #undef I32
 #undef I64
@@ -331,7 +348,7 @@ static int inject(pid_t pid, const char *agent, const char *sym, const char *cfg
 	struct user_regs_struct saved;
 	struct lib_loc ours = { 0 }, theirs = { 0 };
 	uintptr_t our_base, their_base, scratch = 0, off_dlopen, off_dlsym, off_create, off_detach,
-							      off_mmap;
+					off_mmap;
 	static uint8_t page[SCRATCH_SIZE];
 	struct timespec ts = { 0, 2000000 };
 	int32_t done = DONE_NOT_YET;
@@ -361,8 +378,9 @@ static int inject(pid_t pid, const char *agent, const char *sym, const char *cfg
 			fprintf(stderr, "bpftime: no process %d\n", (int)pid);
 			return -ESRCH;
 		}
-		fprintf(stderr, "bpftime: process %d does not use %s (another C library, or "
-				"static): cannot inject the agent\n",
+		fprintf(stderr,
+			"bpftime: process %d does not use %s (another C library, or "
+			"static): cannot inject the agent\n",
 			(int)pid, ours.path);
 		return -ENOTSUP;
 	}
@@ -371,8 +389,9 @@ static int inject(pid_t pid, const char *agent, const char *sym, const char *cfg
 		err = -errno;
 		fprintf(stderr, "bpftime: cannot trace process %d: %s%s\n", (int)pid,
 			strerror(errno),
-			errno == EPERM ? " (same user and /proc/sys/kernel/yama/ptrace_scope, or root)" :
-					 "");
+			errno == EPERM
+				? " (same user and /proc/sys/kernel/yama/ptrace_scope, or root)"
+				: "");
 		return err;
 	}
 	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) < 0 || (err = wait_stop(pid, &sig))) {
@@ -411,9 +430,10 @@ static int inject(pid_t pid, const char *agent, const char *sym, const char *cfg
 			strerror(-err));
 		goto restore;
 	}
-	err = call_in(pid, &saved, their_base + off_create,
-		      (const uint64_t[6]){ scratch + TID_OFF, 0, scratch + STUB_OFF, scratch, 0, 0 },
-		      &ret);
+	err = call_in(
+		pid, &saved, their_base + off_create,
+		(const uint64_t[6]){ scratch + TID_OFF, 0, scratch + STUB_OFF, scratch, 0, 0 },
+		&ret);
 	if (!err && (int)ret != 0)
 		err = -(int)ret;
 	if (err)
@@ -432,7 +452,8 @@ restore:
 	/* the new thread runs on its own now: wait for its answer */
 	for (long waited = 0; done == DONE_NOT_YET; waited += 2) {
 		if (waited > WAIT_AGENT_MS) {
-			fprintf(stderr, "bpftime: the agent did not answer in process %d within %d s\n",
+			fprintf(stderr,
+				"bpftime: the agent did not answer in process %d within %d s\n",
 				(int)pid, WAIT_AGENT_MS / 1000);
 			return -ETIMEDOUT;
 		}
@@ -553,15 +574,17 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 	}
 	err = inject(pid, real, "bpftime_agent_attach", cfg, RTLD_NOW, &res);
 	if (err == -ENOENT) {
-		fprintf(stderr, "bpftime attach: dlopen of %s failed in process %d (can its user read it? "
-				"are its libraries there?)\n",
+		fprintf(stderr,
+			"bpftime attach: dlopen of %s failed in process %d (can its user read it? "
+			"are its libraries there?)\n",
 			real, (int)pid);
 		return CLI_FAIL;
 	}
 	if (err)
 		return CLI_FAIL;
 	if (res >= 0) {
-		printf("bpftime attach: process %d: agent attached to shared memory '%s', %ld probe%s\n",
+		printf("bpftime attach: process %d: agent attached to shared memory '%s', %ld "
+		       "probe%s\n",
 		       (int)pid, shm_name(), res, res == 1 ? "" : "s");
 		return CLI_OK;
 	}
@@ -570,22 +593,31 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "bpftime attach: the agent runs in process %d already\n", (int)pid);
 		break;
 	case EBUSY:
-		fprintf(stderr, "bpftime attach: the agent in process %d already serves another shared memory than '%s'\n",
+		fprintf(stderr,
+			"bpftime attach: the agent in process %d already serves another shared "
+			"memory than '%s'\n",
 			(int)pid, shm_name());
 		break;
 	case ENOENT:
-		fprintf(stderr, "bpftime attach: process %d cannot be served: no bpftime shared memory '%s' "
-				"(start a loader with `bpftime load` first)\n",
+		fprintf(stderr,
+			"bpftime attach: process %d cannot be served: no bpftime shared memory "
+			"'%s' "
+			"(start a loader with `bpftime load` first)\n",
 			(int)pid, shm_name());
 		break;
 	case EACCES:
 	case EPERM:
-		fprintf(stderr, "bpftime attach: process %d cannot be served: its user may not open the shared memory '%s' "
-				"(create it with `bpftime load --shm-group GROUP` for a group of that user)\n",
+		fprintf(stderr,
+			"bpftime attach: process %d cannot be served: its user may not open the "
+			"shared memory '%s' "
+			"(create it with `bpftime load --shm-group GROUP` for a group of that "
+			"user)\n",
 			(int)pid, shm_name());
 		break;
 	case EPROTO:
-		fprintf(stderr, "bpftime attach: process %d cannot be served: the shared memory '%s' was made by an incompatible bpftime\n",
+		fprintf(stderr,
+			"bpftime attach: process %d cannot be served: the shared memory '%s' was "
+			"made by an incompatible bpftime\n",
 			(int)pid, shm_name());
 		break;
 	default:
@@ -635,7 +667,8 @@ static int detach_one(const struct cli *cli, pid_t pid, bool quiet_if_none)
 		if (kill(pid, 0) && errno == ESRCH)
 			fprintf(stderr, "bpftime detach: no process %d\n", (int)pid);
 		else
-			fprintf(stderr, "bpftime detach: process %d is not traced (no agent in it)\n",
+			fprintf(stderr,
+				"bpftime detach: process %d is not traced (no agent in it)\n",
 				(int)pid);
 		return -ENOENT;
 	}
@@ -689,7 +722,8 @@ int cmd_detach(struct cli *cli, int argc, char **argv)
 	while ((de = readdir(d))) {
 		char path[PATH_MAX];
 
-		if (parse_pid_quiet(de->d_name, &pid) || pid == self || !agent_in(pid, path, sizeof(path)))
+		if (parse_pid_quiet(de->d_name, &pid) || pid == self ||
+		    !agent_in(pid, path, sizeof(path)))
 			continue;
 		seen++;
 		if (detach_one(cli, pid, true))

@@ -11,16 +11,17 @@
 #define CLI_USAGE 2
 
 struct cli {
-	const char *install_dir; /* -i DIR, or NULL: ../lib, next to the binary, the build tree, ~/.bpftime */
+	const char *
+		install_dir; /* -i DIR, or NULL: ../lib, next to the binary, the build tree, ~/.bpftime */
 	const char *argv0;
-	bool dry_run;		 /* -d: say what would be done, do nothing */
+	bool dry_run; /* -d: say what would be done, do nothing */
 	/* the options of load, start and attach, as given */
-	bool syscalls;		 /* -s */
+	bool syscalls; /* -s */
 	bool no_jit;
 	bool keep_shm;
 	const char *memory_mb;
-	const char *level;	 /* --spdlog-level */
-	const char *log_output;	 /* --bpftime-log-output */
+	const char *level;	/* --spdlog-level */
+	const char *log_output; /* --bpftime-log-output */
 	const char *shm_group;
 };
 

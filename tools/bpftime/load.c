@@ -60,14 +60,16 @@ int cmd_load(struct cli *cli, int argc, char **argv)
 	const char *keep;
 	int i, ret, pid = -1;
 
-	i = cli_parse(cli, "load", OPT_MEMORY | OPT_LEVEL | OPT_LOG | OPT_NOJIT | OPT_GROUP | OPT_KEEP,
-		      argc, argv);
+	i = cli_parse(cli, "load",
+		      OPT_MEMORY | OPT_LEVEL | OPT_LOG | OPT_NOJIT | OPT_GROUP | OPT_KEEP, argc,
+		      argv);
 	if (i == -1)
 		return CLI_OK;
 	if (i < 0)
 		return CLI_USAGE;
 	if (i >= argc) {
-		fprintf(stderr, "bpftime load: which loader? (usage: bpftime load [OPTIONS] COMMAND [ARGS...])\n");
+		fprintf(stderr, "bpftime load: which loader? (usage: bpftime load [OPTIONS] "
+				"COMMAND [ARGS...])\n");
 		return CLI_USAGE;
 	}
 	if (cli_find_lib(cli, "libbpftime-syscall-server.so", BPFTIME_BUILD_SERVER, server,

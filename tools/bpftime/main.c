@@ -46,10 +46,12 @@ static const struct subcommand {
 	{ "load", cmd_load, "load [OPTIONS] COMMAND [ARGS...]",
 	  "run a libbpf loader with libbpftime-syscall-server.so preloaded: its bpf() and\n"
 	  "perf_event_open() calls land in the shared memory (BPFTIME_USED=1 in its environment)",
-	  "  --memory-size MB          size of a segment it creates (BPFTIME_SHM_MEMORY_MB, default 50)\n"
+	  "  --memory-size MB          size of a segment it creates (BPFTIME_SHM_MEMORY_MB, "
+	  "default 50)\n"
 	  "  --shm-group GROUP         create the segment 0660 for GROUP (name or gid), so that\n"
 	  "                            processes of that group can be traced (BPFTIME_SHM_GROUP)\n"
-	  "  --keep-shm                keep the segment when the last loader leaves (BPFTIME_KEEP_SHM=1)\n"
+	  "  --keep-shm                keep the segment when the last loader leaves "
+	  "(BPFTIME_KEEP_SHM=1)\n"
 	  "  --spdlog-level LEVEL      trace|debug|info|warn|err|critical|off (SPDLOG_LEVEL)\n"
 	  "  --bpftime-log-output OUT  console, or a file (BPFTIME_LOG_OUTPUT; default\n"
 	  "                            ~/.bpftime/runtime.log)\n"
@@ -59,7 +61,8 @@ static const struct subcommand {
 	  "  -s, --enable-syscall-trace  trace its system calls too (syscall tracepoints)\n"
 	  "  --spdlog-level LEVEL        trace|debug|info|warn|err|critical|off (SPDLOG_LEVEL)\n"
 	  "  --bpftime-log-output OUT    console, or a file (BPFTIME_LOG_OUTPUT)\n"
-	  "  --no-jit                    programs run in the interpreter (BPFTIME_DISABLE_JIT=1)\n" },
+	  "  --no-jit                    programs run in the interpreter "
+	  "(BPFTIME_DISABLE_JIT=1)\n" },
 	{ "attach", cmd_attach, "attach [OPTIONS] PID",
 	  "bring libbpftime-agent.so into a running process (ptrace; x86-64, glibc 2.34+), with\n"
 	  "this shell's segment (BPFTIME_GLOBAL_SHM_NAME) and settings; the exit status says\n"
@@ -82,17 +85,21 @@ static const struct subcommand *find_sub(const char *name)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bpftime [OPTIONS] SUBCOMMAND [OPTIONS] ...\n"
-		   "  -i, --install-location DIR  where the bpftime libraries are (default: next to\n"
-		   "                              this program, then ~/.bpftime)\n"
-		   "  -d, --dry-run               print what would run, run nothing\n"
-		   "  -h, --help                  this text (SUBCOMMAND --help: its options)\n"
-		   "  -V, --version               print the version\n"
-		   "subcommands:\n");
+	fprintf(f,
+		"usage: bpftime [OPTIONS] SUBCOMMAND [OPTIONS] ...\n"
+		"  -i, --install-location DIR  where the bpftime libraries are (default: next to\n"
+		"                              this program, then ~/.bpftime)\n"
+		"  -d, --dry-run               print what would run, run nothing\n"
+		"  -h, --help                  this text (SUBCOMMAND --help: its options)\n"
+		"  -V, --version               print the version\n"
+		"subcommands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		fprintf(f, "  %-8s %s\n", subcommands[i].name, subcommands[i].synopsis + strlen(subcommands[i].name) + 1);
-	fprintf(f, "environment: BPFTIME_GLOBAL_SHM_NAME (default bpftime_maps_shm), SPDLOG_LEVEL,\n"
-		   "  BPFTIME_LOG_OUTPUT, BPFTIME_SHM_MEMORY_MB, BPFTIME_SHM_GROUP, BPFTIME_VM_NAME\n");
+		fprintf(f, "  %-8s %s\n", subcommands[i].name,
+			subcommands[i].synopsis + strlen(subcommands[i].name) + 1);
+	fprintf(f,
+		"environment: BPFTIME_GLOBAL_SHM_NAME (default bpftime_maps_shm), SPDLOG_LEVEL,\n"
+		"  BPFTIME_LOG_OUTPUT, BPFTIME_SHM_MEMORY_MB, BPFTIME_SHM_GROUP, "
+		"BPFTIME_VM_NAME\n");
 }
 
 void cli_usage(FILE *f, const char *cmd)
@@ -143,7 +150,7 @@ int cli_parse(struct cli *cli, const char *cmd, unsigned int allowed, int argc, 
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const unsigned int need[] = { OPT_MEMORY, OPT_LEVEL, OPT_LOG,  OPT_NOJIT,
+	static const unsigned int need[] = { OPT_MEMORY,  OPT_LEVEL, OPT_LOG, OPT_NOJIT,
 					     OPT_SYSCALL, OPT_GROUP, OPT_KEEP };
 	struct option opts[sizeof(all) / sizeof(all[0])];
 	char shorts[16] = "+:hdi:";
@@ -183,7 +190,8 @@ int cli_parse(struct cli *cli, const char *cmd, unsigned int allowed, int argc, 
 			long mb = strtol(optarg, &end, 10);
 
 			if (!*optarg || *end || mb <= 0 || mb > 1 << 20) {
-				fprintf(stderr, "bpftime %s: --memory-size takes a size in MB, not '%s'\n",
+				fprintf(stderr,
+					"bpftime %s: --memory-size takes a size in MB, not '%s'\n",
 					cmd, optarg);
 				return -2;
 			}
@@ -192,7 +200,9 @@ int cli_parse(struct cli *cli, const char *cmd, unsigned int allowed, int argc, 
 		}
 		case O_LEVEL:
 			if (!bpftime_log_level_valid(optarg)) {
-				fprintf(stderr, "bpftime %s: unknown level '%s' (use trace|debug|info|warn|err|critical|off)\n",
+				fprintf(stderr,
+					"bpftime %s: unknown level '%s' (use "
+					"trace|debug|info|warn|err|critical|off)\n",
 					cmd, optarg);
 				return -2;
 			}
@@ -200,7 +210,10 @@ int cli_parse(struct cli *cli, const char *cmd, unsigned int allowed, int argc, 
 			break;
 		case O_LOG:
 			if (!*optarg) {
-				fprintf(stderr, "bpftime %s: --bpftime-log-output takes console or a file\n", cmd);
+				fprintf(stderr,
+					"bpftime %s: --bpftime-log-output takes console or a "
+					"file\n",
+					cmd);
 				return -2;
 			}
 			cli->log_output = optarg;
@@ -213,13 +226,15 @@ int cli_parse(struct cli *cli, const char *cmd, unsigned int allowed, int argc, 
 			cli->shm_group = optarg;
 			break;
 		case ':':
-			fprintf(stderr, "bpftime %s: option '%s' needs a value\n", cmd, argv[optind - 1]);
+			fprintf(stderr, "bpftime %s: option '%s' needs a value\n", cmd,
+				argv[optind - 1]);
 			goto bad;
 		default:
 			if (optopt)
 				fprintf(stderr, "bpftime %s: unknown option '-%c'\n", cmd, optopt);
 			else
-				fprintf(stderr, "bpftime %s: unknown option '%s'\n", cmd, argv[optind - 1]);
+				fprintf(stderr, "bpftime %s: unknown option '%s'\n", cmd,
+					argv[optind - 1]);
 			goto bad;
 		}
 	}
@@ -267,8 +282,9 @@ int cli_find_lib(const struct cli *cli, const char *lib, const char *build_path,
 		snprintf(buf, len, "%s/" BPFTIME_INSTALL_LIBDIR "/%s", cli->install_dir, lib);
 		if (is_file(buf))
 			return 0;
-		fprintf(stderr, "bpftime: %s not found in %s or %s/" BPFTIME_INSTALL_LIBDIR
-				" (check -i/--install-location)\n",
+		fprintf(stderr,
+			"bpftime: %s not found in %s or %s/" BPFTIME_INSTALL_LIBDIR
+			" (check -i/--install-location)\n",
 			lib, cli->install_dir, cli->install_dir);
 		return -ENOENT;
 	}
@@ -294,7 +310,8 @@ int cli_find_lib(const struct cli *cli, const char *lib, const char *build_path,
 	if (is_file(buf))
 		return 0;
 	fprintf(stderr,
-		"bpftime: %s not found next to %s, in the build tree or in ~/.bpftime: install bpftime there or pass -i DIR\n",
+		"bpftime: %s not found next to %s, in the build tree or in ~/.bpftime: install "
+		"bpftime there or pass -i DIR\n",
 		lib, cli->argv0);
 	return -ENOENT;
 }
@@ -367,10 +384,11 @@ static void forward(int sig)
 /* prints @argv as a shell line with @preload and the bpftime variables in front */
 static void print_dry_run(const char *preload, char **argv)
 {
-	static const char *const vars[] = { "BPFTIME_GLOBAL_SHM_NAME", "BPFTIME_SHM_MEMORY_MB",
-					    "BPFTIME_SHM_GROUP", "BPFTIME_KEEP_SHM",
-					    "BPFTIME_USED", "SPDLOG_LEVEL", "BPFTIME_LOG_OUTPUT",
-					    "BPFTIME_DISABLE_JIT", "BPFTIME_VM_NAME" };
+	static const char *const vars[] = {
+		"BPFTIME_GLOBAL_SHM_NAME", "BPFTIME_SHM_MEMORY_MB", "BPFTIME_SHM_GROUP",
+		"BPFTIME_KEEP_SHM",	   "BPFTIME_USED",	    "SPDLOG_LEVEL",
+		"BPFTIME_LOG_OUTPUT",	   "BPFTIME_DISABLE_JIT",   "BPFTIME_VM_NAME"
+	};
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		if (getenv(vars[i]))

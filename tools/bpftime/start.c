@@ -36,7 +36,8 @@ int cmd_start(struct cli *cli, int argc, char **argv)
 	if (i < 0)
 		return CLI_USAGE;
 	if (i >= argc) {
-		fprintf(stderr, "bpftime start: which program? (usage: bpftime start [OPTIONS] COMMAND [ARGS...])\n");
+		fprintf(stderr, "bpftime start: which program? (usage: bpftime start [OPTIONS] "
+				"COMMAND [ARGS...])\n");
 		return CLI_USAGE;
 	}
 	if (cli->syscalls)

@@ -70,7 +70,8 @@ int tool_prog_show(struct bpftime_shm *shm)
 
 	if (tool_json && !arr)
 		return -ENOMEM;
-	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0;
+	     fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_prog_info pi;
 		uint32_t map_ids[64];
 		const char *type;
@@ -86,10 +87,13 @@ int tool_prog_show(struct bpftime_shm *shm)
 
 			json_object_set_new(o, "id", json_integer(pi.id));
 			json_object_set_new(o, "fd", json_integer(fd));
-			json_object_set_new(o, "type", type ? json_string(type) : json_integer(pi.type));
+			json_object_set_new(o, "type",
+					    type ? json_string(type) : json_integer(pi.type));
 			json_object_set_new(o, "name", json_string(pi.name));
-			json_object_set_new(o, "gpl_compatible", json_boolean(gpl_compatible(pi.license)));
-			json_object_set_new(o, "bytes_xlated", json_integer((json_int_t)pi.insn_cnt * 8));
+			json_object_set_new(o, "gpl_compatible",
+					    json_boolean(gpl_compatible(pi.license)));
+			json_object_set_new(o, "bytes_xlated",
+					    json_integer((json_int_t)pi.insn_cnt * 8));
 			if (bpftime_prog_aot(shm, fd, &aot))
 				json_object_set_new(o, "bytes_aot", json_integer((json_int_t)aot));
 			for (int k = 0; k < nmaps && k < (int)ARRAY_SIZE(map_ids); k++)
@@ -153,7 +157,8 @@ int tool_map_show(struct bpftime_shm *shm)
 
 	if (tool_json && !arr)
 		return -ENOMEM;
-	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0;
+	     fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_map_info mi;
 		const char *type;
 
@@ -165,7 +170,8 @@ int tool_map_show(struct bpftime_shm *shm)
 
 			json_object_set_new(o, "id", json_integer(mi.id));
 			json_object_set_new(o, "fd", json_integer(fd));
-			json_object_set_new(o, "type", type ? json_string(type) : json_integer(mi.type));
+			json_object_set_new(o, "type",
+					    type ? json_string(type) : json_integer(mi.type));
 			json_object_set_new(o, "name", json_string(mi.name));
 			json_object_set_new(o, "flags", json_integer(mi.map_flags));
 			json_object_set_new(o, "bytes_key", json_integer(mi.key_size));
@@ -175,8 +181,8 @@ int tool_map_show(struct bpftime_shm *shm)
 			json_array_append_new(arr, o);
 			continue;
 		}
-		printf("%u: %s  name %s  flags 0x%x  fd %d\n", mi.id, type ? type : "unknown", mi.name,
-		       mi.map_flags, fd);
+		printf("%u: %s  name %s  flags 0x%x  fd %d\n", mi.id, type ? type : "unknown",
+		       mi.name, mi.map_flags, fd);
 		printf("\tkey %uB  value %uB  max_entries %u%s\n", mi.key_size, mi.value_size,
 		       mi.max_entries, mi.frozen ? "  frozen" : "");
 	}
@@ -230,7 +236,8 @@ int tool_map_dump(struct bpftime_shm *shm, int fd)
 			if (err)
 				json_object_set_new(o, "error", json_string(strerror(-err)));
 			else
-				json_object_set_new(o, "value", hex_bytes(val, mi.value_size_syscall));
+				json_object_set_new(o, "value",
+						    hex_bytes(val, mi.value_size_syscall));
 			json_array_append_new(arr, o);
 			err = 0;
 			found++;
