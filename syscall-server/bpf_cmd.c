@@ -746,7 +746,7 @@ static int prog_attach(int cmd, const union bpf_attr *a)
 		struct bpftime_perf_event_info pi;
 		struct srv_fd *f = srv_fd(target);
 
-		if (bpftime_perf_event__info(srv.shm, target, &pi) ||
+		if (bpftime_perf_event_get_info(srv.shm, target, &pi) ||
 		    pi.type != BPFTIME_PERF_TYPE_UPROBE_OVERRIDE) {
 			pr_warn("syscall server: PROG_ATTACH(BPF_MODIFY_RETURN) needs a perf event of type 1008 (uprobe override)\n");
 			return -EINVAL;
@@ -755,7 +755,7 @@ static int prog_attach(int cmd, const union bpf_attr *a)
 			return srv_perf_set_prog(target, prog, BPF_MODIFY_RETURN);
 		if (f->implicit_link < 0)
 			return -ENOENT;
-		bpftime_handler__close(srv.shm, f->implicit_link);
+		bpftime_handler_close(srv.shm, f->implicit_link);
 		f->implicit_link = -1;
 		return 0;
 	}

@@ -125,11 +125,11 @@ int srv_perf_set_prog(int fd, int prog, uint32_t attach_type)
 	struct srv_fd *f = srv_fd(fd);
 	int ret;
 
-	if (!srv_is_ours(prog) || bpftime_handler__type(srv.shm, prog) != BPFTIME_HANDLER_PROG)
+	if (!srv_is_ours(prog) || bpftime_handler_get_type(srv.shm, prog) != BPFTIME_HANDLER_PROG)
 		return srv_bad_fd(prog);
 	if (f->implicit_link >= 0)
 		return -EEXIST;
-	ret = bpftime_link__create(srv.shm, -1, prog, fd, &o);
+	ret = bpftime_link_create(srv.shm, -1, prog, fd, &o);
 	if (ret < 0)
 		return ret;
 	f->implicit_link = ret;

@@ -41,10 +41,10 @@ static bool segment_empty(struct bpftime_shm *shm)
 {
 	char path[256];
 
-	if (bpftime_handler__next(shm, -1) >= 0)
+	if (bpftime_handler_next(shm, -1) >= 0)
 		return false;
 	for (int i = 0;; i++) {
-		int r = bpftime_obj__pin_at(shm, i, path, sizeof(path));
+		int r = bpftime_obj_pin_at(shm, i, path, sizeof(path));
 
 		if (r == -EINVAL)
 			return true;

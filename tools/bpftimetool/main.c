@@ -476,7 +476,7 @@ static int parse_obj(struct bpftime_shm *shm, int argc, char **argv, long *fd)
 			return -1;
 		if (!shm)
 			return 2;
-		*fd = bpftime_handler__fd_by_id(shm, (uint32_t)v);
+		*fd = bpftime_handler_fd_by_id(shm, (uint32_t)v);
 		if (*fd < 0) {
 			tool_err("no object with id %ld (`bpftimetool prog show` / `map show` list them)", v);
 			return -2;
@@ -489,13 +489,13 @@ static int parse_obj(struct bpftime_shm *shm, int argc, char **argv, long *fd)
 		if (!shm)
 			return 2;
 		for (int i = 0;; i++) {
-			int id = bpftime_obj__pin_at(shm, i, path, sizeof(path));
+			int id = bpftime_obj_pin_at(shm, i, path, sizeof(path));
 
 			if (id == -EINVAL)
 				break;
 			if (id < 0 || strcmp(path, argv[1]))
 				continue;
-			*fd = bpftime_handler__fd_by_id(shm, (uint32_t)id);
+			*fd = bpftime_handler_fd_by_id(shm, (uint32_t)id);
 			if (*fd >= 0)
 				return 2;
 			tool_err("the object pinned at %s is held by no fd", argv[1]);
