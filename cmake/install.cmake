@@ -5,7 +5,8 @@
 #   <libdir>/                  libbpftime-agent.so, libbpftime-syscall-server.so
 #                              (preloaded into other programs), libbpftime-llvm.so
 #                              (dlopened by the VM), libbpftime-vm.so (embedding)
-#   include/bpftime/           vm.h, log.h (the API libbpftime-vm.so exports)
+#   include/bpftime/           vm.h, log.h (the API libbpftime-vm.so exports), and
+#                              insn.h, common.h (which they include)
 #   <libdir>/pkgconfig/        bpftime.pc
 #   <libdir>/cmake/bpftime/    bpftimeConfig.cmake: find_package(bpftime) -> bpftime::vm
 #
@@ -34,12 +35,11 @@ if(TARGET bpftime_vm)
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   install(TARGETS bpftime-vm EXPORT bpftimeTargets
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-  install(FILES ${CMAKE_SOURCE_DIR}/include/bpftime/vm.h ${CMAKE_SOURCE_DIR}/include/bpftime/log.h
-    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bpftime)
-  if(EXISTS ${CMAKE_SOURCE_DIR}/include/bpftime/common.h)
-    install(FILES ${CMAKE_SOURCE_DIR}/include/bpftime/common.h
+  # vm.h and log.h, and what they include
+  foreach(h vm log insn common)
+    install(FILES ${CMAKE_SOURCE_DIR}/include/bpftime/${h}.h
       DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bpftime)
-  endif()
+  endforeach()
 endif()
 
 # ---- the tools and the libraries they preload

@@ -226,7 +226,7 @@ int tool_map_dump(struct bpftime_shm *shm, int fd)
 	while (!(next_err = bpftime_map_get_next_key(shm, fd, first ? NULL : key, next))) {
 		first = false;
 		memcpy(key, next, mi.key_size);
-		err = bpftime_map__lookup_elem(shm, fd, key, val, 0);
+		err = bpftime_map_lookup_elem(shm, fd, key, val, 0);
 		if (err == -ENOENT)
 			continue;
 		if (arr) {
