@@ -108,13 +108,14 @@ static const char *cfg_get(const char *cfg, const char *key, char *buf, size_t l
 }
 
 /* Called by `bpftime attach` in the target, on its own thread, with
- * "shm=NAME\nlevel=L\nlog=OUT\nnojit=1\n" (every line optional).
+ * "shm=NAME\nlevel=L\nlog=OUT\nnojit=1\ngroup=G\n" (every line optional;
+ * group= is set as BPFTIME_SHM_GROUP in the target's environment).
  * Returns the number of probes attached now (>= 0), or -errno: -ENOENT no
  * such segment, -EPROTO a segment of another version, -EBUSY the agent
  * serves another segment already, -EALREADY it runs already. */
 __attribute__((visibility("default"))) long bpftime_agent_attach(const char *cfg)
 {
-	char shm[256] = "", level[16] = "", out[4096] = "", nojit[4] = "";
+	char shm[256] = "", level[16] = "", out[4096] = "", nojit[4] = "", group[64] = "";
 	struct agent_opts opts = { .watch = true };
 	const char *serving;
 	int err;
@@ -123,6 +124,7 @@ __attribute__((visibility("default"))) long bpftime_agent_attach(const char *cfg
 	cfg_get(cfg, "level", level, sizeof(level));
 	cfg_get(cfg, "log", out, sizeof(out));
 	cfg_get(cfg, "nojit", nojit, sizeof(nojit));
+	cfg_get(cfg, "group", group, sizeof(group));
 	serving = agent_shm_name();
 	if (serving) {
 		/* there already (`bpftime start`, or attached and detached since) */
@@ -132,6 +134,10 @@ __attribute__((visibility("default"))) long bpftime_agent_attach(const char *cfg
 		return err ? err : agent_attached_count();
 	}
 	bpftime_log_configure(level, out);
+	/* the segment's group (`--shm-group`): what shm/ checks a group-writable
+	 * segment against; it has to be in this process's environment */
+	if (group[0])
+		setenv("BPFTIME_SHM_GROUP", group, 1);
 	opts.shm_name = shm[0] ? shm : NULL;
 	opts.no_jit = nojit[0] == '1';
 	err = agent_start(&opts);

@@ -533,7 +533,8 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 	pid_t pid;
 	int i, err;
 
-	i = cli_parse(cli, "attach", OPT_LEVEL | OPT_LOG | OPT_NOJIT | OPT_SYSCALL, argc, argv);
+	i = cli_parse(cli, "attach", OPT_LEVEL | OPT_LOG | OPT_NOJIT | OPT_SYSCALL | OPT_GROUP, argc,
+		      argv);
 	if (i == -1)
 		return CLI_OK;
 	if (i < 0)
@@ -566,6 +567,8 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 	cfg_add(cfg, sizeof(cfg), "shm", shm_name());
 	cfg_add(cfg, sizeof(cfg), "level", level);
 	cfg_add(cfg, sizeof(cfg), "log", log);
+	cfg_add(cfg, sizeof(cfg), "group",
+		cli->shm_group ? cli->shm_group : getenv("BPFTIME_SHM_GROUP"));
 	if (cli->no_jit || (getenv("BPFTIME_DISABLE_JIT") && *getenv("BPFTIME_DISABLE_JIT")))
 		cfg_add(cfg, sizeof(cfg), "nojit", "1");
 	if (cli->dry_run) {

@@ -59,6 +59,8 @@ static const struct subcommand {
 	{ "start", cmd_start, "start [OPTIONS] COMMAND [ARGS...]",
 	  "run a program with libbpftime-agent.so preloaded: the segment's uprobes run in it",
 	  "  -s, --enable-syscall-trace  trace its system calls too (syscall tracepoints)\n"
+	  "  --shm-group GROUP           the group of a segment made with `load --shm-group`\n"
+	  "                              (BPFTIME_SHM_GROUP)\n"
 	  "  --spdlog-level LEVEL        trace|debug|info|warn|err|critical|off (SPDLOG_LEVEL)\n"
 	  "  --bpftime-log-output OUT    console, or a file (BPFTIME_LOG_OUTPUT)\n"
 	  "  --no-jit                    programs run in the interpreter "
@@ -68,6 +70,8 @@ static const struct subcommand {
 	  "this shell's segment (BPFTIME_GLOBAL_SHM_NAME) and settings; the exit status says\n"
 	  "whether the agent could serve it",
 	  "  -s, --enable-syscall-trace  trace its system calls too (syscall tracepoints)\n"
+	  "  --shm-group GROUP           the group of a segment made with `load --shm-group`\n"
+	  "                              (BPFTIME_SHM_GROUP)\n"
 	  "  --spdlog-level LEVEL        the agent's log level there\n"
 	  "  --bpftime-log-output OUT    the agent's log output there\n"
 	  "  --no-jit                    programs run in the interpreter there\n" },

@@ -30,7 +30,8 @@ int cmd_start(struct cli *cli, int argc, char **argv)
 	char agent[PATH_MAX];
 	int i, pid = -1;
 
-	i = cli_parse(cli, "start", OPT_LEVEL | OPT_LOG | OPT_NOJIT | OPT_SYSCALL, argc, argv);
+	i = cli_parse(cli, "start", OPT_LEVEL | OPT_LOG | OPT_NOJIT | OPT_SYSCALL | OPT_GROUP, argc,
+		      argv);
 	if (i == -1)
 		return CLI_OK;
 	if (i < 0)
