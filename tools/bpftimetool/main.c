@@ -47,7 +47,8 @@ static void usage(FILE *out)
 		"  load FD JSON                create one handler (a JSON object) at FD\n"
 		"  remove                      remove the shared memory segment\n"
 		"  run ID DATA_FILE [repeat N] [type JIT|AOT|INTERPRET|LLVM]\n"
-		"                              run program ID on the file's bytes, print the time\n"
+		"                              run the program at handler ID (bpftime's id: the\n"
+		"                              fd column of `prog show`) on the file's bytes\n"
 		"  tracelog, prog tracelog     stream bpf_printk output (Ctrl-C stops)\n"
 		"  prog show | prog dump xlated OBJ | map show | map dump OBJ\n"
 		"                              bpftool-style listings; OBJ is id ID, fd FD,\n"
@@ -573,7 +574,8 @@ static void command_help(const char *cmd)
 		{ "remove", "usage: bpftimetool remove\n"
 			    "removes the shared memory segment (none: says so, exit status 0)\n" },
 		{ "run", "usage: bpftimetool run ID DATA_FILE [repeat N] [type JIT|AOT|INTERPRET|LLVM]\n"
-			 "runs program ID on the file's bytes (r1 pointer, r2 length), prints\n"
+			 "runs the program at handler ID (bpftime's id: the fd column of `prog show`)\n"
+			 "on the file's bytes (r1 pointer, r2 length), prints\n"
 			 "Time taken: <avg> ns and Return value: <r0>\n" },
 		{ "tracelog", "usage: bpftimetool tracelog\nstreams bpf_printk output (Ctrl-C stops)\n" },
 		{ "prog", "usage: bpftimetool [-j|-p] prog show\n"
