@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <bpftime/shm.h>
@@ -624,6 +625,60 @@ static void test_unserved(void **state)
 	bpftime_shm__remove(NULL);
 }
 
+/* by default the agent logs to ~/.bpftime/runtime.log, as the original
+ * does: lines with time, level, pid and component; the program's own
+ * stdout and stderr stay its own */
+static void test_log_default(void **state)
+{
+	const char *vargv[16];
+	char home[128], log[256], want[64], *text;
+	const char *old_home = getenv("HOME");
+	struct proc victim;
+	FILE *f;
+	long n;
+
+	(void)state;
+	shm_for_test("logdefault");
+	snprintf(home, sizeof(home), "/tmp/bpftime_agent_e2e_home_%d", (int)getpid());
+	snprintf(log, sizeof(log), "%s/.bpftime/runtime.log", home);
+	mkdir(home, 0700);
+	unlink(log);
+	setenv("HOME", home, 1);
+	unsetenv("BPFTIME_LOG_OUTPUT");
+	cmd(vargv, "start", ex("victim/victim"), "5", "0", NULL);
+	spawn(&victim, vargv, false);
+	assert_int_equal(finish(&victim), 0);
+	setenv("BPFTIME_LOG_OUTPUT", "console", 1);
+	if (old_home)
+		setenv("HOME", old_home, 1);
+	assert_non_null(strstr(victim.obuf, "victim: 5 calls, sum 25,"));
+	assert_int_equal(strchr(victim.obuf, '\n') - victim.obuf + 1, (long)victim.olen);
+	assert_int_equal(victim.elen, 0);
+	f = fopen(log, "re");
+	assert_non_null(f);
+	text = calloc(1, 65536);
+	assert_non_null(text);
+	n = (long)fread(text, 1, 65535, f);
+	fclose(f);
+	assert_true(n > 0);
+	/* [2026-12-06 07:01:02.123] [warn] [PID] [agent] agent: no bpftime ... */
+	{
+		int pid = 0, k = 0;
+
+		snprintf(want, sizeof(want), "%s", "] [warn] [");
+		if (text[0] != '[' || text[11] != ' ' || text[20] != '.' ||
+		    strncmp(text + 24, want, strlen(want)) ||
+		    sscanf(text + 24 + strlen(want), "%d] [agent] %n", &pid, &k) != 1 || !k ||
+		    pid <= 0 || !strstr(text, "running untraced"))
+			fail_msg("runtime.log: '%s'", text);
+	}
+	free(text);
+	unlink(log);
+	snprintf(log, sizeof(log), "%s/.bpftime", home);
+	rmdir(log);
+	rmdir(home);
+}
+
 /* the agent leaves LD_PRELOAD to the target's children without itself, and
  * the exit status comes through */
 static void test_start_children_and_status(void **state)
@@ -665,6 +720,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_live_attach_detach, cleanup),
 		cmocka_unit_test_teardown(test_attach_pid, cleanup),
 		cmocka_unit_test_teardown(test_unserved, cleanup),
+		cmocka_unit_test_teardown(test_log_default, cleanup),
 		cmocka_unit_test_teardown(test_start_children_and_status, cleanup),
 	};
 
