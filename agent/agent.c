@@ -475,14 +475,12 @@ static void *watch_dl(void *arg)
 			continue;
 		seen = atomic_load(&agent.dl_seq);
 		pthread_mutex_lock(&agent.lock);
-		if (agent.stopping) {
-			pthread_mutex_unlock(&agent.lock);
-			return NULL;
-		}
-		if (agent.pending)
+		/* stopped (detached): it waits on, for agent_resume */
+		if (!agent.stopping && agent.pending)
 			sync_locked();
 		pthread_mutex_unlock(&agent.lock);
 	}
+	return NULL;
 }
 
 /* the threads the agent starts take none of the host's signals, except
@@ -611,6 +609,7 @@ static void *watch(void *arg)
 		seen = bpftime_shm__epoch(agent.shm);
 		pthread_mutex_lock(&agent.lock);
 		if (agent.stopping) {
+			agent.watching = false; /* agent_resume starts another */
 			pthread_mutex_unlock(&agent.lock);
 			return NULL;
 		}
@@ -677,7 +676,12 @@ int agent_start(const struct agent_opts *opts)
 					      strerror(-err));
 		goto fail;
 	}
-	agent.rt = bpftime_runtime__new(agent.shm, NULL);
+	{
+		BPFTIME_OPTS(bpftime_runtime_opts, ro, .engine = BPFTIME_ENGINE_INTERP,
+			     .engine_set = opts && opts->no_jit);
+
+		agent.rt = bpftime_runtime__new(agent.shm, &ro);
+	}
 	if (!agent.rt) {
 		err = -errno;
 		pr_warn("agent: cannot create the runtime (%s): running untraced\n", strerror(-err));
@@ -736,6 +740,47 @@ void agent_stop(void)
 			detach_one(&agent.live);
 	}
 	pthread_mutex_unlock(&agent.lock);
+}
+
+int agent_resume(void)
+{
+	uint32_t epoch;
+	int err;
+
+	pthread_mutex_lock(&agent.lock);
+	if (!agent.started) {
+		pthread_mutex_unlock(&agent.lock);
+		return -ENOENT;
+	}
+	if (!agent.stopping) {
+		pthread_mutex_unlock(&agent.lock);
+		return -EALREADY;
+	}
+	agent.stopping = false;
+	epoch = bpftime_shm__epoch(agent.shm);
+	/* a watcher still asleep on the futex goes on by itself */
+	if (!agent.watching && !agent_thread(&agent.watcher, watch, (void *)(uintptr_t)epoch))
+		agent.watching = true;
+	agent_busy = true;
+	err = sync_locked();
+	agent_busy = false;
+	pthread_mutex_unlock(&agent.lock);
+	return err;
+}
+
+bool agent_running(void)
+{
+	bool r;
+
+	pthread_mutex_lock(&agent.lock);
+	r = agent.started && !agent.stopping;
+	pthread_mutex_unlock(&agent.lock);
+	return r;
+}
+
+const char *agent_shm_name(void)
+{
+	return agent.shm ? bpftime_shm__name(agent.shm) : NULL;
 }
 
 void agent_quiesce(void)

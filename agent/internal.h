@@ -19,6 +19,8 @@ struct agent_opts {
 	const char *shm_name;
 	/* start the thread that follows the segment (false: only agent_sync) */
 	bool watch;
+	/* the interpreter (--no-jit of `bpftime attach`); false: the environment's choice */
+	bool no_jit;
 };
 
 /* Opens the segment, builds and attaches everything that concerns this
@@ -30,6 +32,13 @@ int agent_start(const struct agent_opts *opts);
  * stay mapped (a thread may still be leaving a handler), so this is only
  * for tests and the end of the process. */
 void agent_stop(void);
+/* After agent_stop (`bpftime detach`): attaches again and follows the
+ * segment again.  Returns 0, -ENOENT (never started), -EALREADY (running). */
+int agent_resume(void);
+/* started and not stopped */
+bool agent_running(void);
+/* the segment the agent serves (NULL: none) */
+const char *agent_shm_name(void);
 /* Stops following the segment and leaves the probes as they are (the
  * process is exiting: other threads may still run probed code). */
 void agent_quiesce(void);
@@ -42,6 +51,11 @@ uint64_t agent_sync_count(void);
 int agent_attached_count(void);
 /* The segment epoch the last completed sync saw. */
 uint32_t agent_synced_epoch(void);
+
+/* main.c: the entry points `bpftime attach` and `bpftime detach` call in
+ * the target (the library's only exported symbols) */
+long bpftime_agent_attach(const char *cfg);
+long bpftime_agent_detach(void);
 
 /* helpers.c: registers the uprobe-context helpers (HELPER_EXT rows of
  * helpers/helpers.def) on @rt.  Returns 0 or the first error. */

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages bpftime needs to build, test and run its
-# demo.  Idempotent and non-interactive; uses sudo when not root.
+# demo (--runtime: to build and install it only).  Idempotent and non-interactive; uses sudo when not root.
 set -euo pipefail
 
-PKGS=(
-  build-essential cmake ninja-build pkg-config clang llvm llvm-14-dev
-  libbpf-dev libelf-dev zlib1g-dev libzydis-dev libjansson-dev libcmocka-dev
-  bpftool libclang-rt-14-dev linux-libc-dev
+# scripts/setup.sh --runtime: only what a user build needs (scripts/install.sh):
+# no cmocka, clang or bpftool.
+RUNTIME_PKGS=(
+  build-essential cmake ninja-build pkg-config llvm-14-dev
+  libbpf-dev libelf-dev zlib1g-dev libzydis-dev libjansson-dev linux-libc-dev
 )
+PKGS=(
+  "${RUNTIME_PKGS[@]}" clang llvm libcmocka-dev bpftool libclang-rt-14-dev
+)
+if [ "${1:-}" = "--runtime" ]; then
+  PKGS=("${RUNTIME_PKGS[@]}")
+fi
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then

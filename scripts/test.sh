@@ -9,15 +9,18 @@ scripts/setup.sh
 scripts/check_layers.sh
 
 kinds=${BPFTIME_TEST_KINDS:-gcc asan}
+# every optional part, required: a missing cmocka or clang fails here
+parts=(-DBPFTIME_BUILD_TESTS=ON -DBPFTIME_BUILD_BENCH=ON -DBPFTIME_BUILD_EXAMPLES=ON)
 status=0
 for kind in $kinds; do
   case $kind in
     gcc)
-      CC=gcc CXX=g++ scripts/build.sh build-gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBPFTIME_WERROR=ON
+      CC=gcc CXX=g++ scripts/build.sh build-gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBPFTIME_WERROR=ON \
+        "${parts[@]}"
       dir=build-gcc ;;
     asan)
       CC=clang CXX=clang++ scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG='-O1 -g' \
-        -DBPFTIME_WERROR=ON -DBPFTIME_SANITIZE=ON -DBPFTIME_LLVM=OFF
+        -DBPFTIME_WERROR=ON -DBPFTIME_SANITIZE=ON -DBPFTIME_LLVM=OFF "${parts[@]}"
       dir=build-asan ;;
     *) echo "test.sh: unknown build kind '$kind' (gcc|asan)" >&2; exit 2 ;;
   esac

@@ -732,10 +732,33 @@ static int link_detach(const union bpf_attr *a)
 
 /* PROG_ATTACH/DETACH attach to cgroups, sockmaps, flow dissectors, lirc
  * devices: nothing a userspace runtime hooks.  The fds are checked as the
- * kernel would, then the command is refused. */
+ * kernel would, then the command is refused.  One exception is bpftime's
+ * own: BPF_MODIFY_RETURN with a perf event of type 1008 (uprobe override)
+ * as the target puts the program on that perf event, as the original's
+ * error-injection loaders do (their attach_override.h); PROG_DETACH takes
+ * it off again. */
 static int prog_attach(int cmd, const union bpf_attr *a)
 {
 	int target = (int)a->target_fd, prog = (int)a->attach_bpf_fd, ret;
+
+	if (a->attach_type == BPF_MODIFY_RETURN &&
+	    !want(target, BPFTIME_HANDLER_PERF_EVENT)) {
+		struct bpftime_perf_event_info pi;
+		struct srv_fd *f = srv_fd(target);
+
+		if (bpftime_perf_event_get_info(srv.shm, target, &pi) ||
+		    pi.type != BPFTIME_PERF_TYPE_UPROBE_OVERRIDE) {
+			pr_warn("syscall server: PROG_ATTACH(BPF_MODIFY_RETURN) needs a perf event of type 1008 (uprobe override)\n");
+			return -EINVAL;
+		}
+		if (cmd == BPF_PROG_ATTACH)
+			return srv_perf_set_prog(target, prog, BPF_MODIFY_RETURN);
+		if (f->implicit_link < 0)
+			return -ENOENT;
+		bpftime_handler_close(srv.shm, f->implicit_link);
+		f->implicit_link = -1;
+		return 0;
+	}
 
 	if (cmd == BPF_PROG_ATTACH || prog) {
 		ret = want(prog, BPFTIME_HANDLER_PROG);

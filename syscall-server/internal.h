@@ -141,6 +141,10 @@ long srv_perf_event_open(void *attr, pid_t pid, int cpu, int group_fd, unsigned 
 int srv_perf_ioctl(int fd, unsigned long req, unsigned long arg);
 void *srv_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 void srv_perf_closed(int fd);
+/* gives perf event @fd the program @prog (PERF_EVENT_IOC_SET_BPF, and
+ * PROG_ATTACH with BPF_MODIFY_RETURN): a link that goes with the perf fd.
+ * Caller holds srv_lock.  Returns 0, -EBADF/-EINVAL (not a program), -EEXIST */
+int srv_perf_set_prog(int fd, int prog, uint32_t attach_type);
 
 /* epoll.c */
 int srv_epoll_ctl(int epfd, int op, int fd, void *event);

@@ -7,6 +7,11 @@
  *                     offset (libbpf's PERF_UPROBE_REF_CTR_OFFSET_SHIFT)
  *   tracepoint        PERF_TYPE_TRACEPOINT, config = tracefs event id
  *   software          PERF_TYPE_SOFTWARE (perf buffers: BPF_OUTPUT)
+ *   uprobe override   bpftime's type 1008 (BPFTIME_PERF_TYPE_UPROBE_OVERRIDE):
+ *                     config1 = path, config2 = offset; a program comes
+ *                     with BPF_PROG_ATTACH(BPF_MODIFY_RETURN) (bpf_cmd.c) or
+ *                     PERF_EVENT_IOC_SET_BPF, runs instead of the function,
+ *                     and bpf_override_return gives its return value
  * Other PMUs are refused with ENOENT, as the kernel refuses an unknown type.
  *
  * mmap: a map fd shows the map's bytes in the segment (bpftime_map__
@@ -61,14 +66,18 @@ long srv_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
 	c.o.pid = pid;
 	c.o.cpu = cpu;
 	c.o.sample_type = attr.sample_type;
-	if (attr.type == SRV_UPROBE_PMU_TYPE) {
+	if (attr.type == SRV_UPROBE_PMU_TYPE || attr.type == BPFTIME_PERF_TYPE_UPROBE_OVERRIDE) {
 		const char *path = (const char *)(uintptr_t)attr.config1;
 
 		if (!path)
 			return -EINVAL;
 		snprintf(c.path, sizeof(c.path), "%s", path);
-		c.o.type = attr.config & (1ull << SRV_RETPROBE_BIT) ? BPFTIME_PERF_TYPE_URETPROBE :
-								      BPFTIME_PERF_TYPE_UPROBE;
+		if (attr.type == BPFTIME_PERF_TYPE_UPROBE_OVERRIDE)
+			c.o.type = BPFTIME_PERF_TYPE_UPROBE_OVERRIDE;
+		else
+			c.o.type = attr.config & (1ull << SRV_RETPROBE_BIT) ?
+					   BPFTIME_PERF_TYPE_URETPROBE :
+					   BPFTIME_PERF_TYPE_UPROBE;
 		c.o.module = c.path;
 		c.o.offset = attr.config2;
 		c.o.ref_ctr_off = attr.config >> 32;
@@ -110,6 +119,23 @@ void srv_perf_closed(int fd)
 	}
 }
 
+int srv_perf_set_prog(int fd, int prog, uint32_t attach_type)
+{
+	BPFTIME_OPTS(bpftime_link_opts, o, .attach_type = attach_type);
+	struct srv_fd *f = srv_fd(fd);
+	int ret;
+
+	if (!srv_is_ours(prog) || bpftime_handler_get_type(srv.shm, prog) != BPFTIME_HANDLER_PROG)
+		return srv_bad_fd(prog);
+	if (f->implicit_link >= 0)
+		return -EEXIST;
+	ret = bpftime_link_create(srv.shm, -1, prog, fd, &o);
+	if (ret < 0)
+		return ret;
+	f->implicit_link = ret;
+	return 0;
+}
+
 int srv_perf_ioctl(int fd, unsigned long req, unsigned long arg)
 {
 	struct srv_fd *f = srv_fd(fd);
@@ -126,25 +152,9 @@ int srv_perf_ioctl(int fd, unsigned long req, unsigned long arg)
 	case PERF_EVENT_IOC_DISABLE:
 		ret = bpftime_perf_event_enable(srv.shm, fd, req == PERF_EVENT_IOC_ENABLE);
 		break;
-	case PERF_EVENT_IOC_SET_BPF: {
-		BPFTIME_OPTS(bpftime_link_opts, o, .attach_type = BPF_PERF_EVENT);
-		int prog = (int)arg;
-
-		if (!srv_is_ours(prog) || bpftime_handler_get_type(srv.shm, prog) != BPFTIME_HANDLER_PROG) {
-			ret = srv_bad_fd(prog);
-			break;
-		}
-		if (f->implicit_link >= 0) {
-			ret = -EEXIST;
-			break;
-		}
-		ret = bpftime_link_create(srv.shm, -1, prog, fd, &o);
-		if (ret >= 0) {
-			f->implicit_link = ret;
-			ret = 0;
-		}
+	case PERF_EVENT_IOC_SET_BPF:
+		ret = srv_perf_set_prog(fd, (int)arg, BPF_PERF_EVENT);
 		break;
-	}
 	case PERF_EVENT_IOC_RESET:
 	case PERF_EVENT_IOC_REFRESH:
 		break;

@@ -214,7 +214,9 @@ __attribute__((constructor)) static void srv_init(void)
 
 	srv_resolve_real();
 	bpftime_log_set_default_level(BPFTIME_LOG_WARN);
+	bpftime_log_set_component("syscall-server");
 	strip_preload();
+	setenv("BPFTIME_USED", "1", 1); /* as under the original's `bpftime load` */
 	srv.pid = getpid();
 	srv.shm = bpftime_shm__open_or_create(NULL);
 	if (!srv.shm) {

@@ -4,9 +4,10 @@
  *
  * Search order for the shared object:
  *   1. $BPFTIME_LLVM_LIB (a path to the file itself);
- *   2. the directory of the binary or library this code is linked into;
+ *   2. the directory of the binary or library this code is linked into, and
+ *      ../<libdir> from it (a tool in an install tree's bin/);
  *   3. the build tree (BPFTIME_LLVM_BUILD_DIR, set by CMake);
- *   4. the install directory, ~/.bpftime;
+ *   4. the install directory, ~/.bpftime (and its <libdir>);
  *   5. the dynamic linker's own search (LD_LIBRARY_PATH, ...).
  * A failure is remembered: the back end is looked for once per process.
  */
@@ -18,6 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifndef BPFTIME_INSTALL_LIBDIR
+#define BPFTIME_INSTALL_LIBDIR "lib"
+#endif
 #include <unistd.h>
 #include "internal.h"
 #include "llvm/llvm.h"
@@ -116,6 +121,12 @@ static void llvm_find(void)
 	}
 	if (dir_of((const void *)llvm_find, dir, sizeof(dir)) && try_dir(dir))
 		return;
+	if (dir_of((const void *)llvm_find, dir, sizeof(dir)) &&
+	    strlen(dir) + sizeof("/../" BPFTIME_INSTALL_LIBDIR) <= sizeof(dir)) {
+		strcat(dir, "/../" BPFTIME_INSTALL_LIBDIR);
+		if (try_dir(dir))
+			return;
+	}
 	/* the main program, when this code lives in a shared object */
 	if (dir_of_exe(dir, sizeof(dir)) && try_dir(dir))
 		return;
@@ -125,6 +136,11 @@ static void llvm_find(void)
 #endif
 	home = getenv("HOME");
 	if (home && snprintf(dir, sizeof(dir), "%s/.bpftime", home) < (int)sizeof(dir) &&
+	    try_dir(dir))
+		return;
+	if (home &&
+	    snprintf(dir, sizeof(dir), "%s/.bpftime/" BPFTIME_INSTALL_LIBDIR, home) <
+		    (int)sizeof(dir) &&
 	    try_dir(dir))
 		return;
 	if (try_open(VM_LLVM_LIB_NAME) || llvm_seen)

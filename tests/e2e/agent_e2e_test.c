@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <bpftime/shm.h>
@@ -275,6 +276,194 @@ static void test_override(void **state)
 	bpftime_shm__remove(NULL);
 }
 
+/* the original bpftime's uprobe-override loaders, unmodified in style:
+ * perf event type 1008 + BPF_PROG_ATTACH(BPF_MODIFY_RETURN), the loader
+ * checking BPFTIME_USED (examples/error_inject) */
+static void test_error_inject(void **state)
+{
+	const char *largv[16], *vargv[16];
+	struct proc loader, victim;
+
+	(void)state;
+	shm_for_test("errinj");
+	/* target_func(i) = 2i + 1: 30 calls sum to 900 unprobed */
+	cmd(largv, "load", ex("error_inject/error_inject"), "-i", "50", "inject",
+	    ex("victim/victim"), "target_func", NULL);
+	spawn(&loader, largv, false);
+	expect_out(&loader, "ready\n");
+	cmd(vargv, "start", ex("victim/victim"), "30", "0", NULL);
+	spawn(&victim, vargv, false);
+	assert_int_equal(finish(&victim), 0);
+	/* odd i fail with -1 (15 of them), even i run: 435 - 15 */
+	assert_non_null(strstr(victim.obuf, "victim: 30 calls, sum 420,"));
+	expect_report(&loader, "injected: ", "injected: 15 passed: 15 replaced: 0");
+	stop(&loader);
+
+	cmd(largv, "load", ex("error_inject/error_inject"), "-i", "50", "replace",
+	    ex("victim/victim"), "target_func", NULL);
+	spawn(&loader, largv, false);
+	expect_out(&loader, "ready\n");
+	spawn(&victim, vargv, false);
+	assert_int_equal(finish(&victim), 0);
+	/* the function never runs: 3i each, 3 * 435 */
+	assert_non_null(strstr(victim.obuf, "victim: 30 calls, sum 1305,"));
+	expect_report(&loader, "injected: ", "injected: 0 passed: 0 replaced: 30");
+	stop(&loader);
+	/* outside bpftime the loader says it needs bpftime */
+	{
+		const char *argv[] = { guard_bin, ex("error_inject/error_inject"), "inject",
+				       ex("victim/victim"), "target_func", NULL };
+
+		spawn(&loader, argv, false);
+		assert_int_equal(finish(&loader), 1);
+		assert_non_null(strstr(loader.ebuf, "bpftime load"));
+	}
+	bpftime_shm__remove(NULL);
+}
+
+/* waits until the victim is in its loop (sleeping in clock_nanosleep) */
+static void wait_looping(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	for (int waited = 0;; waited++) {
+		char buf[64] = "";
+		FILE *f = fopen(path, "re");
+
+		if (f) {
+			if (!fgets(buf, sizeof(buf), f))
+				buf[0] = 0;
+			fclose(f);
+		}
+		if (!strncmp(buf, "230 ", 4))
+			return;
+		if (waited > STUCK_MS)
+			fail_msg("the victim never reached its loop (%s)", buf);
+		usleep(1000);
+	}
+}
+
+static unsigned long replaced_now(struct proc *loader)
+{
+	unsigned long n = 0;
+	char line[256];
+
+	pump(loader, 0);
+	if (last_line(loader->obuf, "injected: ", line, sizeof(line)))
+		sscanf(line, "injected: %*u passed: %*u replaced: %lu", &n);
+	return n;
+}
+
+/* `bpftime attach` brings the attacher's segment into a process whose
+ * environment names another one, and says so; `bpftime detach` takes the
+ * hooks out and the process runs on; a process that cannot be served is
+ * a failure with the reason */
+static void test_attach_settings_detach(void **state)
+{
+	const char *largv[16], *aargv[16];
+	struct proc loader, victim, p;
+	char pid[16], other[128], seg[96];
+	unsigned long n;
+
+	(void)state;
+	shm_for_test("attach2");
+	snprintf(seg, sizeof(seg), "%s", getenv("BPFTIME_GLOBAL_SHM_NAME"));
+	cmd(largv, "load", ex("error_inject/error_inject"), "-i", "20", "replace",
+	    ex("victim/victim"), "target_func", NULL);
+	spawn(&loader, largv, false);
+	expect_out(&loader, "ready\n");
+	/* the victim's own environment names a segment that does not exist */
+	snprintf(other, sizeof(other), "%s_not_this", seg);
+	setenv("BPFTIME_GLOBAL_SHM_NAME", other, 1);
+	{
+		const char *vargv[] = { guard_bin, ex("victim/victim"), "-1", "1", NULL };
+
+		spawn(&victim, vargv, false);
+	}
+	setenv("BPFTIME_GLOBAL_SHM_NAME", seg, 1);
+	wait_looping(victim.pid);
+	snprintf(pid, sizeof(pid), "%d", (int)victim.pid);
+	cmd(aargv, "attach", "--bpftime-log-output=console", pid, NULL);
+	spawn(&p, aargv, false);
+	if (finish(&p) != 0)
+		fail_msg("bpftime attach failed: %s", p.ebuf);
+	assert_non_null(strstr(p.obuf, "agent attached to shared memory"));
+	assert_non_null(strstr(p.obuf, seg));
+	assert_non_null(strstr(p.obuf, "1 probe"));
+	for (int waited = 0; replaced_now(&loader) == 0; waited += 20) {
+		if (waited > STUCK_MS)
+			fail_msg("no call replaced after attach: %s", loader.obuf);
+		usleep(20000);
+	}
+	/* detach: the hooks go, the process runs on */
+	cmd(aargv, "detach", pid, NULL);
+	spawn(&p, aargv, false);
+	if (finish(&p) != 0)
+		fail_msg("bpftime detach failed: %s", p.ebuf);
+	assert_non_null(strstr(p.obuf, "1 probe removed"));
+	assert_int_equal(kill(victim.pid, 0), 0);
+	/* the count stops: three reports in a row with the same count (the
+	 * pipe may still hold reports from before detach; with the hooks left
+	 * in, the victim's call every ms moves every report) */
+	for (int waited = 0, same = 0; same < 3; waited += 50) {
+		size_t before = loader.olen;
+
+		if (waited > STUCK_MS)
+			fail_msg("calls are still replaced after detach: %s", loader.obuf);
+		n = replaced_now(&loader);
+		pump(&loader, 50);
+		if (loader.olen != before && strchr(loader.obuf + before, '\n'))
+			same = replaced_now(&loader) == n ? same + 1 : 0;
+	}
+	n = replaced_now(&loader);
+	/* detach again: nothing to remove */
+	spawn(&p, aargv, false);
+	assert_int_equal(finish(&p), 0);
+	assert_non_null(strstr(p.obuf, "not running"));
+	/* attach again: the same agent resumes */
+	cmd(aargv, "attach", pid, NULL);
+	spawn(&p, aargv, false);
+	if (finish(&p) != 0)
+		fail_msg("bpftime attach (again) failed: %s", p.ebuf);
+	for (int waited = 0; replaced_now(&loader) == n; waited += 20) {
+		if (waited > STUCK_MS)
+			fail_msg("no call replaced after the second attach: %s", loader.obuf);
+		usleep(20000);
+	}
+	stop(&loader);
+	kill(victim.pid, SIGTERM);
+	assert_int_equal(finish(&victim), 128 + SIGTERM);
+	assert_int_equal(victim.olen, 0);
+
+	/* a process that cannot be served: no such segment for it */
+	{
+		const char *vargv[] = { guard_bin, ex("victim/victim"), "-1", "1", NULL };
+
+		spawn(&victim, vargv, false);
+	}
+	wait_looping(victim.pid);
+	snprintf(pid, sizeof(pid), "%d", (int)victim.pid);
+	setenv("BPFTIME_GLOBAL_SHM_NAME", other, 1);
+	cmd(aargv, "attach", pid, NULL);
+	spawn(&p, aargv, false);
+	assert_int_equal(finish(&p), 1);
+	assert_non_null(strstr(p.ebuf, "cannot be served: no bpftime shared memory"));
+	assert_non_null(strstr(p.ebuf, other));
+	setenv("BPFTIME_GLOBAL_SHM_NAME", seg, 1);
+	assert_int_equal(kill(victim.pid, 0), 0);
+	/* usage errors: 2 */
+	cmd(aargv, "attach", "notapid", NULL);
+	spawn(&p, aargv, false);
+	assert_int_equal(finish(&p), 2);
+	cmd(aargv, "detach", "1", "2", NULL);
+	spawn(&p, aargv, false);
+	assert_int_equal(finish(&p), 2);
+	kill(victim.pid, SIGTERM);
+	assert_int_equal(finish(&victim), 128 + SIGTERM);
+	bpftime_shm__remove(NULL);
+}
+
 /* two uprobes and a uretprobe on one function of the executable, a uprobe
  * in a shared library, four threads */
 static void test_probes_threads_shlib(void **state)
@@ -436,6 +625,60 @@ static void test_unserved(void **state)
 	bpftime_shm__remove(NULL);
 }
 
+/* by default the agent logs to ~/.bpftime/runtime.log, as the original
+ * does: lines with time, level, pid and component; the program's own
+ * stdout and stderr stay its own */
+static void test_log_default(void **state)
+{
+	const char *vargv[16];
+	char home[128], log[256], want[64], *text;
+	const char *old_home = getenv("HOME");
+	struct proc victim;
+	FILE *f;
+	long n;
+
+	(void)state;
+	shm_for_test("logdefault");
+	snprintf(home, sizeof(home), "/tmp/bpftime_agent_e2e_home_%d", (int)getpid());
+	snprintf(log, sizeof(log), "%s/.bpftime/runtime.log", home);
+	mkdir(home, 0700);
+	unlink(log);
+	setenv("HOME", home, 1);
+	unsetenv("BPFTIME_LOG_OUTPUT");
+	cmd(vargv, "start", ex("victim/victim"), "5", "0", NULL);
+	spawn(&victim, vargv, false);
+	assert_int_equal(finish(&victim), 0);
+	setenv("BPFTIME_LOG_OUTPUT", "console", 1);
+	if (old_home)
+		setenv("HOME", old_home, 1);
+	assert_non_null(strstr(victim.obuf, "victim: 5 calls, sum 25,"));
+	assert_int_equal(strchr(victim.obuf, '\n') - victim.obuf + 1, (long)victim.olen);
+	assert_int_equal(victim.elen, 0);
+	f = fopen(log, "re");
+	assert_non_null(f);
+	text = calloc(1, 65536);
+	assert_non_null(text);
+	n = (long)fread(text, 1, 65535, f);
+	fclose(f);
+	assert_true(n > 0);
+	/* [2026-12-06 07:01:02.123] [warn] [PID] [agent] agent: no bpftime ... */
+	{
+		int pid = 0, k = 0;
+
+		snprintf(want, sizeof(want), "%s", "] [warn] [");
+		if (text[0] != '[' || text[11] != ' ' || text[20] != '.' ||
+		    strncmp(text + 24, want, strlen(want)) ||
+		    sscanf(text + 24 + strlen(want), "%d] [agent] %n", &pid, &k) != 1 || !k ||
+		    pid <= 0 || !strstr(text, "running untraced"))
+			fail_msg("runtime.log: '%s'", text);
+	}
+	free(text);
+	unlink(log);
+	snprintf(log, sizeof(log), "%s/.bpftime", home);
+	rmdir(log);
+	rmdir(home);
+}
+
 /* the agent leaves LD_PRELOAD to the target's children without itself, and
  * the exit status comes through */
 static void test_start_children_and_status(void **state)
@@ -471,10 +714,13 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_funclatency, cleanup),
 		cmocka_unit_test_teardown(test_readline, cleanup),
 		cmocka_unit_test_teardown(test_override, cleanup),
+		cmocka_unit_test_teardown(test_error_inject, cleanup),
+		cmocka_unit_test_teardown(test_attach_settings_detach, cleanup),
 		cmocka_unit_test_teardown(test_probes_threads_shlib, cleanup),
 		cmocka_unit_test_teardown(test_live_attach_detach, cleanup),
 		cmocka_unit_test_teardown(test_attach_pid, cleanup),
 		cmocka_unit_test_teardown(test_unserved, cleanup),
+		cmocka_unit_test_teardown(test_log_default, cleanup),
 		cmocka_unit_test_teardown(test_start_children_and_status, cleanup),
 	};
 

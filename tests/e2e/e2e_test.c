@@ -23,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -259,10 +261,14 @@ static void test_exit_code_and_children(void **state)
 static void test_load_options(void **state)
 {
 	char dir[4096];
-	const char *argv1[] = { guard_bin,     bpftime_bin, "load", "--memory-size", "8", "--no-jit",
-				"--spdlog-level", "err", "/bin/sh", "-c",
-				"echo env=[$BPFTIME_SHM_MEMORY_MB][$BPFTIME_DISABLE_JIT][$SPDLOG_LEVEL]",
+	const char *argv1[] = { guard_bin, bpftime_bin, "load", "--memory-size=8", "--no-jit",
+				"--spdlog-level", "err", "--keep-shm", "/bin/sh", "-c",
+				"echo env=[$BPFTIME_SHM_MEMORY_MB][$BPFTIME_DISABLE_JIT][$SPDLOG_LEVEL]"
+				"[$BPFTIME_USED][$BPFTIME_KEEP_SHM]",
 				NULL };
+	/* the last loader leaving an empty segment removes it */
+	const char *argv0[] = { guard_bin, bpftime_bin, "load", "/bin/true", NULL };
+	char shm_path[128];
 	const char *argv2[] = { guard_bin, bpftime_bin, "-i", "/nonexistent", "load", "/bin/true",
 				NULL };
 	const char *argv3[] = { guard_bin, bpftime_bin, "-i", dir, "load", "/bin/true", NULL };
@@ -272,9 +278,13 @@ static void test_load_options(void **state)
 
 	(void)state;
 	shm_for_test("options");
+	snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", getenv("BPFTIME_GLOBAL_SHM_NAME"));
+	spawn(&p, argv0, false);
+	assert_int_equal(finish(&p), 0);
+	assert_int_equal(access(shm_path, F_OK), -1);
 	spawn(&p, argv1, false);
 	assert_int_equal(finish(&p), 0);
-	assert_non_null(strstr(p.obuf, "env=[8][1][err]"));
+	assert_non_null(strstr(p.obuf, "env=[8][1][err][1][1]"));
 	/* the quiet level held: not even the start line */
 	assert_null(strstr(p.ebuf, "bpftime-syscall-server started"));
 	shm = shm_open_now();
@@ -291,6 +301,60 @@ static void test_load_options(void **state)
 	spawn(&p, argv3, false);
 	assert_int_equal(finish(&p), 0);
 	assert_non_null(strstr(p.ebuf, "bpftime-syscall-server started"));
+	bpftime_shm__remove(NULL);
+}
+
+/* `bpftime load --shm-group GROUP`: a segment another user of GROUP may
+ * use (a service traced by root's loader), and only when it names that
+ * group too (the owner checks of shm/, branch harden) */
+static void test_shm_group(void **state)
+{
+	const char *argv[] = { guard_bin, bpftime_bin, "load", "--shm-group=nogroup", "--keep-shm",
+			       "/bin/true", NULL };
+	struct group *gr = getgrnam("nogroup");
+	struct passwd *pw = getpwnam("nobody");
+	char shm_path[128];
+	struct stat st;
+	struct proc p;
+
+	(void)state;
+	if (!gr || !pw || geteuid() != 0)
+		skip(); /* needs root, the user nobody and the group nogroup */
+	shm_for_test("group");
+	snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", getenv("BPFTIME_GLOBAL_SHM_NAME"));
+	spawn(&p, argv, false);
+	assert_int_equal(finish(&p), 0);
+	assert_int_equal(stat(shm_path, &st), 0);
+	if (!(st.st_mode & 0070)) {
+		print_message("BPFTIME_SHM_GROUP is not implemented by shm/ in this build\n");
+		bpftime_shm__remove(NULL);
+		skip();
+	}
+	assert_int_equal(st.st_gid, gr->gr_gid);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	/* a process of user nobody, group nogroup: it may open the segment when
+	 * it names the group, and is refused when it does not */
+	for (int named = 0; named < 2; named++) {
+		pid_t pid = fork();
+		int status;
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct bpftime_shm *shm;
+
+			if (setgroups(0, NULL) || setgid(gr->gr_gid) || setuid(pw->pw_uid))
+				_exit(3);
+			if (named)
+				setenv("BPFTIME_SHM_GROUP", "nogroup", 1);
+			else
+				unsetenv("BPFTIME_SHM_GROUP");
+			shm = bpftime_shm__open(NULL);
+			_exit(shm ? 0 : errno == EPERM || errno == EACCES ? 1 : 2);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), named ? 0 : 1);
+	}
 	bpftime_shm__remove(NULL);
 }
 
@@ -712,8 +776,8 @@ static void test_bpftimetool(void **state)
  * and after it the segment works for the next loader */
 static void test_segment_full(void **state)
 {
-	const char *fargv[] = { guard_bin,  bpftime_bin, "load", "--memory-size", "2",
-				checks_bin, "--hold",    "100000", NULL };
+	const char *fargv[] = { guard_bin,  bpftime_bin, "load",    "--memory-size", "2",
+				"--keep-shm", checks_bin, "--hold", "100000",	     NULL };
 	const char *margv[16];
 	struct bpftime_shm_stats st = { .sz = sizeof(st) };
 	struct bpftime_shm *shm;
@@ -903,6 +967,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_malloc_example, cleanup),
 		cmocka_unit_test_teardown(test_exit_code_and_children, cleanup),
 		cmocka_unit_test_teardown(test_load_options, cleanup),
+		cmocka_unit_test_teardown(test_shm_group, cleanup),
 		cmocka_unit_test_teardown(test_uretprobe_ringbuf, cleanup),
 		cmocka_unit_test_teardown(test_globals, cleanup),
 		cmocka_unit_test_teardown(test_every_map_type, cleanup),

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,17 +35,23 @@
 #include "runtime/object.h"
 
 #define PROG "bpftime-aot"
+#ifndef BPFTIME_VERSION
+#define BPFTIME_VERSION "unknown"
+#endif
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " PROG " build EBPF_ELF [-o DIR] [-e]   compile every program to DIR/<prog>.o\n"
+		"                                                (-o/--output DIR, -e/--emit-llvm)\n"
 		"                                                (-e: LLVM IR as DIR/<prog>.ll)\n"
 		"       " PROG " compile [-o DIR] [-e]          compile every program in the shared\n"
 		"                                                memory and store the objects there\n"
 		"       " PROG " load PATH ID                   store object PATH for program ID\n"
 		"       " PROG " run PATH [MEMORY]              run an AOT object once; MEMORY's\n"
-		"                                                bytes are the program's memory\n");
+		"                                                bytes are the program's memory\n"
+		"       " PROG " --version\n"
+		"exit status: 0 success, 1 failure, 2 usage error\n");
 }
 
 /* The object never calls these: its helpers are external symbols bound
@@ -130,6 +137,44 @@ static int build_one(const struct rt_elf_prog *p, const char *dir, bool ir)
 
 static bool is_dir(const char *dir);
 
+/* -o/--output DIR and -e/--emit-llvm of build and compile (getopt_long,
+ * operands anywhere); the index of the first operand after permuting, -1
+ * for --help (printed), -2 after a usage message */
+static int out_options(const char *cmd, int argc, char **argv, const char **dir, bool *ir)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "emit-llvm", no_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 0; /* argv[0] is the subcommand: start at argv[1], reset getopt */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:eh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			*dir = optarg;
+			break;
+		case 'e':
+			*ir = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return -1;
+		case ':':
+			fprintf(stderr, PROG ": %s: '%s' needs a value\n", cmd, argv[optind - 1]);
+			return -2;
+		default:
+			fprintf(stderr, PROG ": %s: unexpected argument '%s'\n", cmd, argv[optind - 1]);
+			usage(stderr);
+			return -2;
+		}
+	}
+	return optind;
+}
+
 static int cmd_build(int argc, char **argv)
 {
 	const char *elf = NULL, *dir = ".";
@@ -139,19 +184,17 @@ static int cmd_build(int argc, char **argv)
 	char err[512];
 	int ret = 0;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-			dir = argv[++i];
-		} else if (!strcmp(argv[i], "-e") || !strcmp(argv[i], "--emit-llvm")) {
-			ir = true;
-		} else if (argv[i][0] != '-' && !elf) {
-			elf = argv[i];
-		} else {
-			fprintf(stderr, PROG ": build: unexpected argument '%s'\n", argv[i]);
-			usage(stderr);
-			return 2;
-		}
+	int first = out_options("build", argc, argv, &dir, &ir);
+
+	if (first == -1)
+		return 0;
+	if (first < 0)
+		return 2;
+	if (first + 1 < argc) {
+		fprintf(stderr, PROG ": build: unexpected argument '%s'\n", argv[first + 1]);
+		return 2;
 	}
+	elf = first < argc ? argv[first] : NULL;
 	if (!elf) {
 		fprintf(stderr, PROG ": build: which eBPF object? (build EBPF_ELF [-o DIR] [-e])\n");
 		return 2;
@@ -204,16 +247,15 @@ static int cmd_compile(int argc, char **argv)
 	bool ir = false;
 	int ret = 0, progs = 0;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-			dir = argv[++i];
-		} else if (!strcmp(argv[i], "-e") || !strcmp(argv[i], "--emit-llvm")) {
-			ir = true;
-		} else {
-			fprintf(stderr, PROG ": compile: unexpected argument '%s'\n", argv[i]);
-			usage(stderr);
-			return 2;
-		}
+	int first = out_options("compile", argc, argv, &dir, &ir);
+
+	if (first == -1)
+		return 0;
+	if (first < 0)
+		return 2;
+	if (first < argc) {
+		fprintf(stderr, PROG ": compile: unexpected argument '%s'\n", argv[first]);
+		return 2;
 	}
 	if (ir && !dir)
 		dir = ".";
@@ -510,12 +552,22 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf(PROG " %s\n", BPFTIME_VERSION);
+		return 0;
+	}
+	/* build and compile take -h with their options; load and run here */
+	if ((!strcmp(argv[1], "load") || !strcmp(argv[1], "run")) && argc > 2 &&
+	    (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
+		usage(stdout);
+		return 0;
+	}
 	if (!strcmp(argv[1], "build"))
-		return cmd_build(argc - 2, argv + 2);
+		return cmd_build(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "compile"))
-		return cmd_compile(argc - 2, argv + 2);
+		return cmd_compile(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "load"))
 		return cmd_load(argc - 2, argv + 2);
 	fprintf(stderr, PROG ": unknown command '%s'\n", argv[1]);

@@ -1,12 +1,24 @@
 /* tools/bpftime/load.c: `bpftime load`: runs a libbpf loader with the syscall
  * server preloaded.
  *
+ *   bpftime [-i DIR] load [--memory-size MB] [--shm-group GROUP] [--keep-shm]
+ *                         [--spdlog-level L] [--bpftime-log-output OUT] [--no-jit]
+ *                         COMMAND [ARGS...]
+ *
  * The options become the environment the server reads (BPFTIME_SHM_MEMORY_MB,
- * SPDLOG_LEVEL, BPFTIME_DISABLE_JIT).  The loader's exit status is passed
- * through, SIGINT/SIGTERM are forwarded to the loader, and the loader gets
- * SIGTERM if bpftime dies (PR_SET_PDEATHSIG).  The server removes itself
- * from LD_PRELOAD, so the loader's own children run unserved.  When the loader is gone (even killed), its unpinned
- * objects are released here too, in case its destructor never ran.
+ * BPFTIME_SHM_GROUP, SPDLOG_LEVEL, BPFTIME_LOG_OUTPUT, BPFTIME_DISABLE_JIT),
+ * and BPFTIME_USED=1 tells the loader it runs under bpftime, as the original
+ * does.  The loader's exit status is passed through, SIGINT/SIGTERM are
+ * forwarded to the loader, and the loader gets SIGTERM if bpftime dies
+ * (PR_SET_PDEATHSIG).  The server removes itself from LD_PRELOAD, so the
+ * loader's own children run unserved.
+ *
+ * When the loader is gone (even killed), its unpinned objects are released
+ * here too, in case its destructor never ran.  If the segment is then empty
+ * (no object of any loader, no pin, no imported handler) it is removed, so
+ * the last loader leaving does not leave 50 MB in /dev/shm; --keep-shm
+ * (BPFTIME_KEEP_SHM=1) keeps it.  An agent still mapping a removed segment
+ * keeps its mapping; a new loader creates a new segment.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,70 +36,51 @@
 #define BPFTIME_BUILD_SERVER NULL
 #endif
 
-static const char *const levels[] = { "trace", "debug", "info", "warn", "err", "critical", "off" };
-
-static void load_usage(void)
+/* nothing left in the segment: no handler and no pin */
+static bool segment_empty(struct bpftime_shm *shm)
 {
-	fprintf(stderr, "usage: bpftime [-i DIR] load [--memory-size MB] [--spdlog-level LEVEL] "
-			"[--no-jit] COMMAND [ARGS...]\n");
+	char path[256];
+
+	if (bpftime_handler_next(shm, -1) >= 0)
+		return false;
+	for (int i = 0;; i++) {
+		int r = bpftime_obj_pin_at(shm, i, path, sizeof(path));
+
+		if (r == -EINVAL)
+			return true;
+		if (r >= 0)
+			return false;
+	}
 }
 
-int cmd_load(const struct cli *cli, int argc, char **argv)
+int cmd_load(struct cli *cli, int argc, char **argv)
 {
 	char server[PATH_MAX];
 	struct bpftime_shm *shm = NULL;
-	int i = 1, ret, pid = -1;
+	const char *keep;
+	int i, ret, pid = -1;
 
-	while (i < argc && argv[i][0] == '-') {
-		const char *opt = argv[i];
-
-		if (!strcmp(opt, "--")) {
-			i++;
-			break;
-		}
-		if (!strcmp(opt, "--no-jit")) {
-			setenv("BPFTIME_DISABLE_JIT", "1", 1);
-			i++;
-		} else if (!strcmp(opt, "--memory-size") && i + 1 < argc) {
-			char *end;
-			long mb = strtol(argv[i + 1], &end, 10);
-
-			if (*end || mb <= 0 || mb > 1 << 20) {
-				fprintf(stderr, "bpftime load: --memory-size takes a size in MB, not '%s'\n",
-					argv[i + 1]);
-				return 1;
-			}
-			setenv("BPFTIME_SHM_MEMORY_MB", argv[i + 1], 1);
-			i += 2;
-		} else if (!strcmp(opt, "--spdlog-level") && i + 1 < argc) {
-			bool ok = false;
-
-			for (size_t k = 0; k < sizeof(levels) / sizeof(levels[0]); k++)
-				ok |= !strcmp(argv[i + 1], levels[k]);
-			if (!ok) {
-				fprintf(stderr, "bpftime load: unknown level '%s' (use trace|debug|info|warn|err|critical|off)\n",
-					argv[i + 1]);
-				return 1;
-			}
-			setenv("SPDLOG_LEVEL", argv[i + 1], 1);
-			i += 2;
-		} else {
-			fprintf(stderr, "bpftime load: unknown option '%s'\n", opt);
-			load_usage();
-			return 1;
-		}
-	}
+	i = cli_parse(cli, "load",
+		      OPT_MEMORY | OPT_LEVEL | OPT_LOG | OPT_NOJIT | OPT_GROUP | OPT_KEEP, argc,
+		      argv);
+	if (i == -1)
+		return CLI_OK;
+	if (i < 0)
+		return CLI_USAGE;
 	if (i >= argc) {
-		load_usage();
-		return 1;
+		fprintf(stderr, "bpftime load: which loader? (usage: bpftime load [OPTIONS] "
+				"COMMAND [ARGS...])\n");
+		return CLI_USAGE;
 	}
 	if (cli_find_lib(cli, "libbpftime-syscall-server.so", BPFTIME_BUILD_SERVER, server,
 			 sizeof(server)))
-		return 1;
+		return CLI_FAIL;
+	cli_export_env(cli);
+	setenv("BPFTIME_USED", "1", 1);
 	/* a loader whose wrapper is gone (killed test, closed terminal) stops
 	 * too instead of running on as an orphan */
 	cli_pdeathsig = SIGTERM;
-	ret = cli_run_preloaded(server, argv + i, &pid);
+	ret = cli_run_preloaded(cli, server, argv + i, &pid);
 	/* release what a loader that died without its destructor left; a
 	 * segment we cannot use was already reported by the server: quietly */
 	if (pid > 0) {
@@ -97,8 +90,15 @@ int cmd_load(const struct cli *cli, int argc, char **argv)
 		bpftime_set_print(old);
 	}
 	if (shm) {
+		bool remove;
+
 		bpftime_shm__release_owner(shm, pid);
+		bpftime_shm__reclaim_dead(shm);
+		keep = getenv("BPFTIME_KEEP_SHM");
+		remove = !(keep && *keep && strcmp(keep, "0")) && segment_empty(shm);
 		bpftime_shm__close(shm);
+		if (remove)
+			bpftime_shm__remove(NULL);
 	}
 	return ret;
 }

@@ -2,13 +2,15 @@
  * (libbpftime-agent.so) preloaded, so the uprobes in the shared memory run
  * inside it.
  *
- *   bpftime [-i DIR] start [-s] [--spdlog-level LEVEL] [--no-jit] COMMAND [ARGS...]
+ *   bpftime [-i DIR] start [-s] [--spdlog-level L] [--bpftime-log-output OUT]
+ *                          [--no-jit] COMMAND [ARGS...]
  *
  * The options become the environment the agent reads (SPDLOG_LEVEL,
- * BPFTIME_DISABLE_JIT).  -s asks for syscall tracepoints, which this build
- * does not provide yet: it says so and runs the program with uprobes only.
- * The program's exit status is passed through; the agent removes itself
- * from LD_PRELOAD, so the program's own children are not traced.
+ * BPFTIME_LOG_OUTPUT, BPFTIME_DISABLE_JIT).  -s asks for syscall
+ * tracepoints, which this build does not provide yet: it says so and runs
+ * the program with uprobes only.  The program's exit status is passed
+ * through; the agent removes itself from LD_PRELOAD, so the program's own
+ * children are not traced.
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -23,71 +25,30 @@
 #define BPFTIME_BUILD_AGENT NULL
 #endif
 
-static const char *const levels[] = { "trace", "debug", "info", "warn", "err", "critical", "off" };
-
-static void start_usage(void)
-{
-	fprintf(stderr, "usage: bpftime [-i DIR] start [-s] [--spdlog-level LEVEL] [--no-jit] "
-			"COMMAND [ARGS...]\n");
-}
-
-/* parses the options shared by start and attach; returns the index of the
- * first argument after them, or -1 after a message */
-int cli_agent_options(const char *cmd, int argc, char **argv, bool *syscalls)
-{
-	int i = 1;
-
-	while (i < argc && argv[i][0] == '-') {
-		const char *opt = argv[i];
-
-		if (!strcmp(opt, "--")) {
-			i++;
-			break;
-		}
-		if (!strcmp(opt, "-s") || !strcmp(opt, "--enable-syscall-trace")) {
-			*syscalls = true;
-			i++;
-		} else if (!strcmp(opt, "--no-jit")) {
-			setenv("BPFTIME_DISABLE_JIT", "1", 1);
-			i++;
-		} else if (!strcmp(opt, "--spdlog-level") && i + 1 < argc) {
-			bool ok = false;
-
-			for (size_t k = 0; k < sizeof(levels) / sizeof(levels[0]); k++)
-				ok |= !strcmp(argv[i + 1], levels[k]);
-			if (!ok) {
-				fprintf(stderr, "bpftime %s: unknown level '%s' (use trace|debug|info|warn|err|critical|off)\n",
-					cmd, argv[i + 1]);
-				return -1;
-			}
-			setenv("SPDLOG_LEVEL", argv[i + 1], 1);
-			i += 2;
-		} else {
-			fprintf(stderr, "bpftime %s: unknown option '%s'\n", cmd, opt);
-			return -1;
-		}
-	}
-	if (*syscalls)
-		fprintf(stderr, "bpftime %s: syscall tracepoints (-s) are not supported yet; "
-				"uprobes only\n", cmd);
-	return i;
-}
-
-int cmd_start(const struct cli *cli, int argc, char **argv)
+int cmd_start(struct cli *cli, int argc, char **argv)
 {
 	char agent[PATH_MAX];
-	bool syscalls = false;
 	int i, pid = -1;
 
-	i = cli_agent_options("start", argc, argv, &syscalls);
-	if (i < 0 || i >= argc) {
-		start_usage();
-		return 1;
+	i = cli_parse(cli, "start", OPT_LEVEL | OPT_LOG | OPT_NOJIT | OPT_SYSCALL | OPT_GROUP, argc,
+		      argv);
+	if (i == -1)
+		return CLI_OK;
+	if (i < 0)
+		return CLI_USAGE;
+	if (i >= argc) {
+		fprintf(stderr, "bpftime start: which program? (usage: bpftime start [OPTIONS] "
+				"COMMAND [ARGS...])\n");
+		return CLI_USAGE;
 	}
+	if (cli->syscalls)
+		fprintf(stderr, "bpftime start: syscall tracepoints (-s) are not supported yet; "
+				"uprobes only\n");
 	if (cli_find_lib(cli, "libbpftime-agent.so", BPFTIME_BUILD_AGENT, agent, sizeof(agent)))
-		return 1;
+		return CLI_FAIL;
+	cli_export_env(cli);
 	/* as with `bpftime load`: a target whose wrapper is gone (killed test,
 	 * closed terminal) ends too instead of running on as an orphan */
 	cli_pdeathsig = SIGTERM;
-	return cli_run_preloaded(agent, argv + i, &pid);
+	return cli_run_preloaded(cli, agent, argv + i, &pid);
 }

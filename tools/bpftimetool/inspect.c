@@ -1,26 +1,34 @@
 /* tools/bpftimetool/inspect.c: bpftool-style views of the shared memory:
- * `prog show`, `prog dump xlated FD`, `map show`, `map dump FD`, in the
- * words bpftool uses for the kernel's objects (DESIGN.md section 4), with
- * handler fds where bpftool prints ids (the fd is what every other
- * bpftimetool command takes).
+ * `prog show`, `prog dump xlated OBJ`, `map show`, `map dump OBJ`, in the
+ * words bpftool uses for the kernel's objects (docs/architecture.md section
+ * 4).  Objects are numbered by their object ids, as bpftool numbers them;
+ * the fd (slot) every other bpftimetool command takes is an extra column.
+ * An object held by several fds (dup, OBJ_GET) is listed once, with its
+ * lowest fd.
  *
- *   4: kprobe  name do_uprobe_trace  gpl
+ *   7: kprobe  name do_uprobe_trace  gpl  fd 4
  *   	xlated 128B  attach_fds 5
- *   3: array  name .rodata.str1.1  flags 0x80
+ *   6: array  name .rodata.str1.1  flags 0x80  fd 3
  *   	key 4B  value 21B  max_entries 1  frozen
  *   key: 00 00 00 00  value: 01 02 ...
  *   Found 1 element
+ *
+ * -j/-p print the JSON bpftool prints for the same commands (arrays of
+ * objects with "id", "type", "name", "bytes_key", ...; map entries as
+ * {"key": ["0x00", ...], "value": [...]}), plus "fd".
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <bpf/libbpf.h>
 #include <bpftime/map.h>
 #include <bpftime/runtime.h>
 #include <bpftime/shm.h>
 #include <bpftime/vm.h>
 #include "tool.h"
+#include "common/compiler.h"
 
 static void print_hex(const uint8_t *p, size_t n)
 {
@@ -28,23 +36,90 @@ static void print_hex(const uint8_t *p, size_t n)
 		printf("%s%02x", i ? " " : "", p[i]);
 }
 
+/* prints a JSON array (and frees it) as bpftool does: compact or indented */
+static int print_json(json_t *arr)
+{
+	char *text = json_dumps(arr, tool_json == 2 ? JSON_INDENT(4) : JSON_COMPACT);
+
+	json_decref(arr);
+	if (!text) {
+		tool_err("out of memory");
+		return -ENOMEM;
+	}
+	printf("%s\n", text);
+	free(text);
+	return 0;
+}
+
+/* true if @fd is the lowest fd of its object (listed there) */
+static bool first_fd(struct bpftime_shm *shm, int fd, uint32_t id)
+{
+	return bpftime_handler_fd_by_id(shm, id) == fd;
+}
+
+static bool gpl_compatible(const char *license)
+{
+	return !strcmp(license, "GPL") || !strcmp(license, "Dual BSD/GPL") ||
+	       !strcmp(license, "GPL v2") || !strcmp(license, "Dual MIT/GPL") ||
+	       !strcmp(license, "GPL and additional rights") || !strcmp(license, "Dual MPL/GPL");
+}
+
 int tool_prog_show(struct bpftime_shm *shm)
 {
-	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
+	json_t *arr = tool_json ? json_array() : NULL;
+
+	if (tool_json && !arr)
+		return -ENOMEM;
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0;
+	     fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_prog_info pi;
+		uint32_t map_ids[64];
 		const char *type;
 		size_t aot;
+		int nmaps;
 
-		if (bpftime_prog_get_info(shm, fd, &pi))
+		if (bpftime_prog_get_info(shm, fd, &pi) || !first_fd(shm, fd, pi.id))
 			continue;
 		type = libbpf_bpf_prog_type_str((enum bpf_prog_type)pi.type);
-		printf("%d: %s  name %s", fd, type ? type : "unknown", pi.name);
-		if (!strcmp(pi.license, "GPL") || !strcmp(pi.license, "Dual BSD/GPL") ||
-		    !strcmp(pi.license, "GPL v2") || !strcmp(pi.license, "Dual MIT/GPL"))
+		nmaps = bpftime_prog_map_ids(shm, fd, map_ids, (int)ARRAY_SIZE(map_ids));
+		if (arr) {
+			json_t *o = json_object(), *ids = json_array(), *afds = json_array();
+
+			json_object_set_new(o, "id", json_integer(pi.id));
+			json_object_set_new(o, "fd", json_integer(fd));
+			json_object_set_new(o, "type",
+					    type ? json_string(type) : json_integer(pi.type));
+			json_object_set_new(o, "name", json_string(pi.name));
+			json_object_set_new(o, "gpl_compatible",
+					    json_boolean(gpl_compatible(pi.license)));
+			json_object_set_new(o, "bytes_xlated",
+					    json_integer((json_int_t)pi.insn_cnt * 8));
+			if (bpftime_prog_aot(shm, fd, &aot))
+				json_object_set_new(o, "bytes_aot", json_integer((json_int_t)aot));
+			for (int k = 0; k < nmaps && k < (int)ARRAY_SIZE(map_ids); k++)
+				json_array_append_new(ids, json_integer(map_ids[k]));
+			json_object_set_new(o, "map_ids", ids);
+			if (pi.btf_id)
+				json_object_set_new(o, "btf_id", json_integer(pi.btf_id));
+			for (uint32_t k = 0; k < pi.attach_cnt && k < BPFTIME_PROG_MAX_ATTACH; k++)
+				json_array_append_new(afds, json_integer(pi.attach_fds[k]));
+			json_object_set_new(o, "attach_fds", afds);
+			json_array_append_new(arr, o);
+			continue;
+		}
+		printf("%u: %s  name %s", pi.id, type ? type : "unknown", pi.name);
+		if (gpl_compatible(pi.license))
 			printf("  gpl");
-		printf("\n\txlated %uB", pi.insn_cnt * 8);
+		printf("  fd %d\n\txlated %uB", fd, pi.insn_cnt * 8);
 		if (bpftime_prog_aot(shm, fd, &aot))
 			printf("  aot %zuB", aot);
+		if (nmaps > 0) {
+			printf("  map_ids");
+			for (int k = 0; k < nmaps && k < (int)ARRAY_SIZE(map_ids); k++)
+				printf("%s%u", k ? "," : " ", map_ids[k]);
+		}
+		if (pi.btf_id)
+			printf("  btf_id %u", pi.btf_id);
 		if (pi.attach_cnt) {
 			printf("  attach_fds");
 			for (uint32_t i = 0; i < pi.attach_cnt && i < BPFTIME_PROG_MAX_ATTACH; i++)
@@ -52,7 +127,7 @@ int tool_prog_show(struct bpftime_shm *shm)
 		}
 		printf("\n");
 	}
-	return 0;
+	return arr ? print_json(arr) : 0;
 }
 
 static const char *helper_name(void *ctx, int32_t id)
@@ -78,24 +153,58 @@ int tool_prog_dump(struct bpftime_shm *shm, int fd)
 
 int tool_map_show(struct bpftime_shm *shm)
 {
-	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
+	json_t *arr = tool_json ? json_array() : NULL;
+
+	if (tool_json && !arr)
+		return -ENOMEM;
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0;
+	     fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_map_info mi;
 		const char *type;
 
-		if (bpftime_map_get_info(shm, fd, &mi))
+		if (bpftime_map_get_info(shm, fd, &mi) || !first_fd(shm, fd, mi.id))
 			continue;
 		type = libbpf_bpf_map_type_str((enum bpf_map_type)mi.type);
-		printf("%d: %s  name %s  flags 0x%x\n", fd, type ? type : "unknown", mi.name,
-		       mi.map_flags);
+		if (arr) {
+			json_t *o = json_object();
+
+			json_object_set_new(o, "id", json_integer(mi.id));
+			json_object_set_new(o, "fd", json_integer(fd));
+			json_object_set_new(o, "type",
+					    type ? json_string(type) : json_integer(mi.type));
+			json_object_set_new(o, "name", json_string(mi.name));
+			json_object_set_new(o, "flags", json_integer(mi.map_flags));
+			json_object_set_new(o, "bytes_key", json_integer(mi.key_size));
+			json_object_set_new(o, "bytes_value", json_integer(mi.value_size));
+			json_object_set_new(o, "max_entries", json_integer(mi.max_entries));
+			json_object_set_new(o, "frozen", json_integer(mi.frozen));
+			json_array_append_new(arr, o);
+			continue;
+		}
+		printf("%u: %s  name %s  flags 0x%x  fd %d\n", mi.id, type ? type : "unknown",
+		       mi.name, mi.map_flags, fd);
 		printf("\tkey %uB  value %uB  max_entries %u%s\n", mi.key_size, mi.value_size,
 		       mi.max_entries, mi.frozen ? "  frozen" : "");
 	}
-	return 0;
+	return arr ? print_json(arr) : 0;
+}
+
+static json_t *hex_bytes(const uint8_t *p, size_t n)
+{
+	json_t *a = json_array();
+	char b[8];
+
+	for (size_t i = 0; a && i < n; i++) {
+		snprintf(b, sizeof(b), "0x%02x", p[i]);
+		json_array_append_new(a, json_string(b));
+	}
+	return a;
 }
 
 int tool_map_dump(struct bpftime_shm *shm, int fd)
 {
 	struct bpftime_map_info mi;
+	json_t *arr = NULL;
 	uint8_t *key, *next, *val;
 	bool first = true;
 	size_t found = 0;
@@ -106,6 +215,7 @@ int tool_map_dump(struct bpftime_shm *shm, int fd)
 		tool_err("no map at fd %d (`bpftimetool map show` lists them)", fd);
 		return err;
 	}
+	arr = tool_json ? json_array() : NULL;
 	key = calloc(1, mi.key_size + 1);
 	next = calloc(1, mi.key_size + 1);
 	val = calloc(1, mi.value_size_syscall + 8);
@@ -119,6 +229,20 @@ int tool_map_dump(struct bpftime_shm *shm, int fd)
 		err = bpftime_map_lookup_elem(shm, fd, key, val, 0);
 		if (err == -ENOENT)
 			continue;
+		if (arr) {
+			json_t *o = json_object();
+
+			json_object_set_new(o, "key", hex_bytes(key, mi.key_size));
+			if (err)
+				json_object_set_new(o, "error", json_string(strerror(-err)));
+			else
+				json_object_set_new(o, "value",
+						    hex_bytes(val, mi.value_size_syscall));
+			json_array_append_new(arr, o);
+			err = 0;
+			found++;
+			continue;
+		}
 		printf("key: ");
 		print_hex(key, mi.key_size);
 		if (err) {
@@ -140,8 +264,14 @@ int tool_map_dump(struct bpftime_shm *shm, int fd)
 		err = next_err;
 		goto out;
 	}
-	printf("Found %zu element%s\n", found, found == 1 ? "" : "s");
+	if (arr) {
+		err = print_json(arr);
+		arr = NULL;
+	} else {
+		printf("Found %zu element%s\n", found, found == 1 ? "" : "s");
+	}
 out:
+	json_decref(arr);
 	free(key);
 	free(next);
 	free(val);

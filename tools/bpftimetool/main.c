@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +23,10 @@
 #include "tool.h"
 #include "common/compiler.h"
 
+#ifndef BPFTIME_VERSION
+#define BPFTIME_VERSION "unknown"
+#endif
+
 void tool_err(const char *fmt, ...)
 {
 	va_list ap;
@@ -36,18 +41,26 @@ void tool_err(const char *fmt, ...)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: bpftimetool COMMAND [ARGS]\n"
+		"usage: bpftimetool [-j|-p] COMMAND [ARGS]\n"
 		"  export FILE                 write the shared memory's handlers as JSON\n"
 		"  import FILE                 create the handlers of a JSON file (all or nothing)\n"
 		"  load FD JSON                create one handler (a JSON object) at FD\n"
 		"  remove                      remove the shared memory segment\n"
 		"  run ID DATA_FILE [repeat N] [type JIT|AOT|INTERPRET|LLVM]\n"
-		"                              run program ID on the file's bytes, print the time\n"
+		"                              run the program at handler ID (bpftime's id: the\n"
+		"                              fd column of `prog show`) on the file's bytes\n"
 		"  tracelog, prog tracelog     stream bpf_printk output (Ctrl-C stops)\n"
-		"  prog show | prog dump xlated FD | map show | map dump FD\n"
-		"                              bpftool-style listings (by handler fd)\n"
+		"  prog show | prog dump xlated OBJ | map show | map dump OBJ\n"
+		"                              bpftool-style listings; OBJ is id ID, fd FD,\n"
+		"                              pinned PATH or a bare fd\n"
+		"options:\n"
+		"  -j, --json                  JSON output (prog show, map show, map dump)\n"
+		"  -p, --pretty                JSON output, indented\n"
+		"  -h, --help                  this text (COMMAND --help: that command)\n"
+		"  -V, --version               print the version\n"
 		"environment: BPFTIME_GLOBAL_SHM_NAME (default %s), BPFTIME_SHM_MEMORY_MB,\n"
-		"  BPFTIME_MAX_FD_COUNT, SPDLOG_LEVEL\n",
+		"  BPFTIME_MAX_FD_COUNT, SPDLOG_LEVEL, BPFTIME_LOG_OUTPUT\n"
+		"exit status: 0 success, 1 failure, 2 usage error\n",
 		BPFTIME_DEFAULT_SHM_NAME);
 }
 
@@ -229,9 +242,9 @@ static int cmd_remove(void)
 	int err = bpftime_shm__remove(NULL);
 
 	if (err == -ENOENT) {
-		tool_err("no bpftime shared memory '%s': start a loader with `bpftime load` or run `bpftimetool import`",
-			 shm_name());
-		return 1;
+		/* the state asked for is there: not an error */
+		printf("no bpftime shared memory '%s': nothing to remove\n", shm_name());
+		return 0;
 	}
 	if (err) {
 		tool_err("cannot remove the shared memory '%s': %s", shm_name(), strerror(-err));
@@ -447,29 +460,89 @@ static int cmd_tracelog(void)
 	return 0;
 }
 
-/* prog show|list, prog dump xlated FD, map show|list, map dump FD */
+/* the fd of the object @argv names (id ID, fd FD, pinned PATH, or a bare
+ * fd); the number of words it took, or -1 (usage) / -2 (no such object, said) */
+static int parse_obj(struct bpftime_shm *shm, int argc, char **argv, long *fd)
+{
+	long v;
+
+	if (argc == 1 && !parse_int(argv[0], 0, INT32_MAX, fd))
+		return 1;
+	if (argc != 2)
+		return -1;
+	if (!strcmp(argv[0], "fd"))
+		return parse_int(argv[1], 0, INT32_MAX, fd) ? -1 : 2;
+	if (!strcmp(argv[0], "id")) {
+		if (parse_int(argv[1], 1, UINT32_MAX, &v))
+			return -1;
+		if (!shm)
+			return 2;
+		*fd = bpftime_handler_fd_by_id(shm, (uint32_t)v);
+		if (*fd < 0) {
+			tool_err("no object with id %ld (`bpftimetool prog show` / `map show` list them)", v);
+			return -2;
+		}
+		return 2;
+	}
+	if (!strcmp(argv[0], "pinned")) {
+		char path[256];
+
+		if (!shm)
+			return 2;
+		for (int i = 0;; i++) {
+			int id = bpftime_obj_pin_at(shm, i, path, sizeof(path));
+
+			if (id == -EINVAL)
+				break;
+			if (id < 0 || strcmp(path, argv[1]))
+				continue;
+			*fd = bpftime_handler_fd_by_id(shm, (uint32_t)id);
+			if (*fd >= 0)
+				return 2;
+			tool_err("the object pinned at %s is held by no fd", argv[1]);
+			return -2;
+		}
+		tool_err("nothing pinned at %s", argv[1]);
+		return -2;
+	}
+	return -1;
+}
+
+/* prog show|list, prog dump xlated OBJ, map show|list, map dump OBJ */
 static int cmd_inspect(int argc, char **argv)
 {
 	bool prog = !strcmp(argv[0], "prog");
 	struct bpftime_shm *shm;
 	long fd = -1;
-	int err;
+	int err, words = 0;
 
 	if (argc == 2 && (!strcmp(argv[1], "show") || !strcmp(argv[1], "list"))) {
 		/* a listing */
-	} else if (prog && argc == 4 && !strcmp(argv[1], "dump") && !strcmp(argv[2], "xlated") &&
-		   !parse_int(argv[3], 0, INT32_MAX, &fd)) {
-		/* a program */
-	} else if (!prog && argc == 3 && !strcmp(argv[1], "dump") &&
-		   !parse_int(argv[2], 0, INT32_MAX, &fd)) {
-		/* a map */
+	} else if (prog && argc >= 3 && !strcmp(argv[1], "dump") && !strcmp(argv[2], "xlated")) {
+		words = 3;
+	} else if (!prog && argc >= 2 && !strcmp(argv[1], "dump")) {
+		words = 2;
 	} else {
-		tool_err("%s: expected show, or dump %sFD", argv[0], prog ? "xlated " : "");
+		tool_err("%s: expected show, or dump %sOBJ (id ID, fd FD, pinned PATH)", argv[0],
+			 prog ? "xlated " : "");
+		return 2;
+	}
+	if (words && parse_obj(NULL, argc - words, argv + words, &fd) < 0) {
+		tool_err("%s dump: expected %sid ID, fd FD, pinned PATH or FD", argv[0],
+			 prog ? "xlated " : "");
+		return 2;
+	}
+	if (words && prog && tool_json) {
+		tool_err("prog dump xlated: no JSON output (drop -j/-p)");
 		return 2;
 	}
 	shm = open_shm();
 	if (!shm)
 		return 1;
+	if (words && parse_obj(shm, argc - words, argv + words, &fd) < 0) {
+		bpftime_shm__close(shm);
+		return 1;
+	}
 	if (fd < 0)
 		err = prog ? tool_prog_show(shm) : tool_map_show(shm);
 	else
@@ -485,17 +558,89 @@ static const struct {
 	{ "remove", "" }, { "tracelog", "" },
 };
 
+int tool_json;
+
+/* the help of one command: its synopsis line from usage() */
+static void command_help(const char *cmd)
+{
+	static const struct {
+		const char *cmd, *text;
+	} help[] = {
+		{ "export", "usage: bpftimetool export FILE\n"
+			    "writes every handler of the shared memory (maps with their contents) as JSON\n" },
+		{ "import", "usage: bpftimetool import FILE\n"
+			    "creates the handlers of FILE (either JSON shape), all or nothing\n" },
+		{ "load", "usage: bpftimetool load FD JSON\ncreates one handler (a JSON object) at FD\n" },
+		{ "remove", "usage: bpftimetool remove\n"
+			    "removes the shared memory segment (none: says so, exit status 0)\n" },
+		{ "run", "usage: bpftimetool run ID DATA_FILE [repeat N] [type JIT|AOT|INTERPRET|LLVM]\n"
+			 "runs the program at handler ID (bpftime's id: the fd column of `prog show`)\n"
+			 "on the file's bytes (r1 pointer, r2 length), prints\n"
+			 "Time taken: <avg> ns and Return value: <r0>\n" },
+		{ "tracelog", "usage: bpftimetool tracelog\nstreams bpf_printk output (Ctrl-C stops)\n" },
+		{ "prog", "usage: bpftimetool [-j|-p] prog show\n"
+			  "       bpftimetool prog dump xlated (id ID | fd FD | pinned PATH | FD)\n"
+			  "       bpftimetool prog tracelog\n"
+			  "programs as bpftool lists them: object id first, the fd (slot) as a column\n" },
+		{ "map", "usage: bpftimetool [-j|-p] map show\n"
+			 "       bpftimetool [-j|-p] map dump (id ID | fd FD | pinned PATH | FD)\n"
+			 "maps as bpftool lists them: object id first, the fd (slot) as a column\n" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(help); i++)
+		if (!strcmp(cmd, help[i].cmd)) {
+			fputs(help[i].text, stdout);
+			return;
+		}
+	usage(stdout);
+}
+
 int main(int argc, char **argv)
 {
-	const char *cmd = argc > 1 ? argv[1] : NULL;
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },	  { "pretty", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },	  { "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool help = false;
+	const char *cmd;
+	int c;
 
+	/* options anywhere, as bpftool takes them; "--" ends them */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "jphV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			tool_json = tool_json ? tool_json : 1;
+			break;
+		case 'p':
+			tool_json = 2;
+			break;
+		case 'h':
+			help = true;
+			break;
+		case 'V':
+			printf("bpftimetool %s\n", BPFTIME_VERSION);
+			return 0;
+		default:
+			tool_err("unknown option '%s' (`bpftimetool --help` lists them)",
+				 argv[optind - 1]);
+			return 2;
+		}
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
+	cmd = argc > 1 ? argv[1] : NULL;
+	if (help || (cmd && !strcmp(cmd, "help"))) {
+		if (cmd && strcmp(cmd, "help"))
+			command_help(cmd);
+		else
+			usage(stdout);
+		return 0;
+	}
 	if (!cmd) {
 		usage(stderr);
 		return 2;
-	}
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-		usage(stdout);
-		return 0;
 	}
 	if (!strcmp(cmd, "export") && argc == 3)
 		return cmd_export(argv[2]);

@@ -23,6 +23,9 @@ int tool_export(struct bpftime_shm *shm, FILE *out);
 int tool_import(struct bpftime_shm *shm, const char *text, size_t len, const char *source,
 		int single_fd);
 
+/* -j: 1, -p: 2 (indented), else 0: how prog show, map show and map dump print */
+extern int tool_json;
+
 /* inspect.c: bpftool-style listings; 0 or a negative errno (message printed) */
 int tool_prog_show(struct bpftime_shm *shm);
 int tool_prog_dump(struct bpftime_shm *shm, int fd);
