@@ -11,7 +11,8 @@
  * prog.c       PROG_LOAD (verified by our verifier), PROG_TEST_RUN
  * perf.c       perf_event_open, the perf ioctls, mmap of map and perf fds
  * epoll.c      epoll emulation for ring buffers and perf buffers
- * sysfs.c      the sysfs/tracefs files libbpf reads
+ * sysfs.c      the sysfs files libbpf reads
+ * tracefs.c    the syscall tracepoints' tracefs files, what an id means
  * tag.c        the kernel's program tag (SHA-256)
  *
  * Every call that reaches us returns what the kernel would: -errno from the
@@ -49,28 +50,24 @@
 #define SRV_KPROBE_PMU_TYPE 10
 #define SRV_RETPROBE_BIT    0
 
-/* syscall tracepoint ids when there is no tracefs (sysfs.c):
- * SRV_TP_SYSCALL_BASE + 2 * nr (sys_enter_*), + 1 (sys_exit_*) */
-#define SRV_TP_SYSCALL_BASE 1000000
-
 /* what a loader fd is, from this process's point of view */
 enum srv_fd_kind {
 	SRV_FD_NONE = 0,
-	SRV_FD_HANDLER,	     /* a slot of the handler table (map, prog, link...) */
-	SRV_FD_STATS,	     /* ENABLE_STATS */
+	SRV_FD_HANDLER, /* a slot of the handler table (map, prog, link...) */
+	SRV_FD_STATS,	/* ENABLE_STATS */
 };
 
 struct srv_fd {
-	uint8_t kind;	     /* enum srv_fd_kind */
+	uint8_t kind;	       /* enum srv_fd_kind */
 	int32_t implicit_link; /* perf event: link made by PERF_EVENT_IOC_SET_BPF, or -1 */
-	void *ring_meta;     /* perf event: local view of its ring's metadata page */
+	void *ring_meta;       /* perf event: local view of its ring's metadata page */
 };
 
 struct srv {
 	struct bpftime_shm *shm;
 	pid_t pid;
 	int max_fd;
-	struct srv_fd *fds;  /* max_fd entries */
+	struct srv_fd *fds; /* max_fd entries */
 	pthread_mutex_t lock;
 	bool ready;
 	bool warned;
@@ -104,9 +101,9 @@ extern struct srv_real srv_real;
 void srv_resolve_real(void);
 
 /* server.c */
-bool srv_active(void);			/* initialised (logs once if not) */
-bool srv_is_ours(int fd);		/* an fd this process got from us */
-struct srv_fd *srv_fd(int fd);		/* NULL if out of range */
+bool srv_active(void);	       /* initialised (logs once if not) */
+bool srv_is_ours(int fd);      /* an fd this process got from us */
+struct srv_fd *srv_fd(int fd); /* NULL if out of range */
 /* reserves a real fd on /dev/null for a new object and calls @make(fd, ctx)
  * until the handler slot of that number is free in the segment; returns the
  * fd (marked ours) or -errno */
@@ -155,5 +152,13 @@ void srv_epoll_note_real(int epfd, int op); /* a real fd was added/removed */
 /* sysfs.c: a memfd with the contents of a file we fake, -ENOENT for a path
  * that is not ours */
 int srv_sysfs_open(const char *path);
+
+/* tracefs.c: the contents of a syscall tracepoint's tracefs file (id,
+ * format) into @buf, returning its length (snprintf's), or -ENOENT for a
+ * path that is not one or that the mounted tracefs serves itself */
+int srv_tracefs_open(const char *path, char *buf, size_t size);
+/* what tracepoint @id is: 0 with *config = BPFTIME_SYSTP_CONFIG(kind, nr)
+ * for a syscall tracepoint (ours or the mounted tracefs's), or -ENOENT */
+int srv_tracefs_resolve(int id, uint64_t *config);
 
 #endif
