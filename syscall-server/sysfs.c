@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -58,7 +59,17 @@ int srv_sysfs_open(const char *path)
 		return memfd_with(buf);
 	}
 	n = srv_tracefs_open(path, buf, sizeof(buf));
+	if (n >= (int)sizeof(buf)) {
+		char *big = malloc((size_t)n + 1);
+
+		if (!big)
+			return -ENOMEM;
+		srv_tracefs_open(path, big, (size_t)n + 1);
+		n = memfd_with(big);
+		free(big);
+		return n;
+	}
 	if (n >= 0)
-		return n < (int)sizeof(buf) ? memfd_with(buf) : -EFBIG;
+		return memfd_with(buf);
 	return -ENOENT;
 }

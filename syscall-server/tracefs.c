@@ -4,6 +4,7 @@
  * Files served under /sys/kernel/tracing/ and /sys/kernel/debug/tracing/:
  *   events/syscalls/sys_{enter,exit}_NAME/{id,format}   every catalogue row
  *   events/raw_syscalls/sys_{enter,exit}/{id,format}
+ *   available_events                                    those events
  * with the kernel's event names (common/syscall_tp.def) and format files
  * laid out byte for byte as the kernel's (bpftrace parses them).  When the
  * real tracefs is mounted and the file readable, the real file answers
@@ -27,6 +28,25 @@
 
 static const char *const roots[] = { "/sys/kernel/tracing/", "/sys/kernel/debug/tracing/" };
 
+/* "available_events": the syscall events (what tracing tools list) */
+static int available_events(char *buf, size_t size)
+{
+	size_t len = 0;
+	int n;
+
+	for (size_t i = 0; i < systp_count; i++) {
+		for (int exit = 0; exit < 2; exit++) {
+			n = snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0,
+				     "syscalls:sys_%s_%s\n", exit ? "exit" : "enter",
+				     systp_table[i].name);
+			len += (size_t)n;
+		}
+	}
+	n = snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0,
+		     "raw_syscalls:sys_exit\nraw_syscalls:sys_enter\n");
+	return (int)(len + (size_t)n);
+}
+
 int srv_tracefs_open(const char *path, char *buf, size_t size)
 {
 	const char *p = NULL, *file;
@@ -36,6 +56,8 @@ int srv_tracefs_open(const char *path, char *buf, size_t size)
 	for (size_t i = 0; i < ARRAY_SIZE(roots) && !p; i++)
 		if (!strncmp(path, roots[i], strlen(roots[i])))
 			p = path + strlen(roots[i]);
+	if (p && !strcmp(p, "available_events"))
+		return access(path, R_OK) ? available_events(buf, size) : -ENOENT;
 	if (!p || strncmp(p, "events/", 7))
 		return -ENOENT;
 	p += 7;

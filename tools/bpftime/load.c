@@ -2,7 +2,8 @@
  * server preloaded.
  *
  * The options become the environment the server reads (BPFTIME_SHM_MEMORY_MB,
- * SPDLOG_LEVEL, BPFTIME_DISABLE_JIT).  The loader's exit status is passed
+ * SPDLOG_LEVEL, BPFTIME_DISABLE_JIT); BPFTRACE_BTF is set to the kernel's
+ * BTF file for bpftrace.  The loader's exit status is passed
  * through, SIGINT/SIGTERM are forwarded to the loader, and the loader gets
  * SIGTERM if bpftime dies (PR_SET_PDEATHSIG).  The server removes itself
  * from LD_PRELOAD, so the loader's own children run unserved.  When the loader is gone (even killed), its unpinned
@@ -87,6 +88,11 @@ int cmd_load(const struct cli *cli, int argc, char **argv)
 	/* a loader whose wrapper is gone (killed test, closed terminal) stops
 	 * too instead of running on as an orphan */
 	cli_pdeathsig = SIGTERM;
+	/* bpftrace finds the kernel's BTF by walking the kernel's BTF ids with
+	 * bpf(), which the server answers with the loader's objects only: point
+	 * it at the file instead */
+	if (!getenv("BPFTRACE_BTF") && !access("/sys/kernel/btf/vmlinux", R_OK))
+		setenv("BPFTRACE_BTF", "/sys/kernel/btf/vmlinux", 1);
 	ret = cli_run_preloaded(server, argv + i, &pid);
 	/* release what a loader that died without its destructor left; a
 	 * segment we cannot use was already reported by the server: quietly */
