@@ -139,7 +139,8 @@ static void on_enter(struct bpftime_syscall *sc, void *data)
 						   .syscall_nr = (int32_t)sc->nr };
 
 		memcpy(c.args, sc->args, sizeof(c.args));
-		run_list(l, &c, bpftime_systp_ctx_size(BPFTIME_SYSTP_ENTER, si ? si->nargs : 6), sc);
+		run_list(l, &c, bpftime_systp_ctx_size(BPFTIME_SYSTP_ENTER, si ? si->nargs : 6),
+			 sc);
 	}
 }
 
@@ -196,7 +197,8 @@ static bool tp_wanted(struct bpftime_shm *shm, int fd, pid_t pid, struct tp_want
 		w->nr = BPFTIME_SYSTP_CONFIG_NR(pi.config);
 	} else if (systp_decode_fake_id(pi.tracepoint_id, &w->kind, &w->nr)) {
 		if (!failed(pi.id)) {
-			pr_warn("agent: perf event %d: tracepoint id %d is not a syscall tracepoint: it does not run in userspace\n",
+			pr_warn("agent: perf event %d: tracepoint id %d is not a syscall "
+				"tracepoint: it does not run in userspace\n",
 				fd, pi.tracepoint_id);
 			mark_failed(pi.id);
 		}
@@ -214,7 +216,8 @@ static int collect(struct bpftime_shm *shm, pid_t pid, struct tp_want **out, siz
 	struct tp_want *w = NULL, x;
 	size_t n = 0;
 
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0; fd = bpftime_handler__next(shm, fd)) {
+	for (int fd = bpftime_handler__next(shm, -1); fd >= 0;
+	     fd = bpftime_handler__next(shm, fd)) {
 		struct bpftime_handler_info hi, ti;
 		struct bpftime_link_info li;
 		struct bpftime_prog_info gi;

@@ -5,7 +5,9 @@
  * Prints "ready", then one line per openat of a process named COMM
  * ("" = any): "open comm=C ret=R flags=F path=P stack=S", R being "fd" for a
  * descriptor or -errno, S whether the user stack could be read.  Exits after
- * the event whose path is END_PATH (or on SIGINT/SIGTERM).  "failed" keeps
+ * the event whose path is END_PATH (or on SIGINT/SIGTERM); with a perf
+ * buffer (one ring per cpu) the lines of different cpus may come in any
+ * order, as with the kernel.  "failed" keeps
  * only failed opens (a const volatile filter).
  */
 #define _GNU_SOURCE
@@ -78,10 +80,11 @@ int main(int argc, char **argv)
 	if (ring)
 		rb = ring_buffer__new(bpf_map__fd(skel->maps.rb), on_ring, NULL, NULL);
 	else
-		pb = perf_buffer__new(bpf_map__fd(skel->maps.events), 64, on_perf, NULL, NULL, NULL);
+		pb = perf_buffer__new(bpf_map__fd(skel->maps.events), 64, on_perf, NULL, NULL,
+				      NULL);
 	if (!rb && !pb) {
-		fprintf(stderr, "opensnoop: cannot open the %s: %s\n", ring ? "ring buffer" : "perf buffer",
-			strerror(errno));
+		fprintf(stderr, "opensnoop: cannot open the %s: %s\n",
+			ring ? "ring buffer" : "perf buffer", strerror(errno));
 		goto out;
 	}
 	example_ready();
@@ -93,6 +96,9 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* events of other cpus' perf rings may still wait behind END_PATH's */
+	if (pb)
+		perf_buffer__consume(pb);
 	err = 0;
 out:
 	ring_buffer__free(rb);

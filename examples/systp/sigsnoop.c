@@ -22,7 +22,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*e))
 		return 0;
 	printf("signal comm=%s call=%s target=%s sig=%d ret=%ld\n", e->comm,
-	       e->nr == 62 ? "kill" : e->nr == 200 ? "tkill" : "tgkill",
+	       e->nr == 62    ? "kill"
+	       : e->nr == 200 ? "tkill"
+			      : "tgkill",
 	       e->target == e->pid ? "self" : "other", e->sig, e->ret);
 	fflush(stdout);
 	if (e->sig == end_sig)

@@ -62,7 +62,8 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < 1024; i++)
 		if (seen[i])
-			printf("syscall %d: %llu calls, %llu errors\n", i, all[i].count, all[i].errors);
+			printf("syscall %d: %llu calls, %llu errors\n", i, all[i].count,
+			       all[i].errors);
 	printf("end\n");
 	fflush(stdout);
 	err = 0;

@@ -19,8 +19,8 @@ struct open_event {
 
 struct sig_event {
 	int pid;
-	int nr;	     /* kill, tkill, tgkill */
-	int target;  /* pid or tid signalled */
+	int nr;	    /* kill, tkill, tgkill */
+	int target; /* pid or tid signalled */
 	int sig;
 	long ret;
 	char comm[SYSTP_COMM_LEN];

@@ -2,7 +2,11 @@
  * tracepoint examples (its name, "systp_victim", is what they filter on).
  *
  *   systp_victim open TMP_PATH END_PATH   openat from libc, a new thread and
- *                                         hand-written asm; END_PATH last
+ *                                         hand-written asm; END_PATH.begin
+ *                                         first, END_PATH last
+ *   systp_victim open-wait TMP END        the same after a line on stdin
+ *                                         (prints "pid N" and "waiting" first);
+ *                                         each "probe" line before opens END.probe
  *   systp_victim signals                  kill/tkill/tgkill with known results;
  *                                         SIGWINCH last
  *   systp_victim count                    getppid x7, sched_yield x5, close(-1) x3
@@ -48,10 +52,14 @@ static long asm_openat(const char *path, long flags)
 
 static int do_open(const char *tmp, const char *end)
 {
+	char begin[4096];
 	pthread_t th;
 	long r;
 	int fd;
 
+	snprintf(begin, sizeof(begin), "%s.begin", end);
+	fd = open(begin, O_RDONLY);
+	printf("open %s = %d\n", begin, fd);
 	fd = open("/dev/null", O_RDONLY);
 	printf("open /dev/null = %s\n", fd >= 0 ? "fd" : strerror(errno));
 	close(fd);
@@ -137,9 +145,22 @@ int main(int argc, char **argv)
 	int r = 2;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc > 3 && !strcmp(argv[1], "open"))
+	if (argc > 3 && !strcmp(argv[1], "open")) {
 		r = do_open(argv[2], argv[3]);
-	else if (argc > 1 && !strcmp(argv[1], "signals"))
+	} else if (argc > 3 && !strcmp(argv[1], "open-wait")) {
+		char line[64];
+
+		char probe[4096];
+
+		snprintf(probe, sizeof(probe), "%s.probe", argv[3]);
+		printf("pid %d\nwaiting\n", (int)getpid());
+		while (fgets(line, sizeof(line), stdin) && !strcmp(line, "probe\n")) {
+			int fd = open(probe, O_RDONLY);
+
+			printf("probed %d\n", fd);
+		}
+		r = do_open(argv[2], argv[3]);
+	} else if (argc > 1 && !strcmp(argv[1], "signals"))
 		r = do_signals();
 	else if (argc > 1 && !strcmp(argv[1], "count"))
 		r = do_count();

@@ -5,8 +5,9 @@
  *   bpftime [-i DIR] start [-s] [--spdlog-level LEVEL] [--no-jit] COMMAND [ARGS...]
  *
  * The options become the environment the agent reads (SPDLOG_LEVEL,
- * BPFTIME_DISABLE_JIT).  -s asks for syscall tracepoints, which this build
- * does not provide yet: it says so and runs the program with uprobes only.
+ * BPFTIME_DISABLE_JIT).  -s (syscall tracepoints) is accepted for bpftime's
+ * sake: the agent traces syscalls whenever the segment holds a syscall
+ * tracepoint for the process, with or without it.
  * The program's exit status is passed through; the agent removes itself
  * from LD_PRELOAD, so the program's own children are not traced.
  */
@@ -67,9 +68,6 @@ int cli_agent_options(const char *cmd, int argc, char **argv, bool *syscalls)
 			return -1;
 		}
 	}
-	if (*syscalls)
-		fprintf(stderr, "bpftime %s: syscall tracepoints (-s) are not supported yet; "
-				"uprobes only\n", cmd);
 	return i;
 }
 
