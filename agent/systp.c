@@ -188,7 +188,7 @@ static bool tp_wanted(struct bpftime_shm *shm, int fd, pid_t pid, struct tp_want
 {
 	struct bpftime_perf_event_info pi;
 
-	if (bpftime_perf_event__info(shm, fd, &pi) || pi.type != BPFTIME_PERF_TYPE_TRACEPOINT)
+	if (bpftime_perf_event_get_info(shm, fd, &pi) || pi.type != BPFTIME_PERF_TYPE_TRACEPOINT)
 		return false;
 	if (!pi.enabled || (pi.pid != -1 && pi.pid != pid))
 		return false;
@@ -216,24 +216,24 @@ static int collect(struct bpftime_shm *shm, pid_t pid, struct tp_want **out, siz
 	struct tp_want *w = NULL, x;
 	size_t n = 0;
 
-	for (int fd = bpftime_handler__next(shm, -1); fd >= 0;
-	     fd = bpftime_handler__next(shm, fd)) {
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0;
+	     fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_handler_info hi, ti;
 		struct bpftime_link_info li;
 		struct bpftime_prog_info gi;
 		int targets[64], progs[64], nt = 0;
 
-		if (bpftime_handler__info(shm, fd, &hi))
+		if (bpftime_handler_get_info(shm, fd, &hi))
 			continue;
 		if (hi.type == BPFTIME_HANDLER_LINK) {
-			if (bpftime_link__info(shm, fd, &li) ||
-			    bpftime_handler__info(shm, li.prog_fd, &ti) ||
+			if (bpftime_link_get_info(shm, fd, &li) ||
+			    bpftime_handler_get_info(shm, li.prog_fd, &ti) ||
 			    ti.type != BPFTIME_HANDLER_PROG)
 				continue;
 			targets[nt] = li.target_fd;
 			progs[nt++] = li.prog_fd;
 		} else if (hi.type == BPFTIME_HANDLER_PROG) {
-			if (bpftime_prog__info(shm, fd, &gi))
+			if (bpftime_prog_get_info(shm, fd, &gi))
 				continue;
 			for (uint32_t i = 0; i < gi.attach_cnt && nt < 64; i++) {
 				targets[nt] = gi.attach_fds[i];
@@ -245,7 +245,7 @@ static int collect(struct bpftime_shm *shm, pid_t pid, struct tp_want **out, siz
 
 			if (!tp_wanted(shm, targets[i], pid, &x))
 				continue;
-			if (bpftime_handler__info(shm, progs[i], &ti))
+			if (bpftime_handler_get_info(shm, progs[i], &ti))
 				continue;
 			x.prog_fd = progs[i];
 			x.prog_id = ti.id;
