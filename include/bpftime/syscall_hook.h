@@ -17,13 +17,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <bpftime/common.h>
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef BPFTIME_API
-#define BPFTIME_API __attribute__((visibility("default")))
 #endif
 
 struct bpftime_pt_regs;
