@@ -50,7 +50,9 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -63,6 +65,8 @@
 #include <linux/sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <linux/futex.h>
+#include <Zydis/Zydis.h>
 #include <bpftime/attach.h>
 #include <bpftime/syscall_hook.h>
 #include "common/compiler.h"
@@ -122,6 +126,28 @@ static struct {
 
 /* the selector: read by the kernel on every syscall of an enabled thread */
 static volatile char selector = SYSCALL_DISPATCH_FILTER_ALLOW;
+
+/* attach/stub.c: one RW page within +-2 GiB of @target, or NULL */
+void *hook_alloc_near(uintptr_t target);
+static void consider(uintptr_t ip, long nr);
+
+/* what a rewritten site's trampoline pushes (lowest address first) */
+struct fast_frame {
+	uint64_t rbx, rbp, r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax, flags;
+};
+
+#define FAST_MAX 256 /* sites queued for rewriting or done */
+#define RED_ZONE 128
+
+static struct {
+	bool on;			  /* BPFTIME_SYSCALL_REWRITE != 0 */
+	_Atomic uintptr_t site[FAST_MAX]; /* syscall addresses seen (0: free) */
+	atomic_uint queued;		  /* futex word: sites added */
+	pthread_t th;
+	_Atomic pid_t tid; /* the patcher's: it runs without SUD */
+	bool started;
+	atomic_int done, failed; /* sites rewritten, refused */
+} fast;
 
 struct tstate {
 	bool enabled;
@@ -387,6 +413,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 	sc.override = false;
 	sc.no_exit = false;
 	sc.uctx = uc;
+	sc.frame = NULL;
+	sc.ip = (uint64_t)g[REG_RIP];
 
 	switch (sc.nr) {
 	case SYS_rt_sigreturn:
@@ -481,8 +509,252 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 	}
 	run_exit(&sc);
 	g[REG_RAX] = (greg_t)sc.ret;
+	if (fast.on && !ts.in_handler)
+		consider((uintptr_t)g[REG_RIP], sc.nr);
 out:
 	errno = saved_errno;
+}
+
+/* ---- rewritten sites -----------------------------------------------------
+ *
+ * The slow path costs a signal per syscall.  A site where SUD proved a
+ * `syscall` instruction sits, preceded by `mov eax, NR` (glibc's wrappers:
+ * b8 NR 00 00 00 0f 05), inside a function the dynamic symbols describe, is
+ * rewritten by the patcher thread: the 5-byte mov becomes `jmp rel32` to a
+ * trampoline next to it that steps over the red zone, saves the registers,
+ * calls fast_entry() (the same handlers; the syscall is made from the
+ * region), restores everything the kernel would (rax result, rcx return
+ * address, r11 rflags) and jumps back after the syscall.  The syscall
+ * instruction itself stays: a thread preempted between the two, or a
+ * syscall restarted by the kernel (rip rewound onto it) still runs it and
+ * SUD still catches it.  The function is decoded from its start to prove
+ * the mov is an instruction of its own; the 5 bytes are replaced by one
+ * aligned 8-byte compare-and-swap (sites whose bytes straddle an 8-byte word
+ * stay on the slow path).  Sites that cannot be proven stay on SUD. */
+
+static bool special_nr(long nr)
+{
+	switch (nr) {
+	case SYS_rt_sigreturn:
+	case SYS_clone:
+	case SYS_clone3:
+	case SYS_vfork:
+	case SYS_fork:
+	case SYS_execve:
+	case SYS_execveat:
+	case SYS_exit:
+	case SYS_exit_group:
+	case SYS_prctl:
+	case SYS_rt_sigprocmask:
+	case SYS_rt_sigaction:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* called by the trampolines (not a signal handler) */
+__attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uintptr_t ret)
+{
+	struct bpftime_syscall sc;
+
+	sc.nr = nr;
+	sc.args[0] = f->rdi;
+	sc.args[1] = f->rsi;
+	sc.args[2] = f->rdx;
+	sc.args[3] = f->r10;
+	sc.args[4] = f->r8;
+	sc.args[5] = f->r9;
+	sc.ret = 0;
+	sc.override = false;
+	sc.no_exit = false;
+	sc.uctx = NULL;
+	sc.frame = f;
+	sc.ip = ret;
+	if (selector == SYSCALL_DISPATCH_FILTER_BLOCK) {
+		run_enter(&sc, true);
+		if (!sc.override)
+			sc.ret = call(&sc);
+		run_exit(&sc);
+	} else {
+		sc.ret = call(&sc);
+	}
+	f->rax = (uint64_t)sc.ret;
+	f->rcx = ret;
+	f->r11 = f->flags;
+}
+
+/* the trampoline of the site whose `mov eax, nr` is at @mov */
+static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr)
+{
+	struct emit e = { p };
+	int64_t rel;
+
+	put(&e, "\x48\x8d\x64\x24\x80", 5);		/* lea rsp, [rsp - 128] */
+	put(&e, "\x9c\x50\x51\x52\x56\x57", 6);		/* pushfq; push rax, rcx, rdx, rsi, rdi */
+	put(&e, "\x41\x50\x41\x51\x41\x52\x41\x53", 8); /* push r8, r9, r10, r11 */
+	put(&e, "\x55\x53", 2);				/* push rbp, rbx */
+	put(&e, "\x48\x89\xe7", 3);			/* mov rdi, rsp */
+	put(&e, "\x48\x89\xe3", 3);			/* mov rbx, rsp */
+	put(&e, "\x48\x83\xe4\xf0", 4);			/* and rsp, -16 */
+	put(&e, "\xbe", 1);				/* mov esi, nr */
+	put(&e, &(uint32_t){ (uint32_t)nr }, 4);
+	put(&e, "\x48\xba", 2); /* mov rdx, return address */
+	put64(&e, mov + 7);
+	put(&e, "\x48\xb8", 2); /* mov rax, fast_entry */
+	put64(&e, (uint64_t)(uintptr_t)fast_entry);
+	put(&e, "\xff\xd0", 2);				/* call rax */
+	put(&e, "\x48\x89\xdc", 3);			/* mov rsp, rbx */
+	put(&e, "\x5b\x5d", 2);				/* pop rbx, rbp */
+	put(&e, "\x41\x5b\x41\x5a\x41\x59\x41\x58", 8); /* pop r11, r10, r9, r8 */
+	put(&e, "\x5f\x5e\x5a\x59\x58\x9d", 6);		/* pop rdi, rsi, rdx, rcx, rax; popfq */
+	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
+	rel = (int64_t)(mov + 7) - (int64_t)(at + (uintptr_t)(e.p - p) + 5);
+	if (rel != (int32_t)rel)
+		return -ERANGE;
+	put(&e, "\xe9", 1); /* jmp back after the syscall */
+	put(&e, &(int32_t){ (int32_t)rel }, 4);
+	return 0;
+}
+
+/* Is @mov (the syscall at mov + 5) inside a function we can decode, on an
+ * instruction boundary, a `mov eax, imm32`? */
+static bool provable(uintptr_t mov)
+{
+	ZydisDecoder dec;
+	ZydisDecodedInstruction in;
+	const ElfW(Sym) *sym = NULL;
+	Dl_info info;
+	uintptr_t pc, end;
+
+	if (!dladdr1((void *)mov, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym ||
+	    !info.dli_saddr || !sym->st_size)
+		return false;
+	pc = (uintptr_t)info.dli_saddr;
+	end = pc + sym->st_size;
+	if (mov + 7 > end)
+		return false;
+	ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+	while (pc < mov) {
+		if (ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, (const void *)pc,
+							      end - pc, &in)))
+			return false;
+		pc += in.length;
+	}
+	if (pc != mov ||
+	    ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, (const void *)pc, end - pc, &in)))
+		return false;
+	return in.length == 5 && *(const uint8_t *)mov == 0xb8 &&
+	       *(const uint16_t *)(mov + 5) == 0x050f;
+}
+
+/* rewrites one site; 0 or -errno */
+static int rewrite(uintptr_t sc_addr)
+{
+	uintptr_t mov = sc_addr - 5, word = mov & ~(uintptr_t)7;
+	uint64_t old, new;
+	uint8_t jmp[5];
+	uint8_t *page;
+	long nr;
+	int64_t rel;
+	int err;
+
+	if ((mov & 7) > 3) /* the 5 bytes straddle two 8-byte words */
+		return -ENOTSUP;
+	if (!provable(mov))
+		return -ENOTSUP;
+	nr = (long)*(const uint32_t *)(mov + 1);
+	if (special_nr(nr))
+		return -ENOTSUP;
+	page = hook_alloc_near(mov);
+	if (!page)
+		return -ENOMEM;
+	err = emit_tramp(page, (uintptr_t)page, mov, nr);
+	if (!err && mprotect(page, 4096, PROT_READ | PROT_EXEC))
+		err = -errno;
+	rel = (int64_t)(uintptr_t)page - (int64_t)(mov + 5);
+	if (!err && rel != (int32_t)rel)
+		err = -ERANGE;
+	if (err) {
+		munmap(page, 4096);
+		return err;
+	}
+	jmp[0] = 0xe9;
+	memcpy(jmp + 1, &(int32_t){ (int32_t)rel }, 4);
+	if (mprotect((void *)(word & ~(uintptr_t)4095), 4096, PROT_READ | PROT_WRITE | PROT_EXEC))
+		return -errno;
+	old = __atomic_load_n((uint64_t *)word, __ATOMIC_RELAXED);
+	new = old;
+	memcpy((uint8_t *)&new + (mov - word), jmp, 5);
+	if (!__atomic_compare_exchange_n((uint64_t *)word, &old, new, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST))
+		err = -EAGAIN;
+	mprotect((void *)(word & ~(uintptr_t)4095), 4096, PROT_READ | PROT_EXEC);
+	return err;
+}
+
+static void *patcher(void *arg)
+{
+	unsigned int seen = 0;
+
+	UNUSED(arg);
+	sud(false); /* this thread's own syscalls run natively */
+	atomic_store(&fast.tid, bpftime_syscall_tid());
+	ts.in_handler = 1;
+	for (;;) {
+		unsigned int q = atomic_load(&fast.queued);
+
+		if (q == seen) {
+			syscall(SYS_futex, &fast.queued, FUTEX_WAIT_PRIVATE, q, NULL, NULL, 0);
+			continue;
+		}
+		for (; seen < q && seen < FAST_MAX; seen++) {
+			uintptr_t a = atomic_load(&fast.site[seen]);
+
+			if (a && !rewrite(a))
+				atomic_fetch_add(&fast.done, 1);
+			else
+				atomic_fetch_add(&fast.failed, 1);
+		}
+		seen = q;
+	}
+	return NULL;
+}
+
+/* in the SIGSYS handler: a plain syscall at @ip - 2 with `mov eax, nr`
+ * before it is queued once for the patcher */
+static void consider(uintptr_t ip, long nr)
+{
+	uintptr_t sc_addr = ip - 2, mov = sc_addr - 5;
+	unsigned int i;
+
+	if (!fast.started || special_nr(nr) || (sc_addr & 4095) < 5 || (mov & 7) > 3)
+		return;
+	if (*(const uint8_t *)mov != 0xb8 || *(const uint32_t *)(mov + 1) != (uint32_t)nr)
+		return;
+	for (i = 0; i < FAST_MAX; i++) {
+		uintptr_t cur = atomic_load(&fast.site[i]);
+
+		if (cur == sc_addr)
+			return;
+		if (!cur) {
+			uintptr_t zero = 0;
+
+			if (atomic_compare_exchange_strong(&fast.site[i], &zero, sc_addr))
+				break;
+			if (zero == sc_addr)
+				return;
+		}
+	}
+	if (i == FAST_MAX)
+		return;
+	atomic_fetch_add(&fast.queued, 1);
+	raw(SYS_futex, (long)&fast.queued, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+}
+
+int bpftime_syscall_hook__rewritten(void)
+{
+	return atomic_load(&fast.done);
 }
 
 /* ---- enabling threads ---------------------------------------------------- */
@@ -567,7 +839,7 @@ static int enable_others(void)
 			siginfo_t si;
 			int i;
 
-			if (tid <= 0 || tid == self || asked(tid))
+			if (tid <= 0 || tid == self || tid == atomic_load(&fast.tid) || asked(tid))
 				continue;
 			i = atomic_load(&en_n);
 			if (i == ENABLE_MAX)
@@ -689,6 +961,23 @@ int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exi
 			goto out;
 		}
 	}
+	if (!fast.started) {
+		const char *e = getenv("BPFTIME_SYSCALL_REWRITE");
+		sigset_t all, saved;
+
+		fast.on = !e || strcmp(e, "0");
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &saved);
+		if (fast.on && !pthread_create(&fast.th, NULL, patcher, NULL)) {
+			struct timespec nap = { 0, 100000 };
+
+			pthread_detach(fast.th);
+			while (!atomic_load(&fast.tid)) /* not to be asked to turn SUD on */
+				nanosleep(&nap, NULL);
+			fast.started = true;
+		}
+		pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	}
 	atomic_store(&hook.data, data);
 	atomic_store(&hook.enter, enter);
 	atomic_store(&hook.exit, exit);
@@ -730,7 +1019,32 @@ int bpftime_syscall_override_return(int64_t rc)
 
 void bpftime_syscall_regs(const struct bpftime_syscall *sc, struct bpftime_pt_regs *r)
 {
-	const greg_t *g = ((const ucontext_t *)sc->uctx)->uc_mcontext.gregs;
+	const greg_t *g;
+
+	if (!sc->uctx) { /* a rewritten site: the trampoline's frame */
+		const struct fast_frame *f = sc->frame;
+
+		memset(r, 0, sizeof(*r));
+		r->rbp = f->rbp;
+		r->rbx = f->rbx;
+		r->r11 = f->r11;
+		r->r10 = f->r10;
+		r->r9 = f->r9;
+		r->r8 = f->r8;
+		r->rax = (uint64_t)-ENOSYS;
+		r->rcx = f->rcx;
+		r->rdx = f->rdx;
+		r->rsi = f->rsi;
+		r->rdi = f->rdi;
+		r->orig_rax = (uint64_t)sc->nr;
+		r->rip = sc->ip;
+		r->cs = 0x33;
+		r->eflags = f->flags;
+		r->rsp = (uint64_t)(uintptr_t)(f + 1) + RED_ZONE;
+		r->ss = 0x2b;
+		return;
+	}
+	g = ((const ucontext_t *)sc->uctx)->uc_mcontext.gregs;
 
 	r->r15 = (uint64_t)g[REG_R15];
 	r->r14 = (uint64_t)g[REG_R14];

@@ -341,6 +341,77 @@ static void test_override(void **state)
 	assert_int_not_equal(getppid(), 4242);
 }
 
+static void check_regs(const uint64_t *out, uint64_t flags, uint64_t ppid)
+{
+	assert_int_equal(out[0], ppid);			/* rax */
+	assert_int_equal(out[1], 0x1111);		/* rbx */
+	assert_int_equal(out[2], out[32]);		/* rcx = rip after syscall */
+	assert_int_equal(out[3], 0x4444);		/* rdx */
+	assert_int_equal(out[4], 0x3333);		/* rsi */
+	assert_int_equal(out[5], 0xcccc);		/* rdi */
+	assert_int_equal(out[6], 0x2222);		/* rbp */
+	assert_int_equal(out[7], 0x5555);		/* r8 */
+	assert_int_equal(out[8], 0x6666);		/* r9 */
+	assert_int_equal(out[9], 0x7777);		/* r10 */
+	assert_int_equal(out[10] & 0xd5, flags & 0xd5); /* r11 = rflags */
+	assert_true(out[10] & 0x200);			/* IF */
+	assert_int_equal(out[11], 0x8888);
+	assert_int_equal(out[12], 0x9999);
+	assert_int_equal(out[13], 0xaaaa);
+	assert_int_equal(out[14], 0xbbbb);
+	for (int i = 1; i <= 16; i++) /* the red zone */
+		assert_int_equal(out[15 + i], (uint64_t)i << 8 | 0x5a);
+}
+
+/* A site the hook can prove (an exported function's `mov eax, 110;
+ * syscall`) is rewritten after its first trap; through the trampoline the
+ * registers, flags and red zone are still what the kernel leaves, the
+ * handlers still run, override still works. */
+static void test_rewritten_site(void **state)
+{
+	void (*regs)(uint64_t *);
+	uint64_t out[34];
+	const uint8_t *p;
+	uint64_t ppid = (uint64_t)getppid();
+	long before;
+	void *h;
+	int tries;
+
+	(void)state;
+	if (getenv("BPFTIME_SYSCALL_REWRITE") && !strcmp(getenv("BPFTIME_SYSCALL_REWRITE"), "0"))
+		skip();
+	h = dlopen(SYSCALL_TESTLIB, RTLD_NOW);
+	assert_non_null(h);
+	regs = (void (*)(uint64_t *))dlsym(h, "syscall_testlib_regs");
+	assert_non_null(regs);
+	p = (const uint8_t *)(void *)regs;
+	while (!(p[0] == 0x0f && p[1] == 0x05))
+		p++;
+	assert_int_equal(p[-5], 0xb8); /* mov eax, 110 */
+	for (tries = 0; p[-5] != 0xe9 && tries < 5000; tries++) {
+		memset(out, 0, sizeof(out));
+		regs(out);
+		check_regs(out, out[33], ppid);
+		usleep(1000);
+	}
+	assert_int_equal(p[-5], 0xe9); /* jmp to the trampoline */
+	assert_true(bpftime_syscall_hook__rewritten() > 0);
+	before = n_enter(SYS_getppid);
+	for (int i = 0; i < 10; i++) {
+		memset(out, 0, sizeof(out));
+		regs(out);
+		check_regs(out, out[33], ppid);
+	}
+	assert_int_equal(n_enter(SYS_getppid), before + 10);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_getppid]), getppid());
+	/* libc's getppid is such a site too: override through it */
+	atomic_store(&override_getppid, 777);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(getppid(), 777);
+	atomic_store(&override_getppid, 0);
+	assert_int_equal(getppid(), syscall(SYS_getppid));
+}
+
 static void test_pause(void **state)
 {
 	long before;
@@ -358,11 +429,17 @@ static void test_pause(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_asm_registers),	 cmocka_unit_test(test_libc_and_exit),
-		cmocka_unit_test(test_dlopen),		 cmocka_unit_test(test_jit),
-		cmocka_unit_test(test_threads),		 cmocka_unit_test(test_early_thread_seen),
-		cmocka_unit_test(test_fork_vfork_spawn), cmocka_unit_test(test_signals),
-		cmocka_unit_test(test_override),	 cmocka_unit_test(test_pause),
+		cmocka_unit_test(test_asm_registers),
+		cmocka_unit_test(test_libc_and_exit),
+		cmocka_unit_test(test_dlopen),
+		cmocka_unit_test(test_jit),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_early_thread_seen),
+		cmocka_unit_test(test_fork_vfork_spawn),
+		cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_override),
+		cmocka_unit_test(test_rewritten_site),
+		cmocka_unit_test(test_pause),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

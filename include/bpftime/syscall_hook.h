@@ -32,7 +32,9 @@ struct bpftime_syscall {
 	int64_t ret;	  /* exit: the result (-errno on failure) */
 	bool override;	  /* set by enter (bpftime_syscall_override_return) */
 	bool no_exit; /* enter: this call reports no exit (exit, execve, clone in the child...) */
-	void *uctx;   /* the signal's ucontext_t */
+	void *uctx;   /* the signal's ucontext_t, or NULL at a rewritten site */
+	void *frame;  /* a rewritten site: the trampoline's saved registers */
+	uint64_t ip;  /* a rewritten site: the address after the syscall */
 };
 
 typedef void (*bpftime_syscall_fn)(struct bpftime_syscall *sc, void *data);
@@ -67,6 +69,9 @@ BPFTIME_API int bpftime_syscall_override_return(int64_t rc);
  * instruction, orig_rax = nr), in the kernel's struct pt_regs layout */
 BPFTIME_API void bpftime_syscall_regs(const struct bpftime_syscall *sc,
 				      struct bpftime_pt_regs *regs);
+
+/** @brief syscall sites rewritten so far (they no longer take a signal) */
+BPFTIME_API int bpftime_syscall_hook__rewritten(void);
 
 /** @brief the calling thread's id, cached (the syscall hook's own) */
 BPFTIME_API int32_t bpftime_syscall_tid(void);
