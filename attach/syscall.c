@@ -532,6 +532,15 @@ out:
  * aligned 8-byte compare-and-swap (sites whose bytes straddle an 8-byte word
  * stay on the slow path).  Sites that cannot be proven stay on SUD. */
 
+/* code bytes are not aligned: memcpy (UBSan's alignment check) */
+static uint32_t load32(uintptr_t p)
+{
+	uint32_t v;
+
+	memcpy(&v, (const void *)p, 4);
+	return v;
+}
+
 static bool special_nr(long nr)
 {
 	switch (nr) {
@@ -645,7 +654,7 @@ static bool provable(uintptr_t mov)
 	    ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, (const void *)pc, end - pc, &in)))
 		return false;
 	return in.length == 5 && *(const uint8_t *)mov == 0xb8 &&
-	       *(const uint16_t *)(mov + 5) == 0x050f;
+	       !memcmp((const void *)(mov + 5), "\x0f\x05", 2);
 }
 
 /* rewrites one site; 0 or -errno */
@@ -663,7 +672,7 @@ static int rewrite(uintptr_t sc_addr)
 		return -ENOTSUP;
 	if (!provable(mov))
 		return -ENOTSUP;
-	nr = (long)*(const uint32_t *)(mov + 1);
+	nr = (long)load32(mov + 1);
 	if (special_nr(nr))
 		return -ENOTSUP;
 	page = hook_alloc_near(mov);
@@ -730,7 +739,7 @@ static void consider(uintptr_t ip, long nr)
 
 	if (!fast.started || special_nr(nr) || (sc_addr & 4095) < 5 || (mov & 7) > 3)
 		return;
-	if (*(const uint8_t *)mov != 0xb8 || *(const uint32_t *)(mov + 1) != (uint32_t)nr)
+	if (*(const uint8_t *)mov != 0xb8 || load32(mov + 1) != (uint32_t)nr)
 		return;
 	for (i = 0; i < FAST_MAX; i++) {
 		uintptr_t cur = atomic_load(&fast.site[i]);
