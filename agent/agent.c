@@ -129,6 +129,11 @@ static struct {
  * not run, as the kernel does not trace its own uprobe machinery. */
 static __thread bool agent_busy __attribute__((tls_model("initial-exec")));
 
+bool agent_is_busy(void)
+{
+	return agent_busy;
+}
+
 static void run_prog(struct bpftime_pt_regs *regs, void *data)
 {
 	struct attachment *a = data;
@@ -495,6 +500,7 @@ static int agent_thread(pthread_t *th, void *(*fn)(void *), void *arg)
 	sigfillset(&all);
 	sigdelset(&all, SIGTRAP);
 	sigdelset(&all, SIGRTMAX - 7); /* attach/'s HOOK_MIGRATE_SIG: keep in step */
+	sigdelset(&all, SIGRTMAX - 6); /* attach/'s SC_ENABLE_SIG (syscall hook) */
 	sigdelset(&all, SIGSEGV);
 	sigdelset(&all, SIGBUS);
 	sigdelset(&all, SIGFPE);
@@ -566,6 +572,7 @@ static int sync_locked(void)
 		attach_one(&w[i]);
 	}
 	free(w);
+	agent_systp_sync(agent.shm, agent.rt, agent.pid);
 	agent.in_sync = false;
 	if (agent.pending && !agent.dl_watched)
 		watch_dlopen();
@@ -738,6 +745,7 @@ void agent_stop(void)
 		agent.stopping = true;
 		while (agent.live)
 			detach_one(&agent.live);
+		agent_systp_stop();
 	}
 	pthread_mutex_unlock(&agent.lock);
 }

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <bpftime/attach.h>
+#include <bpftime/syscall_hook.h>
 #include <bpftime/runtime.h>
 #include "internal.h"
 #include "common/compiler.h"
@@ -32,7 +33,10 @@ static uint64_t h_override_return(uint64_t regs, uint64_t rc, uint64_t r3, uint6
 	UNUSED(r3);
 	UNUSED(r4);
 	UNUSED(r5);
-	bpftime_probe_override_return(rc);
+	if (bpftime_syscall_current()) /* a sys_enter program: skip the syscall */
+		bpftime_syscall_override_return((int64_t)rc);
+	else
+		bpftime_probe_override_return(rc);
 	return 0;
 }
 

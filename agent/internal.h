@@ -57,6 +57,21 @@ uint32_t agent_synced_epoch(void);
 long bpftime_agent_attach(const char *cfg);
 long bpftime_agent_detach(void);
 
+/* Is the calling thread working for the agent (its probes and syscall
+ * tracepoints do not run programs there)? */
+bool agent_is_busy(void);
+
+/* systp.c: brings the syscall tracepoint programs in line with the
+ * segment (called by every sync, agent lock held); the first one starts the
+ * syscall hook.  Returns the number of programs attached, or -errno. */
+int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pid);
+/* programs attached now; whether the syscall hook was started */
+int agent_systp_count(void);
+bool agent_systp_hooked(void);
+/* detaches every syscall tracepoint program and pauses the hook (the
+ * agent stops following the segment: `bpftime detach`) */
+void agent_systp_stop(void);
+
 /* helpers.c: registers the uprobe-context helpers (HELPER_EXT rows of
  * helpers/helpers.def) on @rt.  Returns 0 or the first error. */
 int agent_register_helpers(struct bpftime_runtime *rt);

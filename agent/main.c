@@ -152,7 +152,7 @@ __attribute__((visibility("default"))) long bpftime_agent_attach(const char *cfg
  * when it was detached already. */
 __attribute__((visibility("default"))) long bpftime_agent_detach(void)
 {
-	int n = agent_attached_count();
+	int n = agent_attached_count() + agent_systp_count();
 
 	if (!agent_shm_name())
 		return -ENOENT;

@@ -2,24 +2,29 @@
 # the BPF target, its skeleton with `bpftool gen skeleton`, and the loader
 # linked with the system libbpf.  Included by each example's CMakeLists.txt.
 #
-# bpftime_example(NAME [LOADER src.c...])
+# bpftime_example(NAME [CORE] [LOADER src.c...])
+# CORE: CO-RE relocations kept (the loader needs the kernel's BTF)
 #   -> ${NAME}.bpf.o, ${NAME}.skel.h, executable ${NAME} (the loader)
 find_program(BPF_CLANG NAMES clang clang-14)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin)
 pkg_check_modules(LIBBPF IMPORTED_TARGET libbpf)
 
 function(bpftime_example name)
-  cmake_parse_arguments(E "" "" "LOADER" ${ARGN})
+  cmake_parse_arguments(E "CORE" "" "LOADER" ${ARGN})
   if(NOT BPF_CLANG OR NOT BPFTOOL OR NOT LIBBPF_FOUND)
     message(STATUS "example ${name}: skipped (needs clang, bpftool and libbpf)")
     return()
   endif()
   set(src ${CMAKE_CURRENT_SOURCE_DIR}/${name}.bpf.c)
   set(dir ${CMAKE_CURRENT_BINARY_DIR})
+  set(core_flag -DBPF_NO_PRESERVE_ACCESS_INDEX)
+  if(E_CORE)
+    set(core_flag)
+  endif()
   # BPF_NO_PRESERVE_ACCESS_INDEX: no CO-RE relocations, so loading needs no
   # kernel BTF (vmlinux.h is committed for machines without it)
   add_custom_command(OUTPUT ${dir}/${name}.bpf.o
-    COMMAND ${BPF_CLANG} -target bpf -g -O2 -D__TARGET_ARCH_x86 -DBPF_NO_PRESERVE_ACCESS_INDEX
+    COMMAND ${BPF_CLANG} -target bpf -g -O2 -D__TARGET_ARCH_x86 ${core_flag}
             -I${CMAKE_SOURCE_DIR}/examples/include -c ${src} -o ${dir}/${name}.bpf.o
     DEPENDS ${src} ${CMAKE_SOURCE_DIR}/examples/include/vmlinux.h
     COMMENT "BPF ${name}.bpf.c" VERBATIM)

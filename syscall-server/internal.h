@@ -11,7 +11,8 @@
  * prog.c       PROG_LOAD (verified by our verifier), PROG_TEST_RUN
  * perf.c       perf_event_open, the perf ioctls, mmap of map and perf fds
  * epoll.c      epoll emulation for ring buffers and perf buffers
- * sysfs.c      the sysfs/tracefs files libbpf reads
+ * sysfs.c      the sysfs files libbpf reads
+ * tracefs.c    the syscall tracepoints' tracefs files, what an id means
  * tag.c        the kernel's program tag (SHA-256)
  *
  * Every call that reaches us returns what the kernel would: -errno from the
@@ -48,10 +49,6 @@
  * another PMU */
 #define SRV_KPROBE_PMU_TYPE 10
 #define SRV_RETPROBE_BIT    0
-
-/* syscall tracepoint ids when there is no tracefs (sysfs.c):
- * SRV_TP_SYSCALL_BASE + 2 * nr (sys_enter_*), + 1 (sys_exit_*) */
-#define SRV_TP_SYSCALL_BASE 1000000
 
 /* what a loader fd is, from this process's point of view */
 enum srv_fd_kind {
@@ -159,5 +156,13 @@ void srv_epoll_note_real(int epfd, int op); /* a real fd was added/removed */
 /* sysfs.c: a memfd with the contents of a file we fake, -ENOENT for a path
  * that is not ours */
 int srv_sysfs_open(const char *path);
+
+/* tracefs.c: the contents of a syscall tracepoint's tracefs file (id,
+ * format) into @buf, returning its length (snprintf's), or -ENOENT for a
+ * path that is not one or that the mounted tracefs serves itself */
+int srv_tracefs_open(const char *path, char *buf, size_t size);
+/* what tracepoint @id is: 0 with *config = BPFTIME_SYSTP_CONFIG(kind, nr)
+ * for a syscall tracepoint (ours or the mounted tracefs's), or -ENOENT */
+int srv_tracefs_resolve(int id, uint64_t *config);
 
 #endif

@@ -5,7 +5,9 @@
  *                     config1 = path, config2 = offset, config bit
  *                     SRV_RETPROBE_BIT = return probe, config >> 32 = ref_ctr
  *                     offset (libbpf's PERF_UPROBE_REF_CTR_OFFSET_SHIFT)
- *   tracepoint        PERF_TYPE_TRACEPOINT, config = tracefs event id
+ *   tracepoint        PERF_TYPE_TRACEPOINT, config = tracefs event id of a
+ *                     syscall tracepoint (tracefs.c says which one: the
+ *                     perf event's config); other tracepoints are refused
  *   software          PERF_TYPE_SOFTWARE (perf buffers: BPF_OUTPUT)
  *   uprobe override   bpftime's type 1008 (BPFTIME_PERF_TYPE_UPROBE_OVERRIDE):
  *                     config1 = path, config2 = offset; a program comes
@@ -84,6 +86,14 @@ long srv_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
 	} else if (attr.type == PERF_TYPE_TRACEPOINT) {
 		c.o.type = BPFTIME_PERF_TYPE_TRACEPOINT;
 		c.o.tracepoint_id = (int32_t)attr.config;
+		srv_lock();
+		ret = srv_tracefs_resolve(c.o.tracepoint_id, &c.o.config);
+		srv_unlock();
+		if (ret) {
+			pr_warn("syscall server: tracepoint id %d is not a syscall tracepoint: only syscalls/* and raw_syscalls/* run in userspace\n",
+				c.o.tracepoint_id);
+			return -EOPNOTSUPP;
+		}
 	} else if (attr.type == PERF_TYPE_SOFTWARE) {
 		c.o.type = BPFTIME_PERF_TYPE_SOFTWARE;
 		c.o.config = attr.config;

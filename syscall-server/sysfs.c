@@ -5,15 +5,12 @@
  *   /sys/bus/event_source/devices/uprobe/format/retprobe "config:0"
  *   /sys/bus/event_source/devices/kprobe/...             SRV_KPROBE_PMU_TYPE, so
  *                                     perf.c can say kprobes are not served
- * Tracefs event ids (.../events/CAT/NAME/id) come from the real tracefs
- * when it is there; perf.c records whatever id the loader passes.  Without
- * a tracefs (containers, CI) the syscall tracepoints still get ids, in a
- * range no kernel uses: SRV_TP_SYSCALL_BASE + 2 * nr for sys_enter_NAME and
- * + 1 for sys_exit_NAME (internal.h; the agent decodes them the same way).
+ * and the syscall tracepoints' tracefs files (tracefs.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -41,56 +38,10 @@ static int memfd_with(const char *text)
 	return fd;
 }
 
-static const struct {
-	const char *name;
-	int nr;
-} syscalls[] = {
-#define SYSCALL(name, nr) { #name, nr },
-#include "syscalls.def"
-#undef SYSCALL
-};
-
-/* "<tracefs>/events/syscalls/sys_{enter,exit}_NAME/id" for a missing
- * tracefs: the fake id, or -ENOENT */
-static int syscall_tp_id(const char *path)
-{
-	static const char *const roots[] = { "/sys/kernel/tracing/events/syscalls/",
-					     "/sys/kernel/debug/tracing/events/syscalls/" };
-	const char *p = NULL, *slash;
-	size_t len;
-	int exit;
-
-	for (size_t i = 0; i < ARRAY_SIZE(roots) && !p; i++)
-		if (!strncmp(path, roots[i], strlen(roots[i])))
-			p = path + strlen(roots[i]);
-	if (!p)
-		return -ENOENT;
-	if (!strncmp(p, "sys_enter_", 10)) {
-		exit = 0;
-		p += 10;
-	} else if (!strncmp(p, "sys_exit_", 9)) {
-		exit = 1;
-		p += 9;
-	} else {
-		return -ENOENT;
-	}
-	slash = strchr(p, '/');
-	if (!slash || strcmp(slash, "/id") != 0)
-		return -ENOENT;
-	len = (size_t)(slash - p);
-	if (!access("/sys/kernel/tracing/events", F_OK) ||
-	    !access("/sys/kernel/debug/tracing/events", F_OK))
-		return -ENOENT; /* a real tracefs answers */
-	for (size_t i = 0; i < ARRAY_SIZE(syscalls); i++)
-		if (strlen(syscalls[i].name) == len && !strncmp(syscalls[i].name, p, len))
-			return SRV_TP_SYSCALL_BASE + 2 * syscalls[i].nr + exit;
-	return -ENOENT;
-}
-
 int srv_sysfs_open(const char *path)
 {
-	char buf[32];
-	int id;
+	char buf[8192];
+	int n;
 
 	if (!srv.ready)
 		return -ENOENT;
@@ -107,10 +58,18 @@ int srv_sysfs_open(const char *path)
 		snprintf(buf, sizeof(buf), "config:%d\n", SRV_RETPROBE_BIT);
 		return memfd_with(buf);
 	}
-	id = syscall_tp_id(path);
-	if (id >= 0) {
-		snprintf(buf, sizeof(buf), "%d\n", id);
-		return memfd_with(buf);
+	n = srv_tracefs_open(path, buf, sizeof(buf));
+	if (n >= (int)sizeof(buf)) {
+		char *big = malloc((size_t)n + 1);
+
+		if (!big)
+			return -ENOMEM;
+		srv_tracefs_open(path, big, (size_t)n + 1);
+		n = memfd_with(big);
+		free(big);
+		return n;
 	}
+	if (n >= 0)
+		return memfd_with(buf);
 	return -ENOENT;
 }

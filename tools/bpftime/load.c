@@ -7,6 +7,7 @@
  *
  * The options become the environment the server reads (BPFTIME_SHM_MEMORY_MB,
  * BPFTIME_SHM_GROUP, SPDLOG_LEVEL, BPFTIME_LOG_OUTPUT, BPFTIME_DISABLE_JIT),
+ * BPFTRACE_BTF is set to the kernel's BTF file for bpftrace,
  * and BPFTIME_USED=1 tells the loader it runs under bpftime, as the original
  * does.  The loader's exit status is passed through, SIGINT/SIGTERM are
  * forwarded to the loader, and the loader gets SIGTERM if bpftime dies
@@ -28,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpftime/log.h>
 #include <bpftime/shm.h>
 #include "cli.h"
@@ -80,6 +82,11 @@ int cmd_load(struct cli *cli, int argc, char **argv)
 	/* a loader whose wrapper is gone (killed test, closed terminal) stops
 	 * too instead of running on as an orphan */
 	cli_pdeathsig = SIGTERM;
+	/* bpftrace finds the kernel's BTF by walking the kernel's BTF ids with
+	 * bpf(), which the server answers with the loader's objects only: point
+	 * it at the file instead */
+	if (!getenv("BPFTRACE_BTF") && !access("/sys/kernel/btf/vmlinux", R_OK))
+		setenv("BPFTRACE_BTF", "/sys/kernel/btf/vmlinux", 1);
 	ret = cli_run_preloaded(cli, server, argv + i, &pid);
 	/* release what a loader that died without its destructor left; a
 	 * segment we cannot use was already reported by the server: quietly */

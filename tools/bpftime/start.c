@@ -6,11 +6,11 @@
  *                          [--no-jit] COMMAND [ARGS...]
  *
  * The options become the environment the agent reads (SPDLOG_LEVEL,
- * BPFTIME_LOG_OUTPUT, BPFTIME_DISABLE_JIT).  -s asks for syscall
- * tracepoints, which this build does not provide yet: it says so and runs
- * the program with uprobes only.  The program's exit status is passed
- * through; the agent removes itself from LD_PRELOAD, so the program's own
- * children are not traced.
+ * BPFTIME_LOG_OUTPUT, BPFTIME_DISABLE_JIT).  -s (syscall tracepoints) is
+ * accepted for bpftime's sake: the agent traces syscalls whenever the
+ * segment holds a syscall tracepoint for the process, with or without it.
+ * The program's exit status is passed through; the agent removes itself
+ * from LD_PRELOAD, so the program's own children are not traced.
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -41,9 +41,6 @@ int cmd_start(struct cli *cli, int argc, char **argv)
 				"COMMAND [ARGS...])\n");
 		return CLI_USAGE;
 	}
-	if (cli->syscalls)
-		fprintf(stderr, "bpftime start: syscall tracepoints (-s) are not supported yet; "
-				"uprobes only\n");
 	if (cli_find_lib(cli, "libbpftime-agent.so", BPFTIME_BUILD_AGENT, agent, sizeof(agent)))
 		return CLI_FAIL;
 	cli_export_env(cli);

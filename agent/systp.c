@@ -1,0 +1,417 @@
+/* agent/systp.c: syscall tracepoint programs (syscalls/sys_{enter,exit}_NAME,
+ * raw_syscalls/sys_{enter,exit}) in the traced process.
+ *
+ * What concerns this process: each link (or program attach_fds entry) whose
+ * target is an enabled tracepoint perf event with pid -1 or ours, and whose
+ * config the syscall server filled with BPFTIME_SYSTP_CONFIG (kind, nr).
+ * A tracepoint perf event without it (imported from elsewhere) is decoded
+ * from our own id range; anything else gets one warning.
+ *
+ * agent_systp_sync() (under the agent's lock, on every epoch) builds a new
+ * dispatch table: per syscall number the programs of its sys_enter_ and
+ * sys_exit_ events, plus the raw_syscalls programs, each with the
+ * tracepoint id that goes into the record's type field.  The table is
+ * published with one atomic store and the old one is retired, never freed
+ * (a thread may still be running it).  The first table that is not empty
+ * starts the syscall hook (attach/syscall.c); an empty one pauses it.  A
+ * process whose segment never holds a syscall tracepoint for it never
+ * starts the hook and pays nothing.
+ *
+ * The handlers build the kernel's records (bpftime/syscall_tp.h) on the
+ * stack and run the programs in attach order.  bpf_override_return in a
+ * sys_enter program skips the call (helpers.c); programs that walk the stack
+ * see the thread's registers at the syscall.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpftime/attach.h>
+#include <bpftime/runtime.h>
+#include <bpftime/shm.h>
+#include <bpftime/syscall_hook.h>
+#include <bpftime/syscall_tp.h>
+#include <bpftime/vm.h>
+#include "internal.h"
+#include "common/compiler.h"
+#include "common/log.h"
+#include "common/syscall_tp.h"
+
+#define NR_MAX		   BPFTIME_SYSTP_NR_MAX
+#define HELPER_GET_STACKID 27
+#define HELPER_GET_STACK   67
+
+struct tp_prog {
+	struct bpftime_vm *vm;
+	uint16_t id;	  /* tracepoint id: the record's type */
+	bool walks_stack; /* gets the thread's registers as helper context */
+};
+
+struct tp_list {
+	int n;
+	struct tp_prog p[];
+};
+
+struct tp_table {
+	struct tp_list *enter[NR_MAX], *exit[NR_MAX];
+	struct tp_list *raw_enter, *raw_exit;
+	int count;
+	struct tp_table *retired_next;
+};
+
+struct tp_want {
+	uint32_t prog_id;
+	int prog_fd;
+	enum bpftime_systp_kind kind;
+	int nr;
+	uint16_t id;
+};
+
+static _Atomic(struct tp_table *) table;
+static struct tp_table *retired;
+static bool hook_started, hook_failed;
+static uint32_t *failed_ids; /* programs and perf events warned about */
+static size_t n_failed;
+
+static bool failed(uint32_t id)
+{
+	for (size_t i = 0; i < n_failed; i++)
+		if (failed_ids[i] == id)
+			return true;
+	return false;
+}
+
+static void mark_failed(uint32_t id)
+{
+	uint32_t *t = realloc(failed_ids, (n_failed + 1) * sizeof(*t));
+
+	if (t) {
+		failed_ids = t;
+		failed_ids[n_failed++] = id;
+	}
+}
+
+/* ---- handlers (any thread, inside the SIGSYS handler) ------------------- */
+
+static void run_list(const struct tp_list *l, void *ctx, size_t size,
+		     const struct bpftime_syscall *sc)
+{
+	for (int i = 0; i < l->n; i++) {
+		const struct tp_prog *p = &l->p[i];
+		uint64_t ret;
+
+		*(uint16_t *)ctx = p->id;
+		if (unlikely(p->walks_stack)) {
+			struct bpftime_pt_regs regs;
+			struct bpftime_helper_ctx hc = { .regs = &regs }, *prev;
+
+			bpftime_syscall_regs(sc, &regs);
+			prev = bpftime_helper_ctx__swap(&hc);
+			bpftime_vm__run(p->vm, ctx, size, &ret);
+			bpftime_helper_ctx__swap(prev);
+		} else {
+			bpftime_vm__run(p->vm, ctx, size, &ret);
+		}
+	}
+}
+
+static void on_enter(struct bpftime_syscall *sc, void *data)
+{
+	struct tp_table *t = atomic_load_explicit(&table, memory_order_acquire);
+	const struct tp_list *l;
+
+	UNUSED(data);
+	if (!t || agent_is_busy())
+		return;
+	if (t->raw_enter) {
+		struct bpftime_raw_sys_enter_ctx c = { .ent.pid = bpftime_syscall_tid(),
+						       .id = sc->nr };
+
+		memcpy(c.args, sc->args, sizeof(c.args));
+		run_list(t->raw_enter, &c, sizeof(c), sc);
+	}
+	if (sc->nr >= 0 && sc->nr < NR_MAX && (l = t->enter[sc->nr])) {
+		const struct systp_info *si = systp_by_nr((int)sc->nr);
+		struct bpftime_sys_enter_ctx c = { .ent.pid = bpftime_syscall_tid(),
+						   .syscall_nr = (int32_t)sc->nr };
+
+		memcpy(c.args, sc->args, sizeof(c.args));
+		run_list(l, &c, bpftime_systp_ctx_size(BPFTIME_SYSTP_ENTER, si ? si->nargs : 6),
+			 sc);
+	}
+}
+
+static void on_exit_(struct bpftime_syscall *sc, void *data)
+{
+	struct tp_table *t = atomic_load_explicit(&table, memory_order_acquire);
+	const struct tp_list *l;
+
+	UNUSED(data);
+	if (!t || agent_is_busy())
+		return;
+	if (sc->nr >= 0 && sc->nr < NR_MAX && (l = t->exit[sc->nr])) {
+		struct bpftime_sys_exit_ctx c = { .ent.pid = bpftime_syscall_tid(),
+						  .syscall_nr = (int32_t)sc->nr,
+						  .ret = sc->ret };
+
+		run_list(l, &c, sizeof(c), sc);
+	}
+	if (t->raw_exit) {
+		struct bpftime_raw_sys_exit_ctx c = { .ent.pid = bpftime_syscall_tid(),
+						      .id = sc->nr,
+						      .ret = sc->ret };
+
+		run_list(t->raw_exit, &c, sizeof(c), sc);
+	}
+}
+
+/* ---- sync ---------------------------------------------------------------- */
+
+static bool calls_helper(struct bpftime_vm *vm, int32_t id)
+{
+	const struct bpftime_insn *insns;
+	size_t cnt;
+
+	insns = bpftime_vm__insns(vm, &cnt);
+	for (size_t i = 0; insns && i < cnt; i++)
+		if (insns[i].code == 0x85 && insns[i].src == 0 && insns[i].imm == id)
+			return true;
+	return false;
+}
+
+/* Is the perf event at @fd a syscall tracepoint for this process?  Fills
+ * kind, nr and the id. */
+static bool tp_wanted(struct bpftime_shm *shm, int fd, pid_t pid, struct tp_want *w)
+{
+	struct bpftime_perf_event_info pi;
+
+	if (bpftime_perf_event_get_info(shm, fd, &pi) || pi.type != BPFTIME_PERF_TYPE_TRACEPOINT)
+		return false;
+	if (!pi.enabled || (pi.pid != -1 && pi.pid != pid))
+		return false;
+	if (BPFTIME_SYSTP_CONFIG_VALID(pi.config)) {
+		w->kind = BPFTIME_SYSTP_CONFIG_KIND(pi.config);
+		w->nr = BPFTIME_SYSTP_CONFIG_NR(pi.config);
+	} else if (systp_decode_fake_id(pi.tracepoint_id, &w->kind, &w->nr)) {
+		if (!failed(pi.id)) {
+			pr_warn("agent: perf event %d: tracepoint id %d is not a syscall "
+				"tracepoint: it does not run in userspace\n",
+				fd, pi.tracepoint_id);
+			mark_failed(pi.id);
+		}
+		return false;
+	}
+	if (w->kind > BPFTIME_SYSTP_RAW_EXIT ||
+	    (w->kind <= BPFTIME_SYSTP_EXIT && (w->nr < 0 || w->nr >= NR_MAX)))
+		return false;
+	w->id = (uint16_t)pi.tracepoint_id;
+	return true;
+}
+
+static int collect(struct bpftime_shm *shm, pid_t pid, struct tp_want **out, size_t *nout)
+{
+	struct tp_want *w = NULL, x;
+	size_t n = 0;
+
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0;
+	     fd = bpftime_handler_next(shm, fd)) {
+		struct bpftime_handler_info hi, ti;
+		struct bpftime_link_info li;
+		struct bpftime_prog_info gi;
+		int targets[64], progs[64], nt = 0;
+
+		if (bpftime_handler_get_info(shm, fd, &hi))
+			continue;
+		if (hi.type == BPFTIME_HANDLER_LINK) {
+			if (bpftime_link_get_info(shm, fd, &li) ||
+			    bpftime_handler_get_info(shm, li.prog_fd, &ti) ||
+			    ti.type != BPFTIME_HANDLER_PROG)
+				continue;
+			targets[nt] = li.target_fd;
+			progs[nt++] = li.prog_fd;
+		} else if (hi.type == BPFTIME_HANDLER_PROG) {
+			if (bpftime_prog_get_info(shm, fd, &gi))
+				continue;
+			for (uint32_t i = 0; i < gi.attach_cnt && nt < 64; i++) {
+				targets[nt] = gi.attach_fds[i];
+				progs[nt++] = fd;
+			}
+		}
+		for (int i = 0; i < nt; i++) {
+			struct tp_want *t;
+
+			if (!tp_wanted(shm, targets[i], pid, &x))
+				continue;
+			if (bpftime_handler_get_info(shm, progs[i], &ti))
+				continue;
+			x.prog_fd = progs[i];
+			x.prog_id = ti.id;
+			t = realloc(w, (n + 1) * sizeof(*t));
+			if (!t) {
+				free(w);
+				return -ENOMEM;
+			}
+			w = t;
+			w[n++] = x;
+		}
+	}
+	*out = w;
+	*nout = n;
+	return 0;
+}
+
+static int list_add(struct tp_list **l, const struct tp_prog *p)
+{
+	int n = *l ? (*l)->n : 0;
+	struct tp_list *t = realloc(*l, sizeof(*t) + (size_t)(n + 1) * sizeof(t->p[0]));
+
+	if (!t)
+		return -ENOMEM;
+	t->p[n] = *p;
+	t->n = n + 1;
+	*l = t;
+	return 0;
+}
+
+static bool same_list(const struct tp_list *a, const struct tp_list *b)
+{
+	if (!a || !b)
+		return a == b;
+	return a->n == b->n && !memcmp(a->p, b->p, (size_t)a->n * sizeof(a->p[0]));
+}
+
+/* unchanged: the running table stays (no garbage per epoch) */
+static bool same_table(const struct tp_table *a, const struct tp_table *b)
+{
+	if (a->count != b->count || !same_list(a->raw_enter, b->raw_enter) ||
+	    !same_list(a->raw_exit, b->raw_exit))
+		return false;
+	for (int i = 0; i < NR_MAX; i++)
+		if (!same_list(a->enter[i], b->enter[i]) || !same_list(a->exit[i], b->exit[i]))
+			return false;
+	return true;
+}
+
+static void free_table(struct tp_table *t)
+{
+	for (int i = 0; i < NR_MAX; i++) {
+		free(t->enter[i]);
+		free(t->exit[i]);
+	}
+	free(t->raw_enter);
+	free(t->raw_exit);
+	free(t);
+}
+
+int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pid)
+{
+	struct tp_table *t, *old;
+	struct tp_want *w = NULL;
+	size_t n = 0;
+	int err;
+
+	err = collect(shm, pid, &w, &n);
+	if (err)
+		return err;
+	old = atomic_load(&table);
+	if (!n && !old) {
+		free(w);
+		return 0; /* nothing now, nothing before: the hook stays off */
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		free(w);
+		return -ENOMEM;
+	}
+	/* links in fd order are attach order for one loader */
+	for (size_t i = 0; i < n; i++) {
+		struct tp_prog p;
+
+		struct tp_list **l;
+
+		if (failed(w[i].prog_id))
+			continue;
+		memset(&p, 0, sizeof(p)); /* compared with memcmp */
+		p.id = w[i].id;
+		p.vm = bpftime_runtime__prog(rt, w[i].prog_fd);
+		if (!p.vm) {
+			if (errno != EBADF) {
+				pr_warn("agent: syscall tracepoint prog %d is not attached: %s\n",
+					w[i].prog_fd, strerror(errno));
+				mark_failed(w[i].prog_id);
+			}
+			continue;
+		}
+		p.walks_stack = calls_helper(p.vm, HELPER_GET_STACK) ||
+				calls_helper(p.vm, HELPER_GET_STACKID);
+		switch (w[i].kind) {
+		case BPFTIME_SYSTP_ENTER:
+			l = &t->enter[w[i].nr];
+			break;
+		case BPFTIME_SYSTP_EXIT:
+			l = &t->exit[w[i].nr];
+			break;
+		case BPFTIME_SYSTP_RAW_ENTER:
+			l = &t->raw_enter;
+			break;
+		default:
+			l = &t->raw_exit;
+			break;
+		}
+		if (!list_add(l, &p))
+			t->count++;
+	}
+	free(w);
+	if ((!t->count && !old) || (old && same_table(t, old))) {
+		free_table(t);
+		return old ? old->count : 0;
+	}
+	if (t->count && !hook_started && !hook_failed) {
+		err = bpftime_syscall_hook__start(on_enter, on_exit_, NULL);
+		if (err && err != -EAGAIN) {
+			/* attach/ said why; once per process */
+			pr_warn("agent: syscall tracepoints cannot run in this process (%s)\n",
+				strerror(-err));
+			hook_failed = true;
+		} else {
+			hook_started = true;
+		}
+	} else if (t->count && hook_started && (!old || !old->count)) {
+		bpftime_syscall_hook__start(on_enter, on_exit_, NULL);
+	}
+	atomic_store_explicit(&table, t, memory_order_release);
+	if (!t->count && hook_started)
+		bpftime_syscall_hook__pause();
+	if (old) {
+		old->retired_next = retired;
+		retired = old;
+	}
+	return t->count;
+}
+
+int agent_systp_count(void)
+{
+	struct tp_table *t = atomic_load(&table);
+
+	return t ? t->count : 0;
+}
+
+bool agent_systp_hooked(void)
+{
+	return hook_started;
+}
+
+void agent_systp_stop(void)
+{
+	struct tp_table *old = atomic_exchange(&table, NULL);
+
+	if (hook_started)
+		bpftime_syscall_hook__pause();
+	if (old) {
+		old->retired_next = retired;
+		retired = old;
+	}
+}

@@ -1,0 +1,1079 @@
+/* attach/syscall.c: every syscall of the process, in userspace, through
+ * Syscall User Dispatch (prctl PR_SET_SYSCALL_USER_DISPATCH, Linux 5.11).
+ *
+ * Why SUD.  It catches every `syscall` instruction wherever it is: libc
+ * wrappers, inline asm in the executable or any library, code dlopen'ed or
+ * generated later, with no decoding and nothing to prove about the code.
+ * Binary rewriting (zpoline's `call *%rax` through page 0) is faster but
+ * writes the return address into the caller's red zone and needs page 0
+ * (vm.mmap_min_addr); that is left for later, with SUD as its safety net.
+ *
+ * How.  When the hook starts, a small code region is generated (memfd, one
+ * RX view to run, one RW view to write): the only place syscalls are
+ * allowed from.  Every thread turns SUD on for itself (the starting thread
+ * directly, the others in a handler of SC_ENABLE_SIG sent to each), with one
+ * process-wide selector byte set to BLOCK.  A syscall anywhere else then
+ * raises SIGSYS (si_code SYS_USER_DISPATCH) with the registers as they were
+ * at the instruction and rip after it; the handler runs the enter handler,
+ * makes the call from the region (so the kernel sees the same registers and
+ * rax, rcx, r11 come back as the kernel sets them: result, rip, rflags),
+ * runs the exit handler and puts the result in rax.  Returning from the
+ * handler goes through our own restorer in the region.
+ *
+ * The calls that cannot be made from inside a signal handler:
+ *   rt_sigreturn   the thread is sent to a `syscall` in the region with the
+ *                  stack pointer it had: the kernel restores the frame of
+ *                  the handler that is returning, as it would have.
+ *   clone/clone3/vfork sharing the memory (threads, posix_spawn, vfork):
+ *                  the child would start in our handler on another stack.
+ *                  The thread is sent to a per-site stub in the region:
+ *                  `syscall`, then in a thread child SUD on for the child,
+ *                  then `mov rcx, site; jmp rcx` back after the original
+ *                  instruction (rcx = return address, as the kernel sets
+ *                  it).  No exit is reported for these (known limit).
+ *   fork-like clones run in the handler; the child turns SUD on again (it
+ *                  is not inherited) and both report the exit.
+ *   execve         SUD goes off for the call and back on if it fails.
+ * The signal state is kept usable: SIGSYS never gets blocked (masks given
+ * to rt_sigprocmask and rt_sigaction lose it; a blocked SIGSYS would kill
+ * the process), and a SIGSYS handler the program installs is kept aside and
+ * called for SIGSYS that is not ours (seccomp's SECCOMP_RET_TRAP).
+ *
+ * Threads created later inherit nothing: the stub turns SUD on in each
+ * child.  A thread that blocks SC_ENABLE_SIG when the hook starts is not
+ * intercepted until it unblocks it; start says how many did not answer.
+ *
+ * Nesting.  Syscalls made while a handler runs (helpers) raise SIGSYS too
+ * (SA_NODEFER) and are made directly, without handlers.  A signal that
+ * arrives while the real call blocks is delivered as usual (its handler
+ * runs on top of ours, and SA_RESTART restarts our call in the region).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <linux/sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
+#include <Zydis/Zydis.h>
+#include <bpftime/attach.h>
+#include <bpftime/syscall_hook.h>
+#include "common/compiler.h"
+#include "common/log.h"
+
+#ifndef PR_SET_SYSCALL_USER_DISPATCH
+#define PR_SET_SYSCALL_USER_DISPATCH  59
+#define PR_SYS_DISPATCH_OFF	      0
+#define PR_SYS_DISPATCH_ON	      1
+#define SYSCALL_DISPATCH_FILTER_ALLOW 0
+#define SYSCALL_DISPATCH_FILTER_BLOCK 1
+#endif
+#ifndef SYS_USER_DISPATCH
+#define SYS_USER_DISPATCH 2
+#endif
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+
+#define SC_ENABLE_SIG	 (SIGRTMAX - 6) /* keep in step with agent.c's agent_thread */
+#define REGION_SIZE	 (64 * 1024)
+#define REGION_RAW	 0    /* long raw(nr, a1..a6) */
+#define REGION_RESTORER	 64   /* rt_sigreturn of our handlers */
+#define REGION_SIGRETURN 80   /* `syscall` with the interrupted thread's rax = 15 */
+#define REGION_STUBS	 4096 /* clone stubs */
+#define STUB_SIZE	 96
+#define MAX_STUBS	 ((REGION_SIZE - REGION_STUBS) / STUB_SIZE)
+#define ENABLE_MAX	 4096
+#define ENABLE_WAIT_NS	 2000000000L
+#define SIGSYS_BIT	 (1ull << (SIGSYS - 1))
+
+typedef long (*raw_fn)(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+
+/* the kernel's struct sigaction (rt_sigaction) */
+struct ksigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+
+static struct {
+	uint8_t *region; /* RX */
+	uint8_t *rw;	 /* RW view of the same pages */
+	raw_fn raw;
+	_Atomic(bpftime_syscall_fn) enter, exit;
+	void *_Atomic data;
+	bool installed;
+	struct ksigaction app_sigsys; /* the program's SIGSYS action */
+	struct ksigaction old_enable; /* what SC_ENABLE_SIG had before */
+	atomic_flag stub_lock;
+	int n_stubs;
+	uintptr_t stub_site[MAX_STUBS];
+	bool stub_child_sud[MAX_STUBS];
+	pthread_mutex_t start_lock;
+} hook = { .stub_lock = ATOMIC_FLAG_INIT, .start_lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* the selector: read by the kernel on every syscall of an enabled thread */
+static volatile char selector = SYSCALL_DISPATCH_FILTER_ALLOW;
+
+/* attach/stub.c: one RW page within +-2 GiB of @target, or NULL */
+void *hook_alloc_near(uintptr_t target);
+static void consider(uintptr_t ip, long nr);
+
+/* what a rewritten site's trampoline pushes (lowest address first) */
+struct fast_frame {
+	uint64_t rbx, rbp, r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax, flags;
+};
+
+#define FAST_MAX 256 /* sites queued for rewriting or done */
+#define RED_ZONE 128
+
+static struct {
+	bool on;			  /* BPFTIME_SYSCALL_REWRITE != 0 */
+	_Atomic uintptr_t site[FAST_MAX]; /* syscall addresses seen (0: free) */
+	atomic_uint queued;		  /* futex word: sites added */
+	pthread_t th;
+	_Atomic pid_t tid; /* the patcher's: it runs without SUD */
+	bool started;
+	atomic_int done, failed; /* sites rewritten, refused */
+} fast;
+
+struct tstate {
+	bool enabled;
+	int in_handler; /* running enter/exit: nested syscalls go direct */
+	bool can_override;
+	int32_t tid;
+	struct bpftime_syscall *cur;
+};
+static __thread struct tstate ts __attribute__((tls_model("initial-exec")));
+
+/* enable round: which threads were asked and answered */
+static pid_t en_tids[ENABLE_MAX];
+static atomic_char en_acked[ENABLE_MAX];
+static atomic_int en_n;
+static atomic_int en_acks;
+
+static long raw(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	return hook.raw(nr, a1, a2, a3, a4, a5, a6);
+}
+
+int32_t bpftime_syscall_tid(void)
+{
+	if (unlikely(!ts.tid))
+		ts.tid = (int32_t)(hook.raw ? raw(SYS_gettid, 0, 0, 0, 0, 0, 0)
+					    : syscall(SYS_gettid));
+	return ts.tid;
+}
+
+static long sud(bool on)
+{
+	if (!on)
+		return raw(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0,
+			   0);
+	return raw(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, (long)hook.region,
+		   REGION_SIZE, (long)&selector, 0);
+}
+
+/* SUD on for the calling thread, SIGSYS unblocked */
+static long enable_self(void)
+{
+	uint64_t set = SIGSYS_BIT;
+	long r;
+
+	raw(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, 8, 0, 0);
+	r = sud(true);
+	if (!r)
+		ts.enabled = true;
+	return r;
+}
+
+/* ---- the generated region ----------------------------------------------- */
+
+struct emit {
+	uint8_t *p;
+};
+
+static void put(struct emit *e, const void *bytes, size_t n)
+{
+	memcpy(e->p, bytes, n);
+	e->p += n;
+}
+
+static void put64(struct emit *e, uint64_t v)
+{
+	put(e, &v, 8);
+}
+
+static void emit_fixed(uint8_t *rw)
+{
+	/* long raw(nr, a1, a2, a3, a4, a5, a6): SysV args -> syscall args */
+	static const uint8_t raw_code[] = {
+		0x48, 0x89, 0xf8,	      /* mov rax, rdi */
+		0x48, 0x89, 0xf7,	      /* mov rdi, rsi */
+		0x48, 0x89, 0xd6,	      /* mov rsi, rdx */
+		0x48, 0x89, 0xca,	      /* mov rdx, rcx */
+		0x4d, 0x89, 0xc2,	      /* mov r10, r8 */
+		0x4d, 0x89, 0xc8,	      /* mov r8, r9 */
+		0x4c, 0x8b, 0x4c, 0x24, 0x08, /* mov r9, [rsp + 8] */
+		0x0f, 0x05,		      /* syscall */
+		0xc3,			      /* ret */
+	};
+	static const uint8_t restorer[] = {
+		0xb8, 0x0f, 0x00, 0x00, 0x00, /* mov eax, 15 (rt_sigreturn) */
+		0x0f, 0x05,		      /* syscall */
+	};
+	static const uint8_t sigreturn[] = {
+		0x0f, 0x05, /* syscall (rax = 15, rsp = the returning handler's frame) */
+		0x0f, 0x0b, /* ud2 */
+	};
+
+	memset(rw, 0xcc, REGION_SIZE); /* int3 */
+	memcpy(rw + REGION_RAW, raw_code, sizeof(raw_code));
+	memcpy(rw + REGION_RESTORER, restorer, sizeof(restorer));
+	memcpy(rw + REGION_SIGRETURN, sigreturn, sizeof(sigreturn));
+}
+
+/* The stub that makes a clone/vfork sharing the memory for the syscall
+ * instruction that ends at @site, then returns there; with @child_sud the
+ * child turns SUD on first, keeping every register but rax (0), rcx, r11. */
+static void emit_stub(uint8_t *rw, uintptr_t site, bool child_sud)
+{
+	struct emit e = { rw };
+	uint8_t *jnz;
+
+	put(&e, "\x0f\x05", 2); /* syscall */
+	if (child_sud) {
+		put(&e, "\x48\x85\xc0", 3); /* test rax, rax */
+		put(&e, "\x75\x00", 2);	    /* jnz parent */
+		jnz = e.p - 1;
+		put(&e, "\x57\x56\x52\x41\x52\x41\x50", 7); /* push rdi, rsi, rdx, r10, r8 */
+		put(&e, "\xb8\x9d\x00\x00\x00", 5);	    /* mov eax, SYS_prctl */
+		put(&e, "\xbf\x3b\x00\x00\x00", 5); /* mov edi, PR_SET_SYSCALL_USER_DISPATCH */
+		put(&e, "\xbe\x01\x00\x00\x00", 5); /* mov esi, PR_SYS_DISPATCH_ON */
+		put(&e, "\x48\xba", 2);		    /* mov rdx, region */
+		put64(&e, (uint64_t)(uintptr_t)hook.region);
+		put(&e, "\x49\xba", 2); /* mov r10, REGION_SIZE */
+		put64(&e, REGION_SIZE);
+		put(&e, "\x49\xb8", 2); /* mov r8, &selector */
+		put64(&e, (uint64_t)(uintptr_t)&selector);
+		put(&e, "\x0f\x05", 2);			    /* syscall */
+		put(&e, "\x41\x58\x41\x5a\x5a\x5e\x5f", 7); /* pop r8, r10, rdx, rsi, rdi */
+		put(&e, "\x31\xc0", 2);			    /* xor eax, eax */
+		*jnz = (uint8_t)(e.p - (jnz + 1));
+	}
+	put(&e, "\x48\xb9", 2); /* parent: mov rcx, site */
+	put64(&e, (uint64_t)site);
+	put(&e, "\xff\xe1", 2); /* jmp rcx */
+}
+
+/* the stub for @site, made on first use; NULL when the region is full */
+static void *clone_stub(uintptr_t site, bool child_sud)
+{
+	void *stub = NULL;
+	int i;
+
+	while (atomic_flag_test_and_set_explicit(&hook.stub_lock, memory_order_acquire))
+		;
+	for (i = 0; i < hook.n_stubs; i++)
+		if (hook.stub_site[i] == site && hook.stub_child_sud[i] == child_sud)
+			break;
+	if (i == hook.n_stubs && i < MAX_STUBS) {
+		emit_stub(hook.rw + REGION_STUBS + (size_t)i * STUB_SIZE, site, child_sud);
+		hook.stub_site[i] = site;
+		hook.stub_child_sud[i] = child_sud;
+		atomic_thread_fence(memory_order_seq_cst);
+		hook.n_stubs++;
+	}
+	if (i < hook.n_stubs)
+		stub = hook.region + REGION_STUBS + (size_t)i * STUB_SIZE;
+	atomic_flag_clear_explicit(&hook.stub_lock, memory_order_release);
+	return stub;
+}
+
+/* ---- the SIGSYS handler ------------------------------------------------- */
+
+static void chain_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	struct ksigaction *a = &hook.app_sigsys;
+	struct ksigaction dfl = { .handler = SIG_DFL };
+
+	if (a->handler == SIG_IGN)
+		return;
+	if (a->handler == SIG_DFL) {
+		/* what would have happened without us: the default action */
+		uint64_t set = SIGSYS_BIT;
+
+		raw(SYS_rt_sigaction, SIGSYS, (long)&dfl, 0, 8, 0, 0);
+		raw(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, 8, 0, 0);
+		raw(SYS_tgkill, raw(SYS_getpid, 0, 0, 0, 0, 0, 0), bpftime_syscall_tid(), SIGSYS, 0,
+		    0, 0);
+		return;
+	}
+	if (a->flags & SA_SIGINFO)
+		((void (*)(int, siginfo_t *, void *))a->handler)(sig, si, uc);
+	else
+		((void (*)(int))a->handler)(sig);
+}
+
+static void run_enter(struct bpftime_syscall *sc, bool can_override)
+{
+	bpftime_syscall_fn fn = atomic_load_explicit(&hook.enter, memory_order_acquire);
+
+	if (!fn || ts.in_handler)
+		return;
+	ts.in_handler++;
+	ts.cur = sc;
+	ts.can_override = can_override;
+	fn(sc, atomic_load_explicit(&hook.data, memory_order_relaxed));
+	ts.can_override = false;
+	ts.cur = NULL;
+	ts.in_handler--;
+	if (!can_override)
+		sc->override = false;
+}
+
+static void run_exit(struct bpftime_syscall *sc)
+{
+	bpftime_syscall_fn fn = atomic_load_explicit(&hook.exit, memory_order_acquire);
+
+	if (!fn || ts.in_handler)
+		return;
+	ts.in_handler++;
+	ts.cur = sc;
+	fn(sc, atomic_load_explicit(&hook.data, memory_order_relaxed));
+	ts.cur = NULL;
+	ts.in_handler--;
+}
+
+static long call(const struct bpftime_syscall *sc)
+{
+	return raw(sc->nr, (long)sc->args[0], (long)sc->args[1], (long)sc->args[2],
+		   (long)sc->args[3], (long)sc->args[4], (long)sc->args[5]);
+}
+
+/* a clone sharing the memory: off to the stub (true), or made here */
+static bool redirect_clone(struct bpftime_syscall *sc, greg_t *g)
+{
+	uint64_t flags;
+	void *stub;
+
+	if (sc->nr == SYS_vfork)
+		flags = CLONE_VM | CLONE_VFORK;
+	else if (sc->nr == SYS_clone)
+		flags = sc->args[0];
+	else if (sc->args[0] && sc->args[1] >= 8)
+		memcpy(&flags, (const void *)(uintptr_t)sc->args[0], 8);
+	else
+		return false; /* the kernel's EFAULT/EINVAL, made here */
+	if (!(flags & CLONE_VM))
+		return false;
+	stub = clone_stub((uintptr_t)g[REG_RIP], !(flags & CLONE_VFORK));
+	if (!stub)
+		return false; /* cannot happen with fewer than MAX_STUBS sites */
+	sc->no_exit = true;
+	run_enter(sc, false);
+	g[REG_RIP] = (greg_t)(uintptr_t)stub;
+	g[REG_RAX] = (greg_t)sc->nr;
+	return true;
+}
+
+static void on_sigsys(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	greg_t *g = uc->uc_mcontext.gregs;
+	int saved_errno = errno;
+	struct bpftime_syscall sc;
+	uint64_t mask_copy;
+	struct ksigaction act_copy;
+
+	if (si->si_code != SYS_USER_DISPATCH) {
+		chain_sigsys(sig, si, ucv);
+		return;
+	}
+	sc.nr = si->si_syscall;
+	sc.args[0] = (uint64_t)g[REG_RDI];
+	sc.args[1] = (uint64_t)g[REG_RSI];
+	sc.args[2] = (uint64_t)g[REG_RDX];
+	sc.args[3] = (uint64_t)g[REG_R10];
+	sc.args[4] = (uint64_t)g[REG_R8];
+	sc.args[5] = (uint64_t)g[REG_R9];
+	sc.ret = 0;
+	sc.override = false;
+	sc.no_exit = false;
+	sc.uctx = uc;
+	sc.frame = NULL;
+	sc.ip = (uint64_t)g[REG_RIP];
+
+	switch (sc.nr) {
+	case SYS_rt_sigreturn:
+		/* from the region, with this stack pointer: the kernel finds
+		 * the frame of the handler that returns */
+		sc.no_exit = true;
+		run_enter(&sc, false);
+		g[REG_RIP] = (greg_t)(uintptr_t)(hook.region + REGION_SIGRETURN);
+		g[REG_RAX] = SYS_rt_sigreturn;
+		goto out;
+	case SYS_clone:
+	case SYS_clone3:
+	case SYS_vfork:
+		if (redirect_clone(&sc, g))
+			goto out;
+		/* fork-like: made here; the child turns SUD on again */
+		run_enter(&sc, false);
+		sc.ret = call(&sc);
+		if (sc.ret == 0) {
+			ts.tid = 0;
+			enable_self();
+		}
+		run_exit(&sc);
+		g[REG_RAX] = (greg_t)sc.ret;
+		goto out;
+	case SYS_fork:
+		run_enter(&sc, false);
+		sc.ret = call(&sc);
+		if (sc.ret == 0) {
+			ts.tid = 0;
+			enable_self();
+		}
+		run_exit(&sc);
+		g[REG_RAX] = (greg_t)sc.ret;
+		goto out;
+	case SYS_execve:
+	case SYS_execveat:
+		run_enter(&sc, true);
+		if (!sc.override) {
+			sud(false);
+			sc.ret = call(&sc);
+			sud(true);
+		}
+		run_exit(&sc);
+		g[REG_RAX] = (greg_t)sc.ret;
+		goto out;
+	case SYS_exit:
+	case SYS_exit_group:
+		sc.no_exit = true;
+		run_enter(&sc, false);
+		call(&sc);
+		goto out;
+	case SYS_prctl:
+		if (sc.args[0] == PR_SET_SYSCALL_USER_DISPATCH) {
+			/* ours while the hook runs */
+			run_enter(&sc, false);
+			sc.ret = -EBUSY;
+			run_exit(&sc);
+			g[REG_RAX] = (greg_t)sc.ret;
+			goto out;
+		}
+		break;
+	default:
+		break;
+	}
+
+	run_enter(&sc, true);
+	if (!sc.override) {
+		struct bpftime_syscall real = sc;
+
+		if (sc.nr == SYS_rt_sigprocmask && sc.args[1] &&
+		    (sc.args[0] == SIG_BLOCK || sc.args[0] == SIG_SETMASK) && sc.args[3] == 8) {
+			/* SIGSYS must stay deliverable */
+			memcpy(&mask_copy, (const void *)(uintptr_t)sc.args[1], 8);
+			mask_copy &= ~SIGSYS_BIT;
+			real.args[1] = (uint64_t)(uintptr_t)&mask_copy;
+		} else if (sc.nr == SYS_rt_sigaction && sc.args[0] == SIGSYS && sc.args[3] == 8) {
+			/* the program's SIGSYS action is kept aside */
+			if (sc.args[2])
+				memcpy((void *)(uintptr_t)sc.args[2], &hook.app_sigsys,
+				       sizeof(hook.app_sigsys));
+			if (sc.args[1])
+				memcpy(&hook.app_sigsys, (const void *)(uintptr_t)sc.args[1],
+				       sizeof(hook.app_sigsys));
+			real.nr = -1;
+		} else if (sc.nr == SYS_rt_sigaction && sc.args[1] && sc.args[3] == 8) {
+			memcpy(&act_copy, (const void *)(uintptr_t)sc.args[1], sizeof(act_copy));
+			act_copy.mask &= ~SIGSYS_BIT;
+			real.args[1] = (uint64_t)(uintptr_t)&act_copy;
+		}
+		sc.ret = real.nr == -1 ? 0 : call(&real);
+	}
+	run_exit(&sc);
+	g[REG_RAX] = (greg_t)sc.ret;
+	if (fast.on && !ts.in_handler)
+		consider((uintptr_t)g[REG_RIP], sc.nr);
+out:
+	errno = saved_errno;
+}
+
+/* ---- rewritten sites -----------------------------------------------------
+ *
+ * The slow path costs a signal per syscall.  A site where SUD proved a
+ * `syscall` instruction sits, preceded by `mov eax, NR` (glibc's wrappers:
+ * b8 NR 00 00 00 0f 05), inside a function the dynamic symbols describe, is
+ * rewritten by the patcher thread: the 5-byte mov becomes `jmp rel32` to a
+ * trampoline next to it that steps over the red zone, saves the registers,
+ * calls fast_entry() (the same handlers; the syscall is made from the
+ * region), restores everything the kernel would (rax result, rcx return
+ * address, r11 rflags) and jumps back after the syscall.  The syscall
+ * instruction itself stays: a thread preempted between the two, or a
+ * syscall restarted by the kernel (rip rewound onto it) still runs it and
+ * SUD still catches it.  The function is decoded from its start to prove
+ * the mov is an instruction of its own; the 5 bytes are replaced by one
+ * aligned 8-byte compare-and-swap (sites whose bytes straddle an 8-byte word
+ * stay on the slow path).  Sites that cannot be proven stay on SUD. */
+
+/* code bytes are not aligned: memcpy (UBSan's alignment check) */
+static uint32_t load32(uintptr_t p)
+{
+	uint32_t v;
+
+	memcpy(&v, (const void *)p, 4);
+	return v;
+}
+
+static bool special_nr(long nr)
+{
+	switch (nr) {
+	case SYS_rt_sigreturn:
+	case SYS_clone:
+	case SYS_clone3:
+	case SYS_vfork:
+	case SYS_fork:
+	case SYS_execve:
+	case SYS_execveat:
+	case SYS_exit:
+	case SYS_exit_group:
+	case SYS_prctl:
+	case SYS_rt_sigprocmask:
+	case SYS_rt_sigaction:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* called by the trampolines (not a signal handler) */
+__attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uintptr_t ret)
+{
+	struct bpftime_syscall sc;
+
+	sc.nr = nr;
+	sc.args[0] = f->rdi;
+	sc.args[1] = f->rsi;
+	sc.args[2] = f->rdx;
+	sc.args[3] = f->r10;
+	sc.args[4] = f->r8;
+	sc.args[5] = f->r9;
+	sc.ret = 0;
+	sc.override = false;
+	sc.no_exit = false;
+	sc.uctx = NULL;
+	sc.frame = f;
+	sc.ip = ret;
+	if (selector == SYSCALL_DISPATCH_FILTER_BLOCK) {
+		run_enter(&sc, true);
+		if (!sc.override)
+			sc.ret = call(&sc);
+		run_exit(&sc);
+	} else {
+		sc.ret = call(&sc);
+	}
+	f->rax = (uint64_t)sc.ret;
+	f->rcx = ret;
+	f->r11 = f->flags;
+}
+
+/* the trampoline of the site whose `mov eax, nr` is at @mov */
+static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr)
+{
+	struct emit e = { p };
+	int64_t rel;
+
+	put(&e, "\x48\x8d\x64\x24\x80", 5);		/* lea rsp, [rsp - 128] */
+	put(&e, "\x9c\x50\x51\x52\x56\x57", 6);		/* pushfq; push rax, rcx, rdx, rsi, rdi */
+	put(&e, "\x41\x50\x41\x51\x41\x52\x41\x53", 8); /* push r8, r9, r10, r11 */
+	put(&e, "\x55\x53", 2);				/* push rbp, rbx */
+	put(&e, "\x48\x89\xe7", 3);			/* mov rdi, rsp */
+	put(&e, "\x48\x89\xe3", 3);			/* mov rbx, rsp */
+	put(&e, "\x48\x83\xe4\xf0", 4);			/* and rsp, -16 */
+	put(&e, "\xbe", 1);				/* mov esi, nr */
+	put(&e, &(uint32_t){ (uint32_t)nr }, 4);
+	put(&e, "\x48\xba", 2); /* mov rdx, return address */
+	put64(&e, mov + 7);
+	put(&e, "\x48\xb8", 2); /* mov rax, fast_entry */
+	put64(&e, (uint64_t)(uintptr_t)fast_entry);
+	put(&e, "\xff\xd0", 2);				/* call rax */
+	put(&e, "\x48\x89\xdc", 3);			/* mov rsp, rbx */
+	put(&e, "\x5b\x5d", 2);				/* pop rbx, rbp */
+	put(&e, "\x41\x5b\x41\x5a\x41\x59\x41\x58", 8); /* pop r11, r10, r9, r8 */
+	put(&e, "\x5f\x5e\x5a\x59\x58\x9d", 6);		/* pop rdi, rsi, rdx, rcx, rax; popfq */
+	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
+	rel = (int64_t)(mov + 7) - (int64_t)(at + (uintptr_t)(e.p - p) + 5);
+	if (rel != (int32_t)rel)
+		return -ERANGE;
+	put(&e, "\xe9", 1); /* jmp back after the syscall */
+	put(&e, &(int32_t){ (int32_t)rel }, 4);
+	return 0;
+}
+
+/* Is @mov (the syscall at mov + 5) inside a function we can decode, on an
+ * instruction boundary, a `mov eax, imm32`? */
+static bool provable(uintptr_t mov)
+{
+	ZydisDecoder dec;
+	ZydisDecodedInstruction in;
+	const ElfW(Sym) *sym = NULL;
+	Dl_info info;
+	uintptr_t pc, end;
+
+	if (!dladdr1((void *)mov, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym ||
+	    !info.dli_saddr || !sym->st_size)
+		return false;
+	pc = (uintptr_t)info.dli_saddr;
+	end = pc + sym->st_size;
+	if (mov + 7 > end)
+		return false;
+	ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+	while (pc < mov) {
+		if (ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, (const void *)pc,
+							      end - pc, &in)))
+			return false;
+		pc += in.length;
+	}
+	if (pc != mov ||
+	    ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, (const void *)pc, end - pc, &in)))
+		return false;
+	return in.length == 5 && *(const uint8_t *)mov == 0xb8 &&
+	       !memcmp((const void *)(mov + 5), "\x0f\x05", 2);
+}
+
+/* rewrites one site; 0 or -errno */
+static int rewrite(uintptr_t sc_addr)
+{
+	uintptr_t mov = sc_addr - 5, word = mov & ~(uintptr_t)7;
+	uint64_t old, new;
+	uint8_t jmp[5];
+	uint8_t *page;
+	long nr;
+	int64_t rel;
+	int err;
+
+	if ((mov & 7) > 3) /* the 5 bytes straddle two 8-byte words */
+		return -ENOTSUP;
+	if (!provable(mov))
+		return -ENOTSUP;
+	nr = (long)load32(mov + 1);
+	if (special_nr(nr))
+		return -ENOTSUP;
+	page = hook_alloc_near(mov);
+	if (!page)
+		return -ENOMEM;
+	err = emit_tramp(page, (uintptr_t)page, mov, nr);
+	if (!err && mprotect(page, 4096, PROT_READ | PROT_EXEC))
+		err = -errno;
+	rel = (int64_t)(uintptr_t)page - (int64_t)(mov + 5);
+	if (!err && rel != (int32_t)rel)
+		err = -ERANGE;
+	if (err) {
+		munmap(page, 4096);
+		return err;
+	}
+	jmp[0] = 0xe9;
+	memcpy(jmp + 1, &(int32_t){ (int32_t)rel }, 4);
+	if (mprotect((void *)(word & ~(uintptr_t)4095), 4096, PROT_READ | PROT_WRITE | PROT_EXEC))
+		return -errno;
+	old = __atomic_load_n((uint64_t *)word, __ATOMIC_RELAXED);
+	new = old;
+	memcpy((uint8_t *)&new + (mov - word), jmp, 5);
+	if (!__atomic_compare_exchange_n((uint64_t *)word, &old, new, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST))
+		err = -EAGAIN;
+	mprotect((void *)(word & ~(uintptr_t)4095), 4096, PROT_READ | PROT_EXEC);
+	return err;
+}
+
+static void *patcher(void *arg)
+{
+	unsigned int seen = 0;
+
+	UNUSED(arg);
+	sud(false); /* this thread's own syscalls run natively */
+	atomic_store(&fast.tid, bpftime_syscall_tid());
+	ts.in_handler = 1;
+	for (;;) {
+		unsigned int q = atomic_load(&fast.queued);
+
+		if (q == seen) {
+			syscall(SYS_futex, &fast.queued, FUTEX_WAIT_PRIVATE, q, NULL, NULL, 0);
+			continue;
+		}
+		for (; seen < q && seen < FAST_MAX; seen++) {
+			uintptr_t a = atomic_load(&fast.site[seen]);
+
+			if (a && !rewrite(a))
+				atomic_fetch_add(&fast.done, 1);
+			else
+				atomic_fetch_add(&fast.failed, 1);
+		}
+		seen = q;
+	}
+	return NULL;
+}
+
+/* in the SIGSYS handler: a plain syscall at @ip - 2 with `mov eax, nr`
+ * before it is queued once for the patcher */
+static void consider(uintptr_t ip, long nr)
+{
+	uintptr_t sc_addr = ip - 2, mov = sc_addr - 5;
+	unsigned int i;
+
+	if (!fast.started || special_nr(nr) || (sc_addr & 4095) < 5 || (mov & 7) > 3)
+		return;
+	if (*(const uint8_t *)mov != 0xb8 || load32(mov + 1) != (uint32_t)nr)
+		return;
+	for (i = 0; i < FAST_MAX; i++) {
+		uintptr_t cur = atomic_load(&fast.site[i]);
+
+		if (cur == sc_addr)
+			return;
+		if (!cur) {
+			uintptr_t zero = 0;
+
+			if (atomic_compare_exchange_strong(&fast.site[i], &zero, sc_addr))
+				break;
+			if (zero == sc_addr)
+				return;
+		}
+	}
+	if (i == FAST_MAX)
+		return;
+	atomic_fetch_add(&fast.queued, 1);
+	raw(SYS_futex, (long)&fast.queued, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+}
+
+int bpftime_syscall_hook__rewritten(void)
+{
+	return atomic_load(&fast.done);
+}
+
+/* ---- enabling threads ---------------------------------------------------- */
+
+static void chain_enable(int sig, siginfo_t *si, void *uc)
+{
+	struct ksigaction *a = &hook.old_enable;
+
+	if (a->handler == SIG_IGN || a->handler == SIG_DFL)
+		return; /* the default for a real-time signal would kill: it is ours */
+	if (a->flags & SA_SIGINFO)
+		((void (*)(int, siginfo_t *, void *))a->handler)(sig, si, uc);
+	else
+		((void (*)(int))a->handler)(sig);
+}
+
+static void on_enable(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	int saved_errno = errno;
+	pid_t tid;
+	int n;
+
+	if (si->si_code != SI_QUEUE || si->si_value.sival_ptr != (void *)&en_acks) {
+		chain_enable(sig, si, ucv);
+		return;
+	}
+	sigdelset(&uc->uc_sigmask, SIGSYS);
+	if (enable_self() == 0) {
+		tid = bpftime_syscall_tid();
+		n = atomic_load(&en_n);
+		for (int i = 0; i < n; i++) {
+			if (en_tids[i] == tid) {
+				if (!atomic_exchange(&en_acked[i], 1))
+					atomic_fetch_add(&en_acks, 1);
+				break;
+			}
+		}
+	}
+	errno = saved_errno;
+}
+
+static bool asked(pid_t tid)
+{
+	int n = atomic_load(&en_n);
+
+	for (int i = 0; i < n; i++)
+		if (en_tids[i] == tid)
+			return true;
+	return false;
+}
+
+static bool task_alive(pid_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d", tid);
+	return access(path, F_OK) == 0;
+}
+
+/* Asks every other thread to turn SUD on, until no new thread shows up.
+ * Returns the number of threads that did not answer in time. */
+static int enable_others(void)
+{
+	pid_t self = bpftime_syscall_tid(), pid = (pid_t)raw(SYS_getpid, 0, 0, 0, 0, 0, 0);
+	struct timespec t0, now, nap = { 0, 1000000 };
+	int late = 0;
+	bool more = true;
+
+	atomic_store(&en_n, 0);
+	atomic_store(&en_acks, 0);
+	while (more) {
+		struct dirent *de;
+		DIR *d = opendir("/proc/self/task");
+		int sent = 0;
+
+		more = false;
+		if (!d)
+			break;
+		while ((de = readdir(d))) {
+			pid_t tid = (pid_t)atoi(de->d_name);
+			siginfo_t si;
+			int i;
+
+			if (tid <= 0 || tid == self || tid == atomic_load(&fast.tid) || asked(tid))
+				continue;
+			i = atomic_load(&en_n);
+			if (i == ENABLE_MAX)
+				break;
+			en_tids[i] = tid;
+			atomic_store(&en_acked[i], 0);
+			atomic_store(&en_n, i + 1);
+			memset(&si, 0, sizeof(si));
+			si.si_code = SI_QUEUE;
+			si.si_pid = pid;
+			si.si_uid = getuid();
+			si.si_value.sival_ptr = &en_acks;
+			if (raw(SYS_rt_tgsigqueueinfo, pid, tid, SC_ENABLE_SIG, (long)&si, 0, 0) ==
+			    0) {
+				sent++;
+				more = true;
+			} else {
+				atomic_store(&en_acked[i], 1); /* gone */
+				atomic_fetch_add(&en_acks, 1);
+			}
+		}
+		closedir(d);
+		if (!sent)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (;;) {
+			int n = atomic_load(&en_n);
+
+			if (atomic_load(&en_acks) >= n)
+				break;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if ((now.tv_sec - t0.tv_sec) * 1000000000L + (now.tv_nsec - t0.tv_nsec) >
+			    ENABLE_WAIT_NS) {
+				for (int i = 0; i < n; i++) {
+					if (atomic_load(&en_acked[i]))
+						continue;
+					if (task_alive(en_tids[i]))
+						late++;
+					atomic_store(&en_acked[i], 1);
+				}
+				more = false;
+				break;
+			}
+			nanosleep(&nap, NULL);
+		}
+	}
+	return late;
+}
+
+static int install(void)
+{
+	struct ksigaction sa;
+	uint8_t *rx, *rw;
+	long r;
+	int fd;
+
+	fd = (int)syscall(SYS_memfd_create, "bpftime-syscalls", 1 /* MFD_CLOEXEC */);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, REGION_SIZE)) {
+		close(fd);
+		return -errno;
+	}
+	rw = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	rx = rw == MAP_FAILED ? MAP_FAILED
+			      : mmap(NULL, REGION_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	close(fd);
+	if (rx == MAP_FAILED) {
+		int err = -errno;
+
+		if (rw != MAP_FAILED)
+			munmap(rw, REGION_SIZE);
+		return err;
+	}
+	emit_fixed(rw);
+	hook.region = rx;
+	hook.rw = rw;
+	hook.raw = (raw_fn)(void *)(rx + REGION_RAW);
+
+	/* is SUD there?  (on and off again on this thread) */
+	r = sud(true);
+	if (r) {
+		munmap(rx, REGION_SIZE);
+		munmap(rw, REGION_SIZE);
+		hook.raw = NULL;
+		return r == -EINVAL ? -ENOSYS : (int)r;
+	}
+	sud(false);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.handler = (void *)on_sigsys;
+	sa.flags = SA_SIGINFO | SA_NODEFER | SA_RESTART | SA_RESTORER;
+	sa.restorer = rx + REGION_RESTORER;
+	r = raw(SYS_rt_sigaction, SIGSYS, (long)&sa, (long)&hook.app_sigsys, 8, 0, 0);
+	if (r)
+		return (int)r;
+	sa.handler = (void *)on_enable;
+	sa.flags = SA_SIGINFO | SA_RESTART | SA_RESTORER;
+	r = raw(SYS_rt_sigaction, SC_ENABLE_SIG, (long)&sa, (long)&hook.old_enable, 8, 0, 0);
+	if (r)
+		return (int)r;
+	hook.installed = true;
+	return 0;
+}
+
+int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exit, void *data)
+{
+	int err = 0, late;
+
+	pthread_mutex_lock(&hook.start_lock);
+	if (!hook.installed) {
+		err = install();
+		if (err) {
+			if (err == -ENOSYS)
+				pr_warn("syscall hook: this kernel has no Syscall User Dispatch "
+					"(Linux 5.11 or newer needed)\n");
+			else
+				pr_warn("syscall hook: cannot set up: %s\n", strerror(-err));
+			goto out;
+		}
+	}
+	if (!fast.started) {
+		const char *e = getenv("BPFTIME_SYSCALL_REWRITE");
+		sigset_t all, saved;
+
+		fast.on = !e || strcmp(e, "0");
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &saved);
+		if (fast.on && !pthread_create(&fast.th, NULL, patcher, NULL)) {
+			struct timespec nap = { 0, 100000 };
+
+			pthread_detach(fast.th);
+			while (!atomic_load(&fast.tid)) /* not to be asked to turn SUD on */
+				nanosleep(&nap, NULL);
+			fast.started = true;
+		}
+		pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	}
+	atomic_store(&hook.data, data);
+	atomic_store(&hook.enter, enter);
+	atomic_store(&hook.exit, exit);
+	selector = SYSCALL_DISPATCH_FILTER_BLOCK;
+	if (!ts.enabled && enable_self())
+		pr_warn("syscall hook: cannot turn Syscall User Dispatch on\n");
+	late = enable_others();
+	if (late) {
+		pr_warn("syscall hook: %d thread(s) block signal %d: their syscalls are seen once "
+			"they unblock it\n",
+			late, SC_ENABLE_SIG);
+		err = -EAGAIN;
+	}
+out:
+	pthread_mutex_unlock(&hook.start_lock);
+	if (err)
+		errno = -err;
+	return err;
+}
+
+void bpftime_syscall_hook__pause(void)
+{
+	selector = SYSCALL_DISPATCH_FILTER_ALLOW;
+}
+
+struct bpftime_syscall *bpftime_syscall_current(void)
+{
+	return ts.cur;
+}
+
+int bpftime_syscall_override_return(int64_t rc)
+{
+	if (!ts.cur || !ts.can_override)
+		return -EINVAL;
+	ts.cur->override = true;
+	ts.cur->ret = rc;
+	return 0;
+}
+
+void bpftime_syscall_regs(const struct bpftime_syscall *sc, struct bpftime_pt_regs *r)
+{
+	const greg_t *g;
+
+	if (!sc->uctx) { /* a rewritten site: the trampoline's frame */
+		const struct fast_frame *f = sc->frame;
+
+		memset(r, 0, sizeof(*r));
+		r->rbp = f->rbp;
+		r->rbx = f->rbx;
+		r->r11 = f->r11;
+		r->r10 = f->r10;
+		r->r9 = f->r9;
+		r->r8 = f->r8;
+		r->rax = (uint64_t)-ENOSYS;
+		r->rcx = f->rcx;
+		r->rdx = f->rdx;
+		r->rsi = f->rsi;
+		r->rdi = f->rdi;
+		r->orig_rax = (uint64_t)sc->nr;
+		r->rip = sc->ip;
+		r->cs = 0x33;
+		r->eflags = f->flags;
+		r->rsp = (uint64_t)(uintptr_t)(f + 1) + RED_ZONE;
+		r->ss = 0x2b;
+		return;
+	}
+	g = ((const ucontext_t *)sc->uctx)->uc_mcontext.gregs;
+
+	r->r15 = (uint64_t)g[REG_R15];
+	r->r14 = (uint64_t)g[REG_R14];
+	r->r13 = (uint64_t)g[REG_R13];
+	r->r12 = (uint64_t)g[REG_R12];
+	r->rbp = (uint64_t)g[REG_RBP];
+	r->rbx = (uint64_t)g[REG_RBX];
+	r->r11 = (uint64_t)g[REG_R11];
+	r->r10 = (uint64_t)g[REG_R10];
+	r->r9 = (uint64_t)g[REG_R9];
+	r->r8 = (uint64_t)g[REG_R8];
+	r->rax = (uint64_t)-ENOSYS; /* what the kernel's pt_regs hold at entry */
+	r->rcx = (uint64_t)g[REG_RCX];
+	r->rdx = (uint64_t)g[REG_RDX];
+	r->rsi = (uint64_t)g[REG_RSI];
+	r->rdi = (uint64_t)g[REG_RDI];
+	r->orig_rax = (uint64_t)sc->nr;
+	r->rip = (uint64_t)g[REG_RIP];
+	r->cs = 0x33;
+	r->eflags = (uint64_t)g[REG_EFL];
+	r->rsp = (uint64_t)g[REG_RSP];
+	r->ss = 0x2b;
+}

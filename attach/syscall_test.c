@@ -1,0 +1,446 @@
+/* attach/syscall_test.c: the syscall hook (Syscall User Dispatch) on real
+ * code: a hand-written asm syscall that checks every register and the red
+ * zone, libc wrappers, a dlopen'ed library, JIT-ed code, threads created
+ * before and after the start, fork, vfork, posix_spawn + execve, signal
+ * handlers (rt_sigreturn), a SIGSYS handler of the program, override. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <bpftime/attach.h>
+#include <bpftime/syscall_hook.h>
+
+extern char **environ;
+
+/* Sets every general register to a pattern, fills the red zone, makes the
+ * syscall in rax (getppid) and stores every register after it, then the
+ * red zone, into out[0..15] and out[16..31]; out[32] = address after the
+ * syscall instruction; regs_flags = SF ZF AF PF CF just before it. */
+void regs_syscall(uint64_t *out);
+uint64_t regs_scratch, regs_flags;
+__asm__(".text\n"
+	".globl regs_syscall\n"
+	".type regs_syscall, @function\n"
+	"regs_syscall:\n"
+	"	push %rbx; push %rbp; push %r12; push %r13; push %r14; push %r15\n"
+	"	push %rdi\n"
+	"	lea 2f(%rip), %rax; mov (%rsp), %rdi; mov %rax, 256(%rdi)\n"
+	"	mov $16, %ecx\n"
+	"1:	mov %rcx, %rax; shl $8, %rax; or $0x5a, %rax; neg %rcx\n"
+	"	mov %rax, (%rsp,%rcx,8)\n"
+	"	neg %rcx; dec %rcx; jnz 1b\n"
+	"	mov $0x1111, %rbx; mov $0x2222, %rbp; mov $0x3333, %rsi; mov $0x4444, %rdx\n"
+	"	mov $0x5555, %r8; mov $0x6666, %r9; mov $0x7777, %r10; mov $0x8888, %r12\n"
+	"	mov $0x9999, %r13; mov $0xaaaa, %r14; mov $0xbbbb, %r15; mov $0xcccc, %rdi\n"
+	"	mov $0xdddd, %rcx; mov $0xeeee, %r11\n"
+	"	lahf; movzbl %ah, %eax; mov %rax, regs_flags(%rip)\n"
+	"	mov $110, %eax\n"
+	"	syscall\n"
+	"2:	mov %rdi, regs_scratch(%rip)\n" /* nothing below rsp is touched */
+	"	mov (%rsp), %rdi\n"
+	"	mov %rax, 0(%rdi); mov %rbx, 8(%rdi); mov %rcx, 16(%rdi); mov %rdx, 24(%rdi)\n"
+	"	mov %rsi, 32(%rdi); mov regs_scratch(%rip), %rax; mov %rax, 40(%rdi)\n"
+	"	mov %rbp, 48(%rdi)\n"
+	"	mov %r8, 56(%rdi); mov %r9, 64(%rdi); mov %r10, 72(%rdi); mov %r11, 80(%rdi)\n"
+	"	mov %r12, 88(%rdi); mov %r13, 96(%rdi); mov %r14, 104(%rdi); mov %r15, 112(%rdi)\n"
+	"	mov $16, %ecx\n"
+	"3:	neg %rcx; mov (%rsp,%rcx,8), %rax; neg %rcx\n"
+	"	mov %rax, 120(%rdi,%rcx,8)\n"
+	"	dec %rcx; jnz 3b\n"
+	"	pop %rdi\n"
+	"	pop %r15; pop %r14; pop %r13; pop %r12; pop %rbp; pop %rbx\n"
+	"	ret\n"
+	".size regs_syscall, .-regs_syscall\n");
+
+#define NR_MAX 512
+static atomic_long enters[NR_MAX], exits[NR_MAX];
+static _Atomic int32_t last_tid[NR_MAX];
+static atomic_int override_getppid; /* > 0: override with this value */
+static atomic_long last_exit_ret[NR_MAX];
+
+static void on_enter(struct bpftime_syscall *sc, void *data)
+{
+	(void)data;
+	if (sc->nr < 0 || sc->nr >= NR_MAX)
+		return;
+	atomic_fetch_add(&enters[sc->nr], 1);
+	atomic_store(&last_tid[sc->nr], bpftime_syscall_tid());
+	if (sc->nr == SYS_getppid && atomic_load(&override_getppid))
+		assert_int_equal(bpftime_syscall_override_return(atomic_load(&override_getppid)),
+				 0);
+	if (sc->nr == SYS_exit_group || sc->nr == SYS_rt_sigreturn)
+		assert_int_equal(bpftime_syscall_override_return(1), -EINVAL);
+}
+
+static void on_exit_(struct bpftime_syscall *sc, void *data)
+{
+	(void)data;
+	if (sc->nr < 0 || sc->nr >= NR_MAX)
+		return;
+	atomic_fetch_add(&exits[sc->nr], 1);
+	atomic_store(&last_exit_ret[sc->nr], sc->ret);
+}
+
+static long n_enter(int nr)
+{
+	return atomic_load(&enters[nr]);
+}
+
+static pthread_barrier_t early_go;
+static atomic_int early_tid;
+static long early_ppid;
+
+/* a thread that exists before the hook starts, blocked in a futex */
+static void *early_thread(void *arg)
+{
+	(void)arg;
+	pthread_barrier_wait(&early_go);
+	early_tid = (int)syscall(SYS_gettid);
+	early_ppid = syscall(SYS_getppid);
+	return NULL;
+}
+
+static pthread_t early;
+
+static int group_setup(void **state)
+{
+	(void)state;
+	pthread_barrier_init(&early_go, NULL, 2);
+	if (pthread_create(&early, NULL, early_thread, NULL))
+		return -1;
+	usleep(20000); /* let it block */
+	if (bpftime_syscall_hook__start(on_enter, on_exit_, NULL)) {
+		if (errno == ENOSYS) {
+			fprintf(stderr, "skipped: no Syscall User Dispatch\n");
+			exit(77);
+		}
+		return -1;
+	}
+	return 0;
+}
+
+static void test_asm_registers(void **state)
+{
+	uint64_t out[34];
+	long before = n_enter(SYS_getppid);
+
+	(void)state;
+	memset(out, 0, sizeof(out));
+	regs_syscall(out);
+	assert_int_equal(n_enter(SYS_getppid), before + 1);
+	assert_int_equal(out[0], getppid());		     /* rax */
+	assert_int_equal(out[1], 0x1111);		     /* rbx */
+	assert_int_equal(out[2], out[32]);		     /* rcx = rip after syscall */
+	assert_int_equal(out[3], 0x4444);		     /* rdx */
+	assert_int_equal(out[4], 0x3333);		     /* rsi */
+	assert_int_equal(out[5], 0xcccc);		     /* rdi */
+	assert_int_equal(out[6], 0x2222);		     /* rbp */
+	assert_int_equal(out[7], 0x5555);		     /* r8 */
+	assert_int_equal(out[8], 0x6666);		     /* r9 */
+	assert_int_equal(out[9], 0x7777);		     /* r10 */
+	assert_int_equal(out[10] & 0xd5, regs_flags & 0xd5); /* r11 = rflags */
+	assert_true(out[10] & 0x200);			     /* IF */
+	assert_int_equal(out[11], 0x8888);		     /* r12 */
+	assert_int_equal(out[12], 0x9999);
+	assert_int_equal(out[13], 0xaaaa);
+	assert_int_equal(out[14], 0xbbbb);
+	for (int i = 1; i <= 16; i++) /* the red zone */
+		assert_int_equal(out[15 + i], (uint64_t)i << 8 | 0x5a);
+}
+
+static void test_libc_and_exit(void **state)
+{
+	long before = n_enter(SYS_getppid), xb = atomic_load(&exits[SYS_getppid]);
+
+	(void)state;
+	assert_int_equal(getppid(), syscall(SYS_getppid));
+	assert_int_equal(n_enter(SYS_getppid), before + 2);
+	assert_int_equal(atomic_load(&exits[SYS_getppid]), xb + 2);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_getppid]), getppid());
+	assert_int_equal(close(-1), -1);
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_close]), -EBADF);
+}
+
+static void test_dlopen(void **state)
+{
+	long (*fn)(void);
+	long before;
+	void *h;
+
+	(void)state;
+	h = dlopen(SYSCALL_TESTLIB, RTLD_NOW);
+	assert_non_null(h);
+	fn = (long (*)(void))dlsym(h, "syscall_testlib_getppid");
+	assert_non_null(fn);
+	before = n_enter(SYS_getppid);
+	assert_int_equal(fn(), getppid());
+	assert_int_equal(n_enter(SYS_getppid), before + 2);
+	dlclose(h);
+}
+
+static void test_jit(void **state)
+{
+	static const uint8_t code[] = { 0xb8, 0x27, 0, 0, 0, /* mov eax, SYS_getpid */
+					0x0f, 0x05,	     /* syscall */
+					0xc3 };
+	uint8_t *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long before = n_enter(SYS_getpid);
+	long (*fn)(void);
+
+	(void)state;
+	assert_true(p != MAP_FAILED);
+	memcpy(p, code, sizeof(code));
+	assert_int_equal(mprotect(p, 4096, PROT_READ | PROT_EXEC), 0);
+	fn = (long (*)(void))(void *)p;
+	assert_int_equal(fn(), getpid());
+	assert_int_equal(n_enter(SYS_getpid), before + 2);
+	munmap(p, 4096);
+}
+
+static atomic_int late_tid;
+static long late_ppid;
+
+static void *late_thread(void *arg)
+{
+	(void)arg;
+	late_tid = (int)syscall(SYS_gettid);
+	late_ppid = syscall(SYS_getppid);
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	pthread_t th;
+
+	(void)state;
+	/* created before the start, blocked in a futex since */
+	pthread_barrier_wait(&early_go);
+	pthread_join(early, NULL);
+	assert_int_equal(early_ppid, getppid());
+	/* its getppid was seen on its own thread */
+	assert_true(atomic_load(&enters[SYS_getppid]) > 0);
+	/* created after: clone3 through the stub, SUD turned on in the child */
+	assert_int_equal(pthread_create(&th, NULL, late_thread, NULL), 0);
+	pthread_join(th, NULL);
+	/* the late thread's getppid was intercepted on that thread */
+	assert_int_equal(atomic_load(&last_tid[SYS_getppid]), late_tid);
+	assert_int_equal(late_ppid, getppid());
+	assert_true(atomic_load(&enters[SYS_clone3]) + atomic_load(&enters[SYS_clone]) > 0);
+}
+
+static void test_early_thread_seen(void **state)
+{
+	(void)state;
+	/* early's gettid ran after the start, on the thread that got the
+	 * enable signal while it slept in a futex */
+	assert_true(early_tid > 0);
+	assert_true(atomic_load(&enters[SYS_gettid]) > 0);
+}
+
+static void test_fork_vfork_spawn(void **state)
+{
+	long before = n_enter(SYS_getppid);
+	char *argv[] = { (char *)"true", NULL };
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* the child intercepts too: its count goes up by one */
+		long b = n_enter(SYS_getppid);
+
+		syscall(SYS_getppid);
+		_exit(n_enter(SYS_getppid) == b + 1 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_wait4]), pid);
+	pid = vfork();
+	if (pid == 0)
+		_exit(3);
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+	assert_int_equal(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(n_enter(SYS_getppid), before);
+}
+
+static atomic_int usr1_seen;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_seen = (int)syscall(SYS_getppid) == getppid();
+}
+
+static atomic_int sigsys_seen;
+
+static void on_sigsys_app(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	sigsys_seen = si->si_code;
+}
+
+static void test_signals(void **state)
+{
+	struct sigaction sa, old;
+	long rs = n_enter(SYS_rt_sigreturn);
+	sigset_t set;
+
+	(void)state;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+	assert_int_equal(raise(SIGUSR1), 0);
+	assert_int_equal(usr1_seen, 1);
+	assert_true(n_enter(SYS_rt_sigreturn) > rs);
+	/* blocking every signal never blocks the hook's SIGSYS */
+	sigfillset(&set);
+	assert_int_equal(sigprocmask(SIG_SETMASK, &set, NULL), 0);
+	assert_int_equal(getppid(), syscall(SYS_getppid));
+	sigemptyset(&set);
+	assert_int_equal(sigprocmask(SIG_SETMASK, &set, NULL), 0);
+	/* the program's own SIGSYS handler gets SIGSYS that is not ours */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigsys_app;
+	sa.sa_flags = SA_SIGINFO;
+	assert_int_equal(sigaction(SIGSYS, &sa, &old), 0);
+	assert_int_equal(raise(SIGSYS), 0);
+	assert_int_equal(sigsys_seen, SI_TKILL);
+	assert_int_equal(sigaction(SIGSYS, &old, NULL), 0);
+}
+
+static void test_override(void **state)
+{
+	(void)state;
+	atomic_store(&override_getppid, 4242);
+	assert_int_equal(getppid(), 4242);
+	atomic_store(&override_getppid, 0);
+	assert_int_equal(getppid(), syscall(SYS_getppid));
+	assert_int_not_equal(getppid(), 4242);
+}
+
+static void check_regs(const uint64_t *out, uint64_t flags, uint64_t ppid)
+{
+	assert_int_equal(out[0], ppid);			/* rax */
+	assert_int_equal(out[1], 0x1111);		/* rbx */
+	assert_int_equal(out[2], out[32]);		/* rcx = rip after syscall */
+	assert_int_equal(out[3], 0x4444);		/* rdx */
+	assert_int_equal(out[4], 0x3333);		/* rsi */
+	assert_int_equal(out[5], 0xcccc);		/* rdi */
+	assert_int_equal(out[6], 0x2222);		/* rbp */
+	assert_int_equal(out[7], 0x5555);		/* r8 */
+	assert_int_equal(out[8], 0x6666);		/* r9 */
+	assert_int_equal(out[9], 0x7777);		/* r10 */
+	assert_int_equal(out[10] & 0xd5, flags & 0xd5); /* r11 = rflags */
+	assert_true(out[10] & 0x200);			/* IF */
+	assert_int_equal(out[11], 0x8888);
+	assert_int_equal(out[12], 0x9999);
+	assert_int_equal(out[13], 0xaaaa);
+	assert_int_equal(out[14], 0xbbbb);
+	for (int i = 1; i <= 16; i++) /* the red zone */
+		assert_int_equal(out[15 + i], (uint64_t)i << 8 | 0x5a);
+}
+
+/* A site the hook can prove (an exported function's `mov eax, 110;
+ * syscall`) is rewritten after its first trap; through the trampoline the
+ * registers, flags and red zone are still what the kernel leaves, the
+ * handlers still run, override still works. */
+static void test_rewritten_site(void **state)
+{
+	void (*regs)(uint64_t *);
+	uint64_t out[34];
+	const uint8_t *p;
+	uint64_t ppid = (uint64_t)getppid();
+	long before;
+	void *h;
+	int tries;
+
+	(void)state;
+	if (getenv("BPFTIME_SYSCALL_REWRITE") && !strcmp(getenv("BPFTIME_SYSCALL_REWRITE"), "0"))
+		skip();
+	h = dlopen(SYSCALL_TESTLIB, RTLD_NOW);
+	assert_non_null(h);
+	regs = (void (*)(uint64_t *))dlsym(h, "syscall_testlib_regs");
+	assert_non_null(regs);
+	p = (const uint8_t *)(void *)regs;
+	while (!(p[0] == 0x0f && p[1] == 0x05))
+		p++;
+	assert_int_equal(p[-5], 0xb8); /* mov eax, 110 */
+	for (tries = 0; p[-5] != 0xe9 && tries < 5000; tries++) {
+		memset(out, 0, sizeof(out));
+		regs(out);
+		check_regs(out, out[33], ppid);
+		usleep(1000);
+	}
+	assert_int_equal(p[-5], 0xe9); /* jmp to the trampoline */
+	assert_true(bpftime_syscall_hook__rewritten() > 0);
+	before = n_enter(SYS_getppid);
+	for (int i = 0; i < 10; i++) {
+		memset(out, 0, sizeof(out));
+		regs(out);
+		check_regs(out, out[33], ppid);
+	}
+	assert_int_equal(n_enter(SYS_getppid), before + 10);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_getppid]), getppid());
+	/* libc's getppid is such a site too: override through it */
+	atomic_store(&override_getppid, 777);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(getppid(), 777);
+	atomic_store(&override_getppid, 0);
+	assert_int_equal(getppid(), syscall(SYS_getppid));
+}
+
+static void test_pause(void **state)
+{
+	long before;
+
+	(void)state;
+	bpftime_syscall_hook__pause();
+	before = n_enter(SYS_getppid);
+	getppid();
+	assert_int_equal(n_enter(SYS_getppid), before);
+	assert_int_equal(bpftime_syscall_hook__start(on_enter, on_exit_, NULL), 0);
+	getppid();
+	assert_int_equal(n_enter(SYS_getppid), before + 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_asm_registers),
+		cmocka_unit_test(test_libc_and_exit),
+		cmocka_unit_test(test_dlopen),
+		cmocka_unit_test(test_jit),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_early_thread_seen),
+		cmocka_unit_test(test_fork_vfork_spawn),
+		cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_override),
+		cmocka_unit_test(test_rewritten_site),
+		cmocka_unit_test(test_pause),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, NULL);
+}

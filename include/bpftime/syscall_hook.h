@@ -1,0 +1,82 @@
+/* bpftime/syscall_hook.h: every system call of this process, seen in
+ * userspace (x86-64 Linux >= 5.11, Syscall User Dispatch).  Public API;
+ * compiles alone as C and C++.
+ *
+ *   bpftime_syscall_hook__start(enter, exit, data);  every thread, and threads created later
+ *   ... each syscall of the process runs enter(sc) then, unless overridden, the
+ *       syscall, then exit(sc) on the calling thread ...
+ *   bpftime_syscall_hook__pause();                   syscalls run natively again
+ *
+ * Nothing is intercepted before the first start: a process that never
+ * starts pays nothing.  The handlers run inside a SIGSYS handler on the
+ * thread that made the call; syscalls they (or the helpers they call) make
+ * are executed without running the handlers again.
+ */
+#ifndef BPFTIME_SYSCALL_HOOK_H
+#define BPFTIME_SYSCALL_HOOK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <bpftime/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct bpftime_pt_regs;
+
+/* One system call, as the handlers see it (valid during the call). */
+struct bpftime_syscall {
+	int64_t nr;
+	uint64_t args[6]; /* rdi, rsi, rdx, r10, r8, r9 */
+	int64_t ret;	  /* exit: the result (-errno on failure) */
+	bool override;	  /* set by enter (bpftime_syscall_override_return) */
+	bool no_exit; /* enter: this call reports no exit (exit, execve, clone in the child...) */
+	void *uctx;   /* the signal's ucontext_t, or NULL at a rewritten site */
+	void *frame;  /* a rewritten site: the trampoline's saved registers */
+	uint64_t ip;  /* a rewritten site: the address after the syscall */
+};
+
+typedef void (*bpftime_syscall_fn)(struct bpftime_syscall *sc, void *data);
+
+/**
+ * @brief **bpftime_syscall_hook__start()** intercepts every syscall of every
+ * thread of the process from now on (threads created later included).  Called
+ * again (e.g. after pause) it turns interception back on, with new handlers.
+ * @param enter run before each syscall (may be NULL)
+ * @param exit run after each syscall that returns (may be NULL)
+ * @param data passed to both; kept by the caller for the process's life
+ * @return 0; -ENOSYS (kernel without Syscall User Dispatch), -EAGAIN (some
+ *         threads did not answer the enable signal in time: they are not
+ *         intercepted until they unblock it), -ENOMEM, -errno.  Logs the reason.
+ */
+BPFTIME_API int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exit,
+					    void *data);
+
+/** @brief syscalls run natively again (the handlers stop being called);
+ * threads keep a small kernel-side cost until the process ends */
+BPFTIME_API void bpftime_syscall_hook__pause(void);
+
+/** @brief the syscall being handled on this thread (NULL outside handlers) */
+BPFTIME_API struct bpftime_syscall *bpftime_syscall_current(void);
+
+/** @brief bpf_override_return in an enter handler: skip the syscall and
+ * return rc.  @return 0, -EINVAL outside an enter handler or for a call that
+ * cannot be skipped (rt_sigreturn, clone, exit) */
+BPFTIME_API int bpftime_syscall_override_return(int64_t rc);
+
+/** @brief the registers of the thread at the syscall (rip after the syscall
+ * instruction, orig_rax = nr), in the kernel's struct pt_regs layout */
+BPFTIME_API void bpftime_syscall_regs(const struct bpftime_syscall *sc,
+				      struct bpftime_pt_regs *regs);
+
+/** @brief syscall sites rewritten so far (they no longer take a signal) */
+BPFTIME_API int bpftime_syscall_hook__rewritten(void);
+
+/** @brief the calling thread's id, cached (the syscall hook's own) */
+BPFTIME_API int32_t bpftime_syscall_tid(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
