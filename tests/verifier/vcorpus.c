@@ -8,6 +8,9 @@
  * verifier, and checks that our log has the kernel's words.
  *
  *   vcorpus [--known FILE] [--only NAME] [--verbose] [--objdir DIR] CORPUS...
+ *   vcorpus --bpftime BPFTIME GUARD [options] CORPUS...
+ *     runs itself as `GUARD BPFTIME load vcorpus [options] CORPUS...` with
+ *     BPFTIME_E2E_USERSPACE=1 and a shm segment of its own (removed after)
  *
  * Corpus files (tests/verifier/ *.corpus) are text; '#' starts a comment:
  *
@@ -38,6 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "asm.h"
@@ -556,9 +561,51 @@ static void read_known(const char *path)
 	fclose(f);
 }
 
+/* --bpftime: the same run under `bpftime load` inside the seccomp guard */
+static int run_under_bpftime(int argc, char **argv)
+{
+	char self[4096], shm[64];
+	char **av = calloc((size_t)argc + 4, sizeof(*av));
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int status = 0, k = 0;
+	pid_t pid;
+
+	if (!av || n <= 0 || argc < 5)
+		return 2;
+	self[n] = 0;
+	snprintf(shm, sizeof(shm), "bpftime_vcorpus_%d", (int)getpid());
+	setenv("BPFTIME_GLOBAL_SHM_NAME", shm, 1);
+	setenv("BPFTIME_E2E_USERSPACE", "1", 1);
+	av[k++] = argv[3]; /* guard */
+	av[k++] = argv[2]; /* bpftime */
+	av[k++] = (char *)"load";
+	av[k++] = self;
+	for (int i = 4; i < argc; i++)
+		av[k++] = argv[i];
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		execv(av[0], av);
+		fprintf(stderr, "vcorpus: cannot run %s: %s\n", av[0], strerror(errno));
+		_exit(127);
+	}
+	free(av);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return 2;
+	shm_unlink(shm);
+	if (!WIFEXITED(status)) {
+		printf("vcorpus under bpftime: killed by signal %d\n", WTERMSIG(status));
+		return 2;
+	}
+	return WEXITSTATUS(status);
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1;
+
+	if (argc > 1 && !strcmp(argv[1], "--bpftime"))
+		return run_under_bpftime(argc, argv);
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	libbpf_set_print(quiet_print);
