@@ -7,13 +7,14 @@
  * (the verdict), and a refused one again with log_level 1 (the reason: the
  * log line before "processed N insns").
  *
- *   vdiff --bpftime BPFTIME GUARD [--count N] [--seed S] [--strict] [--quiet]
+ *   vdiff --bpftime BPFTIME GUARD [--count N] [--seed S] [--strict] [--quiet] [--words]
  *   vdiff --kernel-only [--count N] [--seed S]     the kernel's verdicts only
  *   vdiff --side [--count N] [--seed S]            (the child) one line a program
  *
  * Prints every disagreement (the program as raw slots, both reasons) and a
  * summary with the agreement rate.  "we accept, kernel refuses" is a hole in
- * our verifier; "we refuse, kernel accepts" is imprecision.  With --strict
+ * our verifier; "we refuse, kernel accepts" is imprecision (not listed with
+ * --quiet); --words also lists programs both refuse for different reasons.  With --strict
  * the exit status is 1 when there is a hole (CTest); 77 when the kernel's
  * bpf() is not usable.
  */
@@ -149,7 +150,8 @@ static void print_prog(const struct vgen_prog *p)
 int main(int argc, char **argv)
 {
 	const char *bpftime = NULL, *guard = NULL;
-	bool is_side = false, strict = false, quiet = false, kernel_only = false;
+	bool is_side = false, strict = false, quiet = false, kernel_only = false,
+	     show_words = false;
 	long count = 1000, agree = 0, holes = 0, imprecise = 0, kacc = 0, wacc = 0, words = 0;
 	uint64_t seed = 1;
 	char why[512], self[4096], shm[64], line[1024], cnt_s[32], seed_s[32];
@@ -166,6 +168,8 @@ int main(int argc, char **argv)
 			strict = true;
 		else if (!strcmp(argv[i], "--quiet"))
 			quiet = true;
+		else if (!strcmp(argv[i], "--words"))
+			show_words = true;
 		else if (!strcmp(argv[i], "--kernel-only"))
 			kernel_only = true;
 		else if (!strcmp(argv[i], "--count") && i + 1 < argc)
@@ -178,7 +182,7 @@ int main(int argc, char **argv)
 		} else {
 			fprintf(stderr,
 				"usage: vdiff --bpftime BPFTIME GUARD | --kernel-only | --side "
-				"[--count N] [--seed S] [--strict] [--quiet]\n");
+				"[--count N] [--seed S] [--strict] [--quiet] [--words]\n");
 			return 2;
 		}
 	}
@@ -254,8 +258,12 @@ int main(int argc, char **argv)
 		wacc += wok;
 		if (kok == wok) {
 			agree++;
-			if (!kok && !strstr(ours, why))
+			if (!kok && !strstr(ours, why)) {
 				words++; /* both refuse, in other words */
+				if (show_words)
+					printf("WORDS seed %llu: kernel '%s', we '%s'\n", cs, why,
+					       ours);
+			}
 		} else if (wok) {
 			holes++;
 			printf("HOLE seed %llu: we accept, the kernel refuses: %s\n", cs, why);
