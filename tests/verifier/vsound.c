@@ -9,8 +9,10 @@
  *     for the BPF_F_RDONLY_PROG map) and ring buffer records until they are
  *     submitted or discarded;
  *   - the helpers that take memory are wrapped: their pointer arguments
- *     must lie in that memory, the context or the interpreter's stack zone
- *     (the C stack between the helper and the run, a looser check);
+ *     must lie in that memory, the context or the program's stack frame
+ *     (each program starts with "r1 = r10; call VSOUND_HELPER_FP", a helper
+ *     of this file that notes the frame pointer; the verifier knows it as
+ *     taking anything);
  *   - a ring buffer record still held at exit is a fault (a leak);
  *   - SIGSEGV/SIGBUS (a helper given a wild pointer) and a run longer than
  *     10 s (a hang) are faults too, and end the fuzzing at once.
@@ -37,9 +39,10 @@
 #include <bpftime/vm.h>
 #include "vgen.h"
 
-#define CTX_SIZE    168 /* struct pt_regs */
-#define MAX_REGIONS 512
-#define HANG_S	    10
+#define CTX_SIZE	 168 /* struct pt_regs */
+#define MAX_REGIONS	 512
+#define HANG_S		 10
+#define VSOUND_HELPER_FP 211 /* notes the frame pointer (r1) of the run */
 
 struct region {
 	uint64_t lo, len;
@@ -53,7 +56,7 @@ static struct bpftime_map *map_h[VGEN_NMAPS];
 static struct region regions[MAX_REGIONS];
 static int nregions;
 static uint8_t ctx[CTX_SIZE];
-static uintptr_t stack_hi; /* an address in main's frame, above the run */
+static uint64_t cur_fp; /* r10 of the running program */
 static bpftime_helper_fn real[BPFTIME_MAX_HELPER_ID + 1];
 static volatile uint64_t cur_seed;
 static volatile int in_run;
@@ -99,20 +102,63 @@ static void fault(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* a helper's memory argument: the context, the known regions, or the C
- * stack between this helper's frame and main's (the interpreter's stack
- * lives there) */
+/* a helper's memory argument: the context, the known regions, or the
+ * program's stack frame (vgen makes no bpf-to-bpf calls: one frame) */
 static bool arg_ok(uint64_t p, uint64_t n, bool write)
 {
-	uintptr_t lo = (uintptr_t)__builtin_frame_address(0);
-
 	if (!n)
 		return true;
 	if (in(p, n, (uint64_t)(uintptr_t)ctx, sizeof(ctx)))
 		return true;
 	if (region_ok(p, n, write))
 		return true;
-	return p >= lo && p + n <= stack_hi && p + n >= p;
+	return cur_fp && in(p, n, cur_fp - BPFTIME_STACK_SIZE, BPFTIME_STACK_SIZE);
+}
+
+static uint64_t h_fp(uint64_t fp, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+	(void)a2, (void)a3, (void)a4, (void)a5;
+	cur_fp = fp;
+	return 0;
+}
+
+/* the verifier's view: the runtime's prototypes plus VSOUND_HELPER_FP */
+static const struct bpftime_helper_proto fp_proto = {
+	.ret = BPFTIME_RET_INTEGER,
+	.arg = { BPFTIME_ARG_ANYTHING },
+};
+static const struct bpftime_helper_proto *(*runtime_proto)(void *ctx, int32_t id);
+static void *runtime_ctx;
+
+static const struct bpftime_helper_proto *helper_proto(void *user, int32_t id)
+{
+	(void)user;
+	return id == VSOUND_HELPER_FP ? &fp_proto : runtime_proto(runtime_ctx, id);
+}
+
+static int map_info(void *user, unsigned int src, int32_t imm, int32_t next_imm,
+		    struct bpftime_verifier_map *out)
+{
+	(void)user, (void)next_imm;
+	if ((src != 1 && src != 2) || imm < 0 || imm >= VGEN_NMAPS)
+		return -EINVAL;
+	return bpftime_verifier_map__from_shm(shm, map_fd[imm], out);
+}
+
+/* the program with "r1 = r10; call VSOUND_HELPER_FP" after its first
+ * instruction (vgen's "r6 = r1"; no jump crosses it) */
+static struct bpftime_insn *with_fp_probe(const struct vgen_prog *p, size_t *cnt)
+{
+	struct bpftime_insn *v = malloc((p->cnt + 2) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	v[0] = p->insns[0];
+	v[1] = (struct bpftime_insn){ .code = 0xbf, .dst = 1, .src = 10 }; /* r1 = r10 */
+	v[2] = (struct bpftime_insn){ .code = 0x85, .imm = VSOUND_HELPER_FP };
+	memcpy(v + 3, p->insns + 1, (p->cnt - 1) * sizeof(*v));
+	*cnt = p->cnt + 2;
+	return v;
 }
 
 static uint32_t map_value_size(uint64_t h)
@@ -338,8 +384,8 @@ int main(int argc, char **argv)
 	double seconds = 0, t0;
 	uint64_t seed = 1;
 	bool structural = false;
-	volatile char marker;
 	struct vgen_opts go = { .kprobe_only = 1 };
+	struct bpftime_verifier_ops vops;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (int i = 1; i < argc; i++) {
@@ -359,19 +405,32 @@ int main(int argc, char **argv)
 	}
 	if (count < 0 && seconds <= 0)
 		count = 10000;
-	stack_hi = (uintptr_t)&marker;
 	signal(SIGSEGV, on_signal);
 	signal(SIGBUS, on_signal);
 	signal(SIGALRM, on_signal);
 	if (setup())
 		return 2;
+	if (!structural && bpftime_verifier_ops__init(&vops, 2 /* kprobe */, 0) == 1)
+		structural = true; /* BPFTIME_VERIFIER=structural */
+	if (!structural) {
+		runtime_proto = vops.helper_proto;
+		runtime_ctx = vops.ctx;
+		vops.helper_proto = helper_proto;
+		vops.map_info = map_info;
+		vops.ctx = NULL;
+	}
+	printf("vsound: %s verifier, bounds-checked interpreter\n",
+	       structural ? "structural (no memory-safety)" : "memory-safety");
 	t0 = now_s();
 	for (uint64_t s = seed;; s++) {
 		BPFTIME_OPTS(bpftime_vm_opts, o, .name = "vsound", .resolve_lddw = resolve_lddw,
-			     .mem_check = mem_check, .bounds_check = true);
+			     .mem_check = mem_check, .bounds_check = true,
+			     .verifier = structural ? NULL : &vops);
+		struct bpftime_insn *insns;
 		struct bpftime_vm *vm;
 		struct vgen_prog p;
 		uint64_t r0 = 0;
+		size_t cnt;
 		int err;
 
 		if (count >= 0 ? total >= count : (total % 64 == 0 && now_s() - t0 >= seconds))
@@ -383,15 +442,19 @@ int main(int argc, char **argv)
 		vm = bpftime_vm__new(&o);
 		if (!vm || bpftime_helpers__register(vm))
 			return 2;
-		(void)structural; /* the verifier's ops are plugged in once it lands */
+		bpftime_vm__register_helper(vm, VSOUND_HELPER_FP, "vsound_fp", h_fp);
 		for (size_t i = 0; i < sizeof(wrappers) / sizeof(wrappers[0]); i++) {
 			real[wrappers[i].id] = bpftime_vm__helper(vm, wrappers[i].id);
 			if (real[wrappers[i].id])
 				bpftime_vm__register_helper(vm, wrappers[i].id, wrappers[i].name,
 							    wrappers[i].fn);
 		}
-		if (bpftime_vm__load(vm, p.insns, p.cnt) ||
-		    bpftime_vm__compile(vm, BPFTIME_ENGINE_INTERP)) {
+		insns = with_fp_probe(&p, &cnt);
+		if (!insns)
+			return 2;
+		err = bpftime_vm__load(vm, insns, cnt);
+		free(insns);
+		if (err || bpftime_vm__compile(vm, BPFTIME_ENGINE_INTERP)) {
 			refused++;
 			goto next;
 		}
@@ -399,6 +462,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < CTX_SIZE; i++)
 			ctx[i] = (uint8_t)(s * 131 + i * 7);
 		nregions = 0;
+		cur_fp = 0;
 		fault_msg[0] = 0;
 		add_direct_regions();
 		alarm(HANG_S);
@@ -418,7 +482,7 @@ int main(int argc, char **argv)
 			printf("FAULT seed %llu: %s\n", (unsigned long long)s,
 			       fault_msg[0] ? fault_msg : bpftime_vm__last_error(vm));
 			fflush(stdout);
-			bpftime_disasm_prog(p.insns, p.cnt, NULL, stdout);
+			bpftime_vm__disasm(vm, stdout);
 			fflush(stdout);
 		}
 	next:
