@@ -425,6 +425,9 @@ out:
 }
 
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (!verbose || level == LIBBPF_DEBUG)
 		return 0;
