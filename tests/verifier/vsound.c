@@ -348,21 +348,21 @@ static int setup(void)
 		const struct vgen_map *m = &vgen_maps[i];
 		uint32_t zero = 0;
 
-		map_fd[i] = bpftime_map__create(shm, -1, (enum bpftime_map_type)m->type, "vsound",
-						m->key, m->value, m->entries, NULL);
+		map_fd[i] = bpftime_map_create(shm, -1, (enum bpftime_map_type)m->type, "vsound",
+					       m->key, m->value, m->entries, NULL);
 		if (map_fd[i] < 0) {
 			printf("cannot create map %d: %s\n", i, strerror(-map_fd[i]));
 			return -1;
 		}
-		map_h[i] = bpftime_map__handle(shm, map_fd[i]);
+		map_h[i] = bpftime_map_get_handle(shm, map_fd[i]);
 		if (m->type == 2) {
 			uint8_t v[64];
 
 			memset(v, 0x11 * (i + 1), sizeof(v));
-			bpftime_map__update(shm, map_fd[i], &zero, v, 0);
+			bpftime_map_update_elem(shm, map_fd[i], &zero, v, 0);
 		}
 		if (m->frozen)
-			bpftime_map__freeze(shm, map_fd[i]);
+			bpftime_map_freeze(shm, map_fd[i]);
 	}
 	return 0;
 }
