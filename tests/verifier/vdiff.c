@@ -170,10 +170,12 @@ static int side(uint64_t seed, long count)
 
 static void print_prog(const struct vgen_prog *p)
 {
+	static const char *const names[] = { "kprobe",	       "xdp",		"tracepoint",
+					     "raw_tracepoint", "socket_filter", "perf_event" };
+
 	printf("  type %s, %zu slots; map fds: %d hash 4/16/8, %d array 4/24/4, %d ringbuf 4096, "
 	       "%d array 4/16/1 rdonly_prog frozen\n",
-	       p->type == VGEN_XDP ? "xdp" : "kprobe", p->cnt, map_fds[0], map_fds[1], map_fds[2],
-	       map_fds[3]);
+	       names[p->type], p->cnt, map_fds[0], map_fds[1], map_fds[2], map_fds[3]);
 	fflush(stdout);
 	bpftime_disasm_prog(p->insns, p->cnt, NULL, stdout);
 	fflush(stdout);

@@ -220,18 +220,22 @@ static int obj_off(struct gen *g, int len, int size)
 	return (int)pick(g, (unsigned int)(len / size)) * size;
 }
 
+/* the context's size and its natural access size index per type */
+static const struct {
+	int len, si;
+} ctx_shape[] = {
+	[VGEN_KPROBE] = { 168, -1 },	  [VGEN_XDP] = { 24, 2 },
+	[VGEN_TRACEPOINT] = { 64, -1 },	  [VGEN_RAW_TP] = { 96, 3 },
+	[VGEN_SOCKET_FILTER] = { 96, 2 }, [VGEN_PERF_EVENT] = { 184, -1 },
+};
+
 static void item_ctx(struct gen *g)
 {
-	int si = sz_idx(g), dst = scratch(g), off;
+	int si = ctx_shape[g->type].si, dst = scratch(g), off;
 
-	if (g->type == VGEN_XDP) {
-		si = 2; /* xdp_md: u32 fields */
-		off = obj_off(g, 24, 4);
-		if (oops(g))
-			si = sz_idx(g);
-	} else {
-		off = obj_off(g, 168, size_bytes[si]);
-	}
+	if (si < 0 || oops(g))
+		si = sz_idx(g);
+	off = obj_off(g, ctx_shape[g->type].len, size_bytes[si]);
 	if (oops(g)) /* a store into the context */
 		emit(g, ST | MEM | sizes[si], 6, 0, (int16_t)off, 1);
 	else
@@ -591,7 +595,11 @@ static void items(struct gen *g, unsigned int n)
 
 uint32_t vgen_prog_type(enum vgen_type t)
 {
-	return t == VGEN_XDP ? 6 /* BPF_PROG_TYPE_XDP */ : 2 /* BPF_PROG_TYPE_KPROBE */;
+	/* BPF_PROG_TYPE_*: KPROBE 2, XDP 6, TRACEPOINT 5, RAW_TRACEPOINT 17,
+	 * SOCKET_FILTER 1, PERF_EVENT 7 */
+	static const uint32_t types[] = { 2, 6, 5, 17, 1, 7 };
+
+	return types[t];
 }
 
 int vgen_generate(uint64_t seed, const struct vgen_opts *opts, struct vgen_prog *p)
@@ -607,7 +615,18 @@ int vgen_generate(uint64_t seed, const struct vgen_opts *opts, struct vgen_prog 
 		rnd(&g);
 	g.avoid = -1;
 	g.mistakes = opts && opts->mistakes ? opts->mistakes : 15;
-	g.type = (opts && opts->kprobe_only) || pick(&g, 5) ? VGEN_KPROBE : VGEN_XDP;
+	if (opts && opts->kprobe_only) {
+		g.type = VGEN_KPROBE;
+	} else {
+		/* half kprobes, then xdp, then the other context layouts */
+		static const enum vgen_type mix[] = {
+			VGEN_KPROBE, VGEN_KPROBE,	 VGEN_KPROBE,	 VGEN_KPROBE,
+			VGEN_KPROBE, VGEN_XDP,		 VGEN_XDP,	 VGEN_TRACEPOINT,
+			VGEN_RAW_TP, VGEN_SOCKET_FILTER, VGEN_PERF_EVENT
+		};
+
+		g.type = mix[pick(&g, sizeof(mix) / sizeof(mix[0]))];
+	}
 	/* prologue: r6 = ctx; xdp: r9 = packet start */
 	emit(&g, ALU64 | OP_MOV | X, 6, 1, 0, 0);
 	set(&g, 6, RK_CTX);
@@ -621,6 +640,8 @@ int vgen_generate(uint64_t seed, const struct vgen_opts *opts, struct vgen_prog 
 		emit(&g, ALU64 | OP_MOV | X, 0, (uint8_t)pick(&g, 11), 0, 0);
 	} else {
 		emit(&g, ALU64 | OP_MOV | K, 0, 0, 0, g.type == VGEN_XDP ? 2 : 0);
+		if (g.type == VGEN_SOCKET_FILTER)
+			g.v[g.n - 1].imm = 64; /* bytes to keep */
 	}
 	emit(&g, JMP | J_EXIT, 0, 0, 0, 0);
 	if (g.oom) {

@@ -34,8 +34,12 @@ struct vgen_map {
 extern const struct vgen_map vgen_maps[VGEN_NMAPS];
 
 enum vgen_type {
-	VGEN_KPROBE = 0, /* r1 = struct pt_regs (168 bytes) */
-	VGEN_XDP = 1,	 /* r1 = struct xdp_md, packet access */
+	VGEN_KPROBE = 0,	/* r1 = struct pt_regs (168 bytes) */
+	VGEN_XDP = 1,		/* r1 = struct xdp_md, packet access */
+	VGEN_TRACEPOINT = 2,	/* r1 = the tracepoint record */
+	VGEN_RAW_TP = 3,	/* r1 = u64 args[12] */
+	VGEN_SOCKET_FILTER = 4, /* r1 = struct __sk_buff */
+	VGEN_PERF_EVENT = 5,	/* r1 = struct bpf_perf_event_data */
 };
 
 struct vgen_prog {
