@@ -552,12 +552,17 @@ static void read_known(const char *path)
 		n_errors++;
 		return;
 	}
-	while (fgets(line, sizeof(line), f) && nknown < MAX_KNOWN) {
+	while (fgets(line, sizeof(line), f)) {
 		char *s = strchr(line, '#');
 
 		if (s)
 			*s = 0;
 		s = trim(line);
+		if (*s && nknown == MAX_KNOWN) {
+			printf("ERROR more than %d names in %s\n", MAX_KNOWN, path);
+			n_errors++;
+			break;
+		}
 		if (*s)
 			known[nknown++] = strdup(s);
 	}

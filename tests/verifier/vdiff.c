@@ -17,9 +17,10 @@
  * our verifier; "we refuse, kernel accepts" is imprecision (not listed with
  * --quiet); --words also lists programs both refuse for different reasons.  With --strict
  * the exit status is 1 when there is a hole (CTest); 77 when the kernel's
- * bpf() is not usable.  --known-holes FILE lists the kernel's reasons (one
- * a line, substrings) of holes already reported in /work/coord's bug list:
- * those are printed as KNOWN HOLE and counted apart, and do not fail --strict.
+ * bpf() is not usable.  --known-holes FILE lists holes already reported in
+ * /work/coord's bug list, one a line: "SEED: reason" (that program) or a
+ * substring of the kernel's reason: those are printed as KNOWN HOLE and
+ * counted apart, and do not fail --strict.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,7 +37,7 @@
 
 #define LOG_SIZE (1u << 20)
 
-#define MAX_KNOWN 64
+#define MAX_KNOWN 4096
 
 static int map_fds[VGEN_NMAPS];
 static char *known[MAX_KNOWN];
@@ -51,19 +52,34 @@ static void read_known(const char *path)
 		fprintf(stderr, "vdiff: cannot open %s: %s\n", path, strerror(errno));
 		exit(2);
 	}
-	while (fgets(line, sizeof(line), f) && nknown < MAX_KNOWN) {
+	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = 0;
-		if (line[0] && line[0] != '#')
-			known[nknown++] = strdup(line);
+		if (!line[0] || line[0] == '#')
+			continue;
+		if (nknown == MAX_KNOWN) {
+			fprintf(stderr, "vdiff: more than %d lines in %s\n", MAX_KNOWN, path);
+			exit(2);
+		}
+		known[nknown++] = strdup(line);
 	}
 	fclose(f);
 }
 
-static bool is_known(const char *why)
+/* a line "SEED: REASON" names one program; a line without a seed is a
+ * substring of the kernel's reason */
+static bool is_known(unsigned long long seed, const char *why)
 {
-	for (int i = 0; i < nknown; i++)
-		if (strstr(why, known[i]))
+	for (int i = 0; i < nknown; i++) {
+		char *end;
+		unsigned long long s = strtoull(known[i], &end, 10);
+
+		if (end != known[i] && *end == ':') {
+			if (s == seed)
+				return true;
+		} else if (strstr(why, known[i])) {
 			return true;
+		}
+	}
 	return false;
 }
 static char *logbuf;
@@ -301,7 +317,7 @@ int main(int argc, char **argv)
 					printf("WORDS seed %llu: kernel '%s', we '%s'\n", cs, why,
 					       ours);
 			}
-		} else if (wok && is_known(why)) {
+		} else if (wok && is_known(cs, why)) {
 			known_holes++;
 			printf("KNOWN HOLE seed %llu: we accept, the kernel refuses: %s\n", cs,
 			       why);
