@@ -443,9 +443,9 @@ static void path_done(struct vstate *s)
 
 static int map_index(struct ver *v, unsigned int src, int32_t imm, int32_t next_imm, uint32_t *idx)
 {
-	unsigned int key_src = src == BPFTIME_PSEUDO_MAP_VALUE	  ? BPFTIME_PSEUDO_MAP_FD
+	unsigned int key_src = src == BPFTIME_PSEUDO_MAP_VALUE	     ? BPFTIME_PSEUDO_MAP_FD
 			       : src == BPFTIME_PSEUDO_MAP_IDX_VALUE ? BPFTIME_PSEUDO_MAP_IDX
-								  : src;
+								     : src;
 	struct bpftime_verifier_map m = { .spin_lock_off = -1 };
 	int err;
 
@@ -830,17 +830,18 @@ static int check_helper_mem(struct ver *v, int regno, uint64_t size, bool write)
 			return 0;
 		return check_mem(v, regno, 0, (uint32_t)size, write, NULL, NULL, false, false);
 	case VT_CTX:
-		if (v->ops.raw_ctx)
-			return size ? check_mem(v, regno, 0, (uint32_t)size, write, NULL, NULL,
-						false, false)
-				    : 0;
-		/* fall through */
+		if (!v->ops.raw_ctx)
+			break;
+		return size ? check_mem(v, regno, 0, (uint32_t)size, write, NULL, NULL, false,
+					false)
+			    : 0;
 	default:
-		return rej(v, "R%d type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem",
-			   regno, tname(r));
+		break;
 	}
 	UNUSED(lo);
 	UNUSED(hi);
+	return rej(v, "R%d type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem", regno,
+		   tname(r));
 }
 
 /* ---- pointer arithmetic ------------------------------------------------------- */
