@@ -171,7 +171,8 @@ static int ctx_tracepoint(void *c, int32_t off, uint32_t size, bool write, enum 
 {
 	UNUSED(c);
 	*t = BPFTIME_CTX_SCALAR;
-	if (write || off < 0 || off >= 2048 || !aligned(off, size) || off + (int32_t)size > 2048)
+	/* the common fields (type, flags, pid: the first 8 bytes) are refused */
+	if (write || off < 8 || off >= 2048 || !aligned(off, size) || off + (int32_t)size > 2048)
 		return -EACCES;
 	return 0;
 }
@@ -193,15 +194,17 @@ static int ctx_perf_event(void *c, int32_t off, uint32_t size, bool write, enum 
 	*t = BPFTIME_CTX_SCALAR;
 	if (write || off < 0 || !aligned(off, size) || off + (int32_t)size > PT_REGS_SIZE + 16)
 		return -EACCES;
+	if (off < PT_REGS_SIZE && size != 8) /* narrow loads only of sample_period, addr */
+		return -EACCES;
 	return 0;
 }
 
-/* xdp: struct xdp_md, six u32 read as u32 only */
-static int ctx_xdp(void *c, int32_t off, uint32_t size, bool write, enum bpftime_ctx_reg *t)
+/* xdp: struct xdp_md, six u32 read as u32 only; egress_ifindex (20) only
+ * for devmap programs (expected_attach_type BPF_XDP_DEVMAP) */
+static int ctx_xdp_any(bool devmap, int32_t off, uint32_t size, bool write, enum bpftime_ctx_reg *t)
 {
-	UNUSED(c);
 	*t = BPFTIME_CTX_SCALAR;
-	if (write || off < 0 || off >= 24 || size != 4 || off % 4)
+	if (write || off < 0 || off >= (devmap ? 24 : 20) || size != 4 || off % 4)
 		return -EACCES;
 	if (off == 0)
 		*t = BPFTIME_CTX_PACKET;
@@ -212,14 +215,28 @@ static int ctx_xdp(void *c, int32_t off, uint32_t size, bool write, enum bpftime
 	return 0;
 }
 
-/* __sk_buff (192 bytes): u32 fields, data/data_end/data_meta pointers for
- * tc, cb[] writable; c != NULL: tc (sched_cls/act), else socket filter */
-static int ctx_skb(void *c, int32_t off, uint32_t size, bool write, enum bpftime_ctx_reg *t)
+static int ctx_xdp(void *c, int32_t off, uint32_t size, bool write, enum bpftime_ctx_reg *t)
 {
-	bool tc = c != NULL;
+	UNUSED(c);
+	return ctx_xdp_any(false, off, size, write, t);
+}
 
+static int ctx_xdp_devmap(void *c, int32_t off, uint32_t size, bool write, enum bpftime_ctx_reg *t)
+{
+	UNUSED(c);
+	return ctx_xdp_any(true, off, size, write, t);
+}
+
+/* __sk_buff (192 bytes): u32 fields, data/data_end/data_meta pointers for
+ * tc, cb[] writable; socket filters see fewer fields */
+static int ctx_skb(bool tc, int32_t off, uint32_t size, bool write, enum bpftime_ctx_reg *t)
+{
 	*t = BPFTIME_CTX_SCALAR;
 	if (off < 0 || !aligned(off, size) || off + (int32_t)size > 192)
+		return -EACCES;
+	/* socket filters: no tc_classid, packet pointers, napi_id, family ..
+	 * local_port, tstamp, wire_len, hwtstamp */
+	if (!tc && ((off >= 72 && off < 140 + 4) || off >= 152))
 		return -EACCES;
 	if (off >= 48 && off + (int32_t)size <= 68) /* cb[5] */
 		return 0;
@@ -251,6 +268,18 @@ static int ctx_skb(void *c, int32_t off, uint32_t size, bool write, enum bpftime
 	return -EACCES;
 }
 
+static int ctx_skb_filter(void *c, int32_t off, uint32_t size, bool write, enum bpftime_ctx_reg *t)
+{
+	UNUSED(c);
+	return ctx_skb(false, off, size, write, t);
+}
+
+static int ctx_skb_tc(void *c, int32_t off, uint32_t size, bool write, enum bpftime_ctx_reg *t)
+{
+	UNUSED(c);
+	return ctx_skb(true, off, size, write, t);
+}
+
 static int verifier_mode(void)
 {
 	static int mode = -1; /* 0 full, 1 structural */
@@ -278,9 +307,6 @@ static const struct bpftime_helper_proto *proto_cb(void *ctx, int32_t id)
 int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_type,
 			       uint32_t expected_attach_type)
 {
-	static char tc_tag;
-
-	UNUSED(expected_attach_type);
 	if (!ops)
 		return -EINVAL;
 	memset(ops, 0, sizeof(*ops));
@@ -294,7 +320,7 @@ int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_t
 		break;
 	case 1: /* socket filter */
 		ops->prog_type = "socket_filter";
-		ops->ctx_access = ctx_skb;
+		ops->ctx_access = ctx_skb_filter;
 		break;
 	case 2: /* kprobe: bpftime's uprobes and uretprobes */
 		ops->prog_type = "kprobe";
@@ -303,8 +329,7 @@ int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_t
 	case 3: /* sched_cls */
 	case 4: /* sched_act */
 		ops->prog_type = "sched_cls";
-		ops->ctx_access = ctx_skb;
-		ops->ctx = &tc_tag;
+		ops->ctx_access = ctx_skb_tc;
 		break;
 	case 5: /* tracepoint */
 		ops->prog_type = "tracepoint";
@@ -312,11 +337,19 @@ int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_t
 		break;
 	case 6:
 		ops->prog_type = "xdp";
-		ops->ctx_access = ctx_xdp;
+		ops->ctx_access =
+			expected_attach_type == 33 /* BPF_XDP_DEVMAP */ ? ctx_xdp_devmap : ctx_xdp;
 		break;
 	case 7:
 		ops->prog_type = "perf_event";
 		ops->ctx_access = ctx_perf_event;
+		break;
+	case 8: /* cgroup_skb: the verdict is 0 or 1 */
+		ops->prog_type = "cgroup_skb";
+		ops->ctx_access = ctx_skb_filter;
+		ops->ret_checked = true;
+		ops->ret_min = 0;
+		ops->ret_max = 1;
 		break;
 	case 17: /* raw tracepoint */
 	case 24: /* raw tracepoint writable */

@@ -62,6 +62,7 @@ struct vframe {
 	uint32_t cb_nrefs;  /* references held when the callback was entered */
 	uint32_t cb_map;    /* for_each: the map */
 	uint32_t cb_entry;  /* the callback's first pc */
+	uint32_t entry;	    /* the subprogram this frame runs */
 	struct vreg cb_ctx; /* the context argument it was given */
 	uint32_t nslots;    /* slots allocated, from the top of the stack */
 	struct vslot *slot;
@@ -115,7 +116,8 @@ struct ver {
 	uint64_t processed;
 	uint32_t total_states, cur_states, peak_states, max_states_per_insn;
 	uint8_t *mark;
-	uint16_t *live; /* registers r0..r9 live before each pc */
+	uint16_t *live;	 /* registers r0..r9 live before each pc */
+	uint32_t *depth; /* by subprogram entry pc: the deepest stack byte used */
 	struct vsl **sl;
 	uint32_t *sl_cnt;
 	struct vstack_ent *stack;
@@ -588,7 +590,7 @@ static int check_stack(struct ver *v, int regno, const struct vreg *r, int32_t o
 
 	if (vv_is_const(r)) {
 		lo = hi = (int64_t)r->var.value;
-	} else if (r->smin < -BPFTIME_STACK_SIZE || r->smax > BPFTIME_STACK_SIZE) {
+	} else if (r->smin <= -MAX_VAR_OFF || r->smax >= MAX_VAR_OFF) {
 		return rej(v, "invalid unbounded variable-offset%s stack R%d",
 			   write ? " write to" : " read from", regno);
 	} else {
@@ -597,13 +599,22 @@ static int check_stack(struct ver *v, int regno, const struct vreg *r, int32_t o
 	}
 	lo += (int64_t)r->off + off;
 	hi += (int64_t)r->off + off;
+	/* the stack is always accessed aligned (the kernel's strict rule) */
+	if (!helper && size > 1 &&
+	    ((r->off + off + (int64_t)r->var.value) % (int64_t)size ||
+	     (r->var.mask & (size - 1)))) {
+		if (vv_is_const(r))
+			return rej(v, "misaligned stack access off %" PRId64 "+%d+%d size %u",
+				   (int64_t)r->var.value, r->off, off, size);
+		return rej(v,
+			   "misaligned stack access off (0x%" PRIx64 "; 0x%" PRIx64
+			   ")+%d+%d size %u",
+			   r->var.value, r->var.mask, r->off, off, size);
+	}
 	if (lo < -BPFTIME_STACK_SIZE || hi + size > 0 || (helper && size == 0 && lo >= 0)) {
 		if (vv_is_const(r))
 			return rej(v, "invalid%s stack R%d off=%" PRId64 " size=%u",
-				   helper  ? " indirect access to"
-				   : write ? " write to"
-					   : " read from",
-				   regno, lo, size);
+				   write ? " write to" : " read from", regno, lo, size);
 		return rej(v,
 			   "invalid variable-offset%s stack R%d var_off=(0x%" PRIx64 "; 0x%" PRIx64
 			   ") off=%d size=%u",
@@ -612,6 +623,8 @@ static int check_stack(struct ver *v, int regno, const struct vreg *r, int32_t o
 	}
 	if (size == 0)
 		return 0;
+	if ((uint32_t)-lo > v->depth[f->entry])
+		v->depth[f->entry] = (uint32_t)-lo;
 	err = grow_stack(v, f, (uint32_t)((-lo + 7) / 8));
 	if (err)
 		return err;
@@ -654,6 +667,10 @@ static int check_stack(struct ver *v, int regno, const struct vreg *r, int32_t o
 	}
 	if (lo == hi) {
 		bool zero = true;
+		const struct vslot *first = &f->slot[(-lo - 1) / 8];
+
+		if (first->type[0] == ST_SPILL && is_ptr(&first->spill) && !helper)
+			return rej(v, "invalid size of register fill");
 
 		for (int o = (int)lo; o < (int)lo + (int)size; o++) {
 			uint32_t s = (uint32_t)(-o - 1) / 8;
@@ -698,6 +715,13 @@ static int check_mem(struct ver *v, int regno, int32_t off, uint32_t size, bool 
 	if (atomic && r->type != VT_STACK && r->type != VT_MAP_VALUE && r->type != VT_MEM &&
 	    !(r->type == VT_CTX && v->ops.raw_ctx))
 		return rej(v, "BPF_ATOMIC stores into R%d %s is not allowed", regno, tname(r));
+	/* atomics are aligned on every kind of memory */
+	if (atomic && r->type != VT_STACK &&
+	    ((r->off + off + (int64_t)r->var.value) % (int64_t)size || (r->var.mask & (size - 1))))
+		return rej(v,
+			   "misaligned %saccess off (0x%" PRIx64 "; 0x%" PRIx64 ")+%d+%d size %u",
+			   r->type == VT_MAP_VALUE ? "value " : "", r->var.value, r->var.mask,
+			   r->off, off, size);
 	switch (r->type) {
 	case VT_STACK:
 		return check_stack(v, regno, r, off, size, write, val, out, sext, false);
@@ -882,6 +906,8 @@ static int ptr_alu(struct ver *v, int dregno, struct vreg *dst, const struct vre
 	}
 	if (op == BPF_SUB && ptr_is_src)
 		return rej(v, "R%d tried to subtract pointer from scalar", dregno);
+	if (op == BPF_SUB && ptr->type == VT_STACK)
+		return rej(v, "R%d subtraction from stack pointer prohibited", dregno);
 	if (vv_is_const(s)) {
 		int64_t c = (int64_t)s->var.value, n;
 
@@ -1020,20 +1046,23 @@ static int do_alu(struct ver *v, const struct bpftime_insn *in)
 		src = &imm;
 	}
 	if (is_ptr(dst) || is_ptr(src)) {
-		if (!is64) {
-			if (is_ptr(dst) && !is_ptr(src))
-				return rej(v, "R%d 32-bit pointer arithmetic prohibited", in->dst);
-			vv_mark_unknown(dst);
-			vv_zext32(dst);
-			return 0;
-		}
+		/* the kernel's order: two pointers, then 32-bit, then the rest */
 		if (is_ptr(dst) && is_ptr(src)) {
-			if (op == BPF_SUB && dst->type == src->type && !dst->maybe_null &&
-			    !src->maybe_null) {
+			if (op == BPF_SUB) {
 				vv_mark_unknown(dst); /* a difference of two pointers */
+				if (!is64)
+					vv_zext32(dst);
 				return 0;
 			}
 			return rej(v, "R%d pointer %s pointer prohibited", in->dst, op_name(op));
+		}
+		if (!is64) {
+			if (op == BPF_SUB) { /* a meaningless number */
+				vv_mark_unknown(dst);
+				vv_zext32(dst);
+				return 0;
+			}
+			return rej(v, "R%d 32-bit pointer arithmetic prohibited", in->dst);
 		}
 		if (is_ptr(dst))
 			return ptr_alu(v, in->dst, dst, dst, src, op, false);
@@ -1111,8 +1140,6 @@ static int do_atomic(struct ver *v, const struct bpftime_insn *in)
 		if (err)
 			return err;
 	}
-	if (is_ptr(reg(v, in->src)))
-		return rej(v, "R%d leaks addr into mem", in->src);
 	err = check_mem(v, in->dst, in->off, size, false, NULL, &old, false, true);
 	if (!err)
 		err = check_mem(v, in->dst, in->off, size, true, NULL, NULL, false, true);
@@ -1381,6 +1408,7 @@ static int do_local_call(struct ver *v, uint32_t target)
 
 	if (err)
 		return err;
+	curf(v)->entry = target;
 	for (int i = 1; i <= 5; i++)
 		curf(v)->regs[i] = caller->regs[i];
 	v->pc = target;
@@ -1399,6 +1427,7 @@ static int enter_callback(struct ver *v, uint32_t callsite, uint32_t entry, uint
 	f = curf(v);
 	f->cb_map = map;
 	f->cb_entry = entry;
+	f->entry = entry;
 	f->cb_ctx = *ctx_arg;
 	if (kind == CB_LOOP) {
 		vv_mark_unknown(&f->regs[1]);
@@ -1436,6 +1465,8 @@ static void release_ref(struct vstate *st, uint32_t ref)
 }
 
 struct call_meta {
+	bool has_key; /* the key is a known constant */
+	uint64_t key;
 	bool has_map;
 	uint32_t map;
 	uint64_t alloc_size;
@@ -1531,6 +1562,30 @@ static int check_helper_arg(struct ver *v, const struct bpftime_helper_proto *p,
 				   kind == BPFTIME_ARG_MAP_KEY ? "key" : "value");
 		m = &v->maps[meta->map];
 		size = kind == BPFTIME_ARG_MAP_KEY ? m->key_size : m->value_size;
+		if (kind == BPFTIME_ARG_MAP_KEY && r->type == VT_STACK && vv_is_const(r) &&
+		    size == 4) {
+			/* a key the stack knows: zeros or a spilled constant */
+			int64_t o = r->off + (int64_t)r->var.value;
+			const struct vframe *f = v->st->fr[r->frameno];
+
+			if (o >= -BPFTIME_STACK_SIZE && o + 4 <= 0 &&
+			    (uint32_t)(-o - 1) / 8 < f->nslots) {
+				const struct vslot *sl = &f->slot[(-o - 1) / 8];
+				int b = (int)((o % 8 + 8) % 8);
+
+				if (sl->type[0] == ST_SPILL && b == 0 &&
+				    sl->spill.type == VT_SCALAR && vv_is_const(&sl->spill)) {
+					meta->has_key = true;
+					meta->key = (uint32_t)sl->spill.var.value;
+				} else if (b + 4 <= 8 && sl->type[b] == ST_ZERO &&
+					   sl->type[b + 1] == ST_ZERO &&
+					   sl->type[b + 2] == ST_ZERO &&
+					   sl->type[b + 3] == ST_ZERO) {
+					meta->has_key = true;
+					meta->key = 0;
+				}
+			}
+		}
 		if (r->type == VT_SCALAR && size == 0 && is_null_const(r))
 			return 0;
 		err = check_helper_mem(v, regno, size, kind == BPFTIME_ARG_UNINIT_MAP_VALUE);
@@ -1745,6 +1800,12 @@ static int do_helper_call(struct ver *v, int32_t id, uint32_t *next)
 		r0.maybe_null = true;
 		r0.map = meta.map;
 		r0.id = new_id(v);
+		if ((v->maps[meta.map].type == 2 || v->maps[meta.map].type == 6) && meta.has_key &&
+		    meta.key < v->maps[meta.map].max_entries) {
+			/* an array slot that exists: never NULL */
+			r0.maybe_null = false;
+			r0.id = 0;
+		}
 		if (v->maps[meta.map].type == 12 || v->maps[meta.map].type == 13) {
 			/* a map of maps: the inner map (its template), or NULL */
 			err = inner_map(v, meta.map, &r0.map);
@@ -1836,10 +1897,25 @@ static int do_exit(struct ver *v, uint32_t *next)
 		if (err)
 			return err;
 		if (st->locked)
-			return rej(v, "bpf_spin_unlock is missing");
+			return rej(v, "BPF_EXIT instruction in main prog cannot be used inside "
+				      "bpf_spin_lock-ed region");
 		if (st->nrefs)
 			return rej(v, "Unreleased reference id=%u alloc_insn=%u", st->refs[0].id,
 				   st->refs[0].insn);
+		if (v->ops.ret_checked) {
+			const struct vreg *ret = reg(v, 0);
+
+			if (ret->type != VT_SCALAR)
+				return rej(
+					v,
+					"At program exit the register R0 is not a known value (%s)",
+					tname(ret));
+			if (ret->smin < v->ops.ret_min || ret->smax > v->ops.ret_max)
+				return rej(v,
+					   "At program exit the register R0 has smin=%" PRId64
+					   " smax=%" PRId64 " should have been in [%d, %d]",
+					   ret->smin, ret->smax, v->ops.ret_min, v->ops.ret_max);
+		}
 		return 1;
 	}
 	err = check_ret_r0(v, false);
@@ -2253,6 +2329,125 @@ static int analyse(struct ver *v)
 	return 0;
 }
 
+/* The kernel's check_cfg: every instruction is reachable from the entry
+ * or from a function value (callbacks). */
+static int check_reachable(struct ver *v)
+{
+	uint8_t *seen = calloc(v->cnt, 1);
+	uint32_t *work = malloc(v->cnt * sizeof(*work)), n = 0;
+	int err = 0;
+
+	if (!seen || !work) {
+		free(seen);
+		free(work);
+		return oom(v);
+	}
+#define PUSH(t)                                 \
+	do {                                    \
+		uint32_t t_ = (t);              \
+		if (t_ < v->cnt && !seen[t_]) { \
+			seen[t_] = 1;           \
+			work[n++] = t_;         \
+		}                               \
+	} while (0)
+	PUSH(0);
+	for (uint32_t pc = 0; pc < v->cnt; pc++) {
+		if (v->insns[pc].code == OP_LDDW) {
+			if (v->insns[pc].src == BPFTIME_PSEUDO_FUNC)
+				PUSH((uint32_t)((int64_t)pc + 1 + v->insns[pc].imm));
+			pc++;
+		}
+	}
+	while (n) {
+		uint32_t pc = work[--n];
+		const struct bpftime_insn *in = &v->insns[pc];
+		uint8_t cls = BPF_CLASS(in->code);
+
+		if (in->code == OP_LDDW) {
+			PUSH(pc + 2);
+		} else if (cls != BPF_JMP && cls != BPF_JMP32) {
+			PUSH(pc + 1);
+		} else if (in->code == OP_EXIT) {
+			continue;
+		} else if (in->code == OP_JA) {
+			PUSH((uint32_t)((int64_t)pc + 1 + in->off));
+		} else if (in->code == OP_JA32) {
+			PUSH((uint32_t)((int64_t)pc + 1 + in->imm));
+		} else if (in->code == OP_CALL || in->code == OP_CALLX) {
+			if (in->code == OP_CALL && in->src == BPFTIME_CALL_LOCAL)
+				PUSH((uint32_t)((int64_t)pc + 1 + in->imm));
+			PUSH(pc + 1);
+		} else {
+			PUSH((uint32_t)((int64_t)pc + 1 + in->off));
+			PUSH(pc + 1);
+		}
+	}
+#undef PUSH
+	for (uint32_t pc = 0; pc < v->cnt && !err; pc++) {
+		if (!seen[pc]) {
+			v->pc = pc;
+			err = rej(v, "unreachable insn %u", pc);
+		}
+		if (v->insns[pc].code == OP_LDDW)
+			pc++;
+	}
+	free(seen);
+	free(work);
+	return err;
+}
+
+static uint32_t round_depth(uint32_t d)
+{
+	return ((d ? d : 1) + 31) / 32 * 32;
+}
+
+/* the stack a call chain from subprogram @entry needs, at most */
+static int chain_depth(struct ver *v, uint32_t entry, uint32_t frames, uint32_t sum)
+{
+	const struct bpftime_vm *vm = v->vm;
+	size_t i;
+	uint32_t end;
+	int err;
+
+	sum += round_depth(v->depth[entry]);
+	frames++;
+	if (sum > BPFTIME_STACK_SIZE)
+		return rej(v, "combined stack size of %u calls is %u. Too large", frames, sum);
+	for (i = 0; i < vm->nr_subprogs && vm->subprogs[i] != entry; i++)
+		;
+	end = i + 1 < vm->nr_subprogs ? vm->subprogs[i + 1] : v->cnt;
+	for (uint32_t pc = entry; pc < end; pc++) {
+		const struct bpftime_insn *in = &v->insns[pc];
+
+		if (in->code == OP_LDDW) {
+			pc++;
+			continue;
+		}
+		if (in->code != OP_CALL || in->src != BPFTIME_CALL_LOCAL)
+			continue;
+		err = chain_depth(v, (uint32_t)((int64_t)pc + 1 + in->imm), frames, sum);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* the kernel's limit on the stack of a whole call chain (our engines give
+ * every frame its own 512 bytes; the contract is the kernel's) */
+static int check_combined_stack(struct ver *v)
+{
+	int err = chain_depth(v, 0, 0, 0);
+
+	for (uint32_t pc = 0; !err && pc < v->cnt; pc++) {
+		if (v->insns[pc].code != OP_LDDW)
+			continue;
+		if (v->insns[pc].src == BPFTIME_PSEUDO_FUNC)
+			err = chain_depth(v, (uint32_t)((int64_t)pc + 1 + v->insns[pc].imm), 0, 0);
+		pc++;
+	}
+	return err;
+}
+
 /* ---- the main loop ------------------------------------------------------------ */
 
 static int init_state(struct ver *v)
@@ -2438,6 +2633,7 @@ static void free_all(struct ver *v)
 	free(v->sl_cnt);
 	free(v->mark);
 	free(v->live);
+	free(v->depth);
 	free(v->maps);
 	free(v->map_src);
 	free(v->map_imm);
@@ -2454,15 +2650,20 @@ int vm_verify_safety(struct bpftime_vm *vm, const struct bpftime_insn *insns, si
 	v.log = v.log_level ? &log : NULL;
 	v.mark = calloc(cnt, 1);
 	v.live = calloc(cnt, sizeof(*v.live));
+	v.depth = calloc(cnt, sizeof(*v.depth));
 	v.sl = calloc(cnt, sizeof(*v.sl));
 	v.sl_cnt = calloc(cnt, sizeof(*v.sl_cnt));
-	if (!v.mark || !v.live || !v.sl || !v.sl_cnt) {
+	if (!v.mark || !v.live || !v.depth || !v.sl || !v.sl_cnt) {
 		err = oom(&v);
 		goto out;
 	}
 	err = analyse(&v);
 	if (!err)
+		err = check_reachable(&v);
+	if (!err)
 		err = do_check(&v);
+	if (!err)
+		err = check_combined_stack(&v);
 	if (err == -EACCES)
 		err = -EINVAL;
 	if (!err)

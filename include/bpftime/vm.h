@@ -170,6 +170,9 @@ struct bpftime_verifier_ops {
 	int (*map_info)(void *ctx, unsigned int src, int32_t imm, int32_t next_imm,
 			struct bpftime_verifier_map *map);
 	void *ctx; /* passed to the callbacks */
+	/* the program's return value must be a number in [ret_min, ret_max] */
+	bool ret_checked;
+	int32_t ret_min, ret_max;
 	size_t : 0;
 };
 
