@@ -117,6 +117,8 @@ struct ver {
 	uint32_t total_states, cur_states, peak_states, max_states_per_insn;
 	uint8_t *mark;
 	uint16_t *live;	 /* registers r0..r9 live before each pc */
+	uint16_t *need;	 /* registers whose value may still decide a check (see analyse) */
+	uint64_t *sneed; /* the same for the 8-byte stack slots of the current frame */
 	uint32_t *depth; /* by subprogram entry pc: the deepest stack byte used */
 	struct vsl **sl;
 	uint32_t *sl_cnt;
@@ -772,7 +774,8 @@ static int check_mem(struct ver *v, int regno, int32_t off, uint32_t size, bool 
 		err = var_range(v, regno, r, &lo, &hi);
 		if (err)
 			return err;
-		if (r->type == VT_PKT_META || !in_bounds(o, lo, hi, size, (uint64_t)r->range))
+		/* the range holds for the pointers of this id, variable part included */
+		if (r->type == VT_PKT_META || !in_bounds(o, 0, 0, size, (uint64_t)r->range))
 			return rej(v,
 				   "invalid access to packet, off=%" PRId64
 				   " size=%u, R%d(id=%u,off=%d,r=%d)",
@@ -2023,11 +2026,23 @@ static bool regsafe(const struct vreg *o, const struct vreg *c, struct idmap *im
 	return true;
 }
 
-static bool stacksafe(const struct vframe *o, const struct vframe *c, struct idmap *im)
+/* old and cur hold data (no pointer) in this slot */
+static bool slot_is_data(const struct vslot *sl)
+{
+	return sl->type[0] != ST_SPILL || sl->spill.type == VT_SCALAR;
+}
+
+static bool stacksafe(const struct vframe *o, const struct vframe *c, struct idmap *im,
+		      uint64_t sneed)
 {
 	for (uint32_t s = 0; s < o->nslots; s++) {
 		const struct vslot *os = &o->slot[s];
 		const struct vslot *cs = s < c->nslots ? &c->slot[s] : NULL;
+
+		/* a slot whose contents decide nothing from here: any data will do */
+		if (s < 64 && !(sneed & (UINT64_C(1) << s)) && cs && slot_is_data(os) &&
+		    slot_is_data(cs) && memchr(cs->type, ST_INVALID, 8) == NULL)
+			continue;
 
 		for (int b = 0; b < 8; b++) {
 			uint8_t ot = os->type[b], ct = cs ? cs->type[b] : ST_INVALID;
@@ -2079,6 +2094,9 @@ static bool states_safe(struct ver *v, const struct vstate *o, const struct vsta
 		for (int r = 0; r < NREGS; r++) {
 			if (f == o->cur && r < 10 && !(v->live[pc] & (1u << r)))
 				continue;
+			if (!exact && f == o->cur && r < 10 && !(v->need[pc] & (1u << r)) &&
+			    of->regs[r].type == VT_SCALAR && cf->regs[r].type == VT_SCALAR)
+				continue; /* its value decides nothing from here */
 			if (f != o->cur && r < 6)
 				continue; /* clobbered by the return */
 			if (exact) {
@@ -2093,9 +2111,9 @@ static bool states_safe(struct ver *v, const struct vstate *o, const struct vsta
 			if (!regsafe(&of->regs[r], &cf->regs[r], &im))
 				return false;
 		}
-		if (!stacksafe(of, cf, &im))
+		if (!stacksafe(of, cf, &im, !exact && f == o->cur ? v->sneed[pc] : UINT64_MAX))
 			return false;
-		if (exact && !stacksafe(cf, of, &im))
+		if (exact && !stacksafe(cf, of, &im, UINT64_MAX))
 			return false;
 	}
 	return true;
@@ -2250,6 +2268,125 @@ static void use_def(struct ver *v, uint32_t pc, uint16_t *use, uint16_t *def)
 	*def &= 0x3ff;
 }
 
+static bool exit_needs_r0(const struct ver *v, uint32_t pc)
+{
+	return v->ops.ret_checked || (v->vm->nr_subprogs > 1 && pc >= v->vm->subprogs[1]);
+}
+
+/* needed-before from needed-after, for the instruction at i */
+static uint16_t need_transfer(struct ver *v, uint32_t i, uint16_t out)
+{
+	const struct bpftime_insn *in = &v->insns[i];
+	uint16_t d = (uint16_t)(1u << in->dst), s = (uint16_t)(1u << in->src);
+	bool x = BPF_SRC(in->code) == BPF_X;
+
+	switch (BPF_CLASS(in->code)) {
+	case BPF_ALU:
+	case BPF_ALU64:
+		if (BPF_OP(in->code) == BPF_MOV) {
+			if ((out & d) && x)
+				out = (uint16_t)((out & ~d) | s);
+			else
+				out &= (uint16_t)~d;
+		} else if (BPF_OP(in->code) != BPF_NEG && BPF_OP(in->code) != BPF_END) {
+			if (out & d)
+				out |= x ? s : 0;
+		}
+		break;
+	case BPF_LDX:
+		out = (uint16_t)((out & ~d) | s);
+		break;
+	case BPF_ST:
+		out |= d;
+		break;
+	case BPF_STX:
+		out |= d | s;
+		if (BPF_MODE(in->code) == BPF_ATOMIC && in->imm == BPF_CMPXCHG)
+			out |= 1;
+		break;
+	case BPF_LD:
+		out &= (uint16_t)~d;
+		break;
+	default:
+		if (in->code == OP_CALL) {
+			int n = in->src == BPFTIME_CALL_HELPER ? helper_nargs(v, in->imm) : 5;
+
+			out = (uint16_t)((out & ~0x3f) | (((1u << n) - 1) << 1));
+		} else if (in->code == OP_CALLX) {
+			out = (uint16_t)((out & ~0x3f) | d | 0x3e);
+		} else if (in->code == OP_EXIT) {
+			out = exit_needs_r0(v, i) ? 1 : 0;
+		} else if (in->code != OP_JA && in->code != OP_JA32) {
+			out |= d | (x ? s : 0);
+		}
+	}
+	return out & 0x3ff;
+}
+
+static bool has_mem_arg(struct ver *v, int32_t id)
+{
+	const struct bpftime_helper_proto *p =
+		v->ops.helper_proto ? v->ops.helper_proto(v->ops.ctx, id) : NULL;
+
+	if (!p)
+		return true;
+	for (int i = 0; i < 5; i++)
+		if (p->arg[i] != BPFTIME_ARG_NONE && p->arg[i] != BPFTIME_ARG_ANYTHING &&
+		    p->arg[i] != BPFTIME_ARG_CONST_MAP_PTR && p->arg[i] != BPFTIME_ARG_CONST_SIZE &&
+		    p->arg[i] != BPFTIME_ARG_CONST_SIZE_OR_ZERO && p->arg[i] != BPFTIME_ARG_CTX &&
+		    p->arg[i] != BPFTIME_ARG_CONST_ALLOC_SIZE_OR_ZERO)
+			return true;
+	return false;
+}
+
+/* the slot an r10-based access of @size at @off covers, or -1 */
+static int fp_slot(int16_t off, unsigned int size)
+{
+	if (off >= 0 || off < -BPFTIME_STACK_SIZE || (-off - 1) / 8 != (-(off + (int)size)) / 8)
+		return -1;
+	return (-off - 1) / 8;
+}
+
+/* stack slots needed before the instruction at i, from those needed
+ * after it (@out) and the registers needed after it (@rout) */
+static uint64_t sneed_transfer(struct ver *v, uint32_t i, uint64_t out, uint16_t rout)
+{
+	const struct bpftime_insn *in = &v->insns[i];
+	unsigned int size = 1u << (3 - (BPF_SIZE(in->code) >> 3));
+	int slot;
+
+	size = BPF_SIZE(in->code) == BPF_DW  ? 8
+	       : BPF_SIZE(in->code) == BPF_W ? 4
+	       : BPF_SIZE(in->code) == BPF_H ? 2
+					     : 1;
+	switch (BPF_CLASS(in->code)) {
+	case BPF_LDX:
+		if (!(rout & (1u << in->dst)))
+			return out;
+		slot = in->src == 10 ? fp_slot(in->off, size) : -1;
+		return slot < 0 ? UINT64_MAX : out | (UINT64_C(1) << slot);
+	case BPF_ST:
+	case BPF_STX:
+		slot = in->dst == 10 ? fp_slot(in->off, size) : -1;
+		if (BPF_MODE(in->code) == BPF_ATOMIC)
+			return slot < 0 ? UINT64_MAX : out | (UINT64_C(1) << slot);
+		if (slot >= 0 && size == 8)
+			out &= ~(UINT64_C(1) << slot); /* overwritten whole */
+		return out;
+	case BPF_JMP:
+	case BPF_JMP32:
+		if (in->code == OP_CALLX ||
+		    (in->code == OP_CALL && in->src != BPFTIME_CALL_HELPER) ||
+		    (in->code == OP_CALL && has_mem_arg(v, in->imm)))
+			return UINT64_MAX; /* may read the stack through a pointer */
+		if (in->code == OP_EXIT)
+			return 0;
+		return out;
+	default:
+		return out;
+	}
+}
+
 static int analyse(struct ver *v)
 {
 	uint16_t *use = malloc(v->cnt * sizeof(*use)), *def = malloc(v->cnt * sizeof(*def));
@@ -2321,6 +2458,54 @@ static int analyse(struct ver *v)
 			if (live != v->live[i]) {
 				v->live[i] = live;
 				changed = true;
+			}
+			{
+				uint16_t nout, nin, rout;
+				uint64_t sout, sin;
+
+				if (in->code == OP_EXIT) {
+					nout = rout = 0;
+					sout = 0;
+				} else if (in->code == OP_JA || in->code == OP_JA32) {
+					uint32_t t = in->code == OP_JA ? i + 1 + in->off
+								       : i + 1 + in->imm;
+
+					nout = rout = v->need[t];
+					sout = v->sneed[t];
+				} else if ((BPF_CLASS(in->code) == BPF_JMP ||
+					    BPF_CLASS(in->code) == BPF_JMP32) &&
+					   in->code != OP_CALL && in->code != OP_CALLX) {
+					nout = v->need[i + 1 + in->off] |
+					       (i + 1 < v->cnt ? v->need[i + 1] : 0);
+					sout = v->sneed[i + 1 + in->off] |
+					       (i + 1 < v->cnt ? v->sneed[i + 1] : 0);
+					rout = nout;
+				} else {
+					uint32_t nx = i + (in->code == OP_LDDW ? 2 : 1);
+
+					nout = rout = nx < v->cnt ? v->need[nx] : 0;
+					sout = nx < v->cnt ? v->sneed[nx] : 0;
+				}
+				nin = need_transfer(v, i, nout) & live;
+				/* a register spilled to a slot nobody needs is not needed */
+				if (BPF_CLASS(in->code) == BPF_STX &&
+				    BPF_MODE(in->code) == BPF_MEM && BPF_SIZE(in->code) == BPF_DW &&
+				    in->dst == 10 && in->src != 10) {
+					int sl = fp_slot(in->off, 8);
+
+					if (sl >= 0 && !(sout & (UINT64_C(1) << sl)) &&
+					    !(nout & (1u << in->src)))
+						nin &= (uint16_t) ~(1u << in->src);
+				}
+				if (nin != v->need[i]) {
+					v->need[i] = nin;
+					changed = true;
+				}
+				sin = sneed_transfer(v, i, sout, rout);
+				if (sin != v->sneed[i]) {
+					v->sneed[i] = sin;
+					changed = true;
+				}
 			}
 		}
 	}
@@ -2633,6 +2818,8 @@ static void free_all(struct ver *v)
 	free(v->sl_cnt);
 	free(v->mark);
 	free(v->live);
+	free(v->need);
+	free(v->sneed);
 	free(v->depth);
 	free(v->maps);
 	free(v->map_src);
@@ -2650,10 +2837,12 @@ int vm_verify_safety(struct bpftime_vm *vm, const struct bpftime_insn *insns, si
 	v.log = v.log_level ? &log : NULL;
 	v.mark = calloc(cnt, 1);
 	v.live = calloc(cnt, sizeof(*v.live));
+	v.need = calloc(cnt, sizeof(*v.need));
+	v.sneed = calloc(cnt, sizeof(*v.sneed));
 	v.depth = calloc(cnt, sizeof(*v.depth));
 	v.sl = calloc(cnt, sizeof(*v.sl));
 	v.sl_cnt = calloc(cnt, sizeof(*v.sl_cnt));
-	if (!v.mark || !v.live || !v.depth || !v.sl || !v.sl_cnt) {
+	if (!v.mark || !v.live || !v.need || !v.sneed || !v.depth || !v.sl || !v.sl_cnt) {
 		err = oom(&v);
 		goto out;
 	}
