@@ -768,7 +768,7 @@ static void test_ringbuf(void **state)
 		BPF_MOV64_IMM(2, 16),
 		BPF_MOV64_IMM(3, 0),
 		BPF_CALL_HELPER(131),
-		BPF_JMP_IMM(BPF_JEQ, 0, 0, 20),
+		BPF_JMP_IMM(BPF_JEQ, 0, 0, 23),
 		BPF_ST_MEM(BPF_DW, 0, 0, 0x1111),
 		BPF_ST_MEM(BPF_DW, 0, 8, 0x2222),
 		BPF_MOV64_REG(1, 0),
@@ -941,8 +941,8 @@ static void test_perf_event_output_and_percpu(void **state)
 		BPFTIME_OPTS(bpftime_perf_event_opts, eo, .type = BPFTIME_PERF_TYPE_SOFTWARE,
 			     .pid = -1, .cpu = -1, .config = 10 /* PERF_COUNT_SW_BPF_OUTPUT */);
 		const struct bpftime_insn prog[] = {
-			BPF_LD_IMM64(1, 0x6867666564636261ULL),
-			BPF_STX_MEM(BPF_DW, 10, 1, -8),
+			BPF_LD_IMM64(6, 0x6867666564636261ULL),
+			BPF_STX_MEM(BPF_DW, 10, 6, -8),
 			BPF_LD_MAP_FD(2, pea),
 			BPF_LD_IMM64(3, BPFTIME_F_CURRENT_CPU),
 			BPF_MOV64_REG(4, 10),

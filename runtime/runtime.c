@@ -182,6 +182,22 @@ int bpftime_runtime__set_helper(struct bpftime_runtime *rt, uint32_t id, const c
 	return 0;
 }
 
+/* the verifier's view of an lddw's map: the same fd resolution as above */
+static int map_info(void *user_ctx, unsigned int src, int32_t imm, int32_t next_imm,
+		    struct bpftime_verifier_map *out)
+{
+	struct bpftime_runtime *rt = user_ctx;
+	int fd = imm;
+
+	UNUSED(next_imm);
+	if (src == BPFTIME_PSEUDO_MAP_IDX || src == BPFTIME_PSEUDO_MAP_IDX_VALUE) {
+		if (imm < 0 || (size_t)imm >= rt->fd_array_cnt)
+			return -EINVAL;
+		fd = rt->fd_array[imm];
+	}
+	return bpftime_verifier_map__from_shm(rt->shm, fd, out);
+}
+
 static struct rt_prog *find_id(struct bpftime_runtime *rt, uint32_t id)
 {
 	struct rt_prog *p = atomic_load_explicit(&rt->by_id[id % RT_ID_BUCKETS],
@@ -254,8 +270,15 @@ static int build_vm(struct bpftime_runtime *rt, int fd, struct bpftime_vm **out)
 	insns = bpftime_prog_insns(rt->shm, fd, &cnt);
 	if (!insns)
 		return -EBADF;
+	struct bpftime_verifier_ops vops;
+	/* the same verdict as at load time (defence in depth: the segment is
+	 * writable by every process that maps it) */
+	int mode = bpftime_verifier_ops__init(&vops, info.type, info.expected_attach_type);
+
+	vops.map_info = map_info;
+	vops.ctx = rt;
 	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = info.name, .resolve_lddw = rt_resolve_lddw,
-		     .tail_call = tail_call, .user_ctx = rt);
+		     .tail_call = tail_call, .user_ctx = rt, .verifier = mode ? NULL : &vops);
 	vm = bpftime_vm__new(&opts);
 	if (!vm)
 		return -errno;

@@ -59,7 +59,26 @@ static const struct {
 
 struct verify_ctx {
 	const int32_t *fd_array; /* PROG_LOAD's fd_array, for pseudo sources 5/6 */
+	const union bpf_attr *a;
+	char *log;		 /* the verifier's log (log_level > 0), malloc'ed */
 };
+
+static int map_info(void *user, unsigned int src, int32_t imm, int32_t next_imm,
+		    struct bpftime_verifier_map *out)
+{
+	struct verify_ctx *c = user;
+	int fd = imm;
+
+	UNUSED(next_imm);
+	if (src == BPF_PSEUDO_MAP_IDX || src == BPF_PSEUDO_MAP_IDX_VALUE) {
+		if (!c->fd_array || imm < 0)
+			return -EINVAL;
+		fd = c->fd_array[imm];
+	}
+	if (bpftime_handler_get_type(srv.shm, fd) != BPFTIME_HANDLER_MAP || !srv_is_ours(fd))
+		return -EBADF;
+	return bpftime_verifier_map__from_shm(srv.shm, fd, out);
+}
 
 static int resolve_lddw(void *user, unsigned int src, int32_t imm, int32_t next_imm, uint64_t *value)
 {
@@ -90,7 +109,13 @@ static int resolve_lddw(void *user, unsigned int src, int32_t imm, int32_t next_
 static int verify(struct verify_ctx *c, const char *name, const struct bpftime_insn *insns,
 		  size_t cnt, char *err, size_t errlen)
 {
-	BPFTIME_OPTS(bpftime_vm_opts, o, .name = name, .resolve_lddw = resolve_lddw, .user_ctx = c);
+	struct bpftime_verifier_ops vops;
+	int mode = bpftime_verifier_ops__init(&vops, c->a->prog_type, c->a->expected_attach_type);
+
+	vops.map_info = map_info;
+	vops.ctx = c;
+	BPFTIME_OPTS(bpftime_vm_opts, o, .name = name, .resolve_lddw = resolve_lddw, .user_ctx = c,
+		     .verifier = mode ? NULL : &vops, .log_level = c->a->log_level);
 	struct bpftime_vm *vm = bpftime_vm__new(&o);
 	int ret;
 
@@ -106,6 +131,8 @@ static int verify(struct verify_ctx *c, const char *name, const struct bpftime_i
 			snprintf(err, errlen, "%s", bpftime_vm__last_error(vm));
 			ret = -EINVAL;
 		}
+		if (ret != -ENOMEM && *bpftime_vm__verifier_log(vm))
+			c->log = strdup(bpftime_vm__verifier_log(vm));
 	}
 	bpftime_vm__free(vm);
 	return ret;
@@ -288,15 +315,28 @@ static int make_prog(int fd, void *ctx)
 	return bpftime_prog_create(srv.shm, fd, a->prog_type, p->name, p->insns, p->cnt, &o);
 }
 
+/* The log as the kernel writes it: as much as fits, NUL-terminated; a log
+ * that did not fit makes the load fail with ENOSPC (the kernel's
+ * bpf_vlog_finalize), whatever the verdict.  With log_level bit 0 or 1 set
+ * the whole log is kept in the order written; the kernel's default
+ * (rotating) mode keeps the end instead: so do we, unless BPF_LOG_FIXED (8). */
 static int put_verifier_log(const union bpf_attr *a, const char *msg)
 {
-	size_t len = strlen(msg) + 1;
+	size_t len = strlen(msg);
 	char *buf = u64_ptr(a->log_buf);
 
 	if (!a->log_level || !buf || !a->log_size)
 		return 0;
-	snprintf(buf, a->log_size, "%s\n", msg);
-	return len + 1 > a->log_size ? -ENOSPC : 0;
+	if (len + 1 <= a->log_size) {
+		memcpy(buf, msg, len + 1);
+		return 0;
+	}
+	if (a->log_level & 8)
+		memcpy(buf, msg, a->log_size - 1);
+	else
+		memcpy(buf, msg + len - (a->log_size - 1), a->log_size - 1);
+	buf[a->log_size - 1] = 0;
+	return -ENOSPC;
 }
 
 #define KNOWN_PROG_FLAGS                                                                           \
@@ -305,7 +345,7 @@ static int put_verifier_log(const union bpf_attr *a, const char *msg)
 
 int srv_prog_load(union bpf_attr *a)
 {
-	struct verify_ctx vc = { .fd_array = u64_ptr(a->fd_array) };
+	struct verify_ctx vc = { .fd_array = u64_ptr(a->fd_array), .a = a };
 	struct prog_ctx p = { .a = a };
 	char name[BPF_OBJ_NAME_LEN + 1], license[64], err[512];
 	struct bpftime_insn *insns = NULL;
@@ -319,7 +359,7 @@ int srv_prog_load(union bpf_attr *a)
 		return -E2BIG; /* the kernel's code for both */
 	if (!a->insns || !a->license)
 		return -EFAULT;
-	if (a->log_level && (!a->log_buf || a->log_size < 128 || a->log_level > 7))
+	if (a->log_level && (!a->log_buf || a->log_size < 128 || a->log_level > 15))
 		return -EINVAL;
 	memcpy(name, a->prog_name, BPF_OBJ_NAME_LEN);
 	name[BPF_OBJ_NAME_LEN] = 0;
@@ -356,7 +396,10 @@ int srv_prog_load(union bpf_attr *a)
 	}
 	if (ret) {
 		if (ret == -EINVAL) {
-			put_verifier_log(a, err);
+			/* the verifier's log ends with its verdict; a structural
+			 * rejection has only the message */
+			if (put_verifier_log(a, vc.log && strstr(vc.log, "processed ") ? vc.log : err))
+				ret = -ENOSPC;
 			pr_warn("syscall server: program '%s' rejected by the verifier: %s\n", name,
 				err);
 		}
@@ -376,9 +419,11 @@ int srv_prog_load(union bpf_attr *a)
 		i++;
 	}
 	if (a->log_level && a->log_buf) {
-		snprintf(err, sizeof(err), "processed %u insns (limit %u)", a->insn_cnt,
+		snprintf(err, sizeof(err), "processed %u insns (limit %u)\n", a->insn_cnt,
 			 BPFTIME_MAX_INSNS);
-		put_verifier_log(a, err);
+		ret = put_verifier_log(a, vc.log ? vc.log : err);
+		if (ret) /* the kernel's ENOSPC: the log did not fit */
+			goto out;
 	}
 	p.name = name;
 	p.license = license;
@@ -411,6 +456,7 @@ int srv_prog_load(union bpf_attr *a)
 		}
 	}
 out:
+	free(vc.log);
 	free(p.finfo);
 	free(p.linfo);
 	free(insns);

@@ -78,6 +78,14 @@ struct bpftime_vm {
 	uint32_t *subprogs;
 	size_t nr_subprogs;
 
+	/* verifier.c: the plug-in copied from opts (has_vops), the log of the
+	 * last load, and the context bytes the program may touch (runs with a
+	 * smaller context are refused) */
+	struct bpftime_verifier_ops vops;
+	bool has_vops;
+	char *vlog;
+	uint32_t ctx_extent;
+
 	/* interp.c: the pre-decoded program built at load (vm_interp_prepare) */
 	void *interp_code;
 
@@ -94,6 +102,11 @@ int vm_error(struct bpftime_vm *vm, int err, const char *fmt, ...)
  * fills vm->subprogs (freed by vm_verify_free()). */
 int vm_verify(struct bpftime_vm *vm, const struct bpftime_insn *insns, size_t cnt);
 void vm_verify_free(struct bpftime_vm *vm);
+
+/* verifier.c: the memory-safety verifier, after vm_verify() succeeded and
+ * when vm->has_vops.  0 or -EINVAL with vm->errmsg ("pc N: <the kernel's
+ * words>") and vm->vlog (log_level > 0) set; -ENOMEM. */
+int vm_verify_safety(struct bpftime_vm *vm, const struct bpftime_insn *insns, size_t cnt);
 
 /* true when pc is the entry of a subprogram (a valid local call target) */
 bool vm_is_subprog(const struct bpftime_vm *vm, uint64_t pc);

@@ -46,6 +46,19 @@ struct bpftime_vm *bpftime_vm__new(const struct bpftime_vm_opts *opts)
 	OPTS_COPY(&vm->opts, opts);
 	snprintf(vm->name, sizeof(vm->name), "%s", vm->opts.name ? vm->opts.name : "prog");
 	vm->opts.name = vm->name;
+	if (vm->opts.verifier) {
+		const struct bpftime_verifier_ops *o = vm->opts.verifier;
+
+		if (o->sz < sizeof(size_t)) {
+			free(vm);
+			errno = EINVAL;
+			return NULL;
+		}
+		memcpy(&vm->vops, o, o->sz < sizeof(vm->vops) ? o->sz : sizeof(vm->vops));
+		vm->vops.sz = sizeof(vm->vops);
+		vm->has_vops = true;
+		vm->opts.verifier = &vm->vops;
+	}
 	vm->engine = BPFTIME_ENGINE_INTERP;
 	vm->helpers[VM_HELPER_TAIL_CALL] = vm_tail_call_helper;
 	vm->helper_names[VM_HELPER_TAIL_CALL] = strdup("tail_call");
@@ -65,6 +78,7 @@ void bpftime_vm__free(struct bpftime_vm *vm)
 	vm_llvm_free(vm);
 	vm_interp_free(vm);
 	vm_verify_free(vm);
+	free(vm->vlog);
 	for (size_t i = 0; i < ARRAY_SIZE(vm->helper_names); i++)
 		free(vm->helper_names[i]);
 	free(vm->insns);
@@ -90,6 +104,16 @@ int bpftime_vm__register_helper(struct bpftime_vm *vm, uint32_t id, const char *
 	vm->helper_names[id] = copy;
 	vm->helpers[id] = fn;
 	return 0;
+}
+
+uint32_t bpftime_vm__ctx_size(const struct bpftime_vm *vm)
+{
+	return vm ? vm->ctx_extent : 0;
+}
+
+const char *bpftime_vm__verifier_log(const struct bpftime_vm *vm)
+{
+	return vm && vm->vlog ? vm->vlog : "";
 }
 
 bpftime_helper_fn bpftime_vm__helper(const struct bpftime_vm *vm, uint32_t id)
@@ -145,6 +169,11 @@ int bpftime_vm__load(struct bpftime_vm *vm, const struct bpftime_insn *insns, si
 		return set_errno(vm_error(vm, EBUSY, "a program is already loaded"));
 	vm->errmsg[0] = 0;
 	err = vm_verify(vm, insns, cnt);
+	if (!err && vm->has_vops) {
+		err = vm_verify_safety(vm, insns, cnt);
+		if (err)
+			vm_verify_free(vm);
+	}
 	if (err)
 		return set_errno(err);
 	vm->orig_insns = malloc(cnt * sizeof(*insns));
@@ -238,6 +267,14 @@ int bpftime_vm__run(struct bpftime_vm *vm, void *mem, size_t mem_len, uint64_t *
 	vm_run_state.tail_next = NULL;
 	vm_run_state.tail_calls = 0;
 	for (;;) {
+		/* the verifier proved accesses up to ctx_extent bytes of context */
+		if (unlikely(vm_run_state.cur->ctx_extent > mem_len)) {
+			err = vm_error(vm_run_state.cur, EINVAL,
+				       "program '%s' uses %u bytes of context, the run gives %zu",
+				       vm_run_state.cur->name, vm_run_state.cur->ctx_extent,
+				       mem_len);
+			break;
+		}
 		err = run_one(vm_run_state.cur, mem, mem_len, &r0);
 		if (err || !vm_run_state.tail_next)
 			break;

@@ -94,6 +94,33 @@ BPFTIME_API struct bpftime_vm *bpftime_runtime__prog(struct bpftime_runtime *rt,
 BPFTIME_API int bpftime_runtime__run(struct bpftime_runtime *rt, int fd, void *mem, size_t len,
 				     uint64_t *ret);
 
+/* ---- the verifier's knowledge of this runtime ------------------------------ */
+
+/* a program type of our own (the kernel has no 0 type): r1 = the run's
+ * memory, r2 = its length, read and written freely within it (bpftimetool
+ * run data files, PROG_TEST_RUN of untyped programs, the conformance suite) */
+#define BPFTIME_PROG_TYPE_RAW_MEMORY 0
+
+/**
+ * @brief **bpftime_verifier_ops__init()** fills @ops for programs of the
+ * kernel's type @prog_type: its context rules (pt_regs for kprobe/uprobe,
+ * tracepoint records, raw tracepoint args, xdp_md, __sk_buff, perf_event
+ * data, raw memory) and every helper's prototype.  The caller adds
+ * ops->map_info and ops->ctx (how its lddws name maps).
+ * @return 0; 1 when BPFTIME_VERIFIER=structural asks for the structural
+ *         checks only (warned once, loudly): then pass no ops to the VM;
+ *         -EINVAL for a NULL @ops
+ */
+BPFTIME_API int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_type,
+					   uint32_t expected_attach_type);
+
+/** @brief the verifier's view of the map at @fd of @shm.  @return 0, -EBADF */
+BPFTIME_API int bpftime_verifier_map__from_shm(struct bpftime_shm *shm, int fd,
+					       struct bpftime_verifier_map *out);
+
+/** @brief the prototype of helper @id (helpers/protos.c), or NULL if unknown */
+BPFTIME_API const struct bpftime_helper_proto *bpftime_helper__proto(uint32_t id);
+
 /* ---- helpers ------------------------------------------------------------ */
 
 /** @brief registers every helper of helpers.def implemented here on @vm

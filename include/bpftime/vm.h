@@ -68,6 +68,114 @@ typedef bool (*bpftime_mem_check_fn)(void *user_ctx, uint64_t addr, uint64_t siz
  * runs with r1 = ctx. */
 typedef struct bpftime_vm *(*bpftime_tail_call_fn)(void *user_ctx, uint64_t map, uint64_t index);
 
+/* ---- the memory-safety verifier's plug-in (the kernel's bpf_verifier_ops) ----
+ *
+ * bpftime_vm__load() always runs the structural pass.  With opts->verifier
+ * set it then verifies the program by abstract interpretation (vm/verifier*.c):
+ * every path, register types and bounds, stack and context accesses, helper
+ * arguments, references, spin locks, termination.  What it needs to know about
+ * the program type, the helpers and the maps comes from these callbacks; the
+ * runtime provides them (bpftime_verifier_ops__init() in bpftime/runtime.h).
+ * Without opts->verifier only the structural pass runs: that is for the VM's
+ * own tests and for callers that explicitly asked for it. */
+
+/* what a context load yields */
+enum bpftime_ctx_reg {
+	BPFTIME_CTX_SCALAR = 0,	     /* a number */
+	BPFTIME_CTX_PACKET = 1,	     /* start of packet data (xdp_md.data, __sk_buff.data) */
+	BPFTIME_CTX_PACKET_END = 2,  /* end of packet data */
+	BPFTIME_CTX_PACKET_META = 3, /* start of packet metadata */
+};
+
+/* helper argument kinds (the kernel's enum bpf_arg_type, the ones we use) */
+enum bpftime_helper_arg {
+	BPFTIME_ARG_NONE = 0,		     /* not an argument: r_i is not read */
+	BPFTIME_ARG_ANYTHING,		     /* any initialised value */
+	BPFTIME_ARG_CONST_MAP_PTR,	     /* a map from lddw, of proto->map_types */
+	BPFTIME_ARG_MAP_KEY,		     /* key_size readable bytes */
+	BPFTIME_ARG_MAP_VALUE,		     /* value_size readable bytes */
+	BPFTIME_ARG_UNINIT_MAP_VALUE,	     /* value_size writable bytes */
+	BPFTIME_ARG_MEM,		     /* readable bytes, size in the next argument */
+	BPFTIME_ARG_MEM_OR_NULL,	     /* same, or NULL (with size 0) */
+	BPFTIME_ARG_UNINIT_MEM,		     /* writable bytes, size in the next argument */
+	BPFTIME_ARG_CONST_SIZE,		     /* size of the previous argument, > 0 */
+	BPFTIME_ARG_CONST_SIZE_OR_ZERO,	     /* size of the previous argument, >= 0 */
+	BPFTIME_ARG_CTX,		     /* the program's context pointer */
+	BPFTIME_ARG_CONST_ALLOC_SIZE_OR_ZERO, /* known size of the returned memory */
+	BPFTIME_ARG_RINGBUF_MEM,	     /* memory from ringbuf_reserve, released */
+	BPFTIME_ARG_SPIN_LOCK,		     /* the bpf_spin_lock of a map value */
+	BPFTIME_ARG_CALLBACK,		     /* a function value (lddw src 4) */
+	BPFTIME_ARG_CONST_STR,		     /* NUL-terminated string in a read-only map */
+	BPFTIME_ARG_STACK_OR_NULL,	     /* callback context: a stack pointer or NULL */
+	BPFTIME_ARG_LONG_PTR,		     /* 8 writable bytes (uninitialised is fine) */
+};
+
+enum bpftime_helper_ret {
+	BPFTIME_RET_INTEGER = 0,	  /* a number */
+	BPFTIME_RET_VOID,		  /* nothing: r0 is unreadable */
+	BPFTIME_RET_MAP_VALUE_OR_NULL,	  /* a value of the argument-1 map, or NULL */
+	BPFTIME_RET_ALLOC_MEM_OR_NULL,	  /* argument-2 bytes, or NULL: a reference */
+};
+
+/* special behaviour the verifier must model */
+enum bpftime_helper_flag {
+	BPFTIME_HF_RELEASE = 1 << 0,	/* releases the reference it is given */
+	BPFTIME_HF_LOOP_CB = 1 << 1,	/* bpf_loop: cb(u64 index, void *ctx) */
+	BPFTIME_HF_FOR_EACH_CB = 1 << 2, /* for_each_map_elem: cb(map, key, value, ctx) */
+	BPFTIME_HF_TAIL_CALL = 1 << 3,	/* ends the program when it succeeds */
+	BPFTIME_HF_LOCK = 1 << 4,	/* bpf_spin_lock */
+	BPFTIME_HF_UNLOCK = 1 << 5,	/* bpf_spin_unlock */
+	BPFTIME_HF_PKT_ACCESS = 1 << 6, /* memory arguments may point into the packet */
+};
+
+struct bpftime_helper_proto {
+	uint8_t ret;		     /* enum bpftime_helper_ret */
+	uint8_t arg[5];		     /* enum bpftime_helper_arg, r1..r5 */
+	uint16_t flags;		     /* enum bpftime_helper_flag */
+	uint64_t map_types;	     /* CONST_MAP_PTR: bit t set = map type t accepted */
+	int32_t ret_max;	     /* RET_INTEGER: upper bound of r0 when > 0 */
+};
+
+/* what the verifier needs of a map named by an lddw */
+struct bpftime_verifier_map {
+	uint32_t type;
+	uint32_t key_size;
+	uint32_t value_size;
+	uint32_t max_entries;
+	int32_t spin_lock_off; /* -1: the value has no bpf_spin_lock */
+	bool rdonly_prog;      /* frozen or BPF_F_RDONLY_PROG: programs may not write */
+	uint32_t id;	       /* distinguishes maps in messages and lock tracking */
+	/* rdonly_prog arrays: the bytes of key 0's value (format strings are
+	 * checked for their NUL), or NULL */
+	const void *ro_value;
+	/* array/hash of maps: the template every inner map matches */
+	uint32_t inner_type, inner_key_size, inner_value_size, inner_max_entries;
+};
+
+struct bpftime_verifier_ops {
+	size_t sz;		  /* sizeof(struct bpftime_verifier_ops) */
+	const char *prog_type;	  /* for messages ("kprobe", "xdp", "raw memory") */
+	/* bytes the context has; r1 points at them.  0 with ctx_access NULL: no context */
+	uint32_t ctx_size;
+	/* raw memory: r1 = ctx_size bytes readable and writable at any offset,
+	 * r2 = their size (ctx_access is not called) */
+	bool raw_ctx;
+	/* may the program read (write false) or write @size bytes at offset
+	 * @off of its context?  0 and *type set, or -EACCES */
+	int (*ctx_access)(void *ctx, int32_t off, uint32_t size, bool write,
+			  enum bpftime_ctx_reg *type);
+	/* the prototype of helper @id, or NULL: calls to it are refused */
+	const struct bpftime_helper_proto *(*helper_proto)(void *ctx, int32_t id);
+	/* the map an lddw with pseudo source @src (1, 2, 5, 6) names; 0 or -errno */
+	int (*map_info)(void *ctx, unsigned int src, int32_t imm, int32_t next_imm,
+			struct bpftime_verifier_map *map);
+	void *ctx; /* passed to the callbacks */
+	/* the program's return value must be a number in [ret_min, ret_max] */
+	bool ret_checked;
+	int32_t ret_min, ret_max;
+	size_t : 0;
+};
+
 struct bpftime_vm_opts {
 	size_t sz;			   /* sizeof(struct bpftime_vm_opts) */
 	const char *name;		   /* program name for messages; copied */
@@ -76,6 +184,12 @@ struct bpftime_vm_opts {
 	bpftime_tail_call_fn tail_call;	   /* NULL: bpf_tail_call always fails */
 	void *user_ctx;			   /* passed to the callbacks */
 	bool bounds_check;		   /* interpreter checks every access */
+	/* the memory-safety verifier's plug-in, copied (its callbacks and ctx
+	 * must stay valid during load); NULL: structural checks only */
+	const struct bpftime_verifier_ops *verifier;
+	/* verifier log: 0 none, 1 the failing path and totals, 2 every state
+	 * (the kernel's log_level); read with bpftime_vm__verifier_log() */
+	uint32_t log_level;
 	size_t : 0;
 };
 
@@ -128,6 +242,17 @@ BPFTIME_API int bpftime_vm__compile(struct bpftime_vm *vm, enum bpftime_engine e
  *         interpreter stopped a stray access (message in last_error)
  */
 BPFTIME_API int bpftime_vm__run(struct bpftime_vm *vm, void *mem, size_t mem_len, uint64_t *ret);
+
+/**
+ * @brief **bpftime_vm__verifier_log()** the verifier's log of the last load
+ * (opts->log_level 1 or 2), in the kernel's words; "" if none.  Borrowed,
+ * valid until the next load or free.
+ */
+BPFTIME_API const char *bpftime_vm__verifier_log(const struct bpftime_vm *vm);
+
+/** @brief the bytes of context the verified program may touch: runs with
+ * less memory are refused (0 without the memory-safety verifier) */
+BPFTIME_API uint32_t bpftime_vm__ctx_size(const struct bpftime_vm *vm);
 
 /** @brief the engine the next run uses */
 BPFTIME_API enum bpftime_engine bpftime_vm__engine(const struct bpftime_vm *vm);

@@ -433,6 +433,53 @@ static int encode_lock(struct asm_ctx *ctx, const struct src_insn *si, struct bp
 	return err;
 }
 
+/* The pseudo lddw forms the verifier tests need (the kernel's src values):
+ *   lddw %rD, map N              src 1 (map fd), imm N: the caller's map index
+ *   lddw %rD, map_value N OFF    src 2 (map value), imm N, second imm OFF
+ *   lddw %rD, func TARGET        src 4 (function), imm relative like call local
+ * Whoever loads the program replaces the map indexes by real fds. */
+static int encode_pseudo_lddw(struct asm_ctx *ctx, const struct src_insn *si,
+			      struct bpftime_insn *insn)
+{
+	const char *kind = si->tok[2];
+	uint8_t reg = 0;
+	int32_t idx = 0, off = 0;
+	int64_t rel;
+	int err;
+
+	if ((err = parse_reg(ctx, si->line, si->tok[1], &reg)))
+		return err;
+	insn[0].code = CLS_LD | MODE_IMM | SZ_DW;
+	insn[0].dst = reg;
+	if (!strcmp(kind, "func")) {
+		if ((err = want_operands(ctx, si, 3)) ||
+		    (err = parse_target(ctx, si, si->tok[3], true, &rel)))
+			return err;
+		insn[0].src = 4;
+		insn[0].imm = (int32_t)rel;
+		return 0;
+	}
+	if (!strcmp(kind, "map")) {
+		if ((err = want_operands(ctx, si, 3)) ||
+		    (err = parse_imm32(ctx, si->line, si->tok[3], &idx)))
+			return err;
+		insn[0].src = 1;
+		insn[0].imm = idx;
+		return 0;
+	}
+	if (!strcmp(kind, "map_value")) {
+		if ((err = want_operands(ctx, si, 4)) ||
+		    (err = parse_imm32(ctx, si->line, si->tok[3], &idx)) ||
+		    (err = parse_imm32(ctx, si->line, si->tok[4], &off)))
+			return err;
+		insn[0].src = 2;
+		insn[0].imm = idx;
+		insn[1].imm = off;
+		return 0;
+	}
+	return fail(ctx, si->line, "unknown lddw pseudo source '%s' (map, map_value, func)", kind);
+}
+
 /* Encodes one instruction into insn[0] (and insn[1] for lddw). */
 static int encode(struct asm_ctx *ctx, const struct src_insn *si, struct bpftime_insn *insn)
 {
@@ -452,6 +499,8 @@ static int encode(struct asm_ctx *ctx, const struct src_insn *si, struct bpftime
 		return encode_call(ctx, si, insn);
 	if (!strcmp(mn, "lock"))
 		return encode_lock(ctx, si, insn);
+	if (!strcmp(mn, "lddw") && si->ntok >= 4)
+		return encode_pseudo_lddw(ctx, si, insn);
 	if (!strcmp(mn, "lddw")) {
 		if ((err = want_operands(ctx, si, 2)) ||
 		    (err = parse_reg(ctx, si->line, si->tok[1], &reg)) ||

@@ -5,7 +5,10 @@
  * override asm), "-- mem" (hex bytes for r1/r2), "-- result" (expected r0)
  * and "-- error" (expected error text); "-- c" and "-- no register offset"
  * are ignored.  Any test may also use asm_assemble() alone to build a
- * program from text.
+ * program from text.  Beyond the conformance syntax, lddw takes the pseudo
+ * sources verifier tests need: "lddw %r1, map N" (src 1, imm N),
+ * "lddw %r1, map_value N OFF" (src 2) and "lddw %r2, func LABEL" (src 4);
+ * the loader replaces the map index N by a map fd.
  *
  * Errors are returned as -errno with a one-line message "NAME:LINE: what" in
  * the caller's buffer.

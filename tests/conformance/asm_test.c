@@ -81,6 +81,10 @@ static const struct enc_case enc_cases[] = {
 	{ "lddw %r1, -2", { 0xfffffffe00000118, 0xffffffff00000000 } },
 	{ "lddw %r0, 2147483648", { 0x8000000000000018, 0 } },
 	{ "lddw %r0, 18446744073709551615", { 0xffffffff00000018, 0xffffffff00000000 } },
+	/* pseudo sources for verifier tests: map index, map value + offset, function */
+	{ "lddw %r1, map 3", { 0x0000000300001118, 0 } },
+	{ "lddw %r2, map_value 1 16", { 0x0000000100002218, 0x0000001000000000 } },
+	{ "lddw %r2, func +2", { 0x0000000200004218, 0 } },
 	{ "ja +1", { 0x0000000000010005 } },
 	{ "ja -1", { 0x00000000ffff0005 } },
 	{ "ja32 -1", { 0xffffffff00000006 } },

@@ -71,6 +71,16 @@ static int symbolic_map(void *ctx, unsigned int src, int32_t imm, int32_t next_i
 	return 0;
 }
 
+/* the verifier's view of a stored program's maps (lddw by map fd) */
+static int shm_map_info(void *ctx, unsigned int src, int32_t imm, int32_t next_imm,
+			struct bpftime_verifier_map *m)
+{
+	(void)next_imm;
+	if (src != 1 && src != 2)
+		return -EINVAL;
+	return bpftime_verifier_map__from_shm(ctx, imm, m);
+}
+
 static int write_file(const char *path, const void *buf, size_t size)
 {
 	FILE *f = fopen(path, "wb");
@@ -88,9 +98,10 @@ static int write_file(const char *path, const void *buf, size_t size)
 /* Compiles one program (insns as the loader left them: map fds in the
  * lddw pseudo sources) into *buf; the message names the program. */
 static int compile_prog(const char *name, const struct bpftime_insn *insns, size_t cnt, bool ir,
-			void **buf, size_t *size)
+			void **buf, size_t *size, const struct bpftime_verifier_ops *vops)
 {
-	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = name, .resolve_lddw = symbolic_map);
+	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = name, .resolve_lddw = symbolic_map,
+		     .verifier = vops);
 	struct bpftime_vm *vm = bpftime_vm__new(&opts);
 	char helper[32];
 	int err;
@@ -122,7 +133,10 @@ static int build_one(const struct rt_elf_prog *p, const char *dir, bool ir)
 	void *buf = NULL;
 	int err;
 
-	err = compile_prog(p->name, p->insns, p->cnt, ir, &buf, &size);
+	/* an ELF object names no program type and no map sizes here: the
+	 * structural checks only; the runtime verifies the program in full
+	 * before it ever loads the object (bpftime_runtime__prog) */
+	err = compile_prog(p->name, p->insns, p->cnt, ir, &buf, &size, NULL);
 	if (err)
 		return err;
 	snprintf(path, sizeof(path), "%s/%s.%s", dir, p->name, ir ? "ll" : "o");
@@ -279,7 +293,13 @@ static int cmd_compile(int argc, char **argv)
 		insns = bpftime_prog_insns(shm, fd, &cnt);
 		if (!info.name[0])
 			snprintf(info.name, sizeof(info.name), "prog_%d", fd);
-		if (!insns || compile_prog(info.name, insns, cnt, ir, &buf, &size)) {
+		struct bpftime_verifier_ops vops;
+		int mode = bpftime_verifier_ops__init(&vops, info.type, info.expected_attach_type);
+
+		vops.map_info = shm_map_info;
+		vops.ctx = shm;
+		if (!insns ||
+		    compile_prog(info.name, insns, cnt, ir, &buf, &size, mode ? NULL : &vops)) {
 			ret = 1;
 			continue;
 		}

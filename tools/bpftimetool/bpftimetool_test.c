@@ -456,7 +456,7 @@ static void test_import_errors_leave_segment_untouched(void **state)
 		  "\"cnt\": 2, \"insns\": \"b700000000000000\"}}}",
 		  "attr.insns has 8 bytes, cnt 2 needs 16" },
 		{ "{\"40\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0, "
-		  "\"cnt\": 1, \"insns\": \"9500000000000000\", \"attach_fds\": [99]}}}",
+		  "\"cnt\": 2, \"insns\": \"b7000000000000009500000000000000\", \"attach_fds\": [99]}}}",
 		  "attach_fds: 99 is not a perf event" },
 		{ "{\"41\": {\"type\": \"bpf_link_handler\", \"attr\": {\"prog_fd\": 98, "
 		  "\"target_fd\": 3}}}",
@@ -493,7 +493,7 @@ static void test_import_errors_leave_segment_untouched(void **state)
 		  " {\"fd\": 41, \"type\": \"bpf_map_handler\", \"name\": \"bad\", \"attr\": "
 		  "{\"map_type\": 1, \"key_size\": 0, \"value_size\": 8, \"max_entries\": 4}},"
 		  " {\"fd\": 42, \"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0,"
-		  " \"cnt\": 1, \"insns\": \"9500000000000000\"}}]}",
+		  " \"cnt\": 2, \"insns\": \"b7000000000000009500000000000000\"}}]}",
 		  "nothing was imported" },
 		/* a data entry the map refuses while applying (array index out of range) */
 		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"a\", "
@@ -686,10 +686,16 @@ static void test_bad_input(void **state)
 	assert_non_null(strstr(err_buf, ":1:0: malformed JSON"));
 	assert_int_equal(access(shm_path, F_OK), -1);
 
-	/* a program that reads address 0x1000: a message, exit status 1 (not
-	 * NULL: UBSan would stop the interpreter's memcpy first) */
+	/* a program that reads address 0x1000: the verifier refuses it */
 	write_file(path("progs.json"), progs);
+	assert_int_equal(tool("import", path("progs.json"), NULL), 1);
+	assert_non_null(strstr(err_buf, "the verifier refuses the program: pc "));
+	assert_non_null(strstr(err_buf, "invalid mem access 'scalar'"));
+	/* with the verifier explicitly off (loudly): a message, exit status 1
+	 * (not NULL: UBSan would stop the interpreter's memcpy first) */
+	setenv("BPFTIME_VERIFIER", "structural", 1);
 	assert_int_equal(tool("import", path("progs.json"), NULL), 0);
+	assert_non_null(strstr(err_buf, "BPFTIME_VERIFIER=structural: the memory-safety verifier is OFF"));
 	write_file(path("in.bin"), "abcdefgh");
 	assert_int_equal(tool("run", "10", path("in.bin"), "type", "INTERPRET", NULL), 1);
 	assert_non_null(strstr(err_buf, "bpftimetool: program 10 crashed (SIGSEGV at address "
@@ -697,6 +703,7 @@ static void test_bad_input(void **state)
 					"rule out\n"));
 	assert_int_equal(tool("run", "10", path("in.bin"), NULL), 1);
 	assert_non_null(strstr(err_buf, "program 10 crashed (SIGSEGV"));
+	unsetenv("BPFTIME_VERIFIER");
 	/* one the verifier refuses does not get in: its words */
 	write_file(path("bad_prog.json"), bad_prog);
 	assert_int_equal(tool("import", path("bad_prog.json"), NULL), 1);

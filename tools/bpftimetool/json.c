@@ -761,9 +761,42 @@ static int any_map(void *ctx, unsigned int src, int32_t imm, int32_t next_imm, u
 /* A program no process could ever load (an invalid opcode, a truncated
  * lddw, a jump out of the program, an unknown helper) is refused here, with
  * the verifier's words, rather than when some process tries to run it. */
+/* the maps of the file being imported, by fd, for the verifier */
+static int import_map_info(void *ctx, unsigned int src, int32_t imm, int32_t next_imm,
+			   struct bpftime_verifier_map *m)
+{
+	struct import *im = ctx;
+
+	UNUSED(next_imm);
+	if (src != 1 && src != 2)
+		return -EINVAL; /* fd_array indexes: no fd_array in a file */
+	for (size_t i = 0; i < im->n; i++) {
+		const struct handler *h = &im->h[i];
+
+		if (h->kind != K_MAP || h->fd != imm)
+			continue;
+		memset(m, 0, sizeof(*m));
+		m->type = h->map_type;
+		m->key_size = h->key_size;
+		m->value_size = h->value_size;
+		m->max_entries = h->max_entries;
+		m->spin_lock_off = -1; /* no BTF here: programs cannot take its lock */
+		m->rdonly_prog = h->flags & (1u << 7);
+		m->id = (uint32_t)h->fd;
+		return 0;
+	}
+	return bpftime_verifier_map__from_shm(im->shm, imm, m); /* already in the segment */
+}
+
 static int verify_prog(struct import *im, struct handler *h)
 {
-	BPFTIME_OPTS(bpftime_vm_opts, o, .name = h->name, .resolve_lddw = any_map);
+	struct bpftime_verifier_ops vops;
+	int mode = bpftime_verifier_ops__init(&vops, h->prog_type, h->expected_attach_type);
+
+	vops.map_info = import_map_info;
+	vops.ctx = im;
+	BPFTIME_OPTS(bpftime_vm_opts, o, .name = h->name, .resolve_lddw = any_map,
+		     .verifier = mode ? NULL : &vops);
 	struct bpftime_vm *vm = bpftime_vm__new(&o);
 	int err;
 
@@ -796,9 +829,6 @@ static int parse_prog(struct import *im, struct handler *h, json_t *attr)
 		return bad(im, h, "attr.insns has %zu bytes, cnt %" PRIu64 " needs %" PRIu64, len,
 			   cnt, cnt * 8);
 	h->cnt = cnt;
-	err = verify_prog(im, h);
-	if (err)
-		return err;
 	h->prog_btf_fd = -1;
 	h->finfo_rec = 8;
 	h->linfo_rec = 16;
@@ -977,7 +1007,10 @@ static int check_refs(struct import *im)
 	}
 	for (size_t i = 0; i < im->n; i++) {
 		struct handler *h = &im->h[i];
+		int err = h->kind == K_PROG ? verify_prog(im, h) : 0; /* once every map is known */
 
+		if (err)
+			return err;
 		for (size_t j = 0; h->kind == K_PROG && j < h->nattach; j++)
 			if (type_of(im, h->attach_fds[j]) != BPFTIME_HANDLER_PERF_EVENT)
 				return bad(im, h, "attach_fds: %d is not a perf event",

@@ -400,6 +400,20 @@ static int cmd_run(int argc, char **argv)
 			tool_err("program %ld cannot run: %s", id, strerror(errno));
 		goto out;
 	}
+	if (len < bpftime_vm__ctx_size(vm)) {
+		/* the program's context is larger than the file (pt_regs for a
+		 * uprobe program): the rest reads as zeros */
+		size_t need = bpftime_vm__ctx_size(vm);
+		char *grown = realloc(data, need);
+
+		if (!grown) {
+			tool_err("out of memory");
+			goto out;
+		}
+		memset(grown + len, 0, need - len);
+		data = grown;
+		len = need;
+	}
 	running_id = id;
 	catch_faults();
 	clock_gettime(CLOCK_MONOTONIC, &a);
