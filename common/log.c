@@ -7,8 +7,9 @@
  * writes to ~/.bpftime/runtime.log by default, as the original bpftime does,
  * so that the traced program's stdout and stderr stay its own.
  * BPFTIME_LOG_OUTPUT=console sends them to stderr, BPFTIME_LOG_OUTPUT=PATH to
- * that file.  A file that cannot be opened falls back to stderr after one
- * line saying so.
+ * that file.  A file named there that cannot be opened falls back to stderr
+ * after one line saying so; without a home directory (or one that cannot
+ * take ~/.bpftime) the default is stderr.
  *
  * What a line looks like.  Inside other programs, and whenever the output is
  * a file, every line carries time, level, pid and component, as spdlog's
