@@ -499,6 +499,8 @@ static const char *shm_name(void)
 	return n && *n ? n : "bpftime_maps_shm";
 }
 
+static bool agent_in(pid_t pid, char *path, size_t len);
+
 static int parse_pid_quiet(const char *s, pid_t *pid)
 {
 	char *end;
@@ -554,6 +556,9 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "bpftime attach: %s: %s\n", agent, strerror(errno));
 		return CLI_FAIL;
 	}
+	/* an agent there already (`bpftime start`, an earlier attach) is the one
+	 * to talk to: a second copy from another path would hook everything twice */
+	agent_in(pid, real, sizeof(real));
 	/* the attacher's settings, not the target's environment */
 	level = cli->level ? cli->level : getenv("SPDLOG_LEVEL");
 	log = cli->log_output ? cli->log_output : getenv("BPFTIME_LOG_OUTPUT");
