@@ -547,9 +547,9 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 	}
 	if (parse_pid("attach", argv[i], &pid))
 		return CLI_USAGE;
-	if (cli->syscalls)
-		fprintf(stderr, "bpftime attach: syscall tracepoints (-s) are not supported yet; "
-				"uprobes only\n");
+	/* -s is accepted for bpftime's sake: the agent traces syscalls whenever
+	 * the segment holds a syscall tracepoint for the process
+	 * (docs/syscall-tracepoints.md) */
 	if (cli_find_lib(cli, "libbpftime-agent.so", BPFTIME_BUILD_AGENT, agent, sizeof(agent)))
 		return CLI_FAIL;
 	if (!realpath(agent, real)) {
