@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/log.c: the one log sink.  The level comes from SPDLOG_LEVEL (bpftime's
  * variable, spdlog's level names) read once; the printer preserves errno so
  * callers can log between a failure and its return.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/e2e/agent_e2e_test.c: the examples end to end: a libbpf loader under
  * `bpftime load` in one process, the traced program under `bpftime start` in
  * another, both inside seccomp_guard (the kernel's bpf() and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftime/attach.c: `bpftime attach PID` and `bpftime detach [PID]`:
  * bring the agent into a running process (x86-64, glibc), without Frida, and
  * take its hooks out again.  ptrace stops one of the process's threads and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftime/start.c: `bpftime start`: runs a program with the agent
  * (libbpftime-agent.so) preloaded, so the uprobes in the shared memory run
  * inside it.
