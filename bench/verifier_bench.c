@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/verifier_bench.c: how long our verifier takes next to the kernel's
  * BPF_PROG_LOAD on the same programs: the bench programs' XDP entries
  * (clang-compiled packet parsers, the largest programs we have) and a

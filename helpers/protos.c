@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers/protos.c: what the verifier knows about this runtime: the
  * prototype of every helper of helpers.def (argument and return kinds, the
  * map types each accepts), the context rules of each program type, and the

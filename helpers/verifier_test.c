@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers/verifier_test.c: the memory-safety verifier (vm/verifier*.c) with
  * this runtime's knowledge (helpers/protos.c): for each major rule a refused
  * program with its pinned message (the kernel's words) and an accepted

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/verifier.c: the memory-safety verifier: abstract interpretation of
  * every path of the program, after the structural pass (verify.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/verifier.h: the abstract domain shared by the memory-safety verifier's
  * files (verifier.c: paths, states, memory, calls; verifier_scalar.c: known
  * bits and bounds).  Internal to vm/.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/verifier_scalar.c: the verifier's scalar domain: tnums (known bits),
  * signed/unsigned 64- and 32-bit bounds, their ALU transfer functions and
  * the refinement a conditional jump gives each path.

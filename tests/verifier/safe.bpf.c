@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/verifier/safe.bpf.c: the fixed versions of unsafe.bpf.c's programs,
  * which the kernel and our verifier must both load (safe.corpus). */
 #include "vmlinux.h"

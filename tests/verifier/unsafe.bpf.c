@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/verifier/unsafe.bpf.c: programs the kernel's verifier refuses that
  * need BTF (spin locks, callbacks, .rodata) or are best written in C.  Each
  * program has an entry in unsafe.corpus ("object unsafe.bpf.o NAME") with
