@@ -37,10 +37,15 @@ static int on_event(const struct open_event *e)
 
 static void on_perf(void *ctx, int cpu, void *data, __u32 size)
 {
+	struct open_event e;
+
 	(void)ctx;
 	(void)cpu;
-	if (size >= sizeof(struct open_event))
-		on_event(data);
+	/* a perf sample's data is only 4-byte aligned (after its u32 size) */
+	if (size >= sizeof(e)) {
+		memcpy(&e, data, sizeof(e));
+		on_event(&e);
+	}
 }
 
 static int on_ring(void *ctx, void *data, size_t size)
