@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+// SPDX-License-Identifier: GPL-2.0
 /* examples/systp/sigsnoop.bpf.c: sigsnoop-like: kill, tkill and tgkill of
  * the processes named targ_comm, with their results, to a ring buffer. */
 #include "vmlinux.h"

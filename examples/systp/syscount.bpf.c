@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+// SPDX-License-Identifier: GPL-2.0
 /* examples/systp/syscount.bpf.c: syscount-like: raw_syscalls enter/exit,
  * calls and failures per syscall number of the processes named targ_comm,
  * paired by thread id so a call counts once it returns. */
