@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent/agent.c: the agent's core: a runtime over the segment, the set of
  * probes this process runs, and the thread that keeps that set in line with
  * the segment.

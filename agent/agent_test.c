@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent/agent_test.c: the agent core in-process against a private segment:
  * programs, perf events and links are created through the public shm API
  * (what the syscall server does for a loader), the watcher thread follows

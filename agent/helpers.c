@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent/helpers.c: the helpers that need the probe a program runs under,
  * the HELPER_EXT rows of helpers/helpers.def, registered on the agent's
  * runtime with bpftime_runtime__set_helper():

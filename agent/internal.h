@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent/internal.h: what the agent's files share.  Internal to agent/.
  *
  * The agent is split so that tests can drive it in-process: agent.c is the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent/main.c: libbpftime-agent.so's entry points.
  *
  * Preloaded by `bpftime start` (or dlopen'ed into a running process by

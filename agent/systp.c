@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent/systp.c: syscall tracepoint programs (syscalls/sys_{enter,exit}_NAME,
  * raw_syscalls/sys_{enter,exit}) in the traced process.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/ctx.c: the thread's "current probe" record and the accessors the
  * agent's helpers use: bpf_get_func_ip (173), bpf_get_attach_cookie (174),
  * bpf_override_return (58), bpf_get_func_arg/ret/arg_cnt (183-185),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/hook_test.c: the inline hook engine on real code: C targets in their
  * own compilation unit, hand-written asm targets, and a shared library. */
 #define _GNU_SOURCE

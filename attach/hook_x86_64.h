@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/hook_x86_64.h: what the files of the x86-64 hook engine share
  * (site.c, stub.c, reloc.c, patch.c): limits, the byte emitter and the
  * functions one file provides to another.  Internal to attach/. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/internal.h: what the hook engine (site.c, stub.c, reloc.c, patch.c),
  * uprobe.c (probe lists, dispatch, shadow stack) and ctx.c (the thread's
  * current-probe record) share.  Not installed.

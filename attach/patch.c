@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/patch.c: writing live code safely: page protections from
  * /proc/self/maps, serializing the other cores after a write (membarrier
  * SYNC_CORE or a TLB-flush fallback), moving threads whose pc is inside the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/reloc.c: relocation of the instructions a patch displaces into
  * the stub (Zydis decodes; rip-relative operands and branches are rewritten
  * or materialized), and the scan of a function for jumps into them. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/resolve.c: from a perf-event uprobe target (module path + offset in
  * the ELF file) to an address in this process, and ELF symbol lookups for
  * tests and tools.

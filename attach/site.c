@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/site.c: inline code patching on x86-64: the sites (patched
  * addresses) and their life (get, patch, unpatch).  The engine is four
  * files: site.c (sites), stub.c (stubs and the uretprobe return

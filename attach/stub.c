@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/stub.c: the per-site stubs (built in a page of their own within
  * +-2 GiB of the site) and the global uretprobe return trampoline; see
  * site.c for what a stub does. */

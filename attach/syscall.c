@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/syscall.c: every syscall of the process, in userspace, through
  * Syscall User Dispatch (prctl PR_SET_SYSCALL_USER_DISPATCH, Linux 5.11).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/syscall_test.c: the syscall hook (Syscall User Dispatch) on real
  * code: a hand-written asm syscall that checks every register and the red
  * zone, libc wrappers, a dlopen'ed library, JIT-ed code, threads created

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/syscall_testlib.c: a library the syscall hook test dlopens after
  * the hook started; its syscall is an inline instruction of its own. */
 __attribute__((visibility("default"), noinline)) long syscall_testlib_getppid(void);

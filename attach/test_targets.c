@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/test_targets.c: C functions the attach tests probe (see the header). */
 #include "test_targets.h"
 

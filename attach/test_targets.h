@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/test_targets.h: functions the attach tests probe.  They live in
  * their own compilation units (test_targets.c, test_targets_asm.S) so calls
  * to them are real calls that the compiler cannot fold or inline. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/test_targets_asm.S: hand-written probe targets whose first bytes
  * the relocation tests depend on (RIP-relative operands, branches, functions
  * too short for a jmp, endbr64, live flags and red zone inside a function). */

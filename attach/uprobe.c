@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attach/uprobe.c: probes on sites: attach/detach, the immutable probe lists
  * the stubs read, the entry and return dispatchers, and the per-thread shadow
  * stack behind uretprobes.

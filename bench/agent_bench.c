@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/agent_bench.c: the full uprobe path, in ns per call: a function with
  * an empty eBPF program attached the way a user gets it: programs, perf
  * events and links in a shared-memory segment (what `bpftime load` leaves),

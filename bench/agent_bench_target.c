@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/agent_bench_target.c: the functions agent_bench probes, in their own
  * compilation unit so every call is a real call. */
 long agent_bench_target(long x);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/hook_bench.c: what an inline probe adds to a call, in ns.
  *
  * The probed function is hook_bench_target (bench/hook_bench_target.c, its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/hook_bench_target.c: the functions hook_bench probes, in their own
  * compilation unit so every call is a real call. */
 long hook_bench_target(long x);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/jit_compile.c: how long the x86-64 JIT takes to compile.
  *
  * Builds a deterministic 1,000-instruction program of the kind clang emits

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/llvm_bench.c: the LLVM back end against native code.  Each body of
  * bench/progs/ (C written to compile both for BPF and natively) runs, on the
  * same input, in the same run, as:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/llvm_native.c: the benchmark bodies of bench/progs/ compiled as
  * plain native C (gcc -O2), the reference llvm_bench measures the LLVM JIT
  * and AOT code against.  The .bpf.c files are included unchanged; only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/map_bench.c: map operation costs.
  *
  *  control plane: our C API (bpftime_map_lookup_elem/update/delete, by fd)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/map_prog_bench.c: what map operations cost inside a program, on our
  * JIT (maps in the shared-memory segment, helpers from helpers/) and in the
  * kernel (the same instructions as an XDP program run by BPF_PROG_TEST_RUN

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/systp_bench.c: what a syscall tracepoint costs, in ns per getppid():
  * empty eBPF programs attached the way a user gets them (programs, perf
  * events and links in a segment, libbpftime-agent.so in the process, here

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/vm_bench.c: runs the eBPF benchmark programs (bench/progs/NAME.bpf.o)
  * through every engine of our VM that compiles them (interpreter, jit, and
  * llvm and aot when libbpftime-llvm.so is built) and, when the kernel's

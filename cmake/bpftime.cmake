@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Helpers shared by the directories' CMakeLists.
 
 # bpftime_add_test(NAME SOURCES a.c b.c LIBS lib1 lib2 [ARGS ...] [TIMEOUT s])

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake/install.cmake: what `cmake --install` puts where (GNUInstallDirs), and
 # the shared library that embeds the VM.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake/options.cmake: resolves BPFTIME_BUILD_TESTS/BENCH/EXAMPLES (ON, OFF,
 # AUTO) into BPFTIME_TESTS_ON/BENCH_ON/EXAMPLES_ON.  ON fails the configure
 # when what the part needs is missing; AUTO says what it leaves out.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/compiler.h: small project-wide macros. */
 #ifndef BPFTIME_COMMON_COMPILER_H
 #define BPFTIME_COMMON_COMPILER_H

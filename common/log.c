@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/log.c: the one log sink.  The level comes from SPDLOG_LEVEL (bpftime's
  * variable, spdlog's level names) read once; the printer preserves errno so
  * callers can log between a failure and its return.
@@ -7,8 +8,9 @@
  * writes to ~/.bpftime/runtime.log by default, as the original bpftime does,
  * so that the traced program's stdout and stderr stay its own.
  * BPFTIME_LOG_OUTPUT=console sends them to stderr, BPFTIME_LOG_OUTPUT=PATH to
- * that file.  A file that cannot be opened falls back to stderr after one
- * line saying so.
+ * that file.  A file named there that cannot be opened falls back to stderr
+ * after one line saying so; without a home directory (or one that cannot
+ * take ~/.bpftime) the default is stderr.
  *
  * What a line looks like.  Inside other programs, and whenever the output is
  * a file, every line carries time, level, pid and component, as spdlog's

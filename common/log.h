@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/log.h: internal logging macros over the bpftime_set_print() sink. */
 #ifndef BPFTIME_COMMON_LOG_H
 #define BPFTIME_COMMON_LOG_H

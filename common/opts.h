@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/opts.h: the one check of options structs (bpftime/common.h), used
  * by every call that takes one.
  *

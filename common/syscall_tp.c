@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/syscall_tp.c: the syscall tracepoint catalogue: lookups, our own
  * ids for a machine without tracefs, and the "format" files, laid out byte
  * for byte as the kernel's tracefs writes them (syscall_tp_test compares

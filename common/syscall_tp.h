@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/syscall_tp.h: the x86-64 syscall tracepoint catalogue
  * (syscall_tp.def): event names, numbers, argument declarations, and the
  * tracefs files made from them (format, id).  Internal to the tree: the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/syscall_tp_test.c: the catalogue against the running kernel.
  * With root and a tracefs we can mount in a private mount namespace, every
  * syscalls/ and raw_syscalls/ event of the kernel must be in the catalogue

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # examples/example.cmake: builds one libbpf example: NAME.bpf.c with clang for
 # the BPF target, its skeleton with `bpftool gen skeleton`, and the loader
 # linked with the system libbpf.  Included by each example's CMakeLists.txt.

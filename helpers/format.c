@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers/format.c: the printf engine of bpf_trace_printk, bpf_trace_vprintk
  * and bpf_snprintf, with the kernel's rules (bpf_bprintf_prepare):
  *

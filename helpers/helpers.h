@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers/helpers.h: what the runtime layer needs of helpers/ beyond the
  * public bpftime/runtime.h. */
 #ifndef BPFTIME_HELPERS_HELPERS_H

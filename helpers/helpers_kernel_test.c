@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers/helpers_kernel_test.c: our helpers against the kernel's own, on
  * the same program: bpf_snprintf with a table of formats (the printf engine
  * shared by trace_printk and trace_vprintk) and bpf_strncmp.  Each case is one XDP program run once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers/helpers_test.c: the helpers against the kernel's documented
  * semantics, and the runtime glue (programs stored in a private segment,
  * built into VMs, lddw resolution, tail calls, engines).

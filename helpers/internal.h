@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers/internal.h: declarations shared by the helper families and the
  * helper table.  Internal to helpers/.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers/maps.c: the map helpers (lookup/update/delete, push/pop/peek,
  * lookup_percpu_elem, for_each_map_elem) and bpf_loop, the two helpers that
  * call back into the program.

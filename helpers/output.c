@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers/output.c: what programs send out: bpf_trace_printk and
  * bpf_trace_vprintk (to the trace ring in the segment, never the host's
  * stdout), bpf_snprintf, bpf_strncmp, bpf_perf_event_output and the ring

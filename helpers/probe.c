@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers/probe.c: reading and writing this process's memory from a program
  * without ever faulting: bpf_probe_read{,_user,_kernel}{,_str} and
  * bpf_probe_write_user.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers/stack.c: bpf_get_stackid and bpf_get_stack.
  *
  * Userspace has only user stacks.  When the embedder set the thread's

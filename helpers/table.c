@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers/table.c: the helper table of helpers.def: the ids pinned once,
  * every implemented helper registered on a VM, and the kernel's names. */
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers/task.c: time and the current task: ktime_get_ns (CLOCK_MONOTONIC),
  * ktime_get_boot_ns (CLOCK_BOOTTIME), ktime_get_coarse_ns
  * (CLOCK_MONOTONIC_COARSE), get_prandom_u32, get_smp_processor_id,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/array.c: ARRAY (incl. BPF_F_MMAPABLE), PERCPU_ARRAY and the fd
  * arrays: PROG_ARRAY, PERF_EVENT_ARRAY, ARRAY_OF_MAPS; plus
  * bpf_perf_event_output into a perf event's ring.

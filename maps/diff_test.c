@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/diff_test.c: differential tests against the kernel's own maps.  The
  * same random operation sequences run on a kernel map (libbpf's bpf_map_*
  * wrappers of bpf(2)) and on ours; return codes and returned bytes must

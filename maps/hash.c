@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/hash.c: HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH, HASH_OF_MAPS.
  *
  * Layout (one struct htab in priv, all arrays in the arena):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/hash_race_test.c: replays, deterministically, the race the nulls
  * markers of hash chains exist for.  Built against a test variant of maps/
  * (MAP_TEST_HOOKS) whose lock-free search calls a hook between comparing an

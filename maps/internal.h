@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/internal.h: the map ops table and the per-process map handle.
  *
  * A map is a struct map_record in the segment plus its storage

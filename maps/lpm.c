@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/lpm.c: LPM_TRIE, as a hash table of exact prefixes plus a count of
  * entries per prefix length.  A lookup probes the lengths that have entries,
  * longest first, with the key's data masked to that length: O(number of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/map.c: map creation, the control-plane entry points (the checks the
  * kernel's bpf(2) layer makes before the map type sees a call), the
  * per-process handle cache and the in-program entry points.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/map_fault_test.c: the fault twin of map creation.  For every map
  * type, the arena is filled so that only N bytes are left, for N growing
  * from 0 until creation succeeds: each step makes creation fail at a later

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/map_test.c: every map type against the kernel's documented
  * semantics (bpf(2), Documentation/bpf/map_*.rst): flags, errnos,
  * iteration, per-CPU layout, the in-program view, mmap'able memory, ring

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/mp_test.c: 4 processes x 2 threads update one shared hash map and
  * one shared array map (control-plane and in-program paths, plus a churn of
  * updates/deletes on shared "scratch" keys so that bucket locks and the free

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/queue.c: QUEUE (FIFO) and STACK (LIFO) over one ring of
  * max_entries + 1 value slots under a robust lock, and BLOOM_FILTER (a bit
  * set with nr_hash_funcs independent hashes of the value, lock-free). */

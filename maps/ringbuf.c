@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/ringbuf.c: RINGBUF with the kernel's layout and record format, so
  * libbpf's ring_buffer consumer works on a mapping of it unchanged.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/stack_trace.c: STACK_TRACE.  Buckets (a power of two >= max_entries)
  * of {nr, hash, ips[value_size / 8]}; the stack id is the hash of the ips
  * masked to the bucket count, as in the kernel.  One robust lock: stores are

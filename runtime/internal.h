@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* runtime/internal.h: the runtime object, shared by runtime.c (the cache
  * of built VMs, engines, tail calls) and lddw.c (pseudo sources).
  * Internal to runtime/. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* runtime/lddw.c: lddw resolution for the programs a runtime builds: the
  * pseudo sources of the loader (map fd or fd_array index) become this
  * process's map handle, or the address of a byte of an array's value. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* runtime/object.c: reads the programs of a clang-built eBPF ELF
  * object and links them for our VM without the kernel: libbpf parses the
  * object (programs, maps in its order), libelf gives the relocations, which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* runtime/object.h: the programs of a clang-built eBPF ELF object,
  * relocated for our VM without the kernel. */
 #ifndef BPFTIME_RUNTIME_OBJECT_H

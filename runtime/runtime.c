@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* runtime/runtime.c: the glue between the segment and the VM: builds the
  * VM of a stored program (instructions from the segment, lddw pseudo
  * sources resolved to this process's map handles and value addresses,

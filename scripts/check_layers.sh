@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check_layers.sh: the tree's structural rules, checked before any build.
 #  - a directory's internal.h is included only from that directory (and its
 #    subdirectories); a header meant for another layer has its own name;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's demo command: installs what is missing, builds into build/, and
 # runs a real eBPF uprobe in userspace, end to end:
 #   bpftime load  examples/malloc/malloc   an unmodified libbpf loader; its bpf()

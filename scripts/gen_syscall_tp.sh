@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # scripts/gen_syscall_tp.sh: regenerates common/syscall_tp.def, the x86-64
 # syscall tracepoint catalogue the syscall server serves when the machine
 # has no tracefs (and the agent's syscall numbers for every event name).

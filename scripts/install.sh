@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The one-command user install: builds bpftime without its tests, benchmarks
 # and examples (no cmocka, no clang needed) and installs it, by default into
 # ~/.bpftime as the original bpftime does:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # scripts/rename-issue15.sed: the mechanical renames of the restructuring (issue 15).
 # Workflow for a branch that predates it: on your branch (before rebasing), run
 #   git ls-files "*.c" "*.h" "*.md" | xargs sed -i -E -f <this file>; commit; then git rebase main.

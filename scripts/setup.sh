@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages bpftime needs to build, test and run its
 # demo (--runtime: to build and install it only).  Idempotent and non-interactive; uses sudo when not root.
 set -euo pipefail

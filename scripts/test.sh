@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's test command: installs what is missing, builds, runs every test.
 # Two build kinds, as CI runs them: gcc -O2 -Werror, and clang with ASan+UBSan.
 # BPFTIME_TEST_KINDS="gcc" (or "asan") runs just one.
@@ -7,6 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # structural rules first: they need no build
 scripts/check_layers.sh
+scripts/spdx.sh --check # every source file names its licence
 
 kinds=${BPFTIME_TEST_KINDS:-gcc asan}
 # every optional part, required: a missing cmocka or clang fails here

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/alloc.c: the arena allocator.  First fit over one doubly linked free
  * list, boundary tags (size in a header and a footer) so that a freed block
  * merges with free neighbours at once.  Offsets only: the arena is mapped at

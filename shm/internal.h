@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/internal.h: shm/'s own declarations beyond store.h (which the layers
  * above use).  Internal to shm/. */
 #ifndef BPFTIME_SHM_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/layout.h: the bytes of the shared-memory segment: the header, the
  * allocator, the handler table, pins, the trace ring and the records of the
  * kinds shm/ owns (programs, perf events, links, BTF).  Other kinds' records

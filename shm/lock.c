@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/lock.c: process-shared robust mutexes.  A process killed while holding
  * one does not wedge the others: the next locker gets EOWNERDEAD, marks the
  * mutex consistent and carries on.  The structures these locks protect are

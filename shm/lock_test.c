@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/lock_test.c: the robust locks of shm/lock.c.  Their uncontended path
  * links mutexes into glibc's per-thread robust list itself, so these tests
  * check what the kernel sees when a holder dies: every mutex it held (taken

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/objects.c: the kinds of objects shm/ stores itself: programs (with
  * their instructions, AOT objects, BTF func/line info and the maps they
  * hold), perf events (with their perf rings), links and BTF blobs. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/pin.c: pinned paths (OBJ_PIN / OBJ_GET): a path names an object and
  * holds a reference to it. */
 #include <errno.h>

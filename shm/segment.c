@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/segment.c: creating, opening, checking and removing the segment; the
  * epoch and data futex words; the trace ring.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/shm_fault_test.c: the fault twin of object creation (programs, perf
  * events, links, BTF, pins, perf rings): with the arena filled so that only
  * N bytes are left, for N growing from 0 until creation succeeds, every

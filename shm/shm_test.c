@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/shm_test.c: the segment (create/open/checks/remove), the allocator,
  * the handler table, pins, owners, robust locks and the trace ring. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/store.h: the segment as a typed object store, as the layers above
  * shm/ see it (maps/ keeps its records and storage in the same arena): the
  * process-local view of the segment, offsets, the robust locks, the arena

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/table.c: the handler table and the life of the objects it refers to:
  * records, references, slots, ids, owners and the grace period of the
  * kinds registered by other layers (store.h).  The records shm/ knows

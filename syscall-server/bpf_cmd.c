@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syscall-server/bpf_cmd.c: bpf(2) answered from the shared memory.
  *
  * srv_bpf() copies the attribute union like the kernel does (a larger union

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syscall-server/epoll.c: epoll for ring buffer maps and perf events.
  *
  * libbpf's ring_buffer__poll and perf_buffer__poll add the map or perf event

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syscall-server/internal.h: the fake kernel preloaded into libbpf loaders
  * (libbpftime-syscall-server.so).
  *

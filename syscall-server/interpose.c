@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syscall-server/interpose.c: the libc entry points the loader's libbpf
  * reaches.  Each one checks whether the call concerns us (a bpf or
  * perf_event_open syscall, an fd we handed out, a sysfs file we serve, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syscall-server/perf.c: perf_event_open, the perf ioctls and mmap of our fds.
  *
  * perf_event_open records a perf-event handler, never calling the kernel:

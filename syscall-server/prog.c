@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syscall-server/prog.c: BPF_PROG_LOAD and BPF_PROG_TEST_RUN.
  *
  * PROG_LOAD checks the attributes as the kernel does, then runs our verifier

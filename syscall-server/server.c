@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syscall-server/server.c: the server's process state.
  *
  * The constructor opens (or creates) the segment, reclaims the objects of

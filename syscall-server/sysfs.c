@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syscall-server/sysfs.c: the sysfs files libbpf reads before it calls
  * perf_event_open, served from memory so the answers match what perf.c
  * accepts:

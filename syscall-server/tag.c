@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syscall-server/tag.c: the program tag the kernel reports (bpf_prog_info.tag,
  * what `bpftool prog show` prints): the first 8 bytes of the SHA-256 of the
  * instructions, with the imm fields of map-loading lddws zeroed so the tag

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syscall-server/tracefs.c: the syscall tracepoints of tracefs, for a
  * machine (or mount namespace) without one, and what a tracepoint id means.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/cli_test.c: the command line of every tool, as users and scripts
  * meet it: --help of every subcommand (exit 0, on stdout), --version, long
  * options written --opt=value, and the exit statuses: 0 success, 1 failure,

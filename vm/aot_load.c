@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/aot_load.c: loads an AOT object (a relocatable x86-64 ELF file made by
  * the LLVM back end or any compiler following DESIGN.md section 3) into
  * the running process, so BPFTIME_ENGINE_AOT runs without LLVM.

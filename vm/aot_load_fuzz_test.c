@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/aot_load_fuzz_test.c: the AOT object loader (aot_load.c) against
  * malformed objects.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/api_misuse_test.c: the public VM API (include/bpftime/vm.h) called
  * wrongly: NULL objects and pointers, zero and absurd sizes, calls out of
  * order, unknown engines and helper ids, options structs of odd sizes, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/disasm.c: the disassembler, in the words of `bpftool prog dump xlated`
  * (the kernel's kernel/bpf/disasm.c conventions).
  *

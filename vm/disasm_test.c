@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/disasm_test.c: the disassembler's lines, pinned in bpftool's words. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/insn.c: the opcode descriptor table, built once from insn.def.  The
  * verifier and the disassembler read it; every other consumer re-includes
  * insn.def with its own INSN(). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/insn.h: instruction encoding constants and the opcode enum built from
  * insn.def.  Internal to vm/ and its tests (the encoding
  * constants); the public view is include/bpftime/insn.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/internal.h: the VM object and the contract between vm.c (load, run),
  * the verifier and the back ends.  Internal to vm/.
  *

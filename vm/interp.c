@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/interp.c: the interpreter.
  *
  * At load, vm_interp_prepare() turns the resolved program into a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/interp_test.c: the interpreter's semantics beyond the conformance
  * vectors: division by a register zero, INT_MIN / -1, shift masking, v4
  * instructions, atomics, helper dispatch, bpf-to-bpf calls with their own

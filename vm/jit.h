@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/jit.h: the x86-64 JIT's entry points on a loaded VM, for vm/ and for
  * bench/jit_compile (which times them without the rest of a compile). */
 #ifndef BPFTIME_VM_JIT_H

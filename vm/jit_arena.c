@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/jit_arena.c: the memory JIT code lives in (see jit_arena.h).
  *
  * Mapping fresh pages for every program made the kernel a third of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/jit_arena.h: the process-wide arena that holds JIT code (jit_arena.c).
  *
  * A piece is a page-aligned run of whole pages.  It is handed out RW (and

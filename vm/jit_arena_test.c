@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/jit_arena_test.c: the JIT's code arena (vm/jit_arena.c) under use.
  *
  * Many programs compiled and alive at once (no two pieces overlap, each

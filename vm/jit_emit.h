@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/jit_emit.h: x86-64 instruction encoders for jit_x86_64.c.
  *
  * Every encoder appends to a struct jit_out without bounds checks: the caller

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/jit_test.c: the x86-64 JIT's tricky cases.
  *
  * Every program runs on the interpreter and on the JIT; both must agree on

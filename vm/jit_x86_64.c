@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/jit_x86_64.c: the x86-64 JIT.
  *
  * Input: the resolved program (vm->insns, see vm/internal.h).  Output:

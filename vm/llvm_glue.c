@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/llvm_glue.c: finds and dlopens the LLVM back end (libbpftime-llvm.so)
  * the first time a program asks for it, so that bpftime_vm, and with it the
  * agent and the syscall server, never link LLVM.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/llvm_test.c: the LLVM back end (engine llvm) and AOT objects (engine
  * aot, compiled by LLVM and loaded by vm/aot_load.c).  Every program runs on
  * the interpreter too and the engines must agree with it and with the

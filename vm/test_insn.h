@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/test_insn.h: instruction-building macros for tests, named after the
  * kernel's (include/linux/filter.h) so eBPF engineers read them at sight.
  * Each expands to one struct bpftime_insn initializer (lddw to two), for use

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/verify.c: the structural verifier, run on every load.
  *
  * It checks what can be checked without tracking register values, so that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/verify_test.c: the structural verifier.  Each rejected program pins its
  * exact message (they are part of the interface: conformance "-- error"
  * cases and users' scripts read them); the accepted ones guard against a

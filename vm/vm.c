@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/vm.c: the VM object: creation, helper registration, load (verify,
  * resolve lddw pseudo sources, bind helpers), engine selection and the run
  * entry with its tail-call loop.  The engines live in interp.c,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/progs/bench.h: the two entry points every benchmark program has.
  *
  * A benchmark body is a `static __always_inline __u32 NAME(__u8 *data,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* crc32: CRC-32 (IEEE, reflected, as zlib) over the first 1024 input bytes
  * with a 16-entry nibble table built on the stack: shifts, xors and a
  * variable-offset stack load per nibble.  (The bit-at-a-time form makes the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hash64: a 64-bit multiply/rotate hash (murmur-style mixing) over 2048
  * input bytes read 8 at a time.  Compute-bound on 64-bit multiplies. */
 #include "bench.h"

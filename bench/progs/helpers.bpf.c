@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers: helper-call-heavy code: each of 64 iterations calls
  * bpf_ktime_get_ns, bpf_get_prandom_u32 and bpf_get_smp_processor_id, then
  * does a little work on the input.  The result does not depend on the

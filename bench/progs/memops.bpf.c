@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* memops: memory-heavy passes over a 2048-byte buffer.  The first half is
  * input and is never written; the second half is scratch, rebuilt from the
  * input on every run, so repeated runs give the same result:

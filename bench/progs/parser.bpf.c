@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* parser: a branch-heavy tokenizer (a small state machine) over 1024 bytes
  * of "key=value, 123 ..." text.  It counts words, numbers, keys and
  * punctuation, sums the numbers and folds the counts into the result. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* primes: counts the primes below 2 + 1500 by trial division.  Compute-bound
  * on 32-bit division with short inner loops of varying trip count.  The
  * range is fixed: with an input-dependent range the kernel's verifier sees

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/aot/aot_example.bpf.c: two small eBPF programs compiled ahead of
  * time by bpftime-aot into native objects.
  *

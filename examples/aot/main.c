@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/aot/main.c: a plain C program linked with AOT objects made by
  * bpftime-aot; it runs them without bpftime at all.  It defines what the
  * objects leave undefined (DESIGN.md section 3):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # `bpftime-aot run OBJ MEM` must print what the C reference computes on MEM,
 # and refuse a missing object with a clear message.
 execute_process(COMMAND ${AOT} run ${OBJ} ${MEM} OUTPUT_VARIABLE got RESULT_VARIABLE rc)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/error_inject/attach_override.h: how the original bpftime's
  * loaders attach a uprobe override (error injection, function replacement):
  * a perf event of bpftime's type 1008 on BINARY at the function's file

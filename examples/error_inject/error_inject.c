@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/error_inject/error_inject.c: error injection and function
  * replacement with bpftime's uprobe override, attached as the original
  * bpftime's loaders do it (attach_override.h: perf event type 1008 and

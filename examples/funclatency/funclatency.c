@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/funclatency/funclatency.c: times FUNC in BINARY (entry uprobe +
  * uretprobe) and prints the latency histogram every interval, with the total
  * number of calls timed.

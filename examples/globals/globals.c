@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/globals/globals.c: sets target_pid in .rodata before loading and
  * step in .data afterwards (through the skeleton's mmap of the map), attaches
  * to FUNC in BINARY and prints the counters the program keeps in .bss.

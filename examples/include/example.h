@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/include/example.h: what every example loader shares: the common
  * options, signal handling and libbpf's print callback.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/malloc/malloc.c: loads malloc.bpf.o, attaches its uprobe to libc's
  * malloc (in every process, or in -p PID) and prints the per-pid call counts
  * every interval.

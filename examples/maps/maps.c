@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/maps/maps.c: loads maps.bpf.o (one map of every type), checks each
  * map's control-plane behaviour from the loader (prints "map NAME: ok" or
  * what went wrong; the exit code counts the failures), then attaches the

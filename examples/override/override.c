@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/override/override.c: makes FUNC in BINARY return VALUE without
  * running (error injection), and prints how many calls it overrode.
  *

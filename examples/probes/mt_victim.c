@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/probes/mt_victim.c: THREADS threads each call exe_func (in this
  * executable) and lib_func (in libprobes_lib.so) CALLS times, then it prints
  * the totals, so a test can compare them with what the probes counted.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/probes/probes.c: attaches two uprobes and a uretprobe to exe_func
  * in BINARY and a uprobe to lib_func in LIBRARY, and prints the counts every
  * interval.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/probes/probes_lib.c: libprobes_lib.so, the shared library whose
  * function the probes example traces. */
 int lib_func(int x);

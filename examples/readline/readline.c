@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/readline/readline.c: prints every line readline() returns in
  * BINARY (default /bin/bash), with the time, pid and command name.
  *

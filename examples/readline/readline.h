@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/readline/readline.h: the record the program sends per line. */
 #ifndef EXAMPLE_READLINE_H
 #define EXAMPLE_READLINE_H

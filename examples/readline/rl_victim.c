@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/readline/rl_victim.c: a tiny shell-like loop with its own
  * readline(), so the readline example has a target where bash is absent.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/systp/errinject.bpf.c: error injection on write(2): every second
  * write of a process named targ_comm to fd targ_fd fails with -EIO without
  * being made (bpf_override_return from sys_enter_write: bpftime runs it; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/systp/errinject.c: loader for errinject.bpf.o.
  *
  *   errinject [-n COUNT] [-i MS] [-v] COMM FD

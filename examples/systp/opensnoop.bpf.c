@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/systp/opensnoop.bpf.c: opensnoop-like: openat entry and exit
  * paired through a hash map keyed by thread id, filters as const volatile
  * (set by the loader before load), events to a perf buffer or a ring

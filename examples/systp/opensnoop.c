@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/systp/opensnoop.c: opensnoop-like loader for opensnoop.bpf.o.
  *
  *   opensnoop [-v] perf|ringbuf COMM [END_PATH [failed]]

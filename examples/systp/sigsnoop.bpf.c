@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/systp/sigsnoop.bpf.c: sigsnoop-like: kill, tkill and tgkill of
  * the processes named targ_comm, with their results, to a ring buffer. */
 #include "vmlinux.h"

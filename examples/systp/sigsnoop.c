@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/systp/sigsnoop.c: sigsnoop-like loader for sigsnoop.bpf.o.
  *
  *   sigsnoop [-v] COMM [END_SIG]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/systp/syscount.bpf.c: syscount-like: raw_syscalls enter/exit,
  * calls and failures per syscall number of the processes named targ_comm,
  * paired by thread id so a call counts once it returns. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/systp/syscount.c: syscount-like loader for syscount.bpf.o.
  *
  *   syscount [-v] COMM

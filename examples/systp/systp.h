@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/systp/systp.h: what the syscall tracepoint examples' BPF side
  * and loaders share. */
 #ifndef SYSTP_EXAMPLE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/systp/systp_victim.c: a deterministic victim for the syscall
  * tracepoint examples (its name, "systp_victim", is what they filter on).
  *

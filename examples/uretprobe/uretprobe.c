@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/uretprobe/uretprobe.c: attaches a uretprobe to FUNC in BINARY
  * (default target_func, as in examples/victim) and prints every return value
  * the program sends through its ring buffer.

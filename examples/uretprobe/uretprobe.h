@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/uretprobe/uretprobe.h: the ring buffer record, shared by the
  * program and its loader. */
 #ifndef URETPROBE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/victim/victim.c: a process for the examples to trace.
  *
  *   victim [COUNT [INTERVAL_MS]]

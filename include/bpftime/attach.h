@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bpftime/attach.h: inline uprobes, uretprobes and override probes on x86-64
  * inside the current process, the "current probe" context helpers read, and
  * the resolvers that turn a perf-event style (module, file offset) target into

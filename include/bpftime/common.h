@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bpftime/common.h: what every public header shares: the export marker and
  * the options-struct convention.  Public; compiles alone as C and C++.
  *

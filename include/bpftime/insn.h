@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bpftime/insn.h: the eBPF instruction as callers of the VM see it: the
  * slot layout, the lddw pseudo sources a resolver (bpftime_lddw_fn) is asked
  * about, and the call kinds.  Public API; compiles alone as C and C++.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bpftime/log.h: the one print callback every message goes through. */
 #ifndef BPFTIME_LOG_H
 #define BPFTIME_LOG_H

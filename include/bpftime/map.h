@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bpftime/map.h: eBPF maps living in the shared-memory segment.  Public API;
  * compiles alone as C and C++.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bpftime/runtime.h: the glue between the shared-memory segment and the VM.
  * Public API; compiles alone as C and C++.
  *

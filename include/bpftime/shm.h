@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bpftime/shm.h: the shared-memory segment that loaders, agents and tools
  * share, and its handler table.  Public API; compiles alone as C and C++.
  *

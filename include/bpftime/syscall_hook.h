@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bpftime/syscall_hook.h: every system call of this process, seen in
  * userspace (x86-64 Linux >= 5.11, Syscall User Dispatch).  Public API;
  * compiles alone as C and C++.

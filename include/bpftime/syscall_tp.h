@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bpftime/syscall_tp.h: the contexts of syscall tracepoint programs
  * (SEC("tracepoint/syscalls/sys_{enter,exit}_NAME") and
  * SEC("tracepoint/raw_syscalls/sys_{enter,exit}")), byte for byte the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bpftime/vm.h: the eBPF virtual machine: load, verify, compile and run one
  * program.  Public API; compiles alone as C and C++.
  *

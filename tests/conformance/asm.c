@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/conformance/asm.c: the .data test-file reader and the assembler for
  * the bpf_conformance text syntax.  The encodings are written here from
  * FORMAT.md and RFC 9669, independently of vm/insn.def, so that the

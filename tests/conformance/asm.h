@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/conformance/asm.h: reader of bpf_conformance ".data" test files and
  * assembler for their text syntax (../shared/conformance/FORMAT.md §1-§3).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/conformance/asm_test.c: unit tests of the .data reader and the
  * assembler.  Encodings are checked against words worked out by hand from
  * RFC 9669 (written as the 64-bit little-endian slot, the "-- raw" notation),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/conformance/conformance_test.c: runs every bpf_conformance .data file
  * in-process on one engine and reports each file and a total.
  *

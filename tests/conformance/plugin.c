@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/conformance/plugin.c: bpftime-conformance-plugin, a plugin for the
  * upstream bpf_conformance runner (FORMAT.md §4.2-4.3):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/conformance/plugin_test.c: drives bpftime-conformance-plugin as a
  * separate process, exactly as the upstream bpf_conformance runner does
  * (FORMAT.md §4.2-4.3): memory as argv[1] in "xx  " form when the test has

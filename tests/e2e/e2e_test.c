@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/e2e/e2e_test.c: the example loaders and syscall_checks run for real
  * under `bpftime load`, inside seccomp_guard (the kernel's bpf() and
  * perf_event_open() fail with EPERM), and the test inspects what they left

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/e2e/proc.c: see proc.h. */
 #define _GNU_SOURCE
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/e2e/proc.h: the child processes an end-to-end test starts.  Every
  * process started with spawn() is remembered until the test reaps it, so the
  * cmocka teardown (kill_live()) can kill what a failed assertion left: its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/e2e/seccomp_guard.c: runs a command in which the kernel's bpf() and
  * perf_event_open() fail with EPERM (a seccomp filter, inherited across
  * fork and exec), so an end-to-end test proves that nothing it checks came

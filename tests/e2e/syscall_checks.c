@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/e2e/syscall_checks.c: a loader that drives bpf(2) and
  * perf_event_open(2) through libbpf's low-level API and checks the answers:
  * verifier rejection with its log, oversize maps, unsupported commands,

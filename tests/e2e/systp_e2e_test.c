@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/e2e/systp_e2e_test.c: syscall tracepoints end to end.  The loaders
  * of examples/systp (opensnoop-like with a perf buffer and with a ring
  * buffer, syscount-like on raw_syscalls, sigsnoop-like, error injection on

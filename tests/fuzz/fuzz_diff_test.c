@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_diff_test.c: differential random testing of the engines.
  *
  * Generates programs with progen (seeds start .. start + count - 1), runs

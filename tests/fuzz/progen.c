@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/progen.c: the random program generator (see progen.h). */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/progen.h: random VALID eBPF programs for differential testing
  * of the engines (interpreter, x86-64 JIT, LLVM, ...).
  *

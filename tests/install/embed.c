@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/install/embed.c: a program that embeds the bpftime VM, built
  * against an installed bpftime with `pkg-config --cflags --libs bpftime`
  * (tests/install/install_test.c does that).  It loads a four-instruction

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/install/install_test.c: bpftime as users get it.  Installs the build
  * into a temporary prefix with `cmake --install`, checks the layout
  * (GNUInstallDirs: bin/, the libdir, include/bpftime/, pkgconfig/, cmake/),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftime-aot/aot_cli_test.c: `bpftime-aot compile` and `load`
  * against a real shared-memory segment of its own: the stored object runs
  * as the program does on the interpreter, and wrong input gets a clear

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftime-aot/main.c: the bpftime-aot command line.
  *
  *   bpftime-aot build EBPF_ELF [-o DIR] [-e]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftime/attach.c: `bpftime attach PID` and `bpftime detach [PID]`:
  * bring the agent into a running process (x86-64, glibc), without Frida, and
  * take its hooks out again.  ptrace stops one of the process's threads and
@@ -499,6 +500,8 @@ static const char *shm_name(void)
 	return n && *n ? n : "bpftime_maps_shm";
 }
 
+static bool agent_in(pid_t pid, char *path, size_t len);
+
 static int parse_pid_quiet(const char *s, pid_t *pid)
 {
 	char *end;
@@ -545,15 +548,18 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 	}
 	if (parse_pid("attach", argv[i], &pid))
 		return CLI_USAGE;
-	if (cli->syscalls)
-		fprintf(stderr, "bpftime attach: syscall tracepoints (-s) are not supported yet; "
-				"uprobes only\n");
+	/* -s is accepted for bpftime's sake: the agent traces syscalls whenever
+	 * the segment holds a syscall tracepoint for the process
+	 * (docs/syscall-tracepoints.md) */
 	if (cli_find_lib(cli, "libbpftime-agent.so", BPFTIME_BUILD_AGENT, agent, sizeof(agent)))
 		return CLI_FAIL;
 	if (!realpath(agent, real)) {
 		fprintf(stderr, "bpftime attach: %s: %s\n", agent, strerror(errno));
 		return CLI_FAIL;
 	}
+	/* an agent there already (`bpftime start`, an earlier attach) is the one
+	 * to talk to: a second copy from another path would hook everything twice */
+	agent_in(pid, real, sizeof(real));
 	/* the attacher's settings, not the target's environment */
 	level = cli->level ? cli->level : getenv("SPDLOG_LEVEL");
 	log = cli->log_output ? cli->log_output : getenv("BPFTIME_LOG_OUTPUT");

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftime/cli.h: the subcommands of `bpftime` and what they share. */
 #ifndef BPFTIME_CLI_H
 #define BPFTIME_CLI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftime/load.c: `bpftime load`: runs a libbpf loader with the syscall
  * server preloaded.
  *

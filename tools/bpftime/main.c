@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftime/main.c: `bpftime [OPTIONS] SUBCOMMAND [OPTIONS] ...`, the
  * original bpftime's command line: load, start, attach, detach.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftime/start.c: `bpftime start`: runs a program with the agent
  * (libbpftime-agent.so) preloaded, so the uprobes in the shared memory run
  * inside it.
@@ -13,17 +14,47 @@
  * from LD_PRELOAD, so the program's own children are not traced.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <bpftime/log.h>
+#include <bpftime/shm.h>
 #include "cli.h"
 
 #ifndef BPFTIME_BUILD_AGENT
 #define BPFTIME_BUILD_AGENT NULL
 #endif
+
+/* The agent's own warnings go to its log file by default, out of sight:
+ * when there is no segment to serve @prog, say so here (once, before it
+ * runs).  With BPFTIME_LOG_OUTPUT=console the agent says it itself. */
+static void warn_if_unserved(const char *prog)
+{
+	const char *out = getenv("BPFTIME_LOG_OUTPUT"), *name;
+	bpftime_print_fn old;
+	struct bpftime_shm *shm;
+
+	if (out && !strcmp(out, "console"))
+		return;
+	old = bpftime_set_print(NULL);
+	shm = bpftime_shm__open(NULL);
+	bpftime_set_print(old);
+	if (shm) {
+		bpftime_shm__close(shm);
+		return;
+	}
+	if (errno != ENOENT)
+		return; /* the agent's log says what is wrong with it */
+	name = getenv("BPFTIME_GLOBAL_SHM_NAME");
+	fprintf(stderr,
+		"bpftime start: no bpftime shared memory '%s' (start a loader with `bpftime load` "
+		"first): %s runs untraced\n",
+		name && *name ? name : BPFTIME_DEFAULT_SHM_NAME, prog);
+}
 
 int cmd_start(struct cli *cli, int argc, char **argv)
 {
@@ -44,6 +75,7 @@ int cmd_start(struct cli *cli, int argc, char **argv)
 	if (cli_find_lib(cli, "libbpftime-agent.so", BPFTIME_BUILD_AGENT, agent, sizeof(agent)))
 		return CLI_FAIL;
 	cli_export_env(cli);
+	warn_if_unserved(argv[i]);
 	/* as with `bpftime load`: a target whose wrapper is gone (killed test,
 	 * closed terminal) ends too instead of running on as an orphan */
 	cli_pdeathsig = SIGTERM;

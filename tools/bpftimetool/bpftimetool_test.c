@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftimetool/bpftimetool_test.c: the bpftimetool command line against
  * a private segment (a unique BPFTIME_GLOBAL_SHM_NAME per test): the seed
  * handler set imports and runs, `run` prints the documented lines, export ->

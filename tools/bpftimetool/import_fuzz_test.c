@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftimetool/import_fuzz_test.c: bpftimetool's import against many
  * deterministic mutations of valid files.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftimetool/inspect.c: bpftool-style views of the shared memory:
  * `prog show`, `prog dump xlated OBJ`, `map show`, `map dump OBJ`, in the
  * words bpftool uses for the kernel's objects (docs/architecture.md section

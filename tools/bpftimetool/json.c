@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftimetool/json.c: the segment as JSON, both ways.
  *
  * Export writes the documented shape (DESIGN.md section 3):

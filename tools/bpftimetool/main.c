@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftimetool/main.c: inspect and manage the shared memory of
  * bpftime: export/import its handlers as JSON, load one handler, remove the
  * segment, run and time a stored program, stream the printk trace ring.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/bpftimetool/tool.h: the pieces of bpftimetool shared between its
  * command-line front end (main.c) and the JSON export/import (json.c). */
 #ifndef BPFTIME_TOOL_H

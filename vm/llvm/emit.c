@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/llvm/emit.c: translates a loaded eBPF program (the resolved form of
  * vm/internal.h) into LLVM IR, through the LLVM-C API only.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/llvm/emit.h: internal to libbpftime-llvm.so. */
 #ifndef BPFTIME_VM_LLVM_EMIT_H
 #define BPFTIME_VM_LLVM_EMIT_H

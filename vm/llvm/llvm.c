@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/llvm/llvm.c: the entry of libbpftime-llvm.so.  Builds the IR of a
  * loaded program (emit.c), optimises it with LLVM's O3 pipeline for the
  * host CPU, then either hands it to an ORC LLJIT (the llvm engine) or

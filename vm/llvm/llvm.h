@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/llvm/llvm.h: the interface between bpftime_vm (vm/llvm_glue.c) and the
  * LLVM back end, libbpftime-llvm.so, which the glue dlopens on demand so
  * that nothing else in the tree links LLVM.

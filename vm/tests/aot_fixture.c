@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/tests/aot_fixture.c: a hand-written AOT object for aot_load_fuzz_test,
  * compiled by the C compiler as bpftime-aot would emit one (DESIGN.md
  * section 3): bpf_main, a helper as an undefined _bpf_helper_ext_ symbol,
