@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/verifier/vcorpus.c: loads every program of a verifier corpus with
  * bpf(BPF_PROG_LOAD) and a log buffer (log_level 1), and checks the verdict:
  * an entry with a "reason" must be refused with that text in the log, an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/verifier/vdiff.c: differential testing of our verifier against the
  * kernel's.  Programs from vgen (random memory operations, helper calls,
  * NULL checks, loops) are loaded with bpf(BPF_PROG_LOAD) by the kernel, in

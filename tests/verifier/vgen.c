@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/verifier/vgen.c: the random program generator of vgen.h.
  *
  * The generator keeps a rough idea of what each register holds (nothing, a

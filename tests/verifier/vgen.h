@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/verifier/vgen.h: random programs for testing a verifier: memory
  * operations at random offsets (stack, context, map values, ring buffer
  * records), variable offsets, helper calls with random arguments, NULL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/verifier/vsound.c: soundness fuzzing of our verifier.  Every random
  * kprobe program from vgen that our verifier accepts runs on the
  * bounds-checked interpreter (vm opts bounds_check) with the real maps (in a
