@@ -765,6 +765,8 @@ static int check_mem(struct ver *v, int regno, int32_t off, uint32_t size, bool 
 		err = var_range(v, regno, r, &lo, &hi);
 		if (err)
 			return err;
+		if (o + lo < 0)
+			return rej(v, "R%d min value is outside of the allowed memory range", regno);
 		if (!in_bounds(o, lo, hi, size, r->map))
 			return rej(v,
 				   "invalid access to memory, mem_size=%u off=%" PRId64 " size=%u",
@@ -841,7 +843,7 @@ static int check_helper_mem(struct ver *v, int regno, uint64_t size, bool write)
 	if (r->type == VT_NOT_INIT)
 		return rej(v, "R%d !read_ok", regno);
 	if (r->maybe_null || !is_ptr(r))
-		return rej(v, "R%d type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem",
+		return rej(v, "R%d type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
 			   regno, tname(r));
 	if (size > (1u << 29))
 		return rej(v, "R%d unbounded memory access", regno + 1);
@@ -868,7 +870,7 @@ static int check_helper_mem(struct ver *v, int regno, uint64_t size, bool write)
 	}
 	UNUSED(lo);
 	UNUSED(hi);
-	return rej(v, "R%d type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem", regno,
+	return rej(v, "R%d type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_", regno,
 		   tname(r));
 }
 
@@ -930,11 +932,7 @@ static int ptr_alu(struct ver *v, int dregno, struct vreg *dst, const struct vre
 			   "math between %s pointer and register with unbounded min value is not "
 			   "allowed",
 			   tname(ptr));
-	if (s->smax == INT64_MAX || s->smax >= MAX_VAR_OFF)
-		return rej(v,
-			   "math between %s pointer and register with unbounded max value is not "
-			   "allowed",
-			   tname(ptr));
+	/* no upper limit here: the access checks the resulting range */
 	{
 		struct vreg var = res;
 
@@ -949,7 +947,7 @@ static int ptr_alu(struct ver *v, int dregno, struct vreg *dst, const struct vre
 		res.s32max = var.s32max;
 		res.u32min = var.u32min;
 		res.u32max = var.u32max;
-		if (res.smin <= -MAX_VAR_OFF || res.smax >= MAX_VAR_OFF)
+		if (res.smin <= -MAX_VAR_OFF)
 			return rej(v, "value makes %s pointer be out of bounds", tname(ptr));
 	}
 	if (res.type == VT_PKT || res.type == VT_PKT_META) {
@@ -2072,6 +2070,17 @@ static bool stacksafe(const struct vframe *o, const struct vframe *c, struct idm
 	return true;
 }
 
+/* the same abstract value, field by field (no padding bytes compared) */
+static bool reg_equal(const struct vreg *a, const struct vreg *b)
+{
+	return a->type == b->type && a->maybe_null == b->maybe_null && a->frameno == b->frameno &&
+	       a->off == b->off && a->var.value == b->var.value && a->var.mask == b->var.mask &&
+	       a->smin == b->smin && a->smax == b->smax && a->umin == b->umin &&
+	       a->umax == b->umax && a->s32min == b->s32min && a->s32max == b->s32max &&
+	       a->u32min == b->u32min && a->u32max == b->u32max && a->map == b->map &&
+	       a->range == b->range;
+}
+
 static bool states_safe(struct ver *v, const struct vstate *o, const struct vstate *c, uint32_t pc,
 			bool exact)
 {
@@ -2101,8 +2110,7 @@ static bool states_safe(struct ver *v, const struct vstate *o, const struct vsta
 			if (f != o->cur && r < 6)
 				continue; /* clobbered by the return */
 			if (exact) {
-				if (memcmp(&of->regs[r], &cf->regs[r], offsetof(struct vreg, id)) ||
-				    of->regs[r].type != cf->regs[r].type)
+				if (!reg_equal(&of->regs[r], &cf->regs[r]))
 					return false;
 				if (of->regs[r].type != VT_NOT_INIT &&
 				    !regsafe(&of->regs[r], &cf->regs[r], &im))

@@ -1,10 +1,10 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: MIT OR GPL-2.0-only */
 /* tests/verifier/safe.bpf.c: the fixed versions of unsafe.bpf.c's programs,
  * which the kernel and our verifier must both load (safe.corpus). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 struct locked {
 	struct bpf_spin_lock lock;

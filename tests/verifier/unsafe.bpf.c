@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: MIT OR GPL-2.0-only */
 /* tests/verifier/unsafe.bpf.c: programs the kernel's verifier refuses that
  * need BTF (spin locks, callbacks, .rodata) or are best written in C.  Each
  * program has an entry in unsafe.corpus ("object unsafe.bpf.o NAME") with
@@ -6,7 +6,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 struct locked {
 	struct bpf_spin_lock lock;

@@ -100,7 +100,8 @@ static int create_maps(void)
 	return 0;
 }
 
-/* the log line that says why: the one before "processed N insns" */
+/* the log line that says why: the one before "processed N insns" (and
+ * before the states an infinite loop prints) */
 static void reason_of(const char *log, char *out, size_t len)
 {
 	const char *p = strstr(log, "\nprocessed ");
@@ -112,9 +113,18 @@ static void reason_of(const char *log, char *out, size_t len)
 			p--;
 	}
 	end = p;
-	start = end;
-	while (start > log && start[-1] != '\n')
-		start--;
+	for (;;) {
+		start = end;
+		while (start > log && start[-1] != '\n')
+			start--;
+		/* the states printed after "infinite loop detected" */
+		if (start > log &&
+		    (!strncmp(start, "cur state:", 10) || !strncmp(start, "old state:", 10))) {
+			end = start - 1;
+			continue;
+		}
+		break;
+	}
 	snprintf(out, len, "%.*s", (int)(end - start), start);
 	if (!out[0])
 		snprintf(out, len, "(no log)");
