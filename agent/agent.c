@@ -142,7 +142,10 @@ static void run_prog(struct bpftime_pt_regs *regs, void *data)
 
 	if (unlikely(agent_busy))
 		return;
+	/* the run owns a per-CPU slot, as a kernel program owns its CPU */
+	bpftime_shm__cpu_get(agent.shm);
 	bpftime_vm__run(a->vm, regs, sizeof(*regs), &ret);
+	bpftime_shm__cpu_put(agent.shm);
 }
 
 /* the override verdict comes from bpf_override_return (the thread's probe

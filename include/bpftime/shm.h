@@ -119,6 +119,19 @@ BPFTIME_API int bpftime_shm__max_fd(const struct bpftime_shm *shm);
  * maps have this many slots) */
 BPFTIME_API int bpftime_shm__ncpus(const struct bpftime_shm *shm);
 
+/**
+ * @brief **bpftime_shm__cpu_get()** starts a program run on the calling
+ * thread: it claims one of the segment's per-CPU slots (the current CPU's if
+ * free, else another; it waits while all are owned by other runs), so that,
+ * as in the kernel, no other run uses that slot's per-CPU data until
+ * **bpftime_shm__cpu_put()**.  Calls nest on a thread (the inner run keeps
+ * the slot).  Call it around every program run that may touch per-CPU data.
+ * @return the slot, in [0, ncpus)
+ */
+BPFTIME_API int bpftime_shm__cpu_get(struct bpftime_shm *shm);
+/** @brief ends the run started by the matching bpftime_shm__cpu_get() */
+BPFTIME_API void bpftime_shm__cpu_put(struct bpftime_shm *shm);
+
 /** @brief the number of possible CPUs per /sys/devices/system/cpu/possible
  * (libbpf_num_possible_cpus semantics), at least 1 */
 BPFTIME_API int bpftime_num_possible_cpus(void);
