@@ -39,12 +39,13 @@
 #define STUCK_MS      60000 /* a safety net for a broken build, never a measurement */
 
 enum {
-	F_SHAPE = 1,	 /* numbers compared by shape */
-	F_PID = 2,	 /* bpftrace -p VICTIM_PID */
-	F_CMD = 4,	 /* bpftrace -c VICTIM */
-	F_SELF_EXIT = 8, /* the program ends with exit(): no SIGINT */
-	F_UNSAFE = 16,	 /* bpftrace --unsafe */
-	F_NO_KERNEL = 32 /* not compared with the kernel */
+	F_SHAPE = 1,	  /* numbers compared by shape */
+	F_PID = 2,	  /* bpftrace -p VICTIM_PID */
+	F_CMD = 4,	  /* bpftrace -c VICTIM */
+	F_SELF_EXIT = 8,  /* the program ends with exit(): no SIGINT */
+	F_UNSAFE = 16,	  /* bpftrace --unsafe */
+	F_NO_KERNEL = 32, /* not compared with the kernel */
+	F_FLOOD = 64	  /* the text is "events N": lines printed + events reported lost */
 };
 
 struct row {
@@ -111,6 +112,8 @@ static const struct row rows[] = {
 	{ "signal", "uprobe:@V@:bt_add /arg0 == 500/ { signal(\"SIGUSR1\"); }", "-n 1000",
 	  F_UNSAFE, "victim: signal 10" },
 	{ "pid_opt", "uprobe:@V@:bt_add { @c = count(); }", "-w 2500 -n 1000", F_PID, "@c: 1000" },
+	{ "flood", "uprobe:@V@:bt_add { printf(\"%d\\n\", arg0); }", "-n 20000", F_FLOOD,
+	  "events 20000" },
 	{ "cmd_opt", "uprobe:@V@:bt_add { @c = count(); }", "-n 777", F_CMD, "@c: 777" },
 };
 /* clang-format on */
@@ -357,6 +360,25 @@ static char *run_row(const struct row *r, bool kernel)
 
 		vpid = p ? (pid_t)atoi(p + 4) : 0;
 	}
+	if (r->flags & F_FLOOD) {
+		/* every event printed or counted in bpftrace's "Lost N events" */
+		char *e = slurp(err), *p;
+		long lines = 0, lost = 0;
+
+		for (p = text; *p; p++)
+			lines += *p == '\n' && p > text && isdigit((unsigned char)p[-1]);
+		for (p = text; (p = strstr(p, "Lost ")); p += 5)
+			lost += atol(p + 5);
+		for (p = e; (p = strstr(p, "Lost ")); p += 5)
+			lost += atol(p + 5);
+		free(text);
+		free(e);
+		text = calloc(1, 64);
+		assert_non_null(text);
+		snprintf(text, 64, "events %ld\n", lines + lost);
+		if (getenv("BT_TEST_VERBOSE"))
+			fprintf(stderr, "%s: %ld printed, %ld lost\n", r->name, lines, lost);
+	}
 	/* the text compared: stdout minus "Attaching", victim's pid as PID,
 	 * hex as 0xX, numbers as N under F_SHAPE; how the victim ended */
 	len = strlen(text) * 2 + 256;
@@ -401,8 +423,8 @@ static char *run_row(const struct row *r, bool kernel)
 	}
 	sort_lines(res);
 	if (getenv("BT_TEST_VERBOSE"))
-		fprintf(stderr, "--- %s (%s)\n%s--- stderr:\n%s", r->name, kernel ? "kernel" : "bpftime",
-			res, slurp(err));
+		fprintf(stderr, "--- %s (%s)\n%s--- stderr:\n%s", r->name,
+			kernel ? "kernel" : "bpftime", res, slurp(err));
 	free(text);
 	free(vtext);
 	free(prog);
@@ -425,7 +447,8 @@ static void test_row(void **state)
 	if (kernel_ok && !(r->flags & F_NO_KERNEL)) {
 		theirs = run_row(r, true);
 		if (strcmp(ours, theirs))
-			fail_msg("%s: bpftime and the kernel differ\n--- bpftime:\n%s--- kernel:\n%s",
+			fail_msg("%s: bpftime and the kernel differ\n--- bpftime:\n%s--- "
+				 "kernel:\n%s",
 				 r->name, ours, theirs);
 		free(theirs);
 	}
@@ -458,7 +481,8 @@ int main(int argc, char **argv)
 {
 	struct CMUnitTest tests[ARRAY_SIZE(rows)];
 	size_t n = 0;
-	const char *paths[] = { "/usr/bin/bpftrace", "/usr/local/bin/bpftrace", "/usr/sbin/bpftrace" };
+	const char *paths[] = { "/usr/bin/bpftrace", "/usr/local/bin/bpftrace",
+				"/usr/sbin/bpftrace" };
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: %s BPFTIME BPFTIMETOOL BT_VICTIM [NAME]\n", argv[0]);
@@ -479,8 +503,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
 		if (argc > 4 && strcmp(argv[4], rows[i].name))
 			continue;
-		tests[n] = (struct CMUnitTest){ rows[i].name, test_row, NULL, NULL,
-						(void *)&rows[i] };
+		tests[n] =
+			(struct CMUnitTest){ rows[i].name, test_row, NULL, NULL, (void *)&rows[i] };
 		n++;
 	}
 	return _cmocka_run_group_tests("bpftrace", tests, n, NULL, NULL);

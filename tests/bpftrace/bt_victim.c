@@ -22,31 +22,32 @@
 
 /* A USDT probe without <sys/sdt.h>: the stapsdt note (provider, name,
  * argument spec) that bpftrace reads, and a nop at the probe address. */
-#define BT_USDT2(prov, name, a1, a2)                                                               \
-	__asm__ __volatile__("990: nop\n"                                                          \
-			     ".pushsection .note.stapsdt,\"?\",\"note\"\n"                         \
-			     ".balign 4\n"                                                         \
-			     ".4byte 992f-991f, 994f-993f, 3\n"                                     \
-			     "991: .asciz \"stapsdt\"\n"                                           \
-			     "992: .balign 4\n"                                                    \
-			     "993: .8byte 990b\n"                                                  \
-			     ".8byte _.stapsdt.base\n"                                             \
-			     ".8byte 0\n"                                                          \
-			     ".asciz \"" #prov "\"\n"                                              \
-			     ".asciz \"" #name "\"\n"                                              \
-			     ".asciz \"-8@%0 -4@%1\"\n"                                            \
-			     "994: .balign 4\n"                                                    \
-			     ".popsection\n"                                                       \
-			     ".ifndef _.stapsdt.base\n"                                            \
-			     ".pushsection .stapsdt.base,\"aG\",\"progbits\",.stapsdt.base,comdat\n" \
-			     ".weak _.stapsdt.base\n"                                              \
-			     ".hidden _.stapsdt.base\n"                                            \
-			     "_.stapsdt.base: .space 1\n"                                          \
-			     ".size _.stapsdt.base, 1\n"                                           \
-			     ".popsection\n"                                                       \
-			     ".endif\n"                                                            \
-			     :                                                                     \
-			     : "r"((int64_t)(a1)), "r"((int32_t)(a2)))
+#define BT_USDT2(prov, name, a1, a2)                                                    \
+	__asm__ __volatile__(                                                           \
+		"990: nop\n"                                                            \
+		".pushsection .note.stapsdt,\"?\",\"note\"\n"                           \
+		".balign 4\n"                                                           \
+		".4byte 992f-991f, 994f-993f, 3\n"                                      \
+		"991: .asciz \"stapsdt\"\n"                                             \
+		"992: .balign 4\n"                                                      \
+		"993: .8byte 990b\n"                                                    \
+		".8byte _.stapsdt.base\n"                                               \
+		".8byte 0\n"                                                            \
+		".asciz \"" #prov "\"\n"                                                \
+		".asciz \"" #name "\"\n"                                                \
+		".asciz \"-8@%0 -4@%1\"\n"                                              \
+		"994: .balign 4\n"                                                      \
+		".popsection\n"                                                         \
+		".ifndef _.stapsdt.base\n"                                              \
+		".pushsection .stapsdt.base,\"aG\",\"progbits\",.stapsdt.base,comdat\n" \
+		".weak _.stapsdt.base\n"                                                \
+		".hidden _.stapsdt.base\n"                                              \
+		"_.stapsdt.base: .space 1\n"                                            \
+		".size _.stapsdt.base, 1\n"                                             \
+		".popsection\n"                                                         \
+		".endif\n"                                                              \
+		:                                                                       \
+		: "r"((int64_t)(a1)), "r"((int32_t)(a2)))
 
 /* the probed functions (global, so bpftrace finds them by name) */
 uint64_t bt_leaf(uint64_t x);
