@@ -185,6 +185,9 @@ struct shm_perf_event {
 	uint32_t pad;
 	_Atomic uint64_t ring_off; /* perf ring: meta page + data pages */
 	uint64_t ring_len;
+	uint64_t sample_period; /* software clocks: ns, or Hz if freq */
+	uint32_t freq;
+	uint32_t pad2;
 };
 
 struct shm_link {

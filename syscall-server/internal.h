@@ -118,6 +118,9 @@ int srv_avoid_taken(int fd);
 /* forgets @fd and drops its slot (close, dup2 over it) */
 void srv_release_fd(int fd);
 void srv_lock(void);
+/* timer.c: a timed software perf event (CPU_CLOCK, TASK_CLOCK) exists:
+ * start the thread that runs the loader's timers (once) */
+void srv_timers_kick(void);
 void srv_unlock(void);
 
 /* bpf_cmd.c */

@@ -361,6 +361,10 @@ struct bpftime_perf_event_opts {
 	uint64_t config;       /* software: PERF_COUNT_SW_* */
 	uint64_t sample_type;
 	uint64_t cookie; /* bpf_get_attach_cookie */
+	/* software clocks (PERF_COUNT_SW_CPU_CLOCK, _TASK_CLOCK): the
+	 * sampling period in ns, or with @freq set samples per second */
+	uint64_t sample_period;
+	bool freq;
 	size_t : 0;
 };
 
@@ -379,6 +383,8 @@ struct bpftime_perf_event_info {
 	bool enabled;
 	uint64_t ring_off; /* perf ring: file offset in the segment (0 if none) */
 	uint64_t ring_len;
+	uint64_t sample_period; /* or frequency, with freq */
+	bool freq;
 };
 
 /** @brief records a perf event.  @return the fd; -EINVAL, -ENOMEM, -EEXIST, -EMFILE */
