@@ -160,6 +160,11 @@ int bpftime_shm__cpu_get(struct bpftime_shm *shm)
 	return s;
 }
 
+bool bpftime_shm__cpu_busy(void)
+{
+	return cpu_depth != 0;
+}
+
 void bpftime_shm__cpu_put(struct bpftime_shm *shm)
 {
 	struct shm_cpu *s;

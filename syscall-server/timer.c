@@ -188,7 +188,8 @@ static void timers_start(void)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (pthread_create(&t, NULL, timer_thread, NULL))
-		pr_warn("syscall server: cannot start the timer thread: timed perf events will not run\n");
+		pr_warn("syscall server: cannot start the timer thread: timed perf events will not "
+			"run\n");
 	else
 		pthread_detach(t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -131,6 +131,9 @@ BPFTIME_API int bpftime_shm__ncpus(const struct bpftime_shm *shm);
 BPFTIME_API int bpftime_shm__cpu_get(struct bpftime_shm *shm);
 /** @brief ends the run started by the matching bpftime_shm__cpu_get() */
 BPFTIME_API void bpftime_shm__cpu_put(struct bpftime_shm *shm);
+/** @brief whether the calling thread is inside a program run (between
+ * bpftime_shm__cpu_get() and bpftime_shm__cpu_put()) */
+BPFTIME_API bool bpftime_shm__cpu_busy(void);
 
 /** @brief the number of possible CPUs per /sys/devices/system/cpu/possible
  * (libbpf_num_possible_cpus semantics), at least 1 */

@@ -112,6 +112,18 @@ static const struct row rows[] = {
 	{ "signal", "uprobe:@V@:bt_add /arg0 == 500/ { signal(\"SIGUSR1\"); }", "-n 1000",
 	  F_UNSAFE, "victim: signal 10" },
 	{ "pid_opt", "uprobe:@V@:bt_add { @c = count(); }", "-w 2500 -n 1000", F_PID, "@c: 1000" },
+	{ "interval", "interval:ms:100 { @i++; if (@i == 5) { printf(\"five\\n\"); exit(); } }",
+	  "-n 1", F_SELF_EXIT, "five" },
+	{ "interval_begin",
+	  "BEGIN { @t = nsecs; } interval:ms:50 /@n++ == 3/ { printf(\"late %d\\n\", "
+	  "(nsecs - @t) >= 150000000); clear(@t); clear(@n); exit(); }",
+	  "-n 1", F_SELF_EXIT, "late 1" },
+	{ "profile", "profile:hz:99 /comm == \"bt_victim\"/ { @[comm] = count(); }", "-s 1000 -n 1",
+	  F_SHAPE, "@[bt_victim]: N" },
+	{ "profile_ustack",
+	  "profile:hz:99 /comm == \"bt_victim\"/ { @[tid == pid, reg(\"ip\") > 4096, "
+	  "reg(\"sp\") > 4096] = count(); @s[ustack(1)] = 1; }",
+	  "-s 1000 -n 1", F_NO_KERNEL, "@[1, 1, 1]: " },
 	{ "flood", "uprobe:@V@:bt_add { printf(\"%d\\n\", arg0); }", "-n 20000", F_FLOOD,
 	  "events 20000" },
 	{ "cmd_opt", "uprobe:@V@:bt_add { @c = count(); }", "-n 777", F_CMD, "@c: 777" },
