@@ -176,8 +176,10 @@ void bpftime_shm__cpu_put(struct bpftime_shm *shm)
 	s = &shm->cpus[shm_cpu_slot];
 	shm_cpu_slot = -1;
 	atomic_signal_fence(memory_order_seq_cst);
-	/* seq_cst: the store must be visible before waiters is read */
-	atomic_store_explicit(&s->owner, 0, memory_order_seq_cst);
+	/* a release store (no fence): a waiter that registers just as we
+	 * read waiters == 0 misses this wake-up and sleeps out its bounded
+	 * wait (claim_slow), which only happens when every slot is owned */
+	atomic_store_explicit(&s->owner, 0, memory_order_release);
 	if (unlikely(atomic_load_explicit(&s->waiters, memory_order_seq_cst)))
 		syscall(SYS_futex, &s->owner, FUTEX_WAKE, 1, NULL, NULL, 0);
 }

@@ -1,18 +1,19 @@
 /* tests/bpftrace/bt_victim.c: the deterministic process the bpftrace
  * one-liners trace (bpftrace_test, bench/bpftrace_bench).
  *
- *   bt_victim [-t THREADS] [-n CALLS] [-w WAIT_MS] [-s SPIN_MS] [-p]
+ *   bt_victim [-t THREADS] [-n CALLS] [-w WAIT_MS] [-s SPIN_MS] [-p] [-T]
  *
  * Each of THREADS threads calls bt_add(i, i * 2) for i in [0, CALLS), which
  * calls bt_leaf(); then bt_name() with "alpha", "beta", "gamma" in turn
  * (i % 3), bt_usdt() (a USDT probe bt:tick with args i and THREADS) and
  * bt_ret(i) returning i * 3.  -w waits WAIT_MS before starting (time for a
  * tracer to attach with -p), -s spins SPIN_MS in bt_spin() (for profile:),
- * -p prints the pid first.  On exit it prints what the calls were:
+ * -p prints the pid first, -T the wall time of the calls (loop_ns N).  On exit it prints what the calls were:
  *   calls N sum S
  * where S is the sum of the first arguments to bt_add over all threads. */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,9 +122,11 @@ int main(int argc, char **argv)
 {
 	long wait_ms = 0;
 	int opt;
+	bool timed = false;
+	struct timespec t0, t1;
 	pthread_t *t;
 
-	while ((opt = getopt(argc, argv, "t:n:w:s:p")) != -1) {
+	while ((opt = getopt(argc, argv, "t:n:w:s:pT")) != -1) {
 		switch (opt) {
 		case 't':
 			nthreads = atol(optarg);
@@ -136,6 +139,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			spin_ms = atol(optarg);
+			break;
+		case 'T':
+			timed = true; /* print the call loop's wall time */
 			break;
 		case 'p':
 			printf("pid %d\n", getpid());
@@ -153,6 +159,7 @@ int main(int argc, char **argv)
 		usleep((useconds_t)wait_ms * 1000);
 	if (spin_ms)
 		bt_sink += bt_spin(spin_ms);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	t = calloc((size_t)nthreads, sizeof(*t));
 	if (!t)
 		return 1;
@@ -162,6 +169,10 @@ int main(int argc, char **argv)
 	for (long i = 0; i < nthreads; i++)
 		pthread_join(t[i], NULL);
 	free(t);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("calls %ld sum %ld\n", calls * nthreads, nthreads * (calls * (calls - 1) / 2));
+	if (timed)
+		printf("loop_ns %lld\n", (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL +
+						 (t1.tv_nsec - t0.tv_nsec));
 	return 0;
 }
