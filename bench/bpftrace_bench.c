@@ -92,8 +92,15 @@ static long long field(const char *text, const char *key)
 static long long victim(bool under_bpftime, long threads, long calls)
 {
 	char t[32], n[32], out[128], *text;
-	char *argv[] = { (char *)bpftime_bin, (char *)"start", (char *)victim_bin, (char *)"-T",
-			 (char *)"-t", t, (char *)"-n", n, NULL };
+	char *argv[] = { (char *)bpftime_bin,
+			 (char *)"start",
+			 (char *)victim_bin,
+			 (char *)"-T",
+			 (char *)"-t",
+			 t,
+			 (char *)"-n",
+			 n,
+			 NULL };
 	long long ns;
 
 	snprintf(t, sizeof(t), "%ld", threads);
@@ -124,8 +131,8 @@ static long long median(long long *v, int n)
  * has attached */
 static pid_t tracer(bool ours, const char *prog, const char *out)
 {
-	char *argv[] = { (char *)bpftime_bin, (char *)"load", (char *)bpftrace_bin, (char *)"-e",
-			 (char *)prog, NULL };
+	char *argv[] = { (char *)bpftime_bin, (char *)"load", (char *)bpftrace_bin,
+			 (char *)"-e",	      (char *)prog,   NULL };
 	pid_t pid = run(ours ? argv : argv + 2, out, ours);
 
 	for (int i = 0; i < 600; i++) {
@@ -207,9 +214,8 @@ static int long_checks(void)
 	free(text);
 	printf("8 threads x 1,000,000 calls: count %lld (expected 8000000), sum %lld (expected "
 	       "%lld): %s\n",
-	       c, s, 8LL * (999999LL * 1000000LL / 2), c == 8000000 && s == 8LL * 499999500000LL ?
-							   "exact" :
-							   "WRONG");
+	       c, s, 8LL * (999999LL * 1000000LL / 2),
+	       c == 8000000 && s == 8LL * 499999500000LL ? "exact" : "WRONG");
 	err |= c != 8000000 || s != 8LL * 499999500000LL;
 
 	/* a flood of 1,000,000 printf events */
@@ -238,8 +244,9 @@ int main(int argc, char **argv)
 	long tcounts[2];
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s BPFTIME BT_VICTIM [--calls N] [--threads T] [--reps R] "
-				"[--long]\n",
+		fprintf(stderr,
+			"usage: %s BPFTIME BT_VICTIM [--calls N] [--threads T] [--reps R] "
+			"[--long]\n",
 			argv[0]);
 		return 2;
 	}

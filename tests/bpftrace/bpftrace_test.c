@@ -467,6 +467,46 @@ static void test_row(void **state)
 	free(ours);
 }
 
+/* BTF_GET_NEXT_ID / BTF_GET_FD_BY_ID under bpftime offer the kernel's
+ * vmlinux BTF: bpftool btf dump id 1 (through the syscall server) prints
+ * what bpftool prints from /sys/kernel/btf/vmlinux itself */
+static void test_kernel_btf(void **state)
+{
+	char shm[64], out1[128], out2[128], err[128], *a, *b;
+	const char *bpftool = !access("/usr/sbin/bpftool", X_OK)  ? "/usr/sbin/bpftool"
+			      : !access("/usr/bin/bpftool", X_OK) ? "/usr/bin/bpftool"
+								  : NULL;
+	char *argv1[] = { (char *)bpftime_bin, (char *)"load", (char *)bpftool, (char *)"btf",
+			  (char *)"dump",      (char *)"id",   (char *)"1",	NULL };
+	char *argv2[] = { (char *)bpftool,
+			  (char *)"btf",
+			  (char *)"dump",
+			  (char *)"file",
+			  (char *)"/sys/kernel/btf/vmlinux",
+			  NULL };
+
+	(void)state;
+	if (!bpftool || access("/sys/kernel/btf/vmlinux", R_OK))
+		skip();
+	snprintf(shm, sizeof(shm), "bt_test_%d_kbtf", getpid());
+	snprintf(out1, sizeof(out1), "/tmp/%s.1", shm);
+	snprintf(out2, sizeof(out2), "/tmp/%s.2", shm);
+	snprintf(err, sizeof(err), "/tmp/%s.err", shm);
+	assert_int_equal(wait_for(run(argv1, out1, err, shm), STUCK_MS), 0);
+	assert_int_equal(wait_for(run(argv2, out2, err, NULL), STUCK_MS), 0);
+	a = slurp(out1);
+	b = slurp(out2);
+	assert_true(strlen(a) > 1000);
+	assert_true(strcmp(a, b) == 0);
+	free(a);
+	free(b);
+	unlink(out1);
+	unlink(out2);
+	unlink(err);
+	snprintf(out1, sizeof(out1), "/dev/shm/%s", shm);
+	unlink(out1);
+}
+
 /* can bpftrace use the kernel here (root, BPF, perf uprobes)? */
 static bool kernel_usable(void)
 {
@@ -491,7 +531,7 @@ static bool kernel_usable(void)
 
 int main(int argc, char **argv)
 {
-	struct CMUnitTest tests[ARRAY_SIZE(rows)];
+	struct CMUnitTest tests[ARRAY_SIZE(rows) + 1];
 	size_t n = 0;
 	const char *paths[] = { "/usr/bin/bpftrace", "/usr/local/bin/bpftrace",
 				"/usr/sbin/bpftrace" };
@@ -519,5 +559,7 @@ int main(int argc, char **argv)
 			(struct CMUnitTest){ rows[i].name, test_row, NULL, NULL, (void *)&rows[i] };
 		n++;
 	}
+	if (argc <= 4 || !strcmp(argv[4], "kernel_btf"))
+		tests[n++] = (struct CMUnitTest){ "kernel_btf", test_kernel_btf, NULL, NULL, NULL };
 	return _cmocka_run_group_tests("bpftrace", tests, n, NULL, NULL);
 }
