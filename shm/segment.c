@@ -178,9 +178,7 @@ static int shm_init_layout(struct bpftime_shm *shm, uint32_t size_mb, uint32_t m
 		return -EINVAL;
 	}
 	h->arena_size = shm->size - off;
-	/* id 1 is the kernel's vmlinux BTF, as on the kernel (the syscall
-	 * server offers it: syscall-server/kbtf.c) */
-	atomic_store(&h->next_id, 2);
+	atomic_store(&h->next_id, 1);
 	err = shm_mutex_init(&h->table_lock);
 	if (!err)
 		err = shm_mutex_init(&h->defer_lock);

@@ -386,11 +386,11 @@ static int get_next_id(int cmd, const union bpf_attr *a, union bpf_attr *ua, uns
 
 	if (a->start_id == UINT32_MAX)
 		return -ENOENT;
-	if (cmd == BPF_BTF_GET_NEXT_ID && a->start_id < SRV_KBTF_ID && srv_kbtf_available()) {
-		next = SRV_KBTF_ID; /* the kernel's vmlinux BTF comes first */
+	ret = bpftime_handler_next_id(srv.shm, id_cmd_type(cmd), a->start_id, &next);
+	if (cmd == BPF_BTF_GET_NEXT_ID && a->start_id < SRV_KBTF_ID &&
+	    (ret == -ENOENT || (!ret && next > SRV_KBTF_ID)) && srv_kbtf_available()) {
+		next = SRV_KBTF_ID; /* the kernel's vmlinux BTF, after ours */
 		ret = 0;
-	} else {
-		ret = bpftime_handler_next_id(srv.shm, id_cmd_type(cmd), a->start_id, &next);
 	}
 	if (ret)
 		return ret;

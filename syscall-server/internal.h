@@ -119,9 +119,10 @@ int srv_avoid_taken(int fd);
 /* forgets @fd and drops its slot (close, dup2 over it) */
 void srv_release_fd(int fd);
 void srv_lock(void);
-/* kbtf.c: the kernel's vmlinux BTF as id SRV_KBTF_ID (the segment's ids
- * start above it): available?, an fd of it, its OBJ_GET_INFO_BY_FD */
-#define SRV_KBTF_ID 1
+/* kbtf.c: the kernel's vmlinux BTF as id SRV_KBTF_ID (above the ids the
+ * segment gives out, which count from 1): available?, an fd of it, its
+ * OBJ_GET_INFO_BY_FD */
+#define SRV_KBTF_ID 0x7fffffffu
 struct bpf_btf_info;
 bool srv_kbtf_available(void);
 int srv_kbtf_open(void);

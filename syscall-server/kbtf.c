@@ -1,9 +1,10 @@
 /* syscall-server/kbtf.c: the running kernel's BTF, offered as the kernel
  * offers it.
  *
- * BTF_GET_NEXT_ID lists the kernel's vmlinux BTF first, with id 1 (the id
- * the kernel gives it; the segment's ids start at 2), when
- * /sys/kernel/btf/vmlinux is readable.  BTF_GET_FD_BY_ID(1) gives an fd of
+ * BTF_GET_NEXT_ID lists the kernel's vmlinux BTF after the segment's BTF
+ * objects, with id SRV_KBTF_ID (2^31 - 1: the kernel numbers it 1, but the
+ * segment's ids count from 1 and other tools know them), when
+ * /sys/kernel/btf/vmlinux is readable.  BTF_GET_FD_BY_ID of it gives an fd of
  * this process (SRV_FD_KBTF) that OBJ_GET_INFO_BY_FD describes as the
  * kernel does: name "vmlinux", kernel_btf 1, the blob copied out on request
  * (libbpf's btf__load_from_kernel_by_id, bpftool btf show/dump).  It is

@@ -468,16 +468,16 @@ static void test_row(void **state)
 }
 
 /* BTF_GET_NEXT_ID / BTF_GET_FD_BY_ID under bpftime offer the kernel's
- * vmlinux BTF: bpftool btf dump id 1 (through the syscall server) prints
- * what bpftool prints from /sys/kernel/btf/vmlinux itself */
+ * vmlinux BTF (id 2^31 - 1): bpftool btf dump id of it (through the
+ * syscall server) prints what bpftool prints from /sys/kernel/btf/vmlinux */
 static void test_kernel_btf(void **state)
 {
 	char shm[64], out1[128], out2[128], err[128], *a, *b;
 	const char *bpftool = !access("/usr/sbin/bpftool", X_OK)  ? "/usr/sbin/bpftool"
 			      : !access("/usr/bin/bpftool", X_OK) ? "/usr/bin/bpftool"
 								  : NULL;
-	char *argv1[] = { (char *)bpftime_bin, (char *)"load", (char *)bpftool, (char *)"btf",
-			  (char *)"dump",      (char *)"id",   (char *)"1",	NULL };
+	char *argv1[] = { (char *)bpftime_bin, (char *)"load", (char *)bpftool,	     (char *)"btf",
+			  (char *)"dump",      (char *)"id",   (char *)"2147483647", NULL };
 	char *argv2[] = { (char *)bpftool,
 			  (char *)"btf",
 			  (char *)"dump",
