@@ -45,7 +45,8 @@ enum {
 	F_SELF_EXIT = 8,  /* the program ends with exit(): no SIGINT */
 	F_UNSAFE = 16,	  /* bpftrace --unsafe */
 	F_NO_KERNEL = 32, /* not compared with the kernel */
-	F_FLOOD = 64	  /* the text is "events N": lines printed + events reported lost */
+	F_FLOOD = 64,	  /* the text is "events N": lines printed + events reported lost */
+	F_TRACEFS = 128	  /* the kernel's bpftrace needs tracefs: mounted in its own mount ns */
 };
 
 struct row {
@@ -124,6 +125,10 @@ static const struct row rows[] = {
 	  "profile:hz:99 /comm == \"bt_victim\"/ { @[tid == pid, reg(\"ip\") > 4096, "
 	  "reg(\"sp\") > 4096] = count(); @s[ustack(1)] = 1; }",
 	  "-s 1000 -n 1", F_NO_KERNEL, "@[1, 1, 1]: " },
+	{ "sys_enter_write", "tracepoint:syscalls:sys_enter_write /comm == \"bt_victim\"/ "
+	  "{ @[args->fd] = count(); }", "-n 10", 0, "@[1]: 2" },
+	{ "sys_exit_group", "tracepoint:syscalls:sys_enter_exit_group /comm == \"bt_victim\"/ "
+	  "{ printf(\"exit %d\\n\", args->error_code); }", "-n 10", F_TRACEFS, "exit 0" },
 	{ "flood", "uprobe:@V@:bt_add { printf(\"%d\\n\", arg0); }", "-n 20000", F_FLOOD,
 	  "events 20000" },
 	{ "cmd_opt", "uprobe:@V@:bt_add { @c = count(); }", "-n 777", F_CMD, "@c: 777" },
@@ -276,7 +281,7 @@ static void sort_lines(char *s)
 static char *run_row(const struct row *r, bool kernel)
 {
 	char out[256], err[256], vout[256], verr[256], shm[64], vargs[256], pidbuf[32], cmd[512];
-	char *prog = subst(r->prog), *bargv[16], *vargv[16], *text, *vtext, *res;
+	char *prog = subst(r->prog), *bargv[24], *vargv[16], *text, *vtext, *res;
 	int bn = 0, vn = 0, vst = -1, bst;
 	pid_t bt, victim = 0, vpid = 0;
 	size_t len;
@@ -318,6 +323,15 @@ static char *run_row(const struct row *r, bool kernel)
 	if (!kernel) {
 		bargv[bn++] = (char *)bpftime_bin;
 		bargv[bn++] = (char *)"load";
+	} else if (r->flags & F_TRACEFS) {
+		/* tracefs is not mounted here: mount it in a mount namespace of
+		 * bpftrace's own (unshare and sh exec: bpftrace keeps the pid) */
+		bargv[bn++] = (char *)"/usr/bin/unshare";
+		bargv[bn++] = (char *)"-m";
+		bargv[bn++] = (char *)"/bin/sh";
+		bargv[bn++] = (char *)"-c";
+		bargv[bn++] = (char *)"mount -t tracefs nodev /sys/kernel/tracing && exec \"$@\"";
+		bargv[bn++] = (char *)"sh";
 	}
 	bargv[bn++] = bpftrace_bin;
 	if (r->flags & F_UNSAFE)
