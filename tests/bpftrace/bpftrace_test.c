@@ -126,7 +126,7 @@ static const struct row rows[] = {
 	  "reg(\"sp\") > 4096] = count(); @s[ustack(1)] = 1; }",
 	  "-s 1000 -n 1", F_NO_KERNEL, "@[1, 1, 1]: " },
 	{ "sys_enter_write", "tracepoint:syscalls:sys_enter_write /comm == \"bt_victim\"/ "
-	  "{ @[args->fd] = count(); }", "-n 10", 0, "@[1]: 2" },
+	  "{ @[args->fd] = count(); }", "-n 10", F_TRACEFS, "@[1]: 2" },
 	{ "sys_exit_group", "tracepoint:syscalls:sys_enter_exit_group /comm == \"bt_victim\"/ "
 	  "{ printf(\"exit %d\\n\", args->error_code); }", "-n 10", F_TRACEFS, "exit 0" },
 	{ "flood", "uprobe:@V@:bt_add { printf(\"%d\\n\", arg0); }", "-n 20000", F_FLOOD,
