@@ -133,8 +133,10 @@ static pid_t tracer(bool ours, const char *prog, const char *out)
 {
 	char *argv[] = { (char *)bpftime_bin, (char *)"load", (char *)bpftrace_bin,
 			 (char *)"-e",	      (char *)prog,   NULL };
-	pid_t pid = run(ours ? argv : argv + 2, out, ours);
+	pid_t pid;
 
+	unlink(out); /* a previous run's "Attaching" must not count */
+	pid = run(ours ? argv : argv + 2, out, ours);
 	for (int i = 0; i < 600; i++) {
 		char *text = slurp(out);
 		bool up = strstr(text, "Attaching") != NULL;
