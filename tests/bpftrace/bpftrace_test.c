@@ -112,7 +112,7 @@ static const struct row rows[] = {
 	  "@s: 799960000" },
 	{ "signal", "uprobe:@V@:bt_add /arg0 == 500/ { signal(\"SIGUSR1\"); }", "-n 1000",
 	  F_UNSAFE, "victim: signal 10" },
-	{ "pid_opt", "uprobe:@V@:bt_add { @c = count(); }", "-w 2500 -n 1000", F_PID, "@c: 1000" },
+	{ "pid_opt", "uprobe:@V@:bt_add { @c = count(); }", "-n 1000", F_PID, "@c: 1000" },
 	{ "interval", "interval:ms:100 { @i++; if (@i == 5) { printf(\"five\\n\"); exit(); } }",
 	  "-n 1", F_SELF_EXIT, "five" },
 	{ "interval_begin",
@@ -226,6 +226,55 @@ static void wait_file(const char *path, const char *needle, pid_t alive)
 	}
 }
 
+/* utime + stime of @pid, -1 if gone */
+static long long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (!p || !(p = strrchr(buf, ')')))
+		return -1;
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (long long)(ut + st);
+}
+
+/* bpftrace has attached once it goes idle after "Attaching": its CPU time
+ * (bpftrace itself, or the child of `bpftime load`) stays the same for
+ * 300 ms.  Machine load only makes this take longer. */
+static void wait_settled(pid_t pid)
+{
+	char path[64], buf[64];
+	int64_t end = now_ms() + STUCK_MS;
+	long long last = -2;
+	int still = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f) && atoi(buf) > 0)
+			pid = atoi(buf);
+		fclose(f);
+	}
+	while (still < 3 && now_ms() < end) {
+		long long t = cpu_ticks(pid);
+
+		if (t < 0)
+			return;
+		still = t == last ? still + 1 : 0;
+		last = t;
+		usleep(100000);
+	}
+}
+
 /* splits @cmd at spaces into @argv after @n existing entries */
 static int split(char *cmd, char **argv, int n, int max)
 {
@@ -280,7 +329,8 @@ static void sort_lines(char *s)
  * compare (caller frees). */
 static char *run_row(const struct row *r, bool kernel)
 {
-	char out[256], err[256], vout[256], verr[256], shm[64], vargs[256], pidbuf[32], cmd[512];
+	char out[256], err[256], vout[256], verr[256], shm[64], vargs[512], pidbuf[32], cmd[512];
+	char gofile[256];
 	char *prog = subst(r->prog), *bargv[24], *vargv[16], *text, *vtext, *res;
 	int bn = 0, vn = 0, vst = -1, bst;
 	pid_t bt, victim = 0, vpid = 0;
@@ -291,7 +341,11 @@ static char *run_row(const struct row *r, bool kernel)
 	snprintf(err, sizeof(err), "/tmp/%s_%s.err", shm, kernel ? "k" : "u");
 	snprintf(vout, sizeof(vout), "/tmp/%s_%s.vout", shm, kernel ? "k" : "u");
 	snprintf(verr, sizeof(verr), "/tmp/%s_%s.verr", shm, kernel ? "k" : "u");
-	snprintf(vargs, sizeof(vargs), "%s -p", r->vargs);
+	snprintf(gofile, sizeof(gofile), "/tmp/%s_%s.go", shm, kernel ? "k" : "u");
+	unlink(gofile);
+	/* -p: the victim starts its calls when bpftrace has attached */
+	snprintf(vargs, sizeof(vargs), "%s -p%s%s", r->vargs, r->flags & F_PID ? " -W " : "",
+		 r->flags & F_PID ? gofile : "");
 	if (!kernel) {
 		vargv[vn++] = (char *)bpftime_bin;
 		vargv[vn++] = (char *)"start";
@@ -352,7 +406,13 @@ static char *run_row(const struct row *r, bool kernel)
 	bt = run(bargv, out, err, kernel ? NULL : shm);
 	if (!(r->flags & F_CMD)) {
 		wait_file(out, "Attaching", bt);
-		usleep(1000000); /* bpftrace attaches after it prints that line */
+		wait_settled(bt); /* it attaches after it prints that line */
+		if (r->flags & F_PID) {
+			int fd = open(gofile, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+			assert_true(fd >= 0);
+			close(fd);
+		}
 	}
 	if (!(r->flags & (F_PID | F_CMD))) {
 		victim = run(vargv, vout, verr, kernel ? NULL : shm);
@@ -467,6 +527,7 @@ static char *run_row(const struct row *r, bool kernel)
 	unlink(err);
 	unlink(vout);
 	unlink(verr);
+	unlink(gofile);
 	snprintf(out, sizeof(out), "/dev/shm/%s", shm);
 	unlink(out);
 	return res;

@@ -7,7 +7,7 @@
  * calls bt_leaf(); then bt_name() with "alpha", "beta", "gamma" in turn
  * (i % 3), bt_usdt() (a USDT probe bt:tick with args i and THREADS) and
  * bt_ret(i) returning i * 3.  -w waits WAIT_MS before starting (time for a
- * tracer to attach with -p), -s spins SPIN_MS in bt_spin() (for profile:),
+ * tracer to attach with -p), -W FILE waits until FILE exists, -s spins SPIN_MS in bt_spin() (for profile:),
  * -p prints the pid first, -T the wall time of the calls (loop_ns N).  On exit it prints what the calls were:
  *   calls N sum S
  * where S is the sum of the first arguments to bt_add over all threads. */
@@ -121,12 +121,13 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
 	long wait_ms = 0;
+	const char *go_file = NULL;
 	int opt;
 	bool timed = false;
 	struct timespec t0, t1;
 	pthread_t *t;
 
-	while ((opt = getopt(argc, argv, "t:n:w:s:pT")) != -1) {
+	while ((opt = getopt(argc, argv, "t:n:w:W:s:pT")) != -1) {
 		switch (opt) {
 		case 't':
 			nthreads = atol(optarg);
@@ -136,6 +137,9 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			wait_ms = atol(optarg);
+			break;
+		case 'W':
+			go_file = optarg; /* start once this file exists */
 			break;
 		case 's':
 			spin_ms = atol(optarg);
@@ -157,6 +161,8 @@ int main(int argc, char **argv)
 		return 2;
 	if (wait_ms)
 		usleep((useconds_t)wait_ms * 1000);
+	while (go_file && access(go_file, F_OK))
+		usleep(10000);
 	if (spin_ms)
 		bt_sink += bt_spin(spin_ms);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
