@@ -422,7 +422,8 @@ static char *run_row(const struct row *r, bool kernel)
 		assert_int_not_equal(vst, -1);
 	}
 	if (!(r->flags & (F_SELF_EXIT | F_CMD))) {
-		usleep(200000);
+		/* bpftrace prints what the victim sent before it stops: idle */
+		wait_settled(bt);
 		kill(bt, SIGINT);
 	}
 	bst = wait_for(bt, 10000);
