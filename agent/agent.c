@@ -80,7 +80,7 @@ struct attachment {
 	struct bpftime_vm *vm;
 	struct bpftime_probe *probe;
 	uint64_t cookie;
-	bool seen;  /* wanted by the sync in progress */
+	bool seen; /* wanted by the sync in progress */
 	struct attachment *next;
 };
 
@@ -142,7 +142,10 @@ static void run_prog(struct bpftime_pt_regs *regs, void *data)
 
 	if (unlikely(agent_busy))
 		return;
+	/* the run owns a per-CPU slot, as a kernel program owns its CPU */
+	bpftime_shm__cpu_get(agent.shm);
 	bpftime_vm__run(a->vm, regs, sizeof(*regs), &ret);
+	bpftime_shm__cpu_put(agent.shm);
 }
 
 /* the override verdict comes from bpf_override_return (the thread's probe
@@ -257,18 +260,20 @@ static int collect(struct want **out, size_t *nout)
 		if (bpftime_handler_get_info(agent.shm, fd, &hi))
 			continue;
 		if (hi.type == BPFTIME_HANDLER_LINK) {
-			if (bpftime_link_get_info(agent.shm, fd, &li) || !perf_wanted(li.target_fd, &pi))
+			if (bpftime_link_get_info(agent.shm, fd, &li) ||
+			    !perf_wanted(li.target_fd, &pi))
 				continue;
 			if (bpftime_handler_get_info(agent.shm, li.prog_fd, &ti) ||
 			    ti.type != BPFTIME_HANDLER_PROG)
 				continue;
-			err = add_want(&w, &n, &cap,
-				       &(struct want){ .link_id = li.id,
-						       .prog_id = ti.id,
-						       .perf_id = pi.id,
-						       .prog_fd = li.prog_fd,
-						       .perf_fd = li.target_fd,
-						       .cookie = li.cookie ? li.cookie : pi.cookie });
+			err = add_want(
+				&w, &n, &cap,
+				&(struct want){ .link_id = li.id,
+						.prog_id = ti.id,
+						.perf_id = pi.id,
+						.prog_fd = li.prog_fd,
+						.perf_fd = li.target_fd,
+						.cookie = li.cookie ? li.cookie : pi.cookie });
 		} else if (hi.type == BPFTIME_HANDLER_PROG) {
 			if (bpftime_prog_get_info(agent.shm, fd, &gi))
 				continue;
@@ -307,7 +312,7 @@ static struct attachment *find_live(const struct want *x)
 static char open_msg[256];
 
 __attribute__((format(printf, 2, 0))) static int capture_print(enum bpftime_log_level level,
-								const char *fmt, va_list ap)
+							       const char *fmt, va_list ap)
 {
 	size_t n;
 
@@ -359,8 +364,8 @@ static int attach_one(const struct want *x)
 		if (err == -EBADF)
 			return 0; /* closed under us */
 		pr_warn("agent: prog %d is not attached: %s\n", x->prog_fd,
-			open_msg[0] ? open_msg + (strncmp(open_msg, "bpftime: ", 9) ? 0 : 9) :
-				      strerror(-err));
+			open_msg[0] ? open_msg + (strncmp(open_msg, "bpftime: ", 9) ? 0 : 9)
+				    : strerror(-err));
 		mark_failed(0, x->prog_id);
 		return err;
 	}
@@ -375,9 +380,9 @@ static int attach_one(const struct want *x)
 	a->vm = vm;
 	a->cookie = x->cookie;
 
-	is_override = pi.type == BPFTIME_PERF_TYPE_UPROBE_OVERRIDE ||
-		      (pi.type == BPFTIME_PERF_TYPE_UPROBE &&
-		       calls_helper(vm, HELPER_OVERRIDE_RETURN));
+	is_override =
+		pi.type == BPFTIME_PERF_TYPE_UPROBE_OVERRIDE ||
+		(pi.type == BPFTIME_PERF_TYPE_UPROBE && calls_helper(vm, HELPER_OVERRIDE_RETURN));
 	walks_stack = calls_helper(vm, HELPER_GET_STACK) || calls_helper(vm, HELPER_GET_STACKID);
 	BPFTIME_OPTS(bpftime_probe_opts, po, .cookie = a->cookie);
 	if (pi.type == BPFTIME_PERF_TYPE_URETPROBE)
@@ -393,8 +398,8 @@ static int attach_one(const struct want *x)
 		po.inside_func = sym_off != pi.offset;
 	}
 	if (po.type == BPFTIME_PROBE_OVERRIDE)
-		fn = (bpftime_probe_fn)(void (*)(void))(walks_stack ? run_override_stack :
-								    run_override);
+		fn = (bpftime_probe_fn)(void (*)(void))(walks_stack ? run_override_stack
+								    : run_override);
 	else
 		fn = walks_stack ? run_prog_stack : run_prog;
 	probe = bpftime_probe__attach(addr, fn, a, &po);
@@ -412,7 +417,8 @@ static int attach_one(const struct want *x)
 			/* an int3 is there (a debugger, a kernel uprobe): said
 			 * once (attach/ names it), retried slowly until it goes */
 			if (!has_failed(2, x->perf_id)) {
-				pr_warn("agent: %s+%#llx is busy (breakpoint): prog %d waits for it\n",
+				pr_warn("agent: %s+%#llx is busy (breakpoint): prog %d waits for "
+					"it\n",
 					pi.module, (unsigned long long)pi.offset, x->prog_fd);
 				mark_failed(2, x->perf_id);
 			}
@@ -431,9 +437,9 @@ static int attach_one(const struct want *x)
 	agent.n_attached++;
 	pr_debug("agent: prog %d attached to %s+%#llx (%s)\n", x->prog_fd, pi.module,
 		 (unsigned long long)pi.offset,
-		 po.type == BPFTIME_PROBE_URETPROBE ? "uretprobe" :
-		 po.type == BPFTIME_PROBE_OVERRIDE  ? "override" :
-						      "uprobe");
+		 po.type == BPFTIME_PROBE_URETPROBE  ? "uretprobe"
+		 : po.type == BPFTIME_PROBE_OVERRIDE ? "override"
+						     : "uprobe");
 	return 0;
 }
 
@@ -574,6 +580,7 @@ static int sync_locked(void)
 	}
 	free(w);
 	agent_systp_sync(agent.shm, agent.rt, agent.pid);
+	agent_profile_sync(agent.shm, agent.rt, agent.pid);
 	agent.in_sync = false;
 	if (agent.pending && !agent.dl_watched)
 		watch_dlopen();
@@ -610,7 +617,8 @@ static void *watch(void *arg)
 		/* no timeout unless something is to be retried: no polling */
 		err = bpftime_shm__wait_epoch(agent.shm, seen, retry_ms ? retry_ms : -1);
 		if (err && err != -EINTR && err != -ETIMEDOUT) {
-			pr_warn("agent: cannot wait for changes (%s): the attachments stay as they are\n",
+			pr_warn("agent: cannot wait for changes (%s): the attachments stay as they "
+				"are\n",
 				strerror(-err));
 			return NULL;
 		}
@@ -675,13 +683,14 @@ int agent_start(const struct agent_opts *opts)
 		if (!name || !*name)
 			name = BPFTIME_DEFAULT_SHM_NAME;
 		if (err == -ENOENT)
-			pr_warn("agent: no bpftime shared memory '%s' (start a loader with `bpftime load` first): running untraced\n",
+			pr_warn("agent: no bpftime shared memory '%s' (start a loader with "
+				"`bpftime load` first): running untraced\n",
 				name);
 		else
 			pr_warn("agent: cannot use the shared memory '%s' (%s): running untraced\n",
 				name,
-				open_msg[0] ? open_msg + (strncmp(open_msg, "bpftime: ", 9) ? 0 : 9) :
-					      strerror(-err));
+				open_msg[0] ? open_msg + (strncmp(open_msg, "bpftime: ", 9) ? 0 : 9)
+					    : strerror(-err));
 		goto fail;
 	}
 	{
@@ -692,7 +701,8 @@ int agent_start(const struct agent_opts *opts)
 	}
 	if (!agent.rt) {
 		err = -errno;
-		pr_warn("agent: cannot create the runtime (%s): running untraced\n", strerror(-err));
+		pr_warn("agent: cannot create the runtime (%s): running untraced\n",
+			strerror(-err));
 		goto fail_shm;
 	}
 	err = agent_register_helpers(agent.rt);
@@ -707,7 +717,8 @@ int agent_start(const struct agent_opts *opts)
 	if (opts && opts->watch) {
 		err = agent_thread(&agent.watcher, watch, (void *)(uintptr_t)epoch);
 		if (err)
-			pr_warn("agent: cannot start the watcher thread (%s): later changes are not followed\n",
+			pr_warn("agent: cannot start the watcher thread (%s): later changes are "
+				"not followed\n",
 				strerror(-err));
 		else
 			agent.watching = true;

@@ -53,6 +53,10 @@ int agent_attached_count(void);
 /* The segment epoch the last completed sync saw. */
 uint32_t agent_synced_epoch(void);
 
+/* profile.c: starts and stops the process CPU-time samplers of the timed
+ * perf events that sample this process (bpftrace profile:*); 0 or -errno */
+int agent_profile_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int self);
+
 /* main.c: the entry points `bpftime attach` and `bpftime detach` call in
  * the target (the library's only exported symbols) */
 long bpftime_agent_attach(const char *cfg);

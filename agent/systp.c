@@ -97,9 +97,18 @@ static void mark_failed(uint32_t id)
 
 /* ---- handlers (any thread, inside the SIGSYS handler) ------------------- */
 
+/* the segment whose programs run here (set by the sync before any handler
+ * can run one) */
+static struct bpftime_shm *tp_shm;
+
 static void run_list(const struct tp_list *l, void *ctx, size_t size,
 		     const struct bpftime_syscall *sc)
 {
+	struct bpftime_shm *shm = tp_shm;
+
+	/* the runs own a per-CPU slot, as the kernel's run on their CPU */
+	if (shm && l->n)
+		bpftime_shm__cpu_get(shm);
 	for (int i = 0; i < l->n; i++) {
 		const struct tp_prog *p = &l->p[i];
 		uint64_t ret;
@@ -117,6 +126,8 @@ static void run_list(const struct tp_list *l, void *ctx, size_t size,
 			bpftime_vm__run(p->vm, ctx, size, &ret);
 		}
 	}
+	if (shm && l->n)
+		bpftime_shm__cpu_put(shm);
 }
 
 static void on_enter(struct bpftime_syscall *sc, void *data)
@@ -317,6 +328,7 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 	err = collect(shm, pid, &w, &n);
 	if (err)
 		return err;
+	tp_shm = shm;
 	old = atomic_load(&table);
 	if (!n && !old) {
 		free(w);

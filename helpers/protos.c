@@ -93,6 +93,9 @@
 #define PROTO_map_peek_elem        P(INTEGER,            MAP,  UVAL, 0,    0,    0,  0, M_QUEUE | M_STACK | M_BLOOM)
 #define PROTO_spin_lock            P(VOID,               LOCK, 0,    0,    0,    0,  BPFTIME_HF_LOCK, 0)
 #define PROTO_spin_unlock          P(VOID,               LOCK, 0,    0,    0,    0,  BPFTIME_HF_UNLOCK, 0)
+/* the kernel's: u32 sig (ARG_ANYTHING) */
+#define PROTO_send_signal          P(INTEGER,            ANY,  0,    0,    0,    0,  0, 0)
+#define PROTO_send_signal_thread   P(INTEGER,            ANY,  0,    0,    0,    0,  0, 0)
 #define PROTO_probe_read_user      P(INTEGER,            UMEM, SZ0,  ANY,  0,    0,  0, 0)
 #define PROTO_probe_read_kernel    P(INTEGER,            UMEM, SZ0,  ANY,  0,    0,  0, 0)
 #define PROTO_probe_read_user_str  P(INTEGER,            UMEM, SZ0,  ANY,  0,    0,  0, 0)

@@ -17,8 +17,11 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <time.h>
+#include <signal.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include "internal.h"
+#include "shm/store.h"
 #include "common/compiler.h"
 
 static uint64_t clock_ns(clockid_t clk)
@@ -87,7 +90,9 @@ HELPER_DECL(get_prandom_u32)
 
 HELPER_DECL(get_smp_processor_id)
 {
-	int cpu = sched_getcpu();
+	/* the per-CPU slot the run owns (shm/cpu.c), which is the CPU that
+	 * per-CPU maps and BPF_F_CURRENT_CPU use in this run */
+	int cpu = shm_cpu_slot >= 0 ? shm_cpu_slot : sched_getcpu();
 
 	UNUSED(r1);
 	UNUSED(r2);
@@ -95,6 +100,44 @@ HELPER_DECL(get_smp_processor_id)
 	UNUSED(r4);
 	UNUSED(r5);
 	return cpu < 0 ? 0 : (uint64_t)cpu;
+}
+
+/* long bpf_send_signal(u32 sig), long bpf_send_signal_thread(u32 sig): the
+ * kernel sends @sig to the current task's process (thread group) or thread,
+ * delivered on its way back to user space.  Here the program runs in the
+ * traced thread itself, so that is a kill()/tgkill() of our own pid/tid:
+ * the signal is pending when the probe returns, or delivered at once by the
+ * kernel on the syscall's return (the program is then done with it).  sig 0
+ * only checks, as in the kernel; above _NSIG is -EINVAL. */
+static uint64_t send_signal(uint64_t sig, bool thread)
+{
+	long r;
+
+	if (sig > 64)
+		return (uint64_t)-EINVAL;
+	if (getpid() == 1)
+		return (uint64_t)-EPERM; /* the kernel refuses to signal init */
+	r = thread ? syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), (int)sig)
+		   : kill(getpid(), (int)sig);
+	return r ? (uint64_t)-errno : 0;
+}
+
+HELPER_DECL(send_signal)
+{
+	UNUSED(r2);
+	UNUSED(r3);
+	UNUSED(r4);
+	UNUSED(r5);
+	return send_signal((uint32_t)r1, false);
+}
+
+HELPER_DECL(send_signal_thread)
+{
+	UNUSED(r2);
+	UNUSED(r3);
+	UNUSED(r4);
+	UNUSED(r5);
+	return send_signal((uint32_t)r1, true);
 }
 
 static _Atomic uint32_t fork_gen = 1;

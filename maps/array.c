@@ -434,13 +434,21 @@ const struct map_ops map_perf_event_array_ops = {
  * (perf_buffer) copies wrapped records out.  A full ring drops the record
  * and counts it (in the meta page's reserved area); the next record that
  * fits is preceded by a PERF_RECORD_LOST {header, u64 id, u64 lost}, as the
- * kernel does, which perf_buffer reports through its lost callback. */
-#define PERF_META_HEAD	   1024
-#define PERF_META_TAIL	   1032
-#define PERF_META_LOCK	   2048
-#define PERF_META_LOST	   2112 /* drops not reported yet */
-#define PERF_RECORD_LOST   2
-#define PERF_RECORD_SAMPLE 9
+ * kernel does, which perf_buffer reports through its lost callback.
+ *
+ * No drop goes unreported: a sample is written only if a LOST record still
+ * fits after it, so the first drop after a sample writes its LOST record at
+ * once; drops after that (the ring still full) wait in the counter, which
+ * bpftime_perf_ring_flush_lost() (the loader's epoll_wait, in the consumer's
+ * thread, so the consumer is not reading) adds to a new LOST record or to
+ * the last one when the consumer has not reached it yet. */
+#define PERF_META_HEAD	    1024
+#define PERF_META_TAIL	    1032
+#define PERF_META_LOCK	    2048
+#define PERF_META_LOST	    2112 /* drops not reported yet */
+#define PERF_META_LAST_LOST 2120 /* head position of the last LOST record + 1, 0: none */
+#define PERF_RECORD_LOST    2
+#define PERF_RECORD_SAMPLE  9
 
 static void ring_copy(char *data, uint64_t size, uint64_t pos, const void *src, uint64_t len)
 {
@@ -451,8 +459,71 @@ static void ring_copy(char *data, uint64_t size, uint64_t pos, const void *src, 
 		memcpy(data, (const char *)src + first, len - first);
 }
 
+/* writes a LOST record for @lost drops at @head (the caller publishes it) */
+static void write_lost(char *meta, size_t page, uint64_t dsize, uint64_t head, uint64_t lost)
+{
+	struct {
+		uint32_t type;
+		uint16_t misc;
+		uint16_t size;
+		uint64_t id;
+		uint64_t lost;
+	} __attribute__((packed)) lr = { PERF_RECORD_LOST, 0, 24, 0, lost };
+
+	ring_copy(meta + page, dsize, head, &lr, sizeof(lr));
+	*(uint64_t *)(meta + PERF_META_LAST_LOST) = head + 1;
+}
+
+int bpftime_perf_ring_flush_lost(struct bpftime_shm *shm, uint64_t ring_off, uint64_t ring_len)
+{
+	char *meta = shm_ptr(shm, ring_off);
+	uint64_t dsize = ring_len - shm->page_size, head, tail, lost, last;
+	int ret = 0;
+
+	if (!atomic_load_explicit((_Atomic uint64_t *)(meta + PERF_META_LOST),
+				  memory_order_relaxed))
+		return 0;
+	shm_lock((struct shm_mutex *)(meta + PERF_META_LOCK));
+	head = atomic_load_explicit((_Atomic uint64_t *)(meta + PERF_META_HEAD),
+				    memory_order_relaxed);
+	tail = atomic_load_explicit((_Atomic uint64_t *)(meta + PERF_META_TAIL),
+				    memory_order_acquire);
+	lost = atomic_load_explicit((_Atomic uint64_t *)(meta + PERF_META_LOST),
+				    memory_order_relaxed);
+	last = *(uint64_t *)(meta + PERF_META_LAST_LOST);
+	if (!lost)
+		goto out;
+	if (head + 24 - tail <= dsize) {
+		write_lost(meta, shm->page_size, dsize, head, lost);
+		atomic_store_explicit((_Atomic uint64_t *)(meta + PERF_META_HEAD), head + 24,
+				      memory_order_release);
+	} else if (last && last - 1 >= tail && last - 1 + 24 <= head) {
+		/* the consumer has not reached the last LOST record: add to it */
+		uint64_t n;
+		char *data = meta + shm->page_size;
+		uint64_t at = last - 1 + 16, off = at & (dsize - 1);
+
+		if (off + 8 <= dsize) {
+			memcpy(&n, data + off, 8);
+			n += lost;
+			memcpy(data + off, &n, 8);
+		} else {
+			ret = -EAGAIN; /* the count straddles the end: next time */
+			goto out;
+		}
+	} else {
+		ret = -EAGAIN;
+		goto out;
+	}
+	atomic_store_explicit((_Atomic uint64_t *)(meta + PERF_META_LOST), 0, memory_order_relaxed);
+	ret = 1;
+out:
+	shm_unlock((struct shm_mutex *)(meta + PERF_META_LOCK));
+	return ret;
+}
+
 long bpftime_map__perf_event_output(struct bpftime_map *h, uint64_t flags, const void *data,
-			       uint64_t size)
+				    uint64_t size)
 {
 	struct bpftime_shm *shm = h->shm;
 	uint64_t idx = flags & BPFTIME_F_INDEX_MASK, off, ring, dsize, head, tail, raw, rec, lost;
@@ -496,22 +567,24 @@ long bpftime_map__perf_event_output(struct bpftime_map *h, uint64_t flags, const
 				    memory_order_acquire);
 	lost = atomic_load_explicit((_Atomic uint64_t *)(meta + PERF_META_LOST),
 				    memory_order_relaxed);
-	if (head + rec + (lost ? 24 : 0) - tail > dsize) {
-		atomic_fetch_add((_Atomic uint64_t *)(meta + PERF_META_LOST), 1);
+	if (head + rec + 24 + (lost ? 24 : 0) - tail > dsize) {
+		/* dropped: reported at once if a LOST record fits */
+		lost++;
+		if (head + 24 - tail <= dsize) {
+			write_lost(meta, shm->page_size, dsize, head, lost);
+			atomic_store_explicit((_Atomic uint64_t *)(meta + PERF_META_HEAD),
+					      head + 24, memory_order_release);
+			lost = 0;
+		}
+		atomic_store_explicit((_Atomic uint64_t *)(meta + PERF_META_LOST), lost,
+				      memory_order_relaxed);
 		shm_unlock((struct shm_mutex *)(meta + PERF_META_LOCK));
+		shm_data_notify(shm);
 		return -ENOSPC;
 	}
 	if (lost) {
-		struct {
-			uint32_t type;
-			uint16_t misc;
-			uint16_t size;
-			uint64_t id;
-			uint64_t lost;
-		} __attribute__((packed)) lr = { PERF_RECORD_LOST, 0, 24, 0, lost };
-
-		ring_copy(meta + shm->page_size, dsize, head, &lr, sizeof(lr));
-		head += sizeof(lr);
+		write_lost(meta, shm->page_size, dsize, head, lost);
+		head += 24;
 		atomic_store_explicit((_Atomic uint64_t *)(meta + PERF_META_LOST), 0,
 				      memory_order_relaxed);
 	}

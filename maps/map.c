@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,34 +101,10 @@ int map_own(struct map_record *m, uint64_t off)
 	return -EINVAL;
 }
 
-/* The current CPU: glibc (2.35+) registers an rseq area per thread in which
- * the kernel keeps cpu_id up to date, a plain load (~1 ns) where
- * sched_getcpu() costs a vDSO call; fall back to it when rseq is off. */
-static inline int cur_cpu(void)
-{
-#if defined(__x86_64__)
-	if (likely(__rseq_size > 0)) {
-		char *tp;
-		const struct rseq *rs;
-		int32_t c;
-
-		__asm__("mov %%fs:0, %0" : "=r"(tp)); /* the TCB's self pointer */
-		rs = (const struct rseq *)(tp + __rseq_offset);
-		c = (int32_t)__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
-		if (likely(c >= 0))
-			return c;
-	}
-#endif
-	return sched_getcpu();
-}
-
+/* the per-CPU slot of the program run on this thread (shm/cpu.c) */
 uint32_t map_this_cpu(const struct bpftime_map *h)
 {
-	int c = cur_cpu();
-
-	if (unlikely(c < 0))
-		return 0;
-	return likely((uint32_t)c < h->ncpus) ? (uint32_t)c : (uint32_t)c % h->ncpus;
+	return shm_this_cpu(h->shm);
 }
 
 /* bpf_spin_lock: the word is 0 or the owner's tid.  Waiting on a lock

@@ -2,8 +2,16 @@
 /* maps/stack_trace.c: STACK_TRACE.  Buckets (a power of two >= max_entries)
  * of {nr, hash, ips[value_size / 8]}; the stack id is the hash of the ips
  * masked to the bucket count, as in the kernel.  One robust lock: stores are
- * rare (bpf_get_stackid dedups stacks) and the syscall side only reads. */
+ * rare (bpf_get_stackid dedups stacks) and the syscall side only reads.
+ *
+ * Storage on use: the map holds one offset per bucket and a bucket's block
+ * is allocated when a stack first lands in it (kept, emptied, on delete;
+ * freed with the map).  bpftrace's default stack map (131,072 buckets of
+ * 1,016 bytes, 128 MiB if allocated up front) thus costs 1 MiB plus the
+ * stacks actually seen.  A store that finds the arena full fails with
+ * -ENOMEM, as the kernel's does when its preallocated buckets run out. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 #include "internal.h"
 #include "common/compiler.h"
@@ -52,20 +60,53 @@ static int stk_alloc(struct bpftime_shm *shm, struct map_record *m)
 	s = shm_ptr(shm, m->priv_off);
 	s->n_buckets = map_roundup_pow2(m->max_entries);
 	s->bucket_size = sizeof(struct stk_bucket) + m->value_size;
-	s->buckets_off = shm_alloc(shm, (size_t)s->n_buckets * s->bucket_size, 16);
+	s->buckets_off = shm_alloc(shm, (size_t)s->n_buckets * sizeof(uint64_t), 16);
 	if ((err = map_own(m, s->buckets_off)))
 		return err;
 	return shm_mutex_init(&s->lock);
 }
 
+static inline _Atomic uint64_t *bucket_slot(struct bpftime_shm *shm, struct stk *s, uint32_t id)
+{
+	return (_Atomic uint64_t *)shm_ptr(shm, s->buckets_off) + id;
+}
+
+/* the bucket @id, or NULL while no stack has landed there */
 static inline struct stk_bucket *bucket(struct bpftime_map *h, struct stk *s, uint32_t id)
 {
-	return (struct stk_bucket *)((char *)shm_ptr(h->shm, s->buckets_off) +
-				     (size_t)id * s->bucket_size);
+	uint64_t off = atomic_load_explicit(bucket_slot(h->shm, s, id), memory_order_acquire);
+
+	return off ? (struct stk_bucket *)shm_ptr(h->shm, off) : NULL;
+}
+
+static inline bool bucket_used(struct bpftime_map *h, struct stk *s, uint32_t id)
+{
+	struct stk_bucket *b = bucket(h, s, id);
+
+	return b && b->nr;
+}
+
+/* frees the buckets' blocks (the offsets array and the header are owned
+ * blocks of the map, freed by the store) */
+static void stk_release(struct bpftime_shm *shm, struct map_record *m)
+{
+	struct stk *s;
+
+	if (!m->priv_off)
+		return;
+	s = shm_ptr(shm, m->priv_off);
+	if (!s->buckets_off)
+		return;
+	for (uint32_t i = 0; i < s->n_buckets; i++) {
+		uint64_t off = atomic_exchange(bucket_slot(shm, s, i), 0);
+
+		if (off)
+			shm_free(shm, off);
+	}
 }
 
 long bpftime_map__stack_store(struct bpftime_map *h, const uint64_t *ips, uint32_t nr,
-			     uint64_t flags)
+			      uint64_t flags)
 {
 	struct stk *s = (struct stk *)h->priv;
 	uint32_t skip = flags & BPFTIME_F_SKIP_FIELD_MASK, hash, id;
@@ -86,6 +127,16 @@ long bpftime_map__stack_store(struct bpftime_map *h, const uint64_t *ips, uint32
 	id = hash & (s->n_buckets - 1);
 	shm_lock(&s->lock);
 	b = bucket(h, s, id);
+	if (!b) {
+		uint64_t off = shm_alloc(h->shm, s->bucket_size, 16);
+
+		if (!off) {
+			shm_unlock(&s->lock);
+			return -ENOMEM;
+		}
+		b = shm_ptr(h->shm, off);
+		atomic_store_explicit(bucket_slot(h->shm, s, id), off, memory_order_release);
+	}
 	if (b->nr && b->hash == hash && b->nr == nr &&
 	    ((flags & BPFTIME_F_FAST_STACK_CMP) || !memcmp(b->ips, ips, (size_t)nr * 8))) {
 		ret = id;
@@ -116,7 +167,7 @@ static int stk_sys_lookup(struct bpftime_map *h, const void *key, void *value, u
 		return -ENOENT;
 	shm_lock(&s->lock);
 	b = bucket(h, s, id);
-	if (!b->nr) {
+	if (!b || !b->nr) {
 		ret = -ENOENT;
 	} else {
 		memcpy(value, b->ips, (size_t)b->nr * 8);
@@ -149,9 +200,10 @@ static int stk_sys_delete(struct bpftime_map *h, const void *key)
 		return -E2BIG;
 	shm_lock(&s->lock);
 	b = bucket(h, s, id);
-	if (!b->nr)
+	if (!b || !b->nr)
 		ret = -ENOENT;
-	b->nr = 0;
+	else
+		b->nr = 0;
 	shm_unlock(&s->lock);
 	return ret;
 }
@@ -163,13 +215,13 @@ static int stk_get_next_key(struct bpftime_map *h, const void *key, void *next)
 
 	if (key) {
 		memcpy(&id, key, 4);
-		if (id >= s->n_buckets || !bucket(h, s, id)->nr)
+		if (id >= s->n_buckets || !bucket_used(h, s, id))
 			id = 0;
 		else
 			id++;
 	}
 	for (; id < s->n_buckets; id++) {
-		if (bucket(h, s, id)->nr) {
+		if (bucket_used(h, s, id)) {
 			memcpy(next, &id, 4);
 			return 0;
 		}
@@ -193,6 +245,7 @@ static long stk_delete(struct bpftime_map *h, const void *key)
 const struct map_ops map_stack_trace_ops = {
 	.alloc_check = stk_alloc_check,
 	.alloc = stk_alloc,
+	.release = stk_release,
 	.sys_lookup = stk_sys_lookup,
 	.sys_update = stk_sys_update,
 	.sys_delete = stk_sys_delete,

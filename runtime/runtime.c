@@ -433,7 +433,12 @@ int bpftime_runtime__run(struct bpftime_runtime *rt, int fd, void *mem, size_t l
 {
 	struct bpftime_vm *vm = bpftime_runtime__prog(rt, fd);
 
+	int err;
+
 	if (!vm)
 		return -errno;
-	return bpftime_vm__run(vm, mem, len, ret);
+	bpftime_shm__cpu_get(rt->shm);
+	err = bpftime_vm__run(vm, mem, len, ret);
+	bpftime_shm__cpu_put(rt->shm);
+	return err;
 }

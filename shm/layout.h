@@ -10,6 +10,7 @@
  *   handlers_off          struct shm_slot[max_fd]
  *   pins_off              struct shm_pin[BPFTIME_MAX_PINS]
  *   trace_off             struct shm_trace + SHM_TRACE_SIZE bytes
+ *   cpus_off              struct shm_cpu[ncpus] (per-CPU slot owners, cpu.c)
  *   arena_off             the arena, to the end (page aligned)
  *
  * Everything refers to everything else by offset from the segment start;
@@ -25,7 +26,7 @@
 #include <bpftime/shm.h>
 
 #define SHM_MAGIC	0x314d485354465042ULL /* "BPFTSHM1" little endian */
-#define SHM_ABI_VERSION 5		      /* bump on any change to the bytes in the segment */
+#define SHM_ABI_VERSION 6		      /* bump on any change to the bytes in the segment */
 #define SHM_READY	0x52454459u	      /* "REDY" */
 #define SHM_TRACE_SIZE	(256u * 1024)
 
@@ -50,6 +51,7 @@ struct shm_header {
 	uint64_t handlers_off;
 	uint64_t pins_off;
 	uint64_t trace_off;
+	uint64_t cpus_off;
 	uint64_t arena_off;
 	uint64_t arena_size;
 	_Atomic uint32_t epoch;	   /* futex word: handler table changes */
@@ -108,6 +110,14 @@ struct shm_pin {
 struct shm_trace {
 	_Atomic uint64_t head; /* bytes ever written; messages are u32 len + bytes, 8-aligned */
 	struct shm_mutex lock;
+};
+
+/* A per-CPU slot (cpu.c): the tid of the program run that owns it (0:
+ * free) and how many runs sleep on it; one cache line each. */
+struct shm_cpu {
+	_Atomic uint32_t owner;
+	_Atomic uint32_t waiters;
+	char pad[56];
 };
 
 /* Common head of every object. */
@@ -175,6 +185,9 @@ struct shm_perf_event {
 	uint32_t pad;
 	_Atomic uint64_t ring_off; /* perf ring: meta page + data pages */
 	uint64_t ring_len;
+	uint64_t sample_period; /* software clocks: ns, or Hz if freq */
+	uint32_t freq;
+	uint32_t pad2;
 };
 
 struct shm_link {

@@ -349,6 +349,8 @@ int bpftime_perf_event_create(struct bpftime_shm *shm, int fd,
 	p->config = opts->config;
 	p->sample_type = opts->sample_type;
 	p->cookie = opts->cookie;
+	p->sample_period = opts->sample_period;
+	p->freq = opts->freq;
 	if (opts->module) {
 		p->module_off = shm_strdup(shm, opts->module);
 		if (!p->module_off) {
@@ -380,6 +382,8 @@ int bpftime_perf_event_get_info(struct bpftime_shm *shm, int fd, struct bpftime_
 	info->enabled = atomic_load(&p->enabled);
 	info->ring_off = atomic_load(&p->ring_off);
 	info->ring_len = p->ring_len;
+	info->sample_period = p->sample_period;
+	info->freq = p->freq;
 	return 0;
 }
 

@@ -127,6 +127,7 @@ static void shm_bind(struct bpftime_shm *shm)
 	shm->trace_buf = shm->base + h->trace_off + sizeof(struct shm_trace);
 	shm->max_fd = h->max_fd;
 	shm->ncpus = h->ncpus;
+	shm->cpus = (struct shm_cpu *)(shm->base + h->cpus_off);
 }
 
 static uint64_t align_up(uint64_t v, uint64_t a)
@@ -166,7 +167,9 @@ static int shm_init_layout(struct bpftime_shm *shm, uint32_t size_mb, uint32_t m
 	h->pins_off = off;
 	off = align_up(off + BPFTIME_MAX_PINS * sizeof(struct shm_pin), 64);
 	h->trace_off = off;
-	off = align_up(off + sizeof(struct shm_trace) + SHM_TRACE_SIZE, shm->page_size);
+	off = align_up(off + sizeof(struct shm_trace) + SHM_TRACE_SIZE, 64);
+	h->cpus_off = off;
+	off = align_up(off + (uint64_t)h->ncpus * sizeof(struct shm_cpu), shm->page_size);
 	h->arena_off = off;
 	if (off + (1u << 16) > shm->size) {
 		pr_warn("shm '%s': %u MiB cannot hold %u handler slots; raise "
@@ -288,7 +291,9 @@ static int check_header(struct bpftime_shm *shm, const struct shm_header *h)
 	end = h->handlers_off + (uint64_t)h->max_fd * sizeof(struct shm_slot);
 	if (h->page_size != shm->page_size || !h->max_fd || h->ncpus == 0 ||
 	    h->alloc_off < sizeof(*h) || end > h->size || h->pins_off >= h->size ||
-	    h->trace_off >= h->size || h->arena_off % shm->page_size ||
+	    h->trace_off >= h->size ||
+	    h->cpus_off + (uint64_t)h->ncpus * sizeof(struct shm_cpu) > h->arena_off ||
+	    h->arena_off % shm->page_size ||
 	    h->arena_off + h->arena_size != h->size) {
 		pr_warn("shm '%s': corrupt header (offsets out of range)\n", n);
 		return -EPROTO;

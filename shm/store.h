@@ -38,6 +38,7 @@ struct bpftime_shm {
 	char *trace_buf;
 	uint32_t max_fd;
 	uint32_t ncpus;
+	struct shm_cpu *cpus; /* per-CPU slot owners (cpu.c) */
 	size_t page_size;
 
 	/* the kinds of objects registered in this process (shm_kind_register) */
@@ -136,6 +137,24 @@ int shm_kind_register(struct bpftime_shm *shm, uint32_t type, const struct shm_k
 static inline void *shm_kind_state(struct bpftime_shm *shm, uint32_t type)
 {
 	return type < SHM_KINDS ? __atomic_load_n(&shm->kinds[type].state, __ATOMIC_ACQUIRE) : NULL;
+}
+
+/* cpu.c: per-CPU slots.  shm_cpu_slot is the slot the calling thread's
+ * program run owns (bpftime_shm__cpu_get), -1 outside a run; shm_cur_cpu()
+ * the CPU the thread runs on now (rseq, else sched_getcpu). */
+extern __thread int32_t shm_cpu_slot __attribute__((tls_model("initial-exec")));
+int shm_cur_cpu(void);
+
+/* The per-CPU slot for an access from a program: the run's slot, or outside
+ * a run (a test calling the maps directly) the current CPU. */
+static inline uint32_t shm_this_cpu(const struct bpftime_shm *shm)
+{
+	int c = shm_cpu_slot;
+
+	if (__builtin_expect(c >= 0, 1))
+		return (uint32_t)c;
+	c = shm_cur_cpu();
+	return c < 0 ? 0 : (uint32_t)c % shm->ncpus;
 }
 
 /* segment.c: libbpf-style error return (sets errno, returns -err). */

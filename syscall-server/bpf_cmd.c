@@ -141,7 +141,7 @@ static int make_map(int fd, void *ctx)
 		     .spin_lock_off = c->spin_lock_off, .has_spin_lock = c->spin_lock_off >= 0);
 
 	return bpftime_map_create(srv.shm, fd, a->map_type, c->name, a->key_size, a->value_size,
-				   a->max_entries, &o);
+				  a->max_entries, &o);
 }
 
 static int map_create(const union bpf_attr *a)
@@ -170,7 +170,8 @@ static int map_create(const union bpf_attr *a)
 		if (c.spin_lock_off >= 0 && !spin_lock_ok(a->map_type))
 			return -EOPNOTSUPP;
 	}
-	if ((a->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS || a->map_type == BPF_MAP_TYPE_HASH_OF_MAPS)) {
+	if ((a->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
+	     a->map_type == BPF_MAP_TYPE_HASH_OF_MAPS)) {
 		ret = want((int)a->inner_map_fd, BPFTIME_HANDLER_MAP);
 		if (ret)
 			return ret;
@@ -178,7 +179,8 @@ static int map_create(const union bpf_attr *a)
 	ret = srv_new_fd(make_map, &c, true);
 	/* -ENOMEM was logged by maps/, naming BPFTIME_SHM_MEMORY_MB */
 	if (ret < 0 && ret != -EINVAL && ret != -E2BIG && ret != -ENOMEM)
-		pr_warn("syscall server: cannot create map '%s' (type %u, key %u, value %u, %u entries): %s\n",
+		pr_warn("syscall server: cannot create map '%s' (type %u, key %u, value %u, %u "
+			"entries): %s\n",
 			name, a->map_type, a->key_size, a->value_size, a->max_entries,
 			strerror(-ret));
 	return ret;
@@ -247,11 +249,12 @@ static int map_batch(int cmd, const union bpf_attr *a, union bpf_attr *ua, unsig
 		for (; done < want_cnt; done++) {
 			char *k = keys + (size_t)done * mi.key_size;
 
-			ret = cmd == BPF_MAP_UPDATE_BATCH ?
-				      bpftime_map_update_elem(srv.shm, fd, k,
-							  vals + (size_t)done * mi.value_size_syscall,
-							  a->batch.elem_flags) :
-				      bpftime_map_delete_elem(srv.shm, fd, k);
+			ret = cmd == BPF_MAP_UPDATE_BATCH
+				      ? bpftime_map_update_elem(
+						srv.shm, fd, k,
+						vals + (size_t)done * mi.value_size_syscall,
+						a->batch.elem_flags)
+				      : bpftime_map_delete_elem(srv.shm, fd, k);
 			if (ret)
 				break;
 		}
@@ -275,8 +278,9 @@ static int map_batch(int cmd, const union bpf_attr *a, union bpf_attr *ua, unsig
 			continue;
 		if (done == want_cnt)
 			break;
-		ret = bpftime_map_lookup_elem(srv.shm, fd, next, vals + (size_t)done * mi.value_size_syscall,
-					  a->batch.elem_flags);
+		ret = bpftime_map_lookup_elem(srv.shm, fd, next,
+					      vals + (size_t)done * mi.value_size_syscall,
+					      a->batch.elem_flags);
 		if (ret == -ENOENT)
 			continue; /* deleted meanwhile */
 		if (ret)
@@ -370,6 +374,8 @@ static int get_fd_by_id(int cmd, const union bpf_attr *a)
 
 	if (!c.id)
 		return -ENOENT;
+	if (cmd == BPF_BTF_GET_FD_BY_ID && c.id == SRV_KBTF_ID)
+		return srv_kbtf_open();
 	return srv_new_fd(make_open_id, &c, true);
 }
 
@@ -381,6 +387,11 @@ static int get_next_id(int cmd, const union bpf_attr *a, union bpf_attr *ua, uns
 	if (a->start_id == UINT32_MAX)
 		return -ENOENT;
 	ret = bpftime_handler_next_id(srv.shm, id_cmd_type(cmd), a->start_id, &next);
+	if (cmd == BPF_BTF_GET_NEXT_ID && a->start_id < SRV_KBTF_ID &&
+	    (ret == -ENOENT || (!ret && next > SRV_KBTF_ID)) && srv_kbtf_available()) {
+		next = SRV_KBTF_ID; /* the kernel's vmlinux BTF, after ours */
+		ret = 0;
+	}
 	if (ret)
 		return ret;
 	if (size >= offsetofend(union bpf_attr, next_id))
@@ -483,7 +494,8 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 		return ret;
 	k->nr_map_ids = (uint32_t)ret;
 	if (u->map_ids && u->nr_map_ids)
-		memcpy(u64_ptr(u->map_ids), ids, MIN(u->nr_map_ids, (uint32_t)ret) * sizeof(uint32_t));
+		memcpy(u64_ptr(u->map_ids), ids,
+		       MIN(u->nr_map_ids, (uint32_t)ret) * sizeof(uint32_t));
 	k->map_ids = u->map_ids;
 	memcpy(k->name, pi.name, MIN(sizeof(k->name), sizeof(pi.name)));
 	k->btf_id = pi.btf_id;
@@ -550,6 +562,30 @@ static int btf_info_k(int fd, struct bpf_btf_info *u, struct bpf_btf_info *k)
 	return 0;
 }
 
+/* OBJ_GET_INFO_BY_FD on the kernel's BTF (kbtf.c) */
+static int kbtf_get_info(const union bpf_attr *a, union bpf_attr *ua, unsigned int size)
+{
+	struct bpf_btf_info u, k;
+	uint32_t len = a->info.info_len;
+	const char *uinfo = u64_ptr(a->info.info);
+	int ret;
+
+	for (uint32_t i = sizeof(u); i < len; i++)
+		if (uinfo[i])
+			return -E2BIG;
+	len = MIN(len, (uint32_t)sizeof(u));
+	memset(&u, 0, sizeof(u));
+	memset(&k, 0, sizeof(k));
+	memcpy(&u, uinfo, len);
+	ret = srv_kbtf_info(&u, &k);
+	if (ret)
+		return ret;
+	memcpy((void *)uinfo, &k, len);
+	if (size >= offsetofend(union bpf_attr, info.info_len))
+		ua->info.info_len = len;
+	return 0;
+}
+
 static int get_info(const union bpf_attr *a, union bpf_attr *ua, unsigned int size)
 {
 	union {
@@ -562,6 +598,8 @@ static int get_info(const union bpf_attr *a, union bpf_attr *ua, unsigned int si
 	uint32_t len = a->info.info_len, ksize;
 	const char *uinfo = u64_ptr(a->info.info);
 
+	if (srv_is_ours(fd) && srv_fd(fd)->kind == SRV_FD_KBTF)
+		return kbtf_get_info(a, ua, size);
 	if (!srv_is_ours(fd) || srv_fd(fd)->kind != SRV_FD_HANDLER) {
 		ret = srv_bad_fd(fd);
 		return ret == -EBADF ? -EBADFD : ret; /* the kernel's code for this one */
@@ -700,7 +738,8 @@ static int link_create(const union bpf_attr *a)
 	if (ret)
 		return ret;
 	if (c.attach_type != BPF_PERF_EVENT) {
-		pr_warn("syscall server: LINK_CREATE with attach type %u is not supported in userspace\n",
+		pr_warn("syscall server: LINK_CREATE with attach type %u is not supported in "
+			"userspace\n",
 			c.attach_type);
 		return c.target_fd < 0 ? -EBADF : -EOPNOTSUPP;
 	}
@@ -742,14 +781,14 @@ static int prog_attach(int cmd, const union bpf_attr *a)
 {
 	int target = (int)a->target_fd, prog = (int)a->attach_bpf_fd, ret;
 
-	if (a->attach_type == BPF_MODIFY_RETURN &&
-	    !want(target, BPFTIME_HANDLER_PERF_EVENT)) {
+	if (a->attach_type == BPF_MODIFY_RETURN && !want(target, BPFTIME_HANDLER_PERF_EVENT)) {
 		struct bpftime_perf_event_info pi;
 		struct srv_fd *f = srv_fd(target);
 
 		if (bpftime_perf_event_get_info(srv.shm, target, &pi) ||
 		    pi.type != BPFTIME_PERF_TYPE_UPROBE_OVERRIDE) {
-			pr_warn("syscall server: PROG_ATTACH(BPF_MODIFY_RETURN) needs a perf event of type 1008 (uprobe override)\n");
+			pr_warn("syscall server: PROG_ATTACH(BPF_MODIFY_RETURN) needs a perf event "
+				"of type 1008 (uprobe override)\n");
 			return -EINVAL;
 		}
 		if (cmd == BPF_PROG_ATTACH)
@@ -799,21 +838,30 @@ static int prog_bind_map(const union bpf_attr *a)
 		ret = -EINVAL;
 	if (!ret)
 		ret = bpftime_prog_bind_map(srv.shm, (int)a->prog_bind_map.prog_fd,
-					     (int)a->prog_bind_map.map_fd);
+					    (int)a->prog_bind_map.map_fd);
 	return ret;
 }
 
 static const char *const cmd_names[] = {
 #define C(x) [BPF_##x] = #x
-	C(MAP_CREATE), C(MAP_LOOKUP_ELEM), C(MAP_UPDATE_ELEM), C(MAP_DELETE_ELEM),
-	C(MAP_GET_NEXT_KEY), C(PROG_LOAD), C(OBJ_PIN), C(OBJ_GET), C(PROG_ATTACH),
-	C(PROG_DETACH), C(PROG_TEST_RUN), C(PROG_GET_NEXT_ID), C(MAP_GET_NEXT_ID),
-	C(PROG_GET_FD_BY_ID), C(MAP_GET_FD_BY_ID), C(OBJ_GET_INFO_BY_FD), C(PROG_QUERY),
-	C(RAW_TRACEPOINT_OPEN), C(BTF_LOAD), C(BTF_GET_FD_BY_ID), C(TASK_FD_QUERY),
-	C(MAP_LOOKUP_AND_DELETE_ELEM), C(MAP_FREEZE), C(BTF_GET_NEXT_ID), C(MAP_LOOKUP_BATCH),
-	C(MAP_LOOKUP_AND_DELETE_BATCH), C(MAP_UPDATE_BATCH), C(MAP_DELETE_BATCH),
-	C(LINK_CREATE), C(LINK_UPDATE), C(LINK_GET_FD_BY_ID), C(LINK_GET_NEXT_ID),
-	C(ENABLE_STATS), C(ITER_CREATE), C(LINK_DETACH), C(PROG_BIND_MAP),
+	C(MAP_CREATE),	      C(MAP_LOOKUP_ELEM),
+	C(MAP_UPDATE_ELEM),   C(MAP_DELETE_ELEM),
+	C(MAP_GET_NEXT_KEY),  C(PROG_LOAD),
+	C(OBJ_PIN),	      C(OBJ_GET),
+	C(PROG_ATTACH),	      C(PROG_DETACH),
+	C(PROG_TEST_RUN),     C(PROG_GET_NEXT_ID),
+	C(MAP_GET_NEXT_ID),   C(PROG_GET_FD_BY_ID),
+	C(MAP_GET_FD_BY_ID),  C(OBJ_GET_INFO_BY_FD),
+	C(PROG_QUERY),	      C(RAW_TRACEPOINT_OPEN),
+	C(BTF_LOAD),	      C(BTF_GET_FD_BY_ID),
+	C(TASK_FD_QUERY),     C(MAP_LOOKUP_AND_DELETE_ELEM),
+	C(MAP_FREEZE),	      C(BTF_GET_NEXT_ID),
+	C(MAP_LOOKUP_BATCH),  C(MAP_LOOKUP_AND_DELETE_BATCH),
+	C(MAP_UPDATE_BATCH),  C(MAP_DELETE_BATCH),
+	C(LINK_CREATE),	      C(LINK_UPDATE),
+	C(LINK_GET_FD_BY_ID), C(LINK_GET_NEXT_ID),
+	C(ENABLE_STATS),      C(ITER_CREATE),
+	C(LINK_DETACH),	      C(PROG_BIND_MAP),
 #undef C
 };
 

@@ -181,6 +181,14 @@ static bool fd_ready(int fd)
 		       bpftime_map__ringbuf_query(h, BPFTIME_RB_AVAIL_DATA) > 0;
 	case BPFTIME_HANDLER_PERF_EVENT:
 		meta = perf_meta(fd);
+		/* drops not reported yet: a LOST record for the consumer,
+		 * which is not reading while it waits here */
+		if (meta) {
+			struct bpftime_perf_event_info pi;
+
+			if (!bpftime_perf_event_get_info(srv.shm, fd, &pi) && pi.ring_off)
+				bpftime_perf_ring_flush_lost(srv.shm, pi.ring_off, pi.ring_len);
+		}
 		return meta && __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE) !=
 				       __atomic_load_n(&meta->data_tail, __ATOMIC_ACQUIRE);
 	default:

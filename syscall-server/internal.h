@@ -56,6 +56,7 @@ enum srv_fd_kind {
 	SRV_FD_NONE = 0,
 	SRV_FD_HANDLER,	     /* a slot of the handler table (map, prog, link...) */
 	SRV_FD_STATS,	     /* ENABLE_STATS */
+	SRV_FD_KBTF,	     /* the kernel's vmlinux BTF (kbtf.c) */
 };
 
 struct srv_fd {
@@ -118,6 +119,17 @@ int srv_avoid_taken(int fd);
 /* forgets @fd and drops its slot (close, dup2 over it) */
 void srv_release_fd(int fd);
 void srv_lock(void);
+/* kbtf.c: the kernel's vmlinux BTF as id SRV_KBTF_ID (above the ids the
+ * segment gives out, which count from 1): available?, an fd of it, its
+ * OBJ_GET_INFO_BY_FD */
+#define SRV_KBTF_ID 0x7fffffffu
+struct bpf_btf_info;
+bool srv_kbtf_available(void);
+int srv_kbtf_open(void);
+int srv_kbtf_info(struct bpf_btf_info *u, struct bpf_btf_info *k);
+/* timer.c: a timed software perf event (CPU_CLOCK, TASK_CLOCK) exists:
+ * start the thread that runs the loader's timers (once) */
+void srv_timers_kick(void);
 void srv_unlock(void);
 
 /* bpf_cmd.c */

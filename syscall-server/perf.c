@@ -98,6 +98,8 @@ long srv_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
 	} else if (attr.type == PERF_TYPE_SOFTWARE) {
 		c.o.type = BPFTIME_PERF_TYPE_SOFTWARE;
 		c.o.config = attr.config;
+		c.o.sample_period = attr.sample_period; /* a union with sample_freq */
+		c.o.freq = attr.freq;
 	} else if (attr.type == SRV_KPROBE_PMU_TYPE) {
 		pr_warn("syscall server: kprobes probe the kernel: not supported in userspace (use a uprobe)\n");
 		return -EOPNOTSUPP;
@@ -111,6 +113,8 @@ long srv_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
 	if (ret >= 0 && !attr.disabled)
 		bpftime_perf_event_enable(srv.shm, (int)ret, true);
 	srv_unlock();
+	if (ret >= 0 && c.o.type == BPFTIME_PERF_TYPE_SOFTWARE && c.o.sample_period)
+		srv_timers_kick();
 	if (ret < 0)
 		pr_warn("syscall server: cannot record perf event: %s\n", strerror((int)-ret));
 	return ret;

@@ -45,7 +45,8 @@ bool srv_active(void)
 		return true;
 	if (!srv.warned) {
 		srv.warned = true;
-		pr_warn("syscall server: no shared memory; bpf() and perf_event_open() fail with ENOSYS\n");
+		pr_warn("syscall server: no shared memory; bpf() and perf_event_open() fail with "
+			"ENOSYS\n");
 	}
 	return false;
 }
@@ -94,8 +95,8 @@ int srv_place_fd(int fd, int (*make)(int fd, void *ctx), void *ctx, bool cloexec
 			break;
 		/* another loader holds this slot: move to a number whose slot is
 		 * free (F_DUPFD gives the lowest free fd at or above it) */
-		for (next = fd + 1;
-		     next < srv.max_fd && bpftime_handler_get_type(srv.shm, next) != BPFTIME_HANDLER_NONE;
+		for (next = fd + 1; next < srv.max_fd &&
+				    bpftime_handler_get_type(srv.shm, next) != BPFTIME_HANDLER_NONE;
 		     next++)
 			;
 		nfd = srv_real.fcntl(fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, next);
@@ -127,8 +128,8 @@ int srv_avoid_taken(int fd)
 				    bpftime_handler_get_type(srv.shm, next) != BPFTIME_HANDLER_NONE;
 		     next++)
 			;
-		nfd = srv_real.fcntl(fd, flags > 0 && (flags & FD_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD,
-				     next);
+		nfd = srv_real.fcntl(
+			fd, flags > 0 && (flags & FD_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, next);
 		if (nfd < 0)
 			break; /* keep this one: still a working fd */
 		srv_real.close(fd);
@@ -147,9 +148,9 @@ static bool map_held_by_prog(int fd)
 		return false;
 	for (int p = bpftime_handler_next(srv.shm, -1); p >= 0;
 	     p = bpftime_handler_next(srv.shm, p)) {
-		int n = bpftime_handler_get_type(srv.shm, p) == BPFTIME_HANDLER_PROG ?
-				bpftime_prog_map_ids(srv.shm, p, ids, (int)ARRAY_SIZE(ids)) :
-				0;
+		int n = bpftime_handler_get_type(srv.shm, p) == BPFTIME_HANDLER_PROG
+				? bpftime_prog_map_ids(srv.shm, p, ids, (int)ARRAY_SIZE(ids))
+				: 0;
 
 		for (int i = 0; i < n; i++)
 			if (ids[i] == hi.id)
@@ -179,22 +180,30 @@ void srv_release_fd(int fd)
 }
 
 /* drops our entries from LD_PRELOAD so that the loader's children (system(),
- * exec) are not served */
+ * exec) are not served; with BPFTIME_AGENT_PATH (set by `bpftime load`) the
+ * agent takes the server's place, so what the loader starts (bpftrace -c
+ * CMD) is traced as the kernel's uprobes would trace it */
 static void strip_preload(void)
 {
-	const char *pre = getenv("LD_PRELOAD");
+	const char *pre = getenv("LD_PRELOAD"), *agent = getenv("BPFTIME_AGENT_PATH");
 	char *copy, *out, *tok, *save = NULL;
 	size_t n = 0;
 
 	if (!pre || !strstr(pre, "libbpftime-syscall-server"))
 		return;
+	if (agent && (!*agent || strchr(agent, ':') || strchr(agent, ' ')))
+		agent = NULL;
 	copy = strdup(pre);
-	out = calloc(1, strlen(pre) + 1);
+	out = calloc(1, strlen(pre) + (agent ? strlen(agent) : 0) + 2);
 	if (!copy || !out)
 		goto out;
 	for (tok = strtok_r(copy, ": ", &save); tok; tok = strtok_r(NULL, ": ", &save)) {
-		if (strstr(tok, "libbpftime-syscall-server"))
-			continue;
+		if (strstr(tok, "libbpftime-syscall-server")) {
+			if (!agent)
+				continue;
+			tok = (char *)agent;
+			agent = NULL;
+		}
 		if (n)
 			out[n++] = ':';
 		memcpy(out + n, tok, strlen(tok));

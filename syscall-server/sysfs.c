@@ -6,6 +6,8 @@
  *   /sys/bus/event_source/devices/uprobe/format/retprobe "config:0"
  *   /sys/bus/event_source/devices/kprobe/...             SRV_KPROBE_PMU_TYPE, so
  *                                     perf.c can say kprobes are not served
+ *   <tracefs>/uprobe_events                              empty (no probe of ours
+ *                                     is a tracefs one)
  * and the syscall tracepoints' tracefs files (tracefs.c).
  */
 #define _GNU_SOURCE
@@ -59,6 +61,13 @@ int srv_sysfs_open(const char *path)
 		snprintf(buf, sizeof(buf), "config:%d\n", SRV_RETPROBE_BIT);
 		return memfd_with(buf);
 	}
+	/* bcc (bpftrace) reads the probe event list at detach to see whether
+	 * the probe was made through tracefs: ours never are (perf_event_open
+	 * with the uprobe PMU), so the list is empty, as a kernel's is for
+	 * PMU-made probes */
+	if (!strcmp(path, "/sys/kernel/tracing/uprobe_events") ||
+	    !strcmp(path, "/sys/kernel/debug/tracing/uprobe_events"))
+		return memfd_with("");
 	n = srv_tracefs_open(path, buf, sizeof(buf));
 	if (n >= (int)sizeof(buf)) {
 		char *big = malloc((size_t)n + 1);

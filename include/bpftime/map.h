@@ -171,36 +171,37 @@ struct bpftime_map_info {
  *         naming BPFTIME_SHM_MEMORY_MB), -EEXIST (slot taken), -EMFILE
  */
 BPFTIME_API int bpftime_map_create(struct bpftime_shm *shm, int fd, enum bpftime_map_type type,
-				    const char *name, uint32_t key_size, uint32_t value_size,
-				    uint32_t max_entries,
-				    const struct bpftime_map_create_opts *opts);
+				   const char *name, uint32_t key_size, uint32_t value_size,
+				   uint32_t max_entries,
+				   const struct bpftime_map_create_opts *opts);
 
 /** @brief BPF_MAP_LOOKUP_ELEM (flags: 0 or BPFTIME_F_LOCK); queue/stack: peek
  * (key NULL); bloom filter: membership test.  @return 0, -ENOENT, -EINVAL,
  * -EBADF (not a map), -ENOTSUPP (524: the map type has no syscall lookup) */
-BPFTIME_API int bpftime_map_lookup_elem(struct bpftime_shm *shm, int fd, const void *key, void *value,
-				    uint64_t flags);
+BPFTIME_API int bpftime_map_lookup_elem(struct bpftime_shm *shm, int fd, const void *key,
+					void *value, uint64_t flags);
 /** @brief BPF_MAP_UPDATE_ELEM.  Fd-holding maps (prog array, perf event
  * array, map-in-map) take the fd of the object in @value.
  * @return 0, -EEXIST, -ENOENT, -E2BIG (full), -EINVAL, -EPERM (frozen/rdonly), -EBADF */
 BPFTIME_API int bpftime_map_update_elem(struct bpftime_shm *shm, int fd, const void *key,
-				    const void *value, uint64_t flags);
+					const void *value, uint64_t flags);
 /** @brief BPF_MAP_DELETE_ELEM.  @return 0, -ENOENT, -EINVAL, -EPERM, -EBADF */
 BPFTIME_API int bpftime_map_delete_elem(struct bpftime_shm *shm, int fd, const void *key);
 /** @brief BPF_MAP_GET_NEXT_KEY: @key NULL or absent gives the first key.
  * @return 0, -ENOENT (no more keys), -EINVAL, -EBADF */
 BPFTIME_API int bpftime_map_get_next_key(struct bpftime_shm *shm, int fd, const void *key,
-					  void *next_key);
+					 void *next_key);
 /** @brief BPF_MAP_LOOKUP_AND_DELETE_ELEM (queue/stack pop, hash maps).
  * @return 0, -ENOENT, -EINVAL, -ENOTSUPP, -EPERM, -EBADF */
 BPFTIME_API int bpftime_map_lookup_and_delete_elem(struct bpftime_shm *shm, int fd, const void *key,
-					       void *value, uint64_t flags);
+						   void *value, uint64_t flags);
 /** @brief BPF_MAP_FREEZE: later control-plane writes fail with -EPERM.
  * @return 0, -EPERM (already frozen, or BPF_F_RDONLY: the kernel's permission
  *         check comes first), -EBADF */
 BPFTIME_API int bpftime_map_freeze(struct bpftime_shm *shm, int fd);
 /** @brief @return 0, -EBADF */
-BPFTIME_API int bpftime_map_get_info(struct bpftime_shm *shm, int fd, struct bpftime_map_info *info);
+BPFTIME_API int bpftime_map_get_info(struct bpftime_shm *shm, int fd,
+				     struct bpftime_map_info *info);
 /**
  * @brief **bpftime_map_mmap_region()** the bytes a mmap of the map fd
  * shows, at file offset *@off of bpftime_shm__fd() (page aligned).
@@ -214,7 +215,7 @@ BPFTIME_API int bpftime_map_get_info(struct bpftime_shm *shm, int fd, struct bpf
  * @return 0, -EBADF, -EINVAL (the map cannot be mmap'ed)
  */
 BPFTIME_API int bpftime_map_mmap_region(struct bpftime_shm *shm, int fd, uint64_t *off,
-					 size_t *len);
+					size_t *len);
 
 /* bpftime_num_possible_cpus(): bpftime/shm.h */
 
@@ -241,14 +242,14 @@ BPFTIME_API int bpftime_map__direct_value_addr(struct bpftime_map *map, uint32_t
 /* The helpers' semantics (bpf_map_lookup_elem...), on a handle. */
 BPFTIME_API void *bpftime_map__lookup_elem(struct bpftime_map *map, const void *key);
 BPFTIME_API long bpftime_map__update_elem(struct bpftime_map *map, const void *key,
-					 const void *value, uint64_t flags);
+					  const void *value, uint64_t flags);
 BPFTIME_API long bpftime_map__delete_elem(struct bpftime_map *map, const void *key);
 BPFTIME_API long bpftime_map__push_elem(struct bpftime_map *map, const void *value, uint64_t flags);
 BPFTIME_API long bpftime_map__pop_elem(struct bpftime_map *map, void *value);
 BPFTIME_API long bpftime_map__peek_elem(struct bpftime_map *map, void *value);
 /** @brief bpf_map_lookup_percpu_elem: @cpu's slot of a per-CPU map, or NULL */
 BPFTIME_API void *bpftime_map__lookup_percpu_elem(struct bpftime_map *map, const void *key,
-						 uint32_t cpu);
+						  uint32_t cpu);
 
 /** callback of bpftime_map__for_each_elem: nonzero stops the walk */
 typedef long (*bpftime_map_elem_fn)(struct bpftime_map *map, const void *key, void *value,
@@ -256,7 +257,7 @@ typedef long (*bpftime_map_elem_fn)(struct bpftime_map *map, const void *key, vo
 /** @brief bpf_for_each_map_elem (array and hash types).  @return the number
  * of elements visited, -EINVAL (flags or map type) */
 BPFTIME_API long bpftime_map__for_each_elem(struct bpftime_map *map, bpftime_map_elem_fn fn,
-					   void *ctx, uint64_t flags);
+					    void *ctx, uint64_t flags);
 
 /**
  * @brief **bpftime_spin_lock()** / **bpftime_spin_unlock()**: bpf_spin_lock
@@ -270,20 +271,28 @@ BPFTIME_API void bpftime_spin_lock(void *lock);
 BPFTIME_API void bpftime_spin_unlock(void *lock);
 
 /* Ring buffers (bpf_ringbuf_*). */
-BPFTIME_API void *bpftime_map__ringbuf_reserve(struct bpftime_map *map, uint64_t size, uint64_t flags);
+BPFTIME_API void *bpftime_map__ringbuf_reserve(struct bpftime_map *map, uint64_t size,
+					       uint64_t flags);
 BPFTIME_API void bpftime_ringbuf_submit(void *data, uint64_t flags);
 BPFTIME_API void bpftime_ringbuf_discard(void *data, uint64_t flags);
-BPFTIME_API long bpftime_map__ringbuf_output(struct bpftime_map *map, const void *data, uint64_t size,
-					uint64_t flags);
+BPFTIME_API long bpftime_map__ringbuf_output(struct bpftime_map *map, const void *data,
+					     uint64_t size, uint64_t flags);
 BPFTIME_API uint64_t bpftime_map__ringbuf_query(struct bpftime_map *map, uint64_t flags);
 
+/** @brief reports the drops of the perf ring at @ring_off (@ring_len bytes)
+ * that no LOST record carries yet: a new LOST record, or an addition to the
+ * last one if the consumer has not read it.  Call it only from the thread
+ * that consumes the ring, between reads (epoll_wait).  @return 1 if it
+ * reported some, 0 if none were pending, -EAGAIN if it could not yet */
+BPFTIME_API int bpftime_perf_ring_flush_lost(struct bpftime_shm *shm, uint64_t ring_off,
+					     uint64_t ring_len);
 /** @brief bpf_perf_event_output on a PERF_EVENT_ARRAY: writes a
  * PERF_RECORD_SAMPLE (raw data) to the perf ring of the event at index
  * (flags & BPFTIME_F_INDEX_MASK, or the current CPU).
  * @return 0, -ENOENT (no event / no ring there), -E2BIG (index), -EINVAL,
  *         -ENOSPC (ring full: the record is dropped and reported as lost) */
 BPFTIME_API long bpftime_map__perf_event_output(struct bpftime_map *map, uint64_t flags,
-					   const void *data, uint64_t size);
+						const void *data, uint64_t size);
 
 /** @brief tail calls: the id of the program at @index of a PROG_ARRAY, or 0
  * when the slot is empty (resolve with bpftime_handler_fd_by_id) */
@@ -299,7 +308,7 @@ BPFTIME_API uint32_t bpftime_map__fd_array_get(struct bpftime_map *map, uint32_t
  * map.  @return the stack id, -EEXIST (bucket taken, no REUSE_STACKID),
  * -EFAULT (nr 0), -EINVAL */
 BPFTIME_API long bpftime_map__stack_store(struct bpftime_map *map, const uint64_t *ips, uint32_t nr,
-					 uint64_t flags);
+					  uint64_t flags);
 
 #ifdef __cplusplus
 }

@@ -119,6 +119,22 @@ BPFTIME_API int bpftime_shm__max_fd(const struct bpftime_shm *shm);
  * maps have this many slots) */
 BPFTIME_API int bpftime_shm__ncpus(const struct bpftime_shm *shm);
 
+/**
+ * @brief **bpftime_shm__cpu_get()** starts a program run on the calling
+ * thread: it claims one of the segment's per-CPU slots (the current CPU's if
+ * free, else another; it waits while all are owned by other runs), so that,
+ * as in the kernel, no other run uses that slot's per-CPU data until
+ * **bpftime_shm__cpu_put()**.  Calls nest on a thread (the inner run keeps
+ * the slot).  Call it around every program run that may touch per-CPU data.
+ * @return the slot, in [0, ncpus)
+ */
+BPFTIME_API int bpftime_shm__cpu_get(struct bpftime_shm *shm);
+/** @brief ends the run started by the matching bpftime_shm__cpu_get() */
+BPFTIME_API void bpftime_shm__cpu_put(struct bpftime_shm *shm);
+/** @brief whether the calling thread is inside a program run (between
+ * bpftime_shm__cpu_get() and bpftime_shm__cpu_put()) */
+BPFTIME_API bool bpftime_shm__cpu_busy(void);
+
 /** @brief the number of possible CPUs per /sys/devices/system/cpu/possible
  * (libbpf_num_possible_cpus semantics), at least 1 */
 BPFTIME_API int bpftime_num_possible_cpus(void);
@@ -348,6 +364,10 @@ struct bpftime_perf_event_opts {
 	uint64_t config;       /* software: PERF_COUNT_SW_* */
 	uint64_t sample_type;
 	uint64_t cookie; /* bpf_get_attach_cookie */
+	/* software clocks (PERF_COUNT_SW_CPU_CLOCK, _TASK_CLOCK): the
+	 * sampling period in ns, or with @freq set samples per second */
+	uint64_t sample_period;
+	bool freq;
 	size_t : 0;
 };
 
@@ -366,6 +386,8 @@ struct bpftime_perf_event_info {
 	bool enabled;
 	uint64_t ring_off; /* perf ring: file offset in the segment (0 if none) */
 	uint64_t ring_len;
+	uint64_t sample_period; /* or frequency, with freq */
+	bool freq;
 };
 
 /** @brief records a perf event.  @return the fd; -EINVAL, -ENOMEM, -EEXIST, -EMFILE */

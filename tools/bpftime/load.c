@@ -13,7 +13,10 @@
  * does.  The loader's exit status is passed through, SIGINT/SIGTERM are
  * forwarded to the loader, and the loader gets SIGTERM if bpftime dies
  * (PR_SET_PDEATHSIG).  The server removes itself from LD_PRELOAD, so the
- * loader's own children run unserved.
+ * loader's own children run unserved; it puts the agent (BPFTIME_AGENT_PATH,
+ * exported here when one sits next to the server or in the build tree) in
+ * its place, so the programs a loader starts (bpftrace -c CMD) are traced,
+ * as the kernel's uprobes trace every process.
  *
  * When the loader is gone (even killed), its unpinned objects are released
  * here too, in case its destructor never ran.  If the segment is then empty
@@ -38,6 +41,24 @@
 #ifndef BPFTIME_BUILD_SERVER
 #define BPFTIME_BUILD_SERVER NULL
 #endif
+#ifndef BPFTIME_BUILD_AGENT
+#define BPFTIME_BUILD_AGENT NULL
+#endif
+
+/* the agent next to @server, else the build tree's; NULL if neither */
+static const char *find_agent(const char *server, char *buf, size_t len)
+{
+	const char *slash = strrchr(server, '/'), *build = BPFTIME_BUILD_AGENT;
+
+	if (slash) {
+		snprintf(buf, len, "%.*s/libbpftime-agent.so", (int)(slash - server), server);
+		if (!access(buf, R_OK))
+			return buf;
+	}
+	if (build && !access(build, R_OK))
+		return build;
+	return NULL;
+}
 
 /* nothing left in the segment: no handler and no pin */
 static bool segment_empty(struct bpftime_shm *shm)
@@ -58,7 +79,8 @@ static bool segment_empty(struct bpftime_shm *shm)
 
 int cmd_load(struct cli *cli, int argc, char **argv)
 {
-	char server[PATH_MAX];
+	char server[PATH_MAX], agent_buf[PATH_MAX];
+	const char *agent;
 	struct bpftime_shm *shm = NULL;
 	const char *keep;
 	int i, ret, pid = -1;
@@ -80,6 +102,9 @@ int cmd_load(struct cli *cli, int argc, char **argv)
 		return CLI_FAIL;
 	cli_export_env(cli);
 	setenv("BPFTIME_USED", "1", 1);
+	agent = find_agent(server, agent_buf, sizeof(agent_buf));
+	if (agent)
+		setenv("BPFTIME_AGENT_PATH", agent, 1);
 	/* a loader whose wrapper is gone (killed test, closed terminal) stops
 	 * too instead of running on as an orphan */
 	cli_pdeathsig = SIGTERM;

@@ -1,0 +1,268 @@
+/* agent/profile.c: timed perf events that sample this process (bpftrace's
+ * `profile:hz:N`, `profile:ms:N`).
+ *
+ * The kernel's profile is a CPU_CLOCK (or TASK_CLOCK) software event per
+ * CPU, pid -1, or per CPU on one pid: every period of CPU time it interrupts
+ * whatever runs and runs the program with the interrupted registers.  Here
+ * a program whose timed events are on several CPUs or on a pid that is ours
+ * (one with a single system-wide event is a timer the loader runs:
+ * syscall-server/timer.c) gets one process CPU-time timer (timer_create
+ * with CLOCK_PROCESS_CPUTIME_ID) at the events' period: the kernel delivers
+ * its signal to the thread that is running when the period elapses, which
+ * is the thread a CPU sample would have caught.  The handler runs the
+ * program on that thread with ctx = struct bpf_perf_event_data built from
+ * the signal's ucontext (registers, period) and those registers as the
+ * helpers' context, so ustack, pid, tid and comm are the sampled thread's.
+ *
+ * The signal is SIGRTMAX - 2 (BPFTIME_PROFILE_SIGNAL overrides), installed
+ * only while the process has a profile program, with SA_RESTART.  A sample
+ * that lands while the thread is inside a program run (a uprobe's), or on a
+ * thread working for the agent, is skipped, as the kernel skips a program
+ * that would recurse on its CPU (it counts a miss): the program it
+ * interrupted may hold a lock the sample would need.
+ *
+ * Samplers are kept (the timer deleted) when their events go: a signal
+ * already queued still finds its sampler, which then does nothing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <linux/perf_event.h>
+#include <bpftime/attach.h>
+#include <bpftime/log.h>
+#include <bpftime/runtime.h>
+#include <bpftime/shm.h>
+#include <bpftime/vm.h>
+#include "internal.h"
+#include "common/compiler.h"
+#include "common/log.h"
+
+struct sampler {
+	uint32_t prog_id;
+	uint64_t period_ns;
+	struct bpftime_vm *vm;
+	struct bpftime_shm *shm;
+	timer_t timer;
+	_Atomic bool live;
+	bool seen;
+	struct sampler *next;
+};
+
+/* the kernel's struct bpf_perf_event_data */
+struct perf_ctx {
+	struct bpftime_pt_regs regs;
+	uint64_t sample_period;
+	uint64_t addr;
+};
+
+static struct sampler *samplers;
+static int profile_sig;
+static struct sigaction old_action;
+static bool installed;
+
+static bool is_timed(const struct bpftime_perf_event_info *pi)
+{
+	return pi->type == BPFTIME_PERF_TYPE_SOFTWARE &&
+	       (pi->config == PERF_COUNT_SW_CPU_CLOCK || pi->config == PERF_COUNT_SW_TASK_CLOCK) &&
+	       pi->sample_period && pi->enabled;
+}
+
+static uint64_t period_of(const struct bpftime_perf_event_info *pi)
+{
+	if (!pi->freq)
+		return pi->sample_period;
+	return pi->sample_period >= 1000000000ULL ? 1 : 1000000000ULL / pi->sample_period;
+}
+
+static void on_sample(int sig, siginfo_t *si, void *uc_)
+{
+	struct sampler *s = si->si_value.sival_ptr;
+	ucontext_t *uc = uc_;
+	const greg_t *g = uc->uc_mcontext.gregs;
+	struct bpftime_helper_ctx hctx, *prev;
+	struct perf_ctx ctx;
+	int saved = errno;
+	uint64_t ret;
+
+	UNUSED(sig);
+	if (si->si_code != SI_TIMER || !s || !atomic_load(&s->live) || agent_is_busy() ||
+	    bpftime_shm__cpu_busy())
+		goto out;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.regs.r15 = (uint64_t)g[REG_R15];
+	ctx.regs.r14 = (uint64_t)g[REG_R14];
+	ctx.regs.r13 = (uint64_t)g[REG_R13];
+	ctx.regs.r12 = (uint64_t)g[REG_R12];
+	ctx.regs.rbp = (uint64_t)g[REG_RBP];
+	ctx.regs.rbx = (uint64_t)g[REG_RBX];
+	ctx.regs.r11 = (uint64_t)g[REG_R11];
+	ctx.regs.r10 = (uint64_t)g[REG_R10];
+	ctx.regs.r9 = (uint64_t)g[REG_R9];
+	ctx.regs.r8 = (uint64_t)g[REG_R8];
+	ctx.regs.rax = (uint64_t)g[REG_RAX];
+	ctx.regs.rcx = (uint64_t)g[REG_RCX];
+	ctx.regs.rdx = (uint64_t)g[REG_RDX];
+	ctx.regs.rsi = (uint64_t)g[REG_RSI];
+	ctx.regs.rdi = (uint64_t)g[REG_RDI];
+	ctx.regs.orig_rax = (uint64_t)-1;
+	ctx.regs.rip = (uint64_t)g[REG_RIP];
+	ctx.regs.cs = 0x33;
+	ctx.regs.eflags = (uint64_t)g[REG_EFL];
+	ctx.regs.rsp = (uint64_t)g[REG_RSP];
+	ctx.regs.ss = 0x2b;
+	ctx.sample_period = s->period_ns;
+	hctx = (struct bpftime_helper_ctx){ .regs = &ctx.regs };
+	prev = bpftime_helper_ctx__swap(&hctx);
+	bpftime_shm__cpu_get(s->shm);
+	bpftime_vm__run(s->vm, &ctx, sizeof(ctx), &ret);
+	bpftime_shm__cpu_put(s->shm);
+	bpftime_helper_ctx__swap(prev);
+out:
+	errno = saved;
+}
+
+static int install(void)
+{
+	struct sigaction sa;
+	const char *env = getenv("BPFTIME_PROFILE_SIGNAL");
+
+	if (installed)
+		return 0;
+	profile_sig = env ? atoi(env) : SIGRTMAX - 2;
+	if (profile_sig < SIGRTMIN || profile_sig > SIGRTMAX) {
+		pr_warn("agent: BPFTIME_PROFILE_SIGNAL %s is not a real-time signal: profile "
+			"probes do not run\n",
+			env ? env : "");
+		return -EINVAL;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sample;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(profile_sig, &sa, &old_action))
+		return -errno;
+	installed = true;
+	return 0;
+}
+
+/* the wanted period of program @prog_id's timed events if they sample
+ * processes and cover this one; 0 if not */
+static uint64_t wanted(struct bpftime_shm *shm, uint32_t prog_id, pid_t self, int *prog_fd)
+{
+	int n = 0, cpus = 0;
+	bool mine = false;
+	uint64_t period = 0;
+	int32_t first_cpu = -2;
+
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
+		struct bpftime_link_info li;
+		struct bpftime_perf_event_info pi;
+
+		if (bpftime_handler_get_type(shm, fd) != BPFTIME_HANDLER_LINK ||
+		    bpftime_link_get_info(shm, fd, &li) || li.prog_id != prog_id ||
+		    bpftime_perf_event_get_info(shm, li.target_fd, &pi) || !is_timed(&pi))
+			continue;
+		n++;
+		if (pi.cpu != first_cpu) {
+			cpus++;
+			first_cpu = first_cpu == -2 ? pi.cpu : first_cpu;
+		}
+		if (pi.pid == -1 || pi.pid == self) {
+			mine = true;
+			period = period_of(&pi);
+			*prog_fd = li.prog_fd;
+		}
+		if (pi.pid != -1)
+			cpus = 2; /* a pid's events sample that process */
+	}
+	return mine && n && cpus >= 2 ? period : 0;
+}
+
+int agent_profile_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int self)
+{
+	uint32_t seen_ids[64];
+	size_t nseen = 0;
+
+	for (struct sampler *s = samplers; s; s = s->next)
+		s->seen = false;
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0 && nseen < 64;
+	     fd = bpftime_handler_next(shm, fd)) {
+		struct bpftime_link_info li;
+		struct bpftime_perf_event_info pi;
+		struct sampler *s;
+		uint64_t period;
+		int prog_fd = -1;
+		bool dup = false;
+
+		if (bpftime_handler_get_type(shm, fd) != BPFTIME_HANDLER_LINK ||
+		    bpftime_link_get_info(shm, fd, &li) ||
+		    bpftime_perf_event_get_info(shm, li.target_fd, &pi) || !is_timed(&pi))
+			continue;
+		for (size_t i = 0; i < nseen; i++)
+			dup |= seen_ids[i] == li.prog_id;
+		if (dup)
+			continue;
+		seen_ids[nseen++] = li.prog_id;
+		period = wanted(shm, li.prog_id, self, &prog_fd);
+		if (!period)
+			continue;
+		for (s = samplers; s; s = s->next)
+			if (s->prog_id == li.prog_id && atomic_load(&s->live) &&
+			    s->period_ns == period)
+				break;
+		if (s) {
+			s->seen = true;
+			continue;
+		}
+		if (install())
+			return -EINVAL;
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		s->prog_id = li.prog_id;
+		s->period_ns = period;
+		s->shm = shm;
+		s->vm = bpftime_runtime__prog(rt, prog_fd);
+		if (!s->vm) {
+			pr_warn("agent: profile prog %d does not build: %s\n", prog_fd,
+				strerror(errno));
+			free(s);
+			continue;
+		}
+		{
+			struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL,
+						.sigev_signo = profile_sig,
+						.sigev_value.sival_ptr = s };
+			struct itimerspec its = {
+				.it_interval = { (time_t)(period / 1000000000ULL),
+						 (long)(period % 1000000000ULL) },
+			};
+
+			its.it_value = its.it_interval;
+			if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, &s->timer)) {
+				pr_warn("agent: profile prog %d: timer_create: %s\n", prog_fd,
+					strerror(errno));
+				free(s);
+				continue;
+			}
+			atomic_store(&s->live, true);
+			s->seen = true;
+			s->next = samplers;
+			samplers = s;
+			timer_settime(s->timer, 0, &its, NULL);
+		}
+	}
+	for (struct sampler *s = samplers; s; s = s->next) {
+		if (!s->seen && atomic_load(&s->live)) {
+			atomic_store(&s->live, false);
+			timer_delete(s->timer);
+		}
+	}
+	return 0;
+}
