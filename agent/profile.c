@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent/profile.c: timed perf events that sample this process (bpftrace's
  * `profile:hz:N`, `profile:ms:N`).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/bpftrace_bench.c: what a bpftrace count() uprobe adds per call,
  * under bpftime (bpftime load bpftrace + bpftime start) and on the kernel
  * (bpftrace alone, where it can use the kernel), in the same run, single-

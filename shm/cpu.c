@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/cpu.c: per-CPU slots with the kernel's guarantee.
  *
  * The kernel runs a BPF program with migration disabled: while it runs,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syscall-server/kbtf.c: the running kernel's BTF, offered as the kernel
  * offers it.
  *

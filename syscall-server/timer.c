@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syscall-server/timer.c: timed software perf events run by the loader.
  *
  * A perf event of PERF_TYPE_SOFTWARE with PERF_COUNT_SW_CPU_CLOCK or

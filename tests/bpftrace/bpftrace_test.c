@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/bpftrace/bpftrace_test.c: bpftrace one-liners under `bpftime load`
  * + `bpftime start`, against the deterministic victim bt_victim, and the
  * same one-liners on the kernel (where bpftrace can use it: root, kernel

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/bpftrace/bt_victim.c: the deterministic process the bpftrace
  * one-liners trace (bpftrace_test, bench/bpftrace_bench).
  *
