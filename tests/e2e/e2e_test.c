@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include <bpftime/map.h>
 #include <bpftime/shm.h>
 #include "proc.h"
@@ -675,7 +676,7 @@ static void test_bpftimetool(void **state)
 
 	(void)state;
 	if (!tool_bin)
-		skip();
+		TEST_SKIP("bpftimetool not built");
 	shm_for_test("tool");
 	load_args(argv, "malloc", "-i", "50", NULL);
 	spawn(&loader, argv, false);
@@ -857,7 +858,7 @@ static void test_bpftool(void **state)
 
 	(void)state;
 	if (!bpftool_bin)
-		skip();
+		TEST_SKIP("no bpftool on this machine");
 	shm_for_test("bpftool");
 	load_args(argv, "malloc", "-i", "50", NULL);
 	spawn(&loader, argv, false);
@@ -996,5 +997,5 @@ int main(int argc, char **argv)
 	snprintf(victim, sizeof(victim), "%s/victim/victim", examples);
 	signal(SIGPIPE, SIG_IGN);
 	remove_stale_segments("bpftime_e2e_");
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return TEST_RUN(tests, NULL, NULL);
 }

@@ -1,0 +1,64 @@
+/* common/testkit.h: what the cmocka tests of every directory share (test
+ * code only).
+ *
+ * Skips are skips.  cmocka's skip() ends a case without failing it, and a
+ * run whose cases all skipped would still exit 0, which CTest shows as
+ * "Passed" for a test that tested nothing.  TEST_SKIP() says why, counts the
+ * skip and skips the case; TEST_RUN() runs the group and exits with
+ * TEST_SKIP_CODE when every case skipped, which CTest reports as "Skipped"
+ * (every test has SKIP_RETURN_CODE 77, cmake/bpftime.cmake).  A test that
+ * knows up front that it cannot run calls TEST_SKIP_ALL().
+ */
+#ifndef BPFTIME_COMMON_TESTKIT_H
+#define BPFTIME_COMMON_TESTKIT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define TEST_SKIP_CODE 77
+
+/* cases skipped in this process (weak: one counter however many files of
+ * the test include this header) */
+__attribute__((weak)) size_t testkit_skipped;
+
+#define TEST_SKIP(...)                                                                             \
+	do {                                                                                       \
+		printf("skipped: ");                                                               \
+		printf(__VA_ARGS__);                                                               \
+		printf("\n");                                                                      \
+		fflush(stdout);                                                                    \
+		testkit_skipped++;                                                                 \
+		skip();                                                                            \
+	} while (0)
+
+/* the whole test cannot run here: says why and exits with the skip code */
+__attribute__((format(printf, 1, 2), noreturn)) static inline void
+TEST_SKIP_ALL(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("skipped: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	exit(TEST_SKIP_CODE);
+}
+
+static inline int testkit_exit(int failed, size_t cases)
+{
+	if (!failed && cases && testkit_skipped >= cases)
+		return TEST_SKIP_CODE;
+	return failed;
+}
+
+/* cmocka_run_group_tests() whose exit status says "skipped" when every
+ * case skipped */
+#define TEST_RUN(tests, setup, teardown)                                                           \
+	testkit_exit(cmocka_run_group_tests(tests, setup, teardown),                               \
+		     sizeof(tests) / sizeof((tests)[0]))
+
+#endif /* BPFTIME_COMMON_TESTKIT_H */
