@@ -8,14 +8,22 @@
  * TEST_SKIP_CODE when every case skipped, which CTest reports as "Skipped"
  * (every test has SKIP_RETURN_CODE 77, cmake/bpftime.cmake).  A test that
  * knows up front that it cannot run calls TEST_SKIP_ALL().
+ *
+ * Include it after <cmocka.h>.
  */
 #ifndef BPFTIME_COMMON_TESTKIT_H
 #define BPFTIME_COMMON_TESTKIT_H
 
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 
 #define TEST_SKIP_CODE 77
 
@@ -60,5 +68,56 @@ static inline int testkit_exit(int failed, size_t cases)
 #define TEST_RUN(tests, setup, teardown)                                                           \
 	testkit_exit(cmocka_run_group_tests(tests, setup, teardown),                               \
 		     sizeof(tests) / sizeof((tests)[0]))
+
+/* ---- children of multi-process tests -------------------------------------
+ * test_fork() records every child, and the child dies with the test process;
+ * test_reap() forgets a child once reaped; test_kill_kids(), from a cmocka
+ * teardown (which runs after a failed assertion too), kills and reaps the
+ * children the test left. */
+#define TESTKIT_MAX_KIDS 16
+
+__attribute__((weak)) pid_t testkit_kids[TESTKIT_MAX_KIDS];
+
+static inline pid_t test_fork(void)
+{
+	pid_t parent = getpid(), pid;
+	size_t slot;
+
+	for (slot = 0; slot < TESTKIT_MAX_KIDS && testkit_kids[slot]; slot++)
+		;
+	assert_true(slot < TESTKIT_MAX_KIDS);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(127);
+		return 0;
+	}
+	testkit_kids[slot] = pid;
+	return pid;
+}
+
+/* waitpid() that forgets the child once it is reaped */
+static inline pid_t test_reap(pid_t pid, int *status)
+{
+	pid_t w;
+
+	while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR)
+		;
+	for (size_t i = 0; w > 0 && i < TESTKIT_MAX_KIDS; i++)
+		if (testkit_kids[i] == w)
+			testkit_kids[i] = 0;
+	return w;
+}
+
+static inline void test_kill_kids(void)
+{
+	for (size_t i = 0; i < TESTKIT_MAX_KIDS; i++) {
+		if (testkit_kids[i]) {
+			kill(testkit_kids[i], SIGKILL);
+			test_reap(testkit_kids[i], NULL);
+		}
+	}
+}
 
 #endif /* BPFTIME_COMMON_TESTKIT_H */

@@ -26,6 +26,7 @@
 #include "internal.h"
 #include "common/log.h"
 #include "common/compiler.h"
+#include "common/proc.h"
 
 struct srv srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -178,37 +179,6 @@ void srv_release_fd(int fd)
 	*f = (struct srv_fd){ .kind = SRV_FD_NONE, .implicit_link = -1 };
 }
 
-/* drops our entries from LD_PRELOAD so that the loader's children (system(),
- * exec) are not served */
-static void strip_preload(void)
-{
-	const char *pre = getenv("LD_PRELOAD");
-	char *copy, *out, *tok, *save = NULL;
-	size_t n = 0;
-
-	if (!pre || !strstr(pre, "libbpftime-syscall-server"))
-		return;
-	copy = strdup(pre);
-	out = calloc(1, strlen(pre) + 1);
-	if (!copy || !out)
-		goto out;
-	for (tok = strtok_r(copy, ": ", &save); tok; tok = strtok_r(NULL, ": ", &save)) {
-		if (strstr(tok, "libbpftime-syscall-server"))
-			continue;
-		if (n)
-			out[n++] = ':';
-		memcpy(out + n, tok, strlen(tok));
-		n += strlen(tok);
-	}
-	if (n)
-		setenv("LD_PRELOAD", out, 1);
-	else
-		unsetenv("LD_PRELOAD");
-out:
-	free(copy);
-	free(out);
-}
-
 __attribute__((constructor)) static void srv_init(void)
 {
 	int reclaimed;
@@ -216,7 +186,8 @@ __attribute__((constructor)) static void srv_init(void)
 	srv_resolve_real();
 	bpftime_log_set_default_level(BPFTIME_LOG_WARN);
 	bpftime_log_set_component("syscall-server");
-	strip_preload();
+	/* our children (system(), exec) are not served */
+	proc_strip_preload("libbpftime-syscall-server");
 	setenv("BPFTIME_USED", "1", 1); /* as under the original's `bpftime load` */
 	srv.pid = getpid();
 	srv.shm = bpftime_shm__open_or_create(NULL);
