@@ -24,6 +24,8 @@
 #include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <malloc.h>
+#include "common/alloc.h"
 
 #define TEST_SKIP_CODE 77
 
@@ -118,6 +120,67 @@ static inline void test_kill_kids(void)
 			test_reap(testkit_kids[i], NULL);
 		}
 	}
+}
+
+/* ---- fault twins ----------------------------------------------------------
+ * test_fault_loop() runs @op for n = 1, 2, ... with the nth allocation
+ * failing (common/alloc.h: the heap wrappers and shm/'s arena), until a run
+ * hits no fault.  Every run that hit one must return -ENOMEM, or succeed
+ * when the code recovers (a JIT failure falls back to the interpreter); any
+ * other result fails the test.  @undo (may be NULL) releases what a
+ * successful run made; after it the heap must hold what it held before the
+ * run (mallinfo2; the sanitizer build has LeakSanitizer too).  @op runs once
+ * without faults first, to fill caches that live for the process.  Returns
+ * the number of runs that failed with -ENOMEM (at least one is expected). */
+static inline size_t testkit_heap_in_use(void)
+{
+	return mallinfo2().uordblks;
+}
+
+/* glibc's per-thread caches keep freed chunks out of mallinfo2's free
+ * space; a fault test calls this first in main(): it runs itself again
+ * without them, so that the heap in use is exact. */
+static inline void test_exact_heap(char **argv)
+{
+	if (getenv("BPFTIME_TESTKIT_EXACT_HEAP"))
+		return;
+	setenv("BPFTIME_TESTKIT_EXACT_HEAP", "1", 1);
+	setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0", 1);
+	execv("/proc/self/exe", argv);
+	perror("execv /proc/self/exe");
+	exit(1);
+}
+
+static inline int test_fault_loop(int (*op)(void *arg), void (*undo)(void *arg), void *arg)
+{
+	int failures = 0, err;
+
+	mem_fault_set(0, false);
+	err = op(arg);
+	assert_int_equal(err, 0);
+	if (undo)
+		undo(arg);
+	for (unsigned long n = 1;; n++) {
+		size_t before = testkit_heap_in_use();
+		unsigned long hits;
+
+		mem_fault_set(n, false);
+		err = op(arg);
+		hits = mem_fault_hits();
+		mem_fault_set(0, false);
+		if (err && err != -ENOMEM)
+			fail_msg("allocation %lu failed: got %d, not -ENOMEM", n, err);
+		if (!err && undo)
+			undo(arg);
+		if (testkit_heap_in_use() != before)
+			fail_msg("allocation %lu failed: %zd bytes of heap leaked", n,
+				 (ssize_t)(testkit_heap_in_use() - before));
+		if (err)
+			failures++;
+		if (!hits)
+			break;
+	}
+	return failures;
 }
 
 #endif /* BPFTIME_COMMON_TESTKIT_H */
