@@ -100,27 +100,20 @@ static void undo(void *arg)
 	r->rt = NULL;
 }
 
-static void test_interp(void **state)
+/* @state: the engine (cmocka's prestate) */
+static void test_engine(void **state)
 {
-	struct run r = { .engine = BPFTIME_ENGINE_INTERP };
+	struct run r = { .engine = *(enum bpftime_engine *)*state };
 
-	(void)state;
-	assert_true(test_fault_loop(build_and_run, undo, &r) > 0);
-}
-
-static void test_jit(void **state)
-{
-	struct run r = { .engine = BPFTIME_ENGINE_JIT };
-
-	(void)state;
 	assert_true(test_fault_loop(build_and_run, undo, &r) > 0);
 }
 
 int main(int argc, char **argv)
 {
+	static enum bpftime_engine interp = BPFTIME_ENGINE_INTERP, jit = BPFTIME_ENGINE_JIT;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_interp),
-		cmocka_unit_test(test_jit),
+		cmocka_unit_test_prestate(test_engine, &interp),
+		cmocka_unit_test_prestate(test_engine, &jit),
 	};
 
 	(void)argc;
