@@ -321,16 +321,15 @@ static void test_shm_group(void **state)
 
 	(void)state;
 	if (!gr || !pw || geteuid() != 0)
-		skip(); /* needs root, the user nobody and the group nogroup */
+		TEST_SKIP("needs root, the user nobody and the group nogroup");
 	shm_for_test("group");
 	snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", getenv("BPFTIME_GLOBAL_SHM_NAME"));
 	spawn(&p, argv, false);
 	assert_int_equal(finish(&p), 0);
 	assert_int_equal(stat(shm_path, &st), 0);
 	if (!(st.st_mode & 0070)) {
-		print_message("BPFTIME_SHM_GROUP is not implemented by shm/ in this build\n");
 		bpftime_shm__remove(NULL);
-		skip();
+		TEST_SKIP("BPFTIME_SHM_GROUP is not implemented by shm/ in this build");
 	}
 	assert_int_equal(st.st_gid, gr->gr_gid);
 	assert_int_equal(st.st_mode & 0777, 0660);
