@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent/agent_fault_test.c: the fault twin of the agent's start: in a child
  * process each (the agent is one per process), agent_start() with the nth
  * allocation failing (heap and arena), for n = 1, 2, ... until it attaches

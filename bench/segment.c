@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/segment.c: a benchmark's segment is removed on every way out
  * (segment.h). */
 #include <signal.h>

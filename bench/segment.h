@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/segment.h: what the benchmarks that make a segment of their own
  * share. */
 #ifndef BPFTIME_BENCH_SEGMENT_H

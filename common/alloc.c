@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/alloc.c: the allocation wrappers and their fault hook (alloc.h). */
 #include <errno.h>
 #include <stdatomic.h>

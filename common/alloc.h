@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/alloc.h: heap allocation through one place, so that tests can make
  * an allocation fail (SQLite's faultsim, Lua's failnext).  vm/, runtime/ and
  * agent/ allocate with these; shm/'s arena allocator consults the same hook,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/proc.c: LD_PRELOAD cleanup and the crash report (proc.h). */
 #define _GNU_SOURCE
 #include <signal.h>

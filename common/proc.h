@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/proc.h: process plumbing shared by the preloaded libraries and the
  * tools: LD_PRELOAD cleanup and a crash report for code we run. */
 #ifndef BPFTIME_COMMON_PROC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/testkit.h: what the cmocka tests of every directory share (test
  * code only).
  *

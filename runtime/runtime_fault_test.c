@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* runtime/runtime_fault_test.c: the fault twin of program instantiation: a
  * runtime over a segment builds a program that uses a map (lddw of the map
  * and of its value, a helper, a tail-call-capable VM) and runs it, with the

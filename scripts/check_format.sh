@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check_format.sh [--fix]: every C source and header of the tree is as
 # clang-format 14 writes it with the tree's .clang-format (generated files
 # excepted: examples/include/vmlinux.h).  Names each file that differs and

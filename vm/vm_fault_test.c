@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/vm_fault_test.c: the fault twin of the VM's life (new, helper
  * registration, load with verification, interpreter decoding, the JIT and
  * the disassembler): the nth heap allocation fails for n = 1, 2, ... until
