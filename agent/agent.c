@@ -65,6 +65,7 @@
 #include "internal.h"
 #include "common/compiler.h"
 #include "common/log.h"
+#include "common/alloc.h"
 
 #define AGENT_RETRY_MS	       50   /* retry period for passing attach failures */
 #define AGENT_BUSY_RETRY_MS    1000 /* retry period while a breakpoint holds a site */
@@ -185,7 +186,7 @@ static bool has_failed(uint32_t kind, uint32_t id)
 
 static void mark_failed(uint32_t kind, uint32_t id)
 {
-	struct failed *f = malloc(sizeof(*f));
+	struct failed *f = mem_alloc(sizeof(*f));
 
 	if (!f)
 		return; /* only costs a repeated warning */
@@ -232,7 +233,7 @@ static int add_want(struct want **w, size_t *n, size_t *cap, const struct want *
 			return 0;
 	if (*n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 16;
-		struct want *t = realloc(*w, ncap * sizeof(*t));
+		struct want *t = mem_realloc(*w, ncap * sizeof(*t));
 
 		if (!t)
 			return -ENOMEM;
@@ -371,7 +372,7 @@ static int attach_one(const struct want *x)
 	}
 	if (open_msg[0]) /* built, with a remark (e.g. an engine fallback) */
 		pr_warn("%s\n", open_msg);
-	a = calloc(1, sizeof(*a));
+	a = mem_calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	a->link_id = x->link_id;

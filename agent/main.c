@@ -38,38 +38,9 @@
 #include <bpftime/log.h>
 #include "internal.h"
 #include "common/log.h"
+#include "common/proc.h"
 
 #define AGENT_LIB "libbpftime-agent"
-
-/* drops our entries from LD_PRELOAD (others stay, in their order) */
-static void strip_preload(void)
-{
-	const char *pre = getenv("LD_PRELOAD");
-	char *copy, *out, *tok, *save = NULL;
-	size_t n = 0;
-
-	if (!pre || !strstr(pre, AGENT_LIB))
-		return;
-	copy = strdup(pre);
-	out = calloc(1, strlen(pre) + 1);
-	if (!copy || !out)
-		goto out;
-	for (tok = strtok_r(copy, ": ", &save); tok; tok = strtok_r(NULL, ": ", &save)) {
-		if (strstr(tok, AGENT_LIB))
-			continue;
-		if (n)
-			out[n++] = ':';
-		memcpy(out + n, tok, strlen(tok));
-		n += strlen(tok);
-	}
-	if (n)
-		setenv("LD_PRELOAD", out, 1);
-	else
-		unsetenv("LD_PRELOAD");
-out:
-	free(copy);
-	free(out);
-}
 
 /* the name the attacher's thread in the target takes (keep in step with
  * tools/bpftime/attach.c) */
@@ -85,7 +56,7 @@ __attribute__((constructor)) static void agent_init(void)
 	prctl(PR_GET_NAME, thread, 0, 0, 0);
 	if (!strcmp(thread, AGENT_ATTACH_THREAD))
 		return; /* bpftime_agent_attach() follows, with the attacher's settings */
-	strip_preload();
+	proc_strip_preload(AGENT_LIB, NULL);
 	agent_start(&opts);
 }
 

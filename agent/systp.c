@@ -40,6 +40,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 #include "common/syscall_tp.h"
+#include "common/alloc.h"
 
 #define NR_MAX		   BPFTIME_SYSTP_NR_MAX
 #define HELPER_GET_STACKID 27
@@ -87,7 +88,7 @@ static bool failed(uint32_t id)
 
 static void mark_failed(uint32_t id)
 {
-	uint32_t *t = realloc(failed_ids, (n_failed + 1) * sizeof(*t));
+	uint32_t *t = mem_realloc(failed_ids, (n_failed + 1) * sizeof(*t));
 
 	if (t) {
 		failed_ids = t;
@@ -261,7 +262,7 @@ static int collect(struct bpftime_shm *shm, pid_t pid, struct tp_want **out, siz
 				continue;
 			x.prog_fd = progs[i];
 			x.prog_id = ti.id;
-			t = realloc(w, (n + 1) * sizeof(*t));
+			t = mem_realloc(w, (n + 1) * sizeof(*t));
 			if (!t) {
 				free(w);
 				return -ENOMEM;
@@ -278,7 +279,7 @@ static int collect(struct bpftime_shm *shm, pid_t pid, struct tp_want **out, siz
 static int list_add(struct tp_list **l, const struct tp_prog *p)
 {
 	int n = *l ? (*l)->n : 0;
-	struct tp_list *t = realloc(*l, sizeof(*t) + (size_t)(n + 1) * sizeof(t->p[0]));
+	struct tp_list *t = mem_realloc(*l, sizeof(*t) + (size_t)(n + 1) * sizeof(t->p[0]));
 
 	if (!t)
 		return -ENOMEM;
@@ -334,7 +335,7 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 		free(w);
 		return 0; /* nothing now, nothing before: the hook stays off */
 	}
-	t = calloc(1, sizeof(*t));
+	t = mem_calloc(1, sizeof(*t));
 	if (!t) {
 		free(w);
 		return -ENOMEM;

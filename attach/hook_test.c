@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <asm/ptrace.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 
 #define __TARGET_ARCH_x86
 #include <bpf/bpf_tracing.h>
@@ -633,7 +634,7 @@ static void test_avx_inside(void **state)
 
 	(void)state;
 	if (!__builtin_cpu_supports("avx")) {
-		skip();
+		TEST_SKIP("no AVX on this cpu");
 		return;
 	}
 	p = ATTACH(asm_avx_mid_probe, avx_clobber, NULL, .inside_func = true);
@@ -1122,8 +1123,7 @@ static void test_libc_malloc(void **state)
 	if (!p && errno == EBUSY) {
 		/* an int3 is already there: a kernel uprobe on libc's malloc
 		 * (another tool on this machine) or a debugger */
-		print_message("malloc already has a breakpoint (kernel uprobe?): skipped\n");
-		skip();
+		TEST_SKIP("malloc already has a breakpoint (kernel uprobe?)");
 		return;
 	}
 	q = ATTACH(fn, malloc_ret, &m, .type = BPFTIME_PROBE_URETPROBE);
@@ -1213,5 +1213,5 @@ int main(void)
 	/* installed before the engine's, which must chain to it */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTRAP, &sa, NULL);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return TEST_RUN(tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include <bpftime/attach.h>
 #include <bpftime/syscall_hook.h>
 
@@ -380,7 +381,7 @@ static void test_rewritten_site(void **state)
 
 	(void)state;
 	if (getenv("BPFTIME_SYSCALL_REWRITE") && !strcmp(getenv("BPFTIME_SYSCALL_REWRITE"), "0"))
-		skip();
+		TEST_SKIP("BPFTIME_SYSCALL_REWRITE=0: no rewritten sites");
 	h = dlopen(SYSCALL_TESTLIB, RTLD_NOW);
 	assert_non_null(h);
 	regs = (void (*)(uint64_t *))dlsym(h, "syscall_testlib_regs");
@@ -443,5 +444,5 @@ int main(void)
 		cmocka_unit_test(test_pause),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return TEST_RUN(tests, group_setup, NULL);
 }

@@ -43,6 +43,7 @@
 #include <bpftime/map.h>
 #include <bpftime/shm.h>
 #include <bpftime/vm.h>
+#include "segment.h"
 
 long agent_bench_target(long x);
 long agent_bench_sentinel(long x);
@@ -61,39 +62,6 @@ static long total_bad;
 static struct bpftime_shm *shm;
 static char exe[PATH_MAX];
 
-/* The segment goes on every way out: return from main, exit(), and
- * SIGINT/SIGTERM/SIGHUP (only unlink() in the handler, then the signal's
- * default action). */
-static char seg_name[64];
-
-static void remove_segment(void)
-{
-	char path[96];
-
-	if (!seg_name[0])
-		return;
-	memcpy(path, "/dev/shm/", 9);
-	memcpy(path + 9, seg_name, strlen(seg_name) + 1);
-	unlink(path);
-}
-
-static void remove_segment_on_signal(int sig)
-{
-	remove_segment();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void remove_segment_at_exit(const char *name)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	struct sigaction sa = { .sa_handler = remove_segment_on_signal };
-
-	snprintf(seg_name, sizeof(seg_name), "%s", name);
-	atexit(remove_segment);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-}
 static int counter_map, sentinel_prog, empty_prog, empty2_prog, override_prog;
 static double base_ns[3];
 
@@ -417,7 +385,7 @@ int main(int argc, char **argv)
 	snprintf(name, sizeof(name), "bpftime_agent_bench_%d", getpid());
 	setenv("BPFTIME_GLOBAL_SHM_NAME", name, 1);
 	bpftime_shm__remove(name);
-	remove_segment_at_exit(name);
+	bench_remove_segment_at_exit(name);
 	BPFTIME_OPTS(bpftime_shm_opts, so, .size_mb = 8, .max_fd = 256);
 	shm = bpftime_shm__create(&so);
 	if (!shm) {

@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 #include <bpftime/map.h>
 #include <bpftime/shm.h>
+#include "segment.h"
 
 #define ENTRIES 1024
 #define RUNS	5
@@ -31,40 +32,6 @@
 static int iters = 200000;
 static struct bpftime_shm *shm;
 static char shm_name[64];
-
-/* The segment goes on every way out: return from main, exit(), and
- * SIGINT/SIGTERM/SIGHUP (only unlink() in the handler, then the signal's
- * default action). */
-static char seg_name[64];
-
-static void remove_segment(void)
-{
-	char path[96];
-
-	if (!seg_name[0])
-		return;
-	memcpy(path, "/dev/shm/", 9);
-	memcpy(path + 9, seg_name, strlen(seg_name) + 1);
-	unlink(path);
-}
-
-static void remove_segment_on_signal(int sig)
-{
-	remove_segment();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void remove_segment_at_exit(const char *name)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	struct sigaction sa = { .sa_handler = remove_segment_on_signal };
-
-	snprintf(seg_name, sizeof(seg_name), "%s", name);
-	atexit(remove_segment);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-}
 
 static double now_ns(void)
 {
@@ -396,7 +363,7 @@ int main(int argc, char **argv)
 	libbpf_set_print(quiet);
 	snprintf(shm_name, sizeof(shm_name), "bpftime_map_bench_%d", getpid());
 	bpftime_shm__remove(shm_name);
-	remove_segment_at_exit(shm_name);
+	bench_remove_segment_at_exit(shm_name);
 	shm = bpftime_shm__create(&o);
 	if (!shm) {
 		perror("bpftime_shm__create");

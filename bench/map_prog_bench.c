@@ -34,6 +34,7 @@
 #include <bpftime/runtime.h>
 #include <bpftime/shm.h>
 #include <bpftime/vm.h>
+#include "segment.h"
 
 /* instruction builders over the uapi constants (linux/bpf.h, via libbpf) */
 #define INSN(CODE, DST, SRC, OFF, IMM)                                                             \
@@ -181,39 +182,6 @@ struct side {
 
 static struct bpftime_shm *shm;
 
-/* The segment goes on every way out: return from main, exit(), and
- * SIGINT/SIGTERM/SIGHUP (only unlink() in the handler, then the signal's
- * default action). */
-static char seg_name[64];
-
-static void remove_segment(void)
-{
-	char path[96];
-
-	if (!seg_name[0])
-		return;
-	memcpy(path, "/dev/shm/", 9);
-	memcpy(path + 9, seg_name, strlen(seg_name) + 1);
-	unlink(path);
-}
-
-static void remove_segment_on_signal(int sig)
-{
-	remove_segment();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void remove_segment_at_exit(const char *name)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	struct sigaction sa = { .sa_handler = remove_segment_on_signal };
-
-	snprintf(seg_name, sizeof(seg_name), "%s", name);
-	atexit(remove_segment);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-}
 static struct bpftime_runtime *rt;
 static int ncpus;
 static uint8_t pkt[64];
@@ -483,7 +451,7 @@ int main(int argc, char **argv)
 	if (reps < 1 || reps > MAX_REPS)
 		reps = 31;
 	snprintf(shm_name, sizeof(shm_name), "bpftime_map_prog_bench_%d", getpid());
-	remove_segment_at_exit(shm_name);
+	bench_remove_segment_at_exit(shm_name);
 	{
 		BPFTIME_OPTS(bpftime_shm_opts, o, .name = shm_name, .size_mb = 64);
 		BPFTIME_OPTS(bpftime_runtime_opts, ro, .engine = BPFTIME_ENGINE_JIT,

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,7 +239,7 @@ static void compare(uint32_t helper, const char *fmt, const char *kinds, const u
 	int64_t r_ours, r_theirs;
 
 	if (!kernel_ok)
-		skip();
+		TEST_SKIP("bpf(2) unusable: no kernel to compare with");
 	if (!run_case(true, helper, fmt, kinds, nums, theirs)) {
 		/* refused at load by the kernel: our helper refuses it at run time */
 		run_case(false, helper, fmt, kinds, nums, ours);
@@ -475,10 +476,10 @@ static void test_map_and_callback_codes(void **state)
 
 	(void)state;
 	if (!kernel_ok)
-		skip();
+		TEST_SKIP("bpf(2) unusable: no kernel to compare with");
 	run_codes(true, theirs, &ok);
 	if (!ok)
-		skip(); /* e.g. a kernel without bpf_loop */
+		TEST_SKIP("the kernel cannot run the program (no bpf_loop?)");
 	run_codes(false, ours, &ok);
 	for (int i = 0; i < 14; i++) {
 		if (ours[i] != theirs[i])
@@ -502,5 +503,5 @@ int main(void)
 		cmocka_unit_test(test_map_and_callback_codes),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return TEST_RUN(tests, group_setup, group_teardown);
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -1179,7 +1180,7 @@ static void test_aot_from_prog_handler(void **state)
 	err = bpftime_vm__emit_aot(bpftime_runtime__prog(irt, fd), false, &obj, &size);
 	bpftime_runtime__free(irt);
 	if (err == -EOPNOTSUPP)
-		skip();
+		TEST_SKIP("no LLVM back end to compile AOT objects");
 	assert_int_equal(err, 0);
 	assert_int_equal(bpftime_prog_set_aot(F->shm, fd, obj, size), 0);
 	free(obj);
@@ -1313,6 +1314,6 @@ int main(int argc, char **argv)
 	unsetenv("BPFTIME_VM_NAME");
 	unsetenv("BPFTIME_DISABLE_JIT");
 	if (argc > 1 && !strcmp(argv[1], "fallback"))
-		return cmocka_run_group_tests(fallback, NULL, NULL);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+		return TEST_RUN(fallback, NULL, NULL);
+	return TEST_RUN(tests, NULL, NULL);
 }

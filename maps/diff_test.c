@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,7 +226,7 @@ static void run(struct pair *p, int steps, uint32_t domain, bool exact,
 #define NEED_KERNEL()           \
 	do {                    \
 		if (!kernel_ok) \
-			skip(); \
+			TEST_SKIP("bpf(2) unusable: no kernel maps to compare with"); \
 	} while (0)
 
 static void test_diff_hash(void **state)
@@ -611,5 +612,5 @@ int main(void)
 		T(test_diff_freeze),	  T(test_diff_map_in_map),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return TEST_RUN(tests, group_setup, NULL);
 }

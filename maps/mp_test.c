@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -40,44 +41,10 @@ static char shm_name[64];
 static struct progress *prog;
 static int hfd, afd;
 
-/* What a test has not reaped yet, and its segment mapping: a failed
- * assertion leaves them to the teardown (cleanup()), which kills and reaps
- * every child and removes the segment. */
-static pid_t kids[NPROC];
+/* The segment mapping a test has not closed yet: a failed assertion leaves
+ * it, and the children (test_fork(), common/testkit.h), to the teardown
+ * (cleanup()), which kills and reaps every child and removes the segment. */
 static struct bpftime_shm *test_shm;
-
-/* fork() that records the child; the child dies with this process */
-static pid_t fork_kid(void)
-{
-	pid_t parent = getpid(), pid;
-	size_t slot;
-
-	for (slot = 0; slot < NPROC && kids[slot]; slot++)
-		;
-	assert_true(slot < NPROC);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
-			_exit(127);
-		return 0;
-	}
-	kids[slot] = pid;
-	return pid;
-}
-
-/* waitpid() that forgets the child once it is reaped */
-static pid_t reap(pid_t pid, int *status)
-{
-	pid_t w;
-
-	while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR)
-		;
-	for (size_t i = 0; w > 0 && i < NPROC; i++)
-		if (kids[i] == w)
-			kids[i] = 0;
-	return w;
-}
 
 static uint64_t key_of(int p, int t, uint64_t i)
 {
@@ -186,7 +153,7 @@ static void test_kill_mid_way(void **state)
 	assert_true(prog != MAP_FAILED);
 
 	for (int p = 0; p < NPROC; p++) {
-		pids[p] = fork_kid();
+		pids[p] = test_fork();
 		if (pids[p] == 0)
 			child(p);
 	}
@@ -196,12 +163,12 @@ static void test_kill_mid_way(void **state)
 		usleep(100);
 	usleep(2000);
 	kill(pids[VICTIM], SIGKILL);
-	assert_int_equal(reap(pids[VICTIM], &st), pids[VICTIM]);
+	assert_int_equal(test_reap(pids[VICTIM], &st), pids[VICTIM]);
 	assert_true(WIFSIGNALED(st));
 	for (int p = 0; p < NPROC; p++) {
 		if (p == VICTIM)
 			continue;
-		assert_int_equal(reap(pids[p], &st), pids[p]);
+		assert_int_equal(test_reap(pids[p], &st), pids[p]);
 		assert_true(WIFEXITED(st));
 		assert_int_equal(WEXITSTATUS(st), 0);
 	}
@@ -311,12 +278,12 @@ static void test_lru_pressure(void **state)
 	lfd = bpftime_map_create(shm, -1, BPFTIME_MAP_LRU_HASH, "l", 8, 8, 256, NULL);
 	assert_true(lfd >= 0);
 	for (int p = 0; p < NPROC; p++) {
-		pids[p] = fork_kid();
+		pids[p] = test_fork();
 		if (pids[p] == 0)
 			lru_child(p, lfd);
 	}
 	for (int p = 0; p < NPROC; p++) {
-		assert_int_equal(reap(pids[p], &st), pids[p]);
+		assert_int_equal(test_reap(pids[p], &st), pids[p]);
 		assert_true(WIFEXITED(st));
 		assert_int_equal(WEXITSTATUS(st), 0);
 	}
@@ -400,18 +367,18 @@ static void test_readers_vs_recycling(void **state)
 	stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(stop != MAP_FAILED);
 	for (int r = 0; r < 4; r++) {
-		pids[r] = fork_kid();
+		pids[r] = test_fork();
 		if (pids[r] == 0)
 			rw_child(r, fd, stop);
 	}
 	/* the readers stop when the writers are done */
 	for (int r = 0; r < 2; r++) {
-		assert_int_equal(reap(pids[r], &st), pids[r]);
+		assert_int_equal(test_reap(pids[r], &st), pids[r]);
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
 	atomic_store(stop, 1);
 	for (int r = 2; r < 4; r++) {
-		assert_int_equal(reap(pids[r], &st), pids[r]);
+		assert_int_equal(test_reap(pids[r], &st), pids[r]);
 		assert_true(WIFEXITED(st));
 		assert_int_equal(WEXITSTATUS(st), 0);
 	}
@@ -426,12 +393,7 @@ static void test_readers_vs_recycling(void **state)
 static int cleanup(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < NPROC; i++) {
-		if (kids[i]) {
-			kill(kids[i], SIGKILL);
-			reap(kids[i], NULL);
-		}
-	}
+	test_kill_kids();
 	if (test_shm) {
 		bpftime_shm__close(test_shm);
 		test_shm = NULL;

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <bpf/libbpf.h>
 #include "object.h"
+#include "common/alloc.h"
 
 #define INSN_SZ	       8
 #define OP_CALL	       0x85
@@ -289,8 +290,8 @@ static int link_prog(struct elf_obj *o, struct bpf_program *bp, struct rt_elf_pr
 	bool need_text = false;
 	int err;
 
-	p->name = strdup(name);
-	p->sec = strdup(bpf_program__section_name(bp));
+	p->name = mem_strdup(name);
+	p->sec = mem_strdup(bpf_program__section_name(bp));
 	if (!p->name || !p->sec)
 		return fail(o, ENOMEM, "out of memory");
 	sec_idx = find_section(o, p->sec);
@@ -300,7 +301,7 @@ static int link_prog(struct elf_obj *o, struct bpf_program *bp, struct rt_elf_pr
 	if (err)
 		return err;
 	/* pass 1: only to learn whether .text is needed */
-	p->insns = malloc(n * sizeof(*p->insns));
+	p->insns = mem_alloc(n * sizeof(*p->insns));
 	if (!p->insns)
 		return fail(o, ENOMEM, "out of memory");
 	memcpy(p->insns, bpf_program__insns(bp), n * sizeof(*p->insns));
@@ -309,7 +310,7 @@ static int link_prog(struct elf_obj *o, struct bpf_program *bp, struct rt_elf_pr
 		return err;
 	total = n + (need_text ? o->text_cnt : 0);
 	if (need_text) {
-		struct bpftime_insn *tmp = realloc(p->insns, total * sizeof(*p->insns));
+		struct bpftime_insn *tmp = mem_realloc(p->insns, total * sizeof(*p->insns));
 
 		if (!tmp)
 			return fail(o, ENOMEM, "out of memory");
@@ -400,8 +401,8 @@ int rt_elf_open(const char *path, struct rt_elf_prog **progs, size_t *nprogs, ch
 	}
 	bpf_object__for_each_map(map, obj)
 		o.nmaps++;
-	o.map_names = calloc(o.nmaps + 1, sizeof(*o.map_names));
-	o.map_internal = calloc(o.nmaps + 1, sizeof(*o.map_internal));
+	o.map_names = mem_calloc(o.nmaps + 1, sizeof(*o.map_names));
+	o.map_internal = mem_calloc(o.nmaps + 1, sizeof(*o.map_internal));
 	if (!o.map_names || !o.map_internal) {
 		ret = fail(&o, ENOMEM, "out of memory");
 		goto out;
@@ -416,7 +417,7 @@ int rt_elf_open(const char *path, struct rt_elf_prog **progs, size_t *nprogs, ch
 		ret = fail(&o, ENOENT, "%s: no programs in the object", path);
 		goto out;
 	}
-	out = calloc(n, sizeof(*out));
+	out = mem_calloc(n, sizeof(*out));
 	if (!out) {
 		ret = fail(&o, ENOMEM, "out of memory");
 		goto out;

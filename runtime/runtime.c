@@ -29,6 +29,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 #include "common/opts.h"
+#include "common/alloc.h"
 
 /* ---- the runtime ------------------------------------------------------ */
 
@@ -86,7 +87,7 @@ struct bpftime_runtime *bpftime_runtime__new(struct bpftime_shm *shm,
 		}
 	}
 	max_fd = bpftime_shm__max_fd(shm);
-	rt = calloc(1, sizeof(*rt) + (size_t)max_fd * sizeof(rt->by_fd[0]));
+	rt = mem_calloc(1, sizeof(*rt) + (size_t)max_fd * sizeof(rt->by_fd[0]));
 	if (!rt) {
 		errno = ENOMEM;
 		return NULL;
@@ -96,7 +97,7 @@ struct bpftime_runtime *bpftime_runtime__new(struct bpftime_shm *shm,
 	rt->max_fd = max_fd;
 	rt->no_fallback = opts.no_fallback;
 	if (opts.fd_array && opts.fd_array_cnt) {
-		rt->fd_array = malloc(opts.fd_array_cnt * sizeof(int));
+		rt->fd_array = mem_alloc(opts.fd_array_cnt * sizeof(int));
 		if (!rt->fd_array) {
 			free(rt);
 			errno = ENOMEM;
@@ -167,7 +168,7 @@ int bpftime_runtime__set_helper(struct bpftime_runtime *rt, uint32_t id, const c
 		if (rt->ext[i].id == id)
 			break;
 	if (i == rt->next) {
-		tmp = realloc(rt->ext, (rt->next + 1) * sizeof(*tmp));
+		tmp = mem_realloc(rt->ext, (rt->next + 1) * sizeof(*tmp));
 		if (!tmp) {
 			pthread_mutex_unlock(&rt->lock);
 			return set_errno(-ENOMEM);
@@ -309,7 +310,7 @@ fail:
 static struct rt_prog *insert_prog(struct bpftime_runtime *rt, uint32_t id,
 				   struct bpftime_vm *vm, int err)
 {
-	struct rt_prog *p = calloc(1, sizeof(*p));
+	struct rt_prog *p = mem_calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
@@ -414,7 +415,7 @@ struct bpftime_vm *bpftime_runtime__prog(struct bpftime_runtime *rt, int fd)
 	}
 	if (!vm)
 		return errno = -err, NULL;
-	nf = malloc(sizeof(*nf));
+	nf = mem_alloc(sizeof(*nf));
 	if (!nf)
 		return vm; /* still correct, only not remembered by fd */
 	nf->gen = info.gen;

@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "common/compiler.h"
 #include "common/log.h"
+#include "common/alloc.h"
 
 #define USED 1ULL
 
@@ -77,7 +78,12 @@ static uint64_t alloc_once(struct bpftime_shm *shm, size_t size, size_t align);
 
 uint64_t shm_alloc(struct bpftime_shm *shm, size_t size, size_t align)
 {
-	uint64_t off = alloc_once(shm, size, align);
+	uint64_t off;
+
+	/* the tests' fault hook (common/alloc.h): as if the arena were full */
+	if (unlikely(mem_fault_step()))
+		return 0;
+	off = alloc_once(shm, size, align);
 
 	/* before saying ENOMEM, free the maps still in their grace period */
 	if (!off && shm_reap(shm, true))

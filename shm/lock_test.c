@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -30,43 +31,10 @@ struct area {
 	_Atomic uint32_t stop;
 };
 
-/* What a test has not reaped or unmapped yet: a failed assertion leaves
- * them to the teardown (cleanup()), which kills and reaps every child. */
-static pid_t kids[4];
+/* What a test has not unmapped yet: a failed assertion leaves it, and the
+ * children (test_fork(), common/testkit.h), to the teardown (cleanup()),
+ * which kills and reaps every child. */
 static struct area *cur;
-
-/* fork() that records the child; the child dies with this process */
-static pid_t fork_kid(void)
-{
-	pid_t parent = getpid(), pid;
-	size_t slot;
-
-	for (slot = 0; slot < 4 && kids[slot]; slot++)
-		;
-	assert_true(slot < 4);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
-			_exit(127);
-		return 0;
-	}
-	kids[slot] = pid;
-	return pid;
-}
-
-/* waitpid() that forgets the child once it is reaped */
-static pid_t reap(pid_t pid, int *status)
-{
-	pid_t w;
-
-	while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR)
-		;
-	for (size_t i = 0; w > 0 && i < 4; i++)
-		if (kids[i] == w)
-			kids[i] = 0;
-	return w;
-}
 
 static void area_free(struct area *a)
 {
@@ -78,12 +46,7 @@ static void area_free(struct area *a)
 static int cleanup(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < 4; i++) {
-		if (kids[i]) {
-			kill(kids[i], SIGKILL);
-			reap(kids[i], NULL);
-		}
-	}
+	test_kill_kids();
 	if (cur)
 		area_free(cur);
 	return 0;
@@ -154,7 +117,7 @@ static void test_kill_holding_many(void **state)
 
 	(void)state;
 	assert_int_equal(pipe(pfd), 0);
-	child = fork_kid();
+	child = test_fork();
 	if (child == 0) {
 		shm_lock(&a->m[0]);
 		shm_lock(&a->m[1]);
@@ -176,7 +139,7 @@ static void test_kill_holding_many(void **state)
 	}
 	assert_int_equal(read(pfd[0], &c, 1), 1);
 	kill(child, SIGKILL);
-	reap(child, NULL);
+	test_reap(child, NULL);
 	assert_int_equal(take(&a->m[0].m), EOWNERDEAD);
 	assert_int_equal(take(&a->m[1].m), 0);
 	assert_int_equal(take(&a->plain), EOWNERDEAD);
@@ -185,12 +148,12 @@ static void test_kill_holding_many(void **state)
 	assert_int_equal(take(&a->m[4].m), EOWNERDEAD);
 	assert_int_equal(take(&a->m[5].m), 0);
 	/* and shm_lock itself recovers one */
-	child = fork_kid();
+	child = test_fork();
 	if (child == 0) {
 		shm_lock(&a->m[3]);
 		_exit(0);
 	}
-	reap(child, NULL);
+	test_reap(child, NULL);
 	shm_lock(&a->m[3]);
 	shm_unlock(&a->m[3]);
 	assert_int_equal(take(&a->m[3].m), 0);
@@ -274,7 +237,7 @@ static void test_kill_while_contended(void **state)
 	int status;
 
 	(void)state;
-	victim = fork_kid();
+	victim = test_fork();
 	if (victim == 0) {
 		for (;;) {
 			shm_lock(&a->m[0]);
@@ -282,16 +245,16 @@ static void test_kill_while_contended(void **state)
 			shm_unlock(&a->m[0]);
 		}
 	}
-	worker = fork_kid();
+	worker = test_fork();
 	if (worker == 0) {
 		hammer(a);
 		_exit(0);
 	}
 	usleep(20000);
 	kill(victim, SIGKILL);
-	reap(victim, NULL);
+	test_reap(victim, NULL);
 	hammer(a);
-	assert_int_equal(reap(worker, &status), worker);
+	assert_int_equal(test_reap(worker, &status), worker);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	shm_lock(&a->m[0]);
 	shm_unlock(&a->m[0]);

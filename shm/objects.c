@@ -62,15 +62,6 @@ bool shm_own_obj_release(struct bpftime_shm *shm, uint64_t off)
 
 /* ---- programs --------------------------------------------------------- */
 
-static int install_or_drop(struct bpftime_shm *shm, int fd, uint64_t off)
-{
-	int ret = shm_obj_install(shm, fd, off);
-
-	if (ret < 0)
-		shm_obj_put(shm, off);
-	return shm_err(ret);
-}
-
 int bpftime_prog_create(struct bpftime_shm *shm, int fd, uint32_t prog_type, const char *name,
 			 const struct bpftime_insn *insns, size_t cnt,
 			 const struct bpftime_prog_create_opts *uopts)
@@ -142,7 +133,7 @@ int bpftime_prog_create(struct bpftime_shm *shm, int fd, uint32_t prog_type, con
 		}
 		shm_unlock(&shm->hdr->table_lock);
 	}
-	return install_or_drop(shm, fd, off);
+	return shm_obj_install_or_put(shm, fd, off);
 nomem:
 	shm_obj_put(shm, off);
 	return shm_err(-ENOMEM);
@@ -358,7 +349,7 @@ int bpftime_perf_event_create(struct bpftime_shm *shm, int fd,
 			return shm_err(-ENOMEM);
 		}
 	}
-	return install_or_drop(shm, fd, off);
+	return shm_obj_install_or_put(shm, fd, off);
 }
 
 int bpftime_perf_event_get_info(struct bpftime_shm *shm, int fd, struct bpftime_perf_event_info *info)
@@ -491,7 +482,7 @@ int bpftime_link_create(struct bpftime_shm *shm, int fd, int prog_fd, int target
 	shm_unlock(&shm->hdr->table_lock);
 	l->attach_type = OPTS_GET(opts, attach_type, 0);
 	l->cookie = OPTS_GET(opts, cookie, 0);
-	return install_or_drop(shm, fd, off);
+	return shm_obj_install_or_put(shm, fd, off);
 }
 
 int bpftime_link_get_info(struct bpftime_shm *shm, int fd, struct bpftime_link_info *info)
@@ -531,7 +522,7 @@ int bpftime_btf_create(struct bpftime_shm *shm, int fd, const void *data, size_t
 	}
 	memcpy(shm_ptr(shm, b->data_off), data, size);
 	b->size = size;
-	return install_or_drop(shm, fd, off);
+	return shm_obj_install_or_put(shm, fd, off);
 }
 
 const void *bpftime_btf_data(struct bpftime_shm *shm, int fd, size_t *size)

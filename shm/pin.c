@@ -64,7 +64,7 @@ out:
 int bpftime_obj_get(struct bpftime_shm *shm, const char *path, int newfd)
 {
 	uint64_t off = 0;
-	int i, ret;
+	int i;
 
 	if (!path)
 		return shm_err(-EINVAL);
@@ -77,10 +77,7 @@ int bpftime_obj_get(struct bpftime_shm *shm, const char *path, int newfd)
 	shm_unlock(&shm->hdr->table_lock);
 	if (!off)
 		return shm_err(-ENOENT);
-	ret = shm_obj_install(shm, newfd, off);
-	if (ret < 0)
-		shm_obj_put(shm, off);
-	return shm_err(ret);
+	return shm_obj_install_or_put(shm, newfd, off);
 }
 
 int bpftime_obj_unpin(struct bpftime_shm *shm, const char *path)

@@ -85,6 +85,8 @@ uint64_t shm_obj_new(struct bpftime_shm *shm, uint32_t type, size_t size, const 
  * caller's reference on success.  Returns the fd or -EEXIST/-EMFILE/-EBADF;
  * on error the caller still owns its reference. */
 int shm_obj_install(struct bpftime_shm *shm, int fd, uint64_t obj_off);
+/* The same, dropping the caller's reference on error (-errno, errno set). */
+int shm_obj_install_or_put(struct bpftime_shm *shm, int fd, uint64_t obj_off);
 /* Reference counting: get may be called with the table lock held or not;
  * put frees the object when the count drops to zero. */
 void shm_obj_get(struct bpftime_shm *shm, uint64_t obj_off);

@@ -241,6 +241,15 @@ int shm_obj_install(struct bpftime_shm *shm, int fd, uint64_t obj_off)
 	return ret;
 }
 
+int shm_obj_install_or_put(struct bpftime_shm *shm, int fd, uint64_t obj_off)
+{
+	int ret = shm_obj_install(shm, fd, obj_off);
+
+	if (ret < 0)
+		shm_obj_put(shm, obj_off);
+	return shm_err(ret);
+}
+
 void *shm_slot_obj(struct bpftime_shm *shm, int fd, uint32_t type)
 {
 	struct shm_slot *s;
@@ -391,7 +400,6 @@ static uint64_t find_id_locked(struct bpftime_shm *shm, uint32_t id)
 int bpftime_handler_open_id(struct bpftime_shm *shm, uint32_t id, int newfd)
 {
 	uint64_t off;
-	int ret;
 
 	shm_lock(&shm->hdr->table_lock);
 	off = id ? find_id_locked(shm, id) : 0;
@@ -400,10 +408,7 @@ int bpftime_handler_open_id(struct bpftime_shm *shm, uint32_t id, int newfd)
 	shm_unlock(&shm->hdr->table_lock);
 	if (!off)
 		return shm_err(-ENOENT);
-	ret = shm_obj_install(shm, newfd, off);
-	if (ret < 0)
-		shm_obj_put(shm, off);
-	return shm_err(ret);
+	return shm_obj_install_or_put(shm, newfd, off);
 }
 
 int bpftime_handler_next_id(struct bpftime_shm *shm, enum bpftime_handler_type type, uint32_t id,

@@ -26,6 +26,7 @@
 #include "internal.h"
 #include "common/log.h"
 #include "common/compiler.h"
+#include "common/proc.h"
 
 struct srv srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -179,45 +180,6 @@ void srv_release_fd(int fd)
 	*f = (struct srv_fd){ .kind = SRV_FD_NONE, .implicit_link = -1 };
 }
 
-/* drops our entries from LD_PRELOAD so that the loader's children (system(),
- * exec) are not served; with BPFTIME_AGENT_PATH (set by `bpftime load`) the
- * agent takes the server's place, so what the loader starts (bpftrace -c
- * CMD) is traced as the kernel's uprobes would trace it */
-static void strip_preload(void)
-{
-	const char *pre = getenv("LD_PRELOAD"), *agent = getenv("BPFTIME_AGENT_PATH");
-	char *copy, *out, *tok, *save = NULL;
-	size_t n = 0;
-
-	if (!pre || !strstr(pre, "libbpftime-syscall-server"))
-		return;
-	if (agent && (!*agent || strchr(agent, ':') || strchr(agent, ' ')))
-		agent = NULL;
-	copy = strdup(pre);
-	out = calloc(1, strlen(pre) + (agent ? strlen(agent) : 0) + 2);
-	if (!copy || !out)
-		goto out;
-	for (tok = strtok_r(copy, ": ", &save); tok; tok = strtok_r(NULL, ": ", &save)) {
-		if (strstr(tok, "libbpftime-syscall-server")) {
-			if (!agent)
-				continue;
-			tok = (char *)agent;
-			agent = NULL;
-		}
-		if (n)
-			out[n++] = ':';
-		memcpy(out + n, tok, strlen(tok));
-		n += strlen(tok);
-	}
-	if (n)
-		setenv("LD_PRELOAD", out, 1);
-	else
-		unsetenv("LD_PRELOAD");
-out:
-	free(copy);
-	free(out);
-}
-
 __attribute__((constructor)) static void srv_init(void)
 {
 	int reclaimed;
@@ -225,7 +187,12 @@ __attribute__((constructor)) static void srv_init(void)
 	srv_resolve_real();
 	bpftime_log_set_default_level(BPFTIME_LOG_WARN);
 	bpftime_log_set_component("syscall-server");
-	strip_preload();
+	/* our children (system(), exec) are not served */
+	/* the loader's children (system(), exec) are not served; with
+	 * BPFTIME_AGENT_PATH (set by `bpftime load`) the agent takes the
+	 * server's place, so what the loader starts (bpftrace -c CMD) is traced
+	 * as the kernel's uprobes would trace it */
+	proc_strip_preload("libbpftime-syscall-server", getenv("BPFTIME_AGENT_PATH"));
 	setenv("BPFTIME_USED", "1", 1); /* as under the original's `bpftime load` */
 	srv.pid = getpid();
 	srv.shm = bpftime_shm__open_or_create(NULL);

@@ -30,6 +30,7 @@
 #include "internal.h"
 #include "llvm/llvm.h"
 #include "common/compiler.h"
+#include "common/alloc.h"
 
 #define AOT_MAIN_SYM   "bpf_main"
 #define AOT_HELPER_PFX "_bpf_helper_ext_"
@@ -117,7 +118,7 @@ static int add_map(struct bpftime_vm *vm, struct aot_image *img, unsigned int ki
 			m = &img->maps[i];
 	}
 	if (!m) {
-		tmp = realloc(img->maps, (img->nmaps + 1) * sizeof(*img->maps));
+		tmp = mem_realloc(img->maps, (img->nmaps + 1) * sizeof(*img->maps));
 		if (!tmp)
 			return vm_error(vm, ENOMEM, "out of memory");
 		img->maps = tmp;
@@ -278,7 +279,7 @@ static int layout(struct obj *o, struct aot_image *img, size_t seg_start[NSEGS +
 	size_t nsec = o->eh->e_shnum;
 	uint8_t *mem;
 
-	sec_off = calloc(nsec, sizeof(*sec_off));
+	sec_off = mem_calloc(nsec, sizeof(*sec_off));
 	if (!sec_off)
 		return vm_error(o->vm, ENOMEM, "out of memory");
 	for (int seg = 0; seg < NSEGS; seg++) {
@@ -534,7 +535,7 @@ static int find_callbacks(struct obj *o, struct aot_image *img)
 		pc = strtoul(name + pfx, &end, 10);
 		if (*end || end == name + pfx || pc > UINT32_MAX)
 			continue;
-		tmp = realloc(img->callbacks, (img->ncallbacks + 1) * sizeof(*tmp));
+		tmp = mem_realloc(img->callbacks, (img->ncallbacks + 1) * sizeof(*tmp));
 		if (!tmp)
 			return vm_error(o->vm, ENOMEM, "out of memory");
 		img->callbacks = tmp;
@@ -591,7 +592,7 @@ void vm_aot_free(struct bpftime_vm *vm)
 
 int vm_aot_load(struct bpftime_vm *vm, const void *data, size_t size)
 {
-	struct aot_image *img = calloc(1, sizeof(*img));
+	struct aot_image *img = mem_calloc(1, sizeof(*img));
 	struct obj o = { .vm = vm, .data = data, .size = size };
 	size_t seg[NSEGS + 1], stub_off = 0, got_off = 0;
 	void *aligned = NULL;
@@ -602,7 +603,7 @@ int vm_aot_load(struct bpftime_vm *vm, const void *data, size_t size)
 		return vm_error(vm, ENOMEM, "out of memory");
 	if ((uintptr_t)data % 8) {
 		/* the ELF structures are read in place: they must be aligned */
-		aligned = malloc(size);
+		aligned = mem_alloc(size);
 		if (!aligned) {
 			free(img);
 			return vm_error(vm, ENOMEM, "out of memory");
@@ -613,9 +614,9 @@ int vm_aot_load(struct bpftime_vm *vm, const void *data, size_t size)
 	err = parse_headers(&o);
 	if (err)
 		goto fail;
-	o.sec_addr = calloc(o.eh->e_shnum, sizeof(*o.sec_addr));
-	o.sym_addr = calloc(o.nsyms, sizeof(*o.sym_addr));
-	o.stub_used = calloc(o.nsyms, 1);
+	o.sec_addr = mem_calloc(o.eh->e_shnum, sizeof(*o.sec_addr));
+	o.sym_addr = mem_calloc(o.nsyms, sizeof(*o.sym_addr));
+	o.stub_used = mem_calloc(o.nsyms, 1);
 	if (!o.sec_addr || !o.sym_addr || !o.stub_used) {
 		err = vm_error(vm, ENOMEM, "out of memory");
 		goto fail;

@@ -30,6 +30,7 @@
 #include "internal.h"
 #include "common/compiler.h"
 #include "common/log.h"
+#include "common/alloc.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -962,7 +963,7 @@ static enum vop f3b_op(uint8_t alu_code)
 /* Marks the pcs control can reach other than from the previous slot. */
 static uint8_t *branch_targets(const struct bpftime_vm *vm)
 {
-	uint8_t *t = calloc(vm->cnt, 1);
+	uint8_t *t = mem_calloc(vm->cnt, 1);
 
 	if (!t)
 		return NULL;
@@ -998,7 +999,7 @@ int vm_interp_prepare(struct bpftime_vm *vm)
 	int prev = -1; /* register the previous instruction left in acc */
 
 	exec(NULL, NULL, 0, NULL, &table);
-	code = calloc(vm->cnt, sizeof(*code));
+	code = mem_calloc(vm->cnt, sizeof(*code));
 	target = branch_targets(vm);
 	if (!code || !target) {
 		free(code);

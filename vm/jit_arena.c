@@ -39,6 +39,7 @@
 #include "jit_arena.h"
 #include "common/compiler.h"
 #include "common/log.h"
+#include "common/alloc.h"
 
 #define JIT_CHUNK_PAGES 64 /* one uint64_t of busy bits */
 #define JIT_CHUNK_SIZE	(JIT_CHUNK_PAGES * JIT_PAGE)
@@ -129,7 +130,7 @@ static uint8_t *map_chunk(size_t size, const void *near)
 
 static struct jit_chunk *new_chunk(size_t size, const void *near, bool solo)
 {
-	struct jit_chunk *c = calloc(1, sizeof(*c));
+	struct jit_chunk *c = mem_calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include "vm/internal.h"
 #include "vm/jit_arena.h"
 #include "vm/test_insn.h"
@@ -719,7 +720,7 @@ static void test_compile_failure(void **state)
 {
 #ifdef JIT_TEST_ASAN
 	UNUSED(state);
-	skip(); /* ASan needs address space of its own */
+	TEST_SKIP("ASan needs address space of its own");
 #else
 	const struct bpftime_insn p[] = { BPF_MOV64_IMM(0, 9), BPF_EXIT_INSN() };
 	struct bpftime_vm *vm = new_vm(p, ARRAY_SIZE(p));
@@ -778,5 +779,5 @@ int main(void)
 		cmocka_unit_test(test_unwritten_registers),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return TEST_RUN(tests, NULL, NULL);
 }

@@ -67,6 +67,7 @@
 #include "jit_arena.h"
 #include "jit_emit.h"
 #include "common/compiler.h"
+#include "common/alloc.h"
 
 #define AUX    X86_R11
 #define AUX2   X86_R10
@@ -255,7 +256,7 @@ static int reserve(void *p, size_t *cap, size_t n, size_t size)
 		return 0;
 	if (*cap * 2 > n)
 		n = *cap * 2;
-	q = malloc(n * size);
+	q = mem_alloc(n * size);
 	if (!q)
 		return -ENOMEM;
 	free(*pp);
@@ -291,7 +292,7 @@ static void add_fix(struct jit *j, uint32_t pos, enum jit_fix_kind kind, int cc,
 {
 	if (j->nfix == j->fix_cap) {
 		size_t cap = j->fix_cap ? j->fix_cap * 2 : 64;
-		struct jit_fix *p = realloc(j->fix, cap * sizeof(*p));
+		struct jit_fix *p = mem_realloc(j->fix, cap * sizeof(*p));
 
 		if (!p) {
 			j->oom = true;
@@ -1355,7 +1356,7 @@ static int jit_emit(struct jit *j)
 	for (size_t pc = 0; pc < j->cnt; pc++) {
 		if (j->buf_cap - jit_pos(j, &o) < JIT_MAX_INSN + JIT_MAX_FUNC) {
 			size_t pos = jit_pos(j, &o), cap = j->buf_cap * 2;
-			uint8_t *p = realloc(j->buf, cap);
+			uint8_t *p = mem_realloc(j->buf, cap);
 
 			if (!p)
 				return vm_error(j->vm, ENOMEM, "out of memory");

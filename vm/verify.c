@@ -34,6 +34,7 @@
 #include "internal.h"
 #include "common/compiler.h"
 #include "common/log.h"
+#include "common/alloc.h"
 
 #define REG_FP 10
 
@@ -370,7 +371,7 @@ static int check_subprogs(struct verifier *v)
 
 	for (size_t pc = 0; pc < v->cnt; pc++)
 		n += !!(v->slot[pc] & SLOT_ENTRY);
-	v->entries = malloc(n * sizeof(*v->entries));
+	v->entries = mem_alloc(n * sizeof(*v->entries));
 	if (!v->entries)
 		return vm_error(v->vm, ENOMEM, "out of memory verifying %zu instructions", v->cnt);
 	for (size_t pc = 0; pc < v->cnt; pc++)
@@ -449,8 +450,8 @@ static int check_calls(struct verifier *v)
 {
 	int err;
 
-	v->state = calloc(v->nr_entries, 1);
-	v->height = calloc(v->nr_entries, 1);
+	v->state = mem_calloc(v->nr_entries, 1);
+	v->height = mem_calloc(v->nr_entries, 1);
 	if (!v->state || !v->height)
 		return vm_error(v->vm, ENOMEM, "out of memory verifying %zu instructions", v->cnt);
 	for (size_t i = 0; i < v->nr_entries; i++) {
@@ -491,7 +492,7 @@ int vm_verify(struct bpftime_vm *vm, const struct bpftime_insn *insns, size_t cn
 	if (cnt > BPFTIME_MAX_INSNS)
 		return reject(&v, "program too large: %zu instructions (max %d)", cnt,
 			      BPFTIME_MAX_INSNS);
-	v.slot = calloc(cnt, 1);
+	v.slot = mem_calloc(cnt, 1);
 	if (!v.slot)
 		return vm_error(vm, ENOMEM, "out of memory verifying %zu instructions", cnt);
 	err = check_insns(&v);

@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "common/compiler.h"
 #include "common/opts.h"
+#include "common/alloc.h"
 
 __thread struct vm_run_state vm_run_state;
 
@@ -39,7 +40,7 @@ struct bpftime_vm *bpftime_vm__new(const struct bpftime_vm_opts *opts)
 		errno = EINVAL;
 		return NULL;
 	}
-	vm = calloc(1, sizeof(*vm));
+	vm = mem_calloc(1, sizeof(*vm));
 	if (!vm) {
 		errno = ENOMEM;
 		return NULL;
@@ -62,7 +63,7 @@ struct bpftime_vm *bpftime_vm__new(const struct bpftime_vm_opts *opts)
 	}
 	vm->engine = BPFTIME_ENGINE_INTERP;
 	vm->helpers[VM_HELPER_TAIL_CALL] = vm_tail_call_helper;
-	vm->helper_names[VM_HELPER_TAIL_CALL] = strdup("tail_call");
+	vm->helper_names[VM_HELPER_TAIL_CALL] = mem_strdup("tail_call");
 	if (!vm->helper_names[VM_HELPER_TAIL_CALL]) {
 		free(vm);
 		errno = ENOMEM;
@@ -98,7 +99,7 @@ int bpftime_vm__register_helper(struct bpftime_vm *vm, uint32_t id, const char *
 		return set_errno(-EBUSY);
 	if (id == VM_HELPER_TAIL_CALL)
 		return 0; /* the VM's own: tail calls need the engine's cooperation */
-	copy = strdup(name ? name : "");
+	copy = mem_strdup(name ? name : "");
 	if (!copy)
 		return set_errno(-ENOMEM);
 	free(vm->helper_names[id]);
@@ -177,8 +178,8 @@ int bpftime_vm__load(struct bpftime_vm *vm, const struct bpftime_insn *insns, si
 	}
 	if (err)
 		return set_errno(err);
-	vm->orig_insns = malloc(cnt * sizeof(*insns));
-	vm->insns = malloc(cnt * sizeof(*insns));
+	vm->orig_insns = mem_alloc(cnt * sizeof(*insns));
+	vm->insns = mem_alloc(cnt * sizeof(*insns));
 	if (!vm->orig_insns || !vm->insns) {
 		err = vm_error(vm, ENOMEM, "out of memory copying %zu instructions", cnt);
 		goto fail;

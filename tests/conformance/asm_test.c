@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include "asm.h"
 
 static uint64_t word(const struct bpftime_insn *insn)
@@ -349,9 +350,8 @@ static void test_shared_files(void **state)
 
 	(void)state;
 	if (!dir || !(d = opendir(dir))) {
-		printf("skipped: no conformance vectors at %s (set BPFTIME_SHARED_DIR)\n",
-		       dir ? dir : "$BPFTIME_SHARED_DIR/conformance/bpf_conformance");
-		skip();
+		TEST_SKIP("no conformance vectors at %s (set BPFTIME_SHARED_DIR)",
+			  dir ? dir : "$BPFTIME_SHARED_DIR/conformance/bpf_conformance");
 	}
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
@@ -394,5 +394,5 @@ int main(void)
 		cmocka_unit_test(test_shared_files),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return TEST_RUN(tests, NULL, NULL);
 }

@@ -9,7 +9,7 @@
  * without mem), helper 5 returns its first argument.  A file with an
  * "-- error" section passes when load, compile or run fails with exactly that
  * message.  Nothing is skipped: a file that cannot be parsed fails.  Without
- * the shared directory (BPFTIME_SHARED_DIR) the tests are skipped with the
+ * the shared directory (BPFTIME_SHARED_DIR) the tests are skipped (CTest: Skipped) with the
  * reason.
  */
 #include <dirent.h>
@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include <bpftime/vm.h>
 #include "asm.h"
 
@@ -95,11 +96,10 @@ static void skip_without_dir(void)
 		closedir(d);
 		return;
 	}
-	printf("conformance: skipped: vectors not found at %s "
-	       "(BPFTIME_SHARED_DIR points at ../shared; the suite needs "
-	       "shared/conformance/bpf_conformance/*.data)\n",
-	       cfg.dir ? cfg.dir : "(BPFTIME_SHARED_DIR unset)");
-	skip();
+	TEST_SKIP("conformance: vectors not found at %s "
+		  "(BPFTIME_SHARED_DIR points at ../shared; the suite needs "
+		  "shared/conformance/bpf_conformance/*.data)",
+		  cfg.dir ? cfg.dir : "(BPFTIME_SHARED_DIR unset)");
 }
 
 /* A failed step: passes when the file expects exactly this error. */
@@ -264,5 +264,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	return cmocka_run_group_tests_name(bpftime_engine__name(cfg.engine), tests, NULL, NULL);
+	return testkit_exit(
+		cmocka_run_group_tests_name(bpftime_engine__name(cfg.engine), tests, NULL, NULL),
+		sizeof(tests) / sizeof(tests[0]));
 }

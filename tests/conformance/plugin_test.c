@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include "asm.h"
 
 static const char *plugin_path;
@@ -290,8 +291,7 @@ static void run_shared_files(const char *label, const char *const *opts)
 
 	snprintf(dir, sizeof(dir), "%s/conformance/bpf_conformance", shared ? shared : "");
 	if (!shared || !*shared || !(d = opendir(dir))) {
-		printf("plugin: shared vectors skipped: %s not found (BPFTIME_SHARED_DIR)\n", dir);
-		skip();
+		TEST_SKIP("plugin: shared vectors: %s not found (BPFTIME_SHARED_DIR)", dir);
 	}
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
@@ -369,5 +369,5 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	plugin_path = argv[1];
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return TEST_RUN(tests, NULL, NULL);
 }

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include <bpftime/shm.h>
 #include "proc.h"
 
@@ -175,7 +176,7 @@ static void test_malloc_count(void **state)
 	(void)state;
 #ifdef BPFTIME_E2E_SANITIZED
 	/* an instrumented victim's malloc is ASan's: libc's is never called */
-	skip();
+	TEST_SKIP("sanitized victim: malloc is ASan's");
 #endif
 	shm_for_test("malloc");
 	cmd(largv, "load", ex("malloc/malloc"), "-i", "50", NULL);
@@ -736,5 +737,5 @@ int main(int argc, char **argv)
 	examples = argv[3];
 	signal(SIGPIPE, SIG_IGN);
 	remove_stale_segments("bpftime_agent_e2e_");
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return TEST_RUN(tests, NULL, NULL);
 }

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include <bpftime/map.h>
 #include <bpftime/shm.h>
 #include "proc.h"
@@ -320,16 +321,15 @@ static void test_shm_group(void **state)
 
 	(void)state;
 	if (!gr || !pw || geteuid() != 0)
-		skip(); /* needs root, the user nobody and the group nogroup */
+		TEST_SKIP("needs root, the user nobody and the group nogroup");
 	shm_for_test("group");
 	snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", getenv("BPFTIME_GLOBAL_SHM_NAME"));
 	spawn(&p, argv, false);
 	assert_int_equal(finish(&p), 0);
 	assert_int_equal(stat(shm_path, &st), 0);
 	if (!(st.st_mode & 0070)) {
-		print_message("BPFTIME_SHM_GROUP is not implemented by shm/ in this build\n");
 		bpftime_shm__remove(NULL);
-		skip();
+		TEST_SKIP("BPFTIME_SHM_GROUP is not implemented by shm/ in this build");
 	}
 	assert_int_equal(st.st_gid, gr->gr_gid);
 	assert_int_equal(st.st_mode & 0777, 0660);
@@ -675,7 +675,7 @@ static void test_bpftimetool(void **state)
 
 	(void)state;
 	if (!tool_bin)
-		skip();
+		TEST_SKIP("bpftimetool not built");
 	shm_for_test("tool");
 	load_args(argv, "malloc", "-i", "50", NULL);
 	spawn(&loader, argv, false);
@@ -857,7 +857,7 @@ static void test_bpftool(void **state)
 
 	(void)state;
 	if (!bpftool_bin)
-		skip();
+		TEST_SKIP("no bpftool on this machine");
 	shm_for_test("bpftool");
 	load_args(argv, "malloc", "-i", "50", NULL);
 	spawn(&loader, argv, false);
@@ -996,5 +996,5 @@ int main(int argc, char **argv)
 	snprintf(victim, sizeof(victim), "%s/victim/victim", examples);
 	signal(SIGPIPE, SIG_IGN);
 	remove_stale_segments("bpftime_e2e_");
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return TEST_RUN(tests, NULL, NULL);
 }

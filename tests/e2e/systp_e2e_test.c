@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include <bpftime/shm.h>
 #include "proc.h"
 
@@ -457,8 +458,7 @@ static void test_bpftrace(void **state)
 		 "if (str(args->filename) == \"%s\") { exit(); } }",
 		 end_path);
 	if (access(BPFTRACE, X_OK)) {
-		print_message("skipped: no bpftrace (apt-get install bpftrace)\n");
-		skip();
+		TEST_SKIP("no bpftrace (apt-get install bpftrace)");
 	}
 #ifdef BPFTIME_E2E_SANITIZED
 	/* the sanitized server cannot be preloaded into a binary without ASan */
@@ -536,7 +536,7 @@ static void test_live_and_zero_cost(void **state)
 
 	(void)state;
 	if (kernel_mode)
-		skip();
+		TEST_SKIP("live attach is bpftime's, not the kernel's");
 	shm_for_test("live");
 	/* a uprobe loader makes the segment: no syscall tracepoint in it */
 	cmd(uargv, "load", ex("../malloc/malloc"), "-i", "1000", NULL);
@@ -575,7 +575,7 @@ static void test_attach_pid(void **state)
 
 	(void)state;
 	if (kernel_mode)
-		skip();
+		TEST_SKIP("bpftime attach is bpftime's, not the kernel's");
 	shm_for_test("attach");
 	cmd(largv, "load", ex("opensnoop"), "perf", "systp_victim", end_path, NULL);
 	spawn(&loader, largv, false);
@@ -640,5 +640,5 @@ int main(int argc, char **argv)
 	remove_stale_segments("bpftime_systp_e2e_");
 	if (getenv("SYSTP_E2E_FILTER")) /* one test by name, when debugging */
 		cmocka_set_test_filter(getenv("SYSTP_E2E_FILTER"));
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return TEST_RUN(tests, NULL, NULL);
 }

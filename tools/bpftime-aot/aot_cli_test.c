@@ -198,7 +198,7 @@ static void test_compile_and_load(void **state)
 			assert_int_equal(system(cmd), 0);
 		}
 		assert_int_equal(run_cli(out, sizeof(out), "run %s/crash.o", tmpdir), 1);
-		assert_non_null(strstr(out, "bpftime-aot: the object crashed (signal 11 at address "
+		assert_non_null(strstr(out, "bpftime-aot: the object crashed (SIGSEGV at address "
 					    "0x0000000000000040): a stray memory access in its code\n"));
 		/* a malformed eBPF object that crashes libbpf: a message */
 		assert_int_equal(run_cli(out, sizeof(out), "build %s/libbpf_crash.bpf.o -o %s",

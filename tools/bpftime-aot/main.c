@@ -34,6 +34,7 @@
 #include <bpftime/shm.h>
 #include <bpftime/vm.h>
 #include "runtime/object.h"
+#include "common/proc.h"
 
 #define PROG "bpftime-aot"
 #ifndef BPFTIME_VERSION
@@ -478,43 +479,6 @@ static int map_file(const char *path, void **mem, size_t *size, bool writable)
 	return 0;
 }
 
-/* The object crashed the tool (its code is native: nothing checks its
- * accesses).  Say so and leave; only async-signal-safe calls. */
-static void on_fault(int sig, siginfo_t *si, void *uc)
-{
-	static const char digits[] = "0123456789abcdef", at[] = " at address 0x",
-			  tail[] = "): a stray memory access in its code\n";
-	char msg[160] = PROG ": the object crashed (signal ";
-	size_t n = strlen(msg);
-	uint64_t addr = (uint64_t)(uintptr_t)si->si_addr;
-
-	(void)uc;
-	msg[n++] = (char)('0' + sig / 10);
-	msg[n++] = (char)('0' + sig % 10);
-	memcpy(msg + n, at, sizeof(at) - 1);
-	n += sizeof(at) - 1;
-	for (int i = 15; i >= 0; i--)
-		msg[n++] = digits[addr >> (4 * i) & 15];
-	memcpy(msg + n, tail, sizeof(tail) - 1);
-	n += sizeof(tail) - 1;
-	if (write(STDERR_FILENO, msg, n) < 0)
-		_exit(1);
-	_exit(1);
-}
-
-static void catch_faults(void)
-{
-	static char stack[64 * 1024];
-	stack_t ss = { .ss_sp = stack, .ss_size = sizeof(stack) };
-	struct sigaction sa = { .sa_sigaction = on_fault,
-				.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND };
-	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP };
-
-	sigaltstack(&ss, NULL);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-}
-
 static int cmd_run(int argc, char **argv)
 {
 	struct bpftime_vm *vm = NULL;
@@ -551,7 +515,7 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, PROG ": %s: %s\n", argv[0], bpftime_vm__last_error(vm));
 		goto out;
 	}
-	catch_faults();
+	proc_catch_faults(PROG ": the object", "a stray memory access in its code");
 	if (bpftime_vm__run(vm, mem, mem_size, &r0)) {
 		fprintf(stderr, PROG ": run failed: %s\n", bpftime_vm__last_error(vm));
 		goto out;

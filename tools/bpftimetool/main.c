@@ -23,6 +23,7 @@
 #include <bpftime/vm.h>
 #include "tool.h"
 #include "common/compiler.h"
+#include "common/proc.h"
 
 #ifndef BPFTIME_VERSION
 #define BPFTIME_VERSION "unknown"
@@ -264,58 +265,7 @@ static const struct {
 	{ "LLVM", BPFTIME_ENGINE_LLVM },
 };
 
-static long running_id = -1;
-
-static void put_hex(char *p, uint64_t v)
-{
-	for (int i = 15; i >= 0; i--, v >>= 4)
-		p[i] = "0123456789abcdef"[v & 15];
-}
-
-/* The program crashed the tool (a stray access the structural verifier does
- * not catch): say so and leave.  Only async-signal-safe calls. */
-static void on_fault(int sig, siginfo_t *si, void *uc)
-{
-	char msg[200] = "bpftimetool: program ";
-	char *p = msg + strlen(msg);
-	const char *what = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS"
-			   : sig == SIGILL ? "SIGILL" : sig == SIGFPE ? "SIGFPE" : "SIGTRAP";
-	long id = running_id;
-	char digits[24];
-	int n = 0;
-
-	UNUSED(uc);
-	do
-		digits[n++] = (char)('0' + id % 10);
-	while ((id /= 10) > 0 && n < 20);
-	while (n)
-		*p++ = digits[--n];
-	strcpy(p, " crashed (");
-	p += strlen(p);
-	strcpy(p, what);
-	p += strlen(p);
-	strcpy(p, " at address 0x");
-	p += strlen(p);
-	put_hex(p, (uint64_t)(uintptr_t)si->si_addr);
-	p += 16;
-	strcpy(p, "): a stray memory access the verifier cannot rule out\n");
-	if (write(STDERR_FILENO, msg, strlen(msg)) < 0)
-		_exit(1);
-	_exit(1);
-}
-
-static void catch_faults(void)
-{
-	static char stack[64 * 1024];
-	stack_t ss = { .ss_sp = stack, .ss_size = sizeof(stack) };
-	struct sigaction sa = { .sa_sigaction = on_fault,
-				.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND };
-	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP };
-
-	sigaltstack(&ss, NULL);
-	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-		sigaction(sigs[i], &sa, NULL);
-}
+static char fault_head[64];
 
 static int cmd_run(int argc, char **argv)
 {
@@ -415,8 +365,10 @@ static int cmd_run(int argc, char **argv)
 		data = grown;
 		len = need;
 	}
-	running_id = id;
-	catch_faults();
+	/* a crash of the program is reported, as its id (a stray access the
+	 * structural verifier does not catch) */
+	snprintf(fault_head, sizeof(fault_head), "bpftimetool: program %ld", id);
+	proc_catch_faults(fault_head, "a stray memory access the verifier cannot rule out");
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (long i = 0; i < repeat; i++) {
 		err = bpftime_vm__run(vm, data, len, &r0);
