@@ -235,9 +235,9 @@ static int ctx_skb(bool tc, int32_t off, uint32_t size, bool write, enum bpftime
 	*t = BPFTIME_CTX_SCALAR;
 	if (off < 0 || !aligned(off, size) || off + (int32_t)size > 192)
 		return -EACCES;
-	/* socket filters: no tc_classid, packet pointers, napi_id, family ..
-	 * local_port, tstamp, wire_len, hwtstamp */
-	if (!tc && ((off >= 72 && off < 140 + 4) || off >= 152))
+	/* socket filters: no tc_classid, packet pointers, family .. local_port,
+	 * tstamp, wire_len, hwtstamp */
+	if (!tc && ((off >= 72 && off < 84) || (off >= 88 && off < 140 + 4) || off >= 152))
 		return -EACCES;
 	if (off >= 48 && off + (int32_t)size <= 68) /* cb[5] */
 		return 0;

@@ -2072,6 +2072,17 @@ static bool stacksafe(const struct vframe *o, const struct vframe *c, struct idm
 	return true;
 }
 
+/* the same abstract value, field by field (no padding bytes compared) */
+static bool reg_equal(const struct vreg *a, const struct vreg *b)
+{
+	return a->type == b->type && a->maybe_null == b->maybe_null && a->frameno == b->frameno &&
+	       a->off == b->off && a->var.value == b->var.value && a->var.mask == b->var.mask &&
+	       a->smin == b->smin && a->smax == b->smax && a->umin == b->umin &&
+	       a->umax == b->umax && a->s32min == b->s32min && a->s32max == b->s32max &&
+	       a->u32min == b->u32min && a->u32max == b->u32max && a->map == b->map &&
+	       a->range == b->range;
+}
+
 static bool states_safe(struct ver *v, const struct vstate *o, const struct vstate *c, uint32_t pc,
 			bool exact)
 {
@@ -2101,8 +2112,7 @@ static bool states_safe(struct ver *v, const struct vstate *o, const struct vsta
 			if (f != o->cur && r < 6)
 				continue; /* clobbered by the return */
 			if (exact) {
-				if (memcmp(&of->regs[r], &cf->regs[r], offsetof(struct vreg, id)) ||
-				    of->regs[r].type != cf->regs[r].type)
+				if (!reg_equal(&of->regs[r], &cf->regs[r]))
 					return false;
 				if (of->regs[r].type != VT_NOT_INIT &&
 				    !regsafe(&of->regs[r], &cf->regs[r], &im))
