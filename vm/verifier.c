@@ -765,6 +765,8 @@ static int check_mem(struct ver *v, int regno, int32_t off, uint32_t size, bool 
 		err = var_range(v, regno, r, &lo, &hi);
 		if (err)
 			return err;
+		if (o + lo < 0)
+			return rej(v, "R%d min value is outside of the allowed memory range", regno);
 		if (!in_bounds(o, lo, hi, size, r->map))
 			return rej(v,
 				   "invalid access to memory, mem_size=%u off=%" PRId64 " size=%u",
@@ -841,7 +843,7 @@ static int check_helper_mem(struct ver *v, int regno, uint64_t size, bool write)
 	if (r->type == VT_NOT_INIT)
 		return rej(v, "R%d !read_ok", regno);
 	if (r->maybe_null || !is_ptr(r))
-		return rej(v, "R%d type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem",
+		return rej(v, "R%d type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
 			   regno, tname(r));
 	if (size > (1u << 29))
 		return rej(v, "R%d unbounded memory access", regno + 1);
@@ -868,7 +870,7 @@ static int check_helper_mem(struct ver *v, int regno, uint64_t size, bool write)
 	}
 	UNUSED(lo);
 	UNUSED(hi);
-	return rej(v, "R%d type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem", regno,
+	return rej(v, "R%d type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_", regno,
 		   tname(r));
 }
 
@@ -930,11 +932,7 @@ static int ptr_alu(struct ver *v, int dregno, struct vreg *dst, const struct vre
 			   "math between %s pointer and register with unbounded min value is not "
 			   "allowed",
 			   tname(ptr));
-	if (s->smax == INT64_MAX || s->smax >= MAX_VAR_OFF)
-		return rej(v,
-			   "math between %s pointer and register with unbounded max value is not "
-			   "allowed",
-			   tname(ptr));
+	/* no upper limit here: the access checks the resulting range */
 	{
 		struct vreg var = res;
 
@@ -949,7 +947,7 @@ static int ptr_alu(struct ver *v, int dregno, struct vreg *dst, const struct vre
 		res.s32max = var.s32max;
 		res.u32min = var.u32min;
 		res.u32max = var.u32max;
-		if (res.smin <= -MAX_VAR_OFF || res.smax >= MAX_VAR_OFF)
+		if (res.smin <= -MAX_VAR_OFF)
 			return rej(v, "value makes %s pointer be out of bounds", tname(ptr));
 	}
 	if (res.type == VT_PKT || res.type == VT_PKT_META) {
