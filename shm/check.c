@@ -15,8 +15,8 @@
 static size_t record_size(uint32_t type)
 {
 	switch (type) {
-	case BPFTIME_HANDLER_MAP:
-		return sizeof(struct map_record);
+	case BPFTIME_HANDLER_MAP: /* the rest of a map record is maps/' */
+		return sizeof(struct shm_obj) + sizeof(struct shm_owned);
 	case BPFTIME_HANDLER_PROG:
 		return sizeof(struct shm_prog);
 	case BPFTIME_HANDLER_PERF_EVENT:
@@ -106,7 +106,7 @@ int shm_obj_check(const struct bpftime_shm *shm, uint32_t type, uint64_t off, co
 	}
 	switch (type) {
 	case BPFTIME_HANDLER_MAP:
-		w = map_check(shm, (const struct map_record *)o);
+		w = owned_check(shm, o);
 		break;
 	case BPFTIME_HANDLER_PROG:
 		w = prog_check(shm, (const struct shm_prog *)o);
@@ -153,4 +153,3 @@ void shm_report_corrupt(struct bpftime_shm *shm, int fd, uint32_t gen, const cha
 	atomic_store(&seen[atomic_fetch_add(&next, 1) % 8], key);
 	pr_warn("shm '%s': slot %d is corrupt (%s): skipped\n", shm->name, fd, why);
 }
-
