@@ -456,6 +456,27 @@ static void htab_repair(struct bpftime_map *h)
 	}
 }
 
+/* Did a writer die in its section (a group busy with its lock free)?  For
+ * the paths that must not wait for that group's next writer: counting,
+ * refusing a full map, starting an iteration. */
+static bool htab_dead_writer(struct bpftime_map *h)
+{
+	struct htab_lock *locks = (struct htab_lock *)h->locks;
+
+	for (uint32_t i = 0; i <= h->lock_mask; i++) {
+		struct htab_lock *l = &locks[i];
+		bool dead;
+
+		if (!__atomic_load_n(&l->busy, __ATOMIC_RELAXED) || shm_trylock(&l->m))
+			continue;
+		dead = __atomic_load_n(&l->busy, __ATOMIC_RELAXED) != 0;
+		shm_unlock(&l->m);
+		if (dead)
+			return true;
+	}
+	return false;
+}
+
 /* Sets up chunk c of the map (arena block at off) and pushes its elements
  * on the free stack in one CAS. */
 static void chunk_init(struct bpftime_shm *shm, struct htab *t, uint32_t c, uint64_t off)
@@ -791,6 +812,8 @@ void *htab_lookup_elem_key(struct bpftime_map *h, const void *key)
 
 int htab_count(struct bpftime_map *h)
 {
+	if (htab_dead_writer(h))
+		htab_repair(h);
 	return atomic_load(&htab_of(h)->count);
 }
 
@@ -1045,14 +1068,11 @@ relock:
 			 * atomic operation on the shared count) */
 			int32_t max = (int32_t)h->max_entries;
 
-			if (atomic_load_explicit(&t->count, memory_order_relaxed) >= max) {
-				err = -E2BIG;
-				goto unlock;
-			}
+			if (atomic_load_explicit(&t->count, memory_order_relaxed) >= max)
+				goto full;
 			if (atomic_fetch_add(&t->count, 1) >= max) {
 				atomic_fetch_sub(&t->count, 1);
-				err = -E2BIG;
-				goto unlock;
+				goto full;
 			}
 			counted = true;
 		}
@@ -1131,6 +1151,16 @@ unlock:
 		free_push(h, e);
 	map_fd_put(h, fdobj);
 	return err;
+full:
+	/* a writer that died between counting and linking leaves the count
+	 * one too high: make sure before refusing */
+	gunlock(l);
+	if (htab_dead_writer(h)) {
+		htab_repair(h);
+		goto relock;
+	}
+	map_fd_put(h, fdobj);
+	return -E2BIG;
 }
 
 static int htab_sys_update(struct bpftime_map *h, const void *key, const void *value,
@@ -1221,6 +1251,10 @@ static int htab_get_next_key(struct bpftime_map *h, const void *key, void *next_
 	uint32_t b = 0;
 	uint64_t n;
 
+	/* an iteration starts: a key left twice by a dead writer would make
+	 * it loop (get_next_key of the older copy finds the newer one) */
+	if (!key && htab_dead_writer(h))
+		htab_repair(h);
 	if (key) {
 		uint32_t hash = key_hash(h, key);
 		struct htab_elem *e;

@@ -135,16 +135,22 @@ static int lpm_sys_lookup(struct bpftime_map *h, const void *key, void *value, u
 	return -ENOENT;
 }
 
+/* repair: counts the entry, and gives it back its key as given if the
+ * dead writer did not get to store it (then the masked key stands in) */
 static long count_prefix(struct bpftime_map *h, const void *key, void *value, void *ctx)
 {
+	unsigned char buf[4 + LPM_DATA_MAX];
+	char *given = (char *)value + h->vsize8;
 	struct lpm *l = ctx;
-	uint32_t plen;
+	uint32_t plen, gplen;
 
-	UNUSED(h);
-	UNUSED(value);
 	memcpy(&plen, key, 4);
 	if (plen <= l->max_plen)
 		atomic_fetch_add(&l->counts[plen], 1);
+	memcpy(&gplen, given, 4);
+	if (gplen != plen || plen > l->max_plen ||
+	    (mask_key(h, given, plen, buf), memcmp(buf, key, h->key_size)))
+		memcpy(given, key, h->key_size);
 	return 0;
 }
 
