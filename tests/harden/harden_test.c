@@ -47,7 +47,8 @@ static char shm_name[96], user[32];
 static char logbuf[1 << 14];
 static bpftime_print_fn old_print;
 
-static int capture(enum bpftime_log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int capture(enum bpftime_log_level level,
+							 const char *fmt, va_list ap)
 {
 	size_t n = strlen(logbuf);
 
@@ -194,7 +195,7 @@ static void make_probe(struct traced *t)
 	assert_true(t->map >= 0);
 	insns[0].imm = t->map;
 	t->prog = bpftime_prog_create(t->shm, -1, KPROBE_PROG, "count", insns,
-				       sizeof(insns) / sizeof(insns[0]), NULL);
+				      sizeof(insns) / sizeof(insns[0]), NULL);
 	assert_true(t->prog >= 0);
 	assert_int_equal(bpftime_elf_find_symbol(victim_bin, "harden_work", &off, &size), 0);
 	{
