@@ -6,15 +6,15 @@
 #include <stdio.h>
 #include <unistd.h>
 
-volatile long harden_sink;
-long harden_work(long i);
+volatile unsigned long harden_sink;
+unsigned long harden_work(long i);
 
-__attribute__((noinline)) long harden_work(long i)
+__attribute__((noinline)) unsigned long harden_work(long i)
 {
-	long s = 0;
+	unsigned long s = 0; /* wraps: no signed overflow */
 
 	for (long k = 0; k < 4; k++)
-		s += (i ^ k) * 3 + harden_sink;
+		s += (unsigned long)(i ^ k) * 3 + harden_sink;
 	harden_sink = s;
 	return s;
 }
