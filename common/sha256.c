@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/sha256.c: SHA-256 as FIPS 180-4 section 6.2 describes it, one
  * call over a buffer in memory (programs are at most a few hundred KiB).
  * The constants are the first 32 bits of the fractional parts of the cube

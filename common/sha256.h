@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common/sha256.h: SHA-256 (FIPS 180-4), written from the standard.  Used to
  * bind an AOT object to the instructions it was compiled from. */
 #ifndef BPFTIME_COMMON_SHA256_H

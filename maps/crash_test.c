@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/crash_test.c: map updates are atomic with respect to SIGKILL at any
  * instruction.  For the hash, LRU hash, LPM trie and queue maps, a writer
  * process stops just before one operation (replace, insert, delete, an

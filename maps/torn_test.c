@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* maps/torn_test.c: no torn values.  For every map type with values wider
  * than 8 bytes (hash, LRU hash, per-CPU hash, array, per-CPU array, LPM
  * trie, queue), two writer processes update one element over and over with

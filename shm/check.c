@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/check.c: the segment as untrusted input.  Every object record a slot
  * refers to is checked before use (shm_slot_obj, bpftime_handler_get_info,
  * the slot scan at open): inside the segment, aligned, of the slot's type,

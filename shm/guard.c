@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm/guard.c: surviving a segment that disappears under us.
  *
  * Another process (or a user with `truncate -s 0`) can shrink the segment's

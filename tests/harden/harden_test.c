@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/harden/harden_test.c: the shared segment treated as untrusted input
  * (issue 16), with real processes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/harden/harden_victim.c: a traced process for harden_test.  Calls
  * harden_work() about every millisecond (the test puts a uprobe on it)
  * until a line arrives on stdin, then says how many calls it made: if it
