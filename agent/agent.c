@@ -70,6 +70,7 @@
 #define AGENT_RETRY_MS	       50   /* retry period for passing attach failures */
 #define AGENT_BUSY_RETRY_MS    1000 /* retry period while a breakpoint holds a site */
 #define AGENT_START_TRIES      20   /* the constructor's retries before main runs */
+#define AGENT_CHECK_MS	       500  /* how often the watcher checks the segment is still there */
 #define HELPER_OVERRIDE_RETURN 58
 #define HELPER_GET_STACKID     27
 #define HELPER_GET_STACK       67
@@ -141,7 +142,7 @@ static void run_prog(struct bpftime_pt_regs *regs, void *data)
 	struct attachment *a = data;
 	uint64_t ret;
 
-	if (unlikely(agent_busy))
+	if (unlikely(agent_busy) || unlikely(bpftime_shm__gone(agent.shm)))
 		return;
 	/* the run owns a per-CPU slot, as a kernel program owns its CPU */
 	bpftime_shm__cpu_get(agent.shm);
@@ -603,6 +604,19 @@ int agent_sync(void)
 	return err;
 }
 
+/* agent.lock held: the segment was truncated or replaced under us (a
+ * guarded SIGBUS, or bpftime_shm__check()): its mapping is zero pages now.
+ * Detach everything and stop following; the host runs on untraced. */
+static void segment_gone(void)
+{
+	pr_warn("agent: the shared memory '%s' is gone (truncated or replaced under this "
+		"process): detaching, the process runs on untraced\n",
+		bpftime_shm__name(agent.shm));
+	agent.stopping = true;
+	while (agent.live)
+		detach_one(&agent.live);
+}
+
 static void *watch(void *arg)
 {
 	uint32_t seen = (uint32_t)(uintptr_t)arg;
@@ -615,8 +629,21 @@ static void *watch(void *arg)
 		pthread_mutex_lock(&agent.lock);
 		retry_ms = agent.retry_ms;
 		pthread_mutex_unlock(&agent.lock);
-		/* no timeout unless something is to be retried: no polling */
-		err = bpftime_shm__wait_epoch(agent.shm, seen, retry_ms ? retry_ms : -1);
+		/* a change wakes us; a truncation of the segment does not, so
+		 * it is checked at least every AGENT_CHECK_MS (an fstat and a
+		 * stat: a faulting access would find it anyway) */
+		err = bpftime_shm__wait_epoch(
+			agent.shm, seen,
+			retry_ms && retry_ms < AGENT_CHECK_MS ? retry_ms : AGENT_CHECK_MS);
+		if (bpftime_shm__check(agent.shm) == -ENXIO) {
+			pthread_mutex_lock(&agent.lock);
+			if (!agent.stopping)
+				segment_gone();
+			pthread_mutex_unlock(&agent.lock);
+			return NULL;
+		}
+		if (err == -ETIMEDOUT && !retry_ms && bpftime_shm__epoch(agent.shm) == seen)
+			continue; /* only the check was due */
 		if (err && err != -EINTR && err != -ETIMEDOUT) {
 			pr_warn("agent: cannot wait for changes (%s): the attachments stay as they "
 				"are\n",
@@ -694,6 +721,11 @@ int agent_start(const struct agent_opts *opts)
 					    : strerror(-err));
 		goto fail;
 	}
+	/* a truncated segment must not kill the host with SIGBUS */
+	err = bpftime_shm__guard(agent.shm);
+	if (err)
+		pr_warn("agent: cannot guard the shared memory against truncation (%s)\n",
+			strerror(-err));
 	{
 		BPFTIME_OPTS(bpftime_runtime_opts, ro, .engine = BPFTIME_ENGINE_INTERP,
 			     .engine_set = opts && opts->no_jit);

@@ -97,6 +97,10 @@ static double run_ops(bool kernel, int fd, enum op op, uint32_t vsize)
 	return t[RUNS / 2];
 }
 
+/* value size of the control-plane maps (--value-size N); the in-program
+ * part keeps 8-byte values */
+static uint32_t cp_vsize = 8;
+
 /* key_size 8 for hashes (vsize flag), 4 for arrays */
 static void control_plane(void)
 {
@@ -112,12 +116,13 @@ static void control_plane(void)
 	};
 	char value[4096] = { 0 };
 
-	printf("control plane (ns/op, median of %d x %d ops)\n", RUNS, iters);
+	printf("control plane (ns/op, median of %d x %d ops, %u-byte values)\n", RUNS, iters,
+	       cp_vsize);
 	printf("  %-14s %-14s %10s %10s %8s\n", "map", "op", "bpftime", "kernel", "ratio");
 	for (size_t m = 0; m < sizeof(maps) / sizeof(maps[0]); m++) {
-		int kfd = bpf_map_create(maps[m].type, "b", maps[m].ks, 8, ENTRIES, NULL);
+		int kfd = bpf_map_create(maps[m].type, "b", maps[m].ks, cp_vsize, ENTRIES, NULL);
 		int ufd = bpftime_map_create(shm, -1, (enum bpftime_map_type)maps[m].type, "b",
-					      maps[m].ks, 8, ENTRIES, NULL);
+					      maps[m].ks, cp_vsize, ENTRIES, NULL);
 		bool is_hash = maps[m].ks == 8;
 
 		if (ufd < 0) {
@@ -358,8 +363,16 @@ int main(int argc, char **argv)
 {
 	BPFTIME_OPTS(bpftime_shm_opts, o, .name = shm_name, .size_mb = 128, .max_fd = 64);
 
-	if (argc > 1 && !strcmp(argv[1], "--quick"))
-		iters = 2000;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick")) {
+			iters = 2000;
+		} else if (!strcmp(argv[i], "--value-size") && i + 1 < argc &&
+			   (cp_vsize = (uint32_t)atoi(argv[++i])) >= 1 && cp_vsize <= 512) {
+		} else {
+			fprintf(stderr, "usage: map_bench [--quick] [--value-size 1..512]\n");
+			return 2;
+		}
+	}
 	libbpf_set_print(quiet);
 	snprintf(shm_name, sizeof(shm_name), "bpftime_map_bench_%d", getpid());
 	bpftime_shm__remove(shm_name);

@@ -93,6 +93,10 @@ static const struct bench benches[] = {
  * stops while the test loop is preempted (bpf_test_timer around
  * cond_resched), so wall-clock time on a loaded machine would charge us for
  * other processes' time slices and the kernel not. */
+/* value size of the maps (--value-size): torn-read protection costs more
+ * on values wider than 8 bytes */
+static uint32_t vsize = 8;
+
 static double now_ns(void)
 {
 	struct timespec ts;
@@ -108,6 +112,9 @@ static size_t gen(const struct bench *b, int map_fd, struct bpftime_insn *p)
 
 	p[n++] = BPF_ST_MEM(BPF_W, 10, -4, b->op == OP_CALL ? 0 : (int32_t)b->key);
 	p[n++] = BPF_ST_MEM(BPF_DW, 10, -16, 42);
+	/* the rest of a --value-size value, below it: r10 - 8 - vsize .. r10 - 16 */
+	for (int32_t o = 24; o <= 8 + (int32_t)vsize; o += 8)
+		p[n++] = BPF_ST_MEM(BPF_DW, 10, -o, 42);
 	for (int i = 0; i < K && b->op == OP_CALL; i++) {
 		if (b->key == 112) { /* probe_read_user(r10 - 24, 8, r10 - 16) */
 			p[n++] = BPF_MOV64_REG(1, 10);
@@ -141,7 +148,7 @@ static size_t gen(const struct bench *b, int map_fd, struct bpftime_insn *p)
 			p[n++] = BPF_MOV64_REG(2, 10);
 			p[n++] = BPF_ALU64_IMM(BPF_ADD, 2, -4);
 			p[n++] = BPF_MOV64_REG(3, 10);
-			p[n++] = BPF_ALU64_IMM(BPF_ADD, 3, -16);
+			p[n++] = BPF_ALU64_IMM(BPF_ADD, 3, -8 - (int32_t)vsize);
 			p[n++] = BPF_MOV64_IMM(4, 0);
 			p[n++] = BPF_CALL_HELPER(2);
 			if (b->op == OP_UPDATE)
@@ -246,14 +253,14 @@ static int setup_side(bool kernel, const struct bench *b, struct side *s)
 {
 	struct bpftime_insn insns[MAX_INSNS];
 	uint32_t key = 1;
-	uint64_t *val = calloc((size_t)ncpus, 8);
+	uint64_t *val = calloc((size_t)ncpus, vsize);
 	size_t cnt;
 
 	s->ok = false;
 	s->map_fd = -1;
 	if (b->map_type) {
 		uint32_t ks = b->map_type == BPF_MAP_TYPE_RINGBUF ? 0 : 4;
-		uint32_t vs = b->map_type == BPF_MAP_TYPE_RINGBUF ? 0 : 8;
+		uint32_t vs = b->map_type == BPF_MAP_TYPE_RINGBUF ? 0 : vsize;
 		uint32_t max = b->map_type == BPF_MAP_TYPE_RINGBUF ? RB_SIZE : 1024;
 
 		if (kernel)
@@ -441,8 +448,12 @@ int main(int argc, char **argv)
 			use_kernel = false;
 		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
 			reps = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--value-size") && i + 1 < argc &&
+			 (vsize = (uint32_t)atoi(argv[++i])) >= 8 && vsize <= 256 && !(vsize % 8))
+			;
 		else {
-			fprintf(stderr, "usage: map_prog_bench [--quick] [--no-kernel] [--reps N]\n");
+			fprintf(stderr, "usage: map_prog_bench [--quick] [--no-kernel] [--reps N] "
+					"[--value-size 8..256, a multiple of 8]\n");
 			return 2;
 		}
 	}
@@ -467,8 +478,9 @@ int main(int argc, char **argv)
 	ncpus = bpftime_shm__ncpus(shm);
 	if (use_kernel && !kernel_usable(why, sizeof(why)))
 		use_kernel = false;
-	printf("in-program map operations, ns per operation (%d ops per run, empty run subtracted, best of %d)\n",
-	       K, reps);
+	printf("in-program map operations, ns per operation (%d ops per run, empty run subtracted, "
+	       "best of %d; %u-byte values)\n",
+	       K, reps, vsize);
 	if (!use_kernel)
 		printf("kernel: not measured (%s)\n", why[0] ? why : "--no-kernel");
 	printf("  %-34s %12s %12s %8s\n", "operation", "bpftime-jit", "kernel", "ratio");

@@ -8,9 +8,19 @@
  * a page and span whole pages, so the syscall server can mmap them from the
  * shm object at m->mmap_off.  Fd arrays store the referenced object's offset
  * (a u64 in the 8-byte slot) and hold a reference on it.
+ *
+ * Torn values.  Values wider than 8 bytes have a sequence count each (a u32
+ * array at priv2_off), odd while an update (syscall or helper) writes the
+ * value: updates take it like a lock (CAS even -> odd), copying lookups
+ * retry while it is odd or moved, so they never return a mix of two
+ * updates.  A writer that died with the count odd is taken over after
+ * SEQ_DEAD_NS.  Programs writing through a lookup's pointer bypass it, as
+ * they bypass everything in the kernel.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
+#include <time.h>
 #include "internal.h"
 #include "common/compiler.h"
 
@@ -19,6 +29,69 @@
 	 BPFTIME_F_RDONLY_PROG | BPFTIME_F_WRONLY_PROG | BPFTIME_F_INNER_MAP |            \
 	 BPFTIME_F_PRESERVE_ELEMS)
 #define PCPU_MIN_UNIT_SIZE (32u << 10)
+#define SEQ_SPINS	   1024
+#define SEQ_DEAD_NS	   (200 * 1000000ULL) /* odd this long: its writer died */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static inline _Atomic uint32_t *seq_of(struct bpftime_map *h, uint32_t idx)
+{
+	return h->local ? (_Atomic uint32_t *)h->local + idx : NULL;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Takes the element's count from even to odd (a writer's lock); a count
+ * that stays odd for SEQ_DEAD_NS belonged to a writer that died: it is taken
+ * over as it is (odd, ours now). */
+static void seq_lock(_Atomic uint32_t *s)
+{
+	uint32_t v = atomic_load_explicit(s, memory_order_relaxed), held = v;
+	uint64_t since = 0;
+
+	for (int spins = 0;; spins++) {
+		if (!(v & 1)) {
+			if (atomic_compare_exchange_weak_explicit(
+				    s, &v, v + 1, memory_order_acquire, memory_order_relaxed))
+				return;
+			continue;
+		}
+		if (v != held) { /* another writer: progress */
+			held = v;
+			since = 0;
+		}
+		if (spins >= SEQ_SPINS) {
+			uint64_t now = mono_ns();
+
+			if (!since)
+				since = now;
+			else if (now - since > SEQ_DEAD_NS &&
+				 atomic_compare_exchange_strong(s, &v, v + 2))
+				return;
+			sched_yield();
+		} else {
+			cpu_relax();
+		}
+		v = atomic_load_explicit(s, memory_order_relaxed);
+	}
+}
+
+static inline void seq_unlock(_Atomic uint32_t *s)
+{
+	atomic_store_explicit(s, atomic_load_explicit(s, memory_order_relaxed) + 1,
+			      memory_order_release);
+}
 
 static inline char *elem(struct bpftime_map *h, uint32_t idx)
 {
@@ -77,6 +150,19 @@ static int array_alloc(struct bpftime_shm *shm, struct map_record *m)
 		m->mmap_off = m->priv_off;
 		m->mmap_len = size;
 	}
+	if (m->value_size > 8 &&
+	    (m->map_type == BPFTIME_MAP_ARRAY || m->map_type == BPFTIME_MAP_PERCPU_ARRAY)) {
+		m->priv2_off = shm_alloc(shm, (size_t)m->max_entries * 4, 64);
+		err = map_own(m, m->priv2_off);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int array_handle_init(struct bpftime_map *h)
+{
+	h->local = h->m->priv2_off ? shm_ptr(h->shm, h->m->priv2_off) : NULL;
 	return 0;
 }
 
@@ -131,19 +217,49 @@ static void *percpu_array_lookup_cpu(struct bpftime_map *h, const void *key, uin
 	return pelem(h, idx, cpu);
 }
 
+static void copy_value_out(struct bpftime_map *h, uint32_t idx, void *value, uint64_t flags);
+
+/* A copy no update is writing (see the file comment). */
 static int array_sys_lookup(struct bpftime_map *h, const void *key, void *value, uint64_t flags)
 {
-	uint32_t idx;
-	char *v;
+	_Atomic uint32_t *s;
+	uint32_t idx, s1;
 
 	if (get_index(key, &idx))
 		return -EINVAL;
 	if (idx >= h->max_entries)
 		return -ENOENT;
+	s = seq_of(h, idx);
+	if (!s || (flags & BPFTIME_F_LOCK)) {
+		copy_value_out(h, idx, value, flags);
+		return 0;
+	}
+	for (int spins = 0; spins < SEQ_SPINS; spins++) {
+		s1 = atomic_load_explicit(s, memory_order_acquire);
+		if (s1 & 1) {
+			cpu_relax();
+			continue;
+		}
+		copy_value_out(h, idx, value, flags);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(s, memory_order_relaxed) == s1)
+			return 0;
+	}
+	/* a writer keeps it busy (or died in it): copy as a writer would */
+	seq_lock(s);
+	copy_value_out(h, idx, value, flags);
+	seq_unlock(s);
+	return 0;
+}
+
+static void copy_value_out(struct bpftime_map *h, uint32_t idx, void *value, uint64_t flags)
+{
+	char *v;
+
 	if (h->type == BPFTIME_MAP_PERCPU_ARRAY) {
 		for (uint32_t c = 0; c < h->ncpus; c++)
 			memcpy((char *)value + (size_t)c * h->vsize8, pelem(h, idx, c), h->vsize8);
-		return 0;
+		return;
 	}
 	v = elem(h, idx);
 	if (flags & BPFTIME_F_LOCK) {
@@ -152,12 +268,11 @@ static int array_sys_lookup(struct bpftime_map *h, const void *key, void *value,
 		map_value_unlock(h, v);
 		if (h->m->spin_lock_off >= 0)
 			memset((char *)value + h->m->spin_lock_off, 0, 4);
-		return 0;
+		return;
 	}
 	memcpy(value, v, h->value_size);
 	if (h->m->spin_lock_off >= 0)
 		memset((char *)value + h->m->spin_lock_off, 0, 4);
-	return 0;
 }
 
 static int array_check_update(struct bpftime_map *h, uint32_t idx, uint64_t flags)
@@ -190,6 +305,7 @@ static void store_value(struct bpftime_map *h, char *dst, const void *src, uint6
 static int array_sys_update(struct bpftime_map *h, const void *key, const void *value,
 			    uint64_t flags)
 {
+	_Atomic uint32_t *s;
 	uint32_t idx;
 	int err;
 
@@ -198,13 +314,18 @@ static int array_sys_update(struct bpftime_map *h, const void *key, const void *
 	err = array_check_update(h, idx, flags);
 	if (err)
 		return err;
+	s = (flags & BPFTIME_F_LOCK) ? NULL : seq_of(h, idx);
+	if (s)
+		seq_lock(s);
 	if (h->type == BPFTIME_MAP_PERCPU_ARRAY) {
 		for (uint32_t c = 0; c < h->ncpus; c++)
 			memcpy(pelem(h, idx, c), (const char *)value + (size_t)c * h->vsize8,
 			       h->vsize8);
-		return 0;
+	} else {
+		store_value(h, elem(h, idx), value, flags);
 	}
-	store_value(h, elem(h, idx), value, flags);
+	if (s)
+		seq_unlock(s);
 	return 0;
 }
 
@@ -212,13 +333,19 @@ static long array_update(struct bpftime_map *h, const void *key, const void *val
 {
 	uint32_t idx = *(const uint32_t *)key;
 	int err = array_check_update(h, idx, flags);
+	_Atomic uint32_t *s;
 
 	if (err)
 		return err;
+	s = (flags & BPFTIME_F_LOCK) ? NULL : seq_of(h, idx);
+	if (s)
+		seq_lock(s);
 	if (h->type == BPFTIME_MAP_PERCPU_ARRAY)
 		memcpy(pelem(h, idx, map_this_cpu(h)), value, h->value_size);
 	else
 		store_value(h, elem(h, idx), value, flags);
+	if (s)
+		seq_unlock(s);
 	return 0;
 }
 
@@ -267,6 +394,7 @@ static long array_for_each(struct bpftime_map *h, bpftime_map_elem_fn fn, void *
 const struct map_ops map_array_ops = {
 	.alloc_check = array_alloc_check,
 	.alloc = array_alloc,
+	.handle_init = array_handle_init,
 	.sys_lookup = array_sys_lookup,
 	.sys_update = array_sys_update,
 	.sys_delete = array_delete,
@@ -280,6 +408,7 @@ const struct map_ops map_array_ops = {
 const struct map_ops map_percpu_array_ops = {
 	.alloc_check = array_alloc_check,
 	.alloc = array_alloc,
+	.handle_init = array_handle_init,
 	.sys_lookup = array_sys_lookup,
 	.sys_update = array_sys_update,
 	.sys_delete = array_delete,

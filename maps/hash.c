@@ -8,7 +8,12 @@
  *                        element when preallocated (the default), chunks of
  *                        256 allocated as the map fills with BPF_F_NO_PREALLOC
  *
- * Readers never lock.  Chains end in a "nulls" marker, (bucket << 1) | 1,
+ * Readers never lock.  Copying readers (the syscall-style lookups) never see
+ * a torn value: each element has a sequence count, odd while a writer fills
+ * it (a reused element a stale reader may still be reading) or changes it
+ * in place (per-CPU updates); the reader copies, checks the count did not
+ * move and retries otherwise (copy_stable).  Programs get a pointer and read
+ * it as they like, as in the kernel.  Chains end in a "nulls" marker, (bucket << 1) | 1,
  * rather than 0 (the kernel's hlist_nulls): a reader that followed an element
  * which was deleted and reused in another bucket ends on the wrong marker and
  * restarts.  Writers hold the bucket's lock (the only lock an update, a
@@ -35,9 +40,17 @@
  * in-use element whose bucket lock it gets with trylock (never blocking while
  * holding nothing but that), so there is no list and no LRU lock.
  *
- * A process killed inside a writer section leaves at most one element
- * unlinked and unfreed (a leak), never a broken chain: every chain change
- * is a single store.
+ * Crash consistency.  Every chain change is a single store, so a process
+ * killed inside a writer section leaves chains that readers can walk, but
+ * it may leave a replaced key twice in its chain (the new element linked,
+ * the old not yet unlinked) and the element count off by one.  Each lock
+ * group has a busy word set for the whole section; the next locker that
+ * finds it set (the holder died: the robust mutex gave it the lock) repairs
+ * the map before its own operation (htab_repair): with every group lock
+ * taken in order, it unlinks the older copy of a duplicated key (the newer
+ * one, linked in front, wins, as the update would have), cuts any chain
+ * that does not end within the number of elements, and recounts.  At worst
+ * one element stays unlinked and unfreed (a leak).
  */
 #include <errno.h>
 #include <string.h>
@@ -64,6 +77,10 @@ struct htab_lock {
 	 * may take it; an insert elsewhere that finds no free element steals
 	 * it (lru_steal) before it evicts.  Read unlocked only as a hint. */
 	uint32_t parked;
+	/* 1 from just after the lock is taken to just before it is released:
+	 * a locker that finds it set took the lock from a writer that died in
+	 * its section, and repairs the map before going on (htab_repair) */
+	uint32_t busy;
 } __attribute__((aligned(64)));
 
 struct htab {
@@ -92,9 +109,25 @@ struct htab_elem {
 	_Atomic uint32_t ref;	/* LRU: used since the clock hand passed */
 	_Atomic uint32_t inuse; /* linked in a bucket (changes under its lock) */
 	uint32_t idx;
-	uint32_t pad;
+	/* odd while a writer (holding a bucket lock) fills the element or
+	 * changes its value in place: a copying reader (copy_stable) retries */
+	_Atomic uint32_t seq;
 	char key[]; /* key (rounded up to 8), then the value area */
 };
+
+/* Writer side of the element's sequence count (a bucket lock held). */
+static inline void seq_begin(struct htab_elem *e)
+{
+	atomic_store_explicit(&e->seq, atomic_load_explicit(&e->seq, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+static inline void seq_end(struct htab_elem *e)
+{
+	atomic_store_explicit(&e->seq, atomic_load_explicit(&e->seq, memory_order_relaxed) + 1,
+			      memory_order_release);
+}
 
 static inline uint64_t rotl64(uint64_t x, int r)
 {
@@ -220,9 +253,44 @@ static inline struct htab_lock *lock_group(struct bpftime_map *h, uint32_t b)
 	return &((struct htab_lock *)h->locks)[b & h->lock_mask];
 }
 
-static inline struct shm_mutex *bucket_lock(struct bpftime_map *h, uint32_t b)
+static void htab_repair(struct bpftime_map *h);
+
+/* A writer's section on a lock group (see "Crash consistency" above). */
+static inline void glock(struct bpftime_map *h, struct htab_lock *l)
 {
-	return &lock_group(h, b)->m;
+	for (;;) {
+		shm_lock(&l->m);
+		if (likely(!__atomic_load_n(&l->busy, __ATOMIC_RELAXED)))
+			break;
+		shm_unlock(&l->m);
+		htab_repair(h);
+	}
+	__atomic_store_n(&l->busy, 1, __ATOMIC_RELAXED);
+	/* no store of the section may become visible before busy */
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* 0 with the section entered, or -EBUSY */
+static inline int gtrylock(struct bpftime_map *h, struct htab_lock *l)
+{
+	if (shm_trylock(&l->m))
+		return -EBUSY;
+	if (unlikely(__atomic_load_n(&l->busy, __ATOMIC_RELAXED))) {
+		shm_unlock(&l->m);
+		htab_repair(h);
+		if (shm_trylock(&l->m))
+			return -EBUSY;
+	}
+	__atomic_store_n(&l->busy, 1, __ATOMIC_RELAXED);
+	atomic_signal_fence(memory_order_seq_cst);
+	return 0;
+}
+
+static inline void gunlock(struct htab_lock *l)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	__atomic_store_n(&l->busy, 0, __ATOMIC_RELAXED);
+	shm_unlock(&l->m);
 }
 
 /* Lock-free search (readers). */
@@ -321,6 +389,94 @@ static struct htab_elem *free_pop(struct bpftime_map *h)
 	return e;
 }
 
+/* A writer died in its section (some group's busy word is set): with every
+ * group lock taken in order (writers hold one lock at a time and only
+ * trylock others, so this cannot deadlock), drop the older copy of each
+ * duplicated key (found behind the newer in the same chain), cut chains
+ * that do not end within the number of elements or end on another bucket's
+ * marker, and recount.  A no-op when another locker repaired it first. */
+static void htab_repair(struct bpftime_map *h)
+{
+	struct htab *t = htab_of(h);
+	struct htab_lock *locks = (struct htab_lock *)h->locks;
+	uint64_t limit = t->n_elems + 1;
+	uint32_t dups = 0, cuts = 0;
+	int32_t count = 0;
+	bool any = false;
+
+	for (uint32_t i = 0; i <= h->lock_mask; i++)
+		shm_lock(&locks[i].m);
+	for (uint32_t i = 0; i <= h->lock_mask; i++)
+		any |= __atomic_load_n(&locks[i].busy, __ATOMIC_RELAXED) != 0;
+	for (uint32_t b = 0; any && b <= h->bucket_mask; b++) {
+		_Atomic uint64_t *pp = &h->buckets[b];
+		uint64_t n, steps = 0;
+
+		while (!is_nulls(n = atomic_load_explicit(pp, memory_order_relaxed))) {
+			struct htab_elem *e = E(h, n);
+			bool dup = false;
+
+			if (++steps > limit) {
+				atomic_store_explicit(pp, (uint64_t)b << 1 | 1, memory_order_release);
+				cuts++;
+				break;
+			}
+			for (uint64_t m = atomic_load(&h->buckets[b]); m != n;
+			     m = atomic_load(&E(h, m)->next)) {
+				if (E(h, m)->hash == e->hash && key_eq(h, E(h, m), e->key)) {
+					dup = true;
+					break;
+				}
+			}
+			if (dup) {
+				atomic_store_explicit(pp, atomic_load(&e->next), memory_order_release);
+				atomic_store_explicit(&e->inuse, 0, memory_order_relaxed);
+				free_push(h, e);
+				dups++;
+				continue;
+			}
+			atomic_store_explicit(&e->inuse, 1, memory_order_relaxed);
+			count++;
+			pp = &e->next;
+		}
+		if (is_nulls(n) && (n >> 1) != b) {
+			atomic_store_explicit(pp, (uint64_t)b << 1 | 1, memory_order_release);
+			cuts++;
+		}
+	}
+	if (any) {
+		atomic_store(&t->count, count);
+		pr_warn("map '%s': repaired after a writer died in an update (%u duplicate keys "
+			"dropped, %u chains cut, %d elements)\n",
+			h->m->obj.name, dups, cuts, count);
+	}
+	for (uint32_t i = h->lock_mask + 1; i-- > 0;) {
+		__atomic_store_n(&locks[i].busy, 0, __ATOMIC_RELAXED);
+		shm_unlock(&locks[i].m);
+	}
+}
+
+/* Did a writer die in its section (a group busy with its lock free)?  For
+ * the paths that must not wait for that group's next writer: counting,
+ * refusing a full map, starting an iteration. */
+static bool htab_dead_writer(struct bpftime_map *h)
+{
+	struct htab_lock *locks = (struct htab_lock *)h->locks;
+
+	for (uint32_t i = 0; i <= h->lock_mask; i++) {
+		struct htab_lock *l = &locks[i];
+		bool dead;
+
+		if (!__atomic_load_n(&l->busy, __ATOMIC_RELAXED) || shm_trylock(&l->m))
+			continue;
+		dead = __atomic_load_n(&l->busy, __ATOMIC_RELAXED) != 0;
+		shm_unlock(&l->m);
+		if (dead)
+			return true;
+	}
+	return false;
+}
+
 /* Sets up chunk c of the map (arena block at off) and pushes its elements
  * on the free stack in one CAS. */
 static void chunk_init(struct bpftime_shm *shm, struct htab *t, uint32_t c, uint64_t off)
@@ -400,7 +556,7 @@ static struct htab_elem *lru_evict(struct bpftime_map *h)
 			continue;
 		}
 		b = __atomic_load_n(&e->hash, __ATOMIC_RELAXED) & h->bucket_mask; /* may be rewritten */
-		if (shm_trylock(bucket_lock(h, b)))
+		if (gtrylock(h, lock_group(h, b)))
 			continue;
 		/* in use and hashing to b under b's lock: it is linked in b */
 		if (atomic_load_explicit(&e->inuse, memory_order_relaxed) &&
@@ -408,10 +564,10 @@ static struct htab_elem *lru_evict(struct bpftime_map *h)
 			unlink_elem(h, b, e);
 			atomic_store_explicit(&e->inuse, 0, memory_order_relaxed);
 			atomic_fetch_sub(&t->count, 1);
-			shm_unlock(bucket_lock(h, b));
+			gunlock(lock_group(h, b));
 			return e;
 		}
-		shm_unlock(bucket_lock(h, b));
+		gunlock(lock_group(h, b));
 	}
 	return NULL;
 }
@@ -428,12 +584,12 @@ static struct htab_elem *lru_steal(struct bpftime_map *h)
 		struct htab_lock *g = &locks[(start + i) & h->lock_mask];
 		uint32_t p;
 
-		if (!__atomic_load_n(&g->parked, __ATOMIC_RELAXED) || shm_trylock(&g->m))
+		if (!__atomic_load_n(&g->parked, __ATOMIC_RELAXED) || gtrylock(h, g))
 			continue;
 		p = g->parked;
 		if (p)
 			__atomic_store_n(&g->parked, 0, __ATOMIC_RELAXED);
-		shm_unlock(&g->m);
+		gunlock(g);
 		if (p)
 			return elem_at(h, p - 1);
 	}
@@ -656,6 +812,8 @@ void *htab_lookup_elem_key(struct bpftime_map *h, const void *key)
 
 int htab_count(struct bpftime_map *h)
 {
+	if (htab_dead_writer(h))
+		htab_repair(h);
 	return atomic_load(&htab_of(h)->count);
 }
 
@@ -706,7 +864,8 @@ static void *hash_of_maps_lookup(struct bpftime_map *h, const void *key)
 	return obj ? map_handle_of_obj(h->shm, shm_ptr(h->shm, obj)) : NULL;
 }
 
-/* copies an element's value out in the syscall format */
+/* copies an element's value out in the syscall format (no consistency
+ * check: callers hold the bucket lock or use copy_stable) */
 static int copy_out(struct bpftime_map *h, struct htab_elem *e, void *value, uint64_t flags)
 {
 	char *v = elem_value(h, e);
@@ -735,18 +894,61 @@ static int copy_out(struct bpftime_map *h, struct htab_elem *e, void *value, uin
 	return 0;
 }
 
+#define SEQ_SPINS 4096 /* an odd count this long: its writer may be dead */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* A lookup that copies a value no writer is changing: the element's
+ * sequence count is even and the same before and after the copy, and the
+ * element still holds the key (it may have been deleted and reused for
+ * another key since find()).  A count that stays odd means a writer is slow
+ * or died holding its bucket lock: then the copy is made under that lock
+ * (shm_lock recovers it from a dead owner; the count is then made even). */
+static int copy_stable(struct bpftime_map *h, const void *key, void *value, uint64_t flags)
+{
+	uint32_t hash = key_hash(h, key), b = hash & h->bucket_mask, s1;
+	struct htab_elem *e;
+	struct htab_lock *l;
+	int err;
+
+	for (int spins = 0; spins < SEQ_SPINS; spins++) {
+		e = find(h, b, hash, key);
+		if (!e)
+			return -ENOENT;
+		s1 = atomic_load_explicit(&e->seq, memory_order_acquire);
+		if (s1 & 1) {
+			cpu_relax();
+			continue;
+		}
+		if (e->hash != hash || !key_eq(h, e, key))
+			continue; /* reused for another key */
+		err = copy_out(h, e, value, flags);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&e->seq, memory_order_relaxed) == s1)
+			return err;
+	}
+	l = lock_group(h, b);
+	glock(h, l);
+	e = find(h, b, hash, key);
+	if (e && (atomic_load(&e->seq) & 1))
+		seq_end(e); /* its writer died in the middle: what it left stands */
+	err = e ? copy_out(h, e, value, flags) : -ENOENT;
+	gunlock(l);
+	return err;
+}
+
 static int htab_sys_lookup(struct bpftime_map *h, const void *key, void *value, uint64_t flags)
 {
-	struct htab_elem *e;
-
 	if (!key)
 		return -EINVAL;
 	if ((flags & BPFTIME_F_LOCK) && h->percpu)
 		return -EINVAL;
-	e = lookup_elem(h, key);
-	if (!e)
-		return -ENOENT;
-	return copy_out(h, e, value, flags);
+	return copy_stable(h, key, value, flags);
 }
 
 /* ---- updates ---------------------------------------------------------- */
@@ -832,7 +1034,7 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 			return err;
 	}
 relock:
-	shm_lock(&l->m);
+	glock(h, l);
 	old = find(h, b, hash, key);
 	if ((flags & 3) == BPFTIME_NOEXIST && old) {
 		err = -EEXIST;
@@ -849,7 +1051,9 @@ relock:
 			map_copy_value(h, elem_value(h, old), value);
 			map_value_unlock(h, elem_value(h, old));
 		} else {
+			seq_begin(old);
 			fill_value(h, old, value, sys, false, 0);
+			seq_end(old);
 		}
 		if (h->lru)
 			atomic_store_explicit(&old->ref, 1, memory_order_relaxed);
@@ -864,14 +1068,11 @@ relock:
 			 * atomic operation on the shared count) */
 			int32_t max = (int32_t)h->max_entries;
 
-			if (atomic_load_explicit(&t->count, memory_order_relaxed) >= max) {
-				err = -E2BIG;
-				goto unlock;
-			}
+			if (atomic_load_explicit(&t->count, memory_order_relaxed) >= max)
+				goto full;
 			if (atomic_fetch_add(&t->count, 1) >= max) {
 				atomic_fetch_sub(&t->count, 1);
-				err = -E2BIG;
-				goto unlock;
+				goto full;
 			}
 			counted = true;
 		}
@@ -886,7 +1087,7 @@ relock:
 				e = free_pop(h);
 			}
 			if (!e) {
-				shm_unlock(&l->m);
+				gunlock(l);
 				e = lru_alloc_slow(h);
 				if (!e)
 					return -ENOMEM;
@@ -906,6 +1107,8 @@ relock:
 			goto unlock;
 		}
 	}
+	/* a stale reader may still be copying e (found before it was freed) */
+	seq_begin(e);
 	e->hash = hash;
 	atomic_store_explicit(&e->ref, 0, memory_order_relaxed);
 	copy_bytes(e->key, key, h->key_size);
@@ -913,6 +1116,7 @@ relock:
 		copy_bytes(elem_value(h, e), value, h->value_size); /* fill_value's plain case */
 	else
 		fill_value(h, e, value, sys, true, fdobj);
+	seq_end(e);
 	fdobj = 0;
 	atomic_store_explicit(&e->next, atomic_load_explicit(&h->buckets[b], memory_order_relaxed),
 			      memory_order_relaxed);
@@ -937,16 +1141,26 @@ relock:
 			old = NULL;
 		}
 	}
-	shm_unlock(&l->m);
+	gunlock(l);
 	if (old)
 		free_push(h, old);
 	return 0;
 unlock:
-	shm_unlock(&l->m);
+	gunlock(l);
 	if (e)
 		free_push(h, e);
 	map_fd_put(h, fdobj);
 	return err;
+full:
+	/* a writer that died between counting and linking leaves the count
+	 * one too high: make sure before refusing */
+	gunlock(l);
+	if (htab_dead_writer(h)) {
+		htab_repair(h);
+		goto relock;
+	}
+	map_fd_put(h, fdobj);
+	return -E2BIG;
 }
 
 static int htab_sys_update(struct bpftime_map *h, const void *key, const void *value,
@@ -978,10 +1192,10 @@ static int delete_common(struct bpftime_map *h, const void *key, void *value, ui
 	hash = key_hash(h, key);
 	b = hash & h->bucket_mask;
 	l = lock_group(h, b);
-	shm_lock(&l->m);
+	glock(h, l);
 	e = find(h, b, hash, key);
 	if (!e) {
-		shm_unlock(&l->m);
+		gunlock(l);
 		return -ENOENT;
 	}
 	if (value)
@@ -1005,7 +1219,7 @@ static int delete_common(struct bpftime_map *h, const void *key, void *value, ui
 		l->spare = elem_idx(h, e) + 1;
 		e = NULL;
 	}
-	shm_unlock(&l->m);
+	gunlock(l);
 	map_fd_put(h, obj);
 	if (e)
 		free_push(h, e);
@@ -1037,6 +1251,10 @@ static int htab_get_next_key(struct bpftime_map *h, const void *key, void *next_
 	uint32_t b = 0;
 	uint64_t n;
 
+	/* an iteration starts: a key left twice by a dead writer would make
+	 * it loop (get_next_key of the older copy finds the newer one) */
+	if (!key && htab_dead_writer(h))
+		htab_repair(h);
 	if (key) {
 		uint32_t hash = key_hash(h, key);
 		struct htab_elem *e;

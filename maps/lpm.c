@@ -11,7 +11,8 @@
  * 0-branch first): a prefix comes after every longer prefix it contains, and
  * otherwise the first differing bit decides, 0 first.  It scans all entries,
  * so a full iteration is quadratic; fine for the control plane's use.
- * Updates and deletes are serialised by one lock (they also keep the counts).
+ * Updates and deletes are serialised by one lock (they also keep the counts);
+ * a writer killed inside leaves the counts to be rebuilt by the next one.
  */
 #include <errno.h>
 #include <string.h>
@@ -26,6 +27,10 @@
 struct lpm {
 	struct shm_mutex lock;
 	uint32_t max_plen;
+	/* set for the whole of an update or delete: found set by the next
+	 * locker, the holder died between the hash table and the counts,
+	 * which are then recounted from the table (lpm_recount) */
+	uint32_t busy;
 	_Atomic uint32_t counts[]; /* [max_plen + 1] */
 };
 
@@ -106,18 +111,68 @@ static void *lpm_lookup(struct bpftime_map *h, const void *key)
 	return NULL;
 }
 
+/* as lpm_lookup, but copying the value with the hash map's torn-read
+ * protection (a value replaced under us is never returned half old) */
 static int lpm_sys_lookup(struct bpftime_map *h, const void *key, void *value, uint64_t flags)
 {
-	void *v;
+	struct lpm *l = lpm_of(h);
+	unsigned char buf[4 + LPM_DATA_MAX];
+	uint32_t plen;
 
 	UNUSED(flags);
 	if (!key)
 		return -EINVAL;
-	v = lpm_lookup(h, key);
-	if (!v)
-		return -ENOENT;
-	memcpy(value, v, h->value_size);
+	memcpy(&plen, key, 4);
+	if (plen > l->max_plen)
+		plen = l->max_plen;
+	for (int64_t p = plen; p >= 0; p--) {
+		if (!atomic_load_explicit(&l->counts[p], memory_order_acquire))
+			continue;
+		mask_key(h, key, (uint32_t)p, buf);
+		if (!map_hash_ops.sys_lookup(h, buf, value, 0))
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* repair: counts the entry, and gives it back its key as given if the
+ * dead writer did not get to store it (then the masked key stands in) */
+static long count_prefix(struct bpftime_map *h, const void *key, void *value, void *ctx)
+{
+	unsigned char buf[4 + LPM_DATA_MAX];
+	char *given = (char *)value + h->vsize8;
+	struct lpm *l = ctx;
+	uint32_t plen, gplen;
+
+	memcpy(&plen, key, 4);
+	if (plen <= l->max_plen)
+		atomic_fetch_add(&l->counts[plen], 1);
+	memcpy(&gplen, given, 4);
+	if (gplen != plen || plen > l->max_plen ||
+	    (mask_key(h, given, plen, buf), memcmp(buf, key, h->key_size)))
+		memcpy(given, key, h->key_size);
 	return 0;
+}
+
+/* lock held: enters the writer section, first rebuilding the counts if
+ * the last writer died inside it */
+static void lpm_enter(struct bpftime_map *h, struct lpm *l)
+{
+	shm_lock(&l->lock);
+	if (unlikely(l->busy)) {
+		for (uint32_t p = 0; p <= l->max_plen; p++)
+			atomic_store(&l->counts[p], 0);
+		map_hash_ops.for_each(h, count_prefix, l);
+	}
+	l->busy = 1;
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+static void lpm_leave(struct lpm *l)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	l->busy = 0;
+	shm_unlock(&l->lock);
 }
 
 static int lpm_update_common(struct bpftime_map *h, const void *key, const void *value,
@@ -135,10 +190,10 @@ static int lpm_update_common(struct bpftime_map *h, const void *key, const void 
 	if (plen > l->max_plen)
 		return -EINVAL;
 	mask_key(h, key, plen, buf);
-	shm_lock(&l->lock);
+	lpm_enter(h, l);
 	exists = htab_lookup_elem_key(h, buf) != NULL;
 	if (!exists && htab_count(h) >= (int)h->max_entries && flags != BPFTIME_EXIST) {
-		shm_unlock(&l->lock);
+		lpm_leave(l);
 		return -ENOSPC;
 	}
 	err = map_hash_ops.sys_update(h, buf, value, flags);
@@ -148,7 +203,7 @@ static int lpm_update_common(struct bpftime_map *h, const void *key, const void 
 		if (!exists)
 			atomic_fetch_add(&l->counts[plen], 1);
 	}
-	shm_unlock(&l->lock);
+	lpm_leave(l);
 	return err;
 }
 
@@ -165,11 +220,11 @@ static int lpm_delete_common(struct bpftime_map *h, const void *key)
 	if (plen > l->max_plen)
 		return -EINVAL;
 	mask_key(h, key, plen, buf);
-	shm_lock(&l->lock);
+	lpm_enter(h, l);
 	err = map_hash_ops.sys_delete(h, buf);
 	if (!err)
 		atomic_fetch_sub(&l->counts[plen], 1);
-	shm_unlock(&l->lock);
+	lpm_leave(l);
 	return err;
 }
 

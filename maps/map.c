@@ -324,6 +324,18 @@ struct bpftime_map *map_handle_of_obj(struct bpftime_shm *shm, struct map_record
 	for (h = c->all; h; h = h->next)
 		if (h->m == m && h->id == m->obj.id)
 			goto out;
+	/* the record is input: its own offsets must lie in the segment (shm/
+	 * checked the head; the type's state is trusted past this point) */
+	if (!shm_range_ok(shm, shm_off(shm, m), sizeof(*m)) || !map_ops_of(m->map_type) ||
+	    (m->priv_off && !shm_range_ok(shm, m->priv_off, 8)) ||
+	    (m->priv2_off && !shm_range_ok(shm, m->priv2_off, 8)) ||
+	    (m->mmap_off && !shm_range_ok(shm, m->mmap_off, m->mmap_len))) {
+		pr_warn("shm '%s': map '%.16s' is corrupt (state outside the segment): skipped\n",
+			bpftime_shm__name(shm), m->obj.name);
+		errno = EBADMSG;
+		h = NULL;
+		goto out;
+	}
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		goto out;

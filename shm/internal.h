@@ -14,6 +14,12 @@ bool shm_lock_fast_path(void);
 /* alloc.c: sets up the allocator of a new segment */
 void shm_alloc_init(struct bpftime_shm *shm);
 
+/* check.c: reports a corrupt slot, once per slot and generation */
+void shm_report_corrupt(struct bpftime_shm *shm, int fd, uint32_t gen, const char *why);
+
+/* guard.c: drops the segment from the SIGBUS guard (before it is unmapped) */
+void shm_unguard(struct bpftime_shm *shm);
+
 /* objects.c: frees what a record of one of shm/'s own kinds (program, perf
  * event, link, BTF) owns and drops the references it holds; false for a
  * record of another kind */

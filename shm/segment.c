@@ -8,10 +8,25 @@
  * get its size and for the ready word, then checks the header.  A segment
  * whose creator died before publishing stays unready and openers fail with
  * -EPROTO naming it (remove it with bpftimetool remove).
+ *
+ * Trust.  The segment carries programs that run inside every traced process,
+ * so whoever can write it owns those processes.  A segment is used only when
+ * it is owned by the calling (effective) user or by root and no one else may
+ * write it, except exactly the group named by BPFTIME_SHM_GROUP (a group name
+ * or number) when that is set: then segments are created mode 0660 with that
+ * group, and a group-writable segment is accepted only if its group is that
+ * one.  Anything else (another user's segment squatting the name, a
+ * world-writable one) is refused with -EPERM and a message naming the owner.
+ *
+ * Backing store.  The creator reserves the whole segment (posix_fallocate)
+ * before publishing it, so a tmpfs too small for it fails at creation with
+ * -ENOSPC instead of a SIGBUS in some process when a map grows.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +117,76 @@ int bpftime_num_possible_cpus(void)
 	return n;
 }
 
+/* BPFTIME_SHM_GROUP: the group allowed to write the segment besides its
+ * owner.  Returns 0 with *gid set (-1: none configured) or -EINVAL. */
+static int shm_group(gid_t *gid)
+{
+	const char *s = getenv("BPFTIME_SHM_GROUP");
+	struct group gr, *res = NULL;
+	char buf[4096], *end;
+	unsigned long v;
+
+	*gid = (gid_t)-1;
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*end && !errno && v < (gid_t)-1) {
+		*gid = (gid_t)v;
+		return 0;
+	}
+	if (getgrnam_r(s, &gr, buf, sizeof(buf), &res) || !res) {
+		pr_warn("BPFTIME_SHM_GROUP='%s' is not a group of this system\n", s);
+		return -EINVAL;
+	}
+	*gid = res->gr_gid;
+	return 0;
+}
+
+static void user_name(uid_t uid, char *out, size_t len)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (!getpwuid_r(uid, &pw, buf, sizeof(buf), &res) && res)
+		snprintf(out, len, "'%s' (uid %u)", res->pw_name, (unsigned int)uid);
+	else
+		snprintf(out, len, "uid %u", (unsigned int)uid);
+}
+
+/* The trust rule above, on the opened object's status.  0 or -EPERM (logged). */
+static int check_owner(const char *name, const struct stat *st)
+{
+	uid_t me = geteuid();
+	char owner[300];
+	gid_t group;
+	int err = shm_group(&group);
+
+	if (err)
+		return err;
+	user_name(st->st_uid, owner, sizeof(owner));
+	if (st->st_uid != me && st->st_uid != 0) {
+		pr_warn("shm '%s': owned by user %s, not by you or root: refusing it (another user "
+			"may have created it to run programs in your processes); remove it or use "
+			"another BPFTIME_GLOBAL_SHM_NAME\n",
+			name, owner);
+		return -EPERM;
+	}
+	if (st->st_mode & S_IWOTH) {
+		pr_warn("shm '%s' (owner %s): writable by every user (mode %04o): refusing it; "
+			"remove it and let bpftime create it again\n",
+			name, owner, (unsigned int)(st->st_mode & 07777));
+		return -EPERM;
+	}
+	if ((st->st_mode & S_IWGRP) && (group == (gid_t)-1 || st->st_gid != group)) {
+		pr_warn("shm '%s' (owner %s): writable by group %u (mode %04o), which is not the "
+			"BPFTIME_SHM_GROUP configured here: refusing it\n",
+			name, owner, (unsigned int)st->st_gid, (unsigned int)(st->st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
 static struct bpftime_shm *shm_new(const char *name)
 {
 	struct bpftime_shm *shm = calloc(1, sizeof(*shm));
@@ -110,6 +195,7 @@ static struct bpftime_shm *shm_new(const char *name)
 		return NULL;
 	snprintf(shm->name, sizeof(shm->name), "%s", name);
 	shm->fd = -1;
+	shm->guard = -1;
 	shm->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	pthread_mutex_init(&shm->kinds_lock, NULL);
 	return shm;
@@ -205,6 +291,7 @@ static struct bpftime_shm *shm_create(const struct bpftime_shm_opts *opts, const
 {
 	struct bpftime_shm *shm = NULL;
 	uint32_t size_mb = opts ? opts->size_mb : 0, max_fd = opts ? opts->max_fd : 0;
+	gid_t group;
 	int err = 0;
 
 	if (!size_mb)
@@ -219,18 +306,32 @@ static struct bpftime_shm *shm_create(const struct bpftime_shm_opts *opts, const
 		err = -ENOMEM;
 		goto out;
 	}
+	err = shm_group(&group);
+	if (err)
+		goto out;
 	shm->size = (size_t)size_mb << 20;
+	/* O_EXCL: never adopt an object someone else made under this name */
 	shm->fd = shm_open(shm->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (shm->fd < 0) {
 		err = -errno;
 		goto out;
 	}
-	/* the umask may have narrowed it; the contract is 0600 */
-	fchmod(shm->fd, 0600);
-	if (ftruncate(shm->fd, (off_t)shm->size)) {
+	/* owner and mode are right before anything is published: the umask
+	 * may have narrowed the mode, and a configured group gets write access */
+	if ((group != (gid_t)-1 && fchown(shm->fd, (uid_t)-1, group)) ||
+	    fchmod(shm->fd, group != (gid_t)-1 ? 0660 : 0600)) {
 		err = -errno;
-		pr_warn("shm '%s': cannot size to %u MiB: %s\n", shm->name, size_mb,
-			strerror(errno));
+		pr_warn("shm '%s': cannot give it to group %u (BPFTIME_SHM_GROUP): %s\n", shm->name,
+			(unsigned int)group, strerror(errno));
+		goto out_unlink;
+	}
+	/* reserve the backing store now: a full tmpfs says so here, not with
+	 * a SIGBUS in a traced process when a map first touches a page */
+	err = -posix_fallocate(shm->fd, 0, (off_t)shm->size);
+	if (err) {
+		pr_warn("shm '%s': cannot reserve %u MiB in /dev/shm: %s; free space there or "
+			"lower BPFTIME_SHM_MEMORY_MB\n",
+			shm->name, size_mb, strerror(-err));
 		goto out_unlink;
 	}
 	shm->base = mmap(NULL, shm->size, PROT_READ | PROT_WRITE, MAP_SHARED, shm->fd, 0);
@@ -289,16 +390,41 @@ static int check_header(struct bpftime_shm *shm, const struct shm_header *h)
 		return -EPROTO;
 	}
 	end = h->handlers_off + (uint64_t)h->max_fd * sizeof(struct shm_slot);
-	if (h->page_size != shm->page_size || !h->max_fd || h->ncpus == 0 ||
-	    h->alloc_off < sizeof(*h) || end > h->size || h->pins_off >= h->size ||
-	    h->trace_off >= h->size ||
+	if (h->page_size != shm->page_size || !h->max_fd || h->max_fd > (1u << 24) ||
+	    h->ncpus == 0 || h->ncpus > 65536 || h->alloc_off < sizeof(*h) ||
+	    h->alloc_off > h->size - sizeof(struct shm_alloc) ||
+	    h->config_off > h->size - sizeof(struct shm_config) || h->handlers_off < sizeof(*h) ||
+	    end > h->size || h->pins_off > h->size - BPFTIME_MAX_PINS * sizeof(struct shm_pin) ||
+	    h->trace_off > h->size - sizeof(struct shm_trace) - SHM_TRACE_SIZE ||
+	    h->cpus_off < sizeof(*h) || h->cpus_off > h->arena_off ||
 	    h->cpus_off + (uint64_t)h->ncpus * sizeof(struct shm_cpu) > h->arena_off ||
-	    h->arena_off % shm->page_size ||
+	    h->arena_off % shm->page_size || h->arena_off > h->size ||
 	    h->arena_off + h->arena_size != h->size) {
 		pr_warn("shm '%s': corrupt header (offsets out of range)\n", n);
 		return -EPROTO;
 	}
 	return 0;
+}
+
+/* Reports the slots whose records are corrupt when the segment is opened
+ * (each use checks again: shm_slot_obj() skips them). */
+static void check_slots(struct bpftime_shm *shm)
+{
+	int bad = 0;
+
+	for (uint32_t fd = 0; fd < shm->max_fd; fd++) {
+		uint32_t type = atomic_load(&shm->slots[fd].type);
+		uint64_t off = atomic_load(&shm->slots[fd].obj_off);
+		const char *why;
+
+		if (!type || !off || !shm_obj_check(shm, type, off, &why))
+			continue;
+		if (bad++ < 8)
+			pr_warn("shm '%s': slot %u is corrupt (%s): it will be skipped\n",
+				shm->name, fd, why);
+	}
+	if (bad > 8)
+		pr_warn("shm '%s': %d corrupt slots in all\n", shm->name, bad);
 }
 
 static struct bpftime_shm *shm_open_existing(const char *name, int *errp)
@@ -317,6 +443,13 @@ static struct bpftime_shm *shm_open_existing(const char *name, int *errp)
 		err = -errno;
 		goto out;
 	}
+	if (fstat(shm->fd, &st)) {
+		err = -errno;
+		goto out;
+	}
+	err = check_owner(shm->name, &st);
+	if (err)
+		goto out;
 	for (;;) {
 		if (fstat(shm->fd, &st)) {
 			err = -errno;
@@ -361,6 +494,7 @@ static struct bpftime_shm *shm_open_existing(const char *name, int *errp)
 	if (err)
 		goto out;
 	shm_bind(shm);
+	check_slots(shm);
 	return shm;
 out:
 	if (shm->base)
@@ -452,6 +586,7 @@ void bpftime_shm__close(struct bpftime_shm *shm)
 		if (k->ops && k->ops->close)
 			k->ops->close(shm, k->state);
 	}
+	shm_unguard(shm);
 	if (shm->base)
 		munmap(shm->base, shm->size);
 	if (shm->fd >= 0)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +42,11 @@ struct bpftime_shm {
 	struct shm_cpu *cpus; /* per-CPU slot owners (cpu.c) */
 	size_t page_size;
 
+	/* guard.c: set when the segment was truncated or replaced under us
+	 * (the mapping is then zero pages); our entry in the SIGBUS guard */
+	_Atomic int gone;
+	int guard;
+
 	/* the kinds of objects registered in this process (shm_kind_register) */
 	pthread_mutex_t kinds_lock;
 	struct shm_kind kinds[SHM_KINDS];
@@ -51,6 +57,15 @@ struct bpftime_shm {
 static inline void *shm_ptr(const struct bpftime_shm *shm, uint64_t off)
 {
 	return shm->base + off;
+}
+
+/* Is [@off, @off + @len) inside the segment, past its header?  Every
+ * offset read from the segment is checked with this before use: the segment
+ * is input that another process (or a bug, or a file system) may have
+ * garbled, and a wild offset must not take the host process down. */
+static inline bool shm_range_ok(const struct bpftime_shm *shm, uint64_t off, uint64_t len)
+{
+	return off >= sizeof(struct shm_header) && off <= shm->size && len <= shm->size - off;
 }
 
 static inline uint64_t shm_off(const struct bpftime_shm *shm, const void *p)
@@ -91,8 +106,15 @@ int shm_obj_install_or_put(struct bpftime_shm *shm, int fd, uint64_t obj_off);
  * put frees the object when the count drops to zero. */
 void shm_obj_get(struct bpftime_shm *shm, uint64_t obj_off);
 void shm_obj_put(struct bpftime_shm *shm, uint64_t obj_off);
-/* The object at slot @fd if its type is @type (NONE: any), else NULL. */
+/* The object at slot @fd if its type is @type (NONE: any), else NULL.  A
+ * slot whose record fails shm_obj_check() is reported (once per slot
+ * generation) and reads as empty (errno EBADMSG). */
 void *shm_slot_obj(struct bpftime_shm *shm, int fd, uint32_t type);
+/* Checks the record at @off as an object of @type: inside the segment,
+ * aligned, of that type, and the offsets and counts it holds in range
+ * (records of registered kinds: the head and the blocks they own; their
+ * layer checks the rest).  Returns 0 or -EBADMSG with a description in @why. */
+int shm_obj_check(const struct bpftime_shm *shm, uint32_t type, uint64_t off, const char **why);
 /* Frees the records whose grace period is over (all of them if @all);
  * returns how many. */
 int shm_reap(struct bpftime_shm *shm, bool all);

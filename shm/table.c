@@ -253,6 +253,7 @@ int shm_obj_install_or_put(struct bpftime_shm *shm, int fd, uint64_t obj_off)
 void *shm_slot_obj(struct bpftime_shm *shm, int fd, uint32_t type)
 {
 	struct shm_slot *s;
+	const char *why;
 	uint64_t off;
 	uint32_t t;
 
@@ -263,7 +264,14 @@ void *shm_slot_obj(struct bpftime_shm *shm, int fd, uint32_t type)
 	if (!t || (type && t != type))
 		return NULL;
 	off = atomic_load_explicit(&s->obj_off, memory_order_acquire);
-	return off ? shm_ptr(shm, off) : NULL; /* 0: closed under us */
+	if (!off)
+		return NULL; /* closed under us */
+	if (shm_obj_check(shm, t, off, &why)) {
+		shm_report_corrupt(shm, fd, atomic_load(&s->gen), why);
+		errno = EBADMSG;
+		return NULL;
+	}
+	return shm_ptr(shm, off);
 }
 
 enum bpftime_handler_type bpftime_handler_get_type(struct bpftime_shm *shm, int fd)
@@ -277,6 +285,7 @@ int bpftime_handler_get_info(struct bpftime_shm *shm, int fd, struct bpftime_han
 {
 	struct shm_slot *s;
 	struct shm_obj *o;
+	const char *why;
 
 	if (!fd_ok(shm, fd))
 		return shm_err(-EBADF);
@@ -296,6 +305,10 @@ int bpftime_handler_get_info(struct bpftime_shm *shm, int fd, struct bpftime_han
 		off = atomic_load(&s->obj_off);
 		if (!info->type || !off)
 			return shm_err(-ENOENT);
+		if (shm_obj_check(shm, info->type, off, &why)) {
+			shm_report_corrupt(shm, fd, g, why);
+			return shm_err(-EBADMSG);
+		}
 		o = shm_ptr(shm, off);
 		info->gen = g;
 		info->id = o->id;

@@ -31,6 +31,7 @@
 #include "llvm/llvm.h"
 #include "common/compiler.h"
 #include "common/alloc.h"
+#include "common/sha256.h"
 
 #define AOT_MAIN_SYM   "bpf_main"
 #define AOT_HELPER_PFX "_bpf_helper_ext_"
@@ -575,6 +576,42 @@ static vm_jit_fn find_main(struct obj *o)
 	return NULL;
 }
 
+/* An object loaded for a program must have been compiled from it: its
+ * VM_AOT_HASH_SYM bytes are the SHA-256 of the program's instructions.
+ * Without a program (bpftime_vm__load_aot() alone) there is nothing to
+ * compare with. */
+static int check_program_hash(struct obj *o)
+{
+	struct bpftime_vm *vm = o->vm;
+	uint8_t want[SHA256_LEN];
+
+	if (!vm->cnt)
+		return 0;
+	sha256(vm->orig_insns, vm->cnt * sizeof(*vm->orig_insns), want);
+	for (size_t i = 1; i < o->nsyms; i++) {
+		const Elf64_Sym *s = &o->syms[i];
+		const Elf64_Shdr *sec;
+
+		if (s->st_shndx == SHN_UNDEF || s->st_shndx >= o->eh->e_shnum ||
+		    strcmp(sym_name(o, s), VM_AOT_HASH_SYM))
+			continue;
+		sec = &o->sh[s->st_shndx];
+		if (s->st_size != SHA256_LEN || sec->sh_type == SHT_NOBITS ||
+		    s->st_value > sec->sh_size || sec->sh_size - s->st_value < SHA256_LEN)
+			return bad(o, "bad " VM_AOT_HASH_SYM " symbol");
+		if (memcmp(o->data + sec->sh_offset + s->st_value, want, SHA256_LEN))
+			return vm_error(vm, ENOEXEC,
+					"aot object: compiled from other instructions than "
+					"program '%s' (its " VM_AOT_HASH_SYM " differs)",
+					vm->name);
+		return 0;
+	}
+	return vm_error(vm, ENOEXEC,
+			"aot object: records no program hash (" VM_AOT_HASH_SYM
+			"): compile it for program '%s' with this bpftime-aot",
+			vm->name);
+}
+
 void vm_aot_free(struct bpftime_vm *vm)
 {
 	struct aot_image *img = vm->aot_state;
@@ -612,6 +649,8 @@ int vm_aot_load(struct bpftime_vm *vm, const void *data, size_t size)
 		o.data = aligned;
 	}
 	err = parse_headers(&o);
+	if (!err)
+		err = check_program_hash(&o);
 	if (err)
 		goto fail;
 	o.sec_addr = mem_calloc(o.eh->e_shnum, sizeof(*o.sec_addr));

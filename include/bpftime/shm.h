@@ -79,17 +79,25 @@ struct bpftime_shm_opts {
 };
 
 /**
- * @brief **bpftime_shm__create()** creates and initialises a new segment.
+ * @brief **bpftime_shm__create()** creates and initialises a new segment,
+ * mode 0600 (0660 and the group of BPFTIME_SHM_GROUP when that is set), its
+ * whole size reserved in /dev/shm before it is published.
  * @return the mapped segment, or NULL with errno: EEXIST (already exists),
- *         EINVAL (bad name or size), ENOMEM, EACCES...
+ *         EINVAL (bad name or size), ENOSPC (/dev/shm cannot hold it; logged),
+ *         ENOMEM, EACCES...
  */
 BPFTIME_API struct bpftime_shm *bpftime_shm__create(const struct bpftime_shm_opts *opts);
 
 /**
  * @brief **bpftime_shm__open()** maps an existing segment, waiting briefly
- * for its creator to finish initialising it, and checks its header.
- * @return the segment, or NULL with errno: ENOENT (no such segment), EPROTO
- *         (header mismatch or never initialised; logged), EACCES...
+ * for its creator to finish initialising it, and checks its owner and
+ * header.  A segment is used only if it is owned by the caller's effective
+ * user or by root and no one else may write it, except the group named by
+ * BPFTIME_SHM_GROUP (a group name or gid) when that is set.  Slots whose
+ * records are corrupt are reported and read as empty afterwards.
+ * @return the segment, or NULL with errno: ENOENT (no such segment), EPERM
+ *         (another user's or a writable-by-others segment; logged with its
+ *         owner), EPROTO (header mismatch or never initialised; logged), EACCES...
  */
 BPFTIME_API struct bpftime_shm *bpftime_shm__open(const struct bpftime_shm_opts *opts);
 
@@ -105,6 +113,23 @@ BPFTIME_API void bpftime_shm__close(struct bpftime_shm *shm);
  * environment or default name).  Mappings stay valid until closed.
  * @return 0 or -ENOENT, -EACCES */
 BPFTIME_API int bpftime_shm__remove(const char *name);
+
+/**
+ * @brief **bpftime_shm__guard()** protects this process from a segment that
+ * is truncated under it: a SIGBUS on the mapping (other SIGBUS go to the
+ * previous handler) replaces it with zero pages and marks it gone, and the
+ * faulting access resumes.  For processes that must never die of bpftime
+ * (the agent).  @return 0 or -errno (-ENOSPC: too many guarded segments)
+ */
+BPFTIME_API int bpftime_shm__guard(struct bpftime_shm *shm);
+/** @brief true once the segment was found truncated or replaced (by a
+ * guarded fault or bpftime_shm__check()); its mapping is then zero pages */
+BPFTIME_API bool bpftime_shm__gone(const struct bpftime_shm *shm);
+/** @brief **bpftime_shm__check()** compares the object with the mapping:
+ * @return 0, or -ENXIO when it was truncated or the name now names another
+ *         object (the mapping is then replaced by zero pages: no access
+ *         faults), or -errno of fstat */
+BPFTIME_API int bpftime_shm__check(struct bpftime_shm *shm);
 
 /** @brief the segment's name (borrowed) */
 BPFTIME_API const char *bpftime_shm__name(const struct bpftime_shm *shm);

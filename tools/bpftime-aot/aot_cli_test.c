@@ -101,7 +101,7 @@ static void test_compile_and_load(void **state)
 	const void *obj;
 	size_t cnt, size;
 	FILE *f;
-	int fd;
+	int fd, nowfd;
 
 	(void)state;
 	/* sum3 loops over r2 bytes with no bound a verifier can prove (the
@@ -118,8 +118,9 @@ static void test_compile_and_load(void **state)
 	assert_true(fd >= 0);
 	assert_null(bpftime_prog_aot(shm, fd, &size));
 
-	assert_true(bpftime_prog_create(shm, -1, 0, "now", prog_time,
-					 sizeof(prog_time) / sizeof(prog_time[0]), NULL) >= 0);
+	nowfd = bpftime_prog_create(shm, -1, 0, "now", prog_time,
+				     sizeof(prog_time) / sizeof(prog_time[0]), NULL);
+	assert_true(nowfd >= 0);
 	assert_int_equal(run_cli(out, sizeof(out), "compile -o %s", tmpdir), 0);
 	assert_non_null(strstr(out, "'sum3'"));
 	/* run: the object calls a helper of the runtime */
@@ -144,6 +145,19 @@ static void test_compile_and_load(void **state)
 	assert_int_equal(run_cli(out, sizeof(out), "load %s %d", path, fd), 0);
 	assert_int_equal(run_cli(out, sizeof(out), "load %s %d", path, 50), 1); /* empty slot */
 	assert_non_null(strstr(out, "no program with id"));
+	/* an object is bound to the instructions it was compiled from: sum3's
+	 * object is refused for program "now", which keeps its own */
+	{
+		size_t before_size, after_size;
+		const void *before = bpftime_prog_aot(shm, nowfd, &before_size);
+
+		assert_non_null(before);
+		assert_int_equal(run_cli(out, sizeof(out), "load %s %d", path, nowfd), 1);
+		assert_non_null(strstr(out, "compiled from other instructions than program"));
+		assert_non_null(strstr(out, "nothing was stored"));
+		assert_ptr_equal(bpftime_prog_aot(shm, nowfd, &after_size), before);
+		assert_int_equal(after_size, before_size);
+	}
 	assert_int_equal(run_cli(out, sizeof(out), "load %s.missing %d", path, fd), 1);
 	assert_non_null(strstr(out, "No such file or directory"));
 	snprintf(path, sizeof(path), "%s/text", tmpdir);
@@ -200,6 +214,9 @@ static void test_compile_and_load(void **state)
 		assert_int_equal(run_cli(out, sizeof(out), "run %s/crash.o", tmpdir), 1);
 		assert_non_null(strstr(out, "bpftime-aot: the object crashed (SIGSEGV at address "
 					    "0x0000000000000040): a stray memory access in its code\n"));
+		/* a valid object made by another compiler records no program */
+		assert_int_equal(run_cli(out, sizeof(out), "load %s/crash.o %d", tmpdir, fd), 1);
+		assert_non_null(strstr(out, "records no program hash"));
 		/* a malformed eBPF object that crashes libbpf: a message */
 		assert_int_equal(run_cli(out, sizeof(out), "build %s/libbpf_crash.bpf.o -o %s",
 					 AOT_TESTS_DIR, tmpdir),

@@ -361,6 +361,54 @@ static void build_state(void)
 	bpftime_shm__close(shm);
 }
 
+/* Inputs are size-checked before they are read whole: a device, a huge
+ * (sparse) file, under an address-space limit that reading it would break;
+ * exports replace the old file by a rename and keep its permissions. */
+static void test_input_limits_and_export_rename(void **state)
+{
+	struct stat st, st2;
+	char *a;
+	int fd;
+
+	UNUSED(state);
+	assert_int_equal(tool("import", "/dev/zero", NULL), 1);
+	assert_non_null(strstr(err_buf, "'/dev/zero' is not a regular file or a pipe"));
+	assert_int_equal(tool("run", "4", "/dev/zero", NULL), 1);
+	assert_non_null(strstr(err_buf, "'/dev/zero' is not a regular file or a pipe"));
+	fd = open(path("huge.json"), O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)2 << 30), 0); /* 2 GiB of holes */
+	close(fd);
+	assert_int_equal(tool("import", path("huge.json"), NULL), 1);
+	assert_non_null(strstr(err_buf, "has 2147483648 bytes, more than the 256 MiB"));
+	assert_int_equal(tool("run", "4", path("huge.json"), NULL), 1);
+	assert_non_null(strstr(err_buf, "has 2147483648 bytes"));
+
+	build_state();
+	write_file(path("backup.json"), "old");
+	assert_int_equal(chmod(path("backup.json"), 0640), 0);
+	assert_int_equal(stat(path("backup.json"), &st), 0);
+	assert_int_equal(tool("export", path("backup.json"), NULL), 0);
+	assert_int_equal(stat(path("backup.json"), &st2), 0);
+	assert_true(st.st_ino != st2.st_ino); /* a new file renamed over the old */
+	assert_int_equal(st2.st_mode & 07777, 0640);
+	a = read_all(path("backup.json"));
+	assert_non_null(strstr(a, "\"handlers\""));
+	free(a);
+	/* through a symbolic link: the link stays, its target is replaced */
+	assert_int_equal(symlink(path("backup.json"), path("link.json")), 0);
+	assert_int_equal(tool("export", path("link.json"), NULL), 0);
+	assert_int_equal(lstat(path("link.json"), &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	/* no temporary file is left behind */
+	{
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "ls -a '%s' | grep -q '\\.tmp\\.'", dir);
+		assert_int_equal(system(cmd), 256); /* grep found nothing */
+	}
+}
+
 static void test_round_trip(void **state)
 {
 	struct bpftime_shm *shm;
@@ -769,6 +817,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seed_imports_and_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_input_limits_and_export_rename, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_import_errors_leave_segment_untouched, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_shapes_and_order, setup, teardown),

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpftime/runtime.h>
@@ -113,28 +115,52 @@ static struct bpftime_shm *open_or_create_shm(bool *created)
 	return shm;
 }
 
-/* JSON and data files above this are refused (/dev/zero, a wrong file) */
-#define MAX_FILE_SIZE ((size_t)1 << 30)
+/* JSON and data files above this are refused (/dev/zero, a wrong file):
+ * checked on the file's size before anything is read, and a stream (pipe)
+ * is cut off at this many bytes instead of growing without bound */
+#define MAX_FILE_SIZE ((size_t)256 << 20)
 
 static char *read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL, *tmp;
 	size_t cap = 0, n = 0, got;
+	struct stat st;
 
 	if (!f) {
 		tool_err("cannot open '%s': %s", path, strerror(errno));
 		return NULL;
 	}
+	if (fstat(fileno(f), &st)) {
+		tool_err("cannot read '%s': %s", path, strerror(errno));
+		fclose(f);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+		tool_err("'%s' is not a regular file or a pipe: is it the right file?", path);
+		fclose(f);
+		return NULL;
+	}
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > MAX_FILE_SIZE) {
+		tool_err("'%s' has %lld bytes, more than the %zu MiB bpftimetool reads: is it the "
+			 "right file?",
+			 path, (long long)st.st_size, MAX_FILE_SIZE >> 20);
+		fclose(f);
+		return NULL;
+	}
 	do {
 		if (n > MAX_FILE_SIZE) {
-			tool_err("'%s' is larger than 1 GiB: is it the right file?", path);
+			tool_err("'%s' is larger than %zu MiB: is it the right file?", path,
+				 MAX_FILE_SIZE >> 20);
 			free(buf);
 			fclose(f);
 			return NULL;
 		}
 		if (n + 4096 + 1 > cap) {
+			/* never more than the limit plus one read */
 			cap = cap ? cap * 2 : 8192;
+			if (cap > MAX_FILE_SIZE + 8192)
+				cap = MAX_FILE_SIZE + 8192;
 			tmp = realloc(buf, cap);
 			if (!tmp) {
 				free(buf);
@@ -159,25 +185,136 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* The file a path names, following symbolic links (so that exporting onto a
+ * link replaces its target, as writing through it did); @path itself when
+ * it does not exist yet.  Returns a malloc'd string or NULL. */
+static char *export_target(const char *path)
+{
+	char *real = realpath(path, NULL);
+
+	return real ? real : strdup(path);
+}
+
+/* Writes the export to a temporary file beside @target, flushes it to disk
+ * and renames it over @target: readers see the old file or the new one,
+ * never a part, and on any error (a full file system, a failed handler) the
+ * old file is left as it was.  A target that is not a regular file (a pipe,
+ * /dev/stdout) is written directly. */
+static int export_atomic(struct bpftime_shm *shm, const char *path)
+{
+	char *target = export_target(path), *tmp = NULL, *slash;
+	mode_t mode = 0666, mask;
+	int fd = -1, dfd = -1, err = 0;
+	FILE *out = NULL;
+	struct stat st;
+
+	if (!target)
+		return -ENOMEM;
+	if (!stat(target, &st) && !S_ISREG(st.st_mode)) {
+		out = fopen(target, "w");
+		if (!out) {
+			err = -errno;
+			tool_err("cannot write '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		err = tool_export(shm, out);
+		if (fclose(out) && !err) {
+			err = -errno;
+			tool_err("cannot write '%s': %s", path, strerror(errno));
+		}
+		out = NULL;
+		goto out;
+	}
+	if (!stat(target, &st)) {
+		mode = st.st_mode & 07777; /* a backup keeps its permissions */
+	} else {
+		mask = umask(0);
+		umask(mask);
+		mode &= ~mask;
+	}
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", target) < 0) {
+		tmp = NULL;
+		err = -ENOMEM;
+		goto out;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		tool_err("cannot create a temporary file beside '%s': %s", path, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	if (fchmod(fd, mode)) {
+		err = -errno;
+		tool_err("cannot set the mode of '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	out = fdopen(fd, "w");
+	if (!out) {
+		err = -errno;
+		goto out;
+	}
+	fd = -1;
+	err = tool_export(shm, out);
+	if (err)
+		goto out;
+	if (fflush(out) || fsync(fileno(out))) {
+		err = -errno;
+		tool_err("cannot write '%s': %s (the old file is unchanged)", path,
+			 strerror(errno));
+		goto out;
+	}
+	if (fclose(out)) {
+		out = NULL;
+		err = -errno;
+		tool_err("cannot write '%s': %s (the old file is unchanged)", path,
+			 strerror(errno));
+		goto out;
+	}
+	out = NULL;
+	if (rename(tmp, target)) {
+		err = -errno;
+		tool_err("cannot replace '%s': %s (the old file is unchanged)", path,
+			 strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	/* the rename itself reaches the disk with the directory */
+	slash = strrchr(target, '/');
+	if (slash == target)
+		dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else if (slash) {
+		*slash = 0;
+		dfd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else
+		dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+out:
+	if (out)
+		fclose(out);
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(target);
+	return err;
+}
+
 static int cmd_export(const char *path)
 {
 	struct bpftime_shm *shm = open_shm();
-	FILE *out;
 	int err;
 
 	if (!shm)
 		return 1;
-	out = fopen(path, "w");
-	if (!out) {
-		tool_err("cannot write '%s': %s", path, strerror(errno));
-		bpftime_shm__close(shm);
-		return 1;
-	}
-	err = tool_export(shm, out);
-	if (fclose(out) && !err) {
-		tool_err("cannot write '%s': %s", path, strerror(errno));
-		err = -EIO;
-	}
+	err = export_atomic(shm, path);
 	bpftime_shm__close(shm);
 	return err ? 1 : 0;
 }

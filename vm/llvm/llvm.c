@@ -23,6 +23,7 @@
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 #include "vm/internal.h"
+#include "common/sha256.h"
 #include "llvm.h"
 #include "emit.h"
 
@@ -370,6 +371,24 @@ static void jit_free(struct bpftime_vm *vm)
 	vm->llvm_fn = NULL;
 }
 
+/* Adds the hash of the program the object is compiled from (see
+ * VM_AOT_HASH_SYM), checked by vm_aot_load(). */
+static void bind_to_program(struct bpftime_vm *vm, LLVMModuleRef mod, LLVMContextRef ctx)
+{
+	uint8_t hash[SHA256_LEN];
+	LLVMValueRef g;
+
+	sha256(vm->orig_insns, vm->cnt * sizeof(*vm->orig_insns), hash);
+	g = LLVMAddGlobal(mod, LLVMArrayType(LLVMInt8TypeInContext(ctx), SHA256_LEN),
+			  VM_AOT_HASH_SYM);
+	LLVMSetInitializer(g, LLVMConstStringInContext(ctx, (const char *)hash, SHA256_LEN, true));
+	LLVMSetGlobalConstant(g, true);
+	/* local: drivers link several objects into one program; added after
+	 * the optimiser, so nothing removes it for being unused */
+	LLVMSetLinkage(g, LLVMInternalLinkage);
+	LLVMSetAlignment(g, 8);
+}
+
 static int emit_aot(struct bpftime_vm *vm, bool ir, void **buf, size_t *size)
 {
 	LLVMMemoryBufferRef mb = NULL;
@@ -392,6 +411,7 @@ static int emit_aot(struct bpftime_vm *vm, bool ir, void **buf, size_t *size)
 	err = build_module(vm, mod, tm, true);
 	if (err)
 		goto out;
+	bind_to_program(vm, mod, ctx);
 	if (ir) {
 		msg = LLVMPrintModuleToString(mod);
 		*size = strlen(msg);
