@@ -36,7 +36,7 @@ static const struct bpftime_insn prog[] = {
 	BPF_ALU64_IMM(BPF_ADD, 2, -4),
 	BPF_LD_MAP_FD(1, 3),
 	BPF_CALL_HELPER(1),
-	BPF_JMP_IMM(BPF_JEQ, 0, 0, 5),
+	BPF_JMP_IMM(BPF_JEQ, 0, 0, 6), /* NULL: to r0 = -1 */
 	BPF_LDX_MEM(BPF_DW, 6, 0, 0),
 	BPF_LD_MAP_VALUE(1, 3, 8),
 	BPF_LDX_MEM(BPF_DW, 0, 1, 0),
