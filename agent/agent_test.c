@@ -36,8 +36,8 @@
 /* a safety net against a broken build hanging; never a measurement */
 #define STUCK_MS 20000
 
-#define PT_RDI (14 * 8) /* struct pt_regs offsets */
-#define PT_RAX (10 * 8)
+#define PT_RDI	    (14 * 8) /* struct pt_regs offsets */
+#define PT_RAX	    (10 * 8)
 #define KPROBE_PROG 2
 
 static struct bpftime_shm *shm;
@@ -229,20 +229,16 @@ static const struct bpftime_insn override_prog[] = {
 
 /* uretprobe: set_retval(-5); its result in slot 18 */
 static const struct bpftime_insn setret_prog[] = {
-	BPF_LD_MAP_VALUE(6, 0, 0),
-	BPF_MOV64_IMM(1, -5),
-	BPF_CALL_HELPER(187),
-	BPF_STX_MEM(BPF_DW, 6, 0, 144),
-	BPF_MOV64_IMM(0, 0),
-	BPF_EXIT_INSN(),
+	BPF_LD_MAP_VALUE(6, 0, 0),	BPF_MOV64_IMM(1, -5), BPF_CALL_HELPER(187),
+	BPF_STX_MEM(BPF_DW, 6, 0, 144), BPF_MOV64_IMM(0, 0),  BPF_EXIT_INSN(),
 };
 
 /* counts in slot @n (a second probe on a function) */
-#define COUNT_PROG(n)                                                                              \
-	{                                                                                          \
-		BPF_LD_MAP_VALUE(6, 0, 0), BPF_MOV64_IMM(1, 1),                                    \
-			BPF_ATOMIC_OP(BPF_DW, BPF_ADD, 6, 1, (n) * 8), BPF_MOV64_IMM(0, 0),        \
-			BPF_EXIT_INSN(),                                                           \
+#define COUNT_PROG(n)                                                                     \
+	{                                                                                 \
+		BPF_LD_MAP_VALUE(6, 0, 0), BPF_MOV64_IMM(1, 1),                           \
+			BPF_ATOMIC_OP(BPF_DW, BPF_ADD, 6, 1, (n)*8), BPF_MOV64_IMM(0, 0), \
+			BPF_EXIT_INSN(),                                                  \
 	}
 
 /* a program with the map fd patched in (the lddw at index @at) */
@@ -464,7 +460,7 @@ static atomic_int warnings;
 static bpftime_print_fn old_print;
 
 __attribute__((format(printf, 2, 0))) static int count_print(enum bpftime_log_level level,
-							      const char *fmt, va_list ap)
+							     const char *fmt, va_list ap)
 {
 	if (level <= BPFTIME_LOG_WARN)
 		atomic_fetch_add(&warnings, 1);
@@ -554,12 +550,9 @@ static void test_dlopen_later(void **state)
 static void test_fork_follows(void **state)
 {
 	static const struct bpftime_insn c28[] = {
-		BPF_LD_MAP_VALUE(6, 0, 0),
-		BPF_CALL_HELPER(14), /* get_current_pid_tgid */
-		BPF_ALU64_IMM(BPF_RSH, 0, 32),
-		BPF_STX_MEM(BPF_DW, 6, 0, 28 * 8),
-		BPF_MOV64_IMM(0, 0),
-		BPF_EXIT_INSN(),
+		BPF_LD_MAP_VALUE(6, 0, 0),     BPF_CALL_HELPER(14), /* get_current_pid_tgid */
+		BPF_ALU64_IMM(BPF_RSH, 0, 32), BPF_STX_MEM(BPF_DW, 6, 0, 28 * 8),
+		BPF_MOV64_IMM(0, 0),	       BPF_EXIT_INSN(),
 	};
 	int go[2], prog, perf, link, status;
 	char c;

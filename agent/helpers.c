@@ -27,8 +27,7 @@
 
 /* long bpf_override_return(struct pt_regs *regs, u64 rc): the kernel
  * returns 0 whatever happens; only the probe kind decides if it works */
-static uint64_t h_override_return(uint64_t regs, uint64_t rc, uint64_t r3, uint64_t r4,
-				  uint64_t r5)
+static uint64_t h_override_return(uint64_t regs, uint64_t rc, uint64_t r3, uint64_t r4, uint64_t r5)
 {
 	UNUSED(regs);
 	UNUSED(r3);
@@ -106,8 +105,7 @@ static uint64_t h_get_func_ret(uint64_t ctx, uint64_t value, uint64_t r3, uint64
 }
 
 /* long bpf_get_func_arg_cnt(void *ctx) */
-static uint64_t h_get_func_arg_cnt(uint64_t ctx, uint64_t r2, uint64_t r3, uint64_t r4,
-				   uint64_t r5)
+static uint64_t h_get_func_arg_cnt(uint64_t ctx, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
 {
 	UNUSED(ctx);
 	UNUSED(r2);

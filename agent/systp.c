@@ -229,8 +229,7 @@ static int collect(struct bpftime_shm *shm, pid_t pid, struct tp_want **out, siz
 	struct tp_want *w = NULL, x;
 	size_t n = 0;
 
-	for (int fd = bpftime_handler_next(shm, -1); fd >= 0;
-	     fd = bpftime_handler_next(shm, fd)) {
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_handler_info hi, ti;
 		struct bpftime_link_info li;
 		struct bpftime_prog_info gi;

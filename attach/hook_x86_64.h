@@ -153,7 +153,7 @@ const struct map_ent *hook_find_map(const struct map_ent *m, size_t n, uintptr_t
 void *hook_alloc_near(uintptr_t target);
 /* stub.c: builds the stub of a new site */
 int hook_build_stub(struct hook_site *s, const uint8_t *code, size_t min_len, size_t avail,
-		      char *err, size_t elen);
+		    char *err, size_t elen);
 
 /* patch.c: cross-core serialization, writing live code (moving threads out
  * of the bytes being replaced), SIGTRAP for int3 sites */
@@ -165,7 +165,7 @@ void hook_chain_signal(const struct sigaction *old, int sig, siginfo_t *si, void
 /* reloc.c: checks that no jump in the function lands inside the bytes a
  * patch would displace */
 int hook_scan_func(uintptr_t func, size_t size, uintptr_t patch, size_t disp_len, char *err,
-		     size_t elen);
+		   size_t elen);
 
 /* site.c: the armed int3 site at @addr (lock-free, for the SIGTRAP handler) */
 struct hook_site *hook_find_trap_site(uintptr_t addr);

@@ -30,7 +30,6 @@
 
 /* ---- /proc/self/maps ---- */
 
-
 /* Reads /proc/self/maps into a malloc'd array (sorted, as the kernel writes it). */
 int hook_read_maps(struct map_ent **out, size_t *cnt)
 {

@@ -289,7 +289,7 @@ int hook_relocate(const uint8_t *code, uintptr_t addr, size_t min_len, size_t av
  * displaced bytes to inside them (not to their start) would land in the
  * middle of the jmp.  Indirect branches (jump tables) cannot be checked. */
 int hook_scan_func(uintptr_t func, size_t size, uintptr_t patch, size_t disp_len, char *err,
-		     size_t elen)
+		   size_t elen)
 {
 	ZydisDecoder dec;
 	ZydisDecodedInstruction in;

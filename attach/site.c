@@ -179,10 +179,10 @@ int hook_site_get(uintptr_t addr, const struct hook_site_opts *o, struct hook_si
 		s->mode = BPFTIME_PROBE_MODE_JMP;
 		s->patch_len = HOOK_JMP_LEN;
 		ret = hook_build_stub(s, (const uint8_t *)s->patch_addr, HOOK_JMP_LEN, avail, err,
-				 sizeof(err));
+				      sizeof(err));
 		if (!ret && o->func_size)
 			ret = hook_scan_func(o->func ? (uintptr_t)o->func : addr, o->func_size,
-					s->patch_addr, s->disp_len, err, sizeof(err));
+					     s->patch_addr, s->disp_len, err, sizeof(err));
 		if (ret && s->stub) {
 			munmap(s->stub, HOOK_STUB_SIZE);
 			s->stub = NULL;
@@ -200,7 +200,8 @@ int hook_site_get(uintptr_t addr, const struct hook_site_opts *o, struct hook_si
 		err[0] = 0;
 		s->mode = BPFTIME_PROBE_MODE_TRAP;
 		s->patch_len = 1;
-		ret = hook_build_stub(s, (const uint8_t *)s->patch_addr, 1, avail, err, sizeof(err));
+		ret = hook_build_stub(s, (const uint8_t *)s->patch_addr, 1, avail, err,
+				      sizeof(err));
 		if (!ret)
 			ret = hook_trap_install();
 	}

@@ -153,7 +153,7 @@ static void xsave_init(void)
 }
 
 int hook_build_stub(struct hook_site *s, const uint8_t *code, size_t min_len, size_t avail,
-		      char *err, size_t elen)
+		    char *err, size_t elen)
 {
 	/* at an entry xmm0-7 carry arguments and the rest is dead */
 	int nxmm = s->entry ? 8 : 0;

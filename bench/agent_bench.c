@@ -268,8 +268,8 @@ static int kernel_uprobe(int prog_fd, bool ret, int *fds, int max)
 	attr.config1 = (uint64_t)(uintptr_t)exe;
 	attr.config2 = sym_offset("agent_bench_target");
 	for (int cpu = 0; cpu < max; cpu++) {
-		int fd = (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1,
-				      PERF_FLAG_FD_CLOEXEC);
+		int fd =
+			(int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 
 		if (fd < 0)
 			break;
@@ -350,8 +350,8 @@ int main(int argc, char **argv)
 	struct bpftime_insn count[] = {
 		{ .code = 0x18, .dst = 1, .src = 2 /* map value */ }, /* r1 = &counter[0] */
 		{ .code = 0 },
-		{ .code = 0xb7, .dst = 2, .imm = 1 },		     /* r2 = 1 */
-		{ .code = 0xdb, .dst = 1, .src = 2, .imm = 0 },	     /* lock *(u64 *)r1 += r2 */
+		{ .code = 0xb7, .dst = 2, .imm = 1 },		/* r2 = 1 */
+		{ .code = 0xdb, .dst = 1, .src = 2, .imm = 0 }, /* lock *(u64 *)r1 += r2 */
 		{ .code = 0xb7, .dst = 0, .imm = 0 },
 		{ .code = 0x95 },
 	};
@@ -372,7 +372,8 @@ int main(int argc, char **argv)
 			if (n_rounds < 1 || n_rounds > 101)
 				n_rounds = 101;
 		} else {
-			fprintf(stderr, "usage: agent_bench [--calls N] [--rounds R] [--median] [--quick]\n");
+			fprintf(stderr, "usage: agent_bench [--calls N] [--rounds R] [--median] "
+					"[--quick]\n");
 			return 2;
 		}
 	}
@@ -401,8 +402,10 @@ int main(int argc, char **argv)
 	empty2_prog = make_prog("empty2", empty, 2);
 	override_prog = make_prog("override", override, 5);
 
-	printf("ns per call of a hooked function, empty eBPF program through the agent (%s engine),\n"
-	       "%s of %d rounds of %ld calls per thread (kernel rows: at most 20000 calls, 3 rounds)\n",
+	printf("ns per call of a hooked function, empty eBPF program through the agent (%s "
+	       "engine),\n"
+	       "%s of %d rounds of %ld calls per thread (kernel rows: at most 20000 calls, 3 "
+	       "rounds)\n",
 	       getenv("BPFTIME_VM_NAME") ? getenv("BPFTIME_VM_NAME") : "jit",
 	       use_median ? "median" : "best", n_rounds, n_calls);
 	printf("%-28s %8s %8s   %8s %8s\n", "", "1 thread", "added", "2 thr.", "added");

@@ -50,8 +50,8 @@ static const struct kernel {
 	bool text;
 	native_fn native;
 } kernels[] = {
-	{ "crc32", 1024, false, native_crc32 },	  { "hash64", 2048, false, native_hash64 },
-	{ "primes", 64, false, native_primes },	  { "memops", 2048, false, native_memops },
+	{ "crc32", 1024, false, native_crc32 },	 { "hash64", 2048, false, native_hash64 },
+	{ "primes", 64, false, native_primes },	 { "memops", 2048, false, native_memops },
 	{ "parser", 1024, true, native_parser },
 };
 
@@ -88,8 +88,8 @@ static double now_ns(void)
 /* Deterministic input: random bytes, or words and numbers for the parser. */
 static void make_input(const struct kernel *k, uint8_t *buf)
 {
-	static const char *const tokens[] = { "GET ", "key=", "42", ", ", "Host: ", "x\n",
-					      "value ", "7;", "user=", "1000 " };
+	static const char *const tokens[] = { "GET ", "key=",	"42", ", ",    "Host: ",
+					      "x\n",  "value ", "7;", "user=", "1000 " };
 	uint64_t s = 0x9e3779b97f4a7c15ULL;
 	size_t i = 0;
 
@@ -136,8 +136,8 @@ static double time_side(int s, struct side *sd, const struct kernel *k, uint8_t 
 	double t0;
 
 	if (s == S_KERNEL) {
-		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = (uint32_t)k->len,
-			    .repeat = (int)n);
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in,
+			    .data_size_in = (uint32_t)k->len, .repeat = (int)n);
 
 		if (bpf_prog_test_run_opts(sd->prog_fd, &opts))
 			return -1;
@@ -189,7 +189,8 @@ static int prepare(const struct kernel *k, struct bpf_object *obj, struct side *
 	}
 	t0 = now_ns();
 	if (bpftime_vm__compile(sides[S_LLVM].vm, BPFTIME_ENGINE_LLVM))
-		fprintf(stderr, "%s: llvm: %s\n", k->name, bpftime_vm__last_error(sides[S_LLVM].vm));
+		fprintf(stderr, "%s: llvm: %s\n", k->name,
+			bpftime_vm__last_error(sides[S_LLVM].vm));
 	else
 		sides[S_LLVM].ok = true;
 	cc->llvm_ms = (now_ns() - t0) / 1e6;

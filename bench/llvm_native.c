@@ -13,12 +13,12 @@
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))
 #endif
-#define BENCH_ENTRIES(body)                                                                        \
-	uint32_t native_##body(uint8_t *mem, uint64_t len);                                        \
-	uint32_t native_##body(uint8_t *mem, uint64_t len)                                         \
-	{                                                                                          \
-		return body(mem, mem + len);                                                       \
-	}                                                                                          \
+#define BENCH_ENTRIES(body)                                 \
+	uint32_t native_##body(uint8_t *mem, uint64_t len); \
+	uint32_t native_##body(uint8_t *mem, uint64_t len)  \
+	{                                                   \
+		return body(mem, mem + len);                \
+	}                                                   \
 	struct native_##body##_semicolon
 
 #include "progs/crc32.bpf.c"

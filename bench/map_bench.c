@@ -82,7 +82,8 @@ static double run_ops(bool kernel, int fd, enum op op, uint32_t vsize)
 					err = 0;
 				if (!err)
 					err = kernel ? bpf_map_update_elem(fd, key, value, 0)
-						     : bpftime_map_update_elem(shm, fd, key, value, 0);
+						     : bpftime_map_update_elem(shm, fd, key, value,
+									       0);
 				break;
 			}
 			if (err) {
@@ -122,7 +123,7 @@ static void control_plane(void)
 	for (size_t m = 0; m < sizeof(maps) / sizeof(maps[0]); m++) {
 		int kfd = bpf_map_create(maps[m].type, "b", maps[m].ks, cp_vsize, ENTRIES, NULL);
 		int ufd = bpftime_map_create(shm, -1, (enum bpftime_map_type)maps[m].type, "b",
-					      maps[m].ks, cp_vsize, ENTRIES, NULL);
+					     maps[m].ks, cp_vsize, ENTRIES, NULL);
 		bool is_hash = maps[m].ks == 8;
 
 		if (ufd < 0) {
@@ -257,7 +258,7 @@ static double our_in_prog(struct bpftime_map *h, bool key32, int what)
 				sink += (uint64_t)bpftime_map__update_elem(h, key, rec, 0);
 			} else {
 				sink += (uint64_t)bpftime_map__ringbuf_output(h, rec, sizeof(rec),
-									 BPFTIME_RB_NO_WAKEUP);
+									      BPFTIME_RB_NO_WAKEUP);
 				if (!(i & 255))
 					*rb_cons = *rb_prod;
 			}
@@ -289,7 +290,7 @@ static void in_program(void)
 	for (size_t m = 0; m < sizeof(maps) / sizeof(maps[0]); m++) {
 		int kfd = bpf_map_create(maps[m].type, "b", maps[m].ks, 8, ENTRIES, NULL);
 		int ufd = bpftime_map_create(shm, -1, (enum bpftime_map_type)maps[m].type, "b",
-					      maps[m].ks, 8, ENTRIES, NULL);
+					     maps[m].ks, 8, ENTRIES, NULL);
 		struct bpftime_map *h = bpftime_map_get_handle(shm, ufd);
 		bool key32 = maps[m].ks == 4;
 		int prog = -1;
@@ -329,8 +330,8 @@ static void in_program(void)
 			close(kfd);
 	}
 	{
-		int rfd = bpftime_map_create(shm, -1, BPFTIME_MAP_RINGBUF, "rb", 0, 0, 1 << 24,
-					      NULL);
+		int rfd =
+			bpftime_map_create(shm, -1, BPFTIME_MAP_RINGBUF, "rb", 0, 0, 1 << 24, NULL);
 		struct bpftime_map *h = bpftime_map_get_handle(shm, rfd);
 		uint64_t off;
 		size_t len;
@@ -345,8 +346,8 @@ static void in_program(void)
 			return;
 		rb_cons = (volatile uint64_t *)(void *)p;
 		rb_prod = (volatile uint64_t *)(void *)(p + 4096);
-		printf("  %-14s %-14s %10.1f   (64-byte records, consumer keeping up)\n",
-		       "ringbuf", "output", our_in_prog(h, false, 2));
+		printf("  %-14s %-14s %10.1f   (64-byte records, consumer keeping up)\n", "ringbuf",
+		       "output", our_in_prog(h, false, 2));
 		munmap(p, 8192);
 	}
 }

@@ -37,23 +37,23 @@
 #include "segment.h"
 
 /* instruction builders over the uapi constants (linux/bpf.h, via libbpf) */
-#define INSN(CODE, DST, SRC, OFF, IMM)                                                             \
-	((struct bpftime_insn){ .code = (CODE), .dst = (DST), .src = (SRC), .off = (OFF),          \
-				.imm = (IMM) })
-#define BPF_ST_MEM(SZ, DST, OFF, IMM)	INSN(BPF_ST | BPF_MEM | (SZ), DST, 0, OFF, IMM)
-#define BPF_MOV64_REG(DST, SRC)		INSN(BPF_ALU64 | BPF_MOV | BPF_X, DST, SRC, 0, 0)
-#define BPF_MOV64_IMM(DST, IMM)		INSN(BPF_ALU64 | BPF_MOV | BPF_K, DST, 0, 0, IMM)
-#define BPF_ALU64_IMM(OP, DST, IMM)	INSN(BPF_ALU64 | (OP) | BPF_K, DST, 0, 0, IMM)
-#define BPF_CALL_HELPER(ID)		INSN(BPF_JMP | BPF_CALL, 0, 0, 0, ID)
-#define BPF_EXIT_INSN()			INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
-#define BPF_LD_MAP_FD(DST, FD)                                                                     \
+#define INSN(CODE, DST, SRC, OFF, IMM) \
+	((struct bpftime_insn){        \
+		.code = (CODE), .dst = (DST), .src = (SRC), .off = (OFF), .imm = (IMM) })
+#define BPF_ST_MEM(SZ, DST, OFF, IMM) INSN(BPF_ST | BPF_MEM | (SZ), DST, 0, OFF, IMM)
+#define BPF_MOV64_REG(DST, SRC)	      INSN(BPF_ALU64 | BPF_MOV | BPF_X, DST, SRC, 0, 0)
+#define BPF_MOV64_IMM(DST, IMM)	      INSN(BPF_ALU64 | BPF_MOV | BPF_K, DST, 0, 0, IMM)
+#define BPF_ALU64_IMM(OP, DST, IMM)   INSN(BPF_ALU64 | (OP) | BPF_K, DST, 0, 0, IMM)
+#define BPF_CALL_HELPER(ID)	      INSN(BPF_JMP | BPF_CALL, 0, 0, 0, ID)
+#define BPF_EXIT_INSN()		      INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define BPF_LD_MAP_FD(DST, FD) \
 	INSN(BPF_LD | BPF_DW | BPF_IMM, DST, BPF_PSEUDO_MAP_FD, 0, FD), INSN(0, 0, 0, 0, 0)
 
-#define K	   32
-#define MAX_INSNS  (K * 16 + 16)
-#define MAX_REPS   31
-#define TARGET_NS  1e6 /* short: less chance of being preempted inside */
-#define RB_SIZE	   (16u << 20)
+#define K	  32
+#define MAX_INSNS (K * 16 + 16)
+#define MAX_REPS  31
+#define TARGET_NS 1e6 /* short: less chance of being preempted inside */
+#define RB_SIZE	  (16u << 20)
 
 enum op { OP_EMPTY, OP_LOOKUP, OP_UPDATE, OP_UPDATE_DELETE, OP_RINGBUF, OP_CALL };
 
@@ -267,8 +267,7 @@ static int setup_side(bool kernel, const struct bench *b, struct side *s)
 			s->map_fd = bpf_map_create(b->map_type, "bench", ks, vs, max, NULL);
 		else
 			s->map_fd = bpftime_map_create(shm, -1, (enum bpftime_map_type)b->map_type,
-							"bench", ks, vs, max,
-							NULL);
+						       "bench", ks, vs, max, NULL);
 		if (s->map_fd < 0) {
 			snprintf(s->why, sizeof(s->why), "map create: %s", strerror(errno));
 			free(val);
@@ -290,12 +289,13 @@ static int setup_side(bool kernel, const struct bench *b, struct side *s)
 		s->prog_fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "bench", "GPL",
 					   (const struct bpf_insn *)insns, cnt, &lo);
 		if (s->prog_fd < 0) {
-			snprintf(s->why, sizeof(s->why), "prog load: %s %.80s", strerror(errno), log);
+			snprintf(s->why, sizeof(s->why), "prog load: %s %.80s", strerror(errno),
+				 log);
 			return -1;
 		}
 	} else {
-		s->prog_fd = bpftime_prog_create(shm, -1, BPF_PROG_TYPE_XDP, "bench", insns, cnt,
-						  NULL);
+		s->prog_fd =
+			bpftime_prog_create(shm, -1, BPF_PROG_TYPE_XDP, "bench", insns, cnt, NULL);
 		s->vm = s->prog_fd >= 0 ? bpftime_runtime__prog(rt, s->prog_fd) : NULL;
 		if (!s->vm) {
 			snprintf(s->why, sizeof(s->why), "prog: %s", strerror(errno));

@@ -5,19 +5,19 @@
 
 #include <assert.h>
 
-#define UNUSED(x) ((void)(x))
+#define UNUSED(x)     ((void)(x))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define likely(x) __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
+#define likely(x)     __builtin_expect(!!(x), 1)
+#define unlikely(x)   __builtin_expect(!!(x), 0)
 
 /* Defensive branches that "cannot happen" (SQLite's ALWAYS/NEVER): they
  * assert in debug builds and still take the safe path in release builds. */
 #ifdef NDEBUG
 #define ALWAYS(x) (x)
-#define NEVER(x) (x)
+#define NEVER(x)  (x)
 #else
 #define ALWAYS(x) (assert(x), (x))
-#define NEVER(x) (assert(!(x)), (x))
+#define NEVER(x)  (assert(!(x)), (x))
 #endif
 
 #define BPFTIME_HIDDEN __attribute__((visibility("hidden")))

@@ -20,9 +20,9 @@ void bpftime_log_configure(const char *level, const char *output);
 /* true if @name is one of SPDLOG_LEVEL's names */
 int bpftime_log_level_valid(const char *name);
 
-#define pr_err(fmt, ...) bpftime_log(BPFTIME_LOG_ERROR, "bpftime: " fmt, ##__VA_ARGS__)
-#define pr_warn(fmt, ...) bpftime_log(BPFTIME_LOG_WARN, "bpftime: " fmt, ##__VA_ARGS__)
-#define pr_info(fmt, ...) bpftime_log(BPFTIME_LOG_INFO, "bpftime: " fmt, ##__VA_ARGS__)
+#define pr_err(fmt, ...)   bpftime_log(BPFTIME_LOG_ERROR, "bpftime: " fmt, ##__VA_ARGS__)
+#define pr_warn(fmt, ...)  bpftime_log(BPFTIME_LOG_WARN, "bpftime: " fmt, ##__VA_ARGS__)
+#define pr_info(fmt, ...)  bpftime_log(BPFTIME_LOG_INFO, "bpftime: " fmt, ##__VA_ARGS__)
 #define pr_debug(fmt, ...) bpftime_log(BPFTIME_LOG_DEBUG, "bpftime: " fmt, ##__VA_ARGS__)
 
 #endif

@@ -38,11 +38,11 @@ static inline bool opts_valid(const void *opts, size_t user_sz, size_t known_sz,
 }
 
 /* @opts is NULL or a valid struct @type (the struct's tag, for the message) */
-#define OPTS_VALID(opts, type)                                                                     \
+#define OPTS_VALID(opts, type) \
 	(!(opts) || opts_valid((opts), (opts)->sz, sizeof(struct type), #type))
 
 /* the caller's struct has @field */
-#define OPTS_HAS(opts, field)                                                                      \
+#define OPTS_HAS(opts, field) \
 	((opts) && (opts)->sz >= offsetof(__typeof__(*(opts)), field) + sizeof((opts)->field))
 
 /* @field of a valid @opts, or @fallback when NULL or older than @field */
@@ -50,13 +50,13 @@ static inline bool opts_valid(const void *opts, size_t user_sz, size_t known_sz,
 
 /* Copies a valid @opts (NULL: none) into the full-size *@dst: fields the
  * caller does not have are zero; dst->sz becomes sizeof(*dst). */
-#define OPTS_COPY(dst, opts)                                                                       \
-	do {                                                                                       \
-		memset((dst), 0, sizeof(*(dst)));                                                  \
-		if (opts)                                                                          \
-			memcpy((dst), (opts),                                                      \
-			       (opts)->sz < sizeof(*(dst)) ? (opts)->sz : sizeof(*(dst)));         \
-		(dst)->sz = sizeof(*(dst));                                                        \
+#define OPTS_COPY(dst, opts)                                                               \
+	do {                                                                               \
+		memset((dst), 0, sizeof(*(dst)));                                          \
+		if (opts)                                                                  \
+			memcpy((dst), (opts),                                              \
+			       (opts)->sz < sizeof(*(dst)) ? (opts)->sz : sizeof(*(dst))); \
+		(dst)->sz = sizeof(*(dst));                                                \
 	} while (0)
 
 #endif /* BPFTIME_COMMON_OPTS_H */

@@ -34,19 +34,19 @@
  * the test include this header) */
 __attribute__((weak)) size_t testkit_skipped;
 
-#define TEST_SKIP(...)                                                                             \
-	do {                                                                                       \
-		printf("skipped: ");                                                               \
-		printf(__VA_ARGS__);                                                               \
-		printf("\n");                                                                      \
-		fflush(stdout);                                                                    \
-		testkit_skipped++;                                                                 \
-		skip();                                                                            \
+#define TEST_SKIP(...)               \
+	do {                         \
+		printf("skipped: "); \
+		printf(__VA_ARGS__); \
+		printf("\n");        \
+		fflush(stdout);      \
+		testkit_skipped++;   \
+		skip();              \
 	} while (0)
 
 /* the whole test cannot run here: says why and exits with the skip code */
-__attribute__((format(printf, 1, 2), noreturn)) static inline void
-TEST_SKIP_ALL(const char *fmt, ...)
+__attribute__((format(printf, 1, 2), noreturn)) static inline void TEST_SKIP_ALL(const char *fmt,
+										 ...)
 {
 	va_list ap;
 
@@ -68,8 +68,8 @@ static inline int testkit_exit(int failed, size_t cases)
 
 /* cmocka_run_group_tests() whose exit status says "skipped" when every
  * case skipped */
-#define TEST_RUN(tests, setup, teardown)                                                           \
-	testkit_exit(cmocka_run_group_tests(tests, setup, teardown),                               \
+#define TEST_RUN(tests, setup, teardown)                             \
+	testkit_exit(cmocka_run_group_tests(tests, setup, teardown), \
 		     sizeof(tests) / sizeof((tests)[0]))
 
 /* ---- children of multi-process tests -------------------------------------

@@ -70,8 +70,8 @@ static void put_ip(struct out *o, const uint8_t *a, bool v6, bool pad)
 	put(o, tmp, (size_t)n);
 }
 
-long helpers_bprintf(char *buf, size_t len, const char *fmt, size_t fmt_size,
-		     const uint64_t *args, size_t nargs, size_t max_args)
+long helpers_bprintf(char *buf, size_t len, const char *fmt, size_t fmt_size, const uint64_t *args,
+		     size_t nargs, size_t max_args)
 {
 	struct out o = { .buf = buf, .len = len };
 	size_t nspec = 0, i;
@@ -93,7 +93,8 @@ long helpers_bprintf(char *buf, size_t len, const char *fmt, size_t fmt_size,
 		if (fmt[i] != '%') {
 			start = i;
 			while (fmt[i + 1] && fmt[i + 1] != '%' &&
-			       (isprint((unsigned char)fmt[i + 1]) || isspace((unsigned char)fmt[i + 1])))
+			       (isprint((unsigned char)fmt[i + 1]) ||
+				isspace((unsigned char)fmt[i + 1])))
 				i++;
 			put(&o, fmt + start, i - start + 1);
 			continue;
@@ -150,7 +151,7 @@ long helpers_bprintf(char *buf, size_t len, const char *fmt, size_t fmt_size,
 		}
 		if (fmt[i] == 's') {
 			long l;
-fmt_str:
+		fmt_str:
 			l = helpers_safe_read_str(tmp, arg, sizeof(tmp));
 			if (l <= 0)
 				tmp[0] = 0;
@@ -168,7 +169,8 @@ fmt_str:
 		}
 		if (fmt[i] == 'l')
 			i++;
-		if (fmt[i] != 'i' && fmt[i] != 'd' && fmt[i] != 'u' && fmt[i] != 'x' && fmt[i] != 'X')
+		if (fmt[i] != 'i' && fmt[i] != 'd' && fmt[i] != 'u' && fmt[i] != 'x' &&
+		    fmt[i] != 'X')
 			return -EINVAL;
 		if (width)
 			sl += (size_t)snprintf(spec + sl, sizeof(spec) - sl, "%u", width);

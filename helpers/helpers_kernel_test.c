@@ -29,18 +29,18 @@
 #include <bpftime/shm.h>
 
 /* instruction builders over the uapi constants */
-#define INSN(CODE, DST, SRC, OFF, IMM)                                                             \
-	((struct bpftime_insn){ .code = (CODE), .dst = (DST), .src = (SRC), .off = (OFF),          \
-				.imm = (IMM) })
-#define MOV64_REG(D, S)	     INSN(BPF_ALU64 | BPF_MOV | BPF_X, D, S, 0, 0)
-#define MOV64_IMM(D, I)	     INSN(BPF_ALU64 | BPF_MOV | BPF_K, D, 0, 0, I)
-#define ADD64_IMM(D, I)	     INSN(BPF_ALU64 | BPF_ADD | BPF_K, D, 0, 0, I)
-#define STX_DW(D, S, O)	     INSN(BPF_STX | BPF_MEM | BPF_DW, D, S, O, 0)
-#define ST_W(D, O, I)	     INSN(BPF_ST | BPF_MEM | BPF_W, D, 0, O, I)
-#define CALL(ID)	     INSN(BPF_JMP | BPF_CALL, 0, 0, 0, ID)
-#define EXIT()		     INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
-#define JEQ_IMM(D, I, O)     INSN(BPF_JMP | BPF_JEQ | BPF_K, D, 0, O, I)
-#define LD64(D, SRC, I, NI)  INSN(BPF_LD | BPF_DW | BPF_IMM, D, SRC, 0, I), INSN(0, 0, 0, 0, NI)
+#define INSN(CODE, DST, SRC, OFF, IMM) \
+	((struct bpftime_insn){        \
+		.code = (CODE), .dst = (DST), .src = (SRC), .off = (OFF), .imm = (IMM) })
+#define MOV64_REG(D, S)	    INSN(BPF_ALU64 | BPF_MOV | BPF_X, D, S, 0, 0)
+#define MOV64_IMM(D, I)	    INSN(BPF_ALU64 | BPF_MOV | BPF_K, D, 0, 0, I)
+#define ADD64_IMM(D, I)	    INSN(BPF_ALU64 | BPF_ADD | BPF_K, D, 0, 0, I)
+#define STX_DW(D, S, O)	    INSN(BPF_STX | BPF_MEM | BPF_DW, D, S, O, 0)
+#define ST_W(D, O, I)	    INSN(BPF_ST | BPF_MEM | BPF_W, D, 0, O, I)
+#define CALL(ID)	    INSN(BPF_JMP | BPF_CALL, 0, 0, 0, ID)
+#define EXIT()		    INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define JEQ_IMM(D, I, O)    INSN(BPF_JMP | BPF_JEQ | BPF_K, D, 0, O, I)
+#define LD64(D, SRC, I, NI) INSN(BPF_LD | BPF_DW | BPF_IMM, D, SRC, 0, I), INSN(0, 0, 0, 0, NI)
 
 #define OUT_SIZE 128
 #define STR_SIZE 112 /* the helper writes here; r0 goes at offset 120 */
@@ -287,7 +287,8 @@ static void test_snprintf_formats(void **state)
 		{ "%hd", "n", { 1 } },
 		{ "%pZ", "n", { 1 } },
 		{ "%", "n", { 1 } },
-		{ "very long output: %lld %lld %lld %lld", "nnnn",
+		{ "very long output: %lld %lld %lld %lld",
+		  "nnnn",
 		  { (uint64_t)INT64_MIN, (uint64_t)INT64_MIN, (uint64_t)INT64_MIN,
 		    (uint64_t)INT64_MIN } }, /* truncated at STR_SIZE */
 	};
@@ -303,8 +304,8 @@ static void test_strncmp(void **state)
 		const char *s1;
 		uint64_t n;
 	} cases[] = {
-		{ "str", 4 }, { "sts", 4 }, { "stq", 4 }, { "strX", 3 }, { "strX", 5 },
-		{ "s", 4 },   { "", 1 },	 { "zzz", 2 },
+		{ "str", 4 },  { "sts", 4 }, { "stq", 4 }, { "strX", 3 },
+		{ "strX", 5 }, { "s", 4 },   { "", 1 },	   { "zzz", 2 },
 	};
 
 	(void)state;
@@ -314,7 +315,6 @@ static void test_strncmp(void **state)
 		compare(182, cases[i].s1, "", nums);
 	}
 }
-
 
 /* Return codes of map helpers and of the callback helpers, in a program:
  * each step's r0 goes to out[step] (u64), the same program on both sides. */
@@ -353,20 +353,20 @@ static void run_codes(bool kernel, int64_t res[14], bool *ok)
 	p[n++] = ST_W(10, -12, 0);
 	p[n++] = ST_W(10, -24, 0);
 	p[n++] = ST_W(10, -20, 0);
-#define MAPCALL(ID, FLAGS, WITH_VALUE)                                                             \
-	do {                                                                                       \
-		struct bpftime_insn ld_[] = { LD64(1, BPF_PSEUDO_MAP_FD, hash, 0) };               \
-		p[n++] = ld_[0];                                                                   \
-		p[n++] = ld_[1];                                                                   \
-		p[n++] = MOV64_REG(2, 10);                                                         \
-		p[n++] = ADD64_IMM(2, -4);                                                         \
-		if (WITH_VALUE) {                                                                  \
-			p[n++] = MOV64_REG(3, 10);                                                 \
-			p[n++] = ADD64_IMM(3, -16);                                                \
-			p[n++] = MOV64_IMM(4, FLAGS);                                              \
-		}                                                                                  \
-		p[n++] = CALL(ID);                                                                 \
-		p[n++] = STX_DW(6, 0, (int16_t)(8 * step++));                                      \
+#define MAPCALL(ID, FLAGS, WITH_VALUE)                                               \
+	do {                                                                         \
+		struct bpftime_insn ld_[] = { LD64(1, BPF_PSEUDO_MAP_FD, hash, 0) }; \
+		p[n++] = ld_[0];                                                     \
+		p[n++] = ld_[1];                                                     \
+		p[n++] = MOV64_REG(2, 10);                                           \
+		p[n++] = ADD64_IMM(2, -4);                                           \
+		if (WITH_VALUE) {                                                    \
+			p[n++] = MOV64_REG(3, 10);                                   \
+			p[n++] = ADD64_IMM(3, -16);                                  \
+			p[n++] = MOV64_IMM(4, FLAGS);                                \
+		}                                                                    \
+		p[n++] = CALL(ID);                                                   \
+		p[n++] = STX_DW(6, 0, (int16_t)(8 * step++));                        \
 	} while (0)
 	MAPCALL(2, BPF_EXIST, true);   /* absent: -ENOENT */
 	MAPCALL(3, 0, false);	       /* absent: -ENOENT */
@@ -427,10 +427,10 @@ static void run_codes(bool kernel, int64_t res[14], bool *ok)
 		int proto = btf__add_func_proto(btf, int_id);
 		struct bpf_func_info fi[3] = {
 			{ 0, (uint32_t)btf__add_func(btf, "main", BTF_FUNC_GLOBAL, proto) },
-			{ (uint32_t)sub_pc[0], (uint32_t)btf__add_func(btf, "cb_loop", BTF_FUNC_STATIC,
-								       proto) },
-			{ (uint32_t)sub_pc[1], (uint32_t)btf__add_func(btf, "cb_each", BTF_FUNC_STATIC,
-								       proto) },
+			{ (uint32_t)sub_pc[0],
+			  (uint32_t)btf__add_func(btf, "cb_loop", BTF_FUNC_STATIC, proto) },
+			{ (uint32_t)sub_pc[1],
+			  (uint32_t)btf__add_func(btf, "cb_each", BTF_FUNC_STATIC, proto) },
 		};
 		LIBBPF_OPTS(bpf_prog_load_opts, lo, .log_buf = log, .log_size = sizeof(log),
 			    .log_level = 1, .func_info = fi, .func_info_cnt = 3,

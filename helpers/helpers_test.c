@@ -116,7 +116,8 @@ static const char *next_trace(uint64_t *pos)
 static void test_probe_read(void **state)
 {
 	long ps = sysconf(_SC_PAGESIZE);
-	char *pages = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *pages =
+		mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char dst[16], src[16] = "abcdefghijklmno";
 	static const uint32_t ids[] = { 4, 112, 113 };
 
@@ -192,7 +193,8 @@ static void test_probe_read_stack(void **state)
 static void test_probe_read_str(void **state)
 {
 	long ps = sysconf(_SC_PAGESIZE);
-	char *pages = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *pages =
+		mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	static const uint32_t ids[] = { 45, 114, 115 };
 	char dst[16];
 
@@ -311,8 +313,7 @@ static void test_task(void **state)
 	if (!pid) {
 		uint64_t c = call(14, 0, 0, 0, 0, 0);
 
-		_exit(c >> 32 == (uint64_t)getpid() && (uint32_t)c == (uint32_t)gettid() &&
-				      c != pt
+		_exit(c >> 32 == (uint64_t)getpid() && (uint32_t)c == (uint32_t)gettid() && c != pt
 			      ? 0
 			      : 1);
 	}
@@ -339,9 +340,11 @@ static void test_trace_printk(void **state)
 		{ "plain text", { 0 }, "plain text" },
 		{ "%d %i %u", { (uint64_t)-1, 7, (uint64_t)-1 }, "-1 7 4294967295" },
 		{ "%x %X", { 0xabcdef, 0xabcdef }, "abcdef ABCDEF" },
-		{ "%ld %lu %lx", { (uint64_t)-2, (uint64_t)-1, 0x1234567890ULL },
+		{ "%ld %lu %lx",
+		  { (uint64_t)-2, (uint64_t)-1, 0x1234567890ULL },
 		  "-2 18446744073709551615 1234567890" },
-		{ "%lld %llu %llx", { (uint64_t)INT64_MIN, 42, 0xffffffffffffffffULL },
+		{ "%lld %llu %llx",
+		  { (uint64_t)INT64_MIN, 42, 0xffffffffffffffffULL },
 		  "-9223372036854775808 42 ffffffffffffffff" },
 		{ "%d", { 0x100000005ULL }, "5" }, /* no modifier: 32 bits */
 		{ "[%5d] [%-4d] [%05d]", { 42, 7, 42 }, "[   42] [7   ] [00042]" },
@@ -349,7 +352,9 @@ static void test_trace_printk(void **state)
 		{ "%p", { 0x1234 }, "0000000000001234" },
 		{ "%px %pK", { 0xdead, 0xbeef }, "000000000000dead 000000000000beef" },
 		{ "%s|%s", { P("str"), 0 }, "str|" }, /* unreadable: empty */
-		{ "%pI4 %pi4", { P("\x7f\0\0\x01"), P("\x0a\x01\x02\x03") }, "127.0.0.1 010.001.002.003" },
+		{ "%pI4 %pi4",
+		  { P("\x7f\0\0\x01"), P("\x0a\x01\x02\x03") },
+		  "127.0.0.1 010.001.002.003" },
 		{ "line\n", { 0 }, "line" },
 	};
 	static const char *const bad[] = {
@@ -453,7 +458,7 @@ static void test_map_helpers_and_value_lddw(void **state)
 	const struct bpftime_insn prog[] = {
 		BPF_LD_MAP_VALUE(6, arr, 3),
 		BPF_LDX_MEM(BPF_B, 6, 6, 0),
-		BPF_ST_MEM(BPF_W, 10, -4, 7),	 /* key 7 */
+		BPF_ST_MEM(BPF_W, 10, -4, 7),	  /* key 7 */
 		BPF_ST_MEM(BPF_DW, 10, -16, 100), /* value 100 */
 		BPF_LD_MAP_FD(1, hash),
 		BPF_MOV64_REG(2, 10),
@@ -727,10 +732,8 @@ static void test_runtime_threads(void **state)
 {
 	int pa = bpftime_map_create(F->shm, -1, BPFTIME_MAP_PROG_ARRAY, "jmp", 4, 4, 4, NULL);
 	const struct bpftime_insn entry[] = {
-		BPF_LD_MAP_FD(2, pa),
-		BPF_LDX_MEM(BPF_W, 3, 1, 0),
-		BPF_CALL_HELPER(12),
-		BPF_MOV64_IMM(0, -1),
+		BPF_LD_MAP_FD(2, pa), BPF_LDX_MEM(BPF_W, 3, 1, 0),
+		BPF_CALL_HELPER(12),  BPF_MOV64_IMM(0, -1),
 		BPF_EXIT_INSN(),
 	};
 	const struct bpftime_insn target[] = {
@@ -804,9 +807,9 @@ static void test_ringbuf(void **state)
 	assert_true(rb >= 0);
 	fd = add_prog(prog, ARRAY_SIZE(prog), -1);
 	assert_int_equal(run_fd(fd, NULL, 0), 0);
-	assert_int_equal(call(134, P(bpftime_map_get_handle(F->shm, rb)), BPFTIME_RB_AVAIL_DATA, 0, 0,
-			      0),
-			 (8 + 16) + (8 + 8) + (8 + 8)); /* 8-aligned records */
+	assert_int_equal(
+		call(134, P(bpftime_map_get_handle(F->shm, rb)), BPFTIME_RB_AVAIL_DATA, 0, 0, 0),
+		(8 + 16) + (8 + 8) + (8 + 8)); /* 8-aligned records */
 
 	/* consume as libbpf does: consumer page, producer page, data */
 	assert_int_equal(bpftime_map_mmap_region(F->shm, rb, &off, &len), 0);
@@ -857,12 +860,9 @@ static void test_stack(void **state)
 	/* from a program on the JIT (no registers set): a non-empty stack, no crash */
 	{
 		const struct bpftime_insn prog[] = {
-			BPF_MOV64_REG(2, 10),
-			BPF_ALU64_IMM(BPF_ADD, 2, -64),
-			BPF_MOV64_IMM(3, 64),
-			BPF_MOV64_IMM(4, BPFTIME_F_USER_STACK),
-			BPF_CALL_HELPER(67),
-			BPF_EXIT_INSN(),
+			BPF_MOV64_REG(2, 10), BPF_ALU64_IMM(BPF_ADD, 2, -64),
+			BPF_MOV64_IMM(3, 64), BPF_MOV64_IMM(4, BPFTIME_F_USER_STACK),
+			BPF_CALL_HELPER(67),  BPF_EXIT_INSN(),
 		};
 		int fd = add_prog(prog, ARRAY_SIZE(prog), -1);
 
@@ -891,7 +891,8 @@ static void test_stack(void **state)
 	n = (int64_t)call(67, 0, P(buf), sizeof(buf), BPFTIME_F_USER_STACK | 1, 0);
 	assert_int_equal(n, 16);
 	assert_int_equal(buf[0], 0x401000);
-	id = (int64_t)call(27, 0, P(bpftime_map_get_handle(F->shm, st)), BPFTIME_F_USER_STACK, 0, 0);
+	id = (int64_t)call(27, 0, P(bpftime_map_get_handle(F->shm, st)), BPFTIME_F_USER_STACK, 0,
+			   0);
 	assert_true(id >= 0);
 	{
 		uint64_t ips[16];
@@ -924,7 +925,7 @@ static void test_stack(void **state)
 static void test_perf_event_output_and_percpu(void **state)
 {
 	int pea = bpftime_map_create(F->shm, -1, BPFTIME_MAP_PERF_EVENT_ARRAY, "ev", 4, 4,
-				      (uint32_t)bpftime_num_possible_cpus(), NULL);
+				     (uint32_t)bpftime_num_possible_cpus(), NULL);
 	int pc = bpftime_map_create(F->shm, -1, BPFTIME_MAP_PERCPU_ARRAY, "pc", 4, 8, 1, NULL);
 	int ncpu = bpftime_num_possible_cpus();
 	uint64_t *vals = calloc((size_t)ncpu, 8);
@@ -960,7 +961,8 @@ static void test_perf_event_output_and_percpu(void **state)
 		uint32_t type, raw;
 
 		assert_true(efd >= 0);
-		assert_int_equal(bpftime_perf_event_mmap_ring(F->shm, efd, (size_t)ps * 2, &off), 0);
+		assert_int_equal(bpftime_perf_event_mmap_ring(F->shm, efd, (size_t)ps * 2, &off),
+				 0);
 		for (uint32_t i = 0; i < (uint32_t)ncpu; i++)
 			assert_int_equal(bpftime_map_update_elem(F->shm, pea, &i, &efd, 0), 0);
 		fd = add_prog(prog, ARRAY_SIZE(prog), -1);
@@ -982,14 +984,14 @@ static void test_perf_event_output_and_percpu(void **state)
 		vals[i] = 100 + (uint64_t)i;
 	assert_int_equal(bpftime_map_update_elem(F->shm, pc, &k, vals, 0), 0);
 	for (int i = 0; i < ncpu; i++) {
-		uint64_t *p = (uint64_t *)(uintptr_t)call(195, P(bpftime_map_get_handle(F->shm, pc)),
-							  P(&k), (uint64_t)i, 0, 0);
+		uint64_t *p = (uint64_t *)(uintptr_t)call(
+			195, P(bpftime_map_get_handle(F->shm, pc)), P(&k), (uint64_t)i, 0, 0);
 
 		assert_non_null(p);
 		assert_int_equal(*p, 100 + (uint64_t)i);
 	}
-	assert_int_equal(call(195, P(bpftime_map_get_handle(F->shm, pc)), P(&k), (uint64_t)ncpu, 0, 0),
-			 0);
+	assert_int_equal(
+		call(195, P(bpftime_map_get_handle(F->shm, pc)), P(&k), (uint64_t)ncpu, 0, 0), 0);
 	free(vals);
 }
 
@@ -1158,12 +1160,8 @@ static void test_aot_from_prog_handler(void **state)
 {
 	int arr = bpftime_map_create(F->shm, -1, BPFTIME_MAP_ARRAY, "vals", 4, 8, 1, NULL);
 	const struct bpftime_insn prog[] = {
-		BPF_LD_MAP_VALUE(6, arr, 0),
-		BPF_LDX_MEM(BPF_DW, 7, 6, 0),
-		BPF_CALL_HELPER(14),
-		BPF_ALU64_IMM(BPF_RSH, 0, 32),
-		BPF_ALU64_REG(BPF_ADD, 0, 7),
-		BPF_EXIT_INSN(),
+		BPF_LD_MAP_VALUE(6, arr, 0),   BPF_LDX_MEM(BPF_DW, 7, 6, 0), BPF_CALL_HELPER(14),
+		BPF_ALU64_IMM(BPF_RSH, 0, 32), BPF_ALU64_REG(BPF_ADD, 0, 7), BPF_EXIT_INSN(),
 	};
 	BPFTIME_OPTS(bpftime_runtime_opts, io, .engine = BPFTIME_ENGINE_INTERP, .engine_set = true);
 	BPFTIME_OPTS(bpftime_runtime_opts, ao, .engine = BPFTIME_ENGINE_AOT, .engine_set = true);

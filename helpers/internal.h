@@ -15,12 +15,11 @@
 #include <bpftime/runtime.h>
 #include "helpers.h"
 
-#define HELPER_DECL(name)                                                                          \
+#define HELPER_DECL(name) \
 	uint64_t helper_##name(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
 
 #define HELPER(name, id, nargs) HELPER_DECL(name);
 #include "helpers.def"
-
 
 /* probe.c: copies @size bytes from the address @src of this process into
  * @dst without faulting.  Returns 0 or -EFAULT (dst then holds what was
@@ -37,8 +36,8 @@ long helpers_safe_read_str(char *dst, uint64_t src, size_t size);
  * without the NUL, or -EINVAL for a format the kernel refuses (unknown
  * conversion, more conversions than arguments or than @max_args,
  * non-printable characters). */
-long helpers_bprintf(char *out, size_t len, const char *fmt, size_t fmt_size,
-		     const uint64_t *args, size_t nargs, size_t max_args);
+long helpers_bprintf(char *out, size_t len, const char *fmt, size_t fmt_size, const uint64_t *args,
+		     size_t nargs, size_t max_args);
 
 /* output.c: writes a printk line for @msg into the trace ring */
 long helpers_trace_write(const char *msg, size_t len);

@@ -105,8 +105,9 @@ static long each_elem(struct bpftime_map *map, const void *key, void *value, voi
 {
 	struct each_ctx *c = ctx;
 
-	return (long)bpftime_vm__call_func(c->fn, (uint64_t)(uintptr_t)map, (uint64_t)(uintptr_t)key,
-				  (uint64_t)(uintptr_t)value, c->cb_ctx, 0);
+	return (long)bpftime_vm__call_func(c->fn, (uint64_t)(uintptr_t)map,
+					   (uint64_t)(uintptr_t)key, (uint64_t)(uintptr_t)value,
+					   c->cb_ctx, 0);
 }
 
 HELPER_DECL(for_each_map_elem)

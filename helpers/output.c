@@ -66,12 +66,14 @@ long helpers_trace_write(const char *msg, size_t len)
 		len--; /* trace_pipe ends every line itself */
 	prctl(PR_GET_NAME, comm, 0, 0, 0);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	n = snprintf(line, sizeof(line), "%16s-%-7d [%03d] d..31 %5lu.%06lu: bpf_trace_printk: %.*s",
-		     comm, (int)gettid(), cpu < 0 ? 0 : cpu, (unsigned long)ts.tv_sec,
+	n = snprintf(line, sizeof(line),
+		     "%16s-%-7d [%03d] d..31 %5lu.%06lu: bpf_trace_printk: %.*s", comm,
+		     (int)gettid(), cpu < 0 ? 0 : cpu, (unsigned long)ts.tv_sec,
 		     (unsigned long)ts.tv_nsec / 1000, (int)len, msg);
 	if (n < 0)
 		return -EINVAL;
-	return bpftime_trace__write(shm, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	return bpftime_trace__write(shm, line,
+				    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 /* long bpf_trace_printk(const char *fmt, u32 fmt_size, ...): at most three
@@ -149,22 +151,22 @@ HELPER_DECL(perf_event_output)
 {
 	UNUSED(r1);
 	return (uint64_t)bpftime_map__perf_event_output((struct bpftime_map *)(uintptr_t)r2, r3,
-						   (const void *)(uintptr_t)r4, r5);
+							(const void *)(uintptr_t)r4, r5);
 }
 
 HELPER_DECL(ringbuf_output)
 {
 	UNUSED(r5);
 	return (uint64_t)bpftime_map__ringbuf_output((struct bpftime_map *)(uintptr_t)r1,
-						(const void *)(uintptr_t)r2, r3, r4);
+						     (const void *)(uintptr_t)r2, r3, r4);
 }
 
 HELPER_DECL(ringbuf_reserve)
 {
 	UNUSED(r4);
 	UNUSED(r5);
-	return (uint64_t)(uintptr_t)bpftime_map__ringbuf_reserve((struct bpftime_map *)(uintptr_t)r1,
-							   r2, r3);
+	return (uint64_t)(uintptr_t)bpftime_map__ringbuf_reserve(
+		(struct bpftime_map *)(uintptr_t)r1, r2, r3);
 }
 
 HELPER_DECL(ringbuf_submit)

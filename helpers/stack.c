@@ -17,10 +17,10 @@
 #include "internal.h"
 #include "common/compiler.h"
 
-#define STACK_MAX	     127 /* the kernel's sysctl_perf_event_max_stack default */
-#define F_USER_BUILD_ID	     (1ULL << 11)
-#define PT_REGS_RBP	     4 /* u64 slots of the x86-64 struct pt_regs */
-#define PT_REGS_RIP	     16
+#define STACK_MAX	127 /* the kernel's sysctl_perf_event_max_stack default */
+#define F_USER_BUILD_ID (1ULL << 11)
+#define PT_REGS_RBP	4 /* u64 slots of the x86-64 struct pt_regs */
+#define PT_REGS_RIP	16
 
 static unsigned int walk_stack(uint64_t *ips, unsigned int max)
 {

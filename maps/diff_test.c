@@ -168,7 +168,8 @@ static void step_once(struct pair *p, int step, uint32_t key_domain, bool iterat
 		memset(kv, 0x5a, p->vs);
 		memset(uv, 0x5a, p->vs);
 		SAME(bpf_map_lookup_and_delete_elem(p->k, key, kv),
-		     bpftime_map_lookup_and_delete_elem(p->shm, p->u, key, uv, 0), "lookup_and_delete");
+		     bpftime_map_lookup_and_delete_elem(p->shm, p->u, key, uv, 0),
+		     "lookup_and_delete");
 		if (rc == 0 && memcmp(kv, uv, p->vs))
 			fail_msg("lookup_and_delete: values differ (step %d)", step);
 		break;
@@ -223,9 +224,9 @@ static void run(struct pair *p, int steps, uint32_t domain, bool exact,
 	same_contents(p);
 }
 
-#define NEED_KERNEL()           \
-	do {                    \
-		if (!kernel_ok) \
+#define NEED_KERNEL()                                                                 \
+	do {                                                                          \
+		if (!kernel_ok)                                                       \
 			TEST_SKIP("bpf(2) unusable: no kernel maps to compare with"); \
 	} while (0)
 
@@ -303,8 +304,8 @@ static void test_diff_lpm(void **state)
 		key[1 + 4] = (unsigned char)(rnd(4) << 4 | rnd(16));
 		key[2 + 4] = (unsigned char)rnd(8);
 		key[3 + 4] = (unsigned char)rnd(256);
-		SAME(bpf_map_lookup_elem(p.k, key, kv), bpftime_map_lookup_elem(p.shm, p.u, key, uv, 0),
-		     "lpm lookup");
+		SAME(bpf_map_lookup_elem(p.k, key, kv),
+		     bpftime_map_lookup_elem(p.shm, p.u, key, uv, 0), "lpm lookup");
 		if (rc == 0)
 			assert_memory_equal(kv, uv, 4);
 	}
@@ -374,8 +375,8 @@ static void test_diff_bloom(void **state)
 		     bpftime_map_update_elem(shm, ufd, NULL, &v, 0), "push");
 	}
 	for (v = 0; v < 500; v += 2)
-		SAME(bpf_map_lookup_elem(kfd, NULL, &v), bpftime_map_lookup_elem(shm, ufd, NULL, &v, 0),
-		     "peek");
+		SAME(bpf_map_lookup_elem(kfd, NULL, &v),
+		     bpftime_map_lookup_elem(shm, ufd, NULL, &v, 0), "peek");
 	SAME(bpf_map_update_elem(kfd, NULL, &v, BPF_EXIST),
 	     bpftime_map_update_elem(shm, ufd, NULL, &v, BPF_EXIST), "push flags");
 	SAME(bpf_map_delete_elem(kfd, &k), bpftime_map_delete_elem(shm, ufd, &k), "delete");
@@ -442,7 +443,7 @@ static void test_diff_errors(void **state)
 		int kfd = bpf_map_create(attrs[step].t, "x", attrs[step].ks, attrs[step].vs,
 					 attrs[step].max, &ko);
 		int ufd = bpftime_map_create(shm, -1, (enum bpftime_map_type)attrs[step].t, "x",
-					      attrs[step].ks, attrs[step].vs, attrs[step].max, &uo);
+					     attrs[step].ks, attrs[step].vs, attrs[step].max, &uo);
 
 		if ((kfd >= 0) != (ufd >= 0) || (kfd < 0 && kfd != ufd))
 			fail_msg("create attrs #%d: kernel %d, bpftime %d", step, kfd, ufd);
@@ -490,7 +491,8 @@ static void test_diff_errors(void **state)
 			     "lookup_and_delete");
 			step++;
 			SAME(bpf_map_lookup_elem_flags(p.k, key, val, BPF_F_LOCK),
-			     bpftime_map_lookup_elem(shm, p.u, key, val, BPF_F_LOCK), "lookup F_LOCK");
+			     bpftime_map_lookup_elem(shm, p.u, key, val, BPF_F_LOCK),
+			     "lookup F_LOCK");
 			unpair(&p);
 		}
 	}
@@ -518,7 +520,7 @@ static void test_diff_map_in_map(void **state)
 	for (int i = 0; i < 5; i++) {
 		kin[i] = bpf_map_create(inners[i].t, "in", 4, inners[i].vs, inners[i].max, NULL);
 		uin[i] = bpftime_map_create(shm, -1, (enum bpftime_map_type)inners[i].t, "in", 4,
-					     inners[i].vs, inners[i].max, NULL);
+					    inners[i].vs, inners[i].max, NULL);
 		assert_true(kin[i] >= 0 && uin[i] >= 0);
 	}
 	for (int outer = 0; outer < 2; outer++) {

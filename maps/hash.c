@@ -417,7 +417,8 @@ static void htab_repair(struct bpftime_map *h)
 			bool dup = false;
 
 			if (++steps > limit) {
-				atomic_store_explicit(pp, (uint64_t)b << 1 | 1, memory_order_release);
+				atomic_store_explicit(pp, (uint64_t)b << 1 | 1,
+						      memory_order_release);
 				cuts++;
 				break;
 			}
@@ -429,7 +430,8 @@ static void htab_repair(struct bpftime_map *h)
 				}
 			}
 			if (dup) {
-				atomic_store_explicit(pp, atomic_load(&e->next), memory_order_release);
+				atomic_store_explicit(pp, atomic_load(&e->next),
+						      memory_order_release);
 				atomic_store_explicit(&e->inuse, 0, memory_order_relaxed);
 				free_push(h, e);
 				dups++;
@@ -555,7 +557,8 @@ static struct htab_elem *lru_evict(struct bpftime_map *h)
 			atomic_store_explicit(&e->ref, 0, memory_order_relaxed);
 			continue;
 		}
-		b = __atomic_load_n(&e->hash, __ATOMIC_RELAXED) & h->bucket_mask; /* may be rewritten */
+		b = __atomic_load_n(&e->hash, __ATOMIC_RELAXED) &
+		    h->bucket_mask; /* may be rewritten */
 		if (gtrylock(h, lock_group(h, b)))
 			continue;
 		/* in use and hashing to b under b's lock: it is linked in b */

@@ -40,9 +40,9 @@ struct map_record {
 	uint64_t map_extra;
 	uint32_t inner_type, inner_key_size, inner_value_size, inner_max_entries, inner_flags;
 	_Atomic uint32_t frozen;
-	uint64_t priv_off;		 /* type-specific state */
-	uint64_t priv2_off;		 /* more of it (lpm: prefix counts) */
-	uint64_t mmap_off, mmap_len;	 /* region a mmap of the fd shows (0: none) */
+	uint64_t priv_off;	     /* type-specific state */
+	uint64_t priv2_off;	     /* more of it (lpm: prefix counts) */
+	uint64_t mmap_off, mmap_len; /* region a mmap of the fd shows (0: none) */
 };
 
 struct bpftime_map;
@@ -99,7 +99,7 @@ struct bpftime_map {
 	uint32_t chunk_shift;
 	uint32_t bucket_mask, lock_mask, seed, elem_size, key8;
 	bool lru, percpu;
-	void *local; /* per-process state of the type (ring buffer mapping) */
+	void *local;		  /* per-process state of the type (ring buffer mapping) */
 	struct bpftime_map *next; /* all handles of this process */
 };
 

@@ -150,7 +150,8 @@ void bpftime_spin_lock(void *lock)
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (spins > 1023 && (spins & 1023) == 1023 &&
 		    (clock_gettime(CLOCK_MONOTONIC, &t),
-		     (t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) >= 50000000L) &&
+		     (t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) >=
+			     50000000L) &&
 		    kill((pid_t)owner, 0) && errno == ESRCH) {
 			/* the owner died holding it */
 			if (atomic_compare_exchange_strong(l, &owner, me))
@@ -375,8 +376,9 @@ struct bpftime_map *bpftime_map_get_handle(struct bpftime_shm *shm, int fd)
 		struct shm_slot *s = &shm->slots[fd];
 
 		h = atomic_load_explicit(&c->by_fd[fd], memory_order_acquire);
-		if (likely(h && atomic_load_explicit(&s->type, memory_order_acquire) ==
-					BPFTIME_HANDLER_MAP &&
+		if (likely(h &&
+			   atomic_load_explicit(&s->type, memory_order_acquire) ==
+				   BPFTIME_HANDLER_MAP &&
 			   atomic_load_explicit(&s->obj_off, memory_order_acquire) ==
 				   shm_off(shm, h->m) &&
 			   h->id == h->m->obj.id))
@@ -432,8 +434,8 @@ static bool name_ok(const char *name)
 }
 
 int bpftime_map_create(struct bpftime_shm *shm, int fd, enum bpftime_map_type type,
-			const char *name, uint32_t key_size, uint32_t value_size,
-			uint32_t max_entries, const struct bpftime_map_create_opts *uopts)
+		       const char *name, uint32_t key_size, uint32_t value_size,
+		       uint32_t max_entries, const struct bpftime_map_create_opts *uopts)
 {
 	const struct map_ops *ops = map_ops_of(type);
 	struct bpftime_map_create_opts o, *opts = &o;
@@ -487,7 +489,7 @@ int bpftime_map_create(struct bpftime_shm *shm, int fd, enum bpftime_map_type ty
 		if (!in) {
 			/* as fdget: no such fd is EBADF, an fd that is not a map EINVAL */
 			err = uopts && bpftime_handler_get_type(shm, opts->inner_map_fd) ? -EINVAL
-										     : -EBADF;
+											 : -EBADF;
 			goto out;
 		}
 		if (in->map_type == BPFTIME_MAP_ARRAY_OF_MAPS ||
@@ -532,7 +534,7 @@ static struct bpftime_map *sys_handle(struct bpftime_shm *shm, int fd)
 }
 
 int bpftime_map_lookup_elem(struct bpftime_shm *shm, int fd, const void *key, void *value,
-			uint64_t flags)
+			    uint64_t flags)
 {
 	struct bpftime_map *h = sys_handle(shm, fd);
 
@@ -559,7 +561,7 @@ static int write_perm(struct bpftime_map *h)
 }
 
 int bpftime_map_update_elem(struct bpftime_shm *shm, int fd, const void *key, const void *value,
-			uint64_t flags)
+			    uint64_t flags)
 {
 	struct bpftime_map *h = sys_handle(shm, fd);
 	int err;
@@ -608,8 +610,8 @@ int bpftime_map_get_next_key(struct bpftime_shm *shm, int fd, const void *key, v
 	return shm_err(h->ops->get_next_key(h, key, next_key));
 }
 
-int bpftime_map_lookup_and_delete_elem(struct bpftime_shm *shm, int fd, const void *key, void *value,
-				   uint64_t flags)
+int bpftime_map_lookup_and_delete_elem(struct bpftime_shm *shm, int fd, const void *key,
+				       void *value, uint64_t flags)
 {
 	struct bpftime_map *h = sys_handle(shm, fd);
 	int err;
@@ -712,7 +714,7 @@ void *bpftime_map__lookup_elem(struct bpftime_map *map, const void *key)
 }
 
 long bpftime_map__update_elem(struct bpftime_map *map, const void *key, const void *value,
-			     uint64_t flags)
+			      uint64_t flags)
 {
 	if ((flags & BPFTIME_F_LOCK) && map->m->spin_lock_off < 0)
 		return -EINVAL;
@@ -747,7 +749,7 @@ void *bpftime_map__lookup_percpu_elem(struct bpftime_map *map, const void *key, 
 }
 
 long bpftime_map__for_each_elem(struct bpftime_map *map, bpftime_map_elem_fn fn, void *ctx,
-			       uint64_t flags)
+				uint64_t flags)
 {
 	if (flags || !fn || !map->ops->for_each)
 		return -EINVAL;

@@ -146,7 +146,7 @@ static void test_kill_mid_way(void **state)
 	shm = test_shm = bpftime_shm__create(&o);
 	assert_non_null(shm);
 	hfd = bpftime_map_create(shm, -1, BPFTIME_MAP_HASH, "h", 8, 8, NPROC * NTHR * N + SCRATCH,
-				  NULL);
+				 NULL);
 	afd = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "a", 4, 8, NPROC * NTHR * N, NULL);
 	assert_true(hfd >= 0 && afd >= 0);
 	prog = mmap(NULL, sizeof(*prog), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

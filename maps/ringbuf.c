@@ -34,7 +34,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 
-#define RB_LOCK_OFF 64
+#define RB_LOCK_OFF   64
 #define RB_MAX_MAPPED 256
 
 struct rb_local {
@@ -237,8 +237,8 @@ void *bpftime_map__ringbuf_reserve(struct bpftime_map *h, uint64_t size, uint64_
 	shm_lock(lock);
 	cons = atomic_load_explicit(cons_pos(l), memory_order_acquire);
 	prod = atomic_load_explicit(prod_pos(l), memory_order_relaxed);
-	if (prod + len - cons > l->mask + 1 && (!rb_discard_dead(l, cons, prod) ||
-						 prod + len - cons > l->mask + 1)) {
+	if (prod + len - cons > l->mask + 1 &&
+	    (!rb_discard_dead(l, cons, prod) || prod + len - cons > l->mask + 1)) {
 		shm_unlock(lock);
 		return NULL;
 	}
@@ -279,7 +279,8 @@ void bpftime_ringbuf_discard(void *data, uint64_t flags)
 	rb_commit(data, flags, true);
 }
 
-long bpftime_map__ringbuf_output(struct bpftime_map *h, const void *data, uint64_t size, uint64_t flags)
+long bpftime_map__ringbuf_output(struct bpftime_map *h, const void *data, uint64_t size,
+				 uint64_t flags)
 {
 	void *p;
 

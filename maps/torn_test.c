@@ -100,7 +100,7 @@ static void run_kind(const struct kind *k)
 	BPFTIME_OPTS(bpftime_map_create_opts, lpm_opts, .map_flags = BPFTIME_F_NO_PREALLOC);
 
 	fd = bpftime_map_create(shm, -1, k->type, k->name, k->key_size, WORDS * 8, k->max,
-				 k->type == BPFTIME_MAP_LPM_TRIE ? &lpm_opts : NULL);
+				k->type == BPFTIME_MAP_LPM_TRIE ? &lpm_opts : NULL);
 	assert_true(fd >= 0);
 	make_key(k, key);
 	fill(v, cpus, 0);

@@ -16,7 +16,7 @@
 
 struct rt_prog {
 	uint32_t id;
-	int err;	       /* vm NULL: why it cannot be built */
+	int err; /* vm NULL: why it cannot be built */
 	struct bpftime_vm *vm;
 	_Atomic(struct rt_prog *) id_next; /* bucket chain */
 	struct rt_prog *all_next;

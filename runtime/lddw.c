@@ -50,4 +50,3 @@ int rt_resolve_lddw(void *user_ctx, unsigned int src, int32_t imm, int32_t next_
 	*value = (uint64_t)(uintptr_t)(base + next_imm);
 	return 0;
 }
-

@@ -190,7 +190,8 @@ static int apply_rel(struct elf_obj *o, const char *prog, struct bpftime_insn *i
 		}
 		t = (int64_t)((sym.st_value + (uint64_t)(int64_t)insn->imm) / INSN_SZ);
 		if (t < 0 || (size_t)t >= o->text_cnt)
-			return fail(o, ENOEXEC, "program '%s': function pointer outside .text", prog);
+			return fail(o, ENOEXEC, "program '%s': function pointer outside .text",
+				    prog);
 		insn->src = PSEUDO_FUNC;
 		insn->imm = (int32_t)((int64_t)text_base + t - (int64_t)i - 1);
 		return 0;
@@ -363,7 +364,7 @@ static bool libbpf_survives(const char *path)
 }
 
 int rt_elf_open(const char *path, struct rt_elf_prog **progs, size_t *nprogs, char *err,
-		    size_t err_sz)
+		size_t err_sz)
 {
 	struct elf_obj o = { .fd = -1, .err = err, .err_sz = err_sz };
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
@@ -399,20 +400,19 @@ int rt_elf_open(const char *path, struct rt_elf_prog **progs, size_t *nprogs, ch
 			   libbpf_msg[0] ? ": " : "", libbpf_msg);
 		goto out;
 	}
-	bpf_object__for_each_map(map, obj)
-		o.nmaps++;
+	bpf_object__for_each_map(map, obj) o.nmaps++;
 	o.map_names = mem_calloc(o.nmaps + 1, sizeof(*o.map_names));
 	o.map_internal = mem_calloc(o.nmaps + 1, sizeof(*o.map_internal));
 	if (!o.map_names || !o.map_internal) {
 		ret = fail(&o, ENOMEM, "out of memory");
 		goto out;
 	}
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map(map, obj)
+	{
 		o.map_names[i] = bpf_map__name(map);
 		o.map_internal[i++] = bpf_map__is_internal(map);
 	}
-	bpf_object__for_each_program(bp, obj)
-		n++;
+	bpf_object__for_each_program(bp, obj) n++;
 	if (!n) {
 		ret = fail(&o, ENOENT, "%s: no programs in the object", path);
 		goto out;
@@ -423,7 +423,8 @@ int rt_elf_open(const char *path, struct rt_elf_prog **progs, size_t *nprogs, ch
 		goto out;
 	}
 	i = 0;
-	bpf_object__for_each_program(bp, obj) {
+	bpf_object__for_each_program(bp, obj)
+	{
 		ret = link_prog(&o, bp, &out[i++]);
 		if (ret)
 			goto out;

@@ -8,9 +8,9 @@
 #include <bpftime/vm.h>
 
 struct rt_elf_prog {
-	char *name;			/* the program's function name */
-	char *sec;			/* its ELF section ("uprobe/...") */
-	struct bpftime_insn *insns;	/* the program, then the .text subprograms it calls */
+	char *name;		    /* the program's function name */
+	char *sec;		    /* its ELF section ("uprobe/...") */
+	struct bpftime_insn *insns; /* the program, then the .text subprograms it calls */
 	size_t cnt;
 };
 
@@ -22,7 +22,7 @@ struct rt_elf_prog {
  * Returns 0 with *progs (free with rt_elf_free) or -errno with a
  * message in err. */
 int rt_elf_open(const char *path, struct rt_elf_prog **progs, size_t *nprogs, char *err,
-		    size_t err_sz);
+		size_t err_sz);
 void rt_elf_free(struct rt_elf_prog *progs, size_t nprogs);
 
 #endif /* BPFTIME_RUNTIME_OBJECT_H */

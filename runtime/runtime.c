@@ -202,8 +202,8 @@ static int map_info(void *user_ctx, unsigned int src, int32_t imm, int32_t next_
 
 static struct rt_prog *find_id(struct bpftime_runtime *rt, uint32_t id)
 {
-	struct rt_prog *p = atomic_load_explicit(&rt->by_id[id % RT_ID_BUCKETS],
-						 memory_order_acquire);
+	struct rt_prog *p =
+		atomic_load_explicit(&rt->by_id[id % RT_ID_BUCKETS], memory_order_acquire);
 
 	while (p && p->id != id)
 		p = atomic_load_explicit(&p->id_next, memory_order_acquire);
@@ -227,7 +227,8 @@ static int select_engine(struct bpftime_runtime *rt, struct bpftime_vm *vm, int 
 	if (engine == BPFTIME_ENGINE_AOT) {
 		obj = bpftime_prog_aot(rt->shm, fd, &size);
 		if (!obj) {
-			pr_warn("prog %d '%s' has no AOT object: compile one with bpftime-aot and store it with the program\n",
+			pr_warn("prog %d '%s' has no AOT object: compile one with bpftime-aot and "
+				"store it with the program\n",
 				fd, name);
 			return -ENOENT;
 		}
@@ -307,8 +308,8 @@ fail:
 
 /* Records @vm (or, vm NULL, the permanent failure @err) for object @id.
  * Called with rt->lock held. */
-static struct rt_prog *insert_prog(struct bpftime_runtime *rt, uint32_t id,
-				   struct bpftime_vm *vm, int err)
+static struct rt_prog *insert_prog(struct bpftime_runtime *rt, uint32_t id, struct bpftime_vm *vm,
+				   int err)
 {
 	struct rt_prog *p = mem_calloc(1, sizeof(*p));
 
@@ -362,7 +363,7 @@ static struct bpftime_vm *get_prog(struct bpftime_runtime *rt, uint32_t id, int 
 			bpftime_vm__free(vm);
 			*err = -ENOMEM;
 		}
-out:
+	out:
 		pthread_mutex_unlock(&rt->lock);
 	}
 	if (p && !p->vm)
@@ -429,8 +430,7 @@ struct bpftime_vm *bpftime_runtime__prog(struct bpftime_runtime *rt, int fd)
 	return vm;
 }
 
-int bpftime_runtime__run(struct bpftime_runtime *rt, int fd, void *mem, size_t len,
-			 uint64_t *ret)
+int bpftime_runtime__run(struct bpftime_runtime *rt, int fd, void *mem, size_t len, uint64_t *ret)
 {
 	struct bpftime_vm *vm = bpftime_runtime__prog(rt, fd);
 

@@ -11,7 +11,7 @@ RUNTIME_PKGS=(
   libbpf-dev libelf-dev zlib1g-dev libzydis-dev libjansson-dev linux-libc-dev
 )
 PKGS=(
-  "${RUNTIME_PKGS[@]}" clang llvm libcmocka-dev bpftool libclang-rt-14-dev
+  "${RUNTIME_PKGS[@]}" clang llvm libcmocka-dev bpftool bpftrace clang-format-14 libclang-rt-14-dev
 )
 if [ "${1:-}" = "--runtime" ]; then
   PKGS=("${RUNTIME_PKGS[@]}")

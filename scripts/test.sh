@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # structural rules first: they need no build
 scripts/check_layers.sh
+scripts/check_format.sh # the tree as clang-format 14 writes it (.clang-format)
 scripts/spdx.sh --check # every source file names its licence
 
 kinds=${BPFTIME_TEST_KINDS:-gcc asan}

@@ -58,14 +58,15 @@
 
 /* The list entry of a mutex: glibc links __list.__next, and the kernel
  * finds the lock word at entry + futex_offset. */
-#define ENTRY(mx)     ((struct robust_list *)(void *)&(mx)->__data.__list.__next)
-#define FUTEX_OFFSET  ((long)offsetof(pthread_mutex_t, __data.__lock) - \
-		       (long)offsetof(pthread_mutex_t, __data.__list.__next))
+#define ENTRY(mx) ((struct robust_list *)(void *)&(mx)->__data.__list.__next)
+#define FUTEX_OFFSET                                      \
+	((long)offsetof(pthread_mutex_t, __data.__lock) - \
+	 (long)offsetof(pthread_mutex_t, __data.__list.__next))
 /* A list pointer with bit 0 (glibc's "this entry is a PI mutex") cleared. */
-#define UNTAG(p)      ((struct robust_list *)((uintptr_t)(p) & ~(uintptr_t)1))
+#define UNTAG(p)     ((struct robust_list *)((uintptr_t)(p) & ~(uintptr_t)1))
 /* __list.__prev of the entry e (also the "prev" slot glibc keeps just
  * before the head) */
-#define PREV_SLOT(e)  ((void **)(void *)UNTAG(e) - 1)
+#define PREV_SLOT(e) ((void **)(void *)UNTAG(e) - 1)
 
 enum { FAST_UNKNOWN, FAST_ON, FAST_OFF };
 
@@ -196,8 +197,8 @@ static void probe(void)
 	     !mx.__data.__nusers;
 	/* glibc unlocks what the fast path locked (it checks owner and kind) */
 	ok = ok && fast_lock(&mx, head) && head->list.next == ENTRY(&mx);
-	ok = ok && !pthread_mutex_unlock(&mx) && head->list.next == before &&
-	     !mx.__data.__lock && !mx.__data.__nusers;
+	ok = ok && !pthread_mutex_unlock(&mx) && head->list.next == before && !mx.__data.__lock &&
+	     !mx.__data.__nusers;
 	pthread_mutex_destroy(&mx);
 out:
 	fast_mode = ok ? FAST_ON : FAST_OFF;

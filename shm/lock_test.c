@@ -54,8 +54,8 @@ static int cleanup(void **state)
 
 static struct area *area_new(void)
 {
-	struct area *a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-			      -1, 0);
+	struct area *a =
+		mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pthread_mutexattr_t at;
 
 	assert_ptr_not_equal(a, MAP_FAILED);

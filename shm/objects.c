@@ -14,7 +14,6 @@
 #include "common/log.h"
 #include "common/opts.h"
 
-
 /* The records shm/ knows itself: programs, perf events, links, BTF.  For
  * such a record whose last reference went, frees what it owns and drops the
  * references it holds, and returns true; false for any other type. */
@@ -63,14 +62,15 @@ bool shm_own_obj_release(struct bpftime_shm *shm, uint64_t off)
 /* ---- programs --------------------------------------------------------- */
 
 int bpftime_prog_create(struct bpftime_shm *shm, int fd, uint32_t prog_type, const char *name,
-			 const struct bpftime_insn *insns, size_t cnt,
-			 const struct bpftime_prog_create_opts *uopts)
+			const struct bpftime_insn *insns, size_t cnt,
+			const struct bpftime_prog_create_opts *uopts)
 {
 	struct bpftime_prog_create_opts o, *opts = &o;
 	struct shm_prog *p;
 	uint64_t off;
 
-	if (!insns || !cnt || cnt > BPFTIME_MAX_INSNS || !OPTS_VALID(uopts, bpftime_prog_create_opts))
+	if (!insns || !cnt || cnt > BPFTIME_MAX_INSNS ||
+	    !OPTS_VALID(uopts, bpftime_prog_create_opts))
 		return shm_err(-EINVAL);
 	/* callers built before the func/line info fields have none */
 	OPTS_COPY(&o, uopts);
@@ -352,7 +352,8 @@ int bpftime_perf_event_create(struct bpftime_shm *shm, int fd,
 	return shm_obj_install_or_put(shm, fd, off);
 }
 
-int bpftime_perf_event_get_info(struct bpftime_shm *shm, int fd, struct bpftime_perf_event_info *info)
+int bpftime_perf_event_get_info(struct bpftime_shm *shm, int fd,
+				struct bpftime_perf_event_info *info)
 {
 	struct shm_perf_event *p = shm_slot_obj(shm, fd, BPFTIME_HANDLER_PERF_EVENT);
 
@@ -450,7 +451,7 @@ out:
 /* ---- links ------------------------------------------------------------ */
 
 int bpftime_link_create(struct bpftime_shm *shm, int fd, int prog_fd, int target_fd,
-			 const struct bpftime_link_opts *opts)
+			const struct bpftime_link_opts *opts)
 {
 	struct shm_link *l;
 	struct shm_obj *prog, *target = NULL;

@@ -12,7 +12,6 @@
 #include "common/compiler.h"
 #include "common/log.h"
 
-
 /* ---- pins ------------------------------------------------------------- */
 
 static int pin_find(struct bpftime_shm *shm, const char *path)
@@ -125,4 +124,3 @@ int bpftime_obj_pin_at(struct bpftime_shm *shm, int i, char *path, size_t len)
 	shm_unlock(&shm->hdr->table_lock);
 	return shm_err(ret);
 }
-

@@ -123,7 +123,6 @@ void shm_epoch_bump(struct bpftime_shm *shm);
 /* Bumps the data sequence and wakes waiters, if any. */
 void shm_data_notify(struct bpftime_shm *shm);
 
-
 /* ---- kinds: the typed part of the store ------------------------------
  *
  * Every object record starts with struct shm_obj; its type is a handler type.

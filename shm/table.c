@@ -425,7 +425,7 @@ int bpftime_handler_open_id(struct bpftime_shm *shm, uint32_t id, int newfd)
 }
 
 int bpftime_handler_next_id(struct bpftime_shm *shm, enum bpftime_handler_type type, uint32_t id,
-			     uint32_t *next_id)
+			    uint32_t *next_id)
 {
 	uint32_t best = 0;
 
@@ -497,4 +497,3 @@ int bpftime_shm__reclaim_dead(struct bpftime_shm *shm)
 {
 	return release_if(shm, owner_dead, 0);
 }
-

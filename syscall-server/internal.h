@@ -54,22 +54,22 @@
 /* what a loader fd is, from this process's point of view */
 enum srv_fd_kind {
 	SRV_FD_NONE = 0,
-	SRV_FD_HANDLER,	     /* a slot of the handler table (map, prog, link...) */
-	SRV_FD_STATS,	     /* ENABLE_STATS */
-	SRV_FD_KBTF,	     /* the kernel's vmlinux BTF (kbtf.c) */
+	SRV_FD_HANDLER, /* a slot of the handler table (map, prog, link...) */
+	SRV_FD_STATS,	/* ENABLE_STATS */
+	SRV_FD_KBTF,	/* the kernel's vmlinux BTF (kbtf.c) */
 };
 
 struct srv_fd {
-	uint8_t kind;	     /* enum srv_fd_kind */
+	uint8_t kind;	       /* enum srv_fd_kind */
 	int32_t implicit_link; /* perf event: link made by PERF_EVENT_IOC_SET_BPF, or -1 */
-	void *ring_meta;     /* perf event: local view of its ring's metadata page */
+	void *ring_meta;       /* perf event: local view of its ring's metadata page */
 };
 
 struct srv {
 	struct bpftime_shm *shm;
 	pid_t pid;
 	int max_fd;
-	struct srv_fd *fds;  /* max_fd entries */
+	struct srv_fd *fds; /* max_fd entries */
 	pthread_mutex_t lock;
 	bool ready;
 	bool warned;
@@ -103,9 +103,9 @@ extern struct srv_real srv_real;
 void srv_resolve_real(void);
 
 /* server.c */
-bool srv_active(void);			/* initialised (logs once if not) */
-bool srv_is_ours(int fd);		/* an fd this process got from us */
-struct srv_fd *srv_fd(int fd);		/* NULL if out of range */
+bool srv_active(void);	       /* initialised (logs once if not) */
+bool srv_is_ours(int fd);      /* an fd this process got from us */
+struct srv_fd *srv_fd(int fd); /* NULL if out of range */
 /* reserves a real fd on /dev/null for a new object and calls @make(fd, ctx)
  * until the handler slot of that number is free in the segment; returns the
  * fd (marked ours) or -errno */

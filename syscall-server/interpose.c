@@ -28,7 +28,7 @@
 #include "internal.h"
 #include "common/compiler.h"
 
-#define EXPORT __attribute__((visibility("default")))
+#define EXPORT	 __attribute__((visibility("default")))
 /* Variadic wrappers read as many arguments as the call can have; a caller
  * that passed fewer leaves garbage there (harmless, never used), which
  * AddressSanitizer would report as a stack underflow. */

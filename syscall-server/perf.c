@@ -78,9 +78,9 @@ long srv_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
 		if (attr.type == BPFTIME_PERF_TYPE_UPROBE_OVERRIDE)
 			c.o.type = BPFTIME_PERF_TYPE_UPROBE_OVERRIDE;
 		else
-			c.o.type = attr.config & (1ull << SRV_RETPROBE_BIT) ?
-					   BPFTIME_PERF_TYPE_URETPROBE :
-					   BPFTIME_PERF_TYPE_UPROBE;
+			c.o.type = attr.config & (1ull << SRV_RETPROBE_BIT)
+					   ? BPFTIME_PERF_TYPE_URETPROBE
+					   : BPFTIME_PERF_TYPE_UPROBE;
 		c.o.module = c.path;
 		c.o.offset = attr.config2;
 		c.o.ref_ctr_off = attr.config >> 32;
@@ -91,7 +91,8 @@ long srv_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
 		ret = srv_tracefs_resolve(c.o.tracepoint_id, &c.o.config);
 		srv_unlock();
 		if (ret) {
-			pr_warn("syscall server: tracepoint id %d is not a syscall tracepoint: only syscalls/* and raw_syscalls/* run in userspace\n",
+			pr_warn("syscall server: tracepoint id %d is not a syscall tracepoint: "
+				"only syscalls/* and raw_syscalls/* run in userspace\n",
 				c.o.tracepoint_id);
 			return -EOPNOTSUPP;
 		}
@@ -101,10 +102,12 @@ long srv_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
 		c.o.sample_period = attr.sample_period; /* a union with sample_freq */
 		c.o.freq = attr.freq;
 	} else if (attr.type == SRV_KPROBE_PMU_TYPE) {
-		pr_warn("syscall server: kprobes probe the kernel: not supported in userspace (use a uprobe)\n");
+		pr_warn("syscall server: kprobes probe the kernel: not supported in userspace (use "
+			"a uprobe)\n");
 		return -EOPNOTSUPP;
 	} else {
-		pr_warn("syscall server: perf_event_open of PMU type %u is not supported in userspace\n",
+		pr_warn("syscall server: perf_event_open of PMU type %u is not supported in "
+			"userspace\n",
 			attr.type);
 		return -ENOENT;
 	}
@@ -212,8 +215,8 @@ static void *map_ringbuf_data(void *addr, size_t len, int prot, int flags, uint6
 
 	if (len != page + 2 * data || (prot & PROT_WRITE))
 		return MAP_FAILED;
-	base = srv_real.mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | (flags & MAP_FIXED),
-			     -1, 0);
+	base = srv_real.mmap(addr, len, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | (flags & MAP_FIXED), -1, 0);
 	if (base == MAP_FAILED)
 		return MAP_FAILED;
 	if (map_shm(base, page + data, prot, MAP_FIXED, off + page) == MAP_FAILED ||
@@ -241,7 +244,8 @@ void *srv_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t foff)
 		    bpftime_map_mmap_region(srv.shm, fd, &off, &region))
 			goto out;
 		if ((prot & PROT_WRITE) && (flags & MAP_SHARED) &&
-		    (mi.frozen || (mi.map_flags & BPF_F_RDONLY_PROG && mi.type != BPF_MAP_TYPE_RINGBUF))) {
+		    (mi.frozen ||
+		     (mi.map_flags & BPF_F_RDONLY_PROG && mi.type != BPF_MAP_TYPE_RINGBUF))) {
 			err = EPERM;
 			goto out;
 		}

@@ -61,7 +61,7 @@ static const struct {
 struct verify_ctx {
 	const int32_t *fd_array; /* PROG_LOAD's fd_array, for pseudo sources 5/6 */
 	const union bpf_attr *a;
-	char *log;		 /* the verifier's log (log_level > 0), malloc'ed */
+	char *log; /* the verifier's log (log_level > 0), malloc'ed */
 };
 
 static int map_info(void *user, unsigned int src, int32_t imm, int32_t next_imm,
@@ -81,7 +81,8 @@ static int map_info(void *user, unsigned int src, int32_t imm, int32_t next_imm,
 	return bpftime_verifier_map__from_shm(srv.shm, fd, out);
 }
 
-static int resolve_lddw(void *user, unsigned int src, int32_t imm, int32_t next_imm, uint64_t *value)
+static int resolve_lddw(void *user, unsigned int src, int32_t imm, int32_t next_imm,
+			uint64_t *value)
 {
 	struct verify_ctx *c = user;
 	struct bpftime_map *h;
@@ -340,8 +341,8 @@ static int put_verifier_log(const union bpf_attr *a, const char *msg)
 	return -ENOSPC;
 }
 
-#define KNOWN_PROG_FLAGS                                                                           \
-	(BPF_F_STRICT_ALIGNMENT | BPF_F_ANY_ALIGNMENT | BPF_F_TEST_RND_HI32 |                      \
+#define KNOWN_PROG_FLAGS                                                      \
+	(BPF_F_STRICT_ALIGNMENT | BPF_F_ANY_ALIGNMENT | BPF_F_TEST_RND_HI32 | \
 	 BPF_F_TEST_STATE_FREQ | BPF_F_SLEEPABLE | BPF_F_XDP_HAS_FRAGS)
 
 int srv_prog_load(union bpf_attr *a)
@@ -372,10 +373,11 @@ int srv_prog_load(union bpf_attr *a)
 			return -EINVAL;
 	snprintf(license, sizeof(license), "%s", (const char *)u64_ptr(a->license));
 	if (a->prog_btf_fd) {
-		ret = bpftime_handler_get_type(srv.shm, (int)a->prog_btf_fd) == BPFTIME_HANDLER_BTF &&
-				      srv_is_ours((int)a->prog_btf_fd) ?
-			      0 :
-			      srv_bad_fd((int)a->prog_btf_fd);
+		ret = bpftime_handler_get_type(srv.shm, (int)a->prog_btf_fd) ==
+					      BPFTIME_HANDLER_BTF &&
+				      srv_is_ours((int)a->prog_btf_fd)
+			      ? 0
+			      : srv_bad_fd((int)a->prog_btf_fd);
 		if (ret)
 			return ret;
 	}
@@ -399,7 +401,8 @@ int srv_prog_load(union bpf_attr *a)
 		if (ret == -EINVAL) {
 			/* the verifier's log ends with its verdict; a structural
 			 * rejection has only the message */
-			if (put_verifier_log(a, vc.log && strstr(vc.log, "processed ") ? vc.log : err))
+			if (put_verifier_log(a,
+					     vc.log && strstr(vc.log, "processed ") ? vc.log : err))
 				ret = -ENOSPC;
 			pr_warn("syscall server: program '%s' rejected by the verifier: %s\n", name,
 				err);
@@ -414,8 +417,8 @@ int srv_prog_load(union bpf_attr *a)
 			continue;
 		if (in->src == BPF_PSEUDO_MAP_IDX || in->src == BPF_PSEUDO_MAP_IDX_VALUE) {
 			in->imm = vc.fd_array[in->imm];
-			in->src = in->src == BPF_PSEUDO_MAP_IDX ? BPF_PSEUDO_MAP_FD :
-								  BPF_PSEUDO_MAP_VALUE;
+			in->src = in->src == BPF_PSEUDO_MAP_IDX ? BPF_PSEUDO_MAP_FD
+								: BPF_PSEUDO_MAP_VALUE;
 		}
 		i++;
 	}
@@ -522,8 +525,7 @@ int srv_prog_test_run(union bpf_attr *a, union bpf_attr *ua)
 		ret = bpftime_runtime__run(rt, fd, mem, len, &r0);
 	t1 = now_ns();
 	if (ret) {
-		pr_warn("syscall server: PROG_TEST_RUN of fd %d stopped: %s\n", fd,
-			strerror(-ret));
+		pr_warn("syscall server: PROG_TEST_RUN of fd %d stopped: %s\n", fd, strerror(-ret));
 		goto out;
 	}
 	ua->test.retval = (uint32_t)r0;

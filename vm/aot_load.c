@@ -38,7 +38,7 @@
 #define STUB_SIZE      16
 /* an AOT program's image is a few pages; this bounds what a corrupt size
  * (of .bss, say, which takes no room in the file) can ask for */
-#define AOT_MAX_IMAGE (256u << 20)
+#define AOT_MAX_IMAGE  (256u << 20)
 
 /* A map reference of the program, resolved once at load time. */
 struct aot_map {
@@ -110,7 +110,7 @@ static int add_map(struct bpftime_vm *vm, struct aot_image *img, unsigned int ki
 		   bool want_value, size_t pc)
 {
 	unsigned int value_src = kind == BPFTIME_PSEUDO_MAP_FD ? BPFTIME_PSEUDO_MAP_VALUE
-							    : BPFTIME_PSEUDO_MAP_IDX_VALUE;
+							       : BPFTIME_PSEUDO_MAP_IDX_VALUE;
 	struct aot_map *m = NULL, *tmp;
 	int err;
 
@@ -133,7 +133,8 @@ static int add_map(struct bpftime_vm *vm, struct aot_image *img, unsigned int ki
 					strerror(-err));
 	}
 	if (want_value && !m->has_value) {
-		err = vm->opts.resolve_lddw(vm->opts.user_ctx, value_src, (int32_t)key, 0, &m->value);
+		err = vm->opts.resolve_lddw(vm->opts.user_ctx, value_src, (int32_t)key, 0,
+					    &m->value);
 		if (err < 0)
 			return vm_error(vm, -err, "pc %zu: cannot resolve the value of map %u: %s",
 					pc, key, strerror(-err));
@@ -166,7 +167,8 @@ static int resolve_maps(struct bpftime_vm *vm, struct aot_image *img)
 			continue;
 		}
 		if (!vm->opts.resolve_lddw)
-			return vm_error(vm, EINVAL, "pc %zu: map reference but no resolver", pc - 1);
+			return vm_error(vm, EINVAL, "pc %zu: map reference but no resolver",
+					pc - 1);
 		err = add_map(vm, img, kind, (uint32_t)insn->imm,
 			      insn->src == BPFTIME_PSEUDO_MAP_VALUE ||
 				      insn->src == BPFTIME_PSEUDO_MAP_IDX_VALUE,
@@ -218,8 +220,7 @@ static int parse_headers(struct obj *o)
 	if (eh->e_type != ET_REL)
 		return bad(o, "not a relocatable object (ET_REL)");
 	if (eh->e_shentsize != sizeof(Elf64_Shdr) || !eh->e_shnum ||
-	    !in_file(o, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)) ||
-	    eh->e_shoff % 8)
+	    !in_file(o, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)) || eh->e_shoff % 8)
 		return bad(o, "bad section header table");
 	o->eh = eh;
 	o->sh = (const Elf64_Shdr *)(o->data + eh->e_shoff);
@@ -345,7 +346,8 @@ static int resolve_undef(struct obj *o, const char *name, uint64_t *addr)
 		unsigned long id = strtoul(name + strlen(AOT_HELPER_PFX), &end, 10);
 
 		if (*end || id > BPFTIME_MAX_HELPER_ID || !vm->helpers[id])
-			return vm_error(vm, ENOENT, "aot object: helper %s is not registered", name);
+			return vm_error(vm, ENOENT, "aot object: helper %s is not registered",
+					name);
 		*addr = (uint64_t)(uintptr_t)vm->helpers[id];
 	} else if (!strncmp(name, "__lddw_helper_map_", 18) && !vm->cnt) {
 		/* bpftime_vm__load_aot() without the program: no map to bind */

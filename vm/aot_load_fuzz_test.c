@@ -139,22 +139,38 @@ static void find_fields(void)
 static uint64_t boundary(uint64_t old)
 {
 	switch (rnd(16)) {
-	case 0: return 0;
-	case 1: return 1;
-	case 2: return old + 1;
-	case 3: return old - 1;
-	case 4: return valid_size;
-	case 5: return valid_size - 1;
-	case 6: return valid_size + 1;
-	case 7: return UINT64_MAX;
-	case 8: return UINT64_MAX - 7;
-	case 9: return (uint64_t)1 << 31;
-	case 10: return (uint64_t)1 << 32;
-	case 11: return (uint64_t)1 << 63;
-	case 12: return SHN_ABS;
-	case 13: return (uint64_t)SHN_COMMON + rnd(16) - 8;
-	case 14: return old ^ ((uint64_t)1 << rnd(64));
-	default: return rnd(64);
+	case 0:
+		return 0;
+	case 1:
+		return 1;
+	case 2:
+		return old + 1;
+	case 3:
+		return old - 1;
+	case 4:
+		return valid_size;
+	case 5:
+		return valid_size - 1;
+	case 6:
+		return valid_size + 1;
+	case 7:
+		return UINT64_MAX;
+	case 8:
+		return UINT64_MAX - 7;
+	case 9:
+		return (uint64_t)1 << 31;
+	case 10:
+		return (uint64_t)1 << 32;
+	case 11:
+		return (uint64_t)1 << 63;
+	case 12:
+		return SHN_ABS;
+	case 13:
+		return (uint64_t)SHN_COMMON + rnd(16) - 8;
+	case 14:
+		return old ^ ((uint64_t)1 << rnd(64));
+	default:
+		return rnd(64);
 	}
 }
 

@@ -107,7 +107,7 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(bpftime_vm__load(vm, ret7, 2), -EBUSY);
 	assert_int_equal(bpftime_vm__register_helper(vm, 3, "x", h1), -EBUSY);
 	assert_int_equal(bpftime_vm__compile(vm, (enum bpftime_engine)77), -EINVAL);
-	assert_int_equal(bpftime_vm__compile(vm, (enum bpftime_engine)-1), -EINVAL);
+	assert_int_equal(bpftime_vm__compile(vm, (enum bpftime_engine) - 1), -EINVAL);
 	assert_int_equal(bpftime_vm__run(vm, NULL, 0, NULL), -EINVAL);
 	assert_int_equal(bpftime_vm__run(vm, NULL, 5, &r0), -EINVAL); /* length, no memory */
 	assert_int_equal(bpftime_vm__load_aot(vm, NULL, 5), -EINVAL);

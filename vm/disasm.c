@@ -80,8 +80,8 @@ static void lddw(struct out *o, const struct bpftime_insn *insn,
 	case BPFTIME_PSEUDO_MAP_IDX:
 	case BPFTIME_PSEUDO_MAP_IDX_VALUE:
 		if (OPTS_GET(opts, map_desc, NULL) &&
-		    opts->map_desc(OPTS_GET(opts, ctx, NULL), insn->src, insn->imm, insn[1].imm, desc,
-				   sizeof(desc)) == 0) {
+		    opts->map_desc(OPTS_GET(opts, ctx, NULL), insn->src, insn->imm, insn[1].imm,
+				   desc, sizeof(desc)) == 0) {
 			put(o, "%s", desc);
 			return;
 		}

@@ -18,39 +18,39 @@
 /* The values are the kernel's (uapi linux/bpf_common.h, linux/bpf.h); the
  * guards let this header sit next to the uapi headers without conflict. */
 #ifndef BPF_LD
-#define BPF_LD	  0x00
-#define BPF_LDX	  0x01
-#define BPF_ST	  0x02
-#define BPF_STX	  0x03
-#define BPF_ALU	  0x04
-#define BPF_JMP	  0x05
-#define BPF_RET	  0x06
-#define BPF_MISC  0x07
-#define BPF_W	  0x00
-#define BPF_H	  0x08
-#define BPF_B	  0x10
-#define BPF_IMM	  0x00
-#define BPF_ABS	  0x20
-#define BPF_IND	  0x40
-#define BPF_MEM	  0x60
-#define BPF_ADD	  0x00
-#define BPF_SUB	  0x10
-#define BPF_MUL	  0x20
-#define BPF_DIV	  0x30
-#define BPF_OR	  0x40
-#define BPF_AND	  0x50
-#define BPF_LSH	  0x60
-#define BPF_RSH	  0x70
-#define BPF_NEG	  0x80
-#define BPF_MOD	  0x90
-#define BPF_XOR	  0xa0
-#define BPF_JA	  0x00
-#define BPF_JEQ	  0x10
-#define BPF_JGT	  0x20
-#define BPF_JGE	  0x30
-#define BPF_JSET  0x40
-#define BPF_K	  0x00
-#define BPF_X	  0x08
+#define BPF_LD	 0x00
+#define BPF_LDX	 0x01
+#define BPF_ST	 0x02
+#define BPF_STX	 0x03
+#define BPF_ALU	 0x04
+#define BPF_JMP	 0x05
+#define BPF_RET	 0x06
+#define BPF_MISC 0x07
+#define BPF_W	 0x00
+#define BPF_H	 0x08
+#define BPF_B	 0x10
+#define BPF_IMM	 0x00
+#define BPF_ABS	 0x20
+#define BPF_IND	 0x40
+#define BPF_MEM	 0x60
+#define BPF_ADD	 0x00
+#define BPF_SUB	 0x10
+#define BPF_MUL	 0x20
+#define BPF_DIV	 0x30
+#define BPF_OR	 0x40
+#define BPF_AND	 0x50
+#define BPF_LSH	 0x60
+#define BPF_RSH	 0x70
+#define BPF_NEG	 0x80
+#define BPF_MOD	 0x90
+#define BPF_XOR	 0xa0
+#define BPF_JA	 0x00
+#define BPF_JEQ	 0x10
+#define BPF_JGT	 0x20
+#define BPF_JGE	 0x30
+#define BPF_JSET 0x40
+#define BPF_K	 0x00
+#define BPF_X	 0x08
 #endif
 #ifndef BPF_JMP32
 #define BPF_JMP32 0x06
@@ -100,13 +100,13 @@
 enum insn_flags {
 	F_VALID = 1 << 0, /* set by insn.c for every row */
 	F_ALU = 1 << 1,
-	F_DIV = 1 << 2,	  /* div/mod (sdiv/smod with off = 1) */
-	F_END = 1 << 3,	  /* byte swap, width in imm */
-	F_JUMP = 1 << 4,  /* has a jump target */
-	F_COND = 1 << 5,  /* conditional: falls through too */
+	F_DIV = 1 << 2,	 /* div/mod (sdiv/smod with off = 1) */
+	F_END = 1 << 3,	 /* byte swap, width in imm */
+	F_JUMP = 1 << 4, /* has a jump target */
+	F_COND = 1 << 5, /* conditional: falls through too */
 	F_CALL = 1 << 6,
-	F_TERM = 1 << 7,  /* ends a path (exit) */
-	F_WIDE = 1 << 8,  /* occupies two slots (lddw) */
+	F_TERM = 1 << 7, /* ends a path (exit) */
+	F_WIDE = 1 << 8, /* occupies two slots (lddw) */
 	F_LOAD = 1 << 9,
 	F_STORE = 1 << 10,
 	F_ATOMIC = 1 << 11,

@@ -36,7 +36,7 @@
 #include "jit.h"
 
 #define VM_HELPER_TAIL_CALL 12
-#define VM_FUNC_BASE (UINT64_C(0xbf) << 48) /* tag of function values */
+#define VM_FUNC_BASE	    (UINT64_C(0xbf) << 48) /* tag of function values */
 
 /* A compiled program: r1 = mem, r2 = len, returns r0. */
 typedef uint64_t (*vm_jit_fn)(void *mem, uint64_t len);
@@ -140,7 +140,6 @@ int vm_llvm_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uin
 void vm_llvm_free(struct bpftime_vm *vm);
 
 /* The helper bound to id 12; see the tail-call contract above. */
-uint64_t vm_tail_call_helper(uint64_t ctx, uint64_t map, uint64_t index, uint64_t r4,
-			     uint64_t r5);
+uint64_t vm_tail_call_helper(uint64_t ctx, uint64_t map, uint64_t index, uint64_t r4, uint64_t r5);
 
 #endif /* BPFTIME_VM_INTERNAL_H */

@@ -19,7 +19,9 @@
 #include "vm/test_insn.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-#define PROG(...) (const struct bpftime_insn[]){ __VA_ARGS__ }, N(((const struct bpftime_insn[]){ __VA_ARGS__ }))
+#define PROG(...)                                     \
+	(const struct bpftime_insn[]){ __VA_ARGS__ }, \
+		N(((const struct bpftime_insn[]){ __VA_ARGS__ }))
 
 static struct bpftime_vm *load_opts(const struct bpftime_insn *insns, size_t cnt,
 				    const struct bpftime_vm_opts *opts)
@@ -90,17 +92,17 @@ static void test_div_mod_by_zero_reg(void **state)
 	assert_int_equal(RUN(BPF_LD_IMM64(0, 0x100000007), BPF_LD_IMM64(1, 0x500000000),
 			     BPF_ALU32_REG(BPF_MOD, 0, 1), BPF_EXIT_INSN()),
 			 7);
-	assert_int_equal(RUN(BPF_MOV64_IMM(0, -7), BPF_MOV64_IMM(1, 0),
-			     BPF_SDIV64_REG(0, 1), BPF_EXIT_INSN()),
+	assert_int_equal(RUN(BPF_MOV64_IMM(0, -7), BPF_MOV64_IMM(1, 0), BPF_SDIV64_REG(0, 1),
+			     BPF_EXIT_INSN()),
 			 0);
-	assert_int_equal(RUN(BPF_MOV64_IMM(0, -7), BPF_MOV64_IMM(1, 0),
-			     BPF_SMOD64_REG(0, 1), BPF_EXIT_INSN()),
+	assert_int_equal(RUN(BPF_MOV64_IMM(0, -7), BPF_MOV64_IMM(1, 0), BPF_SMOD64_REG(0, 1),
+			     BPF_EXIT_INSN()),
 			 (uint64_t)-7);
-	assert_int_equal(RUN(BPF_MOV64_IMM(0, -7), BPF_MOV64_IMM(1, 0),
-			     BPF_SDIV32_REG(0, 1), BPF_EXIT_INSN()),
+	assert_int_equal(RUN(BPF_MOV64_IMM(0, -7), BPF_MOV64_IMM(1, 0), BPF_SDIV32_REG(0, 1),
+			     BPF_EXIT_INSN()),
 			 0);
-	assert_int_equal(RUN(BPF_MOV64_IMM(0, -7), BPF_MOV64_IMM(1, 0),
-			     BPF_SMOD32_REG(0, 1), BPF_EXIT_INSN()),
+	assert_int_equal(RUN(BPF_MOV64_IMM(0, -7), BPF_MOV64_IMM(1, 0), BPF_SMOD32_REG(0, 1),
+			     BPF_EXIT_INSN()),
 			 (uint32_t)-7);
 }
 
@@ -109,13 +111,13 @@ static void test_int_min_by_minus_one(void **state)
 	(void)state;
 	assert_int_equal(RUN(BPF_LD_IMM64(0, INT64_MIN), BPF_SDIV64_IMM(0, -1), BPF_EXIT_INSN()),
 			 (uint64_t)INT64_MIN);
-	assert_int_equal(RUN(BPF_LD_IMM64(0, INT64_MIN), BPF_MOV64_IMM(1, -1),
-			     BPF_SDIV64_REG(0, 1), BPF_EXIT_INSN()),
+	assert_int_equal(RUN(BPF_LD_IMM64(0, INT64_MIN), BPF_MOV64_IMM(1, -1), BPF_SDIV64_REG(0, 1),
+			     BPF_EXIT_INSN()),
 			 (uint64_t)INT64_MIN);
 	assert_int_equal(RUN(BPF_LD_IMM64(0, INT64_MIN), BPF_SMOD64_IMM(0, -1), BPF_EXIT_INSN()),
 			 0);
-	assert_int_equal(RUN(BPF_LD_IMM64(0, INT64_MIN), BPF_MOV64_IMM(1, -1),
-			     BPF_SMOD64_REG(0, 1), BPF_EXIT_INSN()),
+	assert_int_equal(RUN(BPF_LD_IMM64(0, INT64_MIN), BPF_MOV64_IMM(1, -1), BPF_SMOD64_REG(0, 1),
+			     BPF_EXIT_INSN()),
 			 0);
 	assert_int_equal(RUN(BPF_MOV32_IMM(0, INT32_MIN), BPF_SDIV32_IMM(0, -1), BPF_EXIT_INSN()),
 			 0x80000000u);
@@ -144,12 +146,11 @@ static void test_shifts(void **state)
 			 2);
 	assert_int_equal(RUN(BPF_MOV64_IMM(0, 1), BPF_ALU64_IMM(BPF_LSH, 0, 67), BPF_EXIT_INSN()),
 			 8);
-	assert_int_equal(RUN(BPF_MOV64_IMM(0, -16), BPF_ALU64_IMM(BPF_ARSH, 0, 2),
-			     BPF_EXIT_INSN()),
+	assert_int_equal(RUN(BPF_MOV64_IMM(0, -16), BPF_ALU64_IMM(BPF_ARSH, 0, 2), BPF_EXIT_INSN()),
 			 (uint64_t)-4);
-	assert_int_equal(RUN(BPF_MOV64_IMM(0, -16), BPF_ALU32_IMM(BPF_ARSH, 0, 34),
-			     BPF_EXIT_INSN()),
-			 0xfffffffcu);
+	assert_int_equal(
+		RUN(BPF_MOV64_IMM(0, -16), BPF_ALU32_IMM(BPF_ARSH, 0, 34), BPF_EXIT_INSN()),
+		0xfffffffcu);
 	assert_int_equal(RUN(BPF_MOV64_IMM(0, -16), BPF_ALU32_IMM(BPF_RSH, 0, 2), BPF_EXIT_INSN()),
 			 0x3ffffffcu);
 }
@@ -161,9 +162,9 @@ static void test_v4_moves_loads_swaps(void **state)
 			 (uint64_t)-128);
 	assert_int_equal(RUN(BPF_MOV64_IMM(1, 0x18000), BPF_MOVSX64_REG(0, 1, 16), BPF_EXIT_INSN()),
 			 (uint64_t)-32768);
-	assert_int_equal(RUN(BPF_LD_IMM64(1, 0x180000000), BPF_MOVSX64_REG(0, 1, 32),
-			     BPF_EXIT_INSN()),
-			 (uint64_t)(int64_t)INT32_MIN);
+	assert_int_equal(
+		RUN(BPF_LD_IMM64(1, 0x180000000), BPF_MOVSX64_REG(0, 1, 32), BPF_EXIT_INSN()),
+		(uint64_t)(int64_t)INT32_MIN);
 	assert_int_equal(RUN(BPF_MOV64_IMM(1, 0x80), BPF_MOVSX32_REG(0, 1, 8), BPF_EXIT_INSN()),
 			 0xffffff80u);
 	assert_int_equal(RUN(BPF_MOV64_IMM(1, 0x8000), BPF_MOVSX32_REG(0, 1, 16), BPF_EXIT_INSN()),
@@ -197,12 +198,12 @@ static void test_v4_moves_loads_swaps(void **state)
 	assert_int_equal(RUN(BPF_LD_IMM64(0, 0x1122334455667788), BPF_ENDIAN(BPF_TO_LE, 0, 32),
 			     BPF_EXIT_INSN()),
 			 0x55667788);
-	assert_int_equal(RUN(BPF_LD_IMM64(0, 0x1122334455667788), BPF_BSWAP(0, 32),
-			     BPF_EXIT_INSN()),
-			 0x88776655);
-	assert_int_equal(RUN(BPF_LD_IMM64(0, 0x1122334455667788), BPF_BSWAP(0, 64),
-			     BPF_EXIT_INSN()),
-			 0x8877665544332211);
+	assert_int_equal(
+		RUN(BPF_LD_IMM64(0, 0x1122334455667788), BPF_BSWAP(0, 32), BPF_EXIT_INSN()),
+		0x88776655);
+	assert_int_equal(
+		RUN(BPF_LD_IMM64(0, 0x1122334455667788), BPF_BSWAP(0, 64), BPF_EXIT_INSN()),
+		0x8877665544332211);
 }
 
 static void test_jumps(void **state)
@@ -228,8 +229,9 @@ static void test_jumps(void **state)
 	/* a jump target whose predecessor writes the register it reads must
 	 * not take the value forwarded from the path that was not taken */
 	assert_int_equal(RUN(BPF_MOV64_IMM(1, 5), BPF_MOV64_IMM(2, 0), BPF_JMP_A(1),
-			     BPF_MOV64_IMM(1, 7), BPF_JMP_IMM(BPF_JEQ, 1, 5, 2), BPF_MOV64_IMM(0, 1),
-			     BPF_EXIT_INSN(), BPF_MOV64_IMM(0, 2), BPF_EXIT_INSN()),
+			     BPF_MOV64_IMM(1, 7), BPF_JMP_IMM(BPF_JEQ, 1, 5, 2),
+			     BPF_MOV64_IMM(0, 1), BPF_EXIT_INSN(), BPF_MOV64_IMM(0, 2),
+			     BPF_EXIT_INSN()),
 			 2);
 	/* the same for a fused "r3 = r2; r3 += 1" entered by a jump */
 	assert_int_equal(RUN(BPF_MOV64_IMM(2, 0), BPF_MOV64_IMM(4, 100), BPF_JMP_A(2),
@@ -273,8 +275,7 @@ static void test_jumps(void **state)
 	/* gotol: a 32-bit offset in imm, backwards and forwards; a counted loop */
 	assert_int_equal(RUN(BPF_MOV64_IMM(0, 0), BPF_JMP32_A(2), BPF_ALU64_IMM(BPF_ADD, 0, 1),
 			     BPF_EXIT_INSN(), BPF_ALU64_IMM(BPF_ADD, 0, 10),
-			     BPF_JMP_IMM(BPF_JLT, 0, 30, -2),
-			     BPF_JMP32_A(-5)),
+			     BPF_JMP_IMM(BPF_JLT, 0, 30, -2), BPF_JMP32_A(-5)),
 			 31);
 }
 
@@ -303,16 +304,16 @@ static void test_atomics(void **state)
 	uint64_t mem[2];
 
 	(void)state;
-#define ATOMIC_CASE(SIZE, OP, INIT, SRC, WANT_MEM, WANT_R0)                                         \
-	do {                                                                                       \
-		mem[0] = (INIT);                                                                   \
-		mem[1] = 0;                                                                        \
-		assert_int_equal(run_mem(PROG(BPF_LD_IMM64(2, SRC), BPF_MOV64_IMM(0, 3),           \
-					      BPF_ATOMIC_OP(SIZE, OP, 1, 2, 0),                  \
-					      BPF_ALU64_REG(BPF_ADD, 0, 2), BPF_EXIT_INSN()),    \
-					 mem, sizeof(mem)),                                        \
-				 (WANT_R0));                                                       \
-		assert_int_equal(mem[0], (WANT_MEM));                                              \
+#define ATOMIC_CASE(SIZE, OP, INIT, SRC, WANT_MEM, WANT_R0)                                   \
+	do {                                                                                  \
+		mem[0] = (INIT);                                                              \
+		mem[1] = 0;                                                                   \
+		assert_int_equal(run_mem(PROG(BPF_LD_IMM64(2, SRC), BPF_MOV64_IMM(0, 3),      \
+					      BPF_ATOMIC_OP(SIZE, OP, 1, 2, 0),               \
+					      BPF_ALU64_REG(BPF_ADD, 0, 2), BPF_EXIT_INSN()), \
+					 mem, sizeof(mem)),                                   \
+				 (WANT_R0));                                                  \
+		assert_int_equal(mem[0], (WANT_MEM));                                         \
 	} while (0)
 	/* r0 = 3 + r2 afterwards: shows what the fetch forms wrote back */
 	ATOMIC_CASE(BPF_DW, BPF_ADD, 10, 5, 15, 8);
@@ -340,12 +341,20 @@ static uint64_t helper_args(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint
 static void test_helpers(void **state)
 {
 	static const struct bpftime_insn prog[] = {
-		BPF_MOV64_IMM(6, 6),	 BPF_MOV64_IMM(7, 7),	  BPF_MOV64_IMM(8, 8),
-		BPF_MOV64_IMM(9, 9),	 BPF_MOV64_IMM(1, 1),	  BPF_MOV64_IMM(2, 2),
-		BPF_MOV64_IMM(3, 3),	 BPF_MOV64_IMM(4, 4),	  BPF_MOV64_IMM(5, 5),
-		BPF_CALL_HELPER(77),	 /* r0 = 12345 */
-		BPF_ALU64_REG(BPF_ADD, 0, 6), BPF_ALU64_REG(BPF_ADD, 0, 7),
-		BPF_ALU64_REG(BPF_ADD, 0, 8), BPF_ALU64_REG(BPF_ADD, 0, 9),
+		BPF_MOV64_IMM(6, 6),
+		BPF_MOV64_IMM(7, 7),
+		BPF_MOV64_IMM(8, 8),
+		BPF_MOV64_IMM(9, 9),
+		BPF_MOV64_IMM(1, 1),
+		BPF_MOV64_IMM(2, 2),
+		BPF_MOV64_IMM(3, 3),
+		BPF_MOV64_IMM(4, 4),
+		BPF_MOV64_IMM(5, 5),
+		BPF_CALL_HELPER(77), /* r0 = 12345 */
+		BPF_ALU64_REG(BPF_ADD, 0, 6),
+		BPF_ALU64_REG(BPF_ADD, 0, 7),
+		BPF_ALU64_REG(BPF_ADD, 0, 8),
+		BPF_ALU64_REG(BPF_ADD, 0, 9),
 		BPF_EXIT_INSN(),
 	};
 	struct bpftime_vm *vm = bpftime_vm__new(NULL);
@@ -366,15 +375,14 @@ static void test_local_calls(void **state)
 	(void)state;
 	/* the callee's r10-8 is its own frame: the caller's slot survives,
 	 * r6-r9 come back, r1-r5 go in, r0 comes out */
-	assert_int_equal(RUN(BPF_ST_MEM(BPF_DW, 10, -8, 1000), BPF_MOV64_IMM(6, 60),
-			     BPF_MOV64_IMM(1, 5), BPF_CALL_REL(4), BPF_LDX_MEM(BPF_DW, 1, 10, -8),
-			     BPF_ALU64_REG(BPF_ADD, 0, 1), BPF_ALU64_REG(BPF_ADD, 0, 6),
-			     BPF_EXIT_INSN(),
-			     /* callee */
-			     BPF_ST_MEM(BPF_DW, 10, -8, 7), BPF_MOV64_IMM(6, 0),
-			     BPF_LDX_MEM(BPF_DW, 0, 10, -8), BPF_ALU64_REG(BPF_ADD, 0, 1),
-			     BPF_EXIT_INSN()),
-			 1000 + 60 + 7 + 5);
+	assert_int_equal(
+		RUN(BPF_ST_MEM(BPF_DW, 10, -8, 1000), BPF_MOV64_IMM(6, 60), BPF_MOV64_IMM(1, 5),
+		    BPF_CALL_REL(4), BPF_LDX_MEM(BPF_DW, 1, 10, -8), BPF_ALU64_REG(BPF_ADD, 0, 1),
+		    BPF_ALU64_REG(BPF_ADD, 0, 6), BPF_EXIT_INSN(),
+		    /* callee */
+		    BPF_ST_MEM(BPF_DW, 10, -8, 7), BPF_MOV64_IMM(6, 0),
+		    BPF_LDX_MEM(BPF_DW, 0, 10, -8), BPF_ALU64_REG(BPF_ADD, 0, 1), BPF_EXIT_INSN()),
+		1000 + 60 + 7 + 5);
 	/* a pointer into the caller's frame stays valid in the callee */
 	assert_int_equal(RUN(BPF_ST_MEM(BPF_DW, 10, -8, 41), BPF_MOV64_REG(1, 10),
 			     BPF_ALU64_IMM(BPF_ADD, 1, -8), BPF_CALL_REL(2),
@@ -383,13 +391,13 @@ static void test_local_calls(void **state)
 			     BPF_STX_MEM(BPF_DW, 1, 2, 0), BPF_EXIT_INSN()),
 			 42);
 	/* BPFTIME_MAX_CALL_DEPTH frames in a chain: main + 7 callees, each adds 1 */
-	assert_int_equal(RUN(BPF_MOV64_IMM(0, 0), BPF_CALL_REL(1), BPF_EXIT_INSN(),
-			     BPF_CALL_REL(2), BPF_ALU64_IMM(BPF_ADD, 0, 1), BPF_EXIT_INSN(),
-			     BPF_CALL_REL(2), BPF_ALU64_IMM(BPF_ADD, 0, 1), BPF_EXIT_INSN(),
-			     BPF_CALL_REL(2), BPF_ALU64_IMM(BPF_ADD, 0, 1), BPF_EXIT_INSN(),
-			     BPF_CALL_REL(2), BPF_ALU64_IMM(BPF_ADD, 0, 1), BPF_EXIT_INSN(),
-			     BPF_CALL_REL(2), BPF_ALU64_IMM(BPF_ADD, 0, 1), BPF_EXIT_INSN(),
-			     BPF_CALL_REL(2), BPF_ALU64_IMM(BPF_ADD, 0, 1), BPF_EXIT_INSN(),
+	assert_int_equal(RUN(BPF_MOV64_IMM(0, 0), BPF_CALL_REL(1), BPF_EXIT_INSN(), BPF_CALL_REL(2),
+			     BPF_ALU64_IMM(BPF_ADD, 0, 1), BPF_EXIT_INSN(), BPF_CALL_REL(2),
+			     BPF_ALU64_IMM(BPF_ADD, 0, 1), BPF_EXIT_INSN(), BPF_CALL_REL(2),
+			     BPF_ALU64_IMM(BPF_ADD, 0, 1), BPF_EXIT_INSN(), BPF_CALL_REL(2),
+			     BPF_ALU64_IMM(BPF_ADD, 0, 1), BPF_EXIT_INSN(), BPF_CALL_REL(2),
+			     BPF_ALU64_IMM(BPF_ADD, 0, 1), BPF_EXIT_INSN(), BPF_CALL_REL(2),
+			     BPF_ALU64_IMM(BPF_ADD, 0, 1), BPF_EXIT_INSN(),
 			     BPF_ALU64_IMM(BPF_ADD, 0, 1), BPF_EXIT_INSN()),
 			 7);
 }
@@ -451,9 +459,14 @@ static void test_callx_invalid(void **state)
 static void test_callx_recursion_depth(void **state)
 {
 	static const struct bpftime_insn prog[] = {
-		BPF_MOV64_IMM(0, 0), BPF_CALL_REL(1), BPF_EXIT_INSN(),
+		BPF_MOV64_IMM(0, 0),
+		BPF_CALL_REL(1),
+		BPF_EXIT_INSN(),
 		/* func: r0++, r2 = &func, callx r2 */
-		BPF_ALU64_IMM(BPF_ADD, 0, 1), BPF_LD_FUNC(2, -2), BPF_CALLX(2), BPF_EXIT_INSN(),
+		BPF_ALU64_IMM(BPF_ADD, 0, 1),
+		BPF_LD_FUNC(2, -2),
+		BPF_CALLX(2),
+		BPF_EXIT_INSN(),
 	};
 	BPFTIME_OPTS(bpftime_vm_opts, opts, .bounds_check = true);
 	struct bpftime_vm *vm = load_opts(prog, N(prog), &opts);
@@ -482,14 +495,21 @@ static void test_call_func(void **state)
 {
 	/* sum i for i < 10 into the caller's stack slot through ctx */
 	static const struct bpftime_insn prog[] = {
-		BPF_ST_MEM(BPF_DW, 10, -8, 0),	 BPF_MOV64_IMM(1, 10), BPF_LD_FUNC(2, 6),
-		BPF_MOV64_REG(3, 10),		 BPF_ALU64_IMM(BPF_ADD, 3, -8),
-		BPF_CALL_HELPER(181),		 BPF_LDX_MEM(BPF_DW, 0, 10, -8),
+		BPF_ST_MEM(BPF_DW, 10, -8, 0),
+		BPF_MOV64_IMM(1, 10),
+		BPF_LD_FUNC(2, 6),
+		BPF_MOV64_REG(3, 10),
+		BPF_ALU64_IMM(BPF_ADD, 3, -8),
+		BPF_CALL_HELPER(181),
+		BPF_LDX_MEM(BPF_DW, 0, 10, -8),
 		BPF_EXIT_INSN(),
 		/* callback(i, ctx): *ctx += i; stop after i == 6 */
-		BPF_LDX_MEM(BPF_DW, 3, 2, 0),	 BPF_ALU64_REG(BPF_ADD, 3, 1),
-		BPF_STX_MEM(BPF_DW, 2, 3, 0),	 BPF_MOV64_IMM(0, 0),
-		BPF_JMP_IMM(BPF_JNE, 1, 6, 1),	 BPF_MOV64_IMM(0, 1),
+		BPF_LDX_MEM(BPF_DW, 3, 2, 0),
+		BPF_ALU64_REG(BPF_ADD, 3, 1),
+		BPF_STX_MEM(BPF_DW, 2, 3, 0),
+		BPF_MOV64_IMM(0, 0),
+		BPF_JMP_IMM(BPF_JNE, 1, 6, 1),
+		BPF_MOV64_IMM(0, 1),
 		BPF_EXIT_INSN(),
 	};
 	BPFTIME_OPTS(bpftime_vm_opts, opts, .bounds_check = true);
@@ -524,13 +544,14 @@ static void test_tail_calls(void **state)
 {
 	/* main: tail-calls slot r2-from-ctx; on failure returns 100 + r0 of the helper */
 	static const struct bpftime_insn main_prog[] = {
-		BPF_MOV64_REG(6, 1),		BPF_LDX_MEM(BPF_DW, 3, 1, 0),
-		BPF_LD_IMM64(2, 0x7a11),	BPF_CALL_HELPER(12),
-		BPF_ALU64_IMM(BPF_ADD, 0, 100), BPF_EXIT_INSN(),
+		BPF_MOV64_REG(6, 1), BPF_LDX_MEM(BPF_DW, 3, 1, 0),   BPF_LD_IMM64(2, 0x7a11),
+		BPF_CALL_HELPER(12), BPF_ALU64_IMM(BPF_ADD, 0, 100), BPF_EXIT_INSN(),
 	};
 	/* slot 1: returns 7 + ctx[8] */
 	static const struct bpftime_insn leaf[] = {
-		BPF_LDX_MEM(BPF_DW, 0, 1, 8), BPF_ALU64_IMM(BPF_ADD, 0, 7), BPF_EXIT_INSN(),
+		BPF_LDX_MEM(BPF_DW, 0, 1, 8),
+		BPF_ALU64_IMM(BPF_ADD, 0, 7),
+		BPF_EXIT_INSN(),
 	};
 	/* slot 2: ctx[8]++, then tail-calls itself from inside a subprogram;
 	 * when that fails (the 33 limit) returns ctx[8] */
@@ -708,8 +729,8 @@ static void test_bounds_check(void **state)
 	(void)state;
 	/* one past the end of the context */
 	expect_fault(PROG(BPF_MOV64_IMM(0, 0), BPF_LDX_MEM(BPF_W, 0, 1, 5), BPF_EXIT_INSN()), mem,
-		     sizeof(mem), "pc 1: out of bounds read of 4 bytes at ",
-		     (uintptr_t)mem + 5, false);
+		     sizeof(mem), "pc 1: out of bounds read of 4 bytes at ", (uintptr_t)mem + 5,
+		     false);
 	/* above the stack top, and below the frame */
 	expect_fault(PROG(BPF_STX_MEM(BPF_DW, 10, 1, 0), BPF_EXIT_INSN()), mem, sizeof(mem),
 		     "pc 0: out of bounds write of 8 bytes at ", 0, true);
@@ -770,13 +791,12 @@ static void test_threads(void **state)
 {
 	/* r0 = callee() + 2 * (caller's r10-8): 3 * ctx[0] only if the callee's
 	 * zeroing of its own r10-8 touched neither the caller nor other threads */
-	struct bpftime_vm *vm =
-		load_opts(PROG(BPF_LDX_MEM(BPF_DW, 2, 1, 0), BPF_STX_MEM(BPF_DW, 10, 2, -8),
-			       BPF_CALL_REL(4), BPF_LDX_MEM(BPF_DW, 3, 10, -8),
-			       BPF_ALU64_REG(BPF_ADD, 0, 3), BPF_ALU64_REG(BPF_ADD, 0, 3),
-			       BPF_EXIT_INSN(), BPF_MOV64_IMM(2, 0), BPF_STX_MEM(BPF_DW, 10, 2, -8),
-			       BPF_LDX_MEM(BPF_DW, 0, 1, 0), BPF_EXIT_INSN()),
-			  NULL);
+	struct bpftime_vm *vm = load_opts(
+		PROG(BPF_LDX_MEM(BPF_DW, 2, 1, 0), BPF_STX_MEM(BPF_DW, 10, 2, -8), BPF_CALL_REL(4),
+		     BPF_LDX_MEM(BPF_DW, 3, 10, -8), BPF_ALU64_REG(BPF_ADD, 0, 3),
+		     BPF_ALU64_REG(BPF_ADD, 0, 3), BPF_EXIT_INSN(), BPF_MOV64_IMM(2, 0),
+		     BPF_STX_MEM(BPF_DW, 10, 2, -8), BPF_LDX_MEM(BPF_DW, 0, 1, 0), BPF_EXIT_INSN()),
+		NULL);
 	struct thread_arg args[4];
 	pthread_t th[4];
 	void *res;

@@ -69,7 +69,8 @@ static bool try_dir(const char *dir)
 {
 	char path[PATH_MAX];
 
-	if (!dir || snprintf(path, sizeof(path), "%s/%s", dir, VM_LLVM_LIB_NAME) >= (int)sizeof(path))
+	if (!dir ||
+	    snprintf(path, sizeof(path), "%s/%s", dir, VM_LLVM_LIB_NAME) >= (int)sizeof(path))
 		return false;
 	if (access(path, R_OK))
 		return false;

@@ -128,18 +128,18 @@ static void test_divmod_edges(void **state)
 		BPF_LD_IMM64(1, INT64_MIN),
 		BPF_MOV64_IMM(2, -1),
 		BPF_MOV64_REG(3, 1),
-		BPF_SDIV64_REG(3, 2),	/* r3 = INT64_MIN */
+		BPF_SDIV64_REG(3, 2), /* r3 = INT64_MIN */
 		BPF_MOV64_REG(4, 1),
-		BPF_SMOD64_REG(4, 2),	/* r4 = 0 */
+		BPF_SMOD64_REG(4, 2), /* r4 = 0 */
 		BPF_MOV64_IMM(5, 0),
 		BPF_MOV64_IMM(6, 7),
 		BPF_ALU64_REG(BPF_DIV, 6, 5), /* r6 = 0 */
 		BPF_MOV64_IMM(7, 7),
 		BPF_ALU64_REG(BPF_MOD, 7, 5), /* r7 = 7 */
 		BPF_MOV64_IMM(8, -7),
-		BPF_SMOD64_REG(8, 5),	/* r8 = -7 */
+		BPF_SMOD64_REG(8, 5), /* r8 = -7 */
 		BPF_LD_IMM64(9, 0xffffffff80000000ULL),
-		BPF_SDIV32_IMM(9, -1),	/* w9 = INT32_MIN, zero-extended */
+		BPF_SDIV32_IMM(9, -1), /* w9 = INT32_MIN, zero-extended */
 		BPF_LD_IMM64(0, 0x1234567800000005ULL),
 		BPF_ALU32_REG(BPF_MOD, 0, 5), /* w0 = 5 */
 		BPF_ALU64_REG(BPF_XOR, 0, 3),
@@ -223,8 +223,8 @@ static void test_mul_rotate(void **state)
 			BPF_LD_IMM64(4, cases[i].c2),
 			BPF_LD_IMM64(5, cases[i].c1),
 			BPF_MOV64_REG(2, 1),
-			BPF_RAW_INSN(cls | BPF_MUL | BPF_X, 2, 4, 0, 0),	    /* x * c2 */
-			BPF_RAW_INSN(cls | BPF_MUL | BPF_X, 1, 5, 0, 0),	    /* x * c1 */
+			BPF_RAW_INSN(cls | BPF_MUL | BPF_X, 2, 4, 0, 0),	  /* x * c2 */
+			BPF_RAW_INSN(cls | BPF_MUL | BPF_X, 1, 5, 0, 0),	  /* x * c1 */
 			BPF_RAW_INSN(cls | BPF_RSH | BPF_K, 1, 0, 0, cases[i].s), /* >> s */
 			BPF_RAW_INSN(cls | BPF_OR | BPF_X, 1, 2, 0, 0),
 			BPF_MOV64_REG(0, 1),
@@ -247,7 +247,8 @@ static void test_mul_rotate(void **state)
 		vm = load(prog, N(prog));
 		assert_int_equal(bpftime_vm__emit_aot(vm, true, &ir, &size), 0);
 		if (cases[i].rotate != (strstr(ir, "@llvm.fshl") != NULL))
-			fail_msg("case %zu: rotate %s", i, cases[i].rotate ? "missed" : "wrongly made");
+			fail_msg("case %zu: rotate %s", i,
+				 cases[i].rotate ? "missed" : "wrongly made");
 		free(ir);
 		bpftime_vm__free(vm);
 	}
@@ -326,7 +327,7 @@ static void test_callx(void **state)
 		assert_int_equal(run(vm, &ctx, 8), 42);
 		ctx = 1;
 		assert_int_equal(run(vm, &ctx, 8), 21 ^ 8 ^ 0xabc); /* r2 = len */
-		ctx = 2; /* helper 2 */
+		ctx = 2;					    /* helper 2 */
 		calls_counted = 0;
 		assert_int_equal(run(vm, &ctx, 8), 1);
 		ctx = 300; /* no helper 300 */

@@ -766,7 +766,8 @@ static int check_mem(struct ver *v, int regno, int32_t off, uint32_t size, bool 
 		if (err)
 			return err;
 		if (o + lo < 0)
-			return rej(v, "R%d min value is outside of the allowed memory range", regno);
+			return rej(v, "R%d min value is outside of the allowed memory range",
+				   regno);
 		if (!in_bounds(o, lo, hi, size, r->map))
 			return rej(v,
 				   "invalid access to memory, mem_size=%u off=%" PRId64 " size=%u",
@@ -843,7 +844,9 @@ static int check_helper_mem(struct ver *v, int regno, uint64_t size, bool write)
 	if (r->type == VT_NOT_INIT)
 		return rej(v, "R%d !read_ok", regno);
 	if (r->maybe_null || !is_ptr(r))
-		return rej(v, "R%d type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
+		return rej(v,
+			   "R%d type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem, "
+			   "ringbuf_mem, buf, trusted_ptr_",
 			   regno, tname(r));
 	if (size > (1u << 29))
 		return rej(v, "R%d unbounded memory access", regno + 1);
@@ -870,8 +873,10 @@ static int check_helper_mem(struct ver *v, int regno, uint64_t size, bool write)
 	}
 	UNUSED(lo);
 	UNUSED(hi);
-	return rej(v, "R%d type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_", regno,
-		   tname(r));
+	return rej(v,
+		   "R%d type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, "
+		   "buf, trusted_ptr_",
+		   regno, tname(r));
 }
 
 /* ---- pointer arithmetic ------------------------------------------------------- */

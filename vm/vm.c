@@ -149,9 +149,10 @@ static int resolve_lddw(struct bpftime_vm *vm)
 			err = vm->opts.resolve_lddw(vm->opts.user_ctx, insn->src, insn->imm,
 						    insn[1].imm, &value);
 			if (err < 0)
-				return vm_error(vm, -err,
-						"pc %zu: cannot resolve lddw pseudo source %u imm %d: %s",
-						pc, insn->src, insn->imm, strerror(-err));
+				return vm_error(
+					vm, -err,
+					"pc %zu: cannot resolve lddw pseudo source %u imm %d: %s",
+					pc, insn->src, insn->imm, strerror(-err));
 		}
 		insn->src = 0;
 		insn->imm = (int32_t)(uint32_t)value;
@@ -212,8 +213,8 @@ int bpftime_vm__compile(struct bpftime_vm *vm, enum bpftime_engine engine)
 	if (!vm || !vm->loaded)
 		return set_errno(-EINVAL);
 	if (!vm->cnt && engine != BPFTIME_ENGINE_AOT) /* bpftime_vm__load_aot() alone */
-		return set_errno(vm_error(vm, EOPNOTSUPP, "only an aot object is loaded in '%s'",
-					  vm->name));
+		return set_errno(
+			vm_error(vm, EOPNOTSUPP, "only an aot object is loaded in '%s'", vm->name));
 	switch (engine) {
 	case BPFTIME_ENGINE_INTERP:
 		break;
@@ -307,7 +308,8 @@ uint64_t vm_tail_call_helper(uint64_t ctx, uint64_t map, uint64_t index, uint64_
 	return 0;
 }
 
-uint64_t bpftime_vm__call_func(uint64_t fn, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+uint64_t bpftime_vm__call_func(uint64_t fn, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+			       uint64_t r5)
 {
 	struct bpftime_vm *vm = vm_run_state.cur;
 	const uint64_t args[5] = { r1, r2, r3, r4, r5 };
@@ -367,9 +369,12 @@ int bpftime_engine__parse(const char *name, enum bpftime_engine *engine)
 		const char *name;
 		enum bpftime_engine engine;
 	} aliases[] = {
-		{ "interpreter", BPFTIME_ENGINE_INTERP }, { "interpret", BPFTIME_ENGINE_INTERP },
-		{ "interp", BPFTIME_ENGINE_INTERP },	  { "jit", BPFTIME_ENGINE_JIT },
-		{ "ubpf", BPFTIME_ENGINE_JIT },		  { "llvm", BPFTIME_ENGINE_LLVM },
+		{ "interpreter", BPFTIME_ENGINE_INTERP },
+		{ "interpret", BPFTIME_ENGINE_INTERP },
+		{ "interp", BPFTIME_ENGINE_INTERP },
+		{ "jit", BPFTIME_ENGINE_JIT },
+		{ "ubpf", BPFTIME_ENGINE_JIT },
+		{ "llvm", BPFTIME_ENGINE_LLVM },
 		{ "aot", BPFTIME_ENGINE_AOT },
 	};
 

@@ -66,8 +66,8 @@ int main(int argc, char **argv)
 		printf("Output: %" PRIu64 "\n", reference(buf, n));
 		return 0;
 	}
-	printf("checksum: %" PRIu64 " (expected %" PRIu64 ")\n",
-	       checksum_main(text, strlen(text)), expect);
+	printf("checksum: %" PRIu64 " (expected %" PRIu64 ")\n", checksum_main(text, strlen(text)),
+	       expect);
 	for (int i = 0; i < 3; i++)
 		printf("count_calls: %" PRIu64 "\n", count_calls_main(NULL, 0));
 	printf("runs: %" PRIu64 "\n", bss[0]);

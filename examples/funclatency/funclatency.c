@@ -59,7 +59,8 @@ int main(int argc, char **argv)
 	if (example_init(argc, argv, "BINARY FUNC", &o))
 		return 1;
 	if (o.argc < 2) {
-		fprintf(stderr, "funclatency: which binary and function? (e.g. examples/victim/victim target_func)\n");
+		fprintf(stderr, "funclatency: which binary and function? (e.g. "
+				"examples/victim/victim target_func)\n");
 		return 1;
 	}
 	entry_opts.func_name = o.argv[1];
@@ -69,12 +70,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "funclatency: cannot load the BPF object: %s\n", strerror(errno));
 		return 1;
 	}
-	skel->links.func_entry =
-		bpf_program__attach_uprobe_opts(skel->progs.func_entry, -1, o.argv[0], 0, &entry_opts);
+	skel->links.func_entry = bpf_program__attach_uprobe_opts(skel->progs.func_entry, -1,
+								 o.argv[0], 0, &entry_opts);
 	if (!skel->links.func_entry)
 		goto fail;
-	skel->links.func_return =
-		bpf_program__attach_uprobe_opts(skel->progs.func_return, -1, o.argv[0], 0, &ret_opts);
+	skel->links.func_return = bpf_program__attach_uprobe_opts(skel->progs.func_return, -1,
+								  o.argv[0], 0, &ret_opts);
 	if (!skel->links.func_return)
 		goto fail;
 	printf("tracing %s in %s\n", o.argv[1], o.argv[0]);

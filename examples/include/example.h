@@ -25,10 +25,10 @@
 #include <bpf/libbpf.h>
 
 struct example_opts {
-	long count;	  /* -1: forever */
+	long count; /* -1: forever */
 	long interval_ms;
 	bool verbose;
-	int argc;	  /* positional arguments left */
+	int argc; /* positional arguments left */
 	char **argv;
 };
 
@@ -43,7 +43,7 @@ static void example_on_signal(int sig)
 static bool example_verbose;
 
 __attribute__((format(printf, 2, 0))) static int example_print(enum libbpf_print_level level,
-								const char *fmt, va_list ap)
+							       const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG && !example_verbose)
 		return 0;

@@ -14,14 +14,14 @@
 
 static int failures;
 
-#define CHECK(name, cond)                                                                          \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			printf("map %s: FAILED at line %d: %s (errno %d)\n", name, __LINE__, #cond, \
-			       errno);                                                             \
-			failures++;                                                                \
-			return;                                                                    \
-		}                                                                                  \
+#define CHECK(name, cond)                                                                    \
+	do {                                                                                 \
+		if (!(cond)) {                                                               \
+			printf("map %s: FAILED at line %d: %s (errno %d)\n", name, __LINE__, \
+			       #cond, errno);                                                \
+			failures++;                                                          \
+			return;                                                              \
+		}                                                                            \
 	} while (0)
 
 static void ok(const char *name)

@@ -21,7 +21,8 @@ int main(int argc, char **argv)
 	if (example_init(argc, argv, "BINARY FUNC [VALUE]", &o))
 		return 1;
 	if (o.argc < 2) {
-		fprintf(stderr, "override: which binary and function? (e.g. examples/victim/victim target_func 1000)\n");
+		fprintf(stderr, "override: which binary and function? (e.g. examples/victim/victim "
+				"target_func 1000)\n");
 		return 1;
 	}
 	if (o.argc > 2)

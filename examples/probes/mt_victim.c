@@ -52,7 +52,8 @@ int main(int argc, char **argv)
 		pthread_create(&th[i], NULL, worker, NULL);
 	for (long i = 0; i < threads; i++)
 		pthread_join(th[i], NULL);
-	printf("mt_victim: %ld threads, exe_func %ld calls (returns sum %ld), lib_func %ld calls, pid %d\n",
+	printf("mt_victim: %ld threads, exe_func %ld calls (returns sum %ld), lib_func %ld calls, "
+	       "pid %d\n",
 	       threads, atomic_load(&exe_calls), atomic_load(&ret_sum), atomic_load(&lib_calls),
 	       (int)getpid());
 	return 0;

@@ -18,8 +18,8 @@ static void report(struct probes_bpf *skel)
 
 	for (uint32_t k = 0; k < NR_COUNTS; k++)
 		bpf_map_lookup_elem(fd, &k, &c[k]);
-	printf("exe_func: first uprobe %" PRIu64 ", second uprobe %" PRIu64
-	       ", uretprobe %" PRIu64 " (returns sum %" PRIu64 "); lib_func: uprobe %" PRIu64 "\n",
+	printf("exe_func: first uprobe %" PRIu64 ", second uprobe %" PRIu64 ", uretprobe %" PRIu64
+	       " (returns sum %" PRIu64 "); lib_func: uprobe %" PRIu64 "\n",
 	       c[FIRST], c[SECOND], c[RETURNS], c[RET_SUM], c[LIB]);
 	fflush(stdout);
 }
@@ -46,7 +46,8 @@ int main(int argc, char **argv)
 	if (example_init(argc, argv, "BINARY LIBRARY", &o))
 		return 1;
 	if (o.argc < 2) {
-		fprintf(stderr, "probes: which binary and library? (e.g. examples/probes/mt_victim examples/probes/libprobes_lib.so)\n");
+		fprintf(stderr, "probes: which binary and library? (e.g. examples/probes/mt_victim "
+				"examples/probes/libprobes_lib.so)\n");
 		return 1;
 	}
 	skel = probes_bpf__open_and_load();
@@ -54,9 +55,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "probes: cannot load the BPF object: %s\n", strerror(errno));
 		return 1;
 	}
-	if (!(skel->links.exe_first = attach(skel->progs.exe_first, o.argv[0], "exe_func", false)) ||
-	    !(skel->links.exe_second = attach(skel->progs.exe_second, o.argv[0], "exe_func", false)) ||
-	    !(skel->links.exe_return = attach(skel->progs.exe_return, o.argv[0], "exe_func", true)) ||
+	if (!(skel->links.exe_first =
+		      attach(skel->progs.exe_first, o.argv[0], "exe_func", false)) ||
+	    !(skel->links.exe_second =
+		      attach(skel->progs.exe_second, o.argv[0], "exe_func", false)) ||
+	    !(skel->links.exe_return =
+		      attach(skel->progs.exe_return, o.argv[0], "exe_func", true)) ||
 	    !(skel->links.lib_entry = attach(skel->progs.lib_entry, o.argv[1], "lib_func", false)))
 		goto out;
 	example_ready();

@@ -16,10 +16,10 @@
 
 #define BPFTIME_API __attribute__((visibility("default")))
 
-#define BPFTIME_OPTS(TYPE, NAME, ...)                                                              \
-	struct TYPE NAME = ({                                                                      \
-		memset(&NAME, 0, sizeof(struct TYPE));                                             \
-		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ };                           \
+#define BPFTIME_OPTS(TYPE, NAME, ...)                                    \
+	struct TYPE NAME = ({                                            \
+		memset(&NAME, 0, sizeof(struct TYPE));                   \
+		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ }; \
 	})
 
 #endif /* BPFTIME_COMMON_H */

@@ -46,8 +46,8 @@ struct bpftime_runtime;
 struct bpftime_runtime_opts {
 	size_t sz; /* sizeof(struct bpftime_runtime_opts) */
 	enum bpftime_engine engine;
-	bool engine_set;     /* false: BPFTIME_VM_NAME / BPFTIME_DISABLE_JIT / the JIT */
-	bool no_fallback;    /* true: a JIT/LLVM failure is an error, not the interpreter */
+	bool engine_set;  /* false: BPFTIME_VM_NAME / BPFTIME_DISABLE_JIT / the JIT */
+	bool no_fallback; /* true: a JIT/LLVM failure is an error, not the interpreter */
 	/* fd_array of the programs' loader, for lddw sources MAP_IDX and
 	 * MAP_IDX_VALUE (copied); none: such programs fail to build */
 	const int *fd_array;

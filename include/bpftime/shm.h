@@ -226,7 +226,7 @@ struct bpftime_handler_info {
 
 /** @brief the handler at @fd.  @return 0, -EBADF (out of range), -ENOENT (empty) */
 BPFTIME_API int bpftime_handler_get_info(struct bpftime_shm *shm, int fd,
-				      struct bpftime_handler_info *info);
+					 struct bpftime_handler_info *info);
 /** @brief iteration: the first used fd above @fd (-1 to start), or -ENOENT */
 BPFTIME_API int bpftime_handler_next(struct bpftime_shm *shm, int fd);
 /** @brief the type at @fd (BPFTIME_HANDLER_NONE if empty or out of range) */
@@ -248,7 +248,7 @@ BPFTIME_API int bpftime_handler_open_id(struct bpftime_shm *shm, uint32_t id, in
 /** @brief the smallest object id above @id among used slots, or -ENOENT;
  * @type BPFTIME_HANDLER_NONE matches every type (GET_NEXT_ID) */
 BPFTIME_API int bpftime_handler_next_id(struct bpftime_shm *shm, enum bpftime_handler_type type,
-					 uint32_t id, uint32_t *next_id);
+					uint32_t id, uint32_t *next_id);
 /** @brief changes the owner of @fd (0: nobody).  @return 0, -EBADF */
 BPFTIME_API int bpftime_handler_set_owner(struct bpftime_shm *shm, int fd, pid_t pid);
 /** @brief closes every slot owned by @pid whose object is not pinned.
@@ -325,14 +325,15 @@ struct bpftime_prog_info {
  * @return the fd; -EINVAL (no insns, bad opts), -ENOMEM, -EEXIST, -EMFILE
  */
 BPFTIME_API int bpftime_prog_create(struct bpftime_shm *shm, int fd, uint32_t prog_type,
-				     const char *name, const struct bpftime_insn *insns,
-				     size_t insn_cnt, const struct bpftime_prog_create_opts *opts);
+				    const char *name, const struct bpftime_insn *insns,
+				    size_t insn_cnt, const struct bpftime_prog_create_opts *opts);
 /** @brief @return 0, -EBADF (not a program) */
-BPFTIME_API int bpftime_prog_get_info(struct bpftime_shm *shm, int fd, struct bpftime_prog_info *info);
+BPFTIME_API int bpftime_prog_get_info(struct bpftime_shm *shm, int fd,
+				      struct bpftime_prog_info *info);
 /** @brief the stored instructions (borrowed: points into the segment, valid
  * while the program exists), NULL with errno EBADF */
 BPFTIME_API const struct bpftime_insn *bpftime_prog_insns(struct bpftime_shm *shm, int fd,
-							   size_t *cnt);
+							  size_t *cnt);
 /* a program's BTF func info and line info (borrowed: in the segment, valid
  * while the program exists; NULL with a count of 0 when it has none) */
 struct bpftime_prog_btf_ext {
@@ -345,7 +346,7 @@ struct bpftime_prog_btf_ext {
 };
 /** @brief fills @ext.  @return 0, -EBADF (not a program) */
 BPFTIME_API int bpftime_prog_get_btf_ext(struct bpftime_shm *shm, int fd,
-				      struct bpftime_prog_btf_ext *ext);
+					 struct bpftime_prog_btf_ext *ext);
 /** @brief records @target_fd in the program's attach list (bpftime's
  * attach_fds).  @return 0, -EBADF, -E2BIG (BPFTIME_PROG_MAX_ATTACH) */
 BPFTIME_API int bpftime_prog_add_attach_fd(struct bpftime_shm *shm, int fd, int target_fd);
@@ -363,8 +364,7 @@ BPFTIME_API int bpftime_prog_bind_map(struct bpftime_shm *shm, int prog_fd, int 
 BPFTIME_API int bpftime_prog_map_ids(struct bpftime_shm *shm, int prog_fd, uint32_t *ids, int max);
 /** @brief stores a native AOT object for the program (copied; replaces any
  * previous one).  @return 0, -EBADF, -ENOMEM */
-BPFTIME_API int bpftime_prog_set_aot(struct bpftime_shm *shm, int fd, const void *obj,
-				      size_t size);
+BPFTIME_API int bpftime_prog_set_aot(struct bpftime_shm *shm, int fd, const void *obj, size_t size);
 /** @brief the AOT object (borrowed, in the segment) or NULL (errno ENOENT/EBADF) */
 BPFTIME_API const void *bpftime_prog_aot(struct bpftime_shm *shm, int fd, size_t *size);
 
@@ -417,10 +417,10 @@ struct bpftime_perf_event_info {
 
 /** @brief records a perf event.  @return the fd; -EINVAL, -ENOMEM, -EEXIST, -EMFILE */
 BPFTIME_API int bpftime_perf_event_create(struct bpftime_shm *shm, int fd,
-					   const struct bpftime_perf_event_opts *opts);
+					  const struct bpftime_perf_event_opts *opts);
 /** @brief @return 0, -EBADF */
 BPFTIME_API int bpftime_perf_event_get_info(struct bpftime_shm *shm, int fd,
-					 struct bpftime_perf_event_info *info);
+					    struct bpftime_perf_event_info *info);
 /** @brief PERF_EVENT_IOC_ENABLE/DISABLE.  @return 0, -EBADF */
 BPFTIME_API int bpftime_perf_event_enable(struct bpftime_shm *shm, int fd, bool enable);
 /** @brief sets the attach cookie.  @return 0, -EBADF */
@@ -435,7 +435,7 @@ BPFTIME_API int bpftime_perf_event_set_cookie(struct bpftime_shm *shm, int fd, u
  * @return 0, -EBADF, -EINVAL (bad length, or a different length than before), -ENOMEM
  */
 BPFTIME_API int bpftime_perf_event_mmap_ring(struct bpftime_shm *shm, int fd, size_t len,
-					      uint64_t *off);
+					     uint64_t *off);
 
 /* ---- links ------------------------------------------------------------ */
 
@@ -460,9 +460,10 @@ struct bpftime_link_info {
  * link holds references to both.  @return the fd; -EBADF (not a program /
  * no such target), -ENOMEM, -EEXIST, -EMFILE */
 BPFTIME_API int bpftime_link_create(struct bpftime_shm *shm, int fd, int prog_fd, int target_fd,
-				     const struct bpftime_link_opts *opts);
+				    const struct bpftime_link_opts *opts);
 /** @brief @return 0, -EBADF */
-BPFTIME_API int bpftime_link_get_info(struct bpftime_shm *shm, int fd, struct bpftime_link_info *info);
+BPFTIME_API int bpftime_link_get_info(struct bpftime_shm *shm, int fd,
+				      struct bpftime_link_info *info);
 
 /* ---- BTF blobs -------------------------------------------------------- */
 

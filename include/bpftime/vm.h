@@ -29,11 +29,11 @@
 extern "C" {
 #endif
 
-#define BPFTIME_STACK_SIZE     512 /* bytes per frame, as the kernel */
-#define BPFTIME_MAX_CALL_DEPTH 8   /* frames incl. the main one (kernel MAX_CALL_FRAMES) */
-#define BPFTIME_MAX_TAIL_CALLS 33  /* the kernel's MAX_TAIL_CALL_CNT */
+#define BPFTIME_STACK_SIZE     512     /* bytes per frame, as the kernel */
+#define BPFTIME_MAX_CALL_DEPTH 8       /* frames incl. the main one (kernel MAX_CALL_FRAMES) */
+#define BPFTIME_MAX_TAIL_CALLS 33      /* the kernel's MAX_TAIL_CALL_CNT */
 #define BPFTIME_MAX_INSNS      1000000 /* the kernel's BPF_COMPLEXITY_LIMIT_INSNS */
-#define BPFTIME_MAX_HELPER_ID  511 /* highest helper id that can be registered */
+#define BPFTIME_MAX_HELPER_ID  511     /* highest helper id that can be registered */
 
 /* Helpers take r1..r5 and return r0. */
 typedef uint64_t (*bpftime_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
@@ -90,51 +90,51 @@ enum bpftime_ctx_reg {
 
 /* helper argument kinds (the kernel's enum bpf_arg_type, the ones we use) */
 enum bpftime_helper_arg {
-	BPFTIME_ARG_NONE = 0,		     /* not an argument: r_i is not read */
-	BPFTIME_ARG_ANYTHING,		     /* any initialised value */
-	BPFTIME_ARG_CONST_MAP_PTR,	     /* a map from lddw, of proto->map_types */
-	BPFTIME_ARG_MAP_KEY,		     /* key_size readable bytes */
-	BPFTIME_ARG_MAP_VALUE,		     /* value_size readable bytes */
-	BPFTIME_ARG_UNINIT_MAP_VALUE,	     /* value_size writable bytes */
-	BPFTIME_ARG_MEM,		     /* readable bytes, size in the next argument */
-	BPFTIME_ARG_MEM_OR_NULL,	     /* same, or NULL (with size 0) */
-	BPFTIME_ARG_UNINIT_MEM,		     /* writable bytes, size in the next argument */
-	BPFTIME_ARG_CONST_SIZE,		     /* size of the previous argument, > 0 */
-	BPFTIME_ARG_CONST_SIZE_OR_ZERO,	     /* size of the previous argument, >= 0 */
-	BPFTIME_ARG_CTX,		     /* the program's context pointer */
+	BPFTIME_ARG_NONE = 0,		      /* not an argument: r_i is not read */
+	BPFTIME_ARG_ANYTHING,		      /* any initialised value */
+	BPFTIME_ARG_CONST_MAP_PTR,	      /* a map from lddw, of proto->map_types */
+	BPFTIME_ARG_MAP_KEY,		      /* key_size readable bytes */
+	BPFTIME_ARG_MAP_VALUE,		      /* value_size readable bytes */
+	BPFTIME_ARG_UNINIT_MAP_VALUE,	      /* value_size writable bytes */
+	BPFTIME_ARG_MEM,		      /* readable bytes, size in the next argument */
+	BPFTIME_ARG_MEM_OR_NULL,	      /* same, or NULL (with size 0) */
+	BPFTIME_ARG_UNINIT_MEM,		      /* writable bytes, size in the next argument */
+	BPFTIME_ARG_CONST_SIZE,		      /* size of the previous argument, > 0 */
+	BPFTIME_ARG_CONST_SIZE_OR_ZERO,	      /* size of the previous argument, >= 0 */
+	BPFTIME_ARG_CTX,		      /* the program's context pointer */
 	BPFTIME_ARG_CONST_ALLOC_SIZE_OR_ZERO, /* known size of the returned memory */
-	BPFTIME_ARG_RINGBUF_MEM,	     /* memory from ringbuf_reserve, released */
-	BPFTIME_ARG_SPIN_LOCK,		     /* the bpf_spin_lock of a map value */
-	BPFTIME_ARG_CALLBACK,		     /* a function value (lddw src 4) */
-	BPFTIME_ARG_CONST_STR,		     /* NUL-terminated string in a read-only map */
-	BPFTIME_ARG_STACK_OR_NULL,	     /* callback context: a stack pointer or NULL */
-	BPFTIME_ARG_LONG_PTR,		     /* 8 writable bytes (uninitialised is fine) */
+	BPFTIME_ARG_RINGBUF_MEM,	      /* memory from ringbuf_reserve, released */
+	BPFTIME_ARG_SPIN_LOCK,		      /* the bpf_spin_lock of a map value */
+	BPFTIME_ARG_CALLBACK,		      /* a function value (lddw src 4) */
+	BPFTIME_ARG_CONST_STR,		      /* NUL-terminated string in a read-only map */
+	BPFTIME_ARG_STACK_OR_NULL,	      /* callback context: a stack pointer or NULL */
+	BPFTIME_ARG_LONG_PTR,		      /* 8 writable bytes (uninitialised is fine) */
 };
 
 enum bpftime_helper_ret {
-	BPFTIME_RET_INTEGER = 0,	  /* a number */
-	BPFTIME_RET_VOID,		  /* nothing: r0 is unreadable */
-	BPFTIME_RET_MAP_VALUE_OR_NULL,	  /* a value of the argument-1 map, or NULL */
-	BPFTIME_RET_ALLOC_MEM_OR_NULL,	  /* argument-2 bytes, or NULL: a reference */
+	BPFTIME_RET_INTEGER = 0,       /* a number */
+	BPFTIME_RET_VOID,	       /* nothing: r0 is unreadable */
+	BPFTIME_RET_MAP_VALUE_OR_NULL, /* a value of the argument-1 map, or NULL */
+	BPFTIME_RET_ALLOC_MEM_OR_NULL, /* argument-2 bytes, or NULL: a reference */
 };
 
 /* special behaviour the verifier must model */
 enum bpftime_helper_flag {
-	BPFTIME_HF_RELEASE = 1 << 0,	/* releases the reference it is given */
-	BPFTIME_HF_LOOP_CB = 1 << 1,	/* bpf_loop: cb(u64 index, void *ctx) */
+	BPFTIME_HF_RELEASE = 1 << 0,	 /* releases the reference it is given */
+	BPFTIME_HF_LOOP_CB = 1 << 1,	 /* bpf_loop: cb(u64 index, void *ctx) */
 	BPFTIME_HF_FOR_EACH_CB = 1 << 2, /* for_each_map_elem: cb(map, key, value, ctx) */
-	BPFTIME_HF_TAIL_CALL = 1 << 3,	/* ends the program when it succeeds */
-	BPFTIME_HF_LOCK = 1 << 4,	/* bpf_spin_lock */
-	BPFTIME_HF_UNLOCK = 1 << 5,	/* bpf_spin_unlock */
-	BPFTIME_HF_PKT_ACCESS = 1 << 6, /* memory arguments may point into the packet */
+	BPFTIME_HF_TAIL_CALL = 1 << 3,	 /* ends the program when it succeeds */
+	BPFTIME_HF_LOCK = 1 << 4,	 /* bpf_spin_lock */
+	BPFTIME_HF_UNLOCK = 1 << 5,	 /* bpf_spin_unlock */
+	BPFTIME_HF_PKT_ACCESS = 1 << 6,	 /* memory arguments may point into the packet */
 };
 
 struct bpftime_helper_proto {
-	uint8_t ret;		     /* enum bpftime_helper_ret */
-	uint8_t arg[5];		     /* enum bpftime_helper_arg, r1..r5 */
-	uint16_t flags;		     /* enum bpftime_helper_flag */
-	uint64_t map_types;	     /* CONST_MAP_PTR: bit t set = map type t accepted */
-	int32_t ret_max;	     /* RET_INTEGER: upper bound of r0 when > 0 */
+	uint8_t ret;	    /* enum bpftime_helper_ret */
+	uint8_t arg[5];	    /* enum bpftime_helper_arg, r1..r5 */
+	uint16_t flags;	    /* enum bpftime_helper_flag */
+	uint64_t map_types; /* CONST_MAP_PTR: bit t set = map type t accepted */
+	int32_t ret_max;    /* RET_INTEGER: upper bound of r0 when > 0 */
 };
 
 /* what the verifier needs of a map named by an lddw */
@@ -154,8 +154,8 @@ struct bpftime_verifier_map {
 };
 
 struct bpftime_verifier_ops {
-	size_t sz;		  /* sizeof(struct bpftime_verifier_ops) */
-	const char *prog_type;	  /* for messages ("kprobe", "xdp", "raw memory") */
+	size_t sz;	       /* sizeof(struct bpftime_verifier_ops) */
+	const char *prog_type; /* for messages ("kprobe", "xdp", "raw memory") */
 	/* bytes the context has; r1 points at them.  0 with ctx_access NULL: no context */
 	uint32_t ctx_size;
 	/* raw memory: r1 = ctx_size bytes readable and writable at any offset,
@@ -178,13 +178,13 @@ struct bpftime_verifier_ops {
 };
 
 struct bpftime_vm_opts {
-	size_t sz;			   /* sizeof(struct bpftime_vm_opts) */
-	const char *name;		   /* program name for messages; copied */
-	bpftime_lddw_fn resolve_lddw;	   /* NULL: any pseudo lddw is rejected */
-	bpftime_mem_check_fn mem_check;	   /* NULL: only stack and context memory */
-	bpftime_tail_call_fn tail_call;	   /* NULL: bpf_tail_call always fails */
-	void *user_ctx;			   /* passed to the callbacks */
-	bool bounds_check;		   /* interpreter checks every access */
+	size_t sz;			/* sizeof(struct bpftime_vm_opts) */
+	const char *name;		/* program name for messages; copied */
+	bpftime_lddw_fn resolve_lddw;	/* NULL: any pseudo lddw is rejected */
+	bpftime_mem_check_fn mem_check; /* NULL: only stack and context memory */
+	bpftime_tail_call_fn tail_call; /* NULL: bpf_tail_call always fails */
+	void *user_ctx;			/* passed to the callbacks */
+	bool bounds_check;		/* interpreter checks every access */
 	/* the memory-safety verifier's plug-in, copied (its callbacks and ctx
 	 * must stay valid during load); NULL: structural checks only */
 	const struct bpftime_verifier_ops *verifier;
@@ -279,8 +279,7 @@ BPFTIME_API bpftime_helper_fn bpftime_vm__helper(const struct bpftime_vm *vm, ui
  * @return 0; -EINVAL if nothing is loaded; -EOPNOTSUPP if the LLVM back end
  *         is not available or cannot take the program (message in last_error)
  */
-BPFTIME_API int bpftime_vm__emit_aot(struct bpftime_vm *vm, bool llvm_ir, void **buf,
-				     size_t *size);
+BPFTIME_API int bpftime_vm__emit_aot(struct bpftime_vm *vm, bool llvm_ir, void **buf, size_t *size);
 
 /**
  * @brief **bpftime_vm__load_aot()** loads an AOT object (from bpftime-aot or

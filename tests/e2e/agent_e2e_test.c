@@ -185,9 +185,8 @@ static void test_malloc_count(void **state)
 	cmd(vargv, "start", ex("victim/victim"), "200", "0", NULL);
 	spawn(&victim, vargv, false);
 	assert_int_equal(finish(&victim), 0);
-	assert_int_equal(sscanf(victim.obuf, "victim: %ld calls, sum %ld, pid %d", &calls, &sum,
-				&pid),
-			 3);
+	assert_int_equal(
+		sscanf(victim.obuf, "victim: %ld calls, sum %ld, pid %d", &calls, &sum, &pid), 3);
 	assert_int_equal(calls, 200);
 	/* quiet: the victim's own line only, nothing on stderr */
 	assert_int_equal(strchr(victim.obuf, '\n') - victim.obuf + 1, (long)victim.olen);
@@ -237,7 +236,8 @@ static void test_readline(void **state)
 	cmd(vargv, "start", ex("readline/rl_victim"), NULL);
 	spawn(&victim, vargv, true);
 	for (size_t i = 0; i < 3; i++) {
-		assert_int_equal(write(victim.in, lines[i], strlen(lines[i])), (ssize_t)strlen(lines[i]));
+		assert_int_equal(write(victim.in, lines[i], strlen(lines[i])),
+				 (ssize_t)strlen(lines[i]));
 		assert_int_equal(write(victim.in, "\n", 1), 1);
 	}
 	assert_int_equal(finish(&victim), 0);
@@ -270,8 +270,9 @@ static void test_override(void **state)
 	expect_report(&loader, "overrides: ", "overrides: 30");
 	stop(&loader);
 	/* with the loader gone the function runs again */
-	spawn(&victim, (const char *[]){ guard_bin, bpftime_bin, "start", ex("victim/victim"), "30",
-					 "0", NULL },
+	spawn(&victim,
+	      (const char *[]){ guard_bin, bpftime_bin, "start", ex("victim/victim"), "30", "0",
+				NULL },
 	      false);
 	assert_int_equal(finish(&victim), 0);
 	assert_non_null(strstr(victim.obuf, "victim: 30 calls, sum 900,"));
@@ -313,8 +314,9 @@ static void test_error_inject(void **state)
 	stop(&loader);
 	/* outside bpftime the loader says it needs bpftime */
 	{
-		const char *argv[] = { guard_bin, ex("error_inject/error_inject"), "inject",
-				       ex("victim/victim"), "target_func", NULL };
+		const char *argv[] = { guard_bin,     ex("error_inject/error_inject"),
+				       "inject",      ex("victim/victim"),
+				       "target_func", NULL };
 
 		spawn(&loader, argv, false);
 		assert_int_equal(finish(&loader), 1);
@@ -609,7 +611,8 @@ static void test_unserved(void **state)
 	shm_for_test("none");
 	for (int round = 0; round < 2; round++) {
 		if (round == 1) {
-			snprintf(path, sizeof(path), "/dev/shm/%s", getenv("BPFTIME_GLOBAL_SHM_NAME"));
+			snprintf(path, sizeof(path), "/dev/shm/%s",
+				 getenv("BPFTIME_GLOBAL_SHM_NAME"));
 			fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
 			assert_true(fd >= 0);
 			for (int i = 0; i < 64; i++)
@@ -687,8 +690,9 @@ static void test_log_default(void **state)
  * the exit status comes through */
 static void test_start_children_and_status(void **state)
 {
-	const char *argv1[] = { guard_bin, bpftime_bin, "start", "/bin/sh", "-c",
-				"echo preload=[$LD_PRELOAD]; exit 3", NULL };
+	const char *argv1[] = { guard_bin, bpftime_bin, "start",
+				"/bin/sh", "-c",	"echo preload=[$LD_PRELOAD]; exit 3",
+				NULL };
 	const char *argv2[] = { guard_bin, bpftime_bin, "start", NULL };
 	struct proc p;
 

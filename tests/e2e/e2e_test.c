@@ -147,7 +147,8 @@ static bool linked(struct bpftime_shm *shm, int prog, int target)
 	struct bpftime_link_info li;
 
 	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd))
-		if (!bpftime_link_get_info(shm, fd, &li) && li.prog_fd == prog && li.target_fd == target)
+		if (!bpftime_link_get_info(shm, fd, &li) && li.prog_fd == prog &&
+		    li.target_fd == target)
 			return true;
 	return false;
 }
@@ -238,10 +239,11 @@ static void test_malloc_example(void **state)
 static void test_exit_code_and_children(void **state)
 {
 	const char *argv1[] = { guard_bin, bpftime_bin, "load", "/bin/sh", "-c", "exit 7", NULL };
-	const char *argv2[] = { guard_bin, bpftime_bin, "load", "/bin/sh", "-c",
-				"/bin/sh -c 'echo preload=[$LD_PRELOAD]'", NULL };
-	const char *argv3[] = { guard_bin, bpftime_bin, "load", "--spdlog-level", "bogus",
-				"/bin/true", NULL };
+	const char *argv2[] = { guard_bin, bpftime_bin, "load",
+				"/bin/sh", "-c",	"/bin/sh -c 'echo preload=[$LD_PRELOAD]'",
+				NULL };
+	const char *argv3[] = { guard_bin, bpftime_bin, "load", "--spdlog-level",
+				"bogus",   "/bin/true", NULL };
 	struct proc p;
 
 	(void)state;
@@ -263,16 +265,26 @@ static void test_exit_code_and_children(void **state)
 static void test_load_options(void **state)
 {
 	char dir[4096];
-	const char *argv1[] = { guard_bin, bpftime_bin, "load", "--memory-size=8", "--no-jit",
-				"--spdlog-level", "err", "--keep-shm", "/bin/sh", "-c",
-				"echo env=[$BPFTIME_SHM_MEMORY_MB][$BPFTIME_DISABLE_JIT][$SPDLOG_LEVEL]"
-				"[$BPFTIME_USED][$BPFTIME_KEEP_SHM]",
-				NULL };
+	const char *argv1[] = {
+		guard_bin,
+		bpftime_bin,
+		"load",
+		"--memory-size=8",
+		"--no-jit",
+		"--spdlog-level",
+		"err",
+		"--keep-shm",
+		"/bin/sh",
+		"-c",
+		"echo env=[$BPFTIME_SHM_MEMORY_MB][$BPFTIME_DISABLE_JIT][$SPDLOG_LEVEL]"
+		"[$BPFTIME_USED][$BPFTIME_KEEP_SHM]",
+		NULL
+	};
 	/* the last loader leaving an empty segment removes it */
 	const char *argv0[] = { guard_bin, bpftime_bin, "load", "/bin/true", NULL };
 	char shm_path[128];
-	const char *argv2[] = { guard_bin, bpftime_bin, "-i", "/nonexistent", "load", "/bin/true",
-				NULL };
+	const char *argv2[] = { guard_bin, bpftime_bin, "-i", "/nonexistent",
+				"load",	   "/bin/true", NULL };
 	const char *argv3[] = { guard_bin, bpftime_bin, "-i", dir, "load", "/bin/true", NULL };
 	struct bpftime_shm *shm;
 	struct proc p;
@@ -311,8 +323,8 @@ static void test_load_options(void **state)
  * group too (the owner checks of shm/, branch harden) */
 static void test_shm_group(void **state)
 {
-	const char *argv[] = { guard_bin, bpftime_bin, "load", "--shm-group=nogroup", "--keep-shm",
-			       "/bin/true", NULL };
+	const char *argv[] = { guard_bin,    bpftime_bin, "load", "--shm-group=nogroup",
+			       "--keep-shm", "/bin/true", NULL };
 	struct group *gr = getgrnam("nogroup");
 	struct passwd *pw = getpwnam("nobody");
 	char shm_path[128];
@@ -490,16 +502,18 @@ static void test_every_map_type(void **state)
 		n++;
 	}
 	assert_int_equal(n, 16);
-	assert_true(linked(shm, find_named(shm, BPFTIME_HANDLER_PROG, "on_call"),
-			   find_perf(shm, BPFTIME_PERF_TYPE_UPROBE, &(struct bpftime_perf_event_info){ 0 })));
+	assert_true(linked(
+		shm, find_named(shm, BPFTIME_HANDLER_PROG, "on_call"),
+		find_perf(shm, BPFTIME_PERF_TYPE_UPROBE, &(struct bpftime_perf_event_info){ 0 })));
 	/* records from "the program" reach libbpf's ring_buffer and perf_buffer */
 	rb = bpftime_map_get_handle(shm, find_named(shm, BPFTIME_HANDLER_MAP, "ringbuf"));
 	perf = bpftime_map_get_handle(shm, find_named(shm, BPFTIME_HANDLER_MAP, "perf"));
 	assert_true(rb && perf);
 	for (uint32_t i = 0; i < 7; i++) {
 		assert_int_equal(bpftime_map__ringbuf_output(rb, &i, sizeof(i), 0), 0);
-		assert_int_equal(bpftime_map__perf_event_output(perf, BPFTIME_F_CURRENT_CPU, &i, sizeof(i)),
-				 0);
+		assert_int_equal(
+			bpftime_map__perf_event_output(perf, BPFTIME_F_CURRENT_CPU, &i, sizeof(i)),
+			0);
 	}
 	expect_out(&p, "ringbuf 7 perf 7\n");
 	stop(&p, 0);
@@ -590,9 +604,8 @@ static void test_two_loaders_and_kill(void **state)
 	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_PROG), 2);
 	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_LINK), 2);
 	/* B is killed outright: no destructor runs, bpftime load cleans up */
-	assert_int_equal(bpftime_handler_get_info(shm, find_named(shm, BPFTIME_HANDLER_PROG,
-							       "count_malloc"),
-					       &hi),
+	assert_int_equal(bpftime_handler_get_info(
+				 shm, find_named(shm, BPFTIME_HANDLER_PROG, "count_malloc"), &hi),
 			 0);
 	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_handler_info x;
@@ -758,7 +771,8 @@ static void test_bpftimetool(void **state)
 	fclose(f);
 	snprintf(cmdline, sizeof(cmdline), "%d", prog);
 	{
-		const char *rargv[] = { guard_bin, tool_bin, "run", cmdline, data, "repeat", "5", NULL };
+		const char *rargv[] = { guard_bin, tool_bin, "run", cmdline,
+					data,	   "repeat", "5",   NULL };
 		char want[64];
 
 		spawn(&p, rargv, false);
@@ -777,8 +791,8 @@ static void test_bpftimetool(void **state)
  * and after it the segment works for the next loader */
 static void test_segment_full(void **state)
 {
-	const char *fargv[] = { guard_bin,  bpftime_bin, "load",    "--memory-size", "2",
-				"--keep-shm", checks_bin, "--hold", "100000",	     NULL };
+	const char *fargv[] = { guard_bin,    bpftime_bin, "load",   "--memory-size", "2",
+				"--keep-shm", checks_bin,  "--hold", "100000",	      NULL };
 	const char *margv[16];
 	struct bpftime_shm_stats st = { .sz = sizeof(st) };
 	struct bpftime_shm *shm;
@@ -863,11 +877,12 @@ static void test_bpftool(void **state)
 	spawn(&loader, argv, false);
 	expect_out(&loader, "ready\n");
 	shm = shm_open_now();
-	assert_int_equal(bpftime_handler_get_info(shm, find_named(shm, BPFTIME_HANDLER_MAP, "counts"),
-					       &hi),
-			 0);
+	assert_int_equal(
+		bpftime_handler_get_info(shm, find_named(shm, BPFTIME_HANDLER_MAP, "counts"), &hi),
+		0);
 	{
-		const char *a[] = { guard_bin, bpftime_bin, "load", bpftool_bin, "prog", "show", NULL };
+		const char *a[] = { guard_bin, bpftime_bin, "load", bpftool_bin,
+				    "prog",    "show",	    NULL };
 
 		spawn(&p, a, false);
 		assert_int_equal(finish(&p), 0);
@@ -893,10 +908,10 @@ static void test_bpftool(void **state)
 	}
 	{
 		/* pid 4242 made 77 calls, says bpftool */
-		const char *a[] = { guard_bin, bpftime_bin, "load", bpftool_bin, "map", "update",
-				    "name",    "counts",    "key",  "0x92", "0x10",  "0",	   "0",
-				    "value",   "77",	    "0",    "0",    "0",     "0",	   "0",
-				    "0",       "0",	    NULL };
+		const char *a[] = { guard_bin, bpftime_bin, "load", bpftool_bin, "map",	 "update",
+				    "name",    "counts",    "key",  "0x92",	 "0x10", "0",
+				    "0",       "value",	    "77",   "0",	 "0",	 "0",
+				    "0",       "0",	    "0",    "0",	 NULL };
 
 		spawn(&p, a, false);
 		assert_int_equal(finish(&p), 0);
@@ -983,7 +998,8 @@ int main(int argc, char **argv)
 	};
 
 	if (argc < 6) {
-		fprintf(stderr, "usage: e2e_test BPFTIME GUARD EXAMPLES_DIR SYSCALL_CHECKS SERVER\n");
+		fprintf(stderr,
+			"usage: e2e_test BPFTIME GUARD EXAMPLES_DIR SYSCALL_CHECKS SERVER\n");
 		return 2;
 	}
 	server_path = argv[5];

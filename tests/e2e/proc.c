@@ -105,8 +105,9 @@ void remove_stale_segments(const char *prefix)
 	while (d && (de = readdir(d))) {
 		int pid;
 
-		if (!strncmp(de->d_name, prefix, len) && sscanf(de->d_name + len, "%d_", &pid) == 1 &&
-		    pid > 0 && kill(pid, 0) && errno == ESRCH)
+		if (!strncmp(de->d_name, prefix, len) &&
+		    sscanf(de->d_name + len, "%d_", &pid) == 1 && pid > 0 && kill(pid, 0) &&
+		    errno == ESRCH)
 			bpftime_shm__remove(de->d_name);
 	}
 	if (d)

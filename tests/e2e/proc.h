@@ -15,7 +15,7 @@
 #define STUCK_MS 60000
 
 struct proc {
-	pid_t pid; /* also its process group */
+	pid_t pid;	  /* also its process group */
 	int out, err, in; /* in: -1 unless spawned with a stdin pipe */
 	bool out_eof, err_eof;
 	char obuf[1 << 17], ebuf[1 << 16];

@@ -34,28 +34,30 @@
 
 static int checks, failed;
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(cond)) {                                                                     \
-			failed++;                                                                  \
-			printf("FAILED line %d: %s (errno %d %s)\n", __LINE__, #cond, errno,      \
-			       strerror(errno));                                                   \
-		}                                                                                  \
+#define CHECK(cond)                                                                          \
+	do {                                                                                 \
+		checks++;                                                                    \
+		if (!(cond)) {                                                               \
+			failed++;                                                            \
+			printf("FAILED line %d: %s (errno %d %s)\n", __LINE__, #cond, errno, \
+			       strerror(errno));                                             \
+		}                                                                            \
 	} while (0)
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
-#define MOV64_IMM(d, i)	    INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
-#define MOV64_REG(d, s)	    INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
-#define ADD64_IMM(d, i)	    INSN(BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, i)
-#define LDX_W(d, s, o)	    INSN(BPF_LDX | BPF_MEM | BPF_W, d, s, o, 0)
-#define LDX_DW(d, s, o)	    INSN(BPF_LDX | BPF_MEM | BPF_DW, d, s, o, 0)
-#define ST_W(d, o, i)	    INSN(BPF_ST | BPF_MEM | BPF_W, d, 0, o, i)
-#define JEQ_IMM(d, i, o)    INSN(BPF_JMP | BPF_JEQ | BPF_K, d, 0, o, i)
-#define JA(o)		    INSN(BPF_JMP | BPF_JA, 0, 0, o, 0)
-#define CALL(i)		    INSN(BPF_JMP | BPF_CALL, 0, 0, 0, i)
-#define EXIT()		    INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
-#define LD_MAP_FD(d, fd)    INSN(BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), INSN(0, 0, 0, 0, 0)
+#define INSN(c, d, s, o, i) \
+	((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
+#define MOV64_IMM(d, i)	 INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
+#define MOV64_REG(d, s)	 INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
+#define ADD64_IMM(d, i)	 INSN(BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, i)
+#define LDX_W(d, s, o)	 INSN(BPF_LDX | BPF_MEM | BPF_W, d, s, o, 0)
+#define LDX_DW(d, s, o)	 INSN(BPF_LDX | BPF_MEM | BPF_DW, d, s, o, 0)
+#define ST_W(d, o, i)	 INSN(BPF_ST | BPF_MEM | BPF_W, d, 0, o, i)
+#define JEQ_IMM(d, i, o) INSN(BPF_JMP | BPF_JEQ | BPF_K, d, 0, o, i)
+#define JA(o)		 INSN(BPF_JMP | BPF_JA, 0, 0, o, 0)
+#define CALL(i)		 INSN(BPF_JMP | BPF_CALL, 0, 0, 0, i)
+#define EXIT()		 INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define LD_MAP_FD(d, fd) \
+	INSN(BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), INSN(0, 0, 0, 0, 0)
 
 /* more of the kernel's error codes, one per rule */
 static void check_errnos(void)
@@ -180,9 +182,8 @@ static int check_test_run(int map_fd)
 {
 	struct bpf_insn add1[] = { LDX_W(0, 1, 0), ADD64_IMM(0, 1), EXIT() };
 	struct bpf_insn lookup[] = {
-		ST_W(10, -4, 0),   MOV64_REG(2, 10), ADD64_IMM(2, -4), LD_MAP_FD(1, map_fd),
-		CALL(1),	   JEQ_IMM(0, 0, 2), LDX_DW(0, 0, 0),  EXIT(),
-		MOV64_IMM(0, -1), EXIT(),
+		ST_W(10, -4, 0),  MOV64_REG(2, 10), ADD64_IMM(2, -4), LD_MAP_FD(1, map_fd), CALL(1),
+		JEQ_IMM(0, 0, 2), LDX_DW(0, 0, 0),  EXIT(),	      MOV64_IMM(0, -1),	    EXIT(),
 	};
 	uint32_t data = 41, out = 0, ids[4] = {}, len;
 	struct bpf_prog_info info;
@@ -268,7 +269,8 @@ static void check_used_maps(void)
 {
 	int m = bpf_map_create(BPF_MAP_TYPE_ARRAY, "used", 4, 8, 1, NULL), p, fd;
 	struct bpf_insn insns[] = { ST_W(10, -4, 0), MOV64_REG(2, 10), ADD64_IMM(2, -4),
-				    LD_MAP_FD(1, m), CALL(1), MOV64_IMM(0, 0), EXIT() };
+				    LD_MAP_FD(1, m), CALL(1),	       MOV64_IMM(0, 0),
+				    EXIT() };
 	struct bpf_prog_info info;
 	uint32_t id = map_id(m), ids[2] = { 0 }, len = sizeof(info);
 
@@ -581,8 +583,8 @@ static void check_spin_lock(void)
 	btf__free(btf);
 }
 
-#define ST_DW(d, o, i)	    INSN(BPF_ST | BPF_MEM | BPF_DW, d, 0, o, i)
-#define MOV32_IMM(d, i)	    INSN(BPF_ALU | BPF_MOV | BPF_K, d, 0, 0, i)
+#define ST_DW(d, o, i)	INSN(BPF_ST | BPF_MEM | BPF_DW, d, 0, o, i)
+#define MOV32_IMM(d, i) INSN(BPF_ALU | BPF_MOV | BPF_K, d, 0, 0, i)
 
 static long rb_seen, rb_value, pb_seen, pb_value;
 
@@ -721,13 +723,25 @@ static void check_rings(void)
 	int pb_fd = bpf_map_create(BPF_MAP_TYPE_PERF_EVENT_ARRAY, "pb", 4, 4,
 				   (uint32_t)libbpf_num_possible_cpus(), NULL);
 	struct bpf_insn rb_prog[] = {
-		ST_DW(10, -8, 0x1234), LD_MAP_FD(1, rb_fd), MOV64_REG(2, 10), ADD64_IMM(2, -8),
-		MOV64_IMM(3, 8),       MOV64_IMM(4, 0),	    CALL(130),	       MOV64_IMM(0, 0),
+		ST_DW(10, -8, 0x1234),
+		LD_MAP_FD(1, rb_fd),
+		MOV64_REG(2, 10),
+		ADD64_IMM(2, -8),
+		MOV64_IMM(3, 8),
+		MOV64_IMM(4, 0),
+		CALL(130),
+		MOV64_IMM(0, 0),
 		EXIT(),
 	};
 	struct bpf_insn pb_prog[] = {
-		ST_DW(10, -8, 0x5678), LD_MAP_FD(2, pb_fd), MOV32_IMM(3, -1), MOV64_REG(4, 10),
-		ADD64_IMM(4, -8),      MOV64_IMM(5, 8),	    CALL(25),	      MOV64_IMM(0, 0),
+		ST_DW(10, -8, 0x5678),
+		LD_MAP_FD(2, pb_fd),
+		MOV32_IMM(3, -1),
+		MOV64_REG(4, 10),
+		ADD64_IMM(4, -8),
+		MOV64_IMM(5, 8),
+		CALL(25),
+		MOV64_IMM(0, 0),
 		EXIT(),
 	};
 	char pkt[64] = { 0 };
@@ -922,7 +936,7 @@ static void check_perf_and_links(int prog_fd)
 	memset(&a, 0, sizeof(a));
 	a.size = sizeof(a);
 	a.type = (uint32_t)uprobe_type();
-	a.config1 = (uintptr_t)"/proc/self/exe";
+	a.config1 = (uintptr_t) "/proc/self/exe";
 	a.config2 = probe_target_offset();
 	pfd = (int)syscall(SYS_perf_event_open, &a, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
 	CHECK(pfd >= 0);

@@ -20,8 +20,10 @@
 #include <bpftime/shm.h>
 #include <bpftime/vm.h>
 
-#define INSN(c, d, s, o, i)                                                                        \
-	{ .code = (c), .dst = (d), .src = (s), .off = (int16_t)(o), .imm = (int32_t)(i) }
+#define INSN(c, d, s, o, i)                                                                   \
+	{                                                                                     \
+		.code = (c), .dst = (d), .src = (s), .off = (int16_t)(o), .imm = (int32_t)(i) \
+	}
 
 static const char *aot_bin;
 static char shm_name[64], tmpdir[] = "/tmp/aot_cli_test.XXXXXX";
@@ -83,12 +85,12 @@ static uint64_t run_vm(struct bpftime_vm *vm, enum bpftime_engine e)
 
 /* r0 = bpf_ktime_get_ns() != 0 */
 static const struct bpftime_insn prog_time[] = {
-	INSN(0x85, 0, 0, 0, 5),	 /* call bpf_ktime_get_ns */
-	INSN(0xbf, 1, 0, 0, 0),	 /* r1 = r0 */
-	INSN(0xb7, 0, 0, 0, 0),	 /* r0 = 0 */
-	INSN(0x15, 1, 0, 1, 0),	 /* if r1 == 0 goto +1 */
-	INSN(0xb7, 0, 0, 0, 1),	 /* r0 = 1 */
-	INSN(0x95, 0, 0, 0, 0),	 /* exit */
+	INSN(0x85, 0, 0, 0, 5), /* call bpf_ktime_get_ns */
+	INSN(0xbf, 1, 0, 0, 0), /* r1 = r0 */
+	INSN(0xb7, 0, 0, 0, 0), /* r0 = 0 */
+	INSN(0x15, 1, 0, 1, 0), /* if r1 == 0 goto +1 */
+	INSN(0xb7, 0, 0, 0, 1), /* r0 = 1 */
+	INSN(0x95, 0, 0, 0, 0), /* exit */
 };
 
 static void test_compile_and_load(void **state)
@@ -119,7 +121,7 @@ static void test_compile_and_load(void **state)
 	assert_null(bpftime_prog_aot(shm, fd, &size));
 
 	nowfd = bpftime_prog_create(shm, -1, 0, "now", prog_time,
-				     sizeof(prog_time) / sizeof(prog_time[0]), NULL);
+				    sizeof(prog_time) / sizeof(prog_time[0]), NULL);
 	assert_true(nowfd >= 0);
 	assert_int_equal(run_cli(out, sizeof(out), "compile -o %s", tmpdir), 0);
 	assert_non_null(strstr(out, "'sum3'"));
@@ -201,19 +203,21 @@ static void test_compile_and_load(void **state)
 		f = fopen(full, "w");
 		assert_non_null(f);
 		fputs("unsigned long bpf_main(void *c, unsigned long s)\n"
-		      "{ return *(volatile unsigned long *)0x40; }\n", f);
+		      "{ return *(volatile unsigned long *)0x40; }\n",
+		      f);
 		fclose(f);
 		{
 			char cmd[1024];
 
 			snprintf(cmd, sizeof(cmd),
-				 "cc -c -O2 -fPIC -fno-stack-protector -o '%s/crash.o' '%s'", tmpdir,
-				 full);
+				 "cc -c -O2 -fPIC -fno-stack-protector -o '%s/crash.o' '%s'",
+				 tmpdir, full);
 			assert_int_equal(system(cmd), 0);
 		}
 		assert_int_equal(run_cli(out, sizeof(out), "run %s/crash.o", tmpdir), 1);
-		assert_non_null(strstr(out, "bpftime-aot: the object crashed (SIGSEGV at address "
-					    "0x0000000000000040): a stray memory access in its code\n"));
+		assert_non_null(strstr(out,
+				       "bpftime-aot: the object crashed (SIGSEGV at address "
+				       "0x0000000000000040): a stray memory access in its code\n"));
 		/* a valid object made by another compiler records no program */
 		assert_int_equal(run_cli(out, sizeof(out), "load %s/crash.o %d", tmpdir, fd), 1);
 		assert_non_null(strstr(out, "records no program hash"));
@@ -264,33 +268,28 @@ static void test_maps_end_to_end(void **state)
 	assert_true(a >= 0 && h >= 0);
 	{
 		const struct bpftime_insn insns[] = {
-			INSN(0x18, 6, 2, 0, a), INSN(0, 0, 0, 0, 4), /* r6 = &a[0] + 4 */
-			INSN(0x61, 7, 6, 0, 0),			      /* r7 = *(u32 *)r6 */
-			INSN(0x07, 7, 0, 0, 5),			      /* r7 += 5 */
-			INSN(0x63, 6, 7, 0, 0),			      /* *(u32 *)r6 = r7 */
-			INSN(0x62, 10, 0, -4, 3),		      /* key = 3 */
-			INSN(0x7b, 10, 7, -16, 0),		      /* value = r7 */
-			INSN(0x18, 1, 1, 0, h), INSN(0, 0, 0, 0, 0),  /* r1 = h */
-			INSN(0xbf, 2, 10, 0, 0),
-			INSN(0x07, 2, 0, 0, -4),
-			INSN(0xbf, 3, 10, 0, 0),
-			INSN(0x07, 3, 0, 0, -16),
-			INSN(0xb7, 4, 0, 0, 0),
-			INSN(0x85, 0, 0, 0, 2),			      /* map_update_elem */
-			INSN(0x18, 1, 1, 0, h), INSN(0, 0, 0, 0, 0),
-			INSN(0xbf, 2, 10, 0, 0),
-			INSN(0x07, 2, 0, 0, -4),
-			INSN(0x85, 0, 0, 0, 1),			      /* map_lookup_elem */
-			INSN(0x55, 0, 0, 2, 0),			      /* if r0 != 0 goto +2 */
-			INSN(0xb7, 0, 0, 0, 0xdead),
-			INSN(0x95, 0, 0, 0, 0),
+			INSN(0x18, 6, 2, 0, a),	     INSN(0, 0, 0, 0, 4), /* r6 = &a[0] + 4 */
+			INSN(0x61, 7, 6, 0, 0),				  /* r7 = *(u32 *)r6 */
+			INSN(0x07, 7, 0, 0, 5),				  /* r7 += 5 */
+			INSN(0x63, 6, 7, 0, 0),				  /* *(u32 *)r6 = r7 */
+			INSN(0x62, 10, 0, -4, 3),			  /* key = 3 */
+			INSN(0x7b, 10, 7, -16, 0),			  /* value = r7 */
+			INSN(0x18, 1, 1, 0, h),	     INSN(0, 0, 0, 0, 0), /* r1 = h */
+			INSN(0xbf, 2, 10, 0, 0),     INSN(0x07, 2, 0, 0, -4),
+			INSN(0xbf, 3, 10, 0, 0),     INSN(0x07, 3, 0, 0, -16),
+			INSN(0xb7, 4, 0, 0, 0),	     INSN(0x85, 0, 0, 0, 2), /* map_update_elem */
+			INSN(0x18, 1, 1, 0, h),	     INSN(0, 0, 0, 0, 0),
+			INSN(0xbf, 2, 10, 0, 0),     INSN(0x07, 2, 0, 0, -4),
+			INSN(0x85, 0, 0, 0, 1), /* map_lookup_elem */
+			INSN(0x55, 0, 0, 2, 0), /* if r0 != 0 goto +2 */
+			INSN(0xb7, 0, 0, 0, 0xdead), INSN(0x95, 0, 0, 0, 0),
 			INSN(0x79, 0, 0, 0, 0), /* r0 = h[3] */
 			INSN(0x0f, 0, 7, 0, 0), /* r0 += r7 */
 			INSN(0x95, 0, 0, 0, 0),
 		};
 
 		fd = bpftime_prog_create(shm, -1, 0, "maps", insns,
-					  sizeof(insns) / sizeof(insns[0]), NULL);
+					 sizeof(insns) / sizeof(insns[0]), NULL);
 	}
 	assert_true(fd >= 0);
 	assert_int_equal(run_cli(out, sizeof(out), "compile"), 0);

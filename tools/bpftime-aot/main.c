@@ -44,11 +44,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " build EBPF_ELF [-o DIR] [-e]   compile every program to DIR/<prog>.o\n"
-		"                                                (-o/--output DIR, -e/--emit-llvm)\n"
+		"usage: " PROG
+		" build EBPF_ELF [-o DIR] [-e]   compile every program to DIR/<prog>.o\n"
+		"                                                (-o/--output DIR, "
+		"-e/--emit-llvm)\n"
 		"                                                (-e: LLVM IR as DIR/<prog>.ll)\n"
-		"       " PROG " compile [-o DIR] [-e]          compile every program in the shared\n"
-		"                                                memory and store the objects there\n"
+		"       " PROG
+		" compile [-o DIR] [-e]          compile every program in the shared\n"
+		"                                                memory and store the objects "
+		"there\n"
 		"       " PROG " load PATH ID                   store object PATH for program ID\n"
 		"       " PROG " run PATH [MEMORY]              run an AOT object once; MEMORY's\n"
 		"                                                bytes are the program's memory\n"
@@ -65,8 +69,7 @@ static uint64_t unbound_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r
 }
 
 /* Map references stay symbolic in AOT code; any value satisfies the load. */
-static int symbolic_map(void *ctx, unsigned int src, int32_t imm, int32_t next_imm,
-			uint64_t *value)
+static int symbolic_map(void *ctx, unsigned int src, int32_t imm, int32_t next_imm, uint64_t *value)
 {
 	(void)ctx;
 	*value = ((uint64_t)src << 56) | ((uint64_t)(uint32_t)imm << 16) | (uint16_t)next_imm;
@@ -114,7 +117,8 @@ static int compile_prog(const char *name, const struct bpftime_insn *insns, size
 		const struct bpftime_insn *insn = &insns[i];
 
 		if (insn->code != 0x85 || insn->src != 0 || insn->imm < 0 ||
-		    insn->imm > BPFTIME_MAX_HELPER_ID || bpftime_vm__helper(vm, (uint32_t)insn->imm))
+		    insn->imm > BPFTIME_MAX_HELPER_ID ||
+		    bpftime_vm__helper(vm, (uint32_t)insn->imm))
 			continue;
 		snprintf(helper, sizeof(helper), "helper_%d", insn->imm);
 		bpftime_vm__register_helper(vm, (uint32_t)insn->imm, helper, unbound_helper);
@@ -183,7 +187,8 @@ static int out_options(const char *cmd, int argc, char **argv, const char **dir,
 			fprintf(stderr, PROG ": %s: '%s' needs a value\n", cmd, argv[optind - 1]);
 			return -2;
 		default:
-			fprintf(stderr, PROG ": %s: unexpected argument '%s'\n", cmd, argv[optind - 1]);
+			fprintf(stderr, PROG ": %s: unexpected argument '%s'\n", cmd,
+				argv[optind - 1]);
 			usage(stderr);
 			return -2;
 		}
@@ -212,7 +217,8 @@ static int cmd_build(int argc, char **argv)
 	}
 	elf = first < argc ? argv[first] : NULL;
 	if (!elf) {
-		fprintf(stderr, PROG ": build: which eBPF object? (build EBPF_ELF [-o DIR] [-e])\n");
+		fprintf(stderr,
+			PROG ": build: which eBPF object? (build EBPF_ELF [-o DIR] [-e])\n");
 		return 2;
 	}
 	if (!is_dir(dir))
@@ -237,7 +243,7 @@ static struct bpftime_shm *open_shm(void)
 	if (!shm)
 		fprintf(stderr,
 			PROG ": no bpftime shared memory '%s' (%s): start a loader with `bpftime "
-			"load` or run `bpftimetool import`\n",
+			     "load` or run `bpftimetool import`\n",
 			name && *name ? name : BPFTIME_DEFAULT_SHM_NAME, strerror(errno));
 	return shm;
 }
@@ -318,12 +324,13 @@ static int cmd_compile(int argc, char **argv)
 		if (!ir) {
 			err = bpftime_prog_set_aot(shm, fd, buf, size);
 			if (err) {
-				fprintf(stderr, PROG ": program %d '%s': cannot store the object: %s\n",
-					fd, info.name, strerror(-err));
+				fprintf(stderr,
+					PROG ": program %d '%s': cannot store the object: %s\n", fd,
+					info.name, strerror(-err));
 				ret = 1;
 			} else {
-				printf("program %d '%s': %zu-byte AOT object stored\n", fd, info.name,
-				       size);
+				printf("program %d '%s': %zu-byte AOT object stored\n", fd,
+				       info.name, size);
 			}
 		}
 		free(buf);
@@ -511,7 +518,8 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", strerror(errno));
 		goto out;
 	}
-	if (bpftime_vm__load_aot(vm, obj, obj_size) || bpftime_vm__compile(vm, BPFTIME_ENGINE_AOT)) {
+	if (bpftime_vm__load_aot(vm, obj, obj_size) ||
+	    bpftime_vm__compile(vm, BPFTIME_ENGINE_AOT)) {
 		fprintf(stderr, PROG ": %s: %s\n", argv[0], bpftime_vm__last_error(vm));
 		goto out;
 	}

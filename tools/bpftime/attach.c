@@ -536,8 +536,8 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 	pid_t pid;
 	int i, err;
 
-	i = cli_parse(cli, "attach", OPT_LEVEL | OPT_LOG | OPT_NOJIT | OPT_SYSCALL | OPT_GROUP, argc,
-		      argv);
+	i = cli_parse(cli, "attach", OPT_LEVEL | OPT_LOG | OPT_NOJIT | OPT_SYSCALL | OPT_GROUP,
+		      argc, argv);
 	if (i == -1)
 		return CLI_OK;
 	if (i < 0)

@@ -157,7 +157,8 @@ static const char *missing_msg(void)
 	static char msg[256];
 
 	snprintf(msg, sizeof(msg),
-		 "bpftimetool: no bpftime shared memory '%s': start a loader with `bpftime load` or run `bpftimetool import`",
+		 "bpftimetool: no bpftime shared memory '%s': start a loader with `bpftime load` "
+		 "or run `bpftimetool import`",
 		 shm_name);
 	return msg;
 }
@@ -245,8 +246,9 @@ static void test_seed_imports_and_runs(void **state)
 			assert_int_equal(bpftime_prog_set_aot(shm, 4, obj, size), 0);
 			free(obj);
 			assert_int_equal(tool("run", "4", path("in.bin"), "type", "AOT", NULL), 0);
-			assert_matches(out_buf, "^Repeat N: 1 with run type AOT\nTime taken: [0-9]+ "
-						"ns\nReturn value: 0\n$");
+			assert_matches(out_buf,
+				       "^Repeat N: 1 with run type AOT\nTime taken: [0-9]+ "
+				       "ns\nReturn value: 0\n$");
 			assert_true(bpftime_trace__read(shm, &pos, buf, sizeof(buf)) > 0);
 			assert_non_null(strstr(buf, "target_func called."));
 			assert_int_equal(tool("export", path("aot.json"), NULL), 0);
@@ -338,8 +340,8 @@ static void build_state(void)
 		BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_SOFTWARE,
 			     .pid = -1, .cpu = -1, .config = 10, .tracepoint_id = -1);
 		int ev = bpftime_perf_event_create(shm, 16, &o);
-		int pea = bpftime_map_create(shm, 17, BPFTIME_MAP_PERF_EVENT_ARRAY, "events", 4,
-					      4, 2, NULL);
+		int pea = bpftime_map_create(shm, 17, BPFTIME_MAP_PERF_EVENT_ARRAY, "events", 4, 4,
+					     2, NULL);
 
 		assert_true(ev == 16 && pea == 17);
 		k = 1;
@@ -350,7 +352,7 @@ static void build_state(void)
 		int inner = bpftime_map_create(shm, 18, BPFTIME_MAP_ARRAY, "inner", 4, 4, 3, NULL);
 		BPFTIME_OPTS(bpftime_map_create_opts, o, .inner_map_fd = inner);
 		int outer = bpftime_map_create(shm, 19, BPFTIME_MAP_ARRAY_OF_MAPS, "outer", 4, 4, 2,
-						&o);
+					       &o);
 
 		assert_true(inner == 18 && outer == 19);
 		k = 0;
@@ -458,7 +460,8 @@ static void test_round_trip(void **state)
 		assert_int_equal(bpftime_handler_get_info(shm, 15, &h15), 0);
 		assert_int_equal(h11.id, h15.id); /* still one object */
 		assert_int_equal(bpftime_handler_get_info(shm, 16, &h15), 0);
-		assert_int_equal(bpftime_map__fd_array_get(bpftime_map_get_handle(shm, 17), 1), h15.id);
+		assert_int_equal(bpftime_map__fd_array_get(bpftime_map_get_handle(shm, 17), 1),
+				 h15.id);
 		assert_int_equal(bpftime_map__fd_array_get(bpftime_map_get_handle(shm, 17), 0), 0);
 		assert_int_equal(bpftime_map_get_info(shm, 19, &mi), 0);
 		assert_int_equal(mi.type, BPFTIME_MAP_ARRAY_OF_MAPS);
@@ -498,55 +501,69 @@ static void test_import_errors_leave_segment_untouched(void **state)
 		{ "{\"handlers\": [\n  {\"fd\": 40,\n   \"type\": }\n]}", ":3:12: malformed JSON" },
 		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_magic_handler\", \"attr\": {}}]}",
 		  "unknown handler type 'bpf_magic_handler'" },
-		{ "{\"40\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0, "
+		{ "{\"40\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": "
+		  "0, "
 		  "\"cnt\": 1, \"insns\": \"b70000000000000g\"}}}",
 		  "handler fd 40: insns is not valid hex" },
-		{ "{\"40\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0, "
+		{ "{\"40\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": "
+		  "0, "
 		  "\"cnt\": 2, \"insns\": \"b700000000000000\"}}}",
 		  "attr.insns has 8 bytes, cnt 2 needs 16" },
-		{ "{\"40\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0, "
-		  "\"cnt\": 2, \"insns\": \"b7000000000000009500000000000000\", \"attach_fds\": [99]}}}",
+		{ "{\"40\": {\"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": "
+		  "0, "
+		  "\"cnt\": 2, \"insns\": \"b7000000000000009500000000000000\", \"attach_fds\": "
+		  "[99]}}}",
 		  "attach_fds: 99 is not a perf event" },
 		{ "{\"41\": {\"type\": \"bpf_link_handler\", \"attr\": {\"prog_fd\": 98, "
 		  "\"target_fd\": 3}}}",
 		  "prog_fd 98 is not a program" },
-		{ "{\"3\": {\"type\": \"bpf_map_handler\", \"name\": \"dup\", \"attr\": {\"map_type\": 2, "
+		{ "{\"3\": {\"type\": \"bpf_map_handler\", \"name\": \"dup\", \"attr\": "
+		  "{\"map_type\": 2, "
 		  "\"key_size\": 4, \"value_size\": 4, \"max_entries\": 1}}}",
 		  "fd 3 is already used" },
-		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"m\", \"attr\": "
+		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"m\", "
+		  "\"attr\": "
 		  "{\"map_type\": 1, \"key_size\": 4, \"value_size\": 8, \"max_entries\": 4}, "
 		  "\"data\": [{\"key\": \"00000000\", \"value\": \"0000\"}]}]}",
 		  "value has 2 bytes, expected 8" },
-		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"m\", \"attr\": "
-		  "{\"map_type\": \"hash\", \"key_size\": 4, \"value_size\": 8, \"max_entries\": 4}}]}",
+		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"m\", "
+		  "\"attr\": "
+		  "{\"map_type\": \"hash\", \"key_size\": 4, \"value_size\": 8, \"max_entries\": "
+		  "4}}]}",
 		  "attr.map_type = \"hash\" is not a number" },
-		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"m\", \"attr\": "
+		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"m\", "
+		  "\"attr\": "
 		  "{\"map_type\": 999, \"key_size\": 4, \"value_size\": 8, \"max_entries\": 4}}]}",
 		  "handler fd 40: unknown map_type 999" },
-		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"m\", \"attr\": "
+		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"m\", "
+		  "\"attr\": "
 		  "{\"map_type\": 2, \"key_size\": 4, \"value_size\": 0, \"max_entries\": 4}}]}",
 		  "handler fd 40: map type array refuses key_size 4, value_size 0, max_entries 4, "
 		  "flags 0x0; nothing was imported" },
 		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_perf_event_handler\", \"attr\": "
 		  "{\"type\": 6, \"pid\": -1}}]}",
 		  "a uprobe needs attr._module_name" },
-		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_dup_handler\", \"attr\": {\"of\": 99}}]}",
+		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_dup_handler\", \"attr\": {\"of\": "
+		  "99}}]}",
 		  "a duplicate of fd 99, which does not exist" },
 		{ "[1, 2]", "expected an object" },
 		{ "{\"x3\": {}}", "key \"x3\" is not an fd" },
 		/* valid as JSON and as references, but the second map fails when
 		 * created (hash maps need a key): the first one is undone */
 		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"ok\", "
-		  "\"attr\": {\"map_type\": 1, \"key_size\": 4, \"value_size\": 8, \"max_entries\": 4},"
+		  "\"attr\": {\"map_type\": 1, \"key_size\": 4, \"value_size\": 8, "
+		  "\"max_entries\": 4},"
 		  " \"data\": [{\"key\": \"01000000\", \"value\": \"0200000000000000\"}]},"
 		  " {\"fd\": 41, \"type\": \"bpf_map_handler\", \"name\": \"bad\", \"attr\": "
 		  "{\"map_type\": 1, \"key_size\": 0, \"value_size\": 8, \"max_entries\": 4}},"
-		  " {\"fd\": 42, \"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": {\"type\": 0,"
+		  " {\"fd\": 42, \"type\": \"bpf_prog_handler\", \"name\": \"p\", \"attr\": "
+		  "{\"type\": 0,"
 		  " \"cnt\": 2, \"insns\": \"b7000000000000009500000000000000\"}}]}",
 		  "nothing was imported" },
 		/* a data entry the map refuses while applying (array index out of range) */
 		{ "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_map_handler\", \"name\": \"a\", "
-		  "\"attr\": {\"map_type\": 2, \"key_size\": 4, \"value_size\": 4, \"max_entries\": 1},"
+		  "\"attr\": {\"map_type\": 2, \"key_size\": 4, \"value_size\": 4, "
+		  "\"max_entries\": 1},"
 		  " \"data\": [{\"key\": \"05000000\", \"value\": \"01000000\"}]}]}",
 		  "handler fd 40: storing its contents failed: Argument list too long; nothing was "
 		  "imported" },
@@ -576,10 +593,12 @@ static void test_shapes_and_order(void **state)
 	/* bpftime's shape with the link first and keys in reverse order, then
 	 * the documented shape with the link before its program */
 	const char *real =
-		"{\"7\": {\"type\": \"bpf_link_handler\", \"attr\": {\"target_fd\": 6, \"prog_fd\": 5}},"
+		"{\"7\": {\"type\": \"bpf_link_handler\", \"attr\": {\"target_fd\": 6, "
+		"\"prog_fd\": 5}},"
 		" \"6\": {\"attr\": {\"type\": 6, \"offset\": 16, \"_module_name\": \"/bin/true\","
 		" \"pid\": -1}, \"type\": \"bpf_perf_event_handler\"},"
-		" \"5\": {\"name\": \"p\", \"attr\": {\"insns\": \"b7000000050000009500000000000000\","
+		" \"5\": {\"name\": \"p\", \"attr\": {\"insns\": "
+		"\"b7000000050000009500000000000000\","
 		" \"cnt\": 2, \"type\": 6}, \"type\": \"bpf_prog_handler\"}}";
 	const char *doc =
 		"{\"handlers\": [{\"fd\": 17, \"type\": \"bpf_link_handler\", \"attr\": "
@@ -716,8 +735,9 @@ static void test_bad_input(void **state)
 	assert_int_equal(tool("remove", "now", NULL), 2);
 	assert_string_equal(err_buf, "bpftimetool: remove: takes no arguments\n");
 	assert_int_equal(tool("frobnicate", NULL), 2);
-	assert_string_equal(err_buf, "bpftimetool: unknown command 'frobnicate' (`bpftimetool help` "
-				     "lists the commands)\n");
+	assert_string_equal(err_buf,
+			    "bpftimetool: unknown command 'frobnicate' (`bpftimetool help` "
+			    "lists the commands)\n");
 	assert_int_equal(tool("run", "12abc", path("x"), NULL), 2);
 	assert_non_null(strstr(err_buf, "'12abc' is not a program id"));
 	assert_int_equal(tool("run", "4", path("x"), "type", "FAST", NULL), 2);
@@ -744,12 +764,14 @@ static void test_bad_input(void **state)
 	 * (not NULL: UBSan would stop the interpreter's memcpy first) */
 	setenv("BPFTIME_VERIFIER", "structural", 1);
 	assert_int_equal(tool("import", path("progs.json"), NULL), 0);
-	assert_non_null(strstr(err_buf, "BPFTIME_VERIFIER=structural: the memory-safety verifier is OFF"));
+	assert_non_null(
+		strstr(err_buf, "BPFTIME_VERIFIER=structural: the memory-safety verifier is OFF"));
 	write_file(path("in.bin"), "abcdefgh");
 	assert_int_equal(tool("run", "10", path("in.bin"), "type", "INTERPRET", NULL), 1);
-	assert_non_null(strstr(err_buf, "bpftimetool: program 10 crashed (SIGSEGV at address "
-					"0x0000000000001000): a stray memory access the verifier cannot "
-					"rule out\n"));
+	assert_non_null(strstr(err_buf,
+			       "bpftimetool: program 10 crashed (SIGSEGV at address "
+			       "0x0000000000001000): a stray memory access the verifier cannot "
+			       "rule out\n"));
 	assert_int_equal(tool("run", "10", path("in.bin"), NULL), 1);
 	assert_non_null(strstr(err_buf, "program 10 crashed (SIGSEGV"));
 	unsetenv("BPFTIME_VERIFIER");

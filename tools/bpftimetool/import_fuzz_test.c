@@ -136,9 +136,9 @@ static char *rich_export(void)
 	assert_int_equal(bpftime_map_create(shm, 9, BPFTIME_MAP_LRU_HASH, "l", 8, 8, 8, NULL), 9);
 	assert_int_equal(bpftime_prog_create(shm, 10, 6, "p", prog, ARRAY_SIZE(prog), NULL), 10);
 	{
-		BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_UPROBE, .pid = -1,
-			     .module = "/bin/true", .offset = 0x10, .tracepoint_id = -1, .cpu = -1,
-			     .cookie = 0xfedcba9876543210ull);
+		BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_UPROBE,
+			     .pid = -1, .module = "/bin/true", .offset = 0x10, .tracepoint_id = -1,
+			     .cpu = -1, .cookie = 0xfedcba9876543210ull);
 
 		assert_int_equal(bpftime_perf_event_create(shm, 11, &o), 11);
 	}
@@ -151,17 +151,16 @@ static char *rich_export(void)
 
 		assert_int_equal(bpftime_perf_event_create(shm, 14, &o), 14);
 	}
-	assert_int_equal(bpftime_map_create(shm, 15, BPFTIME_MAP_PERF_EVENT_ARRAY, "ev", 4, 4, 2,
-					     NULL),
-			 15);
+	assert_int_equal(
+		bpftime_map_create(shm, 15, BPFTIME_MAP_PERF_EVENT_ARRAY, "ev", 4, 4, 2, NULL), 15);
 	inner = bpftime_map_create(shm, 16, BPFTIME_MAP_ARRAY, "in", 4, 4, 3, NULL);
 	assert_int_equal(inner, 16);
 	{
 		BPFTIME_OPTS(bpftime_map_create_opts, o, .inner_map_fd = inner);
 
-		assert_int_equal(bpftime_map_create(shm, 17, BPFTIME_MAP_ARRAY_OF_MAPS, "out", 4,
-						     4, 2, &o),
-				 17);
+		assert_int_equal(
+			bpftime_map_create(shm, 17, BPFTIME_MAP_ARRAY_OF_MAPS, "out", 4, 4, 2, &o),
+			17);
 	}
 	assert_int_equal(bpftime_btf_create(shm, 18, "\x9f\xeb\x01\x00btf", 7), 18);
 	assert_int_equal(bpftime_map_create(shm, 19, BPFTIME_MAP_ARRAY, ".rodata", 4, 6, 1, NULL),
@@ -201,8 +200,10 @@ static char *rich_export(void)
  * at fds a mutated file may name (20, 40). */
 static const char base_json[] =
 	"{\"handlers\": ["
-	"{\"fd\": 20, \"type\": \"bpf_map_handler\", \"name\": \"base\", \"attr\": {\"map_type\": 1,"
-	" \"key_size\": 4, \"value_size\": 4, \"max_entries\": 8}, \"data\": [{\"key\": \"01000000\","
+	"{\"fd\": 20, \"type\": \"bpf_map_handler\", \"name\": \"base\", \"attr\": {\"map_type\": "
+	"1,"
+	" \"key_size\": 4, \"value_size\": 4, \"max_entries\": 8}, \"data\": [{\"key\": "
+	"\"01000000\","
 	" \"value\": \"02000000\"}]},"
 	"{\"fd\": 40, \"type\": \"bpf_prog_handler\", \"name\": \"bp\", \"attr\": {\"type\": 0,"
 	" \"cnt\": 2, \"insns\": \"b7000000010000009500000000000000\"}},"
@@ -242,11 +243,9 @@ static void collect(json_t *parent, const char *key, size_t index, json_t *v)
 	if (nslots < ARRAY_SIZE(slots) && parent)
 		slots[nslots++] = (struct slot){ parent, key, index, v };
 	if (json_is_object(v)) {
-		json_object_foreach(v, k, c)
-			collect(v, k, 0, c);
+		json_object_foreach(v, k, c) collect(v, k, 0, c);
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, c)
-			collect(v, NULL, i, c);
+		json_array_foreach(v, i, c) collect(v, NULL, i, c);
 	}
 }
 
@@ -261,32 +260,58 @@ static void put(struct slot *s, json_t *nv)
 static json_t *interesting(void)
 {
 	switch (rnd(26)) {
-	case 0: return json_null();
-	case 1: return json_true();
-	case 2: return json_integer(0);
-	case 3: return json_integer(-1);
-	case 4: return json_integer(1);
-	case 5: return json_integer(8);
-	case 6: return json_integer(4096);
-	case 7: return json_integer(INT32_MAX);
-	case 8: return json_integer((json_int_t)INT32_MAX + 1);
-	case 9: return json_integer(UINT32_MAX);
-	case 10: return json_integer((json_int_t)UINT32_MAX + 1);
-	case 11: return json_integer(INT64_MAX);
-	case 12: return json_integer(INT64_MIN);
-	case 13: return json_string("18446744073709551615");
-	case 14: return json_string("18446744073709551616");
-	case 15: return json_string("-1");
-	case 16: return json_string("");
-	case 17: return json_string("abc");
-	case 18: return json_string("0g");
-	case 19: return json_real(1.5);
-	case 20: return json_array();
-	case 21: return json_object();
-	case 22: return json_integer(rnd(2) ? 64 : 20);
-	case 23: return json_integer(1000001);
-	case 24: return json_string("9500000000000000");
-	default: return json_integer((json_int_t)rnd(64));
+	case 0:
+		return json_null();
+	case 1:
+		return json_true();
+	case 2:
+		return json_integer(0);
+	case 3:
+		return json_integer(-1);
+	case 4:
+		return json_integer(1);
+	case 5:
+		return json_integer(8);
+	case 6:
+		return json_integer(4096);
+	case 7:
+		return json_integer(INT32_MAX);
+	case 8:
+		return json_integer((json_int_t)INT32_MAX + 1);
+	case 9:
+		return json_integer(UINT32_MAX);
+	case 10:
+		return json_integer((json_int_t)UINT32_MAX + 1);
+	case 11:
+		return json_integer(INT64_MAX);
+	case 12:
+		return json_integer(INT64_MIN);
+	case 13:
+		return json_string("18446744073709551615");
+	case 14:
+		return json_string("18446744073709551616");
+	case 15:
+		return json_string("-1");
+	case 16:
+		return json_string("");
+	case 17:
+		return json_string("abc");
+	case 18:
+		return json_string("0g");
+	case 19:
+		return json_real(1.5);
+	case 20:
+		return json_array();
+	case 21:
+		return json_object();
+	case 22:
+		return json_integer(rnd(2) ? 64 : 20);
+	case 23:
+		return json_integer(1000001);
+	case 24:
+		return json_string("9500000000000000");
+	default:
+		return json_integer((json_int_t)rnd(64));
 	}
 }
 
@@ -362,10 +387,18 @@ static void mutate_tree(json_t *root)
 		}
 		x = json_integer_value(s->value);
 		switch (rnd(4)) {
-		case 0: x = (json_int_t)((uint64_t)x + 1); break;
-		case 1: x = (json_int_t)((uint64_t)x - 1); break;
-		case 2: x = (json_int_t)(0 - (uint64_t)x); break;
-		default: x = (json_int_t)((uint64_t)x << 32); break;
+		case 0:
+			x = (json_int_t)((uint64_t)x + 1);
+			break;
+		case 1:
+			x = (json_int_t)((uint64_t)x - 1);
+			break;
+		case 2:
+			x = (json_int_t)(0 - (uint64_t)x);
+			break;
+		default:
+			x = (json_int_t)((uint64_t)x << 32);
+			break;
 		}
 		put(s, json_integer(x));
 		break;
@@ -436,7 +469,8 @@ static void try_import(struct bpftime_shm **shm, char **base, const char *text, 
 	after = export_str(*shm);
 	if (ret < 0) {
 		if (strcmp(after, *base))
-			fail_msg("case %d: a failed import (%s) changed the segment:\n%.*s\nbefore:\n%s\nafter:\n%s",
+			fail_msg("case %d: a failed import (%s) changed the "
+				 "segment:\n%.*s\nbefore:\n%s\nafter:\n%s",
 				 n, last_msg, (int)len, text, *base, after);
 		if (!nmsgs || bad_msgs)
 			fail_msg("case %d: failed with %d messages (%d not one line): '%s'", n,
@@ -501,8 +535,7 @@ static void fuzz_seed(const char *seed, const char *what)
 			if (json_is_array(hs) && json_array_size(hs))
 				one = json_array_get(hs, rnd((uint32_t)json_array_size(hs)));
 			else if (json_is_object(root))
-				json_object_foreach(root, k, v)
-					one = v;
+				json_object_foreach(root, k, v) one = v;
 			if (one) {
 				text = json_dumps(one, JSON_COMPACT | JSON_ENCODE_ANY);
 				assert_non_null(text);

@@ -71,8 +71,7 @@ int tool_prog_show(struct bpftime_shm *shm)
 
 	if (tool_json && !arr)
 		return -ENOMEM;
-	for (int fd = bpftime_handler_next(shm, -1); fd >= 0;
-	     fd = bpftime_handler_next(shm, fd)) {
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_prog_info pi;
 		uint32_t map_ids[64];
 		const char *type;
@@ -158,8 +157,7 @@ int tool_map_show(struct bpftime_shm *shm)
 
 	if (tool_json && !arr)
 		return -ENOMEM;
-	for (int fd = bpftime_handler_next(shm, -1); fd >= 0;
-	     fd = bpftime_handler_next(shm, fd)) {
+	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_map_info mi;
 		const char *type;
 

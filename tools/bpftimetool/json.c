@@ -154,8 +154,7 @@ static bool has_data(const struct bpftime_map_info *mi)
 	}
 }
 
-static int export_entry(json_t *data, const void *key, size_t klen, const void *value,
-			size_t vlen)
+static int export_entry(json_t *data, const void *key, size_t klen, const void *value, size_t vlen)
 {
 	json_t *e = json_object();
 	int err;
@@ -180,7 +179,8 @@ static int export_queue(struct bpftime_shm *shm, int fd, const struct bpftime_ma
 
 	if (!vals)
 		return -ENOMEM;
-	while (n < mi->max_entries && !bpftime_map_lookup_and_delete_elem(shm, fd, NULL, vals + n * vs, 0))
+	while (n < mi->max_entries &&
+	       !bpftime_map_lookup_and_delete_elem(shm, fd, NULL, vals + n * vs, 0))
 		n++;
 	for (size_t i = 0; i < n; i++) {
 		size_t j = mi->type == BPFTIME_MAP_QUEUE ? i : n - 1 - i;
@@ -265,7 +265,8 @@ static int export_map_data(struct bpftime_shm *shm, int fd, const struct bpftime
 			memcpy(&id, val, sizeof(id));
 			ofd = bpftime_handler_fd_by_id(shm, id);
 			if (ofd < 0) {
-				pr_warn("map %d: the object at one key has no fd: not exported\n", fd);
+				pr_warn("map %d: the object at one key has no fd: not exported\n",
+					fd);
 				continue;
 			}
 			memcpy(val, &ofd, sizeof(ofd));
@@ -649,19 +650,19 @@ static int get_int(struct import *im, const struct handler *h, json_t *obj, cons
 	return bad(im, h, "attr.%s must be a number", key);
 }
 
-#define GET_U32(obj, key, req, dst)                                                                \
-	({                                                                                         \
-		uint64_t v_ = (dst);                                                               \
-		int e_ = get_int(im, h, obj, key, req, 0, UINT32_MAX, &v_);                        \
-		(dst) = (uint32_t)v_;                                                              \
-		e_;                                                                                \
+#define GET_U32(obj, key, req, dst)                                         \
+	({                                                                  \
+		uint64_t v_ = (dst);                                        \
+		int e_ = get_int(im, h, obj, key, req, 0, UINT32_MAX, &v_); \
+		(dst) = (uint32_t)v_;                                       \
+		e_;                                                         \
 	})
-#define GET_S32(obj, key, req, dst)                                                                \
-	({                                                                                         \
-		uint64_t v_ = (uint64_t)(int64_t)(dst);                                            \
-		int e_ = get_int(im, h, obj, key, req, INT32_MIN, INT32_MAX, &v_);                 \
-		(dst) = (int32_t)v_;                                                               \
-		e_;                                                                                \
+#define GET_S32(obj, key, req, dst)                                                \
+	({                                                                         \
+		uint64_t v_ = (uint64_t)(int64_t)(dst);                            \
+		int e_ = get_int(im, h, obj, key, req, INT32_MIN, INT32_MAX, &v_); \
+		(dst) = (int32_t)v_;                                               \
+		e_;                                                                \
 	})
 #define GET_U64(obj, key, req, dst) get_int(im, h, obj, key, req, 0, UINT64_MAX, &(dst))
 
@@ -897,7 +898,9 @@ static int parse_perf(struct import *im, struct handler *h, json_t *attr)
 	case BPFTIME_PERF_TYPE_SOFTWARE:
 		break;
 	default:
-		return bad(im, h, "unknown perf event type %d (6 uprobe, 7 uretprobe, 2 tracepoint, 1 software, 1008 uprobe override)",
+		return bad(im, h,
+			   "unknown perf event type %d (6 uprobe, 7 uretprobe, 2 tracepoint, 1 "
+			   "software, 1008 uprobe override)",
 			   h->popts.type);
 	}
 	return 0;
@@ -961,8 +964,9 @@ static int parse_handler(struct import *im, struct handler *h, json_t *obj)
 		h->of = -1;
 		return GET_S32(attr, "of", true, h->of);
 	}
-	return bad(im, h, "unknown handler type '%s' (known: " T_MAP ", " T_PROG ", " T_PERF
-			  ", " T_LINK ", " T_BTF ", " T_DUP ")",
+	return bad(im, h,
+		   "unknown handler type '%s' (known: " T_MAP ", " T_PROG ", " T_PERF ", " T_LINK
+		   ", " T_BTF ", " T_DUP ")",
 		   t);
 }
 
@@ -978,9 +982,9 @@ static struct handler *find(struct import *im, int fd)
 static enum bpftime_handler_type type_of(struct import *im, int fd)
 {
 	static const enum bpftime_handler_type kinds[] = {
-		[K_MAP] = BPFTIME_HANDLER_MAP,		[K_PROG] = BPFTIME_HANDLER_PROG,
+		[K_MAP] = BPFTIME_HANDLER_MAP,	       [K_PROG] = BPFTIME_HANDLER_PROG,
 		[K_PERF] = BPFTIME_HANDLER_PERF_EVENT, [K_LINK] = BPFTIME_HANDLER_LINK,
-		[K_BTF] = BPFTIME_HANDLER_BTF,		[K_DUP] = BPFTIME_HANDLER_NONE,
+		[K_BTF] = BPFTIME_HANDLER_BTF,	       [K_DUP] = BPFTIME_HANDLER_NONE,
 	};
 	struct handler *h = find(im, fd);
 
@@ -1029,9 +1033,10 @@ static int check_refs(struct import *im)
 		}
 		if (h->kind == K_MAP && is_fd_map(h->map_type)) {
 			enum bpftime_handler_type want =
-				h->map_type == BPFTIME_MAP_PROG_ARRAY	     ? BPFTIME_HANDLER_PROG
-				: h->map_type == BPFTIME_MAP_PERF_EVENT_ARRAY ? BPFTIME_HANDLER_PERF_EVENT
-									      : BPFTIME_HANDLER_MAP;
+				h->map_type == BPFTIME_MAP_PROG_ARRAY ? BPFTIME_HANDLER_PROG
+				: h->map_type == BPFTIME_MAP_PERF_EVENT_ARRAY
+					? BPFTIME_HANDLER_PERF_EVENT
+					: BPFTIME_HANDLER_MAP;
 
 			for (size_t j = 0; j < h->ndata; j++) {
 				int32_t fd;
@@ -1039,7 +1044,7 @@ static int check_refs(struct import *im)
 				memcpy(&fd, h->data[j].value, sizeof(fd));
 				if (type_of(im, fd) != want)
 					return bad(im, h, "data[%zu]: fd %d is not a %s", j, fd,
-						   want == BPFTIME_HANDLER_PROG	  ? "program"
+						   want == BPFTIME_HANDLER_PROG	 ? "program"
 						   : want == BPFTIME_HANDLER_MAP ? "map"
 										 : "perf event");
 			}
@@ -1097,7 +1102,8 @@ static int parse_all(struct import *im, json_t *root, int single_fd)
 			h->fd = -1;
 			if (!json_is_integer(fd) || json_integer_value(fd) < 0 ||
 			    json_integer_value(fd) > INT32_MAX)
-				return bad(im, NULL, "handlers[%zu]: \"fd\" is missing or not an fd", i);
+				return bad(im, NULL,
+					   "handlers[%zu]: \"fd\" is missing or not an fd", i);
 			h->fd = (int)json_integer_value(fd);
 			err = parse_handler(im, h, v);
 			if (err)
@@ -1133,7 +1139,8 @@ static int parse_all(struct import *im, json_t *root, int single_fd)
 		errno = 0;
 		fd = strtol(key, &end, 10);
 		if (!*key || *end || errno || fd < 0 || fd > INT32_MAX)
-			return bad(im, NULL, "key \"%s\" is not an fd (expected \"handlers\" or fd keys)",
+			return bad(im, NULL,
+				   "key \"%s\" is not an fd (expected \"handlers\" or fd keys)",
 				   key);
 		h->fd = (int)fd;
 		err = parse_handler(im, h, v);
@@ -1164,13 +1171,13 @@ static int apply_map(struct import *im, struct handler *h)
 		tmpl = spare_fd(im);
 		if (tmpl >= 0)
 			tmpl = bpftime_map_create(im->shm, tmpl, h->inner[0], "inner", h->inner[1],
-						   h->inner[2], h->inner[3], &o);
+						  h->inner[2], h->inner[3], &o);
 		if (tmpl < 0)
 			return tmpl;
 		h->mopts.inner_map_fd = tmpl;
 	}
 	fd = bpftime_map_create(im->shm, h->fd, h->map_type, h->name, h->key_size, h->value_size,
-				 h->max_entries, &h->mopts);
+				h->max_entries, &h->mopts);
 	if (tmpl >= 0)
 		bpftime_handler_close(im->shm, tmpl);
 	if (fd < 0)
@@ -1182,8 +1189,9 @@ static int apply_map(struct import *im, struct handler *h)
 		/* a stack was exported top first: push it back bottom first */
 		size_t k = h->map_type == BPFTIME_MAP_STACK ? h->ndata - 1 - j : j;
 
-		err = bpftime_map_update_elem(im->shm, fd, is_queue(h->map_type) ? NULL : h->data[k].key,
-					  h->data[k].value, BPFTIME_ANY);
+		err = bpftime_map_update_elem(im->shm, fd,
+					      is_queue(h->map_type) ? NULL : h->data[k].key,
+					      h->data[k].value, BPFTIME_ANY);
 		if (err)
 			break;
 	}
@@ -1194,7 +1202,7 @@ static int apply_fd_map_data(struct import *im, struct handler *h)
 {
 	for (size_t j = 0; j < h->ndata; j++) {
 		int err = bpftime_map_update_elem(im->shm, h->fd, h->data[j].key, h->data[j].value,
-					      BPFTIME_ANY);
+						  BPFTIME_ANY);
 
 		if (err)
 			return err;
@@ -1229,7 +1237,7 @@ static int apply_one(struct import *im, struct handler *h)
 			     .line_info_cnt = (uint32_t)(h->linfo_len / h->linfo_rec));
 
 		fd = bpftime_prog_create(im->shm, h->fd, h->prog_type, h->name,
-					  (const struct bpftime_insn *)h->insns, h->cnt, &o);
+					 (const struct bpftime_insn *)h->insns, h->cnt, &o);
 		if (fd >= 0 && h->aot) {
 			h->created = fd;
 			return bpftime_prog_set_aot(im->shm, fd, h->aot, h->aot_size);
@@ -1355,8 +1363,7 @@ fail:
 		    libbpf_bpf_map_type_str((enum bpf_map_type)h->map_type), h->key_size,
 		    h->value_size, h->max_entries, h->flags);
 	else if (h && h->kind == K_MAP && h->created >= 0 && !strcmp(what, "creating it"))
-		bad(im, h, "storing its contents failed: %s; nothing was imported",
-		    strerror(-err));
+		bad(im, h, "storing its contents failed: %s; nothing was imported", strerror(-err));
 	else if (h)
 		bad(im, h, "%s failed: %s; nothing was imported", what, strerror(-err));
 	else

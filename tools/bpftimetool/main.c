@@ -47,7 +47,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: bpftimetool [-j|-p] COMMAND [ARGS]\n"
 		"  export FILE                 write the shared memory's handlers as JSON\n"
-		"  import FILE                 create the handlers of a JSON file (all or nothing)\n"
+		"  import FILE                 create the handlers of a JSON file (all or "
+		"nothing)\n"
 		"  load FD JSON                create one handler (a JSON object) at FD\n"
 		"  remove                      remove the shared memory segment\n"
 		"  run ID DATA_FILE [repeat N] [type JIT|AOT|INTERPRET|LLVM]\n"
@@ -83,10 +84,12 @@ static struct bpftime_shm *open_shm(void)
 	if (shm)
 		return shm;
 	if (errno == ENOENT)
-		tool_err("no bpftime shared memory '%s': start a loader with `bpftime load` or run `bpftimetool import`",
+		tool_err("no bpftime shared memory '%s': start a loader with `bpftime load` or run "
+			 "`bpftimetool import`",
 			 shm_name());
 	else if (errno == EPROTO)
-		tool_err("the shared memory '%s' was made by an incompatible bpftime: remove it with `bpftimetool remove`",
+		tool_err("the shared memory '%s' was made by an incompatible bpftime: remove it "
+			 "with `bpftimetool remove`",
 			 shm_name());
 	else
 		tool_err("cannot open the shared memory '%s': %s", shm_name(), strerror(errno));
@@ -107,7 +110,8 @@ static struct bpftime_shm *open_or_create_shm(bool *created)
 			shm = bpftime_shm__open(NULL);
 	}
 	if (!shm && errno == EPROTO)
-		tool_err("the shared memory '%s' was made by an incompatible bpftime: remove it with `bpftimetool remove`",
+		tool_err("the shared memory '%s' was made by an incompatible bpftime: remove it "
+			 "with `bpftimetool remove`",
 			 shm_name());
 	else if (!shm)
 		tool_err("cannot open or create the shared memory '%s': %s", shm_name(),
@@ -435,7 +439,8 @@ static int cmd_run(int argc, char **argv)
 		}
 		if (!strcmp(argv[i], "repeat")) {
 			if (parse_int(argv[i + 1], 1, INT32_MAX, &repeat)) {
-				tool_err("run: repeat needs a positive count, not '%s'", argv[i + 1]);
+				tool_err("run: repeat needs a positive count, not '%s'",
+					 argv[i + 1]);
 				return 2;
 			}
 		} else if (!strcmp(argv[i], "type")) {
@@ -482,7 +487,8 @@ static int cmd_run(int argc, char **argv)
 	vm = bpftime_runtime__prog(rt, (int)id);
 	if (!vm) {
 		if (errno == ENOENT && engine == BPFTIME_ENGINE_AOT)
-			tool_err("program %ld has no AOT object: compile it first with `bpftime-aot compile`",
+			tool_err("program %ld has no AOT object: compile it first with "
+				 "`bpftime-aot compile`",
 				 id);
 		else
 			tool_err("program %ld cannot run: %s", id, strerror(errno));
@@ -583,7 +589,9 @@ static int parse_obj(struct bpftime_shm *shm, int argc, char **argv, long *fd)
 			return 2;
 		*fd = bpftime_handler_fd_by_id(shm, (uint32_t)v);
 		if (*fd < 0) {
-			tool_err("no object with id %ld (`bpftimetool prog show` / `map show` list them)", v);
+			tool_err("no object with id %ld (`bpftimetool prog show` / `map show` list "
+				 "them)",
+				 v);
 			return -2;
 		}
 		return 2;
@@ -659,7 +667,7 @@ static const struct {
 	const char *cmd, *args;
 } synopsis[] = {
 	{ "export", "FILE" }, { "import", "FILE" }, { "load", "FD JSON" },
-	{ "remove", "" }, { "tracelog", "" },
+	{ "remove", "" },     { "tracelog", "" },
 };
 
 int tool_json;
@@ -671,24 +679,30 @@ static void command_help(const char *cmd)
 		const char *cmd, *text;
 	} help[] = {
 		{ "export", "usage: bpftimetool export FILE\n"
-			    "writes every handler of the shared memory (maps with their contents) as JSON\n" },
+			    "writes every handler of the shared memory (maps with their contents) "
+			    "as JSON\n" },
 		{ "import", "usage: bpftimetool import FILE\n"
 			    "creates the handlers of FILE (either JSON shape), all or nothing\n" },
-		{ "load", "usage: bpftimetool load FD JSON\ncreates one handler (a JSON object) at FD\n" },
+		{ "load",
+		  "usage: bpftimetool load FD JSON\ncreates one handler (a JSON object) at FD\n" },
 		{ "remove", "usage: bpftimetool remove\n"
 			    "removes the shared memory segment (none: says so, exit status 0)\n" },
-		{ "run", "usage: bpftimetool run ID DATA_FILE [repeat N] [type JIT|AOT|INTERPRET|LLVM]\n"
-			 "runs the program at handler ID (bpftime's id: the fd column of `prog show`)\n"
-			 "on the file's bytes (r1 pointer, r2 length), prints\n"
-			 "Time taken: <avg> ns and Return value: <r0>\n" },
-		{ "tracelog", "usage: bpftimetool tracelog\nstreams bpf_printk output (Ctrl-C stops)\n" },
-		{ "prog", "usage: bpftimetool [-j|-p] prog show\n"
-			  "       bpftimetool prog dump xlated (id ID | fd FD | pinned PATH | FD)\n"
-			  "       bpftimetool prog tracelog\n"
-			  "programs as bpftool lists them: object id first, the fd (slot) as a column\n" },
-		{ "map", "usage: bpftimetool [-j|-p] map show\n"
-			 "       bpftimetool [-j|-p] map dump (id ID | fd FD | pinned PATH | FD)\n"
-			 "maps as bpftool lists them: object id first, the fd (slot) as a column\n" },
+		{ "run",
+		  "usage: bpftimetool run ID DATA_FILE [repeat N] [type JIT|AOT|INTERPRET|LLVM]\n"
+		  "runs the program at handler ID (bpftime's id: the fd column of `prog show`)\n"
+		  "on the file's bytes (r1 pointer, r2 length), prints\n"
+		  "Time taken: <avg> ns and Return value: <r0>\n" },
+		{ "tracelog",
+		  "usage: bpftimetool tracelog\nstreams bpf_printk output (Ctrl-C stops)\n" },
+		{ "prog",
+		  "usage: bpftimetool [-j|-p] prog show\n"
+		  "       bpftimetool prog dump xlated (id ID | fd FD | pinned PATH | FD)\n"
+		  "       bpftimetool prog tracelog\n"
+		  "programs as bpftool lists them: object id first, the fd (slot) as a column\n" },
+		{ "map",
+		  "usage: bpftimetool [-j|-p] map show\n"
+		  "       bpftimetool [-j|-p] map dump (id ID | fd FD | pinned PATH | FD)\n"
+		  "maps as bpftool lists them: object id first, the fd (slot) as a column\n" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(help); i++)
@@ -702,8 +716,10 @@ static void command_help(const char *cmd)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },	  { "pretty", no_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },	  { "version", no_argument, NULL, 'V' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool help = false;
@@ -764,7 +780,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(synopsis); i++) {
 		if (!strcmp(cmd, synopsis[i].cmd)) {
 			if (*synopsis[i].args)
-				tool_err("%s: wrong number of arguments: expected `bpftimetool %s %s`",
+				tool_err("%s: wrong number of arguments: expected `bpftimetool %s "
+					 "%s`",
 					 cmd, cmd, synopsis[i].args);
 			else
 				tool_err("%s: takes no arguments", cmd);

@@ -53,7 +53,7 @@ struct emit {
 
 	uint32_t *entries; /* pcs of subprogram entries, ascending */
 	uint32_t nentries;
-	uint8_t *is_value; /* [nentries] the entry is a function value's target */
+	uint8_t *is_value;  /* [nentries] the entry is a function value's target */
 	LLVMValueRef *subs; /* function of entries[i] */
 	LLVMValueRef helpers[BPFTIME_MAX_HELPER_ID + 1];
 	LLVMValueRef map_by_fd, map_by_idx, map_val;
@@ -62,9 +62,9 @@ struct emit {
 	LLVMValueRef fn;
 	bool is_main;
 	LLVMValueRef regs[NREGS];
-	LLVMValueRef stop;  /* ptr to the i8 stop flag */
-	LLVMValueRef depth; /* i32 frame depth, 1 in bpf_main */
-	uint8_t *reach;	    /* [cnt] reachable from the entry */
+	LLVMValueRef stop;	/* ptr to the i8 stop flag */
+	LLVMValueRef depth;	/* i32 frame depth, 1 in bpf_main */
+	uint8_t *reach;		/* [cnt] reachable from the entry */
 	LLVMBasicBlockRef *bbs; /* [cnt] block starting at pc, or NULL */
 };
 
@@ -285,7 +285,8 @@ static LLVMValueRef divmod(struct emit *e, LLVMTypeRef t, LLVMValueRef d, LLVMVa
 	if (!sign) {
 		safe = LLVMBuildSelect(e->b, is0, one, s, "");
 		if (!mod) /* x / 0 = 0: divide 0 by 1 then, no select on the result */
-			return LLVMBuildUDiv(e->b, LLVMBuildSelect(e->b, is0, zero, d, ""), safe, "");
+			return LLVMBuildUDiv(e->b, LLVMBuildSelect(e->b, is0, zero, d, ""), safe,
+					     "");
 		q = LLVMBuildURem(e->b, d, safe, "");
 		return LLVMBuildSelect(e->b, is0, d, q, "");
 	}
@@ -308,10 +309,10 @@ static LLVMValueRef bswap(struct emit *e, LLVMValueRef v, unsigned int bits)
 	LLVMValueRef fn = LLVMGetIntrinsicDeclaration(e->mod, id, &t, 1);
 	LLVMValueRef arg = LLVMBuildTrunc(e->b, v, t, "");
 
-	return LLVMBuildZExt(e->b,
-			     LLVMBuildCall2(e->b, LLVMIntrinsicGetType(e->ctx, id, &t, 1), fn, &arg,
-					    1, ""),
-			     e->t64, "");
+	return LLVMBuildZExt(
+		e->b,
+		LLVMBuildCall2(e->b, LLVMIntrinsicGetType(e->ctx, id, &t, 1), fn, &arg, 1, ""),
+		e->t64, "");
 }
 
 /* ALU operation op (BPF_ADD, ...) on two values of one width. */
@@ -445,8 +446,8 @@ static void emit_cond_jmp(struct emit *e, uint32_t pc, const struct bpftime_insn
 static void emit_load(struct emit *e, const struct bpftime_insn *insn, bool sx)
 {
 	unsigned int size = insn_mem_size(insn->code);
-	LLVMValueRef v = LLVMBuildLoad2(e->b, int_type(e, size), addr(e, insn->src, insn->off, size),
-					"");
+	LLVMValueRef v =
+		LLVMBuildLoad2(e->b, int_type(e, size), addr(e, insn->src, insn->off, size), "");
 
 	LLVMSetAlignment(v, 1);
 	if (size < 8)
@@ -493,7 +494,8 @@ static int emit_atomic(struct emit *e, uint32_t pc, const struct bpftime_insn *i
 	case BPF_CMPXCHG & ~BPF_FETCH: {
 		LLVMValueRef cmp = LLVMBuildTrunc(e->b, get(e, 0), t, "");
 
-		old = LLVMBuildAtomicCmpXchg(e->b, p, cmp, s, LLVMAtomicOrderingSequentiallyConsistent,
+		old = LLVMBuildAtomicCmpXchg(e->b, p, cmp, s,
+					     LLVMAtomicOrderingSequentiallyConsistent,
 					     LLVMAtomicOrderingSequentiallyConsistent, 0);
 		old = LLVMBuildExtractValue(e->b, old, 0, "");
 		set(e, 0, LLVMBuildZExt(e->b, old, e->t64, ""));

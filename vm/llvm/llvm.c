@@ -172,8 +172,8 @@ static LLVMValueRef match_mul_rotate(LLVMValueRef a, LLVMValueRef b, unsigned in
 	m = LLVMGetOperand(b, 0);
 	if (!is_op(m, LLVMMul) || !const_of(LLVMGetOperand(b, 1), &s) || !s || s >= w)
 		return NULL;
-	if (LLVMGetOperand(m, 0) != LLVMGetOperand(a, 0) ||
-	    !const_of(LLVMGetOperand(m, 1), &c1) || !const_of(LLVMGetOperand(a, 1), &c2))
+	if (LLVMGetOperand(m, 0) != LLVMGetOperand(a, 0) || !const_of(LLVMGetOperand(m, 1), &c1) ||
+	    !const_of(LLVMGetOperand(a, 1), &c2))
 		return NULL;
 	if (((c1 << (w - s)) & mask) != c2)
 		return NULL;
@@ -205,8 +205,8 @@ static void recover_rotates(LLVMModuleRef mod)
 				w = LLVMGetIntTypeWidth(t);
 				if (w > 64)
 					continue;
-				m = match_mul_rotate(LLVMGetOperand(in, 0), LLVMGetOperand(in, 1), w,
-						     &rot);
+				m = match_mul_rotate(LLVMGetOperand(in, 0), LLVMGetOperand(in, 1),
+						     w, &rot);
 				if (!m)
 					m = match_mul_rotate(LLVMGetOperand(in, 1),
 							     LLVMGetOperand(in, 0), w, &rot);
@@ -216,9 +216,10 @@ static void recover_rotates(LLVMModuleRef mod)
 				args[0] = args[1] = m;
 				args[2] = LLVMConstInt(t, rot, 0);
 				LLVMReplaceAllUsesWith(
-					in, LLVMBuildCall2(b, LLVMIntrinsicGetType(ctx, id, &t, 1),
-							   LLVMGetIntrinsicDeclaration(mod, id, &t, 1),
-							   args, 3, ""));
+					in,
+					LLVMBuildCall2(b, LLVMIntrinsicGetType(ctx, id, &t, 1),
+						       LLVMGetIntrinsicDeclaration(mod, id, &t, 1),
+						       args, 3, ""));
 				LLVMInstructionEraseFromParent(in);
 			}
 		}
@@ -227,8 +228,7 @@ static void recover_rotates(LLVMModuleRef mod)
 }
 
 /* Builds, checks and optimises the module of vm's program. */
-static int build_module(struct bpftime_vm *vm, LLVMModuleRef mod, LLVMTargetMachineRef tm,
-			bool aot)
+static int build_module(struct bpftime_vm *vm, LLVMModuleRef mod, LLVMTargetMachineRef tm, bool aot)
 {
 	LLVMPassBuilderOptionsRef opts;
 	LLVMTargetDataRef td;

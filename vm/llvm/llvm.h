@@ -17,19 +17,19 @@
 
 struct bpftime_vm;
 
-#define VM_LLVM_ABI	   4
-#define VM_LLVM_ENTRY	   "bpftime_llvm_entry"
-#define VM_LLVM_LIB_NAME   "libbpftime-llvm.so"
+#define VM_LLVM_ABI	 4
+#define VM_LLVM_ENTRY	 "bpftime_llvm_entry"
+#define VM_LLVM_LIB_NAME "libbpftime-llvm.so"
 /* Compiled code exports, for each subprogram used as a function value (a
  * callback of bpf_loop and the like), uint64_t bpf_sub_<pc>(r1, ..., r5):
  * the subprogram run as a fresh program, for bpftime_vm__call_func(). */
-#define VM_LLVM_SUB_PFX	   "bpf_sub_"
+#define VM_LLVM_SUB_PFX	 "bpf_sub_"
 /* An AOT object records what it was compiled from: a 32-byte read-only
  * symbol holding the SHA-256 of the program's instructions as given to
  * bpftime_vm__load() (map fds included: the object's map references are
  * those fds).  vm_aot_load() refuses an object whose hash is not the one of
  * the program loaded in the VM. */
-#define VM_AOT_HASH_SYM	   "bpftime_prog_sha256"
+#define VM_AOT_HASH_SYM	 "bpftime_prog_sha256"
 
 struct vm_llvm_ops {
 	/* Compiles vm->insns with LLVM's ORC JIT; sets vm->llvm_fn and

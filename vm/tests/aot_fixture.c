@@ -10,7 +10,7 @@ uint64_t _bpf_helper_ext_0005(uint64_t a, uint64_t b, uint64_t c, uint64_t d, ui
 uint64_t bpf_main(void *ctx, uint64_t size);
 
 static const char msg[] = "hello aot";
-static uint64_t counter;		  /* .bss */
+static uint64_t counter;		/* .bss */
 uint64_t aot_table[4] = { 1, 2, 3, 4 }; /* .data */
 
 uint64_t bpf_main(void *ctx, uint64_t size)
