@@ -37,6 +37,7 @@
 #include <string.h>
 #include "internal.h"
 #include "verifier.h"
+#include "common/alloc.h"
 #include "common/compiler.h"
 
 #define NREGS	      11
@@ -164,7 +165,7 @@ static void vlogf(struct ver *v, const char *fmt, ...)
 		size_t cap = (l->cap ? l->cap * 2 : 4096);
 		while (cap < l->len + (size_t)n + 1)
 			cap *= 2;
-		char *nb = realloc(l->buf, cap);
+		char *nb = mem_realloc(l->buf, cap);
 		if (!nb)
 			return;
 		l->buf = nb;
@@ -283,7 +284,7 @@ static void print_insn(struct ver *v, uint32_t pc)
 
 static struct vframe *frame_new(void)
 {
-	return calloc(1, sizeof(struct vframe));
+	return mem_calloc(1, sizeof(struct vframe));
 }
 
 static void frame_free(struct vframe *f)
@@ -296,14 +297,14 @@ static void frame_free(struct vframe *f)
 
 static struct vframe *frame_dup(const struct vframe *f)
 {
-	struct vframe *n = malloc(sizeof(*n));
+	struct vframe *n = mem_alloc(sizeof(*n));
 
 	if (!n)
 		return NULL;
 	*n = *f;
 	n->slot = NULL;
 	if (f->nslots) {
-		n->slot = malloc(f->nslots * sizeof(*n->slot));
+		n->slot = mem_alloc(f->nslots * sizeof(*n->slot));
 		if (!n->slot) {
 			free(n);
 			return NULL;
@@ -360,7 +361,7 @@ static int grow_stack(struct ver *v, struct vframe *f, uint32_t n)
 
 	if (n <= f->nslots)
 		return 0;
-	s = realloc(f->slot, n * sizeof(*s));
+	s = mem_realloc(f->slot, n * sizeof(*s));
 	if (!s)
 		return oom(v);
 	memset(s + f->nslots, 0, (n - f->nslots) * sizeof(*s));
@@ -406,7 +407,7 @@ static uint32_t new_id(struct ver *v)
 
 static int push_branch(struct ver *v, uint32_t pc, struct vstate **out)
 {
-	struct vstate *s = calloc(1, sizeof(*s));
+	struct vstate *s = mem_calloc(1, sizeof(*s));
 
 	if (!s || !state_copy(s, v->st)) {
 		free(s);
@@ -414,7 +415,7 @@ static int push_branch(struct ver *v, uint32_t pc, struct vstate **out)
 	}
 	if (v->sp == v->stack_cap) {
 		size_t cap = v->stack_cap ? v->stack_cap * 2 : 64;
-		struct vstack_ent *n = realloc(v->stack, cap * sizeof(*n));
+		struct vstack_ent *n = mem_realloc(v->stack, cap * sizeof(*n));
 
 		if (!n) {
 			state_free(s);
@@ -466,17 +467,18 @@ static int map_index(struct ver *v, unsigned int src, int32_t imm, int32_t next_
 	if (err)
 		return rej(v, "fd %d is not pointing to valid bpf_map", imm);
 	if (v->nmaps % 16 == 0) {
-		struct bpftime_verifier_map *nm = realloc(v->maps, (v->nmaps + 16) * sizeof(*nm));
+		struct bpftime_verifier_map *nm =
+			mem_realloc(v->maps, (v->nmaps + 16) * sizeof(*nm));
 		int32_t *ns, *ni;
 
 		if (!nm)
 			return oom(v);
 		v->maps = nm;
-		ns = realloc(v->map_src, (v->nmaps + 16) * sizeof(*ns));
+		ns = mem_realloc(v->map_src, (v->nmaps + 16) * sizeof(*ns));
 		if (!ns)
 			return oom(v);
 		v->map_src = ns;
-		ni = realloc(v->map_imm, (v->nmaps + 16) * sizeof(*ni));
+		ni = mem_realloc(v->map_imm, (v->nmaps + 16) * sizeof(*ni));
 		if (!ni)
 			return oom(v);
 		v->map_imm = ni;
@@ -1728,17 +1730,18 @@ static int inner_map(struct ver *v, uint32_t outer, uint32_t *idx)
 		}
 	}
 	if (v->nmaps % 16 == 0) {
-		struct bpftime_verifier_map *nm = realloc(v->maps, (v->nmaps + 16) * sizeof(*nm));
+		struct bpftime_verifier_map *nm =
+			mem_realloc(v->maps, (v->nmaps + 16) * sizeof(*nm));
 		int32_t *ns, *ni;
 
 		if (!nm)
 			return oom(v);
 		v->maps = nm;
-		ns = realloc(v->map_src, (v->nmaps + 16) * sizeof(*ns));
+		ns = mem_realloc(v->map_src, (v->nmaps + 16) * sizeof(*ns));
 		if (!ns)
 			return oom(v);
 		v->map_src = ns;
-		ni = realloc(v->map_imm, (v->nmaps + 16) * sizeof(*ni));
+		ni = mem_realloc(v->map_imm, (v->nmaps + 16) * sizeof(*ni));
 		if (!ni)
 			return oom(v);
 		v->map_imm = ni;
@@ -2189,7 +2192,7 @@ static int is_state_visited(struct ver *v, uint32_t pc)
 	}
 	if (v->sl_cnt[pc] >= MAX_STATES_PC)
 		return 0;
-	n = calloc(1, sizeof(*n));
+	n = mem_calloc(1, sizeof(*n));
 	if (!n || !state_copy(&n->st, v->st)) {
 		free(n);
 		return oom(v);
@@ -2403,7 +2406,7 @@ static uint64_t sneed_transfer(struct ver *v, uint32_t i, uint64_t out, uint16_t
 
 static int analyse(struct ver *v)
 {
-	uint16_t *use = malloc(v->cnt * sizeof(*use)), *def = malloc(v->cnt * sizeof(*def));
+	uint16_t *use = mem_alloc(v->cnt * sizeof(*use)), *def = mem_alloc(v->cnt * sizeof(*def));
 	bool changed = true;
 
 	if (!use || !def) {
@@ -2532,8 +2535,8 @@ static int analyse(struct ver *v)
  * or from a function value (callbacks). */
 static int check_reachable(struct ver *v)
 {
-	uint8_t *seen = calloc(v->cnt, 1);
-	uint32_t *work = malloc(v->cnt * sizeof(*work)), n = 0;
+	uint8_t *seen = mem_calloc(v->cnt, 1);
+	uint32_t *work = mem_alloc(v->cnt * sizeof(*work)), n = 0;
 	int err = 0;
 
 	if (!seen || !work) {
@@ -2651,7 +2654,7 @@ static int check_combined_stack(struct ver *v)
 
 static int init_state(struct ver *v)
 {
-	struct vstate *st = calloc(1, sizeof(*st));
+	struct vstate *st = mem_calloc(1, sizeof(*st));
 	struct vframe *f = frame_new();
 
 	if (!st || !f) {
@@ -2849,13 +2852,13 @@ int vm_verify_safety(struct bpftime_vm *vm, const struct bpftime_insn *insns, si
 	v.ops = vm->vops;
 	v.log_level = vm->opts.log_level;
 	v.log = v.log_level ? &log : NULL;
-	v.mark = calloc(cnt, 1);
-	v.live = calloc(cnt, sizeof(*v.live));
-	v.need = calloc(cnt, sizeof(*v.need));
-	v.sneed = calloc(cnt, sizeof(*v.sneed));
-	v.depth = calloc(cnt, sizeof(*v.depth));
-	v.sl = calloc(cnt, sizeof(*v.sl));
-	v.sl_cnt = calloc(cnt, sizeof(*v.sl_cnt));
+	v.mark = mem_calloc(cnt, 1);
+	v.live = mem_calloc(cnt, sizeof(*v.live));
+	v.need = mem_calloc(cnt, sizeof(*v.need));
+	v.sneed = mem_calloc(cnt, sizeof(*v.sneed));
+	v.depth = mem_calloc(cnt, sizeof(*v.depth));
+	v.sl = mem_calloc(cnt, sizeof(*v.sl));
+	v.sl_cnt = mem_calloc(cnt, sizeof(*v.sl_cnt));
 	if (!v.mark || !v.live || !v.need || !v.sneed || !v.depth || !v.sl || !v.sl_cnt) {
 		err = oom(&v);
 		goto out;
