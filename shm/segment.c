@@ -413,11 +413,15 @@ static void check_slots(struct bpftime_shm *shm)
 	int bad = 0;
 
 	for (uint32_t fd = 0; fd < shm->max_fd; fd++) {
+		uint32_t gen = atomic_load(&shm->slots[fd].gen);
 		uint32_t type = atomic_load(&shm->slots[fd].type);
 		uint64_t off = atomic_load(&shm->slots[fd].obj_off);
 		const char *why;
 
 		if (!type || !off || !shm_obj_check(shm, type, off, &why))
+			continue;
+		/* a slot another process is changing now is not corrupt */
+		if ((gen & 1) || atomic_load(&shm->slots[fd].gen) != gen)
 			continue;
 		if (bad++ < 8)
 			pr_warn("shm '%s': slot %u is corrupt (%s): it will be skipped\n",

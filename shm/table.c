@@ -260,18 +260,28 @@ void *shm_slot_obj(struct bpftime_shm *shm, int fd, uint32_t type)
 	if (!fd_ok(shm, fd))
 		return NULL;
 	s = &shm->slots[fd];
-	t = atomic_load_explicit(&s->type, memory_order_acquire);
-	if (!t || (type && t != type))
-		return NULL;
-	off = atomic_load_explicit(&s->obj_off, memory_order_acquire);
-	if (!off)
-		return NULL; /* closed under us */
-	if (shm_obj_check(shm, t, off, &why)) {
-		shm_report_corrupt(shm, fd, atomic_load(&s->gen), why);
+	for (int tries = 0;; tries++) {
+		uint32_t g = atomic_load_explicit(&s->gen, memory_order_acquire);
+
+		t = atomic_load_explicit(&s->type, memory_order_acquire);
+		if (!t || (type && t != type))
+			return NULL;
+		off = atomic_load_explicit(&s->obj_off, memory_order_acquire);
+		if (!off)
+			return NULL; /* closed under us */
+		if (!shm_obj_check(shm, t, off, &why))
+			return shm_ptr(shm, off);
+		/* a slot being changed (odd or new generation) is not corrupt:
+		 * its type and offset were read from two different records */
+		if (((g & 1) || atomic_load_explicit(&s->gen, memory_order_acquire) != g) &&
+		    tries < 1000) {
+			sched_yield();
+			continue;
+		}
+		shm_report_corrupt(shm, fd, g, why);
 		errno = EBADMSG;
 		return NULL;
 	}
-	return shm_ptr(shm, off);
 }
 
 enum bpftime_handler_type bpftime_handler_get_type(struct bpftime_shm *shm, int fd)
@@ -306,6 +316,10 @@ int bpftime_handler_get_info(struct bpftime_shm *shm, int fd, struct bpftime_han
 		if (!info->type || !off)
 			return shm_err(-ENOENT);
 		if (shm_obj_check(shm, info->type, off, &why)) {
+			/* changed while we read it: not corrupt, read again */
+			if (atomic_load_explicit(&s->gen, memory_order_acquire) != g &&
+			    tries < 1000)
+				continue;
 			shm_report_corrupt(shm, fd, g, why);
 			return shm_err(-EBADMSG);
 		}
