@@ -445,6 +445,35 @@ static void path_done(struct vstate *s)
 	}
 }
 
+/* appends @m to the program's maps (their source and imm are the lookup
+ * key: src -1 and the outer map's index for an inner map template) */
+static int add_map(struct ver *v, const struct bpftime_verifier_map *m, int32_t src, int32_t imm,
+		   uint32_t *idx)
+{
+	if (v->nmaps % 16 == 0) {
+		struct bpftime_verifier_map *nm =
+			mem_realloc(v->maps, (v->nmaps + 16) * sizeof(*nm));
+		int32_t *ns, *ni;
+
+		if (!nm)
+			return oom(v);
+		v->maps = nm;
+		ns = mem_realloc(v->map_src, (v->nmaps + 16) * sizeof(*ns));
+		if (!ns)
+			return oom(v);
+		v->map_src = ns;
+		ni = mem_realloc(v->map_imm, (v->nmaps + 16) * sizeof(*ni));
+		if (!ni)
+			return oom(v);
+		v->map_imm = ni;
+	}
+	v->maps[v->nmaps] = *m;
+	v->map_src[v->nmaps] = src;
+	v->map_imm[v->nmaps] = imm;
+	*idx = (uint32_t)v->nmaps++;
+	return 0;
+}
+
 /* ---- map references ------------------------------------------------------- */
 
 static int map_index(struct ver *v, unsigned int src, int32_t imm, int32_t next_imm, uint32_t *idx)
@@ -466,28 +495,7 @@ static int map_index(struct ver *v, unsigned int src, int32_t imm, int32_t next_
 	err = v->ops.map_info(v->ops.ctx, src, imm, next_imm, &m);
 	if (err)
 		return rej(v, "fd %d is not pointing to valid bpf_map", imm);
-	if (v->nmaps % 16 == 0) {
-		struct bpftime_verifier_map *nm =
-			mem_realloc(v->maps, (v->nmaps + 16) * sizeof(*nm));
-		int32_t *ns, *ni;
-
-		if (!nm)
-			return oom(v);
-		v->maps = nm;
-		ns = mem_realloc(v->map_src, (v->nmaps + 16) * sizeof(*ns));
-		if (!ns)
-			return oom(v);
-		v->map_src = ns;
-		ni = mem_realloc(v->map_imm, (v->nmaps + 16) * sizeof(*ni));
-		if (!ni)
-			return oom(v);
-		v->map_imm = ni;
-	}
-	v->maps[v->nmaps] = m;
-	v->map_src[v->nmaps] = (int32_t)key_src;
-	v->map_imm[v->nmaps] = imm;
-	*idx = (uint32_t)v->nmaps++;
-	return 0;
+	return add_map(v, &m, (int32_t)key_src, imm, idx);
 }
 
 /* ---- register checks ---------------------------------------------------------- */
@@ -1729,28 +1737,7 @@ static int inner_map(struct ver *v, uint32_t outer, uint32_t *idx)
 			return 0;
 		}
 	}
-	if (v->nmaps % 16 == 0) {
-		struct bpftime_verifier_map *nm =
-			mem_realloc(v->maps, (v->nmaps + 16) * sizeof(*nm));
-		int32_t *ns, *ni;
-
-		if (!nm)
-			return oom(v);
-		v->maps = nm;
-		ns = mem_realloc(v->map_src, (v->nmaps + 16) * sizeof(*ns));
-		if (!ns)
-			return oom(v);
-		v->map_src = ns;
-		ni = mem_realloc(v->map_imm, (v->nmaps + 16) * sizeof(*ni));
-		if (!ni)
-			return oom(v);
-		v->map_imm = ni;
-	}
-	v->maps[v->nmaps] = m;
-	v->map_src[v->nmaps] = -1;
-	v->map_imm[v->nmaps] = (int32_t)outer;
-	*idx = (uint32_t)v->nmaps++;
-	return 0;
+	return add_map(v, &m, -1, (int32_t)outer, idx);
 }
 
 static int do_helper_call(struct ver *v, int32_t id, uint32_t *next)
