@@ -1591,6 +1591,15 @@ static int htab_get_next_key(struct bpftime_map *h, const void *key, void *next_
 		if (bad)
 			return -EBADMSG;
 		if (e) {
+			/* the rest of the chain must end (an iteration over a
+			 * cycle would never end) */
+			uint32_t steps = 0;
+
+			for (n = atomic_load(&e->next); !is_nulls(n);
+			     n = atomic_load(&E(h, n)->next))
+				if (!elem_ok(h, n) || ++steps > h->n_elems)
+					return chain_bad(h, b,
+							 "a bad link after the key (a cycle?)");
 			n = atomic_load_explicit(&e->next, memory_order_acquire);
 			if (!is_nulls(n)) {
 				if (!elem_ok(h, n))

@@ -130,6 +130,7 @@ static int lpm_sys_lookup(struct bpftime_map *h, const void *key, void *value, u
 	struct lpm *l = lpm_of(h);
 	unsigned char buf[4 + LPM_DATA_MAX];
 	uint32_t plen;
+	int err;
 
 	UNUSED(flags);
 	if (!key)
@@ -141,8 +142,9 @@ static int lpm_sys_lookup(struct bpftime_map *h, const void *key, void *value, u
 		if (!atomic_load_explicit(&l->counts[p], memory_order_acquire))
 			continue;
 		mask_key(h, key, (uint32_t)p, buf);
-		if (!map_hash_ops.sys_lookup(h, buf, value, 0))
-			return 0;
+		err = map_hash_ops.sys_lookup(h, buf, value, 0);
+		if (err != -ENOENT)
+			return err; /* found, or a corrupt table (-EBADMSG) */
 	}
 	return -ENOENT;
 }
