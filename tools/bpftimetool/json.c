@@ -810,6 +810,11 @@ static int verify_prog(struct import *im, struct handler *h)
 	if (err == -EINVAL)
 		err = bad(im, h, "the verifier refuses the program: %s",
 			  bpftime_vm__last_error(vm));
+	/* an AOT object must have been compiled from these instructions (the
+	 * runtime refuses it at load; refused here, nothing is imported) */
+	if (!err && h->aot && bpftime_vm__load_aot(vm, h->aot, h->aot_size))
+		err = bad(im, h, "attr.aot does not belong to the program: %s",
+			  bpftime_vm__last_error(vm));
 	bpftime_vm__free(vm);
 	return err;
 }
