@@ -123,6 +123,21 @@ static void garble_chain(uint32_t type, int how)
 		expect_ops_fail(fd, h, key);
 		expect_reported("a cycle");
 		break;
+	case 3: /* the key of the bucket's first element is garbled */
+		*(uint64_t *)(h->base + head + 32) ^= 0x5a5a5a5a00ULL;
+		{
+			uint64_t k = 0, next;
+			int n = 0, err;
+
+			for (err = bpftime_map_get_next_key(shm, fd, NULL, &next); !err;
+			     err = bpftime_map_get_next_key(shm, fd, &k, &next)) {
+				assert_true(++n < 10000);
+				k = next;
+			}
+			assert_int_equal(err, -EBADMSG);
+		}
+		expect_reported("does not hash to its bucket");
+		break;
 	case 2: /* the chain ends on another bucket's marker */
 		*(uint64_t *)(h->base + head) = ((uint64_t)(b + 1) << 1) | 1;
 		assert_int_equal(bpftime_map_lookup_elem(shm, fd, &key, vbuf, 0), -EBADMSG);
@@ -157,6 +172,13 @@ static void test_hash_wrong_marker(void **state)
 {
 	(void)state;
 	garble_chain(BPFTIME_MAP_HASH, 2);
+}
+
+static void test_hash_garbled_key(void **state)
+{
+	(void)state;
+	garble_chain(BPFTIME_MAP_HASH, 3);
+	garble_chain(BPFTIME_MAP_LRU_HASH, 3);
 }
 
 /* every free element's free-list link names no element: inserts fail */
@@ -311,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_hash_wild_link),
 		cmocka_unit_test(test_hash_cycle),
 		cmocka_unit_test(test_hash_wrong_marker),
+		cmocka_unit_test(test_hash_garbled_key),
 		cmocka_unit_test(test_hash_free_list),
 		cmocka_unit_test(test_lpm),
 		cmocka_unit_test(test_queue),

@@ -1572,15 +1572,28 @@ static int htab_sys_lookup_and_delete(struct bpftime_map *h, const void *key, vo
 	return delete_common(h, key, value, flags);
 }
 
-static int htab_get_next_key(struct bpftime_map *h, const void *key, void *next_key)
+/* Copies the key of the element at @n (reached in bucket @b) to @next_key:
+ * 0; 1 if that key does not hash to @b under its stored hash (the element
+ * was reused under us, or its key or hash is garbled: iterating from it
+ * would start over forever); -EBADMSG for an offset outside the segment. */
+static int take_key(struct bpftime_map *h, uint32_t b, uint64_t n, void *next_key)
+{
+	struct htab_elem *e;
+	uint32_t hash;
+
+	if (!elem_ok(h, n))
+		return chain_bad(h, b, "a link outside the segment");
+	e = E(h, n);
+	memcpy(next_key, e->key, h->key_size);
+	hash = key_hash(h, next_key);
+	return (hash & h->bucket_mask) == b && atomic_load(&e->hash) == hash ? 0 : 1;
+}
+
+static int next_key_once(struct bpftime_map *h, const void *key, void *next_key, uint32_t *at)
 {
 	uint32_t b = 0;
 	uint64_t n;
 
-	/* an iteration starts: a key left twice by a dead writer would make
-	 * it loop (get_next_key of the older copy finds the newer one) */
-	if (!key && htab_dead_writer(h))
-		htab_repair(h);
 	if (key) {
 		uint32_t hash = key_hash(h, key);
 		struct htab_elem *e;
@@ -1601,12 +1614,8 @@ static int htab_get_next_key(struct bpftime_map *h, const void *key, void *next_
 					return chain_bad(h, b,
 							 "a bad link after the key (a cycle?)");
 			n = atomic_load_explicit(&e->next, memory_order_acquire);
-			if (!is_nulls(n)) {
-				if (!elem_ok(h, n))
-					return chain_bad(h, b, "a link outside the segment");
-				memcpy(next_key, E(h, n)->key, h->key_size);
-				return 0;
-			}
+			if (!is_nulls(n))
+				return *at = b, take_key(h, b, n, next_key);
 			b++;
 		} else {
 			b = 0;
@@ -1614,14 +1623,29 @@ static int htab_get_next_key(struct bpftime_map *h, const void *key, void *next_
 	}
 	for (; b <= h->bucket_mask; b++) {
 		n = atomic_load_explicit(&h->buckets[b], memory_order_acquire);
-		if (!is_nulls(n)) {
-			if (!elem_ok(h, n))
-				return chain_bad(h, b, "a link outside the segment");
-			memcpy(next_key, E(h, n)->key, h->key_size);
-			return 0;
-		}
+		if (!is_nulls(n))
+			return *at = b, take_key(h, b, n, next_key);
 	}
 	return -ENOENT;
+}
+
+static int htab_get_next_key(struct bpftime_map *h, const void *key, void *next_key)
+{
+	uint32_t b = 0;
+
+	/* an iteration starts: a key left twice by a dead writer would make
+	 * it loop (get_next_key of the older copy finds the newer one) */
+	if (!key && htab_dead_writer(h))
+		htab_repair(h);
+	/* a key that does not lead back to its element is retried (a
+	 * concurrent reuse) and then taken for corrupt */
+	for (int tries = 0; tries < 8; tries++) {
+		int err = next_key_once(h, key, next_key, &b);
+
+		if (err <= 0)
+			return err;
+	}
+	return chain_bad(h, b, "an element whose key does not hash to its bucket");
 }
 
 static long htab_for_each(struct bpftime_map *h, bpftime_map_elem_fn fn, void *ctx)

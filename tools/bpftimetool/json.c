@@ -229,7 +229,7 @@ static int export_map_data(struct bpftime_shm *shm, int fd, const struct bpftime
 	size_t ks = mi->key_size, vs = mi->value_size_syscall;
 	uint8_t *key = calloc(1, ks + 1), *next = calloc(1, ks + 1), *val = calloc(1, vs + 8);
 	bool first = true;
-	int err = 0;
+	int err = 0, it = 0;
 
 	if (!key || !next || !val) {
 		err = -ENOMEM;
@@ -252,7 +252,7 @@ static int export_map_data(struct bpftime_shm *shm, int fd, const struct bpftime
 		}
 		goto out;
 	}
-	while (!bpftime_map_get_next_key(shm, fd, first ? NULL : key, next)) {
+	while (!(it = bpftime_map_get_next_key(shm, fd, first ? NULL : key, next))) {
 		first = false;
 		memcpy(key, next, ks);
 		if (bpftime_map_lookup_elem(shm, fd, key, val, 0))
@@ -276,6 +276,9 @@ static int export_map_data(struct bpftime_shm *shm, int fd, const struct bpftime
 		if (err)
 			break;
 	}
+	if (it && it != -ENOENT)
+		pr_warn("map %d '%s': iteration stopped (%s): its data is exported incomplete\n",
+			fd, mi->name, strerror(-it));
 	if (!err)
 		err = sort_by_key(data);
 out:
