@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* maps/corrupt_test.c: a map's own structures, read from the segment, are
  * checked before use.  Each test garbles one link in a real segment (a
- * wild offset, a cycle, a wrong end marker, a wild free-list index, queue
- * indices, the bloom filter's bits, the arena's free list) and shows that
+ * wild offset, a cycle, a wrong end marker, a garbled key, a wild
+ * free-list index, queue indices, the bloom filter's bits, ring buffer
+ * positions, stack trace buckets, the arena's free list) and shows that
  * lookup, update, delete, get_next_key (a whole iteration), the in-program
  * lookup and creation return an error (-EBADMSG, or the allocation fails)
  * with one "is corrupt" message, never a fault or an endless walk.
@@ -280,6 +281,59 @@ static void test_bloom(void **state)
 	bpftime_shm__reap(shm, true);
 }
 
+/* the ring's consumer position (page 0 of the ring, written by consumers)
+ * ahead of the producer: reserve fails with a report, no write anywhere */
+static void test_ringbuf(void **state)
+{
+	int fd = bpftime_map_create(shm, -1, BPFTIME_MAP_RINGBUF, "rb", 0, 0, 4096, NULL);
+	struct bpftime_map *h;
+	uint64_t *cons;
+	void *p;
+
+	(void)state;
+	assert_true(fd >= 0);
+	h = bpftime_map_get_handle(shm, fd);
+	assert_non_null(h);
+	p = bpftime_map__ringbuf_reserve(h, 16, 0);
+	assert_non_null(p);
+	bpftime_ringbuf_submit(p, 0);
+	cons = (uint64_t *)(shm->base + h->m->mmap_off);
+	logbuf[0] = 0;
+	*cons = (uint64_t)1 << 40;
+	assert_null(bpftime_map__ringbuf_reserve(h, 16, 0));
+	expect_reported("ring buffer positions out of order");
+	*cons = 0;
+	assert_non_null(p = bpftime_map__ringbuf_reserve(h, 16, 0));
+	bpftime_ringbuf_discard(p, 0);
+	assert_int_equal(bpftime_handler_close(shm, fd), 0);
+	bpftime_shm__reap(shm, true);
+}
+
+/* a stack trace bucket's offset goes wild: the stack is gone (reported),
+ * storing there fails rather than writing through it */
+static void test_stack_trace(void **state)
+{
+	int fd = bpftime_map_create(shm, -1, BPFTIME_MAP_STACK_TRACE, "st", 4, 64, 16, NULL);
+	uint64_t ips[3] = { 0x401000, 0x402000, 0x403000 }, out[8];
+	struct bpftime_map *h;
+	long id;
+
+	(void)state;
+	assert_true(fd >= 0);
+	h = bpftime_map_get_handle(shm, fd);
+	assert_non_null(h);
+	id = bpftime_map__stack_store(h, ips, 3, 0);
+	assert_true(id >= 0);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &id, out, 0), 0);
+	logbuf[0] = 0;
+	atomic_store(&h->buckets[id], (uint64_t)1 << 40);
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &id, out, 0), -ENOENT);
+	expect_reported("a stack bucket out of range");
+	atomic_store(&h->buckets[id], 0);
+	assert_int_equal(bpftime_handler_close(shm, fd), 0);
+	bpftime_shm__reap(shm, true);
+}
+
 /* the arena's free list head is wild, then a cycle: allocations fail with
  * a message, frees do not write through it */
 static void test_arena(void **state)
@@ -338,6 +392,8 @@ int main(void)
 		cmocka_unit_test(test_lpm),
 		cmocka_unit_test(test_queue),
 		cmocka_unit_test(test_bloom),
+		cmocka_unit_test(test_ringbuf),
+		cmocka_unit_test(test_stack_trace),
 		cmocka_unit_test(test_arena),
 	};
 
