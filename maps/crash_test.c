@@ -8,7 +8,8 @@
  * writes to the map, which is where a repair happens, and then checks it:
  * iteration ends, no key twice, the element count equals what iteration
  * finds, every key found is found by lookup, and the killed operation
- * either happened or did not.
+ * either happened or did not, and no element is lost (linked, spare, parked
+ * and free elements add up to the elements the map has: htab_census).
  *
  * Single-stepping to step N for every N is quadratic, so the writer's path
  * is recorded once (the address of every instruction, single-stepping to
@@ -384,6 +385,21 @@ static void check_table(const struct scenario *s, bool done)
 	}
 }
 
+/* no element lost: every element the map has is linked, a spare, parked
+ * or free (a writer killed with an element in hand left its group busy,
+ * and the repair took the element back) */
+static void check_elems(const struct scenario *s)
+{
+	struct bpftime_map *h = bpftime_map_get_handle(shm, s->fd);
+	uint32_t accounted = 0, total = 0;
+
+	assert_non_null(h);
+	assert_int_equal(htab_census(h, &accounted, &total), 0);
+	if (accounted != total)
+		fail_msg("%s: %u of %u elements accounted for after a kill", s->name, accounted,
+			 total);
+}
+
 /* the next user: a write (repairs if the writer died in its section),
  * then the checks */
 static void check_after(struct scenario *s, bool done)
@@ -396,6 +412,7 @@ static void check_after(struct scenario *s, bool done)
 	 * repair) without changing what is in */
 	drop(s, s->type == BPFTIME_MAP_LPM_TRIE ? P(32, 1, 2, 3, 4) : 999);
 	check_table(s, done);
+	check_elems(s);
 }
 
 static void run(struct scenario *s)

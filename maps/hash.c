@@ -49,14 +49,28 @@
  * the map before its own operation (htab_repair): with every group lock
  * taken in order, it unlinks the older copy of a duplicated key (the newer
  * one, linked in front, wins, as the update would have), cuts any chain
- * that does not end within the number of elements, and recounts.  At worst
- * one element stays unlinked and unfreed (a leak).
+ * that does not end within the number of elements, recounts, and builds the
+ * free stack again from every element no chain, spare or parked slot holds.
+ * That takes back the element a killed writer had in hand: an element is
+ * taken off the free stack, evicted or unlinked only inside a section and
+ * pushed back before the section ends, so outside the sections every
+ * element is accounted for (htab_census checks it).
+ *
+ * Bounds.  Links, element indices and the free list are read from the
+ * segment, which another process may have garbled: every element offset is
+ * checked to lie in the segment before it is used (elem_ok), every walk is
+ * bounded by the number of elements, and a corrupt structure is reported
+ * once (map_corrupt) and fails the operation with -EBADMSG (in programs: a
+ * lookup finds nothing).
  */
 #include <errno.h>
 #include <string.h>
 #include "internal.h"
 #include "common/compiler.h"
 #include "common/log.h"
+#include "common/alloc.h"
+#include <stdio.h>
+#include <stdlib.h>
 
 #define HTAB_FLAGS                                                                             \
 	(BPFTIME_F_NO_PREALLOC | BPFTIME_F_NO_COMMON_LRU | BPFTIME_F_NUMA_NODE |               \
@@ -224,6 +238,25 @@ static inline bool is_nulls(uint64_t n)
 	return n & 1;
 }
 
+/* Is @n (a link read from the segment) an element's offset as far as
+ * memory safety goes: aligned, and the whole element inside the segment?
+ * Checked on every hop of every walk: a wild link (another process's bug,
+ * a garbled segment) must fail the operation, not fault the host. */
+static inline bool elem_ok(const struct bpftime_map *h, uint64_t n)
+{
+	return likely(n - h->elem_lo <= h->elem_span && !(n & 7));
+}
+
+/* the slow side of a failed check: reported once (map_corrupt) */
+static __attribute__((noinline, cold)) int chain_bad(struct bpftime_map *h, uint32_t b,
+						     const char *why)
+{
+	char what[96];
+
+	snprintf(what, sizeof(what), "bucket %u: %s", b, why);
+	return map_corrupt(h, what);
+}
+
 static inline bool key_eq(struct bpftime_map *h, const struct htab_elem *e, const void *key)
 {
 	switch (h->key_size) {
@@ -254,6 +287,7 @@ static inline struct htab_lock *lock_group(struct bpftime_map *h, uint32_t b)
 }
 
 static void htab_repair(struct bpftime_map *h);
+static bool htab_dead_writer(struct bpftime_map *h);
 
 /* A writer's section on a lock group (see "Crash consistency" above). */
 static inline void glock(struct bpftime_map *h, struct htab_lock *l)
@@ -270,16 +304,16 @@ static inline void glock(struct bpftime_map *h, struct htab_lock *l)
 	atomic_signal_fence(memory_order_seq_cst);
 }
 
-/* 0 with the section entered, or -EBUSY */
-static inline int gtrylock(struct bpftime_map *h, struct htab_lock *l)
+/* 0 with the section entered, or -EBUSY.  Called holding another group's
+ * lock (LRU eviction), so a group whose writer died is left for its next
+ * locker to repair (htab_repair takes every lock) and counts as busy. */
+static inline int gtrylock(struct htab_lock *l)
 {
 	if (shm_trylock(&l->m))
 		return -EBUSY;
 	if (unlikely(__atomic_load_n(&l->busy, __ATOMIC_RELAXED))) {
 		shm_unlock(&l->m);
-		htab_repair(h);
-		if (shm_trylock(&l->m))
-			return -EBUSY;
+		return -EBUSY;
 	}
 	__atomic_store_n(&l->busy, 1, __ATOMIC_RELAXED);
 	atomic_signal_fence(memory_order_seq_cst);
@@ -307,54 +341,100 @@ void (*map_test_find_hook)(struct bpftime_map *h, void *elem_value);
 #define FIND_HOOK(h, e) ((void)0)
 #endif
 
+/* Restarts of a search that ended on another bucket's marker (its element
+ * moved under it) before the chain is taken for corrupt: a real restart
+ * needs a concurrent delete and reinsert per pass. */
+#define FIND_RESTARTS 1024
+
+/* The element holding @key in bucket @b, or NULL; *@bad set (and the map
+ * reported) when the chain is corrupt: a link out of the segment, longer
+ * than the map has elements (a cycle), or a marker that keeps sending the
+ * search back. */
 static __attribute__((always_inline)) inline struct htab_elem *
-find(struct bpftime_map *h, uint32_t b, uint32_t hash, const void *key)
+find(struct bpftime_map *h, uint32_t b, uint32_t hash, const void *key, bool *bad)
 {
+	uint32_t steps, restarts = 0;
 	uint64_t n;
 
 again:
+	steps = 0;
 	n = atomic_load_explicit(&h->buckets[b], memory_order_acquire);
 	while (!is_nulls(n)) {
-		struct htab_elem *e = E(h, n);
+		struct htab_elem *e;
 
+		if (unlikely(!elem_ok(h, n) || ++steps > h->n_elems)) {
+			/* a pass longer than the elements may be a reader
+			 * carried along by moving elements: retried a little */
+			if (elem_ok(h, n) && ++restarts < 4)
+				goto again;
+			*bad = true;
+			chain_bad(h, b,
+				  elem_ok(h, n) ? "a chain longer than the map (a cycle)"
+						: "a link outside the segment");
+			return NULL;
+		}
+		e = E(h, n);
 		if (e->hash == hash && key_eq(h, e, key))
 			return e;
 		FIND_HOOK(h, e);
 		n = atomic_load_explicit(&e->next, memory_order_acquire);
 	}
-	if (unlikely((n >> 1) != b))
-		goto again;
+	if (unlikely((n >> 1) != b)) {
+		if (likely(++restarts < FIND_RESTARTS))
+			goto again;
+		*bad = true;
+		chain_bad(h, b, "a chain ending on a wrong marker");
+	}
 	return NULL;
 }
 
-/* Bucket lock held: unlinks e from bucket b. */
-static void unlink_elem(struct bpftime_map *h, uint32_t b, struct htab_elem *e)
+/* Bucket lock held: unlinks e from bucket b; false (reported) if the chain
+ * is corrupt or e is not in it. */
+static bool unlink_elem(struct bpftime_map *h, uint32_t b, struct htab_elem *e)
 {
 	_Atomic uint64_t *pp = &h->buckets[b];
 	uint64_t target = OFF(h, e), n;
+	uint32_t steps = 0;
 
 	while (!is_nulls(n = atomic_load_explicit(pp, memory_order_relaxed))) {
+		if (unlikely(!elem_ok(h, n) || ++steps > h->n_elems)) {
+			chain_bad(h, b, "a bad link met while unlinking");
+			return false;
+		}
 		if (n == target) {
 			atomic_store_explicit(pp, atomic_load(&e->next), memory_order_release);
-			return;
+			return true;
 		}
 		pp = &E(h, n)->next;
 	}
-	(void)NEVER(1);
+	chain_bad(h, b, "an element missing from its chain");
+	return false;
 }
 
+/* Element @idx (an index read from the segment: free stack, spare,
+ * parked), or NULL if the index or its chunk is out of range. */
 static inline struct htab_elem *elem_at(struct bpftime_map *h, uint32_t idx)
 {
-	uint64_t chunk = h->chunks[idx >> h->chunk_shift];
+	uint64_t off;
 
-	return (struct htab_elem *)(h->base + chunk +
-				    (size_t)(idx & ((1u << h->chunk_shift) - 1)) * h->elem_size);
+	if (unlikely(idx >= h->n_elems))
+		return NULL;
+	off = h->chunks[idx >> h->chunk_shift] +
+	      (uint64_t)(idx & ((1u << h->chunk_shift) - 1)) * h->elem_size;
+	return likely(elem_ok(h, off)) ? E(h, off) : NULL;
 }
 
+/* e's index, checked to name e (UINT32_MAX, reported, if not: an element
+ * whose index is garbled is never freed nor reused) */
 static inline uint32_t elem_idx(struct bpftime_map *h, struct htab_elem *e)
 {
-	(void)h;
-	return e->idx;
+	uint32_t idx = e->idx;
+
+	if (unlikely(elem_at(h, idx) != e)) {
+		map_corrupt(h, "an element's index does not name it");
+		return UINT32_MAX;
+	}
+	return idx;
 }
 
 static void free_push(struct bpftime_map *h, struct htab_elem *e)
@@ -363,6 +443,8 @@ static void free_push(struct bpftime_map *h, struct htab_elem *e)
 	uint64_t old = atomic_load_explicit(top, memory_order_relaxed), new;
 	uint32_t me = elem_idx(h, e) + 1;
 
+	if (unlikely(!me))
+		return; /* garbled: leaked rather than handed out twice */
 	do {
 		atomic_store_explicit(&e->free_next, (uint32_t)old, memory_order_relaxed);
 		new = ((old >> 32) + 1) << 32 | me;
@@ -380,6 +462,10 @@ static struct htab_elem *free_pop(struct bpftime_map *h)
 		if (!(uint32_t)old)
 			return NULL;
 		e = elem_at(h, (uint32_t)old - 1);
+		if (unlikely(!e)) {
+			map_corrupt(h, "the free list names no element");
+			return NULL;
+		}
 		/* e may be popped and reused under us: then the tag moved on
 		 * and the CAS fails, whatever free_next we read */
 		new = ((old >> 32) + 1) << 32 |
@@ -389,73 +475,237 @@ static struct htab_elem *free_pop(struct bpftime_map *h)
 	return e;
 }
 
+/* ---- repair -------------------------------------------------------------- */
+
+struct census {
+	uint64_t *bits; /* elements accounted for (linked, spare, parked, free) */
+	uint32_t total; /* elements that exist (chunks allocated so far) */
+	uint32_t marked;
+	uint32_t dups, cuts, dropped;
+	int32_t count; /* linked */
+	bool bad;      /* something to fix found (census: a corrupt structure) */
+};
+
+/* marks element e as accounted for; false if it is not a valid element or
+ * was marked already (linked twice, a spare that is also linked, ...) */
+static bool mark(struct bpftime_map *h, struct census *c, struct htab_elem *e)
+{
+	uint32_t idx = e->idx;
+
+	if (idx >= c->total || elem_at(h, idx) != e)
+		return false;
+	if (!c->bits) /* no memory for the bitmap: checks validity only */
+		return true;
+	if (c->bits[idx / 64] >> (idx % 64) & 1)
+		return false;
+	c->bits[idx / 64] |= 1ULL << (idx % 64);
+	c->marked++;
+	return true;
+}
+
+/* Every group lock held.  Walks every chain, marking its elements; with
+ * @fix it unlinks the older copy of a duplicated key (found behind the
+ * newer in the same chain) and cuts a chain at a link outside the segment,
+ * an element met twice (a cycle or chains sharing a tail) or a marker of
+ * another bucket; without, it only notes them (c->bad).  Then marks the
+ * spare and parked elements (a bad one is dropped with @fix). */
+static void census_chains(struct bpftime_map *h, struct census *c, bool fix)
+{
+	struct htab_lock *locks = (struct htab_lock *)h->locks;
+
+	for (uint32_t b = 0; b <= h->bucket_mask; b++) {
+		_Atomic uint64_t *pp = &h->buckets[b];
+		uint64_t n;
+		uint32_t steps = 0;
+
+		while (!is_nulls(n = atomic_load_explicit(pp, memory_order_relaxed))) {
+			struct htab_elem *e = elem_ok(h, n) ? E(h, n) : NULL;
+			bool dup = false;
+
+			if (++steps > c->total)
+				e = NULL; /* a cycle (when there is no bitmap to see it) */
+			if (e) {
+				/* the prefix before e is checked and marked */
+				for (uint64_t m = atomic_load(&h->buckets[b]); m != n;
+				     m = atomic_load(&E(h, m)->next)) {
+					if (E(h, m)->hash == e->hash &&
+					    key_eq(h, E(h, m), e->key)) {
+						dup = true;
+						break;
+					}
+				}
+			}
+			if (dup) {
+				c->bad = true;
+				if (!fix)
+					return;
+				/* unmarked: the free list is rebuilt from it */
+				atomic_store_explicit(pp, atomic_load(&e->next),
+						      memory_order_release);
+				atomic_store_explicit(&e->inuse, 0, memory_order_relaxed);
+				c->dups++;
+				continue;
+			}
+			if (!e || !mark(h, c, e))
+				goto cut;
+			atomic_store_explicit(&e->inuse, 1, memory_order_relaxed);
+			c->count++;
+			pp = &e->next;
+		}
+		if ((n >> 1) == b)
+			continue;
+	cut:
+		c->bad = true;
+		if (!fix)
+			return;
+		atomic_store_explicit(pp, (uint64_t)b << 1 | 1, memory_order_release);
+		c->cuts++;
+	}
+	for (uint32_t i = 0; i <= h->lock_mask; i++) {
+		uint32_t *w[2] = { &locks[i].spare, &locks[i].parked };
+
+		for (int k = 0; k < 2; k++) {
+			struct htab_elem *e;
+
+			if (!*w[k])
+				continue;
+			e = elem_at(h, *w[k] - 1);
+			if (e && mark(h, c, e))
+				continue;
+			c->bad = true;
+			if (fix) {
+				__atomic_store_n(w[k], 0, __ATOMIC_RELAXED);
+				c->dropped++;
+			}
+		}
+	}
+}
+
+/* Every group lock held, so no writer is in a section and the free stack
+ * (pushed and popped only in sections) is still: builds it again from
+ * every element nothing else accounts for.  That takes back an element a
+ * writer killed in its section held (popped, or unlinked and not yet
+ * freed) and repairs a garbled free list.  LRU maps first give a spare to
+ * each group that lost its own, so they still hold max_entries keys at
+ * most.  Returns how many elements went on the stack. */
+static uint32_t rebuild_free(struct bpftime_map *h, struct census *c)
+{
+	struct htab *t = htab_of(h);
+	struct htab_lock *locks = (struct htab_lock *)h->locks;
+	uint64_t top = atomic_load(&t->free_top);
+	uint32_t head = 0, n = 0, g = 0;
+
+	for (uint32_t idx = c->total; idx-- > 0;) {
+		struct htab_elem *e;
+
+		if (c->bits[idx / 64] >> (idx % 64) & 1)
+			continue;
+		e = elem_at(h, idx);
+		if (!e)
+			continue;
+		atomic_store_explicit(&e->inuse, 0, memory_order_relaxed);
+		while (h->lru && g <= h->lock_mask && locks[g].spare)
+			g++;
+		if (h->lru && g <= h->lock_mask) {
+			locks[g].spare = idx + 1;
+			continue;
+		}
+		atomic_store_explicit(&e->free_next, head, memory_order_relaxed);
+		head = idx + 1;
+		n++;
+	}
+	atomic_store(&t->free_top, (((top >> 32) + 1) << 32) | head);
+	return n;
+}
+
+/* the elements on the free stack as it is (bounded walk); all locks held */
+static uint32_t free_len(struct bpftime_map *h, struct census *c, bool mark_them)
+{
+	uint32_t n = 0, i = (uint32_t)atomic_load(&htab_of(h)->free_top);
+
+	while (i && n <= c->total) {
+		struct htab_elem *e = elem_at(h, i - 1);
+
+		if (!e || (mark_them && !mark(h, c, e))) {
+			c->bad = true;
+			break;
+		}
+		n++;
+		i = atomic_load_explicit(&e->free_next, memory_order_relaxed);
+	}
+	return n;
+}
+
+static uint32_t elems_existing(struct bpftime_map *h)
+{
+	struct htab *t = htab_of(h);
+	uint64_t n = (uint64_t)atomic_load(&t->chunks_ready) << h->chunk_shift;
+
+	return n < h->n_elems ? (uint32_t)n : h->n_elems;
+}
+
 /* A writer died in its section (some group's busy word is set): with every
- * group lock taken in order (writers hold one lock at a time and only
- * trylock others, so this cannot deadlock), drop the older copy of each
- * duplicated key (found behind the newer in the same chain), cut chains
- * that do not end within the number of elements or end on another bucket's
- * marker, and recount.  A no-op when another locker repaired it first. */
+ * group lock taken in order (writers hold one lock and only trylock others,
+ * so this cannot deadlock), drop the older copy of each duplicated key, cut
+ * chains that are corrupt or end on another bucket's marker, recount, and
+ * build the free stack again (which takes back the element the dead writer
+ * held).  A no-op when another locker repaired it first. */
 static void htab_repair(struct bpftime_map *h)
 {
 	struct htab *t = htab_of(h);
 	struct htab_lock *locks = (struct htab_lock *)h->locks;
-	uint64_t limit = t->n_elems + 1;
-	uint32_t dups = 0, cuts = 0;
-	int32_t count = 0;
+	struct census c = { .total = elems_existing(h) };
+	uint32_t was_free = 0, now_free = 0;
 	bool any = false;
 
 	for (uint32_t i = 0; i <= h->lock_mask; i++)
 		shm_lock(&locks[i].m);
 	for (uint32_t i = 0; i <= h->lock_mask; i++)
 		any |= __atomic_load_n(&locks[i].busy, __ATOMIC_RELAXED) != 0;
-	for (uint32_t b = 0; any && b <= h->bucket_mask; b++) {
-		_Atomic uint64_t *pp = &h->buckets[b];
-		uint64_t n, steps = 0;
-
-		while (!is_nulls(n = atomic_load_explicit(pp, memory_order_relaxed))) {
-			struct htab_elem *e = E(h, n);
-			bool dup = false;
-
-			if (++steps > limit) {
-				atomic_store_explicit(pp, (uint64_t)b << 1 | 1,
-						      memory_order_release);
-				cuts++;
-				break;
-			}
-			for (uint64_t m = atomic_load(&h->buckets[b]); m != n;
-			     m = atomic_load(&E(h, m)->next)) {
-				if (E(h, m)->hash == e->hash && key_eq(h, E(h, m), e->key)) {
-					dup = true;
-					break;
-				}
-			}
-			if (dup) {
-				atomic_store_explicit(pp, atomic_load(&e->next),
-						      memory_order_release);
-				atomic_store_explicit(&e->inuse, 0, memory_order_relaxed);
-				free_push(h, e);
-				dups++;
-				continue;
-			}
-			atomic_store_explicit(&e->inuse, 1, memory_order_relaxed);
-			count++;
-			pp = &e->next;
-		}
-		if (is_nulls(n) && (n >> 1) != b) {
-			atomic_store_explicit(pp, (uint64_t)b << 1 | 1, memory_order_release);
-			cuts++;
-		}
-	}
 	if (any) {
-		atomic_store(&t->count, count);
+		/* without memory for the bitmap, chains are still repaired and
+		 * counted, but nothing is taken back */
+		c.bits = mem_calloc(((size_t)c.total + 63) / 64, 8);
+		census_chains(h, &c, true);
+		if (c.bits) {
+			was_free = free_len(h, &c, false);
+			now_free = rebuild_free(h, &c);
+		}
+		atomic_store(&t->count, c.count);
+		free(c.bits);
 		pr_warn("map '%s': repaired after a writer died in an update (%u duplicate keys "
-			"dropped, %u chains cut, %d elements)\n",
-			h->m->obj.name, dups, cuts, count);
+			"dropped, %u chains cut, %d elements, %d taken back)\n",
+			h->m->obj.name, c.dups, c.cuts, c.count, (int)now_free - (int)was_free);
 	}
 	for (uint32_t i = h->lock_mask + 1; i-- > 0;) {
 		__atomic_store_n(&locks[i].busy, 0, __ATOMIC_RELAXED);
 		shm_unlock(&locks[i].m);
 	}
+}
+
+int htab_census(struct bpftime_map *h, uint32_t *accounted, uint32_t *total)
+{
+	struct htab_lock *locks = (struct htab_lock *)h->locks;
+	struct census c = { .total = elems_existing(h) };
+
+	if (!h->locks)
+		return -EINVAL; /* not a hash map */
+	if (htab_dead_writer(h))
+		htab_repair(h);
+	c.bits = mem_calloc(((size_t)c.total + 63) / 64, 8);
+	if (!c.bits)
+		return -ENOMEM;
+	for (uint32_t i = 0; i <= h->lock_mask; i++)
+		shm_lock(&locks[i].m);
+	census_chains(h, &c, false);
+	if (!c.bad)
+		free_len(h, &c, true);
+	for (uint32_t i = h->lock_mask + 1; i-- > 0;)
+		shm_unlock(&locks[i].m);
+	free(c.bits);
+	*accounted = c.marked;
+	*total = c.total;
+	return c.bad ? -EBADMSG : 0;
 }
 
 /* Did a writer die in its section (a group busy with its lock free)?  For
@@ -534,24 +784,33 @@ static int htab_grow(struct bpftime_map *h)
 static struct htab_elem *elem_alloc(struct bpftime_map *h)
 {
 	struct htab_elem *e;
+	/* each round grows by a chunk or finds one grown meanwhile; a free
+	 * list that names no element (corrupt) must not spin here */
+	uint32_t rounds = htab_of(h)->n_chunks + 2;
 
 	while (!(e = free_pop(h)))
-		if (htab_grow(h))
+		if (!rounds-- || htab_grow(h))
 			return NULL;
 	return e;
 }
 
-/* CLOCK eviction for LRU maps; called holding no lock. */
-static struct htab_elem *lru_evict(struct bpftime_map *h)
+/* CLOCK eviction for LRU maps, called in the section of group @held (the
+ * evicted element stays in a section until it is linked again: a writer
+ * killed with it in hand leaves a busy group, and the repair takes it
+ * back); elements of other groups are taken with trylock.  @old (the
+ * key the caller replaces) is not evicted. */
+static struct htab_elem *lru_evict(struct bpftime_map *h, struct htab_lock *held,
+				   struct htab_elem *old)
 {
 	struct htab *t = htab_of(h);
 
-	for (uint64_t n = 0; n < 3ULL * t->n_elems; n++) {
+	for (uint64_t n = 0; n < 3ULL * h->n_elems; n++) {
 		uint64_t i = atomic_fetch_add_explicit(&t->clock_hand, 1, memory_order_relaxed);
-		struct htab_elem *e = elem_at(h, (uint32_t)(i % t->n_elems));
+		struct htab_elem *e = elem_at(h, (uint32_t)(i % h->n_elems));
+		struct htab_lock *g;
 		uint32_t b;
 
-		if (!atomic_load_explicit(&e->inuse, memory_order_relaxed))
+		if (!e || e == old || !atomic_load_explicit(&e->inuse, memory_order_relaxed))
 			continue;
 		if (atomic_load_explicit(&e->ref, memory_order_relaxed)) {
 			atomic_store_explicit(&e->ref, 0, memory_order_relaxed);
@@ -559,25 +818,27 @@ static struct htab_elem *lru_evict(struct bpftime_map *h)
 		}
 		b = __atomic_load_n(&e->hash, __ATOMIC_RELAXED) &
 		    h->bucket_mask; /* may be rewritten */
-		if (gtrylock(h, lock_group(h, b)))
+		g = lock_group(h, b);
+		if (g != held && gtrylock(g))
 			continue;
 		/* in use and hashing to b under b's lock: it is linked in b */
 		if (atomic_load_explicit(&e->inuse, memory_order_relaxed) &&
-		    (e->hash & h->bucket_mask) == b) {
-			unlink_elem(h, b, e);
+		    (e->hash & h->bucket_mask) == b && unlink_elem(h, b, e)) {
 			atomic_store_explicit(&e->inuse, 0, memory_order_relaxed);
 			atomic_fetch_sub(&t->count, 1);
-			gunlock(lock_group(h, b));
+			if (g != held)
+				gunlock(g);
 			return e;
 		}
-		gunlock(lock_group(h, b));
+		if (g != held)
+			gunlock(g);
 	}
 	return NULL;
 }
 
-/* LRU: takes a parked element from any lock group (trylock only: called
- * holding no lock, and a busy group is skipped); NULL if none. */
-static struct htab_elem *lru_steal(struct bpftime_map *h)
+/* LRU: takes a parked element from another lock group (trylock only, in
+ * the section of @held; a busy group is skipped); NULL if none. */
+static struct htab_elem *lru_steal(struct bpftime_map *h, struct htab_lock *held)
 {
 	struct htab *t = htab_of(h);
 	struct htab_lock *locks = (struct htab_lock *)h->locks;
@@ -585,42 +846,47 @@ static struct htab_elem *lru_steal(struct bpftime_map *h)
 
 	for (uint32_t i = 0; i <= h->lock_mask; i++) {
 		struct htab_lock *g = &locks[(start + i) & h->lock_mask];
+		struct htab_elem *e;
 		uint32_t p;
 
-		if (!__atomic_load_n(&g->parked, __ATOMIC_RELAXED) || gtrylock(h, g))
+		if (g == held || !__atomic_load_n(&g->parked, __ATOMIC_RELAXED) || gtrylock(g))
 			continue;
 		p = g->parked;
+		e = p ? elem_at(h, p - 1) : NULL;
 		if (p)
 			__atomic_store_n(&g->parked, 0, __ATOMIC_RELAXED);
 		gunlock(g);
+		if (e)
+			return e;
 		if (p)
-			return elem_at(h, p - 1);
+			map_corrupt(h, "a parked element out of range");
 	}
 	return NULL;
 }
 
 /* LRU, no free element in the update's own group nor on the free stack;
- * called holding no lock.  Parked elements go first (they are free places
- * below max_entries), then eviction; the scan runs when parked_any says a
- * delete parked something since the last empty scan, and once more, in any
- * case, before giving up (a park racing with the flag's reset is found
- * there). */
-static struct htab_elem *lru_alloc_slow(struct bpftime_map *h)
+ * called in the section of group @held.  Parked elements go first (they
+ * are free places below max_entries), then eviction; the scan runs when
+ * parked_any says a delete parked something since the last empty scan,
+ * and once more, in any case, before giving up (a park racing with the
+ * flag's reset is found there). */
+static struct htab_elem *lru_alloc_slow(struct bpftime_map *h, struct htab_lock *held,
+					struct htab_elem *old)
 {
 	struct htab *t = htab_of(h);
 	struct htab_elem *e;
 
 	if (atomic_load_explicit(&t->parked_any, memory_order_relaxed)) {
-		e = lru_steal(h);
+		e = lru_steal(h, held);
 		if (e)
 			return e;
 		atomic_store_explicit(&t->parked_any, 0, memory_order_relaxed);
 	}
 	e = free_pop(h);
 	if (!e)
-		e = lru_evict(h);
+		e = lru_evict(h, held, old);
 	if (!e)
-		e = lru_steal(h);
+		e = lru_steal(h, held);
 	return e;
 }
 
@@ -747,8 +1013,28 @@ static int htab_alloc(struct bpftime_shm *shm, struct map_record *m)
 
 static int htab_handle_init(struct bpftime_map *h)
 {
+	struct bpftime_shm *shm = h->shm;
 	struct htab *t = htab_of(h);
+	uint64_t min_esize;
 
+	/* the geometry is read once here and trusted after: it must describe
+	 * arrays inside the segment (elements are checked on each use) */
+	if (!shm_range_ok(shm, h->m->priv_off, sizeof(*t)))
+		goto bad;
+	min_esize = sizeof(struct htab_elem) + MAP_ROUND8(h->key_size) + MAP_ROUND8(h->value_size);
+	if (!t->n_buckets || (t->n_buckets & (t->n_buckets - 1)) || !t->n_locks ||
+	    (t->n_locks & (t->n_locks - 1)) || t->n_locks > t->n_buckets ||
+	    t->n_elems < h->max_entries || t->elem_size < min_esize || t->elem_size % 16 ||
+	    t->chunk_shift > 31 || !t->n_chunks ||
+	    (uint64_t)t->n_chunks << t->chunk_shift < t->n_elems ||
+	    !shm_range_ok(shm, t->buckets_off, (uint64_t)t->n_buckets * 8) ||
+	    !shm_range_ok(shm, t->locks_off, (uint64_t)t->n_locks * sizeof(struct htab_lock)) ||
+	    !shm_range_ok(shm, t->chunks_off, (uint64_t)t->n_chunks * 8) ||
+	    t->elem_size >= shm->size)
+		goto bad;
+	h->elem_lo = sizeof(struct shm_header);
+	h->elem_span = shm->size - t->elem_size - h->elem_lo;
+	h->n_elems = t->n_elems;
 	h->base = h->shm->base;
 	h->buckets = shm_ptr(h->shm, t->buckets_off);
 	h->locks = shm_ptr(h->shm, t->locks_off);
@@ -762,6 +1048,10 @@ static int htab_handle_init(struct bpftime_map *h)
 	h->lru = h->type == BPFTIME_MAP_LRU_HASH || h->type == BPFTIME_MAP_LRU_PERCPU_HASH;
 	h->percpu = h->type == BPFTIME_MAP_PERCPU_HASH || h->type == BPFTIME_MAP_LRU_PERCPU_HASH;
 	return 0;
+bad:
+	pr_warn("shm '%s': map '%.16s' is corrupt (hash table geometry out of range): skipped\n",
+		bpftime_shm__name(shm), h->m->obj.name);
+	return -EBADMSG;
 }
 
 /* Drops the references the elements of a map of maps hold and frees the
@@ -782,9 +1072,15 @@ void htab_release(struct bpftime_shm *shm, struct map_record *m)
 		goto free_chunks;
 	buckets = shm_ptr(shm, t->buckets_off);
 	for (uint32_t b = 0; b < t->n_buckets; b++) {
+		uint32_t steps = 0;
+
 		for (uint64_t n = atomic_load(&buckets[b]); !is_nulls(n);) {
 			struct htab_elem *e = shm_ptr(shm, n);
 			uint64_t obj;
+
+			/* a corrupt chain: the references behind it stay */
+			if (!shm_range_ok(shm, n, t->elem_size) || ++steps > t->n_elems)
+				break;
 
 			memcpy(&obj, e->key + MAP_ROUND8(m->key_size), 8);
 			if (obj)
@@ -802,8 +1098,9 @@ free_chunks:
 static inline struct htab_elem *lookup_elem(struct bpftime_map *h, const void *key)
 {
 	uint32_t hash = key_hash(h, key);
+	bool bad = false; /* a corrupt chain reads as "not found" in programs */
 
-	return find(h, hash & h->bucket_mask, hash, key);
+	return find(h, hash & h->bucket_mask, hash, key, &bad);
 }
 
 void *htab_lookup_elem_key(struct bpftime_map *h, const void *key)
@@ -919,10 +1216,12 @@ static int copy_stable(struct bpftime_map *h, const void *key, void *value, uint
 	struct htab_lock *l;
 	int err;
 
+	bool bad = false;
+
 	for (int spins = 0; spins < SEQ_SPINS; spins++) {
-		e = find(h, b, hash, key);
+		e = find(h, b, hash, key, &bad);
 		if (!e)
-			return -ENOENT;
+			return bad ? -EBADMSG : -ENOENT;
 		s1 = atomic_load_explicit(&e->seq, memory_order_acquire);
 		if (s1 & 1) {
 			cpu_relax();
@@ -937,10 +1236,10 @@ static int copy_stable(struct bpftime_map *h, const void *key, void *value, uint
 	}
 	l = lock_group(h, b);
 	glock(h, l);
-	e = find(h, b, hash, key);
+	e = find(h, b, hash, key, &bad);
 	if (e && (atomic_load(&e->seq) & 1))
 		seq_end(e); /* its writer died in the middle: what it left stands */
-	err = e ? copy_out(h, e, value, flags) : -ENOENT;
+	err = e ? copy_out(h, e, value, flags) : bad ? -EBADMSG : -ENOENT;
 	gunlock(l);
 	return err;
 }
@@ -1009,7 +1308,7 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 	struct htab_lock *l;
 	uint32_t hash, b;
 	uint64_t fdobj = 0;
-	bool counted = false;
+	bool counted = false, bad = false;
 	int err = 0;
 
 	if ((flags & ~(uint64_t)BPFTIME_F_LOCK) > BPFTIME_EXIST)
@@ -1021,7 +1320,9 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 	l = lock_group(h, b);
 	if (flags & BPFTIME_F_LOCK) {
 		/* in place under the value's lock, as the kernel does */
-		old = find(h, b, hash, key);
+		old = find(h, b, hash, key, &bad);
+		if (bad)
+			return -EBADMSG;
 		if (old) {
 			if (flags & BPFTIME_NOEXIST)
 				return -EEXIST;
@@ -1038,7 +1339,11 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 	}
 relock:
 	glock(h, l);
-	old = find(h, b, hash, key);
+	old = find(h, b, hash, key, &bad);
+	if (bad) {
+		err = -EBADMSG;
+		goto unlock;
+	}
 	if ((flags & 3) == BPFTIME_NOEXIST && old) {
 		err = -EEXIST;
 		goto unlock;
@@ -1079,9 +1384,15 @@ relock:
 			}
 			counted = true;
 		}
+		/* every element taken here stays in this section until it is
+		 * linked or given back (see htab_repair) */
 		if (l->spare && (old || !h->lru)) {
 			e = elem_at(h, l->spare - 1);
 			l->spare = 0;
+			if (!e) {
+				err = map_corrupt(h, "a spare element out of range");
+				goto uncount;
+			}
 		} else if (h->lru) {
 			if (l->parked) {
 				e = elem_at(h, l->parked - 1);
@@ -1089,12 +1400,17 @@ relock:
 			} else {
 				e = free_pop(h);
 			}
+			if (!e)
+				e = lru_alloc_slow(h, l, old);
 			if (!e) {
+				/* a group whose writer died may hold every
+				 * element: repaired, then tried again */
 				gunlock(l);
-				e = lru_alloc_slow(h);
-				if (!e)
-					return -ENOMEM;
-				goto relock;
+				if (htab_dead_writer(h)) {
+					htab_repair(h);
+					goto relock;
+				}
+				return -ENOMEM;
 			}
 		} else {
 			e = elem_alloc(h);
@@ -1124,9 +1440,9 @@ relock:
 	atomic_store_explicit(&e->next, atomic_load_explicit(&h->buckets[b], memory_order_relaxed),
 			      memory_order_relaxed);
 	atomic_store_explicit(&h->buckets[b], OFF(h, e), memory_order_release);
-	if (old)
-		unlink_elem(h, b, old);
-	else if (!counted)
+	if (old && !unlink_elem(h, b, old))
+		old = NULL; /* a corrupt chain (reported): not reused */
+	else if (!old && !counted)
 		atomic_fetch_add(&t->count, 1); /* LRU: its free elements bound it */
 	atomic_store_explicit(&e->inuse, 1, memory_order_release);
 	if (old)
@@ -1144,14 +1460,17 @@ relock:
 			old = NULL;
 		}
 	}
-	gunlock(l);
 	if (old)
 		free_push(h, old);
-	return 0;
-unlock:
 	gunlock(l);
+	return 0;
+uncount:
+	if (counted)
+		atomic_fetch_sub(&t->count, 1);
+unlock:
 	if (e)
 		free_push(h, e);
+	gunlock(l);
 	map_fd_put(h, fdobj);
 	return err;
 full:
@@ -1188,6 +1507,7 @@ static int delete_common(struct bpftime_map *h, const void *key, void *value, ui
 	struct htab_lock *l;
 	uint32_t hash, b;
 	uint64_t obj = 0;
+	bool bad = false;
 	int err = 0;
 
 	if (!key)
@@ -1196,14 +1516,17 @@ static int delete_common(struct bpftime_map *h, const void *key, void *value, ui
 	b = hash & h->bucket_mask;
 	l = lock_group(h, b);
 	glock(h, l);
-	e = find(h, b, hash, key);
+	e = find(h, b, hash, key, &bad);
 	if (!e) {
 		gunlock(l);
-		return -ENOENT;
+		return bad ? -EBADMSG : -ENOENT;
 	}
 	if (value)
 		err = copy_out(h, e, value, flags);
-	unlink_elem(h, b, e);
+	if (!unlink_elem(h, b, e)) {
+		gunlock(l);
+		return -EBADMSG;
+	}
 	atomic_store_explicit(&e->inuse, 0, memory_order_relaxed);
 	atomic_fetch_sub(&t->count, 1);
 	if (h->type == BPFTIME_MAP_HASH_OF_MAPS)
@@ -1222,10 +1545,10 @@ static int delete_common(struct bpftime_map *h, const void *key, void *value, ui
 		l->spare = elem_idx(h, e) + 1;
 		e = NULL;
 	}
-	gunlock(l);
-	map_fd_put(h, obj);
 	if (e)
 		free_push(h, e);
+	gunlock(l);
+	map_fd_put(h, obj);
 	return err;
 }
 
@@ -1249,27 +1572,50 @@ static int htab_sys_lookup_and_delete(struct bpftime_map *h, const void *key, vo
 	return delete_common(h, key, value, flags);
 }
 
-static int htab_get_next_key(struct bpftime_map *h, const void *key, void *next_key)
+/* Copies the key of the element at @n (reached in bucket @b) to @next_key:
+ * 0; 1 if that key does not hash to @b under its stored hash (the element
+ * was reused under us, or its key or hash is garbled: iterating from it
+ * would start over forever); -EBADMSG for an offset outside the segment. */
+static int take_key(struct bpftime_map *h, uint32_t b, uint64_t n, void *next_key)
+{
+	struct htab_elem *e;
+	uint32_t hash;
+
+	if (!elem_ok(h, n))
+		return chain_bad(h, b, "a link outside the segment");
+	e = E(h, n);
+	memcpy(next_key, e->key, h->key_size);
+	hash = key_hash(h, next_key);
+	return (hash & h->bucket_mask) == b && atomic_load(&e->hash) == hash ? 0 : 1;
+}
+
+static int next_key_once(struct bpftime_map *h, const void *key, void *next_key, uint32_t *at)
 {
 	uint32_t b = 0;
 	uint64_t n;
 
-	/* an iteration starts: a key left twice by a dead writer would make
-	 * it loop (get_next_key of the older copy finds the newer one) */
-	if (!key && htab_dead_writer(h))
-		htab_repair(h);
 	if (key) {
 		uint32_t hash = key_hash(h, key);
 		struct htab_elem *e;
+		bool bad = false;
 
 		b = hash & h->bucket_mask;
-		e = find(h, b, hash, key);
+		e = find(h, b, hash, key, &bad);
+		if (bad)
+			return -EBADMSG;
 		if (e) {
+			/* the rest of the chain must end (an iteration over a
+			 * cycle would never end) */
+			uint32_t steps = 0;
+
+			for (n = atomic_load(&e->next); !is_nulls(n);
+			     n = atomic_load(&E(h, n)->next))
+				if (!elem_ok(h, n) || ++steps > h->n_elems)
+					return chain_bad(h, b,
+							 "a bad link after the key (a cycle?)");
 			n = atomic_load_explicit(&e->next, memory_order_acquire);
-			if (!is_nulls(n)) {
-				memcpy(next_key, E(h, n)->key, h->key_size);
-				return 0;
-			}
+			if (!is_nulls(n))
+				return *at = b, take_key(h, b, n, next_key);
 			b++;
 		} else {
 			b = 0;
@@ -1277,12 +1623,29 @@ static int htab_get_next_key(struct bpftime_map *h, const void *key, void *next_
 	}
 	for (; b <= h->bucket_mask; b++) {
 		n = atomic_load_explicit(&h->buckets[b], memory_order_acquire);
-		if (!is_nulls(n)) {
-			memcpy(next_key, E(h, n)->key, h->key_size);
-			return 0;
-		}
+		if (!is_nulls(n))
+			return *at = b, take_key(h, b, n, next_key);
 	}
 	return -ENOENT;
+}
+
+static int htab_get_next_key(struct bpftime_map *h, const void *key, void *next_key)
+{
+	uint32_t b = 0;
+
+	/* an iteration starts: a key left twice by a dead writer would make
+	 * it loop (get_next_key of the older copy finds the newer one) */
+	if (!key && htab_dead_writer(h))
+		htab_repair(h);
+	/* a key that does not lead back to its element is retried (a
+	 * concurrent reuse) and then taken for corrupt */
+	for (int tries = 0; tries < 8; tries++) {
+		int err = next_key_once(h, key, next_key, &b);
+
+		if (err <= 0)
+			return err;
+	}
+	return chain_bad(h, b, "an element whose key does not hash to its bucket");
 }
 
 static long htab_for_each(struct bpftime_map *h, bpftime_map_elem_fn fn, void *ctx)
@@ -1291,10 +1654,18 @@ static long htab_for_each(struct bpftime_map *h, bpftime_map_elem_fn fn, void *c
 
 	for (uint32_t b = 0; b <= h->bucket_mask; b++) {
 		uint64_t n = atomic_load_explicit(&h->buckets[b], memory_order_acquire);
+		uint32_t steps = 0;
 
 		while (!is_nulls(n)) {
-			struct htab_elem *e = E(h, n);
-			char *v = elem_value(h, e);
+			struct htab_elem *e;
+			char *v;
+
+			if (!elem_ok(h, n) || ++steps > h->n_elems) {
+				chain_bad(h, b, "a bad link met while iterating");
+				return cnt; /* what was visited: for_each has no error */
+			}
+			e = E(h, n);
+			v = elem_value(h, e);
 
 			n = atomic_load_explicit(&e->next, memory_order_acquire);
 			if (h->percpu)

@@ -99,8 +99,13 @@ struct bpftime_map {
 	uint32_t chunk_shift;
 	uint32_t bucket_mask, lock_mask, seed, elem_size, key8;
 	bool lru, percpu;
-	void *local;		  /* per-process state of the type (ring buffer mapping) */
-	struct bpftime_map *next; /* all handles of this process */
+	/* element offsets read from the segment are checked against these
+	 * before use (elem_ok in hash.c): [elem_lo, elem_lo + elem_span] */
+	uint64_t elem_lo, elem_span;
+	uint32_t n_elems;
+	_Atomic bool corrupt_told; /* map_corrupt reported this map once */
+	void *local;		   /* per-process state of the type (ring buffer mapping) */
+	struct bpftime_map *next;  /* all handles of this process */
 };
 
 extern const struct map_ops map_array_ops, map_percpu_array_ops, map_prog_array_ops,
@@ -118,6 +123,10 @@ int map_own(struct map_record *m, uint64_t off);
 uint32_t map_self_tid(void);
 /* the CPU slot an in-program per-CPU access uses */
 uint32_t map_this_cpu(const struct bpftime_map *h);
+/* A map's own structure read from the segment is corrupt (a link or index
+ * out of range, a cycle): reports it once per map and process with @what,
+ * and returns -EBADMSG for the operation to fail with. */
+int map_corrupt(struct bpftime_map *h, const char *what);
 /* the handle for a map object (refs held by fd maps) */
 struct bpftime_map *map_handle_of_obj(struct bpftime_shm *shm, struct map_record *m);
 
@@ -137,6 +146,11 @@ int map_fd_sys_value(struct bpftime_map *h, uint64_t obj_off, void *value);
 /* hash.c internals used by lpm.c */
 void *htab_lookup_elem_key(struct bpftime_map *h, const void *key);
 int htab_count(struct bpftime_map *h);
+/* Repairs the map if a writer died in its section, then counts its elements
+ * with every group lock held: @accounted gets the elements linked, spare,
+ * parked or free, @total the elements that exist.  0, or -EBADMSG when the
+ * structure is corrupt (tests: no element lost after a killed writer). */
+int htab_census(struct bpftime_map *h, uint32_t *accounted, uint32_t *total);
 void htab_release(struct bpftime_shm *shm, struct map_record *m);
 
 /* a 32-bit hash of @len bytes (hash.c) */

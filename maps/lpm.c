@@ -11,8 +11,11 @@
  * 0-branch first): a prefix comes after every longer prefix it contains, and
  * otherwise the first differing bit decides, 0 first.  It scans all entries,
  * so a full iteration is quadratic; fine for the control plane's use.
- * Updates and deletes are serialised by one lock (they also keep the counts);
- * a writer killed inside leaves the counts to be rebuilt by the next one.
+ * Updates and deletes are serialised by one lock (they also keep the counts).
+ * A count is raised before its entry is linked and lowered after it is
+ * unlinked, so it is never below the entries of its length and a reader
+ * never misses one; a writer killed in between leaves a count one too high
+ * (one useless probe), recounted by the next writer.
  */
 #include <errno.h>
 #include <string.h>
@@ -22,7 +25,9 @@
 #define LPM_FLAGS                                                                            \
 	(BPFTIME_F_NO_PREALLOC | BPFTIME_F_NUMA_NODE | BPFTIME_F_RDONLY | BPFTIME_F_WRONLY | \
 	 BPFTIME_F_RDONLY_PROG | BPFTIME_F_WRONLY_PROG)
-#define LPM_DATA_MAX 256
+#define LPM_DATA_MAX	256
+/* the longest prefix, from the handle's key size (not from the segment) */
+#define LPM_MAX_PLEN(h) (((h)->key_size - 4) * 8)
 
 struct lpm {
 	struct shm_mutex lock;
@@ -64,9 +69,16 @@ static int lpm_alloc(struct bpftime_shm *shm, struct map_record *m)
 static int lpm_handle_init(struct bpftime_map *h)
 {
 	int err = map_hash_ops.handle_init(h);
+	uint32_t max_plen = (h->key_size - 4) * 8;
+	struct lpm *l = shm_ptr(h->shm, h->m->priv2_off);
 
-	h->local = shm_ptr(h->shm, h->m->priv2_off);
-	return err;
+	if (err)
+		return err;
+	if (!shm_range_ok(h->shm, h->m->priv2_off, sizeof(*l) + 4 * ((uint64_t)max_plen + 1)) ||
+	    l->max_plen != max_plen)
+		return map_corrupt(h, "prefix counts out of range");
+	h->local = l;
+	return 0;
 }
 
 static inline struct lpm *lpm_of(struct bpftime_map *h)
@@ -96,8 +108,8 @@ static void *lpm_lookup(struct bpftime_map *h, const void *key)
 	uint32_t plen;
 
 	memcpy(&plen, key, 4);
-	if (plen > l->max_plen)
-		plen = l->max_plen;
+	if (plen > LPM_MAX_PLEN(h))
+		plen = LPM_MAX_PLEN(h);
 	for (int64_t p = plen; p >= 0; p--) {
 		void *v;
 
@@ -118,19 +130,21 @@ static int lpm_sys_lookup(struct bpftime_map *h, const void *key, void *value, u
 	struct lpm *l = lpm_of(h);
 	unsigned char buf[4 + LPM_DATA_MAX];
 	uint32_t plen;
+	int err;
 
 	UNUSED(flags);
 	if (!key)
 		return -EINVAL;
 	memcpy(&plen, key, 4);
-	if (plen > l->max_plen)
-		plen = l->max_plen;
+	if (plen > LPM_MAX_PLEN(h))
+		plen = LPM_MAX_PLEN(h);
 	for (int64_t p = plen; p >= 0; p--) {
 		if (!atomic_load_explicit(&l->counts[p], memory_order_acquire))
 			continue;
 		mask_key(h, key, (uint32_t)p, buf);
-		if (!map_hash_ops.sys_lookup(h, buf, value, 0))
-			return 0;
+		err = map_hash_ops.sys_lookup(h, buf, value, 0);
+		if (err != -ENOENT)
+			return err; /* found, or a corrupt table (-EBADMSG) */
 	}
 	return -ENOENT;
 }
@@ -145,10 +159,10 @@ static long count_prefix(struct bpftime_map *h, const void *key, void *value, vo
 	uint32_t plen, gplen;
 
 	memcpy(&plen, key, 4);
-	if (plen <= l->max_plen)
+	if (plen <= LPM_MAX_PLEN(h))
 		atomic_fetch_add(&l->counts[plen], 1);
 	memcpy(&gplen, given, 4);
-	if (gplen != plen || plen > l->max_plen ||
+	if (gplen != plen || plen > LPM_MAX_PLEN(h) ||
 	    (mask_key(h, given, plen, buf), memcmp(buf, key, h->key_size)))
 		memcpy(given, key, h->key_size);
 	return 0;
@@ -160,7 +174,7 @@ static void lpm_enter(struct bpftime_map *h, struct lpm *l)
 {
 	shm_lock(&l->lock);
 	if (unlikely(l->busy)) {
-		for (uint32_t p = 0; p <= l->max_plen; p++)
+		for (uint32_t p = 0; p <= LPM_MAX_PLEN(h); p++)
 			atomic_store(&l->counts[p], 0);
 		map_hash_ops.for_each(h, count_prefix, l);
 	}
@@ -187,7 +201,7 @@ static int lpm_update_common(struct bpftime_map *h, const void *key, const void 
 	if (flags > BPFTIME_EXIST)
 		return -EINVAL;
 	memcpy(&plen, key, 4);
-	if (plen > l->max_plen)
+	if (plen > LPM_MAX_PLEN(h))
 		return -EINVAL;
 	mask_key(h, key, plen, buf);
 	lpm_enter(h, l);
@@ -196,12 +210,21 @@ static int lpm_update_common(struct bpftime_map *h, const void *key, const void 
 		lpm_leave(l);
 		return -ENOSPC;
 	}
+	/* a new prefix is counted before it is linked, so that a reader
+	 * never skips a length that has an entry (a count one too high, left
+	 * by a writer killed in between or by a failed update, costs a
+	 * reader one probe until the next writer recounts) */
+	if (!exists)
+		atomic_fetch_add(&l->counts[plen], 1);
 	err = map_hash_ops.sys_update(h, buf, value, flags);
 	if (!err) {
 		/* the element the update installed: record the key as given */
-		memcpy((char *)htab_lookup_elem_key(h, buf) + h->vsize8, key, h->key_size);
-		if (!exists)
-			atomic_fetch_add(&l->counts[plen], 1);
+		char *v = htab_lookup_elem_key(h, buf);
+
+		if (v)
+			memcpy(v + h->vsize8, key, h->key_size);
+	} else if (!exists) {
+		atomic_fetch_sub(&l->counts[plen], 1);
 	}
 	lpm_leave(l);
 	return err;
@@ -217,7 +240,7 @@ static int lpm_delete_common(struct bpftime_map *h, const void *key)
 	if (!key)
 		return -EINVAL;
 	memcpy(&plen, key, 4);
-	if (plen > l->max_plen)
+	if (plen > LPM_MAX_PLEN(h))
 		return -EINVAL;
 	mask_key(h, key, plen, buf);
 	lpm_enter(h, l);
@@ -299,7 +322,7 @@ static int lpm_get_next_key(struct bpftime_map *h, const void *key, void *next)
 		uint32_t plen;
 
 		memcpy(&plen, key, 4);
-		if (plen <= lpm_of(h)->max_plen) {
+		if (plen <= LPM_MAX_PLEN(h)) {
 			mask_key(h, key, plen, buf);
 			if (htab_lookup_elem_key(h, buf))
 				c.after = buf;

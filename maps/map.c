@@ -313,6 +313,15 @@ static struct handle_cache *maps_attach(struct bpftime_shm *shm)
 	return c;
 }
 
+int map_corrupt(struct bpftime_map *h, const char *what)
+{
+	if (!atomic_exchange_explicit(&h->corrupt_told, true, memory_order_relaxed))
+		pr_warn("shm '%s': map '%.16s' is corrupt (%s): its operations fail with "
+			"EBADMSG\n",
+			bpftime_shm__name(h->shm), h->m->obj.name, what);
+	return -EBADMSG;
+}
+
 struct bpftime_map *map_handle_of_obj(struct bpftime_shm *shm, struct map_record *m)
 {
 	struct handle_cache *c;

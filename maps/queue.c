@@ -49,6 +49,24 @@ static inline char *slot(struct bpftime_map *h, struct qs *q, uint32_t i)
 	return (char *)shm_ptr(h->shm, q->data_off) + (size_t)i * h->value_size;
 }
 
+/* Lock held: are the ring's indices and storage (read from the segment)
+ * in range?  Checked on every operation; a corrupt ring is reported and the
+ * operation fails (-EBADMSG) rather than writing anywhere. */
+static int qs_check(struct bpftime_map *h, struct qs *q)
+{
+	if (likely(q->size == h->max_entries + 1 && q->head < q->size && q->tail < q->size &&
+		   shm_range_ok(h->shm, q->data_off, (uint64_t)q->size * h->value_size)))
+		return 0;
+	return map_corrupt(h, "queue indices or storage out of range");
+}
+
+static int qs_handle_init(struct bpftime_map *h)
+{
+	if (!shm_range_ok(h->shm, h->m->priv_off, sizeof(struct qs)))
+		return map_corrupt(h, "queue state outside the segment");
+	return 0;
+}
+
 static long qs_push(struct bpftime_map *h, const void *value, uint64_t flags)
 {
 	struct qs *q = (struct qs *)h->priv;
@@ -57,6 +75,10 @@ static long qs_push(struct bpftime_map *h, const void *value, uint64_t flags)
 	if ((flags & BPFTIME_NOEXIST) || flags > BPFTIME_EXIST)
 		return -EINVAL;
 	shm_lock(&q->lock);
+	if (unlikely(qs_check(h, q))) {
+		shm_unlock(&q->lock);
+		return -EBADMSG;
+	}
 	next = q->head + 1 == q->size ? 0 : q->head + 1;
 	if (next == q->tail) {
 		if (!(flags & BPFTIME_EXIST)) {
@@ -78,6 +100,10 @@ static long qs_take(struct bpftime_map *h, void *value, bool del)
 	uint32_t i;
 
 	shm_lock(&q->lock);
+	if (unlikely(qs_check(h, q))) {
+		shm_unlock(&q->lock);
+		return -EBADMSG;
+	}
 	if (q->head == q->tail) {
 		shm_unlock(&q->lock);
 		return -ENOENT;
@@ -154,10 +180,10 @@ static long qs_delete(struct bpftime_map *h, const void *key)
 	return qs_sys_delete(h, key);
 }
 
-#define QS_OPS                                                                              \
-	.alloc_check = qs_alloc_check, .alloc = qs_alloc, .sys_lookup = qs_sys_lookup,      \
-	.sys_update = qs_sys_update, .sys_delete = qs_sys_delete,                           \
-	.sys_lookup_and_delete = qs_sys_lookup_and_delete, .get_next_key = qs_get_next_key, \
+#define QS_OPS                                                                                 \
+	.alloc_check = qs_alloc_check, .alloc = qs_alloc, .handle_init = qs_handle_init,       \
+	.sys_lookup = qs_sys_lookup, .sys_update = qs_sys_update, .sys_delete = qs_sys_delete, \
+	.sys_lookup_and_delete = qs_sys_lookup_and_delete, .get_next_key = qs_get_next_key,    \
 	.update = qs_update, .delete = qs_delete, .push = qs_push, .pop = qs_pop, .peek = qs_peek
 
 const struct map_ops map_queue_ops = { QS_OPS };
@@ -212,12 +238,31 @@ static inline _Atomic uint64_t *bloom_word(struct bpftime_map *h, struct bloom *
 	return (_Atomic uint64_t *)shm_ptr(h->shm, b->bits_off) + (bit >> 6);
 }
 
+/* the bit array (offset and size read from the segment) is inside it */
+static int bloom_check(struct bpftime_map *h, struct bloom *b)
+{
+	if (likely(!((uint64_t)b->mask & ((uint64_t)b->mask + 1)) && b->mask >= 63 &&
+		   shm_range_ok(h->shm, b->bits_off, ((uint64_t)b->mask + 1) / 8) &&
+		   !(b->bits_off & 7) && b->nr_hashes <= 15))
+		return 0;
+	return map_corrupt(h, "bloom filter bits out of range");
+}
+
+static int bloom_handle_init(struct bpftime_map *h)
+{
+	if (!shm_range_ok(h->shm, h->m->priv_off, sizeof(struct bloom)))
+		return map_corrupt(h, "bloom filter state outside the segment");
+	return 0;
+}
+
 static long bloom_push(struct bpftime_map *h, const void *value, uint64_t flags)
 {
 	struct bloom *b = (struct bloom *)h->priv;
 
 	if (flags != BPFTIME_ANY)
 		return -EINVAL;
+	if (unlikely(bloom_check(h, b)))
+		return -EBADMSG;
 	for (uint32_t i = 0; i < b->nr_hashes; i++) {
 		uint32_t bit = map_hash(value, h->value_size, b->seed + i) & b->mask;
 
@@ -231,6 +276,8 @@ static long bloom_peek(struct bpftime_map *h, void *value)
 {
 	struct bloom *b = (struct bloom *)h->priv;
 
+	if (unlikely(bloom_check(h, b)))
+		return -EBADMSG;
 	for (uint32_t i = 0; i < b->nr_hashes; i++) {
 		uint32_t bit = map_hash(value, h->value_size, b->seed + i) & b->mask;
 
@@ -294,6 +341,7 @@ static long bloom_delete(struct bpftime_map *h, const void *key)
 const struct map_ops map_bloom_ops = {
 	.alloc_check = bloom_alloc_check,
 	.alloc = bloom_alloc,
+	.handle_init = bloom_handle_init,
 	.sys_lookup = bloom_sys_lookup,
 	.sys_update = bloom_sys_update,
 	.sys_delete = bloom_sys_delete,

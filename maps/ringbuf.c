@@ -237,6 +237,15 @@ void *bpftime_map__ringbuf_reserve(struct bpftime_map *h, uint64_t size, uint64_
 	shm_lock(lock);
 	cons = atomic_load_explicit(cons_pos(l), memory_order_acquire);
 	prod = atomic_load_explicit(prod_pos(l), memory_order_relaxed);
+	/* the positions are the segment's (the consumer writes its own):
+	 * every access below is masked into the double mapping, so wild ones
+	 * cannot fault, but a consumer ahead of the producer or a ring fuller
+	 * than its size is a garbled ring that would look full forever */
+	if (unlikely(cons > prod || prod - cons > l->mask + 1)) {
+		shm_unlock(lock);
+		map_corrupt(h, "ring buffer positions out of order");
+		return NULL;
+	}
 	if (prod + len - cons > l->mask + 1 &&
 	    (!rb_discard_dead(l, cons, prod) || prod + len - cons > l->mask + 1)) {
 		shm_unlock(lock);

@@ -71,13 +71,42 @@ static inline _Atomic uint64_t *bucket_slot(struct bpftime_shm *shm, struct stk 
 	return (_Atomic uint64_t *)shm_ptr(shm, s->buckets_off) + id;
 }
 
-/* the bucket @id, or NULL while no stack has landed there */
+/* The bucket @id (< NBUCKETS(h)), or NULL while no stack has landed there
+ * or when its offset (read from the segment) is not a bucket inside it. */
 static inline struct stk_bucket *bucket(struct bpftime_map *h, struct stk *s, uint32_t id)
 {
-	uint64_t off = atomic_load_explicit(bucket_slot(h->shm, s, id), memory_order_acquire);
+	uint64_t off = atomic_load_explicit(&h->buckets[id], memory_order_acquire);
+	struct stk_bucket *b;
 
-	return off ? (struct stk_bucket *)shm_ptr(h->shm, off) : NULL;
+	(void)s;
+	if (!off)
+		return NULL;
+	b = shm_ptr(h->shm, off);
+	if (unlikely(!shm_range_ok(h->shm, off, sizeof(*b) + h->value_size) ||
+		     b->nr > h->value_size / 8)) {
+		map_corrupt(h, "a stack bucket out of range");
+		return NULL;
+	}
+	return b;
 }
+
+/* the bucket array, checked once per process and then used through the
+ * handle (h->buckets, h->bucket_mask): the header in the segment may be
+ * garbled later without sending an access elsewhere */
+static int stk_handle_init(struct bpftime_map *h)
+{
+	struct stk *s = (struct stk *)h->priv;
+
+	if (!shm_range_ok(h->shm, h->m->priv_off, sizeof(*s)) ||
+	    s->n_buckets != map_roundup_pow2(h->max_entries) ||
+	    !shm_range_ok(h->shm, s->buckets_off, (uint64_t)s->n_buckets * 8))
+		return map_corrupt(h, "stack trace buckets out of range");
+	h->buckets = shm_ptr(h->shm, s->buckets_off);
+	h->bucket_mask = s->n_buckets - 1;
+	return 0;
+}
+
+#define NBUCKETS(h) ((h)->bucket_mask + 1)
 
 static inline bool bucket_used(struct bpftime_map *h, struct stk *s, uint32_t id)
 {
@@ -95,8 +124,9 @@ static void stk_release(struct bpftime_shm *shm, struct map_record *m)
 	if (!m->priv_off)
 		return;
 	s = shm_ptr(shm, m->priv_off);
-	if (!s->buckets_off)
-		return;
+	if (!s->buckets_off ||
+	    !shm_range_ok(shm, s->buckets_off, (uint64_t)s->n_buckets * sizeof(uint64_t)))
+		return; /* garbled: the buckets stay allocated */
 	for (uint32_t i = 0; i < s->n_buckets; i++) {
 		uint64_t off = atomic_exchange(bucket_slot(shm, s, i), 0);
 
@@ -124,18 +154,18 @@ long bpftime_map__stack_store(struct bpftime_map *h, const uint64_t *ips, uint32
 	if (nr > h->value_size / 8)
 		nr = h->value_size / 8;
 	hash = map_hash(ips, nr * 8, 0);
-	id = hash & (s->n_buckets - 1);
+	id = hash & h->bucket_mask;
 	shm_lock(&s->lock);
 	b = bucket(h, s, id);
 	if (!b) {
-		uint64_t off = shm_alloc(h->shm, s->bucket_size, 16);
+		uint64_t off = shm_alloc(h->shm, sizeof(*b) + h->value_size, 16);
 
 		if (!off) {
 			shm_unlock(&s->lock);
 			return -ENOMEM;
 		}
 		b = shm_ptr(h->shm, off);
-		atomic_store_explicit(bucket_slot(h->shm, s, id), off, memory_order_release);
+		atomic_store_explicit(&h->buckets[id], off, memory_order_release);
 	}
 	if (b->nr && b->hash == hash && b->nr == nr &&
 	    ((flags & BPFTIME_F_FAST_STACK_CMP) || !memcmp(b->ips, ips, (size_t)nr * 8))) {
@@ -163,7 +193,7 @@ static int stk_sys_lookup(struct bpftime_map *h, const void *key, void *value, u
 	if (!key)
 		return -EINVAL;
 	memcpy(&id, key, 4);
-	if (id >= s->n_buckets)
+	if (id >= NBUCKETS(h))
 		return -ENOENT;
 	shm_lock(&s->lock);
 	b = bucket(h, s, id);
@@ -196,7 +226,7 @@ static int stk_sys_delete(struct bpftime_map *h, const void *key)
 	if (!key)
 		return -EINVAL;
 	memcpy(&id, key, 4);
-	if (id >= s->n_buckets)
+	if (id >= NBUCKETS(h))
 		return -E2BIG;
 	shm_lock(&s->lock);
 	b = bucket(h, s, id);
@@ -215,12 +245,12 @@ static int stk_get_next_key(struct bpftime_map *h, const void *key, void *next)
 
 	if (key) {
 		memcpy(&id, key, 4);
-		if (id >= s->n_buckets || !bucket_used(h, s, id))
+		if (id >= NBUCKETS(h) || !bucket_used(h, s, id))
 			id = 0;
 		else
 			id++;
 	}
-	for (; id < s->n_buckets; id++) {
+	for (; id < NBUCKETS(h); id++) {
 		if (bucket_used(h, s, id)) {
 			memcpy(next, &id, 4);
 			return 0;
@@ -245,6 +275,7 @@ static long stk_delete(struct bpftime_map *h, const void *key)
 const struct map_ops map_stack_trace_ops = {
 	.alloc_check = stk_alloc_check,
 	.alloc = stk_alloc,
+	.handle_init = stk_handle_init,
 	.release = stk_release,
 	.sys_lookup = stk_sys_lookup,
 	.sys_update = stk_sys_update,

@@ -6,6 +6,12 @@
  * their elements, so this is not on any hot path.
  *
  * Block: [u64 size|used][u64 magic][payload ...][u64 size|used]
+ *
+ * The free list and the tags are read from the segment, which another
+ * process may have garbled: every block offset is checked (block_ok: in
+ * the arena, aligned, its size in range and matching its footer) before it
+ * is used, the list walk is bounded, and a corrupt arena is reported once
+ * and the allocation or free fails instead of writing anywhere.
  */
 #include <errno.h>
 #include <string.h>
@@ -26,6 +32,38 @@ static inline uint64_t bsize(struct bpftime_shm *shm, uint64_t off)
 	return blk(shm, off)->size & ~USED;
 }
 
+static inline uint64_t arena_end(struct bpftime_shm *shm)
+{
+	return shm->hdr->arena_off + (shm->hdr->arena_size & ~15ULL);
+}
+
+/* Is @off a block with consistent tags, inside the arena?  (@used: the
+ * state it must be in; -1: either) */
+static bool block_ok(struct bpftime_shm *shm, uint64_t off, int used)
+{
+	uint64_t start = shm->hdr->arena_off, end = arena_end(shm), size, tag;
+
+	if (off < start || off >= end || (off - start) % 16 || end - off < SHM_BLOCK_MIN)
+		return false;
+	tag = blk(shm, off)->size;
+	size = tag & ~USED;
+	if (size < SHM_BLOCK_MIN || size % 16 || size > end - off)
+		return false;
+	if (used >= 0 && (int)(tag & USED) != used)
+		return false;
+	return *(uint64_t *)(shm->base + off + size - SHM_BLOCK_FTR) == tag;
+}
+
+/* reported once per process and segment view */
+static void arena_corrupt(struct bpftime_shm *shm, const char *what, uint64_t off)
+{
+	static _Atomic bool told;
+
+	if (!atomic_exchange(&told, true))
+		pr_warn("shm '%s': the arena is corrupt (%s at offset %#llx): allocations fail\n",
+			shm->name, what, (unsigned long long)off);
+}
+
 static inline void set_tags(struct bpftime_shm *shm, uint64_t off, uint64_t size, bool used)
 {
 	uint64_t v = size | (used ? USED : 0);
@@ -42,17 +80,26 @@ static void list_add(struct bpftime_shm *shm, uint64_t off)
 	b->magic = 0;
 	b->prev_free = 0;
 	b->next_free = a->free_head;
-	if (a->free_head)
+	if (a->free_head && block_ok(shm, a->free_head, 0))
 		blk(shm, a->free_head)->prev_free = off;
+	else if (a->free_head)
+		b->next_free = 0; /* a corrupt head: the rest of the list is lost */
 	a->free_head = off;
 	a->free_blocks++;
 }
 
-static void list_del(struct bpftime_shm *shm, uint64_t off)
+/* false (nothing changed) if a neighbour on the list is not a free block */
+static bool list_del(struct bpftime_shm *shm, uint64_t off)
 {
 	struct shm_alloc *a = shm->alloc;
 	struct shm_block *b = blk(shm, off);
 
+	if ((b->prev_free && !block_ok(shm, b->prev_free, 0)) ||
+	    (b->next_free && !block_ok(shm, b->next_free, 0)) ||
+	    (!b->prev_free && a->free_head != off)) {
+		arena_corrupt(shm, "a free list link", off);
+		return false;
+	}
 	if (b->prev_free)
 		blk(shm, b->prev_free)->next_free = b->next_free;
 	else
@@ -60,6 +107,7 @@ static void list_del(struct bpftime_shm *shm, uint64_t off)
 	if (b->next_free)
 		blk(shm, b->next_free)->prev_free = b->prev_free;
 	a->free_blocks--;
+	return true;
 }
 
 void shm_alloc_init(struct bpftime_shm *shm)
@@ -98,7 +146,7 @@ uint64_t shm_alloc(struct bpftime_shm *shm, size_t size, size_t align)
 static uint64_t alloc_once(struct bpftime_shm *shm, size_t size, size_t align)
 {
 	struct shm_alloc *a = shm->alloc;
-	uint64_t need, off, ret = 0;
+	uint64_t need, off, ret = 0, steps = 0;
 
 	if (align < 16)
 		align = 16;
@@ -110,16 +158,23 @@ static uint64_t alloc_once(struct bpftime_shm *shm, size_t size, size_t align)
 
 	shm_lock(&a->lock);
 	for (off = a->free_head; off; off = blk(shm, off)->next_free) {
-		uint64_t fsize = bsize(shm, off), p = off + SHM_BLOCK_HDR;
+		uint64_t fsize, p = off + SHM_BLOCK_HDR;
 		uint64_t ap = (p + align - 1) & ~(uint64_t)(align - 1), nb, tail;
 
+		/* a free list longer than the arena has blocks: a cycle */
+		if (!block_ok(shm, off, 0) || ++steps > shm->hdr->arena_size / SHM_BLOCK_MIN) {
+			arena_corrupt(shm, "a free list entry", off);
+			break;
+		}
+		fsize = bsize(shm, off);
 		/* a leading gap must be able to stand alone as a free block */
 		while (ap != p && ap - p < SHM_BLOCK_MIN)
 			ap += align;
 		nb = ap - SHM_BLOCK_HDR;
 		if (nb + need > off + fsize)
 			continue;
-		list_del(shm, off);
+		if (!list_del(shm, off))
+			break;
 		if (nb != off) {
 			set_tags(shm, off, nb - off, false);
 			list_add(shm, off);
@@ -149,13 +204,13 @@ void shm_free(struct bpftime_shm *shm, uint64_t p)
 {
 	struct shm_alloc *a = shm->alloc;
 	uint64_t off, size, start = shm->hdr->arena_off;
-	uint64_t end = start + (shm->hdr->arena_size & ~15ULL);
+	uint64_t end = arena_end(shm);
 
 	if (!p)
 		return;
 	off = p - SHM_BLOCK_HDR;
 	shm_lock(&a->lock);
-	if (NEVER(off < start || off >= end || !(blk(shm, off)->size & USED) ||
+	if (NEVER(off < start || off >= end || !block_ok(shm, off, 1) ||
 		  blk(shm, off)->magic != SHM_BLOCK_MAGIC)) {
 		shm_unlock(&a->lock);
 		pr_warn("shm '%s': bad free of offset %#llx\n", shm->name, (unsigned long long)p);
@@ -164,23 +219,25 @@ void shm_free(struct bpftime_shm *shm, uint64_t p)
 	size = bsize(shm, off);
 	a->used -= size;
 	blk(shm, off)->magic = 0;
-	/* merge with the next block */
-	if (off + size < end && !(blk(shm, off + size)->size & USED)) {
+	/* merge with the next block (a neighbour whose tags are garbled is
+	 * not merged: the block is freed alone) */
+	if (off + size < end && block_ok(shm, off + size, 0)) {
 		uint64_t nsize = bsize(shm, off + size);
 
-		list_del(shm, off + size);
-		size += nsize;
+		if (list_del(shm, off + size))
+			size += nsize;
 	}
 	/* and with the previous one */
 	if (off > start) {
 		uint64_t pt = *(uint64_t *)(shm->base + off - SHM_BLOCK_FTR);
 
-		if (!(pt & USED)) {
+		if (!(pt & USED) && pt <= off - start && block_ok(shm, off - pt, 0)) {
 			uint64_t poff = off - pt;
 
-			list_del(shm, poff);
-			off = poff;
-			size += pt;
+			if (list_del(shm, poff)) {
+				off = poff;
+				size += pt;
+			}
 		}
 	}
 	set_tags(shm, off, size, false);
@@ -211,9 +268,14 @@ int bpftime_shm__stats(struct bpftime_shm *shm, struct bpftime_shm_stats *st)
 		return shm_err(-EINVAL);
 	a = shm->alloc;
 	shm_lock(&a->lock);
-	for (uint64_t off = a->free_head; off; off = blk(shm, off)->next_free)
+	for (uint64_t off = a->free_head, steps = 0; off; off = blk(shm, off)->next_free) {
+		if (!block_ok(shm, off, 0) || ++steps > shm->hdr->arena_size / SHM_BLOCK_MIN) {
+			arena_corrupt(shm, "a free list entry", off);
+			break;
+		}
 		if (bsize(shm, off) > largest)
 			largest = bsize(shm, off);
+	}
 	out.arena_size = shm->hdr->arena_size;
 	out.used = a->used;
 	out.largest_free = largest;

@@ -347,6 +347,77 @@ static void test_wild_offsets(void **state)
 	bpftime_shm__close(t.shm);
 }
 
+/* A hash map's chain garbled under a traced victim whose probe updates
+ * and looks up a key in it: the map is reported corrupt once, its
+ * operations fail, the other probe keeps counting, export ends, and the
+ * victim runs on.  The element layout (maps/hash.c struct htab_elem: the
+ * chain link first, 32 bytes of header, the key rounded up to 8, then the
+ * value) is what this test garbles. */
+static void test_wild_map_links(void **state)
+{
+	struct traced t = { 0 };
+	struct bpftime_map *h;
+	uint64_t key = 7, val = 1;
+	char *v;
+	int hmap, prog;
+
+	(void)state;
+	t.shm = create(8);
+	assert_non_null(t.shm);
+	make_probe(&t);
+	hmap = bpftime_map_create(t.shm, -1, BPFTIME_MAP_HASH, "garbled", 8, 8, 16, NULL);
+	assert_true(hmap >= 0);
+	assert_int_equal(bpftime_map_update_elem(t.shm, hmap, &key, &val, 0), 0);
+	{
+		const struct bpftime_insn insns[] = {
+			BPF_ST_MEM(BPF_DW, 10, -8, 7),
+			BPF_ST_MEM(BPF_DW, 10, -16, 1),
+			BPF_LD_MAP_FD(1, hmap),
+			BPF_MOV64_REG(2, 10),
+			BPF_ALU64_IMM(BPF_ADD, 2, -8),
+			BPF_MOV64_REG(3, 10),
+			BPF_ALU64_IMM(BPF_ADD, 3, -16),
+			BPF_MOV64_IMM(4, 0),
+			BPF_CALL_HELPER(2), /* map_update_elem */
+			BPF_LD_MAP_FD(1, hmap),
+			BPF_MOV64_REG(2, 10),
+			BPF_ALU64_IMM(BPF_ADD, 2, -8),
+			BPF_CALL_HELPER(1), /* map_lookup_elem */
+			BPF_MOV64_IMM(0, 0),
+			BPF_EXIT_INSN(),
+		};
+
+		prog = bpftime_prog_create(t.shm, -1, KPROBE_PROG, "hashop", insns,
+					   sizeof(insns) / sizeof(insns[0]), NULL);
+	}
+	assert_true(prog >= 0);
+	assert_true(bpftime_link_create(t.shm, -1, prog, t.perf, NULL) >= 0);
+	start_victim(&t);
+	expect_calls(&t, 20);
+
+	/* key 7's element: its key no longer matches, its link goes wild */
+	h = bpftime_map_get_handle(t.shm, hmap);
+	assert_non_null(h);
+	v = bpftime_map__lookup_elem(h, &key);
+	assert_non_null(v);
+	*(uint64_t *)(v - 8) = 0xdeadbeef;
+	*(uint64_t *)(v - 8 - 32) = (uint64_t)1 << 40;
+
+	expect_err(&t.victim, "is corrupt (bucket");
+	expect_calls(&t, 20);
+	assert_int_equal(bpftime_map_lookup_elem(t.shm, hmap, &key, &val, 0), -EBADMSG);
+	{
+		char cmd[512];
+
+		snprintf(cmd, sizeof(cmd),
+			 "'%s' export /dev/null 2>&1 | grep -q 'its data is exported incomplete'",
+			 tool_bin);
+		assert_int_equal(system(cmd), 0);
+	}
+	expect_survives(&t.victim);
+	bpftime_shm__close(t.shm);
+}
+
 static void test_truncated_under_victim(void **state)
 {
 	struct traced t = { 0 };
@@ -598,6 +669,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest plain[] = {
 		cmocka_unit_test_setup_teardown(test_owner_and_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wild_offsets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wild_map_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_under_victim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replaced_under_victim, setup, teardown),
 	};

@@ -182,6 +182,8 @@ static void test_missing_segment(void **state)
 	assert_int_equal(tool("run", "x", NULL), 2);
 }
 
+static void import_aot_checks(const char *json);
+
 static void test_seed_imports_and_runs(void **state)
 {
 	struct bpftime_shm *shm;
@@ -254,6 +256,7 @@ static void test_seed_imports_and_runs(void **state)
 			assert_int_equal(tool("export", path("aot.json"), NULL), 0);
 			obj = read_all(path("aot.json"));
 			assert_non_null(strstr(obj, "\"aot\": \"7f454c46")); /* an ELF object */
+			import_aot_checks(obj);
 			free(obj);
 		} else {
 			assert_int_equal(err, -EOPNOTSUPP); /* built without LLVM */
@@ -265,6 +268,41 @@ static void test_seed_imports_and_runs(void **state)
 	assert_int_equal(tool("run", "4", path("in.bin"), "repeat", "0", NULL), 2);
 	assert_int_equal(tool("run", "4", path("nope.bin"), NULL), 1);
 	bpftime_shm__close(shm);
+}
+
+/* @json (an export with an AOT object): it imports into another segment
+ * as it is, and the same object given to another program is refused at
+ * import, naming why, with nothing imported */
+static void import_aot_checks(const char *json)
+{
+	const char *a = strstr(json, "\"aot\": \""), *end;
+	char other[96], *bad;
+	size_t len;
+
+	assert_non_null(a);
+	a += strlen("\"aot\": \"");
+	end = strchr(a, '"');
+	assert_non_null(end);
+	len = (size_t)(end - a);
+	bad = malloc(len + 512);
+	assert_non_null(bad);
+	snprintf(bad, len + 512,
+		 "{\"handlers\": [{\"fd\": 40, \"type\": \"bpf_prog_handler\", \"name\": "
+		 "\"other\", \"attr\": {\"type\": 2, \"cnt\": 2, \"insns\": "
+		 "\"b7000000010000009500000000000000\", \"aot\": \"%.*s\"}}]}",
+		 (int)len, a);
+	write_file(path("bad_aot.json"), bad);
+	free(bad);
+	snprintf(other, sizeof(other), "%s_aot", shm_name);
+	setenv("BPFTIME_GLOBAL_SHM_NAME", other, 1);
+	bpftime_shm__remove(other);
+	assert_int_equal(tool("import", path("aot.json"), NULL), 0);
+	assert_int_equal(tool("remove", NULL), 0);
+	assert_int_equal(tool("import", path("bad_aot.json"), NULL), 1);
+	assert_non_null(strstr(err_buf, "attr.aot does not belong to the program"));
+	assert_non_null(strstr(err_buf, "compiled from other instructions"));
+	bpftime_shm__remove(other);
+	setenv("BPFTIME_GLOBAL_SHM_NAME", shm_name, 1);
 }
 
 /* state with every kind of handler and map contents */

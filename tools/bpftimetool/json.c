@@ -229,7 +229,7 @@ static int export_map_data(struct bpftime_shm *shm, int fd, const struct bpftime
 	size_t ks = mi->key_size, vs = mi->value_size_syscall;
 	uint8_t *key = calloc(1, ks + 1), *next = calloc(1, ks + 1), *val = calloc(1, vs + 8);
 	bool first = true;
-	int err = 0;
+	int err = 0, it = 0;
 
 	if (!key || !next || !val) {
 		err = -ENOMEM;
@@ -252,7 +252,7 @@ static int export_map_data(struct bpftime_shm *shm, int fd, const struct bpftime
 		}
 		goto out;
 	}
-	while (!bpftime_map_get_next_key(shm, fd, first ? NULL : key, next)) {
+	while (!(it = bpftime_map_get_next_key(shm, fd, first ? NULL : key, next))) {
 		first = false;
 		memcpy(key, next, ks);
 		if (bpftime_map_lookup_elem(shm, fd, key, val, 0))
@@ -276,6 +276,9 @@ static int export_map_data(struct bpftime_shm *shm, int fd, const struct bpftime
 		if (err)
 			break;
 	}
+	if (it && it != -ENOENT)
+		pr_warn("map %d '%s': iteration stopped (%s): its data is exported incomplete\n",
+			fd, mi->name, strerror(-it));
 	if (!err)
 		err = sort_by_key(data);
 out:
@@ -809,6 +812,11 @@ static int verify_prog(struct import *im, struct handler *h)
 		err = bpftime_vm__load(vm, (const struct bpftime_insn *)h->insns, h->cnt);
 	if (err == -EINVAL)
 		err = bad(im, h, "the verifier refuses the program: %s",
+			  bpftime_vm__last_error(vm));
+	/* an AOT object must have been compiled from these instructions (the
+	 * runtime refuses it at load; refused here, nothing is imported) */
+	if (!err && h->aot && bpftime_vm__load_aot(vm, h->aot, h->aot_size))
+		err = bad(im, h, "attr.aot does not belong to the program: %s",
 			  bpftime_vm__last_error(vm));
 	bpftime_vm__free(vm);
 	return err;
