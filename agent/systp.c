@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpftime/attach.h>
+#include <bpftime/map.h>
 #include <bpftime/runtime.h>
 #include <bpftime/shm.h>
 #include <bpftime/syscall_hook.h>
@@ -50,10 +51,12 @@ struct tp_prog {
 	struct bpftime_vm *vm;
 	uint16_t id;	  /* tracepoint id: the record's type */
 	bool walks_stack; /* gets the thread's registers as helper context */
+	bool needs_cpu;	  /* touches per-CPU data: the run owns a CPU slot */
 };
 
 struct tp_list {
 	int n;
+	bool needs_cpu; /* one of the programs does */
 	struct tp_prog p[];
 };
 
@@ -107,8 +110,9 @@ static void run_list(const struct tp_list *l, void *ctx, size_t size,
 {
 	struct bpftime_shm *shm = tp_shm;
 
-	/* the runs own a per-CPU slot, as the kernel's run on their CPU */
-	if (shm && l->n)
+	/* the runs own a per-CPU slot, as the kernel's run on their CPU;
+	 * programs without per-CPU data skip the claim (nothing can tell) */
+	if (shm && l->needs_cpu)
 		bpftime_shm__cpu_get(shm);
 	for (int i = 0; i < l->n; i++) {
 		const struct tp_prog *p = &l->p[i];
@@ -127,7 +131,7 @@ static void run_list(const struct tp_list *l, void *ctx, size_t size,
 			bpftime_vm__run(p->vm, ctx, size, &ret);
 		}
 	}
-	if (shm && l->n)
+	if (shm && l->needs_cpu)
 		bpftime_shm__cpu_put(shm);
 }
 
@@ -192,6 +196,53 @@ static bool calls_helper(struct bpftime_vm *vm, int32_t id)
 	for (size_t i = 0; insns && i < cnt; i++)
 		if (insns[i].code == 0x85 && insns[i].src == 0 && insns[i].imm == id)
 			return true;
+	return false;
+}
+
+/* Does a run of the program at @fd touch per-CPU data (shm/cpu.c), so that
+ * it must own a CPU slot?  Per-CPU maps and perf event arrays
+ * (BPF_F_CURRENT_CPU) do, and bpf_get_smp_processor_id; maps it cannot
+ * name (fd_array, maps of maps), tail calls (any program may follow) and
+ * kfuncs count as yes. */
+static bool needs_cpu(struct bpftime_shm *shm, int fd)
+{
+	const struct bpftime_insn *in;
+	size_t cnt;
+
+	in = bpftime_prog_insns(shm, fd, &cnt);
+	if (!in)
+		return true;
+	for (size_t i = 0; i < cnt; i++) {
+		struct bpftime_map_info mi;
+
+		if (in[i].code == 0x85 && in[i].src == 0 &&
+		    (in[i].imm == 8 /* get_smp_processor_id */ || in[i].imm == 12 /* tail_call */))
+			return true;
+		if (in[i].code == 0x85 && in[i].src == 2) /* kfunc */
+			return true;
+		if (in[i].code != 0x18)
+			continue;
+		if (in[i].src) {
+			if ((in[i].src != 1 && in[i].src != 2) ||
+			    bpftime_map_get_info(shm, in[i].imm, &mi))
+				return true;
+			switch (mi.type) {
+			case BPFTIME_MAP_HASH:
+			case BPFTIME_MAP_ARRAY:
+			case BPFTIME_MAP_STACK_TRACE:
+			case BPFTIME_MAP_LRU_HASH:
+			case BPFTIME_MAP_LPM_TRIE:
+			case BPFTIME_MAP_QUEUE:
+			case BPFTIME_MAP_STACK:
+			case BPFTIME_MAP_RINGBUF:
+			case BPFTIME_MAP_BLOOM_FILTER:
+				break;
+			default:
+				return true;
+			}
+		}
+		i++; /* the second half of lddw */
+	}
 	return false;
 }
 
@@ -284,6 +335,7 @@ static int list_add(struct tp_list **l, const struct tp_prog *p)
 		return -ENOMEM;
 	t->p[n] = *p;
 	t->n = n + 1;
+	t->needs_cpu = (n && t->needs_cpu) || p->needs_cpu;
 	*l = t;
 	return 0;
 }
@@ -292,7 +344,8 @@ static bool same_list(const struct tp_list *a, const struct tp_list *b)
 {
 	if (!a || !b)
 		return a == b;
-	return a->n == b->n && !memcmp(a->p, b->p, (size_t)a->n * sizeof(a->p[0]));
+	return a->n == b->n && a->needs_cpu == b->needs_cpu &&
+	       !memcmp(a->p, b->p, (size_t)a->n * sizeof(a->p[0]));
 }
 
 /* unchanged: the running table stays (no garbage per epoch) */
@@ -316,6 +369,22 @@ static void free_table(struct tp_table *t)
 	free(t->raw_enter);
 	free(t->raw_exit);
 	free(t);
+}
+
+/* The syscalls with programs: the hook calls our handlers for those only,
+ * and its rewritten sites of the others just make the call.  raw_syscalls
+ * programs want every one. */
+static void set_watch(const struct tp_table *t)
+{
+	static uint8_t want[NR_MAX];
+
+	if (t->raw_enter || t->raw_exit) {
+		bpftime_syscall_hook__watch(NULL, 0);
+		return;
+	}
+	for (int i = 0; i < NR_MAX; i++)
+		want[i] = t->enter[i] || t->exit[i];
+	bpftime_syscall_hook__watch(want, NR_MAX);
 }
 
 int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pid)
@@ -360,6 +429,7 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 		}
 		p.walks_stack = calls_helper(p.vm, HELPER_GET_STACK) ||
 				calls_helper(p.vm, HELPER_GET_STACKID);
+		p.needs_cpu = needs_cpu(shm, w[i].prog_fd);
 		switch (w[i].kind) {
 		case BPFTIME_SYSTP_ENTER:
 			l = &t->enter[w[i].nr];
@@ -382,6 +452,7 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 		free_table(t);
 		return old ? old->count : 0;
 	}
+	set_watch(t);
 	if (t->count && !hook_started && !hook_failed) {
 		err = bpftime_syscall_hook__start(on_enter, on_exit_, NULL);
 		if (err && err != -EAGAIN) {

@@ -17,6 +17,7 @@
 #define BPFTIME_SYSCALL_HOOK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <bpftime/common.h>
 
@@ -57,6 +58,16 @@ BPFTIME_API int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_sy
 /** @brief syscalls run natively again (the handlers stop being called);
  * threads keep a small kernel-side cost until the process ends */
 BPFTIME_API void bpftime_syscall_hook__pause(void);
+
+/**
+ * @brief **bpftime_syscall_hook__watch()** the syscalls the handlers want:
+ * @watch[nr] != 0 for nr < @n, none at or above @n; @watch NULL: every
+ * syscall (the default).  The handlers are not called for the others, and
+ * a rewritten site of one of them makes the call directly, building
+ * nothing.  The array is copied; takes effect for calls that start after
+ * it returns (a call in flight may still see the old choice).
+ */
+BPFTIME_API void bpftime_syscall_hook__watch(const uint8_t *watch, size_t n);
 
 /** @brief the syscall being handled on this thread (NULL outside handlers) */
 BPFTIME_API struct bpftime_syscall *bpftime_syscall_current(void);
