@@ -56,12 +56,18 @@ struct tp_prog {
 
 struct tp_list {
 	int n;
-	bool needs_cpu; /* one of the programs does */
+	bool needs_cpu;	   /* one of the programs does */
+	uint32_t ctx_size; /* the record's size */
 	struct tp_prog p[];
 };
 
+/* one syscall's lists side by side: a call touches one cache line */
+struct tp_nr {
+	struct tp_list *enter, *exit;
+};
+
 struct tp_table {
-	struct tp_list *enter[NR_MAX], *exit[NR_MAX];
+	struct tp_nr nr[NR_MAX];
 	struct tp_list *raw_enter, *raw_exit;
 	int count;
 	struct tp_table *retired_next;
@@ -150,14 +156,12 @@ static void on_enter(struct bpftime_syscall *sc, void *data)
 		memcpy(c.args, sc->args, sizeof(c.args));
 		run_list(t->raw_enter, &c, sizeof(c), sc);
 	}
-	if (sc->nr >= 0 && sc->nr < NR_MAX && (l = t->enter[sc->nr])) {
-		const struct systp_info *si = systp_by_nr((int)sc->nr);
+	if (sc->nr >= 0 && sc->nr < NR_MAX && (l = t->nr[sc->nr].enter)) {
 		struct bpftime_sys_enter_ctx c = { .ent.pid = bpftime_syscall_tid(),
 						   .syscall_nr = (int32_t)sc->nr };
 
 		memcpy(c.args, sc->args, sizeof(c.args));
-		run_list(l, &c, bpftime_systp_ctx_size(BPFTIME_SYSTP_ENTER, si ? si->nargs : 6),
-			 sc);
+		run_list(l, &c, l->ctx_size, sc);
 	}
 }
 
@@ -169,7 +173,7 @@ static void on_exit_(struct bpftime_syscall *sc, void *data)
 	UNUSED(data);
 	if (!t || agent_is_busy())
 		return;
-	if (sc->nr >= 0 && sc->nr < NR_MAX && (l = t->exit[sc->nr])) {
+	if (sc->nr >= 0 && sc->nr < NR_MAX && (l = t->nr[sc->nr].exit)) {
 		struct bpftime_sys_exit_ctx c = { .ent.pid = bpftime_syscall_tid(),
 						  .syscall_nr = (int32_t)sc->nr,
 						  .ret = sc->ret };
@@ -355,7 +359,8 @@ static bool same_table(const struct tp_table *a, const struct tp_table *b)
 	    !same_list(a->raw_exit, b->raw_exit))
 		return false;
 	for (int i = 0; i < NR_MAX; i++)
-		if (!same_list(a->enter[i], b->enter[i]) || !same_list(a->exit[i], b->exit[i]))
+		if (!same_list(a->nr[i].enter, b->nr[i].enter) ||
+		    !same_list(a->nr[i].exit, b->nr[i].exit))
 			return false;
 	return true;
 }
@@ -363,27 +368,28 @@ static bool same_table(const struct tp_table *a, const struct tp_table *b)
 static void free_table(struct tp_table *t)
 {
 	for (int i = 0; i < NR_MAX; i++) {
-		free(t->enter[i]);
-		free(t->exit[i]);
+		free(t->nr[i].enter);
+		free(t->nr[i].exit);
 	}
 	free(t->raw_enter);
 	free(t->raw_exit);
 	free(t);
 }
 
-/* The syscalls with programs: the hook calls our handlers for those only,
- * and its rewritten sites of the others just make the call.  raw_syscalls
- * programs want every one. */
+/* The syscalls with programs: the hook calls our enter (exit) handler for
+ * those with enter (exit) programs only, and its rewritten sites of the
+ * others just make the call.  raw_syscalls programs want every one. */
 static void set_watch(const struct tp_table *t)
 {
 	static uint8_t want[NR_MAX];
 
-	if (t->raw_enter || t->raw_exit) {
+	if (t->raw_enter || t->raw_exit) { /* also numbers past the table (x32) */
 		bpftime_syscall_hook__watch(NULL, 0);
 		return;
 	}
 	for (int i = 0; i < NR_MAX; i++)
-		want[i] = t->enter[i] || t->exit[i];
+		want[i] = (uint8_t)((t->nr[i].enter ? BPFTIME_SYSCALL_WATCH_ENTER : 0) |
+				    (t->nr[i].exit ? BPFTIME_SYSCALL_WATCH_EXIT : 0));
 	bpftime_syscall_hook__watch(want, NR_MAX);
 }
 
@@ -432,10 +438,10 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 		p.needs_cpu = needs_cpu(shm, w[i].prog_fd);
 		switch (w[i].kind) {
 		case BPFTIME_SYSTP_ENTER:
-			l = &t->enter[w[i].nr];
+			l = &t->nr[w[i].nr].enter;
 			break;
 		case BPFTIME_SYSTP_EXIT:
-			l = &t->exit[w[i].nr];
+			l = &t->nr[w[i].nr].exit;
 			break;
 		case BPFTIME_SYSTP_RAW_ENTER:
 			l = &t->raw_enter;
@@ -444,8 +450,14 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 			l = &t->raw_exit;
 			break;
 		}
-		if (!list_add(l, &p))
+		if (!list_add(l, &p)) {
+			const struct systp_info *si = systp_by_nr(w[i].nr);
+
 			t->count++;
+			if (w[i].kind == BPFTIME_SYSTP_ENTER)
+				(*l)->ctx_size = (uint32_t)bpftime_systp_ctx_size(
+					BPFTIME_SYSTP_ENTER, si ? si->nargs : 6);
+		}
 	}
 	free(w);
 	if ((!t->count && !old) || (old && same_table(t, old))) {

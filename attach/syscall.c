@@ -152,12 +152,13 @@ static struct {
 	_Atomic uint8_t nr[WATCH_MAX];
 } watch = { .all = true };
 
-static inline bool watched(long nr)
+/* @what: BPFTIME_SYSCALL_WATCH_ENTER and/or _EXIT */
+static inline bool watched(long nr, unsigned int what)
 {
 	if (likely(atomic_load_explicit(&watch.all, memory_order_relaxed)))
 		return true;
 	return nr >= 0 && nr < WATCH_MAX &&
-	       atomic_load_explicit(&watch.nr[nr], memory_order_relaxed);
+	       (atomic_load_explicit(&watch.nr[nr], memory_order_relaxed) & what);
 }
 
 /* A rewritten site: its trampoline starts with `jmp [route]`, and route
@@ -371,7 +372,7 @@ static void run_enter(struct bpftime_syscall *sc, bool can_override)
 {
 	bpftime_syscall_fn fn = atomic_load_explicit(&hook.enter, memory_order_acquire);
 
-	if (!fn || ts.in_handler || !watched(sc->nr))
+	if (!fn || ts.in_handler || !watched(sc->nr, BPFTIME_SYSCALL_WATCH_ENTER))
 		return;
 	ts.in_handler++;
 	ts.cur = sc;
@@ -388,7 +389,7 @@ static void run_exit(struct bpftime_syscall *sc)
 {
 	bpftime_syscall_fn fn = atomic_load_explicit(&hook.exit, memory_order_acquire);
 
-	if (!fn || ts.in_handler || !watched(sc->nr))
+	if (!fn || ts.in_handler || !watched(sc->nr, BPFTIME_SYSCALL_WATCH_EXIT))
 		return;
 	ts.in_handler++;
 	ts.cur = sc;
@@ -584,7 +585,8 @@ static uint32_t load32(uintptr_t p)
 /* under routes.lock: the route @fs takes now */
 static void set_route(const struct fast_site *fs)
 {
-	bool full = selector == SYSCALL_DISPATCH_FILTER_BLOCK && watched(fs->nr);
+	bool full = selector == SYSCALL_DISPATCH_FILTER_BLOCK &&
+		    watched(fs->nr, BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT);
 
 	atomic_store(fs->route, full ? fs->full : fs->direct);
 }
@@ -1165,8 +1167,7 @@ void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 	if (!w)
 		atomic_store(&watch.all, true); /* before the table: no call missed */
 	for (size_t i = 0; i < WATCH_MAX; i++)
-		atomic_store_explicit(&watch.nr[i], (uint8_t)(w && i < n && w[i]),
-				      memory_order_relaxed);
+		atomic_store_explicit(&watch.nr[i], w && i < n ? w[i] : 0, memory_order_relaxed);
 	if (w)
 		atomic_store(&watch.all, false);
 	route_all();

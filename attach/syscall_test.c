@@ -422,7 +422,7 @@ static void test_rewritten_site(void **state)
 static void test_unwatched_direct(void **state)
 {
 	void (*regs)(uint64_t *);
-	uint8_t want[SYS_getpid + 1] = { 0 };
+	uint8_t want[SYS_gettid + 1] = { 0 };
 	uint64_t out[34];
 	uint64_t ppid = (uint64_t)getppid();
 	long before, pid_before;
@@ -435,10 +435,16 @@ static void test_unwatched_direct(void **state)
 	assert_non_null(h);
 	regs = (void (*)(uint64_t *))dlsym(h, "syscall_testlib_regs");
 	assert_non_null(regs);
-	want[SYS_getpid] = 1;
+	long pid_exits, tid_enters, tid_exits;
+
+	want[SYS_getpid] = BPFTIME_SYSCALL_WATCH_ENTER;
+	want[SYS_gettid] = BPFTIME_SYSCALL_WATCH_EXIT;
 	bpftime_syscall_hook__watch(want, sizeof(want));
 	before = n_enter(SYS_getppid);
 	pid_before = n_enter(SYS_getpid);
+	pid_exits = atomic_load(&exits[SYS_getpid]);
+	tid_enters = n_enter(SYS_gettid);
+	tid_exits = atomic_load(&exits[SYS_gettid]);
 	for (int i = 0; i < 10; i++) {
 		memset(out, 0, sizeof(out));
 		regs(out);
@@ -449,6 +455,10 @@ static void test_unwatched_direct(void **state)
 	assert_int_equal(n_enter(SYS_getppid), before);
 	assert_int_equal(syscall(SYS_getpid), getpid());
 	assert_int_equal(n_enter(SYS_getpid), pid_before + 2);
+	assert_int_equal(atomic_load(&exits[SYS_getpid]), pid_exits); /* enter only */
+	assert_int_equal(syscall(SYS_gettid), gettid());
+	assert_int_equal(n_enter(SYS_gettid), tid_enters); /* exit only */
+	assert_int_equal(atomic_load(&exits[SYS_gettid]), tid_exits + 2);
 	bpftime_syscall_hook__watch(NULL, 0);
 	regs(out);
 	check_regs(out, out[33], ppid);

@@ -27,6 +27,7 @@
  * --wall: the monotonic clock.
  *
  *   systp_bench [--calls N] [--rounds R] [--best] [--wall] [--quick]
+ *   (SYSTP_BENCH_AGENT=path: load that libbpftime-agent.so instead)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -514,7 +515,10 @@ int main(int argc, char **argv)
 	why = start_child();
 	warm_up(false);
 
-	agent = dlopen(BPFTIME_AGENT_PATH, RTLD_NOW | RTLD_LOCAL);
+	/* SYSTP_BENCH_AGENT: another build's agent, to compare two builds */
+	agent = dlopen(getenv("SYSTP_BENCH_AGENT") ? getenv("SYSTP_BENCH_AGENT")
+						   : BPFTIME_AGENT_PATH,
+		       RTLD_NOW | RTLD_LOCAL);
 	if (!agent) {
 		fprintf(stderr, "systp_bench: cannot load the agent: %s\n", dlerror());
 		stop_child();

@@ -59,13 +59,18 @@ BPFTIME_API int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_sy
  * threads keep a small kernel-side cost until the process ends */
 BPFTIME_API void bpftime_syscall_hook__pause(void);
 
+#define BPFTIME_SYSCALL_WATCH_ENTER 1 /* the enter handler wants this syscall */
+#define BPFTIME_SYSCALL_WATCH_EXIT  2 /* the exit handler does */
+
 /**
  * @brief **bpftime_syscall_hook__watch()** the syscalls the handlers want:
- * @watch[nr] != 0 for nr < @n, none at or above @n; @watch NULL: every
- * syscall (the default).  The handlers are not called for the others, and
- * a rewritten site of one of them makes the call directly, building
- * nothing.  The array is copied; takes effect for calls that start after
- * it returns (a call in flight may still see the old choice).
+ * @watch[nr] (for nr < @n; none at or above @n) says which handlers, as
+ * BPFTIME_SYSCALL_WATCH_ENTER | _EXIT bits; @watch NULL: both, for every
+ * syscall (the default).  A handler is not called for a syscall it does
+ * not want, and a rewritten site of a syscall neither wants makes the call
+ * directly, building nothing.  The array is copied; takes effect for calls
+ * that start after it returns (a call in flight may still see the old
+ * choice).
  */
 BPFTIME_API void bpftime_syscall_hook__watch(const uint8_t *watch, size_t n);
 
