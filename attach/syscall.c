@@ -139,9 +139,9 @@ struct fast_frame {
 	uint64_t rbx, rbp, r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax, flags;
 };
 
-#define FAST_MAX 256 /* sites queued for rewriting or done */
-#define RED_ZONE 128
-#define WATCH_MAX 1024 /* syscall numbers the watch table covers */
+#define FAST_MAX    256 /* sites queued for rewriting or done */
+#define RED_ZONE    128
+#define WATCH_MAX   1024 /* syscall numbers the watch table covers */
 #define SLOTS_PAGES 64
 
 /* Which syscalls the handlers want (bpftime_syscall_hook__watch): the

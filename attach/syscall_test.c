@@ -450,7 +450,7 @@ static void test_unwatched_direct(void **state)
 		regs(out);
 		check_regs(out, out[33], ppid);
 	}
-	assert_int_equal(getppid(), (pid_t)ppid); /* libc's rewritten site too */
+	assert_int_equal(getppid(), (pid_t)ppid);	    /* libc's rewritten site too */
 	assert_int_equal(syscall(SYS_getppid), (long)ppid); /* a trap: no handler either */
 	assert_int_equal(n_enter(SYS_getppid), before);
 	assert_int_equal(syscall(SYS_getpid), getpid());
@@ -483,18 +483,12 @@ static void test_pause(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_asm_registers),
-		cmocka_unit_test(test_libc_and_exit),
-		cmocka_unit_test(test_dlopen),
-		cmocka_unit_test(test_jit),
-		cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_early_thread_seen),
-		cmocka_unit_test(test_fork_vfork_spawn),
-		cmocka_unit_test(test_signals),
-		cmocka_unit_test(test_override),
-		cmocka_unit_test(test_rewritten_site),
-		cmocka_unit_test(test_unwatched_direct),
-		cmocka_unit_test(test_pause),
+		cmocka_unit_test(test_asm_registers),	 cmocka_unit_test(test_libc_and_exit),
+		cmocka_unit_test(test_dlopen),		 cmocka_unit_test(test_jit),
+		cmocka_unit_test(test_threads),		 cmocka_unit_test(test_early_thread_seen),
+		cmocka_unit_test(test_fork_vfork_spawn), cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_override),	 cmocka_unit_test(test_rewritten_site),
+		cmocka_unit_test(test_unwatched_direct), cmocka_unit_test(test_pause),
 	};
 
 	return TEST_RUN(tests, group_setup, NULL);

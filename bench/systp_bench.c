@@ -137,19 +137,7 @@ static double pick(double *v, int n)
 }
 
 /* the rows, in print order */
-enum {
-	R_NATIVE,
-	R_K1,
-	R_K2,
-	R_K4,
-	R_NONE,
-	R_B1,
-	R_B2,
-	R_B4,
-	R_UNWATCHED,
-	R_PAUSED,
-	R_N
-};
+enum { R_NATIVE, R_K1, R_K2, R_K4, R_NONE, R_B1, R_B2, R_B4, R_UNWATCHED, R_PAUSED, R_N };
 static const char *const row_name[R_N] = {
 	"native (no agent)",
 	"kernel, 1 prog (enter)",
