@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpftime/attach.h>
+#include <bpftime/map.h>
 #include <bpftime/runtime.h>
 #include <bpftime/shm.h>
 #include <bpftime/syscall_hook.h>
@@ -50,15 +51,23 @@ struct tp_prog {
 	struct bpftime_vm *vm;
 	uint16_t id;	  /* tracepoint id: the record's type */
 	bool walks_stack; /* gets the thread's registers as helper context */
+	bool needs_cpu;	  /* touches per-CPU data: the run owns a CPU slot */
 };
 
 struct tp_list {
 	int n;
+	bool needs_cpu;	   /* one of the programs does */
+	uint32_t ctx_size; /* the record's size */
 	struct tp_prog p[];
 };
 
+/* one syscall's lists side by side: a call touches one cache line */
+struct tp_nr {
+	struct tp_list *enter, *exit;
+};
+
 struct tp_table {
-	struct tp_list *enter[NR_MAX], *exit[NR_MAX];
+	struct tp_nr nr[NR_MAX];
 	struct tp_list *raw_enter, *raw_exit;
 	int count;
 	struct tp_table *retired_next;
@@ -107,8 +116,9 @@ static void run_list(const struct tp_list *l, void *ctx, size_t size,
 {
 	struct bpftime_shm *shm = tp_shm;
 
-	/* the runs own a per-CPU slot, as the kernel's run on their CPU */
-	if (shm && l->n)
+	/* the runs own a per-CPU slot, as the kernel's run on their CPU;
+	 * programs without per-CPU data skip the claim (nothing can tell) */
+	if (shm && l->needs_cpu)
 		bpftime_shm__cpu_get(shm);
 	for (int i = 0; i < l->n; i++) {
 		const struct tp_prog *p = &l->p[i];
@@ -127,7 +137,7 @@ static void run_list(const struct tp_list *l, void *ctx, size_t size,
 			bpftime_vm__run(p->vm, ctx, size, &ret);
 		}
 	}
-	if (shm && l->n)
+	if (shm && l->needs_cpu)
 		bpftime_shm__cpu_put(shm);
 }
 
@@ -146,14 +156,12 @@ static void on_enter(struct bpftime_syscall *sc, void *data)
 		memcpy(c.args, sc->args, sizeof(c.args));
 		run_list(t->raw_enter, &c, sizeof(c), sc);
 	}
-	if (sc->nr >= 0 && sc->nr < NR_MAX && (l = t->enter[sc->nr])) {
-		const struct systp_info *si = systp_by_nr((int)sc->nr);
+	if (sc->nr >= 0 && sc->nr < NR_MAX && (l = t->nr[sc->nr].enter)) {
 		struct bpftime_sys_enter_ctx c = { .ent.pid = bpftime_syscall_tid(),
 						   .syscall_nr = (int32_t)sc->nr };
 
 		memcpy(c.args, sc->args, sizeof(c.args));
-		run_list(l, &c, bpftime_systp_ctx_size(BPFTIME_SYSTP_ENTER, si ? si->nargs : 6),
-			 sc);
+		run_list(l, &c, l->ctx_size, sc);
 	}
 }
 
@@ -165,7 +173,7 @@ static void on_exit_(struct bpftime_syscall *sc, void *data)
 	UNUSED(data);
 	if (!t || agent_is_busy())
 		return;
-	if (sc->nr >= 0 && sc->nr < NR_MAX && (l = t->exit[sc->nr])) {
+	if (sc->nr >= 0 && sc->nr < NR_MAX && (l = t->nr[sc->nr].exit)) {
 		struct bpftime_sys_exit_ctx c = { .ent.pid = bpftime_syscall_tid(),
 						  .syscall_nr = (int32_t)sc->nr,
 						  .ret = sc->ret };
@@ -192,6 +200,53 @@ static bool calls_helper(struct bpftime_vm *vm, int32_t id)
 	for (size_t i = 0; insns && i < cnt; i++)
 		if (insns[i].code == 0x85 && insns[i].src == 0 && insns[i].imm == id)
 			return true;
+	return false;
+}
+
+/* Does a run of the program at @fd touch per-CPU data (shm/cpu.c), so that
+ * it must own a CPU slot?  Per-CPU maps and perf event arrays
+ * (BPF_F_CURRENT_CPU) do, and bpf_get_smp_processor_id; maps it cannot
+ * name (fd_array, maps of maps), tail calls (any program may follow) and
+ * kfuncs count as yes. */
+static bool needs_cpu(struct bpftime_shm *shm, int fd)
+{
+	const struct bpftime_insn *in;
+	size_t cnt;
+
+	in = bpftime_prog_insns(shm, fd, &cnt);
+	if (!in)
+		return true;
+	for (size_t i = 0; i < cnt; i++) {
+		struct bpftime_map_info mi;
+
+		if (in[i].code == 0x85 && in[i].src == 0 &&
+		    (in[i].imm == 8 /* get_smp_processor_id */ || in[i].imm == 12 /* tail_call */))
+			return true;
+		if (in[i].code == 0x85 && in[i].src == 2) /* kfunc */
+			return true;
+		if (in[i].code != 0x18)
+			continue;
+		if (in[i].src) {
+			if ((in[i].src != 1 && in[i].src != 2) ||
+			    bpftime_map_get_info(shm, in[i].imm, &mi))
+				return true;
+			switch (mi.type) {
+			case BPFTIME_MAP_HASH:
+			case BPFTIME_MAP_ARRAY:
+			case BPFTIME_MAP_STACK_TRACE:
+			case BPFTIME_MAP_LRU_HASH:
+			case BPFTIME_MAP_LPM_TRIE:
+			case BPFTIME_MAP_QUEUE:
+			case BPFTIME_MAP_STACK:
+			case BPFTIME_MAP_RINGBUF:
+			case BPFTIME_MAP_BLOOM_FILTER:
+				break;
+			default:
+				return true;
+			}
+		}
+		i++; /* the second half of lddw */
+	}
 	return false;
 }
 
@@ -284,6 +339,7 @@ static int list_add(struct tp_list **l, const struct tp_prog *p)
 		return -ENOMEM;
 	t->p[n] = *p;
 	t->n = n + 1;
+	t->needs_cpu = (n && t->needs_cpu) || p->needs_cpu;
 	*l = t;
 	return 0;
 }
@@ -292,7 +348,8 @@ static bool same_list(const struct tp_list *a, const struct tp_list *b)
 {
 	if (!a || !b)
 		return a == b;
-	return a->n == b->n && !memcmp(a->p, b->p, (size_t)a->n * sizeof(a->p[0]));
+	return a->n == b->n && a->needs_cpu == b->needs_cpu &&
+	       !memcmp(a->p, b->p, (size_t)a->n * sizeof(a->p[0]));
 }
 
 /* unchanged: the running table stays (no garbage per epoch) */
@@ -302,7 +359,8 @@ static bool same_table(const struct tp_table *a, const struct tp_table *b)
 	    !same_list(a->raw_exit, b->raw_exit))
 		return false;
 	for (int i = 0; i < NR_MAX; i++)
-		if (!same_list(a->enter[i], b->enter[i]) || !same_list(a->exit[i], b->exit[i]))
+		if (!same_list(a->nr[i].enter, b->nr[i].enter) ||
+		    !same_list(a->nr[i].exit, b->nr[i].exit))
 			return false;
 	return true;
 }
@@ -310,12 +368,29 @@ static bool same_table(const struct tp_table *a, const struct tp_table *b)
 static void free_table(struct tp_table *t)
 {
 	for (int i = 0; i < NR_MAX; i++) {
-		free(t->enter[i]);
-		free(t->exit[i]);
+		free(t->nr[i].enter);
+		free(t->nr[i].exit);
 	}
 	free(t->raw_enter);
 	free(t->raw_exit);
 	free(t);
+}
+
+/* The syscalls with programs: the hook calls our enter (exit) handler for
+ * those with enter (exit) programs only, and its rewritten sites of the
+ * others just make the call.  raw_syscalls programs want every one. */
+static void set_watch(const struct tp_table *t)
+{
+	static uint8_t want[NR_MAX];
+
+	if (t->raw_enter || t->raw_exit) { /* also numbers past the table (x32) */
+		bpftime_syscall_hook__watch(NULL, 0);
+		return;
+	}
+	for (int i = 0; i < NR_MAX; i++)
+		want[i] = (uint8_t)((t->nr[i].enter ? BPFTIME_SYSCALL_WATCH_ENTER : 0) |
+				    (t->nr[i].exit ? BPFTIME_SYSCALL_WATCH_EXIT : 0));
+	bpftime_syscall_hook__watch(want, NR_MAX);
 }
 
 int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pid)
@@ -360,12 +435,13 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 		}
 		p.walks_stack = calls_helper(p.vm, HELPER_GET_STACK) ||
 				calls_helper(p.vm, HELPER_GET_STACKID);
+		p.needs_cpu = needs_cpu(shm, w[i].prog_fd);
 		switch (w[i].kind) {
 		case BPFTIME_SYSTP_ENTER:
-			l = &t->enter[w[i].nr];
+			l = &t->nr[w[i].nr].enter;
 			break;
 		case BPFTIME_SYSTP_EXIT:
-			l = &t->exit[w[i].nr];
+			l = &t->nr[w[i].nr].exit;
 			break;
 		case BPFTIME_SYSTP_RAW_ENTER:
 			l = &t->raw_enter;
@@ -374,14 +450,21 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 			l = &t->raw_exit;
 			break;
 		}
-		if (!list_add(l, &p))
+		if (!list_add(l, &p)) {
+			const struct systp_info *si = systp_by_nr(w[i].nr);
+
 			t->count++;
+			if (w[i].kind == BPFTIME_SYSTP_ENTER)
+				(*l)->ctx_size = (uint32_t)bpftime_systp_ctx_size(
+					BPFTIME_SYSTP_ENTER, si ? si->nargs : 6);
+		}
 	}
 	free(w);
 	if ((!t->count && !old) || (old && same_table(t, old))) {
 		free_table(t);
 		return old ? old->count : 0;
 	}
+	set_watch(t);
 	if (t->count && !hook_started && !hook_failed) {
 		err = bpftime_syscall_hook__start(on_enter, on_exit_, NULL);
 		if (err && err != -EAGAIN) {

@@ -88,13 +88,15 @@
 #endif
 
 #define SC_ENABLE_SIG	 (SIGRTMAX - 6) /* keep in step with agent.c's agent_thread */
-#define REGION_SIZE	 (64 * 1024)
+#define REGION_SIZE	 (128 * 1024)
 #define REGION_RAW	 0    /* long raw(nr, a1..a6) */
 #define REGION_RESTORER	 64   /* rt_sigreturn of our handlers */
 #define REGION_SIGRETURN 80   /* `syscall` with the interrupted thread's rax = 15 */
 #define REGION_STUBS	 4096 /* clone stubs */
 #define STUB_SIZE	 96
-#define MAX_STUBS	 ((REGION_SIZE - REGION_STUBS) / STUB_SIZE)
+#define MAX_STUBS	 ((REGION_GADGETS - REGION_STUBS) / STUB_SIZE)
+#define REGION_GADGETS	 (64 * 1024) /* rewritten sites' direct calls */
+#define GADGET_SIZE	 16
 #define ENABLE_MAX	 4096
 #define ENABLE_WAIT_NS	 2000000000L
 #define SIGSYS_BIT	 (1ull << (SIGSYS - 1))
@@ -137,8 +139,46 @@ struct fast_frame {
 	uint64_t rbx, rbp, r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax, flags;
 };
 
-#define FAST_MAX 256 /* sites queued for rewriting or done */
-#define RED_ZONE 128
+#define FAST_MAX    256 /* sites queued for rewriting or done */
+#define RED_ZONE    128
+#define WATCH_MAX   1024 /* syscall numbers the watch table covers */
+#define SLOTS_PAGES 64
+
+/* Which syscalls the handlers want (bpftime_syscall_hook__watch): the
+ * others skip the handlers everywhere, and their rewritten sites take the
+ * direct route (no registers saved, no C). */
+static struct {
+	atomic_bool all;
+	_Atomic uint8_t nr[WATCH_MAX];
+} watch = { .all = true };
+
+/* @what: BPFTIME_SYSCALL_WATCH_ENTER and/or _EXIT */
+static inline bool watched(long nr, unsigned int what)
+{
+	if (likely(atomic_load_explicit(&watch.all, memory_order_relaxed)))
+		return true;
+	return nr >= 0 && nr < WATCH_MAX &&
+	       (atomic_load_explicit(&watch.nr[nr], memory_order_relaxed) & what);
+}
+
+/* A rewritten site: its trampoline starts with `jmp [route]`, and route
+ * holds the full path (handlers) or the direct one (the call only). */
+struct fast_site {
+	_Atomic uint64_t *route;
+	uint64_t full, direct;
+	long nr;
+};
+
+static struct {
+	pthread_mutex_t lock; /* sites, their routes, the slot pages */
+	struct fast_site site[FAST_MAX];
+	int n;
+	struct {
+		uint8_t *base; /* RW page of route slots near some trampolines */
+		int used;
+	} pages[SLOTS_PAGES];
+	int n_pages;
+} routes = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static struct {
 	bool on;			  /* BPFTIME_SYSCALL_REWRITE != 0 */
@@ -332,7 +372,7 @@ static void run_enter(struct bpftime_syscall *sc, bool can_override)
 {
 	bpftime_syscall_fn fn = atomic_load_explicit(&hook.enter, memory_order_acquire);
 
-	if (!fn || ts.in_handler)
+	if (!fn || ts.in_handler || !watched(sc->nr, BPFTIME_SYSCALL_WATCH_ENTER))
 		return;
 	ts.in_handler++;
 	ts.cur = sc;
@@ -349,7 +389,7 @@ static void run_exit(struct bpftime_syscall *sc)
 {
 	bpftime_syscall_fn fn = atomic_load_explicit(&hook.exit, memory_order_acquire);
 
-	if (!fn || ts.in_handler)
+	if (!fn || ts.in_handler || !watched(sc->nr, BPFTIME_SYSCALL_WATCH_EXIT))
 		return;
 	ts.in_handler++;
 	ts.cur = sc;
@@ -542,6 +582,58 @@ static uint32_t load32(uintptr_t p)
 	return v;
 }
 
+/* under routes.lock: the route @fs takes now */
+static void set_route(const struct fast_site *fs)
+{
+	bool full = selector == SYSCALL_DISPATCH_FILTER_BLOCK &&
+		    watched(fs->nr, BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT);
+
+	atomic_store(fs->route, full ? fs->full : fs->direct);
+}
+
+/* every rewritten site follows the watch table and the selector */
+static void route_all(void)
+{
+	pthread_mutex_lock(&routes.lock);
+	for (int i = 0; i < routes.n; i++)
+		set_route(&routes.site[i]);
+	pthread_mutex_unlock(&routes.lock);
+}
+
+static bool rel32_ok(uintptr_t to, uintptr_t from)
+{
+	int64_t rel = (int64_t)to - (int64_t)from;
+
+	return rel == (int32_t)rel;
+}
+
+/* under routes.lock: an 8-byte RW slot that a `jmp [rip + disp32]` at
+ * @at reaches, or NULL */
+static _Atomic uint64_t *route_slot(uintptr_t at)
+{
+	int i;
+
+	for (i = 0; i < routes.n_pages; i++) {
+		uintptr_t b = (uintptr_t)routes.pages[i].base;
+
+		if (routes.pages[i].used < 4096 / 8 && rel32_ok(b, at + 6) &&
+		    rel32_ok(b + 4096, at + 6))
+			break;
+	}
+	if (i == routes.n_pages) {
+		uint8_t *page;
+
+		if (i == SLOTS_PAGES || !(page = hook_alloc_near(at)))
+			return NULL;
+		routes.pages[i].base = page;
+		routes.pages[i].used = 0;
+		routes.n_pages++;
+		if (!rel32_ok((uintptr_t)page, at + 6) || !rel32_ok((uintptr_t)page + 4096, at + 6))
+			return NULL;
+	}
+	return (_Atomic uint64_t *)(void *)(routes.pages[i].base + 8 * routes.pages[i].used++);
+}
+
 static bool special_nr(long nr)
 {
 	switch (nr) {
@@ -594,12 +686,41 @@ __attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uint
 	f->r11 = f->flags;
 }
 
-/* the trampoline of the site whose `mov eax, nr` is at @mov */
-static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr)
+/* The direct route's call, in the region (the only place SUD lets a call
+ * through): rcx and r11 come back as the site's own `syscall` would leave
+ * them (return address, rflags: nothing on the way changed the flags). */
+static void emit_gadget(uint8_t *rw, uintptr_t back)
+{
+	struct emit e = { rw };
+
+	put(&e, "\x0f\x05", 2); /* syscall */
+	put(&e, "\x48\xb9", 2); /* mov rcx, back */
+	put64(&e, (uint64_t)back);
+	put(&e, "\xff\xe1", 2); /* jmp rcx */
+}
+
+/* The trampoline at @at (written at @p) of the site whose `mov eax, nr` is
+ * at @mov: `jmp [route]`, then the direct route (`mov eax, nr` and on to
+ * @gadget, the call in the region), then the full one (registers saved,
+ * fast_entry, registers restored), then the gadget's address. */
+static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_t route,
+		      uintptr_t gadget, struct fast_site *fs)
 {
 	struct emit e = { p };
+	uint8_t *gdisp;
 	int64_t rel;
 
+	if (!rel32_ok(route, at + 6))
+		return -ERANGE;
+	put(&e, "\xff\x25", 2); /* jmp [rip + route] */
+	put(&e, &(int32_t){ (int32_t)((int64_t)route - (int64_t)(at + 6)) }, 4);
+	fs->direct = at + (uintptr_t)(e.p - p);
+	put(&e, "\xb8", 1); /* mov eax, nr */
+	put(&e, &(uint32_t){ (uint32_t)nr }, 4);
+	put(&e, "\xff\x25", 2); /* jmp [rip + gadget address] */
+	gdisp = e.p;
+	put(&e, "\0\0\0\0", 4);
+	fs->full = at + (uintptr_t)(e.p - p);
 	put(&e, "\x48\x8d\x64\x24\x80", 5);		/* lea rsp, [rsp - 128] */
 	put(&e, "\x9c\x50\x51\x52\x56\x57", 6);		/* pushfq; push rax, rcx, rdx, rsi, rdi */
 	put(&e, "\x41\x50\x41\x51\x41\x52\x41\x53", 8); /* push r8, r9, r10, r11 */
@@ -624,6 +745,10 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr)
 		return -ERANGE;
 	put(&e, "\xe9", 1); /* jmp back after the syscall */
 	put(&e, &(int32_t){ (int32_t)rel }, 4);
+	while ((e.p - p) & 7)
+		put(&e, "\xcc", 1); /* int3 */
+	memcpy(gdisp, &(int32_t){ (int32_t)(e.p - (gdisp + 4)) }, 4);
+	put64(&e, (uint64_t)gadget);
 	return 0;
 }
 
@@ -665,6 +790,8 @@ static int rewrite(uintptr_t sc_addr)
 	uint64_t old, new;
 	uint8_t jmp[5];
 	uint8_t *page;
+	struct fast_site *fs;
+	size_t gadget;
 	long nr;
 	int64_t rel;
 	int err;
@@ -679,12 +806,32 @@ static int rewrite(uintptr_t sc_addr)
 	page = hook_alloc_near(mov);
 	if (!page)
 		return -ENOMEM;
-	err = emit_tramp(page, (uintptr_t)page, mov, nr);
+	pthread_mutex_lock(&routes.lock);
+	if (routes.n == FAST_MAX) {
+		pthread_mutex_unlock(&routes.lock);
+		munmap(page, 4096);
+		return -ENOSPC;
+	}
+	fs = &routes.site[routes.n];
+	fs->nr = nr;
+	fs->route = route_slot((uintptr_t)page);
+	gadget = REGION_GADGETS + (size_t)routes.n * GADGET_SIZE;
+	err = !fs->route || gadget + GADGET_SIZE > REGION_SIZE ? -ENOSPC : 0;
+	if (!err)
+		err = emit_tramp(page, (uintptr_t)page, mov, nr, (uintptr_t)fs->route,
+				 (uintptr_t)(hook.region + gadget), fs);
 	if (!err && mprotect(page, 4096, PROT_READ | PROT_EXEC))
 		err = -errno;
 	rel = (int64_t)(uintptr_t)page - (int64_t)(mov + 5);
 	if (!err && rel != (int32_t)rel)
 		err = -ERANGE;
+	if (!err) {
+		/* the route is set before any thread can enter the trampoline */
+		emit_gadget(hook.rw + gadget, mov + 7);
+		set_route(fs);
+		routes.n++;
+	}
+	pthread_mutex_unlock(&routes.lock);
 	if (err) {
 		munmap(page, 4096);
 		return err;
@@ -992,6 +1139,7 @@ int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exi
 	atomic_store(&hook.enter, enter);
 	atomic_store(&hook.exit, exit);
 	selector = SYSCALL_DISPATCH_FILTER_BLOCK;
+	route_all();
 	if (!ts.enabled && enable_self())
 		pr_warn("syscall hook: cannot turn Syscall User Dispatch on\n");
 	late = enable_others();
@@ -1011,6 +1159,18 @@ out:
 void bpftime_syscall_hook__pause(void)
 {
 	selector = SYSCALL_DISPATCH_FILTER_ALLOW;
+	route_all();
+}
+
+void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
+{
+	if (!w)
+		atomic_store(&watch.all, true); /* before the table: no call missed */
+	for (size_t i = 0; i < WATCH_MAX; i++)
+		atomic_store_explicit(&watch.nr[i], w && i < n ? w[i] : 0, memory_order_relaxed);
+	if (w)
+		atomic_store(&watch.all, false);
+	route_all();
 }
 
 struct bpftime_syscall *bpftime_syscall_current(void)

@@ -414,6 +414,58 @@ static void test_rewritten_site(void **state)
 	assert_int_equal(getppid(), syscall(SYS_getppid));
 }
 
+/* With a watch table that leaves getppid out, its rewritten sites take the
+ * direct route (the call from the region, nothing saved, no handler): the
+ * registers, flags and red zone are still the kernel's, and no handler
+ * runs; a watched syscall still runs them; watching all again restores
+ * the full route. */
+static void test_unwatched_direct(void **state)
+{
+	void (*regs)(uint64_t *);
+	uint8_t want[SYS_gettid + 1] = { 0 };
+	uint64_t out[34];
+	uint64_t ppid = (uint64_t)getppid();
+	long before, pid_before;
+	void *h;
+
+	(void)state;
+	if (!bpftime_syscall_hook__rewritten())
+		TEST_SKIP("no rewritten site (BPFTIME_SYSCALL_REWRITE=0)");
+	h = dlopen(SYSCALL_TESTLIB, RTLD_NOW);
+	assert_non_null(h);
+	regs = (void (*)(uint64_t *))dlsym(h, "syscall_testlib_regs");
+	assert_non_null(regs);
+	long pid_exits, tid_enters, tid_exits;
+
+	want[SYS_getpid] = BPFTIME_SYSCALL_WATCH_ENTER;
+	want[SYS_gettid] = BPFTIME_SYSCALL_WATCH_EXIT;
+	bpftime_syscall_hook__watch(want, sizeof(want));
+	before = n_enter(SYS_getppid);
+	pid_before = n_enter(SYS_getpid);
+	pid_exits = atomic_load(&exits[SYS_getpid]);
+	tid_enters = n_enter(SYS_gettid);
+	tid_exits = atomic_load(&exits[SYS_gettid]);
+	for (int i = 0; i < 10; i++) {
+		memset(out, 0, sizeof(out));
+		regs(out);
+		check_regs(out, out[33], ppid);
+	}
+	assert_int_equal(getppid(), (pid_t)ppid);	    /* libc's rewritten site too */
+	assert_int_equal(syscall(SYS_getppid), (long)ppid); /* a trap: no handler either */
+	assert_int_equal(n_enter(SYS_getppid), before);
+	assert_int_equal(syscall(SYS_getpid), getpid());
+	assert_int_equal(n_enter(SYS_getpid), pid_before + 2);
+	assert_int_equal(atomic_load(&exits[SYS_getpid]), pid_exits); /* enter only */
+	assert_int_equal(syscall(SYS_gettid), gettid());
+	assert_int_equal(n_enter(SYS_gettid), tid_enters); /* exit only */
+	assert_int_equal(atomic_load(&exits[SYS_gettid]), tid_exits + 2);
+	bpftime_syscall_hook__watch(NULL, 0);
+	regs(out);
+	check_regs(out, out[33], ppid);
+	assert_int_equal(n_enter(SYS_getppid), before + 1);
+	dlclose(h);
+}
+
 static void test_pause(void **state)
 {
 	long before;
@@ -431,17 +483,12 @@ static void test_pause(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_asm_registers),
-		cmocka_unit_test(test_libc_and_exit),
-		cmocka_unit_test(test_dlopen),
-		cmocka_unit_test(test_jit),
-		cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_early_thread_seen),
-		cmocka_unit_test(test_fork_vfork_spawn),
-		cmocka_unit_test(test_signals),
-		cmocka_unit_test(test_override),
-		cmocka_unit_test(test_rewritten_site),
-		cmocka_unit_test(test_pause),
+		cmocka_unit_test(test_asm_registers),	 cmocka_unit_test(test_libc_and_exit),
+		cmocka_unit_test(test_dlopen),		 cmocka_unit_test(test_jit),
+		cmocka_unit_test(test_threads),		 cmocka_unit_test(test_early_thread_seen),
+		cmocka_unit_test(test_fork_vfork_spawn), cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_override),	 cmocka_unit_test(test_rewritten_site),
+		cmocka_unit_test(test_unwatched_direct), cmocka_unit_test(test_pause),
 	};
 
 	return TEST_RUN(tests, group_setup, NULL);

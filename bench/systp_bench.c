@@ -13,12 +13,21 @@
  *
  * The agent applies a change asynchronously; a sentinel program on
  * sys_enter_getpgid, attached after a row's links and removed after them,
- * tells when it has.  Median of the rounds (--best: the best round).
+ * tells when it has.
+ *
+ * The machine is shared and its load drifts over seconds, so rows are
+ * interleaved: each round measures every row once, and "added" is the
+ * median over rounds of (row - native of the same round).  The native and
+ * kernel rows run in a clean child forked before the agent is loaded (once
+ * the hook has started, this process is never native again); the row with
+ * no syscall tracepoint runs first, paired with the child's native rounds,
+ * before any hook exists.  --best: the best round instead of the median.
  *
  * Times are the thread's cpu time (kernel time of the syscalls included),
  * --wall: the monotonic clock.
  *
  *   systp_bench [--calls N] [--rounds R] [--best] [--wall] [--quick]
+ *   (SYSTP_BENCH_AGENT=path: load that libbpftime-agent.so instead)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -34,6 +43,8 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <math.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -48,11 +59,10 @@
 #define NR_OPENAT	257
 
 static long n_calls = 20000;
-static int n_rounds = 21;
+static int n_rounds = 31;
 static bool use_best;
 static struct bpftime_shm *shm;
 static int counter_map, sentinel_prog, empty_prog[4];
-static double native_ns;
 static char seg_path[96];
 
 static void remove_segment(void)
@@ -87,46 +97,75 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double measure(void)
+/* one round: ns per call */
+static double one_round(void)
 {
-	double v[101];
 	pid_t want = getppid();
-	struct timespec nap = { 0, 20000000 };
+	uint64_t t0 = now_ns();
 	long bad = 0;
 
-	/* warm up: the first calls of a site trap until the agent's patcher
-	 * has rewritten it (asynchronously) */
-	for (int w = 0; w < 3; w++) {
-		for (long i = 0; i < 1000; i++)
-			bad += getppid() != want;
-		nanosleep(&nap, NULL);
-	}
-	for (int r = 0; r < n_rounds; r++) {
-		uint64_t t0 = now_ns();
-
-		for (long i = 0; i < n_calls; i++)
-			bad += getppid() != want;
-		v[r] = (double)(now_ns() - t0) / (double)n_calls;
-	}
+	for (long i = 0; i < n_calls; i++)
+		bad += getppid() != want;
 	if (bad) {
 		fprintf(stderr, "systp_bench: getppid returned a wrong value %ld times\n", bad);
 		exit(1);
 	}
-	qsort(v, (size_t)n_rounds, sizeof(v[0]), cmp_double);
-	return use_best ? v[0] : v[n_rounds / 2];
+	return (double)(now_ns() - t0) / (double)n_calls;
 }
 
-static void row(const char *name, int progs)
+/* the first calls of a site trap until the agent's patcher has rewritten
+ * it (asynchronously) */
+static void warm_up(bool wait)
 {
-	double ns = measure();
+	struct timespec nap = { 0, 20000000 };
 
-	if (!progs) {
-		printf("%-44s %9.1f %9.1f\n", name, ns, ns - native_ns);
-	} else {
-		printf("%-44s %9.1f %9.1f %9.1f\n", name, ns, ns - native_ns,
-		       (ns - native_ns) / progs);
+	for (int w = 0; w < (wait ? 3 : 1); w++) {
+		for (long i = 0; i < 1000; i++)
+			getppid();
+		if (wait)
+			nanosleep(&nap, NULL);
 	}
-	fflush(stdout);
+}
+
+static double pick(double *v, int n)
+{
+	double c[101];
+
+	memcpy(c, v, (size_t)n * sizeof(*c));
+	qsort(c, (size_t)n, sizeof(c[0]), cmp_double);
+	return use_best ? c[0] : c[n / 2];
+}
+
+/* the rows, in print order */
+enum { R_NATIVE, R_K1, R_K2, R_K4, R_NONE, R_B1, R_B2, R_B4, R_UNWATCHED, R_PAUSED, R_N };
+static const char *const row_name[R_N] = {
+	"native (no agent)",
+	"kernel, 1 prog (enter)",
+	"kernel, 2 progs (+ exit)",
+	"kernel, 4 progs (+ raw enter, raw exit)",
+	"bpftime, no syscall tracepoint in the segment",
+	"bpftime, 1 prog (enter)",
+	"bpftime, 2 progs (+ exit)",
+	"bpftime, 4 progs (+ raw enter, raw exit)",
+	"bpftime, getppid unwatched (1 prog on openat)",
+	"bpftime, hook paused (last program gone)",
+};
+static const int row_progs[R_N] = { 0, 1, 2, 4, 0, 1, 2, 4, 0, 0 };
+static double val[R_N][101], added[R_N][101];
+static bool have[R_N];
+
+static void print_row(int r)
+{
+	double ns = pick(val[r], n_rounds), add = pick(added[r], n_rounds);
+
+	if (!have[r])
+		return;
+	if (r == R_NATIVE)
+		printf("%-46s %9.1f\n", row_name[r], ns);
+	else if (!row_progs[r])
+		printf("%-46s %9.1f %9.1f\n", row_name[r], ns, add);
+	else
+		printf("%-46s %9.1f %9.1f %9.1f\n", row_name[r], ns, add, add / row_progs[r]);
 }
 
 /* ---- ours: the segment ---------------------------------------------------- */
@@ -197,18 +236,22 @@ static void wait_sentinel(bool on)
 static const enum bpftime_systp_kind kinds[4] = { BPFTIME_SYSTP_ENTER, BPFTIME_SYSTP_EXIT,
 						  BPFTIME_SYSTP_RAW_ENTER, BPFTIME_SYSTP_RAW_EXIT };
 
-static void our_row(const char *name, int progs, int nr)
+/* one round with @progs programs on syscall @nr */
+static double our_round(int progs, int nr, bool first)
 {
 	int fds[10], s[2];
+	double ns;
 
 	for (int i = 0; i < progs; i++)
 		attach_tp(empty_prog[i], kinds[i], nr, fds + 2 * i);
 	attach_tp(sentinel_prog, BPFTIME_SYSTP_ENTER, NR_GETPGID, s);
 	wait_sentinel(true);
-	row(name, nr == NR_GETPPID ? progs : 0);
+	warm_up(first);
+	ns = one_round();
 	detach(fds, 2 * progs);
 	detach(s, 2);
 	wait_sentinel(false);
+	return ns;
 }
 
 /* ---- the kernel's tracepoints ---------------------------------------------- */
@@ -259,7 +302,17 @@ static int kernel_tp(int prog_fd, int id, int *fds, int max)
 	return n;
 }
 
-static void kernel_rows(void)
+/* ---- the clean child: native and kernel rounds ---------------------------- */
+
+static int to_child[2], from_child[2];
+static pid_t child;
+
+struct kernel_state {
+	int prog_fd, id[4];
+	const char *why; /* set when the kernel rows cannot run */
+};
+
+static void kernel_setup(struct kernel_state *k)
 {
 	static const char *const events[4] = { "syscalls/sys_enter_getppid",
 					       "syscalls/sys_exit_getppid",
@@ -268,40 +321,117 @@ static void kernel_rows(void)
 		{ .code = 0xb7, .dst_reg = 0, .imm = 0 }, /* r0 = 0 */
 		{ .code = 0x95 },			  /* exit */
 	};
-	int ncpu = (int)sysconf(_SC_NPROCESSORS_CONF), prog_fd, fds[4][256], n[4] = { 0 };
+	static char why[128];
 
-	if (ncpu < 1 || ncpu > 256)
-		ncpu = 1;
+	k->why = NULL;
+	k->prog_fd = -1;
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
 	    mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
-		printf("%-44s (no tracefs: %s)\n", "kernel", strerror(errno));
+		snprintf(why, sizeof(why), "no tracefs: %s", strerror(errno));
+		k->why = why;
 		return;
 	}
-	prog_fd = bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, "systp_bench", "GPL", insns, 2, NULL);
-	if (prog_fd < 0) {
-		printf("%-44s (the kernel refused BPF_PROG_LOAD: %s)\n", "kernel", strerror(errno));
-		umount("/sys/kernel/tracing");
-		return;
-	}
-	for (int k = 0; k < 4; k++) {
-		static const char *const names[4] = { "kernel, 1 prog (enter)",
-						      "kernel, 2 progs (+ exit)", "",
-						      "kernel, 4 progs (+ raw enter, raw exit)" };
-		int id = tp_id(events[k]);
-
-		n[k] = id < 0 ? 0 : kernel_tp(prog_fd, id, fds[k], ncpu);
-		if (n[k] < 1) {
-			printf("%-44s (perf_event_open refused: %s)\n", events[k], strerror(errno));
-			break;
+	for (int i = 0; i < 4; i++) {
+		k->id[i] = tp_id(events[i]);
+		if (k->id[i] < 0) {
+			snprintf(why, sizeof(why), "no tracepoint %s", events[i]);
+			k->why = why;
+			return;
 		}
-		if (k != 2)
-			row(names[k], k + 1);
 	}
-	for (int k = 0; k < 4; k++)
-		while (n[k] > 0)
-			close(fds[k][--n[k]]);
-	close(prog_fd);
-	umount("/sys/kernel/tracing");
+	k->prog_fd = bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, "systp_bench", "GPL", insns, 2, NULL);
+	if (k->prog_fd < 0) {
+		snprintf(why, sizeof(why), "the kernel refused BPF_PROG_LOAD: %s", strerror(errno));
+		k->why = why;
+	}
+}
+
+/* one round with @n kernel programs attached (0: native); NAN if it cannot */
+static double kernel_round(struct kernel_state *k, int n)
+{
+	int fds[4], got = 0;
+	double ns;
+
+	if (n && k->why)
+		return NAN;
+	for (; got < n; got++)
+		if (kernel_tp(k->prog_fd, k->id[got], &fds[got], 1) != 1)
+			break;
+	ns = got == n ? one_round() : NAN;
+	while (got > 0)
+		close(fds[--got]);
+	return ns;
+}
+
+static void child_main(void)
+{
+	struct kernel_state k;
+	int cmd;
+
+	kernel_setup(&k);
+	if (write(from_child[1], k.why ? k.why : "", 128) != 128)
+		_exit(1);
+	warm_up(false);
+	while (read(to_child[0], &cmd, sizeof(cmd)) == sizeof(cmd) && cmd >= 0) {
+		double ns = kernel_round(&k, cmd);
+
+		if (write(from_child[1], &ns, sizeof(ns)) != sizeof(ns))
+			break;
+	}
+	_exit(0);
+}
+
+/* forks the clean child; returns why the kernel rows cannot run, or NULL */
+static const char *start_child(void)
+{
+	static char why[128];
+
+	if (pipe(to_child) || pipe(from_child)) {
+		perror("systp_bench: pipe");
+		exit(1);
+	}
+	fflush(stdout);
+	child = fork();
+	if (child < 0) {
+		perror("systp_bench: fork");
+		exit(1);
+	}
+	if (!child)
+		child_main();
+	if (read(from_child[0], why, sizeof(why)) != sizeof(why)) {
+		fprintf(stderr, "systp_bench: the reference child died\n");
+		exit(1);
+	}
+	why[sizeof(why) - 1] = 0;
+	return why[0] ? why : NULL;
+}
+
+static double child_round(int nprogs)
+{
+	double ns;
+
+	if (write(to_child[1], &nprogs, sizeof(nprogs)) != sizeof(nprogs) ||
+	    read(from_child[0], &ns, sizeof(ns)) != sizeof(ns)) {
+		fprintf(stderr, "systp_bench: the reference child died\n");
+		exit(1);
+	}
+	return ns;
+}
+
+static void stop_child(void)
+{
+	int cmd = -1;
+
+	if (write(to_child[1], &cmd, sizeof(cmd)) != sizeof(cmd))
+		kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
+static void record(int row, int round, double ns, double native)
+{
+	val[row][round] = ns;
+	added[row][round] = ns - native;
+	have[row] = !isnan(ns);
 }
 
 int main(int argc, char **argv)
@@ -319,6 +449,7 @@ int main(int argc, char **argv)
 		{ .code = 0x95 },
 	};
 	struct sigaction sa = { .sa_handler = remove_segment_on_signal };
+	const char *why;
 	char name[64];
 	void *agent;
 
@@ -335,7 +466,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
 			n_rounds = (int)strtol(argv[++i], NULL, 0);
 			if (n_rounds < 1 || n_rounds > 101)
-				n_rounds = 21;
+				n_rounds = 31;
 		} else {
 			fprintf(stderr, "usage: systp_bench [--calls N] [--rounds R] [--best] "
 					"[--wall] [--quick]\n");
@@ -364,25 +495,47 @@ int main(int argc, char **argv)
 		empty_prog[i] = make_prog("empty", empty, 2);
 
 	printf("ns per getppid(), empty eBPF programs on syscall tracepoints (%s engine),\n"
-	       "%s of %d rounds of %ld calls, %s\n",
+	       "%s of %d interleaved rounds of %ld calls, %s; added: vs native in the same round\n",
 	       getenv("BPFTIME_VM_NAME") ? getenv("BPFTIME_VM_NAME") : "jit",
 	       use_best ? "best" : "median", n_rounds, n_calls,
 	       clock_id == CLOCK_MONOTONIC ? "wall clock" : "thread cpu time");
-	printf("%-44s %9s %9s %9s\n", "", "ns/call", "added", "per prog");
-	native_ns = measure();
-	printf("%-44s %9.1f\n", "native (no agent)", native_ns);
-	kernel_rows();
+	printf("%-46s %9s %9s %9s\n", "", "ns/call", "added", "per prog");
+	why = start_child();
+	warm_up(false);
 
-	agent = dlopen(BPFTIME_AGENT_PATH, RTLD_NOW | RTLD_LOCAL);
+	/* SYSTP_BENCH_AGENT: another build's agent, to compare two builds */
+	agent = dlopen(getenv("SYSTP_BENCH_AGENT") ? getenv("SYSTP_BENCH_AGENT")
+						   : BPFTIME_AGENT_PATH,
+		       RTLD_NOW | RTLD_LOCAL);
 	if (!agent) {
 		fprintf(stderr, "systp_bench: cannot load the agent: %s\n", dlerror());
+		stop_child();
 		return 1;
 	}
-	row("bpftime, no syscall tracepoint in the segment", 0);
-	our_row("bpftime, 1 prog (enter)", 1, NR_GETPPID);
-	our_row("bpftime, 2 progs (+ exit)", 2, NR_GETPPID);
-	our_row("bpftime, 4 progs (+ raw enter, raw exit)", 4, NR_GETPPID);
-	our_row("bpftime, getppid unwatched (1 prog on openat)", 1, NR_OPENAT);
-	row("bpftime, hook paused (last program gone)", 0);
+	/* before any hook exists: the agent with nothing to do */
+	for (int r = 0; r < n_rounds; r++) {
+		double nat = child_round(0);
+
+		record(R_NONE, r, one_round(), nat);
+	}
+	for (int r = 0; r < n_rounds; r++) {
+		double nat = child_round(0);
+
+		record(R_NATIVE, r, nat, nat);
+		record(R_K1, r, child_round(1), nat);
+		record(R_K2, r, child_round(2), nat);
+		record(R_K4, r, child_round(4), nat);
+		record(R_B1, r, our_round(1, NR_GETPPID, r == 0), nat);
+		record(R_B2, r, our_round(2, NR_GETPPID, r == 0), nat);
+		record(R_B4, r, our_round(4, NR_GETPPID, r == 0), nat);
+		record(R_UNWATCHED, r, our_round(1, NR_OPENAT, r == 0), nat);
+		record(R_PAUSED, r, one_round(), nat);
+	}
+	stop_child();
+	for (int r = 0; r < R_N; r++) {
+		print_row(r);
+		if (r == R_NATIVE && why)
+			printf("%-46s (%s)\n", "kernel", why);
+	}
 	return 0;
 }

@@ -17,6 +17,7 @@
 #define BPFTIME_SYSCALL_HOOK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <bpftime/common.h>
 
@@ -57,6 +58,21 @@ BPFTIME_API int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_sy
 /** @brief syscalls run natively again (the handlers stop being called);
  * threads keep a small kernel-side cost until the process ends */
 BPFTIME_API void bpftime_syscall_hook__pause(void);
+
+#define BPFTIME_SYSCALL_WATCH_ENTER 1 /* the enter handler wants this syscall */
+#define BPFTIME_SYSCALL_WATCH_EXIT  2 /* the exit handler does */
+
+/**
+ * @brief **bpftime_syscall_hook__watch()** the syscalls the handlers want:
+ * @watch[nr] (for nr < @n; none at or above @n) says which handlers, as
+ * BPFTIME_SYSCALL_WATCH_ENTER | _EXIT bits; @watch NULL: both, for every
+ * syscall (the default).  A handler is not called for a syscall it does
+ * not want, and a rewritten site of a syscall neither wants makes the call
+ * directly, building nothing.  The array is copied; takes effect for calls
+ * that start after it returns (a call in flight may still see the old
+ * choice).
+ */
+BPFTIME_API void bpftime_syscall_hook__watch(const uint8_t *watch, size_t n);
 
 /** @brief the syscall being handled on this thread (NULL outside handlers) */
 BPFTIME_API struct bpftime_syscall *bpftime_syscall_current(void);
