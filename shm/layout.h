@@ -26,7 +26,7 @@
 #include <bpftime/shm.h>
 
 #define SHM_MAGIC	0x314d485354465042ULL /* "BPFTSHM1" little endian */
-#define SHM_ABI_VERSION 7		      /* bump on any change to the bytes in the segment */
+#define SHM_ABI_VERSION 8		      /* bump on any change to the bytes in the segment */
 #define SHM_READY	0x52454459u	      /* "REDY" */
 #define SHM_TRACE_SIZE	(256u * 1024)
 
@@ -61,6 +61,12 @@ struct shm_header {
 	struct shm_mutex table_lock; /* slots, object refcounts, pins */
 	struct shm_mutex defer_lock; /* records waiting out their grace period */
 	uint64_t defer_head;
+	/* every live object, in creation order (the kernel's id IDRs): what
+	 * GET_NEXT_ID walks and GET_FD_BY_ID finds, whoever holds the object */
+	struct shm_mutex ids_lock;
+	uint64_t ids_head, ids_tail;
+	_Atomic uint32_t ids_count;
+	uint32_t pad1;
 };
 
 struct shm_config {
@@ -102,6 +108,9 @@ struct shm_slot {
 	_Atomic uint64_t obj_off;
 };
 
+/* obj_off SHM_PIN_DIR: a directory made by mkdir on the BPF filesystem */
+#define SHM_PIN_DIR 1u
+
 struct shm_pin {
 	uint64_t obj_off; /* 0: free entry */
 	char path[BPFTIME_PIN_PATH_MAX];
@@ -127,6 +136,7 @@ struct shm_obj {
 	_Atomic uint32_t refcnt;
 	_Atomic uint32_t pins;
 	char name[BPFTIME_OBJ_NAME_LEN];
+	uint64_t id_next, id_prev; /* the list of live objects (ids_lock) */
 };
 
 #define SHM_OWNED_ALLOCS 8

@@ -471,16 +471,9 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 
 		insns = bpftime_prog_insns(srv.shm, fd, &cnt);
 		n = insns ? MIN((size_t)u->xlated_prog_len / 8, cnt) : 0;
+		/* stored as the kernel's xlated form: map references carry map ids */
 		if (n)
 			memcpy(out, insns, n * 8);
-		/* as the kernel's dump: a map reference shows the map's id */
-		for (size_t i = 0; i + 1 < n; i++) {
-			if (out[i].code != (BPF_LD | BPF_IMM | BPF_DW))
-				continue;
-			if (out[i].src == BPF_PSEUDO_MAP_FD || out[i].src == BPF_PSEUDO_MAP_VALUE)
-				out[i].imm = (int32_t)obj_id(out[i].imm);
-			i++;
-		}
 	}
 	k->xlated_prog_insns = u->xlated_prog_insns;
 	insns = bpftime_prog_insns(srv.shm, fd, &cnt);
@@ -522,7 +515,7 @@ static int map_info_k(int fd, struct bpf_map_info *k)
 	k->max_entries = mi.max_entries;
 	k->map_flags = mi.map_flags;
 	memcpy(k->name, mi.name, MIN(sizeof(k->name), sizeof(mi.name)));
-	k->btf_id = mi.btf_key_type_id || mi.btf_value_type_id ? obj_id((int)mi.btf_fd) : 0;
+	k->btf_id = mi.btf_id;
 	k->btf_key_type_id = mi.btf_key_type_id;
 	k->btf_value_type_id = mi.btf_value_type_id;
 	k->btf_vmlinux_value_type_id = mi.btf_vmlinux_value_type_id;
