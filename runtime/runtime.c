@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <bpftime/map.h>
 #include <bpftime/shm.h>
 #include "internal.h"
@@ -436,6 +437,20 @@ int bpftime_runtime__run(struct bpftime_runtime *rt, int fd, void *mem, size_t l
 
 	if (!vm)
 		return -errno;
+	if (unlikely(bpftime_shm__stats_enabled(rt->shm))) {
+		/* BPF_ENABLE_STATS: the kernel's run_cnt and run_time_ns */
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		bpftime_shm__cpu_get(rt->shm);
+		err = bpftime_vm__run(vm, mem, len, ret);
+		bpftime_shm__cpu_put(rt->shm);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		bpftime_prog_stats_add(rt->shm, fd, 1,
+				       (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
+						  (t1.tv_nsec - t0.tv_nsec)));
+		return err;
+	}
 	bpftime_shm__cpu_get(rt->shm);
 	err = bpftime_vm__run(vm, mem, len, ret);
 	bpftime_shm__cpu_put(rt->shm);

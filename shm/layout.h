@@ -66,7 +66,7 @@ struct shm_header {
 	struct shm_mutex ids_lock;
 	uint64_t ids_head, ids_tail;
 	_Atomic uint32_t ids_count;
-	uint32_t pad1;
+	_Atomic uint32_t stats_enabled; /* BPF_ENABLE_STATS fds open, in any process */
 };
 
 struct shm_config {
@@ -177,6 +177,11 @@ struct shm_prog {
 	uint64_t func_info_off, line_info_off;
 	uint32_t func_info_rec_size, func_info_cnt;
 	uint32_t line_info_rec_size, line_info_cnt;
+	/* BPF_ENABLE_STATS: runs and their time while stats are on */
+	_Atomic uint64_t run_cnt, run_time_ns;
+	uint64_t load_time; /* CLOCK_BOOTTIME ns at creation, as the kernel's */
+	uint32_t created_by_uid;
+	uint32_t pad2;
 };
 
 struct shm_perf_event {

@@ -90,6 +90,13 @@ int bpftime_prog_create(struct bpftime_shm *shm, int fd, uint32_t prog_type, con
 	p->prog_type = prog_type;
 	p->insn_cnt = (uint32_t)cnt;
 	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_BOOTTIME, &ts);
+		p->load_time = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		p->created_by_uid = getuid();
+	}
+	{
 		p->expected_attach_type = opts->expected_attach_type;
 		p->prog_flags = opts->prog_flags;
 		p->kern_version = opts->kern_version;
@@ -174,7 +181,37 @@ int bpftime_prog_get_info(struct bpftime_shm *shm, int fd, struct bpftime_prog_i
 	info->btf_id = p->btf_off ? ((struct shm_obj *)shm_ptr(shm, p->btf_off))->id : 0;
 	info->func_info_cnt = p->func_info_cnt;
 	info->line_info_cnt = p->line_info_cnt;
+	info->run_cnt = atomic_load_explicit(&p->run_cnt, memory_order_relaxed);
+	info->run_time_ns = atomic_load_explicit(&p->run_time_ns, memory_order_relaxed);
+	info->load_time = p->load_time;
+	info->created_by_uid = p->created_by_uid;
 	return 0;
+}
+
+int bpftime_prog_stats_add(struct bpftime_shm *shm, int fd, uint64_t cnt, uint64_t ns)
+{
+	struct shm_prog *p = shm_slot_obj(shm, fd, BPFTIME_HANDLER_PROG);
+
+	if (!p)
+		return shm_err(-EBADF);
+	atomic_fetch_add_explicit(&p->run_cnt, cnt, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->run_time_ns, ns, memory_order_relaxed);
+	return 0;
+}
+
+void bpftime_shm__stats_enable(struct bpftime_shm *shm, bool on)
+{
+	uint32_t c = atomic_load(&shm->hdr->stats_enabled);
+
+	/* never below zero, whatever a dead holder left */
+	while (on || c)
+		if (atomic_compare_exchange_weak(&shm->hdr->stats_enabled, &c, on ? c + 1 : c - 1))
+			break;
+}
+
+bool bpftime_shm__stats_enabled(const struct bpftime_shm *shm)
+{
+	return atomic_load_explicit(&shm->hdr->stats_enabled, memory_order_relaxed) != 0;
 }
 
 int bpftime_prog_get_btf_ext(struct bpftime_shm *shm, int fd, struct bpftime_prog_btf_ext *ext)

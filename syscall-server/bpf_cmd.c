@@ -463,7 +463,11 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 		return ret;
 	k->type = pi.type;
 	k->id = pi.id;
-	k->created_by_uid = getuid();
+	k->created_by_uid = pi.created_by_uid;
+	k->load_time = pi.load_time;
+	k->run_cnt = pi.run_cnt;
+	k->run_time_ns = pi.run_time_ns;
+	k->verified_insns = pi.insn_cnt;
 	k->xlated_prog_len = pi.insn_cnt * 8;
 	if (u->xlated_prog_insns && u->xlated_prog_len) {
 		struct bpftime_insn *out = u64_ptr(u->xlated_prog_insns);
@@ -818,6 +822,7 @@ static int make_stats_fd(void)
 		return -EMFILE;
 	}
 	srv_fd(fd)->kind = SRV_FD_STATS;
+	bpftime_shm__stats_enable(srv.shm, true);
 	return fd;
 }
 

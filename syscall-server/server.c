@@ -146,6 +146,8 @@ void srv_release_fd(int fd)
 	if (!f || f->kind == SRV_FD_NONE)
 		return;
 	srv_epoll_forget(fd);
+	if (f->kind == SRV_FD_STATS)
+		bpftime_shm__stats_enable(srv.shm, false);
 	if (f->kind == SRV_FD_HANDLER) {
 		if (bpftime_handler_get_type(srv.shm, fd) == BPFTIME_HANDLER_PERF_EVENT)
 			srv_perf_closed(fd);
@@ -196,6 +198,9 @@ __attribute__((destructor)) static void srv_fini(void)
 		return;
 	srv_lock();
 	srv.ready = false;
+	for (int fd = 0; fd < srv.max_fd; fd++) /* the kernel closes them at exit */
+		if (srv.fds[fd].kind == SRV_FD_STATS)
+			bpftime_shm__stats_enable(srv.shm, false);
 	bpftime_shm__release_owner(srv.shm, srv.pid);
 	srv_unlock();
 }

@@ -340,6 +340,10 @@ struct bpftime_prog_info {
 	uint32_t btf_id; /* id of the BTF object it holds (0: none) */
 	uint32_t func_info_cnt;
 	uint32_t line_info_cnt;
+	uint64_t run_cnt;	  /* runs counted while stats were on */
+	uint64_t run_time_ns;	  /* and their time */
+	uint64_t load_time;	  /* CLOCK_BOOTTIME ns when it was stored */
+	uint32_t created_by_uid;  /* the creator's uid */
 };
 
 /**
@@ -393,6 +397,15 @@ BPFTIME_API int bpftime_prog_bind_map(struct bpftime_shm *shm, int prog_fd, int 
 /** @brief the ids of the maps the program holds; returns how many (at most @max
  * are written), -EBADF */
 BPFTIME_API int bpftime_prog_map_ids(struct bpftime_shm *shm, int prog_fd, uint32_t *ids, int max);
+/** @brief counts @cnt runs of the program taking @ns in total (while
+ * bpftime_shm__stats_enabled()).  @return 0, -EBADF */
+BPFTIME_API int bpftime_prog_stats_add(struct bpftime_shm *shm, int fd, uint64_t cnt, uint64_t ns);
+/** @brief BPF_ENABLE_STATS(BPF_STATS_RUN_TIME) for every process of the
+ * segment: @on true counts one more holder, false one less; runs are
+ * counted while any holder is left */
+BPFTIME_API void bpftime_shm__stats_enable(struct bpftime_shm *shm, bool on);
+/** @brief whether program runs are counted now */
+BPFTIME_API bool bpftime_shm__stats_enabled(const struct bpftime_shm *shm);
 /** @brief stores a native AOT object for the program (copied; replaces any
  * previous one).  @return 0, -EBADF, -ENOMEM */
 BPFTIME_API int bpftime_prog_set_aot(struct bpftime_shm *shm, int fd, const void *obj, size_t size);
