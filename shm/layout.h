@@ -114,6 +114,8 @@ struct shm_slot {
 struct shm_pin {
 	uint64_t obj_off; /* 0: free entry */
 	char path[BPFTIME_PIN_PATH_MAX];
+	uint32_t mode; /* directories: the permission bits mkdir gave */
+	uint32_t pad;
 };
 
 struct shm_trace {

@@ -172,7 +172,7 @@ int bpftime_obj_pin_at(struct bpftime_shm *shm, int i, char *path, size_t len)
 /* ---- directories ------------------------------------------------------ */
 
 int bpftime_bpffs_lookup(struct bpftime_shm *shm, const char *path, enum bpftime_handler_type *type,
-			 uint32_t *id)
+			 uint32_t *id, uint32_t *mode)
 {
 	int ret = -ENOENT, i;
 
@@ -185,17 +185,19 @@ int bpftime_bpffs_lookup(struct bpftime_shm *shm, const char *path, enum bpftime
 
 		*type = o->type;
 		*id = o->id;
+		*mode = 0600; /* the kernel's bpf_mkobj */
 		ret = 0;
 	} else if (i >= 0 || has_children(shm, path)) {
 		*type = BPFTIME_HANDLER_NONE;
 		*id = 0;
+		*mode = i >= 0 ? shm->pins[i].mode & 07777 : 0700;
 		ret = 0;
 	}
 	shm_unlock(&shm->hdr->table_lock);
 	return shm_err(ret);
 }
 
-int bpftime_bpffs_mkdir(struct bpftime_shm *shm, const char *path)
+int bpftime_bpffs_mkdir(struct bpftime_shm *shm, const char *path, uint32_t mode)
 {
 	int ret;
 
@@ -210,6 +212,7 @@ int bpftime_bpffs_mkdir(struct bpftime_shm *shm, const char *path)
 		ret = entry_free(shm);
 		if (ret >= 0) {
 			strcpy(shm->pins[ret].path, path);
+			shm->pins[ret].mode = mode & 07777;
 			shm->pins[ret].obj_off = SHM_PIN_DIR;
 			ret = 0;
 		}

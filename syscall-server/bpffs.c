@@ -7,7 +7,8 @@
  * mounted there.  What reaches it here is what bpftool, ls, stat, rm, mkdir
  * and rmdir (coreutils 9) call in libc, as found with nm and strace:
  *   - stat, lstat, fstatat, statx (and their 64 names): a directory is
- *     S_IFDIR 0700, a pin S_IFREG 0600 (the kernel's bpf_mkobj mode), owned
+ *     S_IFDIR with mkdir's mode (less the umask), a pin S_IFREG 0600 (the
+ *     kernel's bpf_mkobj mode), owned
  *     by the caller, inode numbers from the object id or the path;
  *   - opendir/readdir/closedir/rewinddir: a listing of the entries one
  *     level below the directory ("." and ".." first, as the kernel's);
@@ -133,7 +134,7 @@ static bool is_root(const char *p)
 }
 
 /* what @p is: 0 with *@dir set, or -ENOENT */
-static int what(const char *p, bool *dir, uint32_t *id)
+static int what_mode(const char *p, bool *dir, uint32_t *id, uint32_t *mode)
 {
 	enum bpftime_handler_type t;
 	int ret;
@@ -141,13 +142,21 @@ static int what(const char *p, bool *dir, uint32_t *id)
 	*id = 0;
 	if (is_root(p)) {
 		*dir = true;
+		*mode = 0700; /* the mount's mode=700 */
 		return 0;
 	}
-	ret = bpftime_bpffs_lookup(srv.shm, p, &t, id);
+	ret = bpftime_bpffs_lookup(srv.shm, p, &t, id, mode);
 	if (ret)
 		return ret;
 	*dir = t == BPFTIME_HANDLER_NONE;
 	return 0;
+}
+
+static int what(const char *p, bool *dir, uint32_t *id)
+{
+	uint32_t mode;
+
+	return what_mode(p, dir, id, &mode);
 }
 
 /* FNV-1a of the path: inode numbers of directories */
@@ -160,19 +169,39 @@ static uint64_t path_ino(const char *p)
 	return h | (1ULL << 63); /* never an object's (ids are small) */
 }
 
+/* a directory listing (opendir's DIR, and the walks here) */
+struct fake_dir {
+	struct fake_dir *next;
+	size_t n, pos;
+	struct dirent *ents;
+	char path[BPFTIME_PIN_PATH_MAX];
+};
+
+static int list_dir(struct fake_dir *f, const char *p);
+
 static int fill_stat(const char *p, struct stat *st)
 {
 	bool dir;
-	uint32_t id;
-	int ret = what(p, &dir, &id);
+	uint32_t id, mode;
+	int ret = what_mode(p, &dir, &id, &mode);
 
 	if (ret)
 		return ret;
 	memset(st, 0, sizeof(*st));
 	st->st_dev = BPFFS_MAGIC;
 	st->st_ino = dir ? path_ino(p) : id;
-	st->st_mode = dir ? (S_IFDIR | 0700) : (S_IFREG | 0600);
-	st->st_nlink = dir ? 2 : 1;
+	st->st_mode = (dir ? S_IFDIR : S_IFREG) | mode;
+	st->st_nlink = 1;
+	if (dir) {
+		/* "." and each subdirectory's "..", as the kernel counts */
+		struct fake_dir f = { 0 };
+
+		st->st_nlink = 2;
+		if (!list_dir(&f, p))
+			for (size_t i = 2; i < f.n; i++)
+				st->st_nlink += f.ents[i].d_type == DT_DIR;
+		free(f.ents);
+	}
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_blksize = 4096;
@@ -261,13 +290,6 @@ EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, stru
 }
 
 /* ---- listing ------------------------------------------------------------ */
-
-struct fake_dir {
-	struct fake_dir *next;
-	size_t n, pos;
-	struct dirent *ents;
-	char path[BPFTIME_PIN_PATH_MAX];
-};
 
 static pthread_mutex_t dirs_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fake_dir *dirs;
@@ -547,7 +569,22 @@ static int parent_ok(const char *p)
 	return ret ? ret : dir ? 0 : -ENOTDIR;
 }
 
-int srv_bpffs_mkdir(const char *path)
+/* the process's umask, without changing it (/proc/self/status) */
+static mode_t cur_umask(void)
+{
+	char line[128];
+	unsigned int m = 022;
+	FILE *f = srv_real.fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &m) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (mode_t)m;
+}
+
+int srv_bpffs_mkdir(const char *path, mode_t mode)
 {
 	char p[BPFTIME_PIN_PATH_MAX];
 	int ret;
@@ -557,7 +594,7 @@ int srv_bpffs_mkdir(const char *path)
 	if (is_root(p))
 		return -EEXIST;
 	ret = parent_ok(p);
-	return ret ? ret : bpftime_bpffs_mkdir(srv.shm, p);
+	return ret ? ret : bpftime_bpffs_mkdir(srv.shm, p, mode & ~cur_umask() & 07777);
 }
 
 int srv_bpffs_unlink(const char *path)

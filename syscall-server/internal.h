@@ -179,7 +179,7 @@ int srv_procfd_readlink(const char *path, char *buf, size_t len);
 int srv_procfd_open(const char *path);
 
 /* bpffs.c: mkdir and unlink under /sys/fs/bpf (0 or -errno) */
-int srv_bpffs_mkdir(const char *path);
+int srv_bpffs_mkdir(const char *path, mode_t mode);
 int srv_bpffs_unlink(const char *path);
 
 /* tracefs.c: the contents of a syscall tracepoint's tracefs file (id,

@@ -455,7 +455,7 @@ EXPORT int mkdir(const char *path, mode_t mode)
 {
 	srv_resolve_real();
 	if (bpffs_path(path))
-		return (int)ret_errno(srv_bpffs_mkdir(path)); /* bpffs.c */
+		return (int)ret_errno(srv_bpffs_mkdir(path, mode)); /* bpffs.c */
 	return srv_real.mkdir(path, mode);
 }
 

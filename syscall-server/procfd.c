@@ -163,7 +163,7 @@ static int object_lines(int fd, char *b, size_t size)
 			return 0;
 		return snprintf(b, size,
 				"map_type:\t%u\nkey_size:\t%u\nvalue_size:\t%u\n"
-				"max_entries:\t%u\nmap_flags:\t%#x\nmap_extra:\t%#llx\n"
+				"max_entries:\t%u\nmap_flags:\t0x%x\nmap_extra:\t0x%llx\n"
 				"memlock:\t%llu\nmap_id:\t%u\nfrozen:\t%u\n",
 				mi.type, mi.key_size, mi.value_size, mi.max_entries, mi.map_flags,
 				(unsigned long long)mi.map_extra,

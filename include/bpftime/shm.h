@@ -282,12 +282,14 @@ BPFTIME_API int bpftime_obj_pin_at(struct bpftime_shm *shm, int i, char *path, s
  * know where the file system is mounted: callers check parents. */
 
 /** @brief what @path is: 0 with *@type the pinned object's type and *@id
- * its id, or *@type BPFTIME_HANDLER_NONE for a directory; -ENOENT */
+ * its id, or *@type BPFTIME_HANDLER_NONE for a directory; *@mode its
+ * permission bits (pins 0600, implied directories 0700); -ENOENT */
 BPFTIME_API int bpftime_bpffs_lookup(struct bpftime_shm *shm, const char *path,
-				     enum bpftime_handler_type *type, uint32_t *id);
-/** @brief makes directory @path.  @return 0, -EEXIST (a pin or directory is
- * there), -ENOSPC (the pin table is full), -ENAMETOOLONG */
-BPFTIME_API int bpftime_bpffs_mkdir(struct bpftime_shm *shm, const char *path);
+				     enum bpftime_handler_type *type, uint32_t *id, uint32_t *mode);
+/** @brief makes directory @path with permission bits @mode.  @return 0,
+ * -EEXIST (a pin or directory is there), -ENOSPC (the pin table is full),
+ * -ENAMETOOLONG */
+BPFTIME_API int bpftime_bpffs_mkdir(struct bpftime_shm *shm, const char *path, uint32_t mode);
 /** @brief removes directory @path.  @return 0, -ENOENT, -ENOTDIR (a pin),
  * -ENOTEMPTY */
 BPFTIME_API int bpftime_bpffs_rmdir(struct bpftime_shm *shm, const char *path);
@@ -340,10 +342,10 @@ struct bpftime_prog_info {
 	uint32_t btf_id; /* id of the BTF object it holds (0: none) */
 	uint32_t func_info_cnt;
 	uint32_t line_info_cnt;
-	uint64_t run_cnt;	  /* runs counted while stats were on */
-	uint64_t run_time_ns;	  /* and their time */
-	uint64_t load_time;	  /* CLOCK_BOOTTIME ns when it was stored */
-	uint32_t created_by_uid;  /* the creator's uid */
+	uint64_t run_cnt;	 /* runs counted while stats were on */
+	uint64_t run_time_ns;	 /* and their time */
+	uint64_t load_time;	 /* CLOCK_BOOTTIME ns when it was stored */
+	uint32_t created_by_uid; /* the creator's uid */
 };
 
 /**
