@@ -528,8 +528,10 @@ static void test_value_lddw_errors(void **state)
 	assert_int_equal(errno, EINVAL);
 	fd = add_prog(past_end, ARRAY_SIZE(past_end), -1);
 	assert_null(bpftime_runtime__prog(F->rt, fd));
-	fd = add_prog(no_map, ARRAY_SIZE(no_map), -1);
-	assert_null(bpftime_runtime__prog(F->rt, fd));
+	/* a program naming no map is refused when stored, as PROG_LOAD does */
+	assert_int_equal(
+		bpftime_prog_create(F->shm, -1, 0, "test", no_map, ARRAY_SIZE(no_map), NULL),
+		-EBADF);
 	/* MAP_IDX needs the loader's fd_array */
 	fd = add_prog(idx, ARRAY_SIZE(idx), -1);
 	assert_null(bpftime_runtime__prog(F->rt, fd));

@@ -375,16 +375,12 @@ int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_t
 	return verifier_mode();
 }
 
-int bpftime_verifier_map__from_shm(struct bpftime_shm *shm, int fd,
-				   struct bpftime_verifier_map *out)
+int bpftime_verifier_map__from_handle(struct bpftime_map *h, struct bpftime_verifier_map *out)
 {
 	struct bpftime_map_info info;
-	struct bpftime_map *h;
 	uint64_t addr;
-	int err = bpftime_map_get_info(shm, fd, &info);
 
-	if (err)
-		return err;
+	bpftime_map__get_info(h, &info);
 	memset(out, 0, sizeof(*out));
 	out->type = info.type;
 	out->key_size = info.key_size;
@@ -397,10 +393,18 @@ int bpftime_verifier_map__from_shm(struct bpftime_shm *shm, int fd,
 	out->inner_key_size = info.inner_key_size;
 	out->inner_value_size = info.inner_value_size;
 	out->inner_max_entries = info.inner_max_entries;
-	if (out->rdonly_prog && info.type == BPFTIME_MAP_ARRAY) {
-		h = bpftime_map_get_handle(shm, fd);
-		if (h && !bpftime_map__direct_value_addr(h, 0, &addr))
-			out->ro_value = (const void *)(uintptr_t)addr;
-	}
+	if (out->rdonly_prog && info.type == BPFTIME_MAP_ARRAY &&
+	    !bpftime_map__direct_value_addr(h, 0, &addr))
+		out->ro_value = (const void *)(uintptr_t)addr;
 	return 0;
+}
+
+int bpftime_verifier_map__from_shm(struct bpftime_shm *shm, int fd,
+				   struct bpftime_verifier_map *out)
+{
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
+
+	if (!h)
+		return -EBADF;
+	return bpftime_verifier_map__from_handle(h, out);
 }

@@ -36,13 +36,14 @@ struct map_record {
 	uint32_t max_entries;
 	uint32_t map_flags;
 	int32_t spin_lock_off; /* -1: none */
-	uint32_t btf_fd, btf_key_type_id, btf_value_type_id, btf_vmlinux_value_type_id;
+	uint32_t btf_id, btf_key_type_id, btf_value_type_id, btf_vmlinux_value_type_id;
 	uint64_t map_extra;
 	uint32_t inner_type, inner_key_size, inner_value_size, inner_max_entries, inner_flags;
 	_Atomic uint32_t frozen;
 	uint64_t priv_off;	     /* type-specific state */
 	uint64_t priv2_off;	     /* more of it (lpm: prefix counts) */
 	uint64_t mmap_off, mmap_len; /* region a mmap of the fd shows (0: none) */
+	uint64_t btf_off;	     /* the BTF object the map holds (0: none) */
 };
 
 struct bpftime_map;

@@ -283,6 +283,9 @@ static void map_release(struct bpftime_shm *shm, uint64_t off)
 
 	if (ops && ops->release)
 		ops->release(shm, m);
+	if (m->btf_off && shm_range_ok(shm, m->btf_off, sizeof(struct shm_obj)))
+		shm_obj_put(shm, m->btf_off);
+	m->btf_off = 0;
 }
 
 static const struct shm_kind_ops map_kind_ops = {
@@ -409,6 +412,26 @@ struct bpftime_map *bpftime_map_get_handle(struct bpftime_shm *shm, int fd)
 	return h;
 }
 
+struct bpftime_map *bpftime_map_get_handle_by_id(struct bpftime_shm *shm, uint32_t id)
+{
+	struct bpftime_map *h = NULL;
+	const char *why;
+	uint64_t off;
+
+	if (!maps_attach(shm))
+		return errno = ENOMEM, NULL;
+	off = shm_obj_find_id(shm, id, BPFTIME_HANDLER_MAP);
+	if (!off)
+		return errno = ENOENT, NULL;
+	if (!shm_obj_check(shm, BPFTIME_HANDLER_MAP, off, &why))
+		h = map_handle_of_obj(shm, shm_ptr(shm, off));
+	else
+		errno = EBADMSG;
+	/* whoever named the id holds the map (a program, its used maps) */
+	shm_obj_put(shm, off);
+	return h;
+}
+
 uint32_t bpftime_map__type(const struct bpftime_map *map)
 {
 	return map->type;
@@ -477,7 +500,20 @@ int bpftime_map_create(struct bpftime_shm *shm, int fd, enum bpftime_map_type ty
 	m->map_flags = flags;
 	m->spin_lock_off = -1;
 	if (opts) {
-		m->btf_fd = opts->btf_fd;
+		/* a map with BTF types holds its BTF object (the kernel's map->btf) */
+		if (opts->btf_key_type_id || opts->btf_value_type_id ||
+		    opts->btf_vmlinux_value_type_id) {
+			struct shm_obj *b;
+
+			shm_lock(&shm->hdr->table_lock);
+			b = shm_slot_obj(shm, (int)opts->btf_fd, BPFTIME_HANDLER_BTF);
+			if (b) {
+				m->btf_off = shm_off(shm, b);
+				m->btf_id = b->id;
+				shm_obj_get(shm, m->btf_off);
+			}
+			shm_unlock(&shm->hdr->table_lock);
+		}
 		m->btf_key_type_id = opts->btf_key_type_id;
 		m->btf_value_type_id = opts->btf_value_type_id;
 		m->btf_vmlinux_value_type_id = opts->btf_vmlinux_value_type_id;
@@ -660,12 +696,9 @@ int bpftime_map_freeze(struct bpftime_shm *shm, int fd)
 	return 0;
 }
 
-int bpftime_map_get_info(struct bpftime_shm *shm, int fd, struct bpftime_map_info *info)
+static void map_info_of(struct bpftime_shm *shm, struct map_record *m,
+			struct bpftime_map_info *info)
 {
-	struct map_record *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
-
-	if (!m)
-		return shm_err(-EBADF);
 	memset(info, 0, sizeof(*info));
 	info->type = m->map_type;
 	info->id = m->obj.id;
@@ -673,7 +706,15 @@ int bpftime_map_get_info(struct bpftime_shm *shm, int fd, struct bpftime_map_inf
 	info->value_size = m->value_size;
 	info->max_entries = m->max_entries;
 	info->map_flags = m->map_flags;
-	info->btf_fd = m->btf_fd;
+	info->btf_id = m->btf_id;
+	info->btf_fd = UINT32_MAX; /* the lowest slot naming the BTF object now */
+	for (uint32_t i = 0; m->btf_off && i < shm->max_fd; i++) {
+		if (atomic_load(&shm->slots[i].obj_off) == m->btf_off &&
+		    atomic_load(&shm->slots[i].type) == BPFTIME_HANDLER_BTF) {
+			info->btf_fd = i;
+			break;
+		}
+	}
 	info->btf_key_type_id = m->btf_key_type_id;
 	info->btf_value_type_id = m->btf_value_type_id;
 	info->btf_vmlinux_value_type_id = m->btf_vmlinux_value_type_id;
@@ -689,7 +730,21 @@ int bpftime_map_get_info(struct bpftime_shm *shm, int fd, struct bpftime_map_inf
 	info->has_spin_lock = m->spin_lock_off >= 0;
 	info->spin_lock_off = m->spin_lock_off;
 	memcpy(info->name, m->obj.name, sizeof(info->name));
+}
+
+int bpftime_map_get_info(struct bpftime_shm *shm, int fd, struct bpftime_map_info *info)
+{
+	struct map_record *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);
+
+	if (!m)
+		return shm_err(-EBADF);
+	map_info_of(shm, m, info);
 	return 0;
+}
+
+void bpftime_map__get_info(const struct bpftime_map *map, struct bpftime_map_info *info)
+{
+	map_info_of(map->shm, map->m, info);
 }
 
 int bpftime_map_mmap_region(struct bpftime_shm *shm, int fd, uint64_t *off, size_t *len)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <bpftime/runtime.h>
+#include <bpftime/shm.h>
 
 #define RT_ID_BUCKETS 1024
 
@@ -46,6 +47,10 @@ struct bpftime_runtime {
 	struct rt_ext_helper *ext;
 	size_t next;
 	int max_fd;
+	/* the program build_vm() builds (under lock): the ids of the maps it
+	 * holds, which its lddws name */
+	uint32_t build_maps[BPFTIME_PROG_MAX_MAPS];
+	int build_nmaps;
 	struct bpftime_runtime *live_next;
 	_Atomic(struct rt_prog *) by_id[RT_ID_BUCKETS];
 	_Atomic(struct rt_fd *) by_fd[];
@@ -54,5 +59,9 @@ struct bpftime_runtime {
 /* lddw.c: the VM's bpftime_lddw_fn for programs of the runtime @user_ctx */
 int rt_resolve_lddw(void *user_ctx, unsigned int src, int32_t imm, int32_t next_imm,
 		    uint64_t *value);
+/* lddw.c: the map an lddw of the program being built names: the map with id
+ * @imm among the maps it holds (sources 1, 2), or fd_array[@imm] of the
+ * runtime's options (5, 6); NULL with errno */
+struct bpftime_map *rt_lddw_map(struct bpftime_runtime *rt, unsigned int src, int32_t imm);
 
 #endif /* BPFTIME_RUNTIME_INTERNAL_H */

@@ -1,14 +1,43 @@
 /* SPDX-License-Identifier: MIT */
 /* runtime/lddw.c: lddw resolution for the programs a runtime builds: the
- * pseudo sources of the loader (map fd or fd_array index) become this
- * process's map handle, or the address of a byte of an array's value. */
+ * pseudo sources of a stored program (map id, or fd_array index) become
+ * this process's map handle, or the address of a byte of an array's value. */
 #include <errno.h>
 #include <stdint.h>
 #include <bpftime/insn.h>
 #include <bpftime/map.h>
 #include "internal.h"
 
-/* lddw pseudo sources (the kernel's BPF_PSEUDO_*): map fd -> handle, map
+/* The map an lddw names.  A stored program names its maps by object id (the
+ * segment stores programs in the kernel's xlated form: shm/objects.c), and
+ * holds them: an id must be one of the program's maps, so a program never
+ * reaches a map it does not hold, whatever fds any process has. */
+struct bpftime_map *rt_lddw_map(struct bpftime_runtime *rt, unsigned int src, int32_t imm)
+{
+	struct bpftime_map *map;
+	int i;
+
+	switch (src) {
+	case BPFTIME_PSEUDO_MAP_IDX:
+	case BPFTIME_PSEUDO_MAP_IDX_VALUE:
+		if (imm < 0 || (size_t)imm >= rt->fd_array_cnt)
+			return errno = EINVAL, NULL; /* no fd_array, or beyond it */
+		map = bpftime_map_get_handle(rt->shm, rt->fd_array[imm]);
+		return map ? map : (errno = EBADF, NULL);
+	case BPFTIME_PSEUDO_MAP_FD:
+	case BPFTIME_PSEUDO_MAP_VALUE:
+		for (i = 0; i < rt->build_nmaps; i++)
+			if (rt->build_maps[i] == (uint32_t)imm)
+				break;
+		if (i == rt->build_nmaps)
+			return errno = EBADF, NULL; /* not a map the program holds */
+		return bpftime_map_get_handle_by_id(rt->shm, (uint32_t)imm);
+	default:
+		return errno = EINVAL, NULL;
+	}
+}
+
+/* lddw pseudo sources (the kernel's BPF_PSEUDO_*): map -> handle, map
  * value -> address of key 0's value plus the offset (direct value access is
  * for arrays, as in the kernel: .data, .rodata, .bss) */
 int rt_resolve_lddw(void *user_ctx, unsigned int src, int32_t imm, int32_t next_imm,
@@ -18,24 +47,10 @@ int rt_resolve_lddw(void *user_ctx, unsigned int src, int32_t imm, int32_t next_
 	struct bpftime_map *map;
 	uint32_t key = 0;
 	char *base;
-	int fd = imm;
 
-	switch (src) {
-	case BPFTIME_PSEUDO_MAP_IDX:
-	case BPFTIME_PSEUDO_MAP_IDX_VALUE:
-		if (imm < 0 || (size_t)imm >= rt->fd_array_cnt)
-			return -EINVAL; /* no fd_array, or the index is beyond it */
-		fd = rt->fd_array[imm];
-		break;
-	case BPFTIME_PSEUDO_MAP_FD:
-	case BPFTIME_PSEUDO_MAP_VALUE:
-		break;
-	default:
-		return -EINVAL;
-	}
-	map = bpftime_map_get_handle(rt->shm, fd);
+	map = rt_lddw_map(rt, src, imm);
 	if (!map)
-		return -EBADF;
+		return -errno;
 	if (src == BPFTIME_PSEUDO_MAP_FD || src == BPFTIME_PSEUDO_MAP_IDX) {
 		*value = (uint64_t)(uintptr_t)map;
 		return 0;

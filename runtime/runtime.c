@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <bpftime/map.h>
 #include <bpftime/shm.h>
 #include "internal.h"
@@ -184,20 +185,14 @@ int bpftime_runtime__set_helper(struct bpftime_runtime *rt, uint32_t id, const c
 	return 0;
 }
 
-/* the verifier's view of an lddw's map: the same fd resolution as above */
+/* the verifier's view of an lddw's map: the same resolution (lddw.c) */
 static int map_info(void *user_ctx, unsigned int src, int32_t imm, int32_t next_imm,
 		    struct bpftime_verifier_map *out)
 {
-	struct bpftime_runtime *rt = user_ctx;
-	int fd = imm;
+	struct bpftime_map *map = rt_lddw_map(user_ctx, src, imm);
 
 	UNUSED(next_imm);
-	if (src == BPFTIME_PSEUDO_MAP_IDX || src == BPFTIME_PSEUDO_MAP_IDX_VALUE) {
-		if (imm < 0 || (size_t)imm >= rt->fd_array_cnt)
-			return -EINVAL;
-		fd = rt->fd_array[imm];
-	}
-	return bpftime_verifier_map__from_shm(rt->shm, fd, out);
+	return map ? bpftime_verifier_map__from_handle(map, out) : -errno;
 }
 
 static struct rt_prog *find_id(struct bpftime_runtime *rt, uint32_t id)
@@ -273,6 +268,10 @@ static int build_vm(struct bpftime_runtime *rt, int fd, struct bpftime_vm **out)
 	insns = bpftime_prog_insns(rt->shm, fd, &cnt);
 	if (!insns)
 		return -EBADF;
+	err = bpftime_prog_map_ids(rt->shm, fd, rt->build_maps, BPFTIME_PROG_MAX_MAPS);
+	if (err < 0)
+		return -EBADF;
+	rt->build_nmaps = err;
 	struct bpftime_verifier_ops vops;
 	/* the same verdict as at load time (defence in depth: the segment is
 	 * writable by every process that maps it) */
@@ -438,6 +437,20 @@ int bpftime_runtime__run(struct bpftime_runtime *rt, int fd, void *mem, size_t l
 
 	if (!vm)
 		return -errno;
+	if (unlikely(bpftime_shm__stats_enabled(rt->shm))) {
+		/* BPF_ENABLE_STATS: the kernel's run_cnt and run_time_ns */
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		bpftime_shm__cpu_get(rt->shm);
+		err = bpftime_vm__run(vm, mem, len, ret);
+		bpftime_shm__cpu_put(rt->shm);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		bpftime_prog_stats_add(rt->shm, fd, 1,
+				       (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
+						  (t1.tv_nsec - t0.tv_nsec)));
+		return err;
+	}
 	bpftime_shm__cpu_get(rt->shm);
 	err = bpftime_vm__run(vm, mem, len, ret);
 	bpftime_shm__cpu_put(rt->shm);

@@ -26,7 +26,7 @@
 #include <bpftime/shm.h>
 
 #define SHM_MAGIC	0x314d485354465042ULL /* "BPFTSHM1" little endian */
-#define SHM_ABI_VERSION 7		      /* bump on any change to the bytes in the segment */
+#define SHM_ABI_VERSION 8		      /* bump on any change to the bytes in the segment */
 #define SHM_READY	0x52454459u	      /* "REDY" */
 #define SHM_TRACE_SIZE	(256u * 1024)
 
@@ -61,6 +61,12 @@ struct shm_header {
 	struct shm_mutex table_lock; /* slots, object refcounts, pins */
 	struct shm_mutex defer_lock; /* records waiting out their grace period */
 	uint64_t defer_head;
+	/* every live object, in creation order (the kernel's id IDRs): what
+	 * GET_NEXT_ID walks and GET_FD_BY_ID finds, whoever holds the object */
+	struct shm_mutex ids_lock;
+	uint64_t ids_head, ids_tail;
+	_Atomic uint32_t ids_count;
+	_Atomic uint32_t stats_enabled; /* BPF_ENABLE_STATS fds open, in any process */
 };
 
 struct shm_config {
@@ -102,9 +108,14 @@ struct shm_slot {
 	_Atomic uint64_t obj_off;
 };
 
+/* obj_off SHM_PIN_DIR: a directory made by mkdir on the BPF filesystem */
+#define SHM_PIN_DIR 1u
+
 struct shm_pin {
 	uint64_t obj_off; /* 0: free entry */
 	char path[BPFTIME_PIN_PATH_MAX];
+	uint32_t mode; /* directories: the permission bits mkdir gave */
+	uint32_t pad;
 };
 
 struct shm_trace {
@@ -127,6 +138,7 @@ struct shm_obj {
 	_Atomic uint32_t refcnt;
 	_Atomic uint32_t pins;
 	char name[BPFTIME_OBJ_NAME_LEN];
+	uint64_t id_next, id_prev; /* the list of live objects (ids_lock) */
 };
 
 #define SHM_OWNED_ALLOCS 8
@@ -167,6 +179,11 @@ struct shm_prog {
 	uint64_t func_info_off, line_info_off;
 	uint32_t func_info_rec_size, func_info_cnt;
 	uint32_t line_info_rec_size, line_info_cnt;
+	/* BPF_ENABLE_STATS: runs and their time while stats are on */
+	_Atomic uint64_t run_cnt, run_time_ns;
+	uint64_t load_time; /* CLOCK_BOOTTIME ns at creation, as the kernel's */
+	uint32_t created_by_uid;
+	uint32_t pad2;
 };
 
 struct shm_perf_event {

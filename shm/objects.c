@@ -61,6 +61,8 @@ bool shm_own_obj_release(struct bpftime_shm *shm, uint64_t off)
 
 /* ---- programs --------------------------------------------------------- */
 
+static int bind_lddw_maps(struct bpftime_shm *shm, struct shm_prog *p);
+
 int bpftime_prog_create(struct bpftime_shm *shm, int fd, uint32_t prog_type, const char *name,
 			const struct bpftime_insn *insns, size_t cnt,
 			const struct bpftime_prog_create_opts *uopts)
@@ -88,6 +90,13 @@ int bpftime_prog_create(struct bpftime_shm *shm, int fd, uint32_t prog_type, con
 	p->prog_type = prog_type;
 	p->insn_cnt = (uint32_t)cnt;
 	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_BOOTTIME, &ts);
+		p->load_time = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		p->created_by_uid = getuid();
+	}
+	{
 		p->expected_attach_type = opts->expected_attach_type;
 		p->prog_flags = opts->prog_flags;
 		p->kern_version = opts->kern_version;
@@ -101,6 +110,14 @@ int bpftime_prog_create(struct bpftime_shm *shm, int fd, uint32_t prog_type, con
 	if (!p->insns_off)
 		goto nomem;
 	memcpy(shm_ptr(shm, p->insns_off), insns, cnt * sizeof(*insns));
+	{
+		int err = bind_lddw_maps(shm, p);
+
+		if (err) {
+			shm_obj_put(shm, off);
+			return shm_err(err);
+		}
+	}
 	{
 		size_t fsz = (size_t)opts->func_info_cnt * opts->func_info_rec_size;
 		size_t lsz = (size_t)opts->line_info_cnt * opts->line_info_rec_size;
@@ -164,7 +181,37 @@ int bpftime_prog_get_info(struct bpftime_shm *shm, int fd, struct bpftime_prog_i
 	info->btf_id = p->btf_off ? ((struct shm_obj *)shm_ptr(shm, p->btf_off))->id : 0;
 	info->func_info_cnt = p->func_info_cnt;
 	info->line_info_cnt = p->line_info_cnt;
+	info->run_cnt = atomic_load_explicit(&p->run_cnt, memory_order_relaxed);
+	info->run_time_ns = atomic_load_explicit(&p->run_time_ns, memory_order_relaxed);
+	info->load_time = p->load_time;
+	info->created_by_uid = p->created_by_uid;
 	return 0;
+}
+
+int bpftime_prog_stats_add(struct bpftime_shm *shm, int fd, uint64_t cnt, uint64_t ns)
+{
+	struct shm_prog *p = shm_slot_obj(shm, fd, BPFTIME_HANDLER_PROG);
+
+	if (!p)
+		return shm_err(-EBADF);
+	atomic_fetch_add_explicit(&p->run_cnt, cnt, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->run_time_ns, ns, memory_order_relaxed);
+	return 0;
+}
+
+void bpftime_shm__stats_enable(struct bpftime_shm *shm, bool on)
+{
+	uint32_t c = atomic_load(&shm->hdr->stats_enabled);
+
+	/* never below zero, whatever a dead holder left */
+	while (on || c)
+		if (atomic_compare_exchange_weak(&shm->hdr->stats_enabled, &c, on ? c + 1 : c - 1))
+			break;
+}
+
+bool bpftime_shm__stats_enabled(const struct bpftime_shm *shm)
+{
+	return atomic_load_explicit(&shm->hdr->stats_enabled, memory_order_relaxed) != 0;
 }
 
 int bpftime_prog_get_btf_ext(struct bpftime_shm *shm, int fd, struct bpftime_prog_btf_ext *ext)
@@ -217,31 +264,59 @@ int bpftime_prog_add_attach_fd(struct bpftime_shm *shm, int fd, int target_fd)
 	return shm_err(ret);
 }
 
+/* Program @p holds map @m (once); table lock held.  0 or -E2BIG. */
+static int hold_map(struct bpftime_shm *shm, struct shm_prog *p, struct shm_obj *m)
+{
+	uint64_t off = shm_off(shm, m);
+
+	for (uint32_t i = 0; i < p->used_map_cnt; i++)
+		if (p->used_maps[i] == off)
+			return 0;
+	if (p->used_map_cnt >= BPFTIME_PROG_MAX_MAPS)
+		return -E2BIG;
+	shm_obj_get(shm, off);
+	p->used_maps[p->used_map_cnt++] = off;
+	return 0;
+}
+
+/* The map references of a new program's lddws (pseudo sources map fd and
+ * map value) name maps by the creator's fds; the program is stored with
+ * the maps' ids instead (the kernel's xlated form) and holds each map, so
+ * that it names the same maps in every process, for as long as it lives,
+ * whatever becomes of those fds.  0, -EBADF (not a map), -E2BIG. */
+static int bind_lddw_maps(struct bpftime_shm *shm, struct shm_prog *p)
+{
+	struct bpftime_insn *in = shm_ptr(shm, p->insns_off);
+	int ret = 0;
+
+	shm_lock(&shm->hdr->table_lock);
+	for (uint32_t i = 0; !ret && i + 1 < p->insn_cnt; i++) {
+		struct shm_obj *m;
+
+		if (in[i].code != 0x18) /* BPF_LD | BPF_IMM | BPF_DW */
+			continue;
+		if (in[i].src == BPFTIME_PSEUDO_MAP_FD || in[i].src == BPFTIME_PSEUDO_MAP_VALUE) {
+			m = shm_slot_obj(shm, in[i].imm, BPFTIME_HANDLER_MAP);
+			ret = m ? hold_map(shm, p, m) : -EBADF;
+			if (!ret)
+				in[i].imm = (int32_t)m->id;
+		}
+		i++;
+	}
+	shm_unlock(&shm->hdr->table_lock);
+	return ret;
+}
+
 int bpftime_prog_bind_map(struct bpftime_shm *shm, int prog_fd, int map_fd)
 {
 	struct shm_prog *p;
 	struct shm_obj *m;
-	uint64_t off;
-	int ret = 0;
+	int ret;
 
 	shm_lock(&shm->hdr->table_lock);
 	p = shm_slot_obj(shm, prog_fd, BPFTIME_HANDLER_PROG);
 	m = shm_slot_obj(shm, map_fd, BPFTIME_HANDLER_MAP);
-	if (!p || !m) {
-		ret = -EBADF;
-		goto out;
-	}
-	off = shm_off(shm, m);
-	for (uint32_t i = 0; i < p->used_map_cnt; i++)
-		if (p->used_maps[i] == off)
-			goto out;
-	if (p->used_map_cnt >= BPFTIME_PROG_MAX_MAPS) {
-		ret = -E2BIG;
-		goto out;
-	}
-	shm_obj_get(shm, off);
-	p->used_maps[p->used_map_cnt++] = off;
-out:
+	ret = p && m ? hold_map(shm, p, m) : -EBADF;
 	shm_unlock(&shm->hdr->table_lock);
 	return shm_err(ret);
 }
@@ -450,6 +525,16 @@ out:
 
 /* ---- links ------------------------------------------------------------ */
 
+/* the lowest slot referring to object @off, or -1 */
+static int slot_of(struct bpftime_shm *shm, uint64_t off)
+{
+	for (uint32_t i = 0; off && i < shm->max_fd; i++)
+		if (atomic_load_explicit(&shm->slots[i].obj_off, memory_order_acquire) == off &&
+		    atomic_load_explicit(&shm->slots[i].type, memory_order_acquire))
+			return (int)i;
+	return -1;
+}
+
 int bpftime_link_create(struct bpftime_shm *shm, int fd, int prog_fd, int target_fd,
 			const struct bpftime_link_opts *opts)
 {
@@ -493,8 +578,10 @@ int bpftime_link_get_info(struct bpftime_shm *shm, int fd, struct bpftime_link_i
 	if (!l)
 		return shm_err(-EBADF);
 	memset(info, 0, sizeof(*info));
-	info->prog_fd = l->prog_fd;
-	info->target_fd = l->target_fd;
+	/* the link holds the objects; the fds naming them now (the creator's
+	 * may be closed, or reused for other objects) */
+	info->prog_fd = slot_of(shm, l->prog_off);
+	info->target_fd = slot_of(shm, l->target_off);
 	info->prog_id = l->prog_off ? ((struct shm_obj *)shm_ptr(shm, l->prog_off))->id : 0;
 	info->target_id = l->target_off ? ((struct shm_obj *)shm_ptr(shm, l->target_off))->id : 0;
 	info->attach_type = l->attach_type;

@@ -268,6 +268,8 @@ static int shm_init_layout(struct bpftime_shm *shm, uint32_t size_mb, uint32_t m
 	err = shm_mutex_init(&h->table_lock);
 	if (!err)
 		err = shm_mutex_init(&h->defer_lock);
+	if (!err)
+		err = shm_mutex_init(&h->ids_lock);
 	if (err)
 		return err;
 	shm_bind(shm);

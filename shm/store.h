@@ -106,6 +106,9 @@ int shm_obj_install_or_put(struct bpftime_shm *shm, int fd, uint64_t obj_off);
  * put frees the object when the count drops to zero. */
 void shm_obj_get(struct bpftime_shm *shm, uint64_t obj_off);
 void shm_obj_put(struct bpftime_shm *shm, uint64_t obj_off);
+/* The live object with @id (of @type; BPFTIME_HANDLER_NONE: any), wherever
+ * it is held, with a reference taken for the caller; 0 if there is none. */
+uint64_t shm_obj_find_id(struct bpftime_shm *shm, uint32_t id, uint32_t type);
 /* The object at slot @fd if its type is @type (NONE: any), else NULL.  A
  * slot whose record fails shm_obj_check() is reported (once per slot
  * generation) and reads as empty (errno EBADMSG). */

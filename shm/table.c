@@ -33,6 +33,116 @@ static void copy_name(char dst[BPFTIME_OBJ_NAME_LEN], const char *src)
 		strncpy(dst, src, BPFTIME_OBJ_NAME_LEN - 1);
 }
 
+/* ---- the list of live objects -------------------------------------------
+ * Every object is on it from its creation until its last reference goes,
+ * whoever holds it: a slot (an fd of some process), a pin, a link, a
+ * program's used maps or BTF, a map's BTF, a prog array or map-in-map slot.
+ * That is what the kernel's id allocators give: GET_NEXT_ID walks it and
+ * GET_FD_BY_ID finds an object on it.  Links are added at the tail, so
+ * the list runs in creation order; the forward links are published last,
+ * so a walker (under ids_lock) always sees a list that ends. */
+
+static bool obj_off_ok(const struct bpftime_shm *shm, uint64_t off)
+{
+	return off % 8 == 0 && shm_range_ok(shm, off, sizeof(struct shm_obj));
+}
+
+static struct shm_obj *list_obj(struct bpftime_shm *shm, uint64_t off)
+{
+	return off && obj_off_ok(shm, off) ? shm_ptr(shm, off) : NULL;
+}
+
+static void ids_link(struct bpftime_shm *shm, uint64_t off)
+{
+	struct shm_header *h = shm->hdr;
+	struct shm_obj *o = shm_ptr(shm, off), *t;
+
+	shm_lock(&h->ids_lock);
+	t = list_obj(shm, h->ids_tail);
+	o->id_next = 0;
+	o->id_prev = t ? h->ids_tail : 0;
+	if (t)
+		t->id_next = off;
+	else
+		h->ids_head = off;
+	h->ids_tail = off;
+	atomic_fetch_add(&h->ids_count, 1);
+	shm_unlock(&h->ids_lock);
+}
+
+static void ids_unlink(struct bpftime_shm *shm, uint64_t off)
+{
+	struct shm_header *h = shm->hdr;
+	struct shm_obj *o = shm_ptr(shm, off), *prev, *next;
+
+	shm_lock(&h->ids_lock);
+	prev = list_obj(shm, o->id_prev);
+	next = list_obj(shm, o->id_next);
+	if (prev)
+		prev->id_next = o->id_next;
+	else if (h->ids_head == off)
+		h->ids_head = o->id_next;
+	if (next)
+		next->id_prev = o->id_prev;
+	else if (h->ids_tail == off)
+		h->ids_tail = o->id_prev;
+	o->id_next = o->id_prev = 0;
+	atomic_fetch_sub(&h->ids_count, 1);
+	shm_unlock(&h->ids_lock);
+}
+
+/* Walks the live objects (ids_lock held by the caller): @fn returns true to
+ * stop.  The walk is bounded, so a garbled list cannot loop forever. */
+static void ids_walk(struct bpftime_shm *shm, bool (*fn)(struct shm_obj *o, void *ctx), void *ctx)
+{
+	uint64_t limit = shm->size / sizeof(struct shm_obj);
+	struct shm_obj *o = list_obj(shm, shm->hdr->ids_head);
+
+	for (uint64_t n = 0; o && n < limit; n++, o = list_obj(shm, o->id_next))
+		if (fn(o, ctx))
+			return;
+}
+
+/* A reference to @o unless its last one is gone already (it is being freed). */
+static bool get_unless_zero(struct shm_obj *o)
+{
+	uint32_t c = atomic_load(&o->refcnt);
+
+	while (c)
+		if (atomic_compare_exchange_weak(&o->refcnt, &c, c + 1))
+			return true;
+	return false;
+}
+
+struct find_ctx {
+	uint32_t id, type;
+	uint64_t off;
+	struct bpftime_shm *shm;
+};
+
+static bool find_one(struct shm_obj *o, void *ctx)
+{
+	struct find_ctx *c = ctx;
+
+	if (o->id != c->id || (c->type && o->type != c->type))
+		return false;
+	if (get_unless_zero(o))
+		c->off = shm_off(c->shm, o);
+	return true;
+}
+
+uint64_t shm_obj_find_id(struct bpftime_shm *shm, uint32_t id, uint32_t type)
+{
+	struct find_ctx c = { .id = id, .type = type, .shm = shm };
+
+	if (!id)
+		return 0;
+	shm_lock(&shm->hdr->ids_lock);
+	ids_walk(shm, find_one, &c);
+	shm_unlock(&shm->hdr->ids_lock);
+	return c.off;
+}
+
 uint64_t shm_obj_new(struct bpftime_shm *shm, uint32_t type, size_t size, const char *name)
 {
 	uint64_t off;
@@ -48,6 +158,7 @@ uint64_t shm_obj_new(struct bpftime_shm *shm, uint32_t type, size_t size, const 
 	o->id = atomic_fetch_add(&shm->hdr->next_id, 1);
 	atomic_store(&o->refcnt, 1);
 	copy_name(o->name, name);
+	ids_link(shm, off);
 	return off;
 }
 
@@ -171,6 +282,7 @@ static void obj_free(struct bpftime_shm *shm, uint64_t off)
 	struct shm_obj *o = shm_ptr(shm, off);
 	const struct shm_kind_ops *ops;
 
+	ids_unlink(shm, off);
 	if (shm_own_obj_release(shm, off)) {
 		o->type = BPFTIME_HANDLER_NONE;
 		shm_free(shm, off);
@@ -394,64 +506,40 @@ int bpftime_handler_fd_by_id(struct bpftime_shm *shm, uint32_t id)
 	return shm_err(-ENOENT);
 }
 
-/* The object with @id, wherever a reference to it lives: a slot, a pin, or
- * the maps and the BTF a program holds (BPF_PROG_BIND_MAP / used_maps,
- * prog_btf_fd).  Called with
- * the table lock held; returns its offset or 0. */
-static uint64_t find_id_locked(struct bpftime_shm *shm, uint32_t id)
-{
-	for (uint32_t i = 0; i < shm->max_fd; i++) {
-		struct shm_obj *o = shm_slot_obj(shm, (int)i, 0);
-
-		if (o && o->id == id)
-			return shm_off(shm, o);
-	}
-	for (int i = 0; i < BPFTIME_MAX_PINS; i++) {
-		uint64_t off = shm->pins[i].obj_off;
-
-		if (off && ((struct shm_obj *)shm_ptr(shm, off))->id == id)
-			return off;
-	}
-	for (uint32_t i = 0; i < shm->max_fd; i++) {
-		struct shm_prog *p = shm_slot_obj(shm, (int)i, BPFTIME_HANDLER_PROG);
-
-		for (uint32_t k = 0; p && k < p->used_map_cnt; k++)
-			if (((struct shm_obj *)shm_ptr(shm, p->used_maps[k]))->id == id)
-				return p->used_maps[k];
-		if (p && p->btf_off && ((struct shm_obj *)shm_ptr(shm, p->btf_off))->id == id)
-			return p->btf_off;
-	}
-	return 0;
-}
-
 int bpftime_handler_open_id(struct bpftime_shm *shm, uint32_t id, int newfd)
 {
-	uint64_t off;
+	uint64_t off = shm_obj_find_id(shm, id, 0);
 
-	shm_lock(&shm->hdr->table_lock);
-	off = id ? find_id_locked(shm, id) : 0;
-	if (off)
-		shm_obj_get(shm, off);
-	shm_unlock(&shm->hdr->table_lock);
 	if (!off)
 		return shm_err(-ENOENT);
 	return shm_obj_install_or_put(shm, newfd, off);
 }
 
+struct next_ctx {
+	uint32_t type, id, best;
+};
+
+static bool next_one(struct shm_obj *o, void *ctx)
+{
+	struct next_ctx *c = ctx;
+
+	if ((!c->type || o->type == c->type) && o->id > c->id && (!c->best || o->id < c->best) &&
+	    atomic_load(&o->refcnt))
+		c->best = o->id;
+	return false;
+}
+
 int bpftime_handler_next_id(struct bpftime_shm *shm, enum bpftime_handler_type type, uint32_t id,
 			    uint32_t *next_id)
 {
-	uint32_t best = 0;
+	struct next_ctx c = { .type = type, .id = id };
 
-	for (uint32_t i = 0; i < shm->max_fd; i++) {
-		struct shm_obj *o = shm_slot_obj(shm, (int)i, type);
-
-		if (o && o->id > id && (!best || o->id < best))
-			best = o->id;
-	}
-	if (!best)
+	shm_lock(&shm->hdr->ids_lock);
+	ids_walk(shm, next_one, &c);
+	shm_unlock(&shm->hdr->ids_lock);
+	if (!c.best)
 		return shm_err(-ENOENT);
-	*next_id = best;
+	*next_id = c.best;
 	return 0;
 }
 

@@ -463,7 +463,11 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 		return ret;
 	k->type = pi.type;
 	k->id = pi.id;
-	k->created_by_uid = getuid();
+	k->created_by_uid = pi.created_by_uid;
+	k->load_time = pi.load_time;
+	k->run_cnt = pi.run_cnt;
+	k->run_time_ns = pi.run_time_ns;
+	k->verified_insns = pi.insn_cnt;
 	k->xlated_prog_len = pi.insn_cnt * 8;
 	if (u->xlated_prog_insns && u->xlated_prog_len) {
 		struct bpftime_insn *out = u64_ptr(u->xlated_prog_insns);
@@ -471,16 +475,9 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 
 		insns = bpftime_prog_insns(srv.shm, fd, &cnt);
 		n = insns ? MIN((size_t)u->xlated_prog_len / 8, cnt) : 0;
+		/* stored as the kernel's xlated form: map references carry map ids */
 		if (n)
 			memcpy(out, insns, n * 8);
-		/* as the kernel's dump: a map reference shows the map's id */
-		for (size_t i = 0; i + 1 < n; i++) {
-			if (out[i].code != (BPF_LD | BPF_IMM | BPF_DW))
-				continue;
-			if (out[i].src == BPF_PSEUDO_MAP_FD || out[i].src == BPF_PSEUDO_MAP_VALUE)
-				out[i].imm = (int32_t)obj_id(out[i].imm);
-			i++;
-		}
 	}
 	k->xlated_prog_insns = u->xlated_prog_insns;
 	insns = bpftime_prog_insns(srv.shm, fd, &cnt);
@@ -522,7 +519,7 @@ static int map_info_k(int fd, struct bpf_map_info *k)
 	k->max_entries = mi.max_entries;
 	k->map_flags = mi.map_flags;
 	memcpy(k->name, mi.name, MIN(sizeof(k->name), sizeof(mi.name)));
-	k->btf_id = mi.btf_key_type_id || mi.btf_value_type_id ? obj_id((int)mi.btf_fd) : 0;
+	k->btf_id = mi.btf_id;
 	k->btf_key_type_id = mi.btf_key_type_id;
 	k->btf_value_type_id = mi.btf_value_type_id;
 	k->btf_vmlinux_value_type_id = mi.btf_vmlinux_value_type_id;
@@ -825,6 +822,7 @@ static int make_stats_fd(void)
 		return -EMFILE;
 	}
 	srv_fd(fd)->kind = SRV_FD_STATS;
+	bpftime_shm__stats_enable(srv.shm, true);
 	return fd;
 }
 

@@ -12,6 +12,8 @@
  * prog.c       PROG_LOAD (verified by our verifier), PROG_TEST_RUN
  * perf.c       perf_event_open, the perf ioctls, mmap of map and perf fds
  * epoll.c      epoll emulation for ring buffers and perf buffers
+ * procfd.c     our fds in /proc/self/fd (readlink) and /proc/self/fdinfo
+ * bpffs.c      /sys/fs/bpf for bpftool, ls, stat, rm, mkdir, rmdir
  * sysfs.c      the sysfs files libbpf reads
  * tracefs.c    the syscall tracepoints' tracefs files, what an id means
  * tag.c        the kernel's program tag (SHA-256)
@@ -169,6 +171,16 @@ void srv_epoll_note_real(int epfd, int op); /* a real fd was added/removed */
 /* sysfs.c: a memfd with the contents of a file we fake, -ENOENT for a path
  * that is not ours */
 int srv_sysfs_open(const char *path);
+
+/* procfd.c: our fds in /proc: the link target of /proc/self/fd/N (its
+ * length, or -ENOENT when N is not ours), and a memfd with the kernel's
+ * fdinfo fields for /proc/self/fdinfo/N (or -ENOENT) */
+int srv_procfd_readlink(const char *path, char *buf, size_t len);
+int srv_procfd_open(const char *path);
+
+/* bpffs.c: mkdir and unlink under /sys/fs/bpf (0 or -errno) */
+int srv_bpffs_mkdir(const char *path, mode_t mode);
+int srv_bpffs_unlink(const char *path);
 
 /* tracefs.c: the contents of a syscall tracepoint's tracefs file (id,
  * format) into @buf, returning its length (snprintf's), or -ENOENT for a

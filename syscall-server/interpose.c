@@ -288,7 +288,7 @@ EXPORT VARIADIC int fcntl64(int fd, int cmd, ...)
 
 static bool is_served_path(const char *path)
 {
-	return path && (!strncmp(path, "/sys/", 5));
+	return path && (!strncmp(path, "/sys/", 5) || !strncmp(path, "/proc/", 6));
 }
 
 EXPORT VARIADIC int open(const char *path, int flags, ...)
@@ -455,7 +455,7 @@ EXPORT int mkdir(const char *path, mode_t mode)
 {
 	srv_resolve_real();
 	if (bpffs_path(path))
-		return 0; /* directories of pins are implied by their paths */
+		return (int)ret_errno(srv_bpffs_mkdir(path, mode)); /* bpffs.c */
 	return srv_real.mkdir(path, mode);
 }
 
@@ -466,7 +466,7 @@ EXPORT int unlink(const char *path)
 	srv_resolve_real();
 	if (bpffs_path(path)) {
 		srv_lock();
-		ret = bpftime_obj_unpin(srv.shm, path);
+		ret = srv_bpffs_unlink(path);
 		srv_unlock();
 		return (int)ret_errno(ret);
 	}

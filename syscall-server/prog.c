@@ -9,8 +9,9 @@
  * info are checked as the kernel's check_btf_info does.  Accepted programs
  * are stored with their type, expected attach type, name, license, BTF (which
  * the program holds) and func/line info (kernel record sizes); lddws that
- * name maps by fd_array index are rewritten to map fds first, so the stored
- * program only refers to handler slots.
+ * name maps by fd_array index are rewritten to map fds first, and the store
+ * keeps them as map ids of maps the program holds (the kernel's used_maps and
+ * xlated form), never as this process's fds.
  *
  * The verifier knows every helper of helpers/helpers.def: the ones helpers/
  * implements and the probe-context ones the agent provides (HELPER_EXT).
@@ -409,7 +410,8 @@ int srv_prog_load(union bpf_attr *a)
 		}
 		goto out;
 	}
-	/* store map references as fds only: fd_array indexes become map fds */
+	/* fd_array indexes become map fds; bpftime_prog_create() then binds
+	 * every map the program names (used_maps) and stores its id */
 	for (uint32_t i = 0; i + 1 < a->insn_cnt; i++) {
 		struct bpftime_insn *in = &insns[i];
 
@@ -437,27 +439,6 @@ int srv_prog_load(union bpf_attr *a)
 	if (ret < 0) {
 		pr_warn("syscall server: cannot store program '%s': %s\n", name, strerror(-ret));
 		goto out;
-	}
-	/* the program holds its maps, as the kernel's used_maps: they live
-	 * while it does, whatever the loader does with their fds */
-	for (uint32_t i = 0; i + 1 < a->insn_cnt; i++) {
-		const struct bpftime_insn *in = &insns[i];
-		int bind;
-
-		if (in->code != (BPF_LD | BPF_IMM | BPF_DW))
-			continue;
-		i++;
-		if (in->src != BPF_PSEUDO_MAP_FD && in->src != BPF_PSEUDO_MAP_VALUE)
-			continue;
-		bind = bpftime_prog_bind_map(srv.shm, ret, in->imm);
-		if (bind) {
-			pr_warn("syscall server: program '%s' cannot hold map fd %d: %s\n", name,
-				in->imm, strerror(-bind));
-			srv_release_fd(ret);
-			srv_real.close(ret);
-			ret = bind == -E2BIG ? -E2BIG : -EINVAL;
-			goto out;
-		}
 	}
 out:
 	free(vc.log);

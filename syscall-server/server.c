@@ -139,27 +139,6 @@ int srv_avoid_taken(int fd)
 	return fd;
 }
 
-/* a program in the segment refers to this map by its slot number */
-static bool map_held_by_prog(int fd)
-{
-	struct bpftime_handler_info hi;
-	uint32_t ids[BPFTIME_PROG_MAX_MAPS];
-
-	if (bpftime_handler_get_info(srv.shm, fd, &hi) || hi.type != BPFTIME_HANDLER_MAP)
-		return false;
-	for (int p = bpftime_handler_next(srv.shm, -1); p >= 0;
-	     p = bpftime_handler_next(srv.shm, p)) {
-		int n = bpftime_handler_get_type(srv.shm, p) == BPFTIME_HANDLER_PROG
-				? bpftime_prog_map_ids(srv.shm, p, ids, (int)ARRAY_SIZE(ids))
-				: 0;
-
-		for (int i = 0; i < n; i++)
-			if (ids[i] == hi.id)
-				return true;
-	}
-	return false;
-}
-
 void srv_release_fd(int fd)
 {
 	struct srv_fd *f = srv_fd(fd);
@@ -167,15 +146,14 @@ void srv_release_fd(int fd)
 	if (!f || f->kind == SRV_FD_NONE)
 		return;
 	srv_epoll_forget(fd);
+	if (f->kind == SRV_FD_STATS)
+		bpftime_shm__stats_enable(srv.shm, false);
 	if (f->kind == SRV_FD_HANDLER) {
 		if (bpftime_handler_get_type(srv.shm, fd) == BPFTIME_HANDLER_PERF_EVENT)
 			srv_perf_closed(fd);
-		/* Stored programs name their maps by slot number: a map a
-		 * program uses keeps its slot when the loader closes the fd
-		 * (the number then goes to no other object; the slot goes
-		 * when the loader exits), as the kernel resolved it at load. */
-		if (!map_held_by_prog(fd))
-			bpftime_handler_close(srv.shm, fd);
+		/* objects others hold (a program its maps, a pin, a link)
+		 * live on without the slot: they name each other by object */
+		bpftime_handler_close(srv.shm, fd);
 	}
 	*f = (struct srv_fd){ .kind = SRV_FD_NONE, .implicit_link = -1 };
 }
@@ -220,6 +198,9 @@ __attribute__((destructor)) static void srv_fini(void)
 		return;
 	srv_lock();
 	srv.ready = false;
+	for (int fd = 0; fd < srv.max_fd; fd++) /* the kernel closes them at exit */
+		if (srv.fds[fd].kind == SRV_FD_STATS)
+			bpftime_shm__stats_enable(srv.shm, false);
 	bpftime_shm__release_owner(srv.shm, srv.pid);
 	srv_unlock();
 }

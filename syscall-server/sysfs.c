@@ -48,6 +48,8 @@ int srv_sysfs_open(const char *path)
 
 	if (!srv.ready)
 		return -ENOENT;
+	if (!strncmp(path, "/proc/", 6))
+		return srv_procfd_open(path); /* procfd.c */
 	if (!strcmp(path, UPROBE_DIR "type")) {
 		snprintf(buf, sizeof(buf), "%d\n", SRV_UPROBE_PMU_TYPE);
 		return memfd_with(buf);

@@ -146,7 +146,7 @@ struct bpftime_map_info {
 	uint32_t value_size;
 	uint32_t max_entries;
 	uint32_t map_flags;
-	uint32_t btf_fd;
+	uint32_t btf_fd; /* the lowest slot naming its BTF object now (UINT32_MAX: none) */
 	uint32_t btf_key_type_id;
 	uint32_t btf_value_type_id;
 	uint32_t btf_vmlinux_value_type_id;
@@ -161,6 +161,7 @@ struct bpftime_map_info {
 	bool has_spin_lock;
 	int32_t spin_lock_off; /* -1 without a spin lock */
 	char name[16];
+	uint32_t btf_id; /* id of the BTF object the map holds (0: none) */
 };
 
 /**
@@ -224,6 +225,13 @@ BPFTIME_API int bpftime_map_mmap_region(struct bpftime_shm *shm, int fd, uint64_
 /** @brief this process's handle for the map at @fd (borrowed, owned by @shm),
  * or NULL with errno EBADF.  Cheap after the first call. */
 BPFTIME_API struct bpftime_map *bpftime_map_get_handle(struct bpftime_shm *shm, int fd);
+/** @brief this process's handle for the live map with object id @id (a
+ * program's map references name maps by id), or NULL with errno ENOENT.
+ * The caller must know something holds the map (the program naming it). */
+BPFTIME_API struct bpftime_map *bpftime_map_get_handle_by_id(struct bpftime_shm *shm, uint32_t id);
+/** @brief the map's attributes, as bpftime_map_get_info() */
+BPFTIME_API void bpftime_map__get_info(const struct bpftime_map *map,
+				       struct bpftime_map_info *info);
 /** @brief the handle's map type and id */
 BPFTIME_API uint32_t bpftime_map__type(const struct bpftime_map *map);
 BPFTIME_API uint32_t bpftime_map__id(const struct bpftime_map *map);

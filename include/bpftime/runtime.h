@@ -118,6 +118,10 @@ BPFTIME_API int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uin
 /** @brief the verifier's view of the map at @fd of @shm.  @return 0, -EBADF */
 BPFTIME_API int bpftime_verifier_map__from_shm(struct bpftime_shm *shm, int fd,
 					       struct bpftime_verifier_map *out);
+/** @brief the same for a map handle (bpftime_map_get_handle_by_id()).  @return 0 */
+struct bpftime_map;
+BPFTIME_API int bpftime_verifier_map__from_handle(struct bpftime_map *h,
+						  struct bpftime_verifier_map *out);
 
 /** @brief the prototype of helper @id (helpers/protos.c), or NULL if unknown */
 BPFTIME_API const struct bpftime_helper_proto *bpftime_helper__proto(uint32_t id);

@@ -241,11 +241,13 @@ BPFTIME_API int bpftime_handler_dup(struct bpftime_shm *shm, int oldfd, int newf
 /** @brief a slot referring to object @id, the lowest one, or -ENOENT */
 BPFTIME_API int bpftime_handler_fd_by_id(struct bpftime_shm *shm, uint32_t id);
 /** @brief **bpftime_handler_open_id()** makes slot @newfd (-1: the first
- * free one) refer to the object with @id, wherever it is held: a slot, a pin,
- * or a program holding it as a map it uses (what *_GET_FD_BY_ID reaches in
- * the kernel).  @return the fd, -ENOENT, -EEXIST, -EMFILE */
+ * free one) refer to the object with @id, wherever it is held: a slot of any
+ * process, a pin, a link, a program's maps or BTF, a map's BTF, a prog array
+ * or map-in-map entry (what *_GET_FD_BY_ID reaches in the kernel).
+ * @return the fd, -ENOENT, -EEXIST, -EMFILE */
 BPFTIME_API int bpftime_handler_open_id(struct bpftime_shm *shm, uint32_t id, int newfd);
-/** @brief the smallest object id above @id among used slots, or -ENOENT;
+/** @brief the smallest id above @id among the live objects (every object
+ * something holds, as bpftime_handler_open_id() reaches them), or -ENOENT;
  * @type BPFTIME_HANDLER_NONE matches every type (GET_NEXT_ID) */
 BPFTIME_API int bpftime_handler_next_id(struct bpftime_shm *shm, enum bpftime_handler_type type,
 					uint32_t id, uint32_t *next_id);
@@ -267,11 +269,34 @@ BPFTIME_API int bpftime_obj_pin(struct bpftime_shm *shm, int fd, const char *pat
 /** @brief opens the object pinned at @path in slot @newfd (-1: first free).
  * @return the fd, -ENOENT, -EEXIST, -EMFILE */
 BPFTIME_API int bpftime_obj_get(struct bpftime_shm *shm, const char *path, int newfd);
-/** @brief removes a pin.  @return 0, -ENOENT */
+/** @brief removes a pin.  @return 0, -ENOENT (-EISDIR: a directory) */
 BPFTIME_API int bpftime_obj_unpin(struct bpftime_shm *shm, const char *path);
 /** @brief iteration over pins: index @i (0..BPFTIME_MAX_PINS-1) copies the
  * path and returns the object id, or -ENOENT for an empty entry, -EINVAL past the end */
 BPFTIME_API int bpftime_obj_pin_at(struct bpftime_shm *shm, int i, char *path, size_t len);
+
+/* ---- directories of the BPF filesystem --------------------------------
+ * Pins live in the segment, and so do the directories they are in: made by
+ * bpftime_bpffs_mkdir(), or implied by the pins and directories below them
+ * (an implied directory goes with its last entry).  The segment does not
+ * know where the file system is mounted: callers check parents. */
+
+/** @brief what @path is: 0 with *@type the pinned object's type and *@id
+ * its id, or *@type BPFTIME_HANDLER_NONE for a directory; *@mode its
+ * permission bits (pins 0600, implied directories 0700); -ENOENT */
+BPFTIME_API int bpftime_bpffs_lookup(struct bpftime_shm *shm, const char *path,
+				     enum bpftime_handler_type *type, uint32_t *id, uint32_t *mode);
+/** @brief makes directory @path with permission bits @mode.  @return 0,
+ * -EEXIST (a pin or directory is there), -ENOSPC (the pin table is full),
+ * -ENAMETOOLONG */
+BPFTIME_API int bpftime_bpffs_mkdir(struct bpftime_shm *shm, const char *path, uint32_t mode);
+/** @brief removes directory @path.  @return 0, -ENOENT, -ENOTDIR (a pin),
+ * -ENOTEMPTY */
+BPFTIME_API int bpftime_bpffs_rmdir(struct bpftime_shm *shm, const char *path);
+/** @brief iteration over pins and directories: entry @i (0..BPFTIME_MAX_PINS-1)
+ * copies its path and returns the pinned object's type, BPFTIME_HANDLER_NONE
+ * (0) for a directory, -ENOENT for an empty entry, -EINVAL past the end */
+BPFTIME_API int bpftime_bpffs_entry_at(struct bpftime_shm *shm, int i, char *path, size_t len);
 
 /* ---- programs --------------------------------------------------------- */
 
@@ -317,12 +342,23 @@ struct bpftime_prog_info {
 	uint32_t btf_id; /* id of the BTF object it holds (0: none) */
 	uint32_t func_info_cnt;
 	uint32_t line_info_cnt;
+	uint64_t run_cnt;	 /* runs counted while stats were on */
+	uint64_t run_time_ns;	 /* and their time */
+	uint64_t load_time;	 /* CLOCK_BOOTTIME ns when it was stored */
+	uint32_t created_by_uid; /* the creator's uid */
 };
 
 /**
  * @brief **bpftime_prog_create()** stores a program (type = the kernel's
- * prog type, instructions copied into the segment).
- * @return the fd; -EINVAL (no insns, bad opts), -ENOMEM, -EEXIST, -EMFILE
+ * prog type, instructions copied into the segment).  Its lddws with pseudo
+ * source map fd (1) or map value (2) name maps by slot (the caller's fds);
+ * the program holds those maps and is stored with their object ids in
+ * place of the fds, as the kernel's xlated form, so that it means the same
+ * maps in every process whatever happens to the fds later.  fd_array
+ * indexes (sources 5 and 6) are stored as given.
+ * @return the fd; -EINVAL (no insns, bad opts), -EBADF (an lddw names no
+ *         map), -E2BIG (more than BPFTIME_PROG_MAX_MAPS maps), -ENOMEM,
+ *         -EEXIST, -EMFILE
  */
 BPFTIME_API int bpftime_prog_create(struct bpftime_shm *shm, int fd, uint32_t prog_type,
 				    const char *name, const struct bpftime_insn *insns,
@@ -331,7 +367,8 @@ BPFTIME_API int bpftime_prog_create(struct bpftime_shm *shm, int fd, uint32_t pr
 BPFTIME_API int bpftime_prog_get_info(struct bpftime_shm *shm, int fd,
 				      struct bpftime_prog_info *info);
 /** @brief the stored instructions (borrowed: points into the segment, valid
- * while the program exists), NULL with errno EBADF */
+ * while the program exists; map references carry map ids, see
+ * bpftime_prog_create()), NULL with errno EBADF */
 BPFTIME_API const struct bpftime_insn *bpftime_prog_insns(struct bpftime_shm *shm, int fd,
 							  size_t *cnt);
 /* a program's BTF func info and line info (borrowed: in the segment, valid
@@ -362,6 +399,15 @@ BPFTIME_API int bpftime_prog_bind_map(struct bpftime_shm *shm, int prog_fd, int 
 /** @brief the ids of the maps the program holds; returns how many (at most @max
  * are written), -EBADF */
 BPFTIME_API int bpftime_prog_map_ids(struct bpftime_shm *shm, int prog_fd, uint32_t *ids, int max);
+/** @brief counts @cnt runs of the program taking @ns in total (while
+ * bpftime_shm__stats_enabled()).  @return 0, -EBADF */
+BPFTIME_API int bpftime_prog_stats_add(struct bpftime_shm *shm, int fd, uint64_t cnt, uint64_t ns);
+/** @brief BPF_ENABLE_STATS(BPF_STATS_RUN_TIME) for every process of the
+ * segment: @on true counts one more holder, false one less; runs are
+ * counted while any holder is left */
+BPFTIME_API void bpftime_shm__stats_enable(struct bpftime_shm *shm, bool on);
+/** @brief whether program runs are counted now */
+BPFTIME_API bool bpftime_shm__stats_enabled(const struct bpftime_shm *shm);
 /** @brief stores a native AOT object for the program (copied; replaces any
  * previous one).  @return 0, -EBADF, -ENOMEM */
 BPFTIME_API int bpftime_prog_set_aot(struct bpftime_shm *shm, int fd, const void *obj, size_t size);
@@ -447,9 +493,9 @@ struct bpftime_link_opts {
 };
 
 struct bpftime_link_info {
-	int32_t prog_fd;
-	int32_t target_fd;
-	uint32_t prog_id; /* ids of the objects the link holds */
+	int32_t prog_fd;   /* the lowest slot naming the program now, -1: none */
+	int32_t target_fd; /* the same for the target */
+	uint32_t prog_id;  /* ids of the objects the link holds */
 	uint32_t target_id;
 	uint32_t attach_type;
 	uint64_t cookie;

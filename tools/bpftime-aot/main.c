@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <elf.h>
+#include <bpftime/map.h>
 #include <bpftime/runtime.h>
 #include <bpftime/shm.h>
 #include <bpftime/vm.h>
@@ -76,14 +77,18 @@ static int symbolic_map(void *ctx, unsigned int src, int32_t imm, int32_t next_i
 	return 0;
 }
 
-/* the verifier's view of a stored program's maps (lddw by map fd) */
+/* the verifier's view of a stored program's maps (lddw by map id: the
+ * segment stores programs with their maps' ids) */
 static int shm_map_info(void *ctx, unsigned int src, int32_t imm, int32_t next_imm,
 			struct bpftime_verifier_map *m)
 {
+	struct bpftime_map *h;
+
 	(void)next_imm;
 	if (src != 1 && src != 2)
 		return -EINVAL;
-	return bpftime_verifier_map__from_shm(ctx, imm, m);
+	h = bpftime_map_get_handle_by_id(ctx, (uint32_t)imm);
+	return h ? bpftime_verifier_map__from_handle(h, m) : -EBADF;
 }
 
 static int write_file(const char *path, const void *buf, size_t size)

@@ -60,7 +60,7 @@ static const char *find_agent(const char *server, char *buf, size_t len)
 	return NULL;
 }
 
-/* nothing left in the segment: no handler and no pin */
+/* nothing left in the segment: no handler, no pin, no bpffs directory */
 static bool segment_empty(struct bpftime_shm *shm)
 {
 	char path[256];
@@ -68,7 +68,7 @@ static bool segment_empty(struct bpftime_shm *shm)
 	if (bpftime_handler_next(shm, -1) >= 0)
 		return false;
 	for (int i = 0;; i++) {
-		int r = bpftime_obj_pin_at(shm, i, path, sizeof(path));
+		int r = bpftime_bpffs_entry_at(shm, i, path, sizeof(path));
 
 		if (r == -EINVAL)
 			return true;

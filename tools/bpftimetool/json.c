@@ -303,7 +303,8 @@ static int export_map(struct bpftime_shm *shm, int fd, json_t *h, json_t *attr)
 	json_object_set_new(attr, "value_size", json_integer(mi.value_size));
 	json_object_set_new(attr, "max_entries", json_integer(mi.max_entries));
 	json_object_set_new(attr, "flags", json_integer(mi.map_flags));
-	json_object_set_new(attr, "btf_id", json_integer(mi.btf_fd));
+	/* bpftime's name for the fd of the map's BTF */
+	json_object_set_new(attr, "btf_id", json_integer(mi.btf_fd == UINT32_MAX ? 0 : mi.btf_fd));
 	json_object_set_new(attr, "btf_key_type_id", json_integer(mi.btf_key_type_id));
 	json_object_set_new(attr, "btf_value_type_id", json_integer(mi.btf_value_type_id));
 	json_object_set_new(attr, "btf_vmlinux_value_type_id",
@@ -368,9 +369,36 @@ static int export_prog(struct bpftime_shm *shm, int fd, json_t *attr)
 	pr_info("find prog fd=%d name=%s\n", fd, pi.name);
 	json_object_set_new(attr, "type", json_integer(pi.type));
 	json_object_set_new(attr, "cnt", json_integer((json_int_t)cnt));
-	err = set_hex(attr, "insns", insns, cnt * sizeof(*insns));
-	if (err)
-		return err;
+	{
+		/* the segment names maps by id; the file by the fds of its handlers */
+		struct bpftime_insn *copy = malloc(cnt * sizeof(*insns));
+
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, insns, cnt * sizeof(*insns));
+		for (size_t i = 0; i + 1 < cnt; i++) {
+			int mfd;
+
+			if (copy[i].code != 0x18) /* lddw */
+				continue;
+			if (copy[i].src == BPFTIME_PSEUDO_MAP_FD ||
+			    copy[i].src == BPFTIME_PSEUDO_MAP_VALUE) {
+				mfd = bpftime_handler_fd_by_id(shm, (uint32_t)copy[i].imm);
+				if (mfd < 0) {
+					pr_warn("prog %d: map id %d has no fd: not exported\n", fd,
+						copy[i].imm);
+					free(copy);
+					return 1;
+				}
+				copy[i].imm = mfd;
+			}
+			i++;
+		}
+		err = set_hex(attr, "insns", copy, cnt * sizeof(*insns));
+		free(copy);
+		if (err)
+			return err;
+	}
 	fds = json_array();
 	for (uint32_t i = 0; i < pi.attach_cnt && i < BPFTIME_PROG_MAX_ATTACH; i++)
 		json_array_append_new(fds, json_integer(pi.attach_fds[i]));
@@ -429,10 +457,31 @@ static int export_link(struct bpftime_shm *shm, int fd, json_t *attr)
 	return 0;
 }
 
+/* Objects no slot names (held by a pin, a link, a program or a map only,
+ * e.g. those of a loader that exited) get a slot for the time of the export,
+ * so that the file's handlers can name them by fd like the rest: opened in
+ * @fds (at most @max), returns how many. */
+static int open_held(struct bpftime_shm *shm, int *fds, int max)
+{
+	uint32_t id = 0;
+	int n = 0;
+
+	while (n < max && !bpftime_handler_next_id(shm, BPFTIME_HANDLER_NONE, id, &id)) {
+		int fd;
+
+		if (bpftime_handler_fd_by_id(shm, id) >= 0)
+			continue;
+		fd = bpftime_handler_open_id(shm, id, -1);
+		if (fd >= 0)
+			fds[n++] = fd;
+	}
+	return n;
+}
+
 int tool_export(struct bpftime_shm *shm, FILE *out)
 {
 	json_t *root = json_object(), *handlers = json_array(), *pins = json_array();
-	int err = 0;
+	int err = 0, temp[1024], ntemp;
 
 	if (!root || !handlers || !pins) {
 		json_decref(root);
@@ -441,6 +490,7 @@ int tool_export(struct bpftime_shm *shm, FILE *out)
 		return -ENOMEM;
 	}
 	json_object_set_new(root, "handlers", handlers);
+	ntemp = open_held(shm, temp, ARRAY_SIZE(temp));
 	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
 		struct bpftime_handler_info info;
 		json_t *h, *attr;
@@ -532,6 +582,8 @@ int tool_export(struct bpftime_shm *shm, FILE *out)
 		json_decref(pins);
 	if (!err && (json_dumpf(root, out, JSON_INDENT(2)) || fputc('\n', out) == EOF))
 		err = -EIO;
+	for (int i = 0; i < ntemp; i++)
+		bpftime_handler_close(shm, temp[i]);
 	json_decref(root);
 	if (err)
 		tool_err("export failed: %s", strerror(-err));

@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/identity/identity_test.c: objects that outlive their loader, and
+ * the BPF filesystem as tools see it (issue 12, items 1 and 2), with real
+ * processes: id_loader (libbpf), bpftool, ls, stat, rm, mkdir, rmdir, each
+ * a separate `bpftime load` inside seccomp_guard (the kernel's bpf() fails
+ * there, so nothing comes from the kernel).  Each sequence runs again on
+ * the kernel, in a private mount namespace with a bpffs of its own, when
+ * the kernel can (root, bpf()), and the results must be the same.
+ *
+ *   identity_test BPFTIME GUARD ID_LOADER IDPROG_OBJ BPFTOOL|none
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include "common/testkit.h"
+#include <bpftime/map.h>
+#include <bpftime/shm.h>
+#include "../e2e/proc.h"
+
+static const char *bpftime_bin, *guard_bin, *loader_bin, *obj_path, *bpftool_bin;
+
+/* ---- processes ------------------------------------------------------------ */
+
+static int finish(struct proc *p)
+{
+	int status;
+	pid_t w;
+
+	while ((w = waitpid(p->pid, &status, WNOHANG)) == 0)
+		pump(p, 50);
+	assert_int_equal(w, p->pid);
+	while (pump(p, 0))
+		;
+	reaped(p->pid);
+	close(p->out);
+	close(p->err);
+	if (p->in >= 0)
+		close(p->in);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* @cmd found in PATH (spawn() does not search it; `bpftime load` does) */
+static const char *which(const char *cmd)
+{
+	static char bufs[4][512];
+	static int next;
+	const char *path = getenv("PATH");
+	char *b = bufs[next++ % 4];
+
+	if (strchr(cmd, '/'))
+		return cmd;
+	for (const char *d = path ? path : "/usr/bin:/bin"; *d;) {
+		size_t n = strcspn(d, ":");
+
+		snprintf(b, sizeof(bufs[0]), "%.*s/%s", (int)n, d, cmd);
+		if (!access(b, X_OK))
+			return b;
+		d += n + (d[n] ? 1 : 0);
+	}
+	return cmd;
+}
+
+/* starts @argv on the kernel, or on bpftime: `seccomp_guard bpftime load ...` */
+static void start(struct proc *p, bool kernel, const char *const *argv, bool in)
+{
+	const char *a[32];
+	int n = 0;
+
+	if (!kernel) {
+		a[n++] = guard_bin;
+		a[n++] = bpftime_bin;
+		a[n++] = "load";
+	}
+	for (int i = 0; argv[i] && n < 31; i++)
+		a[n++] = i ? argv[i] : which(argv[i]);
+	a[n] = NULL;
+	spawn(p, a, in);
+}
+
+/* runs it to the end: its exit status, its output in @p */
+static int run(struct proc *p, bool kernel, const char *const *argv)
+{
+	start(p, kernel, argv, false);
+	return finish(p);
+}
+
+#define RUN(p, kernel, ...) run(p, kernel, (const char *const[]){ __VA_ARGS__, NULL })
+
+static char pin_dir[96]; /* /sys/fs/bpf/idt_<pid> */
+
+static const char *path_of(const char *rel)
+{
+	static char bufs[8][160];
+	static int next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, sizeof(bufs[0]), "%s%s%s", pin_dir, *rel ? "/" : "", rel);
+	return b;
+}
+
+/* The kernel's side: a private mount namespace with its own bpffs at
+ * /sys/fs/bpf (the host's pins are neither seen nor touched).  0, or why it
+ * cannot be had. */
+static const char *kernel_ns(void)
+{
+	static bool done;
+
+	if (done)
+		return NULL;
+	if (geteuid())
+		return "not root";
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return strerror(errno);
+	/* whatever the host stacked there goes (bpftool would walk each bpf
+	 * mount of /proc/mounts), then one bpffs of our own */
+	while (!umount2("/sys/fs/bpf", MNT_DETACH))
+		;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=700"))
+		return strerror(errno);
+	done = true;
+	return NULL;
+}
+
+static int cleanup(void **state)
+{
+	(void)state;
+	kill_live();
+	if (getenv("BPFTIME_GLOBAL_SHM_NAME"))
+		bpftime_shm__remove(NULL);
+	return 0;
+}
+
+/* a segment of the test's own; @pins: the directory of its pins (the same
+ * for the bpftime run and the kernel's, whose bpffs is a private one) */
+static void shm_for_test(const char *name, const char *pins)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "bpftime_id_%d_%s", getpid(), name);
+	setenv("BPFTIME_GLOBAL_SHM_NAME", buf, 1);
+	bpftime_shm__remove(NULL);
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/idt_%d_%s", getpid(), pins);
+}
+
+/* ---- (a) a pinned program run by another loader ---------------------------- */
+
+struct cross {
+	int a_counter_fd, a_table_fd;
+	int b_fds[16], nb;
+	int retval;
+	unsigned long long counter, table7;
+	unsigned int maps;
+	int untouched;
+	uint64_t seg_counter; /* bpftime: counter[0] read from the segment */
+	char shows[2][4096];  /* prog show, map show */
+};
+
+/* A loads and pins and exits; B creates 12 maps at A's old fd numbers and
+ * stays; C (bpftool) runs the pinned program; D reads the maps back through
+ * the pin and the program's map ids; B checks its maps were not touched. */
+static void cross_process(bool kernel, struct cross *r)
+{
+	char in[64];
+	struct proc a, b, c;
+	const char *prog = path_of("prog"), *counter = path_of("counter");
+	FILE *f;
+	int off = 0, n;
+	char *s;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(in, sizeof(in), "/tmp/bpftime_id_%d.in", getpid());
+	f = fopen(in, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 64; i++)
+		fputc(i, f);
+	fclose(f);
+
+	if (RUN(&a, kernel, loader_bin, "load", obj_path, prog, counter)) {
+		if (kernel)
+			return (void)(r->retval = -1); /* the kernel cannot: no comparison */
+		fail_msg("loader A failed: %s", a.ebuf);
+	}
+	assert_int_equal(
+		sscanf(a.obuf, "fds counter=%d table=%d", &r->a_counter_fd, &r->a_table_fd), 2);
+
+	start(&b, kernel, (const char *const[]){ loader_bin, "hold", "12", NULL }, true);
+	expect_out(&b, "ready\n");
+	s = strstr(b.obuf, "fds");
+	assert_non_null(s);
+	s += 3;
+	while (r->nb < 16 && sscanf(s + off, " %d%n", &r->b_fds[r->nb], &n) == 1) {
+		r->nb++;
+		off += n;
+	}
+	assert_int_equal(r->nb, 12);
+
+	if (bpftool_bin) {
+		assert_int_equal(RUN(&c, kernel, bpftool_bin, "prog", "run", "pinned", prog,
+				     "data_in", in, "repeat", "3"),
+				 0);
+		assert_int_equal(sscanf(c.obuf, "Return value: %d", &r->retval), 1);
+		/* A exited: only the pin holds the program, only the program
+		 * holds "table"; both are listed */
+		assert_int_equal(RUN(&c, kernel, bpftool_bin, "prog", "show", "name", "id_count"),
+				 0);
+		snprintf(r->shows[0], sizeof(r->shows[0]), "%.4000s", c.obuf);
+		assert_int_equal(RUN(&c, kernel, bpftool_bin, "map", "show", "name", "table"), 0);
+		snprintf(r->shows[1], sizeof(r->shows[1]), "%.4000s", c.obuf);
+	}
+	assert_int_equal(RUN(&c, kernel, loader_bin, "check", prog, counter), 0);
+	assert_int_equal(sscanf(c.obuf, "counter %llu table7 %llu maps %u", &r->counter, &r->table7,
+				&r->maps),
+			 3);
+	close(b.in);
+	b.in = -1;
+	assert_int_equal(finish(&b), 0);
+	assert_int_equal(sscanf(strstr(b.obuf, "untouched"), "untouched %d", &r->untouched), 1);
+	unlink(in);
+	if (!kernel) {
+		/* and through the segment: the pinned map, as bpftimetool reads it */
+		struct bpftime_shm *shm = bpftime_shm__open(NULL);
+		uint32_t key = 0;
+		int fd;
+
+		assert_non_null(shm);
+		fd = bpftime_obj_get(shm, counter, -1);
+		assert_true(fd >= 0);
+		assert_int_equal(bpftime_map_lookup_elem(shm, fd, &key, &r->seg_counter, 0), 0);
+		bpftime_handler_close(shm, fd);
+		bpftime_shm__close(shm);
+	}
+	/* the pins go: the next sequence sees its own objects only */
+	assert_int_equal(RUN(&c, kernel, "rm", prog, counter), 0);
+	assert_int_equal(RUN(&c, kernel, "rmdir", pin_dir), 0);
+}
+
+static bool has_fd(const struct cross *r, int fd)
+{
+	for (int i = 0; i < r->nb; i++)
+		if (r->b_fds[i] == fd)
+			return true;
+	return false;
+}
+
+static struct cross ours;
+
+static void test_pinned_prog_other_loaders(void **state)
+{
+	(void)state;
+	shm_for_test("cross", "c");
+	cross_process(false, &ours);
+	/* B's maps took A's old fd numbers: the program still reaches A's maps */
+	assert_true(has_fd(&ours, ours.a_counter_fd));
+	assert_true(has_fd(&ours, ours.a_table_fd));
+	if (bpftool_bin) {
+		assert_int_equal(ours.retval, 0);
+		assert_non_null(strstr(ours.shows[0], "name id_count"));
+		assert_non_null(strstr(ours.shows[1], "name table"));
+		assert_int_equal(ours.counter, 3); /* repeat 3 */
+		assert_int_equal(ours.table7, 42);
+	}
+	assert_int_equal(ours.maps, 2);
+	assert_int_equal(ours.untouched, 12);
+	assert_int_equal(ours.seg_counter, bpftool_bin ? 3 : 0);
+}
+
+static void test_pinned_prog_kernel(void **state)
+{
+	const char *why = kernel_ns();
+	struct cross k;
+
+	(void)state;
+	if (why)
+		TEST_SKIP("no private mount namespace with a bpffs: %s", why);
+	if (!bpftool_bin)
+		TEST_SKIP("no bpftool on this machine");
+	shm_for_test("cross_k", "c");
+	cross_process(true, &k);
+	if (k.retval == -1)
+		TEST_SKIP("the kernel cannot load the program here");
+	assert_int_equal(k.retval, ours.retval);
+	assert_int_equal(k.counter, ours.counter);
+	assert_int_equal(k.table7, ours.table7);
+	assert_int_equal(k.maps, ours.maps);
+	assert_int_equal(k.untouched, ours.untouched);
+	assert_non_null(strstr(k.shows[0], "name id_count"));
+	assert_non_null(strstr(k.shows[1], "name table"));
+}
+
+/* ---- (b) bpffs and identity through the tools ------------------------------- */
+
+/* the raw text of "key": in bpftool's one-line JSON @j, or "" */
+static const char *jfield(const char *j, const char *key, char *out, size_t len)
+{
+	char pat[64];
+	const char *s;
+	size_t n = 0;
+	int depth = 0;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	s = strstr(j, pat);
+	out[0] = 0;
+	if (!s)
+		return out;
+	for (s += strlen(pat); *s && n + 1 < len; s++) {
+		if (*s == '[' || *s == '{')
+			depth++;
+		if ((*s == ']' || *s == '}') && depth-- == 0)
+			break;
+		if (*s == ',' && !depth)
+			break;
+		out[n++] = *s;
+	}
+	out[n] = 0;
+	return out;
+}
+
+/* what one run of the sequence shows, normalised (ids, times and the
+ * kernel's own entries out) */
+struct seen {
+	char text[16384];
+	size_t len;
+	unsigned int prog_id, counter_id, table_id;
+};
+
+static void note(struct seen *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	s->len += (size_t)vsnprintf(s->text + s->len, sizeof(s->text) - s->len, fmt, ap);
+	va_end(ap);
+	assert_true(s->len < sizeof(s->text));
+}
+
+/* ls output minus the kernel bpffs's own files (maps.debug, progs.debug) */
+static void note_ls(struct seen *s, const char *what, const char *out)
+{
+	char line[512];
+
+	note(s, "%s:", what);
+	for (const char *l = out; *l;) {
+		size_t n = strcspn(l, "\n");
+
+		snprintf(line, sizeof(line), "%.*s", (int)n, l);
+		l += n + (l[n] ? 1 : 0);
+		if (!line[0] || strstr(line, ".debug") || !strncmp(line, "total", 5))
+			continue;
+		if (line[0] == '-' || line[0] == 'd') { /* ls -l: mode and name */
+			char mode[16], name[256];
+
+			if (sscanf(line, "%15s %*s %*s %*s %*s %*s %*s %*s %255s", mode, name) == 2)
+				note(s, " %s %s", mode, name);
+		} else {
+			note(s, " %s", line);
+		}
+	}
+	note(s, "\n");
+}
+
+/* the fields of bpftool -j map/prog show that must agree with the kernel's */
+static void note_json(struct seen *s, const char *what, const char *j, const char *const *keys)
+{
+	char v[512];
+
+	note(s, "%s:", what);
+	for (int i = 0; keys[i]; i++)
+		note(s, " %s=%s", keys[i], jfield(j, keys[i], v, sizeof(v)));
+	note(s, "\n");
+}
+
+/* fdinfo: the keys in order, and the values of those that name the object */
+static void note_fdinfo(struct seen *s, const char *what, const char *out)
+{
+	static const char *const values[] = { "map_type",  "key_size",	"value_size", "max_entries",
+					      "map_flags", "map_extra", "frozen",     "prog_type",
+					      "prog_tag",  NULL };
+	char line[256], key[64], val[128];
+
+	note(s, "%s:", what);
+	for (const char *l = out; *l;) {
+		size_t n = strcspn(l, "\n");
+		bool show = false;
+
+		snprintf(line, sizeof(line), "%.*s", (int)n, l);
+		l += n + (l[n] ? 1 : 0);
+		if (!strncmp(line, "link ", 5)) {
+			note(s, " %s", line);
+			continue;
+		}
+		if (sscanf(line, "%63[^:]:%*[\t ]%127s", key, val) != 2)
+			continue;
+		for (int i = 0; values[i]; i++)
+			show |= !strcmp(key, values[i]);
+		note(s, show ? " %s=%s" : " %s", key, val);
+	}
+	note(s, "\n");
+}
+
+static void bpffs_sequence(bool kernel, struct seen *s)
+{
+	/* not bytes_xlated: the kernel's xlated code inlines map lookups */
+	static const char *const prog_keys[] = { "type",	   "name",   "tag",
+						 "gpl_compatible", "pinned", NULL };
+	static const char *const map_keys[] = { "type",	     "name",	    "flags",
+						"bytes_key", "bytes_value", "max_entries",
+						"frozen",    "pinned",	    NULL };
+	char v[256], want[64];
+	struct proc p;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	rc = RUN(&p, kernel, "mkdir", pin_dir);
+	note(s, "mkdir %d\n", rc);
+	rc = RUN(&p, kernel, bpftool_bin, "prog", "loadall", obj_path, path_of("progs"), "pinmaps",
+		 path_of("maps"));
+	note(s, "loadall %d\n", rc);
+	if (rc) {
+		note(s, "%s", p.ebuf);
+		return;
+	}
+	RUN(&p, kernel, "ls", "-l", pin_dir);
+	note_ls(s, "ls -l dir", p.obuf);
+	RUN(&p, kernel, "ls", "-l", path_of("maps"));
+	note_ls(s, "ls -l maps", p.obuf);
+	RUN(&p, kernel, "ls", path_of("progs"));
+	note_ls(s, "ls progs", p.obuf);
+	RUN(&p, kernel, "stat", "-c", "%F %a %h", pin_dir, path_of("maps/counter"),
+	    path_of("progs/id_count"));
+	note(s, "stat %s", p.obuf);
+	RUN(&p, kernel, "stat", "-f", "-c", "%T", path_of("maps"));
+	note(s, "stat -f %s", p.obuf);
+
+	/* identity: the objects by name, with their pins (-f) */
+	RUN(&p, kernel, bpftool_bin, "-j", "-f", "prog", "show", "name", "id_count");
+	note_json(s, "prog", p.obuf, prog_keys);
+	s->prog_id = (unsigned int)atoi(jfield(p.obuf, "id", v, sizeof(v)));
+	note(s, "prog map_ids %s btf %d\n", jfield(p.obuf, "map_ids", v, sizeof(v)),
+	     !!*jfield(p.obuf, "btf_id", v, sizeof(v)));
+	RUN(&p, kernel, bpftool_bin, "-j", "-f", "map", "show", "name", "counter");
+	note_json(s, "counter", p.obuf, map_keys);
+	s->counter_id = (unsigned int)atoi(jfield(p.obuf, "id", v, sizeof(v)));
+	note(s, "counter btf %d\n", !!*jfield(p.obuf, "btf_id", v, sizeof(v)));
+	RUN(&p, kernel, bpftool_bin, "-j", "map", "show", "name", "table");
+	s->table_id = (unsigned int)atoi(jfield(p.obuf, "id", v, sizeof(v)));
+	/* the map with BTF dumps (its btf_id is its BTF's) */
+	rc = RUN(&p, kernel, bpftool_bin, "map", "dump", "pinned", path_of("maps/counter"));
+	note(s, "dump %d %s", rc, strstr(p.obuf, "\"value\": 0") ? "zeros\n" : p.obuf);
+	/* the program names its maps by id */
+	RUN(&p, kernel, bpftool_bin, "prog", "dump", "xlated", "pinned", path_of("progs/id_count"));
+	snprintf(want, sizeof(want), "map[id:%u]", s->counter_id);
+	note(s, "xlated counter %d", !!strstr(p.obuf, want));
+	snprintf(want, sizeof(want), "map[id:%u]", s->table_id);
+	note(s, " table %d\n", !!strstr(p.obuf, want));
+
+	/* our fds as /proc shows them */
+	RUN(&p, kernel, loader_bin, "fdinfo", path_of("maps/counter"));
+	note_fdinfo(s, "fdinfo map", p.obuf);
+	RUN(&p, kernel, loader_bin, "fdinfo", path_of("progs/id_count"));
+	note_fdinfo(s, "fdinfo prog", p.obuf);
+
+	/* frozen, as bpftool reads it (fdinfo) */
+	rc = RUN(&p, kernel, bpftool_bin, "map", "freeze", "pinned", path_of("maps/counter"));
+	RUN(&p, kernel, bpftool_bin, "-j", "map", "show", "pinned", path_of("maps/counter"));
+	note(s, "freeze %d frozen=%s\n", rc, jfield(p.obuf, "frozen", v, sizeof(v)));
+
+	/* taking it apart */
+	rc = RUN(&p, kernel, "rmdir", path_of("maps"));
+	note(s, "rmdir full %d %s\n", rc, strstr(p.ebuf, "Directory not empty") ? "ENOTEMPTY" : "");
+	rc = RUN(&p, kernel, "rm", path_of("maps/counter"));
+	note(s, "rm %d\n", rc);
+	RUN(&p, kernel, "ls", path_of("maps"));
+	note_ls(s, "ls maps", p.obuf);
+	rc = RUN(&p, kernel, "rm", path_of("maps/table"));
+	note(s, "rm %d\n", rc);
+	rc = RUN(&p, kernel, "rmdir", path_of("maps"));
+	note(s, "rmdir %d\n", rc);
+	rc = RUN(&p, kernel, "rmdir", path_of("progs/id_count"));
+	note(s, "rmdir pin %d %s\n", rc, strstr(p.ebuf, "Not a directory") ? "ENOTDIR" : "");
+	rc = RUN(&p, kernel, "rm", "-f", path_of("progs/id_count"));
+	note(s, "rm %d\n", rc);
+	rc = RUN(&p, kernel, "stat", path_of("progs/id_count"));
+	note(s, "stat gone %d %s\n", rc, strstr(p.ebuf, "No such file") ? "ENOENT" : "");
+	/* nothing holds the program and its maps any more: gone by id too */
+	snprintf(v, sizeof(v), "%u", s->prog_id);
+	rc = RUN(&p, kernel, bpftool_bin, "prog", "show", "id", v);
+	note(s, "prog by id %d\n", rc);
+	RUN(&p, kernel, "rmdir", path_of("progs"));
+	rc = RUN(&p, kernel, "rmdir", pin_dir);
+	note(s, "rmdir dir %d\n", rc);
+	rc = RUN(&p, kernel, "ls", pin_dir);
+	note(s, "ls gone %d\n", rc);
+}
+
+static struct seen seen_ours;
+
+static void test_bpffs_tools(void **state)
+{
+	struct seen *s = &seen_ours;
+	char want[128];
+
+	(void)state;
+	if (!bpftool_bin)
+		TEST_SKIP("no bpftool on this machine");
+	shm_for_test("bpffs", "b");
+	bpffs_sequence(false, s);
+	fputs(s->text, stdout);
+	/* what the kernel gives (and checked against it below when it can) */
+	assert_non_null(strstr(s->text, "mkdir 0\nloadall 0\n"));
+	assert_non_null(strstr(s->text, "ls -l dir: drwx------ maps drwx------ progs\n"));
+	assert_non_null(strstr(s->text, "ls -l maps: -rw------- counter -rw------- table\n"));
+	assert_non_null(strstr(s->text, "ls progs: id_count\n"));
+	assert_non_null(strstr(s->text, "stat directory 755 4\nregular empty file 600 1\n"
+					"regular empty file 600 1\n"));
+	assert_non_null(strstr(s->text, "stat -f bpf_fs\n"));
+	snprintf(want, sizeof(want), "prog map_ids [%u,%u] btf 1\n", s->counter_id, s->table_id);
+	assert_non_null(strstr(s->text, want));
+	assert_non_null(strstr(s->text, "xlated counter 1 table 1\n"));
+	assert_non_null(strstr(s->text, "fdinfo map: link anon_inode:bpf-map pos flags mnt_id ino "
+					"map_type=2 key_size=4 value_size=8 max_entries=4 "
+					"map_flags=0x0 map_extra=0x0 memlock map_id frozen=0\n"));
+	assert_non_null(strstr(s->text, "fdinfo prog: link anon_inode:bpf-prog pos flags mnt_id "
+					"ino prog_type=1 prog_jited prog_tag="));
+	assert_non_null(strstr(s->text, "freeze 0 frozen=1\n"));
+	assert_non_null(strstr(s->text, "rmdir full 1 ENOTEMPTY\nrm 0\nls maps: table\n"));
+	assert_non_null(strstr(s->text, "rmdir pin 1 ENOTDIR\n"));
+	assert_non_null(strstr(s->text, "stat gone 1 ENOENT\nprog by id 255\nrmdir dir 0\n"
+					"ls gone 2\n"));
+}
+
+/* the same sequence on the kernel: the same text, but for the ids */
+static void test_bpffs_tools_kernel(void **state)
+{
+	const char *why = kernel_ns();
+	struct seen k;
+	char *a, *b;
+
+	(void)state;
+	if (why)
+		TEST_SKIP("no private mount namespace with a bpffs: %s", why);
+	if (!bpftool_bin)
+		TEST_SKIP("no bpftool on this machine");
+	if (!seen_ours.len)
+		TEST_SKIP("the bpftime run did not happen");
+	shm_for_test("bpffs_k", "b");
+	bpffs_sequence(true, &k);
+	if (!strstr(k.text, "loadall 0\n"))
+		TEST_SKIP("the kernel cannot load the program here: %s", k.text);
+	fputs(k.text, stdout);
+	/* ids differ: compare line by line with the map id lists out */
+	a = strstr(seen_ours.text, "prog map_ids");
+	b = strstr(k.text, "prog map_ids");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_memory_equal(seen_ours.text, k.text, (size_t)(a - seen_ours.text));
+	assert_int_equal(a - seen_ours.text, b - k.text);
+	a = strchr(a, '\n');
+	b = strchr(b, '\n');
+	assert_string_equal(a, b);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_pinned_prog_other_loaders, cleanup),
+		cmocka_unit_test_teardown(test_bpffs_tools, cleanup),
+		/* the kernel's runs last: they move this process into its own
+		 * mount namespace */
+		cmocka_unit_test_teardown(test_pinned_prog_kernel, cleanup),
+		cmocka_unit_test_teardown(test_bpffs_tools_kernel, cleanup),
+	};
+
+	if (argc < 5) {
+		fprintf(stderr, "usage: identity_test BPFTIME GUARD ID_LOADER IDPROG_OBJ "
+				"[BPFTOOL|none]\n");
+		return 2;
+	}
+	bpftime_bin = argv[1];
+	guard_bin = argv[2];
+	loader_bin = argv[3];
+	obj_path = argv[4];
+	bpftool_bin = argc > 5 && strcmp(argv[5], "none") ? argv[5] : NULL;
+	signal(SIGPIPE, SIG_IGN);
+	remove_stale_segments("bpftime_id_");
+	return TEST_RUN(tests, NULL, NULL);
+}
