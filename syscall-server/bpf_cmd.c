@@ -738,6 +738,9 @@ static int link_create(const union bpf_attr *a)
 	if (ret)
 		return ret;
 	if (c.attach_type != BPF_PERF_EVENT) {
+		ret = srv_refuse_dev_attach(c.attach_type, c.prog_fd, c.target_fd);
+		if (ret)
+			return ret;
 		pr_warn("syscall server: LINK_CREATE with attach type %u is not supported in "
 			"userspace\n",
 			c.attach_type);

@@ -14,6 +14,9 @@
  * epoll.c      epoll emulation for ring buffers and perf buffers
  * sysfs.c      the sysfs files libbpf reads
  * tracefs.c    the syscall tracepoints' tracefs files, what an id means
+ * netlink.c    rtnetlink XDP/tc attach requests refused with an error ack
+ * tracepipe.c  trace_pipe fed from the segment's trace ring; tracefs statfs,
+ *              and the mount() wrapper (no tracefs mounted on the host)
  * tag.c        the kernel's program tag (SHA-256)
  *
  * Every call that reaches us returns what the kernel would: -errno from the
@@ -174,6 +177,17 @@ int srv_sysfs_open(const char *path);
  * format) into @buf, returning its length (snprintf's), or -ENOENT for a
  * path that is not one or that the mounted tracefs serves itself */
 int srv_tracefs_open(const char *path, char *buf, size_t size);
+/* tracepipe.c: statfs of a tracefs root (fills @st, true) or not ours;
+ * whether @path is a trace_pipe; a read fd that streams the trace ring as
+ * the kernel's trace_pipe lines (or -errno); whether a mount() is one we
+ * refuse (tracefs/debugfs: logged, the caller fails it with EPERM) */
+bool srv_tracefs_statfs(const char *path, struct statfs64 *st);
+bool srv_trace_pipe_path(const char *path);
+int srv_trace_pipe_open(void);
+bool srv_mount_refused(const char *source, const char *target, const char *fstype);
+/* netlink.c: LINK_CREATE of @attach_type: -EOPNOTSUPP (logged) for the
+ * attach types that name a network device (XDP, tcx, netkit), else 0 */
+int srv_refuse_dev_attach(uint32_t attach_type, int prog_fd, int target);
 /* what tracepoint @id is: 0 with *config = BPFTIME_SYSTP_CONFIG(kind, nr)
  * for a syscall tracepoint (ours or the mounted tracefs's), or -ENOENT */
 int srv_tracefs_resolve(int id, uint64_t *config);
