@@ -18,6 +18,7 @@
  * tracepipe.c  trace_pipe fed from the segment's trace ring; tracefs statfs,
  *              and the mount() wrapper (no tracefs mounted on the host)
  * tag.c        the kernel's program tag (SHA-256)
+ * jited.c      the jited_* fields of a program's info: our JIT's code
  *
  * Every call that reaches us returns what the kernel would: -errno from the
  * srv_* functions, turned into -1/errno by interpose.c.  One mutex serialises
@@ -144,6 +145,13 @@ int srv_bad_fd(int fd);
 /* prog.c */
 int srv_prog_load(union bpf_attr *attr);
 int srv_prog_test_run(union bpf_attr *attr, union bpf_attr *uattr);
+/* the runtime whose VMs PROG_TEST_RUN runs (made on first use; NULL:
+ * ENOMEM).  Caller holds srv_lock */
+struct bpftime_runtime *srv_prog_runtime(void);
+
+/* jited.c: OBJ_GET_INFO_BY_FD's jited_* fields of program @fd (the code
+ * our JIT made for it in this process), after the rest of @k is filled */
+int srv_prog_jited_info(int fd, const struct bpf_prog_info *u, struct bpf_prog_info *k);
 
 /* tag.c: the kernel's program tag (bpf_prog_info.tag).  0 or -ENOMEM */
 struct bpftime_insn;

@@ -17,7 +17,11 @@
  *            the table of matching and differing steps is printed.  Any
  *            differing step fails the test.
  *
- *   bpftool_seed_test BPFTIME GUARD BPFTOOL OBJDIR DEVATTACH
+ * jited      OBJ_GET_INFO's jited_* fields under `bpftime load` pass the checks
+ *            libbpf and bpftool make (jited_info.c), with the kernel's counts;
+ *            `bpftimetool prog dump jited` disassembles the same program.
+ *
+ *   bpftool_seed_test BPFTIME GUARD BPFTOOL|none OBJDIR DEVATTACH JITED_INFO BPFTIMETOOL|none
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,7 +50,13 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)     ((a) < (b) ? (a) : (b))
 
-static const char *bpftime_bin, *guard_bin, *bpftool_bin, *objdir, *devattach_bin;
+static const char *bpftime_bin, *guard_bin, *bpftool_bin, *objdir, *devattach_bin, *jited_bin,
+	*tool_bin;
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
 
 static int cleanup(void **state)
 {
@@ -101,6 +111,28 @@ static char *mount_table(void)
 	while ((n = read(fd, b + len, sizeof(buf[0]) - 1 - (size_t)len)) > 0)
 		len += n;
 	close(fd);
+	b[len] = 0;
+	return b;
+}
+
+/* @text without the bpftime log lines ("[2026-...] [warn] [pid] ...") the
+ * server writes to stderr in tests (into one of two static buffers) */
+static const char *no_log(const char *text)
+{
+	static char buf[2][1 << 16];
+	static int next;
+	char *b = buf[next++ % 2];
+	size_t len = 0;
+
+	for (const char *l = text; *l;) {
+		size_t n = strcspn(l, "\n") + (l[strcspn(l, "\n")] ? 1 : 0);
+
+		if (strncmp(l, "[20", 3) && len + n < sizeof(buf[0])) {
+			memcpy(b + len, l, n);
+			len += n;
+		}
+		l += n;
+	}
 	b[len] = 0;
 	return b;
 }
@@ -297,18 +329,109 @@ static void test_devattach(void **state)
 	assert_non_null(strstr(p.ebuf, "as XDP on ifindex 1 refused"));
 }
 
+/* ---- jited code ---------------------------------------------------------- */
+
+static void test_jited(void **state)
+{
+	char obj[4096], want[128];
+	const char *hold[] = { guard_bin, bpftime_bin, "load", jited_bin, obj, "--hold", NULL };
+	const char *kern[] = { jited_bin, obj, NULL };
+	const char *show[] = { guard_bin, bpftime_bin, "load", bpftool_bin,
+			       "-j",	  "prog",      "show", NULL };
+	const char *jdump[] = { guard_bin, bpftime_bin, "load", bpftool_bin, "prog",
+				"dump",	   "jited",	"name", "xdp_sum",   NULL };
+	char fdstr[16];
+	const char *dump[] = { tool_bin, "prog", "dump", "jited", fdstr, "opcodes", NULL };
+	const char *jdump_j[] = { tool_bin, "-j", "prog", "dump", "jited", fdstr, NULL };
+	struct bpftime_shm *shm;
+	struct proc h, p, k;
+	const char *l;
+	int fd = -1;
+
+	(void)state;
+	shm_for_test("jited");
+	snprintf(obj, sizeof(obj), "%s/subprog.bpf.o", objdir);
+	spawn(&h, hold, true);
+	expect_out(&h, "holding\n");
+	/* what libbpf and bpftool check of the jited info, as on the kernel */
+	assert_non_null(strstr(h.obuf, "xdp_sum: jited sums funcs 2 lines "));
+	assert_non_null(strstr(h.obuf, " linfo ok\n"));
+	if (geteuid() == 0 && run(&k, kern) == 0) {
+		assert_string_equal(h.obuf, strcat(k.obuf, "holding\n"));
+	} else {
+		print_message("kernel: no comparison (%s)\n", k.ebuf);
+	}
+	if (bpftool_bin) {
+		/* bpftool sees our JIT's code size, and (this Debian bpftool has no
+		 * disassembler) says about the dump what it says on the kernel */
+		assert_int_equal(run(&p, show), 0);
+		assert_non_null(strstr(p.obuf, "\"name\":\"xdp_sum\""));
+		assert_non_null(strstr(p.obuf, "\"jited\":true,\"bytes_jited\":"));
+		run(&p, jdump);
+		run(&k,
+		    (const char *const[]){ bpftool_bin, "prog", "dump", "jited", "id", "1", NULL });
+		if (strstr(k.ebuf, "No libbfd support") || strstr(k.ebuf, "No JIT disassembly"))
+			assert_string_equal(no_log(p.ebuf), k.ebuf);
+		else
+			assert_non_null(strstr(p.obuf, "bpf_prog_"));
+	}
+	if (tool_bin) {
+		shm = bpftime_shm__open(NULL);
+		assert_non_null(shm);
+		for (int i = bpftime_handler_next(shm, -1); i >= 0;
+		     i = bpftime_handler_next(shm, i)) {
+			struct bpftime_prog_info pi;
+
+			if (!bpftime_prog_get_info(shm, i, &pi) && !strcmp(pi.name, "xdp_sum"))
+				fd = i;
+		}
+		bpftime_shm__close(shm);
+		assert_true(fd >= 0);
+		snprintf(fdstr, sizeof(fdstr), "%d", fd);
+		assert_int_equal(run(&p, dump), 0);
+		assert_true(starts_with(p.obuf, "bpf_prog_xdp_sum:\n"));
+		assert_non_null(strstr(p.obuf, "\nbpf_prog_xdp_sum_F1:\n"));
+		assert_non_null(strstr(p.obuf, "\n; \t__u64 a = add_to(0, 1);\n   0:\tpush   "));
+		assert_non_null(
+			strstr(p.obuf, "; \t__u64 *s = bpf_map_lookup_elem(&sums, &key);\n"));
+		/* every instruction line: offset, tab, mnemonic; then its bytes */
+		for (l = p.obuf; *l; l = strchr(l, '\n') + 1) {
+			unsigned int off, b;
+			int n = 0;
+
+			if (!strncmp(l, "bpf_prog_", 9) || *l == ';' || *l == '\n')
+				continue;
+			snprintf(want, sizeof(want), "%.*s", (int)strcspn(l, "\n"), l);
+			if (sscanf(l, "%x:\t%n", &off, &n) != 1 || !n)
+				fail_msg("not an instruction line: '%s'", want);
+			l = strchr(l, '\n') + 1;
+			if (*l != '\t' || sscanf(l, "\t%02x ", &b) != 1)
+				fail_msg("no opcode bytes after '%s'", want);
+		}
+		assert_int_equal(run(&p, jdump_j), 0);
+		assert_true(starts_with(p.obuf, "[{\"name\":\"bpf_prog_xdp_sum\",\"insns\":[{"));
+		assert_non_null(strstr(p.obuf, "{\"name\":\"bpf_prog_xdp_sum_F1\""));
+		assert_non_null(strstr(p.obuf, "\"pc\":\"0x0\",\"operation\":\"push\""));
+	}
+	close(h.in);
+	assert_int_equal(finish(&h), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_tracelog, cleanup),
 		cmocka_unit_test_teardown(test_devattach, cleanup),
+		cmocka_unit_test_teardown(test_jited, cleanup),
 	};
 
-	if (argc < 6) {
+	if (argc < 8) {
 		fprintf(stderr, "usage: bpftool_seed_test BPFTIME GUARD BPFTOOL|none OBJDIR "
-				"DEVATTACH\n");
+				"DEVATTACH JITED_INFO BPFTIMETOOL|none\n");
 		return 2;
 	}
+	jited_bin = argv[6];
+	tool_bin = strcmp(argv[7], "none") ? argv[7] : NULL;
 	bpftime_bin = argv[1];
 	guard_bin = argv[2];
 	bpftool_bin = strcmp(argv[3], "none") ? argv[3] : NULL;
