@@ -403,9 +403,8 @@ static int get_next_id(int cmd, const union bpf_attr *a, union bpf_attr *ua, uns
 
 /* func info and line info as the kernel reports them: the counts, the
  * kernel's record sizes, and min(count asked, count held) records written
- * (the caller must name the kernel's record sizes).  Nothing
- * is JITed in the kernel's sense: the jited_* counts stay 0, and the
- * caller's pointers come back unchanged. */
+ * (the caller must name the kernel's record sizes).  The jited_* fields
+ * are jited.c's. */
 static int prog_btf_ext(int fd, const struct bpf_prog_info *u, struct bpf_prog_info *k)
 {
 	struct bpftime_prog_btf_ext e;
@@ -500,6 +499,9 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 	if (ret)
 		return ret;
 	k->attach_btf_id = pi.attach_btf_id;
+	ret = srv_prog_jited_info(fd, u, k);
+	if (ret)
+		return ret;
 	k->gpl_compatible = !strcmp(pi.license, "GPL") || !strcmp(pi.license, "Dual BSD/GPL") ||
 			    !strcmp(pi.license, "GPL v2") || !strcmp(pi.license, "Dual MIT/GPL");
 	return 0;
@@ -735,6 +737,9 @@ static int link_create(const union bpf_attr *a)
 	if (ret)
 		return ret;
 	if (c.attach_type != BPF_PERF_EVENT) {
+		ret = srv_refuse_dev_attach(c.attach_type, c.prog_fd, c.target_fd);
+		if (ret)
+			return ret;
 		pr_warn("syscall server: LINK_CREATE with attach type %u is not supported in "
 			"userspace\n",
 			c.attach_type);

@@ -16,7 +16,11 @@
  * bpffs.c      /sys/fs/bpf for bpftool, ls, stat, rm, mkdir, rmdir
  * sysfs.c      the sysfs files libbpf reads
  * tracefs.c    the syscall tracepoints' tracefs files, what an id means
+ * netlink.c    rtnetlink XDP/tc attach requests refused with an error ack
+ * tracepipe.c  trace_pipe fed from the segment's trace ring; tracefs statfs,
+ *              and the mount() wrapper (no tracefs mounted on the host)
  * tag.c        the kernel's program tag (SHA-256)
+ * jited.c      the jited_* fields of a program's info: our JIT's code
  *
  * Every call that reaches us returns what the kernel would: -errno from the
  * srv_* functions, turned into -1/errno by interpose.c.  One mutex serialises
@@ -143,6 +147,13 @@ int srv_bad_fd(int fd);
 /* prog.c */
 int srv_prog_load(union bpf_attr *attr);
 int srv_prog_test_run(union bpf_attr *attr, union bpf_attr *uattr);
+/* the runtime whose VMs PROG_TEST_RUN runs (made on first use; NULL:
+ * ENOMEM).  Caller holds srv_lock */
+struct bpftime_runtime *srv_prog_runtime(void);
+
+/* jited.c: OBJ_GET_INFO_BY_FD's jited_* fields of program @fd (the code
+ * our JIT made for it in this process), after the rest of @k is filled */
+int srv_prog_jited_info(int fd, const struct bpf_prog_info *u, struct bpf_prog_info *k);
 
 /* tag.c: the kernel's program tag (bpf_prog_info.tag).  0 or -ENOMEM */
 struct bpftime_insn;
@@ -186,6 +197,17 @@ int srv_bpffs_unlink(const char *path);
  * format) into @buf, returning its length (snprintf's), or -ENOENT for a
  * path that is not one or that the mounted tracefs serves itself */
 int srv_tracefs_open(const char *path, char *buf, size_t size);
+/* tracepipe.c: statfs of a tracefs root (fills @st, true) or not ours;
+ * whether @path is a trace_pipe; a read fd that streams the trace ring as
+ * the kernel's trace_pipe lines (or -errno); whether a mount() is one we
+ * refuse (tracefs/debugfs: logged, the caller fails it with EPERM) */
+bool srv_tracefs_statfs(const char *path, struct statfs64 *st);
+bool srv_trace_pipe_path(const char *path);
+int srv_trace_pipe_open(void);
+bool srv_mount_refused(const char *source, const char *target, const char *fstype);
+/* netlink.c: LINK_CREATE of @attach_type: -EOPNOTSUPP (logged) for the
+ * attach types that name a network device (XDP, tcx, netkit), else 0 */
+int srv_refuse_dev_attach(uint32_t attach_type, int prog_fd, int target);
 /* what tracepoint @id is: 0 with *config = BPFTIME_SYSTP_CONFIG(kind, nr)
  * for a syscall tracepoint (ours or the mounted tracefs's), or -ENOENT */
 int srv_tracefs_resolve(int id, uint64_t *config);

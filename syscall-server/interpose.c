@@ -436,6 +436,8 @@ EXPORT int statfs64(const char *path, struct statfs64 *st)
 		bpffs_statfs(st);
 		return 0;
 	}
+	if (srv_tracefs_statfs(path, st))
+		return 0;
 	return srv_real.statfs64(path, st);
 }
 
@@ -448,6 +450,8 @@ EXPORT int statfs(const char *path, struct statfs *st)
 		bpffs_statfs((struct statfs64 *)st);
 		return 0;
 	}
+	if (srv_tracefs_statfs(path, (struct statfs64 *)st))
+		return 0;
 	return srv_real.statfs(path, st);
 }
 

@@ -458,8 +458,9 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* the runtime that builds test-run VMs, made on first use (under srv_lock) */
-static struct bpftime_runtime *runtime(void)
+/* the runtime that builds test-run VMs (and the code OBJ_GET_INFO reports,
+ * jited.c), made on first use (under srv_lock) */
+struct bpftime_runtime *srv_prog_runtime(void)
 {
 	static struct bpftime_runtime *rt;
 
@@ -485,7 +486,7 @@ int srv_prog_test_run(union bpf_attr *a, union bpf_attr *ua)
 		return srv_bad_fd(fd);
 	if (a->test.flags || a->test.cpu)
 		return -EINVAL;
-	rt = runtime();
+	rt = srv_prog_runtime();
 	if (!rt)
 		return -ENOMEM;
 	/* the context the program sees: ctx_in if given, else the data */

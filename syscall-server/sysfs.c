@@ -8,7 +8,8 @@
  *                                     perf.c can say kprobes are not served
  *   <tracefs>/uprobe_events                              empty (no probe of ours
  *                                     is a tracefs one)
- * and the syscall tracepoints' tracefs files (tracefs.c).
+ * and the syscall tracepoints' tracefs files (tracefs.c), and the trace
+ * pipe (tracepipe.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -70,6 +71,8 @@ int srv_sysfs_open(const char *path)
 	if (!strcmp(path, "/sys/kernel/tracing/uprobe_events") ||
 	    !strcmp(path, "/sys/kernel/debug/tracing/uprobe_events"))
 		return memfd_with("");
+	if (srv_trace_pipe_path(path))
+		return srv_trace_pipe_open();
 	n = srv_tracefs_open(path, buf, sizeof(buf));
 	if (n >= (int)sizeof(buf)) {
 		char *big = malloc((size_t)n + 1);

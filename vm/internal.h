@@ -68,6 +68,12 @@ struct bpftime_vm {
 	vm_jit_fn jit_fn;
 	void *jit_mem;
 	size_t jit_size;
+	/* where the code is (bpftime_vm__jited): image offset in jit_mem, then
+	 * cnt + 1 pc offsets and jit_nfuncs + 1 function offsets, relative
+	 * to the image, and jit_nfuncs function start pcs */
+	uint32_t jit_image;
+	uint32_t *jit_offs;
+	uint32_t jit_nfuncs;
 
 	/* LLVM JIT / AOT (llvm/, loaded on demand) */
 	vm_jit_fn llvm_fn;

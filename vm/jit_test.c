@@ -589,6 +589,63 @@ static void test_tail_calls(void **state)
 	tail_target = NULL;
 }
 
+/* bpftime_vm__jited: the functions back to back, every pc inside its
+ * function after the prologue, the image the code that runs. */
+static void test_jited_layout(void **state)
+{
+	const struct bpftime_insn p[] = {
+		BPF_MOV64_IMM(6, 1),
+		BPF_ST_MEM(BPF_DW, 10, -8, 100),
+		BPF_MOV64_IMM(1, 10),
+		BPF_CALL_REL(4),
+		BPF_LDX_MEM(BPF_DW, 1, 10, -8),
+		BPF_ALU64_REG(BPF_ADD, 0, 1),
+		BPF_ALU64_REG(BPF_ADD, 0, 6),
+		BPF_EXIT_INSN(),
+		/* f: */
+		BPF_MOV64_IMM(6, 1000),
+		BPF_LD_IMM64(2, 0x1122334455667788ull),
+		BPF_ALU64_REG(BPF_ADD, 0, 1),
+		BPF_ALU64_REG(BPF_ADD, 0, 6),
+		BPF_EXIT_INSN(),
+	};
+	struct bpftime_vm *vm = new_vm(p, ARRAY_SIZE(p));
+	struct bpftime_jited j;
+
+	UNUSED(state);
+	assert_int_equal(bpftime_vm__jited(vm, &j), -ENOENT);
+	assert_int_equal(bpftime_vm__compile(vm, BPFTIME_ENGINE_JIT), 0);
+	assert_int_equal(bpftime_vm__jited(vm, &j), 0);
+	assert_int_equal(j.nr_funcs, 2);
+	assert_int_equal(j.insn_cnt, ARRAY_SIZE(p));
+	assert_int_equal(j.func_off[0], 0);
+	assert_int_equal(j.func_pc[0], 0);
+	assert_int_equal(j.func_pc[1], 8);
+	assert_true(j.func_off[1] > j.func_off[0] && j.func_off[2] > j.func_off[1]);
+	assert_int_equal(j.len, j.func_off[2]);
+	assert_int_equal(j.insn_off[j.insn_cnt], j.len);
+	/* the prologue first, then the pcs in order, each in its function */
+	assert_true(j.insn_off[0] > j.func_off[0]);
+	assert_true(j.insn_off[8] > j.func_off[1]);
+	for (uint32_t pc = 0; pc < j.insn_cnt; pc++) {
+		assert_true(j.insn_off[pc] <= j.insn_off[pc + 1]);
+		assert_true(j.insn_off[pc] < j.func_off[pc < 8 ? 1 : 2]);
+	}
+	/* the lddw's second slot: where the next code starts */
+	assert_int_equal(j.insn_off[10], j.insn_off[11]);
+	assert_true(j.image > (const uint8_t *)vm->jit_mem &&
+		    j.image + j.len <= (const uint8_t *)vm->jit_mem + vm->jit_size);
+	/* the function the header's table sends callx/bpf_loop to for pc 8 */
+	{
+		const int32_t *table =
+			(const int32_t *)(const void *)((const uint8_t *)vm->jit_mem +
+							((const uint32_t *)vm->jit_mem)[2]);
+
+		assert_ptr_equal((const uint8_t *)table + table[8], j.image + j.func_off[1]);
+	}
+	bpftime_vm__free(vm);
+}
+
 /* The code mapping is RX, never writable, and its padding traps. */
 static void test_wx(void **state)
 {
@@ -773,6 +830,7 @@ int main(void)
 		cmocka_unit_test(test_call_depth),
 		cmocka_unit_test(test_tail_calls),
 		cmocka_unit_test(test_wx),
+		cmocka_unit_test(test_jited_layout),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_lifecycle),
 		cmocka_unit_test(test_compile_failure),

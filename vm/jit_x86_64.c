@@ -1614,6 +1614,30 @@ static const void *jit_near(const struct jit *j)
 	return NULL;
 }
 
+/* Where each pc and each function ended up (bpftime_vm__jited), relative
+ * to the first function's prologue; kept by the VM until the next compile. */
+static int jit_record_offsets(struct jit *j, uint32_t code_end)
+{
+	struct bpftime_vm *vm = j->vm;
+	uint32_t *offs = mem_alloc((j->cnt + 1 + 2 * j->nfuncs + 1) * sizeof(*offs));
+	uint32_t image = final_of(j, j->funcs[0].off, j->funcs[0].fk);
+
+	if (!offs)
+		return vm_error(vm, ENOMEM, "out of memory");
+	for (size_t pc = 0; pc <= j->cnt; pc++)
+		offs[pc] = final_of(j, j->addrs[pc], j->fixidx[pc]) - image;
+	for (size_t i = 0; i < j->nfuncs; i++)
+		offs[j->cnt + 1 + i] = final_of(j, j->funcs[i].off, j->funcs[i].fk) - image;
+	offs[j->cnt + 1 + j->nfuncs] = code_end - image;
+	for (size_t i = 0; i < j->nfuncs; i++)
+		offs[j->cnt + 1 + j->nfuncs + 1 + i] = j->funcs[i].start;
+	free(vm->jit_offs);
+	vm->jit_offs = offs;
+	vm->jit_image = image;
+	vm->jit_nfuncs = (uint32_t)j->nfuncs;
+	return 0;
+}
+
 int vm_jit_compile(struct bpftime_vm *vm)
 {
 	const size_t page = JIT_PAGE;
@@ -1670,6 +1694,9 @@ int vm_jit_compile(struct bpftime_vm *vm)
 		end = j.table_off + j.cnt * 4;
 	}
 	memcpy(j.base, &j.hdr, sizeof(j.hdr));
+	err = jit_record_offsets(&j, code_end);
+	if (err)
+		goto out;
 	size = (end + page - 1) & ~(page - 1);
 	memset(j.base + end, 0xcc, size - end); /* padding traps */
 	err = jit_arena_seal(j.base, j.cap, size);
@@ -1689,6 +1716,9 @@ out:
 
 void vm_jit_free(struct bpftime_vm *vm)
 {
+	free(vm->jit_offs);
+	vm->jit_offs = NULL;
+	vm->jit_nfuncs = 0;
 	jit_arena_free(vm->jit_mem, vm->jit_size);
 	vm->jit_fn = NULL;
 	vm->jit_mem = NULL;
@@ -1698,6 +1728,22 @@ void vm_jit_free(struct bpftime_vm *vm)
 size_t vm_jit_size(const struct bpftime_vm *vm)
 {
 	return vm->jit_size;
+}
+
+int bpftime_vm__jited(const struct bpftime_vm *vm, struct bpftime_jited *out)
+{
+	if (!vm || !out)
+		return -EINVAL;
+	if (!vm->jit_fn || !vm->jit_offs)
+		return -ENOENT;
+	out->image = (const uint8_t *)vm->jit_mem + vm->jit_image;
+	out->insn_cnt = (uint32_t)vm->cnt;
+	out->insn_off = vm->jit_offs;
+	out->nr_funcs = vm->jit_nfuncs;
+	out->func_off = vm->jit_offs + vm->cnt + 1;
+	out->len = out->func_off[out->nr_funcs];
+	out->func_pc = out->func_off + out->nr_funcs + 1;
+	return 0;
 }
 
 int vm_jit_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret)

@@ -261,6 +261,31 @@ BPFTIME_API enum bpftime_engine bpftime_vm__engine(const struct bpftime_vm *vm);
 /** @brief the loaded program after resolution (borrowed, valid until free) */
 BPFTIME_API const struct bpftime_insn *bpftime_vm__insns(const struct bpftime_vm *vm, size_t *cnt);
 
+/* The x86-64 JIT's code of a compiled program, in the shape the kernel
+ * reports a JITed program (bpf_prog_info's jited_* fields): the eBPF
+ * functions' code back to back (main first, then the subprograms in pc
+ * order; the entry stub of programs with subprograms is not part of it). */
+struct bpftime_jited {
+	const uint8_t *image; /* borrowed: valid until the VM is compiled again or freed */
+	uint32_t len;	      /* bytes of image */
+	uint32_t nr_funcs;    /* eBPF functions */
+	const uint32_t
+		*func_off;	 /* nr_funcs + 1: function i is image[func_off[i], func_off[i+1]) */
+	const uint32_t *func_pc; /* nr_funcs: the pc each function starts at */
+	const uint32_t *insn_off; /* insn_cnt + 1: where the code of pc starts in image (the
+				   * second slot of an lddw and instructions folded into the one
+				   * before them: where the next code starts) */
+	uint32_t insn_cnt;	  /* instructions of the resolved program (bpftime_vm__insns) */
+};
+
+/**
+ * @brief **bpftime_vm__jited()** describes the native code of a VM
+ * compiled with BPFTIME_ENGINE_JIT.
+ * @return 0; -ENOENT when the VM has no JIT code (another engine, not
+ *         compiled), -EINVAL for NULL arguments
+ */
+BPFTIME_API int bpftime_vm__jited(const struct bpftime_vm *vm, struct bpftime_jited *out);
+
 /** @brief the message of the last failed load/compile/run in this VM ("" if none) */
 BPFTIME_API const char *bpftime_vm__last_error(const struct bpftime_vm *vm);
 

@@ -4,7 +4,10 @@
  * fork and exec), so an end-to-end test proves that nothing it checks came
  * from the kernel's eBPF.
  *
- *   seccomp_guard COMMAND [ARGS...]
+ *   seccomp_guard [-m] COMMAND [ARGS...]
+ *
+ * -m: mount(), umount2() and the new mount API fail with EPERM too, so a
+ * test also proves that nothing was mounted on the host.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -25,15 +28,28 @@ int main(int argc, char **argv)
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_bpf, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_perf_event_open, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_bpf, 8, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_perf_event_open, 7, 0),
+		/* -m: the mount calls (the jump below skips them without -m) */
+		BPF_JUMP(BPF_JMP | BPF_JA, 0, 0, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mount, 5, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_umount2, 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fsopen, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fsmount, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_move_mount, 1, 0),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
 	};
 	struct sock_fprog prog = { .len = sizeof(insns) / sizeof(insns[0]), .filter = insns };
 
+	if (argc > 1 && !strcmp(argv[1], "-m")) {
+		argv++;
+		argc--;
+	} else {
+		insns[6].k = 5; /* jump over the mount checks to the allow */
+	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: seccomp_guard COMMAND [ARGS...]\n");
+		fprintf(stderr, "usage: seccomp_guard [-m] COMMAND [ARGS...]\n");
 		return 2;
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||

@@ -55,7 +55,8 @@ static void usage(FILE *out)
 		"                              run the program at handler ID (bpftime's id: the\n"
 		"                              fd column of `prog show`) on the file's bytes\n"
 		"  tracelog, prog tracelog     stream bpf_printk output (Ctrl-C stops)\n"
-		"  prog show | prog dump xlated OBJ | map show | map dump OBJ\n"
+		"  prog show | prog dump xlated OBJ | prog dump jited OBJ [opcodes]\n"
+		"  map show | map dump OBJ\n"
 		"                              bpftool-style listings; OBJ is id ID, fd FD,\n"
 		"                              pinned PATH or a bare fd\n"
 		"options:\n"
@@ -625,6 +626,7 @@ static int cmd_inspect(int argc, char **argv)
 {
 	bool prog = !strcmp(argv[0], "prog");
 	struct bpftime_shm *shm;
+	bool jited = false, opcodes = false;
 	long fd = -1;
 	int err, words = 0;
 
@@ -632,11 +634,19 @@ static int cmd_inspect(int argc, char **argv)
 		/* a listing */
 	} else if (prog && argc >= 3 && !strcmp(argv[1], "dump") && !strcmp(argv[2], "xlated")) {
 		words = 3;
+	} else if (prog && argc >= 3 && !strcmp(argv[1], "dump") && !strcmp(argv[2], "jited")) {
+		words = 3;
+		jited = true;
+		/* bpftool's trailing `opcodes` */
+		if (!strcmp(argv[argc - 1], "opcodes")) {
+			opcodes = true;
+			argc--;
+		}
 	} else if (!prog && argc >= 2 && !strcmp(argv[1], "dump")) {
 		words = 2;
 	} else {
 		tool_err("%s: expected show, or dump %sOBJ (id ID, fd FD, pinned PATH)", argv[0],
-			 prog ? "xlated " : "");
+			 prog ? "xlated|jited " : "");
 		return 2;
 	}
 	if (words && parse_obj(NULL, argc - words, argv + words, &fd) < 0) {
@@ -644,7 +654,7 @@ static int cmd_inspect(int argc, char **argv)
 			 prog ? "xlated " : "");
 		return 2;
 	}
-	if (words && prog && tool_json) {
+	if (words && prog && tool_json && !jited) {
 		tool_err("prog dump xlated: no JSON output (drop -j/-p)");
 		return 2;
 	}
@@ -658,7 +668,9 @@ static int cmd_inspect(int argc, char **argv)
 	if (fd < 0)
 		err = prog ? tool_prog_show(shm) : tool_map_show(shm);
 	else
-		err = prog ? tool_prog_dump(shm, (int)fd) : tool_map_dump(shm, (int)fd);
+		err = jited  ? tool_prog_dump_jited(shm, (int)fd, opcodes)
+		      : prog ? tool_prog_dump(shm, (int)fd)
+			     : tool_map_dump(shm, (int)fd);
 	bpftime_shm__close(shm);
 	return err ? 1 : 0;
 }
@@ -697,6 +709,7 @@ static void command_help(const char *cmd)
 		{ "prog",
 		  "usage: bpftimetool [-j|-p] prog show\n"
 		  "       bpftimetool prog dump xlated (id ID | fd FD | pinned PATH | FD)\n"
+		  "       bpftimetool [-j|-p] prog dump jited (id ID | ...) [opcodes]\n"
 		  "       bpftimetool prog tracelog\n"
 		  "programs as bpftool lists them: object id first, the fd (slot) as a column\n" },
 		{ "map",

@@ -4,6 +4,7 @@
 #ifndef BPFTIME_TOOL_H
 #define BPFTIME_TOOL_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <bpftime/shm.h>
 
@@ -32,5 +33,7 @@ int tool_prog_show(struct bpftime_shm *shm);
 int tool_prog_dump(struct bpftime_shm *shm, int fd);
 int tool_map_show(struct bpftime_shm *shm);
 int tool_map_dump(struct bpftime_shm *shm, int fd);
+/* jited.c: our JIT's x86-64 code of the program at @fd, disassembled */
+int tool_prog_dump_jited(struct bpftime_shm *shm, int fd, bool opcodes);
 
 #endif /* BPFTIME_TOOL_H */
