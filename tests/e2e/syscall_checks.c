@@ -391,9 +391,9 @@ static void check_func_line_info(void)
 	CHECK(info.nr_func_info == 1 && info.func_info_rec_size == sizeof(fi));
 	CHECK(info.nr_line_info == 2 && info.line_info_rec_size == sizeof(li[0]));
 	CHECK(info.btf_id != 0);
-	if (getenv("BPFTIME_E2E_USERSPACE")) /* nothing is JITed in the kernel's sense */
-		CHECK(info.nr_jited_line_info == 0 && info.nr_jited_func_lens == 0 &&
-		      info.nr_jited_ksyms == 0 && info.jited_prog_len == 0);
+	/* JITed, one function, its line info mapped to native addresses */
+	CHECK(info.jited_prog_len > 0 && info.nr_jited_ksyms == 1 && info.nr_jited_func_lens == 1 &&
+	      info.nr_jited_line_info == 2 && info.jited_line_info_rec_size == sizeof(__u64));
 	printf("func/line info: jited_prog_len %u, jited_line_info_rec_size %u\n",
 	       info.jited_prog_len, info.jited_line_info_rec_size);
 	/* a record size other than the kernel's is refused */
