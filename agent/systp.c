@@ -480,7 +480,7 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 	}
 	atomic_store_explicit(&table, t, memory_order_release);
 	if (!t->count && hook_started)
-		bpftime_syscall_hook__pause();
+		bpftime_syscall_hook__off(); /* no cost left until the next program */
 	if (old) {
 		old->retired_next = retired;
 		retired = old;

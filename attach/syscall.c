@@ -72,6 +72,7 @@
 #include <bpftime/syscall_hook.h>
 #include "common/compiler.h"
 #include "common/log.h"
+#include "hook_x86_64.h"
 
 #ifndef PR_SET_SYSCALL_USER_DISPATCH
 #define PR_SET_SYSCALL_USER_DISPATCH  59
@@ -94,9 +95,9 @@
 #define REGION_SIGRETURN 80   /* `syscall` with the interrupted thread's rax = 15 */
 #define REGION_STUBS	 4096 /* clone stubs */
 #define STUB_SIZE	 96
-#define MAX_STUBS	 ((REGION_GADGETS - REGION_STUBS) / STUB_SIZE)
-#define REGION_GADGETS	 (64 * 1024) /* rewritten sites' direct calls */
-#define GADGET_SIZE	 16
+#define MAX_STUBS	 ((REGION_SITES - REGION_STUBS) / STUB_SIZE)
+#define REGION_SITES	 (64 * 1024) /* one area per rewritten site */
+#define SITE_SIZE	 192
 #define ENABLE_MAX	 4096
 #define ENABLE_WAIT_NS	 2000000000L
 #define SIGSYS_BIT	 (1ull << (SIGSYS - 1))
@@ -130,8 +131,6 @@ static struct {
 /* the selector: read by the kernel on every syscall of an enabled thread */
 static volatile char selector = SYSCALL_DISPATCH_FILTER_ALLOW;
 
-/* attach/stub.c: one RW page within +-2 GiB of @target, or NULL */
-void *hook_alloc_near(uintptr_t target);
 static void consider(uintptr_t ip, long nr);
 
 /* what a rewritten site's trampoline pushes (lowest address first) */
@@ -167,12 +166,17 @@ struct fast_site {
 	_Atomic uint64_t *route;
 	uint64_t full, direct;
 	long nr;
+	uintptr_t mov;	/* the site's `mov eax, nr` */
+	uint8_t jmp[5]; /* what replaces it */
+	bool patched;	/* the jmp is in place */
+	bool dead;	/* the bytes were not what we expected: left alone */
 };
 
 static struct {
 	pthread_mutex_t lock; /* sites, their routes, the slot pages */
 	struct fast_site site[FAST_MAX];
 	int n;
+	bool off; /* bpftime_syscall_hook__off(): the sites hold their own bytes */
 	struct {
 		uint8_t *base; /* RW page of route slots near some trampolines */
 		int used;
@@ -204,6 +208,7 @@ static pid_t en_tids[ENABLE_MAX];
 static atomic_char en_acked[ENABLE_MAX];
 static atomic_int en_n;
 static atomic_int en_acks;
+static atomic_bool en_on = true; /* what the round asks: SUD on (start) or off */
 
 static long raw(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
@@ -240,19 +245,28 @@ static long enable_self(void)
 	return r;
 }
 
+static long disable_self(void)
+{
+	long r = sud(false);
+
+	if (!r)
+		ts.enabled = false;
+	return r;
+}
+
 /* ---- the generated region ----------------------------------------------- */
 
-struct emit {
+struct sc_emit {
 	uint8_t *p;
 };
 
-static void put(struct emit *e, const void *bytes, size_t n)
+static void put(struct sc_emit *e, const void *bytes, size_t n)
 {
 	memcpy(e->p, bytes, n);
 	e->p += n;
 }
 
-static void put64(struct emit *e, uint64_t v)
+static void put64(struct sc_emit *e, uint64_t v)
 {
 	put(e, &v, 8);
 }
@@ -291,7 +305,7 @@ static void emit_fixed(uint8_t *rw)
  * child turns SUD on first, keeping every register but rax (0), rcx, r11. */
 static void emit_stub(uint8_t *rw, uintptr_t site, bool child_sud)
 {
-	struct emit e = { rw };
+	struct sc_emit e = { rw };
 	uint8_t *jnz;
 
 	put(&e, "\x0f\x05", 2); /* syscall */
@@ -634,6 +648,57 @@ static _Atomic uint64_t *route_slot(uintptr_t at)
 	return (_Atomic uint64_t *)(void *)(routes.pages[i].base + 8 * routes.pages[i].used++);
 }
 
+/* Puts the 5 bytes @to at @at where @from is now, with one aligned 8-byte
+ * compare-and-swap (the caller made sure they do not straddle two words).
+ * 0, or -EAGAIN when the bytes were not @from, or -errno. */
+static int poke5(uintptr_t at, const uint8_t *to, const uint8_t *from)
+{
+	uintptr_t word = at & ~(uintptr_t)7;
+	void *page = (void *)(word & ~(uintptr_t)4095);
+	uint64_t old, new;
+	int err = 0;
+
+	if (mprotect(page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC))
+		return -errno;
+	old = __atomic_load_n((uint64_t *)word, __ATOMIC_RELAXED);
+	new = old;
+	memcpy((uint8_t *)&new + (at - word), to, 5);
+	if (memcmp((uint8_t *)&old + (at - word), from, 5) ||
+	    !__atomic_compare_exchange_n((uint64_t *)word, &old, new, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST))
+		err = -EAGAIN;
+	mprotect(page, 4096, PROT_READ | PROT_EXEC);
+	return err;
+}
+
+static void mov_bytes(uint8_t *b, long nr)
+{
+	b[0] = 0xb8; /* mov eax, nr */
+	memcpy(b + 1, &(uint32_t){ (uint32_t)nr }, 4);
+}
+
+/* Every rewritten site back to its own bytes (@on false: no cost at all
+ * while the hook is off) or to its jmp again.  A thread inside a
+ * trampoline finishes there: trampolines stay. */
+static void patch_all(bool on)
+{
+	pthread_mutex_lock(&routes.lock);
+	routes.off = !on;
+	for (int i = 0; i < routes.n; i++) {
+		struct fast_site *fs = &routes.site[i];
+		uint8_t mov[5];
+
+		if (fs->dead || fs->patched == on)
+			continue;
+		mov_bytes(mov, fs->nr);
+		if (on ? poke5(fs->mov, fs->jmp, mov) : poke5(fs->mov, mov, fs->jmp))
+			fs->dead = true;
+		else
+			fs->patched = on;
+	}
+	pthread_mutex_unlock(&routes.lock);
+}
+
 static bool special_nr(long nr)
 {
 	switch (nr) {
@@ -691,7 +756,7 @@ __attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uint
  * them (return address, rflags: nothing on the way changed the flags). */
 static void emit_gadget(uint8_t *rw, uintptr_t back)
 {
-	struct emit e = { rw };
+	struct sc_emit e = { rw };
 
 	put(&e, "\x0f\x05", 2); /* syscall */
 	put(&e, "\x48\xb9", 2); /* mov rcx, back */
@@ -700,14 +765,17 @@ static void emit_gadget(uint8_t *rw, uintptr_t back)
 }
 
 /* The trampoline at @at (written at @p) of the site whose `mov eax, nr` is
- * at @mov: `jmp [route]`, then the direct route (`mov eax, nr` and on to
- * @gadget, the call in the region), then the full one (registers saved,
- * fast_entry, registers restored), then the gadget's address. */
+ * at @mov: `jmp [route]` (the slot at @route), then the direct route, then
+ * the full one (registers saved, fast_entry, registers restored).  The
+ * direct route is `mov eax, nr` and the call: right there when the
+ * trampoline is in the region (@gadget 0: one page touched, SUD lets the
+ * call through), else at @gadget in the region (its address after the
+ * code). */
 static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_t route,
 		      uintptr_t gadget, struct fast_site *fs)
 {
-	struct emit e = { p };
-	uint8_t *gdisp;
+	struct sc_emit e = { p };
+	uint8_t *gdisp = NULL;
 	int64_t rel;
 
 	if (!rel32_ok(route, at + 6))
@@ -717,9 +785,20 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 	fs->direct = at + (uintptr_t)(e.p - p);
 	put(&e, "\xb8", 1); /* mov eax, nr */
 	put(&e, &(uint32_t){ (uint32_t)nr }, 4);
-	put(&e, "\xff\x25", 2); /* jmp [rip + gadget address] */
-	gdisp = e.p;
-	put(&e, "\0\0\0\0", 4);
+	if (gadget) {
+		put(&e, "\xff\x25", 2); /* jmp [rip + gadget address] */
+		gdisp = e.p;
+		put(&e, "\0\0\0\0", 4);
+	} else {
+		put(&e, "\x0f\x05", 2); /* syscall */
+		put(&e, "\x48\xb9", 2); /* mov rcx, back: as the site's syscall leaves it */
+		put64(&e, mov + 7);
+		rel = (int64_t)(mov + 7) - (int64_t)(at + (uintptr_t)(e.p - p) + 5);
+		if (rel != (int32_t)rel)
+			return -ERANGE;
+		put(&e, "\xe9", 1); /* jmp back */
+		put(&e, &(int32_t){ (int32_t)rel }, 4);
+	}
 	fs->full = at + (uintptr_t)(e.p - p);
 	put(&e, "\x48\x8d\x64\x24\x80", 5);		/* lea rsp, [rsp - 128] */
 	put(&e, "\x9c\x50\x51\x52\x56\x57", 6);		/* pushfq; push rax, rcx, rdx, rsi, rdi */
@@ -745,11 +824,13 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 		return -ERANGE;
 	put(&e, "\xe9", 1); /* jmp back after the syscall */
 	put(&e, &(int32_t){ (int32_t)rel }, 4);
-	while ((e.p - p) & 7)
-		put(&e, "\xcc", 1); /* int3 */
-	memcpy(gdisp, &(int32_t){ (int32_t)(e.p - (gdisp + 4)) }, 4);
-	put64(&e, (uint64_t)gadget);
-	return 0;
+	if (gadget) {
+		while ((e.p - p) & 7)
+			put(&e, "\xcc", 1); /* int3 */
+		memcpy(gdisp, &(int32_t){ (int32_t)(e.p - (gdisp + 4)) }, 4);
+		put64(&e, (uint64_t)gadget);
+	}
+	return (size_t)(e.p - p) <= SITE_SIZE - 8 ? 0 : -ENOSPC;
 }
 
 /* Is @mov (the syscall at mov + 5) inside a function we can decode, on an
@@ -786,12 +867,11 @@ static bool provable(uintptr_t mov)
 /* rewrites one site; 0 or -errno */
 static int rewrite(uintptr_t sc_addr)
 {
-	uintptr_t mov = sc_addr - 5, word = mov & ~(uintptr_t)7;
-	uint64_t old, new;
-	uint8_t jmp[5];
+	uintptr_t mov = sc_addr - 5, at;
+	uint8_t orig[5];
 	uint8_t *page;
 	struct fast_site *fs;
-	size_t gadget;
+	size_t area;
 	long nr;
 	int64_t rel;
 	int err;
@@ -803,50 +883,58 @@ static int rewrite(uintptr_t sc_addr)
 	nr = (long)load32(mov + 1);
 	if (special_nr(nr))
 		return -ENOTSUP;
-	page = hook_alloc_near(mov);
-	if (!page)
-		return -ENOMEM;
 	pthread_mutex_lock(&routes.lock);
 	if (routes.n == FAST_MAX) {
 		pthread_mutex_unlock(&routes.lock);
-		munmap(page, 4096);
 		return -ENOSPC;
 	}
 	fs = &routes.site[routes.n];
 	fs->nr = nr;
-	fs->route = route_slot((uintptr_t)page);
-	gadget = REGION_GADGETS + (size_t)routes.n * GADGET_SIZE;
-	err = !fs->route || gadget + GADGET_SIZE > REGION_SIZE ? -ENOSPC : 0;
-	if (!err)
-		err = emit_tramp(page, (uintptr_t)page, mov, nr, (uintptr_t)fs->route,
-				 (uintptr_t)(hook.region + gadget), fs);
-	if (!err && mprotect(page, 4096, PROT_READ | PROT_EXEC))
-		err = -errno;
-	rel = (int64_t)(uintptr_t)page - (int64_t)(mov + 5);
+	area = REGION_SITES + (size_t)routes.n * SITE_SIZE;
+	at = (uintptr_t)hook.region + area;
+	if (rel32_ok(at, mov + 5) && rel32_ok(mov + 7, at + SITE_SIZE)) {
+		/* in the region: the slot at the area's end, written
+		 * through the RW view */
+		page = NULL;
+		fs->route = (_Atomic uint64_t *)(void *)(hook.rw + area + SITE_SIZE - 8);
+		err = emit_tramp(hook.rw + area, at, mov, nr, at + SITE_SIZE - 8, 0, fs);
+	} else {
+		/* a page near the site, the call at the area's start */
+		page = hook_alloc_near(mov);
+		fs->route = page ? route_slot((uintptr_t)page) : NULL;
+		err = !page ? -ENOMEM : !fs->route ? -ENOSPC : 0;
+		if (!err)
+			err = emit_tramp(page, (uintptr_t)page, mov, nr, (uintptr_t)fs->route, at,
+					 fs);
+		if (!err && mprotect(page, 4096, PROT_READ | PROT_EXEC))
+			err = -errno;
+		if (!err)
+			emit_gadget(hook.rw + area, mov + 7);
+		at = (uintptr_t)page;
+	}
+	rel = (int64_t)at - (int64_t)(mov + 5);
 	if (!err && rel != (int32_t)rel)
 		err = -ERANGE;
-	if (!err) {
-		/* the route is set before any thread can enter the trampoline */
-		emit_gadget(hook.rw + gadget, mov + 7);
-		set_route(fs);
-		routes.n++;
-	}
-	pthread_mutex_unlock(&routes.lock);
 	if (err) {
-		munmap(page, 4096);
+		pthread_mutex_unlock(&routes.lock);
+		if (page)
+			munmap(page, 4096);
 		return err;
 	}
-	jmp[0] = 0xe9;
-	memcpy(jmp + 1, &(int32_t){ (int32_t)rel }, 4);
-	if (mprotect((void *)(word & ~(uintptr_t)4095), 4096, PROT_READ | PROT_WRITE | PROT_EXEC))
-		return -errno;
-	old = __atomic_load_n((uint64_t *)word, __ATOMIC_RELAXED);
-	new = old;
-	memcpy((uint8_t *)&new + (mov - word), jmp, 5);
-	if (!__atomic_compare_exchange_n((uint64_t *)word, &old, new, false, __ATOMIC_SEQ_CST,
-					 __ATOMIC_SEQ_CST))
-		err = -EAGAIN;
-	mprotect((void *)(word & ~(uintptr_t)4095), 4096, PROT_READ | PROT_EXEC);
+	/* the route is set before any thread can enter the trampoline */
+	set_route(fs);
+	fs->mov = mov;
+	fs->jmp[0] = 0xe9;
+	memcpy(fs->jmp + 1, &(int32_t){ (int32_t)rel }, 4);
+	fs->patched = fs->dead = false;
+	routes.n++;
+	if (!routes.off) { /* else at the next start */
+		mov_bytes(orig, nr);
+		err = poke5(mov, fs->jmp, orig);
+		fs->patched = !err;
+		fs->dead = err != 0;
+	}
+	pthread_mutex_unlock(&routes.lock);
 	return err;
 }
 
@@ -939,8 +1027,9 @@ static void on_enable(int sig, siginfo_t *si, void *ucv)
 		chain_enable(sig, si, ucv);
 		return;
 	}
-	sigdelset(&uc->uc_sigmask, SIGSYS);
-	if (enable_self() == 0) {
+	if (atomic_load(&en_on))
+		sigdelset(&uc->uc_sigmask, SIGSYS);
+	if ((atomic_load(&en_on) ? enable_self() : disable_self()) == 0) {
 		tid = bpftime_syscall_tid();
 		n = atomic_load(&en_n);
 		for (int i = 0; i < n; i++) {
@@ -972,9 +1061,10 @@ static bool task_alive(pid_t tid)
 	return access(path, F_OK) == 0;
 }
 
-/* Asks every other thread to turn SUD on, until no new thread shows up.
- * Returns the number of threads that did not answer in time. */
-static int enable_others(void)
+/* Asks every other thread to turn SUD on (en_on) or off, until no new
+ * thread shows up.  Returns the number of threads that did not answer in
+ * time. */
+static int ask_others(void)
 {
 	pid_t self = bpftime_syscall_tid(), pid = (pid_t)raw(SYS_getpid, 0, 0, 0, 0, 0, 0);
 	struct timespec t0, now, nap = { 0, 1000000 };
@@ -1046,10 +1136,43 @@ static int enable_others(void)
 	return late;
 }
 
+/* Where the region goes: a free gap within 1 GiB of libc's code, so that
+ * rel32 jumps from the sites of libc (and the libraries mapped near it)
+ * reach trampolines inside the region.  0: anywhere. */
+static uintptr_t region_near(void)
+{
+	uintptr_t target, best = 0, best_dist = (uintptr_t)1 << 30;
+	struct map_ent *m;
+	Dl_info info;
+	size_t n;
+
+	if (!dladdr((void *)(uintptr_t)getppid, &info) || !info.dli_fbase ||
+	    hook_read_maps(&m, &n) < 0)
+		return 0;
+	target = (uintptr_t)info.dli_fbase;
+	for (size_t i = 1; i < n; i++) {
+		/* a guard page on each side; not just above the heap or below
+		 * the stack, which grow */
+		uintptr_t gs = m[i - 1].end + 4096, ge = m[i].start - 4096, cand, dist;
+
+		if (m[i - 1].heap || m[i].stack || ge <= gs || ge - gs < REGION_SIZE)
+			continue;
+		cand = target < gs ? gs : ge - REGION_SIZE;
+		dist = cand > target ? cand - target : target - cand;
+		if (dist < best_dist) {
+			best = cand;
+			best_dist = dist;
+		}
+	}
+	free(m);
+	return best;
+}
+
 static int install(void)
 {
 	struct ksigaction sa;
 	uint8_t *rx, *rw;
+	uintptr_t hint;
 	long r;
 	int fd;
 
@@ -1061,8 +1184,17 @@ static int install(void)
 		return -errno;
 	}
 	rw = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	rx = rw == MAP_FAILED ? MAP_FAILED
-			      : mmap(NULL, REGION_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	rx = MAP_FAILED;
+	if (rw != MAP_FAILED && (hint = region_near())) {
+		rx = mmap((void *)hint, REGION_SIZE, PROT_READ | PROT_EXEC,
+			  MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+		if (rx != MAP_FAILED && rx != (void *)hint) { /* a kernel without the flag */
+			munmap(rx, REGION_SIZE);
+			rx = MAP_FAILED;
+		}
+	}
+	if (rw != MAP_FAILED && rx == MAP_FAILED)
+		rx = mmap(NULL, REGION_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
 	close(fd);
 	if (rx == MAP_FAILED) {
 		int err = -errno;
@@ -1140,9 +1272,11 @@ int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exi
 	atomic_store(&hook.exit, exit);
 	selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 	route_all();
+	patch_all(true);
+	atomic_store(&en_on, true);
 	if (!ts.enabled && enable_self())
 		pr_warn("syscall hook: cannot turn Syscall User Dispatch on\n");
-	late = enable_others();
+	late = ask_others();
 	if (late) {
 		pr_warn("syscall hook: %d thread(s) block signal %d: their syscalls are seen once "
 			"they unblock it\n",
@@ -1160,6 +1294,24 @@ void bpftime_syscall_hook__pause(void)
 {
 	selector = SYSCALL_DISPATCH_FILTER_ALLOW;
 	route_all();
+}
+
+int bpftime_syscall_hook__off(void)
+{
+	int late = 0;
+
+	pthread_mutex_lock(&hook.start_lock);
+	selector = SYSCALL_DISPATCH_FILTER_ALLOW;
+	route_all();
+	if (hook.installed) {
+		patch_all(false);
+		atomic_store(&en_on, false);
+		if (ts.enabled)
+			disable_self();
+		late = ask_others();
+	}
+	pthread_mutex_unlock(&hook.start_lock);
+	return late;
 }
 
 void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)

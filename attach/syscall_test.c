@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -480,6 +481,117 @@ static void test_pause(void **state)
 	assert_int_equal(n_enter(SYS_getppid), before + 1);
 }
 
+static pthread_barrier_t off_go, off_done;
+static atomic_int off_tid;
+
+/* a thread created while the hook is off: no stub turned SUD on in it */
+static void *off_thread(void *arg)
+{
+	(void)arg;
+	pthread_barrier_wait(&off_go);
+	off_tid = (int)syscall(SYS_gettid);
+	syscall(SYS_getppid);
+	pthread_barrier_wait(&off_done);
+	return NULL;
+}
+
+/* The Syscall User Dispatch mode of thread @tid (0 off, 1 on), read by a
+ * child through ptrace (PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG, Linux
+ * 6.6); -1 when it cannot be read. */
+static int sud_mode(pid_t tid)
+{
+	int pfd[2], r = -1, st;
+	pid_t c;
+
+	if (pipe(pfd))
+		return -1;
+	c = fork();
+	if (c == 0) {
+		struct {
+			uint64_t mode, selector, offset, len;
+		} cfg = { 0 };
+
+		if (ptrace(PTRACE_SEIZE, tid, 0, 0) == 0) {
+			if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0 &&
+			    waitpid(tid, &st, __WALL) == tid &&
+			    ptrace((enum __ptrace_request)0x4211 /* GET_SYSCALL_USER_DISPATCH_CONFIG */
+				   ,
+				   tid, (void *)sizeof(cfg), &cfg) == 0)
+				r = (int)cfg.mode;
+			ptrace(PTRACE_DETACH, tid, 0, 0);
+		}
+		_exit(write(pfd[1], &r, sizeof(r)) == sizeof(r) ? 0 : 1);
+	}
+	close(pfd[1]);
+	if (c < 0 || read(pfd[0], &r, sizeof(r)) != sizeof(r))
+		r = -1;
+	close(pfd[0]);
+	if (c > 0)
+		waitpid(c, &st, 0);
+	return r;
+}
+
+/* the testlib's rewritable site: its `mov eax, 110` (or the jmp over it) */
+static const uint8_t *testlib_site(void **h)
+{
+	const uint8_t *p;
+
+	*h = dlopen(SYSCALL_TESTLIB, RTLD_NOW);
+	assert_non_null(*h);
+	p = (const uint8_t *)dlsym(*h, "syscall_testlib_regs");
+	assert_non_null(p);
+	while (!(p[0] == 0x0f && p[1] == 0x05))
+		p++;
+	return p - 5;
+}
+
+/* Off: SUD goes off in every thread (nothing intercepted, from an asm site
+ * either) and rewritten sites get their own bytes back: nothing is left;
+ * start again turns it on in every thread, also in one created while it
+ * was off, and puts the jmps back. */
+static void test_off_and_on(void **state)
+{
+	uint64_t out[34];
+	pthread_t th;
+	long before;
+	int mode;
+	bool rewritten = bpftime_syscall_hook__rewritten() > 0;
+	const uint8_t *site;
+	void *h;
+
+	(void)state;
+	site = testlib_site(&h);
+	if (rewritten)
+		assert_int_equal(site[0], 0xe9);
+	mode = sud_mode(getpid());
+	if (mode >= 0)
+		assert_int_equal(mode, 1);
+	assert_int_equal(bpftime_syscall_hook__off(), 0);
+	if (mode >= 0)
+		assert_int_equal(sud_mode(getpid()), 0); /* no kernel-side cost left */
+	assert_int_equal(site[0], 0xb8);		 /* the site's own mov */
+	before = n_enter(SYS_getppid);
+	regs_syscall(out);
+	assert_int_equal(out[0], getppid());
+	assert_int_equal(n_enter(SYS_getppid), before);
+	pthread_barrier_init(&off_go, NULL, 2);
+	pthread_barrier_init(&off_done, NULL, 2);
+	assert_int_equal(pthread_create(&th, NULL, off_thread, NULL), 0);
+	assert_int_equal(bpftime_syscall_hook__start(on_enter, on_exit_, NULL), 0);
+	if (mode >= 0)
+		assert_int_equal(sud_mode(getpid()), 1);
+	if (rewritten)
+		assert_int_equal(site[0], 0xe9);
+	regs_syscall(out);
+	assert_int_equal(n_enter(SYS_getppid), before + 1);
+	pthread_barrier_wait(&off_go);
+	pthread_barrier_wait(&off_done);
+	pthread_join(th, NULL);
+	assert_int_equal(n_enter(SYS_getppid), before + 2);
+	assert_int_equal(atomic_load(&last_tid[SYS_getppid]), off_tid);
+	dlclose(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -489,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_fork_vfork_spawn), cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_override),	 cmocka_unit_test(test_rewritten_site),
 		cmocka_unit_test(test_unwatched_direct), cmocka_unit_test(test_pause),
+		cmocka_unit_test(test_off_and_on),
 	};
 
 	return TEST_RUN(tests, group_setup, NULL);

@@ -59,6 +59,17 @@ BPFTIME_API int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_sy
  * threads keep a small kernel-side cost until the process ends */
 BPFTIME_API void bpftime_syscall_hook__pause(void);
 
+/**
+ * @brief **bpftime_syscall_hook__off()** pauses and turns Syscall User
+ * Dispatch off in every thread (a signal to each, as the start does), so
+ * that no cost is left; bpftime_syscall_hook__start() turns it on again.
+ * Waits for the threads' answers (up to 2 s for one that blocks the
+ * signal): not for destructors.
+ * @return the number of threads that did not answer in time (they keep
+ *         the kernel-side cost until they do)
+ */
+BPFTIME_API int bpftime_syscall_hook__off(void);
+
 #define BPFTIME_SYSCALL_WATCH_ENTER 1 /* the enter handler wants this syscall */
 #define BPFTIME_SYSCALL_WATCH_EXIT  2 /* the exit handler does */
 
