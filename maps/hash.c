@@ -1586,7 +1586,9 @@ static int take_key(struct bpftime_map *h, uint32_t b, uint64_t n, void *next_ke
 	e = E(h, n);
 	memcpy(next_key, e->key, h->key_size);
 	hash = key_hash(h, next_key);
-	return (hash & h->bucket_mask) == b && atomic_load(&e->hash) == hash ? 0 : 1;
+	return (hash & h->bucket_mask) == b && __atomic_load_n(&e->hash, __ATOMIC_RELAXED) == hash
+		       ? 0
+		       : 1;
 }
 
 static int next_key_once(struct bpftime_map *h, const void *key, void *next_key, uint32_t *at)
