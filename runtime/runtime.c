@@ -247,8 +247,8 @@ static int select_engine(struct bpftime_runtime *rt, struct bpftime_vm *vm,
 			bpftime_vm__last_error(vm));
 		return 0;
 	}
-	pr_warn("prog id %u '%s': %s engine cannot take it (%s), using the interpreter\n", id,
-		name, bpftime_engine__name(engine), bpftime_vm__last_error(vm));
+	pr_warn("prog id %u '%s': %s engine cannot take it (%s), using the interpreter\n", id, name,
+		bpftime_engine__name(engine), bpftime_vm__last_error(vm));
 	return bpftime_vm__compile(vm, BPFTIME_ENGINE_INTERP);
 }
 

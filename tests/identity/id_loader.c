@@ -202,7 +202,8 @@ int main(int argc, char **argv)
 		return value(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "fdinfo"))
 		return fdinfo(argv[2]);
-	fprintf(stderr, "usage: id_loader load OBJ PROG_PIN MAP_PIN | hold N | check PROG_PIN "
-			"MAP_PIN | link OBJ BIN FUNC LINK_PIN MAP_PIN | value MAP_PIN | fdinfo PIN\n");
+	fprintf(stderr,
+		"usage: id_loader load OBJ PROG_PIN MAP_PIN | hold N | check PROG_PIN "
+		"MAP_PIN | link OBJ BIN FUNC LINK_PIN MAP_PIN | value MAP_PIN | fdinfo PIN\n");
 	return 2;
 }

@@ -316,8 +316,8 @@ static long pinned_link(bool kernel)
 	snprintf(victim, sizeof(victim), "/tmp/bpftime_id_%d_victim", getpid());
 	snprintf(cmd, sizeof(cmd), "cp %s %s", victim_bin, victim);
 	assert_int_equal(system(cmd), 0);
-	if (RUN(&p, kernel, loader_bin, "link", probe_obj, victim, "target_func",
-		path_of("link"), path_of("hits"))) {
+	if (RUN(&p, kernel, loader_bin, "link", probe_obj, victim, "target_func", path_of("link"),
+		path_of("hits"))) {
 		unlink(victim);
 		if (kernel)
 			return -1;
@@ -652,8 +652,9 @@ int main(int argc, char **argv)
 	};
 
 	if (argc < 8) {
-		fprintf(stderr, "usage: identity_test BPFTIME GUARD ID_LOADER IDPROG_OBJ IDPROBE_OBJ "
-				"VICTIM|none BPFTOOL|none\n");
+		fprintf(stderr,
+			"usage: identity_test BPFTIME GUARD ID_LOADER IDPROG_OBJ IDPROBE_OBJ "
+			"VICTIM|none BPFTOOL|none\n");
 		return 2;
 	}
 	bpftime_bin = argv[1];
