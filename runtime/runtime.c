@@ -108,6 +108,14 @@ struct bpftime_runtime *bpftime_runtime__new(struct bpftime_shm *shm,
 		memcpy(rt->fd_array, opts.fd_array, opts.fd_array_cnt * sizeof(int));
 		rt->fd_array_cnt = opts.fd_array_cnt;
 	}
+	{
+		/* the kernel counts runs while kernel.bpf_stats_enabled is 1 too */
+		FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "r");
+
+		rt->sysctl_stats = f && fgetc(f) == '1';
+		if (f)
+			fclose(f);
+	}
 	pthread_mutex_init(&rt->lock, NULL);
 	pthread_mutex_lock(&live_lock);
 	rt->live_next = live;
@@ -435,8 +443,8 @@ int bpftime_runtime__run(struct bpftime_runtime *rt, int fd, void *mem, size_t l
 
 	if (!vm)
 		return -errno;
-	if (unlikely(bpftime_shm__stats_enabled(rt->shm))) {
-		/* BPF_ENABLE_STATS: the kernel's run_cnt and run_time_ns */
+	if (unlikely(rt->sysctl_stats || bpftime_shm__stats_enabled(rt->shm))) {
+		/* BPF_ENABLE_STATS or the sysctl: the kernel's run_cnt and run_time_ns */
 		struct timespec t0, t1;
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);

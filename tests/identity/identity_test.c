@@ -166,7 +166,8 @@ struct cross {
 	unsigned int maps;
 	int untouched;
 	uint64_t seg_counter; /* bpftime: counter[0] read from the segment */
-	char shows[2][4096];  /* prog show, map show */
+	char stats[128];
+	char shows[2][4096]; /* prog show, map show */
 };
 
 /* A loads and pins and exits; B creates 12 maps at A's old fd numbers and
@@ -221,6 +222,9 @@ static void cross_process(bool kernel, struct cross *r)
 		assert_int_equal(RUN(&c, kernel, bpftool_bin, "map", "show", "name", "table"), 0);
 		snprintf(r->shows[1], sizeof(r->shows[1]), "%.4000s", c.obuf);
 	}
+	/* BPF_ENABLE_STATS: run_cnt and run_time_ns of test runs */
+	assert_int_equal(RUN(&c, kernel, loader_bin, "stats", prog, "4"), 0);
+	snprintf(r->stats, sizeof(r->stats), "%.120s", c.obuf);
 	assert_int_equal(RUN(&c, kernel, loader_bin, "check", prog, counter), 0);
 	assert_int_equal(sscanf(c.obuf, "counter %llu table7 %llu maps %u", &r->counter, &r->table7,
 				&r->maps),
@@ -270,12 +274,15 @@ static void test_pinned_prog_other_loaders(void **state)
 		assert_int_equal(ours.retval, 0);
 		assert_non_null(strstr(ours.shows[0], "name id_count"));
 		assert_non_null(strstr(ours.shows[1], "name table"));
-		assert_int_equal(ours.counter, 3); /* repeat 3 */
+		assert_int_equal(ours.counter, 3 + 4 + 1); /* repeat 3, then the stats runs */
 		assert_int_equal(ours.table7, 42);
 	}
 	assert_int_equal(ours.maps, 2);
 	assert_int_equal(ours.untouched, 12);
-	assert_int_equal(ours.seg_counter, bpftool_bin ? 3 : 0);
+	/* counted while the stats fd is open (and after, if the host's
+	 * kernel.bpf_stats_enabled says so, as the kernel does) */
+	assert_memory_equal(ours.stats, "run_cnt 4 timed 1 after_off ", 28);
+	assert_int_equal(ours.seg_counter, bpftool_bin ? 3 + 4 + 1 : 4 + 1);
 }
 
 static void test_pinned_prog_kernel(void **state)
@@ -297,6 +304,7 @@ static void test_pinned_prog_kernel(void **state)
 	assert_int_equal(k.table7, ours.table7);
 	assert_int_equal(k.maps, ours.maps);
 	assert_int_equal(k.untouched, ours.untouched);
+	assert_string_equal(k.stats, ours.stats);
 	assert_non_null(strstr(k.shows[0], "name id_count"));
 	assert_non_null(strstr(k.shows[1], "name table"));
 }
