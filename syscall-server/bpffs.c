@@ -15,8 +15,8 @@
  *     dirfd says ENOTSUP (ls then stats by name);
  *   - nftw: bpftool walks every bpf mount of /proc/mounts with it (glibc's
  *     own nftw calls its internal opendir, so it is served whole here), and
- *     setmntent of /proc/mounts lists /sys/fs/bpf as a bpf mount when the
- *     host has none there;
+ *     setmntent of /proc/mounts lists /sys/fs/bpf as a bpf mount once,
+ *     whether the host has none there or several stacked;
  *   - mkdir (parent must exist: ENOENT; taken: EEXIST), rmdir (ENOTEMPTY,
  *     ENOTDIR for a pin, EBUSY for the mount point), unlink/unlinkat (EISDIR
  *     for a directory), access/faccessat, and the xattr reads of ls -l
@@ -540,8 +540,12 @@ EXPORT FILE *setmntent(const char *file, const char *mode)
 		if (!fgets(line, sizeof(line), in))
 			break;
 		n = strlen(line);
-		if (strstr(line, " " BPFFS_ROOT " bpf "))
+		/* one bpffs at /sys/fs/bpf, ours, whatever the host stacked there */
+		if (strstr(line, " " BPFFS_ROOT " bpf ")) {
+			if (have)
+				continue;
 			have = true;
+		}
 		if (len + n + 1 > cap) {
 			char *t = realloc(text, cap = (len + n + 1) * 2 + 256);
 
