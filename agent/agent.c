@@ -216,10 +216,13 @@ static bool is_uprobe_type(int32_t type)
 	       type == BPFTIME_PERF_TYPE_UPROBE_OVERRIDE;
 }
 
-/* Does the perf event at @fd concern this process?  Fills @pi. */
-static bool perf_wanted(int fd, struct bpftime_perf_event_info *pi)
+/* Does the perf event at @fd (-1: the one with object id @id, which a link
+ * holds) concern this process?  Fills @pi. */
+static bool perf_wanted(int fd, uint32_t id, struct bpftime_perf_event_info *pi)
 {
-	if (bpftime_perf_event_get_info(agent.shm, fd, pi) || !is_uprobe_type(pi->type))
+	if ((fd >= 0 ? bpftime_perf_event_get_info(agent.shm, fd, pi)
+		     : bpftime_perf_event_get_info_by_id(agent.shm, id, pi)) ||
+	    !is_uprobe_type(pi->type))
 		return false;
 	if (!pi->enabled || (pi->pid != -1 && pi->pid != agent.pid))
 		return false;
@@ -254,7 +257,7 @@ static int collect(struct want **out, size_t *nout)
 
 	for (int fd = bpftime_handler_next(agent.shm, -1); !err && fd >= 0;
 	     fd = bpftime_handler_next(agent.shm, fd)) {
-		struct bpftime_handler_info hi, ti;
+		struct bpftime_handler_info hi;
 		struct bpftime_perf_event_info pi;
 		struct bpftime_link_info li;
 		struct bpftime_prog_info gi;
@@ -262,16 +265,15 @@ static int collect(struct want **out, size_t *nout)
 		if (bpftime_handler_get_info(agent.shm, fd, &hi))
 			continue;
 		if (hi.type == BPFTIME_HANDLER_LINK) {
-			if (bpftime_link_get_info(agent.shm, fd, &li) ||
-			    !perf_wanted(li.target_fd, &pi))
-				continue;
-			if (bpftime_handler_get_info(agent.shm, li.prog_fd, &ti) ||
-			    ti.type != BPFTIME_HANDLER_PROG)
+			/* the link holds its program and perf event: they may
+			 * have no fd left (a pinned link of a loader that exited) */
+			if (bpftime_link_get_info(agent.shm, fd, &li) || !li.prog_id ||
+			    !perf_wanted(li.target_fd, li.target_id, &pi))
 				continue;
 			err = add_want(
 				&w, &n, &cap,
 				&(struct want){ .link_id = li.id,
-						.prog_id = ti.id,
+						.prog_id = li.prog_id,
 						.perf_id = pi.id,
 						.prog_fd = li.prog_fd,
 						.perf_fd = li.target_fd,
@@ -280,7 +282,7 @@ static int collect(struct want **out, size_t *nout)
 			if (bpftime_prog_get_info(agent.shm, fd, &gi))
 				continue;
 			for (uint32_t i = 0; !err && i < gi.attach_cnt; i++) {
-				if (!perf_wanted(gi.attach_fds[i], &pi))
+				if (!perf_wanted(gi.attach_fds[i], 0, &pi))
 					continue;
 				err = add_want(&w, &n, &cap,
 					       &(struct want){ .prog_id = hi.id,
@@ -343,7 +345,7 @@ static int attach_one(const struct want *x)
 
 	if (has_failed(0, x->prog_id) || has_failed(1, x->perf_id))
 		return 0;
-	if (!perf_wanted(x->perf_fd, &pi) || pi.id != x->perf_id)
+	if (!perf_wanted(x->perf_fd, x->perf_id, &pi) || pi.id != x->perf_id)
 		return 0; /* changed under us: the next epoch brings it */
 	err = bpftime_resolve_module_offset(pi.module, pi.offset, &addr);
 	if (err == -ENOENT) {
@@ -351,7 +353,7 @@ static int attach_one(const struct want *x)
 		return 0;
 	}
 	if (err) {
-		pr_warn("agent: perf event %d: cannot resolve %s+%#llx: %s\n", x->perf_fd,
+		pr_warn("agent: perf event id %u: cannot resolve %s+%#llx: %s\n", x->perf_id,
 			pi.module, (unsigned long long)pi.offset, strerror(-err));
 		mark_failed(1, x->perf_id);
 		return err;
@@ -359,13 +361,13 @@ static int attach_one(const struct want *x)
 	/* the runtime's reason goes into our one warning */
 	open_msg[0] = 0;
 	prev_print = bpftime_set_print(capture_print);
-	vm = bpftime_runtime__prog(agent.rt, x->prog_fd);
+	vm = bpftime_runtime__prog_by_id(agent.rt, x->prog_id);
 	err = vm ? 0 : -errno;
 	bpftime_set_print(prev_print);
 	if (!vm) {
 		if (err == -EBADF)
 			return 0; /* closed under us */
-		pr_warn("agent: prog %d is not attached: %s\n", x->prog_fd,
+		pr_warn("agent: prog id %u is not attached: %s\n", x->prog_id,
 			open_msg[0] ? open_msg + (strncmp(open_msg, "bpftime: ", 9) ? 0 : 9)
 				    : strerror(-err));
 		mark_failed(0, x->prog_id);
@@ -419,17 +421,17 @@ static int attach_one(const struct want *x)
 			/* an int3 is there (a debugger, a kernel uprobe): said
 			 * once (attach/ names it), retried slowly until it goes */
 			if (!has_failed(2, x->perf_id)) {
-				pr_warn("agent: %s+%#llx is busy (breakpoint): prog %d waits for "
-					"it\n",
-					pi.module, (unsigned long long)pi.offset, x->prog_fd);
+				pr_warn("agent: %s+%#llx is busy (breakpoint): prog id %u waits "
+					"for it\n",
+					pi.module, (unsigned long long)pi.offset, x->prog_id);
 				mark_failed(2, x->perf_id);
 			}
 			if (!agent.retry_ms)
 				agent.retry_ms = AGENT_BUSY_RETRY_MS;
 			return err;
 		}
-		pr_warn("agent: cannot hook %s+%#llx for prog %d: %s\n", pi.module,
-			(unsigned long long)pi.offset, x->prog_fd, strerror(-err));
+		pr_warn("agent: cannot hook %s+%#llx for prog id %u: %s\n", pi.module,
+			(unsigned long long)pi.offset, x->prog_id, strerror(-err));
 		mark_failed(1, x->perf_id);
 		return err;
 	}
@@ -437,7 +439,7 @@ static int attach_one(const struct want *x)
 	a->next = agent.live;
 	agent.live = a;
 	agent.n_attached++;
-	pr_debug("agent: prog %d attached to %s+%#llx (%s)\n", x->prog_fd, pi.module,
+	pr_debug("agent: prog id %u attached to %s+%#llx (%s)\n", x->prog_id, pi.module,
 		 (unsigned long long)pi.offset,
 		 po.type == BPFTIME_PROBE_URETPROBE  ? "uretprobe"
 		 : po.type == BPFTIME_PROBE_OVERRIDE ? "override"

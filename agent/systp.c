@@ -227,9 +227,15 @@ static bool needs_cpu(struct bpftime_shm *shm, int fd)
 		if (in[i].code != 0x18)
 			continue;
 		if (in[i].src) {
-			if ((in[i].src != 1 && in[i].src != 2) ||
-			    bpftime_map_get_info(shm, in[i].imm, &mi))
+			/* stored programs name their maps by id (shm/objects.c) */
+			struct bpftime_map *h =
+				in[i].src == 1 || in[i].src == 2
+					? bpftime_map_get_handle_by_id(shm, (uint32_t)in[i].imm)
+					: NULL;
+
+			if (!h)
 				return true;
+			bpftime_map__get_info(h, &mi);
 			switch (mi.type) {
 			case BPFTIME_MAP_HASH:
 			case BPFTIME_MAP_ARRAY:

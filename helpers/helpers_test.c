@@ -1208,11 +1208,11 @@ static uint64_t fake_cookie(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, 
 
 static int warnings;
 
-/* counts the runtime's warnings about programs ("prog N 'name': ...") */
+/* counts the runtime's warnings about programs ("prog id N 'name': ...") */
 static int count_print(enum bpftime_log_level level, const char *fmt, va_list ap)
 {
 	UNUSED(ap);
-	warnings += level <= BPFTIME_LOG_WARN && strstr(fmt, "prog %d") != NULL;
+	warnings += level <= BPFTIME_LOG_WARN && strstr(fmt, "prog id %u") != NULL;
 	return 0;
 }
 

@@ -39,6 +39,7 @@ struct bpftime_runtime {
 	struct bpftime_shm *shm;
 	enum bpftime_engine engine;
 	bool no_fallback;
+	bool sysctl_stats; /* kernel.bpf_stats_enabled was 1 when it was made */
 	int *fd_array;
 	size_t fd_array_cnt;
 	pthread_mutex_t lock;

@@ -25,6 +25,7 @@
 #include <bpftime/map.h>
 #include <bpftime/shm.h>
 #include "internal.h"
+#include "shm/store.h"
 #include "helpers/helpers.h"
 #include <bpftime/insn.h>
 #include "common/compiler.h"
@@ -106,6 +107,14 @@ struct bpftime_runtime *bpftime_runtime__new(struct bpftime_shm *shm,
 		}
 		memcpy(rt->fd_array, opts.fd_array, opts.fd_array_cnt * sizeof(int));
 		rt->fd_array_cnt = opts.fd_array_cnt;
+	}
+	{
+		/* the kernel counts runs while kernel.bpf_stats_enabled is 1 too */
+		FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "r");
+
+		rt->sysctl_stats = f && fgetc(f) == '1';
+		if (f)
+			fclose(f);
 	}
 	pthread_mutex_init(&rt->lock, NULL);
 	pthread_mutex_lock(&live_lock);
@@ -209,29 +218,27 @@ static struct bpftime_vm *tail_call(void *user_ctx, uint64_t map, uint64_t index
 
 /* Compiles @vm for the runtime's engine; JIT/LLVM fall back (JIT, then the
  * interpreter) with one warning unless no_fallback. */
-static int select_engine(struct bpftime_runtime *rt, struct bpftime_vm *vm, int fd,
-			 const char *name)
+static int select_engine(struct bpftime_runtime *rt, struct bpftime_vm *vm,
+			 const struct shm_prog *p, const char *name)
 {
 	enum bpftime_engine engine = rt->engine;
-	const void *obj;
-	size_t size;
+	uint32_t id = p->obj.id;
 	int err;
 
 	if (engine == BPFTIME_ENGINE_INTERP)
 		return bpftime_vm__compile(vm, engine);
 	if (engine == BPFTIME_ENGINE_AOT) {
-		obj = bpftime_prog_aot(rt->shm, fd, &size);
-		if (!obj) {
-			pr_warn("prog %d '%s' has no AOT object: compile one with bpftime-aot and "
-				"store it with the program\n",
-				fd, name);
+		if (!p->aot_off) {
+			pr_warn("prog id %u '%s' has no AOT object: compile one with bpftime-aot "
+				"and store it with the program\n",
+				id, name);
 			return -ENOENT;
 		}
-		err = bpftime_vm__load_aot(vm, obj, size);
+		err = bpftime_vm__load_aot(vm, shm_ptr(rt->shm, p->aot_off), p->aot_size);
 		if (!err)
 			err = bpftime_vm__compile(vm, engine);
 		if (err)
-			pr_warn("prog %d '%s': cannot load its AOT object: %s\n", fd, name,
+			pr_warn("prog id %u '%s': cannot load its AOT object: %s\n", id, name,
 				bpftime_vm__last_error(vm));
 		return err;
 	}
@@ -239,47 +246,44 @@ static int select_engine(struct bpftime_runtime *rt, struct bpftime_vm *vm, int 
 	if (!err)
 		return 0;
 	if (rt->no_fallback) {
-		pr_warn("prog %d '%s': %s engine: %s\n", fd, name, bpftime_engine__name(engine),
+		pr_warn("prog id %u '%s': %s engine: %s\n", id, name, bpftime_engine__name(engine),
 			bpftime_vm__last_error(vm));
 		return err;
 	}
 	if (engine == BPFTIME_ENGINE_LLVM && !bpftime_vm__compile(vm, BPFTIME_ENGINE_JIT)) {
-		pr_warn("prog %d '%s': llvm engine unavailable (%s), using the jit\n", fd, name,
+		pr_warn("prog id %u '%s': llvm engine unavailable (%s), using the jit\n", id, name,
 			bpftime_vm__last_error(vm));
 		return 0;
 	}
-	pr_warn("prog %d '%s': %s engine cannot take it (%s), using the interpreter\n", fd, name,
+	pr_warn("prog id %u '%s': %s engine cannot take it (%s), using the interpreter\n", id, name,
 		bpftime_engine__name(engine), bpftime_vm__last_error(vm));
 	return bpftime_vm__compile(vm, BPFTIME_ENGINE_INTERP);
 }
 
-/* Builds the VM of the program at @fd.  Called with rt->lock held. */
-static int build_vm(struct bpftime_runtime *rt, int fd, struct bpftime_vm **out)
+/* Builds the VM of program record @p (checked by shm_obj_check, held by the
+ * caller): from the object, not from any process's fd, so a program no
+ * slot names (a tail-call target a prog array holds, the program of a
+ * pinned link) builds as well.  Called with rt->lock held. */
+static int build_vm(struct bpftime_runtime *rt, const struct shm_prog *p, struct bpftime_vm **out)
 {
-	struct bpftime_prog_info info;
-	const struct bpftime_insn *insns;
+	const struct bpftime_insn *insns = shm_ptr(rt->shm, p->insns_off);
 	struct bpftime_vm *vm = NULL;
-	size_t cnt;
+	char name[BPFTIME_OBJ_NAME_LEN];
 	int err;
 
-	err = bpftime_prog_get_info(rt->shm, fd, &info);
-	if (err)
-		return -EBADF;
-	insns = bpftime_prog_insns(rt->shm, fd, &cnt);
-	if (!insns)
-		return -EBADF;
-	err = bpftime_prog_map_ids(rt->shm, fd, rt->build_maps, BPFTIME_PROG_MAX_MAPS);
-	if (err < 0)
-		return -EBADF;
-	rt->build_nmaps = err;
+	memcpy(name, p->obj.name, sizeof(name));
+	name[sizeof(name) - 1] = 0;
+	rt->build_nmaps = (int)p->used_map_cnt;
+	for (uint32_t i = 0; i < p->used_map_cnt; i++)
+		rt->build_maps[i] = ((const struct shm_obj *)shm_ptr(rt->shm, p->used_maps[i]))->id;
 	struct bpftime_verifier_ops vops;
 	/* the same verdict as at load time (defence in depth: the segment is
 	 * writable by every process that maps it) */
-	int mode = bpftime_verifier_ops__init(&vops, info.type, info.expected_attach_type);
+	int mode = bpftime_verifier_ops__init(&vops, p->prog_type, p->expected_attach_type);
 
 	vops.map_info = map_info;
 	vops.ctx = rt;
-	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = info.name, .resolve_lddw = rt_resolve_lddw,
+	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = name, .resolve_lddw = rt_resolve_lddw,
 		     .tail_call = tail_call, .user_ctx = rt, .verifier = mode ? NULL : &vops);
 	vm = bpftime_vm__new(&opts);
 	if (!vm)
@@ -290,12 +294,12 @@ static int build_vm(struct bpftime_runtime *rt, int fd, struct bpftime_vm **out)
 						  rt->ext[i].fn);
 	if (err)
 		goto fail;
-	err = bpftime_vm__load(vm, insns, cnt);
+	err = bpftime_vm__load(vm, insns, p->insn_cnt);
 	if (err) {
-		pr_warn("prog %d '%s': %s\n", fd, info.name, bpftime_vm__last_error(vm));
+		pr_warn("prog id %u '%s': %s\n", p->obj.id, name, bpftime_vm__last_error(vm));
 		goto fail;
 	}
-	err = select_engine(rt, vm, fd, info.name);
+	err = select_engine(rt, vm, p, name);
 	if (err)
 		goto fail;
 	*out = vm;
@@ -325,35 +329,34 @@ static struct rt_prog *insert_prog(struct bpftime_runtime *rt, uint32_t id, stru
 	return p;
 }
 
-/* The cached VM of object id @id (at @fd if known, else looked up), built
- * if needed; NULL with *err set.  A program that cannot be built (the
- * verifier, a map reference, the engine) is remembered as such, so it is
- * reported once, not at every hit; a missing AOT object or memory is not
- * (they may come later). */
-static struct bpftime_vm *get_prog(struct bpftime_runtime *rt, uint32_t id, int fd, int *err)
+/* The cached VM of program object @id, built if needed; NULL with *err
+ * set.  A program that cannot be built (the verifier, a map reference, the
+ * engine) is remembered as such, so it is reported once, not at every hit;
+ * a missing AOT object or memory is not (they may come later). */
+static struct bpftime_vm *get_prog(struct bpftime_runtime *rt, uint32_t id, int *err)
 {
-	struct bpftime_handler_info info;
 	struct rt_prog *p = find_id(rt, id);
 	struct bpftime_vm *vm = NULL;
 
 	if (!p) {
+		const char *why;
+		uint64_t off;
+
 		pthread_mutex_lock(&rt->lock);
 		p = find_id(rt, id);
 		if (p)
 			goto out;
-		if (fd < 0)
-			fd = bpftime_handler_fd_by_id(rt->shm, id);
-		if (fd < 0) {
+		/* held while we build: the program cannot go meanwhile */
+		off = shm_obj_find_id(rt->shm, id, BPFTIME_HANDLER_PROG);
+		if (!off) {
 			*err = -EBADF;
 			goto out;
 		}
-		*err = build_vm(rt, fd, &vm);
-		/* the slot may have been reused while we built: check it still is @id */
-		if (bpftime_handler_get_info(rt->shm, fd, &info) || info.id != id) {
-			bpftime_vm__free(vm);
-			*err = -EAGAIN;
-			goto out;
-		}
+		if (shm_obj_check(rt->shm, BPFTIME_HANDLER_PROG, off, &why))
+			*err = -EBADMSG;
+		else
+			*err = build_vm(rt, shm_ptr(rt->shm, off), &vm);
+		shm_obj_put(rt->shm, off);
 		if (*err == -EINVAL || *err == -EOPNOTSUPP || *err == -ENOEXEC)
 			p = insert_prog(rt, id, NULL, *err);
 		else if (!*err)
@@ -387,7 +390,18 @@ static struct bpftime_vm *tail_call(void *user_ctx, uint64_t map, uint64_t index
 	p = find_id(rt, id);
 	if (likely(p))
 		return p->vm;
-	return get_prog(rt, id, -1, &err);
+	return get_prog(rt, id, &err);
+}
+
+struct bpftime_vm *bpftime_runtime__prog_by_id(struct bpftime_runtime *rt, uint32_t id)
+{
+	int err = 0;
+	struct bpftime_vm *vm;
+
+	if (!rt)
+		return errno = EINVAL, NULL;
+	vm = get_prog(rt, id, &err);
+	return vm ? vm : (errno = -err, NULL);
 }
 
 struct bpftime_vm *bpftime_runtime__prog(struct bpftime_runtime *rt, int fd)
@@ -404,15 +418,7 @@ struct bpftime_vm *bpftime_runtime__prog(struct bpftime_runtime *rt, int fd)
 	f = atomic_load_explicit(&rt->by_fd[fd], memory_order_acquire);
 	if (likely(f && f->gen == info.gen && f->id == info.id))
 		return f->vm;
-	for (int tries = 0; tries < 3; tries++) {
-		vm = get_prog(rt, info.id, fd, &err);
-		if (vm || err != -EAGAIN)
-			break;
-		/* reused while we built it: take what is there now */
-		if (bpftime_handler_get_info(rt->shm, fd, &info) ||
-		    info.type != BPFTIME_HANDLER_PROG)
-			return errno = EBADF, NULL;
-	}
+	vm = get_prog(rt, info.id, &err);
 	if (!vm)
 		return errno = -err, NULL;
 	nf = mem_alloc(sizeof(*nf));
@@ -437,8 +443,8 @@ int bpftime_runtime__run(struct bpftime_runtime *rt, int fd, void *mem, size_t l
 
 	if (!vm)
 		return -errno;
-	if (unlikely(bpftime_shm__stats_enabled(rt->shm))) {
-		/* BPF_ENABLE_STATS: the kernel's run_cnt and run_time_ns */
+	if (unlikely(rt->sysctl_stats || bpftime_shm__stats_enabled(rt->shm))) {
+		/* BPF_ENABLE_STATS or the sysctl: the kernel's run_cnt and run_time_ns */
 		struct timespec t0, t1;
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -427,6 +427,9 @@ int bpftime_perf_event_create(struct bpftime_shm *shm, int fd,
 	return shm_obj_install_or_put(shm, fd, off);
 }
 
+static void perf_info_of(struct bpftime_shm *shm, struct shm_perf_event *p,
+			 struct bpftime_perf_event_info *info);
+
 int bpftime_perf_event_get_info(struct bpftime_shm *shm, int fd,
 				struct bpftime_perf_event_info *info)
 {
@@ -434,6 +437,31 @@ int bpftime_perf_event_get_info(struct bpftime_shm *shm, int fd,
 
 	if (!p)
 		return shm_err(-EBADF);
+	perf_info_of(shm, p, info);
+	return 0;
+}
+
+int bpftime_perf_event_get_info_by_id(struct bpftime_shm *shm, uint32_t id,
+				      struct bpftime_perf_event_info *info)
+{
+	uint64_t off = shm_obj_find_id(shm, id, BPFTIME_HANDLER_PERF_EVENT);
+	const char *why;
+	int ret = 0;
+
+	if (!off)
+		return shm_err(-ENOENT);
+	if (shm_obj_check(shm, BPFTIME_HANDLER_PERF_EVENT, off, &why))
+		ret = -EBADMSG;
+	else
+		perf_info_of(shm, shm_ptr(shm, off), info);
+	/* the caller knows what holds it (a link): the module string stays */
+	shm_obj_put(shm, off);
+	return shm_err(ret);
+}
+
+static void perf_info_of(struct bpftime_shm *shm, struct shm_perf_event *p,
+			 struct bpftime_perf_event_info *info)
+{
 	memset(info, 0, sizeof(*info));
 	info->type = p->type;
 	info->pid = p->pid;
@@ -451,7 +479,6 @@ int bpftime_perf_event_get_info(struct bpftime_shm *shm, int fd,
 	info->ring_len = p->ring_len;
 	info->sample_period = p->sample_period;
 	info->freq = p->freq;
-	return 0;
 }
 
 int bpftime_perf_event_enable(struct bpftime_shm *shm, int fd, bool enable)

@@ -461,6 +461,109 @@ static void test_pins_and_owners(void **state)
 }
 
 /* A process SIGKILLed while holding the table lock does not wedge us. */
+/* Objects live as long as something holds them, whatever slot: the live
+ * list (GET_NEXT_ID / GET_FD_BY_ID) shows exactly those. */
+static void test_identity(void **state)
+{
+	struct bpftime_shm *shm = mk(state, 4, 64);
+	BPFTIME_OPTS(bpftime_perf_event_opts, pe, .type = BPFTIME_PERF_TYPE_UPROBE, .pid = -1,
+		     .module = "/bin/true", .offset = 16);
+	BPFTIME_OPTS(bpftime_prog_create_opts, po, .prog_btf_fd = 5);
+	const struct bpftime_insn names_btf[] = {
+		{ .code = 0x18, .src = BPFTIME_PSEUDO_MAP_FD, .imm = 5 },
+		{ 0 },
+		{ .code = 0x95 },
+	};
+	struct bpftime_link_info li;
+	uint32_t id = 0, ids[4], n = 0, prog_id;
+	int fd;
+
+	assert_int_equal(bpftime_btf_create(shm, 5, "\x9f\xeb\x01\x00", 4), 5);
+	assert_int_equal(bpftime_prog_create(shm, 6, 2, "p", prog2, 2, &po), 6);
+	assert_int_equal(bpftime_perf_event_create(shm, 7, &pe), 7);
+	assert_int_equal(bpftime_link_create(shm, 8, 6, 7, NULL), 8);
+	/* an lddw naming a slot that is no map */
+	assert_int_equal(bpftime_prog_create(shm, -1, 2, "q", names_btf, 3, NULL), -EBADF);
+	assert_int_equal(bpftime_obj_pin(shm, 8, "/sys/fs/bpf/l"), 0);
+	for (fd = 5; fd <= 8; fd++)
+		assert_int_equal(bpftime_handler_close(shm, fd), 0);
+	assert_int_equal(bpftime_handler_next(shm, -1), -ENOENT);
+	/* the pin holds the link, the link its program and perf event, the
+	 * program its BTF: all four live on, listed in creation order */
+	while (!bpftime_handler_next_id(shm, BPFTIME_HANDLER_NONE, id, &id) && n < 4)
+		ids[n++] = id;
+	assert_int_equal(n, 4);
+	assert_true(ids[0] < ids[1] && ids[1] < ids[2] && ids[2] < ids[3]);
+	assert_int_equal(bpftime_handler_next_id(shm, BPFTIME_HANDLER_PROG, 0, &prog_id), 0);
+	assert_int_equal(prog_id, ids[1]);
+	assert_int_equal(bpftime_handler_next_id(shm, BPFTIME_HANDLER_PROG, prog_id, &id), -ENOENT);
+	/* opened by id, from nothing but the link */
+	fd = bpftime_handler_open_id(shm, ids[3], -1);
+	assert_true(fd >= 0);
+	assert_int_equal(bpftime_link_get_info(shm, fd, &li), 0);
+	assert_int_equal(li.prog_id, prog_id);
+	assert_int_equal(li.prog_fd, -1); /* no slot names the program */
+	assert_int_equal(li.target_fd, -1);
+	{
+		struct bpftime_perf_event_info pi;
+
+		assert_int_equal(bpftime_perf_event_get_info_by_id(shm, li.target_id, &pi), 0);
+		assert_string_equal(pi.module, "/bin/true");
+	}
+	assert_int_equal(bpftime_handler_open_id(shm, prog_id, 20), 20);
+	assert_int_equal(bpftime_link_get_info(shm, fd, &li), 0);
+	assert_int_equal(li.prog_fd, 20);
+	assert_int_equal(bpftime_handler_close(shm, 20), 0);
+	assert_int_equal(bpftime_handler_close(shm, fd), 0);
+	/* the last holder goes: so do they all, and their ids */
+	assert_int_equal(bpftime_obj_unpin(shm, "/sys/fs/bpf/l"), 0);
+	assert_int_equal(bpftime_handler_next_id(shm, BPFTIME_HANDLER_NONE, 0, &id), -ENOENT);
+	assert_int_equal(bpftime_handler_open_id(shm, prog_id, -1), -ENOENT);
+}
+
+/* bpffs directories next to the pins */
+static void test_bpffs_dirs(void **state)
+{
+	struct bpftime_shm *shm = mk(state, 4, 64);
+	enum bpftime_handler_type t;
+	uint32_t id, mode;
+	char path[BPFTIME_PIN_PATH_MAX];
+	int dirs = 0, pins = 0, r;
+
+	assert_int_equal(bpftime_prog_create(shm, 3, 2, "p", prog2, 2, NULL), 3);
+	assert_int_equal(bpftime_bpffs_mkdir(shm, "/sys/fs/bpf/d", 0755), 0);
+	assert_int_equal(bpftime_bpffs_mkdir(shm, "/sys/fs/bpf/d", 0755), -EEXIST);
+	assert_int_equal(bpftime_bpffs_lookup(shm, "/sys/fs/bpf/d", &t, &id, &mode), 0);
+	assert_int_equal(t, BPFTIME_HANDLER_NONE);
+	assert_int_equal(mode, 0755);
+	assert_int_equal(bpftime_obj_pin(shm, 3, "/sys/fs/bpf/d/e/p"), 0);
+	assert_int_equal(bpftime_obj_pin(shm, 3, "/sys/fs/bpf/d"), -EEXIST);
+	assert_int_equal(bpftime_obj_pin(shm, 3, "/sys/fs/bpf/d/e"), -EEXIST); /* implied dir */
+	assert_int_equal(bpftime_bpffs_lookup(shm, "/sys/fs/bpf/d/e", &t, &id, &mode), 0);
+	assert_int_equal(t, BPFTIME_HANDLER_NONE);
+	assert_int_equal(mode, 0700);
+	assert_int_equal(bpftime_bpffs_lookup(shm, "/sys/fs/bpf/d/e/p", &t, &id, &mode), 0);
+	assert_int_equal(t, BPFTIME_HANDLER_PROG);
+	assert_int_equal(mode, 0600);
+	assert_int_equal(bpftime_bpffs_lookup(shm, "/sys/fs/bpf/d/x", &t, &id, &mode), -ENOENT);
+	assert_int_equal(bpftime_bpffs_rmdir(shm, "/sys/fs/bpf/d"), -ENOTEMPTY);
+	assert_int_equal(bpftime_bpffs_rmdir(shm, "/sys/fs/bpf/d/e/p"), -ENOTDIR);
+	assert_int_equal(bpftime_obj_unpin(shm, "/sys/fs/bpf/d"), -EISDIR);
+	assert_int_equal(bpftime_obj_get(shm, "/sys/fs/bpf/d", -1), -ENOENT);
+	for (int i = 0; (r = bpftime_bpffs_entry_at(shm, i, path, sizeof(path))) != -EINVAL; i++) {
+		dirs += r == BPFTIME_HANDLER_NONE && !strcmp(path, "/sys/fs/bpf/d");
+		pins += r == BPFTIME_HANDLER_PROG && !strcmp(path, "/sys/fs/bpf/d/e/p");
+	}
+	assert_int_equal(dirs, 1);
+	assert_int_equal(pins, 1);
+	/* the pin lists only pins */
+	assert_int_equal(bpftime_obj_pin_at(shm, 0, path, sizeof(path)), -ENOENT);
+	assert_int_equal(bpftime_obj_unpin(shm, "/sys/fs/bpf/d/e/p"), 0);
+	assert_int_equal(bpftime_bpffs_lookup(shm, "/sys/fs/bpf/d/e", &t, &id, &mode), -ENOENT);
+	assert_int_equal(bpftime_bpffs_rmdir(shm, "/sys/fs/bpf/d"), 0);
+	assert_int_equal(bpftime_bpffs_rmdir(shm, "/sys/fs/bpf/d"), -ENOENT);
+}
+
 static void test_robust_lock(void **state)
 {
 	struct bpftime_shm *shm = mk(state, 4, 64);
@@ -588,6 +691,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_perf_link_btf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prog_btf_ext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pins_and_owners, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bpffs_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_robust_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_epoch_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_create, setup, teardown),

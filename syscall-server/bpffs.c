@@ -15,8 +15,8 @@
  *     dirfd says ENOTSUP (ls then stats by name);
  *   - nftw: bpftool walks every bpf mount of /proc/mounts with it (glibc's
  *     own nftw calls its internal opendir, so it is served whole here), and
- *     setmntent of /proc/mounts lists /sys/fs/bpf as a bpf mount when the
- *     host has none there;
+ *     setmntent of /proc/mounts lists /sys/fs/bpf as a bpf mount once,
+ *     whether the host has none there or several stacked;
  *   - mkdir (parent must exist: ENOENT; taken: EEXIST), rmdir (ENOTEMPTY,
  *     ENOTDIR for a pin, EBUSY for the mount point), unlink/unlinkat (EISDIR
  *     for a directory), access/faccessat, and the xattr reads of ls -l
@@ -107,12 +107,28 @@ static int fail(int err)
 }
 
 /* @path under /sys/fs/bpf, normalised into @out ("//" folded, no trailing
- * "/"); false for any other path or before the server is up */
+ * "/"); a relative path counts from the working directory (coreutils'
+ * mkdir -p changes into each parent); false for any other path or before
+ * the server is up */
 static bool bpffs_norm(const char *path, char out[BPFTIME_PIN_PATH_MAX])
 {
+	char abs[BPFTIME_PIN_PATH_MAX];
 	size_t n = 0;
 
-	if (!srv.ready || !path || strncmp(path, BPFFS_ROOT, sizeof(BPFFS_ROOT) - 1) ||
+	if (!srv.ready || !path)
+		return false;
+	if (path[0] != '/') {
+		size_t c;
+
+		if (!getcwd(abs, sizeof(abs)) || strncmp(abs, BPFFS_ROOT, sizeof(BPFFS_ROOT) - 1))
+			return false;
+		c = strlen(abs);
+		if (!strcmp(path, ".") || (path[0] == '.' && path[1] == '.') ||
+		    snprintf(abs + c, sizeof(abs) - c, "/%s", path) >= (int)(sizeof(abs) - c))
+			return false;
+		path = abs;
+	}
+	if (strncmp(path, BPFFS_ROOT, sizeof(BPFFS_ROOT) - 1) ||
 	    (path[sizeof(BPFFS_ROOT) - 1] && path[sizeof(BPFFS_ROOT) - 1] != '/'))
 		return false;
 	for (const char *p = path; *p; p++) {
@@ -524,8 +540,12 @@ EXPORT FILE *setmntent(const char *file, const char *mode)
 		if (!fgets(line, sizeof(line), in))
 			break;
 		n = strlen(line);
-		if (strstr(line, " " BPFFS_ROOT " bpf "))
+		/* one bpffs at /sys/fs/bpf, ours, whatever the host stacked there */
+		if (strstr(line, " " BPFFS_ROOT " bpf ")) {
+			if (have)
+				continue;
 			have = true;
+		}
 		if (len + n + 1 > cap) {
 			char *t = realloc(text, cap = (len + n + 1) * 2 + 256);
 
@@ -582,6 +602,13 @@ static mode_t cur_umask(void)
 	if (f)
 		fclose(f);
 	return (mode_t)m;
+}
+
+bool srv_bpffs_path(const char *path)
+{
+	char p[BPFTIME_PIN_PATH_MAX];
+
+	return bpffs_norm(path, p);
 }
 
 int srv_bpffs_mkdir(const char *path, mode_t mode)

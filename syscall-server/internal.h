@@ -189,7 +189,9 @@ int srv_sysfs_open(const char *path);
 int srv_procfd_readlink(const char *path, char *buf, size_t len);
 int srv_procfd_open(const char *path);
 
-/* bpffs.c: mkdir and unlink under /sys/fs/bpf (0 or -errno) */
+/* bpffs.c: is @path (absolute, or relative to a working directory there)
+ * on our /sys/fs/bpf; mkdir and unlink there (0 or -errno) */
+bool srv_bpffs_path(const char *path);
 int srv_bpffs_mkdir(const char *path, mode_t mode);
 int srv_bpffs_unlink(const char *path);
 

@@ -417,8 +417,7 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int max, int timeou
 
 static bool bpffs_path(const char *path)
 {
-	return srv.ready && path && !strncmp(path, "/sys/fs/bpf", 11) &&
-	       (path[11] == 0 || path[11] == '/');
+	return srv_bpffs_path(path); /* bpffs.c */
 }
 
 static void bpffs_statfs(struct statfs64 *st)

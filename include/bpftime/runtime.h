@@ -89,6 +89,10 @@ BPFTIME_API int bpftime_runtime__set_helper(struct bpftime_runtime *rt, uint32_t
  *         object; logged), EOPNOTSUPP (engine unavailable, no fallback), ENOMEM
  */
 BPFTIME_API struct bpftime_vm *bpftime_runtime__prog(struct bpftime_runtime *rt, int fd);
+/** @brief the same for the program with object id @id, wherever it is held
+ * (a slot, a pin, a link, a prog array): NULL with errno EBADF if no such
+ * program lives */
+BPFTIME_API struct bpftime_vm *bpftime_runtime__prog_by_id(struct bpftime_runtime *rt, uint32_t id);
 
 /** @brief runs the program at @fd (bpftime_runtime__prog()) with r1 = @mem,
  * r2 = @len.  @return 0 with *@ret = r0, or a negative errno as above */

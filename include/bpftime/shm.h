@@ -467,6 +467,10 @@ BPFTIME_API int bpftime_perf_event_create(struct bpftime_shm *shm, int fd,
 /** @brief @return 0, -EBADF */
 BPFTIME_API int bpftime_perf_event_get_info(struct bpftime_shm *shm, int fd,
 					    struct bpftime_perf_event_info *info);
+/** @brief the same for the perf event with object id @id, wherever it is
+ * held (a link of a loader that exited).  @return 0, -ENOENT */
+BPFTIME_API int bpftime_perf_event_get_info_by_id(struct bpftime_shm *shm, uint32_t id,
+						  struct bpftime_perf_event_info *info);
 /** @brief PERF_EVENT_IOC_ENABLE/DISABLE.  @return 0, -EBADF */
 BPFTIME_API int bpftime_perf_event_enable(struct bpftime_shm *shm, int fd, bool enable);
 /** @brief sets the attach cookie.  @return 0, -EBADF */

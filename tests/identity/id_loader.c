@@ -12,6 +12,13 @@
  *   id_loader check PROG_PIN MAP_PIN      prints "counter C table7 T maps M":
  *                                         counter[0] via the pinned map,
  *                                         table[7] via the program's map ids
+ *   id_loader link OBJ BIN FUNC LINK_PIN MAP_PIN
+ *                                         attaches OBJ's uprobe to FUNC of BIN,
+ *                                         pins the link and the map "hits", exits
+ *   id_loader value MAP_PIN               prints "value V" (key 0, a u64)
+ *   id_loader stats PROG_PIN N            BPF_ENABLE_STATS, N test runs, the
+ *                                         stats fd closed, one more run: prints
+ *                                         "run_cnt C timed T after_off A"
  *   id_loader fdinfo PIN                  prints the link of /proc/self/fd/N
  *                                         ("link anon_inode:...") and the
  *                                         fdinfo lines of the object at PIN
@@ -119,6 +126,83 @@ static int check(const char *prog_pin, const char *map_pin)
 	return 0;
 }
 
+static int link_pin(const char *obj_path, const char *bin, const char *func, const char *link_pin,
+		    const char *map_pin)
+{
+	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = func);
+	struct bpf_program *prog;
+	struct bpf_link *link;
+
+	if (!obj || bpf_object__load(obj)) {
+		fprintf(stderr, "cannot load %s: %s\n", obj_path, strerror(errno));
+		return 1;
+	}
+	prog = bpf_object__find_program_by_name(obj, "id_probe");
+	link = prog ? bpf_program__attach_uprobe_opts(prog, -1, bin, 0, &o) : NULL;
+	if (!link || bpf_link__pin(link, link_pin) ||
+	    bpf_map__pin(bpf_object__find_map_by_name(obj, "hits"), map_pin)) {
+		fprintf(stderr, "cannot attach or pin: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("pinned\n");
+	bpf_link__disconnect(link); /* the pin keeps it */
+	bpf_link__destroy(link);
+	bpf_object__close(obj);
+	return 0;
+}
+
+static int value(const char *pin)
+{
+	__u32 zero = 0;
+	__u64 v = 0;
+	int fd = bpf_obj_get(pin);
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &v)) {
+		fprintf(stderr, "cannot read %s: %s\n", pin, strerror(errno));
+		return 1;
+	}
+	printf("value %llu\n", (unsigned long long)v);
+	return 0;
+}
+
+static int prog_stats(int prog, __u64 *cnt, __u64 *ns)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+	int err = bpf_obj_get_info_by_fd(prog, &info, &len);
+
+	*cnt = info.run_cnt;
+	*ns = info.run_time_ns;
+	return err;
+}
+
+static int stats(const char *pin, int n)
+{
+	char data[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = data, .data_size_in = sizeof(data),
+		    .repeat = n);
+	__u64 c0, t0, c1, t1, c2, t2;
+	int prog = bpf_obj_get(pin), sfd;
+
+	if (prog < 0 || prog_stats(prog, &c0, &t0)) {
+		fprintf(stderr, "cannot open %s: %s\n", pin, strerror(errno));
+		return 1;
+	}
+	sfd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (sfd < 0 || bpf_prog_test_run_opts(prog, &o) || prog_stats(prog, &c1, &t1)) {
+		fprintf(stderr, "stats: %s\n", strerror(errno));
+		return 1;
+	}
+	close(sfd);
+	o.repeat = 1;
+	if (bpf_prog_test_run_opts(prog, &o) || prog_stats(prog, &c2, &t2))
+		return 1;
+	printf("run_cnt %llu timed %d after_off %llu\n", (unsigned long long)(c1 - c0), t1 > t0,
+	       (unsigned long long)(c2 - c1));
+	return 0;
+}
+
 static int fdinfo(const char *pin)
 {
 	char path[64], buf[512];
@@ -152,9 +236,17 @@ int main(int argc, char **argv)
 		return hold(atoi(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "check"))
 		return check(argv[2], argv[3]);
+	if (argc == 7 && !strcmp(argv[1], "link"))
+		return link_pin(argv[2], argv[3], argv[4], argv[5], argv[6]);
+	if (argc == 3 && !strcmp(argv[1], "value"))
+		return value(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "stats"))
+		return stats(argv[2], atoi(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "fdinfo"))
 		return fdinfo(argv[2]);
-	fprintf(stderr, "usage: id_loader load OBJ PROG_PIN MAP_PIN | hold N | check PROG_PIN "
-			"MAP_PIN | fdinfo PIN\n");
+	fprintf(stderr,
+		"usage: id_loader load OBJ PROG_PIN MAP_PIN | hold N | check PROG_PIN "
+		"MAP_PIN | link OBJ BIN FUNC LINK_PIN MAP_PIN | value MAP_PIN | stats PROG_PIN N | "
+		"fdinfo PIN\n");
 	return 2;
 }

@@ -7,7 +7,7 @@
  * the kernel, in a private mount namespace with a bpffs of its own, when
  * the kernel can (root, bpf()), and the results must be the same.
  *
- *   identity_test BPFTIME GUARD ID_LOADER IDPROG_OBJ BPFTOOL|none
+ *   identity_test BPFTIME GUARD ID_LOADER IDPROG_OBJ IDPROBE_OBJ VICTIM|none BPFTOOL|none
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,7 +30,8 @@
 #include <bpftime/shm.h>
 #include "../e2e/proc.h"
 
-static const char *bpftime_bin, *guard_bin, *loader_bin, *obj_path, *bpftool_bin;
+static const char *bpftime_bin, *guard_bin, *loader_bin, *obj_path, *probe_obj, *victim_bin,
+	*bpftool_bin;
 
 /* ---- processes ------------------------------------------------------------ */
 
@@ -165,7 +166,8 @@ struct cross {
 	unsigned int maps;
 	int untouched;
 	uint64_t seg_counter; /* bpftime: counter[0] read from the segment */
-	char shows[2][4096];  /* prog show, map show */
+	char stats[128];
+	char shows[2][4096]; /* prog show, map show */
 };
 
 /* A loads and pins and exits; B creates 12 maps at A's old fd numbers and
@@ -220,6 +222,9 @@ static void cross_process(bool kernel, struct cross *r)
 		assert_int_equal(RUN(&c, kernel, bpftool_bin, "map", "show", "name", "table"), 0);
 		snprintf(r->shows[1], sizeof(r->shows[1]), "%.4000s", c.obuf);
 	}
+	/* BPF_ENABLE_STATS: run_cnt and run_time_ns of test runs */
+	assert_int_equal(RUN(&c, kernel, loader_bin, "stats", prog, "4"), 0);
+	snprintf(r->stats, sizeof(r->stats), "%.120s", c.obuf);
 	assert_int_equal(RUN(&c, kernel, loader_bin, "check", prog, counter), 0);
 	assert_int_equal(sscanf(c.obuf, "counter %llu table7 %llu maps %u", &r->counter, &r->table7,
 				&r->maps),
@@ -269,12 +274,15 @@ static void test_pinned_prog_other_loaders(void **state)
 		assert_int_equal(ours.retval, 0);
 		assert_non_null(strstr(ours.shows[0], "name id_count"));
 		assert_non_null(strstr(ours.shows[1], "name table"));
-		assert_int_equal(ours.counter, 3); /* repeat 3 */
+		assert_int_equal(ours.counter, 3 + 4 + 1); /* repeat 3, then the stats runs */
 		assert_int_equal(ours.table7, 42);
 	}
 	assert_int_equal(ours.maps, 2);
 	assert_int_equal(ours.untouched, 12);
-	assert_int_equal(ours.seg_counter, bpftool_bin ? 3 : 0);
+	/* counted while the stats fd is open (and after, if the host's
+	 * kernel.bpf_stats_enabled says so, as the kernel does) */
+	assert_memory_equal(ours.stats, "run_cnt 4 timed 1 after_off ", 28);
+	assert_int_equal(ours.seg_counter, bpftool_bin ? 3 + 4 + 1 : 4 + 1);
 }
 
 static void test_pinned_prog_kernel(void **state)
@@ -296,8 +304,74 @@ static void test_pinned_prog_kernel(void **state)
 	assert_int_equal(k.table7, ours.table7);
 	assert_int_equal(k.maps, ours.maps);
 	assert_int_equal(k.untouched, ours.untouched);
+	assert_string_equal(k.stats, ours.stats);
 	assert_non_null(strstr(k.shows[0], "name id_count"));
 	assert_non_null(strstr(k.shows[1], "name table"));
+}
+
+/* ---- a pinned link outlives its loader ---------------------------------------- */
+
+/* The loader attaches a uprobe to a private copy of the victim (a kernel
+ * uprobe then fires in that copy only), pins the link and the map, exits;
+ * the victim runs 5 calls (under `bpftime start` for bpftime): the link
+ * alone keeps the probe.  Returns the count, -1 if the loader cannot. */
+static long pinned_link(bool kernel)
+{
+	char victim[128], cmd[512];
+	struct proc p;
+	long v = -1;
+
+	snprintf(victim, sizeof(victim), "/tmp/bpftime_id_%d_victim", getpid());
+	snprintf(cmd, sizeof(cmd), "cp %s %s", victim_bin, victim);
+	assert_int_equal(system(cmd), 0);
+	if (RUN(&p, kernel, loader_bin, "link", probe_obj, victim, "target_func", path_of("link"),
+		path_of("hits"))) {
+		unlink(victim);
+		if (kernel)
+			return -1;
+		fail_msg("the loader failed: %s", p.ebuf);
+	}
+	if (kernel) {
+		assert_int_equal(RUN(&p, true, victim, "5", "10"), 0);
+	} else {
+		const char *a[] = { guard_bin, bpftime_bin, "start", victim, "5", "10", NULL };
+
+		spawn(&p, a, false);
+		assert_int_equal(finish(&p), 0);
+	}
+	assert_non_null(strstr(p.obuf, "victim: 5 calls"));
+	assert_int_equal(RUN(&p, kernel, loader_bin, "value", path_of("hits")), 0);
+	assert_int_equal(sscanf(p.obuf, "value %ld", &v), 1);
+	assert_int_equal(RUN(&p, kernel, "rm", path_of("link"), path_of("hits")), 0);
+	RUN(&p, kernel, "rmdir", pin_dir);
+	unlink(victim);
+	return v;
+}
+
+static void test_pinned_link(void **state)
+{
+	(void)state;
+	if (!victim_bin)
+		TEST_SKIP("no agent or victim in this build");
+	shm_for_test("link", "l");
+	assert_int_equal(pinned_link(false), 5);
+}
+
+static void test_pinned_link_kernel(void **state)
+{
+	const char *why = kernel_ns();
+	long v;
+
+	(void)state;
+	if (why)
+		TEST_SKIP("no private mount namespace with a bpffs: %s", why);
+	if (!victim_bin)
+		TEST_SKIP("no agent or victim in this build");
+	shm_for_test("link_k", "l");
+	v = pinned_link(true);
+	if (v == -1)
+		TEST_SKIP("the kernel cannot attach the uprobe here");
+	assert_int_equal(v, 5);
 }
 
 /* ---- (b) bpffs and identity through the tools ------------------------------- */
@@ -577,22 +651,27 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_pinned_prog_other_loaders, cleanup),
 		cmocka_unit_test_teardown(test_bpffs_tools, cleanup),
+		cmocka_unit_test_teardown(test_pinned_link, cleanup),
 		/* the kernel's runs last: they move this process into its own
 		 * mount namespace */
 		cmocka_unit_test_teardown(test_pinned_prog_kernel, cleanup),
 		cmocka_unit_test_teardown(test_bpffs_tools_kernel, cleanup),
+		cmocka_unit_test_teardown(test_pinned_link_kernel, cleanup),
 	};
 
-	if (argc < 5) {
-		fprintf(stderr, "usage: identity_test BPFTIME GUARD ID_LOADER IDPROG_OBJ "
-				"[BPFTOOL|none]\n");
+	if (argc < 8) {
+		fprintf(stderr,
+			"usage: identity_test BPFTIME GUARD ID_LOADER IDPROG_OBJ IDPROBE_OBJ "
+			"VICTIM|none BPFTOOL|none\n");
 		return 2;
 	}
 	bpftime_bin = argv[1];
 	guard_bin = argv[2];
 	loader_bin = argv[3];
 	obj_path = argv[4];
-	bpftool_bin = argc > 5 && strcmp(argv[5], "none") ? argv[5] : NULL;
+	probe_obj = argv[5];
+	victim_bin = strcmp(argv[6], "none") ? argv[6] : NULL;
+	bpftool_bin = strcmp(argv[7], "none") ? argv[7] : NULL;
 	signal(SIGPIPE, SIG_IGN);
 	remove_stale_segments("bpftime_id_");
 	return TEST_RUN(tests, NULL, NULL);

@@ -530,6 +530,66 @@ static void test_round_trip(void **state)
 	free(b);
 }
 
+/* Objects no slot names (a pinned program of a loader that exited, and the
+ * map only the program holds) are exported too, under fds of their own, and
+ * the program's map reference (an id in the segment) is the map's fd in the
+ * file: imported, the program reads its map again. */
+static void test_export_held_objects(void **state)
+{
+	struct bpftime_shm *shm = bpftime_shm__open_or_create(NULL);
+	const struct bpftime_insn prog[] = {
+		BPF_LD_MAP_VALUE(1, 30, 0),
+		BPF_LDX_MEM(BPF_DW, 0, 1, 0),
+		BPF_EXIT_INSN(),
+	};
+	uint64_t v = 77;
+	uint32_t k = 0;
+	char *a, *insns;
+	int fd;
+
+	UNUSED(state);
+	assert_non_null(shm);
+	assert_int_equal(bpftime_map_create(shm, 30, BPFTIME_MAP_ARRAY, "arr", 4, 8, 1, NULL), 30);
+	assert_int_equal(bpftime_map_update_elem(shm, 30, &k, &v, 0), 0);
+	assert_int_equal(bpftime_prog_create(shm, 31, 6, "reader", prog, ARRAY_SIZE(prog), NULL),
+			 31);
+	assert_int_equal(bpftime_obj_pin(shm, 31, "/sys/fs/bpf/reader"), 0);
+	assert_int_equal(bpftime_handler_close(shm, 30), 0);
+	assert_int_equal(bpftime_handler_close(shm, 31), 0);
+	assert_int_equal(bpftime_handler_next(shm, -1), -ENOENT);
+	bpftime_shm__close(shm);
+
+	assert_int_equal(tool("export", path("held.json"), NULL), 0);
+	a = read_all(path("held.json"));
+	/* both objects, and the lddw names the map's fd in the file (0: first free) */
+	assert_non_null(strstr(a, "\"name\": \"arr\""));
+	assert_non_null(strstr(a, "\"name\": \"reader\""));
+	insns = strstr(a, "\"insns\": \"");
+	assert_non_null(insns);
+	/* lddw r1 (src 2: map value), imm = fd 0: the map took the first free fd */
+	assert_memory_equal(insns + 10, "1821000000000000", 16);
+	free(a);
+	/* the tool's temporary fds are gone again */
+	shm = open_shm();
+	assert_int_equal(bpftime_handler_next(shm, -1), -ENOENT);
+	bpftime_shm__close(shm);
+
+	assert_int_equal(tool("remove", NULL), 0);
+	assert_int_equal(tool("import", path("held.json"), NULL), 0);
+	shm = open_shm();
+	fd = bpftime_obj_get(shm, "/sys/fs/bpf/reader", -1);
+	assert_true(fd >= 0);
+	bpftime_shm__close(shm);
+	{
+		char fds[16];
+
+		snprintf(fds, sizeof(fds), "%d", fd);
+		write_file(path("in.bin"), "x");
+		assert_int_equal(tool("run", fds, path("in.bin"), NULL), 0);
+		assert_non_null(strstr(out_buf, "Return value: 77\n"));
+	}
+}
+
 static void test_import_errors_leave_segment_untouched(void **state)
 {
 	static const struct {
@@ -877,6 +937,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seed_imports_and_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export_held_objects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_input_limits_and_export_rename, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_import_errors_leave_segment_untouched, setup,

@@ -136,9 +136,23 @@ static const char *helper_name(void *ctx, int32_t id)
 	return id >= 0 ? bpftime_helper__name((uint32_t)id) : NULL;
 }
 
+/* stored programs name their maps by id: printed as bpftool prints them */
+static int map_desc(void *ctx, unsigned int src, int32_t imm, int32_t next_imm, char *buf,
+		    size_t len)
+{
+	(void)ctx;
+	if (src == BPFTIME_PSEUDO_MAP_FD)
+		snprintf(buf, len, "map[id:%d]", imm);
+	else if (src == BPFTIME_PSEUDO_MAP_VALUE)
+		snprintf(buf, len, "map[id:%d][0]+%u", imm, (uint32_t)next_imm);
+	else
+		return -1; /* fd_array indexes: as the disassembler prints them */
+	return 0;
+}
+
 int tool_prog_dump(struct bpftime_shm *shm, int fd)
 {
-	BPFTIME_OPTS(bpftime_disasm_opts, o, .helper_name = helper_name);
+	BPFTIME_OPTS(bpftime_disasm_opts, o, .helper_name = helper_name, .map_desc = map_desc);
 	const struct bpftime_insn *insns;
 	size_t cnt;
 
@@ -147,7 +161,6 @@ int tool_prog_dump(struct bpftime_shm *shm, int fd)
 		tool_err("no program at fd %d (`bpftimetool prog show` lists them)", fd);
 		return -EBADF;
 	}
-	/* maps print as bpftool prints an fd it could not resolve: map[fd:3] */
 	return bpftime_disasm_prog(insns, cnt, &o, stdout) ? -EINVAL : 0;
 }
 
