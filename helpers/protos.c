@@ -515,6 +515,27 @@ int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_t
 	return verifier_mode();
 }
 
+bool bpftime_prog_type__supported(uint32_t prog_type)
+{
+	switch (prog_type) {
+	case 1:	 /* socket_filter */
+	case 2:	 /* kprobe (uprobes) */
+	case 3:	 /* sched_cls */
+	case 4:	 /* sched_act */
+	case 5:	 /* tracepoint */
+	case 6:	 /* xdp */
+	case 7:	 /* perf_event */
+	case 8:	 /* cgroup_skb */
+	case 17: /* raw_tracepoint */
+	case 24: /* raw_tracepoint_writable */
+	case 26: /* tracing */
+	case 31: /* syscall */
+		return true;
+	default:
+		return false;
+	}
+}
+
 int bpftime_verifier_map__from_handle(struct bpftime_map *h, struct bpftime_verifier_map *out)
 {
 	struct bpftime_map_info info;

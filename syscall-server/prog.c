@@ -355,7 +355,8 @@ int srv_prog_load(union bpf_attr *a)
 	struct bpftime_insn *insns = NULL;
 	int ret;
 
-	if (a->prog_type == BPF_PROG_TYPE_UNSPEC || a->prog_type > BPF_PROG_TYPE_SYSCALL)
+	/* a type we cannot run fails as a type the kernel lacks */
+	if (!bpftime_prog_type__supported(a->prog_type))
 		return -EINVAL;
 	if (a->prog_flags & ~(uint32_t)KNOWN_PROG_FLAGS)
 		return -EINVAL;

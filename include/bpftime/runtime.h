@@ -195,6 +195,14 @@ BPFTIME_API int bpftime_runtime__test_run(struct bpftime_runtime *rt, int fd,
 BPFTIME_API int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_type,
 					   uint32_t expected_attach_type);
 
+/** @brief whether programs of the kernel's type @prog_type can be loaded
+ * here: the types with context rules and somewhere to run (socket filter,
+ * kprobe/uprobe, sched_cls/act, tracepoint, xdp, perf_event, cgroup_skb,
+ * raw tracepoint (writable), tracing, syscall).  PROG_LOAD of any other
+ * type fails as the kernel's does for a type it lacks (-EINVAL), so feature
+ * probes report exactly these. */
+BPFTIME_API bool bpftime_prog_type__supported(uint32_t prog_type);
+
 /** @brief the verifier's view of the map at @fd of @shm.  @return 0, -EBADF */
 BPFTIME_API int bpftime_verifier_map__from_shm(struct bpftime_shm *shm, int fd,
 					       struct bpftime_verifier_map *out);

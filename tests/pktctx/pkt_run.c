@@ -7,6 +7,11 @@
  * `bpftime load` can be compared line by line (pktctx_test).
  *
  *   pkt_run OBJ      exit 77 when the kernel's bpf() refuses the load
+ *   pkt_run hold OBJ loads OBJ, prints "id N" (its first program's id) and
+ *                    holds it until stdin closes (for `bpftool prog run id`)
+ *   pkt_run helpers  which of our helpers each packet program type may call
+ *                    (a one-call program per helper, as libbpf's probe), and
+ *                    the verifier's words for helpers we lack
  */
 #include <errno.h>
 #include <stdio.h>
@@ -116,6 +121,67 @@ static void make_packet(unsigned char *p, size_t len, const unsigned char dst0)
 	p[14 + 11] = (unsigned char)~sum;
 }
 
+/* the helpers of helpers/helpers.def (ORDER HELPERS) */
+static const int our_helpers[] = { 1,   2,   3,	  4,   5,   6,	 7,   8,   9,	10,  11,  12,
+				   14,	15,  16,  23,  25,  26,	 27,  28,  36,	44,  45,  54,
+				   58,	65,  67,  87,  88,  89,	 93,  94,  109, 112, 113, 114,
+				   115, 117, 125, 130, 131, 132, 133, 134, 160, 164, 165, 173,
+				   174, 177, 181, 182, 183, 184, 185, 186, 187, 195 };
+
+/* 'S' the type may call it, 'T' "program of this type cannot use helper",
+ * 'U' "unknown func", 'I' "invalid func"; @log gets the verifier's line */
+static char probe_helper(int type, int id, char *line, size_t len)
+{
+	struct bpf_insn in[] = { { .code = BPF_JMP | BPF_CALL, .imm = id },
+				 { .code = BPF_JMP | BPF_EXIT } };
+	char log[4096] = "";
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = sizeof(log), .log_level = 1);
+	int fd = bpf_prog_load(type, NULL, "GPL", in, 2, &o);
+	const char *w;
+
+	line[0] = 0;
+	if (fd >= 0) {
+		close(fd);
+		return 'S';
+	}
+	w = strstr(log, "program of this type cannot use helper ");
+	if (!w)
+		w = strstr(log, "unknown func ");
+	if (!w)
+		w = strstr(log, "invalid func ");
+	if (!w)
+		return 'S';
+	snprintf(line, len, "%.*s", (int)strcspn(w, "\n"), w);
+	return w[0] == 'p' ? 'T' : w[0] == 'u' ? 'U' : 'I';
+}
+
+static int helpers_main(void)
+{
+	static const int types[] = { 1, 3, 4, 6, 8 };
+	static const int lacking[] = { 43, 69, 189, 9999 };
+	char line[256];
+
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		printf("type %d may call:", types[t]);
+		for (size_t i = 0; i < sizeof(our_helpers) / sizeof(our_helpers[0]); i++)
+			if (probe_helper(types[t], our_helpers[i], line, sizeof(line)) == 'S')
+				printf(" %d", our_helpers[i]);
+		printf("\n");
+		printf("type %d refuses:", types[t]);
+		for (size_t i = 0; i < sizeof(our_helpers) / sizeof(our_helpers[0]); i++)
+			if (probe_helper(types[t], our_helpers[i], line, sizeof(line)) != 'S')
+				printf(" %d", our_helpers[i]);
+		printf("\n");
+	}
+	for (size_t i = 0; i < sizeof(lacking) / sizeof(lacking[0]); i++) {
+		probe_helper(6, lacking[i], line, sizeof(line));
+		printf("words %d: %s\n", lacking[i], line);
+	}
+	probe_helper(2, 44, line, sizeof(line));
+	printf("words kprobe 44: %s\n", line);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned char pkt[64], bcast[64], meta_pkt[72], small[10];
@@ -128,9 +194,31 @@ int main(int argc, char **argv)
 	};
 	int kp;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: pkt_run OBJ\n");
+	if (argc < 2) {
+		fprintf(stderr, "usage: pkt_run OBJ | hold OBJ | helpers\n");
 		return 2;
+	}
+	if (!strcmp(argv[1], "helpers"))
+		return helpers_main();
+	if (!strcmp(argv[1], "hold") && argc == 3) {
+		struct bpf_prog_info info = { 0 };
+		uint32_t len = sizeof(info);
+		char c;
+
+		obj = bpf_object__open_file(argv[2], NULL);
+		if (!obj || bpf_object__load(obj)) {
+			fprintf(stderr, "pkt_run: cannot load %s: %s\n", argv[2], strerror(errno));
+			return errno == EPERM || errno == ENOSYS ? 77 : 1;
+		}
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(bpf_object__next_program(obj, NULL)),
+					   &info, &len))
+			return 1;
+		printf("id %u\n", info.id);
+		fflush(stdout);
+		while (read(0, &c, 1) > 0)
+			;
+		bpf_object__close(obj);
+		return 0;
 	}
 	libbpf_set_print(NULL);
 	obj = bpf_object__open_file(argv[1], NULL);
