@@ -11,7 +11,7 @@
  * The kernel comparisons are skipped (with the reason) where the kernel
  * refuses to load the programs.
  *
- *   pktctx_test BPFTIME GUARD PKT_RUN PKT_OBJ XDP_OBJ BPFTOOL|none
+ *   pktctx_test BPFTIME GUARD PKT_RUN PKT_OBJ XDP_OBJ BPFTOOL|none BPFTIMETOOL
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,7 +34,7 @@
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
-static const char *bpftime_bin, *guard_bin, *pkt_run, *pkt_obj, *xdp_obj, *bpftool;
+static const char *bpftime_bin, *guard_bin, *pkt_run, *pkt_obj, *xdp_obj, *bpftool, *tool;
 static char tmpdir[128];
 
 static int cleanup(void **state)
@@ -311,6 +311,40 @@ static void test_feature_probe(void **state)
 	print_message("%d helper entries listed, all ours\n", helpers);
 }
 
+/* `bpftimetool run ID FILE` of an XDP program: the file is the packet (the
+ * kernel's test-run context), not raw memory */
+static void test_bpftimetool_run(void **state)
+{
+	const char *hold[] = { guard_bin, bpftime_bin, "load", pkt_run, "hold", xdp_obj, NULL };
+	const char *show[] = { tool, "prog", "show", NULL };
+	char in_path[256], fd[16];
+	static struct proc h, r, s;
+	unsigned char pkt[64] = { 0 };
+	const char *p;
+
+	(void)state;
+	use_shm("tool");
+	pkt[12] = 0x08;
+	snprintf(in_path, sizeof(in_path), "%s/tool.bin", tmpdir);
+	write_file(in_path, pkt, sizeof(pkt));
+	spawn(&h, hold, true);
+	expect_out(&h, "id ");
+	assert_int_equal(run(&s, show), 0);
+	p = strstr(s.obuf, "name xdp_count");
+	p = p ? strstr(p, " fd ") : NULL;
+	assert_non_null(p);
+	snprintf(fd, sizeof(fd), "%d", atoi(p + 4));
+	const char *argv[] = { tool, "run", fd, in_path, "repeat", "100", NULL };
+	assert_int_equal(run(&r, argv), 0);
+	assert_non_null(strstr(r.obuf, "Time taken: "));
+	assert_non_null(strstr(r.obuf, "Return value: 3\n"));
+	const char *interp[] = { tool, "run", fd, in_path, "type", "INTERPRET", NULL };
+	assert_int_equal(run(&r, interp), 0);
+	assert_non_null(strstr(r.obuf, "Return value: 3\n"));
+	close(h.in);
+	assert_int_equal(finish(&h), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,11 +352,13 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_helpers_per_type, cleanup),
 		cmocka_unit_test_teardown(test_bpftool_prog_run, cleanup),
 		cmocka_unit_test_teardown(test_feature_probe, cleanup),
+		cmocka_unit_test_teardown(test_bpftimetool_run, cleanup),
 	};
 	int ret;
 
-	if (argc != 7) {
-		fprintf(stderr, "usage: pktctx_test BPFTIME GUARD PKT_RUN PKT_OBJ XDP_OBJ BPFTOOL\n");
+	if (argc != 8) {
+		fprintf(stderr,
+			"usage: pktctx_test BPFTIME GUARD PKT_RUN PKT_OBJ XDP_OBJ BPFTOOL TOOL\n");
 		return 2;
 	}
 	bpftime_bin = argv[1];
@@ -331,6 +367,7 @@ int main(int argc, char **argv)
 	pkt_obj = argv[4];
 	xdp_obj = argv[5];
 	bpftool = argv[6];
+	tool = argv[7];
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pktctx_test_%d", getpid());
 	if (mkdir(tmpdir, 0700) && errno != EEXIST)
 		return 1;
