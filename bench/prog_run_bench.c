@@ -155,16 +155,19 @@ int main(int argc, char **argv)
 			break;
 		snprintf(rep, sizeof(rep), "%u", repeats[r]);
 		const char *kargv[] = { self, "--measure", obj, rep, trials_s, NULL };
-		const char *bargv[] = { bpftime, "load", self, "--measure", obj, rep, trials_s,
-					NULL };
-		char *k = side(kargv, NULL), *j = side(bargv, "jit"), *in = side(bargv, "interpreter");
+		const char *bargv[] = {
+			bpftime, "load", self, "--measure", obj, rep, trials_s, NULL
+		};
+		char *k = side(kargv, NULL), *j = side(bargv, "jit"),
+		     *in = side(bargv, "interpreter");
 		double km = median_of(k), jm = median_of(j), im = median_of(in);
 
 		if (jm < 0 || im < 0) {
 			fprintf(stderr, "bpftime side failed:\n%s\n%s\n", j, in);
 			return 1;
 		}
-		if (km >= 0 && strcmp(verdict_of(k, v1, sizeof(v1)), verdict_of(j, v2, sizeof(v2)))) {
+		if (km >= 0 &&
+		    strcmp(verdict_of(k, v1, sizeof(v1)), verdict_of(j, v2, sizeof(v2)))) {
 			fprintf(stderr, "kernel and bpftime disagree: '%s' vs '%s'\n", v1, v2);
 			return 1;
 		}
@@ -173,8 +176,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (km >= 0)
-			printf("%10u %12.0f %12.0f %8.2f %14.0f %8.2f\n", repeats[r], km, jm, jm / km,
-			       im, im / km);
+			printf("%10u %12.0f %12.0f %8.2f %14.0f %8.2f\n", repeats[r], km, jm,
+			       jm / km, im, im / km);
 		else
 			printf("%10u %12s %12.0f %8s %14.0f %8s\n", repeats[r], "n/a", jm, "-", im,
 			       "-");

@@ -15,22 +15,22 @@
 #include "internal.h"
 #include "common/compiler.h"
 
-#define ETH_HLEN	    14
-#define XDP_FRAME_SIZE	    40	/* the kernel's struct xdp_frame, kept at the headroom's start */
-#define XDP_META_MAX	    255 /* skb_shared_info.meta_len is a u8 */
-#define XDP_ABORTED	    0
-#define XDP_REDIRECT	    4
-#define TC_ACT_SHOT	    2
-#define TC_ACT_REDIRECT	    7
-#define F_RECOMPUTE_CSUM    (1ULL << 0)
-#define F_INVALIDATE_HASH   (1ULL << 1)
-#define F_HDR_FIELD_MASK    0xfULL
-#define F_PSEUDO_HDR	    (1ULL << 4)
-#define F_MARK_MANGLED_0    (1ULL << 5)
-#define F_MARK_ENFORCE	    (1ULL << 6)
-#define F_IPV6		    (1ULL << 7)
-#define F_INGRESS	    (1ULL << 0)
-#define CSUM_MANGLED_0	    0xffff
+#define ETH_HLEN	  14
+#define XDP_FRAME_SIZE	  40  /* the kernel's struct xdp_frame, kept at the headroom's start */
+#define XDP_META_MAX	  255 /* skb_shared_info.meta_len is a u8 */
+#define XDP_ABORTED	  0
+#define XDP_REDIRECT	  4
+#define TC_ACT_SHOT	  2
+#define TC_ACT_REDIRECT	  7
+#define F_RECOMPUTE_CSUM  (1ULL << 0)
+#define F_INVALIDATE_HASH (1ULL << 1)
+#define F_HDR_FIELD_MASK  0xfULL
+#define F_PSEUDO_HDR	  (1ULL << 4)
+#define F_MARK_MANGLED_0  (1ULL << 5)
+#define F_MARK_ENFORCE	  (1ULL << 6)
+#define F_IPV6		  (1ULL << 7)
+#define F_INGRESS	  (1ULL << 0)
+#define CSUM_MANGLED_0	  0xffff
 
 #define SKB(r1) ((struct bpftime_skb_ctx *)(uintptr_t)(r1))
 #define XDP(r1) ((struct bpftime_xdp_ctx *)(uintptr_t)(r1))
@@ -166,7 +166,7 @@ HELPER_DECL(l3_csum_replace)
 		sum = csum_fold(csum_add((uint32_t)r4, ~(uint32_t)sum));
 		break;
 	case 2:
-		sum = (uint16_t)~csum16_add(csum16_add((uint16_t)~sum, (uint16_t)~(uint16_t)r3),
+		sum = (uint16_t)~csum16_add(csum16_add((uint16_t)~sum, (uint16_t) ~(uint16_t)r3),
 					    (uint16_t)r4);
 		break;
 	case 4:
@@ -229,8 +229,8 @@ HELPER_DECL(csum_diff)
 	if (((fsize | tsize) & 3) || fsize > 512 || tsize > 512)
 		return (uint64_t)-EINVAL;
 	if (fsize && tsize)
-		return csum_from32to16(csum_sub(csum_words(to, tsize, seed),
-						csum_words(from, fsize, 0)));
+		return csum_from32to16(
+			csum_sub(csum_words(to, tsize, seed), csum_words(from, fsize, 0)));
 	if (tsize)
 		return csum_from32to16(csum_words(to, tsize, seed));
 	if (fsize)
@@ -249,8 +249,7 @@ HELPER_DECL(redirect)
 
 /* the same for XDP (bound to id 23 for XDP programs): XDP_REDIRECT, or
  * XDP_ABORTED for any flag */
-static uint64_t helper_xdp_redirect(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
-				    uint64_t r5)
+static uint64_t helper_xdp_redirect(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
 {
 	UNUSED(r1), UNUSED(r3), UNUSED(r4), UNUSED(r5);
 	return r2 ? XDP_ABORTED : XDP_REDIRECT;

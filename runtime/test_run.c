@@ -61,8 +61,17 @@
 #define MIN(a, b)	     ((a) < (b) ? (a) : (b))
 #define MAX_FRAGS	     17 /* MAX_SKB_FRAGS */
 
-enum { T_RAW = 0, T_SOCKET_FILTER = 1, T_SCHED_CLS = 3, T_SCHED_ACT = 4, T_XDP = 6,
-       T_CGROUP_SKB = 8, T_RAW_TP = 17, T_TRACING = 26, T_SYSCALL = 31 };
+enum {
+	T_RAW = 0,
+	T_SOCKET_FILTER = 1,
+	T_SCHED_CLS = 3,
+	T_SCHED_ACT = 4,
+	T_XDP = 6,
+	T_CGROUP_SKB = 8,
+	T_RAW_TP = 17,
+	T_TRACING = 26,
+	T_SYSCALL = 31
+};
 
 static uint64_t now_ns(void)
 {
@@ -210,7 +219,8 @@ static int test_run_xdp(struct bpftime_runtime *rt, int fd, const struct bpftime
 	uint8_t *md, *buf = NULL;
 	int err;
 
-	if (info->expected_attach_type == 33 || info->expected_attach_type == 34) /* devmap, cpumap */
+	if (info->expected_attach_type == 33 ||
+	    info->expected_attach_type == 34) /* devmap, cpumap */
 		return -EINVAL;
 	if (o->flags & ~F_TEST_XDP_LIVE)
 		return -EINVAL;
@@ -259,7 +269,7 @@ static int test_run_xdp(struct bpftime_runtime *rt, int fd, const struct bpftime
 	x.data = x.data_meta;
 	x.data_end = x.data + linear;
 	x.data_hard_end = x.data_hard_start + PAGE_SZ - SHINFO_ROOM;
-	x.md[3] = 1; /* the loopback device's queue 0 */
+	x.md[3] = 1;	 /* the loopback device's queue 0 */
 	x.frags = frags; /* bpf_xdp_adjust_tail refuses to touch fragments */
 	if (frags)
 		memcpy(buf + PAGE_SZ + 64, (const uint8_t *)o->data_in + linear, frags);
@@ -304,11 +314,26 @@ out:
 /* ---- skb ------------------------------------------------------------------------ */
 
 /* __sk_buff offsets */
-enum { SK_LEN = 0, SK_PKT_TYPE = 4, SK_MARK = 8, SK_PROTOCOL = 16, SK_PRIORITY = 32,
-       SK_INGRESS_IFINDEX = 36, SK_IFINDEX = 40, SK_CB = 48, SK_FAMILY = 88,
-       SK_REMOTE_IP4 = 92, SK_LOCAL_IP4 = 96, SK_REMOTE_IP6 = 100, SK_LOCAL_IP6 = 116,
-       SK_TSTAMP = 152, SK_WIRE_LEN = 160, SK_GSO_SEGS = 164, SK_GSO_SIZE = 172,
-       SK_HWTSTAMP = 184 };
+enum {
+	SK_LEN = 0,
+	SK_PKT_TYPE = 4,
+	SK_MARK = 8,
+	SK_PROTOCOL = 16,
+	SK_PRIORITY = 32,
+	SK_INGRESS_IFINDEX = 36,
+	SK_IFINDEX = 40,
+	SK_CB = 48,
+	SK_FAMILY = 88,
+	SK_REMOTE_IP4 = 92,
+	SK_LOCAL_IP4 = 96,
+	SK_REMOTE_IP6 = 100,
+	SK_LOCAL_IP6 = 116,
+	SK_TSTAMP = 152,
+	SK_WIRE_LEN = 160,
+	SK_GSO_SEGS = 164,
+	SK_GSO_SIZE = 172,
+	SK_HWTSTAMP = 184
+};
 
 /* only the fields a caller may set are non-zero (convert___skb_to_skb) */
 static bool skb_ctx_ok(const uint8_t *c)

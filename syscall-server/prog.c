@@ -488,8 +488,7 @@ int srv_prog_test_run(union bpf_attr *a, union bpf_attr *ua)
 	ret = bpftime_runtime__test_run(rt, fd, &o);
 	if (ret && ret != -ENOSPC) {
 		if (ret != -EINVAL && ret != -E2BIG && ret != -ENOTSUPP)
-			pr_warn("syscall server: PROG_TEST_RUN of fd %d: %s\n", fd,
-				strerror(-ret));
+			pr_warn("syscall server: PROG_TEST_RUN of fd %d: %s\n", fd, strerror(-ret));
 		return ret;
 	}
 	ua->test.retval = o.retval;

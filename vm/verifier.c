@@ -130,7 +130,7 @@ struct ver {
 	int32_t *map_src, *map_imm;
 	size_t nmaps;
 	uint32_t ctx_extent;
-	uint8_t *ctxacc; /* ctx_convert: per pc, 1 a context access, 2 another pointer */
+	uint8_t *ctxacc;   /* ctx_convert: per pc, 1 a context access, 2 another pointer */
 	bool strict_stack; /* refuse reads of unwritten stack (unprivileged rules) */
 	uint32_t log_level;
 	struct vlog *log;

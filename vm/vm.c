@@ -196,8 +196,9 @@ static int convert_ctx(struct bpftime_vm *vm)
 		}
 		err = vm->vops.ctx_convert(vm->vops.ctx, in->off, size, write, &real_off,
 					   &real_size);
-		if (!err && ((real_size != 1 && real_size != 2 && real_size != 4 && real_size != 8) ||
-			     real_off < 0 || real_off > INT16_MAX))
+		if (!err &&
+		    ((real_size != 1 && real_size != 2 && real_size != 4 && real_size != 8) ||
+		     real_off < 0 || real_off > INT16_MAX))
 			err = -EINVAL;
 		if (err)
 			return vm_error(vm, -err, "pc %u: cannot convert ctx access off=%d size=%u",

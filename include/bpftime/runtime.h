@@ -122,12 +122,12 @@ struct bpftime_skb_ctx {
 	uint64_t data;
 	uint64_t data_end;
 	uint64_t data_meta;
-	uint64_t head; /* buffer start */
-	uint64_t end;  /* buffer end */
+	uint64_t head;	 /* buffer start */
+	uint64_t end;	 /* buffer end */
 	uint32_t sk[48]; /* struct __sk_buff (192 bytes); the pointer words unused */
 };
 
-#define BPFTIME_XDP_MD_OFF  40 /* offsetof(struct bpftime_xdp_ctx, md) */
+#define BPFTIME_XDP_MD_OFF   40 /* offsetof(struct bpftime_xdp_ctx, md) */
 #define BPFTIME_SKB_VIEW_OFF 40 /* offsetof(struct bpftime_skb_ctx, sk) */
 
 /* BPF_PROG_TEST_RUN's arguments and results (union bpf_attr's test
@@ -138,7 +138,7 @@ struct bpftime_test_run_opts {
 	uint32_t data_size_in;
 	void *data_out;
 	uint32_t data_size_out; /* in: data_out's size (0: unlimited); out: the data's size */
-	void *ctx_in; /* syscall programs write their context back here, as the kernel */
+	void *ctx_in;		/* syscall programs write their context back here, as the kernel */
 	uint32_t ctx_size_in;
 	void *ctx_out;
 	uint32_t ctx_size_out; /* in: ctx_out's size; out: the context's size */

@@ -165,8 +165,7 @@ int tc_rewrite(struct __sk_buff *skb)
 		return 2;
 	if (bpf_skb_store_bytes(skb, ETH_HLEN + 20 + 2, &new_port, 2, 0))
 		return 2;
-	if (bpf_l4_csum_replace(skb, ETH_HLEN + 20 + 6, old_port, new_port,
-				BPF_F_PSEUDO_HDR | 2))
+	if (bpf_l4_csum_replace(skb, ETH_HLEN + 20 + 6, old_port, new_port, BPF_F_PSEUDO_HDR | 2))
 		return 2;
 	skb->mark = skb->mark * 3 + 1;
 	skb->priority = 7;
@@ -201,7 +200,7 @@ int tc_fields(struct __sk_buff *skb)
 	put(12, *(__u8 *)((void *)skb + 16)); /* a narrow load of protocol */
 	if (data + ETH_HLEN + 2 > end)
 		return 2;
-	p[ETH_HLEN + 1] = 0x5a; /* tos */
+	p[ETH_HLEN + 1] = 0x5a;				   /* tos */
 	put(13, bpf_skb_load_bytes(skb, skb->len, &p, 1)); /* past the end: -EFAULT */
 	return 0;
 }

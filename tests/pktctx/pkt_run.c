@@ -101,8 +101,8 @@ static void make_packet(unsigned char *p, size_t len, const unsigned char dst0)
 		/* ethernet: dst, src, IPv4 */
 		0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02, 0x08, 0x00,
 		/* IPv4: 20 bytes, total 50, ttl 64, udp, csum, 10.0.0.1 -> 10.0.0.2 */
-		0x45, 0x00, 0x00, 0x32, 0x12, 0x34, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 10, 0, 0,
-		1, 10, 0, 0, 2,
+		0x45, 0x00, 0x00, 0x32, 0x12, 0x34, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 10, 0, 0, 1,
+		10, 0, 0, 2,
 		/* UDP: 1234 -> 53, length 30, checksum */
 		0x04, 0xd2, 0x00, 0x35, 0x00, 0x1e, 0xab, 0xcd
 	};
@@ -122,7 +122,7 @@ static void make_packet(unsigned char *p, size_t len, const unsigned char dst0)
 }
 
 /* the helpers of helpers/helpers.def (ORDER HELPERS) */
-static const int our_helpers[] = { 1,   2,   3,	  4,   5,   6,	 7,   8,   9,	10,  11,  12,
+static const int our_helpers[] = { 1,	2,   3,	  4,   5,   6,	 7,   8,   9,	10,  11,  12,
 				   14,	15,  16,  23,  25,  26,	 27,  28,  36,	44,  45,  54,
 				   58,	65,  67,  87,  88,  89,	 93,  94,  109, 112, 113, 114,
 				   115, 117, 125, 130, 131, 132, 133, 134, 160, 164, 165, 173,
@@ -295,8 +295,8 @@ int main(int argc, char **argv)
 	skb[160 / 4] = 10; /* wire_len below len */
 	run("tc_bad_ctx_wire_len", "tc_rewrite", pkt, 64, 256, skb, 192, 192, 0);
 	skb[160 / 4] = 100;
-	skb[152 / 4] = 77; /* tstamp */
-	skb[164 / 4] = 2;  /* gso_segs */
+	skb[152 / 4] = 77;  /* tstamp */
+	skb[164 / 4] = 2;   /* gso_segs */
 	skb[172 / 4] = 100; /* gso_size: refused by 6.18 */
 	run("tc_bad_ctx_gso_size", "tc_fields", pkt, 64, 256, skb, 192, 192, 0);
 	skb[172 / 4] = 0;

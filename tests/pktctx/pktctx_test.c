@@ -109,8 +109,8 @@ static int compare_lines(const char *kernel, const char *ours, const char *prefi
 		size_t kl = strcspn(k, "\n"), ol = strcspn(o, "\n");
 
 		if (kl != ol || memcmp(k, o, kl))
-			fail_msg("differs from the kernel:\n  kernel: %.*s\n  ours:   %.*s", (int)kl, k,
-				 (int)ol, o);
+			fail_msg("differs from the kernel:\n  kernel: %.*s\n  ours:   %.*s",
+				 (int)kl, k, (int)ol, o);
 		n++;
 		k += kl + (k[kl] == '\n');
 		o += ol + (o[ol] == '\n');
@@ -154,9 +154,8 @@ static void test_helpers_per_type(void **state)
 	assert_int_equal(run_bpftime(&b, argv), 0);
 	assert_non_null(strstr(b.obuf, "words 43: unknown func bpf_skb_change_head#43"));
 	assert_non_null(strstr(b.obuf, "words 9999: invalid func unknown#9999"));
-	assert_non_null(
-		strstr(b.obuf, "words kprobe 44: program of this type cannot use helper "
-			       "bpf_xdp_adjust_head#44"));
+	assert_non_null(strstr(b.obuf, "words kprobe 44: program of this type cannot use helper "
+				       "bpf_xdp_adjust_head#44"));
 	assert_int_equal(run(&k, argv), 0);
 	if (!strstr(k.obuf, "type 6 may call: 1 "))
 		TEST_SKIP("the kernel loads no XDP program here");
@@ -186,8 +185,7 @@ static size_t read_file(const char *path, void *buf, size_t len)
 
 /* holds xdp_count (in bpftime with @under) and runs `bpftool prog run id`
  * on it; data_out in @out, bpftool's stdout in @msg */
-static size_t bpftool_prog_run(bool under, unsigned char *out, size_t len, char *msg,
-			       size_t msglen)
+static size_t bpftool_prog_run(bool under, unsigned char *out, size_t len, char *msg, size_t msglen)
 {
 	const char *hold[] = { guard_bin, bpftime_bin, "load", pkt_run, "hold", xdp_obj, NULL };
 	char in_path[256], out_path[256], id[32];
@@ -210,8 +208,8 @@ static size_t bpftool_prog_run(bool under, unsigned char *out, size_t len, char 
 	if (!p)
 		return 0;
 	snprintf(id, sizeof(id), "%u", (unsigned)strtoul(p + 3, NULL, 10));
-	const char *argv[] = { bpftool, "prog", "run", "id", id, "data_in", in_path,
-			       "data_out", out_path, "repeat", "5", NULL };
+	const char *argv[] = { bpftool, "prog",	    "run",    "id",	id,  "data_in",
+			       in_path, "data_out", out_path, "repeat", "5", NULL };
 	assert_int_equal(under ? run_bpftime(&r, argv) : run(&r, argv), 0);
 	snprintf(msg, msglen, "%.*s", (int)MIN(msglen - 1, r.olen), r.obuf);
 	close(h.in);
@@ -251,11 +249,18 @@ static void test_bpftool_prog_run(void **state)
 static void test_feature_probe(void **state)
 {
 	const char *argv[] = { bpftool, "-j", "feature", "probe", "kernel", NULL };
-	static const char *const yes[] = { "socket_filter", "kprobe",	     "sched_cls",
-					   "sched_act",	    "tracepoint",    "xdp",
-					   "perf_event",    "cgroup_skb",    "raw_tracepoint",
-					   "syscall",	    "raw_tracepoint_writable" };
-	static const char *const no[] = { "cgroup_sock", "lwt_in",	    "sock_ops",
+	static const char *const yes[] = { "socket_filter",
+					   "kprobe",
+					   "sched_cls",
+					   "sched_act",
+					   "tracepoint",
+					   "xdp",
+					   "perf_event",
+					   "cgroup_skb",
+					   "raw_tracepoint",
+					   "syscall",
+					   "raw_tracepoint_writable" };
+	static const char *const no[] = { "cgroup_sock", "lwt_in",	   "sock_ops",
 					  "sk_skb",	 "flow_dissector", "lirc_mode2",
 					  "sk_lookup",	 "cgroup_sysctl",  "struct_ops" };
 	static struct proc b;

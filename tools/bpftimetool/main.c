@@ -517,8 +517,8 @@ static int cmd_run(int argc, char **argv)
 			data = grown;
 			len = 14;
 		}
-		BPFTIME_OPTS(bpftime_test_run_opts, t, .data_in = data, .data_size_in = (uint32_t)len,
-			     .repeat = (uint32_t)repeat);
+		BPFTIME_OPTS(bpftime_test_run_opts, t, .data_in = data,
+			     .data_size_in = (uint32_t)len, .repeat = (uint32_t)repeat);
 
 		err = bpftime_runtime__test_run(rt, (int)id, &t);
 		if (err) {
