@@ -11,6 +11,7 @@
  * own semantics the row says so.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpftime/map.h>
@@ -77,12 +78,21 @@
 #define PROTO_trace_printk         P(INTEGER,            MEM,  SZ,   0,    0,    0,  0, 0)
 #define PROTO_get_prandom_u32      P(INTEGER,            0,    0,    0,    0,    0,  0, 0)
 #define PROTO_get_smp_processor_id P(INTEGER,            0,    0,    0,    0,    0,  0, 0)
+#define PROTO_skb_store_bytes      P(INTEGER,            CTX,  ANY,  MEM,  SZ,   ANY, BPFTIME_HF_CHANGES_PKT, 0)
+#define PROTO_l3_csum_replace      P(INTEGER,            CTX,  ANY,  ANY,  ANY,  ANY, BPFTIME_HF_CHANGES_PKT, 0)
+#define PROTO_l4_csum_replace      P(INTEGER,            CTX,  ANY,  ANY,  ANY,  ANY, BPFTIME_HF_CHANGES_PKT, 0)
 #define PROTO_tail_call            P(INTEGER,            CTX,  MAP,  ANY,  0,    0,  BPFTIME_HF_TAIL_CALL, M_PROG_ARRAY)
 #define PROTO_get_current_pid_tgid P(INTEGER,            0,    0,    0,    0,    0,  0, 0)
 #define PROTO_get_current_uid_gid  P(INTEGER,            0,    0,    0,    0,    0,  0, 0)
 #define PROTO_get_current_comm     P(INTEGER,            UMEM, SZ,   0,    0,    0,  0, 0)
+#define PROTO_redirect             P(INTEGER,            ANY,  ANY,  0,    0,    0,  0, 0)
 #define PROTO_perf_event_output    P(INTEGER,            CTX,  MAP,  ANY,  MEM,  SZ0, 0, M_PERF_EVENT)
+#define PROTO_skb_load_bytes       P(INTEGER,            CTX,  ANY,  UMEM, SZ,   0,  0, 0)
 #define PROTO_get_stackid          P(INTEGER,            CTX,  MAP,  ANY,  0,    0,  0, M_STACK_TRACE)
+#define PROTO_csum_diff            P(INTEGER,            MEMN, SZ0,  MEMN, SZ0,  ANY, BPFTIME_HF_PKT_ACCESS, 0)
+#define PROTO_xdp_adjust_head      P(INTEGER,            CTX,  ANY,  0,    0,    0,  BPFTIME_HF_CHANGES_PKT, 0)
+#define PROTO_xdp_adjust_meta      P(INTEGER,            CTX,  ANY,  0,    0,    0,  BPFTIME_HF_CHANGES_PKT, 0)
+#define PROTO_xdp_adjust_tail      P(INTEGER,            CTX,  ANY,  0,    0,    0,  BPFTIME_HF_CHANGES_PKT, 0)
 #define PROTO_probe_write_user     P(INTEGER,            ANY,  MEM,  SZ,   0,    0,  0, 0)
 #define PROTO_probe_read_str       P(INTEGER,            UMEM, SZ0,  ANY,  0,    0,  0, 0)
 /* bpftime: override_return also from uprobes (r1 = the probe's pt_regs) */
@@ -284,6 +294,43 @@ static int ctx_skb_tc(void *c, int32_t off, uint32_t size, bool write, enum bpft
 	return ctx_skb(true, off, size, write, t);
 }
 
+/* The kernel's convert_ctx_access for the two packet contexts: the
+ * program's view (struct xdp_md, struct __sk_buff) onto struct
+ * bpftime_xdp_ctx / bpftime_skb_ctx (bpftime/runtime.h).  The pointer
+ * fields become 64-bit loads; every other field keeps its offset within
+ * the view copy at BPFTIME_XDP_MD_OFF / BPFTIME_SKB_VIEW_OFF, so narrow
+ * loads stay narrow loads. */
+_Static_assert(offsetof(struct bpftime_xdp_ctx, md) == BPFTIME_XDP_MD_OFF, "xdp view");
+_Static_assert(offsetof(struct bpftime_skb_ctx, sk) == BPFTIME_SKB_VIEW_OFF, "skb view");
+
+static int convert_xdp(void *c, int32_t off, uint32_t size, bool write, int32_t *real_off,
+		       uint32_t *real_size)
+{
+	UNUSED(c), UNUSED(write);
+	*real_size = size;
+	if (off == 0 || off == 4 || off == 8) { /* data, data_end, data_meta */
+		*real_off = off * 2;
+		*real_size = 8;
+	} else {
+		*real_off = BPFTIME_XDP_MD_OFF + off;
+	}
+	return 0;
+}
+
+static int convert_skb(void *c, int32_t off, uint32_t size, bool write, int32_t *real_off,
+		       uint32_t *real_size)
+{
+	UNUSED(c), UNUSED(write);
+	*real_size = size;
+	if (off == 76 || off == 80 || off == 140) { /* data, data_end, data_meta */
+		*real_off = off == 76 ? 0 : off == 80 ? 8 : 16;
+		*real_size = 8;
+	} else {
+		*real_off = BPFTIME_SKB_VIEW_OFF + off;
+	}
+	return 0;
+}
+
 static int verifier_mode(void)
 {
 	static int mode = -1; /* 0 full, 1 structural */
@@ -302,10 +349,95 @@ static int verifier_mode(void)
 	return mode;
 }
 
+/* ---- which helpers each program type may call -------------------------------
+ *
+ * As the kernel's get_func_proto per type (checked against a 6.18 kernel
+ * with one-call probe programs): packet programs get the kernel's base set
+ * plus their packet helpers; the other types keep every helper of ours
+ * except the packet ones (bpftime's own rules: override_return from
+ * uprobes, the probe-context helpers). */
+
+static bool packet_helper(int32_t id)
+{
+	switch (id) {
+	case 9:	 /* skb_store_bytes */
+	case 10: /* l3_csum_replace */
+	case 11: /* l4_csum_replace */
+	case 23: /* redirect */
+	case 26: /* skb_load_bytes */
+	case 28: /* csum_diff */
+	case 44: /* xdp_adjust_head */
+	case 54: /* xdp_adjust_meta */
+	case 65: /* xdp_adjust_tail */
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* the kernel's bpf_base_func_proto (privileged), as far as we have it */
+static bool base_helper(int32_t id)
+{
+	switch (id) {
+	case 1 ... 3:	  /* map_lookup/update/delete_elem */
+	case 5 ... 8:	  /* ktime_get_ns, trace_printk, get_prandom_u32, get_smp_processor_id */
+	case 12:	  /* tail_call */
+	case 14 ... 16:	  /* get_current_pid_tgid, get_current_uid_gid, get_current_comm */
+	case 25:	  /* perf_event_output (the skb/xdp flavour) */
+	case 87 ... 89:	  /* map_push/pop/peek_elem */
+	case 93:	  /* spin_lock */
+	case 94:	  /* spin_unlock */
+	case 109:	  /* send_signal */
+	case 112 ... 115: /* probe_read_user/kernel(_str) */
+	case 117:	  /* send_signal_thread */
+	case 125:	  /* ktime_get_boot_ns */
+	case 130 ... 134: /* ringbuf_* */
+	case 160:	  /* ktime_get_coarse_ns */
+	case 164:	  /* for_each_map_elem */
+	case 165:	  /* snprintf */
+	case 177:	  /* trace_vprintk */
+	case 181:	  /* loop */
+	case 182:	  /* strncmp */
+	case 195:	  /* map_lookup_percpu_elem */
+		return true;
+	default:
+		return false;
+	}
+}
+
+static const struct bpftime_helper_proto *proto_of(int32_t id)
+{
+	return id < 0 ? NULL : bpftime_helper__proto((uint32_t)id);
+}
+
 static const struct bpftime_helper_proto *proto_cb(void *ctx, int32_t id)
 {
 	UNUSED(ctx);
-	return id < 0 ? NULL : bpftime_helper__proto((uint32_t)id);
+	return packet_helper(id) ? NULL : proto_of(id);
+}
+
+static const struct bpftime_helper_proto *proto_xdp(void *ctx, int32_t id)
+{
+	UNUSED(ctx);
+	if (base_helper(id) || id == 23 || id == 28 || id == 44 || id == 54 || id == 65)
+		return proto_of(id);
+	return NULL;
+}
+
+static const struct bpftime_helper_proto *proto_tc(void *ctx, int32_t id)
+{
+	UNUSED(ctx);
+	if (base_helper(id) || id == 9 || id == 10 || id == 11 || id == 23 || id == 26 || id == 28)
+		return proto_of(id);
+	return NULL;
+}
+
+static const struct bpftime_helper_proto *proto_sk_filter(void *ctx, int32_t id)
+{
+	UNUSED(ctx);
+	if (base_helper(id) || id == 26)
+		return proto_of(id);
+	return NULL;
 }
 
 int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_type,
@@ -325,6 +457,8 @@ int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_t
 	case 1: /* socket filter */
 		ops->prog_type = "socket_filter";
 		ops->ctx_access = ctx_skb_filter;
+		ops->ctx_convert = convert_skb;
+		ops->helper_proto = proto_sk_filter;
 		break;
 	case 2: /* kprobe: bpftime's uprobes and uretprobes */
 		ops->prog_type = "kprobe";
@@ -334,6 +468,8 @@ int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_t
 	case 4: /* sched_act */
 		ops->prog_type = "sched_cls";
 		ops->ctx_access = ctx_skb_tc;
+		ops->ctx_convert = convert_skb;
+		ops->helper_proto = proto_tc;
 		break;
 	case 5: /* tracepoint */
 		ops->prog_type = "tracepoint";
@@ -343,6 +479,8 @@ int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_t
 		ops->prog_type = "xdp";
 		ops->ctx_access =
 			expected_attach_type == 33 /* BPF_XDP_DEVMAP */ ? ctx_xdp_devmap : ctx_xdp;
+		ops->ctx_convert = convert_xdp;
+		ops->helper_proto = proto_xdp;
 		break;
 	case 7:
 		ops->prog_type = "perf_event";
@@ -351,6 +489,8 @@ int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_t
 	case 8: /* cgroup_skb: the verdict is 0 or 1 */
 		ops->prog_type = "cgroup_skb";
 		ops->ctx_access = ctx_skb_filter;
+		ops->ctx_convert = convert_skb;
+		ops->helper_proto = proto_sk_filter;
 		ops->ret_checked = true;
 		ops->ret_min = 0;
 		ops->ret_max = 1;
@@ -373,6 +513,27 @@ int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_t
 		ops->ctx_size = 0;
 	}
 	return verifier_mode();
+}
+
+bool bpftime_prog_type__supported(uint32_t prog_type)
+{
+	switch (prog_type) {
+	case 1:	 /* socket_filter */
+	case 2:	 /* kprobe (uprobes) */
+	case 3:	 /* sched_cls */
+	case 4:	 /* sched_act */
+	case 5:	 /* tracepoint */
+	case 6:	 /* xdp */
+	case 7:	 /* perf_event */
+	case 8:	 /* cgroup_skb */
+	case 17: /* raw_tracepoint */
+	case 24: /* raw_tracepoint_writable */
+	case 26: /* tracing */
+	case 31: /* syscall */
+		return true;
+	default:
+		return false;
+	}
 }
 
 int bpftime_verifier_map__from_handle(struct bpftime_map *h, struct bpftime_verifier_map *out)

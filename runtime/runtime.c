@@ -288,7 +288,7 @@ static int build_vm(struct bpftime_runtime *rt, const struct shm_prog *p, struct
 	vm = bpftime_vm__new(&opts);
 	if (!vm)
 		return -errno;
-	err = bpftime_helpers__register(vm);
+	err = bpftime_helpers__register_for_type(vm, p->prog_type);
 	for (size_t i = 0; !err && i < rt->next; i++)
 		err = bpftime_vm__register_helper(vm, rt->ext[i].id, rt->ext[i].name,
 						  rt->ext[i].fn);

@@ -16,10 +16,11 @@
  * The verifier knows every helper of helpers/helpers.def: the ones helpers/
  * implements and the probe-context ones the agent provides (HELPER_EXT).
  *
- * PROG_TEST_RUN runs the stored program through the runtime (helpers/
- * runtime.c: the engine BPFTIME_VM_NAME / BPFTIME_DISABLE_JIT choose, every
- * helper, tail calls) on a copy of data_in or ctx_in (r1 = data, r2 = size),
- * repeat times, and reports r0, the mean duration in ns and data_out.  The
+ * PROG_TEST_RUN runs the stored program through the runtime (the engine
+ * BPFTIME_VM_NAME / BPFTIME_DISABLE_JIT choose, every helper, tail calls) on
+ * the context the kernel builds for its type (runtime/test_run.c: an
+ * xdp_buff, an skb, the argument array), repeat times, and reports r0, the
+ * mean duration in ns, data_out and ctx_out as the kernel does.  The
  * probe-context helpers answer -ENOTSUPP there: there is no probe.
  */
 #define _GNU_SOURCE
@@ -124,7 +125,7 @@ static int verify(struct verify_ctx *c, const char *name, const struct bpftime_i
 
 	if (!vm)
 		return -ENOMEM;
-	ret = bpftime_helpers__register(vm);
+	ret = bpftime_helpers__register_for_type(vm, c->a->prog_type);
 	for (size_t i = 0; !ret && i < ARRAY_SIZE(ext_helpers); i++)
 		ret = bpftime_vm__register_helper(vm, ext_helpers[i].id, ext_helpers[i].name,
 						  h_needs_probe);
@@ -354,7 +355,8 @@ int srv_prog_load(union bpf_attr *a)
 	struct bpftime_insn *insns = NULL;
 	int ret;
 
-	if (a->prog_type == BPF_PROG_TYPE_UNSPEC || a->prog_type > BPF_PROG_TYPE_SYSCALL)
+	/* a type we cannot run fails as a type the kernel lacks */
+	if (!bpftime_prog_type__supported(a->prog_type))
 		return -EINVAL;
 	if (a->prog_flags & ~(uint32_t)KNOWN_PROG_FLAGS)
 		return -EINVAL;
@@ -450,14 +452,6 @@ out:
 
 /* ---- PROG_TEST_RUN -------------------------------------------------------- */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* the runtime that builds test-run VMs (and the code OBJ_GET_INFO reports,
  * jited.c), made on first use (under srv_lock) */
 struct bpftime_runtime *srv_prog_runtime(void)
@@ -473,62 +467,36 @@ struct bpftime_runtime *srv_prog_runtime(void)
 	return rt;
 }
 
+/* the kernel's test run for the program's type (runtime/test_run.c): the
+ * context it builds, its errors, its outputs (also with -ENOSPC) */
 int srv_prog_test_run(union bpf_attr *a, union bpf_attr *ua)
 {
 	int fd = (int)a->test.prog_fd, ret;
-	uint32_t repeat = a->test.repeat ? a->test.repeat : 1;
 	struct bpftime_runtime *rt;
-	uint64_t r0 = 0, t0, t1;
-	size_t len;
-	void *mem;
+	BPFTIME_OPTS(bpftime_test_run_opts, o, .data_in = u64_ptr(a->test.data_in),
+		     .data_size_in = a->test.data_size_in, .data_out = u64_ptr(a->test.data_out),
+		     .data_size_out = a->test.data_size_out, .ctx_in = u64_ptr(a->test.ctx_in),
+		     .ctx_size_in = a->test.ctx_size_in, .ctx_out = u64_ptr(a->test.ctx_out),
+		     .ctx_size_out = a->test.ctx_size_out, .repeat = a->test.repeat,
+		     .flags = a->test.flags, .cpu = a->test.cpu, .batch_size = a->test.batch_size,
+		     .duration = a->test.duration);
 
 	if (!srv_is_ours(fd) || bpftime_handler_get_type(srv.shm, fd) != BPFTIME_HANDLER_PROG)
 		return srv_bad_fd(fd);
-	if (a->test.flags || a->test.cpu)
-		return -EINVAL;
 	rt = srv_prog_runtime();
 	if (!rt)
 		return -ENOMEM;
-	/* the context the program sees: ctx_in if given, else the data */
-	len = a->test.ctx_in ? a->test.ctx_size_in : a->test.data_size_in;
-	mem = calloc(1, len ? len : 1);
-	if (!mem)
-		return -ENOMEM;
-	if (len)
-		memcpy(mem, u64_ptr(a->test.ctx_in ? a->test.ctx_in : a->test.data_in), len);
-	/* build outside the timing */
-	if (!bpftime_runtime__prog(rt, fd)) {
-		ret = errno == ENOMEM ? -ENOMEM : -EINVAL;
-		goto out;
+	ret = bpftime_runtime__test_run(rt, fd, &o);
+	if (ret && ret != -ENOSPC) {
+		if (ret != -EINVAL && ret != -E2BIG && ret != -ENOTSUPP)
+			pr_warn("syscall server: PROG_TEST_RUN of fd %d: %s\n", fd, strerror(-ret));
+		return ret;
 	}
-	t0 = now_ns();
-	ret = 0;
-	for (uint32_t i = 0; i < repeat && !ret; i++)
-		ret = bpftime_runtime__run(rt, fd, mem, len, &r0);
-	t1 = now_ns();
-	if (ret) {
-		pr_warn("syscall server: PROG_TEST_RUN of fd %d stopped: %s\n", fd, strerror(-ret));
-		goto out;
-	}
-	ua->test.retval = (uint32_t)r0;
-	ua->test.duration = (uint32_t)MIN((t1 - t0) / repeat, (uint64_t)UINT32_MAX);
-	if (a->test.data_out && !a->test.ctx_in) {
-		size_t out = MIN((size_t)a->test.data_size_out, len);
-
-		memcpy(u64_ptr(a->test.data_out), mem, out);
-		ua->test.data_size_out = (uint32_t)len;
-		if (out < len)
-			ret = -ENOSPC;
-	}
-	if (a->test.ctx_out && a->test.ctx_in) {
-		size_t out = MIN((size_t)a->test.ctx_size_out, len);
-
-		memcpy(u64_ptr(a->test.ctx_out), mem, out);
-		ua->test.ctx_size_out = (uint32_t)len;
-		if (out < len)
-			ret = -ENOSPC;
-	}
-out:
-	free(mem);
+	ua->test.retval = o.retval;
+	ua->test.duration = o.duration;
+	if (a->test.data_out || a->test.data_in)
+		ua->test.data_size_out = o.data_size_out;
+	if (a->test.ctx_out)
+		ua->test.ctx_size_out = o.ctx_size_out;
 	return ret;
 }

@@ -92,6 +92,10 @@ struct bpftime_vm {
 	bool has_vops;
 	char *vlog;
 	uint32_t ctx_extent;
+	/* the context accesses to rewrite (vops.ctx_convert): their pcs, set
+	 * by the verifier, applied by load */
+	uint32_t *ctx_pcs;
+	size_t nr_ctx_pcs;
 
 	/* interp.c: the pre-decoded program built at load (vm_interp_prepare) */
 	void *interp_code;
@@ -144,6 +148,10 @@ int vm_aot_compile(struct bpftime_vm *vm);
  * -ENOENT when the compiled code has no entry for it */
 int vm_llvm_call(struct bpftime_vm *vm, uint32_t pc, const uint64_t args[5], uint64_t *ret);
 void vm_llvm_free(struct bpftime_vm *vm);
+
+/* kernel_helpers.c: the kernel's name of helper @id without "bpf_" (from
+ * the build machine's uapi header), or NULL past its last helper */
+const char *vm_kernel_helper_name(int32_t id);
 
 /* The helper bound to id 12; see the tail-call contract above. */
 uint64_t vm_tail_call_helper(uint64_t ctx, uint64_t map, uint64_t index, uint64_t r4, uint64_t r5);

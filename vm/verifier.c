@@ -130,6 +130,7 @@ struct ver {
 	int32_t *map_src, *map_imm;
 	size_t nmaps;
 	uint32_t ctx_extent;
+	uint8_t *ctxacc;   /* ctx_convert: per pc, 1 a context access, 2 another pointer */
 	bool strict_stack; /* refuse reads of unwritten stack (unprivileged rules) */
 	uint32_t log_level;
 	struct vlog *log;
@@ -789,7 +790,7 @@ static int check_mem(struct ver *v, int regno, int32_t off, uint32_t size, bool 
 		if (err)
 			return err;
 		/* the range holds for the pointers of this id, variable part included */
-		if (r->type == VT_PKT_META || !in_bounds(o, 0, 0, size, (uint64_t)r->range))
+		if (!in_bounds(o, 0, 0, size, (uint64_t)r->range))
 			return rej(v,
 				   "invalid access to packet, off=%" PRId64
 				   " size=%u, R%d(id=%u,off=%d,r=%d)",
@@ -1106,11 +1107,29 @@ static unsigned int size_of(uint8_t code)
 	}
 }
 
+/* With ctx_convert, a load or store through the context is rewritten at
+ * load time, so each instruction must always access the context or never
+ * (the kernel's rule, in its words). */
+static int note_ctx_access(struct ver *v, int regno)
+{
+	uint8_t kind;
+
+	if (!v->ops.ctx_convert || v->ops.raw_ctx)
+		return 0;
+	kind = reg(v, regno)->type == VT_CTX ? 1 : 2;
+	if (v->ctxacc[v->pc] && v->ctxacc[v->pc] != kind)
+		return rej(v, "same insn cannot be used with different pointers");
+	v->ctxacc[v->pc] = kind;
+	return 0;
+}
+
 static int do_ldx(struct ver *v, const struct bpftime_insn *in)
 {
 	struct vreg out;
 	int err = check_read(v, in->src);
 
+	if (!err)
+		err = note_ctx_access(v, in->src);
 	if (err)
 		return err;
 	memset(&out, 0, sizeof(out));
@@ -1139,6 +1158,9 @@ static int do_st(struct ver *v, const struct bpftime_insn *in)
 		valp = &val;
 	}
 	val = *valp;
+	err = note_ctx_access(v, in->dst);
+	if (err)
+		return err;
 	return check_mem(v, in->dst, in->off, size_of(in->code), true, &val, NULL, false, false);
 }
 
@@ -1157,6 +1179,9 @@ static int do_atomic(struct ver *v, const struct bpftime_insn *in)
 		if (err)
 			return err;
 	}
+	err = note_ctx_access(v, in->dst);
+	if (err)
+		return err;
 	err = check_mem(v, in->dst, in->off, size, false, NULL, &old, false, true);
 	if (!err)
 		err = check_mem(v, in->dst, in->off, size, true, NULL, NULL, false, true);
@@ -1297,7 +1322,8 @@ static bool pkt_cmp(struct vstate *st, const struct vreg *d, const struct vreg *
 	default:
 		return true;
 	}
-	if (pkt_le_end == taken && pkt->type == VT_PKT)
+	/* pkt below end, or metadata below the packet start */
+	if (pkt_le_end == taken)
 		mark_pkt_range(st, pkt);
 	return true;
 }
@@ -1748,8 +1774,19 @@ static int do_helper_call(struct ver *v, int32_t id, uint32_t *next)
 	struct vreg r0;
 	int err;
 
-	if (!p)
-		return rej(v, "unknown func bpf_%s#%d", helper_name(v, id), id);
+	if (!p) {
+		/* the kernel's words: a helper we have that this program type
+		 * may not call; one we lack (the kernel's older wording, which
+		 * feature probes look for); an id past the kernel's last */
+		const char *kn = vm_kernel_helper_name(id);
+
+		if (id >= 0 && id <= BPFTIME_MAX_HELPER_ID && v->vm->helpers[id])
+			return rej(v, "program of this type cannot use helper bpf_%s#%d",
+				   helper_name(v, id), id);
+		if (kn)
+			return rej(v, "unknown func bpf_%s#%d", kn, id);
+		return rej(v, "invalid func unknown#%d", id);
+	}
 	if (v->st->locked && !(p->flags & BPFTIME_HF_UNLOCK))
 		return rej(v, "function calls are not allowed while holding a lock");
 	for (int i = 0; i < 5 && p->arg[i] != BPFTIME_ARG_NONE; i++) {
@@ -1856,6 +1893,13 @@ static int do_helper_call(struct ver *v, int32_t id, uint32_t *next)
 	for (int i = 1; i <= 5; i++)
 		curf(v)->regs[i].type = VT_NOT_INIT;
 	curf(v)->regs[0] = r0;
+	/* the packet may have moved: every packet pointer becomes a number
+	 * (the kernel's clear_all_pkt_pointers, privileged flavour) */
+	if (p->flags & BPFTIME_HF_CHANGES_PKT)
+		FOR_EACH_REG(v->st, r, {
+			if (r->type == VT_PKT || r->type == VT_PKT_META || r->type == VT_PKT_END)
+				vv_mark_unknown(r);
+		});
 	*next = v->pc + 1;
 	return 0;
 }
@@ -2828,6 +2872,29 @@ static void free_all(struct ver *v)
 	free(v->maps);
 	free(v->map_src);
 	free(v->map_imm);
+	free(v->ctxacc);
+}
+
+/* the pcs of the context accesses, for load to rewrite (vm->ctx_pcs) */
+static int save_ctx_pcs(struct ver *v)
+{
+	struct bpftime_vm *vm = v->vm;
+	size_t n = 0;
+
+	for (uint32_t pc = 0; pc < v->cnt; pc++)
+		n += v->ctxacc[pc] == 1;
+	free(vm->ctx_pcs);
+	vm->ctx_pcs = NULL;
+	vm->nr_ctx_pcs = 0;
+	if (!n)
+		return 0;
+	vm->ctx_pcs = mem_calloc(n, sizeof(*vm->ctx_pcs));
+	if (!vm->ctx_pcs)
+		return oom(v);
+	for (uint32_t pc = 0; pc < v->cnt; pc++)
+		if (v->ctxacc[pc] == 1)
+			vm->ctx_pcs[vm->nr_ctx_pcs++] = pc;
+	return 0;
 }
 
 int vm_verify_safety(struct bpftime_vm *vm, const struct bpftime_insn *insns, size_t cnt)
@@ -2846,7 +2913,9 @@ int vm_verify_safety(struct bpftime_vm *vm, const struct bpftime_insn *insns, si
 	v.depth = mem_calloc(cnt, sizeof(*v.depth));
 	v.sl = mem_calloc(cnt, sizeof(*v.sl));
 	v.sl_cnt = mem_calloc(cnt, sizeof(*v.sl_cnt));
-	if (!v.mark || !v.live || !v.need || !v.sneed || !v.depth || !v.sl || !v.sl_cnt) {
+	v.ctxacc = mem_calloc(cnt, 1);
+	if (!v.mark || !v.live || !v.need || !v.sneed || !v.depth || !v.sl || !v.sl_cnt ||
+	    !v.ctxacc) {
 		err = oom(&v);
 		goto out;
 	}
@@ -2861,6 +2930,8 @@ int vm_verify_safety(struct bpftime_vm *vm, const struct bpftime_insn *insns, si
 		err = -EINVAL;
 	if (!err)
 		vm->ctx_extent = v.ctx_extent;
+	if (!err && v.ops.ctx_convert && !v.ops.raw_ctx)
+		err = save_ctx_pcs(&v);
 	vlogf(&v,
 	      "processed %" PRIu64 " insns (limit %d) max_states_per_insn %u total_states %u "
 	      "peak_states %u mark_read 0\n",

@@ -167,8 +167,17 @@ static int check_jmp(struct verifier *v, size_t pc)
 		switch (insn->src) {
 		case BPFTIME_CALL_HELPER:
 			if (insn->imm < 0 || insn->imm > BPFTIME_MAX_HELPER_ID ||
-			    !vm->helpers[insn->imm])
-				return reject(v, "pc %zu: unknown helper %d", pc, insn->imm);
+			    !vm->helpers[insn->imm]) {
+				/* the kernel's words: a helper it knows by name
+				 * that this program cannot have, or an id past
+				 * its last helper (what feature probes look for) */
+				const char *kn = vm_kernel_helper_name(insn->imm);
+
+				if (kn)
+					return reject(v, "pc %zu: unknown func bpf_%s#%d", pc, kn,
+						      insn->imm);
+				return reject(v, "pc %zu: invalid func unknown#%d", pc, insn->imm);
+			}
 			return 0;
 		case BPFTIME_CALL_LOCAL:
 			return 0; /* target checked with the jumps */

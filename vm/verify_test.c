@@ -137,9 +137,10 @@ static void test_rejects(void **state)
 		       BPF_EXIT_INSN()),
 		REJECT("pc 0: call out of range to pc 8", BPF_LD_FUNC(1, 7), BPF_EXIT_INSN()),
 		/* calls */
-		REJECT("pc 0: unknown helper 99", BPF_CALL_HELPER(99), BPF_EXIT_INSN()),
-		REJECT("pc 0: unknown helper -1", BPF_CALL_HELPER(-1), BPF_EXIT_INSN()),
-		REJECT("pc 0: unknown helper 512", BPF_CALL_HELPER(512), BPF_EXIT_INSN()),
+		REJECT("pc 0: unknown func bpf_skc_lookup_tcp#99", BPF_CALL_HELPER(99),
+		       BPF_EXIT_INSN()),
+		REJECT("pc 0: invalid func unknown#-1", BPF_CALL_HELPER(-1), BPF_EXIT_INSN()),
+		REJECT("pc 0: invalid func unknown#512", BPF_CALL_HELPER(512), BPF_EXIT_INSN()),
 		REJECT("pc 0: kfunc calls are not supported",
 		       BPF_RAW_INSN(OP_CALL, 0, BPFTIME_CALL_KFUNC, 0, 1234), BPF_EXIT_INSN()),
 		REJECT("pc 0: invalid call kind 3", BPF_RAW_INSN(OP_CALL, 0, 3, 0, 0),

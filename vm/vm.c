@@ -80,6 +80,7 @@ void bpftime_vm__free(struct bpftime_vm *vm)
 	vm_llvm_free(vm);
 	vm_interp_free(vm);
 	vm_verify_free(vm);
+	free(vm->ctx_pcs);
 	free(vm->vlog);
 	for (size_t i = 0; i < ARRAY_SIZE(vm->helper_names); i++)
 		free(vm->helper_names[i]);
@@ -162,6 +163,61 @@ static int resolve_lddw(struct bpftime_vm *vm)
 	return 0;
 }
 
+/* The kernel's convert_ctx_access: each context access the verifier found
+ * is moved to where the field lives in the real context (vops.ctx_convert),
+ * in vm->insns, before any engine sees the program.  The size may change
+ * (a u32 view of a pointer becomes a u64 load); the instruction count does
+ * not, so jumps stay as they are.  vm->ctx_extent becomes the real
+ * context's bytes the program touches. */
+static int convert_ctx(struct bpftime_vm *vm)
+{
+	static const uint8_t size_code[9] = { [1] = BPF_B, [2] = BPF_H, [4] = BPF_W, [8] = BPF_DW };
+	uint32_t extent = 0;
+
+	for (size_t i = 0; i < vm->nr_ctx_pcs; i++) {
+		uint32_t pc = vm->ctx_pcs[i], size, real_size = 0;
+		struct bpftime_insn *in = &vm->insns[pc];
+		bool write = BPF_CLASS(in->code) == BPF_ST || BPF_CLASS(in->code) == BPF_STX;
+		int32_t real_off = 0;
+		int err;
+
+		switch (BPF_SIZE(in->code)) {
+		case BPF_B:
+			size = 1;
+			break;
+		case BPF_H:
+			size = 2;
+			break;
+		case BPF_W:
+			size = 4;
+			break;
+		default:
+			size = 8;
+		}
+		err = vm->vops.ctx_convert(vm->vops.ctx, in->off, size, write, &real_off,
+					   &real_size);
+		if (!err &&
+		    ((real_size != 1 && real_size != 2 && real_size != 4 && real_size != 8) ||
+		     real_off < 0 || real_off > INT16_MAX))
+			err = -EINVAL;
+		if (err)
+			return vm_error(vm, -err, "pc %u: cannot convert ctx access off=%d size=%u",
+					pc, in->off, size);
+		if (real_size != size) {
+			in->code = (uint8_t)((in->code & ~0x18) | size_code[real_size]);
+			/* a wider pointer field loads whole, never sign-extended */
+			if (BPF_CLASS(in->code) == BPF_LDX && BPF_MODE(in->code) == BPF_MEMSX)
+				in->code = (uint8_t)((in->code & ~0xe0) | BPF_MEM);
+		}
+		in->off = (int16_t)real_off;
+		if ((uint32_t)real_off + real_size > extent)
+			extent = (uint32_t)real_off + real_size;
+	}
+	if (vm->vops.ctx_convert && !vm->vops.raw_ctx)
+		vm->ctx_extent = extent;
+	return 0;
+}
+
 int bpftime_vm__load(struct bpftime_vm *vm, const struct bpftime_insn *insns, size_t cnt)
 {
 	int err;
@@ -188,6 +244,12 @@ int bpftime_vm__load(struct bpftime_vm *vm, const struct bpftime_insn *insns, si
 	memcpy(vm->orig_insns, insns, cnt * sizeof(*insns));
 	memcpy(vm->insns, insns, cnt * sizeof(*insns));
 	vm->cnt = cnt;
+	err = convert_ctx(vm);
+	free(vm->ctx_pcs);
+	vm->ctx_pcs = NULL;
+	vm->nr_ctx_pcs = 0;
+	if (err)
+		goto fail;
 	err = resolve_lddw(vm);
 	if (err)
 		goto fail;

@@ -99,6 +99,86 @@ BPFTIME_API struct bpftime_vm *bpftime_runtime__prog_by_id(struct bpftime_runtim
 BPFTIME_API int bpftime_runtime__run(struct bpftime_runtime *rt, int fd, void *mem, size_t len,
 				     uint64_t *ret);
 
+/* ---- packet programs: their real contexts and test runs ------------------- */
+
+/* The context XDP programs run on (the kernel's xdp_buff as far as a
+ * program can tell).  Their struct xdp_md accesses are rewritten at load
+ * time to these fields (the kernel's convert_ctx_access): xdp_md.data is
+ * data, data_end data_end, data_meta data_meta (64-bit pointers), and the
+ * other u32 fields are md[] at their xdp_md offsets. */
+struct bpftime_xdp_ctx {
+	uint64_t data;		  /* first packet byte */
+	uint64_t data_end;	  /* one past the last */
+	uint64_t data_meta;	  /* metadata start (== data: no metadata) */
+	uint64_t data_hard_start; /* buffer start: the headroom begins here */
+	uint64_t data_hard_end;	  /* how far data_end may grow (bpf_xdp_adjust_tail) */
+	uint32_t md[6];		  /* struct xdp_md; md[0..2] (the pointers) unused */
+	uint32_t frags;		  /* bytes in fragments past the linear part */
+	uint32_t pad;
+};
+
+/* The context socket filter, sched_cls/act and cgroup_skb programs run on:
+ * __sk_buff.data, data_end and data_meta become the 64-bit pointers, every
+ * other field is sk[] at its __sk_buff offset (len, protocol, mark, cb[],
+ * tstamp, ...).  data is the kernel's skb->data: the Ethernet header for
+ * tc, the network header for socket filters (len counts from there). */
+struct bpftime_skb_ctx {
+	uint64_t data;
+	uint64_t data_end;
+	uint64_t data_meta;
+	uint64_t head;	 /* buffer start */
+	uint64_t end;	 /* buffer end */
+	uint32_t sk[48]; /* struct __sk_buff (192 bytes); the pointer words unused */
+};
+
+#define BPFTIME_XDP_MD_OFF   40 /* offsetof(struct bpftime_xdp_ctx, md) */
+#define BPFTIME_SKB_VIEW_OFF 40 /* offsetof(struct bpftime_skb_ctx, sk) */
+
+/* BPF_PROG_TEST_RUN's arguments and results (union bpf_attr's test
+ * fields): the data and ctx buffers are the caller's */
+struct bpftime_test_run_opts {
+	size_t sz; /* sizeof(struct bpftime_test_run_opts) */
+	const void *data_in;
+	uint32_t data_size_in;
+	void *data_out;
+	uint32_t data_size_out; /* in: data_out's size (0: unlimited); out: the data's size */
+	void *ctx_in;		/* syscall programs write their context back here, as the kernel */
+	uint32_t ctx_size_in;
+	void *ctx_out;
+	uint32_t ctx_size_out; /* in: ctx_out's size; out: the context's size */
+	uint32_t repeat;
+	uint32_t flags;
+	uint32_t cpu;
+	uint32_t batch_size;
+	uint32_t retval;   /* out: r0 (as the kernel, its low 32 bits) */
+	uint32_t duration; /* in: must be 0 for the types that take none; out: ns per run */
+	size_t : 0;
+};
+
+/**
+ * @brief **bpftime_runtime__test_run()** runs the program at @fd as the
+ * kernel's BPF_PROG_TEST_RUN does for its type: XDP on an xdp_buff over a
+ * copy of data_in with the kernel's headroom (ctx_in/ctx_out a struct
+ * xdp_md, metadata before data), socket filter, sched_cls/act and
+ * cgroup_skb on an skb (protocol from the Ethernet header, ctx_in/ctx_out
+ * a struct __sk_buff with the fields the kernel lets a caller set), raw
+ * tracepoint and tracing with ctx_in as the argument array, syscall with
+ * ctx_in as its buffer (written back), raw memory (bpftimetool's type 0)
+ * on data_in; repeat times, duration the mean ns per run.  data_out and
+ * ctx_out are filled as far as they fit: -ENOSPC when data_size_out (if
+ * not 0) or ctx_size_out is too small, the sizes and retval still set.
+ * @return 0; the kernel's errors: -EINVAL (bad sizes, non-zero fields the
+ * kernel refuses in ctx_in, flags), -E2BIG (ctx_in longer than the
+ * context with non-zero tail), -ENOTSUPP (524: a type the kernel cannot
+ * test-run, as kprobe), -ENOSPC; -EBADF, -ENOMEM; -EOPNOTSUPP for what
+ * the kernel can do and we cannot (live XDP frames, skb checksum-complete
+ * checks).  XDP data beyond the linear part (or ctx_in.data_end) is kept
+ * as the kernel's fragments: the program sees the linear part only (and
+ * bpf_xdp_adjust_tail answers -EOPNOTSUPP), data_out has it all.
+ */
+BPFTIME_API int bpftime_runtime__test_run(struct bpftime_runtime *rt, int fd,
+					  struct bpftime_test_run_opts *opts);
+
 /* ---- the verifier's knowledge of this runtime ------------------------------ */
 
 /* a program type of our own (the kernel has no 0 type): r1 = the run's
@@ -119,6 +199,14 @@ BPFTIME_API int bpftime_runtime__run(struct bpftime_runtime *rt, int fd, void *m
 BPFTIME_API int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_type,
 					   uint32_t expected_attach_type);
 
+/** @brief whether programs of the kernel's type @prog_type can be loaded
+ * here: the types with context rules and somewhere to run (socket filter,
+ * kprobe/uprobe, sched_cls/act, tracepoint, xdp, perf_event, cgroup_skb,
+ * raw tracepoint (writable), tracing, syscall).  PROG_LOAD of any other
+ * type fails as the kernel's does for a type it lacks (-EINVAL), so feature
+ * probes report exactly these. */
+BPFTIME_API bool bpftime_prog_type__supported(uint32_t prog_type);
+
 /** @brief the verifier's view of the map at @fd of @shm.  @return 0, -EBADF */
 BPFTIME_API int bpftime_verifier_map__from_shm(struct bpftime_shm *shm, int fd,
 					       struct bpftime_verifier_map *out);
@@ -135,6 +223,11 @@ BPFTIME_API const struct bpftime_helper_proto *bpftime_helper__proto(uint32_t id
 /** @brief registers every helper of helpers.def implemented here on @vm
  * (before bpftime_vm__load).  @return 0 or the first error */
 BPFTIME_API int bpftime_helpers__register(struct bpftime_vm *vm);
+
+/** @brief the same, with the implementations program type @prog_type gets
+ * where the kernel binds one helper id differently per type (bpf_redirect:
+ * XDP_REDIRECT for XDP, TC_ACT_REDIRECT for tc).  @return 0 or the first error */
+BPFTIME_API int bpftime_helpers__register_for_type(struct bpftime_vm *vm, uint32_t prog_type);
 
 /** @brief the kernel's name of helper @id without "bpf_" ("map_lookup_elem"),
  * or NULL for an id this runtime does not know */

@@ -127,6 +127,7 @@ enum bpftime_helper_flag {
 	BPFTIME_HF_LOCK = 1 << 4,	 /* bpf_spin_lock */
 	BPFTIME_HF_UNLOCK = 1 << 5,	 /* bpf_spin_unlock */
 	BPFTIME_HF_PKT_ACCESS = 1 << 6,	 /* memory arguments may point into the packet */
+	BPFTIME_HF_CHANGES_PKT = 1 << 7, /* moves or resizes the packet: packet pointers die */
 };
 
 struct bpftime_helper_proto {
@@ -174,6 +175,15 @@ struct bpftime_verifier_ops {
 	/* the program's return value must be a number in [ret_min, ret_max] */
 	bool ret_checked;
 	int32_t ret_min, ret_max;
+	/* the kernel's convert_ctx_access: where the verified context access
+	 * of @size bytes at @off of the program's view (struct xdp_md, struct
+	 * __sk_buff) lies in the context the program really runs on.  Load
+	 * rewrites each such instruction in place (offset and size; one
+	 * instruction stays one), before any engine compiles it, and runs
+	 * need bpftime_vm__ctx_size() bytes of the real context.  NULL: the
+	 * view is the real context.  0, or -errno (the load fails) */
+	int (*ctx_convert)(void *ctx, int32_t off, uint32_t size, bool write, int32_t *real_off,
+			   uint32_t *real_size);
 	size_t : 0;
 };
 

@@ -237,7 +237,7 @@ static void test_tracelog(void **state)
 	memcpy(insns, printk_prog, sizeof(insns));
 	shm = bpftime_shm__open_or_create(NULL);
 	assert_non_null(shm);
-	fd = bpftime_prog_create(shm, 100, BPF_PROG_TYPE_SOCKET_FILTER, "say_hello", insns,
+	fd = bpftime_prog_create(shm, 100, BPFTIME_PROG_TYPE_RAW_MEMORY, "say_hello", insns,
 				 ARRAY_SIZE(insns), NULL);
 	assert_int_equal(fd, 100);
 	rt = bpftime_runtime__new(shm, NULL);
