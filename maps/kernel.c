@@ -231,6 +231,29 @@ static void kfd_close(uint32_t id, bool prog)
 	pthread_mutex_unlock(&kfd_lock);
 }
 
+int64_t bpftime_kernel_obj_keep(int kfd, bool prog)
+{
+	int64_t id = bpftime_kernel_obj_id(kfd, prog);
+	struct kfd *k;
+	int err = 0;
+
+	if (id <= 0) {
+		close(kfd);
+		return id < 0 ? id : -EINVAL;
+	}
+	pthread_mutex_lock(&kfd_lock);
+	k = kfd_find((uint32_t)id, prog);
+	if (k) {
+		close(kfd); /* we have one already */
+	} else {
+		err = kfd_add((uint32_t)id, prog, kfd, prog ? prog_type_of(kfd) : 0);
+		if (err)
+			close(kfd);
+	}
+	pthread_mutex_unlock(&kfd_lock);
+	return err ? err : id;
+}
+
 uint32_t bpftime_map_kernel_id(struct bpftime_shm *shm, int fd)
 {
 	struct map_record *m = shm_slot_obj(shm, fd, BPFTIME_HANDLER_MAP);

@@ -186,7 +186,7 @@ struct shm_prog {
 	/* kernel-shared mode: the program's copy in the kernel (its id), which
 	 * runs it there (kernel hooks) or for tail calls from userspace; 0: none */
 	_Atomic uint32_t kernel_id;
-	uint32_t pad2;
+	uint32_t kernel_only; /* 1: a kernel program only (no userspace copy runs) */
 };
 
 struct shm_perf_event {

@@ -79,6 +79,8 @@ struct srv {
 	pthread_mutex_t lock;
 	bool ready;
 	bool warned;
+	bool kernel;	/* kernel-shared mode (kshare.c) */
+	int kernel_err; /* it was asked for but the kernel refuses: every bpf() fails */
 };
 
 extern struct srv srv;
@@ -168,6 +170,21 @@ void srv_perf_closed(int fd);
  * PROG_ATTACH with BPF_MODIFY_RETURN): a link that goes with the perf fd.
  * Caller holds srv_lock.  Returns 0, -EBADF/-EINVAL (not a program), -EEXIST */
 int srv_perf_set_prog(int fd, int prog, uint32_t attach_type);
+
+/* kshare.c: kernel-shared mode.  The hooks return SRV_KSHARE_PASS when the
+ * call is not theirs (the usual path then serves it). */
+#define SRV_KSHARE_PASS (-2147483647 - 1)
+struct perf_event_attr;
+void srv_kshare_init(void);
+bool srv_kshare_loads_at_prog_load(uint32_t prog_type);
+int srv_kshare_prog_load(union bpf_attr *attr);
+int srv_kshare_link_create(const union bpf_attr *attr);
+int srv_kshare_prog_attach(int cmd, const union bpf_attr *attr);
+int srv_kshare_set_bpf(int perf_fd, int prog);
+long srv_kshare_perf_event_open(const struct perf_event_attr *attr, void *uattr, pid_t pid,
+				int cpu, int group_fd, unsigned long flags);
+void *srv_kshare_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, bool *done);
+int srv_kshare_prog_array_update(int map_fd, const void *key, const void *value, uint64_t flags);
 
 /* epoll.c */
 int srv_epoll_ctl(int epfd, int op, int fd, void *event);

@@ -123,6 +123,8 @@ EXPORT VARIADIC int ioctl(int fd, unsigned long req, ...)
 	srv_resolve_real();
 	if (ours(fd))
 		return (int)ret_errno(srv_perf_ioctl(fd, req, arg));
+	if (srv.kernel && req == PERF_EVENT_IOC_SET_BPF && ours((int)arg))
+		return (int)ret_errno(srv_kshare_set_bpf(fd, (int)arg)); /* a kernel event */
 	return srv_real.ioctl(fd, req, arg);
 }
 

@@ -366,6 +366,8 @@ int srv_prog_load(union bpf_attr *a)
 		return -EFAULT;
 	if (a->log_level && (!a->log_buf || a->log_size < 128 || a->log_level > 15))
 		return -EINVAL;
+	if (srv_kshare_loads_at_prog_load(a->prog_type))
+		return srv_kshare_prog_load(a); /* kernel-shared mode: XDP, tc... (kshare.c) */
 	memcpy(name, a->prog_name, BPF_OBJ_NAME_LEN);
 	name[BPF_OBJ_NAME_LEN] = 0;
 	if (strnlen(name, BPF_OBJ_NAME_LEN + 1) >= BPF_OBJ_NAME_LEN)

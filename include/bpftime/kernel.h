@@ -57,6 +57,12 @@ BPFTIME_API int bpftime_map_kernel_fd(struct bpftime_shm *shm, int fd);
  * library).  @return the fd or -errno */
 BPFTIME_API int bpftime_kernel_obj_fd(uint32_t id, bool prog);
 
+/** @brief **bpftime_kernel_obj_keep()** hands kernel object fd @kfd (a
+ * program if @prog, else a map) to the library's table, which keeps it open
+ * for the process's lifetime (bpftime_kernel_obj_fd() then returns it).
+ * @return the object's id, or -errno (@kfd is then closed) */
+BPFTIME_API int64_t bpftime_kernel_obj_keep(int kfd, bool prog);
+
 /** @brief **bpftime_kernel_obj_id()** the id of kernel object @kfd (a map or
  * a program fd of this process), or -errno */
 BPFTIME_API int64_t bpftime_kernel_obj_id(int kfd, bool prog);
