@@ -72,6 +72,23 @@ long bpftime_kernel_bpf(int cmd, void *attr, unsigned int size)
 #endif
 }
 
+/* close(2) by a raw system call: inside the syscall server, libc's close is
+ * interposed and takes the server's lock, which our callers may hold */
+static void kclose(int fd)
+{
+#if defined(__x86_64__)
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "0"((long)SYS_close), "D"((long)fd)
+			 : "rcx", "r11", "memory");
+	(void)ret;
+#else
+	close(fd);
+#endif
+}
+
 bool bpftime_kernel_type_shareable(uint32_t type)
 {
 	switch (type) {
@@ -100,7 +117,7 @@ int bpftime_kernel_probe(void)
 	fd = bpftime_kernel_bpf(BPF_MAP_CREATE, &a, sizeof(a));
 	if (fd < 0)
 		return (int)fd;
-	close((int)fd);
+	kclose((int)fd);
 	return 0;
 }
 
@@ -197,7 +214,7 @@ static int obj_fd_locked(uint32_t id, bool prog, struct kfd **out)
 		return (int)fd;
 	err = kfd_add(id, prog, (int)fd, prog ? prog_type_of((int)fd) : 0);
 	if (err) {
-		close((int)fd);
+		kclose((int)fd);
 		return err;
 	}
 	if (out)
@@ -225,7 +242,7 @@ static void kfd_close(uint32_t id, bool prog)
 	pthread_mutex_lock(&kfd_lock);
 	k = kfd_find(id, prog);
 	if (k) {
-		close(k->fd);
+		kclose(k->fd);
 		*k = kfds[--nkfd];
 	}
 	pthread_mutex_unlock(&kfd_lock);
@@ -238,17 +255,17 @@ int64_t bpftime_kernel_obj_keep(int kfd, bool prog)
 	int err = 0;
 
 	if (id <= 0) {
-		close(kfd);
+		kclose(kfd);
 		return id < 0 ? id : -EINVAL;
 	}
 	pthread_mutex_lock(&kfd_lock);
 	k = kfd_find((uint32_t)id, prog);
 	if (k) {
-		close(kfd); /* we have one already */
+		kclose(kfd); /* we have one already */
 	} else {
 		err = kfd_add((uint32_t)id, prog, kfd, prog ? prog_type_of(kfd) : 0);
 		if (err)
-			close(kfd);
+			kclose(kfd);
 	}
 	pthread_mutex_unlock(&kfd_lock);
 	return err ? err : id;
@@ -357,14 +374,14 @@ int map_kernel_create(struct bpftime_shm *shm, struct map_record *m)
 		return (int)fd;
 	id = bpftime_kernel_obj_id((int)fd, false);
 	if (id <= 0) {
-		close((int)fd);
+		kclose((int)fd);
 		return id < 0 ? (int)id : -EINVAL;
 	}
 	pthread_mutex_lock(&kfd_lock);
 	err = kfd_add((uint32_t)id, false, (int)fd, 0);
 	pthread_mutex_unlock(&kfd_lock);
 	if (err) {
-		close((int)fd);
+		kclose((int)fd);
 		return err;
 	}
 	m->kernel_id = (uint32_t)id;
@@ -449,9 +466,9 @@ static void k_handle_fini(struct bpftime_map *h)
 	if (l->stage)
 		munmap(l->stage, (size_t)STAGE_SLOTS * STAGE_MAX);
 	if (l->pump_fd >= 0)
-		close(l->pump_fd);
+		kclose(l->pump_fd);
 	if (l->stage_fd >= 0)
-		close(l->stage_fd);
+		kclose(l->stage_fd);
 	pthread_mutex_destroy(&l->pump_lock);
 	free(l);
 	h->local = NULL;

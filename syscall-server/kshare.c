@@ -209,7 +209,7 @@ static int kload(const struct kload *k, uint32_t *id, char *log, size_t loglen)
 		fd = bpftime_kernel_bpf(BPF_PROG_LOAD, &a, sizeof(a));
 	}
 	if (btf >= 0)
-		close(btf);
+		srv_real.close(btf);
 	if (fd < 0)
 		return (int)fd;
 	kid = bpftime_kernel_obj_keep((int)fd, true);
@@ -543,12 +543,15 @@ int srv_kshare_prog_array_update(int map_fd, const void *key, const void *value,
 	srv_unlock();
 	if (stub < 0)
 		return stub;
+	/* the stub keeps its slot (an fd of this process on /dev/null) while
+	 * the loader lives: runtimes build programs from slots */
 	ret = bpftime_map_update_elem(srv.shm, map_fd, key, &stub, flags);
-	/* the prog array holds the record now; the stub's fd goes */
-	srv_lock();
-	srv_release_fd(stub);
-	srv_unlock();
-	srv_real.close(stub);
+	if (ret) {
+		srv_lock();
+		srv_release_fd(stub);
+		srv_unlock();
+		srv_real.close(stub);
+	}
 	if (!ret)
 		pr_info("syscall server: prog array fd %d: kernel program %u ('%s') at a slot\n",
 			map_fd, (uint32_t)id, info.name);

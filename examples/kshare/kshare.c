@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/* examples/kshare/kshare.c: loader of kshare.bpf.o, for kernel-shared mode.
+ *
+ *   bpftime load --run-with-kernel ./kshare IFNAME VICTIM [FUNC]
+ *
+ * Attaches on_packet (XDP) to IFNAME and on_call (uprobe) to FUNC (default
+ * target_func) in the program VICTIM, reads the perf event array with
+ * libbpf's perf buffer, and on every line "p" on stdin prints
+ *   counts total=T xdp=X uprobe=U hash=H events_xdp=EX events_uprobe=EU
+ * (totals from the maps, events from the perf buffer); "q" or EOF ends it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "kshare.skel.h"
+
+static int events[3];
+
+static void on_event(void *ctx, int cpu, void *data, __u32 size)
+{
+	__u32 side;
+
+	(void)ctx;
+	(void)cpu;
+	if (size < sizeof(side))
+		return;
+	memcpy(&side, data, sizeof(side));
+	if (side == 1 || side == 2)
+		events[side]++;
+}
+
+static void report(struct kshare_bpf *skel)
+{
+	int afd = bpf_map__fd(skel->maps.counts), hfd = bpf_map__fd(skel->maps.hcounts);
+	__u64 v[3] = { 0 }, h = 0;
+	__u32 hk = 7;
+
+	for (__u32 k = 0; k < 3; k++)
+		bpf_map_lookup_elem(afd, &k, &v[k]);
+	bpf_map_lookup_elem(hfd, &hk, &h);
+	printf("counts total=%llu xdp=%llu uprobe=%llu hash=%llu events_xdp=%d events_uprobe=%d\n",
+	       (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
+	       (unsigned long long)h, events[1], events[2]);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = argc > 3 ? argv[3] : "target_func");
+	struct bpf_link *xdp = NULL, *up = NULL;
+	struct perf_buffer *pb = NULL;
+	struct kshare_bpf *skel;
+	unsigned int ifindex;
+	char line[64];
+	int ret = 1;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s IFNAME VICTIM [FUNC]\n", argv[0]);
+		return 2;
+	}
+	ifindex = if_nametoindex(argv[1]);
+	if (!ifindex) {
+		fprintf(stderr, "kshare: no device '%s'\n", argv[1]);
+		return 1;
+	}
+	skel = kshare_bpf__open_and_load();
+	if (!skel) {
+		fprintf(stderr, "kshare: cannot load kshare.bpf.o: %s\n", strerror(errno));
+		return 1;
+	}
+	xdp = bpf_program__attach_xdp(skel->progs.on_packet, (int)ifindex);
+	if (!xdp) {
+		fprintf(stderr, "kshare: cannot attach XDP to %s: %s\n", argv[1], strerror(errno));
+		goto out;
+	}
+	up = bpf_program__attach_uprobe_opts(skel->progs.on_call, -1, argv[2], 0, &uo);
+	if (!up) {
+		fprintf(stderr, "kshare: cannot attach the uprobe: %s\n", strerror(errno));
+		goto out;
+	}
+	pb = perf_buffer__new(bpf_map__fd(skel->maps.events), 8, on_event, NULL, NULL, NULL);
+	if (!pb) {
+		fprintf(stderr, "kshare: cannot open the perf buffer: %s\n", strerror(errno));
+		goto out;
+	}
+	printf("kshare: ready (XDP on %s, uprobe on %s in %s)\n", argv[1], uo.func_name, argv[2]);
+	fflush(stdout);
+	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+	for (;;) {
+		struct pollfd p = { .fd = 0, .events = POLLIN };
+		ssize_t n;
+
+		perf_buffer__poll(pb, 50);
+		if (poll(&p, 1, 0) <= 0)
+			continue;
+		n = read(0, line, sizeof(line) - 1);
+		if (n == 0 || (n > 0 && line[0] == 'q'))
+			break;
+		if (n > 0 && line[0] == 'p') {
+			perf_buffer__poll(pb, 0);
+			report(skel);
+		}
+	}
+	ret = 0;
+out:
+	perf_buffer__free(pb);
+	bpf_link__destroy(up);
+	bpf_link__destroy(xdp);
+	kshare_bpf__destroy(skel);
+	return ret;
+}
