@@ -117,7 +117,8 @@ static int rewrite_maps(struct bpf_insn *insns, uint32_t cnt, const int32_t *fd_
 			fd = fd_array[in->imm];
 			in->src_reg = in->src_reg == BPF_PSEUDO_MAP_IDX ? BPF_PSEUDO_MAP_FD
 									: BPF_PSEUDO_MAP_VALUE;
-		} else if (in->src_reg == BPF_PSEUDO_MAP_FD || in->src_reg == BPF_PSEUDO_MAP_VALUE) {
+		} else if (in->src_reg == BPF_PSEUDO_MAP_FD ||
+			   in->src_reg == BPF_PSEUDO_MAP_VALUE) {
 			fd = in->imm;
 		} else {
 			continue;
@@ -129,11 +130,13 @@ static int rewrite_maps(struct bpf_insn *insns, uint32_t cnt, const int32_t *fd_
 			if (bpftime_map_get_info(srv.shm, fd, &mi))
 				snprintf(why, whylen, "insn %u: map fd %d is not a map", i - 1, fd);
 			else
-				snprintf(why, whylen,
-					 "insn %u: map '%s' (type %u) is not shared with the kernel "
-					 "(kernel-shared types: array, hash, percpu array/hash, perf "
-					 "event array, ringbuf; no bpf_spin_lock)",
-					 i - 1, mi.name, mi.type);
+				snprintf(
+					why, whylen,
+					"insn %u: map '%s' (type %u) is not shared with the kernel "
+					"(kernel-shared types: array, hash, percpu array/hash, "
+					"perf "
+					"event array, ringbuf; no bpf_spin_lock)",
+					i - 1, mi.name, mi.type);
 			return -EINVAL;
 		}
 		in->imm = kfd;
@@ -433,8 +436,8 @@ int srv_kshare_prog_attach(int cmd, const union bpf_attr *a)
 	int prog = (int)a->attach_bpf_fd, target = (int)a->target_fd, kfd;
 	union bpf_attr k;
 
-	if (!srv.kernel || srv.kernel_err || srv_is_ours(target) ||
-	    (prog && !srv_is_ours(prog)) || a->attach_type == BPF_MODIFY_RETURN)
+	if (!srv.kernel || srv.kernel_err || srv_is_ours(target) || (prog && !srv_is_ours(prog)) ||
+	    a->attach_type == BPF_MODIFY_RETURN)
 		return SRV_KSHARE_PASS;
 	k = *a;
 	if (prog) {
@@ -460,8 +463,8 @@ int srv_kshare_set_bpf(int perf_fd, int prog)
 
 /* perf events the kernel serves in kernel-shared mode: everything but our
  * uprobes and the syscall tracepoints */
-long srv_kshare_perf_event_open(const struct perf_event_attr *attr, void *uattr, pid_t pid,
-				int cpu, int group_fd, unsigned long flags)
+long srv_kshare_perf_event_open(const struct perf_event_attr *attr, void *uattr, pid_t pid, int cpu,
+				int group_fd, unsigned long flags)
 {
 	uint64_t config;
 	long ret;

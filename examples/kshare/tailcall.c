@@ -69,8 +69,8 @@ static int load_kernel_prog(int map_fd)
 	strcpy(a.prog_name, "kernel_side");
 	fd = raw_bpf(BPF_PROG_LOAD, &a, sizeof(a));
 	if (fd < 0)
-		fprintf(stderr, "tailcall: the kernel refuses the program: %s\n%s\n", strerror((int)-fd),
-			log);
+		fprintf(stderr, "tailcall: the kernel refuses the program: %s\n%s\n",
+			strerror((int)-fd), log);
 	return (int)fd;
 }
 
