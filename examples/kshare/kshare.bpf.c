@@ -2,7 +2,9 @@
 /* examples/kshare/kshare.bpf.c: one object, two worlds (kernel-shared mode).
  * on_packet runs in the kernel (XDP on a device), on_call in userspace (a
  * uprobe on target_func of a traced process); both count into the same
- * array and hash and send an event into the same perf event array. */
+ * array and hash and send an event into the same perf event array.  on_fork
+ * (optional) is a kernel tracepoint counting the forks of one process (the
+ * loader's: its pid is a constant of .rodata, a frozen kernel array). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -55,6 +57,22 @@ static __always_inline void count(void *ctx, __u32 side)
 	else
 		bpf_map_update_elem(&hcounts, &hk, &one, BPF_NOEXIST);
 	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &e, sizeof(e));
+}
+
+const volatile __u32 fork_tgid = 0;
+
+SEC("tracepoint/sched/sched_process_fork")
+int on_fork(void *ctx)
+{
+	__u32 k = 3;
+	__u64 *v;
+
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) != fork_tgid)
+		return 0;
+	v = bpf_map_lookup_elem(&counts, &k);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	return 0;
 }
 
 SEC("xdp")

@@ -1,21 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /* examples/kshare/kshare.c: loader of kshare.bpf.o, for kernel-shared mode.
  *
- *   bpftime load --run-with-kernel ./kshare IFNAME VICTIM [FUNC]
+ *   bpftime load --run-with-kernel ./kshare [--fork-tp] IFNAME VICTIM [FUNC]
  *
  * Attaches on_packet (XDP) to IFNAME and on_call (uprobe) to FUNC (default
  * target_func) in the program VICTIM, reads the perf event array with
  * libbpf's perf buffer, and on every line "p" on stdin prints
- *   counts total=T xdp=X uprobe=U hash=H events_xdp=EX events_uprobe=EU
+ *   counts total=T xdp=X uprobe=U hash=H events_xdp=EX events_uprobe=EU forks=F
  * (totals from the maps, events from the perf buffer); "q" or EOF ends it.
+ * With --fork-tp, on_fork goes on the kernel tracepoint
+ * sched/sched_process_fork (a tracefs must be mounted) counting this
+ * process's forks, and a line "f" makes it fork 5 children.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kshare.skel.h"
@@ -38,38 +43,54 @@ static void on_event(void *ctx, int cpu, void *data, __u32 size)
 static void report(struct kshare_bpf *skel)
 {
 	int afd = bpf_map__fd(skel->maps.counts), hfd = bpf_map__fd(skel->maps.hcounts);
-	__u64 v[3] = { 0 }, h = 0;
+	__u64 v[4] = { 0 }, h = 0;
 	__u32 hk = 7;
 
-	for (__u32 k = 0; k < 3; k++)
+	for (__u32 k = 0; k < 4; k++)
 		bpf_map_lookup_elem(afd, &k, &v[k]);
 	bpf_map_lookup_elem(hfd, &hk, &h);
-	printf("counts total=%llu xdp=%llu uprobe=%llu hash=%llu events_xdp=%d events_uprobe=%d\n",
+	printf("counts total=%llu xdp=%llu uprobe=%llu hash=%llu events_xdp=%d events_uprobe=%d "
+	       "forks=%llu\n",
 	       (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
-	       (unsigned long long)h, events[1], events[2]);
+	       (unsigned long long)h, events[1], events[2], (unsigned long long)v[3]);
 	fflush(stdout);
 }
 
 int main(int argc, char **argv)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = argc > 3 ? argv[3] : "target_func");
-	struct bpf_link *xdp = NULL, *up = NULL;
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = "target_func");
+	struct bpf_link *xdp = NULL, *up = NULL, *tp = NULL;
+	bool fork_tp = argc > 1 && !strcmp(argv[1], "--fork-tp");
 	struct perf_buffer *pb = NULL;
 	struct kshare_bpf *skel;
 	unsigned int ifindex;
 	char line[64];
 	int ret = 1;
 
+	if (fork_tp) {
+		argc--;
+		argv++;
+	}
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s IFNAME VICTIM [FUNC]\n", argv[0]);
+		fprintf(stderr, "usage: kshare [--fork-tp] IFNAME VICTIM [FUNC]\n");
 		return 2;
 	}
+	if (argc > 3)
+		uo.func_name = argv[3];
 	ifindex = if_nametoindex(argv[1]);
 	if (!ifindex) {
 		fprintf(stderr, "kshare: no device '%s'\n", argv[1]);
 		return 1;
 	}
-	skel = kshare_bpf__open_and_load();
+	skel = kshare_bpf__open();
+	if (skel) {
+		skel->rodata->fork_tgid = (__u32)getpid();
+		bpf_program__set_autoload(skel->progs.on_fork, fork_tp);
+		if (kshare_bpf__load(skel)) {
+			kshare_bpf__destroy(skel);
+			skel = NULL;
+		}
+	}
 	if (!skel) {
 		fprintf(stderr, "kshare: cannot load kshare.bpf.o: %s\n", strerror(errno));
 		return 1;
@@ -83,6 +104,14 @@ int main(int argc, char **argv)
 	if (!up) {
 		fprintf(stderr, "kshare: cannot attach the uprobe: %s\n", strerror(errno));
 		goto out;
+	}
+	if (fork_tp) {
+		tp = bpf_program__attach(skel->progs.on_fork);
+		if (!tp) {
+			fprintf(stderr, "kshare: cannot attach the fork tracepoint: %s\n",
+				strerror(errno));
+			goto out;
+		}
 	}
 	pb = perf_buffer__new(bpf_map__fd(skel->maps.events), 8, on_event, NULL, NULL, NULL);
 	if (!pb) {
@@ -102,6 +131,16 @@ int main(int argc, char **argv)
 		n = read(0, line, sizeof(line) - 1);
 		if (n == 0 || (n > 0 && line[0] == 'q'))
 			break;
+		if (n > 0 && line[0] == 'f') {
+			for (int i = 0; i < 5; i++) {
+				pid_t c = fork();
+
+				if (c == 0)
+					_exit(0);
+				if (c > 0)
+					waitpid(c, NULL, 0);
+			}
+		}
 		if (n > 0 && line[0] == 'p') {
 			perf_buffer__poll(pb, 0);
 			report(skel);
@@ -110,6 +149,7 @@ int main(int argc, char **argv)
 	ret = 0;
 out:
 	perf_buffer__free(pb);
+	bpf_link__destroy(tp);
 	bpf_link__destroy(up);
 	bpf_link__destroy(xdp);
 	kshare_bpf__destroy(skel);

@@ -7,8 +7,10 @@
  *    the victim (`bpftime start`); frames sent on the other end and victim
  *    calls count into the same kernel array and hash, and both feed the same
  *    perf event array, which the loader reads with libbpf's perf buffer:
- *    every count equals frames sent plus calls made; bpftimetool shows which
- *    side runs each program and that the maps live in the kernel;
+ *    every count equals frames sent plus calls made; a tracepoint program of
+ *    the same loader (sched_process_fork, in a private tracefs) runs in the
+ *    kernel and counts the loader's forks; bpftimetool shows which side runs
+ *    each program and that the maps live in the kernel;
  *  - tail call: examples/kshare/tailcall loads a raw program into the kernel
  *    (raw system calls), puts its fd into a prog array, and a uprobe program
  *    tail-calls it: the kernel array it increments counts every call;
@@ -37,6 +39,7 @@
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -170,14 +173,13 @@ static bool shown_in_kernel(const char *out, const char *name)
 
 static void test_mixed_xdp_uprobe(void **state)
 {
-	const char *largv[] = {
-		bpftime_bin,	     "load", "--run-with-kernel", ex("kshare/kshare"), "ksB",
-		ex("victim/victim"), NULL
-	};
+	const char *largv[] = { bpftime_bin, "load", "--run-with-kernel", ex("kshare/kshare"),
+				"--fork-tp", "ksB",  ex("victim/victim"), NULL };
 	const char *vargv[] = { bpftime_bin, "start", ex("victim/victim"), "20", "1", NULL };
 	const char *pargv[] = { tool_bin, "prog", "show", NULL };
 	const char *margv[] = { tool_bin, "map", "show", NULL };
 	struct proc loader, victim, tool;
+	bool tp;
 
 	(void)state;
 	if (!need_kernel())
@@ -188,10 +190,16 @@ static void test_mixed_xdp_uprobe(void **state)
 	}
 	/* this process's own network: the veth pair is seen by nobody else
 	 * and goes with the test process */
-	if (unshare(CLONE_NEWNET)) {
-		TEST_SKIP("unshare(CLONE_NEWNET): %s", strerror(errno));
+	if (unshare(CLONE_NEWNET | CLONE_NEWNS)) {
+		TEST_SKIP("unshare(CLONE_NEWNET | CLONE_NEWNS): %s", strerror(errno));
 		return;
 	}
+	/* and a tracefs of its own, for the kernel tracepoint (without one,
+	 * no tracepoint program: forks stay 0) */
+	assert_int_equal(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	tp = !mount("none", "/sys/kernel/tracing", "tracefs", 0, NULL);
+	if (!tp)
+		memmove(&largv[4], &largv[5], 3 * sizeof(largv[0]));
 	assert_int_equal(run("ip link add ksA type veth peer name ksB && ip link set ksA up && "
 			     "ip link set ksB up"),
 			 0);
@@ -202,14 +210,21 @@ static void test_mixed_xdp_uprobe(void **state)
 	assert_int_equal(finish(&victim), 0);
 	assert_non_null(strstr(victim.obuf, "victim: 20 calls"));
 	send_frames("ksA", 30);
+	/* the loader forks 5 children: the kernel tracepoint counts them */
+	if (tp)
+		assert_int_equal(write(loader.in, "f\n", 2), 2);
 	/* the kernel's XDP program and the userspace uprobe program counted
 	 * into the same kernel maps, and both fed the perf buffer */
-	expect_report(&loader, "counts total=50 xdp=30 uprobe=20 hash=50 events_xdp=30 "
-			       "events_uprobe=20\n");
+	expect_report(&loader, tp ? "counts total=50 xdp=30 uprobe=20 hash=50 events_xdp=30 "
+				    "events_uprobe=20 forks=5\n"
+				  : "counts total=50 xdp=30 uprobe=20 hash=50 events_xdp=30 "
+				    "events_uprobe=20 forks=0\n");
 	/* which side runs what */
 	spawn(&tool, pargv, false);
 	assert_int_equal(finish(&tool), 0);
 	assert_true(shown_in_kernel(tool.obuf, "name on_packet"));
+	if (tp) /* loaded into the kernel when it was attached there */
+		assert_true(shown_in_kernel(tool.obuf, "name on_fork"));
 	assert_false(shown_in_kernel(tool.obuf, "name on_call"));
 	spawn(&tool, margv, false);
 	assert_int_equal(finish(&tool), 0);

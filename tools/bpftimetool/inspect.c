@@ -105,11 +105,15 @@ int tool_prog_show(struct bpftime_shm *shm)
 			for (uint32_t k = 0; k < pi.attach_cnt && k < BPFTIME_PROG_MAX_ATTACH; k++)
 				json_array_append_new(afds, json_integer(pi.attach_fds[k]));
 			json_object_set_new(o, "attach_fds", afds);
-			/* kernel-shared mode: which side runs it */
-			json_object_set_new(o, "runs_in",
-					    json_string(pi.kernel_only ? "kernel" : "userspace"));
-			if (pi.kernel_id)
+			/* kernel-shared mode: which side runs it (bpftool's keys
+			 * otherwise) */
+			if (pi.kernel_id) {
+				json_object_set_new(o, "runs_in",
+						    json_string(pi.kernel_only
+									? "kernel"
+									: "kernel+userspace"));
 				json_object_set_new(o, "kernel_id", json_integer(pi.kernel_id));
+			}
 			json_array_append_new(arr, o);
 			continue;
 		}
@@ -133,8 +137,8 @@ int tool_prog_show(struct bpftime_shm *shm)
 		}
 		if (pi.kernel_only)
 			printf("\n\truns in the kernel (kernel prog id %u)", pi.kernel_id);
-		else if (pi.kernel_id)
-			printf("\n\truns in userspace; also in the kernel (kernel prog id %u)",
+		else if (pi.kernel_id) /* attached to a kernel hook; uprobes would run here */
+			printf("\n\truns in the kernel (kernel prog id %u) and in userspace",
 			       pi.kernel_id);
 		printf("\n");
 	}
@@ -212,7 +216,8 @@ int tool_map_show(struct bpftime_shm *shm)
 		printf("\tkey %uB  value %uB  max_entries %u%s", mi.key_size, mi.value_size,
 		       mi.max_entries, mi.frozen ? "  frozen" : "");
 		if (bpftime_map_kernel_id(shm, fd))
-			printf("  in the kernel (kernel map id %u)", bpftime_map_kernel_id(shm, fd));
+			printf("  in the kernel (kernel map id %u)",
+			       bpftime_map_kernel_id(shm, fd));
 		printf("\n");
 	}
 	return arr ? print_json(arr) : 0;
