@@ -185,6 +185,9 @@ long srv_kshare_perf_event_open(const struct perf_event_attr *attr, void *uattr,
 				int cpu, int group_fd, unsigned long flags);
 void *srv_kshare_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, bool *done);
 int srv_kshare_prog_array_update(int map_fd, const void *key, const void *value, uint64_t flags);
+/* BPFTIME_KERNEL_VERIFIER: the kernel's verdict on a program ours accepted;
+ * 0, or -EINVAL/-EACCES (refused, the kernel's log in the loader's buffer) */
+int srv_kshare_kernel_verdict(const union bpf_attr *attr, const char *name);
 
 /* epoll.c */
 int srv_epoll_ctl(int epfd, int op, int fd, void *event);

@@ -560,3 +560,154 @@ int srv_kshare_prog_array_update(int map_fd, const void *key, const void *value,
 			map_fd, (uint32_t)id, info.name);
 	return ret;
 }
+
+/* ---- the kernel verifier's second opinion ------------------------------- */
+
+/* BPFTIME_KERNEL_VERIFIER=1 (`bpftime load --kernel-verifier`): a program
+ * our verifier accepts is also loaded into the kernel (then closed) with a
+ * log; the kernel's verdict is logged next to ours, and a program the kernel
+ * refuses is refused with the kernel's log.  Maps of the segment get
+ * stand-ins in the kernel of the same type and shape for the check (closed
+ * with it).  Where the kernel's eBPF is not usable the check is skipped with
+ * one warning. */
+static int kverifier = -1; /* -1: not read yet */
+
+static bool kverifier_on(void)
+{
+	if (kverifier < 0) {
+		const char *e = getenv("BPFTIME_KERNEL_VERIFIER");
+
+		kverifier =
+			e && *e && strcmp(e, "0") && strcasecmp(e, "false") && strcasecmp(e, "no");
+		if (kverifier && bpftime_kernel_probe()) {
+			pr_warn("syscall server: BPFTIME_KERNEL_VERIFIER: the kernel's eBPF is "
+				"not usable here: programs are checked by bpftime's verifier "
+				"only\n");
+			kverifier = 0;
+		}
+	}
+	return kverifier;
+}
+
+/* a kernel map shaped like segment map @fd, for the kernel's verifier */
+static int standin_map(int fd)
+{
+	struct bpftime_map_info mi;
+	union bpf_attr a;
+	int kfd = bpftime_map_kernel_fd(srv.shm, fd);
+
+	if (kfd >= 0) /* kernel-shared mode: the real one */
+		return fcntl(kfd, F_DUPFD_CLOEXEC, 0);
+	if (bpftime_map_get_info(srv.shm, fd, &mi))
+		return -EBADF;
+	if (mi.type == BPF_MAP_TYPE_ARRAY_OF_MAPS || mi.type == BPF_MAP_TYPE_HASH_OF_MAPS)
+		return -EOPNOTSUPP; /* would need its inner map: not checked */
+	memset(&a, 0, sizeof(a));
+	a.map_type = mi.type;
+	a.key_size = mi.key_size;
+	a.value_size = mi.value_size;
+	a.max_entries = mi.max_entries;
+	a.map_flags = mi.map_flags;
+	a.map_extra = mi.map_extra;
+	return (int)bpftime_kernel_bpf(BPF_MAP_CREATE, &a, sizeof(a));
+}
+
+int srv_kshare_kernel_verdict(const union bpf_attr *attr, const char *name)
+{
+	const int32_t *fd_array = u64_ptr(attr->fd_array);
+	int maps[64], nmaps = 0, ret = 0;
+	struct bpf_insn *insns = NULL;
+	char *log = NULL;
+	union bpf_attr a;
+	long fd;
+
+	if (!kverifier_on())
+		return 0;
+	insns = malloc((size_t)attr->insn_cnt * sizeof(*insns));
+	log = malloc(1 << 16);
+	if (!insns || !log) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memcpy(insns, u64_ptr(attr->insns), (size_t)attr->insn_cnt * sizeof(*insns));
+	for (uint32_t i = 0; i + 1 < attr->insn_cnt; i++) {
+		struct bpf_insn *in = &insns[i];
+		int mfd, kfd = -1, j;
+
+		if (in->code != (BPF_LD | BPF_IMM | BPF_DW))
+			continue;
+		i++;
+		if (in->src_reg == BPF_PSEUDO_MAP_IDX || in->src_reg == BPF_PSEUDO_MAP_IDX_VALUE) {
+			mfd = fd_array[in->imm];
+			in->src_reg = in->src_reg == BPF_PSEUDO_MAP_IDX ? BPF_PSEUDO_MAP_FD
+									: BPF_PSEUDO_MAP_VALUE;
+		} else if (in->src_reg == BPF_PSEUDO_MAP_FD ||
+			   in->src_reg == BPF_PSEUDO_MAP_VALUE) {
+			mfd = in->imm;
+		} else {
+			continue;
+		}
+		/* one stand-in per map (pairs of our fd, kernel fd) */
+		for (j = 0; j + 1 < nmaps; j += 2)
+			if (maps[j] == mfd)
+				kfd = maps[j + 1];
+		if (kfd < 0) {
+			kfd = standin_map(mfd);
+			if (kfd < 0 || nmaps + 2 > (int)ARRAY_SIZE(maps)) {
+				pr_warn("syscall server: program '%s': the kernel's verifier "
+					"cannot "
+					"check it (map fd %d: %s): bpftime's verdict only\n",
+					name, mfd, strerror(kfd < 0 ? -kfd : E2BIG));
+				if (kfd >= 0)
+					srv_real.close(kfd);
+				goto out;
+			}
+			maps[nmaps++] = mfd;
+			maps[nmaps++] = kfd;
+		}
+		in->imm = kfd;
+	}
+	memset(&a, 0, sizeof(a));
+	a.prog_type = attr->prog_type;
+	a.expected_attach_type = attr->expected_attach_type;
+	a.prog_flags = attr->prog_flags;
+	a.kern_version = attr->kern_version;
+	a.attach_btf_id = attr->attach_btf_id;
+	a.insns = ptr_u64(insns);
+	a.insn_cnt = attr->insn_cnt;
+	a.license = attr->license;
+	memcpy(a.prog_name, attr->prog_name, sizeof(a.prog_name));
+	log[0] = 0;
+	a.log_buf = ptr_u64(log);
+	a.log_size = 1 << 16;
+	a.log_level = 1;
+	fd = bpftime_kernel_bpf(BPF_PROG_LOAD, &a, sizeof(a));
+	if (fd == -ENOSPC) { /* only the log did not fit */
+		a.log_level = 0;
+		a.log_buf = 0;
+		a.log_size = 0;
+		fd = bpftime_kernel_bpf(BPF_PROG_LOAD, &a, sizeof(a));
+	}
+	if (fd >= 0) {
+		srv_real.close((int)fd);
+		pr_info("syscall server: program '%s': bpftime's verifier: accepted; the kernel's "
+			"verifier: accepted\n",
+			name);
+		goto out;
+	}
+	/* the kernel refuses: so do we, with its log */
+	pr_warn("syscall server: program '%s': bpftime's verifier: accepted; the kernel's "
+		"verifier: refused (%s):\n%s",
+		name, strerror((int)-fd), log);
+	if (attr->log_level && attr->log_buf && attr->log_size)
+		snprintf(u64_ptr(attr->log_buf), attr->log_size,
+			 "bpftime's verifier accepted the program; the kernel's refused it:\n%s",
+			 log);
+	ret = fd == -EACCES ? -EACCES : -EINVAL;
+out:
+	for (int j = 1; j < nmaps; j += 2)
+		srv_real.close(maps[j]);
+	free(log);
+	free(insns);
+	return ret;
+}

@@ -414,6 +414,10 @@ int srv_prog_load(union bpf_attr *a)
 		}
 		goto out;
 	}
+	/* BPFTIME_KERNEL_VERIFIER: the kernel's verdict too (kshare.c) */
+	ret = srv_kshare_kernel_verdict(a, name);
+	if (ret)
+		goto out;
 	/* fd_array indexes become map fds; bpftime_prog_create() then binds
 	 * every map the program names (used_maps) and stores its id */
 	for (uint32_t i = 0; i + 1 < a->insn_cnt; i++) {

@@ -14,6 +14,8 @@
  *  - tail call: examples/kshare/tailcall loads a raw program into the kernel
  *    (raw system calls), puts its fd into a prog array, and a uprobe program
  *    tail-calls it: the kernel array it increments counts every call;
+ *  - kernel verifier: with BPFTIME_KERNEL_VERIFIER=1 the kernel's verifier
+ *    checks what ours accepted, and its refusal (with its log) wins;
  *  - refused: under seccomp_guard (the kernel's bpf() fails) the mode fails
  *    at load with a message, from the command line and from the server
  *    (environment variable only), and the default mode still works there.
@@ -21,7 +23,7 @@
  * The first two need root and a usable bpf(2) (else Skipped); the mixed one
  * also needs ip(8) and unshare(CLONE_NEWNET).
  *
- *   kshare_e2e_test BPFTIME GUARD EXAMPLES_DIR SERVER_SO BPFTIMETOOL
+ *   kshare_e2e_test BPFTIME GUARD EXAMPLES_DIR SERVER_SO BPFTIMETOOL KVERIFIER_CHECK
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,7 +50,7 @@
 #include <bpftime/shm.h>
 #include "proc.h"
 
-static const char *bpftime_bin, *guard_bin, *examples, *server_so, *tool_bin;
+static const char *bpftime_bin, *guard_bin, *examples, *server_so, *tool_bin, *kv_bin;
 static int kernel_err;
 
 static int cleanup(void **state)
@@ -302,20 +304,54 @@ static void test_refused_without_kernel(void **state)
 	assert_int_equal(finish(&p), 0);
 }
 
+/* BPFTIME_KERNEL_VERIFIER: a program bpftime's verifier accepts and the
+ * kernel's refuses (a GPL-only helper from a non-GPL program) is refused,
+ * with the kernel's log; without the option it loads */
+static void test_kernel_verifier(void **state)
+{
+	char preload[4200];
+	const char *argv[] = { "/usr/bin/env", preload, "BPFTIME_LOG_OUTPUT=console",
+			       NULL,	       kv_bin,	NULL };
+	struct proc p;
+
+	(void)state;
+	if (!need_kernel())
+		return;
+	shm_for_test("kverifier");
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", server_so);
+	argv[3] = "BPFTIME_KERNEL_VERIFIER=1";
+	spawn(&p, argv, false);
+	assert_int_equal(finish(&p), 0);
+	assert_non_null(strstr(p.obuf, "good: OK 0\n"));
+	assert_non_null(strstr(p.obuf, "nongpl: ERR 22\n"));
+	assert_non_null(strstr(p.obuf, "log: bpftime's verifier accepted the program; the "
+				       "kernel's refused it:\n"));
+	assert_non_null(strstr(p.obuf, "cannot call GPL-restricted function"));
+	assert_non_null(strstr(p.ebuf, "program 'nongpl': bpftime's verifier: accepted; the "
+				       "kernel's verifier: refused"));
+	bpftime_shm__remove(NULL);
+	argv[3] = "BPFTIME_KERNEL_VERIFIER=0";
+	spawn(&p, argv, false);
+	assert_int_equal(finish(&p), 0);
+	assert_non_null(strstr(p.obuf, "nongpl: OK 0\n"));
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_refused_without_kernel, cleanup),
 		cmocka_unit_test_teardown(test_tail_call_into_kernel, cleanup),
+		cmocka_unit_test_teardown(test_kernel_verifier, cleanup),
 		/* last: it moves the test process into its own network namespace */
 		cmocka_unit_test_teardown(test_mixed_xdp_uprobe, cleanup),
 	};
 
-	if (argc < 6) {
+	if (argc < 7) {
 		fprintf(stderr, "usage: kshare_e2e_test BPFTIME GUARD EXAMPLES_DIR SERVER_SO "
-				"BPFTIMETOOL\n");
+				"BPFTIMETOOL KVERIFIER_CHECK\n");
 		return 2;
 	}
+	kv_bin = argv[6];
 	bpftime_bin = argv[1];
 	guard_bin = argv[2];
 	examples = argv[3];

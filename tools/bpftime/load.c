@@ -4,7 +4,7 @@
  *
  *   bpftime [-i DIR] load [--memory-size MB] [--shm-group GROUP] [--keep-shm]
  *                         [--spdlog-level L] [--bpftime-log-output OUT] [--no-jit]
- *                         [--run-with-kernel]
+ *                         [--run-with-kernel] [--kernel-verifier]
  *                         COMMAND [ARGS...]
  *
  * The options become the environment the server reads (BPFTIME_SHM_MEMORY_MB,
@@ -100,7 +100,7 @@ int cmd_load(struct cli *cli, int argc, char **argv)
 
 	i = cli_parse(cli, "load",
 		      OPT_MEMORY | OPT_LEVEL | OPT_LOG | OPT_NOJIT | OPT_GROUP | OPT_KEEP |
-			      OPT_KERNEL,
+			      OPT_KERNEL | OPT_KVERIFY,
 		      argc, argv);
 	if (i == -1)
 		return CLI_OK;
