@@ -181,8 +181,8 @@ int srv_kshare_prog_load(union bpf_attr *attr);
 int srv_kshare_link_create(const union bpf_attr *attr);
 int srv_kshare_prog_attach(int cmd, const union bpf_attr *attr);
 int srv_kshare_set_bpf(int perf_fd, int prog);
-long srv_kshare_perf_event_open(const struct perf_event_attr *attr, void *uattr, pid_t pid,
-				int cpu, int group_fd, unsigned long flags);
+long srv_kshare_perf_event_open(const struct perf_event_attr *attr, void *uattr, pid_t pid, int cpu,
+				int group_fd, unsigned long flags);
 void *srv_kshare_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, bool *done);
 int srv_kshare_prog_array_update(int map_fd, const void *key, const void *value, uint64_t flags);
 /* BPFTIME_KERNEL_VERIFIER: the kernel's verdict on a program ours accepted;
