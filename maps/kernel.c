@@ -46,6 +46,7 @@
 #include <linux/bpf.h>
 #include <bpftime/kernel.h>
 #include "internal.h"
+#include "common/alloc.h"
 #include "common/compiler.h"
 #include "common/log.h"
 
@@ -147,7 +148,7 @@ static int kfd_add(uint32_t id, bool prog, int fd, uint32_t prog_type)
 {
 	if (nkfd == capkfd) {
 		size_t n = capkfd ? capkfd * 2 : 16;
-		struct kfd *t = realloc(kfds, n * sizeof(*t));
+		struct kfd *t = mem_realloc(kfds, n * sizeof(*t));
 
 		if (!t)
 			return -ENOMEM;
@@ -419,7 +420,7 @@ static int k_handle_init(struct bpftime_map *h)
 			h->m->kernel_id, strerror(-fd));
 		return fd;
 	}
-	l = calloc(1, sizeof(*l));
+	l = mem_calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
 	l->fd = fd;
@@ -535,6 +536,22 @@ struct kcopy {
 static __thread struct kcopy kcopies[KCOPIES];
 static __thread unsigned int kcopy_next;
 
+/* the thread's buffers (value copies, ring buffer reservations) go with it */
+static pthread_key_t tbuf_key;
+static pthread_once_t tbuf_once = PTHREAD_ONCE_INIT;
+static void tbuf_free(void *unused);
+
+static void tbuf_key_make(void)
+{
+	pthread_key_create(&tbuf_key, tbuf_free);
+}
+
+static void tbuf_note(void)
+{
+	pthread_once(&tbuf_once, tbuf_key_make);
+	pthread_setspecific(tbuf_key, (void *)1);
+}
+
 static size_t vlen_of(const struct bpftime_map *h)
 {
 	return h->percpu ? (size_t)h->vsize8 * h->ncpus : h->value_size;
@@ -582,10 +599,12 @@ static void *kcopy_get(struct bpftime_map *h, const void *key, uint32_t cpu)
 
 	kcopy_flush(k);
 	if (need > k->cap) {
-		char *b = realloc(k->buf, need);
+		char *b = mem_realloc(k->buf, need);
 
 		if (!b)
 			return NULL;
+		if (!k->buf)
+			tbuf_note();
 		k->buf = b;
 		k->cap = need;
 	}
@@ -648,7 +667,7 @@ static long k_update(struct bpftime_map *h, const void *key, const void *value, 
 		/* a program's update sets its CPU's value; a new hash key
 		 * gets zeros on the other CPUs */
 		size_t vlen = vlen_of(h), off = (size_t)map_this_cpu(h) * h->vsize8;
-		char *all = calloc(1, vlen);
+		char *all = mem_calloc(1, vlen);
 		long err;
 
 		if (!all)
@@ -854,10 +873,12 @@ void *map_kernel_ringbuf_reserve(struct bpftime_map *h, uint64_t size, uint64_t 
 		if (krb[i].h)
 			continue;
 		if (krb[i].cap < size) {
-			char *b = realloc(krb[i].buf, STAGE_MAX);
+			char *b = mem_realloc(krb[i].buf, STAGE_MAX);
 
 			if (!b)
 				return NULL;
+			if (!krb[i].buf)
+				tbuf_note();
 			krb[i].buf = b;
 			krb[i].cap = STAGE_MAX;
 		}
@@ -879,6 +900,23 @@ bool map_kernel_ringbuf_commit(void *data, uint64_t flags, bool discard)
 		return true;
 	}
 	return false;
+}
+
+static void tbuf_free(void *unused)
+{
+	UNUSED(unused);
+	kcopy_flush_all();
+	for (int i = 0; i < KCOPIES; i++) {
+		free(kcopies[i].buf);
+		kcopies[i].buf = NULL;
+		kcopies[i].cap = 0;
+	}
+	for (int i = 0; i < KRB_DEPTH; i++) {
+		free(krb[i].buf);
+		krb[i].buf = NULL;
+		krb[i].cap = 0;
+		krb[i].h = NULL;
+	}
 }
 
 const struct map_ops map_kernel_ops = {

@@ -344,6 +344,57 @@ static void test_not_shared(void **state)
 	assert_int_equal(got, 1);
 }
 
+static int open_fds(void)
+{
+	char path[64];
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n += !access(path, F_OK);
+	}
+	return n;
+}
+
+/* fault twin: every allocation of creating a kernel-shared hash, making
+ * its handle and a run's lookup through a copy fails in turn: -ENOMEM (or
+ * no value), and a failed creation leaves no kernel fd behind */
+static void test_fault(void **state)
+{
+	struct bpftime_shm *shm = *state;
+	BPFTIME_OPTS(bpftime_map_create_opts, o, .kernel = true);
+	uint32_t k = 1;
+	uint64_t v = 5, *p;
+	unsigned long n;
+
+	NEED_KERNEL();
+	for (n = 1; n < 200; n++) {
+		struct bpftime_map *h = NULL;
+		int before = open_fds(), ret;
+
+		mem_fault_set(n, false);
+		ret = bpftime_map_create(shm, 20, BPFTIME_MAP_HASH, "fault", 4, 8, 4, &o);
+		if (ret == 20) {
+			h = bpftime_map_get_handle(shm, 20);
+			if (h && !bpftime_map_update_elem(shm, 20, &k, &v, 0)) {
+				bpftime_shm__cpu_get(shm);
+				p = bpftime_map__lookup_elem(h, &k);
+				assert_true(!p || *p == 5);
+				bpftime_shm__cpu_put(shm);
+			}
+		} else {
+			assert_int_equal(ret, -ENOMEM);
+			assert_int_equal(open_fds(), before);
+		}
+		mem_fault_set(0, false);
+		if (ret == 20)
+			bpftime_handler_close(shm, 20);
+		if (!mem_fault_hits())
+			break;
+	}
+	assert_true(n < 200);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +404,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_perf_event_array, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ringbuf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_shared, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault, setup, teardown),
 	};
 
 	return TEST_RUN(tests, group_setup, NULL);

@@ -43,6 +43,7 @@
 #include <bpftime/vm.h>
 #include "internal.h"
 #include "common/log.h"
+#include "common/alloc.h"
 #include "common/compiler.h"
 
 #define u64_ptr(x) ((void *)(uintptr_t)(x))
@@ -244,8 +245,8 @@ static int prog_kernel_fd(int fd)
 	if (!insns)
 		return -EBADF;
 	memset(&k, 0, sizeof(k));
-	k.insns = malloc(cnt * sizeof(*k.insns));
-	log = malloc(65536);
+	k.insns = mem_alloc(cnt * sizeof(*k.insns));
+	log = mem_alloc(65536);
 	if (!k.insns || !log) {
 		ret = -ENOMEM;
 		goto out;
@@ -324,7 +325,7 @@ int srv_kshare_prog_load(union bpf_attr *a)
 	memcpy(name, a->prog_name, BPF_OBJ_NAME_LEN);
 	name[BPF_OBJ_NAME_LEN] = 0;
 	snprintf(license, sizeof(license), "%s", (const char *)u64_ptr(a->license));
-	insns = malloc((size_t)a->insn_cnt * sizeof(*insns));
+	insns = mem_alloc((size_t)a->insn_cnt * sizeof(*insns));
 	if (!insns)
 		return -ENOMEM;
 	memcpy(insns, u64_ptr(a->insns), (size_t)a->insn_cnt * sizeof(*insns));
@@ -623,8 +624,8 @@ int srv_kshare_kernel_verdict(const union bpf_attr *attr, const char *name)
 
 	if (!kverifier_on())
 		return 0;
-	insns = malloc((size_t)attr->insn_cnt * sizeof(*insns));
-	log = malloc(1 << 16);
+	insns = mem_alloc((size_t)attr->insn_cnt * sizeof(*insns));
+	log = mem_alloc(1 << 16);
 	if (!insns || !log) {
 		ret = -ENOMEM;
 		goto out;

@@ -288,6 +288,7 @@ static void test_refused_without_kernel(void **state)
 	assert_non_null(strstr(p.ebuf, "kernel-shared mode (--run-with-kernel, "
 				       "BPFTIME_RUN_WITH_KERNEL) needs the kernel's eBPF"));
 	assert_null(strstr(p.obuf, "ready"));
+#ifndef BPFTIME_E2E_SANITIZED /* (a preloaded sanitized server needs the ASan runtime first) */
 	/* the server alone (the variable, no bpftime load): every bpf() fails,
 	 * with one message, and the loader stops */
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", server_so);
@@ -297,6 +298,10 @@ static void test_refused_without_kernel(void **state)
 	assert_non_null(strstr(p.ebuf, "BPFTIME_RUN_WITH_KERNEL is set, but the kernel's eBPF is "
 				       "not usable here"));
 	assert_null(strstr(p.obuf, "ready"));
+#else
+	(void)env;
+	(void)preload;
+#endif
 	/* the default mode keeps working in the same place */
 	spawn(&p, dflt, false);
 	expect_out(&p, "ready\n");
@@ -309,18 +314,18 @@ static void test_refused_without_kernel(void **state)
  * with the kernel's log; without the option it loads */
 static void test_kernel_verifier(void **state)
 {
-	char preload[4200];
-	const char *argv[] = { "/usr/bin/env", preload, "BPFTIME_LOG_OUTPUT=console",
-			       NULL,	       kv_bin,	NULL };
+	const char *on[] = {
+		bpftime_bin, "load", "--kernel-verifier", "--bpftime-log-output=console",
+		kv_bin,	     NULL
+	};
+	const char *off[] = { bpftime_bin, "load", "--bpftime-log-output=console", kv_bin, NULL };
 	struct proc p;
 
 	(void)state;
 	if (!need_kernel())
 		return;
 	shm_for_test("kverifier");
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", server_so);
-	argv[3] = "BPFTIME_KERNEL_VERIFIER=1";
-	spawn(&p, argv, false);
+	spawn(&p, on, false);
 	assert_int_equal(finish(&p), 0);
 	assert_non_null(strstr(p.obuf, "good: OK 0\n"));
 	assert_non_null(strstr(p.obuf, "nongpl: ERR 22\n"));
@@ -330,8 +335,7 @@ static void test_kernel_verifier(void **state)
 	assert_non_null(strstr(p.ebuf, "program 'nongpl': bpftime's verifier: accepted; the "
 				       "kernel's verifier: refused"));
 	bpftime_shm__remove(NULL);
-	argv[3] = "BPFTIME_KERNEL_VERIFIER=0";
-	spawn(&p, argv, false);
+	spawn(&p, off, false);
 	assert_int_equal(finish(&p), 0);
 	assert_non_null(strstr(p.obuf, "nongpl: OK 0\n"));
 }
