@@ -185,6 +185,8 @@ long srv_kshare_perf_event_open(const struct perf_event_attr *attr, void *uattr,
 				int group_fd, unsigned long flags);
 void *srv_kshare_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, bool *done);
 int srv_kshare_prog_array_update(int map_fd, const void *key, const void *value, uint64_t flags);
+/* the fd epoll waits on for @fd: a kernel map's kernel fd, else @fd */
+int srv_kshare_epoll_fd(int fd);
 /* BPFTIME_KERNEL_VERIFIER: the kernel's verdict on a program ours accepted;
  * 0, or -EINVAL/-EACCES (refused, the kernel's log in the loader's buffer) */
 int srv_kshare_kernel_verdict(const union bpf_attr *attr, const char *name);

@@ -387,6 +387,8 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	int ret;
 
 	srv_resolve_real();
+	if (ours(fd) && srv.kernel)
+		fd = srv_kshare_epoll_fd(fd); /* a kernel ring buffer: its kernel fd */
 	if (ours(fd))
 		return (int)ret_errno(srv_epoll_ctl(epfd, op, fd, event));
 	ret = srv_real.epoll_ctl(epfd, op, fd, event);

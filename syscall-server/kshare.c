@@ -501,6 +501,17 @@ void *srv_kshare_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 	return srv_real.mmap(addr, len, prot, flags, kfd, off);
 }
 
+int srv_kshare_epoll_fd(int fd)
+{
+	int kfd;
+
+	if (bpftime_handler_get_type(srv.shm, fd) != BPFTIME_HANDLER_MAP ||
+	    !bpftime_map_kernel_id(srv.shm, fd))
+		return fd;
+	kfd = bpftime_map_kernel_fd(srv.shm, fd);
+	return kfd >= 0 ? kfd : fd;
+}
+
 /* ---- kernel programs in prog arrays ------------------------------------ */
 
 int srv_kshare_prog_array_update(int map_fd, const void *key, const void *value, uint64_t flags)

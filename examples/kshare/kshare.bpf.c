@@ -2,7 +2,8 @@
 /* examples/kshare/kshare.bpf.c: one object, two worlds (kernel-shared mode).
  * on_packet runs in the kernel (XDP on a device), on_call in userspace (a
  * uprobe on target_func of a traced process); both count into the same
- * array and hash and send an event into the same perf event array.  on_fork
+ * array and hash and send an event into the same perf event array and ring
+ * buffer.  on_fork
  * (optional) is a kernel tracepoint counting the forks of one process (the
  * loader's: its pid is a constant of .rodata, a frozen kernel array). */
 #include "vmlinux.h"
@@ -32,6 +33,11 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } events SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} records SEC(".maps");
+
 struct event {
 	__u32 side; /* 1 kernel (XDP), 2 userspace (uprobe) */
 	__u32 pad;
@@ -57,6 +63,7 @@ static __always_inline void count(void *ctx, __u32 side)
 	else
 		bpf_map_update_elem(&hcounts, &hk, &one, BPF_NOEXIST);
 	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &e, sizeof(e));
+	bpf_ringbuf_output(&records, &e, sizeof(e), 0);
 }
 
 const volatile __u32 fork_tgid = 0;

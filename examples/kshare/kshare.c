@@ -6,8 +6,10 @@
  * Attaches on_packet (XDP) to IFNAME and on_call (uprobe) to FUNC (default
  * target_func) in the program VICTIM, reads the perf event array with
  * libbpf's perf buffer, and on every line "p" on stdin prints
- *   counts total=T xdp=X uprobe=U hash=H events_xdp=EX events_uprobe=EU forks=F
- * (totals from the maps, events from the perf buffer); "q" or EOF ends it.
+ *   counts total=T xdp=X uprobe=U hash=H events_xdp=EX events_uprobe=EU
+ *          records_xdp=RX records_uprobe=RU forks=F
+ * (totals from the maps, events from the perf buffer, records from the ring
+ * buffer); "q" or EOF ends it.
  * With --fork-tp, on_fork goes on the kernel tracepoint
  * sched/sched_process_fork (a tracefs must be mounted) counting this
  * process's forks, and a line "f" makes it fork 5 children.
@@ -25,7 +27,20 @@
 #include <bpf/libbpf.h>
 #include "kshare.skel.h"
 
-static int events[3];
+static int events[3], records[3];
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	__u32 side;
+
+	(void)ctx;
+	if (size < sizeof(side))
+		return 0;
+	memcpy(&side, data, sizeof(side));
+	if (side == 1 || side == 2)
+		records[side]++;
+	return 0;
+}
 
 static void on_event(void *ctx, int cpu, void *data, __u32 size)
 {
@@ -50,9 +65,10 @@ static void report(struct kshare_bpf *skel)
 		bpf_map_lookup_elem(afd, &k, &v[k]);
 	bpf_map_lookup_elem(hfd, &hk, &h);
 	printf("counts total=%llu xdp=%llu uprobe=%llu hash=%llu events_xdp=%d events_uprobe=%d "
-	       "forks=%llu\n",
+	       "records_xdp=%d records_uprobe=%d forks=%llu\n",
 	       (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
-	       (unsigned long long)h, events[1], events[2], (unsigned long long)v[3]);
+	       (unsigned long long)h, events[1], events[2], records[1], records[2],
+	       (unsigned long long)v[3]);
 	fflush(stdout);
 }
 
@@ -62,6 +78,7 @@ int main(int argc, char **argv)
 	struct bpf_link *xdp = NULL, *up = NULL, *tp = NULL;
 	bool fork_tp = argc > 1 && !strcmp(argv[1], "--fork-tp");
 	struct perf_buffer *pb = NULL;
+	struct ring_buffer *rb = NULL;
 	struct kshare_bpf *skel;
 	unsigned int ifindex;
 	char line[64];
@@ -118,6 +135,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kshare: cannot open the perf buffer: %s\n", strerror(errno));
 		goto out;
 	}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.records), on_record, NULL, NULL);
+	if (!rb) {
+		fprintf(stderr, "kshare: cannot open the ring buffer: %s\n", strerror(errno));
+		goto out;
+	}
 	printf("kshare: ready (XDP on %s, uprobe on %s in %s)\n", argv[1], uo.func_name, argv[2]);
 	fflush(stdout);
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
@@ -126,6 +148,7 @@ int main(int argc, char **argv)
 		ssize_t n;
 
 		perf_buffer__poll(pb, 50);
+		ring_buffer__poll(rb, 0);
 		if (poll(&p, 1, 0) <= 0)
 			continue;
 		n = read(0, line, sizeof(line) - 1);
@@ -143,11 +166,13 @@ int main(int argc, char **argv)
 		}
 		if (n > 0 && line[0] == 'p') {
 			perf_buffer__poll(pb, 0);
+			ring_buffer__poll(rb, 0);
 			report(skel);
 		}
 	}
 	ret = 0;
 out:
+	ring_buffer__free(rb);
 	perf_buffer__free(pb);
 	bpf_link__destroy(tp);
 	bpf_link__destroy(up);

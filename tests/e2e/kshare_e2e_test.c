@@ -6,7 +6,8 @@
  *    program into the kernel on one end and a uprobe program in userspace on
  *    the victim (`bpftime start`); frames sent on the other end and victim
  *    calls count into the same kernel array and hash, and both feed the same
- *    perf event array, which the loader reads with libbpf's perf buffer:
+ *    perf event array and ring buffer, which the loader reads with libbpf's
+ *    perf buffer and ring buffer:
  *    every count equals frames sent plus calls made; a tracepoint program of
  *    the same loader (sched_process_fork, in a private tracefs) runs in the
  *    kernel and counts the loader's forks; bpftimetool shows which side runs
@@ -218,9 +219,9 @@ static void test_mixed_xdp_uprobe(void **state)
 	/* the kernel's XDP program and the userspace uprobe program counted
 	 * into the same kernel maps, and both fed the perf buffer */
 	expect_report(&loader, tp ? "counts total=50 xdp=30 uprobe=20 hash=50 events_xdp=30 "
-				    "events_uprobe=20 forks=5\n"
+				    "events_uprobe=20 records_xdp=30 records_uprobe=20 forks=5\n"
 				  : "counts total=50 xdp=30 uprobe=20 hash=50 events_xdp=30 "
-				    "events_uprobe=20 forks=0\n");
+				    "events_uprobe=20 records_xdp=30 records_uprobe=20 forks=0\n");
 	/* which side runs what */
 	spawn(&tool, pargv, false);
 	assert_int_equal(finish(&tool), 0);
