@@ -415,14 +415,24 @@ static long real_fd(long fd)
 	return fd < 0 ? fd : srv_avoid_taken((int)fd);
 }
 
+/* a program that runs only in the kernel (loaded there at PROG_LOAD) */
+static bool kernel_only_prog(int fd)
+{
+	struct bpftime_prog_info pi;
+
+	return !bpftime_prog_get_info(srv.shm, fd, &pi) && pi.kernel_only;
+}
+
 int srv_kshare_link_create(const union bpf_attr *a)
 {
 	int prog = (int)a->link_create.prog_fd, target = (int)a->link_create.target_fd, kfd;
 	union bpf_attr k;
 
-	/* ours: a uprobe perf event, our own links: the userspace path */
+	/* a target of ours (a uprobe perf event): the userspace path; a
+	 * kernel-only program (XDP, tc: their target is an ifindex, which may
+	 * look like one of our fds) or a real target: the kernel */
 	if (!srv.kernel || srv.kernel_err || !srv_is_ours(prog) ||
-	    (a->link_create.attach_type != BPF_XDP && srv_is_ours(target)))
+	    (srv_is_ours(target) && !kernel_only_prog(prog)))
 		return SRV_KSHARE_PASS;
 	kfd = prog_kernel_fd(prog);
 	if (kfd < 0)
@@ -437,8 +447,9 @@ int srv_kshare_prog_attach(int cmd, const union bpf_attr *a)
 	int prog = (int)a->attach_bpf_fd, target = (int)a->target_fd, kfd;
 	union bpf_attr k;
 
-	if (!srv.kernel || srv.kernel_err || srv_is_ours(target) || (prog && !srv_is_ours(prog)) ||
-	    a->attach_type == BPF_MODIFY_RETURN)
+	if (!srv.kernel || srv.kernel_err || (prog && !srv_is_ours(prog)) ||
+	    a->attach_type == BPF_MODIFY_RETURN ||
+	    (srv_is_ours(target) && !(prog && kernel_only_prog(prog))))
 		return SRV_KSHARE_PASS;
 	k = *a;
 	if (prog) {
