@@ -511,6 +511,10 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 		return ret;
 	k->gpl_compatible = !strcmp(pi.license, "GPL") || !strcmp(pi.license, "Dual BSD/GPL") ||
 			    !strcmp(pi.license, "GPL v2") || !strcmp(pi.license, "Dual MIT/GPL");
+	/* a program that runs in the kernel: the kernel's JIT image and run
+	 * statistics (kshare.c) */
+	if (pi.kernel_id)
+		srv_kshare_prog_info(pi.kernel_id, u, k);
 	return 0;
 }
 

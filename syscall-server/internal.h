@@ -185,6 +185,10 @@ long srv_kshare_perf_event_open(const struct perf_event_attr *attr, void *uattr,
 				int group_fd, unsigned long flags);
 void *srv_kshare_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, bool *done);
 int srv_kshare_prog_array_update(int map_fd, const void *key, const void *value, uint64_t flags);
+/* fills the kernel's JIT image (jited_prog_len/insns, ksyms, func lens)
+ * and run statistics of kernel program @kernel_id into @k, with @u's buffers */
+void srv_kshare_prog_info(uint32_t kernel_id, const struct bpf_prog_info *u,
+			  struct bpf_prog_info *k);
 /* the fd epoll waits on for @fd: a kernel map's kernel fd, else @fd */
 int srv_kshare_epoll_fd(int fd);
 /* BPFTIME_KERNEL_VERIFIER: the kernel's verdict on a program ours accepted;

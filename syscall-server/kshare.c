@@ -512,6 +512,41 @@ void *srv_kshare_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 	return srv_real.mmap(addr, len, prot, flags, kfd, off);
 }
 
+void srv_kshare_prog_info(uint32_t kernel_id, const struct bpf_prog_info *u,
+			  struct bpf_prog_info *k)
+{
+	struct bpf_prog_info ki;
+	union bpf_attr a;
+	int kfd = bpftime_kernel_obj_fd(kernel_id, true);
+
+	if (kfd < 0)
+		return;
+	memset(&ki, 0, sizeof(ki));
+	ki.jited_prog_len = u->jited_prog_len;
+	ki.jited_prog_insns = u->jited_prog_insns;
+	ki.nr_jited_ksyms = u->nr_jited_ksyms;
+	ki.jited_ksyms = u->jited_ksyms;
+	ki.nr_jited_func_lens = u->nr_jited_func_lens;
+	ki.jited_func_lens = u->jited_func_lens;
+	memset(&a, 0, sizeof(a));
+	a.info.bpf_fd = (uint32_t)kfd;
+	a.info.info_len = sizeof(ki);
+	a.info.info = ptr_u64(&ki);
+	if (bpftime_kernel_bpf(BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)) < 0)
+		return;
+	k->jited_prog_len = ki.jited_prog_len;
+	k->jited_prog_insns = ki.jited_prog_insns;
+	k->nr_jited_ksyms = ki.nr_jited_ksyms;
+	k->jited_ksyms = ki.jited_ksyms;
+	k->nr_jited_func_lens = ki.nr_jited_func_lens;
+	k->jited_func_lens = ki.jited_func_lens;
+	k->run_time_ns = ki.run_time_ns;
+	k->run_cnt = ki.run_cnt;
+	k->recursion_misses = ki.recursion_misses;
+	k->verified_insns = ki.verified_insns;
+	k->load_time = ki.load_time;
+}
+
 int srv_kshare_epoll_fd(int fd)
 {
 	int kfd;

@@ -11,7 +11,8 @@
  *    every count equals frames sent plus calls made; a tracepoint program of
  *    the same loader (sched_process_fork, in a private tracefs) runs in the
  *    kernel and counts the loader's forks; bpftimetool shows which side runs
- *    each program and that the maps live in the kernel;
+ *    each program and that the maps live in the kernel, bpftool under bpftime
+ *    load the kernel's JIT image of the kernel's programs;
  *  - tail call: examples/kshare/tailcall loads a raw program into the kernel
  *    (raw system calls), puts its fd into a prog array, and a uprobe program
  *    tail-calls it: the kernel array it increments counts every call;
@@ -229,6 +230,30 @@ static void test_mixed_xdp_uprobe(void **state)
 	if (tp) /* loaded into the kernel when it was attached there */
 		assert_true(shown_in_kernel(tool.obuf, "name on_fork"));
 	assert_false(shown_in_kernel(tool.obuf, "name on_call"));
+#ifndef BPFTIME_E2E_SANITIZED
+	/* bpftool under bpftime load: the kernel's JIT image for the program
+	 * that runs there, none for the one in userspace */
+	if (!access("/usr/sbin/bpftool", X_OK)) {
+		const char *bargv[] = { bpftime_bin, "load", "/usr/sbin/bpftool",
+					"prog",	     "show", NULL };
+		const char *x, *u;
+
+		spawn(&tool, bargv, false);
+		assert_int_equal(finish(&tool), 0);
+		x = strstr(tool.obuf, "name on_packet");
+		u = strstr(tool.obuf, "name on_call");
+		assert_non_null(x);
+		assert_non_null(u);
+		x = strstr(x, "xlated ");
+		u = strstr(u, "xlated ");
+		assert_non_null(x);
+		assert_non_null(u);
+		assert_true(!strncmp(strchr(x, ' ') + 1 + strcspn(strchr(x, ' ') + 1, " ") + 2,
+				     "jited ", 6));
+		assert_true(!strncmp(strchr(u, ' ') + 1 + strcspn(strchr(u, ' ') + 1, " ") + 2,
+				     "not jited", 9));
+	}
+#endif
 	spawn(&tool, margv, false);
 	assert_int_equal(finish(&tool), 0);
 	assert_non_null(strstr(tool.obuf, "name counts"));
