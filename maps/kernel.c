@@ -481,6 +481,13 @@ static void k_release(struct bpftime_shm *shm, struct map_record *m)
 	kfd_close(m->kernel_id, false);
 }
 
+int bpftime_map__kernel_fd(const struct bpftime_map *h)
+{
+	const struct kmap_local *l = h->local;
+
+	return h->kernel && l ? l->fd : -EINVAL;
+}
+
 /* ---- control plane ----------------------------------------------------- */
 
 static int k_elem(struct bpftime_map *h, int cmd, const void *key, void *value, uint64_t flags)

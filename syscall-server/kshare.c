@@ -99,15 +99,17 @@ struct kload {
 	uint32_t log_size, log_level;
 };
 
-/* rewrites every map reference of @insns (map fds of the segment, or
- * fd_array indexes) to the kernel map's fd in this process; 0 or -EINVAL
- * with the reason in @why */
-static int rewrite_maps(struct bpf_insn *insns, uint32_t cnt, const int32_t *fd_array, char *why,
-			size_t whylen)
+/* rewrites every map reference of @insns to the kernel map's fd in this
+ * process: references by the loader's fds (or fd_array indexes) when @ids
+ * is false, by the segment's map ids (a stored program) when true; 0 or
+ * -EINVAL with the reason in @why */
+static int rewrite_maps(struct bpf_insn *insns, uint32_t cnt, const int32_t *fd_array, bool ids,
+			char *why, size_t whylen)
 {
 	for (uint32_t i = 0; i + 1 < cnt; i++) {
 		struct bpf_insn *in = &insns[i];
-		int fd, kfd;
+		struct bpftime_map *h;
+		int ref, kfd;
 
 		if (in->code != (BPF_LD | BPF_IMM | BPF_DW))
 			continue;
@@ -115,29 +117,30 @@ static int rewrite_maps(struct bpf_insn *insns, uint32_t cnt, const int32_t *fd_
 		if (in->src_reg == BPF_PSEUDO_MAP_IDX || in->src_reg == BPF_PSEUDO_MAP_IDX_VALUE) {
 			if (!fd_array)
 				return -EINVAL;
-			fd = fd_array[in->imm];
+			ref = fd_array[in->imm];
 			in->src_reg = in->src_reg == BPF_PSEUDO_MAP_IDX ? BPF_PSEUDO_MAP_FD
 									: BPF_PSEUDO_MAP_VALUE;
+			h = bpftime_map_get_handle(srv.shm, ref);
 		} else if (in->src_reg == BPF_PSEUDO_MAP_FD ||
 			   in->src_reg == BPF_PSEUDO_MAP_VALUE) {
-			fd = in->imm;
+			ref = in->imm;
+			h = ids ? bpftime_map_get_handle_by_id(srv.shm, (uint32_t)ref)
+				: bpftime_map_get_handle(srv.shm, ref);
 		} else {
 			continue;
 		}
-		kfd = bpftime_map_kernel_fd(srv.shm, fd);
+		if (!h) {
+			snprintf(why, whylen, "insn %u: map %s %d is not a map", i - 1,
+				 ids ? "id" : "fd", ref);
+			return -EINVAL;
+		}
+		kfd = bpftime_map__kernel_fd(h);
 		if (kfd < 0) {
-			struct bpftime_map_info mi;
-
-			if (bpftime_map_get_info(srv.shm, fd, &mi))
-				snprintf(why, whylen, "insn %u: map fd %d is not a map", i - 1, fd);
-			else
-				snprintf(
-					why, whylen,
-					"insn %u: map '%s' (type %u) is not shared with the kernel "
-					"(kernel-shared types: array, hash, percpu array/hash, "
-					"perf "
-					"event array, ringbuf; no bpf_spin_lock)",
-					i - 1, mi.name, mi.type);
+			snprintf(why, whylen,
+				 "insn %u: map %u (type %u) is not shared with the kernel "
+				 "(kernel-shared types: array, hash, percpu array/hash, perf event "
+				 "array, ringbuf; no bpf_spin_lock)",
+				 i - 1, bpftime_map__id(h), bpftime_map__type(h));
 			return -EINVAL;
 		}
 		in->imm = kfd;
@@ -253,7 +256,7 @@ static int prog_kernel_fd(int fd)
 	}
 	memcpy(k.insns, insns, cnt * sizeof(*k.insns));
 	why[0] = 0;
-	ret = rewrite_maps(k.insns, (uint32_t)cnt, NULL, why, sizeof(why));
+	ret = rewrite_maps(k.insns, (uint32_t)cnt, NULL, true, why, sizeof(why));
 	if (ret) {
 		pr_warn("syscall server: program '%s' cannot run in the kernel: %s\n", pi.name,
 			why);
@@ -330,7 +333,7 @@ int srv_kshare_prog_load(union bpf_attr *a)
 		return -ENOMEM;
 	memcpy(insns, u64_ptr(a->insns), (size_t)a->insn_cnt * sizeof(*insns));
 	why[0] = 0;
-	ret = rewrite_maps(insns, a->insn_cnt, fd_array, why, sizeof(why));
+	ret = rewrite_maps(insns, a->insn_cnt, fd_array, false, why, sizeof(why));
 	if (ret) {
 		pr_warn("syscall server: program '%s' cannot run in the kernel: %s\n", name, why);
 		if (a->log_level && a->log_buf && a->log_size)
@@ -364,8 +367,9 @@ int srv_kshare_prog_load(union bpf_attr *a)
 			a->prog_type, strerror(-ret));
 		goto out;
 	}
-	/* the segment's record: what bpftimetool shows, the maps it holds, the
-	 * instructions (map references as the segment's fds) */
+	/* the segment's record: what bpftimetool shows, the instructions
+	 * (bpftime_prog_create stores map references as the maps' ids and
+	 * makes the program hold its maps) */
 	memcpy(insns, u64_ptr(a->insns), (size_t)a->insn_cnt * sizeof(*insns));
 	for (uint32_t i = 0; i + 1 < a->insn_cnt; i++) {
 		struct bpf_insn *in = &insns[i];
@@ -390,15 +394,6 @@ int srv_kshare_prog_load(union bpf_attr *a)
 	if (fd < 0) {
 		ret = fd;
 		goto out;
-	}
-	for (uint32_t i = 0; i + 1 < a->insn_cnt; i++) {
-		const struct bpf_insn *in = &insns[i];
-
-		if (in->code != (BPF_LD | BPF_IMM | BPF_DW))
-			continue;
-		i++;
-		if (in->src_reg == BPF_PSEUDO_MAP_FD || in->src_reg == BPF_PSEUDO_MAP_VALUE)
-			bpftime_prog_bind_map(srv.shm, fd, in->imm);
 	}
 	bpftime_prog_set_kernel(srv.shm, fd, id, true);
 	ret = fd;

@@ -52,6 +52,11 @@ BPFTIME_API uint32_t bpftime_map_kernel_id(struct bpftime_shm *shm, int fd);
  *         kernel's error opening it */
 BPFTIME_API int bpftime_map_kernel_fd(struct bpftime_shm *shm, int fd);
 
+/** @brief **bpftime_map__kernel_fd()** this process's fd of the kernel map
+ * behind handle @map (owned by the library).  @return the fd, or -EINVAL
+ * (a map of the segment) */
+BPFTIME_API int bpftime_map__kernel_fd(const struct bpftime_map *map);
+
 /** @brief **bpftime_kernel_obj_fd()** this process's fd of kernel program
  * (@prog true) or map @id, opened on first use and kept (owned by the
  * library).  @return the fd or -errno */
