@@ -780,6 +780,12 @@ static int pump_init(struct bpftime_map *h, bool perf)
 	pthread_mutex_lock(&l->pump_lock);
 	if (l->pump_fd >= 0)
 		goto out;
+	if (l->stage) /* an earlier attempt got this far */
+		goto load;
+	if (l->stage_fd >= 0) {
+		kclose(l->stage_fd);
+		l->stage_fd = -1;
+	}
 	memset(&a, 0, sizeof(a));
 	a.map_type = BPF_MAP_TYPE_ARRAY;
 	a.key_size = 4;
@@ -800,6 +806,7 @@ static int pump_init(struct bpftime_map *h, bool perf)
 		l->stage = NULL;
 		goto out;
 	}
+load:
 	err = pump_load(l, perf, perf ? "bpftime_perfout" : "bpftime_rbout");
 	if (err)
 		pr_warn("map '%.16s': cannot load the kernel program that forwards records: %s\n",
