@@ -666,6 +666,8 @@ long bpftime_map__perf_event_output(struct bpftime_map *h, uint64_t flags, const
 	} __attribute__((packed)) hdr;
 	static const char zeros[8];
 
+	if (unlikely(h->kernel))
+		return map_kernel_perf_output(h, flags, data, size);
 	if (h->type != BPFTIME_MAP_PERF_EVENT_ARRAY || (flags & ~BPFTIME_F_INDEX_MASK))
 		return -EINVAL;
 	if (idx == BPFTIME_F_CURRENT_CPU)

@@ -44,6 +44,8 @@ struct map_record {
 	uint64_t priv2_off;	     /* more of it (lpm: prefix counts) */
 	uint64_t mmap_off, mmap_len; /* region a mmap of the fd shows (0: none) */
 	uint64_t btf_off;	     /* the BTF object the map holds (0: none) */
+	uint32_t kernel_id;	     /* kernel-shared mode: the kernel map (kernel.c), 0: none */
+	uint32_t pad;
 };
 
 struct bpftime_map;
@@ -105,6 +107,7 @@ struct bpftime_map {
 	uint64_t elem_lo, elem_span;
 	uint32_t n_elems;
 	_Atomic bool corrupt_told; /* map_corrupt reported this map once */
+	bool kernel;		   /* the map lives in the kernel (kernel.c) */
 	void *local;		   /* per-process state of the type (ring buffer mapping) */
 	struct bpftime_map *next;  /* all handles of this process */
 };
@@ -113,6 +116,7 @@ extern const struct map_ops map_array_ops, map_percpu_array_ops, map_prog_array_
 	map_perf_event_array_ops, map_array_of_maps_ops;
 extern const struct map_ops map_hash_ops, map_percpu_hash_ops, map_lru_hash_ops,
 	map_lru_percpu_hash_ops, map_hash_of_maps_ops;
+extern const struct map_ops map_kernel_ops;
 extern const struct map_ops map_lpm_ops, map_queue_ops, map_stack_ops, map_bloom_ops,
 	map_ringbuf_ops, map_stack_trace_ops;
 
@@ -143,6 +147,18 @@ uint64_t map_fd_get(struct bpftime_map *h, const void *value, int *err);
 void map_fd_put(struct bpftime_map *h, uint64_t obj_off);
 /* the u32 a syscall lookup of an fd map returns (the object's id) */
 int map_fd_sys_value(struct bpftime_map *h, uint64_t obj_off, void *value);
+
+/* kernel.c: kernel-shared maps.  map_kernel_create() makes the kernel map
+ * for record @m (filled from the create call) and records its id. */
+int map_kernel_create(struct bpftime_shm *shm, struct map_record *m);
+int map_kernel_freeze(struct bpftime_shm *shm, struct map_record *m);
+long map_kernel_perf_output(struct bpftime_map *h, uint64_t flags, const void *data, uint64_t size);
+long map_kernel_ringbuf_output(struct bpftime_map *h, const void *data, uint64_t size,
+			       uint64_t flags);
+void *map_kernel_ringbuf_reserve(struct bpftime_map *h, uint64_t size, uint64_t flags);
+/* submits or discards @data if it is a kernel ring buffer reservation of
+ * this thread; false if it is not one */
+bool map_kernel_ringbuf_commit(void *data, uint64_t flags, bool discard);
 
 /* hash.c internals used by lpm.c */
 void *htab_lookup_elem_key(struct bpftime_map *h, const void *key);

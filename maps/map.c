@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <bpftime/kernel.h>
 #include "internal.h"
 #include "common/compiler.h"
 #include "common/log.h"
@@ -279,7 +280,7 @@ static void handles_free(struct bpftime_shm *shm, void *state)
 static void map_release(struct bpftime_shm *shm, uint64_t off)
 {
 	struct map_record *m = shm_ptr(shm, off);
-	const struct map_ops *ops = map_ops_of(m->map_type);
+	const struct map_ops *ops = m->kernel_id ? &map_kernel_ops : map_ops_of(m->map_type);
 
 	if (ops && ops->release)
 		ops->release(shm, m);
@@ -352,7 +353,7 @@ struct bpftime_map *map_handle_of_obj(struct bpftime_shm *shm, struct map_record
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		goto out;
-	h->ops = map_ops_of(m->map_type);
+	h->ops = m->kernel_id ? &map_kernel_ops : map_ops_of(m->map_type);
 	h->shm = shm;
 	h->m = m;
 	h->priv = shm_ptr(shm, m->priv_off);
@@ -549,9 +550,15 @@ int bpftime_map_create(struct bpftime_shm *shm, int fd, enum bpftime_map_type ty
 		m->inner_max_entries = in->max_entries;
 		m->inner_flags = in->map_flags;
 	}
-	err = ops->alloc_check(shm, m);
-	if (!err)
-		err = ops->alloc(shm, m);
+	if (OPTS_GET(opts, kernel, false) && bpftime_kernel_type_shareable(type) &&
+	    m->spin_lock_off < 0) {
+		/* kernel-shared mode (kernel.c): the storage is the kernel's */
+		err = map_kernel_create(shm, m);
+	} else {
+		err = ops->alloc_check(shm, m);
+		if (!err)
+			err = ops->alloc(shm, m);
+	}
 	if (err)
 		goto out;
 	err = shm_obj_install(shm, fd, off);
@@ -690,6 +697,14 @@ int bpftime_map_freeze(struct bpftime_shm *shm, int fd)
 	 * BPF_F_RDONLY) fails the permission check first */
 	if (m->map_flags & BPFTIME_F_RDONLY)
 		return shm_err(-EPERM);
+	if (atomic_load(&m->frozen))
+		return shm_err(-EPERM);
+	if (m->kernel_id) {
+		int err = map_kernel_freeze(shm, m);
+
+		if (err)
+			return shm_err(err);
+	}
 	if (!atomic_compare_exchange_strong(&m->frozen, &zero, 1))
 		return shm_err(-EPERM);
 	shm_epoch_bump(shm);

@@ -228,6 +228,8 @@ void *bpftime_map__ringbuf_reserve(struct bpftime_map *h, uint64_t size, uint64_
 	struct shm_mutex *lock;
 	uint32_t *hdr;
 
+	if (unlikely(h->kernel))
+		return map_kernel_ringbuf_reserve(h, size, flags);
 	if (unlikely(h->type != BPFTIME_MAP_RINGBUF || flags || !l))
 		return NULL;
 	len = (size + BPFTIME_RINGBUF_HDR_SZ + 7) & ~7ULL;
@@ -280,12 +282,14 @@ static void rb_commit(void *data, uint64_t flags, bool discard)
 
 void bpftime_ringbuf_submit(void *data, uint64_t flags)
 {
-	rb_commit(data, flags, false);
+	if (!map_kernel_ringbuf_commit(data, flags, false))
+		rb_commit(data, flags, false);
 }
 
 void bpftime_ringbuf_discard(void *data, uint64_t flags)
 {
-	rb_commit(data, flags, true);
+	if (!map_kernel_ringbuf_commit(data, flags, true))
+		rb_commit(data, flags, true);
 }
 
 long bpftime_map__ringbuf_output(struct bpftime_map *h, const void *data, uint64_t size,
@@ -293,6 +297,8 @@ long bpftime_map__ringbuf_output(struct bpftime_map *h, const void *data, uint64
 {
 	void *p;
 
+	if (unlikely(h->kernel))
+		return map_kernel_ringbuf_output(h, data, size, flags);
 	if (flags & ~(BPFTIME_RB_NO_WAKEUP | BPFTIME_RB_FORCE_WAKEUP))
 		return -EINVAL;
 	p = bpftime_map__ringbuf_reserve(h, size, 0);
@@ -308,8 +314,8 @@ uint64_t bpftime_map__ringbuf_query(struct bpftime_map *h, uint64_t flags)
 	struct rb_local *l = h->local;
 	uint64_t cons, prod;
 
-	if (h->type != BPFTIME_MAP_RINGBUF || !l)
-		return 0;
+	if (h->kernel || h->type != BPFTIME_MAP_RINGBUF || !l)
+		return 0; /* a kernel ring buffer's positions are not queried (kernel.c) */
 	cons = atomic_load_explicit(cons_pos(l), memory_order_acquire);
 	prod = atomic_load_explicit(prod_pos(l), memory_order_acquire);
 	switch (flags) {

@@ -65,4 +65,9 @@ int rt_resolve_lddw(void *user_ctx, unsigned int src, int32_t imm, int32_t next_
  * runtime's options (5, 6); NULL with errno */
 struct bpftime_map *rt_lddw_map(struct bpftime_runtime *rt, unsigned int src, int32_t imm);
 
+/* kernel_prog.c: the proxy VM of a program that exists only in the kernel
+ * (tail calls into it run it by BPF_PROG_TEST_RUN) */
+int rt_kernel_proxy(struct bpftime_runtime *rt, uint32_t kernel_id, const char *name,
+		    struct bpftime_vm **out);
+
 #endif /* BPFTIME_RUNTIME_INTERNAL_H */

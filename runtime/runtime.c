@@ -273,6 +273,8 @@ static int build_vm(struct bpftime_runtime *rt, const struct shm_prog *p, struct
 
 	memcpy(name, p->obj.name, sizeof(name));
 	name[sizeof(name) - 1] = 0;
+	if (p->kernel_only) /* a kernel program: tail calls run it there */
+		return rt_kernel_proxy(rt, atomic_load(&p->kernel_id), name, out);
 	rt->build_nmaps = (int)p->used_map_cnt;
 	for (uint32_t i = 0; i < p->used_map_cnt; i++)
 		rt->build_maps[i] = ((const struct shm_obj *)shm_ptr(rt->shm, p->used_maps[i]))->id;

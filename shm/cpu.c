@@ -45,6 +45,7 @@
 #include "common/compiler.h"
 
 __thread int32_t shm_cpu_slot __attribute__((tls_model("initial-exec"))) = -1;
+__thread void (*shm_run_end_hook)(void);
 static __thread uint32_t cpu_depth __attribute__((tls_model("initial-exec")));
 static __thread uint32_t cpu_tid __attribute__((tls_model("initial-exec")));
 
@@ -172,6 +173,12 @@ void bpftime_shm__cpu_put(struct bpftime_shm *shm)
 
 	if (unlikely(!cpu_depth))
 		return;
+	if (cpu_depth == 1 && unlikely(shm_run_end_hook)) {
+		void (*fn)(void) = shm_run_end_hook;
+
+		shm_run_end_hook = NULL;
+		fn();
+	}
 	if (--cpu_depth)
 		return;
 	s = &shm->cpus[shm_cpu_slot];

@@ -26,7 +26,7 @@
 #include <bpftime/shm.h>
 
 #define SHM_MAGIC	0x314d485354465042ULL /* "BPFTSHM1" little endian */
-#define SHM_ABI_VERSION 8		      /* bump on any change to the bytes in the segment */
+#define SHM_ABI_VERSION 9		      /* bump on any change to the bytes in the segment */
 #define SHM_READY	0x52454459u	      /* "REDY" */
 #define SHM_TRACE_SIZE	(256u * 1024)
 
@@ -183,7 +183,10 @@ struct shm_prog {
 	_Atomic uint64_t run_cnt, run_time_ns;
 	uint64_t load_time; /* CLOCK_BOOTTIME ns at creation, as the kernel's */
 	uint32_t created_by_uid;
-	uint32_t pad2;
+	/* kernel-shared mode: the program's copy in the kernel (its id), which
+	 * runs it there (kernel hooks) or for tail calls from userspace; 0: none */
+	_Atomic uint32_t kernel_id;
+	uint32_t kernel_only; /* 1: a kernel program only (no userspace copy runs) */
 };
 
 struct shm_perf_event {

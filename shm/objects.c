@@ -185,6 +185,20 @@ int bpftime_prog_get_info(struct bpftime_shm *shm, int fd, struct bpftime_prog_i
 	info->run_time_ns = atomic_load_explicit(&p->run_time_ns, memory_order_relaxed);
 	info->load_time = p->load_time;
 	info->created_by_uid = p->created_by_uid;
+	info->kernel_id = atomic_load(&p->kernel_id);
+	info->kernel_only = p->kernel_only;
+	return 0;
+}
+
+int bpftime_prog_set_kernel(struct bpftime_shm *shm, int fd, uint32_t kernel_id, bool kernel_only)
+{
+	struct shm_prog *p = shm_slot_obj(shm, fd, BPFTIME_HANDLER_PROG);
+
+	if (!p)
+		return shm_err(-EBADF);
+	p->kernel_only = kernel_only;
+	atomic_store(&p->kernel_id, kernel_id);
+	shm_epoch_bump(shm);
 	return 0;
 }
 

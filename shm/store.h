@@ -169,6 +169,10 @@ static inline void *shm_kind_state(struct bpftime_shm *shm, uint32_t type)
  * program run owns (bpftime_shm__cpu_get), -1 outside a run; shm_cur_cpu()
  * the CPU the thread runs on now (rseq, else sched_getcpu). */
 extern __thread int32_t shm_cpu_slot __attribute__((tls_model("initial-exec")));
+/* called once when the thread's outermost program run ends (before its CPU
+ * slot is released), then cleared: kernel-shared maps write back the value
+ * copies the run changed (maps/kernel.c) */
+extern __thread void (*shm_run_end_hook)(void);
 int shm_cur_cpu(void);
 
 /* The per-CPU slot for an access from a program: the run's slot, or outside

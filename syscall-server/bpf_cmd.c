@@ -138,7 +138,8 @@ static int make_map(int fd, void *ctx)
 		     .btf_value_type_id = a->btf_value_type_id,
 		     .btf_vmlinux_value_type_id = a->btf_vmlinux_value_type_id,
 		     .map_extra = a->map_extra, .numa_node = a->numa_node,
-		     .spin_lock_off = c->spin_lock_off, .has_spin_lock = c->spin_lock_off >= 0);
+		     .spin_lock_off = c->spin_lock_off, .has_spin_lock = c->spin_lock_off >= 0,
+		     .kernel = srv.kernel);
 
 	return bpftime_map_create(srv.shm, fd, a->map_type, c->name, a->key_size, a->value_size,
 				  a->max_entries, &o);
@@ -212,6 +213,12 @@ static int map_elem(int cmd, const union bpf_attr *a)
 	if (type == BPF_MAP_TYPE_QUEUE || type == BPF_MAP_TYPE_STACK ||
 	    type == BPF_MAP_TYPE_BLOOM_FILTER)
 		key = NULL; /* key_size 0: the kernel ignores the pointer */
+	/* a kernel program's fd into a prog array (kshare.c) */
+	if (cmd == BPF_MAP_UPDATE_ELEM && type == BPF_MAP_TYPE_PROG_ARRAY && value) {
+		ret = srv_kshare_prog_array_update(fd, key, value, a->flags);
+		if (ret != SRV_KSHARE_PASS)
+			return ret;
+	}
 	switch (cmd) {
 	case BPF_MAP_LOOKUP_ELEM:
 		return bpftime_map_lookup_elem(srv.shm, fd, key, value, a->flags);
@@ -504,6 +511,10 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 		return ret;
 	k->gpl_compatible = !strcmp(pi.license, "GPL") || !strcmp(pi.license, "Dual BSD/GPL") ||
 			    !strcmp(pi.license, "GPL v2") || !strcmp(pi.license, "Dual MIT/GPL");
+	/* a program that runs in the kernel: the kernel's JIT image and run
+	 * statistics (kshare.c) */
+	if (pi.kernel_id)
+		srv_kshare_prog_info(pi.kernel_id, u, k);
 	return 0;
 }
 
@@ -732,8 +743,11 @@ static int link_create(const union bpf_attr *a)
 		.cookie = a->link_create.perf_event.bpf_cookie,
 	};
 	struct bpftime_prog_info pi;
-	int ret = want(c.prog_fd, BPFTIME_HANDLER_PROG);
+	int ret = srv_kshare_link_create(a); /* a kernel target (kshare.c) */
 
+	if (ret != SRV_KSHARE_PASS)
+		return ret;
+	ret = want(c.prog_fd, BPFTIME_HANDLER_PROG);
 	if (ret)
 		return ret;
 	if (c.attach_type != BPF_PERF_EVENT) {
@@ -783,6 +797,9 @@ static int prog_attach(int cmd, const union bpf_attr *a)
 {
 	int target = (int)a->target_fd, prog = (int)a->attach_bpf_fd, ret;
 
+	ret = srv_kshare_prog_attach(cmd, a); /* a kernel target (kshare.c) */
+	if (ret != SRV_KSHARE_PASS)
+		return ret;
 	if (a->attach_type == BPF_MODIFY_RETURN && !want(target, BPFTIME_HANDLER_PERF_EVENT)) {
 		struct bpftime_perf_event_info pi;
 		struct srv_fd *f = srv_fd(target);
@@ -945,6 +962,8 @@ long srv_bpf(int cmd, union bpf_attr *uattr, unsigned int size)
 
 	if (!uattr)
 		return -EFAULT;
+	if (unlikely(srv.kernel_err))
+		return srv.kernel_err; /* kernel-shared mode without the kernel (kshare.c) */
 	if (size > sizeof(a)) {
 		for (unsigned int i = sizeof(a); i < size; i++)
 			if (((const char *)uattr)[i])

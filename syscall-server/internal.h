@@ -79,6 +79,8 @@ struct srv {
 	pthread_mutex_t lock;
 	bool ready;
 	bool warned;
+	bool kernel;	/* kernel-shared mode (kshare.c) */
+	int kernel_err; /* it was asked for but the kernel refuses: every bpf() fails */
 };
 
 extern struct srv srv;
@@ -168,6 +170,30 @@ void srv_perf_closed(int fd);
  * PROG_ATTACH with BPF_MODIFY_RETURN): a link that goes with the perf fd.
  * Caller holds srv_lock.  Returns 0, -EBADF/-EINVAL (not a program), -EEXIST */
 int srv_perf_set_prog(int fd, int prog, uint32_t attach_type);
+
+/* kshare.c: kernel-shared mode.  The hooks return SRV_KSHARE_PASS when the
+ * call is not theirs (the usual path then serves it). */
+#define SRV_KSHARE_PASS (-2147483647 - 1)
+struct perf_event_attr;
+void srv_kshare_init(void);
+bool srv_kshare_loads_at_prog_load(uint32_t prog_type);
+int srv_kshare_prog_load(union bpf_attr *attr);
+int srv_kshare_link_create(const union bpf_attr *attr);
+int srv_kshare_prog_attach(int cmd, const union bpf_attr *attr);
+int srv_kshare_set_bpf(int perf_fd, int prog);
+long srv_kshare_perf_event_open(const struct perf_event_attr *attr, void *uattr, pid_t pid, int cpu,
+				int group_fd, unsigned long flags);
+void *srv_kshare_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, bool *done);
+int srv_kshare_prog_array_update(int map_fd, const void *key, const void *value, uint64_t flags);
+/* fills the kernel's JIT image (jited_prog_len/insns, ksyms, func lens)
+ * and run statistics of kernel program @kernel_id into @k, with @u's buffers */
+void srv_kshare_prog_info(uint32_t kernel_id, const struct bpf_prog_info *u,
+			  struct bpf_prog_info *k);
+/* the fd epoll waits on for @fd: a kernel map's kernel fd, else @fd */
+int srv_kshare_epoll_fd(int fd);
+/* BPFTIME_KERNEL_VERIFIER: the kernel's verdict on a program ours accepted;
+ * 0, or -EINVAL/-EACCES (refused, the kernel's log in the loader's buffer) */
+int srv_kshare_kernel_verdict(const union bpf_attr *attr, const char *name);
 
 /* epoll.c */
 int srv_epoll_ctl(int epfd, int op, int fd, void *event);

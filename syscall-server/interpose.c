@@ -123,6 +123,8 @@ EXPORT VARIADIC int ioctl(int fd, unsigned long req, ...)
 	srv_resolve_real();
 	if (ours(fd))
 		return (int)ret_errno(srv_perf_ioctl(fd, req, arg));
+	if (srv.kernel && req == PERF_EVENT_IOC_SET_BPF && ours((int)arg))
+		return (int)ret_errno(srv_kshare_set_bpf(fd, (int)arg)); /* a kernel event */
 	return srv_real.ioctl(fd, req, arg);
 }
 
@@ -385,6 +387,8 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	int ret;
 
 	srv_resolve_real();
+	if (ours(fd) && srv.kernel)
+		fd = srv_kshare_epoll_fd(fd); /* a kernel ring buffer: its kernel fd */
 	if (ours(fd))
 		return (int)ret_errno(srv_epoll_ctl(epfd, op, fd, event));
 	ret = srv_real.epoll_ctl(epfd, op, fd, event);

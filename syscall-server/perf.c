@@ -60,6 +60,9 @@ long srv_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
 	if (flags & ~(unsigned long)(PERF_FLAG_FD_CLOEXEC | PERF_FLAG_FD_NO_GROUP |
 				     PERF_FLAG_FD_OUTPUT | PERF_FLAG_PID_CGROUP))
 		return -EINVAL;
+	ret = srv_kshare_perf_event_open(&attr, uattr, pid, cpu, group_fd, flags);
+	if (ret != SRV_KSHARE_PASS)
+		return ret; /* kernel-shared mode: a kernel event (kshare.c) */
 	if (group_fd != -1) {
 		pr_warn("syscall server: perf_event_open with a group fd is not supported\n");
 		return -EINVAL;
@@ -239,7 +242,15 @@ void *srv_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t foff)
 	if (srv_fd(fd)->kind != SRV_FD_HANDLER)
 		goto out;
 	switch (bpftime_handler_get_type(srv.shm, fd)) {
-	case BPFTIME_HANDLER_MAP:
+	case BPFTIME_HANDLER_MAP: {
+		bool kernel;
+
+		ret = srv_kshare_mmap(addr, len, prot, flags, fd, foff, &kernel);
+		if (kernel) { /* the kernel's map (kshare.c) */
+			err = errno;
+			goto out;
+		}
+	}
 		if (bpftime_map_get_info(srv.shm, fd, &mi) ||
 		    bpftime_map_mmap_region(srv.shm, fd, &off, &region))
 			goto out;

@@ -366,6 +366,8 @@ int srv_prog_load(union bpf_attr *a)
 		return -EFAULT;
 	if (a->log_level && (!a->log_buf || a->log_size < 128 || a->log_level > 15))
 		return -EINVAL;
+	if (srv_kshare_loads_at_prog_load(a->prog_type))
+		return srv_kshare_prog_load(a); /* kernel-shared mode: XDP, tc... (kshare.c) */
 	memcpy(name, a->prog_name, BPF_OBJ_NAME_LEN);
 	name[BPF_OBJ_NAME_LEN] = 0;
 	if (strnlen(name, BPF_OBJ_NAME_LEN + 1) >= BPF_OBJ_NAME_LEN)
@@ -412,6 +414,10 @@ int srv_prog_load(union bpf_attr *a)
 		}
 		goto out;
 	}
+	/* BPFTIME_KERNEL_VERIFIER: the kernel's verdict too (kshare.c) */
+	ret = srv_kshare_kernel_verdict(a, name);
+	if (ret)
+		goto out;
 	/* fd_array indexes become map fds; bpftime_prog_create() then binds
 	 * every map the program names (used_maps) and stores its id */
 	for (uint32_t i = 0; i + 1 < a->insn_cnt; i++) {

@@ -185,6 +185,7 @@ __attribute__((constructor)) static void srv_init(void)
 		srv.shm = NULL;
 		return;
 	}
+	srv_kshare_init();
 	reclaimed = bpftime_shm__reclaim_dead(srv.shm);
 	if (reclaimed > 0)
 		pr_info("syscall server: released %d objects of loaders that exited\n", reclaimed);

@@ -55,6 +55,8 @@ int srv_sysfs_open(const char *path)
 		snprintf(buf, sizeof(buf), "%d\n", SRV_UPROBE_PMU_TYPE);
 		return memfd_with(buf);
 	}
+	if (srv.kernel && !strncmp(path, KPROBE_DIR, strlen(KPROBE_DIR)))
+		return -ENOENT; /* kernel-shared mode: the kernel's kprobes (kshare.c) */
 	if (!strcmp(path, KPROBE_DIR "type")) {
 		snprintf(buf, sizeof(buf), "%d\n", SRV_KPROBE_PMU_TYPE);
 		return memfd_with(buf);

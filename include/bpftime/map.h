@@ -136,6 +136,9 @@ struct bpftime_map_create_opts {
 	 * with has_spin_lock false: none (BPF_F_LOCK then fails with -EINVAL) */
 	int32_t spin_lock_off;
 	bool has_spin_lock;
+	/* kernel-shared mode (bpftime/kernel.h): a map of a shareable type
+	 * without a spin lock is created in the kernel; others as usual */
+	bool kernel;
 	size_t : 0;
 };
 

@@ -346,6 +346,11 @@ struct bpftime_prog_info {
 	uint64_t run_time_ns;	 /* and their time */
 	uint64_t load_time;	 /* CLOCK_BOOTTIME ns when it was stored */
 	uint32_t created_by_uid; /* the creator's uid */
+	/* kernel-shared mode: the program's copy in the kernel (0: none), and
+	 * whether it only exists there (a kernel program a loader put in a
+	 * prog array: no instructions of its own here) */
+	uint32_t kernel_id;
+	bool kernel_only;
 };
 
 /**
@@ -363,6 +368,11 @@ struct bpftime_prog_info {
 BPFTIME_API int bpftime_prog_create(struct bpftime_shm *shm, int fd, uint32_t prog_type,
 				    const char *name, const struct bpftime_insn *insns,
 				    size_t insn_cnt, const struct bpftime_prog_create_opts *opts);
+/** @brief **bpftime_prog_set_kernel()** records that program @fd has a copy
+ * in the kernel with id @kernel_id (@kernel_only: it runs only there).
+ * @return 0, -EBADF (not a program) */
+BPFTIME_API int bpftime_prog_set_kernel(struct bpftime_shm *shm, int fd, uint32_t kernel_id,
+					bool kernel_only);
 /** @brief @return 0, -EBADF (not a program) */
 BPFTIME_API int bpftime_prog_get_info(struct bpftime_shm *shm, int fd,
 				      struct bpftime_prog_info *info);

@@ -20,6 +20,8 @@ struct cli {
 	bool syscalls; /* -s */
 	bool no_jit;
 	bool keep_shm;
+	bool kernel;	      /* load --run-with-kernel */
+	bool kernel_verifier; /* load --kernel-verifier */
 	const char *memory_mb;
 	const char *level;	/* --spdlog-level */
 	const char *log_output; /* --bpftime-log-output */
@@ -34,6 +36,8 @@ struct cli {
 #define OPT_SYSCALL (1u << 4)
 #define OPT_GROUP   (1u << 5)
 #define OPT_KEEP    (1u << 6)
+#define OPT_KERNEL  (1u << 7)
+#define OPT_KVERIFY (1u << 8)
 
 /* Parses @cmd's options (and the global -i, -d) into @cli with getopt_long,
  * stopping at the first operand.  Returns the index of that operand, -1 for

@@ -4,10 +4,13 @@
  *
  *   bpftime [-i DIR] load [--memory-size MB] [--shm-group GROUP] [--keep-shm]
  *                         [--spdlog-level L] [--bpftime-log-output OUT] [--no-jit]
+ *                         [--run-with-kernel] [--kernel-verifier]
  *                         COMMAND [ARGS...]
  *
  * The options become the environment the server reads (BPFTIME_SHM_MEMORY_MB,
- * BPFTIME_SHM_GROUP, SPDLOG_LEVEL, BPFTIME_LOG_OUTPUT, BPFTIME_DISABLE_JIT),
+ * BPFTIME_SHM_GROUP, SPDLOG_LEVEL, BPFTIME_LOG_OUTPUT, BPFTIME_DISABLE_JIT,
+ * BPFTIME_RUN_WITH_KERNEL: checked here first, so that a kernel without a
+ * usable eBPF is reported before the loader runs),
  * BPFTRACE_BTF is set to the kernel's BTF file for bpftrace,
  * and BPFTIME_USED=1 tells the loader it runs under bpftime, as the original
  * does.  The loader's exit status is passed through, SIGINT/SIGTERM are
@@ -34,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <strings.h>
+#include <bpftime/kernel.h>
 #include <bpftime/log.h>
 #include <bpftime/shm.h>
 #include "cli.h"
@@ -77,6 +82,14 @@ static bool segment_empty(struct bpftime_shm *shm)
 	}
 }
 
+/* BPFTIME_RUN_WITH_KERNEL as the server reads it (syscall-server/kshare.c) */
+static bool run_with_kernel(void)
+{
+	const char *e = getenv("BPFTIME_RUN_WITH_KERNEL");
+
+	return e && *e && strcmp(e, "0") && strcasecmp(e, "false") && strcasecmp(e, "no");
+}
+
 int cmd_load(struct cli *cli, int argc, char **argv)
 {
 	char server[PATH_MAX], agent_buf[PATH_MAX];
@@ -86,8 +99,9 @@ int cmd_load(struct cli *cli, int argc, char **argv)
 	int i, ret, pid = -1;
 
 	i = cli_parse(cli, "load",
-		      OPT_MEMORY | OPT_LEVEL | OPT_LOG | OPT_NOJIT | OPT_GROUP | OPT_KEEP, argc,
-		      argv);
+		      OPT_MEMORY | OPT_LEVEL | OPT_LOG | OPT_NOJIT | OPT_GROUP | OPT_KEEP |
+			      OPT_KERNEL | OPT_KVERIFY,
+		      argc, argv);
 	if (i == -1)
 		return CLI_OK;
 	if (i < 0)
@@ -101,6 +115,20 @@ int cmd_load(struct cli *cli, int argc, char **argv)
 			 sizeof(server)))
 		return CLI_FAIL;
 	cli_export_env(cli);
+	if (run_with_kernel() && !cli->dry_run) {
+		int err = bpftime_kernel_probe();
+
+		/* the server would refuse every bpf() of the loader: say why here */
+		if (err) {
+			fprintf(stderr,
+				"bpftime load: kernel-shared mode (--run-with-kernel, "
+				"BPFTIME_RUN_WITH_KERNEL) needs the kernel's eBPF, which is not "
+				"usable here (bpf(2): %s): run as root on a kernel with eBPF, or "
+				"without the option (maps in shared memory only)\n",
+				strerror(-err));
+			return CLI_FAIL;
+		}
+	}
 	setenv("BPFTIME_USED", "1", 1);
 	agent = find_agent(server, agent_buf, sizeof(agent_buf));
 	if (agent)

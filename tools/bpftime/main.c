@@ -56,7 +56,12 @@ static const struct subcommand {
 	  "  --spdlog-level LEVEL      trace|debug|info|warn|err|critical|off (SPDLOG_LEVEL)\n"
 	  "  --bpftime-log-output OUT  console, or a file (BPFTIME_LOG_OUTPUT; default\n"
 	  "                            ~/.bpftime/runtime.log)\n"
-	  "  --no-jit                  programs run in the interpreter (BPFTIME_DISABLE_JIT=1)\n" },
+	  "  --no-jit                  programs run in the interpreter (BPFTIME_DISABLE_JIT=1)\n"
+	  "  --run-with-kernel         kernel-shared mode: array, hash, per-CPU, perf event array\n"
+	  "                            and ring buffer maps live in the kernel, XDP/tc/kprobe...\n"
+	  "                            programs run there (BPFTIME_RUN_WITH_KERNEL=1; root)\n"
+	  "  --kernel-verifier         the kernel's verifier checks every program ours accepts;\n"
+	  "                            its refusal wins (BPFTIME_KERNEL_VERIFIER=1; root)\n" },
 	{ "start", cmd_start, "start [OPTIONS] COMMAND [ARGS...]",
 	  "run a program with libbpftime-agent.so preloaded: the segment's uprobes run in it",
 	  "  -s, --enable-syscall-trace  trace its system calls too (syscall tracepoints)\n"
@@ -127,6 +132,8 @@ enum {
 	O_NOJIT,
 	O_GROUP,
 	O_KEEP,
+	O_KERNEL,
+	O_KVERIFY,
 };
 
 /* a group name or gid that exists */
@@ -150,13 +157,16 @@ int cli_parse(struct cli *cli, const char *cmd, unsigned int allowed, int argc, 
 		{ "enable-syscall-trace", no_argument, NULL, 's' },
 		{ "shm-group", required_argument, NULL, O_GROUP },
 		{ "keep-shm", no_argument, NULL, O_KEEP },
+		{ "run-with-kernel", no_argument, NULL, O_KERNEL },
+		{ "kernel-verifier", no_argument, NULL, O_KVERIFY },
 		{ "install-location", required_argument, NULL, 'i' },
 		{ "dry-run", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const unsigned int need[] = { OPT_MEMORY,  OPT_LEVEL, OPT_LOG, OPT_NOJIT,
-					     OPT_SYSCALL, OPT_GROUP, OPT_KEEP };
+	static const unsigned int need[] = { OPT_MEMORY, OPT_LEVEL,   OPT_LOG,
+					     OPT_NOJIT,	 OPT_SYSCALL, OPT_GROUP,
+					     OPT_KEEP,	 OPT_KERNEL,  OPT_KVERIFY };
 	struct option opts[sizeof(all) / sizeof(all[0])];
 	char shorts[16] = "+:hdi:";
 	size_t n = 0;
@@ -189,6 +199,12 @@ int cli_parse(struct cli *cli, const char *cmd, unsigned int allowed, int argc, 
 			break;
 		case O_KEEP:
 			cli->keep_shm = true;
+			break;
+		case O_KERNEL:
+			cli->kernel = true;
+			break;
+		case O_KVERIFY:
+			cli->kernel_verifier = true;
 			break;
 		case O_MEMORY: {
 			char *end;
@@ -264,6 +280,10 @@ void cli_export_env(const struct cli *cli)
 		setenv("BPFTIME_SHM_GROUP", cli->shm_group, 1);
 	if (cli->keep_shm)
 		setenv("BPFTIME_KEEP_SHM", "1", 1);
+	if (cli->kernel)
+		setenv("BPFTIME_RUN_WITH_KERNEL", "1", 1);
+	if (cli->kernel_verifier)
+		setenv("BPFTIME_KERNEL_VERIFIER", "1", 1);
 }
 
 static bool is_file(const char *path)
@@ -390,9 +410,10 @@ static void forward(int sig)
 static void print_dry_run(const char *preload, char **argv)
 {
 	static const char *const vars[] = {
-		"BPFTIME_GLOBAL_SHM_NAME", "BPFTIME_SHM_MEMORY_MB", "BPFTIME_SHM_GROUP",
-		"BPFTIME_KEEP_SHM",	   "BPFTIME_USED",	    "SPDLOG_LEVEL",
-		"BPFTIME_LOG_OUTPUT",	   "BPFTIME_DISABLE_JIT",   "BPFTIME_VM_NAME"
+		"BPFTIME_GLOBAL_SHM_NAME", "BPFTIME_SHM_MEMORY_MB",  "BPFTIME_SHM_GROUP",
+		"BPFTIME_KEEP_SHM",	   "BPFTIME_USED",	     "SPDLOG_LEVEL",
+		"BPFTIME_LOG_OUTPUT",	   "BPFTIME_DISABLE_JIT",    "BPFTIME_VM_NAME",
+		"BPFTIME_RUN_WITH_KERNEL", "BPFTIME_KERNEL_VERIFIER"
 	};
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)

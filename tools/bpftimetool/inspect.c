@@ -24,6 +24,7 @@
 #include <string.h>
 #include <jansson.h>
 #include <bpf/libbpf.h>
+#include <bpftime/kernel.h>
 #include <bpftime/map.h>
 #include <bpftime/runtime.h>
 #include <bpftime/shm.h>
@@ -104,6 +105,15 @@ int tool_prog_show(struct bpftime_shm *shm)
 			for (uint32_t k = 0; k < pi.attach_cnt && k < BPFTIME_PROG_MAX_ATTACH; k++)
 				json_array_append_new(afds, json_integer(pi.attach_fds[k]));
 			json_object_set_new(o, "attach_fds", afds);
+			/* kernel-shared mode: which side runs it (bpftool's keys
+			 * otherwise) */
+			if (pi.kernel_id) {
+				json_object_set_new(o, "runs_in",
+						    json_string(pi.kernel_only
+									? "kernel"
+									: "kernel+userspace"));
+				json_object_set_new(o, "kernel_id", json_integer(pi.kernel_id));
+			}
 			json_array_append_new(arr, o);
 			continue;
 		}
@@ -125,6 +135,11 @@ int tool_prog_show(struct bpftime_shm *shm)
 			for (uint32_t i = 0; i < pi.attach_cnt && i < BPFTIME_PROG_MAX_ATTACH; i++)
 				printf("%s%d", i ? "," : " ", pi.attach_fds[i]);
 		}
+		if (pi.kernel_only)
+			printf("\n\truns in the kernel (kernel prog id %u)", pi.kernel_id);
+		else if (pi.kernel_id) /* attached to a kernel hook; uprobes would run here */
+			printf("\n\truns in the kernel (kernel prog id %u) and in userspace",
+			       pi.kernel_id);
 		printf("\n");
 	}
 	return arr ? print_json(arr) : 0;
@@ -190,13 +205,20 @@ int tool_map_show(struct bpftime_shm *shm)
 			json_object_set_new(o, "bytes_value", json_integer(mi.value_size));
 			json_object_set_new(o, "max_entries", json_integer(mi.max_entries));
 			json_object_set_new(o, "frozen", json_integer(mi.frozen));
+			if (bpftime_map_kernel_id(shm, fd))
+				json_object_set_new(o, "kernel_id",
+						    json_integer(bpftime_map_kernel_id(shm, fd)));
 			json_array_append_new(arr, o);
 			continue;
 		}
 		printf("%u: %s  name %s  flags 0x%x  fd %d\n", mi.id, type ? type : "unknown",
 		       mi.name, mi.map_flags, fd);
-		printf("\tkey %uB  value %uB  max_entries %u%s\n", mi.key_size, mi.value_size,
+		printf("\tkey %uB  value %uB  max_entries %u%s", mi.key_size, mi.value_size,
 		       mi.max_entries, mi.frozen ? "  frozen" : "");
+		if (bpftime_map_kernel_id(shm, fd))
+			printf("  in the kernel (kernel map id %u)",
+			       bpftime_map_kernel_id(shm, fd));
+		printf("\n");
 	}
 	return arr ? print_json(arr) : 0;
 }
