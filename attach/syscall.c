@@ -271,20 +271,21 @@ static void put64(struct sc_emit *e, uint64_t v)
 	put(e, &v, 8);
 }
 
+/* long raw(nr, a1, a2, a3, a4, a5, a6): SysV args -> syscall args */
+static const uint8_t raw_code[] = {
+	0x48, 0x89, 0xf8,	      /* mov rax, rdi */
+	0x48, 0x89, 0xf7,	      /* mov rdi, rsi */
+	0x48, 0x89, 0xd6,	      /* mov rsi, rdx */
+	0x48, 0x89, 0xca,	      /* mov rdx, rcx */
+	0x4d, 0x89, 0xc2,	      /* mov r10, r8 */
+	0x4d, 0x89, 0xc8,	      /* mov r8, r9 */
+	0x4c, 0x8b, 0x4c, 0x24, 0x08, /* mov r9, [rsp + 8] */
+	0x0f, 0x05,		      /* syscall */
+	0xc3,			      /* ret */
+};
+
 static void emit_fixed(uint8_t *rw)
 {
-	/* long raw(nr, a1, a2, a3, a4, a5, a6): SysV args -> syscall args */
-	static const uint8_t raw_code[] = {
-		0x48, 0x89, 0xf8,	      /* mov rax, rdi */
-		0x48, 0x89, 0xf7,	      /* mov rdi, rsi */
-		0x48, 0x89, 0xd6,	      /* mov rsi, rdx */
-		0x48, 0x89, 0xca,	      /* mov rdx, rcx */
-		0x4d, 0x89, 0xc2,	      /* mov r10, r8 */
-		0x4d, 0x89, 0xc8,	      /* mov r8, r9 */
-		0x4c, 0x8b, 0x4c, 0x24, 0x08, /* mov r9, [rsp + 8] */
-		0x0f, 0x05,		      /* syscall */
-		0xc3,			      /* ret */
-	};
 	static const uint8_t restorer[] = {
 		0xb8, 0x0f, 0x00, 0x00, 0x00, /* mov eax, 15 (rt_sigreturn) */
 		0x0f, 0x05,		      /* syscall */
@@ -721,7 +722,8 @@ static bool special_nr(long nr)
 }
 
 /* called by the trampolines (not a signal handler) */
-__attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uintptr_t ret)
+__attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uintptr_t ret,
+					     raw_fn call_fn)
 {
 	struct bpftime_syscall sc;
 
@@ -741,10 +743,12 @@ __attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uint
 	if (selector == SYSCALL_DISPATCH_FILTER_BLOCK) {
 		run_enter(&sc, true);
 		if (!sc.override)
-			sc.ret = call(&sc);
+			sc.ret = call_fn(nr, (long)f->rdi, (long)f->rsi, (long)f->rdx, (long)f->r10,
+					 (long)f->r8, (long)f->r9);
 		run_exit(&sc);
 	} else {
-		sc.ret = call(&sc);
+		sc.ret = call_fn(nr, (long)f->rdi, (long)f->rsi, (long)f->rdx, (long)f->r10,
+				 (long)f->r8, (long)f->r9);
 	}
 	f->rax = (uint64_t)sc.ret;
 	f->rcx = ret;
@@ -775,7 +779,7 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 		      uintptr_t gadget, struct fast_site *fs)
 {
 	struct sc_emit e = { p };
-	uint8_t *gdisp = NULL;
+	uint8_t *gdisp = NULL, *rawp;
 	int64_t rel;
 
 	if (!rel32_ok(route, at + 6))
@@ -811,6 +815,9 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 	put(&e, &(uint32_t){ (uint32_t)nr }, 4);
 	put(&e, "\x48\xba", 2); /* mov rdx, return address */
 	put64(&e, mov + 7);
+	put(&e, "\x48\xb9", 2); /* mov rcx, the raw call (filled below) */
+	rawp = e.p;
+	put64(&e, (uint64_t)(uintptr_t)hook.raw);
 	put(&e, "\x48\xb8", 2); /* mov rax, fast_entry */
 	put64(&e, (uint64_t)(uintptr_t)fast_entry);
 	put(&e, "\xff\xd0", 2);				/* call rax */
@@ -829,6 +836,11 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 			put(&e, "\xcc", 1); /* int3 */
 		memcpy(gdisp, &(int32_t){ (int32_t)(e.p - (gdisp + 4)) }, 4);
 		put64(&e, (uint64_t)gadget);
+	} else {
+		/* in the region: a copy of raw() in the same page, so the
+		 * call made for the handlers touches no other page */
+		memcpy(rawp, &(uint64_t){ at + (uint64_t)(e.p - p) }, 8);
+		put(&e, raw_code, sizeof(raw_code));
 	}
 	return (size_t)(e.p - p) <= SITE_SIZE - 8 ? 0 : -ENOSPC;
 }
