@@ -721,9 +721,16 @@ static bool special_nr(long nr)
 	}
 }
 
-/* called by the trampolines (not a signal handler) */
+/* Called by the trampolines (not a signal handler), with the registers
+ * saved in @f.  Leaves in f->rcx where the trampoline goes once it has
+ * restored them: @direct (the direct route makes the call: nothing runs
+ * between the kernel's return and the site but the trampoline's page,
+ * where each other page would cost a walk) or @ret with the result in
+ * f->rax (the call made here for the exit handler, or skipped by an
+ * override).  Either way rcx ends as the kernel leaves it: the return
+ * address. */
 __attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uintptr_t ret,
-					     raw_fn call_fn)
+					     raw_fn call_fn, uintptr_t direct)
 {
 	struct bpftime_syscall sc;
 
@@ -740,16 +747,21 @@ __attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uint
 	sc.uctx = NULL;
 	sc.frame = f;
 	sc.ip = ret;
-	if (selector == SYSCALL_DISPATCH_FILTER_BLOCK) {
-		run_enter(&sc, true);
-		if (!sc.override)
-			sc.ret = call_fn(nr, (long)f->rdi, (long)f->rsi, (long)f->rdx, (long)f->r10,
-					 (long)f->r8, (long)f->r9);
-		run_exit(&sc);
-	} else {
+	if (selector != SYSCALL_DISPATCH_FILTER_BLOCK) {
+		f->rcx = direct;
+		return;
+	}
+	run_enter(&sc, true);
+	if (!sc.override) {
+		if (ts.in_handler || !atomic_load_explicit(&hook.exit, memory_order_relaxed) ||
+		    !watched(nr, BPFTIME_SYSCALL_WATCH_EXIT)) {
+			f->rcx = direct; /* no exit handler: the call on the way out */
+			return;
+		}
 		sc.ret = call_fn(nr, (long)f->rdi, (long)f->rsi, (long)f->rdx, (long)f->r10,
 				 (long)f->r8, (long)f->r9);
 	}
+	run_exit(&sc);
 	f->rax = (uint64_t)sc.ret;
 	f->rcx = ret;
 	f->r11 = f->flags;
@@ -818,6 +830,8 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 	put(&e, "\x48\xb9", 2); /* mov rcx, the raw call (filled below) */
 	rawp = e.p;
 	put64(&e, (uint64_t)(uintptr_t)hook.raw);
+	put(&e, "\x49\xb8", 2); /* mov r8, the direct route */
+	put64(&e, fs->direct);
 	put(&e, "\x48\xb8", 2); /* mov rax, fast_entry */
 	put64(&e, (uint64_t)(uintptr_t)fast_entry);
 	put(&e, "\xff\xd0", 2);				/* call rax */
@@ -826,11 +840,7 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 	put(&e, "\x41\x5b\x41\x5a\x41\x59\x41\x58", 8); /* pop r11, r10, r9, r8 */
 	put(&e, "\x5f\x5e\x5a\x59\x58\x9d", 6);		/* pop rdi, rsi, rdx, rcx, rax; popfq */
 	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
-	rel = (int64_t)(mov + 7) - (int64_t)(at + (uintptr_t)(e.p - p) + 5);
-	if (rel != (int32_t)rel)
-		return -ERANGE;
-	put(&e, "\xe9", 1); /* jmp back after the syscall */
-	put(&e, &(int32_t){ (int32_t)rel }, 4);
+	put(&e, "\xff\xe1", 2);				/* jmp rcx: fast_entry's choice */
 	if (gadget) {
 		while ((e.p - p) & 7)
 			put(&e, "\xcc", 1); /* int3 */

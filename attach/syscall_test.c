@@ -460,10 +460,27 @@ static void test_unwatched_direct(void **state)
 	assert_int_equal(syscall(SYS_gettid), gettid());
 	assert_int_equal(n_enter(SYS_gettid), tid_enters); /* exit only */
 	assert_int_equal(atomic_load(&exits[SYS_gettid]), tid_exits + 2);
+	/* enter only: the handler runs, then the trampoline makes the call
+	 * itself on the way out (no exit handler) */
+	want[SYS_getppid] = BPFTIME_SYSCALL_WATCH_ENTER;
+	bpftime_syscall_hook__watch(want, sizeof(want));
+	pid_exits = atomic_load(&exits[SYS_getppid]);
+	for (int i = 0; i < 10; i++) {
+		memset(out, 0, sizeof(out));
+		regs(out);
+		check_regs(out, out[33], ppid);
+	}
+	assert_int_equal(n_enter(SYS_getppid), before + 10);
+	assert_int_equal(atomic_load(&exits[SYS_getppid]), pid_exits);
+	atomic_store(&override_getppid, 4343); /* an override still skips it */
+	assert_int_equal(getppid(), 4343);
+	atomic_store(&override_getppid, 0);
+	assert_int_equal(getppid(), (pid_t)ppid);
 	bpftime_syscall_hook__watch(NULL, 0);
 	regs(out);
 	check_regs(out, out[33], ppid);
-	assert_int_equal(n_enter(SYS_getppid), before + 1);
+	assert_int_equal(n_enter(SYS_getppid), before + 13);
+	assert_int_equal(atomic_load(&exits[SYS_getppid]), pid_exits + 1);
 	dlclose(h);
 }
 
