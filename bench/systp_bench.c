@@ -8,7 +8,7 @@
  * tracefs mounted in a private mount namespace, perf_event_open +
  * PERF_EVENT_IOC_SET_BPF as libbpf does).  Also: the agent with a segment that
  * holds no syscall tracepoint (the hook is never set up), a program on
- * another syscall only (getppid unwatched), and the hook paused after the
+ * another syscall only (getppid unwatched), and the hook off after the
  * last program went.
  *
  * The agent applies a change asynchronously; a sentinel program on
@@ -148,7 +148,7 @@ static const char *const row_name[R_N] = {
 	"bpftime, 2 progs (+ exit)",
 	"bpftime, 4 progs (+ raw enter, raw exit)",
 	"bpftime, getppid unwatched (1 prog on openat)",
-	"bpftime, hook paused (last program gone)",
+	"bpftime, hook off (last program gone)",
 };
 static const int row_progs[R_N] = { 0, 1, 2, 4, 0, 1, 2, 4, 0, 0 };
 static double val[R_N][101], added[R_N][101];
