@@ -29,9 +29,11 @@
  *                  the child would start in our handler on another stack.
  *                  The thread is sent to a per-site stub in the region:
  *                  `syscall`, then in a thread child SUD on for the child,
- *                  then `mov rcx, site; jmp rcx` back after the original
- *                  instruction (rcx = return address, as the kernel sets
- *                  it).  No exit is reported for these (known limit).
+ *                  the exit handler in the parent and in a thread child
+ *                  with its own TLS (not a vfork child: it runs on the
+ *                  parent's thread state), then `mov rcx, site; jmp rcx`
+ *                  back after the original instruction (rcx = return
+ *                  address, as the kernel sets it).
  *   fork-like clones run in the handler; the child turns SUD on again (it
  *                  is not inherited) and both report the exit.
  *   execve         SUD goes off for the call and back on if it fails.
@@ -94,7 +96,7 @@
 #define REGION_RESTORER	 64   /* rt_sigreturn of our handlers */
 #define REGION_SIGRETURN 80   /* `syscall` with the interrupted thread's rax = 15 */
 #define REGION_STUBS	 4096 /* clone stubs */
-#define STUB_SIZE	 96
+#define STUB_SIZE	 256
 #define MAX_STUBS	 ((REGION_SITES - REGION_STUBS) / STUB_SIZE)
 #define REGION_SITES	 (64 * 1024) /* one area per rewritten site */
 #define SITE_SIZE	 192
@@ -123,8 +125,11 @@ static struct {
 	struct ksigaction old_enable; /* what SC_ENABLE_SIG had before */
 	atomic_flag stub_lock;
 	int n_stubs;
-	uintptr_t stub_site[MAX_STUBS];
-	bool stub_child_sud[MAX_STUBS];
+	struct stub_key {
+		uintptr_t site;
+		long nr;
+		bool child_sud, child_exit;
+	} stub[MAX_STUBS];
 	pthread_mutex_t start_lock;
 } hook = { .stub_lock = ATOMIC_FLAG_INIT, .start_lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -301,19 +306,32 @@ static void emit_fixed(uint8_t *rw)
 	memcpy(rw + REGION_SIGRETURN, sigreturn, sizeof(sigreturn));
 }
 
-/* The stub that makes a clone/vfork sharing the memory for the syscall
- * instruction that ends at @site, then returns there; with @child_sud the
- * child turns SUD on first, keeping every register but rax (0), rcx, r11. */
-static void emit_stub(uint8_t *rw, uintptr_t site, bool child_sud)
+static void clone_exit(struct fast_frame *f, long nr, uintptr_t site);
+
+/* a rel32 jump placeholder at @at (the 4 bytes before @at), resolved to @to */
+static void fix32(uint8_t *at, const uint8_t *to)
+{
+	memcpy(at - 4, &(int32_t){ (int32_t)(to - at) }, 4);
+}
+
+/* The stub that makes a clone/vfork sharing the memory (k->nr) for the
+ * syscall instruction that ends at k->site, then returns there.  In the
+ * child: with child_sud SUD on first (keeping every register but rax (0),
+ * rcx, r11), with child_exit (a thread with its own TLS) the exit handler
+ * too.  In the parent (or on failure) the exit handler with the result.
+ * The handler runs as a trampoline's does: red zone stepped over,
+ * registers saved as a struct fast_frame, flags put back from r11 (as the
+ * kernel leaves them), rcx = the return address. */
+static void emit_stub(uint8_t *rw, const struct stub_key *k)
 {
 	struct sc_emit e = { rw };
-	uint8_t *jnz;
+	uint8_t *to_parent, *to_tail = NULL, *event;
 
-	put(&e, "\x0f\x05", 2); /* syscall */
-	if (child_sud) {
-		put(&e, "\x48\x85\xc0", 3); /* test rax, rax */
-		put(&e, "\x75\x00", 2);	    /* jnz parent */
-		jnz = e.p - 1;
+	put(&e, "\x0f\x05", 2);		/* syscall */
+	put(&e, "\x48\x85\xc0", 3);	/* test rax, rax */
+	put(&e, "\x0f\x85\0\0\0\0", 6); /* jnz parent */
+	to_parent = e.p;
+	if (k->child_sud) {
 		put(&e, "\x57\x56\x52\x41\x52\x41\x50", 7); /* push rdi, rsi, rdx, r10, r8 */
 		put(&e, "\xb8\x9d\x00\x00\x00", 5);	    /* mov eax, SYS_prctl */
 		put(&e, "\xbf\x3b\x00\x00\x00", 5); /* mov edi, PR_SET_SYSCALL_USER_DISPATCH */
@@ -327,15 +345,42 @@ static void emit_stub(uint8_t *rw, uintptr_t site, bool child_sud)
 		put(&e, "\x0f\x05", 2);			    /* syscall */
 		put(&e, "\x41\x58\x41\x5a\x5a\x5e\x5f", 7); /* pop r8, r10, rdx, rsi, rdi */
 		put(&e, "\x31\xc0", 2);			    /* xor eax, eax */
-		*jnz = (uint8_t)(e.p - (jnz + 1));
 	}
-	put(&e, "\x48\xb9", 2); /* parent: mov rcx, site */
-	put64(&e, (uint64_t)site);
+	if (!k->child_exit) {
+		put(&e, "\xe9\0\0\0\0", 5); /* jmp tail */
+		to_tail = e.p;
+	}
+	event = e.p; /* parent, or a thread child: the exit handler */
+	fix32(to_parent, event);
+	put(&e, "\x48\x8d\x64\x24\x80", 5);		/* lea rsp, [rsp - 128] */
+	put(&e, "\x9c\x50\x51\x52\x56\x57", 6);		/* pushfq; push rax, rcx, rdx, rsi, rdi */
+	put(&e, "\x41\x50\x41\x51\x41\x52\x41\x53", 8); /* push r8, r9, r10, r11 */
+	put(&e, "\x55\x53", 2);				/* push rbp, rbx */
+	put(&e, "\x48\x89\xe7", 3);			/* mov rdi, rsp */
+	put(&e, "\x48\x89\xe3", 3);			/* mov rbx, rsp */
+	put(&e, "\x48\x83\xe4\xf0", 4);			/* and rsp, -16 */
+	put(&e, "\xbe", 1);				/* mov esi, nr */
+	put(&e, &(uint32_t){ (uint32_t)k->nr }, 4);
+	put(&e, "\x48\xba", 2); /* mov rdx, site */
+	put64(&e, (uint64_t)k->site);
+	put(&e, "\x48\xb8", 2); /* mov rax, clone_exit */
+	put64(&e, (uint64_t)(uintptr_t)clone_exit);
+	put(&e, "\xff\xd0", 2);				/* call rax */
+	put(&e, "\x48\x89\xdc", 3);			/* mov rsp, rbx */
+	put(&e, "\x5b\x5d", 2);				/* pop rbx, rbp */
+	put(&e, "\x41\x5b\x41\x5a\x41\x59\x41\x58", 8); /* pop r11, r10, r9, r8 */
+	put(&e, "\x5f\x5e\x5a\x59\x58\x9d", 6);		/* pop rdi, rsi, rdx, rcx, rax; popfq */
+	put(&e, "\x41\x53\x9d", 3);			/* push r11; popfq: the kernel's flags */
+	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
+	if (to_tail)
+		fix32(to_tail, e.p);
+	put(&e, "\x48\xb9", 2); /* tail: mov rcx, site */
+	put64(&e, (uint64_t)k->site);
 	put(&e, "\xff\xe1", 2); /* jmp rcx */
 }
 
-/* the stub for @site, made on first use; NULL when the region is full */
-static void *clone_stub(uintptr_t site, bool child_sud)
+/* the stub for @k, made on first use; NULL when the region is full */
+static void *clone_stub(const struct stub_key *k)
 {
 	void *stub = NULL;
 	int i;
@@ -343,12 +388,13 @@ static void *clone_stub(uintptr_t site, bool child_sud)
 	while (atomic_flag_test_and_set_explicit(&hook.stub_lock, memory_order_acquire))
 		;
 	for (i = 0; i < hook.n_stubs; i++)
-		if (hook.stub_site[i] == site && hook.stub_child_sud[i] == child_sud)
+		if (hook.stub[i].site == k->site && hook.stub[i].nr == k->nr &&
+		    hook.stub[i].child_sud == k->child_sud &&
+		    hook.stub[i].child_exit == k->child_exit)
 			break;
 	if (i == hook.n_stubs && i < MAX_STUBS) {
-		emit_stub(hook.rw + REGION_STUBS + (size_t)i * STUB_SIZE, site, child_sud);
-		hook.stub_site[i] = site;
-		hook.stub_child_sud[i] = child_sud;
+		emit_stub(hook.rw + REGION_STUBS + (size_t)i * STUB_SIZE, k);
+		hook.stub[i] = *k;
 		atomic_thread_fence(memory_order_seq_cst);
 		hook.n_stubs++;
 	}
@@ -413,6 +459,35 @@ static void run_exit(struct bpftime_syscall *sc)
 	ts.in_handler--;
 }
 
+/* The exit of a clone/clone3/vfork made by a stub, in the parent or a
+ * thread child (not a signal handler): the registers are in @f, the
+ * result in f->rax. */
+__attribute__((used)) static void clone_exit(struct fast_frame *f, long nr, uintptr_t site)
+{
+	struct bpftime_syscall sc;
+	int saved_errno = errno;
+
+	if (selector != SYSCALL_DISPATCH_FILTER_BLOCK)
+		return;
+	if (!f->rax)
+		ts.tid = 0; /* a new thread: its own id */
+	sc.nr = nr;
+	sc.args[0] = f->rdi;
+	sc.args[1] = f->rsi;
+	sc.args[2] = f->rdx;
+	sc.args[3] = f->r10;
+	sc.args[4] = f->r8;
+	sc.args[5] = f->r9;
+	sc.ret = (int64_t)f->rax;
+	sc.override = false;
+	sc.no_exit = false;
+	sc.uctx = NULL;
+	sc.frame = f;
+	sc.ip = site;
+	run_exit(&sc);
+	errno = saved_errno;
+}
+
 static long call(const struct bpftime_syscall *sc)
 {
 	return raw(sc->nr, (long)sc->args[0], (long)sc->args[1], (long)sc->args[2],
@@ -422,6 +497,7 @@ static long call(const struct bpftime_syscall *sc)
 /* a clone sharing the memory: off to the stub (true), or made here */
 static bool redirect_clone(struct bpftime_syscall *sc, greg_t *g)
 {
+	struct stub_key k;
 	uint64_t flags;
 	void *stub;
 
@@ -435,10 +511,15 @@ static bool redirect_clone(struct bpftime_syscall *sc, greg_t *g)
 		return false; /* the kernel's EFAULT/EINVAL, made here */
 	if (!(flags & CLONE_VM))
 		return false;
-	stub = clone_stub((uintptr_t)g[REG_RIP], !(flags & CLONE_VFORK));
+	k.site = (uintptr_t)g[REG_RIP];
+	k.nr = sc->nr;
+	k.child_sud = !(flags & CLONE_VFORK);
+	/* a child without its own TLS would run the handler on the parent's
+	 * thread state (the vfork child, a bare CLONE_VM): no exit there */
+	k.child_exit = k.child_sud && (flags & CLONE_SETTLS);
+	stub = clone_stub(&k);
 	if (!stub)
 		return false; /* cannot happen with fewer than MAX_STUBS sites */
-	sc->no_exit = true;
 	run_enter(sc, false);
 	g[REG_RIP] = (greg_t)(uintptr_t)stub;
 	g[REG_RAX] = (greg_t)sc->nr;

@@ -90,6 +90,9 @@ static void on_enter(struct bpftime_syscall *sc, void *data)
 		assert_int_equal(bpftime_syscall_override_return(1), -EINVAL);
 }
 
+static atomic_long clone_exit_ret[2]; /* [0]: the child's, [1]: the parent's */
+static atomic_int clone_exit_tid;     /* the thread that reported 0 */
+
 static void on_exit_(struct bpftime_syscall *sc, void *data)
 {
 	(void)data;
@@ -97,6 +100,11 @@ static void on_exit_(struct bpftime_syscall *sc, void *data)
 		return;
 	atomic_fetch_add(&exits[sc->nr], 1);
 	atomic_store(&last_exit_ret[sc->nr], sc->ret);
+	if (sc->nr == SYS_clone3 || sc->nr == SYS_clone) {
+		atomic_store(&clone_exit_ret[sc->ret != 0], sc->ret);
+		if (!sc->ret)
+			atomic_store(&clone_exit_tid, bpftime_syscall_tid());
+	}
 }
 
 static long n_enter(int nr)
@@ -230,6 +238,7 @@ static void *late_thread(void *arg)
 static void test_threads(void **state)
 {
 	pthread_t th;
+	long cx;
 
 	(void)state;
 	/* created before the start, blocked in a futex since */
@@ -239,8 +248,15 @@ static void test_threads(void **state)
 	/* its getppid was seen on its own thread */
 	assert_true(atomic_load(&enters[SYS_getppid]) > 0);
 	/* created after: clone3 through the stub, SUD turned on in the child */
+	cx = atomic_load(&exits[SYS_clone3]) + atomic_load(&exits[SYS_clone]);
 	assert_int_equal(pthread_create(&th, NULL, late_thread, NULL), 0);
 	pthread_join(th, NULL);
+	/* the exit is reported in the parent (the thread's id) and in the
+	 * thread (0), as the kernel does */
+	assert_int_equal(atomic_load(&exits[SYS_clone3]) + atomic_load(&exits[SYS_clone]), cx + 2);
+	assert_int_equal(atomic_load(&clone_exit_ret[1]), late_tid);
+	assert_int_equal(atomic_load(&clone_exit_ret[0]), 0);
+	assert_int_equal(atomic_load(&clone_exit_tid), late_tid);
 	/* the late thread's getppid was intercepted on that thread */
 	assert_int_equal(atomic_load(&last_tid[SYS_getppid]), late_tid);
 	assert_int_equal(late_ppid, getppid());
@@ -280,6 +296,9 @@ static void test_fork_vfork_spawn(void **state)
 	if (pid == 0)
 		_exit(3);
 	assert_true(pid > 0);
+	/* the parent's exit event (the vfork child reports none: no TLS of
+	 * its own) */
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_vfork]), pid);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 3);
 	assert_int_equal(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ), 0);
