@@ -59,6 +59,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,10 +172,11 @@ struct fast_site {
 	_Atomic uint64_t *route;
 	uint64_t full, direct;
 	long nr;
-	uintptr_t mov;	/* the site's `mov eax, nr` */
-	uint8_t jmp[5]; /* what replaces it */
-	bool patched;	/* the jmp is in place */
-	bool dead;	/* the bytes were not what we expected: left alone */
+	uintptr_t mov;	 /* the site's `mov eax, nr` (or the instruction relocated) */
+	uint8_t orig[5]; /* its bytes */
+	uint8_t jmp[5];	 /* what replaces them */
+	bool patched;	 /* the jmp is in place */
+	bool dead;	 /* the bytes were not what we expected: left alone */
 };
 
 static struct {
@@ -681,6 +683,8 @@ static uint32_t load32(uintptr_t p)
 /* under routes.lock: the route @fs takes now */
 static void set_route(const struct fast_site *fs)
 {
+	if (!fs->route)
+		return; /* a site of any syscall: fast_entry decides */
 	bool full = selector == SYSCALL_DISPATCH_FILTER_BLOCK &&
 		    watched(fs->nr, BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT);
 
@@ -753,12 +757,6 @@ static int poke5(uintptr_t at, const uint8_t *to, const uint8_t *from)
 	return err;
 }
 
-static void mov_bytes(uint8_t *b, long nr)
-{
-	b[0] = 0xb8; /* mov eax, nr */
-	memcpy(b + 1, &(uint32_t){ (uint32_t)nr }, 4);
-}
-
 /* Every rewritten site back to its own bytes (@on false: no cost at all
  * while the hook is off) or to its jmp again.  A thread inside a
  * trampoline finishes there: trampolines stay. */
@@ -768,12 +766,9 @@ static void patch_all(bool on)
 	routes.off = !on;
 	for (int i = 0; i < routes.n; i++) {
 		struct fast_site *fs = &routes.site[i];
-		uint8_t mov[5];
-
 		if (fs->dead || fs->patched == on)
 			continue;
-		mov_bytes(mov, fs->nr);
-		if (on ? poke5(fs->mov, fs->jmp, mov) : poke5(fs->mov, mov, fs->jmp))
+		if (on ? poke5(fs->mov, fs->jmp, fs->orig) : poke5(fs->mov, fs->orig, fs->jmp))
 			fs->dead = true;
 		else
 			fs->patched = on;
@@ -811,10 +806,16 @@ static bool special_nr(long nr)
  * override).  Either way rcx ends as the kernel leaves it: the return
  * address. */
 __attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uintptr_t ret,
-					     raw_fn call_fn, uintptr_t direct)
+					     raw_fn call_fn, uintptr_t direct, uintptr_t site_sc)
 {
 	struct bpftime_syscall sc;
 
+	if (unlikely(special_nr(nr))) {
+		/* a site of any syscall made one that needs the signal
+		 * path: on to the site's own `syscall`, which SUD catches */
+		f->rcx = site_sc;
+		return;
+	}
 	sc.nr = nr;
 	sc.args[0] = f->rdi;
 	sc.args[1] = f->rsi;
@@ -913,6 +914,8 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 	put64(&e, (uint64_t)(uintptr_t)hook.raw);
 	put(&e, "\x49\xb8", 2); /* mov r8, the direct route */
 	put64(&e, fs->direct);
+	put(&e, "\x49\xb9", 2); /* mov r9, the site's syscall */
+	put64(&e, mov + 5);
 	put(&e, "\x48\xb8", 2); /* mov rax, fast_entry */
 	put64(&e, (uint64_t)(uintptr_t)fast_entry);
 	put(&e, "\xff\xd0", 2);				/* call rax */
@@ -936,9 +939,75 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 	return (size_t)(e.p - p) <= SITE_SIZE - 8 ? 0 : -ENOSPC;
 }
 
+/* The trampoline (in the region, at @at, written at @p) of a site of any
+ * syscall whose 5-byte instruction before the `syscall` (at @mov) is
+ * relocated: it runs first, with the thread's own rsp, then the full route
+ * with the number from rax; fast_entry sends the call to the direct route
+ * (a syscall nobody watches, or no exit handler), makes it itself (exit
+ * handler), or sends a special one back to the site's `syscall`. */
+static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_site *fs)
+{
+	struct sc_emit e = { p };
+	uint8_t *rawp, *directp;
+	int64_t rel;
+
+	put(&e, (const void *)mov, 5); /* the relocated instruction */
+	fs->full = at + (uintptr_t)(e.p - p);
+	put(&e, "\x48\x8d\x64\x24\x80", 5);		/* lea rsp, [rsp - 128] */
+	put(&e, "\x9c\x50\x51\x52\x56\x57", 6);		/* pushfq; push rax, rcx, rdx, rsi, rdi */
+	put(&e, "\x41\x50\x41\x51\x41\x52\x41\x53", 8); /* push r8, r9, r10, r11 */
+	put(&e, "\x55\x53", 2);				/* push rbp, rbx */
+	put(&e, "\x48\x89\xe7", 3);			/* mov rdi, rsp */
+	put(&e, "\x48\x89\xe3", 3);			/* mov rbx, rsp */
+	put(&e, "\x48\x83\xe4\xf0", 4);			/* and rsp, -16 */
+	put(&e, "\x48\x8b\x73", 3);			/* mov rsi, [rbx + rax's slot] */
+	put(&e, &(uint8_t){ (uint8_t)offsetof(struct fast_frame, rax) }, 1);
+	put(&e, "\x48\xba", 2); /* mov rdx, return address */
+	put64(&e, mov + 7);
+	put(&e, "\x48\xb9", 2); /* mov rcx, the raw call (below) */
+	rawp = e.p;
+	put64(&e, 0);
+	put(&e, "\x49\xb8", 2); /* mov r8, the direct route (below) */
+	directp = e.p;
+	put64(&e, 0);
+	put(&e, "\x49\xb9", 2); /* mov r9, the site's syscall */
+	put64(&e, mov + 5);
+	put(&e, "\x48\xb8", 2); /* mov rax, fast_entry */
+	put64(&e, (uint64_t)(uintptr_t)fast_entry);
+	put(&e, "\xff\xd0", 2);				/* call rax */
+	put(&e, "\x48\x89\xdc", 3);			/* mov rsp, rbx */
+	put(&e, "\x5b\x5d", 2);				/* pop rbx, rbp */
+	put(&e, "\x41\x5b\x41\x5a\x41\x59\x41\x58", 8); /* pop r11, r10, r9, r8 */
+	put(&e, "\x5f\x5e\x5a\x59\x58\x9d", 6);		/* pop rdi, rsi, rdx, rcx, rax; popfq */
+	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
+	put(&e, "\xff\xe1", 2);				/* jmp rcx: fast_entry's choice */
+	fs->direct = at + (uintptr_t)(e.p - p);
+	memcpy(directp, &(uint64_t){ fs->direct }, 8);
+	put(&e, "\x0f\x05", 2); /* syscall (rax: the thread's number) */
+	put(&e, "\x48\xb9", 2); /* mov rcx, back */
+	put64(&e, mov + 7);
+	rel = (int64_t)(mov + 7) - (int64_t)(at + (uintptr_t)(e.p - p) + 5);
+	if (rel != (int32_t)rel)
+		return -ERANGE;
+	put(&e, "\xe9", 1); /* jmp back */
+	put(&e, &(int32_t){ (int32_t)rel }, 4);
+	memcpy(rawp, &(uint64_t){ at + (uint64_t)(e.p - p) }, 8);
+	put(&e, raw_code, sizeof(raw_code));
+	return (size_t)(e.p - p) <= SITE_SIZE ? 0 : -ENOSPC;
+}
+
+/* what a site's 5 bytes before its `syscall` are */
+enum site_kind {
+	SITE_NONE,
+	SITE_MOV_EAX, /* mov eax, nr: the number is known */
+	SITE_RELOC,   /* an instruction that runs as well elsewhere: any number */
+};
+
 /* Is @mov (the syscall at mov + 5) inside a function we can decode, on an
- * instruction boundary, a `mov eax, imm32`? */
-static bool provable(uintptr_t mov)
+ * instruction boundary, a `mov eax, imm32`, or a 5-byte `mov` to a
+ * register from memory that does not depend on where it runs (no
+ * rip-relative operand; glibc's syscall(): `mov r9, [rsp + 8]`)? */
+static enum site_kind provable(uintptr_t mov)
 {
 	ZydisDecoder dec;
 	ZydisDecodedInstruction in;
@@ -948,30 +1017,38 @@ static bool provable(uintptr_t mov)
 
 	if (!dladdr1((void *)mov, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym ||
 	    !info.dli_saddr || !sym->st_size)
-		return false;
+		return SITE_NONE;
 	pc = (uintptr_t)info.dli_saddr;
 	end = pc + sym->st_size;
 	if (mov + 7 > end)
-		return false;
+		return SITE_NONE;
 	ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
 	while (pc < mov) {
 		if (ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, (const void *)pc,
 							      end - pc, &in)))
-			return false;
+			return SITE_NONE;
 		pc += in.length;
 	}
 	if (pc != mov ||
 	    ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, (const void *)pc, end - pc, &in)))
-		return false;
-	return in.length == 5 && *(const uint8_t *)mov == 0xb8 &&
-	       !memcmp((const void *)(mov + 5), "\x0f\x05", 2);
+		return SITE_NONE;
+	if (in.length != 5 || memcmp((const void *)(mov + 5), "\x0f\x05", 2))
+		return SITE_NONE;
+	if (*(const uint8_t *)mov == 0xb8)
+		return SITE_MOV_EAX;
+	if (in.mnemonic == ZYDIS_MNEMONIC_MOV && !(in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) &&
+	    (in.attributes & ZYDIS_ATTRIB_HAS_MODRM) && in.raw.modrm.mod != 3 &&
+	    !(in.raw.modrm.mod == 0 && in.raw.modrm.rm == 5) && in.opcode == 0x8b &&
+	    !(in.raw.modrm.reg == 4 && !in.raw.rex.R)) /* not into rsp */
+		return SITE_RELOC;
+	return SITE_NONE;
 }
 
 /* rewrites one site; 0 or -errno */
 static int rewrite(uintptr_t sc_addr)
 {
 	uintptr_t mov = sc_addr - 5, at;
-	uint8_t orig[5];
+	enum site_kind kind;
 	uint8_t *page;
 	struct fast_site *fs;
 	size_t area;
@@ -981,10 +1058,11 @@ static int rewrite(uintptr_t sc_addr)
 
 	if ((mov & 7) > 3) /* the 5 bytes straddle two 8-byte words */
 		return -ENOTSUP;
-	if (!provable(mov))
+	kind = provable(mov);
+	if (kind == SITE_NONE)
 		return -ENOTSUP;
-	nr = (long)load32(mov + 1);
-	if (special_nr(nr))
+	nr = kind == SITE_MOV_EAX ? (long)load32(mov + 1) : -1;
+	if (kind == SITE_MOV_EAX && special_nr(nr))
 		return -ENOTSUP;
 	pthread_mutex_lock(&routes.lock);
 	if (routes.n == FAST_MAX) {
@@ -999,8 +1077,16 @@ static int rewrite(uintptr_t sc_addr)
 		/* in the region: the slot at the area's end, written
 		 * through the RW view */
 		page = NULL;
-		fs->route = (_Atomic uint64_t *)(void *)(hook.rw + area + SITE_SIZE - 8);
-		err = emit_tramp(hook.rw + area, at, mov, nr, at + SITE_SIZE - 8, 0, fs);
+		if (kind == SITE_RELOC) {
+			fs->route = NULL;
+			err = emit_tramp_any(hook.rw + area, at, mov, fs);
+		} else {
+			fs->route = (_Atomic uint64_t *)(void *)(hook.rw + area + SITE_SIZE - 8);
+			err = emit_tramp(hook.rw + area, at, mov, nr, at + SITE_SIZE - 8, 0, fs);
+		}
+	} else if (kind == SITE_RELOC) {
+		page = NULL;
+		err = -ERANGE; /* only in the region */
 	} else {
 		/* a page near the site, the call at the area's start */
 		page = hook_alloc_near(mov);
@@ -1031,9 +1117,9 @@ static int rewrite(uintptr_t sc_addr)
 	memcpy(fs->jmp + 1, &(int32_t){ (int32_t)rel }, 4);
 	fs->patched = fs->dead = false;
 	routes.n++;
+	memcpy(fs->orig, (const void *)mov, 5);
 	if (!routes.off) { /* else at the next start */
-		mov_bytes(orig, nr);
-		err = poke5(mov, fs->jmp, orig);
+		err = poke5(mov, fs->jmp, fs->orig);
 		fs->patched = !err;
 		fs->dead = err != 0;
 	}
@@ -1078,7 +1164,9 @@ static void consider(uintptr_t ip, long nr)
 
 	if (!fast.started || special_nr(nr) || (sc_addr & 4095) < 5 || (mov & 7) > 3)
 		return;
-	if (*(const uint8_t *)mov != 0xb8 || load32(mov + 1) != (uint32_t)nr)
+	/* `mov eax, nr`, or glibc's syscall(): `mov r9, [rsp + 8]` */
+	if ((*(const uint8_t *)mov != 0xb8 || load32(mov + 1) != (uint32_t)nr) &&
+	    memcmp((const void *)mov, "\x4c\x8b\x4c\x24\x08", 5))
 		return;
 	for (i = 0; i < FAST_MAX; i++) {
 		uintptr_t cur = atomic_load(&fast.site[i]);
