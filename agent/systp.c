@@ -67,10 +67,11 @@ struct tp_nr {
 };
 
 struct tp_table {
-	struct tp_nr nr[NR_MAX];
+	/* first: the header shares a page with the low (common) numbers */
 	struct tp_list *raw_enter, *raw_exit;
 	int count;
 	struct tp_table *retired_next;
+	struct tp_nr nr[NR_MAX];
 };
 
 struct tp_want {

@@ -29,9 +29,11 @@
  *                  the child would start in our handler on another stack.
  *                  The thread is sent to a per-site stub in the region:
  *                  `syscall`, then in a thread child SUD on for the child,
- *                  then `mov rcx, site; jmp rcx` back after the original
- *                  instruction (rcx = return address, as the kernel sets
- *                  it).  No exit is reported for these (known limit).
+ *                  the exit handler in the parent and in a thread child
+ *                  with its own TLS (not a vfork child: it runs on the
+ *                  parent's thread state), then `mov rcx, site; jmp rcx`
+ *                  back after the original instruction (rcx = return
+ *                  address, as the kernel sets it).
  *   fork-like clones run in the handler; the child turns SUD on again (it
  *                  is not inherited) and both report the exit.
  *   execve         SUD goes off for the call and back on if it fails.
@@ -57,6 +59,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +97,7 @@
 #define REGION_RESTORER	 64   /* rt_sigreturn of our handlers */
 #define REGION_SIGRETURN 80   /* `syscall` with the interrupted thread's rax = 15 */
 #define REGION_STUBS	 4096 /* clone stubs */
-#define STUB_SIZE	 96
+#define STUB_SIZE	 256
 #define MAX_STUBS	 ((REGION_SITES - REGION_STUBS) / STUB_SIZE)
 #define REGION_SITES	 (64 * 1024) /* one area per rewritten site */
 #define SITE_SIZE	 192
@@ -123,8 +126,11 @@ static struct {
 	struct ksigaction old_enable; /* what SC_ENABLE_SIG had before */
 	atomic_flag stub_lock;
 	int n_stubs;
-	uintptr_t stub_site[MAX_STUBS];
-	bool stub_child_sud[MAX_STUBS];
+	struct stub_key {
+		uintptr_t site;
+		long nr;
+		bool child_sud, child_exit;
+	} stub[MAX_STUBS];
 	pthread_mutex_t start_lock;
 } hook = { .stub_lock = ATOMIC_FLAG_INIT, .start_lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -166,10 +172,11 @@ struct fast_site {
 	_Atomic uint64_t *route;
 	uint64_t full, direct;
 	long nr;
-	uintptr_t mov;	/* the site's `mov eax, nr` */
-	uint8_t jmp[5]; /* what replaces it */
-	bool patched;	/* the jmp is in place */
-	bool dead;	/* the bytes were not what we expected: left alone */
+	uintptr_t mov;	 /* the site's `mov eax, nr` (or the instruction relocated) */
+	uint8_t orig[5]; /* its bytes */
+	uint8_t jmp[5];	 /* what replaces them */
+	bool patched;	 /* the jmp is in place */
+	bool dead;	 /* the bytes were not what we expected: left alone */
 };
 
 static struct {
@@ -271,20 +278,21 @@ static void put64(struct sc_emit *e, uint64_t v)
 	put(e, &v, 8);
 }
 
+/* long raw(nr, a1, a2, a3, a4, a5, a6): SysV args -> syscall args */
+static const uint8_t raw_code[] = {
+	0x48, 0x89, 0xf8,	      /* mov rax, rdi */
+	0x48, 0x89, 0xf7,	      /* mov rdi, rsi */
+	0x48, 0x89, 0xd6,	      /* mov rsi, rdx */
+	0x48, 0x89, 0xca,	      /* mov rdx, rcx */
+	0x4d, 0x89, 0xc2,	      /* mov r10, r8 */
+	0x4d, 0x89, 0xc8,	      /* mov r8, r9 */
+	0x4c, 0x8b, 0x4c, 0x24, 0x08, /* mov r9, [rsp + 8] */
+	0x0f, 0x05,		      /* syscall */
+	0xc3,			      /* ret */
+};
+
 static void emit_fixed(uint8_t *rw)
 {
-	/* long raw(nr, a1, a2, a3, a4, a5, a6): SysV args -> syscall args */
-	static const uint8_t raw_code[] = {
-		0x48, 0x89, 0xf8,	      /* mov rax, rdi */
-		0x48, 0x89, 0xf7,	      /* mov rdi, rsi */
-		0x48, 0x89, 0xd6,	      /* mov rsi, rdx */
-		0x48, 0x89, 0xca,	      /* mov rdx, rcx */
-		0x4d, 0x89, 0xc2,	      /* mov r10, r8 */
-		0x4d, 0x89, 0xc8,	      /* mov r8, r9 */
-		0x4c, 0x8b, 0x4c, 0x24, 0x08, /* mov r9, [rsp + 8] */
-		0x0f, 0x05,		      /* syscall */
-		0xc3,			      /* ret */
-	};
 	static const uint8_t restorer[] = {
 		0xb8, 0x0f, 0x00, 0x00, 0x00, /* mov eax, 15 (rt_sigreturn) */
 		0x0f, 0x05,		      /* syscall */
@@ -300,19 +308,32 @@ static void emit_fixed(uint8_t *rw)
 	memcpy(rw + REGION_SIGRETURN, sigreturn, sizeof(sigreturn));
 }
 
-/* The stub that makes a clone/vfork sharing the memory for the syscall
- * instruction that ends at @site, then returns there; with @child_sud the
- * child turns SUD on first, keeping every register but rax (0), rcx, r11. */
-static void emit_stub(uint8_t *rw, uintptr_t site, bool child_sud)
+static void clone_exit(struct fast_frame *f, long nr, uintptr_t site);
+
+/* a rel32 jump placeholder at @at (the 4 bytes before @at), resolved to @to */
+static void fix32(uint8_t *at, const uint8_t *to)
+{
+	memcpy(at - 4, &(int32_t){ (int32_t)(to - at) }, 4);
+}
+
+/* The stub that makes a clone/vfork sharing the memory (k->nr) for the
+ * syscall instruction that ends at k->site, then returns there.  In the
+ * child: with child_sud SUD on first (keeping every register but rax (0),
+ * rcx, r11), with child_exit (a thread with its own TLS) the exit handler
+ * too.  In the parent (or on failure) the exit handler with the result.
+ * The handler runs as a trampoline's does: red zone stepped over,
+ * registers saved as a struct fast_frame, flags put back from r11 (as the
+ * kernel leaves them), rcx = the return address. */
+static void emit_stub(uint8_t *rw, const struct stub_key *k)
 {
 	struct sc_emit e = { rw };
-	uint8_t *jnz;
+	uint8_t *to_parent, *to_tail = NULL, *event;
 
-	put(&e, "\x0f\x05", 2); /* syscall */
-	if (child_sud) {
-		put(&e, "\x48\x85\xc0", 3); /* test rax, rax */
-		put(&e, "\x75\x00", 2);	    /* jnz parent */
-		jnz = e.p - 1;
+	put(&e, "\x0f\x05", 2);		/* syscall */
+	put(&e, "\x48\x85\xc0", 3);	/* test rax, rax */
+	put(&e, "\x0f\x85\0\0\0\0", 6); /* jnz parent */
+	to_parent = e.p;
+	if (k->child_sud) {
 		put(&e, "\x57\x56\x52\x41\x52\x41\x50", 7); /* push rdi, rsi, rdx, r10, r8 */
 		put(&e, "\xb8\x9d\x00\x00\x00", 5);	    /* mov eax, SYS_prctl */
 		put(&e, "\xbf\x3b\x00\x00\x00", 5); /* mov edi, PR_SET_SYSCALL_USER_DISPATCH */
@@ -326,15 +347,42 @@ static void emit_stub(uint8_t *rw, uintptr_t site, bool child_sud)
 		put(&e, "\x0f\x05", 2);			    /* syscall */
 		put(&e, "\x41\x58\x41\x5a\x5a\x5e\x5f", 7); /* pop r8, r10, rdx, rsi, rdi */
 		put(&e, "\x31\xc0", 2);			    /* xor eax, eax */
-		*jnz = (uint8_t)(e.p - (jnz + 1));
 	}
-	put(&e, "\x48\xb9", 2); /* parent: mov rcx, site */
-	put64(&e, (uint64_t)site);
+	if (!k->child_exit) {
+		put(&e, "\xe9\0\0\0\0", 5); /* jmp tail */
+		to_tail = e.p;
+	}
+	event = e.p; /* parent, or a thread child: the exit handler */
+	fix32(to_parent, event);
+	put(&e, "\x48\x8d\x64\x24\x80", 5);		/* lea rsp, [rsp - 128] */
+	put(&e, "\x9c\x50\x51\x52\x56\x57", 6);		/* pushfq; push rax, rcx, rdx, rsi, rdi */
+	put(&e, "\x41\x50\x41\x51\x41\x52\x41\x53", 8); /* push r8, r9, r10, r11 */
+	put(&e, "\x55\x53", 2);				/* push rbp, rbx */
+	put(&e, "\x48\x89\xe7", 3);			/* mov rdi, rsp */
+	put(&e, "\x48\x89\xe3", 3);			/* mov rbx, rsp */
+	put(&e, "\x48\x83\xe4\xf0", 4);			/* and rsp, -16 */
+	put(&e, "\xbe", 1);				/* mov esi, nr */
+	put(&e, &(uint32_t){ (uint32_t)k->nr }, 4);
+	put(&e, "\x48\xba", 2); /* mov rdx, site */
+	put64(&e, (uint64_t)k->site);
+	put(&e, "\x48\xb8", 2); /* mov rax, clone_exit */
+	put64(&e, (uint64_t)(uintptr_t)clone_exit);
+	put(&e, "\xff\xd0", 2);				/* call rax */
+	put(&e, "\x48\x89\xdc", 3);			/* mov rsp, rbx */
+	put(&e, "\x5b\x5d", 2);				/* pop rbx, rbp */
+	put(&e, "\x41\x5b\x41\x5a\x41\x59\x41\x58", 8); /* pop r11, r10, r9, r8 */
+	put(&e, "\x5f\x5e\x5a\x59\x58\x9d", 6);		/* pop rdi, rsi, rdx, rcx, rax; popfq */
+	put(&e, "\x41\x53\x9d", 3);			/* push r11; popfq: the kernel's flags */
+	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
+	if (to_tail)
+		fix32(to_tail, e.p);
+	put(&e, "\x48\xb9", 2); /* tail: mov rcx, site */
+	put64(&e, (uint64_t)k->site);
 	put(&e, "\xff\xe1", 2); /* jmp rcx */
 }
 
-/* the stub for @site, made on first use; NULL when the region is full */
-static void *clone_stub(uintptr_t site, bool child_sud)
+/* the stub for @k, made on first use; NULL when the region is full */
+static void *clone_stub(const struct stub_key *k)
 {
 	void *stub = NULL;
 	int i;
@@ -342,12 +390,13 @@ static void *clone_stub(uintptr_t site, bool child_sud)
 	while (atomic_flag_test_and_set_explicit(&hook.stub_lock, memory_order_acquire))
 		;
 	for (i = 0; i < hook.n_stubs; i++)
-		if (hook.stub_site[i] == site && hook.stub_child_sud[i] == child_sud)
+		if (hook.stub[i].site == k->site && hook.stub[i].nr == k->nr &&
+		    hook.stub[i].child_sud == k->child_sud &&
+		    hook.stub[i].child_exit == k->child_exit)
 			break;
 	if (i == hook.n_stubs && i < MAX_STUBS) {
-		emit_stub(hook.rw + REGION_STUBS + (size_t)i * STUB_SIZE, site, child_sud);
-		hook.stub_site[i] = site;
-		hook.stub_child_sud[i] = child_sud;
+		emit_stub(hook.rw + REGION_STUBS + (size_t)i * STUB_SIZE, k);
+		hook.stub[i] = *k;
 		atomic_thread_fence(memory_order_seq_cst);
 		hook.n_stubs++;
 	}
@@ -412,6 +461,35 @@ static void run_exit(struct bpftime_syscall *sc)
 	ts.in_handler--;
 }
 
+/* The exit of a clone/clone3/vfork made by a stub, in the parent or a
+ * thread child (not a signal handler): the registers are in @f, the
+ * result in f->rax. */
+__attribute__((used)) static void clone_exit(struct fast_frame *f, long nr, uintptr_t site)
+{
+	struct bpftime_syscall sc;
+	int saved_errno = errno;
+
+	if (selector != SYSCALL_DISPATCH_FILTER_BLOCK)
+		return;
+	if (!f->rax)
+		ts.tid = 0; /* a new thread: its own id */
+	sc.nr = nr;
+	sc.args[0] = f->rdi;
+	sc.args[1] = f->rsi;
+	sc.args[2] = f->rdx;
+	sc.args[3] = f->r10;
+	sc.args[4] = f->r8;
+	sc.args[5] = f->r9;
+	sc.ret = (int64_t)f->rax;
+	sc.override = false;
+	sc.no_exit = false;
+	sc.uctx = NULL;
+	sc.frame = f;
+	sc.ip = site;
+	run_exit(&sc);
+	errno = saved_errno;
+}
+
 static long call(const struct bpftime_syscall *sc)
 {
 	return raw(sc->nr, (long)sc->args[0], (long)sc->args[1], (long)sc->args[2],
@@ -421,6 +499,7 @@ static long call(const struct bpftime_syscall *sc)
 /* a clone sharing the memory: off to the stub (true), or made here */
 static bool redirect_clone(struct bpftime_syscall *sc, greg_t *g)
 {
+	struct stub_key k;
 	uint64_t flags;
 	void *stub;
 
@@ -434,10 +513,15 @@ static bool redirect_clone(struct bpftime_syscall *sc, greg_t *g)
 		return false; /* the kernel's EFAULT/EINVAL, made here */
 	if (!(flags & CLONE_VM))
 		return false;
-	stub = clone_stub((uintptr_t)g[REG_RIP], !(flags & CLONE_VFORK));
+	k.site = (uintptr_t)g[REG_RIP];
+	k.nr = sc->nr;
+	k.child_sud = !(flags & CLONE_VFORK);
+	/* a child without its own TLS would run the handler on the parent's
+	 * thread state (the vfork child, a bare CLONE_VM): no exit there */
+	k.child_exit = k.child_sud && (flags & CLONE_SETTLS);
+	stub = clone_stub(&k);
 	if (!stub)
 		return false; /* cannot happen with fewer than MAX_STUBS sites */
-	sc->no_exit = true;
 	run_enter(sc, false);
 	g[REG_RIP] = (greg_t)(uintptr_t)stub;
 	g[REG_RAX] = (greg_t)sc->nr;
@@ -599,6 +683,8 @@ static uint32_t load32(uintptr_t p)
 /* under routes.lock: the route @fs takes now */
 static void set_route(const struct fast_site *fs)
 {
+	if (!fs->route)
+		return; /* a site of any syscall: fast_entry decides */
 	bool full = selector == SYSCALL_DISPATCH_FILTER_BLOCK &&
 		    watched(fs->nr, BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT);
 
@@ -671,12 +757,6 @@ static int poke5(uintptr_t at, const uint8_t *to, const uint8_t *from)
 	return err;
 }
 
-static void mov_bytes(uint8_t *b, long nr)
-{
-	b[0] = 0xb8; /* mov eax, nr */
-	memcpy(b + 1, &(uint32_t){ (uint32_t)nr }, 4);
-}
-
 /* Every rewritten site back to its own bytes (@on false: no cost at all
  * while the hook is off) or to its jmp again.  A thread inside a
  * trampoline finishes there: trampolines stay. */
@@ -686,12 +766,9 @@ static void patch_all(bool on)
 	routes.off = !on;
 	for (int i = 0; i < routes.n; i++) {
 		struct fast_site *fs = &routes.site[i];
-		uint8_t mov[5];
-
 		if (fs->dead || fs->patched == on)
 			continue;
-		mov_bytes(mov, fs->nr);
-		if (on ? poke5(fs->mov, fs->jmp, mov) : poke5(fs->mov, mov, fs->jmp))
+		if (on ? poke5(fs->mov, fs->jmp, fs->orig) : poke5(fs->mov, fs->orig, fs->jmp))
 			fs->dead = true;
 		else
 			fs->patched = on;
@@ -720,11 +797,25 @@ static bool special_nr(long nr)
 	}
 }
 
-/* called by the trampolines (not a signal handler) */
-__attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uintptr_t ret)
+/* Called by the trampolines (not a signal handler), with the registers
+ * saved in @f.  Leaves in f->rcx where the trampoline goes once it has
+ * restored them: @direct (the direct route makes the call: nothing runs
+ * between the kernel's return and the site but the trampoline's page,
+ * where each other page would cost a walk) or @ret with the result in
+ * f->rax (the call made here for the exit handler, or skipped by an
+ * override).  Either way rcx ends as the kernel leaves it: the return
+ * address. */
+__attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uintptr_t ret,
+					     raw_fn call_fn, uintptr_t direct, uintptr_t site_sc)
 {
 	struct bpftime_syscall sc;
 
+	if (unlikely(special_nr(nr))) {
+		/* a site of any syscall made one that needs the signal
+		 * path: on to the site's own `syscall`, which SUD catches */
+		f->rcx = site_sc;
+		return;
+	}
 	sc.nr = nr;
 	sc.args[0] = f->rdi;
 	sc.args[1] = f->rsi;
@@ -738,14 +829,21 @@ __attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uint
 	sc.uctx = NULL;
 	sc.frame = f;
 	sc.ip = ret;
-	if (selector == SYSCALL_DISPATCH_FILTER_BLOCK) {
-		run_enter(&sc, true);
-		if (!sc.override)
-			sc.ret = call(&sc);
-		run_exit(&sc);
-	} else {
-		sc.ret = call(&sc);
+	if (selector != SYSCALL_DISPATCH_FILTER_BLOCK) {
+		f->rcx = direct;
+		return;
 	}
+	run_enter(&sc, true);
+	if (!sc.override) {
+		if (ts.in_handler || !atomic_load_explicit(&hook.exit, memory_order_relaxed) ||
+		    !watched(nr, BPFTIME_SYSCALL_WATCH_EXIT)) {
+			f->rcx = direct; /* no exit handler: the call on the way out */
+			return;
+		}
+		sc.ret = call_fn(nr, (long)f->rdi, (long)f->rsi, (long)f->rdx, (long)f->r10,
+				 (long)f->r8, (long)f->r9);
+	}
+	run_exit(&sc);
 	f->rax = (uint64_t)sc.ret;
 	f->rcx = ret;
 	f->r11 = f->flags;
@@ -775,7 +873,7 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 		      uintptr_t gadget, struct fast_site *fs)
 {
 	struct sc_emit e = { p };
-	uint8_t *gdisp = NULL;
+	uint8_t *gdisp = NULL, *rawp;
 	int64_t rel;
 
 	if (!rel32_ok(route, at + 6))
@@ -811,6 +909,13 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 	put(&e, &(uint32_t){ (uint32_t)nr }, 4);
 	put(&e, "\x48\xba", 2); /* mov rdx, return address */
 	put64(&e, mov + 7);
+	put(&e, "\x48\xb9", 2); /* mov rcx, the raw call (filled below) */
+	rawp = e.p;
+	put64(&e, (uint64_t)(uintptr_t)hook.raw);
+	put(&e, "\x49\xb8", 2); /* mov r8, the direct route */
+	put64(&e, fs->direct);
+	put(&e, "\x49\xb9", 2); /* mov r9, the site's syscall */
+	put64(&e, mov + 5);
 	put(&e, "\x48\xb8", 2); /* mov rax, fast_entry */
 	put64(&e, (uint64_t)(uintptr_t)fast_entry);
 	put(&e, "\xff\xd0", 2);				/* call rax */
@@ -819,23 +924,90 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 	put(&e, "\x41\x5b\x41\x5a\x41\x59\x41\x58", 8); /* pop r11, r10, r9, r8 */
 	put(&e, "\x5f\x5e\x5a\x59\x58\x9d", 6);		/* pop rdi, rsi, rdx, rcx, rax; popfq */
 	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
-	rel = (int64_t)(mov + 7) - (int64_t)(at + (uintptr_t)(e.p - p) + 5);
-	if (rel != (int32_t)rel)
-		return -ERANGE;
-	put(&e, "\xe9", 1); /* jmp back after the syscall */
-	put(&e, &(int32_t){ (int32_t)rel }, 4);
+	put(&e, "\xff\xe1", 2);				/* jmp rcx: fast_entry's choice */
 	if (gadget) {
 		while ((e.p - p) & 7)
 			put(&e, "\xcc", 1); /* int3 */
 		memcpy(gdisp, &(int32_t){ (int32_t)(e.p - (gdisp + 4)) }, 4);
 		put64(&e, (uint64_t)gadget);
+	} else {
+		/* in the region: a copy of raw() in the same page, so the
+		 * call made for the handlers touches no other page */
+		memcpy(rawp, &(uint64_t){ at + (uint64_t)(e.p - p) }, 8);
+		put(&e, raw_code, sizeof(raw_code));
 	}
 	return (size_t)(e.p - p) <= SITE_SIZE - 8 ? 0 : -ENOSPC;
 }
 
+/* The trampoline (in the region, at @at, written at @p) of a site of any
+ * syscall whose 5-byte instruction before the `syscall` (at @mov) is
+ * relocated: it runs first, with the thread's own rsp, then the full route
+ * with the number from rax; fast_entry sends the call to the direct route
+ * (a syscall nobody watches, or no exit handler), makes it itself (exit
+ * handler), or sends a special one back to the site's `syscall`. */
+static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_site *fs)
+{
+	struct sc_emit e = { p };
+	uint8_t *rawp, *directp;
+	int64_t rel;
+
+	put(&e, (const void *)mov, 5); /* the relocated instruction */
+	fs->full = at + (uintptr_t)(e.p - p);
+	put(&e, "\x48\x8d\x64\x24\x80", 5);		/* lea rsp, [rsp - 128] */
+	put(&e, "\x9c\x50\x51\x52\x56\x57", 6);		/* pushfq; push rax, rcx, rdx, rsi, rdi */
+	put(&e, "\x41\x50\x41\x51\x41\x52\x41\x53", 8); /* push r8, r9, r10, r11 */
+	put(&e, "\x55\x53", 2);				/* push rbp, rbx */
+	put(&e, "\x48\x89\xe7", 3);			/* mov rdi, rsp */
+	put(&e, "\x48\x89\xe3", 3);			/* mov rbx, rsp */
+	put(&e, "\x48\x83\xe4\xf0", 4);			/* and rsp, -16 */
+	put(&e, "\x48\x8b\x73", 3);			/* mov rsi, [rbx + rax's slot] */
+	put(&e, &(uint8_t){ (uint8_t)offsetof(struct fast_frame, rax) }, 1);
+	put(&e, "\x48\xba", 2); /* mov rdx, return address */
+	put64(&e, mov + 7);
+	put(&e, "\x48\xb9", 2); /* mov rcx, the raw call (below) */
+	rawp = e.p;
+	put64(&e, 0);
+	put(&e, "\x49\xb8", 2); /* mov r8, the direct route (below) */
+	directp = e.p;
+	put64(&e, 0);
+	put(&e, "\x49\xb9", 2); /* mov r9, the site's syscall */
+	put64(&e, mov + 5);
+	put(&e, "\x48\xb8", 2); /* mov rax, fast_entry */
+	put64(&e, (uint64_t)(uintptr_t)fast_entry);
+	put(&e, "\xff\xd0", 2);				/* call rax */
+	put(&e, "\x48\x89\xdc", 3);			/* mov rsp, rbx */
+	put(&e, "\x5b\x5d", 2);				/* pop rbx, rbp */
+	put(&e, "\x41\x5b\x41\x5a\x41\x59\x41\x58", 8); /* pop r11, r10, r9, r8 */
+	put(&e, "\x5f\x5e\x5a\x59\x58\x9d", 6);		/* pop rdi, rsi, rdx, rcx, rax; popfq */
+	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
+	put(&e, "\xff\xe1", 2);				/* jmp rcx: fast_entry's choice */
+	fs->direct = at + (uintptr_t)(e.p - p);
+	memcpy(directp, &(uint64_t){ fs->direct }, 8);
+	put(&e, "\x0f\x05", 2); /* syscall (rax: the thread's number) */
+	put(&e, "\x48\xb9", 2); /* mov rcx, back */
+	put64(&e, mov + 7);
+	rel = (int64_t)(mov + 7) - (int64_t)(at + (uintptr_t)(e.p - p) + 5);
+	if (rel != (int32_t)rel)
+		return -ERANGE;
+	put(&e, "\xe9", 1); /* jmp back */
+	put(&e, &(int32_t){ (int32_t)rel }, 4);
+	memcpy(rawp, &(uint64_t){ at + (uint64_t)(e.p - p) }, 8);
+	put(&e, raw_code, sizeof(raw_code));
+	return (size_t)(e.p - p) <= SITE_SIZE ? 0 : -ENOSPC;
+}
+
+/* what a site's 5 bytes before its `syscall` are */
+enum site_kind {
+	SITE_NONE,
+	SITE_MOV_EAX, /* mov eax, nr: the number is known */
+	SITE_RELOC,   /* an instruction that runs as well elsewhere: any number */
+};
+
 /* Is @mov (the syscall at mov + 5) inside a function we can decode, on an
- * instruction boundary, a `mov eax, imm32`? */
-static bool provable(uintptr_t mov)
+ * instruction boundary, a `mov eax, imm32`, or a 5-byte `mov` to a
+ * register from memory that does not depend on where it runs (no
+ * rip-relative operand; glibc's syscall(): `mov r9, [rsp + 8]`)? */
+static enum site_kind provable(uintptr_t mov)
 {
 	ZydisDecoder dec;
 	ZydisDecodedInstruction in;
@@ -845,30 +1017,38 @@ static bool provable(uintptr_t mov)
 
 	if (!dladdr1((void *)mov, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym ||
 	    !info.dli_saddr || !sym->st_size)
-		return false;
+		return SITE_NONE;
 	pc = (uintptr_t)info.dli_saddr;
 	end = pc + sym->st_size;
 	if (mov + 7 > end)
-		return false;
+		return SITE_NONE;
 	ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
 	while (pc < mov) {
 		if (ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, (const void *)pc,
 							      end - pc, &in)))
-			return false;
+			return SITE_NONE;
 		pc += in.length;
 	}
 	if (pc != mov ||
 	    ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, (const void *)pc, end - pc, &in)))
-		return false;
-	return in.length == 5 && *(const uint8_t *)mov == 0xb8 &&
-	       !memcmp((const void *)(mov + 5), "\x0f\x05", 2);
+		return SITE_NONE;
+	if (in.length != 5 || memcmp((const void *)(mov + 5), "\x0f\x05", 2))
+		return SITE_NONE;
+	if (*(const uint8_t *)mov == 0xb8)
+		return SITE_MOV_EAX;
+	if (in.mnemonic == ZYDIS_MNEMONIC_MOV && !(in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) &&
+	    (in.attributes & ZYDIS_ATTRIB_HAS_MODRM) && in.raw.modrm.mod != 3 &&
+	    !(in.raw.modrm.mod == 0 && in.raw.modrm.rm == 5) && in.opcode == 0x8b &&
+	    !(in.raw.modrm.reg == 4 && !in.raw.rex.R)) /* not into rsp */
+		return SITE_RELOC;
+	return SITE_NONE;
 }
 
 /* rewrites one site; 0 or -errno */
 static int rewrite(uintptr_t sc_addr)
 {
 	uintptr_t mov = sc_addr - 5, at;
-	uint8_t orig[5];
+	enum site_kind kind;
 	uint8_t *page;
 	struct fast_site *fs;
 	size_t area;
@@ -878,10 +1058,11 @@ static int rewrite(uintptr_t sc_addr)
 
 	if ((mov & 7) > 3) /* the 5 bytes straddle two 8-byte words */
 		return -ENOTSUP;
-	if (!provable(mov))
+	kind = provable(mov);
+	if (kind == SITE_NONE)
 		return -ENOTSUP;
-	nr = (long)load32(mov + 1);
-	if (special_nr(nr))
+	nr = kind == SITE_MOV_EAX ? (long)load32(mov + 1) : -1;
+	if (kind == SITE_MOV_EAX && special_nr(nr))
 		return -ENOTSUP;
 	pthread_mutex_lock(&routes.lock);
 	if (routes.n == FAST_MAX) {
@@ -896,8 +1077,16 @@ static int rewrite(uintptr_t sc_addr)
 		/* in the region: the slot at the area's end, written
 		 * through the RW view */
 		page = NULL;
-		fs->route = (_Atomic uint64_t *)(void *)(hook.rw + area + SITE_SIZE - 8);
-		err = emit_tramp(hook.rw + area, at, mov, nr, at + SITE_SIZE - 8, 0, fs);
+		if (kind == SITE_RELOC) {
+			fs->route = NULL;
+			err = emit_tramp_any(hook.rw + area, at, mov, fs);
+		} else {
+			fs->route = (_Atomic uint64_t *)(void *)(hook.rw + area + SITE_SIZE - 8);
+			err = emit_tramp(hook.rw + area, at, mov, nr, at + SITE_SIZE - 8, 0, fs);
+		}
+	} else if (kind == SITE_RELOC) {
+		page = NULL;
+		err = -ERANGE; /* only in the region */
 	} else {
 		/* a page near the site, the call at the area's start */
 		page = hook_alloc_near(mov);
@@ -928,9 +1117,9 @@ static int rewrite(uintptr_t sc_addr)
 	memcpy(fs->jmp + 1, &(int32_t){ (int32_t)rel }, 4);
 	fs->patched = fs->dead = false;
 	routes.n++;
+	memcpy(fs->orig, (const void *)mov, 5);
 	if (!routes.off) { /* else at the next start */
-		mov_bytes(orig, nr);
-		err = poke5(mov, fs->jmp, orig);
+		err = poke5(mov, fs->jmp, fs->orig);
 		fs->patched = !err;
 		fs->dead = err != 0;
 	}
@@ -975,7 +1164,9 @@ static void consider(uintptr_t ip, long nr)
 
 	if (!fast.started || special_nr(nr) || (sc_addr & 4095) < 5 || (mov & 7) > 3)
 		return;
-	if (*(const uint8_t *)mov != 0xb8 || load32(mov + 1) != (uint32_t)nr)
+	/* `mov eax, nr`, or glibc's syscall(): `mov r9, [rsp + 8]` */
+	if ((*(const uint8_t *)mov != 0xb8 || load32(mov + 1) != (uint32_t)nr) &&
+	    memcmp((const void *)mov, "\x4c\x8b\x4c\x24\x08", 5))
 		return;
 	for (i = 0; i < FAST_MAX; i++) {
 		uintptr_t cur = atomic_load(&fast.site[i]);

@@ -90,6 +90,9 @@ static void on_enter(struct bpftime_syscall *sc, void *data)
 		assert_int_equal(bpftime_syscall_override_return(1), -EINVAL);
 }
 
+static atomic_long clone_exit_ret[2]; /* [0]: the child's, [1]: the parent's */
+static atomic_int clone_exit_tid;     /* the thread that reported 0 */
+
 static void on_exit_(struct bpftime_syscall *sc, void *data)
 {
 	(void)data;
@@ -97,6 +100,11 @@ static void on_exit_(struct bpftime_syscall *sc, void *data)
 		return;
 	atomic_fetch_add(&exits[sc->nr], 1);
 	atomic_store(&last_exit_ret[sc->nr], sc->ret);
+	if (sc->nr == SYS_clone3 || sc->nr == SYS_clone) {
+		atomic_store(&clone_exit_ret[sc->ret != 0], sc->ret);
+		if (!sc->ret)
+			atomic_store(&clone_exit_tid, bpftime_syscall_tid());
+	}
 }
 
 static long n_enter(int nr)
@@ -230,6 +238,7 @@ static void *late_thread(void *arg)
 static void test_threads(void **state)
 {
 	pthread_t th;
+	long cx;
 
 	(void)state;
 	/* created before the start, blocked in a futex since */
@@ -239,8 +248,15 @@ static void test_threads(void **state)
 	/* its getppid was seen on its own thread */
 	assert_true(atomic_load(&enters[SYS_getppid]) > 0);
 	/* created after: clone3 through the stub, SUD turned on in the child */
+	cx = atomic_load(&exits[SYS_clone3]) + atomic_load(&exits[SYS_clone]);
 	assert_int_equal(pthread_create(&th, NULL, late_thread, NULL), 0);
 	pthread_join(th, NULL);
+	/* the exit is reported in the parent (the thread's id) and in the
+	 * thread (0), as the kernel does */
+	assert_int_equal(atomic_load(&exits[SYS_clone3]) + atomic_load(&exits[SYS_clone]), cx + 2);
+	assert_int_equal(atomic_load(&clone_exit_ret[1]), late_tid);
+	assert_int_equal(atomic_load(&clone_exit_ret[0]), 0);
+	assert_int_equal(atomic_load(&clone_exit_tid), late_tid);
 	/* the late thread's getppid was intercepted on that thread */
 	assert_int_equal(atomic_load(&last_tid[SYS_getppid]), late_tid);
 	assert_int_equal(late_ppid, getppid());
@@ -280,6 +296,9 @@ static void test_fork_vfork_spawn(void **state)
 	if (pid == 0)
 		_exit(3);
 	assert_true(pid > 0);
+	/* the parent's exit event (the vfork child reports none: no TLS of
+	 * its own) */
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_vfork]), pid);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 3);
 	assert_int_equal(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ), 0);
@@ -460,11 +479,87 @@ static void test_unwatched_direct(void **state)
 	assert_int_equal(syscall(SYS_gettid), gettid());
 	assert_int_equal(n_enter(SYS_gettid), tid_enters); /* exit only */
 	assert_int_equal(atomic_load(&exits[SYS_gettid]), tid_exits + 2);
+	/* enter only: the handler runs, then the trampoline makes the call
+	 * itself on the way out (no exit handler) */
+	want[SYS_getppid] = BPFTIME_SYSCALL_WATCH_ENTER;
+	bpftime_syscall_hook__watch(want, sizeof(want));
+	pid_exits = atomic_load(&exits[SYS_getppid]);
+	for (int i = 0; i < 10; i++) {
+		memset(out, 0, sizeof(out));
+		regs(out);
+		check_regs(out, out[33], ppid);
+	}
+	assert_int_equal(n_enter(SYS_getppid), before + 10);
+	assert_int_equal(atomic_load(&exits[SYS_getppid]), pid_exits);
+	atomic_store(&override_getppid, 4343); /* an override still skips it */
+	assert_int_equal(getppid(), 4343);
+	atomic_store(&override_getppid, 0);
+	assert_int_equal(getppid(), (pid_t)ppid);
 	bpftime_syscall_hook__watch(NULL, 0);
 	regs(out);
 	check_regs(out, out[33], ppid);
-	assert_int_equal(n_enter(SYS_getppid), before + 1);
+	assert_int_equal(n_enter(SYS_getppid), before + 13);
+	assert_int_equal(atomic_load(&exits[SYS_getppid]), pid_exits + 1);
 	dlclose(h);
+}
+
+/* glibc's syscall() (`mov r9, [rsp + 8]; syscall`: any number) is
+ * rewritten too: results, errors, counts, exits, override and the watch
+ * table through it; a number that needs the signal path (rt_sigprocmask)
+ * still takes it (SIGSYS stays deliverable). */
+static void test_syscall_wrapper(void **state)
+{
+	const uint8_t *p = (const uint8_t *)dlsym(RTLD_DEFAULT, "syscall");
+	uint8_t want[SYS_getpid + 1] = { 0 };
+	long ppid = getppid(), before, xb, sb;
+	sigset_t set, cur;
+	int i;
+
+	(void)state;
+	if (getenv("BPFTIME_SYSCALL_REWRITE") && !strcmp(getenv("BPFTIME_SYSCALL_REWRITE"), "0"))
+		TEST_SKIP("BPFTIME_SYSCALL_REWRITE=0: no rewritten sites");
+	assert_non_null(p);
+	for (i = 0; i < 96 && memcmp(p + i, "\x4c\x8b\x4c\x24\x08\x0f\x05", 7) &&
+		    !(p[i] == 0xe9 && p[i + 5] == 0x0f && p[i + 6] == 0x05);
+	     i++)
+		;
+	if (i == 96)
+		TEST_SKIP("this libc's syscall() has another shape");
+	p += i;
+	for (int tries = 0; p[0] != 0xe9 && tries < 5000; tries++) {
+		assert_int_equal(syscall(SYS_getppid), ppid);
+		usleep(1000);
+	}
+	assert_int_equal(p[0], 0xe9);
+	before = n_enter(SYS_getppid);
+	xb = atomic_load(&exits[SYS_getppid]);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(syscall(SYS_getppid), ppid);
+	assert_int_equal(n_enter(SYS_getppid), before + 10);
+	assert_int_equal(atomic_load(&exits[SYS_getppid]), xb + 10);
+	assert_int_equal(syscall(SYS_close, -1), -1);
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_close]), -EBADF);
+	atomic_store(&override_getppid, 5151);
+	assert_int_equal(syscall(SYS_getppid), 5151);
+	atomic_store(&override_getppid, 0);
+	/* special: made by the site's own syscall under SUD */
+	sb = n_enter(SYS_rt_sigprocmask);
+	sigemptyset(&set);
+	sigaddset(&set, SIGSYS);
+	assert_int_equal(syscall(SYS_rt_sigprocmask, SIG_BLOCK, &set, NULL, 8), 0);
+	assert_int_equal(sigprocmask(SIG_BLOCK, NULL, &cur), 0);
+	assert_false(sigismember(&cur, SIGSYS));
+	assert_true(n_enter(SYS_rt_sigprocmask) >= sb + 2);
+	/* unwatched: no handler */
+	want[SYS_getpid] = BPFTIME_SYSCALL_WATCH_ENTER;
+	bpftime_syscall_hook__watch(want, sizeof(want));
+	before = n_enter(SYS_getppid);
+	assert_int_equal(syscall(SYS_getppid), ppid);
+	assert_int_equal(n_enter(SYS_getppid), before);
+	bpftime_syscall_hook__watch(NULL, 0);
+	assert_int_equal(syscall(SYS_getppid), ppid);
+	assert_int_equal(n_enter(SYS_getppid), before + 1);
 }
 
 static void test_pause(void **state)
@@ -498,7 +593,7 @@ static void *off_thread(void *arg)
 /* The Syscall User Dispatch mode of thread @tid (0 off, 1 on), read by a
  * child through ptrace (PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG, Linux
  * 6.6); -1 when it cannot be read. */
-static int sud_mode(pid_t tid)
+static int sud_mode_once(pid_t tid)
 {
 	int pfd[2], r = -1, st;
 	pid_t c;
@@ -543,6 +638,17 @@ static const uint8_t *testlib_site(void **h)
 	while (!(p[0] == 0x0f && p[1] == 0x05))
 		p++;
 	return p - 5;
+}
+
+/* (a read can fail transiently, e.g. while the thread is stopping for
+ * another signal: tried a few times) */
+static int sud_mode(pid_t tid)
+{
+	int r = -1;
+
+	for (int i = 0; i < 5 && r < 0; i++)
+		r = sud_mode_once(tid);
+	return r;
 }
 
 /* Off: SUD goes off in every thread (nothing intercepted, from an asm site
@@ -595,12 +701,19 @@ static void test_off_and_on(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_asm_registers),	 cmocka_unit_test(test_libc_and_exit),
-		cmocka_unit_test(test_dlopen),		 cmocka_unit_test(test_jit),
-		cmocka_unit_test(test_threads),		 cmocka_unit_test(test_early_thread_seen),
-		cmocka_unit_test(test_fork_vfork_spawn), cmocka_unit_test(test_signals),
-		cmocka_unit_test(test_override),	 cmocka_unit_test(test_rewritten_site),
-		cmocka_unit_test(test_unwatched_direct), cmocka_unit_test(test_pause),
+		cmocka_unit_test(test_asm_registers),
+		cmocka_unit_test(test_libc_and_exit),
+		cmocka_unit_test(test_dlopen),
+		cmocka_unit_test(test_jit),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_early_thread_seen),
+		cmocka_unit_test(test_fork_vfork_spawn),
+		cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_override),
+		cmocka_unit_test(test_rewritten_site),
+		cmocka_unit_test(test_unwatched_direct),
+		cmocka_unit_test(test_syscall_wrapper),
+		cmocka_unit_test(test_pause),
 		cmocka_unit_test(test_off_and_on),
 	};
 

@@ -8,7 +8,7 @@
  * tracefs mounted in a private mount namespace, perf_event_open +
  * PERF_EVENT_IOC_SET_BPF as libbpf does).  Also: the agent with a segment that
  * holds no syscall tracepoint (the hook is never set up), a program on
- * another syscall only (getppid unwatched), and the hook paused after the
+ * another syscall only (getppid unwatched), and the hook off after the
  * last program went.
  *
  * The agent applies a change asynchronously; a sentinel program on
@@ -148,7 +148,7 @@ static const char *const row_name[R_N] = {
 	"bpftime, 2 progs (+ exit)",
 	"bpftime, 4 progs (+ raw enter, raw exit)",
 	"bpftime, getppid unwatched (1 prog on openat)",
-	"bpftime, hook paused (last program gone)",
+	"bpftime, hook off (last program gone)",
 };
 static const int row_progs[R_N] = { 0, 1, 2, 4, 0, 1, 2, 4, 0, 0 };
 static double val[R_N][101], added[R_N][101];
@@ -525,11 +525,21 @@ int main(int argc, char **argv)
 		record(R_K1, r, child_round(1), nat);
 		record(R_K2, r, child_round(2), nat);
 		record(R_K4, r, child_round(4), nat);
-		record(R_B1, r, our_round(1, NR_GETPPID, r == 0), nat);
-		record(R_B2, r, our_round(2, NR_GETPPID, r == 0), nat);
-		record(R_B4, r, our_round(4, NR_GETPPID, r == 0), nat);
-		record(R_UNWATCHED, r, our_round(1, NR_OPENAT, r == 0), nat);
-		record(R_PAUSED, r, one_round(), nat);
+		/* our rows in an order that rotates: none always follows
+		 * the same change */
+		for (int k = 0; k < 5; k++) {
+			static const int rows[5] = { R_B1, R_B2, R_B4, R_UNWATCHED, R_PAUSED };
+			int row = rows[(k + r) % 5];
+
+			if (row == R_PAUSED)
+				record(row, r, one_round(), nat);
+			else
+				record(row, r,
+				       our_round(row_progs[row] ? row_progs[row] : 1,
+						 row == R_UNWATCHED ? NR_OPENAT : NR_GETPPID,
+						 r == 0),
+				       nat);
+		}
 	}
 	stop_child();
 	for (int r = 0; r < R_N; r++) {
