@@ -81,16 +81,23 @@ static int run(struct proc *p, const char **argv)
 	return finish(p);
 }
 
-/* the same argv under `bpftime load` in the guard */
+/* the same argv under `bpftime load` in the guard; the server's warnings
+ * (one per program a probe has refused) go to a file */
 static int run_bpftime(struct proc *p, const char **argv)
 {
 	const char *full[32] = { guard_bin, bpftime_bin, "load" };
+	char log[160];
 	size_t n = 3;
+	int ret;
 
 	for (size_t i = 0; argv[i] && n < 31; i++)
 		full[n++] = argv[i];
 	full[n] = NULL;
-	return run(p, full);
+	snprintf(log, sizeof(log), "%s/server.log", tmpdir);
+	setenv("BPFTIME_LOG_OUTPUT", log, 1);
+	ret = run(p, full);
+	setenv("BPFTIME_LOG_OUTPUT", "console", 1);
+	return ret;
 }
 
 /* compares the lines of two outputs that start with @prefix; the count */
@@ -271,11 +278,7 @@ static void test_feature_probe(void **state)
 	if (!strcmp(bpftool, "none"))
 		TEST_SKIP("no bpftool");
 	use_shm("probe");
-	/* the server warns about every probe program it refuses: to a file */
-	snprintf(want, sizeof(want), "%s/probe.log", tmpdir);
-	setenv("BPFTIME_LOG_OUTPUT", want, 1);
 	assert_int_equal(run_bpftime(&b, argv), 0);
-	setenv("BPFTIME_LOG_OUTPUT", "console", 1);
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		snprintf(want, sizeof(want), "\"have_%s_prog_type\":true", yes[i]);
 		if (!strstr(b.obuf, want))
