@@ -206,7 +206,7 @@ HELPER_DECL(l4_csum_replace)
 	case 2:
 		from &= 0xffff;
 		to &= 0xffff;
-		/* fall through */
+		__attribute__((fallthrough)); /* a 2-byte field is a 4-byte one's low half */
 	case 4:
 		sum = csum_fold(csum_add(csum_add(~(uint32_t)sum, ~from), to));
 		break;

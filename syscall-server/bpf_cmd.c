@@ -481,9 +481,10 @@ static int prog_info(int fd, struct bpf_prog_info *u, struct bpf_prog_info *k)
 
 		insns = bpftime_prog_insns(srv.shm, fd, &cnt);
 		n = insns ? MIN((size_t)u->xlated_prog_len / 8, cnt) : 0;
-		/* stored as the kernel's xlated form: map references carry map ids */
+		/* stored as the kernel's xlated form: map references carry map
+		 * ids; context accesses are shown rewritten (srv_prog_xlated) */
 		if (n)
-			memcpy(out, insns, n * 8);
+			srv_prog_xlated(fd, insns, out, n);
 	}
 	k->xlated_prog_insns = u->xlated_prog_insns;
 	insns = bpftime_prog_insns(srv.shm, fd, &cnt);

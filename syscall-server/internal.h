@@ -157,6 +157,11 @@ struct bpftime_runtime *srv_prog_runtime(void);
  * our JIT made for it in this process), after the rest of @k is filled */
 int srv_prog_jited_info(int fd, const struct bpf_prog_info *u, struct bpf_prog_info *k);
 
+/* the program at @fd as the kernel's xlated dump shows it: the stored form
+ * with its context accesses rewritten to the real context (prog.c); copies
+ * up to @n instructions into @out */
+void srv_prog_xlated(int fd, const struct bpftime_insn *stored, struct bpftime_insn *out, size_t n);
+
 /* tag.c: the kernel's program tag (bpf_prog_info.tag).  0 or -ENOMEM */
 struct bpftime_insn;
 int srv_prog_tag(const struct bpftime_insn *insns, size_t cnt, uint8_t tag[8]);

@@ -473,6 +473,31 @@ struct bpftime_runtime *srv_prog_runtime(void)
 	return rt;
 }
 
+void srv_prog_xlated(int fd, const struct bpftime_insn *stored, struct bpftime_insn *out, size_t n)
+{
+	struct bpftime_runtime *rt = srv_prog_runtime();
+	const struct bpftime_insn *run = NULL;
+	struct bpftime_vm *vm;
+	size_t cnt = 0;
+
+	memcpy(out, stored, n * sizeof(*out));
+	vm = rt ? bpftime_runtime__prog(rt, fd) : NULL;
+	if (vm)
+		run = bpftime_vm__insns(vm, &cnt);
+	/* the loaded program differs from the stored one in its resolved lddws
+	 * (kept as map ids here) and its rewritten context accesses (shown) */
+	for (size_t pc = 0; run && pc < n && pc < cnt; pc++) {
+		uint8_t cls = BPF_CLASS(stored[pc].code);
+
+		if (stored[pc].code == (BPF_LD | BPF_IMM | BPF_DW)) {
+			pc++;
+			continue;
+		}
+		if (cls == BPF_LDX || cls == BPF_ST || cls == BPF_STX)
+			out[pc] = run[pc];
+	}
+}
+
 /* the kernel's test run for the program's type (runtime/test_run.c): the
  * context it builds, its errors, its outputs (also with -ENOSPC) */
 int srv_prog_test_run(union bpf_attr *a, union bpf_attr *ua)

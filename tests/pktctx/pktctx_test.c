@@ -81,16 +81,23 @@ static int run(struct proc *p, const char **argv)
 	return finish(p);
 }
 
-/* the same argv under `bpftime load` in the guard */
+/* the same argv under `bpftime load` in the guard; the server's warnings
+ * (one per program a probe has refused) go to a file */
 static int run_bpftime(struct proc *p, const char **argv)
 {
 	const char *full[32] = { guard_bin, bpftime_bin, "load" };
+	char log[160];
 	size_t n = 3;
+	int ret;
 
 	for (size_t i = 0; argv[i] && n < 31; i++)
 		full[n++] = argv[i];
 	full[n] = NULL;
-	return run(p, full);
+	snprintf(log, sizeof(log), "%s/server.log", tmpdir);
+	setenv("BPFTIME_LOG_OUTPUT", log, 1);
+	ret = run(p, full);
+	setenv("BPFTIME_LOG_OUTPUT", "console", 1);
+	return ret;
 }
 
 /* compares the lines of two outputs that start with @prefix; the count */
@@ -271,11 +278,7 @@ static void test_feature_probe(void **state)
 	if (!strcmp(bpftool, "none"))
 		TEST_SKIP("no bpftool");
 	use_shm("probe");
-	/* the server warns about every probe program it refuses: to a file */
-	snprintf(want, sizeof(want), "%s/probe.log", tmpdir);
-	setenv("BPFTIME_LOG_OUTPUT", want, 1);
 	assert_int_equal(run_bpftime(&b, argv), 0);
-	setenv("BPFTIME_LOG_OUTPUT", "console", 1);
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		snprintf(want, sizeof(want), "\"have_%s_prog_type\":true", yes[i]);
 		if (!strstr(b.obuf, want))
@@ -314,6 +317,58 @@ static void test_feature_probe(void **state)
 	assert_non_null(strstr(hs, "\"bpf_skb_load_bytes\""));
 	assert_null(strstr(hs, "\"bpf_skb_change_head\""));
 	print_message("%d helper entries listed, all ours\n", helpers);
+}
+
+/* the seed's bpftool sequence in one process (load and pin, dump xlated,
+ * run pinned): the xlated dump shows the context accesses rewritten as the
+ * kernel's (xdp_md.data_end becomes the u64 at 8 of the xdp_buff), and the
+ * run gives the kernel's verdict and bytes */
+static void test_bpftool_xlated(void **state)
+{
+	char cmds[256], in_path[256], out_path[256], script[1024];
+	unsigned char pkt[64], ours[128], theirs[128];
+	static struct proc b, k;
+	const char *batch[] = { bpftool, "batch", "file", cmds, NULL };
+	const char *kern[] = { "/usr/bin/unshare", "-m", "/bin/sh", "-c", script, NULL };
+	size_t n, kn;
+
+	(void)state;
+	if (!strcmp(bpftool, "none"))
+		TEST_SKIP("no bpftool");
+	use_shm("xlated");
+	for (size_t i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (unsigned char)(i * 7 + 3);
+	snprintf(in_path, sizeof(in_path), "%s/x_in.bin", tmpdir);
+	snprintf(out_path, sizeof(out_path), "%s/x_out.bin", tmpdir);
+	snprintf(cmds, sizeof(cmds), "%s/cmds", tmpdir);
+	write_file(in_path, pkt, sizeof(pkt));
+	snprintf(script, sizeof(script),
+		 "prog load %s /sys/fs/bpf/pktctx_%d\n"
+		 "prog dump xlated pinned /sys/fs/bpf/pktctx_%d\n"
+		 "prog run pinned /sys/fs/bpf/pktctx_%d data_in %s data_out %s repeat 10\n",
+		 xdp_obj, getpid(), getpid(), getpid(), in_path, out_path);
+	write_file(cmds, script, strlen(script));
+	assert_int_equal(run_bpftime(&b, batch), 0);
+	assert_non_null(strstr(b.obuf, "0: (79) r2 = *(u64 *)(r1 +8)"));
+	assert_non_null(strstr(b.obuf, "1: (79) r1 = *(u64 *)(r1 +0)"));
+	assert_non_null(strstr(b.obuf, "Return value: 3, duration (average): "));
+	n = read_file(out_path, ours, sizeof(ours));
+	assert_int_equal(n, 64);
+	unlink(out_path);
+	/* the kernel, with a bpffs of its own in a private mount namespace */
+	snprintf(script, sizeof(script), "mount -t bpf bpf /sys/fs/bpf && exec %s batch file %s",
+		 bpftool, cmds);
+	if (run(&k, kern) || !strstr(k.obuf, "Return value: "))
+		TEST_SKIP("the kernel cannot run the sequence here: %s", k.ebuf);
+	/* the same dump up to the bounds check (the kernel inlines its hash
+	 * lookups further down, which moves jump offsets and map ids) */
+	const char *kmap = strstr(k.obuf, "; if (data + 14 > end)"),
+		   *bmap = strstr(b.obuf, "; if (data + 14 > end)");
+	assert_true(kmap && bmap && kmap - k.obuf == bmap - b.obuf);
+	assert_memory_equal(k.obuf, b.obuf, (size_t)(kmap - k.obuf));
+	kn = read_file(out_path, theirs, sizeof(theirs));
+	assert_int_equal(kn, n);
+	assert_memory_equal(ours, theirs, n);
 }
 
 /* `bpftimetool run ID FILE` of an XDP program: the file is the packet (the
@@ -358,6 +413,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_bpftool_prog_run, cleanup),
 		cmocka_unit_test_teardown(test_feature_probe, cleanup),
 		cmocka_unit_test_teardown(test_bpftimetool_run, cleanup),
+		cmocka_unit_test_teardown(test_bpftool_xlated, cleanup),
 	};
 	int ret;
 
