@@ -294,7 +294,9 @@ static void test_pinned_prog_kernel(void **state)
 	if (why)
 		TEST_SKIP("no private mount namespace with a bpffs: %s", why);
 	if (!bpftool_bin)
-		TEST_SKIP("no bpftool on this machine");
+		TEST_SKIP("no bpftool for this build (none here, or the sanitizer build: bpftool "
+			  "loops "
+			  "under the ASan runtime)");
 	shm_for_test("cross_k", "c");
 	cross_process(true, &k);
 	if (k.retval == -1)
@@ -409,6 +411,8 @@ struct seen {
 	size_t len;
 	unsigned int prog_id, counter_id, table_id;
 };
+
+static void note(struct seen *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void note(struct seen *s, const char *fmt, ...)
 {
@@ -589,7 +593,9 @@ static void test_bpffs_tools(void **state)
 
 	(void)state;
 	if (!bpftool_bin)
-		TEST_SKIP("no bpftool on this machine");
+		TEST_SKIP("no bpftool for this build (none here, or the sanitizer build: bpftool "
+			  "loops "
+			  "under the ASan runtime)");
 	shm_for_test("bpffs", "b");
 	bpffs_sequence(false, s);
 	fputs(s->text, stdout);
@@ -627,7 +633,9 @@ static void test_bpffs_tools_kernel(void **state)
 	if (why)
 		TEST_SKIP("no private mount namespace with a bpffs: %s", why);
 	if (!bpftool_bin)
-		TEST_SKIP("no bpftool on this machine");
+		TEST_SKIP("no bpftool for this build (none here, or the sanitizer build: bpftool "
+			  "loops "
+			  "under the ASan runtime)");
 	if (!seen_ours.len)
 		TEST_SKIP("the bpftime run did not happen");
 	shm_for_test("bpffs_k", "b");
