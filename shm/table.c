@@ -38,9 +38,11 @@ static void copy_name(char dst[BPFTIME_OBJ_NAME_LEN], const char *src)
  * whoever holds it: a slot (an fd of some process), a pin, a link, a
  * program's used maps or BTF, a map's BTF, a prog array or map-in-map slot.
  * That is what the kernel's id allocators give: GET_NEXT_ID walks it and
- * GET_FD_BY_ID finds an object on it.  Links are added at the tail, so
- * the list runs in creation order; the forward links are published last,
- * so a walker (under ids_lock) always sees a list that ends. */
+ * GET_FD_BY_ID finds an object on it.  Objects are added at the tail, so
+ * the list runs in creation order.  The forward links are what counts:
+ * they are changed last, so a process killed while it changes the list
+ * leaves at worst a dead record on it (skipped: no references) or a tail
+ * behind the end (found again by the next addition); walks are bounded. */
 
 static bool obj_off_ok(const struct bpftime_shm *shm, uint64_t off)
 {
@@ -59,8 +61,12 @@ static void ids_link(struct bpftime_shm *shm, uint64_t off)
 
 	shm_lock(&h->ids_lock);
 	t = list_obj(shm, h->ids_tail);
+	/* a process killed in here may have left the tail behind: the end
+	 * is where the forward links end */
+	for (int n = 0; t && t->id_next && list_obj(shm, t->id_next) && n < 64; n++)
+		t = list_obj(shm, t->id_next);
 	o->id_next = 0;
-	o->id_prev = t ? h->ids_tail : 0;
+	o->id_prev = shm_off(shm, t);
 	if (t)
 		t->id_next = off;
 	else
@@ -78,14 +84,17 @@ static void ids_unlink(struct bpftime_shm *shm, uint64_t off)
 	shm_lock(&h->ids_lock);
 	prev = list_obj(shm, o->id_prev);
 	next = list_obj(shm, o->id_next);
-	if (prev)
-		prev->id_next = o->id_next;
-	else if (h->ids_head == off)
-		h->ids_head = o->id_next;
+	/* back links first, the forward link last: killed half-way, the
+	 * forward list (what walkers follow) still holds the dead record,
+	 * which they skip (no references) */
 	if (next)
 		next->id_prev = o->id_prev;
 	else if (h->ids_tail == off)
 		h->ids_tail = o->id_prev;
+	if (prev)
+		prev->id_next = o->id_next;
+	else if (h->ids_head == off)
+		h->ids_head = o->id_next;
 	o->id_next = o->id_prev = 0;
 	atomic_fetch_sub(&h->ids_count, 1);
 	shm_unlock(&h->ids_lock);

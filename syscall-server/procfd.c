@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <bpftime/runtime.h>
 #include <bpftime/vm.h>
 #include "internal.h"
 #include "common/compiler.h"
@@ -170,18 +171,29 @@ static int object_lines(int fd, char *b, size_t size)
 				pages((unsigned long long)(mi.key_size + mi.value_size_syscall) *
 				      mi.max_entries),
 				mi.id, mi.frozen ? 1u : 0u);
-	case BPFTIME_HANDLER_PROG:
+	case BPFTIME_HANDLER_PROG: {
+		struct bpftime_runtime *rt;
+		struct bpftime_vm *vm;
+		unsigned int jited;
+
 		if (bpftime_prog_get_info(srv.shm, fd, &pi))
 			return 0;
+		/* jited as OBJ_GET_INFO says (jited.c): our JIT built it */
+		srv_lock();
+		rt = srv_prog_runtime();
+		vm = rt ? bpftime_runtime__prog(rt, fd) : NULL;
+		jited = vm && bpftime_vm__engine(vm) == BPFTIME_ENGINE_JIT;
+		srv_unlock();
 		insns = bpftime_prog_insns(srv.shm, fd, &cnt);
 		hex_tag(insns, cnt, tag);
 		return snprintf(b, size,
 				"prog_type:\t%u\nprog_jited:\t%u\nprog_tag:\t%s\nmemlock:\t%llu\n"
 				"prog_id:\t%u\nrun_time_ns:\t%llu\nrun_cnt:\t%llu\n"
 				"recursion_misses:\t%llu\nverified_insns:\t%u\n",
-				pi.type, 0u, tag, pages((unsigned long long)pi.insn_cnt * 8), pi.id,
-				(unsigned long long)pi.run_time_ns, (unsigned long long)pi.run_cnt,
-				0ULL, pi.insn_cnt);
+				pi.type, jited, tag, pages((unsigned long long)pi.insn_cnt * 8),
+				pi.id, (unsigned long long)pi.run_time_ns,
+				(unsigned long long)pi.run_cnt, 0ULL, pi.insn_cnt);
+	}
 	case BPFTIME_HANDLER_LINK: {
 		int n;
 
