@@ -702,6 +702,19 @@ static void test_tail_calls(void **state)
 	idx = 1;
 	assert_int_equal(bpftime_map_update_elem(F->shm, pa, &idx, &ofd, 0), 0);
 	assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 77);
+
+	/* a target nothing but the array holds (its loader closed its fd, or
+	 * died: seed 004's pinned tail-call table), never built here before */
+	{
+		const struct bpftime_insn only[] = { BPF_MOV64_IMM(0, 55), BPF_EXIT_INSN() };
+		int lfd = add_prog(only, ARRAY_SIZE(only), -1);
+
+		idx = 3;
+		assert_int_equal(bpftime_map_update_elem(F->shm, pa, &idx, &lfd, 0), 0);
+		assert_int_equal(bpftime_handler_close(F->shm, lfd), 0);
+		ctx[0] = 3;
+		assert_int_equal(run_fd(sfd, ctx, sizeof(ctx)), 55);
+	}
 }
 
 /* several threads build and run the same programs at once: one VM per

@@ -41,6 +41,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include "common/testkit.h"
 #include <linux/bpf.h>
 #include <bpftime/runtime.h>
@@ -417,12 +418,807 @@ static void test_jited(void **state)
 	assert_int_equal(finish(&h), 0);
 }
 
+/* ---- seed 004: the bpftool workflow, ours next to the kernel's ------------ */
+
+enum seed_step {
+	S_LOAD,
+	S_SHOW,
+	S_XLATED,
+	S_JITED,
+	S_NETATTACH,
+	S_MAPS1,
+	S_COUNTER0,
+	S_GEN,
+	S_LOADALL,
+	S_LS,
+	S_MAPS2,
+	S_RUN1,
+	S_CALLTABLE,
+	S_UPDATE1,
+	S_RUN2,
+	S_COUNTER,
+	S_UPDATE2,
+	S_RUN3,
+	S_STREAK,
+	S_PROGS,
+	S_VISUAL,
+	S_FEATURE,
+	S_RM,
+	S_PROGS2,
+	S_BTFSHOW,
+	S_BTFDUMP,
+	S_TRACELOG, /* not a command: the tracelog that ran beside the runs */
+	S_COUNT
+};
+
+struct seed_step_def {
+	const char *what;
+	const char *argv[20]; /* bpftool's arguments, or a command if argv[0] starts with '/' */
+	bool ours_only;	      /* the kernel's would touch the host (a real device) */
+};
+
+#define RUN_ARGS                                                                                   \
+	"prog", "run", "pinned", "/sys/fs/bpf/app/xdp_entrypoint", "data_in", "@DATA", "data_out", \
+		"-", "repeat"
+
+static const struct seed_step_def seed[S_COUNT] = {
+	[S_LOAD] = { "prog load counter_nobtf",
+		     { "prog", "load", "@OBJ/counter_nobtf.bpf.o", "/sys/fs/bpf/counter_nobtf",
+		       "type", "xdp" } },
+	[S_SHOW] = { "prog show --bpffs", { "prog", "show", "--bpffs" } },
+	[S_XLATED] = { "prog dump xlated pinned",
+		       { "prog", "dump", "xlated", "pinned", "/sys/fs/bpf/counter_nobtf" } },
+	[S_JITED] = { "prog dump jited pinned",
+		      { "prog", "dump", "jited", "pinned", "/sys/fs/bpf/counter_nobtf" } },
+	[S_NETATTACH] = { "net attach xdp (refused)",
+			  { "net", "attach", "xdp", "pinned", "/sys/fs/bpf/counter_nobtf", "dev",
+			    "lo" },
+			  true },
+	[S_MAPS1] = { "-j map show", { "-j", "map", "show" } },
+	[S_COUNTER0] = { "-j map dump name counter_map",
+			 { "-j", "map", "dump", "name", "counter_map" } },
+	[S_GEN] = { "gen object app.o",
+		    { "gen", "object", "@APP", "@OBJ/counter.bpf.o", "@OBJ/entrypoint.bpf.o",
+		      "@OBJ/streak.bpf.o" } },
+	[S_LOADALL] = { "prog loadall ... pinmaps",
+			{ "prog", "loadall", "@APP", "/sys/fs/bpf/app", "type", "xdp", "map",
+			  "name", "counter_map", "name", "counter_map", "pinmaps",
+			  "/sys/fs/bpf/app" } },
+	[S_LS] = { "ls -l /sys/fs/bpf/app", { "/bin/ls", "-l", "/sys/fs/bpf/app" } },
+	[S_MAPS2] = { "-j map show (after loadall)", { "-j", "map", "show" } },
+	[S_RUN1] = { "prog run repeat 3 (empty table)", { RUN_ARGS, "3" } },
+	[S_CALLTABLE] = { "map dump name call_table", { "map", "dump", "name", "call_table" } },
+	[S_UPDATE1] = { "map update call_table counter",
+			{ "map", "update", "name", "call_table", "key", "0", "0", "0", "0", "value",
+			  "pinned", "/sys/fs/bpf/app/xdp_counter" } },
+	[S_RUN2] = { "prog run repeat 3 (counter)", { RUN_ARGS, "3" } },
+	[S_COUNTER] = { "-j map dump name counter_map",
+			{ "-j", "map", "dump", "name", "counter_map" } },
+	[S_UPDATE2] = { "map update call_table streak",
+			{ "map", "update", "name", "call_table", "key", "0", "0", "0", "0", "value",
+			  "pinned", "/sys/fs/bpf/app/xdp_streak" } },
+	[S_RUN3] = { "prog run repeat 5 (streak)", { RUN_ARGS, "5" } },
+	[S_STREAK] = { "-j map dump name streak_map",
+		       { "-j", "map", "dump", "name", "streak_map" } },
+	[S_PROGS] = { "-j prog show (stats)", { "-j", "prog", "show" } },
+	[S_VISUAL] = { "prog dump xlated visual",
+		       { "prog", "dump", "xlated", "name", "xdp_streak", "visual" } },
+	[S_FEATURE] = { "feature probe", { "feature", "probe" } },
+	[S_RM] = { "rm /sys/fs/bpf/counter_nobtf", { "/bin/rm", "/sys/fs/bpf/counter_nobtf" } },
+	[S_PROGS2] = { "-j prog show (after rm)", { "-j", "prog", "show" } },
+	[S_BTFSHOW] = { "-j btf show", { "-j", "btf", "show" } },
+	[S_BTFDUMP] = { "btf dump id (streak_map's)", { "btf", "dump", "id", "@BTF_ID" } },
+	[S_TRACELOG] = { "prog tracelog (beside the runs)", { NULL } },
+};
+
+/* what one side did */
+struct seed_side {
+	const char *name; /* "bpftime", "kernel" */
+	bool kernel;
+	bool ran[S_COUNT];
+	int status[S_COUNT];
+	char *out[S_COUNT], *err[S_COUNT];
+	char app[128];
+	char tracelog[1 << 14];
+};
+
+static struct seed_side ours_side = { .name = "bpftime" },
+			kern_side = { .name = "kernel", .kernel = true };
+static char seed_data[128], seed_log[128];
+static int stats_was = -1;
+
+static json_t *side_json(const struct seed_side *sd, enum seed_step st)
+{
+	return sd->ran[st] && sd->out[st] ? json_loads(sd->out[st], 0, NULL) : NULL;
+}
+
+/* the object named @name in a -j listing (borrowed from @arr), the @nth such */
+static json_t *find_named_json(json_t *arr, const char *name, int nth)
+{
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(arr, i, o)
+	{
+		json_t *n = json_object_get(o, "name");
+
+		if (json_is_string(n) && !strcmp(json_string_value(n), name) && nth-- == 0)
+			return o;
+	}
+	return NULL;
+}
+
+/* the name of map @id in that side's map listing (after loadall, or the
+ * first), or "?" */
+static const char *map_name(const struct seed_side *sd, json_int_t id)
+{
+	static char buf[4][64];
+	static int next;
+	char *b = buf[next++ % 4];
+
+	snprintf(b, 64, "?");
+	for (int st = S_MAPS2;; st = S_MAPS1) {
+		json_t *arr = side_json(sd, (enum seed_step)st), *o;
+		size_t i;
+
+		json_array_foreach(arr, i, o)
+		{
+			if (json_integer_value(json_object_get(o, "id")) == id)
+				snprintf(b, 64, "%s",
+					 json_string_value(json_object_get(o, "name")) ?: "?");
+		}
+		json_decref(arr);
+		if (st == S_MAPS1 || strcmp(b, "?"))
+			break;
+	}
+	return b;
+}
+
+static const char *resolve_arg(struct seed_side *sd, const char *a)
+{
+	static char buf[8][4096];
+	static int next;
+	char *b = buf[next++ % 8];
+
+	if (!strncmp(a, "@OBJ/", 5)) {
+		snprintf(b, 4096, "%s/%s", objdir, a + 5);
+		return b;
+	}
+	if (!strcmp(a, "@APP"))
+		return sd->app;
+	if (!strcmp(a, "@DATA"))
+		return seed_data;
+	if (!strcmp(a, "@BTF_ID")) {
+		json_t *arr = side_json(sd, S_MAPS2);
+		json_t *m = arr ? find_named_json(arr, "streak_map", 0) : NULL;
+
+		snprintf(b, 4096, "%lld",
+			 m ? (long long)json_integer_value(json_object_get(m, "btf_id")) : 0);
+		json_decref(arr);
+		return b;
+	}
+	return a;
+}
+
+static void seed_run_step(struct seed_side *sd, enum seed_step st)
+{
+	const char *argv[32];
+	int n = 0;
+	struct proc *p = malloc(sizeof(*p));
+
+	assert_non_null(p);
+	if (!sd->kernel) {
+		argv[n++] = guard_bin;
+		argv[n++] = "-m";
+		argv[n++] = bpftime_bin;
+		argv[n++] = "load";
+	}
+	if (seed[st].argv[0][0] != '/')
+		argv[n++] = bpftool_bin;
+	for (int i = 0; seed[st].argv[i]; i++)
+		argv[n++] = resolve_arg(sd, seed[st].argv[i]);
+	argv[n] = NULL;
+	sd->status[st] = run(p, argv);
+	sd->out[st] = strdup(p->obuf);
+	sd->err[st] = strdup(no_log(p->ebuf));
+	sd->ran[st] = true;
+	free(p);
+}
+
+/* the whole sequence on one side; the tracelog runs beside the test runs */
+static void seed_run_side(struct seed_side *sd)
+{
+	const char *tl_ours[] = { guard_bin,   "-m",   bpftime_bin, "load",
+				  bpftool_bin, "prog", "tracelog",  NULL };
+	const char *tl_kern[] = { bpftool_bin, "prog", "tracelog", NULL };
+	struct proc *tl = malloc(sizeof(*tl));
+	const char *before = NULL;
+	char *mounts;
+
+	assert_non_null(tl);
+	snprintf(sd->app, sizeof(sd->app), "/tmp/bpftime_bt_%d_%s_app.o", getpid(), sd->name);
+	for (int st = 0; st < S_TRACELOG; st++) {
+		if (st == S_RUN1)
+			spawn(tl, sd->kernel ? tl_kern : tl_ours, false);
+		if (seed[st].ours_only && sd->kernel)
+			continue;
+		if (!sd->kernel)
+			before = mount_table();
+		seed_run_step(sd, (enum seed_step)st);
+		if (before && strcmp(before, (mounts = mount_table())))
+			fail_msg("step '%s' under bpftime changed the mount table:\n%s",
+				 seed[st].what, mounts);
+		if (st == S_RUN3) {
+			/* the runs' lines reach the pipe: 3 + 3 + 3 + 5 + 5 of them
+			 * (a safety bound only, never a measurement) */
+			bool ran =
+				!sd->status[S_RUN1] && !sd->status[S_RUN2] && !sd->status[S_RUN3];
+
+			for (int i = 0; i < (ran ? STUCK_MS : 1000) / 100; i++) {
+				int n = 0;
+
+				for (const char *l = tl->obuf; (l = strstr(l, "entrypoint: ")); l++)
+					n++;
+				if (n >= 19)
+					break;
+				pump(tl, 100);
+			}
+			kill(tl->pid, SIGINT);
+			finish(tl);
+			sd->ran[S_TRACELOG] = true;
+			snprintf(sd->tracelog, sizeof(sd->tracelog), "%.*s",
+				 (int)MIN(strlen(tl->obuf), sizeof(sd->tracelog) - 1), tl->obuf);
+		}
+	}
+	unlink(sd->app);
+	free(tl);
+}
+
+/* ---- comparisons: NULL when the step matches, else why not ---------------- */
+
+static char why[4096];
+
+static const char *differ(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *differ(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return why;
+}
+
+static const char *first_line(const char *s)
+{
+	static char buf[2][256];
+	static int next;
+	char *b = buf[next++ % 2];
+
+	snprintf(b, 256, "%.*s", (int)strcspn(s, "\n"), s);
+	return b;
+}
+
+static const char *cmp_status(enum seed_step st)
+{
+	if (ours_side.status[st] != kern_side.status[st])
+		return differ("exit status %d vs %d (bpftime: '%s')", ours_side.status[st],
+			      kern_side.status[st], first_line(ours_side.err[st]));
+	return NULL;
+}
+
+static const char *cmp_stdout(enum seed_step st)
+{
+	if (cmp_status(st))
+		return why;
+	if (strcmp(ours_side.out[st], kern_side.out[st]))
+		return differ("output '%s' vs '%s'", first_line(ours_side.out[st]),
+			      first_line(kern_side.out[st]));
+	return NULL;
+}
+
+static const char *cmp_json(enum seed_step st)
+{
+	json_t *a = side_json(&ours_side, st), *b = side_json(&kern_side, st);
+	bool same = a && b && json_equal(a, b);
+
+	json_decref(a);
+	json_decref(b);
+	if (cmp_status(st))
+		return why;
+	if (!same)
+		return differ("'%s' vs '%s'", first_line(ours_side.out[st]),
+			      first_line(kern_side.out[st]));
+	return NULL;
+}
+
+static const char *cmp_show(void)
+{
+	const char *want[] = { "xdp  name xdp_counter", "pinned /sys/fs/bpf/counter_nobtf" };
+
+	if (cmp_status(S_SHOW))
+		return why;
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		bool o = strstr(ours_side.out[S_SHOW], want[i]),
+		     k = strstr(kern_side.out[S_SHOW], want[i]);
+
+		if (o != k)
+			return differ("'%s' %s in ours, %s in the kernel's", want[i],
+				      o ? "is" : "is not", k ? "is" : "is not");
+	}
+	return NULL;
+}
+
+/* the maps an xlated dump names, by name ("map[id:N]" -> that map's name) */
+static void xlated_maps(const struct seed_side *sd, enum seed_step st, char *out, size_t size)
+{
+	size_t len = 0;
+
+	out[0] = 0;
+	for (const char *l = sd->out[st]; (l = strstr(l, "map[id:")); l++) {
+		const char *name = map_name(sd, strtoll(l + 7, NULL, 10));
+
+		if (!strstr(out, name))
+			len += (size_t)snprintf(out + len, size - len, "%s ", name);
+	}
+}
+
+static const char *cmp_xlated(void)
+{
+	char a[256], b[256];
+
+	if (cmp_status(S_XLATED))
+		return why;
+	xlated_maps(&ours_side, S_XLATED, a, sizeof(a));
+	xlated_maps(&kern_side, S_XLATED, b, sizeof(b));
+	if (strcmp(a, b) || !a[0])
+		return differ("maps named: '%s' vs '%s'", a, b);
+	return NULL;
+}
+
+static const char *cmp_jited(void)
+{
+	if (cmp_status(S_JITED))
+		return why;
+	if (strcmp(ours_side.err[S_JITED], kern_side.err[S_JITED]))
+		return differ("'%s' vs '%s'", first_line(ours_side.err[S_JITED]),
+			      first_line(kern_side.err[S_JITED]));
+	return NULL;
+}
+
+static const char *cmp_netattach(void)
+{
+	const char *e = ours_side.err[S_NETATTACH];
+
+	if (!ours_side.status[S_NETATTACH] || !strstr(e, "Operation not supported") ||
+	    !strstr(e, "Kernel error message: bpftime: XDP programs cannot be attached"))
+		return differ("bpftime should refuse with EOPNOTSUPP and say why: status %d, '%s'",
+			      ours_side.status[S_NETATTACH], first_line(e));
+	return NULL;
+}
+
+/* the fields of the maps named in @names that must match; ids may differ,
+ * btf_id only in whether there is one */
+static const char *cmp_maps(enum seed_step st, const char *const *names)
+{
+	static const char *const fields[] = { "type",	     "flags",  "bytes_key", "bytes_value",
+					      "max_entries", "frozen", "name" };
+	json_t *a = side_json(&ours_side, st), *b = side_json(&kern_side, st);
+	const char *ret = NULL;
+
+	if (cmp_status(st))
+		ret = why;
+	for (; !ret && *names; names++) {
+		json_t *x = a ? find_named_json(a, *names, 0) : NULL,
+		       *y = b ? find_named_json(b, *names, 0) : NULL;
+
+		if (!x || !y) {
+			ret = differ("map %s: %s", *names,
+				     x ? "not in the kernel's" : "not in ours");
+			break;
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(fields) && !ret; i++)
+			if (!json_equal(json_object_get(x, fields[i]) ?: json_null(),
+					json_object_get(y, fields[i]) ?: json_null()))
+				ret = differ("map %s: %s differs", *names, fields[i]);
+		if (!ret && !json_integer_value(json_object_get(x, "btf_id")) !=
+				    !json_integer_value(json_object_get(y, "btf_id")))
+			ret = differ("map %s: btf_id %lld vs %lld", *names,
+				     (long long)json_integer_value(json_object_get(x, "btf_id")),
+				     (long long)json_integer_value(json_object_get(y, "btf_id")));
+		/* one counter_map: loadall reused it */
+		if (!ret && (find_named_json(a, *names, 1) != NULL) !=
+				    (find_named_json(b, *names, 1) != NULL))
+			ret = differ("map %s: a second one in %s", *names,
+				     find_named_json(a, *names, 1) ? "ours" : "the kernel's");
+	}
+	json_decref(a);
+	json_decref(b);
+	return ret;
+}
+
+static const char *cmp_maps1(void)
+{
+	static const char *const names[] = { "counter_map", NULL };
+
+	return cmp_maps(S_MAPS1, names);
+}
+
+static const char *cmp_maps2(void)
+{
+	static const char *const names[] = { "counter_map", "call_table", "streak_map", NULL };
+
+	return cmp_maps(S_MAPS2, names);
+}
+
+static const char *cmp_gen(void)
+{
+	if (cmp_status(S_GEN))
+		return why;
+	/* both objects are gone by now; gen object is deterministic: what
+	 * loadall did with them is compared next */
+	return NULL;
+}
+
+/* the names ls lists (its last column), sorted as ls sorts them */
+static void ls_names(const char *out, char *names, size_t size)
+{
+	size_t len = 0;
+
+	names[0] = 0;
+	for (const char *l = out; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] ? 1 : 0)) {
+		const char *end = l + strcspn(l, "\n"), *sp = end;
+
+		if (!strncmp(l, "total ", 6))
+			continue;
+		while (sp > l && sp[-1] != ' ')
+			sp--;
+		len += (size_t)snprintf(names + len, size - len, "%.*s ", (int)(end - sp), sp);
+	}
+}
+
+static const char *cmp_ls(void)
+{
+	char a[512], b[512];
+
+	if (cmp_status(S_LS))
+		return why;
+	ls_names(ours_side.out[S_LS], a, sizeof(a));
+	ls_names(kern_side.out[S_LS], b, sizeof(b));
+	if (strcmp(a, b))
+		return differ("'%s' vs '%s'", a, b);
+	return NULL;
+}
+
+/* a run's output without the duration */
+static void run_result(const char *out, char *res, size_t size)
+{
+	const char *d = strstr(out, ", duration");
+
+	snprintf(res, size, "%.*s", d ? (int)(d - out) : (int)strlen(out), out);
+}
+
+static const char *cmp_run(enum seed_step st)
+{
+	char a[2048], b[2048];
+
+	if (cmp_status(st))
+		return why;
+	run_result(ours_side.out[st], a, sizeof(a));
+	run_result(kern_side.out[st], b, sizeof(b));
+	if (strcmp(a, b))
+		return differ("'%s' vs '%s'", a, b);
+	return NULL;
+}
+
+/* our programs in a -j prog show: type, tag, gpl, run_cnt, the maps (by name) */
+static const char *cmp_progs(enum seed_step st)
+{
+	static const char *const names[] = { "xdp_entrypoint", "xdp_counter", "xdp_streak" };
+	json_t *a = side_json(&ours_side, st), *b = side_json(&kern_side, st);
+	const char *ret = NULL;
+
+	if (cmp_status(st))
+		ret = why;
+	for (size_t i = 0; !ret && i < ARRAY_SIZE(names); i++) {
+		for (int nth = 0; !ret; nth++) {
+			json_t *x = a ? find_named_json(a, names[i], nth) : NULL,
+			       *y = b ? find_named_json(b, names[i], nth) : NULL;
+			static const char *const f[] = { "type", "tag", "gpl_compatible", "run_cnt",
+							 "jited" };
+			char mx[128] = "", my[128] = "";
+			size_t k;
+			json_t *v;
+
+			if (!x && !y)
+				break;
+			if (!x || !y) {
+				ret = differ("%s #%d only in %s", names[i], nth,
+					     x ? "ours" : "the kernel's");
+				break;
+			}
+			for (size_t j = 0; j < ARRAY_SIZE(f) && !ret; j++) {
+				json_t *fx = json_object_get(x, f[j]),
+				       *fy = json_object_get(y, f[j]);
+				char *dx, *dy;
+
+				if (json_equal(fx ?: json_null(), fy ?: json_null()))
+					continue;
+				dx = json_dumps(fx ?: json_null(), JSON_ENCODE_ANY);
+				dy = json_dumps(fy ?: json_null(), JSON_ENCODE_ANY);
+				ret = differ("%s: %s %s vs %s", names[i], f[j], dx, dy);
+				free(dx);
+				free(dy);
+			}
+			json_array_foreach(json_object_get(x, "map_ids"), k, v) strcat(
+				strcat(mx, map_name(&ours_side, json_integer_value(v))), " ");
+			json_array_foreach(json_object_get(y, "map_ids"), k, v) strcat(
+				strcat(my, map_name(&kern_side, json_integer_value(v))), " ");
+			if (!ret && strcmp(mx, my))
+				ret = differ("%s: maps '%s' vs '%s'", names[i], mx, my);
+		}
+	}
+	json_decref(a);
+	json_decref(b);
+	return ret;
+}
+
+static const char *cmp_visual(void)
+{
+	if (cmp_status(S_VISUAL))
+		return why;
+	if (!strstr(ours_side.out[S_VISUAL], "digraph") ||
+	    !strstr(kern_side.out[S_VISUAL], "digraph"))
+		return differ("no dot graph (%s)", first_line(ours_side.out[S_VISUAL]));
+	return NULL;
+}
+
+/* what the seed's programs need, as feature probe says it */
+static const char *cmp_feature(void)
+{
+	static const char *const lines[] = {
+		"eBPF program_type xdp is available", "eBPF map_type array is available",
+		"eBPF map_type hash is available",    "eBPF map_type prog_array is available",
+		"\n\t- bpf_map_lookup_elem\n",	      "\n\t- bpf_tail_call\n",
+		"\n\t- bpf_trace_printk\n",	      "\n\t- bpf_map_update_elem\n",
+	};
+	const char *xo = strstr(ours_side.out[S_FEATURE], "for program type xdp:"),
+		   *xk = strstr(kern_side.out[S_FEATURE], "for program type xdp:");
+
+	if (cmp_status(S_FEATURE))
+		return why;
+	if (!xo || !xk)
+		return differ("no helper list for xdp in %s", xo ? "the kernel's" : "ours");
+	for (size_t i = 0; i < ARRAY_SIZE(lines); i++) {
+		/* helpers: in the xdp section (up to the next section) */
+		bool helper = lines[i][0] == '\n';
+		const char *o = helper ? xo : ours_side.out[S_FEATURE],
+			   *k = helper ? xk : kern_side.out[S_FEATURE];
+		const char *fo = strstr(o, lines[i]), *fk = strstr(k, lines[i]);
+		const char *eo = helper ? strstr(xo, "\n\n") : NULL,
+			   *ek = helper ? strstr(xk, "\n\n") : NULL;
+		bool ino = fo && (!eo || fo < eo), ink = fk && (!ek || fk < ek);
+
+		if (ino != ink)
+			return differ("'%s' %s", first_line(lines[i] + helper),
+				      ino ? "only in ours" : "only in the kernel's");
+	}
+	return NULL;
+}
+
+static const char *cmp_rm(void)
+{
+	return cmp_status(S_RM);
+}
+
+static const char *cmp_btfshow(void)
+{
+	json_t *a = side_json(&ours_side, S_BTFSHOW), *b = side_json(&kern_side, S_BTFSHOW);
+	const struct seed_side *sides[2] = { &ours_side, &kern_side };
+	json_t *arrs[2] = { a, b };
+	int found[2] = { 0, 0 };
+
+	for (int s2 = 0; s2 < 2; s2++) {
+		size_t i, k;
+		json_t *o, *v;
+
+		json_array_foreach(arrs[s2], i, o) json_array_foreach(
+			json_object_get(o, "map_ids"), k,
+			v) if (!strcmp(map_name(sides[s2], json_integer_value(v)), "streak_map"))
+			found[s2] = 1;
+	}
+	json_decref(a);
+	json_decref(b);
+	if (cmp_status(S_BTFSHOW))
+		return why;
+	if (found[0] != found[1])
+		return differ("a BTF object holding streak_map %s",
+			      found[0] ? "only in ours" : "only in the kernel's");
+	return NULL;
+}
+
+static const char *cmp_tracelog(void)
+{
+	char a[2048] = "", b[2048] = "", msg[256];
+	const struct seed_side *sides[2] = { &ours_side, &kern_side };
+	char *outs[2] = { a, b };
+
+	for (int s2 = 0; s2 < 2; s2++) {
+		size_t len = 0;
+
+		for (const char *l = sides[s2]->tracelog; *l;
+		     l += strcspn(l, "\n") + (l[strcspn(l, "\n")] ? 1 : 0)) {
+			char line[512];
+
+			snprintf(line, sizeof(line), "%.*s", (int)strcspn(l, "\n"), l);
+			if (!strstr(line, "entrypoint: "))
+				continue;
+			if (parse_trace_line(line, msg, sizeof(msg)))
+				return differ("%s: not a trace_pipe line: '%s'", sides[s2]->name,
+					      line);
+			len += (size_t)snprintf(outs[s2] + len, 2048 - len, "%s|", msg);
+		}
+	}
+	if (strcmp(a, b))
+		return differ("'%s' vs '%s'", a, b);
+	return NULL;
+}
+
+static const char *seed_compare(enum seed_step st)
+{
+	switch (st) {
+	case S_LOAD:
+	case S_LOADALL:
+	case S_UPDATE1:
+	case S_UPDATE2:
+		return cmp_status(st);
+	case S_SHOW:
+		return cmp_show();
+	case S_XLATED:
+		return cmp_xlated();
+	case S_JITED:
+		return cmp_jited();
+	case S_NETATTACH:
+		return cmp_netattach();
+	case S_MAPS1:
+		return cmp_maps1();
+	case S_MAPS2:
+		return cmp_maps2();
+	case S_COUNTER0:
+	case S_COUNTER:
+	case S_STREAK:
+		return cmp_json(st);
+	case S_GEN:
+		return cmp_gen();
+	case S_LS:
+		return cmp_ls();
+	case S_RUN1:
+	case S_RUN2:
+	case S_RUN3:
+		return cmp_run(st);
+	case S_CALLTABLE:
+	case S_BTFDUMP:
+		return cmp_stdout(st);
+	case S_PROGS:
+	case S_PROGS2:
+		return cmp_progs(st);
+	case S_VISUAL:
+		return cmp_visual();
+	case S_FEATURE:
+		return cmp_feature();
+	case S_RM:
+		return cmp_rm();
+	case S_BTFSHOW:
+		return cmp_btfshow();
+	case S_TRACELOG:
+		return cmp_tracelog();
+	case S_COUNT:
+		break;
+	}
+	return NULL;
+}
+
+static void stats_restore(void)
+{
+	FILE *f;
+
+	if (stats_was < 0)
+		return;
+	f = fopen("/proc/sys/kernel/bpf_stats_enabled", "w");
+	if (f) {
+		fprintf(f, "%d\n", stats_was);
+		fclose(f);
+	}
+	stats_was = -1;
+}
+
+static int seed_cleanup(void **state)
+{
+	stats_restore();
+	unlink(seed_data);
+	unlink(seed_log);
+	setenv("BPFTIME_LOG_OUTPUT", "console", 1);
+	return cleanup(state);
+}
+
+/* a private mount namespace for the kernel's side: its own bpffs and
+ * tracefs, gone with this process */
+static bool kernel_namespace(void)
+{
+	if (geteuid() || unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return false;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL))
+		return false;
+	mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
+	return true;
+}
+
+static void test_seed(void **state)
+{
+	int differ_cnt = 0, same_cnt = 0;
+	FILE *f;
+
+	(void)state;
+	if (!bpftool_bin)
+		TEST_SKIP("no bpftool on this machine");
+	if (geteuid())
+		TEST_SKIP("the kernel's side needs root (a private mount namespace, bpffs)");
+	shm_for_test("seed");
+	setenv("BPFTIME_KEEP_SHM", "1", 1); /* pins outlive each step's bpftool */
+	/* the server's lines to a file: feature probe makes thousands */
+	snprintf(seed_log, sizeof(seed_log), "/tmp/bpftime_bt_%d_seed.log", getpid());
+	setenv("BPFTIME_LOG_OUTPUT", seed_log, 1);
+	/* the seed's data: 16 zero bytes and an echo request */
+	snprintf(seed_data, sizeof(seed_data), "/tmp/bpftime_bt_%d_data", getpid());
+	f = fopen(seed_data, "w");
+	assert_non_null(f);
+	fwrite("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0> Hello eCHO! <3", 1, 32, f);
+	fclose(f);
+	/* run statistics, as the seed's sysctl (restored afterwards) */
+	f = fopen("/proc/sys/kernel/bpf_stats_enabled", "r+");
+	if (f) {
+		if (fscanf(f, "%d", &stats_was) != 1)
+			stats_was = -1;
+		rewind(f);
+		fputs("1\n", f);
+		fclose(f);
+	}
+	seed_run_side(&ours_side);
+	if (!kernel_namespace())
+		TEST_SKIP(
+			"no private mount namespace with a bpffs here: no kernel to compare with");
+	seed_run_side(&kern_side);
+	stats_restore();
+	print_message("\n%-34s %-7s %-7s %s\n", "seed 004 step", "bpftime", "kernel", "result");
+	for (int st = 0; st < S_COUNT; st++) {
+		const char *d = seed_compare((enum seed_step)st);
+		char ks[16];
+
+		snprintf(ks, sizeof(ks), "%d", kern_side.status[st]);
+		print_message("%-34s %-7d %-7s %s%s\n", seed[st].what, ours_side.status[st],
+			      seed[st].ours_only ? "-"
+			      : st == S_TRACELOG ? ""
+						 : ks,
+			      d ? "DIFFERS: " : "same", d ? d : "");
+		if (d)
+			differ_cnt++;
+		else
+			same_cnt++;
+	}
+	print_message("%d steps match the kernel's, %d differ\n", same_cnt, differ_cnt);
+	if (differ_cnt)
+		fail_msg("%d of %d seed steps differ from the kernel's (table above)", differ_cnt,
+			 S_COUNT);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_tracelog, cleanup),
 		cmocka_unit_test_teardown(test_devattach, cleanup),
 		cmocka_unit_test_teardown(test_jited, cleanup),
+		/* last: it moves this process into a mount namespace of its own */
+		cmocka_unit_test_teardown(test_seed, seed_cleanup),
 	};
 
 	if (argc < 8) {
@@ -432,6 +1228,7 @@ int main(int argc, char **argv)
 	}
 	jited_bin = argv[6];
 	tool_bin = strcmp(argv[7], "none") ? argv[7] : NULL;
+	setenv("BPFTIME_LOG_OUTPUT", "console", 1); /* the server's lines on stderr */
 	bpftime_bin = argv[1];
 	guard_bin = argv[2];
 	bpftool_bin = strcmp(argv[3], "none") ? argv[3] : NULL;
