@@ -288,21 +288,38 @@ static int split(char *cmd, char **argv, int n, int max)
 	return n;
 }
 
-static char *subst(const char *prog)
+/* The victim's comm in this run (BT_COMM: bt_victim sets it first thing):
+ * the kernel's tracepoints and profile see every process on the machine,
+ * and a concurrent run of this test has a bt_victim too.  Rows say
+ * "bt_victim"; the programs get this name and the outputs get bt_victim
+ * back before they are compared. */
+static char victim_comm[16];
+
+/* @s with every @from replaced by @to (caller frees) */
+static char *replace(const char *s, const char *from, const char *to)
 {
-	size_t vl = strlen(victim_bin), n = strlen(prog) * (vl + 1) + 1;
+	size_t fl = strlen(from), tl = strlen(to), n = strlen(s) * (tl + 1) + 1;
 	char *out = calloc(1, n), *o = out;
 
 	assert_non_null(out);
-	for (const char *p = prog; *p;) {
-		if (!strncmp(p, "@V@", 3)) {
-			memcpy(o, victim_bin, vl);
-			o += vl;
-			p += 3;
+	for (const char *p = s; *p;) {
+		if (!strncmp(p, from, fl)) {
+			memcpy(o, to, tl);
+			o += tl;
+			p += fl;
 		} else {
 			*o++ = *p++;
 		}
 	}
+	return out;
+}
+
+static char *subst(const char *prog)
+{
+	/* the comm first: the victim's path has bt_victim in it */
+	char *v = replace(prog, "bt_victim", victim_comm), *out = replace(v, "@V@", victim_bin);
+
+	free(v);
 	return out;
 }
 
@@ -450,6 +467,12 @@ static char *run_row(const struct row *r, bool kernel)
 		return NULL;
 	}
 	text = slurp(out);
+	{
+		char *named = replace(text, victim_comm, "bt_victim");
+
+		free(text);
+		text = named;
+	}
 	vtext = slurp(vout);
 	if (r->flags & F_CMD) {
 		char *p = strstr(text, "pid ");
@@ -667,6 +690,8 @@ int main(int argc, char **argv)
 	bpftime_bin = argv[1];
 	tool_bin = argv[2];
 	victim_bin = argv[3];
+	snprintf(victim_comm, sizeof(victim_comm), "btv%d", (int)getpid());
+	setenv("BT_COMM", victim_comm, 1);
 	for (size_t i = 0; i < ARRAY_SIZE(paths) && !bpftrace_bin[0]; i++)
 		if (!access(paths[i], X_OK))
 			snprintf(bpftrace_bin, sizeof(bpftrace_bin), "%s", paths[i]);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 
 /* A USDT probe without <sys/sdt.h>: the stapsdt note (provider, name,
  * argument spec) that bpftrace reads, and a nop at the probe address. */
@@ -128,6 +129,10 @@ int main(int argc, char **argv)
 	struct timespec t0, t1;
 	pthread_t *t;
 
+	/* the name the test gave this run (its kernel comparison filters on
+	 * it: other runs' victims must not match) */
+	if (getenv("BT_COMM"))
+		prctl(PR_SET_NAME, getenv("BT_COMM"), 0, 0, 0);
 	while ((opt = getopt(argc, argv, "t:n:w:W:s:pT")) != -1) {
 		switch (opt) {
 		case 't':
