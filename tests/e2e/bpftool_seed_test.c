@@ -821,8 +821,12 @@ static const char *cmp_maps(enum seed_step st, const char *const *names)
 			if (!json_equal(json_object_get(x, fields[i]) ?: json_null(),
 					json_object_get(y, fields[i]) ?: json_null()))
 				ret = differ("map %s: %s differs", *names, fields[i]);
-		if (!ret && !json_integer_value(json_object_get(x, "btf_id")) !=
-				    !json_integer_value(json_object_get(y, "btf_id")))
+		/* not for the prog array: bpftool 7.1's full listing on the
+		 * kernel prints the btf_id of the map listed before it (its
+		 * `map show name call_table` shows none, as ours) */
+		if (!ret && strcmp(*names, "call_table") &&
+		    !json_integer_value(json_object_get(x, "btf_id")) !=
+			    !json_integer_value(json_object_get(y, "btf_id")))
 			ret = differ("map %s: btf_id %lld vs %lld", *names,
 				     (long long)json_integer_value(json_object_get(x, "btf_id")),
 				     (long long)json_integer_value(json_object_get(y, "btf_id")));
