@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -50,6 +51,9 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)     ((a) < (b) ? (a) : (b))
+
+/* one kernel side at a time on the machine (see kernel_exclusive) */
+#define KERNEL_LOCK "/tmp/bpftime_bpftool_seed_kernel.lock"
 
 static const char *bpftime_bin, *guard_bin, *bpftool_bin, *objdir, *devattach_bin, *jited_bin,
 	*tool_bin;
@@ -199,6 +203,7 @@ static int kernel_trace_line(char *line, size_t size)
 	const char *argv[] = { "/usr/bin/unshare", "-m", "--propagation", "private",
 			       "/bin/sh",	   "-c", script,	  NULL };
 	struct proc p;
+	int lock, status;
 
 	if (geteuid() || access("/usr/bin/unshare", X_OK))
 		return -1;
@@ -211,7 +216,15 @@ static int kernel_trace_line(char *line, size_t size)
 		 "rm -f /tmp/bt_printk_%d; timeout 10 grep -m1 'hello from bpf' "
 		 "/sys/kernel/tracing/trace_pipe",
 		 bpftool_bin, objdir, getpid(), bpftool_bin, getpid(), getpid());
-	if (run(&p, argv)) {
+	/* the kernel's trace_pipe is one for the machine, and reading consumes:
+	 * not while another run's kernel side reads it (kernel_exclusive) */
+	lock = open(KERNEL_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock >= 0)
+		flock(lock, LOCK_EX);
+	status = run(&p, argv);
+	if (lock >= 0)
+		close(lock);
+	if (status) {
 		print_message("the kernel cannot run the printk program: %s\n", p.ebuf);
 		return -1;
 	}
@@ -1185,6 +1198,37 @@ static int seed_cleanup(void **state)
 
 /* a private mount namespace for the kernel's side: its own bpffs and
  * tracefs, gone with this process */
+/* Kernel object names and ids are machine-wide, and the seed selects maps
+ * and programs by name: one kernel side at a time on this machine (an
+ * exclusive lock across every worktree's runs, held until this process
+ * exits), and none of another run's objects left (their frees are RCU
+ * deferred): wait until no map of these names is listed, bounded by
+ * STUCK_MS (a safety net, never a measurement). */
+static void kernel_exclusive(void)
+{
+	const char *argv[] = { bpftool_bin, "-j", "map", "show", NULL };
+	int fd = open(KERNEL_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		flock(fd, LOCK_EX); /* released when the test exits */
+	for (int t = 0; t < STUCK_MS / 100; t++) {
+		struct proc *p = malloc(sizeof(*p));
+		bool left;
+
+		assert_non_null(p);
+		run(p, argv);
+		left = strstr(p->obuf, "\"name\":\"counter_map\"") ||
+		       strstr(p->obuf, "\"name\":\"call_table\"") ||
+		       strstr(p->obuf, "\"name\":\"streak_map\"");
+		free(p);
+		if (!left)
+			return;
+		usleep(100 * 1000);
+	}
+	print_message("maps of another run's kernel side are still listed: the comparison may "
+		      "see them\n");
+}
+
 static bool kernel_namespace(void)
 {
 	if (geteuid() || unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
@@ -1229,6 +1273,7 @@ static void test_seed(void **state)
 	if (!kernel_namespace())
 		TEST_SKIP(
 			"no private mount namespace with a bpffs here: no kernel to compare with");
+	kernel_exclusive();
 	seed_run_side(&kern_side);
 	stats_restore();
 	print_message("\n%-34s %-7s %-7s %s\n", "seed 004 step", "bpftime", "kernel", "result");
