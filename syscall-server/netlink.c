@@ -22,6 +22,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -56,6 +57,8 @@ struct pending {
 
 static struct pending pending[PENDING_MAX];
 static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+/* acks waiting: receives look at the table only when there are some */
+static _Atomic int npending;
 
 static struct {
 	ssize_t (*send)(int, const void *, size_t, int);
@@ -253,6 +256,8 @@ static bool intercept(int fd, const void *buf, size_t len)
 			slot = &pending[i];
 	if (!slot)
 		slot = &pending[0]; /* eight sockets waiting: the oldest loses */
+	if (!slot->len)
+		atomic_fetch_add(&npending, 1);
 	slot->fd = fd;
 	slot->ino = ino;
 	slot->len = make_ack(fd, nh, what, slot->buf);
@@ -269,7 +274,7 @@ static ssize_t take(int fd, const struct iovec *iov, size_t iovcnt, int flags, i
 	ssize_t ret;
 	struct stat st;
 
-	if (!srv.ready)
+	if (!srv.ready || !atomic_load_explicit(&npending, memory_order_acquire))
 		return -1;
 	pthread_mutex_lock(&pending_lock);
 	for (size_t i = 0; i < PENDING_MAX && !p; i++)
@@ -277,6 +282,7 @@ static ssize_t take(int fd, const struct iovec *iov, size_t iovcnt, int flags, i
 			p = &pending[i];
 	if (p && (fstat(fd, &st) || st.st_ino != p->ino)) {
 		p->len = 0; /* the socket it was for is gone */
+		atomic_fetch_sub(&npending, 1);
 		p = NULL;
 	}
 	if (!p) {
@@ -292,8 +298,10 @@ static ssize_t take(int fd, const struct iovec *iov, size_t iovcnt, int flags, i
 	if (msg_flags)
 		*msg_flags = done < p->len ? MSG_TRUNC : 0;
 	ret = (ssize_t)((flags & MSG_TRUNC) ? p->len : done);
-	if (!(flags & MSG_PEEK))
+	if (!(flags & MSG_PEEK)) {
 		p->len = 0;
+		atomic_fetch_sub(&npending, 1);
+	}
 	pthread_mutex_unlock(&pending_lock);
 	return ret;
 }
