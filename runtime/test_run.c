@@ -92,17 +92,30 @@ static uint64_t clock_ns(clockid_t id)
 static int run_timed(struct bpftime_runtime *rt, int fd, void *ctx, size_t len, uint32_t repeat,
 		     struct bpftime_test_run_opts *o)
 {
+	struct bpftime_vm *vm = bpftime_runtime__prog(rt, fd);
 	uint64_t r0 = 0, c0, t0, t1, c1, ns;
+	uint32_t runs = 0;
+	bool stats;
 	int err = 0;
 
+	if (!vm)
+		return -errno;
 	if (!repeat)
 		repeat = 1;
+	/* as the kernel's loop: the program, looked up once, on one CPU slot */
+	stats = rt->sysctl_stats || bpftime_shm__stats_enabled(rt->shm);
 	c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	t0 = clock_ns(CLOCK_MONOTONIC);
-	for (uint32_t i = 0; i < repeat && !err; i++)
-		err = bpftime_runtime__run(rt, fd, ctx, len, &r0);
+	bpftime_shm__cpu_get(rt->shm);
+	while (runs < repeat && !err) {
+		err = bpftime_vm__run(vm, ctx, len, &r0);
+		runs++;
+	}
+	bpftime_shm__cpu_put(rt->shm);
 	t1 = clock_ns(CLOCK_MONOTONIC);
 	c1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	if (stats) /* BPF_ENABLE_STATS or the sysctl: run_cnt and run_time_ns */
+		bpftime_prog_stats_add(rt->shm, fd, runs, t1 - t0);
 	if (err)
 		return err;
 	ns = MIN(t1 - t0, c1 - c0);
