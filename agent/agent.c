@@ -82,7 +82,8 @@ struct attachment {
 	struct bpftime_vm *vm;
 	struct bpftime_probe *probe;
 	uint64_t cookie;
-	bool seen; /* wanted by the sync in progress */
+	bool seen;	/* wanted by the sync in progress */
+	bool needs_cpu; /* its runs own a per-CPU slot (bpftime_runtime__needs_cpu) */
 	struct attachment *next;
 };
 
@@ -137,6 +138,21 @@ bool agent_is_busy(void)
 	return agent_busy;
 }
 
+/* Runs in progress on this thread of programs that own no per-CPU slot
+ * (bpftime_shm__cpu_busy() counts the others): a profile sample does not
+ * run a program inside one (it could wait on a lock the interrupted run
+ * holds). */
+static __thread uint32_t agent_runs __attribute__((tls_model("initial-exec")));
+
+bool agent_in_run(void)
+{
+	return agent_runs || bpftime_shm__cpu_busy();
+}
+
+/* BPFTIME_PERCPU_CLAIM=always: every run owns a slot, as before the
+ * per-program decision (for measuring it, and as a way back) */
+static bool claim_always;
+
 static void run_prog(struct bpftime_pt_regs *regs, void *data)
 {
 	struct attachment *a = data;
@@ -144,10 +160,20 @@ static void run_prog(struct bpftime_pt_regs *regs, void *data)
 
 	if (unlikely(agent_busy) || unlikely(bpftime_shm__gone(agent.shm)))
 		return;
-	/* the run owns a per-CPU slot, as a kernel program owns its CPU */
-	bpftime_shm__cpu_get(agent.shm);
-	bpftime_vm__run(a->vm, regs, sizeof(*regs), &ret);
-	bpftime_shm__cpu_put(agent.shm);
+	/* a run that touches per-CPU data owns a per-CPU slot, as a kernel
+	 * program owns its CPU; the others skip the claim (a CAS on a shared
+	 * line per run) */
+	if (a->needs_cpu) {
+		bpftime_shm__cpu_get(agent.shm);
+		bpftime_vm__run(a->vm, regs, sizeof(*regs), &ret);
+		bpftime_shm__cpu_put(agent.shm);
+	} else {
+		agent_runs++;
+		atomic_signal_fence(memory_order_seq_cst);
+		bpftime_vm__run(a->vm, regs, sizeof(*regs), &ret);
+		atomic_signal_fence(memory_order_seq_cst);
+		agent_runs--;
+	}
 }
 
 /* the override verdict comes from bpf_override_return (the thread's probe
@@ -383,6 +409,7 @@ static int attach_one(const struct want *x)
 	a->perf_id = x->perf_id;
 	a->vm = vm;
 	a->cookie = x->cookie;
+	a->needs_cpu = claim_always || bpftime_runtime__needs_cpu(agent.rt, vm);
 
 	is_override =
 		pi.type == BPFTIME_PERF_TYPE_UPROBE_OVERRIDE ||
@@ -703,6 +730,11 @@ int agent_start(const struct agent_opts *opts)
 		return -EALREADY;
 	}
 	agent.pid = getpid();
+	{
+		const char *c = getenv("BPFTIME_PERCPU_CLAIM");
+
+		claim_always = c && !strcmp(c, "always");
+	}
 	open_msg[0] = 0;
 	prev_print = bpftime_set_print(capture_print);
 	agent.shm = bpftime_shm__open(&so);

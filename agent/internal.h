@@ -65,6 +65,8 @@ long bpftime_agent_detach(void);
 /* Is the calling thread working for the agent (its probes and syscall
  * tracepoints do not run programs there)? */
 bool agent_is_busy(void);
+/* is this thread inside a program run (of any kind)? */
+bool agent_in_run(void);
 
 /* systp.c: brings the syscall tracepoint programs in line with the
  * segment (called by every sync, agent lock held); the first one starts the

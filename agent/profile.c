@@ -93,7 +93,7 @@ static void on_sample(int sig, siginfo_t *si, void *uc_)
 
 	UNUSED(sig);
 	if (si->si_code != SI_TIMER || !s || !atomic_load(&s->live) || agent_is_busy() ||
-	    bpftime_shm__cpu_busy())
+	    agent_in_run())
 		goto out;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.regs.r15 = (uint64_t)g[REG_R15];

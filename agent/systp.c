@@ -204,59 +204,6 @@ static bool calls_helper(struct bpftime_vm *vm, int32_t id)
 	return false;
 }
 
-/* Does a run of the program at @fd touch per-CPU data (shm/cpu.c), so that
- * it must own a CPU slot?  Per-CPU maps and perf event arrays
- * (BPF_F_CURRENT_CPU) do, and bpf_get_smp_processor_id; maps it cannot
- * name (fd_array, maps of maps), tail calls (any program may follow) and
- * kfuncs count as yes. */
-static bool needs_cpu(struct bpftime_shm *shm, int fd)
-{
-	const struct bpftime_insn *in;
-	size_t cnt;
-
-	in = bpftime_prog_insns(shm, fd, &cnt);
-	if (!in)
-		return true;
-	for (size_t i = 0; i < cnt; i++) {
-		struct bpftime_map_info mi;
-
-		if (in[i].code == 0x85 && in[i].src == 0 &&
-		    (in[i].imm == 8 /* get_smp_processor_id */ || in[i].imm == 12 /* tail_call */))
-			return true;
-		if (in[i].code == 0x85 && in[i].src == 2) /* kfunc */
-			return true;
-		if (in[i].code != 0x18)
-			continue;
-		if (in[i].src) {
-			/* stored programs name their maps by id (shm/objects.c) */
-			struct bpftime_map *h =
-				in[i].src == 1 || in[i].src == 2
-					? bpftime_map_get_handle_by_id(shm, (uint32_t)in[i].imm)
-					: NULL;
-
-			if (!h)
-				return true;
-			bpftime_map__get_info(h, &mi);
-			switch (mi.type) {
-			case BPFTIME_MAP_HASH:
-			case BPFTIME_MAP_ARRAY:
-			case BPFTIME_MAP_STACK_TRACE:
-			case BPFTIME_MAP_LRU_HASH:
-			case BPFTIME_MAP_LPM_TRIE:
-			case BPFTIME_MAP_QUEUE:
-			case BPFTIME_MAP_STACK:
-			case BPFTIME_MAP_RINGBUF:
-			case BPFTIME_MAP_BLOOM_FILTER:
-				break;
-			default:
-				return true;
-			}
-		}
-		i++; /* the second half of lddw */
-	}
-	return false;
-}
-
 /* Is the perf event at @fd a syscall tracepoint for this process?  Fills
  * kind, nr and the id. */
 static bool tp_wanted(struct bpftime_shm *shm, int fd, pid_t pid, struct tp_want *w)
@@ -442,7 +389,7 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 		}
 		p.walks_stack = calls_helper(p.vm, HELPER_GET_STACK) ||
 				calls_helper(p.vm, HELPER_GET_STACKID);
-		p.needs_cpu = needs_cpu(shm, w[i].prog_fd);
+		p.needs_cpu = bpftime_runtime__needs_cpu(rt, p.vm);
 		switch (w[i].kind) {
 		case BPFTIME_SYSTP_ENTER:
 			l = &t->nr[w[i].nr].enter;

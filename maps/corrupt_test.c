@@ -32,7 +32,8 @@ static char logbuf[8192];
 #define VBUF (4 * 1024)
 static uint64_t vbuf[VBUF];
 
-static int capture(enum bpftime_log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int capture(enum bpftime_log_level level,
+							 const char *fmt, va_list ap)
 {
 	size_t n = strlen(logbuf);
 

@@ -244,7 +244,11 @@ static inline bool is_nulls(uint64_t n)
  * a garbled segment) must fail the operation, not fault the host. */
 static inline bool elem_ok(const struct bpftime_map *h, uint64_t n)
 {
-	return likely(n - h->elem_lo <= h->elem_span && !(n & 7));
+	/* one compare: rotated right by 3, an offset with any of its low 3
+	 * bits set is beyond every span (elem_lo is a multiple of 8) */
+	uint64_t d = n - h->elem_lo;
+
+	return likely(((d >> 3) | (d << 61)) <= h->elem_span8);
 }
 
 /* the slow side of a failed check: reported once (map_corrupt) */
@@ -357,12 +361,12 @@ find(struct bpftime_map *h, uint32_t b, uint32_t hash, const void *key, bool *ba
 	uint64_t n;
 
 again:
-	steps = 0;
+	steps = h->n_elems + 1; /* counted down: a chain ends within n_elems */
 	n = atomic_load_explicit(&h->buckets[b], memory_order_acquire);
 	while (!is_nulls(n)) {
 		struct htab_elem *e;
 
-		if (unlikely(!elem_ok(h, n) || ++steps > h->n_elems)) {
+		if (unlikely(!elem_ok(h, n) || !--steps)) {
 			/* a pass longer than the elements may be a reader
 			 * carried along by moving elements: retried a little */
 			if (elem_ok(h, n) && ++restarts < 4)
@@ -962,9 +966,31 @@ static int htab_alloc(struct bpftime_shm *shm, struct map_record *m)
 		return -E2BIG;
 	shift = prealloc ? (uint32_t)__builtin_ctz(map_roundup_pow2((uint32_t)n_elems)) : 8;
 	first_chunk = esize * (n_elems < (1ULL << shift) ? n_elems : (1ULL << shift));
+	if (prealloc && !lru && shift > 8 && (uint64_t)nb * 8 <= shm->hdr->arena_size) {
+		/* preallocation is the kernel's speed choice, not a semantic
+		 * one: elements that do not fit in the arena's free space now
+		 * are allocated as the map fills, in chunks of 256 (as with
+		 * BPF_F_NO_PREALLOC), so a big map can be created (bpftrace's
+		 * maps ask for more than they use) and an update fails with
+		 * ENOMEM only when the segment is really full */
+		struct bpftime_shm_stats st = { .sz = sizeof(st) };
+
+		if (!bpftime_shm__stats(shm, &st) &&
+		    first_chunk + (uint64_t)nb * 8 + 65536 > st.largest_free) {
+			pr_info("shm '%s': map '%s': its %llu bytes of elements do not fit in the "
+				"free "
+				"space (%llu bytes): allocated as the map fills\n",
+				shm->name, m->obj.name, (unsigned long long)first_chunk,
+				(unsigned long long)st.largest_free);
+			shift = 8;
+			first_chunk = esize * (n_elems < 256 ? n_elems : 256);
+		}
+	}
 	if (first_chunk > shm->hdr->arena_size || (uint64_t)nb * 8 > shm->hdr->arena_size) {
 		pr_warn("shm '%s': map '%s' needs %llu bytes; raise BPFTIME_SHM_MEMORY_MB\n",
-			shm->name, m->obj.name, (unsigned long long)first_chunk);
+			shm->name, m->obj.name,
+			(unsigned long long)(first_chunk > (uint64_t)nb * 8 ? first_chunk
+									    : (uint64_t)nb * 8));
 		return -ENOMEM;
 	}
 	m->priv_off = shm_alloc(shm, sizeof(*t), 64);
@@ -1033,7 +1059,7 @@ static int htab_handle_init(struct bpftime_map *h)
 	    t->elem_size >= shm->size)
 		goto bad;
 	h->elem_lo = sizeof(struct shm_header);
-	h->elem_span = shm->size - t->elem_size - h->elem_lo;
+	h->elem_span8 = (shm->size - t->elem_size - h->elem_lo) >> 3;
 	h->n_elems = t->n_elems;
 	h->base = h->shm->base;
 	h->buckets = shm_ptr(h->shm, t->buckets_off);
@@ -1095,7 +1121,8 @@ free_chunks:
 
 /* ---- lookups ---------------------------------------------------------- */
 
-static inline struct htab_elem *lookup_elem(struct bpftime_map *h, const void *key)
+static __attribute__((always_inline)) inline struct htab_elem *lookup_elem(struct bpftime_map *h,
+									   const void *key)
 {
 	uint32_t hash = key_hash(h, key);
 	bool bad = false; /* a corrupt chain reads as "not found" in programs */

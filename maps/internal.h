@@ -94,18 +94,18 @@ struct bpftime_map {
 	uint32_t ncpus;
 	uint32_t vsize8; /* round_up(value_size, 8): per-CPU stride */
 	bool fd_values;	 /* values are object references (fd maps) */
-	/* hash maps (hash.c): resolved once per process */
+	/* hash maps (hash.c): resolved once per process; what a lookup
+	 * reads first, in one cache line */
 	char *base; /* the segment start */
 	_Atomic uint64_t *buckets;
+	/* element offsets read from the segment are checked against these
+	 * before use (elem_ok in hash.c): [elem_lo, elem_lo + 8 * elem_span8] */
+	uint64_t elem_lo, elem_span8;
+	uint32_t bucket_mask, seed, key8, n_elems;
+	bool lru, percpu;
 	char *locks;
 	uint64_t *chunks;
-	uint32_t chunk_shift;
-	uint32_t bucket_mask, lock_mask, seed, elem_size, key8;
-	bool lru, percpu;
-	/* element offsets read from the segment are checked against these
-	 * before use (elem_ok in hash.c): [elem_lo, elem_lo + elem_span] */
-	uint64_t elem_lo, elem_span;
-	uint32_t n_elems;
+	uint32_t chunk_shift, lock_mask, elem_size;
 	_Atomic bool corrupt_told; /* map_corrupt reported this map once */
 	bool kernel;		   /* the map lives in the kernel (kernel.c) */
 	void *local;		   /* per-process state of the type (ring buffer mapping) */

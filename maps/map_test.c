@@ -91,7 +91,7 @@ static void test_create_errors(void **state)
 	assert_int_equal(bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY_OF_MAPS, "m", 4, 4, 1, NULL),
 			 -EBADF);
 	/* out of space names the variable and fails cleanly */
-	assert_int_equal(mkmap(shm, BPFTIME_MAP_HASH, 64, 4096, 1u << 20, 0), -ENOMEM);
+	assert_int_equal(mkmap(shm, BPFTIME_MAP_HASH, 64, 4096, 1u << 31, 0), -ENOMEM);
 	assert_int_equal(errno, ENOMEM);
 	assert_int_equal(used(shm), 0);
 	assert_int_equal(bpftime_handler_next(shm, -1), -ENOENT);
@@ -374,6 +374,37 @@ static void test_hash_no_prealloc(void **state)
 	k = 1ULL << 40;
 	assert_int_equal(bpftime_map_update_elem(shm, fd, &k, &k, 0), 0);
 	assert_int_equal(bpftime_handler_close(shm, fd), 0);
+	assert_int_equal(used(shm), base);
+}
+
+/* A preallocated hash map whose elements do not fit in the free space is
+ * created all the same, its elements allocated as it fills (bpftrace's maps
+ * ask for more than they use); the segment running out is -ENOMEM at an
+ * update, and the map stays consistent. */
+static void test_hash_prealloc_too_big(void **state)
+{
+	struct bpftime_shm *shm = *state;
+	uint64_t base = used(shm), k, v;
+	int fd = mkmap(shm, BPFTIME_MAP_HASH, 8, 8, 1u << 21, 0);
+	struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
+	long err = 0;
+
+	assert_true(fd >= 0);
+	assert_non_null(h);
+	if (used(shm) - base >= (32u << 20)) /* not the ~100 MiB it asked */
+		fail_msg("%llu bytes used", (unsigned long long)(used(shm) - base));
+	for (k = 0; err == 0; k++)
+		err = bpftime_map__update_elem(h, &k, &k, 0);
+	assert_int_equal(err, -ENOMEM);
+	assert_true(k > 100000);
+	for (v = 0; v < k - 1; v += 997) {
+		uint64_t got;
+
+		assert_int_equal(bpftime_map_lookup_elem(shm, fd, &v, &got, 0), 0);
+		assert_int_equal(got, v);
+	}
+	assert_int_equal(bpftime_handler_close(shm, fd), 0);
+	bpftime_shm__reap(shm, true);
 	assert_int_equal(used(shm), base);
 }
 
@@ -1411,6 +1442,7 @@ int main(void)
 		T(test_hash),
 		T(test_hash_big),
 		T(test_hash_no_prealloc),
+		T(test_hash_prealloc_too_big),
 		T(test_percpu_hash),
 		T(test_lru),
 		T(test_hash_spares),

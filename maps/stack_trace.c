@@ -81,9 +81,9 @@ static inline struct stk_bucket *bucket(struct bpftime_map *h, struct stk *s, ui
 	(void)s;
 	if (!off)
 		return NULL;
-	b = shm_ptr(h->shm, off);
-	if (unlikely(!shm_range_ok(h->shm, off, sizeof(*b) + h->value_size) ||
-		     b->nr > h->value_size / 8)) {
+	b = likely(shm_range_ok(h->shm, off, sizeof(*b) + h->value_size)) ? shm_ptr(h->shm, off)
+									  : NULL;
+	if (unlikely(!b || b->nr > h->value_size / 8)) {
 		map_corrupt(h, "a stack bucket out of range");
 		return NULL;
 	}

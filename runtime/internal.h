@@ -17,7 +17,8 @@
 
 struct rt_prog {
 	uint32_t id;
-	int err; /* vm NULL: why it cannot be built */
+	int err;	/* vm NULL: why it cannot be built */
+	bool needs_cpu; /* its runs own a per-CPU slot (percpu.c) */
 	struct bpftime_vm *vm;
 	_Atomic(struct rt_prog *) id_next; /* bucket chain */
 	struct rt_prog *all_next;
@@ -42,6 +43,9 @@ struct bpftime_runtime {
 	bool sysctl_stats; /* kernel.bpf_stats_enabled was 1 when it was made */
 	int *fd_array;
 	size_t fd_array_cnt;
+	/* build_vm (rt->lock held): a map the program names needs a per-CPU
+	 * slot (set by rt_resolve_lddw) */
+	bool build_needs_cpu;
 	pthread_mutex_t lock;
 	struct rt_prog *all_progs;
 	struct rt_fd *all_fds;
@@ -56,6 +60,11 @@ struct bpftime_runtime {
 	_Atomic(struct rt_prog *) by_id[RT_ID_BUCKETS];
 	_Atomic(struct rt_fd *) by_fd[];
 };
+
+/* percpu.c: does a map of this type make runs need a per-CPU slot; do
+ * the helpers a loaded program calls */
+bool rt_map_needs_cpu(uint32_t map_type);
+bool rt_helpers_need_cpu(const struct bpftime_vm *vm);
 
 /* lddw.c: the VM's bpftime_lddw_fn for programs of the runtime @user_ctx */
 int rt_resolve_lddw(void *user_ctx, unsigned int src, int32_t imm, int32_t next_imm,

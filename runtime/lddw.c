@@ -51,6 +51,8 @@ int rt_resolve_lddw(void *user_ctx, unsigned int src, int32_t imm, int32_t next_
 	map = rt_lddw_map(rt, src, imm);
 	if (!map)
 		return -errno;
+	if (rt_map_needs_cpu(bpftime_map__type(map)))
+		rt->build_needs_cpu = true;
 	if (src == BPFTIME_PSEUDO_MAP_FD || src == BPFTIME_PSEUDO_MAP_IDX) {
 		*value = (uint64_t)(uintptr_t)map;
 		return 0;

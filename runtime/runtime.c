@@ -263,8 +263,11 @@ static int select_engine(struct bpftime_runtime *rt, struct bpftime_vm *vm,
 /* Builds the VM of program record @p (checked by shm_obj_check, held by the
  * caller): from the object, not from any process's fd, so a program no
  * slot names (a tail-call target a prog array holds, the program of a
- * pinned link) builds as well.  Called with rt->lock held. */
-static int build_vm(struct bpftime_runtime *rt, const struct shm_prog *p, struct bpftime_vm **out)
+ * pinned link) builds as well.  Says in *@needs_cpu whether its runs need a
+ * per-CPU slot (from the maps its lddws resolve to and the helpers it
+ * calls: percpu.c).  Called with rt->lock held. */
+static int build_vm(struct bpftime_runtime *rt, const struct shm_prog *p, struct bpftime_vm **out,
+		    bool *needs_cpu)
 {
 	const struct bpftime_insn *insns = shm_ptr(rt->shm, p->insns_off);
 	struct bpftime_vm *vm = NULL;
@@ -296,11 +299,13 @@ static int build_vm(struct bpftime_runtime *rt, const struct shm_prog *p, struct
 						  rt->ext[i].fn);
 	if (err)
 		goto fail;
+	rt->build_needs_cpu = false;
 	err = bpftime_vm__load(vm, insns, p->insn_cnt);
 	if (err) {
 		pr_warn("prog id %u '%s': %s\n", p->obj.id, name, bpftime_vm__last_error(vm));
 		goto fail;
 	}
+	*needs_cpu = rt->build_needs_cpu || rt_helpers_need_cpu(vm);
 	err = select_engine(rt, vm, p, name);
 	if (err)
 		goto fail;
@@ -314,7 +319,7 @@ fail:
 /* Records @vm (or, vm NULL, the permanent failure @err) for object @id.
  * Called with rt->lock held. */
 static struct rt_prog *insert_prog(struct bpftime_runtime *rt, uint32_t id, struct bpftime_vm *vm,
-				   int err)
+				   int err, bool needs_cpu)
 {
 	struct rt_prog *p = mem_calloc(1, sizeof(*p));
 
@@ -323,6 +328,7 @@ static struct rt_prog *insert_prog(struct bpftime_runtime *rt, uint32_t id, stru
 	p->id = id;
 	p->vm = vm;
 	p->err = err;
+	p->needs_cpu = needs_cpu;
 	p->all_next = rt->all_progs;
 	rt->all_progs = p;
 	atomic_store_explicit(&p->id_next, atomic_load(&rt->by_id[id % RT_ID_BUCKETS]),
@@ -339,6 +345,7 @@ static struct bpftime_vm *get_prog(struct bpftime_runtime *rt, uint32_t id, int 
 {
 	struct rt_prog *p = find_id(rt, id);
 	struct bpftime_vm *vm = NULL;
+	bool needs_cpu = true;
 
 	if (!p) {
 		const char *why;
@@ -357,12 +364,12 @@ static struct bpftime_vm *get_prog(struct bpftime_runtime *rt, uint32_t id, int 
 		if (shm_obj_check(rt->shm, BPFTIME_HANDLER_PROG, off, &why))
 			*err = -EBADMSG;
 		else
-			*err = build_vm(rt, shm_ptr(rt->shm, off), &vm);
+			*err = build_vm(rt, shm_ptr(rt->shm, off), &vm, &needs_cpu);
 		shm_obj_put(rt->shm, off);
 		if (*err == -EINVAL || *err == -EOPNOTSUPP || *err == -ENOEXEC)
-			p = insert_prog(rt, id, NULL, *err);
+			p = insert_prog(rt, id, NULL, *err, true);
 		else if (!*err)
-			p = insert_prog(rt, id, vm, 0);
+			p = insert_prog(rt, id, vm, 0, needs_cpu);
 		if (!p && !*err) {
 			bpftime_vm__free(vm);
 			*err = -ENOMEM;
@@ -404,6 +411,23 @@ struct bpftime_vm *bpftime_runtime__prog_by_id(struct bpftime_runtime *rt, uint3
 		return errno = EINVAL, NULL;
 	vm = get_prog(rt, id, &err);
 	return vm ? vm : (errno = -err, NULL);
+}
+
+bool bpftime_runtime__needs_cpu(struct bpftime_runtime *rt, const struct bpftime_vm *vm)
+{
+	bool needs = true;
+
+	if (!rt || !vm)
+		return true;
+	pthread_mutex_lock(&rt->lock);
+	for (struct rt_prog *p = rt->all_progs; p; p = p->all_next) {
+		if (p->vm == vm) {
+			needs = p->needs_cpu;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&rt->lock);
+	return needs;
 }
 
 struct bpftime_vm *bpftime_runtime__prog(struct bpftime_runtime *rt, int fd)

@@ -30,7 +30,10 @@
  * in the slot and treats it the same way.
  *
  * Cost per run, uncontended: one CAS and one store on a line the thread
- * usually already owns (measured by bench/bpftrace_bench).
+ * usually already owns (measured by bench/bpftrace_bench).  Runs of
+ * programs that touch no per-CPU data (runtime/percpu.c decides it from
+ * the program's maps and helpers: bpftime_runtime__needs_cpu) do not claim a
+ * slot at all (agent/agent.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -98,6 +101,21 @@ static inline bool try_claim(struct shm_cpu *s, uint32_t me)
 						       memory_order_relaxed);
 }
 
+/* The fast path, on the slot of the CPU the thread runs on: the CAS
+ * first, without the load before it (a load would fetch the line shared
+ * and the CAS then upgrade it: two transfers when the line was last
+ * written on another CPU, one this way).  The scans of claim_slow load
+ * first, not to take every busy slot's line exclusively. */
+static inline bool claim_home(struct shm_cpu *s, uint32_t me)
+{
+	uint32_t v = 0;
+
+	if (likely(atomic_compare_exchange_strong_explicit(&s->owner, &v, me, memory_order_acquire,
+							   memory_order_relaxed)))
+		return true;
+	return v == me; /* a signal interrupted our own claim */
+}
+
 static int claim_slow(struct bpftime_shm *shm, uint32_t start, uint32_t me)
 {
 	struct shm_cpu *cpus = shm->cpus;
@@ -155,7 +173,7 @@ int bpftime_shm__cpu_get(struct bpftime_shm *shm)
 	start = (uint32_t)shm_cur_cpu();
 	if (unlikely(start >= shm->ncpus))
 		start %= shm->ncpus;
-	s = likely(try_claim(&shm->cpus[start], me)) ? (int)start : claim_slow(shm, start, me);
+	s = likely(claim_home(&shm->cpus[start], me)) ? (int)start : claim_slow(shm, start, me);
 	shm_cpu_slot = s;
 	atomic_signal_fence(memory_order_seq_cst);
 	cpu_depth = 1;

@@ -179,6 +179,19 @@ struct bpftime_test_run_opts {
 BPFTIME_API int bpftime_runtime__test_run(struct bpftime_runtime *rt, int fd,
 					  struct bpftime_test_run_opts *opts);
 
+/**
+ * @brief **bpftime_runtime__needs_cpu()** says whether runs of @vm (a VM of
+ * @rt, from bpftime_runtime__prog()) must own a per-CPU slot
+ * (bpftime_shm__cpu_get()), as decided when it was built: true when it uses
+ * a map that may keep per-CPU state (per-CPU maps, perf event arrays, maps
+ * of maps, program arrays) or a helper with per-CPU state
+ * (get_smp_processor_id, perf_event_output, tail_call, per_cpu_ptr,
+ * this_cpu_ptr, kfuncs), and for a VM @rt did not build.  When false the
+ * program touches no per-CPU data and its runs may skip the claim.
+ */
+BPFTIME_API bool bpftime_runtime__needs_cpu(struct bpftime_runtime *rt,
+					    const struct bpftime_vm *vm);
+
 /* ---- the verifier's knowledge of this runtime ------------------------------ */
 
 /* a program type of our own (the kernel has no 0 type): r1 = the run's

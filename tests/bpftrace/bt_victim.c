@@ -2,13 +2,15 @@
 /* tests/bpftrace/bt_victim.c: the deterministic process the bpftrace
  * one-liners trace (bpftrace_test, bench/bpftrace_bench).
  *
- *   bt_victim [-t THREADS] [-n CALLS] [-w WAIT_MS] [-s SPIN_MS] [-p] [-T]
+ *   bt_victim [-t THREADS] [-n CALLS] [-w WAIT_MS] [-s SPIN_MS] [-d GAP_NS] [-p] [-T]
  *
  * Each of THREADS threads calls bt_add(i, i * 2) for i in [0, CALLS), which
  * calls bt_leaf(); then bt_name() with "alpha", "beta", "gamma" in turn
  * (i % 3), bt_usdt() (a USDT probe bt:tick with args i and THREADS) and
  * bt_ret(i) returning i * 3.  -w waits WAIT_MS before starting (time for a
  * tracer to attach with -p), -W FILE waits until FILE exists, -s spins SPIN_MS in bt_spin() (for profile:),
+ * -d paces the calls: each iteration starts GAP_NS after the previous one (busy
+ * waiting: an event rate a tracer is expected to sustain, e.g. the kernel's),
  * -p prints the pid first, -T the wall time of the calls (loop_ns N).  On exit it prints what the calls were:
  *   calls N sum S
  * where S is the sum of the first arguments to bt_add over all threads. */
@@ -60,7 +62,7 @@ void bt_usdt(long i);
 uint64_t bt_ret(uint64_t i);
 uint64_t bt_spin(long ms);
 
-static long calls = 1000, nthreads = 1, spin_ms;
+static long calls = 1000, nthreads = 1, spin_ms, gap_ns;
 volatile uint64_t bt_sink;
 
 __attribute__((noinline)) uint64_t bt_leaf(uint64_t x)
@@ -110,8 +112,24 @@ static void *worker(void *arg)
 {
 	static const char *const names[] = { "alpha", "beta", "gamma" };
 
+	struct timespec next;
+
 	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (long i = 0; i < calls; i++) {
+		if (gap_ns) {
+			struct timespec now;
+
+			next.tv_nsec += gap_ns;
+			while (next.tv_nsec >= 1000000000L) {
+				next.tv_nsec -= 1000000000L;
+				next.tv_sec++;
+			}
+			do
+				clock_gettime(CLOCK_MONOTONIC, &now);
+			while (now.tv_sec < next.tv_sec ||
+			       (now.tv_sec == next.tv_sec && now.tv_nsec < next.tv_nsec));
+		}
 		bt_add((uint64_t)i, (uint64_t)i * 2);
 		bt_name(names[i % 3]);
 		bt_usdt(i);
@@ -133,7 +151,7 @@ int main(int argc, char **argv)
 	 * it: other runs' victims must not match) */
 	if (getenv("BT_COMM"))
 		prctl(PR_SET_NAME, getenv("BT_COMM"), 0, 0, 0);
-	while ((opt = getopt(argc, argv, "t:n:w:W:s:pT")) != -1) {
+	while ((opt = getopt(argc, argv, "t:n:w:W:s:d:pT")) != -1) {
 		switch (opt) {
 		case 't':
 			nthreads = atol(optarg);
@@ -150,6 +168,9 @@ int main(int argc, char **argv)
 		case 's':
 			spin_ms = atol(optarg);
 			break;
+		case 'd':
+			gap_ns = atol(optarg);
+			break;
 		case 'T':
 			timed = true; /* print the call loop's wall time */
 			break;
@@ -163,7 +184,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (nthreads < 1 || calls < 0)
+	if (nthreads < 1 || calls < 0 || gap_ns < 0 || gap_ns >= 1000000000L)
 		return 2;
 	if (wait_ms)
 		usleep((useconds_t)wait_ms * 1000);
