@@ -366,10 +366,13 @@ static double kernel_round(struct kernel_state *k, int n)
 static void child_main(void)
 {
 	struct kernel_state k;
+	char why[128] = "";
 	int cmd;
 
 	kernel_setup(&k);
-	if (write(from_child[1], k.why ? k.why : "", 128) != 128)
+	if (k.why)
+		snprintf(why, sizeof(why), "%s", k.why);
+	if (write(from_child[1], why, sizeof(why)) != sizeof(why))
 		_exit(1);
 	warm_up(false);
 	while (read(to_child[0], &cmd, sizeof(cmd)) == sizeof(cmd) && cmd >= 0) {
