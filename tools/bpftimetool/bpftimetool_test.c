@@ -882,6 +882,10 @@ static void test_inspect_pinned_only(void **state)
 		"^   2: \\(79\\) r0 = \\*\\(u64 \\*\\)\\(r1 \\+0\\)\n   3: \\(95\\) exit\n$");
 	assert_int_equal(tool("prog", "dump", "xlated", "id", "3", NULL), 0);
 	assert_matches(out_buf, "exit\n$");
+	assert_int_equal(tool("map", "dump", "pinned", "/sys/fs/bpf/pinprog", NULL), 1);
+	assert_string_equal(err_buf, "bpftimetool: pinned /sys/fs/bpf/pinprog: not a map\n");
+	assert_int_equal(tool("prog", "dump", "xlated", "id", "2", NULL), 1);
+	assert_string_equal(err_buf, "bpftimetool: id 2: not a program\n");
 	assert_int_equal(tool("map", "dump", "pinned", "/sys/fs/bpf/nothing", NULL), 1);
 	assert_non_null(strstr(err_buf, "nothing pinned at /sys/fs/bpf/nothing"));
 	/* the tool's borrowed slots are closed again; the objects live on */

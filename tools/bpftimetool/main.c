@@ -716,7 +716,12 @@ static int cmd_inspect(int argc, char **argv)
 		bpftime_shm__close(shm);
 		return 1;
 	}
-	if (fd < 0)
+	if (held && bpftime_handler_get_type(shm, (int)fd) !=
+			    (prog ? BPFTIME_HANDLER_PROG : BPFTIME_HANDLER_MAP)) {
+		/* the borrowed slot's number would mean nothing to the user */
+		tool_err("%s %s: not a %s", argv[words], argv[words + 1], prog ? "program" : "map");
+		err = -EINVAL;
+	} else if (fd < 0)
 		err = prog ? tool_prog_show(shm) : tool_map_show(shm);
 	else
 		err = jited  ? tool_prog_dump_jited(shm, (int)fd, opcodes)
@@ -764,11 +769,12 @@ static void command_help(const char *cmd)
 		  "       bpftimetool prog dump xlated (id ID | fd FD | pinned PATH | FD)\n"
 		  "       bpftimetool [-j|-p] prog dump jited (id ID | ...) [opcodes]\n"
 		  "       bpftimetool prog tracelog\n"
-		  "programs as bpftool lists them: object id first, the fd (slot) as a column\n" },
-		{ "map",
-		  "usage: bpftimetool [-j|-p] map show\n"
-		  "       bpftimetool [-j|-p] map dump (id ID | fd FD | pinned PATH | FD)\n"
-		  "maps as bpftool lists them: object id first, the fd (slot) as a column\n" },
+		  "programs as bpftool lists them: object id first, the fd (slot) as a column\n"
+		  "(none for one only pins or links hold), then its pins\n" },
+		{ "map", "usage: bpftimetool [-j|-p] map show\n"
+			 "       bpftimetool [-j|-p] map dump (id ID | fd FD | pinned PATH | FD)\n"
+			 "maps as bpftool lists them: object id first, the fd (slot) as a column\n"
+			 "(none for one only pins or a program hold), then its pins\n" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(help); i++)
