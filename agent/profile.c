@@ -74,6 +74,37 @@ static bool is_timed(const struct bpftime_perf_event_info *pi)
 	       pi->sample_period && pi->enabled;
 }
 
+/* the perf event link @li targets: by its fd, or by its id when no fd names
+ * it (a pinned link of a loader that exited) */
+static bool link_timed(struct bpftime_shm *shm, const struct bpftime_link_info *li,
+		       struct bpftime_perf_event_info *pi)
+{
+	if (!li->prog_id || !li->target_id)
+		return false;
+	if (li->target_fd >= 0 ? bpftime_perf_event_get_info(shm, li->target_fd, pi)
+			       : bpftime_perf_event_get_info_by_id(shm, li->target_id, pi))
+		return false;
+	return is_timed(pi);
+}
+
+/* programs that did not build or got no timer: warned about once */
+static uint32_t failed_ids[64];
+static size_t n_failed;
+
+static bool failed(uint32_t id)
+{
+	for (size_t i = 0; i < n_failed; i++)
+		if (failed_ids[i] == id)
+			return true;
+	return false;
+}
+
+static void mark_failed(uint32_t id)
+{
+	if (n_failed < ARRAY_SIZE(failed_ids))
+		failed_ids[n_failed++] = id;
+}
+
 static uint64_t period_of(const struct bpftime_perf_event_info *pi)
 {
 	if (!pi->freq)
@@ -154,7 +185,7 @@ static int install(void)
 
 /* the wanted period of program @prog_id's timed events if they sample
  * processes and cover this one; 0 if not */
-static uint64_t wanted(struct bpftime_shm *shm, uint32_t prog_id, pid_t self, int *prog_fd)
+static uint64_t wanted(struct bpftime_shm *shm, uint32_t prog_id, pid_t self)
 {
 	int n = 0, cpus = 0;
 	bool mine = false;
@@ -167,7 +198,7 @@ static uint64_t wanted(struct bpftime_shm *shm, uint32_t prog_id, pid_t self, in
 
 		if (bpftime_handler_get_type(shm, fd) != BPFTIME_HANDLER_LINK ||
 		    bpftime_link_get_info(shm, fd, &li) || li.prog_id != prog_id ||
-		    bpftime_perf_event_get_info(shm, li.target_fd, &pi) || !is_timed(&pi))
+		    bpftime_handler_fd_by_id(shm, li.id) != fd || !link_timed(shm, &li, &pi))
 			continue;
 		n++;
 		if (pi.cpu != first_cpu) {
@@ -177,7 +208,6 @@ static uint64_t wanted(struct bpftime_shm *shm, uint32_t prog_id, pid_t self, in
 		if (pi.pid == -1 || pi.pid == self) {
 			mine = true;
 			period = period_of(&pi);
-			*prog_fd = li.prog_fd;
 		}
 		if (pi.pid != -1)
 			cpus = 2; /* a pid's events sample that process */
@@ -198,20 +228,18 @@ int agent_profile_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int 
 		struct bpftime_perf_event_info pi;
 		struct sampler *s;
 		uint64_t period;
-		int prog_fd = -1;
 		bool dup = false;
 
 		if (bpftime_handler_get_type(shm, fd) != BPFTIME_HANDLER_LINK ||
-		    bpftime_link_get_info(shm, fd, &li) ||
-		    bpftime_perf_event_get_info(shm, li.target_fd, &pi) || !is_timed(&pi))
+		    bpftime_link_get_info(shm, fd, &li) || !link_timed(shm, &li, &pi))
 			continue;
 		for (size_t i = 0; i < nseen; i++)
 			dup |= seen_ids[i] == li.prog_id;
 		if (dup)
 			continue;
 		seen_ids[nseen++] = li.prog_id;
-		period = wanted(shm, li.prog_id, self, &prog_fd);
-		if (!period)
+		period = wanted(shm, li.prog_id, self);
+		if (!period || failed(li.prog_id))
 			continue;
 		for (s = samplers; s; s = s->next)
 			if (s->prog_id == li.prog_id && atomic_load(&s->live) &&
@@ -229,10 +257,14 @@ int agent_profile_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int 
 		s->prog_id = li.prog_id;
 		s->period_ns = period;
 		s->shm = shm;
-		s->vm = bpftime_runtime__prog(rt, prog_fd);
+		/* by id: a pinned link's program may have no fd left */
+		s->vm = bpftime_runtime__prog_by_id(rt, li.prog_id);
 		if (!s->vm) {
-			pr_warn("agent: profile prog %d does not build: %s\n", prog_fd,
-				strerror(errno));
+			if (errno != EBADF) { /* EBADF: gone under us */
+				pr_warn("agent: profile prog id %u is not attached: %s\n",
+					li.prog_id, strerror(errno));
+				mark_failed(li.prog_id);
+			}
 			free(s);
 			continue;
 		}
@@ -247,8 +279,10 @@ int agent_profile_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int 
 
 			its.it_value = its.it_interval;
 			if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, &s->timer)) {
-				pr_warn("agent: profile prog %d: timer_create: %s\n", prog_fd,
-					strerror(errno));
+				pr_warn("agent: profile prog id %u is not attached: "
+					"timer_create: %s\n",
+					li.prog_id, strerror(errno));
+				mark_failed(li.prog_id);
 				free(s);
 				continue;
 			}

@@ -204,13 +204,16 @@ static bool calls_helper(struct bpftime_vm *vm, int32_t id)
 	return false;
 }
 
-/* Is the perf event at @fd a syscall tracepoint for this process?  Fills
- * kind, nr and the id. */
-static bool tp_wanted(struct bpftime_shm *shm, int fd, pid_t pid, struct tp_want *w)
+/* Is the perf event at @fd (-1: the one with object id @id, which a link
+ * holds: a pinned link of a loader that exited) a syscall tracepoint for
+ * this process?  Fills kind, nr and the id. */
+static bool tp_wanted(struct bpftime_shm *shm, int fd, uint32_t id, pid_t pid, struct tp_want *w)
 {
 	struct bpftime_perf_event_info pi;
 
-	if (bpftime_perf_event_get_info(shm, fd, &pi) || pi.type != BPFTIME_PERF_TYPE_TRACEPOINT)
+	if ((fd >= 0 ? bpftime_perf_event_get_info(shm, fd, &pi)
+		     : bpftime_perf_event_get_info_by_id(shm, id, &pi)) ||
+	    pi.type != BPFTIME_PERF_TYPE_TRACEPOINT)
 		return false;
 	if (!pi.enabled || (pi.pid != -1 && pi.pid != pid))
 		return false;
@@ -219,9 +222,9 @@ static bool tp_wanted(struct bpftime_shm *shm, int fd, pid_t pid, struct tp_want
 		w->nr = BPFTIME_SYSTP_CONFIG_NR(pi.config);
 	} else if (systp_decode_fake_id(pi.tracepoint_id, &w->kind, &w->nr)) {
 		if (!failed(pi.id)) {
-			pr_warn("agent: perf event %d: tracepoint id %d is not a syscall "
+			pr_warn("agent: perf event id %u: tracepoint id %d is not a syscall "
 				"tracepoint: it does not run in userspace\n",
-				fd, pi.tracepoint_id);
+				pi.id, pi.tracepoint_id);
 			mark_failed(pi.id);
 		}
 		return false;
@@ -239,37 +242,44 @@ static int collect(struct bpftime_shm *shm, pid_t pid, struct tp_want **out, siz
 	size_t n = 0;
 
 	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
-		struct bpftime_handler_info hi, ti;
+		struct bpftime_handler_info hi;
 		struct bpftime_link_info li;
 		struct bpftime_prog_info gi;
 		int targets[64], progs[64], nt = 0;
+		uint32_t target_ids[64], prog_ids[64];
 
-		if (bpftime_handler_get_info(shm, fd, &hi))
+		/* an object several slots name (dup, OBJ_GET of a pin) once */
+		if (bpftime_handler_get_info(shm, fd, &hi) ||
+		    bpftime_handler_fd_by_id(shm, hi.id) != fd)
 			continue;
 		if (hi.type == BPFTIME_HANDLER_LINK) {
-			if (bpftime_link_get_info(shm, fd, &li) ||
-			    bpftime_handler_get_info(shm, li.prog_fd, &ti) ||
-			    ti.type != BPFTIME_HANDLER_PROG)
+			/* the link holds its program and perf event: they may
+			 * have no fd left (a pinned link of a loader that exited) */
+			if (bpftime_link_get_info(shm, fd, &li) || !li.prog_id || !li.target_id)
 				continue;
 			targets[nt] = li.target_fd;
-			progs[nt++] = li.prog_fd;
+			target_ids[nt] = li.target_id;
+			progs[nt] = li.prog_fd;
+			prog_ids[nt++] = li.prog_id;
 		} else if (hi.type == BPFTIME_HANDLER_PROG) {
 			if (bpftime_prog_get_info(shm, fd, &gi))
 				continue;
 			for (uint32_t i = 0; i < gi.attach_cnt && nt < 64; i++) {
+				if (gi.attach_fds[i] < 0)
+					continue;
 				targets[nt] = gi.attach_fds[i];
-				progs[nt++] = fd;
+				target_ids[nt] = 0;
+				progs[nt] = fd;
+				prog_ids[nt++] = hi.id;
 			}
 		}
 		for (int i = 0; i < nt; i++) {
 			struct tp_want *t;
 
-			if (!tp_wanted(shm, targets[i], pid, &x))
-				continue;
-			if (bpftime_handler_get_info(shm, progs[i], &ti))
+			if (!tp_wanted(shm, targets[i], target_ids[i], pid, &x))
 				continue;
 			x.prog_fd = progs[i];
-			x.prog_id = ti.id;
+			x.prog_id = prog_ids[i];
 			t = mem_realloc(w, (n + 1) * sizeof(*t));
 			if (!t) {
 				free(w);
@@ -378,11 +388,14 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 			continue;
 		memset(&p, 0, sizeof(p)); /* compared with memcmp */
 		p.id = w[i].id;
-		p.vm = bpftime_runtime__prog(rt, w[i].prog_fd);
+		/* a pinned link's program may have no fd left: by its id */
+		p.vm = w[i].prog_fd >= 0 ? bpftime_runtime__prog(rt, w[i].prog_fd)
+					 : bpftime_runtime__prog_by_id(rt, w[i].prog_id);
 		if (!p.vm) {
 			if (errno != EBADF) {
-				pr_warn("agent: syscall tracepoint prog %d is not attached: %s\n",
-					w[i].prog_fd, strerror(errno));
+				pr_warn("agent: syscall tracepoint prog id %u is not attached: "
+					"%s\n",
+					w[i].prog_id, strerror(errno));
 				mark_failed(w[i].prog_id);
 			}
 			continue;

@@ -15,6 +15,9 @@
  *   id_loader link OBJ BIN FUNC LINK_PIN MAP_PIN
  *                                         attaches OBJ's uprobe to FUNC of BIN,
  *                                         pins the link and the map "hits", exits
+ *   id_loader tplink OBJ LINK_PIN MAP_PIN attaches OBJ's program id_systp (a
+ *                                         syscall tracepoint), pins the link
+ *                                         and the map "hits", exits
  *   id_loader value MAP_PIN               prints "value V" (key 0, a u64)
  *   id_loader stats PROG_PIN N            BPF_ENABLE_STATS, N test runs, the
  *                                         stats fd closed, one more run: prints
@@ -152,6 +155,30 @@ static int link_pin(const char *obj_path, const char *bin, const char *func, con
 	return 0;
 }
 
+static int tplink_pin(const char *obj_path, const char *link_pin, const char *map_pin)
+{
+	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
+	struct bpf_program *prog;
+	struct bpf_link *link;
+
+	if (!obj || bpf_object__load(obj)) {
+		fprintf(stderr, "cannot load %s: %s\n", obj_path, strerror(errno));
+		return 1;
+	}
+	prog = bpf_object__find_program_by_name(obj, "id_systp");
+	link = prog ? bpf_program__attach(prog) : NULL;
+	if (!link || bpf_link__pin(link, link_pin) ||
+	    bpf_map__pin(bpf_object__find_map_by_name(obj, "hits"), map_pin)) {
+		fprintf(stderr, "cannot attach or pin: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("pinned\n");
+	bpf_link__disconnect(link); /* the pin keeps it */
+	bpf_link__destroy(link);
+	bpf_object__close(obj);
+	return 0;
+}
+
 static int value(const char *pin)
 {
 	__u32 zero = 0;
@@ -238,6 +265,8 @@ int main(int argc, char **argv)
 		return check(argv[2], argv[3]);
 	if (argc == 7 && !strcmp(argv[1], "link"))
 		return link_pin(argv[2], argv[3], argv[4], argv[5], argv[6]);
+	if (argc == 5 && !strcmp(argv[1], "tplink"))
+		return tplink_pin(argv[2], argv[3], argv[4]);
 	if (argc == 3 && !strcmp(argv[1], "value"))
 		return value(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "stats"))
@@ -246,7 +275,8 @@ int main(int argc, char **argv)
 		return fdinfo(argv[2]);
 	fprintf(stderr,
 		"usage: id_loader load OBJ PROG_PIN MAP_PIN | hold N | check PROG_PIN "
-		"MAP_PIN | link OBJ BIN FUNC LINK_PIN MAP_PIN | value MAP_PIN | stats PROG_PIN N | "
+		"MAP_PIN | link OBJ BIN FUNC LINK_PIN MAP_PIN | tplink OBJ LINK_PIN MAP_PIN | "
+		"value MAP_PIN | stats PROG_PIN N | "
 		"fdinfo PIN\n");
 	return 2;
 }

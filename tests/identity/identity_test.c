@@ -376,6 +376,41 @@ static void test_pinned_link_kernel(void **state)
 	assert_int_equal(v, 5);
 }
 
+/* The same for a syscall tracepoint (bpftime only: the kernel's would count
+ * every process's calls): the loader attaches sys_enter_clock_nanosleep,
+ * pins the link and the map, exits; the victim's 5 sleeps (glibc's
+ * nanosleep is clock_nanosleep) are counted through the link alone, its
+ * program and perf event reached by id. */
+static void test_pinned_systp_link(void **state)
+{
+	char obj[512];
+	const char *slash = strrchr(probe_obj, '/');
+	struct proc p;
+	long v = -1;
+
+	(void)state;
+	if (!victim_bin)
+		TEST_SKIP("no agent or victim in this build");
+	snprintf(obj, sizeof(obj), "%.*sidsystp.bpf.o", slash ? (int)(slash - probe_obj + 1) : 0,
+		 probe_obj);
+	shm_for_test("tplink", "t");
+	if (RUN(&p, false, loader_bin, "tplink", obj, path_of("link"), path_of("hits")))
+		fail_msg("the loader failed: %s", p.ebuf);
+	{
+		const char *a[] = { guard_bin, bpftime_bin, "start", victim_bin, "5", "10", NULL };
+
+		spawn(&p, a, false);
+		assert_int_equal(finish(&p), 0);
+	}
+	assert_non_null(strstr(p.obuf, "victim: 5 calls"));
+	assert_null(strstr(p.ebuf, "is not attached"));
+	assert_int_equal(RUN(&p, false, loader_bin, "value", path_of("hits")), 0);
+	assert_int_equal(sscanf(p.obuf, "value %ld", &v), 1);
+	assert_int_equal(v, 5);
+	assert_int_equal(RUN(&p, false, "rm", path_of("link"), path_of("hits")), 0);
+	RUN(&p, false, "rmdir", pin_dir);
+}
+
 /* ---- (b) bpffs and identity through the tools ------------------------------- */
 
 /* the raw text of "key": in bpftool's one-line JSON @j, or "" */
@@ -661,6 +696,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_pinned_prog_other_loaders, cleanup),
 		cmocka_unit_test_teardown(test_bpffs_tools, cleanup),
 		cmocka_unit_test_teardown(test_pinned_link, cleanup),
+		cmocka_unit_test_teardown(test_pinned_systp_link, cleanup),
 		/* the kernel's runs last: they move this process into its own
 		 * mount namespace */
 		cmocka_unit_test_teardown(test_pinned_prog_kernel, cleanup),

@@ -809,6 +809,99 @@ static void test_inspect(void **state)
 				     "no keys to iterate\n");
 }
 
+/* A loader process makes two maps and a program using one of them, pins the
+ * program and the other map, closes its fds and exits: no slot holds them.
+ * `prog show` and `map show` still list all three (walked by id, as
+ * GET_NEXT_ID walks them), without an fd column and with their pins; `dump`
+ * by id and by pin reads them; the slots the tool borrowed are closed again. */
+static void test_inspect_pinned_only(void **state)
+{
+	const struct bpftime_insn prog[] = {
+		BPF_LD_MAP_VALUE(1, 41, 0),
+		BPF_LDX_MEM(BPF_DW, 0, 1, 0),
+		BPF_EXIT_INSN(),
+	};
+	struct bpftime_shm *shm;
+	int status;
+	pid_t pid;
+
+	UNUSED(state);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		uint64_t v = 0x2a;
+		uint32_t k = 0;
+		bool ok;
+
+		shm = bpftime_shm__open_or_create(NULL);
+		ok = shm &&
+		     bpftime_map_create(shm, 40, BPFTIME_MAP_ARRAY, "pinmap", 4, 8, 2, NULL) ==
+			     40 &&
+		     bpftime_map_create(shm, 41, BPFTIME_MAP_ARRAY, "progmap", 4, 8, 1, NULL) ==
+			     41 &&
+		     !bpftime_map_update_elem(shm, 40, &k, &v, 0) &&
+		     bpftime_prog_create(shm, 42, 6, "pinprog", prog, ARRAY_SIZE(prog), NULL) ==
+			     42 &&
+		     !bpftime_obj_pin(shm, 42, "/sys/fs/bpf/pinprog") &&
+		     !bpftime_obj_pin(shm, 40, "/sys/fs/bpf/d/pinmap") &&
+		     !bpftime_handler_close(shm, 40) && !bpftime_handler_close(shm, 41) &&
+		     !bpftime_handler_close(shm, 42) && bpftime_handler_next(shm, -1) == -ENOENT;
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	assert_int_equal(tool("prog", "show", NULL), 0);
+	assert_string_equal(out_buf, "3: xdp  name pinprog\n"
+				     "\txlated 32B  map_ids 2\n"
+				     "\tpinned /sys/fs/bpf/pinprog\n");
+	assert_int_equal(tool("-j", "prog", "show", NULL), 0);
+	assert_string_equal(out_buf, "[{\"id\":3,\"type\":\"xdp\",\"name\":\"pinprog\","
+				     "\"gpl_compatible\":false,\"bytes_xlated\":32,"
+				     "\"map_ids\":[2],\"attach_fds\":[],"
+				     "\"pinned\":[\"/sys/fs/bpf/pinprog\"]}]\n");
+	assert_int_equal(tool("map", "show", NULL), 0);
+	assert_string_equal(out_buf, "1: array  name pinmap  flags 0x0\n"
+				     "\tkey 4B  value 8B  max_entries 2\n"
+				     "\tpinned /sys/fs/bpf/d/pinmap\n"
+				     "2: array  name progmap  flags 0x0\n"
+				     "\tkey 4B  value 8B  max_entries 1\n");
+	assert_int_equal(tool("-j", "map", "show", NULL), 0);
+	assert_matches(out_buf, "^\\[\\{\"id\":1,\"type\":\"array\",\"name\":\"pinmap\".*"
+				"\"pinned\":\\[\"/sys/fs/bpf/d/pinmap\"\\]\\},"
+				"\\{\"id\":2,\"type\":\"array\",\"name\":\"progmap\",[^]]*\\}\\]$");
+	assert_int_equal(tool("map", "dump", "pinned", "/sys/fs/bpf/d/pinmap", NULL), 0);
+	assert_string_equal(out_buf, "key: 00 00 00 00  value: 2a 00 00 00 00 00 00 00\n"
+				     "key: 01 00 00 00  value: 00 00 00 00 00 00 00 00\n"
+				     "Found 2 elements\n");
+	assert_int_equal(tool("map", "dump", "id", "2", NULL), 0);
+	assert_matches(out_buf, "^Found 1 element\n$");
+	assert_int_equal(tool("prog", "dump", "xlated", "pinned", "/sys/fs/bpf/pinprog", NULL), 0);
+	assert_matches(
+		out_buf,
+		"^   2: \\(79\\) r0 = \\*\\(u64 \\*\\)\\(r1 \\+0\\)\n   3: \\(95\\) exit\n$");
+	assert_int_equal(tool("prog", "dump", "xlated", "id", "3", NULL), 0);
+	assert_matches(out_buf, "exit\n$");
+	assert_int_equal(tool("map", "dump", "pinned", "/sys/fs/bpf/pinprog", NULL), 1);
+	assert_string_equal(err_buf, "bpftimetool: pinned /sys/fs/bpf/pinprog: not a map\n");
+	assert_int_equal(tool("prog", "dump", "xlated", "id", "2", NULL), 1);
+	assert_string_equal(err_buf, "bpftimetool: id 2: not a program\n");
+	assert_int_equal(tool("map", "dump", "pinned", "/sys/fs/bpf/nothing", NULL), 1);
+	assert_non_null(strstr(err_buf, "nothing pinned at /sys/fs/bpf/nothing"));
+	/* the tool's borrowed slots are closed again; the objects live on */
+	shm = open_shm();
+	assert_int_equal(bpftime_handler_next(shm, -1), -ENOENT);
+	{
+		uint32_t id = 0;
+		int n = 0;
+
+		while (!bpftime_handler_next_id(shm, BPFTIME_HANDLER_NONE, id, &id))
+			n++;
+		assert_int_equal(n, 3);
+	}
+	bpftime_shm__close(shm);
+}
+
 /* Wrong arguments name the command and what it takes; a failed import into
  * no segment leaves no segment; a program that faults is reported, not a
  * bare crash; every failure is one line on stderr. */
@@ -945,6 +1038,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shapes_and_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inspect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inspect_pinned_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tracelog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 	};

@@ -5,7 +5,9 @@
  * 4).  Objects are numbered by their object ids, as bpftool numbers them;
  * the fd (slot) every other bpftimetool command takes is an extra column.
  * An object held by several fds (dup, OBJ_GET) is listed once, with its
- * lowest fd.
+ * lowest fd.  The listings walk the segment's registry of live objects (what
+ * GET_NEXT_ID walks), so an object that only a pin, a link or a program's
+ * maps hold is listed too: without an fd column, and with its pins.
  *
  *   7: kprobe  name do_uprobe_trace  gpl  fd 4
  *   	xlated 128B  attach_fds 5
@@ -53,10 +55,53 @@ static int print_json(json_t *arr)
 	return 0;
 }
 
-/* true if @fd is the lowest fd of its object (listed there) */
-static bool first_fd(struct bpftime_shm *shm, int fd, uint32_t id)
+int tool_hold_id(struct bpftime_shm *shm, uint32_t id, int *fd)
 {
-	return bpftime_handler_fd_by_id(shm, id) == fd;
+	int ret = -ENOENT;
+
+	*fd = bpftime_handler_fd_by_id(shm, id);
+	if (*fd >= 0)
+		return 0;
+	/* from the top of the table down: the low slots are the fd numbers
+	 * loaders running now take */
+	for (int i = bpftime_shm__max_fd(shm) - 1; i >= 0; i--) {
+		if (bpftime_handler_get_type(shm, i) != BPFTIME_HANDLER_NONE)
+			continue;
+		ret = bpftime_handler_open_id(shm, id, i);
+		if (ret == -EEXIST) /* taken meanwhile */
+			continue;
+		if (ret < 0)
+			return ret;
+		*fd = ret;
+		return 1;
+	}
+	return ret == -ENOENT ? -EMFILE : ret;
+}
+
+/* the pins of object @id: printed as bpftool -f prints them, or added to
+ * @o as its "pinned" array (nothing when there are none) */
+static void print_pins(struct bpftime_shm *shm, uint32_t id, json_t *o)
+{
+	json_t *paths = NULL;
+	char path[BPFTIME_PIN_PATH_MAX];
+
+	for (int i = 0;; i++) {
+		int ret = bpftime_obj_pin_at(shm, i, path, sizeof(path));
+
+		if (ret == -EINVAL)
+			break;
+		if (ret < 0 || (uint32_t)ret != id)
+			continue;
+		if (!o) {
+			printf("\tpinned %s\n", path);
+			continue;
+		}
+		if (!paths)
+			paths = json_array();
+		json_array_append_new(paths, json_string(path));
+	}
+	if (paths)
+		json_object_set_new(o, "pinned", paths);
 }
 
 static bool gpl_compatible(const char *license)
@@ -72,22 +117,33 @@ int tool_prog_show(struct bpftime_shm *shm)
 
 	if (tool_json && !arr)
 		return -ENOMEM;
-	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
+	for (uint32_t id = 0; !bpftime_handler_next_id(shm, BPFTIME_HANDLER_PROG, id, &id);) {
 		struct bpftime_prog_info pi;
 		uint32_t map_ids[64];
 		const char *type;
 		size_t aot;
-		int nmaps;
+		int nmaps, fd, held;
 
-		if (bpftime_prog_get_info(shm, fd, &pi) || !first_fd(shm, fd, pi.id))
+		held = tool_hold_id(shm, id, &fd);
+		if (held < 0) {
+			/* gone meanwhile (-ENOENT), or no slot to read it through */
+			if (held != -ENOENT)
+				tool_err("program %u: %s", id, strerror(-held));
 			continue;
+		}
+		if (bpftime_prog_get_info(shm, fd, &pi)) {
+			if (held)
+				bpftime_handler_close(shm, fd);
+			continue;
+		}
 		type = libbpf_bpf_prog_type_str((enum bpf_prog_type)pi.type);
 		nmaps = bpftime_prog_map_ids(shm, fd, map_ids, (int)ARRAY_SIZE(map_ids));
 		if (arr) {
 			json_t *o = json_object(), *ids = json_array(), *afds = json_array();
 
 			json_object_set_new(o, "id", json_integer(pi.id));
-			json_object_set_new(o, "fd", json_integer(fd));
+			if (!held)
+				json_object_set_new(o, "fd", json_integer(fd));
 			json_object_set_new(o, "type",
 					    type ? json_string(type) : json_integer(pi.type));
 			json_object_set_new(o, "name", json_string(pi.name));
@@ -114,13 +170,18 @@ int tool_prog_show(struct bpftime_shm *shm)
 									: "kernel+userspace"));
 				json_object_set_new(o, "kernel_id", json_integer(pi.kernel_id));
 			}
+			print_pins(shm, pi.id, o);
 			json_array_append_new(arr, o);
+			if (held)
+				bpftime_handler_close(shm, fd);
 			continue;
 		}
 		printf("%u: %s  name %s", pi.id, type ? type : "unknown", pi.name);
 		if (gpl_compatible(pi.license))
 			printf("  gpl");
-		printf("  fd %d\n\txlated %uB", fd, pi.insn_cnt * 8);
+		if (!held)
+			printf("  fd %d", fd);
+		printf("\n\txlated %uB", pi.insn_cnt * 8);
 		if (bpftime_prog_aot(shm, fd, &aot))
 			printf("  aot %zuB", aot);
 		if (nmaps > 0) {
@@ -141,6 +202,9 @@ int tool_prog_show(struct bpftime_shm *shm)
 			printf("\n\truns in the kernel (kernel prog id %u) and in userspace",
 			       pi.kernel_id);
 		printf("\n");
+		print_pins(shm, pi.id, NULL);
+		if (held)
+			bpftime_handler_close(shm, fd);
 	}
 	return arr ? print_json(arr) : 0;
 }
@@ -185,18 +249,29 @@ int tool_map_show(struct bpftime_shm *shm)
 
 	if (tool_json && !arr)
 		return -ENOMEM;
-	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
+	for (uint32_t id = 0; !bpftime_handler_next_id(shm, BPFTIME_HANDLER_MAP, id, &id);) {
 		struct bpftime_map_info mi;
 		const char *type;
+		int fd, held;
 
-		if (bpftime_map_get_info(shm, fd, &mi) || !first_fd(shm, fd, mi.id))
+		held = tool_hold_id(shm, id, &fd);
+		if (held < 0) {
+			if (held != -ENOENT)
+				tool_err("map %u: %s", id, strerror(-held));
 			continue;
+		}
+		if (bpftime_map_get_info(shm, fd, &mi)) {
+			if (held)
+				bpftime_handler_close(shm, fd);
+			continue;
+		}
 		type = libbpf_bpf_map_type_str((enum bpf_map_type)mi.type);
 		if (arr) {
 			json_t *o = json_object();
 
 			json_object_set_new(o, "id", json_integer(mi.id));
-			json_object_set_new(o, "fd", json_integer(fd));
+			if (!held)
+				json_object_set_new(o, "fd", json_integer(fd));
 			json_object_set_new(o, "type",
 					    type ? json_string(type) : json_integer(mi.type));
 			json_object_set_new(o, "name", json_string(mi.name));
@@ -208,17 +283,26 @@ int tool_map_show(struct bpftime_shm *shm)
 			if (bpftime_map_kernel_id(shm, fd))
 				json_object_set_new(o, "kernel_id",
 						    json_integer(bpftime_map_kernel_id(shm, fd)));
+			print_pins(shm, mi.id, o);
 			json_array_append_new(arr, o);
+			if (held)
+				bpftime_handler_close(shm, fd);
 			continue;
 		}
-		printf("%u: %s  name %s  flags 0x%x  fd %d\n", mi.id, type ? type : "unknown",
-		       mi.name, mi.map_flags, fd);
+		printf("%u: %s  name %s  flags 0x%x", mi.id, type ? type : "unknown", mi.name,
+		       mi.map_flags);
+		if (!held)
+			printf("  fd %d", fd);
+		printf("\n");
 		printf("\tkey %uB  value %uB  max_entries %u%s", mi.key_size, mi.value_size,
 		       mi.max_entries, mi.frozen ? "  frozen" : "");
 		if (bpftime_map_kernel_id(shm, fd))
 			printf("  in the kernel (kernel map id %u)",
 			       bpftime_map_kernel_id(shm, fd));
 		printf("\n");
+		print_pins(shm, mi.id, NULL);
+		if (held)
+			bpftime_handler_close(shm, fd);
 	}
 	return arr ? print_json(arr) : 0;
 }

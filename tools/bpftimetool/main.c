@@ -609,10 +609,15 @@ static int cmd_tracelog(void)
 }
 
 /* the fd of the object @argv names (id ID, fd FD, pinned PATH, or a bare
- * fd); the number of words it took, or -1 (usage) / -2 (no such object, said) */
-static int parse_obj(struct bpftime_shm *shm, int argc, char **argv, long *fd)
+ * fd); the number of words it took, or -1 (usage) / -2 (no such object, said).
+ * An object no fd holds (a pin's, a link's) is read through a slot the tool
+ * opens: *@held is then set, and the caller closes @fd. */
+static int parse_obj(struct bpftime_shm *shm, int argc, char **argv, long *fd, bool *held)
 {
 	long v;
+	int h, f;
+
+	*held = false;
 
 	if (argc == 1 && !parse_int(argv[0], 0, INT32_MAX, fd))
 		return 1;
@@ -625,13 +630,19 @@ static int parse_obj(struct bpftime_shm *shm, int argc, char **argv, long *fd)
 			return -1;
 		if (!shm)
 			return 2;
-		*fd = bpftime_handler_fd_by_id(shm, (uint32_t)v);
-		if (*fd < 0) {
+		h = tool_hold_id(shm, (uint32_t)v, &f);
+		if (h == -ENOENT) {
 			tool_err("no object with id %ld (`bpftimetool prog show` / `map show` list "
 				 "them)",
 				 v);
 			return -2;
 		}
+		if (h < 0) {
+			tool_err("object %ld: %s", v, strerror(-h));
+			return -2;
+		}
+		*fd = f;
+		*held = h;
 		return 2;
 	}
 	if (!strcmp(argv[0], "pinned")) {
@@ -646,11 +657,14 @@ static int parse_obj(struct bpftime_shm *shm, int argc, char **argv, long *fd)
 				break;
 			if (id < 0 || strcmp(path, argv[1]))
 				continue;
-			*fd = bpftime_handler_fd_by_id(shm, (uint32_t)id);
-			if (*fd >= 0)
-				return 2;
-			tool_err("the object pinned at %s is held by no fd", argv[1]);
-			return -2;
+			h = tool_hold_id(shm, (uint32_t)id, &f);
+			if (h < 0) {
+				tool_err("the object pinned at %s: %s", argv[1], strerror(-h));
+				return -2;
+			}
+			*fd = f;
+			*held = h;
+			return 2;
 		}
 		tool_err("nothing pinned at %s", argv[1]);
 		return -2;
@@ -663,7 +677,7 @@ static int cmd_inspect(int argc, char **argv)
 {
 	bool prog = !strcmp(argv[0], "prog");
 	struct bpftime_shm *shm;
-	bool jited = false, opcodes = false;
+	bool jited = false, opcodes = false, held = false;
 	long fd = -1;
 	int err, words = 0;
 
@@ -686,7 +700,7 @@ static int cmd_inspect(int argc, char **argv)
 			 prog ? "xlated|jited " : "");
 		return 2;
 	}
-	if (words && parse_obj(NULL, argc - words, argv + words, &fd) < 0) {
+	if (words && parse_obj(NULL, argc - words, argv + words, &fd, &held) < 0) {
 		tool_err("%s dump: expected %sid ID, fd FD, pinned PATH or FD", argv[0],
 			 prog ? "xlated " : "");
 		return 2;
@@ -698,16 +712,23 @@ static int cmd_inspect(int argc, char **argv)
 	shm = open_shm();
 	if (!shm)
 		return 1;
-	if (words && parse_obj(shm, argc - words, argv + words, &fd) < 0) {
+	if (words && parse_obj(shm, argc - words, argv + words, &fd, &held) < 0) {
 		bpftime_shm__close(shm);
 		return 1;
 	}
-	if (fd < 0)
+	if (held && bpftime_handler_get_type(shm, (int)fd) !=
+			    (prog ? BPFTIME_HANDLER_PROG : BPFTIME_HANDLER_MAP)) {
+		/* the borrowed slot's number would mean nothing to the user */
+		tool_err("%s %s: not a %s", argv[words], argv[words + 1], prog ? "program" : "map");
+		err = -EINVAL;
+	} else if (fd < 0)
 		err = prog ? tool_prog_show(shm) : tool_map_show(shm);
 	else
 		err = jited  ? tool_prog_dump_jited(shm, (int)fd, opcodes)
 		      : prog ? tool_prog_dump(shm, (int)fd)
 			     : tool_map_dump(shm, (int)fd);
+	if (held)
+		bpftime_handler_close(shm, (int)fd);
 	bpftime_shm__close(shm);
 	return err ? 1 : 0;
 }
@@ -748,11 +769,12 @@ static void command_help(const char *cmd)
 		  "       bpftimetool prog dump xlated (id ID | fd FD | pinned PATH | FD)\n"
 		  "       bpftimetool [-j|-p] prog dump jited (id ID | ...) [opcodes]\n"
 		  "       bpftimetool prog tracelog\n"
-		  "programs as bpftool lists them: object id first, the fd (slot) as a column\n" },
-		{ "map",
-		  "usage: bpftimetool [-j|-p] map show\n"
-		  "       bpftimetool [-j|-p] map dump (id ID | fd FD | pinned PATH | FD)\n"
-		  "maps as bpftool lists them: object id first, the fd (slot) as a column\n" },
+		  "programs as bpftool lists them: object id first, the fd (slot) as a column\n"
+		  "(none for one only pins or links hold), then its pins\n" },
+		{ "map", "usage: bpftimetool [-j|-p] map show\n"
+			 "       bpftimetool [-j|-p] map dump (id ID | fd FD | pinned PATH | FD)\n"
+			 "maps as bpftool lists them: object id first, the fd (slot) as a column\n"
+			 "(none for one only pins or a program hold), then its pins\n" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(help); i++)

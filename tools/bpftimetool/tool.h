@@ -29,6 +29,10 @@ int tool_import(struct bpftime_shm *shm, const char *text, size_t len, const cha
 extern int tool_json;
 
 /* inspect.c: bpftool-style listings; 0 or a negative errno (message printed) */
+/* the fd to read object @id through: its lowest slot (0), or a slot the
+ * tool opened at the top of the table (1: bpftime_handler_close() it when
+ * done); -ENOENT (no such object), -EMFILE */
+int tool_hold_id(struct bpftime_shm *shm, uint32_t id, int *fd);
 int tool_prog_show(struct bpftime_shm *shm);
 int tool_prog_dump(struct bpftime_shm *shm, int fd);
 int tool_map_show(struct bpftime_shm *shm);
