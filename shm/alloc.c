@@ -12,8 +12,27 @@
  * the arena, aligned, its size in range and matching its footer) before it
  * is used, the list walk is bounded, and a corrupt arena is reported once
  * and the allocation or free fails instead of writing anywhere.
+ *
+ * Crash consistency: a process killed (SIGKILL, at any instruction) inside
+ * shm_alloc or shm_free must not leave a half-split block, a half-merged
+ * one or a half-linked free list.  Every store of an operation goes through
+ * jset(), which first appends the word's offset and old value to the undo
+ * log in struct shm_alloc and then publishes the entry by incrementing
+ * undo_n; only then is the word written.  The operation commits by setting
+ * undo_n back to 0 just before the unlock.  A holder that dies leaves undo_n
+ * set (the robust lock lets the next locker in); alloc_lock() sees it and
+ * restores the logged words, last first, then clears undo_n: the arena is
+ * exactly as before the dead operation.  That replay only writes old values,
+ * so a locker killed during it leaves a log that the next one replays again
+ * with the same result.  So an operation either happened (its caller got
+ * the block, or the block was freed) or did not; the only loss is the block
+ * of an allocation that completed but whose caller died before it could
+ * record the offset (it stays allocated, leaked).  The log costs three
+ * stores per store.  Tested by shm/alloc_crash_test.c.
  */
 #include <errno.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 #include "internal.h"
 #include "common/compiler.h"
@@ -64,12 +83,90 @@ static void arena_corrupt(struct bpftime_shm *shm, const char *what, uint64_t of
 			shm->name, what, (unsigned long long)off);
 }
 
+/* The logged store (see the header comment).  An operation makes at most
+ * 23 of them (an allocation that splits off a leading gap and a tail). */
+static inline void jset(struct bpftime_shm *shm, uint64_t *p, uint64_t v)
+{
+	struct shm_alloc *a = shm->alloc;
+	uint64_t n = a->undo_n;
+
+	if (NEVER(n >= SHM_UNDO_MAX)) {
+		arena_corrupt(shm, "the undo log overflowing", n);
+		*p = v;
+		return;
+	}
+	a->undo[n].off = (uint64_t)((char *)p - (char *)shm->base);
+	a->undo[n].old = *p;
+	/* the entry before the count, the count before the store (the
+	 * writer's own order is what a SIGKILL can cut; the next locker reads
+	 * after the robust lock's hand-over) */
+	atomic_signal_fence(memory_order_seq_cst);
+	a->undo_n = n + 1;
+	atomic_signal_fence(memory_order_seq_cst);
+	*p = v;
+}
+
+/* Is @off a word the log may restore: in the arena, or one of the
+ * allocator's counters? */
+static bool undo_off_ok(struct bpftime_shm *shm, uint64_t off)
+{
+	uint64_t ao = shm->hdr->alloc_off;
+
+	if (off % 8)
+		return false;
+	if (off >= shm->hdr->arena_off && off + 8 <= arena_end(shm))
+		return true;
+	return off == ao + offsetof(struct shm_alloc, free_head) ||
+	       off == ao + offsetof(struct shm_alloc, used) ||
+	       off == ao + offsetof(struct shm_alloc, free_blocks);
+}
+
+/* The holder before us died inside an operation: undo it. */
+static void undo_replay(struct bpftime_shm *shm)
+{
+	struct shm_alloc *a = shm->alloc;
+	uint64_t n = a->undo_n;
+
+	if (n > SHM_UNDO_MAX) {
+		arena_corrupt(shm, "the undo log count", n);
+		n = 0;
+	}
+	for (uint64_t i = n; i-- > 0;) {
+		uint64_t off = a->undo[i].off;
+
+		if (!undo_off_ok(shm, off)) {
+			arena_corrupt(shm, "an undo log entry", off);
+			continue;
+		}
+		*(uint64_t *)(shm->base + off) = a->undo[i].old;
+	}
+	atomic_signal_fence(memory_order_seq_cst);
+	a->undo_n = 0;
+	pr_debug("shm '%s': undid an allocator operation (%llu stores) of a dead process\n",
+		 shm->name, (unsigned long long)n);
+}
+
+static inline void alloc_lock(struct bpftime_shm *shm)
+{
+	shm_lock(&shm->alloc->lock);
+	if (unlikely(shm->alloc->undo_n))
+		undo_replay(shm);
+}
+
+/* commits the operation (if any) and unlocks */
+static inline void alloc_unlock(struct bpftime_shm *shm)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	shm->alloc->undo_n = 0;
+	shm_unlock(&shm->alloc->lock);
+}
+
 static inline void set_tags(struct bpftime_shm *shm, uint64_t off, uint64_t size, bool used)
 {
 	uint64_t v = size | (used ? USED : 0);
 
-	blk(shm, off)->size = v;
-	*(uint64_t *)(shm->base + off + size - SHM_BLOCK_FTR) = v;
+	jset(shm, &blk(shm, off)->size, v);
+	jset(shm, (uint64_t *)(shm->base + off + size - SHM_BLOCK_FTR), v);
 }
 
 static void list_add(struct bpftime_shm *shm, uint64_t off)
@@ -77,15 +174,16 @@ static void list_add(struct bpftime_shm *shm, uint64_t off)
 	struct shm_alloc *a = shm->alloc;
 	struct shm_block *b = blk(shm, off);
 
-	b->magic = 0;
-	b->prev_free = 0;
-	b->next_free = a->free_head;
-	if (a->free_head && block_ok(shm, a->free_head, 0))
-		blk(shm, a->free_head)->prev_free = off;
-	else if (a->free_head)
-		b->next_free = 0; /* a corrupt head: the rest of the list is lost */
-	a->free_head = off;
-	a->free_blocks++;
+	jset(shm, &b->magic, 0);
+	jset(shm, &b->prev_free, 0);
+	if (a->free_head && block_ok(shm, a->free_head, 0)) {
+		jset(shm, &b->next_free, a->free_head);
+		jset(shm, &blk(shm, a->free_head)->prev_free, off);
+	} else {
+		jset(shm, &b->next_free, 0); /* a corrupt head: the rest of the list is lost */
+	}
+	jset(shm, &a->free_head, off);
+	jset(shm, &a->free_blocks, a->free_blocks + 1);
 }
 
 /* false (nothing changed) if a neighbour on the list is not a free block */
@@ -101,12 +199,12 @@ static bool list_del(struct bpftime_shm *shm, uint64_t off)
 		return false;
 	}
 	if (b->prev_free)
-		blk(shm, b->prev_free)->next_free = b->next_free;
+		jset(shm, &blk(shm, b->prev_free)->next_free, b->next_free);
 	else
-		a->free_head = b->next_free;
+		jset(shm, &a->free_head, b->next_free);
 	if (b->next_free)
-		blk(shm, b->next_free)->prev_free = b->prev_free;
-	a->free_blocks--;
+		jset(shm, &blk(shm, b->next_free)->prev_free, b->prev_free);
+	jset(shm, &a->free_blocks, a->free_blocks - 1);
 	return true;
 }
 
@@ -118,8 +216,10 @@ void shm_alloc_init(struct bpftime_shm *shm)
 	shm->alloc->free_head = 0;
 	shm->alloc->used = 0;
 	shm->alloc->free_blocks = 0;
+	shm->alloc->undo_n = 0;
 	set_tags(shm, h->arena_off, size, false);
 	list_add(shm, h->arena_off);
+	shm->alloc->undo_n = 0;
 }
 
 static uint64_t alloc_once(struct bpftime_shm *shm, size_t size, size_t align);
@@ -156,7 +256,7 @@ static uint64_t alloc_once(struct bpftime_shm *shm, size_t size, size_t align)
 	if (need < SHM_BLOCK_MIN)
 		need = SHM_BLOCK_MIN;
 
-	shm_lock(&a->lock);
+	alloc_lock(shm);
 	for (off = a->free_head; off; off = blk(shm, off)->next_free) {
 		uint64_t fsize, p = off + SHM_BLOCK_HDR;
 		uint64_t ap = (p + align - 1) & ~(uint64_t)(align - 1), nb, tail;
@@ -187,12 +287,12 @@ static uint64_t alloc_once(struct bpftime_shm *shm, size_t size, size_t align)
 			need += tail;
 		}
 		set_tags(shm, nb, need, true);
-		blk(shm, nb)->magic = SHM_BLOCK_MAGIC;
-		a->used += need;
+		jset(shm, &blk(shm, nb)->magic, SHM_BLOCK_MAGIC);
+		jset(shm, &a->used, a->used + need);
 		ret = nb + SHM_BLOCK_HDR;
 		break;
 	}
-	shm_unlock(&a->lock);
+	alloc_unlock(shm);
 	if (ret)
 		memset(shm->base + ret, 0, size);
 	return ret;
@@ -209,16 +309,16 @@ void shm_free(struct bpftime_shm *shm, uint64_t p)
 	if (!p)
 		return;
 	off = p - SHM_BLOCK_HDR;
-	shm_lock(&a->lock);
+	alloc_lock(shm);
 	if (NEVER(off < start || off >= end || !block_ok(shm, off, 1) ||
 		  blk(shm, off)->magic != SHM_BLOCK_MAGIC)) {
-		shm_unlock(&a->lock);
+		alloc_unlock(shm);
 		pr_warn("shm '%s': bad free of offset %#llx\n", shm->name, (unsigned long long)p);
 		return;
 	}
 	size = bsize(shm, off);
-	a->used -= size;
-	blk(shm, off)->magic = 0;
+	jset(shm, &a->used, a->used - size);
+	jset(shm, &blk(shm, off)->magic, 0);
 	/* merge with the next block (a neighbour whose tags are garbled is
 	 * not merged: the block is freed alone) */
 	if (off + size < end && block_ok(shm, off + size, 0)) {
@@ -242,7 +342,7 @@ void shm_free(struct bpftime_shm *shm, uint64_t p)
 	}
 	set_tags(shm, off, size, false);
 	list_add(shm, off);
-	shm_unlock(&a->lock);
+	alloc_unlock(shm);
 }
 
 uint64_t shm_strdup(struct bpftime_shm *shm, const char *s)
@@ -267,7 +367,7 @@ int bpftime_shm__stats(struct bpftime_shm *shm, struct bpftime_shm_stats *st)
 	if (!shm || !st || st->sz < sizeof(size_t))
 		return shm_err(-EINVAL);
 	a = shm->alloc;
-	shm_lock(&a->lock);
+	alloc_lock(shm);
 	for (uint64_t off = a->free_head, steps = 0; off; off = blk(shm, off)->next_free) {
 		if (!block_ok(shm, off, 0) || ++steps > shm->hdr->arena_size / SHM_BLOCK_MIN) {
 			arena_corrupt(shm, "a free list entry", off);
@@ -279,8 +379,8 @@ int bpftime_shm__stats(struct bpftime_shm *shm, struct bpftime_shm_stats *st)
 	out.arena_size = shm->hdr->arena_size;
 	out.used = a->used;
 	out.largest_free = largest;
-	out.free_blocks = a->free_blocks;
-	shm_unlock(&a->lock);
+	out.free_blocks = (uint32_t)a->free_blocks;
+	alloc_unlock(shm);
 	for (uint32_t i = 0; i < shm->max_fd; i++)
 		if (atomic_load_explicit(&shm->slots[i].type, memory_order_relaxed))
 			n++;

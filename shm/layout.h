@@ -26,7 +26,7 @@
 #include <bpftime/shm.h>
 
 #define SHM_MAGIC	0x314d485354465042ULL /* "BPFTSHM1" little endian */
-#define SHM_ABI_VERSION 9		      /* bump on any change to the bytes in the segment */
+#define SHM_ABI_VERSION 10		      /* bump on any change to the bytes in the segment */
 #define SHM_READY	0x52454459u	      /* "REDY" */
 #define SHM_TRACE_SIZE	(256u * 1024)
 
@@ -91,12 +91,24 @@ struct shm_block {
 #define SHM_BLOCK_FTR	8
 #define SHM_BLOCK_MIN	48
 
+/* The allocator (shm/alloc.c).  undo is its undo log: every store to a tag,
+ * a free list link or a counter during one shm_alloc/shm_free first records
+ * the word's offset and old value here and then undo_n; the operation ends
+ * by setting undo_n to 0.  A locker that finds undo_n set (its holder died)
+ * restores the words, last first, which puts the arena back as it was. */
+#define SHM_UNDO_MAX 32
+struct shm_undo {
+	uint64_t off; /* from the segment start, 8-byte aligned */
+	uint64_t old;
+};
+
 struct shm_alloc {
 	struct shm_mutex lock;
 	uint64_t free_head;
 	uint64_t used;
-	uint32_t free_blocks;
-	uint32_t pad;
+	uint64_t free_blocks;
+	uint64_t undo_n;
+	struct shm_undo undo[SHM_UNDO_MAX];
 };
 
 /* A handler slot.  gen is odd while the slot changes. */
