@@ -275,8 +275,13 @@ static void *watcher(void *arg)
 		pthread_mutex_unlock(&w.lock);
 		/* back every 100 ms to see a newer waiter or none */
 		while (bpftime_shm__data_seq(srv.shm) == seq) {
+			bool moved;
+
 			bpftime_shm__wait_data(srv.shm, seq, 100);
-			if (__atomic_load_n(&w.gen, __ATOMIC_RELAXED) != gen)
+			pthread_mutex_lock(&w.lock);
+			moved = w.gen != gen || !any_waiter();
+			pthread_mutex_unlock(&w.lock);
+			if (moved)
 				break;
 		}
 		pthread_mutex_lock(&w.lock);
