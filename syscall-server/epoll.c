@@ -9,24 +9,29 @@
  * producer position ahead of the consumer's; perf ring: data_head ahead of
  * data_tail).  With nothing ready it sleeps on the segment's data sequence
  * futex, which producers bump when they publish a record, until the timeout;
- * timeout 0 returns at once.  When the epoll fd also holds real fds it waits
- * in slices of at most 10 ms so both kinds are seen.
+ * timeout 0 returns at once.  When the epoll fd also holds real fds, it
+ * waits in the real epoll_wait, on the real fds plus an eventfd of its own
+ * that a watcher thread signals when the data sequence moves past the
+ * waiter's snapshot: both kinds wake it at once, no polling in slices.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <linux/perf_event.h>
 #include "internal.h"
 #include "common/compiler.h"
 
-#define MIXED_SLICE_MS 10
+/* epoll_data of the set's own eventfd in the real epoll set */
+#define EFD_MARK 0xb0f7ee0fd0000001ULL
 
 struct emu_entry {
 	int fd;
@@ -37,6 +42,7 @@ struct emu_entry {
 struct emu_epoll {
 	int epfd;
 	int real_fds; /* real fds added through us */
+	int efd;      /* mixed sets: eventfd in the real set (0: none yet) */
 	int n, cap;
 	struct emu_entry *e;
 	struct emu_epoll *next;
@@ -72,6 +78,8 @@ void srv_epoll_closed(int epfd)
 			struct emu_epoll *m = *pp;
 
 			*pp = m->next;
+			if (m->efd > 0)
+				srv_real.close(m->efd);
 			free(m->e);
 			free(m);
 			break;
@@ -219,6 +227,177 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* ---- mixed sets: the watcher --------------------------------------------
+ * A thread of the loader that, while some mixed wait is in progress, sleeps
+ * on the segment's data sequence and signals the waiters' eventfds when it
+ * moves past the snapshot they took before looking at their rings.  It
+ * waits on the data futex only while someone waits in a mixed set, so
+ * producers pay no wake-up when nobody does. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool started, atfork;
+	uint32_t gen; /* bumped by each registration */
+	uint32_t seq; /* the latest waiter's snapshot */
+	int efds[16]; /* eventfds of the waiting sets (0: free) */
+} w = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static void signal_waiters(void)
+{
+	uint64_t one = 1;
+
+	for (size_t i = 0; i < ARRAY_SIZE(w.efds); i++)
+		if (w.efds[i] > 0)
+			(void)!write(w.efds[i], &one, sizeof(one)); /* full: readable anyway */
+}
+
+static bool any_waiter(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(w.efds); i++)
+		if (w.efds[i] > 0)
+			return true;
+	return false;
+}
+
+static void *watcher(void *arg)
+{
+	uint32_t done = 0;
+
+	(void)arg;
+	pthread_mutex_lock(&w.lock);
+	for (;;) {
+		uint32_t gen, seq;
+
+		while (!any_waiter() || w.gen == done)
+			pthread_cond_wait(&w.cond, &w.lock);
+		gen = w.gen;
+		seq = w.seq;
+		pthread_mutex_unlock(&w.lock);
+		/* back every 100 ms to see a newer waiter or none */
+		while (bpftime_shm__data_seq(srv.shm) == seq) {
+			bool moved;
+
+			bpftime_shm__wait_data(srv.shm, seq, 100);
+			pthread_mutex_lock(&w.lock);
+			moved = w.gen != gen || !any_waiter();
+			pthread_mutex_unlock(&w.lock);
+			if (moved)
+				break;
+		}
+		pthread_mutex_lock(&w.lock);
+		if (bpftime_shm__data_seq(srv.shm) != seq) {
+			signal_waiters();
+			done = gen;
+		}
+	}
+	return NULL;
+}
+
+static void watcher_forked(void)
+{
+	w.started = false; /* the thread stays with the parent */
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	memset(w.efds, 0, sizeof(w.efds));
+}
+
+/* Starts the watcher (once per process; called at start-up, so that the
+ * loader's thread exists before its programs are attached: a kernel
+ * sched_process_fork tracepoint of a mixed loader must not count it).
+ * Without it, mixed waits fall back to slices. */
+void srv_epoll_start(void)
+{
+	pthread_t t;
+	sigset_t all, old;
+
+	pthread_mutex_lock(&w.lock);
+	if (!w.started) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		if (!pthread_create(&t, NULL, watcher, NULL)) {
+			pthread_detach(t);
+			w.started = true;
+			if (!w.atfork)
+				w.atfork = !pthread_atfork(NULL, NULL, watcher_forked);
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	pthread_mutex_unlock(&w.lock);
+}
+
+/* registers @efd as waiting from snapshot @seq; false: no watcher (the
+ * caller waits in slices) */
+static bool watch(int efd, uint32_t seq)
+{
+	size_t i;
+
+	srv_epoll_start(); /* a forked child's first mixed wait */
+	pthread_mutex_lock(&w.lock);
+	for (i = 0; w.started && i < ARRAY_SIZE(w.efds) && w.efds[i] > 0; i++)
+		;
+	if (!w.started || i == ARRAY_SIZE(w.efds)) {
+		pthread_mutex_unlock(&w.lock);
+		return false;
+	}
+	w.efds[i] = efd;
+	w.seq = seq;
+	w.gen++;
+	pthread_cond_signal(&w.cond);
+	pthread_mutex_unlock(&w.lock);
+	return true;
+}
+
+static void unwatch(int efd)
+{
+	pthread_mutex_lock(&w.lock);
+	for (size_t i = 0; i < ARRAY_SIZE(w.efds); i++) {
+		if (w.efds[i] == efd) {
+			w.efds[i] = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&w.lock);
+}
+
+/* the set's eventfd, added to its real epoll set on first use; -1 if that
+ * fails (the caller waits in slices).  Called with srv_lock held. */
+static int set_efd(struct emu_epoll *m)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EFD_MARK };
+	int efd;
+
+	if (m->efd > 0)
+		return m->efd;
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0)
+		return -1;
+	if (srv_real.epoll_ctl(m->epfd, EPOLL_CTL_ADD, efd, &ev)) {
+		srv_real.close(efd);
+		return -1;
+	}
+	m->efd = efd;
+	return efd;
+}
+
+/* drops the eventfd's own events from what the real epoll_wait returned */
+static int drop_efd(struct epoll_event *ev, int n, int efd)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (ev[i].data.u64 == EFD_MARK) {
+			uint64_t v;
+
+			(void)!read(efd, &v, sizeof(v)); /* drained already: fine */
+			continue;
+		}
+		ev[k++] = ev[i];
+	}
+	return k;
+}
+
+#define MIXED_SLICE_MS 10 /* only when the watcher cannot be had */
+
 int srv_epoll_wait(int epfd, void *evp, int max, int timeout, const void *sigmask)
 {
 	struct epoll_event *events = evp;
@@ -237,11 +416,13 @@ int srv_epoll_wait(int epfd, void *evp, int max, int timeout, const void *sigmas
 		struct emu_epoll *m;
 		bool real = false;
 		int64_t left;
-		int slice;
+		int slice, efd = -1;
 
 		srv_lock();
 		m = emu_find(epfd);
 		n = m ? collect(m, events, max, &real) : 0;
+		if (real && n == 0 && timeout != 0)
+			efd = set_efd(m);
 		srv_unlock();
 		if (real && n < max) {
 			r = srv_real.epoll_wait(epfd, events + n, max - n, 0);
@@ -249,7 +430,7 @@ int srv_epoll_wait(int epfd, void *evp, int max, int timeout, const void *sigmas
 				ret = -errno;
 				break;
 			}
-			n += r > 0 ? r : 0;
+			n += r > 0 ? drop_efd(events + n, r, efd) : 0;
 		}
 		if (n > 0 || timeout == 0) {
 			ret = n;
@@ -261,6 +442,22 @@ int srv_epoll_wait(int epfd, void *evp, int max, int timeout, const void *sigmas
 			break;
 		}
 		slice = left < 0 ? -1 : (int)left;
+		if (real && efd > 0 && watch(efd, seq)) {
+			/* the real fds and our rings (through the eventfd) at once */
+			r = srv_real.epoll_wait(epfd, events, max, slice);
+			unwatch(efd);
+			if (r < 0) {
+				ret = -errno;
+				break;
+			}
+			n = drop_efd(events, r, efd);
+			if (n > 0) {
+				/* the real fds that woke us; our rings on the next call */
+				ret = n;
+				break;
+			}
+			continue;
+		}
 		if (real && (slice < 0 || slice > MIXED_SLICE_MS))
 			slice = MIXED_SLICE_MS;
 		r = bpftime_shm__wait_data(srv.shm, seq, slice);

@@ -146,6 +146,9 @@ long srv_bpf(int cmd, union bpf_attr *uattr, unsigned int size);
  * -EBADF if it is not an open fd at all, else -EINVAL */
 int srv_bad_fd(int fd);
 
+/* epoll.c: the watcher thread of mixed epoll sets (started at start-up) */
+void srv_epoll_start(void);
+
 /* prog.c */
 int srv_prog_load(union bpf_attr *attr);
 int srv_prog_test_run(union bpf_attr *attr, union bpf_attr *uattr);

@@ -190,6 +190,7 @@ __attribute__((constructor)) static void srv_init(void)
 	if (reclaimed > 0)
 		pr_info("syscall server: released %d objects of loaders that exited\n", reclaimed);
 	srv.ready = true;
+	srv_epoll_start();
 	bpftime_log(BPFTIME_LOG_WARN, "bpftime-syscall-server started\n");
 }
 

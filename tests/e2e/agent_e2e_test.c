@@ -56,38 +56,10 @@ static int cleanup(void **state)
 	return 0;
 }
 
-static int finish(struct proc *p)
-{
-	int status;
-
-	if (p->in >= 0)
-		close(p->in);
-	/* everything it wrote: until both pipes reach end of file */
-	for (int waited = 0; !p->out_eof || !p->err_eof; waited += 50) {
-		if (waited > STUCK_MS)
-			fail_msg("process %d never closed its output", (int)p->pid);
-		pump(p, 50);
-	}
-	assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
-	reaped(p->pid);
-	close(p->out);
-	close(p->err);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static void stop(struct proc *p)
 {
 	kill(p->pid, SIGTERM); /* bpftime forwards it */
-	assert_int_equal(finish(p), 0);
-}
-
-static void shm_for_test(const char *name)
-{
-	char buf[64];
-
-	snprintf(buf, sizeof(buf), "bpftime_agent_e2e_%d_%s", getpid(), name);
-	setenv("BPFTIME_GLOBAL_SHM_NAME", buf, 1);
-	bpftime_shm__remove(NULL);
+	assert_int_equal(proc_wait_eof(p), 0);
 }
 
 static const char *ex(const char *rel)
@@ -178,13 +150,13 @@ static void test_malloc_count(void **state)
 	/* an instrumented victim's malloc is ASan's: libc's is never called */
 	TEST_SKIP("sanitized victim: malloc is ASan's");
 #endif
-	shm_for_test("malloc");
+	proc_use_segment("bpftime_agent_e2e", "malloc");
 	cmd(largv, "load", ex("malloc/malloc"), "-i", "50", NULL);
 	spawn(&loader, largv, false);
 	expect_out(&loader, "ready\n");
 	cmd(vargv, "start", ex("victim/victim"), "200", "0", NULL);
 	spawn(&victim, vargv, false);
-	assert_int_equal(finish(&victim), 0);
+	assert_int_equal(proc_wait_eof(&victim), 0);
 	assert_int_equal(
 		sscanf(victim.obuf, "victim: %ld calls, sum %ld, pid %d", &calls, &sum, &pid), 3);
 	assert_int_equal(calls, 200);
@@ -204,14 +176,14 @@ static void test_funclatency(void **state)
 	struct proc loader, victim;
 
 	(void)state;
-	shm_for_test("funclat");
+	proc_use_segment("bpftime_agent_e2e", "funclat");
 	cmd(largv, "load", ex("funclatency/funclatency"), "-i", "50", ex("victim/victim"),
 	    "target_func", NULL);
 	spawn(&loader, largv, false);
 	expect_out(&loader, "ready\n");
 	cmd(vargv, "start", ex("victim/victim"), "150", "0", NULL);
 	spawn(&victim, vargv, false);
-	assert_int_equal(finish(&victim), 0);
+	assert_int_equal(proc_wait_eof(&victim), 0);
 	assert_non_null(strstr(victim.obuf, "victim: 150 calls"));
 	expect_report(&loader, "total: ", "total: 150 calls");
 	assert_non_null(strstr(loader.obuf, "nsecs"));
@@ -229,7 +201,7 @@ static void test_readline(void **state)
 	int pid;
 
 	(void)state;
-	shm_for_test("readline");
+	proc_use_segment("bpftime_agent_e2e", "readline");
 	cmd(largv, "load", ex("readline/readline"), "-i", "50", ex("readline/rl_victim"), NULL);
 	spawn(&loader, largv, false);
 	expect_out(&loader, "ready\n");
@@ -240,7 +212,7 @@ static void test_readline(void **state)
 				 (ssize_t)strlen(lines[i]));
 		assert_int_equal(write(victim.in, "\n", 1), 1);
 	}
-	assert_int_equal(finish(&victim), 0);
+	assert_int_equal(proc_wait_eof(&victim), 0);
 	assert_int_equal(sscanf(victim.obuf, "rl_victim: 3 lines, pid %d", &pid), 1);
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(want, sizeof(want), " %-7d %-16.16s %s\n", pid, "rl_victim", lines[i]);
@@ -257,14 +229,14 @@ static void test_override(void **state)
 	struct proc loader, victim;
 
 	(void)state;
-	shm_for_test("override");
+	proc_use_segment("bpftime_agent_e2e", "override");
 	cmd(largv, "load", ex("override/override"), "-i", "50", ex("victim/victim"), "target_func",
 	    "1000", NULL);
 	spawn(&loader, largv, false);
 	expect_out(&loader, "ready\n");
 	cmd(vargv, "start", ex("victim/victim"), "30", "0", NULL);
 	spawn(&victim, vargv, false);
-	assert_int_equal(finish(&victim), 0);
+	assert_int_equal(proc_wait_eof(&victim), 0);
 	/* unprobed the sum would be 30 * 30 = 900 */
 	assert_non_null(strstr(victim.obuf, "victim: 30 calls, sum 30000,"));
 	expect_report(&loader, "overrides: ", "overrides: 30");
@@ -274,7 +246,7 @@ static void test_override(void **state)
 	      (const char *[]){ guard_bin, bpftime_bin, "start", ex("victim/victim"), "30", "0",
 				NULL },
 	      false);
-	assert_int_equal(finish(&victim), 0);
+	assert_int_equal(proc_wait_eof(&victim), 0);
 	assert_non_null(strstr(victim.obuf, "victim: 30 calls, sum 900,"));
 	bpftime_shm__remove(NULL);
 }
@@ -288,7 +260,7 @@ static void test_error_inject(void **state)
 	struct proc loader, victim;
 
 	(void)state;
-	shm_for_test("errinj");
+	proc_use_segment("bpftime_agent_e2e", "errinj");
 	/* target_func(i) = 2i + 1: 30 calls sum to 900 unprobed */
 	cmd(largv, "load", ex("error_inject/error_inject"), "-i", "50", "inject",
 	    ex("victim/victim"), "target_func", NULL);
@@ -296,7 +268,7 @@ static void test_error_inject(void **state)
 	expect_out(&loader, "ready\n");
 	cmd(vargv, "start", ex("victim/victim"), "30", "0", NULL);
 	spawn(&victim, vargv, false);
-	assert_int_equal(finish(&victim), 0);
+	assert_int_equal(proc_wait_eof(&victim), 0);
 	/* odd i fail with -1 (15 of them), even i run: 435 - 15 */
 	assert_non_null(strstr(victim.obuf, "victim: 30 calls, sum 420,"));
 	expect_report(&loader, "injected: ", "injected: 15 passed: 15 replaced: 0");
@@ -307,7 +279,7 @@ static void test_error_inject(void **state)
 	spawn(&loader, largv, false);
 	expect_out(&loader, "ready\n");
 	spawn(&victim, vargv, false);
-	assert_int_equal(finish(&victim), 0);
+	assert_int_equal(proc_wait_eof(&victim), 0);
 	/* the function never runs: 3i each, 3 * 435 */
 	assert_non_null(strstr(victim.obuf, "victim: 30 calls, sum 1305,"));
 	expect_report(&loader, "injected: ", "injected: 0 passed: 0 replaced: 30");
@@ -319,7 +291,7 @@ static void test_error_inject(void **state)
 				       "target_func", NULL };
 
 		spawn(&loader, argv, false);
-		assert_int_equal(finish(&loader), 1);
+		assert_int_equal(proc_wait_eof(&loader), 1);
 		assert_non_null(strstr(loader.ebuf, "bpftime load"));
 	}
 	bpftime_shm__remove(NULL);
@@ -371,7 +343,7 @@ static void test_attach_settings_detach(void **state)
 	unsigned long n;
 
 	(void)state;
-	shm_for_test("attach2");
+	proc_use_segment("bpftime_agent_e2e", "attach2");
 	snprintf(seg, sizeof(seg), "%s", getenv("BPFTIME_GLOBAL_SHM_NAME"));
 	cmd(largv, "load", ex("error_inject/error_inject"), "-i", "20", "replace",
 	    ex("victim/victim"), "target_func", NULL);
@@ -390,7 +362,7 @@ static void test_attach_settings_detach(void **state)
 	snprintf(pid, sizeof(pid), "%d", (int)victim.pid);
 	cmd(aargv, "attach", "--bpftime-log-output=console", pid, NULL);
 	spawn(&p, aargv, false);
-	if (finish(&p) != 0)
+	if (proc_wait_eof(&p) != 0)
 		fail_msg("bpftime attach failed: %s", p.ebuf);
 	assert_non_null(strstr(p.obuf, "agent attached to shared memory"));
 	assert_non_null(strstr(p.obuf, seg));
@@ -403,7 +375,7 @@ static void test_attach_settings_detach(void **state)
 	/* detach: the hooks go, the process runs on */
 	cmd(aargv, "detach", pid, NULL);
 	spawn(&p, aargv, false);
-	if (finish(&p) != 0)
+	if (proc_wait_eof(&p) != 0)
 		fail_msg("bpftime detach failed: %s", p.ebuf);
 	assert_non_null(strstr(p.obuf, "1 probe removed"));
 	assert_int_equal(kill(victim.pid, 0), 0);
@@ -423,12 +395,12 @@ static void test_attach_settings_detach(void **state)
 	n = replaced_now(&loader);
 	/* detach again: nothing to remove */
 	spawn(&p, aargv, false);
-	assert_int_equal(finish(&p), 0);
+	assert_int_equal(proc_wait_eof(&p), 0);
 	assert_non_null(strstr(p.obuf, "not running"));
 	/* attach again: the same agent resumes */
 	cmd(aargv, "attach", pid, NULL);
 	spawn(&p, aargv, false);
-	if (finish(&p) != 0)
+	if (proc_wait_eof(&p) != 0)
 		fail_msg("bpftime attach (again) failed: %s", p.ebuf);
 	for (int waited = 0; replaced_now(&loader) == n; waited += 20) {
 		if (waited > STUCK_MS)
@@ -437,7 +409,7 @@ static void test_attach_settings_detach(void **state)
 	}
 	stop(&loader);
 	kill(victim.pid, SIGTERM);
-	assert_int_equal(finish(&victim), 128 + SIGTERM);
+	assert_int_equal(proc_wait_eof(&victim), 128 + SIGTERM);
 	assert_int_equal(victim.olen, 0);
 
 	/* a process that cannot be served: no such segment for it */
@@ -451,7 +423,7 @@ static void test_attach_settings_detach(void **state)
 	setenv("BPFTIME_GLOBAL_SHM_NAME", other, 1);
 	cmd(aargv, "attach", pid, NULL);
 	spawn(&p, aargv, false);
-	assert_int_equal(finish(&p), 1);
+	assert_int_equal(proc_wait_eof(&p), 1);
 	assert_non_null(strstr(p.ebuf, "cannot be served: no bpftime shared memory"));
 	assert_non_null(strstr(p.ebuf, other));
 	setenv("BPFTIME_GLOBAL_SHM_NAME", seg, 1);
@@ -459,12 +431,12 @@ static void test_attach_settings_detach(void **state)
 	/* usage errors: 2 */
 	cmd(aargv, "attach", "notapid", NULL);
 	spawn(&p, aargv, false);
-	assert_int_equal(finish(&p), 2);
+	assert_int_equal(proc_wait_eof(&p), 2);
 	cmd(aargv, "detach", "1", "2", NULL);
 	spawn(&p, aargv, false);
-	assert_int_equal(finish(&p), 2);
+	assert_int_equal(proc_wait_eof(&p), 2);
 	kill(victim.pid, SIGTERM);
-	assert_int_equal(finish(&victim), 128 + SIGTERM);
+	assert_int_equal(proc_wait_eof(&victim), 128 + SIGTERM);
 	bpftime_shm__remove(NULL);
 }
 
@@ -479,14 +451,14 @@ static void test_probes_threads_shlib(void **state)
 	int pid;
 
 	(void)state;
-	shm_for_test("probes");
+	proc_use_segment("bpftime_agent_e2e", "probes");
 	cmd(largv, "load", ex("probes/probes"), "-i", "50", ex("probes/mt_victim"),
 	    ex("probes/libprobes_lib.so"), NULL);
 	spawn(&loader, largv, false);
 	expect_out(&loader, "ready\n");
 	cmd(vargv, "start", ex("probes/mt_victim"), "4", "20000", NULL);
 	spawn(&victim, vargv, false);
-	assert_int_equal(finish(&victim), 0);
+	assert_int_equal(proc_wait_eof(&victim), 0);
 	assert_int_equal(sscanf(victim.obuf,
 				"mt_victim: %ld threads, exe_func %ld calls (returns sum %ld), "
 				"lib_func %ld calls, pid %d",
@@ -512,7 +484,7 @@ static void test_live_attach_detach(void **state)
 	int status;
 
 	(void)state;
-	shm_for_test("live");
+	proc_use_segment("bpftime_agent_e2e", "live");
 	/* the segment exists before anything is loaded into it */
 	BPFTIME_OPTS(bpftime_shm_opts, so);
 	struct bpftime_shm *shm = test_shm = bpftime_shm__create(&so);
@@ -531,7 +503,7 @@ static void test_live_attach_detach(void **state)
 	pump(&victim, 200);
 	assert_int_equal(waitpid(victim.pid, &status, WNOHANG), 0);
 	kill(victim.pid, SIGTERM);
-	assert_int_equal(finish(&victim), 128 + SIGTERM);
+	assert_int_equal(proc_wait_eof(&victim), 128 + SIGTERM);
 	if (victim.elen)
 		fail_msg("the victim wrote to stderr: %.*s", (int)victim.elen, victim.ebuf);
 	test_shm = NULL;
@@ -549,7 +521,7 @@ static void test_attach_pid(void **state)
 	char pid[16], path[64];
 
 	(void)state;
-	shm_for_test("attach");
+	proc_use_segment("bpftime_agent_e2e", "attach");
 	cmd(largv, "load", ex("funclatency/funclatency"), "-i", "50", ex("victim/victim"),
 	    "target_func", NULL);
 	spawn(&loader, largv, false);
@@ -578,23 +550,23 @@ static void test_attach_pid(void **state)
 	}
 	cmd(aargv, "attach", pid, NULL);
 	spawn(&attach, aargv, false);
-	if (finish(&attach) != 0)
+	if (proc_wait_eof(&attach) != 0)
 		fail_msg("bpftime attach failed: %s", attach.ebuf);
 	assert_int_equal(attach.elen, 0);
 	wait_total(&loader, 10, "attached victim");
 	/* a second attach is refused: the agent is there already */
 	spawn(&attach, aargv, false);
-	assert_int_not_equal(finish(&attach), 0);
+	assert_int_not_equal(proc_wait_eof(&attach), 0);
 	assert_non_null(strstr(attach.ebuf, "already"));
 	stop(&loader);
 	kill(victim.pid, SIGTERM);
-	assert_int_equal(finish(&victim), 128 + SIGTERM);
+	assert_int_equal(proc_wait_eof(&victim), 128 + SIGTERM);
 	assert_int_equal(victim.elen, 0);
 	assert_int_equal(victim.olen, 0);
 	/* no such process */
 	cmd(aargv, "attach", "999999999", NULL);
 	spawn(&attach, aargv, false);
-	assert_int_not_equal(finish(&attach), 0);
+	assert_int_not_equal(proc_wait_eof(&attach), 0);
 	assert_true(attach.elen > 0);
 	bpftime_shm__remove(NULL);
 }
@@ -609,7 +581,7 @@ static void test_unserved(void **state)
 	int fd;
 
 	(void)state;
-	shm_for_test("none");
+	proc_use_segment("bpftime_agent_e2e", "none");
 	for (int round = 0; round < 2; round++) {
 		if (round == 1) {
 			snprintf(path, sizeof(path), "/dev/shm/%s",
@@ -622,7 +594,7 @@ static void test_unserved(void **state)
 		}
 		cmd(vargv, "start", ex("victim/victim"), "5", "0", NULL);
 		spawn(&victim, vargv, false);
-		assert_int_equal(finish(&victim), 0);
+		assert_int_equal(proc_wait_eof(&victim), 0);
 		assert_non_null(strstr(victim.obuf, "victim: 5 calls, sum 25,"));
 		assert_int_equal(strchr(victim.obuf, '\n') - victim.obuf + 1, (long)victim.olen);
 		assert_non_null(strstr(victim.ebuf, "running untraced"));
@@ -644,7 +616,7 @@ static void test_log_default(void **state)
 	long n;
 
 	(void)state;
-	shm_for_test("logdefault");
+	proc_use_segment("bpftime_agent_e2e", "logdefault");
 	snprintf(home, sizeof(home), "/tmp/bpftime_agent_e2e_home_%d", (int)getpid());
 	snprintf(log, sizeof(log), "%s/.bpftime/runtime.log", home);
 	mkdir(home, 0700);
@@ -653,7 +625,7 @@ static void test_log_default(void **state)
 	unsetenv("BPFTIME_LOG_OUTPUT");
 	cmd(vargv, "start", ex("victim/victim"), "5", "0", NULL);
 	spawn(&victim, vargv, false);
-	assert_int_equal(finish(&victim), 0);
+	assert_int_equal(proc_wait_eof(&victim), 0);
 	setenv("BPFTIME_LOG_OUTPUT", "console", 1);
 	if (old_home)
 		setenv("HOME", old_home, 1);
@@ -698,18 +670,18 @@ static void test_start_children_and_status(void **state)
 	struct proc p;
 
 	(void)state;
-	shm_for_test("children");
+	proc_use_segment("bpftime_agent_e2e", "children");
 	BPFTIME_OPTS(bpftime_shm_opts, so);
 	struct bpftime_shm *shm = test_shm = bpftime_shm__create(&so);
 
 	assert_non_null(shm);
 	spawn(&p, argv1, false);
-	assert_int_equal(finish(&p), 3);
+	assert_int_equal(proc_wait_eof(&p), 3);
 	/* the agent is gone from it (a sanitizer build leaves the ASan runtime) */
 	assert_non_null(strstr(p.obuf, "preload=["));
 	assert_null(strstr(p.obuf, "libbpftime-agent"));
 	spawn(&p, argv2, false);
-	assert_int_not_equal(finish(&p), 0);
+	assert_int_not_equal(proc_wait_eof(&p), 0);
 	assert_non_null(strstr(p.ebuf, "usage"));
 	test_shm = NULL;
 	bpftime_shm__close(shm);

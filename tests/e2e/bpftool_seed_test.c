@@ -72,35 +72,10 @@ static int cleanup(void **state)
 	return 0;
 }
 
-static int finish(struct proc *p)
-{
-	int status;
-	pid_t w;
-
-	while ((w = waitpid(p->pid, &status, WNOHANG)) == 0)
-		pump(p, 50);
-	assert_int_equal(w, p->pid);
-	while (pump(p, 0))
-		;
-	reaped(p->pid);
-	close(p->out);
-	close(p->err);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static int run(struct proc *p, const char *const *argv)
 {
 	spawn(p, argv, false);
-	return finish(p);
-}
-
-static void shm_for_test(const char *name)
-{
-	char buf[64];
-
-	snprintf(buf, sizeof(buf), "bpftime_bt_%d_%s", getpid(), name);
-	setenv("BPFTIME_GLOBAL_SHM_NAME", buf, 1);
-	bpftime_shm__remove(NULL);
+	return proc_wait(p);
 }
 
 /* the whole mount table of this process's namespace */
@@ -247,7 +222,7 @@ static void test_tracelog(void **state)
 	(void)state;
 	if (!bpftool_bin)
 		TEST_SKIP("no bpftool on this machine");
-	shm_for_test("tracelog");
+	proc_use_segment("bpftime_bt", "tracelog");
 	memcpy(insns, printk_prog, sizeof(insns));
 	shm = bpftime_shm__open_or_create(NULL);
 	assert_non_null(shm);
@@ -288,7 +263,7 @@ static void test_tracelog(void **state)
 	assert_string_equal(mount_table(), before);
 	assert_null(strstr(p.ebuf, "mount"));
 	kill(p.pid, SIGINT);
-	status = finish(&p);
+	status = proc_wait(&p);
 	assert_int_equal(status, 0);
 	assert_string_equal(mount_table(), before);
 	bpftime_runtime__free(rt);
@@ -314,7 +289,7 @@ static void test_devattach(void **state)
 	(void)state;
 	if (geteuid() || access("/usr/bin/unshare", X_OK))
 		TEST_SKIP("needs root and unshare(1) for a private network namespace");
-	shm_for_test("devattach");
+	proc_use_segment("bpftime_bt", "devattach");
 	/* in a network namespace of its own: had anything reached the
 	 * kernel, only that namespace's lo would carry it, and ip shows it */
 	snprintf(script, sizeof(script),
@@ -363,7 +338,7 @@ static void test_jited(void **state)
 	int fd = -1;
 
 	(void)state;
-	shm_for_test("jited");
+	proc_use_segment("bpftime_bt", "jited");
 	snprintf(obj, sizeof(obj), "%s/subprog.bpf.o", objdir);
 	spawn(&h, hold, true);
 	expect_out(&h, "holding\n");
@@ -428,7 +403,7 @@ static void test_jited(void **state)
 		assert_non_null(strstr(p.obuf, "\"pc\":\"0x0\",\"operation\":\"push\""));
 	}
 	close(h.in);
-	assert_int_equal(finish(&h), 0);
+	assert_int_equal(proc_wait(&h), 0);
 }
 
 /* ---- seed 004: the bpftool workflow, ours next to the kernel's ------------ */
@@ -719,7 +694,7 @@ static void seed_run_side(struct seed_side *sd)
 				pump(tl, 100);
 			}
 			kill(tl->pid, SIGINT);
-			finish(tl);
+			proc_wait(tl);
 			sd->ran[S_TRACELOG] = true;
 			snprintf(sd->tracelog, sizeof(sd->tracelog), "%.*s",
 				 (int)MIN(strlen(tl->obuf), sizeof(sd->tracelog) - 1), tl->obuf);
@@ -1253,7 +1228,7 @@ static void test_seed(void **state)
 		TEST_SKIP("no bpftool on this machine");
 	if (geteuid())
 		TEST_SKIP("the kernel's side needs root (a private mount namespace, bpffs)");
-	shm_for_test("seed");
+	proc_use_segment("bpftime_bt", "seed");
 	setenv("BPFTIME_KEEP_SHM", "1", 1); /* pins outlive each step's bpftool */
 	/* the server's lines to a file: feature probe makes thousands */
 	snprintf(seed_log, sizeof(seed_log), "/tmp/bpftime_bt_%d_seed.log", getpid());

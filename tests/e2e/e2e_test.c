@@ -66,23 +66,6 @@ static int cleanup(void **state)
 	return 0;
 }
 
-static int finish(struct proc *p)
-{
-	int status;
-	pid_t w;
-
-	/* read while it runs (a full pipe would block it), then what is left */
-	while ((w = waitpid(p->pid, &status, WNOHANG)) == 0)
-		pump(p, 50);
-	assert_int_equal(w, p->pid);
-	while (pump(p, 0))
-		;
-	reaped(p->pid);
-	close(p->out);
-	close(p->err);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static struct bpftime_shm *shm_for_test(const char *name)
 {
 	char buf[64];
@@ -173,7 +156,7 @@ static void load_args(const char **argv, const char *example, ...)
 static void stop(struct proc *p, int want)
 {
 	kill(p->pid, SIGTERM); /* bpftime forwards it to the loader */
-	assert_int_equal(finish(p), want);
+	assert_int_equal(proc_wait(p), want);
 }
 
 /* the guard works: without bpftime the loader cannot load anything */
@@ -186,7 +169,7 @@ static void test_guard_blocks_kernel(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/malloc/malloc", examples);
 	spawn(&p, argv, false);
-	assert_int_not_equal(finish(&p), 0);
+	assert_int_not_equal(proc_wait(&p), 0);
 	assert_non_null(strstr(p.ebuf, "cannot load"));
 }
 
@@ -249,13 +232,13 @@ static void test_exit_code_and_children(void **state)
 	(void)state;
 	shm_for_test("exit");
 	spawn(&p, argv1, false);
-	assert_int_equal(finish(&p), 7);
+	assert_int_equal(proc_wait(&p), 7);
 	spawn(&p, argv2, false);
-	assert_int_equal(finish(&p), 0);
+	assert_int_equal(proc_wait(&p), 0);
 	assert_null(strstr(p.obuf, "syscall-server"));
 	assert_non_null(strstr(p.obuf, "preload=["));
 	spawn(&p, argv3, false);
-	assert_int_not_equal(finish(&p), 0);
+	assert_int_not_equal(proc_wait(&p), 0);
 	assert_non_null(strstr(p.ebuf, "bogus"));
 	bpftime_shm__remove(NULL);
 }
@@ -294,10 +277,10 @@ static void test_load_options(void **state)
 	shm_for_test("options");
 	snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", getenv("BPFTIME_GLOBAL_SHM_NAME"));
 	spawn(&p, argv0, false);
-	assert_int_equal(finish(&p), 0);
+	assert_int_equal(proc_wait(&p), 0);
 	assert_int_equal(access(shm_path, F_OK), -1);
 	spawn(&p, argv1, false);
-	assert_int_equal(finish(&p), 0);
+	assert_int_equal(proc_wait(&p), 0);
 	assert_non_null(strstr(p.obuf, "env=[8][1][err][1][1]"));
 	/* the quiet level held: not even the start line */
 	assert_null(strstr(p.ebuf, "bpftime-syscall-server started"));
@@ -305,7 +288,7 @@ static void test_load_options(void **state)
 	assert_int_equal(bpftime_shm__size(shm), 8u << 20);
 	shm_done(shm);
 	spawn(&p, argv2, false);
-	assert_int_equal(finish(&p), 1);
+	assert_int_equal(proc_wait(&p), 1);
 	assert_non_null(strstr(p.ebuf, "/nonexistent"));
 	/* the server of this build, named by its directory */
 	snprintf(dir, sizeof(dir), "%s", server_path);
@@ -313,7 +296,7 @@ static void test_load_options(void **state)
 	assert_non_null(slash);
 	*slash = 0;
 	spawn(&p, argv3, false);
-	assert_int_equal(finish(&p), 0);
+	assert_int_equal(proc_wait(&p), 0);
 	assert_non_null(strstr(p.ebuf, "bpftime-syscall-server started"));
 	bpftime_shm__remove(NULL);
 }
@@ -337,7 +320,7 @@ static void test_shm_group(void **state)
 	shm_for_test("group");
 	snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", getenv("BPFTIME_GLOBAL_SHM_NAME"));
 	spawn(&p, argv, false);
-	assert_int_equal(finish(&p), 0);
+	assert_int_equal(proc_wait(&p), 0);
 	assert_int_equal(stat(shm_path, &st), 0);
 	if (!(st.st_mode & 0070)) {
 		bpftime_shm__remove(NULL);
@@ -538,7 +521,7 @@ static void test_syscall_checks(void **state)
 	shm_for_test("checks");
 	setenv("BPFTIME_E2E_USERSPACE", "1", 1);
 	spawn(&p, argv, false);
-	if (finish(&p) != 0)
+	if (proc_wait(&p) != 0)
 		fail_msg("syscall_checks failed:\n%s\nstderr:\n%s", p.obuf, p.ebuf);
 	unsetenv("BPFTIME_E2E_USERSPACE");
 	assert_non_null(strstr(p.obuf, " checks, 0 failed\n"));
@@ -572,7 +555,7 @@ static void test_syscall_checks(void **state)
 		int rc;
 
 		spawn(&k, kargv, false);
-		rc = finish(&k);
+		rc = proc_wait(&k);
 		if (rc == 77)
 			return;
 		assert_int_equal(rc, 0);
@@ -665,7 +648,7 @@ static void test_loader_dies_with_bpftime(void **state)
 			 0);
 	assert_true(hi.owner_pid > 0 && hi.owner_pid != p.pid);
 	kill(p.pid, SIGKILL);
-	assert_int_equal(finish(&p), 128 + SIGKILL);
+	assert_int_equal(proc_wait(&p), 128 + SIGKILL);
 	while (!kill(hi.owner_pid, 0) || errno != ESRCH) {
 		assert_true(waited < STUCK_MS);
 		usleep(10000);
@@ -704,7 +687,7 @@ static void test_bpftimetool(void **state)
 		long n;
 
 		spawn(&p, eargv, false);
-		assert_int_equal(finish(&p), 0);
+		assert_int_equal(proc_wait(&p), 0);
 		f = fopen(json, "r");
 		assert_non_null(f);
 		fseek(f, 0, SEEK_END);
@@ -740,7 +723,7 @@ static void test_bpftimetool(void **state)
 		snprintf(second_shm, sizeof(second_shm), "%s_import", name);
 		setenv("BPFTIME_GLOBAL_SHM_NAME", second_shm, 1);
 		spawn(&p, iargv, false);
-		rc = finish(&p);
+		rc = proc_wait(&p);
 		setenv("BPFTIME_GLOBAL_SHM_NAME", name, 1);
 		unlink(json);
 		assert_int_equal(rc, 0);
@@ -776,7 +759,7 @@ static void test_bpftimetool(void **state)
 		char want[64];
 
 		spawn(&p, rargv, false);
-		assert_int_equal(finish(&p), 0);
+		assert_int_equal(proc_wait(&p), 0);
 		unlink(data);
 		assert_non_null(strstr(p.obuf, "Return value: 0"));
 		snprintf(want, sizeof(want), "pid %d: 5 malloc calls\n", p.pid);
@@ -801,7 +784,7 @@ static void test_segment_full(void **state)
 	(void)state;
 	shm_for_test("full");
 	spawn(&p, fargv, false);
-	assert_int_equal(finish(&p), 1);
+	assert_int_equal(proc_wait(&p), 1);
 	assert_non_null(strstr(p.obuf, "Cannot allocate memory"));
 	assert_non_null(strstr(p.ebuf, "BPFTIME_SHM_MEMORY_MB"));
 	shm = shm_open_now();
@@ -813,7 +796,7 @@ static void test_segment_full(void **state)
 	 * an allocation would fail): the next loader gets what it needs */
 	load_args(margv, "maps", "-n", "0", victim, NULL);
 	spawn(&p, margv, false);
-	assert_int_equal(finish(&p), 0);
+	assert_int_equal(proc_wait(&p), 0);
 	assert_non_null(strstr(p.obuf, "\n0 failures\n"));
 	shm_done(shm);
 }
@@ -832,13 +815,13 @@ static void same_source_lines_as_kernel(const char *ours)
 	snprintf(obj, sizeof(obj), "%s/malloc/malloc.bpf.o", examples);
 	snprintf(kernel_pin, sizeof(kernel_pin), "/sys/fs/bpf/bpftime_e2e_%d_xlated", getpid());
 	spawn(&k, load, false);
-	if (finish(&k)) {
+	if (proc_wait(&k)) {
 		print_message("kernel cannot load %s (%s): no comparison\n", obj, k.ebuf);
 		kernel_pin[0] = 0;
 		return;
 	}
 	spawn(&k, dump, false);
-	assert_int_equal(finish(&k), 0);
+	assert_int_equal(proc_wait(&k), 0);
 	unlink(kernel_pin);
 	kernel_pin[0] = 0;
 	for (int dir = 0; dir < 2; dir++) {
@@ -885,7 +868,7 @@ static void test_bpftool(void **state)
 				    "prog",    "show",	    NULL };
 
 		spawn(&p, a, false);
-		assert_int_equal(finish(&p), 0);
+		assert_int_equal(proc_wait(&p), 0);
 		assert_non_null(strstr(p.obuf, "kprobe  name count_malloc"));
 		snprintf(want, sizeof(want), "map_ids %u", hi.id);
 		assert_non_null(strstr(p.obuf, want));
@@ -896,7 +879,7 @@ static void test_bpftool(void **state)
 				    "count_malloc", "linum",	 NULL };
 
 		spawn(&p, a, false);
-		assert_int_equal(finish(&p), 0);
+		assert_int_equal(proc_wait(&p), 0);
 		snprintf(want, sizeof(want), "r1 = map[id:%u]", hi.id);
 		assert_non_null(strstr(p.obuf, want));
 		assert_non_null(strstr(p.obuf, "call bpf_map_lookup_elem#1"));
@@ -914,7 +897,7 @@ static void test_bpftool(void **state)
 				    "0",       "0",	    "0",    "0",	 NULL };
 
 		spawn(&p, a, false);
-		assert_int_equal(finish(&p), 0);
+		assert_int_equal(proc_wait(&p), 0);
 		expect_out(&loader, "pid 4242: 77 malloc calls\n");
 	}
 	stop(&loader, 0);
@@ -941,7 +924,7 @@ static void test_foreign_segment(void **state)
 	chmod(path, 0600);
 	load_args(argv, "malloc", "-n", "0", NULL);
 	spawn(&p, argv, false);
-	assert_int_equal(finish(&p), 1);
+	assert_int_equal(proc_wait(&p), 1);
 	assert_non_null(strstr(p.ebuf, "not a bpftime segment"));
 	assert_non_null(strstr(p.ebuf, "Function not implemented"));
 	/* reported once, by the server */
@@ -967,7 +950,7 @@ static void test_crowded_table(void **state)
 	expect_out(&h, "holding 300 maps\n");
 	load_args(margv, "maps", "-n", "0", victim, NULL);
 	spawn(&m, margv, false);
-	assert_int_equal(finish(&m), 0);
+	assert_int_equal(proc_wait(&m), 0);
 	assert_non_null(strstr(m.obuf, "\n0 failures\n"));
 	shm = shm_open_now();
 	assert_int_equal(count_handlers(shm, BPFTIME_HANDLER_NONE), 300);

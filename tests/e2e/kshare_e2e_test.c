@@ -66,35 +66,6 @@ static int cleanup(void **state)
 	return 0;
 }
 
-static int finish(struct proc *p)
-{
-	int status;
-
-	if (p->in >= 0) {
-		close(p->in);
-		p->in = -1;
-	}
-	for (int waited = 0; !p->out_eof || !p->err_eof; waited += 50) {
-		if (waited > STUCK_MS)
-			fail_msg("process %d never closed its output", (int)p->pid);
-		pump(p, 50);
-	}
-	assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
-	reaped(p->pid);
-	close(p->out);
-	close(p->err);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static void shm_for_test(const char *name)
-{
-	char buf[64];
-
-	snprintf(buf, sizeof(buf), "bpftime_kshare_e2e_%d_%s", getpid(), name);
-	setenv("BPFTIME_GLOBAL_SHM_NAME", buf, 1);
-	bpftime_shm__remove(NULL);
-}
-
 static const char *ex(const char *rel)
 {
 	static char paths[8][4096];
@@ -233,11 +204,11 @@ static void test_mixed_xdp_uprobe(void **state)
 	assert_int_equal(run("ip link add ksA type veth peer name ksB && ip link set ksA up && "
 			     "ip link set ksB up"),
 			 0);
-	shm_for_test("mixed");
+	proc_use_segment("bpftime_kshare_e2e", "mixed");
 	spawn(&loader, largv, true);
 	expect_out(&loader, "kshare: ready");
 	spawn(&victim, vargv, false);
-	assert_int_equal(finish(&victim), 0);
+	assert_int_equal(proc_wait_eof(&victim), 0);
 	assert_non_null(strstr(victim.obuf, "victim: 20 calls"));
 	send_frames("ksA", 30);
 	/* the loader forks 5 children: the kernel tracepoint counts them */
@@ -251,7 +222,7 @@ static void test_mixed_xdp_uprobe(void **state)
 				    "events_uprobe=20 records_xdp=30 records_uprobe=20 forks=0\n");
 	/* which side runs what */
 	spawn(&tool, pargv, false);
-	assert_int_equal(finish(&tool), 0);
+	assert_int_equal(proc_wait_eof(&tool), 0);
 	assert_true(shown_in_kernel(tool.obuf, "name on_packet"));
 	memcpy(prog_show, tool.obuf, sizeof(prog_show));
 	if (tp) /* loaded into the kernel when it was attached there */
@@ -271,7 +242,7 @@ static void test_mixed_xdp_uprobe(void **state)
 		assert_int_equal(sscanf(strstr(x, "(kernel prog id "), "(kernel prog id %u)", &kid),
 				 1);
 		spawn(&tool, bargv, false);
-		assert_int_equal(finish(&tool), 0);
+		assert_int_equal(proc_wait_eof(&tool), 0);
 		x = strstr(tool.obuf, "name on_packet");
 		assert_non_null(x);
 		x = strstr(x, "  jited ");
@@ -281,11 +252,11 @@ static void test_mixed_xdp_uprobe(void **state)
 	}
 #endif
 	spawn(&tool, margv, false);
-	assert_int_equal(finish(&tool), 0);
+	assert_int_equal(proc_wait_eof(&tool), 0);
 	assert_non_null(strstr(tool.obuf, "name counts"));
 	assert_non_null(strstr(tool.obuf, "in the kernel (kernel map id "));
 	assert_int_equal(write(loader.in, "q\n", 2), 2);
-	assert_int_equal(finish(&loader), 0);
+	assert_int_equal(proc_wait_eof(&loader), 0);
 	run("ip link del ksA 2>/dev/null");
 }
 
@@ -299,16 +270,16 @@ static void test_tail_call_into_kernel(void **state)
 	(void)state;
 	if (!need_kernel())
 		return;
-	shm_for_test("tail");
+	proc_use_segment("bpftime_kshare_e2e", "tail");
 	spawn(&loader, largv, true);
 	expect_out(&loader, "tailcall: ready");
 	spawn(&victim, vargv, false);
-	assert_int_equal(finish(&victim), 0);
+	assert_int_equal(proc_wait_eof(&victim), 0);
 	assert_non_null(strstr(victim.obuf, "victim: 25 calls"));
 	/* every call tail-called the kernel program, which counted it */
 	expect_report(&loader, "kernel_count=25 missed=0\n");
 	assert_int_equal(write(loader.in, "q\n", 2), 2);
-	assert_int_equal(finish(&loader), 0);
+	assert_int_equal(proc_wait_eof(&loader), 0);
 }
 
 static void test_refused_without_kernel(void **state)
@@ -333,10 +304,10 @@ static void test_refused_without_kernel(void **state)
 	struct proc p;
 
 	(void)state;
-	shm_for_test("refused");
+	proc_use_segment("bpftime_kshare_e2e", "refused");
 	/* the command line says why before the loader runs */
 	spawn(&p, cli, false);
-	assert_int_equal(finish(&p), 1);
+	assert_int_equal(proc_wait_eof(&p), 1);
 	assert_non_null(strstr(p.ebuf, "kernel-shared mode (--run-with-kernel, "
 				       "BPFTIME_RUN_WITH_KERNEL) needs the kernel's eBPF"));
 	assert_null(strstr(p.obuf, "ready"));
@@ -346,7 +317,7 @@ static void test_refused_without_kernel(void **state)
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", server_so);
 	env[2] = preload;
 	spawn(&p, env, false);
-	assert_int_not_equal(finish(&p), 0);
+	assert_int_not_equal(proc_wait_eof(&p), 0);
 	assert_non_null(strstr(p.ebuf, "BPFTIME_RUN_WITH_KERNEL is set, but the kernel's eBPF is "
 				       "not usable here"));
 	assert_null(strstr(p.obuf, "ready"));
@@ -358,7 +329,7 @@ static void test_refused_without_kernel(void **state)
 	spawn(&p, dflt, false);
 	expect_out(&p, "ready\n");
 	kill(p.pid, SIGTERM);
-	assert_int_equal(finish(&p), 0);
+	assert_int_equal(proc_wait_eof(&p), 0);
 }
 
 /* BPFTIME_KERNEL_VERIFIER: a program bpftime's verifier accepts and the
@@ -376,9 +347,9 @@ static void test_kernel_verifier(void **state)
 	(void)state;
 	if (!need_kernel())
 		return;
-	shm_for_test("kverifier");
+	proc_use_segment("bpftime_kshare_e2e", "kverifier");
 	spawn(&p, on, false);
-	assert_int_equal(finish(&p), 0);
+	assert_int_equal(proc_wait_eof(&p), 0);
 	assert_non_null(strstr(p.obuf, "good: OK 0\n"));
 	assert_non_null(strstr(p.obuf, "nongpl: ERR 22\n"));
 	assert_non_null(strstr(p.obuf, "log: bpftime's verifier accepted the program; the "
@@ -388,7 +359,7 @@ static void test_kernel_verifier(void **state)
 				       "kernel's verifier: refused"));
 	bpftime_shm__remove(NULL);
 	spawn(&p, off, false);
-	assert_int_equal(finish(&p), 0);
+	assert_int_equal(proc_wait_eof(&p), 0);
 	assert_non_null(strstr(p.obuf, "nongpl: OK 0\n"));
 }
 

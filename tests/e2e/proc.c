@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
@@ -165,4 +166,61 @@ void expect_out(struct proc *p, const char *needle)
 		}
 		pump(p, 50);
 	}
+}
+
+static int reap(struct proc *p, int status)
+{
+	reaped(p->pid);
+	close(p->out);
+	close(p->err);
+	if (p->in >= 0) {
+		close(p->in);
+		p->in = -1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int proc_wait(struct proc *p)
+{
+	int status = 0, silent = 0;
+	pid_t w;
+
+	while ((w = waitpid(p->pid, &status, WNOHANG)) == 0) {
+		if (pump(p, 50))
+			silent = 0;
+		else if ((silent += 50) > 10 * STUCK_MS)
+			fail_msg("process %d is stuck (silent for %d ms)", (int)p->pid, silent);
+	}
+	assert_int_equal(w, p->pid);
+	while (pump(p, 0))
+		;
+	return reap(p, status);
+}
+
+int proc_wait_eof(struct proc *p)
+{
+	int status;
+
+	if (p->in >= 0) {
+		close(p->in);
+		p->in = -1;
+	}
+	for (int waited = 0; !p->out_eof || !p->err_eof; waited += 50) {
+		if (waited > STUCK_MS) {
+			print_error("stdout: %s\nstderr: %s\n", p->obuf, p->ebuf);
+			fail_msg("process %d never closed its output", (int)p->pid);
+		}
+		pump(p, 50);
+	}
+	assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
+	return reap(p, status);
+}
+
+void proc_use_segment(const char *prefix, const char *name)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "%s_%d_%s", prefix, (int)getpid(), name);
+	setenv("BPFTIME_GLOBAL_SHM_NAME", buf, 1);
+	bpftime_shm__remove(NULL);
 }

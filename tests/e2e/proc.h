@@ -27,6 +27,18 @@ void spawn(struct proc *p, const char *const *argv, bool in);
 /* reads what is available from both pipes, waiting up to @ms; notes EOF;
  * returns whether anything was read */
 bool pump(struct proc *p, int ms);
+/* Waits for the process to exit, reading its output meanwhile (a full pipe
+ * would block it) and then what is left; reaps it and closes its pipes.
+ * Returns the exit status, or 128 + the signal that killed it.  Children
+ * it left behind with the pipes open do not hold the test up. */
+int proc_wait(struct proc *p);
+/* The same, but first reads until both pipes reach end of file (at most
+ * STUCK_MS): everything the process and the children it leaves write
+ * (bpftime start's target, a loader's child) is in obuf/ebuf. */
+int proc_wait_eof(struct proc *p);
+/* The test's own segment: BPFTIME_GLOBAL_SHM_NAME = "<prefix>_<pid>_<name>",
+ * removed if a previous run left it. */
+void proc_use_segment(const char *prefix, const char *name);
 /* waits (at most STUCK_MS) for @needle in the process's stdout */
 void expect_out(struct proc *p, const char *needle);
 /* the test reaped @pid itself: the teardown leaves it (but not its group) alone */

@@ -676,6 +676,27 @@ static void check_threads(void)
 	close(fd);
 }
 
+/* after a moment (the other thread is in epoll_wait by then, or will find
+ * the event ready): a test run of @prog that writes a ring buffer record,
+ * or a byte into @pipe_fd */
+struct late_run {
+	int prog, pipe_fd;
+};
+
+static void *late_run(void *arg)
+{
+	struct late_run *lr = arg;
+	char pkt[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = pkt, .data_size_in = sizeof(pkt));
+
+	usleep(20000);
+	if (lr->prog >= 0)
+		CHECK(!bpf_prog_test_run_opts(lr->prog, &t));
+	if (lr->pipe_fd >= 0)
+		CHECK(write(lr->pipe_fd, "y", 1) == 1);
+	return NULL;
+}
+
 /* epoll by hand on a ring buffer fd next to a pipe: both kinds of fd in one
  * instance, the control errors, readiness following the data */
 static void check_epoll(int rb_fd, int prog)
@@ -708,6 +729,29 @@ static void check_epoll(int rb_fd, int prog)
 	rb = ring_buffer__new(rb_fd, on_rb, NULL, NULL);
 	CHECK(rb && ring_buffer__consume(rb) == 1);
 	CHECK(epoll_wait(ep, out, 4, 0) == 0);
+	/* a wait without timeout on both kinds: a record from another thread
+	 * wakes it, then a pipe write does (the set's own machinery is never
+	 * reported) */
+	{
+		char c;
+		pthread_t th;
+		struct late_run lr = { .prog = prog, .pipe_fd = -1 };
+
+		CHECK(read(p[0], &c, 1) == 1);
+		ev.data.u32 = 2;
+		CHECK(!epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev));
+		CHECK(!pthread_create(&th, NULL, late_run, &lr));
+		n = epoll_wait(ep, out, 4, -1);
+		CHECK(n == 1 && out[0].data.u32 == 7);
+		pthread_join(th, NULL);
+		CHECK(ring_buffer__consume(rb) == 1);
+		lr.prog = -1;
+		lr.pipe_fd = p[1];
+		CHECK(!pthread_create(&th, NULL, late_run, &lr));
+		n = epoll_wait(ep, out, 4, -1);
+		CHECK(n == 1 && out[0].data.u32 == 2);
+		pthread_join(th, NULL);
+	}
 	CHECK(!epoll_ctl(ep, EPOLL_CTL_DEL, rb_fd, NULL));
 	CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, rb_fd, NULL) < 0 && errno == ENOENT);
 	ring_buffer__free(rb);

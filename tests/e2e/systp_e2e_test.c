@@ -54,35 +54,6 @@ static int cleanup(void **state)
 	return 0;
 }
 
-static int finish(struct proc *p)
-{
-	int status;
-
-	if (p->in >= 0)
-		close(p->in);
-	for (int waited = 0; !p->out_eof || !p->err_eof; waited += 50) {
-		if (waited > STUCK_MS) {
-			print_error("stdout: %s\nstderr: %s\n", p->obuf, p->ebuf);
-			fail_msg("process %d never closed its output", (int)p->pid);
-		}
-		pump(p, 50);
-	}
-	assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
-	reaped(p->pid);
-	close(p->out);
-	close(p->err);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static void shm_for_test(const char *name)
-{
-	char buf[64];
-
-	snprintf(buf, sizeof(buf), "bpftime_systp_e2e_%d_%s", getpid(), name);
-	setenv("BPFTIME_GLOBAL_SHM_NAME", buf, 1);
-	bpftime_shm__remove(NULL);
-}
-
 static const char *ex(const char *rel)
 {
 	static char paths[8][4096];
@@ -220,7 +191,7 @@ static void run_victim(bool ours, const char *mode, char *out, size_t len)
 		argv[i] = NULL;
 	}
 	spawn(&v, argv, false);
-	if (finish(&v) != 0) {
+	if (proc_wait_eof(&v) != 0) {
 		print_error("victim stdout: %s\nstderr: %s\n", v.obuf, v.ebuf);
 		fail_msg("the victim failed");
 	}
@@ -245,7 +216,7 @@ static bool run(bool ours, const char *mode, bool stop, char *out, size_t len, c
 	int i = 0, st;
 
 	if (ours) {
-		shm_for_test(mode);
+		proc_use_segment("bpftime_systp_e2e", mode);
 		argv[i++] = guard_bin;
 		argv[i++] = bpftime_bin;
 		argv[i++] = "load";
@@ -260,7 +231,7 @@ static bool run(bool ours, const char *mode, bool stop, char *out, size_t len, c
 	for (int waited = 0; !strstr(l.obuf, "ready\n") && !strstr(l.obuf, "Attaching");
 	     waited += 50) {
 		if (l.out_eof && l.err_eof) {
-			st = finish(&l);
+			st = proc_wait_eof(&l);
 			if (!ours) {
 				print_message("the kernel's run: exit %d: %s\n", st, l.ebuf);
 				return false;
@@ -279,7 +250,7 @@ static bool run(bool ours, const char *mode, bool stop, char *out, size_t len, c
 		usleep(200000);
 		kill(l.pid, SIGTERM);
 	}
-	st = finish(&l);
+	st = proc_wait_eof(&l);
 	if (st != 0 && !(stop && st == 128 + SIGTERM)) {
 		print_error("loader exited %d: %s\n%s\n", st, l.obuf, l.ebuf);
 		fail_msg("the loader failed");
@@ -542,7 +513,7 @@ static void test_live_and_zero_cost(void **state)
 	(void)state;
 	if (kernel_mode)
 		TEST_SKIP("live attach is bpftime's, not the kernel's");
-	shm_for_test("live");
+	proc_use_segment("bpftime_systp_e2e", "live");
 	/* a uprobe loader makes the segment: no syscall tracepoint in it */
 	cmd(uargv, "load", ex("../malloc/malloc"), "-i", "1000", NULL);
 	spawn(&up, uargv, false);
@@ -559,15 +530,15 @@ static void test_live_and_zero_cost(void **state)
 	wait_traced(&victim, &loader);
 	assert_true(hooked(vpid));
 	assert_int_equal(write(victim.in, "go\n", 3), 3);
-	assert_int_equal(finish(&victim), 0);
-	assert_int_equal(finish(&loader), 0);
+	assert_int_equal(proc_wait_eof(&victim), 0);
+	assert_int_equal(proc_wait_eof(&loader), 0);
 	snprintf(begin, sizeof(begin), "path=%s.begin", end_path);
 	lines(loader.obuf, "open ", begin, sel, sizeof(sel));
 	assert_non_null(strstr(sel, "path=/dev/null"));
 	assert_non_null(strstr(sel, "path=/dev/zero"));
 	assert_non_null(strstr(sel, "path=/proc/self/stat"));
 	kill(up.pid, SIGTERM);
-	finish(&up);
+	proc_wait_eof(&up);
 }
 
 /* `bpftime attach PID` on a victim running without the agent */
@@ -581,7 +552,7 @@ static void test_attach_pid(void **state)
 	(void)state;
 	if (kernel_mode)
 		TEST_SKIP("bpftime attach is bpftime's, not the kernel's");
-	shm_for_test("attach");
+	proc_use_segment("bpftime_systp_e2e", "attach");
 	cmd(largv, "load", ex("opensnoop"), "perf", vcomm, end_path, NULL);
 	spawn(&loader, largv, false);
 	expect_out(&loader, "ready\n");
@@ -590,14 +561,14 @@ static void test_attach_pid(void **state)
 	snprintf(pid, sizeof(pid), "%d", (int)victim.pid);
 	cmd(aargv, "attach", pid, NULL);
 	spawn(&attach, aargv, false);
-	if (finish(&attach) != 0)
+	if (proc_wait_eof(&attach) != 0)
 		fail_msg("bpftime attach failed: %s", attach.ebuf);
 	/* attach returns once the agent is mapped; its constructor starts the
 	 * hook on its own thread */
 	wait_traced(&victim, &loader);
 	assert_int_equal(write(victim.in, "go\n", 3), 3);
-	assert_int_equal(finish(&victim), 0);
-	assert_int_equal(finish(&loader), 0);
+	assert_int_equal(proc_wait_eof(&victim), 0);
+	assert_int_equal(proc_wait_eof(&loader), 0);
 	snprintf(begin, sizeof(begin), "path=%s.begin", end_path);
 	lines(loader.obuf, "open ", begin, sel, sizeof(sel));
 	assert_non_null(strstr(sel, "path=/dev/null"));

@@ -35,24 +35,6 @@ static const char *bpftime_bin, *guard_bin, *loader_bin, *obj_path, *probe_obj, 
 
 /* ---- processes ------------------------------------------------------------ */
 
-static int finish(struct proc *p)
-{
-	int status;
-	pid_t w;
-
-	while ((w = waitpid(p->pid, &status, WNOHANG)) == 0)
-		pump(p, 50);
-	assert_int_equal(w, p->pid);
-	while (pump(p, 0))
-		;
-	reaped(p->pid);
-	close(p->out);
-	close(p->err);
-	if (p->in >= 0)
-		close(p->in);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* @cmd found in PATH (spawn() does not search it; `bpftime load` does) */
 static const char *which(const char *cmd)
 {
@@ -95,7 +77,7 @@ static void start(struct proc *p, bool kernel, const char *const *argv, bool in)
 static int run(struct proc *p, bool kernel, const char *const *argv)
 {
 	start(p, kernel, argv, false);
-	return finish(p);
+	return proc_wait(p);
 }
 
 #define RUN(p, kernel, ...) run(p, kernel, (const char *const[]){ __VA_ARGS__, NULL })
@@ -231,7 +213,7 @@ static void cross_process(bool kernel, struct cross *r)
 			 3);
 	close(b.in);
 	b.in = -1;
-	assert_int_equal(finish(&b), 0);
+	assert_int_equal(proc_wait(&b), 0);
 	assert_int_equal(sscanf(strstr(b.obuf, "untouched"), "untouched %d", &r->untouched), 1);
 	unlink(in);
 	if (!kernel) {
@@ -339,7 +321,7 @@ static long pinned_link(bool kernel)
 		const char *a[] = { guard_bin, bpftime_bin, "start", victim, "5", "10", NULL };
 
 		spawn(&p, a, false);
-		assert_int_equal(finish(&p), 0);
+		assert_int_equal(proc_wait(&p), 0);
 	}
 	assert_non_null(strstr(p.obuf, "victim: 5 calls"));
 	assert_int_equal(RUN(&p, kernel, loader_bin, "value", path_of("hits")), 0);

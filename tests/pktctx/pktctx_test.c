@@ -54,31 +54,11 @@ static void use_shm(const char *name)
 	bpftime_shm__remove(NULL);
 }
 
-/* reads the child's output while it runs, then the rest; its exit status
- * (128 + signal if killed); STUCK_MS is a safety net, never a measurement */
-static int finish(struct proc *p)
-{
-	int status = 0, waited = 0;
-	pid_t w;
-
-	while ((w = waitpid(p->pid, &status, WNOHANG)) == 0) {
-		if (!pump(p, 50) && (waited += 50) > 10 * STUCK_MS)
-			fail_msg("child %d is stuck", (int)p->pid);
-	}
-	assert_int_equal(w, p->pid);
-	while (pump(p, 0))
-		;
-	reaped(p->pid);
-	close(p->out);
-	close(p->err);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* runs argv (NULL-terminated) to its end; its stdout in @p->obuf */
 static int run(struct proc *p, const char **argv)
 {
 	spawn(p, argv, false);
-	return finish(p);
+	return proc_wait(p);
 }
 
 /* the same argv under `bpftime load` in the guard; the server's warnings
@@ -220,7 +200,7 @@ static size_t bpftool_prog_run(bool under, unsigned char *out, size_t len, char 
 	assert_int_equal(under ? run_bpftime(&r, argv) : run(&r, argv), 0);
 	snprintf(msg, msglen, "%.*s", (int)MIN(msglen - 1, r.olen), r.obuf);
 	close(h.in);
-	assert_int_equal(finish(&h), 0);
+	assert_int_equal(proc_wait(&h), 0);
 	n = read_file(out_path, out, len);
 	return n;
 }
@@ -402,7 +382,7 @@ static void test_bpftimetool_run(void **state)
 	assert_int_equal(run(&r, interp), 0);
 	assert_non_null(strstr(r.obuf, "Return value: 3\n"));
 	close(h.in);
-	assert_int_equal(finish(&h), 0);
+	assert_int_equal(proc_wait(&h), 0);
 }
 
 int main(int argc, char **argv)
