@@ -382,7 +382,7 @@ static void test_pinned_systp_link(void **state)
 		const char *a[] = { guard_bin, bpftime_bin, "start", victim_bin, "5", "10", NULL };
 
 		spawn(&p, a, false);
-		assert_int_equal(finish(&p), 0);
+		assert_int_equal(proc_wait(&p), 0);
 	}
 	assert_non_null(strstr(p.obuf, "victim: 5 calls"));
 	assert_null(strstr(p.ebuf, "is not attached"));
