@@ -278,6 +278,31 @@ static void put64(struct sc_emit *e, uint64_t v)
 	put(e, &v, 8);
 }
 
+/* The frame the trampolines and stubs build around a call into C: the red
+ * zone skipped, flags and every register the kernel preserves saved (a
+ * struct fast_frame, whose address goes in rdi), rbx keeping the frame,
+ * the stack aligned for the call. */
+static void emit_frame_enter(struct sc_emit *e)
+{
+	put(e, "\x48\x8d\x64\x24\x80", 5);	       /* lea rsp, [rsp - 128] */
+	put(e, "\x9c\x50\x51\x52\x56\x57", 6);	       /* pushfq; push rax, rcx, rdx, rsi, rdi */
+	put(e, "\x41\x50\x41\x51\x41\x52\x41\x53", 8); /* push r8, r9, r10, r11 */
+	put(e, "\x55\x53", 2);			       /* push rbp, rbx */
+	put(e, "\x48\x89\xe7", 3);		       /* mov rdi, rsp */
+	put(e, "\x48\x89\xe3", 3);		       /* mov rbx, rsp */
+	put(e, "\x48\x83\xe4\xf0", 4);		       /* and rsp, -16 */
+}
+
+/* back from the call: the registers and flags as the frame holds them (the
+ * red zone is still skipped: the caller adds the 128 back) */
+static void emit_frame_leave(struct sc_emit *e)
+{
+	put(e, "\x48\x89\xdc", 3);		       /* mov rsp, rbx */
+	put(e, "\x5b\x5d", 2);			       /* pop rbx, rbp */
+	put(e, "\x41\x5b\x41\x5a\x41\x59\x41\x58", 8); /* pop r11, r10, r9, r8 */
+	put(e, "\x5f\x5e\x5a\x59\x58\x9d", 6);	       /* pop rdi, rsi, rdx, rcx, rax; popfq */
+}
+
 /* long raw(nr, a1, a2, a3, a4, a5, a6): SysV args -> syscall args */
 static const uint8_t raw_code[] = {
 	0x48, 0x89, 0xf8,	      /* mov rax, rdi */
@@ -354,24 +379,15 @@ static void emit_stub(uint8_t *rw, const struct stub_key *k)
 	}
 	event = e.p; /* parent, or a thread child: the exit handler */
 	fix32(to_parent, event);
-	put(&e, "\x48\x8d\x64\x24\x80", 5);		/* lea rsp, [rsp - 128] */
-	put(&e, "\x9c\x50\x51\x52\x56\x57", 6);		/* pushfq; push rax, rcx, rdx, rsi, rdi */
-	put(&e, "\x41\x50\x41\x51\x41\x52\x41\x53", 8); /* push r8, r9, r10, r11 */
-	put(&e, "\x55\x53", 2);				/* push rbp, rbx */
-	put(&e, "\x48\x89\xe7", 3);			/* mov rdi, rsp */
-	put(&e, "\x48\x89\xe3", 3);			/* mov rbx, rsp */
-	put(&e, "\x48\x83\xe4\xf0", 4);			/* and rsp, -16 */
-	put(&e, "\xbe", 1);				/* mov esi, nr */
+	emit_frame_enter(&e);
+	put(&e, "\xbe", 1); /* mov esi, nr */
 	put(&e, &(uint32_t){ (uint32_t)k->nr }, 4);
 	put(&e, "\x48\xba", 2); /* mov rdx, site */
 	put64(&e, (uint64_t)k->site);
 	put(&e, "\x48\xb8", 2); /* mov rax, clone_exit */
 	put64(&e, (uint64_t)(uintptr_t)clone_exit);
-	put(&e, "\xff\xd0", 2);				/* call rax */
-	put(&e, "\x48\x89\xdc", 3);			/* mov rsp, rbx */
-	put(&e, "\x5b\x5d", 2);				/* pop rbx, rbp */
-	put(&e, "\x41\x5b\x41\x5a\x41\x59\x41\x58", 8); /* pop r11, r10, r9, r8 */
-	put(&e, "\x5f\x5e\x5a\x59\x58\x9d", 6);		/* pop rdi, rsi, rdx, rcx, rax; popfq */
+	put(&e, "\xff\xd0", 2); /* call rax */
+	emit_frame_leave(&e);
 	put(&e, "\x41\x53\x9d", 3);			/* push r11; popfq: the kernel's flags */
 	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
 	if (to_tail)
@@ -898,14 +914,8 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 		put(&e, &(int32_t){ (int32_t)rel }, 4);
 	}
 	fs->full = at + (uintptr_t)(e.p - p);
-	put(&e, "\x48\x8d\x64\x24\x80", 5);		/* lea rsp, [rsp - 128] */
-	put(&e, "\x9c\x50\x51\x52\x56\x57", 6);		/* pushfq; push rax, rcx, rdx, rsi, rdi */
-	put(&e, "\x41\x50\x41\x51\x41\x52\x41\x53", 8); /* push r8, r9, r10, r11 */
-	put(&e, "\x55\x53", 2);				/* push rbp, rbx */
-	put(&e, "\x48\x89\xe7", 3);			/* mov rdi, rsp */
-	put(&e, "\x48\x89\xe3", 3);			/* mov rbx, rsp */
-	put(&e, "\x48\x83\xe4\xf0", 4);			/* and rsp, -16 */
-	put(&e, "\xbe", 1);				/* mov esi, nr */
+	emit_frame_enter(&e);
+	put(&e, "\xbe", 1); /* mov esi, nr */
 	put(&e, &(uint32_t){ (uint32_t)nr }, 4);
 	put(&e, "\x48\xba", 2); /* mov rdx, return address */
 	put64(&e, mov + 7);
@@ -918,11 +928,8 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 	put64(&e, mov + 5);
 	put(&e, "\x48\xb8", 2); /* mov rax, fast_entry */
 	put64(&e, (uint64_t)(uintptr_t)fast_entry);
-	put(&e, "\xff\xd0", 2);				/* call rax */
-	put(&e, "\x48\x89\xdc", 3);			/* mov rsp, rbx */
-	put(&e, "\x5b\x5d", 2);				/* pop rbx, rbp */
-	put(&e, "\x41\x5b\x41\x5a\x41\x59\x41\x58", 8); /* pop r11, r10, r9, r8 */
-	put(&e, "\x5f\x5e\x5a\x59\x58\x9d", 6);		/* pop rdi, rsi, rdx, rcx, rax; popfq */
+	put(&e, "\xff\xd0", 2); /* call rax */
+	emit_frame_leave(&e);
 	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
 	put(&e, "\xff\xe1", 2);				/* jmp rcx: fast_entry's choice */
 	if (gadget) {
@@ -953,14 +960,8 @@ static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_s
 
 	put(&e, (const void *)mov, 5); /* the relocated instruction */
 	fs->full = at + (uintptr_t)(e.p - p);
-	put(&e, "\x48\x8d\x64\x24\x80", 5);		/* lea rsp, [rsp - 128] */
-	put(&e, "\x9c\x50\x51\x52\x56\x57", 6);		/* pushfq; push rax, rcx, rdx, rsi, rdi */
-	put(&e, "\x41\x50\x41\x51\x41\x52\x41\x53", 8); /* push r8, r9, r10, r11 */
-	put(&e, "\x55\x53", 2);				/* push rbp, rbx */
-	put(&e, "\x48\x89\xe7", 3);			/* mov rdi, rsp */
-	put(&e, "\x48\x89\xe3", 3);			/* mov rbx, rsp */
-	put(&e, "\x48\x83\xe4\xf0", 4);			/* and rsp, -16 */
-	put(&e, "\x48\x8b\x73", 3);			/* mov rsi, [rbx + rax's slot] */
+	emit_frame_enter(&e);
+	put(&e, "\x48\x8b\x73", 3); /* mov rsi, [rbx + rax's slot] */
 	put(&e, &(uint8_t){ (uint8_t)offsetof(struct fast_frame, rax) }, 1);
 	put(&e, "\x48\xba", 2); /* mov rdx, return address */
 	put64(&e, mov + 7);
@@ -974,11 +975,8 @@ static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_s
 	put64(&e, mov + 5);
 	put(&e, "\x48\xb8", 2); /* mov rax, fast_entry */
 	put64(&e, (uint64_t)(uintptr_t)fast_entry);
-	put(&e, "\xff\xd0", 2);				/* call rax */
-	put(&e, "\x48\x89\xdc", 3);			/* mov rsp, rbx */
-	put(&e, "\x5b\x5d", 2);				/* pop rbx, rbp */
-	put(&e, "\x41\x5b\x41\x5a\x41\x59\x41\x58", 8); /* pop r11, r10, r9, r8 */
-	put(&e, "\x5f\x5e\x5a\x59\x58\x9d", 6);		/* pop rdi, rsi, rdx, rcx, rax; popfq */
+	put(&e, "\xff\xd0", 2); /* call rax */
+	emit_frame_leave(&e);
 	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
 	put(&e, "\xff\xe1", 2);				/* jmp rcx: fast_entry's choice */
 	fs->direct = at + (uintptr_t)(e.p - p);
