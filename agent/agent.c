@@ -3,7 +3,7 @@
  * probes this process runs, and the thread that keeps that set in line with
  * the segment.
  *
- * What concerns this process.  Each link handler whose target is a uprobe,
+ * What concerns this process.  Each link whose target is a uprobe,
  * uretprobe or override perf event (types 6, 7, 1008), and each program
  * whose attach_fds name such an event (bpftime's older form, e.g. imported
  * JSON), gives one attachment (program, perf event) when the event is
@@ -17,6 +17,13 @@
  * the others on the same function, and probes at one address run in attach
  * order.  The handler runs the program's VM with ctx = the stub's struct
  * pt_regs (the kernel's layout).
+ *
+ * Links are found by object id, not by slot: a link lives as long as an fd
+ * or a pin holds it, as in the kernel, and one whose loader pinned it and
+ * closed its fd (bpf_link__pin, then close) is named by no slot.  Each sync
+ * reads the links once (collect_links) for the uprobes here, the syscall
+ * tracepoints (systp.c) and the timed events (profile.c); a link whose last
+ * holder goes (rm of its pin) is detached by the sync its epoch bump wakes.
  *
  * Following the segment.  agent_sync() compares the wanted set with the
  * attached one and attaches/detaches the difference.  The watcher thread
@@ -274,37 +281,69 @@ static int add_want(struct want **w, size_t *n, size_t *cap, const struct want *
 	return 0;
 }
 
+/* The links of the segment, in id order (creation order: attach order for
+ * one loader), by id: whatever holds them, an fd in some process or only a
+ * pin.  Fills a new array. */
+static int collect_links(struct bpftime_link_info **out, size_t *nout)
+{
+	struct bpftime_link_info *v = NULL;
+	size_t n = 0, cap = 0;
+	uint32_t id = 0;
+
+	while (!bpftime_handler_next_id(agent.shm, BPFTIME_HANDLER_LINK, id, &id)) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct bpftime_link_info *t = mem_realloc(v, ncap * sizeof(*t));
+
+			if (!t) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = t;
+			cap = ncap;
+		}
+		/* gone since the walk saw it: skipped */
+		if (!bpftime_link_get_info_by_id(agent.shm, id, &v[n]))
+			n++;
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
 /* Reads the wanted attachments from the segment into a new array. */
-static int collect(struct want **out, size_t *nout)
+static int collect(const struct bpftime_link_info *links, size_t nlinks, struct want **out,
+		   size_t *nout)
 {
 	struct want *w = NULL;
 	size_t n = 0, cap = 0;
 	int err = 0;
 
+	/* the link holds its program and perf event: they may have no fd
+	 * left (a pinned link of a loader that exited), so both by id */
+	for (size_t i = 0; !err && i < nlinks; i++) {
+		const struct bpftime_link_info *li = &links[i];
+		struct bpftime_perf_event_info pi;
+
+		if (!li->prog_id || !li->target_id || !perf_wanted(-1, li->target_id, &pi))
+			continue;
+		err = add_want(&w, &n, &cap,
+			       &(struct want){ .link_id = li->id,
+					       .prog_id = li->prog_id,
+					       .perf_id = pi.id,
+					       .prog_fd = -1,
+					       .perf_fd = -1,
+					       .cookie = li->cookie ? li->cookie : pi.cookie });
+	}
 	for (int fd = bpftime_handler_next(agent.shm, -1); !err && fd >= 0;
 	     fd = bpftime_handler_next(agent.shm, fd)) {
 		struct bpftime_handler_info hi;
 		struct bpftime_perf_event_info pi;
-		struct bpftime_link_info li;
 		struct bpftime_prog_info gi;
 
 		if (bpftime_handler_get_info(agent.shm, fd, &hi))
 			continue;
-		if (hi.type == BPFTIME_HANDLER_LINK) {
-			/* the link holds its program and perf event: they may
-			 * have no fd left (a pinned link of a loader that exited) */
-			if (bpftime_link_get_info(agent.shm, fd, &li) || !li.prog_id ||
-			    !perf_wanted(li.target_fd, li.target_id, &pi))
-				continue;
-			err = add_want(
-				&w, &n, &cap,
-				&(struct want){ .link_id = li.id,
-						.prog_id = li.prog_id,
-						.perf_id = pi.id,
-						.prog_fd = li.prog_fd,
-						.perf_fd = li.target_fd,
-						.cookie = li.cookie ? li.cookie : pi.cookie });
-		} else if (hi.type == BPFTIME_HANDLER_PROG) {
+		if (hi.type == BPFTIME_HANDLER_PROG) {
 			if (bpftime_prog_get_info(agent.shm, fd, &gi))
 				continue;
 			for (uint32_t i = 0; !err && i < gi.attach_cnt; i++) {
@@ -575,8 +614,9 @@ static void watch_dlopen(void)
 /* agent.lock held */
 static int sync_locked(void)
 {
+	struct bpftime_link_info *links = NULL;
 	struct want *w = NULL;
-	size_t n = 0;
+	size_t n = 0, nlinks = 0;
 	uint32_t epoch;
 	int err;
 
@@ -585,9 +625,13 @@ static int sync_locked(void)
 	epoch = bpftime_shm__epoch(agent.shm);
 	agent.retry_ms = 0;
 	agent.pending = false;
-	err = collect(&w, &n);
-	if (err)
+	err = collect_links(&links, &nlinks);
+	if (!err)
+		err = collect(links, nlinks, &w, &n);
+	if (err) {
+		free(links);
 		return err;
+	}
 	agent.in_sync = true;
 	for (struct attachment *a = agent.live; a; a = a->next)
 		a->seen = false;
@@ -610,8 +654,9 @@ static int sync_locked(void)
 		attach_one(&w[i]);
 	}
 	free(w);
-	agent_systp_sync(agent.shm, agent.rt, agent.pid);
-	agent_profile_sync(agent.shm, agent.rt, agent.pid);
+	agent_systp_sync(agent.shm, agent.rt, agent.pid, links, nlinks);
+	agent_profile_sync(agent.shm, agent.rt, agent.pid, links, nlinks);
+	free(links);
 	agent.in_sync = false;
 	if (agent.pending && !agent.dl_watched)
 		watch_dlopen();

@@ -10,10 +10,12 @@
 #define BPFTIME_AGENT_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct bpftime_shm;
 struct bpftime_runtime;
+struct bpftime_link_info;
 
 struct agent_opts {
 	/* NULL: the environment's segment (BPFTIME_GLOBAL_SHM_NAME) */
@@ -54,8 +56,10 @@ int agent_attached_count(void);
 uint32_t agent_synced_epoch(void);
 
 /* profile.c: starts and stops the process CPU-time samplers of the timed
- * perf events that sample this process (bpftrace profile:*); 0 or -errno */
-int agent_profile_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int self);
+ * perf events that sample this process (bpftrace profile:*), from the
+ * segment's @links (agent.c reads them by id once per sync); 0 or -errno */
+int agent_profile_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int self,
+		       const struct bpftime_link_info *links, size_t nlinks);
 
 /* main.c: the entry points `bpftime attach` and `bpftime detach` call in
  * the target (the library's only exported symbols) */
@@ -71,7 +75,8 @@ bool agent_in_run(void);
 /* systp.c: brings the syscall tracepoint programs in line with the
  * segment (called by every sync, agent lock held); the first one starts the
  * syscall hook.  Returns the number of programs attached, or -errno. */
-int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pid);
+int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pid,
+		     const struct bpftime_link_info *links, size_t nlinks);
 /* programs attached now; whether the syscall hook was started */
 int agent_systp_count(void);
 bool agent_systp_hooked(void);

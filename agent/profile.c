@@ -74,15 +74,14 @@ static bool is_timed(const struct bpftime_perf_event_info *pi)
 	       pi->sample_period && pi->enabled;
 }
 
-/* the perf event link @li targets: by its fd, or by its id when no fd names
- * it (a pinned link of a loader that exited) */
+/* the perf event link @li targets, by its id (no fd may name it: a pinned
+ * link of a loader that exited) */
 static bool link_timed(struct bpftime_shm *shm, const struct bpftime_link_info *li,
 		       struct bpftime_perf_event_info *pi)
 {
 	if (!li->prog_id || !li->target_id)
 		return false;
-	if (li->target_fd >= 0 ? bpftime_perf_event_get_info(shm, li->target_fd, pi)
-			       : bpftime_perf_event_get_info_by_id(shm, li->target_id, pi))
+	if (bpftime_perf_event_get_info_by_id(shm, li->target_id, pi))
 		return false;
 	return is_timed(pi);
 }
@@ -185,20 +184,18 @@ static int install(void)
 
 /* the wanted period of program @prog_id's timed events if they sample
  * processes and cover this one; 0 if not */
-static uint64_t wanted(struct bpftime_shm *shm, uint32_t prog_id, pid_t self)
+static uint64_t wanted(struct bpftime_shm *shm, uint32_t prog_id, pid_t self,
+		       const struct bpftime_link_info *links, size_t nlinks)
 {
 	int n = 0, cpus = 0;
 	bool mine = false;
 	uint64_t period = 0;
 	int32_t first_cpu = -2;
 
-	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
-		struct bpftime_link_info li;
+	for (size_t i = 0; i < nlinks; i++) {
 		struct bpftime_perf_event_info pi;
 
-		if (bpftime_handler_get_type(shm, fd) != BPFTIME_HANDLER_LINK ||
-		    bpftime_link_get_info(shm, fd, &li) || li.prog_id != prog_id ||
-		    bpftime_handler_fd_by_id(shm, li.id) != fd || !link_timed(shm, &li, &pi))
+		if (links[i].prog_id != prog_id || !link_timed(shm, &links[i], &pi))
 			continue;
 		n++;
 		if (pi.cpu != first_cpu) {
@@ -215,30 +212,29 @@ static uint64_t wanted(struct bpftime_shm *shm, uint32_t prog_id, pid_t self)
 	return mine && n && cpus >= 2 ? period : 0;
 }
 
-int agent_profile_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int self)
+int agent_profile_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int self,
+		       const struct bpftime_link_info *links, size_t nlinks)
 {
-	uint32_t seen_ids[64];
-	size_t nseen = 0;
-
 	for (struct sampler *s = samplers; s; s = s->next)
 		s->seen = false;
-	for (int fd = bpftime_handler_next(shm, -1); fd >= 0 && nseen < 64;
-	     fd = bpftime_handler_next(shm, fd)) {
-		struct bpftime_link_info li;
+	for (size_t k = 0; k < nlinks; k++) {
+		const struct bpftime_link_info li = links[k];
 		struct bpftime_perf_event_info pi;
 		struct sampler *s;
 		uint64_t period;
 		bool dup = false;
 
-		if (bpftime_handler_get_type(shm, fd) != BPFTIME_HANDLER_LINK ||
-		    bpftime_link_get_info(shm, fd, &li) || !link_timed(shm, &li, &pi))
+		if (!link_timed(shm, &li, &pi))
 			continue;
-		for (size_t i = 0; i < nseen; i++)
-			dup |= seen_ids[i] == li.prog_id;
+		/* a program's timed events are taken together, at its first */
+		for (size_t i = 0; i < k && !dup; i++) {
+			struct bpftime_perf_event_info other;
+
+			dup = links[i].prog_id == li.prog_id && link_timed(shm, &links[i], &other);
+		}
 		if (dup)
 			continue;
-		seen_ids[nseen++] = li.prog_id;
-		period = wanted(shm, li.prog_id, self);
+		period = wanted(shm, li.prog_id, self, links, nlinks);
 		if (!period || failed(li.prog_id))
 			continue;
 		for (s = samplers; s; s = s->next)

@@ -2,9 +2,10 @@
 /* agent/systp.c: syscall tracepoint programs (syscalls/sys_{enter,exit}_NAME,
  * raw_syscalls/sys_{enter,exit}) in the traced process.
  *
- * What concerns this process: each link (or program attach_fds entry) whose
- * target is an enabled tracepoint perf event with pid -1 or ours, and whose
- * config the syscall server filled with BPFTIME_SYSTP_CONFIG (kind, nr).
+ * What concerns this process: each link (by id, whatever holds it: an fd
+ * or only a pin) or program attach_fds entry whose target is an enabled
+ * tracepoint perf event with pid -1 or ours, and whose config the syscall
+ * server filled with BPFTIME_SYSTP_CONFIG (kind, nr).
  * A tracepoint perf event without it (imported from elsewhere) is decoded
  * from our own id range; anything else gets one warning.
  *
@@ -236,58 +237,56 @@ static bool tp_wanted(struct bpftime_shm *shm, int fd, uint32_t id, pid_t pid, s
 	return true;
 }
 
-static int collect(struct bpftime_shm *shm, pid_t pid, struct tp_want **out, size_t *nout)
+static int want_add(struct tp_want **w, size_t *n, const struct tp_want *x)
+{
+	struct tp_want *t = mem_realloc(*w, (*n + 1) * sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	*w = t;
+	t[(*n)++] = *x;
+	return 0;
+}
+
+/* The wanted programs: those of @links (by id: a link lives as long as an
+ * fd or a pin holds it, and its program and perf event may have no fd
+ * left), then those of programs' attach_fds (the older form). */
+static int collect(struct bpftime_shm *shm, pid_t pid, const struct bpftime_link_info *links,
+		   size_t nlinks, struct tp_want **out, size_t *nout)
 {
 	struct tp_want *w = NULL, x;
 	size_t n = 0;
+	int err = 0;
 
-	for (int fd = bpftime_handler_next(shm, -1); fd >= 0; fd = bpftime_handler_next(shm, fd)) {
-		struct bpftime_handler_info hi;
-		struct bpftime_link_info li;
-		struct bpftime_prog_info gi;
-		int targets[64], progs[64], nt = 0;
-		uint32_t target_ids[64], prog_ids[64];
-
-		/* an object several slots name (dup, OBJ_GET of a pin) once */
-		if (bpftime_handler_get_info(shm, fd, &hi) ||
-		    bpftime_handler_fd_by_id(shm, hi.id) != fd)
+	for (size_t i = 0; !err && i < nlinks; i++) {
+		if (!links[i].prog_id || !links[i].target_id ||
+		    !tp_wanted(shm, -1, links[i].target_id, pid, &x))
 			continue;
-		if (hi.type == BPFTIME_HANDLER_LINK) {
-			/* the link holds its program and perf event: they may
-			 * have no fd left (a pinned link of a loader that exited) */
-			if (bpftime_link_get_info(shm, fd, &li) || !li.prog_id || !li.target_id)
-				continue;
-			targets[nt] = li.target_fd;
-			target_ids[nt] = li.target_id;
-			progs[nt] = li.prog_fd;
-			prog_ids[nt++] = li.prog_id;
-		} else if (hi.type == BPFTIME_HANDLER_PROG) {
-			if (bpftime_prog_get_info(shm, fd, &gi))
-				continue;
-			for (uint32_t i = 0; i < gi.attach_cnt && nt < 64; i++) {
-				if (gi.attach_fds[i] < 0)
-					continue;
-				targets[nt] = gi.attach_fds[i];
-				target_ids[nt] = 0;
-				progs[nt] = fd;
-				prog_ids[nt++] = hi.id;
-			}
-		}
-		for (int i = 0; i < nt; i++) {
-			struct tp_want *t;
+		x.prog_fd = -1;
+		x.prog_id = links[i].prog_id;
+		err = want_add(&w, &n, &x);
+	}
+	for (int fd = bpftime_handler_next(shm, -1); !err && fd >= 0;
+	     fd = bpftime_handler_next(shm, fd)) {
+		struct bpftime_handler_info hi;
+		struct bpftime_prog_info gi;
 
-			if (!tp_wanted(shm, targets[i], target_ids[i], pid, &x))
+		/* a program several slots name (dup, OBJ_GET of a pin) once */
+		if (bpftime_handler_get_info(shm, fd, &hi) || hi.type != BPFTIME_HANDLER_PROG ||
+		    bpftime_handler_fd_by_id(shm, hi.id) != fd ||
+		    bpftime_prog_get_info(shm, fd, &gi))
+			continue;
+		for (uint32_t i = 0; !err && i < gi.attach_cnt; i++) {
+			if (gi.attach_fds[i] < 0 || !tp_wanted(shm, gi.attach_fds[i], 0, pid, &x))
 				continue;
-			x.prog_fd = progs[i];
-			x.prog_id = prog_ids[i];
-			t = mem_realloc(w, (n + 1) * sizeof(*t));
-			if (!t) {
-				free(w);
-				return -ENOMEM;
-			}
-			w = t;
-			w[n++] = x;
+			x.prog_fd = fd;
+			x.prog_id = hi.id;
+			err = want_add(&w, &n, &x);
 		}
+	}
+	if (err) {
+		free(w);
+		return err;
 	}
 	*out = w;
 	*nout = n;
@@ -357,14 +356,15 @@ static void set_watch(const struct tp_table *t)
 	bpftime_syscall_hook__watch(want, NR_MAX);
 }
 
-int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pid)
+int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pid,
+		     const struct bpftime_link_info *links, size_t nlinks)
 {
 	struct tp_table *t, *old;
 	struct tp_want *w = NULL;
 	size_t n = 0;
 	int err;
 
-	err = collect(shm, pid, &w, &n);
+	err = collect(shm, pid, links, nlinks, &w, &n);
 	if (err)
 		return err;
 	tp_shm = shm;
@@ -378,7 +378,7 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 		free(w);
 		return -ENOMEM;
 	}
-	/* links in fd order are attach order for one loader */
+	/* links in id order are attach order for one loader */
 	for (size_t i = 0; i < n; i++) {
 		struct tp_prog p;
 

@@ -612,12 +612,42 @@ int bpftime_link_create(struct bpftime_shm *shm, int fd, int prog_fd, int target
 	return shm_obj_install_or_put(shm, fd, off);
 }
 
+static void link_info_of(struct bpftime_shm *shm, struct shm_link *l,
+			 struct bpftime_link_info *info);
+
 int bpftime_link_get_info(struct bpftime_shm *shm, int fd, struct bpftime_link_info *info)
 {
 	struct shm_link *l = shm_slot_obj(shm, fd, BPFTIME_HANDLER_LINK);
 
 	if (!l)
 		return shm_err(-EBADF);
+	link_info_of(shm, l, info);
+	return 0;
+}
+
+/* A link no slot names (its loader pinned it and closed its fd): the
+ * agents find links by id, as the kernel keeps a link for as long as a pin
+ * or an fd holds it. */
+int bpftime_link_get_info_by_id(struct bpftime_shm *shm, uint32_t id,
+				struct bpftime_link_info *info)
+{
+	uint64_t off = shm_obj_find_id(shm, id, BPFTIME_HANDLER_LINK);
+	const char *why;
+	int ret = 0;
+
+	if (!off)
+		return shm_err(-ENOENT);
+	if (shm_obj_check(shm, BPFTIME_HANDLER_LINK, off, &why))
+		ret = -EBADMSG;
+	else
+		link_info_of(shm, shm_ptr(shm, off), info);
+	shm_obj_put(shm, off);
+	return shm_err(ret);
+}
+
+static void link_info_of(struct bpftime_shm *shm, struct shm_link *l,
+			 struct bpftime_link_info *info)
+{
 	memset(info, 0, sizeof(*info));
 	/* the link holds the objects; the fds naming them now (the creator's
 	 * may be closed, or reused for other objects) */
@@ -628,7 +658,6 @@ int bpftime_link_get_info(struct bpftime_shm *shm, int fd, struct bpftime_link_i
 	info->attach_type = l->attach_type;
 	info->cookie = l->cookie;
 	info->id = l->obj.id;
-	return 0;
 }
 
 /* ---- BTF -------------------------------------------------------------- */

@@ -497,6 +497,16 @@ static void test_identity(void **state)
 	assert_int_equal(bpftime_handler_next_id(shm, BPFTIME_HANDLER_PROG, 0, &prog_id), 0);
 	assert_int_equal(prog_id, ids[1]);
 	assert_int_equal(bpftime_handler_next_id(shm, BPFTIME_HANDLER_PROG, prog_id, &id), -ENOENT);
+	/* the link read by its id, with no slot anywhere (what the agent walks) */
+	assert_int_equal(bpftime_handler_next_id(shm, BPFTIME_HANDLER_LINK, 0, &id), 0);
+	assert_int_equal(id, ids[3]);
+	assert_int_equal(bpftime_link_get_info_by_id(shm, id, &li), 0);
+	assert_int_equal(li.id, ids[3]);
+	assert_int_equal(li.prog_id, prog_id);
+	assert_int_equal(li.target_id, ids[2]);
+	assert_int_equal(li.prog_fd, -1);
+	assert_int_equal(li.target_fd, -1);
+	assert_int_equal(bpftime_link_get_info_by_id(shm, prog_id, &li), -ENOENT); /* not a link */
 	/* opened by id, from nothing but the link */
 	fd = bpftime_handler_open_id(shm, ids[3], -1);
 	assert_true(fd >= 0);
@@ -519,6 +529,7 @@ static void test_identity(void **state)
 	assert_int_equal(bpftime_obj_unpin(shm, "/sys/fs/bpf/l"), 0);
 	assert_int_equal(bpftime_handler_next_id(shm, BPFTIME_HANDLER_NONE, 0, &id), -ENOENT);
 	assert_int_equal(bpftime_handler_open_id(shm, prog_id, -1), -ENOENT);
+	assert_int_equal(bpftime_link_get_info_by_id(shm, ids[3], &li), -ENOENT);
 }
 
 /* bpffs directories next to the pins */

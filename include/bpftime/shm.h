@@ -524,6 +524,11 @@ BPFTIME_API int bpftime_link_create(struct bpftime_shm *shm, int fd, int prog_fd
 /** @brief @return 0, -EBADF */
 BPFTIME_API int bpftime_link_get_info(struct bpftime_shm *shm, int fd,
 				      struct bpftime_link_info *info);
+/** @brief the same for the link with object id @id, wherever it is held (a
+ * pin whose loader closed the link's fd: no slot names it; iterate with
+ * bpftime_handler_next_id(BPFTIME_HANDLER_LINK)).  @return 0, -ENOENT */
+BPFTIME_API int bpftime_link_get_info_by_id(struct bpftime_shm *shm, uint32_t id,
+					    struct bpftime_link_info *info);
 
 /* ---- BTF blobs -------------------------------------------------------- */
 

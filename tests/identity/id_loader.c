@@ -18,7 +18,19 @@
  *   id_loader tplink OBJ LINK_PIN MAP_PIN attaches OBJ's program id_systp (a
  *                                         syscall tracepoint), pins the link
  *                                         and the map "hits", exits
- *   id_loader value MAP_PIN               prints "value V" (key 0, a u64)
+ *   id_loader pinall OBJ BIN FUNC COMM DIR
+ *                                         sets OBJ's target_comm to COMM,
+ *                                         attaches its uprobe to FUNC of BIN,
+ *                                         its sys_enter tracepoint and its
+ *                                         profile program (a 1 ms CPU_CLOCK
+ *                                         event on every CPU), pins the links
+ *                                         (DIR/uprobe, DIR/systp,
+ *                                         DIR/profile_CPU) and the map
+ *                                         (DIR/hits), closes every link fd
+ *                                         and exits: the pins alone hold them;
+ *                                         prints "pinned NAME..." (the links)
+ *   id_loader value MAP_PIN               prints "value V0 V1 ..." (the u64s at
+ *                                         keys 0, 1, ... of an array)
  *   id_loader stats PROG_PIN N            BPF_ENABLE_STATS, N test runs, the
  *                                         stats fd closed, one more run: prints
  *                                         "run_cnt C timed T after_off A"
@@ -26,12 +38,15 @@
  *                                         ("link anon_inode:...") and the
  *                                         fdinfo lines of the object at PIN
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -179,17 +194,112 @@ static int tplink_pin(const char *obj_path, const char *link_pin, const char *ma
 	return 0;
 }
 
+/* pins @link at DIR/@name, then closes its fd: the pin alone holds it */
+static int pin_close(struct bpf_link *link, const char *dir, const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!link || bpf_link__pin(link, path)) {
+		fprintf(stderr, "cannot attach or pin %s: %s\n", name, strerror(errno));
+		return 1;
+	}
+	bpf_link__disconnect(link); /* destroy then leaves the link alone */
+	if (close(bpf_link__fd(link))) {
+		fprintf(stderr, "close of %s's fd: %s\n", name, strerror(errno));
+		return 1;
+	}
+	bpf_link__destroy(link);
+	return 0;
+}
+
+static int pinall(const char *obj_path, const char *bin, const char *func, const char *comm,
+		  const char *dir)
+{
+	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = func);
+	struct bpf_program *probe, *tp, *prof;
+	struct bpf_map *m, *hits;
+	char path[256];
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	char names[512] = "uprobe systp";
+	int err = 0, nprof = 0;
+
+	if (!obj) {
+		fprintf(stderr, "cannot open %s: %s\n", obj_path, strerror(errno));
+		return 1;
+	}
+	bpf_object__for_each_map(m, obj)
+	{
+		char buf[64] = { 0 };
+		const void *d;
+		size_t sz;
+
+		if (!strstr(bpf_map__name(m), ".rodata"))
+			continue;
+		/* target_comm, the only read-only global, at offset 0 */
+		d = bpf_map__initial_value(m, &sz);
+		if (!d || sz < 16 || sz > sizeof(buf))
+			continue;
+		memcpy(buf, d, sz);
+		strncpy(buf, comm, 15);
+		bpf_map__set_initial_value(m, buf, sz);
+	}
+	if (bpf_object__load(obj)) {
+		fprintf(stderr, "cannot load %s: %s\n", obj_path, strerror(errno));
+		return 1;
+	}
+	probe = bpf_object__find_program_by_name(obj, "pa_probe");
+	tp = bpf_object__find_program_by_name(obj, "pa_systp");
+	prof = bpf_object__find_program_by_name(obj, "pa_profile");
+	hits = bpf_object__find_map_by_name(obj, "hits");
+	snprintf(path, sizeof(path), "%s/hits", dir);
+	if (!probe || !tp || !prof || !hits || bpf_map__pin(hits, path)) {
+		fprintf(stderr, "cannot pin the map: %s\n", strerror(errno));
+		return 1;
+	}
+	err |= pin_close(bpf_program__attach_uprobe_opts(probe, -1, bin, 0, &o), dir, "uprobe");
+	err |= pin_close(bpf_program__attach(tp), dir, "systp");
+	for (long cpu = 0; !err && cpu < ncpu; cpu++) {
+		struct perf_event_attr a = { .type = PERF_TYPE_SOFTWARE,
+					     .size = sizeof(a),
+					     .config = PERF_COUNT_SW_CPU_CLOCK,
+					     .sample_period = 1000000 };
+		int pfd = (int)syscall(__NR_perf_event_open, &a, -1, (int)cpu, -1,
+				       PERF_FLAG_FD_CLOEXEC);
+		char name[32];
+
+		if (pfd < 0)
+			continue; /* an offline CPU */
+		snprintf(name, sizeof(name), "profile_%ld", cpu);
+		err |= pin_close(bpf_program__attach_perf_event(prof, pfd), dir, name);
+		close(pfd);
+		nprof++;
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), " %s", name);
+	}
+	if (err || !nprof) {
+		fprintf(stderr, "no profile event: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("pinned %s\n", names);
+	bpf_object__close(obj);
+	return 0;
+}
+
 static int value(const char *pin)
 {
-	__u32 zero = 0;
+	__u32 key = 0;
 	__u64 v = 0;
 	int fd = bpf_obj_get(pin);
 
-	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &v)) {
+	if (fd < 0 || bpf_map_lookup_elem(fd, &key, &v)) {
 		fprintf(stderr, "cannot read %s: %s\n", pin, strerror(errno));
 		return 1;
 	}
-	printf("value %llu\n", (unsigned long long)v);
+	printf("value %llu", (unsigned long long)v);
+	while (++key < 64 && !bpf_map_lookup_elem(fd, &key, &v))
+		printf(" %llu", (unsigned long long)v);
+	printf("\n");
 	return 0;
 }
 
@@ -267,6 +377,8 @@ int main(int argc, char **argv)
 		return link_pin(argv[2], argv[3], argv[4], argv[5], argv[6]);
 	if (argc == 5 && !strcmp(argv[1], "tplink"))
 		return tplink_pin(argv[2], argv[3], argv[4]);
+	if (argc == 7 && !strcmp(argv[1], "pinall"))
+		return pinall(argv[2], argv[3], argv[4], argv[5], argv[6]);
 	if (argc == 3 && !strcmp(argv[1], "value"))
 		return value(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "stats"))
@@ -276,7 +388,7 @@ int main(int argc, char **argv)
 	fprintf(stderr,
 		"usage: id_loader load OBJ PROG_PIN MAP_PIN | hold N | check PROG_PIN "
 		"MAP_PIN | link OBJ BIN FUNC LINK_PIN MAP_PIN | tplink OBJ LINK_PIN MAP_PIN | "
-		"value MAP_PIN | stats PROG_PIN N | "
+		"pinall OBJ BIN FUNC COMM DIR | value MAP_PIN | stats PROG_PIN N | "
 		"fdinfo PIN\n");
 	return 2;
 }

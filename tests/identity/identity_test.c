@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -32,6 +33,8 @@
 
 static const char *bpftime_bin, *guard_bin, *loader_bin, *obj_path, *probe_obj, *victim_bin,
 	*bpftool_bin;
+static char pinall_obj[512], id_victim[512]; /* beside IDPROBE_OBJ and ID_LOADER */
+static struct bpftime_shm *test_shm;	     /* the live case's, created before its victim */
 
 /* ---- processes ------------------------------------------------------------ */
 
@@ -86,7 +89,7 @@ static char pin_dir[96]; /* /sys/fs/bpf/idt_<pid> */
 
 static const char *path_of(const char *rel)
 {
-	static char bufs[8][160];
+	static char bufs[8][512];
 	static int next;
 	char *b = bufs[next++ % 8];
 
@@ -113,6 +116,9 @@ static const char *kernel_ns(void)
 		;
 	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=700"))
 		return strerror(errno);
+	/* tracefs for libbpf's tracepoint ids (not mounted on the host) */
+	if (access("/sys/kernel/tracing/events", F_OK) && access("/sys/kernel/debug/tracing", F_OK))
+		mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
 	done = true;
 	return NULL;
 }
@@ -121,6 +127,8 @@ static int cleanup(void **state)
 {
 	(void)state;
 	kill_live();
+	bpftime_shm__close(test_shm);
+	test_shm = NULL;
 	if (getenv("BPFTIME_GLOBAL_SHM_NAME"))
 		bpftime_shm__remove(NULL);
 	return 0;
@@ -391,6 +399,298 @@ static void test_pinned_systp_link(void **state)
 	assert_int_equal(v, 5);
 	assert_int_equal(RUN(&p, false, "rm", path_of("link"), path_of("hits")), 0);
 	RUN(&p, false, "rmdir", pin_dir);
+}
+
+/* ---- links whose loader closed their fds: the pins alone hold them ------------- */
+
+/* A private copy of id_victim named "idv<pid><tag>" (its comm: what the
+ * programs filter on, as the kernel's tracepoint and perf events see every
+ * process; a kernel uprobe fires in this copy only) */
+static const char *victim_copy(char tag, char *comm, size_t len)
+{
+	static char path[128];
+	char cmd[700];
+
+	snprintf(comm, len, "idv%d%c", getpid(), tag);
+	snprintf(path, sizeof(path), "/tmp/%s", comm);
+	snprintf(cmd, sizeof(cmd), "cp %s %s", id_victim, path);
+	assert_int_equal(system(cmd), 0);
+	return path;
+}
+
+/* hits[0..2] (uprobe, sys_enter, profile) through the pinned map */
+static void read_hits(bool kernel, uint64_t h[3])
+{
+	struct proc p;
+
+	memset(h, 0, 3 * sizeof(h[0]));
+	assert_int_equal(RUN(&p, kernel, loader_bin, "value", path_of("hits")), 0);
+	assert_int_equal(
+		sscanf(p.obuf, "value %" SCNu64 " %" SCNu64 " %" SCNu64, &h[0], &h[1], &h[2]), 3);
+}
+
+/* the same straight from the segment (no process started: the live case
+ * polls it) */
+static void seg_hits(uint64_t h[3])
+{
+	int fd = bpftime_obj_get(test_shm, path_of("hits"), -1);
+
+	assert_true(fd >= 0);
+	for (uint32_t k = 0; k < 3; k++)
+		assert_int_equal(bpftime_map_lookup_elem(test_shm, fd, &k, &h[k], 0), 0);
+	bpftime_handler_close(test_shm, fd);
+}
+
+/* the links pinned under the run's directory: how many, and how many of
+ * them some slot still names (an fd of a process) */
+static void links_pinned(struct bpftime_shm *shm, int *links, int *with_slot)
+{
+	char path[BPFTIME_PIN_PATH_MAX];
+
+	*links = *with_slot = 0;
+	for (int i = 0; i < BPFTIME_MAX_PINS; i++) {
+		enum bpftime_handler_type type;
+		uint32_t id, mode;
+
+		if (bpftime_obj_pin_at(shm, i, path, sizeof(path)) < 0 ||
+		    strncmp(path, pin_dir, strlen(pin_dir)) ||
+		    bpftime_bpffs_lookup(shm, path, &type, &id, &mode) ||
+		    type != BPFTIME_HANDLER_LINK)
+			continue;
+		(*links)++;
+		*with_slot += bpftime_handler_fd_by_id(shm, id) >= 0;
+	}
+}
+
+/* the link pins the loader made: its "pinned NAME..." line */
+static char link_names[8][32];
+static int n_link_names;
+
+static void note_links(const char *out)
+{
+	const char *s = strstr(out, "pinned ");
+	int n;
+
+	assert_non_null(s);
+	s += 7;
+	for (n_link_names = 0;
+	     n_link_names < 8 && sscanf(s, "%31s%n", link_names[n_link_names], &n) == 1; s += n)
+		n_link_names++;
+	assert_true(n_link_names >= 3);
+}
+
+/* rm of the link pins */
+static void rm_links(bool kernel)
+{
+	const char *argv[16] = { "rm" };
+	char paths[8][512];
+	struct proc p;
+
+	for (int i = 0; i < n_link_names; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "%s", path_of(link_names[i]));
+		argv[i + 1] = paths[i];
+	}
+	argv[n_link_names + 1] = NULL;
+	assert_int_equal(run(&p, kernel, argv), 0);
+}
+
+struct pinall {
+	uint64_t hits[3];  /* after the victim ran */
+	uint64_t after[3]; /* after the pins went and a second victim ran */
+	int links, with_slot;
+};
+
+/* The loader pins a uprobe, a sys_enter_clock_nanosleep and a profile link
+ * (one per CPU), closes every link fd and exits; a victim started
+ * afterwards (under `bpftime start` for bpftime) makes 5 calls and sleeps,
+ * and burns 200 ms of CPU.  Then the link pins go (rm) and a second victim
+ * runs: nothing counts.  Returns false if the kernel cannot. */
+static bool pinall_at_start(bool kernel, struct pinall *r)
+{
+	char comm[32];
+	const char *victim = victim_copy(kernel ? 'k' : 'b', comm, sizeof(comm));
+	struct proc p;
+
+	memset(r, 0, sizeof(*r));
+	if (RUN(&p, kernel, loader_bin, "pinall", pinall_obj, victim, "target_func", comm,
+		pin_dir)) {
+		unlink(victim);
+		if (kernel)
+			return false;
+		fail_msg("the loader failed: %s", p.ebuf);
+	}
+	note_links(p.obuf);
+	if (!kernel) {
+		struct bpftime_shm *shm = bpftime_shm__open(NULL);
+
+		assert_non_null(shm);
+		links_pinned(shm, &r->links, &r->with_slot);
+		bpftime_shm__close(shm);
+	}
+	for (int round = 0; round < 2; round++) {
+		if (kernel) {
+			assert_int_equal(RUN(&p, true, victim, "5", "200"), 0);
+		} else {
+			const char *a[] = { guard_bin, bpftime_bin, "start", victim,
+					    "5",       "200",	    NULL };
+
+			spawn(&p, a, false);
+			assert_int_equal(proc_wait(&p), 0);
+			assert_null(strstr(p.ebuf, "is not attached"));
+		}
+		assert_non_null(strstr(p.obuf, "victim: 5 calls"));
+		read_hits(kernel, round ? r->after : r->hits);
+		if (!round)
+			rm_links(kernel);
+	}
+	assert_int_equal(RUN(&p, kernel, "rm", path_of("hits")), 0);
+	RUN(&p, kernel, "rmdir", pin_dir);
+	unlink(victim);
+	return true;
+}
+
+static struct pinall pinall_ours;
+
+static void test_pinned_closed_links(void **state)
+{
+	struct pinall *r = &pinall_ours;
+
+	(void)state;
+	if (!victim_bin)
+		TEST_SKIP("no agent or victim in this build");
+	shm_for_test("pinall", "a");
+	assert_true(pinall_at_start(false, r));
+	printf("bpftime: links %d (with a slot %d), hits %" PRIu64 " %" PRIu64 " %" PRIu64
+	       ", after rm %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+	       r->links, r->with_slot, r->hits[0], r->hits[1], r->hits[2], r->after[0], r->after[1],
+	       r->after[2]);
+	/* uprobe, systp and one profile link per CPU; no fd holds any */
+	assert_true(r->links >= 3);
+	assert_int_equal(r->with_slot, 0);
+	assert_int_equal(r->hits[0], 5);
+	assert_int_equal(r->hits[1], 5);
+	assert_true(r->hits[2] > 0);
+	/* rm of the pins detached them: the second victim counted nothing */
+	assert_memory_equal(r->after, r->hits, sizeof(r->hits));
+}
+
+static void test_pinned_closed_links_kernel(void **state)
+{
+	const char *why = kernel_ns();
+	struct pinall k;
+
+	(void)state;
+	if (why)
+		TEST_SKIP("no private mount namespace with a bpffs: %s", why);
+	if (!victim_bin)
+		TEST_SKIP("no agent or victim in this build");
+	shm_for_test("pinall_k", "a");
+	if (!pinall_at_start(true, &k))
+		TEST_SKIP("the kernel cannot attach the programs here");
+	printf("kernel: hits %" PRIu64 " %" PRIu64 " %" PRIu64 ", after rm %" PRIu64 " %" PRIu64
+	       " %" PRIu64 "\n",
+	       k.hits[0], k.hits[1], k.hits[2], k.after[0], k.after[1], k.after[2]);
+	assert_int_equal(k.hits[0], pinall_ours.hits[0]);
+	assert_int_equal(k.hits[1], pinall_ours.hits[1]);
+	assert_true(k.hits[2] > 0);
+	assert_int_equal(k.after[0], k.hits[0]);
+	assert_int_equal(k.after[1], k.hits[1]);
+	/* the kernel frees a link whose last pin went from a work queue: a
+	 * sample of the next process may still land meanwhile */
+	assert_true(k.after[2] - k.hits[2] <= 2);
+}
+
+/* sends @cmd to the interactive victim and waits for its "done" */
+static void victim_do(struct proc *v, const char *cmd)
+{
+	size_t had = v->olen;
+	ssize_t n = (ssize_t)strlen(cmd);
+
+	assert_int_equal(write(v->in, cmd, (size_t)n), n);
+	for (int waited = 0; !memmem(v->obuf + had, v->olen - had, "done\n", 5); waited += 10) {
+		if (waited > STUCK_MS || v->out_eof)
+			fail_msg("the victim did not answer '%s': %s", cmd, v->ebuf);
+		pump(v, 10);
+	}
+}
+
+/* repeats @cmd until hits[@k] moved (@moving) or stopped moving */
+static void until(struct proc *v, const char *cmd, int k, bool moving, const char *what)
+{
+	uint64_t before[3], now[3];
+
+	for (int i = 0;; i++) {
+		seg_hits(before);
+		victim_do(v, cmd);
+		seg_hits(now);
+		if ((now[k] != before[k]) == moving)
+			return;
+		if (i > 2000)
+			fail_msg("%s: hits[%d] stays %" PRIu64, what, k, now[k]);
+	}
+}
+
+/* The same links made and removed while the victim runs: the agent
+ * attaches them when they appear with no fd left (live), counts exactly
+ * once they are attached, and detaches them when their pins go. */
+static void test_pinned_closed_links_live(void **state)
+{
+	char comm[32];
+	const char *victim;
+	uint64_t base[3], now[3];
+	struct proc v, p;
+
+	(void)state;
+	if (!victim_bin)
+		TEST_SKIP("no agent or victim in this build");
+	shm_for_test("pinlive", "v");
+	{
+		BPFTIME_OPTS(bpftime_shm_opts, so);
+
+		test_shm = bpftime_shm__create(&so);
+		assert_non_null(test_shm);
+	}
+	victim = victim_copy('v', comm, sizeof(comm));
+	{
+		const char *a[] = { guard_bin, bpftime_bin, "start", victim, "-i", NULL };
+
+		spawn(&v, a, true);
+	}
+	victim_do(&v, "c 3\n"); /* running, nothing attached */
+	if (RUN(&p, false, loader_bin, "pinall", pinall_obj, victim, "target_func", comm, pin_dir))
+		fail_msg("the loader failed: %s", p.ebuf);
+	note_links(p.obuf);
+	/* each link is attached by the sync of an epoch the loader bumped */
+	until(&v, "c 1\n", 0, true, "uprobe link attached");
+	until(&v, "c 1\n", 1, true, "sys_enter link attached");
+	until(&v, "b 20\n", 2, true, "profile link attached");
+	seg_hits(base);
+	victim_do(&v, "c 5\n");
+	victim_do(&v, "b 100\n");
+	seg_hits(now);
+	printf("live: +%" PRIu64 " +%" PRIu64 " +%" PRIu64 "\n", now[0] - base[0], now[1] - base[1],
+	       now[2] - base[2]);
+	assert_int_equal(now[0] - base[0], 5);
+	assert_int_equal(now[1] - base[1], 5);
+	assert_true(now[2] > base[2]);
+
+	rm_links(false);
+	until(&v, "c 1\n", 0, false, "uprobe link detached");
+	until(&v, "c 1\n", 1, false, "sys_enter link detached");
+	until(&v, "b 20\n", 2, false, "profile link detached");
+	seg_hits(base);
+	victim_do(&v, "c 5\n");
+	victim_do(&v, "b 100\n");
+	seg_hits(now);
+	assert_memory_equal(now, base, sizeof(now));
+
+	close(v.in);
+	v.in = -1;
+	assert_int_equal(proc_wait(&v), 0);
+	assert_null(strstr(v.ebuf, "is not attached"));
+	assert_int_equal(RUN(&p, false, "rm", path_of("hits")), 0);
+	RUN(&p, false, "rmdir", pin_dir);
+	unlink(victim);
 }
 
 /* ---- (b) bpffs and identity through the tools ------------------------------- */
@@ -679,11 +979,14 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_bpffs_tools, cleanup),
 		cmocka_unit_test_teardown(test_pinned_link, cleanup),
 		cmocka_unit_test_teardown(test_pinned_systp_link, cleanup),
+		cmocka_unit_test_teardown(test_pinned_closed_links, cleanup),
+		cmocka_unit_test_teardown(test_pinned_closed_links_live, cleanup),
 		/* the kernel's runs last: they move this process into its own
 		 * mount namespace */
 		cmocka_unit_test_teardown(test_pinned_prog_kernel, cleanup),
 		cmocka_unit_test_teardown(test_bpffs_tools_kernel, cleanup),
 		cmocka_unit_test_teardown(test_pinned_link_kernel, cleanup),
+		cmocka_unit_test_teardown(test_pinned_closed_links_kernel, cleanup),
 	};
 
 	if (argc < 8) {
@@ -699,6 +1002,15 @@ int main(int argc, char **argv)
 	probe_obj = argv[5];
 	victim_bin = strcmp(argv[6], "none") ? argv[6] : NULL;
 	bpftool_bin = strcmp(argv[7], "none") ? argv[7] : NULL;
+	{
+		const char *slash = strrchr(probe_obj, '/');
+
+		snprintf(pinall_obj, sizeof(pinall_obj), "%.*sidpinall.bpf.o",
+			 slash ? (int)(slash - probe_obj + 1) : 0, probe_obj);
+		slash = strrchr(loader_bin, '/');
+		snprintf(id_victim, sizeof(id_victim), "%.*sid_victim",
+			 slash ? (int)(slash - loader_bin + 1) : 0, loader_bin);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	remove_stale_segments("bpftime_id_");
 	return TEST_RUN(tests, NULL, NULL);
