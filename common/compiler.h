@@ -22,4 +22,10 @@
 
 #define BPFTIME_HIDDEN __attribute__((visibility("hidden")))
 
+/* The path of a traced syscall (attach/syscall.c's trampolines down to the
+ * programs): its functions go to one section the linker keeps together,
+ * so that a run touches few code pages (after a syscall each page touched
+ * is a TLB refill: docs/syscall-tracepoints.md). */
+#define BPFTIME_HOT __attribute__((section(".text.hot.bpftime")))
+
 #endif

@@ -13,7 +13,7 @@
 #include "common/opts.h"
 #include "common/alloc.h"
 
-__thread struct vm_run_state vm_run_state;
+__thread struct vm_run_state vm_run_state __attribute__((tls_model("initial-exec")));
 
 int vm_error(struct bpftime_vm *vm, int err, const char *fmt, ...)
 {
@@ -301,7 +301,7 @@ int bpftime_vm__compile(struct bpftime_vm *vm, enum bpftime_engine engine)
 	return 0;
 }
 
-static int run_one(struct bpftime_vm *vm, void *mem, uint64_t len, uint64_t *ret)
+BPFTIME_HOT static int run_one(struct bpftime_vm *vm, void *mem, uint64_t len, uint64_t *ret)
 {
 	switch (vm->engine) {
 	case BPFTIME_ENGINE_JIT:
@@ -319,7 +319,7 @@ static int run_one(struct bpftime_vm *vm, void *mem, uint64_t len, uint64_t *ret
 	return vm_interp_run(vm, mem, len, ret);
 }
 
-int bpftime_vm__run(struct bpftime_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
+BPFTIME_HOT int bpftime_vm__run(struct bpftime_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
 {
 	struct vm_run_state saved = vm_run_state; /* runs may nest (a hook in a helper) */
 	uint64_t r0 = 0;
