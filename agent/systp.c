@@ -53,9 +53,10 @@
 
 struct tp_prog {
 	struct bpftime_vm *vm;
-	uint16_t id;	  /* tracepoint id: the record's type */
-	bool walks_stack; /* gets the thread's registers as helper context */
-	bool needs_cpu;	  /* touches per-CPU data: the run owns a CPU slot */
+	bpftime_vm_native_fn fn; /* its compiled code (NULL: bpftime_vm__run) */
+	uint16_t id;		 /* tracepoint id: the record's type */
+	bool walks_stack;	 /* gets the thread's registers as helper context */
+	bool needs_cpu;		 /* touches per-CPU data: the run owns a CPU slot */
 };
 
 struct tp_list {
@@ -144,6 +145,9 @@ BPFTIME_HOT static void run_list(const struct tp_table *t, const struct tp_list 
 			prev = bpftime_helper_ctx__swap(&hc);
 			bpftime_vm__run(p->vm, ctx, size, &ret);
 			bpftime_helper_ctx__swap(prev);
+		} else if (likely(p->fn)) {
+			/* the program's code, not its struct (one page less) */
+			bpftime_vm__run_native(p->vm, p->fn, ctx, size);
 		} else {
 			bpftime_vm__run(p->vm, ctx, size, &ret);
 		}
@@ -459,8 +463,8 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 	}
 	/* links in id order are attach order for one loader */
 	for (size_t i = 0; i < n; i++) {
+		const struct systp_info *si;
 		struct tp_prog p;
-
 		struct tp_list **l;
 
 		if (failed(w[i].prog_id))
@@ -482,6 +486,9 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 		p.walks_stack = calls_helper(p.vm, HELPER_GET_STACK) ||
 				calls_helper(p.vm, HELPER_GET_STACKID);
 		p.needs_cpu = bpftime_runtime__needs_cpu(rt, p.vm);
+		si = systp_by_nr(w[i].nr);
+		p.fn = bpftime_vm__native(p.vm,
+					  bpftime_systp_ctx_size(w[i].kind, si ? si->nargs : 6));
 		switch (w[i].kind) {
 		case BPFTIME_SYSTP_ENTER:
 			l = &b->nr[w[i].nr].enter;
@@ -497,8 +504,6 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 			break;
 		}
 		if (!list_add(l, &p)) {
-			const struct systp_info *si = systp_by_nr(w[i].nr);
-
 			b->count++;
 			if (w[i].kind == BPFTIME_SYSTP_ENTER)
 				(*l)->ctx_size = (uint32_t)bpftime_systp_ctx_size(
