@@ -100,7 +100,7 @@
 #define STUB_SIZE	 256
 #define MAX_STUBS	 ((REGION_SITES - REGION_STUBS) / STUB_SIZE)
 #define REGION_SITES	 (64 * 1024) /* one area per rewritten site */
-#define SITE_SIZE	 192
+#define SITE_SIZE	 256	     /* FAST_MAX of them fill REGION_SITES..REGION_SIZE */
 #define ENABLE_MAX	 4096
 #define ENABLE_WAIT_NS	 2000000000L
 #define SIGSYS_BIT	 (1ull << (SIGSYS - 1))
@@ -821,10 +821,14 @@ BPFTIME_HOT static bool special_nr(long nr)
  * restored them: @direct (the direct route makes the call: nothing runs
  * between the kernel's return and the site but the trampoline's page,
  * where each other page would cost a walk) or @ret with the result in
- * f->rax (the call made here for the exit handler, or skipped by an
- * override).  Either way rcx ends as the kernel leaves it: the return
- * address. */
-BPFTIME_HOT __attribute__((used)) static void fast_entry(struct fast_frame *f, long nr,
+ * f->rax (the call made here through @call_fn for the exit handler, or
+ * skipped by an override).  Either way rcx ends as the kernel leaves it:
+ * the return address.  Returns true instead when the exit handler must
+ * run and @call_fn is NULL (a trampoline in the region): the trampoline
+ * makes the call itself, then calls fast_exit().  (A `syscall; ret`
+ * costs ~90 ns more than `syscall; jmp` here: the `ret` right after a
+ * kernel entry; bench/syscall_floor.) */
+BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, long nr,
 							 uintptr_t ret, raw_fn call_fn,
 							 uintptr_t direct, uintptr_t site_sc)
 {
@@ -834,7 +838,7 @@ BPFTIME_HOT __attribute__((used)) static void fast_entry(struct fast_frame *f, l
 		/* a site of any syscall made one that needs the signal
 		 * path: on to the site's own `syscall`, which SUD catches */
 		f->rcx = site_sc;
-		return;
+		return false;
 	}
 	sc.nr = nr;
 	sc.args[0] = f->rdi;
@@ -851,15 +855,17 @@ BPFTIME_HOT __attribute__((used)) static void fast_entry(struct fast_frame *f, l
 	sc.ip = ret;
 	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK) {
 		f->rcx = direct;
-		return;
+		return false;
 	}
 	run_enter(&sc, true);
 	if (!sc.override) {
 		if (ts.in_handler || !atomic_load_explicit(&hot.exit, memory_order_relaxed) ||
 		    !watched(nr, BPFTIME_SYSCALL_WATCH_EXIT)) {
 			f->rcx = direct; /* no exit handler: the call on the way out */
-			return;
+			return false;
 		}
+		if (!call_fn)
+			return true; /* the trampoline's exit route */
 		sc.ret = call_fn(nr, (long)f->rdi, (long)f->rsi, (long)f->rdx, (long)f->r10,
 				 (long)f->r8, (long)f->r9);
 	}
@@ -867,6 +873,76 @@ BPFTIME_HOT __attribute__((used)) static void fast_entry(struct fast_frame *f, l
 	f->rax = (uint64_t)sc.ret;
 	f->rcx = ret;
 	f->r11 = f->flags;
+	return false;
+}
+
+/* The end of a trampoline's exit route: it made the call (@result, the
+ * registers in @f) right after fast_entry() asked for it.  Runs the exit
+ * handler and leaves what the trampoline restores: the result in f->rax,
+ * the return address in f->rcx, the flags in f->r11, as the kernel does. */
+BPFTIME_HOT __attribute__((used)) static void fast_exit(struct fast_frame *f, long result,
+							uintptr_t ret, long nr)
+{
+	struct bpftime_syscall sc;
+
+	sc.nr = nr;
+	sc.args[0] = f->rdi;
+	sc.args[1] = f->rsi;
+	sc.args[2] = f->rdx;
+	sc.args[3] = f->r10;
+	sc.args[4] = f->r8;
+	sc.args[5] = f->r9;
+	sc.ret = result;
+	sc.override = false;
+	sc.no_exit = false;
+	sc.uctx = NULL;
+	sc.frame = f;
+	sc.ip = ret;
+	run_exit(&sc);
+	f->rax = (uint64_t)sc.ret;
+	f->rcx = ret;
+	f->r11 = f->flags;
+}
+
+/* After `call fast_entry` (rbx = the frame): on to the leave (false), or
+ * the exit route (true): the syscall's registers from the frame (@nr, or
+ * the frame's rax when @nr < 0), `syscall` right here (a trampoline in the
+ * region: SUD lets it through; rsp stays below the frame), then
+ * fast_exit(frame, result, @ret, nr).  The caller emits the leave next. */
+static void emit_exit_route(struct sc_emit *e, long nr, uintptr_t ret)
+{
+	uint8_t *skip;
+
+	put(e, "\x84\xc0", 2);	       /* test al, al */
+	put(e, "\x0f\x84\0\0\0\0", 6); /* jz leave */
+	skip = e->p;
+	put(e, "\x48\x8b\x7b\x30", 4); /* mov rdi, [rbx + 48] */
+	put(e, "\x48\x8b\x73\x38", 4); /* mov rsi, [rbx + 56] */
+	put(e, "\x48\x8b\x53\x40", 4); /* mov rdx, [rbx + 64] */
+	put(e, "\x4c\x8b\x53\x18", 4); /* mov r10, [rbx + 24] */
+	put(e, "\x4c\x8b\x43\x28", 4); /* mov r8, [rbx + 40] */
+	put(e, "\x4c\x8b\x4b\x20", 4); /* mov r9, [rbx + 32] */
+	if (nr >= 0) {
+		put(e, "\xb8", 1); /* mov eax, nr */
+		put(e, &(uint32_t){ (uint32_t)nr }, 4);
+	} else {
+		put(e, "\x48\x8b\x43\x50", 4); /* mov rax, [rbx + 80]: the thread's rax */
+	}
+	put(e, "\x0f\x05", 2); /* syscall */
+	if (nr >= 0) {
+		put(e, "\xb9", 1); /* mov ecx, nr */
+		put(e, &(uint32_t){ (uint32_t)nr }, 4);
+	} else {
+		put(e, "\x48\x8b\x4b\x50", 4); /* mov rcx, [rbx + 80]: nr */
+	}
+	put(e, "\x48\x89\xdf", 3); /* mov rdi, rbx */
+	put(e, "\x48\x89\xc6", 3); /* mov rsi, rax */
+	put(e, "\x48\xba", 2);	   /* mov rdx, ret */
+	put64(e, (uint64_t)ret);
+	put(e, "\x48\xb8", 2); /* mov rax, fast_exit */
+	put64(e, (uint64_t)(uintptr_t)fast_exit);
+	put(e, "\xff\xd0", 2); /* call rax */
+	fix32(skip, e->p);
 }
 
 /* The direct route's call, in the region (the only place SUD lets a call
@@ -893,7 +969,7 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 		      uintptr_t gadget, struct fast_site *fs)
 {
 	struct sc_emit e = { p };
-	uint8_t *gdisp = NULL, *rawp;
+	uint8_t *gdisp = NULL;
 	int64_t rel;
 
 	if (!rel32_ok(route, at + 6))
@@ -923,9 +999,11 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 	put(&e, &(uint32_t){ (uint32_t)nr }, 4);
 	put(&e, "\x48\xba", 2); /* mov rdx, return address */
 	put64(&e, mov + 7);
-	put(&e, "\x48\xb9", 2); /* mov rcx, the raw call (filled below) */
-	rawp = e.p;
-	put64(&e, (uint64_t)(uintptr_t)hot.raw);
+	/* the raw call for the exit handler: in the region (out of it SUD
+	 * would trap the call); none (0) when the trampoline is in the
+	 * region: it has an exit route */
+	put(&e, "\x48\xb9", 2); /* mov rcx, the raw call */
+	put64(&e, gadget ? (uint64_t)(uintptr_t)hot.raw : 0);
 	put(&e, "\x49\xb8", 2); /* mov r8, the direct route */
 	put64(&e, fs->direct);
 	put(&e, "\x49\xb9", 2); /* mov r9, the site's syscall */
@@ -933,6 +1011,8 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 	put(&e, "\x48\xb8", 2); /* mov rax, fast_entry */
 	put64(&e, (uint64_t)(uintptr_t)fast_entry);
 	put(&e, "\xff\xd0", 2); /* call rax */
+	if (!gadget)
+		emit_exit_route(&e, nr, mov + 7);
 	emit_frame_leave(&e);
 	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
 	put(&e, "\xff\xe1", 2);				/* jmp rcx: fast_entry's choice */
@@ -941,11 +1021,6 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 			put(&e, "\xcc", 1); /* int3 */
 		memcpy(gdisp, &(int32_t){ (int32_t)(e.p - (gdisp + 4)) }, 4);
 		put64(&e, (uint64_t)gadget);
-	} else {
-		/* in the region: a copy of raw() in the same page, so the
-		 * call made for the handlers touches no other page */
-		memcpy(rawp, &(uint64_t){ at + (uint64_t)(e.p - p) }, 8);
-		put(&e, raw_code, sizeof(raw_code));
 	}
 	return (size_t)(e.p - p) <= SITE_SIZE - 8 ? 0 : -ENOSPC;
 }
@@ -959,7 +1034,7 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_site *fs)
 {
 	struct sc_emit e = { p };
-	uint8_t *rawp, *directp;
+	uint8_t *directp;
 	int64_t rel;
 
 	put(&e, (const void *)mov, 5); /* the relocated instruction */
@@ -969,9 +1044,7 @@ static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_s
 	put(&e, &(uint8_t){ (uint8_t)offsetof(struct fast_frame, rax) }, 1);
 	put(&e, "\x48\xba", 2); /* mov rdx, return address */
 	put64(&e, mov + 7);
-	put(&e, "\x48\xb9", 2); /* mov rcx, the raw call (below) */
-	rawp = e.p;
-	put64(&e, 0);
+	put(&e, "\x31\xc9", 2); /* xor ecx, ecx: no raw call, the exit route */
 	put(&e, "\x49\xb8", 2); /* mov r8, the direct route (below) */
 	directp = e.p;
 	put64(&e, 0);
@@ -980,6 +1053,7 @@ static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_s
 	put(&e, "\x48\xb8", 2); /* mov rax, fast_entry */
 	put64(&e, (uint64_t)(uintptr_t)fast_entry);
 	put(&e, "\xff\xd0", 2); /* call rax */
+	emit_exit_route(&e, -1, mov + 7);
 	emit_frame_leave(&e);
 	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
 	put(&e, "\xff\xe1", 2);				/* jmp rcx: fast_entry's choice */
@@ -993,8 +1067,6 @@ static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_s
 		return -ERANGE;
 	put(&e, "\xe9", 1); /* jmp back */
 	put(&e, &(int32_t){ (int32_t)rel }, 4);
-	memcpy(rawp, &(uint64_t){ at + (uint64_t)(e.p - p) }, 8);
-	put(&e, raw_code, sizeof(raw_code));
 	return (size_t)(e.p - p) <= SITE_SIZE ? 0 : -ENOSPC;
 }
 

@@ -12,7 +12,9 @@
  *                     syscall flushes the user TLB)
  *   +N data pages     a load from each of N other data pages
  *   from a page       the syscall made from a page of its own (`call` to
- *                     `mov eax, 110; syscall; ret`): a trampoline's floor
+ *                     `mov eax, 110; syscall; ret`)
+ *   jmp to a page     `jmp` there, `mov eax, 110; syscall; jmp r8` back: a
+ *                     rewritten site's direct route, without its SUD check
  *
  * Rows are interleaved (each round runs every row once); the figure is the
  * median over rounds, "added" is the median of (row - bare of the same
@@ -44,8 +46,9 @@
 
 static long n_calls = 20000;
 static int n_rounds = 31;
-static uint8_t *code; /* MAX_PAGES pages of `ret`, then the syscall page */
-static uint8_t *data; /* MAX_PAGES data pages */
+static uint8_t *code;	/* MAX_PAGES pages of `ret`, then the syscall page */
+#define JMP_PAGE_OFF 64 /* in the syscall page: mov eax, 110; syscall; jmp r8 */
+static uint8_t *data;	/* MAX_PAGES data pages */
 static volatile char selector = SYSCALL_DISPATCH_FILTER_ALLOW;
 
 static uint64_t now_ns(void)
@@ -112,6 +115,21 @@ static double loop_from_page(void)
 	return (double)(now_ns() - t0) / (double)n_calls;
 }
 
+static double loop_jmp_page(void)
+{
+	void *f = code + (size_t)MAX_PAGES * 4096 + JMP_PAGE_OFF;
+	uint64_t t0 = now_ns();
+
+	for (long i = 0; i < n_calls; i++)
+		__asm__ volatile("lea 1f(%%rip), %%r8\n\t"
+				 "jmp *%0\n"
+				 "1:"
+				 :
+				 : "r"(f)
+				 : "rax", "rcx", "r8", "r11", "memory");
+	return (double)(now_ns() - t0) / (double)n_calls;
+}
+
 static int sud(bool on)
 {
 	/* the "region" is the syscall page: not where the loops' syscalls are */
@@ -122,7 +140,7 @@ static int sud(bool on)
 	return prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0UL, 0UL, 0UL);
 }
 
-enum { R_BARE, R_SUD, R_C1, R_C2, R_C4, R_C8, R_D1, R_D4, R_PAGE, R_N };
+enum { R_BARE, R_SUD, R_C1, R_C2, R_C4, R_C8, R_D1, R_D4, R_PAGE, R_JMP, R_N };
 static const char *const row_name[R_N] = {
 	"bare getppid (`syscall` in a loop)",
 	"SUD on (selector ALLOW)",
@@ -132,7 +150,8 @@ static const char *const row_name[R_N] = {
 	"+8 code pages",
 	"+1 data page",
 	"+4 data pages",
-	"syscall made from a page of its own",
+	"syscall made from a page of its own (call, ret)",
+	"jmp to a page: syscall, jmp back (direct route)",
 };
 static double val[R_N][MAX_ROUNDS], added[R_N][MAX_ROUNDS];
 
@@ -154,8 +173,11 @@ static double median(const double *v, int n)
 
 int main(int argc, char **argv)
 {
-	static const uint8_t sc_page[] = { 0xb8, 0x6e, 0x00, 0x00, 0x00, /* mov eax, 110 */
-					   0x0f, 0x05, 0xc3 };		 /* syscall; ret */
+	static const uint8_t sc_page[] = { 0xb8, 0x6e, 0x00, 0x00, 0x00,  /* mov eax, 110 */
+					   0x0f, 0x05, 0xc3 };		  /* syscall; ret */
+	static const uint8_t jmp_page[] = { 0xb8, 0x6e, 0x00, 0x00, 0x00, /* mov eax, 110 */
+					    0x0f, 0x05,			  /* syscall */
+					    0x41, 0xff, 0xe0 };		  /* jmp r8 */
 	bool have_sud;
 
 	for (int i = 1; i < argc; i++) {
@@ -185,6 +207,7 @@ int main(int argc, char **argv)
 	}
 	memset(code, 0xc3, (MAX_PAGES + 1) * 4096); /* ret */
 	memcpy(code + (size_t)MAX_PAGES * 4096, sc_page, sizeof(sc_page));
+	memcpy(code + (size_t)MAX_PAGES * 4096 + JMP_PAGE_OFF, jmp_page, sizeof(jmp_page));
 	if (mprotect(code, (MAX_PAGES + 1) * 4096, PROT_READ | PROT_EXEC)) {
 		perror("syscall_floor: mprotect");
 		return 1;
@@ -215,6 +238,7 @@ int main(int argc, char **argv)
 		val[R_D1][r] = loop_data(1);
 		val[R_D4][r] = loop_data(4);
 		val[R_PAGE][r] = loop_from_page();
+		val[R_JMP][r] = loop_jmp_page();
 		for (int k = 0; k < R_N; k++)
 			added[k][r] = val[k][r] - val[R_BARE][r];
 	}
