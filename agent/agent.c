@@ -140,7 +140,7 @@ static struct {
  * not run, as the kernel does not trace its own uprobe machinery. */
 static __thread bool agent_busy __attribute__((tls_model("initial-exec")));
 
-bool agent_is_busy(void)
+BPFTIME_HOT_FIRST bool agent_is_busy(void)
 {
 	return agent_busy;
 }

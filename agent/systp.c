@@ -12,9 +12,12 @@
  * agent_systp_sync() (under the agent's lock, on every epoch) builds a new
  * dispatch table: per syscall number the programs of its sys_enter_ and
  * sys_exit_ events, plus the raw_syscalls programs, each with the
- * tracepoint id that goes into the record's type field.  The table is
- * published with one atomic store and the old one is retired, never freed
- * (a thread may still be running it).  The first table that is not empty
+ * tracepoint id that goes into the record's type field.  The table is one
+ * block (header, a 16-bit index per syscall number, the slots it points
+ * to, the lists), in one page when it fits: after a syscall every page a
+ * run touches is a TLB refill.  It is published as the hook's data (the
+ * handlers read nothing else of ours) and the old one is retired, never
+ * freed (a thread may still be running it).  The first table that is not empty
  * starts the syscall hook (attach/syscall.c); an empty one pauses it.  A
  * process whose segment never holds a syscall tracepoint for it never
  * starts the hook and pays nothing.
@@ -50,9 +53,10 @@
 
 struct tp_prog {
 	struct bpftime_vm *vm;
-	uint16_t id;	  /* tracepoint id: the record's type */
-	bool walks_stack; /* gets the thread's registers as helper context */
-	bool needs_cpu;	  /* touches per-CPU data: the run owns a CPU slot */
+	bpftime_vm_native_fn fn; /* its compiled code (NULL: bpftime_vm__run) */
+	uint16_t id;		 /* tracepoint id: the record's type */
+	bool walks_stack;	 /* gets the thread's registers as helper context */
+	bool needs_cpu;		 /* touches per-CPU data: the run owns a CPU slot */
 };
 
 struct tp_list {
@@ -67,12 +71,21 @@ struct tp_nr {
 	struct tp_list *enter, *exit;
 };
 
-struct tp_table {
-	/* first: the header shares a page with the low (common) numbers */
+/* what a sync builds, then packs into a struct tp_table */
+struct tp_build {
 	struct tp_list *raw_enter, *raw_exit;
 	int count;
-	struct tp_table *retired_next;
 	struct tp_nr nr[NR_MAX];
+};
+
+struct tp_table {
+	struct tp_list *raw_enter, *raw_exit;
+	struct bpftime_shm *shm; /* the segment whose programs run here */
+	int count;
+	struct tp_table *retired_next;
+	void *block;	      /* what was allocated */
+	uint16_t idx[NR_MAX]; /* 0: no programs for this number; else slot[idx - 1] */
+	struct tp_nr slot[];  /* then the lists */
 };
 
 struct tp_want {
@@ -83,6 +96,7 @@ struct tp_want {
 	uint16_t id;
 };
 
+/* the handlers get it as the hook's data, not from here */
 static _Atomic(struct tp_table *) table;
 static struct tp_table *retired;
 static bool hook_started, hook_failed;
@@ -109,14 +123,10 @@ static void mark_failed(uint32_t id)
 
 /* ---- handlers (any thread, inside the SIGSYS handler) ------------------- */
 
-/* the segment whose programs run here (set by the sync before any handler
- * can run one) */
-static struct bpftime_shm *tp_shm;
-
-static void run_list(const struct tp_list *l, void *ctx, size_t size,
-		     const struct bpftime_syscall *sc)
+BPFTIME_HOT static void run_list(const struct tp_table *t, const struct tp_list *l, void *ctx,
+				 size_t size, const struct bpftime_syscall *sc)
 {
-	struct bpftime_shm *shm = tp_shm;
+	struct bpftime_shm *shm = t->shm;
 
 	/* the runs own a per-CPU slot, as the kernel's run on their CPU;
 	 * programs without per-CPU data skip the claim (nothing can tell) */
@@ -135,6 +145,9 @@ static void run_list(const struct tp_list *l, void *ctx, size_t size,
 			prev = bpftime_helper_ctx__swap(&hc);
 			bpftime_vm__run(p->vm, ctx, size, &ret);
 			bpftime_helper_ctx__swap(prev);
+		} else if (likely(p->fn)) {
+			/* the program's code, not its struct (one page less) */
+			bpftime_vm__run_native(p->vm, p->fn, ctx, size);
 		} else {
 			bpftime_vm__run(p->vm, ctx, size, &ret);
 		}
@@ -143,12 +156,17 @@ static void run_list(const struct tp_list *l, void *ctx, size_t size,
 		bpftime_shm__cpu_put(shm);
 }
 
-static void on_enter(struct bpftime_syscall *sc, void *data)
+BPFTIME_HOT static const struct tp_nr *nr_lists(const struct tp_table *t, long nr)
 {
-	struct tp_table *t = atomic_load_explicit(&table, memory_order_acquire);
+	return nr >= 0 && nr < NR_MAX && t->idx[nr] ? &t->slot[t->idx[nr] - 1] : NULL;
+}
+
+BPFTIME_HOT static void on_enter(struct bpftime_syscall *sc, void *data)
+{
+	const struct tp_table *t = data;
+	const struct tp_nr *n;
 	const struct tp_list *l;
 
-	UNUSED(data);
 	if (!t || agent_is_busy())
 		return;
 	if (t->raw_enter) {
@@ -156,38 +174,38 @@ static void on_enter(struct bpftime_syscall *sc, void *data)
 						       .id = sc->nr };
 
 		memcpy(c.args, sc->args, sizeof(c.args));
-		run_list(t->raw_enter, &c, sizeof(c), sc);
+		run_list(t, t->raw_enter, &c, sizeof(c), sc);
 	}
-	if (sc->nr >= 0 && sc->nr < NR_MAX && (l = t->nr[sc->nr].enter)) {
+	if ((n = nr_lists(t, sc->nr)) && (l = n->enter)) {
 		struct bpftime_sys_enter_ctx c = { .ent.pid = bpftime_syscall_tid(),
 						   .syscall_nr = (int32_t)sc->nr };
 
 		memcpy(c.args, sc->args, sizeof(c.args));
-		run_list(l, &c, l->ctx_size, sc);
+		run_list(t, l, &c, l->ctx_size, sc);
 	}
 }
 
-static void on_exit_(struct bpftime_syscall *sc, void *data)
+BPFTIME_HOT static void on_exit_(struct bpftime_syscall *sc, void *data)
 {
-	struct tp_table *t = atomic_load_explicit(&table, memory_order_acquire);
+	const struct tp_table *t = data;
+	const struct tp_nr *n;
 	const struct tp_list *l;
 
-	UNUSED(data);
 	if (!t || agent_is_busy())
 		return;
-	if (sc->nr >= 0 && sc->nr < NR_MAX && (l = t->nr[sc->nr].exit)) {
+	if ((n = nr_lists(t, sc->nr)) && (l = n->exit)) {
 		struct bpftime_sys_exit_ctx c = { .ent.pid = bpftime_syscall_tid(),
 						  .syscall_nr = (int32_t)sc->nr,
 						  .ret = sc->ret };
 
-		run_list(l, &c, sizeof(c), sc);
+		run_list(t, l, &c, sizeof(c), sc);
 	}
 	if (t->raw_exit) {
 		struct bpftime_raw_sys_exit_ctx c = { .ent.pid = bpftime_syscall_tid(),
 						      .id = sc->nr,
 						      .ret = sc->ret };
 
-		run_list(t->raw_exit, &c, sizeof(c), sc);
+		run_list(t, t->raw_exit, &c, sizeof(c), sc);
 	}
 }
 
@@ -316,27 +334,89 @@ static bool same_list(const struct tp_list *a, const struct tp_list *b)
 }
 
 /* unchanged: the running table stays (no garbage per epoch) */
-static bool same_table(const struct tp_table *a, const struct tp_table *b)
+static bool same_table(const struct tp_table *a, const struct tp_build *b)
 {
 	if (a->count != b->count || !same_list(a->raw_enter, b->raw_enter) ||
 	    !same_list(a->raw_exit, b->raw_exit))
 		return false;
-	for (int i = 0; i < NR_MAX; i++)
-		if (!same_list(a->nr[i].enter, b->nr[i].enter) ||
-		    !same_list(a->nr[i].exit, b->nr[i].exit))
+	for (int i = 0; i < NR_MAX; i++) {
+		const struct tp_nr *n = nr_lists(a, i);
+
+		if (!same_list(n ? n->enter : NULL, b->nr[i].enter) ||
+		    !same_list(n ? n->exit : NULL, b->nr[i].exit))
 			return false;
+	}
 	return true;
 }
 
-static void free_table(struct tp_table *t)
+static void free_build(struct tp_build *b)
 {
 	for (int i = 0; i < NR_MAX; i++) {
-		free(t->nr[i].enter);
-		free(t->nr[i].exit);
+		free(b->nr[i].enter);
+		free(b->nr[i].exit);
 	}
-	free(t->raw_enter);
-	free(t->raw_exit);
-	free(t);
+	free(b->raw_enter);
+	free(b->raw_exit);
+	free(b);
+}
+
+static size_t list_size(const struct tp_list *l)
+{
+	return l ? sizeof(*l) + (size_t)l->n * sizeof(l->p[0]) : 0;
+}
+
+/* a copy of @l at *@at (advanced), or NULL */
+static struct tp_list *pack_list(const struct tp_list *l, uint8_t **at)
+{
+	struct tp_list *c = (struct tp_list *)(void *)*at;
+	size_t size = list_size(l);
+
+	if (!l)
+		return NULL;
+	memcpy(c, l, size);
+	*at += (size + 7) & ~(size_t)7;
+	return c;
+}
+
+/* @b as one block, aligned to its size rounded up to a power of two (so a
+ * table of a page or less is in one page), or NULL */
+static struct tp_table *pack(const struct tp_build *b, struct bpftime_shm *shm)
+{
+	size_t size = sizeof(struct tp_table), align = 64;
+	int slots = 0;
+	struct tp_table *t;
+	uint8_t *block, *at;
+
+	size += ((list_size(b->raw_enter) + 7) & ~(size_t)7) +
+		((list_size(b->raw_exit) + 7) & ~(size_t)7);
+	for (int i = 0; i < NR_MAX; i++) {
+		if (!b->nr[i].enter && !b->nr[i].exit)
+			continue;
+		slots++;
+		size += sizeof(struct tp_nr) + ((list_size(b->nr[i].enter) + 7) & ~(size_t)7) +
+			((list_size(b->nr[i].exit) + 7) & ~(size_t)7);
+	}
+	while (align < size && align < 4096)
+		align *= 2;
+	block = mem_calloc(1, size + align);
+	if (!block)
+		return NULL;
+	t = (struct tp_table *)(void *)(((uintptr_t)block + align - 1) & ~(uintptr_t)(align - 1));
+	t->block = block;
+	t->shm = shm;
+	t->count = b->count;
+	at = (uint8_t *)&t->slot[slots];
+	t->raw_enter = pack_list(b->raw_enter, &at);
+	t->raw_exit = pack_list(b->raw_exit, &at);
+	slots = 0;
+	for (int i = 0; i < NR_MAX; i++) {
+		if (!b->nr[i].enter && !b->nr[i].exit)
+			continue;
+		t->slot[slots].enter = pack_list(b->nr[i].enter, &at);
+		t->slot[slots].exit = pack_list(b->nr[i].exit, &at);
+		t->idx[i] = (uint16_t)++slots;
+	}
+	return t;
 }
 
 /* The syscalls with programs: the hook calls our enter (exit) handler for
@@ -350,9 +430,12 @@ static void set_watch(const struct tp_table *t)
 		bpftime_syscall_hook__watch(NULL, 0);
 		return;
 	}
-	for (int i = 0; i < NR_MAX; i++)
-		want[i] = (uint8_t)((t->nr[i].enter ? BPFTIME_SYSCALL_WATCH_ENTER : 0) |
-				    (t->nr[i].exit ? BPFTIME_SYSCALL_WATCH_EXIT : 0));
+	for (int i = 0; i < NR_MAX; i++) {
+		const struct tp_nr *n = nr_lists(t, i);
+
+		want[i] = (uint8_t)((n && n->enter ? BPFTIME_SYSCALL_WATCH_ENTER : 0) |
+				    (n && n->exit ? BPFTIME_SYSCALL_WATCH_EXIT : 0));
+	}
 	bpftime_syscall_hook__watch(want, NR_MAX);
 }
 
@@ -360,6 +443,7 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 		     const struct bpftime_link_info *links, size_t nlinks)
 {
 	struct tp_table *t, *old;
+	struct tp_build *b;
 	struct tp_want *w = NULL;
 	size_t n = 0;
 	int err;
@@ -367,21 +451,20 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 	err = collect(shm, pid, links, nlinks, &w, &n);
 	if (err)
 		return err;
-	tp_shm = shm;
 	old = atomic_load(&table);
 	if (!n && !old) {
 		free(w);
 		return 0; /* nothing now, nothing before: the hook stays off */
 	}
-	t = mem_calloc(1, sizeof(*t));
-	if (!t) {
+	b = mem_calloc(1, sizeof(*b));
+	if (!b) {
 		free(w);
 		return -ENOMEM;
 	}
 	/* links in id order are attach order for one loader */
 	for (size_t i = 0; i < n; i++) {
+		const struct systp_info *si;
 		struct tp_prog p;
-
 		struct tp_list **l;
 
 		if (failed(w[i].prog_id))
@@ -403,37 +486,42 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 		p.walks_stack = calls_helper(p.vm, HELPER_GET_STACK) ||
 				calls_helper(p.vm, HELPER_GET_STACKID);
 		p.needs_cpu = bpftime_runtime__needs_cpu(rt, p.vm);
+		si = systp_by_nr(w[i].nr);
+		p.fn = bpftime_vm__native(p.vm,
+					  bpftime_systp_ctx_size(w[i].kind, si ? si->nargs : 6));
 		switch (w[i].kind) {
 		case BPFTIME_SYSTP_ENTER:
-			l = &t->nr[w[i].nr].enter;
+			l = &b->nr[w[i].nr].enter;
 			break;
 		case BPFTIME_SYSTP_EXIT:
-			l = &t->nr[w[i].nr].exit;
+			l = &b->nr[w[i].nr].exit;
 			break;
 		case BPFTIME_SYSTP_RAW_ENTER:
-			l = &t->raw_enter;
+			l = &b->raw_enter;
 			break;
 		default:
-			l = &t->raw_exit;
+			l = &b->raw_exit;
 			break;
 		}
 		if (!list_add(l, &p)) {
-			const struct systp_info *si = systp_by_nr(w[i].nr);
-
-			t->count++;
+			b->count++;
 			if (w[i].kind == BPFTIME_SYSTP_ENTER)
 				(*l)->ctx_size = (uint32_t)bpftime_systp_ctx_size(
 					BPFTIME_SYSTP_ENTER, si ? si->nargs : 6);
 		}
 	}
 	free(w);
-	if ((!t->count && !old) || (old && same_table(t, old))) {
-		free_table(t);
+	if ((!b->count && !old) || (old && same_table(old, b))) {
+		free_build(b);
 		return old ? old->count : 0;
 	}
+	t = pack(b, shm);
+	free_build(b);
+	if (!t)
+		return -ENOMEM;
 	set_watch(t);
 	if (t->count && !hook_started && !hook_failed) {
-		err = bpftime_syscall_hook__start(on_enter, on_exit_, NULL);
+		err = bpftime_syscall_hook__start(on_enter, on_exit_, t);
 		if (err && err != -EAGAIN) {
 			/* attach/ said why; once per process */
 			pr_warn("agent: syscall tracepoints cannot run in this process (%s)\n",
@@ -443,7 +531,9 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 			hook_started = true;
 		}
 	} else if (t->count && hook_started && (!old || !old->count)) {
-		bpftime_syscall_hook__start(on_enter, on_exit_, NULL);
+		bpftime_syscall_hook__start(on_enter, on_exit_, t);
+	} else {
+		bpftime_syscall_hook__set_data(t);
 	}
 	atomic_store_explicit(&table, t, memory_order_release);
 	if (!t->count && hook_started)
@@ -471,8 +561,10 @@ void agent_systp_stop(void)
 {
 	struct tp_table *old = atomic_exchange(&table, NULL);
 
-	if (hook_started)
+	if (hook_started) {
 		bpftime_syscall_hook__pause();
+		bpftime_syscall_hook__set_data(NULL);
+	}
 	if (old) {
 		old->retired_next = retired;
 		retired = old;

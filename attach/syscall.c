@@ -100,7 +100,7 @@
 #define STUB_SIZE	 256
 #define MAX_STUBS	 ((REGION_SITES - REGION_STUBS) / STUB_SIZE)
 #define REGION_SITES	 (64 * 1024) /* one area per rewritten site */
-#define SITE_SIZE	 192
+#define SITE_SIZE	 256	     /* FAST_MAX of them fill REGION_SITES..REGION_SIZE */
 #define ENABLE_MAX	 4096
 #define ENABLE_WAIT_NS	 2000000000L
 #define SIGSYS_BIT	 (1ull << (SIGSYS - 1))
@@ -118,9 +118,6 @@ struct ksigaction {
 static struct {
 	uint8_t *region; /* RX */
 	uint8_t *rw;	 /* RW view of the same pages */
-	raw_fn raw;
-	_Atomic(bpftime_syscall_fn) enter, exit;
-	void *_Atomic data;
 	bool installed;
 	struct ksigaction app_sigsys; /* the program's SIGSYS action */
 	struct ksigaction old_enable; /* what SC_ENABLE_SIG had before */
@@ -134,9 +131,6 @@ static struct {
 	pthread_mutex_t start_lock;
 } hook = { .stub_lock = ATOMIC_FLAG_INIT, .start_lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* the selector: read by the kernel on every syscall of an enabled thread */
-static volatile char selector = SYSCALL_DISPATCH_FILTER_ALLOW;
-
 static void consider(uintptr_t ip, long nr);
 
 /* what a rewritten site's trampoline pushes (lowest address first) */
@@ -149,21 +143,30 @@ struct fast_frame {
 #define WATCH_MAX   1024 /* syscall numbers the watch table covers */
 #define SLOTS_PAGES 64
 
-/* Which syscalls the handlers want (bpftime_syscall_hook__watch): the
- * others skip the handlers everywhere, and their rewritten sites take the
- * direct route (no registers saved, no C). */
+/* What a hooked syscall reads, in one page of its own (after a syscall
+ * each page touched is a TLB refill: docs/syscall-tracepoints.md).
+ * watch_all/watch_nr: which syscalls the handlers want
+ * (bpftime_syscall_hook__watch): the others skip the handlers everywhere,
+ * and their rewritten sites take the direct route (no registers saved, no
+ * C). */
 static struct {
-	atomic_bool all;
-	_Atomic uint8_t nr[WATCH_MAX];
-} watch = { .all = true };
+	/* the selector: read by the kernel on every syscall of an enabled thread */
+	volatile char selector;
+	atomic_bool watch_all;
+	raw_fn raw;
+	_Atomic(bpftime_syscall_fn) enter, exit;
+	void *_Atomic data;
+	_Atomic uint8_t watch_nr[WATCH_MAX];
+} hot __attribute__((aligned(4096))) = { .selector = SYSCALL_DISPATCH_FILTER_ALLOW,
+					 .watch_all = true };
 
 /* @what: BPFTIME_SYSCALL_WATCH_ENTER and/or _EXIT */
-static inline bool watched(long nr, unsigned int what)
+BPFTIME_HOT static inline bool watched(long nr, unsigned int what)
 {
-	if (likely(atomic_load_explicit(&watch.all, memory_order_relaxed)))
+	if (likely(atomic_load_explicit(&hot.watch_all, memory_order_relaxed)))
 		return true;
 	return nr >= 0 && nr < WATCH_MAX &&
-	       (atomic_load_explicit(&watch.nr[nr], memory_order_relaxed) & what);
+	       (atomic_load_explicit(&hot.watch_nr[nr], memory_order_relaxed) & what);
 }
 
 /* A rewritten site: its trampoline starts with `jmp [route]`, and route
@@ -219,14 +222,14 @@ static atomic_bool en_on = true; /* what the round asks: SUD on (start) or off *
 
 static long raw(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
-	return hook.raw(nr, a1, a2, a3, a4, a5, a6);
+	return hot.raw(nr, a1, a2, a3, a4, a5, a6);
 }
 
-int32_t bpftime_syscall_tid(void)
+BPFTIME_HOT int32_t bpftime_syscall_tid(void)
 {
 	if (unlikely(!ts.tid))
-		ts.tid = (int32_t)(hook.raw ? raw(SYS_gettid, 0, 0, 0, 0, 0, 0)
-					    : syscall(SYS_gettid));
+		ts.tid = (int32_t)(hot.raw ? raw(SYS_gettid, 0, 0, 0, 0, 0, 0)
+					   : syscall(SYS_gettid));
 	return ts.tid;
 }
 
@@ -236,7 +239,7 @@ static long sud(bool on)
 		return raw(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0,
 			   0);
 	return raw(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, (long)hook.region,
-		   REGION_SIZE, (long)&selector, 0);
+		   REGION_SIZE, (long)&hot.selector, 0);
 }
 
 /* SUD on for the calling thread, SIGSYS unblocked */
@@ -367,8 +370,8 @@ static void emit_stub(uint8_t *rw, const struct stub_key *k)
 		put64(&e, (uint64_t)(uintptr_t)hook.region);
 		put(&e, "\x49\xba", 2); /* mov r10, REGION_SIZE */
 		put64(&e, REGION_SIZE);
-		put(&e, "\x49\xb8", 2); /* mov r8, &selector */
-		put64(&e, (uint64_t)(uintptr_t)&selector);
+		put(&e, "\x49\xb8", 2); /* mov r8, &hot.selector */
+		put64(&e, (uint64_t)(uintptr_t)&hot.selector);
 		put(&e, "\x0f\x05", 2);			    /* syscall */
 		put(&e, "\x41\x58\x41\x5a\x5a\x5e\x5f", 7); /* pop r8, r10, rdx, rsi, rdi */
 		put(&e, "\x31\xc0", 2);			    /* xor eax, eax */
@@ -447,16 +450,16 @@ static void chain_sigsys(int sig, siginfo_t *si, void *uc)
 		((void (*)(int))a->handler)(sig);
 }
 
-static void run_enter(struct bpftime_syscall *sc, bool can_override)
+BPFTIME_HOT static void run_enter(struct bpftime_syscall *sc, bool can_override)
 {
-	bpftime_syscall_fn fn = atomic_load_explicit(&hook.enter, memory_order_acquire);
+	bpftime_syscall_fn fn = atomic_load_explicit(&hot.enter, memory_order_acquire);
 
 	if (!fn || ts.in_handler || !watched(sc->nr, BPFTIME_SYSCALL_WATCH_ENTER))
 		return;
 	ts.in_handler++;
 	ts.cur = sc;
 	ts.can_override = can_override;
-	fn(sc, atomic_load_explicit(&hook.data, memory_order_relaxed));
+	fn(sc, atomic_load_explicit(&hot.data, memory_order_relaxed));
 	ts.can_override = false;
 	ts.cur = NULL;
 	ts.in_handler--;
@@ -464,15 +467,15 @@ static void run_enter(struct bpftime_syscall *sc, bool can_override)
 		sc->override = false;
 }
 
-static void run_exit(struct bpftime_syscall *sc)
+BPFTIME_HOT static void run_exit(struct bpftime_syscall *sc)
 {
-	bpftime_syscall_fn fn = atomic_load_explicit(&hook.exit, memory_order_acquire);
+	bpftime_syscall_fn fn = atomic_load_explicit(&hot.exit, memory_order_acquire);
 
 	if (!fn || ts.in_handler || !watched(sc->nr, BPFTIME_SYSCALL_WATCH_EXIT))
 		return;
 	ts.in_handler++;
 	ts.cur = sc;
-	fn(sc, atomic_load_explicit(&hook.data, memory_order_relaxed));
+	fn(sc, atomic_load_explicit(&hot.data, memory_order_relaxed));
 	ts.cur = NULL;
 	ts.in_handler--;
 }
@@ -485,7 +488,7 @@ __attribute__((used)) static void clone_exit(struct fast_frame *f, long nr, uint
 	struct bpftime_syscall sc;
 	int saved_errno = errno;
 
-	if (selector != SYSCALL_DISPATCH_FILTER_BLOCK)
+	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK)
 		return;
 	if (!f->rax)
 		ts.tid = 0; /* a new thread: its own id */
@@ -701,7 +704,7 @@ static void set_route(const struct fast_site *fs)
 {
 	if (!fs->route)
 		return; /* a site of any syscall: fast_entry decides */
-	bool full = selector == SYSCALL_DISPATCH_FILTER_BLOCK &&
+	bool full = hot.selector == SYSCALL_DISPATCH_FILTER_BLOCK &&
 		    watched(fs->nr, BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT);
 
 	atomic_store(fs->route, full ? fs->full : fs->direct);
@@ -792,7 +795,7 @@ static void patch_all(bool on)
 	pthread_mutex_unlock(&routes.lock);
 }
 
-static bool special_nr(long nr)
+BPFTIME_HOT static bool special_nr(long nr)
 {
 	switch (nr) {
 	case SYS_rt_sigreturn:
@@ -818,11 +821,16 @@ static bool special_nr(long nr)
  * restored them: @direct (the direct route makes the call: nothing runs
  * between the kernel's return and the site but the trampoline's page,
  * where each other page would cost a walk) or @ret with the result in
- * f->rax (the call made here for the exit handler, or skipped by an
- * override).  Either way rcx ends as the kernel leaves it: the return
- * address. */
-__attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uintptr_t ret,
-					     raw_fn call_fn, uintptr_t direct, uintptr_t site_sc)
+ * f->rax (the call made here through @call_fn for the exit handler, or
+ * skipped by an override).  Either way rcx ends as the kernel leaves it:
+ * the return address.  Returns true instead when the exit handler must
+ * run and @call_fn is NULL (a trampoline in the region): the trampoline
+ * makes the call itself, then calls fast_exit().  (A `syscall; ret`
+ * costs ~90 ns more than `syscall; jmp` here: the `ret` right after a
+ * kernel entry; bench/syscall_floor.) */
+BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, long nr,
+							 uintptr_t ret, raw_fn call_fn,
+							 uintptr_t direct, uintptr_t site_sc)
 {
 	struct bpftime_syscall sc;
 
@@ -830,7 +838,7 @@ __attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uint
 		/* a site of any syscall made one that needs the signal
 		 * path: on to the site's own `syscall`, which SUD catches */
 		f->rcx = site_sc;
-		return;
+		return false;
 	}
 	sc.nr = nr;
 	sc.args[0] = f->rdi;
@@ -845,17 +853,19 @@ __attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uint
 	sc.uctx = NULL;
 	sc.frame = f;
 	sc.ip = ret;
-	if (selector != SYSCALL_DISPATCH_FILTER_BLOCK) {
+	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK) {
 		f->rcx = direct;
-		return;
+		return false;
 	}
 	run_enter(&sc, true);
 	if (!sc.override) {
-		if (ts.in_handler || !atomic_load_explicit(&hook.exit, memory_order_relaxed) ||
+		if (ts.in_handler || !atomic_load_explicit(&hot.exit, memory_order_relaxed) ||
 		    !watched(nr, BPFTIME_SYSCALL_WATCH_EXIT)) {
 			f->rcx = direct; /* no exit handler: the call on the way out */
-			return;
+			return false;
 		}
+		if (!call_fn)
+			return true; /* the trampoline's exit route */
 		sc.ret = call_fn(nr, (long)f->rdi, (long)f->rsi, (long)f->rdx, (long)f->r10,
 				 (long)f->r8, (long)f->r9);
 	}
@@ -863,6 +873,76 @@ __attribute__((used)) static void fast_entry(struct fast_frame *f, long nr, uint
 	f->rax = (uint64_t)sc.ret;
 	f->rcx = ret;
 	f->r11 = f->flags;
+	return false;
+}
+
+/* The end of a trampoline's exit route: it made the call (@result, the
+ * registers in @f) right after fast_entry() asked for it.  Runs the exit
+ * handler and leaves what the trampoline restores: the result in f->rax,
+ * the return address in f->rcx, the flags in f->r11, as the kernel does. */
+BPFTIME_HOT __attribute__((used)) static void fast_exit(struct fast_frame *f, long result,
+							uintptr_t ret, long nr)
+{
+	struct bpftime_syscall sc;
+
+	sc.nr = nr;
+	sc.args[0] = f->rdi;
+	sc.args[1] = f->rsi;
+	sc.args[2] = f->rdx;
+	sc.args[3] = f->r10;
+	sc.args[4] = f->r8;
+	sc.args[5] = f->r9;
+	sc.ret = result;
+	sc.override = false;
+	sc.no_exit = false;
+	sc.uctx = NULL;
+	sc.frame = f;
+	sc.ip = ret;
+	run_exit(&sc);
+	f->rax = (uint64_t)sc.ret;
+	f->rcx = ret;
+	f->r11 = f->flags;
+}
+
+/* After `call fast_entry` (rbx = the frame): on to the leave (false), or
+ * the exit route (true): the syscall's registers from the frame (@nr, or
+ * the frame's rax when @nr < 0), `syscall` right here (a trampoline in the
+ * region: SUD lets it through; rsp stays below the frame), then
+ * fast_exit(frame, result, @ret, nr).  The caller emits the leave next. */
+static void emit_exit_route(struct sc_emit *e, long nr, uintptr_t ret)
+{
+	uint8_t *skip;
+
+	put(e, "\x84\xc0", 2);	       /* test al, al */
+	put(e, "\x0f\x84\0\0\0\0", 6); /* jz leave */
+	skip = e->p;
+	put(e, "\x48\x8b\x7b\x30", 4); /* mov rdi, [rbx + 48] */
+	put(e, "\x48\x8b\x73\x38", 4); /* mov rsi, [rbx + 56] */
+	put(e, "\x48\x8b\x53\x40", 4); /* mov rdx, [rbx + 64] */
+	put(e, "\x4c\x8b\x53\x18", 4); /* mov r10, [rbx + 24] */
+	put(e, "\x4c\x8b\x43\x28", 4); /* mov r8, [rbx + 40] */
+	put(e, "\x4c\x8b\x4b\x20", 4); /* mov r9, [rbx + 32] */
+	if (nr >= 0) {
+		put(e, "\xb8", 1); /* mov eax, nr */
+		put(e, &(uint32_t){ (uint32_t)nr }, 4);
+	} else {
+		put(e, "\x48\x8b\x43\x50", 4); /* mov rax, [rbx + 80]: the thread's rax */
+	}
+	put(e, "\x0f\x05", 2); /* syscall */
+	if (nr >= 0) {
+		put(e, "\xb9", 1); /* mov ecx, nr */
+		put(e, &(uint32_t){ (uint32_t)nr }, 4);
+	} else {
+		put(e, "\x48\x8b\x4b\x50", 4); /* mov rcx, [rbx + 80]: nr */
+	}
+	put(e, "\x48\x89\xdf", 3); /* mov rdi, rbx */
+	put(e, "\x48\x89\xc6", 3); /* mov rsi, rax */
+	put(e, "\x48\xba", 2);	   /* mov rdx, ret */
+	put64(e, (uint64_t)ret);
+	put(e, "\x48\xb8", 2); /* mov rax, fast_exit */
+	put64(e, (uint64_t)(uintptr_t)fast_exit);
+	put(e, "\xff\xd0", 2); /* call rax */
+	fix32(skip, e->p);
 }
 
 /* The direct route's call, in the region (the only place SUD lets a call
@@ -889,7 +969,7 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 		      uintptr_t gadget, struct fast_site *fs)
 {
 	struct sc_emit e = { p };
-	uint8_t *gdisp = NULL, *rawp;
+	uint8_t *gdisp = NULL;
 	int64_t rel;
 
 	if (!rel32_ok(route, at + 6))
@@ -919,9 +999,11 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 	put(&e, &(uint32_t){ (uint32_t)nr }, 4);
 	put(&e, "\x48\xba", 2); /* mov rdx, return address */
 	put64(&e, mov + 7);
-	put(&e, "\x48\xb9", 2); /* mov rcx, the raw call (filled below) */
-	rawp = e.p;
-	put64(&e, (uint64_t)(uintptr_t)hook.raw);
+	/* the raw call for the exit handler: in the region (out of it SUD
+	 * would trap the call); none (0) when the trampoline is in the
+	 * region: it has an exit route */
+	put(&e, "\x48\xb9", 2); /* mov rcx, the raw call */
+	put64(&e, gadget ? (uint64_t)(uintptr_t)hot.raw : 0);
 	put(&e, "\x49\xb8", 2); /* mov r8, the direct route */
 	put64(&e, fs->direct);
 	put(&e, "\x49\xb9", 2); /* mov r9, the site's syscall */
@@ -929,6 +1011,8 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 	put(&e, "\x48\xb8", 2); /* mov rax, fast_entry */
 	put64(&e, (uint64_t)(uintptr_t)fast_entry);
 	put(&e, "\xff\xd0", 2); /* call rax */
+	if (!gadget)
+		emit_exit_route(&e, nr, mov + 7);
 	emit_frame_leave(&e);
 	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
 	put(&e, "\xff\xe1", 2);				/* jmp rcx: fast_entry's choice */
@@ -937,11 +1021,6 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 			put(&e, "\xcc", 1); /* int3 */
 		memcpy(gdisp, &(int32_t){ (int32_t)(e.p - (gdisp + 4)) }, 4);
 		put64(&e, (uint64_t)gadget);
-	} else {
-		/* in the region: a copy of raw() in the same page, so the
-		 * call made for the handlers touches no other page */
-		memcpy(rawp, &(uint64_t){ at + (uint64_t)(e.p - p) }, 8);
-		put(&e, raw_code, sizeof(raw_code));
 	}
 	return (size_t)(e.p - p) <= SITE_SIZE - 8 ? 0 : -ENOSPC;
 }
@@ -955,7 +1034,7 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_site *fs)
 {
 	struct sc_emit e = { p };
-	uint8_t *rawp, *directp;
+	uint8_t *directp;
 	int64_t rel;
 
 	put(&e, (const void *)mov, 5); /* the relocated instruction */
@@ -965,9 +1044,7 @@ static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_s
 	put(&e, &(uint8_t){ (uint8_t)offsetof(struct fast_frame, rax) }, 1);
 	put(&e, "\x48\xba", 2); /* mov rdx, return address */
 	put64(&e, mov + 7);
-	put(&e, "\x48\xb9", 2); /* mov rcx, the raw call (below) */
-	rawp = e.p;
-	put64(&e, 0);
+	put(&e, "\x31\xc9", 2); /* xor ecx, ecx: no raw call, the exit route */
 	put(&e, "\x49\xb8", 2); /* mov r8, the direct route (below) */
 	directp = e.p;
 	put64(&e, 0);
@@ -976,6 +1053,7 @@ static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_s
 	put(&e, "\x48\xb8", 2); /* mov rax, fast_entry */
 	put64(&e, (uint64_t)(uintptr_t)fast_entry);
 	put(&e, "\xff\xd0", 2); /* call rax */
+	emit_exit_route(&e, -1, mov + 7);
 	emit_frame_leave(&e);
 	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
 	put(&e, "\xff\xe1", 2);				/* jmp rcx: fast_entry's choice */
@@ -989,8 +1067,6 @@ static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_s
 		return -ERANGE;
 	put(&e, "\xe9", 1); /* jmp back */
 	put(&e, &(int32_t){ (int32_t)rel }, 4);
-	memcpy(rawp, &(uint64_t){ at + (uint64_t)(e.p - p) }, 8);
-	put(&e, raw_code, sizeof(raw_code));
 	return (size_t)(e.p - p) <= SITE_SIZE ? 0 : -ENOSPC;
 }
 
@@ -1395,14 +1471,14 @@ static int install(void)
 	emit_fixed(rw);
 	hook.region = rx;
 	hook.rw = rw;
-	hook.raw = (raw_fn)(void *)(rx + REGION_RAW);
+	hot.raw = (raw_fn)(void *)(rx + REGION_RAW);
 
 	/* is SUD there?  (on and off again on this thread) */
 	r = sud(true);
 	if (r) {
 		munmap(rx, REGION_SIZE);
 		munmap(rw, REGION_SIZE);
-		hook.raw = NULL;
+		hot.raw = NULL;
 		return r == -EINVAL ? -ENOSYS : (int)r;
 	}
 	sud(false);
@@ -1456,10 +1532,10 @@ int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exi
 		}
 		pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	}
-	atomic_store(&hook.data, data);
-	atomic_store(&hook.enter, enter);
-	atomic_store(&hook.exit, exit);
-	selector = SYSCALL_DISPATCH_FILTER_BLOCK;
+	atomic_store(&hot.data, data);
+	atomic_store(&hot.enter, enter);
+	atomic_store(&hot.exit, exit);
+	hot.selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 	route_all();
 	patch_all(true);
 	atomic_store(&en_on, true);
@@ -1479,9 +1555,14 @@ out:
 	return err;
 }
 
+void bpftime_syscall_hook__set_data(void *data)
+{
+	atomic_store(&hot.data, data);
+}
+
 void bpftime_syscall_hook__pause(void)
 {
-	selector = SYSCALL_DISPATCH_FILTER_ALLOW;
+	hot.selector = SYSCALL_DISPATCH_FILTER_ALLOW;
 	route_all();
 }
 
@@ -1490,7 +1571,7 @@ int bpftime_syscall_hook__off(void)
 	int late = 0;
 
 	pthread_mutex_lock(&hook.start_lock);
-	selector = SYSCALL_DISPATCH_FILTER_ALLOW;
+	hot.selector = SYSCALL_DISPATCH_FILTER_ALLOW;
 	route_all();
 	if (hook.installed) {
 		patch_all(false);
@@ -1506,11 +1587,12 @@ int bpftime_syscall_hook__off(void)
 void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 {
 	if (!w)
-		atomic_store(&watch.all, true); /* before the table: no call missed */
+		atomic_store(&hot.watch_all, true); /* before the table: no call missed */
 	for (size_t i = 0; i < WATCH_MAX; i++)
-		atomic_store_explicit(&watch.nr[i], w && i < n ? w[i] : 0, memory_order_relaxed);
+		atomic_store_explicit(&hot.watch_nr[i], w && i < n ? w[i] : 0,
+				      memory_order_relaxed);
 	if (w)
-		atomic_store(&watch.all, false);
+		atomic_store(&hot.watch_all, false);
 	route_all();
 }
 

@@ -26,7 +26,11 @@
  * Times are the thread's cpu time (kernel time of the syscalls included),
  * --wall: the monotonic clock.
  *
- *   systp_bench [--calls N] [--rounds R] [--best] [--wall] [--quick]
+ * --pages: instead of times, the pages each getppid() touches between two
+ * kernel entries (page_trace.h: counted exactly by single-stepping; with
+ * PTI and no PCID each one is a TLB refill), for native and our rows.
+ *
+ *   systp_bench [--calls N] [--rounds R] [--best] [--wall] [--quick] [--pages]
  *   (SYSTP_BENCH_AGENT=path: load that libbpftime-agent.so instead)
  */
 #define _GNU_SOURCE
@@ -52,6 +56,7 @@
 #include <bpftime/shm.h>
 #include <bpftime/syscall_tp.h>
 #include <bpftime/vm.h>
+#include "page_trace.h"
 
 #define TRACEPOINT_PROG 5 /* BPF_PROG_TYPE_TRACEPOINT */
 #define NR_GETPPID	110
@@ -254,6 +259,53 @@ static double our_round(int progs, int nr, bool first)
 	return ns;
 }
 
+/* ---- --pages ------------------------------------------------------------- */
+
+#define PAGE_CALLS 50
+
+static void page_loop(void *arg)
+{
+	long n = (long)(intptr_t)arg;
+
+	for (long i = 0; i < n; i++)
+		getppid();
+}
+
+static bool page_failed;
+
+static void page_row(const char *name)
+{
+	struct page_count pc;
+	int err = page_trace(page_loop, (void *)(intptr_t)PAGE_CALLS, PAGE_CALLS, &pc);
+
+	if (err) {
+		printf("%-46s (cannot trace: %s)\n", name, strerror(-err));
+		page_failed = true;
+		return;
+	}
+	printf("%-46s %9.2f %9.2f %9.1f\n", name, pc.code, pc.data, pc.insns);
+}
+
+/* our rows, one configuration at a time */
+static void pages_ours(void)
+{
+	for (int row = R_B1; row <= R_UNWATCHED; row++) {
+		int progs = row_progs[row] ? row_progs[row] : 1, fds[10], s[2];
+
+		for (int i = 0; i < progs; i++)
+			attach_tp(empty_prog[i], kinds[i],
+				  row == R_UNWATCHED ? NR_OPENAT : NR_GETPPID, fds + 2 * i);
+		attach_tp(sentinel_prog, BPFTIME_SYSTP_ENTER, NR_GETPGID, s);
+		wait_sentinel(true);
+		warm_up(true);
+		page_row(row_name[row]);
+		detach(fds, 2 * progs);
+		detach(s, 2);
+		wait_sentinel(false);
+	}
+	page_row(row_name[R_PAUSED]);
+}
+
 /* ---- the kernel's tracepoints ---------------------------------------------- */
 
 static int tp_id(const char *event)
@@ -452,14 +504,17 @@ int main(int argc, char **argv)
 		{ .code = 0x95 },
 	};
 	struct sigaction sa = { .sa_handler = remove_segment_on_signal };
-	const char *why;
+	const char *why = NULL;
 	char name[64];
 	void *agent;
+	bool pages = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick")) {
 			n_calls = 2000;
 			n_rounds = 1;
+		} else if (!strcmp(argv[i], "--pages")) {
+			pages = true;
 		} else if (!strcmp(argv[i], "--best")) {
 			use_best = true;
 		} else if (!strcmp(argv[i], "--wall")) {
@@ -472,7 +527,7 @@ int main(int argc, char **argv)
 				n_rounds = 31;
 		} else {
 			fprintf(stderr, "usage: systp_bench [--calls N] [--rounds R] [--best] "
-					"[--wall] [--quick]\n");
+					"[--wall] [--quick] [--pages]\n");
 			return 2;
 		}
 	}
@@ -497,13 +552,22 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 4; i++)
 		empty_prog[i] = make_prog("empty", empty, 2);
 
-	printf("ns per getppid(), empty eBPF programs on syscall tracepoints (%s engine),\n"
-	       "%s of %d interleaved rounds of %ld calls, %s; added: vs native in the same round\n",
-	       getenv("BPFTIME_VM_NAME") ? getenv("BPFTIME_VM_NAME") : "jit",
-	       use_best ? "best" : "median", n_rounds, n_calls,
-	       clock_id == CLOCK_MONOTONIC ? "wall clock" : "thread cpu time");
-	printf("%-46s %9s %9s %9s\n", "", "ns/call", "added", "per prog");
-	why = start_child();
+	if (pages) {
+		printf("pages touched per getppid() between kernel entries (single-stepped),\n"
+		       "empty eBPF programs on syscall tracepoints (%s engine)\n",
+		       getenv("BPFTIME_VM_NAME") ? getenv("BPFTIME_VM_NAME") : "jit");
+		printf("%-46s %9s %9s %9s\n", "", "code", "data", "insns");
+		page_row(row_name[R_NATIVE]);
+	} else {
+		printf("ns per getppid(), empty eBPF programs on syscall tracepoints (%s engine),\n"
+		       "%s of %d interleaved rounds of %ld calls, %s; added: vs native in the same "
+		       "round\n",
+		       getenv("BPFTIME_VM_NAME") ? getenv("BPFTIME_VM_NAME") : "jit",
+		       use_best ? "best" : "median", n_rounds, n_calls,
+		       clock_id == CLOCK_MONOTONIC ? "wall clock" : "thread cpu time");
+		printf("%-46s %9s %9s %9s\n", "", "ns/call", "added", "per prog");
+		why = start_child();
+	}
 	warm_up(false);
 
 	/* SYSTP_BENCH_AGENT: another build's agent, to compare two builds */
@@ -512,8 +576,14 @@ int main(int argc, char **argv)
 		       RTLD_NOW | RTLD_LOCAL);
 	if (!agent) {
 		fprintf(stderr, "systp_bench: cannot load the agent: %s\n", dlerror());
-		stop_child();
+		if (!pages)
+			stop_child();
 		return 1;
+	}
+	if (pages) {
+		page_row(row_name[R_NONE]);
+		pages_ours();
+		return page_failed;
 	}
 	/* before any hook exists: the agent with nothing to do */
 	for (int r = 0; r < n_rounds; r++) {

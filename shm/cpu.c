@@ -160,7 +160,7 @@ static int claim_slow(struct bpftime_shm *shm, uint32_t start, uint32_t me)
 	}
 }
 
-int bpftime_shm__cpu_get(struct bpftime_shm *shm)
+BPFTIME_HOT int bpftime_shm__cpu_get(struct bpftime_shm *shm)
 {
 	uint32_t me, start;
 	int s;
@@ -185,7 +185,7 @@ bool bpftime_shm__cpu_busy(void)
 	return cpu_depth != 0;
 }
 
-void bpftime_shm__cpu_put(struct bpftime_shm *shm)
+BPFTIME_HOT void bpftime_shm__cpu_put(struct bpftime_shm *shm)
 {
 	struct shm_cpu *s;
 

@@ -48,24 +48,33 @@ struct vm_run_state {
 	uint32_t tail_calls;	      /* taken so far in this run */
 };
 
-extern __thread struct vm_run_state vm_run_state;
+/* initial-exec: in the agent (a dlopen'ed library) the default model goes
+ * through __tls_get_addr on every run: two code and two data pages more,
+ * each a TLB refill after a syscall (docs/syscall-tracepoints.md) */
+extern __thread struct vm_run_state vm_run_state __attribute__((tls_model("initial-exec")));
 
 struct bpftime_vm {
+	/* what bpftime_vm__run() reads, first: one cache line, one page (the
+	 * helper tables below are 3 KiB; a run after a syscall pays a TLB
+	 * refill per page it touches) */
+	bool loaded;
+	enum bpftime_engine engine;
+	uint32_t ctx_extent; /* the context bytes the program may touch (verifier.c) */
+	vm_jit_fn jit_fn;    /* x86-64 JIT (jit_x86_64.c) */
+	vm_jit_fn llvm_fn;   /* LLVM JIT / AOT (llvm/, loaded on demand) */
+	vm_jit_fn aot_fn;
+
 	char name[64];
 	struct bpftime_vm_opts opts; /* copy; name points at ->name */
 
 	struct bpftime_insn *insns;	 /* resolved program, see above */
 	struct bpftime_insn *orig_insns; /* as given to load */
 	size_t cnt;
-	bool loaded;
 
 	bpftime_helper_fn helpers[BPFTIME_MAX_HELPER_ID + 1];
 	char *helper_names[BPFTIME_MAX_HELPER_ID + 1];
 
-	enum bpftime_engine engine;
-
 	/* x86-64 JIT (jit_x86_64.c) */
-	vm_jit_fn jit_fn;
 	void *jit_mem;
 	size_t jit_size;
 	/* where the code is (bpftime_vm__jited): image offset in jit_mem, then
@@ -75,10 +84,7 @@ struct bpftime_vm {
 	uint32_t *jit_offs;
 	uint32_t jit_nfuncs;
 
-	/* LLVM JIT / AOT (llvm/, loaded on demand) */
-	vm_jit_fn llvm_fn;
 	void *llvm_state;
-	vm_jit_fn aot_fn;
 	void *aot_state;
 
 	/* verify.c: subprogram entry pcs in ascending order, subprogs[0] = 0 */
@@ -86,12 +92,10 @@ struct bpftime_vm {
 	size_t nr_subprogs;
 
 	/* verifier.c: the plug-in copied from opts (has_vops), the log of the
-	 * last load, and the context bytes the program may touch (runs with a
-	 * smaller context are refused) */
+	 * last load (ctx_extent above: runs with a smaller context are refused) */
 	struct bpftime_verifier_ops vops;
 	bool has_vops;
 	char *vlog;
-	uint32_t ctx_extent;
 	/* the context accesses to rewrite (vops.ctx_convert): their pcs, set
 	 * by the verifier, applied by load */
 	uint32_t *ctx_pcs;

@@ -589,6 +589,52 @@ static void test_tail_calls(void **state)
 	tail_target = NULL;
 }
 
+/* bpftime_vm__native / bpftime_vm__run_native: NULL where bpftime_vm__run
+ * is needed (interpreter, no program); the compiled code otherwise, giving what bpftime_vm__run gives, tail calls
+ * included. */
+static void test_run_native(void **state)
+{
+	const struct bpftime_insn target[] = { BPF_MOV64_IMM(0, 42), BPF_EXIT_INSN() };
+	const struct bpftime_insn reads[] = {
+		BPF_LDX_MEM(BPF_DW, 0, 1, 8), /* r0 = *(u64 *)(ctx + 8) */
+		BPF_ALU64_IMM(BPF_ADD, 0, 1),
+		BPF_EXIT_INSN(),
+	};
+	const struct bpftime_insn tail[] = {
+		BPF_MOV64_REG(6, 1), BPF_MOV64_IMM(2, 1),	  BPF_MOV64_IMM(3, 0),
+		BPF_CALL_HELPER(12), BPF_ST_MEM(BPF_DW, 6, 0, 7), BPF_MOV64_IMM(0, 1),
+		BPF_EXIT_INSN(),
+	};
+	uint64_t mem[2] = { 0, 99 }, r0 = 0;
+	struct bpftime_vm *vm, *tv;
+	bpftime_vm_native_fn fn;
+
+	UNUSED(state);
+	vm = new_vm(reads, ARRAY_SIZE(reads));
+	assert_null(bpftime_vm__native(vm, sizeof(mem))); /* interpreter */
+	assert_int_equal(bpftime_vm__compile(vm, BPFTIME_ENGINE_JIT), 0);
+	assert_null(bpftime_vm__native(NULL, sizeof(mem)));
+	fn = bpftime_vm__native(vm, sizeof(mem));
+	assert_non_null(fn);
+	assert_int_equal(bpftime_vm__run(vm, mem, sizeof(mem), &r0), 0);
+	assert_int_equal(r0, 100);
+	assert_int_equal(bpftime_vm__run_native(vm, fn, mem, sizeof(mem)), 100);
+	bpftime_vm__free(vm);
+
+	tail_target = new_vm(target, ARRAY_SIZE(target));
+	assert_int_equal(bpftime_vm__compile(tail_target, BPFTIME_ENGINE_JIT), 0);
+	tv = new_vm(tail, ARRAY_SIZE(tail));
+	assert_int_equal(bpftime_vm__compile(tv, BPFTIME_ENGINE_JIT), 0);
+	fn = bpftime_vm__native(tv, sizeof(mem));
+	assert_non_null(fn);
+	mem[0] = 0;
+	assert_int_equal(bpftime_vm__run_native(tv, fn, mem, sizeof(mem)), 42);
+	assert_int_equal(mem[0], 0); /* the rest of the caller did not run */
+	bpftime_vm__free(tv);
+	bpftime_vm__free(tail_target);
+	tail_target = NULL;
+}
+
 /* bpftime_vm__jited: the functions back to back, every pc inside its
  * function after the prologue, the image the code that runs. */
 static void test_jited_layout(void **state)
@@ -829,6 +875,7 @@ int main(void)
 		cmocka_unit_test(test_local_calls),
 		cmocka_unit_test(test_call_depth),
 		cmocka_unit_test(test_tail_calls),
+		cmocka_unit_test(test_run_native),
 		cmocka_unit_test(test_wx),
 		cmocka_unit_test(test_jited_layout),
 		cmocka_unit_test(test_threads),

@@ -13,7 +13,7 @@
 #include "common/opts.h"
 #include "common/alloc.h"
 
-__thread struct vm_run_state vm_run_state;
+__thread struct vm_run_state vm_run_state __attribute__((tls_model("initial-exec")));
 
 int vm_error(struct bpftime_vm *vm, int err, const char *fmt, ...)
 {
@@ -301,7 +301,7 @@ int bpftime_vm__compile(struct bpftime_vm *vm, enum bpftime_engine engine)
 	return 0;
 }
 
-static int run_one(struct bpftime_vm *vm, void *mem, uint64_t len, uint64_t *ret)
+BPFTIME_HOT static int run_one(struct bpftime_vm *vm, void *mem, uint64_t len, uint64_t *ret)
 {
 	switch (vm->engine) {
 	case BPFTIME_ENGINE_JIT:
@@ -319,7 +319,9 @@ static int run_one(struct bpftime_vm *vm, void *mem, uint64_t len, uint64_t *ret
 	return vm_interp_run(vm, mem, len, ret);
 }
 
-int bpftime_vm__run(struct bpftime_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
+static int run_loop(void *mem, size_t mem_len, uint64_t *r0);
+
+BPFTIME_HOT int bpftime_vm__run(struct bpftime_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
 {
 	struct vm_run_state saved = vm_run_state; /* runs may nest (a hook in a helper) */
 	uint64_t r0 = 0;
@@ -331,6 +333,52 @@ int bpftime_vm__run(struct bpftime_vm *vm, void *mem, size_t mem_len, uint64_t *
 	vm_run_state.cur = vm;
 	vm_run_state.tail_next = NULL;
 	vm_run_state.tail_calls = 0;
+	err = run_loop(mem, mem_len, &r0);
+	vm_run_state = saved;
+	*ret = r0;
+	return set_errno(err);
+}
+
+bpftime_vm_native_fn bpftime_vm__native(struct bpftime_vm *vm, size_t mem_len)
+{
+	if (!vm || !vm->loaded || vm->ctx_extent > mem_len)
+		return NULL;
+	switch (vm->engine) {
+	case BPFTIME_ENGINE_JIT:
+		return vm->jit_fn;
+	case BPFTIME_ENGINE_LLVM:
+		return vm->llvm_fn;
+	case BPFTIME_ENGINE_AOT:
+		return vm->aot_fn;
+	default:
+		return NULL;
+	}
+}
+
+BPFTIME_HOT uint64_t bpftime_vm__run_native(struct bpftime_vm *vm, bpftime_vm_native_fn fn,
+					    void *mem, size_t mem_len)
+{
+	struct vm_run_state saved = vm_run_state;
+	uint64_t r0;
+
+	vm_run_state.cur = vm;
+	vm_run_state.tail_next = NULL;
+	vm_run_state.tail_calls = 0;
+	r0 = fn(mem, mem_len);
+	if (unlikely(vm_run_state.tail_next)) {
+		vm_run_state.cur = vm_run_state.tail_next;
+		vm_run_state.tail_next = NULL;
+		run_loop((void *)(uintptr_t)vm_run_state.tail_ctx, mem_len, &r0);
+	}
+	vm_run_state = saved;
+	return r0;
+}
+
+/* runs vm_run_state.cur, then the programs it tail-calls */
+BPFTIME_HOT static int run_loop(void *mem, size_t mem_len, uint64_t *r0)
+{
+	int err;
+
 	for (;;) {
 		/* the verifier proved accesses up to ctx_extent bytes of context */
 		if (unlikely(vm_run_state.cur->ctx_extent > mem_len)) {
@@ -340,16 +388,14 @@ int bpftime_vm__run(struct bpftime_vm *vm, void *mem, size_t mem_len, uint64_t *
 				       mem_len);
 			break;
 		}
-		err = run_one(vm_run_state.cur, mem, mem_len, &r0);
+		err = run_one(vm_run_state.cur, mem, mem_len, r0);
 		if (err || !vm_run_state.tail_next)
 			break;
 		vm_run_state.cur = vm_run_state.tail_next;
 		vm_run_state.tail_next = NULL;
 		mem = (void *)(uintptr_t)vm_run_state.tail_ctx;
 	}
-	vm_run_state = saved;
-	*ret = r0;
-	return set_errno(err);
+	return err;
 }
 
 uint64_t vm_tail_call_helper(uint64_t ctx, uint64_t map, uint64_t index, uint64_t r4, uint64_t r5)

@@ -55,6 +55,10 @@ typedef void (*bpftime_syscall_fn)(struct bpftime_syscall *sc, void *data);
 BPFTIME_API int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exit,
 					    void *data);
 
+/** @brief the data the handlers get from now on (a call in flight may still
+ * get the previous one, which the caller keeps) */
+BPFTIME_API void bpftime_syscall_hook__set_data(void *data);
+
 /** @brief syscalls run natively again (the handlers stop being called);
  * threads keep a small kernel-side cost until the process ends */
 BPFTIME_API void bpftime_syscall_hook__pause(void);

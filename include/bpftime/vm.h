@@ -254,6 +254,30 @@ BPFTIME_API int bpftime_vm__compile(struct bpftime_vm *vm, enum bpftime_engine e
  */
 BPFTIME_API int bpftime_vm__run(struct bpftime_vm *vm, void *mem, size_t mem_len, uint64_t *ret);
 
+/** compiled code of a program: r1 = mem, r2 = len, returns r0 */
+typedef uint64_t (*bpftime_vm_native_fn)(void *mem, uint64_t len);
+
+/**
+ * @brief **bpftime_vm__native()** for a caller that runs a program very often
+ * with a context of @mem_len bytes (a syscall tracepoint): what
+ * bpftime_vm__run() checks on every run, checked once.
+ * @return the program's compiled code (JIT, LLVM or AOT: the selected
+ *         engine's), valid until the program is unloaded; NULL when
+ *         bpftime_vm__run() must be used (interpreter, nothing loaded, a
+ *         context smaller than the program uses)
+ */
+BPFTIME_API bpftime_vm_native_fn bpftime_vm__native(struct bpftime_vm *vm, size_t mem_len);
+
+/**
+ * @brief **bpftime_vm__run_native()** runs @vm through @fn (its
+ * bpftime_vm__native() for at least @mem_len bytes) as bpftime_vm__run()
+ * would, without reading @vm itself unless the program makes a tail call
+ * (one page less per run: after a syscall each page is a TLB refill).
+ * @return r0
+ */
+BPFTIME_API uint64_t bpftime_vm__run_native(struct bpftime_vm *vm, bpftime_vm_native_fn fn,
+					    void *mem, size_t mem_len);
+
 /**
  * @brief **bpftime_vm__verifier_log()** the verifier's log of the last load
  * (opts->log_level 1 or 2), in the kernel's words; "" if none.  Borrowed,

@@ -17,7 +17,7 @@
 
 struct bpftime_vm;
 
-#define VM_LLVM_ABI	 4
+#define VM_LLVM_ABI	 5 /* 5: struct bpftime_vm starts with the fields a run reads */
 #define VM_LLVM_ENTRY	 "bpftime_llvm_entry"
 #define VM_LLVM_LIB_NAME "libbpftime-llvm.so"
 /* Compiled code exports, for each subprogram used as a function value (a
