@@ -24,7 +24,12 @@
  *     bpf-to-bpf calls get their own frames up to BPFTIME_MAX_CALL_DEPTH.
  * Paths are pruned when their state is within one already proved safe from
  * the same instruction (never within one still being explored, which would
- * not prove termination), with register liveness computed beforehand.
+ * not prove termination).  What the comparison may ignore is computed
+ * beforehand (analyse): dead registers, and registers and stack slots whose
+ * value decides no check from there on (the kernel finds the same by
+ * precision backtracking); which registers may point into a stack tells
+ * which loads and stores touch stack slots.  States are kept at the
+ * kernel's prune points with its heuristics (is_state_visited).
  *
  * Messages use the kernel verifier's words so that logs read the same; the
  * code is our own.
@@ -40,13 +45,24 @@
 #include "common/alloc.h"
 #include "common/compiler.h"
 
-#define NREGS	      11
-#define REG_FP	      10
-#define MAX_SLOTS     (BPFTIME_STACK_SIZE / 8)
-#define MAX_FRAMES    BPFTIME_MAX_CALL_DEPTH
-#define MAX_REFS      64
-#define MAX_VAR_OFF   (1 << 29)
-#define MAX_STATES_PC 64 /* states kept per instruction for pruning */
+#define NREGS		 11
+#define REG_FP		 10
+#define MAX_SLOTS	 (BPFTIME_STACK_SIZE / 8)
+#define MAX_FRAMES	 BPFTIME_MAX_CALL_DEPTH
+#define MAX_REFS	 64
+#define MAX_VAR_OFF	 (1 << 29)
+/* When a stored state is worth keeping (the kernel's heuristics): a new
+ * state is stored only after NEW_STATE_JMPS jumps and NEW_STATE_INSNS
+ * instructions since the last one (LOOP_STATE_* while a state at this pc is
+ * still being explored: the iterations of a loop differ anyway), and a
+ * completed state that failed to prune more than EVICT_MISS * (hits + 1)
+ * times is dropped. */
+#define NEW_STATE_JMPS	 2
+#define NEW_STATE_INSNS	 8
+#define LOOP_STATE_JMPS	 20
+#define LOOP_STATE_INSNS 100
+#define EVICT_MISS	 3
+#define EVICT_MISS_CB	 64 /* callback entries being explored: re-entries converge on them */
 
 enum { ST_INVALID = 0, ST_MISC, ST_ZERO, ST_SPILL };
 enum { CB_NONE = 0, CB_LOOP, CB_FOR_EACH };
@@ -94,6 +110,7 @@ struct vstate {
 
 struct vsl {
 	struct vsl *next;
+	uint32_t hit, miss; /* prunes it made; visits it did not prune */
 	struct vstate st;
 };
 
@@ -116,13 +133,17 @@ struct ver {
 	uint32_t pc;
 	uint32_t id_gen;
 	uint64_t processed;
+	uint64_t jmps;			    /* jump-class instructions processed */
+	uint64_t prev_jmps, prev_processed; /* when the last state was stored */
 	uint32_t total_states, cur_states, peak_states, max_states_per_insn;
 	uint8_t *mark;
 	uint16_t *live;	 /* registers r0..r9 live before each pc */
 	uint16_t *need;	 /* registers whose value may still decide a check (see analyse) */
 	uint64_t *sneed; /* the same for the 8-byte stack slots of the current frame */
+	uint16_t *fpreg; /* during analyse: registers that may point into a stack */
 	uint32_t *depth; /* by subprogram entry pc: the deepest stack byte used */
 	struct vsl **sl;
+	struct vsl *zombies; /* dropped from sl but still parents of live paths */
 	uint32_t *sl_cnt;
 	struct vstack_ent *stack;
 	size_t sp, stack_cap;
@@ -2070,16 +2091,19 @@ static bool slot_is_data(const struct vslot *sl)
 	return sl->type[0] != ST_SPILL || sl->spill.type == VT_SCALAR;
 }
 
+/* Unwritten stack bytes read as unknown data unless v->strict_stack, so
+ * that they are then as good as written ones (ST_MISC). */
 static bool stacksafe(const struct vframe *o, const struct vframe *c, struct idmap *im,
-		      uint64_t sneed)
+		      uint64_t sneed, bool strict)
 {
 	for (uint32_t s = 0; s < o->nslots; s++) {
 		const struct vslot *os = &o->slot[s];
 		const struct vslot *cs = s < c->nslots ? &c->slot[s] : NULL;
 
 		/* a slot whose contents decide nothing from here: any data will do */
-		if (s < 64 && !(sneed & (UINT64_C(1) << s)) && cs && slot_is_data(os) &&
-		    slot_is_data(cs) && memchr(cs->type, ST_INVALID, 8) == NULL)
+		if (s < 64 && !(sneed & (UINT64_C(1) << s)) && slot_is_data(os) &&
+		    (cs ? slot_is_data(cs) && (!strict || !memchr(cs->type, ST_INVALID, 8))
+			: !strict))
 			continue;
 
 		for (int b = 0; b < 8; b++) {
@@ -2092,7 +2116,7 @@ static bool stacksafe(const struct vframe *o, const struct vframe *c, struct idm
 					return false;
 				break;
 			}
-			if (ct == ST_INVALID)
+			if (ct == ST_INVALID && (strict || ot != ST_MISC))
 				return false;
 			if (ot == ST_ZERO) {
 				if (ct == ST_ZERO)
@@ -2159,9 +2183,10 @@ static bool states_safe(struct ver *v, const struct vstate *o, const struct vsta
 			if (!regsafe(&of->regs[r], &cf->regs[r], &im))
 				return false;
 		}
-		if (!stacksafe(of, cf, &im, !exact && f == o->cur ? v->sneed[pc] : UINT64_MAX))
+		if (!stacksafe(of, cf, &im, !exact && f == o->cur ? v->sneed[pc] : UINT64_MAX,
+			       v->strict_stack || exact))
 			return false;
-		if (exact && !stacksafe(cf, of, &im, UINT64_MAX))
+		if (exact && !stacksafe(cf, of, &im, UINT64_MAX, true))
 			return false;
 	}
 	return true;
@@ -2195,33 +2220,66 @@ static void widen(struct vstate *old, struct vstate *cur)
 	}
 }
 
-/* 1: pruned; 0: go on (state stored); <0: error */
+/* 1: pruned; 0: go on (state stored or not); <0: error */
 static int is_state_visited(struct ver *v, uint32_t pc)
 {
 	bool cb_entry = (v->mark[pc] & MARK_CB_ENTRY) && v->st->re_entry && curf(v)->cb;
-	struct vsl *n;
+	/* callback entries always keep a state: re-entries converge on it */
+	bool add = cb_entry || (v->jmps - v->prev_jmps >= NEW_STATE_JMPS &&
+				v->processed - v->prev_processed >= NEW_STATE_INSNS);
+	uint32_t n_here = 0;
+	struct vsl **link, *n;
 
 	v->st->re_entry = false;
 
-	for (struct vsl *sl = v->sl[pc]; sl; sl = sl->next) {
+	for (link = &v->sl[pc]; *link;) {
+		struct vsl *sl = *link;
+
+		n_here++;
 		if (sl->st.branches) {
 			/* still being explored: only an exact repeat is a verdict */
 			if (cb_entry) {
 				if (states_safe(v, &sl->st, v->st, pc, false))
-					return 1;
+					goto hit;
 				widen(&sl->st, v->st);
 				if (states_safe(v, &sl->st, v->st, pc, false))
-					return 1;
-				continue;
-			}
-			if (states_safe(v, &sl->st, v->st, pc, true))
+					goto hit;
+			} else if (states_safe(v, &sl->st, v->st, pc, true)) {
 				return rej(v, "infinite loop detected at insn %u", pc);
+			}
+			/* a loop: its iterations differ, keep fewer of them */
+			if (!cb_entry && v->jmps - v->prev_jmps < LOOP_STATE_JMPS &&
+			    v->processed - v->prev_processed < LOOP_STATE_INSNS)
+				add = false;
+		} else if (states_safe(v, &sl->st, v->st, pc, false)) {
+			goto hit;
+		}
+		/* misses count only when a state is stored instead, so that
+		 * the states of a loop's first iterations are not all dropped */
+		if (add)
+			sl->miss++;
+		if (sl->miss >
+		    (sl->hit + 1) * (cb_entry && sl->st.branches ? EVICT_MISS_CB : EVICT_MISS)) {
+			/* unlikely to prune: dropped from the list; a state
+			 * still being explored is the parent of live paths
+			 * and is freed at the end */
+			*link = sl->next;
+			v->sl_cnt[pc]--;
+			if (sl->st.branches) {
+				sl->next = v->zombies;
+				v->zombies = sl;
+			} else {
+				state_clear(&sl->st);
+				free(sl);
+				v->cur_states--;
+			}
 			continue;
 		}
-		if (states_safe(v, &sl->st, v->st, pc, false))
-			return 1;
+		link = &sl->next;
 	}
-	if (v->sl_cnt[pc] >= MAX_STATES_PC)
+	if (n_here > v->max_states_per_insn)
+		v->max_states_per_insn = n_here;
+	if (!add)
 		return 0;
 	n = mem_calloc(1, sizeof(*n));
 	if (!n || !state_copy(&n->st, v->st)) {
@@ -2234,13 +2292,16 @@ static int is_state_visited(struct ver *v, uint32_t pc)
 	n->next = v->sl[pc];
 	v->sl[pc] = n;
 	v->sl_cnt[pc]++;
-	if (v->sl_cnt[pc] > v->max_states_per_insn)
-		v->max_states_per_insn = v->sl_cnt[pc];
 	v->total_states++;
 	v->cur_states++;
 	if (v->cur_states > v->peak_states)
 		v->peak_states = v->cur_states;
+	v->prev_jmps = v->jmps;
+	v->prev_processed = v->processed;
 	return 0;
+hit:
+	(*link)->hit++;
+	return 1;
 }
 
 /* ---- static analysis: prune points and register liveness ------------------------ */
@@ -2411,10 +2472,14 @@ static uint64_t sneed_transfer(struct ver *v, uint32_t i, uint64_t out, uint16_t
 	case BPF_LDX:
 		if (!(rout & (1u << in->dst)))
 			return out;
+		if (!(v->fpreg[i] & (1u << in->src)))
+			return out; /* not a stack read */
 		slot = in->src == 10 ? fp_slot(in->off, size) : -1;
 		return slot < 0 ? UINT64_MAX : out | (UINT64_C(1) << slot);
 	case BPF_ST:
 	case BPF_STX:
+		if (!(v->fpreg[i] & (1u << in->dst)))
+			return out; /* not a stack write */
 		slot = in->dst == 10 ? fp_slot(in->off, size) : -1;
 		if (BPF_MODE(in->code) == BPF_ATOMIC)
 			return slot < 0 ? UINT64_MAX : out | (UINT64_C(1) << slot);
@@ -2425,7 +2490,7 @@ static uint64_t sneed_transfer(struct ver *v, uint32_t i, uint64_t out, uint16_t
 	case BPF_JMP32:
 		if (in->code == OP_CALLX ||
 		    (in->code == OP_CALL && in->src != BPFTIME_CALL_HELPER) ||
-		    (in->code == OP_CALL && has_mem_arg(v, in->imm)))
+		    (in->code == OP_CALL && (v->fpreg[i] & 0x3e) && has_mem_arg(v, in->imm)))
 			return UINT64_MAX; /* may read the stack through a pointer */
 		if (in->code == OP_EXIT)
 			return 0;
@@ -2435,14 +2500,104 @@ static uint64_t sneed_transfer(struct ver *v, uint32_t i, uint64_t out, uint16_t
 	}
 }
 
+/* The registers that may hold a pointer into a stack before each
+ * instruction (v->fpreg), a forward may-analysis: r10, what is computed
+ * from it, a subprogram's arguments (its caller's stack), what a local call
+ * returns, and what is loaded from memory once any such register may have
+ * been stored anywhere.  The other registers never address a stack, so
+ * their loads and stores leave the stack's slots alone (sneed_transfer). */
+static void fp_analysis(struct ver *v, uint16_t *fp)
+{
+	const uint16_t args = 0x3e | (1u << REG_FP);
+	bool stored = false, changed = true;
+
+	while (changed) {
+		changed = false;
+		memset(fp, 0, v->cnt * sizeof(*fp));
+		fp[0] = 1u << REG_FP;
+		for (uint32_t i = 1; i < v->vm->nr_subprogs; i++)
+			fp[v->vm->subprogs[i]] = args;
+		for (uint32_t pc = 0; pc < v->cnt; pc++)
+			if (v->mark[pc] & MARK_CB_ENTRY)
+				fp[pc] = args;
+		for (bool again = true; again;) {
+			again = false;
+			for (uint32_t i = 0; i < v->cnt; i++) {
+				const struct bpftime_insn *in = &v->insns[i];
+				uint16_t in_fp = fp[i], out = in_fp, d = (uint16_t)(1u << in->dst);
+				uint16_t sbit = (uint16_t)(in_fp & (1u << in->src));
+				uint32_t succ[2] = { i + 1, UINT32_MAX };
+
+				switch (BPF_CLASS(in->code)) {
+				case BPF_ALU:
+				case BPF_ALU64:
+					if (BPF_OP(in->code) == BPF_MOV)
+						out &= (uint16_t)~d;
+					if (BPF_SRC(in->code) == BPF_X && sbit)
+						out |= d;
+					break;
+				case BPF_LDX:
+					out &= (uint16_t)~d;
+					if (stored)
+						out |= d;
+					break;
+				case BPF_STX:
+					if (sbit && !stored) {
+						stored = true;
+						changed = true;
+					}
+					if (BPF_MODE(in->code) == BPF_ATOMIC && stored)
+						out |= in->imm == BPF_CMPXCHG  ? 1
+						       : (in->imm & BPF_FETCH) ? d
+									       : 0;
+					break;
+				case BPF_LD: /* lddw (the structural pass refuses the others) */
+					out &= (uint16_t)~d;
+					succ[0] = i + (in->code == OP_LDDW ? 2 : 1);
+					break;
+				case BPF_ST:
+					break;
+				default:
+					if (in->code == OP_EXIT) {
+						succ[0] = UINT32_MAX;
+					} else if (in->code == OP_CALL || in->code == OP_CALLX) {
+						out &= (uint16_t)~0x3f;
+						if (in->code != OP_CALL ||
+						    in->src != BPFTIME_CALL_HELPER)
+							out |= 1; /* a function may return one */
+					} else if (in->code == OP_JA || in->code == OP_JA32) {
+						succ[0] = (uint32_t)((int64_t)i + 1 +
+								     (in->code == OP_JA ? in->off
+											: in->imm));
+					} else {
+						succ[1] = (uint32_t)((int64_t)i + 1 + in->off);
+					}
+				}
+				out |= 1u << REG_FP;
+				for (int k = 0; k < 2; k++) {
+					if (succ[k] >= v->cnt || (fp[succ[k]] | out) == fp[succ[k]])
+						continue;
+					fp[succ[k]] |= out;
+					again = true;
+				}
+				if (in->code == OP_LDDW)
+					i++;
+			}
+		}
+	}
+}
+
 static int analyse(struct ver *v)
 {
 	uint16_t *use = mem_alloc(v->cnt * sizeof(*use)), *def = mem_alloc(v->cnt * sizeof(*def));
 	bool changed = true;
 
-	if (!use || !def) {
+	v->fpreg = mem_alloc(v->cnt * sizeof(*v->fpreg));
+	if (!use || !def || !v->fpreg) {
 		free(use);
 		free(def);
+		free(v->fpreg);
+		v->fpreg = NULL;
 		return oom(v);
 	}
 	for (uint32_t pc = 0; pc < v->cnt; pc++) {
@@ -2467,10 +2622,13 @@ static int analyse(struct ver *v)
 		}
 		if (in->code == OP_EXIT)
 			continue;
+		/* the kernel's prune points: jump targets, and conditional
+		 * jumps themselves (not their fall-through) */
 		v->mark[in->code == OP_JA32 ? pc + 1 + in->imm : pc + 1 + in->off] |= MARK_PRUNE;
-		if (in->code != OP_JA && in->code != OP_JA32 && pc + 1 < v->cnt)
-			v->mark[pc + 1] |= MARK_PRUNE;
+		if (in->code != OP_JA && in->code != OP_JA32)
+			v->mark[pc] |= MARK_PRUNE;
 	}
+	fp_analysis(v, v->fpreg);
 	/* live-in = use | (live-out & ~def), backwards until stable */
 	while (changed) {
 		changed = false;
@@ -2535,14 +2693,18 @@ static int analyse(struct ver *v)
 					sout = nx < v->cnt ? v->sneed[nx] : 0;
 				}
 				nin = need_transfer(v, i, nout) & live;
-				/* a register spilled to a slot nobody needs is not needed */
+				/* a value stored where nothing needs it is not needed:
+				 * into a stack slot nobody reads for a check, or
+				 * anywhere but a stack (a store's value is never
+				 * checked; a pointer's type is compared anyway) */
 				if (BPF_CLASS(in->code) == BPF_STX &&
-				    BPF_MODE(in->code) == BPF_MEM && BPF_SIZE(in->code) == BPF_DW &&
-				    in->dst == 10 && in->src != 10) {
-					int sl = fp_slot(in->off, 8);
+				    BPF_MODE(in->code) == BPF_MEM && in->src != 10 &&
+				    in->src != in->dst && !(nout & (1u << in->src))) {
+					int sl = in->dst == 10 ? fp_slot(in->off, size_of(in->code))
+							       : -1;
 
-					if (sl >= 0 && !(sout & (UINT64_C(1) << sl)) &&
-					    !(nout & (1u << in->src)))
+					if (!(v->fpreg[i] & (1u << in->dst)) ||
+					    (sl >= 0 && !(sout & (UINT64_C(1) << sl))))
 						nin &= (uint16_t) ~(1u << in->src);
 				}
 				if (nin != v->need[i]) {
@@ -2559,6 +2721,8 @@ static int analyse(struct ver *v)
 	}
 	free(use);
 	free(def);
+	free(v->fpreg);
+	v->fpreg = NULL;
 	return 0;
 }
 
@@ -2769,6 +2933,8 @@ static int do_check(struct ver *v)
 			print_insn(v, pc);
 		}
 		next = pc + 1;
+		if (BPF_CLASS(in->code) == BPF_JMP || BPF_CLASS(in->code) == BPF_JMP32)
+			v->jmps++;
 		switch (BPF_CLASS(in->code)) {
 		case BPF_ALU:
 		case BPF_ALU64:
@@ -2861,6 +3027,13 @@ static void free_all(struct ver *v)
 				sl = nx;
 			}
 		}
+	}
+	while (v->zombies) {
+		struct vsl *nx = v->zombies->next;
+
+		state_clear(&v->zombies->st);
+		free(v->zombies);
+		v->zombies = nx;
 	}
 	free(v->sl);
 	free(v->sl_cnt);
