@@ -964,7 +964,8 @@ static void emit_gadget(uint8_t *rw, uintptr_t back)
  * direct route is `mov eax, nr` and the call: right there when the
  * trampoline is in the region (@gadget 0: one page touched, SUD lets the
  * call through), else at @gadget in the region (its address after the
- * code). */
+ * code).  In the region the full route has an exit route too
+ * (emit_exit_route); out of it fast_entry makes the call through raw(). */
 static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_t route,
 		      uintptr_t gadget, struct fast_site *fs)
 {
@@ -1029,7 +1030,7 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
  * syscall whose 5-byte instruction before the `syscall` (at @mov) is
  * relocated: it runs first, with the thread's own rsp, then the full route
  * with the number from rax; fast_entry sends the call to the direct route
- * (a syscall nobody watches, or no exit handler), makes it itself (exit
+ * (a syscall nobody watches, or no exit handler), to the exit route (exit
  * handler), or sends a special one back to the site's `syscall`. */
 static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_site *fs)
 {

@@ -30,7 +30,8 @@
  * kernel entries (page_trace.h: counted exactly by single-stepping; with
  * PTI and no PCID each one is a TLB refill), for native and our rows.
  *
- *   systp_bench [--calls N] [--rounds R] [--best] [--wall] [--quick] [--pages]
+ *   systp_bench [--calls N] [--rounds R] [--best] [--wall] [--quick]
+ *               [--pages [--check]]
  *   (SYSTP_BENCH_AGENT=path: load that libbpftime-agent.so instead)
  */
 #define _GNU_SOURCE
@@ -272,9 +273,11 @@ static void page_loop(void *arg)
 }
 
 static bool page_failed;
+static double page_total[R_N]; /* code + data per call */
 
-static void page_row(const char *name)
+static void page_row(int row)
 {
+	const char *name = row_name[row];
 	struct page_count pc;
 	int err = page_trace(page_loop, (void *)(intptr_t)PAGE_CALLS, PAGE_CALLS, &pc);
 
@@ -283,7 +286,40 @@ static void page_row(const char *name)
 		page_failed = true;
 		return;
 	}
+	page_total[row] = pc.code + pc.data;
 	printf("%-46s %9.2f %9.2f %9.1f\n", name, pc.code, pc.data, pc.insns);
+}
+
+/* --pages --check: what the hot path's layout keeps (docs/syscall-
+ * tracepoints.md; exact counts, not times, so a test can hold them): no
+ * page at all without a tracepoint or after the last program, 3 for an
+ * unwatched call (the trampoline's, the stack's margin), 11 for one
+ * program (8 now, the stack may add one), 2 per further program (1 now: its
+ * JIT code).  Not for sanitizer builds (shadow memory). */
+static bool check_pages;
+
+static bool pages_within_bounds(void)
+{
+	const struct {
+		int row;
+		double max_added;
+	} bound[] = {
+		{ R_NONE, 0 }, { R_PAUSED, 0 }, { R_UNWATCHED, 3 },
+		{ R_B1, 11 },  { R_B2, 13 },	{ R_B4, 17 },
+	};
+	bool ok = true;
+
+	for (size_t i = 0; i < sizeof(bound) / sizeof(bound[0]); i++) {
+		double more = page_total[bound[i].row] - page_total[R_NATIVE];
+
+		if (more > bound[i].max_added + 0.5) {
+			printf("systp_bench: %s touches %.1f pages more than native (at most "
+			       "%.0f)\n",
+			       row_name[bound[i].row], more, bound[i].max_added);
+			ok = false;
+		}
+	}
+	return ok;
 }
 
 /* our rows, one configuration at a time */
@@ -298,12 +334,12 @@ static void pages_ours(void)
 		attach_tp(sentinel_prog, BPFTIME_SYSTP_ENTER, NR_GETPGID, s);
 		wait_sentinel(true);
 		warm_up(true);
-		page_row(row_name[row]);
+		page_row(row);
 		detach(fds, 2 * progs);
 		detach(s, 2);
 		wait_sentinel(false);
 	}
-	page_row(row_name[R_PAUSED]);
+	page_row(R_PAUSED);
 }
 
 /* ---- the kernel's tracepoints ---------------------------------------------- */
@@ -515,6 +551,8 @@ int main(int argc, char **argv)
 			n_rounds = 1;
 		} else if (!strcmp(argv[i], "--pages")) {
 			pages = true;
+		} else if (!strcmp(argv[i], "--check")) {
+			check_pages = true;
 		} else if (!strcmp(argv[i], "--best")) {
 			use_best = true;
 		} else if (!strcmp(argv[i], "--wall")) {
@@ -527,7 +565,7 @@ int main(int argc, char **argv)
 				n_rounds = 31;
 		} else {
 			fprintf(stderr, "usage: systp_bench [--calls N] [--rounds R] [--best] "
-					"[--wall] [--quick] [--pages]\n");
+					"[--wall] [--quick] [--pages [--check]]\n");
 			return 2;
 		}
 	}
@@ -557,7 +595,7 @@ int main(int argc, char **argv)
 		       "empty eBPF programs on syscall tracepoints (%s engine)\n",
 		       getenv("BPFTIME_VM_NAME") ? getenv("BPFTIME_VM_NAME") : "jit");
 		printf("%-46s %9s %9s %9s\n", "", "code", "data", "insns");
-		page_row(row_name[R_NATIVE]);
+		page_row(R_NATIVE);
 	} else {
 		printf("ns per getppid(), empty eBPF programs on syscall tracepoints (%s engine),\n"
 		       "%s of %d interleaved rounds of %ld calls, %s; added: vs native in the same "
@@ -581,9 +619,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (pages) {
-		page_row(row_name[R_NONE]);
+		page_row(R_NONE);
 		pages_ours();
-		return page_failed;
+		return page_failed || (check_pages && !pages_within_bounds());
 	}
 	/* before any hook exists: the agent with nothing to do */
 	for (int r = 0; r < n_rounds; r++) {

@@ -26,7 +26,7 @@
  * programs): its functions go to one section the linker keeps together,
  * so that a run touches few code pages (after a syscall each page touched
  * is a TLB refill: docs/syscall-tracepoints.md). */
-#define BPFTIME_HOT __attribute__((section(".text.hot.bpftime")))
+#define BPFTIME_HOT	  __attribute__((section(".text.hot.bpftime")))
 /* on the first of them in the agent's link order (agent.c): the group
  * (2.5 KiB) starts a page instead of straddling two */
 #define BPFTIME_HOT_FIRST __attribute__((section(".text.hot.bpftime"), aligned(4096)))

@@ -45,15 +45,18 @@ static double cpu_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* @ms of this process's CPU time (what a profile event samples) */
+/* @ms of this process's CPU time (what a profile event samples); the sum
+ * goes to a global (clang 14: a local volatile only written is "set but
+ * not used") */
+static volatile unsigned long burn_sink;
+
 static void burn(long ms)
 {
 	double end = cpu_ms() + (double)ms;
-	volatile unsigned long x = 0;
 
 	while (cpu_ms() < end)
 		for (int i = 0; i < 10000; i++)
-			x += (unsigned long)i;
+			burn_sink += (unsigned long)i;
 }
 
 int main(int argc, char **argv)
