@@ -494,9 +494,30 @@ static void rm_links(bool kernel)
 	assert_int_equal(run(&p, kernel, argv), 0);
 }
 
+/* run_cnt and run_time_ns of the program the link pinned at @rel holds
+ * (no fd names either: by id) */
+static void link_prog_stats(struct bpftime_shm *shm, const char *rel, uint64_t *cnt, uint64_t *ns)
+{
+	enum bpftime_handler_type type;
+	struct bpftime_link_info li;
+	struct bpftime_prog_info pi;
+	uint32_t id, mode;
+	int fd;
+
+	assert_int_equal(bpftime_bpffs_lookup(shm, path_of(rel), &type, &id, &mode), 0);
+	assert_int_equal(bpftime_link_get_info_by_id(shm, id, &li), 0);
+	fd = bpftime_handler_open_id(shm, li.prog_id, -1);
+	assert_true(fd >= 0);
+	assert_int_equal(bpftime_prog_get_info(shm, fd, &pi), 0);
+	bpftime_handler_close(shm, fd);
+	*cnt = pi.run_cnt;
+	*ns = pi.run_time_ns;
+}
+
 struct pinall {
-	uint64_t hits[3];  /* after the victim ran */
-	uint64_t after[3]; /* after the pins went and a second victim ran */
+	uint64_t runs[3], run_ns[3]; /* bpftime: the programs' run statistics */
+	uint64_t hits[3];	     /* after the victim ran */
+	uint64_t after[3];	     /* after the pins went and a second victim ran */
 	int links, with_slot;
 };
 
@@ -509,6 +530,7 @@ static bool pinall_at_start(bool kernel, struct pinall *r)
 {
 	char comm[32];
 	const char *victim = victim_copy(kernel ? 'k' : 'b', comm, sizeof(comm));
+	struct bpftime_shm *shm = NULL;
 	struct proc p;
 
 	memset(r, 0, sizeof(*r));
@@ -521,11 +543,11 @@ static bool pinall_at_start(bool kernel, struct pinall *r)
 	}
 	note_links(p.obuf);
 	if (!kernel) {
-		struct bpftime_shm *shm = bpftime_shm__open(NULL);
-
+		shm = bpftime_shm__open(NULL);
 		assert_non_null(shm);
 		links_pinned(shm, &r->links, &r->with_slot);
-		bpftime_shm__close(shm);
+		/* run statistics on, as a BPF_ENABLE_STATS fd held meanwhile */
+		bpftime_shm__stats_enable(shm, true);
 	}
 	for (int round = 0; round < 2; round++) {
 		if (kernel) {
@@ -540,6 +562,13 @@ static bool pinall_at_start(bool kernel, struct pinall *r)
 		}
 		assert_non_null(strstr(p.obuf, "victim: 5 calls"));
 		read_hits(kernel, round ? r->after : r->hits);
+		if (!round && shm) {
+			for (int k = 0; k < 3; k++)
+				link_prog_stats(shm, link_names[k], &r->runs[k], &r->run_ns[k]);
+			bpftime_shm__stats_enable(shm, false);
+			bpftime_shm__close(shm);
+			shm = NULL;
+		}
 		if (!round)
 			rm_links(kernel);
 	}
@@ -572,6 +601,13 @@ static void test_pinned_closed_links(void **state)
 	assert_true(r->hits[2] > 0);
 	/* rm of the pins detached them: the second victim counted nothing */
 	assert_memory_equal(r->after, r->hits, sizeof(r->hits));
+	/* every run was counted (BPF_ENABLE_STATS), and each counted once */
+	printf("run_cnt %" PRIu64 " %" PRIu64 " %" PRIu64 ", run_time_ns %" PRIu64 " %" PRIu64
+	       " %" PRIu64 "\n",
+	       r->runs[0], r->runs[1], r->runs[2], r->run_ns[0], r->run_ns[1], r->run_ns[2]);
+	assert_memory_equal(r->runs, r->hits, sizeof(r->hits));
+	for (int k = 0; k < 3; k++)
+		assert_true(r->run_ns[k] > 0);
 }
 
 static void test_pinned_closed_links_kernel(void **state)
@@ -691,6 +727,163 @@ static void test_pinned_closed_links_live(void **state)
 	assert_int_equal(RUN(&p, false, "rm", path_of("hits")), 0);
 	RUN(&p, false, "rmdir", pin_dir);
 	unlink(victim);
+}
+
+/* ---- run statistics of hook runs ------------------------------------------------ */
+
+static const char *jfield(const char *j, const char *key, char *out, size_t len);
+
+struct hook_stats {
+	unsigned long long show_cnt, show_ns; /* bpftool prog show after the first victim */
+	unsigned long long cnt;		      /* the loader's own reading at the end */
+	int timed;
+};
+
+/* runs @victim CALLS 0 to the end (under `bpftime start` for bpftime) */
+static void run_victim(bool kernel, const char *victim, const char *calls)
+{
+	struct proc p;
+
+	if (kernel) {
+		assert_int_equal(RUN(&p, true, victim, calls, "0"), 0);
+	} else {
+		const char *a[] = { guard_bin, bpftime_bin, "start", victim, calls, "0", NULL };
+
+		spawn(&p, a, false);
+		assert_int_equal(proc_wait(&p), 0);
+	}
+}
+
+/* The loader turns statistics on (BPF_ENABLE_STATS) and attaches a uprobe;
+ * a victim makes 5 calls; bpftool shows the program; the stats fd closes;
+ * a second victim makes 5 more calls; the loader reads its counters.
+ * Returns false if the kernel cannot. */
+static bool hook_stats(bool kernel, struct hook_stats *r)
+{
+	char comm[32], v[64], id[16];
+	const char *victim = victim_copy(kernel ? 'K' : 'S', comm, sizeof(comm));
+	const char *const la[] = { loader_bin, "statlink", probe_obj, victim, "target_func", NULL };
+	unsigned int prog_id = 0;
+	struct proc l, p;
+	const char *s;
+
+	memset(r, 0, sizeof(*r));
+	start(&l, kernel, la, true);
+	for (int waited = 0; !(s = strstr(l.obuf, "ready ")); waited += 10) {
+		if (l.out_eof || waited > STUCK_MS) {
+			close(l.in);
+			l.in = -1;
+			proc_wait(&l);
+			unlink(victim);
+			if (kernel)
+				return false;
+			fail_msg("the loader failed: %s", l.ebuf);
+		}
+		pump(&l, 10);
+	}
+	expect_out(&l, "\n");
+	assert_int_equal(sscanf(s, "ready %u", &prog_id), 1);
+	run_victim(kernel, victim, "5");
+	if (bpftool_bin) {
+		snprintf(id, sizeof(id), "%u", prog_id);
+		assert_int_equal(RUN(&p, kernel, bpftool_bin, "-j", "prog", "show", "id", id), 0);
+		r->show_cnt = strtoull(jfield(p.obuf, "run_cnt", v, sizeof(v)), NULL, 10);
+		r->show_ns = strtoull(jfield(p.obuf, "run_time_ns", v, sizeof(v)), NULL, 10);
+	}
+	assert_int_equal(write(l.in, "off\n", 4), 4);
+	expect_out(&l, "off\n");
+	run_victim(kernel, victim, "5");
+	close(l.in);
+	l.in = -1;
+	assert_int_equal(proc_wait(&l), 0);
+	s = strstr(l.obuf, "run_cnt ");
+	assert_non_null(s);
+	assert_int_equal(sscanf(s, "run_cnt %llu timed %d", &r->cnt, &r->timed), 2);
+	unlink(victim);
+	return true;
+}
+
+static int read_sysctl_stats(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
+	int c = f ? fgetc(f) : EOF;
+
+	if (f)
+		fclose(f);
+	return c == '1';
+}
+
+/* bpftime: the agent's uprobe runs are counted while a BPF_ENABLE_STATS fd
+ * is open, as the kernel's, and bpftool shows them.  The agent also counts
+ * while kernel.bpf_stats_enabled is 1 (as the kernel): the test's private
+ * mount namespace shows its processes a 0 there, so the fd alone decides. */
+static void test_hook_stats(void **state)
+{
+	const char *why = kernel_ns();
+	char zero[96];
+	struct hook_stats r;
+	int host;
+	FILE *f;
+
+	(void)state;
+	if (why)
+		TEST_SKIP("no private mount namespace: %s", why);
+	if (!victim_bin)
+		TEST_SKIP("no agent or victim in this build");
+	host = read_sysctl_stats();
+	snprintf(zero, sizeof(zero), "/tmp/bpftime_id_%d.sysctl", getpid());
+	f = fopen(zero, "w");
+	assert_non_null(f);
+	fputs("0\n", f);
+	fclose(f);
+	if (mount(zero, "/proc/sys/kernel/bpf_stats_enabled", NULL, MS_BIND, NULL)) {
+		unlink(zero);
+		if (host)
+			TEST_SKIP("kernel.bpf_stats_enabled is 1 and cannot be hidden: %s",
+				  strerror(errno));
+	}
+	shm_for_test("hstats", "s");
+	hook_stats(false, &r);
+	umount2("/proc/sys/kernel/bpf_stats_enabled", MNT_DETACH);
+	unlink(zero);
+	printf("bpftime: bpftool run_cnt %llu run_time_ns %llu; at the end run_cnt %llu timed %d\n",
+	       r.show_cnt, r.show_ns, r.cnt, r.timed);
+	if (bpftool_bin) {
+		assert_int_equal(r.show_cnt, 5);
+		assert_true(r.show_ns > 0);
+	}
+	/* the second victim ran with the fd closed: not counted */
+	assert_int_equal(r.cnt, 5);
+	assert_int_equal(r.timed, 1);
+}
+
+static void test_hook_stats_kernel(void **state)
+{
+	const char *why = kernel_ns();
+	struct hook_stats k;
+	int before;
+
+	(void)state;
+	if (why)
+		TEST_SKIP("no private mount namespace with a bpffs: %s", why);
+	if (!victim_bin)
+		TEST_SKIP("no agent or victim in this build");
+	shm_for_test("hstats_k", "s");
+	before = read_sysctl_stats();
+	if (!hook_stats(true, &k))
+		TEST_SKIP("the kernel cannot attach the uprobe here");
+	if (read_sysctl_stats() != before)
+		TEST_SKIP("kernel.bpf_stats_enabled changed during the run (another test)");
+	printf("kernel (bpf_stats_enabled %d): bpftool run_cnt %llu run_time_ns %llu; at the end "
+	       "run_cnt %llu timed %d\n",
+	       before, k.show_cnt, k.show_ns, k.cnt, k.timed);
+	if (bpftool_bin) {
+		assert_int_equal(k.show_cnt, 5);
+		assert_true(k.show_ns > 0);
+	}
+	/* the kernel counts the second victim's runs too when the sysctl is on */
+	assert_int_equal(k.cnt, before ? 10 : 5);
+	assert_int_equal(k.timed, 1);
 }
 
 /* ---- (b) bpffs and identity through the tools ------------------------------- */
@@ -987,6 +1180,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_bpffs_tools_kernel, cleanup),
 		cmocka_unit_test_teardown(test_pinned_link_kernel, cleanup),
 		cmocka_unit_test_teardown(test_pinned_closed_links_kernel, cleanup),
+		cmocka_unit_test_teardown(test_hook_stats, cleanup),
+		cmocka_unit_test_teardown(test_hook_stats_kernel, cleanup),
 	};
 
 	if (argc < 8) {
