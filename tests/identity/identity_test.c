@@ -1094,6 +1094,74 @@ static void bpffs_sequence(bool kernel, struct seen *s)
 	note(s, "ls gone %d\n", rc);
 }
 
+/* mkdir -p and rm -r of a tree with pins in it (coreutils: openat, fchdir,
+ * fdopendir, dirfd, fstatat and unlinkat relative to directory fds) */
+static void bpffs_tree_sequence(bool kernel, struct seen *s)
+{
+	struct proc p;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	rc = RUN(&p, kernel, "mkdir", "-p", path_of("a/b/c"));
+	note(s, "mkdir -p %d\n", rc);
+	rc = RUN(&p, kernel, "mkdir", "-p", path_of("a/b"));
+	note(s, "mkdir -p again %d\n", rc);
+	rc = RUN(&p, kernel, "mkdir", path_of("a/b"));
+	note(s, "mkdir again %d %s\n", rc, strstr(p.ebuf, "File exists") ? "EEXIST" : p.ebuf);
+	rc = RUN(&p, kernel, loader_bin, "load", obj_path, path_of("a/b/prog"), path_of("a/m"));
+	note(s, "pins %d\n", rc);
+	if (rc)
+		note(s, "%s", p.ebuf);
+	RUN(&p, kernel, "ls", "-laR", pin_dir);
+	note_ls(s, "ls -laR", p.obuf);
+	/* a directory fd: cd into it, relative paths */
+	rc = RUN(&p, kernel, "rmdir", path_of("a/b/c/../c"));
+	note(s, "rmdir .. %d\n", rc);
+	rc = RUN(&p, kernel, "stat", "-c", "%F %a", path_of("a/./b/prog"), path_of("a/b/.."));
+	note(s, "stat %d %s", rc, p.obuf);
+	rc = RUN(&p, kernel, "rm", "-r", path_of("a"));
+	note(s, "rm -r %d\n", rc);
+	rc = RUN(&p, kernel, "ls", "-a", pin_dir);
+	note_ls(s, "ls after", p.obuf);
+	rc = RUN(&p, kernel, "rm", "-r", pin_dir);
+	note(s, "rm -r dir %d\n", rc);
+	rc = RUN(&p, kernel, "ls", pin_dir);
+	note(s, "ls gone %d\n", rc);
+}
+
+static struct seen tree_ours;
+
+static void test_bpffs_tree(void **state)
+{
+	(void)state;
+	shm_for_test("tree", "r");
+	bpffs_tree_sequence(false, &tree_ours);
+	fputs(tree_ours.text, stdout);
+	assert_non_null(strstr(tree_ours.text,
+			       "mkdir -p 0\nmkdir -p again 0\nmkdir again 1 EEXIST\n"
+			       "pins 0\n"));
+	assert_non_null(
+		strstr(tree_ours.text, "rm -r 0\nls after: . ..\nrm -r dir 0\nls gone 2\n"));
+}
+
+static void test_bpffs_tree_kernel(void **state)
+{
+	const char *why = kernel_ns();
+	struct seen k;
+
+	(void)state;
+	if (why)
+		TEST_SKIP("no private mount namespace with a bpffs: %s", why);
+	if (!tree_ours.len)
+		TEST_SKIP("the bpftime run did not happen");
+	shm_for_test("tree_k", "r");
+	bpffs_tree_sequence(true, &k);
+	if (!strstr(k.text, "pins 0\n"))
+		TEST_SKIP("the kernel cannot load the program here: %s", k.text);
+	fputs(k.text, stdout);
+	assert_string_equal(tree_ours.text, k.text);
+}
+
 static struct seen seen_ours;
 
 static void test_bpffs_tools(void **state)
@@ -1170,6 +1238,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_pinned_prog_other_loaders, cleanup),
 		cmocka_unit_test_teardown(test_bpffs_tools, cleanup),
+		cmocka_unit_test_teardown(test_bpffs_tree, cleanup),
 		cmocka_unit_test_teardown(test_pinned_link, cleanup),
 		cmocka_unit_test_teardown(test_pinned_systp_link, cleanup),
 		cmocka_unit_test_teardown(test_pinned_closed_links, cleanup),
@@ -1178,6 +1247,7 @@ int main(int argc, char **argv)
 		 * mount namespace */
 		cmocka_unit_test_teardown(test_pinned_prog_kernel, cleanup),
 		cmocka_unit_test_teardown(test_bpffs_tools_kernel, cleanup),
+		cmocka_unit_test_teardown(test_bpffs_tree_kernel, cleanup),
 		cmocka_unit_test_teardown(test_pinned_link_kernel, cleanup),
 		cmocka_unit_test_teardown(test_pinned_closed_links_kernel, cleanup),
 		cmocka_unit_test_teardown(test_hook_stats, cleanup),
