@@ -250,6 +250,9 @@ int srv_tracefs_open(const char *path, char *buf, size_t size);
 bool srv_tracefs_statfs(const char *path, struct statfs64 *st);
 bool srv_trace_pipe_path(const char *path);
 int srv_trace_pipe_open(void);
+/* the trace file (not consuming): whether @path is one; its text (malloc'ed) */
+bool srv_trace_file_path(const char *path);
+char *srv_trace_file_text(void);
 bool srv_mount_refused(const char *source, const char *target, const char *fstype);
 /* netlink.c: LINK_CREATE of @attach_type: -EOPNOTSUPP (logged) for the
  * attach types that name a network device (XDP, tcx, netkit), else 0 */

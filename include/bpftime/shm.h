@@ -559,6 +559,21 @@ BPFTIME_API int bpftime_trace__write(struct bpftime_shm *shm, const char *msg, s
  * @return the message length, or -EAGAIN when there is nothing new
  */
 BPFTIME_API int bpftime_trace__read(struct bpftime_shm *shm, uint64_t *pos, char *buf, size_t len);
+/**
+ * @brief **bpftime_trace__consume()** the kernel's trace_pipe: copies the
+ * oldest message no reader has consumed yet (the segment keeps one
+ * consumed position for every process) and consumes it, so each message
+ * goes to one reader.  @return the message length, or -EAGAIN
+ */
+BPFTIME_API int bpftime_trace__consume(struct bpftime_shm *shm, char *buf, size_t len);
+/**
+ * @brief the kernel's trace file (not consuming): *@pos is where the
+ * unconsumed messages start (read them on with bpftime_trace__read()),
+ * *@written how many messages were ever written.  @return how many
+ * unconsumed messages the ring holds
+ */
+BPFTIME_API int bpftime_trace__unconsumed(struct bpftime_shm *shm, uint64_t *pos,
+					  uint64_t *written);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include "common/testkit.h"
@@ -34,7 +35,9 @@
 static const char *bpftime_bin, *guard_bin, *loader_bin, *obj_path, *probe_obj, *victim_bin,
 	*bpftool_bin;
 static char pinall_obj[512], id_victim[512]; /* beside IDPROBE_OBJ and ID_LOADER */
-static struct bpftime_shm *test_shm;	     /* the live case's, created before its victim */
+static struct bpftime_shm *test_shm;
+static char trace_instance[128];
+/* the kernel's: a tracing instance of this run */ /* the live case's, created before its victim */
 
 /* ---- processes ------------------------------------------------------------ */
 
@@ -60,11 +63,17 @@ static const char *which(const char *cmd)
 }
 
 /* starts @argv on the kernel, or on bpftime: `seccomp_guard bpftime load ...` */
+static bool with_timeout; /* a safety net for readers that could block forever */
+
 static void start(struct proc *p, bool kernel, const char *const *argv, bool in)
 {
 	const char *a[32];
 	int n = 0;
 
+	if (with_timeout) { /* never a measurement: a broken build fails instead of hanging */
+		a[n++] = which("timeout");
+		a[n++] = "30";
+	}
 	if (!kernel) {
 		a[n++] = guard_bin;
 		a[n++] = bpftime_bin;
@@ -129,6 +138,12 @@ static int cleanup(void **state)
 	kill_live();
 	bpftime_shm__close(test_shm);
 	test_shm = NULL;
+	with_timeout = false;
+	unsetenv("BPFTIME_KEEP_SHM");
+	if (trace_instance[0]) { /* a kernel object: it outlives the namespace */
+		rmdir(trace_instance);
+		trace_instance[0] = 0;
+	}
 	if (getenv("BPFTIME_GLOBAL_SHM_NAME"))
 		bpftime_shm__remove(NULL);
 	return 0;
@@ -1162,6 +1177,136 @@ static void test_bpffs_tree_kernel(void **state)
 	assert_string_equal(tree_ours.text, k.text);
 }
 
+/* ---- trace_pipe consumes, trace does not ----------------------------------- */
+
+/* the "idtp TAG SEQ" messages of @out whose tag is @tag, in order */
+static void note_idtp(struct seen *s, const char *what, const char *out, const char *tag)
+{
+	note(s, "%s:", what);
+	for (const char *l = out; (l = strstr(l, "idtp "));) {
+		size_t n = strcspn(l, "\n");
+
+		if (!strncmp(l + 5, tag, strlen(tag)) && l[5 + strlen(tag)] == ' ')
+			note(s, " [%.*s]", (int)n, l);
+		l += n;
+	}
+	note(s, "\n");
+}
+
+/* Lines printed by bpf_printk (a test-run XDP program) read through
+ * trace_pipe by three readers in turn, and through trace (twice) between
+ * them.  bpftime: /sys/kernel/tracing as `bpftime load` serves it; the
+ * kernel: a tracing instance of this run with bpf_trace_printk enabled (no
+ * other reader consumes from it; other runs' lines are told apart by the
+ * tag, our pid).  Returns false if the kernel cannot. */
+static bool trace_sequence(bool kernel, struct seen *s)
+{
+	char tag[16], pipe[192], trace[192], pat[32];
+	const char *dir = "/sys/kernel/tracing";
+	char obj[512];
+	const char *slash = strrchr(probe_obj, '/');
+	struct proc p;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(obj, sizeof(obj), "%.*sidprintk.bpf.o", slash ? (int)(slash - probe_obj + 1) : 0,
+		 probe_obj);
+	snprintf(tag, sizeof(tag), "%d", getpid());
+	snprintf(pat, sizeof(pat), "idtp %s ", tag);
+	if (kernel) {
+		char en[256];
+		FILE *f;
+
+		snprintf(trace_instance, sizeof(trace_instance),
+			 "/sys/kernel/tracing/instances/bpftime_id_%d", getpid());
+		if (mkdir(trace_instance, 0700))
+			return false;
+		snprintf(en, sizeof(en), "%s/events/bpf_trace/bpf_trace_printk/enable",
+			 trace_instance);
+		f = fopen(en, "w");
+		if (!f || fputs("1\n", f) < 0 || fclose(f))
+			return false;
+		dir = trace_instance;
+	}
+	snprintf(pipe, sizeof(pipe), "%s/trace_pipe", dir);
+	snprintf(trace, sizeof(trace), "%s/trace", dir);
+	/* the trace ring lives in the segment: kept between the loaders, as
+	 * the kernel's buffer is (the teardown removes it) */
+	setenv("BPFTIME_KEEP_SHM", "1", 1);
+	with_timeout = true;
+
+	rc = RUN(&p, kernel, loader_bin, "printk", obj, tag, "0", "2");
+	if (rc) {
+		if (kernel)
+			return false;
+		fail_msg("the loader failed: %s", p.ebuf);
+	}
+	rc = RUN(&p, kernel, "grep", "-m", "2", pat, pipe);
+	note(s, "A %d ", rc);
+	note_idtp(s, "pipe", p.obuf, tag);
+	assert_int_equal(RUN(&p, kernel, loader_bin, "printk", obj, tag, "2", "2"), 0);
+	rc = RUN(&p, kernel, "grep", "-m", "2", pat, pipe);
+	note(s, "B %d ", rc);
+	note_idtp(s, "pipe", p.obuf, tag);
+	assert_int_equal(RUN(&p, kernel, loader_bin, "printk", obj, tag, "4", "1"), 0);
+	for (int i = 0; i < 2; i++) {
+		rc = RUN(&p, kernel, "cat", trace);
+		note(s, "trace %d %s ", rc, strncmp(p.obuf, "# tracer: nop\n#\n", 16) ? "" : "nop");
+		note_idtp(s, "trace", p.obuf, tag);
+	}
+	rc = RUN(&p, kernel, "grep", "-m", "1", pat, pipe);
+	note(s, "C %d ", rc);
+	note_idtp(s, "pipe", p.obuf, tag);
+	rc = RUN(&p, kernel, "cat", trace);
+	note(s, "trace %d ", rc);
+	note_idtp(s, "trace", p.obuf, tag);
+	if (kernel) {
+		rmdir(trace_instance);
+		trace_instance[0] = 0;
+	}
+	with_timeout = false;
+	unsetenv("BPFTIME_KEEP_SHM");
+	return true;
+}
+
+static struct seen trace_ours;
+
+static void test_trace_pipe(void **state)
+{
+	char want[256];
+
+	(void)state;
+	shm_for_test("tpipe", "p");
+	assert_true(trace_sequence(false, &trace_ours));
+	fputs(trace_ours.text, stdout);
+	/* each line to one reader; trace shows the unconsumed ones */
+	snprintf(want, sizeof(want),
+		 "A 0 pipe: [idtp %d 0] [idtp %d 1]\nB 0 pipe: [idtp %d 2] [idtp %d 3]\n", getpid(),
+		 getpid(), getpid(), getpid());
+	assert_non_null(strstr(trace_ours.text, want));
+	snprintf(want, sizeof(want), "C 0 pipe: [idtp %d 4]\ntrace 0 trace:\n", getpid());
+	assert_non_null(strstr(trace_ours.text, want));
+}
+
+static void test_trace_pipe_kernel(void **state)
+{
+	const char *why = kernel_ns();
+	struct seen k;
+
+	(void)state;
+	if (why)
+		TEST_SKIP("no private mount namespace: %s", why);
+	if (!trace_ours.len)
+		TEST_SKIP("the bpftime run did not happen");
+	shm_for_test("tpipe_k", "p");
+	if (!trace_sequence(true, &k))
+		TEST_SKIP("no tracing instance with bpf_trace_printk here, or the kernel cannot "
+			  "test-run the program: %s",
+			  strerror(errno));
+	fputs(k.text, stdout);
+	assert_string_equal(trace_ours.text, k.text);
+}
+
 static struct seen seen_ours;
 
 static void test_bpffs_tools(void **state)
@@ -1239,6 +1384,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_pinned_prog_other_loaders, cleanup),
 		cmocka_unit_test_teardown(test_bpffs_tools, cleanup),
 		cmocka_unit_test_teardown(test_bpffs_tree, cleanup),
+		cmocka_unit_test_teardown(test_trace_pipe, cleanup),
 		cmocka_unit_test_teardown(test_pinned_link, cleanup),
 		cmocka_unit_test_teardown(test_pinned_systp_link, cleanup),
 		cmocka_unit_test_teardown(test_pinned_closed_links, cleanup),
@@ -1248,6 +1394,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_pinned_prog_kernel, cleanup),
 		cmocka_unit_test_teardown(test_bpffs_tools_kernel, cleanup),
 		cmocka_unit_test_teardown(test_bpffs_tree_kernel, cleanup),
+		cmocka_unit_test_teardown(test_trace_pipe_kernel, cleanup),
 		cmocka_unit_test_teardown(test_pinned_link_kernel, cleanup),
 		cmocka_unit_test_teardown(test_pinned_closed_links_kernel, cleanup),
 		cmocka_unit_test_teardown(test_hook_stats, cleanup),
