@@ -26,6 +26,7 @@ __attribute__((noinline, used)) int target_func(int x)
 }
 
 static long sum;
+static volatile unsigned long sink; /* what burn() computes, so it is not folded away */
 
 static void calls(long n)
 {
@@ -49,11 +50,10 @@ static double cpu_ms(void)
 static void burn(long ms)
 {
 	double end = cpu_ms() + (double)ms;
-	volatile unsigned long x = 0;
 
 	while (cpu_ms() < end)
 		for (int i = 0; i < 10000; i++)
-			x += (unsigned long)i;
+			sink += (unsigned long)i;
 }
 
 int main(int argc, char **argv)
