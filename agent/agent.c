@@ -165,15 +165,18 @@ static bool claim_always;
  * The kernel counts run_cnt and run_time_ns of every program run from its
  * hooks while run statistics are on (a BPF_ENABLE_STATS fd open anywhere,
  * or the kernel.bpf_stats_enabled sysctl); bpftool prog show prints them.
- * Here: while the segment's count of BPF_ENABLE_STATS fds is not zero, or
- * when the sysctl was 1 as the agent started.  Off, a uprobe or profile
- * run pays one load of agent_stats_word's word and one branch; syscall
- * tracepoints read a copy in their dispatch table (BPF_ENABLE_STATS
- * turning on or off bumps the epoch, and the sync makes a new table: no
- * page more per syscall).  On, two clock reads and an update of the
- * program's record, found by id (the link holds it; no slot of this
- * process names it), under the segment's id lock. */
-static const uint32_t stats_never, stats_always = 1;
+ * Here: while the segment's count of BPF_ENABLE_STATS fds is not zero.
+ * The sysctl is the host kernel's switch and is not followed by the hooks
+ * (test runs follow it, runtime/): tests and benchmarks flip it on a shared
+ * host, and a traced process would then pay for statistics nobody of its
+ * segment asked for; a loader that wants them opens the fd.  Off, a
+ * uprobe or profile run pays one load of agent_stats_word's word and one
+ * branch; syscall tracepoints read a copy in their dispatch table
+ * (BPF_ENABLE_STATS turning on or off bumps the epoch, and the sync makes
+ * a new table: no page more per syscall).  On, two clock reads and an
+ * update of the program's record, found by id (the link holds it; no slot
+ * of this process names it), under the segment's id lock. */
+static const uint32_t stats_never;
 const uint32_t *agent_stats_word = &stats_never;
 
 uint64_t agent_stats_now(void)
@@ -194,17 +197,6 @@ void agent_stats_add(struct bpftime_shm *shm, uint32_t prog_id, uint64_t t0)
 	agent_busy = true;
 	bpftime_prog_stats_add_by_id(shm, prog_id, 1, ns);
 	agent_busy = was;
-}
-
-/* kernel.bpf_stats_enabled, read once at start (as the runtime does) */
-static bool stats_sysctl(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
-	bool on = f && fgetc(f) == '1';
-
-	if (f)
-		fclose(f);
-	return on;
 }
 
 static inline __attribute__((always_inline)) void run_vm(struct attachment *a,
@@ -890,7 +882,7 @@ int agent_start(const struct agent_opts *opts)
 		pr_warn("agent: cannot register helpers (%s): running untraced\n", strerror(-err));
 		goto fail_rt;
 	}
-	agent_stats_word = stats_sysctl() ? &stats_always : bpftime_shm__stats_word(agent.shm);
+	agent_stats_word = bpftime_shm__stats_word(agent.shm);
 	agent.started = true;
 	agent.stopping = false;
 	pthread_atfork(NULL, NULL, agent_fork_child);
