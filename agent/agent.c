@@ -160,13 +160,50 @@ bool agent_in_run(void)
  * per-program decision (for measuring it, and as a way back) */
 static bool claim_always;
 
-static void run_prog(struct bpftime_pt_regs *regs, void *data)
+/* ---- run statistics -------------------------------------------------------
+ *
+ * The kernel counts run_cnt and run_time_ns of every program run from its
+ * hooks while run statistics are on (a BPF_ENABLE_STATS fd open anywhere,
+ * or the kernel.bpf_stats_enabled sysctl); bpftool prog show prints them.
+ * Here: while the segment's count of BPF_ENABLE_STATS fds is not zero.
+ * The sysctl is the host kernel's switch and is not followed by the hooks
+ * (test runs follow it, runtime/): tests and benchmarks flip it on a shared
+ * host, and a traced process would then pay for statistics nobody of its
+ * segment asked for; a loader that wants them opens the fd.  Off, a
+ * uprobe or profile run pays one load of agent_stats_word's word and one
+ * branch; syscall tracepoints read a copy in their dispatch table
+ * (BPF_ENABLE_STATS turning on or off bumps the epoch, and the sync makes
+ * a new table: no page more per syscall).  On, two clock reads and an
+ * update of the program's record, found by id (the link holds it; no slot
+ * of this process names it), under the segment's id lock. */
+static const uint32_t stats_never;
+const uint32_t *agent_stats_word = &stats_never;
+
+uint64_t agent_stats_now(void)
 {
-	struct attachment *a = data;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void agent_stats_add(struct bpftime_shm *shm, uint32_t prog_id, uint64_t t0)
+{
+	uint64_t ns = agent_stats_now() - t0;
+	bool was = agent_busy;
+
+	/* the segment's lock is taken: no probe, syscall tracepoint or
+	 * profile sample of this thread runs a program meanwhile */
+	agent_busy = true;
+	bpftime_prog_stats_add_by_id(shm, prog_id, 1, ns);
+	agent_busy = was;
+}
+
+static inline __attribute__((always_inline)) void run_vm(struct attachment *a,
+							 struct bpftime_pt_regs *regs)
+{
 	uint64_t ret;
 
-	if (unlikely(agent_busy) || unlikely(bpftime_shm__gone(agent.shm)))
-		return;
 	/* a run that touches per-CPU data owns a per-CPU slot, as a kernel
 	 * program owns its CPU; the others skip the claim (a CAS on a shared
 	 * line per run) */
@@ -181,6 +218,29 @@ static void run_prog(struct bpftime_pt_regs *regs, void *data)
 		atomic_signal_fence(memory_order_seq_cst);
 		agent_runs--;
 	}
+}
+
+static __attribute__((noinline)) void run_timed(struct attachment *a, struct bpftime_pt_regs *regs)
+{
+	uint64_t t0;
+
+	agent_runs++; /* no profile sample inside the update either */
+	t0 = agent_stats_now();
+	run_vm(a, regs);
+	agent_stats_add(agent.shm, a->prog_id, t0);
+	agent_runs--;
+}
+
+static void run_prog(struct bpftime_pt_regs *regs, void *data)
+{
+	struct attachment *a = data;
+
+	if (unlikely(agent_busy) || unlikely(bpftime_shm__gone(agent.shm)))
+		return;
+	if (unlikely(agent_stats_on()))
+		run_timed(a, regs);
+	else
+		run_vm(a, regs);
 }
 
 /* the override verdict comes from bpf_override_return (the thread's probe
@@ -822,6 +882,7 @@ int agent_start(const struct agent_opts *opts)
 		pr_warn("agent: cannot register helpers (%s): running untraced\n", strerror(-err));
 		goto fail_rt;
 	}
+	agent_stats_word = bpftime_shm__stats_word(agent.shm);
 	agent.started = true;
 	agent.stopping = false;
 	pthread_atfork(NULL, NULL, agent_fork_child);

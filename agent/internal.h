@@ -66,6 +66,18 @@ int agent_profile_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int 
 long bpftime_agent_attach(const char *cfg);
 long bpftime_agent_detach(void);
 
+/* agent.c: run statistics (BPF_ENABLE_STATS).  A hook tests
+ * agent_stats_on() (one load and a branch); when on, it times the run
+ * (agent_stats_now() before) and agent_stats_add() counts it in program
+ * @prog_id's run_cnt and run_time_ns. */
+extern const uint32_t *agent_stats_word;
+static inline bool agent_stats_on(void)
+{
+	return __atomic_load_n(agent_stats_word, __ATOMIC_RELAXED) != 0;
+}
+uint64_t agent_stats_now(void);
+void agent_stats_add(struct bpftime_shm *shm, uint32_t prog_id, uint64_t t0);
+
 /* Is the calling thread working for the agent (its probes and syscall
  * tracepoints do not run programs there)? */
 bool agent_is_busy(void);

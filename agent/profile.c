@@ -151,7 +151,14 @@ static void on_sample(int sig, siginfo_t *si, void *uc_)
 	hctx = (struct bpftime_helper_ctx){ .regs = &ctx.regs };
 	prev = bpftime_helper_ctx__swap(&hctx);
 	bpftime_shm__cpu_get(s->shm);
-	bpftime_vm__run(s->vm, &ctx, sizeof(ctx), &ret);
+	if (unlikely(agent_stats_on())) { /* BPF_ENABLE_STATS: the run is timed */
+		uint64_t t0 = agent_stats_now();
+
+		bpftime_vm__run(s->vm, &ctx, sizeof(ctx), &ret);
+		agent_stats_add(s->shm, s->prog_id, t0);
+	} else {
+		bpftime_vm__run(s->vm, &ctx, sizeof(ctx), &ret);
+	}
 	bpftime_shm__cpu_put(s->shm);
 	bpftime_helper_ctx__swap(prev);
 out:

@@ -54,6 +54,7 @@
 struct tp_prog {
 	struct bpftime_vm *vm;
 	bpftime_vm_native_fn fn; /* its compiled code (NULL: bpftime_vm__run) */
+	uint32_t prog_id;	 /* for the run statistics */
 	uint16_t id;		 /* tracepoint id: the record's type */
 	bool walks_stack;	 /* gets the thread's registers as helper context */
 	bool needs_cpu;		 /* touches per-CPU data: the run owns a CPU slot */
@@ -75,6 +76,7 @@ struct tp_nr {
 struct tp_build {
 	struct tp_list *raw_enter, *raw_exit;
 	int count;
+	bool stats;
 	struct tp_nr nr[NR_MAX];
 };
 
@@ -82,6 +84,9 @@ struct tp_table {
 	struct tp_list *raw_enter, *raw_exit;
 	struct bpftime_shm *shm; /* the segment whose programs run here */
 	int count;
+	/* run statistics on (BPF_ENABLE_STATS: a change bumps the epoch and
+	 * the sync makes a new table), read where the handlers read anyway */
+	bool stats;
 	struct tp_table *retired_next;
 	void *block;	      /* what was allocated */
 	uint16_t idx[NR_MAX]; /* 0: no programs for this number; else slot[idx - 1] */
@@ -127,6 +132,7 @@ BPFTIME_HOT static void run_list(const struct tp_table *t, const struct tp_list 
 				 size_t size, const struct bpftime_syscall *sc)
 {
 	struct bpftime_shm *shm = t->shm;
+	const bool stats = t->stats;
 
 	/* the runs own a per-CPU slot, as the kernel's run on their CPU;
 	 * programs without per-CPU data skip the claim (nothing can tell) */
@@ -134,8 +140,10 @@ BPFTIME_HOT static void run_list(const struct tp_table *t, const struct tp_list 
 		bpftime_shm__cpu_get(shm);
 	for (int i = 0; i < l->n; i++) {
 		const struct tp_prog *p = &l->p[i];
-		uint64_t ret;
+		uint64_t ret, t0 = 0;
 
+		if (unlikely(stats))
+			t0 = agent_stats_now();
 		*(uint16_t *)ctx = p->id;
 		if (unlikely(p->walks_stack)) {
 			struct bpftime_pt_regs regs;
@@ -151,6 +159,8 @@ BPFTIME_HOT static void run_list(const struct tp_table *t, const struct tp_list 
 		} else {
 			bpftime_vm__run(p->vm, ctx, size, &ret);
 		}
+		if (unlikely(stats) && shm)
+			agent_stats_add(shm, p->prog_id, t0);
 	}
 	if (shm && l->needs_cpu)
 		bpftime_shm__cpu_put(shm);
@@ -336,8 +346,8 @@ static bool same_list(const struct tp_list *a, const struct tp_list *b)
 /* unchanged: the running table stays (no garbage per epoch) */
 static bool same_table(const struct tp_table *a, const struct tp_build *b)
 {
-	if (a->count != b->count || !same_list(a->raw_enter, b->raw_enter) ||
-	    !same_list(a->raw_exit, b->raw_exit))
+	if (a->count != b->count || a->stats != b->stats ||
+	    !same_list(a->raw_enter, b->raw_enter) || !same_list(a->raw_exit, b->raw_exit))
 		return false;
 	for (int i = 0; i < NR_MAX; i++) {
 		const struct tp_nr *n = nr_lists(a, i);
@@ -405,6 +415,7 @@ static struct tp_table *pack(const struct tp_build *b, struct bpftime_shm *shm)
 	t->block = block;
 	t->shm = shm;
 	t->count = b->count;
+	t->stats = b->stats;
 	at = (uint8_t *)&t->slot[slots];
 	t->raw_enter = pack_list(b->raw_enter, &at);
 	t->raw_exit = pack_list(b->raw_exit, &at);
@@ -461,6 +472,7 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 		free(w);
 		return -ENOMEM;
 	}
+	b->stats = agent_stats_on();
 	/* links in id order are attach order for one loader */
 	for (size_t i = 0; i < n; i++) {
 		const struct systp_info *si;
@@ -471,6 +483,7 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 			continue;
 		memset(&p, 0, sizeof(p)); /* compared with memcmp */
 		p.id = w[i].id;
+		p.prog_id = w[i].prog_id;
 		/* a pinned link's program may have no fd left: by its id */
 		p.vm = w[i].prog_fd >= 0 ? bpftime_runtime__prog(rt, w[i].prog_fd)
 					 : bpftime_runtime__prog_by_id(rt, w[i].prog_id);

@@ -8,11 +8,15 @@
  *
  * Rows: no hook; uprobe; uretprobe; uprobe + uretprobe; override (the
  * program calls bpf_override_return with the function's own result, so the
- * results stay checkable); and, when the kernel lets us (root,
- * perf_event_open + BPF), the kernel's uprobe and uretprobe with the same
- * empty program on the same function in the same run.  Each row with 1 and
- * 2 threads (ns per call per thread), best (or median) of the rounds, and the
- * cost added over "no hook".
+ * results stay checkable); uprobe with run statistics on (BPF_ENABLE_STATS:
+ * run_cnt and run_time_ns counted per run; the other rows measure them
+ * off, unless kernel.bpf_stats_enabled was 1 when the agent started: the
+ * header says which; run in a mount namespace with a 0 bound over that file
+ * to measure the off path on a host where it is 1); and, when the kernel
+ * lets us (root, perf_event_open + BPF), the kernel's uprobe and uretprobe
+ * with the same empty program on the same function in the same run.  Each
+ * row with 1 and 2 threads (ns per call per thread), best (or median) of the
+ * rounds, and the cost added over "no hook".
  *
  * The agent applies a change asynchronously; a sentinel link on another
  * function, created after the row's links and removed after them, tells
@@ -408,6 +412,17 @@ int main(int argc, char **argv)
 	       "rounds)\n",
 	       getenv("BPFTIME_VM_NAME") ? getenv("BPFTIME_VM_NAME") : "jit",
 	       use_median ? "median" : "best", n_rounds, n_calls);
+	{
+		FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
+		int c = f ? fgetc(f) : EOF;
+
+		if (f)
+			fclose(f);
+		printf("run statistics in the rows before the stats row: %s\n",
+		       c == '1' ? "on (kernel.bpf_stats_enabled is 1: the kernel rows and the "
+				  "agent count every run)"
+				: "off (kernel.bpf_stats_enabled is 0)");
+	}
 	printf("%-28s %8s %8s   %8s %8s\n", "", "1 thread", "added", "2 thr.", "added");
 	row("no hook");
 	/* before any inline hook has touched the function's page */
@@ -443,6 +458,19 @@ int main(int argc, char **argv)
 
 		add(&a, override_prog, BPFTIME_PERF_TYPE_UPROBE_OVERRIDE);
 		agent_row("override", &a);
+	}
+	{
+		struct attached a = { 0 };
+		struct bpftime_prog_info pi;
+
+		bpftime_shm__stats_enable(shm, true);
+		add(&a, empty_prog, BPFTIME_PERF_TYPE_UPROBE);
+		agent_row("uprobe, run stats on", &a);
+		bpftime_shm__stats_enable(shm, false);
+		if (bpftime_prog_get_info(shm, empty_prog, &pi) || !pi.run_cnt || !pi.run_time_ns) {
+			fprintf(stderr, "agent_bench: the stats row counted no runs\n");
+			goto fail;
+		}
 	}
 	if (total_bad) {
 		fprintf(stderr, "agent_bench: %ld calls returned a wrong result\n", total_bad);

@@ -26,7 +26,7 @@
 #include <bpftime/shm.h>
 
 #define SHM_MAGIC	0x314d485354465042ULL /* "BPFTSHM1" little endian */
-#define SHM_ABI_VERSION 10		      /* bump on any change to the bytes in the segment */
+#define SHM_ABI_VERSION 11		      /* bump on any change to the bytes in the segment */
 #define SHM_READY	0x52454459u	      /* "REDY" */
 #define SHM_TRACE_SIZE	(256u * 1024)
 
@@ -133,6 +133,8 @@ struct shm_pin {
 struct shm_trace {
 	_Atomic uint64_t head; /* bytes ever written; messages are u32 len + bytes, 8-aligned */
 	struct shm_mutex lock;
+	uint64_t tail;	  /* bytes consumed (trace_pipe readers), under the lock */
+	uint64_t written; /* messages ever written, under the lock */
 };
 
 /* A per-CPU slot (cpu.c): the tid of the program run that owns it (0:

@@ -213,6 +213,26 @@ int bpftime_prog_stats_add(struct bpftime_shm *shm, int fd, uint64_t cnt, uint64
 	return 0;
 }
 
+/* the program of a link an agent runs: no slot of its own may name it */
+int bpftime_prog_stats_add_by_id(struct bpftime_shm *shm, uint32_t id, uint64_t cnt, uint64_t ns)
+{
+	uint64_t off = shm_obj_find_id(shm, id, BPFTIME_HANDLER_PROG);
+	struct shm_prog *p;
+
+	if (!off)
+		return shm_err(-ENOENT);
+	p = shm_ptr(shm, off);
+	atomic_fetch_add_explicit(&p->run_cnt, cnt, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->run_time_ns, ns, memory_order_relaxed);
+	shm_obj_put(shm, off);
+	return 0;
+}
+
+const uint32_t *bpftime_shm__stats_word(const struct bpftime_shm *shm)
+{
+	return (const uint32_t *)&shm->hdr->stats_enabled;
+}
+
 void bpftime_shm__stats_enable(struct bpftime_shm *shm, bool on)
 {
 	uint32_t c = atomic_load(&shm->hdr->stats_enabled);
@@ -221,6 +241,9 @@ void bpftime_shm__stats_enable(struct bpftime_shm *shm, bool on)
 	while (on || c)
 		if (atomic_compare_exchange_weak(&shm->hdr->stats_enabled, &c, on ? c + 1 : c - 1))
 			break;
+	/* the agents' syscall tracepoint tables carry the state: they sync */
+	if (on ? !c : c == 1)
+		shm_epoch_bump(shm);
 }
 
 bool bpftime_shm__stats_enabled(const struct bpftime_shm *shm)

@@ -755,20 +755,22 @@ int bpftime_trace__write(struct bpftime_shm *shm, const char *msg, size_t len)
 	}
 	memcpy(shm->trace_buf + pos, &(uint32_t){ (uint32_t)len + 1 }, 4);
 	memcpy(shm->trace_buf + pos + 4, msg, len);
+	t->written++;
 	atomic_store_explicit(&t->head, head + need, memory_order_release);
 	shm_unlock(&t->lock);
 	shm_data_notify(shm);
 	return 0;
 }
 
-int bpftime_trace__read(struct bpftime_shm *shm, uint64_t *posp, char *buf, size_t len)
+/* The next message at or after *@posp into @buf (lock held); see
+ * bpftime_trace__read(). */
+static int trace_next(struct bpftime_shm *shm, uint64_t *posp, char *buf, size_t len)
 {
 	struct shm_trace *t = shm->trace;
 	uint64_t head, pos = *posp;
 	uint32_t l;
 	int ret;
 
-	shm_lock(&t->lock);
 	head = atomic_load(&t->head);
 	if (head - pos > SHM_TRACE_SIZE || pos > head) {
 		/* lapped: the oldest complete message starts at or after head - size;
@@ -779,9 +781,8 @@ int bpftime_trace__read(struct bpftime_shm *shm, uint64_t *posp, char *buf, size
 	}
 	for (;;) {
 		if (pos >= head) {
-			shm_unlock(&t->lock);
 			*posp = pos;
-			return shm_err(-EAGAIN);
+			return -EAGAIN;
 		}
 		memcpy(&l, shm->trace_buf + pos % SHM_TRACE_SIZE, 4);
 		if (l)
@@ -797,6 +798,42 @@ int bpftime_trace__read(struct bpftime_shm *shm, uint64_t *posp, char *buf, size
 		buf[n] = 0;
 	}
 	*posp = pos + ((4 + l + 7) & ~7ULL);
-	shm_unlock(&t->lock);
 	return ret;
+}
+
+int bpftime_trace__read(struct bpftime_shm *shm, uint64_t *posp, char *buf, size_t len)
+{
+	int ret;
+
+	shm_lock(&shm->trace->lock);
+	ret = trace_next(shm, posp, buf, len);
+	shm_unlock(&shm->trace->lock);
+	return shm_err(ret);
+}
+
+int bpftime_trace__consume(struct bpftime_shm *shm, char *buf, size_t len)
+{
+	struct shm_trace *t = shm->trace;
+	int ret;
+
+	shm_lock(&t->lock);
+	ret = trace_next(shm, &t->tail, buf, len);
+	shm_unlock(&t->lock);
+	return shm_err(ret);
+}
+
+int bpftime_trace__unconsumed(struct bpftime_shm *shm, uint64_t *pos, uint64_t *written)
+{
+	struct shm_trace *t = shm->trace;
+	uint64_t p;
+	int n = 0;
+
+	shm_lock(&t->lock);
+	p = t->tail;
+	while (trace_next(shm, &p, NULL, 0) >= 0)
+		n++;
+	*pos = t->tail;
+	*written = t->written;
+	shm_unlock(&t->lock);
+	return n;
 }

@@ -676,6 +676,22 @@ static void test_trace_ring(void **state)
 	assert_int_equal(bpftime_trace__read(shm, &pos, buf, 4), 6);
 	assert_string_equal(buf, "wor");
 	assert_int_equal(bpftime_trace__read(shm, &pos, buf, sizeof(buf)), -EAGAIN);
+	/* trace_pipe consumes (one position for all), trace does not */
+	{
+		uint64_t start, written;
+
+		assert_int_equal(bpftime_trace__unconsumed(shm, &start, &written), 2);
+		assert_int_equal(written, 2);
+		assert_int_equal(bpftime_trace__consume(shm, buf, sizeof(buf)), 6);
+		assert_string_equal(buf, "hello\n");
+		assert_int_equal(bpftime_trace__unconsumed(shm, &start, &written), 1);
+		assert_int_equal(bpftime_trace__read(shm, &start, buf, sizeof(buf)), 6);
+		assert_string_equal(buf, "world\n");
+		assert_int_equal(bpftime_trace__consume(shm, buf, sizeof(buf)), 6);
+		assert_string_equal(buf, "world\n");
+		assert_int_equal(bpftime_trace__consume(shm, buf, sizeof(buf)), -EAGAIN);
+		assert_int_equal(bpftime_trace__unconsumed(shm, &start, &written), 0);
+	}
 	/* lap the reader: it resumes on a message boundary with intact messages */
 	pos2 = pos;
 	for (int i = 0; i < 20000; i++) {
@@ -687,6 +703,12 @@ static void test_trace_ring(void **state)
 		assert_memory_equal(buf, "message ", 8);
 		n++;
 	}
+	assert_true(n > 0);
+	assert_string_equal(buf, "message 19999");
+	/* a lapped consumer resumes the same way */
+	n = 0;
+	while (bpftime_trace__consume(shm, buf, sizeof(buf)) > 0)
+		n++;
 	assert_true(n > 0);
 	assert_string_equal(buf, "message 19999");
 }

@@ -12,7 +12,17 @@
  *     by the caller, inode numbers from the object id or the path;
  *   - opendir/readdir/closedir/rewinddir: a listing of the entries one
  *     level below the directory ("." and ".." first, as the kernel's);
- *     dirfd says ENOTSUP (ls then stats by name);
+ *   - directory fds, as rm -r (fts) and mkdir -p use them: openat/open of
+ *     one of our directories gives a real fd (of /dev/null, marked
+ *     SRV_FD_BPFFS_DIR in the server's fd table, its path kept here) that
+ *     fdopendir, dirfd, fstat, fstatfs, fstatat/statx/unlinkat/mkdirat/
+ *     faccessat/openat relative to it, fchdir, dup and close understand;
+ *     opening a pin is EIO, as the kernel's bpffs_obj_open;
+ *   - a working directory inside our tree (fchdir to one of our fds, chdir
+ *     to one of our paths) is kept here, not in the kernel (the directory
+ *     does not exist there): getcwd reports it and relative paths given
+ *     to the calls above resolve against it; other calls with relative
+ *     paths see the kernel's working directory, the last real one;
  *   - nftw: bpftool walks every bpf mount of /proc/mounts with it (glibc's
  *     own nftw calls its internal opendir, so it is served whole here), and
  *     setmntent of /proc/mounts lists /sys/fs/bpf as a bpf mount once,
@@ -21,8 +31,9 @@
  *     ENOTDIR for a pin, EBUSY for the mount point), unlink/unlinkat (EISDIR
  *     for a directory), access/faccessat, and the xattr reads of ls -l
  *     (no xattrs: ENODATA).
- * statfs (BPF_FS_MAGIC) is in interpose.c.  Paths are absolute; "//" and
- * a trailing "/" are tolerated.  Anything else goes to the real libc.
+ * statfs (BPF_FS_MAGIC) is in interpose.c.  Paths are made absolute and
+ * canonical ("//", "." and ".." resolved, no trailing "/").  Anything else
+ * goes to the real libc.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -39,7 +50,9 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <linux/magic.h>
 #include <sys/xattr.h>
 #include "internal.h"
 #include "common/compiler.h"
@@ -66,6 +79,13 @@ static struct {
 	ssize_t (*lgetxattr)(const char *, const char *, void *, size_t);
 	int (*access)(const char *, int);
 	int (*faccessat)(int, const char *, int, int);
+	int (*fstat)(int, struct stat *);
+	int (*fstatfs)(int, struct statfs *);
+	DIR *(*fdopendir)(int);
+	int (*mkdirat)(int, const char *, mode_t);
+	int (*fchdir)(int);
+	int (*chdir)(const char *);
+	char *(*getcwd)(char *, size_t);
 } real;
 
 static void resolve(void)
@@ -89,15 +109,15 @@ static void resolve(void)
 	R(lgetxattr);
 	R(access);
 	R(faccessat);
+	R(fstat);
+	R(fstatfs);
+	R(fdopendir);
+	R(mkdirat);
+	R(fchdir);
+	R(chdir);
+	R(getcwd);
 	R(stat);
 #undef R
-}
-
-/* an absolute path (the libc entry points' path arguments are declared
- * nonnull, but a NULL must still reach the real function) */
-static bool is_abs(const char *p)
-{
-	return p && p[0] == '/';
 }
 
 static int fail(int err)
@@ -106,42 +126,186 @@ static int fail(int err)
 	return -1;
 }
 
-/* @path under /sys/fs/bpf, normalised into @out ("//" folded, no trailing
- * "/"); a relative path counts from the working directory (coreutils'
- * mkdir -p changes into each parent); false for any other path or before
- * the server is up */
+/* the working directory inside our tree (fchdir/chdir there), or "" */
+static char vcwd[BPFTIME_PIN_PATH_MAX];
+
+static bool cwd_of(char *buf, size_t size)
+{
+	if (vcwd[0]) {
+		if (strlen(vcwd) >= size)
+			return false;
+		strcpy(buf, vcwd);
+		return true;
+	}
+	return real.getcwd(buf, size) != NULL;
+}
+
+/* @path made canonical into @out: "//", "." and ".." resolved, no
+ * trailing "/"; false if it does not fit */
+static bool canon(const char *path, char out[BPFTIME_PIN_PATH_MAX])
+{
+	size_t n = 0;
+
+	out[0] = 0;
+	while (*path) {
+		size_t len;
+
+		while (*path == '/')
+			path++;
+		len = strcspn(path, "/");
+		if (!len || (len == 1 && path[0] == '.')) {
+			path += len;
+			continue;
+		}
+		if (len == 2 && path[0] == '.' && path[1] == '.') {
+			while (n && out[n - 1] != '/')
+				n--;
+			if (n)
+				n--; /* the "/" before the last component */
+			out[n] = 0;
+			path += len;
+			continue;
+		}
+		if (n + 1 + len >= BPFTIME_PIN_PATH_MAX)
+			return false;
+		out[n++] = '/';
+		memcpy(out + n, path, len);
+		n += len;
+		out[n] = 0;
+		path += len;
+	}
+	if (!n) {
+		out[0] = '/';
+		out[1] = 0;
+	}
+	return true;
+}
+
+/* @path under /sys/fs/bpf, made absolute and canonical into @out; a
+ * relative path counts from the working directory (coreutils' mkdir -p
+ * changes into each parent); false for any other path or before the server
+ * is up */
 static bool bpffs_norm(const char *path, char out[BPFTIME_PIN_PATH_MAX])
 {
-	char abs[BPFTIME_PIN_PATH_MAX];
-	size_t n = 0;
+	char abs[2 * BPFTIME_PIN_PATH_MAX];
 
 	if (!srv.ready || !path)
 		return false;
 	if (path[0] != '/') {
 		size_t c;
 
-		if (!getcwd(abs, sizeof(abs)) || strncmp(abs, BPFFS_ROOT, sizeof(BPFFS_ROOT) - 1))
+		resolve();
+		if (!*path || !cwd_of(abs, BPFTIME_PIN_PATH_MAX))
 			return false;
 		c = strlen(abs);
-		if (!strcmp(path, ".") || (path[0] == '.' && path[1] == '.') ||
-		    snprintf(abs + c, sizeof(abs) - c, "/%s", path) >= (int)(sizeof(abs) - c))
+		if (snprintf(abs + c, sizeof(abs) - c, "/%s", path) >= (int)(sizeof(abs) - c))
 			return false;
 		path = abs;
 	}
-	if (strncmp(path, BPFFS_ROOT, sizeof(BPFFS_ROOT) - 1) ||
-	    (path[sizeof(BPFFS_ROOT) - 1] && path[sizeof(BPFFS_ROOT) - 1] != '/'))
+	if (!canon(path, out))
 		return false;
-	for (const char *p = path; *p; p++) {
-		if (*p == '/' && n && out[n - 1] == '/')
-			continue;
-		if (n + 1 >= BPFTIME_PIN_PATH_MAX)
-			return false;
-		out[n++] = *p;
+	return !strncmp(out, BPFFS_ROOT, sizeof(BPFFS_ROOT) - 1) &&
+	       (!out[sizeof(BPFFS_ROOT) - 1] || out[sizeof(BPFFS_ROOT) - 1] == '/');
+}
+
+/* ---- directory fds ----------------------------------------------------- */
+
+static pthread_mutex_t fds_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **fd_paths; /* srv.max_fd entries, by fd; NULL: not ours */
+
+/* the path of our directory fd @fd into @out */
+static bool dirfd_path(int fd, char out[BPFTIME_PIN_PATH_MAX])
+{
+	bool ok = false;
+
+	if (!srv.ready || fd < 0 || fd >= srv.max_fd)
+		return false;
+	pthread_mutex_lock(&fds_lock);
+	if (fd_paths && fd_paths[fd]) {
+		snprintf(out, BPFTIME_PIN_PATH_MAX, "%s", fd_paths[fd]);
+		ok = true;
 	}
-	while (n > 1 && out[n - 1] == '/')
-		n--;
-	out[n] = 0;
-	return true;
+	pthread_mutex_unlock(&fds_lock);
+	return ok;
+}
+
+static int set_fd_path(int fd, const char *p)
+{
+	char *copy = p ? strdup(p) : NULL;
+	int ret = 0;
+
+	if (p && !copy)
+		return -ENOMEM;
+	pthread_mutex_lock(&fds_lock);
+	if (!fd_paths)
+		fd_paths = calloc((size_t)srv.max_fd, sizeof(*fd_paths));
+	if (!fd_paths) {
+		ret = -ENOMEM;
+		free(copy);
+	} else {
+		free(fd_paths[fd]);
+		fd_paths[fd] = copy;
+	}
+	pthread_mutex_unlock(&fds_lock);
+	return ret;
+}
+
+void srv_bpffs_fd_closed(int fd)
+{
+	set_fd_path(fd, NULL);
+}
+
+void srv_bpffs_fd_dup(int oldfd, int newfd)
+{
+	char p[BPFTIME_PIN_PATH_MAX];
+
+	if (dirfd_path(oldfd, p) && set_fd_path(newfd, p))
+		srv_fd(newfd)->kind = SRV_FD_NONE; /* no memory: a plain /dev/null */
+}
+
+/* a new fd for our directory @p */
+static int new_dir_fd(const char *p, int flags)
+{
+	struct srv_fd *f;
+	int fd = srv_real.open("/dev/null", O_RDONLY | (flags & O_CLOEXEC));
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	srv_lock();
+	f = srv_fd(fd);
+	ret = f ? set_fd_path(fd, p) : -EMFILE;
+	if (!ret)
+		*f = (struct srv_fd){ .kind = SRV_FD_BPFFS_DIR, .implicit_link = -1 };
+	srv_unlock();
+	if (ret) {
+		srv_real.close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* @path relative to @dirfd (AT_FDCWD or one of our directory fds; ""
+ * with AT_EMPTY_PATH: the directory itself), if it is on our tree */
+static bool at_norm(int dirfd, const char *path, int flags, char out[BPFTIME_PIN_PATH_MAX])
+{
+	char dir[BPFTIME_PIN_PATH_MAX], joined[2 * BPFTIME_PIN_PATH_MAX];
+
+	if (!srv.ready || !path)
+		return false;
+	if (path[0] == '/' || dirfd == AT_FDCWD)
+		return bpffs_norm(path, out);
+	if (!dirfd_path(dirfd, dir))
+		return false;
+	if (!*path) {
+		if (!(flags & AT_EMPTY_PATH))
+			return false; /* the real call says ENOENT */
+		snprintf(out, BPFTIME_PIN_PATH_MAX, "%s", dir);
+		return true;
+	}
+	if (snprintf(joined, sizeof(joined), "%s/%s", dir, path) >= (int)sizeof(joined))
+		return false;
+	return bpffs_norm(joined, out);
 }
 
 static bool is_root(const char *p)
@@ -158,7 +322,8 @@ static int what_mode(const char *p, bool *dir, uint32_t *id, uint32_t *mode)
 	*id = 0;
 	if (is_root(p)) {
 		*dir = true;
-		*mode = 0700; /* the mount's mode=700 */
+		*mode = S_ISVTX |
+			0700; /* the kernel's bpffs root: sticky, and the mount's mode=700 */
 		return 0;
 	}
 	ret = bpftime_bpffs_lookup(srv.shm, p, &t, id, mode);
@@ -188,6 +353,7 @@ static uint64_t path_ino(const char *p)
 /* a directory listing (opendir's DIR, and the walks here) */
 struct fake_dir {
 	struct fake_dir *next;
+	int fd; /* its directory fd (dirfd), closed by closedir */
 	size_t n, pos;
 	struct dirent *ents;
 	char path[BPFTIME_PIN_PATH_MAX];
@@ -256,7 +422,7 @@ EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
 	int ret;
 
 	resolve();
-	if (!is_abs(path) || !bpffs_norm(path, p))
+	if (!at_norm(dirfd, path, flags, p))
 		return real.fstatat(dirfd, path, st, flags);
 	ret = fill_stat(p, st);
 	return ret ? fail(ret) : 0;
@@ -284,7 +450,7 @@ EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, stru
 	int ret;
 
 	resolve();
-	if (!is_abs(path) || !bpffs_norm(path, p))
+	if (!at_norm(dirfd, path, flags, p))
 		return real.statx(dirfd, path, flags, mask, sx);
 	ret = fill_stat(p, &st);
 	if (ret)
@@ -303,6 +469,43 @@ EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, stru
 	sx->stx_dev_major = 0;
 	sx->stx_dev_minor = 0x4a11;
 	return 0;
+}
+
+EXPORT int fstat(int fd, struct stat *st)
+{
+	char p[BPFTIME_PIN_PATH_MAX];
+	int ret;
+
+	resolve();
+	if (!dirfd_path(fd, p))
+		return real.fstat(fd, st);
+	ret = fill_stat(p, st);
+	return ret ? fail(ret) : 0;
+}
+
+EXPORT int fstat64(int fd, struct stat64 *st)
+{
+	return fstat(fd, (struct stat *)st);
+}
+
+EXPORT int fstatfs(int fd, struct statfs *st)
+{
+	char p[BPFTIME_PIN_PATH_MAX];
+
+	resolve();
+	if (!dirfd_path(fd, p))
+		return real.fstatfs(fd, st);
+	memset(st, 0, sizeof(*st));
+	st->f_type = BPF_FS_MAGIC;
+	st->f_bsize = 4096;
+	st->f_namelen = 255;
+	return 0;
+}
+
+EXPORT int fstatfs64(int fd, struct statfs64 *st)
+{
+	/* same layout on 64-bit */
+	return fstatfs(fd, (struct statfs *)st);
 }
 
 /* ---- listing ------------------------------------------------------------ */
@@ -374,25 +577,15 @@ static int list_dir(struct fake_dir *f, const char *p)
 	return ret;
 }
 
-EXPORT DIR *opendir(const char *path)
+/* a listing of our directory @p for @fd (taken over) */
+static DIR *fake_dir_of(int fd, const char *p)
 {
-	char p[BPFTIME_PIN_PATH_MAX];
-	struct fake_dir *f;
-	uint32_t id;
-	bool dir;
+	struct fake_dir *f = calloc(1, sizeof(*f));
 	int ret;
 
-	resolve();
-	if (!bpffs_norm(path, p))
-		return real.opendir(path);
-	ret = what(p, &dir, &id);
-	if (!ret && !dir)
-		ret = -ENOTDIR;
-	if (ret)
-		return fail(ret), NULL;
-	f = calloc(1, sizeof(*f));
 	if (!f)
 		return fail(-ENOMEM), NULL;
+	f->fd = fd;
 	snprintf(f->path, sizeof(f->path), "%s", p);
 	ret = list_dir(f, p);
 	if (ret) {
@@ -405,6 +598,43 @@ EXPORT DIR *opendir(const char *path)
 	dirs = f;
 	pthread_mutex_unlock(&dirs_lock);
 	return (DIR *)f;
+}
+
+EXPORT DIR *opendir(const char *path)
+{
+	char p[BPFTIME_PIN_PATH_MAX];
+	uint32_t id;
+	bool dir;
+	int ret, fd;
+	DIR *d;
+
+	resolve();
+	if (!bpffs_norm(path, p))
+		return real.opendir(path);
+	ret = what(p, &dir, &id);
+	if (!ret && !dir)
+		ret = -ENOTDIR;
+	if (ret)
+		return fail(ret), NULL;
+	fd = new_dir_fd(p, O_CLOEXEC);
+	if (fd < 0)
+		return fail(fd), NULL;
+	d = fake_dir_of(fd, p);
+	if (!d)
+		close(fd);
+	return d;
+}
+
+/* rm -r (fts) opens a directory with openat and lists it through
+ * fdopendir; closedir closes the fd */
+EXPORT DIR *fdopendir(int fd)
+{
+	char p[BPFTIME_PIN_PATH_MAX];
+
+	resolve();
+	if (!dirfd_path(fd, p))
+		return real.fdopendir(fd);
+	return fake_dir_of(fd, p);
 }
 
 EXPORT struct dirent *readdir(DIR *d)
@@ -441,18 +671,21 @@ EXPORT int closedir(DIR *d)
 	pthread_mutex_unlock(&dirs_lock);
 	if (!f)
 		return real.closedir(d);
+	if (f->fd >= 0)
+		close(f->fd);
 	free(f->ents);
 	free(f);
 	return 0;
 }
 
-/* our directories have no fd (POSIX allows ENOTSUP): ls then stats by
- * name, which is ours, instead of fstat'ing an fd, which would not be */
 EXPORT int dirfd(DIR *d)
 {
+	struct fake_dir *f;
+
 	resolve();
-	if (fake_of(d))
-		return fail(-ENOTSUP);
+	f = fake_of(d);
+	if (f)
+		return f->fd;
 	return real.dirfd(d);
 }
 
@@ -633,6 +866,98 @@ int srv_bpffs_unlink(const char *path)
 	return is_root(p) ? -EISDIR : bpftime_obj_unpin(srv.shm, p);
 }
 
+EXPORT int mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	char p[BPFTIME_PIN_PATH_MAX];
+	int ret;
+
+	resolve();
+	if (!at_norm(dirfd, path, 0, p))
+		return real.mkdirat(dirfd, path, mode);
+	ret = srv_bpffs_mkdir(p, mode);
+	return ret ? fail(ret) : 0;
+}
+
+int srv_bpffs_openat(int dirfd, const char *path, int flags)
+{
+	char p[BPFTIME_PIN_PATH_MAX];
+	uint32_t id;
+	bool dir;
+	int ret;
+
+	if (!at_norm(dirfd, path, 0, p))
+		return SRV_BPFFS_PASS;
+	ret = what(p, &dir, &id);
+	if (ret)
+		return flags & O_CREAT ? -EPERM : ret; /* bpffs makes no files */
+	if (!dir)
+		return flags & O_DIRECTORY ? -ENOTDIR : -EIO; /* the kernel's bpffs_obj_open */
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		return -EISDIR;
+	return new_dir_fd(p, flags);
+}
+
+/* a working directory in our tree: kept here (see the top) */
+EXPORT int fchdir(int fd)
+{
+	char p[BPFTIME_PIN_PATH_MAX];
+	int ret;
+
+	resolve();
+	if (!dirfd_path(fd, p)) {
+		ret = real.fchdir(fd);
+		if (!ret)
+			vcwd[0] = 0;
+		return ret;
+	}
+	snprintf(vcwd, sizeof(vcwd), "%s", p);
+	return 0;
+}
+
+EXPORT int chdir(const char *path)
+{
+	char p[BPFTIME_PIN_PATH_MAX];
+	uint32_t id;
+	bool dir;
+	int ret;
+
+	resolve();
+	if (!bpffs_norm(path, p)) {
+		ret = real.chdir(path);
+		if (!ret)
+			vcwd[0] = 0;
+		return ret;
+	}
+	ret = what(p, &dir, &id);
+	if (!ret && !dir)
+		ret = -ENOTDIR;
+	if (ret)
+		return fail(ret);
+	snprintf(vcwd, sizeof(vcwd), "%s", p);
+	return 0;
+}
+
+EXPORT char *getcwd(char *buf, size_t size)
+{
+	size_t n;
+
+	resolve();
+	if (!vcwd[0])
+		return real.getcwd(buf, size);
+	n = strlen(vcwd) + 1;
+	if (!buf) {
+		if (size && size < n)
+			return fail(-ERANGE), NULL;
+		buf = malloc(n);
+		if (!buf)
+			return fail(-ENOMEM), NULL;
+	} else if (size < n) {
+		return fail(-ERANGE), NULL;
+	}
+	memcpy(buf, vcwd, n);
+	return buf;
+}
+
 static int bpffs_rmdir(const char *p)
 {
 	return is_root(p) ? -EBUSY : bpftime_bpffs_rmdir(srv.shm, p);
@@ -656,7 +981,7 @@ EXPORT int unlinkat(int dirfd, const char *path, int flags)
 	int ret;
 
 	resolve();
-	if (!is_abs(path) || !bpffs_norm(path, p))
+	if (!at_norm(dirfd, path, 0, p))
 		return real.unlinkat(dirfd, path, flags);
 	ret = flags & AT_REMOVEDIR ? bpffs_rmdir(p) : srv_bpffs_unlink(p);
 	return ret ? fail(ret) : 0;
@@ -688,7 +1013,7 @@ EXPORT int faccessat(int dirfd, const char *path, int mode, int flags)
 	int ret;
 
 	resolve();
-	if (!is_abs(path) || !bpffs_norm(path, p))
+	if (!at_norm(dirfd, path, flags, p))
 		return real.faccessat(dirfd, path, mode, flags);
 	ret = bpffs_access(p);
 	return ret ? fail(ret) : 0;

@@ -31,6 +31,7 @@
 #define BPFTIME_SYSCALL_SERVER_INTERNAL_H
 
 #include <pthread.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,9 +61,10 @@
 /* what a loader fd is, from this process's point of view */
 enum srv_fd_kind {
 	SRV_FD_NONE = 0,
-	SRV_FD_HANDLER, /* a slot of the handler table (map, prog, link...) */
-	SRV_FD_STATS,	/* ENABLE_STATS */
-	SRV_FD_KBTF,	/* the kernel's vmlinux BTF (kbtf.c) */
+	SRV_FD_HANDLER,	  /* a slot of the handler table (map, prog, link...) */
+	SRV_FD_STATS,	  /* ENABLE_STATS */
+	SRV_FD_KBTF,	  /* the kernel's vmlinux BTF (kbtf.c) */
+	SRV_FD_BPFFS_DIR, /* a directory of our /sys/fs/bpf (bpffs.c keeps its path) */
 };
 
 struct srv_fd {
@@ -228,6 +230,14 @@ int srv_procfd_open(const char *path);
 bool srv_bpffs_path(const char *path);
 int srv_bpffs_mkdir(const char *path, mode_t mode);
 int srv_bpffs_unlink(const char *path);
+/* openat of @path (relative to @dirfd: AT_FDCWD, or one of our directory
+ * fds) on our /sys/fs/bpf: a directory fd (SRV_FD_BPFFS_DIR) or -errno;
+ * SRV_BPFFS_PASS for a path that is not ours */
+#define SRV_BPFFS_PASS INT_MIN
+int srv_bpffs_openat(int dirfd, const char *path, int flags);
+/* a directory fd closed, or dup'ed to @newfd (srv lock held) */
+void srv_bpffs_fd_closed(int fd);
+void srv_bpffs_fd_dup(int oldfd, int newfd);
 
 /* tracefs.c: the contents of a syscall tracepoint's tracefs file (id,
  * format) into @buf, returning its length (snprintf's), or -ENOENT for a
@@ -240,6 +250,9 @@ int srv_tracefs_open(const char *path, char *buf, size_t size);
 bool srv_tracefs_statfs(const char *path, struct statfs64 *st);
 bool srv_trace_pipe_path(const char *path);
 int srv_trace_pipe_open(void);
+/* the trace file (not consuming): whether @path is one; its text (malloc'ed) */
+bool srv_trace_file_path(const char *path);
+char *srv_trace_file_text(void);
 bool srv_mount_refused(const char *source, const char *target, const char *fstype);
 /* netlink.c: LINK_CREATE of @attach_type: -EOPNOTSUPP (logged) for the
  * attach types that name a network device (XDP, tcx, netkit), else 0 */

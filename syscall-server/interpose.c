@@ -178,6 +178,8 @@ static int dup_any(int oldfd, bool cloexec, int min)
 		fd = srv_real.fcntl(oldfd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, min);
 		if (fd >= 0 && srv_fd(fd)) {
 			*srv_fd(fd) = *f;
+			if (f->kind == SRV_FD_BPFFS_DIR)
+				srv_bpffs_fd_dup(oldfd, fd);
 		} else if (fd >= 0) {
 			srv_real.close(fd);
 			fd = -1;
@@ -212,6 +214,8 @@ static int dup_to(int oldfd, int newfd)
 		*f = *srv_fd(oldfd);
 		f->implicit_link = -1;
 		f->ring_meta = NULL;
+		if (f->kind == SRV_FD_BPFFS_DIR)
+			srv_bpffs_fd_dup(oldfd, newfd);
 		srv_unlock();
 		return newfd;
 	}
@@ -309,6 +313,9 @@ EXPORT VARIADIC int open(const char *path, int flags, ...)
 		if (fd != -ENOENT)
 			return (int)ret_errno(fd);
 	}
+	fd = srv_bpffs_openat(AT_FDCWD, path, flags);
+	if (fd != SRV_BPFFS_PASS)
+		return (int)ret_errno(fd);
 	return srv_avoid_taken(srv_real.open(path, flags, mode));
 }
 
@@ -340,6 +347,9 @@ EXPORT VARIADIC int openat(int dirfd, const char *path, int flags, ...)
 		if (fd != -ENOENT)
 			return (int)ret_errno(fd);
 	}
+	fd = srv_bpffs_openat(dirfd, path, flags);
+	if (fd != SRV_BPFFS_PASS)
+		return (int)ret_errno(fd);
 	return srv_avoid_taken(srv_real.openat(dirfd, path, flags, mode));
 }
 
@@ -353,6 +363,32 @@ EXPORT VARIADIC int openat64(int dirfd, const char *path, int flags, ...)
 		mode = va_arg(ap, mode_t);
 	va_end(ap);
 	return openat(dirfd, path, flags, mode);
+}
+
+/* the fortified entry points (-D_FORTIFY_SOURCE builds, coreutils') */
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
+
+EXPORT int __open_2(const char *path, int flags)
+{
+	return open(path, flags);
+}
+
+EXPORT int __open64_2(const char *path, int flags)
+{
+	return open(path, flags);
+}
+
+EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+	return openat(dirfd, path, flags);
+}
+
+EXPORT int __openat64_2(int dirfd, const char *path, int flags)
+{
+	return openat(dirfd, path, flags);
 }
 
 EXPORT FILE *fopen(const char *path, const char *mode)

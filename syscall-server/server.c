@@ -148,6 +148,8 @@ void srv_release_fd(int fd)
 	srv_epoll_forget(fd);
 	if (f->kind == SRV_FD_STATS)
 		bpftime_shm__stats_enable(srv.shm, false);
+	if (f->kind == SRV_FD_BPFFS_DIR)
+		srv_bpffs_fd_closed(fd);
 	if (f->kind == SRV_FD_HANDLER) {
 		if (bpftime_handler_get_type(srv.shm, fd) == BPFTIME_HANDLER_PERF_EVENT)
 			srv_perf_closed(fd);

@@ -75,6 +75,13 @@ int srv_sysfs_open(const char *path)
 		return memfd_with("");
 	if (srv_trace_pipe_path(path))
 		return srv_trace_pipe_open();
+	if (srv_trace_file_path(path)) {
+		char *text = srv_trace_file_text();
+
+		n = text ? memfd_with(text) : -ENOMEM;
+		free(text);
+		return n;
+	}
 	n = srv_tracefs_open(path, buf, sizeof(buf));
 	if (n >= (int)sizeof(buf)) {
 		char *big = malloc((size_t)n + 1);

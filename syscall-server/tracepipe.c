@@ -17,10 +17,18 @@
  *     read end of a pipe that a thread of this process fills from the trace
  *     ring: each message as the kernel's trace_pipe line (helpers/output.c
  *     stores them in that format) plus its newline.  A read blocks until a
- *     message comes, as on the kernel's pipe.
- * The thread starts at the oldest message the ring still holds (the
- * kernel's pipe starts at the oldest unconsumed one; our readers do not
- * consume), sleeps on the segment's data futex, and ends when the reader
+ *     message comes, as on the kernel's pipe;
+ *   - opening <root>/trace gives the kernel's trace file: its header
+ *     (entries in the buffer, entries written, CPUs) and the messages not
+ *     consumed yet, without consuming them, then end of file.
+ * The pipe consumes, as the kernel's does: the segment keeps one consumed
+ * position, the thread takes the oldest unconsumed message
+ * (bpftime_trace__consume), so a message goes to one reader, in any
+ * process, and the trace file no longer shows it.  A message is consumed
+ * when the thread moves it into the pipe: what a reader leaves unread in
+ * its pipe when it closes it (at most the pipe's 64 KiB) is consumed too,
+ * as what a kernel reader's read() returned and it did not use.  The
+ * thread sleeps on the segment's data futex and ends when the reader
  * closes its end (EPIPE on a write, or POLLERR while idle).
  */
 #define _GNU_SOURCE
@@ -31,6 +39,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
@@ -84,6 +94,61 @@ bool srv_trace_pipe_path(const char *path)
 	return n && !strcmp(path + n, "/trace_pipe");
 }
 
+bool srv_trace_file_path(const char *path)
+{
+	size_t n = path ? root_len(path) : 0;
+
+	return n && !strcmp(path + n, "/trace");
+}
+
+/* the kernel's header of the trace file (nop tracer) */
+#define TRACE_HEADER                                                       \
+	"# tracer: nop\n"                                                  \
+	"#\n"                                                              \
+	"# entries-in-buffer/entries-written: %d/%llu   #P:%ld\n"          \
+	"#\n"                                                              \
+	"#                                _-----=> irqs-off/BH-disabled\n" \
+	"#                               / _----=> need-resched\n"         \
+	"#                              | / _---=> hardirq/softirq\n"      \
+	"#                              || / _--=> preempt-depth\n"        \
+	"#                              ||| / _-=> migrate-disable\n"      \
+	"#                              |||| /     delay\n"                \
+	"#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION\n"      \
+	"#              | |         |   |||||     |         |\n"
+
+char *srv_trace_file_text(void)
+{
+	static __thread char line[TRACE_LINE_MAX + 2];
+	uint64_t pos, written;
+	size_t len = 0, cap = 4096;
+	char *text = malloc(cap);
+	int n;
+
+	if (!text)
+		return NULL;
+	n = bpftime_trace__unconsumed(srv.shm, &pos, &written);
+	len = (size_t)snprintf(text, cap, TRACE_HEADER, n, (unsigned long long)written,
+			       sysconf(_SC_NPROCESSORS_ONLN));
+	/* the unconsumed messages, not consuming them (a writer may add more
+	 * meanwhile: those are shown too, as the kernel's file would) */
+	while (n-- > 0 && bpftime_trace__read(srv.shm, &pos, line, TRACE_LINE_MAX) >= 0) {
+		size_t l = strlen(line);
+
+		if (len + l + 2 > cap) {
+			char *t = realloc(text, cap = (len + l + 2) * 2);
+
+			if (!t)
+				break;
+			text = t;
+		}
+		memcpy(text + len, line, l);
+		len += l;
+		text[len++] = '\n';
+		text[len] = 0;
+	}
+	return text;
+}
+
 bool srv_mount_refused(const char *source, const char *target, const char *fstype)
 {
 	if (!srv.ready || !fstype || (strcmp(fstype, "tracefs") && strcmp(fstype, "debugfs")))
@@ -121,7 +186,6 @@ static void *feed(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
 	static __thread char line[TRACE_LINE_MAX + 2];
-	uint64_t pos = 0;
 	sigset_t all;
 
 	/* SIGPIPE from a write after the reader left goes to this thread:
@@ -133,7 +197,7 @@ static void *feed(void *arg)
 		uint32_t seq = bpftime_shm__data_seq(srv.shm);
 		int n;
 
-		while ((n = bpftime_trace__read(srv.shm, &pos, line, TRACE_LINE_MAX)) >= 0) {
+		while ((n = bpftime_trace__consume(srv.shm, line, TRACE_LINE_MAX)) >= 0) {
 			size_t len = strlen(line);
 
 			line[len++] = '\n';

@@ -412,6 +412,14 @@ BPFTIME_API int bpftime_prog_map_ids(struct bpftime_shm *shm, int prog_fd, uint3
 /** @brief counts @cnt runs of the program taking @ns in total (while
  * bpftime_shm__stats_enabled()).  @return 0, -EBADF */
 BPFTIME_API int bpftime_prog_stats_add(struct bpftime_shm *shm, int fd, uint64_t cnt, uint64_t ns);
+/** @brief the same for the program with object id @id, wherever it is held
+ * (the program of a link an agent runs).  @return 0, -ENOENT */
+BPFTIME_API int bpftime_prog_stats_add_by_id(struct bpftime_shm *shm, uint32_t id, uint64_t cnt,
+					     uint64_t ns);
+/** @brief the word bpftime_shm__stats_enabled() reads (non-zero: runs are
+ * counted), for hot paths that test it inline with a relaxed atomic load
+ * (__atomic_load_n); valid while the segment is open */
+BPFTIME_API const uint32_t *bpftime_shm__stats_word(const struct bpftime_shm *shm);
 /** @brief BPF_ENABLE_STATS(BPF_STATS_RUN_TIME) for every process of the
  * segment: @on true counts one more holder, false one less; runs are
  * counted while any holder is left */
@@ -551,6 +559,21 @@ BPFTIME_API int bpftime_trace__write(struct bpftime_shm *shm, const char *msg, s
  * @return the message length, or -EAGAIN when there is nothing new
  */
 BPFTIME_API int bpftime_trace__read(struct bpftime_shm *shm, uint64_t *pos, char *buf, size_t len);
+/**
+ * @brief **bpftime_trace__consume()** the kernel's trace_pipe: copies the
+ * oldest message no reader has consumed yet (the segment keeps one
+ * consumed position for every process) and consumes it, so each message
+ * goes to one reader.  @return the message length, or -EAGAIN
+ */
+BPFTIME_API int bpftime_trace__consume(struct bpftime_shm *shm, char *buf, size_t len);
+/**
+ * @brief the kernel's trace file (not consuming): *@pos is where the
+ * unconsumed messages start (read them on with bpftime_trace__read()),
+ * *@written how many messages were ever written.  @return how many
+ * unconsumed messages the ring holds
+ */
+BPFTIME_API int bpftime_trace__unconsumed(struct bpftime_shm *shm, uint64_t *pos,
+					  uint64_t *written);
 
 #ifdef __cplusplus
 }

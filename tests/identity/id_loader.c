@@ -29,6 +29,14 @@
  *                                         (DIR/hits), closes every link fd
  *                                         and exits: the pins alone hold them;
  *                                         prints "pinned NAME..." (the links)
+ *   id_loader statlink OBJ BIN FUNC       BPF_ENABLE_STATS, then attaches OBJ's
+ *                                         uprobe to FUNC of BIN; prints "ready
+ *                                         PROG_ID"; on a line "off" from stdin
+ *                                         closes the stats fd ("off"); at the
+ *                                         end of stdin prints "run_cnt C timed T"
+ *   id_loader printk OBJ TAG FIRST N      test-runs OBJ's id_printk N times,
+ *                                         printing "idtp TAG SEQ" with SEQ from
+ *                                         FIRST on
  *   id_loader value MAP_PIN               prints "value V0 V1 ..." (the u64s at
  *                                         keys 0, 1, ... of an array)
  *   id_loader stats PROG_PIN N            BPF_ENABLE_STATS, N test runs, the
@@ -340,6 +348,73 @@ static int stats(const char *pin, int n)
 	return 0;
 }
 
+/* run statistics of hook runs: the victims' uprobe hits while the stats fd
+ * is open count, after it closed they do not (unless kernel.bpf_stats_enabled) */
+static int statlink(const char *obj_path, const char *bin, const char *func)
+{
+	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = func);
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	__u64 cnt, ns;
+	char line[64];
+	int sfd;
+
+	if (!obj || bpf_object__load(obj)) {
+		fprintf(stderr, "cannot load %s: %s\n", obj_path, strerror(errno));
+		return 1;
+	}
+	sfd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	prog = bpf_object__find_program_by_name(obj, "id_probe");
+	link = prog ? bpf_program__attach_uprobe_opts(prog, -1, bin, 0, &o) : NULL;
+	if (sfd < 0 || !link || bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len)) {
+		fprintf(stderr, "cannot attach: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("ready %u\n", info.id);
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		if (strcmp(line, "off\n"))
+			return 2;
+		close(sfd);
+		printf("off\n");
+		fflush(stdout);
+	}
+	if (prog_stats(bpf_program__fd(prog), &cnt, &ns))
+		return 1;
+	printf("run_cnt %llu timed %d\n", (unsigned long long)cnt, ns > 0);
+	bpf_link__destroy(link);
+	bpf_object__close(obj);
+	return 0;
+}
+
+static int printk_runs(const char *obj_path, unsigned int tag, unsigned int first, int n)
+{
+	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
+	struct bpf_program *prog;
+	__u32 pkt[16] = { tag };
+
+	if (!obj || bpf_object__load(obj) ||
+	    !(prog = bpf_object__find_program_by_name(obj, "id_printk"))) {
+		fprintf(stderr, "cannot load %s: %s\n", obj_path, strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt),
+			    .repeat = 1);
+
+		pkt[1] = first + (unsigned int)i;
+		if (bpf_prog_test_run_opts(bpf_program__fd(prog), &o) || o.retval != XDP_PASS) {
+			fprintf(stderr, "test run: %s (retval %u)\n", strerror(errno), o.retval);
+			return 1;
+		}
+	}
+	bpf_object__close(obj);
+	return 0;
+}
+
 static int fdinfo(const char *pin)
 {
 	char path[64], buf[512];
@@ -379,6 +454,11 @@ int main(int argc, char **argv)
 		return tplink_pin(argv[2], argv[3], argv[4]);
 	if (argc == 7 && !strcmp(argv[1], "pinall"))
 		return pinall(argv[2], argv[3], argv[4], argv[5], argv[6]);
+	if (argc == 5 && !strcmp(argv[1], "statlink"))
+		return statlink(argv[2], argv[3], argv[4]);
+	if (argc == 6 && !strcmp(argv[1], "printk"))
+		return printk_runs(argv[2], (unsigned int)strtoul(argv[3], NULL, 0),
+				   (unsigned int)strtoul(argv[4], NULL, 0), atoi(argv[5]));
 	if (argc == 3 && !strcmp(argv[1], "value"))
 		return value(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "stats"))
@@ -388,7 +468,9 @@ int main(int argc, char **argv)
 	fprintf(stderr,
 		"usage: id_loader load OBJ PROG_PIN MAP_PIN | hold N | check PROG_PIN "
 		"MAP_PIN | link OBJ BIN FUNC LINK_PIN MAP_PIN | tplink OBJ LINK_PIN MAP_PIN | "
-		"pinall OBJ BIN FUNC COMM DIR | value MAP_PIN | stats PROG_PIN N | "
+		"pinall OBJ BIN FUNC COMM DIR | statlink OBJ BIN FUNC | printk OBJ TAG FIRST N | "
+		"value MAP_PIN | stats "
+		"PROG_PIN N | "
 		"fdinfo PIN\n");
 	return 2;
 }

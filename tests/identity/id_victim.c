@@ -26,6 +26,7 @@ __attribute__((noinline, used)) int target_func(int x)
 }
 
 static long sum;
+static volatile unsigned long sink; /* what burn() computes, so it is not folded away */
 
 static void calls(long n)
 {
@@ -45,18 +46,14 @@ static double cpu_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* @ms of this process's CPU time (what a profile event samples); the sum
- * goes to a global (clang 14: a local volatile only written is "set but
- * not used") */
-static volatile unsigned long burn_sink;
-
+/* @ms of this process's CPU time (what a profile event samples) */
 static void burn(long ms)
 {
 	double end = cpu_ms() + (double)ms;
 
 	while (cpu_ms() < end)
 		for (int i = 0; i < 10000; i++)
-			burn_sink += (unsigned long)i;
+			sink += (unsigned long)i;
 }
 
 int main(int argc, char **argv)

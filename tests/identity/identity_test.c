@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include "common/testkit.h"
@@ -34,7 +35,9 @@
 static const char *bpftime_bin, *guard_bin, *loader_bin, *obj_path, *probe_obj, *victim_bin,
 	*bpftool_bin;
 static char pinall_obj[512], id_victim[512]; /* beside IDPROBE_OBJ and ID_LOADER */
-static struct bpftime_shm *test_shm;	     /* the live case's, created before its victim */
+static struct bpftime_shm *test_shm;
+static char trace_instance[128];
+/* the kernel's: a tracing instance of this run */ /* the live case's, created before its victim */
 
 /* ---- processes ------------------------------------------------------------ */
 
@@ -60,11 +63,17 @@ static const char *which(const char *cmd)
 }
 
 /* starts @argv on the kernel, or on bpftime: `seccomp_guard bpftime load ...` */
+static bool with_timeout; /* a safety net for readers that could block forever */
+
 static void start(struct proc *p, bool kernel, const char *const *argv, bool in)
 {
 	const char *a[32];
 	int n = 0;
 
+	if (with_timeout) { /* never a measurement: a broken build fails instead of hanging */
+		a[n++] = which("timeout");
+		a[n++] = "30";
+	}
 	if (!kernel) {
 		a[n++] = guard_bin;
 		a[n++] = bpftime_bin;
@@ -129,6 +138,12 @@ static int cleanup(void **state)
 	kill_live();
 	bpftime_shm__close(test_shm);
 	test_shm = NULL;
+	with_timeout = false;
+	unsetenv("BPFTIME_KEEP_SHM");
+	if (trace_instance[0]) { /* a kernel object: it outlives the namespace */
+		rmdir(trace_instance);
+		trace_instance[0] = 0;
+	}
 	if (getenv("BPFTIME_GLOBAL_SHM_NAME"))
 		bpftime_shm__remove(NULL);
 	return 0;
@@ -494,9 +509,30 @@ static void rm_links(bool kernel)
 	assert_int_equal(run(&p, kernel, argv), 0);
 }
 
+/* run_cnt and run_time_ns of the program the link pinned at @rel holds
+ * (no fd names either: by id) */
+static void link_prog_stats(struct bpftime_shm *shm, const char *rel, uint64_t *cnt, uint64_t *ns)
+{
+	enum bpftime_handler_type type;
+	struct bpftime_link_info li;
+	struct bpftime_prog_info pi;
+	uint32_t id, mode;
+	int fd;
+
+	assert_int_equal(bpftime_bpffs_lookup(shm, path_of(rel), &type, &id, &mode), 0);
+	assert_int_equal(bpftime_link_get_info_by_id(shm, id, &li), 0);
+	fd = bpftime_handler_open_id(shm, li.prog_id, -1);
+	assert_true(fd >= 0);
+	assert_int_equal(bpftime_prog_get_info(shm, fd, &pi), 0);
+	bpftime_handler_close(shm, fd);
+	*cnt = pi.run_cnt;
+	*ns = pi.run_time_ns;
+}
+
 struct pinall {
-	uint64_t hits[3];  /* after the victim ran */
-	uint64_t after[3]; /* after the pins went and a second victim ran */
+	uint64_t runs[3], run_ns[3]; /* bpftime: the programs' run statistics */
+	uint64_t hits[3];	     /* after the victim ran */
+	uint64_t after[3];	     /* after the pins went and a second victim ran */
 	int links, with_slot;
 };
 
@@ -509,6 +545,7 @@ static bool pinall_at_start(bool kernel, struct pinall *r)
 {
 	char comm[32];
 	const char *victim = victim_copy(kernel ? 'k' : 'b', comm, sizeof(comm));
+	struct bpftime_shm *shm = NULL;
 	struct proc p;
 
 	memset(r, 0, sizeof(*r));
@@ -521,11 +558,11 @@ static bool pinall_at_start(bool kernel, struct pinall *r)
 	}
 	note_links(p.obuf);
 	if (!kernel) {
-		struct bpftime_shm *shm = bpftime_shm__open(NULL);
-
+		shm = bpftime_shm__open(NULL);
 		assert_non_null(shm);
 		links_pinned(shm, &r->links, &r->with_slot);
-		bpftime_shm__close(shm);
+		/* run statistics on, as a BPF_ENABLE_STATS fd held meanwhile */
+		bpftime_shm__stats_enable(shm, true);
 	}
 	for (int round = 0; round < 2; round++) {
 		if (kernel) {
@@ -540,6 +577,13 @@ static bool pinall_at_start(bool kernel, struct pinall *r)
 		}
 		assert_non_null(strstr(p.obuf, "victim: 5 calls"));
 		read_hits(kernel, round ? r->after : r->hits);
+		if (!round && shm) {
+			for (int k = 0; k < 3; k++)
+				link_prog_stats(shm, link_names[k], &r->runs[k], &r->run_ns[k]);
+			bpftime_shm__stats_enable(shm, false);
+			bpftime_shm__close(shm);
+			shm = NULL;
+		}
 		if (!round)
 			rm_links(kernel);
 	}
@@ -572,6 +616,13 @@ static void test_pinned_closed_links(void **state)
 	assert_true(r->hits[2] > 0);
 	/* rm of the pins detached them: the second victim counted nothing */
 	assert_memory_equal(r->after, r->hits, sizeof(r->hits));
+	/* every run was counted (BPF_ENABLE_STATS), and each counted once */
+	printf("run_cnt %" PRIu64 " %" PRIu64 " %" PRIu64 ", run_time_ns %" PRIu64 " %" PRIu64
+	       " %" PRIu64 "\n",
+	       r->runs[0], r->runs[1], r->runs[2], r->run_ns[0], r->run_ns[1], r->run_ns[2]);
+	assert_memory_equal(r->runs, r->hits, sizeof(r->hits));
+	for (int k = 0; k < 3; k++)
+		assert_true(r->run_ns[k] > 0);
 }
 
 static void test_pinned_closed_links_kernel(void **state)
@@ -691,6 +742,164 @@ static void test_pinned_closed_links_live(void **state)
 	assert_int_equal(RUN(&p, false, "rm", path_of("hits")), 0);
 	RUN(&p, false, "rmdir", pin_dir);
 	unlink(victim);
+}
+
+/* ---- run statistics of hook runs ------------------------------------------------ */
+
+static const char *jfield(const char *j, const char *key, char *out, size_t len);
+
+struct hook_stats {
+	unsigned long long show_cnt, show_ns; /* bpftool prog show after the first victim */
+	unsigned long long cnt;		      /* the loader's own reading at the end */
+	int timed;
+};
+
+/* runs @victim CALLS 0 to the end (under `bpftime start` for bpftime) */
+static void run_victim(bool kernel, const char *victim, const char *calls)
+{
+	struct proc p;
+
+	if (kernel) {
+		assert_int_equal(RUN(&p, true, victim, calls, "0"), 0);
+	} else {
+		const char *a[] = { guard_bin, bpftime_bin, "start", victim, calls, "0", NULL };
+
+		spawn(&p, a, false);
+		assert_int_equal(proc_wait(&p), 0);
+	}
+}
+
+/* The loader turns statistics on (BPF_ENABLE_STATS) and attaches a uprobe;
+ * a victim makes 5 calls; bpftool shows the program; the stats fd closes;
+ * a second victim makes 5 more calls; the loader reads its counters.
+ * Returns false if the kernel cannot. */
+static bool hook_stats(bool kernel, struct hook_stats *r)
+{
+	char comm[32], v[64], id[16];
+	const char *victim = victim_copy(kernel ? 'K' : 'S', comm, sizeof(comm));
+	const char *const la[] = { loader_bin, "statlink", probe_obj, victim, "target_func", NULL };
+	unsigned int prog_id = 0;
+	struct proc l, p;
+	const char *s;
+
+	memset(r, 0, sizeof(*r));
+	start(&l, kernel, la, true);
+	for (int waited = 0; !(s = strstr(l.obuf, "ready ")); waited += 10) {
+		if (l.out_eof || waited > STUCK_MS) {
+			close(l.in);
+			l.in = -1;
+			proc_wait(&l);
+			unlink(victim);
+			if (kernel)
+				return false;
+			fail_msg("the loader failed: %s", l.ebuf);
+		}
+		pump(&l, 10);
+	}
+	expect_out(&l, "\n");
+	assert_int_equal(sscanf(s, "ready %u", &prog_id), 1);
+	run_victim(kernel, victim, "5");
+	if (bpftool_bin) {
+		snprintf(id, sizeof(id), "%u", prog_id);
+		assert_int_equal(RUN(&p, kernel, bpftool_bin, "-j", "prog", "show", "id", id), 0);
+		r->show_cnt = strtoull(jfield(p.obuf, "run_cnt", v, sizeof(v)), NULL, 10);
+		r->show_ns = strtoull(jfield(p.obuf, "run_time_ns", v, sizeof(v)), NULL, 10);
+	}
+	assert_int_equal(write(l.in, "off\n", 4), 4);
+	expect_out(&l, "off\n");
+	run_victim(kernel, victim, "5");
+	close(l.in);
+	l.in = -1;
+	assert_int_equal(proc_wait(&l), 0);
+	s = strstr(l.obuf, "run_cnt ");
+	assert_non_null(s);
+	assert_int_equal(sscanf(s, "run_cnt %llu timed %d", &r->cnt, &r->timed), 2);
+	unlink(victim);
+	return true;
+}
+
+static int read_sysctl_stats(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
+	int c = f ? fgetc(f) : EOF;
+
+	if (f)
+		fclose(f);
+	return c == '1';
+}
+
+/* bpftime: the agent's uprobe runs are counted while a BPF_ENABLE_STATS fd
+ * is open, as the kernel's, and bpftool shows them.  The agent's hooks do
+ * not follow kernel.bpf_stats_enabled (agent/agent.c says why); the test's
+ * private mount namespace shows its processes a 0 there all the same, so
+ * the result does not depend on the host either way. */
+static void test_hook_stats(void **state)
+{
+	const char *why = kernel_ns();
+	char zero[96];
+	struct hook_stats r;
+	int host;
+	FILE *f;
+
+	(void)state;
+	if (why)
+		TEST_SKIP("no private mount namespace: %s", why);
+	if (!victim_bin)
+		TEST_SKIP("no agent or victim in this build");
+	host = read_sysctl_stats();
+	snprintf(zero, sizeof(zero), "/tmp/bpftime_id_%d.sysctl", getpid());
+	f = fopen(zero, "w");
+	assert_non_null(f);
+	fputs("0\n", f);
+	fclose(f);
+	if (mount(zero, "/proc/sys/kernel/bpf_stats_enabled", NULL, MS_BIND, NULL)) {
+		unlink(zero);
+		if (host)
+			TEST_SKIP("kernel.bpf_stats_enabled is 1 and cannot be hidden: %s",
+				  strerror(errno));
+	}
+	shm_for_test("hstats", "s");
+	hook_stats(false, &r);
+	umount2("/proc/sys/kernel/bpf_stats_enabled", MNT_DETACH);
+	unlink(zero);
+	printf("bpftime: bpftool run_cnt %llu run_time_ns %llu; at the end run_cnt %llu timed %d\n",
+	       r.show_cnt, r.show_ns, r.cnt, r.timed);
+	if (bpftool_bin) {
+		assert_int_equal(r.show_cnt, 5);
+		assert_true(r.show_ns > 0);
+	}
+	/* the second victim ran with the fd closed: not counted */
+	assert_int_equal(r.cnt, 5);
+	assert_int_equal(r.timed, 1);
+}
+
+static void test_hook_stats_kernel(void **state)
+{
+	const char *why = kernel_ns();
+	struct hook_stats k;
+	int before;
+
+	(void)state;
+	if (why)
+		TEST_SKIP("no private mount namespace with a bpffs: %s", why);
+	if (!victim_bin)
+		TEST_SKIP("no agent or victim in this build");
+	shm_for_test("hstats_k", "s");
+	before = read_sysctl_stats();
+	if (!hook_stats(true, &k))
+		TEST_SKIP("the kernel cannot attach the uprobe here");
+	if (read_sysctl_stats() != before)
+		TEST_SKIP("kernel.bpf_stats_enabled changed during the run (another test)");
+	printf("kernel (bpf_stats_enabled %d): bpftool run_cnt %llu run_time_ns %llu; at the end "
+	       "run_cnt %llu timed %d\n",
+	       before, k.show_cnt, k.show_ns, k.cnt, k.timed);
+	if (bpftool_bin) {
+		assert_int_equal(k.show_cnt, 5);
+		assert_true(k.show_ns > 0);
+	}
+	/* the kernel counts the second victim's runs too when the sysctl is on */
+	assert_int_equal(k.cnt, before ? 10 : 5);
+	assert_int_equal(k.timed, 1);
 }
 
 /* ---- (b) bpffs and identity through the tools ------------------------------- */
@@ -901,6 +1110,204 @@ static void bpffs_sequence(bool kernel, struct seen *s)
 	note(s, "ls gone %d\n", rc);
 }
 
+/* mkdir -p and rm -r of a tree with pins in it (coreutils: openat, fchdir,
+ * fdopendir, dirfd, fstatat and unlinkat relative to directory fds) */
+static void bpffs_tree_sequence(bool kernel, struct seen *s)
+{
+	struct proc p;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	rc = RUN(&p, kernel, "mkdir", "-p", path_of("a/b/c"));
+	note(s, "mkdir -p %d\n", rc);
+	rc = RUN(&p, kernel, "mkdir", "-p", path_of("a/b"));
+	note(s, "mkdir -p again %d\n", rc);
+	rc = RUN(&p, kernel, "mkdir", path_of("a/b"));
+	note(s, "mkdir again %d %s\n", rc, strstr(p.ebuf, "File exists") ? "EEXIST" : p.ebuf);
+	rc = RUN(&p, kernel, loader_bin, "load", obj_path, path_of("a/b/prog"), path_of("a/m"));
+	note(s, "pins %d\n", rc);
+	if (rc)
+		note(s, "%s", p.ebuf);
+	RUN(&p, kernel, "ls", "-laR", pin_dir);
+	note_ls(s, "ls -laR", p.obuf);
+	/* a directory fd: cd into it, relative paths */
+	rc = RUN(&p, kernel, "rmdir", path_of("a/b/c/../c"));
+	note(s, "rmdir .. %d\n", rc);
+	rc = RUN(&p, kernel, "stat", "-c", "%F %a", path_of("a/./b/prog"), path_of("a/b/.."));
+	note(s, "stat %d %s", rc, p.obuf);
+	rc = RUN(&p, kernel, "rm", "-r", path_of("a"));
+	note(s, "rm -r %d\n", rc);
+	rc = RUN(&p, kernel, "ls", "-a", pin_dir);
+	note_ls(s, "ls after", p.obuf);
+	rc = RUN(&p, kernel, "rm", "-r", pin_dir);
+	note(s, "rm -r dir %d\n", rc);
+	rc = RUN(&p, kernel, "ls", pin_dir);
+	note(s, "ls gone %d\n", rc);
+}
+
+static struct seen tree_ours;
+
+static void test_bpffs_tree(void **state)
+{
+	(void)state;
+	shm_for_test("tree", "r");
+	bpffs_tree_sequence(false, &tree_ours);
+	fputs(tree_ours.text, stdout);
+	assert_non_null(strstr(tree_ours.text,
+			       "mkdir -p 0\nmkdir -p again 0\nmkdir again 1 EEXIST\n"
+			       "pins 0\n"));
+	assert_non_null(
+		strstr(tree_ours.text, "rm -r 0\nls after: . ..\nrm -r dir 0\nls gone 2\n"));
+}
+
+static void test_bpffs_tree_kernel(void **state)
+{
+	const char *why = kernel_ns();
+	struct seen k;
+
+	(void)state;
+	if (why)
+		TEST_SKIP("no private mount namespace with a bpffs: %s", why);
+	if (!tree_ours.len)
+		TEST_SKIP("the bpftime run did not happen");
+	shm_for_test("tree_k", "r");
+	bpffs_tree_sequence(true, &k);
+	if (!strstr(k.text, "pins 0\n"))
+		TEST_SKIP("the kernel cannot load the program here: %s", k.text);
+	fputs(k.text, stdout);
+	assert_string_equal(tree_ours.text, k.text);
+}
+
+/* ---- trace_pipe consumes, trace does not ----------------------------------- */
+
+/* the "idtp TAG SEQ" messages of @out whose tag is @tag, in order */
+static void note_idtp(struct seen *s, const char *what, const char *out, const char *tag)
+{
+	note(s, "%s:", what);
+	for (const char *l = out; (l = strstr(l, "idtp "));) {
+		size_t n = strcspn(l, "\n");
+
+		if (!strncmp(l + 5, tag, strlen(tag)) && l[5 + strlen(tag)] == ' ')
+			note(s, " [%.*s]", (int)n, l);
+		l += n;
+	}
+	note(s, "\n");
+}
+
+/* Lines printed by bpf_printk (a test-run XDP program) read through
+ * trace_pipe by three readers in turn, and through trace (twice) between
+ * them.  bpftime: /sys/kernel/tracing as `bpftime load` serves it; the
+ * kernel: a tracing instance of this run with bpf_trace_printk enabled (no
+ * other reader consumes from it; other runs' lines are told apart by the
+ * tag, our pid).  Returns false if the kernel cannot. */
+static bool trace_sequence(bool kernel, struct seen *s)
+{
+	char tag[16], pipe[192], trace[192], pat[32];
+	const char *dir = "/sys/kernel/tracing";
+	char obj[512];
+	const char *slash = strrchr(probe_obj, '/');
+	struct proc p;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(obj, sizeof(obj), "%.*sidprintk.bpf.o", slash ? (int)(slash - probe_obj + 1) : 0,
+		 probe_obj);
+	snprintf(tag, sizeof(tag), "%d", getpid());
+	snprintf(pat, sizeof(pat), "idtp %s ", tag);
+	if (kernel) {
+		char en[256];
+		FILE *f;
+
+		snprintf(trace_instance, sizeof(trace_instance),
+			 "/sys/kernel/tracing/instances/bpftime_id_%d", getpid());
+		if (mkdir(trace_instance, 0700))
+			return false;
+		snprintf(en, sizeof(en), "%s/events/bpf_trace/bpf_trace_printk/enable",
+			 trace_instance);
+		f = fopen(en, "w");
+		if (!f || fputs("1\n", f) < 0 || fclose(f))
+			return false;
+		dir = trace_instance;
+	}
+	snprintf(pipe, sizeof(pipe), "%s/trace_pipe", dir);
+	snprintf(trace, sizeof(trace), "%s/trace", dir);
+	/* the trace ring lives in the segment: kept between the loaders, as
+	 * the kernel's buffer is (the teardown removes it) */
+	setenv("BPFTIME_KEEP_SHM", "1", 1);
+	with_timeout = true;
+
+	rc = RUN(&p, kernel, loader_bin, "printk", obj, tag, "0", "2");
+	if (rc) {
+		if (kernel)
+			return false;
+		fail_msg("the loader failed: %s", p.ebuf);
+	}
+	rc = RUN(&p, kernel, "grep", "-m", "2", pat, pipe);
+	note(s, "A %d ", rc);
+	note_idtp(s, "pipe", p.obuf, tag);
+	assert_int_equal(RUN(&p, kernel, loader_bin, "printk", obj, tag, "2", "2"), 0);
+	rc = RUN(&p, kernel, "grep", "-m", "2", pat, pipe);
+	note(s, "B %d ", rc);
+	note_idtp(s, "pipe", p.obuf, tag);
+	assert_int_equal(RUN(&p, kernel, loader_bin, "printk", obj, tag, "4", "1"), 0);
+	for (int i = 0; i < 2; i++) {
+		rc = RUN(&p, kernel, "cat", trace);
+		note(s, "trace %d %s ", rc, strncmp(p.obuf, "# tracer: nop\n#\n", 16) ? "" : "nop");
+		note_idtp(s, "trace", p.obuf, tag);
+	}
+	rc = RUN(&p, kernel, "grep", "-m", "1", pat, pipe);
+	note(s, "C %d ", rc);
+	note_idtp(s, "pipe", p.obuf, tag);
+	rc = RUN(&p, kernel, "cat", trace);
+	note(s, "trace %d ", rc);
+	note_idtp(s, "trace", p.obuf, tag);
+	if (kernel) {
+		rmdir(trace_instance);
+		trace_instance[0] = 0;
+	}
+	with_timeout = false;
+	unsetenv("BPFTIME_KEEP_SHM");
+	return true;
+}
+
+static struct seen trace_ours;
+
+static void test_trace_pipe(void **state)
+{
+	char want[256];
+
+	(void)state;
+	shm_for_test("tpipe", "p");
+	assert_true(trace_sequence(false, &trace_ours));
+	fputs(trace_ours.text, stdout);
+	/* each line to one reader; trace shows the unconsumed ones */
+	snprintf(want, sizeof(want),
+		 "A 0 pipe: [idtp %d 0] [idtp %d 1]\nB 0 pipe: [idtp %d 2] [idtp %d 3]\n", getpid(),
+		 getpid(), getpid(), getpid());
+	assert_non_null(strstr(trace_ours.text, want));
+	snprintf(want, sizeof(want), "C 0 pipe: [idtp %d 4]\ntrace 0 trace:\n", getpid());
+	assert_non_null(strstr(trace_ours.text, want));
+}
+
+static void test_trace_pipe_kernel(void **state)
+{
+	const char *why = kernel_ns();
+	struct seen k;
+
+	(void)state;
+	if (why)
+		TEST_SKIP("no private mount namespace: %s", why);
+	if (!trace_ours.len)
+		TEST_SKIP("the bpftime run did not happen");
+	shm_for_test("tpipe_k", "p");
+	if (!trace_sequence(true, &k))
+		TEST_SKIP("no tracing instance with bpf_trace_printk here, or the kernel cannot "
+			  "test-run the program: %s",
+			  strerror(errno));
+	fputs(k.text, stdout);
+	assert_string_equal(trace_ours.text, k.text);
+}
+
 static struct seen seen_ours;
 
 static void test_bpffs_tools(void **state)
@@ -977,6 +1384,8 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_pinned_prog_other_loaders, cleanup),
 		cmocka_unit_test_teardown(test_bpffs_tools, cleanup),
+		cmocka_unit_test_teardown(test_bpffs_tree, cleanup),
+		cmocka_unit_test_teardown(test_trace_pipe, cleanup),
 		cmocka_unit_test_teardown(test_pinned_link, cleanup),
 		cmocka_unit_test_teardown(test_pinned_systp_link, cleanup),
 		cmocka_unit_test_teardown(test_pinned_closed_links, cleanup),
@@ -985,8 +1394,12 @@ int main(int argc, char **argv)
 		 * mount namespace */
 		cmocka_unit_test_teardown(test_pinned_prog_kernel, cleanup),
 		cmocka_unit_test_teardown(test_bpffs_tools_kernel, cleanup),
+		cmocka_unit_test_teardown(test_bpffs_tree_kernel, cleanup),
+		cmocka_unit_test_teardown(test_trace_pipe_kernel, cleanup),
 		cmocka_unit_test_teardown(test_pinned_link_kernel, cleanup),
 		cmocka_unit_test_teardown(test_pinned_closed_links_kernel, cleanup),
+		cmocka_unit_test_teardown(test_hook_stats, cleanup),
+		cmocka_unit_test_teardown(test_hook_stats_kernel, cleanup),
 	};
 
 	if (argc < 8) {
