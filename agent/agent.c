@@ -63,6 +63,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/futex.h>
+#include <sys/inotify.h>
 #include <sys/syscall.h>
 #include <bpftime/attach.h>
 #include <bpftime/log.h>
@@ -744,7 +745,8 @@ int agent_sync(void)
 static void segment_gone(void)
 {
 	pr_warn("agent: the shared memory '%s' is gone (truncated or replaced under this "
-		"process): detaching, the process runs on untraced\n",
+		"process): detaching, the process runs on untraced (a segment made under that "
+		"name later is not followed: start the process again)\n",
 		bpftime_shm__name(agent.shm));
 	agent.stopping = true;
 	while (agent.live)
@@ -821,45 +823,13 @@ static void agent_fork_child(void)
 		agent.watching = false;
 }
 
-int agent_start(const struct agent_opts *opts)
+/* agent.lock held, agent.shm open: the runtime, the helpers, the watcher
+ * and the first sync.  0 or -errno (said once; the process runs untraced) */
+static int agent_run_locked(const struct agent_opts *opts)
 {
-	BPFTIME_OPTS(bpftime_shm_opts, so, .name = opts ? opts->shm_name : NULL);
-	bpftime_print_fn prev_print;
-	const char *name;
 	uint32_t epoch;
 	int err;
 
-	pthread_mutex_lock(&agent.lock);
-	if (agent.started) {
-		pthread_mutex_unlock(&agent.lock);
-		return -EALREADY;
-	}
-	agent.pid = getpid();
-	{
-		const char *c = getenv("BPFTIME_PERCPU_CLAIM");
-
-		claim_always = c && !strcmp(c, "always");
-	}
-	open_msg[0] = 0;
-	prev_print = bpftime_set_print(capture_print);
-	agent.shm = bpftime_shm__open(&so);
-	err = agent.shm ? 0 : -errno;
-	bpftime_set_print(prev_print);
-	if (!agent.shm) {
-		name = so.name ? so.name : getenv("BPFTIME_GLOBAL_SHM_NAME");
-		if (!name || !*name)
-			name = BPFTIME_DEFAULT_SHM_NAME;
-		if (err == -ENOENT)
-			pr_warn("agent: no bpftime shared memory '%s' (start a loader with "
-				"`bpftime load` first): running untraced\n",
-				name);
-		else
-			pr_warn("agent: cannot use the shared memory '%s' (%s): running untraced\n",
-				name,
-				open_msg[0] ? open_msg + (strncmp(open_msg, "bpftime: ", 9) ? 0 : 9)
-					    : strerror(-err));
-		goto fail;
-	}
 	/* a truncated segment must not kill the host with SIGBUS */
 	err = bpftime_shm__guard(agent.shm);
 	if (err)
@@ -905,7 +875,6 @@ int agent_start(const struct agent_opts *opts)
 		err = sync_locked();
 	}
 	agent_busy = false;
-	pthread_mutex_unlock(&agent.lock);
 	if (err)
 		pr_warn("agent: cannot read the attachments (%s)\n", strerror(-err));
 	return 0;
@@ -916,7 +885,167 @@ fail_rt:
 fail_shm:
 	bpftime_shm__close(agent.shm);
 	agent.shm = NULL;
-fail:
+	return err;
+}
+
+/* ---- waiting for a segment -------------------------------------------------
+ *
+ * A process started with `bpftime start` before any loader made the segment
+ * (`bpftrace -p PID` run after its target, as with the kernel) is not left
+ * untraced: the agent waits for the segment to be created (inotify on the
+ * directory POSIX shared memory lives in: no polling) and then starts as if
+ * it had been there, attaching what the segment holds for this process.
+ * Only the process itself waits (a forked child does not); a segment
+ * removed later (its last loader gone) is not followed by a new one: the
+ * watcher says so (segment_gone). */
+
+#define SHM_DIR "/dev/shm"
+
+struct waiter {
+	struct agent_opts opts;
+	char name[256];
+	int fd; /* inotify */
+};
+
+/* 0 with agent.shm open, or -errno (-ENOENT: not there yet) */
+static int try_open(const char *name)
+{
+	BPFTIME_OPTS(bpftime_shm_opts, so, .name = name);
+	bpftime_print_fn prev = bpftime_set_print(capture_print);
+	int err;
+
+	open_msg[0] = 0;
+	agent.shm = bpftime_shm__open(&so);
+	err = agent.shm ? 0 : -errno;
+	bpftime_set_print(prev);
+	return err;
+}
+
+static void *wait_segment(void *arg)
+{
+	struct waiter *w = arg;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int err = -ENOENT, told = 0;
+
+	agent_busy = true;
+	for (;;) {
+		ssize_t n;
+
+		pthread_mutex_lock(&agent.lock);
+		if (agent.started) { /* bpftime attach got there first */
+			pthread_mutex_unlock(&agent.lock);
+			break;
+		}
+		err = try_open(w->name);
+		if (!err) {
+			err = agent_run_locked(&w->opts);
+			pthread_mutex_unlock(&agent.lock);
+			if (!err)
+				pr_info("agent: the shared memory '%s' appeared: following it\n",
+					w->name);
+			break;
+		}
+		pthread_mutex_unlock(&agent.lock);
+		if (err != -ENOENT && err != told) {
+			/* a segment this agent cannot use took the name: said,
+			 * and waited on (it may be removed and made again) */
+			pr_warn("agent: cannot use the shared memory '%s' (%s): waiting for "
+				"another\n",
+				w->name, open_msg[0] ? open_msg : strerror(-err));
+			told = err;
+		}
+		n = read(w->fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			pr_warn("agent: stopped waiting for the shared memory '%s' (%s): running "
+				"untraced\n",
+				w->name, n < 0 ? strerror(errno) : "end of events");
+			break;
+		}
+		/* any event: the next round tries to open (cheap; the name
+		 * may come from a rename too) */
+	}
+	close(w->fd);
+	free(w);
+	agent_busy = false;
+	return NULL;
+}
+
+/* agent.lock held; the segment does not exist: waits for it on a thread.
+ * 0, or -errno when it cannot wait (then the caller's warning stands). */
+static int wait_for_segment(const struct agent_opts *opts, const char *name)
+{
+	struct waiter *w = mem_calloc(1, sizeof(*w));
+	pthread_t th;
+	int err;
+
+	if (!w)
+		return -ENOMEM;
+	if (opts)
+		w->opts = *opts;
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	w->opts.shm_name = w->name;
+	w->fd = inotify_init1(IN_CLOEXEC);
+	if (w->fd < 0 || inotify_add_watch(w->fd, SHM_DIR, IN_CREATE | IN_MOVED_TO) < 0) {
+		err = -errno;
+		if (w->fd >= 0)
+			close(w->fd);
+		free(w);
+		return err;
+	}
+	err = agent_thread(&th, wait_segment, w);
+	if (err) {
+		close(w->fd);
+		free(w);
+		return err;
+	}
+	pthread_detach(th);
+	return 0;
+}
+
+int agent_start(const struct agent_opts *opts)
+{
+	const char *name;
+	int err;
+
+	pthread_mutex_lock(&agent.lock);
+	if (agent.started) {
+		pthread_mutex_unlock(&agent.lock);
+		return -EALREADY;
+	}
+	agent.pid = getpid();
+	{
+		const char *c = getenv("BPFTIME_PERCPU_CLAIM");
+
+		claim_always = c && !strcmp(c, "always");
+	}
+	name = opts && opts->shm_name ? opts->shm_name : getenv("BPFTIME_GLOBAL_SHM_NAME");
+	if (!name || !*name)
+		name = BPFTIME_DEFAULT_SHM_NAME;
+	err = try_open(opts ? opts->shm_name : NULL);
+	if (err) {
+		if (err == -ENOENT && opts && opts->wait_segment &&
+		    !wait_for_segment(opts, name + (name[0] == '/'))) {
+			pr_warn("agent: no bpftime shared memory '%s' yet: running untraced until "
+				"a loader (`bpftime load`) creates it, then its probes attach\n",
+				name);
+			pthread_mutex_unlock(&agent.lock);
+			return -ENOENT;
+		}
+		if (err == -ENOENT)
+			pr_warn("agent: no bpftime shared memory '%s' (start a loader with "
+				"`bpftime load` first): running untraced\n",
+				name);
+		else
+			pr_warn("agent: cannot use the shared memory '%s' (%s): running untraced\n",
+				name,
+				open_msg[0] ? open_msg + (strncmp(open_msg, "bpftime: ", 9) ? 0 : 9)
+					    : strerror(-err));
+		pthread_mutex_unlock(&agent.lock);
+		return err;
+	}
+	err = agent_run_locked(opts);
 	pthread_mutex_unlock(&agent.lock);
 	return err;
 }

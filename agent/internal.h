@@ -24,6 +24,9 @@ struct agent_opts {
 	bool watch;
 	/* the interpreter (--no-jit of `bpftime attach`); false: the environment's choice */
 	bool no_jit;
+	/* no segment yet: wait for one on a thread (the preloaded agent of
+	 * `bpftime start`), agent_start returning -ENOENT meanwhile */
+	bool wait_segment;
 };
 
 /* Opens the segment, builds and attaches everything that concerns this

@@ -48,7 +48,7 @@
 
 __attribute__((constructor)) static void agent_init(void)
 {
-	struct agent_opts opts = { .watch = true };
+	struct agent_opts opts = { .watch = true, .wait_segment = true };
 	char thread[17] = "";
 
 	bpftime_log_set_default_level(BPFTIME_LOG_WARN);

@@ -210,6 +210,39 @@ static void test_hash_free_list(void **state)
 	bpftime_shm__reap(shm, true);
 }
 
+/* a map that grows (BPF_F_NO_PREALLOC here; LRU and preallocated maps too
+ * big for the free space grow the same way): a chunk offset garbled
+ * (outside the segment, unaligned, a grower's "pending" mark): elements
+ * there are never resolved, inserts that reach them fail, the map closes */
+static void test_hash_chunk(void **state)
+{
+	const uint64_t wild[] = { 1ULL << 60, 12345, 0 };
+
+	(void)state;
+	for (size_t w = 0; w < sizeof(wild) / sizeof(wild[0]); w++) {
+		BPFTIME_OPTS(bpftime_map_create_opts, o,
+			     .map_flags = BPFTIME_F_ZERO_SEED | BPFTIME_F_NO_PREALLOC);
+		int fd = bpftime_map_create(shm, -1, BPFTIME_MAP_HASH, "garbled", 8, 32, 2048, &o);
+		struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
+		uint64_t k, v[4] = { 0 };
+		int err = 0;
+
+		assert_non_null(h);
+		for (k = 1; k <= 300; k++) /* a second chunk, most of it free */
+			assert_int_equal(bpftime_map_update_elem(shm, fd, &k, v, 0), 0);
+		h->chunks[1] = wild[w] ? wild[w] : h->chunks[1] | 1;
+		logbuf[0] = 0;
+		for (k = 1000; k < 1300 && !err; k++)
+			err = bpftime_map_update_elem(shm, fd, &k, v, 0);
+		assert_true(err == -EBADMSG || err == -ENOMEM);
+		expect_reported("the free list names no element");
+		for (k = 1; k <= 256; k++) /* linked elements are reached by their chains */
+			assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, vbuf, 0), 0);
+		assert_int_equal(bpftime_handler_close(shm, fd), 0);
+		bpftime_shm__reap(shm, true);
+	}
+}
+
 static void test_lpm(void **state)
 {
 	BPFTIME_OPTS(bpftime_map_create_opts, o, .map_flags = BPFTIME_F_NO_PREALLOC);
@@ -390,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_hash_wrong_marker),
 		cmocka_unit_test(test_hash_garbled_key),
 		cmocka_unit_test(test_hash_free_list),
+		cmocka_unit_test(test_hash_chunk),
 		cmocka_unit_test(test_lpm),
 		cmocka_unit_test(test_queue),
 		cmocka_unit_test(test_bloom),

@@ -42,6 +42,7 @@
 #include "internal.h"
 
 #define MAX_STEPS 200000 /* a safety net: an operation is a few thousand */
+#define MAX_KEYS  1100	 /* keys a trial's map holds at most */
 
 static uint64_t *path;	/* the recorded instruction addresses */
 static long stride = 1; /* kill at every stride-th instruction */
@@ -56,7 +57,10 @@ struct scenario {
 	enum bpftime_map_type type;
 	enum op op;
 	uint32_t key_size, value_size, max_entries;
-	uint64_t key;	   /* the key the operation uses (hash: u64; lpm: plen | addr) */
+	uint64_t key; /* the key the operation uses (hash: u64; lpm: plen | addr) */
+	bool grow;    /* the insert adds a chunk: keys 1..fill before each trial */
+	uint32_t fill;
+	uint32_t flags;	   /* extra map flags */
 	int fd;		   /* the map */
 	long steps, kills; /* the result */
 	long other_path;   /* trials whose writer finished on a shorter path */
@@ -270,17 +274,35 @@ static void new_map(struct scenario *s)
 {
 	/* a fixed hash seed: the same buckets, lock groups and path each time */
 	BPFTIME_OPTS(bpftime_map_create_opts, o,
-		     .map_flags = s->type == BPFTIME_MAP_LPM_TRIE ? BPFTIME_F_NO_PREALLOC
-				  : s->type == BPFTIME_MAP_QUEUE  ? 0
-								  : BPFTIME_F_ZERO_SEED);
+		     .map_flags =
+			     s->flags | (s->type == BPFTIME_MAP_LPM_TRIE ? BPFTIME_F_NO_PREALLOC
+					 : s->type == BPFTIME_MAP_QUEUE	 ? 0
+									 : BPFTIME_F_ZERO_SEED));
+
+	int filler = -1;
 
 	if (s->fd >= 0) {
 		assert_int_equal(bpftime_handler_close(shm, s->fd), 0);
 		bpftime_shm__reap(shm, true);
 	}
+	if (s->grow && s->type == BPFTIME_MAP_LRU_HASH) {
+		/* an LRU map is allocated as it fills when its elements do
+		 * not fit in the free space at creation: an array leaves 128
+		 * KiB free while it is made */
+		struct bpftime_shm_stats st = { .sz = sizeof(st) };
+
+		assert_int_equal(bpftime_shm__stats(shm, &st), 0);
+		filler = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "filler", 4, 8,
+					    (uint32_t)((st.largest_free - (128 << 10)) / 8), NULL);
+		assert_true(filler >= 0);
+	}
 	s->fd = bpftime_map_create(shm, -1, s->type, "crash", s->key_size, s->value_size,
 				   s->max_entries, &o);
 	assert_true(s->fd >= 0);
+	if (filler >= 0) {
+		assert_int_equal(bpftime_handler_close(shm, filler), 0);
+		bpftime_shm__reap(shm, true);
+	}
 }
 
 /* the state every trial starts from: a fresh map (so that every trial runs
@@ -296,6 +318,9 @@ static void reset(struct scenario *s)
 	if (s->type == BPFTIME_MAP_LPM_TRIE) {
 		for (size_t i = 0; i < sizeof(lpm_base) / sizeof(lpm_base[0]); i++)
 			put(s, lpm_base[i], 1);
+	} else if (s->grow) {
+		for (uint64_t k = 1; k <= s->fill; k++)
+			put(s, k, 1);
 	} else {
 		for (size_t i = 0; i < sizeof(hash_base) / sizeof(hash_base[0]); i++)
 			if (s->type != BPFTIME_MAP_LRU_HASH || i < s->max_entries)
@@ -336,7 +361,8 @@ static void check_queue(const struct scenario *s, bool done)
 static void check_table(const struct scenario *s, bool done)
 {
 	struct bpftime_map *h = bpftime_map_get_handle(shm, s->fd);
-	uint8_t keys[256][8], key[8], next[8];
+	static uint8_t keys[MAX_KEYS][8];
+	uint8_t key[8], next[8];
 	uint64_t v[8], want = s->key * 1000 + 7;
 	int n = 0, err;
 	bool found = false;
@@ -344,7 +370,8 @@ static void check_table(const struct scenario *s, bool done)
 	assert_non_null(h);
 	for (err = bpftime_map_get_next_key(shm, s->fd, NULL, next); !err;
 	     err = bpftime_map_get_next_key(shm, s->fd, key, next)) {
-		assert_true(n < (int)s->max_entries + 4); /* iteration ends */
+		/* iteration ends */
+		assert_true(n < (int)s->max_entries + 4 && n < MAX_KEYS);
 		for (int i = 0; i < n; i++)
 			if (!memcmp(keys[i], next, 8))
 				fail_msg("%s: a key twice after a kill", s->name);
@@ -415,17 +442,33 @@ static void check_after(struct scenario *s, bool done)
 	check_elems(s);
 }
 
+static uint64_t arena_used(void)
+{
+	struct bpftime_shm_stats st = { .sz = sizeof(st) };
+
+	bpftime_shm__reap(shm, true);
+	assert_int_equal(bpftime_shm__stats(shm, &st), 0);
+	return st.used;
+}
+
 static void run(struct scenario *s)
 {
+	uint64_t base = arena_used();
+
 	s->fd = -1;
 	{
 		pid_t pid;
 
+		uint64_t before;
+
 		reset(s);
+		before = arena_used();
 		pid = start_writer(s);
 		if (pid < 0)
 			skip();
 		s->steps = record_path(pid);
+		/* the operation added a chunk */
+		assert_true(!s->grow || arena_used() > before);
 		check_after(s, true);
 	}
 	for (long n = 0; n < s->steps; n += stride) {
@@ -445,17 +488,53 @@ static void run(struct scenario *s)
 	printf("%-22s %ld instructions, killed at %ld of them (%ld ran a shorter path): "
 	       "consistent after every kill\n",
 	       s->name, s->steps, s->kills, s->other_path);
+	if (s->grow) {
+		/* a grower killed anywhere leaks no arena block: its chunk is
+		 * recorded with its allocation (shm_alloc_rec) and the repair
+		 * frees or keeps it */
+		assert_int_equal(bpftime_handler_close(shm, s->fd), 0);
+		assert_int_equal(arena_used(), base);
+	}
 }
 
-#define SCENARIO(fn, NAME, TYPE, OP, KS, VS, MAX, KEY)                             \
-	static void fn(void **state)                                               \
-	{                                                                          \
-		struct scenario s = {                                              \
-			NAME, BPFTIME_MAP_##TYPE, OP, KS, VS, MAX, KEY, 0, 0, 0, 0 \
-		};                                                                 \
-		(void)state;                                                       \
-		run(&s);                                                           \
+#define SCENARIO(fn, NAME, TYPE, OP, KS, VS, MAX, KEY)            \
+	static void fn(void **state)                              \
+	{                                                         \
+		struct scenario s = { .name = NAME,               \
+				      .type = BPFTIME_MAP_##TYPE, \
+				      .op = OP,                   \
+				      .key_size = KS,             \
+				      .value_size = VS,           \
+				      .max_entries = MAX,         \
+				      .key = KEY };               \
+		(void)state;                                      \
+		run(&s);                                          \
 	}
+
+/* an insert that must add a chunk of elements (htab_grow): a
+ * BPF_F_NO_PREALLOC hash whose first chunk (256) is full, and an empty LRU
+ * hash that did not fit in the free space at creation (its elements
+ * allocated as it fills: a first chunk of 512 spares, one per lock group,
+ * then the 300 of max_entries) */
+#define GROW_SCENARIO(fn, NAME, TYPE, MAX, FILL, FLAGS)           \
+	static void fn(void **state)                              \
+	{                                                         \
+		struct scenario s = { .name = NAME,               \
+				      .type = BPFTIME_MAP_##TYPE, \
+				      .op = OP_INSERT,            \
+				      .key_size = 8,              \
+				      .value_size = 32,           \
+				      .max_entries = MAX,         \
+				      .key = (FILL) + 77,         \
+				      .grow = true,               \
+				      .fill = FILL,               \
+				      .flags = FLAGS };           \
+		(void)state;                                      \
+		run(&s);                                          \
+	}
+
+GROW_SCENARIO(test_hash_grow, "hash insert+grow", HASH, 1024, 256, BPFTIME_F_NO_PREALLOC)
+GROW_SCENARIO(test_lru_grow, "lru_hash insert+grow", LRU_HASH, 300, 0, 0)
 
 SCENARIO(test_hash_replace, "hash replace", HASH, OP_REPLACE, 8, 32, 16, 3)
 SCENARIO(test_hash_insert, "hash insert", HASH, OP_INSERT, 8, 32, 16, 9)
@@ -479,7 +558,7 @@ static int quiet(enum bpftime_log_level level, const char *fmt, va_list ap)
 
 static int setup(void **state)
 {
-	BPFTIME_OPTS(bpftime_shm_opts, o, .name = shm_name, .size_mb = 4, .max_fd = 64);
+	BPFTIME_OPTS(bpftime_shm_opts, o, .name = shm_name, .size_mb = 8, .max_fd = 64);
 
 	(void)state;
 	snprintf(shm_name, sizeof(shm_name), "bpftime_crash_%d", getpid());
@@ -506,7 +585,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_lru_evict),    cmocka_unit_test(test_lru_delete),
 		cmocka_unit_test(test_lpm_replace),  cmocka_unit_test(test_lpm_insert),
 		cmocka_unit_test(test_lpm_delete),   cmocka_unit_test(test_queue_push),
-		cmocka_unit_test(test_queue_pop),
+		cmocka_unit_test(test_queue_pop),    cmocka_unit_test(test_hash_grow),
+		cmocka_unit_test(test_lru_grow),
 	};
 
 	if (argc > 2 && !strcmp(argv[1], "--stride"))

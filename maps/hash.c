@@ -80,6 +80,11 @@
 #define MAX_BPF_STACK	   512
 #define HTAB_EXTRA	   64 /* spare elements for replacing updates */
 
+/* chunks[c] while a grower sets the chunk up: allocated (recorded with the
+ * allocation, so a grower killed there leaks nothing), its elements not
+ * yet initialised; an odd offset, which elem_at() never resolves */
+#define CHUNK_PENDING 1ULL
+
 /* A bucket-group lock and, under it, one spare element: an update that
  * replaces a key takes the spare and leaves the old element as the new
  * spare, so it touches no shared free list (two atomic RMWs saved). */
@@ -421,10 +426,14 @@ static inline struct htab_elem *elem_at(struct bpftime_map *h, uint32_t idx)
 {
 	uint64_t off;
 
+	uint64_t chunk;
+
 	if (unlikely(idx >= h->n_elems))
 		return NULL;
-	off = h->chunks[idx >> h->chunk_shift] +
-	      (uint64_t)(idx & ((1u << h->chunk_shift) - 1)) * h->elem_size;
+	chunk = h->chunks[idx >> h->chunk_shift];
+	if (unlikely(!chunk))
+		return NULL; /* a chunk not allocated (yet): no element there */
+	off = chunk + (uint64_t)(idx & ((1u << h->chunk_shift) - 1)) * h->elem_size;
 	return likely(elem_ok(h, off)) ? E(h, off) : NULL;
 }
 
@@ -648,6 +657,40 @@ static uint32_t elems_existing(struct bpftime_map *h)
 	return n < h->n_elems ? (uint32_t)n : h->n_elems;
 }
 
+/* A grower that died with chunk c allocated (chunks[c] set, chunks_ready
+ * still c; see htab_grow).  Still pending (its elements not initialised,
+ * none reachable): the block is freed.  Whole: the chunk is counted, so the
+ * census takes its elements in (those already linked, popped by others
+ * once the chunk was pushed, stay; the rest go on the rebuilt free stack).
+ * Every group lock held: growth happens only in a section, so no grower is
+ * alive.  True if there was one. */
+static bool finish_dead_grow(struct bpftime_map *h)
+{
+	struct htab *t = htab_of(h);
+	uint32_t per = 1u << h->chunk_shift;
+	uint32_t n_chunks = (uint32_t)(((uint64_t)h->n_elems + per - 1) >> h->chunk_shift);
+	uint32_t c = atomic_load(&t->chunks_ready), first, cnt;
+	uint64_t off;
+
+	if (c >= n_chunks || !h->chunks[c])
+		return false;
+	off = h->chunks[c];
+	first = c * per;
+	cnt = h->n_elems - first < per ? h->n_elems - first : per;
+	if (off & CHUNK_PENDING) {
+		shm_free(h->shm, off & ~CHUNK_PENDING);
+		h->chunks[c] = 0;
+		return true;
+	}
+	if (!shm_range_ok(h->shm, off, (uint64_t)cnt * h->elem_size) || off % 8) {
+		map_corrupt(h, "a chunk offset outside the segment");
+		h->chunks[c] = 0;
+		return true;
+	}
+	atomic_store(&t->chunks_ready, c + 1);
+	return true;
+}
+
 /* A writer died in its section (some group's busy word is set): with every
  * group lock taken in order (writers hold one lock and only trylock others,
  * so this cannot deadlock), drop the older copy of each duplicated key, cut
@@ -658,7 +701,7 @@ static void htab_repair(struct bpftime_map *h)
 {
 	struct htab *t = htab_of(h);
 	struct htab_lock *locks = (struct htab_lock *)h->locks;
-	struct census c = { .total = elems_existing(h) };
+	struct census c = { .total = 0 };
 	uint32_t was_free = 0, now_free = 0;
 	bool any = false;
 
@@ -666,6 +709,8 @@ static void htab_repair(struct bpftime_map *h)
 		shm_lock(&locks[i].m);
 	for (uint32_t i = 0; i <= h->lock_mask; i++)
 		any |= __atomic_load_n(&locks[i].busy, __ATOMIC_RELAXED) != 0;
+	any |= finish_dead_grow(h);
+	c.total = elems_existing(h);
 	if (any) {
 		/* without memory for the bitmap, chains are still repaired and
 		 * counted, but nothing is taken back */
@@ -733,8 +778,9 @@ static bool htab_dead_writer(struct bpftime_map *h)
 	return false;
 }
 
-/* Sets up chunk c of the map (arena block at off) and pushes its elements
- * on the free stack in one CAS. */
+/* Sets up chunk c of the map (arena block at off): its elements, then
+ * chunks[c] = off (the chunk is whole: htab_repair keeps it), then pushes
+ * its elements on the free stack in one CAS. */
 static void chunk_init(struct bpftime_shm *shm, struct htab *t, uint32_t c, uint64_t off)
 {
 	uint32_t per = 1u << t->chunk_shift, first = c * per;
@@ -743,13 +789,17 @@ static void chunk_init(struct bpftime_shm *shm, struct htab *t, uint32_t c, uint
 	struct htab_elem *last = (struct htab_elem *)(base + (size_t)(cnt - 1) * t->elem_size);
 	uint64_t old, new;
 
-	((uint64_t *)shm_ptr(shm, t->chunks_off))[c] = off;
+	/* a grown chunk is not zeroed (shm_alloc_rec): the element heads are
+	 * written whole here, keys and values by the update that takes one */
 	for (uint32_t i = 0; i < cnt; i++) {
 		struct htab_elem *e = (struct htab_elem *)(base + (size_t)i * t->elem_size);
 
+		memset(e, 0, sizeof(*e));
 		e->idx = first + i;
 		atomic_store_explicit(&e->free_next, first + i + 2, memory_order_relaxed);
 	}
+	atomic_store_explicit((_Atomic uint64_t *)shm_ptr(shm, t->chunks_off) + c, off,
+			      memory_order_release);
 	old = atomic_load(&t->free_top);
 	do {
 		atomic_store_explicit(&last->free_next, (uint32_t)old, memory_order_relaxed);
@@ -757,11 +807,21 @@ static void chunk_init(struct bpftime_shm *shm, struct htab *t, uint32_t c, uint
 	} while (!atomic_compare_exchange_weak(&t->free_top, &old, new));
 }
 
-/* BPF_F_NO_PREALLOC: adds a chunk of elements; 0 or -ENOMEM (arena full or
- * every chunk there) */
+/* Adds a chunk of elements (BPF_F_NO_PREALLOC, and preallocated maps too
+ * big for the free space at creation, which grow the same way).  In a
+ * writer's section (a group lock held), under grow_lock.  0: grown, or
+ * grown by someone else meanwhile; -ENOSPC: every chunk is there; -ENOMEM:
+ * the arena is full; -EAGAIN: a grower died after publishing its chunk's
+ * offset and before counting it (chunks[chunks_ready] set): the caller
+ * leaves its section and repairs (htab_repair finishes that chunk), since
+ * whether its elements reached the free stack cannot be told here. */
 static int htab_grow(struct bpftime_map *h)
 {
 	struct htab *t = htab_of(h);
+	/* the chunk count as this handle checked it (handle_init), not as
+	 * the segment says now: chunks[] is indexed with it */
+	uint32_t n_chunks =
+		(uint32_t)(((uint64_t)h->n_elems + (1u << h->chunk_shift) - 1) >> h->chunk_shift);
 	uint32_t c;
 	uint64_t off;
 	int err = 0;
@@ -770,10 +830,13 @@ static int htab_grow(struct bpftime_map *h)
 	c = atomic_load(&t->chunks_ready);
 	if (atomic_load(&t->free_top) & 0xffffffffu) {
 		/* someone else grew it meanwhile */
-	} else if (c >= t->n_chunks) {
-		err = -ENOMEM;
+	} else if (c >= n_chunks) {
+		err = -ENOSPC;
+	} else if (h->chunks[c]) {
+		err = -EAGAIN;
 	} else {
-		off = shm_alloc(h->shm, (size_t)t->elem_size << t->chunk_shift, 64);
+		off = shm_alloc_rec(h->shm, (size_t)t->elem_size << t->chunk_shift, 64,
+				    &h->chunks[c], CHUNK_PENDING);
 		if (!off) {
 			err = -ENOMEM;
 		} else {
@@ -785,16 +848,42 @@ static int htab_grow(struct bpftime_map *h)
 	return err;
 }
 
-static struct htab_elem *elem_alloc(struct bpftime_map *h)
+/* The arena is full and a map that grows cannot take a new key although it
+ * is below max_entries: said once per map and process, with what to raise
+ * (the update fails with ENOMEM, as a kernel map's allocation failure). */
+static __attribute__((noinline, cold)) void htab_full(struct bpftime_map *h)
+{
+	if (atomic_exchange(&h->full_told, true))
+		return;
+	pr_warn("shm '%s': map '%s' cannot grow: the segment is full (%d of %u entries in "
+		"it): updates of new keys fail with ENOMEM; raise BPFTIME_SHM_MEMORY_MB "
+		"(`bpftime load --memory-size MB`)\n",
+		bpftime_shm__name(h->shm), h->m->obj.name, atomic_load(&htab_of(h)->count),
+		h->max_entries);
+}
+
+/* A free element, growing the map when there is none; NULL with *err set
+ * (htab_grow's codes: -ENOSPC every element exists, -ENOMEM the arena is
+ * full, -EAGAIN a dead grower to repair first). */
+static struct htab_elem *elem_alloc(struct bpftime_map *h, int *err)
 {
 	struct htab_elem *e;
 	/* each round grows by a chunk or finds one grown meanwhile; a free
 	 * list that names no element (corrupt) must not spin here */
 	uint32_t rounds = htab_of(h)->n_chunks + 2;
 
-	while (!(e = free_pop(h)))
-		if (!rounds-- || htab_grow(h))
+	while (!(e = free_pop(h))) {
+		if (!rounds--) {
+			*err = -ENOSPC;
 			return NULL;
+		}
+		*err = htab_grow(h);
+		if (*err) {
+			if (*err == -ENOMEM)
+				htab_full(h);
+			return NULL;
+		}
+	}
 	return e;
 }
 
@@ -870,25 +959,39 @@ static struct htab_elem *lru_steal(struct bpftime_map *h, struct htab_lock *held
 
 /* LRU, no free element in the update's own group nor on the free stack;
  * called in the section of group @held.  Parked elements go first (they
- * are free places below max_entries), then eviction; the scan runs when
- * parked_any says a delete parked something since the last empty scan,
- * and once more, in any case, before giving up (a park racing with the
- * flag's reset is found there). */
+ * are free places below max_entries), then elements not allocated yet (a
+ * map too big for the free space at creation grows as it fills: while a
+ * chunk is missing the map holds fewer than max_entries keys, so nothing
+ * is evicted), then eviction; the scan runs when parked_any says a delete
+ * parked something since the last empty scan, and once more, in any case,
+ * before giving up (a park racing with the flag's reset is found there).
+ * NULL with *err: -ENOMEM (no element: the arena is full below max_entries,
+ * or nothing evictable), -EAGAIN (a dead grower: repair first). */
 static struct htab_elem *lru_alloc_slow(struct bpftime_map *h, struct htab_lock *held,
-					struct htab_elem *old)
+					struct htab_elem *old, int *err)
 {
 	struct htab *t = htab_of(h);
 	struct htab_elem *e;
 
+	*err = -ENOMEM;
 	if (atomic_load_explicit(&t->parked_any, memory_order_relaxed)) {
 		e = lru_steal(h, held);
 		if (e)
 			return e;
 		atomic_store_explicit(&t->parked_any, 0, memory_order_relaxed);
 	}
-	e = free_pop(h);
-	if (!e)
-		e = lru_evict(h, held, old);
+	e = elem_alloc(h, err);
+	if (e)
+		return e;
+	if (*err == -ENOMEM || *err == -EAGAIN) {
+		/* below max_entries but no memory: a parked element still
+		 * serves; never an eviction (the kernel's map would hold
+		 * max_entries keys) */
+		e = lru_steal(h, held);
+		return e;
+	}
+	*err = -ENOMEM;
+	e = lru_evict(h, held, old);
 	if (!e)
 		e = lru_steal(h, held);
 	return e;
@@ -951,7 +1054,8 @@ static int htab_alloc(struct bpftime_shm *shm, struct map_record *m)
 			 (m->map_type == BPFTIME_MAP_LPM_TRIE ? MAP_ROUND8(m->key_size) : 0);
 	uint64_t esize = (sizeof(struct htab_elem) + MAP_ROUND8(m->key_size) + vsize + 15) & ~15ULL;
 	bool prealloc = lru || !(m->map_flags & BPFTIME_F_NO_PREALLOC);
-	uint32_t nb = map_roundup_pow2(m->max_entries), nl = nb < 1024 ? nb : 1024, shift;
+	uint32_t nb = map_roundup_pow2(m->max_entries), nl = nb < 1024 ? nb : 1024, shift,
+		 lazy_shift;
 	/* LRU maps: max_entries on the free stack and one spare per lock
 	 * group, set aside below (replacements only, so never more than
 	 * max_entries keys); others: the spares and a few for replacements in
@@ -966,13 +1070,18 @@ static int htab_alloc(struct bpftime_shm *shm, struct map_record *m)
 		return -E2BIG;
 	shift = prealloc ? (uint32_t)__builtin_ctz(map_roundup_pow2((uint32_t)n_elems)) : 8;
 	first_chunk = esize * (n_elems < (1ULL << shift) ? n_elems : (1ULL << shift));
-	if (prealloc && !lru && shift > 8 && (uint64_t)nb * 8 <= shm->hdr->arena_size) {
+	/* LRU maps set one element per lock group aside as its spare at
+	 * creation: the first chunk holds them (nl is a power of two) */
+	lazy_shift = lru && nl > 256 ? (uint32_t)__builtin_ctz(nl) : 8;
+	if (prealloc && shift > lazy_shift && (uint64_t)nb * 8 <= shm->hdr->arena_size) {
 		/* preallocation is the kernel's speed choice, not a semantic
 		 * one: elements that do not fit in the arena's free space now
 		 * are allocated as the map fills, in chunks of 256 (as with
-		 * BPF_F_NO_PREALLOC), so a big map can be created (bpftrace's
-		 * maps ask for more than they use) and an update fails with
-		 * ENOMEM only when the segment is really full */
+		 * BPF_F_NO_PREALLOC; LRU maps: of at least one per lock
+		 * group), so a big map can be created (bpftrace's maps ask for
+		 * more than they use) and an update fails with ENOMEM only
+		 * when the segment is really full.  An LRU map evicts only
+		 * once all its max_entries elements exist, as the kernel's. */
 		struct bpftime_shm_stats st = { .sz = sizeof(st) };
 
 		if (!bpftime_shm__stats(shm, &st) &&
@@ -982,17 +1091,13 @@ static int htab_alloc(struct bpftime_shm *shm, struct map_record *m)
 				"space (%llu bytes): allocated as the map fills\n",
 				shm->name, m->obj.name, (unsigned long long)first_chunk,
 				(unsigned long long)st.largest_free);
-			shift = 8;
-			first_chunk = esize * (n_elems < 256 ? n_elems : 256);
+			shift = lazy_shift;
+			first_chunk =
+				esize * (n_elems < (1ULL << shift) ? n_elems : (1ULL << shift));
 		}
 	}
-	if (first_chunk > shm->hdr->arena_size || (uint64_t)nb * 8 > shm->hdr->arena_size) {
-		pr_warn("shm '%s': map '%s' needs %llu bytes; raise BPFTIME_SHM_MEMORY_MB\n",
-			shm->name, m->obj.name,
-			(unsigned long long)(first_chunk > (uint64_t)nb * 8 ? first_chunk
-									    : (uint64_t)nb * 8));
-		return -ENOMEM;
-	}
+	if (first_chunk > shm->hdr->arena_size || (uint64_t)nb * 8 > shm->hdr->arena_size)
+		return -ENOMEM; /* said by map.c (map_no_room) */
 	m->priv_off = shm_alloc(shm, sizeof(*t), 64);
 	err = map_own(m, m->priv_off);
 	if (err)
@@ -1115,8 +1220,15 @@ void htab_release(struct bpftime_shm *shm, struct map_record *m)
 		}
 	}
 free_chunks:
-	for (uint32_t c = 0; c < atomic_load(&t->chunks_ready); c++)
+	for (uint32_t c = 0; c < atomic_load(&t->chunks_ready) && c < t->n_chunks; c++)
 		shm_free(shm, chunks[c]);
+	/* one a grower that died was setting up (no repair since) */
+	{
+		uint32_t c = atomic_load(&t->chunks_ready);
+
+		if (c < t->n_chunks && chunks[c])
+			shm_free(shm, chunks[c] & ~CHUNK_PENDING);
+	}
 }
 
 /* ---- lookups ---------------------------------------------------------- */
@@ -1336,7 +1448,7 @@ static int htab_update_common(struct bpftime_map *h, const void *key, const void
 	uint32_t hash, b;
 	uint64_t fdobj = 0;
 	bool counted = false, bad = false;
-	int err = 0;
+	int err = 0, aerr = 0;
 
 	if ((flags & ~(uint64_t)BPFTIME_F_LOCK) > BPFTIME_EXIST)
 		return -EINVAL;
@@ -1428,19 +1540,28 @@ relock:
 				e = free_pop(h);
 			}
 			if (!e)
-				e = lru_alloc_slow(h, l, old);
+				e = lru_alloc_slow(h, l, old, &aerr);
 			if (!e) {
 				/* a group whose writer died may hold every
 				 * element: repaired, then tried again */
 				gunlock(l);
-				if (htab_dead_writer(h)) {
+				if (aerr == -EAGAIN || htab_dead_writer(h)) {
 					htab_repair(h);
 					goto relock;
 				}
 				return -ENOMEM;
 			}
 		} else {
-			e = elem_alloc(h);
+			e = elem_alloc(h, &aerr);
+			if (!e && aerr == -EAGAIN) {
+				/* a grower died: repaired, then tried again */
+				if (counted)
+					atomic_fetch_sub(&t->count, 1);
+				counted = false;
+				gunlock(l);
+				htab_repair(h);
+				goto relock;
+			}
 		}
 		if (!e) {
 			/* no element although count < max_entries: the arena is

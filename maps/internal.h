@@ -107,6 +107,7 @@ struct bpftime_map {
 	uint64_t *chunks;
 	uint32_t chunk_shift, lock_mask, elem_size;
 	_Atomic bool corrupt_told; /* map_corrupt reported this map once */
+	_Atomic bool full_told;	   /* hash.c: "cannot grow, segment full" said once */
 	bool kernel;		   /* the map lives in the kernel (kernel.c) */
 	void *local;		   /* per-process state of the type (ring buffer mapping) */
 	struct bpftime_map *next;  /* all handles of this process */

@@ -466,6 +466,25 @@ static bool name_ok(const char *name)
 	return true;
 }
 
+/* A map whose storage does not fit in the segment fails its creation with
+ * ENOMEM, as the kernel's does when it cannot allocate; the user learns
+ * which setting to raise (arrays are allocated whole: programs get
+ * their values without a check; hash maps and stack maps that do not fit
+ * are allocated as they fill and fail here only when even their index
+ * does not fit). */
+static void map_no_room(struct bpftime_shm *shm, const struct map_record *m)
+{
+	struct bpftime_shm_stats st = { .sz = sizeof(st) };
+
+	if (bpftime_shm__stats(shm, &st))
+		st.arena_size = st.largest_free = 0;
+	pr_warn("shm '%s': map '%s' (type %u, %u entries, key %u, value %u bytes) does not fit: "
+		"%llu KiB free of the segment's %llu KiB; raise BPFTIME_SHM_MEMORY_MB (`bpftime "
+		"load --memory-size MB`, default 50) or make the map smaller\n",
+		shm->name, m->obj.name, m->map_type, m->max_entries, m->key_size, m->value_size,
+		(unsigned long long)st.largest_free >> 10, (unsigned long long)st.arena_size >> 10);
+}
+
 int bpftime_map_create(struct bpftime_shm *shm, int fd, enum bpftime_map_type type,
 		       const char *name, uint32_t key_size, uint32_t value_size,
 		       uint32_t max_entries, const struct bpftime_map_create_opts *uopts)
@@ -558,6 +577,8 @@ int bpftime_map_create(struct bpftime_shm *shm, int fd, enum bpftime_map_type ty
 		err = ops->alloc_check(shm, m);
 		if (!err)
 			err = ops->alloc(shm, m);
+		if (err == -ENOMEM)
+			map_no_room(shm, m);
 	}
 	if (err)
 		goto out;

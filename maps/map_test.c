@@ -21,8 +21,12 @@
 #include <bpftime/map.h>
 #include <bpftime/shm.h>
 #include <bpftime/vm.h>
+#include <bpftime/log.h>
+#include "internal.h" /* htab_census, htab_count */
 
+#ifndef ENOTSUPP
 #define ENOTSUPP 524
+#endif
 
 static char shm_name[64];
 
@@ -405,6 +409,147 @@ static void test_hash_prealloc_too_big(void **state)
 	}
 	assert_int_equal(bpftime_handler_close(shm, fd), 0);
 	bpftime_shm__reap(shm, true);
+	assert_int_equal(used(shm), base);
+}
+
+/* what the maps said (pr_warn), for the tests of their messages */
+static char said[4096];
+
+static int capture(enum bpftime_log_level level, const char *fmt, va_list ap)
+{
+	size_t n = strlen(said);
+
+	(void)level;
+	if (n < sizeof(said) - 1)
+		vsnprintf(said + n, sizeof(said) - n, fmt, ap);
+	return 0;
+}
+
+/* LRU maps (plain and per-CPU) too big for the free space are created with
+ * their elements allocated as they fill, like the preallocated hash above.
+ * Below max_entries nothing is evicted: when the segment runs out first,
+ * an update of a new key fails with ENOMEM (said once, naming the setting
+ * to raise), every key stored stays, replacing and deleting still work. */
+static void test_lru_prealloc_too_big(void **state)
+{
+	struct bpftime_shm *shm = *state;
+	enum bpftime_map_type types[] = { BPFTIME_MAP_LRU_HASH, BPFTIME_MAP_LRU_PERCPU_HASH };
+	uint32_t maxes[] = { 1u << 21, 1u << 20 };
+	int ncpus = bpftime_shm__ncpus(shm);
+	uint64_t *vals = calloc((size_t)ncpus, 8);
+
+	assert_non_null(vals);
+	for (int t = 0; t < 2; t++) {
+		uint64_t base = used(shm), k, v;
+		int fd = mkmap(shm, types[t], 8, 8, maxes[t], 0);
+		struct bpftime_map *h = bpftime_map_get_handle(shm, fd);
+		bpftime_print_fn prev;
+		long err = 0;
+
+		assert_true(fd >= 0);
+		assert_non_null(h);
+		/* the bucket array and one chunk, not the elements it asked */
+		if (used(shm) - base >= (24u << 20))
+			fail_msg("%llu bytes used", (unsigned long long)(used(shm) - base));
+		said[0] = 0;
+		prev = bpftime_set_print(capture);
+		for (k = 0; err == 0; k++)
+			err = bpftime_map__update_elem(h, &k, &k, 0);
+		bpftime_set_print(prev);
+		assert_int_equal(err, -ENOMEM);
+		assert_true(k > 20000);
+		assert_true(k < maxes[t]); /* the segment ran out first */
+		if (!strstr(said, "BPFTIME_SHM_MEMORY_MB") || !strstr(said, "cannot grow"))
+			fail_msg("the message does not say what to raise: '%s'", said);
+		/* nothing was evicted: every key stored is there */
+		for (v = 0; v < k - 1; v++) {
+			assert_int_equal(bpftime_map_lookup_elem(shm, fd, &v, vals, 0), 0);
+			if (t == 0)
+				assert_int_equal(vals[0], v);
+		}
+		/* a replace needs no new element; a delete makes room for one */
+		v = 7;
+		assert_int_equal(bpftime_map__update_elem(h, &v, &v, BPFTIME_EXIST), 0);
+		assert_int_equal(bpftime_map_delete_elem(shm, fd, &v), 0);
+		v = 1ULL << 40;
+		assert_int_equal(bpftime_map__update_elem(h, &v, &v, 0), 0);
+		{
+			uint32_t acc = 0, total = 0;
+
+			assert_int_equal(htab_census(h, &acc, &total), 0);
+			assert_int_equal(acc, total);
+		}
+		assert_int_equal(bpftime_handler_close(shm, fd), 0);
+		assert_int_equal(used(shm), base);
+	}
+	free(vals);
+}
+
+/* An LRU map created lazily (the free space was short then) that can grow
+ * to all its elements later evicts as the kernel's does: it holds exactly
+ * max_entries keys once full, the newest among them. */
+static void test_lru_lazy_evicts(void **state)
+{
+	struct bpftime_shm *shm = *state;
+	struct bpftime_shm_stats st = { .sz = sizeof(st) };
+	uint64_t base = used(shm), lazy;
+	int filler, fd, n = 0;
+	struct bpftime_map *h;
+	uint32_t k, next, v;
+
+	/* an array that leaves 256 KiB free: too little for 5120 elements */
+	assert_int_equal(bpftime_shm__stats(shm, &st), 0);
+	filler = mkmap(shm, BPFTIME_MAP_ARRAY, 4, 8,
+		       (uint32_t)((st.largest_free - (256u << 10)) / 8), 0);
+	assert_true(filler >= 0);
+	lazy = used(shm);
+	fd = mkmap(shm, BPFTIME_MAP_LRU_HASH, 4, 4, 4096, 0);
+	assert_true(fd >= 0);
+	h = bpftime_map_get_handle(shm, fd);
+	assert_non_null(h);
+	lazy = used(shm) - lazy;
+	assert_true(lazy < (192u << 10)); /* not the 5120 elements */
+	assert_int_equal(bpftime_handler_close(shm, filler), 0);
+	bpftime_shm__reap(shm, true);
+	for (k = 0; k < 20000; k++) {
+		assert_int_equal(bpftime_map__update_elem(h, &k, &k, 0), 0);
+		assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, &v, 0), 0);
+		assert_int_equal(v, k);
+		/* below max_entries nothing is evicted */
+		if (k < 4096)
+			assert_int_equal(htab_count(h), (int)k + 1);
+	}
+	assert_int_equal(htab_count(h), 4096);
+	for (int err = bpftime_map_get_next_key(shm, fd, NULL, &next); !err;
+	     err = bpftime_map_get_next_key(shm, fd, &k, &next)) {
+		k = next;
+		n++;
+	}
+	assert_int_equal(n, 4096);
+	k = 19999;
+	assert_int_equal(bpftime_map_lookup_elem(shm, fd, &k, &v, 0), 0);
+	assert_int_equal(bpftime_handler_close(shm, fd), 0);
+	assert_int_equal(used(shm), base);
+}
+
+/* Arrays stay allocated whole (programs get their values without a
+ * check): one that does not fit fails at creation with ENOMEM, and says
+ * which setting to raise. */
+static void test_array_too_big(void **state)
+{
+	struct bpftime_shm *shm = *state;
+	uint64_t base = used(shm);
+	bpftime_print_fn prev;
+
+	said[0] = 0;
+	prev = bpftime_set_print(capture);
+	assert_int_equal(mkmap(shm, BPFTIME_MAP_ARRAY, 4, 64, 1u << 20, 0), -ENOMEM);
+	assert_int_equal(mkmap(shm, BPFTIME_MAP_PERCPU_ARRAY, 4, 4096, 1u << 16, 0), -ENOMEM);
+	bpftime_set_print(prev);
+	if (!strstr(said, "map 'm' (type 2, 1048576 entries, key 4, value 64 bytes) does not "
+			  "fit") ||
+	    !strstr(said, "raise BPFTIME_SHM_MEMORY_MB") || !strstr(said, "type 6, 65536"))
+		fail_msg("unclear: '%s'", said);
 	assert_int_equal(used(shm), base);
 }
 
@@ -1443,6 +1588,9 @@ int main(void)
 		T(test_hash_big),
 		T(test_hash_no_prealloc),
 		T(test_hash_prealloc_too_big),
+		T(test_lru_prealloc_too_big),
+		T(test_lru_lazy_evicts),
+		T(test_array_too_big),
 		T(test_percpu_hash),
 		T(test_lru),
 		T(test_hash_spares),

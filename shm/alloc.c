@@ -27,8 +27,9 @@
  * with the same result.  So an operation either happened (its caller got
  * the block, or the block was freed) or did not; the only loss is the block
  * of an allocation that completed but whose caller died before it could
- * record the offset (it stays allocated, leaked).  The log costs three
- * stores per store.  Tested by shm/alloc_crash_test.c.
+ * record the offset (it stays allocated, leaked), unless it used
+ * shm_alloc_rec(), which records it in the same logged step.  The log costs
+ * three stores per store.  Tested by shm/alloc_crash_test.c.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -222,20 +223,27 @@ void shm_alloc_init(struct bpftime_shm *shm)
 	shm->alloc->undo_n = 0;
 }
 
-static uint64_t alloc_once(struct bpftime_shm *shm, size_t size, size_t align);
+static uint64_t alloc_once(struct bpftime_shm *shm, size_t size, size_t align, uint64_t *rec,
+			   uint64_t tag);
 
 uint64_t shm_alloc(struct bpftime_shm *shm, size_t size, size_t align)
+{
+	return shm_alloc_rec(shm, size, align, NULL, 0);
+}
+
+uint64_t shm_alloc_rec(struct bpftime_shm *shm, size_t size, size_t align, uint64_t *rec,
+		       uint64_t tag)
 {
 	uint64_t off;
 
 	/* the tests' fault hook (common/alloc.h): as if the arena were full */
 	if (unlikely(mem_fault_step()))
 		return 0;
-	off = alloc_once(shm, size, align);
+	off = alloc_once(shm, size, align, rec, tag);
 
 	/* before saying ENOMEM, free the maps still in their grace period */
 	if (!off && shm_reap(shm, true))
-		off = alloc_once(shm, size, align);
+		off = alloc_once(shm, size, align, rec, tag);
 	if (!off)
 		pr_warn("shm '%s': out of memory allocating %zu bytes (segment is %zu MiB; raise "
 			"BPFTIME_SHM_MEMORY_MB)\n",
@@ -243,7 +251,8 @@ uint64_t shm_alloc(struct bpftime_shm *shm, size_t size, size_t align)
 	return off;
 }
 
-static uint64_t alloc_once(struct bpftime_shm *shm, size_t size, size_t align)
+static uint64_t alloc_once(struct bpftime_shm *shm, size_t size, size_t align, uint64_t *rec,
+			   uint64_t tag)
 {
 	struct shm_alloc *a = shm->alloc;
 	uint64_t need, off, ret = 0, steps = 0;
@@ -290,11 +299,13 @@ static uint64_t alloc_once(struct bpftime_shm *shm, size_t size, size_t align)
 		jset(shm, &blk(shm, nb)->magic, SHM_BLOCK_MAGIC);
 		jset(shm, &a->used, a->used + need);
 		ret = nb + SHM_BLOCK_HDR;
+		if (rec)
+			jset(shm, rec, ret | tag); /* with the allocation or not at all */
 		break;
 	}
 	alloc_unlock(shm);
-	if (ret)
-		memset(shm->base + ret, 0, size);
+	if (ret && !rec)
+		memset(shm->base + ret, 0, size); /* shm_alloc_rec's caller fills its block */
 	return ret;
 fail_nolock:
 	return 0;

@@ -88,6 +88,12 @@ void shm_unlock(struct shm_mutex *m);
  * power of two, 16 at least), or 0 when the arena is full, in which case it
  * logs a message naming BPFTIME_SHM_MEMORY_MB. */
 uint64_t shm_alloc(struct bpftime_shm *shm, size_t size, size_t align);
+/* The same, but the block is not zeroed (the caller initialises what it
+ * uses), and its offset | @tag is stored in *@rec (a word in the segment)
+ * as part of the allocation: a caller killed after it leaves the block
+ * recorded there, never leaked. */
+uint64_t shm_alloc_rec(struct bpftime_shm *shm, size_t size, size_t align, uint64_t *rec,
+		       uint64_t tag);
 void shm_free(struct bpftime_shm *shm, uint64_t off);
 uint64_t shm_strdup(struct bpftime_shm *shm, const char *s);
 

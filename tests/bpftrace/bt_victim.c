@@ -2,7 +2,7 @@
 /* tests/bpftrace/bt_victim.c: the deterministic process the bpftrace
  * one-liners trace (bpftrace_test, bench/bpftrace_bench).
  *
- *   bt_victim [-t THREADS] [-n CALLS] [-w WAIT_MS] [-s SPIN_MS] [-d GAP_NS] [-p] [-T]
+ *   bt_victim [-t THREADS] [-n CALLS] [-w WAIT_MS] [-s SPIN_MS] [-d GAP_NS] [-o OPENS] [-p] [-T]
  *
  * Each of THREADS threads calls bt_add(i, i * 2) for i in [0, CALLS), which
  * calls bt_leaf(); then bt_name() with "alpha", "beta", "gamma" in turn
@@ -11,10 +11,12 @@
  * tracer to attach with -p), -W FILE waits until FILE exists, -s spins SPIN_MS in bt_spin() (for profile:),
  * -d paces the calls: each iteration starts GAP_NS after the previous one (busy
  * waiting: an event rate a tracer is expected to sustain, e.g. the kernel's),
+ * -o opens /dev/null write-only OPENS times after the calls (for openat),
  * -p prints the pid first, -T the wall time of the calls (loop_ns N).  On exit it prints what the calls were:
  *   calls N sum S
  * where S is the sum of the first arguments to bt_add over all threads. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -62,7 +64,7 @@ void bt_usdt(long i);
 uint64_t bt_ret(uint64_t i);
 uint64_t bt_spin(long ms);
 
-static long calls = 1000, nthreads = 1, spin_ms, gap_ns;
+static long calls = 1000, nthreads = 1, spin_ms, gap_ns, opens;
 volatile uint64_t bt_sink;
 
 __attribute__((noinline)) uint64_t bt_leaf(uint64_t x)
@@ -151,7 +153,7 @@ int main(int argc, char **argv)
 	 * it: other runs' victims must not match) */
 	if (getenv("BT_COMM"))
 		prctl(PR_SET_NAME, getenv("BT_COMM"), 0, 0, 0);
-	while ((opt = getopt(argc, argv, "t:n:w:W:s:d:pT")) != -1) {
+	while ((opt = getopt(argc, argv, "t:n:w:W:s:d:o:pT")) != -1) {
 		switch (opt) {
 		case 't':
 			nthreads = atol(optarg);
@@ -170,6 +172,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			gap_ns = atol(optarg);
+			break;
+		case 'o':
+			opens = atol(optarg); /* opens of /dev/null O_WRONLY after the calls */
 			break;
 		case 'T':
 			timed = true; /* print the call loop's wall time */
@@ -203,6 +208,12 @@ int main(int argc, char **argv)
 		pthread_join(t[i], NULL);
 	free(t);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	for (long i = 0; i < opens; i++) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		if (fd >= 0)
+			close(fd);
+	}
 	printf("calls %ld sum %ld\n", calls * nthreads, nthreads * (calls * (calls - 1) / 2));
 	if (timed)
 		printf("loop_ns %lld\n", (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL +

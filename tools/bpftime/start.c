@@ -51,8 +51,8 @@ static void warn_if_unserved(const char *prog)
 		return; /* the agent's log says what is wrong with it */
 	name = getenv("BPFTIME_GLOBAL_SHM_NAME");
 	fprintf(stderr,
-		"bpftime start: no bpftime shared memory '%s' (start a loader with `bpftime load` "
-		"first): %s runs untraced\n",
+		"bpftime start: no bpftime shared memory '%s' yet: %s runs untraced until a loader "
+		"(`bpftime load`) creates it, then its probes attach\n",
 		name && *name ? name : BPFTIME_DEFAULT_SHM_NAME, prog);
 }
 
