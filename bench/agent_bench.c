@@ -9,14 +9,13 @@
  * Rows: no hook; uprobe; uretprobe; uprobe + uretprobe; override (the
  * program calls bpf_override_return with the function's own result, so the
  * results stay checkable); uprobe with run statistics on (BPF_ENABLE_STATS:
- * run_cnt and run_time_ns counted per run; the other rows measure them
- * off, unless kernel.bpf_stats_enabled was 1 when the agent started: the
- * header says which; run in a mount namespace with a 0 bound over that file
- * to measure the off path on a host where it is 1); and, when the kernel
- * lets us (root, perf_event_open + BPF), the kernel's uprobe and uretprobe
- * with the same empty program on the same function in the same run.  Each
- * row with 1 and 2 threads (ns per call per thread), best (or median) of the
- * rounds, and the cost added over "no hook".
+ * run_cnt and run_time_ns counted per run; the other agent rows measure
+ * them off, the agent does not follow kernel.bpf_stats_enabled, but the
+ * kernel rows count when it is 1: the header says which); and, when the
+ * kernel lets us (root, perf_event_open + BPF), the kernel's uprobe and
+ * uretprobe with the same empty program on the same function in the same
+ * run.  Each row with 1 and 2 threads (ns per call per thread), best (or
+ * median) of the rounds, and the cost added over "no hook".
  *
  * The agent applies a change asynchronously; a sentinel link on another
  * function, created after the row's links and removed after them, tells
@@ -418,9 +417,8 @@ int main(int argc, char **argv)
 
 		if (f)
 			fclose(f);
-		printf("run statistics in the rows before the stats row: %s\n",
-		       c == '1' ? "on (kernel.bpf_stats_enabled is 1: the kernel rows and the "
-				  "agent count every run)"
+		printf("run statistics: the agent's only in the stats row; the kernel's %s\n",
+		       c == '1' ? "in its rows too (kernel.bpf_stats_enabled is 1)"
 				: "off (kernel.bpf_stats_enabled is 0)");
 	}
 	printf("%-28s %8s %8s   %8s %8s\n", "", "1 thread", "added", "2 thr.", "added");
