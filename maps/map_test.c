@@ -415,7 +415,8 @@ static void test_hash_prealloc_too_big(void **state)
 /* what the maps said (pr_warn), for the tests of their messages */
 static char said[4096];
 
-static int capture(enum bpftime_log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int capture(enum bpftime_log_level level,
+							 const char *fmt, va_list ap)
 {
 	size_t n = strlen(said);
 
