@@ -696,6 +696,7 @@ static void test_pid_no_agent(void **state)
 	t = slurp(vout);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", atoi(strstr(t, "pid ") + 4));
 	free(t);
+	setenv("BPFTIME_LOG_OUTPUT", "console", 1); /* the server's words on stderr */
 	bt = run(bargv, out, err, shm);
 	wait_file(err, "has no bpftime agent", bt);
 	fd = open(gofile, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
