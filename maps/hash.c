@@ -672,7 +672,13 @@ static bool finish_dead_grow(struct bpftime_map *h)
 	uint32_t c = atomic_load(&t->chunks_ready), first, cnt;
 	uint64_t off;
 
-	if (c >= n_chunks || !h->chunks[c])
+	if (c >= n_chunks)
+		return false;
+	/* a grower killed inside the allocation: its record of the chunk is
+	 * undone with it (the allocator's undo log) before it is read */
+	if (h->chunks[c])
+		shm_alloc_settle(h->shm);
+	if (!h->chunks[c])
 		return false;
 	off = h->chunks[c];
 	first = c * per;
@@ -1185,6 +1191,13 @@ bad:
 	return -EBADMSG;
 }
 
+/* a chunk offset read from the segment that may be freed (a garbled one is
+ * left: shm_free would refuse it too, loudly) */
+static bool chunk_ok(struct bpftime_shm *shm, uint64_t off)
+{
+	return off && !(off & 15) && shm_range_ok(shm, off, 16);
+}
+
 /* Drops the references the elements of a map of maps hold and frees the
  * element chunks (the rest are the map's own.allocs[], freed by shm/). */
 void htab_release(struct bpftime_shm *shm, struct map_record *m)
@@ -1220,13 +1233,15 @@ void htab_release(struct bpftime_shm *shm, struct map_record *m)
 		}
 	}
 free_chunks:
+	shm_alloc_settle(shm); /* a grower's record undone with its allocation */
 	for (uint32_t c = 0; c < atomic_load(&t->chunks_ready) && c < t->n_chunks; c++)
-		shm_free(shm, chunks[c]);
+		if (chunk_ok(shm, chunks[c]))
+			shm_free(shm, chunks[c]);
 	/* one a grower that died was setting up (no repair since) */
 	{
 		uint32_t c = atomic_load(&t->chunks_ready);
 
-		if (c < t->n_chunks && chunks[c])
+		if (c < t->n_chunks && chunk_ok(shm, chunks[c] & ~CHUNK_PENDING))
 			shm_free(shm, chunks[c] & ~CHUNK_PENDING);
 	}
 }

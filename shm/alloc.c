@@ -311,6 +311,12 @@ fail_nolock:
 	return 0;
 }
 
+void shm_alloc_settle(struct bpftime_shm *shm)
+{
+	alloc_lock(shm); /* replays a dead holder's undo log */
+	alloc_unlock(shm);
+}
+
 void shm_free(struct bpftime_shm *shm, uint64_t p)
 {
 	struct shm_alloc *a = shm->alloc;

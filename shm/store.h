@@ -94,6 +94,9 @@ uint64_t shm_alloc(struct bpftime_shm *shm, size_t size, size_t align);
  * recorded there, never leaked. */
 uint64_t shm_alloc_rec(struct bpftime_shm *shm, size_t size, size_t align, uint64_t *rec,
 		       uint64_t tag);
+/* Undoes the allocator operation of a holder that died in it (as the next
+ * allocation would): after it, a *@rec word of shm_alloc_rec is final. */
+void shm_alloc_settle(struct bpftime_shm *shm);
 void shm_free(struct bpftime_shm *shm, uint64_t off);
 uint64_t shm_strdup(struct bpftime_shm *shm, const char *s);
 

@@ -24,6 +24,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,6 +44,35 @@ static int make_pe(int fd, void *ctx)
 	struct pe_ctx *c = ctx;
 
 	return bpftime_perf_event_create(srv.shm, fd, &c->o);
+}
+
+/* A uprobe for one process (a loader's attach with a pid; bpftrace -p PID
+ * does so for usdt probes, its uprobes on a path have pid -1) runs only
+ * where an agent serves the segment: a process that has none (not started
+ * with `bpftime start`, never given `bpftime attach`) would be silently
+ * untraced, which the kernel never does; said once per pid. */
+static void check_agent_in(pid_t pid)
+{
+	static pid_t told;
+	char path[64], line[512];
+	bool found = false;
+	FILE *f;
+
+	if (pid <= 0 || pid == told)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return; /* gone, or not ours to read: the kernel would refuse the same way */
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, "libbpftime-agent") != NULL;
+	fclose(f);
+	if (found)
+		return;
+	told = pid;
+	pr_warn("syscall server: process %d has no bpftime agent: its uprobes do not run until "
+		"`bpftime attach %d` (or start it with `bpftime start`)\n",
+		(int)pid, (int)pid);
 }
 
 long srv_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned long flags)
@@ -121,6 +151,10 @@ long srv_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
 	srv_unlock();
 	if (ret >= 0 && c.o.type == BPFTIME_PERF_TYPE_SOFTWARE && c.o.sample_period)
 		srv_timers_kick();
+	if (ret >= 0 &&
+	    (c.o.type == BPFTIME_PERF_TYPE_UPROBE || c.o.type == BPFTIME_PERF_TYPE_URETPROBE ||
+	     c.o.type == BPFTIME_PERF_TYPE_UPROBE_OVERRIDE))
+		check_agent_in(pid);
 	if (ret < 0)
 		pr_warn("syscall server: cannot record perf event: %s\n", strerror((int)-ret));
 	return ret;

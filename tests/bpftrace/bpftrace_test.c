@@ -667,6 +667,56 @@ static void test_kernel_btf(void **state)
 	unlink(out1);
 }
 
+/* bpftrace -p of a process without the agent (not started with bpftime
+ * start): the probes cannot run there, and the loader says so (never a
+ * silent empty result).  A usdt probe: bpftrace 0.17 attaches those with
+ * the pid (its uprobes on a path get pid -1, like any uprobe, which only
+ * processes with the agent run) */
+static void test_pid_no_agent(void **state)
+{
+	char shm[64], out[128], err[128], vout[128], verr[128], gofile[128], pidbuf[32], *t;
+	char prog[512], *vargv[] = { (char *)victim_bin, (char *)"-n", (char *)"10", (char *)"-p",
+				     (char *)"-W",	 gofile,       NULL };
+	char *bargv[] = { (char *)bpftime_bin, (char *)"load", bpftrace_bin, (char *)"-p", pidbuf,
+			  (char *)"-e",	       prog,	       NULL };
+	pid_t victim, bt;
+	int fd;
+
+	(void)state;
+	snprintf(shm, sizeof(shm), "bt_test_%d_noagent", getpid());
+	snprintf(out, sizeof(out), "/tmp/%s.out", shm);
+	snprintf(err, sizeof(err), "/tmp/%s.err", shm);
+	snprintf(vout, sizeof(vout), "/tmp/%s.vout", shm);
+	snprintf(verr, sizeof(verr), "/tmp/%s.verr", shm);
+	snprintf(gofile, sizeof(gofile), "/tmp/%s.go", shm);
+	snprintf(prog, sizeof(prog), "usdt:%s:bt:tick { @c = count(); }", victim_bin);
+	unlink(gofile);
+	victim = run(vargv, vout, verr, NULL);
+	wait_file(vout, "pid ", victim);
+	t = slurp(vout);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", atoi(strstr(t, "pid ") + 4));
+	free(t);
+	setenv("BPFTIME_LOG_OUTPUT", "console", 1); /* the server's words on stderr */
+	bt = run(bargv, out, err, shm);
+	wait_file(err, "has no bpftime agent", bt);
+	fd = open(gofile, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_not_equal(wait_for(victim, STUCK_MS), -1);
+	/* bpftrace -p ends when its target does */
+	if (wait_for(bt, 10000) == -1) {
+		kill(bt, SIGINT);
+		assert_int_not_equal(wait_for(bt, STUCK_MS), -1);
+	}
+	unlink(out);
+	unlink(err);
+	unlink(vout);
+	unlink(verr);
+	unlink(gofile);
+	snprintf(out, sizeof(out), "/dev/shm/%s", shm);
+	unlink(out);
+}
+
 /* can bpftrace use the kernel here (root, BPF, perf uprobes)? */
 static bool kernel_usable(void)
 {
@@ -691,7 +741,7 @@ static bool kernel_usable(void)
 
 int main(int argc, char **argv)
 {
-	struct CMUnitTest tests[ARRAY_SIZE(rows) + 1];
+	struct CMUnitTest tests[ARRAY_SIZE(rows) + 2];
 	size_t n = 0;
 	const char *paths[] = { "/usr/bin/bpftrace", "/usr/local/bin/bpftrace",
 				"/usr/sbin/bpftrace" };
@@ -723,5 +773,8 @@ int main(int argc, char **argv)
 	}
 	if (argc <= 4 || !strcmp(argv[4], "kernel_btf"))
 		tests[n++] = (struct CMUnitTest){ "kernel_btf", test_kernel_btf, NULL, NULL, NULL };
+	if (argc <= 4 || !strcmp(argv[4], "pid_no_agent"))
+		tests[n++] =
+			(struct CMUnitTest){ "pid_no_agent", test_pid_no_agent, NULL, NULL, NULL };
 	return _cmocka_run_group_tests("bpftrace", tests, n, NULL, NULL);
 }
