@@ -94,7 +94,7 @@ struct vstate {
 	struct vframe *fr[MAX_FRAMES];
 	uint32_t cur; /* current frame */
 	uint32_t nrefs;
-	struct vref refs[MAX_REFS];
+	struct vref *refs; /* MAX_REFS of them once one is held, else NULL */
 	bool locked;
 	uint32_t lock_map;
 	int32_t lock_off;
@@ -342,6 +342,8 @@ static void state_clear(struct vstate *s)
 		frame_free(s->fr[i]);
 		s->fr[i] = NULL;
 	}
+	free(s->refs);
+	s->refs = NULL;
 }
 
 static void state_free(struct vstate *s)
@@ -356,18 +358,27 @@ static void state_free(struct vstate *s)
 static bool state_copy(struct vstate *dst, const struct vstate *src)
 {
 	struct vframe *fr[MAX_FRAMES] = { 0 };
+	struct vref *refs = NULL;
 
+	if (src->nrefs) {
+		refs = mem_alloc(MAX_REFS * sizeof(*refs));
+		if (!refs)
+			return false;
+		memcpy(refs, src->refs, src->nrefs * sizeof(*refs));
+	}
 	for (uint32_t i = 0; i <= src->cur; i++) {
 		fr[i] = frame_dup(src->fr[i]);
 		if (!fr[i]) {
 			for (uint32_t k = 0; k < i; k++)
 				frame_free(fr[k]);
+			free(refs);
 			return false;
 		}
 	}
 	state_clear(dst);
 	*dst = *src;
 	memcpy(dst->fr, fr, sizeof(fr));
+	dst->refs = refs;
 	return true;
 }
 
@@ -1898,6 +1909,11 @@ static int do_helper_call(struct ver *v, int32_t id, uint32_t *next)
 	case BPFTIME_RET_ALLOC_MEM_OR_NULL:
 		if (v->st->nrefs == MAX_REFS)
 			return rej(v, "too many references held (max %d)", MAX_REFS);
+		if (!v->st->refs) {
+			v->st->refs = mem_alloc(MAX_REFS * sizeof(*v->st->refs));
+			if (!v->st->refs)
+				return oom(v);
+		}
 		vv_mark_const(&r0, 0);
 		r0.type = VT_MEM;
 		r0.maybe_null = true;
