@@ -66,7 +66,7 @@
 
 enum { ST_INVALID = 0, ST_MISC, ST_ZERO, ST_SPILL };
 enum { CB_NONE = 0, CB_LOOP, CB_FOR_EACH };
-enum { MARK_PRUNE = 1, MARK_CB_ENTRY = 2 };
+enum { MARK_PRUNE = 1, MARK_CB_ENTRY = 2, MARK_EXIT_SOON = 4 };
 
 struct vslot {
 	uint8_t type[8]; /* byte i is at offset -(slot+1)*8 + i */
@@ -94,7 +94,7 @@ struct vstate {
 	struct vframe *fr[MAX_FRAMES];
 	uint32_t cur; /* current frame */
 	uint32_t nrefs;
-	struct vref refs[MAX_REFS];
+	struct vref *refs; /* MAX_REFS of them once one is held, else NULL */
 	bool locked;
 	uint32_t lock_map;
 	int32_t lock_off;
@@ -342,6 +342,8 @@ static void state_clear(struct vstate *s)
 		frame_free(s->fr[i]);
 		s->fr[i] = NULL;
 	}
+	free(s->refs);
+	s->refs = NULL;
 }
 
 static void state_free(struct vstate *s)
@@ -356,18 +358,27 @@ static void state_free(struct vstate *s)
 static bool state_copy(struct vstate *dst, const struct vstate *src)
 {
 	struct vframe *fr[MAX_FRAMES] = { 0 };
+	struct vref *refs = NULL;
 
+	if (src->nrefs) {
+		refs = mem_alloc(MAX_REFS * sizeof(*refs));
+		if (!refs)
+			return false;
+		memcpy(refs, src->refs, src->nrefs * sizeof(*refs));
+	}
 	for (uint32_t i = 0; i <= src->cur; i++) {
 		fr[i] = frame_dup(src->fr[i]);
 		if (!fr[i]) {
 			for (uint32_t k = 0; k < i; k++)
 				frame_free(fr[k]);
+			free(refs);
 			return false;
 		}
 	}
 	state_clear(dst);
 	*dst = *src;
 	memcpy(dst->fr, fr, sizeof(fr));
+	dst->refs = refs;
 	return true;
 }
 
@@ -1349,6 +1360,26 @@ static bool pkt_cmp(struct vstate *st, const struct vreg *d, const struct vreg *
 	return true;
 }
 
+/* After a conditional jump pushed its target and goes on with the
+ * fall-through: when the target is a few instructions from an exit and the
+ * fall-through is not, the target is explored first instead (swapped with
+ * the pushed state), so that loops whose every iteration has an early
+ * return (a bounds check) do not keep one pushed state per iteration. */
+static void exit_first(struct ver *v, uint32_t target, uint32_t fall, uint32_t *next)
+{
+	struct vstack_ent *top = &v->stack[v->sp - 1];
+	struct vstate *t;
+
+	if (*next != fall || top->pc != target || !(v->mark[target] & MARK_EXIT_SOON) ||
+	    (v->mark[fall] & MARK_EXIT_SOON))
+		return;
+	t = top->st;
+	top->st = v->st;
+	top->pc = fall;
+	v->st = t;
+	*next = target;
+}
+
 static int do_cond_jmp(struct ver *v, const struct bpftime_insn *in, uint32_t *next)
 {
 	bool x = BPF_SRC(in->code) == BPF_X, is32 = BPF_CLASS(in->code) == BPF_JMP32;
@@ -1356,6 +1387,7 @@ static int do_cond_jmp(struct ver *v, const struct bpftime_insn *in, uint32_t *n
 	uint32_t target = (uint32_t)((int64_t)v->pc + 1 + in->off), fall = v->pc + 1;
 	struct vreg *d = reg(v, in->dst), imm, *s;
 	struct vstate *other;
+	bool pushed = false;
 	int taken, err;
 
 	err = check_read(v, in->dst);
@@ -1389,6 +1421,7 @@ static int do_cond_jmp(struct ver *v, const struct bpftime_insn *in, uint32_t *n
 		mark_null(other, id, op == BPF_JEQ);
 		mark_null(v->st, id, op != BPF_JEQ);
 		*next = fall;
+		exit_first(v, target, fall, next);
 		return 0;
 	}
 	if (d->type == VT_SCALAR && s->type == VT_SCALAR) {
@@ -1410,6 +1443,7 @@ static int do_cond_jmp(struct ver *v, const struct bpftime_insn *in, uint32_t *n
 				sync_copies(other, od);
 				if (x)
 					sync_copies(other, os);
+				pushed = true;
 			} else {
 				/* the taken path cannot happen: drop it */
 				v->sp--;
@@ -1425,6 +1459,8 @@ static int do_cond_jmp(struct ver *v, const struct bpftime_insn *in, uint32_t *n
 				sync_copies(v->st, s);
 		}
 		*next = fall;
+		if (pushed)
+			exit_first(v, target, fall, next);
 		return 0;
 	}
 	/* pointer comparisons: packet ranges; otherwise both ways, nothing learnt */
@@ -1439,6 +1475,7 @@ static int do_cond_jmp(struct ver *v, const struct bpftime_insn *in, uint32_t *n
 			pkt_cmp(v->st, d, s, op, false);
 	}
 	*next = fall;
+	exit_first(v, target, fall, next);
 	return 0;
 }
 
@@ -1872,6 +1909,11 @@ static int do_helper_call(struct ver *v, int32_t id, uint32_t *next)
 	case BPFTIME_RET_ALLOC_MEM_OR_NULL:
 		if (v->st->nrefs == MAX_REFS)
 			return rej(v, "too many references held (max %d)", MAX_REFS);
+		if (!v->st->refs) {
+			v->st->refs = mem_alloc(MAX_REFS * sizeof(*v->st->refs));
+			if (!v->st->refs)
+				return oom(v);
+		}
 		vv_mark_const(&r0, 0);
 		r0.type = VT_MEM;
 		r0.maybe_null = true;
@@ -2627,6 +2669,25 @@ static int analyse(struct ver *v)
 		v->mark[in->code == OP_JA32 ? pc + 1 + in->imm : pc + 1 + in->off] |= MARK_PRUNE;
 		if (in->code != OP_JA && in->code != OP_JA32)
 			v->mark[pc] |= MARK_PRUNE;
+	}
+	for (uint32_t pc = 0; pc < v->cnt; pc++) {
+		uint32_t i = pc;
+
+		for (int steps = 0; steps < 8 && i < v->cnt; steps++) {
+			const struct bpftime_insn *in = &v->insns[i];
+
+			if (in->code == OP_EXIT) {
+				v->mark[pc] |= MARK_EXIT_SOON;
+				break;
+			}
+			if (in->code == OP_JA || in->code == OP_JA32)
+				i = (uint32_t)((int64_t)i + 1 +
+					       (in->code == OP_JA ? in->off : in->imm));
+			else if (BPF_CLASS(in->code) == BPF_JMP || BPF_CLASS(in->code) == BPF_JMP32)
+				break;
+			else
+				i += in->code == OP_LDDW ? 2 : 1;
+		}
 	}
 	fp_analysis(v, v->fpreg);
 	/* live-in = use | (live-out & ~def), backwards until stable */
