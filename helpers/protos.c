@@ -548,13 +548,14 @@ int bpftime_verifier_map__from_handle(struct bpftime_map *h, struct bpftime_veri
 	out->value_size = info.value_size;
 	out->max_entries = info.max_entries;
 	out->spin_lock_off = info.has_spin_lock ? info.spin_lock_off : -1;
-	out->rdonly_prog = info.frozen || (info.map_flags & (1u << 7)); /* BPF_F_RDONLY_PROG */
+	out->rdonly_prog = info.map_flags & (1u << 7); /* BPF_F_RDONLY_PROG */
+	out->frozen = info.frozen;
 	out->id = info.id;
 	out->inner_type = info.inner_map_type;
 	out->inner_key_size = info.inner_key_size;
 	out->inner_value_size = info.inner_value_size;
 	out->inner_max_entries = info.inner_max_entries;
-	if (out->rdonly_prog && info.type == BPFTIME_MAP_ARRAY &&
+	if (out->rdonly_prog && out->frozen && info.type == BPFTIME_MAP_ARRAY &&
 	    !bpftime_map__direct_value_addr(h, 0, &addr))
 		out->ro_value = (const void *)(uintptr_t)addr;
 	return 0;

@@ -43,6 +43,7 @@ static const struct bpftime_verifier_map maps[] = {
 		.max_entries = 1,
 		.spin_lock_off = -1,
 		.rdonly_prog = true,
+		.frozen = true,
 		.id = 4,
 		.ro_value = ro_fmt },
 	[5] = { .type = 3,

@@ -366,7 +366,10 @@ static struct bpftime_vm *get_prog(struct bpftime_runtime *rt, uint32_t id, int 
 		else
 			*err = build_vm(rt, shm_ptr(rt->shm, off), &vm, &needs_cpu);
 		shm_obj_put(rt->shm, off);
-		if (*err == -EINVAL || *err == -EOPNOTSUPP || *err == -ENOEXEC)
+		/* refused for good: by the verifier (EACCES, EINVAL, E2BIG),
+		 * or an engine that cannot run it */
+		if (*err == -EINVAL || *err == -EACCES || *err == -E2BIG || *err == -EOPNOTSUPP ||
+		    *err == -ENOEXEC)
 			p = insert_prog(rt, id, NULL, *err, true);
 		else if (!*err)
 			p = insert_prog(rt, id, vm, 0, needs_cpu);

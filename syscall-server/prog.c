@@ -109,7 +109,8 @@ static int resolve_lddw(void *user, unsigned int src, int32_t imm, int32_t next_
 	return 0;
 }
 
-/* runs our verifier; 0, or -EINVAL with its message in @err */
+/* runs our verifier; 0, or its -errno (the kernel's per refusal: EACCES,
+ * EINVAL, E2BIG...) with its message in @err; -ENOMEM */
 static int verify(struct verify_ctx *c, const char *name, const struct bpftime_insn *insns,
 		  size_t cnt, char *err, size_t errlen)
 {
@@ -131,10 +132,8 @@ static int verify(struct verify_ctx *c, const char *name, const struct bpftime_i
 						  h_needs_probe);
 	if (!ret) {
 		ret = bpftime_vm__load(vm, insns, cnt);
-		if (ret && ret != -ENOMEM) {
+		if (ret && ret != -ENOMEM)
 			snprintf(err, errlen, "%s", bpftime_vm__last_error(vm));
-			ret = -EINVAL;
-		}
 		if (ret != -ENOMEM && *bpftime_vm__verifier_log(vm))
 			c->log = strdup(bpftime_vm__verifier_log(vm));
 	}
@@ -403,7 +402,7 @@ int srv_prog_load(union bpf_attr *a)
 		}
 	}
 	if (ret) {
-		if (ret == -EINVAL) {
+		if (ret != -ENOMEM && err[0]) {
 			/* the verifier's log ends with its verdict; a structural
 			 * rejection has only the message */
 			if (put_verifier_log(a,

@@ -145,13 +145,18 @@ struct bpftime_verifier_map {
 	uint32_t value_size;
 	uint32_t max_entries;
 	int32_t spin_lock_off; /* -1: the value has no bpf_spin_lock */
-	bool rdonly_prog;      /* frozen or BPF_F_RDONLY_PROG: programs may not write */
+	bool rdonly_prog;      /* BPF_F_RDONLY_PROG: programs may not write */
 	uint32_t id;	       /* distinguishes maps in messages and lock tracking */
-	/* rdonly_prog arrays: the bytes of key 0's value (format strings are
-	 * checked for their NUL), or NULL */
+	/* rdonly_prog and frozen arrays (a read-only map: constant contents):
+	 * the bytes of key 0's value (format strings are checked for their
+	 * NUL), or NULL */
 	const void *ro_value;
 	/* array/hash of maps: the template every inner map matches */
 	uint32_t inner_type, inner_key_size, inner_value_size, inner_max_entries;
+	/* frozen (BPF_MAP_FREEZE): no more writes from user space.  Alone it
+	 * does not stop programs writing (the kernel's rule); with rdonly_prog
+	 * the map is read-only (what bpf_snprintf formats need) */
+	bool frozen;
 };
 
 struct bpftime_verifier_ops {
@@ -230,8 +235,11 @@ BPFTIME_API int bpftime_vm__register_helper(struct bpftime_vm *vm, uint32_t id, 
  * @brief **bpftime_vm__load()** verifies the program and prepares it to run.
  * The instructions are copied.  lddw pseudo sources are resolved through the
  * opts callback and helper calls bound to registered helpers.
- * @return 0; -EINVAL (verifier rejection, message in last_error), -ENOMEM,
- *         -EBUSY if a program is already loaded
+ * @return 0; a verifier rejection with the kernel's errno for it (-EACCES
+ *         for most: memory accesses, argument and pointer types; -EINVAL for
+ *         a malformed program, helper, reference, lock, loop and return
+ *         value refusals; -E2BIG for too large or too deep), message in
+ *         last_error; -ENOMEM; -EBUSY if a program is already loaded
  */
 BPFTIME_API int bpftime_vm__load(struct bpftime_vm *vm, const struct bpftime_insn *insns,
 				 size_t cnt);

@@ -970,7 +970,7 @@ static void test_bad_input(void **state)
 	write_file(path("bad_prog.json"), bad_prog);
 	assert_int_equal(tool("import", path("bad_prog.json"), NULL), 1);
 	assert_non_null(strstr(err_buf, "handler fd 11: the verifier refuses the program: pc 1: "
-					"invalid opcode 0xff\n"));
+					"unknown opcode ff\n"));
 }
 
 static void test_tracelog(void **state)

@@ -839,7 +839,14 @@ static int import_map_info(void *ctx, unsigned int src, int32_t imm, int32_t nex
 		m->max_entries = h->max_entries;
 		m->spin_lock_off = -1; /* no BTF here: programs cannot take its lock */
 		m->rdonly_prog = h->flags & (1u << 7);
+		m->frozen = h->frozen;
 		m->id = (uint32_t)h->fd;
+		/* a read-only array's contents: key 0's value from the data */
+		for (size_t j = 0; m->rdonly_prog && m->frozen &&
+				   h->map_type == BPFTIME_MAP_ARRAY && j < h->ndata;
+		     j++)
+			if (h->data[j].klen == 4 && !memcmp(h->data[j].key, "\0\0\0\0", 4))
+				m->ro_value = h->data[j].value;
 		return 0;
 	}
 	return bpftime_verifier_map__from_shm(im->shm, imm, m); /* already in the segment */
@@ -862,7 +869,7 @@ static int verify_prog(struct import *im, struct handler *h)
 	err = bpftime_helpers__register(vm);
 	if (!err)
 		err = bpftime_vm__load(vm, (const struct bpftime_insn *)h->insns, h->cnt);
-	if (err == -EINVAL)
+	if (err && err != -ENOMEM) /* EACCES, EINVAL, E2BIG: the kernel's per refusal */
 		err = bad(im, h, "the verifier refuses the program: %s",
 			  bpftime_vm__last_error(vm));
 	/* an AOT object must have been compiled from these instructions (the
