@@ -288,6 +288,11 @@ static int build_vm(struct bpftime_runtime *rt, const struct shm_prog *p, struct
 
 	vops.map_info = map_info;
 	vops.ctx = rt;
+	/* the license recorded at load; a program created through the library
+	 * without one (bpftime_prog_create, opts->license NULL) is not checked
+	 * here: licenses are checked where programs come in from outside
+	 * (PROG_LOAD, bpftimetool import, bpftime-aot compile) */
+	vops.gpl_compatible = !p->license[0] || bpftime_license__gpl_compatible(p->license);
 	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = name, .resolve_lddw = rt_resolve_lddw,
 		     .tail_call = tail_call, .user_ctx = rt, .verifier = mode ? NULL : &vops);
 	vm = bpftime_vm__new(&opts);

@@ -1855,6 +1855,9 @@ static int do_helper_call(struct ver *v, int32_t id, uint32_t *next)
 	}
 	if (v->st->locked && !(p->flags & BPFTIME_HF_UNLOCK))
 		return rej_e(v, EINVAL, "function calls are not allowed while holding a lock");
+	if (p->flags & BPFTIME_HF_GPL_ONLY && !v->ops.gpl_compatible)
+		return rej_e(v, EINVAL,
+			     "cannot call GPL-restricted function from non-GPL compatible program");
 	for (int i = 0; i < 5 && p->arg[i] != BPFTIME_ARG_NONE; i++) {
 		err = check_helper_arg(v, p, id, i, &meta);
 		if (err)

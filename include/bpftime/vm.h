@@ -128,6 +128,7 @@ enum bpftime_helper_flag {
 	BPFTIME_HF_UNLOCK = 1 << 5,	 /* bpf_spin_unlock */
 	BPFTIME_HF_PKT_ACCESS = 1 << 6,	 /* memory arguments may point into the packet */
 	BPFTIME_HF_CHANGES_PKT = 1 << 7, /* moves or resizes the packet: packet pointers die */
+	BPFTIME_HF_GPL_ONLY = 1 << 8,	 /* the kernel's gpl_only: GPL-compatible programs only */
 };
 
 struct bpftime_helper_proto {
@@ -189,6 +190,10 @@ struct bpftime_verifier_ops {
 	 * view is the real context.  0, or -errno (the load fails) */
 	int (*ctx_convert)(void *ctx, int32_t off, uint32_t size, bool write, int32_t *real_off,
 			   uint32_t *real_size);
+	/* the program's license is GPL-compatible (the kernel's
+	 * license_is_gpl_compatible(): bpftime_license__gpl_compatible()):
+	 * it may call BPFTIME_HF_GPL_ONLY helpers; false refuses them */
+	bool gpl_compatible;
 	size_t : 0;
 };
 

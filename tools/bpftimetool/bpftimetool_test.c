@@ -914,7 +914,13 @@ static void test_bad_input(void **state)
 	static const char *const bad_prog =
 		"{\"11\": {\"type\": \"bpf_prog_handler\", \"name\": \"bad\", \"attr\": "
 		"{\"type\": 0, \"cnt\": 2, \"insns\": \"b700000000000000ff00000000000000\"}}}";
-	char shm_path[128];
+	/* a kprobe program calling trace_printk (gpl_only), license %s */
+	static const char *const printk_prog =
+		"{\"12\": {\"type\": \"bpf_prog_handler\", \"name\": \"printk\", \"attr\": "
+		"{\"type\": 2, \"cnt\": 7, \"license\": \"%s\", \"insns\": "
+		"\"7a0af8ff68690a00bfa100000000000007010000f8ffffffb702000008000000"
+		"8500000006000000b7000000000000009500000000000000\"}}}";
+	char shm_path[128], json[512];
 
 	UNUSED(state);
 	snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", shm_name);
@@ -971,6 +977,17 @@ static void test_bad_input(void **state)
 	assert_int_equal(tool("import", path("bad_prog.json"), NULL), 1);
 	assert_non_null(strstr(err_buf, "handler fd 11: the verifier refuses the program: pc 1: "
 					"unknown opcode ff\n"));
+	/* the license in the export reaches the verifier: a non-GPL program
+	 * may not call a gpl_only helper (the kernel's words), a GPL one may */
+	snprintf(json, sizeof(json), printk_prog, "MIT");
+	write_file(path("printk.json"), json);
+	assert_int_equal(tool("import", path("printk.json"), NULL), 1);
+	assert_non_null(strstr(err_buf, "handler fd 12: the verifier refuses the program: pc 4: "
+					"cannot call GPL-restricted function from non-GPL "
+					"compatible program\n"));
+	snprintf(json, sizeof(json), printk_prog, "Dual MIT/GPL");
+	write_file(path("printk.json"), json);
+	assert_int_equal(tool("import", path("printk.json"), NULL), 0);
 }
 
 static void test_tracelog(void **state)

@@ -857,6 +857,7 @@ static int verify_prog(struct import *im, struct handler *h)
 	struct bpftime_verifier_ops vops;
 	int mode = bpftime_verifier_ops__init(&vops, h->prog_type, h->expected_attach_type);
 
+	vops.gpl_compatible = bpftime_license__gpl_compatible(h->license);
 	vops.map_info = import_map_info;
 	vops.ctx = im;
 	BPFTIME_OPTS(bpftime_vm_opts, o, .name = h->name, .resolve_lddw = any_map,
