@@ -1290,9 +1290,11 @@ static int do_lddw(struct ver *v, const struct bpftime_insn *in)
 		dst->off = in[1].imm;
 		return 0;
 	default:
-		return rej_e(v, EINVAL,
-			     "unsupported lddw pseudo source %u (BTF ids need kernel types)",
-			     in->src);
+		return rej_e(v, EINVAL, "lddw pseudo source %u is not supported by bpftime (%s)",
+			     in->src,
+			     in->src == 3 ? "a kernel variable by BTF id (ksym): bpftime has no "
+					    "kernel types"
+					  : "unknown source");
 	}
 }
 
@@ -1817,7 +1819,10 @@ static int inner_map(struct ver *v, uint32_t outer, uint32_t *idx)
 	const struct bpftime_verifier_map *o = &v->maps[outer];
 
 	if (!o->inner_type)
-		return rej_e(v, EINVAL, "map %u: the inner map template is unknown", o->id);
+		return rej_e(v, EINVAL,
+			     "map %u: a map of maps without an inner map template (its inner "
+			     "maps' type and sizes): lookups in it cannot be verified",
+			     o->id);
 	m.type = o->inner_type;
 	m.key_size = o->inner_key_size;
 	m.value_size = o->inner_value_size;

@@ -421,7 +421,9 @@ int main(int argc, char **argv)
 		vops.helper_proto = helper_proto;
 		vops.map_info = map_info;
 		vops.ctx = NULL;
-		vops.gpl_compatible = true; /* vgen's programs are GPL (vdiff loads them so) */
+		/* verified as GPL whatever vgen's license: it does not change
+		 * what a program may touch */
+		vops.gpl_compatible = true;
 	}
 	printf("vsound: %s verifier, bounds-checked interpreter\n",
 	       structural ? "structural (no memory-safety)" : "memory-safety");
