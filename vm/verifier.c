@@ -823,6 +823,20 @@ static int check_mem(struct ver *v, int regno, int32_t off, uint32_t size, bool 
 			if (err)
 				return err;
 		}
+		/* a read-only map's contents are constants (the kernel's
+		 * bpf_map_direct_read): a load at a known offset of its one
+		 * value (an array of one entry: ro_value) yields a number */
+		if (out && !write && !atomic && r->type == VT_MAP_VALUE && lo == hi &&
+		    m->ro_value && m->rdonly_prog && m->frozen && m->type == 2 /* array */ &&
+		    m->max_entries == 1) {
+			uint64_t c = 0;
+
+			memcpy(&c, (const uint8_t *)m->ro_value + o + lo, size); /* LE host */
+			if (sext && size < 8 && (c >> (size * 8 - 1)) & 1)
+				c |= ~UINT64_C(0) << (size * 8);
+			vv_mark_const(out, c);
+			return 0;
+		}
 		break;
 	}
 	case VT_MEM:
