@@ -776,6 +776,11 @@ static int check_mem(struct ver *v, int regno, int32_t off, uint32_t size, bool 
 
 	if (r->type == VT_NOT_INIT)
 		return rej(v, "R%d !read_ok", regno);
+	/* atomics: the kernel's strict alignment comes first, for a number too */
+	if (atomic && r->type == VT_SCALAR && size > 1 &&
+	    ((r->off + off + (int64_t)r->var.value) % (int64_t)size || (r->var.mask & (size - 1))))
+		return rej(v, "misaligned access off (0x%" PRIx64 "; 0x%" PRIx64 ")+%d+%d size %u",
+			   r->var.value, r->var.mask, r->off, off, size);
 	if (r->maybe_null || !is_ptr(r) || r->type == VT_PKT_END || r->type == VT_MAP_PTR ||
 	    r->type == VT_FUNC)
 		return rej(v, "R%d invalid mem access '%s'", regno, tname(r));
@@ -1257,6 +1262,12 @@ static int do_atomic(struct ver *v, const struct bpftime_insn *in)
 	if (err)
 		return err;
 	err = check_mem(v, in->dst, in->off, size, false, NULL, &old, false, true);
+	/* the kernel checks the write after the fetched value has landed:
+	 * when the register it lands in is the address, the address is gone
+	 * (a fetch into dst, cmpxchg with dst r0) and the write is refused */
+	if (!err && ((in->imm == BPF_CMPXCHG && in->dst == 0) ||
+		     (in->imm != BPF_CMPXCHG && in->imm & BPF_FETCH && in->src == in->dst)))
+		vv_mark_unknown(reg(v, in->dst));
 	if (!err)
 		err = check_mem(v, in->dst, in->off, size, true, NULL, NULL, false, true);
 	if (err)
@@ -1684,7 +1695,11 @@ static int check_helper_arg(struct ver *v, const struct bpftime_helper_proto *p,
 		size = kind == BPFTIME_ARG_MAP_KEY ? m->key_size : m->value_size;
 		if (kind == BPFTIME_ARG_MAP_KEY && r->type == VT_STACK && vv_is_const(r) &&
 		    size == 4) {
-			/* a key the stack knows: zeros or a spilled constant */
+			/* a key the stack knows (the kernel's get_constant_map_key):
+			 * zeros, or a spilled constant whose spilled bytes from the
+			 * key's start to the slot's top are exactly the key's 4: of
+			 * a whole-slot spill, the upper half (the key is then the
+			 * whole spilled value) */
 			int64_t o = r->off + (int64_t)r->var.value;
 			const struct vframe *f = v->st->fr[r->frameno];
 
@@ -1693,10 +1708,12 @@ static int check_helper_arg(struct ver *v, const struct bpftime_helper_proto *p,
 				const struct vslot *sl = &f->slot[(-o - 1) / 8];
 				int b = (int)((o % 8 + 8) % 8);
 
-				if (sl->type[0] == ST_SPILL && b == 0 &&
-				    sl->spill.type == VT_SCALAR && vv_is_const(&sl->spill)) {
-					meta->has_key = true;
-					meta->key = (uint32_t)sl->spill.var.value;
+				if (sl->type[0] == ST_SPILL) {
+					if (b == 4 && sl->spill.type == VT_SCALAR &&
+					    vv_is_const(&sl->spill)) {
+						meta->has_key = true;
+						meta->key = sl->spill.var.value;
+					}
 				} else if (b + 4 <= 8 && sl->type[b] == ST_ZERO &&
 					   sl->type[b + 1] == ST_ZERO &&
 					   sl->type[b + 2] == ST_ZERO &&
