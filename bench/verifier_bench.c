@@ -43,6 +43,7 @@ static uint64_t ours(uint32_t type, const struct bpf_insn *insns, size_t cnt, co
 	int err;
 
 	bpftime_verifier_ops__init(&ops, type, 0);
+	ops.gpl_compatible = true; /* the kernel loads them as GPL too */
 	BPFTIME_OPTS(bpftime_vm_opts, o, .name = name, .verifier = &ops);
 	t0 = now_ns();
 	vm = bpftime_vm__new(&o);

@@ -58,6 +58,9 @@
 #define STR  BPFTIME_ARG_CONST_STR
 #define STKN BPFTIME_ARG_STACK_OR_NULL
 #define LPTR BPFTIME_ARG_LONG_PTR
+/* the kernel's gpl_only (measured on 6.18: a non-GPL program's call is
+ * refused with "cannot call GPL-restricted function ...") */
+#define GPL  BPFTIME_HF_GPL_ONLY
 
 #define P(ret, a1, a2, a3, a4, a5, flags, maps)                           \
 	{                                                                 \
@@ -72,10 +75,10 @@
 #define PROTO_map_lookup_elem      P(MAP_VALUE_OR_NULL,  MAP,  KEY,  0,    0,    0,  0, M_LOOKUP | M_BLOOM | M(12) | M(13))
 #define PROTO_map_update_elem      P(INTEGER,            MAP,  KEY,  VAL,  ANY,  0,  0, M_LOOKUP | M_BLOOM)
 #define PROTO_map_delete_elem      P(INTEGER,            MAP,  KEY,  0,    0,    0,  0, M_LOOKUP)
-#define PROTO_probe_read           P(INTEGER,            UMEM, SZ0,  ANY,  0,    0,  0, 0)
+#define PROTO_probe_read           P(INTEGER,            UMEM, SZ0,  ANY,  0,    0, GPL, 0)
 #define PROTO_ktime_get_ns         P(INTEGER,            0,    0,    0,    0,    0,  0, 0)
 /* the kernel declares only the format: r3..r5 may be unset */
-#define PROTO_trace_printk         P(INTEGER,            MEM,  SZ,   0,    0,    0,  0, 0)
+#define PROTO_trace_printk         P(INTEGER,            MEM,  SZ,   0,    0,    0, GPL, 0)
 #define PROTO_get_prandom_u32      P(INTEGER,            0,    0,    0,    0,    0,  0, 0)
 #define PROTO_get_smp_processor_id P(INTEGER,            0,    0,    0,    0,    0,  0, 0)
 #define PROTO_skb_store_bytes      P(INTEGER,            CTX,  ANY,  MEM,  SZ,   ANY, BPFTIME_HF_CHANGES_PKT, 0)
@@ -86,18 +89,18 @@
 #define PROTO_get_current_uid_gid  P(INTEGER,            0,    0,    0,    0,    0,  0, 0)
 #define PROTO_get_current_comm     P(INTEGER,            UMEM, SZ,   0,    0,    0,  0, 0)
 #define PROTO_redirect             P(INTEGER,            ANY,  ANY,  0,    0,    0,  0, 0)
-#define PROTO_perf_event_output    P(INTEGER,            CTX,  MAP,  ANY,  MEM,  SZ0, 0, M_PERF_EVENT)
+#define PROTO_perf_event_output    P(INTEGER,            CTX,  MAP,  ANY,  MEM,  SZ0, GPL, M_PERF_EVENT)
 #define PROTO_skb_load_bytes       P(INTEGER,            CTX,  ANY,  UMEM, SZ,   0,  0, 0)
-#define PROTO_get_stackid          P(INTEGER,            CTX,  MAP,  ANY,  0,    0,  0, M_STACK_TRACE)
+#define PROTO_get_stackid          P(INTEGER,            CTX,  MAP,  ANY,  0,    0, GPL, M_STACK_TRACE)
 #define PROTO_csum_diff            P(INTEGER,            MEMN, SZ0,  MEMN, SZ0,  ANY, BPFTIME_HF_PKT_ACCESS, 0)
 #define PROTO_xdp_adjust_head      P(INTEGER,            CTX,  ANY,  0,    0,    0,  BPFTIME_HF_CHANGES_PKT, 0)
 #define PROTO_xdp_adjust_meta      P(INTEGER,            CTX,  ANY,  0,    0,    0,  BPFTIME_HF_CHANGES_PKT, 0)
 #define PROTO_xdp_adjust_tail      P(INTEGER,            CTX,  ANY,  0,    0,    0,  BPFTIME_HF_CHANGES_PKT, 0)
-#define PROTO_probe_write_user     P(INTEGER,            ANY,  MEM,  SZ,   0,    0,  0, 0)
-#define PROTO_probe_read_str       P(INTEGER,            UMEM, SZ0,  ANY,  0,    0,  0, 0)
+#define PROTO_probe_write_user     P(INTEGER,            ANY,  MEM,  SZ,   0,    0, GPL, 0)
+#define PROTO_probe_read_str       P(INTEGER,            UMEM, SZ0,  ANY,  0,    0, GPL, 0)
 /* bpftime: override_return also from uprobes (r1 = the probe's pt_regs) */
-#define PROTO_override_return      P(INTEGER,            CTX,  ANY,  0,    0,    0,  0, 0)
-#define PROTO_get_stack            P(INTEGER,            CTX,  UMEM, SZ0,  ANY,  0,  0, 0)
+#define PROTO_override_return      P(INTEGER,            CTX,  ANY,  0,    0,    0, GPL, 0)
+#define PROTO_get_stack            P(INTEGER,            CTX,  UMEM, SZ0,  ANY,  0, GPL, 0)
 #define PROTO_map_push_elem        P(INTEGER,            MAP,  VAL,  ANY,  0,    0,  0, M_QUEUE | M_STACK | M_BLOOM)
 #define PROTO_map_pop_elem         P(INTEGER,            MAP,  UVAL, 0,    0,    0,  0, M_QUEUE | M_STACK)
 #define PROTO_map_peek_elem        P(INTEGER,            MAP,  UVAL, 0,    0,    0,  0, M_QUEUE | M_STACK | M_BLOOM)
@@ -106,10 +109,10 @@
 /* the kernel's: u32 sig (ARG_ANYTHING) */
 #define PROTO_send_signal          P(INTEGER,            ANY,  0,    0,    0,    0,  0, 0)
 #define PROTO_send_signal_thread   P(INTEGER,            ANY,  0,    0,    0,    0,  0, 0)
-#define PROTO_probe_read_user      P(INTEGER,            UMEM, SZ0,  ANY,  0,    0,  0, 0)
-#define PROTO_probe_read_kernel    P(INTEGER,            UMEM, SZ0,  ANY,  0,    0,  0, 0)
-#define PROTO_probe_read_user_str  P(INTEGER,            UMEM, SZ0,  ANY,  0,    0,  0, 0)
-#define PROTO_probe_read_kernel_str P(INTEGER,           UMEM, SZ0,  ANY,  0,    0,  0, 0)
+#define PROTO_probe_read_user      P(INTEGER,            UMEM, SZ0,  ANY,  0,    0, GPL, 0)
+#define PROTO_probe_read_kernel    P(INTEGER,            UMEM, SZ0,  ANY,  0,    0, GPL, 0)
+#define PROTO_probe_read_user_str  P(INTEGER,            UMEM, SZ0,  ANY,  0,    0, GPL, 0)
+#define PROTO_probe_read_kernel_str P(INTEGER,           UMEM, SZ0,  ANY,  0,    0, GPL, 0)
 #define PROTO_ktime_get_boot_ns    P(INTEGER,            0,    0,    0,    0,    0,  0, 0)
 #define PROTO_ringbuf_output       P(INTEGER,            MAP,  MEM,  SZ0,  ANY,  0,  0, M_RINGBUF)
 #define PROTO_ringbuf_reserve      P(ALLOC_MEM_OR_NULL,  MAP,  ASZ,  ANY,  0,    0,  0, M_RINGBUF)
@@ -118,10 +121,10 @@
 #define PROTO_ringbuf_query        P(INTEGER,            MAP,  ANY,  0,    0,    0,  0, M_RINGBUF)
 #define PROTO_ktime_get_coarse_ns  P(INTEGER,            0,    0,    0,    0,    0,  0, 0)
 #define PROTO_for_each_map_elem    P(INTEGER,            MAP,  CB,   STKN, ANY,  0,  BPFTIME_HF_FOR_EACH_CB, M_HASH | M_ARRAY | M_PERCPU_HASH | M_PERCPU_ARRAY | M_LRU_HASH | M_LRU_PERCPU)
-#define PROTO_snprintf             P(INTEGER,            UMEM, SZ0,  STR,  MEMN, SZ0, 0, 0)
-#define PROTO_get_func_ip          P(INTEGER,            CTX,  0,    0,    0,    0,  0, 0)
+#define PROTO_snprintf             P(INTEGER,            UMEM, SZ0,  STR,  MEMN, SZ0, GPL, 0)
+#define PROTO_get_func_ip          P(INTEGER,            CTX,  0,    0,    0,    0, GPL, 0)
 #define PROTO_get_attach_cookie    P(INTEGER,            CTX,  0,    0,    0,    0,  0, 0)
-#define PROTO_trace_vprintk        P(INTEGER,            MEM,  SZ,   MEMN, SZ0,  0,  0, 0)
+#define PROTO_trace_vprintk        P(INTEGER,            MEM,  SZ,   MEMN, SZ0,  0, GPL, 0)
 #define PROTO_loop                 P(INTEGER,            ANY,  CB,   STKN, ANY,  0,  BPFTIME_HF_LOOP_CB, 0)
 #define PROTO_strncmp              P(INTEGER,            MEM,  SZ,   STR,  0,    0,  0, 0)
 #define PROTO_get_func_arg         P(INTEGER,            CTX,  ANY,  LPTR, 0,    0,  0, 0)
@@ -416,6 +419,19 @@ static const struct bpftime_helper_proto *proto_cb(void *ctx, int32_t id)
 	return packet_helper(id) ? NULL : proto_of(id);
 }
 
+/* perf_event programs: the kernel's get_stackid of this type is not
+ * gpl_only (bpf_get_stackid_proto_pe; measured on 6.18) */
+static const struct bpftime_helper_proto get_stackid_pe =
+	P(INTEGER, CTX, MAP, ANY, 0, 0, 0, M_STACK_TRACE);
+
+static const struct bpftime_helper_proto *proto_perf_event(void *ctx, int32_t id)
+{
+	UNUSED(ctx);
+	if (id == 27 && proto_of(id))
+		return &get_stackid_pe;
+	return packet_helper(id) ? NULL : proto_of(id);
+}
+
 static const struct bpftime_helper_proto *proto_xdp(void *ctx, int32_t id)
 {
 	UNUSED(ctx);
@@ -485,6 +501,7 @@ int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_t
 	case 7:
 		ops->prog_type = "perf_event";
 		ops->ctx_access = ctx_perf_event;
+		ops->helper_proto = proto_perf_event;
 		break;
 	case 8: /* cgroup_skb: the verdict is 0 or 1 */
 		ops->prog_type = "cgroup_skb";
@@ -513,6 +530,19 @@ int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_t
 		ops->ctx_size = 0;
 	}
 	return verifier_mode();
+}
+
+bool bpftime_license__gpl_compatible(const char *license)
+{
+	static const char *const gpl[] = {
+		"GPL",		"GPL v2",	"GPL and additional rights",
+		"Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL",
+	};
+
+	for (size_t i = 0; license && i < ARRAY_SIZE(gpl); i++)
+		if (!strcmp(license, gpl[i]))
+			return true;
+	return false;
 }
 
 bool bpftime_prog_type__supported(uint32_t prog_type)
@@ -548,13 +578,14 @@ int bpftime_verifier_map__from_handle(struct bpftime_map *h, struct bpftime_veri
 	out->value_size = info.value_size;
 	out->max_entries = info.max_entries;
 	out->spin_lock_off = info.has_spin_lock ? info.spin_lock_off : -1;
-	out->rdonly_prog = info.frozen || (info.map_flags & (1u << 7)); /* BPF_F_RDONLY_PROG */
+	out->rdonly_prog = info.map_flags & (1u << 7); /* BPF_F_RDONLY_PROG */
+	out->frozen = info.frozen;
 	out->id = info.id;
 	out->inner_type = info.inner_map_type;
 	out->inner_key_size = info.inner_key_size;
 	out->inner_value_size = info.inner_value_size;
 	out->inner_max_entries = info.inner_max_entries;
-	if (out->rdonly_prog && info.type == BPFTIME_MAP_ARRAY &&
+	if (out->rdonly_prog && out->frozen && info.type == BPFTIME_MAP_ARRAY &&
 	    !bpftime_map__direct_value_addr(h, 0, &addr))
 		out->ro_value = (const void *)(uintptr_t)addr;
 	return 0;

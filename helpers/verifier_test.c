@@ -43,6 +43,7 @@ static const struct bpftime_verifier_map maps[] = {
 		.max_entries = 1,
 		.spin_lock_off = -1,
 		.rdonly_prog = true,
+		.frozen = true,
 		.id = 4,
 		.ro_value = ro_fmt },
 	[5] = { .type = 3,
@@ -81,6 +82,8 @@ static int fake_lddw(void *ctx, unsigned int src, int32_t imm, int32_t next_imm,
 }
 
 /* verifies as a kprobe program (raw: raw memory); the message or "" */
+static bool gpl = true; /* the program's license is GPL-compatible */
+
 static int verify_type(uint32_t type, const struct bpftime_insn *insns, size_t cnt, char *msg,
 		       size_t len, char **log)
 {
@@ -90,6 +93,7 @@ static int verify_type(uint32_t type, const struct bpftime_insn *insns, size_t c
 
 	assert_int_equal(bpftime_verifier_ops__init(&ops, type, 0), 0);
 	ops.map_info = map_info;
+	ops.gpl_compatible = gpl;
 	BPFTIME_OPTS(bpftime_vm_opts, o, .name = "t", .resolve_lddw = fake_lddw, .verifier = &ops,
 		     .log_level = log ? 2 : 0);
 	vm = bpftime_vm__new(&o);
@@ -330,6 +334,55 @@ static void test_protos(void **state)
 			assert_non_null(bpftime_helper__proto(id));
 }
 
+/* the kernel's gpl_only helpers: a non-GPL program may not call them (the
+ * kernel's words and errno); the others it may */
+static void test_gpl_only(void **state)
+{
+	/* trace_printk("%d\n") with the format on the stack */
+	const struct bpftime_insn printk[] = {
+		BPF_ST_MEM(BPF_W, 10, -4, 0x0a6425),
+		BPF_MOV64_REG(1, 10),
+		BPF_ALU64_IMM(BPF_ADD, 1, -4),
+		BPF_MOV64_IMM(2, 4),
+		BPF_CALL_HELPER(6),
+		BPF_MOV64_IMM(0, 0),
+		BPF_EXIT_INSN(),
+	};
+	const struct bpftime_insn ktime[] = { BPF_CALL_HELPER(5), BPF_MOV64_IMM(0, 0),
+					      BPF_EXIT_INSN() };
+	struct bpftime_verifier_ops ops;
+	char msg[256];
+
+	(void)state;
+	assert_true(bpftime_license__gpl_compatible("GPL"));
+	assert_true(bpftime_license__gpl_compatible("GPL v2"));
+	assert_true(bpftime_license__gpl_compatible("GPL and additional rights"));
+	assert_true(bpftime_license__gpl_compatible("Dual BSD/GPL"));
+	assert_true(bpftime_license__gpl_compatible("Dual MIT/GPL"));
+	assert_true(bpftime_license__gpl_compatible("Dual MPL/GPL"));
+	assert_false(bpftime_license__gpl_compatible("MIT"));
+	assert_false(bpftime_license__gpl_compatible("gpl"));
+	assert_false(bpftime_license__gpl_compatible("GPL "));
+	assert_false(bpftime_license__gpl_compatible(""));
+	assert_false(bpftime_license__gpl_compatible(NULL));
+
+	gpl = false;
+	assert_int_equal(verify_type(KPROBE, printk, N(printk), msg, sizeof(msg), NULL), -EINVAL);
+	assert_string_equal(
+		msg, "pc 4: cannot call GPL-restricted function from non-GPL compatible program");
+	assert_int_equal(verify_type(KPROBE, ktime, N(ktime), msg, sizeof(msg), NULL), 0);
+	gpl = true;
+	assert_int_equal(verify_type(KPROBE, printk, N(printk), msg, sizeof(msg), NULL), 0);
+
+	/* per type, as the kernel: get_stackid is gpl_only except for perf_event */
+	assert_int_equal(bpftime_verifier_ops__init(&ops, KPROBE, 0), 0);
+	assert_true(ops.helper_proto(ops.ctx, 27)->flags & BPFTIME_HF_GPL_ONLY);
+	assert_int_equal(bpftime_verifier_ops__init(&ops, 7 /* perf_event */, 0), 0);
+	assert_false(ops.helper_proto(ops.ctx, 27)->flags & BPFTIME_HF_GPL_ONLY);
+	assert_true(ops.helper_proto(ops.ctx, 6)->flags & BPFTIME_HF_GPL_ONLY);
+	assert_false(ops.helper_proto(ops.ctx, 1)->flags & BPFTIME_HF_GPL_ONLY);
+}
+
 /* log_level 2 shows the instructions and states; the verdict is last */
 static void test_log(void **state)
 {
@@ -353,6 +406,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_protos),
+		cmocka_unit_test(test_gpl_only),
 		cmocka_unit_test(test_log),
 	};
 

@@ -288,6 +288,11 @@ static int build_vm(struct bpftime_runtime *rt, const struct shm_prog *p, struct
 
 	vops.map_info = map_info;
 	vops.ctx = rt;
+	/* the license recorded at load; a program created through the library
+	 * without one (bpftime_prog_create, opts->license NULL) is not checked
+	 * here: licenses are checked where programs come in from outside
+	 * (PROG_LOAD, bpftimetool import, bpftime-aot compile) */
+	vops.gpl_compatible = !p->license[0] || bpftime_license__gpl_compatible(p->license);
 	BPFTIME_OPTS(bpftime_vm_opts, opts, .name = name, .resolve_lddw = rt_resolve_lddw,
 		     .tail_call = tail_call, .user_ctx = rt, .verifier = mode ? NULL : &vops);
 	vm = bpftime_vm__new(&opts);
@@ -366,7 +371,10 @@ static struct bpftime_vm *get_prog(struct bpftime_runtime *rt, uint32_t id, int 
 		else
 			*err = build_vm(rt, shm_ptr(rt->shm, off), &vm, &needs_cpu);
 		shm_obj_put(rt->shm, off);
-		if (*err == -EINVAL || *err == -EOPNOTSUPP || *err == -ENOEXEC)
+		/* refused for good: by the verifier (EACCES, EINVAL, E2BIG),
+		 * or an engine that cannot run it */
+		if (*err == -EINVAL || *err == -EACCES || *err == -E2BIG || *err == -EOPNOTSUPP ||
+		    *err == -ENOEXEC)
 			p = insert_prog(rt, id, NULL, *err, true);
 		else if (!*err)
 			p = insert_prog(rt, id, vm, 0, needs_cpu);

@@ -63,7 +63,8 @@ static const struct {
 struct verify_ctx {
 	const int32_t *fd_array; /* PROG_LOAD's fd_array, for pseudo sources 5/6 */
 	const union bpf_attr *a;
-	char *log; /* the verifier's log (log_level > 0), malloc'ed */
+	const char *license; /* PROG_LOAD's, copied */
+	char *log;	     /* the verifier's log (log_level > 0), malloc'ed */
 };
 
 static int map_info(void *user, unsigned int src, int32_t imm, int32_t next_imm,
@@ -109,7 +110,8 @@ static int resolve_lddw(void *user, unsigned int src, int32_t imm, int32_t next_
 	return 0;
 }
 
-/* runs our verifier; 0, or -EINVAL with its message in @err */
+/* runs our verifier; 0, or its -errno (the kernel's per refusal: EACCES,
+ * EINVAL, E2BIG...) with its message in @err; -ENOMEM */
 static int verify(struct verify_ctx *c, const char *name, const struct bpftime_insn *insns,
 		  size_t cnt, char *err, size_t errlen)
 {
@@ -118,6 +120,7 @@ static int verify(struct verify_ctx *c, const char *name, const struct bpftime_i
 
 	vops.map_info = map_info;
 	vops.ctx = c;
+	vops.gpl_compatible = bpftime_license__gpl_compatible(c->license);
 	BPFTIME_OPTS(bpftime_vm_opts, o, .name = name, .resolve_lddw = resolve_lddw, .user_ctx = c,
 		     .verifier = mode ? NULL : &vops, .log_level = c->a->log_level);
 	struct bpftime_vm *vm = bpftime_vm__new(&o);
@@ -131,10 +134,8 @@ static int verify(struct verify_ctx *c, const char *name, const struct bpftime_i
 						  h_needs_probe);
 	if (!ret) {
 		ret = bpftime_vm__load(vm, insns, cnt);
-		if (ret && ret != -ENOMEM) {
+		if (ret && ret != -ENOMEM)
 			snprintf(err, errlen, "%s", bpftime_vm__last_error(vm));
-			ret = -EINVAL;
-		}
 		if (ret != -ENOMEM && *bpftime_vm__verifier_log(vm))
 			c->log = strdup(bpftime_vm__verifier_log(vm));
 	}
@@ -377,6 +378,7 @@ int srv_prog_load(union bpf_attr *a)
 		      (*c >= '0' && *c <= '9') || *c == '_' || *c == '.'))
 			return -EINVAL;
 	snprintf(license, sizeof(license), "%s", (const char *)u64_ptr(a->license));
+	vc.license = license;
 	if (a->prog_btf_fd) {
 		ret = bpftime_handler_get_type(srv.shm, (int)a->prog_btf_fd) ==
 					      BPFTIME_HANDLER_BTF &&
@@ -403,7 +405,7 @@ int srv_prog_load(union bpf_attr *a)
 		}
 	}
 	if (ret) {
-		if (ret == -EINVAL) {
+		if (ret != -ENOMEM && err[0]) {
 			/* the verifier's log ends with its verdict; a structural
 			 * rejection has only the message */
 			if (put_verifier_log(a,

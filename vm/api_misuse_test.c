@@ -96,11 +96,12 @@ static void test_bad_arguments(void **state)
 	assert_null(bpftime_vm__helper(vm, UINT32_MAX));
 	/* loads that cannot be */
 	assert_int_equal(bpftime_vm__load(vm, NULL, 2), -EINVAL);
-	assert_int_equal(bpftime_vm__load(vm, ret7, 0), -EINVAL);
+	/* no instructions, too many: the kernel's E2BIG */
+	assert_int_equal(bpftime_vm__load(vm, ret7, 0), -E2BIG);
 	assert_true(bpftime_vm__last_error(vm)[0]);
-	assert_int_equal(bpftime_vm__load(vm, ret7, (size_t)BPFTIME_MAX_INSNS + 1), -EINVAL);
-	assert_int_equal(bpftime_vm__load(vm, ret7, SIZE_MAX), -EINVAL);
-	assert_int_equal(bpftime_vm__load(vm, ret7, SIZE_MAX / 8 + 1), -EINVAL);
+	assert_int_equal(bpftime_vm__load(vm, ret7, (size_t)BPFTIME_MAX_INSNS + 1), -E2BIG);
+	assert_int_equal(bpftime_vm__load(vm, ret7, SIZE_MAX), -E2BIG);
+	assert_int_equal(bpftime_vm__load(vm, ret7, SIZE_MAX / 8 + 1), -E2BIG);
 	assert_int_equal(bpftime_vm__load(vm, big, 1), -EINVAL); /* no exit */
 	/* the VM still takes a good program after all that */
 	assert_int_equal(bpftime_vm__load(vm, ret7, 2), 0);

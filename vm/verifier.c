@@ -195,19 +195,47 @@ static void vlogf(struct ver *v, const char *fmt, ...)
 	}
 }
 
-/* a rejection: the kernel's words in the log, "pc N: ..." in errmsg */
+/* a rejection: the kernel's words in the log, "pc N: ..." in errmsg.
+ * rej() fails with EACCES, the kernel's errno for most refusals (memory
+ * accesses, argument and pointer types); rej_e() with the kernel's other
+ * errno of that refusal: EINVAL (structure, helpers, references, locks,
+ * loops, return values, out-of-range pointer math), E2BIG (too large, too
+ * deep). */
+static int vrej(struct ver *v, int err, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static int vrej(struct ver *v, int err, const char *fmt, va_list ap)
+{
+	vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
+	snprintf(v->vm->errmsg, sizeof(v->vm->errmsg), "pc %u: %.230s", v->pc, v->msg);
+	vlogf(v, "%s\n", v->msg);
+	return -err;
+}
+
 static int rej(struct ver *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int rej(struct ver *v, const char *fmt, ...)
 {
 	va_list ap;
+	int err;
 
 	va_start(ap, fmt);
-	vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
+	err = vrej(v, EACCES, fmt, ap);
 	va_end(ap);
-	snprintf(v->vm->errmsg, sizeof(v->vm->errmsg), "pc %u: %.230s", v->pc, v->msg);
-	vlogf(v, "%s\n", v->msg);
-	return -EACCES;
+	return err;
+}
+
+static int rej_e(struct ver *v, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int rej_e(struct ver *v, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err = vrej(v, err, fmt, ap);
+	va_end(ap);
+	return err;
 }
 
 static const char *tname(const struct vreg *r)
@@ -458,7 +486,7 @@ static int push_branch(struct ver *v, uint32_t pc, struct vstate **out)
 		v->stack_cap = cap;
 	}
 	if (v->sp >= 8192)
-		return rej(v, "The sequence of %d jumps is too complex.", (int)v->sp);
+		return rej_e(v, E2BIG, "The sequence of %d jumps is too complex.", (int)v->sp);
 	v->stack[v->sp].st = s;
 	v->stack[v->sp].pc = pc;
 	v->sp++;
@@ -524,10 +552,10 @@ static int map_index(struct ver *v, unsigned int src, int32_t imm, int32_t next_
 		}
 	}
 	if (!v->ops.map_info)
-		return rej(v, "fd %d is not pointing to valid bpf_map", imm);
+		return rej_e(v, EBADF, "fd %d is not pointing to valid bpf_map", imm);
 	err = v->ops.map_info(v->ops.ctx, src, imm, next_imm, &m);
 	if (err)
-		return rej(v, "fd %d is not pointing to valid bpf_map", imm);
+		return rej_e(v, EBADF, "fd %d is not pointing to valid bpf_map", imm);
 	return add_map(v, &m, (int32_t)key_src, imm, idx);
 }
 
@@ -658,14 +686,18 @@ static int check_stack(struct ver *v, int regno, const struct vreg *r, int32_t o
 			   r->var.value, r->var.mask, r->off, off, size);
 	}
 	if (lo < -BPFTIME_STACK_SIZE || hi + size > 0 || (helper && size == 0 && lo >= 0)) {
+		/* the kernel: EACCES when the first byte is outside the frame,
+		 * EINVAL when only the end runs past its top */
+		int e = lo < -BPFTIME_STACK_SIZE || lo >= 0 ? EACCES : EINVAL;
+
 		if (vv_is_const(r))
-			return rej(v, "invalid%s stack R%d off=%" PRId64 " size=%u",
-				   write ? " write to" : " read from", regno, lo, size);
-		return rej(v,
-			   "invalid variable-offset%s stack R%d var_off=(0x%" PRIx64 "; 0x%" PRIx64
-			   ") off=%d size=%u",
-			   write ? " write to" : " read from", regno, r->var.value, r->var.mask,
-			   r->off + off, size);
+			return rej_e(v, e, "invalid%s stack R%d off=%" PRId64 " size=%u",
+				     write ? " write to" : " read from", regno, lo, size);
+		return rej_e(v, e,
+			     "invalid variable-offset%s stack R%d var_off=(0x%" PRIx64
+			     "; 0x%" PRIx64 ") off=%d size=%u",
+			     write ? " write to" : " read from", regno, r->var.value, r->var.mask,
+			     r->off + off, size);
 	}
 	if (size == 0)
 		return 0;
@@ -755,6 +787,11 @@ static int check_mem(struct ver *v, int regno, int32_t off, uint32_t size, bool 
 
 	if (r->type == VT_NOT_INIT)
 		return rej(v, "R%d !read_ok", regno);
+	/* atomics: the kernel's strict alignment comes first, for a number too */
+	if (atomic && r->type == VT_SCALAR && size > 1 &&
+	    ((r->off + off + (int64_t)r->var.value) % (int64_t)size || (r->var.mask & (size - 1))))
+		return rej(v, "misaligned access off (0x%" PRIx64 "; 0x%" PRIx64 ")+%d+%d size %u",
+			   r->var.value, r->var.mask, r->off, off, size);
 	if (r->maybe_null || !is_ptr(r) || r->type == VT_PKT_END || r->type == VT_MAP_PTR ||
 	    r->type == VT_FUNC)
 		return rej(v, "R%d invalid mem access '%s'", regno, tname(r));
@@ -802,6 +839,20 @@ static int check_mem(struct ver *v, int regno, int32_t off, uint32_t size, bool 
 			if (err)
 				return err;
 		}
+		/* a read-only map's contents are constants (the kernel's
+		 * bpf_map_direct_read): a load at a known offset of its one
+		 * value (an array of one entry: ro_value) yields a number */
+		if (out && !write && !atomic && r->type == VT_MAP_VALUE && lo == hi &&
+		    m->ro_value && m->rdonly_prog && m->frozen && m->type == 2 /* array */ &&
+		    m->max_entries == 1) {
+			uint64_t c = 0;
+
+			memcpy(&c, (const uint8_t *)m->ro_value + o + lo, size); /* LE host */
+			if (sext && size < 8 && (c >> (size * 8 - 1)) & 1)
+				c |= ~UINT64_C(0) << (size * 8);
+			vv_mark_const(out, c);
+			return 0;
+		}
 		break;
 	}
 	case VT_MEM:
@@ -822,11 +873,16 @@ static int check_mem(struct ver *v, int regno, int32_t off, uint32_t size, bool 
 		if (err)
 			return err;
 		/* the range holds for the pointers of this id, variable part included */
-		if (!in_bounds(o, 0, 0, size, (uint64_t)r->range))
-			return rej(v,
-				   "invalid access to packet, off=%" PRId64
-				   " size=%u, R%d(id=%u,off=%d,r=%d)",
-				   o + lo, size, regno, r->id, r->off, r->range);
+		if (!in_bounds(o, 0, 0, size, (uint64_t)r->range)) {
+			/* the kernel's two lines; its off= is the fixed part of
+			 * the offset (the register's and the instruction's) */
+			err = rej(v,
+				  "invalid access to packet, off=%" PRId64
+				  " size=%u, R%d(id=%u,off=%" PRId64 ",r=%d)",
+				  o, size, regno, r->id, o, r->range);
+			vlogf(v, "R%d offset is outside of the packet\n", regno);
+			return err;
+		}
 		break;
 	case VT_CTX: {
 		enum bpftime_ctx_reg t = BPFTIME_CTX_SCALAR;
@@ -969,17 +1025,18 @@ static int ptr_alu(struct ver *v, int dregno, struct vreg *dst, const struct vre
 			c = -c;
 		n = (int64_t)ptr->off + c;
 		if (c <= -MAX_VAR_OFF || c >= MAX_VAR_OFF || n <= -MAX_VAR_OFF || n >= MAX_VAR_OFF)
-			return rej(v, "value %" PRId64 " makes %s pointer be out of bounds", c,
-				   tname(ptr));
+			return rej_e(v, EINVAL,
+				     "value %" PRId64 " makes %s pointer be out of bounds", c,
+				     tname(ptr));
 		res.off = (int32_t)n;
 		*dst = res;
 		return 0;
 	}
 	if (s->smin == INT64_MIN || s->smin <= -MAX_VAR_OFF)
-		return rej(v,
-			   "math between %s pointer and register with unbounded min value is not "
-			   "allowed",
-			   tname(ptr));
+		return rej_e(v, EINVAL,
+			     "math between %s pointer and register with unbounded min value is not "
+			     "allowed",
+			     tname(ptr));
 	/* no upper limit here: the access checks the resulting range */
 	{
 		struct vreg var = res;
@@ -996,7 +1053,8 @@ static int ptr_alu(struct ver *v, int dregno, struct vreg *dst, const struct vre
 		res.u32min = var.u32min;
 		res.u32max = var.u32max;
 		if (res.smin <= -MAX_VAR_OFF)
-			return rej(v, "value makes %s pointer be out of bounds", tname(ptr));
+			return rej_e(v, EINVAL, "value makes %s pointer be out of bounds",
+				     tname(ptr));
 	}
 	if (res.type == VT_PKT || res.type == VT_PKT_META) {
 		res.id = new_id(v); /* a new variable part: ranges proved so far do not apply */
@@ -1150,7 +1208,7 @@ static int note_ctx_access(struct ver *v, int regno)
 		return 0;
 	kind = reg(v, regno)->type == VT_CTX ? 1 : 2;
 	if (v->ctxacc[v->pc] && v->ctxacc[v->pc] != kind)
-		return rej(v, "same insn cannot be used with different pointers");
+		return rej_e(v, EINVAL, "same insn cannot be used with different pointers");
 	v->ctxacc[v->pc] = kind;
 	return 0;
 }
@@ -1215,6 +1273,12 @@ static int do_atomic(struct ver *v, const struct bpftime_insn *in)
 	if (err)
 		return err;
 	err = check_mem(v, in->dst, in->off, size, false, NULL, &old, false, true);
+	/* the kernel checks the write after the fetched value has landed:
+	 * when the register it lands in is the address, the address is gone
+	 * (a fetch into dst, cmpxchg with dst r0) and the write is refused */
+	if (!err && ((in->imm == BPF_CMPXCHG && in->dst == 0) ||
+		     (in->imm != BPF_CMPXCHG && in->imm & BPF_FETCH && in->src == in->dst)))
+		vv_mark_unknown(reg(v, in->dst));
 	if (!err)
 		err = check_mem(v, in->dst, in->off, size, true, NULL, NULL, false, true);
 	if (err)
@@ -1262,8 +1326,11 @@ static int do_lddw(struct ver *v, const struct bpftime_insn *in)
 		dst->off = in[1].imm;
 		return 0;
 	default:
-		return rej(v, "unsupported lddw pseudo source %u (BTF ids need kernel types)",
-			   in->src);
+		return rej_e(v, EINVAL, "lddw pseudo source %u is not supported by bpftime (%s)",
+			     in->src,
+			     in->src == 3 ? "a kernel variable by BTF id (ksym): bpftime has no "
+					    "kernel types"
+					  : "unknown source");
 	}
 }
 
@@ -1487,7 +1554,7 @@ static int enter_frame(struct ver *v, uint32_t callsite, uint8_t cb)
 	struct vframe *f;
 
 	if (st->cur + 1 >= MAX_FRAMES)
-		return rej(v, "the call stack of %u frames is too deep !", st->cur + 2);
+		return rej_e(v, E2BIG, "the call stack of %u frames is too deep !", st->cur + 2);
 	f = frame_new();
 	if (!f)
 		return oom(v);
@@ -1604,7 +1671,7 @@ static int check_const_str(struct ver *v, int regno)
 	if (r->type != VT_MAP_VALUE || r->maybe_null)
 		return rej(v, "R%d type=%s expected=map_value", regno, tname(r));
 	m = &v->maps[r->map];
-	if (!m->rdonly_prog)
+	if (!m->rdonly_prog || !m->frozen) /* the kernel's bpf_map_is_rdonly() */
 		return rej(v, "R%d does not point to a readonly map'", regno);
 	if (!vv_is_const(r))
 		return rej(v, "R%d is not a constant address'", regno);
@@ -1617,7 +1684,7 @@ static int check_const_str(struct ver *v, int regno)
 			   regno);
 	p = (const char *)m->ro_value + r->off + r->var.value;
 	if (!memchr(p, 0, m->value_size - (size_t)(r->off + (int64_t)r->var.value)))
-		return rej(v, "string is not zero-terminated");
+		return rej_e(v, EINVAL, "string is not zero-terminated");
 	return 0;
 }
 
@@ -1646,10 +1713,10 @@ static int check_helper_arg(struct ver *v, const struct bpftime_helper_proto *p,
 		if (r->type != VT_MAP_PTR)
 			return rej(v, "R%d type=%s expected=map_ptr", regno, tname(r));
 		if (p->flags & BPFTIME_HF_TAIL_CALL && v->maps[r->map].type != 3)
-			return rej(v, "expected prog array map for tail call");
+			return rej_e(v, EINVAL, "expected prog array map for tail call");
 		if (p->map_types && !(p->map_types & (UINT64_C(1) << (v->maps[r->map].type & 63))))
-			return rej(v, "cannot pass map_type %u into func bpf_%s#%d",
-				   v->maps[r->map].type, helper_name(v, id), id);
+			return rej_e(v, EINVAL, "cannot pass map_type %u into func bpf_%s#%d",
+				     v->maps[r->map].type, helper_name(v, id), id);
 		meta->has_map = true;
 		meta->map = r->map;
 		return 0;
@@ -1665,7 +1732,11 @@ static int check_helper_arg(struct ver *v, const struct bpftime_helper_proto *p,
 		size = kind == BPFTIME_ARG_MAP_KEY ? m->key_size : m->value_size;
 		if (kind == BPFTIME_ARG_MAP_KEY && r->type == VT_STACK && vv_is_const(r) &&
 		    size == 4) {
-			/* a key the stack knows: zeros or a spilled constant */
+			/* a key the stack knows (the kernel's get_constant_map_key):
+			 * zeros, or a spilled constant whose spilled bytes from the
+			 * key's start to the slot's top are exactly the key's 4: of
+			 * a whole-slot spill, the upper half (the key is then the
+			 * whole spilled value) */
 			int64_t o = r->off + (int64_t)r->var.value;
 			const struct vframe *f = v->st->fr[r->frameno];
 
@@ -1674,10 +1745,12 @@ static int check_helper_arg(struct ver *v, const struct bpftime_helper_proto *p,
 				const struct vslot *sl = &f->slot[(-o - 1) / 8];
 				int b = (int)((o % 8 + 8) % 8);
 
-				if (sl->type[0] == ST_SPILL && b == 0 &&
-				    sl->spill.type == VT_SCALAR && vv_is_const(&sl->spill)) {
-					meta->has_key = true;
-					meta->key = (uint32_t)sl->spill.var.value;
+				if (sl->type[0] == ST_SPILL) {
+					if (b == 4 && sl->spill.type == VT_SCALAR &&
+					    vv_is_const(&sl->spill)) {
+						meta->has_key = true;
+						meta->key = sl->spill.var.value;
+					}
 				} else if (b + 4 <= 8 && sl->type[b] == ST_ZERO &&
 					   sl->type[b + 1] == ST_ZERO &&
 					   sl->type[b + 2] == ST_ZERO &&
@@ -1701,7 +1774,8 @@ static int check_helper_arg(struct ver *v, const struct bpftime_helper_proto *p,
 		bool zero_ok = next == BPFTIME_ARG_CONST_SIZE_OR_ZERO;
 
 		if (next != BPFTIME_ARG_CONST_SIZE && !zero_ok)
-			return rej(v, "arg %d memory without a size argument in the prototype", i);
+			return rej_e(v, EINVAL,
+				     "arg %d memory without a size argument in the prototype", i);
 		err = check_read(v, regno + 1);
 		if (!err)
 			err = check_size_arg(v, regno + 1, zero_ok, &size);
@@ -1739,11 +1813,13 @@ static int check_helper_arg(struct ver *v, const struct bpftime_helper_proto *p,
 		if (r->type != VT_MEM || r->maybe_null)
 			return rej(v, "R%d type=%s expected=ringbuf_mem", regno, tname(r));
 		if (!r->ref_obj_id)
-			return rej(v, "R%d must be referenced when passed to release function",
-				   regno);
+			return rej_e(v, EINVAL,
+				     "R%d must be referenced when passed to release function",
+				     regno);
 		if (r->off || !vv_is_const(r) || r->var.value)
-			return rej(v, "R%d must have zero offset when passed to release func",
-				   regno);
+			return rej_e(v, EINVAL,
+				     "R%d must have zero offset when passed to release func",
+				     regno);
 		meta->release_reg = regno;
 		return 0;
 	case BPFTIME_ARG_SPIN_LOCK: {
@@ -1753,30 +1829,32 @@ static int check_helper_arg(struct ver *v, const struct bpftime_helper_proto *p,
 		if (r->type != VT_MAP_VALUE || r->maybe_null)
 			return rej(v, "R%d type=%s expected=map_value", regno, tname(r));
 		if (!vv_is_const(r))
-			return rej(v,
-				   "R%d doesn't have constant offset. bpf_spin_lock has to be at "
-				   "the constant offset",
-				   regno);
+			return rej_e(v, EINVAL,
+				     "R%d doesn't have constant offset. bpf_spin_lock has to be at "
+				     "the constant offset",
+				     regno);
 		m = &v->maps[r->map];
 		off = r->off + (int32_t)r->var.value;
 		if (m->spin_lock_off < 0)
-			return rej(v, "map '%u' has to have BTF in order to use bpf_spin_lock",
-				   m->id);
+			return rej_e(v, EINVAL,
+				     "map '%u' has to have BTF in order to use bpf_spin_lock",
+				     m->id);
 		if (off != m->spin_lock_off)
-			return rej(v,
-				   "off %d doesn't point to 'struct bpf_spin_lock' that is at %d",
-				   off, m->spin_lock_off);
+			return rej_e(v, EINVAL,
+				     "off %d doesn't point to 'struct bpf_spin_lock' that is at %d",
+				     off, m->spin_lock_off);
 		if (p->flags & BPFTIME_HF_LOCK) {
 			if (v->st->locked)
-				return rej(v, "Locking two bpf_spin_locks are not allowed");
+				return rej_e(v, EINVAL,
+					     "Locking two bpf_spin_locks are not allowed");
 			v->st->locked = true;
 			v->st->lock_map = r->map;
 			v->st->lock_off = off;
 		} else {
 			if (!v->st->locked)
-				return rej(v, "bpf_spin_unlock without taking a lock");
+				return rej_e(v, EINVAL, "bpf_spin_unlock without taking a lock");
 			if (v->st->lock_map != r->map || v->st->lock_off != off)
-				return rej(v, "bpf_spin_unlock of different lock");
+				return rej_e(v, EINVAL, "bpf_spin_unlock of different lock");
 			v->st->locked = false;
 		}
 		return 0;
@@ -1797,8 +1875,8 @@ static int check_helper_arg(struct ver *v, const struct bpftime_helper_proto *p,
 	case BPFTIME_ARG_LONG_PTR:
 		return check_helper_mem(v, regno, 8, true);
 	default:
-		return rej(v, "helper bpf_%s#%d: unknown argument kind %u", helper_name(v, id), id,
-			   kind);
+		return rej_e(v, EINVAL, "helper bpf_%s#%d: unknown argument kind %u",
+			     helper_name(v, id), id, kind);
 	}
 }
 
@@ -1809,7 +1887,10 @@ static int inner_map(struct ver *v, uint32_t outer, uint32_t *idx)
 	const struct bpftime_verifier_map *o = &v->maps[outer];
 
 	if (!o->inner_type)
-		return rej(v, "map %u: the inner map template is unknown", o->id);
+		return rej_e(v, EINVAL,
+			     "map %u: a map of maps without an inner map template (its inner "
+			     "maps' type and sizes): lookups in it cannot be verified",
+			     o->id);
 	m.type = o->inner_type;
 	m.key_size = o->inner_key_size;
 	m.value_size = o->inner_value_size;
@@ -1839,21 +1920,24 @@ static int do_helper_call(struct ver *v, int32_t id, uint32_t *next)
 		const char *kn = vm_kernel_helper_name(id);
 
 		if (id >= 0 && id <= BPFTIME_MAX_HELPER_ID && v->vm->helpers[id])
-			return rej(v, "program of this type cannot use helper bpf_%s#%d",
-				   helper_name(v, id), id);
+			return rej_e(v, EINVAL, "program of this type cannot use helper bpf_%s#%d",
+				     helper_name(v, id), id);
 		if (kn)
-			return rej(v, "unknown func bpf_%s#%d", kn, id);
-		return rej(v, "invalid func unknown#%d", id);
+			return rej_e(v, EINVAL, "unknown func bpf_%s#%d", kn, id);
+		return rej_e(v, EINVAL, "invalid func unknown#%d", id);
 	}
 	if (v->st->locked && !(p->flags & BPFTIME_HF_UNLOCK))
-		return rej(v, "function calls are not allowed while holding a lock");
+		return rej_e(v, EINVAL, "function calls are not allowed while holding a lock");
+	if (p->flags & BPFTIME_HF_GPL_ONLY && !v->ops.gpl_compatible)
+		return rej_e(v, EINVAL,
+			     "cannot call GPL-restricted function from non-GPL compatible program");
 	for (int i = 0; i < 5 && p->arg[i] != BPFTIME_ARG_NONE; i++) {
 		err = check_helper_arg(v, p, id, i, &meta);
 		if (err)
 			return err;
 	}
 	if (p->flags & BPFTIME_HF_TAIL_CALL && v->st->nrefs)
-		return rej(v, "tail_call would lead to reference leak");
+		return rej_e(v, EINVAL, "tail_call would lead to reference leak");
 	/* memory the helper writes (uninit arguments) is written now */
 	for (int i = 0; i < 5 && p->arg[i] != BPFTIME_ARG_NONE; i++) {
 		struct vreg *r = reg(v, i + 1);
@@ -1886,7 +1970,7 @@ static int do_helper_call(struct ver *v, int32_t id, uint32_t *next)
 		break;
 	case BPFTIME_RET_MAP_VALUE_OR_NULL:
 		if (!meta.has_map)
-			return rej(v, "kernel subsystem misconfigured verifier");
+			return rej_e(v, EINVAL, "kernel subsystem misconfigured verifier");
 		vv_mark_const(&r0, 0);
 		r0.type = VT_MAP_VALUE;
 		r0.maybe_null = true;
@@ -1908,7 +1992,7 @@ static int do_helper_call(struct ver *v, int32_t id, uint32_t *next)
 		break;
 	case BPFTIME_RET_ALLOC_MEM_OR_NULL:
 		if (v->st->nrefs == MAX_REFS)
-			return rej(v, "too many references held (max %d)", MAX_REFS);
+			return rej_e(v, EINVAL, "too many references held (max %d)", MAX_REFS);
 		if (!v->st->refs) {
 			v->st->refs = mem_alloc(MAX_REFS * sizeof(*v->st->refs));
 			if (!v->st->refs)
@@ -1938,8 +2022,9 @@ static int do_helper_call(struct ver *v, int32_t id, uint32_t *next)
 		struct vstate *skip;
 
 		if (meta.cb_reg < 0 || (kind == CB_FOR_EACH && !meta.has_map))
-			return rej(v, "helper bpf_%s#%d: callback prototype is incomplete",
-				   helper_name(v, id), id);
+			return rej_e(v, EINVAL,
+				     "helper bpf_%s#%d: callback prototype is incomplete",
+				     helper_name(v, id), id);
 		/* the callback may run zero times: continue after the call */
 		for (int i = 1; i <= 5; i++)
 			curf(v)->regs[i].type = VT_NOT_INIT;
@@ -2001,24 +2086,25 @@ static int do_exit(struct ver *v, uint32_t *next)
 		if (err)
 			return err;
 		if (st->locked)
-			return rej(v, "BPF_EXIT instruction in main prog cannot be used inside "
-				      "bpf_spin_lock-ed region");
+			return rej_e(v, EINVAL,
+				     "BPF_EXIT instruction in main prog cannot be used inside "
+				     "bpf_spin_lock-ed region");
 		if (st->nrefs)
-			return rej(v, "Unreleased reference id=%u alloc_insn=%u", st->refs[0].id,
-				   st->refs[0].insn);
+			return rej_e(v, EINVAL, "Unreleased reference id=%u alloc_insn=%u",
+				     st->refs[0].id, st->refs[0].insn);
 		if (v->ops.ret_checked) {
 			const struct vreg *ret = reg(v, 0);
 
 			if (ret->type != VT_SCALAR)
-				return rej(
-					v,
+				return rej_e(
+					v, EINVAL,
 					"At program exit the register R0 is not a known value (%s)",
 					tname(ret));
 			if (ret->smin < v->ops.ret_min || ret->smax > v->ops.ret_max)
-				return rej(v,
-					   "At program exit the register R0 has smin=%" PRId64
-					   " smax=%" PRId64 " should have been in [%d, %d]",
-					   ret->smin, ret->smax, v->ops.ret_min, v->ops.ret_max);
+				return rej_e(v, EINVAL,
+					     "At program exit the register R0 has smin=%" PRId64
+					     " smax=%" PRId64 " should have been in [%d, %d]",
+					     ret->smin, ret->smax, v->ops.ret_min, v->ops.ret_max);
 		}
 		return 1;
 	}
@@ -2027,22 +2113,23 @@ static int do_exit(struct ver *v, uint32_t *next)
 		return err;
 	r0 = callee->regs[0];
 	if (r0.type == VT_STACK && r0.frameno == st->cur)
-		return rej(v, "cannot return stack pointer to the caller frame");
+		return rej_e(v, EINVAL, "cannot return stack pointer to the caller frame");
 	if (callee->cb) {
 		if (r0.type != VT_SCALAR || r0.smin < 0 || r0.smax > 1) {
 			if (r0.type == VT_SCALAR && !vv_is_const(&r0))
-				return rej(v, "At callback return the register R0 has unknown "
-					      "scalar value should have been in [0, 1]");
-			return rej(v,
-				   "At callback return the register R0 has smin=%" PRId64
-				   " smax=%" PRId64 " should have been in [0, 1]",
-				   r0.smin, r0.smax);
+				return rej_e(v, EINVAL,
+					     "At callback return the register R0 has unknown "
+					     "scalar value should have been in [0, 1]");
+			return rej_e(v, EINVAL,
+				     "At callback return the register R0 has smin=%" PRId64
+				     " smax=%" PRId64 " should have been in [0, 1]",
+				     r0.smin, r0.smax);
 		}
 		if (st->nrefs > callee->cb_nrefs)
-			return rej(v, "Unreleased reference id=%u alloc_insn=%u",
-				   st->refs[st->nrefs - 1].id, st->refs[st->nrefs - 1].insn);
+			return rej_e(v, EINVAL, "Unreleased reference id=%u alloc_insn=%u",
+				     st->refs[st->nrefs - 1].id, st->refs[st->nrefs - 1].insn);
 		if (st->locked)
-			return rej(v, "bpf_spin_unlock is missing");
+			return rej_e(v, EINVAL, "bpf_spin_unlock is missing");
 	}
 	{
 		uint32_t callsite = (uint32_t)callee->callsite, map = callee->cb_map;
@@ -2287,7 +2374,7 @@ static int is_state_visited(struct ver *v, uint32_t pc)
 				if (states_safe(v, &sl->st, v->st, pc, false))
 					goto hit;
 			} else if (states_safe(v, &sl->st, v->st, pc, true)) {
-				return rej(v, "infinite loop detected at insn %u", pc);
+				return rej_e(v, EINVAL, "infinite loop detected at insn %u", pc);
 			}
 			/* a loop: its iterations differ, keep fewer of them */
 			if (!cb_entry && v->jmps - v->prev_jmps < LOOP_STATE_JMPS &&
@@ -2844,7 +2931,7 @@ static int check_reachable(struct ver *v)
 	for (uint32_t pc = 0; pc < v->cnt && !err; pc++) {
 		if (!seen[pc]) {
 			v->pc = pc;
-			err = rej(v, "unreachable insn %u", pc);
+			err = rej_e(v, EINVAL, "unreachable insn %u", pc);
 		}
 		if (v->insns[pc].code == OP_LDDW)
 			pc++;
@@ -2973,8 +3060,9 @@ static int do_check(struct ver *v)
 		}
 		v->pc = pc;
 		if (++v->processed > BPFTIME_MAX_INSNS)
-			return rej(v, "BPF program is too large. Processed %" PRIu64 " insn",
-				   v->processed);
+			return rej_e(v, E2BIG,
+				     "BPF program is too large. Processed %" PRIu64 " insn",
+				     v->processed);
 		if (v->mark[pc] & MARK_PRUNE) {
 			err = is_state_visited(v, pc);
 			if (err < 0)
@@ -3042,9 +3130,10 @@ static int do_check(struct ver *v)
 					   v->vm->helpers[t->var.value]) {
 					err = do_helper_call(v, (int32_t)t->var.value, &next);
 				} else if (!err) {
-					err = rej(v,
-						  "callx R%d: not a known helper or function (%s)",
-						  in->dst, tname(t));
+					err = rej_e(
+						v, EINVAL,
+						"callx R%d: not a known helper or function (%s)",
+						in->dst, tname(t));
 				}
 			} else {
 				err = do_cond_jmp(v, in, &next);
@@ -3160,8 +3249,6 @@ int vm_verify_safety(struct bpftime_vm *vm, const struct bpftime_insn *insns, si
 		err = do_check(&v);
 	if (!err)
 		err = check_combined_stack(&v);
-	if (err == -EACCES)
-		err = -EINVAL;
 	if (!err)
 		vm->ctx_extent = v.ctx_extent;
 	if (!err && v.ops.ctx_convert && !v.ops.raw_ctx)

@@ -441,6 +441,13 @@ static bool sub_s(int64_t a, int64_t b, unsigned int w, int64_t *r)
 	return *r >= smin_w(w) && *r <= smax_w(w);
 }
 
+static bool mul_s(int64_t a, int64_t b, unsigned int w, int64_t *r)
+{
+	if (__builtin_mul_overflow(a, b, r))
+		return false;
+	return *r >= smin_w(w) && *r <= smax_w(w);
+}
+
 static bool add_u(uint64_t a, uint64_t b, unsigned int w, uint64_t *r)
 {
 	if (__builtin_add_overflow(a, b, r))
@@ -472,14 +479,26 @@ void vv_alu(struct vreg *dst, const struct vreg *src, uint8_t op, unsigned int w
 			r.umax = a.umax - b.umin;
 		}
 		break;
-	case BPF_MUL:
+	case BPF_MUL: {
+		/* the kernel's scalar_min_max_mul: the bounds' products when
+		 * none overflows (signed: the four corners) */
+		int64_t p[4];
+
 		r.t = tn_cast(tn_mul(a.t, b.t), w / 8);
-		if (a.smin >= 0 && b.smin >= 0 && a.umax <= UINT32_MAX && b.umax <= UINT32_MAX &&
-		    a.umax * b.umax <= m) {
-			r.umin = a.umin * b.umin;
-			r.umax = a.umax * b.umax;
+		if (!__builtin_mul_overflow(a.umin, b.umin, &r.umin) &&
+		    !__builtin_mul_overflow(a.umax, b.umax, &r.umax) && r.umax <= m)
+			; /* bounded */
+		else
+			u_full(&r, w);
+		if (mul_s(a.smin, b.smin, w, &p[0]) && mul_s(a.smin, b.smax, w, &p[1]) &&
+		    mul_s(a.smax, b.smin, w, &p[2]) && mul_s(a.smax, b.smax, w, &p[3])) {
+			r.smin = MIN(MIN(p[0], p[1]), MIN(p[2], p[3]));
+			r.smax = MAX(MAX(p[0], p[1]), MAX(p[2], p[3]));
+		} else {
+			s_full(&r, w);
 		}
 		break;
+	}
 	case BPF_AND:
 		r.t = tn_and(a.t, b.t);
 		r.umin = r.t.value;

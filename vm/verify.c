@@ -55,39 +55,106 @@ struct verifier {
 	uint8_t *height; /* frames needed from a subprogram, once known */
 };
 
+/* A rejection: "pc N: " and the kernel's words for it (its check_cfg and
+ * do_check messages), with what is wrong in brackets where the kernel's
+ * words do not say.  reject() fails with EINVAL, the kernel's errno for a
+ * malformed program; reject_e() with another one (EACCES for a write to the
+ * frame pointer, E2BIG for size and call depth). */
+static int vreject(struct verifier *v, int err, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static int vreject(struct verifier *v, int err, const char *fmt, va_list ap)
+{
+	vsnprintf(v->vm->errmsg, sizeof(v->vm->errmsg), fmt, ap);
+	return -err;
+}
+
 static int reject(struct verifier *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int reject(struct verifier *v, const char *fmt, ...)
 {
 	va_list ap;
+	int err;
 
 	va_start(ap, fmt);
-	vsnprintf(v->vm->errmsg, sizeof(v->vm->errmsg), fmt, ap);
+	err = vreject(v, EINVAL, fmt, ap);
 	va_end(ap);
-	return -EINVAL;
+	return err;
+}
+
+static int reject_e(struct verifier *v, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int reject_e(struct verifier *v, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err = vreject(v, err, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* the kernel's name of an instruction in "... uses reserved fields" */
+static const char *kernel_class(const struct bpftime_insn *insn)
+{
+	switch (BPF_CLASS(insn->code)) {
+	case BPF_ALU:
+	case BPF_ALU64:
+		switch (BPF_OP(insn->code)) {
+		case BPF_MOV:
+			return "BPF_MOV";
+		case BPF_NEG:
+			return "BPF_NEG";
+		case BPF_END:
+			return "BPF_END";
+		default:
+			return "BPF_ALU";
+		}
+	case BPF_JMP:
+	case BPF_JMP32:
+		switch (BPF_OP(insn->code)) {
+		case BPF_JA:
+			return "BPF_JA";
+		case BPF_CALL:
+			return "BPF_CALL";
+		case BPF_EXIT:
+			return "BPF_EXIT";
+		default:
+			return "BPF_JMP/JMP32";
+		}
+	case BPF_LDX:
+		return "BPF_LDX";
+	case BPF_ST:
+		return "BPF_ST";
+	case BPF_STX:
+		return BPF_MODE(insn->code) == BPF_ATOMIC ? "BPF_ATOMIC" : "BPF_STX";
+	default:
+		return "BPF_LD";
+	}
 }
 
 static int check_reserved(struct verifier *v, size_t pc, bool dst, bool src, bool off, bool imm)
 {
 	const struct bpftime_insn *insn = &v->insns[pc];
+	const char *field = dst && insn->dst   ? "dst"
+			    : src && insn->src ? "src"
+			    : off && insn->off ? "off"
+			    : imm && insn->imm ? "imm"
+					       : NULL;
 
-	if (dst && insn->dst)
-		return reject(v, "pc %zu: reserved dst field is not zero", pc);
-	if (src && insn->src)
-		return reject(v, "pc %zu: reserved src field is not zero", pc);
-	if (off && insn->off)
-		return reject(v, "pc %zu: reserved off field is not zero", pc);
-	if (imm && insn->imm)
-		return reject(v, "pc %zu: reserved imm field is not zero", pc);
+	if (field)
+		return reject(v, "pc %zu: %s uses reserved fields (%s is not zero)", pc,
+			      kernel_class(insn), field);
 	return 0;
 }
 
 static int check_reg(struct verifier *v, size_t pc, unsigned int reg, bool write)
 {
 	if (reg > REG_FP)
-		return reject(v, "pc %zu: invalid register r%u", pc, reg);
+		return reject(v, "pc %zu: R%u is invalid", pc, reg);
 	if (write && reg == REG_FP)
-		return reject(v, "pc %zu: r10 is read-only", pc);
+		return reject_e(v, EACCES, "pc %zu: frame pointer is read only", pc);
 	return 0;
 }
 
@@ -109,7 +176,8 @@ static int check_alu(struct verifier *v, size_t pc)
 		if (err)
 			return err;
 		if (insn->imm != 16 && insn->imm != 32 && insn->imm != 64)
-			return reject(v, "pc %zu: invalid byte swap width %d", pc, insn->imm);
+			return reject(v, "pc %zu: BPF_END uses reserved fields (width %d)", pc,
+				      insn->imm);
 		return 0;
 	case BPF_MOV:
 		if (!reg)
@@ -119,16 +187,17 @@ static int check_alu(struct verifier *v, size_t pc)
 			return err;
 		if (insn->off != 0 && insn->off != 8 && insn->off != 16 &&
 		    (!is64 || insn->off != 32))
-			return reject(v, "pc %zu: invalid movsx offset %d", pc, insn->off);
+			return reject(v, "pc %zu: BPF_MOV uses reserved fields (movsx off %d)", pc,
+				      insn->off);
 		return check_reg(v, pc, insn->src, false);
 	case BPF_DIV:
 	case BPF_MOD:
 		if (insn->off != 0 && insn->off != 1)
-			return reject(v, "pc %zu: invalid %s offset %d", pc,
+			return reject(v, "pc %zu: BPF_ALU uses reserved fields (%s off %d)", pc,
 				      BPF_OP(code) == BPF_DIV ? "div" : "mod", insn->off);
 		if (!reg && insn->imm == 0) {
 			err = check_reserved(v, pc, false, true, false, false);
-			return err ? err : reject(v, "pc %zu: division by zero immediate", pc);
+			return err ? err : reject(v, "pc %zu: div by zero", pc);
 		}
 		break;
 	default:
@@ -182,9 +251,13 @@ static int check_jmp(struct verifier *v, size_t pc)
 		case BPFTIME_CALL_LOCAL:
 			return 0; /* target checked with the jumps */
 		case BPFTIME_CALL_KFUNC:
-			return reject(v, "pc %zu: kfunc calls are not supported", pc);
+			return reject(v,
+				      "pc %zu: kfunc calls (kernel functions by BTF id) are not "
+				      "supported by bpftime",
+				      pc);
 		default:
-			return reject(v, "pc %zu: invalid call kind %u", pc, insn->src);
+			return reject(v, "pc %zu: BPF_CALL uses reserved fields (src %u)", pc,
+				      insn->src);
 		}
 	}
 	err = check_reg(v, pc, insn->dst, false);
@@ -239,7 +312,7 @@ static int check_mem(struct verifier *v, size_t pc)
 			return err ? err : check_reg(v, pc, insn->src, false);
 		}
 		if (!atomic_op_valid(insn->imm))
-			return reject(v, "pc %zu: invalid atomic operation 0x%x", pc,
+			return reject(v, "pc %zu: BPF_ATOMIC uses invalid atomic opcode %02x", pc,
 				      (unsigned int)insn->imm);
 		/* fetch forms write the old value back into src */
 		return check_reg(v, pc, insn->src, insn->imm & BPF_FETCH);
@@ -252,23 +325,34 @@ static int check_lddw(struct verifier *v, size_t pc)
 	int err;
 
 	if (pc + 1 >= v->cnt)
-		return reject(v, "pc %zu: lddw is missing its second slot", pc);
+		return reject(v, "pc %zu: invalid BPF_LD_IMM insn (the second slot is missing)",
+			      pc);
 	hi = &insn[1];
 	if (hi->code || hi->dst || hi->src || hi->off)
-		return reject(v, "pc %zu: malformed second slot of lddw", pc + 1);
+		return reject(v, "pc %zu: invalid bpf_ld_imm64 insn (malformed second slot)",
+			      pc + 1);
 	err = check_reserved(v, pc, false, false, true, false);
 	if (!err)
 		err = check_reg(v, pc, insn->dst, true);
 	if (err)
 		return err;
 	if (insn->src > BPFTIME_PSEUDO_MAP_IDX_VALUE)
-		return reject(v, "pc %zu: invalid lddw pseudo source %u", pc, insn->src);
+		return reject(v, "pc %zu: unrecognized bpf_ld_imm64 insn (pseudo source %u)", pc,
+			      insn->src);
 	if ((insn->src == BPFTIME_PSEUDO_MAP_FD || insn->src == BPFTIME_PSEUDO_MAP_IDX ||
 	     insn->src == BPFTIME_PSEUDO_FUNC) &&
 	    hi->imm)
-		return reject(v, "pc %zu: reserved imm field is not zero", pc + 1);
+		return reject(v, "pc %zu: invalid bpf_ld_imm64 insn (imm of the second slot)",
+			      pc + 1);
 	v->slot[pc + 1] |= SLOT_LDDW_HI;
 	return 0;
+}
+
+/* the legacy packet loads (BPF_LD | BPF_ABS/BPF_IND, sizes B/H/W/DW) */
+static bool is_ld_abs_ind(uint8_t code)
+{
+	return BPF_CLASS(code) == BPF_LD &&
+	       (BPF_MODE(code) == BPF_ABS || BPF_MODE(code) == BPF_IND);
 }
 
 /* Pass 1: each instruction alone.  Also marks lddw second slots. */
@@ -279,8 +363,14 @@ static int check_insns(struct verifier *v)
 		uint32_t flags = insn_desc[insn->code].flags;
 		int err;
 
+		if (!(flags & F_VALID) && is_ld_abs_ind(insn->code))
+			return reject(
+				v,
+				"pc %zu: BPF_LD_[ABS|IND] instructions not allowed for this "
+				"program type (bpftime has none of these legacy packet loads)",
+				pc);
 		if (!(flags & F_VALID))
-			return reject(v, "pc %zu: invalid opcode 0x%02x", pc, insn->code);
+			return reject(v, "pc %zu: unknown opcode %02x", pc, insn->code);
 		switch (BPF_CLASS(insn->code)) {
 		case BPF_ALU:
 		case BPF_ALU64:
@@ -335,12 +425,15 @@ static int check_targets(struct verifier *v)
 		if (v->slot[pc] & SLOT_LDDW_HI || !branch_target(insn, pc, &t))
 			continue;
 		call = !(insn_desc[insn->code].flags & F_JUMP);
+		if ((t < 0 || (uint64_t)t >= v->cnt) && call)
+			return reject(v, "pc %zu: call to invalid destination (pc %lld)", pc,
+				      (long long)t);
 		if (t < 0 || (uint64_t)t >= v->cnt)
-			return reject(v, "pc %zu: %s out of range to pc %lld", pc,
-				      call ? "call" : "jump", (long long)t);
+			return reject(v, "pc %zu: jump out of range from insn %zu to %lld", pc, pc,
+				      (long long)t);
 		if (v->slot[t] & SLOT_LDDW_HI)
-			return reject(v, "pc %zu: %s into the middle of lddw at pc %lld", pc,
-				      call ? "call" : "jump", (long long)t);
+			return reject(v, "pc %zu: %s into the middle of ldimm64 insn %lld", pc,
+				      call ? "call" : "jump", (long long)t - 1);
 		if (call)
 			v->slot[t] |= SLOT_ENTRY;
 	}
@@ -388,13 +481,16 @@ static int check_subprogs(struct verifier *v)
 			v->entries[v->nr_entries++] = (uint32_t)pc;
 
 	if (!ends_path(&v->insns[v->cnt - 1]) || v->slot[v->cnt - 1] & SLOT_LDDW_HI)
-		return reject(v, "last instruction does not end the program");
+		return reject(v, "pc %zu: last insn is not an exit or jmp", v->cnt - 1);
 	for (size_t i = 1; i < v->nr_entries; i++) {
 		size_t last = v->entries[i] - 1;
 
 		if (!ends_path(&v->insns[last]) || v->slot[last] & SLOT_LDDW_HI)
-			return reject(v, "pc %zu: falls through into the subprogram at pc %u", last,
-				      v->entries[i]);
+			return reject(
+				v,
+				"pc %zu: last insn is not an exit or jmp (it falls through into "
+				"the subprogram at pc %u)",
+				last, v->entries[i]);
 	}
 	for (size_t pc = 0; pc < v->cnt; pc++) {
 		const struct bpftime_insn *insn = &v->insns[pc];
@@ -406,8 +502,11 @@ static int check_subprogs(struct verifier *v)
 		branch_target(insn, pc, &t);
 		idx = subprog_of(v, pc);
 		if ((uint64_t)t < v->entries[idx] || (uint64_t)t >= subprog_end(v, idx))
-			return reject(v, "pc %zu: jump to pc %lld leaves the subprogram at pc %u",
-				      pc, (long long)t, v->entries[idx]);
+			return reject(
+				v,
+				"pc %zu: jump out of range from insn %zu to %lld (it leaves the "
+				"subprogram at pc %u)",
+				pc, pc, (long long)t, v->entries[idx]);
 	}
 	return 0;
 }
@@ -422,8 +521,8 @@ static int walk_calls(struct verifier *v, size_t idx, unsigned int frame, size_t
 	unsigned int height = 1;
 
 	if (frame > BPFTIME_MAX_CALL_DEPTH)
-		return reject(v, "pc %zu: call depth exceeds %d frames", call_pc,
-			      BPFTIME_MAX_CALL_DEPTH);
+		return reject_e(v, E2BIG, "pc %zu: the call stack of %d frames is too deep !",
+				call_pc, BPFTIME_MAX_CALL_DEPTH + 1);
 	v->state[idx] = WALK_ACTIVE;
 	for (size_t pc = v->entries[idx]; pc < subprog_end(v, idx); pc++) {
 		const struct bpftime_insn *insn = &v->insns[pc];
@@ -435,14 +534,18 @@ static int walk_calls(struct verifier *v, size_t idx, unsigned int frame, size_t
 			continue;
 		callee = subprog_of(v, pc + 1 + insn->imm);
 		if (v->state[callee] == WALK_ACTIVE)
-			return reject(v, "pc %zu: recursive call to pc %u", pc, v->entries[callee]);
+			return reject_e(v, E2BIG,
+					"pc %zu: the call stack of %d frames is too deep ! (a "
+					"recursive call to pc %u)",
+					pc, BPFTIME_MAX_CALL_DEPTH + 1, v->entries[callee]);
 		if (v->state[callee] == WALK_NEW) {
 			err = walk_calls(v, callee, frame + 1, pc);
 			if (err)
 				return err;
 		} else if (frame + v->height[callee] > BPFTIME_MAX_CALL_DEPTH) {
-			return reject(v, "pc %zu: call depth exceeds %d frames", pc,
-				      BPFTIME_MAX_CALL_DEPTH);
+			return reject_e(v, E2BIG,
+					"pc %zu: the call stack of %d frames is too deep !", pc,
+					BPFTIME_MAX_CALL_DEPTH + 1);
 		}
 		if (v->height[callee] + 1u > height)
 			height = v->height[callee] + 1u;
@@ -497,10 +600,10 @@ int vm_verify(struct bpftime_vm *vm, const struct bpftime_insn *insns, size_t cn
 
 	vm_verify_free(vm);
 	if (cnt == 0)
-		return reject(&v, "program has no instructions");
+		return reject_e(&v, E2BIG, "program has no instructions");
 	if (cnt > BPFTIME_MAX_INSNS)
-		return reject(&v, "program too large: %zu instructions (max %d)", cnt,
-			      BPFTIME_MAX_INSNS);
+		return reject_e(&v, E2BIG, "program too large: %zu instructions (max %d)", cnt,
+				BPFTIME_MAX_INSNS);
 	v.slot = mem_calloc(cnt, 1);
 	if (!v.slot)
 		return vm_error(vm, ENOMEM, "out of memory verifying %zu instructions", cnt);

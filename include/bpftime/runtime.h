@@ -212,6 +212,12 @@ BPFTIME_API bool bpftime_runtime__needs_cpu(struct bpftime_runtime *rt,
 BPFTIME_API int bpftime_verifier_ops__init(struct bpftime_verifier_ops *ops, uint32_t prog_type,
 					   uint32_t expected_attach_type);
 
+/** @brief whether @license is GPL-compatible, as the kernel decides it
+ * (license_is_gpl_compatible): exactly "GPL", "GPL v2", "GPL and additional
+ * rights", "Dual BSD/GPL", "Dual MIT/GPL" or "Dual MPL/GPL".  Such programs
+ * may call the kernel's gpl_only helpers (ops->gpl_compatible); NULL is not */
+BPFTIME_API bool bpftime_license__gpl_compatible(const char *license);
+
 /** @brief whether programs of the kernel's type @prog_type can be loaded
  * here: the types with context rules and somewhere to run (socket filter,
  * kprobe/uprobe, sched_cls/act, tracepoint, xdp, perf_event, cgroup_skb,

@@ -128,6 +128,7 @@ enum bpftime_helper_flag {
 	BPFTIME_HF_UNLOCK = 1 << 5,	 /* bpf_spin_unlock */
 	BPFTIME_HF_PKT_ACCESS = 1 << 6,	 /* memory arguments may point into the packet */
 	BPFTIME_HF_CHANGES_PKT = 1 << 7, /* moves or resizes the packet: packet pointers die */
+	BPFTIME_HF_GPL_ONLY = 1 << 8,	 /* the kernel's gpl_only: GPL-compatible programs only */
 };
 
 struct bpftime_helper_proto {
@@ -145,13 +146,18 @@ struct bpftime_verifier_map {
 	uint32_t value_size;
 	uint32_t max_entries;
 	int32_t spin_lock_off; /* -1: the value has no bpf_spin_lock */
-	bool rdonly_prog;      /* frozen or BPF_F_RDONLY_PROG: programs may not write */
+	bool rdonly_prog;      /* BPF_F_RDONLY_PROG: programs may not write */
 	uint32_t id;	       /* distinguishes maps in messages and lock tracking */
-	/* rdonly_prog arrays: the bytes of key 0's value (format strings are
-	 * checked for their NUL), or NULL */
+	/* rdonly_prog and frozen arrays (a read-only map: constant contents):
+	 * the bytes of key 0's value (format strings are checked for their
+	 * NUL), or NULL */
 	const void *ro_value;
 	/* array/hash of maps: the template every inner map matches */
 	uint32_t inner_type, inner_key_size, inner_value_size, inner_max_entries;
+	/* frozen (BPF_MAP_FREEZE): no more writes from user space.  Alone it
+	 * does not stop programs writing (the kernel's rule); with rdonly_prog
+	 * the map is read-only (what bpf_snprintf formats need) */
+	bool frozen;
 };
 
 struct bpftime_verifier_ops {
@@ -184,6 +190,10 @@ struct bpftime_verifier_ops {
 	 * view is the real context.  0, or -errno (the load fails) */
 	int (*ctx_convert)(void *ctx, int32_t off, uint32_t size, bool write, int32_t *real_off,
 			   uint32_t *real_size);
+	/* the program's license is GPL-compatible (the kernel's
+	 * license_is_gpl_compatible(): bpftime_license__gpl_compatible()):
+	 * it may call BPFTIME_HF_GPL_ONLY helpers; false refuses them */
+	bool gpl_compatible;
 	size_t : 0;
 };
 
@@ -230,8 +240,11 @@ BPFTIME_API int bpftime_vm__register_helper(struct bpftime_vm *vm, uint32_t id, 
  * @brief **bpftime_vm__load()** verifies the program and prepares it to run.
  * The instructions are copied.  lddw pseudo sources are resolved through the
  * opts callback and helper calls bound to registered helpers.
- * @return 0; -EINVAL (verifier rejection, message in last_error), -ENOMEM,
- *         -EBUSY if a program is already loaded
+ * @return 0; a verifier rejection with the kernel's errno for it (-EACCES
+ *         for most: memory accesses, argument and pointer types; -EINVAL for
+ *         a malformed program, helper, reference, lock, loop and return
+ *         value refusals; -E2BIG for too large or too deep), message in
+ *         last_error; -ENOMEM; -EBUSY if a program is already loaded
  */
 BPFTIME_API int bpftime_vm__load(struct bpftime_vm *vm, const struct bpftime_insn *insns,
 				 size_t cnt);

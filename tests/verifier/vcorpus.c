@@ -22,7 +22,11 @@
  *                                   maps 0, 1, ... in order; the program
  *                                   names them "lddw %r1, map 0" or
  *                                   "lddw %r1, map_value 0 OFF"
+ *   license TEXT                    the program's license (default GPL)
  *   reason TEXT                     must be refused, TEXT in the log
+ *   errno NAME                      refused with this errno (EACCES, EINVAL,
+ *                                   E2BIG; default EACCES, the kernel's
+ *                                   code for most verifier refusals)
  *   accept                          must load
  *   object FILE PROG                a libbpf object (FILE in --objdir) and
  *                                   the program in it, instead of -- asm
@@ -67,6 +71,8 @@ struct entry {
 	int nmaps;
 	char reason[256]; /* empty: must be accepted */
 	bool accept;
+	char license[64]; /* empty: GPL */
+	int err;	  /* expected errno of a refusal; 0: EACCES */
 	char obj[256], obj_prog[96];
 	char *asm_text; /* malloc'ed */
 	unsigned int asm_line;
@@ -107,6 +113,22 @@ static const struct {
 	{ "ringbuf", BPF_MAP_TYPE_RINGBUF },
 	{ "bloom_filter", BPF_MAP_TYPE_BLOOM_FILTER },
 };
+
+static const struct {
+	const char *name;
+	int err;
+} errnos[] = {
+	{ "EACCES", EACCES }, { "EINVAL", EINVAL }, { "E2BIG", E2BIG },
+	{ "EPERM", EPERM },   { "ENOTSUPP", 524 },
+};
+
+static const char *errno_name(int err)
+{
+	for (size_t i = 0; i < sizeof(errnos) / sizeof(errnos[0]); i++)
+		if (errnos[i].err == err)
+			return errnos[i].name;
+	return "?";
+}
 
 static bool verbose;
 static char *known[MAX_KNOWN];
@@ -254,6 +276,18 @@ static int read_corpus(const char *path, void (*fn)(struct entry *e))
 			}
 		} else if (!strncmp(s, "reason ", 7)) {
 			snprintf(e.reason, sizeof(e.reason), "%s", trim(s + 7));
+		} else if (!strncmp(s, "license ", 8)) {
+			snprintf(e.license, sizeof(e.license), "%s", trim(s + 8));
+		} else if (!strncmp(s, "errno ", 6)) {
+			const char *n = trim(s + 6);
+
+			for (size_t i = 0; i < sizeof(errnos) / sizeof(errnos[0]); i++)
+				if (!strcmp(n, errnos[i].name))
+					e.err = errnos[i].err;
+			if (!e.err) {
+				printf("ERROR %s:%u: unknown errno '%s'\n", path, no, n);
+				errs++;
+			}
 		} else if (!strcmp(s, "accept")) {
 			e.accept = true;
 		} else if (!strncmp(s, "object ", 7)) {
@@ -413,9 +447,20 @@ static int load_asm(const struct entry *e, char *err, size_t errlen)
 	}
 	prog_name(e, name, sizeof(name));
 	logbuf[0] = 0;
-	ret = bpf_prog_load(e->prog_type, name, "GPL", (const struct bpf_insn *)insns, cnt, &o);
+	ret = bpf_prog_load(e->prog_type, name, e->license[0] ? e->license : "GPL",
+			    (const struct bpf_insn *)insns, cnt, &o);
 	if (ret < 0)
 		ret = -errno;
+	if (ret == -ENOSPC) {
+		/* the log did not fit (a long failing path): the verdict's own
+		 * errno comes from a load without a log */
+		LIBBPF_OPTS(bpf_prog_load_opts, q, .expected_attach_type = e->attach);
+
+		ret = bpf_prog_load(e->prog_type, name, e->license[0] ? e->license : "GPL",
+				    (const struct bpf_insn *)insns, cnt, &q);
+		if (ret < 0)
+			ret = -errno;
+	}
 	err[0] = 0;
 out:
 	for (int i = 0; i < MAX_MAPS; i++)
@@ -490,7 +535,7 @@ static const char *log_tail(void)
 
 static void run_entry(struct entry *e)
 {
-	char err[1024] = "";
+	char err[1024] = "", whybuf[128];
 	const char *why = NULL;
 	bool known_fail = is_known(e->name);
 	int ret;
@@ -518,6 +563,11 @@ static void run_entry(struct entry *e)
 		why = "accepted (must be refused)";
 	else if (!e->accept && !strstr(logbuf, e->reason))
 		why = "refused without the reason in the log";
+	else if (!e->accept && -ret != (e->err ? e->err : EACCES)) {
+		snprintf(whybuf, sizeof(whybuf), "refused with errno %s (want %s)",
+			 errno_name(-ret), errno_name(e->err ? e->err : EACCES));
+		why = whybuf;
+	}
 	if (!why) {
 		n_ok++;
 		if (known_fail) {
@@ -540,7 +590,8 @@ static void run_entry(struct entry *e)
 	}
 	if (!e->accept)
 		printf("  want: %s\n", e->reason);
-	printf("  errno %d; log ends: %s\n", ret < 0 ? -ret : 0, log_tail());
+	printf("  errno %d (%s); log ends: %s\n", ret < 0 ? -ret : 0,
+	       errno_name(ret < 0 ? -ret : 0), log_tail());
 }
 
 static void read_known(const char *path)

@@ -14,7 +14,8 @@
  *   vdiff --side [--count N] [--seed S]            (the child) one line a program
  *
  * Prints every disagreement (the program as raw slots, both reasons) and a
- * summary with the agreement rate.  "we accept, kernel refuses" is a hole in
+ * summary with the agreement rate and how many refusals both make with a
+ * different errno (--words lists those too).  "we accept, kernel refuses" is a hole in
  * our verifier; "we refuse, kernel accepts" is imprecision (not listed with
  * --quiet); --words also lists programs both refuse for different reasons.  With --strict
  * the exit status is 1 when there is a hole (CTest); 77 when the kernel's
@@ -131,8 +132,8 @@ static void reason_of(const char *log, char *out, size_t len)
 }
 
 /* Loads the program of @seed.  Returns true when it is accepted; a refused
- * one gets its reason in @why. */
-static bool verdict(uint64_t seed, char *why, size_t len, struct vgen_prog *keep)
+ * one gets its reason in @why and its errno in *@err. */
+static bool verdict(uint64_t seed, char *why, size_t len, int *err, struct vgen_prog *keep)
 {
 	struct vgen_prog p;
 	LIBBPF_OPTS(bpf_prog_load_opts, o);
@@ -151,21 +152,21 @@ static bool verdict(uint64_t seed, char *why, size_t len, struct vgen_prog *keep
 				p.insns[i].imm = map_fds[p.insns[i].imm];
 			i++;
 		}
-	fd = bpf_prog_load(vgen_prog_type(p.type), "vdiff", "GPL", (struct bpf_insn *)p.insns,
+	*err = 0;
+	fd = bpf_prog_load(vgen_prog_type(p.type), "vdiff", p.license, (struct bpf_insn *)p.insns,
 			   p.cnt, &o);
 	if (fd >= 0) {
 		close(fd);
 		why[0] = 0;
 	} else {
-		int err = errno;
-
+		*err = errno;
 		logbuf[0] = 0;
-		fd = bpf_prog_load(vgen_prog_type(p.type), "vdiff", "GPL",
+		fd = bpf_prog_load(vgen_prog_type(p.type), "vdiff", p.license,
 				   (struct bpf_insn *)p.insns, p.cnt, &lo);
 		if (fd >= 0) {
 			close(fd);
 			snprintf(why, len, "(refused with errno %d, then accepted with a log)",
-				 err);
+				 *err);
 		} else {
 			reason_of(logbuf, why, len);
 		}
@@ -180,16 +181,17 @@ static bool verdict(uint64_t seed, char *why, size_t len, struct vgen_prog *keep
 static int side(uint64_t seed, long count)
 {
 	char why[512];
+	int err;
 
 	if (create_maps()) {
 		printf("E cannot create the maps: %s\n", strerror(errno));
 		return 2;
 	}
 	for (long i = 0; i < count; i++) {
-		bool ok = verdict(seed + (uint64_t)i, why, sizeof(why), NULL);
+		bool ok = verdict(seed + (uint64_t)i, why, sizeof(why), &err, NULL);
 
-		printf("%llu %c %s\n", (unsigned long long)(seed + (uint64_t)i), ok ? 'A' : 'R',
-		       why);
+		printf("%llu %c %d %s\n", (unsigned long long)(seed + (uint64_t)i), ok ? 'A' : 'R',
+		       err, why);
 	}
 	fflush(stdout);
 	return 0;
@@ -200,9 +202,10 @@ static void print_prog(const struct vgen_prog *p)
 	static const char *const names[] = { "kprobe",	       "xdp",		"tracepoint",
 					     "raw_tracepoint", "socket_filter", "perf_event" };
 
-	printf("  type %s, %zu slots; map fds: %d hash 4/16/8, %d array 4/24/4, %d ringbuf 4096, "
+	printf("  type %s, license %s, %zu slots; map fds: %d hash 4/16/8, %d array 4/24/4, %d "
+	       "ringbuf 4096, "
 	       "%d array 4/16/1 rdonly_prog frozen\n",
-	       names[p->type], p->cnt, map_fds[0], map_fds[1], map_fds[2], map_fds[3]);
+	       names[p->type], p->license, p->cnt, map_fds[0], map_fds[1], map_fds[2], map_fds[3]);
 	fflush(stdout);
 	bpftime_disasm_prog(p->insns, p->cnt, NULL, stdout);
 	fflush(stdout);
@@ -214,7 +217,8 @@ int main(int argc, char **argv)
 	bool is_side = false, strict = false, quiet = false, kernel_only = false,
 	     show_words = false;
 	long count = 1000, agree = 0, holes = 0, imprecise = 0, kacc = 0, wacc = 0, words = 0;
-	long known_holes = 0;
+	long known_holes = 0, errnos = 0;
+	int kerr;
 	uint64_t seed = 1;
 	char why[512], self[4096], shm[64], line[1024], cnt_s[32], seed_s[32];
 	int pfd[2], status = 0;
@@ -261,7 +265,7 @@ int main(int argc, char **argv)
 	}
 	if (kernel_only) {
 		for (long i = 0; i < count; i++) {
-			bool ok = verdict(seed + (uint64_t)i, why, sizeof(why), NULL);
+			bool ok = verdict(seed + (uint64_t)i, why, sizeof(why), &kerr, NULL);
 
 			kacc += ok;
 			if (!quiet)
@@ -299,9 +303,10 @@ int main(int argc, char **argv)
 	for (long i = 0; i < count; i++) {
 		uint64_t s = seed + (uint64_t)i;
 		struct vgen_prog p;
-		bool kok = verdict(s, why, sizeof(why), &p), wok;
+		bool kok = verdict(s, why, sizeof(why), &kerr, &p), wok;
 		unsigned long long cs;
 		char c, *ours;
+		int werr, pos = 0;
 
 		if (!child || !fgets(line, sizeof(line), child)) {
 			printf("bpftime side ended early at program %ld\n", i);
@@ -309,14 +314,12 @@ int main(int argc, char **argv)
 			break;
 		}
 		line[strcspn(line, "\n")] = 0;
-		if (sscanf(line, "%llu %c", &cs, &c) != 2 || cs != s) {
+		if (sscanf(line, "%llu %c %d %n", &cs, &c, &werr, &pos) != 3 || !pos || cs != s) {
 			printf("bpftime side: unexpected line '%s'\n", line);
 			vgen_free(&p);
 			break;
 		}
-		ours = strchr(line, ' ') + 3;
-		if (ours > line + strlen(line))
-			ours = line + strlen(line);
+		ours = line + pos;
 		wok = c == 'A';
 		kacc += kok;
 		wacc += wok;
@@ -327,6 +330,12 @@ int main(int argc, char **argv)
 				if (show_words)
 					printf("WORDS seed %llu: kernel '%s', we '%s'\n", cs, why,
 					       ours);
+			}
+			if (!kok && kerr != werr) {
+				errnos++; /* both refuse, with another errno */
+				if (show_words)
+					printf("ERRNO seed %llu: kernel %d '%s', we %d '%s'\n", cs,
+					       kerr, why, werr, ours);
 			}
 		} else if (wok && is_known(cs, why)) {
 			known_holes++;
@@ -353,10 +362,10 @@ int main(int argc, char **argv)
 	shm_unlink(shm);
 	printf("%ld programs (seeds %llu..%llu): kernel accepts %ld, we accept %ld; agreement %ld "
 	       "(%.2f%%); we accept what the kernel refuses: %ld (+ %ld known); we refuse what it "
-	       "accepts: %ld; both refuse in other words: %ld\n",
+	       "accepts: %ld; both refuse in other words: %ld, with another errno: %ld\n",
 	       count, (unsigned long long)seed, (unsigned long long)(seed + (uint64_t)count - 1),
 	       kacc, wacc, agree, count ? 100.0 * (double)agree / (double)count : 0.0, holes,
-	       known_holes, imprecise, words);
+	       known_holes, imprecise, words, errnos);
 	if (agree + holes + known_holes + imprecise != count)
 		return 1;
 	return strict && holes ? 1 : 0;

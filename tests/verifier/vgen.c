@@ -603,6 +603,20 @@ uint32_t vgen_prog_type(enum vgen_type t)
 	return types[t];
 }
 
+/* The license, from its own hash of the seed (the program's random stream
+ * stays as it was): a quarter of the programs get one of eight licenses,
+ * half of them not GPL-compatible (their gpl_only helper calls must be
+ * refused); the others "GPL". */
+static const char *license_of(uint64_t seed)
+{
+	static const char *const lic[] = { "GPL v2", "Dual BSD/GPL", "Dual MIT/GPL", "GPL",
+					   "MIT",    "Proprietary",  "BSD",	     "GPL-2.0" };
+	uint64_t h = (seed + 0x632be59bd9b4e019ull) * 0xff51afd7ed558ccdull;
+
+	h ^= h >> 33;
+	return h % 4 ? "GPL" : lic[(h >> 8) % 8];
+}
+
 int vgen_generate(uint64_t seed, const struct vgen_opts *opts, struct vgen_prog *p)
 {
 	struct gen g;
@@ -652,6 +666,7 @@ int vgen_generate(uint64_t seed, const struct vgen_opts *opts, struct vgen_prog 
 	p->type = g.type;
 	p->insns = g.v;
 	p->cnt = g.n;
+	p->license = license_of(seed);
 	return 0;
 }
 

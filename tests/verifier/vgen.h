@@ -47,6 +47,7 @@ struct vgen_prog {
 	enum vgen_type type;
 	struct bpftime_insn *insns; /* malloc'ed */
 	size_t cnt;
+	const char *license; /* static: "GPL" mostly, sometimes not GPL-compatible */
 };
 
 struct vgen_opts {

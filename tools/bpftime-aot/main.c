@@ -311,6 +311,10 @@ static int cmd_compile(int argc, char **argv)
 
 		vops.map_info = shm_map_info;
 		vops.ctx = shm;
+		/* the license recorded at load (none: created through the
+		 * library, not checked, as the runtime does) */
+		vops.gpl_compatible =
+			!info.license[0] || bpftime_license__gpl_compatible(info.license);
 		if (!insns ||
 		    compile_prog(info.name, insns, cnt, ir, &buf, &size, mode ? NULL : &vops)) {
 			ret = 1;

@@ -905,6 +905,50 @@ static void test_inspect_pinned_only(void **state)
 /* Wrong arguments name the command and what it takes; a failed import into
  * no segment leaves no segment; a program that faults is reported, not a
  * bare crash; every failure is one line on stderr. */
+/* A map whose value holds a bpf_spin_lock: the export says where
+ * (attr.spin_lock_off, found in the BTF when the map was made), so the
+ * import recreates the lock and verifies a program that takes it; without
+ * it the verifier refuses the program with the kernel's words. */
+static void test_spin_lock_import(void **state)
+{
+	/* sched_cls: look up key 0 of map 5, lock and unlock the value's lock */
+	static const char *const json =
+		"{\"5\": {\"type\": \"bpf_map_handler\", \"name\": \"locked\", \"attr\": "
+		"{\"map_type\": 1, \"key_size\": 4, \"value_size\": 8, \"max_entries\": 4%s}}, "
+		"\"6\": {\"type\": \"bpf_prog_handler\", \"name\": \"lock\", \"attr\": "
+		"{\"type\": 3, \"cnt\": 14, \"insns\": "
+		"\"620afcff00000000bfa200000000000007020000fcffffff1811000005000000"
+		"000000000000000085000000010000001500050000000000bf06000000000000"
+		"bf01000000000000850000005d000000bf61000000000000850000005e000000"
+		"b7000000000000009500000000000000\"}}}";
+	struct bpftime_map_info mi;
+	struct bpftime_shm *shm;
+	char buf[1024], *out;
+
+	UNUSED(state);
+	snprintf(buf, sizeof(buf), json, "");
+	write_file(path("lock.json"), buf);
+	assert_int_equal(tool("import", path("lock.json"), NULL), 1);
+	assert_non_null(strstr(err_buf, "handler fd 6: the verifier refuses the program: pc 9: "
+					"map '5' has to have BTF in order to use bpf_spin_lock"));
+	snprintf(buf, sizeof(buf), json, ", \"spin_lock_off\": 6");
+	write_file(path("lock.json"), buf);
+	assert_int_equal(tool("import", path("lock.json"), NULL), 1);
+	assert_non_null(strstr(err_buf, "attr.spin_lock_off 6 is not a 4-byte aligned offset"));
+	snprintf(buf, sizeof(buf), json, ", \"spin_lock_off\": 0");
+	write_file(path("lock.json"), buf);
+	assert_int_equal(tool("import", path("lock.json"), NULL), 0);
+	shm = open_shm();
+	assert_int_equal(bpftime_map_get_info(shm, 5, &mi), 0);
+	assert_true(mi.has_spin_lock);
+	assert_int_equal(mi.spin_lock_off, 0);
+	bpftime_shm__close(shm);
+	assert_int_equal(tool("export", path("lock_out.json"), NULL), 0);
+	out = read_all(path("lock_out.json"));
+	assert_non_null(strstr(out, "\"spin_lock_off\": 0"));
+	free(out);
+}
+
 static void test_bad_input(void **state)
 {
 	static const char *const progs =
@@ -914,7 +958,13 @@ static void test_bad_input(void **state)
 	static const char *const bad_prog =
 		"{\"11\": {\"type\": \"bpf_prog_handler\", \"name\": \"bad\", \"attr\": "
 		"{\"type\": 0, \"cnt\": 2, \"insns\": \"b700000000000000ff00000000000000\"}}}";
-	char shm_path[128];
+	/* a kprobe program calling trace_printk (gpl_only), license %s */
+	static const char *const printk_prog =
+		"{\"12\": {\"type\": \"bpf_prog_handler\", \"name\": \"printk\", \"attr\": "
+		"{\"type\": 2, \"cnt\": 7, \"license\": \"%s\", \"insns\": "
+		"\"7a0af8ff68690a00bfa100000000000007010000f8ffffffb702000008000000"
+		"8500000006000000b7000000000000009500000000000000\"}}}";
+	char shm_path[128], json[512];
 
 	UNUSED(state);
 	snprintf(shm_path, sizeof(shm_path), "/dev/shm/%s", shm_name);
@@ -970,7 +1020,18 @@ static void test_bad_input(void **state)
 	write_file(path("bad_prog.json"), bad_prog);
 	assert_int_equal(tool("import", path("bad_prog.json"), NULL), 1);
 	assert_non_null(strstr(err_buf, "handler fd 11: the verifier refuses the program: pc 1: "
-					"invalid opcode 0xff\n"));
+					"unknown opcode ff\n"));
+	/* the license in the export reaches the verifier: a non-GPL program
+	 * may not call a gpl_only helper (the kernel's words), a GPL one may */
+	snprintf(json, sizeof(json), printk_prog, "MIT");
+	write_file(path("printk.json"), json);
+	assert_int_equal(tool("import", path("printk.json"), NULL), 1);
+	assert_non_null(strstr(err_buf, "handler fd 12: the verifier refuses the program: pc 4: "
+					"cannot call GPL-restricted function from non-GPL "
+					"compatible program\n"));
+	snprintf(json, sizeof(json), printk_prog, "Dual MIT/GPL");
+	write_file(path("printk.json"), json);
+	assert_int_equal(tool("import", path("printk.json"), NULL), 0);
 }
 
 static void test_tracelog(void **state)
@@ -1041,6 +1102,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_inspect_pinned_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tracelog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spin_lock_import, setup, teardown),
 	};
 
 	unsetenv("BPFTIME_VM_NAME");

@@ -319,6 +319,11 @@ static int export_map(struct bpftime_shm *shm, int fd, json_t *h, json_t *attr)
 	}
 	if (mi.frozen)
 		json_object_set_new(attr, "frozen", json_true());
+	/* where the value's struct bpf_spin_lock is (found in its BTF at
+	 * creation): the import recreates the lock, and verifies programs that
+	 * take it, without reading BTF */
+	if (mi.has_spin_lock)
+		json_object_set_new(attr, "spin_lock_off", json_integer(mi.spin_lock_off));
 	if (!has_data(&mi))
 		return 0;
 	data = json_array();
@@ -743,6 +748,7 @@ static int get_hex(struct import *im, const struct handler *h, json_t *obj, cons
 static int parse_map(struct import *im, struct handler *h, json_t *hobj, json_t *attr)
 {
 	json_t *data = json_object_get(hobj, "data"), *fz = json_object_get(attr, "frozen");
+	uint32_t lock = 0;
 	size_t vs;
 	int err;
 
@@ -762,8 +768,23 @@ static int parse_map(struct import *im, struct handler *h, json_t *hobj, json_t 
 	    (err = GET_U32(attr, "inner_key_size", false, h->inner[1])) ||
 	    (err = GET_U32(attr, "inner_value_size", false, h->inner[2])) ||
 	    (err = GET_U32(attr, "inner_max_entries", false, h->inner[3])) ||
-	    (err = GET_U32(attr, "inner_map_flags", false, h->inner[4])))
+	    (err = GET_U32(attr, "inner_map_flags", false, h->inner[4])) ||
+	    (err = GET_U32(attr, "spin_lock_off", false, lock)))
 		return err;
+	h->mopts.spin_lock_off = -1;
+	if (json_object_get(attr, "spin_lock_off")) {
+		/* the kernel's map types whose values may hold a lock */
+		if (h->map_type != BPFTIME_MAP_HASH && h->map_type != BPFTIME_MAP_ARRAY)
+			return bad(im, h, "attr.spin_lock_off: map_type %u cannot hold a spin lock",
+				   h->map_type);
+		if (lock % 4 || (uint64_t)lock + 4 > h->value_size)
+			return bad(im, h,
+				   "attr.spin_lock_off %u is not a 4-byte aligned offset inside "
+				   "the %u-byte value",
+				   lock, h->value_size);
+		h->mopts.spin_lock_off = (int32_t)lock;
+		h->mopts.has_spin_lock = true;
+	}
 	h->mopts.map_flags = h->flags;
 	if (!libbpf_bpf_map_type_str((enum bpf_map_type)h->map_type))
 		return bad(im, h, "unknown map_type %u (the kernel's BPF_MAP_TYPE_* numbers)",
@@ -837,9 +858,22 @@ static int import_map_info(void *ctx, unsigned int src, int32_t imm, int32_t nex
 		m->key_size = h->key_size;
 		m->value_size = h->value_size;
 		m->max_entries = h->max_entries;
-		m->spin_lock_off = -1; /* no BTF here: programs cannot take its lock */
+		/* attr.spin_lock_off: where the value's bpf_spin_lock is */
+		m->spin_lock_off = h->mopts.has_spin_lock ? h->mopts.spin_lock_off : -1;
 		m->rdonly_prog = h->flags & (1u << 7);
+		m->frozen = h->frozen;
 		m->id = (uint32_t)h->fd;
+		/* a map of maps: its inner maps' template */
+		m->inner_type = h->inner[0];
+		m->inner_key_size = h->inner[1];
+		m->inner_value_size = h->inner[2];
+		m->inner_max_entries = h->inner[3];
+		/* a read-only array's contents: key 0's value from the data */
+		for (size_t j = 0; m->rdonly_prog && m->frozen &&
+				   h->map_type == BPFTIME_MAP_ARRAY && j < h->ndata;
+		     j++)
+			if (h->data[j].klen == 4 && !memcmp(h->data[j].key, "\0\0\0\0", 4))
+				m->ro_value = h->data[j].value;
 		return 0;
 	}
 	return bpftime_verifier_map__from_shm(im->shm, imm, m); /* already in the segment */
@@ -850,6 +884,7 @@ static int verify_prog(struct import *im, struct handler *h)
 	struct bpftime_verifier_ops vops;
 	int mode = bpftime_verifier_ops__init(&vops, h->prog_type, h->expected_attach_type);
 
+	vops.gpl_compatible = bpftime_license__gpl_compatible(h->license);
 	vops.map_info = import_map_info;
 	vops.ctx = im;
 	BPFTIME_OPTS(bpftime_vm_opts, o, .name = h->name, .resolve_lddw = any_map,
@@ -862,7 +897,7 @@ static int verify_prog(struct import *im, struct handler *h)
 	err = bpftime_helpers__register(vm);
 	if (!err)
 		err = bpftime_vm__load(vm, (const struct bpftime_insn *)h->insns, h->cnt);
-	if (err == -EINVAL)
+	if (err && err != -ENOMEM) /* EACCES, EINVAL, E2BIG: the kernel's per refusal */
 		err = bad(im, h, "the verifier refuses the program: %s",
 			  bpftime_vm__last_error(vm));
 	/* an AOT object must have been compiled from these instructions (the
