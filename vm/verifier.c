@@ -1197,14 +1197,14 @@ static unsigned int size_of(uint8_t code)
 	}
 }
 
-/* With ctx_convert, a load or store through the context is rewritten at
- * load time, so each instruction must always access the context or never
- * (the kernel's rule, in its words). */
+/* Each instruction must always access the context or never (the kernel's
+ * rule, in its words, for every program type): with ctx_convert a context
+ * access is rewritten at load time. */
 static int note_ctx_access(struct ver *v, int regno)
 {
 	uint8_t kind;
 
-	if (!v->ops.ctx_convert || v->ops.raw_ctx)
+	if (v->ops.raw_ctx)
 		return 0;
 	kind = reg(v, regno)->type == VT_CTX ? 1 : 2;
 	if (v->ctxacc[v->pc] && v->ctxacc[v->pc] != kind)
