@@ -140,6 +140,7 @@ int srv_kbtf_info(struct bpf_btf_info *u, struct bpf_btf_info *k);
 /* timer.c: a timed software perf event (CPU_CLOCK, TASK_CLOCK) exists:
  * start the thread that runs the loader's timers (once) */
 void srv_timers_kick(void);
+void srv_timers_fini(void);
 void srv_unlock(void);
 
 /* bpf_cmd.c */

@@ -202,6 +202,7 @@ __attribute__((destructor)) static void srv_fini(void)
 		return;
 	srv_lock();
 	srv.ready = false;
+	srv_timers_fini();
 	for (int fd = 0; fd < srv.max_fd; fd++) /* the kernel closes them at exit */
 		if (srv.fds[fd].kind == SRV_FD_STATS)
 			bpftime_shm__stats_enable(srv.shm, false);

@@ -200,3 +200,26 @@ void srv_timers_kick(void)
 {
 	pthread_once(&timers_once, timers_start);
 }
+
+/* At the loader's exit: its timers stop with it.  The kernel would keep
+ * running a pinned one; we cannot (nothing else runs `interval` events), so
+ * each pinned timer link this loader ran says so. */
+void srv_timers_fini(void)
+{
+	struct timer t[TIMER_MAX];
+	int n = scan(NULL, 0, t);
+
+	for (int i = 0; i < n; i++) {
+		struct bpftime_handler_info hi;
+
+		if (bpftime_handler_get_info(srv.shm, t[i].link_fd, &hi) || !hi.pinned)
+			continue;
+		pr_warn("syscall server: pinned timed perf event link %u stops running now: "
+			"bpftime "
+			"runs interval (system-wide timer) events in the loader that attached "
+			"them, "
+			"and it is exiting; start a loader that attaches it again to keep it "
+			"running\n",
+			t[i].link_id);
+	}
+}

@@ -593,6 +593,25 @@ static bool pinall_at_start(bool kernel, struct pinall *r)
 	return true;
 }
 
+/* A pinned `interval`-style timer link outlives its loader in the kernel
+ * (the kernel keeps running it); bpftime runs such timers in the loader, so
+ * the loader's exit says that this one stops (no silent stop). */
+static void test_pinned_interval_link_warns(void **state)
+{
+	struct proc p;
+
+	(void)state;
+	if (!victim_bin)
+		TEST_SKIP("no agent or victim in this build");
+	shm_for_test("interval", "a");
+	assert_int_equal(RUN(&p, false, loader_bin, "interval", pinall_obj, pin_dir), 0);
+	assert_non_null(strstr(p.obuf, "pinned interval"));
+	if (!strstr(p.ebuf, "pinned timed perf event link") || !strstr(p.ebuf, "stops running now"))
+		fail_msg("no warning at the loader's exit: %s", p.ebuf);
+	assert_int_equal(RUN(&p, false, "rm", path_of("interval")), 0);
+	RUN(&p, false, "rmdir", pin_dir);
+}
+
 static struct pinall pinall_ours;
 
 static void test_pinned_closed_links(void **state)
@@ -1390,6 +1409,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_pinned_systp_link, cleanup),
 		cmocka_unit_test_teardown(test_pinned_closed_links, cleanup),
 		cmocka_unit_test_teardown(test_pinned_closed_links_live, cleanup),
+		cmocka_unit_test_teardown(test_pinned_interval_link_warns, cleanup),
 		/* the kernel's runs last: they move this process into its own
 		 * mount namespace */
 		cmocka_unit_test_teardown(test_pinned_prog_kernel, cleanup),
