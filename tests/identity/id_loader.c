@@ -252,10 +252,12 @@ static int interval_pin(const char *obj_path, const char *dir)
 		fprintf(stderr, "cannot attach or pin the timer: %s\n", strerror(errno));
 		return 1;
 	}
-	bpf_link__disconnect(link);
+	bpf_link__disconnect(link); /* destroy then frees it and leaves its fd open */
+	bpf_link__destroy(link);
 	usleep(20000);
 	printf("pinned interval\n");
-	return 0; /* exit with the link, its fd and the event open */
+	bpf_object__close(obj);
+	return 0; /* exit with the link's fd and the event open */
 }
 
 static int pinall(const char *obj_path, const char *bin, const char *func, const char *comm,
