@@ -52,6 +52,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
@@ -90,8 +91,9 @@ struct attachment {
 	struct bpftime_vm *vm;
 	struct bpftime_probe *probe;
 	uint64_t cookie;
-	bool seen;	/* wanted by the sync in progress */
-	bool needs_cpu; /* its runs own a per-CPU slot (bpftime_runtime__needs_cpu) */
+	bool seen;	 /* wanted by the sync in progress */
+	bool needs_cpu;	 /* its runs own a per-CPU slot (bpftime_runtime__needs_cpu) */
+	bool func_entry; /* probed instruction: push %rbp or endbr64 (stack walks) */
 	struct attachment *next;
 };
 
@@ -256,7 +258,8 @@ static int run_override(struct bpftime_pt_regs *regs, void *data)
  * helpers' context, so the walk starts at the probed function */
 static void run_prog_stack(struct bpftime_pt_regs *regs, void *data)
 {
-	struct bpftime_helper_ctx ctx = { .regs = regs }, *prev;
+	const struct attachment *a = data;
+	struct bpftime_helper_ctx ctx = { .regs = regs, .func_entry = a->func_entry }, *prev;
 
 	prev = bpftime_helper_ctx__swap(&ctx);
 	run_prog(regs, data);
@@ -455,6 +458,23 @@ __attribute__((format(printf, 2, 0))) static int capture_print(enum bpftime_log_
 	return 0;
 }
 
+/* Is the instruction at @off of @module's file `push %rbp` or endbr64?
+ * (the kernel's test of a uprobe at a function's entry; read from the
+ * file: the code here may carry another probe's patch already) */
+static bool func_entry_insn(const char *module, uint64_t off)
+{
+	uint8_t b[4];
+	int fd = open(module, O_RDONLY | O_CLOEXEC);
+	bool yes = false;
+
+	if (fd < 0)
+		return false;
+	if (pread(fd, b, sizeof(b), (off_t)off) == (ssize_t)sizeof(b))
+		yes = b[0] == 0x55 || !memcmp(b, "\xf3\x0f\x1e\xfa", 4);
+	close(fd);
+	return yes;
+}
+
 /* Attaches one wanted pair.  Failures are logged once and remembered. */
 static int attach_one(const struct want *x)
 {
@@ -515,6 +535,8 @@ static int attach_one(const struct want *x)
 		pi.type == BPFTIME_PERF_TYPE_UPROBE_OVERRIDE ||
 		(pi.type == BPFTIME_PERF_TYPE_UPROBE && calls_helper(vm, HELPER_OVERRIDE_RETURN));
 	walks_stack = calls_helper(vm, HELPER_GET_STACK) || calls_helper(vm, HELPER_GET_STACKID);
+	a->func_entry = walks_stack && pi.type != BPFTIME_PERF_TYPE_URETPROBE &&
+			func_entry_insn(pi.module, pi.offset);
 	BPFTIME_OPTS(bpftime_probe_opts, po, .cookie = a->cookie);
 	if (pi.type == BPFTIME_PERF_TYPE_URETPROBE)
 		po.type = BPFTIME_PROBE_URETPROBE;
@@ -771,6 +793,7 @@ static void *watch(void *arg)
 		err = bpftime_shm__wait_epoch(
 			agent.shm, seen,
 			retry_ms && retry_ms < AGENT_CHECK_MS ? retry_ms : AGENT_CHECK_MS);
+		agent_systp_note_bare();
 		if (bpftime_shm__check(agent.shm) == -ENXIO) {
 			pthread_mutex_lock(&agent.lock);
 			if (!agent.stopping)

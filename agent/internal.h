@@ -95,6 +95,7 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 /* programs attached now; whether the syscall hook was started */
 int agent_systp_count(void);
 bool agent_systp_hooked(void);
+void agent_systp_note_bare(void);
 /* detaches every syscall tracepoint program and pauses the hook (the
  * agent stops following the segment: `bpftime detach`) */
 void agent_systp_stop(void);

@@ -570,6 +570,22 @@ bool agent_systp_hooked(void)
 	return hook_started;
 }
 
+/* Says once that threads without a TLS of their own were made (attach/
+ * runs no handler on them); from the watcher and at exit, not from the
+ * hook (the parent may hold any lock when it makes one). */
+void agent_systp_note_bare(void)
+{
+	static atomic_bool said;
+	int n;
+
+	if (!hook_started || atomic_load(&said) || !(n = bpftime_syscall_hook__bare_threads()) ||
+	    atomic_exchange(&said, true))
+		return;
+	pr_warn("agent: %d thread(s) made with clone(CLONE_VM) and no TLS of their own (a raw "
+		"clone, as a sanitizer's leak checker makes): their syscalls are not traced\n",
+		n);
+}
+
 void agent_systp_stop(void)
 {
 	struct tp_table *old = atomic_exchange(&table, NULL);

@@ -46,6 +46,18 @@
  * child.  A thread that blocks SC_ENABLE_SIG when the hook starts is not
  * intercepted until it unblocks it; start says how many did not answer.
  *
+ * Threads without a TLS of their own.  A clone(CLONE_VM) without
+ * CLONE_SETTLS or CLONE_VFORK (a raw thread, as a sanitizer's leak checker
+ * makes at exit to stop the others) runs on its parent's TLS while the
+ * parent runs on: the handler guard and tid here, and the runtime's own
+ * thread-local state (lock owners, CPU slots), would be shared by two
+ * threads at once.  No handler runs on such a thread: SUD stays off there
+ * (the kernel clears it at clone; the stub does not turn it on), and once
+ * one was made every handler entry first checks, with a gettid, that the
+ * thread is the one its TLS belongs to (a rewritten site or an enable
+ * signal reaches such threads too); bpftime_syscall_hook__bare_threads()
+ * counts them, for the agent to say their syscalls are not traced.
+ *
  * Nesting.  Syscalls made while a handler runs (helpers) raise SIGSYS too
  * (SA_NODEFER) and are made directly, without handlers.  A signal that
  * arrives while the real call blocks is delivered as usual (its handler
@@ -156,6 +168,7 @@ static struct {
 	raw_fn raw;
 	_Atomic(bpftime_syscall_fn) enter, exit;
 	void *_Atomic data;
+	atomic_int bare; /* threads made without a TLS of their own: see above */
 	_Atomic uint8_t watch_nr[WATCH_MAX];
 } hot __attribute__((aligned(4096))) = { .selector = SYSCALL_DISPATCH_FILTER_ALLOW,
 					 .watch_all = true };
@@ -231,6 +244,21 @@ BPFTIME_HOT int32_t bpftime_syscall_tid(void)
 		ts.tid = (int32_t)(hot.raw ? raw(SYS_gettid, 0, 0, 0, 0, 0, 0)
 					   : syscall(SYS_gettid));
 	return ts.tid;
+}
+
+/* Is this thread the one its TLS (ts) belongs to?  Always, until a thread
+ * without a TLS of its own was made; then a gettid says.  A parent's ts.tid
+ * is set before it makes such a thread, so an unset one is its owner's. */
+BPFTIME_HOT static inline bool tls_mine(void)
+{
+	int32_t tid;
+
+	if (likely(!atomic_load_explicit(&hot.bare, memory_order_relaxed)))
+		return true;
+	tid = (int32_t)raw(SYS_gettid, 0, 0, 0, 0, 0, 0);
+	if (!ts.tid)
+		ts.tid = tid;
+	return ts.tid == tid;
 }
 
 static long sud(bool on)
@@ -534,10 +562,16 @@ static bool redirect_clone(struct bpftime_syscall *sc, greg_t *g)
 		return false;
 	k.site = (uintptr_t)g[REG_RIP];
 	k.nr = sc->nr;
-	k.child_sud = !(flags & CLONE_VFORK);
+	/* a child on this thread's TLS gets no SUD (see the top); counted
+	 * before it exists, with this thread's tid set for tls_mine() */
+	k.child_sud = !(flags & CLONE_VFORK) && (flags & CLONE_SETTLS);
+	if (!(flags & (CLONE_VFORK | CLONE_SETTLS))) {
+		bpftime_syscall_tid();
+		atomic_fetch_add(&hot.bare, 1);
+	}
 	/* a child without its own TLS would run the handler on the parent's
 	 * thread state (the vfork child, a bare CLONE_VM): no exit there */
-	k.child_exit = k.child_sud && (flags & CLONE_SETTLS);
+	k.child_exit = k.child_sud;
 	stub = clone_stub(&k);
 	if (!stub)
 		return false; /* cannot happen with fewer than MAX_STUBS sites */
@@ -559,6 +593,14 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 	if (si->si_code != SYS_USER_DISPATCH) {
 		chain_sigsys(sig, si, ucv);
 		return;
+	}
+	if (unlikely(!tls_mine())) {
+		/* a thread on another's TLS (SUD turned on there by the
+		 * program): SUD off, and the instruction again, natively */
+		sud(false);
+		g[REG_RIP] -= 2;
+		g[REG_RAX] = si->si_syscall;
+		goto out;
 	}
 	sc.nr = si->si_syscall;
 	sc.args[0] = (uint64_t)g[REG_RDI];
@@ -853,7 +895,7 @@ BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, l
 	sc.uctx = NULL;
 	sc.frame = f;
 	sc.ip = ret;
-	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK) {
+	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK || unlikely(!tls_mine())) {
 		f->rcx = direct;
 		return false;
 	}
@@ -1268,6 +1310,11 @@ int bpftime_syscall_hook__rewritten(void)
 	return atomic_load(&fast.done);
 }
 
+int bpftime_syscall_hook__bare_threads(void)
+{
+	return atomic_load(&hot.bare);
+}
+
 /* ---- enabling threads ---------------------------------------------------- */
 
 static void chain_enable(int sig, siginfo_t *si, void *uc)
@@ -1287,16 +1334,19 @@ static void on_enable(int sig, siginfo_t *si, void *ucv)
 	ucontext_t *uc = ucv;
 	int saved_errno = errno;
 	pid_t tid;
+	bool mine;
 	int n;
 
 	if (si->si_code != SI_QUEUE || si->si_value.sival_ptr != (void *)&en_acks) {
 		chain_enable(sig, si, ucv);
 		return;
 	}
-	if (atomic_load(&en_on))
+	/* a thread on another's TLS answers without turning SUD on */
+	mine = tls_mine();
+	if (atomic_load(&en_on) && mine)
 		sigdelset(&uc->uc_sigmask, SIGSYS);
-	if ((atomic_load(&en_on) ? enable_self() : disable_self()) == 0) {
-		tid = bpftime_syscall_tid();
+	if (!mine || (atomic_load(&en_on) ? enable_self() : disable_self()) == 0) {
+		tid = mine ? bpftime_syscall_tid() : (pid_t)raw(SYS_gettid, 0, 0, 0, 0, 0, 0);
 		n = atomic_load(&en_n);
 		for (int i = 0; i < n; i++) {
 			if (en_tids[i] == tid) {

@@ -4,7 +4,9 @@
  * Userspace has only user stacks.  When the embedder set the thread's
  * context with the probed thread's registers (bpftime_helper_ctx__swap),
  * the stack is walked from them along the frame-pointer chain (rip, then
- * the return address above each saved rbp), every read fault-tolerant.
+ * the return address above each saved rbp), every read fault-tolerant;
+ * at a function's entry (the context says) the return address at [rsp]
+ * comes second, as in the kernel's walk for a uprobe there.
  * Without registers (a program run directly, `bpftimetool run`), the
  * calling thread's own stack is taken with backtrace().  Requests for the
  * kernel stack (no BPF_F_USER_STACK) find an empty stack, which the kernel
@@ -21,6 +23,7 @@
 #define F_USER_BUILD_ID (1ULL << 11)
 #define PT_REGS_RBP	4 /* u64 slots of the x86-64 struct pt_regs */
 #define PT_REGS_RIP	16
+#define PT_REGS_RSP	19
 
 static unsigned int walk_stack(uint64_t *ips, unsigned int max)
 {
@@ -33,6 +36,9 @@ static unsigned int walk_stack(uint64_t *ips, unsigned int max)
 
 		if (n < max)
 			ips[n++] = regs[PT_REGS_RIP];
+		if (ctx->func_entry && n < max &&
+		    !helpers_safe_read(&ips[n], regs[PT_REGS_RSP], sizeof(ips[n])))
+			n++;
 		while (n < max && fp && !(fp & 7)) {
 			uint64_t frame[2]; /* saved rbp, return address */
 

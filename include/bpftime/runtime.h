@@ -263,6 +263,11 @@ BPFTIME_API void bpftime_helpers__set_shm(struct bpftime_shm *shm);
 struct bpftime_helper_ctx {
 	const void *regs; /* struct pt_regs of the probed thread (x86-64 kernel layout) */
 	void *data;	  /* the embedder's */
+	/* a uprobe on a function's first instruction, when that is `push
+	 * %rbp` or endbr64: the function has not pushed its frame yet, so a
+	 * user stack starts rip, [rsp] (the return address), then the frame
+	 * chain, as the kernel's walk does for such uprobes */
+	bool func_entry;
 };
 
 /** @brief sets this thread's context (NULL clears) and returns the previous one */

@@ -105,6 +105,12 @@ BPFTIME_API void bpftime_syscall_regs(const struct bpftime_syscall *sc,
 /** @brief syscall sites rewritten so far (they no longer take a signal) */
 BPFTIME_API int bpftime_syscall_hook__rewritten(void);
 
+/** @brief threads made by clone(CLONE_VM) without a TLS of their own (no
+ * CLONE_SETTLS, not vfork) while the hook ran: they share their parent's
+ * thread-local state, so no handler runs on them (their syscalls are not
+ * seen) */
+BPFTIME_API int bpftime_syscall_hook__bare_threads(void);
+
 /** @brief the calling thread's id, cached (the syscall hook's own) */
 BPFTIME_API int32_t bpftime_syscall_tid(void);
 
