@@ -1130,6 +1130,11 @@ const char *agent_shm_name(void)
 
 void agent_quiesce(void)
 {
+	bool was = agent_busy;
+
+	agent_busy = true; /* the agent's own writes: not the program's syscalls */
+	agent_systp_note_bare();
+	agent_busy = was;
 	pthread_mutex_lock(&agent.lock);
 	agent.stopping = true;
 	pthread_mutex_unlock(&agent.lock);

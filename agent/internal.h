@@ -46,7 +46,8 @@ bool agent_running(void);
 /* the segment the agent serves (NULL: none) */
 const char *agent_shm_name(void);
 /* Stops following the segment and leaves the probes as they are (the
- * process is exiting: other threads may still run probed code). */
+ * process is exiting: other threads may still run probed code); says
+ * whether threads went untraced (agent_systp_note_bare). */
 void agent_quiesce(void);
 /* Brings the attachments in line with the segment now (what the watcher
  * does on every epoch change).  Returns 0 or -errno (not started). */

@@ -136,6 +136,5 @@ __attribute__((visibility("default"))) long bpftime_agent_detach(void)
 
 __attribute__((destructor)) static void agent_fini(void)
 {
-	agent_systp_note_bare();
 	agent_quiesce();
 }
