@@ -14,6 +14,12 @@
  * program on that thread with ctx = struct bpf_perf_event_data built from
  * the signal's ucontext (registers, period) and those registers as the
  * helpers' context, so ustack, pid, tid and comm are the sampled thread's.
+ * A CPU-time timer is checked at the scheduler tick (4 ms at HZ=250), so a
+ * shorter period expires several times before one signal (si_overrun says
+ * how many more); the kernel's hrtimer-driven cpu-clock takes a sample at
+ * each, so the program runs once per elapsed period, on the registers the
+ * signal caught (at 1 ms: ~1 sample per CPU ms, as the kernel, instead of a
+ * quarter of them).
  *
  * The signal is SIGRTMAX - 2 (BPFTIME_PROFILE_SIGNAL overrides), installed
  * only while the process has a profile program, with SA_RESTART.  A sample
@@ -43,6 +49,8 @@
 #include "internal.h"
 #include "common/compiler.h"
 #include "common/log.h"
+
+#define PROFILE_MAX_RUNS 64 /* samples one signal stands for, at most */
 
 struct sampler {
 	uint32_t prog_id;
@@ -118,7 +126,7 @@ static void on_sample(int sig, siginfo_t *si, void *uc_)
 	const greg_t *g = uc->uc_mcontext.gregs;
 	struct bpftime_helper_ctx hctx, *prev;
 	struct perf_ctx ctx;
-	int saved = errno;
+	int saved = errno, runs;
 	uint64_t ret;
 
 	UNUSED(sig);
@@ -150,14 +158,19 @@ static void on_sample(int sig, siginfo_t *si, void *uc_)
 	ctx.sample_period = s->period_ns;
 	hctx = (struct bpftime_helper_ctx){ .regs = &ctx.regs };
 	prev = bpftime_helper_ctx__swap(&hctx);
+	runs = 1 + (si->si_overrun <= 0			? 0
+		    : si->si_overrun < PROFILE_MAX_RUNS ? si->si_overrun
+							: PROFILE_MAX_RUNS - 1);
 	bpftime_shm__cpu_get(s->shm);
-	if (unlikely(agent_stats_on())) { /* BPF_ENABLE_STATS: the run is timed */
-		uint64_t t0 = agent_stats_now();
+	for (int i = 0; i < runs; i++) {
+		if (unlikely(agent_stats_on())) { /* BPF_ENABLE_STATS: the run is timed */
+			uint64_t t0 = agent_stats_now();
 
-		bpftime_vm__run(s->vm, &ctx, sizeof(ctx), &ret);
-		agent_stats_add(s->shm, s->prog_id, t0);
-	} else {
-		bpftime_vm__run(s->vm, &ctx, sizeof(ctx), &ret);
+			bpftime_vm__run(s->vm, &ctx, sizeof(ctx), &ret);
+			agent_stats_add(s->shm, s->prog_id, t0);
+		} else {
+			bpftime_vm__run(s->vm, &ctx, sizeof(ctx), &ret);
+		}
 	}
 	bpftime_shm__cpu_put(s->shm);
 	bpftime_helper_ctx__swap(prev);
