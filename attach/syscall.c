@@ -88,6 +88,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 #include "hook_x86_64.h"
+#include "sysscan.h"
 
 #ifndef PR_SET_SYSCALL_USER_DISPATCH
 #define PR_SET_SYSCALL_USER_DISPATCH  59
@@ -209,6 +210,7 @@ static struct {
 
 static struct {
 	bool on;			  /* BPFTIME_SYSCALL_REWRITE != 0 */
+	bool scan;			  /* BPFTIME_SYSCALL_SCAN=1: scan_report() */
 	_Atomic uintptr_t site[FAST_MAX]; /* syscall addresses seen (0: free) */
 	atomic_uint queued;		  /* futex word: sites added */
 	pthread_t th;
@@ -1244,6 +1246,30 @@ static int rewrite(uintptr_t sc_addr)
 	return err;
 }
 
+/* BPFTIME_SYSCALL_SCAN=1: what a scan of every executable mapping finds
+ * (sysscan.c), in one debug line: the first step towards SUD off in
+ * threads whose every reachable `syscall` is rewritten (not done yet:
+ * docs/syscall-tracepoints.md) */
+static void scan_report(void)
+{
+	struct sysscan s = { 0 };
+	size_t known = 0, island = 0;
+	int err = sysscan_all(&s);
+
+	for (size_t i = 0; i < s.n; i++) {
+		known += s.site[i].nr >= 0;
+		island += s.site[i].island != 0;
+	}
+	if (err)
+		pr_debug("syscall hook: scan failed: %s\n", strerror(-err));
+	else
+		pr_debug("syscall hook: scan: %zu syscall sites (%zu of known number, %zu with an "
+			 "island), %zu byte pairs inside other instructions; %s%s\n",
+			 s.n, known, island, s.inside,
+			 s.unprovable ? "unprovable: " : "every one proven", s.why);
+	sysscan_free(&s);
+}
+
 static void *patcher(void *arg)
 {
 	unsigned int seen = 0;
@@ -1252,6 +1278,8 @@ static void *patcher(void *arg)
 	sud(false); /* this thread's own syscalls run natively */
 	atomic_store(&fast.tid, bpftime_syscall_tid());
 	ts.in_handler = 1;
+	if (fast.scan)
+		scan_report();
 	for (;;) {
 		unsigned int q = atomic_load(&fast.queued);
 
@@ -1520,6 +1548,7 @@ static int install(void)
 		return err;
 	}
 	emit_fixed(rw);
+	sysscan_own((uintptr_t)rx, REGION_SIZE); /* its syscalls are ours */
 	hook.region = rx;
 	hook.rw = rw;
 	hot.raw = (raw_fn)(void *)(rx + REGION_RAW);
@@ -1571,6 +1600,8 @@ int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exi
 		sigset_t all, saved;
 
 		fast.on = !e || strcmp(e, "0");
+		e = getenv("BPFTIME_SYSCALL_SCAN");
+		fast.scan = e && !strcmp(e, "1");
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &saved);
 		if (fast.on && !pthread_create(&fast.th, NULL, patcher, NULL)) {
