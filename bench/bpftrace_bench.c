@@ -151,9 +151,22 @@ static pid_t tracer(bool ours, const char *prog, const char *out)
 	return pid;
 }
 
+/* SIGINT, again every 5 s while bpftrace runs on: bpftrace leaves its
+ * loop on the EINTR of its epoll_wait, so a SIGINT handled between two
+ * waits is lost (with the kernel too, in a narrower window) */
 static char *stop(pid_t pid, const char *out)
 {
-	kill(pid, SIGINT);
+	int st;
+
+	for (int i = 0; i < 12; i++) {
+		kill(pid, SIGINT);
+		for (int t = 0; t < 100; t++) {
+			if (waitpid(pid, &st, WNOHANG) == pid)
+				return slurp(out);
+			usleep(50000);
+		}
+	}
+	kill(pid, SIGKILL);
 	reap(pid);
 	return slurp(out);
 }

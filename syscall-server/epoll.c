@@ -13,6 +13,9 @@
  * waits in the real epoll_wait, on the real fds plus an eventfd of its own
  * that a watcher thread signals when the data sequence moves past the
  * waiter's snapshot: both kinds wake it at once, no polling in slices.
+ * A handler of the loader's that runs during the call (a signal between
+ * our waits, or one epoll_pwait's mask unblocks) ends it with EINTR, as a
+ * signal ends the kernel's wait (interpose.c counts them).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -402,6 +405,7 @@ int srv_epoll_wait(int epfd, void *evp, int max, int timeout, const void *sigmas
 {
 	struct epoll_event *events = evp;
 	int64_t deadline = timeout > 0 ? now_ms() + timeout : 0;
+	unsigned int signals = srv_signals_seen();
 	sigset_t old;
 	int n, r, ret;
 
@@ -434,6 +438,10 @@ int srv_epoll_wait(int epfd, void *evp, int max, int timeout, const void *sigmas
 		}
 		if (n > 0 || timeout == 0) {
 			ret = n;
+			break;
+		}
+		if (srv_signals_seen() != signals) {
+			ret = -EINTR; /* a handler of the loader's ran meanwhile */
 			break;
 		}
 		left = timeout < 0 ? -1 : deadline - now_ms();

@@ -34,6 +34,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/statfs.h>
@@ -108,9 +109,14 @@ struct srv_real {
 	int (*statfs64)(const char *, struct statfs64 *);
 	int (*mkdir)(const char *, mode_t);
 	int (*unlink)(const char *);
+	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
 };
 extern struct srv_real srv_real;
 void srv_resolve_real(void);
+/* handlers of the loader's that ran on this thread so far (interpose.c's
+ * relay counts them): an emulated blocking call that sees the count move
+ * returns EINTR, as the kernel's does for a signal that came during it */
+unsigned int srv_signals_seen(void);
 
 /* server.c */
 bool srv_active(void);	       /* initialised (logs once if not) */

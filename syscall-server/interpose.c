@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,6 +62,7 @@ void srv_resolve_real(void)
 	RESOLVE(statfs64);
 	RESOLVE(mkdir);
 	RESOLVE(unlink);
+	RESOLVE(sigaction);
 }
 
 static long ret_errno(long r)
@@ -448,6 +450,106 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int max, int timeou
 	if (srv.ready && srv_epoll_has(epfd))
 		return (int)ret_errno(srv_epoll_wait(epfd, events, max, timeout, sigmask));
 	return srv_real.epoll_pwait(epfd, events, max, timeout, sigmask);
+}
+
+/* ---- signals -------------------------------------------------------------
+ * A signal that comes while the kernel's epoll_wait blocks makes it return
+ * EINTR, and loaders rely on it: bpftrace leaves its loop on that EINTR,
+ * not on its handler's flag, so a SIGINT handled just before it blocks
+ * again is lost until the next one.  Our epoll_wait runs user code around
+ * its waits, where such a signal finds the thread: the loader's handlers
+ * go through a relay that counts them per thread, and the emulated wait
+ * returns EINTR when the count moved during it (epoll.c). */
+
+static struct {
+	void *fn;
+	bool info; /* SA_SIGINFO: fn takes (sig, info, ucontext) */
+} app_handler[_NSIG];
+static __thread unsigned int signals_seen __attribute__((tls_model("initial-exec")));
+
+unsigned int srv_signals_seen(void)
+{
+	return signals_seen;
+}
+
+static void relay(int sig, siginfo_t *si, void *uc)
+{
+	void *fn = sig > 0 && sig < _NSIG ? app_handler[sig].fn : NULL;
+
+	signals_seen++;
+	if (!fn || fn == (void *)SIG_DFL || fn == (void *)SIG_IGN)
+		return;
+	if (app_handler[sig].info)
+		((void (*)(int, siginfo_t *, void *))fn)(sig, si, uc);
+	else
+		((void (*)(int))fn)(sig);
+}
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	struct sigaction mine, prev;
+	typeof(app_handler[0]) was;
+	void *fn = NULL;
+	int r;
+
+	srv_resolve_real();
+	if (!srv_real.sigaction) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (sig <= 0 || sig >= _NSIG)
+		return srv_real.sigaction(sig, act, old);
+	was = app_handler[sig];
+	if (act) {
+		fn = act->sa_flags & SA_SIGINFO ? (void *)act->sa_sigaction
+						: (void *)act->sa_handler;
+		if (fn != (void *)SIG_DFL && fn != (void *)SIG_IGN) {
+			/* the relay may run the new handler from now on */
+			app_handler[sig].fn = fn;
+			app_handler[sig].info = act->sa_flags & SA_SIGINFO;
+			mine = *act;
+			mine.sa_sigaction = relay;
+			mine.sa_flags |= SA_SIGINFO;
+			act = &mine;
+		}
+	}
+	r = srv_real.sigaction(sig, act, &prev);
+	if (r) {
+		app_handler[sig] = was;
+		return r;
+	}
+	if (old) {
+		*old = prev;
+		if (prev.sa_flags & SA_SIGINFO && prev.sa_sigaction == relay) {
+			/* what the loader installed, as it installed it */
+			if (was.info) {
+				old->sa_sigaction = (void (*)(int, siginfo_t *, void *))was.fn;
+			} else {
+				old->sa_flags &= ~SA_SIGINFO;
+				old->sa_handler = (void (*)(int))was.fn;
+			}
+		}
+	}
+	return 0;
+}
+
+/* glibc's signal() calls its sigaction internally, past this library:
+ * the BSD semantics through ours (the signal blocked in its handler,
+ * SA_RESTART) */
+EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+	struct sigaction act, old;
+
+	memset(&act, 0, sizeof(act));
+	act.sa_handler = handler;
+	sigemptyset(&act.sa_mask);
+	if (sig > 0 && sig < _NSIG)
+		sigaddset(&act.sa_mask, sig);
+	act.sa_flags = SA_RESTART;
+	if (sigaction(sig, &act, &old))
+		return SIG_ERR;
+	return old.sa_flags & SA_SIGINFO ? (sighandler_t)(void (*)(void))old.sa_sigaction
+					 : old.sa_handler;
 }
 
 /* ---- the BPF filesystem ------------------------------------------------

@@ -697,6 +697,42 @@ static void *late_run(void *arg)
 	return NULL;
 }
 
+static volatile sig_atomic_t usr1_seen;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_seen++;
+}
+
+/* epoll_pwait whose mask unblocks a pending SIGUSR1: the handler runs and
+ * the wait returns EINTR at once (not after its 2 s timeout), as the
+ * kernel's does; bpftrace leaves its loop on that EINTR */
+static void check_epoll_eintr(int ep)
+{
+	struct sigaction sa, olds;
+	struct epoll_event out[4];
+	sigset_t usr1, none, saved;
+	int n, err;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigemptyset(&none);
+	CHECK(!sigaction(SIGUSR1, &sa, &olds));
+	CHECK(!pthread_sigmask(SIG_BLOCK, &usr1, &saved));
+	usr1_seen = 0;
+	CHECK(!raise(SIGUSR1)); /* pending until the wait's mask */
+	n = epoll_pwait(ep, out, 4, 2000, &none);
+	err = errno;
+	CHECK(n == -1 && err == EINTR && usr1_seen == 1);
+	CHECK(!pthread_sigmask(SIG_SETMASK, &saved, NULL));
+	/* what the loader installed is what it reads back */
+	CHECK(!sigaction(SIGUSR1, &olds, &sa) && sa.sa_handler == on_usr1 &&
+	      !(sa.sa_flags & SA_SIGINFO));
+}
+
 /* epoll by hand on a ring buffer fd next to a pipe: both kinds of fd in one
  * instance, the control errors, readiness following the data */
 static void check_epoll(int rb_fd, int prog)
@@ -729,6 +765,7 @@ static void check_epoll(int rb_fd, int prog)
 	rb = ring_buffer__new(rb_fd, on_rb, NULL, NULL);
 	CHECK(rb && ring_buffer__consume(rb) == 1);
 	CHECK(epoll_wait(ep, out, 4, 0) == 0);
+	check_epoll_eintr(ep); /* a ring buffer only */
 	/* a wait without timeout on both kinds: a record from another thread
 	 * wakes it, then a pipe write does (the set's own machinery is never
 	 * reported) */
@@ -740,6 +777,7 @@ static void check_epoll(int rb_fd, int prog)
 		CHECK(read(p[0], &c, 1) == 1);
 		ev.data.u32 = 2;
 		CHECK(!epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev));
+		check_epoll_eintr(ep); /* a ring buffer and a pipe */
 		CHECK(!pthread_create(&th, NULL, late_run, &lr));
 		n = epoll_wait(ep, out, 4, -1);
 		CHECK(n == 1 && out[0].data.u32 == 7);
