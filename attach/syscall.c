@@ -510,6 +510,25 @@ BPFTIME_HOT static void run_exit(struct bpftime_syscall *sc)
 	ts.in_handler--;
 }
 
+/* @sc: the syscall whose registers a trampoline or stub saved in @f */
+BPFTIME_HOT static inline void from_frame(struct bpftime_syscall *sc, struct fast_frame *f, long nr,
+					  int64_t result, uintptr_t ip)
+{
+	sc->nr = nr;
+	sc->args[0] = f->rdi;
+	sc->args[1] = f->rsi;
+	sc->args[2] = f->rdx;
+	sc->args[3] = f->r10;
+	sc->args[4] = f->r8;
+	sc->args[5] = f->r9;
+	sc->ret = result;
+	sc->override = false;
+	sc->no_exit = false;
+	sc->uctx = NULL;
+	sc->frame = f;
+	sc->ip = ip;
+}
+
 /* The exit of a clone/clone3/vfork made by a stub, in the parent or a
  * thread child (not a signal handler): the registers are in @f, the
  * result in f->rax. */
@@ -522,19 +541,7 @@ __attribute__((used)) static void clone_exit(struct fast_frame *f, long nr, uint
 		return;
 	if (!f->rax)
 		ts.tid = 0; /* a new thread: its own id */
-	sc.nr = nr;
-	sc.args[0] = f->rdi;
-	sc.args[1] = f->rsi;
-	sc.args[2] = f->rdx;
-	sc.args[3] = f->r10;
-	sc.args[4] = f->r8;
-	sc.args[5] = f->r9;
-	sc.ret = (int64_t)f->rax;
-	sc.override = false;
-	sc.no_exit = false;
-	sc.uctx = NULL;
-	sc.frame = f;
-	sc.ip = site;
+	from_frame(&sc, f, nr, (int64_t)f->rax, site);
 	run_exit(&sc);
 	errno = saved_errno;
 }
@@ -884,19 +891,7 @@ BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, l
 		f->rcx = site_sc;
 		return false;
 	}
-	sc.nr = nr;
-	sc.args[0] = f->rdi;
-	sc.args[1] = f->rsi;
-	sc.args[2] = f->rdx;
-	sc.args[3] = f->r10;
-	sc.args[4] = f->r8;
-	sc.args[5] = f->r9;
-	sc.ret = 0;
-	sc.override = false;
-	sc.no_exit = false;
-	sc.uctx = NULL;
-	sc.frame = f;
-	sc.ip = ret;
+	from_frame(&sc, f, nr, 0, ret);
 	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK || unlikely(!tls_mine())) {
 		f->rcx = direct;
 		return false;
@@ -929,19 +924,7 @@ BPFTIME_HOT __attribute__((used)) static void fast_exit(struct fast_frame *f, lo
 {
 	struct bpftime_syscall sc;
 
-	sc.nr = nr;
-	sc.args[0] = f->rdi;
-	sc.args[1] = f->rsi;
-	sc.args[2] = f->rdx;
-	sc.args[3] = f->r10;
-	sc.args[4] = f->r8;
-	sc.args[5] = f->r9;
-	sc.ret = result;
-	sc.override = false;
-	sc.no_exit = false;
-	sc.uctx = NULL;
-	sc.frame = f;
-	sc.ip = ret;
+	from_frame(&sc, f, nr, result, ret);
 	run_exit(&sc);
 	f->rax = (uint64_t)sc.ret;
 	f->rcx = ret;
