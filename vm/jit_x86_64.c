@@ -3,9 +3,10 @@
  *
  * Input: the resolved program (vm->insns, see vm/internal.h).  Output:
  * vm->jit_fn, a System V function uint64_t fn(void *mem, uint64_t len) in a
- * piece of the code arena (jit_arena.c; vm->jit_mem, vm->jit_size) that is
- * written RW and then made RX, never both; the unused tail of the last page
- * is INT3.
+ * piece of the code arena (jit_arena.c; vm->jit_mem, vm->jit_size): the
+ * code is written where the arena says (a buffer, or the piece itself while
+ * it is RW) and then sealed RX, never writable and executable at once; the
+ * unused tail of the piece is INT3.
  *
  * Register mapping, as the kernel's x86-64 JIT does it, so that helper calls
  * are plain System V calls with their arguments already in place:
@@ -147,8 +148,10 @@ struct jit {
 	uint32_t *shrunk; /* bytes saved before fixup k (nfix + 1) */
 	size_t nfix, fix_cap;
 	bool oom;
-	uint8_t *base; /* the mapping */
-	size_t cap;
+	struct jit_piece piece;		/* where the code goes (jit_arena.h) */
+	uint8_t *base;			/* where it runs: piece.code */
+	uint8_t *out;			/* where it is written: piece.write */
+	size_t cap;			/* piece.size */
 	uint32_t unwind_off, unwind_fk; /* the unwind exit inside the stub */
 	uint32_t entry_fk, stub_fk;	/* fixup indexes of the header offsets */
 	uint32_t code_end, table_off;
@@ -1525,7 +1528,7 @@ static void emit_nops(uint8_t *p, unsigned int n)
 /* Copies the code into the mapping with every fixup in its final form. */
 static void jit_copy(struct jit *j)
 {
-	uint8_t *out = j->base;
+	uint8_t *out = j->out;
 	uint32_t prev = 0;
 
 	for (size_t i = 0; i < j->nfix; i++) {
@@ -1535,7 +1538,7 @@ static void jit_copy(struct jit *j)
 
 		memcpy(out, j->buf + prev, x->pos - prev);
 		out += x->pos - prev;
-		at = (uint32_t)(out - j->base);
+		at = (uint32_t)(out - j->out);
 		switch (x->kind) {
 		case FIX_JUMP:
 			to = jump_target(j, x);
@@ -1587,9 +1590,9 @@ static void jit_copy(struct jit *j)
 /* The pc -> subprogram table, once the code is final. */
 static void jit_write_table(struct jit *j, uint32_t code_end)
 {
-	int32_t *table = (int32_t *)(void *)(j->base + j->table_off);
+	int32_t *table = (int32_t *)(void *)(j->out + j->table_off);
 
-	memset(j->base + code_end, 0xcc, j->table_off - code_end);
+	memset(j->out + code_end, 0xcc, j->table_off - code_end);
 	memset(table, 0, j->cnt * sizeof(*table));
 	for (size_t i = 0; i < j->nfuncs; i++)
 		if (j->flags[j->funcs[i].start] & JF_ENTRY)
@@ -1640,8 +1643,7 @@ static int jit_record_offsets(struct jit *j, uint32_t code_end)
 
 int vm_jit_compile(struct bpftime_vm *vm)
 {
-	const size_t page = JIT_PAGE;
-	size_t end, size;
+	size_t end;
 	struct jit j = { .vm = vm, .insns = vm->insns, .cnt = vm->cnt };
 	uint32_t code_end;
 	int err;
@@ -1672,14 +1674,16 @@ int vm_jit_compile(struct bpftime_vm *vm)
 		err = vm_error(vm, ENOMEM, "out of memory");
 		goto out;
 	}
-	/* the largest form bounds the mapping */
+	/* the largest form bounds the piece */
 	end = j.code_end + (j.subprogs ? 8 + j.cnt * 4 : 0);
-	j.cap = (end + page - 1) & ~(page - 1);
-	j.base = jit_arena_alloc(j.cap, jit_near(&j));
-	if (!j.base) {
-		err = vm_error(vm, errno, "jit: cannot map %zu bytes for code", j.cap);
+	err = jit_arena_alloc(&j.piece, end, jit_near(&j));
+	if (err) {
+		err = vm_error(vm, -err, "jit: cannot map %zu bytes for code", end);
 		goto out;
 	}
+	j.base = j.piece.code;
+	j.out = j.piece.write;
+	j.cap = j.piece.size;
 	jit_relax(&j);
 	code_end = final_of(&j, j.code_end, (uint32_t)j.nfix);
 	j.table_off = (code_end + 7) & ~7u;
@@ -1693,23 +1697,21 @@ int vm_jit_compile(struct bpftime_vm *vm)
 		jit_write_table(&j, code_end);
 		end = j.table_off + j.cnt * 4;
 	}
-	memcpy(j.base, &j.hdr, sizeof(j.hdr));
+	memcpy(j.out, &j.hdr, sizeof(j.hdr));
 	err = jit_record_offsets(&j, code_end);
 	if (err)
 		goto out;
-	size = (end + page - 1) & ~(page - 1);
-	memset(j.base + end, 0xcc, size - end); /* padding traps */
-	err = jit_arena_seal(j.base, j.cap, size);
+	err = jit_arena_seal(&j.piece, end); /* pads with INT3 */
 	if (err) {
 		err = vm_error(vm, -err, "jit: cannot make the code executable");
 		goto out;
 	}
-	vm->jit_mem = j.base;
-	vm->jit_size = size;
+	vm->jit_mem = j.piece.code;
+	vm->jit_size = j.piece.size;
 	vm->jit_fn = (vm_jit_fn)(void *)(j.base + j.hdr.entry_off);
-	j.base = NULL;
+	j.piece.code = NULL;
 out:
-	jit_arena_free(j.base, j.cap);
+	jit_arena_drop(&j.piece);
 	scratch_give(&j);
 	return err;
 }
