@@ -13,6 +13,7 @@
  * running while its neighbours are compiled and freed (a page holding it
  * never stops being executable), and the code cannot be written.
  */
+#define _GNU_SOURCE /* unshare */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -24,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,17 +45,19 @@ static uint64_t helper_add(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint6
 
 /* A program of about n instructions whose r0 is a function of seed and n:
  * r0 = seed; r0 += k for k = 1..; a helper call now and then; exit.
- * *expect is its result. */
-static struct bpftime_vm *build(size_t n, uint32_t seed, uint64_t *expect)
+ * *expect is its result.  NULL (after a message) if it does not load or
+ * compile (no cmocka assertion: forked children use it too). */
+static struct bpftime_vm *build_try(size_t n, uint32_t seed, uint64_t *expect)
 {
 	struct bpftime_insn *p = calloc(n + 8, sizeof(*p));
 	struct bpftime_vm *vm = bpftime_vm__new(NULL);
 	uint64_t r0 = seed;
 	size_t i = 0;
 
-	assert_non_null(p);
-	assert_non_null(vm);
-	assert_int_equal(bpftime_vm__register_helper(vm, 1, "add", helper_add), 0);
+	if (!p || !vm || bpftime_vm__register_helper(vm, 1, "add", helper_add)) {
+		fprintf(stderr, "build: out of memory\n");
+		goto fail;
+	}
 	p[i++] = BPF_MOV64_IMM(0, (int32_t)seed);
 	for (uint32_t k = 1; i + 2 < n; k++) {
 		if (k % 64 == 0 && i + 8 < n) {
@@ -69,12 +74,25 @@ static struct bpftime_vm *build(size_t n, uint32_t seed, uint64_t *expect)
 		r0 += (uint64_t)k * 1000;
 	}
 	p[i++] = BPF_EXIT_INSN();
-	if (bpftime_vm__load(vm, p, i))
-		fail_msg("load: %s", bpftime_vm__last_error(vm));
-	if (bpftime_vm__compile(vm, BPFTIME_ENGINE_JIT))
-		fail_msg("compile: %s", bpftime_vm__last_error(vm));
+	if (bpftime_vm__load(vm, p, i) || bpftime_vm__compile(vm, BPFTIME_ENGINE_JIT)) {
+		fprintf(stderr, "build: %s\n", bpftime_vm__last_error(vm));
+		goto fail;
+	}
 	free(p);
 	*expect = r0;
+	return vm;
+fail:
+	free(p);
+	bpftime_vm__free(vm);
+	return NULL;
+}
+
+static struct bpftime_vm *build(size_t n, uint32_t seed, uint64_t *expect)
+{
+	struct bpftime_vm *vm = build_try(n, seed, expect);
+
+	if (!vm)
+		fail_msg("cannot build a program of %zu instructions", n);
 	return vm;
 }
 
@@ -585,6 +603,66 @@ static void test_not_writable(void **state)
 	bpftime_vm__free(vm);
 }
 
+/* Where /proc/self/mem cannot be written (here: /proc is an empty tmpfs,
+ * in a child in a mount namespace of its own), the arena finds out at its
+ * first compile and gives every program pages of its own: they compile,
+ * run, and go back whole.  It must run first: the arena decides once per
+ * process, and a child inherits the decision. */
+static int no_proc_mem_child(void)
+{
+	struct bpftime_vm *vms[3];
+	struct jit_arena_stats st;
+	uint64_t e[3], r0;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("none", "/proc", "tmpfs", 0, NULL))
+		return 77;
+	for (size_t i = 0; i < 3; i++) {
+		vms[i] = build_try(20 + i, (uint32_t)i, &e[i]);
+		if (!vms[i] || bpftime_vm__engine(vms[i]) != BPFTIME_ENGINE_JIT)
+			return 1;
+		if ((uintptr_t)vms[i]->jit_mem % JIT_PAGE || vms[i]->jit_size != JIT_PAGE)
+			return 2;
+	}
+	jit_arena_stats(&st);
+	if (st.shared != 0 || st.pieces != 3 || st.chunks != 3 || st.used != 3 * JIT_PAGE)
+		return 3;
+	for (size_t i = 0; i < 3; i++)
+		if (bpftime_vm__run(vms[i], NULL, 0, &r0) || r0 != e[i])
+			return 4;
+	for (size_t i = 0; i < 3; i++)
+		bpftime_vm__free(vms[i]);
+	jit_arena_stats(&st);
+	if (st.pieces || st.chunks || st.used || st.mapped)
+		return 5;
+	return 0;
+}
+
+static void test_no_proc_mem(void **state)
+{
+	struct jit_arena_stats st;
+	int status;
+	pid_t pid;
+
+	UNUSED(state);
+	jit_arena_stats(&st);
+	if (st.shared != -1)
+		fail_msg("test_no_proc_mem must run before any compile");
+	if (geteuid())
+		TEST_SKIP("needs root for a mount namespace");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid)
+		_exit(no_proc_mem_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		TEST_SKIP("cannot hide /proc in a mount namespace");
+	assert_int_equal(WEXITSTATUS(status), 0);
+	jit_arena_stats(&st);
+	assert_int_equal(st.shared, -1); /* the parent has not decided yet */
+}
+
 /* Bad sizes are refused; a piece used directly: written at .write, sealed,
  * run at .code, INT3 after the code up to its unit; trimming keeps live
  * pieces. */
@@ -636,6 +714,7 @@ static void test_api(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_proc_mem), /* first: see there */
 		cmocka_unit_test(test_many),	     cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_large),	     cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_direct_calls), cmocka_unit_test(test_fork_copy),
