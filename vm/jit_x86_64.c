@@ -27,7 +27,7 @@
  * to when the whole program must stop (tail call, call depth exceeded, bad
  * callx), and [r12 - 8] counts the active eBPF frames.
  *
- * Layout of the mapping:
+ * Layout of the piece (JIT_UNIT-aligned, so 16-byte alignment holds):
  *   [struct jit_header, JIT_HDR bytes]
  *   [entry stub + unwind exit]          only with subprograms
  *   [function 0 = main][subprogram 1][subprogram 2]...
@@ -45,10 +45,11 @@
  * in passes over the fixups only: a jump becomes short (rel8) as soon as its
  * displacement fits (displacements only shrink, so this ends), and a helper
  * call becomes a direct call rel32 when the helper is within reach of the
- * whole mapping.  Loop heads (backward jump targets) get nop padding to a
+ * whole piece.  Loop heads (backward jump targets) get nop padding to a
  * 16-byte boundary, sized once the jumps are fixed.  The last step copies
- * the code into the mapping, closing the gaps and writing every fixup in
- * its final form.  Emitting once keeps compile time near one switch
+ * the code to where the arena says it is written (jit_piece.write),
+ * closing the gaps and writing every fixup in its final form for where it
+ * runs (jit_piece.code), and the arena's seal puts it in place.  Emitting once keeps compile time near one switch
  * dispatch per instruction.
  *
  * Beyond one x86 sequence per instruction, emit_fused() folds the pairs and
@@ -86,7 +87,7 @@ static const uint8_t reg_map[11] = {
 #define JIT_MAX_FUNC 64	 /* upper bound of a function prologue + loop-head padding */
 #define JIT_STUB_MAX 96	 /* upper bound of the entry stub */
 
-/* At the start of the mapping; read by vm_jit_call(). */
+/* At the start of the piece; read by vm_jit_call(). */
 struct jit_header {
 	uint32_t entry_off; /* jit_fn */
 	uint32_t stub_off;  /* C-callable stub(r1..r5, target), 0 without subprograms */
@@ -129,7 +130,7 @@ struct jit_fix {
 	bool small;   /* jump: rel8; call: direct rel32 */
 	uint8_t size; /* bytes in the buffer */
 	uint32_t tk;  /* jump: the first fixup at or after its target */
-	uint8_t pad;  /* align: the nop bytes in the mapping */
+	uint8_t pad;  /* align: the nop bytes in the piece */
 };
 
 struct jit {
@@ -318,7 +319,7 @@ static void emit_rel32_fix(struct jit *j, struct jit_out *o, enum jit_fix_kind k
 }
 
 /* call fn.  relax: movabs rax, imm64 + call rax (rax is r0, which the call
- * overwrites anyway), which may become a direct call rel32 once the mapping
+ * overwrites anyway), which may become a direct call rel32 once the piece
  * is known; only where no short jump of the same sequence spans it. */
 static void emit_call_abs(struct jit *j, struct jit_out *o, const void *fn, bool relax)
 {
@@ -1422,7 +1423,7 @@ static uint8_t fix_small_size(const struct jit_fix *x)
 	return x->size;
 }
 
-/* Offset in the mapping of buffer offset pos, fk the first fixup at or
+/* Offset in the piece of buffer offset pos, fk the first fixup at or
  * after it. */
 static uint32_t final_of(const struct jit *j, uint32_t pos, uint32_t fk)
 {
@@ -1448,7 +1449,7 @@ static uint32_t jump_target(const struct jit *j, const struct jit_fix *x)
 }
 
 /* Picks the final form of every fixup: direct calls where the helper is
- * within reach of the whole mapping, then short jumps until nothing changes
+ * within reach of the whole piece, then short jumps until nothing changes
  * (each pass only shrinks code, so displacements only shrink). */
 static void jit_relax(struct jit *j)
 {
@@ -1525,7 +1526,7 @@ static void emit_nops(uint8_t *p, unsigned int n)
 	}
 }
 
-/* Copies the code into the mapping with every fixup in its final form. */
+/* Copies the code into the piece with every fixup in its final form. */
 static void jit_copy(struct jit *j)
 {
 	uint8_t *out = j->out;
