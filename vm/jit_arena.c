@@ -281,16 +281,13 @@ static uint64_t runs_of(uint64_t free, size_t n)
 	return free;
 }
 
-static bool unit_busy(const struct jit_chunk *c, size_t u)
-{
-	return c->busy[u / 64] >> (u % 64) & 1;
-}
-
 /* The first run of n free units in c, or -1: inside one page when n fits
- * in a page (a small program then touches one page), anywhere otherwise. */
+ * in a page (a small program then touches one page), anywhere otherwise.
+ * A run longer than a page spans words of busy bits, so only the free bits
+ * at each word's ends can extend it (a word's busy bits are one page). */
 static long find_run(const struct jit_chunk *c, size_t n)
 {
-	const size_t units = c->size / JIT_UNIT;
+	size_t run = 0, start = 0;
 
 	if (n <= JIT_PAGE_UNITS) {
 		for (size_t p = 0; p < JIT_CHUNK_PAGES; p++) {
@@ -301,15 +298,21 @@ static long find_run(const struct jit_chunk *c, size_t n)
 		}
 		return -1;
 	}
-	for (size_t u = 0, run = 0; u < units; u++) {
-		if (!(u % 64) && c->busy[u / 64] == ~UINT64_C(0)) {
-			run = 0;
-			u += 63;
-		} else if (unit_busy(c, u)) {
-			run = 0;
-		} else if (++run == n) {
-			return (long)(u + 1 - n);
+	for (size_t w = 0; w < c->size / JIT_PAGE; w++) {
+		uint64_t b = c->busy[w];
+
+		if (!b) {
+			if (!run)
+				start = w * 64;
+			run += 64;
+		} else {
+			if (run + (size_t)__builtin_ctzll(b) >= n)
+				return (long)start;
+			run = (size_t)__builtin_clzll(b);
+			start = (w + 1) * 64 - run;
 		}
+		if (run >= n)
+			return (long)start;
 	}
 	return -1;
 }
