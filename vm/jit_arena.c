@@ -54,6 +54,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -92,7 +93,9 @@ static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
 static struct jit_chunk *chunks;
 static size_t nr_pieces, used_bytes;
-static int shared_mode = -1; /* see jit_arena_stats.shared */
+/* see jit_arena_stats.shared; written under the lock, read without it
+ * where a stale -1 only costs a buffer */
+static atomic_int shared_mode = -1;
 
 static const uint8_t int3_page[JIT_PAGE] = { [0 ... JIT_PAGE - 1] = 0xcc };
 
@@ -373,13 +376,13 @@ static void probe_shared(const void *near)
 		return;
 	err = mem_write(c->base, int3_page, 1);
 	if (!err) {
-		shared_mode = 1;
+		atomic_store(&shared_mode, 1);
 		return;
 	}
 	unmap_chunk(&chunks); /* c: the list's head */
 	if (err == -ENOMEM || err == -EMFILE || err == -ENFILE || err == -EINTR)
 		return;
-	shared_mode = 0;
+	atomic_store(&shared_mode, 0);
 	pr_warn("jit: cannot write code through /proc/self/mem (%d): every program gets "
 		"pages of its own\n",
 		-err);
@@ -429,16 +432,16 @@ int jit_arena_alloc(struct jit_piece *pc, size_t size, const void *near)
 	if (!size)
 		return -EINVAL;
 	pthread_once(&arena_once, arena_init);
-	if (size <= JIT_SOLO_MIN && shared_mode) {
+	if (size <= JIT_SOLO_MIN && atomic_load_explicit(&shared_mode, memory_order_relaxed)) {
 		/* the buffer first: nothing to undo under the lock */
 		buf = mem_alloc(units * JIT_UNIT);
 		if (!buf)
 			return -ENOMEM;
 	}
 	pthread_mutex_lock(&arena_lock);
-	if (buf && shared_mode < 0)
+	if (buf && atomic_load(&shared_mode) < 0)
 		probe_shared(near);
-	solo = !buf || shared_mode != 1;
+	solo = !buf || atomic_load(&shared_mode) != 1;
 	if (solo) {
 		size = round_up(size, JIT_PAGE);
 		p = alloc_solo(size, near);
@@ -622,6 +625,6 @@ void jit_arena_stats(struct jit_arena_stats *st)
 	}
 	st->used = used_bytes;
 	st->pieces = nr_pieces;
-	st->shared = shared_mode;
+	st->shared = atomic_load(&shared_mode);
 	pthread_mutex_unlock(&arena_lock);
 }
