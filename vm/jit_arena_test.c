@@ -3,12 +3,17 @@
  *
  * Many programs compiled and alive at once (no two pieces overlap, each
  * runs its own code), compiled and freed in rounds (the memory is reused,
- * nothing grows), freed memory (RW, INT3 throughout, handed out again),
+ * nothing grows), freed memory (INT3 throughout, handed out again),
  * programs larger than a chunk, compiles from several threads at once,
- * fork() (the child's arena is its own copy), and W^X as the kernel sees
- * it in /proc/self/maps: no mapping of the process is rwx, and the pages
- * of every live program are r-x.
+ * fork() (the child's arena is its own copy, with and without the
+ * pthread_atfork handlers), and W^X as the kernel sees it in
+ * /proc/self/maps: no mapping of the process is rwx, and the pages of
+ * every live program are r-x.  Packing: small programs share a page side
+ * by side, freeing one leaves its neighbours' bytes alone, code keeps
+ * running while its neighbours are compiled and freed (a page holding it
+ * never stops being executable), and the code cannot be written.
  */
+#define _GNU_SOURCE /* unshare */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -20,9 +25,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "common/testkit.h"
 #include "vm/internal.h"
 #include "vm/jit_arena.h"
 #include "vm/test_insn.h"
@@ -35,17 +45,19 @@ static uint64_t helper_add(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint6
 
 /* A program of about n instructions whose r0 is a function of seed and n:
  * r0 = seed; r0 += k for k = 1..; a helper call now and then; exit.
- * *expect is its result. */
-static struct bpftime_vm *build(size_t n, uint32_t seed, uint64_t *expect)
+ * *expect is its result.  NULL (after a message) if it does not load or
+ * compile (no cmocka assertion: forked children use it too). */
+static struct bpftime_vm *build_try(size_t n, uint32_t seed, uint64_t *expect)
 {
 	struct bpftime_insn *p = calloc(n + 8, sizeof(*p));
 	struct bpftime_vm *vm = bpftime_vm__new(NULL);
 	uint64_t r0 = seed;
 	size_t i = 0;
 
-	assert_non_null(p);
-	assert_non_null(vm);
-	assert_int_equal(bpftime_vm__register_helper(vm, 1, "add", helper_add), 0);
+	if (!p || !vm || bpftime_vm__register_helper(vm, 1, "add", helper_add)) {
+		fprintf(stderr, "build: out of memory\n");
+		goto fail;
+	}
 	p[i++] = BPF_MOV64_IMM(0, (int32_t)seed);
 	for (uint32_t k = 1; i + 2 < n; k++) {
 		if (k % 64 == 0 && i + 8 < n) {
@@ -62,12 +74,25 @@ static struct bpftime_vm *build(size_t n, uint32_t seed, uint64_t *expect)
 		r0 += (uint64_t)k * 1000;
 	}
 	p[i++] = BPF_EXIT_INSN();
-	if (bpftime_vm__load(vm, p, i))
-		fail_msg("load: %s", bpftime_vm__last_error(vm));
-	if (bpftime_vm__compile(vm, BPFTIME_ENGINE_JIT))
-		fail_msg("compile: %s", bpftime_vm__last_error(vm));
+	if (bpftime_vm__load(vm, p, i) || bpftime_vm__compile(vm, BPFTIME_ENGINE_JIT)) {
+		fprintf(stderr, "build: %s\n", bpftime_vm__last_error(vm));
+		goto fail;
+	}
 	free(p);
 	*expect = r0;
+	return vm;
+fail:
+	free(p);
+	bpftime_vm__free(vm);
+	return NULL;
+}
+
+static struct bpftime_vm *build(size_t n, uint32_t seed, uint64_t *expect)
+{
+	struct bpftime_vm *vm = build_try(n, seed, expect);
+
+	if (!vm)
+		fail_msg("cannot build a program of %zu instructions", n);
 	return vm;
 }
 
@@ -107,11 +132,28 @@ static void assert_rx(const struct bpftime_vm *vm)
 {
 	char perms[8];
 
+	uintptr_t lo = (uintptr_t)vm->jit_mem, hi = lo + vm->jit_size;
+
 	/* every page of the piece, not only the first */
-	for (size_t off = 0; off < vm->jit_size; off += JIT_PAGE) {
-		maps_perms((uintptr_t)vm->jit_mem + off, perms);
+	for (uintptr_t a = lo & ~(uintptr_t)(JIT_PAGE - 1); a < hi; a += JIT_PAGE) {
+		maps_perms(a, perms);
 		assert_string_equal(perms, "r-xp");
 	}
+}
+
+/* Small pieces share pages here, or the test says it cannot run. */
+static bool shared_or_skip(void)
+{
+	struct jit_arena_stats st;
+	uint64_t e;
+
+	bpftime_vm__free(build(20, 0, &e)); /* the arena decides at its first compile */
+	jit_arena_stats(&st);
+	if (st.shared != 1) {
+		TEST_SKIP("/proc/self/mem cannot be written: no page sharing here");
+		return false;
+	}
+	return true;
 }
 
 #define NPROGS 200
@@ -163,8 +205,8 @@ static void test_many(void **state)
 	}
 }
 
-/* A freed piece is RW and INT3 throughout until it is handed out again,
- * and it is handed out again. */
+/* A freed piece is INT3 throughout until it is handed out again (its page
+ * stays r-x: neighbours may be running), and it is handed out again. */
 static void test_reuse(void **state)
 {
 	struct bpftime_vm *a, *b;
@@ -174,6 +216,8 @@ static void test_reuse(void **state)
 	char perms[8];
 
 	UNUSED(state);
+	if (!shared_or_skip())
+		return;
 	a = build(300, 1, &ea);
 	assert_int_equal(run(a), ea);
 	assert_rx(a);
@@ -181,7 +225,7 @@ static void test_reuse(void **state)
 	size = a->jit_size;
 	bpftime_vm__free(a);
 	maps_perms((uintptr_t)mem, perms);
-	assert_string_equal(perms, "rw-p");
+	assert_string_equal(perms, "r-xp");
 	for (size_t i = 0; i < size; i++)
 		if (mem[i] != 0xcc)
 			fail_msg("freed code byte %zu is 0x%02x, not int3", i, mem[i]);
@@ -295,9 +339,11 @@ static void test_direct_calls(void **state)
 }
 
 /* A fork()ed child has its own copy of the arena: what it frees and
- * compiles there leaves the parent's code alone.  Another thread compiles during the fork, so the
+ * compiles there, in the very bytes of its parent's code, leaves the
+ * parent's code alone.  Another thread compiles during the fork, so the
  * arena lock may be held at that moment (pthread_atfork releases it in
- * the child). */
+ * the child).  Then the same with a raw fork system call, which runs no
+ * pthread_atfork handler (nothing else compiles then: the lock is free). */
 static atomic_bool stop_compiles;
 
 static void *compile_loop(void *arg)
@@ -310,59 +356,347 @@ static void *compile_loop(void *arg)
 	return NULL;
 }
 
-static void test_fork(void **state)
+/* child: free a (its bytes become INT3 here, in the child's copy), compile
+ * a smaller c (first fit: into a's bytes; a piece is first reserved at the
+ * size of the code's largest form), run c and a neighbour of a's */
+static int fork_child(struct bpftime_vm *a, struct bpftime_vm *nb, uint64_t enb)
 {
-	struct bpftime_vm *a, *b;
-	pthread_t th;
-	uint64_t ea, eb;
+	void *where = a->jit_mem;
+	struct bpftime_vm *c;
+	uint64_t ec, r0 = 0;
+
+	bpftime_vm__free(a);
+	c = build(100, 8, &ec);
+	if (bpftime_vm__run(c, NULL, 0, &r0) || r0 != ec)
+		return 1;
+	if (bpftime_vm__run(nb, NULL, 0, &r0) || r0 != enb)
+		return 2;
+	if (c->jit_mem != where)
+		return 3; /* did not land on the parent's code: tested nothing */
+	bpftime_vm__free(c);
+	return 0;
+}
+
+static void check_child(pid_t pid)
+{
 	int status;
+
+	assert_true(pid >= 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_fork_copy(void **state)
+{
+	struct bpftime_vm *a, *b, *nb;
+	uint8_t *copy;
+	pthread_t th;
+	uint64_t ea, eb, enb;
 	pid_t pid;
 
 	UNUSED(state);
+	if (!shared_or_skip())
+		return;
+	jit_arena_trim();
 	a = build(400, 7, &ea);
+	nb = build(40, 17, &enb);
+	copy = malloc(a->jit_size);
+	assert_non_null(copy);
+	memcpy(copy, a->jit_mem, a->jit_size);
 	atomic_store(&stop_compiles, false);
 	assert_int_equal(pthread_create(&th, NULL, compile_loop, NULL), 0);
 	for (int k = 0; k < 20; k++) {
 		pid = fork();
-		assert_true(pid >= 0);
-		if (!pid) {
-			/* child: free a (its pages become INT3 here, in the
-			 * child's copy), compile c (likely into the same
-			 * pages), run c */
-			struct bpftime_vm *c;
-			uint64_t ec, r0 = 0;
-
-			bpftime_vm__free(a);
-			c = build(400, 8, &ec);
-			_exit(!bpftime_vm__run(c, NULL, 0, &r0) && r0 == ec ? 0 : 1);
-		}
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
+		if (!pid)
+			_exit(fork_child(a, nb, enb));
+		check_child(pid);
+		assert_memory_equal(a->jit_mem, copy, a->jit_size);
 		assert_int_equal(run(a), ea);
 	}
 	atomic_store(&stop_compiles, true);
 	assert_int_equal(pthread_join(th, NULL), 0);
+	for (int k = 0; k < 3; k++) {
+		pid = (pid_t)syscall(SYS_fork);
+		if (!pid)
+			_exit(fork_child(a, nb, enb));
+		check_child(pid);
+		assert_memory_equal(a->jit_mem, copy, a->jit_size);
+		assert_int_equal(run(a), ea);
+		assert_int_equal(run(nb), enb);
+	}
 	b = build(400, 8, &eb);
 	assert_int_equal(run(a), ea);
 	assert_int_equal(run(b), eb);
 	bpftime_vm__free(a);
 	bpftime_vm__free(b);
+	bpftime_vm__free(nb);
+	free(copy);
 }
 
-/* Bad sizes are refused; trimming keeps live pieces. */
-static void test_api(void **state)
+/* Small programs compiled one after the other sit side by side in one
+ * page; each runs; freeing one makes its bytes INT3 and leaves the
+ * others' bytes and results alone; the hole is handed out again. */
+#define NSMALL 8
+
+static void test_packing(void **state)
+{
+	struct bpftime_vm *vms[NSMALL];
+	uint64_t expect[NSMALL];
+	uint8_t *snap[NSMALL];
+	struct jit_arena_stats st, base;
+	uintptr_t page;
+	struct bpftime_vm *again;
+	uint64_t e;
+	uint8_t *hole;
+	size_t hole_size;
+
+	UNUSED(state);
+	if (!shared_or_skip())
+		return;
+	jit_arena_trim();
+	jit_arena_stats(&base);
+	for (size_t i = 0; i < NSMALL; i++) {
+		vms[i] = build(12, (uint32_t)(100 + i), &expect[i]);
+		assert_true(vms[i]->jit_size < JIT_PAGE / NSMALL);
+		assert_int_equal((uintptr_t)vms[i]->jit_mem % JIT_UNIT, 0);
+		if (i)
+			assert_ptr_equal(vms[i]->jit_mem,
+					 (uint8_t *)vms[i - 1]->jit_mem + vms[i - 1]->jit_size);
+	}
+	page = (uintptr_t)vms[0]->jit_mem & ~(uintptr_t)(JIT_PAGE - 1);
+	for (size_t i = 0; i < NSMALL; i++) {
+		/* an empty arena: all in its first page */
+		if (!base.pieces)
+			assert_int_equal((uintptr_t)vms[i]->jit_mem & ~(uintptr_t)(JIT_PAGE - 1),
+					 page);
+		assert_int_equal(run(vms[i]), expect[i]);
+		assert_rx(vms[i]);
+		snap[i] = malloc(vms[i]->jit_size);
+		assert_non_null(snap[i]);
+		memcpy(snap[i], vms[i]->jit_mem, vms[i]->jit_size);
+	}
+	jit_arena_stats(&st);
+	if (!base.pieces)
+		assert_int_equal(st.chunks, 1);
+	hole = vms[3]->jit_mem;
+	hole_size = vms[3]->jit_size;
+	bpftime_vm__free(vms[3]);
+	vms[3] = NULL;
+	for (size_t i = 0; i < hole_size; i++)
+		if (hole[i] != 0xcc)
+			fail_msg("freed code byte %zu is 0x%02x, not int3", i, hole[i]);
+	for (size_t i = 0; i < NSMALL; i++) {
+		if (!vms[i])
+			continue;
+		assert_memory_equal(vms[i]->jit_mem, snap[i], vms[i]->jit_size);
+		assert_int_equal(run(vms[i]), expect[i]);
+		assert_rx(vms[i]);
+	}
+	again = build(12, 999, &e);
+	assert_ptr_equal(again->jit_mem, hole);
+	assert_int_equal(run(again), e);
+	for (size_t i = 0; i < NSMALL; i++) {
+		bpftime_vm__free(vms[i]);
+		free(snap[i]);
+	}
+	bpftime_vm__free(again);
+}
+
+/* A program keeps running, in another thread, while programs are
+ * compiled and freed next to it in its page: a page holding live code is
+ * never made writable-only or non-executable (the runner would fault), and
+ * its bytes never change. */
+static atomic_bool stop_runs;
+
+struct runner {
+	struct bpftime_vm *vm;
+	uint64_t expect;
+	size_t runs, bad;
+};
+
+static void *run_loop(void *arg)
+{
+	struct runner *r = arg;
+
+	while (!atomic_load(&stop_runs)) {
+		uint64_t r0 = 0;
+
+		if (bpftime_vm__run(r->vm, NULL, 0, &r0) || r0 != r->expect)
+			r->bad++;
+		r->runs++;
+	}
+	return NULL;
+}
+
+static void test_live_neighbours(void **state)
+{
+	struct runner r = { 0 };
+	pthread_t th;
+	uint8_t *copy;
+	uintptr_t page;
+	size_t same_page = 0;
+
+	UNUSED(state);
+	if (!shared_or_skip())
+		return;
+	jit_arena_trim();
+	r.vm = build(30, 77, &r.expect);
+	page = (uintptr_t)r.vm->jit_mem & ~(uintptr_t)(JIT_PAGE - 1);
+	copy = malloc(r.vm->jit_size);
+	assert_non_null(copy);
+	memcpy(copy, r.vm->jit_mem, r.vm->jit_size);
+	atomic_store(&stop_runs, false);
+	assert_int_equal(pthread_create(&th, NULL, run_loop, &r), 0);
+	for (size_t i = 0; i < 300; i++) {
+		struct bpftime_vm *n[3];
+		uint64_t e[3];
+
+		for (size_t k = 0; k < 3; k++) {
+			n[k] = build(10 + (i + k) % 40, (uint32_t)(i * 3 + k), &e[k]);
+			same_page +=
+				((uintptr_t)n[k]->jit_mem & ~(uintptr_t)(JIT_PAGE - 1)) == page;
+		}
+		for (size_t k = 0; k < 3; k++) {
+			assert_int_equal(run(n[k]), e[k]);
+			bpftime_vm__free(n[k]);
+		}
+	}
+	atomic_store(&stop_runs, true);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(same_page >= 300); /* the neighbours were in its page */
+	assert_true(r.runs > 0);
+	assert_int_equal(r.bad, 0);
+	assert_memory_equal(r.vm->jit_mem, copy, r.vm->jit_size);
+	assert_rx(r.vm);
+	bpftime_vm__free(r.vm);
+	free(copy);
+}
+
+/* The code cannot be written through its address: a store faults. */
+static void segv_exit(int sig)
+{
+	UNUSED(sig);
+	_exit(42);
+}
+
+static void test_not_writable(void **state)
+{
+	struct bpftime_vm *vm;
+	uint64_t e;
+	int status;
+	pid_t pid;
+
+	UNUSED(state);
+	vm = build(30, 5, &e);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		signal(SIGSEGV, segv_exit);
+		*(volatile uint8_t *)vm->jit_mem = 0x90;
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 42);
+	assert_int_equal(run(vm), e);
+	bpftime_vm__free(vm);
+}
+
+/* Where /proc/self/mem cannot be written (here: /proc is an empty tmpfs,
+ * in a child in a mount namespace of its own), the arena finds out at its
+ * first compile and gives every program pages of its own: they compile,
+ * run, and go back whole.  It must run first: the arena decides once per
+ * process, and a child inherits the decision. */
+static int no_proc_mem_child(void)
+{
+	struct bpftime_vm *vms[3];
+	struct jit_arena_stats st;
+	uint64_t e[3], r0;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("none", "/proc", "tmpfs", 0, NULL))
+		return 77;
+	for (size_t i = 0; i < 3; i++) {
+		vms[i] = build_try(20 + i, (uint32_t)i, &e[i]);
+		if (!vms[i] || bpftime_vm__engine(vms[i]) != BPFTIME_ENGINE_JIT)
+			return 1;
+		if ((uintptr_t)vms[i]->jit_mem % JIT_PAGE || vms[i]->jit_size != JIT_PAGE)
+			return 2;
+	}
+	jit_arena_stats(&st);
+	if (st.shared != 0 || st.pieces != 3 || st.chunks != 3 || st.used != 3 * JIT_PAGE)
+		return 3;
+	for (size_t i = 0; i < 3; i++)
+		if (bpftime_vm__run(vms[i], NULL, 0, &r0) || r0 != e[i])
+			return 4;
+	for (size_t i = 0; i < 3; i++)
+		bpftime_vm__free(vms[i]);
+	jit_arena_stats(&st);
+	if (st.pieces || st.chunks || st.used || st.mapped)
+		return 5;
+	return 0;
+}
+
+static void test_no_proc_mem(void **state)
 {
 	struct jit_arena_stats st;
+	int status;
+	pid_t pid;
+
+	UNUSED(state);
+	jit_arena_stats(&st);
+	if (st.shared != -1)
+		fail_msg("test_no_proc_mem must run before any compile");
+	if (geteuid())
+		TEST_SKIP("needs root for a mount namespace");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid)
+		_exit(no_proc_mem_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		TEST_SKIP("cannot hide /proc in a mount namespace");
+	assert_int_equal(WEXITSTATUS(status), 0);
+	jit_arena_stats(&st);
+	assert_int_equal(st.shared, -1); /* the parent has not decided yet */
+}
+
+/* Bad sizes are refused; a piece used directly: written at .write, sealed,
+ * run at .code, INT3 after the code up to its unit; trimming keeps live
+ * pieces. */
+static void test_api(void **state)
+{
+	/* mov eax, 42; ret */
+	static const uint8_t fn42[] = { 0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3 };
+	struct jit_arena_stats st;
+	struct jit_piece pc;
 	struct bpftime_vm *vm;
 	uint64_t e;
 
 	UNUSED(state);
-	errno = 0;
-	assert_null(jit_arena_alloc(100, NULL));
-	assert_int_equal(errno, EINVAL);
-	assert_null(jit_arena_alloc(0, NULL));
+	assert_int_equal(jit_arena_alloc(&pc, 0, NULL), -EINVAL);
+	assert_null(pc.code);
+	jit_arena_drop(&pc);
 	jit_arena_free(NULL, 0);
+	assert_int_equal(jit_arena_alloc(&pc, 100, NULL), 0);
+	assert_non_null(pc.write);
+	assert_true(pc.size >= 100);
+	memcpy(pc.write, fn42, sizeof(fn42));
+	assert_int_equal(jit_arena_seal(&pc, pc.size + 1), -EINVAL);
+	assert_int_equal(jit_arena_seal(&pc, sizeof(fn42)), 0);
+	assert_null(pc.write);
+	jit_arena_stats(&st);
+	assert_int_equal(pc.size, st.shared == 1 ? JIT_UNIT : JIT_PAGE);
+	assert_int_equal(((int (*)(void))(void *)pc.code)(), 42);
+	for (size_t i = sizeof(fn42); i < pc.size; i++)
+		assert_int_equal(pc.code[i], 0xcc);
+	jit_arena_free(pc.code, pc.size);
+	/* an unsealed piece goes back whole */
+	assert_int_equal(jit_arena_alloc(&pc, 3000, NULL), 0);
+	jit_arena_drop(&pc);
+	assert_null(pc.code);
 	vm = build(100, 6, &e);
 	jit_arena_trim();
 	jit_arena_stats(&st);
@@ -372,6 +706,7 @@ static void test_api(void **state)
 	jit_arena_trim();
 	jit_arena_stats(&st);
 	assert_int_equal(st.pieces, 0);
+	assert_int_equal(st.used, 0);
 	assert_int_equal(st.chunks, 0);
 	assert_int_equal(st.mapped, 0);
 }
@@ -379,11 +714,13 @@ static void test_api(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_proc_mem), /* first: see there */
 		cmocka_unit_test(test_many),	     cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_large),	     cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_direct_calls), cmocka_unit_test(test_fork),
-		cmocka_unit_test(test_api),
+		cmocka_unit_test(test_direct_calls), cmocka_unit_test(test_fork_copy),
+		cmocka_unit_test(test_packing),	     cmocka_unit_test(test_live_neighbours),
+		cmocka_unit_test(test_not_writable), cmocka_unit_test(test_api),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return TEST_RUN(tests, NULL, NULL);
 }

@@ -3,9 +3,10 @@
  *
  * Input: the resolved program (vm->insns, see vm/internal.h).  Output:
  * vm->jit_fn, a System V function uint64_t fn(void *mem, uint64_t len) in a
- * piece of the code arena (jit_arena.c; vm->jit_mem, vm->jit_size) that is
- * written RW and then made RX, never both; the unused tail of the last page
- * is INT3.
+ * piece of the code arena (jit_arena.c; vm->jit_mem, vm->jit_size): the
+ * code is written where the arena says (a buffer, or the piece itself while
+ * it is RW) and then sealed RX, never writable and executable at once; the
+ * unused tail of the piece is INT3.
  *
  * Register mapping, as the kernel's x86-64 JIT does it, so that helper calls
  * are plain System V calls with their arguments already in place:
@@ -26,7 +27,7 @@
  * to when the whole program must stop (tail call, call depth exceeded, bad
  * callx), and [r12 - 8] counts the active eBPF frames.
  *
- * Layout of the mapping:
+ * Layout of the piece (JIT_UNIT-aligned, so 16-byte alignment holds):
  *   [struct jit_header, JIT_HDR bytes]
  *   [entry stub + unwind exit]          only with subprograms
  *   [function 0 = main][subprogram 1][subprogram 2]...
@@ -44,10 +45,11 @@
  * in passes over the fixups only: a jump becomes short (rel8) as soon as its
  * displacement fits (displacements only shrink, so this ends), and a helper
  * call becomes a direct call rel32 when the helper is within reach of the
- * whole mapping.  Loop heads (backward jump targets) get nop padding to a
+ * whole piece.  Loop heads (backward jump targets) get nop padding to a
  * 16-byte boundary, sized once the jumps are fixed.  The last step copies
- * the code into the mapping, closing the gaps and writing every fixup in
- * its final form.  Emitting once keeps compile time near one switch
+ * the code to where the arena says it is written (jit_piece.write),
+ * closing the gaps and writing every fixup in its final form for where it
+ * runs (jit_piece.code), and the arena's seal puts it in place.  Emitting once keeps compile time near one switch
  * dispatch per instruction.
  *
  * Beyond one x86 sequence per instruction, emit_fused() folds the pairs and
@@ -85,7 +87,7 @@ static const uint8_t reg_map[11] = {
 #define JIT_MAX_FUNC 64	 /* upper bound of a function prologue + loop-head padding */
 #define JIT_STUB_MAX 96	 /* upper bound of the entry stub */
 
-/* At the start of the mapping; read by vm_jit_call(). */
+/* At the start of the piece; read by vm_jit_call(). */
 struct jit_header {
 	uint32_t entry_off; /* jit_fn */
 	uint32_t stub_off;  /* C-callable stub(r1..r5, target), 0 without subprograms */
@@ -128,7 +130,7 @@ struct jit_fix {
 	bool small;   /* jump: rel8; call: direct rel32 */
 	uint8_t size; /* bytes in the buffer */
 	uint32_t tk;  /* jump: the first fixup at or after its target */
-	uint8_t pad;  /* align: the nop bytes in the mapping */
+	uint8_t pad;  /* align: the nop bytes in the piece */
 };
 
 struct jit {
@@ -147,8 +149,10 @@ struct jit {
 	uint32_t *shrunk; /* bytes saved before fixup k (nfix + 1) */
 	size_t nfix, fix_cap;
 	bool oom;
-	uint8_t *base; /* the mapping */
-	size_t cap;
+	struct jit_piece piece;		/* where the code goes (jit_arena.h) */
+	uint8_t *base;			/* where it runs: piece.code */
+	uint8_t *out;			/* where it is written: piece.write */
+	size_t cap;			/* piece.size */
 	uint32_t unwind_off, unwind_fk; /* the unwind exit inside the stub */
 	uint32_t entry_fk, stub_fk;	/* fixup indexes of the header offsets */
 	uint32_t code_end, table_off;
@@ -315,7 +319,7 @@ static void emit_rel32_fix(struct jit *j, struct jit_out *o, enum jit_fix_kind k
 }
 
 /* call fn.  relax: movabs rax, imm64 + call rax (rax is r0, which the call
- * overwrites anyway), which may become a direct call rel32 once the mapping
+ * overwrites anyway), which may become a direct call rel32 once the piece
  * is known; only where no short jump of the same sequence spans it. */
 static void emit_call_abs(struct jit *j, struct jit_out *o, const void *fn, bool relax)
 {
@@ -1419,7 +1423,7 @@ static uint8_t fix_small_size(const struct jit_fix *x)
 	return x->size;
 }
 
-/* Offset in the mapping of buffer offset pos, fk the first fixup at or
+/* Offset in the piece of buffer offset pos, fk the first fixup at or
  * after it. */
 static uint32_t final_of(const struct jit *j, uint32_t pos, uint32_t fk)
 {
@@ -1445,7 +1449,7 @@ static uint32_t jump_target(const struct jit *j, const struct jit_fix *x)
 }
 
 /* Picks the final form of every fixup: direct calls where the helper is
- * within reach of the whole mapping, then short jumps until nothing changes
+ * within reach of the whole piece, then short jumps until nothing changes
  * (each pass only shrinks code, so displacements only shrink). */
 static void jit_relax(struct jit *j)
 {
@@ -1522,10 +1526,10 @@ static void emit_nops(uint8_t *p, unsigned int n)
 	}
 }
 
-/* Copies the code into the mapping with every fixup in its final form. */
+/* Copies the code into the piece with every fixup in its final form. */
 static void jit_copy(struct jit *j)
 {
-	uint8_t *out = j->base;
+	uint8_t *out = j->out;
 	uint32_t prev = 0;
 
 	for (size_t i = 0; i < j->nfix; i++) {
@@ -1535,7 +1539,7 @@ static void jit_copy(struct jit *j)
 
 		memcpy(out, j->buf + prev, x->pos - prev);
 		out += x->pos - prev;
-		at = (uint32_t)(out - j->base);
+		at = (uint32_t)(out - j->out);
 		switch (x->kind) {
 		case FIX_JUMP:
 			to = jump_target(j, x);
@@ -1587,9 +1591,9 @@ static void jit_copy(struct jit *j)
 /* The pc -> subprogram table, once the code is final. */
 static void jit_write_table(struct jit *j, uint32_t code_end)
 {
-	int32_t *table = (int32_t *)(void *)(j->base + j->table_off);
+	int32_t *table = (int32_t *)(void *)(j->out + j->table_off);
 
-	memset(j->base + code_end, 0xcc, j->table_off - code_end);
+	memset(j->out + code_end, 0xcc, j->table_off - code_end);
 	memset(table, 0, j->cnt * sizeof(*table));
 	for (size_t i = 0; i < j->nfuncs; i++)
 		if (j->flags[j->funcs[i].start] & JF_ENTRY)
@@ -1640,8 +1644,7 @@ static int jit_record_offsets(struct jit *j, uint32_t code_end)
 
 int vm_jit_compile(struct bpftime_vm *vm)
 {
-	const size_t page = JIT_PAGE;
-	size_t end, size;
+	size_t end;
 	struct jit j = { .vm = vm, .insns = vm->insns, .cnt = vm->cnt };
 	uint32_t code_end;
 	int err;
@@ -1672,14 +1675,16 @@ int vm_jit_compile(struct bpftime_vm *vm)
 		err = vm_error(vm, ENOMEM, "out of memory");
 		goto out;
 	}
-	/* the largest form bounds the mapping */
+	/* the largest form bounds the piece */
 	end = j.code_end + (j.subprogs ? 8 + j.cnt * 4 : 0);
-	j.cap = (end + page - 1) & ~(page - 1);
-	j.base = jit_arena_alloc(j.cap, jit_near(&j));
-	if (!j.base) {
-		err = vm_error(vm, errno, "jit: cannot map %zu bytes for code", j.cap);
+	err = jit_arena_alloc(&j.piece, end, jit_near(&j));
+	if (err) {
+		err = vm_error(vm, -err, "jit: cannot map %zu bytes for code", end);
 		goto out;
 	}
+	j.base = j.piece.code;
+	j.out = j.piece.write;
+	j.cap = j.piece.size;
 	jit_relax(&j);
 	code_end = final_of(&j, j.code_end, (uint32_t)j.nfix);
 	j.table_off = (code_end + 7) & ~7u;
@@ -1693,23 +1698,21 @@ int vm_jit_compile(struct bpftime_vm *vm)
 		jit_write_table(&j, code_end);
 		end = j.table_off + j.cnt * 4;
 	}
-	memcpy(j.base, &j.hdr, sizeof(j.hdr));
+	memcpy(j.out, &j.hdr, sizeof(j.hdr));
 	err = jit_record_offsets(&j, code_end);
 	if (err)
 		goto out;
-	size = (end + page - 1) & ~(page - 1);
-	memset(j.base + end, 0xcc, size - end); /* padding traps */
-	err = jit_arena_seal(j.base, j.cap, size);
+	err = jit_arena_seal(&j.piece, end); /* pads with INT3 */
 	if (err) {
 		err = vm_error(vm, -err, "jit: cannot make the code executable");
 		goto out;
 	}
-	vm->jit_mem = j.base;
-	vm->jit_size = size;
+	vm->jit_mem = j.piece.code;
+	vm->jit_size = j.piece.size;
 	vm->jit_fn = (vm_jit_fn)(void *)(j.base + j.hdr.entry_off);
-	j.base = NULL;
+	j.piece.code = NULL;
 out:
-	jit_arena_free(j.base, j.cap);
+	jit_arena_drop(&j.piece);
 	scratch_give(&j);
 	return err;
 }
