@@ -102,38 +102,42 @@ __attribute__((format(printf, 2, 3))) static void unprovable(struct sysscan *s, 
 
 #define PE_OMIT 0xff
 
-static bool uleb(const uint8_t **pp, uint64_t *out)
+/* a LEB128 number: its bits in @v, how many in @bits, its last byte */
+static bool leb128(const uint8_t **pp, uint64_t *v, unsigned int *bits, uint8_t *last)
 {
-	uint64_t v = 0;
-	unsigned int shift = 0;
 	uint8_t b;
 
+	*v = 0;
+	*bits = 0;
 	do {
-		if (shift > 63)
+		if (*bits > 63)
 			return false;
 		b = *(*pp)++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
+		*v |= (uint64_t)(b & 0x7f) << *bits;
+		*bits += 7;
 	} while (b & 0x80);
-	*out = v;
+	*last = b;
 	return true;
+}
+
+static bool uleb(const uint8_t **pp, uint64_t *out)
+{
+	unsigned int bits;
+	uint8_t last;
+
+	return leb128(pp, out, &bits, &last);
 }
 
 static bool sleb(const uint8_t **pp, int64_t *out)
 {
-	uint64_t v = 0;
-	unsigned int shift = 0;
-	uint8_t b;
+	unsigned int bits;
+	uint64_t v;
+	uint8_t last;
 
-	do {
-		if (shift > 63)
-			return false;
-		b = *(*pp)++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-	} while (b & 0x80);
-	if (shift < 64 && (b & 0x40))
-		v |= ~(uint64_t)0 << shift;
+	if (!leb128(pp, &v, &bits, &last))
+		return false;
+	if (bits < 64 && (last & 0x40))
+		v |= ~(uint64_t)0 << bits;
 	*out = (int64_t)v;
 	return true;
 }
