@@ -104,13 +104,6 @@ struct want {
 	uint64_t cookie;
 };
 
-/* ids that failed once and are not retried (and not warned about again) */
-struct failed {
-	uint32_t kind; /* 0: program, 1: perf event, 2: perf event busy (retried) */
-	uint32_t id;
-	struct failed *next;
-};
-
 static struct {
 	pthread_mutex_t lock;
 	struct bpftime_shm *shm;
@@ -122,7 +115,8 @@ static struct {
 	pthread_t watcher;
 	struct attachment *live;    /* attached now */
 	struct attachment *retired; /* detached, kept for threads still inside */
-	struct failed *failed;
+	/* warned once: 0 program, 1 perf event, 2 perf event busy (retried) */
+	struct agent_warned failed;
 	bool in_sync; /* sync_locked is running (a fork then leaves the child alone) */
 	int retry_ms; /* an attachment failed for a passing reason: retry after */
 	bool pending; /* a wanted perf event's module is not mapped here (yet) */
@@ -274,24 +268,34 @@ static int run_override_stack(struct bpftime_pt_regs *regs, void *data)
 
 /* ---- bookkeeping -------------------------------------------------------- */
 
-static bool has_failed(uint32_t kind, uint32_t id)
+bool agent_warned_has(const struct agent_warned *w, uint32_t kind, uint32_t id)
 {
-	for (struct failed *f = agent.failed; f; f = f->next)
-		if (f->kind == kind && f->id == id)
+	for (size_t i = 0; i < w->n; i++)
+		if (w->v[i].kind == kind && w->v[i].id == id)
 			return true;
 	return false;
 }
 
+void agent_warned_add(struct agent_warned *w, uint32_t kind, uint32_t id)
+{
+	typeof(w->v) t = mem_realloc(w->v, (w->n + 1) * sizeof(*t));
+
+	if (!t)
+		return;
+	w->v = t;
+	w->v[w->n].kind = kind;
+	w->v[w->n].id = id;
+	w->n++;
+}
+
+static bool has_failed(uint32_t kind, uint32_t id)
+{
+	return agent_warned_has(&agent.failed, kind, id);
+}
+
 static void mark_failed(uint32_t kind, uint32_t id)
 {
-	struct failed *f = mem_alloc(sizeof(*f));
-
-	if (!f)
-		return; /* only costs a repeated warning */
-	f->kind = kind;
-	f->id = id;
-	f->next = agent.failed;
-	agent.failed = f;
+	agent_warned_add(&agent.failed, kind, id);
 }
 
 /* does the program call helper @id? */

@@ -84,6 +84,18 @@ void agent_stats_add(struct bpftime_shm *shm, uint32_t prog_id, uint64_t t0);
 
 /* Is the calling thread working for the agent (its probes and syscall
  * tracepoints do not run programs there)? */
+/* ids a warning was given for (a program that did not build, a perf event
+ * that cannot be hooked), so that it is given once and not retried; used
+ * by the syncs, under the agent's lock.  @kind: the caller's id space. */
+struct agent_warned {
+	struct {
+		uint32_t kind, id;
+	} * v;
+	size_t n;
+};
+bool agent_warned_has(const struct agent_warned *w, uint32_t kind, uint32_t id);
+/* a failed allocation only costs the warning again */
+void agent_warned_add(struct agent_warned *w, uint32_t kind, uint32_t id);
 bool agent_is_busy(void);
 /* is this thread inside a program run (of any kind)? */
 bool agent_in_run(void);

@@ -95,21 +95,16 @@ static bool link_timed(struct bpftime_shm *shm, const struct bpftime_link_info *
 }
 
 /* programs that did not build or got no timer: warned about once */
-static uint32_t failed_ids[64];
-static size_t n_failed;
+static struct agent_warned warned;
 
 static bool failed(uint32_t id)
 {
-	for (size_t i = 0; i < n_failed; i++)
-		if (failed_ids[i] == id)
-			return true;
-	return false;
+	return agent_warned_has(&warned, 0, id);
 }
 
 static void mark_failed(uint32_t id)
 {
-	if (n_failed < ARRAY_SIZE(failed_ids))
-		failed_ids[n_failed++] = id;
+	agent_warned_add(&warned, 0, id);
 }
 
 static uint64_t period_of(const struct bpftime_perf_event_info *pi)

@@ -105,25 +105,16 @@ struct tp_want {
 static _Atomic(struct tp_table *) table;
 static struct tp_table *retired;
 static bool hook_started, hook_failed;
-static uint32_t *failed_ids; /* programs and perf events warned about */
-static size_t n_failed;
+static struct agent_warned warned; /* programs and perf events */
 
 static bool failed(uint32_t id)
 {
-	for (size_t i = 0; i < n_failed; i++)
-		if (failed_ids[i] == id)
-			return true;
-	return false;
+	return agent_warned_has(&warned, 0, id);
 }
 
 static void mark_failed(uint32_t id)
 {
-	uint32_t *t = mem_realloc(failed_ids, (n_failed + 1) * sizeof(*t));
-
-	if (t) {
-		failed_ids = t;
-		failed_ids[n_failed++] = id;
-	}
+	agent_warned_add(&warned, 0, id);
 }
 
 /* ---- handlers (any thread, inside the SIGSYS handler) ------------------- */
