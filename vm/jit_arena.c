@@ -515,8 +515,21 @@ int jit_arena_seal(struct jit_piece *pc, size_t keep)
 	} else {
 		/* the rest of the last unit is INT3 already */
 		err = mem_write(pc->code, pc->write, keep);
-		if (err)
+		if (err) {
+			/* part of it may be there: INT3 again before the units
+			 * go back (jit_arena_drop), else they stay held */
+			if (mem_int3(pc->code, held)) {
+				pr_warn("jit: cannot overwrite unsealed code (%d): %zu bytes "
+					"leaked\n",
+					-err, pc->size);
+				free(pc->write);
+				pthread_mutex_lock(&arena_lock);
+				nr_pieces--;
+				pthread_mutex_unlock(&arena_lock);
+				memset(pc, 0, sizeof(*pc));
+			}
 			return err;
+		}
 		free(pc->write);
 	}
 	pc->write = NULL;

@@ -192,6 +192,21 @@ static char *slurp(const char *path)
 	return buf;
 }
 
+/* the files of one run, and its segment */
+static void remove_run_files(const char *out, const char *err, const char *vout, const char *verr,
+			     const char *gofile, const char *shm)
+{
+	char seg[128];
+
+	unlink(out);
+	unlink(err);
+	unlink(vout);
+	unlink(verr);
+	unlink(gofile);
+	snprintf(seg, sizeof(seg), "/dev/shm/%s", shm);
+	unlink(seg);
+}
+
 /* runs argv in its own process group, stdout and stderr to files */
 static pid_t run(char *const *argv, const char *out, const char *err, const char *shm)
 {
@@ -558,19 +573,17 @@ static char *run_row(const struct row *r, bool kernel)
 			sprintf(o, "victim: exit %d\n", WIFEXITED(vst) ? WEXITSTATUS(vst) : -1);
 	}
 	sort_lines(res);
-	if (getenv("BT_TEST_VERBOSE"))
+	if (getenv("BT_TEST_VERBOSE")) {
+		char *e = slurp(err);
+
 		fprintf(stderr, "--- %s (%s)\n%s--- stderr:\n%s", r->name,
-			kernel ? "kernel" : "bpftime", res, slurp(err));
+			kernel ? "kernel" : "bpftime", res, e);
+		free(e);
+	}
 	free(text);
 	free(vtext);
 	free(prog);
-	unlink(out);
-	unlink(err);
-	unlink(vout);
-	unlink(verr);
-	unlink(gofile);
-	snprintf(out, sizeof(out), "/dev/shm/%s", shm);
-	unlink(out);
+	remove_run_files(out, err, vout, verr, gofile, shm);
 	return res;
 }
 
@@ -711,13 +724,7 @@ static void test_pid_no_agent(void **state)
 		kill(bt, SIGINT);
 		assert_int_not_equal(wait_for(bt, STUCK_MS), -1);
 	}
-	unlink(out);
-	unlink(err);
-	unlink(vout);
-	unlink(verr);
-	unlink(gofile);
-	snprintf(out, sizeof(out), "/dev/shm/%s", shm);
-	unlink(out);
+	remove_run_files(out, err, vout, verr, gofile, shm);
 }
 
 /* can bpftrace use the kernel here (root, BPF, perf uprobes)? */
