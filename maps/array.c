@@ -570,12 +570,18 @@ const struct map_ops map_perf_event_array_ops = {
  * once; drops after that (the ring still full) wait in the counter, which
  * bpftime_perf_ring_flush_lost() (the loader's epoll_wait, in the consumer's
  * thread, so the consumer is not reading) adds to a new LOST record or to
- * the last one when the consumer has not reached it yet. */
+ * the last one when the consumer has not reached it yet.
+ *
+ * A record written into an empty ring stamps the ring with the segment's
+ * next data sequence (PERF_META_READY), so that the loader's epoll_wait can
+ * report ready rings in the order they became ready, as the kernel's ready
+ * list does (bpftrace drops what it reads after its exit() record). */
 #define PERF_META_HEAD	    1024
 #define PERF_META_TAIL	    1032
 #define PERF_META_LOCK	    2048
 #define PERF_META_LOST	    2112 /* drops not reported yet */
 #define PERF_META_LAST_LOST 2120 /* head position of the last LOST record + 1, 0: none */
+#define PERF_META_READY	    2128 /* data sequence when the ring last became non-empty */
 #define PERF_RECORD_LOST    2
 #define PERF_RECORD_SAMPLE  9
 
@@ -651,6 +657,13 @@ out:
 	return ret;
 }
 
+uint32_t bpftime_perf_ring_ready_seq(const void *meta)
+{
+	return atomic_load_explicit(
+		(_Atomic const uint32_t *)((const char *)meta + PERF_META_READY),
+		memory_order_relaxed);
+}
+
 long bpftime_map__perf_event_output(struct bpftime_map *h, uint64_t flags, const void *data,
 				    uint64_t size)
 {
@@ -698,6 +711,9 @@ long bpftime_map__perf_event_output(struct bpftime_map *h, uint64_t flags, const
 				    memory_order_acquire);
 	lost = atomic_load_explicit((_Atomic uint64_t *)(meta + PERF_META_LOST),
 				    memory_order_relaxed);
+	if (head == tail)
+		atomic_store_explicit((_Atomic uint32_t *)(meta + PERF_META_READY),
+				      bpftime_shm__data_seq(shm) + 1, memory_order_relaxed);
 	if (head + rec + 24 + (lost ? 24 : 0) - tail > dsize) {
 		/* dropped: reported at once if a LOST record fits */
 		lost++;

@@ -178,11 +178,15 @@ static struct perf_event_mmap_page *perf_meta(int fd)
 	return p;
 }
 
-static bool fd_ready(int fd)
+/* whether our @fd has data; *@agep: how long ago (in data sequence steps)
+ * a perf ring became ready, 0 for ring buffers */
+static bool fd_ready(int fd, uint32_t *agep)
 {
 	struct perf_event_mmap_page *meta;
 	struct bpftime_map *h;
+	int32_t age;
 
+	*agep = 0;
 	if (!srv_is_ours(fd))
 		return false;
 	switch (bpftime_handler_get_type(srv.shm, fd)) {
@@ -192,32 +196,53 @@ static bool fd_ready(int fd)
 		       bpftime_map__ringbuf_query(h, BPFTIME_RB_AVAIL_DATA) > 0;
 	case BPFTIME_HANDLER_PERF_EVENT:
 		meta = perf_meta(fd);
+		if (!meta)
+			return false;
 		/* drops not reported yet: a LOST record for the consumer,
 		 * which is not reading while it waits here */
-		if (meta) {
-			struct bpftime_perf_event_info pi;
+		struct bpftime_perf_event_info pi;
 
-			if (!bpftime_perf_event_get_info(srv.shm, fd, &pi) && pi.ring_off)
-				bpftime_perf_ring_flush_lost(srv.shm, pi.ring_off, pi.ring_len);
-		}
-		return meta && __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE) !=
-				       __atomic_load_n(&meta->data_tail, __ATOMIC_ACQUIRE);
+		if (!bpftime_perf_event_get_info(srv.shm, fd, &pi) && pi.ring_off)
+			bpftime_perf_ring_flush_lost(srv.shm, pi.ring_off, pi.ring_len);
+		if (__atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE) ==
+		    __atomic_load_n(&meta->data_tail, __ATOMIC_ACQUIRE))
+			return false;
+		/* stamped before its producer bumps the sequence: 0 then */
+		age = (int32_t)(bpftime_shm__data_seq(srv.shm) - bpftime_perf_ring_ready_seq(meta));
+		*agep = age > 0 ? (uint32_t)age : 0;
+		return true;
 	default:
 		return false;
 	}
 }
 
+/* Our ready fds of @m, the one that became ready first first (the kernel's
+ * ready list is in wake-up order: bpftrace ignores what it reads after its
+ * exit() record, so a ring read late loses events the kernel delivers). */
 static int collect(struct emu_epoll *m, struct epoll_event *events, int max, bool *real)
 {
+	uint32_t age[64], a;
 	int n = 0;
 
 	*real = m->real_fds > 0;
 	for (int i = 0; i < m->n && n < max; i++) {
-		if ((m->e[i].events & EPOLLIN) && fd_ready(m->e[i].fd)) {
-			events[n].events = EPOLLIN;
-			events[n].data = m->e[i].data;
-			n++;
+		if (!(m->e[i].events & EPOLLIN) || !fd_ready(m->e[i].fd, &a))
+			continue;
+		/* insertion by age, stable: older first, equals in set order
+		 * (beyond 64 ready ones: set order) */
+		int j = n;
+
+		if (n < (int)ARRAY_SIZE(age)) {
+			while (j > 0 && age[j - 1] < a) {
+				age[j] = age[j - 1];
+				events[j] = events[j - 1];
+				j--;
+			}
+			age[j] = a;
 		}
+		events[j].events = EPOLLIN;
+		events[j].data = m->e[i].data;
+		n++;
 	}
 	return n;
 }

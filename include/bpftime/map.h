@@ -297,6 +297,11 @@ BPFTIME_API uint64_t bpftime_map__ringbuf_query(struct bpftime_map *map, uint64_
  * reported some, 0 if none were pending, -EAGAIN if it could not yet */
 BPFTIME_API int bpftime_perf_ring_flush_lost(struct bpftime_shm *shm, uint64_t ring_off,
 					     uint64_t ring_len);
+/** @brief the segment's data sequence (bpftime_shm__data_seq) at the write
+ * that last made the perf ring whose metadata page is @meta non-empty: an
+ * epoll emulation reports older ready rings first, as the kernel's ready
+ * list does */
+BPFTIME_API uint32_t bpftime_perf_ring_ready_seq(const void *meta);
 /** @brief bpf_perf_event_output on a PERF_EVENT_ARRAY: writes a
  * PERF_RECORD_SAMPLE (raw data) to the perf ring of the event at index
  * (flags & BPFTIME_F_INDEX_MASK, or the current CPU).

@@ -798,6 +798,57 @@ static void check_epoll(int rb_fd, int prog)
 	close(ep);
 }
 
+/* Several perf rings ready at once: epoll_wait reports them in the order
+ * they became ready, as the kernel's ready list does (bpftrace ignores what
+ * it reads after its exit() record, so a ring reported late loses events).
+ * @pb holds rings 0 and 1, both empty. */
+static void check_epoll_order(int pb_fd, struct perf_buffer *pb)
+{
+	struct bpf_insn insns[] = {
+		ST_DW(10, -8, 0x77), LD_MAP_FD(2, pb_fd),
+		MOV32_IMM(3, -1), /* BPF_F_CURRENT_CPU: the kernel allows no other */
+		MOV64_REG(4, 10),    ADD64_IMM(4, -8),
+		MOV64_IMM(5, 8),     CALL(25),
+		MOV64_IMM(0, 0),     EXIT(),
+	};
+	char pkt[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = pkt, .data_size_in = sizeof(pkt));
+	struct epoll_event ev = { .events = EPOLLIN }, out[4];
+	int prog, ep = epoll_create1(EPOLL_CLOEXEC);
+	cpu_set_t saved, one;
+
+	if (sched_getaffinity(0, sizeof(saved), &saved) || !CPU_ISSET(0, &saved) ||
+	    !CPU_ISSET(1, &saved)) {
+		printf("check_epoll_order skipped: CPUs 0 and 1 not both allowed\n");
+		close(ep);
+		return;
+	}
+	prog = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "pb_ring", "GPL", insns,
+			     sizeof(insns) / sizeof(insns[0]), NULL);
+	CHECK(ep >= 0 && prog >= 0);
+	for (int i = 0; i < 2; i++) {
+		ev.data.u32 = 10 + (uint32_t)i;
+		CHECK(!epoll_ctl(ep, EPOLL_CTL_ADD, perf_buffer__buffer_fd(pb, (size_t)i), &ev));
+	}
+	/* a record on CPU 1 first, then on CPU 0; then the other way round */
+	for (int first = 1; first >= 0; first--) {
+		CHECK(epoll_wait(ep, out, 4, 0) == 0);
+		for (int k = 0; k < 2; k++) {
+			CPU_ZERO(&one);
+			CPU_SET(k ? !first : first, &one);
+			CHECK(!sched_setaffinity(0, sizeof(one), &one));
+			CHECK(!bpf_prog_test_run_opts(prog, &t) && t.retval == 0);
+		}
+		CHECK(epoll_wait(ep, out, 4, 1000) == 2);
+		CHECK(out[0].data.u32 == 10 + (uint32_t)first &&
+		      out[1].data.u32 == 10 + (uint32_t)!first);
+		CHECK(perf_buffer__consume(pb) == 0);
+	}
+	CHECK(!sched_setaffinity(0, sizeof(saved), &saved));
+	close(prog);
+	close(ep);
+}
+
 /* records a program writes reach libbpf's ring_buffer and perf_buffer
  * consumers: poll timeouts (0: at once), wakeups, every record */
 static void check_rings(void)
@@ -866,6 +917,10 @@ static void check_rings(void)
 	CHECK(!pthread_create(&th, NULL, run_later, &d));
 	CHECK(perf_buffer__poll(pb, 10000) == 1 && pb_seen == 2);
 	pthread_join(th, NULL);
+	if (libbpf_num_possible_cpus() >= 2)
+		check_epoll_order(pb_fd, pb);
+	else
+		printf("check_epoll_order skipped: one CPU\n");
 	check_epoll(rb_fd, rp);
 out:
 	ring_buffer__free(rb);
