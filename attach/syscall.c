@@ -1661,6 +1661,20 @@ void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 	route_all();
 }
 
+int bpftime_syscall_hook__net(char *why, size_t len)
+{
+	if (!hook.installed)
+		return -1;
+	if (why && len)
+		snprintf(why, len, "BPFTIME_SYSCALL_NET is not \"auto\"");
+	return 1;
+}
+
+void bpftime_syscall_hook__own(uintptr_t start, size_t len)
+{
+	sysscan_own(start, len);
+}
+
 struct bpftime_syscall *bpftime_syscall_current(void)
 {
 	return ts.cur;

@@ -111,6 +111,25 @@ BPFTIME_API int bpftime_syscall_hook__rewritten(void);
  * seen) */
 BPFTIME_API int bpftime_syscall_hook__bare_threads(void);
 
+/**
+ * @brief **bpftime_syscall_hook__net()** whether the safety net (Syscall User
+ * Dispatch) is on in the process's threads: 1 on, 0 off (every `syscall`
+ * instruction the process can run was found and the ones that matter
+ * rewritten: see docs/syscall-tracepoints.md), -1 the hook never started.
+ * With BPFTIME_SYSCALL_NET=auto the hook turns the net off whenever it can
+ * prove that nothing is missed, and on again when it cannot (new code it
+ * cannot prove, a watched syscall that needs the signal path); "on" (the
+ * default) keeps it on.
+ * @param why when not NULL and the net is on: the reason, as a sentence
+ * @param len the size of @why
+ */
+BPFTIME_API int bpftime_syscall_hook__net(char *why, size_t len);
+
+/** @brief [start, start + len) is runtime-generated code of ours (JIT pages)
+ * that holds no `syscall` instruction as an instruction: the hook's scan
+ * skips it (a `0f 05` inside an immediate there would keep the net on) */
+BPFTIME_API void bpftime_syscall_hook__own(uintptr_t start, size_t len);
+
 /** @brief the calling thread's id, cached (the syscall hook's own) */
 BPFTIME_API int32_t bpftime_syscall_tid(void);
 
