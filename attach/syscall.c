@@ -68,8 +68,10 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -105,15 +107,16 @@
 #endif
 
 #define SC_ENABLE_SIG	 (SIGRTMAX - 6) /* keep in step with agent.c's agent_thread */
-#define REGION_SIZE	 (128 * 1024)
+#define REGION_SIZE	 (256 * 1024)
 #define REGION_RAW	 0    /* long raw(nr, a1..a6) */
 #define REGION_RESTORER	 64   /* rt_sigreturn of our handlers */
 #define REGION_SIGRETURN 80   /* `syscall` with the interrupted thread's rax = 15 */
 #define REGION_STUBS	 4096 /* clone stubs */
 #define STUB_SIZE	 256
 #define MAX_STUBS	 ((REGION_SITES - REGION_STUBS) / STUB_SIZE)
-#define REGION_SITES	 (64 * 1024) /* one area per rewritten site */
-#define SITE_SIZE	 256	     /* FAST_MAX of them fill REGION_SITES..REGION_SIZE */
+#define REGION_SITES	 (64 * 1024)  /* one area per rewritten site */
+#define SITE_SIZE	 256	      /* FAST_MAX of them fill REGION_SITES..REGION_NET */
+#define REGION_NET	 (128 * 1024) /* the net's common body, then its sites' areas */
 #define ENABLE_MAX	 4096
 #define ENABLE_WAIT_NS	 2000000000L
 #define SIGSYS_BIT	 (1ull << (SIGSYS - 1))
@@ -144,7 +147,15 @@ static struct {
 	pthread_mutex_t start_lock;
 } hook = { .stub_lock = ATOMIC_FLAG_INIT, .start_lock = PTHREAD_MUTEX_INITIALIZER };
 
+/* the pokes of code bytes (their mprotect calls): one at a time */
+static pthread_mutex_t poke_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void consider(uintptr_t ip, long nr);
+static void net_new_code(const struct bpftime_syscall *sc);
+
+#define SIGTRAP_BIT (1ull << (SIGTRAP - 1))
+static atomic_bool trap_on;	      /* our SIGTRAP handler is installed (int3 sites) */
+static struct ksigaction app_sigtrap; /* the program's SIGTRAP action meanwhile */
 
 /* what a rewritten site's trampoline pushes (lowest address first) */
 struct fast_frame {
@@ -169,7 +180,9 @@ static struct {
 	raw_fn raw;
 	_Atomic(bpftime_syscall_fn) enter, exit;
 	void *_Atomic data;
-	atomic_int bare; /* threads made without a TLS of their own: see above */
+	atomic_int bare;	/* threads made without a TLS of their own: see above */
+	atomic_bool exec_watch; /* new executable code is scanned (the net off or going off) */
+	atomic_bool net_off;	/* SUD off in the threads that answered (docs: the net) */
 	_Atomic uint8_t watch_nr[WATCH_MAX];
 } hot __attribute__((aligned(4096))) = { .selector = SYSCALL_DISPATCH_FILTER_ALLOW,
 					 .watch_all = true };
@@ -234,6 +247,50 @@ static atomic_char en_acked[ENABLE_MAX];
 static atomic_int en_n;
 static atomic_int en_acks;
 static atomic_bool en_on = true; /* what the round asks: SUD on (start) or off */
+
+/* ---- the net's state (see "the net off" below) ---- */
+
+#define NET_COMMON_SIZE 256
+#define NET_AREA	64
+#define NET_MAX		((REGION_SIZE - REGION_NET - NET_COMMON_SIZE) / NET_AREA)
+#define NET_HASH	4096 /* > 2 * NET_MAX, a power of two */
+#define NET_TRAP	16   /* bytes per trap gadget */
+#define NET_RETRY_MS	200
+#define NET_RETRY_MAX	10000
+
+enum { NS_NATIVE, NS_TRAP, NS_JMP };
+
+struct net_site {
+	uintptr_t addr, island;
+	long nr;
+	_Atomic uint8_t state;
+};
+
+static struct {
+	bool want;	      /* BPFTIME_SYSCALL_NET=auto */
+	pthread_mutex_t lock; /* the table's changes and the patching */
+	struct net_site site[NET_MAX];
+	atomic_int n;
+	_Atomic int32_t hash[NET_HASH]; /* site index + 1, 0: empty; lock-free lookups */
+	uint8_t *trap, *trap_rw;	/* trap gadgets: RX and RW views */
+	int mem_fd;			/* /proc/self/mem, -1: write through mprotect */
+	bool sync_core;			/* membarrier SYNC_CORE registered */
+	char why[256];			/* why the net is on */
+	int retry_ms;			/* the patcher's next try, 0: none */
+	int64_t last_try_ms;
+} net = { .lock = PTHREAD_MUTEX_INITIALIZER, .mem_fd = -1 };
+
+/* the hook's own needs: new executable code, signal masks and actions */
+static bool exec_nr(long nr)
+{
+	return nr == SYS_mmap || nr == SYS_mprotect || nr == SYS_mremap ||
+	       nr == SYS_pkey_mprotect || nr == SYS_shmat;
+}
+
+static bool net_own_nr(long nr)
+{
+	return exec_nr(nr) || nr == SYS_rt_sigprocmask || nr == SYS_rt_sigaction;
+}
 
 static long raw(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
@@ -552,6 +609,49 @@ static long call(const struct bpftime_syscall *sc)
 		   (long)sc->args[3], (long)sc->args[4], (long)sc->args[5]);
 }
 
+/* SIGSYS, and SIGTRAP while the net's int3 sites may exist: a blocked one
+ * would kill the process at the next trap */
+static uint64_t keep_bits(void)
+{
+	return SIGSYS_BIT |
+	       (atomic_load_explicit(&trap_on, memory_order_relaxed) ? SIGTRAP_BIT : 0);
+}
+
+/* @sc made, except that masks lose the signals we need, and the program's
+ * action for one of them is kept aside (ours stays) */
+static long call_fixed(const struct bpftime_syscall *sc)
+{
+	struct bpftime_syscall real = *sc;
+	struct ksigaction act_copy, *aside = NULL;
+	uint64_t mask_copy;
+
+	if (sc->nr == SYS_rt_sigprocmask && sc->args[1] &&
+	    (sc->args[0] == SIG_BLOCK || sc->args[0] == SIG_SETMASK) && sc->args[3] == 8) {
+		memcpy(&mask_copy, (const void *)(uintptr_t)sc->args[1], 8);
+		mask_copy &= ~keep_bits();
+		real.args[1] = (uint64_t)(uintptr_t)&mask_copy;
+	} else if (sc->nr == SYS_rt_sigaction && sc->args[3] == 8) {
+		if (sc->args[0] == SIGSYS)
+			aside = &hook.app_sigsys;
+		else if (sc->args[0] == SIGTRAP && atomic_load(&trap_on))
+			aside = &app_sigtrap;
+		if (aside) {
+			/* our handler stays; the program's is kept aside */
+			if (sc->args[2])
+				memcpy((void *)(uintptr_t)sc->args[2], aside, sizeof(*aside));
+			if (sc->args[1])
+				memcpy(aside, (const void *)(uintptr_t)sc->args[1], sizeof(*aside));
+			return 0;
+		}
+		if (sc->args[1]) {
+			memcpy(&act_copy, (const void *)(uintptr_t)sc->args[1], sizeof(act_copy));
+			act_copy.mask &= ~keep_bits();
+			real.args[1] = (uint64_t)(uintptr_t)&act_copy;
+		}
+	}
+	return call(&real);
+}
+
 /* a clone sharing the memory: off to the stub (true), or made here */
 static bool redirect_clone(struct bpftime_syscall *sc, greg_t *g)
 {
@@ -596,8 +696,6 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 	greg_t *g = uc->uc_mcontext.gregs;
 	int saved_errno = errno;
 	struct bpftime_syscall sc;
-	uint64_t mask_copy;
-	struct ksigaction act_copy;
 
 	if (si->si_code != SYS_USER_DISPATCH) {
 		chain_sigsys(sig, si, ucv);
@@ -692,29 +790,9 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 
 	run_enter(&sc, true);
 	if (!sc.override) {
-		struct bpftime_syscall real = sc;
-
-		if (sc.nr == SYS_rt_sigprocmask && sc.args[1] &&
-		    (sc.args[0] == SIG_BLOCK || sc.args[0] == SIG_SETMASK) && sc.args[3] == 8) {
-			/* SIGSYS must stay deliverable */
-			memcpy(&mask_copy, (const void *)(uintptr_t)sc.args[1], 8);
-			mask_copy &= ~SIGSYS_BIT;
-			real.args[1] = (uint64_t)(uintptr_t)&mask_copy;
-		} else if (sc.nr == SYS_rt_sigaction && sc.args[0] == SIGSYS && sc.args[3] == 8) {
-			/* the program's SIGSYS action is kept aside */
-			if (sc.args[2])
-				memcpy((void *)(uintptr_t)sc.args[2], &hook.app_sigsys,
-				       sizeof(hook.app_sigsys));
-			if (sc.args[1])
-				memcpy(&hook.app_sigsys, (const void *)(uintptr_t)sc.args[1],
-				       sizeof(hook.app_sigsys));
-			real.nr = -1;
-		} else if (sc.nr == SYS_rt_sigaction && sc.args[1] && sc.args[3] == 8) {
-			memcpy(&act_copy, (const void *)(uintptr_t)sc.args[1], sizeof(act_copy));
-			act_copy.mask &= ~SIGSYS_BIT;
-			real.args[1] = (uint64_t)(uintptr_t)&act_copy;
-		}
-		sc.ret = real.nr == -1 ? 0 : call(&real);
+		sc.ret = call_fixed(&sc);
+		if (unlikely(atomic_load(&hot.exec_watch)) && exec_nr(sc.nr) && !ts.in_handler)
+			net_new_code(&sc);
 	}
 	run_exit(&sc);
 	g[REG_RAX] = (greg_t)sc.ret;
@@ -814,8 +892,12 @@ static int poke5(uintptr_t at, const uint8_t *to, const uint8_t *from)
 	uint64_t old, new;
 	int err = 0;
 
-	if (mprotect(page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC))
-		return -errno;
+	pthread_mutex_lock(&poke_lock);
+	err = (int)raw(SYS_mprotect, (long)page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, 0, 0, 0);
+	if (err) {
+		pthread_mutex_unlock(&poke_lock);
+		return err;
+	}
 	old = __atomic_load_n((uint64_t *)word, __ATOMIC_RELAXED);
 	new = old;
 	memcpy((uint8_t *)&new + (at - word), to, 5);
@@ -823,7 +905,8 @@ static int poke5(uintptr_t at, const uint8_t *to, const uint8_t *from)
 	    !__atomic_compare_exchange_n((uint64_t *)word, &old, new, false, __ATOMIC_SEQ_CST,
 					 __ATOMIC_SEQ_CST))
 		err = -EAGAIN;
-	mprotect(page, 4096, PROT_READ | PROT_EXEC);
+	raw(SYS_mprotect, (long)page, 4096, PROT_READ | PROT_EXEC, 0, 0, 0);
+	pthread_mutex_unlock(&poke_lock);
 	return err;
 }
 
@@ -845,6 +928,8 @@ static void patch_all(bool on)
 	}
 	pthread_mutex_unlock(&routes.lock);
 }
+
+static bool own_entry(struct fast_frame *f, long nr, uintptr_t ret);
 
 BPFTIME_HOT static bool special_nr(long nr)
 {
@@ -886,11 +971,17 @@ BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, l
 	struct bpftime_syscall sc;
 
 	if (unlikely(special_nr(nr))) {
+		/* signal masks and actions: fixed and made here */
+		if (nr == SYS_rt_sigprocmask || nr == SYS_rt_sigaction)
+			return own_entry(f, nr, ret);
 		/* a site of any syscall made one that needs the signal
-		 * path: on to the site's own `syscall`, which SUD catches */
+		 * path: on to the site's own `syscall` (a net site: its trap
+		 * gadget), which SUD catches */
 		f->rcx = site_sc;
 		return false;
 	}
+	if (unlikely(atomic_load_explicit(&hot.exec_watch, memory_order_relaxed) && exec_nr(nr)))
+		return own_entry(f, nr, ret);
 	from_frame(&sc, f, nr, 0, ret);
 	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK || unlikely(!tls_mine())) {
 		f->rcx = direct;
@@ -935,7 +1026,8 @@ BPFTIME_HOT __attribute__((used)) static void fast_exit(struct fast_frame *f, lo
  * the exit route (true): the syscall's registers from the frame (@nr, or
  * the frame's rax when @nr < 0), `syscall` right here (a trampoline in the
  * region: SUD lets it through; rsp stays below the frame), then
- * fast_exit(frame, result, @ret, nr).  The caller emits the leave next. */
+ * fast_exit(frame, result, @ret, nr) (@ret 0: the frame's rcx, which the
+ * net's site areas set to the return address).  The caller emits the leave next. */
 static void emit_exit_route(struct sc_emit *e, long nr, uintptr_t ret)
 {
 	uint8_t *skip;
@@ -964,8 +1056,12 @@ static void emit_exit_route(struct sc_emit *e, long nr, uintptr_t ret)
 	}
 	put(e, "\x48\x89\xdf", 3); /* mov rdi, rbx */
 	put(e, "\x48\x89\xc6", 3); /* mov rsi, rax */
-	put(e, "\x48\xba", 2);	   /* mov rdx, ret */
-	put64(e, (uint64_t)ret);
+	if (ret) {
+		put(e, "\x48\xba", 2); /* mov rdx, ret */
+		put64(e, (uint64_t)ret);
+	} else {
+		put(e, "\x48\x8b\x53\x48", 4); /* mov rdx, [rbx + 72]: the frame's rcx */
+	}
 	put(e, "\x48\xb8", 2); /* mov rax, fast_exit */
 	put64(e, (uint64_t)(uintptr_t)fast_exit);
 	put(e, "\xff\xd0", 2); /* call rax */
@@ -1253,6 +1349,8 @@ static void scan_report(void)
 	sysscan_free(&s);
 }
 
+static void net_try_off_locked(void);
+
 static void *patcher(void *arg)
 {
 	unsigned int seen = 0;
@@ -1267,7 +1365,17 @@ static void *patcher(void *arg)
 		unsigned int q = atomic_load(&fast.queued);
 
 		if (q == seen) {
-			syscall(SYS_futex, &fast.queued, FUTEX_WAIT_PRIVATE, q, NULL, NULL, 0);
+			struct timespec t = { net.retry_ms / 1000,
+					      (net.retry_ms % 1000) * 1000000L };
+
+			if (syscall(SYS_futex, &fast.queued, FUTEX_WAIT_PRIVATE, q,
+				    net.retry_ms ? &t : NULL, NULL, 0) &&
+			    errno == ETIMEDOUT && net.retry_ms) {
+				/* the net went on: off again if it can */
+				pthread_mutex_lock(&hook.start_lock);
+				net_try_off_locked();
+				pthread_mutex_unlock(&hook.start_lock);
+			}
 			continue;
 		}
 		for (; seen < q && seen < FAST_MAX; seen++) {
@@ -1326,6 +1434,508 @@ int bpftime_syscall_hook__bare_threads(void)
 	return atomic_load(&hot.bare);
 }
 
+/* ---- the net off ---------------------------------------------------------
+ *
+ * With BPFTIME_SYSCALL_NET=auto, SUD (the net) goes off in every thread once
+ * every `syscall` instruction the process can run is known (sysscan_all) and
+ * the ones that matter go through the hook without it: sites whose number
+ * is unknown, watched, or one the hook needs itself (new executable code,
+ * signal masks and actions: net_own_nr()).  Such a site's `syscall` becomes
+ * `jmp rel8` to its island (padding near it, holding `jmp rel32` to the
+ * site's area in the region), or, without an island in reach, `int3`, whose
+ * SIGTRAP handler moves the thread to the area.  A site of a known number
+ * nobody watches keeps its bytes: it costs nothing.  The bytes change one at
+ * a time (int3 first, then the jump's offset, then its opcode, the
+ * kernel's text_poke_bp order), so a thread running there meets the old
+ * instruction, int3 or the new one, never a mix.
+ *
+ * A site's area: `mov rcx, back; lea r11, [rip]; jmp common`, then its
+ * direct route (`syscall; mov rcx, back; jmp rcx`).  rcx and r11 are the
+ * registers the `syscall` would have overwritten anyway.  The common body
+ * saves the frame and calls net_entry(), which is fast_entry() with that
+ * site's routes; a number that needs the signal path (special_nr) goes on to
+ * the site's trap gadget, `syscall; mov rcx, back; jmp rcx` outside the
+ * region: SUD catches it where it is on, and where it is off the net is off
+ * only because no such number is watched.
+ *
+ * The net goes on again (the enable round) when something cannot be proven
+ * any more: a special number becomes watched, new executable code (the exit
+ * of mmap, mprotect, mremap, pkey_mprotect, shmat) holds what the scan
+ * cannot prove (a library being loaded, whose unwind table is not yet
+ * listed; JIT code with `0f 05` bytes; a shared or writable executable
+ * mapping).  The patcher thread tries to turn it off again later. */
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* does a site of @nr (-1: unknown) have to go through the hook? */
+static bool net_needs(long nr)
+{
+	return nr < 0 || net_own_nr(nr) ||
+	       watched(nr, BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT);
+}
+
+static uintptr_t net_area(int i)
+{
+	return (uintptr_t)hook.region + REGION_NET + NET_COMMON_SIZE + (size_t)i * NET_AREA;
+}
+
+static uint32_t net_hash(uintptr_t a)
+{
+	return (uint32_t)((a * 0x9e3779b97f4a7c15ull) >> 52) & (NET_HASH - 1);
+}
+
+/* the site at @addr: its index, or -1 (lock-free: the SIGTRAP handler) */
+static int net_find(uintptr_t addr)
+{
+	for (uint32_t h = net_hash(addr), k = 0; k < NET_HASH; k++, h = (h + 1) & (NET_HASH - 1)) {
+		int32_t v = atomic_load_explicit(&net.hash[h], memory_order_acquire);
+
+		if (!v)
+			return -1;
+		if (net.site[v - 1].addr == addr)
+			return v - 1;
+	}
+	return -1;
+}
+
+static bool net_entry(struct fast_frame *f, long nr, uintptr_t ret, uintptr_t mark);
+
+/* the region's common body of the net's sites (see the top) */
+static void emit_net_common(uint8_t *rw, uintptr_t at)
+{
+	struct sc_emit e = { rw };
+
+	UNUSED(at);
+	emit_frame_enter(&e);
+	put(&e, "\x48\x8b\x73", 3); /* mov rsi, [rbx + rax's slot]: nr */
+	put(&e, &(uint8_t){ (uint8_t)offsetof(struct fast_frame, rax) }, 1);
+	put(&e, "\x48\x8b\x53", 3); /* mov rdx, [rbx + rcx's slot]: back */
+	put(&e, &(uint8_t){ (uint8_t)offsetof(struct fast_frame, rcx) }, 1);
+	put(&e, "\x48\x8b\x4b", 3); /* mov rcx, [rbx + r11's slot]: the area + 17 */
+	put(&e, &(uint8_t){ (uint8_t)offsetof(struct fast_frame, r11) }, 1);
+	put(&e, "\x48\xb8", 2); /* mov rax, net_entry */
+	put64(&e, (uint64_t)(uintptr_t)net_entry);
+	put(&e, "\xff\xd0", 2); /* call rax */
+	emit_exit_route(&e, -1, 0);
+	emit_frame_leave(&e);
+	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
+	put(&e, "\xff\xe1", 2);				/* jmp rcx: fast_entry's choice */
+}
+
+/* site @i's area and trap gadget; the return address is the site + 2 */
+static void emit_net_site(int i)
+{
+	uintptr_t at = net_area(i), back = net.site[i].addr + 2;
+	uintptr_t common = (uintptr_t)hook.region + REGION_NET;
+	uint8_t *rw = hook.rw + (at - (uintptr_t)hook.region);
+	struct sc_emit e = { rw };
+
+	put(&e, "\x48\xb9", 2); /* mov rcx, back */
+	put64(&e, back);
+	put(&e, "\x4c\x8d\x1d\0\0\0\0", 7); /* lea r11, [rip]: the area + 17 */
+	put(&e, "\xe9", 1);		    /* jmp common */
+	put(&e, &(int32_t){ (int32_t)((int64_t)common - (int64_t)(at + 22)) }, 4);
+	put(&e, "\xcc\xcc", 2);
+	put(&e, "\x0f\x05", 2); /* + 24, the direct route: syscall */
+	put(&e, "\x48\xb9", 2); /* mov rcx, back */
+	put64(&e, back);
+	put(&e, "\xff\xe1", 2); /* jmp rcx */
+	e.p = net.trap_rw + (size_t)i * NET_TRAP;
+	put(&e, "\x0f\x05", 2); /* syscall: SUD's, where it is on */
+	put(&e, "\x48\xb9", 2); /* mov rcx, back */
+	put64(&e, back);
+	put(&e, "\xff\xe1", 2); /* jmp rcx */
+}
+
+/* Called by the common body with the registers in @f and @mark = the
+ * site's area + 17 (its r11): fast_entry() with that site's routes. */
+BPFTIME_HOT __attribute__((used)) static bool net_entry(struct fast_frame *f, long nr,
+							uintptr_t ret, uintptr_t mark)
+{
+	uintptr_t area = mark - 17;
+	size_t i = (area - net_area(0)) / NET_AREA;
+
+	return fast_entry(f, nr, ret, NULL, area + 24, (uintptr_t)net.trap + i * NET_TRAP);
+}
+
+/* every core fetches instructions anew (membarrier), when the kernel can */
+static void sync_cores(void)
+{
+	if (net.sync_core)
+		raw(SYS_membarrier, 1 << 5 /* MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE */, 0, 0,
+		    0, 0, 0);
+}
+
+/* writes @n code bytes at @at: through /proc/self/mem (no writable
+ * mapping of code, a one-byte write is atomic), else mprotect */
+static int poke(uintptr_t at, const void *bytes, size_t n)
+{
+	uintptr_t page = at & ~(uintptr_t)4095;
+	size_t len = ((at + n + 4095) & ~(uintptr_t)4095) - page;
+	long r;
+
+	pthread_mutex_lock(&poke_lock);
+	if (net.mem_fd >= 0 &&
+	    raw(SYS_pwrite64, net.mem_fd, (long)bytes, (long)n, (long)at, 0, 0) == (long)n) {
+		pthread_mutex_unlock(&poke_lock);
+		return 0;
+	}
+	r = raw(SYS_mprotect, (long)page, (long)len, PROT_READ | PROT_WRITE | PROT_EXEC, 0, 0, 0);
+	if (!r) {
+		for (size_t k = 0; k < n; k++)
+			__atomic_store_n((uint8_t *)at + k, ((const uint8_t *)bytes)[k],
+					 __ATOMIC_SEQ_CST);
+		raw(SYS_mprotect, (long)page, (long)len, PROT_READ | PROT_EXEC, 0, 0, 0);
+	}
+	pthread_mutex_unlock(&poke_lock);
+	return (int)r;
+}
+
+/* under net.lock: site @i through the hook (state NATIVE -> JMP or TRAP) */
+static int net_patch(int i)
+{
+	struct net_site *ns = &net.site[i];
+	uintptr_t area = net_area(i);
+	uint8_t jmp[5], rel8;
+	int err;
+
+	if (atomic_load(&ns->state) != NS_NATIVE)
+		return 0;
+	if (memcmp((const void *)ns->addr, "\x0f\x05", 2))
+		return -EAGAIN;		   /* not the bytes the scan saw */
+	atomic_store(&ns->state, NS_TRAP); /* the SIGTRAP handler knows it from now */
+	err = poke(ns->addr, "\xcc", 1);
+	if (err) {
+		atomic_store(&ns->state, NS_NATIVE);
+		return err;
+	}
+	if (!ns->island || !rel32_ok(area, ns->island + 5))
+		return 0; /* int3 for good */
+	jmp[0] = 0xe9;
+	memcpy(jmp + 1, &(int32_t){ (int32_t)((int64_t)area - (int64_t)(ns->island + 5)) }, 4);
+	rel8 = (uint8_t)(int8_t)((int64_t)ns->island - (int64_t)(ns->addr + 2));
+	sync_cores();
+	if (poke(ns->island, jmp, 5) || poke(ns->addr + 1, &rel8, 1))
+		return 0; /* int3 stays: still through the hook */
+	sync_cores();
+	if (poke(ns->addr, "\xeb", 1))
+		return 0;
+	atomic_store(&ns->state, NS_JMP);
+	return 0;
+}
+
+/* under net.lock: site @i back to its own `syscall` */
+static void net_unpatch(int i)
+{
+	struct net_site *ns = &net.site[i];
+	uint8_t st = atomic_load(&ns->state);
+
+	if (st == NS_NATIVE)
+		return;
+	if (st == NS_JMP) {
+		poke(ns->addr, "\xcc", 1);
+		sync_cores();
+		poke(ns->addr + 1, "\x05", 1);
+		sync_cores();
+	}
+	poke(ns->addr, "\x0f", 1);
+	atomic_store(&ns->state, NS_NATIVE);
+}
+
+/* under net.lock: the index of the site at @addr, added when new; -ENOSPC */
+static int net_add(const struct sysscan_site *s)
+{
+	int i = net_find(s->addr), n = atomic_load(&net.n);
+	uint32_t h;
+
+	if (i >= 0)
+		return i;
+	if (n == (int)NET_MAX)
+		return -ENOSPC;
+	net.site[n] = (struct net_site){ .addr = s->addr, .island = s->island, .nr = s->nr };
+	emit_net_site(n);
+	for (h = net_hash(s->addr); atomic_load(&net.hash[h]); h = (h + 1) & (NET_HASH - 1))
+		;
+	atomic_store(&net.n, n + 1);
+	atomic_store_explicit(&net.hash[h], n + 1, memory_order_release);
+	return n;
+}
+
+/* the why of a net that stays on, for bpftime_syscall_hook__net() */
+__attribute__((format(printf, 1, 2))) static void net_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(net.why, sizeof(net.why), fmt, ap);
+	va_end(ap);
+}
+
+/* Scans [start, end) (0, 0: everything) and puts every site that needs it
+ * through the hook.  0, or -errno with net.why said. */
+static int net_scan_patch(uintptr_t start, uintptr_t end)
+{
+	struct sysscan s = { 0 };
+	int err = start || end ? sysscan_range(&s, start, end) : sysscan_all(&s);
+
+	if (err) {
+		net_say("the scan failed: %s", strerror(-err));
+		goto out;
+	}
+	if (s.unprovable) {
+		net_say("cannot prove every syscall instruction: %s", s.why);
+		err = -EPERM;
+		goto out;
+	}
+	pthread_mutex_lock(&net.lock);
+	for (size_t k = 0; k < s.n && !err; k++) {
+		int i = net_add(&s.site[k]);
+
+		if (i < 0) {
+			net_say("more than %d syscall sites", (int)NET_MAX);
+			err = i;
+		} else if (net_needs(net.site[i].nr) && (err = net_patch(i))) {
+			net_say("cannot rewrite the syscall at %p: %s", (void *)net.site[i].addr,
+				strerror(-err));
+		}
+	}
+	pthread_mutex_unlock(&net.lock);
+out:
+	sysscan_free(&s);
+	return err;
+}
+
+static int ask_others(void);
+
+/* with hook.start_lock: the net on in every thread (@why: the reason) */
+static void net_on_locked(void)
+{
+	if (!atomic_load(&hot.net_off))
+		return;
+	atomic_store(&hot.net_off, false);
+	atomic_store(&en_on, true);
+	if (!ts.enabled && atomic_load(&fast.tid) != bpftime_syscall_tid())
+		enable_self();
+	if (ask_others())
+		pr_warn("syscall hook: some threads did not turn Syscall User Dispatch back on "
+			"(they block signal %d)\n",
+			SC_ENABLE_SIG);
+}
+
+/* may the net go off as things are?  (net.why says why not) */
+static bool net_allowed(void)
+{
+	if (!net.want) {
+		net_say("BPFTIME_SYSCALL_NET is not \"auto\"");
+		return false;
+	}
+	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK) {
+		net_say("the hook is paused");
+		return false;
+	}
+	if (atomic_load(&hot.watch_all)) {
+		net_say("every syscall is watched (raw_syscalls or no watch table)");
+		return false;
+	}
+	for (long nr = 0; nr < WATCH_MAX; nr++) {
+		if (special_nr(nr) && !net_own_nr(nr) && atomic_load(&hot.watch_nr[nr])) {
+			net_say("syscall %ld is watched, which needs the signal path", nr);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* with hook.start_lock: the net off if it can go (see the top) */
+static void net_try_off_locked(void)
+{
+	int64_t now = mono_ms();
+
+	if (atomic_load(&hot.net_off) || !net_allowed() || !fast.started)
+		return;
+	net.last_try_ms = now;
+	ts.in_handler++; /* our own syscalls: no handler, no scan */
+	atomic_store(&hot.exec_watch, true);
+	if (net_scan_patch(0, 0)) {
+		ts.in_handler--;
+		pr_debug("syscall hook: the net stays on: %s\n", net.why);
+		net.retry_ms = net.retry_ms ? net.retry_ms * 2 : NET_RETRY_MS;
+		if (net.retry_ms > NET_RETRY_MAX)
+			net.retry_ms = 0; /* until the next watch change */
+		return;
+	}
+	net.retry_ms = 0;
+	net_say("it is off");
+	atomic_store(&hot.net_off, true);
+	atomic_store(&en_on, false);
+	if (ts.enabled)
+		disable_self();
+	if (ask_others())
+		pr_debug("syscall hook: some threads keep Syscall User Dispatch on (they block "
+			 "signal %d)\n",
+			 SC_ENABLE_SIG);
+	ts.in_handler--;
+	pr_debug("syscall hook: the net is off (%d syscall sites known)\n", atomic_load(&net.n));
+}
+
+/* the exit of a call that may have made code executable (@sc: exec_nr) */
+static void net_new_code(const struct bpftime_syscall *sc)
+{
+	uintptr_t start = 0, len = 0;
+	bool shared = false;
+
+	if ((uint64_t)sc->ret > (uint64_t)-4096)
+		return; /* failed */
+	switch (sc->nr) {
+	case SYS_mmap:
+		if (!(sc->args[2] & PROT_EXEC))
+			return;
+		start = (uintptr_t)sc->ret;
+		len = sc->args[1];
+		shared = (sc->args[3] & MAP_TYPE) != MAP_PRIVATE;
+		break;
+	case SYS_mprotect:
+	case SYS_pkey_mprotect:
+		if (!(sc->args[2] & PROT_EXEC))
+			return;
+		start = sc->args[0];
+		len = sc->args[1];
+		break;
+	case SYS_mremap:
+		start = (uintptr_t)sc->ret;
+		len = sc->args[2];
+		break;
+	case SYS_shmat:
+		if (!(sc->args[2] & 0100000 /* SHM_EXEC */))
+			return;
+		shared = true;
+		break;
+	}
+	ts.in_handler++;
+	if (shared) {
+		net_say("a shared executable mapping (its code may change behind the scan)");
+	} else if (!net_scan_patch(start, start + len)) {
+		ts.in_handler--;
+		return;
+	}
+	pthread_mutex_lock(&hook.start_lock);
+	if (atomic_load(&hot.net_off)) {
+		pr_debug("syscall hook: the net goes on: %s\n", net.why);
+		net_on_locked();
+		net.retry_ms = NET_RETRY_MS;
+		raw(SYS_futex, (long)&fast.queued, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+	}
+	pthread_mutex_unlock(&hook.start_lock);
+	ts.in_handler--;
+}
+
+/* fast_entry() for a call of the hook's own (signal masks and actions,
+ * exec_nr): made here through raw(), the handlers around it when wanted */
+static bool own_entry(struct fast_frame *f, long nr, uintptr_t ret)
+{
+	bool handlers = hot.selector == SYSCALL_DISPATCH_FILTER_BLOCK && tls_mine();
+	struct bpftime_syscall sc;
+
+	from_frame(&sc, f, nr, 0, ret);
+	if (handlers)
+		run_enter(&sc, true);
+	if (!sc.override) {
+		sc.ret = call_fixed(&sc);
+		if (exec_nr(nr) && handlers && !ts.in_handler &&
+		    atomic_load_explicit(&hot.exec_watch, memory_order_relaxed))
+			net_new_code(&sc);
+	}
+	if (handlers)
+		run_exit(&sc);
+	f->rax = (uint64_t)sc.ret;
+	f->rcx = ret;
+	f->r11 = f->flags;
+	return false;
+}
+
+static void chain_sigtrap(int sig, siginfo_t *si, void *uc)
+{
+	struct ksigaction *a = &app_sigtrap;
+	struct ksigaction dfl = { .handler = SIG_DFL };
+
+	if (a->handler == SIG_IGN)
+		return;
+	if (a->handler == SIG_DFL) {
+		/* the default action, as without us */
+		uint64_t set = SIGTRAP_BIT;
+
+		raw(SYS_rt_sigaction, SIGTRAP, (long)&dfl, 0, 8, 0, 0);
+		atomic_store(&trap_on, false);
+		raw(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, 8, 0, 0);
+		raw(SYS_tgkill, raw(SYS_getpid, 0, 0, 0, 0, 0, 0),
+		    raw(SYS_gettid, 0, 0, 0, 0, 0, 0), SIGTRAP, 0, 0, 0);
+		return;
+	}
+	if (a->flags & SA_SIGINFO)
+		((void (*)(int, siginfo_t *, void *))a->handler)(sig, si, uc);
+	else
+		((void (*)(int))a->handler)(sig);
+}
+
+/* int3 on a net site: on to its area, as its jmp would go */
+static void on_sigtrap(int sig, siginfo_t *si, void *ucv)
+{
+	greg_t *g = ((ucontext_t *)ucv)->uc_mcontext.gregs;
+	uintptr_t at = (uintptr_t)g[REG_RIP] - 1;
+	int i = si->si_code == SI_KERNEL ? net_find(at) : -1;
+
+	if (i < 0) {
+		chain_sigtrap(sig, si, ucv);
+		return;
+	}
+	/* undone meanwhile: the instruction as it is now */
+	g[REG_RIP] = (greg_t)(*(volatile uint8_t *)at == 0xcc ? net_area(i) : at);
+}
+
+/* once, at the first start with BPFTIME_SYSCALL_NET=auto: the common
+ * body, the trap gadgets' pages, SIGTRAP, /proc/self/mem, membarrier */
+static int net_setup(void)
+{
+	struct ksigaction sa;
+	size_t tlen = ((size_t)NET_MAX * NET_TRAP + 4095) & ~(size_t)4095;
+	int fd;
+	long r;
+
+	fd = (int)syscall(SYS_memfd_create, "bpftime-syscall-traps", 1 /* MFD_CLOEXEC */);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)tlen)) {
+		close(fd);
+		return -errno;
+	}
+	net.trap_rw = mmap(NULL, tlen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	net.trap = mmap(NULL, tlen, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	close(fd);
+	if (net.trap_rw == MAP_FAILED || net.trap == MAP_FAILED)
+		return -ENOMEM;
+	memset(net.trap_rw, 0xcc, tlen);
+	sysscan_own((uintptr_t)net.trap, tlen); /* its syscalls are ours */
+	emit_net_common(hook.rw + REGION_NET, (uintptr_t)hook.region + REGION_NET);
+	net.mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	net.sync_core = !raw(SYS_membarrier, 1 << 6 /* REGISTER_PRIVATE_EXPEDITED_SYNC_CORE */, 0,
+			     0, 0, 0, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.handler = (void *)on_sigtrap;
+	sa.flags = SA_SIGINFO | SA_NODEFER | SA_RESTART | SA_RESTORER;
+	sa.restorer = hook.region + REGION_RESTORER;
+	r = raw(SYS_rt_sigaction, SIGTRAP, (long)&sa, (long)&app_sigtrap, 8, 0, 0);
+	if (r)
+		return (int)r;
+	atomic_store(&trap_on, true);
+	return 0;
+}
+
 /* ---- enabling threads ---------------------------------------------------- */
 
 static void chain_enable(int sig, siginfo_t *si, void *uc)
@@ -1354,8 +1964,11 @@ static void on_enable(int sig, siginfo_t *si, void *ucv)
 	}
 	/* a thread on another's TLS answers without turning SUD on */
 	mine = tls_mine();
-	if (atomic_load(&en_on) && mine)
+	if (mine) {
 		sigdelset(&uc->uc_sigmask, SIGSYS);
+		if (atomic_load(&trap_on))
+			sigdelset(&uc->uc_sigmask, SIGTRAP);
+	}
 	if (!mine || (atomic_load(&en_on) ? enable_self() : disable_self()) == 0) {
 		tid = mine ? bpftime_syscall_tid() : (pid_t)raw(SYS_gettid, 0, 0, 0, 0, 0, 0);
 		n = atomic_load(&en_n);
@@ -1583,6 +2196,22 @@ int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exi
 		sigset_t all, saved;
 
 		fast.on = !e || strcmp(e, "0");
+		e = getenv("BPFTIME_SYSCALL_NET");
+		net.want = e && !strcmp(e, "auto") && fast.on;
+		if (e && strcmp(e, "auto") && strcmp(e, "on"))
+			pr_warn("syscall hook: BPFTIME_SYSCALL_NET=%s: \"on\" or \"auto\"; on\n",
+				e);
+		if (net.want) {
+			int r;
+
+			ts.in_handler++;
+			r = net_setup();
+			ts.in_handler--;
+			if (r) {
+				pr_warn("syscall hook: the net stays on: %s\n", strerror(-r));
+				net.want = false;
+			}
+		}
 		e = getenv("BPFTIME_SYSCALL_SCAN");
 		fast.scan = e && !strcmp(e, "1");
 		sigfillset(&all);
@@ -1603,6 +2232,7 @@ int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exi
 	hot.selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 	route_all();
 	patch_all(true);
+	atomic_store(&hot.net_off, false);
 	atomic_store(&en_on, true);
 	if (!ts.enabled && enable_self())
 		pr_warn("syscall hook: cannot turn Syscall User Dispatch on\n");
@@ -1613,6 +2243,7 @@ int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exi
 			late, SC_ENABLE_SIG);
 		err = -EAGAIN;
 	}
+	net_try_off_locked();
 out:
 	pthread_mutex_unlock(&hook.start_lock);
 	if (err)
@@ -1640,6 +2271,12 @@ int bpftime_syscall_hook__off(void)
 	route_all();
 	if (hook.installed) {
 		patch_all(false);
+		atomic_store(&hot.net_off, false);
+		atomic_store(&hot.exec_watch, false);
+		pthread_mutex_lock(&net.lock);
+		for (int i = 0; i < atomic_load(&net.n); i++)
+			net_unpatch(i);
+		pthread_mutex_unlock(&net.lock);
 		atomic_store(&en_on, false);
 		if (ts.enabled)
 			disable_self();
@@ -1651,6 +2288,33 @@ int bpftime_syscall_hook__off(void)
 
 void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 {
+	pthread_mutex_lock(&hook.start_lock);
+	if (atomic_load(&hot.net_off)) {
+		/* before the table says so: a special number needs the net,
+		 * the others their sites through the hook */
+		bool on = !w;
+
+		for (size_t nr = 0; w && nr < n && nr < WATCH_MAX && !on; nr++)
+			on = w[nr] && special_nr((long)nr) && !net_own_nr((long)nr);
+		if (!on) {
+			pthread_mutex_lock(&net.lock);
+			for (int i = 0; i < atomic_load(&net.n) && !on; i++) {
+				long nr = net.site[i].nr;
+
+				if (nr >= 0 && (size_t)nr < n && nr < WATCH_MAX && w[nr] &&
+				    net_patch(i)) {
+					net_say("cannot rewrite the syscall at %p",
+						(void *)net.site[i].addr);
+					on = true;
+				}
+			}
+			pthread_mutex_unlock(&net.lock);
+		} else {
+			net_say("a watched syscall needs the signal path");
+		}
+		if (on)
+			net_on_locked();
+	}
 	if (!w)
 		atomic_store(&hot.watch_all, true); /* before the table: no call missed */
 	for (size_t i = 0; i < WATCH_MAX; i++)
@@ -1659,15 +2323,32 @@ void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 	if (w)
 		atomic_store(&hot.watch_all, false);
 	route_all();
+	/* off if it can (a full scan: not more than once a second from here) */
+	if (hook.installed && !atomic_load(&hot.net_off) &&
+	    (!net.last_try_ms || mono_ms() - net.last_try_ms >= 1000))
+		net_try_off_locked();
+	pthread_mutex_unlock(&hook.start_lock);
 }
 
 int bpftime_syscall_hook__net(char *why, size_t len)
 {
+	bool off;
+
 	if (!hook.installed)
 		return -1;
-	if (why && len)
-		snprintf(why, len, "BPFTIME_SYSCALL_NET is not \"auto\"");
-	return 1;
+	pthread_mutex_lock(&hook.start_lock);
+	off = atomic_load(&hot.net_off);
+	if (!off && why && len) {
+		if (!net.want && !fast.on)
+			snprintf(why, len, "rewriting is off (BPFTIME_SYSCALL_REWRITE=0)");
+		else if (!net.why[0] || !strcmp(net.why, "it is off"))
+			net_allowed() ? snprintf(why, len, "not tried yet")
+				      : snprintf(why, len, "%s", net.why);
+		else
+			snprintf(why, len, "%s", net.why);
+	}
+	pthread_mutex_unlock(&hook.start_lock);
+	return off ? 0 : 1;
 }
 
 void bpftime_syscall_hook__own(uintptr_t start, size_t len)
@@ -1699,12 +2380,12 @@ void bpftime_syscall_regs(const struct bpftime_syscall *sc, struct bpftime_pt_re
 		memset(r, 0, sizeof(*r));
 		r->rbp = f->rbp;
 		r->rbx = f->rbx;
-		r->r11 = f->r11;
+		r->r11 = f->flags; /* as the `syscall` instruction leaves them */
 		r->r10 = f->r10;
 		r->r9 = f->r9;
 		r->r8 = f->r8;
 		r->rax = (uint64_t)-ENOSYS;
-		r->rcx = f->rcx;
+		r->rcx = sc->ip;
 		r->rdx = f->rdx;
 		r->rsi = f->rsi;
 		r->rdi = f->rdi;

@@ -703,7 +703,9 @@ static const uint8_t *testlib_site(void **h)
 	assert_non_null(*h);
 	p = (const uint8_t *)dlsym(*h, "syscall_testlib_regs");
 	assert_non_null(p);
-	while (!(p[0] == 0x0f && p[1] == 0x05))
+	/* the `syscall` (or the net's jump or int3 there) is right before
+	 * `mov [rip + testlib_scratch], rdi` */
+	while (!(p[2] == 0x48 && p[3] == 0x89 && p[4] == 0x3d))
 		p++;
 	return p - 5;
 }
