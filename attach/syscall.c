@@ -287,9 +287,19 @@ static bool exec_nr(long nr)
 	       nr == SYS_pkey_mprotect || nr == SYS_shmat;
 }
 
+/* their sites always go through the hook while the net is off: clone and
+ * clone3 so that a thread without a TLS of its own is known (tls_mine) */
 static bool net_own_nr(long nr)
 {
-	return exec_nr(nr) || nr == SYS_rt_sigprocmask || nr == SYS_rt_sigaction;
+	return exec_nr(nr) || nr == SYS_rt_sigprocmask || nr == SYS_rt_sigaction ||
+	       nr == SYS_clone || nr == SYS_clone3;
+}
+
+/* special numbers the net can be off for while they are watched: made
+ * in C at the rewritten sites */
+static bool net_c_nr(long nr)
+{
+	return nr == SYS_rt_sigprocmask || nr == SYS_rt_sigaction;
 }
 
 static long raw(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
@@ -652,6 +662,21 @@ static long call_fixed(const struct bpftime_syscall *sc)
 	return call(&real);
 }
 
+/* A clone (@flags) or clone3 (@args, @size) about to make a thread that
+ * would run on this thread's TLS: counted before it exists, with this
+ * thread's tid set, for tls_mine() */
+static void count_bare(uint64_t flags, uint64_t args, uint64_t size)
+{
+	if (args && size >= 8)
+		memcpy(&flags, (const void *)(uintptr_t)args, 8);
+	else if (args)
+		return;
+	if ((flags & CLONE_VM) && !(flags & (CLONE_VFORK | CLONE_SETTLS))) {
+		bpftime_syscall_tid();
+		atomic_fetch_add(&hot.bare, 1);
+	}
+}
+
 /* a clone sharing the memory: off to the stub (true), or made here */
 static bool redirect_clone(struct bpftime_syscall *sc, greg_t *g)
 {
@@ -674,10 +699,7 @@ static bool redirect_clone(struct bpftime_syscall *sc, greg_t *g)
 	/* a child on this thread's TLS gets no SUD (see the top); counted
 	 * before it exists, with this thread's tid set for tls_mine() */
 	k.child_sud = !(flags & CLONE_VFORK) && (flags & CLONE_SETTLS);
-	if (!(flags & (CLONE_VFORK | CLONE_SETTLS))) {
-		bpftime_syscall_tid();
-		atomic_fetch_add(&hot.bare, 1);
-	}
+	count_bare(flags, 0, 0);
 	/* a child without its own TLS would run the handler on the parent's
 	 * thread state (the vfork child, a bare CLONE_VM): no exit there */
 	k.child_exit = k.child_sud;
@@ -974,6 +996,11 @@ BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, l
 		/* signal masks and actions: fixed and made here */
 		if (nr == SYS_rt_sigprocmask || nr == SYS_rt_sigaction)
 			return own_entry(f, nr, ret);
+		/* a thread without SUD (the net off): no SIGSYS will count a
+		 * child on this thread's TLS, so it is counted here */
+		if ((nr == SYS_clone || nr == SYS_clone3) && !ts.enabled)
+			count_bare(nr == SYS_clone ? f->rdi : 0, nr == SYS_clone3 ? f->rdi : 0,
+				   f->rsi);
 		/* a site of any syscall made one that needs the signal
 		 * path: on to the site's own `syscall` (a net site: its trap
 		 * gadget), which SUD catches */
@@ -1744,7 +1771,7 @@ static bool net_allowed(void)
 		return false;
 	}
 	for (long nr = 0; nr < WATCH_MAX; nr++) {
-		if (special_nr(nr) && !net_own_nr(nr) && atomic_load(&hot.watch_nr[nr])) {
+		if (special_nr(nr) && !net_c_nr(nr) && atomic_load(&hot.watch_nr[nr])) {
 			net_say("syscall %ld is watched, which needs the signal path", nr);
 			return false;
 		}
@@ -2295,7 +2322,7 @@ void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 		bool on = !w;
 
 		for (size_t nr = 0; w && nr < n && nr < WATCH_MAX && !on; nr++)
-			on = w[nr] && special_nr((long)nr) && !net_own_nr((long)nr);
+			on = w[nr] && special_nr((long)nr) && !net_c_nr((long)nr);
 		if (!on) {
 			pthread_mutex_lock(&net.lock);
 			for (int i = 0; i < atomic_load(&net.n) && !on; i++) {
