@@ -855,8 +855,10 @@ static void set_route(const struct fast_site *fs)
 {
 	if (!fs->route)
 		return; /* a site of any syscall: fast_entry decides */
+	/* (new executable code is checked in the full route) */
 	bool full = hot.selector == SYSCALL_DISPATCH_FILTER_BLOCK &&
-		    watched(fs->nr, BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT);
+		    (watched(fs->nr, BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT) ||
+		     (exec_nr(fs->nr) && atomic_load(&hot.exec_watch)));
 
 	atomic_store(fs->route, full ? fs->full : fs->direct);
 }
@@ -1322,6 +1324,8 @@ static int rewrite(uintptr_t sc_addr)
 					 fs);
 		if (!err && mprotect(page, 4096, PROT_READ | PROT_EXEC))
 			err = -errno;
+		if (!err)
+			sysscan_own((uintptr_t)page, 4096); /* the scan skips it */
 		if (!err)
 			emit_gadget(hook.rw + area, mov + 7);
 		at = (uintptr_t)page;
@@ -1789,6 +1793,7 @@ static void net_try_off_locked(void)
 	net.last_try_ms = now;
 	ts.in_handler++; /* our own syscalls: no handler, no scan */
 	atomic_store(&hot.exec_watch, true);
+	route_all(); /* the exec_nr sites' full routes */
 	if (net_scan_patch(0, 0)) {
 		ts.in_handler--;
 		pr_debug("syscall hook: the net stays on: %s\n", net.why);
@@ -2300,6 +2305,7 @@ int bpftime_syscall_hook__off(void)
 		patch_all(false);
 		atomic_store(&hot.net_off, false);
 		atomic_store(&hot.exec_watch, false);
+		route_all();
 		pthread_mutex_lock(&net.lock);
 		for (int i = 0; i < atomic_load(&net.n); i++)
 			net_unpatch(i);
