@@ -1388,6 +1388,9 @@ static void *patcher(void *arg)
 
 	UNUSED(arg);
 	sud(false); /* this thread's own syscalls run natively */
+	/* made with every signal blocked: an int3 site would kill it */
+	raw(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&(uint64_t){ SIGTRAP_BIT | SIGSYS_BIT }, 0, 8, 0,
+	    0);
 	atomic_store(&fast.tid, bpftime_syscall_tid());
 	ts.in_handler = 1;
 	if (fast.scan)
@@ -2247,6 +2250,8 @@ int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exi
 		e = getenv("BPFTIME_SYSCALL_SCAN");
 		fast.scan = e && !strcmp(e, "1");
 		sigfillset(&all);
+		sigdelset(&all, SIGTRAP); /* net sites: int3 */
+		sigdelset(&all, SIGSYS);
 		pthread_sigmask(SIG_SETMASK, &all, &saved);
 		if (fast.on && !pthread_create(&fast.th, NULL, patcher, NULL)) {
 			struct timespec nap = { 0, 100000 };
@@ -2321,7 +2326,19 @@ int bpftime_syscall_hook__off(void)
 
 void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 {
+	static uint8_t last[WATCH_MAX];
+	static bool last_all = true;
+	bool changed;
+
 	pthread_mutex_lock(&hook.start_lock);
+	changed = last_all != !w;
+	for (size_t i = 0; i < WATCH_MAX; i++) {
+		uint8_t v = w && i < n ? w[i] : 0;
+
+		changed |= last[i] != v;
+		last[i] = v;
+	}
+	last_all = !w;
 	if (atomic_load(&hot.net_off)) {
 		/* before the table says so: a special number needs the net,
 		 * the others their sites through the hook */
@@ -2356,10 +2373,21 @@ void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 	if (w)
 		atomic_store(&hot.watch_all, false);
 	route_all();
-	/* off if it can (a full scan: not more than once a second from here) */
-	if (hook.installed && !atomic_load(&hot.net_off) &&
-	    (!net.last_try_ms || mono_ms() - net.last_try_ms >= 1000))
-		net_try_off_locked();
+	/* off if it can now: a full scan, so not more than once a second
+	 * from here (the patcher's timer takes a try that comes too soon);
+	 * an unchanged table changes nothing (the timer retries after a
+	 * failure) */
+	if (hook.installed && !atomic_load(&hot.net_off) && changed && net_allowed()) {
+		int64_t since = mono_ms() - net.last_try_ms;
+
+		if (!net.last_try_ms || since >= 1000) {
+			net_try_off_locked();
+		} else {
+			net.retry_ms = (int)(1000 - since);
+			net_say("the next try is in %d ms", net.retry_ms);
+			raw(SYS_futex, (long)&fast.queued, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+		}
+	}
 	pthread_mutex_unlock(&hook.start_lock);
 }
 
