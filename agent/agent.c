@@ -70,6 +70,7 @@
 #include <bpftime/log.h>
 #include <bpftime/runtime.h>
 #include <bpftime/shm.h>
+#include <bpftime/syscall_hook.h>
 #include <bpftime/vm.h>
 #include "internal.h"
 #include "common/compiler.h"
@@ -1031,6 +1032,10 @@ static int wait_for_segment(const struct agent_opts *opts, const char *name)
 	return 0;
 }
 
+/* bpftime_vm_set_code_notify() done: once per process (each call would
+ * report the VM's ranges again) */
+static bool code_notify_set;
+
 int agent_start(const struct agent_opts *opts)
 {
 	const char *name;
@@ -1042,6 +1047,13 @@ int agent_start(const struct agent_opts *opts)
 		return -EALREADY;
 	}
 	agent.pid = getpid();
+	/* before any program is compiled (the VM also reports what came
+	 * before): the syscall hook's scan skips the VM's code pages, where a
+	 * `0f 05` inside an immediate is no syscall (see bpftime/vm.h) */
+	if (!code_notify_set) {
+		bpftime_vm_set_code_notify(bpftime_syscall_hook__own);
+		code_notify_set = true;
+	}
 	{
 		const char *c = getenv("BPFTIME_PERCPU_CLAIM");
 

@@ -30,6 +30,8 @@
 #include <bpftime/log.h>
 #include <bpftime/map.h>
 #include <bpftime/shm.h>
+#include <bpftime/syscall_hook.h>
+#include <bpftime/vm.h>
 #include "agent/internal.h"
 #include "vm/test_insn.h"
 
@@ -692,6 +694,18 @@ static void test_no_segment(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* The agent tells the syscall hook about the VM's code pages (set before
+ * any program is compiled: agent_start()). */
+static void test_code_notify(void **state)
+{
+	bpftime_code_notify_fn fn;
+
+	(void)state;
+	fn = bpftime_vm_set_code_notify(NULL);
+	bpftime_vm_set_code_notify(fn);
+	assert_ptr_equal(fn, bpftime_syscall_hook__own);
+}
+
 static int setup(void **state)
 {
 	struct agent_opts o = { .watch = true };
@@ -743,6 +757,7 @@ int main(void)
 		cmocka_unit_test(test_fork_follows),
 		cmocka_unit_test(test_threads_attach_detach),
 		cmocka_unit_test(test_threads_exact),
+		cmocka_unit_test(test_code_notify),
 	};
 
 	/* before the agent (and its thread) exists in this process */

@@ -5,7 +5,8 @@
  *
  * The object is small and self-contained: we lay its allocated sections out
  * in one anonymous mapping (code, then read-only data and a GOT, then
- * writable data), apply the x86-64 relocations the small code model
+ * writable data; pages of the JIT arena's address space, jit_arena_map(),
+ * so that the code notify callback knows them), apply the x86-64 relocations the small code model
  * produces, and make the code read-execute and the rest read-only or
  * read-write: never writable and executable at once.
  *
@@ -28,6 +29,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "internal.h"
+#include "jit_arena.h"
 #include "llvm/llvm.h"
 #include "common/compiler.h"
 #include "common/alloc.h"
@@ -312,8 +314,10 @@ static int layout(struct obj *o, struct aot_image *img, size_t seg_start[NSEGS +
 	}
 	off = align_up(off, page);
 	seg_start[NSEGS] = off;
-	mem = mmap(NULL, off, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED) {
+	/* in the JIT arena's address space: reported to the code notify
+	 * callback (bpftime_vm_set_code_notify) before it becomes executable */
+	mem = jit_arena_map(off);
+	if (!mem) {
 		free(sec_off);
 		return vm_error(o->vm, ENOMEM, "aot object: cannot map %zu bytes", off);
 	}
@@ -621,7 +625,7 @@ void vm_aot_free(struct bpftime_vm *vm)
 	if (!img)
 		return;
 	if (img->mem)
-		munmap(img->mem, img->size);
+		jit_arena_unmap(img->mem, img->size);
 	free(img->maps);
 	free(img->callbacks);
 	free(img);
@@ -692,7 +696,7 @@ int vm_aot_load(struct bpftime_vm *vm, const void *data, size_t size)
 fail:
 	if (img) {
 		if (img->mem)
-			munmap(img->mem, img->size);
+			jit_arena_unmap(img->mem, img->size);
 		free(img->maps);
 		free(img->callbacks);
 		free(img);

@@ -50,6 +50,23 @@
  * writes through /proc/self/mem happen outside it.  pthread_atfork()
  * handlers take it around fork() so that a child never inherits it locked.
  * The arena keeps at most one empty shared chunk around.
+ *
+ * Pools: the address space, registered once.  Every chunk (shared or solo,
+ * and the images of AOT objects, jit_arena_map()) is a run of pages inside
+ * a pool: a PROT_NONE, MAP_NORESERVE reservation of JIT_POOL_SIZE bytes
+ * (or one piece's size, for a larger one), taken near the first helper as
+ * chunks are.  A chunk is committed with an mmap(MAP_FIXED) RW over its
+ * pages and given back by mapping PROT_NONE over them again: its memory
+ * goes back, its addresses stay the arena's for the process's life.  Each
+ * new pool is reported to the code notify callback
+ * (bpftime_vm_set_code_notify(), for the syscall hook's scan, which skips
+ * code of ours: a `0f 05` inside an immediate is no syscall) while it is
+ * still PROT_NONE, so before any byte in it can run; and since a pool is
+ * never unmapped, a range once reported never holds anyone else's code
+ * later.  A process needs one pool unless it holds more than JIT_POOL_SIZE
+ * of code (or code out of reach of the first pool's helpers), so the
+ * callback sees a handful of ranges whatever the number of programs, the
+ * solo pieces of a process that cannot write /proc/self/mem included.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +80,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <bpftime/vm.h>
 #include "jit_arena.h"
 #include "common/compiler.h"
 #include "common/log.h"
@@ -74,7 +92,8 @@
 #define JIT_SOLO_MIN	(JIT_CHUNK_SIZE / 2)  /* larger pieces are solo */
 #define JIT_NEAR_BELOW	(UINT64_C(512) << 20) /* chunks this far below a helper */
 #define JIT_NEAR_TRIES	16
-#define JIT_IOV		32 /* INT3 pages per pwritev() */
+#define JIT_IOV		32		     /* INT3 pages per pwritev() */
+#define JIT_POOL_SIZE	(UINT64_C(64) << 20) /* address space reserved at a time */
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000 /* Linux 4.17; older kernels take it as a hint */
@@ -89,7 +108,17 @@ struct jit_chunk {
 	bool solo;			/* one piece, the whole mapping */
 };
 
+/* A reservation of address space the chunks are carved from (see the top) */
+struct jit_pool {
+	struct jit_pool *next;
+	uint8_t *base;
+	size_t pages;
+	uint64_t *busy; /* bit p: page p is part of a chunk */
+};
+
 static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct jit_pool *pools;
+static bpftime_code_notify_fn code_notify; /* under the lock */
 static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
 static struct jit_chunk *chunks;
 static size_t nr_pieces, used_bytes;
@@ -201,16 +230,16 @@ static int mem_int3(uint8_t *to, size_t len)
 	return 0;
 }
 
-/* A populated RW mapping of size bytes: within reach of near (NULL if no
- * address in reach is free), or with near NULL anywhere. */
-static uint8_t *map_chunk(size_t size, const void *near)
+/* size bytes of fresh PROT_NONE address space: within reach of near (NULL
+ * if no address in reach is free), or with near NULL anywhere. */
+static uint8_t *reserve(size_t size, const void *near)
 {
-	const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE;
+	const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 	uint64_t t = (uint64_t)(uintptr_t)near, h;
 	void *p;
 
 	if (!near) {
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+		p = mmap(NULL, size, PROT_NONE, flags, -1, 0);
 		return p == MAP_FAILED ? NULL : p;
 	}
 	if (t < 2 * JIT_NEAR_BELOW)
@@ -218,8 +247,7 @@ static uint8_t *map_chunk(size_t size, const void *near)
 	h = (t - JIT_NEAR_BELOW) & ~(uint64_t)(JIT_CHUNK_SIZE - 1);
 	for (int i = 0; i < JIT_NEAR_TRIES && h > size + JIT_CHUNK_SIZE;
 	     i++, h -= size + JIT_CHUNK_SIZE) {
-		p = mmap((void *)(uintptr_t)h, size, PROT_READ | PROT_WRITE,
-			 flags | MAP_FIXED_NOREPLACE, -1, 0);
+		p = mmap((void *)(uintptr_t)h, size, PROT_NONE, flags | MAP_FIXED_NOREPLACE, -1, 0);
 		if (p != MAP_FAILED) {
 			/* a kernel without MAP_FIXED_NOREPLACE takes it as a hint */
 			if (in_reach(p, size, near))
@@ -231,6 +259,131 @@ static uint8_t *map_chunk(size_t size, const void *near)
 			return NULL;
 	}
 	return NULL;
+}
+
+/* A new pool of at least size bytes (near as for reserve()), reported to
+ * the notify callback; lock held. */
+static struct jit_pool *new_pool(size_t size, const void *near)
+{
+	struct jit_pool *pl = mem_calloc(1, sizeof(*pl));
+
+	if (!pl)
+		return NULL;
+	size = size > JIT_POOL_SIZE ? round_up(size, JIT_CHUNK_SIZE) : JIT_POOL_SIZE;
+	pl->pages = size / JIT_PAGE;
+	pl->busy = mem_calloc((pl->pages + 63) / 64, sizeof(uint64_t));
+	pl->base = pl->busy ? reserve(size, near) : NULL;
+	if (!pl->base) {
+		free(pl->busy);
+		free(pl);
+		return NULL;
+	}
+	pl->next = pools;
+	pools = pl;
+	if (code_notify)
+		code_notify((uintptr_t)pl->base, size);
+	return pl;
+}
+
+static bool page_busy(const struct jit_pool *pl, size_t p)
+{
+	return pl->busy[p / 64] >> (p % 64) & 1;
+}
+
+static void mark_pages(struct jit_pool *pl, size_t p, size_t n, bool busy)
+{
+	for (size_t i = p; i < p + n; i++) {
+		if (busy)
+			pl->busy[i / 64] |= UINT64_C(1) << (i % 64);
+		else
+			pl->busy[i / 64] &= ~(UINT64_C(1) << (i % 64));
+	}
+}
+
+/* The first run of n free pages of pl, or -1 */
+static long free_pages(const struct jit_pool *pl, size_t n)
+{
+	size_t run = 0;
+
+	for (size_t p = 0; p < pl->pages; p++) {
+		if (p % 64 == 0 && p + 64 <= pl->pages && !pl->busy[p / 64]) {
+			run += 64; /* a whole free word */
+			p += 63;
+		} else {
+			run = page_busy(pl, p) ? 0 : run + 1;
+		}
+		if (run >= n)
+			return (long)(p + 1 - run);
+	}
+	return -1;
+}
+
+/* A run of n free pages: in a pool within reach of near (a new pool there
+ * if none has room), or with near NULL in any pool (a new one anywhere);
+ * marked busy.  Lock held. */
+static uint8_t *take_pages(size_t n, const void *near)
+{
+	struct jit_pool *pl;
+	long p = -1;
+
+	for (pl = pools; pl; pl = pl->next) {
+		if (in_reach(pl->base, pl->pages * JIT_PAGE, near) && (p = free_pages(pl, n)) >= 0)
+			break;
+	}
+	if (!pl) {
+		pl = new_pool(n * JIT_PAGE, near);
+		p = 0;
+	}
+	if (!pl)
+		return NULL;
+	mark_pages(pl, (size_t)p, n, true);
+	return pl->base + (size_t)p * JIT_PAGE;
+}
+
+static struct jit_pool *pool_of(const uint8_t *a)
+{
+	for (struct jit_pool *pl = pools; pl; pl = pl->next)
+		if (a >= pl->base && a < pl->base + pl->pages * JIT_PAGE)
+			return pl;
+	return NULL;
+}
+
+/* Pages [p, p + size) back to their pool: PROT_NONE, memory released,
+ * addresses kept.  Lock held. */
+static void unmap_pages(uint8_t *p, size_t size)
+{
+	struct jit_pool *pl = pool_of(p);
+
+	if (NEVER(!pl))
+		return;
+	if (mmap(p, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+		 0) == MAP_FAILED) {
+		/* (no mapping left to split into) the pages stay ours, taken:
+		 * not executable, their memory released if the kernel can */
+		mprotect(p, size, PROT_NONE);
+		madvise(p, size, MADV_DONTNEED);
+		pr_warn("jit: cannot give back %zu bytes of code pages (%d): they stay reserved\n",
+			size, errno);
+		return;
+	}
+	mark_pages(pl, (size_t)(p - pl->base) / JIT_PAGE, size / JIT_PAGE, false);
+}
+
+/* A populated RW mapping of size bytes (a multiple of JIT_PAGE) in a pool:
+ * within reach of near (NULL if no pool can be there), or with near NULL
+ * anywhere.  Lock held. */
+static uint8_t *map_chunk(size_t size, const void *near)
+{
+	uint8_t *p = take_pages(size / JIT_PAGE, near);
+
+	if (!p)
+		return NULL;
+	if (mmap(p, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_FIXED, -1, 0) == MAP_FAILED) {
+		unmap_pages(p, size);
+		return NULL;
+	}
+	return p;
 }
 
 /* A new chunk on the list: solo (RW, for one piece written in place) or
@@ -249,7 +402,7 @@ static struct jit_chunk *new_chunk(size_t size, const void *near, bool solo)
 	if (!solo) {
 		memset(c->base, 0xcc, size); /* int3 */
 		if (mprotect(c->base, size, PROT_READ | PROT_EXEC)) {
-			munmap(c->base, size);
+			unmap_pages(c->base, size);
 			free(c);
 			return NULL;
 		}
@@ -266,7 +419,7 @@ static void unmap_chunk(struct jit_chunk **link)
 	struct jit_chunk *c = *link;
 
 	*link = c->next;
-	munmap(c->base, c->size);
+	unmap_pages(c->base, c->size);
 	free(c);
 }
 
@@ -492,7 +645,7 @@ static void give_back(uint8_t *p, size_t size)
 	if (NEVER(!c))
 		return;
 	if (c->solo) {
-		munmap(p, size);
+		unmap_pages(p, size);
 		c->size -= size;
 	} else {
 		set_units(c, (size_t)(p - c->base) / JIT_UNIT, size / JIT_UNIT, false);
@@ -636,8 +789,50 @@ void jit_arena_stats(struct jit_arena_stats *st)
 		st->chunks++;
 		st->mapped += c->size;
 	}
+	for (const struct jit_pool *pl = pools; pl; pl = pl->next) {
+		st->pools++;
+		st->reserved += pl->pages * JIT_PAGE;
+	}
 	st->used = used_bytes;
 	st->pieces = nr_pieces;
 	st->shared = atomic_load(&shared_mode);
 	pthread_mutex_unlock(&arena_lock);
+}
+
+void *jit_arena_map(size_t size)
+{
+	uint8_t *p;
+
+	if (!size)
+		return NULL;
+	pthread_once(&arena_once, arena_init);
+	pthread_mutex_lock(&arena_lock);
+	p = map_chunk(round_up(size, JIT_PAGE), NULL);
+	pthread_mutex_unlock(&arena_lock);
+	return p;
+}
+
+void jit_arena_unmap(void *p, size_t size)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&arena_lock);
+	unmap_pages(p, round_up(size, JIT_PAGE));
+	pthread_mutex_unlock(&arena_lock);
+}
+
+bpftime_code_notify_fn bpftime_vm_set_code_notify(bpftime_code_notify_fn fn)
+{
+	bpftime_code_notify_fn old;
+
+	pthread_once(&arena_once, arena_init);
+	pthread_mutex_lock(&arena_lock);
+	old = code_notify;
+	code_notify = fn;
+	/* the pools reserved before: every range is reported once to each
+	 * callback set (oldest first is not needed: the ranges are disjoint) */
+	for (const struct jit_pool *pl = pools; fn && pl; pl = pl->next)
+		fn((uintptr_t)pl->base, pl->pages * JIT_PAGE);
+	pthread_mutex_unlock(&arena_lock);
+	return old;
 }

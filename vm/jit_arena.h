@@ -8,7 +8,9 @@
  * the piece becomes INT3 the same way.  Large pieces (and every piece when
  * /proc/self/mem cannot be written) are whole pages of their own, written
  * in place RW and then made RX.  No mapping is ever writable and
- * executable.  Every call is thread-safe.
+ * executable.  All of it lives in a few reservations of address space
+ * (pools) that are never given back, each reported once to the code notify
+ * callback (bpftime_vm_set_code_notify()).  Every call is thread-safe.
  */
 #ifndef BPFTIME_VM_JIT_ARENA_H
 #define BPFTIME_VM_JIT_ARENA_H
@@ -54,12 +56,23 @@ void jit_arena_free(void *code, size_t size);
  * empty chunk, the last one emptied, for the next compile). */
 void jit_arena_trim(void);
 
+/* size bytes of RW pages in the arena's address space (see jit_arena.c:
+ * reported to the code notify callback), for a loader that sets their
+ * protections itself (AOT images); NULL on failure (errno not set). */
+void *jit_arena_map(size_t size);
+
+/* Gives back what jit_arena_map() returned (its addresses stay the arena's,
+ * PROT_NONE).  NULL is ignored. */
+void jit_arena_unmap(void *p, size_t size);
+
 struct jit_arena_stats {
-	size_t chunks; /* mappings held */
-	size_t mapped; /* bytes mapped */
-	size_t used;   /* bytes handed out and not freed */
-	size_t pieces; /* pieces handed out and not freed */
-	int shared;    /* 1: small pieces share pages; 0: every piece has pages of
+	size_t pools;	 /* address space reservations (never given back) */
+	size_t reserved; /* bytes of them */
+	size_t chunks;	 /* mappings held */
+	size_t mapped;	 /* bytes mapped */
+	size_t used;	 /* bytes handed out and not freed */
+	size_t pieces;	 /* pieces handed out and not freed */
+	int shared;	 /* 1: small pieces share pages; 0: every piece has pages of
 			  its own (/proc/self/mem not writable); -1: not known yet */
 };
 

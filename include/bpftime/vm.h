@@ -384,6 +384,29 @@ BPFTIME_API const char *bpftime_engine__name(enum bpftime_engine engine);
  * "LLVM", "AOT", any case); returns 0 or -EINVAL */
 BPFTIME_API int bpftime_engine__parse(const char *name, enum bpftime_engine *engine);
 
+/* Called with each range of address space the VM's native code can live
+ * in: [start, start + len), page-aligned. */
+typedef void (*bpftime_code_notify_fn)(uintptr_t start, size_t len);
+
+/**
+ * @brief **bpftime_vm_set_code_notify()** sets the callback told about
+ * the memory the VM runs native code from: the pages of the x86-64 JIT
+ * (shared and solo) and of loaded AOT objects.  This address space is
+ * reserved in a few large ranges, never given back, and each range is
+ * reported once, while it is still inaccessible: before any code in it can
+ * run.  Ranges reserved before the call are reported by the call itself
+ * (to @fn, on this thread), so no range is missed whenever it is set.  A
+ * range holds the VM's code and data only (INT3 where no code is,
+ * inaccessible pages), never anyone else's, for the process's life.  Made for the syscall hook
+ * (bpftime_syscall_hook__own(), whose scan must skip a `0f 05` inside a
+ * JIT immediate).  Not covered: the llvm engine's code (LLVM's own memory
+ * manager allocates it).  @fn runs with the VM's code allocator locked: it
+ * must not compile nor free a VM.
+ * @param fn NULL: none (the default)
+ * @return the previous callback
+ */
+BPFTIME_API bpftime_code_notify_fn bpftime_vm_set_code_notify(bpftime_code_notify_fn fn);
+
 /* Disassembler, in the words of `bpftool prog dump xlated`:
  * "r0 = 2", "if r1 > 0x5 goto pc+3", "call bpf_map_lookup_elem#1",
  * "r1 = map[id:3]", "r0 = *(u32 *)(r1 +4)", "lock *(u64 *)(r1 +0) += r2". */
