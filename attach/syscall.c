@@ -1766,7 +1766,7 @@ static void net_on_locked(void)
 static bool net_allowed(void)
 {
 	if (!net.want) {
-		net_say("BPFTIME_SYSCALL_NET is not \"auto\"");
+		net_say("BPFTIME_SYSCALL_NET=on");
 		return false;
 	}
 	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK) {
@@ -2232,7 +2232,7 @@ int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exi
 
 		fast.on = !e || strcmp(e, "0");
 		e = getenv("BPFTIME_SYSCALL_NET");
-		net.want = e && !strcmp(e, "auto") && fast.on;
+		net.want = (!e || !strcmp(e, "auto")) && fast.on;
 		if (e && strcmp(e, "auto") && strcmp(e, "on"))
 			pr_warn("syscall hook: BPFTIME_SYSCALL_NET=%s: \"on\" or \"auto\"; on\n",
 				e);

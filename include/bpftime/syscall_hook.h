@@ -116,10 +116,11 @@ BPFTIME_API int bpftime_syscall_hook__bare_threads(void);
  * Dispatch) is on in the process's threads: 1 on, 0 off (every `syscall`
  * instruction the process can run was found and the ones that matter
  * rewritten: see docs/syscall-tracepoints.md), -1 the hook never started.
- * With BPFTIME_SYSCALL_NET=auto the hook turns the net off whenever it can
- * prove that nothing is missed, and on again when it cannot (new code it
- * cannot prove, a watched syscall that needs the signal path); "on" (the
- * default) keeps it on.
+ * With BPFTIME_SYSCALL_NET=auto (the default) the hook turns the net off
+ * whenever it can prove that nothing is missed, and on again when it cannot
+ * (new code it cannot prove, a watched syscall that needs the signal path);
+ * "on" keeps it on (e.g. under a debugger, which would see the SIGTRAPs of
+ * the rewritten sites that have no room for a jump).
  * @param why when not NULL and the net is on: the reason, as a sentence
  * @param len the size of @why
  */
