@@ -287,19 +287,32 @@ static bool exec_nr(long nr)
 	       nr == SYS_pkey_mprotect || nr == SYS_shmat;
 }
 
-/* their sites always go through the hook while the net is off: clone and
- * clone3 so that a thread without a TLS of its own is known (tls_mine) */
-static bool net_own_nr(long nr)
-{
-	return exec_nr(nr) || nr == SYS_rt_sigprocmask || nr == SYS_rt_sigaction ||
-	       nr == SYS_clone || nr == SYS_clone3;
-}
-
-/* special numbers the net can be off for while they are watched: made
- * in C at the rewritten sites */
+/* calls that set a signal mask or action (for good or for their
+ * duration): made in C (call_fixed), so that SIGSYS and SIGTRAP stay ours
+ * and deliverable; never through a direct route */
 static bool net_c_nr(long nr)
 {
-	return nr == SYS_rt_sigprocmask || nr == SYS_rt_sigaction;
+	switch (nr) {
+	case SYS_rt_sigprocmask:
+	case SYS_rt_sigaction:
+	case SYS_rt_sigsuspend:
+	case SYS_ppoll:
+	case SYS_pselect6:
+	case SYS_epoll_pwait:
+	case SYS_epoll_pwait2:
+	case SYS_io_pgetevents:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* their sites always go through the hook while the net is off: clone,
+ * clone3 and fork so that a child on this thread's TLS is counted and a
+ * forked child knows its own thread id */
+static bool net_own_nr(long nr)
+{
+	return exec_nr(nr) || net_c_nr(nr) || nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork;
 }
 
 static long raw(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
@@ -633,13 +646,32 @@ static long call_fixed(const struct bpftime_syscall *sc)
 {
 	struct bpftime_syscall real = *sc;
 	struct ksigaction act_copy, *aside = NULL;
-	uint64_t mask_copy;
+	uint64_t mask_copy, ms[2];
 
 	if (sc->nr == SYS_rt_sigprocmask && sc->args[1] &&
 	    (sc->args[0] == SIG_BLOCK || sc->args[0] == SIG_SETMASK) && sc->args[3] == 8) {
 		memcpy(&mask_copy, (const void *)(uintptr_t)sc->args[1], 8);
 		mask_copy &= ~keep_bits();
 		real.args[1] = (uint64_t)(uintptr_t)&mask_copy;
+	} else if (sc->nr == SYS_rt_sigsuspend || sc->nr == SYS_ppoll ||
+		   sc->nr == SYS_epoll_pwait || sc->nr == SYS_epoll_pwait2) {
+		/* a mask for the call's duration (a handler runs with it) */
+		int at = sc->nr == SYS_rt_sigsuspend ? 0 : sc->nr == SYS_ppoll ? 3 : 4;
+
+		if (sc->args[at] && sc->args[at + 1] == 8) {
+			memcpy(&mask_copy, (const void *)(uintptr_t)sc->args[at], 8);
+			mask_copy &= ~keep_bits();
+			real.args[at] = (uint64_t)(uintptr_t)&mask_copy;
+		}
+	} else if ((sc->nr == SYS_pselect6 || sc->nr == SYS_io_pgetevents) && sc->args[5]) {
+		/* { const sigset_t *mask; size_t size } */
+		memcpy(ms, (const void *)(uintptr_t)sc->args[5], sizeof(ms));
+		if (ms[0] && ms[1] == 8) {
+			memcpy(&mask_copy, (const void *)(uintptr_t)ms[0], 8);
+			mask_copy &= ~keep_bits();
+			ms[0] = (uint64_t)(uintptr_t)&mask_copy;
+			real.args[5] = (uint64_t)(uintptr_t)ms;
+		}
 	} else if (sc->nr == SYS_rt_sigaction && sc->args[3] == 8) {
 		if (sc->args[0] == SIGSYS)
 			aside = &hook.app_sigsys;
@@ -954,6 +986,24 @@ static void patch_all(bool on)
 }
 
 static bool own_entry(struct fast_frame *f, long nr, uintptr_t ret);
+static bool fork_entry(struct fast_frame *f, long nr, uintptr_t ret);
+
+/* fork, or clone/clone3 (@a0, @a1: its first arguments) without CLONE_VM */
+static bool fork_like(long nr, uint64_t a0, uint64_t a1)
+{
+	uint64_t flags = a0;
+
+	if (nr == SYS_fork)
+		return true;
+	if (nr == SYS_clone3) {
+		if (!a0 || a1 < 8)
+			return false;
+		memcpy(&flags, (const void *)(uintptr_t)a0, 8);
+	} else if (nr != SYS_clone) {
+		return false;
+	}
+	return !(flags & (CLONE_VM | CLONE_VFORK));
+}
 
 BPFTIME_HOT static bool special_nr(long nr)
 {
@@ -996,8 +1046,12 @@ BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, l
 
 	if (unlikely(special_nr(nr))) {
 		/* signal masks and actions: fixed and made here */
-		if (nr == SYS_rt_sigprocmask || nr == SYS_rt_sigaction)
+		if (net_c_nr(nr))
 			return own_entry(f, nr, ret);
+		/* a fork-like call on a thread without SUD: made here, so
+		 * that the child drops this thread's id */
+		if (!ts.enabled && fork_like(nr, f->rdi, f->rsi))
+			return fork_entry(f, nr, ret);
 		/* a thread without SUD (the net off): no SIGSYS will count a
 		 * child on this thread's TLS, so it is counted here */
 		if ((nr == SYS_clone || nr == SYS_clone3) && !ts.enabled)
@@ -1009,7 +1063,8 @@ BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, l
 		f->rcx = site_sc;
 		return false;
 	}
-	if (unlikely(atomic_load_explicit(&hot.exec_watch, memory_order_relaxed) && exec_nr(nr)))
+	if (unlikely(net_c_nr(nr) ||
+		     (atomic_load_explicit(&hot.exec_watch, memory_order_relaxed) && exec_nr(nr))))
 		return own_entry(f, nr, ret);
 	from_frame(&sc, f, nr, 0, ret);
 	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK || unlikely(!tls_mine())) {
@@ -1289,7 +1344,7 @@ static int rewrite(uintptr_t sc_addr)
 	if (kind == SITE_NONE)
 		return -ENOTSUP;
 	nr = kind == SITE_MOV_EAX ? (long)load32(mov + 1) : -1;
-	if (kind == SITE_MOV_EAX && special_nr(nr))
+	if (kind == SITE_MOV_EAX && (special_nr(nr) || net_c_nr(nr)))
 		return -ENOTSUP;
 	pthread_mutex_lock(&routes.lock);
 	if (routes.n == FAST_MAX) {
@@ -1432,7 +1487,8 @@ static void consider(uintptr_t ip, long nr)
 	uintptr_t sc_addr = ip - 2, mov = sc_addr - 5;
 	unsigned int i;
 
-	if (!fast.started || special_nr(nr) || (sc_addr & 4095) < 5 || (mov & 7) > 3)
+	if (!fast.started || special_nr(nr) || net_c_nr(nr) || (sc_addr & 4095) < 5 ||
+	    (mov & 7) > 3)
 		return;
 	/* `mov eax, nr`, or glibc's syscall(): `mov r9, [rsp + 8]` */
 	if ((*(const uint8_t *)mov != 0xb8 || load32(mov + 1) != (uint32_t)nr) &&
@@ -1649,8 +1705,12 @@ static int net_patch(int i)
 		atomic_store(&ns->state, NS_NATIVE);
 		return err;
 	}
-	if (!ns->island || !rel32_ok(area, ns->island + 5))
-		return 0; /* int3 for good */
+	if (!ns->island || !rel32_ok(area, ns->island + 5)) {
+		/* int3 for good: `cc 90`, so that a decoder (the next scan)
+		 * stays in step; nothing runs from the second byte */
+		poke(ns->addr + 1, "\x90", 1);
+		return 0;
+	}
 	jmp[0] = 0xe9;
 	memcpy(jmp + 1, &(int32_t){ (int32_t)((int64_t)area - (int64_t)(ns->island + 5)) }, 4);
 	rel8 = (uint8_t)(int8_t)((int64_t)ns->island - (int64_t)(ns->addr + 2));
@@ -1672,7 +1732,7 @@ static void net_unpatch(int i)
 
 	if (st == NS_NATIVE)
 		return;
-	if (st == NS_JMP) {
+	if (st == NS_JMP || *(volatile uint8_t *)(ns->addr + 1) != 0x05) {
 		poke(ns->addr, "\xcc", 1);
 		sync_cores();
 		poke(ns->addr + 1, "\x05", 1);
@@ -1886,6 +1946,27 @@ static bool own_entry(struct fast_frame *f, long nr, uintptr_t ret)
 		    atomic_load_explicit(&hot.exec_watch, memory_order_relaxed))
 			net_new_code(&sc);
 	}
+	if (handlers)
+		run_exit(&sc);
+	f->rax = (uint64_t)sc.ret;
+	f->rcx = ret;
+	f->r11 = f->flags;
+	return false;
+}
+
+/* fast_entry() for a fork-like call on a thread without SUD: the handlers
+ * as for any call, the call made here; the child forgets this thread's id */
+static bool fork_entry(struct fast_frame *f, long nr, uintptr_t ret)
+{
+	bool handlers = hot.selector == SYSCALL_DISPATCH_FILTER_BLOCK && tls_mine();
+	struct bpftime_syscall sc;
+
+	from_frame(&sc, f, nr, 0, ret);
+	if (handlers)
+		run_enter(&sc, false);
+	sc.ret = call(&sc);
+	if (sc.ret == 0)
+		ts.tid = 0;
 	if (handlers)
 		run_exit(&sc);
 	f->rax = (uint64_t)sc.ret;
