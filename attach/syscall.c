@@ -250,6 +250,14 @@ static atomic_bool en_on = true; /* what the round asks: SUD on (start) or off *
 
 /* ---- the net's state (see "the net off" below) ---- */
 
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 #define NET_COMMON_SIZE 256
 #define NET_AREA	64
 #define NET_MAX		((REGION_SIZE - REGION_NET - NET_COMMON_SIZE) / NET_AREA)
@@ -276,7 +284,8 @@ static struct {
 	int mem_fd;			/* /proc/self/mem, -1: write through mprotect */
 	bool sync_core;			/* membarrier SYNC_CORE registered */
 	char why[256];			/* why the net is on */
-	int retry_ms;			/* the patcher's next try, 0: none */
+	int retry_ms;			/* the last backoff */
+	_Atomic int64_t retry_at;	/* the patcher's next try (mono_ms), 0: none */
 	int64_t last_try_ms;
 } net = { .lock = PTHREAD_MUTEX_INITIALIZER, .mem_fd = -1 };
 
@@ -677,6 +686,10 @@ static long call_fixed(const struct bpftime_syscall *sc)
 			aside = &hook.app_sigsys;
 		else if (sc->args[0] == SIGTRAP && atomic_load(&trap_on))
 			aside = &app_sigtrap;
+		/* a vfork child (on this thread's memory and TLS, with its own
+		 * signal actions): its own call, not our copy's */
+		if (aside && raw(SYS_gettid, 0, 0, 0, 0, 0, 0) != bpftime_syscall_tid())
+			aside = NULL;
 		if (aside) {
 			/* our handler stays; the program's is kept aside */
 			if (sc->args[2])
@@ -1454,17 +1467,20 @@ static void *patcher(void *arg)
 		unsigned int q = atomic_load(&fast.queued);
 
 		if (q == seen) {
-			struct timespec t = { net.retry_ms / 1000,
-					      (net.retry_ms % 1000) * 1000000L };
+			/* a deadline, not a timeout: wake-ups do not postpone it */
+			int64_t at = atomic_load(&net.retry_at), left = at - mono_ms();
+			struct timespec t = { left / 1000, (left % 1000) * 1000000L };
 
-			if (syscall(SYS_futex, &fast.queued, FUTEX_WAIT_PRIVATE, q,
-				    net.retry_ms ? &t : NULL, NULL, 0) &&
-			    errno == ETIMEDOUT && net.retry_ms) {
+			if (at && left <= 0) {
 				/* the net went on: off again if it can */
+				atomic_store(&net.retry_at, 0);
 				pthread_mutex_lock(&hook.start_lock);
 				net_try_off_locked();
 				pthread_mutex_unlock(&hook.start_lock);
+				continue;
 			}
+			syscall(SYS_futex, &fast.queued, FUTEX_WAIT_PRIVATE, q, at ? &t : NULL,
+				NULL, 0);
 			continue;
 		}
 		for (; seen < q && seen < FAST_MAX; seen++) {
@@ -1554,14 +1570,6 @@ int bpftime_syscall_hook__bare_threads(void)
  * cannot prove (a library being loaded, whose unwind table is not yet
  * listed; JIT code with `0f 05` bytes; a shared or writable executable
  * mapping).  The patcher thread tries to turn it off again later. */
-
-static int64_t mono_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* does a site of @nr (-1: unknown) have to go through the hook? */
 static bool net_needs(long nr)
@@ -1732,6 +1740,14 @@ static void net_unpatch(int i)
 
 	if (st == NS_NATIVE)
 		return;
+	/* our bytes still?  (else new code is there: left alone) */
+	if (*(volatile uint8_t *)ns->addr != (st == NS_JMP ? 0xeb : 0xcc) ||
+	    (st == NS_JMP &&
+	     *(volatile uint8_t *)(ns->addr + 1) !=
+		     (uint8_t)(int8_t)((int64_t)ns->island - (int64_t)(ns->addr + 2)))) {
+		atomic_store(&ns->state, NS_NATIVE);
+		return;
+	}
 	if (st == NS_JMP || *(volatile uint8_t *)(ns->addr + 1) != 0x05) {
 		poke(ns->addr, "\xcc", 1);
 		sync_cores();
@@ -1748,8 +1764,19 @@ static int net_add(const struct sysscan_site *s)
 	int i = net_find(s->addr), n = atomic_load(&net.n);
 	uint32_t h;
 
-	if (i >= 0)
+	if (i >= 0) {
+		struct net_site *ns = &net.site[i];
+
+		/* found as a `syscall` again where we had rewritten one: new
+		 * code at the same address (a library closed and loaded
+		 * again): what the scan says now */
+		if (atomic_load(&ns->state) != NS_NATIVE) {
+			ns->island = s->island;
+			ns->nr = s->nr;
+			atomic_store(&ns->state, NS_NATIVE);
+		}
 		return i;
+	}
 	if (n == (int)NET_MAX)
 		return -ENOSPC;
 	net.site[n] = (struct net_site){ .addr = s->addr, .island = s->island, .nr = s->nr };
@@ -1863,9 +1890,11 @@ static void net_try_off_locked(void)
 		net.retry_ms = net.retry_ms ? net.retry_ms * 2 : NET_RETRY_MS;
 		if (net.retry_ms > NET_RETRY_MAX)
 			net.retry_ms = 0; /* until the next watch change */
+		atomic_store(&net.retry_at, net.retry_ms ? now + net.retry_ms : 0);
 		return;
 	}
 	net.retry_ms = 0;
+	atomic_store(&net.retry_at, 0);
 	net_say("it is off");
 	atomic_store(&hot.net_off, true);
 	atomic_store(&en_on, false);
@@ -1924,6 +1953,7 @@ static void net_new_code(const struct bpftime_syscall *sc)
 		pr_debug("syscall hook: the net goes on: %s\n", net.why);
 		net_on_locked();
 		net.retry_ms = NET_RETRY_MS;
+		atomic_store(&net.retry_at, mono_ms() + NET_RETRY_MS);
 		raw(SYS_futex, (long)&fast.queued, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
 	}
 	pthread_mutex_unlock(&hook.start_lock);
@@ -2464,8 +2494,8 @@ void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 		if (!net.last_try_ms || since >= 1000) {
 			net_try_off_locked();
 		} else {
-			net.retry_ms = (int)(1000 - since);
-			net_say("the next try is in %d ms", net.retry_ms);
+			atomic_store(&net.retry_at, net.last_try_ms + 1000);
+			net_say("the next try is in %d ms", (int)(1000 - since));
 			raw(SYS_futex, (long)&fast.queued, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
 		}
 	}

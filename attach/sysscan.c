@@ -533,6 +533,17 @@ static uintptr_t island_for(const struct func *f, size_t n, uintptr_t seg_s, uin
 		if (gs < seg_s || ge <= gs || ge - gs < ISLAND_LEN || gs > hi || ge < lo)
 			continue;
 		g = gap_find(gs);
+		/* a gap known from before: new code may have been mapped there
+		 * since (a library closed, another loaded there): what is
+		 * handed out from it must still be padding */
+		if (g && g->end != ge) {
+			if (!padding(gs, ge))
+				continue;
+			g->end = ge;
+			g->used = 0;
+		}
+		if (g && !padding(g->start + g->used, g->end))
+			continue;
 		if (!g) {
 			if (!padding(gs, ge))
 				continue;

@@ -128,7 +128,9 @@ BPFTIME_API int bpftime_syscall_hook__net(char *why, size_t len);
 
 /** @brief [start, start + len) is runtime-generated code of ours (JIT pages)
  * that holds no `syscall` instruction as an instruction: the hook's scan
- * skips it (a `0f 05` inside an immediate there would keep the net on) */
+ * skips it (a `0f 05` inside an immediate there would keep the net on).
+ * The range must stay the caller's for the process's life (it is never
+ * dropped: code someone else maps there later would not be scanned) */
 BPFTIME_API void bpftime_syscall_hook__own(uintptr_t start, size_t len);
 
 /** @brief the calling thread's id, cached (the syscall hook's own) */
