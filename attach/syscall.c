@@ -87,6 +87,7 @@
 #include <Zydis/Zydis.h>
 #include <bpftime/attach.h>
 #include <bpftime/syscall_hook.h>
+#include "common/alloc.h"
 #include "common/compiler.h"
 #include "common/log.h"
 #include "hook_x86_64.h"
@@ -272,6 +273,7 @@ struct net_site {
 	uintptr_t addr, island;
 	long nr;
 	_Atomic uint8_t state;
+	uint8_t step; /* net_patch_list()'s rounds (net.lock) */
 };
 
 static struct {
@@ -287,6 +289,7 @@ static struct {
 	int retry_ms;			/* the last backoff */
 	_Atomic int64_t retry_at;	/* the patcher's next try (mono_ms), 0: none */
 	int64_t last_try_ms;
+	bool last_failed; /* the last try found something unprovable */
 } net = { .lock = PTHREAD_MUTEX_INITIALIZER, .mem_fd = -1 };
 
 /* the hook's own needs: new executable code, signal masks and actions */
@@ -1695,67 +1698,112 @@ static int poke(uintptr_t at, const void *bytes, size_t n)
 	return (int)r;
 }
 
-/* under net.lock: site @i through the hook (state NATIVE -> JMP or TRAP) */
-static int net_patch(int i)
+/* under net.lock: sites @idx[0..n) through the hook (NATIVE -> JMP, or
+ * TRAP without an island in reach), in three rounds of one-byte writes
+ * with the cores synced between (see the top): int3 everywhere, then the
+ * jumps' offsets (islands written first) or the int3 sites' nop, then the
+ * jumps' opcodes.  0, or the first -errno (that site stays native). */
+static int net_patch_list(const int *idx, int n)
 {
-	struct net_site *ns = &net.site[i];
-	uintptr_t area = net_area(i);
-	uint8_t jmp[5], rel8;
-	int err;
+	int err = 0;
 
-	if (atomic_load(&ns->state) != NS_NATIVE)
-		return 0;
-	if (memcmp((const void *)ns->addr, "\x0f\x05", 2))
-		return -EAGAIN;		   /* not the bytes the scan saw */
-	atomic_store(&ns->state, NS_TRAP); /* the SIGTRAP handler knows it from now */
-	err = poke(ns->addr, "\xcc", 1);
-	if (err) {
-		atomic_store(&ns->state, NS_NATIVE);
-		return err;
+	for (int k = 0; k < n; k++) {
+		struct net_site *ns = &net.site[idx[k]];
+		int e;
+
+		ns->step = 0;
+		if (atomic_load(&ns->state) != NS_NATIVE)
+			continue;
+		if (memcmp((const void *)ns->addr, "\x0f\x05", 2)) {
+			err = err ? err : -EAGAIN; /* not the bytes the scan saw */
+			continue;
+		}
+		atomic_store(&ns->state, NS_TRAP); /* the SIGTRAP handler knows it from now */
+		e = poke(ns->addr, "\xcc", 1);
+		if (e) {
+			atomic_store(&ns->state, NS_NATIVE);
+			err = err ? err : e;
+			continue;
+		}
+		ns->step = 1;
 	}
-	if (!ns->island || !rel32_ok(area, ns->island + 5)) {
-		/* int3 for good: `cc 90`, so that a decoder (the next scan)
-		 * stays in step; nothing runs from the second byte */
-		poke(ns->addr + 1, "\x90", 1);
-		return 0;
+	sync_cores();
+	for (int k = 0; k < n; k++) {
+		struct net_site *ns = &net.site[idx[k]];
+		uintptr_t area = net_area(idx[k]);
+		uint8_t jmp[5], rel8;
+
+		if (ns->step != 1)
+			continue;
+		ns->step = 0;
+		if (!ns->island || !rel32_ok(area, ns->island + 5)) {
+			/* int3 for good: `cc 90`, so that a decoder (the next
+			 * scan) stays in step; nothing runs from the second byte */
+			poke(ns->addr + 1, "\x90", 1);
+			continue;
+		}
+		jmp[0] = 0xe9;
+		memcpy(jmp + 1, &(int32_t){ (int32_t)((int64_t)area - (int64_t)(ns->island + 5)) },
+		       4);
+		rel8 = (uint8_t)(int8_t)((int64_t)ns->island - (int64_t)(ns->addr + 2));
+		if (!poke(ns->island, jmp, 5) && !poke(ns->addr + 1, &rel8, 1))
+			ns->step = 2; /* else the int3 stays: still through the hook */
 	}
-	jmp[0] = 0xe9;
-	memcpy(jmp + 1, &(int32_t){ (int32_t)((int64_t)area - (int64_t)(ns->island + 5)) }, 4);
-	rel8 = (uint8_t)(int8_t)((int64_t)ns->island - (int64_t)(ns->addr + 2));
 	sync_cores();
-	if (poke(ns->island, jmp, 5) || poke(ns->addr + 1, &rel8, 1))
-		return 0; /* int3 stays: still through the hook */
-	sync_cores();
-	if (poke(ns->addr, "\xeb", 1))
-		return 0;
-	atomic_store(&ns->state, NS_JMP);
-	return 0;
+	for (int k = 0; k < n; k++) {
+		struct net_site *ns = &net.site[idx[k]];
+
+		if (ns->step == 2 && !poke(ns->addr, "\xeb", 1))
+			atomic_store(&ns->state, NS_JMP);
+		ns->step = 0;
+	}
+	return err;
 }
 
-/* under net.lock: site @i back to its own `syscall` */
-static void net_unpatch(int i)
+static int net_patch(int i)
 {
-	struct net_site *ns = &net.site[i];
-	uint8_t st = atomic_load(&ns->state);
+	return net_patch_list(&i, 1);
+}
 
-	if (st == NS_NATIVE)
-		return;
-	/* our bytes still?  (else new code is there: left alone) */
-	if (*(volatile uint8_t *)ns->addr != (st == NS_JMP ? 0xeb : 0xcc) ||
-	    (st == NS_JMP &&
-	     *(volatile uint8_t *)(ns->addr + 1) !=
-		     (uint8_t)(int8_t)((int64_t)ns->island - (int64_t)(ns->addr + 2)))) {
-		atomic_store(&ns->state, NS_NATIVE);
-		return;
+/* under net.lock: every site back to its own `syscall`, in rounds as
+ * net_patch_list() (int3 on the jumps, their second byte, the first) */
+static void net_unpatch_all(void)
+{
+	int n = atomic_load(&net.n);
+
+	for (int i = 0; i < n; i++) {
+		struct net_site *ns = &net.site[i];
+		uint8_t st = atomic_load(&ns->state);
+
+		ns->step = 0;
+		if (st == NS_NATIVE)
+			continue;
+		/* our bytes still?  (else new code is there: left alone) */
+		if (*(volatile uint8_t *)ns->addr != (st == NS_JMP ? 0xeb : 0xcc) ||
+		    (st == NS_JMP &&
+		     *(volatile uint8_t *)(ns->addr + 1) !=
+			     (uint8_t)(int8_t)((int64_t)ns->island - (int64_t)(ns->addr + 2)))) {
+			atomic_store(&ns->state, NS_NATIVE);
+			continue;
+		}
+		if (st == NS_JMP)
+			poke(ns->addr, "\xcc", 1);
+		ns->step = 1;
 	}
-	if (st == NS_JMP || *(volatile uint8_t *)(ns->addr + 1) != 0x05) {
-		poke(ns->addr, "\xcc", 1);
-		sync_cores();
-		poke(ns->addr + 1, "\x05", 1);
-		sync_cores();
+	sync_cores();
+	for (int i = 0; i < n; i++)
+		if (net.site[i].step == 1)
+			poke(net.site[i].addr + 1, "\x05", 1);
+	sync_cores();
+	for (int i = 0; i < n; i++) {
+		struct net_site *ns = &net.site[i];
+
+		if (ns->step == 1) {
+			poke(ns->addr, "\x0f", 1);
+			atomic_store(&ns->state, NS_NATIVE);
+		}
+		ns->step = 0;
 	}
-	poke(ns->addr, "\x0f", 1);
-	atomic_store(&ns->state, NS_NATIVE);
 }
 
 /* under net.lock: the index of the site at @addr, added when new; -ENOSPC */
@@ -1798,12 +1846,26 @@ __attribute__((format(printf, 1, 2))) static void net_say(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* the number of the mov-rewritten site whose `syscall` is at @sc, or -1 */
+static long mov_site_nr(uintptr_t sc)
+{
+	long nr = -1;
+
+	pthread_mutex_lock(&routes.lock);
+	for (int i = 0; i < routes.n && nr < 0; i++)
+		if (routes.site[i].mov + 5 == sc && routes.site[i].route)
+			nr = routes.site[i].nr;
+	pthread_mutex_unlock(&routes.lock);
+	return nr;
+}
+
 /* Scans [start, end) (0, 0: everything) and puts every site that needs it
  * through the hook.  0, or -errno with net.why said. */
 static int net_scan_patch(uintptr_t start, uintptr_t end)
 {
 	struct sysscan s = { 0 };
-	int err = start || end ? sysscan_range(&s, start, end) : sysscan_all(&s);
+	int err = start || end ? sysscan_range(&s, start, end) : sysscan_all(&s), *todo = NULL,
+	    n_todo = 0;
 
 	if (err) {
 		net_say("the scan failed: %s", strerror(-err));
@@ -1814,20 +1876,32 @@ static int net_scan_patch(uintptr_t start, uintptr_t end)
 		err = -EPERM;
 		goto out;
 	}
+	todo = mem_alloc((s.n ? s.n : 1) * sizeof(*todo));
+	if (!todo) {
+		net_say("out of memory");
+		err = -ENOMEM;
+		goto out;
+	}
 	pthread_mutex_lock(&net.lock);
 	for (size_t k = 0; k < s.n && !err; k++) {
-		int i = net_add(&s.site[k]);
+		int i;
 
+		/* a `mov eax, NR` we rewrote to a jmp: the number is its */
+		if (s.site[k].nr < 0)
+			s.site[k].nr = mov_site_nr(s.site[k].addr);
+		i = net_add(&s.site[k]);
 		if (i < 0) {
 			net_say("more than %d syscall sites", (int)NET_MAX);
 			err = i;
-		} else if (net_needs(net.site[i].nr) && (err = net_patch(i))) {
-			net_say("cannot rewrite the syscall at %p: %s", (void *)net.site[i].addr,
-				strerror(-err));
+		} else if (net_needs(net.site[i].nr)) {
+			todo[n_todo++] = i;
 		}
 	}
+	if (!err && (err = net_patch_list(todo, n_todo)))
+		net_say("cannot rewrite every syscall site: %s", strerror(-err));
 	pthread_mutex_unlock(&net.lock);
 out:
+	free(todo);
 	sysscan_free(&s);
 	return err;
 }
@@ -1843,6 +1917,7 @@ static void net_on_locked(void)
 	atomic_store(&en_on, true);
 	if (!ts.enabled && atomic_load(&fast.tid) != bpftime_syscall_tid())
 		enable_self();
+	patch_all(true); /* the mov-rewritten sites that rested */
 	if (ask_others())
 		pr_warn("syscall hook: some threads did not turn Syscall User Dispatch back on "
 			"(they block signal %d)\n",
@@ -1887,6 +1962,7 @@ static void net_try_off_locked(void)
 	if (net_scan_patch(0, 0)) {
 		ts.in_handler--;
 		pr_debug("syscall hook: the net stays on: %s\n", net.why);
+		net.last_failed = true;
 		net.retry_ms = net.retry_ms ? net.retry_ms * 2 : NET_RETRY_MS;
 		if (net.retry_ms > NET_RETRY_MAX)
 			net.retry_ms = 0; /* until the next watch change */
@@ -1894,6 +1970,7 @@ static void net_try_off_locked(void)
 		return;
 	}
 	net.retry_ms = 0;
+	net.last_failed = false;
 	atomic_store(&net.retry_at, 0);
 	net_say("it is off");
 	atomic_store(&hot.net_off, true);
@@ -1904,6 +1981,17 @@ static void net_try_off_locked(void)
 		pr_debug("syscall hook: some threads keep Syscall User Dispatch on (they block "
 			 "signal %d)\n",
 			 SC_ENABLE_SIG);
+	/* mov-rewritten sites nobody needs now: their own bytes (a native
+	 * call costs nothing; a watch or the net on puts the jmp back) */
+	pthread_mutex_lock(&routes.lock);
+	for (int i = 0; i < routes.n; i++) {
+		struct fast_site *fs = &routes.site[i];
+
+		if (!fs->dead && fs->patched && fs->nr >= 0 && !net_needs(fs->nr) &&
+		    !poke5(fs->mov, fs->orig, fs->jmp))
+			fs->patched = false;
+	}
+	pthread_mutex_unlock(&routes.lock);
 	ts.in_handler--;
 	pr_debug("syscall hook: the net is off (%d syscall sites known)\n", atomic_load(&net.n));
 }
@@ -2418,18 +2506,21 @@ int bpftime_syscall_hook__off(void)
 	hot.selector = SYSCALL_DISPATCH_FILTER_ALLOW;
 	route_all();
 	if (hook.installed) {
-		patch_all(false);
+		/* SUD off first (the round's signal is the only cost the
+		 * threads see), then every site gets its own bytes back (the
+		 * rewritten ones go direct meanwhile: the selector says so) */
 		atomic_store(&hot.net_off, false);
 		atomic_store(&hot.exec_watch, false);
-		route_all();
-		pthread_mutex_lock(&net.lock);
-		for (int i = 0; i < atomic_load(&net.n); i++)
-			net_unpatch(i);
-		pthread_mutex_unlock(&net.lock);
+		atomic_store(&net.retry_at, 0);
 		atomic_store(&en_on, false);
 		if (ts.enabled)
 			disable_self();
 		late = ask_others();
+		patch_all(false);
+		route_all();
+		pthread_mutex_lock(&net.lock);
+		net_unpatch_all();
+		pthread_mutex_unlock(&net.lock);
 	}
 	pthread_mutex_unlock(&hook.start_lock);
 	return late;
@@ -2484,14 +2575,14 @@ void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 	if (w)
 		atomic_store(&hot.watch_all, false);
 	route_all();
-	/* off if it can now: a full scan, so not more than once a second
-	 * from here (the patcher's timer takes a try that comes too soon);
-	 * an unchanged table changes nothing (the timer retries after a
-	 * failure) */
+	/* off if it can now: a full scan; after a failed one not more than
+	 * once a second from here (the patcher's timer takes a try that
+	 * comes too soon); an unchanged table changes nothing (the timer
+	 * retries after a failure) */
 	if (hook.installed && !atomic_load(&hot.net_off) && changed && net_allowed()) {
 		int64_t since = mono_ms() - net.last_try_ms;
 
-		if (!net.last_try_ms || since >= 1000) {
+		if (!net.last_failed || since >= 1000) {
 			net_try_off_locked();
 		} else {
 			atomic_store(&net.retry_at, net.last_try_ms + 1000);

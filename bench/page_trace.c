@@ -152,6 +152,20 @@ static void close_interval(struct trace_state *st, bool sc)
 	st->counting = true;
 }
 
+/* the int3 after which the thread stopped: one of our two markers?  (an
+ * int3 of someone else's, e.g. a syscall site the hook rewrote, is the
+ * thread's: delivered to it) */
+extern const char page_trace_mark1[], page_trace_mark2[];
+
+static bool is_marker(pid_t tid)
+{
+	struct user_regs_struct r;
+
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r))
+		return false;
+	return r.rip == (uintptr_t)page_trace_mark1 || r.rip == (uintptr_t)page_trace_mark2;
+}
+
 static int trace(pid_t tid, int go_fd, int done_fd, long calls)
 {
 	struct trace_state *st = calloc(1, sizeof(*st));
@@ -192,12 +206,12 @@ static int trace(pid_t tid, int go_fd, int done_fd, long calls)
 		sig = WSTOPSIG(status);
 		if (ptrace(PTRACE_GETSIGINFO, tid, NULL, &si))
 			memset(&si, 0, sizeof(si));
-		if (sig == SIGTRAP && si.si_code == SI_KERNEL) { /* an int3 marker */
+		if (sig == SIGTRAP && si.si_code == SI_KERNEL && is_marker(tid)) { /* ours */
 			if (started)
 				break;
 			started = true;
 			sig = 0;
-		} else if (sig == SIGTRAP) {
+		} else if (sig == SIGTRAP && si.si_code != SI_KERNEL) {
 			sig = 0; /* a step */
 			if (syscall_next)
 				close_interval(st, true); /* the syscall ran */
@@ -267,9 +281,9 @@ int page_trace(void (*fn)(void *), void *arg, long calls, struct page_count *out
 	} else if (c) {
 		err = -c;
 	} else {
-		__asm__ volatile("int3" ::: "memory");
+		__asm__ volatile(".globl page_trace_mark1\n\tint3\npage_trace_mark1:" ::: "memory");
 		fn(arg);
-		__asm__ volatile("int3" ::: "memory");
+		__asm__ volatile(".globl page_trace_mark2\n\tint3\npage_trace_mark2:" ::: "memory");
 		if (read(done[0], &err, sizeof(err)) != sizeof(err) ||
 		    (!err && read(done[0], out, sizeof(*out)) != sizeof(*out)))
 			err = err ? err : -EIO;
