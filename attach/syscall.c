@@ -1859,13 +1859,37 @@ static long mov_site_nr(uintptr_t sc)
 	return nr;
 }
 
+static int net_patch_found(struct sysscan *sp, int err);
+
 /* Scans [start, end) (0, 0: everything) and puts every site that needs it
  * through the hook.  0, or -errno with net.why said. */
 static int net_scan_patch(uintptr_t start, uintptr_t end)
 {
 	struct sysscan s = { 0 };
-	int err = start || end ? sysscan_range(&s, start, end) : sysscan_all(&s), *todo = NULL,
-	    n_todo = 0;
+
+	return net_patch_found(&s, start || end ? sysscan_range(&s, start, end) : sysscan_all(&s));
+}
+
+/* The segment of an object being loaded that mmap just made executable
+ * (fd, file offset off, [start, end)): proven from the object's own
+ * headers (sysscan_loading), its sites through the hook.  0 or -errno. */
+static int net_scan_loading(int fd, uint64_t off, uintptr_t start, uintptr_t end)
+{
+	struct sysscan s = { 0 };
+	int err = sysscan_loading(&s, fd, off, start, end);
+
+	if (err == -ENOENT) {
+		sysscan_free(&s);
+		return err; /* net.why stays what the plain scan said */
+	}
+	return net_patch_found(&s, err);
+}
+
+/* what a scan (@err its result) found, through the hook; frees @s */
+static int net_patch_found(struct sysscan *sp, int err)
+{
+	struct sysscan s = *sp;
+	int *todo = NULL, n_todo = 0;
 
 	if (err) {
 		net_say("the scan failed: %s", strerror(-err));
@@ -2000,7 +2024,7 @@ static void net_try_off_locked(void)
 static void net_new_code(const struct bpftime_syscall *sc)
 {
 	uintptr_t start = 0, len = 0;
-	bool shared = false;
+	bool shared = false, file = false;
 
 	if ((uint64_t)sc->ret > (uint64_t)-4096)
 		return; /* failed */
@@ -2011,6 +2035,7 @@ static void net_new_code(const struct bpftime_syscall *sc)
 		start = (uintptr_t)sc->ret;
 		len = sc->args[1];
 		shared = (sc->args[3] & MAP_TYPE) != MAP_PRIVATE;
+		file = !(sc->args[3] & MAP_ANONYMOUS) && (int)sc->args[4] >= 0;
 		break;
 	case SYS_mprotect:
 	case SYS_pkey_mprotect:
@@ -2032,7 +2057,10 @@ static void net_new_code(const struct bpftime_syscall *sc)
 	ts.in_handler++;
 	if (shared) {
 		net_say("a shared executable mapping (its code may change behind the scan)");
-	} else if (!net_scan_patch(start, start + len)) {
+	} else if (!net_scan_patch(start, start + len) ||
+		   (file && !net_scan_loading((int)sc->args[4], sc->args[5], start, start + len))) {
+		/* (a library's segment: ld.so lists it later, so its own
+		 * headers prove it) */
 		ts.in_handler--;
 		return;
 	}

@@ -32,6 +32,7 @@
  * The hook's own code (its region, pages near far sites) is registered with
  * sysscan_own() and not scanned: its syscalls are the ones it makes. */
 #define _GNU_SOURCE
+#include <elf.h>
 #include <errno.h>
 #include <link.h>
 #include <pthread.h>
@@ -40,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <Zydis/Zydis.h>
 #include "common/alloc.h"
 #include "common/compiler.h"
@@ -801,6 +803,87 @@ int sysscan_all(struct sysscan *s)
 int sysscan_range(struct sysscan *s, uintptr_t start, uintptr_t end)
 {
 	return scan(s, start & ~(uintptr_t)4095, (end + 4095) & ~(uintptr_t)4095);
+}
+
+/* An object ld.so is loading (dl_iterate_phdr does not list it yet): its
+ * executable PT_LOAD at file offset @off of @fd was just mapped at [start,
+ * end).  ld.so maps the object's whole extent from the file first and its
+ * segments over it, so when every PT_LOAD's offset matches its address (as
+ * ld links them), the headers, the unwind table and the code are in memory
+ * at their addresses already: the object is scanned as a listed one, with
+ * its headers read from the file.  0, -ENOENT (not such an object: the
+ * caller proves it otherwise or not at all), or -errno. */
+int sysscan_loading(struct sysscan *s, int fd, uint64_t off, uintptr_t start, uintptr_t end)
+{
+	ElfW(Ehdr) eh;
+	ElfW(Phdr) ph[64];
+	const ElfW(Phdr) *text = NULL, *first = NULL, *eh_frame = NULL, *table = NULL;
+	struct walk w = { .s = s, .start = start, .end = end };
+	struct dl_phdr_info info;
+	uintptr_t bias, lo;
+	int err;
+
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_machine != EM_X86_64 || eh.e_phentsize != sizeof(ph[0]) || !eh.e_phnum ||
+	    eh.e_phnum > 64 ||
+	    pread(fd, ph, eh.e_phnum * sizeof(ph[0]), (off_t)eh.e_phoff) !=
+		    (ssize_t)(eh.e_phnum * sizeof(ph[0])))
+		return -ENOENT;
+	for (int i = 0; i < eh.e_phnum; i++) {
+		if (ph[i].p_type == PT_GNU_EH_FRAME)
+			eh_frame = &ph[i];
+		if (ph[i].p_type != PT_LOAD)
+			continue;
+		if (!first)
+			first = &ph[i];
+		if ((ph[i].p_flags & PF_X) && (ph[i].p_offset & ~(uint64_t)4095) == off)
+			text = &ph[i];
+	}
+	for (int i = 0; eh_frame && i < eh.e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && eh_frame->p_vaddr >= ph[i].p_vaddr &&
+		    eh_frame->p_vaddr + eh_frame->p_memsz <= ph[i].p_vaddr + ph[i].p_filesz)
+			table = &ph[i];
+	/* the unwind table's segment: where the initial mapping of the whole
+	 * extent put the file's bytes (offsets and addresses agree) */
+	if (!text || !first || !table ||
+	    table->p_vaddr - first->p_vaddr != table->p_offset - first->p_offset)
+		return -ENOENT;
+	bias = start - (uintptr_t)(text->p_vaddr & ~(uint64_t)4095);
+	lo = bias + (uintptr_t)(first->p_vaddr & ~(uint64_t)4095);
+	err = hook_read_maps(&w.maps, &w.n_maps);
+	if (err)
+		return err;
+	/* the extent mapped from this file: its header and the unwind
+	 * table's segment are where the headers say, readable, byte for byte
+	 * the file's */
+	{
+		uintptr_t ts = bias + table->p_vaddr;
+		const struct map_ent *m0 = map_of(&w, lo), *m1 = map_of(&w, ts);
+		const struct map_ent *m2 = map_of(&w, ts + table->p_filesz - 1);
+		uint8_t *buf = mem_alloc(table->p_filesz ? table->p_filesz : 1);
+		bool same = buf && m0 && (m0->prot & PROT_READ) && m1 && (m1->prot & PROT_READ) &&
+			    m2 && (m2->prot & PROT_READ) &&
+			    !memcmp((const void *)lo, &eh, sizeof(eh)) &&
+			    pread(fd, buf, table->p_filesz, (off_t)table->p_offset) ==
+				    (ssize_t)table->p_filesz &&
+			    !memcmp((const void *)ts, buf, table->p_filesz);
+
+		free(buf);
+		if (!same) {
+			free(w.maps);
+			return -ENOENT;
+		}
+	}
+	memset(&info, 0, sizeof(info));
+	info.dlpi_addr = bias;
+	info.dlpi_name = "(being loaded)";
+	info.dlpi_phdr = ph;
+	info.dlpi_phnum = eh.e_phnum;
+	walk_obj(&info, sizeof(info), &w);
+	free(w.maps);
+	free(w.seg);
+	return w.err;
 }
 
 void sysscan_free(struct sysscan *s)

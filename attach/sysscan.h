@@ -40,6 +40,11 @@ int sysscan_all(struct sysscan *s);
 /* Scans [start, end) only (new code: mmap/mprotect with PROT_EXEC), with
  * the object that holds it when there is one.  0 or -errno as above. */
 int sysscan_range(struct sysscan *s, uintptr_t start, uintptr_t end);
+/* The executable segment at file offset @off of @fd that ld.so just mapped
+ * at [start, end), of an object it is loading (not listed yet): scanned
+ * with the object's own headers.  0, -ENOENT when it is not such an
+ * object, or -errno (see sysscan.c). */
+int sysscan_loading(struct sysscan *s, int fd, uint64_t off, uintptr_t start, uintptr_t end);
 void sysscan_free(struct sysscan *s);
 
 #endif
