@@ -689,15 +689,16 @@ static long call_fixed(const struct bpftime_syscall *sc)
 			aside = &hook.app_sigsys;
 		else if (sc->args[0] == SIGTRAP && atomic_load(&trap_on))
 			aside = &app_sigtrap;
-		/* a vfork child (on this thread's memory and TLS, with its own
-		 * signal actions): its own call, not our copy's */
-		if (aside && raw(SYS_gettid, 0, 0, 0, 0, 0, 0) != bpftime_syscall_tid())
-			aside = NULL;
 		if (aside) {
-			/* our handler stays; the program's is kept aside */
+			/* our handler stays; the program's is kept aside.  A
+			 * vfork child (this thread's memory and TLS, its own
+			 * actions) keeps ours too (it runs our int3 sites until
+			 * its exec) and leaves the parent's copy alone */
+			bool child = raw(SYS_gettid, 0, 0, 0, 0, 0, 0) != bpftime_syscall_tid();
+
 			if (sc->args[2])
 				memcpy((void *)(uintptr_t)sc->args[2], aside, sizeof(*aside));
-			if (sc->args[1])
+			if (sc->args[1] && !child)
 				memcpy(aside, (const void *)(uintptr_t)sc->args[1], sizeof(*aside));
 			return 0;
 		}
@@ -2437,6 +2438,23 @@ static int install(void)
 	return 0;
 }
 
+/* @sig's action is @fn again if something else was set meanwhile; that
+ * one goes to @aside (what the program reads back and what we chain to) */
+static void reclaim_signal(int sig, void (*fn)(int, siginfo_t *, void *), unsigned long flags,
+			   struct ksigaction *aside)
+{
+	struct ksigaction cur, sa;
+
+	if (raw(SYS_rt_sigaction, sig, 0, (long)&cur, 8, 0, 0) || cur.handler == (void *)fn)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.handler = (void *)fn;
+	sa.flags = flags | SA_RESTORER;
+	sa.restorer = hook.region + REGION_RESTORER;
+	if (!raw(SYS_rt_sigaction, sig, (long)&sa, 0, 8, 0, 0))
+		*aside = cur;
+}
+
 int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exit, void *data)
 {
 	int err = 0, late;
@@ -2490,6 +2508,12 @@ int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exi
 		}
 		pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	}
+	/* the program may have set SIGSYS or SIGTRAP while we were off
+	 * (nothing intercepted then): ours again, its action kept aside */
+	reclaim_signal(SIGSYS, on_sigsys, SA_SIGINFO | SA_NODEFER | SA_RESTART, &hook.app_sigsys);
+	if (atomic_load(&trap_on))
+		reclaim_signal(SIGTRAP, on_sigtrap, SA_SIGINFO | SA_NODEFER | SA_RESTART,
+			       &app_sigtrap);
 	atomic_store(&hot.data, data);
 	atomic_store(&hot.enter, enter);
 	atomic_store(&hot.exit, exit);
