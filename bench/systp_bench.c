@@ -72,7 +72,7 @@
 #define NR_GETPPID	  110
 #define NR_GETPGID	  121
 #define NR_OPENAT	  257
-#define NET_WAIT_FIRST_MS 3000 /* how long a row waits for the net to go off, first round */
+#define NET_WAIT_FIRST_MS 1000 /* how long a row waits for the net to go off, first round */
 #define NET_WAIT_MS	  300  /* later rounds, if it went off in the first */
 
 static long n_calls = 20000;
