@@ -55,8 +55,9 @@
  * and the images of AOT objects, jit_arena_map()) is a run of pages inside
  * a pool: a PROT_NONE, MAP_NORESERVE reservation of JIT_POOL_SIZE bytes
  * (or one piece's size, for a larger one or where RLIMIT_AS leaves no room
- * for a whole pool), taken near the first helper as chunks are.  A chunk is committed with an mmap(MAP_FIXED) RW over its
- * pages and given back by mapping PROT_NONE over them again: its memory
+ * for a whole pool), taken near the first helper as chunks are.  A chunk
+ * is committed with an mmap(MAP_FIXED) RW over its pages and given back
+ * by mapping PROT_NONE over them again: its memory
  * goes back, its addresses stay the arena's for the process's life.  Each
  * new pool is reported to the code notify callback
  * (bpftime_vm_set_code_notify(), for the syscall hook's scan, which skips
