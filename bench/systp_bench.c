@@ -12,12 +12,13 @@
  * last program went.
  *
  * The net.  Our rows run twice: in this process with the syscall hook's
- * safety net (Syscall User Dispatch) on, BPFTIME_SYSCALL_NET's default, and
+ * safety net (Syscall User Dispatch) kept on (BPFTIME_SYSCALL_NET=on), and
  * in a second process of the same kind (forked before the agent is loaded,
- * a segment of its own) with BPFTIME_SYSCALL_NET=auto, where the hook turns
- * the net off when it can prove nothing is missed.  Each auto row says
- * whether the net was off around its measurement (asked of the agent,
- * bpftime_agent_syscall_net) and, when not, why.
+ * a segment of its own) with BPFTIME_SYSCALL_NET=auto (the default), where
+ * the hook turns the net off when it can prove nothing is missed.  Each
+ * auto row says whether the net was off around its measurement (asked of
+ * the agent, bpftime_agent_syscall_net) and, when not, why.  (--pages runs
+ * with the environment's setting.)
  *
  * The agent applies a change asynchronously; a sentinel program on
  * sys_enter_getpgid, attached after a row's links and removed after them,
@@ -179,11 +180,11 @@ static const char *const row_name[R_N] = {
 	"kernel, 2 progs (+ exit)",
 	"kernel, 4 progs (+ raw enter, raw exit)",
 	"bpftime, no syscall tracepoint in the segment",
-	"bpftime, 1 prog (enter)",
-	"bpftime, 2 progs (+ exit)",
-	"bpftime, 4 progs (+ raw enter, raw exit)",
-	"bpftime, getppid unwatched (1 prog on openat)",
-	"bpftime, hook off (last program gone)",
+	"net on, 1 prog (enter)",
+	"net on, 2 progs (+ exit)",
+	"net on, 4 progs (+ raw enter, raw exit)",
+	"net on, getppid unwatched (1 prog on openat)",
+	"net on, hook off (last program gone)",
 	"net auto, 1 prog (enter)",
 	"net auto, 2 progs (+ exit)",
 	"net auto, 4 progs (+ raw enter, raw exit)",
@@ -211,8 +212,15 @@ static void print_row(int r)
 		printf("%-46s %9.1f %9.1f\n", row_name[r], ns, add);
 	else
 		printf("%-46s %9.1f %9.1f %9.1f\n", row_name[r], ns, add, add / row_progs[r]);
-	if (r < R_A1)
+	if (r < R_B1)
 		return;
+	if (r < R_A1) {
+		/* the net kept on: said only when it was not */
+		if (net_off_rounds[r])
+			printf("    net off in %d of %d rounds (BPFTIME_SYSCALL_NET=on)\n",
+			       net_off_rounds[r], net_rounds[r]);
+		return;
+	}
 	if (net_off_rounds[r] == net_rounds[r])
 		printf("    net off (every round)\n");
 	else if (!net_off_rounds[r])
@@ -362,6 +370,13 @@ static void page_row(int row)
 	const char *name = row_name[row];
 	struct page_count pc;
 	int err = page_trace(page_loop, (void *)(intptr_t)PAGE_CALLS, PAGE_CALLS, &pc);
+	char buf[64];
+
+	if (row >= R_B1 && row <= R_PAUSED) {
+		/* the environment's net, not necessarily "on" */
+		snprintf(buf, sizeof(buf), "bpftime, %s", name + strlen("net on, "));
+		name = buf;
+	}
 
 	if (err) {
 		printf("%-46s (cannot trace: %s)\n", name, strerror(-err));
@@ -813,8 +828,10 @@ int main(int argc, char **argv)
 	}
 	/* before this process has a segment or an agent: the net auto one
 	 * starts clean */
-	if (!pages)
+	if (!pages) {
 		auto_why = start_auto();
+		setenv("BPFTIME_SYSCALL_NET", "on", 1);
+	}
 	setup_segment();
 
 	if (pages) {
@@ -865,14 +882,20 @@ int main(int argc, char **argv)
 			static const int rows[5] = { R_B1, R_B2, R_B4, R_UNWATCHED, R_PAUSED };
 			int row = rows[(k + r) % 5];
 
-			if (row == R_PAUSED)
+			struct net_seen net = { .wait_ms = 0 };
+
+			if (row == R_PAUSED) {
 				record(row, r, one_round(), nat);
-			else
+				net.off = !net_state(net.why, sizeof(net.why));
+			} else {
 				record(row, r,
 				       our_round(row_progs[row] ? row_progs[row] : 1,
 						 row == R_UNWATCHED ? NR_OPENAT : NR_GETPPID,
-						 r == 0, NULL),
+						 r == 0, &net),
 				       nat);
+			}
+			net_rounds[row]++;
+			net_off_rounds[row] += net.off;
 		}
 		for (int k = 0; k < 5; k++) {
 			static const int rows[5] = { R_B1, R_B2, R_B4, R_UNWATCHED, R_PAUSED };

@@ -57,9 +57,9 @@
  * (or one piece's size, for a larger one or where RLIMIT_AS leaves no room
  * for a whole pool), taken near the first helper as chunks are.  A chunk
  * is committed with an mmap(MAP_FIXED) RW over its pages and given back
- * by mapping PROT_NONE over them again: its memory
- * goes back, its addresses stay the arena's for the process's life.  Each
- * new pool is reported to the code notify callback
+ * by mapping PROT_NONE over them again: its memory goes back, its
+ * addresses stay the arena's for the process's life.  Each new pool is
+ * reported to the code notify callback
  * (bpftime_vm_set_code_notify(), for the syscall hook's scan, which skips
  * code of ours: a `0f 05` inside an immediate is no syscall) while it is
  * still PROT_NONE, so before any byte in it can run; and since a pool is
