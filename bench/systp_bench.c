@@ -365,18 +365,23 @@ static void page_loop(void *arg)
 static bool page_failed;
 static double page_total[R_N]; /* code + data per call */
 
+/* a row's name in --pages, which runs with the environment's net (not
+ * necessarily "on") */
+static const char *page_name(int row)
+{
+	static char buf[64];
+
+	if (row < R_B1 || row > R_PAUSED)
+		return row_name[row];
+	snprintf(buf, sizeof(buf), "bpftime, %s", row_name[row] + strlen("net on, "));
+	return buf;
+}
+
 static void page_row(int row)
 {
-	const char *name = row_name[row];
+	const char *name = page_name(row);
 	struct page_count pc;
 	int err = page_trace(page_loop, (void *)(intptr_t)PAGE_CALLS, PAGE_CALLS, &pc);
-	char buf[64];
-
-	if (row >= R_B1 && row <= R_PAUSED) {
-		/* the environment's net, not necessarily "on" */
-		snprintf(buf, sizeof(buf), "bpftime, %s", name + strlen("net on, "));
-		name = buf;
-	}
 
 	if (err) {
 		printf("%-46s (cannot trace: %s)\n", name, strerror(-err));
@@ -412,7 +417,7 @@ static bool pages_within_bounds(void)
 		if (more > bound[i].max_added + 0.5) {
 			printf("systp_bench: %s touches %.1f pages more than native (at most "
 			       "%.0f)\n",
-			       row_name[bound[i].row], more, bound[i].max_added);
+			       page_name(bound[i].row), more, bound[i].max_added);
 			ok = false;
 		}
 	}
@@ -436,6 +441,9 @@ static void pages_ours(void)
 		detach(s, 2);
 		wait_sentinel(false);
 	}
+	/* with the net auto, the hook's pause reaches the sites asynchronously
+	 * (the patcher) */
+	warm_up(true);
 	page_row(R_PAUSED);
 }
 
