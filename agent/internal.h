@@ -66,9 +66,11 @@ int agent_profile_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int 
 		       const struct bpftime_link_info *links, size_t nlinks);
 
 /* main.c: the entry points `bpftime attach` and `bpftime detach` call in
- * the target (the library's only exported symbols) */
+ * the target, and the syscall hook's net state (the library's only
+ * exported symbols) */
 long bpftime_agent_attach(const char *cfg);
 long bpftime_agent_detach(void);
+int bpftime_agent_syscall_net(char *why, size_t len);
 
 /* agent.c: run statistics (BPF_ENABLE_STATS).  A hook tests
  * agent_stats_on() (one load and a branch); when on, it times the run

@@ -26,8 +26,8 @@
  * the attacher's settings (its segment name, log level and output, --no-jit:
  * the target's environment is not the attacher's) and returns the outcome
  * the attacher reports.  bpftime_agent_detach() removes every hook and stops
- * following the segment; the process runs on.  These two are the only
- * symbols the library exports.  A plain dlopen (an embedding program, a
+ * following the segment; the process runs on.  These two and
+ * bpftime_agent_syscall_net() are the only symbols the library exports.  A plain dlopen (an embedding program, a
  * benchmark) starts the agent from the environment, as preloading does.
  */
 #define _GNU_SOURCE
@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <bpftime/log.h>
+#include <bpftime/syscall_hook.h>
 #include "internal.h"
 #include "common/log.h"
 #include "common/proc.h"
@@ -132,6 +133,15 @@ __attribute__((visibility("default"))) long bpftime_agent_detach(void)
 		return -EALREADY;
 	agent_stop();
 	return n;
+}
+
+/* The syscall hook's safety net (Syscall User Dispatch) in this process,
+ * as bpftime_syscall_hook__net() of the agent's own copy of attach/ says:
+ * 1 on (the reason in @why), 0 off, -1 the hook never started.  For tools
+ * and benchmarks that load the agent (dlsym). */
+__attribute__((visibility("default"))) int bpftime_agent_syscall_net(char *why, size_t len)
+{
+	return bpftime_syscall_hook__net(why, len);
 }
 
 __attribute__((destructor)) static void agent_fini(void)

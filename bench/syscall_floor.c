@@ -15,6 +15,12 @@
  *                     `mov eax, 110; syscall; ret`)
  *   jmp to a page     `jmp` there, `mov eax, 110; syscall; jmp r8` back: a
  *                     rewritten site's direct route, without its SUD check
+ *                     (the syscall hook's net off)
+ *   ... SUD on        the same with SUD on (the syscall inside its region,
+ *                     as the hook's own are): a rewritten site with the net
+ *                     on; what BPFTIME_SYSCALL_NET=auto saves there
+ *   SUD off again     the bare loop in a thread that turned SUD on, then
+ *                     off (as the net going off does): nothing left
  *
  * Rows are interleaved (each round runs every row once); the figure is the
  * median over rounds, "added" is the median of (row - bare of the same
@@ -140,10 +146,25 @@ static int sud(bool on)
 	return prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0UL, 0UL, 0UL);
 }
 
-enum { R_BARE, R_SUD, R_C1, R_C2, R_C4, R_C8, R_D1, R_D4, R_PAGE, R_JMP, R_N };
+enum {
+	R_BARE,
+	R_SUD,
+	R_SUD_OFF,
+	R_C1,
+	R_C2,
+	R_C4,
+	R_C8,
+	R_D1,
+	R_D4,
+	R_PAGE,
+	R_JMP,
+	R_JMP_SUD,
+	R_N
+};
 static const char *const row_name[R_N] = {
 	"bare getppid (`syscall` in a loop)",
 	"SUD on (selector ALLOW)",
+	"SUD on, then off again (the net off)",
 	"+1 code page after the syscall",
 	"+2 code pages",
 	"+4 code pages",
@@ -152,6 +173,7 @@ static const char *const row_name[R_N] = {
 	"+4 data pages",
 	"syscall made from a page of its own (call, ret)",
 	"jmp to a page: syscall, jmp back (direct route)",
+	"jmp to a page, SUD on (the net on)",
 };
 static double val[R_N][MAX_ROUNDS], added[R_N][MAX_ROUNDS];
 
@@ -216,7 +238,7 @@ int main(int argc, char **argv)
 	if (have_sud)
 		sud(false);
 	else
-		printf("(no Syscall User Dispatch here: %s; its row is left out)\n",
+		printf("(no Syscall User Dispatch here: %s; its rows are left out)\n",
 		       strerror(errno));
 	if (raw_getppid() != getppid() ||
 	    ((sc_fn_t)(void *)(code + MAX_PAGES * 4096))() != getppid()) {
@@ -230,6 +252,7 @@ int main(int argc, char **argv)
 			sud(true);
 			val[R_SUD][r] = loop_bare();
 			sud(false);
+			val[R_SUD_OFF][r] = loop_bare();
 		}
 		val[R_C1][r] = loop_code(1);
 		val[R_C2][r] = loop_code(2);
@@ -239,13 +262,18 @@ int main(int argc, char **argv)
 		val[R_D4][r] = loop_data(4);
 		val[R_PAGE][r] = loop_from_page();
 		val[R_JMP][r] = loop_jmp_page();
+		if (have_sud) {
+			sud(true);
+			val[R_JMP_SUD][r] = loop_jmp_page();
+			sud(false);
+		}
 		for (int k = 0; k < R_N; k++)
 			added[k][r] = val[k][r] - val[R_BARE][r];
 	}
 	printf("ns per getppid, median of %d rounds of %ld calls   %9s %9s\n", n_rounds, n_calls,
 	       "ns", "added");
 	for (int k = 0; k < R_N; k++) {
-		if (k == R_SUD && !have_sud)
+		if ((k == R_SUD || k == R_SUD_OFF || k == R_JMP_SUD) && !have_sud)
 			continue;
 		printf("%-50s %9.1f", row_name[k], median(val[k], n_rounds));
 		if (k != R_BARE)

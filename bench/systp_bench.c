@@ -11,6 +11,15 @@
  * another syscall only (getppid unwatched), and the hook off after the
  * last program went.
  *
+ * The net.  Our rows run twice: in this process with the syscall hook's
+ * safety net (Syscall User Dispatch) kept on (BPFTIME_SYSCALL_NET=on), and
+ * in a second process of the same kind (forked before the agent is loaded,
+ * a segment of its own) with BPFTIME_SYSCALL_NET=auto (the default), where
+ * the hook turns the net off when it can prove nothing is missed.  Each
+ * auto row says whether the net was off around its measurement (asked of
+ * the agent, bpftime_agent_syscall_net) and, when not, why.  (--pages runs
+ * with the net on unless BPFTIME_SYSCALL_NET says otherwise.)
+ *
  * The agent applies a change asynchronously; a sentinel program on
  * sys_enter_getpgid, attached after a row's links and removed after them,
  * tells when it has.
@@ -47,6 +56,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <math.h>
@@ -59,10 +69,12 @@
 #include <bpftime/vm.h>
 #include "page_trace.h"
 
-#define TRACEPOINT_PROG 5 /* BPF_PROG_TYPE_TRACEPOINT */
-#define NR_GETPPID	110
-#define NR_GETPGID	121
-#define NR_OPENAT	257
+#define TRACEPOINT_PROG	  5 /* BPF_PROG_TYPE_TRACEPOINT */
+#define NR_GETPPID	  110
+#define NR_GETPGID	  121
+#define NR_OPENAT	  257
+#define NET_WAIT_FIRST_MS 1000 /* how long a row waits for the net to go off, first round */
+#define NET_WAIT_MS	  300  /* later rounds, if it went off in the first */
 
 static long n_calls = 20000;
 static int n_rounds = 31;
@@ -143,22 +155,50 @@ static double pick(double *v, int n)
 }
 
 /* the rows, in print order */
-enum { R_NATIVE, R_K1, R_K2, R_K4, R_NONE, R_B1, R_B2, R_B4, R_UNWATCHED, R_PAUSED, R_N };
+enum {
+	R_NATIVE,
+	R_K1,
+	R_K2,
+	R_K4,
+	R_NONE,
+	R_B1,
+	R_B2,
+	R_B4,
+	R_UNWATCHED,
+	R_PAUSED,
+	R_A1, /* the same as R_B1.. R_PAUSED, BPFTIME_SYSCALL_NET=auto */
+	R_A2,
+	R_A4,
+	R_AUNWATCHED,
+	R_APAUSED,
+	R_N
+};
+#define R_AUTO(row) ((row)-R_B1 + R_A1) /* our row, net auto */
 static const char *const row_name[R_N] = {
 	"native (no agent)",
 	"kernel, 1 prog (enter)",
 	"kernel, 2 progs (+ exit)",
 	"kernel, 4 progs (+ raw enter, raw exit)",
 	"bpftime, no syscall tracepoint in the segment",
-	"bpftime, 1 prog (enter)",
-	"bpftime, 2 progs (+ exit)",
-	"bpftime, 4 progs (+ raw enter, raw exit)",
-	"bpftime, getppid unwatched (1 prog on openat)",
-	"bpftime, hook off (last program gone)",
+	"net on, 1 prog (enter)",
+	"net on, 2 progs (+ exit)",
+	"net on, 4 progs (+ raw enter, raw exit)",
+	"net on, getppid unwatched (1 prog on openat)",
+	"net on, hook off (last program gone)",
+	"net auto, 1 prog (enter)",
+	"net auto, 2 progs (+ exit)",
+	"net auto, 4 progs (+ raw enter, raw exit)",
+	"net auto, getppid unwatched (1 prog on openat)",
+	"net auto, hook off (last program gone)",
 };
-static const int row_progs[R_N] = { 0, 1, 2, 4, 0, 1, 2, 4, 0, 0 };
+static const int row_progs[R_N] = { 0, 1, 2, 4, 0, 1, 2, 4, 0, 0, 1, 2, 4, 0, 0 };
 static double val[R_N][101], added[R_N][101];
 static bool have[R_N];
+
+/* the net around an auto row's rounds: rounds it was off in, measured
+ * rounds, and the last reason it was on */
+static int net_off_rounds[R_N], net_rounds[R_N];
+static char net_why[R_N][160];
 
 static void print_row(int r)
 {
@@ -172,6 +212,22 @@ static void print_row(int r)
 		printf("%-46s %9.1f %9.1f\n", row_name[r], ns, add);
 	else
 		printf("%-46s %9.1f %9.1f %9.1f\n", row_name[r], ns, add, add / row_progs[r]);
+	if (r < R_B1)
+		return;
+	if (r < R_A1) {
+		/* the net kept on: said only when it was not */
+		if (net_off_rounds[r])
+			printf("    net off in %d of %d rounds (BPFTIME_SYSCALL_NET=on)\n",
+			       net_off_rounds[r], net_rounds[r]);
+		return;
+	}
+	if (net_off_rounds[r] == net_rounds[r])
+		printf("    net off (every round)\n");
+	else if (!net_off_rounds[r])
+		printf("    net on: %s\n", net_why[r]);
+	else
+		printf("    net off in %d of %d rounds; on: %s\n", net_off_rounds[r], net_rounds[r],
+		       net_why[r]);
 }
 
 /* ---- ours: the segment ---------------------------------------------------- */
@@ -242,10 +298,37 @@ static void wait_sentinel(bool on)
 static const enum bpftime_systp_kind kinds[4] = { BPFTIME_SYSTP_ENTER, BPFTIME_SYSTP_EXIT,
 						  BPFTIME_SYSTP_RAW_ENTER, BPFTIME_SYSTP_RAW_EXIT };
 
-/* one round with @progs programs on syscall @nr */
-static double our_round(int progs, int nr, bool first)
+/* the agent's bpftime_agent_syscall_net (NULL: an agent without it) */
+static int (*agent_net)(char *why, size_t len);
+
+/* the net now: 0 off, 1 on (why says why), -1 unknown (why says why) */
+static int net_state(char *why, size_t len)
 {
-	int fds[10], s[2];
+	int st;
+
+	if (!agent_net) {
+		snprintf(why, len, "not known (this agent has no bpftime_agent_syscall_net)");
+		return -1;
+	}
+	st = agent_net(why, len);
+	if (st < 0)
+		snprintf(why, len, "the hook never started");
+	return st;
+}
+
+/* the net around a round of a net auto row */
+struct net_seen {
+	int wait_ms; /* in: how long to wait for the net to go off first */
+	int off;     /* out: 1 off before and after the round */
+	char why[160];
+};
+
+/* one round with @progs programs on syscall @nr; @net: wait for the net to
+ * go off (up to net->wait_ms) and say whether it was off around the round */
+static double our_round(int progs, int nr, bool first, struct net_seen *net)
+{
+	struct timespec nap = { 0, 2000000 };
+	int fds[10], s[2], before;
 	double ns;
 
 	for (int i = 0; i < progs; i++)
@@ -253,7 +336,14 @@ static double our_round(int progs, int nr, bool first)
 	attach_tp(sentinel_prog, BPFTIME_SYSTP_ENTER, NR_GETPGID, s);
 	wait_sentinel(true);
 	warm_up(first);
+	for (int waited = 0;
+	     net && net_state(net->why, sizeof(net->why)) == 1 && waited < net->wait_ms;
+	     waited += 2)
+		nanosleep(&nap, NULL);
+	before = net ? net_state(net->why, sizeof(net->why)) : -1;
 	ns = one_round();
+	if (net)
+		net->off = !before && !net_state(net->why, sizeof(net->why));
 	detach(fds, 2 * progs);
 	detach(s, 2);
 	wait_sentinel(false);
@@ -275,9 +365,21 @@ static void page_loop(void *arg)
 static bool page_failed;
 static double page_total[R_N]; /* code + data per call */
 
+/* a row's name in --pages, whose net is BPFTIME_SYSCALL_NET's (on unless
+ * set) */
+static const char *page_name(int row)
+{
+	static char buf[64];
+
+	if (row < R_B1 || row > R_PAUSED)
+		return row_name[row];
+	snprintf(buf, sizeof(buf), "bpftime, %s", row_name[row] + strlen("net on, "));
+	return buf;
+}
+
 static void page_row(int row)
 {
-	const char *name = row_name[row];
+	const char *name = page_name(row);
 	struct page_count pc;
 	int err = page_trace(page_loop, (void *)(intptr_t)PAGE_CALLS, PAGE_CALLS, &pc);
 
@@ -315,7 +417,7 @@ static bool pages_within_bounds(void)
 		if (more > bound[i].max_added + 0.5) {
 			printf("systp_bench: %s touches %.1f pages more than native (at most "
 			       "%.0f)\n",
-			       row_name[bound[i].row], more, bound[i].max_added);
+			       page_name(bound[i].row), more, bound[i].max_added);
 			ok = false;
 		}
 	}
@@ -339,6 +441,9 @@ static void pages_ours(void)
 		detach(s, 2);
 		wait_sentinel(false);
 	}
+	/* with the net auto, the hook's pause reaches the sites through the
+	 * patcher, asynchronously */
+	warm_up(true);
 	page_row(R_PAUSED);
 }
 
@@ -525,7 +630,9 @@ static void record(int row, int round, double ns, double native)
 	have[row] = !isnan(ns);
 }
 
-int main(int argc, char **argv)
+/* ---- the segment and the programs (each measuring process has its own) ---- */
+
+static void setup_segment(void)
 {
 	static const struct bpftime_insn empty[] = {
 		{ .code = 0xb7, .dst = 0, .imm = 0 }, /* r0 = 0 */
@@ -540,9 +647,167 @@ int main(int argc, char **argv)
 		{ .code = 0x95 },
 	};
 	struct sigaction sa = { .sa_handler = remove_segment_on_signal };
-	const char *why = NULL;
 	char name[64];
-	void *agent;
+
+	snprintf(name, sizeof(name), "bpftime_systp_bench_%d", getpid());
+	snprintf(seg_path, sizeof(seg_path), "/dev/shm/%s", name);
+	setenv("BPFTIME_GLOBAL_SHM_NAME", name, 1);
+	bpftime_shm__remove(name);
+	atexit(remove_segment);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	BPFTIME_OPTS(bpftime_shm_opts, so, .size_mb = 8, .max_fd = 256);
+	shm = bpftime_shm__create(&so);
+	if (!shm) {
+		fprintf(stderr, "systp_bench: cannot create the segment: %s\n", strerror(errno));
+		exit(1);
+	}
+	counter_map = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "counter", 4, 8, 1, NULL);
+	if (counter_map < 0)
+		exit(1);
+	count[0].imm = counter_map;
+	sentinel_prog = make_prog("sentinel", count, 6);
+	for (int i = 0; i < 4; i++)
+		empty_prog[i] = make_prog("empty", empty, 2);
+}
+
+/* dlopens the agent (SYSTP_BENCH_AGENT: another build's, to compare two
+ * builds); NULL with the message printed */
+static void *load_agent(void)
+{
+	void *agent = dlopen(getenv("SYSTP_BENCH_AGENT") ? getenv("SYSTP_BENCH_AGENT")
+							 : BPFTIME_AGENT_PATH,
+			     RTLD_NOW | RTLD_LOCAL);
+
+	if (!agent) {
+		fprintf(stderr, "systp_bench: cannot load the agent: %s\n", dlerror());
+		return NULL;
+	}
+	agent_net = (int (*)(char *, size_t))dlsym(agent, "bpftime_agent_syscall_net");
+	return agent;
+}
+
+/* ---- the net auto process: our rows with BPFTIME_SYSCALL_NET=auto ----------- */
+
+static int to_auto[2], from_auto[2];
+static pid_t auto_pid;
+
+struct auto_reply {
+	double ns;
+	int off;       /* the net was off around the round */
+	char why[160]; /* when not: why (the handshake: why the process cannot run) */
+};
+
+static void auto_main(void)
+{
+	/* rows whose net went off in their first round wait for it later */
+	bool went_off[R_N] = { false };
+	struct auto_reply rep;
+	int cmd[2];
+
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	setenv("BPFTIME_SYSCALL_NET", "auto", 1);
+	setup_segment();
+	memset(&rep, 0, sizeof(rep));
+	if (!load_agent())
+		snprintf(rep.why, sizeof(rep.why), "cannot load the agent");
+	if (write(from_auto[1], &rep, sizeof(rep)) != sizeof(rep) || rep.why[0])
+		exit(1);
+	warm_up(false);
+	/* cmd: our row (R_B1 .. R_PAUSED), first round */
+	while (read(to_auto[0], cmd, sizeof(cmd)) == sizeof(cmd) && cmd[0] >= 0) {
+		int row = cmd[0];
+		struct net_seen net = { .wait_ms = cmd[1]	   ? NET_WAIT_FIRST_MS
+						   : went_off[row] ? NET_WAIT_MS
+								   : 20 };
+
+		memset(&rep, 0, sizeof(rep));
+		if (row == R_PAUSED) {
+			rep.ns = one_round();
+			net.off = !net_state(net.why, sizeof(net.why));
+		} else {
+			rep.ns = our_round(row_progs[row] ? row_progs[row] : 1,
+					   row == R_UNWATCHED ? NR_OPENAT : NR_GETPPID, cmd[1],
+					   &net);
+		}
+		if (cmd[1])
+			went_off[row] = net.off;
+		rep.off = net.off;
+		snprintf(rep.why, sizeof(rep.why), "%s", net.why);
+		if (write(from_auto[1], &rep, sizeof(rep)) != sizeof(rep))
+			break;
+	}
+	exit(0);
+}
+
+/* forks the net auto process; returns why it cannot run, or NULL */
+static const char *start_auto(void)
+{
+	static struct auto_reply rep;
+
+	if (pipe(to_auto) || pipe(from_auto)) {
+		perror("systp_bench: pipe");
+		exit(1);
+	}
+	fflush(stdout);
+	auto_pid = fork();
+	if (auto_pid < 0) {
+		perror("systp_bench: fork");
+		exit(1);
+	}
+	if (!auto_pid)
+		auto_main();
+	if (read(from_auto[0], &rep, sizeof(rep)) != sizeof(rep)) {
+		waitpid(auto_pid, NULL, 0);
+		auto_pid = 0;
+		return "the net auto process died";
+	}
+	if (rep.why[0]) {
+		waitpid(auto_pid, NULL, 0);
+		auto_pid = 0;
+		rep.why[sizeof(rep.why) - 1] = 0;
+		return rep.why;
+	}
+	return NULL;
+}
+
+/* one round of our @row in the net auto process, recorded as its auto row */
+static void auto_round(int row, int round, double native)
+{
+	int cmd[2] = { row, round == 0 };
+	struct auto_reply rep;
+	int a = R_AUTO(row);
+
+	if (!auto_pid)
+		return;
+	if (write(to_auto[1], cmd, sizeof(cmd)) != sizeof(cmd) ||
+	    read(from_auto[0], &rep, sizeof(rep)) != sizeof(rep)) {
+		fprintf(stderr, "systp_bench: the net auto process died\n");
+		exit(1);
+	}
+	record(a, round, rep.ns, native);
+	net_rounds[a]++;
+	net_off_rounds[a] += rep.off;
+	if (!rep.off) {
+		rep.why[sizeof(rep.why) - 1] = 0;
+		snprintf(net_why[a], sizeof(net_why[a]), "%s", rep.why);
+	}
+}
+
+static void stop_auto(void)
+{
+	int cmd[2] = { -1, 0 };
+
+	if (!auto_pid)
+		return;
+	if (write(to_auto[1], cmd, sizeof(cmd)) != sizeof(cmd))
+		kill(auto_pid, SIGTERM);
+	waitpid(auto_pid, NULL, 0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *why = NULL, *auto_why = NULL;
 	bool pages = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -569,31 +834,26 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	snprintf(name, sizeof(name), "bpftime_systp_bench_%d", getpid());
-	snprintf(seg_path, sizeof(seg_path), "/dev/shm/%s", name);
-	setenv("BPFTIME_GLOBAL_SHM_NAME", name, 1);
-	bpftime_shm__remove(name);
-	atexit(remove_segment);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	BPFTIME_OPTS(bpftime_shm_opts, so, .size_mb = 8, .max_fd = 256);
-	shm = bpftime_shm__create(&so);
-	if (!shm) {
-		fprintf(stderr, "systp_bench: cannot create the segment: %s\n", strerror(errno));
-		return 1;
+	/* before this process has a segment or an agent: the net auto one
+	 * starts clean */
+	if (!pages) {
+		auto_why = start_auto();
+		setenv("BPFTIME_SYSCALL_NET", "on", 1);
+	} else {
+		/* the bounds of --check are the net-on path's; and with the net
+		 * off, the tracer child page_trace forks runs its syscalls
+		 * through the rewritten sites (under ASan that fails: see
+		 * /work/coord/jitown-findings.md) */
+		setenv("BPFTIME_SYSCALL_NET", "on", 0);
 	}
-	counter_map = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "counter", 4, 8, 1, NULL);
-	if (counter_map < 0)
-		return 1;
-	count[0].imm = counter_map;
-	sentinel_prog = make_prog("sentinel", count, 6);
-	for (int i = 0; i < 4; i++)
-		empty_prog[i] = make_prog("empty", empty, 2);
+	setup_segment();
 
 	if (pages) {
 		printf("pages touched per getppid() between kernel entries (single-stepped),\n"
-		       "empty eBPF programs on syscall tracepoints (%s engine)\n",
-		       getenv("BPFTIME_VM_NAME") ? getenv("BPFTIME_VM_NAME") : "jit");
+		       "empty eBPF programs on syscall tracepoints (%s engine, "
+		       "BPFTIME_SYSCALL_NET=%s)\n",
+		       getenv("BPFTIME_VM_NAME") ? getenv("BPFTIME_VM_NAME") : "jit",
+		       getenv("BPFTIME_SYSCALL_NET"));
 		printf("%-46s %9s %9s %9s\n", "", "code", "data", "insns");
 		page_row(R_NATIVE);
 	} else {
@@ -607,15 +867,11 @@ int main(int argc, char **argv)
 		why = start_child();
 	}
 	warm_up(false);
-
-	/* SYSTP_BENCH_AGENT: another build's agent, to compare two builds */
-	agent = dlopen(getenv("SYSTP_BENCH_AGENT") ? getenv("SYSTP_BENCH_AGENT")
-						   : BPFTIME_AGENT_PATH,
-		       RTLD_NOW | RTLD_LOCAL);
-	if (!agent) {
-		fprintf(stderr, "systp_bench: cannot load the agent: %s\n", dlerror());
-		if (!pages)
+	if (!load_agent()) {
+		if (!pages) {
 			stop_child();
+			stop_auto();
+		}
 		return 1;
 	}
 	if (pages) {
@@ -642,21 +898,35 @@ int main(int argc, char **argv)
 			static const int rows[5] = { R_B1, R_B2, R_B4, R_UNWATCHED, R_PAUSED };
 			int row = rows[(k + r) % 5];
 
-			if (row == R_PAUSED)
+			struct net_seen net = { .wait_ms = 0 };
+
+			if (row == R_PAUSED) {
 				record(row, r, one_round(), nat);
-			else
+				net.off = !net_state(net.why, sizeof(net.why));
+			} else {
 				record(row, r,
 				       our_round(row_progs[row] ? row_progs[row] : 1,
 						 row == R_UNWATCHED ? NR_OPENAT : NR_GETPPID,
-						 r == 0),
+						 r == 0, &net),
 				       nat);
+			}
+			net_rounds[row]++;
+			net_off_rounds[row] += net.off;
+		}
+		for (int k = 0; k < 5; k++) {
+			static const int rows[5] = { R_B1, R_B2, R_B4, R_UNWATCHED, R_PAUSED };
+
+			auto_round(rows[(k + r) % 5], r, nat);
 		}
 	}
 	stop_child();
+	stop_auto();
 	for (int r = 0; r < R_N; r++) {
 		print_row(r);
 		if (r == R_NATIVE && why)
 			printf("%-46s (%s)\n", "kernel", why);
+		if (r == R_A1 && auto_why)
+			printf("%-46s (%s)\n", "net auto", auto_why);
 	}
 	return 0;
 }

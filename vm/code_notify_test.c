@@ -233,6 +233,14 @@ static void test_shared(void **state)
 			assert_int_equal(bpftime_vm__engine(vms[i]), BPFTIME_ENGINE_JIT);
 			assert_true(range_of(entry(vms[i]), 1) >= 0);
 		}
+		if (!round) {
+			struct bpftime_jited j;
+
+			/* what the scan would take for a syscall */
+			assert_int_equal(bpftime_vm__jited(vms[0], &j), 0);
+			assert_non_null(memmem(j.image, j.len, "\x0f\x05", 2));
+			assert_true(range_of(j.image, j.len) >= 0);
+		}
 		for (int i = 0; i < N; i++) {
 			assert_true(runs(vms[i], i));
 			bpftime_vm__free(vms[i]);

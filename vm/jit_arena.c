@@ -54,11 +54,12 @@
  * Pools: the address space, registered once.  Every chunk (shared or solo,
  * and the images of AOT objects, jit_arena_map()) is a run of pages inside
  * a pool: a PROT_NONE, MAP_NORESERVE reservation of JIT_POOL_SIZE bytes
- * (or one piece's size, for a larger one), taken near the first helper as
- * chunks are.  A chunk is committed with an mmap(MAP_FIXED) RW over its
- * pages and given back by mapping PROT_NONE over them again: its memory
- * goes back, its addresses stay the arena's for the process's life.  Each
- * new pool is reported to the code notify callback
+ * (or one piece's size, for a larger one or where RLIMIT_AS leaves no room
+ * for a whole pool), taken near the first helper as chunks are.  A chunk
+ * is committed with an mmap(MAP_FIXED) RW over its pages and given back
+ * by mapping PROT_NONE over them again: its memory goes back, its
+ * addresses stay the arena's for the process's life.  Each new pool is
+ * reported to the code notify callback
  * (bpftime_vm_set_code_notify(), for the syscall hook's scan, which skips
  * code of ours: a `0f 05` inside an immediate is no syscall) while it is
  * still PROT_NONE, so before any byte in it can run; and since a pool is
@@ -262,26 +263,33 @@ static uint8_t *reserve(size_t size, const void *near)
 }
 
 /* A new pool of at least size bytes (near as for reserve()), reported to
- * the notify callback; lock held. */
+ * the notify callback; lock held.  JIT_POOL_SIZE when that much address
+ * space can be had (a process limited by RLIMIT_AS may not), else just
+ * what size needs. */
 static struct jit_pool *new_pool(size_t size, const void *near)
 {
 	struct jit_pool *pl = mem_calloc(1, sizeof(*pl));
+	size_t min = round_up(size, JIT_CHUNK_SIZE),
+	       want = min > JIT_POOL_SIZE ? min : JIT_POOL_SIZE;
 
 	if (!pl)
 		return NULL;
-	size = size > JIT_POOL_SIZE ? round_up(size, JIT_CHUNK_SIZE) : JIT_POOL_SIZE;
-	pl->pages = size / JIT_PAGE;
-	pl->busy = mem_calloc((pl->pages + 63) / 64, sizeof(uint64_t));
-	pl->base = pl->busy ? reserve(size, near) : NULL;
+	pl->busy = mem_calloc(want / JIT_PAGE / 64, sizeof(uint64_t));
+	if (pl->busy) {
+		pl->base = reserve(want, near);
+		if (!pl->base && want > min)
+			pl->base = reserve((want = min), near);
+	}
 	if (!pl->base) {
 		free(pl->busy);
 		free(pl);
 		return NULL;
 	}
+	pl->pages = want / JIT_PAGE;
 	pl->next = pools;
 	pools = pl;
 	if (code_notify)
-		code_notify((uintptr_t)pl->base, size);
+		code_notify((uintptr_t)pl->base, want);
 	return pl;
 }
 

@@ -857,8 +857,16 @@ static void test_compile_failure(void **state)
 	assert_null(vm->jit_mem);
 	assert_int_equal(bpftime_vm__run(vm, NULL, 0, &r0), 0);
 	assert_int_equal(r0, 9);
-	/* and once there is room again, it compiles */
-	assert_int_equal(bpftime_vm__compile(vm, BPFTIME_ENGINE_JIT), 0);
+	/* and once there is a little room again, it compiles, into a pool of
+	 * the size it needs (not the usual 64 MiB) */
+	lim.rlim_cur = pages * 4096 + (8 << 20);
+	assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+	err = bpftime_vm__compile(vm, BPFTIME_ENGINE_JIT);
+	assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);
+	assert_int_equal(err, 0);
+	jit_arena_stats(&st);
+	assert_int_equal(st.pools, 1);
+	assert_true(st.reserved < (8 << 20));
 	assert_int_equal(bpftime_vm__run(vm, NULL, 0, &r0), 0);
 	assert_int_equal(r0, 9);
 	bpftime_vm__free(vm);
