@@ -163,6 +163,23 @@ struct fast_frame {
 	uint64_t rbx, rbp, r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax, flags;
 };
 
+/* AddressSanitizer: a frame our generated code pushed is the thread's, even
+ * where the stack still holds the poison of a dead thread's frames (glibc
+ * hands a dead thread's stack to a new one, after a fork too) */
+#if defined(__SANITIZE_ADDRESS__)
+#define FRAME_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FRAME_ASAN 1
+#endif
+#endif
+#ifdef FRAME_ASAN
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+#define frame_mine(f) __asan_unpoison_memory_region((f), sizeof(*(f)))
+#else
+#define frame_mine(f) ((void)(f))
+#endif
+
 #define FAST_MAX    256 /* sites queued for rewriting or done */
 #define RED_ZONE    128
 #define WATCH_MAX   1024 /* syscall numbers the watch table covers */
@@ -629,6 +646,7 @@ __attribute__((used)) static void clone_exit(struct fast_frame *f, long nr, uint
 	struct bpftime_syscall sc;
 	int saved_errno = errno;
 
+	frame_mine(f);
 	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK)
 		return;
 	if (!f->rax)
@@ -1061,6 +1079,7 @@ BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, l
 {
 	struct bpftime_syscall sc;
 
+	frame_mine(f);
 	if (unlikely(special_nr(nr))) {
 		/* signal masks and actions: fixed and made here */
 		if (net_c_nr(nr))
@@ -1116,6 +1135,7 @@ BPFTIME_HOT __attribute__((used)) static void fast_exit(struct fast_frame *f, lo
 {
 	struct bpftime_syscall sc;
 
+	frame_mine(f);
 	from_frame(&sc, f, nr, result, ret);
 	run_exit(&sc);
 	f->rax = (uint64_t)sc.ret;

@@ -18,7 +18,7 @@
  * the hook turns the net off when it can prove nothing is missed.  Each
  * auto row says whether the net was off around its measurement (asked of
  * the agent, bpftime_agent_syscall_net) and, when not, why.  (--pages runs
- * with the net on unless BPFTIME_SYSCALL_NET says otherwise.)
+ * with the environment's setting: auto, the default, unless set.)
  *
  * The agent applies a change asynchronously; a sentinel program on
  * sys_enter_getpgid, attached after a row's links and removed after them,
@@ -365,8 +365,8 @@ static void page_loop(void *arg)
 static bool page_failed;
 static double page_total[R_N]; /* code + data per call */
 
-/* a row's name in --pages, whose net is BPFTIME_SYSCALL_NET's (on unless
- * set) */
+/* a row's name in --pages, whose net is BPFTIME_SYSCALL_NET's (auto
+ * unless set) */
 static const char *page_name(int row)
 {
 	static char buf[64];
@@ -839,12 +839,6 @@ int main(int argc, char **argv)
 	if (!pages) {
 		auto_why = start_auto();
 		setenv("BPFTIME_SYSCALL_NET", "on", 1);
-	} else {
-		/* the bounds of --check are the net-on path's; and with the net
-		 * off, the tracer child page_trace forks runs its syscalls
-		 * through the rewritten sites (under ASan that fails: see
-		 * /work/coord/jitown-findings.md) */
-		setenv("BPFTIME_SYSCALL_NET", "on", 0);
 	}
 	setup_segment();
 
