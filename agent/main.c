@@ -27,8 +27,9 @@
  * the target's environment is not the attacher's) and returns the outcome
  * the attacher reports.  bpftime_agent_detach() removes every hook and stops
  * following the segment; the process runs on.  These two and
- * bpftime_agent_syscall_net() are the only symbols the library exports.  A plain dlopen (an embedding program, a
- * benchmark) starts the agent from the environment, as preloading does.
+ * bpftime_agent_syscall_net() are the only symbols the library exports.
+ * A plain dlopen (an embedding program, a benchmark) starts the agent from
+ * the environment, as preloading does.
  */
 #define _GNU_SOURCE
 #include <errno.h>

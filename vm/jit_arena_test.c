@@ -513,6 +513,7 @@ struct runner {
 	struct bpftime_vm *vm;
 	uint64_t expect;
 	size_t runs, bad;
+	atomic_bool ran; /* a first run is done (the loop waits for it) */
 };
 
 static void *run_loop(void *arg)
@@ -525,6 +526,7 @@ static void *run_loop(void *arg)
 		if (bpftime_vm__run(r->vm, NULL, 0, &r0) || r0 != r->expect)
 			r->bad++;
 		r->runs++;
+		atomic_store(&r->ran, true);
 	}
 	return NULL;
 }
@@ -548,6 +550,10 @@ static void test_live_neighbours(void **state)
 	memcpy(copy, r.vm->jit_mem, r.vm->jit_size);
 	atomic_store(&stop_runs, false);
 	assert_int_equal(pthread_create(&th, NULL, run_loop, &r), 0);
+	/* on a loaded machine the runner may not get a cpu for a while: the
+	 * compiles start once it runs */
+	while (!atomic_load(&r.ran))
+		sched_yield();
 	for (size_t i = 0; i < 300; i++) {
 		struct bpftime_vm *n[3];
 		uint64_t e[3];
