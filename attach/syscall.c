@@ -566,21 +566,24 @@ static void *clone_stub(const struct stub_key *k)
 
 /* ---- the SIGSYS handler ------------------------------------------------- */
 
-static void chain_sigsys(int sig, siginfo_t *si, void *uc)
+/* A signal that is not ours (@a: the program's action, kept aside): its
+ * handler, or what would have happened without us (the default action,
+ * raised again once we return) */
+static void chain_action(const struct ksigaction *a, int sig, siginfo_t *si, void *uc)
 {
-	struct ksigaction *a = &hook.app_sigsys;
 	struct ksigaction dfl = { .handler = SIG_DFL };
 
 	if (a->handler == SIG_IGN)
 		return;
 	if (a->handler == SIG_DFL) {
-		/* what would have happened without us: the default action */
-		uint64_t set = SIGSYS_BIT;
+		uint64_t set = 1ull << (sig - 1);
 
-		raw(SYS_rt_sigaction, SIGSYS, (long)&dfl, 0, 8, 0, 0);
+		if (sig == SIGTRAP)
+			atomic_store(&trap_on, false);
+		raw(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0, 0);
 		raw(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, 8, 0, 0);
-		raw(SYS_tgkill, raw(SYS_getpid, 0, 0, 0, 0, 0, 0), bpftime_syscall_tid(), SIGSYS, 0,
-		    0, 0);
+		raw(SYS_tgkill, raw(SYS_getpid, 0, 0, 0, 0, 0, 0),
+		    raw(SYS_gettid, 0, 0, 0, 0, 0, 0), sig, 0, 0, 0);
 		return;
 	}
 	if (a->flags & SA_SIGINFO)
@@ -787,7 +790,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 	struct bpftime_syscall sc;
 
 	if (si->si_code != SYS_USER_DISPATCH) {
-		chain_sigsys(sig, si, ucv);
+		chain_action(&hook.app_sigsys, sig, si, ucv);
 		return;
 	}
 	if (unlikely(!tls_mine())) {
@@ -2142,30 +2145,6 @@ static bool fork_entry(struct fast_frame *f, long nr, uintptr_t ret)
 	return false;
 }
 
-static void chain_sigtrap(int sig, siginfo_t *si, void *uc)
-{
-	struct ksigaction *a = &app_sigtrap;
-	struct ksigaction dfl = { .handler = SIG_DFL };
-
-	if (a->handler == SIG_IGN)
-		return;
-	if (a->handler == SIG_DFL) {
-		/* the default action, as without us */
-		uint64_t set = SIGTRAP_BIT;
-
-		raw(SYS_rt_sigaction, SIGTRAP, (long)&dfl, 0, 8, 0, 0);
-		atomic_store(&trap_on, false);
-		raw(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, 8, 0, 0);
-		raw(SYS_tgkill, raw(SYS_getpid, 0, 0, 0, 0, 0, 0),
-		    raw(SYS_gettid, 0, 0, 0, 0, 0, 0), SIGTRAP, 0, 0, 0);
-		return;
-	}
-	if (a->flags & SA_SIGINFO)
-		((void (*)(int, siginfo_t *, void *))a->handler)(sig, si, uc);
-	else
-		((void (*)(int))a->handler)(sig);
-}
-
 /* int3 on a net site: on to its area, as its jmp would go */
 static void on_sigtrap(int sig, siginfo_t *si, void *ucv)
 {
@@ -2174,7 +2153,7 @@ static void on_sigtrap(int sig, siginfo_t *si, void *ucv)
 	int i = si->si_code == SI_KERNEL ? net_find(at) : -1;
 
 	if (i < 0) {
-		chain_sigtrap(sig, si, ucv);
+		chain_action(&app_sigtrap, sig, si, ucv);
 		return;
 	}
 	/* undone meanwhile: the instruction as it is now */
