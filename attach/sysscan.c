@@ -45,6 +45,7 @@
 #include <Zydis/Zydis.h>
 #include "common/alloc.h"
 #include "common/compiler.h"
+#include "common/log.h"
 #include "hook_x86_64.h"
 #include "sysscan.h"
 
@@ -66,13 +67,26 @@ static struct {
 
 void sysscan_own(uintptr_t start, size_t len)
 {
+	bool full = false;
+
 	pthread_mutex_lock(&reg.lock);
+	for (int i = 0; i < reg.n; i++)
+		if (reg.start[i] == start && reg.end[i] == start + len)
+			goto out; /* told again */
 	if (reg.n < OWN_MAX) {
 		reg.start[reg.n] = start;
 		reg.end[reg.n] = start + len;
 		reg.n++;
+	} else {
+		full = true;
 	}
+out:
 	pthread_mutex_unlock(&reg.lock);
+	if (full)
+		pr_warn("syscall scan: more than %d ranges of our own code: [%#lx, %#lx) is "
+			"scanned "
+			"as anyone's (a `0f 05` there keeps Syscall User Dispatch on)\n",
+			OWN_MAX, (unsigned long)start, (unsigned long)(start + len));
 }
 
 static bool own(uintptr_t a)
