@@ -83,6 +83,7 @@
 #include <linux/sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <linux/futex.h>
 #include <Zydis/Zydis.h>
 #include <bpftime/attach.h>
@@ -1722,6 +1723,22 @@ static int poke(uintptr_t at, const void *bytes, size_t n)
 	return (int)r;
 }
 
+/* @n code bytes at @at into @buf, without faulting where nothing is mapped
+ * any more (a site of a library closed since the scan): 0 or -EFAULT */
+static int peek(uintptr_t at, void *buf, size_t n)
+{
+	struct iovec local = { buf, n }, remote = { (void *)at, n };
+
+	if (net.mem_fd >= 0)
+		return raw(SYS_pread64, net.mem_fd, (long)buf, (long)n, (long)at, 0, 0) == (long)n
+			       ? 0
+			       : -EFAULT;
+	return raw(SYS_process_vm_readv, raw(SYS_getpid, 0, 0, 0, 0, 0, 0), (long)&local, 1,
+		   (long)&remote, 1, 0) == (long)n
+		       ? 0
+		       : -EFAULT;
+}
+
 /* under net.lock: sites @idx[0..n) through the hook (NATIVE -> JMP, or
  * TRAP without an island in reach), in three rounds of one-byte writes
  * with the cores synced between (see the top): int3 everywhere, then the
@@ -1729,6 +1746,7 @@ static int poke(uintptr_t at, const void *bytes, size_t n)
  * jumps' opcodes.  0, or the first -errno (that site stays native). */
 static int net_patch_list(const int *idx, int n)
 {
+	uint8_t b[2];
 	int err = 0;
 
 	for (int k = 0; k < n; k++) {
@@ -1738,7 +1756,7 @@ static int net_patch_list(const int *idx, int n)
 		ns->step = 0;
 		if (atomic_load(&ns->state) != NS_NATIVE)
 			continue;
-		if (memcmp((const void *)ns->addr, "\x0f\x05", 2)) {
+		if (peek(ns->addr, b, 2) || memcmp(b, "\x0f\x05", 2)) {
 			err = err ? err : -EAGAIN; /* not the bytes the scan saw */
 			continue;
 		}
@@ -1794,6 +1812,7 @@ static int net_patch(int i)
 static void net_unpatch_all(void)
 {
 	int n = atomic_load(&net.n);
+	uint8_t b[2];
 
 	for (int i = 0; i < n; i++) {
 		struct net_site *ns = &net.site[i];
@@ -1802,11 +1821,11 @@ static void net_unpatch_all(void)
 		ns->step = 0;
 		if (st == NS_NATIVE)
 			continue;
-		/* our bytes still?  (else new code is there: left alone) */
-		if (*(volatile uint8_t *)ns->addr != (st == NS_JMP ? 0xeb : 0xcc) ||
+		/* our bytes still?  (else new code is there, or none: the
+		 * library was closed; left alone) */
+		if (peek(ns->addr, b, 2) || b[0] != (st == NS_JMP ? 0xeb : 0xcc) ||
 		    (st == NS_JMP &&
-		     *(volatile uint8_t *)(ns->addr + 1) !=
-			     (uint8_t)(int8_t)((int64_t)ns->island - (int64_t)(ns->addr + 2)))) {
+		     b[1] != (uint8_t)(int8_t)((int64_t)ns->island - (int64_t)(ns->addr + 2)))) {
 			atomic_store(&ns->state, NS_NATIVE);
 			continue;
 		}
