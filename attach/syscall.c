@@ -1909,8 +1909,13 @@ static int net_patch_found(struct sysscan *sp, int err);
 static int net_scan_patch(uintptr_t start, uintptr_t end)
 {
 	struct sysscan s = { 0 };
+	int err;
 
-	return net_patch_found(&s, start || end ? sysscan_range(&s, start, end) : sysscan_all(&s));
+	/* not while a mov-site rewrite has its page writable (poke5) */
+	pthread_mutex_lock(&poke_lock);
+	err = start || end ? sysscan_range(&s, start, end) : sysscan_all(&s);
+	pthread_mutex_unlock(&poke_lock);
+	return net_patch_found(&s, err);
 }
 
 /* The segment of an object being loaded that mmap just made executable
@@ -1919,7 +1924,11 @@ static int net_scan_patch(uintptr_t start, uintptr_t end)
 static int net_scan_loading(int fd, uint64_t off, uintptr_t start, uintptr_t end)
 {
 	struct sysscan s = { 0 };
-	int err = sysscan_loading(&s, fd, off, start, end);
+	int err;
+
+	pthread_mutex_lock(&poke_lock);
+	err = sysscan_loading(&s, fd, off, start, end);
+	pthread_mutex_unlock(&poke_lock);
 
 	if (err == -ENOENT) {
 		sysscan_free(&s);
