@@ -733,6 +733,8 @@ static long call_fixed(const struct bpftime_syscall *sc)
 	return call(&real);
 }
 
+static void fork_child(void);
+
 /* A clone (@flags) or clone3 (@args, @size) about to make a thread that
  * would run on this thread's TLS: counted before it exists, with this
  * thread's tid set, for tls_mine() */
@@ -835,6 +837,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 		sc.ret = call(&sc);
 		if (sc.ret == 0) {
 			ts.tid = 0;
+			fork_child();
 			enable_self();
 		}
 		run_exit(&sc);
@@ -845,6 +848,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 		sc.ret = call(&sc);
 		if (sc.ret == 0) {
 			ts.tid = 0;
+			fork_child();
 			enable_self();
 		}
 		run_exit(&sc);
@@ -2163,8 +2167,10 @@ static bool fork_entry(struct fast_frame *f, long nr, uintptr_t ret)
 	if (handlers)
 		run_enter(&sc, false);
 	sc.ret = call(&sc);
-	if (sc.ret == 0)
+	if (sc.ret == 0) {
 		ts.tid = 0;
+		fork_child();
+	}
 	if (handlers)
 		run_exit(&sc);
 	f->rax = (uint64_t)sc.ret;
@@ -2186,6 +2192,38 @@ static void on_sigtrap(int sig, siginfo_t *si, void *ucv)
 	}
 	/* undone meanwhile: the instruction as it is now */
 	g[REG_RIP] = (greg_t)(*(volatile uint8_t *)at == 0xcc ? net_area(i) : at);
+}
+
+/* A copy of its own of the shared memory at @rx and @rw (@len bytes, one
+ * memfd seen twice), at the same addresses; raw syscalls only (the child
+ * runs on while it happens, its return path inside the region) */
+static void own_copy(void *rx, void *rw, size_t len)
+{
+	long fd = raw(SYS_memfd_create, (long)"bpftime-syscalls", 1 /* MFD_CLOEXEC */, 0, 0, 0, 0);
+
+	if (fd < 0)
+		return;
+	if (!raw(SYS_ftruncate, fd, (long)len, 0, 0, 0, 0) &&
+	    raw(SYS_pwrite64, fd, (long)rw, (long)len, 0, 0, 0) == (long)len) {
+		raw(SYS_mmap, (long)rw, (long)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		    fd, 0);
+		raw(SYS_mmap, (long)rx, (long)len, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED,
+		    fd, 0);
+	}
+	raw(SYS_close, fd, 0, 0, 0, 0, 0);
+}
+
+/* In a forked child: the region and the trap gadgets were memfd mappings
+ * shared with the parent, whose route slots, site areas and clone stubs
+ * the child would change under it (and the other way round): copies of
+ * the child's own. */
+static void fork_child(void)
+{
+	if (hook.region)
+		own_copy(hook.region, hook.rw, REGION_SIZE);
+	if (net.trap)
+		own_copy(net.trap, net.trap_rw,
+			 ((size_t)NET_MAX * NET_TRAP + 4095) & ~(size_t)4095);
 }
 
 /* once, at the first start with BPFTIME_SYSCALL_NET=auto: the common
