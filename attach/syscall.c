@@ -302,6 +302,7 @@ static struct {
 	_Atomic int32_t hash[NET_HASH]; /* site index + 1, 0: empty; lock-free lookups */
 	uint8_t *trap, *trap_rw;	/* trap gadgets: RX and RW views */
 	int mem_fd;			/* /proc/self/mem, -1: write through mprotect */
+	long mem_pid;			/* the process mem_fd is of */
 	bool sync_core;			/* membarrier SYNC_CORE registered */
 	char why[256];			/* why the net is on */
 	int retry_ms;			/* the last backoff */
@@ -1702,6 +1703,22 @@ static void sync_cores(void)
 		    0, 0, 0);
 }
 
+/* /proc/self/mem of this process (a forked child inherits its parent's
+ * descriptor, which writes into the parent: opened again), or -1 */
+static int mem_fd(void)
+{
+	long pid = raw(SYS_getpid, 0, 0, 0, 0, 0, 0);
+
+	if (net.mem_pid != pid) {
+		if (net.mem_fd >= 0)
+			raw(SYS_close, net.mem_fd, 0, 0, 0, 0, 0);
+		net.mem_fd = (int)raw(SYS_openat, AT_FDCWD, (long)"/proc/self/mem",
+				      O_RDWR | O_CLOEXEC, 0, 0, 0);
+		net.mem_pid = pid;
+	}
+	return net.mem_fd;
+}
+
 /* writes @n code bytes at @at: through /proc/self/mem (no writable
  * mapping of code, a one-byte write is atomic), else mprotect */
 static int poke(uintptr_t at, const void *bytes, size_t n)
@@ -1711,7 +1728,7 @@ static int poke(uintptr_t at, const void *bytes, size_t n)
 	long r;
 
 	pthread_mutex_lock(&poke_lock);
-	if (net.mem_fd >= 0 &&
+	if (mem_fd() >= 0 &&
 	    raw(SYS_pwrite64, net.mem_fd, (long)bytes, (long)n, (long)at, 0, 0) == (long)n) {
 		pthread_mutex_unlock(&poke_lock);
 		return 0;
@@ -1733,7 +1750,7 @@ static int peek(uintptr_t at, void *buf, size_t n)
 {
 	struct iovec local = { buf, n }, remote = { (void *)at, n };
 
-	if (net.mem_fd >= 0)
+	if (mem_fd() >= 0)
 		return raw(SYS_pread64, net.mem_fd, (long)buf, (long)n, (long)at, 0, 0) == (long)n
 			       ? 0
 			       : -EFAULT;
@@ -2250,7 +2267,7 @@ static int net_setup(void)
 	memset(net.trap_rw, 0xcc, tlen);
 	sysscan_own((uintptr_t)net.trap, tlen); /* its syscalls are ours */
 	emit_net_common(hook.rw + REGION_NET, (uintptr_t)hook.region + REGION_NET);
-	net.mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	mem_fd();
 	net.sync_core = !raw(SYS_membarrier, 1 << 6 /* REGISTER_PRIVATE_EXPEDITED_SYNC_CORE */, 0,
 			     0, 0, 0, 0);
 	memset(&sa, 0, sizeof(sa));
