@@ -1,0 +1,1120 @@
+/* SPDX-License-Identifier: MIT */
+/* attach/netoff_test.c: the syscall hook with its safety net off
+ * (BPFTIME_SYSCALL_NET=auto, docs/syscall-tracepoints.md "The scan"): with a
+ * watch table that holds no special syscall, every `syscall` instruction of
+ * the process is found and the ones that matter rewritten, and Syscall User
+ * Dispatch goes off in every thread (read back through ptrace).  Then each
+ * watched call is seen exactly once from hand-written asm (registers, flags
+ * and red zone as the kernel leaves them), libc wrappers, syscall(2), a
+ * library dlopen'ed later with odd-shaped sites (number from memory, a
+ * branch onto the syscall, a site without island: int3), JIT code, a W+X
+ * mapping, threads made before and after; unwatched calls are not seen;
+ * override works; a number watched later is rewritten before it counts; a
+ * special number watched turns the net on first; signals (SA_RESTART over a
+ * rewritten site, rt_sigreturn, the program's SIGTRAP handler chained,
+ * SIGTRAP blocked); fork, vfork, posix_spawn, execve.
+ *
+ * Until the hook knows "auto" (main before the lead's net-off work), the
+ * net stays on and every check that needs it off fails with "WAITING FOR
+ * THE IMPLEMENTATION" in its message. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include "common/testkit.h"
+#include <bpftime/syscall_hook.h>
+
+extern char **environ;
+
+/* ---- the hand-written asm site of the executable ------------------------
+ * Sets every general register to a pattern, fills the red zone, makes
+ * getppid and stores every register after it, then the red zone, into
+ * out[0..15] and out[16..31]; out[32] = address after the syscall
+ * instruction, out[33] = SF ZF AF PF CF just before it.  (syscall_test.c's
+ * regs_syscall, with CFI so that the scan knows the function's bounds.) */
+void regs_syscall(uint64_t *out);
+// clang-format off
+__asm__(".text\n"
+	".p2align 4\n"
+	".globl regs_syscall\n"
+	".type regs_syscall, @function\n"
+	"regs_syscall:\n"
+	"	.cfi_startproc\n"
+	"	push %rbx; .cfi_adjust_cfa_offset 8\n"
+	"	push %rbp; .cfi_adjust_cfa_offset 8\n"
+	"	push %r12; .cfi_adjust_cfa_offset 8\n"
+	"	push %r13; .cfi_adjust_cfa_offset 8\n"
+	"	push %r14; .cfi_adjust_cfa_offset 8\n"
+	"	push %r15; .cfi_adjust_cfa_offset 8\n"
+	"	push %rdi; .cfi_adjust_cfa_offset 8\n"
+	"	lea 2f(%rip), %rax; mov %rax, 256(%rdi)\n"
+	"	mov $16, %ecx\n"
+	"1:	mov %rcx, %rax; shl $8, %rax; or $0x5a, %rax; neg %rcx\n"
+	"	mov %rax, (%rsp,%rcx,8)\n"
+	"	neg %rcx; dec %rcx; jnz 1b\n"
+	"	mov (%rsp), %rdi\n"
+	"	lahf; movzbl %ah, %eax; mov %rax, 264(%rdi)\n"
+	"	mov $0x1111, %rbx; mov $0x2222, %rbp; mov $0x3333, %rsi; mov $0x4444, %rdx\n"
+	"	mov $0x5555, %r8; mov $0x6666, %r9; mov $0x7777, %r10; mov $0x8888, %r12\n"
+	"	mov $0x9999, %r13; mov $0xaaaa, %r14; mov $0xbbbb, %r15; mov $0xcccc, %rdi\n"
+	"	mov $0xdddd, %rcx; mov $0xeeee, %r11\n"
+	"	mov $110, %eax\n"
+	"	syscall\n"
+	"2:	mov %rdi, regs_scratch(%rip)\n" /* nothing below rsp is touched */
+	"	mov (%rsp), %rdi\n"
+	"	mov %rax, 0(%rdi); mov %rbx, 8(%rdi); mov %rcx, 16(%rdi); mov %rdx, 24(%rdi)\n"
+	"	mov %rsi, 32(%rdi); mov regs_scratch(%rip), %rax; mov %rax, 40(%rdi)\n"
+	"	mov %rbp, 48(%rdi)\n"
+	"	mov %r8, 56(%rdi); mov %r9, 64(%rdi); mov %r10, 72(%rdi); mov %r11, 80(%rdi)\n"
+	"	mov %r12, 88(%rdi); mov %r13, 96(%rdi); mov %r14, 104(%rdi); mov %r15, 112(%rdi)\n"
+	"	mov $16, %ecx\n"
+	"3:	neg %rcx; mov (%rsp,%rcx,8), %rax; neg %rcx\n"
+	"	mov %rax, 120(%rdi,%rcx,8)\n"
+	"	dec %rcx; jnz 3b\n"
+	"	pop %rdi; .cfi_adjust_cfa_offset -8\n"
+	"	pop %r15; .cfi_adjust_cfa_offset -8\n"
+	"	pop %r14; .cfi_adjust_cfa_offset -8\n"
+	"	pop %r13; .cfi_adjust_cfa_offset -8\n"
+	"	pop %r12; .cfi_adjust_cfa_offset -8\n"
+	"	pop %rbp; .cfi_adjust_cfa_offset -8\n"
+	"	pop %rbx; .cfi_adjust_cfa_offset -8\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	".size regs_syscall, .-regs_syscall\n"
+	".local regs_scratch\n"
+	".comm regs_scratch, 8, 8\n");
+// clang-format on
+
+/* what regs_syscall and the library's regs functions leave: the kernel's
+ * registers (rax = @rax, rcx = the address after the syscall, r11 = the
+ * flags), every other one kept, the red zone intact */
+static void check_regs(const uint64_t *out, uint64_t rax)
+{
+	assert_int_equal(out[0], rax);			  /* rax */
+	assert_int_equal(out[1], 0x1111);		  /* rbx */
+	assert_int_equal(out[2], out[32]);		  /* rcx = rip after syscall */
+	assert_int_equal(out[3], 0x4444);		  /* rdx */
+	assert_int_equal(out[4], 0x3333);		  /* rsi */
+	assert_int_equal(out[5], 0xcccc);		  /* rdi */
+	assert_int_equal(out[6], 0x2222);		  /* rbp */
+	assert_int_equal(out[7], 0x5555);		  /* r8 */
+	assert_int_equal(out[8], 0x6666);		  /* r9 */
+	assert_int_equal(out[9], 0x7777);		  /* r10 */
+	assert_int_equal(out[10] & 0xd5, out[33] & 0xd5); /* r11 = rflags */
+	assert_true(out[10] & 0x200);			  /* IF */
+	assert_int_equal(out[11], 0x8888);		  /* r12 */
+	assert_int_equal(out[12], 0x9999);
+	assert_int_equal(out[13], 0xaaaa);
+	assert_int_equal(out[14], 0xbbbb);
+	for (int i = 1; i <= 16; i++) /* the red zone */
+		assert_int_equal(out[15 + i], (uint64_t)i << 8 | 0x5a);
+}
+
+/* ---- the handlers and the watch table ------------------------------------ */
+#define NR_MAX 512
+/* SYS_kcmp: no libc wrapper, only syscall(2) reaches it */
+
+static atomic_long enters[NR_MAX], exits[NR_MAX];
+static _Atomic int32_t last_tid[NR_MAX];
+static atomic_long last_exit_ret[NR_MAX];
+static atomic_long override_getppid; /* non-zero: getppid returns it */
+static atomic_int restart_fd = -1;   /* readv on it: counted apart */
+static atomic_long restart_enters, restart_exits, restart_first_ret;
+
+static void on_enter(struct bpftime_syscall *sc, void *data)
+{
+	(void)data;
+	if (sc->nr < 0 || sc->nr >= NR_MAX)
+		return;
+	atomic_fetch_add(&enters[sc->nr], 1);
+	atomic_store(&last_tid[sc->nr], bpftime_syscall_tid());
+	if (sc->nr == SYS_getppid && atomic_load(&override_getppid))
+		assert_int_equal(bpftime_syscall_override_return(atomic_load(&override_getppid)),
+				 0);
+	if (sc->nr == SYS_readv && (int)sc->args[0] == atomic_load(&restart_fd))
+		atomic_fetch_add(&restart_enters, 1);
+}
+
+static void on_exit_(struct bpftime_syscall *sc, void *data)
+{
+	(void)data;
+	if (sc->nr < 0 || sc->nr >= NR_MAX)
+		return;
+	atomic_fetch_add(&exits[sc->nr], 1);
+	atomic_store(&last_exit_ret[sc->nr], sc->ret);
+	if (sc->nr == SYS_readv && (int)sc->args[0] == atomic_load(&restart_fd) &&
+	    atomic_fetch_add(&restart_exits, 1) == 0)
+		atomic_store(&restart_first_ret, sc->ret);
+}
+
+static long n_enter(int nr)
+{
+	return atomic_load(&enters[nr]);
+}
+
+static long n_exit(int nr)
+{
+	return atomic_load(&exits[nr]);
+}
+
+#define BOTH (BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT)
+
+/* getppid: asm, libc, syscall(2), the library; getpgrp: libc and the
+ * library's branch; getsid (exit only): a libc wrapper; kcmp: syscall(2)
+ * only; readv: the restart test (its own fd).  Unwatched: getpid, getuid,
+ * mmap... (geteuid is added later). */
+static uint8_t want[NR_MAX];
+
+static void set_table(void)
+{
+	memset(want, 0, sizeof(want));
+	want[SYS_getppid] = BOTH;
+	want[SYS_getpgrp] = BOTH;
+	want[SYS_getsid] = BPFTIME_SYSCALL_WATCH_EXIT;
+	want[SYS_kcmp] = BOTH;
+	want[SYS_readv] = BOTH;
+}
+
+/* ---- the net --------------------------------------------------------------- */
+static bool waiting; /* the hook does not know BPFTIME_SYSCALL_NET=auto yet */
+/* NETOFF_TEST_NET_ON=1: the checks that need the net off only print, the
+ * others run on the SUD path (to test this test without the net-off work) */
+static bool dry;
+
+static int net(char *why, size_t len)
+{
+	int r = bpftime_syscall_hook__net(why, len);
+
+	if (r == 1 && strstr(why, "not \"auto\""))
+		waiting = true;
+	return r;
+}
+
+/* waits (up to 20 s: a safety net, never a measurement) for the net to be
+ * @on; returns its state, with the reason in @why when it is on */
+static int wait_net(int on, char *why, size_t len)
+{
+	struct timespec nap = { 0, 1000000 };
+	int r = net(why, len);
+
+	for (int i = 0; i < 20000 && r != on && r >= 0 && !waiting; i++) {
+		nanosleep(&nap, NULL);
+		r = net(why, len);
+	}
+	return r;
+}
+
+/* the net must be off now (after at most the wait): fails saying why not */
+static void need_off(const char *what)
+{
+	char why[256] = "";
+	int r = wait_net(0, why, sizeof(why));
+
+	if (r == 0)
+		return;
+	if (dry) {
+		print_message("(dry) %s: the net is on (%s)\n", what, why);
+		return;
+	}
+	if (waiting)
+		fail_msg("WAITING FOR THE IMPLEMENTATION (net auto): %s: the net is on (%s)", what,
+			 why);
+	fail_msg("%s: the net is %s (%s)", what, r < 0 ? "unknown: hook not started" : "on", why);
+}
+
+/* the net must be on right now, without waiting (the hook turns it on
+ * before the call that needs it returns) */
+static void need_on_now(const char *what)
+{
+	char why[256] = "";
+	int r = net(why, sizeof(why));
+
+	if (r != 1)
+		fail_msg("%s: the net is %s", what, r ? "unknown" : "off");
+	print_message("%s: net on: %s\n", what, why);
+}
+
+/* the table again: the hook scans and turns the net off again */
+static void rearm(const char *what)
+{
+	set_table();
+	bpftime_syscall_hook__watch(want, NR_MAX);
+	need_off(what);
+}
+
+/* ---- SUD read back through ptrace --------------------------------------- */
+#define SUD_CANNOT (-2) /* the kernel has no PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG */
+
+/* The Syscall User Dispatch mode of thread @tid (0 off, 1 on), read by a
+ * forked tracer (Linux 6.4+); SUD_CANNOT when the kernel cannot say, -1
+ * when the read failed. */
+static int sud_mode_once(pid_t tid)
+{
+	int pfd[2], r = -1, st;
+	pid_t c;
+
+	if (pipe(pfd))
+		return -1;
+	c = fork();
+	if (c == 0) {
+		struct {
+			uint64_t mode, selector, offset, len;
+		} cfg = { 0 };
+
+		if (ptrace(PTRACE_SEIZE, tid, 0, 0) == 0) {
+			if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0 &&
+			    waitpid(tid, &st, __WALL) == tid) {
+				if (ptrace((enum __ptrace_request)0x4211 /* GET_..._CONFIG */, tid,
+					   (void *)sizeof(cfg), &cfg) == 0)
+					r = (int)cfg.mode;
+				else if (errno == EIO || errno == EINVAL)
+					r = SUD_CANNOT;
+			}
+			ptrace(PTRACE_DETACH, tid, 0, 0);
+		}
+		_exit(write(pfd[1], &r, sizeof(r)) == sizeof(r) ? 0 : 1);
+	}
+	close(pfd[1]);
+	if (c < 0 || read(pfd[0], &r, sizeof(r)) != sizeof(r))
+		r = -1;
+	close(pfd[0]);
+	if (c > 0)
+		waitpid(c, &st, 0);
+	return r;
+}
+
+/* (a read can fail transiently, e.g. while the thread stops for another
+ * signal: tried a few times) */
+static int sud_mode(pid_t tid)
+{
+	int r = -1;
+
+	for (int i = 0; i < 5 && r == -1; i++)
+		r = sud_mode_once(tid);
+	return r;
+}
+
+/* ---- sites ------------------------------------------------------------------ */
+/* the `syscall` of a libc function `mov eax, NR; syscall` (its bytes now:
+ * the instruction, `jmp rel8` or `int3`); the mov may be a jmp of the
+ * older rewriting */
+static const uint8_t *libc_site(const char *fn, long nr)
+{
+	const uint8_t *p = dlsym(RTLD_DEFAULT, fn);
+
+	assert_non_null(p);
+	for (int i = 0; i < 32; i++)
+		if ((p[i] == 0xb8 && p[i + 1] == (uint8_t)nr && !p[i + 2] && !p[i + 3] &&
+		     !p[i + 4]) ||
+		    (i == 0 && p[i] == 0xe9))
+			return p + i + 5;
+	fail_msg("%s: no `mov eax, %ld` in its first bytes", fn, nr);
+	return NULL;
+}
+
+static const char *shape(const uint8_t *site)
+{
+	switch (site[0]) {
+	case 0x0f:
+		return site[1] == 0x05 ? "syscall (native)" : "?";
+	case 0xeb:
+		return "jmp rel8 (island)";
+	case 0xcc:
+		return "int3";
+	default:
+		return "?";
+	}
+}
+
+/* a site the net-off rewriting must have taken over */
+static void need_rewritten(const char *what, const uint8_t *site)
+{
+	if (site[0] != 0xeb && site[0] != 0xcc && dry)
+		print_message("(dry) %s: site %p is %s\n", what, (void *)site, shape(site));
+	else if (site[0] != 0xeb && site[0] != 0xcc)
+		fail_msg("%s: site %p is %02x %02x (%s), not jmp rel8 / int3", what, (void *)site,
+			 site[0], site[1], shape(site));
+}
+
+/* ---- threads made before the start ------------------------------------- */
+static pthread_barrier_t early_go;
+static atomic_int early_tid0, early_tid;
+static pthread_t early;
+
+static void *early_thread(void *arg)
+{
+	(void)arg;
+	atomic_store(&early_tid0, (int)syscall(SYS_gettid));
+	pthread_barrier_wait(&early_go); /* blocked in futex across the start */
+	atomic_store(&early_tid, (int)syscall(SYS_gettid));
+	syscall(SYS_getppid);
+	return NULL;
+}
+
+static int group_setup(void **state)
+{
+	char why[256] = "";
+	int r;
+
+	(void)state;
+	dry = getenv("NETOFF_TEST_NET_ON") && !strcmp(getenv("NETOFF_TEST_NET_ON"), "1");
+	/* before the hook reads it at start */
+	setenv("BPFTIME_SYSCALL_NET", "auto", 1);
+	pthread_barrier_init(&early_go, NULL, 2);
+	if (pthread_create(&early, NULL, early_thread, NULL))
+		return -1;
+	while (!atomic_load(&early_tid0))
+		usleep(1000);
+	usleep(20000); /* let it block */
+	/* as the agent does: the table first, then the start */
+	set_table();
+	bpftime_syscall_hook__watch(want, NR_MAX);
+	if (bpftime_syscall_hook__start(on_enter, on_exit_, NULL)) {
+		if (errno == ENOSYS)
+			TEST_SKIP_ALL("no Syscall User Dispatch");
+		return -1;
+	}
+	r = wait_net(0, why, sizeof(why));
+	if (r)
+		printf("%snet still on after the start: %s\n",
+		       waiting ? "WAITING FOR THE IMPLEMENTATION (net auto): " : "", why);
+	fflush(stdout);
+	return 0;
+}
+
+/* ---- 1. the net goes off, SUD off in every thread ---------------------- */
+static void test_net_off(void **state)
+{
+	int n = 0, early_seen = 0;
+	struct dirent *de;
+	DIR *d;
+
+	(void)state;
+	need_off("after start with a table of no special syscall");
+	d = opendir("/proc/self/task");
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		pid_t tid = atoi(de->d_name);
+		int m;
+
+		if (tid <= 0)
+			continue;
+		m = sud_mode(tid);
+		if (m == SUD_CANNOT) {
+			closedir(d);
+			TEST_SKIP("this kernel cannot read SUD back "
+				  "(PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG, Linux 6.4)");
+		}
+		if (m != 0 && dry)
+			print_message("(dry) thread %d: SUD mode %d\n", tid, m);
+		else if (m != 0)
+			fail_msg("thread %d: SUD mode %d (read %s), not off", tid, m,
+				 m < 0 ? "failed" : "back");
+		early_seen += tid == atomic_load(&early_tid0);
+		n++;
+	}
+	closedir(d);
+	assert_int_equal(early_seen, 1); /* made before the start */
+	assert_true(n >= 2);
+	print_message("SUD off in all %d threads\n", n);
+}
+
+/* ---- 2. each watched call seen once ------------------------------------ */
+static void test_asm_registers(void **state)
+{
+	uint64_t out[34] = { 0 };
+	uint64_t ppid = (uint64_t)getppid();
+	const uint8_t *site;
+	long e, x;
+
+	(void)state;
+	need_off("asm");
+	e = n_enter(SYS_getppid);
+	x = n_exit(SYS_getppid);
+	regs_syscall(out);
+	check_regs(out, ppid);
+	site = (const uint8_t *)(uintptr_t)out[32] - 2;
+	print_message("executable's asm site: %s\n", shape(site));
+	need_rewritten("regs_syscall (executable)", site);
+	assert_int_equal(n_enter(SYS_getppid), e + 1);
+	assert_int_equal(n_exit(SYS_getppid), x + 1);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_getppid]), (long)ppid);
+	for (int i = 0; i < 10; i++) {
+		memset(out, 0, sizeof(out));
+		regs_syscall(out);
+		check_regs(out, ppid);
+	}
+	assert_int_equal(n_enter(SYS_getppid), e + 11);
+	assert_int_equal(n_exit(SYS_getppid), x + 11);
+}
+
+static void test_libc(void **state)
+{
+	long ppid, pgrp, sid;
+	long e = n_enter(SYS_getppid), x = n_exit(SYS_getppid);
+	long ge = n_enter(SYS_getpgrp), gx = n_exit(SYS_getpgrp);
+	long se = n_enter(SYS_getsid), sx = n_exit(SYS_getsid);
+
+	(void)state;
+	need_off("libc");
+	need_rewritten("libc getppid", libc_site("getppid", SYS_getppid));
+	need_rewritten("libc getpgrp", libc_site("getpgrp", SYS_getpgrp));
+	need_rewritten("libc getsid", libc_site("getsid", SYS_getsid));
+	ppid = getppid();
+	assert_int_equal(n_enter(SYS_getppid), e + 1);
+	assert_int_equal(n_exit(SYS_getppid), x + 1);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_getppid]), ppid);
+	pgrp = getpgrp();
+	assert_int_equal(n_enter(SYS_getpgrp), ge + 1);
+	assert_int_equal(n_exit(SYS_getpgrp), gx + 1);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_getpgrp]), pgrp);
+	sid = getsid(0); /* exit only */
+	assert_int_equal(n_enter(SYS_getsid), se);
+	assert_int_equal(n_exit(SYS_getsid), sx + 1);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_getsid]), sid);
+	assert_int_equal(getsid(-1), -1); /* an error: -errno in the exit */
+	assert_int_equal(errno, ESRCH);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_getsid]), -ESRCH);
+	assert_int_equal(n_exit(SYS_getsid), sx + 2);
+}
+
+static void test_syscall_wrapper(void **state)
+{
+	long e = n_enter(SYS_getppid), x = n_exit(SYS_getppid);
+	long ke = n_enter(SYS_kcmp), kx = n_exit(SYS_kcmp);
+	long r;
+
+	(void)state;
+	need_off("syscall(2)");
+	assert_int_equal(syscall(SYS_getppid), getppid());
+	assert_int_equal(n_enter(SYS_getppid), e + 2);
+	assert_int_equal(n_exit(SYS_getppid), x + 2);
+	/* kcmp(self, self, KCMP_FILE, 0, 0): 0, or -ENOSYS without CONFIG_KCMP */
+	r = syscall(SYS_kcmp, getpid(), getpid(), 0, 0, 0);
+	if (r < 0)
+		r = -errno;
+	assert_int_equal(n_enter(SYS_kcmp), ke + 1);
+	assert_int_equal(n_exit(SYS_kcmp), kx + 1);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_kcmp]), r);
+	assert_int_equal(atomic_load(&last_tid[SYS_kcmp]), gettid());
+}
+
+/* unwatched: no handler; a libc site of a known unwatched number keeps its
+ * bytes (no cost); mmap is one the hook needs itself (rewritten) but the
+ * handlers do not see it */
+static void test_unwatched(void **state)
+{
+	long pe = n_enter(SYS_getpid), px = n_exit(SYS_getpid);
+	long ue = n_enter(SYS_getuid), me = n_enter(SYS_mmap), mx = n_exit(SYS_mmap);
+	const uint8_t *site = libc_site("getpid", SYS_getpid);
+	void *p;
+
+	(void)state;
+	need_off("unwatched");
+	assert_int_equal(syscall(SYS_getpid), getpid());
+	assert_int_equal(getuid(), syscall(SYS_getuid));
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(p != MAP_FAILED);
+	munmap(p, 4096);
+	assert_int_equal(n_enter(SYS_getpid), pe);
+	assert_int_equal(n_exit(SYS_getpid), px);
+	assert_int_equal(n_enter(SYS_getuid), ue);
+	assert_int_equal(n_enter(SYS_mmap), me);
+	assert_int_equal(n_exit(SYS_mmap), mx);
+	if (site[0] != 0x0f || site[1] != 0x05)
+		fail_msg("libc getpid (unwatched): site is %02x %02x (%s), not its own syscall",
+			 site[0], site[1], shape(site));
+	need_off("after unwatched calls and an mmap");
+}
+
+static void test_override(void **state)
+{
+	uint64_t out[34] = { 0 };
+	long x = n_exit(SYS_getppid);
+
+	(void)state;
+	need_off("override");
+	atomic_store(&override_getppid, 4242);
+	regs_syscall(out); /* the rewritten asm site: every register but rax kept */
+	check_regs(out, 4242);
+	assert_int_equal(getppid(), 4242);
+	assert_int_equal(syscall(SYS_getppid), 4242);
+	atomic_store(&override_getppid, 0);
+	print_message("exits reported for 3 overridden calls: %ld\n", n_exit(SYS_getppid) - x);
+	assert_int_not_equal(getppid(), 4242);
+	assert_int_equal(getppid(), syscall(SYS_getppid));
+}
+
+/* a thread made after the net went off: SUD off in it, its calls seen */
+static pthread_barrier_t late_go;
+static atomic_int late_tid;
+static atomic_long late_ppid;
+
+static void *late_thread(void *arg)
+{
+	(void)arg;
+	atomic_store(&late_tid, (int)syscall(SYS_gettid));
+	atomic_store(&late_ppid, getppid());
+	pthread_barrier_wait(&late_go); /* read its SUD mode meanwhile */
+	pthread_barrier_wait(&late_go);
+	return NULL;
+}
+
+static void test_new_thread(void **state)
+{
+	long ppid = getppid(), e = n_enter(SYS_getppid), x = n_exit(SYS_getppid);
+	pthread_t th;
+	int m;
+
+	(void)state;
+	need_off("new thread");
+	pthread_barrier_init(&late_go, NULL, 2);
+	assert_int_equal(pthread_create(&th, NULL, late_thread, NULL), 0);
+	pthread_barrier_wait(&late_go);
+	m = sud_mode(atomic_load(&late_tid));
+	pthread_barrier_wait(&late_go);
+	pthread_join(th, NULL);
+	pthread_barrier_destroy(&late_go);
+	assert_int_equal(atomic_load(&late_ppid), ppid);
+	assert_int_equal(n_enter(SYS_getppid), e + 1);
+	assert_int_equal(n_exit(SYS_getppid), x + 1);
+	assert_int_equal(atomic_load(&last_tid[SYS_getppid]), atomic_load(&late_tid));
+	if (m != SUD_CANNOT && m != 0 && dry)
+		print_message("(dry) the new thread: SUD mode %d\n", m);
+	else if (m != SUD_CANNOT)
+		assert_int_equal(m, 0);
+	need_off("after a new thread");
+}
+
+/* the thread made before the start, blocked in a futex since: its call */
+static void test_early_thread(void **state)
+{
+	long e = n_enter(SYS_getppid), x = n_exit(SYS_getppid);
+
+	(void)state;
+	need_off("early thread");
+	pthread_barrier_wait(&early_go);
+	pthread_join(early, NULL);
+	assert_int_equal(atomic_load(&early_tid), atomic_load(&early_tid0));
+	assert_int_equal(n_enter(SYS_getppid), e + 1);
+	assert_int_equal(n_exit(SYS_getppid), x + 1);
+	assert_int_equal(atomic_load(&last_tid[SYS_getppid]), atomic_load(&early_tid));
+}
+
+/* ---- the library dlopen'ed after the net went off --------------------- */
+static void (*lib_regs_mem)(uint64_t *), (*lib_regs_far)(uint64_t *);
+static long (*lib_branch)(int);
+static void *lib;
+
+/* each of the library's sites once: seen once each, registers intact */
+static void call_lib(const char *when)
+{
+	long e = n_enter(SYS_getppid), x = n_exit(SYS_getppid);
+	long ge = n_enter(SYS_getpgrp), gx = n_exit(SYS_getpgrp);
+	uint64_t ppid = (uint64_t)getppid(), out[34] = { 0 };
+
+	e++, x++; /* that getppid */
+	lib_regs_mem(out);
+	check_regs(out, ppid);
+	print_message("%s: number from memory: %s\n", when,
+		      shape((const uint8_t *)(uintptr_t)out[32] - 2));
+	assert_int_equal(n_enter(SYS_getppid), e + 1);
+	assert_int_equal(n_exit(SYS_getppid), x + 1);
+	memset(out, 0, sizeof(out));
+	lib_regs_far(out);
+	check_regs(out, ppid);
+	print_message("%s: site without island: %s\n", when,
+		      shape((const uint8_t *)(uintptr_t)out[32] - 2));
+	assert_int_equal(n_enter(SYS_getppid), e + 2);
+	assert_int_equal(n_exit(SYS_getppid), x + 2);
+	assert_int_equal(lib_branch(0), (long)ppid);
+	assert_int_equal(n_enter(SYS_getppid), e + 3);
+	assert_int_equal(n_exit(SYS_getppid), x + 3);
+	assert_int_equal(lib_branch(1), getpgrp());
+	assert_int_equal(n_enter(SYS_getpgrp), ge + 2);
+	assert_int_equal(n_exit(SYS_getpgrp), gx + 2);
+}
+
+/* the site of a regs function, found by a call */
+static const uint8_t *regs_site(void (*fn)(uint64_t *))
+{
+	uint64_t out[34] = { 0 };
+
+	fn(out);
+	return (const uint8_t *)(uintptr_t)out[32] - 2;
+}
+
+/* the library's site with no padding in a jmp rel8's reach (162 bytes of
+ * code on each side: objdump shows it) is an int3 */
+static void need_int3(void)
+{
+	const uint8_t *site;
+
+	if (!lib_regs_far)
+		fail_msg("the library is not loaded (test_dlopen_after failed)");
+	site = regs_site(lib_regs_far);
+	if (site[0] != 0xcc && dry)
+		print_message("(dry) the site without island is %s\n", shape(site));
+	else if (site[0] != 0xcc)
+		fail_msg("library: the site with no padding in reach is %s, not int3", shape(site));
+}
+
+static void test_dlopen_after(void **state)
+{
+	char why[256] = "";
+	const uint8_t *branch_site;
+	int r;
+
+	(void)state;
+	need_off("before dlopen");
+	lib = dlopen(NETOFF_TESTLIB, RTLD_NOW);
+	assert_non_null(lib);
+	lib_regs_mem = (void (*)(uint64_t *))dlsym(lib, "netoff_lib_regs_mem");
+	lib_regs_far = (void (*)(uint64_t *))dlsym(lib, "netoff_lib_regs_far");
+	lib_branch = (long (*)(int))dlsym(lib, "netoff_lib_branch");
+	assert_non_null(lib_regs_mem);
+	assert_non_null(lib_regs_far);
+	assert_non_null(lib_branch);
+	r = net(why, sizeof(why));
+	print_message("after dlopen the net is %s%s%s\n", r ? "on: " : "off", r ? why : "", "");
+	call_lib(r ? "net on after dlopen" : "net off after dlopen");
+	/* off (again): the library's sites are rewritten, none native */
+	rearm("after the dlopen, the table again");
+	call_lib("net off");
+	need_rewritten("library: number from memory", regs_site(lib_regs_mem));
+	need_rewritten("library: no island", regs_site(lib_regs_far));
+	need_int3();
+	for (branch_site = (const uint8_t *)(void *)lib_branch;
+	     branch_site[0] != 0xeb && branch_site[0] != 0xcc && branch_site[0] != 0x0f;
+	     branch_site++)
+		;
+	print_message("library: branch site: %s\n", shape(branch_site));
+	need_rewritten("library: branch onto the syscall", branch_site);
+}
+
+/* ---- 3. a number watched later ------------------------------------------- */
+static void test_watch_later(void **state)
+{
+	const uint8_t *site = libc_site("geteuid", SYS_geteuid);
+	long e = n_enter(SYS_geteuid), x = n_exit(SYS_geteuid);
+	uid_t euid;
+
+	(void)state;
+	need_off("watch later");
+	if (site[0] != 0x0f || site[1] != 0x05)
+		fail_msg("libc geteuid (unwatched yet): site is %s, not its own syscall",
+			 shape(site));
+	euid = geteuid();
+	assert_int_equal(n_enter(SYS_geteuid), e);
+	set_table();
+	want[SYS_geteuid] = BOTH;
+	bpftime_syscall_hook__watch(want, NR_MAX);
+	/* rewritten before the table said so: no wait */
+	need_rewritten("libc geteuid, watched now", site);
+	assert_int_equal(geteuid(), euid);
+	assert_int_equal(syscall(SYS_geteuid), euid);
+	assert_int_equal(n_enter(SYS_geteuid), e + 2);
+	assert_int_equal(n_exit(SYS_geteuid), x + 2);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_geteuid]), euid);
+	need_off("with geteuid watched");
+	rearm("geteuid unwatched again");
+	assert_int_equal(geteuid(), euid);
+	assert_int_equal(n_enter(SYS_geteuid), e + 2);
+}
+
+/* a special number watched turns the net on before the table says so */
+static void test_watch_special(void **state)
+{
+	long ce, cx, pid = getpid(), pe = n_enter(SYS_getpid);
+	pthread_t th;
+
+	(void)state;
+	need_off("watch clone");
+	set_table();
+	want[SYS_clone] = BOTH;
+	want[SYS_clone3] = BOTH;
+	bpftime_syscall_hook__watch(want, NR_MAX);
+	need_on_now("clone and clone3 watched");
+	ce = n_enter(SYS_clone) + n_enter(SYS_clone3);
+	cx = n_exit(SYS_clone) + n_exit(SYS_clone3);
+	pthread_barrier_init(&late_go, NULL, 2);
+	assert_int_equal(pthread_create(&th, NULL, late_thread, NULL), 0);
+	pthread_barrier_wait(&late_go);
+	pthread_barrier_wait(&late_go);
+	pthread_join(th, NULL);
+	pthread_barrier_destroy(&late_go);
+	assert_int_equal(n_enter(SYS_clone) + n_enter(SYS_clone3), ce + 1);
+	/* in the parent (the child's id) and in the thread (0) */
+	assert_int_equal(n_exit(SYS_clone) + n_exit(SYS_clone3), cx + 2);
+	rearm("clone unwatched again");
+	/* every syscall (raw_syscalls programs): on at once */
+	bpftime_syscall_hook__watch(NULL, 0);
+	need_on_now("every syscall watched");
+	assert_int_equal(syscall(SYS_getpid), pid);
+	assert_int_equal(n_enter(SYS_getpid), pe + 1);
+	rearm("a table again after watching all");
+	assert_int_equal(syscall(SYS_getpid), pid);
+	assert_int_equal(n_enter(SYS_getpid), pe + 1);
+}
+
+/* ---- new code ----------------------------------------------------------------- */
+static const uint8_t jit_code[] = { 0xb8, 0x6e, 0, 0, 0, /* mov eax, SYS_getppid */
+				    0x0f, 0x05,		 /* syscall */
+				    0xc3 };
+
+/* JIT code: RW, the code written, then RX: unprovable, the net goes on
+ * before mprotect returns; the call is seen once */
+static void test_jit(void **state)
+{
+	uint8_t *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long e = n_enter(SYS_getppid), x = n_exit(SYS_getppid);
+	long (*fn)(void);
+
+	(void)state;
+	assert_true(p != MAP_FAILED);
+	need_off("jit");
+	memcpy(p, jit_code, sizeof(jit_code));
+	assert_int_equal(mprotect(p, 4096, PROT_READ | PROT_EXEC), 0);
+	need_on_now("anonymous code with a syscall made executable");
+	fn = (long (*)(void))(void *)p;
+	assert_int_equal(fn(), getppid());
+	assert_int_equal(n_enter(SYS_getppid), e + 2);
+	assert_int_equal(n_exit(SYS_getppid), x + 2);
+	munmap(p, 4096);
+	rearm("the JIT code unmapped, the table again");
+}
+
+/* a writable and executable mapping: the net goes on at the mmap; its
+ * syscall is seen once */
+static void test_wx(void **state)
+{
+	long e = n_enter(SYS_getppid), x = n_exit(SYS_getppid);
+	long (*fn)(void);
+	uint8_t *p;
+
+	(void)state;
+	need_off("w+x");
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		 0);
+	assert_true(p != MAP_FAILED);
+	need_on_now("a writable and executable mapping");
+	memcpy(p, jit_code, sizeof(jit_code));
+	fn = (long (*)(void))(void *)p;
+	assert_int_equal(fn(), getppid());
+	assert_int_equal(n_enter(SYS_getppid), e + 2);
+	assert_int_equal(n_exit(SYS_getppid), x + 2);
+	munmap(p, 4096);
+	rearm("the W+X mapping unmapped, the table again");
+}
+
+/* ---- 4. signals ---------------------------------------------------------------- */
+static atomic_int usr1_seen;
+static atomic_long usr1_ppid;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&usr1_seen, 1);
+	atomic_store(&usr1_ppid, syscall(SYS_getppid));
+}
+
+static int pipefd[2];
+static atomic_long reader_ret;
+static atomic_int reader_tid;
+
+static void *reader(void *arg)
+{
+	char c = 0;
+	struct iovec iov = { &c, 1 };
+
+	(void)arg;
+	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
+	atomic_store(&reader_ret, readv(pipefd[0], &iov, 1));
+	return NULL;
+}
+
+/* the thread is blocked in syscall @nr (/proc/.../syscall) */
+static bool blocked_in(pid_t tid, long nr)
+{
+	char path[64], buf[128];
+	FILE *f;
+	long n = -2;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fgets(buf, sizeof(buf), f))
+		n = strtol(buf, NULL, 10);
+	fclose(f);
+	return n == nr;
+}
+
+static void wait_blocked(pid_t tid, long nr)
+{
+	for (int i = 0; i < 20000 && !blocked_in(tid, nr); i++)
+		usleep(1000);
+	assert_true(blocked_in(tid, nr));
+}
+
+/* SA_RESTART over a watched blocking call at a rewritten site: the kernel
+ * restarts it, and its tracepoint fires again (sys_enter, as the kernel's
+ * does on a restart); the result is the restarted call's */
+static void test_restart(void **state)
+{
+	struct sigaction sa, old;
+	pthread_t th;
+	int seen;
+
+	(void)state;
+	need_off("restart");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_RESTART;
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+	assert_int_equal(pipe(pipefd), 0);
+	atomic_store(&restart_enters, 0);
+	atomic_store(&restart_exits, 0);
+	atomic_store(&restart_fd, pipefd[0]);
+	seen = atomic_load(&usr1_seen);
+	assert_int_equal(pthread_create(&th, NULL, reader, NULL), 0);
+	while (!atomic_load(&reader_tid))
+		usleep(1000);
+	wait_blocked(atomic_load(&reader_tid), SYS_readv);
+	assert_int_equal(atomic_load(&restart_enters), 1);
+	assert_int_equal(pthread_kill(th, SIGUSR1), 0);
+	while (atomic_load(&usr1_seen) == seen)
+		usleep(1000);
+	wait_blocked(atomic_load(&reader_tid), SYS_readv); /* restarted */
+	assert_int_equal(write(pipefd[1], "x", 1), 1);
+	pthread_join(th, NULL);
+	atomic_store(&restart_fd, -1);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+	assert_int_equal(atomic_load(&reader_ret), 1);
+	assert_int_equal(atomic_load(&usr1_ppid), getppid());
+	print_message("readv restarted: %ld enters, %ld exits (first exit ret %ld; the "
+		      "kernel: 2 and 2, -512 first)\n",
+		      atomic_load(&restart_enters), atomic_load(&restart_exits),
+		      atomic_load(&restart_first_ret));
+	if (dry && atomic_load(&restart_enters) != 2)
+		print_message("(dry) the SUD path restarts in the region: no second enter\n");
+	else
+		assert_int_equal(atomic_load(&restart_enters), 2);
+	assert_true(atomic_load(&restart_exits) >= 1);
+	need_off("after the restart");
+}
+
+/* a handler that makes a watched call, and returns (rt_sigreturn) */
+static void test_sigreturn(void **state)
+{
+	struct sigaction sa, old;
+	long e = n_enter(SYS_getppid), x = n_exit(SYS_getppid);
+	uint64_t out[34] = { 0 };
+	int seen = atomic_load(&usr1_seen);
+
+	(void)state;
+	need_off("rt_sigreturn");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+	assert_int_equal(raise(SIGUSR1), 0);
+	assert_int_equal(atomic_load(&usr1_seen), seen + 1);
+	assert_int_equal(atomic_load(&usr1_ppid), getppid());
+	assert_int_equal(n_enter(SYS_getppid), e + 2);
+	assert_int_equal(n_exit(SYS_getppid), x + 2);
+	regs_syscall(out); /* after the return, the asm site still right */
+	check_regs(out, (uint64_t)getppid());
+	assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+	need_off("after a signal handler returned");
+}
+
+static atomic_int trap_seen, trap_code;
+
+static void on_trap_app(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	atomic_fetch_add(&trap_seen, 1);
+	atomic_store(&trap_code, si->si_code);
+}
+
+/* the library's site without island (int3), from the net-off state */
+static void call_int3_site(void)
+{
+	uint64_t out[34] = { 0 };
+	long e = n_enter(SYS_getppid), x = n_exit(SYS_getppid);
+	uint64_t ppid = (uint64_t)getppid();
+
+	e++, x++;
+	assert_non_null(lib_regs_far);
+	lib_regs_far(out);
+	check_regs(out, ppid);
+	assert_int_equal(n_enter(SYS_getppid), e + 1);
+	assert_int_equal(n_exit(SYS_getppid), x + 1);
+}
+
+/* The program's SIGTRAP handler: kept aside (sigaction reads it back),
+ * called for a raise(SIGTRAP) and for an int3 of the program's own, while
+ * the hook's keeps serving the int3 sites. */
+static void test_sigtrap_chain(void **state)
+{
+	struct sigaction sa, old, now;
+
+	(void)state;
+	need_off("SIGTRAP");
+	need_int3();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_trap_app;
+	sa.sa_flags = SA_SIGINFO;
+	assert_int_equal(sigaction(SIGTRAP, &sa, &old), 0);
+	assert_int_equal(sigaction(SIGTRAP, NULL, &now), 0);
+	assert_ptr_equal((void *)now.sa_sigaction, (void *)on_trap_app);
+	call_int3_site();
+	assert_int_equal(atomic_load(&trap_seen), 0);
+	assert_int_equal(raise(SIGTRAP), 0);
+	assert_int_equal(atomic_load(&trap_seen), 1);
+	assert_int_equal(atomic_load(&trap_code), SI_TKILL);
+	__asm__ volatile("int3" ::: "memory"); /* the program's own breakpoint */
+	assert_int_equal(atomic_load(&trap_seen), 2);
+	assert_int_equal(atomic_load(&trap_code), SI_KERNEL);
+	call_int3_site();
+	assert_int_equal(atomic_load(&trap_seen), 2);
+	assert_int_equal(sigaction(SIGTRAP, &old, NULL), 0);
+	call_int3_site();
+	need_off("after the program's SIGTRAP handler");
+}
+
+/* blocking SIGTRAP (and everything) does not kill the process at an int3 site */
+static void test_sigprocmask_trap(void **state)
+{
+	sigset_t set, cur, saved;
+
+	(void)state;
+	need_off("sigprocmask");
+	need_int3();
+	sigemptyset(&set);
+	sigaddset(&set, SIGTRAP);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &set, &saved), 0);
+	call_int3_site();
+	assert_int_equal(sigprocmask(SIG_BLOCK, NULL, &cur), 0);
+	assert_false(sigismember(&cur, SIGTRAP));
+	assert_false(sigismember(&cur, SIGSYS));
+	sigfillset(&set);
+	assert_int_equal(pthread_sigmask(SIG_SETMASK, &set, NULL), 0);
+	call_int3_site();
+	assert_int_equal(syscall(SYS_rt_sigprocmask, SIG_SETMASK, &set, NULL, 8), 0);
+	call_int3_site();
+	assert_int_equal(sigprocmask(SIG_SETMASK, &saved, NULL), 0);
+	need_off("after blocking SIGTRAP");
+}
+
+/* ---- 5. fork, vfork, posix_spawn, execve ---------------------------------- */
+static void test_fork_exec(void **state)
+{
+	char *argv[] = { (char *)"true", NULL };
+	long e = n_enter(SYS_getppid);
+	int status;
+	pid_t pid;
+
+	(void)state;
+	need_off("fork");
+	pid = test_fork();
+	if (pid == 0) {
+		/* the child sees its own calls, through the same sites */
+		long b = n_enter(SYS_getppid);
+		uint64_t out[34] = { 0 };
+
+		syscall(SYS_getppid);
+		getppid();
+		regs_syscall(out);
+		_exit(n_enter(SYS_getppid) == b + 3 && out[0] == (uint64_t)getppid() ? 0 : 1);
+	}
+	assert_int_equal(test_reap(pid, &status), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* fork through syscall(2): the rewritten generic site */
+	pid = (pid_t)syscall(SYS_fork);
+	if (pid == 0)
+		_exit(5);
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 5);
+	pid = vfork();
+	if (pid == 0)
+		_exit(3);
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 3);
+	assert_int_equal(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	pid = test_fork();
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", "exit 7", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(test_reap(pid, &status), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 7);
+	assert_int_equal(n_enter(SYS_getppid), e); /* the children's were theirs */
+	need_off("after fork, vfork, posix_spawn, execve");
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	test_kill_kids();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_net_off),
+		cmocka_unit_test(test_asm_registers),
+		cmocka_unit_test(test_libc),
+		cmocka_unit_test(test_syscall_wrapper),
+		cmocka_unit_test(test_unwatched),
+		cmocka_unit_test(test_override),
+		cmocka_unit_test(test_new_thread),
+		cmocka_unit_test(test_early_thread),
+		cmocka_unit_test(test_dlopen_after),
+		cmocka_unit_test(test_watch_later),
+		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_sigreturn),
+		cmocka_unit_test(test_sigtrap_chain),
+		cmocka_unit_test(test_sigprocmask_trap),
+		cmocka_unit_test_teardown(test_fork_exec, teardown),
+		cmocka_unit_test(test_jit),
+		cmocka_unit_test(test_wx),
+		cmocka_unit_test(test_watch_special),
+	};
+
+	return TEST_RUN(tests, group_setup, NULL);
+}
