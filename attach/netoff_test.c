@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -44,67 +45,22 @@
 #include <cmocka.h>
 #include "common/testkit.h"
 #include <bpftime/syscall_hook.h>
+#include "netoff_regs.h"
 
 extern char **environ;
 
-/* ---- the hand-written asm site of the executable ------------------------
- * Sets every general register to a pattern, fills the red zone, makes
- * getppid and stores every register after it, then the red zone, into
- * out[0..15] and out[16..31]; out[32] = address after the syscall
- * instruction, out[33] = SF ZF AF PF CF just before it.  (syscall_test.c's
- * regs_syscall, with CFI so that the scan knows the function's bounds.) */
+/* ---- the hand-written asm sites of the executable -----------------------
+ * (netoff_regs.h) Set every general register to a pattern, fill the red
+ * zone, make getppid and store every register after it, then the red zone,
+ * into out[0..15] and out[16..31]; out[32] = address after the syscall
+ * instruction, out[33] = SF ZF AF PF CF just before it.  regs_syscall is
+ * syscall_test.c's (with CFI, so that the scan knows its bounds);
+ * regs_far's syscall has 160 bytes of code on each side: no padding in a
+ * jmp rel8's reach, so its rewriting is an int3. */
 void regs_syscall(uint64_t *out);
-// clang-format off
-__asm__(".text\n"
-	".p2align 4\n"
-	".globl regs_syscall\n"
-	".type regs_syscall, @function\n"
-	"regs_syscall:\n"
-	"	.cfi_startproc\n"
-	"	push %rbx; .cfi_adjust_cfa_offset 8\n"
-	"	push %rbp; .cfi_adjust_cfa_offset 8\n"
-	"	push %r12; .cfi_adjust_cfa_offset 8\n"
-	"	push %r13; .cfi_adjust_cfa_offset 8\n"
-	"	push %r14; .cfi_adjust_cfa_offset 8\n"
-	"	push %r15; .cfi_adjust_cfa_offset 8\n"
-	"	push %rdi; .cfi_adjust_cfa_offset 8\n"
-	"	lea 2f(%rip), %rax; mov %rax, 256(%rdi)\n"
-	"	mov $16, %ecx\n"
-	"1:	mov %rcx, %rax; shl $8, %rax; or $0x5a, %rax; neg %rcx\n"
-	"	mov %rax, (%rsp,%rcx,8)\n"
-	"	neg %rcx; dec %rcx; jnz 1b\n"
-	"	mov (%rsp), %rdi\n"
-	"	lahf; movzbl %ah, %eax; mov %rax, 264(%rdi)\n"
-	"	mov $0x1111, %rbx; mov $0x2222, %rbp; mov $0x3333, %rsi; mov $0x4444, %rdx\n"
-	"	mov $0x5555, %r8; mov $0x6666, %r9; mov $0x7777, %r10; mov $0x8888, %r12\n"
-	"	mov $0x9999, %r13; mov $0xaaaa, %r14; mov $0xbbbb, %r15; mov $0xcccc, %rdi\n"
-	"	mov $0xdddd, %rcx; mov $0xeeee, %r11\n"
-	"	mov $110, %eax\n"
-	"	syscall\n"
-	"2:	mov %rdi, regs_scratch(%rip)\n" /* nothing below rsp is touched */
-	"	mov (%rsp), %rdi\n"
-	"	mov %rax, 0(%rdi); mov %rbx, 8(%rdi); mov %rcx, 16(%rdi); mov %rdx, 24(%rdi)\n"
-	"	mov %rsi, 32(%rdi); mov regs_scratch(%rip), %rax; mov %rax, 40(%rdi)\n"
-	"	mov %rbp, 48(%rdi)\n"
-	"	mov %r8, 56(%rdi); mov %r9, 64(%rdi); mov %r10, 72(%rdi); mov %r11, 80(%rdi)\n"
-	"	mov %r12, 88(%rdi); mov %r13, 96(%rdi); mov %r14, 104(%rdi); mov %r15, 112(%rdi)\n"
-	"	mov $16, %ecx\n"
-	"3:	neg %rcx; mov (%rsp,%rcx,8), %rax; neg %rcx\n"
-	"	mov %rax, 120(%rdi,%rcx,8)\n"
-	"	dec %rcx; jnz 3b\n"
-	"	pop %rdi; .cfi_adjust_cfa_offset -8\n"
-	"	pop %r15; .cfi_adjust_cfa_offset -8\n"
-	"	pop %r14; .cfi_adjust_cfa_offset -8\n"
-	"	pop %r13; .cfi_adjust_cfa_offset -8\n"
-	"	pop %r12; .cfi_adjust_cfa_offset -8\n"
-	"	pop %rbp; .cfi_adjust_cfa_offset -8\n"
-	"	pop %rbx; .cfi_adjust_cfa_offset -8\n"
-	"	ret\n"
-	"	.cfi_endproc\n"
-	".size regs_syscall, .-regs_syscall\n"
-	".local regs_scratch\n"
-	".comm regs_scratch, 8, 8\n");
-// clang-format on
+void regs_far(uint64_t *out);
+__asm__(REGS_SCRATCH REGS_FN("regs_syscall", "", "	mov $110, %eax\n", "")
+		REGS_FN("regs_far", FILL160, "	mov $110, %eax\n", FILL160));
 
 /* what regs_syscall and the library's regs functions leave: the kernel's
  * registers (rax = @rax, rcx = the address after the syscall, r11 = the
@@ -665,19 +621,17 @@ static const uint8_t *regs_site(void (*fn)(uint64_t *))
 	return (const uint8_t *)(uintptr_t)out[32] - 2;
 }
 
-/* the library's site with no padding in a jmp rel8's reach (162 bytes of
- * code on each side: objdump shows it) is an int3 */
-static void need_int3(void)
+/* the site of @fn, with no padding in a jmp rel8's reach (160 bytes of code
+ * on each side), is an int3 */
+static void need_int3(const char *what, void (*fn)(uint64_t *))
 {
-	const uint8_t *site;
+	const uint8_t *site = regs_site(fn);
 
-	if (!lib_regs_far)
-		fail_msg("the library is not loaded (test_dlopen_after failed)");
-	site = regs_site(lib_regs_far);
 	if (site[0] != 0xcc && dry)
-		print_message("(dry) the site without island is %s\n", shape(site));
+		print_message("(dry) %s: the site without island is %s\n", what, shape(site));
 	else if (site[0] != 0xcc)
-		fail_msg("library: the site with no padding in reach is %s, not int3", shape(site));
+		fail_msg("%s: the site with no padding in reach is %s, not int3", what,
+			 shape(site));
 }
 
 static void test_dlopen_after(void **state)
@@ -704,7 +658,7 @@ static void test_dlopen_after(void **state)
 	call_lib("net off");
 	need_rewritten("library: number from memory", regs_site(lib_regs_mem));
 	need_rewritten("library: no island", regs_site(lib_regs_far));
-	need_int3();
+	need_int3("library", lib_regs_far);
 	for (branch_site = (const uint8_t *)(void *)lib_branch;
 	     branch_site[0] != 0xeb && branch_site[0] != 0xcc && branch_site[0] != 0x0f;
 	     branch_site++)
@@ -961,7 +915,7 @@ static void on_trap_app(int sig, siginfo_t *si, void *uc)
 	atomic_store(&trap_code, si->si_code);
 }
 
-/* the library's site without island (int3), from the net-off state */
+/* the executable's site without island (int3) */
 static void call_int3_site(void)
 {
 	uint64_t out[34] = { 0 };
@@ -969,8 +923,7 @@ static void call_int3_site(void)
 	uint64_t ppid = (uint64_t)getppid();
 
 	e++, x++;
-	assert_non_null(lib_regs_far);
-	lib_regs_far(out);
+	regs_far(out);
 	check_regs(out, ppid);
 	assert_int_equal(n_enter(SYS_getppid), e + 1);
 	assert_int_equal(n_exit(SYS_getppid), x + 1);
@@ -985,7 +938,7 @@ static void test_sigtrap_chain(void **state)
 
 	(void)state;
 	need_off("SIGTRAP");
-	need_int3();
+	need_int3("executable", regs_far);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_trap_app;
 	sa.sa_flags = SA_SIGINFO;
@@ -1014,7 +967,7 @@ static void test_sigprocmask_trap(void **state)
 
 	(void)state;
 	need_off("sigprocmask");
-	need_int3();
+	need_int3("executable", regs_far);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTRAP);
 	assert_int_equal(sigprocmask(SIG_BLOCK, &set, &saved), 0);
@@ -1116,9 +1069,25 @@ int main(void)
 		cmocka_unit_test(test_watch_special),
 	};
 
-	/* NETOFF_TEST_SKIP=pattern: leave some cases out (cmocka's skip filter;
-	 * e.g. test_dlopen*), to look at the others one by one */
-	if (getenv("NETOFF_TEST_SKIP"))
-		cmocka_set_skip_filter(getenv("NETOFF_TEST_SKIP"));
+	/* NETOFF_TEST_SKIP=pattern[,pattern...]: leave the cases whose names
+	 * match out (fnmatch), to look at the others one by one */
+	const char *skip = getenv("NETOFF_TEST_SKIP");
+	struct CMUnitTest run[sizeof(tests) / sizeof(tests[0])];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		char pats[256], *save = NULL, *pat;
+		bool out = false;
+
+		snprintf(pats, sizeof(pats), "%s", skip ? skip : "");
+		for (pat = strtok_r(pats, ",", &save); pat && !out;
+		     pat = strtok_r(NULL, ",", &save))
+			out = !fnmatch(pat, tests[i].name, 0);
+		if (!out)
+			run[n++] = tests[i];
+	}
+	if (n < sizeof(tests) / sizeof(tests[0]))
+		return testkit_exit(_cmocka_run_group_tests("netoff", run, n, group_setup, NULL),
+				    n);
 	return TEST_RUN(tests, group_setup, NULL);
 }
