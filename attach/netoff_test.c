@@ -22,6 +22,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <link.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -37,7 +38,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -87,6 +90,14 @@ static void check_regs(const uint64_t *out, uint64_t rax)
 		assert_int_equal(out[15 + i], (uint64_t)i << 8 | 0x5a);
 }
 
+/* after a case that forks: the children it left */
+static int teardown(void **state)
+{
+	(void)state;
+	test_kill_kids();
+	return 0;
+}
+
 /* ---- the handlers and the watch table ------------------------------------ */
 #define NR_MAX 512
 /* SYS_kcmp: no libc wrapper, only syscall(2) reaches it */
@@ -97,6 +108,7 @@ static atomic_long last_exit_ret[NR_MAX];
 static atomic_long override_getppid; /* non-zero: getppid returns it */
 static atomic_int restart_fd = -1;   /* readv on it: counted apart */
 static atomic_long restart_enters, restart_exits, restart_first_ret;
+static int exit_pipe = -1; /* exit_group: on_enter writes 'E' there */
 
 static void on_enter(struct bpftime_syscall *sc, void *data)
 {
@@ -110,6 +122,8 @@ static void on_enter(struct bpftime_syscall *sc, void *data)
 				 0);
 	if (sc->nr == SYS_readv && (int)sc->args[0] == atomic_load(&restart_fd))
 		atomic_fetch_add(&restart_enters, 1);
+	if (sc->nr == SYS_exit_group && exit_pipe >= 0)
+		(void)!write(exit_pipe, "E", 1);
 }
 
 static void on_exit_(struct bpftime_syscall *sc, void *data)
@@ -181,6 +195,48 @@ static int wait_net(int on, char *why, size_t len)
 	return r;
 }
 
+/* for a reason naming "<object>+0x<offset>": the bytes there (the object
+ * found among the loaded ones), to show what the scan saw */
+struct find_obj {
+	const char *name;
+	size_t len;
+	uintptr_t base;
+};
+
+static int find_obj_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct find_obj *f = arg;
+
+	(void)size;
+	if (info->dlpi_name && strlen(info->dlpi_name) == f->len &&
+	    !strncmp(info->dlpi_name, f->name, f->len)) {
+		f->base = info->dlpi_addr;
+		return 1;
+	}
+	return 0;
+}
+
+static void show_bytes(const char *why)
+{
+	const char *plus = strstr(why, "+0x");
+	struct find_obj f = { 0 };
+	const uint8_t *b;
+	char line[128];
+	int n = 0;
+
+	if (!plus)
+		return;
+	f.name = why;
+	f.len = (size_t)(plus - why);
+	dl_iterate_phdr(find_obj_cb, &f);
+	if (!f.base)
+		return;
+	b = (const uint8_t *)(f.base + strtoul(plus + 1, NULL, 16));
+	for (int i = -12; i < 4; i++)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, i ? "%02x " : "[%02x] ", b[i]);
+	print_message("bytes at %p - 12: %s\n", (const void *)b, line);
+}
+
 /* the net must be off now (after at most the wait): fails saying why not */
 static void need_off(const char *what)
 {
@@ -193,6 +249,7 @@ static void need_off(const char *what)
 		print_message("(dry) %s: the net is on (%s)\n", what, why);
 		return;
 	}
+	show_bytes(strstr(why, ": /") ? strstr(why, ": /") + 2 : why);
 	if (waiting)
 		fail_msg("WAITING FOR THE IMPLEMENTATION (net auto): %s: the net is on (%s)", what,
 			 why);
@@ -360,15 +417,14 @@ static int group_setup(void **state)
 }
 
 /* ---- 1. the net goes off, SUD off in every thread ---------------------- */
-static void test_net_off(void **state)
+/* SUD is off in every thread of the process (@what says when); the
+ * number of threads, or SUD_CANNOT */
+static int all_sud_off(const char *what, pid_t must_have)
 {
-	int n = 0, early_seen = 0;
+	int n = 0, seen = 0;
 	struct dirent *de;
-	DIR *d;
+	DIR *d = opendir("/proc/self/task");
 
-	(void)state;
-	need_off("after start with a table of no special syscall");
-	d = opendir("/proc/self/task");
 	assert_non_null(d);
 	while ((de = readdir(d))) {
 		pid_t tid = atoi(de->d_name);
@@ -379,19 +435,35 @@ static void test_net_off(void **state)
 		m = sud_mode(tid);
 		if (m == SUD_CANNOT) {
 			closedir(d);
-			TEST_SKIP("this kernel cannot read SUD back "
-				  "(PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG, Linux 6.4)");
+			return SUD_CANNOT;
 		}
-		if (m != 0 && dry)
-			print_message("(dry) thread %d: SUD mode %d\n", tid, m);
-		else if (m != 0)
-			fail_msg("thread %d: SUD mode %d (read %s), not off", tid, m,
+		if (m != 0 && dry) {
+			print_message("(dry) %s: thread %d: SUD mode %d\n", what, tid, m);
+		} else if (m != 0) {
+			closedir(d);
+			fail_msg("%s: thread %d: SUD mode %d (read %s), not off", what, tid, m,
 				 m < 0 ? "failed" : "back");
-		early_seen += tid == atomic_load(&early_tid0);
+		}
+		seen += tid == must_have;
 		n++;
 	}
 	closedir(d);
-	assert_int_equal(early_seen, 1); /* made before the start */
+	if (must_have && !seen)
+		fail_msg("%s: thread %d not found", what, must_have);
+	return n;
+}
+
+static void test_net_off(void **state)
+{
+	int n;
+
+	(void)state;
+	need_off("after start with a table of no special syscall");
+	/* the early thread: made before the start */
+	n = all_sud_off("after start", atomic_load(&early_tid0));
+	if (n == SUD_CANNOT)
+		TEST_SKIP("this kernel cannot read SUD back "
+			  "(PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG, Linux 6.4)");
 	assert_true(n >= 2);
 	print_message("SUD off in all %d threads\n", n);
 }
@@ -514,10 +586,13 @@ static void test_override(void **state)
 	atomic_store(&override_getppid, 4242);
 	regs_syscall(out); /* the rewritten asm site: every register but rax kept */
 	check_regs(out, 4242);
+	memset(out, 0, sizeof(out));
+	regs_far(out); /* the int3 site */
+	check_regs(out, 4242);
 	assert_int_equal(getppid(), 4242);
 	assert_int_equal(syscall(SYS_getppid), 4242);
 	atomic_store(&override_getppid, 0);
-	print_message("exits reported for 3 overridden calls: %ld\n", n_exit(SYS_getppid) - x);
+	print_message("exits reported for 4 overridden calls: %ld\n", n_exit(SYS_getppid) - x);
 	assert_int_not_equal(getppid(), 4242);
 	assert_int_equal(getppid(), syscall(SYS_getppid));
 }
@@ -714,14 +789,16 @@ static void test_watch_special(void **state)
 	cx = n_exit(SYS_clone) + n_exit(SYS_clone3);
 	pthread_barrier_init(&late_go, NULL, 2);
 	assert_int_equal(pthread_create(&th, NULL, late_thread, NULL), 0);
-	pthread_barrier_wait(&late_go);
-	pthread_barrier_wait(&late_go);
-	pthread_join(th, NULL);
-	pthread_barrier_destroy(&late_go);
+	pthread_barrier_wait(&late_go); /* the thread lives on, made with the net on */
 	assert_int_equal(n_enter(SYS_clone) + n_enter(SYS_clone3), ce + 1);
 	/* in the parent (the child's id) and in the thread (0) */
 	assert_int_equal(n_exit(SYS_clone) + n_exit(SYS_clone3), cx + 2);
 	rearm("clone unwatched again");
+	/* off in every thread again, the one made while it was on too */
+	all_sud_off("the net off again", atomic_load(&late_tid));
+	pthread_barrier_wait(&late_go);
+	pthread_join(th, NULL);
+	pthread_barrier_destroy(&late_go);
 	/* every syscall (raw_syscalls programs): on at once */
 	bpftime_syscall_hook__watch(NULL, 0);
 	need_on_now("every syscall watched");
@@ -984,6 +1061,298 @@ static void test_sigprocmask_trap(void **state)
 	need_off("after blocking SIGTRAP");
 }
 
+/* the program's SIGSYS handler is kept aside and gets SIGSYS that is not
+ * the hook's, with the net off too */
+static atomic_int sigsys_seen;
+
+static void on_sigsys_app(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	atomic_store(&sigsys_seen, si->si_code);
+}
+
+static void test_sigsys_chain(void **state)
+{
+	struct sigaction sa, old, now;
+
+	(void)state;
+	need_off("SIGSYS");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigsys_app;
+	sa.sa_flags = SA_SIGINFO;
+	assert_int_equal(sigaction(SIGSYS, &sa, &old), 0);
+	assert_int_equal(sigaction(SIGSYS, NULL, &now), 0);
+	assert_ptr_equal((void *)now.sa_sigaction, (void *)on_sigsys_app);
+	assert_int_equal(raise(SIGSYS), 0);
+	assert_int_equal(atomic_load(&sigsys_seen), SI_TKILL);
+	call_int3_site();
+	assert_int_equal(sigaction(SIGSYS, &old, NULL), 0);
+	need_off("after the program's SIGSYS handler");
+}
+
+/* A handler on an alternate signal stack (SA_ONSTACK) makes watched calls
+ * through the int3 site and the jmp site. */
+static atomic_int onstack_ok;
+
+static void on_usr2_onstack(int sig)
+{
+	uint64_t out[34] = { 0 };
+	stack_t cur;
+	int ok = 1;
+
+	(void)sig;
+	regs_far(out);
+	ok &= out[0] == (uint64_t)syscall(SYS_getppid);
+	regs_syscall(out);
+	ok &= out[0] == (uint64_t)syscall(SYS_getppid);
+	ok &= sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_ONSTACK);
+	atomic_store(&onstack_ok, ok);
+}
+
+static void test_altstack(void **state)
+{
+	struct sigaction sa, old;
+	long e = n_enter(SYS_getppid), x = n_exit(SYS_getppid);
+	stack_t ss = { 0 }, oss;
+
+	(void)state;
+	need_off("sigaltstack");
+	ss.ss_size = 64 * 1024;
+	ss.ss_sp = malloc(ss.ss_size);
+	assert_non_null(ss.ss_sp);
+	assert_int_equal(sigaltstack(&ss, &oss), 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr2_onstack;
+	sa.sa_flags = SA_ONSTACK;
+	assert_int_equal(sigaction(SIGUSR2, &sa, &old), 0);
+	assert_int_equal(raise(SIGUSR2), 0);
+	assert_int_equal(sigaction(SIGUSR2, &old, NULL), 0);
+	ss.ss_flags = SS_DISABLE;
+	assert_int_equal(sigaltstack(&ss, NULL), 0);
+	free(ss.ss_sp);
+	assert_int_equal(atomic_load(&onstack_ok), 1);
+	assert_int_equal(n_enter(SYS_getppid), e + 4);
+	assert_int_equal(n_exit(SYS_getppid), x + 4);
+}
+
+/* Syscalls that run with a temporary signal mask (rt_sigsuspend, ppoll,
+ * pselect6) and deliver a signal under it: a mask of "everything but
+ * SIGUSR1" must not leave SIGTRAP blocked in the handler, or its call
+ * through an int3 site kills the process.  Each runs in a child. */
+static atomic_int mask_handler_ok;
+
+static void on_usr1_mask(int sig)
+{
+	uint64_t out[34] = { 0 };
+
+	(void)sig;
+	regs_far(out); /* the int3 site */
+	atomic_store(&mask_handler_ok, out[0] == (uint64_t)syscall(SYS_getppid));
+}
+
+static int mask_child(int how)
+{
+	struct sigaction sa;
+	sigset_t block, temp;
+	long e = n_enter(SYS_getppid);
+	int r = -1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1_mask;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	raise(SIGUSR1); /* pending until the temporary mask lets it in */
+	sigfillset(&temp);
+	sigdelset(&temp, SIGUSR1);
+	switch (how) {
+	case 0:
+		r = sigsuspend(&temp);
+		break;
+	case 1:
+		r = ppoll(NULL, 0, NULL, &temp);
+		break;
+	case 2:
+		r = pselect(0, NULL, NULL, NULL, NULL, &temp);
+		break;
+	}
+	if (r != -1 || errno != EINTR)
+		return 10;
+	if (!atomic_load(&mask_handler_ok))
+		return 11;
+	return n_enter(SYS_getppid) == e + 2 ? 0 : 12;
+}
+
+static void test_temporary_masks(void **state)
+{
+	static const char *const names[] = { "rt_sigsuspend", "ppoll", "pselect6" };
+	int bad = 0;
+
+	(void)state;
+	need_off("temporary masks");
+	need_int3("executable", regs_far);
+	for (int how = 0; how < 3; how++) {
+		int status;
+		pid_t pid = test_fork();
+
+		if (pid == 0)
+			_exit(mask_child(how));
+		assert_int_equal(test_reap(pid, &status), pid);
+		if (WIFSIGNALED(status)) {
+			print_message("%s with a mask blocking all but SIGUSR1: the handler's int3 "
+				      "site killed the child (signal %d)\n",
+				      names[how], WTERMSIG(status));
+			bad++;
+		} else if (WEXITSTATUS(status)) {
+			print_message("%s: child exit %d\n", names[how], WEXITSTATUS(status));
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* Live patching: threads call getegid (its libc site native, unwatched)
+ * while the table gets getegid: no crash, every result right, every call
+ * that starts after the watch returned is seen; then unwatched again while
+ * they run: only calls in flight may still be seen. */
+#define RACERS 3
+static atomic_int race_phase; /* 0 unwatched, 1 watched, 2 unwatched again, 3 stop */
+static atomic_long race_calls[4], race_bad;
+static gid_t race_egid;
+
+static void *racer(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int ph = atomic_load(&race_phase);
+
+		if (ph == 3)
+			break;
+		if (getegid() != race_egid)
+			atomic_fetch_add(&race_bad, 1);
+		atomic_fetch_add(&race_calls[ph], 1);
+	}
+	return NULL;
+}
+
+static void race_run(int phase)
+{
+	long c = atomic_load(&race_calls[phase]);
+
+	/* until each phase has made calls (no clock involved) */
+	while (atomic_load(&race_calls[phase]) < c + 3000)
+		sched_yield();
+}
+
+static void test_live_patch(void **state)
+{
+	const uint8_t *site = libc_site("getegid", SYS_getegid);
+	pthread_t th[RACERS];
+	long e0, e1, e2;
+
+	(void)state;
+	need_off("live patching");
+	race_egid = getegid();
+	if (site[0] != 0x0f || site[1] != 0x05)
+		fail_msg("libc getegid (unwatched): site is %s, not its own syscall", shape(site));
+	e0 = n_enter(SYS_getegid);
+	for (int i = 0; i < RACERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, racer, NULL), 0);
+	race_run(0);
+	set_table();
+	want[SYS_getegid] = BOTH;
+	bpftime_syscall_hook__watch(want, NR_MAX);
+	e1 = n_enter(SYS_getegid);
+	atomic_store(&race_phase, 1);
+	race_run(1);
+	need_rewritten("libc getegid, watched while called", site);
+	set_table();
+	bpftime_syscall_hook__watch(want, NR_MAX);
+	e2 = n_enter(SYS_getegid);
+	atomic_store(&race_phase, 2);
+	race_run(2);
+	atomic_store(&race_phase, 3);
+	for (int i = 0; i < RACERS; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(atomic_load(&race_bad), 0);
+	print_message("getegid: %ld calls before, %ld watched (%ld seen), %ld after (%ld seen); "
+		      "%ld seen while the table changed\n",
+		      atomic_load(&race_calls[0]), atomic_load(&race_calls[1]), e2 - e1,
+		      atomic_load(&race_calls[2]), n_enter(SYS_getegid) - e2, e1 - e0);
+	/* every call of phase 1 started after the table said "watched" */
+	assert_true(e2 - e1 >= atomic_load(&race_calls[1]));
+	assert_true(e2 - e1 <= atomic_load(&race_calls[1]) + RACERS);
+	/* phase 2: at most the calls in flight when the table changed */
+	assert_true(n_enter(SYS_getegid) - e2 <= RACERS);
+	need_off("after live patching");
+}
+
+/* New code the scan can prove keeps the net off: anonymous RX code with
+ * no `0f 05`, and code registered as the runtime's own
+ * (bpftime_syscall_hook__own) even with a pair inside an immediate. */
+static void test_own_code(void **state)
+{
+	static const uint8_t inside[] = { 0xb8, 0x0f, 0x05, 0, 0, /* mov eax, 0x050f */
+					  0xc3 };
+	uint8_t *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char why[256] = "";
+	long (*fn)(void);
+
+	(void)state;
+	assert_true(p != MAP_FAILED);
+	need_off("own code");
+	memset(p, 0xc3, 8192);
+	assert_int_equal(mprotect(p, 4096, PROT_READ | PROT_EXEC), 0);
+	if (net(why, sizeof(why)))
+		fail_msg("RX code without a syscall turned the net on: %s", why);
+	fn = (long (*)(void))(void *)p;
+	fn();
+	memcpy(p + 4096, inside, sizeof(inside));
+	bpftime_syscall_hook__own((uintptr_t)p + 4096, 4096);
+	assert_int_equal(mprotect(p + 4096, 4096, PROT_READ | PROT_EXEC), 0);
+	if (net(why, sizeof(why)))
+		fail_msg("the runtime's own code turned the net on: %s", why);
+	fn = (long (*)(void))(void *)(p + 4096);
+	assert_int_equal(fn(), 0x050f);
+	munmap(p, 8192);
+	need_off("after own code");
+}
+
+/* exit_group watched (a special number): the net goes on before the table
+ * says so, and the call is seen (in a child: on_enter writes to a pipe) */
+static void test_watch_exit_group(void **state)
+{
+	int pfd[2], status;
+	char c = 0;
+	pid_t pid;
+
+	(void)state;
+	need_off("exit_group");
+	assert_int_equal(pipe(pfd), 0);
+	pid = test_fork();
+	if (pid == 0) {
+		char why[256] = "";
+
+		close(pfd[0]);
+		exit_pipe = pfd[1];
+		set_table();
+		want[SYS_exit_group] = BPFTIME_SYSCALL_WATCH_ENTER;
+		bpftime_syscall_hook__watch(want, NR_MAX);
+		if (bpftime_syscall_hook__net(why, sizeof(why)) != 1)
+			_exit(21);
+		_exit(7);
+	}
+	close(pfd[1]);
+	assert_int_equal(test_reap(pid, &status), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 7);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	assert_int_equal(c, 'E');
+	close(pfd[0]);
+}
+
 /* ---- 5. fork, vfork, posix_spawn, execve ---------------------------------- */
 static void test_fork_exec(void **state)
 {
@@ -1003,10 +1372,18 @@ static void test_fork_exec(void **state)
 		syscall(SYS_getppid);
 		getppid();
 		regs_syscall(out);
-		_exit(n_enter(SYS_getppid) == b + 3 && out[0] == (uint64_t)getppid() ? 0 : 1);
+		if (n_enter(SYS_getppid) != b + 3 || out[0] != (uint64_t)getppid())
+			_exit(1);
+		/* the handlers' thread id is the child's */
+		if (atomic_load(&last_tid[SYS_getppid]) != (int32_t)syscall(SYS_gettid))
+			_exit(2);
+		_exit(bpftime_syscall_tid() == (int32_t)syscall(SYS_gettid) ? 0 : 3);
 	}
 	assert_int_equal(test_reap(pid, &status), pid);
 	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 2 || WEXITSTATUS(status) == 3)
+		print_message("fork child: the handlers' thread id is not the child's (exit %d)\n",
+			      WEXITSTATUS(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	/* fork through syscall(2): the rewritten generic site */
 	pid = (pid_t)syscall(SYS_fork);
@@ -1039,13 +1416,6 @@ static void test_fork_exec(void **state)
 	need_off("after fork, vfork, posix_spawn, execve");
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	test_kill_kids();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1063,6 +1433,12 @@ int main(void)
 		cmocka_unit_test(test_sigreturn),
 		cmocka_unit_test(test_sigtrap_chain),
 		cmocka_unit_test(test_sigprocmask_trap),
+		cmocka_unit_test(test_sigsys_chain),
+		cmocka_unit_test(test_altstack),
+		cmocka_unit_test_teardown(test_temporary_masks, teardown),
+		cmocka_unit_test(test_live_patch),
+		cmocka_unit_test(test_own_code),
+		cmocka_unit_test_teardown(test_watch_exit_group, teardown),
 		cmocka_unit_test_teardown(test_fork_exec, teardown),
 		cmocka_unit_test(test_jit),
 		cmocka_unit_test(test_wx),
