@@ -1354,6 +1354,136 @@ static void test_watch_exit_group(void **state)
 	close(pfd[0]);
 }
 
+/* A vfork child shares the memory and the thread state: its watched call
+ * through a rewritten site must not break the parent (the count is
+ * printed: the kernel would report it under the child's id). */
+static void test_vfork_child_calls(void **state)
+{
+	long e = n_enter(SYS_getppid), x = n_exit(SYS_getppid);
+	volatile long child_ppid = 0;
+	uint64_t out[34] = { 0 };
+	int status;
+	pid_t pid, me = getpid();
+
+	(void)state;
+	need_off("vfork child calls");
+	pid = vfork();
+	if (pid == 0) {
+		child_ppid = syscall(SYS_getppid);
+		_exit(9);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 9);
+	assert_int_equal(child_ppid, me);
+	print_message("vfork child's getppid: %ld enter(s), %ld exit(s) seen; last tid %d "
+		      "(parent %d, child %d)\n",
+		      n_enter(SYS_getppid) - e, n_exit(SYS_getppid) - x,
+		      atomic_load(&last_tid[SYS_getppid]), gettid(), pid);
+	/* the parent's thread state is intact */
+	e = n_enter(SYS_getppid);
+	regs_syscall(out);
+	check_regs(out, (uint64_t)getppid());
+	regs_far(out);
+	check_regs(out, (uint64_t)getppid());
+	assert_int_equal(n_enter(SYS_getppid), e + 4);
+	assert_int_equal(atomic_load(&last_tid[SYS_getppid]), gettid());
+	need_off("after a vfork child's calls");
+}
+
+/* posix_spawn with POSIX_SPAWN_SETSIGDEF (every signal to SIG_DFL in the
+ * child): the child's rt_sigaction calls run in the parent's memory; the
+ * parent's own SIGTRAP and SIGSYS handlers (kept aside by the hook) must
+ * still be the program's afterwards. */
+static void test_spawn_sigdef(void **state)
+{
+	char *argv[] = { (char *)"true", NULL };
+	struct sigaction sa, old_trap, old_sys, now;
+	posix_spawnattr_t attr;
+	sigset_t all;
+	int status, trap0 = atomic_load(&trap_seen);
+	pid_t pid;
+
+	(void)state;
+	need_off("posix_spawn SETSIGDEF");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_trap_app;
+	sa.sa_flags = SA_SIGINFO;
+	assert_int_equal(sigaction(SIGTRAP, &sa, &old_trap), 0);
+	sa.sa_sigaction = on_sigsys_app;
+	assert_int_equal(sigaction(SIGSYS, &sa, &old_sys), 0);
+	assert_int_equal(posix_spawnattr_init(&attr), 0);
+	sigfillset(&all);
+	assert_int_equal(posix_spawnattr_setsigdefault(&attr, &all), 0);
+	assert_int_equal(posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF), 0);
+	assert_int_equal(posix_spawn(&pid, "/bin/true", NULL, &attr, argv, environ), 0);
+	posix_spawnattr_destroy(&attr);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(sigaction(SIGTRAP, NULL, &now), 0);
+	if ((void *)now.sa_sigaction != (void *)on_trap_app)
+		fail_msg("after posix_spawn(SETSIGDEF) the program's SIGTRAP action is %p, not "
+			 "its handler",
+			 (void *)now.sa_sigaction);
+	assert_int_equal(sigaction(SIGSYS, NULL, &now), 0);
+	if ((void *)now.sa_sigaction != (void *)on_sigsys_app)
+		fail_msg("after posix_spawn(SETSIGDEF) the program's SIGSYS action is %p, not "
+			 "its handler",
+			 (void *)now.sa_sigaction);
+	atomic_store(&sigsys_seen, 0);
+	assert_int_equal(raise(SIGSYS), 0);
+	assert_int_equal(atomic_load(&sigsys_seen), SI_TKILL);
+	assert_int_equal(raise(SIGTRAP), 0);
+	assert_int_equal(atomic_load(&trap_seen), trap0 + 1);
+	call_int3_site();
+	assert_int_equal(sigaction(SIGTRAP, &old_trap, NULL), 0);
+	assert_int_equal(sigaction(SIGSYS, &old_sys, NULL), 0);
+}
+
+/* A library closed and opened again (at the same address, usually): its
+ * sites are fresh bytes; each watched call through them is seen once. */
+static void test_dlclose_reopen(void **state)
+{
+	uintptr_t base[2] = { 0 };
+
+	(void)state;
+	need_off("dlclose and dlopen again");
+	for (int round = 0; round < 2; round++) {
+		void (*regs_mem)(uint64_t *), (*regs_far_b)(uint64_t *);
+		long (*branch)(int);
+		uint64_t out[34] = { 0 };
+		uint64_t ppid = (uint64_t)getppid();
+		long e, x;
+		Dl_info info;
+		void *h = dlopen(NETOFF_TESTLIB_B, RTLD_NOW | RTLD_LOCAL);
+
+		assert_non_null(h);
+		regs_mem = (void (*)(uint64_t *))dlsym(h, "netoff_lib_regs_mem");
+		regs_far_b = (void (*)(uint64_t *))dlsym(h, "netoff_lib_regs_far");
+		branch = (long (*)(int))dlsym(h, "netoff_lib_branch");
+		assert_true(regs_mem && regs_far_b && branch);
+		assert_true(dladdr((void *)regs_mem, &info));
+		base[round] = (uintptr_t)info.dli_fbase;
+		rearm(round ? "the library opened again" : "the library opened");
+		e = n_enter(SYS_getppid);
+		x = n_exit(SYS_getppid);
+		regs_mem(out);
+		check_regs(out, ppid);
+		need_rewritten("library B: number from memory", (const uint8_t *)out[32] - 2);
+		regs_far_b(out);
+		check_regs(out, ppid);
+		need_rewritten("library B: no island", (const uint8_t *)out[32] - 2);
+		assert_int_equal(branch(0), (long)ppid);
+		assert_int_equal(n_enter(SYS_getppid), e + 3);
+		assert_int_equal(n_exit(SYS_getppid), x + 3);
+		assert_int_equal(dlclose(h), 0);
+	}
+	print_message("library B opened at %#lx, then at %#lx\n", (unsigned long)base[0],
+		      (unsigned long)base[1]);
+}
+
 /* ---- 5. fork, vfork, posix_spawn, execve ---------------------------------- */
 static void test_fork_exec(void **state)
 {
@@ -1441,6 +1571,9 @@ int main(void)
 		cmocka_unit_test(test_own_code),
 		cmocka_unit_test_teardown(test_watch_exit_group, teardown),
 		cmocka_unit_test_teardown(test_fork_exec, teardown),
+		cmocka_unit_test(test_vfork_child_calls),
+		cmocka_unit_test(test_spawn_sigdef),
+		cmocka_unit_test(test_dlclose_reopen),
 		cmocka_unit_test(test_jit),
 		cmocka_unit_test(test_wx),
 		cmocka_unit_test(test_watch_special),
