@@ -1224,18 +1224,29 @@ static void test_temporary_masks(void **state)
  * that starts after the watch returned is seen; then unwatched again while
  * they run: only calls in flight may still be seen. */
 #define RACERS 3
-static atomic_int race_phase; /* 0 unwatched, 1 watched, 2 unwatched again, 3 stop */
-static atomic_long race_calls[4], race_bad;
+enum { RACE_UNWATCHED, RACE_WATCHED, RACE_PAUSE, RACE_AGAIN, RACE_STOP };
+static atomic_int race_phase;
+static atomic_long race_calls[RACE_STOP], race_bad;
+static atomic_int race_paused; /* racers that saw RACE_PAUSE (and make no call) */
 static gid_t race_egid;
 
 static void *racer(void *arg)
 {
+	bool paused = false;
+
 	(void)arg;
 	for (;;) {
 		int ph = atomic_load(&race_phase);
 
-		if (ph == 3)
+		if (ph == RACE_STOP)
 			break;
+		if (ph == RACE_PAUSE) {
+			if (!paused)
+				atomic_fetch_add(&race_paused, 1);
+			paused = true;
+			sched_yield();
+			continue;
+		}
 		if (getegid() != race_egid)
 			atomic_fetch_add(&race_bad, 1);
 		atomic_fetch_add(&race_calls[ph], 1);
@@ -1256,7 +1267,7 @@ static void test_live_patch(void **state)
 {
 	const uint8_t *site = libc_site("getegid", SYS_getegid);
 	pthread_t th[RACERS];
-	long e0, e1, e2;
+	long e0, e1, e2, x1, x2;
 
 	(void)state;
 	need_off("live patching");
@@ -1266,32 +1277,43 @@ static void test_live_patch(void **state)
 	e0 = n_enter(SYS_getegid);
 	for (int i = 0; i < RACERS; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, racer, NULL), 0);
-	race_run(0);
+	race_run(RACE_UNWATCHED);
 	set_table();
 	want[SYS_getegid] = BOTH;
 	bpftime_syscall_hook__watch(want, NR_MAX);
+	/* calls in flight now may be seen or not: counted from here */
 	e1 = n_enter(SYS_getegid);
-	atomic_store(&race_phase, 1);
-	race_run(1);
+	x1 = n_exit(SYS_getegid);
+	atomic_store(&race_phase, RACE_WATCHED);
+	race_run(RACE_WATCHED);
+	atomic_store(&race_phase, RACE_PAUSE);
+	while (atomic_load(&race_paused) < RACERS)
+		sched_yield();
+	/* no call in flight: every one that started after the watch was seen */
+	e2 = n_enter(SYS_getegid);
+	x2 = n_exit(SYS_getegid);
 	need_rewritten("libc getegid, watched while called", site);
 	set_table();
 	bpftime_syscall_hook__watch(want, NR_MAX);
-	e2 = n_enter(SYS_getegid);
-	atomic_store(&race_phase, 2);
-	race_run(2);
-	atomic_store(&race_phase, 3);
+	atomic_store(&race_phase, RACE_AGAIN);
+	race_run(RACE_AGAIN);
+	atomic_store(&race_phase, RACE_STOP);
 	for (int i = 0; i < RACERS; i++)
 		pthread_join(th[i], NULL);
 	assert_int_equal(atomic_load(&race_bad), 0);
-	print_message("getegid: %ld calls before, %ld watched (%ld seen), %ld after (%ld seen); "
-		      "%ld seen while the table changed\n",
-		      atomic_load(&race_calls[0]), atomic_load(&race_calls[1]), e2 - e1,
-		      atomic_load(&race_calls[2]), n_enter(SYS_getegid) - e2, e1 - e0);
-	/* every call of phase 1 started after the table said "watched" */
-	assert_true(e2 - e1 >= atomic_load(&race_calls[1]));
-	assert_true(e2 - e1 <= atomic_load(&race_calls[1]) + RACERS);
-	/* phase 2: at most the calls in flight when the table changed */
-	assert_true(n_enter(SYS_getegid) - e2 <= RACERS);
+	print_message("getegid: %ld calls before, %ld watched (%ld enters, %ld exits seen), %ld "
+		      "after (%ld seen); %ld seen while the table changed\n",
+		      atomic_load(&race_calls[RACE_UNWATCHED]),
+		      atomic_load(&race_calls[RACE_WATCHED]), e2 - e1, x2 - x1,
+		      atomic_load(&race_calls[RACE_AGAIN]), n_enter(SYS_getegid) - e2, e1 - e0);
+	/* the watched phase: every call, plus at most one in flight per
+	 * thread when the table changed */
+	assert_true(e2 - e1 >= atomic_load(&race_calls[RACE_WATCHED]));
+	assert_true(e2 - e1 <= atomic_load(&race_calls[RACE_WATCHED]) + RACERS);
+	assert_true(x2 - x1 >= atomic_load(&race_calls[RACE_WATCHED]));
+	assert_true(x2 - x1 <= atomic_load(&race_calls[RACE_WATCHED]) + RACERS);
+	/* unwatched again while no call was in flight: none seen */
+	assert_int_equal(n_enter(SYS_getegid), e2);
 	need_off("after live patching");
 }
 
