@@ -41,6 +41,7 @@
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/select.h>
+#include <sys/shm.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -864,6 +865,143 @@ static void test_wx(void **state)
 	rearm("the W+X mapping unmapped, the table again");
 }
 
+/* A library's own code changed at run time (mprotect RW, a `syscall`
+ * written over a 2-byte nop, mprotect RX): the exit of the mprotect scans
+ * it, and the new site's calls are seen. */
+static void test_code_changed(void **state)
+{
+	long (*patchme)(void);
+	long e = n_enter(SYS_getppid), x = n_exit(SYS_getppid), ppid = getppid();
+	uintptr_t page;
+	char why[256] = "";
+	uint8_t *at;
+	int r;
+
+	(void)state;
+	e++, x++; /* that getppid */
+	assert_non_null(lib);
+	need_off("code changed");
+	patchme = (long (*)(void))dlsym(lib, "netoff_lib_patchme");
+	assert_non_null(patchme);
+	assert_int_equal(patchme(), 110);
+	at = (uint8_t *)(void *)patchme + 5;
+	assert_true(at[0] == 0x66 && at[1] == 0x90);
+	page = (uintptr_t)at & ~(uintptr_t)4095;
+	/* the page holds only the library's code, none of which runs meanwhile */
+	assert_int_equal(mprotect((void *)page, 4096, PROT_READ | PROT_WRITE), 0);
+	at[0] = 0x0f;
+	at[1] = 0x05;
+	assert_int_equal(mprotect((void *)page, 4096, PROT_READ | PROT_EXEC), 0);
+	r = net(why, sizeof(why));
+	print_message("after mprotect RX: net %s%s; the new site is %s\n", r ? "on: " : "off",
+		      r ? why : "", shape(at));
+	assert_int_equal(patchme(), ppid);
+	assert_int_equal(n_enter(SYS_getppid), e + 1);
+	assert_int_equal(n_exit(SYS_getppid), x + 1);
+	need_off("after the library's code changed");
+	assert_int_equal(patchme(), ppid);
+	assert_int_equal(n_enter(SYS_getppid), e + 2);
+	need_rewritten("the library's new site", at);
+}
+
+/* A worker that blocks every signal (thread pools do, so that signals go to
+ * the main thread) calls into a library dlopen'ed while it waits: the net
+ * goes on at the dlopen, but this thread cannot be told to turn SUD on;
+ * its call must still be seen. */
+static pthread_barrier_t blk_go;
+static long (*blk_fn)(int);
+static atomic_long blk_ret;
+static atomic_int blk_tid;
+
+static void *blocked_worker(void *arg)
+{
+	sigset_t all;
+
+	(void)arg;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	atomic_store(&blk_tid, (int)syscall(SYS_gettid));
+	pthread_barrier_wait(&blk_go);
+	pthread_barrier_wait(&blk_go); /* the library is loaded */
+	atomic_store(&blk_ret, blk_fn(0));
+	return NULL;
+}
+
+static void test_blocked_worker_dlopen(void **state)
+{
+	long e = n_enter(SYS_getppid), x = n_exit(SYS_getppid), ppid = getppid();
+	char why[256] = "";
+	pthread_t th;
+	void *h;
+	int r, m;
+
+	(void)state;
+	e++, x++; /* that getppid */
+	need_off("a worker that blocks every signal");
+	pthread_barrier_init(&blk_go, NULL, 2);
+	assert_int_equal(pthread_create(&th, NULL, blocked_worker, NULL), 0);
+	pthread_barrier_wait(&blk_go);
+	h = dlopen(NETOFF_TESTLIB_C, RTLD_NOW);
+	assert_non_null(h);
+	blk_fn = (long (*)(int))dlsym(h, "netoff_lib_branch");
+	assert_non_null(blk_fn);
+	r = net(why, sizeof(why));
+	m = sud_mode(atomic_load(&blk_tid));
+	print_message("after dlopen: net %s%s; the worker's SUD mode %d\n", r ? "on: " : "off",
+		      r ? why : "", m);
+	pthread_barrier_wait(&blk_go);
+	pthread_join(th, NULL);
+	pthread_barrier_destroy(&blk_go);
+	assert_int_equal(atomic_load(&blk_ret), ppid);
+	if (n_enter(SYS_getppid) != e + 1 || n_exit(SYS_getppid) != x + 1)
+		fail_msg("the worker's getppid through the new library: %ld enters, %ld exits seen",
+			 n_enter(SYS_getppid) - e, n_exit(SYS_getppid) - x);
+	need_off("after the worker");
+}
+
+/* shmat(SHM_EXEC) and pkey_mprotect granting exec to code with a syscall:
+ * the net goes on before they return; the calls are seen. */
+static void test_shmat_pkey(void **state)
+{
+	long e = n_enter(SYS_getppid), x = n_exit(SYS_getppid), ppid = getppid();
+	long (*fn)(void);
+	uint8_t *w, *p;
+	int id;
+
+	(void)state;
+	e++, x++; /* that getppid */
+	need_off("shmat");
+	id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	assert_true(id >= 0);
+	w = shmat(id, NULL, 0);
+	assert_true(w != (void *)-1);
+	memcpy(w, jit_code, sizeof(jit_code));
+	p = shmat(id, NULL, SHM_EXEC | SHM_RDONLY);
+	shmctl(id, IPC_RMID, NULL);
+	assert_true(p != (void *)-1);
+	need_on_now("shmat(SHM_EXEC) of code with a syscall");
+	fn = (long (*)(void))(void *)p;
+	assert_int_equal(fn(), ppid);
+	assert_int_equal(n_enter(SYS_getppid), e + 1);
+	assert_int_equal(n_exit(SYS_getppid), x + 1);
+	shmdt(p);
+	shmdt(w);
+	rearm("the shared code detached, the table again");
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(p != MAP_FAILED);
+	memcpy(p, jit_code, sizeof(jit_code));
+	if (syscall(SYS_pkey_mprotect, p, 4096, PROT_READ | PROT_EXEC, -1)) {
+		munmap(p, 4096);
+		TEST_SKIP("pkey_mprotect: %s", strerror(errno));
+	}
+	need_on_now("pkey_mprotect granting exec to code with a syscall");
+	fn = (long (*)(void))(void *)p;
+	assert_int_equal(fn(), ppid);
+	assert_int_equal(n_enter(SYS_getppid), e + 2);
+	munmap(p, 4096);
+	rearm("the pkey code unmapped, the table again");
+}
+
 /* ---- 4. signals ---------------------------------------------------------------- */
 static atomic_int usr1_seen;
 static atomic_long usr1_ppid;
@@ -1611,6 +1749,8 @@ int main(void)
 		cmocka_unit_test(test_new_thread),
 		cmocka_unit_test(test_early_thread),
 		cmocka_unit_test(test_dlopen_after),
+		cmocka_unit_test(test_code_changed),
+		cmocka_unit_test(test_blocked_worker_dlopen),
 		cmocka_unit_test(test_watch_later),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_sigreturn),
@@ -1628,6 +1768,7 @@ int main(void)
 		cmocka_unit_test(test_dlclose_reopen),
 		cmocka_unit_test(test_jit),
 		cmocka_unit_test(test_wx),
+		cmocka_unit_test(test_shmat_pkey),
 		cmocka_unit_test(test_watch_special),
 	};
 

@@ -16,6 +16,7 @@ __attribute__((visibility("hidden"))) int netoff_lib_nr = 110;
 void netoff_lib_regs_mem(unsigned long *out);
 void netoff_lib_regs_far(unsigned long *out);
 long netoff_lib_branch(int pgrp);
+long netoff_lib_patchme(void);
 
 __asm__(REGS_SCRATCH
 	/* `mov eax, [rip + netoff_lib_nr]; syscall`: the number is unknown */
@@ -37,5 +38,18 @@ __asm__(REGS_SCRATCH
 	"1:	syscall\n"
 	"	ret\n"
 	"	.cfi_endproc\n"
-	".size netoff_lib_branch, .-netoff_lib_branch\n");
+	".size netoff_lib_branch, .-netoff_lib_branch\n"
+	/* returns 110, until the test writes a `syscall` over the 2-byte nop:
+	 * then getppid (code changed through mprotect RW, then RX) */
+	".text\n"
+	".p2align 4\n"
+	".globl netoff_lib_patchme\n"
+	".type netoff_lib_patchme, @function\n"
+	"netoff_lib_patchme:\n"
+	"	.cfi_startproc\n"
+	"	mov $110, %eax\n"
+	"	xchg %ax, %ax\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	".size netoff_lib_patchme, .-netoff_lib_patchme\n");
 // clang-format on
