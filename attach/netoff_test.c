@@ -1102,6 +1102,73 @@ static void test_restart(void **state)
 	need_off("after the restart");
 }
 
+/* A handler that leaves by siglongjmp, out of a watched call blocked at a
+ * rewritten site (the trampoline's frame abandoned): the thread's hook
+ * state must not be left "inside a call": its later calls are seen, an
+ * override works. */
+static sigjmp_buf jump_env;
+static atomic_int jump_tid;
+
+static void on_usr1_jump(int sig)
+{
+	(void)sig;
+	siglongjmp(jump_env, 1);
+}
+
+static void *kicker(void *arg)
+{
+	pthread_t target = *(pthread_t *)arg;
+
+	wait_blocked(atomic_load(&jump_tid), SYS_readv);
+	pthread_kill(target, SIGUSR1);
+	return NULL;
+}
+
+static void test_siglongjmp(void **state)
+{
+	struct sigaction sa, old;
+	uint64_t out[34] = { 0 };
+	long e, x, re, ppid = getppid();
+	pthread_t self = pthread_self(), th;
+	char c;
+	struct iovec iov = { &c, 1 };
+	int pfd[2];
+
+	(void)state;
+	need_off("siglongjmp");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1_jump;
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+	assert_int_equal(pipe(pfd), 0);
+	atomic_store(&jump_tid, gettid());
+	re = n_enter(SYS_readv);
+	if (!sigsetjmp(jump_env, 1)) {
+		assert_int_equal(pthread_create(&th, NULL, kicker, &self), 0);
+		readv(pfd[0], &iov, 1); /* blocks until the kick */
+		fail_msg("readv returned");
+	}
+	pthread_join(th, NULL);
+	close(pfd[0]);
+	close(pfd[1]);
+	assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+	print_message("readv left by siglongjmp: %ld enter(s)\n", n_enter(SYS_readv) - re);
+	e = n_enter(SYS_getppid);
+	x = n_exit(SYS_getppid);
+	regs_syscall(out);
+	check_regs(out, (uint64_t)ppid);
+	regs_far(out);
+	check_regs(out, (uint64_t)ppid);
+	assert_int_equal(getppid(), ppid);
+	assert_int_equal(syscall(SYS_getppid), ppid);
+	if (n_enter(SYS_getppid) != e + 4 || n_exit(SYS_getppid) != x + 4)
+		fail_msg("after the siglongjmp: 4 calls, %ld enters and %ld exits seen",
+			 n_enter(SYS_getppid) - e, n_exit(SYS_getppid) - x);
+	atomic_store(&override_getppid, 5555);
+	assert_int_equal(getppid(), 5555);
+	atomic_store(&override_getppid, 0);
+	need_off("after a siglongjmp out of a call");
+}
+
 /* a handler that makes a watched call, and returns (rt_sigreturn) */
 static void test_sigreturn(void **state)
 {
@@ -1694,11 +1761,19 @@ static void test_fork_exec(void **state)
 	/* fork through syscall(2): the rewritten generic site */
 	pid = (pid_t)syscall(SYS_fork);
 	if (pid == 0)
-		_exit(5);
+		_exit(bpftime_syscall_tid() == (int32_t)syscall(SYS_gettid) ? 5 : 6);
 	assert_true(pid > 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 5);
+	/* clone(SIGCHLD) through syscall(2) too */
+	pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	if (pid == 0)
+		_exit(bpftime_syscall_tid() == (int32_t)syscall(SYS_gettid) ? 4 : 6);
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 4);
 	pid = vfork();
 	if (pid == 0)
 		_exit(3);
@@ -1754,6 +1829,7 @@ int main(void)
 		cmocka_unit_test(test_watch_later),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_sigreturn),
+		cmocka_unit_test(test_siglongjmp),
 		cmocka_unit_test(test_sigtrap_chain),
 		cmocka_unit_test(test_sigprocmask_trap),
 		cmocka_unit_test(test_sigsys_chain),
