@@ -387,8 +387,21 @@ static void *early_thread(void *arg)
 	return NULL;
 }
 
+/* the program's SIGTRAP handler, installed before the hook started */
+static atomic_int early_trap_seen;
+
+static void on_trap_early(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	(void)uc;
+	atomic_fetch_add(&early_trap_seen, 1);
+}
+
 static int group_setup(void **state)
 {
+	struct sigaction sa;
+
 	char why[256] = "";
 	int r;
 
@@ -402,6 +415,11 @@ static int group_setup(void **state)
 	while (!atomic_load(&early_tid0))
 		usleep(1000);
 	usleep(20000); /* let it block */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_trap_early;
+	sa.sa_flags = SA_SIGINFO;
+	if (sigaction(SIGTRAP, &sa, NULL))
+		return -1;
 	/* as the agent does: the table first, then the start */
 	set_table();
 	bpftime_syscall_hook__watch(want, NR_MAX);
@@ -1218,6 +1236,30 @@ static void call_int3_site(void)
 	assert_int_equal(n_exit(SYS_getppid), x + 1);
 }
 
+/* The program's SIGTRAP handler installed before the start is still its
+ * own: read back, called for a raise(SIGTRAP), while the hook's serves the
+ * int3 sites; set back to SIG_DFL (through the hook) at the end. */
+static void test_sigtrap_before_start(void **state)
+{
+	struct sigaction now, dfl;
+
+	(void)state;
+	need_off("SIGTRAP handler from before the start");
+	need_int3("executable", regs_far);
+	assert_int_equal(sigaction(SIGTRAP, NULL, &now), 0);
+	if ((void *)now.sa_sigaction != (void *)on_trap_early)
+		fail_msg("the program's SIGTRAP action reads back as %p, not its handler",
+			 (void *)now.sa_sigaction);
+	call_int3_site();
+	assert_int_equal(atomic_load(&early_trap_seen), 0);
+	assert_int_equal(raise(SIGTRAP), 0);
+	assert_int_equal(atomic_load(&early_trap_seen), 1);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	assert_int_equal(sigaction(SIGTRAP, &dfl, NULL), 0);
+	call_int3_site(); /* ours still serves the sites */
+}
+
 /* The program's SIGTRAP handler: kept aside (sigaction reads it back),
  * called for a raise(SIGTRAP) and for an int3 of the program's own, while
  * the hook's keeps serving the int3 sites. */
@@ -1906,6 +1948,7 @@ int main(void)
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_sigreturn),
 		cmocka_unit_test(test_siglongjmp),
+		cmocka_unit_test(test_sigtrap_before_start),
 		cmocka_unit_test(test_sigtrap_chain),
 		cmocka_unit_test(test_sigprocmask_trap),
 		cmocka_unit_test(test_sigsys_chain),
