@@ -731,6 +731,8 @@ static void need_int3(const char *what, void (*fn)(uint64_t *))
 
 static void test_dlopen_after(void **state)
 {
+	long (*straddle)(void);
+	long e;
 	char why[256] = "";
 	const uint8_t *branch_site;
 	int r;
@@ -760,6 +762,16 @@ static void test_dlopen_after(void **state)
 		;
 	print_message("library: branch site: %s\n", shape(branch_site));
 	need_rewritten("library: branch onto the syscall", branch_site);
+	/* a site across an 8-byte word */
+	straddle = (long (*)(void))dlsym(lib, "netoff_lib_straddle");
+	assert_non_null(straddle);
+	assert_int_equal(((uintptr_t)(void *)straddle + 7) % 8, 7);
+	e = n_enter(SYS_getppid);
+	assert_int_equal(straddle(), getppid());
+	assert_int_equal(n_enter(SYS_getppid), e + 2);
+	print_message("library: site across a word: %s\n",
+		      shape((const uint8_t *)(void *)straddle + 7));
+	need_rewritten("library: site across a word", (const uint8_t *)(void *)straddle + 7);
 }
 
 /* ---- 3. a number watched later ------------------------------------------- */

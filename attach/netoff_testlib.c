@@ -17,6 +17,7 @@ void netoff_lib_regs_mem(unsigned long *out);
 void netoff_lib_regs_far(unsigned long *out);
 long netoff_lib_branch(int pgrp);
 long netoff_lib_patchme(void);
+long netoff_lib_straddle(void);
 
 __asm__(REGS_SCRATCH
 	/* `mov eax, [rip + netoff_lib_nr]; syscall`: the number is unknown */
@@ -51,5 +52,19 @@ __asm__(REGS_SCRATCH
 	"	xchg %ax, %ax\n"
 	"	ret\n"
 	"	.cfi_endproc\n"
-	".size netoff_lib_patchme, .-netoff_lib_patchme\n");
+	".size netoff_lib_patchme, .-netoff_lib_patchme\n"
+	/* getppid, its syscall's two bytes on both sides of an 8-byte word
+	 * (at +7 from a 16-byte boundary) */
+	".text\n"
+	".p2align 4\n"
+	".globl netoff_lib_straddle\n"
+	".type netoff_lib_straddle, @function\n"
+	"netoff_lib_straddle:\n"
+	"	.cfi_startproc\n"
+	"	mov $110, %eax\n"
+	"	nop; nop\n"
+	"	syscall\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	".size netoff_lib_straddle, .-netoff_lib_straddle\n");
 // clang-format on
