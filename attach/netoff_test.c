@@ -1,22 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /* attach/netoff_test.c: the syscall hook with its safety net off
- * (BPFTIME_SYSCALL_NET=auto, docs/syscall-tracepoints.md "The scan"): with a
- * watch table that holds no special syscall, every `syscall` instruction of
- * the process is found and the ones that matter rewritten, and Syscall User
- * Dispatch goes off in every thread (read back through ptrace).  Then each
- * watched call is seen exactly once from hand-written asm (registers, flags
- * and red zone as the kernel leaves them), libc wrappers, syscall(2), a
- * library dlopen'ed later with odd-shaped sites (number from memory, a
- * branch onto the syscall, a site without island: int3), JIT code, a W+X
- * mapping, threads made before and after; unwatched calls are not seen;
- * override works; a number watched later is rewritten before it counts; a
- * special number watched turns the net on first; signals (SA_RESTART over a
- * rewritten site, rt_sigreturn, the program's SIGTRAP handler chained,
- * SIGTRAP blocked); fork, vfork, posix_spawn, execve.
+ * (BPFTIME_SYSCALL_NET=auto, docs/syscall-tracepoints.md): with a watch
+ * table that holds no special syscall, every `syscall` instruction of the
+ * process is found and the ones that matter rewritten, and Syscall User
+ * Dispatch goes off in every thread (read back through ptrace, threads
+ * made before the start included).  Then each watched call is seen exactly
+ * once (enter and exit) from hand-written asm (registers, flags and red
+ * zone as the kernel leaves them, at a jmp rel8 site and at an int3 site),
+ * libc wrappers, syscall(2), a library dlopen'ed later with odd-shaped
+ * sites (number from memory, a branch onto the syscall, no island, across
+ * a word), a library's code changed at run time, JIT code, W+X, shmat and
+ * pkey_mprotect code (the net on), threads made before and after, a worker
+ * blocking every signal, a library closed and opened again; unwatched
+ * calls are not seen and their sites keep their bytes; override works; a
+ * number watched later is rewritten before it counts, also under racing
+ * callers; a special number watched (clone, exit_group, all) turns the net
+ * on first, and it goes off again (callers racing through the toggles);
+ * signals: SA_RESTART, rt_sigreturn, siglongjmp out of a call, sigaltstack,
+ * the program's SIGTRAP/SIGSYS handlers (kept aside, chained, also from
+ * before the start and across posix_spawn(SETSIGDEF)), SIGTRAP blocked by
+ * sigprocmask and by the temporary masks of sigsuspend/ppoll/pselect;
+ * fork, fork/clone through syscall(2) (the child's thread id), vfork (and
+ * its child's calls), posix_spawn, execve.
  *
- * Until the hook knows "auto" (main before the lead's net-off work), the
- * net stays on and every check that needs it off fails with "WAITING FOR
- * THE IMPLEMENTATION" in its message. */
+ * NETOFF_TEST_ONLY / NETOFF_TEST_SKIP (comma-separated fnmatch patterns)
+ * pick cases; NETOFF_TEST_NET_ON=1 runs the checks that do not need the net
+ * off on the SUD path.  A hook that does not know "auto" fails every check
+ * that needs the net off with "WAITING FOR THE IMPLEMENTATION". */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
