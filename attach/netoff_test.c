@@ -50,6 +50,10 @@
 #include <unistd.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <ucontext.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/select.h>
 #include <sys/shm.h>
 #include <sys/ptrace.h>
@@ -1313,6 +1317,154 @@ static void test_sigtrap_chain(void **state)
 	need_off("after the program's SIGTRAP handler");
 }
 
+/* In children: the program's SIGTRAP as SIG_IGN (a raise is ignored, the
+ * int3 sites still served) and as SIG_DFL (a raise kills with SIGTRAP, as
+ * without the hook); SIGSYS as SIG_DFL (a raise kills with SIGSYS). */
+static int trap_child(int how)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = how == 0 ? SIG_IGN : SIG_DFL;
+	if (sigaction(how == 2 ? SIGSYS : SIGTRAP, &sa, NULL))
+		return 10;
+	call_int3_site();
+	raise(how == 2 ? SIGSYS : SIGTRAP);
+	call_int3_site();
+	return 0;
+}
+
+static void test_trap_ign_dfl(void **state)
+{
+	static const int want_sig[] = { 0, SIGTRAP, SIGSYS };
+	static const char *const names[] = { "SIGTRAP ignored", "SIGTRAP default",
+					     "SIGSYS default" };
+	int bad = 0;
+
+	(void)state;
+	need_off("SIG_IGN / SIG_DFL");
+	for (int how = 0; how < 3; how++) {
+		int status;
+		pid_t pid = test_fork();
+
+		if (pid == 0)
+			_exit(trap_child(how));
+		assert_int_equal(test_reap(pid, &status), pid);
+		if (want_sig[how] ? !WIFSIGNALED(status) || WTERMSIG(status) != want_sig[how]
+				  : !WIFEXITED(status) || WEXITSTATUS(status)) {
+			print_message("%s: the child %s %d, not %s\n", names[how],
+				      WIFSIGNALED(status) ? "died of signal" : "exited",
+				      WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+				      want_sig[how] ? "killed by the raise" : "exit 0");
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* The program's SIGTRAP handler moves rip (a breakpoint handler that skips
+ * what follows its int3): the change must reach the thread. */
+static void on_trap_skip(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+
+	(void)sig;
+	(void)si;
+	uc->uc_mcontext.gregs[REG_RIP] += 2; /* over the ud2 */
+}
+
+static void test_trap_handler_moves_rip(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	need_off("a SIGTRAP handler that moves rip");
+	pid = test_fork();
+	if (pid == 0) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = on_trap_skip;
+		sa.sa_flags = SA_SIGINFO;
+		sigaction(SIGTRAP, &sa, NULL);
+		__asm__ volatile("int3; ud2" ::: "memory");
+		call_int3_site();
+		_exit(0);
+	}
+	assert_int_equal(test_reap(pid, &status), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail_msg("the child %s %d (the handler's rip change lost?)",
+			 WIFSIGNALED(status) ? "died of signal" : "exited",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+
+/* seccomp's SECCOMP_RET_TRAP with the net off: SIGSYS with SYS_SECCOMP
+ * goes to the program's handler, for a call at a native site (getpgid,
+ * unwatched) and for one made by the hook at a rewritten site (getpgrp,
+ * watched). */
+static atomic_int seccomp_nr, seccomp_code;
+
+static void on_sigsys_seccomp(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+
+	(void)sig;
+	atomic_store(&seccomp_code, si->si_code);
+	atomic_store(&seccomp_nr, si->si_syscall);
+	uc->uc_mcontext.gregs[REG_RAX] = -EPERM;
+}
+
+static int seccomp_child(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpgid, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpgrp, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+	struct sigaction sa;
+	long e = n_enter(SYS_getpgrp);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigsys_seccomp;
+	sa.sa_flags = SA_SIGINFO;
+	if (sigaction(SIGSYS, &sa, NULL) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		return 10;
+	if (getpgid(0) != -1 || errno != EPERM)
+		return 11;
+	if (atomic_load(&seccomp_code) != 1 /* SYS_SECCOMP */ ||
+	    atomic_load(&seccomp_nr) != SYS_getpgid)
+		return 12;
+	atomic_store(&seccomp_code, 0);
+	if (getpgrp() != -EPERM && getpgrp() != -1)
+		return 13;
+	if (atomic_load(&seccomp_code) != 1 || atomic_load(&seccomp_nr) != SYS_getpgrp)
+		return 14;
+	return n_enter(SYS_getpgrp) > e ? 0 : 15;
+}
+
+static void test_seccomp_trap(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	need_off("seccomp");
+	pid = test_fork();
+	if (pid == 0)
+		_exit(seccomp_child());
+	assert_int_equal(test_reap(pid, &status), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail_msg("seccomp child: %s %d (10 setup, 11/12 native site, 13/14 rewritten "
+			 "site, 15 not seen)",
+			 WIFSIGNALED(status) ? "died of signal" : "exit",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+
 /* blocking SIGTRAP (and everything) does not kill the process at an int3 site */
 static void test_sigprocmask_trap(void **state)
 {
@@ -1973,6 +2125,9 @@ int main(void)
 		cmocka_unit_test(test_sigtrap_before_start),
 		cmocka_unit_test(test_sigtrap_chain),
 		cmocka_unit_test(test_sigprocmask_trap),
+		cmocka_unit_test_teardown(test_trap_ign_dfl, teardown),
+		cmocka_unit_test_teardown(test_trap_handler_moves_rip, teardown),
+		cmocka_unit_test_teardown(test_seccomp_trap, teardown),
 		cmocka_unit_test(test_sigsys_chain),
 		cmocka_unit_test(test_altstack),
 		cmocka_unit_test_teardown(test_temporary_masks, teardown),
