@@ -1319,18 +1319,49 @@ static void test_sigtrap_chain(void **state)
 
 /* In children: the program's SIGTRAP as SIG_IGN (a raise is ignored, the
  * int3 sites still served) and as SIG_DFL (a raise kills with SIGTRAP, as
- * without the hook); SIGSYS as SIG_DFL (a raise kills with SIGSYS). */
+ * without the hook); SIGSYS as SIG_DFL (a raise kills with SIGSYS); a
+ * SIGTRAP handler with SA_RESETHAND (called once, then the default: the
+ * second raise kills) and with sa_mask SIGUSR1 (blocked in the handler). */
+static atomic_int child_trap_calls, child_trap_mask_ok;
+
+static void on_trap_child(int sig)
+{
+	sigset_t cur;
+
+	(void)sig;
+	atomic_fetch_add(&child_trap_calls, 1);
+	atomic_store(&child_trap_mask_ok,
+		     !sigprocmask(SIG_BLOCK, NULL, &cur) && sigismember(&cur, SIGUSR1));
+}
+
 static int trap_child(int how)
 {
-	struct sigaction sa;
+	struct sigaction sa, now;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = how == 0 ? SIG_IGN : SIG_DFL;
+	if (how >= 3) {
+		sa.sa_handler = on_trap_child;
+		sa.sa_flags = how == 3 ? SA_RESETHAND : 0;
+		sigaddset(&sa.sa_mask, SIGUSR1);
+	}
 	if (sigaction(how == 2 ? SIGSYS : SIGTRAP, &sa, NULL))
 		return 10;
 	call_int3_site();
 	raise(how == 2 ? SIGSYS : SIGTRAP);
 	call_int3_site();
+	if (how == 4)
+		return atomic_load(&child_trap_calls) != 1 ? 11
+		       : atomic_load(&child_trap_mask_ok)  ? 0
+							   : 12;
+	if (how == 3) {
+		if (atomic_load(&child_trap_calls) != 1)
+			return 11;
+		if (sigaction(SIGTRAP, NULL, &now) || now.sa_handler != SIG_DFL)
+			return 13;
+		raise(SIGTRAP); /* the default now */
+		return 14;
+	}
 	return 0;
 }
 
@@ -1352,8 +1383,9 @@ static void test_trap_ign_dfl(void **state)
 		assert_int_equal(test_reap(pid, &status), pid);
 		if (want_sig[how] ? !WIFSIGNALED(status) || WTERMSIG(status) != want_sig[how]
 				  : !WIFEXITED(status) || WEXITSTATUS(status)) {
-			print_message("%s: the child %s %d, not %s\n", names[how],
-				      WIFSIGNALED(status) ? "died of signal" : "exited",
+			print_message("%s: the child %s %d, not %s (11 handler calls, 12 sa_mask, "
+				      "13 not reset)\n",
+				      names[how], WIFSIGNALED(status) ? "died of signal" : "exited",
 				      WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
 				      want_sig[how] ? "killed by the raise" : "exit 0");
 			bad++;
