@@ -746,15 +746,24 @@ static void need_int3(const char *what, void (*fn)(uint64_t *))
 static void test_dlopen_after(void **state)
 {
 	long (*straddle)(void);
-	long e;
+	long e, ge, gx, *ctor_ret;
 	char why[256] = "";
 	const uint8_t *branch_site;
 	int r;
 
 	(void)state;
 	need_off("before dlopen");
+	ge = n_enter(SYS_getpgrp);
+	gx = n_exit(SYS_getpgrp);
 	lib = dlopen(NETOFF_TESTLIB, RTLD_NOW);
 	assert_non_null(lib);
+	/* its constructor's getpgrp, through its own site, during the dlopen */
+	ctor_ret = dlsym(lib, "netoff_lib_ctor_ret");
+	assert_non_null(ctor_ret);
+	assert_int_equal(*ctor_ret, getpgrp());
+	if (n_enter(SYS_getpgrp) != ge + 2 || n_exit(SYS_getpgrp) != gx + 2)
+		fail_msg("the library's constructor's getpgrp: %ld enters, %ld exits seen",
+			 n_enter(SYS_getpgrp) - ge - 1, n_exit(SYS_getpgrp) - gx - 1);
 	lib_regs_mem = (void (*)(uint64_t *))dlsym(lib, "netoff_lib_regs_mem");
 	lib_regs_far = (void (*)(uint64_t *))dlsym(lib, "netoff_lib_regs_far");
 	lib_branch = (long (*)(int))dlsym(lib, "netoff_lib_branch");
