@@ -2059,6 +2059,119 @@ static void test_dlclose_reopen(void **state)
 		      (unsigned long)base[1]);
 }
 
+/* pause: no handler runs (every kind of site, registers intact); off:
+ * every site gets its own bytes back, SUD off everywhere, the program's
+ * SIGTRAP action is its own again; start again: the net off again, the
+ * sites rewritten, the calls seen. */
+static void test_pause_off_start(void **state)
+{
+	const uint8_t *far_site = regs_site(regs_far), *asm_site = regs_site(regs_syscall);
+	const uint8_t *libc = libc_site("getppid", SYS_getppid);
+	struct sigaction sa, old, now;
+	uint64_t out[34] = { 0 }, ppid = (uint64_t)getppid();
+	long e = n_enter(SYS_getppid);
+	int trap0 = atomic_load(&trap_seen), r;
+
+	(void)state;
+	need_off("pause, off, start");
+	bpftime_syscall_hook__pause();
+	regs_syscall(out);
+	check_regs(out, ppid);
+	regs_far(out);
+	check_regs(out, ppid);
+	assert_int_equal(getppid(), (pid_t)ppid);
+	assert_int_equal(n_enter(SYS_getppid), e);
+	assert_int_equal(bpftime_syscall_hook__off(), 0);
+	if (far_site[0] != 0x0f || asm_site[0] != 0x0f || libc[0] != 0x0f)
+		fail_msg("after off: sites %s, %s, %s (int3, asm, libc), not their own bytes",
+			 shape(far_site), shape(asm_site), shape(libc));
+	assert_true(all_sud_off("after off", 0) != 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_trap_app;
+	sa.sa_flags = SA_SIGINFO;
+	assert_int_equal(sigaction(SIGTRAP, &sa, &old), 0);
+	assert_int_equal(raise(SIGTRAP), 0);
+	assert_int_equal(atomic_load(&trap_seen), trap0 + 1);
+	regs_far(out);
+	check_regs(out, ppid);
+	assert_int_equal(n_enter(SYS_getppid), e);
+	assert_int_equal(bpftime_syscall_hook__start(on_enter, on_exit_, NULL), 0);
+	need_off("started again");
+	trap0 = atomic_load(&trap_seen);
+	/* the program's action set while off is still its own */
+	r = sigaction(SIGTRAP, NULL, &now);
+	if (r || atomic_load(&trap_seen) != trap0)
+		fail_msg("after start again: sigaction() returned %d, the program's SIGTRAP "
+			 "handler ran %d time(s) (the int3 sites' traps went to it?)",
+			 r, atomic_load(&trap_seen) - trap0);
+	assert_ptr_equal((void *)now.sa_sigaction, (void *)on_trap_app);
+	regs_syscall(out);
+	check_regs(out, ppid);
+	regs_far(out);
+	check_regs(out, ppid);
+	assert_int_equal(getppid(), (pid_t)ppid);
+	assert_int_equal(n_enter(SYS_getppid), e + 3 + 1);
+	need_rewritten("asm site after start", asm_site);
+	need_rewritten("int3 site after start", far_site);
+	assert_int_equal(sigaction(SIGTRAP, &old, NULL), 0);
+}
+
+/* The program installs its SIGSYS handler while the hook is off; after the
+ * start, with the net on (every syscall watched), a call SUD catches (JIT
+ * code) must still be the hook's, seen once and made, not the program's
+ * SIGSYS.  In a child. */
+static int sigsys_while_off_child(void)
+{
+	struct sigaction sa;
+	long (*fn)(void);
+	long e;
+	uint8_t *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return 10;
+	memcpy(p, jit_code, sizeof(jit_code));
+	if (bpftime_syscall_hook__off())
+		return 11;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigsys_app;
+	sa.sa_flags = SA_SIGINFO;
+	if (sigaction(SIGSYS, &sa, NULL))
+		return 12;
+	if (bpftime_syscall_hook__start(on_enter, on_exit_, NULL))
+		return 13;
+	bpftime_syscall_hook__watch(NULL, 0);
+	if (bpftime_syscall_hook__net(NULL, 0) != 1)
+		return 14;
+	if (mprotect(p, 4096, PROT_READ | PROT_EXEC))
+		return 15;
+	fn = (long (*)(void))(void *)p;
+	atomic_store(&sigsys_seen, 0);
+	e = n_enter(SYS_getppid);
+	if (fn() != getppid())
+		return 16;
+	if (atomic_load(&sigsys_seen))
+		return 17;
+	return n_enter(SYS_getppid) == e + 2 ? 0 : 18;
+}
+
+static void test_sigsys_while_off(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	need_off("SIGSYS handler installed while off");
+	pid = test_fork();
+	if (pid == 0)
+		_exit(sigsys_while_off_child());
+	assert_int_equal(test_reap(pid, &status), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail_msg("child: %s %d (16 wrong result, 17 the program's SIGSYS handler got "
+			 "the hook's SIGSYS, 18 not seen)",
+			 WIFSIGNALED(status) ? "died of signal" : "exit",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+
 /* ---- 5. fork, vfork, posix_spawn, execve ---------------------------------- */
 static void test_fork_exec(void **state)
 {
@@ -2180,6 +2293,8 @@ int main(void)
 		cmocka_unit_test(test_vfork_child_calls),
 		cmocka_unit_test(test_spawn_sigdef),
 		cmocka_unit_test(test_dlclose_reopen),
+		cmocka_unit_test(test_pause_off_start),
+		cmocka_unit_test_teardown(test_sigsys_while_off, teardown),
 		cmocka_unit_test(test_jit),
 		cmocka_unit_test(test_wx),
 		cmocka_unit_test(test_shmat_pkey),
