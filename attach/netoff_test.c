@@ -113,6 +113,31 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* test_reap() with a safety net (60 s, never a measurement): a child that
+ * hangs is killed, and the case fails saying so */
+static pid_t reap_child(pid_t pid, int *status)
+{
+	struct timespec nap = { 0, 10000000 };
+	pid_t w = 0;
+
+	for (int i = 0; i < 6000 && !w; i++) {
+		w = waitpid(pid, status, WNOHANG);
+		if (w < 0 && errno == EINTR)
+			w = 0;
+		if (!w)
+			nanosleep(&nap, NULL);
+	}
+	if (!w) {
+		kill(pid, SIGKILL);
+		test_reap(pid, status);
+		fail_msg("child %d hung: killed", pid);
+	}
+	for (size_t i = 0; i < TESTKIT_MAX_KIDS; i++) /* reaped: forgotten */
+		if (testkit_kids[i] == pid)
+			testkit_kids[i] = 0;
+	return w;
+}
+
 /* ---- the handlers and the watch table ------------------------------------ */
 #define NR_MAX 512
 /* SYS_kcmp: no libc wrapper, only syscall(2) reaches it */
@@ -1404,7 +1429,7 @@ static void test_trap_ign_dfl(void **state)
 
 		if (pid == 0)
 			_exit(trap_child(how));
-		assert_int_equal(test_reap(pid, &status), pid);
+		assert_int_equal(reap_child(pid, &status), pid);
 		if (want_sig[how] ? !WIFSIGNALED(status) || WTERMSIG(status) != want_sig[how]
 				  : !WIFEXITED(status) || WEXITSTATUS(status)) {
 			print_message("%s: the child %s %d, not %s (11 handler calls, 12 sa_mask, "
@@ -1448,7 +1473,7 @@ static void test_trap_handler_moves_rip(void **state)
 		call_int3_site();
 		_exit(0);
 	}
-	assert_int_equal(test_reap(pid, &status), pid);
+	assert_int_equal(reap_child(pid, &status), pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		fail_msg("the child %s %d (the handler's rip change lost?)",
 			 WIFSIGNALED(status) ? "died of signal" : "exited",
@@ -1513,7 +1538,7 @@ static void test_seccomp_trap(void **state)
 	pid = test_fork();
 	if (pid == 0)
 		_exit(seccomp_child());
-	assert_int_equal(test_reap(pid, &status), pid);
+	assert_int_equal(reap_child(pid, &status), pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		fail_msg("seccomp child: %s %d (10 setup, 11/12 native site, 13/14 rewritten "
 			 "site, 15 not seen)",
@@ -1683,7 +1708,7 @@ static void test_temporary_masks(void **state)
 
 		if (pid == 0)
 			_exit(mask_child(how));
-		assert_int_equal(test_reap(pid, &status), pid);
+		assert_int_equal(reap_child(pid, &status), pid);
 		if (WIFSIGNALED(status)) {
 			print_message("%s with a mask blocking all but SIGUSR1: the handler's int3 "
 				      "site killed the child (signal %d)\n",
@@ -1928,7 +1953,7 @@ static void test_watch_exit_group(void **state)
 		_exit(7);
 	}
 	close(pfd[1]);
-	assert_int_equal(test_reap(pid, &status), pid);
+	assert_int_equal(reap_child(pid, &status), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 7);
 	assert_int_equal(read(pfd[0], &c, 1), 1);
@@ -1955,7 +1980,7 @@ static void test_vfork_child_calls(void **state)
 		_exit(9);
 	}
 	assert_true(pid > 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(reap_child(pid, &status), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 9);
 	assert_int_equal(child_ppid, me);
@@ -2001,7 +2026,7 @@ static void test_spawn_sigdef(void **state)
 	assert_int_equal(posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF), 0);
 	assert_int_equal(posix_spawn(&pid, "/bin/true", NULL, &attr, argv, environ), 0);
 	posix_spawnattr_destroy(&attr);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(reap_child(pid, &status), pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		fail_msg("posix_spawn(SETSIGDEF) of /bin/true: %s %d",
 			 WIFSIGNALED(status) ? "killed by signal" : "exit",
@@ -2181,7 +2206,7 @@ static void test_sigsys_while_off(void **state)
 	pid = test_fork();
 	if (pid == 0)
 		_exit(sigsys_while_off_child());
-	assert_int_equal(test_reap(pid, &status), pid);
+	assert_int_equal(reap_child(pid, &status), pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		fail_msg("child: %s %d (16 wrong result, 17 the program's SIGSYS handler got "
 			 "the hook's SIGSYS, 18 not seen)",
@@ -2215,7 +2240,7 @@ static void test_fork_exec(void **state)
 			_exit(2);
 		_exit(bpftime_syscall_tid() == (int32_t)syscall(SYS_gettid) ? 0 : 3);
 	}
-	assert_int_equal(test_reap(pid, &status), pid);
+	assert_int_equal(reap_child(pid, &status), pid);
 	assert_true(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 2 || WEXITSTATUS(status) == 3)
 		print_message("fork child: the handlers' thread id is not the child's (exit %d)\n",
@@ -2226,7 +2251,7 @@ static void test_fork_exec(void **state)
 	if (pid == 0)
 		_exit(bpftime_syscall_tid() == (int32_t)syscall(SYS_gettid) ? 5 : 6);
 	assert_true(pid > 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(reap_child(pid, &status), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 5);
 	/* clone(SIGCHLD) through syscall(2) too */
@@ -2234,18 +2259,18 @@ static void test_fork_exec(void **state)
 	if (pid == 0)
 		_exit(bpftime_syscall_tid() == (int32_t)syscall(SYS_gettid) ? 4 : 6);
 	assert_true(pid > 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(reap_child(pid, &status), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 4);
 	pid = vfork();
 	if (pid == 0)
 		_exit(3);
 	assert_true(pid > 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(reap_child(pid, &status), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 3);
 	assert_int_equal(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ), 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(reap_child(pid, &status), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	pid = test_fork();
@@ -2253,7 +2278,7 @@ static void test_fork_exec(void **state)
 		execl("/bin/sh", "sh", "-c", "exit 7", (char *)NULL);
 		_exit(127);
 	}
-	assert_int_equal(test_reap(pid, &status), pid);
+	assert_int_equal(reap_child(pid, &status), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 7);
 	assert_int_equal(n_enter(SYS_getppid), e); /* the children's were theirs */
