@@ -114,6 +114,20 @@ static uint64_t period_of(const struct bpftime_perf_event_info *pi)
 	return pi->sample_period >= 1000000000ULL ? 1 : 1000000000ULL / pi->sample_period;
 }
 
+/* Timer ticks this thread's own sample runs made last time (they count in
+ * its CPU time, so in the timer's overrun): not samples of the program.
+ * Without it a run slower than the period / PROFILE_MAX_RUNS (ASan,
+ * ustack) fed itself: ever more overrun, no time left for the thread. */
+static __thread int own_ticks;
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
 static void on_sample(int sig, siginfo_t *si, void *uc_)
 {
 	struct sampler *s = si->si_value.sival_ptr;
@@ -121,8 +135,8 @@ static void on_sample(int sig, siginfo_t *si, void *uc_)
 	const greg_t *g = uc->uc_mcontext.gregs;
 	struct bpftime_helper_ctx hctx, *prev;
 	struct perf_ctx ctx;
-	int saved = errno, runs;
-	uint64_t ret;
+	int saved = errno, runs, overrun;
+	uint64_t ret, cpu0;
 
 	UNUSED(sig);
 	if (si->si_code != SI_TIMER || !s || !atomic_load(&s->live) || agent_is_busy() ||
@@ -153,9 +167,9 @@ static void on_sample(int sig, siginfo_t *si, void *uc_)
 	ctx.sample_period = s->period_ns;
 	hctx = (struct bpftime_helper_ctx){ .regs = &ctx.regs };
 	prev = bpftime_helper_ctx__swap(&hctx);
-	runs = 1 + (si->si_overrun <= 0			? 0
-		    : si->si_overrun < PROFILE_MAX_RUNS ? si->si_overrun
-							: PROFILE_MAX_RUNS - 1);
+	overrun = si->si_overrun - own_ticks;
+	runs = 1 + (overrun <= 0 ? 0 : overrun < PROFILE_MAX_RUNS ? overrun : PROFILE_MAX_RUNS - 1);
+	cpu0 = thread_cpu_ns();
 	bpftime_shm__cpu_get(s->shm);
 	for (int i = 0; i < runs; i++) {
 		if (unlikely(agent_stats_on())) { /* BPF_ENABLE_STATS: the run is timed */
@@ -169,6 +183,7 @@ static void on_sample(int sig, siginfo_t *si, void *uc_)
 	}
 	bpftime_shm__cpu_put(s->shm);
 	bpftime_helper_ctx__swap(prev);
+	own_ticks = s->period_ns ? (int)((thread_cpu_ns() - cpu0) / s->period_ns) : 0;
 out:
 	errno = saved;
 }
