@@ -1029,8 +1029,7 @@ static void patch_all(bool on)
 	pthread_mutex_unlock(&routes.lock);
 }
 
-static bool own_entry(struct fast_frame *f, long nr, uintptr_t ret);
-static bool fork_entry(struct fast_frame *f, long nr, uintptr_t ret);
+static bool made_here(struct fast_frame *f, long nr, uintptr_t ret);
 
 /* fork, or clone/clone3 (@a0, @a1: its first arguments) without CLONE_VM */
 static bool fork_like(long nr, uint64_t a0, uint64_t a1)
@@ -1092,11 +1091,11 @@ BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, l
 	if (unlikely(special_nr(nr))) {
 		/* signal masks and actions: fixed and made here */
 		if (net_c_nr(nr))
-			return own_entry(f, nr, ret);
+			return made_here(f, nr, ret);
 		/* a fork-like call on a thread without SUD: made here, so
 		 * that the child drops this thread's id */
 		if (!ts.enabled && fork_like(nr, f->rdi, f->rsi))
-			return fork_entry(f, nr, ret);
+			return made_here(f, nr, ret);
 		/* a thread without SUD (the net off): no SIGSYS will count a
 		 * child on this thread's TLS, so it is counted here */
 		if ((nr == SYS_clone || nr == SYS_clone3) && !ts.enabled)
@@ -1110,7 +1109,7 @@ BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, l
 	}
 	if (unlikely(net_c_nr(nr) ||
 		     (atomic_load_explicit(&hot.exec_watch, memory_order_relaxed) && exec_nr(nr))))
-		return own_entry(f, nr, ret);
+		return made_here(f, nr, ret);
 	from_frame(&sc, f, nr, 0, ret);
 	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK || unlikely(!tls_mine())) {
 		f->rcx = direct;
@@ -2149,44 +2148,28 @@ static void net_new_code(const struct bpftime_syscall *sc)
 	ts.in_handler--;
 }
 
-/* fast_entry() for a call of the hook's own (signal masks and actions,
- * exec_nr): made here through raw(), the handlers around it when wanted */
-static bool own_entry(struct fast_frame *f, long nr, uintptr_t ret)
+/* fast_entry() for a call made here through raw(), the handlers around it
+ * when wanted: the hook's own (signal masks and actions: call_fixed;
+ * exec_nr: new code scanned at its exit), or a fork-like one on a thread
+ * without SUD (the child forgets this thread's id and shares nothing) */
+static bool made_here(struct fast_frame *f, long nr, uintptr_t ret)
 {
 	bool handlers = hot.selector == SYSCALL_DISPATCH_FILTER_BLOCK && tls_mine();
+	bool fork = fork_like(nr, f->rdi, f->rsi);
 	struct bpftime_syscall sc;
 
 	from_frame(&sc, f, nr, 0, ret);
 	if (handlers)
-		run_enter(&sc, true);
+		run_enter(&sc, !fork);
 	if (!sc.override) {
-		sc.ret = call_fixed(&sc);
-		if (exec_nr(nr) && handlers && !ts.in_handler &&
-		    atomic_load_explicit(&hot.exec_watch, memory_order_relaxed))
+		sc.ret = fork ? call(&sc) : call_fixed(&sc);
+		if (fork && sc.ret == 0) {
+			ts.tid = 0;
+			fork_child();
+		} else if (exec_nr(nr) && handlers && !ts.in_handler &&
+			   atomic_load_explicit(&hot.exec_watch, memory_order_relaxed)) {
 			net_new_code(&sc);
-	}
-	if (handlers)
-		run_exit(&sc);
-	f->rax = (uint64_t)sc.ret;
-	f->rcx = ret;
-	f->r11 = f->flags;
-	return false;
-}
-
-/* fast_entry() for a fork-like call on a thread without SUD: the handlers
- * as for any call, the call made here; the child forgets this thread's id */
-static bool fork_entry(struct fast_frame *f, long nr, uintptr_t ret)
-{
-	bool handlers = hot.selector == SYSCALL_DISPATCH_FILTER_BLOCK && tls_mine();
-	struct bpftime_syscall sc;
-
-	from_frame(&sc, f, nr, 0, ret);
-	if (handlers)
-		run_enter(&sc, false);
-	sc.ret = call(&sc);
-	if (sc.ret == 0) {
-		ts.tid = 0;
-		fork_child();
+		}
 	}
 	if (handlers)
 		run_exit(&sc);
