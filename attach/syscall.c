@@ -209,7 +209,9 @@ static struct {
 /* @what: BPFTIME_SYSCALL_WATCH_ENTER and/or _EXIT */
 BPFTIME_HOT static inline bool watched(long nr, unsigned int what)
 {
-	if (likely(atomic_load_explicit(&hot.watch_all, memory_order_relaxed)))
+	/* acquire: a table published before watch_all went false is the one
+	 * read below */
+	if (likely(atomic_load_explicit(&hot.watch_all, memory_order_acquire)))
 		return true;
 	return nr >= 0 && nr < WATCH_MAX &&
 	       (atomic_load_explicit(&hot.watch_nr[nr], memory_order_relaxed) & what);
@@ -2684,13 +2686,20 @@ void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 		if (on)
 			net_on_locked();
 	}
-	if (!w)
-		atomic_store(&hot.watch_all, true); /* before the table: no call missed */
-	for (size_t i = 0; i < WATCH_MAX; i++)
-		atomic_store_explicit(&hot.watch_nr[i], w && i < n ? w[i] : 0,
-				      memory_order_relaxed);
-	if (w)
+	/* Every syscall: watch_all alone; the entries keep the last table, so
+	 * that a call which read watch_all just before it went true and its
+	 * entry just after still finds its number watched (zeroed entries
+	 * lost that call's enter while its exit, later, saw watch_all:
+	 * test_toggle_stress).  A table: its entries first, then watch_all
+	 * false (release; watched() acquires). */
+	if (!w) {
+		atomic_store(&hot.watch_all, true);
+	} else {
+		for (size_t i = 0; i < WATCH_MAX; i++)
+			atomic_store_explicit(&hot.watch_nr[i], i < n ? w[i] : 0,
+					      memory_order_relaxed);
 		atomic_store(&hot.watch_all, false);
+	}
 	route_all();
 	/* off if it can now: a full scan; after a failed one not more than
 	 * once a second from here (the patcher's timer takes a try that
