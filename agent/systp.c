@@ -63,6 +63,7 @@ struct tp_prog {
 struct tp_list {
 	int n;
 	bool needs_cpu;	   /* one of the programs does */
+	bool plain;	   /* none does, none walks the stack, all compiled, no stats */
 	uint32_t ctx_size; /* the record's size */
 	struct tp_prog p[];
 };
@@ -119,8 +120,10 @@ static void mark_failed(uint32_t id)
 
 /* ---- handlers (any thread, inside the SIGSYS handler) ------------------- */
 
-BPFTIME_HOT static void run_list(const struct tp_table *t, const struct tp_list *l, void *ctx,
-				 size_t size, const struct bpftime_syscall *sc)
+__attribute__((noinline)) BPFTIME_HOT static void run_list_full(const struct tp_table *t,
+								const struct tp_list *l, void *ctx,
+								size_t size,
+								const struct bpftime_syscall *sc)
 {
 	struct bpftime_shm *shm = t->shm;
 	const bool stats = t->stats;
@@ -155,6 +158,23 @@ BPFTIME_HOT static void run_list(const struct tp_table *t, const struct tp_list 
 	}
 	if (shm && l->needs_cpu)
 		bpftime_shm__cpu_put(shm);
+}
+
+/* the programs of @l on @ctx (@size bytes) in order; a plain list (the
+ * usual one) straight to their compiled code, in the handler itself */
+BPFTIME_HOT static inline void run_list(const struct tp_table *t, const struct tp_list *l,
+					void *ctx, size_t size, const struct bpftime_syscall *sc)
+{
+	if (likely(l->plain)) {
+		const struct tp_prog *p = l->p, *end = l->p + l->n;
+
+		do {
+			*(uint16_t *)ctx = p->id;
+			bpftime_vm__run_native(p->vm, p->fn, ctx, size);
+		} while (++p < end);
+		return;
+	}
+	run_list_full(t, l, ctx, size, sc);
 }
 
 BPFTIME_HOT static const struct tp_nr *nr_lists(const struct tp_table *t, long nr)
@@ -322,6 +342,7 @@ static int list_add(struct tp_list **l, const struct tp_prog *p)
 	t->p[n] = *p;
 	t->n = n + 1;
 	t->needs_cpu = (n && t->needs_cpu) || p->needs_cpu;
+	t->plain = (!n || t->plain) && !p->needs_cpu && !p->walks_stack && p->fn;
 	*l = t;
 	return 0;
 }
@@ -366,8 +387,9 @@ static size_t list_size(const struct tp_list *l)
 	return l ? sizeof(*l) + (size_t)l->n * sizeof(l->p[0]) : 0;
 }
 
-/* a copy of @l at *@at (advanced), or NULL */
-static struct tp_list *pack_list(const struct tp_list *l, uint8_t **at)
+/* a copy of @l at *@at (advanced), or NULL; @stats: the runs are timed
+ * (not plain) */
+static struct tp_list *pack_list(const struct tp_list *l, uint8_t **at, bool stats)
 {
 	struct tp_list *c = (struct tp_list *)(void *)*at;
 	size_t size = list_size(l);
@@ -375,6 +397,7 @@ static struct tp_list *pack_list(const struct tp_list *l, uint8_t **at)
 	if (!l)
 		return NULL;
 	memcpy(c, l, size);
+	c->plain = c->plain && !stats;
 	*at += (size + 7) & ~(size_t)7;
 	return c;
 }
@@ -408,14 +431,14 @@ static struct tp_table *pack(const struct tp_build *b, struct bpftime_shm *shm)
 	t->count = b->count;
 	t->stats = b->stats;
 	at = (uint8_t *)&t->slot[slots];
-	t->raw_enter = pack_list(b->raw_enter, &at);
-	t->raw_exit = pack_list(b->raw_exit, &at);
+	t->raw_enter = pack_list(b->raw_enter, &at, b->stats);
+	t->raw_exit = pack_list(b->raw_exit, &at, b->stats);
 	slots = 0;
 	for (int i = 0; i < NR_MAX; i++) {
 		if (!b->nr[i].enter && !b->nr[i].exit)
 			continue;
-		t->slot[slots].enter = pack_list(b->nr[i].enter, &at);
-		t->slot[slots].exit = pack_list(b->nr[i].exit, &at);
+		t->slot[slots].enter = pack_list(b->nr[i].enter, &at, b->stats);
+		t->slot[slots].exit = pack_list(b->nr[i].exit, &at, b->stats);
 		t->idx[i] = (uint16_t)++slots;
 	}
 	return t;

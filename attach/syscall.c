@@ -186,6 +186,19 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #define WATCH_MAX   1024 /* syscall numbers the watch table covers */
 #define SLOTS_PAGES 64
 
+/* the numbers of special_nr(), net_c_nr() and exec_nr() as bit words */
+#define UNUSUAL_NR_MAX 512
+#define NR_BIT(w, nr)  ((nr) / 64 == (w) ? 1ull << ((nr) % 64) : 0ull)
+#define UNUSUAL_WORD(w)                                                                            \
+	(NR_BIT(w, SYS_rt_sigreturn) | NR_BIT(w, SYS_clone) | NR_BIT(w, SYS_clone3) |              \
+	 NR_BIT(w, SYS_vfork) | NR_BIT(w, SYS_fork) | NR_BIT(w, SYS_execve) |                      \
+	 NR_BIT(w, SYS_execveat) | NR_BIT(w, SYS_exit) | NR_BIT(w, SYS_exit_group) |               \
+	 NR_BIT(w, SYS_prctl) | NR_BIT(w, SYS_rt_sigprocmask) | NR_BIT(w, SYS_rt_sigaction) |      \
+	 NR_BIT(w, SYS_rt_sigsuspend) | NR_BIT(w, SYS_ppoll) | NR_BIT(w, SYS_pselect6) |           \
+	 NR_BIT(w, SYS_epoll_pwait) | NR_BIT(w, SYS_epoll_pwait2) | NR_BIT(w, SYS_io_pgetevents) | \
+	 NR_BIT(w, SYS_mmap) | NR_BIT(w, SYS_mprotect) | NR_BIT(w, SYS_mremap) |                   \
+	 NR_BIT(w, SYS_pkey_mprotect) | NR_BIT(w, SYS_shmat))
+
 /* What a hooked syscall reads, in one page of its own (after a syscall
  * each page touched is a TLB refill: docs/syscall-tracepoints.md).
  * watch_all/watch_nr: which syscalls the handlers want
@@ -203,8 +216,21 @@ static struct {
 	atomic_bool exec_watch; /* new executable code is scanned (the net off or going off) */
 	atomic_bool net_off;	/* SUD off in the threads that answered (docs: the net) */
 	_Atomic uint8_t watch_nr[WATCH_MAX];
-} hot __attribute__((aligned(4096))) = { .selector = SYSCALL_DISPATCH_FILTER_ALLOW,
-					 .watch_all = true };
+	/* the numbers fast_entry asks more of (unusual_nr()), a bit each */
+	uint64_t unusual[UNUSUAL_NR_MAX / 64];
+} hot __attribute__((aligned(4096))) = {
+	.selector = SYSCALL_DISPATCH_FILTER_ALLOW,
+	.watch_all = true,
+	.unusual = { UNUSUAL_WORD(0), UNUSUAL_WORD(1), UNUSUAL_WORD(2), UNUSUAL_WORD(3),
+		     UNUSUAL_WORD(4), UNUSUAL_WORD(5), UNUSUAL_WORD(6), UNUSUAL_WORD(7) },
+};
+
+/* special_nr(), net_c_nr() or exec_nr(): one bit test on the hot page
+ * instead of three switches (checked against them at install) */
+BPFTIME_HOT static inline bool unusual_nr(long nr)
+{
+	return (unsigned long)nr < UNUSUAL_NR_MAX && ((hot.unusual[nr >> 6] >> (nr & 63)) & 1);
+}
 
 /* @what: BPFTIME_SYSCALL_WATCH_ENTER and/or _EXIT */
 BPFTIME_HOT static inline bool watched(long nr, unsigned int what)
@@ -1071,6 +1097,34 @@ BPFTIME_HOT static bool special_nr(long nr)
 	}
 }
 
+/* fast_entry() past the questions: the handlers */
+BPFTIME_HOT static inline bool fast_entry_rest(struct fast_frame *f, struct bpftime_syscall *sc,
+					       uintptr_t ret, raw_fn call_fn, uintptr_t direct)
+{
+	long nr = sc->nr;
+
+	run_enter(sc, true);
+	if (!sc->override) {
+		if (ts.in_handler || !atomic_load_explicit(&hot.exit, memory_order_relaxed) ||
+		    !watched(nr, BPFTIME_SYSCALL_WATCH_EXIT)) {
+			f->rcx = direct; /* no exit handler: the call on the way out */
+			return false;
+		}
+		if (!call_fn)
+			return true; /* the trampoline's exit route */
+		sc->ret = call_fn(nr, (long)f->rdi, (long)f->rsi, (long)f->rdx, (long)f->r10,
+				  (long)f->r8, (long)f->r9);
+	}
+	run_exit(sc);
+	f->rax = (uint64_t)sc->ret;
+	f->rcx = ret;
+	f->r11 = f->flags;
+	return false;
+}
+
+static bool fast_entry_unusual(struct fast_frame *f, long nr, uintptr_t ret, raw_fn call_fn,
+			       uintptr_t direct, uintptr_t site_sc);
+
 /* Called by the trampolines (not a signal handler), with the registers
  * saved in @f.  Leaves in f->rcx where the trampoline goes once it has
  * restored them: @direct (the direct route makes the call: nothing runs
@@ -1090,7 +1144,24 @@ BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, l
 	struct bpftime_syscall sc;
 
 	frame_mine(f);
-	if (unlikely(special_nr(nr))) {
+	if (unlikely(unusual_nr(nr)))
+		return fast_entry_unusual(f, nr, ret, call_fn, direct, site_sc);
+	from_frame(&sc, f, nr, 0, ret);
+	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK || unlikely(!tls_mine())) {
+		f->rcx = direct;
+		return false;
+	}
+	return fast_entry_rest(f, &sc, ret, call_fn, direct);
+}
+
+/* fast_entry() of a special, net_c or exec number */
+__attribute__((noinline)) static bool fast_entry_unusual(struct fast_frame *f, long nr,
+							 uintptr_t ret, raw_fn call_fn,
+							 uintptr_t direct, uintptr_t site_sc)
+{
+	struct bpftime_syscall sc;
+
+	if (special_nr(nr)) {
 		/* signal masks and actions: fixed and made here */
 		if (net_c_nr(nr))
 			return made_here(f, nr, ret);
@@ -1109,31 +1180,15 @@ BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, l
 		f->rcx = site_sc;
 		return false;
 	}
-	if (unlikely(net_c_nr(nr) ||
-		     (atomic_load_explicit(&hot.exec_watch, memory_order_relaxed) && exec_nr(nr))))
+	if (net_c_nr(nr) ||
+	    (atomic_load_explicit(&hot.exec_watch, memory_order_relaxed) && exec_nr(nr)))
 		return made_here(f, nr, ret);
 	from_frame(&sc, f, nr, 0, ret);
 	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK || unlikely(!tls_mine())) {
 		f->rcx = direct;
 		return false;
 	}
-	run_enter(&sc, true);
-	if (!sc.override) {
-		if (ts.in_handler || !atomic_load_explicit(&hot.exit, memory_order_relaxed) ||
-		    !watched(nr, BPFTIME_SYSCALL_WATCH_EXIT)) {
-			f->rcx = direct; /* no exit handler: the call on the way out */
-			return false;
-		}
-		if (!call_fn)
-			return true; /* the trampoline's exit route */
-		sc.ret = call_fn(nr, (long)f->rdi, (long)f->rsi, (long)f->rdx, (long)f->r10,
-				 (long)f->r8, (long)f->r9);
-	}
-	run_exit(&sc);
-	f->rax = (uint64_t)sc.ret;
-	f->rcx = ret;
-	f->r11 = f->flags;
-	return false;
+	return fast_entry_rest(f, &sc, ret, call_fn, direct);
 }
 
 /* The end of a trampoline's exit route: it made the call (@result, the
@@ -2446,6 +2501,8 @@ static int install(void)
 	long r;
 	int fd;
 
+	for (long nr = 0; nr < UNUSUAL_NR_MAX; nr++) /* the bits say what the switches say */
+		assert(unusual_nr(nr) == (special_nr(nr) || net_c_nr(nr) || exec_nr(nr)));
 	fd = (int)syscall(SYS_memfd_create, "bpftime-syscalls", 1 /* MFD_CLOEXEC */);
 	if (fd < 0)
 		return -errno;

@@ -33,8 +33,11 @@ struct page_set {
 };
 
 /* PAGE_TRACE_DUMP=1: each page's first touch in one interval, with the
- * instruction that touched it, to stderr */
+ * instruction that touched it, to stderr; PAGE_TRACE_DUMP=insns: also
+ * each instruction of that interval ("insn ADDR", to resolve with the
+ * maps printed first and addr2line) */
 static int dump_left;
+static bool dump_insns;
 static uint64_t cur_rip;
 
 static void set_add(struct page_set *s, uint64_t addr)
@@ -108,6 +111,8 @@ static bool record(pid_t tid, const ZydisDecoder *dec, struct trace_state *st)
 	    ZYAN_FAILED(ZydisDecoderDecodeFull(dec, buf, sizeof(buf), &in, op)))
 		return true;
 	cur_rip = r.rip;
+	if (dump_insns && dump_left == 1)
+		fprintf(stderr, "insn %#llx\n", (unsigned long long)r.rip);
 	set_add(&st->code, r.rip);
 	set_add(&st->code, r.rip + in.length - 1);
 	regs_to_ctx(&r, &ctx);
@@ -180,6 +185,7 @@ static int trace(pid_t tid, int go_fd, int done_fd, long calls)
 		return -ENOMEM;
 	ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
 	dump_left = getenv("PAGE_TRACE_DUMP") ? 12 : 0;
+	dump_insns = dump_left && !strcmp(getenv("PAGE_TRACE_DUMP"), "insns");
 	if (dump_left) {
 		char cmd[64];
 

@@ -355,22 +355,35 @@ bpftime_vm_native_fn bpftime_vm__native(struct bpftime_vm *vm, size_t mem_len)
 	}
 }
 
+/* the programs a native run tail-called, from its r0 */
+__attribute__((noinline)) static uint64_t run_native_tail(size_t mem_len, uint64_t r0)
+{
+	vm_run_state.cur = vm_run_state.tail_next;
+	vm_run_state.tail_next = NULL;
+	run_loop((void *)(uintptr_t)vm_run_state.tail_ctx, mem_len, &r0);
+	return r0;
+}
+
+/* Keeps only what a run nested in another's helper changes: the running
+ * program and its tail-call count (tail_next is NULL between runs, and
+ * tail_ctx means nothing without it). */
 BPFTIME_HOT uint64_t bpftime_vm__run_native(struct bpftime_vm *vm, bpftime_vm_native_fn fn,
 					    void *mem, size_t mem_len)
 {
-	struct vm_run_state saved = vm_run_state;
+	struct vm_run_state *rs = &vm_run_state;
+	struct bpftime_vm *outer = rs->cur;
+	uint32_t outer_calls = rs->tail_calls;
 	uint64_t r0;
 
-	vm_run_state.cur = vm;
-	vm_run_state.tail_next = NULL;
-	vm_run_state.tail_calls = 0;
+	rs->cur = vm;
+	rs->tail_next = NULL;
+	rs->tail_calls = 0;
 	r0 = fn(mem, mem_len);
-	if (unlikely(vm_run_state.tail_next)) {
-		vm_run_state.cur = vm_run_state.tail_next;
-		vm_run_state.tail_next = NULL;
-		run_loop((void *)(uintptr_t)vm_run_state.tail_ctx, mem_len, &r0);
-	}
-	vm_run_state = saved;
+	if (unlikely(rs->tail_next))
+		r0 = run_native_tail(mem_len, r0);
+	rs->cur = outer;
+	rs->tail_next = NULL;
+	rs->tail_calls = outer_calls;
 	return r0;
 }
 
