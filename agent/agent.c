@@ -143,6 +143,11 @@ BPFTIME_HOT_FIRST bool agent_is_busy(void)
 	return agent_busy;
 }
 
+uintptr_t agent_busy_tp_offset(void)
+{
+	return (uintptr_t)&agent_busy - (uintptr_t)__builtin_thread_pointer();
+}
+
 /* Runs in progress on this thread of programs that own no per-CPU slot
  * (bpftime_shm__cpu_busy() counts the others): a profile sample does not
  * run a program inside one (it could wait on a lock the interrupted run

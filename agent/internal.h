@@ -99,6 +99,11 @@ bool agent_warned_has(const struct agent_warned *w, uint32_t kind, uint32_t id);
 /* a failed allocation only costs the warning again */
 void agent_warned_add(struct agent_warned *w, uint32_t kind, uint32_t id);
 bool agent_is_busy(void);
+/* where agent_is_busy() looks, from the thread pointer (the same in every
+ * thread): the syscall handlers read it at %fs:offset, the offset kept in
+ * their table (the GOT entry of an initial-exec access is one more page
+ * after each syscall) */
+uintptr_t agent_busy_tp_offset(void);
 /* is this thread inside a program run (of any kind)? */
 bool agent_in_run(void);
 

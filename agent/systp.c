@@ -58,6 +58,7 @@ struct tp_prog {
 	uint16_t id;		 /* tracepoint id: the record's type */
 	bool walks_stack;	 /* gets the thread's registers as helper context */
 	bool needs_cpu;		 /* touches per-CPU data: the run owns a CPU slot */
+	bool direct;		 /* fn needs no run state (bpftime_vm__native_direct) */
 };
 
 struct tp_list {
@@ -84,6 +85,7 @@ struct tp_build {
 struct tp_table {
 	struct tp_list *raw_enter, *raw_exit;
 	struct bpftime_shm *shm; /* the segment whose programs run here */
+	uintptr_t busy_off;	 /* agent_busy_tp_offset() */
 	int count;
 	/* run statistics on (BPF_ENABLE_STATS: a change bumps the epoch and
 	 * the sync makes a new table), read where the handlers read anyway */
@@ -170,7 +172,10 @@ BPFTIME_HOT static inline void run_list(const struct tp_table *t, const struct t
 
 		do {
 			*(uint16_t *)ctx = p->id;
-			bpftime_vm__run_native(p->vm, p->fn, ctx, size);
+			if (likely(p->direct))
+				p->fn(ctx, size);
+			else
+				bpftime_vm__run_native(p->vm, p->fn, ctx, size);
 		} while (++p < end);
 		return;
 	}
@@ -182,13 +187,19 @@ BPFTIME_HOT static const struct tp_nr *nr_lists(const struct tp_table *t, long n
 	return nr >= 0 && nr < NR_MAX && t->idx[nr] ? &t->slot[t->idx[nr] - 1] : NULL;
 }
 
+/* agent_is_busy(), without its GOT page */
+BPFTIME_HOT static inline bool busy(const struct tp_table *t)
+{
+	return *(const bool __seg_fs *)t->busy_off;
+}
+
 BPFTIME_HOT static void on_enter(struct bpftime_syscall *sc, void *data)
 {
 	const struct tp_table *t = data;
 	const struct tp_nr *n;
 	const struct tp_list *l;
 
-	if (!t || agent_is_busy())
+	if (!t || busy(t))
 		return;
 	if (t->raw_enter) {
 		struct bpftime_raw_sys_enter_ctx c = { .ent.pid = bpftime_syscall_tid(),
@@ -212,7 +223,7 @@ BPFTIME_HOT static void on_exit_(struct bpftime_syscall *sc, void *data)
 	const struct tp_nr *n;
 	const struct tp_list *l;
 
-	if (!t || agent_is_busy())
+	if (!t || busy(t))
 		return;
 	if ((n = nr_lists(t, sc->nr)) && (l = n->exit)) {
 		struct bpftime_sys_exit_ctx c = { .ent.pid = bpftime_syscall_tid(),
@@ -428,6 +439,7 @@ static struct tp_table *pack(const struct tp_build *b, struct bpftime_shm *shm)
 	t = (struct tp_table *)(void *)(((uintptr_t)block + align - 1) & ~(uintptr_t)(align - 1));
 	t->block = block;
 	t->shm = shm;
+	t->busy_off = agent_busy_tp_offset();
 	t->count = b->count;
 	t->stats = b->stats;
 	at = (uint8_t *)&t->slot[slots];
@@ -490,6 +502,7 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 	/* links in id order are attach order for one loader */
 	for (size_t i = 0; i < n; i++) {
 		const struct systp_info *si;
+		size_t size;
 		struct tp_prog p;
 		struct tp_list **l;
 
@@ -514,8 +527,11 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 				calls_helper(p.vm, HELPER_GET_STACKID);
 		p.needs_cpu = bpftime_runtime__needs_cpu(rt, p.vm);
 		si = systp_by_nr(w[i].nr);
-		p.fn = bpftime_vm__native(p.vm,
-					  bpftime_systp_ctx_size(w[i].kind, si ? si->nargs : 6));
+		size = bpftime_systp_ctx_size(w[i].kind, si ? si->nargs : 6);
+		p.fn = bpftime_vm__native_direct(p.vm, size);
+		p.direct = p.fn != NULL;
+		if (!p.direct)
+			p.fn = bpftime_vm__native(p.vm, size);
 		switch (w[i].kind) {
 		case BPFTIME_SYSTP_ENTER:
 			l = &b->nr[w[i].nr].enter;

@@ -216,6 +216,7 @@ static struct {
 	atomic_bool exec_watch; /* new executable code is scanned (the net off or going off) */
 	atomic_bool net_off;	/* SUD off in the threads that answered (docs: the net) */
 	_Atomic uint8_t watch_nr[WATCH_MAX];
+	uintptr_t ts_off; /* the thread's ts_tls from its thread pointer (ts_init) */
 	/* the numbers fast_entry asks more of (unusual_nr()), a bit each */
 	uint64_t unusual[UNUSUAL_NR_MAX / 64];
 } hot __attribute__((aligned(4096))) = {
@@ -286,7 +287,18 @@ struct tstate {
 	int32_t tid;
 	struct bpftime_syscall *cur;
 };
-static __thread struct tstate ts __attribute__((tls_model("initial-exec")));
+static __thread struct tstate ts_tls __attribute__((tls_model("initial-exec")));
+
+/* This thread's ts_tls, at the offset the hot page keeps: an initial-exec
+ * access in a shared library reads the offset from the GOT, one more page
+ * after each syscall (docs/syscall-tracepoints.md). */
+#define ts (*(struct tstate __seg_fs *)hot.ts_off)
+
+/* first of the library's constructors: the agent's starts the hook */
+__attribute__((constructor(101))) static void ts_init(void)
+{
+	hot.ts_off = (uintptr_t)&ts_tls - (uintptr_t)__builtin_thread_pointer();
+}
 
 /* enable round: which threads were asked and answered */
 static pid_t en_tids[ENABLE_MAX];

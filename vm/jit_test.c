@@ -612,13 +612,18 @@ static void test_run_native(void **state)
 	UNUSED(state);
 	vm = new_vm(reads, ARRAY_SIZE(reads));
 	assert_null(bpftime_vm__native(vm, sizeof(mem))); /* interpreter */
+	assert_null(bpftime_vm__native_direct(vm, sizeof(mem)));
 	assert_int_equal(bpftime_vm__compile(vm, BPFTIME_ENGINE_JIT), 0);
 	assert_null(bpftime_vm__native(NULL, sizeof(mem)));
+	assert_null(bpftime_vm__native_direct(NULL, sizeof(mem)));
 	fn = bpftime_vm__native(vm, sizeof(mem));
 	assert_non_null(fn);
 	assert_int_equal(bpftime_vm__run(vm, mem, sizeof(mem), &r0), 0);
 	assert_int_equal(r0, 100);
 	assert_int_equal(bpftime_vm__run_native(vm, fn, mem, sizeof(mem)), 100);
+	/* no tail call, no callback: its code called as it is */
+	assert_ptr_equal(bpftime_vm__native_direct(vm, sizeof(mem)), fn);
+	assert_int_equal(fn(mem, sizeof(mem)), 100);
 	bpftime_vm__free(vm);
 
 	tail_target = new_vm(target, ARRAY_SIZE(target));
@@ -627,6 +632,8 @@ static void test_run_native(void **state)
 	assert_int_equal(bpftime_vm__compile(tv, BPFTIME_ENGINE_JIT), 0);
 	fn = bpftime_vm__native(tv, sizeof(mem));
 	assert_non_null(fn);
+	assert_null(
+		bpftime_vm__native_direct(tv, sizeof(mem))); /* a tail call needs the run state */
 	mem[0] = 0;
 	assert_int_equal(bpftime_vm__run_native(tv, fn, mem, sizeof(mem)), 42);
 	assert_int_equal(mem[0], 0); /* the rest of the caller did not run */

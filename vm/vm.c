@@ -355,6 +355,26 @@ bpftime_vm_native_fn bpftime_vm__native(struct bpftime_vm *vm, size_t mem_len)
 	}
 }
 
+bpftime_vm_native_fn bpftime_vm__native_direct(struct bpftime_vm *vm, size_t mem_len)
+{
+	if (!bpftime_vm__native(vm, mem_len) || vm->engine != BPFTIME_ENGINE_JIT || !vm->orig_insns)
+		return NULL;
+	/* what reads the run state: a tail call, a function value (the
+	 * callbacks bpftime_vm__call_func runs) and callx (either) */
+	for (size_t pc = 0; pc < vm->cnt; pc++) {
+		const struct bpftime_insn *in = &vm->orig_insns[pc];
+
+		if (in->code == OP_CALLX ||
+		    (in->code == OP_CALL && in->src == BPFTIME_CALL_HELPER &&
+		     in->imm == VM_HELPER_TAIL_CALL) ||
+		    (in->code == OP_LDDW && in->src == BPFTIME_PSEUDO_FUNC))
+			return NULL;
+		if (in->code == OP_LDDW)
+			pc++;
+	}
+	return vm->jit_fn;
+}
+
 /* the programs a native run tail-called, from its r0 */
 __attribute__((noinline)) static uint64_t run_native_tail(size_t mem_len, uint64_t r0)
 {

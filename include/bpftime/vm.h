@@ -282,6 +282,16 @@ typedef uint64_t (*bpftime_vm_native_fn)(void *mem, uint64_t len);
 BPFTIME_API bpftime_vm_native_fn bpftime_vm__native(struct bpftime_vm *vm, size_t mem_len);
 
 /**
+ * @brief **bpftime_vm__native_direct()** bpftime_vm__native() for a program
+ * whose code needs nothing of the thread's run state: the JIT engine's,
+ * with no tail call, no function value (callbacks) and no callx.
+ * @return its compiled code, to call as fn(mem, mem_len) directly (one
+ *         call, no state saved: the cheapest run); NULL when
+ *         bpftime_vm__run_native() or bpftime_vm__run() is needed
+ */
+BPFTIME_API bpftime_vm_native_fn bpftime_vm__native_direct(struct bpftime_vm *vm, size_t mem_len);
+
+/**
  * @brief **bpftime_vm__run_native()** runs @vm through @fn (its
  * bpftime_vm__native() for at least @mem_len bytes) as bpftime_vm__run()
  * would, without reading @vm itself unless the program makes a tail call
