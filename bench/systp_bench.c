@@ -160,38 +160,47 @@ enum {
 	R_K1,
 	R_K2,
 	R_K4,
+	R_K4S, /* 4 programs on sys_enter_getppid */
 	R_NONE,
 	R_B1,
 	R_B2,
 	R_B4,
+	R_B4S,
 	R_UNWATCHED,
 	R_PAUSED,
 	R_A1, /* the same as R_B1.. R_PAUSED, BPFTIME_SYSCALL_NET=auto */
 	R_A2,
 	R_A4,
+	R_A4S,
 	R_AUNWATCHED,
 	R_APAUSED,
 	R_N
 };
 #define R_AUTO(row) ((row)-R_B1 + R_A1) /* our row, net auto */
+#define OUR_ROWS    6
+static const int our_rows[OUR_ROWS] = { R_B1, R_B2, R_B4, R_B4S, R_UNWATCHED, R_PAUSED };
+#define KERNEL_SAME4 5 /* the child's command: 4 programs on sys_enter_getppid */
 static const char *const row_name[R_N] = {
 	"native (no agent)",
 	"kernel, 1 prog (enter)",
 	"kernel, 2 progs (+ exit)",
 	"kernel, 4 progs (+ raw enter, raw exit)",
+	"kernel, 4 progs on sys_enter_getppid",
 	"bpftime, no syscall tracepoint in the segment",
 	"net on, 1 prog (enter)",
 	"net on, 2 progs (+ exit)",
 	"net on, 4 progs (+ raw enter, raw exit)",
+	"net on, 4 progs on sys_enter_getppid",
 	"net on, getppid unwatched (1 prog on openat)",
 	"net on, hook off (last program gone)",
 	"net auto, 1 prog (enter)",
 	"net auto, 2 progs (+ exit)",
 	"net auto, 4 progs (+ raw enter, raw exit)",
+	"net auto, 4 progs on sys_enter_getppid",
 	"net auto, getppid unwatched (1 prog on openat)",
 	"net auto, hook off (last program gone)",
 };
-static const int row_progs[R_N] = { 0, 1, 2, 4, 0, 1, 2, 4, 0, 0, 1, 2, 4, 0, 0 };
+static const int row_progs[R_N] = { 0, 1, 2, 4, 4, 0, 1, 2, 4, 4, 0, 0, 1, 2, 4, 4, 0, 0 };
 static double val[R_N][101], added[R_N][101];
 static bool have[R_N];
 
@@ -199,6 +208,21 @@ static bool have[R_N];
  * rounds, and the last reason it was on */
 static int net_off_rounds[R_N], net_rounds[R_N];
 static char net_why[R_N][160];
+
+/* ns per program beyond the first on one tracepoint: (4 on it - 1) / 3,
+ * both rows of the same round and the same process (no native in it: the
+ * other process's bias cancels out) */
+static void print_slope(int four, int one)
+{
+	double d[101];
+
+	if (!have[four] || !have[one])
+		return;
+	for (int i = 0; i < n_rounds; i++)
+		d[i] = (val[four][i] - val[one][i]) / 3;
+	printf("    each program beyond the first: %.1f ns (rows of the same process and round)\n",
+	       pick(d, n_rounds));
+}
 
 static void print_row(int r)
 {
@@ -212,6 +236,8 @@ static void print_row(int r)
 		printf("%-46s %9.1f %9.1f\n", row_name[r], ns, add);
 	else
 		printf("%-46s %9.1f %9.1f %9.1f\n", row_name[r], ns, add, add / row_progs[r]);
+	if (r == R_K4S || r == R_B4S || r == R_A4S)
+		print_slope(r, r == R_K4S ? R_K1 : r == R_B4S ? R_B1 : R_A1);
 	if (r < R_B1)
 		return;
 	if (r < R_A1) {
@@ -325,14 +351,14 @@ struct net_seen {
 
 /* one round with @progs programs on syscall @nr; @net: wait for the net to
  * go off (up to net->wait_ms) and say whether it was off around the round */
-static double our_round(int progs, int nr, bool first, struct net_seen *net)
+static double our_round(int progs, int nr, bool same, bool first, struct net_seen *net)
 {
 	struct timespec nap = { 0, 2000000 };
 	int fds[10], s[2], before;
 	double ns;
 
 	for (int i = 0; i < progs; i++)
-		attach_tp(empty_prog[i], kinds[i], nr, fds + 2 * i);
+		attach_tp(empty_prog[i], same ? BPFTIME_SYSTP_ENTER : kinds[i], nr, fds + 2 * i);
 	attach_tp(sentinel_prog, BPFTIME_SYSTP_ENTER, NR_GETPGID, s);
 	wait_sentinel(true);
 	warm_up(first);
@@ -406,8 +432,8 @@ static bool pages_within_bounds(void)
 		int row;
 		double max_added;
 	} bound[] = {
-		{ R_NONE, 0 }, { R_PAUSED, 0 }, { R_UNWATCHED, 3 },
-		{ R_B1, 11 },  { R_B2, 13 },	{ R_B4, 17 },
+		{ R_NONE, 0 }, { R_PAUSED, 0 }, { R_UNWATCHED, 3 }, { R_B1, 11 },
+		{ R_B2, 13 },  { R_B4, 17 },	{ R_B4S, 17 },
 	};
 	bool ok = true;
 
@@ -431,7 +457,7 @@ static void pages_ours(void)
 		int progs = row_progs[row] ? row_progs[row] : 1, fds[10], s[2];
 
 		for (int i = 0; i < progs; i++)
-			attach_tp(empty_prog[i], kinds[i],
+			attach_tp(empty_prog[i], row == R_B4S ? BPFTIME_SYSTP_ENTER : kinds[i],
 				  row == R_UNWATCHED ? NR_OPENAT : NR_GETPPID, fds + 2 * i);
 		attach_tp(sentinel_prog, BPFTIME_SYSTP_ENTER, NR_GETPGID, s);
 		wait_sentinel(true);
@@ -501,8 +527,8 @@ static int to_child[2], from_child[2];
 static pid_t child;
 
 struct kernel_state {
-	int prog_fd, id[4];
-	const char *why; /* set when the kernel rows cannot run */
+	int prog_fd[4], id[4]; /* 4 programs: one tracepoint takes a program once */
+	const char *why;       /* set when the kernel rows cannot run */
 };
 
 static void kernel_setup(struct kernel_state *k)
@@ -517,7 +543,8 @@ static void kernel_setup(struct kernel_state *k)
 	static char why[128];
 
 	k->why = NULL;
-	k->prog_fd = -1;
+	for (int i = 0; i < 4; i++)
+		k->prog_fd[i] = -1;
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
 	    mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
 		snprintf(why, sizeof(why), "no tracefs: %s", strerror(errno));
@@ -532,23 +559,31 @@ static void kernel_setup(struct kernel_state *k)
 			return;
 		}
 	}
-	k->prog_fd = bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, "systp_bench", "GPL", insns, 2, NULL);
-	if (k->prog_fd < 0) {
-		snprintf(why, sizeof(why), "the kernel refused BPF_PROG_LOAD: %s", strerror(errno));
-		k->why = why;
+	for (int i = 0; i < 4 && !k->why; i++) {
+		k->prog_fd[i] = bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, "systp_bench", "GPL", insns,
+					      2, NULL);
+		if (k->prog_fd[i] < 0) {
+			snprintf(why, sizeof(why), "the kernel refused BPF_PROG_LOAD: %s",
+				 strerror(errno));
+			k->why = why;
+		}
 	}
 }
 
-/* one round with @n kernel programs attached (0: native); NAN if it cannot */
+/* one round with @n kernel programs attached (0: native; KERNEL_SAME4: 4
+ * on sys_enter_getppid); NAN if it cannot */
 static double kernel_round(struct kernel_state *k, int n)
 {
+	bool same = n == KERNEL_SAME4;
 	int fds[4], got = 0;
 	double ns;
 
 	if (n && k->why)
 		return NAN;
+	if (same)
+		n = 4;
 	for (; got < n; got++)
-		if (kernel_tp(k->prog_fd, k->id[got], &fds[got], 1) != 1)
+		if (kernel_tp(k->prog_fd[same ? got : 0], k->id[same ? 0 : got], &fds[got], 1) != 1)
 			break;
 	ns = got == n ? one_round() : NAN;
 	while (got > 0)
@@ -727,8 +762,8 @@ static void auto_main(void)
 			net.off = !net_state(net.why, sizeof(net.why));
 		} else {
 			rep.ns = our_round(row_progs[row] ? row_progs[row] : 1,
-					   row == R_UNWATCHED ? NR_OPENAT : NR_GETPPID, cmd[1],
-					   &net);
+					   row == R_UNWATCHED ? NR_OPENAT : NR_GETPPID,
+					   row == R_B4S, cmd[1], &net);
 		}
 		if (cmd[1])
 			went_off[row] = net.off;
@@ -886,11 +921,11 @@ int main(int argc, char **argv)
 		record(R_K1, r, child_round(1), nat);
 		record(R_K2, r, child_round(2), nat);
 		record(R_K4, r, child_round(4), nat);
+		record(R_K4S, r, child_round(KERNEL_SAME4), nat);
 		/* our rows in an order that rotates: none always follows
 		 * the same change */
-		for (int k = 0; k < 5; k++) {
-			static const int rows[5] = { R_B1, R_B2, R_B4, R_UNWATCHED, R_PAUSED };
-			int row = rows[(k + r) % 5];
+		for (int k = 0; k < OUR_ROWS; k++) {
+			int row = our_rows[(k + r) % OUR_ROWS];
 
 			struct net_seen net = { .wait_ms = 0 };
 
@@ -901,17 +936,14 @@ int main(int argc, char **argv)
 				record(row, r,
 				       our_round(row_progs[row] ? row_progs[row] : 1,
 						 row == R_UNWATCHED ? NR_OPENAT : NR_GETPPID,
-						 r == 0, &net),
+						 row == R_B4S, r == 0, &net),
 				       nat);
 			}
 			net_rounds[row]++;
 			net_off_rounds[row] += net.off;
 		}
-		for (int k = 0; k < 5; k++) {
-			static const int rows[5] = { R_B1, R_B2, R_B4, R_UNWATCHED, R_PAUSED };
-
-			auto_round(rows[(k + r) % 5], r, nat);
-		}
+		for (int k = 0; k < OUR_ROWS; k++)
+			auto_round(our_rows[(k + r) % OUR_ROWS], r, nat);
 	}
 	stop_child();
 	stop_auto();
