@@ -1117,13 +1117,17 @@ BPFTIME_HOT static inline bool fast_entry_rest(struct fast_frame *f, struct bpft
 
 	run_enter(sc, true);
 	if (!sc->override) {
+		/* a trampoline in the region: its exit route, whether an exit
+		 * handler runs or not (after the handlers, the call there
+		 * costs ~40 ns less than through the direct route: systp_bench,
+		 * 1 prog against 2 in one process; not an instruction count) */
+		if (!call_fn)
+			return true;
 		if (ts.in_handler || !atomic_load_explicit(&hot.exit, memory_order_relaxed) ||
 		    !watched(nr, BPFTIME_SYSCALL_WATCH_EXIT)) {
 			f->rcx = direct; /* no exit handler: the call on the way out */
 			return false;
 		}
-		if (!call_fn)
-			return true; /* the trampoline's exit route */
 		sc->ret = call_fn(nr, (long)f->rdi, (long)f->rsi, (long)f->rdx, (long)f->r10,
 				  (long)f->r8, (long)f->r9);
 	}
