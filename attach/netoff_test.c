@@ -556,6 +556,36 @@ static void test_asm_registers(void **state)
 	assert_int_equal(n_exit(SYS_getppid), x + 11);
 }
 
+/* getppid watched at entry only: a trampoline in the region makes the
+ * call and puts the result in its frame itself (no exit handler to run);
+ * the registers are the kernel's all the same, through both kinds of site */
+static void test_enter_only_registers(void **state)
+{
+	uint64_t out[34] = { 0 };
+	uint64_t ppid = (uint64_t)getppid();
+	long e, x;
+
+	(void)state;
+	set_table();
+	want[SYS_getppid] = BPFTIME_SYSCALL_WATCH_ENTER;
+	bpftime_syscall_hook__watch(want, NR_MAX);
+	need_off("enter only");
+	e = n_enter(SYS_getppid);
+	x = n_exit(SYS_getppid);
+	for (int i = 0; i < 10; i++) {
+		memset(out, 0, sizeof(out));
+		regs_syscall(out);
+		check_regs(out, ppid);
+		memset(out, 0, sizeof(out));
+		regs_far(out);
+		check_regs(out, ppid);
+		assert_int_equal(getppid(), (pid_t)ppid);
+	}
+	assert_int_equal(n_enter(SYS_getppid), e + 30);
+	assert_int_equal(n_exit(SYS_getppid), x);
+	rearm("after enter only");
+}
+
 static void test_libc(void **state)
 {
 	long ppid, pgrp, sid;
@@ -2329,6 +2359,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_temporary_masks, teardown),
 		cmocka_unit_test(test_live_patch),
 		cmocka_unit_test(test_toggle_stress),
+		cmocka_unit_test(test_enter_only_registers),
 		cmocka_unit_test(test_own_code),
 		cmocka_unit_test_teardown(test_watch_exit_group, teardown),
 		cmocka_unit_test_teardown(test_fork_exec, teardown),

@@ -1109,24 +1109,38 @@ BPFTIME_HOT static bool special_nr(long nr)
 	}
 }
 
+/* What fast_entry() tells the trampoline (in al): leave to f->rcx, or its
+ * exit route, then fast_exit(), or its exit route with the result into
+ * the frame (f->rcx and f->r11 set already) */
+enum { ROUTE_LEAVE = 0, ROUTE_EXIT = 1, ROUTE_CALL = 2 };
+
 /* fast_entry() past the questions: the handlers */
-BPFTIME_HOT static inline bool fast_entry_rest(struct fast_frame *f, struct bpftime_syscall *sc,
-					       uintptr_t ret, raw_fn call_fn, uintptr_t direct)
+BPFTIME_HOT static inline int fast_entry_rest(struct fast_frame *f, struct bpftime_syscall *sc,
+					      uintptr_t ret, raw_fn call_fn, uintptr_t direct)
 {
 	long nr = sc->nr;
 
 	run_enter(sc, true);
 	if (!sc->override) {
-		/* a trampoline in the region: its exit route, whether an exit
-		 * handler runs or not (after the handlers, the call there
-		 * costs ~40 ns less than through the direct route: systp_bench,
-		 * 1 prog against 2 in one process; not an instruction count) */
+		bool exit = !ts.in_handler &&
+			    atomic_load_explicit(&hot.exit, memory_order_relaxed) &&
+			    watched(nr, BPFTIME_SYSCALL_WATCH_EXIT);
+
+		/* a trampoline in the region: its exit route, with the exit
+		 * handler or without (after the handlers, the call there costs
+		 * ~40 ns less than through the direct route: systp_bench, 1
+		 * prog against 2 in one process; not an instruction count);
+		 * without, the trampoline puts the result in the frame */
+		if (!call_fn && !exit) {
+			f->rcx = ret;
+			f->r11 = f->flags;
+			return ROUTE_CALL;
+		}
 		if (!call_fn)
-			return true;
-		if (ts.in_handler || !atomic_load_explicit(&hot.exit, memory_order_relaxed) ||
-		    !watched(nr, BPFTIME_SYSCALL_WATCH_EXIT)) {
+			return ROUTE_EXIT;
+		if (!exit) {
 			f->rcx = direct; /* no exit handler: the call on the way out */
-			return false;
+			return ROUTE_LEAVE;
 		}
 		sc->ret = call_fn(nr, (long)f->rdi, (long)f->rsi, (long)f->rdx, (long)f->r10,
 				  (long)f->r8, (long)f->r9);
@@ -1135,11 +1149,11 @@ BPFTIME_HOT static inline bool fast_entry_rest(struct fast_frame *f, struct bpft
 	f->rax = (uint64_t)sc->ret;
 	f->rcx = ret;
 	f->r11 = f->flags;
-	return false;
+	return ROUTE_LEAVE;
 }
 
-static bool fast_entry_unusual(struct fast_frame *f, long nr, uintptr_t ret, raw_fn call_fn,
-			       uintptr_t direct, uintptr_t site_sc);
+static int fast_entry_unusual(struct fast_frame *f, long nr, uintptr_t ret, raw_fn call_fn,
+			      uintptr_t direct, uintptr_t site_sc);
 
 /* Called by the trampolines (not a signal handler), with the registers
  * saved in @f.  Leaves in f->rcx where the trampoline goes once it has
@@ -1148,14 +1162,15 @@ static bool fast_entry_unusual(struct fast_frame *f, long nr, uintptr_t ret, raw
  * where each other page would cost a walk) or @ret with the result in
  * f->rax (the call made here through @call_fn for the exit handler, or
  * skipped by an override).  Either way rcx ends as the kernel leaves it:
- * the return address.  Returns true instead when the exit handler must
- * run and @call_fn is NULL (a trampoline in the region): the trampoline
- * makes the call itself, then calls fast_exit().  (A `syscall; ret`
+ * the return address (ROUTE_LEAVE).  A trampoline in the region (@call_fn
+ * NULL) makes the call itself after the handlers: then ROUTE_EXIT, and it
+ * calls fast_exit() next, or ROUTE_CALL without an exit handler, and it
+ * puts the result in f->rax (f->rcx, f->r11 set here).  (A `syscall; ret`
  * costs ~90 ns more than `syscall; jmp` here: the `ret` right after a
  * kernel entry; bench/syscall_floor.) */
-BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, long nr,
-							 uintptr_t ret, raw_fn call_fn,
-							 uintptr_t direct, uintptr_t site_sc)
+BPFTIME_HOT __attribute__((used)) static int fast_entry(struct fast_frame *f, long nr,
+							uintptr_t ret, raw_fn call_fn,
+							uintptr_t direct, uintptr_t site_sc)
 {
 	struct bpftime_syscall sc;
 
@@ -1165,15 +1180,15 @@ BPFTIME_HOT __attribute__((used)) static bool fast_entry(struct fast_frame *f, l
 	from_frame(&sc, f, nr, 0, ret);
 	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK || unlikely(!tls_mine())) {
 		f->rcx = direct;
-		return false;
+		return ROUTE_LEAVE;
 	}
 	return fast_entry_rest(f, &sc, ret, call_fn, direct);
 }
 
 /* fast_entry() of a special, net_c or exec number */
-__attribute__((noinline)) static bool fast_entry_unusual(struct fast_frame *f, long nr,
-							 uintptr_t ret, raw_fn call_fn,
-							 uintptr_t direct, uintptr_t site_sc)
+__attribute__((noinline)) static int fast_entry_unusual(struct fast_frame *f, long nr,
+							uintptr_t ret, raw_fn call_fn,
+							uintptr_t direct, uintptr_t site_sc)
 {
 	struct bpftime_syscall sc;
 
@@ -1194,7 +1209,7 @@ __attribute__((noinline)) static bool fast_entry_unusual(struct fast_frame *f, l
 		 * path: on to the site's own `syscall` (a net site: its trap
 		 * gadget), which SUD catches */
 		f->rcx = site_sc;
-		return false;
+		return ROUTE_LEAVE;
 	}
 	if (net_c_nr(nr) ||
 	    (atomic_load_explicit(&hot.exec_watch, memory_order_relaxed) && exec_nr(nr)))
@@ -1202,7 +1217,7 @@ __attribute__((noinline)) static bool fast_entry_unusual(struct fast_frame *f, l
 	from_frame(&sc, f, nr, 0, ret);
 	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK || unlikely(!tls_mine())) {
 		f->rcx = direct;
-		return false;
+		return ROUTE_LEAVE;
 	}
 	return fast_entry_rest(f, &sc, ret, call_fn, direct);
 }
@@ -1232,11 +1247,12 @@ BPFTIME_HOT __attribute__((used)) static void fast_exit(struct fast_frame *f, lo
  * net's site areas set to the return address).  The caller emits the leave next. */
 static void emit_exit_route(struct sc_emit *e, long nr, uintptr_t ret)
 {
-	uint8_t *skip;
+	uint8_t *skip, *to_exit, *to_leave;
 
-	put(e, "\x84\xc0", 2);	       /* test al, al */
+	put(e, "\x84\xc0", 2);	       /* test al, al: ROUTE_LEAVE */
 	put(e, "\x0f\x84\0\0\0\0", 6); /* jz leave */
 	skip = e->p;
+	put(e, "\x0f\xb6\xe8", 3);     /* movzx ebp, al (the leave restores rbp) */
 	put(e, "\x48\x8b\x7b\x30", 4); /* mov rdi, [rbx + 48] */
 	put(e, "\x48\x8b\x73\x38", 4); /* mov rsi, [rbx + 56] */
 	put(e, "\x48\x8b\x53\x40", 4); /* mov rdx, [rbx + 64] */
@@ -1249,7 +1265,14 @@ static void emit_exit_route(struct sc_emit *e, long nr, uintptr_t ret)
 	} else {
 		put(e, "\x48\x8b\x43\x50", 4); /* mov rax, [rbx + 80]: the thread's rax */
 	}
-	put(e, "\x0f\x05", 2); /* syscall */
+	put(e, "\x0f\x05", 2);	   /* syscall */
+	put(e, "\x83\xfd\x02", 3); /* cmp ebp, ROUTE_CALL */
+	put(e, "\x75\0", 2);	   /* jne exit */
+	to_exit = e->p;
+	put(e, "\x48\x89\x43\x50", 4); /* mov [rbx + 80], rax: the frame's rax */
+	put(e, "\xeb\0", 2);	       /* jmp leave */
+	to_leave = e->p;
+	to_exit[-1] = (uint8_t)(e->p - to_exit);
 	if (nr >= 0) {
 		put(e, "\xb9", 1); /* mov ecx, nr */
 		put(e, &(uint32_t){ (uint32_t)nr }, 4);
@@ -1267,6 +1290,7 @@ static void emit_exit_route(struct sc_emit *e, long nr, uintptr_t ret)
 	put(e, "\x48\xb8", 2); /* mov rax, fast_exit */
 	put64(e, (uint64_t)(uintptr_t)fast_exit);
 	put(e, "\xff\xd0", 2); /* call rax */
+	to_leave[-1] = (uint8_t)(e->p - to_leave);
 	fix32(skip, e->p);
 }
 
@@ -1707,7 +1731,7 @@ static int net_find(uintptr_t addr)
 	return -1;
 }
 
-static bool net_entry(struct fast_frame *f, long nr, uintptr_t ret, uintptr_t mark);
+static int net_entry(struct fast_frame *f, long nr, uintptr_t ret, uintptr_t mark);
 
 /* the region's common body of the net's sites (see the top) */
 static void emit_net_common(uint8_t *rw, uintptr_t at)
@@ -1758,8 +1782,8 @@ static void emit_net_site(int i)
 
 /* Called by the common body with the registers in @f and @mark = the
  * site's area + 17 (its r11): fast_entry() with that site's routes. */
-BPFTIME_HOT __attribute__((used)) static bool net_entry(struct fast_frame *f, long nr,
-							uintptr_t ret, uintptr_t mark)
+BPFTIME_HOT __attribute__((used)) static int net_entry(struct fast_frame *f, long nr, uintptr_t ret,
+						       uintptr_t mark)
 {
 	uintptr_t area = mark - 17;
 	size_t i = (area - net_area(0)) / NET_AREA;

@@ -224,6 +224,23 @@ static void print_slope(int four, int one)
 	       pick(d, n_rounds));
 }
 
+/* With the net off an unwatched getppid runs the native code (exactly:
+ * --pages), so the auto process's unwatched row is a native round of the
+ * same process: @r minus it, round by round, has no other process's bias
+ * (the clean child's native differs from ours by up to +-40 ns here). */
+static void print_vs_unwatched(int r)
+{
+	double d[101];
+
+	if (!have[r] || !have[R_AUNWATCHED] || net_off_rounds[R_AUNWATCHED] != n_rounds)
+		return;
+	for (int i = 0; i < n_rounds; i++)
+		d[i] = val[r][i] - val[R_AUNWATCHED][i];
+	printf("    added vs the unwatched row (the native path, same process and round): "
+	       "%.1f ns\n",
+	       pick(d, n_rounds));
+}
+
 static void print_row(int r)
 {
 	double ns = pick(val[r], n_rounds), add = pick(added[r], n_rounds);
@@ -238,6 +255,8 @@ static void print_row(int r)
 		printf("%-46s %9.1f %9.1f %9.1f\n", row_name[r], ns, add, add / row_progs[r]);
 	if (r == R_K4S || r == R_B4S || r == R_A4S)
 		print_slope(r, r == R_K4S ? R_K1 : r == R_B4S ? R_B1 : R_A1);
+	if (r >= R_A1 && r <= R_A4S)
+		print_vs_unwatched(r);
 	if (r < R_B1)
 		return;
 	if (r < R_A1) {
