@@ -359,16 +359,22 @@ bpftime_vm_native_fn bpftime_vm__native_direct(struct bpftime_vm *vm, size_t mem
 {
 	if (!bpftime_vm__native(vm, mem_len) || vm->engine != BPFTIME_ENGINE_JIT || !vm->orig_insns)
 		return NULL;
-	/* what reads the run state: a tail call, a function value (the
-	 * callbacks bpftime_vm__call_func runs) and callx (either) */
+	/* what reads the run state: a tail call, a function value and the
+	 * helpers that take one (the callbacks bpftime_vm__call_func runs:
+	 * for_each_map_elem, timer_set_callback, find_vma, loop,
+	 * user_ringbuf_drain), callx (any of them) */
+	static const int32_t callback_helpers[] = { 164, 170, 180, 181, 209 };
+
 	for (size_t pc = 0; pc < vm->cnt; pc++) {
 		const struct bpftime_insn *in = &vm->orig_insns[pc];
+		bool helper = in->code == OP_CALL && in->src == BPFTIME_CALL_HELPER;
 
-		if (in->code == OP_CALLX ||
-		    (in->code == OP_CALL && in->src == BPFTIME_CALL_HELPER &&
-		     in->imm == VM_HELPER_TAIL_CALL) ||
+		if (in->code == OP_CALLX || (helper && in->imm == VM_HELPER_TAIL_CALL) ||
 		    (in->code == OP_LDDW && in->src == BPFTIME_PSEUDO_FUNC))
 			return NULL;
+		for (size_t i = 0; helper && i < ARRAY_SIZE(callback_helpers); i++)
+			if (in->imm == callback_helpers[i])
+				return NULL;
 		if (in->code == OP_LDDW)
 			pc++;
 	}
