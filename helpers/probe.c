@@ -48,14 +48,25 @@ static pid_t self_pid(void)
 static __thread uint64_t stack_hi;
 static __thread bool stack_known;
 
+/* Found once per thread, by pthread_getattr_np, which takes the thread's
+ * own lock (and on the main thread reads /proc/self/maps with malloc): not
+ * in a run that interrupted the thread anywhere (the helper context says),
+ * whose interrupted code may be inside it holding that lock (ASan's thread
+ * start calls it on every new thread: a profile sample there waited for
+ * itself forever).  Such runs have the kernel copy until another run has
+ * found the top. */
 static uint64_t stack_top(void)
 {
+	const struct bpftime_helper_ctx *ctx;
 	pthread_attr_t attr;
 	void *lo;
 	size_t len;
 
 	if (likely(stack_known))
 		return stack_hi;
+	ctx = bpftime_helper_ctx__current();
+	if (ctx && ctx->interrupted)
+		return 0;
 	stack_known = true;
 	if (pthread_getattr_np(pthread_self(), &attr))
 		return 0;

@@ -268,6 +268,12 @@ struct bpftime_helper_ctx {
 	 * user stack starts rip, [rsp] (the return address), then the frame
 	 * chain, as the kernel's walk does for such uprobes */
 	bool func_entry;
+	/* the run interrupted this thread at an arbitrary point (a profile
+	 * sample's signal, a syscall tracepoint at any syscall), maybe inside
+	 * libc holding a lock: helpers then take no lock and allocate nothing
+	 * the interrupted code may hold (they use what they found before, or
+	 * the kernel's copy) */
+	bool interrupted;
 };
 
 /** @brief sets this thread's context (NULL clears) and returns the previous one */

@@ -131,6 +131,13 @@ static const struct row rows[] = {
 	  "profile:hz:99 /comm == \"bt_victim\"/ { @[tid == pid, reg(\"ip\") > 4096, "
 	  "reg(\"sp\") > 4096] = count(); @s[ustack(1)] = 1; }",
 	  "-s 1000 -n 1", F_NO_KERNEL | F_NO_SANITIZER, "@[1, 1, 1]: " },
+	/* each thread first spends its time in pthread_getattr_np on itself,
+	 * holding its own pthread lock (ASan's thread start calls it once):
+	 * a sample there walks the stack without needing that lock (it waited
+	 * for itself forever: the victim hung) */
+	{ "profile_ustack_locked",
+	  "profile:hz:999 /comm == \"bt_victim\"/ { @s[ustack(1)] = 1; @n = count(); }",
+	  "-t 8 -n 1 -g 50", F_NO_KERNEL, "@n: " },
 	{ "sys_enter_write", "tracepoint:syscalls:sys_enter_write /comm == \"bt_victim\"/ "
 	  "{ @[args->fd] = count(); }", "-n 10", F_TRACEFS, "@[1]: 2" },
 	{ "sys_exit_group", "tracepoint:syscalls:sys_enter_exit_group /comm == \"bt_victim\"/ "

@@ -2,7 +2,8 @@
 /* tests/bpftrace/bt_victim.c: the deterministic process the bpftrace
  * one-liners trace (bpftrace_test, bench/bpftrace_bench).
  *
- *   bt_victim [-t THREADS] [-n CALLS] [-w WAIT_MS] [-s SPIN_MS] [-d GAP_NS] [-o OPENS] [-p] [-T]
+ *   bt_victim [-t THREADS] [-n CALLS] [-w WAIT_MS] [-s SPIN_MS] [-d GAP_NS] [-o OPENS]
+ *             [-g ATTR_MS] [-p] [-T]
  *
  * Each of THREADS threads calls bt_add(i, i * 2) for i in [0, CALLS), which
  * calls bt_leaf(); then bt_name() with "alpha", "beta", "gamma" in turn
@@ -12,6 +13,9 @@
  * -d paces the calls: each iteration starts GAP_NS after the previous one (busy
  * waiting: an event rate a tracer is expected to sustain, e.g. the kernel's),
  * -o opens /dev/null write-only OPENS times after the calls (for openat),
+ * -g makes each thread first call pthread_getattr_np on itself for ATTR_MS
+ * of its CPU time (what ASan's thread start does once; that call holds the
+ * thread's own lock: a profile sample landing there must not need it),
  * -p prints the pid first, -T the wall time of the calls (loop_ns N).  On exit it prints what the calls were:
  *   calls N sum S
  * where S is the sum of the first arguments to bt_add over all threads. */
@@ -64,7 +68,7 @@ void bt_usdt(long i);
 uint64_t bt_ret(uint64_t i);
 uint64_t bt_spin(long ms);
 
-static long calls = 1000, nthreads = 1, spin_ms, gap_ns, opens;
+static long calls = 1000, nthreads = 1, spin_ms, gap_ns, opens, attr_ms;
 volatile uint64_t bt_sink;
 
 __attribute__((noinline)) uint64_t bt_leaf(uint64_t x)
@@ -110,6 +114,15 @@ __attribute__((noinline)) uint64_t bt_spin(long ms)
 	return n;
 }
 
+/* this thread's CPU time in ms */
+static long thread_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 static void *worker(void *arg)
 {
 	static const char *const names[] = { "alpha", "beta", "gamma" };
@@ -117,6 +130,12 @@ static void *worker(void *arg)
 	struct timespec next;
 
 	(void)arg;
+	for (long end = attr_ms ? thread_ms() + attr_ms : 0; thread_ms() < end;) {
+		pthread_attr_t attr;
+
+		if (!pthread_getattr_np(pthread_self(), &attr))
+			pthread_attr_destroy(&attr);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (long i = 0; i < calls; i++) {
 		if (gap_ns) {
@@ -153,7 +172,7 @@ int main(int argc, char **argv)
 	 * it: other runs' victims must not match) */
 	if (getenv("BT_COMM"))
 		prctl(PR_SET_NAME, getenv("BT_COMM"), 0, 0, 0);
-	while ((opt = getopt(argc, argv, "t:n:w:W:s:d:o:pT")) != -1) {
+	while ((opt = getopt(argc, argv, "t:n:w:W:s:d:o:g:pT")) != -1) {
 		switch (opt) {
 		case 't':
 			nthreads = atol(optarg);
@@ -176,6 +195,9 @@ int main(int argc, char **argv)
 		case 'o':
 			opens = atol(optarg); /* opens of /dev/null O_WRONLY after the calls */
 			break;
+		case 'g':
+			attr_ms = atol(optarg); /* pthread_getattr_np on itself first */
+			break;
 		case 'T':
 			timed = true; /* print the call loop's wall time */
 			break;
@@ -189,7 +211,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (nthreads < 1 || calls < 0 || gap_ns < 0 || gap_ns >= 1000000000L)
+	if (nthreads < 1 || calls < 0 || gap_ns < 0 || gap_ns >= 1000000000L || attr_ms < 0)
 		return 2;
 	if (wait_ms)
 		usleep((useconds_t)wait_ms * 1000);
