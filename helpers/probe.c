@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -50,14 +51,23 @@ static __thread bool stack_known;
 
 /* Found once per thread, by pthread_getattr_np, which takes the thread's
  * own lock (and on the main thread reads /proc/self/maps with malloc): not
- * in a run that interrupted the thread anywhere (the helper context says),
+ * in a run that interrupted the thread anywhere (the helper context or the
+ * agent's bpftime_helpers__set_interrupted_fn says),
  * whose interrupted code may be inside it holding that lock (ASan's thread
  * start calls it on every new thread: a profile sample there waited for
  * itself forever).  Such runs have the kernel copy until another run has
  * found the top. */
+static bool (*_Atomic interrupted_fn)(void);
+
+void bpftime_helpers__set_interrupted_fn(bool (*fn)(void))
+{
+	atomic_store(&interrupted_fn, fn);
+}
+
 static uint64_t stack_top(void)
 {
 	const struct bpftime_helper_ctx *ctx;
+	bool (*interrupted)(void);
 	pthread_attr_t attr;
 	void *lo;
 	size_t len;
@@ -66,6 +76,12 @@ static uint64_t stack_top(void)
 		return stack_hi;
 	ctx = bpftime_helper_ctx__current();
 	if (ctx && ctx->interrupted)
+		return 0;
+	/* a syscall tracepoint's run (no helper context unless it walks the
+	 * stack): the syscall may come from inside pthread_getattr_np itself
+	 * (its sched_getaffinity, the main thread's open of /proc/self/maps) */
+	interrupted = atomic_load(&interrupted_fn);
+	if (interrupted && interrupted())
 		return 0;
 	stack_known = true;
 	if (pthread_getattr_np(pthread_self(), &attr))

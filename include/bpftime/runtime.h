@@ -281,6 +281,16 @@ BPFTIME_API struct bpftime_helper_ctx *bpftime_helper_ctx__swap(struct bpftime_h
 /** @brief this thread's context, or NULL */
 BPFTIME_API struct bpftime_helper_ctx *bpftime_helper_ctx__current(void);
 
+/**
+ * @brief **bpftime_helpers__set_interrupted_fn()** a function the helpers
+ * ask, before taking a lock the running thread's interrupted code may hold
+ * (its own pthread lock, for its stack's bounds), whether this run
+ * interrupted the thread at an arbitrary point: a run inside a syscall
+ * hook's handler did (glibc's pthread_getattr_np makes syscalls holding
+ * that lock). Runs with no helper context ask it; NULL: none does.
+ */
+BPFTIME_API void bpftime_helpers__set_interrupted_fn(bool (*fn)(void));
+
 #ifdef __cplusplus
 }
 #endif

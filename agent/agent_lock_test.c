@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/* agent/agent_lock_test.c: a syscall tracepoint program that reads user
+ * memory, run on a syscall glibc makes while it holds the thread's own
+ * lock.  pthread_getattr_np takes the calling thread's pthread lock and,
+ * holding it, calls sched_getaffinity; the helpers' first read on a thread
+ * asks pthread_getattr_np for the stack's top (the direct-copy fast path),
+ * which would wait for that same lock forever.  The agent tells the helpers
+ * that a run inside the syscall hook interrupted its thread
+ * (bpftime_helpers__set_interrupted_fn): such a run copies through the
+ * kernel instead.  In a child of its own (the hook is per process): the
+ * agent in-process, a program on sys_enter_sched_getaffinity that reads 8
+ * bytes of the mask with bpf_probe_read_user and counts; a new thread's
+ * first sched_getaffinity is the one inside its pthread_getattr_np.  Hung,
+ * the child is stopped by its alarm (a safety net, not a measurement).
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <cmocka.h>
+#include <bpftime/map.h>
+#include <bpftime/shm.h>
+#include <bpftime/syscall_hook.h>
+#include <bpftime/syscall_tp.h>
+#include <bpftime/vm.h>
+#include "common/testkit.h"
+#include "internal.h"
+
+#define TRACEPOINT_PROG	      5 /* BPF_PROG_TYPE_TRACEPOINT */
+#define NR_SCHED_GETAFFINITY  204
+#define HELPER_PROBE_READ_USR 112
+#define STUCK_S		      60 /* the child's alarm */
+
+static struct bpftime_shm *shm;
+static int counter;
+
+static uint64_t count(void)
+{
+	uint32_t key = 0;
+	uint64_t v = 0;
+
+	bpftime_map_lookup_elem(shm, counter, &key, &v, 0);
+	return v;
+}
+
+/* bpf_probe_read_user(&buf, 8, args[2]) (the mask), then counter[0] += 1 */
+static int attach_reader(void)
+{
+	struct bpftime_insn p[] = {
+		{ .code = 0xbf, .dst = 6, .src = 1 },		      /* r6 = r1 */
+		{ .code = 0x79, .dst = 3, .src = 6, .off = 32 },      /* r3 = args[2] */
+		{ .code = 0xbf, .dst = 1, .src = 10 },		      /* r1 = r10 */
+		{ .code = 0x07, .dst = 1, .imm = -8 },		      /* r1 += -8 */
+		{ .code = 0xb7, .dst = 2, .imm = 8 },		      /* r2 = 8 */
+		{ .code = 0x85, .imm = HELPER_PROBE_READ_USR },	      /* call */
+		{ .code = 0x18, .dst = 1, .src = 2 /* map value */ }, /* r1 = &counter[0] */
+		{ .code = 0 },
+		{ .code = 0xb7, .dst = 2, .imm = 1 }, /* r2 = 1 */
+		{ .code = 0xdb, .dst = 1, .src = 2 }, /* lock *(u64 *)r1 += r2 */
+		{ .code = 0xb7, .dst = 0, .imm = 0 }, /* r0 = 0 */
+		{ .code = 0x95 },		      /* exit */
+	};
+	BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_TRACEPOINT, .pid = -1,
+		     .tracepoint_id = BPFTIME_SYSTP_ID_BASE + 2 * NR_SCHED_GETAFFINITY, .cpu = -1,
+		     .config = BPFTIME_SYSTP_CONFIG(BPFTIME_SYSTP_ENTER, NR_SCHED_GETAFFINITY));
+	int prog, perf;
+
+	p[6].imm = counter;
+	prog = bpftime_prog_create(shm, -1, TRACEPOINT_PROG, "lockprog", p,
+				   sizeof(p) / sizeof(p[0]), NULL);
+	perf = bpftime_perf_event_create(shm, -1, &o);
+	if (prog < 0 || perf < 0 || bpftime_perf_event_enable(shm, perf, true) ||
+	    bpftime_link_create(shm, -1, prog, perf, NULL) < 0)
+		return 10;
+	return 0;
+}
+
+static void *getattr_thread(void *arg)
+{
+	pthread_attr_t a;
+
+	(void)arg;
+	if (pthread_getattr_np(pthread_self(), &a))
+		return (void *)1;
+	pthread_attr_destroy(&a);
+	return NULL;
+}
+
+/* in the (forked) child: 0 as expected, 77 cannot run here, else what failed */
+static int run_case(void)
+{
+	struct timespec nap = { 0, 2000000 };
+	struct agent_opts ao = { .watch = true };
+	cpu_set_t set;
+	char name[64];
+	pthread_t th;
+	void *res = NULL;
+	uint64_t before;
+	int err;
+
+	snprintf(name, sizeof(name), "bpftime_agent_lock_test_%d", getpid());
+	bpftime_shm__remove(name);
+	BPFTIME_OPTS(bpftime_shm_opts, so, .name = name, .size_mb = 4, .max_fd = 64);
+	shm = bpftime_shm__create(&so);
+	if (!shm)
+		return 2;
+	counter = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "counter", 4, 8, 1, NULL);
+	ao.shm_name = name;
+	if (counter < 0 || agent_start(&ao)) {
+		err = 3;
+		goto out;
+	}
+	err = attach_reader();
+	if (err)
+		goto out;
+	/* the program runs (on this thread, whose stack top it then knows) */
+	for (int waited = 0; !count(); waited += 2) {
+		if (waited > 30000) {
+			err = bpftime_syscall_hook__net(NULL, 0) < 0 ? 77 : 4;
+			goto out;
+		}
+		sched_getaffinity(0, sizeof(set), &set);
+		nanosleep(&nap, NULL);
+	}
+	/* a new thread's first read is inside its pthread_getattr_np */
+	before = count();
+	if (pthread_create(&th, NULL, getattr_thread, NULL)) {
+		err = 5;
+		goto out;
+	}
+	pthread_join(th, &res);
+	if (res) {
+		err = 6;
+		goto out;
+	}
+	if (count() == before) {
+		fprintf(stderr, "agent_lock_test: the program did not run on the thread\n");
+		err = 7;
+		goto out;
+	}
+	printf("the thread's pthread_getattr_np returned; the program ran %llu time(s) there\n",
+	       (unsigned long long)(count() - before));
+	fflush(stdout);
+	err = 0;
+out:
+	agent_stop();
+	bpftime_shm__remove(name);
+	return err;
+}
+
+static void test_getattr_inside(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		alarm(STUCK_S);
+		_exit(run_case());
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		fail_msg("the child died of signal %d (SIGALRM: it hung, a thread waiting for "
+			 "its own lock)",
+			 WTERMSIG(status));
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		TEST_SKIP("no syscall hook here (Syscall User Dispatch, Linux 5.11)");
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_getattr_inside),
+	};
+
+	return TEST_RUN(tests, NULL, NULL);
+}
