@@ -130,13 +130,20 @@ static uint64_t thread_cpu_ns(void)
 
 static void on_sample(int sig, siginfo_t *si, void *uc_)
 {
-	struct sampler *s = si->si_value.sival_ptr;
+	struct sampler *s;
 	ucontext_t *uc = uc_;
 	const greg_t *g = uc->uc_mcontext.gregs;
 	struct bpftime_helper_ctx hctx, *prev;
 	struct perf_ctx ctx;
-	int saved = errno, runs, overrun;
+	int saved, runs, overrun;
 	uint64_t ret, cpu0;
+
+	/* the kernel's signal frame may lie on a dead frame's stale poison
+	 * (ASan builds; common/compiler.h) */
+	ASAN_MINE(si, sizeof(*si));
+	ASAN_MINE(uc, sizeof(*uc));
+	s = si->si_value.sival_ptr;
+	saved = errno;
 
 	UNUSED(sig);
 	if (si->si_code != SI_TIMER || !s || !atomic_load(&s->live) || agent_is_busy() ||

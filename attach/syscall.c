@@ -166,20 +166,12 @@ struct fast_frame {
 
 /* AddressSanitizer: a frame our generated code pushed is the thread's, even
  * where the stack still holds the poison of a dead thread's frames (glibc
- * hands a dead thread's stack to a new one, after a fork too) */
-#if defined(__SANITIZE_ADDRESS__)
-#define FRAME_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FRAME_ASAN 1
-#endif
-#endif
-#ifdef FRAME_ASAN
-void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
-#define frame_mine(f) __asan_unpoison_memory_region((f), sizeof(*(f)))
-#else
-#define frame_mine(f) ((void)(f))
-#endif
+ * hands a dead thread's stack to a new one, after a fork too); so is the
+ * signal frame the kernel wrote for one of our handlers, installed with the
+ * raw rt_sigaction (ASAN_MINE: common/compiler.h) */
+#define frame_mine(f) ASAN_MINE((f), sizeof(*(f)))
+#define sigframe_mine(si, uc) \
+	(ASAN_MINE((si), sizeof(siginfo_t)), ASAN_MINE((uc), sizeof(ucontext_t)))
 
 #define FAST_MAX    256 /* sites queued for rewriting or done */
 #define RED_ZONE    128
@@ -830,9 +822,11 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
 	greg_t *g = uc->uc_mcontext.gregs;
-	int saved_errno = errno;
+	int saved_errno;
 	struct bpftime_syscall sc;
 
+	sigframe_mine(si, uc);
+	saved_errno = errno;
 	if (si->si_code != SYS_USER_DISPATCH) {
 		chain_action(&hook.app_sigsys, sig, si, ucv);
 		return;
@@ -2280,8 +2274,12 @@ static bool made_here(struct fast_frame *f, long nr, uintptr_t ret)
 static void on_sigtrap(int sig, siginfo_t *si, void *ucv)
 {
 	greg_t *g = ((ucontext_t *)ucv)->uc_mcontext.gregs;
-	uintptr_t at = (uintptr_t)g[REG_RIP] - 1;
-	int i = si->si_code == SI_KERNEL ? net_find(at) : -1;
+	uintptr_t at;
+	int i;
+
+	sigframe_mine(si, ucv);
+	at = (uintptr_t)g[REG_RIP] - 1;
+	i = si->si_code == SI_KERNEL ? net_find(at) : -1;
 
 	if (i < 0) {
 		chain_action(&app_sigtrap, sig, si, ucv);
@@ -2378,11 +2376,13 @@ static void chain_enable(int sig, siginfo_t *si, void *uc)
 static void on_enable(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
-	int saved_errno = errno;
+	int saved_errno;
 	pid_t tid;
 	bool mine;
 	int n;
 
+	sigframe_mine(si, uc);
+	saved_errno = errno;
 	if (si->si_code != SI_QUEUE || si->si_value.sival_ptr != (void *)&en_acks) {
 		chain_enable(sig, si, ucv);
 		return;

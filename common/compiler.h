@@ -22,6 +22,26 @@
 
 #define BPFTIME_HIDDEN __attribute__((visibility("hidden")))
 
+/* AddressSanitizer builds: memory written by what the sanitizer does not
+ * see (the kernel's signal frames below the interrupted stack pointer, the
+ * frames our generated code pushes) may hold the stale poison of dead
+ * frames (glibc hands a dead thread's stack to a new one); ASAN_MINE()
+ * clears it before C reads there.  Nothing in other builds. */
+#if defined(__SANITIZE_ADDRESS__)
+#define BPFTIME_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BPFTIME_ASAN 1
+#endif
+#endif
+#ifdef BPFTIME_ASAN
+#include <stddef.h>
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+#define ASAN_MINE(p, n) __asan_unpoison_memory_region((p), (n))
+#else
+#define ASAN_MINE(p, n) ((void)(p), (void)(n))
+#endif
+
 /* The path of a traced syscall (attach/syscall.c's trampolines down to the
  * programs): its functions go to one section the linker keeps together,
  * so that a run touches few code pages (after a syscall each page touched
