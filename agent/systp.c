@@ -457,6 +457,50 @@ static struct tp_table *pack(const struct tp_build *b, struct bpftime_shm *shm)
 	return t;
 }
 
+/* @a in @w (up to BPFTIME_SYSCALL_WARM_MAX, each page once) */
+static void warm_add(const void **w, size_t *n, const void *a)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (((uintptr_t)w[i] >> 12) == ((uintptr_t)a >> 12))
+			return;
+	if (*n < BPFTIME_SYSCALL_WARM_MAX)
+		w[(*n)++] = a;
+}
+
+static void warm_list(const void **w, size_t *n, const struct tp_list *l)
+{
+	if (!l)
+		return;
+	warm_add(w, n, l);
+	for (int i = 0; i < l->n; i++)
+		warm_add(w, n, l->p[i].fn ? (const void *)l->p[i].fn : (const void *)l->p[i].vm);
+}
+
+/* What a run of @t reads after a syscall, for the hook to prefetch with
+ * its own pages: the table's pages, then the lists' and the programs'
+ * code (as many as the hook keeps).  Each would otherwise be a page walk
+ * started only once the page before it gave its address. */
+static void set_warm(const struct tp_table *t)
+{
+	const void *w[BPFTIME_SYSCALL_WARM_MAX];
+	size_t n = 0;
+
+	warm_add(w, &n, t);
+	warm_add(w, &n, &t->idx[NR_MAX - 1]);
+	warm_list(w, &n, t->raw_enter);
+	warm_list(w, &n, t->raw_exit);
+	for (int i = 0; i < NR_MAX; i++) {
+		const struct tp_nr *nl = nr_lists(t, i);
+
+		if (nl) {
+			warm_add(w, &n, nl);
+			warm_list(w, &n, nl->enter);
+			warm_list(w, &n, nl->exit);
+		}
+	}
+	bpftime_syscall_hook__warm(w, n);
+}
+
 /* The syscalls with programs: the hook calls our enter (exit) handler for
  * those with enter (exit) programs only, and its rewritten sites of the
  * others just make the call.  raw_syscalls programs want every one. */
@@ -579,6 +623,7 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 	} else {
 		bpftime_syscall_hook__set_data(t);
 	}
+	set_warm(t);
 	atomic_store_explicit(&table, t, memory_order_release);
 	if (!t->count && hook_started)
 		bpftime_syscall_hook__off(); /* no cost left until the next program */

@@ -586,6 +586,55 @@ static void test_enter_only_registers(void **state)
 	rearm("after enter only");
 }
 
+/* bpftime_syscall_hook__warm: the addresses are prefetched by every hooked
+ * call, never read: unmapped, NULL, kernel and non-canonical ones change
+ * nothing (a load there would kill the test), and the registers come back
+ * as the kernel's, on the enter-only route and on the exit route (the
+ * stub is called there too) */
+static void test_warm_hints(void **state)
+{
+	static const char here = 1;
+	const void *bad[BPFTIME_SYSCALL_WARM_MAX + 2] = {
+		NULL,
+		(const void *)1,
+		(const void *)0xffff888000000000ull, /* the kernel's direct map */
+		(const void *)0x8000000000000000ull, /* not canonical */
+		(const void *)0x7ffffffff000ull,     /* the top of user space, unmapped */
+		(const void *)0xffffffffff600000ull, /* vsyscall */
+		&here,
+		&here,
+	};
+	uint64_t out[34] = { 0 };
+	uint64_t ppid = (uint64_t)getppid();
+	long e, x;
+
+	(void)state;
+	bpftime_syscall_hook__warm(bad, sizeof(bad) / sizeof(bad[0])); /* more than kept */
+	for (unsigned int what = BPFTIME_SYSCALL_WATCH_ENTER;
+	     what <= (BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT); what += 2) {
+		set_table();
+		want[SYS_getppid] = (uint8_t)what;
+		bpftime_syscall_hook__watch(want, NR_MAX);
+		need_off("warm hints");
+		e = n_enter(SYS_getppid);
+		x = n_exit(SYS_getppid);
+		for (int i = 0; i < 10; i++) {
+			memset(out, 0, sizeof(out));
+			regs_syscall(out);
+			check_regs(out, ppid);
+			memset(out, 0, sizeof(out));
+			regs_far(out);
+			check_regs(out, ppid);
+			assert_int_equal(getppid(), (pid_t)ppid);
+		}
+		assert_int_equal(n_enter(SYS_getppid), e + 30);
+		assert_int_equal(n_exit(SYS_getppid),
+				 x + (what & BPFTIME_SYSCALL_WATCH_EXIT ? 30 : 0));
+	}
+	bpftime_syscall_hook__warm(NULL, 0);
+	rearm("after warm hints");
+}
+
 static void test_libc(void **state)
 {
 	long ppid, pgrp, sid;
@@ -2360,6 +2409,7 @@ int main(void)
 		cmocka_unit_test(test_live_patch),
 		cmocka_unit_test(test_toggle_stress),
 		cmocka_unit_test(test_enter_only_registers),
+		cmocka_unit_test(test_warm_hints),
 		cmocka_unit_test(test_own_code),
 		cmocka_unit_test_teardown(test_watch_exit_group, teardown),
 		cmocka_unit_test_teardown(test_fork_exec, teardown),

@@ -116,9 +116,10 @@
 #define REGION_STUBS	 4096 /* clone stubs */
 #define STUB_SIZE	 256
 #define MAX_STUBS	 ((REGION_SITES - REGION_STUBS) / STUB_SIZE)
-#define REGION_SITES	 (64 * 1024)  /* one area per rewritten site */
-#define SITE_SIZE	 256	      /* FAST_MAX of them fill REGION_SITES..REGION_NET */
-#define REGION_NET	 (128 * 1024) /* the net's common body, then its sites' areas */
+#define REGION_SITES	 (64 * 1024)	    /* one area per rewritten site */
+#define SITE_SIZE	 256		    /* FAST_MAX of them fill REGION_SITES..REGION_NET */
+#define REGION_NET	 (128 * 1024)	    /* the net's common body, then its sites' areas */
+#define REGION_WARM	 (REGION_NET + 256) /* emit_warm_stub(), in the common body's page */
 #define ENABLE_MAX	 4096
 #define ENABLE_WAIT_NS	 2000000000L
 #define SIGSYS_BIT	 (1ull << (SIGSYS - 1))
@@ -177,6 +178,7 @@ struct fast_frame {
 #define RED_ZONE    128
 #define WATCH_MAX   1024 /* syscall numbers the watch table covers */
 #define SLOTS_PAGES 64
+#define WARM_MAX    (1 + BPFTIME_SYSCALL_WARM_MAX) /* the hot page, then the owner's */
 
 /* the numbers of special_nr(), net_c_nr() and exec_nr() as bit words */
 #define UNUSUAL_NR_MAX 512
@@ -211,6 +213,7 @@ static struct {
 	uintptr_t ts_off; /* the thread's ts_tls from its thread pointer (ts_init) */
 	/* the numbers fast_entry asks more of (unusual_nr()), a bit each */
 	uint64_t unusual[UNUSUAL_NR_MAX / 64];
+	uintptr_t net_area0, net_trap; /* net_area(0), net.trap: net_entry's */
 } hot __attribute__((aligned(4096))) = {
 	.selector = SYSCALL_DISPATCH_FILTER_ALLOW,
 	.watch_all = true,
@@ -309,7 +312,7 @@ static int64_t mono_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-#define NET_COMMON_SIZE 256
+#define NET_COMMON_SIZE 512 /* the common body, then the warm stub */
 #define NET_AREA	64
 #define NET_MAX		((REGION_SIZE - REGION_NET - NET_COMMON_SIZE) / NET_AREA)
 #define NET_HASH	4096 /* > 2 * NET_MAX, a power of two */
@@ -441,6 +444,7 @@ static long disable_self(void)
 
 struct sc_emit {
 	uint8_t *p;
+	intptr_t rx; /* where e->p runs minus e->p (0: not known) */
 };
 
 static void put(struct sc_emit *e, const void *bytes, size_t n)
@@ -452,6 +456,83 @@ static void put(struct sc_emit *e, const void *bytes, size_t n)
 static void put64(struct sc_emit *e, uint64_t v)
 {
 	put(e, &v, 8);
+}
+
+static bool rel32_ok(uintptr_t to, uintptr_t from)
+{
+	int64_t rel = (int64_t)to - (int64_t)from;
+
+	return rel == (int32_t)rel;
+}
+
+/* The warm stub, called by every trampoline and the net's common body
+ * once the frame is saved, and again after the call before an exit
+ * handler: prefetches this thread's ts and the pages hot.warm names (the
+ * hot page, then what the owner asked: bpftime_syscall_hook__warm).
+ * After a syscall each page a hooked call reads is a page walk (PTI
+ * without PCID empties the TLB at every kernel entry), and the C meets
+ * them one after another, each address read from the page before (the
+ * hot page, then the handler's table...): ~20-30 ns each here when
+ * chained.  The stub's addresses are immediates (no page to read first),
+ * so the walks start together.  Each is an aligned 8-byte immediate that
+ * bpftime_syscall_hook__warm rewrites in place: a thread running the stub
+ * meanwhile prefetches the old address or the new one, a hint either way.
+ * Clobbers r11; flags untouched.  Layout: the ts prefetch, then per entry
+ * 16 bytes (the previous entry's `prefetcht0 [r11]` or a nop, a 2-byte
+ * nop, `mov r11, imm64`), then the last prefetch and `ret`. */
+#define WARM_ENTRY(k) (REGION_WARM + 16 + 16 * (k))
+
+/* the owner's addresses (entries 1..): kept for a region made later */
+static const void *_Atomic warm_owner[BPFTIME_SYSCALL_WARM_MAX];
+
+/* what entry @k prefetches: the hot page, or the owner's address */
+static uint64_t warm_addr(int k)
+{
+	const void *a = k ? atomic_load_explicit(&warm_owner[k - 1], memory_order_relaxed) : NULL;
+
+	return (uint64_t)(uintptr_t)(a ? a : (const void *)&hot);
+}
+
+static void emit_warm_stub(uint8_t *rw)
+{
+	struct sc_emit e = { rw + REGION_WARM, 0 };
+
+	put(&e, "\x64\x0f\x18\x0c\x25", 5); /* prefetcht0 fs:[ts_off] */
+	put(&e, &(int32_t){ (int32_t)(intptr_t)hot.ts_off }, 4);
+	put(&e, "\x0f\x1f\x80\0\0\0\0", 7); /* 7-byte nop */
+	for (int k = 0; k < WARM_MAX; k++) {
+		if (k)
+			put(&e, "\x41\x0f\x18\x0b", 4); /* prefetcht0 [r11] */
+		else
+			put(&e, "\x0f\x1f\x40\x00", 4); /* 4-byte nop */
+		put(&e, "\x66\x90\x49\xbb", 4);		/* 2-byte nop; mov r11, imm64 */
+		put64(&e, warm_addr(k));
+	}
+	put(&e, "\x41\x0f\x18\x0b\xc3", 5); /* prefetcht0 [r11]; ret */
+}
+
+/* entry @k's immediate, in the RW view */
+static _Atomic uint64_t *warm_imm(int k)
+{
+	return (_Atomic uint64_t *)(void *)(hook.rw + WARM_ENTRY(k) + 8);
+}
+
+/* call the warm stub: rel32 where e->p's address is known and near */
+static void emit_call_warm(struct sc_emit *e)
+{
+	uintptr_t stub = (uintptr_t)hook.region + REGION_WARM;
+
+	if (e->rx && rel32_ok(stub, (uintptr_t)e->p + (uintptr_t)e->rx + 5)) {
+		put(e, "\xe8", 1); /* call stub */
+		put(e,
+		    &(int32_t){ (int32_t)((int64_t)stub -
+					  (int64_t)((uintptr_t)e->p + (uintptr_t)e->rx + 4)) },
+		    4);
+		return;
+	}
+	put(e, "\x49\xbb", 2); /* mov r11, stub */
+	put64(e, (uint64_t)stub);
+	put(e, "\x41\xff\xd3", 3); /* call r11 */
 }
 
 /* The frame the trampolines and stubs build around a call into C: the red
@@ -507,6 +588,7 @@ static void emit_fixed(uint8_t *rw)
 	memcpy(rw + REGION_RAW, raw_code, sizeof(raw_code));
 	memcpy(rw + REGION_RESTORER, restorer, sizeof(restorer));
 	memcpy(rw + REGION_SIGRETURN, sigreturn, sizeof(sigreturn));
+	emit_warm_stub(rw);
 }
 
 static void clone_exit(struct fast_frame *f, long nr, uintptr_t site);
@@ -527,7 +609,7 @@ static void fix32(uint8_t *at, const uint8_t *to)
  * kernel leaves them), rcx = the return address. */
 static void emit_stub(uint8_t *rw, const struct stub_key *k)
 {
-	struct sc_emit e = { rw };
+	struct sc_emit e = { rw, 0 };
 	uint8_t *to_parent, *to_tail = NULL, *event;
 
 	put(&e, "\x0f\x05", 2);		/* syscall */
@@ -982,13 +1064,6 @@ static void route_all(void)
 	pthread_mutex_unlock(&routes.lock);
 }
 
-static bool rel32_ok(uintptr_t to, uintptr_t from)
-{
-	int64_t rel = (int64_t)to - (int64_t)from;
-
-	return rel == (int32_t)rel;
-}
-
 /* under routes.lock: an 8-byte RW slot that a `jmp [rip + disp32]` at
  * @at reaches, or NULL */
 static _Atomic uint64_t *route_slot(uintptr_t at)
@@ -1267,6 +1342,7 @@ static void emit_exit_route(struct sc_emit *e, long nr, uintptr_t ret)
 	put(e, "\xeb\0", 2);	       /* jmp leave */
 	to_leave = e->p;
 	to_exit[-1] = (uint8_t)(e->p - to_exit);
+	emit_call_warm(e); /* the exit handler's pages, after the kernel entry */
 	if (nr >= 0) {
 		put(e, "\xb9", 1); /* mov ecx, nr */
 		put(e, &(uint32_t){ (uint32_t)nr }, 4);
@@ -1293,7 +1369,7 @@ static void emit_exit_route(struct sc_emit *e, long nr, uintptr_t ret)
  * them (return address, rflags: nothing on the way changed the flags). */
 static void emit_gadget(uint8_t *rw, uintptr_t back)
 {
-	struct sc_emit e = { rw };
+	struct sc_emit e = { rw, 0 };
 
 	put(&e, "\x0f\x05", 2); /* syscall */
 	put(&e, "\x48\xb9", 2); /* mov rcx, back */
@@ -1312,7 +1388,7 @@ static void emit_gadget(uint8_t *rw, uintptr_t back)
 static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_t route,
 		      uintptr_t gadget, struct fast_site *fs)
 {
-	struct sc_emit e = { p };
+	struct sc_emit e = { p, (intptr_t)(at - (uintptr_t)p) };
 	uint8_t *gdisp = NULL;
 	int64_t rel;
 
@@ -1339,6 +1415,7 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 	}
 	fs->full = at + (uintptr_t)(e.p - p);
 	emit_frame_enter(&e);
+	emit_call_warm(&e);
 	put(&e, "\xbe", 1); /* mov esi, nr */
 	put(&e, &(uint32_t){ (uint32_t)nr }, 4);
 	put(&e, "\x48\xba", 2); /* mov rdx, return address */
@@ -1377,13 +1454,14 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
  * handler), or sends a special one back to the site's `syscall`. */
 static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_site *fs)
 {
-	struct sc_emit e = { p };
+	struct sc_emit e = { p, (intptr_t)(at - (uintptr_t)p) };
 	uint8_t *directp;
 	int64_t rel;
 
 	put(&e, (const void *)mov, 5); /* the relocated instruction */
 	fs->full = at + (uintptr_t)(e.p - p);
 	emit_frame_enter(&e);
+	emit_call_warm(&e);
 	put(&e, "\x48\x8b\x73", 3); /* mov rsi, [rbx + rax's slot] */
 	put(&e, &(uint8_t){ (uint8_t)offsetof(struct fast_frame, rax) }, 1);
 	put(&e, "\x48\xba", 2); /* mov rdx, return address */
@@ -1730,10 +1808,10 @@ static int net_entry(struct fast_frame *f, long nr, uintptr_t ret, uintptr_t mar
 /* the region's common body of the net's sites (see the top) */
 static void emit_net_common(uint8_t *rw, uintptr_t at)
 {
-	struct sc_emit e = { rw };
+	struct sc_emit e = { rw, (intptr_t)(at - (uintptr_t)rw) };
 
-	UNUSED(at);
 	emit_frame_enter(&e);
+	emit_call_warm(&e);
 	put(&e, "\x48\x8b\x73", 3); /* mov rsi, [rbx + rax's slot]: nr */
 	put(&e, &(uint8_t){ (uint8_t)offsetof(struct fast_frame, rax) }, 1);
 	put(&e, "\x48\x8b\x53", 3); /* mov rdx, [rbx + rcx's slot]: back */
@@ -1755,7 +1833,7 @@ static void emit_net_site(int i)
 	uintptr_t at = net_area(i), back = net.site[i].addr + 2;
 	uintptr_t common = (uintptr_t)hook.region + REGION_NET;
 	uint8_t *rw = hook.rw + (at - (uintptr_t)hook.region);
-	struct sc_emit e = { rw };
+	struct sc_emit e = { rw, 0 };
 
 	put(&e, "\x48\xb9", 2); /* mov rcx, back */
 	put64(&e, back);
@@ -1780,9 +1858,10 @@ BPFTIME_HOT __attribute__((used)) static int net_entry(struct fast_frame *f, lon
 						       uintptr_t mark)
 {
 	uintptr_t area = mark - 17;
-	size_t i = (area - net_area(0)) / NET_AREA;
+	size_t i = (area - hot.net_area0) / NET_AREA;
 
-	return fast_entry(f, nr, ret, NULL, area + 24, (uintptr_t)net.trap + i * NET_TRAP);
+	/* from the hot page: hook and net are pages of their own */
+	return fast_entry(f, nr, ret, NULL, area + 24, hot.net_trap + i * NET_TRAP);
 }
 
 /* every core fetches instructions anew (membarrier), when the kernel can */
@@ -2344,6 +2423,8 @@ static int net_setup(void)
 		return -ENOMEM;
 	memset(net.trap_rw, 0xcc, tlen);
 	sysscan_own((uintptr_t)net.trap, tlen); /* its syscalls are ours */
+	hot.net_area0 = net_area(0);
+	hot.net_trap = (uintptr_t)net.trap;
 	emit_net_common(hook.rw + REGION_NET, (uintptr_t)hook.region + REGION_NET);
 	mem_fd();
 	net.sync_core = !raw(SYS_membarrier, 1 << 6 /* REGISTER_PRIVATE_EXPEDITED_SYNC_CORE */, 0,
@@ -2706,6 +2787,17 @@ out:
 void bpftime_syscall_hook__set_data(void *data)
 {
 	atomic_store(&hot.data, data);
+}
+
+void bpftime_syscall_hook__warm(const void *const *addrs, size_t n)
+{
+	for (size_t k = 0; k < BPFTIME_SYSCALL_WARM_MAX; k++) {
+		atomic_store_explicit(&warm_owner[k], k < n ? addrs[k] : NULL,
+				      memory_order_relaxed);
+		if (hook.rw)
+			atomic_store_explicit(warm_imm((int)k + 1), warm_addr((int)k + 1),
+					      memory_order_relaxed);
+	}
 }
 
 void bpftime_syscall_hook__pause(void)

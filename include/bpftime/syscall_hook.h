@@ -59,6 +59,22 @@ BPFTIME_API int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_sy
  * get the previous one, which the caller keeps) */
 BPFTIME_API void bpftime_syscall_hook__set_data(void *data);
 
+#define BPFTIME_SYSCALL_WARM_MAX 6 /* addresses bpftime_syscall_hook__warm() keeps */
+
+/**
+ * @brief **bpftime_syscall_hook__warm()** the addresses the handlers read
+ * first on a hooked call (their table, the programs' code): every hooked
+ * call prefetches them, with the hook's own pages, before any handler
+ * runs.  After a syscall each page touched is a page walk here (PTI
+ * without PCID: every kernel entry empties the TLB), ~20-30 ns each when
+ * one page's address is read from another; started together they overlap.
+ * A hint: they need not stay mapped (a prefetch never faults), and a call
+ * in flight may still prefetch the previous ones.
+ * @param addrs up to BPFTIME_SYSCALL_WARM_MAX addresses (more are ignored)
+ * @param n how many (0: none)
+ */
+BPFTIME_API void bpftime_syscall_hook__warm(const void *const *addrs, size_t n);
+
 /** @brief syscalls run natively again (the handlers stop being called);
  * threads keep a small kernel-side cost until the process ends */
 BPFTIME_API void bpftime_syscall_hook__pause(void);
