@@ -228,15 +228,22 @@ BPFTIME_HOT static inline bool unusual_nr(long nr)
 	return (unsigned long)nr < UNUSUAL_NR_MAX && ((hot.unusual[nr >> 6] >> (nr & 63)) & 1);
 }
 
-/* @what: BPFTIME_SYSCALL_WATCH_ENTER and/or _EXIT */
-BPFTIME_HOT static inline bool watched(long nr, unsigned int what)
+/* which handlers want @nr: BPFTIME_SYSCALL_WATCH_ENTER and/or _EXIT */
+BPFTIME_HOT static inline unsigned int watch_bits(long nr)
 {
 	/* acquire: a table published before watch_all went false is the one
 	 * read below */
 	if (likely(atomic_load_explicit(&hot.watch_all, memory_order_acquire)))
-		return true;
-	return nr >= 0 && nr < WATCH_MAX &&
-	       (atomic_load_explicit(&hot.watch_nr[nr], memory_order_relaxed) & what);
+		return BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT;
+	return nr >= 0 && nr < WATCH_MAX
+		       ? atomic_load_explicit(&hot.watch_nr[nr], memory_order_relaxed)
+		       : 0;
+}
+
+/* @what: BPFTIME_SYSCALL_WATCH_ENTER and/or _EXIT */
+BPFTIME_HOT static inline bool watched(long nr, unsigned int what)
+{
+	return watch_bits(nr) & what;
 }
 
 /* A rewritten site: its trampoline starts with `jmp [route]`, and route
@@ -1183,17 +1190,44 @@ BPFTIME_HOT static bool special_nr(long nr)
  * the frame (f->rcx and f->r11 set already) */
 enum { ROUTE_LEAVE = 0, ROUTE_EXIT = 1, ROUTE_CALL = 2 };
 
-/* fast_entry() past the questions: the handlers */
+/* fast_entry() with no handler to run: the call only (in the region's
+ * exit route: after C, the call there costs less than through the direct
+ * route; see fast_entry_rest) */
+BPFTIME_HOT static inline int fast_call_only(struct fast_frame *f, uintptr_t ret, raw_fn call_fn,
+					     uintptr_t direct)
+{
+	if (!call_fn) {
+		f->rcx = ret;
+		f->r11 = f->flags;
+		return ROUTE_CALL;
+	}
+	f->rcx = direct;
+	return ROUTE_LEAVE;
+}
+
+/* fast_entry() past the questions (@w: the watch bits of the call; the
+ * thread is in no handler): the handlers */
 BPFTIME_HOT static inline int fast_entry_rest(struct fast_frame *f, struct bpftime_syscall *sc,
-					      uintptr_t ret, raw_fn call_fn, uintptr_t direct)
+					      unsigned int w, uintptr_t ret, raw_fn call_fn,
+					      uintptr_t direct)
 {
 	long nr = sc->nr;
+	bpftime_syscall_fn fn;
 
-	run_enter(sc, true);
+	/* run_enter(sc, true), with what fast_entry knows already */
+	if ((w & BPFTIME_SYSCALL_WATCH_ENTER) &&
+	    (fn = atomic_load_explicit(&hot.enter, memory_order_acquire))) {
+		ts.in_handler = 1;
+		ts.cur = sc;
+		ts.can_override = true;
+		fn(sc, atomic_load_explicit(&hot.data, memory_order_relaxed));
+		ts.can_override = false;
+		ts.cur = NULL;
+		ts.in_handler = 0;
+	}
 	if (!sc->override) {
-		bool exit = !ts.in_handler &&
-			    atomic_load_explicit(&hot.exit, memory_order_relaxed) &&
-			    watched(nr, BPFTIME_SYSCALL_WATCH_EXIT);
+		bool exit = (w & BPFTIME_SYSCALL_WATCH_EXIT) &&
+			    atomic_load_explicit(&hot.exit, memory_order_relaxed);
 
 		/* a trampoline in the region: its exit route, with the exit
 		 * handler or without (after the handlers, the call there costs
@@ -1242,16 +1276,20 @@ BPFTIME_HOT __attribute__((used)) static int fast_entry(struct fast_frame *f, lo
 							uintptr_t direct, uintptr_t site_sc)
 {
 	struct bpftime_syscall sc;
+	unsigned int w;
 
 	frame_mine(f);
 	if (unlikely(unusual_nr(nr)))
 		return fast_entry_unusual(f, nr, ret, call_fn, direct, site_sc);
-	from_frame(&sc, f, nr, 0, ret);
 	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK || unlikely(!tls_mine())) {
 		f->rcx = direct;
 		return ROUTE_LEAVE;
 	}
-	return fast_entry_rest(f, &sc, ret, call_fn, direct);
+	w = watch_bits(nr);
+	if (!w || ts.in_handler) /* nobody wants it, or a handler's own call */
+		return fast_call_only(f, ret, call_fn, direct);
+	from_frame(&sc, f, nr, 0, ret);
+	return fast_entry_rest(f, &sc, w, ret, call_fn, direct);
 }
 
 /* fast_entry() of a special, net_c or exec number */
@@ -1260,6 +1298,7 @@ __attribute__((noinline)) static int fast_entry_unusual(struct fast_frame *f, lo
 							uintptr_t direct, uintptr_t site_sc)
 {
 	struct bpftime_syscall sc;
+	unsigned int w;
 
 	if (special_nr(nr)) {
 		/* signal masks and actions: fixed and made here */
@@ -1283,12 +1322,15 @@ __attribute__((noinline)) static int fast_entry_unusual(struct fast_frame *f, lo
 	if (net_c_nr(nr) ||
 	    (atomic_load_explicit(&hot.exec_watch, memory_order_relaxed) && exec_nr(nr)))
 		return made_here(f, nr, ret);
-	from_frame(&sc, f, nr, 0, ret);
 	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK || unlikely(!tls_mine())) {
 		f->rcx = direct;
 		return ROUTE_LEAVE;
 	}
-	return fast_entry_rest(f, &sc, ret, call_fn, direct);
+	w = watch_bits(nr);
+	if (!w || ts.in_handler)
+		return fast_call_only(f, ret, call_fn, direct);
+	from_frame(&sc, f, nr, 0, ret);
+	return fast_entry_rest(f, &sc, w, ret, call_fn, direct);
 }
 
 /* The end of a trampoline's exit route: it made the call (@result, the
