@@ -210,9 +210,11 @@ BPFTIME_HOT static void on_enter(struct bpftime_syscall *sc, void *data)
 		run_list(t, t->raw_enter, &c, sizeof(c), sc);
 	}
 	if ((n = nr_lists(t, sc->nr)) && (l = n->enter)) {
-		struct bpftime_sys_enter_ctx c = { .ent.pid = bpftime_syscall_tid(),
-						   .syscall_nr = (int32_t)sc->nr };
+		struct bpftime_sys_enter_ctx c; /* every field set: no zeroing first */
 
+		c.ent = (struct bpftime_trace_entry){ .pid = bpftime_syscall_tid() };
+		c.syscall_nr = (int32_t)sc->nr;
+		c.pad = 0;
 		memcpy(c.args, sc->args, sizeof(c.args));
 		run_list(t, l, &c, l->ctx_size, sc);
 	}

@@ -481,13 +481,14 @@ static bool rel32_ok(uintptr_t to, uintptr_t from)
  * them one after another, each address read from the page before (the
  * hot page, then the handler's table...): ~20-30 ns each here when
  * chained.  The stub's addresses are immediates (no page to read first),
- * so the walks start together.  Each is an aligned 8-byte immediate that
- * bpftime_syscall_hook__warm rewrites in place: a thread running the stub
- * meanwhile prefetches the old address or the new one, a hint either way.
- * Clobbers r11; flags untouched.  Layout: the ts prefetch, then per entry
- * 16 bytes (the previous entry's `prefetcht0 [r11]` or a nop, a 2-byte
- * nop, `mov r11, imm64`), then the last prefetch and `ret`. */
-#define WARM_ENTRY(k) (REGION_WARM + 16 + 16 * (k))
+ * so the walks start together.  Each is an 8-byte immediate that
+ * bpftime_syscall_hook__warm rewrites in place (only immediates change, no
+ * opcode): a thread running the stub meanwhile prefetches the old address,
+ * the new one or, should the store tear, some other address; a prefetch
+ * never faults, a hint either way.  Clobbers r11; flags untouched.
+ * Layout: the ts prefetch (9 bytes), then per entry `mov r11, imm64;
+ * prefetcht0 [r11]` (14 bytes), then `ret`. */
+#define WARM_ENTRY(k) (REGION_WARM + 9 + 14 * (k))
 
 /* the owner's addresses (entries 1..): kept for a region made later */
 static const void *_Atomic warm_owner[BPFTIME_SYSCALL_WARM_MAX];
@@ -506,22 +507,18 @@ static void emit_warm_stub(uint8_t *rw)
 
 	put(&e, "\x64\x0f\x18\x0c\x25", 5); /* prefetcht0 fs:[ts_off] */
 	put(&e, &(int32_t){ (int32_t)(intptr_t)hot.ts_off }, 4);
-	put(&e, "\x0f\x1f\x80\0\0\0\0", 7); /* 7-byte nop */
 	for (int k = 0; k < WARM_MAX; k++) {
-		if (k)
-			put(&e, "\x41\x0f\x18\x0b", 4); /* prefetcht0 [r11] */
-		else
-			put(&e, "\x0f\x1f\x40\x00", 4); /* 4-byte nop */
-		put(&e, "\x66\x90\x49\xbb", 4);		/* 2-byte nop; mov r11, imm64 */
+		put(&e, "\x49\xbb", 2); /* mov r11, imm64 */
 		put64(&e, warm_addr(k));
+		put(&e, "\x41\x0f\x18\x0b", 4); /* prefetcht0 [r11] */
 	}
-	put(&e, "\x41\x0f\x18\x0b\xc3", 5); /* prefetcht0 [r11]; ret */
+	put(&e, "\xc3", 1); /* ret */
 }
 
-/* entry @k's immediate, in the RW view */
-static _Atomic uint64_t *warm_imm(int k)
+/* writes entry @k's immediate (RW view; unaligned: see above) */
+static void warm_set(int k, uint64_t addr)
 {
-	return (_Atomic uint64_t *)(void *)(hook.rw + WARM_ENTRY(k) + 8);
+	memcpy(hook.rw + WARM_ENTRY(k) + 2, &addr, 8); /* one mov */
 }
 
 /* call the warm stub: rel32 where e->p's address is known and near */
@@ -2837,8 +2834,7 @@ void bpftime_syscall_hook__warm(const void *const *addrs, size_t n)
 		atomic_store_explicit(&warm_owner[k], k < n ? addrs[k] : NULL,
 				      memory_order_relaxed);
 		if (hook.rw)
-			atomic_store_explicit(warm_imm((int)k + 1), warm_addr((int)k + 1),
-					      memory_order_relaxed);
+			warm_set((int)k + 1, warm_addr((int)k + 1));
 	}
 }
 
