@@ -474,8 +474,9 @@ static bool rel32_ok(uintptr_t to, uintptr_t from)
 
 /* The warm stub, called by every trampoline and the net's common body
  * once the frame is saved, and again after the call before an exit
- * handler: prefetches this thread's ts and the pages hot.warm names (the
- * hot page, then what the owner asked: bpftime_syscall_hook__warm).
+ * handler: prefetches this thread's ts, the hot page, and what the
+ * handlers' owner named (bpftime_syscall_hook__warm: the agent's table,
+ * the programs' code).
  * After a syscall each page a hooked call reads is a page walk (PTI
  * without PCID empties the TLB at every kernel entry), and the C meets
  * them one after another, each address read from the page before (the
