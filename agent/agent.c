@@ -1037,13 +1037,6 @@ static int wait_for_segment(const struct agent_opts *opts, const char *name)
 	return 0;
 }
 
-/* for the helpers: a run inside the syscall hook's handler interrupted its
- * thread at any syscall, maybe one libc makes holding a lock */
-static bool in_syscall_handler(void)
-{
-	return bpftime_syscall_current() != NULL;
-}
-
 /* bpftime_vm_set_code_notify() done: once per process (each call would
  * report the VM's ranges again) */
 static bool code_notify_set;
@@ -1066,7 +1059,6 @@ int agent_start(const struct agent_opts *opts)
 		bpftime_vm_set_code_notify(bpftime_syscall_hook__own);
 		code_notify_set = true;
 	}
-	bpftime_helpers__set_interrupted_fn(in_syscall_handler);
 	{
 		const char *c = getenv("BPFTIME_PERCPU_CLAIM");
 

@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* agent/agent_lock_test.c: a syscall tracepoint program that reads user
- * memory, run on a syscall glibc makes while it holds the thread's own
- * lock.  pthread_getattr_np takes the calling thread's pthread lock and,
- * holding it, calls sched_getaffinity; the helpers' first read on a thread
- * asks pthread_getattr_np for the stack's top (the direct-copy fast path),
- * which would wait for that same lock forever.  The agent tells the helpers
- * that a run inside the syscall hook interrupted its thread
- * (bpftime_helpers__set_interrupted_fn): such a run copies through the
- * kernel instead.  In a child of its own (the hook is per process): the
- * agent in-process, a program on sys_enter_sched_getaffinity that reads 8
- * bytes of the mask with bpf_probe_read_user and counts; a new thread's
- * first sched_getaffinity is the one inside its pthread_getattr_np.  Hung,
- * the child is stopped by its alarm (a safety net, not a measurement).
+/* agent/agent_lock_test.c: programs that read user memory, run where glibc
+ * holds the thread's own lock.  pthread_getattr_np takes the calling
+ * thread's pthread lock and, holding it, calls realloc, sched_getaffinity
+ * and free.  A thread's first read (bpf_probe_read_user) finds its stack's
+ * bounds for the direct-copy fast path; asked of pthread_getattr_np, that
+ * waited for the same lock forever.  The helpers read /proc/self/maps with
+ * plain syscalls instead (helpers/probe.c).  Two cases, each in a child of
+ * its own (the hooks are per process), the agent in-process: a program on
+ * sys_enter_sched_getaffinity that reads 8 bytes of the mask, and a uprobe
+ * on libc's free that reads 8 bytes of its own stack; each counts its runs,
+ * and a new thread's first run is the one inside its pthread_getattr_np.
+ * Hung, the child is stopped by its alarm (a safety net, not a measurement).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -30,15 +29,19 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <cmocka.h>
+#include <dlfcn.h>
+#include <bpftime/attach.h>
 #include <bpftime/map.h>
 #include <bpftime/shm.h>
 #include <bpftime/syscall_hook.h>
 #include <bpftime/syscall_tp.h>
 #include <bpftime/vm.h>
+#include "common/compiler.h"
 #include "common/testkit.h"
 #include "internal.h"
 
 #define TRACEPOINT_PROG	      5 /* BPF_PROG_TYPE_TRACEPOINT */
+#define KPROBE_PROG	      2 /* BPF_PROG_TYPE_KPROBE */
 #define NR_SCHED_GETAFFINITY  204
 #define HELPER_PROBE_READ_USR 112
 #define STUCK_S		      60 /* the child's alarm */
@@ -87,6 +90,45 @@ static int attach_reader(void)
 	return 0;
 }
 
+/* a uprobe on libc's free: bpf_probe_read_user(&buf, 8, r10 - 16) (its own
+ * stack: the fast path's bounds are found first), then counter[0] += 1 */
+static int attach_free_reader(void)
+{
+	struct bpftime_insn p[] = {
+		{ .code = 0xbf, .dst = 3, .src = 10 },		      /* r3 = r10 */
+		{ .code = 0x07, .dst = 3, .imm = -16 },		      /* r3 += -16 */
+		{ .code = 0x7a, .dst = 10, .off = -16, .imm = 7 },    /* *(u64 *)(r10 - 16) = 7 */
+		{ .code = 0xbf, .dst = 1, .src = 10 },		      /* r1 = r10 */
+		{ .code = 0x07, .dst = 1, .imm = -8 },		      /* r1 += -8 */
+		{ .code = 0xb7, .dst = 2, .imm = 8 },		      /* r2 = 8 */
+		{ .code = 0x85, .imm = HELPER_PROBE_READ_USR },	      /* call */
+		{ .code = 0x18, .dst = 1, .src = 2 /* map value */ }, /* r1 = &counter[0] */
+		{ .code = 0 },
+		{ .code = 0xb7, .dst = 2, .imm = 1 }, /* r2 = 1 */
+		{ .code = 0xdb, .dst = 1, .src = 2 }, /* lock *(u64 *)r1 += r2 */
+		{ .code = 0xb7, .dst = 0, .imm = 0 }, /* r0 = 0 */
+		{ .code = 0x95 },		      /* exit */
+	};
+	BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_UPROBE, .pid = -1);
+	uint64_t off, size;
+	Dl_info info;
+	int prog, perf;
+
+	if (!dladdr((void *)free, &info) || !info.dli_fname ||
+	    bpftime_elf_find_symbol(info.dli_fname, "free", &off, &size))
+		return 11;
+	o.module = info.dli_fname;
+	o.offset = off;
+	p[7].imm = counter;
+	prog = bpftime_prog_create(shm, -1, KPROBE_PROG, "freeprog", p, sizeof(p) / sizeof(p[0]),
+				   NULL);
+	perf = bpftime_perf_event_create(shm, -1, &o);
+	if (prog < 0 || perf < 0 || bpftime_perf_event_enable(shm, perf, true) ||
+	    bpftime_link_create(shm, -1, prog, perf, NULL) < 0)
+		return 12;
+	return 0;
+}
+
 static void *getattr_thread(void *arg)
 {
 	pthread_attr_t a;
@@ -98,8 +140,9 @@ static void *getattr_thread(void *arg)
 	return NULL;
 }
 
-/* in the (forked) child: 0 as expected, 77 cannot run here, else what failed */
-static int run_case(void)
+/* in the (forked) child, @uprobe: the free case, else the syscall one: 0 as
+ * expected, 77 cannot run here, else what failed */
+static int run_case(bool uprobe)
 {
 	struct timespec nap = { 0, 2000000 };
 	struct agent_opts ao = { .watch = true };
@@ -122,16 +165,22 @@ static int run_case(void)
 		err = 3;
 		goto out;
 	}
-	err = attach_reader();
+	err = uprobe ? attach_free_reader() : attach_reader();
 	if (err)
 		goto out;
 	/* the program runs (on this thread, whose stack top it then knows) */
 	for (int waited = 0; !count(); waited += 2) {
 		if (waited > 30000) {
-			err = bpftime_syscall_hook__net(NULL, 0) < 0 ? 77 : 4;
+			err = !uprobe && bpftime_syscall_hook__net(NULL, 0) < 0 ? 77 : 4;
 			goto out;
 		}
-		sched_getaffinity(0, sizeof(set), &set);
+		if (uprobe) {
+			void *volatile m = malloc(16 + (size_t)waited); /* kept: a pair is elided */
+
+			free(m);
+		} else {
+			sched_getaffinity(0, sizeof(set), &set);
+		}
 		nanosleep(&nap, NULL);
 	}
 	/* a new thread's first read is inside its pthread_getattr_np */
@@ -160,18 +209,17 @@ out:
 	return err;
 }
 
-static void test_getattr_inside(void **state)
+static void run_child(bool uprobe)
 {
 	int status;
 	pid_t pid;
 
-	(void)state;
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (!pid) {
 		alarm(STUCK_S);
-		_exit(run_case());
+		_exit(run_case(uprobe));
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (WIFSIGNALED(status))
@@ -184,10 +232,27 @@ static void test_getattr_inside(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+static void test_getattr_inside(void **state)
+{
+	(void)state;
+	run_child(false);
+}
+
+/* a uprobe on free, which pthread_getattr_np calls holding the lock */
+static void test_free_inside(void **state)
+{
+	(void)state;
+#ifdef BPFTIME_ASAN
+	TEST_SKIP("AddressSanitizer's own free runs instead of libc's (libc's calls it)");
+#endif
+	run_child(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_getattr_inside),
+		cmocka_unit_test(test_free_inside),
 	};
 
 	return TEST_RUN(tests, NULL, NULL);

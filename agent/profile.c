@@ -172,7 +172,7 @@ static void on_sample(int sig, siginfo_t *si, void *uc_)
 	ctx.regs.rsp = (uint64_t)g[REG_RSP];
 	ctx.regs.ss = 0x2b;
 	ctx.sample_period = s->period_ns;
-	hctx = (struct bpftime_helper_ctx){ .regs = &ctx.regs, .interrupted = true };
+	hctx = (struct bpftime_helper_ctx){ .regs = &ctx.regs };
 	prev = bpftime_helper_ctx__swap(&hctx);
 	overrun = si->si_overrun - own_ticks;
 	runs = 1 + (overrun <= 0 ? 0 : overrun < PROFILE_MAX_RUNS ? overrun : PROFILE_MAX_RUNS - 1);

@@ -143,7 +143,7 @@ __attribute__((noinline)) BPFTIME_HOT static void run_list_full(const struct tp_
 		*(uint16_t *)ctx = p->id;
 		if (unlikely(p->walks_stack)) {
 			struct bpftime_pt_regs regs;
-			struct bpftime_helper_ctx hc = { .regs = &regs, .interrupted = true };
+			struct bpftime_helper_ctx hc = { .regs = &regs };
 			struct bpftime_helper_ctx *prev;
 
 			bpftime_syscall_regs(sc, &regs);

@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <bpftime/log.h>
 #include <bpftime/map.h>
@@ -188,6 +189,72 @@ static void test_probe_read_stack(void **state)
 	assert_int_equal(r.across, -EFAULT);
 	assert_int_equal(r.caller, 0);
 	munmap(mem, len + (size_t)ps);
+}
+
+/* A coroutine on another stack (swapcontext) of the same thread: the
+ * direct copy is for the thread's own stack only.  One block: [the
+ * coroutine's stack][a PROT_NONE hole][the thread's stack, its thread block
+ * at the top].  The thread reads first (its bounds found), then the
+ * coroutine reads the hole, which lies between its frame and the thread's
+ * stack top: -EFAULT through the kernel, not SIGSEGV by a direct copy. */
+struct co_read {
+	char *hole;
+	int64_t first, hole_read, own;
+	ucontext_t main_ctx, co_ctx;
+};
+
+static struct co_read *co;
+
+static void co_body(void)
+{
+	char mine[8] = "co";
+	char dst[8];
+
+	co->hole_read = (int64_t)call(112, P(dst), 8, P(co->hole + 64), 0, 0);
+	co->own = (int64_t)call(112, P(dst), sizeof(mine), P(mine), 0, 0);
+	if (co->own == 0 && memcmp(dst, mine, sizeof(mine)))
+		co->own = 1;
+}
+
+static void *co_thread(void *arg)
+{
+	char here[8] = "thread", dst[8];
+
+	co = arg;
+	co->first = (int64_t)call(112, P(dst), sizeof(here), P(here), 0, 0);
+	if (swapcontext(&co->main_ctx, &co->co_ctx))
+		co->first = -1;
+	return NULL;
+}
+
+static void test_probe_read_coroutine(void **state)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	size_t co_len = 64 * 1024, th_len = 256 * 1024, len = co_len + (size_t)ps + th_len;
+	char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct co_read r = { 0 };
+	pthread_attr_t attr;
+	pthread_t t;
+
+	UNUSED(state);
+	assert_true(mem != MAP_FAILED);
+	r.hole = mem + co_len;
+	assert_int_equal(mprotect(r.hole, (size_t)ps, PROT_NONE), 0);
+	assert_int_equal(getcontext(&r.co_ctx), 0);
+	r.co_ctx.uc_stack.ss_sp = mem;
+	r.co_ctx.uc_stack.ss_size = co_len;
+	r.co_ctx.uc_link = &r.main_ctx;
+	makecontext(&r.co_ctx, co_body, 0);
+	r.hole_read = r.own = 99;
+	assert_int_equal(pthread_attr_init(&attr), 0);
+	assert_int_equal(pthread_attr_setstack(&attr, r.hole + ps, th_len), 0);
+	assert_int_equal(pthread_create(&t, &attr, co_thread, &r), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	pthread_attr_destroy(&attr);
+	assert_int_equal(r.first, 0);
+	assert_int_equal(r.hole_read, -EFAULT);
+	assert_int_equal(r.own, 0);
+	munmap(mem, len);
 }
 
 static void test_probe_read_str(void **state)
@@ -1299,6 +1366,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_probe_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_read_str, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_read_stack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_read_coroutine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_write_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_task, setup, teardown),

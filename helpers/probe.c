@@ -21,8 +21,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -45,51 +45,91 @@ static pid_t self_pid(void)
 	return getpid();
 }
 
-/* the top of this thread's stack (0: unknown, or not a pthread stack) */
-static __thread uint64_t stack_hi;
+/* This thread's stack, [stack_lo, stack_hi): found once per thread (0, 0:
+ * none that can be copied from directly) */
+static __thread uint64_t stack_lo, stack_hi;
 static __thread bool stack_known;
 
-/* Found once per thread, by pthread_getattr_np, which takes the thread's
- * own lock (and on the main thread reads /proc/self/maps with malloc): not
- * in a run that interrupted the thread anywhere (the helper context or the
- * agent's bpftime_helpers__set_interrupted_fn says),
- * whose interrupted code may be inside it holding that lock (ASan's thread
- * start calls it on every new thread: a profile sample there waited for
- * itself forever).  Such runs have the kernel copy until another run has
- * found the top. */
-static bool (*_Atomic interrupted_fn)(void);
-
-void bpftime_helpers__set_interrupted_fn(bool (*fn)(void))
+/* "start-end ..." of a maps line (sscanf may take locks and allocate) */
+static bool hex_range(const char *p, uint64_t *s, uint64_t *e)
 {
-	atomic_store(&interrupted_fn, fn);
+	uint64_t *v = s;
+
+	*s = *e = 0;
+	for (;; p++) {
+		int d = *p >= '0' && *p <= '9'	 ? *p - '0'
+			: *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+						 : -1;
+
+		if (d >= 0) {
+			*v = *v << 4 | (uint64_t)d;
+		} else if (*p == '-' && v == s) {
+			v = e;
+		} else {
+			return v == e && (*p == ' ' || !*p);
+		}
+	}
 }
 
-static uint64_t stack_top(void)
+/* The mapping of /proc/self/maps that holds @addr: [*lo, *hi), and whether
+ * it is the main thread's "[stack]".  Read with plain syscalls into a
+ * buffer on the stack: no lock and no allocation, so it is safe wherever
+ * the program runs (a uprobe on malloc, realloc or free, a profile sample
+ * or a syscall tracepoint inside libc holding a lock of its own: glibc's
+ * pthread_getattr_np, which the helpers used before, holds the thread's
+ * lock across realloc, free and sched_getaffinity). */
+static bool maps_find(uint64_t addr, uint64_t *lo, uint64_t *hi, bool *main_stack)
 {
-	const struct bpftime_helper_ctx *ctx;
-	bool (*interrupted)(void);
-	pthread_attr_t attr;
-	void *lo;
-	size_t len;
+	char buf[4096], line[512];
+	size_t len = 0;
+	bool found = false;
+	ssize_t n;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 
-	if (likely(stack_known))
-		return stack_hi;
-	ctx = bpftime_helper_ctx__current();
-	if (ctx && ctx->interrupted)
-		return 0;
-	/* a syscall tracepoint's run (no helper context unless it walks the
-	 * stack): the syscall may come from inside pthread_getattr_np itself
-	 * (its sched_getaffinity, the main thread's open of /proc/self/maps) */
-	interrupted = atomic_load(&interrupted_fn);
-	if (interrupted && interrupted())
-		return 0;
+	if (fd < 0)
+		return false;
+	while (!found && (n = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n && !found; i++) {
+			uint64_t s, e;
+
+			if (buf[i] != '\n') {
+				if (len < sizeof(line) - 1)
+					line[len++] = buf[i];
+				continue;
+			}
+			line[len] = 0;
+			len = 0;
+			if (!hex_range(line, &s, &e) || addr < s || addr >= e)
+				continue;
+			*lo = s;
+			*hi = e;
+			*main_stack = strstr(line, " [stack]") != NULL;
+			found = true;
+		}
+	}
+	close(fd);
+	return found;
+}
+
+/* The bounds of the stack @frame is on: a thread's glibc stack holds its
+ * thread block (the thread pointer) at the top, so [the mapping's start,
+ * the thread pointer) when both are in one mapping; the main thread's
+ * "[stack]" whole.  Another stack (a coroutine's, a sigaltstack) gets
+ * none: the kernel copies. */
+static void stack_find(uint64_t frame)
+{
+	uint64_t lo, hi, tp = (uint64_t)(uintptr_t)__builtin_thread_pointer();
+	bool main_stack;
+
 	stack_known = true;
-	if (pthread_getattr_np(pthread_self(), &attr))
-		return 0;
-	if (!pthread_attr_getstack(&attr, &lo, &len))
-		stack_hi = (uint64_t)(uintptr_t)lo + len;
-	pthread_attr_destroy(&attr);
-	return stack_hi;
+	if (!maps_find(frame, &lo, &hi, &main_stack))
+		return;
+	if (tp > frame && tp < hi)
+		hi = tp;
+	else if (!main_stack)
+		return;
+	stack_lo = lo;
+	stack_hi = hi;
 }
 
 /* memmove of memory the C code does not own (another frame's bytes, which
@@ -109,16 +149,18 @@ int helpers_safe_read(void *dst, uint64_t src, size_t size)
 {
 	struct iovec local = { .iov_base = dst, .iov_len = size };
 	struct iovec remote = { .iov_base = (void *)(uintptr_t)src, .iov_len = size };
-	uint64_t frame = (uint64_t)(uintptr_t)__builtin_frame_address(0), hi;
+	uint64_t frame = (uint64_t)(uintptr_t)__builtin_frame_address(0);
 	ssize_t n;
 
 	if (!size)
 		return 0;
 	if (src + size < src)
 		return -EFAULT;
-	/* above our own frame on our own stack: mapped for as long as we run */
-	hi = stack_top();
-	if (src >= frame && src + size <= hi && frame < hi) {
+	/* above our own frame on our own stack: mapped for as long as we run
+	 * (the frame checked to be on it: a coroutine's stack is not) */
+	if (unlikely(!stack_known))
+		stack_find(frame);
+	if (frame >= stack_lo && frame < stack_hi && src >= frame && src + size <= stack_hi) {
 		copy_any(dst, (const char *)(uintptr_t)src, size);
 		return 0;
 	}

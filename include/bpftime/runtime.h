@@ -268,28 +268,12 @@ struct bpftime_helper_ctx {
 	 * user stack starts rip, [rsp] (the return address), then the frame
 	 * chain, as the kernel's walk does for such uprobes */
 	bool func_entry;
-	/* the run interrupted this thread at an arbitrary point (a profile
-	 * sample's signal, a syscall tracepoint at any syscall), maybe inside
-	 * libc holding a lock: helpers then take no lock and allocate nothing
-	 * the interrupted code may hold (they use what they found before, or
-	 * the kernel's copy) */
-	bool interrupted;
 };
 
 /** @brief sets this thread's context (NULL clears) and returns the previous one */
 BPFTIME_API struct bpftime_helper_ctx *bpftime_helper_ctx__swap(struct bpftime_helper_ctx *ctx);
 /** @brief this thread's context, or NULL */
 BPFTIME_API struct bpftime_helper_ctx *bpftime_helper_ctx__current(void);
-
-/**
- * @brief **bpftime_helpers__set_interrupted_fn()** a function the helpers
- * ask, before taking a lock the running thread's interrupted code may hold
- * (its own pthread lock, for its stack's bounds), whether this run
- * interrupted the thread at an arbitrary point: a run inside a syscall
- * hook's handler did (glibc's pthread_getattr_np makes syscalls holding
- * that lock). Runs with no helper context ask it; NULL: none does.
- */
-BPFTIME_API void bpftime_helpers__set_interrupted_fn(bool (*fn)(void));
 
 #ifdef __cplusplus
 }
