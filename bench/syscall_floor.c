@@ -11,6 +11,10 @@
  *                     entry (TLB refill: with PTI and no PCID, every
  *                     syscall flushes the user TLB)
  *   +N data pages     a load from each of N other data pages
+ *   ... in a chain    4 data pages, each one's address read from the one
+ *                     before (the hook's hot page, the handler's table...)
+ *   ... prefetched    the same chain after a prefetch of the 4 pages (the
+ *                     hook's warm stub: the walks overlap)
  *   from a page       the syscall made from a page of its own (`call` to
  *                     `mov eax, 110; syscall; ret`)
  *   jmp to a page     `jmp` there, `mov eax, 110; syscall; jmp r8` back: a
@@ -111,6 +115,29 @@ static double loop_data(int pages)
 	return (double)(now_ns() - t0) / (double)n_calls;
 }
 
+/* the data pages as a chain: page p holds page p + 1's address (4 loads,
+ * one per page); with
+ * @prefetch, every page prefetched first */
+static double loop_chain(bool prefetch)
+{
+	uint64_t t0 = now_ns();
+	uint8_t *volatile sink;
+
+	for (long i = 0; i < n_calls; i++) {
+		uint8_t *q = data;
+
+		raw_getppid();
+		if (prefetch)
+			for (int p = 0; p < 4; p++)
+				__builtin_prefetch(data + (size_t)p * 4096);
+		for (int p = 0; p < 4; p++)
+			q = *(uint8_t *volatile *)q;
+		sink = q;
+	}
+	(void)sink;
+	return (double)(now_ns() - t0) / (double)n_calls;
+}
+
 static double loop_from_page(void)
 {
 	sc_fn_t f = (sc_fn_t)(void *)(code + (size_t)MAX_PAGES * 4096);
@@ -156,6 +183,8 @@ enum {
 	R_C8,
 	R_D1,
 	R_D4,
+	R_CHAIN,
+	R_CHAIN_PF,
 	R_PAGE,
 	R_JMP,
 	R_JMP_SUD,
@@ -171,6 +200,8 @@ static const char *const row_name[R_N] = {
 	"+8 code pages",
 	"+1 data page",
 	"+4 data pages",
+	"+4 data pages in a chain",
+	"+4 data pages in a chain, prefetched first",
 	"syscall made from a page of its own (call, ret)",
 	"jmp to a page: syscall, jmp back (direct route)",
 	"jmp to a page, SUD on (the net on)",
@@ -228,6 +259,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(code, 0xc3, (MAX_PAGES + 1) * 4096); /* ret */
+	for (int p = 0; p < 4; p++)		    /* the last one back to the first */
+		*(uint8_t **)(void *)(data + (size_t)p * 4096) =
+			data + (size_t)((p + 1) % 4) * 4096;
 	memcpy(code + (size_t)MAX_PAGES * 4096, sc_page, sizeof(sc_page));
 	memcpy(code + (size_t)MAX_PAGES * 4096 + JMP_PAGE_OFF, jmp_page, sizeof(jmp_page));
 	if (mprotect(code, (MAX_PAGES + 1) * 4096, PROT_READ | PROT_EXEC)) {
@@ -260,6 +294,8 @@ int main(int argc, char **argv)
 		val[R_C8][r] = loop_code(8);
 		val[R_D1][r] = loop_data(1);
 		val[R_D4][r] = loop_data(4);
+		val[R_CHAIN][r] = loop_chain(false);
+		val[R_CHAIN_PF][r] = loop_chain(true);
 		val[R_PAGE][r] = loop_from_page();
 		val[R_JMP][r] = loop_jmp_page();
 		if (have_sud) {
