@@ -1961,6 +1961,53 @@ static void test_toggle_stress(void **state)
 		pthread_join(th[i], NULL);
 }
 
+/* bpftime_syscall_hook__warm rewrites the warm stub's immediates while
+ * other threads run it: the callers of the toggle stress (getppid watched
+ * at enter and exit, through a rewritten site, an int3 site, libc and
+ * syscall(2)) see right results and every call reported, while this
+ * thread swaps the hints between two sets (at least 20,000 times, and
+ * until the callers made 20,000 calls) */
+static void test_warm_rewrite_stress(void **state)
+{
+	static const char a = 1, b = 2;
+	const void *set[2][BPFTIME_SYSCALL_WARM_MAX] = {
+		{ &a, (const void *)0xffff888000000000ull, NULL, &b, &a, &b },
+		{ (const void *)1, &b, &a, (const void *)0x8000000000000000ull, &b, &a },
+	};
+	long ppid = getppid(), e, x;
+	pthread_t th[RACERS];
+
+	(void)state;
+	rearm("warm rewrite");
+	atomic_store(&tog_phase, 0);
+	atomic_store(&tog_paused, 0);
+	atomic_store(&tog_calls, 0);
+	atomic_store(&tog_bad, 0);
+	e = n_enter(SYS_getppid);
+	x = n_exit(SYS_getppid);
+	for (int i = 0; i < RACERS; i++)
+		assert_int_equal(
+			pthread_create(&th[i], NULL, toggler_caller, (void *)(intptr_t)ppid), 0);
+	for (long i = 0; i < 20000 || atomic_load(&tog_calls) < 20000; i++) {
+		bpftime_syscall_hook__warm(set[i & 1], BPFTIME_SYSCALL_WARM_MAX - (size_t)(i % 3));
+		if (!(i % 64))
+			sched_yield();
+	}
+	atomic_store(&tog_phase, 1);
+	while (atomic_load(&tog_paused) < RACERS)
+		sched_yield();
+	print_message("warm rewrite: %ld calls, %ld enters, %ld exits seen\n",
+		      atomic_load(&tog_calls), n_enter(SYS_getppid) - e, n_exit(SYS_getppid) - x);
+	assert_true(atomic_load(&tog_calls) > 0);
+	assert_int_equal(atomic_load(&tog_bad), 0);
+	assert_int_equal(n_enter(SYS_getppid) - e, atomic_load(&tog_calls));
+	assert_int_equal(n_exit(SYS_getppid) - x, atomic_load(&tog_calls));
+	atomic_store(&tog_phase, 2);
+	for (int i = 0; i < RACERS; i++)
+		pthread_join(th[i], NULL);
+	bpftime_syscall_hook__warm(NULL, 0);
+}
+
 /* New code the scan can prove keeps the net off: anonymous RX code with
  * no `0f 05`, and code registered as the runtime's own
  * (bpftime_syscall_hook__own) even with a pair inside an immediate. */
@@ -2395,6 +2442,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_temporary_masks, teardown),
 		cmocka_unit_test(test_live_patch),
 		cmocka_unit_test(test_toggle_stress),
+		cmocka_unit_test(test_warm_rewrite_stress),
 		cmocka_unit_test(test_enter_only_registers),
 		cmocka_unit_test(test_warm_hints),
 		cmocka_unit_test(test_own_code),
