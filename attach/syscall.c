@@ -2831,6 +2831,8 @@ void bpftime_syscall_hook__set_data(void *data)
 
 void bpftime_syscall_hook__warm(const void *const *addrs, size_t n)
 {
+	if (!addrs)
+		n = 0;
 	for (size_t k = 0; k < BPFTIME_SYSCALL_WARM_MAX; k++) {
 		atomic_store_explicit(&warm_owner[k], k < n ? addrs[k] : NULL,
 				      memory_order_relaxed);

@@ -70,7 +70,8 @@ BPFTIME_API void bpftime_syscall_hook__set_data(void *data);
  * one page's address is read from another; started together they overlap.
  * A hint: they need not stay mapped (a prefetch never faults), and a call
  * in flight may still prefetch the previous ones.
- * @param addrs up to BPFTIME_SYSCALL_WARM_MAX addresses (more are ignored)
+ * @param addrs up to BPFTIME_SYSCALL_WARM_MAX addresses (more are ignored;
+ *        NULL: none)
  * @param n how many (0: none)
  */
 BPFTIME_API void bpftime_syscall_hook__warm(const void *const *addrs, size_t n);
