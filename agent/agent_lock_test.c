@@ -207,33 +207,23 @@ out:
 	return err;
 }
 
-static void run_child(bool uprobe)
+static int case_syscall(void *arg)
 {
-	int status;
-	pid_t pid;
+	(void)arg;
+	return run_case(false);
+}
 
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (!pid) {
-		alarm(STUCK_S);
-		_exit(run_case(uprobe));
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (WIFSIGNALED(status))
-		fail_msg("the child died of signal %d (SIGALRM: it hung, a thread waiting for "
-			 "its own lock)",
-			 WTERMSIG(status));
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 77)
-		TEST_SKIP("no syscall hook here (Syscall User Dispatch, Linux 5.11)");
-	assert_int_equal(WEXITSTATUS(status), 0);
+static int case_uprobe(void *arg)
+{
+	(void)arg;
+	return run_case(true);
 }
 
 static void test_getattr_inside(void **state)
 {
 	(void)state;
-	run_child(false);
+	test_in_child(case_syscall, NULL, STUCK_S,
+		      "no syscall hook here (Syscall User Dispatch, Linux 5.11)");
 }
 
 /* a uprobe on free, which pthread_getattr_np calls holding the lock */
@@ -243,7 +233,7 @@ static void test_free_inside(void **state)
 #ifdef BPFTIME_ASAN
 	TEST_SKIP("AddressSanitizer replaces free: the uprobe on libc's free never runs");
 #endif
-	run_child(true);
+	test_in_child(case_uprobe, NULL, STUCK_S, "the uprobe could not run here");
 }
 
 int main(void)

@@ -140,21 +140,15 @@ out:
 	return err;
 }
 
+static int case_run(void *registered)
+{
+	return run_case(registered != NULL);
+}
+
 static void in_child(bool registered)
 {
-	int status;
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (!pid)
-		_exit(run_case(registered));
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 77)
-		TEST_SKIP("no syscall hook here (Syscall User Dispatch, Linux 5.11)");
-	assert_int_equal(WEXITSTATUS(status), 0);
+	test_in_child(case_run, registered ? (void *)1 : NULL, 0,
+		      "no syscall hook here (Syscall User Dispatch, Linux 5.11)");
 }
 
 static void test_registered(void **state)

@@ -113,6 +113,33 @@ static inline pid_t test_reap(pid_t pid, int *status)
 	return w;
 }
 
+/* Runs @fn(@arg) in a child of its own (test_fork) and checks how it
+ * ended: exit 0 passes, TEST_SKIP_CODE skips saying @skip_why, anything
+ * else fails; with @alarm_s a child still running after that many seconds
+ * is stopped by SIGALRM (a hang fails: a safety net, never a measurement) */
+static inline void test_in_child(int (*fn)(void *), void *arg, unsigned int alarm_s,
+				 const char *skip_why)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = test_fork();
+	if (!pid) {
+		if (alarm_s)
+			alarm(alarm_s);
+		_exit(fn(arg));
+	}
+	assert_int_equal(test_reap(pid, &status), pid);
+	if (WIFSIGNALED(status))
+		fail_msg("the child died of signal %d%s", WTERMSIG(status),
+			 WTERMSIG(status) == SIGALRM ? " (SIGALRM: it hung)" : "");
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == TEST_SKIP_CODE)
+		TEST_SKIP("%s", skip_why);
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static inline void test_kill_kids(void)
 {
 	for (size_t i = 0; i < TESTKIT_MAX_KIDS; i++) {
