@@ -437,6 +437,54 @@ static void test_rewritten_site(void **state)
 	assert_int_equal(getppid(), syscall(SYS_getppid));
 }
 
+/* The same function linked into this executable: its site is more than
+ * 2 GiB from the hook's region (next to libc), so its trampoline is on a
+ * page of its own near the site, and calls the warm stub and the region's
+ * gadget by absolute address.  Rewritten by the patcher, which works while
+ * the net is on. */
+void syscall_testlib_regs(uint64_t *out);
+
+static void test_rewritten_far_site(void **state)
+{
+	const uint8_t *p = (const uint8_t *)(void *)syscall_testlib_regs;
+	uint64_t out[34], ppid = (uint64_t)getppid();
+	uintptr_t tramp;
+	int32_t rel;
+	long before;
+	Dl_info libc;
+	int tries;
+
+	(void)state;
+	if (getenv("BPFTIME_SYSCALL_REWRITE") && !strcmp(getenv("BPFTIME_SYSCALL_REWRITE"), "0"))
+		TEST_SKIP("BPFTIME_SYSCALL_REWRITE=0: no rewritten sites");
+	if (bpftime_syscall_hook__net(NULL, 0) == 0)
+		TEST_SKIP(
+			"the net is off: the executable's sites are the scan's, not the patcher's");
+	while (!(p[0] == 0x0f && p[1] == 0x05))
+		p++;
+	assert_int_equal(p[-5], 0xb8); /* mov eax, 110 */
+	for (tries = 0; p[-5] != 0xe9 && tries < 5000; tries++) {
+		memset(out, 0, sizeof(out));
+		syscall_testlib_regs(out);
+		check_regs(out, out[33], ppid);
+		usleep(1000);
+	}
+	assert_int_equal(p[-5], 0xe9);
+	memcpy(&rel, p - 4, 4);
+	tramp = (uintptr_t)p + (uintptr_t)(intptr_t)rel;
+	assert_true(dladdr((void *)(uintptr_t)getppid, &libc) && libc.dli_fbase);
+	print_message("far site %p: trampoline %#lx, libc at %p\n", (const void *)p,
+		      (unsigned long)tramp, libc.dli_fbase);
+	before = n_enter(SYS_getppid);
+	for (int i = 0; i < 10; i++) {
+		memset(out, 0, sizeof(out));
+		syscall_testlib_regs(out);
+		check_regs(out, out[33], ppid);
+	}
+	assert_int_equal(n_enter(SYS_getppid), before + 10);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_getppid]), (long)ppid);
+}
+
 /* A thread made by a raw clone(CLONE_VM) without CLONE_SETTLS (as
  * LeakSanitizer's tracer at exit) runs on this thread's TLS: no handler
  * runs on it (attach/syscall.c), neither for its own syscall instruction
@@ -781,6 +829,7 @@ int main(void)
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_override),
 		cmocka_unit_test(test_rewritten_site),
+		cmocka_unit_test(test_rewritten_far_site),
 		cmocka_unit_test(test_bare_clone_thread),
 		cmocka_unit_test(test_unwatched_direct),
 		cmocka_unit_test(test_syscall_wrapper),

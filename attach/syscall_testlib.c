@@ -19,6 +19,7 @@ __attribute__((visibility("default"), noinline)) long syscall_testlib_getppid(vo
  * out[33] = SF ZF AF PF CF just before it. */
 void syscall_testlib_regs(unsigned long *out);
 __asm__(".text\n"
+	".p2align 4\n" /* the `mov` where the patcher takes sites (an aligned word) */
 	".globl syscall_testlib_regs\n"
 	".type syscall_testlib_regs, @function\n"
 	"syscall_testlib_regs:\n"
