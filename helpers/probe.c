@@ -119,10 +119,13 @@ static bool maps_find(uint64_t addr, uint64_t *lo, uint64_t *hi, bool *main_stac
 static void stack_find(uint64_t frame)
 {
 	uint64_t lo, hi, tp = (uint64_t)(uintptr_t)__builtin_thread_pointer();
-	bool main_stack;
+	int saved_errno = errno; /* the run may have interrupted code about to read it */
+	bool main_stack, found;
 
 	stack_known = true;
-	if (!maps_find(frame, &lo, &hi, &main_stack))
+	found = maps_find(frame, &lo, &hi, &main_stack);
+	errno = saved_errno;
+	if (!found)
 		return;
 	if (tp > frame && tp < hi)
 		hi = tp;
