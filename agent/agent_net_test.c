@@ -10,6 +10,10 @@
  *     still counts every getppid;
  *   - control: the callback unset before the first compile: the scan finds
  *     the `0f 05` in the JIT code and the net stays on, saying so.
+ * And with the net off, a vfork child (on its parent's memory and thread
+ * state until it exits): its getppid's program sees the child's ids
+ * (bpf_get_current_pid_tgid), as in the kernel, and the parent's next one
+ * the parent's again.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -38,8 +43,10 @@
 #define NR_GETPPID	110
 #define STUCK_MS	30000 /* the hook's patcher runs asynchronously */
 
+enum net_case { CASE_REGISTERED, CASE_CONTROL, CASE_VFORK };
+
 static struct bpftime_shm *shm;
-static int counter;
+static int counter, ids; /* ids: the pid_tgid of the last getppid */
 
 static uint64_t count(void)
 {
@@ -75,10 +82,69 @@ static int attach_counter(void)
 	return 0;
 }
 
+/* the program on sys_enter_getppid that keeps the ids it sees in ids[0] */
+static int attach_ids(void)
+{
+	struct bpftime_insn p[] = {
+		{ .code = 0x85, .imm = 14 },			      /* get_current_pid_tgid */
+		{ .code = 0x18, .dst = 1, .src = 2 /* map value */ }, /* r1 = &ids[0] */
+		{ .code = 0 },
+		{ .code = 0x7b, .dst = 1, .src = 0, .off = 0 }, /* *(u64 *)(r1 + 0) = r0 */
+		{ .code = 0xb7, .dst = 0, .imm = 0 },		/* r0 = 0 */
+		{ .code = 0x95 },				/* exit */
+	};
+	BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_TRACEPOINT, .pid = -1,
+		     .tracepoint_id = BPFTIME_SYSTP_ID_BASE + 2 * NR_GETPPID, .cpu = -1,
+		     .config = BPFTIME_SYSTP_CONFIG(BPFTIME_SYSTP_ENTER, NR_GETPPID));
+	int prog, perf;
+
+	p[1].imm = ids;
+	prog = bpftime_prog_create(shm, -1, TRACEPOINT_PROG, "idsprog", p, 6, NULL);
+	perf = bpftime_perf_event_create(shm, -1, &o);
+	if (prog < 0 || perf < 0 || bpftime_perf_event_enable(shm, perf, true) ||
+	    bpftime_link_create(shm, -1, prog, perf, NULL) < 0)
+		return 10;
+	return 0;
+}
+
+/* 0 when ids[0] holds @pid_tgid, else 6 */
+static int check_ids(const char *who, uint64_t pid_tgid)
+{
+	uint32_t key = 0;
+	uint64_t v = 0;
+
+	bpftime_map_lookup_elem(shm, ids, &key, &v, 0);
+	if (v == pid_tgid)
+		return 0;
+	fprintf(stderr, "agent_net_test: %s's getppid: pid_tgid %#llx, not %#llx\n", who,
+		(unsigned long long)v, (unsigned long long)pid_tgid);
+	return 6;
+}
+
+/* a vfork child's getppid, then the parent's (the net is off) */
+static int vfork_ids(void)
+{
+	int status, err;
+	pid_t pid = vfork();
+
+	if (pid == 0) {
+		syscall(SYS_getppid);
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return 7;
+	err = check_ids("the vfork child", (uint64_t)pid << 32 | (uint32_t)pid);
+	if (err)
+		return err;
+	syscall(SYS_getppid);
+	return check_ids("the parent", (uint64_t)getpid() << 32 | (uint32_t)gettid());
+}
+
 /* One case in this (forked) process: 0 as expected, 77 cannot run here,
  * else what failed (the reason on stderr). */
-static int run_case(bool registered)
+static int run_case(enum net_case c)
 {
+	bool registered = c != CASE_CONTROL;
 	struct timespec nap = { 0, 2000000 };
 	struct agent_opts ao = { .watch = true };
 	char name[64], why[256] = "";
@@ -93,15 +159,16 @@ static int run_case(bool registered)
 	if (!shm)
 		return 2;
 	counter = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "counter", 4, 8, 1, NULL);
+	ids = bpftime_map_create(shm, -1, BPFTIME_MAP_ARRAY, "ids", 4, 8, 1, NULL);
 	ao.shm_name = name;
-	if (counter < 0 || agent_start(&ao)) {
+	if (counter < 0 || ids < 0 || agent_start(&ao)) {
 		err = 3;
 		goto out;
 	}
 	/* no program compiled yet: the control takes the callback away */
 	if (!registered)
 		bpftime_vm_set_code_notify(NULL);
-	err = attach_counter();
+	err = c == CASE_VFORK ? attach_ids() : attach_counter();
 	if (err)
 		goto out;
 	for (int waited = 0;; waited += 2) {
@@ -115,10 +182,18 @@ static int run_case(bool registered)
 				: st   ? "on"
 				       : "off",
 				STUCK_MS, st == 1 ? why : "");
-			err = st < 0 ? 77 : 4;
+			/* never started: a skip only without SUD in the kernel
+			 * (else the program did not load: the log says why) */
+			err = st < 0 && prctl(59 /* PR_SET_SYSCALL_USER_DISPATCH */, 0, 0, 0, 0)
+				      ? 77
+				      : 4;
 			goto out;
 		}
 		nanosleep(&nap, NULL);
+	}
+	if (c == CASE_VFORK) {
+		err = vfork_ids();
+		goto out;
 	}
 	/* the program runs at every getppid either way */
 	before = count();
@@ -140,27 +215,32 @@ out:
 	return err;
 }
 
-static int case_run(void *registered)
+static int case_run(void *c)
 {
-	return run_case(registered != NULL);
+	return run_case(*(const enum net_case *)c);
 }
 
-static void in_child(bool registered)
+static void in_child(enum net_case c)
 {
-	test_in_child(case_run, registered ? (void *)1 : NULL, 0,
-		      "no syscall hook here (Syscall User Dispatch, Linux 5.11)");
+	test_in_child(case_run, &c, 0, "no syscall hook here (Syscall User Dispatch, Linux 5.11)");
 }
 
 static void test_registered(void **state)
 {
 	(void)state;
-	in_child(true);
+	in_child(CASE_REGISTERED);
 }
 
 static void test_control(void **state)
 {
 	(void)state;
-	in_child(false);
+	in_child(CASE_CONTROL);
+}
+
+static void test_vfork_ids(void **state)
+{
+	(void)state;
+	in_child(CASE_VFORK);
 }
 
 int main(void)
@@ -168,6 +248,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registered),
 		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_vfork_ids),
 	};
 
 	return TEST_RUN(tests, NULL, NULL);

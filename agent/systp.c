@@ -611,6 +611,8 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 		return -ENOMEM;
 	set_watch(t);
 	if (t->count && !hook_started && !hook_failed) {
+		/* a vfork child's programs see its ids, not its parent's */
+		bpftime_syscall_hook__on_new_ids(bpftime_helpers__new_ids);
 		err = bpftime_syscall_hook__start(on_enter, on_exit_, t);
 		if (err && err != -EAGAIN) {
 			/* attach/ said why; once per process */

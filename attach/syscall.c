@@ -146,6 +146,7 @@ static struct {
 		uintptr_t site;
 		long nr;
 		bool child_sud, child_exit;
+		bool vfork; /* the parent stops until the child's exec or exit */
 	} stub[MAX_STUBS];
 	pthread_mutex_t start_lock;
 } hook = { .stub_lock = ATOMIC_FLAG_INIT, .start_lock = PTHREAD_MUTEX_INITIALIZER };
@@ -287,6 +288,9 @@ struct tstate {
 	int in_handler; /* running enter/exit: nested syscalls go direct */
 	bool can_override;
 	int32_t tid;
+	/* vfork children running on this state (the parent waits): their
+	 * clone_exit counts up, the parent's counts down */
+	int vfork_depth;
 	struct bpftime_syscall *cur;
 };
 static __thread struct tstate ts_tls __attribute__((tls_model("initial-exec")));
@@ -381,11 +385,12 @@ static bool net_c_nr(long nr)
 }
 
 /* their sites always go through the hook while the net is off: clone,
- * clone3 and fork so that a child on this thread's TLS is counted and a
- * forked child knows its own thread id */
+ * clone3, fork and vfork so that a child on this thread's TLS is counted
+ * and a forked or vforked child knows its own ids */
 static bool net_own_nr(long nr)
 {
-	return exec_nr(nr) || net_c_nr(nr) || nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork;
+	return exec_nr(nr) || net_c_nr(nr) || nr == SYS_clone || nr == SYS_clone3 ||
+	       nr == SYS_fork || nr == SYS_vfork;
 }
 
 static long raw(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
@@ -399,6 +404,26 @@ BPFTIME_HOT int32_t bpftime_syscall_tid(void)
 		ts.tid = (int32_t)(hot.raw ? raw(SYS_gettid, 0, 0, 0, 0, 0, 0)
 					   : syscall(SYS_gettid));
 	return ts.tid;
+}
+
+/* who hears that a thread's ids changed under its TLS */
+static void (*_Atomic ids_fn)(void);
+
+void bpftime_syscall_hook__on_new_ids(void (*fn)(void))
+{
+	atomic_store_explicit(&ids_fn, fn, memory_order_release);
+}
+
+/* this thread's process or thread id is not what its TLS says any more (a
+ * forked child, a vfork child on its parent's TLS, that parent going on):
+ * forgotten here and by whoever asked to hear it */
+static void ids_changed(void)
+{
+	void (*fn)(void) = atomic_load_explicit(&ids_fn, memory_order_acquire);
+
+	ts.tid = 0;
+	if (fn)
+		fn();
 }
 
 /* Is this thread the one its TLS (ts) belongs to?  Always, until a thread
@@ -596,7 +621,7 @@ static void emit_fixed(uint8_t *rw)
 	emit_warm_stub(rw);
 }
 
-static void clone_exit(struct fast_frame *f, long nr, uintptr_t site);
+static void clone_exit(struct fast_frame *f, long nr, uintptr_t site, bool vfork);
 
 /* a rel32 jump placeholder at @at (the 4 bytes before @at), resolved to @to */
 static void fix32(uint8_t *at, const uint8_t *to)
@@ -607,8 +632,9 @@ static void fix32(uint8_t *at, const uint8_t *to)
 /* The stub that makes a clone/vfork sharing the memory (k->nr) for the
  * syscall instruction that ends at k->site, then returns there.  In the
  * child: with child_sud SUD on first (keeping every register but rax (0),
- * rcx, r11), with child_exit (a thread with its own TLS) the exit handler
- * too.  In the parent (or on failure) the exit handler with the result.
+ * rcx, r11), with child_exit (a thread with its own TLS, a vfork child) the
+ * exit handler too.  In the parent (or on failure) the exit handler with
+ * the result.
  * The handler runs as a trampoline's does: red zone stepped over,
  * registers saved as a struct fast_frame, flags put back from r11 (as the
  * kernel leaves them), rcx = the return address. */
@@ -647,6 +673,8 @@ static void emit_stub(uint8_t *rw, const struct stub_key *k)
 	put(&e, &(uint32_t){ (uint32_t)k->nr }, 4);
 	put(&e, "\x48\xba", 2); /* mov rdx, site */
 	put64(&e, (uint64_t)k->site);
+	put(&e, "\xb9", 1); /* mov ecx, vfork */
+	put(&e, &(uint32_t){ k->vfork }, 4);
 	put(&e, "\x48\xb8", 2); /* mov rax, clone_exit */
 	put64(&e, (uint64_t)(uintptr_t)clone_exit);
 	put(&e, "\xff\xd0", 2); /* call rax */
@@ -671,7 +699,7 @@ static void *clone_stub(const struct stub_key *k)
 	for (i = 0; i < hook.n_stubs; i++)
 		if (hook.stub[i].site == k->site && hook.stub[i].nr == k->nr &&
 		    hook.stub[i].child_sud == k->child_sud &&
-		    hook.stub[i].child_exit == k->child_exit)
+		    hook.stub[i].child_exit == k->child_exit && hook.stub[i].vfork == k->vfork)
 			break;
 	if (i == hook.n_stubs && i < MAX_STUBS) {
 		emit_stub(hook.rw + REGION_STUBS + (size_t)i * STUB_SIZE, k);
@@ -762,19 +790,28 @@ BPFTIME_HOT static inline void from_frame(struct bpftime_syscall *sc, struct fas
 	sc->ip = ip;
 }
 
-/* The exit of a clone/clone3/vfork made by a stub, in the parent or a
- * thread child (not a signal handler): the registers are in @f, the
- * result in f->rax. */
-__attribute__((used)) static void clone_exit(struct fast_frame *f, long nr, uintptr_t site)
+/* The exit of a clone/clone3/vfork made by a stub, in the parent, a thread
+ * child or a @vfork child (not a signal handler): the registers are in @f,
+ * the result in f->rax.  A vfork child runs on its parent's memory, thread
+ * state included, while the parent waits: the ids there are the child's
+ * until the parent runs again, here too. */
+__attribute__((used)) static void clone_exit(struct fast_frame *f, long nr, uintptr_t site,
+					     bool vfork)
 {
 	struct bpftime_syscall sc;
 	int saved_errno = errno;
 
 	frame_mine(f);
+	if (vfork) {
+		if (!f->rax)
+			ts.vfork_depth++;
+		else if ((int64_t)f->rax > 0)
+			ts.vfork_depth--;
+		ids_changed();
+	} else if (!f->rax)
+		ts.tid = 0; /* a new thread: its own id */
 	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK)
 		return;
-	if (!f->rax)
-		ts.tid = 0; /* a new thread: its own id */
 	from_frame(&sc, f, nr, (int64_t)f->rax, site);
 	run_exit(&sc);
 	errno = saved_errno;
@@ -836,7 +873,8 @@ static long call_fixed(const struct bpftime_syscall *sc)
 			 * vfork child (this thread's memory and TLS, its own
 			 * actions) keeps ours too (it runs our int3 sites until
 			 * its exec) and leaves the parent's copy alone */
-			bool child = raw(SYS_gettid, 0, 0, 0, 0, 0, 0) != bpftime_syscall_tid();
+			bool child = ts.vfork_depth > 0 ||
+				     raw(SYS_gettid, 0, 0, 0, 0, 0, 0) != bpftime_syscall_tid();
 
 			if (sc->args[2])
 				memcpy((void *)(uintptr_t)sc->args[2], aside, sizeof(*aside));
@@ -893,9 +931,10 @@ static bool redirect_clone(struct bpftime_syscall *sc, greg_t *g)
 	 * before it exists, with this thread's tid set for tls_mine() */
 	k.child_sud = !(flags & CLONE_VFORK) && (flags & CLONE_SETTLS);
 	count_bare(flags, 0, 0);
-	/* a child without its own TLS would run the handler on the parent's
-	 * thread state (the vfork child, a bare CLONE_VM): no exit there */
-	k.child_exit = k.child_sud;
+	/* a bare CLONE_VM child would run the handler on the thread state of
+	 * a parent that runs on: no exit there; a vfork child has it alone */
+	k.vfork = (flags & CLONE_VFORK) != 0;
+	k.child_exit = k.child_sud || k.vfork;
 	stub = clone_stub(&k);
 	if (!stub)
 		return false; /* cannot happen with fewer than MAX_STUBS sites */
@@ -958,7 +997,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 		run_enter(&sc, false);
 		sc.ret = call(&sc);
 		if (sc.ret == 0) {
-			ts.tid = 0;
+			ids_changed();
 			fork_child();
 			enable_self();
 		}
@@ -969,7 +1008,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 		run_enter(&sc, false);
 		sc.ret = call(&sc);
 		if (sc.ret == 0) {
-			ts.tid = 0;
+			ids_changed();
 			fork_child();
 			enable_self();
 		}
@@ -1162,6 +1201,24 @@ static bool fork_like(long nr, uint64_t a0, uint64_t a1)
 	return !(flags & (CLONE_VM | CLONE_VFORK));
 }
 
+/* a vfork, or a clone/clone3 that shares the memory and stops the parent
+ * until the child's exec or exit (posix_spawn's) */
+static bool vfork_like(long nr, uint64_t a0, uint64_t a1)
+{
+	uint64_t flags = a0;
+
+	if (nr == SYS_vfork)
+		return true;
+	if (nr == SYS_clone3) {
+		if (!a0 || a1 < 8)
+			return false;
+		memcpy(&flags, (const void *)(uintptr_t)a0, 8);
+	} else if (nr != SYS_clone) {
+		return false;
+	}
+	return (flags & (CLONE_VM | CLONE_VFORK)) == (CLONE_VM | CLONE_VFORK);
+}
+
 BPFTIME_HOT static bool special_nr(long nr)
 {
 	switch (nr) {
@@ -1256,6 +1313,29 @@ BPFTIME_HOT static inline int fast_entry_rest(struct fast_frame *f, struct bpfti
 static int fast_entry_unusual(struct fast_frame *f, long nr, uintptr_t ret, raw_fn call_fn,
 			      uintptr_t direct, uintptr_t site_sc);
 
+/* A vfork-like call on a thread without SUD (the signal path's
+ * redirect_clone() is not there): made by a stub (clone_exit in the child
+ * and the parent, which share the thread state), the enter handler first.
+ * The stub returns to @ret; none left: the site's own `syscall`. */
+static int vfork_by_stub(struct fast_frame *f, long nr, uintptr_t ret, uintptr_t site_sc)
+{
+	struct stub_key k = { .site = ret, .nr = nr, .child_exit = true, .vfork = true };
+	struct bpftime_syscall sc;
+	void *stub = clone_stub(&k);
+
+	if (!stub) {
+		f->rcx = site_sc;
+		return ROUTE_LEAVE;
+	}
+	if (hot.selector == SYSCALL_DISPATCH_FILTER_BLOCK && tls_mine()) {
+		from_frame(&sc, f, nr, 0, ret);
+		run_enter(&sc, false);
+	}
+	f->rax = (uint64_t)nr;
+	f->rcx = (uintptr_t)stub;
+	return ROUTE_LEAVE;
+}
+
 /* Called by the trampolines (not a signal handler), with the registers
  * saved in @f.  Leaves in f->rcx where the trampoline goes once it has
  * restored them: @direct (the direct route makes the call: nothing runs
@@ -1303,7 +1383,10 @@ __attribute__((noinline)) static int fast_entry_unusual(struct fast_frame *f, lo
 		if (net_c_nr(nr))
 			return made_here(f, nr, ret);
 		/* a fork-like call on a thread without SUD: made here, so
-		 * that the child drops this thread's id */
+		 * that the child drops this thread's id; a vfork-like one
+		 * through a stub (the child runs on this thread's state) */
+		if (!ts.enabled && vfork_like(nr, f->rdi, f->rsi))
+			return vfork_by_stub(f, nr, ret, site_sc);
 		if (!ts.enabled && fork_like(nr, f->rdi, f->rsi))
 			return made_here(f, nr, ret);
 		/* a thread without SUD (the net off): no SIGSYS will count a
@@ -2374,7 +2457,7 @@ static bool made_here(struct fast_frame *f, long nr, uintptr_t ret)
 	if (!sc.override) {
 		sc.ret = fork ? call(&sc) : call_fixed(&sc);
 		if (fork && sc.ret == 0) {
-			ts.tid = 0;
+			ids_changed();
 			fork_child();
 		} else if (exec_nr(nr) && handlers && !ts.in_handler &&
 			   atomic_load_explicit(&hot.exec_watch, memory_order_relaxed)) {
@@ -2433,6 +2516,7 @@ static void own_copy(void *rx, void *rw, size_t len)
  * the child's own. */
 static void fork_child(void)
 {
+	ts.vfork_depth = 0; /* memory of its own */
 	if (hook.region)
 		own_copy(hook.region, hook.rw, REGION_SIZE);
 	if (net.trap)

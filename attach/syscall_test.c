@@ -95,6 +95,7 @@ static void on_enter(struct bpftime_syscall *sc, void *data)
 
 static atomic_long clone_exit_ret[2]; /* [0]: the child's, [1]: the parent's */
 static atomic_int clone_exit_tid;     /* the thread that reported 0 */
+static atomic_int vfork_exit_tid;     /* the vfork child that reported 0 */
 
 static void on_exit_(struct bpftime_syscall *sc, void *data)
 {
@@ -108,6 +109,8 @@ static void on_exit_(struct bpftime_syscall *sc, void *data)
 		if (!sc->ret)
 			atomic_store(&clone_exit_tid, bpftime_syscall_tid());
 	}
+	if (sc->nr == SYS_vfork && !sc->ret)
+		atomic_store(&vfork_exit_tid, bpftime_syscall_tid());
 }
 
 static long n_enter(int nr)
@@ -277,7 +280,7 @@ static void test_early_thread_seen(void **state)
 
 static void test_fork_vfork_spawn(void **state)
 {
-	long before = n_enter(SYS_getppid);
+	long before = n_enter(SYS_getppid), vfork_exits;
 	char *argv[] = { (char *)"true", NULL };
 	int status;
 	pid_t pid;
@@ -295,19 +298,29 @@ static void test_fork_vfork_spawn(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(atomic_load(&last_exit_ret[SYS_wait4]), pid);
+	vfork_exits = atomic_load(&exits[SYS_vfork]);
 	pid = vfork();
 	if (pid == 0)
 		_exit(3);
 	assert_true(pid > 0);
-	/* the parent's exit event (the vfork child reports none: no TLS of
-	 * its own) */
+	/* two exits, as in the kernel: the child's (0, under its id: it ran
+	 * on this thread's state), then the parent's (the child's id) */
+	assert_int_equal(atomic_load(&exits[SYS_vfork]), vfork_exits + 2);
+	assert_int_equal(atomic_load(&vfork_exit_tid), pid);
 	assert_int_equal(atomic_load(&last_exit_ret[SYS_vfork]), pid);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+	/* the parent's id again */
+	syscall(SYS_getppid);
+	assert_int_equal(atomic_load(&last_tid[SYS_getppid]), gettid());
+	/* posix_spawn: clone3(CLONE_VM | CLONE_VFORK), the child on a stack of
+	 * its own: its exit reported under its id */
+	atomic_store(&clone_exit_tid, 0);
 	assert_int_equal(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ), 0);
+	assert_int_equal(atomic_load(&clone_exit_tid), pid);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_int_equal(n_enter(SYS_getppid), before);
+	assert_int_equal(n_enter(SYS_getppid), before + 1);
 }
 
 static atomic_int usr1_seen;

@@ -7,7 +7,10 @@
  * pid/tid are cached per thread because gettid() is a syscall on every
  * probe hit.  A fork() child inherits the forking thread's cache, so a
  * pthread_atfork() child handler bumps a generation that invalidates every
- * cache in the child (only the forking thread exists there).
+ * cache in the child (only the forking thread exists there); so does
+ * bpftime_helpers__new_ids(), which the agent's syscall hook calls where
+ * glibc does not (a vfork child on its parent's TLS, that parent going
+ * on, a raw fork).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -150,6 +153,11 @@ struct task_cache {
 static __thread struct task_cache task_cache;
 
 static void after_fork_child(void)
+{
+	fork_gen++;
+}
+
+void bpftime_helpers__new_ids(void)
 {
 	fork_gen++;
 }

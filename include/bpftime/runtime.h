@@ -255,6 +255,12 @@ BPFTIME_API const char *bpftime_helper__name(uint32_t id);
 /** @brief the segment helpers write to (trace ring); NULL detaches */
 BPFTIME_API void bpftime_helpers__set_shm(struct bpftime_shm *shm);
 
+/** @brief the calling thread's process or thread id changed under its
+ * thread-local storage (a vfork child, its parent going on, a fork made
+ * without glibc's fork()): the ids helpers cache per thread are read again
+ * (get_current_pid_tgid).  Async-signal-safe. */
+BPFTIME_API void bpftime_helpers__new_ids(void);
+
 /* The per-thread context of the program running now, set by whoever runs it
  * (the agent, around a probe's programs).  Helpers read it: get_stack and
  * get_stackid walk the user stack from regs when it is set (otherwise from

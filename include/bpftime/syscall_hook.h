@@ -128,6 +128,14 @@ BPFTIME_API int bpftime_syscall_hook__rewritten(void);
  * seen) */
 BPFTIME_API int bpftime_syscall_hook__bare_threads(void);
 
+/** @brief @fn (NULL: none) runs on a thread whose process or thread id has
+ * changed under its thread-local storage: the child of a fork the hook saw,
+ * a vfork child (which runs on its parent's memory, TLS included, until its
+ * exec or exit) and that parent when it goes on.  Per-thread caches of
+ * getpid()/gettid() are stale there.  It may run in a signal handler and on
+ * a vfork child's stack: async-signal-safe, small. */
+BPFTIME_API void bpftime_syscall_hook__on_new_ids(void (*fn)(void));
+
 /**
  * @brief **bpftime_syscall_hook__net()** whether the safety net (Syscall User
  * Dispatch) is on in the process's threads: 1 on, 0 off (every `syscall`
