@@ -149,6 +149,7 @@ static struct {
 		bool vfork; /* the parent stops until the child's exec or exit */
 	} stub[MAX_STUBS];
 	pthread_mutex_t start_lock;
+	bool atfork; /* fork_prepare and co. registered */
 } hook = { .stub_lock = ATOMIC_FLAG_INIT, .start_lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* the pokes of code bytes (their mprotect calls): one at a time */
@@ -2824,6 +2825,61 @@ static void reclaim_signal(int sig, void (*fn)(int, siginfo_t *, void *), unsign
 		*aside = cur;
 }
 
+/* The patcher thread, made with every signal blocked but SIGTRAP (int3
+ * sites) and SIGSYS; it turns SUD off for itself.  Waits until it has said
+ * its id (not to be asked to turn SUD on).  false: it could not be made. */
+static bool start_patcher(void)
+{
+	struct timespec nap = { 0, 100000 };
+	sigset_t all, saved;
+	bool made;
+
+	sigfillset(&all);
+	sigdelset(&all, SIGTRAP);
+	sigdelset(&all, SIGSYS);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	atomic_store(&fast.tid, 0);
+	made = !pthread_create(&fast.th, NULL, patcher, NULL);
+	if (made) {
+		pthread_detach(fast.th);
+		while (!atomic_load(&fast.tid))
+			nanosleep(&nap, NULL);
+	}
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	return made;
+}
+
+/* fork() (glibc's, with its handlers): the hook's locks are held across it,
+ * in their order (start, net, routes, poke), so that the child gets them
+ * free rather than held by a thread it does not have (the patcher in the
+ * middle of a rewrite); the child makes a patcher of its own (threads do
+ * not survive a fork: without one, its sites proven later would stay on the
+ * signal path and a net that went on would stay on). */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&hook.start_lock);
+	pthread_mutex_lock(&net.lock);
+	pthread_mutex_lock(&routes.lock);
+	pthread_mutex_lock(&poke_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&poke_lock);
+	pthread_mutex_unlock(&routes.lock);
+	pthread_mutex_unlock(&net.lock);
+	pthread_mutex_unlock(&hook.start_lock);
+}
+
+static void fork_child_atfork(void)
+{
+	fork_parent();
+	pthread_mutex_lock(&hook.start_lock);
+	if (fast.started && !start_patcher())
+		fast.started = false;
+	pthread_mutex_unlock(&hook.start_lock);
+}
+
 int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exit, void *data)
 {
 	int err = 0, late;
@@ -2842,7 +2898,6 @@ int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exi
 	}
 	if (!fast.started) {
 		const char *e = getenv("BPFTIME_SYSCALL_REWRITE");
-		sigset_t all, saved;
 
 		fast.on = !e || strcmp(e, "0");
 		e = getenv("BPFTIME_SYSCALL_NET");
@@ -2863,19 +2918,12 @@ int bpftime_syscall_hook__start(bpftime_syscall_fn enter, bpftime_syscall_fn exi
 		}
 		e = getenv("BPFTIME_SYSCALL_SCAN");
 		fast.scan = e && !strcmp(e, "1");
-		sigfillset(&all);
-		sigdelset(&all, SIGTRAP); /* net sites: int3 */
-		sigdelset(&all, SIGSYS);
-		pthread_sigmask(SIG_SETMASK, &all, &saved);
-		if (fast.on && !pthread_create(&fast.th, NULL, patcher, NULL)) {
-			struct timespec nap = { 0, 100000 };
-
-			pthread_detach(fast.th);
-			while (!atomic_load(&fast.tid)) /* not to be asked to turn SUD on */
-				nanosleep(&nap, NULL);
+		if (fast.on && start_patcher()) {
 			fast.started = true;
+			if (!hook.atfork)
+				hook.atfork = !pthread_atfork(fork_prepare, fork_parent,
+							      fork_child_atfork);
 		}
-		pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	}
 	/* the program may have set SIGSYS or SIGTRAP while we were off
 	 * (nothing intercepted then): ours again, its action kept aside */

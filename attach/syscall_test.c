@@ -323,6 +323,45 @@ static void test_fork_vfork_spawn(void **state)
 	assert_int_equal(n_enter(SYS_getppid), before + 1);
 }
 
+/* A site first run in a forked child is rewritten there: the child has a
+ * patcher thread of its own (threads do not survive a fork; without it the
+ * site would take a signal at every call). */
+long syscall_testlib_fork_site(void);
+
+static void test_fork_child_patcher(void **state)
+{
+	const uint8_t *p = (const uint8_t *)(void *)syscall_testlib_fork_site;
+	int status, tries;
+	pid_t pid;
+
+	(void)state;
+	if (getenv("BPFTIME_SYSCALL_REWRITE") && !strcmp(getenv("BPFTIME_SYSCALL_REWRITE"), "0"))
+		TEST_SKIP("BPFTIME_SYSCALL_REWRITE=0: no rewritten sites");
+	assert_int_equal(p[0], 0xb8); /* mov eax, 110: never run here */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		long ppid = (long)getppid(), b = n_enter(SYS_getppid);
+
+		for (tries = 0; p[0] != 0xe9 && tries < 5000; tries++) {
+			if (syscall_testlib_fork_site() != ppid)
+				_exit(2);
+			usleep(1000);
+		}
+		if (p[0] != 0xe9)
+			_exit(3); /* not rewritten */
+		/* through the trampoline: still seen */
+		b = n_enter(SYS_getppid);
+		if (syscall_testlib_fork_site() != ppid || n_enter(SYS_getppid) != b + 1)
+			_exit(4);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(p[0], 0xb8); /* the parent's copy untouched */
+}
+
 static atomic_int usr1_seen;
 
 static void on_usr1(int sig)
@@ -839,6 +878,7 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_early_thread_seen),
 		cmocka_unit_test(test_fork_vfork_spawn),
+		cmocka_unit_test(test_fork_child_patcher),
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_override),
 		cmocka_unit_test(test_rewritten_site),

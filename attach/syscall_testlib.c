@@ -55,3 +55,16 @@ __asm__(".text\n"
 	".size syscall_testlib_regs, .-syscall_testlib_regs\n"
 	".local testlib_scratch\n"
 	".comm testlib_scratch, 8, 8\n");
+
+/* `mov eax, 110; syscall; ret` (getppid) at an aligned start: a site of its
+ * own, for a test that runs it first in a forked child */
+long syscall_testlib_fork_site(void);
+__asm__(".text\n"
+	".p2align 4\n"
+	".globl syscall_testlib_fork_site\n"
+	".type syscall_testlib_fork_site, @function\n"
+	"syscall_testlib_fork_site:\n"
+	"	mov $110, %eax\n"
+	"	syscall\n"
+	"	ret\n"
+	".size syscall_testlib_fork_site, .-syscall_testlib_fork_site\n");
