@@ -28,12 +28,14 @@
  *   clone/clone3/vfork sharing the memory (threads, posix_spawn, vfork):
  *                  the child would start in our handler on another stack.
  *                  The thread is sent to a per-site stub in the region:
- *                  `syscall`, then in a thread child SUD on for the child,
- *                  the exit handler in the parent and in a thread child
- *                  with its own TLS (not a vfork child: it runs on the
- *                  parent's thread state), then `mov rcx, site; jmp rcx`
- *                  back after the original instruction (rcx = return
- *                  address, as the kernel sets it).
+ *                  `syscall`, then in a thread child with its own TLS and
+ *                  in a vfork child SUD on for the child, the exit handler
+ *                  in the parent and in such a child, then `mov rcx, site;
+ *                  jmp rcx` back after the original instruction (rcx =
+ *                  return address, as the kernel sets it).  A vfork child
+ *                  runs on its parent's thread state while the parent
+ *                  waits: its stub forgets the ids cached there, in the
+ *                  child and again in the parent (clone_exit).
  *   fork-like clones run in the handler; the child turns SUD on again (it
  *                  is not inherited) and both report the exit.
  *   execve         SUD goes off for the call and back on if it fails.
@@ -928,9 +930,11 @@ static bool redirect_clone(struct bpftime_syscall *sc, greg_t *g)
 		return false;
 	k.site = (uintptr_t)g[REG_RIP];
 	k.nr = sc->nr;
-	/* a child on this thread's TLS gets no SUD (see the top); counted
-	 * before it exists, with this thread's tid set for tls_mine() */
-	k.child_sud = !(flags & CLONE_VFORK) && (flags & CLONE_SETTLS);
+	/* SUD on in a child with a TLS of its own, and in a vfork child
+	 * (this thread's state, this thread waiting); a bare child on this
+	 * thread's TLS gets none (see the top): counted before it exists,
+	 * with this thread's tid set for tls_mine() */
+	k.child_sud = (flags & (CLONE_VFORK | CLONE_SETTLS)) != 0;
 	count_bare(flags, 0, 0);
 	/* a bare CLONE_VM child would run the handler on the thread state of
 	 * a parent that runs on: no exit there; a vfork child has it alone */

@@ -280,10 +280,10 @@ static void test_early_thread_seen(void **state)
 
 static void test_fork_vfork_spawn(void **state)
 {
-	long before = n_enter(SYS_getppid), vfork_exits;
+	long before = n_enter(SYS_getppid), vfork_exits, exec_enters;
 	char *argv[] = { (char *)"true", NULL };
+	pid_t pid, me = getpid();
 	int status;
-	pid_t pid;
 
 	(void)state;
 	pid = fork();
@@ -300,9 +300,16 @@ static void test_fork_vfork_spawn(void **state)
 	assert_int_equal(atomic_load(&last_exit_ret[SYS_wait4]), pid);
 	vfork_exits = atomic_load(&exits[SYS_vfork]);
 	pid = vfork();
-	if (pid == 0)
-		_exit(3);
+	if (pid == 0) {
+		/* SUD on in the child too: a site nothing rewrites is seen */
+		long r;
+
+		__asm__ volatile("syscall" : "=a"(r) : "0"(110L) : "rcx", "r11", "memory");
+		_exit(r == me ? 3 : 4);
+	}
 	assert_true(pid > 0);
+	assert_int_equal(n_enter(SYS_getppid), before + 1);
+	assert_int_equal(atomic_load(&last_tid[SYS_getppid]), pid);
 	/* two exits, as in the kernel: the child's (0, under its id: it ran
 	 * on this thread's state), then the parent's (the child's id) */
 	assert_int_equal(atomic_load(&exits[SYS_vfork]), vfork_exits + 2);
@@ -316,11 +323,15 @@ static void test_fork_vfork_spawn(void **state)
 	/* posix_spawn: clone3(CLONE_VM | CLONE_VFORK), the child on a stack of
 	 * its own: its exit reported under its id */
 	atomic_store(&clone_exit_tid, 0);
+	exec_enters = n_enter(SYS_execve);
 	assert_int_equal(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ), 0);
 	assert_int_equal(atomic_load(&clone_exit_tid), pid);
+	/* and its execve (SUD on there) */
+	assert_int_equal(n_enter(SYS_execve), exec_enters + 1);
+	assert_int_equal(atomic_load(&last_tid[SYS_execve]), pid);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_int_equal(n_enter(SYS_getppid), before + 1);
+	assert_int_equal(n_enter(SYS_getppid), before + 2);
 }
 
 /* A site first run in a forked child is rewritten there: the child has a
