@@ -2,9 +2,10 @@
 /* examples/systp/systp_victim.c: a deterministic victim for the syscall
  * tracepoint examples (its name, "systp_victim", is what they filter on).
  *
- *   systp_victim open TMP_PATH END_PATH   openat from libc, a new thread and
- *                                         hand-written asm; END_PATH.begin
- *                                         first, END_PATH last
+ *   systp_victim open TMP_PATH END_PATH   openat from libc, a new thread,
+ *                                         hand-written asm and a posix_spawn
+ *                                         child before its exec (/dev/full);
+ *                                         END_PATH.begin first, END_PATH last
  *   systp_victim open-wait TMP END        the same after a line on stdin
  *                                         (prints "pid N" and "waiting" first);
  *                                         each "probe" line before opens END.probe
@@ -20,6 +21,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,24 @@ static void *open_thread(void *arg)
 	if (fd >= 0)
 		close(fd);
 	return NULL;
+}
+
+/* posix_spawn of /bin/true whose child opens @path (a file action) before
+ * its exec: a vfork-like child on this process's memory */
+static void spawn_open(const char *path)
+{
+	char *argv[] = { (char *)"true", NULL };
+	posix_spawn_file_actions_t fa;
+	int r, status;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 9, path, O_RDONLY, 0);
+	r = posix_spawn(&pid, "/bin/true", &fa, NULL, argv, environ);
+	if (!r && waitpid(pid, &status, 0) != pid)
+		r = errno;
+	posix_spawn_file_actions_destroy(&fa);
+	printf("posix_spawn /bin/true, open %s in the child = %s\n", path, r ? strerror(r) : "ok");
 }
 
 static long asm_openat(const char *path, long flags)
@@ -76,6 +96,7 @@ static int do_open(const char *tmp, const char *end)
 	printf("asm openat /proc/self/stat = %s\n", r >= 0 ? "fd" : strerror((int)-r));
 	if (r >= 0)
 		close((int)r);
+	spawn_open("/dev/full");
 	fd = open(end, O_RDONLY);
 	printf("open %s = %d\n", end, fd);
 	return 0;

@@ -300,6 +300,7 @@ static void opensnoop(const char *variant, bool failed_only)
 			 "open comm=systp_victim ret=fd flags=0x241 path=%s stack=1\n"
 			 "open comm=systp_victim ret=fd flags=0x80000 path=/dev/zero stack=1\n"
 			 "open comm=systp_victim ret=fd flags=0 path=/proc/self/stat stack=1\n"
+			 "open comm=systp_victim ret=fd flags=0 path=/dev/full stack=1\n"
 			 "open comm=systp_victim ret=-2 flags=0 path=%s stack=1\n",
 			 end_path, tmp_path, end_path);
 	if (!strcmp(variant, "perf")) {
@@ -448,7 +449,7 @@ static void test_bpftrace(void **state)
 	snprintf(begin, sizeof(begin), "open %s.begin", end_path);
 	snprintf(want, sizeof(want),
 		 "%s\nopen /dev/null\nopen /nonexistent-bpftime/x\nopen %s\nopen /dev/zero\n"
-		 "open /proc/self/stat\nopen %s\n",
+		 "open /proc/self/stat\nopen /dev/full\nopen %s\n",
 		 begin, tmp_path, end_path);
 	/* bpftrace's output is a perf buffer: order per cpu only */
 	sort_lines(want);
