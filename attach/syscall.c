@@ -808,7 +808,7 @@ __attribute__((used)) static void clone_exit(struct fast_frame *f, long nr, uint
 	if (vfork) {
 		if (!f->rax)
 			ts.vfork_depth++;
-		else if ((int64_t)f->rax > 0)
+		else if ((int64_t)f->rax > 0 && ts.vfork_depth > 0)
 			ts.vfork_depth--;
 		ids_changed();
 	} else if (!f->rax)
@@ -2858,26 +2858,39 @@ static bool start_patcher(void)
  * free rather than held by a thread it does not have (the patcher in the
  * middle of a rewrite); the child makes a patcher of its own (threads do
  * not survive a fork: without one, its sites proven later would stay on the
- * signal path and a net that went on would stay on). */
+ * signal path and a net that went on would stay on).  A lock not had within
+ * FORK_LOCK_S (a fork from a signal handler that interrupted its holder on
+ * this very thread) is left to its holder and made anew in the child. */
+#define FORK_LOCK_S 2
+static pthread_mutex_t *const fork_locks[] = { &hook.start_lock, &net.lock, &routes.lock,
+					       &poke_lock };
+static bool fork_held[ARRAY_SIZE(fork_locks)]; /* glibc runs one fork's handlers at a time */
+
 static void fork_prepare(void)
 {
-	pthread_mutex_lock(&hook.start_lock);
-	pthread_mutex_lock(&net.lock);
-	pthread_mutex_lock(&routes.lock);
-	pthread_mutex_lock(&poke_lock);
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += FORK_LOCK_S;
+	for (size_t i = 0; i < ARRAY_SIZE(fork_locks); i++)
+		fork_held[i] = !pthread_mutex_timedlock(fork_locks[i], &until);
 }
 
 static void fork_parent(void)
 {
-	pthread_mutex_unlock(&poke_lock);
-	pthread_mutex_unlock(&routes.lock);
-	pthread_mutex_unlock(&net.lock);
-	pthread_mutex_unlock(&hook.start_lock);
+	for (size_t i = ARRAY_SIZE(fork_locks); i-- > 0;)
+		if (fork_held[i])
+			pthread_mutex_unlock(fork_locks[i]);
 }
 
 static void fork_child_atfork(void)
 {
-	fork_parent();
+	for (size_t i = ARRAY_SIZE(fork_locks); i-- > 0;) {
+		if (fork_held[i])
+			pthread_mutex_unlock(fork_locks[i]);
+		else
+			pthread_mutex_init(fork_locks[i], NULL);
+	}
 	pthread_mutex_lock(&hook.start_lock);
 	if (fast.started && !start_patcher())
 		fast.started = false;
