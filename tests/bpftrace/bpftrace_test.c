@@ -360,6 +360,18 @@ static char *replace(const char *s, const char *from, const char *to)
 	return out;
 }
 
+/* does @n appear in @s as a whole number? */
+static bool has_number(const char *s, long n)
+{
+	char txt[24];
+	size_t l = (size_t)snprintf(txt, sizeof(txt), "%ld", n);
+
+	for (const char *p = strstr(s, txt); p; p = strstr(p + 1, txt))
+		if ((p == s || !isdigit((unsigned char)p[-1])) && !isdigit((unsigned char)p[l]))
+			return true;
+	return false;
+}
+
 static char *subst(const char *prog)
 {
 	/* the comm first: the victim's path has bt_victim in it */
@@ -516,6 +528,16 @@ static char *run_row(const struct row *r, bool kernel)
 		char *p = strstr(vtext, "pid ");
 
 		vpid = p ? (pid_t)atoi(p + 4) : 0;
+	}
+	if (vpid && has_number(r->expect, vpid)) {
+		/* its pid would read as PID where the row wants the number */
+		print_message("%s (%s): the victim's pid %d is a number the row expects\n", r->name,
+			      kernel ? "kernel" : "bpftime", (int)vpid);
+		free(text);
+		free(vtext);
+		free(prog);
+		remove_run_files(out, err, vout, verr, gofile, shm);
+		return NULL;
 	}
 	if (r->flags & F_FLOOD) {
 		/* every event printed or counted in bpftrace's "Lost N events" */
