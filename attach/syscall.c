@@ -389,11 +389,12 @@ static bool net_c_nr(long nr)
 
 /* their sites always go through the hook while the net is off: clone,
  * clone3, fork and vfork so that a child on this thread's TLS is counted
- * and a forked or vforked child knows its own ids */
+ * and a forked or vforked child knows its own ids, rt_sigreturn for the
+ * syscalls a signal handler restarts (restart_events) */
 static bool net_own_nr(long nr)
 {
 	return exec_nr(nr) || net_c_nr(nr) || nr == SYS_clone || nr == SYS_clone3 ||
-	       nr == SYS_fork || nr == SYS_vfork;
+	       nr == SYS_fork || nr == SYS_vfork || nr == SYS_rt_sigreturn;
 }
 
 static long raw(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
@@ -602,6 +603,7 @@ static const uint8_t raw_code[] = {
 	0x4d, 0x89, 0xc2,	      /* mov r10, r8 */
 	0x4d, 0x89, 0xc8,	      /* mov r8, r9 */
 	0x4c, 0x8b, 0x4c, 0x24, 0x08, /* mov r9, [rsp + 8] */
+	0x31, 0xc9,		      /* xor ecx, ecx (restart_events) */
 	0x0f, 0x05,		      /* syscall */
 	0xc3,			      /* ret */
 };
@@ -949,6 +951,71 @@ static bool redirect_clone(struct bpftime_syscall *sc, greg_t *g)
 	return true;
 }
 
+/* Reads @n bytes at @at of this process's memory without faulting: 0 or
+ * -EFAULT */
+static int read_safe(uintptr_t at, void *buf, size_t n)
+{
+	struct iovec local = { buf, n }, remote = { (void *)at, n };
+
+	return raw(SYS_process_vm_readv, raw(SYS_getpid, 0, 0, 0, 0, 0, 0), (long)&local, 1,
+		   (long)&remote, 1, 0) == (long)n
+		       ? 0
+		       : -EFAULT;
+}
+
+/* where the registers are in the kernel's struct ucontext (x86-64: flags,
+ * link, stack, then the sigcontext) */
+#define KUC_GREGS 40
+
+/* A signal handler returns with its frame at @uc (the stack pointer of
+ * its rt_sigreturn).  When the frame is that of a syscall the kernel is
+ * restarting (a handler with SA_RESTART over -ERESTARTSYS, or
+ * -ERESTARTNOINTR: rip moved back onto the `syscall`, rax = the number
+ * again, rcx = the address after the `syscall`, which its entry set; our
+ * paths clear rcx before their own `syscall`, so a frame taken before the
+ * entry never looks so), the kernel's tracepoints showed the call's exit
+ * with that error before the handler ran and will show its enter again
+ * when it restarts: the handlers see both here (the exit after the
+ * handler's own calls; its error -ERESTARTSYS, SA_RESTART's: the frame
+ * does not tell -ERESTARTNOINTR, rarer, apart).  A restart through
+ * restart_syscall (-ERESTART_RESTARTBLOCK: rax 219, nanosleep's) is not
+ * reported. */
+static void restart_events(uintptr_t uc)
+{
+	struct bpftime_syscall sc;
+	uint64_t g[NGREG];
+	uint16_t insn;
+
+	if (!atomic_load_explicit(&hot.exit, memory_order_relaxed) &&
+	    !atomic_load_explicit(&hot.enter, memory_order_relaxed))
+		return;
+	/* the frame the kernel wrote where the handler returns: read as the
+	 * kernel is about to (a frame it cannot read kills the thread with
+	 * SIGSEGV either way); rip, which a program may have set to
+	 * anything, only without faulting */
+	ASAN_MINE((void *)(uc + KUC_GREGS), sizeof(g));
+	memcpy(g, (const void *)(uc + KUC_GREGS), sizeof(g));
+	if (g[REG_RCX] != g[REG_RIP] + 2 || g[REG_RAX] == SYS_restart_syscall ||
+	    read_safe(g[REG_RIP], &insn, 2) || insn != 0x050f)
+		return;
+	sc.nr = (int64_t)g[REG_RAX];
+	sc.args[0] = g[REG_RDI];
+	sc.args[1] = g[REG_RSI];
+	sc.args[2] = g[REG_RDX];
+	sc.args[3] = g[REG_R10];
+	sc.args[4] = g[REG_R8];
+	sc.args[5] = g[REG_R9];
+	sc.ret = -512; /* -ERESTARTSYS */
+	sc.override = false;
+	sc.no_exit = false;
+	sc.uctx = NULL;
+	sc.frame = NULL;
+	sc.ip = g[REG_RIP] + 2;
+	run_exit(&sc);
+	sc.ret = 0;
+	run_enter(&sc, false);
+}
+
 static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
@@ -990,6 +1057,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 		 * the frame of the handler that returns */
 		sc.no_exit = true;
 		run_enter(&sc, false);
+		restart_events((uintptr_t)g[REG_RSP]);
 		g[REG_RIP] = (greg_t)(uintptr_t)(hook.region + REGION_SIGRETURN);
 		g[REG_RAX] = SYS_rt_sigreturn;
 		goto out;
@@ -1384,6 +1452,12 @@ __attribute__((noinline)) static int fast_entry_unusual(struct fast_frame *f, lo
 	unsigned int w;
 
 	if (special_nr(nr)) {
+		/* a handler returning without SUD here (the net off): a
+		 * syscall it interrupted may restart (with SUD, the SIGSYS of
+		 * the site's own `syscall` asks) */
+		if (nr == SYS_rt_sigreturn && !ts.enabled &&
+		    hot.selector == SYSCALL_DISPATCH_FILTER_BLOCK && tls_mine())
+			restart_events((uintptr_t)(f + 1) + RED_ZONE);
 		/* signal masks and actions: fixed and made here */
 		if (net_c_nr(nr))
 			return made_here(f, nr, ret);
@@ -1462,6 +1536,7 @@ static void emit_exit_route(struct sc_emit *e, long nr, uintptr_t ret)
 	} else {
 		put(e, "\x48\x8b\x43\x50", 4); /* mov rax, [rbx + 80]: the thread's rax */
 	}
+	put(e, "\x31\xc9", 2);	   /* xor ecx, ecx (restart_events) */
 	put(e, "\x0f\x05", 2);	   /* syscall */
 	put(e, "\x83\xfd\x02", 3); /* cmp ebp, ROUTE_CALL */
 	put(e, "\x75\0", 2);	   /* jne exit */
