@@ -13,6 +13,10 @@
  *                                         SIGWINCH last
  *   systp_victim count                    getpgrp x7, getsid x5, close(-1) x3
  *   systp_victim write                    10 writes to fd 100 (/dev/null)
+ *   systp_victim restart                  a thread's read of fd 50 (a pipe)
+ *                                         interrupted by a SIGUSR1 handler
+ *                                         with SA_RESTART: the read restarts,
+ *                                         then gets one byte
  * Prints what it did on stdout, "victim: done" last.
  */
 #define _GNU_SOURCE
@@ -22,6 +26,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +136,75 @@ static int do_signals(void)
 	return 0;
 }
 
+static volatile sig_atomic_t usr1_handled;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_handled++;
+}
+
+static volatile pid_t reader_tid;
+
+static void *restart_reader(void *arg)
+{
+	char c;
+
+	(void)arg;
+	reader_tid = (pid_t)syscall(SYS_gettid);
+	return (void *)(intptr_t)read(50, &c, 1);
+}
+
+/* the thread @tid is blocked in read (syscall 0), within 5 s */
+static int blocked_in_read(pid_t tid)
+{
+	char path[64], buf[64] = "";
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	for (int i = 0; i < 5000; i++) {
+		FILE *f = fopen(path, "r");
+
+		if (f) {
+			if (!fgets(buf, sizeof(buf), f))
+				buf[0] = 0;
+			fclose(f);
+		}
+		if (!strncmp(buf, "0 ", 2))
+			return 1;
+		usleep(1000);
+	}
+	return 0;
+}
+
+static int do_restart(void)
+{
+	struct sigaction sa;
+	pthread_t th;
+	void *ret = NULL;
+	int p[2];
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_RESTART;
+	if (pipe(p) || dup2(p[0], 50) != 50 || sigaction(SIGUSR1, &sa, NULL) ||
+	    pthread_create(&th, NULL, restart_reader, NULL))
+		return 1;
+	while (!reader_tid)
+		usleep(1000);
+	if (!blocked_in_read(reader_tid))
+		return 1;
+	pthread_kill(th, SIGUSR1);
+	while (!usr1_handled)
+		usleep(1000);
+	if (!blocked_in_read(reader_tid)) /* restarted */
+		return 1;
+	if (write(p[1], "x", 1) != 1)
+		return 1;
+	pthread_join(th, &ret);
+	printf("restart: read = %ld after SIGUSR1\n", (long)(intptr_t)ret);
+	return (intptr_t)ret == 1 ? 0 : 1;
+}
+
 static int do_count(void)
 {
 	/* calls the sanitizers' runtime never makes (LeakSanitizer uses
@@ -190,8 +264,11 @@ int main(int argc, char **argv)
 		r = do_count();
 	else if (argc > 1 && !strcmp(argv[1], "write"))
 		r = do_write();
+	else if (argc > 1 && !strcmp(argv[1], "restart"))
+		r = do_restart();
 	else
-		fprintf(stderr, "usage: systp_victim open TMP END | signals | count | write\n");
+		fprintf(stderr,
+			"usage: systp_victim open TMP END | signals | count | write | restart\n");
 	if (!r)
 		printf("victim: done\n");
 	return r;

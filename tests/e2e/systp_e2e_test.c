@@ -472,6 +472,49 @@ static void test_bpftrace(void **state)
 	check_same("bpftrace", sel, ksel);
 }
 
+/* A read that a signal handler with SA_RESTART interrupts, traced by a
+ * bpftrace one-liner: enter, exit with -ERESTARTSYS (-512), enter again,
+ * exit with the byte, as the kernel's tracepoints show it. */
+static void test_bpftrace_restart(void **state)
+{
+	static char prog[768];
+	const char *args[] = { BPFTRACE, "-e", prog, NULL };
+	char want[256];
+
+	(void)state;
+	snprintf(prog, sizeof(prog),
+		 "tracepoint:syscalls:sys_enter_read /comm == \"%s\" && args->fd == 50/ "
+		 "{ @r[tid] = 1; printf(\"read enter fd %%d\\n\", args->fd); } "
+		 "tracepoint:syscalls:sys_exit_read /@r[tid]/ "
+		 "{ printf(\"read exit %%d\\n\", args->ret); delete(@r[tid]); "
+		 "if (args->ret == 1) { @done = 1; } } "
+		 "interval:ms:200 /@done/ { clear(@r); exit(); }",
+		 vcomm);
+	if (access(BPFTRACE, X_OK))
+		TEST_SKIP("no bpftrace (apt-get install bpftrace)");
+#ifdef BPFTIME_E2E_SANITIZED
+	print_message("skipped: bpftrace cannot host the sanitizer build's syscall server\n");
+	skip();
+#endif
+	snprintf(want, sizeof(want), "%s",
+		 "read enter fd 50\nread enter fd 50\nread exit -512\nread exit 1\n");
+	run(true, "restart", false, obuf, sizeof(obuf), NULL, 0, args);
+	/* a perf buffer: order per cpu only */
+	lines(obuf, "read ", NULL, sel, sizeof(sel));
+	sort_lines(sel);
+	if (strcmp(sel, want)) {
+		print_error("bpftrace:\n%s\nwanted:\n%s\n", obuf, want);
+		fail_msg("the restarted read's events differ from the kernel's");
+	}
+	if (!kernel_mode)
+		return;
+	if (!run(false, "restart", false, kbuf, sizeof(kbuf), NULL, 0, args))
+		fail_msg("the kernel refused the bpftrace one-liner");
+	lines(kbuf, "read ", NULL, ksel, sizeof(ksel));
+	sort_lines(ksel);
+	check_same("bpftrace restart", sel, ksel);
+}
+
 /* whether process @pid has the syscall hook's code region mapped */
 static bool hooked(int pid)
 {
@@ -593,6 +636,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_sigsnoop, cleanup),
 		cmocka_unit_test_teardown(test_errinject, cleanup),
 		cmocka_unit_test_teardown(test_bpftrace, cleanup),
+		cmocka_unit_test_teardown(test_bpftrace_restart, cleanup),
 		cmocka_unit_test_teardown(test_live_and_zero_cost, cleanup),
 		cmocka_unit_test_teardown(test_attach_pid, cleanup),
 	};
