@@ -119,7 +119,7 @@
 #define STUB_SIZE	 256
 #define MAX_STUBS	 ((REGION_SITES - REGION_STUBS) / STUB_SIZE)
 #define REGION_SITES	 (64 * 1024)	    /* one area per rewritten site */
-#define SITE_SIZE	 256		    /* FAST_MAX of them fill REGION_SITES..REGION_NET */
+#define SITE_SIZE	 256		    /* SITE_AREAS of them, in REGION_SITES..REGION_NET */
 #define REGION_NET	 (128 * 1024)	    /* the net's common body, then its sites' areas */
 #define REGION_WARM	 (REGION_NET + 256) /* emit_warm_stub(), in the common body's page */
 #define ENABLE_MAX	 4096
@@ -517,8 +517,29 @@ static bool rel32_ok(uintptr_t to, uintptr_t from)
  * the new one or, should the store tear, some other address; a prefetch
  * never faults, a hint either way.  Clobbers r11; flags untouched.
  * Layout: the ts prefetch (9 bytes), then per entry `mov r11, imm64;
- * prefetcht0 [r11]` (14 bytes), then `ret`. */
-#define WARM_ENTRY(k) (REGION_WARM + 9 + 14 * (k))
+ * prefetcht0 [r11]` (14 bytes), then `ret`.
+ * A copy at REGION_WARM (the net's common body's page), and one at the
+ * start of each page of site areas, which its trampolines call: a stub on
+ * another page would be one more code page walk per call. */
+#define WARM_ENTRY(k) (9 + 14 * (k))
+#define SITE_PAGES    ((REGION_NET - REGION_SITES) / 4096)
+#define SITE_AREAS    (SITE_PAGES * (4096 / SITE_SIZE - 1))
+
+_Static_assert(SITE_AREAS <= FAST_MAX, "a route per site area");
+
+/* the region offset of site area @n: slot 0 of each page is its warm stub */
+static size_t site_area(int n)
+{
+	return REGION_SITES + (size_t)(n / (4096 / SITE_SIZE - 1)) * 4096 +
+	       (size_t)(1 + n % (4096 / SITE_SIZE - 1)) * SITE_SIZE;
+}
+
+/* the region offset of warm stub copy @i (0: REGION_WARM, then the site
+ * pages') */
+static size_t warm_stub_off(int i)
+{
+	return i ? REGION_SITES + (size_t)(i - 1) * 4096 : REGION_WARM;
+}
 
 /* the owner's addresses (entries 1..): kept for a region made later */
 static const void *_Atomic warm_owner[BPFTIME_SYSCALL_WARM_MAX];
@@ -533,7 +554,7 @@ static uint64_t warm_addr(int k)
 
 static void emit_warm_stub(uint8_t *rw)
 {
-	struct sc_emit e = { rw + REGION_WARM, 0 };
+	struct sc_emit e = { rw, 0 };
 
 	put(&e, "\x64\x0f\x18\x0c\x25", 5); /* prefetcht0 fs:[ts_off] */
 	put(&e, &(int32_t){ (int32_t)(intptr_t)hot.ts_off }, 4);
@@ -545,16 +566,24 @@ static void emit_warm_stub(uint8_t *rw)
 	put(&e, "\xc3", 1); /* ret */
 }
 
-/* writes entry @k's immediate (RW view; unaligned: see above) */
+/* writes entry @k's immediate in every copy (RW view; unaligned: see
+ * above) */
 static void warm_set(int k, uint64_t addr)
 {
-	memcpy(hook.rw + WARM_ENTRY(k) + 2, &addr, 8); /* one mov */
+	for (int i = 0; i <= SITE_PAGES; i++)
+		memcpy(hook.rw + warm_stub_off(i) + WARM_ENTRY(k) + 2, &addr, 8); /* one mov */
 }
 
-/* call the warm stub: rel32 where e->p's address is known and near */
+/* call the warm stub: its copy on the same page for a site area, else
+ * REGION_WARM's; rel32 where e->p's address is known and near */
 static void emit_call_warm(struct sc_emit *e)
 {
 	uintptr_t stub = (uintptr_t)hook.region + REGION_WARM;
+	uintptr_t at = (uintptr_t)e->p + (uintptr_t)e->rx;
+	uintptr_t sites = (uintptr_t)hook.region + REGION_SITES;
+
+	if (e->rx && at >= sites && at < (uintptr_t)hook.region + REGION_NET)
+		stub = at & ~(uintptr_t)4095;
 
 	if (e->rx && rel32_ok(stub, (uintptr_t)e->p + (uintptr_t)e->rx + 5)) {
 		put(e, "\xe8", 1); /* call stub */
@@ -623,7 +652,8 @@ static void emit_fixed(uint8_t *rw)
 	memcpy(rw + REGION_RAW, raw_code, sizeof(raw_code));
 	memcpy(rw + REGION_RESTORER, restorer, sizeof(restorer));
 	memcpy(rw + REGION_SIGRETURN, sigreturn, sizeof(sigreturn));
-	emit_warm_stub(rw);
+	for (int i = 0; i <= SITE_PAGES; i++)
+		emit_warm_stub(rw + warm_stub_off(i));
 }
 
 static void clone_exit(struct fast_frame *f, long nr, uintptr_t site, bool vfork);
@@ -1764,13 +1794,13 @@ static int rewrite(uintptr_t sc_addr)
 	if (kind == SITE_MOV_EAX && (special_nr(nr) || net_c_nr(nr)))
 		return -ENOTSUP;
 	pthread_mutex_lock(&routes.lock);
-	if (routes.n == FAST_MAX) {
+	if (routes.n == SITE_AREAS) {
 		pthread_mutex_unlock(&routes.lock);
 		return -ENOSPC;
 	}
 	fs = &routes.site[routes.n];
 	fs->nr = nr;
-	area = REGION_SITES + (size_t)routes.n * SITE_SIZE;
+	area = site_area(routes.n);
 	at = (uintptr_t)hook.region + area;
 	if (rel32_ok(at, mov + 5) && rel32_ok(mov + 7, at + SITE_SIZE)) {
 		/* in the region: the slot at the area's end, written

@@ -484,6 +484,24 @@ static void test_rewritten_site(void **state)
 	}
 	assert_int_equal(p[-5], 0xe9); /* jmp to the trampoline */
 	assert_true(bpftime_syscall_hook__rewritten() > 0);
+	{
+		/* the trampoline calls the warm stub on its own page (one code
+		 * page less per call than a stub elsewhere) */
+		int32_t rel;
+		const uint8_t *t, *c;
+		bool own = false;
+
+		memcpy(&rel, p - 4, 4);
+		t = p + rel;
+		for (c = t; c < t + 200 && !own; c++) {
+			int32_t r2;
+
+			memcpy(&r2, c + 1, 4);
+			own = c[0] == 0xe8 &&
+			      ((uintptr_t)(c + 5 + r2) == ((uintptr_t)t & ~(uintptr_t)4095));
+		}
+		assert_true(own);
+	}
 	before = n_enter(SYS_getppid);
 	for (int i = 0; i < 10; i++) {
 		memset(out, 0, sizeof(out));
