@@ -683,6 +683,8 @@ static void emit_stub(uint8_t *rw, const struct stub_key *k)
 	put(&e, "\x0f\x85\0\0\0\0", 6); /* jnz parent */
 	to_parent = e.p;
 	if (k->child_sud) {
+		/* past the red zone: a vfork child is on its parent's stack */
+		put(&e, "\x48\x8d\x64\x24\x80", 5);	    /* lea rsp, [rsp - 128] */
 		put(&e, "\x57\x56\x52\x41\x52\x41\x50", 7); /* push rdi, rsi, rdx, r10, r8 */
 		put(&e, "\xb8\x9d\x00\x00\x00", 5);	    /* mov eax, SYS_prctl */
 		put(&e, "\xbf\x3b\x00\x00\x00", 5); /* mov edi, PR_SET_SYSCALL_USER_DISPATCH */
@@ -695,6 +697,7 @@ static void emit_stub(uint8_t *rw, const struct stub_key *k)
 		put64(&e, (uint64_t)(uintptr_t)&hot.selector);
 		put(&e, "\x0f\x05", 2);			    /* syscall */
 		put(&e, "\x41\x58\x41\x5a\x5a\x5e\x5f", 7); /* pop r8, r10, rdx, rsi, rdi */
+		put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
 		put(&e, "\x31\xc0", 2);			    /* xor eax, eax */
 	}
 	if (!k->child_exit) {
