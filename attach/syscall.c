@@ -1575,6 +1575,9 @@ static void emit_exit_route(struct sc_emit *e, long nr, uintptr_t ret)
 	put(e, "\x75\0", 2);	   /* jne exit */
 	to_exit = e->p;
 	put(e, "\x48\x89\x43\x50", 4); /* mov [rbx + 80], rax: the frame's rax */
+	/* the next call's pages, while the kernel's return runs on: their
+	 * walks overlap the site's own (ret, stack) */
+	emit_call_warm(e);
 	put(e, "\xeb\0", 2);	       /* jmp leave */
 	to_leave = e->p;
 	to_exit[-1] = (uint8_t)(e->p - to_exit);
