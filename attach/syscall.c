@@ -695,10 +695,10 @@ static void emit_stub(uint8_t *rw, const struct stub_key *k)
 		put64(&e, REGION_SIZE);
 		put(&e, "\x49\xb8", 2); /* mov r8, &hot.selector */
 		put64(&e, (uint64_t)(uintptr_t)&hot.selector);
-		put(&e, "\x0f\x05", 2);			    /* syscall */
-		put(&e, "\x41\x58\x41\x5a\x5a\x5e\x5f", 7); /* pop r8, r10, rdx, rsi, rdi */
+		put(&e, "\x0f\x05", 2);				/* syscall */
+		put(&e, "\x41\x58\x41\x5a\x5a\x5e\x5f", 7);	/* pop r8, r10, rdx, rsi, rdi */
 		put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
-		put(&e, "\x31\xc0", 2);			    /* xor eax, eax */
+		put(&e, "\x31\xc0", 2);				/* xor eax, eax */
 	}
 	if (!k->child_exit) {
 		put(&e, "\xe9\0\0\0\0", 5); /* jmp tail */
@@ -1578,7 +1578,7 @@ static void emit_exit_route(struct sc_emit *e, long nr, uintptr_t ret)
 	/* the next call's pages, while the kernel's return runs on: their
 	 * walks overlap the site's own (ret, stack) */
 	emit_call_warm(e);
-	put(e, "\xeb\0", 2);	       /* jmp leave */
+	put(e, "\xeb\0", 2); /* jmp leave */
 	to_leave = e->p;
 	to_exit[-1] = (uint8_t)(e->p - to_exit);
 	emit_call_warm(e); /* the exit handler's pages, after the kernel entry */
