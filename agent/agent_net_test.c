@@ -57,7 +57,25 @@ static uint64_t count(void)
 	return v;
 }
 
-/* the program on sys_enter_getppid; 0 or a child exit code */
+/* @p (@n instructions, @p[@at] a map value load whose map is @map) as
+ * program @name on sys_enter_getppid; 0 or a child exit code */
+static int attach_getppid(struct bpftime_insn *p, int n, int at, int map, const char *name)
+{
+	BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_TRACEPOINT, .pid = -1,
+		     .tracepoint_id = BPFTIME_SYSTP_ID_BASE + 2 * NR_GETPPID, .cpu = -1,
+		     .config = BPFTIME_SYSTP_CONFIG(BPFTIME_SYSTP_ENTER, NR_GETPPID));
+	int prog, perf;
+
+	p[at].imm = map;
+	prog = bpftime_prog_create(shm, -1, TRACEPOINT_PROG, name, p, (uint32_t)n, NULL);
+	perf = bpftime_perf_event_create(shm, -1, &o);
+	if (prog < 0 || perf < 0 || bpftime_perf_event_enable(shm, perf, true) ||
+	    bpftime_link_create(shm, -1, prog, perf, NULL) < 0)
+		return 10;
+	return 0;
+}
+
+/* the counting program: adds 0x050f to counter[0] */
 static int attach_counter(void)
 {
 	struct bpftime_insn p[] = {
@@ -68,21 +86,11 @@ static int attach_counter(void)
 		{ .code = 0xb7, .dst = 0, .imm = 0 },		/* r0 = 0 */
 		{ .code = 0x95 },				/* exit */
 	};
-	BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_TRACEPOINT, .pid = -1,
-		     .tracepoint_id = BPFTIME_SYSTP_ID_BASE + 2 * NR_GETPPID, .cpu = -1,
-		     .config = BPFTIME_SYSTP_CONFIG(BPFTIME_SYSTP_ENTER, NR_GETPPID));
-	int prog, perf;
 
-	p[0].imm = counter;
-	prog = bpftime_prog_create(shm, -1, TRACEPOINT_PROG, "netprog", p, 6, NULL);
-	perf = bpftime_perf_event_create(shm, -1, &o);
-	if (prog < 0 || perf < 0 || bpftime_perf_event_enable(shm, perf, true) ||
-	    bpftime_link_create(shm, -1, prog, perf, NULL) < 0)
-		return 10;
-	return 0;
+	return attach_getppid(p, 6, 0, counter, "netprog");
 }
 
-/* the program on sys_enter_getppid that keeps the ids it sees in ids[0] */
+/* the program that keeps the ids it sees in ids[0] */
 static int attach_ids(void)
 {
 	struct bpftime_insn p[] = {
@@ -93,18 +101,8 @@ static int attach_ids(void)
 		{ .code = 0xb7, .dst = 0, .imm = 0 },		/* r0 = 0 */
 		{ .code = 0x95 },				/* exit */
 	};
-	BPFTIME_OPTS(bpftime_perf_event_opts, o, .type = BPFTIME_PERF_TYPE_TRACEPOINT, .pid = -1,
-		     .tracepoint_id = BPFTIME_SYSTP_ID_BASE + 2 * NR_GETPPID, .cpu = -1,
-		     .config = BPFTIME_SYSTP_CONFIG(BPFTIME_SYSTP_ENTER, NR_GETPPID));
-	int prog, perf;
 
-	p[1].imm = ids;
-	prog = bpftime_prog_create(shm, -1, TRACEPOINT_PROG, "idsprog", p, 6, NULL);
-	perf = bpftime_perf_event_create(shm, -1, &o);
-	if (prog < 0 || perf < 0 || bpftime_perf_event_enable(shm, perf, true) ||
-	    bpftime_link_create(shm, -1, prog, perf, NULL) < 0)
-		return 10;
-	return 0;
+	return attach_getppid(p, 6, 1, ids, "idsprog");
 }
 
 /* 0 when ids[0] holds @pid_tgid, else 6 */

@@ -931,6 +931,31 @@ static long call_fixed(const struct bpftime_syscall *sc)
 
 static void fork_child(void);
 
+/* the clone flags of fork, vfork, clone or clone3 (@a0, @a1: its first
+ * arguments; clone3's struct read); false for any other call, or clone3
+ * without its flags */
+static bool clone_flags(long nr, uint64_t a0, uint64_t a1, uint64_t *flags)
+{
+	switch (nr) {
+	case SYS_fork:
+		*flags = 0;
+		return true;
+	case SYS_vfork:
+		*flags = CLONE_VM | CLONE_VFORK;
+		return true;
+	case SYS_clone:
+		*flags = a0;
+		return true;
+	case SYS_clone3:
+		if (!a0 || a1 < 8)
+			return false;
+		memcpy(flags, (const void *)(uintptr_t)a0, 8);
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* A clone (@flags) or clone3 (@args, @size) about to make a thread that
  * would run on this thread's TLS: counted before it exists, with this
  * thread's tid set, for tls_mine() */
@@ -953,13 +978,7 @@ static bool redirect_clone(struct bpftime_syscall *sc, greg_t *g)
 	uint64_t flags;
 	void *stub;
 
-	if (sc->nr == SYS_vfork)
-		flags = CLONE_VM | CLONE_VFORK;
-	else if (sc->nr == SYS_clone)
-		flags = sc->args[0];
-	else if (sc->args[0] && sc->args[1] >= 8)
-		memcpy(&flags, (const void *)(uintptr_t)sc->args[0], 8);
-	else
+	if (!clone_flags(sc->nr, sc->args[0], sc->args[1], &flags))
 		return false; /* the kernel's EFAULT/EINVAL, made here */
 	if (!(flags & CLONE_VM))
 		return false;
@@ -1290,39 +1309,22 @@ static void patch_all(bool on)
 
 static bool made_here(struct fast_frame *f, long nr, uintptr_t ret);
 
-/* fork, or clone/clone3 (@a0, @a1: its first arguments) without CLONE_VM */
+/* fork, or clone/clone3 without CLONE_VM */
 static bool fork_like(long nr, uint64_t a0, uint64_t a1)
 {
-	uint64_t flags = a0;
+	uint64_t flags;
 
-	if (nr == SYS_fork)
-		return true;
-	if (nr == SYS_clone3) {
-		if (!a0 || a1 < 8)
-			return false;
-		memcpy(&flags, (const void *)(uintptr_t)a0, 8);
-	} else if (nr != SYS_clone) {
-		return false;
-	}
-	return !(flags & (CLONE_VM | CLONE_VFORK));
+	return clone_flags(nr, a0, a1, &flags) && !(flags & (CLONE_VM | CLONE_VFORK));
 }
 
 /* a vfork, or a clone/clone3 that shares the memory and stops the parent
  * until the child's exec or exit (posix_spawn's) */
 static bool vfork_like(long nr, uint64_t a0, uint64_t a1)
 {
-	uint64_t flags = a0;
+	uint64_t flags;
 
-	if (nr == SYS_vfork)
-		return true;
-	if (nr == SYS_clone3) {
-		if (!a0 || a1 < 8)
-			return false;
-		memcpy(&flags, (const void *)(uintptr_t)a0, 8);
-	} else if (nr != SYS_clone) {
-		return false;
-	}
-	return (flags & (CLONE_VM | CLONE_VFORK)) == (CLONE_VM | CLONE_VFORK);
+	return clone_flags(nr, a0, a1, &flags) &&
+	       (flags & (CLONE_VM | CLONE_VFORK)) == (CLONE_VM | CLONE_VFORK);
 }
 
 BPFTIME_HOT static bool special_nr(long nr)

@@ -421,10 +421,51 @@ static void test_errinject(void **state)
 		      "nothing to compare\n");
 }
 
+/* Skips without bpftrace, or in the sanitizer build (the sanitized server
+ * cannot be preloaded into a binary without ASan). */
+static void need_bpftrace(void)
+{
+	if (access(BPFTRACE, X_OK))
+		TEST_SKIP("no bpftrace (apt-get install bpftrace)");
+#ifdef BPFTIME_E2E_SANITIZED
+	print_message("skipped: bpftrace cannot host the sanitizer build's syscall server\n");
+	skip();
+#endif
+}
+
+/* The one-liner @prog with the victim in @mode: the lines of its output
+ * that start with @prefix, sorted (a perf buffer keeps order per cpu
+ * only), must be @want (sorted here), and with --kernel the kernel's (the
+ * dynamic linker's opens dropped: they come before the agent could be
+ * there).  @what names it in messages. */
+static void bpftrace_same(const char *prog, const char *mode, const char *prefix, char *want,
+			  const char *what)
+{
+	const char *args[] = { BPFTRACE, "-e", prog, NULL };
+
+	sort_lines(want);
+	run(true, mode, false, obuf, sizeof(obuf), NULL, 0, args);
+	lines(obuf, prefix, NULL, sel, sizeof(sel));
+	sort_lines(sel);
+	if (strcmp(sel, want)) {
+		print_error("bpftrace:\n%s\nwanted:\n%s\n", obuf, want);
+		fail_msg("%s: bpftrace's events differ from what the victim did", what);
+	}
+	if (!kernel_mode)
+		return;
+	if (!run(false, mode, false, kbuf, sizeof(kbuf), NULL, 0, args))
+		fail_msg("the kernel refused the bpftrace one-liner");
+	lines(kbuf, prefix, NULL, ksel, sizeof(ksel));
+	drop_lines(ksel, " /etc/ld.so.cache");
+	drop_lines(ksel, " /lib/");
+	drop_lines(ksel, " /usr/lib/");
+	sort_lines(ksel);
+	check_same(what, sel, ksel);
+}
+
 static void test_bpftrace(void **state)
 {
 	static char prog[512];
-	const char *args[] = { BPFTRACE, "-e", prog, NULL };
 	char begin[160], want[2048];
 
 	(void)state;
@@ -438,38 +479,13 @@ static void test_bpftrace(void **state)
 		 "if (str(args->filename) == \"%s\") { @done = 1; } } "
 		 "interval:ms:200 /@done/ { exit(); }",
 		 vcomm, end_path);
-	if (access(BPFTRACE, X_OK)) {
-		TEST_SKIP("no bpftrace (apt-get install bpftrace)");
-	}
-#ifdef BPFTIME_E2E_SANITIZED
-	/* the sanitized server cannot be preloaded into a binary without ASan */
-	print_message("skipped: bpftrace cannot host the sanitizer build's syscall server\n");
-	skip();
-#endif
+	need_bpftrace();
 	snprintf(begin, sizeof(begin), "open %s.begin", end_path);
 	snprintf(want, sizeof(want),
 		 "%s\nopen /dev/null\nopen /nonexistent-bpftime/x\nopen %s\nopen /dev/zero\n"
 		 "open /proc/self/stat\nopen /dev/full\nopen %s\n",
 		 begin, tmp_path, end_path);
-	/* bpftrace's output is a perf buffer: order per cpu only */
-	sort_lines(want);
-	run(true, "open", false, obuf, sizeof(obuf), NULL, 0, args);
-	lines(obuf, "open ", NULL, sel, sizeof(sel));
-	sort_lines(sel);
-	if (strcmp(sel, want)) {
-		print_error("bpftrace:\n%s\nwanted:\n%s\n", obuf, want);
-		fail_msg("bpftrace events differ from what the victim did");
-	}
-	if (!kernel_mode)
-		return;
-	if (!run(false, "open", false, kbuf, sizeof(kbuf), NULL, 0, args))
-		fail_msg("the kernel refused the bpftrace one-liner");
-	lines(kbuf, "open ", NULL, ksel, sizeof(ksel));
-	drop_lines(ksel, "open /etc/ld.so.cache");
-	drop_lines(ksel, "open /lib/");
-	drop_lines(ksel, "open /usr/lib/");
-	sort_lines(ksel);
-	check_same("bpftrace", sel, ksel);
+	bpftrace_same(prog, "open", "open ", want, "bpftrace");
 }
 
 /* A read that a signal handler with SA_RESTART interrupts, traced by a
@@ -478,8 +494,7 @@ static void test_bpftrace(void **state)
 static void test_bpftrace_restart(void **state)
 {
 	static char prog[768];
-	const char *args[] = { BPFTRACE, "-e", prog, NULL };
-	char want[256];
+	char want[256] = "read enter fd 50\nread enter fd 50\nread exit -512\nread exit 1\n";
 
 	(void)state;
 	snprintf(prog, sizeof(prog),
@@ -490,29 +505,8 @@ static void test_bpftrace_restart(void **state)
 		 "if (args->ret == 1) { @done = 1; } } "
 		 "interval:ms:200 /@done/ { clear(@r); exit(); }",
 		 vcomm);
-	if (access(BPFTRACE, X_OK))
-		TEST_SKIP("no bpftrace (apt-get install bpftrace)");
-#ifdef BPFTIME_E2E_SANITIZED
-	print_message("skipped: bpftrace cannot host the sanitizer build's syscall server\n");
-	skip();
-#endif
-	snprintf(want, sizeof(want), "%s",
-		 "read enter fd 50\nread enter fd 50\nread exit -512\nread exit 1\n");
-	run(true, "restart", false, obuf, sizeof(obuf), NULL, 0, args);
-	/* a perf buffer: order per cpu only */
-	lines(obuf, "read ", NULL, sel, sizeof(sel));
-	sort_lines(sel);
-	if (strcmp(sel, want)) {
-		print_error("bpftrace:\n%s\nwanted:\n%s\n", obuf, want);
-		fail_msg("the restarted read's events differ from the kernel's");
-	}
-	if (!kernel_mode)
-		return;
-	if (!run(false, "restart", false, kbuf, sizeof(kbuf), NULL, 0, args))
-		fail_msg("the kernel refused the bpftrace one-liner");
-	lines(kbuf, "read ", NULL, ksel, sizeof(ksel));
-	sort_lines(ksel);
-	check_same("bpftrace restart", sel, ksel);
+	need_bpftrace();
+	bpftrace_same(prog, "restart", "read ", want, "bpftrace restart");
 }
 
 /* whether process @pid has the syscall hook's code region mapped */
