@@ -1618,7 +1618,17 @@ static void emit_gadget(uint8_t *rw, uintptr_t back)
 	put(&e, "\xff\xe1", 2); /* jmp rcx */
 }
 
-/* The trampoline at @at (written at @p) of the site whose `mov eax, nr` is
+/* A trampoline of @n bytes built in @buf, to @dst if it fits in @room (a
+ * site's area: never written past) */
+static int emit_done(uint8_t *dst, const uint8_t *buf, size_t n, size_t room)
+{
+	if (n > room)
+		return -ENOSPC;
+	memcpy(dst, buf, n);
+	return 0;
+}
+
+/* The trampoline at @at (written at @dst) of the site whose `mov eax, nr` is
  * at @mov: `jmp [route]` (the slot at @route), then the direct route, then
  * the full one (registers saved, fast_entry, registers restored).  The
  * direct route is `mov eax, nr` and the call: right there when the
@@ -1626,9 +1636,10 @@ static void emit_gadget(uint8_t *rw, uintptr_t back)
  * call through), else at @gadget in the region (its address after the
  * code).  In the region the full route has an exit route too
  * (emit_exit_route); out of it fast_entry makes the call through raw(). */
-static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_t route,
+static int emit_tramp(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr_t route,
 		      uintptr_t gadget, struct fast_site *fs)
 {
+	uint8_t buf[2 * SITE_SIZE], *p = buf; /* copied to @dst if it fits */
 	struct sc_emit e = { p, (intptr_t)(at - (uintptr_t)p) };
 	uint8_t *gdisp = NULL;
 	int64_t rel;
@@ -1684,17 +1695,18 @@ static int emit_tramp(uint8_t *p, uintptr_t at, uintptr_t mov, long nr, uintptr_
 		memcpy(gdisp, &(int32_t){ (int32_t)(e.p - (gdisp + 4)) }, 4);
 		put64(&e, (uint64_t)gadget);
 	}
-	return (size_t)(e.p - p) <= SITE_SIZE - 8 ? 0 : -ENOSPC;
+	return emit_done(dst, buf, (size_t)(e.p - p), SITE_SIZE - 8);
 }
 
-/* The trampoline (in the region, at @at, written at @p) of a site of any
+/* The trampoline (in the region, at @at, written at @dst) of a site of any
  * syscall whose 5-byte instruction before the `syscall` (at @mov) is
  * relocated: it runs first, with the thread's own rsp, then the full route
  * with the number from rax; fast_entry sends the call to the direct route
  * (a syscall nobody watches, or no exit handler), to the exit route (exit
  * handler), or sends a special one back to the site's `syscall`. */
-static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_site *fs)
+static int emit_tramp_any(uint8_t *dst, uintptr_t at, uintptr_t mov, struct fast_site *fs)
 {
+	uint8_t buf[2 * SITE_SIZE], *p = buf; /* copied to @dst if it fits */
 	struct sc_emit e = { p, (intptr_t)(at - (uintptr_t)p) };
 	uint8_t *directp;
 	int64_t rel;
@@ -1730,7 +1742,7 @@ static int emit_tramp_any(uint8_t *p, uintptr_t at, uintptr_t mov, struct fast_s
 		return -ERANGE;
 	put(&e, "\xe9", 1); /* jmp back */
 	put(&e, &(int32_t){ (int32_t)rel }, 4);
-	return (size_t)(e.p - p) <= SITE_SIZE ? 0 : -ENOSPC;
+	return emit_done(dst, buf, (size_t)(e.p - p), SITE_SIZE);
 }
 
 /* what a site's 5 bytes before its `syscall` are */
