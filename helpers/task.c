@@ -152,11 +152,6 @@ struct task_cache {
 };
 static __thread struct task_cache task_cache;
 
-static void after_fork_child(void)
-{
-	fork_gen++;
-}
-
 void bpftime_helpers__new_ids(void)
 {
 	fork_gen++;
@@ -164,7 +159,7 @@ void bpftime_helpers__new_ids(void)
 
 static void install_atfork(void)
 {
-	pthread_atfork(NULL, NULL, after_fork_child);
+	pthread_atfork(NULL, NULL, bpftime_helpers__new_ids);
 }
 
 HELPER_DECL(get_current_pid_tgid)
