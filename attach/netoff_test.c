@@ -1189,30 +1189,6 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-/* the thread is blocked in syscall @nr (/proc/.../syscall) */
-static bool blocked_in(pid_t tid, long nr)
-{
-	char path[64], buf[128];
-	FILE *f;
-	long n = -2;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	if (fgets(buf, sizeof(buf), f))
-		n = strtol(buf, NULL, 10);
-	fclose(f);
-	return n == nr;
-}
-
-static void wait_blocked(pid_t tid, long nr)
-{
-	for (int i = 0; i < 20000 && !blocked_in(tid, nr); i++)
-		usleep(1000);
-	assert_true(blocked_in(tid, nr));
-}
-
 /* SA_RESTART over a watched blocking call at a rewritten site: the call
  * restarts and returns the restarted call's result; the handlers see what
  * the kernel's tracepoints show: enter, exit with -ERESTARTSYS, enter again
@@ -1238,12 +1214,12 @@ static void test_restart(void **state)
 	assert_int_equal(pthread_create(&th, NULL, reader, NULL), 0);
 	while (!atomic_load(&reader_tid))
 		usleep(1000);
-	wait_blocked(atomic_load(&reader_tid), SYS_readv);
+	test_wait_blocked(atomic_load(&reader_tid), SYS_readv);
 	assert_int_equal(atomic_load(&restart_enters), 1);
 	assert_int_equal(pthread_kill(th, SIGUSR1), 0);
 	while (atomic_load(&usr1_seen) == seen)
 		usleep(1000);
-	wait_blocked(atomic_load(&reader_tid), SYS_readv); /* restarted */
+	test_wait_blocked(atomic_load(&reader_tid), SYS_readv); /* restarted */
 	assert_int_equal(write(pipefd[1], "x", 1), 1);
 	pthread_join(th, NULL);
 	atomic_store(&restart_fd, -1);
@@ -1276,7 +1252,7 @@ static void *kicker(void *arg)
 {
 	pthread_t target = *(pthread_t *)arg;
 
-	wait_blocked(atomic_load(&jump_tid), SYS_readv);
+	test_wait_blocked(atomic_load(&jump_tid), SYS_readv);
 	pthread_kill(target, SIGUSR1);
 	return NULL;
 }

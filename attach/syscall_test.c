@@ -78,6 +78,8 @@ static atomic_long enters[NR_MAX], exits[NR_MAX];
 static _Atomic int32_t last_tid[NR_MAX];
 static atomic_int override_getppid; /* > 0: override with this value */
 static atomic_long last_exit_ret[NR_MAX];
+static atomic_int restart_fd = -1; /* read on it: counted apart */
+static atomic_long restart_enters, restart_exits, restart_first_ret;
 
 static void on_enter(struct bpftime_syscall *sc, void *data)
 {
@@ -86,6 +88,8 @@ static void on_enter(struct bpftime_syscall *sc, void *data)
 		return;
 	atomic_fetch_add(&enters[sc->nr], 1);
 	atomic_store(&last_tid[sc->nr], bpftime_syscall_tid());
+	if (sc->nr == SYS_read && (int)sc->args[0] == atomic_load(&restart_fd))
+		atomic_fetch_add(&restart_enters, 1);
 	if (sc->nr == SYS_getppid && atomic_load(&override_getppid))
 		assert_int_equal(bpftime_syscall_override_return(atomic_load(&override_getppid)),
 				 0);
@@ -111,6 +115,9 @@ static void on_exit_(struct bpftime_syscall *sc, void *data)
 	}
 	if (sc->nr == SYS_vfork && !sc->ret)
 		atomic_store(&vfork_exit_tid, bpftime_syscall_tid());
+	if (sc->nr == SYS_read && (int)sc->args[0] == atomic_load(&restart_fd) &&
+	    atomic_fetch_add(&restart_exits, 1) == 0)
+		atomic_store(&restart_first_ret, sc->ret);
 }
 
 static long n_enter(int nr)
@@ -417,6 +424,68 @@ static void test_signals(void **state)
 	assert_int_equal(raise(SIGSYS), 0);
 	assert_int_equal(sigsys_seen, SI_TKILL);
 	assert_int_equal(sigaction(SIGSYS, &old, NULL), 0);
+}
+
+static atomic_int reader_tid;
+
+/* a read of restart_fd by an inline `syscall` (no site to rewrite: the
+ * signal path makes it, from the region's raw call) */
+static void *restart_reader(void *arg)
+{
+	long r;
+	char c;
+
+	(void)arg;
+	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "0"((long)SYS_read), "D"((long)atomic_load(&restart_fd)), "S"(&c),
+			   "d"(1L)
+			 : "rcx", "r11", "memory");
+	return (void *)r;
+}
+
+/* SA_RESTART over a watched read made on the signal path (SIGSYS, then
+ * the region's raw call): the handlers see what the kernel's tracepoints
+ * show: enter, exit -ERESTARTSYS, enter again, exit with the byte. */
+static void test_restart_signal_path(void **state)
+{
+	struct sigaction sa, old;
+	void *ret = NULL;
+	pthread_t th;
+	int p[2], seen;
+
+	(void)state;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_RESTART;
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+	assert_int_equal(pipe(p), 0);
+	atomic_store(&restart_enters, 0);
+	atomic_store(&restart_exits, 0);
+	atomic_store(&reader_tid, 0);
+	atomic_store(&restart_fd, p[0]);
+	seen = atomic_load(&usr1_seen);
+	atomic_store(&usr1_seen, 0);
+	assert_int_equal(pthread_create(&th, NULL, restart_reader, NULL), 0);
+	while (!atomic_load(&reader_tid))
+		usleep(1000);
+	test_wait_blocked(atomic_load(&reader_tid), SYS_read);
+	assert_int_equal(pthread_kill(th, SIGUSR1), 0);
+	while (!atomic_load(&usr1_seen))
+		usleep(1000);
+	test_wait_blocked(atomic_load(&reader_tid), SYS_read); /* restarted */
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(pthread_join(th, &ret), 0);
+	atomic_store(&restart_fd, -1);
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+	atomic_store(&usr1_seen, seen);
+	assert_int_equal((long)ret, 1);
+	assert_int_equal(atomic_load(&restart_enters), 2);
+	assert_int_equal(atomic_load(&restart_exits), 2);
+	assert_int_equal(atomic_load(&restart_first_ret), -512); /* -ERESTARTSYS */
 }
 
 static void test_override(void **state)
@@ -909,6 +978,7 @@ int main(void)
 		cmocka_unit_test(test_fork_vfork_spawn),
 		cmocka_unit_test(test_fork_child_patcher),
 		cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_restart_signal_path),
 		cmocka_unit_test(test_override),
 		cmocka_unit_test(test_rewritten_site),
 		cmocka_unit_test(test_rewritten_far_site),

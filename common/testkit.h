@@ -211,4 +211,32 @@ static inline int test_fault_loop(int (*op)(void *arg), void (*undo)(void *arg),
 	return failures;
 }
 
+/* Is thread @tid of this process blocked in syscall @nr (what
+ * /proc/self/task/TID/syscall says)? */
+static inline int test_blocked_in(pid_t tid, long nr)
+{
+	char path[64], buf[128];
+	long n = -2;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f))
+		n = strtol(buf, NULL, 10);
+	fclose(f);
+	return n == nr;
+}
+
+/* waits (up to 20 s) until thread @tid is blocked in syscall @nr; fails
+ * the case if it never is */
+static inline void test_wait_blocked(pid_t tid, long nr)
+{
+	for (int i = 0; i < 20000 && !test_blocked_in(tid, nr); i++)
+		usleep(1000);
+	if (!test_blocked_in(tid, nr))
+		fail_msg("thread %d never blocked in syscall %ld", (int)tid, nr);
+}
+
 #endif /* BPFTIME_COMMON_TESTKIT_H */
