@@ -50,6 +50,7 @@
 #define NR_MAX		   BPFTIME_SYSTP_NR_MAX
 #define HELPER_GET_STACKID 27
 #define HELPER_GET_STACK   67
+#define HELPER_OVERRIDE	   58
 
 struct tp_prog {
 	struct bpftime_vm *vm;
@@ -59,6 +60,7 @@ struct tp_prog {
 	bool walks_stack;	 /* gets the thread's registers as helper context */
 	bool needs_cpu;		 /* touches per-CPU data: the run owns a CPU slot */
 	bool direct;		 /* fn needs no run state (bpftime_vm__native_direct) */
+	bool overrides;		 /* calls bpf_override_return (reads the hook's call) */
 };
 
 struct tp_list {
@@ -82,6 +84,12 @@ struct tp_build {
 	struct tp_nr nr[NR_MAX];
 };
 
+/* build_fast()'s lists, by syscall number, then their entries */
+struct tp_fast {
+	const struct bpftime_syscall_fast_prog *enter[NR_MAX], *exit[NR_MAX];
+	struct bpftime_syscall_fast_prog e[];
+};
+
 struct tp_table {
 	struct tp_list *raw_enter, *raw_exit;
 	struct bpftime_shm *shm; /* the segment whose programs run here */
@@ -92,6 +100,7 @@ struct tp_table {
 	bool stats;
 	struct tp_table *retired_next;
 	void *block;	      /* what was allocated */
+	struct tp_fast *fast; /* the lists the hook's sites run themselves (build_fast) */
 	uint16_t idx[NR_MAX]; /* 0: no programs for this number; else slot[idx - 1] */
 	struct tp_nr slot[];  /* then the lists */
 };
@@ -503,6 +512,87 @@ static void set_warm(const struct tp_table *t)
 	bpftime_syscall_hook__warm(w, n);
 }
 
+static int progs(const struct tp_list *l)
+{
+	return l ? l->n : 0;
+}
+
+/* can a rewritten site run @l's programs itself (no handler: nothing of
+ * run_list_full, no hook call read)? */
+static bool list_fast(const struct tp_list *l)
+{
+	if (!l)
+		return true;
+	if (!l->plain)
+		return false;
+	for (int i = 0; i < l->n; i++)
+		if (!l->p[i].direct || l->p[i].overrides)
+			return false;
+	return true;
+}
+
+/* @a's programs then @b's (either NULL) at *@at (advanced), records of
+ * @size_a and @size_b bytes, the end entry last */
+static struct bpftime_syscall_fast_prog *fast_list(const struct tp_list *a, uint32_t size_a,
+						   const struct tp_list *b, uint32_t size_b,
+						   struct bpftime_syscall_fast_prog **at)
+{
+	struct bpftime_syscall_fast_prog *l = *at;
+	const struct tp_list *two[2] = { a, b };
+	const uint32_t size[2] = { size_a, size_b };
+
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; two[k] && i < two[k]->n; i++, (*at)++) {
+			(*at)->fn = two[k]->p[i].fn;
+			(*at)->type = two[k]->p[i].id;
+			(*at)->size = size[k];
+		}
+	(*at)++->fn = NULL;
+	return l;
+}
+
+/* The lists the hook's rewritten sites run themselves (the usual case: a
+ * JIT-compiled program that needs nothing of the handlers), in the
+ * handlers' order: raw_syscalls' enter programs then the syscall's, the
+ * syscall's exit programs then raw_syscalls'.  NULL for a side with a
+ * program that needs the handlers (its sites run them).  Kept with @t for
+ * the process's life, as the hook wants. */
+static void build_fast(struct tp_table *t)
+{
+	struct bpftime_syscall_fast_prog *at, *raw_enter, *raw_exit;
+	struct tp_fast *f;
+	size_t n = 2 + (size_t)progs(t->raw_enter) + (size_t)progs(t->raw_exit);
+	const uint32_t raw_size = bpftime_systp_ctx_size(BPFTIME_SYSTP_RAW_ENTER, 6);
+	const uint32_t exit_size = bpftime_systp_ctx_size(BPFTIME_SYSTP_EXIT, 0);
+	bool raw_in = list_fast(t->raw_enter), raw_out = list_fast(t->raw_exit);
+
+	for (int i = 0; i < NR_MAX; i++) {
+		const struct tp_nr *nl = nr_lists(t, i);
+
+		if (nl)
+			n += 2 + (size_t)(progs(t->raw_enter) + progs(nl->enter) +
+					  progs(t->raw_exit) + progs(nl->exit));
+	}
+	f = mem_calloc(1, sizeof(*f) + n * sizeof(f->e[0]));
+	if (!f)
+		return;
+	at = f->e;
+	raw_enter = fast_list(t->raw_enter, raw_size, NULL, 0, &at);
+	raw_exit = fast_list(NULL, 0, t->raw_exit, exit_size, &at);
+	for (int i = 0; i < NR_MAX; i++) {
+		const struct tp_nr *nl = nr_lists(t, i);
+
+		f->enter[i] = !raw_in ? NULL : !nl || !nl->enter ? raw_enter : NULL;
+		f->exit[i] = !raw_out ? NULL : !nl || !nl->exit ? raw_exit : NULL;
+		if (raw_in && nl && nl->enter && list_fast(nl->enter))
+			f->enter[i] = fast_list(t->raw_enter, raw_size, nl->enter,
+						nl->enter->ctx_size, &at);
+		if (raw_out && nl && nl->exit && list_fast(nl->exit))
+			f->exit[i] = fast_list(nl->exit, exit_size, t->raw_exit, exit_size, &at);
+	}
+	t->fast = f;
+}
+
 /* The syscalls with programs: the hook calls our enter (exit) handler for
  * those with enter (exit) programs only, and its rewritten sites of the
  * others just make the call.  raw_syscalls programs want every one. */
@@ -572,6 +662,7 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 		}
 		p.walks_stack = calls_helper(p.vm, HELPER_GET_STACK) ||
 				calls_helper(p.vm, HELPER_GET_STACKID);
+		p.overrides = calls_helper(p.vm, HELPER_OVERRIDE);
 		p.needs_cpu = bpftime_runtime__needs_cpu(rt, p.vm);
 		si = systp_by_nr(w[i].nr);
 		size = bpftime_systp_ctx_size(w[i].kind, si ? si->nargs : 6);
@@ -609,6 +700,9 @@ int agent_systp_sync(struct bpftime_shm *shm, struct bpftime_runtime *rt, int pi
 	free_build(b);
 	if (!t)
 		return -ENOMEM;
+	build_fast(t);
+	bpftime_syscall_hook__fast(t->fast ? t->fast->enter : NULL, t->fast ? t->fast->exit : NULL,
+				   NR_MAX, (intptr_t)t->busy_off);
 	set_watch(t);
 	if (t->count && !hook_started && !hook_failed) {
 		/* a vfork child's programs see its ids, not its parent's */

@@ -111,7 +111,7 @@
 #endif
 
 #define SC_ENABLE_SIG	 (SIGRTMAX - 6) /* keep in step with agent.c's agent_thread */
-#define REGION_SIZE	 (256 * 1024)
+#define REGION_SIZE	 (REGION_NET + 128 * 1024)
 #define REGION_RAW	 0    /* long raw(nr, a1..a6) */
 #define REGION_RESTORER	 64   /* rt_sigreturn of our handlers */
 #define REGION_SIGRETURN 80   /* `syscall` with the interrupted thread's rax = 15 */
@@ -119,9 +119,20 @@
 #define STUB_SIZE	 256
 #define MAX_STUBS	 ((REGION_SITES - REGION_STUBS) / STUB_SIZE)
 #define REGION_SITES	 (64 * 1024)	    /* one area per rewritten site */
-#define SITE_SIZE	 256		    /* SITE_AREAS of them, in REGION_SITES..REGION_NET */
-#define REGION_NET	 (128 * 1024)	    /* the net's common body, then its sites' areas */
+#define SITE_SIZE	 1024		    /* SITE_AREAS of them, in REGION_SITES..REGION_NET */
+#define REGION_NET	 (320 * 1024)	    /* the net's common body, then its sites' areas */
 #define REGION_WARM	 (REGION_NET + 256) /* emit_warm_stub(), in the common body's page */
+/* a site area: the trampoline (its route slot last), then the fast route's
+ * list pointers, its code and its pool of list copies (emit_fast) */
+#define TRAMP_SIZE	 256
+#define AREA_LISTS	 TRAMP_SIZE	   /* the enter list's address, then the exit list's */
+#define AREA_FAST	 (AREA_LISTS + 16) /* the fast route's code */
+#define AREA_POOL	 640		   /* copies of lists, up to the area's end */
+#define POOL_ENTRIES	 ((SITE_SIZE - AREA_POOL) / 16)
+/* slot 0 of a page of site areas: its warm stub, the fast routes' list
+ * runner (emit_page_run), the fast routes' gate byte (1: open) */
+#define PAGE_RUN	 256
+#define PAGE_GATE	 (SITE_SIZE - 8)
 #define ENABLE_MAX	 4096
 #define ENABLE_WAIT_NS	 2000000000L
 #define SIGSYS_BIT	 (1ull << (SIGSYS - 1))
@@ -261,6 +272,10 @@ struct fast_site {
 	uint8_t jmp[5];	 /* what replaces them */
 	bool patched;	 /* the jmp is in place */
 	bool dead;	 /* the bytes were not what we expected: left alone */
+	bool can_fast;	 /* a `mov eax, nr` site in the region: emit_fast() */
+	uint64_t fast;	 /* its fast route, once emitted (0: none yet) */
+	size_t area;	 /* its area's offset in the region */
+	int pool;	 /* entries of its pool used */
 };
 
 static struct {
@@ -494,6 +509,12 @@ static void put64(struct sc_emit *e, uint64_t v)
 	put(e, &v, 8);
 }
 
+/* a rel32 jump placeholder at @at (the 4 bytes before @at), resolved to @to */
+static void fix32(uint8_t *at, const uint8_t *to)
+{
+	memcpy(at - 4, &(int32_t){ (int32_t)(to - at) }, 4);
+}
+
 static bool rel32_ok(uintptr_t to, uintptr_t from)
 {
 	int64_t rel = (int64_t)to - (int64_t)from;
@@ -563,6 +584,48 @@ static void emit_warm_stub(uint8_t *rw)
 		put64(&e, warm_addr(k));
 		put(&e, "\x41\x0f\x18\x0b", 4); /* prefetcht0 [r11] */
 	}
+	put(&e, "\xc3", 1); /* ret */
+}
+
+/* The fast routes' list runner, at PAGE_RUN of each page of site areas
+ * (emit_fast calls it): rbp = a list of struct bpftime_syscall_fast_prog
+ * (NULL: nothing), the record at rsp + 8 (16-aligned).  Each entry's fn
+ * gets the record (its type put first) and its size; the thread counts as
+ * in a handler meanwhile (its syscalls go direct).  rbp is callee-saved
+ * for the functions (SysV), so it walks the list across their calls. */
+static void emit_page_run(uint8_t *rw)
+{
+	int32_t in_h =
+		(int32_t)((intptr_t)hot.ts_off + (intptr_t)offsetof(struct tstate, in_handler));
+	struct sc_emit e = { rw, 0 };
+	uint8_t *out, *done, *loop;
+
+	put(&e, "\x48\x85\xed", 3);	/* test rbp, rbp */
+	put(&e, "\x0f\x84\0\0\0\0", 6); /* jz out */
+	out = e.p;
+	put(&e, "\x64\xc7\x04\x25", 4); /* mov dword fs:[in_handler], 1 */
+	put(&e, &in_h, 4);
+	put(&e, "\x01\0\0\0", 4);
+	put(&e, "\x48\x83\xec\x08", 4); /* sub rsp, 8: the calls' alignment */
+	loop = e.p;
+	put(&e, "\x48\x8b\x45\x00", 4); /* mov rax, [rbp]: fn */
+	put(&e, "\x48\x85\xc0", 3);	/* test rax, rax */
+	put(&e, "\x0f\x84\0\0\0\0", 6); /* jz done */
+	done = e.p;
+	put(&e, "\x0f\xb7\x4d\x08", 4);	    /* movzx ecx, word [rbp + 8]: type */
+	put(&e, "\x66\x89\x4c\x24\x10", 5); /* mov [rsp + 16], cx */
+	put(&e, "\x8b\x75\x0c", 3);	    /* mov esi, [rbp + 12]: size */
+	put(&e, "\x48\x8d\x7c\x24\x10", 5); /* lea rdi, [rsp + 16]: the record */
+	put(&e, "\x48\x83\xc5\x10", 4);	    /* add rbp, 16 */
+	put(&e, "\xff\xd0", 2);		    /* call rax */
+	put(&e, "\xe9\0\0\0\0", 5);	    /* jmp loop */
+	fix32(e.p, loop);
+	fix32(done, e.p);
+	put(&e, "\x48\x83\xc4\x08", 4); /* add rsp, 8 */
+	put(&e, "\x64\xc7\x04\x25", 4); /* mov dword fs:[in_handler], 0 */
+	put(&e, &in_h, 4);
+	put(&e, "\0\0\0\0", 4);
+	fix32(out, e.p);
 	put(&e, "\xc3", 1); /* ret */
 }
 
@@ -654,15 +717,22 @@ static void emit_fixed(uint8_t *rw)
 	memcpy(rw + REGION_SIGRETURN, sigreturn, sizeof(sigreturn));
 	for (int i = 0; i <= SITE_PAGES; i++)
 		emit_warm_stub(rw + warm_stub_off(i));
+	for (int i = 1; i <= SITE_PAGES; i++) {
+		emit_page_run(rw + warm_stub_off(i) + PAGE_RUN);
+		rw[warm_stub_off(i) + PAGE_GATE] = !atomic_load(&hot.bare);
+	}
+}
+
+/* A thread without a TLS of its own is coming: the fast routes read a
+ * thread state, so they close (async-signal-safe: one byte a page; the
+ * routes follow at the next route_all) */
+static void fast_close_gates(void)
+{
+	for (int i = 1; hook.rw && i <= SITE_PAGES; i++)
+		((volatile uint8_t *)hook.rw)[warm_stub_off(i) + PAGE_GATE] = 0;
 }
 
 static void clone_exit(struct fast_frame *f, long nr, uintptr_t site, bool vfork);
-
-/* a rel32 jump placeholder at @at (the 4 bytes before @at), resolved to @to */
-static void fix32(uint8_t *at, const uint8_t *to)
-{
-	memcpy(at - 4, &(int32_t){ (int32_t)(to - at) }, 4);
-}
 
 /* The stub that makes a clone/vfork sharing the memory (k->nr) for the
  * syscall instruction that ends at k->site, then returns there.  In the
@@ -968,6 +1038,7 @@ static void count_bare(uint64_t flags, uint64_t args, uint64_t size)
 	if ((flags & CLONE_VM) && !(flags & (CLONE_VFORK | CLONE_SETTLS))) {
 		bpftime_syscall_tid();
 		atomic_fetch_add(&hot.bare, 1);
+		fast_close_gates();
 	}
 }
 
@@ -1211,6 +1282,27 @@ static uint32_t load32(uintptr_t p)
 	return v;
 }
 
+/* bpftime_syscall_hook__fast()'s lists (under routes.lock): [nr][0] enter,
+ * [nr][1] exit */
+static struct {
+	const struct bpftime_syscall_fast_prog *list[WATCH_MAX][2];
+	int32_t busy; /* busy_off, kept from the first call */
+	bool busy_set;
+} fastl;
+
+/* under routes.lock: may @fs take its fast route (emit_fast) now? */
+static bool fast_ok(const struct fast_site *fs)
+{
+	unsigned int w;
+
+	if (!fs->fast || fs->nr < 0 || fs->nr >= WATCH_MAX || exec_nr(fs->nr) ||
+	    atomic_load(&hot.bare))
+		return false;
+	w = watch_bits(fs->nr);
+	return w && (!(w & BPFTIME_SYSCALL_WATCH_ENTER) || fastl.list[fs->nr][0]) &&
+	       (!(w & BPFTIME_SYSCALL_WATCH_EXIT) || fastl.list[fs->nr][1]);
+}
+
 /* under routes.lock: the route @fs takes now */
 static void set_route(const struct fast_site *fs)
 {
@@ -1221,7 +1313,7 @@ static void set_route(const struct fast_site *fs)
 		    (watched(fs->nr, BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT) ||
 		     (exec_nr(fs->nr) && atomic_load(&hot.exec_watch)));
 
-	atomic_store(fs->route, full ? fs->full : fs->direct);
+	atomic_store(fs->route, !full ? fs->direct : fast_ok(fs) ? fs->fast : fs->full);
 }
 
 /* every rewritten site follows the watch table and the selector */
@@ -1624,6 +1716,10 @@ static int emit_done(uint8_t *dst, const uint8_t *buf, size_t n, size_t room)
 {
 	if (n > room)
 		return -ENOSPC;
+	/* GCC 12 -O2 dropped a byte stored in @buf just before an inlined
+	 * copy (`rep movsq`; its RTL dead-store pass): the barrier says the
+	 * buffer is read */
+	__asm__ __volatile__("" : : "r"(buf) : "memory");
 	memcpy(dst, buf, n);
 	return 0;
 }
@@ -1639,7 +1735,7 @@ static int emit_done(uint8_t *dst, const uint8_t *buf, size_t n, size_t room)
 static int emit_tramp(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr_t route,
 		      uintptr_t gadget, struct fast_site *fs)
 {
-	uint8_t buf[2 * SITE_SIZE], *p = buf; /* copied to @dst if it fits */
+	uint8_t buf[2 * TRAMP_SIZE], *p = buf; /* copied to @dst if it fits */
 	struct sc_emit e = { p, (intptr_t)(at - (uintptr_t)p) };
 	uint8_t *gdisp = NULL;
 	int64_t rel;
@@ -1695,7 +1791,7 @@ static int emit_tramp(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintpt
 		memcpy(gdisp, &(int32_t){ (int32_t)(e.p - (gdisp + 4)) }, 4);
 		put64(&e, (uint64_t)gadget);
 	}
-	return emit_done(dst, buf, (size_t)(e.p - p), SITE_SIZE - 8);
+	return emit_done(dst, buf, (size_t)(e.p - p), TRAMP_SIZE - 8);
 }
 
 /* The trampoline (in the region, at @at, written at @dst) of a site of any
@@ -1706,7 +1802,7 @@ static int emit_tramp(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintpt
  * handler), or sends a special one back to the site's `syscall`. */
 static int emit_tramp_any(uint8_t *dst, uintptr_t at, uintptr_t mov, struct fast_site *fs)
 {
-	uint8_t buf[2 * SITE_SIZE], *p = buf; /* copied to @dst if it fits */
+	uint8_t buf[2 * TRAMP_SIZE], *p = buf; /* copied to @dst if it fits */
 	struct sc_emit e = { p, (intptr_t)(at - (uintptr_t)p) };
 	uint8_t *directp;
 	int64_t rel;
@@ -1742,7 +1838,209 @@ static int emit_tramp_any(uint8_t *dst, uintptr_t at, uintptr_t mov, struct fast
 		return -ERANGE;
 	put(&e, "\xe9", 1); /* jmp back */
 	put(&e, &(int32_t){ (int32_t)rel }, 4);
-	return emit_done(dst, buf, (size_t)(e.p - p), SITE_SIZE);
+	return emit_done(dst, buf, (size_t)(e.p - p), TRAMP_SIZE);
+}
+
+/* The fast route of the site whose `mov eax, nr` is at @mov, in its area
+ * (at @at, written at @dst: both the area's start): the checks (the page's
+ * gate, the thread in no handler, the owner's busy byte clear, its id
+ * known) or off to the full route @full; then the registers the kernel
+ * keeps saved, the enter record built below them, the enter list run
+ * (emit_page_run), the call made here, the exit list run on the exit
+ * record, and back to the site with the registers as the site's own
+ * `syscall` leaves them (rcx the return address, r11 the flags).  The
+ * lists' addresses are read at AREA_LISTS (bpftime_syscall_hook__fast);
+ * nothing else is read but the thread's state, the stack and the
+ * functions' own pages. */
+static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr_t full)
+{
+	uint8_t buf[AREA_POOL - AREA_FAST], *p = buf;
+	uintptr_t code = at + AREA_FAST, page = at & ~(uintptr_t)4095;
+	struct sc_emit e = { p, (intptr_t)(code - (uintptr_t)p) };
+	int32_t in_h =
+		(int32_t)((intptr_t)hot.ts_off + (intptr_t)offsetof(struct tstate, in_handler));
+	int32_t tid = (int32_t)((intptr_t)hot.ts_off + (intptr_t)offsetof(struct tstate, tid));
+	uint8_t *bail[4], *leave;
+	int64_t rel;
+
+#define HERE() ((uintptr_t)e.p + (uintptr_t)e.rx)
+#define RIP32(to, tail) \
+	put(&e, &(int32_t){ (int32_t)((int64_t)(to) - (int64_t)(HERE() + 4 + (tail))) }, 4)
+	put(&e, "\x48\x8d\x64\x24\x80", 5); /* lea rsp, [rsp - 128]: the red zone */
+	put(&e, "\x9c\xfc", 2);		    /* pushfq; cld */
+	put(&e, "\x80\x3d", 2);		    /* cmp byte [rip + gate], 0 */
+	RIP32(page + PAGE_GATE, 1);
+	put(&e, "\0", 1);
+	put(&e, "\x0f\x84\0\0\0\0", 6); /* je bail */
+	bail[0] = e.p;
+	put(&e, "\x64\x83\x3c\x25", 4); /* cmp dword fs:[in_handler], 0 */
+	put(&e, &in_h, 4);
+	put(&e, "\0", 1);
+	put(&e, "\x0f\x85\0\0\0\0", 6); /* jne bail */
+	bail[1] = e.p;
+	put(&e, "\x64\x80\x3c\x25", 4); /* cmp byte fs:[busy], 0 */
+	put(&e, &fastl.busy, 4);
+	put(&e, "\0", 1);
+	put(&e, "\x0f\x85\0\0\0\0", 6); /* jne bail */
+	bail[2] = e.p;
+	put(&e, "\x64\x8b\x04\x25", 4); /* mov eax, fs:[tid] */
+	put(&e, &tid, 4);
+	put(&e, "\x85\xc0", 2);		/* test eax, eax */
+	put(&e, "\x0f\x84\0\0\0\0", 6); /* jz bail: not known yet */
+	bail[3] = e.p;
+	/* push rbx, rbp, rdi, rsi, rdx, r10, r8, r9, r12 */
+	put(&e, "\x53\x55\x57\x56\x52\x41\x52\x41\x50\x41\x51\x41\x54", 13);
+	put(&e, "\x48\x89\xe3", 3);	    /* mov rbx, rsp */
+	put(&e, "\x48\x83\xe4\xf0", 4);	    /* and rsp, -16 */
+	put(&e, "\x48\x83\xec\x40", 4);	    /* sub rsp, 64: the record */
+	put(&e, "\x48\xc1\xe0\x20", 4);	    /* shl rax, 32: type 0, flags 0, pid */
+	put(&e, "\x48\x89\x04\x24", 4);	    /* mov [rsp], rax */
+	put(&e, "\x48\xc7\x44\x24\x08", 5); /* mov qword [rsp + 8], nr */
+	put(&e, &(int32_t){ (int32_t)nr }, 4);
+	put(&e, "\x48\x89\x7c\x24\x10", 5); /* mov [rsp + 16], rdi */
+	put(&e, "\x48\x89\x74\x24\x18", 5); /* mov [rsp + 24], rsi */
+	put(&e, "\x48\x89\x54\x24\x20", 5); /* mov [rsp + 32], rdx */
+	put(&e, "\x4c\x89\x54\x24\x28", 5); /* mov [rsp + 40], r10 */
+	put(&e, "\x4c\x89\x44\x24\x30", 5); /* mov [rsp + 48], r8 */
+	put(&e, "\x4c\x89\x4c\x24\x38", 5); /* mov [rsp + 56], r9 */
+	put(&e, "\x48\x8b\x2d", 3);	    /* mov rbp, [rip + enter list] */
+	RIP32(at + AREA_LISTS, 0);
+	put(&e, "\xe8", 1); /* call run */
+	RIP32(page + PAGE_RUN, 0);
+	put(&e, "\x48\x8b\x7b\x30", 4); /* mov rdi, [rbx + 48] */
+	put(&e, "\x48\x8b\x73\x28", 4); /* mov rsi, [rbx + 40] */
+	put(&e, "\x48\x8b\x53\x20", 4); /* mov rdx, [rbx + 32] */
+	put(&e, "\x4c\x8b\x53\x18", 4); /* mov r10, [rbx + 24] */
+	put(&e, "\x4c\x8b\x43\x10", 4); /* mov r8, [rbx + 16] */
+	put(&e, "\x4c\x8b\x4b\x08", 4); /* mov r9, [rbx + 8] */
+	put(&e, "\xb8", 1);		/* mov eax, nr */
+	put(&e, &(uint32_t){ (uint32_t)nr }, 4);
+	put(&e, "\x31\xc9\x0f\x05", 4); /* xor ecx, ecx (restart_events); syscall */
+	put(&e, "\x48\x8b\x2d", 3);	/* mov rbp, [rip + exit list] */
+	RIP32(at + AREA_LISTS + 8, 0);
+	put(&e, "\x48\x85\xed", 3); /* test rbp, rbp */
+	put(&e, "\x74\0", 2);	    /* jz leave */
+	leave = e.p;
+	put(&e, "\x49\x89\xc4", 3);	/* mov r12, rax */
+	put(&e, "\x64\x8b\x04\x25", 4); /* mov eax, fs:[tid] */
+	put(&e, &tid, 4);
+	put(&e, "\x48\xc1\xe0\x20", 4);	    /* shl rax, 32 */
+	put(&e, "\x48\x89\x04\x24", 4);	    /* mov [rsp], rax */
+	put(&e, "\x48\xc7\x44\x24\x08", 5); /* mov qword [rsp + 8], nr */
+	put(&e, &(int32_t){ (int32_t)nr }, 4);
+	put(&e, "\x4c\x89\x64\x24\x10", 5); /* mov [rsp + 16], r12: the result */
+	put(&e, "\xe8", 1);		    /* call run */
+	RIP32(page + PAGE_RUN, 0);
+	put(&e, "\x4c\x89\xe0", 3); /* mov rax, r12 */
+	leave[-1] = (uint8_t)(e.p - leave);
+	put(&e, "\x4c\x8b\x5b\x48", 4); /* mov r11, [rbx + 72]: the site's flags */
+	put(&e, "\x48\x89\xdc", 3);	/* mov rsp, rbx */
+	/* pop r12, r9, r8, r10, rdx, rsi, rdi, rbp, rbx; popfq */
+	put(&e, "\x41\x5c\x41\x59\x41\x58\x41\x5a\x5a\x5e\x5f\x5d\x5b\x9d", 14);
+	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
+	put(&e, "\x48\xb9", 2);				/* mov rcx, back */
+	put64(&e, mov + 7);
+	put(&e, "\xe9", 1); /* jmp back */
+	rel = (int64_t)(mov + 7) - (int64_t)(HERE() + 4);
+	if (rel != (int32_t)rel)
+		return -ERANGE;
+	put(&e, &(int32_t){ (int32_t)rel }, 4);
+	for (int i = 0; i < 4; i++)
+		fix32(bail[i], e.p);
+	put(&e, "\x9d", 1);				/* popfq */
+	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
+	put(&e, "\xe9", 1);				/* jmp full */
+	rel = (int64_t)full - (int64_t)(HERE() + 4);
+	if (rel != (int32_t)rel)
+		return -ERANGE;
+	put(&e, &(int32_t){ (int32_t)rel }, 4);
+#undef RIP32
+#undef HERE
+	return emit_done(dst + AREA_FAST, buf, (size_t)(e.p - p), AREA_POOL - AREA_FAST);
+}
+
+/* under routes.lock: the address @fs's area gives for @l (a caller's
+ * list): a copy in its pool, on the page its fast route runs on (the same
+ * copy for the same entries: the pool only grows, a copy never changes
+ * while a thread may read it), or @l itself once the pool is full; 0 for
+ * an empty list (nothing to run) */
+static uint64_t fast_place(struct fast_site *fs, const struct bpftime_syscall_fast_prog *l)
+{
+	struct bpftime_syscall_fast_prog *pool =
+		(struct bpftime_syscall_fast_prog *)(void *)(hook.rw + fs->area + AREA_POOL);
+	int n = 1, i = 0;
+
+	if (!l[0].fn)
+		return 0;
+	while (l[n - 1].fn)
+		n++; /* the entries and the end */
+	while (i + n <= fs->pool) {
+		int k = 0;
+
+		while (k < n && pool[i + k].fn == l[k].fn && pool[i + k].type == l[k].type &&
+		       pool[i + k].size == l[k].size)
+			k++;
+		if (k == n)
+			return (uint64_t)(uintptr_t)(hook.region + fs->area + AREA_POOL) +
+			       (uint64_t)i * sizeof(*pool);
+		while (pool[i].fn) /* the next copy */
+			i++;
+		i++;
+	}
+	if (fs->pool + n > POOL_ENTRIES)
+		return (uint64_t)(uintptr_t)l;
+	for (int k = 0; k < n; k++) {
+		memset(&pool[fs->pool + k], 0, sizeof(*pool));
+		pool[fs->pool + k].fn = l[k].fn;
+		pool[fs->pool + k].type = l[k].type;
+		pool[fs->pool + k].size = l[k].size;
+	}
+	fs->pool += n;
+	return (uint64_t)(uintptr_t)(hook.region + fs->area + AREA_POOL) +
+	       (uint64_t)(fs->pool - n) * sizeof(*pool);
+}
+
+/* under routes.lock: @fs's fast route emitted (once the owner's busy byte
+ * is known) and its list addresses set from fastl.  A side without a list
+ * now (the handlers must run it) keeps its old address: the route goes to
+ * the full one first, and a call still on its way there runs the old
+ * list, as a call in flight may see the old choice. */
+static void fast_sync(struct fast_site *fs)
+{
+	uintptr_t at = (uintptr_t)hook.region + fs->area;
+
+	if (!fs->can_fast || !fastl.busy_set)
+		return;
+	if (!fs->fast) {
+		if (emit_fast(hook.rw + fs->area, at, fs->mov, fs->nr, fs->full)) {
+			fs->can_fast = false;
+			return;
+		}
+		fs->fast = at + AREA_FAST;
+	}
+	for (int side = 0; side < 2; side++) {
+		const struct bpftime_syscall_fast_prog *l = fastl.list[fs->nr][side];
+
+		if (l)
+			atomic_store((_Atomic uint64_t *)(void *)(hook.rw + fs->area + AREA_LISTS +
+								  8 * side),
+				     fast_place(fs, l));
+	}
+}
+
+/* under routes.lock: fast_sync() and set_route() in the order that never
+ * sends a call to a fast route without its lists */
+static void fast_route(struct fast_site *fs)
+{
+	if (fs->can_fast && !fs->fast && fastl.busy_set)
+		fast_sync(fs); /* emitted first: fast_ok() wants its code */
+	if (fast_ok(fs)) {
+		fast_sync(fs);
+		set_route(fs);
+	} else {
+		set_route(fs);
+		fast_sync(fs);
+	}
 }
 
 /* what a site's 5 bytes before its `syscall` are */
@@ -1830,8 +2128,8 @@ static int rewrite(uintptr_t sc_addr)
 			fs->route = NULL;
 			err = emit_tramp_any(hook.rw + area, at, mov, fs);
 		} else {
-			fs->route = (_Atomic uint64_t *)(void *)(hook.rw + area + SITE_SIZE - 8);
-			err = emit_tramp(hook.rw + area, at, mov, nr, at + SITE_SIZE - 8, 0, fs);
+			fs->route = (_Atomic uint64_t *)(void *)(hook.rw + area + TRAMP_SIZE - 8);
+			err = emit_tramp(hook.rw + area, at, mov, nr, at + TRAMP_SIZE - 8, 0, fs);
 		}
 	} else if (kind == SITE_RELOC) {
 		page = NULL;
@@ -1862,8 +2160,13 @@ static int rewrite(uintptr_t sc_addr)
 		return err;
 	}
 	/* the route is set before any thread can enter the trampoline */
-	set_route(fs);
 	fs->mov = mov;
+	fs->can_fast = kind == SITE_MOV_EAX && !page && nr < WATCH_MAX;
+	fs->fast = 0;
+	fs->area = area;
+	fs->pool = 0;
+	fast_sync(fs);
+	set_route(fs);
 	fs->jmp[0] = 0xe9;
 	memcpy(fs->jmp + 1, &(int32_t){ (int32_t)rel }, 4);
 	fs->patched = fs->dead = false;
@@ -3113,6 +3416,29 @@ void bpftime_syscall_hook__warm(const void *const *addrs, size_t n)
 		if (hook.rw)
 			warm_set((int)k + 1, warm_addr((int)k + 1));
 	}
+}
+
+void bpftime_syscall_hook__fast(const struct bpftime_syscall_fast_prog *const *enter,
+				const struct bpftime_syscall_fast_prog *const *exit, size_t n,
+				intptr_t busy_off)
+{
+	bool busy_ok;
+
+	pthread_mutex_lock(&hook.start_lock);
+	pthread_mutex_lock(&routes.lock);
+	if (!fastl.busy_set && busy_off == (int32_t)busy_off) {
+		fastl.busy = (int32_t)busy_off;
+		fastl.busy_set = true;
+	}
+	busy_ok = fastl.busy_set && fastl.busy == busy_off;
+	for (size_t nr = 0; nr < WATCH_MAX; nr++) {
+		fastl.list[nr][0] = busy_ok && enter && nr < n ? enter[nr] : NULL;
+		fastl.list[nr][1] = busy_ok && exit && nr < n ? exit[nr] : NULL;
+	}
+	for (int i = 0; i < routes.n; i++)
+		fast_route(&routes.site[i]);
+	pthread_mutex_unlock(&routes.lock);
+	pthread_mutex_unlock(&hook.start_lock);
 }
 
 void bpftime_syscall_hook__pause(void)

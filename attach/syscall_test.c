@@ -585,6 +585,205 @@ static void test_rewritten_site(void **state)
 	assert_int_equal(getppid(), syscall(SYS_getppid));
 }
 
+/* bpftime_syscall_hook__fast: what the rewritten site's own route hands
+ * its functions */
+static atomic_long fast_n[3];	      /* calls of fast_fn0/1 (enter), fast_exit_fn */
+static uint8_t fast_rec[3][64];	      /* the last record each got */
+static uint64_t fast_size[3];	      /* and its size argument */
+static atomic_bool fast_nested;	      /* fast_fn0 makes a getppid of its own */
+static void (*fast_regs)(uint64_t *); /* through the test library's site */
+static long fast_nested_ret;
+static __thread uint8_t fast_busy_byte; /* the owner's busy byte */
+
+static void fast_got(int k, const void *rec, uint64_t size)
+{
+	memcpy(fast_rec[k], rec, k == 2 ? 24 : 64);
+	fast_size[k] = size;
+	atomic_fetch_add(&fast_n[k], 1);
+}
+
+static uint64_t fast_fn0(void *rec, uint64_t size)
+{
+	fast_got(0, rec, size);
+	if (atomic_load(&fast_nested)) { /* the same site, from inside its route */
+		uint64_t out[34];
+
+		fast_regs(out);
+		fast_nested_ret = (long)out[0];
+	}
+	return 0;
+}
+
+static uint64_t fast_fn1(void *rec, uint64_t size)
+{
+	fast_got(1, rec, size);
+	return 0;
+}
+
+static uint64_t fast_exit_fn(void *rec, uint64_t size)
+{
+	fast_got(2, rec, size);
+	return 0;
+}
+
+static const struct bpftime_syscall_fast_prog fast_enter_list[] = {
+	{ fast_fn0, 0x1234, 16 },
+	{ fast_fn1, 0x5678, 64 },
+	{ NULL, 0, 0 },
+};
+static const struct bpftime_syscall_fast_prog fast_exit_list[] = {
+	{ fast_exit_fn, 0x4321, 24 },
+	{ NULL, 0, 0 },
+};
+static const struct bpftime_syscall_fast_prog fast_none[] = { { NULL, 0, 0 } };
+
+/* the lists for getppid alone (@enter, @exit; NULL arrays: none) */
+static void fast_set(const struct bpftime_syscall_fast_prog *enter,
+		     const struct bpftime_syscall_fast_prog *exit)
+{
+	static const struct bpftime_syscall_fast_prog *e[NR_MAX], *x[NR_MAX];
+	intptr_t busy =
+		(intptr_t)((uintptr_t)&fast_busy_byte - (uintptr_t)__builtin_thread_pointer());
+
+	e[SYS_getppid] = enter;
+	x[SYS_getppid] = exit;
+	bpftime_syscall_hook__fast(e, x, NR_MAX, busy);
+}
+
+/* the test library's rewritten getppid site (test_rewritten_site's) */
+static void (*testlib_regs(void))(uint64_t *)
+{
+	void *h = dlopen(SYSCALL_TESTLIB, RTLD_NOW);
+	void (*regs)(uint64_t *);
+
+	assert_non_null(h);
+	regs = (void (*)(uint64_t *))dlsym(h, "syscall_testlib_regs");
+	assert_non_null(regs);
+	return regs;
+}
+
+/* A rewritten site of a syscall with lists runs them itself: the records
+ * (enter: type, tid, nr, the six arguments; exit: the result), the order,
+ * the sizes; every register, the flags and the red zone as the kernel
+ * leaves them; the handlers not called; a syscall of a function not seen
+ * (in a handler); the owner's busy byte, and a side without a list, send
+ * the call to the handlers; no lists: the handlers again. */
+static void test_fast_route(void **state)
+{
+	void (*regs)(uint64_t *);
+	uint64_t out[34], ppid = (uint64_t)getppid();
+	uint64_t args[6] = { 0xcccc, 0x3333, 0x4444, 0x7777, 0x5555, 0x6666 };
+	long before, before_x, n0;
+	int32_t tid = (int32_t)syscall(SYS_gettid);
+
+	(void)state;
+	if (getenv("BPFTIME_SYSCALL_REWRITE") && !strcmp(getenv("BPFTIME_SYSCALL_REWRITE"), "0"))
+		TEST_SKIP("BPFTIME_SYSCALL_REWRITE=0: no rewritten sites");
+	regs = fast_regs = testlib_regs();
+	assert_true(bpftime_syscall_hook__rewritten() > 0); /* test_rewritten_site's */
+	fast_set(fast_enter_list, fast_exit_list);
+	before = n_enter(SYS_getppid);
+	before_x = atomic_load(&exits[SYS_getppid]);
+	n0 = atomic_load(&fast_n[0]);
+	for (int i = 0; i < 10; i++) {
+		memset(out, 0, sizeof(out));
+		regs(out);
+		check_regs(out, out[33], ppid);
+	}
+	assert_int_equal(atomic_load(&fast_n[0]), n0 + 10);
+	assert_int_equal(atomic_load(&fast_n[1]), atomic_load(&fast_n[0]));
+	assert_int_equal(atomic_load(&fast_n[2]), atomic_load(&fast_n[0]));
+	assert_int_equal(n_enter(SYS_getppid), before); /* no handler ran */
+	assert_int_equal(atomic_load(&exits[SYS_getppid]), before_x);
+	for (int k = 0; k < 3; k++) {
+		uint16_t type;
+		int32_t pid;
+		int64_t nr;
+
+		memcpy(&type, fast_rec[k], 2);
+		memcpy(&pid, fast_rec[k] + 4, 4);
+		memcpy(&nr, fast_rec[k] + 8, 8);
+		assert_int_equal(type, k == 0 ? 0x1234 : k == 1 ? 0x5678 : 0x4321);
+		assert_int_equal(fast_rec[k][2] | fast_rec[k][3], 0); /* flags, preempt_count */
+		assert_int_equal(pid, tid);
+		assert_int_equal(nr, SYS_getppid);
+		if (k < 2) {
+			assert_memory_equal(fast_rec[k] + 16, args, sizeof(args));
+		} else {
+			int64_t ret;
+
+			memcpy(&ret, fast_rec[k] + 16, 8);
+			assert_int_equal(ret, (int64_t)ppid);
+		}
+	}
+	assert_int_equal(fast_size[0], 16);
+	assert_int_equal(fast_size[1], 64);
+	assert_int_equal(fast_size[2], 24);
+	/* a syscall made by a function: made, not seen */
+	atomic_store(&fast_nested, true);
+	n0 = atomic_load(&fast_n[0]);
+	regs(out);
+	check_regs(out, out[33], ppid);
+	atomic_store(&fast_nested, false);
+	assert_int_equal(fast_nested_ret, (long)ppid);
+	assert_int_equal(atomic_load(&fast_n[0]), n0 + 1);
+	assert_int_equal(n_enter(SYS_getppid), before);
+	/* the owner busy: the handlers (which the owner's own check skips) */
+	fast_busy_byte = 1;
+	regs(out);
+	check_regs(out, out[33], ppid);
+	fast_busy_byte = 0;
+	assert_int_equal(atomic_load(&fast_n[0]), n0 + 1);
+	assert_int_equal(n_enter(SYS_getppid), before + 1);
+	/* an empty enter list: the exit list alone */
+	fast_set(fast_none, fast_exit_list);
+	n0 = atomic_load(&fast_n[2]);
+	regs(out);
+	check_regs(out, out[33], ppid);
+	assert_int_equal(atomic_load(&fast_n[2]), n0 + 1);
+	assert_int_equal(n_enter(SYS_getppid), before + 1);
+	/* the exit side without a list (a program that needs the handlers):
+	 * the whole call through them */
+	fast_set(fast_enter_list, NULL);
+	n0 = atomic_load(&fast_n[0]);
+	regs(out);
+	check_regs(out, out[33], ppid);
+	assert_int_equal(atomic_load(&fast_n[0]), n0);
+	assert_int_equal(n_enter(SYS_getppid), before + 2);
+	assert_int_equal(atomic_load(&exits[SYS_getppid]), before_x + 2);
+	/* no lists: the handlers */
+	bpftime_syscall_hook__fast(NULL, NULL, 0, 0);
+	regs(out);
+	assert_int_equal(n_enter(SYS_getppid), before + 3);
+	assert_int_equal(atomic_load(&fast_n[0]), n0);
+}
+
+/* After a thread without a TLS of its own was made (test_bare_clone_thread)
+ * the fast routes stay closed: such a thread would run them on its
+ * parent's thread state.  The handlers run instead. */
+static void test_fast_after_bare(void **state)
+{
+	void (*regs)(uint64_t *);
+	uint64_t out[34], ppid = (uint64_t)getppid();
+	long before, n0;
+
+	(void)state;
+	if (getenv("BPFTIME_SYSCALL_REWRITE") && !strcmp(getenv("BPFTIME_SYSCALL_REWRITE"), "0"))
+		TEST_SKIP("BPFTIME_SYSCALL_REWRITE=0: no rewritten sites");
+	assert_true(bpftime_syscall_hook__bare_threads() > 0); /* test_bare_clone_thread's */
+	regs = testlib_regs();
+	fast_set(fast_enter_list, fast_exit_list);
+	before = n_enter(SYS_getppid);
+	n0 = atomic_load(&fast_n[0]);
+	for (int i = 0; i < 5; i++) {
+		regs(out);
+		check_regs(out, out[33], ppid);
+	}
+	assert_int_equal(n_enter(SYS_getppid), before + 5);
+	assert_int_equal(atomic_load(&fast_n[0]), n0);
+	bpftime_syscall_hook__fast(NULL, NULL, 0, 0);
+}
+
 /* The same function linked into this executable: its site is more than
  * 2 GiB from the hook's region (next to libc), so its trampoline is on a
  * page of its own near the site, and calls the warm stub and the region's
@@ -980,7 +1179,9 @@ int main(void)
 		cmocka_unit_test(test_override),
 		cmocka_unit_test(test_rewritten_site),
 		cmocka_unit_test(test_rewritten_far_site),
+		cmocka_unit_test(test_fast_route),
 		cmocka_unit_test(test_bare_clone_thread),
+		cmocka_unit_test(test_fast_after_bare),
 		cmocka_unit_test(test_unwatched_direct),
 		cmocka_unit_test(test_syscall_wrapper),
 		cmocka_unit_test(test_pause),

@@ -106,6 +106,41 @@ BPFTIME_API int bpftime_syscall_hook__off(void);
  */
 BPFTIME_API void bpftime_syscall_hook__watch(const uint8_t *watch, size_t n);
 
+/* One program a rewritten site runs itself (bpftime_syscall_hook__fast). */
+struct bpftime_syscall_fast_prog {
+	uint64_t (*fn)(void *record, uint64_t size); /* NULL: the end of a list */
+	uint16_t type;				     /* the record's first 2 bytes when @fn runs */
+	uint32_t size;				     /* @fn's second argument */
+};
+
+/**
+ * @brief **bpftime_syscall_hook__fast()** lists of functions that rewritten
+ * sites of a syscall run themselves, in place of the handlers (no frame of
+ * registers, no C between the site and them).  Before the call, each
+ * function of @enter[nr] in order gets a 64-byte record on the thread's
+ * stack: { u16 type (its entry's), u8 0, u8 0, s32 thread id, s64 nr,
+ * u64 args[6] } (the kernel's raw_syscalls/sys_enter record, and for nr >= 0
+ * its syscalls/sys_enter_NAME record); after it, each of @exit[nr] gets
+ * { u16 type, u8 0, u8 0, s32 thread id, s64 nr, s64 result } (24 bytes:
+ * sys_exit's).  They run as the handlers would: on the calling thread, its
+ * syscalls there not seen, never while the thread is in a handler or while
+ * the byte at @busy_off from its thread pointer is nonzero (the handlers
+ * run then).  A syscall takes this route only where each side its watch
+ * bits name (bpftime_syscall_hook__watch) has a list here; else the
+ * handlers run, as for every call made elsewhere (signal path, sites of any
+ * syscall, sites far from the hook's code).  A list may be empty (only the
+ * terminating entry): nothing to run on that side.
+ * @param enter, exit indexed by syscall number (NULL: no lists); each list
+ *        ends with an entry whose fn is NULL and must stay valid, unchanged,
+ *        for the process's life (a call in flight may still run an old one)
+ * @param n the arrays' length
+ * @param busy_off the offset of a per-thread byte from the thread pointer;
+ *        the first call's is kept (a later call with another gets no lists)
+ */
+BPFTIME_API void bpftime_syscall_hook__fast(const struct bpftime_syscall_fast_prog *const *enter,
+					    const struct bpftime_syscall_fast_prog *const *exit,
+					    size_t n, intptr_t busy_off);
+
 /** @brief the syscall being handled on this thread (NULL outside handlers) */
 BPFTIME_API struct bpftime_syscall *bpftime_syscall_current(void);
 
