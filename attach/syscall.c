@@ -1919,7 +1919,12 @@ static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr
 	put(&e, "\x48\x8b\x2d", 3);	/* mov rbp, [rip + exit list] */
 	RIP32(at + AREA_LISTS + 8, 0);
 	put(&e, "\x48\x85\xed", 3); /* test rbp, rbp */
-	put(&e, "\x74\0", 2);	    /* jz leave */
+	put(&e, "\x75\x07", 2);	    /* jnz the exit list */
+	/* none: the warm stub (this page's), whose walks overlap the
+	 * kernel's return to the site; the next call finds its pages */
+	put(&e, "\xe8", 1); /* call warm */
+	RIP32(page, 0);
+	put(&e, "\xeb\0", 2); /* jmp leave */
 	leave = e.p;
 	put(&e, "\x49\x89\xc4", 3);	/* mov r12, rax */
 	put(&e, "\x64\x8b\x04\x25", 4); /* mov eax, fs:[tid] */
