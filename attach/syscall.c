@@ -2005,25 +2005,28 @@ static uint64_t fast_place(struct fast_site *fs, const struct bpftime_syscall_fa
 	       (uint64_t)(fs->pool - n) * sizeof(*pool);
 }
 
-/* under routes.lock: @fs's fast route emitted (once the owner's busy byte
- * is known) and its list addresses set from fastl.  A side without a list
- * now (the handlers must run it) keeps its old address: the route goes to
- * the full one first, and a call still on its way there runs the old
- * list, as a call in flight may see the old choice. */
-static void fast_sync(struct fast_site *fs)
+/* under routes.lock: @fs's fast route, emitted once the owner's busy byte
+ * is known (fast_ok() wants it); a site where it cannot be keeps the full
+ * route */
+static void fast_emit(struct fast_site *fs)
 {
 	uintptr_t at = (uintptr_t)hook.region + fs->area;
 
-	if (!fs->can_fast || !fastl.busy_set)
+	if (!fs->can_fast || fs->fast || !fastl.busy_set)
 		return;
-	if (!fs->fast) {
-		if (emit_fast(hook.rw + fs->area, at, fs->mov, fs->nr, fs->full)) {
-			fs->can_fast = false;
-			return;
-		}
+	if (emit_fast(hook.rw + fs->area, at, fs->mov, fs->nr, fs->full))
+		fs->can_fast = false;
+	else
 		fs->fast = at + AREA_FAST;
-	}
-	for (int side = 0; side < 2; side++) {
+}
+
+/* under routes.lock: @fs's list addresses from fastl.  A side without a
+ * list now (the handlers must run it) keeps its old address: the route
+ * goes to the full one first, and a call still on its way there runs the
+ * old list, as a call in flight may see the old choice. */
+static void fast_lists(struct fast_site *fs)
+{
+	for (int side = 0; fs->fast && side < 2; side++) {
 		const struct bpftime_syscall_fast_prog *l = fastl.list[fs->nr][side];
 
 		if (l)
@@ -2033,18 +2036,17 @@ static void fast_sync(struct fast_site *fs)
 	}
 }
 
-/* under routes.lock: fast_sync() and set_route() in the order that never
- * sends a call to a fast route without its lists */
+/* under routes.lock: @fs's route and lists, in the order that never sends
+ * a call to a fast route without its lists */
 static void fast_route(struct fast_site *fs)
 {
-	if (fs->can_fast && !fs->fast && fastl.busy_set)
-		fast_sync(fs); /* emitted first: fast_ok() wants its code */
+	fast_emit(fs);
 	if (fast_ok(fs)) {
-		fast_sync(fs);
+		fast_lists(fs);
 		set_route(fs);
 	} else {
 		set_route(fs);
-		fast_sync(fs);
+		fast_lists(fs);
 	}
 }
 
@@ -2170,8 +2172,7 @@ static int rewrite(uintptr_t sc_addr)
 	fs->fast = 0;
 	fs->area = area;
 	fs->pool = 0;
-	fast_sync(fs);
-	set_route(fs);
+	fast_route(fs);
 	fs->jmp[0] = 0xe9;
 	memcpy(fs->jmp + 1, &(int32_t){ (int32_t)rel }, 4);
 	fs->patched = fs->dead = false;
