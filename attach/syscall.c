@@ -1919,12 +1919,19 @@ static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr
 	put(&e, "\x48\x8b\x2d", 3);	/* mov rbp, [rip + exit list] */
 	RIP32(at + AREA_LISTS + 8, 0);
 	put(&e, "\x48\x85\xed", 3); /* test rbp, rbp */
-	put(&e, "\x75\x07", 2);	    /* jnz the exit list */
-	/* none: the warm stub (this page's), whose walks overlap the
-	 * kernel's return to the site; the next call finds its pages */
-	put(&e, "\xe8", 1); /* call warm */
-	RIP32(page, 0);
-	put(&e, "\xeb\0", 2); /* jmp leave */
+	put(&e, "\x75\x1d", 2);	    /* jnz the exit list */
+	/* none: the pages the next call reads, prefetched while the kernel's
+	 * return to the site runs on: the thread's state, the first
+	 * function's code (its TLB entry; the next call finds it) */
+	put(&e, "\x64\x0f\x18\x0c\x25", 5); /* prefetcht0 fs:[tid] */
+	put(&e, &tid, 4);
+	put(&e, "\x48\x8b\x0d", 3); /* mov rcx, [rip + enter list] */
+	RIP32(at + AREA_LISTS, 0);
+	put(&e, "\x48\x85\xc9", 3); /* test rcx, rcx */
+	put(&e, "\x74\x06", 2);	    /* jz +6 */
+	put(&e, "\x48\x8b\x09", 3); /* mov rcx, [rcx]: its fn */
+	put(&e, "\x0f\x18\x09", 3); /* prefetcht0 [rcx] */
+	put(&e, "\xeb\0", 2);	    /* jmp leave */
 	leave = e.p;
 	put(&e, "\x49\x89\xc4", 3);	/* mov r12, rax */
 	put(&e, "\x64\x8b\x04\x25", 4); /* mov eax, fs:[tid] */
