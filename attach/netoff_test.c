@@ -14,7 +14,8 @@
  * blocking every signal, a library closed and opened again; unwatched
  * calls are not seen and their sites keep their bytes; override works; a
  * number watched later is rewritten before it counts, also under racing
- * callers; a special number watched (clone, exit_group, all) turns the net
+ * callers; a site first called with the net off gets its `mov eax` jmp,
+ * and a rewritten site that rested gets it back when watched again; a special number watched (clone, exit_group, all) turns the net
  * on first, and it goes off again (callers racing through the toggles);
  * signals: SA_RESTART, rt_sigreturn, siglongjmp out of a call, sigaltstack,
  * the program's SIGTRAP/SIGSYS handlers (kept aside, chained, also from
@@ -917,6 +918,74 @@ static void test_watch_later(void **state)
 	rearm("geteuid unwatched again");
 	assert_int_equal(geteuid(), euid);
 	assert_int_equal(n_enter(SYS_geteuid), e + 2);
+}
+
+/* waits (up to 5 s: a safety net, never a measurement) for the byte at
+ * @at to be @want; true when it is */
+static bool wait_byte(const uint8_t *at, uint8_t want_byte)
+{
+	struct timespec nap = { 0, 1000000 };
+
+	for (int i = 0; i < 5000 && *(const volatile uint8_t *)at != want_byte; i++)
+		nanosleep(&nap, NULL);
+	return *(const volatile uint8_t *)at == want_byte;
+}
+
+/* A `mov eax, nr; syscall` site first called after the net went off (the
+ * SIGSYS handler never saw it): its first call through the net hands it to
+ * the patcher, whose jmp over the mov (its own route, the fast one where
+ * the caller gives lists) replaces the net's path.  And a rewritten site
+ * that rests (the net went off while nobody watched it: its own bytes)
+ * gets its jmp back when a watch names it again, before the watch returns:
+ * not the net's path through its `syscall`. */
+static void test_first_call_rewritten(void **state)
+{
+	const uint8_t *site = libc_site("getgid", SYS_getgid), *mov = site - 5;
+	gid_t gid = (gid_t)syscall(SYS_getgid); /* unwatched: not seen */
+	long e = n_enter(SYS_getgid), x = n_exit(SYS_getgid);
+
+	(void)state;
+	need_off("getgid's first call");
+	if (mov[0] != 0xb8)
+		fail_msg("libc getgid (never called): `mov eax` is %02x, not its own", mov[0]);
+	set_table();
+	want[SYS_getgid] = BOTH;
+	bpftime_syscall_hook__watch(want, NR_MAX);
+	need_rewritten("libc getgid, watched now", site);
+	assert_int_equal(getgid(), gid); /* through the net: handed to the patcher */
+	assert_int_equal(n_enter(SYS_getgid), e + 1);
+	assert_int_equal(n_exit(SYS_getgid), x + 1);
+	if (!wait_byte(mov, 0xe9) && !dry)
+		fail_msg("libc getgid: its first call through the net did not get its `mov eax` "
+			 "rewritten (%02x)",
+			 mov[0]);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(getgid(), gid);
+	assert_int_equal(n_enter(SYS_getgid), e + 4);
+	assert_int_equal(n_exit(SYS_getgid), x + 4);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_getgid]), gid);
+	need_off("getgid rewritten");
+
+	/* the net on and off again with getgid unwatched: the site rests */
+	set_table();
+	bpftime_syscall_hook__watch(want, NR_MAX);
+	bpftime_syscall_hook__watch(NULL, 0);
+	need_on_now("every syscall watched");
+	rearm("getgid unwatched");
+	if (mov[0] != 0xb8 && !dry)
+		fail_msg("libc getgid, unwatched when the net went off: `mov eax` is %02x, not "
+			 "its own bytes",
+			 mov[0]);
+	assert_int_equal(getgid(), gid);
+	assert_int_equal(n_enter(SYS_getgid), e + 4);
+	want[SYS_getgid] = BOTH;
+	bpftime_syscall_hook__watch(want, NR_MAX);
+	if (mov[0] != 0xe9 && !dry)
+		fail_msg("libc getgid, watched again: `mov eax` is %02x, not the jmp back", mov[0]);
+	assert_int_equal(getgid(), gid);
+	assert_int_equal(n_enter(SYS_getgid), e + 5);
+	assert_int_equal(n_exit(SYS_getgid), x + 5);
+	rearm("getgid unwatched again");
 }
 
 /* a special number watched turns the net on before the table says so */
@@ -2400,6 +2469,7 @@ int main(void)
 		cmocka_unit_test(test_code_changed),
 		cmocka_unit_test(test_blocked_worker_dlopen),
 		cmocka_unit_test(test_watch_later),
+		cmocka_unit_test(test_first_call_rewritten),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_sigreturn),
 		cmocka_unit_test(test_siglongjmp),

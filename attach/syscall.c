@@ -189,11 +189,15 @@ struct fast_frame {
 #define sigframe_mine(si, uc) \
 	(ASAN_MINE((si), sizeof(siginfo_t)), ASAN_MINE((uc), sizeof(ucontext_t)))
 
-#define FAST_MAX    256 /* sites queued for rewriting or done */
-#define RED_ZONE    128
-#define WATCH_MAX   1024 /* syscall numbers the watch table covers */
-#define SLOTS_PAGES 64
-#define WARM_MAX    (1 + BPFTIME_SYSCALL_WARM_MAX) /* the hot page, then the owner's */
+#define FAST_MAX  256 /* sites queued for rewriting or done */
+#define RED_ZONE  128
+#define WATCH_MAX 1024 /* syscall numbers the watch table covers */
+
+#define NET_COMMON_SIZE 512 /* the common body, then the warm stub */
+#define NET_AREA	64
+#define NET_MAX		((REGION_SIZE - REGION_NET - NET_COMMON_SIZE) / NET_AREA)
+#define SLOTS_PAGES	64
+#define WARM_MAX	(1 + BPFTIME_SYSCALL_WARM_MAX) /* the hot page, then the owner's */
 
 /* the numbers of special_nr(), net_c_nr() and exec_nr() as bit words */
 #define UNUSUAL_NR_MAX 512
@@ -229,6 +233,9 @@ static struct {
 	/* the numbers fast_entry asks more of (unusual_nr()), a bit each */
 	uint64_t unusual[UNUSUAL_NR_MAX / 64];
 	uintptr_t net_area0, net_trap; /* net_area(0), net.trap: net_entry's */
+	/* a bit per net site: its first call through the net was handed to
+	 * consider() (a site the SIGSYS handler never saw gets rewritten too) */
+	_Atomic uint64_t net_asked[(NET_MAX + 63) / 64];
 } hot __attribute__((aligned(4096))) = {
 	.selector = SYSCALL_DISPATCH_FILTER_ALLOW,
 	.watch_all = true,
@@ -341,13 +348,10 @@ static int64_t mono_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-#define NET_COMMON_SIZE 512 /* the common body, then the warm stub */
-#define NET_AREA	64
-#define NET_MAX		((REGION_SIZE - REGION_NET - NET_COMMON_SIZE) / NET_AREA)
-#define NET_HASH	4096 /* > 2 * NET_MAX, a power of two */
-#define NET_TRAP	16   /* bytes per trap gadget */
-#define NET_RETRY_MS	200
-#define NET_RETRY_MAX	10000
+#define NET_HASH      4096 /* > 2 * NET_MAX, a power of two */
+#define NET_TRAP      16   /* bytes per trap gadget */
+#define NET_RETRY_MS  200
+#define NET_RETRY_MAX 10000
 
 enum { NS_NATIVE, NS_TRAP, NS_JMP };
 
@@ -2068,6 +2072,23 @@ enum site_kind {
  * instruction boundary, a `mov eax, imm32`, or a 5-byte `mov` to a
  * register from memory that does not depend on where it runs (no
  * rip-relative operand; glibc's syscall(): `mov r9, [rsp + 8]`)? */
+static int net_find(uintptr_t addr);
+
+/* a `syscall` at @sc: its own bytes, or the net's jump or int3 in their
+ * place (a site first called after the net went off: net_entry()) */
+static bool syscall_bytes(uintptr_t sc)
+{
+	int i;
+
+	if (!memcmp((const void *)sc, "\x0f\x05", 2))
+		return true;
+	pthread_mutex_lock(&net.lock);
+	i = net_find(sc);
+	i = i >= 0 && atomic_load(&net.site[i].state) != NS_NATIVE;
+	pthread_mutex_unlock(&net.lock);
+	return i;
+}
+
 static enum site_kind provable(uintptr_t mov)
 {
 	ZydisDecoder dec;
@@ -2093,7 +2114,7 @@ static enum site_kind provable(uintptr_t mov)
 	if (pc != mov ||
 	    ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, (const void *)pc, end - pc, &in)))
 		return SITE_NONE;
-	if (in.length != 5 || memcmp((const void *)(mov + 5), "\x0f\x05", 2))
+	if (in.length != 5 || !syscall_bytes(mov + 5))
 		return SITE_NONE;
 	if (*(const uint8_t *)mov == 0xb8)
 		return SITE_MOV_EAX;
@@ -2428,7 +2449,13 @@ BPFTIME_HOT __attribute__((used)) static int net_entry(struct fast_frame *f, lon
 {
 	uintptr_t area = mark - 17;
 	size_t i = (area - hot.net_area0) / NET_AREA;
+	uint64_t bit = 1ull << (i & 63);
 
+	/* the site's first call here: its `mov eax, nr` may be rewritten,
+	 * which is cheaper than this path (consider() does not wait) */
+	if (unlikely(!(atomic_load_explicit(&hot.net_asked[i / 64], memory_order_relaxed) & bit)) &&
+	    !(atomic_fetch_or(&hot.net_asked[i / 64], bit) & bit))
+		consider(ret, nr);
 	/* from the hot page: hook and net are pages of their own */
 	return fast_entry(f, nr, ret, NULL, area + 24, hot.net_trap + i * NET_TRAP);
 }
@@ -2624,6 +2651,7 @@ static int net_add(const struct sysscan_site *s)
 			ns->island = s->island;
 			ns->nr = s->nr;
 			atomic_store(&ns->state, NS_NATIVE);
+			atomic_fetch_and(&hot.net_asked[i / 64], ~(1ull << (i & 63)));
 		}
 		return i;
 	}
@@ -2659,6 +2687,39 @@ static long mov_site_nr(uintptr_t sc)
 			nr = routes.site[i].nr;
 	pthread_mutex_unlock(&routes.lock);
 	return nr;
+}
+
+/* With the net off, a watch of @w[0..n): the mov-rewritten sites of its
+ * numbers that rest (net_try_off_locked() gave them their own bytes) get
+ * their jmp back, so that they run their own routes, the fast one
+ * included, rather than the net's area through their `syscall`. */
+static void movs_wake(const uint8_t *w, size_t n)
+{
+	pthread_mutex_lock(&routes.lock);
+	for (int i = 0; i < routes.n && !routes.off; i++) {
+		struct fast_site *fs = &routes.site[i];
+
+		if (fs->dead || fs->patched || fs->nr < 0 || (size_t)fs->nr >= n || !w[fs->nr])
+			continue;
+		if (poke5(fs->mov, fs->jmp, fs->orig))
+			fs->dead = true; /* its `syscall` goes through the net */
+		else
+			fs->patched = true;
+	}
+	pthread_mutex_unlock(&routes.lock);
+}
+
+/* is the `syscall` at @sc a mov-rewritten site's, its jmp in place? */
+static bool mov_site_awake(uintptr_t sc)
+{
+	bool awake = false;
+
+	pthread_mutex_lock(&routes.lock);
+	for (int i = 0; i < routes.n && !awake; i++)
+		awake = routes.site[i].mov + 5 == sc && routes.site[i].patched &&
+			!routes.site[i].dead;
+	pthread_mutex_unlock(&routes.lock);
+	return awake;
 }
 
 static int net_patch_found(struct sysscan *sp, int err);
@@ -3511,12 +3572,13 @@ void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 		for (size_t nr = 0; w && nr < n && nr < WATCH_MAX && !on; nr++)
 			on = w[nr] && special_nr((long)nr) && !net_c_nr((long)nr);
 		if (!on) {
+			movs_wake(w, n);
 			pthread_mutex_lock(&net.lock);
 			for (int i = 0; i < atomic_load(&net.n) && !on; i++) {
 				long nr = net.site[i].nr;
 
 				if (nr >= 0 && (size_t)nr < n && nr < WATCH_MAX && w[nr] &&
-				    net_patch(i)) {
+				    !mov_site_awake(net.site[i].addr) && net_patch(i)) {
 					net_say("cannot rewrite the syscall at %p",
 						(void *)net.site[i].addr);
 					on = true;
