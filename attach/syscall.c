@@ -67,6 +67,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <cpuid.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
@@ -1356,16 +1357,44 @@ static _Atomic uint64_t *route_slot(uintptr_t at)
 	return (_Atomic uint64_t *)(void *)(routes.pages[i].base + 8 * routes.pages[i].used++);
 }
 
-/* Puts the 5 bytes @to at @at where @from is now, with one aligned 8-byte
- * compare-and-swap (the caller made sure they do not straddle two words).
- * 0, or -EAGAIN when the bytes were not @from, or -errno. */
+static int poke(uintptr_t at, const void *bytes, size_t n);
+static int peek(uintptr_t at, void *buf, size_t n);
+static void sync_cores(void);
+static int mem_fd(void);
+
+/* Puts the 5 bytes @to (a mov site's jmp, or its own bytes again) at @at
+ * where @from is now, while other threads may run them.  0, or -EAGAIN when
+ * the bytes were not @from, or -errno.
+ *
+ * Where our SIGTRAP handler is in place and /proc/self/mem takes the
+ * writes: the kernel's text_poke_bp order (int3, the other four bytes,
+ * the first), the cores synced between; no page's protection changes, so a
+ * program that makes its own code writable meanwhile (a hot-patcher, a
+ * test rewriting a library) keeps it so.  A thread that meets the int3
+ * goes to the site's trampoline (mov_trap()): the jmp's effect, whichever
+ * way the bytes are going.  Else: the page RWX for one aligned 8-byte
+ * compare-and-swap (the caller made sure the bytes do not straddle two
+ * words), then RX again. */
 static int poke5(uintptr_t at, const uint8_t *to, const uint8_t *from)
 {
 	uintptr_t word = at & ~(uintptr_t)7;
 	void *page = (void *)(word & ~(uintptr_t)4095);
 	uint64_t old, new;
+	uint8_t cur[5];
 	int err = 0;
 
+	if (atomic_load(&trap_on) && mem_fd() >= 0) {
+		if (peek(at, cur, 5) || memcmp(cur, from, 5))
+			return -EAGAIN;
+		if (poke(at, "\xcc", 1))
+			return -EAGAIN;
+		sync_cores();
+		/* a failure from here leaves the int3: still the jmp's effect */
+		if ((err = poke(at + 1, to + 1, 4)))
+			return err;
+		sync_cores();
+		return poke(at, to, 1);
+	}
 	pthread_mutex_lock(&poke_lock);
 	err = (int)raw(SYS_mprotect, (long)page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, 0, 0, 0);
 	if (err) {
@@ -1845,14 +1874,39 @@ static int emit_tramp_any(uint8_t *dst, uintptr_t at, uintptr_t mov, struct fast
 	return emit_done(dst, buf, (size_t)(e.p - p), TRAMP_SIZE);
 }
 
+/* the fast route's arithmetic flags as the site had them, from the image
+ * pushfq left at [rbx + 72] (sahf: SF ZF AF PF CF; OF by an add that
+ * overflows when it was set), without popfq's ~4 ns; clobbers rax */
+static void emit_flags_back(struct sc_emit *e)
+{
+	put(e, "\x8a\x63\x48", 3); /* mov ah, [rbx + 72] */
+	put(e, "\x8a\x43\x49", 3); /* mov al, [rbx + 73] */
+	put(e, "\x24\x08", 2);	   /* and al, 8: OF */
+	put(e, "\x04\x78", 2);	   /* add al, 0x78: 0x80 overflows */
+	put(e, "\x9e", 1);	   /* sahf */
+}
+
+/* lahf/sahf in 64-bit mode (CPUID 0x80000001 ecx bit 0: every x86-64 but
+ * the first few) */
+static bool cpu_sahf(void)
+{
+	unsigned int a, b, c, d;
+
+	return __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & 1);
+}
+
 /* The fast route of the site whose `mov eax, nr` is at @mov, in its area
- * (at @at, written at @dst: both the area's start): the checks (the page's
- * gate, the thread in no handler, the owner's busy byte clear, its id
- * known) or off to the full route @full; then the registers the kernel
+ * (at @at, written at @dst: both the area's start): the checks (DF clear,
+ * the page's gate, the thread in no handler, the owner's busy byte clear,
+ * its id known) or off to the full route @full; then the registers the kernel
  * keeps saved, the enter record built below them, the enter list run
  * (emit_page_run), the call made here, the exit list run on the exit
  * record, and back to the site with the registers as the site's own
  * `syscall` leaves them (rcx the return address, r11 the flags).  The
+ * flags: pushfq keeps their image; emit_flags_back() puts the arithmetic
+ * ones back before the call, whose return leaves them as they were (the
+ * kernel's sysret loads r11's image), and after the exit list; the path
+ * without one changes none (jrcxz).  No popfq on the way through.  The
  * lists' addresses are read at AREA_LISTS (bpftime_syscall_hook__fast);
  * nothing else is read but the thread's state, the stack and the
  * functions' own pages. */
@@ -1864,15 +1918,18 @@ static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr
 	int32_t in_h =
 		(int32_t)((intptr_t)hot.ts_off + (intptr_t)offsetof(struct tstate, in_handler));
 	int32_t tid = (int32_t)((intptr_t)hot.ts_off + (intptr_t)offsetof(struct tstate, tid));
-	uint8_t *bail[4], *leave;
+	uint8_t *bail[5], *none, *leave, *leave2;
 	int64_t rel;
 
 #define HERE() ((uintptr_t)e.p + (uintptr_t)e.rx)
 #define RIP32(to, tail) \
 	put(&e, &(int32_t){ (int32_t)((int64_t)(to) - (int64_t)(HERE() + 4 + (tail))) }, 4)
 	put(&e, "\x48\x8d\x64\x24\x80", 5); /* lea rsp, [rsp - 128]: the red zone */
-	put(&e, "\x9c\xfc", 2);		    /* pushfq; cld */
-	put(&e, "\x80\x3d", 2);		    /* cmp byte [rip + gate], 0 */
+	put(&e, "\x9c", 1);		    /* pushfq */
+	put(&e, "\xf6\x44\x24\x01\x04", 5); /* test byte [rsp + 1], 4: DF */
+	put(&e, "\x0f\x85\0\0\0\0", 6);	    /* jnz bail: the functions want it clear */
+	bail[4] = e.p;
+	put(&e, "\x80\x3d", 2); /* cmp byte [rip + gate], 0 */
 	RIP32(page + PAGE_GATE, 1);
 	put(&e, "\0", 1);
 	put(&e, "\x0f\x84\0\0\0\0", 6); /* je bail */
@@ -1917,13 +1974,30 @@ static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr
 	put(&e, "\x4c\x8b\x53\x18", 4); /* mov r10, [rbx + 24] */
 	put(&e, "\x4c\x8b\x43\x10", 4); /* mov r8, [rbx + 16] */
 	put(&e, "\x4c\x8b\x4b\x08", 4); /* mov r9, [rbx + 8] */
-	put(&e, "\xb8", 1);		/* mov eax, nr */
+	emit_flags_back(&e);
+	put(&e, "\xb8", 1); /* mov eax, nr */
 	put(&e, &(uint32_t){ (uint32_t)nr }, 4);
-	put(&e, "\x31\xc9\x0f\x05", 4); /* xor ecx, ecx (restart_events); syscall */
-	put(&e, "\x48\x8b\x2d", 3);	/* mov rbp, [rip + exit list] */
+	/* mov ecx, 0 (restart_events; no flags changed); syscall: the
+	 * kernel's return leaves the site's flags, r11 their image */
+	put(&e, "\xb9\0\0\0\0\x0f\x05", 7);
+	put(&e, "\x48\x8b\x0d", 3); /* mov rcx, [rip + exit list] */
 	RIP32(at + AREA_LISTS + 8, 0);
-	put(&e, "\x48\x85\xed", 3); /* test rbp, rbp */
-	put(&e, "\x75\x1d", 2);	    /* jnz the exit list */
+	put(&e, "\xe3\0", 2); /* jrcxz none (no flags changed on this path) */
+	none = e.p;
+	put(&e, "\x48\x89\xcd", 3); /* mov rbp, rcx */
+	/* the exit record: the enter record's header and nr as they are (the
+	 * runner rewrites only the type; a function reads its record, never
+	 * writes it: the verifier refuses a tracepoint context's writes), the
+	 * result after them */
+	put(&e, "\x49\x89\xc4", 3);	    /* mov r12, rax */
+	put(&e, "\x48\x89\x44\x24\x10", 5); /* mov [rsp + 16], rax: the result */
+	put(&e, "\xe8", 1);		    /* call run */
+	RIP32(page + PAGE_RUN, 0);
+	emit_flags_back(&e);
+	put(&e, "\x4c\x89\xe0", 3); /* mov rax, r12 */
+	put(&e, "\xeb\0", 2);	    /* jmp leave */
+	leave = e.p;
+	none[-1] = (uint8_t)(e.p - none);
 	/* none: the pages the next call reads, prefetched while the kernel's
 	 * return to the site runs on: the thread's state, the first
 	 * function's code (its TLB entry; the next call finds it) */
@@ -1931,29 +2005,18 @@ static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr
 	put(&e, &tid, 4);
 	put(&e, "\x48\x8b\x0d", 3); /* mov rcx, [rip + enter list] */
 	RIP32(at + AREA_LISTS, 0);
-	put(&e, "\x48\x85\xc9", 3); /* test rcx, rcx */
-	put(&e, "\x74\x06", 2);	    /* jz +6 */
+	put(&e, "\xe3\0", 2); /* jrcxz leave */
+	leave2 = e.p;
 	put(&e, "\x48\x8b\x09", 3); /* mov rcx, [rcx]: its fn */
 	put(&e, "\x0f\x18\x09", 3); /* prefetcht0 [rcx] */
-	put(&e, "\xeb\0", 2);	    /* jmp leave */
-	leave = e.p;
-	put(&e, "\x49\x89\xc4", 3);	/* mov r12, rax */
-	put(&e, "\x64\x8b\x04\x25", 4); /* mov eax, fs:[tid] */
-	put(&e, &tid, 4);
-	put(&e, "\x48\xc1\xe0\x20", 4);	    /* shl rax, 32 */
-	put(&e, "\x48\x89\x04\x24", 4);	    /* mov [rsp], rax */
-	put(&e, "\x48\xc7\x44\x24\x08", 5); /* mov qword [rsp + 8], nr */
-	put(&e, &(int32_t){ (int32_t)nr }, 4);
-	put(&e, "\x4c\x89\x64\x24\x10", 5); /* mov [rsp + 16], r12: the result */
-	put(&e, "\xe8", 1);		    /* call run */
-	RIP32(page + PAGE_RUN, 0);
-	put(&e, "\x4c\x89\xe0", 3); /* mov rax, r12 */
 	leave[-1] = (uint8_t)(e.p - leave);
+	leave2[-1] = (uint8_t)(e.p - leave2);
 	put(&e, "\x4c\x8b\x5b\x48", 4); /* mov r11, [rbx + 72]: the site's flags */
 	put(&e, "\x48\x89\xdc", 3);	/* mov rsp, rbx */
-	/* pop r12, r9, r8, r10, rdx, rsi, rdi, rbp, rbx; popfq */
-	put(&e, "\x41\x5c\x41\x59\x41\x58\x41\x5a\x5a\x5e\x5f\x5d\x5b\x9d", 14);
-	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
+	/* pop r12, r9, r8, r10, rdx, rsi, rdi, rbp, rbx; the flags' slot and
+	 * the red zone (no popfq: the flags are the site's already) */
+	put(&e, "\x41\x5c\x41\x59\x41\x58\x41\x5a\x5a\x5e\x5f\x5d\x5b", 13);
+	put(&e, "\x48\x8d\xa4\x24\x88\x00\x00\x00", 8); /* lea rsp, [rsp + 136] */
 	put(&e, "\x48\xb9", 2);				/* mov rcx, back */
 	put64(&e, mov + 7);
 	put(&e, "\xe9", 1); /* jmp back */
@@ -1961,7 +2024,7 @@ static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr
 	if (rel != (int32_t)rel)
 		return -ERANGE;
 	put(&e, &(int32_t){ (int32_t)rel }, 4);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		fix32(bail[i], e.p);
 	put(&e, "\x9d", 1);				/* popfq */
 	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
@@ -2025,6 +2088,10 @@ static void fast_emit(struct fast_site *fs)
 
 	if (!fs->can_fast || fs->fast || !fastl.busy_set)
 		return;
+	if (!cpu_sahf()) {
+		fs->can_fast = false;
+		return;
+	}
 	if (emit_fast(hook.rw + fs->area, at, fs->mov, fs->nr, fs->full))
 		fs->can_fast = false;
 	else
@@ -2204,7 +2271,7 @@ static int rewrite(uintptr_t sc_addr)
 	fs->jmp[0] = 0xe9;
 	memcpy(fs->jmp + 1, &(int32_t){ (int32_t)rel }, 4);
 	fs->patched = fs->dead = false;
-	routes.n++;
+	__atomic_store_n(&routes.n, routes.n + 1, __ATOMIC_RELEASE); /* mov_trap() */
 	memcpy(fs->orig, (const void *)mov, 5);
 	if (!routes.off) { /* else at the next start */
 		err = poke5(mov, fs->jmp, fs->orig);
@@ -2980,6 +3047,25 @@ static bool made_here(struct fast_frame *f, long nr, uintptr_t ret)
 }
 
 /* int3 on a net site: on to its area, as its jmp would go */
+/* the int3 at @at of a mov site poke5() is changing: to the site's
+ * trampoline while the int3 is there, else the instruction as it is now
+ * (the newest site of that address: a library closed and loaded again
+ * there has a site of its own) */
+static bool mov_trap(greg_t *g, uintptr_t at)
+{
+	for (int i = __atomic_load_n(&routes.n, __ATOMIC_ACQUIRE) - 1; i >= 0; i--) {
+		const struct fast_site *fs = &routes.site[i];
+		int32_t rel;
+
+		if (fs->mov != at)
+			continue;
+		memcpy(&rel, fs->jmp + 1, 4);
+		g[REG_RIP] = (greg_t)(*(volatile uint8_t *)at == 0xcc ? at + 5 + (int64_t)rel : at);
+		return true;
+	}
+	return false;
+}
+
 static void on_sigtrap(int sig, siginfo_t *si, void *ucv)
 {
 	greg_t *g = ((ucontext_t *)ucv)->uc_mcontext.gregs;
@@ -2990,6 +3076,8 @@ static void on_sigtrap(int sig, siginfo_t *si, void *ucv)
 	at = (uintptr_t)g[REG_RIP] - 1;
 	i = si->si_code == SI_KERNEL ? net_find(at) : -1;
 
+	if (i < 0 && si->si_code == SI_KERNEL && mov_trap(g, at))
+		return;
 	if (i < 0) {
 		chain_action(&app_sigtrap, sig, si, ucv);
 		return;

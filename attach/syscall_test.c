@@ -738,10 +738,26 @@ static void test_fast_route(void **state)
 	/* an empty enter list: the exit list alone */
 	fast_set(fast_none, fast_exit_list);
 	n0 = atomic_load(&fast_n[2]);
+	memset(fast_rec[2], 0, sizeof(fast_rec[2]));
 	regs(out);
 	check_regs(out, out[33], ppid);
 	assert_int_equal(atomic_load(&fast_n[2]), n0 + 1);
 	assert_int_equal(n_enter(SYS_getppid), before + 1);
+	{ /* the exit record whole without an enter list too */
+		uint16_t type;
+		int32_t pid;
+		int64_t nr, ret;
+
+		memcpy(&type, fast_rec[2], 2);
+		memcpy(&pid, fast_rec[2] + 4, 4);
+		memcpy(&nr, fast_rec[2] + 8, 8);
+		memcpy(&ret, fast_rec[2] + 16, 8);
+		assert_int_equal(type, 0x4321);
+		assert_int_equal(fast_rec[2][2] | fast_rec[2][3], 0);
+		assert_int_equal(pid, tid);
+		assert_int_equal(nr, SYS_getppid);
+		assert_int_equal(ret, (int64_t)ppid);
+	}
 	/* the exit side without a list (a program that needs the handlers):
 	 * the whole call through them */
 	fast_set(fast_enter_list, NULL);
@@ -756,6 +772,61 @@ static void test_fast_route(void **state)
 	regs(out);
 	assert_int_equal(n_enter(SYS_getppid), before + 3);
 	assert_int_equal(atomic_load(&fast_n[0]), n0);
+}
+
+/* The flags through a fast route, as the kernel leaves them: each of CF PF
+ * AF ZF SF OF set alone, all of them, none, in rflags right after the
+ * site and in r11, with an exit list and without one (the route restores
+ * them without popfq: sahf and an add for OF); DF set sends the call to
+ * the handlers (the functions want it clear), flags intact too. */
+static void test_fast_flags(void **state)
+{
+	static const uint64_t arith[] = { 0, 0x1, 0x4, 0x10, 0x40, 0x80, 0x800, 0x8d5 };
+	const struct bpftime_syscall_fast_prog *exits_[2] = { fast_exit_list, fast_none };
+	void (*flags_fn)(uint64_t, uint64_t *);
+	const uint8_t *p;
+	void *h;
+
+	(void)state;
+	if (getenv("BPFTIME_SYSCALL_REWRITE") && !strcmp(getenv("BPFTIME_SYSCALL_REWRITE"), "0"))
+		TEST_SKIP("BPFTIME_SYSCALL_REWRITE=0: no rewritten sites");
+	h = dlopen(SYSCALL_TESTLIB, RTLD_NOW);
+	assert_non_null(h);
+	flags_fn = (void (*)(uint64_t, uint64_t *))dlsym(h, "syscall_testlib_flags");
+	assert_non_null(flags_fn);
+	for (p = (const uint8_t *)(void *)flags_fn; p[0] != 0xb8 || p[1] != 110; p++)
+		assert_true(p < (const uint8_t *)(void *)flags_fn + 32);
+	fast_set(fast_enter_list, fast_exit_list);
+	/* its first call traps; the patcher takes it (at most 5 s) */
+	for (int i = 0; i < 5000 && *(const volatile uint8_t *)p != 0xe9; i++) {
+		uint64_t out[3];
+
+		flags_fn(0x202, out);
+		usleep(1000);
+	}
+	if (*(const volatile uint8_t *)p != 0xe9)
+		fail_msg("syscall_testlib_flags' site was not rewritten");
+	for (int side = 0; side < 2; side++) {
+		fast_set(fast_enter_list, exits_[side]);
+		for (size_t i = 0; i < 2 * sizeof(arith) / sizeof(arith[0]); i++) {
+			uint64_t df = i >= sizeof(arith) / sizeof(arith[0]) ? 0x400 : 0;
+			uint64_t in = 0x202 | df | arith[i % (sizeof(arith) / sizeof(arith[0]))];
+			long n0 = atomic_load(&fast_n[0]), e0 = n_enter(SYS_getppid);
+			uint64_t out[3] = { 0 };
+
+			flags_fn(in, out);
+			assert_int_equal(out[0] & 0xcd5, in & 0xcd5);
+			if ((out[1] & 0xcd5) != (in & 0xcd5) || (out[2] & 0xcd5) != (in & 0xcd5))
+				fail_msg("%s exit list: flags %#lx in, %#lx after the site, r11 "
+					 "%#lx",
+					 side ? "no" : "an", (unsigned long)in,
+					 (unsigned long)out[1], (unsigned long)out[2]);
+			/* the fast route ran, or (DF) the handlers */
+			assert_int_equal(atomic_load(&fast_n[0]), n0 + !df);
+			assert_int_equal(n_enter(SYS_getppid), e0 + !!df);
+		}
+	}
+	bpftime_syscall_hook__fast(NULL, NULL, 0, 0);
 }
 
 /* After a thread without a TLS of its own was made (test_bare_clone_thread)
@@ -1180,6 +1251,7 @@ int main(void)
 		cmocka_unit_test(test_rewritten_site),
 		cmocka_unit_test(test_rewritten_far_site),
 		cmocka_unit_test(test_fast_route),
+		cmocka_unit_test(test_fast_flags),
 		cmocka_unit_test(test_bare_clone_thread),
 		cmocka_unit_test(test_fast_after_bare),
 		cmocka_unit_test(test_unwatched_direct),

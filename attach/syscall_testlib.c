@@ -68,3 +68,27 @@ __asm__(".text\n"
 	"	syscall\n"
 	"	ret\n"
 	".size syscall_testlib_fork_site, .-syscall_testlib_fork_site\n");
+
+/* rflags through a `mov eax, 110; syscall` site (getppid): sets them to
+ * @in (popfq, DF included), then out[0] = rflags just before the site,
+ * out[1] = rflags right after it, out[2] = r11; DF clear again before the
+ * return (the C caller's ABI). */
+void syscall_testlib_flags(unsigned long in, unsigned long *out);
+__asm__(".text\n"
+	".p2align 4\n"
+	".globl syscall_testlib_flags\n"
+	".type syscall_testlib_flags, @function\n"
+	"syscall_testlib_flags:\n"
+	"	push %rdi\n"
+	"	popfq\n"
+	"	pushfq\n"
+	"	popq (%rsi)\n"
+	"	.p2align 3\n" /* the `mov` where the patcher takes sites */
+	"	mov $110, %eax\n"
+	"	syscall\n"
+	"	pushfq\n"
+	"	popq 8(%rsi)\n"
+	"	mov %r11, 16(%rsi)\n"
+	"	cld\n"
+	"	ret\n"
+	".size syscall_testlib_flags, .-syscall_testlib_flags\n");

@@ -122,7 +122,9 @@ struct bpftime_syscall_fast_prog {
  * u64 args[6] } (the kernel's raw_syscalls/sys_enter record, and for nr >= 0
  * its syscalls/sys_enter_NAME record); after it, each of @exit[nr] gets
  * { u16 type, u8 0, u8 0, s32 thread id, s64 nr, s64 result } (24 bytes:
- * sys_exit's).  They run as the handlers would: on the calling thread, its
+ * sys_exit's).  A function reads its record and never writes it (the
+ * exit record is the enter record's first 16 bytes again, the result
+ * after them).  They run as the handlers would: on the calling thread, its
  * syscalls there not seen, never while the thread is in a handler or while
  * the byte at @busy_off from its thread pointer is nonzero (the handlers
  * run then).  A syscall takes this route only where each side its watch
