@@ -39,8 +39,10 @@
  * kernel entries (page_trace.h: counted exactly by single-stepping; with
  * PTI and no PCID each one is a TLB refill), for native and our rows.
  *
+ * --ab AGENT_B: two builds compared in one run (ab_main()).
+ *
  *   systp_bench [--calls N] [--rounds R] [--best] [--wall] [--quick]
- *               [--pages [--check]]
+ *               [--pages [--check]] [--ab AGENT_B]
  *   (SYSTP_BENCH_AGENT=path: load that libbpftime-agent.so instead)
  */
 #define _GNU_SOURCE
@@ -743,8 +745,12 @@ static void *load_agent(void)
 
 /* ---- the net auto process: our rows with BPFTIME_SYSCALL_NET=auto ----------- */
 
-static int to_auto[2], from_auto[2];
-static pid_t auto_pid;
+/* the net auto process, and with --ab a second one with another agent */
+static struct auto_proc {
+	int to[2], from[2];
+	pid_t pid;
+} procs[2];
+static struct auto_proc *const ap = &procs[0];
 
 struct auto_reply {
 	double ns;
@@ -752,7 +758,7 @@ struct auto_reply {
 	char why[160]; /* when not: why (the handshake: why the process cannot run) */
 };
 
-static void auto_main(void)
+static void auto_main(const struct auto_proc *me)
 {
 	/* rows whose net went off in their first round wait for it later */
 	bool went_off[R_N] = { false };
@@ -765,11 +771,11 @@ static void auto_main(void)
 	memset(&rep, 0, sizeof(rep));
 	if (!load_agent())
 		snprintf(rep.why, sizeof(rep.why), "cannot load the agent");
-	if (write(from_auto[1], &rep, sizeof(rep)) != sizeof(rep) || rep.why[0])
+	if (write(me->from[1], &rep, sizeof(rep)) != sizeof(rep) || rep.why[0])
 		exit(1);
 	warm_up(false);
 	/* cmd: our row (R_B1 .. R_PAUSED), first round */
-	while (read(to_auto[0], cmd, sizeof(cmd)) == sizeof(cmd) && cmd[0] >= 0) {
+	while (read(me->to[0], cmd, sizeof(cmd)) == sizeof(cmd) && cmd[0] >= 0) {
 		int row = cmd[0];
 		struct net_seen net = { .wait_ms = cmd[1]	   ? NET_WAIT_FIRST_MS
 						   : went_off[row] ? NET_WAIT_MS
@@ -788,57 +794,68 @@ static void auto_main(void)
 			went_off[row] = net.off;
 		rep.off = net.off;
 		snprintf(rep.why, sizeof(rep.why), "%s", net.why);
-		if (write(from_auto[1], &rep, sizeof(rep)) != sizeof(rep))
+		if (write(me->from[1], &rep, sizeof(rep)) != sizeof(rep))
 			break;
 	}
 	exit(0);
 }
 
-/* forks the net auto process; returns why it cannot run, or NULL */
-static const char *start_auto(void)
+/* forks a net auto process (@agent: its agent, NULL: the default one);
+ * returns why it cannot run, or NULL */
+static const char *start_auto(struct auto_proc *pr, const char *agent)
 {
 	static struct auto_reply rep;
 
-	if (pipe(to_auto) || pipe(from_auto)) {
+	if (pipe(pr->to) || pipe(pr->from)) {
 		perror("systp_bench: pipe");
 		exit(1);
 	}
 	fflush(stdout);
-	auto_pid = fork();
-	if (auto_pid < 0) {
+	pr->pid = fork();
+	if (pr->pid < 0) {
 		perror("systp_bench: fork");
 		exit(1);
 	}
-	if (!auto_pid)
-		auto_main();
-	if (read(from_auto[0], &rep, sizeof(rep)) != sizeof(rep)) {
-		waitpid(auto_pid, NULL, 0);
-		auto_pid = 0;
+	if (!pr->pid) {
+		if (agent)
+			setenv("SYSTP_BENCH_AGENT", agent, 1);
+		auto_main(pr);
+	}
+	if (read(pr->from[0], &rep, sizeof(rep)) != sizeof(rep)) {
+		waitpid(pr->pid, NULL, 0);
+		pr->pid = 0;
 		return "the net auto process died";
 	}
 	if (rep.why[0]) {
-		waitpid(auto_pid, NULL, 0);
-		auto_pid = 0;
+		waitpid(pr->pid, NULL, 0);
+		pr->pid = 0;
 		rep.why[sizeof(rep.why) - 1] = 0;
 		return rep.why;
 	}
 	return NULL;
 }
 
+/* one round of our @row in @pr (@first: the row's first round) */
+static void auto_ask(struct auto_proc *pr, int row, bool first, struct auto_reply *rep)
+{
+	int cmd[2] = { row, first };
+
+	if (write(pr->to[1], cmd, sizeof(cmd)) != sizeof(cmd) ||
+	    read(pr->from[0], rep, sizeof(*rep)) != sizeof(*rep)) {
+		fprintf(stderr, "systp_bench: a net auto process died\n");
+		exit(1);
+	}
+}
+
 /* one round of our @row in the net auto process, recorded as its auto row */
 static void auto_round(int row, int round, double native)
 {
-	int cmd[2] = { row, round == 0 };
 	struct auto_reply rep;
 	int a = R_AUTO(row);
 
-	if (!auto_pid)
+	if (!ap->pid)
 		return;
-	if (write(to_auto[1], cmd, sizeof(cmd)) != sizeof(cmd) ||
-	    read(from_auto[0], &rep, sizeof(rep)) != sizeof(rep)) {
-		fprintf(stderr, "systp_bench: the net auto process died\n");
-		exit(1);
-	}
+	auto_ask(ap, row, round == 0, &rep);
 	record(a, round, rep.ns, native);
 	net_rounds[a]++;
 	net_off_rounds[a] += rep.off;
@@ -848,20 +865,88 @@ static void auto_round(int row, int round, double native)
 	}
 }
 
-static void stop_auto(void)
+static void stop_auto(struct auto_proc *pr)
 {
 	int cmd[2] = { -1, 0 };
 
-	if (!auto_pid)
+	if (!pr->pid)
 		return;
-	if (write(to_auto[1], cmd, sizeof(cmd)) != sizeof(cmd))
-		kill(auto_pid, SIGTERM);
-	waitpid(auto_pid, NULL, 0);
+	if (write(pr->to[1], cmd, sizeof(cmd)) != sizeof(cmd))
+		kill(pr->pid, SIGTERM);
+	waitpid(pr->pid, NULL, 0);
+	pr->pid = 0;
+}
+
+/* --ab PATH: two builds in one run.  Two net auto processes, the agent of
+ * this build (or SYSTP_BENCH_AGENT) and the one at PATH, each row's round
+ * made in both one after the other (which one first alternates), so that
+ * the machine's drift, which moves a row by tens of ns between runs here,
+ * hits both alike.  Per row: each one's ns added against its own unwatched
+ * row (the native path of the same process and round), and the median of
+ * the per-round differences B - A. */
+static int ab_main(const char *agent_b)
+{
+	static double v[2][R_N][101];
+	const char *why;
+
+	if ((why = start_auto(&procs[0], NULL)) || (why = start_auto(&procs[1], agent_b))) {
+		fprintf(stderr, "systp_bench: --ab: %s\n", why);
+		stop_auto(&procs[0]);
+		stop_auto(&procs[1]);
+		return 1;
+	}
+	for (int r = 0; r < n_rounds; r++) {
+		for (int k = 0; k < OUR_ROWS - 1; k++) { /* not the paused row */
+			int row = our_rows[(k + r) % (OUR_ROWS - 1)];
+
+			for (int j = 0; j < 2; j++) {
+				int p = (r + k + j) & 1;
+				struct auto_reply rep;
+
+				auto_ask(&procs[p], row, r == 0, &rep);
+				/* the unwatched row is the native path only with
+				 * the net off */
+				v[p][row][r] = rep.off || row != R_UNWATCHED ? rep.ns : NAN;
+			}
+		}
+	}
+	stop_auto(&procs[0]);
+	stop_auto(&procs[1]);
+	printf("A: %s\nB: %s\n", getenv("SYSTP_BENCH_AGENT") ? getenv("SYSTP_BENCH_AGENT")
+							   : BPFTIME_AGENT_PATH,
+	       agent_b);
+	printf("ns added per getppid() vs the unwatched row, net auto, %s of %d rounds of %ld "
+	       "calls\n",
+	       use_best ? "best" : "median", n_rounds, n_calls);
+	printf("%-46s %9s %9s %9s\n", "", "A", "B", "B - A");
+	for (int row = R_B1; row <= R_B4S; row++) {
+		double a[101], b[101], d[101];
+		int n = 0;
+
+		for (int r = 0; r < n_rounds; r++) {
+			double x = v[0][row][r] - v[0][R_UNWATCHED][r];
+			double y = v[1][row][r] - v[1][R_UNWATCHED][r];
+
+			if (isnan(x) || isnan(y))
+				continue; /* the net was on in an unwatched round */
+			a[n] = x;
+			b[n] = y;
+			d[n++] = y - x;
+		}
+		if (!n) {
+			printf("%-46s (the net was on in every unwatched round)\n",
+			       page_name(row));
+			continue;
+		}
+		printf("%-46s %9.1f %9.1f %9.1f\n", page_name(row), pick(a, n), pick(b, n),
+		       pick(d, n));
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	const char *why = NULL, *auto_why = NULL;
+	const char *why = NULL, *auto_why = NULL, *agent_b = NULL;
 	bool pages = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -874,6 +959,8 @@ int main(int argc, char **argv)
 			check_pages = true;
 		} else if (!strcmp(argv[i], "--best")) {
 			use_best = true;
+		} else if (!strcmp(argv[i], "--ab") && i + 1 < argc) {
+			agent_b = argv[++i];
 		} else if (!strcmp(argv[i], "--wall")) {
 			clock_id = CLOCK_MONOTONIC;
 		} else if (!strcmp(argv[i], "--calls") && i + 1 < argc) {
@@ -884,14 +971,16 @@ int main(int argc, char **argv)
 				n_rounds = 31;
 		} else {
 			fprintf(stderr, "usage: systp_bench [--calls N] [--rounds R] [--best] "
-					"[--wall] [--quick] [--pages [--check]]\n");
+					"[--wall] [--quick] [--pages [--check]] [--ab AGENT_B]\n");
 			return 2;
 		}
 	}
+	if (agent_b)
+		return ab_main(agent_b);
 	/* before this process has a segment or an agent: the net auto one
 	 * starts clean */
 	if (!pages) {
-		auto_why = start_auto();
+		auto_why = start_auto(ap, NULL);
 		setenv("BPFTIME_SYSCALL_NET", "on", 1);
 	}
 	setup_segment();
@@ -918,7 +1007,7 @@ int main(int argc, char **argv)
 	if (!load_agent()) {
 		if (!pages) {
 			stop_child();
-			stop_auto();
+			stop_auto(ap);
 		}
 		return 1;
 	}
@@ -965,7 +1054,7 @@ int main(int argc, char **argv)
 			auto_round(our_rows[(k + r) % OUR_ROWS], r, nat);
 	}
 	stop_child();
-	stop_auto();
+	stop_auto(ap);
 	for (int r = 0; r < R_N; r++) {
 		print_row(r);
 		if (r == R_NATIVE && why)
