@@ -2019,20 +2019,26 @@ static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr
 	put(&e, "\x48\x8d\xa4\x24\x88\x00\x00\x00", 8); /* lea rsp, [rsp + 136] */
 	put(&e, "\x48\xb9", 2);				/* mov rcx, back */
 	put64(&e, mov + 7);
-	put(&e, "\xe9", 1); /* jmp back */
-	rel = (int64_t)(mov + 7) - (int64_t)(HERE() + 4);
-	if (rel != (int32_t)rel)
-		return -ERANGE;
-	put(&e, &(int32_t){ (int32_t)rel }, 4);
+	rel = (int64_t)(mov + 7) - (int64_t)(HERE() + 5);
+	if (rel == (int32_t)rel) {
+		put(&e, "\xe9", 1); /* jmp back */
+		put(&e, &(int32_t){ (int32_t)rel }, 4);
+	} else {
+		put(&e, "\xff\xe1", 2); /* jmp rcx: a site far from the region */
+	}
 	for (int i = 0; i < 5; i++)
 		fix32(bail[i], e.p);
 	put(&e, "\x9d", 1);				/* popfq */
 	put(&e, "\x48\x8d\xa4\x24\x80\x00\x00\x00", 8); /* lea rsp, [rsp + 128] */
-	put(&e, "\xe9", 1);				/* jmp full */
-	rel = (int64_t)full - (int64_t)(HERE() + 4);
-	if (rel != (int32_t)rel)
-		return -ERANGE;
-	put(&e, &(int32_t){ (int32_t)rel }, 4);
+	rel = (int64_t)full - (int64_t)(HERE() + 5);
+	if (rel == (int32_t)rel) {
+		put(&e, "\xe9", 1); /* jmp full */
+		put(&e, &(int32_t){ (int32_t)rel }, 4);
+	} else {
+		/* jmp [rip]: the full route of a far site's trampoline */
+		put(&e, "\xff\x25\0\0\0\0", 6);
+		put64(&e, full);
+	}
 #undef RIP32
 #undef HERE
 	return emit_done(dst + AREA_FAST, buf, (size_t)(e.p - p), AREA_POOL - AREA_FAST);
@@ -2263,7 +2269,9 @@ static int rewrite(uintptr_t sc_addr)
 	}
 	/* the route is set before any thread can enter the trampoline */
 	fs->mov = mov;
-	fs->can_fast = kind == SITE_MOV_EAX && !page && nr < WATCH_MAX;
+	/* (a far site's fast route is in its area too: its trampoline's
+	 * route slot holds absolute addresses) */
+	fs->can_fast = kind == SITE_MOV_EAX && nr < WATCH_MAX;
 	fs->fast = 0;
 	fs->area = area;
 	fs->pool = 0;

@@ -778,22 +778,19 @@ static void test_fast_route(void **state)
  * AF ZF SF OF set alone, all of them, none, in rflags right after the
  * site and in r11, with an exit list and without one (the route restores
  * them without popfq: sahf and an add for OF); DF set sends the call to
- * the handlers (the functions want it clear), flags intact too. */
-static void test_fast_flags(void **state)
+ * the handlers (the functions want it clear), flags intact too.  For the
+ * test library's site and for the same function linked into this
+ * executable, whose trampoline is on a page near it, far from the region
+ * (its fast route goes back and to the full route by absolute jumps). */
+void syscall_testlib_flags(uint64_t in, uint64_t *out);
+
+static void fast_flags_at(void (*flags_fn)(uint64_t, uint64_t *), const char *what)
 {
 	static const uint64_t arith[] = { 0, 0x1, 0x4, 0x10, 0x40, 0x80, 0x800, 0x8d5 };
 	const struct bpftime_syscall_fast_prog *exits_[2] = { fast_exit_list, fast_none };
-	void (*flags_fn)(uint64_t, uint64_t *);
+	const size_t n_arith = sizeof(arith) / sizeof(arith[0]);
 	const uint8_t *p;
-	void *h;
 
-	(void)state;
-	if (getenv("BPFTIME_SYSCALL_REWRITE") && !strcmp(getenv("BPFTIME_SYSCALL_REWRITE"), "0"))
-		TEST_SKIP("BPFTIME_SYSCALL_REWRITE=0: no rewritten sites");
-	h = dlopen(SYSCALL_TESTLIB, RTLD_NOW);
-	assert_non_null(h);
-	flags_fn = (void (*)(uint64_t, uint64_t *))dlsym(h, "syscall_testlib_flags");
-	assert_non_null(flags_fn);
 	for (p = (const uint8_t *)(void *)flags_fn; p[0] != 0xb8 || p[1] != 110; p++)
 		assert_true(p < (const uint8_t *)(void *)flags_fn + 32);
 	fast_set(fast_enter_list, fast_exit_list);
@@ -805,28 +802,45 @@ static void test_fast_flags(void **state)
 		usleep(1000);
 	}
 	if (*(const volatile uint8_t *)p != 0xe9)
-		fail_msg("syscall_testlib_flags' site was not rewritten");
+		fail_msg("%s: syscall_testlib_flags' site was not rewritten", what);
 	for (int side = 0; side < 2; side++) {
 		fast_set(fast_enter_list, exits_[side]);
-		for (size_t i = 0; i < 2 * sizeof(arith) / sizeof(arith[0]); i++) {
-			uint64_t df = i >= sizeof(arith) / sizeof(arith[0]) ? 0x400 : 0;
-			uint64_t in = 0x202 | df | arith[i % (sizeof(arith) / sizeof(arith[0]))];
+		for (size_t i = 0; i < 2 * n_arith; i++) {
+			uint64_t df = i >= n_arith ? 0x400 : 0;
+			uint64_t in = 0x202 | df | arith[i % n_arith];
 			long n0 = atomic_load(&fast_n[0]), e0 = n_enter(SYS_getppid);
 			uint64_t out[3] = { 0 };
 
 			flags_fn(in, out);
 			assert_int_equal(out[0] & 0xcd5, in & 0xcd5);
 			if ((out[1] & 0xcd5) != (in & 0xcd5) || (out[2] & 0xcd5) != (in & 0xcd5))
-				fail_msg("%s exit list: flags %#lx in, %#lx after the site, r11 "
-					 "%#lx",
-					 side ? "no" : "an", (unsigned long)in,
+				fail_msg("%s, %s exit list: flags %#lx in, %#lx after the site, "
+					 "r11 %#lx",
+					 what, side ? "no" : "an", (unsigned long)in,
 					 (unsigned long)out[1], (unsigned long)out[2]);
 			/* the fast route ran, or (DF) the handlers */
-			assert_int_equal(atomic_load(&fast_n[0]), n0 + !df);
-			assert_int_equal(n_enter(SYS_getppid), e0 + !!df);
+			if (atomic_load(&fast_n[0]) != n0 + !df ||
+			    n_enter(SYS_getppid) != e0 + !!df)
+				fail_msg("%s, flags %#lx: %ld fast, %ld handler enter(s)", what,
+					 (unsigned long)in, atomic_load(&fast_n[0]) - n0,
+					 n_enter(SYS_getppid) - e0);
 		}
 	}
 	bpftime_syscall_hook__fast(NULL, NULL, 0, 0);
+}
+
+static void test_fast_flags(void **state)
+{
+	void *h;
+
+	(void)state;
+	if (getenv("BPFTIME_SYSCALL_REWRITE") && !strcmp(getenv("BPFTIME_SYSCALL_REWRITE"), "0"))
+		TEST_SKIP("BPFTIME_SYSCALL_REWRITE=0: no rewritten sites");
+	h = dlopen(SYSCALL_TESTLIB, RTLD_NOW);
+	assert_non_null(h);
+	fast_flags_at((void (*)(uint64_t, uint64_t *))dlsym(h, "syscall_testlib_flags"),
+		      "the test library");
+	fast_flags_at(syscall_testlib_flags, "this executable (a far site)");
 }
 
 /* After a thread without a TLS of its own was made (test_bare_clone_thread)

@@ -912,8 +912,8 @@ static int ab_main(const char *agent_b)
 	}
 	stop_auto(&procs[0]);
 	stop_auto(&procs[1]);
-	printf("A: %s\nB: %s\n", getenv("SYSTP_BENCH_AGENT") ? getenv("SYSTP_BENCH_AGENT")
-							   : BPFTIME_AGENT_PATH,
+	printf("A: %s\nB: %s\n",
+	       getenv("SYSTP_BENCH_AGENT") ? getenv("SYSTP_BENCH_AGENT") : BPFTIME_AGENT_PATH,
 	       agent_b);
 	printf("ns added per getppid() vs the unwatched row, net auto, %s of %d rounds of %ld "
 	       "calls\n",
@@ -934,8 +934,7 @@ static int ab_main(const char *agent_b)
 			d[n++] = y - x;
 		}
 		if (!n) {
-			printf("%-46s (the net was on in every unwatched round)\n",
-			       page_name(row));
+			printf("%-46s (the net was on in every unwatched round)\n", page_name(row));
 			continue;
 		}
 		printf("%-46s %9.1f %9.1f %9.1f\n", page_name(row), pick(a, n), pick(b, n),

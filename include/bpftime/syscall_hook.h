@@ -130,7 +130,7 @@ struct bpftime_syscall_fast_prog {
  * run then).  A syscall takes this route only where each side its watch
  * bits name (bpftime_syscall_hook__watch) has a list here; else the
  * handlers run, as for every call made elsewhere (signal path, sites of any
- * syscall, sites far from the hook's code).  A list may be empty (only the
+ * syscall).  A list may be empty (only the
  * terminating entry): nothing to run on that side.
  * @param enter, exit indexed by syscall number (NULL: no lists); each list
  *        ends with an entry whose fn is NULL and must stay valid, unchanged,
