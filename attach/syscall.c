@@ -1840,7 +1840,7 @@ static int emit_tramp_any(uint8_t *dst, uintptr_t at, uintptr_t mov, struct fast
 	uint8_t *directp;
 	int64_t rel;
 
-	put(&e, (const void *)mov, 5); /* the relocated instruction */
+	put(&e, fs->orig, 5); /* the relocated instruction (provable()'s copy) */
 	fs->full = at + (uintptr_t)(e.p - p);
 	emit_frame_enter(&e);
 	emit_call_warm(&e);
@@ -2141,19 +2141,16 @@ enum site_kind {
 	SITE_RELOC,   /* an instruction that runs as well elsewhere: any number */
 };
 
-/* Is @mov (the syscall at mov + 5) inside a function we can decode, on an
- * instruction boundary, a `mov eax, imm32`, or a 5-byte `mov` to a
- * register from memory that does not depend on where it runs (no
- * rip-relative operand; glibc's syscall(): `mov r9, [rsp + 8]`)? */
 static int net_find(uintptr_t addr);
 
-/* a `syscall` at @sc: its own bytes, or the net's jump or int3 in their
- * place (a site first called after the net went off: net_entry()) */
-static bool syscall_bytes(uintptr_t sc)
+/* a `syscall` at @sc (@b: its two bytes as read): its own bytes, or the
+ * net's jump or int3 in their place (a site first called after the net
+ * went off: net_entry()) */
+static bool syscall_bytes(uintptr_t sc, const uint8_t *b)
 {
 	int i;
 
-	if (!memcmp((const void *)sc, "\x0f\x05", 2))
+	if (!memcmp(b, "\x0f\x05", 2))
 		return true;
 	pthread_mutex_lock(&net.lock);
 	i = net_find(sc);
@@ -2162,47 +2159,68 @@ static bool syscall_bytes(uintptr_t sc)
 	return i;
 }
 
-static enum site_kind provable(uintptr_t mov)
+#define PROVE_MAX 16384 /* the longest stretch of a function decoded */
+
+/* Is @mov (the syscall at mov + 5) inside a function we can decode, on an
+ * instruction boundary, a `mov eax, imm32`, or a 5-byte `mov` to a
+ * register from memory that does not depend on where it runs (no
+ * rip-relative operand; glibc's syscall(): `mov r9, [rsp + 8]`)?  Its 5
+ * bytes in @orig.  The patcher thread runs this while the program may
+ * dlclose the library: the symbol and the code are read through peek()
+ * (an unmapped byte is an error, not a fault) and decoded from the copy. */
+static enum site_kind provable(uintptr_t mov, uint8_t orig[5])
 {
 	ZydisDecoder dec;
 	ZydisDecodedInstruction in;
 	const ElfW(Sym) *sym = NULL;
+	ElfW(Sym) sv;
 	Dl_info info;
-	uintptr_t pc, end;
+	uintptr_t start, pc;
+	enum site_kind kind = SITE_NONE;
+	uint8_t *code;
+	size_t len;
 
 	if (!dladdr1((void *)mov, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym ||
-	    !info.dli_saddr || !sym->st_size)
+	    !info.dli_saddr || peek((uintptr_t)sym, &sv, sizeof(sv)) || !sv.st_size)
 		return SITE_NONE;
-	pc = (uintptr_t)info.dli_saddr;
-	end = pc + sym->st_size;
-	if (mov + 7 > end)
+	start = (uintptr_t)info.dli_saddr;
+	if (mov < start || mov + 7 > start + sv.st_size || mov + 7 - start > PROVE_MAX)
 		return SITE_NONE;
-	ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-	while (pc < mov) {
-		if (ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, (const void *)pc,
-							      end - pc, &in)))
-			return SITE_NONE;
-		pc += in.length;
+	len = mov + 7 - start;
+	code = mem_alloc(len);
+	if (!code || peek(start, code, len)) {
+		free(code);
+		return SITE_NONE;
 	}
-	if (pc != mov ||
-	    ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, (const void *)pc, end - pc, &in)))
-		return SITE_NONE;
-	if (in.length != 5 || !syscall_bytes(mov + 5))
-		return SITE_NONE;
-	if (*(const uint8_t *)mov == 0xb8)
-		return SITE_MOV_EAX;
-	if (in.mnemonic == ZYDIS_MNEMONIC_MOV && !(in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) &&
-	    (in.attributes & ZYDIS_ATTRIB_HAS_MODRM) && in.raw.modrm.mod != 3 &&
-	    !(in.raw.modrm.mod == 0 && in.raw.modrm.rm == 5) && in.opcode == 0x8b &&
-	    !(in.raw.modrm.reg == 4 && !in.raw.rex.R)) /* not into rsp */
-		return SITE_RELOC;
-	return SITE_NONE;
+	ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+	for (pc = start; pc < mov; pc += in.length)
+		if (ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, code + (pc - start),
+							      len - (pc - start), &in)))
+			goto out;
+	if (pc != mov || ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, code + (pc - start),
+								   len - (pc - start), &in)))
+		goto out;
+	if (in.length != 5 || !syscall_bytes(mov + 5, code + (len - 2)))
+		goto out;
+	memcpy(orig, code + (mov - start), 5);
+	if (orig[0] == 0xb8)
+		kind = SITE_MOV_EAX;
+	else if (in.mnemonic == ZYDIS_MNEMONIC_MOV && !(in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) &&
+		 (in.attributes & ZYDIS_ATTRIB_HAS_MODRM) && in.raw.modrm.mod != 3 &&
+		 !(in.raw.modrm.mod == 0 && in.raw.modrm.rm == 5) && in.opcode == 0x8b &&
+		 !(in.raw.modrm.reg == 4 && !in.raw.rex.R)) /* not into rsp */
+		kind = SITE_RELOC;
+out:
+	free(code);
+	return kind;
 }
 
 /* rewrites one site; 0 or -errno */
 static int rewrite(uintptr_t sc_addr)
 {
 	uintptr_t mov = sc_addr - 5, at;
+	uint8_t orig[5];
+	uint32_t nr32;
 	enum site_kind kind;
 	uint8_t *page;
 	struct fast_site *fs;
@@ -2213,10 +2231,11 @@ static int rewrite(uintptr_t sc_addr)
 
 	if ((mov & 7) > 3) /* the 5 bytes straddle two 8-byte words */
 		return -ENOTSUP;
-	kind = provable(mov);
+	kind = provable(mov, orig);
 	if (kind == SITE_NONE)
 		return -ENOTSUP;
-	nr = kind == SITE_MOV_EAX ? (long)load32(mov + 1) : -1;
+	memcpy(&nr32, orig + 1, 4);
+	nr = kind == SITE_MOV_EAX ? (long)nr32 : -1;
 	if (kind == SITE_MOV_EAX && (special_nr(nr) || net_c_nr(nr)))
 		return -ENOTSUP;
 	pthread_mutex_lock(&routes.lock);
@@ -2226,6 +2245,7 @@ static int rewrite(uintptr_t sc_addr)
 	}
 	fs = &routes.site[routes.n];
 	fs->nr = nr;
+	memcpy(fs->orig, orig, 5); /* emit_tramp_any() relocates it */
 	area = site_area(routes.n);
 	at = (uintptr_t)hook.region + area;
 	if (rel32_ok(at, mov + 5) && rel32_ok(mov + 7, at + SITE_SIZE)) {
@@ -2280,8 +2300,7 @@ static int rewrite(uintptr_t sc_addr)
 	memcpy(fs->jmp + 1, &(int32_t){ (int32_t)rel }, 4);
 	fs->patched = fs->dead = false;
 	__atomic_store_n(&routes.n, routes.n + 1, __ATOMIC_RELEASE); /* mov_trap() */
-	memcpy(fs->orig, (const void *)mov, 5);
-	if (!routes.off) { /* else at the next start */
+	if (!routes.off) {					     /* else at the next start */
 		err = poke5(mov, fs->jmp, fs->orig);
 		fs->patched = !err;
 		fs->dead = err != 0;
