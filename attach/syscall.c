@@ -1381,9 +1381,13 @@ static int poke5(uintptr_t at, const uint8_t *to, const uint8_t *from)
 	void *page = (void *)(word & ~(uintptr_t)4095);
 	uint64_t old, new;
 	uint8_t cur[5];
+	bool by_mem;
 	int err = 0;
 
-	if (atomic_load(&trap_on) && mem_fd() >= 0) {
+	pthread_mutex_lock(&poke_lock); /* mem_fd() may open it */
+	by_mem = atomic_load(&trap_on) && mem_fd() >= 0;
+	pthread_mutex_unlock(&poke_lock);
+	if (by_mem) {
 		if (peek(at, cur, 5) || memcmp(cur, from, 5))
 			return -EAGAIN;
 		if (poke(at, "\xcc", 1))
