@@ -1879,15 +1879,28 @@ static int emit_tramp_any(uint8_t *dst, uintptr_t at, uintptr_t mov, struct fast
 }
 
 /* the fast route's arithmetic flags as the site had them, from the image
- * pushfq left at [rbx + 72] (sahf: SF ZF AF PF CF; OF by an add that
- * overflows when it was set), without popfq's ~4 ns; clobbers rax */
+ * pushfq left at [rbx + FAST_FLAGS] (sahf: SF ZF AF PF CF; OF by an add
+ * that overflows when it was set), without popfq's ~4 ns; clobbers rax */
+#define FAST_FLAGS 32 /* after the four pushes of emit_fast() */
 static void emit_flags_back(struct sc_emit *e)
 {
-	put(e, "\x8a\x63\x48", 3); /* mov ah, [rbx + 72] */
-	put(e, "\x8a\x43\x49", 3); /* mov al, [rbx + 73] */
-	put(e, "\x24\x08", 2);	   /* and al, 8: OF */
-	put(e, "\x04\x78", 2);	   /* add al, 0x78: 0x80 overflows */
-	put(e, "\x9e", 1);	   /* sahf */
+	put(e, "\x8a\x63", 2); /* mov ah, [rbx + FAST_FLAGS] */
+	put(e, &(uint8_t){ FAST_FLAGS }, 1);
+	put(e, "\x8a\x43", 2); /* mov al, [rbx + FAST_FLAGS + 1] */
+	put(e, &(uint8_t){ FAST_FLAGS + 1 }, 1);
+	put(e, "\x24\x08", 2); /* and al, 8: OF */
+	put(e, "\x04\x78", 2); /* add al, 0x78: 0x80 overflows */
+	put(e, "\x9e", 1);     /* sahf */
+}
+
+/* rsi, rdx, r10, r8, r9 from the record at rsp (its args[1..5]) */
+static void emit_args_back(struct sc_emit *e)
+{
+	put(e, "\x48\x8b\x74\x24\x18", 5); /* mov rsi, [rsp + 24] */
+	put(e, "\x48\x8b\x54\x24\x20", 5); /* mov rdx, [rsp + 32] */
+	put(e, "\x4c\x8b\x54\x24\x28", 5); /* mov r10, [rsp + 40] */
+	put(e, "\x4c\x8b\x44\x24\x30", 5); /* mov r8, [rsp + 48] */
+	put(e, "\x4c\x8b\x4c\x24\x38", 5); /* mov r9, [rsp + 56] */
 }
 
 /* lahf/sahf in 64-bit mode (CPUID 0x80000001 ecx bit 0: every x86-64 but
@@ -1953,8 +1966,10 @@ static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr
 	put(&e, "\x85\xc0", 2);		/* test eax, eax */
 	put(&e, "\x0f\x84\0\0\0\0", 6); /* jz bail: not known yet */
 	bail[3] = e.p;
-	/* push rbx, rbp, rdi, rsi, rdx, r10, r8, r9, r12 */
-	put(&e, "\x53\x55\x57\x56\x52\x41\x52\x41\x50\x41\x51\x41\x54", 13);
+	/* push rbx, rbp, rdi, r12 (our own; rsi, rdx, r10, r8, r9 come back
+	 * from the record, which no function writes; rdi's slot there takes
+	 * the result) */
+	put(&e, "\x53\x55\x57\x41\x54", 5);
 	put(&e, "\x48\x89\xe3", 3);	    /* mov rbx, rsp */
 	put(&e, "\x48\x83\xe4\xf0", 4);	    /* and rsp, -16 */
 	put(&e, "\x48\x83\xec\x40", 4);	    /* sub rsp, 64: the record */
@@ -1972,12 +1987,8 @@ static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr
 	RIP32(at + AREA_LISTS, 0);
 	put(&e, "\xe8", 1); /* call run */
 	RIP32(page + PAGE_RUN, 0);
-	put(&e, "\x48\x8b\x7b\x30", 4); /* mov rdi, [rbx + 48] */
-	put(&e, "\x48\x8b\x73\x28", 4); /* mov rsi, [rbx + 40] */
-	put(&e, "\x48\x8b\x53\x20", 4); /* mov rdx, [rbx + 32] */
-	put(&e, "\x4c\x8b\x53\x18", 4); /* mov r10, [rbx + 24] */
-	put(&e, "\x4c\x8b\x43\x10", 4); /* mov r8, [rbx + 16] */
-	put(&e, "\x4c\x8b\x4b\x08", 4); /* mov r9, [rbx + 8] */
+	put(&e, "\x48\x8b\x7c\x24\x10", 5); /* mov rdi, [rsp + 16] */
+	emit_args_back(&e);
 	emit_flags_back(&e);
 	put(&e, "\xb8", 1); /* mov eax, nr */
 	put(&e, &(uint32_t){ (uint32_t)nr }, 4);
@@ -1997,6 +2008,7 @@ static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr
 	put(&e, "\x48\x89\x44\x24\x10", 5); /* mov [rsp + 16], rax: the result */
 	put(&e, "\xe8", 1);		    /* call run */
 	RIP32(page + PAGE_RUN, 0);
+	emit_args_back(&e); /* (rdi: popped) */
 	emit_flags_back(&e);
 	put(&e, "\x4c\x89\xe0", 3); /* mov rax, r12 */
 	put(&e, "\xeb\0", 2);	    /* jmp leave */
@@ -2015,11 +2027,12 @@ static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr
 	put(&e, "\x0f\x18\x09", 3); /* prefetcht0 [rcx] */
 	leave[-1] = (uint8_t)(e.p - leave);
 	leave2[-1] = (uint8_t)(e.p - leave2);
-	put(&e, "\x4c\x8b\x5b\x48", 4); /* mov r11, [rbx + 72]: the site's flags */
-	put(&e, "\x48\x89\xdc", 3);	/* mov rsp, rbx */
-	/* pop r12, r9, r8, r10, rdx, rsi, rdi, rbp, rbx; the flags' slot and
-	 * the red zone (no popfq: the flags are the site's already) */
-	put(&e, "\x41\x5c\x41\x59\x41\x58\x41\x5a\x5a\x5e\x5f\x5d\x5b", 13);
+	put(&e, "\x4c\x8b\x5b", 3); /* mov r11, [rbx + FAST_FLAGS]: the site's flags */
+	put(&e, &(uint8_t){ FAST_FLAGS }, 1);
+	put(&e, "\x48\x89\xdc", 3); /* mov rsp, rbx */
+	/* pop r12, rdi, rbp, rbx; the flags' slot and the red zone (no
+	 * popfq: the flags are the site's already) */
+	put(&e, "\x41\x5c\x5f\x5d\x5b", 5);
 	put(&e, "\x48\x8d\xa4\x24\x88\x00\x00\x00", 8); /* lea rsp, [rsp + 136] */
 	put(&e, "\x48\xb9", 2);				/* mov rcx, back */
 	put64(&e, mov + 7);

@@ -758,6 +758,16 @@ static void test_fast_route(void **state)
 		assert_int_equal(nr, SYS_getppid);
 		assert_int_equal(ret, (int64_t)ppid);
 	}
+	/* an empty exit list: the route's path without one, registers whole */
+	fast_set(fast_enter_list, fast_none);
+	n0 = atomic_load(&fast_n[0]);
+	for (int i = 0; i < 3; i++) {
+		memset(out, 0, sizeof(out));
+		regs(out);
+		check_regs(out, out[33], ppid);
+	}
+	assert_int_equal(atomic_load(&fast_n[0]), n0 + 3);
+	assert_int_equal(n_enter(SYS_getppid), before + 1);
 	/* the exit side without a list (a program that needs the handlers):
 	 * the whole call through them */
 	fast_set(fast_enter_list, NULL);
