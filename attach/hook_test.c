@@ -18,10 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <asm/ptrace.h>
 #include <cmocka.h>
 #include "common/testkit.h"
@@ -133,91 +129,6 @@ static void test_uprobe_args(void **state)
 	assert_int_equal(CALL(tgt_add6)(1, 1, 1, 1, 1, 1), 6);
 	assert_int_equal(atomic_load(&r.hits), 2);
 	assert_null(bpftime_probe_current());
-}
-
-/* the protection /proc/self/maps gives the page at @page ("r-xp"...) */
-static void page_prot_of(uintptr_t page, char prot[5])
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-
-	strcpy(prot, "?");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		char pr[5];
-
-		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, pr) == 3 && page >= lo && page < hi) {
-			memcpy(prot, pr, 5);
-			break;
-		}
-	}
-	fclose(f);
-}
-
-/* In a child where mprotect of the target's page fails (seccomp, so that
- * the engine cannot change its protection behind the program, which may be
- * making it writable at that very moment), with the page made writable by
- * the program: attach, a hit, detach; the page stays rwxp.  Exit status 0,
- * or the step that failed. */
-static int protection_child(uintptr_t page)
-{
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mprotect, 0, 5),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)page, 0, 3),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]) + 4),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(page >> 32), 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
-	struct bpftime_probe *p;
-	atomic_long hits = 0;
-	char prot[5];
-
-	if (mprotect((void *)page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC))
-		return 10;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
-	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
-		return 11;
-	if (!mprotect((void *)page, 4096, PROT_READ | PROT_EXEC))
-		return 12; /* the filter does not work */
-	p = ATTACH(tgt_add6, count_fn, &hits);
-	if (!p)
-		return 13;
-	page_prot_of(page, prot);
-	if (strcmp(prot, "rwxp"))
-		return 14;
-	*(volatile uint8_t *)(page + 4095) = *(volatile uint8_t *)(page + 4095); /* no fault */
-	if (CALL(tgt_add6)(1, 2, 3, 4, 5, 6) != 21 || atomic_load(&hits) != 1)
-		return 15;
-	if (bpftime_probe__detach(p))
-		return 16;
-	page_prot_of(page, prot);
-	if (strcmp(prot, "rwxp"))
-		return 17;
-	return CALL(tgt_add6)(1, 2, 3, 4, 5, 6) == 21 && atomic_load(&hits) == 1 ? 0 : 18;
-}
-
-static void test_keeps_protection(void **state)
-{
-	uintptr_t page = (uintptr_t)(void *)tgt_add6 & ~(uintptr_t)4095;
-	int st = 0;
-	pid_t c;
-
-	(void)state;
-	c = fork();
-	assert_true(c >= 0);
-	if (!c)
-		_exit(protection_child(page));
-	assert_int_equal(waitpid(c, &st, 0), c);
-	if (!WIFEXITED(st) || WEXITSTATUS(st))
-		fail_msg("the child %s %d (10-12 set-up, 13 attach, 14 the page after attach, 15 "
-			 "the hit, 16 detach, 17 the page after detach, 18 after)",
-			 WIFEXITED(st) ? "exited" : "was killed by signal",
-			 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 
 static void test_uretprobe_value(void **state)
@@ -1267,7 +1178,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uprobe_args),
 		cmocka_unit_test(test_uretprobe_value),
-		cmocka_unit_test(test_keeps_protection),
 		cmocka_unit_test(test_override),
 		cmocka_unit_test(test_two_probes),
 		cmocka_unit_test(test_recursion),

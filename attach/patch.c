@@ -174,86 +174,6 @@ static void poke_byte(uintptr_t addr, uint8_t b)
 	*(volatile uint8_t *)addr = b;
 }
 
-/* The same steps written through /proc/self/mem where it takes writes and
- * membarrier SYNC_CORE serializes the cores: no page's protection changes
- * at all, so a program that made its own code writable meanwhile (a
- * hot-patcher, a JIT patching its code in place) keeps it so; the
- * mprotect RWX and back above would make it read-only under the program,
- * whose next write would fault.  (-1: not available; opened again in a
- * forked child, whose inherited descriptor would write into the parent.) */
-static pthread_mutex_t mem_lock = PTHREAD_MUTEX_INITIALIZER;
-static int mem_fd = -1;
-static pid_t mem_pid;
-
-static int code_mem(void)
-{
-	pid_t pid = (pid_t)syscall(SYS_getpid);
-	int fd;
-
-	pthread_mutex_lock(&mem_lock);
-	if (mem_pid != pid) {
-		if (mem_fd >= 0)
-			close(mem_fd);
-		mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
-		mem_pid = pid;
-	}
-	fd = mem_fd;
-	pthread_mutex_unlock(&mem_lock);
-	return fd;
-}
-
-static int mem_write(int fd, uintptr_t addr, const uint8_t *b, size_t n)
-{
-	return pwrite(fd, b, n, (off_t)addr) == (ssize_t)n ? 0 : -EIO;
-}
-
-static void mem_sync(void)
-{
-	syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0);
-}
-
-static void warn_late(const struct hook_site *s, int count);
-static int migrate_park(struct hook_site *s, int *timed_out);
-static void migrate_release(void);
-
-/* hook_text_poke() through /proc/self/mem (@fd); the same order, the same
- * migration of threads out of the displaced bytes */
-static int text_poke_mem(int fd, uintptr_t addr, const uint8_t *bytes, size_t len,
-			 struct hook_site *mig)
-{
-	uint8_t old0;
-	int err, timed_out = 0;
-
-	if (len == 1)
-		return mem_write(fd, addr, bytes, 1);
-	old0 = *(volatile uint8_t *)addr;
-	if ((err = mem_write(fd, addr, (const uint8_t *)"\xcc", 1))) /* int3 */
-		return err;
-	mem_sync();
-	if (mig && mig->n_insns > 1) {
-		err = migrate_park(mig, &timed_out);
-		if (err || timed_out) {
-			mem_write(fd, addr, &old0, 1);
-			mem_sync();
-			migrate_release();
-			if (timed_out)
-				warn_late(mig, timed_out);
-			return err ? err : -EAGAIN;
-		}
-	}
-	/* a failure from here leaves the int3: the handler sends a thread
-	 * that meets it to the stub, as the jmp would */
-	err = mem_write(fd, addr + 1, bytes + 1, len - 1);
-	if (!err) {
-		mem_sync();
-		err = mem_write(fd, addr, bytes, 1);
-	}
-	mem_sync();
-	if (mig && mig->n_insns > 1)
-		migrate_release();
-	return err;
-}
-
 /* ---- moving threads out of the displaced bytes ----
  *
  * Once the int3 is in place, every other thread that may be inside the
@@ -518,11 +438,8 @@ int hook_text_poke(uintptr_t addr, const uint8_t *bytes, size_t len, struct hook
 {
 	uintptr_t page = addr & ~(PAGE_SIZE_4K - 1);
 	size_t plen = ((addr + len + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1)) - page;
-	int prot, err, fd;
+	int prot, err;
 
-	hook_sync_core_init();
-	if (sync_mode == 1 && (fd = code_mem()) >= 0)
-		return text_poke_mem(fd, addr, bytes, len, mig);
 	err = page_prot(addr, &prot);
 	if (!err && ((addr + len - 1) & ~(PAGE_SIZE_4K - 1)) != page) {
 		int prot2;

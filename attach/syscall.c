@@ -1357,48 +1357,26 @@ static _Atomic uint64_t *route_slot(uintptr_t at)
 	return (_Atomic uint64_t *)(void *)(routes.pages[i].base + 8 * routes.pages[i].used++);
 }
 
-static int poke(uintptr_t at, const void *bytes, size_t n);
 static int peek(uintptr_t at, void *buf, size_t n);
-static void sync_cores(void);
-static int mem_fd(void);
 
 /* Puts the 5 bytes @to (a mov site's jmp, or its own bytes again) at @at
- * where @from is now, while other threads may run them.  0, or -EAGAIN when
- * the bytes were not @from, or -errno.
+ * where @from is now, with one aligned 8-byte compare-and-swap (the caller
+ * made sure they do not straddle two words), the page made writable for
+ * it.  0, or -EAGAIN when the bytes were not @from, or -errno.
  *
- * Where our SIGTRAP handler is in place and /proc/self/mem takes the
- * writes: the kernel's text_poke_bp order (int3, the other four bytes,
- * the first), the cores synced between; no page's protection changes, so a
- * program that makes its own code writable meanwhile (a hot-patcher, a
- * test rewriting a library) keeps it so.  A thread that meets the int3
- * goes to the site's trampoline (mov_trap()): the jmp's effect, whichever
- * way the bytes are going.  Else: the page RWX for one aligned 8-byte
- * compare-and-swap (the caller made sure the bytes do not straddle two
- * words), then RX again. */
+ * (Not through /proc/self/mem, int3 first, which would leave the page's
+ * protection alone: tried, and a library's text written so while its
+ * constructor ran ended up with the jmp's opcode over the `mov`'s own
+ * immediate, every step having read back as written: the page the last
+ * write reached was not the one the others had.  /proc/self/mem also
+ * returned EIO there.  docs/syscall-tracepoints.md, known limits.) */
 static int poke5(uintptr_t at, const uint8_t *to, const uint8_t *from)
 {
 	uintptr_t word = at & ~(uintptr_t)7;
 	void *page = (void *)(word & ~(uintptr_t)4095);
 	uint64_t old, new;
-	uint8_t cur[5];
-	bool by_mem;
 	int err = 0;
 
-	pthread_mutex_lock(&poke_lock); /* mem_fd() may open it */
-	by_mem = atomic_load(&trap_on) && mem_fd() >= 0;
-	pthread_mutex_unlock(&poke_lock);
-	if (by_mem) {
-		if (peek(at, cur, 5) || memcmp(cur, from, 5))
-			return -EAGAIN;
-		if (poke(at, "\xcc", 1))
-			return -EAGAIN;
-		sync_cores();
-		/* a failure from here leaves the int3: still the jmp's effect */
-		if ((err = poke(at + 1, to + 1, 4)))
-			return err;
-		sync_cores();
-		return poke(at, to, 1);
-	}
 	pthread_mutex_lock(&poke_lock);
 	err = (int)raw(SYS_mprotect, (long)page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, 0, 0, 0);
 	if (err) {
@@ -2809,9 +2787,18 @@ static void movs_wake(const uint8_t *w, size_t n)
 	pthread_mutex_lock(&routes.lock);
 	for (int i = 0; i < routes.n && !routes.off; i++) {
 		struct fast_site *fs = &routes.site[i];
+		uint8_t b[2];
 
 		if (fs->dead || fs->patched || fs->nr < 0 || (size_t)fs->nr >= n || !w[fs->nr])
 			continue;
+		/* still the code it was (a library closed since, another
+		 * at its address, may hold the same 5 bytes): its `syscall`
+		 * after them, or the net's jump or int3 there */
+		if (peek(fs->mov + 5, b, 2) ||
+		    !((b[0] == 0x0f && b[1] == 0x05) || b[0] == 0xeb || b[0] == 0xcc)) {
+			fs->dead = true;
+			continue;
+		}
 		if (poke5(fs->mov, fs->jmp, fs->orig))
 			fs->dead = true; /* its `syscall` goes through the net */
 		else
@@ -2820,15 +2807,21 @@ static void movs_wake(const uint8_t *w, size_t n)
 	pthread_mutex_unlock(&routes.lock);
 }
 
-/* is the `syscall` at @sc a mov-rewritten site's, its jmp in place? */
+/* is the `syscall` at @sc a mov-rewritten site's, its jmp in place?  (Its
+ * bytes read back: a library closed and another loaded at its address
+ * leaves a site that thinks it is patched.) */
 static bool mov_site_awake(uintptr_t sc)
 {
 	bool awake = false;
+	uint8_t cur[5];
 
 	pthread_mutex_lock(&routes.lock);
-	for (int i = 0; i < routes.n && !awake; i++)
-		awake = routes.site[i].mov + 5 == sc && routes.site[i].patched &&
-			!routes.site[i].dead;
+	for (int i = 0; i < routes.n && !awake; i++) {
+		const struct fast_site *fs = &routes.site[i];
+
+		awake = fs->mov + 5 == sc && fs->patched && !fs->dead && !peek(fs->mov, cur, 5) &&
+			!memcmp(cur, fs->jmp, 5);
+	}
 	pthread_mutex_unlock(&routes.lock);
 	return awake;
 }
@@ -3091,25 +3084,6 @@ static bool made_here(struct fast_frame *f, long nr, uintptr_t ret)
 }
 
 /* int3 on a net site: on to its area, as its jmp would go */
-/* the int3 at @at of a mov site poke5() is changing: to the site's
- * trampoline while the int3 is there, else the instruction as it is now
- * (the newest site of that address: a library closed and loaded again
- * there has a site of its own) */
-static bool mov_trap(greg_t *g, uintptr_t at)
-{
-	for (int i = __atomic_load_n(&routes.n, __ATOMIC_ACQUIRE) - 1; i >= 0; i--) {
-		const struct fast_site *fs = &routes.site[i];
-		int32_t rel;
-
-		if (fs->mov != at)
-			continue;
-		memcpy(&rel, fs->jmp + 1, 4);
-		g[REG_RIP] = (greg_t)(*(volatile uint8_t *)at == 0xcc ? at + 5 + (int64_t)rel : at);
-		return true;
-	}
-	return false;
-}
-
 static void on_sigtrap(int sig, siginfo_t *si, void *ucv)
 {
 	greg_t *g = ((ucontext_t *)ucv)->uc_mcontext.gregs;
@@ -3120,8 +3094,6 @@ static void on_sigtrap(int sig, siginfo_t *si, void *ucv)
 	at = (uintptr_t)g[REG_RIP] - 1;
 	i = si->si_code == SI_KERNEL ? net_find(at) : -1;
 
-	if (i < 0 && si->si_code == SI_KERNEL && mov_trap(g, at))
-		return;
 	if (i < 0) {
 		chain_action(&app_sigtrap, sig, si, ucv);
 		return;
