@@ -1102,7 +1102,23 @@ static void test_code_changed(void **state)
 	at = (uint8_t *)(void *)patchme + 5;
 	assert_true(at[0] == 0x66 && at[1] == 0x90);
 	page = (uintptr_t)at & ~(uintptr_t)4095;
-	/* the page holds only the library's code, none of which runs meanwhile */
+	/* the page holds only the library's code, none of which runs
+	 * meanwhile; the patcher is done with the sites test_dlopen_after
+	 * called (it makes the page writable and then RX again for each, which
+	 * would take the write below away from under this test) */
+	{
+		uint64_t out[34];
+		const uint8_t *far_mov = regs_site(lib_regs_far) - 5;
+		/* its second `mov eax`: after mov (5), test (2), jz (2) */
+		const uint8_t *b = (const uint8_t *)(void *)lib_branch + 9;
+
+		assert_true(b[0] == 0xe9 || (b[0] == 0xb8 && b[1] == SYS_getpgrp));
+		lib_regs_far(out);
+		if (!wait_byte(far_mov, 0xe9) || !wait_byte(b, 0xe9))
+			print_message("the library's mov sites are not both rewritten yet\n");
+		e = n_enter(SYS_getppid);
+		x = n_exit(SYS_getppid);
+	}
 	assert_int_equal(mprotect((void *)page, 4096, PROT_READ | PROT_WRITE), 0);
 	at[0] = 0x0f;
 	at[1] = 0x05;
