@@ -2003,6 +2003,8 @@ static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr
 	leave2 = e.p;
 	put(&e, "\x48\x8b\x09", 3); /* mov rcx, [rcx]: its fn */
 	put(&e, "\x0f\x18\x09", 3); /* prefetcht0 [rcx] */
+	if (e.p - none > 127 || e.p - leave2 > 127)
+		return -ERANGE; /* (rel8 jumps) */
 	leave[-1] = (uint8_t)(e.p - leave);
 	leave2[-1] = (uint8_t)(e.p - leave2);
 	put(&e, "\x4c\x8b\x5b", 3); /* mov r11, [rbx + FAST_FLAGS]: the site's flags */
