@@ -2296,8 +2296,8 @@ static int rewrite(uintptr_t sc_addr)
 	fs->jmp[0] = 0xe9;
 	memcpy(fs->jmp + 1, &(int32_t){ (int32_t)rel }, 4);
 	fs->patched = fs->dead = false;
-	__atomic_store_n(&routes.n, routes.n + 1, __ATOMIC_RELEASE); /* mov_trap() */
-	if (!routes.off) {					     /* else at the next start */
+	routes.n++;
+	if (!routes.off) { /* else at the next start */
 		err = poke5(mov, fs->jmp, fs->orig);
 		fs->patched = !err;
 		fs->dead = err != 0;
