@@ -2311,11 +2311,11 @@ static void test_reopen_watch_later(void **state)
 			continue;
 		}
 		if (base[1] != base[0]) {
-			print_message("library B came back at %#lx, not %#lx: nothing to check\n",
-				      (unsigned long)base[1], (unsigned long)base[0]);
 			dlclose(h);
 			rearm("library B elsewhere");
-			return;
+			TEST_SKIP("library B came back at %#lx, not at %#lx: no stale site to "
+				  "check",
+				  (unsigned long)base[1], (unsigned long)base[0]);
 		}
 		assert_int_equal(mov[0], 0xb8); /* the fresh library's own bytes */
 		set_table();
