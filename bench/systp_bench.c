@@ -974,6 +974,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (agent_b && pages) {
+		fprintf(stderr, "systp_bench: --ab measures times; --pages counts pages of this "
+				"build only: use one or the other\n");
+		return 2;
+	}
 	if (agent_b)
 		return ab_main(agent_b);
 	/* before this process has a segment or an agent: the net auto one
