@@ -6,12 +6,17 @@
  * and nothing that depends on time, so the kernel's run and the run under
  * `bpftime load` can be compared line by line (pktctx_test).
  *
- *   pkt_run OBJ      exit 77 when the kernel's bpf() refuses the load
+ *   pkt_run OBJ      exit 77 when the kernel's bpf() refuses the load; the
+ *                    programs that call a helper this kernel lacks (one
+ *                    upstream allows, common/kernel_lacks.h) are not loaded
+ *                    and their cases print "case NAME: skipped (...)"
  *   pkt_run hold OBJ loads OBJ, prints "id N" (its first program's id) and
  *                    holds it until stdin closes (for `bpftool prog run id`)
  *   pkt_run helpers  which of our helpers each packet program type may call
  *                    (a one-call program per helper, as libbpf's probe), and
- *                    the verifier's words for helpers we lack
+ *                    the verifier's words for helpers we lack, and a
+ *                    "note: type T lacks H" line for each listed helper
+ *                    the kernel here refuses although upstream allows it
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +26,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include "common/kernel_lacks.h"
 
 static struct bpf_object *obj;
 static int out_fd;
@@ -56,6 +62,38 @@ static void dump_map(void)
 	}
 }
 
+/* the programs of pkt.bpf.c that call a helper of common/kernel_lacks.h's
+ * list, and which; @lacks is set when the kernel here lacks it */
+static struct {
+	const char *prog;
+	uint32_t prog_type;
+	int helper;
+	const struct upstream_helper *lacks;
+} needs[] = {
+	{ .prog = "xdp_meta", .prog_type = BPF_PROG_TYPE_XDP, .helper = BPF_FUNC_xdp_adjust_meta },
+};
+
+/* turns off the programs that need a helper the kernel here lacks */
+static void skip_lacking(void)
+{
+	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(obj, needs[i].prog);
+
+		needs[i].lacks = kernel_lacks(needs[i].prog_type, needs[i].helper);
+		if (p && needs[i].lacks)
+			bpf_program__set_autoload(p, false);
+	}
+}
+
+/* the helper the kernel here lacks for @prog_name, or NULL */
+static const struct upstream_helper *lacks_for(const char *prog_name)
+{
+	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
+		if (needs[i].lacks && !strcmp(needs[i].prog, prog_name))
+			return needs[i].lacks;
+	return NULL;
+}
+
 /* one test run; ctx_out as large as ctx_in (or @ctx_out_size) */
 static void run(const char *name, const char *prog_name, const void *data, uint32_t len,
 		uint32_t out_size, const void *ctx, uint32_t ctx_len, uint32_t ctx_out_size,
@@ -63,8 +101,16 @@ static void run(const char *name, const char *prog_name, const void *data, uint3
 {
 	unsigned char dout[4096] = { 0 }, cout[256] = { 0 }, cin[256] = { 0 };
 	LIBBPF_OPTS(bpf_test_run_opts, t, .repeat = repeat);
-	int fd = prog(prog_name), err;
+	const struct upstream_helper *h = lacks_for(prog_name);
+	int fd, err;
 
+	if (h) {
+		printf("case %s: skipped (this kernel lacks %s for %s)\n", name, h->helper,
+		       h->type);
+		fflush(stdout);
+		return;
+	}
+	fd = prog(prog_name);
 	if (data) {
 		t.data_in = data;
 		t.data_size_in = len;
@@ -172,6 +218,17 @@ static int helpers_main(void)
 			if (probe_helper(types[t], our_helpers[i], line, sizeof(line)) != 'S')
 				printf(" %d", our_helpers[i]);
 		printf("\n");
+		for (size_t i = 0; i < sizeof(upstream_helpers) / sizeof(upstream_helpers[0]);
+		     i++) {
+			/* NULL unless listed for this type and lacking */
+			const struct upstream_helper *h =
+				kernel_lacks((uint32_t)types[t], upstream_helpers[i].id);
+
+			if (h)
+				printf("note: type %d lacks %d: this kernel lacks %s for %s "
+				       "(upstream Linux allows it)\n",
+				       types[t], h->id, h->helper, h->type);
+		}
 	}
 	for (size_t i = 0; i < sizeof(lacking) / sizeof(lacking[0]); i++) {
 		probe_helper(6, lacking[i], line, sizeof(line));
@@ -222,6 +279,8 @@ int main(int argc, char **argv)
 	}
 	libbpf_set_print(NULL);
 	obj = bpf_object__open_file(argv[1], NULL);
+	if (obj)
+		skip_lacking();
 	if (!obj || bpf_object__load(obj)) {
 		fprintf(stderr, "pkt_run: cannot load %s: %s\n", argv[1], strerror(errno));
 		return errno == EPERM || errno == ENOSYS ? 77 : 1;
