@@ -8,7 +8,7 @@
  *
  *   pkt_run OBJ      exit 77 when the kernel's bpf() refuses the load; the
  *                    programs that call a helper this kernel lacks (one
- *                    upstream allows, common/kernel_lacks.h) are not loaded
+ *                    upstream allows, tests/kernel_lacks.h) are not loaded
  *                    and their cases print "case NAME: skipped (...)"
  *   pkt_run hold OBJ loads OBJ, prints "id N" (its first program's id) and
  *                    holds it until stdin closes (for `bpftool prog run id`)
@@ -26,7 +26,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
-#include "common/kernel_lacks.h"
+#include "tests/kernel_lacks.h"
 
 static struct bpf_object *obj;
 static int out_fd;
@@ -62,7 +62,7 @@ static void dump_map(void)
 	}
 }
 
-/* the programs of pkt.bpf.c that call a helper of common/kernel_lacks.h's
+/* the programs of pkt.bpf.c that call a helper of tests/kernel_lacks.h's
  * list, and which; @lacks is set when the kernel here lacks it */
 static struct {
 	const char *prog;

@@ -83,7 +83,7 @@ static int run_bpftime(struct proc *p, const char **argv)
 /* compares the lines of two outputs that start with @prefix; the count.
  * With @skipped, a kernel line "case NAME: skipped (...)" (pkt_run did not
  * load a program that needs a helper this kernel lacks, one upstream allows:
- * common/kernel_lacks.h) stands for whatever line of ours that case has;
+ * tests/kernel_lacks.h) stands for whatever line of ours that case has;
  * those are counted in *@skipped, not in the count. */
 static int compare_lines(const char *kernel, const char *ours, const char *prefix, int *skipped)
 {
@@ -192,7 +192,7 @@ static void test_helpers_per_type(void **state)
 	if (!strstr(k.obuf, "type 6 may call: 1 "))
 		TEST_SKIP("the kernel loads no XDP program here");
 	/* a helper upstream gives a type that this kernel lacks (pkt_run's
-	 * note, common/kernel_lacks.h): the kernel refuses it, we have it; the
+	 * note, tests/kernel_lacks.h): the kernel refuses it, we have it; the
 	 * rest of both lines is compared */
 	for (const char *p = k.obuf; (p = strstr(p, "note: type ")); p++) {
 		unsigned int type;

@@ -37,7 +37,7 @@
  * they are reported as KNOWN and do not fail the run; one that passes is
  * reported as FIXED.  Run natively, an "accept" entry the kernel refuses
  * only because it lacks a helper upstream gives the type (one of the short
- * list in common/kernel_lacks.h, confirmed by a probe) is reported as
+ * list in tests/kernel_lacks.h, confirmed by a probe) is reported as
  * "skipped (this kernel lacks HELPER for TYPE)", not as a failure; under
  * bpftime there is no such excuse.  Prints one line per entry and a
  * summary; the exit status is 1 when an entry failed, 0 otherwise.
@@ -55,7 +55,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "asm.h"
-#include "common/kernel_lacks.h"
+#include "tests/kernel_lacks.h"
 
 #define LOG_SIZE  (16u << 20)
 #define MAX_MAPS  8
@@ -525,7 +525,7 @@ static int load_object(const struct entry *e, char *err, size_t errlen)
 	return ret;
 }
 
-/* The listed helper (common/kernel_lacks.h) whose absence from the kernel
+/* The listed helper (tests/kernel_lacks.h) whose absence from the kernel
  * here made it refuse @e: the log's refusal is "program of this type cannot
  * use helper NAME#ID" for a pair on the list, and a probe confirms the
  * kernel lacks it.  NULL otherwise, and always under bpftime. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* common/kernel_lacks.h: helpers upstream Linux gives a program type that
+/* tests/kernel_lacks.h: helpers upstream Linux gives a program type that
  * the kernel a test runs on may have been built without (test code only;
  * needs libbpf).
  *
