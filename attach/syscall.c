@@ -128,11 +128,13 @@
 #define TRAMP_SIZE	 256
 #define AREA_LISTS	 TRAMP_SIZE	   /* the enter list's address, then the exit list's */
 #define AREA_FAST	 (AREA_LISTS + 16) /* the fast route's code */
-#define AREA_POOL	 640		   /* copies of lists, up to the area's end */
+#define AREA_POOL	 704		   /* copies of lists, up to the area's end */
 #define POOL_ENTRIES	 ((SITE_SIZE - AREA_POOL) / 16)
 /* slot 0 of a page of site areas: its warm stub, the fast routes' list
- * runner (emit_page_run), the fast routes' gate byte (1: open) */
-#define PAGE_RUN	 256
+ * runners (emit_page_run: one for enter lists, one for exit lists), the
+ * fast routes' gate byte (1: open) */
+#define PAGE_RUN	 256 /* enter lists' */
+#define PAGE_RUN_EXIT	 640 /* exit lists' */
 #define PAGE_GATE	 (SITE_SIZE - 8)
 #define ENABLE_MAX	 4096
 #define ENABLE_WAIT_NS	 2000000000L
@@ -592,18 +594,24 @@ static void emit_warm_stub(uint8_t *rw)
 	put(&e, "\xc3", 1); /* ret */
 }
 
-/* The fast routes' list runner, at PAGE_RUN of each page of site areas
- * (emit_fast calls it): rbp = a list of struct bpftime_syscall_fast_prog
- * (NULL: nothing), the record at rsp + 8 (16-aligned).  Each entry's fn
- * gets the record (its type put first) and its size; the thread counts as
- * in a handler meanwhile (its syscalls go direct).  rbp is callee-saved
- * for the functions (SysV), so it walks the list across their calls. */
-static void emit_page_run(uint8_t *rw)
+/* The fast routes' list runners, at PAGE_RUN (enter lists) and
+ * PAGE_RUN_EXIT (exit lists) of each page of site areas (emit_fast calls
+ * them): rbp = a list of struct bpftime_syscall_fast_prog (NULL: nothing),
+ * the record at rsp + 8 (16-aligned).  Each entry's fn gets the record (its
+ * type put first) and its size; the thread counts as in a handler meanwhile
+ * (its syscalls go direct).  rbp is callee-saved for the functions (SysV),
+ * so it walks the list across their calls.  The first RUN_UNROLL entries
+ * each have a call of their own, and so do enter and exit: a call whose
+ * target changes from one syscall to the next is mispredicted there, the
+ * kernel's entry having wiped the history that tells them apart (~8 ns an
+ * entry here); the rest share a loop. */
+#define RUN_UNROLL 4
+static void emit_page_run(uint8_t *rw, size_t room)
 {
 	int32_t in_h =
 		(int32_t)((intptr_t)hot.ts_off + (intptr_t)offsetof(struct tstate, in_handler));
 	struct sc_emit e = { rw, 0 };
-	uint8_t *out, *done, *loop;
+	uint8_t *out, *done[RUN_UNROLL + 1], *loop;
 
 	put(&e, "\x48\x85\xed", 3);	/* test rbp, rbp */
 	put(&e, "\x0f\x84\0\0\0\0", 6); /* jz out */
@@ -612,26 +620,33 @@ static void emit_page_run(uint8_t *rw)
 	put(&e, &in_h, 4);
 	put(&e, "\x01\0\0\0", 4);
 	put(&e, "\x48\x83\xec\x08", 4); /* sub rsp, 8: the calls' alignment */
-	loop = e.p;
-	put(&e, "\x48\x8b\x45\x00", 4); /* mov rax, [rbp]: fn */
-	put(&e, "\x48\x85\xc0", 3);	/* test rax, rax */
-	put(&e, "\x0f\x84\0\0\0\0", 6); /* jz done */
-	done = e.p;
-	put(&e, "\x0f\xb7\x4d\x08", 4);	    /* movzx ecx, word [rbp + 8]: type */
-	put(&e, "\x66\x89\x4c\x24\x10", 5); /* mov [rsp + 16], cx */
-	put(&e, "\x8b\x75\x0c", 3);	    /* mov esi, [rbp + 12]: size */
-	put(&e, "\x48\x8d\x7c\x24\x10", 5); /* lea rdi, [rsp + 16]: the record */
-	put(&e, "\x48\x83\xc5\x10", 4);	    /* add rbp, 16 */
-	put(&e, "\xff\xd0", 2);		    /* call rax */
-	put(&e, "\xe9\0\0\0\0", 5);	    /* jmp loop */
-	fix32(e.p, loop);
-	fix32(done, e.p);
+	for (int k = 0; k <= RUN_UNROLL; k++) {
+		loop = e.p;			/* (the last one loops) */
+		put(&e, "\x48\x8b\x45\x00", 4); /* mov rax, [rbp]: fn */
+		put(&e, "\x48\x85\xc0", 3);	/* test rax, rax */
+		put(&e, "\x0f\x84\0\0\0\0", 6); /* jz done */
+		done[k] = e.p;
+		put(&e, "\x0f\xb7\x4d\x08", 4);	    /* movzx ecx, word [rbp + 8]: type */
+		put(&e, "\x66\x89\x4c\x24\x10", 5); /* mov [rsp + 16], cx */
+		put(&e, "\x8b\x75\x0c", 3);	    /* mov esi, [rbp + 12]: size */
+		put(&e, "\x48\x8d\x7c\x24\x10", 5); /* lea rdi, [rsp + 16]: the record */
+		put(&e, "\x48\x83\xc5\x10", 4);	    /* add rbp, 16 */
+		put(&e, "\xff\xd0", 2);		    /* call rax */
+		if (k == RUN_UNROLL) {
+			put(&e, "\xe9\0\0\0\0", 5); /* jmp loop */
+			fix32(e.p, loop);
+		}
+	}
+	for (int k = 0; k <= RUN_UNROLL; k++)
+		fix32(done[k], e.p);
 	put(&e, "\x48\x83\xc4\x08", 4); /* add rsp, 8 */
 	put(&e, "\x64\xc7\x04\x25", 4); /* mov dword fs:[in_handler], 0 */
 	put(&e, &in_h, 4);
 	put(&e, "\0\0\0\0", 4);
 	fix32(out, e.p);
 	put(&e, "\xc3", 1); /* ret */
+	assert((size_t)(e.p - rw) <= room);
+	(void)room;
 }
 
 /* writes entry @k's immediate in every copy (RW view; unaligned: see
@@ -723,7 +738,8 @@ static void emit_fixed(uint8_t *rw)
 	for (int i = 0; i <= SITE_PAGES; i++)
 		emit_warm_stub(rw + warm_stub_off(i));
 	for (int i = 1; i <= SITE_PAGES; i++) {
-		emit_page_run(rw + warm_stub_off(i) + PAGE_RUN);
+		emit_page_run(rw + warm_stub_off(i) + PAGE_RUN, PAGE_RUN_EXIT - PAGE_RUN);
+		emit_page_run(rw + warm_stub_off(i) + PAGE_RUN_EXIT, PAGE_GATE - PAGE_RUN_EXIT);
 		rw[warm_stub_off(i) + PAGE_GATE] = !atomic_load(&hot.bare);
 	}
 }
@@ -1859,7 +1875,8 @@ static int emit_tramp_any(uint8_t *dst, uintptr_t at, uintptr_t mov, struct fast
 /* the fast route's arithmetic flags as the site had them, from the image
  * pushfq left at [rbx + FAST_FLAGS] (sahf: SF ZF AF PF CF; OF by an add
  * that overflows when it was set), without popfq's ~4 ns; clobbers rax */
-#define FAST_FLAGS 32 /* after the four pushes of emit_fast() */
+#define FAST_FLAGS    32 /* after the four pushes of emit_fast() */
+#define FAST_PREFETCH 4	 /* functions of the enter list whose code a call prefetches */
 static void emit_flags_back(struct sc_emit *e)
 {
 	put(e, "\x8a\x63", 2); /* mov ah, [rbx + FAST_FLAGS] */
@@ -1907,13 +1924,13 @@ static bool cpu_sahf(void)
  * functions' own pages. */
 static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr_t full)
 {
-	uint8_t buf[AREA_POOL - AREA_FAST], *p = buf;
+	uint8_t buf[SITE_SIZE], *p = buf; /* more than any route: emit_done() checks the room */
 	uintptr_t code = at + AREA_FAST, page = at & ~(uintptr_t)4095;
 	struct sc_emit e = { p, (intptr_t)(code - (uintptr_t)p) };
 	int32_t in_h =
 		(int32_t)((intptr_t)hot.ts_off + (intptr_t)offsetof(struct tstate, in_handler));
 	int32_t tid = (int32_t)((intptr_t)hot.ts_off + (intptr_t)offsetof(struct tstate, tid));
-	uint8_t *bail[5], *none, *leave, *leave2;
+	uint8_t *bail[5], *none, *leave, *leave2[FAST_PREFETCH];
 	int64_t rel;
 
 #define HERE() ((uintptr_t)e.p + (uintptr_t)e.rx)
@@ -1984,29 +2001,49 @@ static int emit_fast(uint8_t *dst, uintptr_t at, uintptr_t mov, long nr, uintptr
 	 * result after them */
 	put(&e, "\x49\x89\xc4", 3);	    /* mov r12, rax */
 	put(&e, "\x48\x89\x44\x24\x10", 5); /* mov [rsp + 16], rax: the result */
-	put(&e, "\xe8", 1);		    /* call run */
-	RIP32(page + PAGE_RUN, 0);
+	put(&e, "\xe8", 1);		    /* call run (the exit lists') */
+	RIP32(page + PAGE_RUN_EXIT, 0);
 	emit_args_back(&e); /* (rdi: popped) */
 	emit_flags_back(&e);
 	put(&e, "\x4c\x89\xe0", 3); /* mov rax, r12 */
 	put(&e, "\xeb\0", 2);	    /* jmp leave */
 	leave = e.p;
+	if (e.p - none > 127)
+		return -ERANGE; /* (rel8 jumps) */
 	none[-1] = (uint8_t)(e.p - none);
-	/* none: the pages the next call reads, prefetched while the kernel's
-	 * return to the site runs on: the thread's state, the first
-	 * function's code (its TLB entry; the next call finds it) */
+	/* none: the lines the next call writes before its syscall, read
+	 * back now: its pushes, its record and the runner's two calls, at
+	 * the same addresses in a loop.  The kernel's entry evicts them, and
+	 * a store that misses is still draining when the next `syscall`
+	 * comes: the kernel's entry waits for it (up to ~20 ns a call here,
+	 * from one process to the next as their pages fall in the caches).
+	 * Then what it reads, prefetched while the kernel's return to the
+	 * site runs on: the thread's state (also written: in_handler), the
+	 * code of the enter list's first FAST_PREFETCH functions (a list's
+	 * entry is read only after the one before it: its end is in the
+	 * list). */
+	put(&e, "\x0f\x18\x4c\x24\xe8", 5); /* prefetcht0 [rsp - 24] */
+	put(&e, "\x0f\x18\x0c\x24", 4);	    /* prefetcht0 [rsp] */
+	put(&e, "\x0f\x18\x4c\x24\x3f", 5); /* prefetcht0 [rsp + 63] */
+	put(&e, "\x0f\x18\x0b", 3);	    /* prefetcht0 [rbx] */
+	put(&e, "\x0f\x18\x4b\x27", 4);	    /* prefetcht0 [rbx + 39] */
 	put(&e, "\x64\x0f\x18\x0c\x25", 5); /* prefetcht0 fs:[tid] */
 	put(&e, &tid, 4);
-	put(&e, "\x48\x8b\x0d", 3); /* mov rcx, [rip + enter list] */
+	put(&e, "\x4c\x8b\x1d", 3); /* mov r11, [rip + enter list] */
 	RIP32(at + AREA_LISTS, 0);
-	put(&e, "\xe3\0", 2); /* jrcxz leave */
-	leave2 = e.p;
-	put(&e, "\x48\x8b\x09", 3); /* mov rcx, [rcx]: its fn */
-	put(&e, "\x0f\x18\x09", 3); /* prefetcht0 [rcx] */
-	if (e.p - none > 127 || e.p - leave2 > 127)
-		return -ERANGE; /* (rel8 jumps) */
+	put(&e, "\x4c\x89\xd9", 3); /* mov rcx, r11 */
+	for (int k = 0; k < FAST_PREFETCH; k++) {
+		put(&e, "\xe3\0", 2); /* jrcxz leave: no list, or its end */
+		leave2[k] = e.p;
+		put(&e, "\x49\x8b\x4b", 3); /* mov rcx, [r11 + 16k]: a fn */
+		put(&e, &(uint8_t){ (uint8_t)(16 * k) }, 1);
+		put(&e, "\x0f\x18\x09", 3); /* prefetcht0 [rcx] (0: never faults) */
+	}
+	if (e.p - leave > 127)
+		return -ERANGE;
 	leave[-1] = (uint8_t)(e.p - leave);
-	leave2[-1] = (uint8_t)(e.p - leave2);
+	for (int k = 0; k < FAST_PREFETCH; k++)
+		leave2[k][-1] = (uint8_t)(e.p - leave2[k]);
 	put(&e, "\x4c\x8b\x5b", 3); /* mov r11, [rbx + FAST_FLAGS]: the site's flags */
 	put(&e, &(uint8_t){ FAST_FLAGS }, 1);
 	put(&e, "\x48\x89\xdc", 3); /* mov rsp, rbx */

@@ -853,6 +853,71 @@ static void test_fast_flags(void **state)
 	fast_flags_at(syscall_testlib_flags, "this executable (a far site)");
 }
 
+/* Lists longer than the runner's own calls (RUN_UNROLL, 4), on both
+ * sides: every entry runs once, in order, with its own type, size and
+ * record (enter: the arguments; exit: the result); the registers whole. */
+static uint16_t seq_type[16];
+static uint64_t seq_size[16], seq_word[16];
+static int seq_n;
+
+static uint64_t fast_seq_fn(void *rec, uint64_t size)
+{
+	if (seq_n < 16) {
+		memcpy(&seq_type[seq_n], rec, 2);
+		memcpy(&seq_word[seq_n], (uint8_t *)rec + 16, 8); /* args[0], or the result */
+		seq_size[seq_n++] = size;
+	}
+	return 0;
+}
+
+static void test_fast_long_lists(void **state)
+{
+	static const struct bpftime_syscall_fast_prog enter7[] = {
+		{ fast_seq_fn, 0x101, 64 }, { fast_seq_fn, 0x102, 63 },
+		{ fast_seq_fn, 0x103, 62 }, { fast_seq_fn, 0x104, 61 },
+		{ fast_seq_fn, 0x105, 60 }, { fast_seq_fn, 0x106, 59 },
+		{ fast_seq_fn, 0x107, 58 }, { NULL, 0, 0 },
+	};
+	static const struct bpftime_syscall_fast_prog exit6[] = {
+		{ fast_seq_fn, 0x201, 24 },
+		{ fast_seq_fn, 0x202, 23 },
+		{ fast_seq_fn, 0x203, 22 },
+		{ fast_seq_fn, 0x204, 21 },
+		{ fast_seq_fn, 0x205, 20 },
+		{ fast_seq_fn, 0x206, 19 },
+		{ NULL, 0, 0 },
+	};
+	void (*regs)(uint64_t *);
+	uint64_t out[34], ppid = (uint64_t)getppid();
+	long before;
+
+	(void)state;
+	if (getenv("BPFTIME_SYSCALL_REWRITE") && !strcmp(getenv("BPFTIME_SYSCALL_REWRITE"), "0"))
+		TEST_SKIP("BPFTIME_SYSCALL_REWRITE=0: no rewritten sites");
+	regs = testlib_regs();
+	before = n_enter(SYS_getppid);
+	for (int side = 0; side < 2; side++) {
+		fast_set(enter7, side ? fast_none : exit6);
+		for (int i = 0; i < 3; i++) {
+			seq_n = 0;
+			memset(out, 0, sizeof(out));
+			regs(out);
+			check_regs(out, out[33], ppid);
+			assert_int_equal(seq_n, side ? 7 : 13);
+			for (int k = 0; k < seq_n; k++) {
+				bool x = k >= 7;
+
+				assert_int_equal(seq_type[k], x ? 0x201 + k - 7 : 0x101 + k);
+				assert_int_equal(seq_size[k], x ? 24 - (k - 7) : 64 - k);
+				/* regs() passes 0xcccc as getppid's first argument */
+				assert_int_equal(seq_word[k], x ? ppid : 0xcccc);
+			}
+		}
+	}
+	assert_int_equal(n_enter(SYS_getppid), before); /* no handler ran */
+	bpftime_syscall_hook__fast(NULL, NULL, 0, 0);
+}
+
 /* After a thread without a TLS of its own was made (test_bare_clone_thread)
  * the fast routes stay closed: such a thread would run them on its
  * parent's thread state.  The handlers run instead. */
@@ -1276,6 +1341,7 @@ int main(void)
 		cmocka_unit_test(test_rewritten_far_site),
 		cmocka_unit_test(test_fast_route),
 		cmocka_unit_test(test_fast_flags),
+		cmocka_unit_test(test_fast_long_lists),
 		cmocka_unit_test(test_bare_clone_thread),
 		cmocka_unit_test(test_fast_after_bare),
 		cmocka_unit_test(test_unwatched_direct),
