@@ -41,8 +41,13 @@
  *
  * --ab AGENT_B: two builds compared in one run (ab_main()).
  *
+ * --paired: ours measured within one process, watched calls against the
+ * hook's direct call in blocks that alternate every ~0.2 ms (paired_main()):
+ * what the default mode's rounds cannot resolve, a few ns under a drift of
+ * tens.
+ *
  *   systp_bench [--calls N] [--rounds R] [--best] [--wall] [--quick]
- *               [--pages [--check]] [--ab AGENT_B]
+ *               [--pages [--check]] [--paired] [--ab AGENT_B]
  *   (SYSTP_BENCH_AGENT=path: load that libbpftime-agent.so instead)
  */
 #define _GNU_SOURCE
@@ -591,22 +596,57 @@ static void kernel_setup(struct kernel_state *k)
 	}
 }
 
-/* one round with @n kernel programs attached (0: native; KERNEL_SAME4: 4
- * on sys_enter_getppid); NAN if it cannot */
-static double kernel_round(struct kernel_state *k, int n)
+/* --paired (paired_main): pairs of blocks a round, calls a block */
+#define PAIRS 100
+static long pair_calls = 200;
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* the vDSO: no syscall */
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static double block_ns(void)
+{
+	uint64_t t0 = mono_ns();
+
+	for (long c = 0; c < pair_calls; c++)
+		getppid();
+	return (double)(mono_ns() - t0) / (double)pair_calls;
+}
+
+/* @n programs attached (KERNEL_SAME4: 4 on sys_enter_getppid), their
+ * perf events in @fds: how many, or -1 with none left open */
+static int kernel_attach(struct kernel_state *k, int n, int *fds)
 {
 	bool same = n == KERNEL_SAME4;
-	int fds[4], got = 0;
-	double ns;
+	int got = 0;
 
-	if (n && k->why)
-		return NAN;
 	if (same)
 		n = 4;
 	for (; got < n; got++)
 		if (kernel_tp(k->prog_fd[same ? got : 0], k->id[same ? 0 : got], &fds[got], 1) != 1)
 			break;
-	ns = got == n ? one_round() : NAN;
+	if (got == n)
+		return got;
+	while (got > 0)
+		close(fds[--got]);
+	return -1;
+}
+
+/* one round with @n kernel programs attached (0: native; KERNEL_SAME4: 4
+ * on sys_enter_getppid); NAN if it cannot */
+static double kernel_round(struct kernel_state *k, int n)
+{
+	int fds[4], got;
+	double ns;
+
+	if (n && k->why)
+		return NAN;
+	got = kernel_attach(k, n, fds);
+	ns = got < 0 ? NAN : one_round();
 	while (got > 0)
 		close(fds[--got]);
 	return ns;
@@ -943,17 +983,171 @@ static int ab_main(const char *agent_b)
 	return 0;
 }
 
+/* ---- --paired: watched and unwatched calls in one process ------------------ */
+
+/* The syscall hook's own direct call (its region's first bytes: long
+ * raw(nr, a1..a6), a `syscall` no handler sees), found in /proc/self/maps;
+ * NULL before the hook has started */
+typedef long (*direct_fn)(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+
+static direct_fn find_direct(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	unsigned long start = 0;
+
+	if (!f)
+		return NULL;
+	while (!start && fgets(line, sizeof(line), f)) {
+		unsigned long lo;
+		char perm[5];
+
+		if (sscanf(line, "%lx-%*x %4s", &lo, perm) == 2 && !strcmp(perm, "r-xs") &&
+		    strstr(line, "/memfd:bpftime-syscalls"))
+			start = lo;
+	}
+	fclose(f);
+	return (direct_fn)start;
+}
+
+/* PAIRS pairs of blocks: getppid() through libc's (rewritten) site, and
+ * the same number through the hook's direct call (which first alternates);
+ * d[i]: ns per call of the site's block minus the direct one's */
+static void pair_blocks(direct_fn direct, double *d)
+{
+	for (int i = 0; i < PAIRS; i++) {
+		double site = 0, dir = 0;
+
+		for (int k = 0; k < 2; k++) {
+			if ((k == 0) == ((i & 1) == 0)) {
+				site = block_ns();
+			} else {
+				uint64_t t0 = mono_ns();
+
+				for (long c = 0; c < pair_calls; c++)
+					direct(NR_GETPPID, 0, 0, 0, 0, 0, 0);
+				dir = (double)(mono_ns() - t0) / (double)pair_calls;
+			}
+		}
+		d[i] = site - dir;
+	}
+}
+
+/* --paired: ns added per getppid() measured within one process, where the
+ * machine's drift and the process's own placement (rows move by tens of
+ * ns from one process to the next here) hit both sides alike.
+ *   ours (net auto): per configuration, blocks of calls through libc's
+ *     watched site alternate (every ~0.2 ms) with blocks through the hook's
+ *     direct call; the same difference with getppid unwatched (1 program on
+ *     openat: libc's getppid then runs the native instructions) is the
+ *     direct call's own cost, subtracted.
+ *   the kernel's, for reference (the clean child, as in the default mode):
+ *     a round of n_calls with the programs attached minus a native round
+ *     just before it (attaching is too slow to alternate blocks: a
+ *     disabled perf event still runs its tracepoint's programs, and
+ *     detaching waits for RCU).
+ * Per configuration: the median over rounds of each round's median. */
+static int paired_main(const char *kernel_why)
+{
+	static const int rows[] = { R_UNWATCHED, R_B1, R_B2, R_B4, R_B4S };
+	static const int krow[] = { 0, 1, 2, 4, KERNEL_SAME4 };
+	enum { NROWS = sizeof(rows) / sizeof(rows[0]) };
+	static double d[NROWS][PAIRS], med[NROWS][101], kmed[NROWS][101];
+	static char on_why[NROWS][160];
+	int off[NROWS] = { 0 };
+	direct_fn direct = NULL;
+	char why[160] = "";
+
+	for (int r = 0; r < n_rounds; r++) {
+		for (int k = 0; k < NROWS; k++) {
+			int i = (k + r) % NROWS, row = rows[i];
+			int progs = row_progs[row] ? row_progs[row] : 1, fds[10], s[2], before;
+			struct timespec nap = { 0, 2000000 };
+
+			if (i && !kernel_why) {
+				double nat = child_round(0);
+
+				kmed[i][r] = child_round(krow[i]) - nat;
+			}
+			for (int j = 0; j < progs; j++)
+				attach_tp(empty_prog[j],
+					  row == R_B4S ? BPFTIME_SYSTP_ENTER : kinds[j],
+					  row == R_UNWATCHED ? NR_OPENAT : NR_GETPPID, fds + 2 * j);
+			attach_tp(sentinel_prog, BPFTIME_SYSTP_ENTER, NR_GETPGID, s);
+			wait_sentinel(true);
+			warm_up(r == 0);
+			for (int w = 0; w < 500 && net_state(why, sizeof(why)) == 1; w++)
+				nanosleep(&nap, NULL);
+			if (!direct && !(direct = find_direct())) {
+				fprintf(stderr,
+					"systp_bench: --paired: the syscall hook's region is "
+					"not mapped: the hook never started\n");
+				return 1;
+			}
+			before = net_state(why, sizeof(why));
+			pair_blocks(direct, d[i]);
+			if (!before && !net_state(why, sizeof(why)))
+				off[i]++; /* off before and after */
+			else
+				snprintf(on_why[i], sizeof(on_why[i]), "%s", why);
+			detach(fds, 2 * progs);
+			detach(s, 2);
+			wait_sentinel(false);
+			qsort(d[i], PAIRS, sizeof(double), cmp_double);
+			med[i][r] = d[i][PAIRS / 2];
+		}
+	}
+	printf("ns added per getppid(), empty eBPF programs, %d rounds; ours measured within "
+	       "one\nprocess: each round the median of %d pairs of blocks of %ld calls, libc's "
+	       "watched\nsite against the hook's direct call, minus the same with getppid "
+	       "unwatched; the\nkernel's: a round of %ld calls attached minus a native one; "
+	       "median of the rounds\n[lowest, highest]\n",
+	       n_rounds, PAIRS, pair_calls, n_calls);
+	printf("%-36s %22s %9s %9s\n", "", "bpftime", "per prog", "kernel");
+	for (int i = 0; i < NROWS; i++) {
+		double base = pick(med[0], n_rounds), lo = INFINITY, hi = -INFINITY;
+		double ours = pick(med[i], n_rounds) - (i ? base : 0);
+		char range[40];
+
+		for (int r = 0; r < n_rounds; r++) {
+			double v = med[i][r] - (i ? med[0][r] : 0);
+
+			lo = v < lo ? v : lo;
+			hi = v > hi ? v : hi;
+		}
+		snprintf(range, sizeof(range), "%.1f [%.1f, %.1f]", ours, lo, hi);
+		if (!i) {
+			printf("%-36s %22s   (site - direct: the calibration)\n",
+			       page_name(rows[i]) + strlen("bpftime, "), range);
+		} else {
+			printf("%-36s %22s %9.1f", page_name(rows[i]) + strlen("bpftime, "), range,
+			       ours / row_progs[rows[i]]);
+			if (kernel_why)
+				printf("   (kernel: %s)\n", kernel_why);
+			else
+				printf(" %9.1f\n", pick(kmed[i], n_rounds));
+		}
+		if (off[i] < n_rounds)
+			printf("    net on in %d of %d rounds: %s\n", n_rounds - off[i], n_rounds,
+			       on_why[i]);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *why = NULL, *auto_why = NULL, *agent_b = NULL;
-	bool pages = false;
+	bool pages = false, paired = false, rounds_set = false, calls_set = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick")) {
 			n_calls = 2000;
 			n_rounds = 1;
+			rounds_set = true;
 		} else if (!strcmp(argv[i], "--pages")) {
 			pages = true;
+		} else if (!strcmp(argv[i], "--paired")) {
+			paired = true;
 		} else if (!strcmp(argv[i], "--check")) {
 			check_pages = true;
 		} else if (!strcmp(argv[i], "--best")) {
@@ -964,13 +1158,16 @@ int main(int argc, char **argv)
 			clock_id = CLOCK_MONOTONIC;
 		} else if (!strcmp(argv[i], "--calls") && i + 1 < argc) {
 			n_calls = strtol(argv[++i], NULL, 0);
+			calls_set = true;
 		} else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
 			n_rounds = (int)strtol(argv[++i], NULL, 0);
+			rounds_set = true;
 			if (n_rounds < 1 || n_rounds > 101)
 				n_rounds = 31;
 		} else {
 			fprintf(stderr, "usage: systp_bench [--calls N] [--rounds R] [--best] "
-					"[--wall] [--quick] [--pages [--check]] [--ab AGENT_B]\n");
+					"[--wall] [--quick] [--pages [--check]] [--paired] [--ab "
+					"AGENT_B]\n");
 			return 2;
 		}
 	}
@@ -979,8 +1176,29 @@ int main(int argc, char **argv)
 				"build only: use one or the other\n");
 		return 2;
 	}
+	if (paired && (agent_b || pages)) {
+		fprintf(stderr, "systp_bench: --paired is a measurement of its own: not with "
+				"--ab or --pages\n");
+		return 2;
+	}
 	if (agent_b)
 		return ab_main(agent_b);
+	if (paired) {
+		int ret = 1;
+
+		if (!rounds_set)
+			n_rounds = 9;
+		if (calls_set)
+			pair_calls = n_calls;
+		why = start_child(); /* (forked before the agent is loaded) */
+		setenv("BPFTIME_SYSCALL_NET", "auto", 1);
+		setup_segment();
+		warm_up(false);
+		if (load_agent())
+			ret = paired_main(why);
+		stop_child();
+		return ret;
+	}
 	/* before this process has a segment or an agent: the net auto one
 	 * starts clean */
 	if (!pages) {
