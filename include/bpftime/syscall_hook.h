@@ -65,9 +65,10 @@ BPFTIME_API void bpftime_syscall_hook__set_data(void *data);
  * @brief **bpftime_syscall_hook__warm()** the addresses the handlers read
  * first on a hooked call (their table, the programs' code): every hooked
  * call prefetches them, with the hook's own pages, before any handler
- * runs.  After a syscall each page touched is a page walk here (PTI
- * without PCID: every kernel entry empties the TLB), ~20-30 ns each when
- * one page's address is read from another; started together they overlap.
+ * runs.  After a syscall what the kernel's entry evicted costs a miss (on
+ * a machine with PTI and no PCID every page touched is also a page walk),
+ * ~20-30 ns each when one address is read from another; started together
+ * they overlap.
  * A hint: they need not stay mapped (a prefetch never faults), and a call
  * in flight may still prefetch the previous ones.
  * @param addrs up to BPFTIME_SYSCALL_WARM_MAX addresses (more are ignored;
