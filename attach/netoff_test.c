@@ -297,6 +297,19 @@ static void need_off(const char *what)
 	fail_msg("%s: the net is %s (%s)", what, r < 0 ? "unknown: hook not started" : "on", why);
 }
 
+/* the net must be off right now, without waiting (a watch that widens
+ * keeps it off) */
+static void need_off_now(const char *what)
+{
+	char why[256] = "";
+	int r = net(why, sizeof(why));
+
+	if (r != 0 && !dry)
+		fail_msg("%s: the net is %s (%s)", what ? what : "", r > 0 ? "on" : "unknown", why);
+	if (what)
+		print_message("%s: net off\n", what);
+}
+
 /* the net must be on right now, without waiting (the hook turns it on
  * before the call that needs it returns) */
 static void need_on_now(const char *what)
@@ -966,11 +979,12 @@ static void test_first_call_rewritten(void **state)
 	assert_int_equal(atomic_load(&last_exit_ret[SYS_getgid]), gid);
 	need_off("getgid rewritten");
 
-	/* the net on and off again with getgid unwatched: the site rests */
+	/* every syscall watched (the net stays off), then a table without
+	 * getgid: the net on and off again, and the site rests */
 	set_table();
 	bpftime_syscall_hook__watch(want, NR_MAX);
 	bpftime_syscall_hook__watch(NULL, 0);
-	need_on_now("every syscall watched");
+	need_off_now("every syscall watched");
 	rearm("getgid unwatched");
 	if (mov[0] != 0xb8 && !dry)
 		fail_msg("libc getgid, unwatched when the net went off: `mov eax` is %02x, not "
@@ -988,7 +1002,9 @@ static void test_first_call_rewritten(void **state)
 	rearm("getgid unwatched again");
 }
 
-/* a special number watched turns the net on before the table says so */
+/* special numbers watched keep the net off: clone and clone3 go through
+ * the hook (a thread by its stub: the exit in the parent and in the
+ * thread); every syscall watched (raw_syscalls programs) too */
 static void test_watch_special(void **state)
 {
 	long ce, cx, pid = getpid(), pe = n_enter(SYS_getpid);
@@ -1000,12 +1016,12 @@ static void test_watch_special(void **state)
 	want[SYS_clone] = BOTH;
 	want[SYS_clone3] = BOTH;
 	bpftime_syscall_hook__watch(want, NR_MAX);
-	need_on_now("clone and clone3 watched");
+	need_off_now("clone and clone3 watched");
 	ce = n_enter(SYS_clone) + n_enter(SYS_clone3);
 	cx = n_exit(SYS_clone) + n_exit(SYS_clone3);
 	pthread_barrier_init(&late_go, NULL, 2);
 	assert_int_equal(pthread_create(&th, NULL, late_thread, NULL), 0);
-	pthread_barrier_wait(&late_go); /* the thread lives on, made with the net on */
+	pthread_barrier_wait(&late_go); /* the thread lives on */
 	assert_int_equal(n_enter(SYS_clone) + n_enter(SYS_clone3), ce + 1);
 	/* in the parent (the child's id) and in the thread (0) */
 	assert_int_equal(n_exit(SYS_clone) + n_exit(SYS_clone3), cx + 2);
@@ -1015,14 +1031,68 @@ static void test_watch_special(void **state)
 	pthread_barrier_wait(&late_go);
 	pthread_join(th, NULL);
 	pthread_barrier_destroy(&late_go);
-	/* every syscall (raw_syscalls programs): on at once */
+	/* every syscall (raw_syscalls programs) */
 	bpftime_syscall_hook__watch(NULL, 0);
-	need_on_now("every syscall watched");
+	need_off_now("every syscall watched");
 	assert_int_equal(syscall(SYS_getpid), pid);
 	assert_int_equal(n_enter(SYS_getpid), pe + 1);
 	rearm("a table again after watching all");
 	assert_int_equal(syscall(SYS_getpid), pid);
 	assert_int_equal(n_enter(SYS_getpid), pe + 1);
+}
+
+/* More special numbers watched with the net off, each seen as the kernel's
+ * tracepoints show it: a failed execve (enter, exit with -ENOENT), the
+ * program's own Syscall User Dispatch (EBUSY: the hook's, as with the net
+ * on), a signal handler's rt_sigreturn (enter only). */
+static atomic_int usr2_seen;
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&usr2_seen, 1);
+}
+
+static void test_watch_special_more(void **state)
+{
+	char *argv[] = { (char *)"/nonexistent/bpftime-netoff", NULL };
+	long ee = n_enter(SYS_execve), ex = n_exit(SYS_execve);
+	long pe = n_enter(SYS_prctl), px = n_exit(SYS_prctl);
+	long re = n_enter(SYS_rt_sigreturn), rx = n_exit(SYS_rt_sigreturn);
+	struct sigaction sa, old;
+	uint8_t selector = 0;
+
+	(void)state;
+	need_off("more specials");
+	set_table();
+	want[SYS_execve] = BOTH;
+	want[SYS_prctl] = BOTH;
+	want[SYS_rt_sigreturn] = BOTH;
+	bpftime_syscall_hook__watch(want, NR_MAX);
+	need_off_now("execve, prctl, rt_sigreturn watched");
+	assert_int_equal(execve(argv[0], argv, environ), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(n_enter(SYS_execve), ee + 1);
+	assert_int_equal(n_exit(SYS_execve), ex + 1);
+	assert_int_equal(atomic_load(&last_exit_ret[SYS_execve]), -ENOENT);
+	assert_int_equal(prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, 0, 0, &selector),
+			 -1);
+	assert_int_equal(errno, EBUSY);
+	assert_int_equal(n_enter(SYS_prctl), pe + 1);
+	assert_int_equal(n_exit(SYS_prctl), px + 1);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr2;
+	assert_int_equal(sigaction(SIGUSR2, &sa, &old), 0);
+	atomic_store(&usr2_seen, 0);
+	assert_int_equal(raise(SIGUSR2), 0);
+	assert_int_equal(atomic_load(&usr2_seen), 1);
+	assert_int_equal(sigaction(SIGUSR2, &old, NULL), 0);
+	assert_int_equal(n_enter(SYS_rt_sigreturn), re + 1);
+	assert_int_equal(n_exit(SYS_rt_sigreturn), rx); /* it does not return */
+	need_off_now(NULL);
+	rearm("more specials unwatched again");
+	assert_int_equal(execve(argv[0], argv, environ), -1);
+	assert_int_equal(n_enter(SYS_execve), ee + 1);
 }
 
 /* ---- new code ----------------------------------------------------------------- */
@@ -1944,8 +2014,10 @@ static void test_live_patch(void **state)
 	need_off("after live patching");
 }
 
-/* The net on and off again and again while threads call getppid (watched
- * in both tables) through every kind of site: each call seen exactly once
+/* The watch widened to every syscall and narrowed again (the net off
+ * throughout), and the net on and off again (code it cannot prove, mapped
+ * and unmapped), again and again while threads call getppid (watched in
+ * both tables) through every kind of site: each call seen exactly once
  * (none lost, none twice on a transition), results right; at the end SUD
  * is off in every thread, the callers too. */
 static atomic_int tog_phase; /* 0 run, 1 pause, 2 stop */
@@ -1995,12 +2067,31 @@ static void test_toggle_stress(void **state)
 			pthread_create(&th[i], NULL, toggler_caller, (void *)(intptr_t)ppid), 0);
 	for (int round = 0; round < 4; round++) {
 		long c = atomic_load(&tog_calls);
+		uint8_t *code = NULL;
 
-		bpftime_syscall_hook__watch(NULL, 0);
-		need_on_now(round ? NULL : "toggling: every syscall watched");
+		if (round & 1) {
+			/* code it cannot prove: the net on, and off again once
+			 * it is gone (the patcher's next try) */
+			code = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				    -1, 0);
+			assert_true(code != MAP_FAILED);
+			memcpy(code, jit_code, sizeof(jit_code));
+			assert_int_equal(mprotect(code, 4096, PROT_READ | PROT_EXEC), 0);
+			need_on_now(round > 1 ? NULL : "toggling: JIT code");
+		} else {
+			/* every syscall (the net stays off: every site through
+			 * the hook), then the table (the others rest again) */
+			bpftime_syscall_hook__watch(NULL, 0);
+			need_off_now(round ? NULL : "toggling: every syscall watched");
+		}
 		while (atomic_load(&tog_calls) < c + 2000)
 			sched_yield();
-		rearm("toggling: the table again");
+		if (code) {
+			munmap(code, 4096);
+			need_off("toggling: the JIT code gone");
+		} else {
+			rearm("toggling: the table again");
+		}
 		c = atomic_load(&tog_calls);
 		while (atomic_load(&tog_calls) < c + 2000)
 			sched_yield();
@@ -2099,8 +2190,8 @@ static void test_own_code(void **state)
 	need_off("after own code");
 }
 
-/* exit_group watched (a special number): the net goes on before the table
- * says so, and the call is seen (in a child: on_enter writes to a pipe) */
+/* exit_group watched (a special number): the net stays off, and the call
+ * is seen (in a child: on_enter writes to a pipe) */
 static void test_watch_exit_group(void **state)
 {
 	int pfd[2], status;
@@ -2119,7 +2210,7 @@ static void test_watch_exit_group(void **state)
 		set_table();
 		want[SYS_exit_group] = BPFTIME_SYSCALL_WATCH_ENTER;
 		bpftime_syscall_hook__watch(want, NR_MAX);
-		if (bpftime_syscall_hook__net(why, sizeof(why)) != 1)
+		if (bpftime_syscall_hook__net(why, sizeof(why)) != 0)
 			_exit(21);
 		_exit(7);
 	}
@@ -2391,9 +2482,9 @@ static void test_pause_off_start(void **state)
 }
 
 /* The program installs its SIGSYS handler while the hook is off; after the
- * start, with the net on (every syscall watched), a call SUD catches (JIT
- * code) must still be the hook's, seen once and made, not the program's
- * SIGSYS.  In a child. */
+ * start, with the net on (JIT code it cannot prove keeps it on), a call SUD
+ * catches (that code) must still be the hook's, seen once and made, not
+ * the program's SIGSYS.  In a child. */
 static int sigsys_while_off_child(void)
 {
 	struct sigaction sa;
@@ -2413,11 +2504,10 @@ static int sigsys_while_off_child(void)
 		return 12;
 	if (bpftime_syscall_hook__start(on_enter, on_exit_, NULL))
 		return 13;
-	bpftime_syscall_hook__watch(NULL, 0);
-	if (bpftime_syscall_hook__net(NULL, 0) != 1)
-		return 14;
 	if (mprotect(p, 4096, PROT_READ | PROT_EXEC))
 		return 15;
+	if (bpftime_syscall_hook__net(NULL, 0) != 1)
+		return 14;
 	fn = (long (*)(void))(void *)p;
 	atomic_store(&sigsys_seen, 0);
 	e = n_enter(SYS_getppid);
@@ -2578,6 +2668,7 @@ int main(void)
 		cmocka_unit_test(test_wx),
 		cmocka_unit_test(test_shmat_pkey),
 		cmocka_unit_test(test_watch_special),
+		cmocka_unit_test(test_watch_special_more),
 	};
 
 	/* NETOFF_TEST_SKIP=pattern[,pattern...]: leave the cases whose names

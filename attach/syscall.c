@@ -753,7 +753,7 @@ static void fast_close_gates(void)
 		((volatile uint8_t *)hook.rw)[warm_stub_off(i) + PAGE_GATE] = 0;
 }
 
-static void clone_exit(struct fast_frame *f, long nr, uintptr_t site, bool vfork);
+static void clone_exit(struct fast_frame *f, long nr, uintptr_t site, bool vfork, bool sud);
 
 /* The stub that makes a clone/vfork sharing the memory (k->nr) for the
  * syscall instruction that ends at k->site, then returns there.  In the
@@ -804,6 +804,8 @@ static void emit_stub(uint8_t *rw, const struct stub_key *k)
 	put64(&e, (uint64_t)k->site);
 	put(&e, "\xb9", 1); /* mov ecx, vfork */
 	put(&e, &(uint32_t){ k->vfork }, 4);
+	put(&e, "\x41\xb8", 2); /* mov r8d, child_sud */
+	put(&e, &(uint32_t){ k->child_sud }, 4);
 	put(&e, "\x48\xb8", 2); /* mov rax, clone_exit */
 	put64(&e, (uint64_t)(uintptr_t)clone_exit);
 	put(&e, "\xff\xd0", 2); /* call rax */
@@ -925,7 +927,7 @@ BPFTIME_HOT static inline void from_frame(struct bpftime_syscall *sc, struct fas
  * state included, while the parent waits: the ids there are the child's
  * until the parent runs again, here too. */
 __attribute__((used)) static void clone_exit(struct fast_frame *f, long nr, uintptr_t site,
-					     bool vfork)
+					     bool vfork, bool sud)
 {
 	struct bpftime_syscall sc;
 	int saved_errno = errno;
@@ -937,8 +939,10 @@ __attribute__((used)) static void clone_exit(struct fast_frame *f, long nr, uint
 		else if ((int64_t)f->rax > 0 && ts.vfork_depth > 0)
 			ts.vfork_depth--;
 		ids_changed();
-	} else if (!f->rax)
-		ts.tid = 0; /* a new thread: its own id */
+	} else if (!f->rax) {
+		ts.tid = 0;	  /* a new thread: its own id */
+		ts.enabled = sud; /* and its own state: SUD as the stub left it */
+	}
 	if (hot.selector != SYSCALL_DISPATCH_FILTER_BLOCK)
 		return;
 	from_frame(&sc, f, nr, (int64_t)f->rax, site);
@@ -1601,6 +1605,77 @@ BPFTIME_HOT __attribute__((used)) static int fast_entry(struct fast_frame *f, lo
 	return fast_entry_rest(f, &sc, w, ret, call_fn, direct);
 }
 
+/* A watched special number on a thread without SUD (the net off), from a
+ * trampoline's frame: what on_sigsys() does for it (rt_sigreturn, the
+ * signal calls and the fork- and vfork-like ones are taken before).
+ * exit, exit_group: the enter, then the call natively (it does not come
+ * back).  A thread (clone, clone3 with CLONE_VM): made by a stub, whose
+ * exit handler runs in the parent and, in a child with a TLS of its own,
+ * in the child (no SUD for it: the net is off in every thread).  The
+ * program's own Syscall User Dispatch: EBUSY, as with the net on.  The
+ * rest (execve, execveat, prctl): made here, enter (which may override)
+ * and exit around it; an exec that succeeds does not come back. */
+static int special_here(struct fast_frame *f, long nr, uintptr_t ret, uintptr_t site_sc)
+{
+	struct bpftime_syscall sc;
+	uint64_t flags;
+
+	from_frame(&sc, f, nr, 0, ret);
+	switch (nr) {
+	case SYS_exit:
+	case SYS_exit_group:
+		sc.no_exit = true;
+		run_enter(&sc, false);
+		f->rcx = site_sc;
+		return ROUTE_LEAVE;
+	case SYS_clone:
+	case SYS_clone3:
+		if (!clone_flags(nr, f->rdi, f->rsi, &flags))
+			break; /* the kernel's EFAULT or EINVAL, made here */
+		run_enter(&sc, false);
+		if (!(flags & CLONE_VM)) {
+			/* a copy (CLONE_VFORK without CLONE_VM, which
+			 * fork_like() leaves): made here, the child with ids
+			 * of its own */
+			sc.ret = call(&sc);
+			if (sc.ret == 0) {
+				ids_changed();
+				fork_child();
+			}
+			goto made;
+		} else {
+			struct stub_key k = { .site = ret,
+					      .nr = nr,
+					      .child_exit = (flags & CLONE_SETTLS) != 0 };
+			void *stub = clone_stub(&k);
+
+			f->rax = (uint64_t)nr;
+			/* no stub left (MAX_STUBS sites): natively, its exit
+			 * unseen */
+			f->rcx = stub ? (uintptr_t)stub : site_sc;
+			return ROUTE_LEAVE;
+		}
+	case SYS_prctl:
+		if (f->rdi == PR_SET_SYSCALL_USER_DISPATCH) {
+			run_enter(&sc, false);
+			sc.ret = -EBUSY;
+			goto made;
+		}
+		break;
+	default:
+		break;
+	}
+	run_enter(&sc, true);
+	if (!sc.override)
+		sc.ret = call(&sc);
+made:
+	run_exit(&sc);
+	f->rax = (uint64_t)sc.ret;
+	f->rcx = ret;
+	f->r11 = f->flags;
+	return ROUTE_LEAVE;
+}
+
 /* fast_entry() of a special, net_c or exec number */
 __attribute__((noinline)) static int fast_entry_unusual(struct fast_frame *f, long nr,
 							uintptr_t ret, raw_fn call_fn,
@@ -1610,12 +1685,19 @@ __attribute__((noinline)) static int fast_entry_unusual(struct fast_frame *f, lo
 	unsigned int w;
 
 	if (special_nr(nr)) {
-		/* a handler returning without SUD here (the net off): a
-		 * syscall it interrupted may restart (with SUD, the SIGSYS of
-		 * the site's own `syscall` asks) */
-		if (nr == SYS_rt_sigreturn && !ts.enabled &&
-		    hot.selector == SYSCALL_DISPATCH_FILTER_BLOCK && tls_mine())
+		/* no SUD on this thread (the net off): no SIGSYS will come */
+		bool bare =
+			!ts.enabled && hot.selector == SYSCALL_DISPATCH_FILTER_BLOCK && tls_mine();
+
+		/* a handler returning here: its enter (on_sigsys' order), and
+		 * a syscall it interrupted may restart (with SUD, the SIGSYS
+		 * of the site's own `syscall` asks) */
+		if (nr == SYS_rt_sigreturn && bare) {
+			from_frame(&sc, f, nr, 0, ret);
+			sc.no_exit = true;
+			run_enter(&sc, false);
 			restart_events((uintptr_t)(f + 1) + RED_ZONE);
+		}
 		/* signal masks and actions: fixed and made here */
 		if (net_c_nr(nr))
 			return made_here(f, nr, ret);
@@ -1631,9 +1713,12 @@ __attribute__((noinline)) static int fast_entry_unusual(struct fast_frame *f, lo
 		if ((nr == SYS_clone || nr == SYS_clone3) && !ts.enabled)
 			count_bare(nr == SYS_clone ? f->rdi : 0, nr == SYS_clone3 ? f->rdi : 0,
 				   f->rsi);
+		if (bare && nr != SYS_rt_sigreturn && !ts.in_handler &&
+		    watched(nr, BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT))
+			return special_here(f, nr, ret, site_sc);
 		/* a site of any syscall made one that needs the signal
 		 * path: on to the site's own `syscall` (a net site: its trap
-		 * gadget), which SUD catches */
+		 * gadget), which SUD catches; without SUD, natively */
 		f->rcx = site_sc;
 		return ROUTE_LEAVE;
 	}
@@ -2469,7 +2554,9 @@ int bpftime_syscall_hook__bare_threads(void)
  * `jmp rel8` to its island (padding near it, holding `jmp rel32` to the
  * site's area in the region), or, without an island in reach, `int3`, whose
  * SIGTRAP handler moves the thread to the area.  A site of a known number
- * nobody watches keeps its bytes: it costs nothing.  The bytes change one at
+ * nobody watches keeps its bytes, or gets them back when a watch narrows:
+ * it costs nothing.  Any watch keeps the net off, every syscall
+ * (raw_syscalls) too.  The bytes change one at
  * a time (int3 first, then the jump's offset, then its opcode, the
  * kernel's text_poke_bp order), so a thread running there meets the old
  * instruction, int3 or the new one, never a mix.
@@ -2480,11 +2567,12 @@ int bpftime_syscall_hook__bare_threads(void)
  * saves the frame and calls net_entry(), which is fast_entry() with that
  * site's routes; a number that needs the signal path (special_nr) goes on to
  * the site's trap gadget, `syscall; mov rcx, back; jmp rcx` outside the
- * region: SUD catches it where it is on, and where it is off the net is off
- * only because no such number is watched.
+ * region, where SUD catches it where it is on; where it is off, a watched
+ * one is seen by special_here() (what on_sigsys() does, from the frame),
+ * an unwatched one runs natively there.
  *
  * The net goes on again (the enable round) when something cannot be proven
- * any more: a special number becomes watched, new executable code (the exit
+ * any more: new executable code (the exit
  * of mmap, mprotect, mremap, pkey_mprotect, shmat) holds what the scan
  * cannot prove (a library being loaded, whose unwind table is not yet
  * listed; JIT code with `0f 05` bytes; a shared or writable executable
@@ -2721,9 +2809,12 @@ static int net_patch(int i)
 	return net_patch_list(&i, 1);
 }
 
-/* under net.lock: every site back to its own `syscall`, in rounds as
- * net_patch_list() (int3 on the jumps, their second byte, the first) */
-static void net_unpatch_all(void)
+static bool net_needs(long nr);
+
+/* under net.lock: every site (@all), or those of a number nobody needs
+ * now, back to its own `syscall`, in rounds as net_patch_list() (int3 on
+ * the jumps, their second byte, the first) */
+static void net_unpatch(bool all)
 {
 	int n = atomic_load(&net.n);
 	uint8_t b[2];
@@ -2733,7 +2824,7 @@ static void net_unpatch_all(void)
 		uint8_t st = atomic_load(&ns->state);
 
 		ns->step = 0;
-		if (st == NS_NATIVE)
+		if (st == NS_NATIVE || (!all && (ns->nr < 0 || net_needs(ns->nr))))
 			continue;
 		/* our bytes still?  (else new code is there, or none: the
 		 * library was closed; left alone) */
@@ -2974,20 +3065,30 @@ static bool net_allowed(void)
 		net_say("the hook is paused");
 		return false;
 	}
-	if (atomic_load(&hot.watch_all)) {
-		net_say("every syscall is watched (raw_syscalls or no watch table)");
-		return false;
-	}
-	for (long nr = 0; nr < WATCH_MAX; nr++) {
-		if (special_nr(nr) && !net_c_nr(nr) && atomic_load(&hot.watch_nr[nr])) {
-			net_say("syscall %ld is watched, which needs the signal path", nr);
-			return false;
-		}
-	}
 	return true;
 }
 
 /* with hook.start_lock: the net off if it can go (see the top) */
+/* the net off (ts.in_handler up): the sites of the numbers nobody needs
+ * now get their own bytes, mov-rewritten ones and the net's (a native call
+ * costs nothing; a watch, or the net on for the mov sites, puts the jump
+ * back) */
+static void rest_unneeded(void)
+{
+	pthread_mutex_lock(&routes.lock);
+	for (int i = 0; i < routes.n; i++) {
+		struct fast_site *fs = &routes.site[i];
+
+		if (!fs->dead && fs->patched && fs->nr >= 0 && !net_needs(fs->nr) &&
+		    !poke5(fs->mov, fs->orig, fs->jmp))
+			fs->patched = false;
+	}
+	pthread_mutex_unlock(&routes.lock);
+	pthread_mutex_lock(&net.lock);
+	net_unpatch(false);
+	pthread_mutex_unlock(&net.lock);
+}
+
 static void net_try_off_locked(void)
 {
 	int64_t now = mono_ms();
@@ -3020,17 +3121,7 @@ static void net_try_off_locked(void)
 		pr_debug("syscall hook: some threads keep Syscall User Dispatch on (they block "
 			 "signal %d)\n",
 			 SC_ENABLE_SIG);
-	/* mov-rewritten sites nobody needs now: their own bytes (a native
-	 * call costs nothing; a watch or the net on puts the jmp back) */
-	pthread_mutex_lock(&routes.lock);
-	for (int i = 0; i < routes.n; i++) {
-		struct fast_site *fs = &routes.site[i];
-
-		if (!fs->dead && fs->patched && fs->nr >= 0 && !net_needs(fs->nr) &&
-		    !poke5(fs->mov, fs->orig, fs->jmp))
-			fs->patched = false;
-	}
-	pthread_mutex_unlock(&routes.lock);
+	rest_unneeded();
 	ts.in_handler--;
 	pr_debug("syscall hook: the net is off (%d syscall sites known)\n", atomic_load(&net.n));
 }
@@ -3685,7 +3776,7 @@ int bpftime_syscall_hook__off(void)
 		patch_all(false);
 		route_all();
 		pthread_mutex_lock(&net.lock);
-		net_unpatch_all();
+		net_unpatch(true);
 		pthread_mutex_unlock(&net.lock);
 	}
 	pthread_mutex_unlock(&hook.start_lock);
@@ -3696,7 +3787,7 @@ void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 {
 	static uint8_t last[WATCH_MAX];
 	static bool last_all = true;
-	bool changed;
+	bool changed, narrowed = false;
 
 	pthread_mutex_lock(&hook.start_lock);
 	changed = last_all != !w;
@@ -3704,33 +3795,34 @@ void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 		uint8_t v = w && i < n ? w[i] : 0;
 
 		changed |= last[i] != v;
+		/* a number watched before and not now */
+		narrowed |= w && !v && (last_all || last[i]);
 		last[i] = v;
 	}
 	last_all = !w;
 	if (atomic_load(&hot.net_off)) {
-		/* before the table says so: a special number needs the net,
-		 * the others their sites through the hook */
-		bool on = !w;
+		/* before the table says so: the sites of the numbers it
+		 * watches (every number: none) through the hook (the sites
+		 * of a number no longer watched rest after it, below) */
+		static uint8_t all[WATCH_MAX];
+		const uint8_t *wv = w ? w : all;
+		size_t nv = w ? n : WATCH_MAX;
+		bool on = false;
 
-		for (size_t nr = 0; w && nr < n && nr < WATCH_MAX && !on; nr++)
-			on = w[nr] && special_nr((long)nr) && !net_c_nr((long)nr);
-		if (!on) {
-			movs_wake(w, n);
-			pthread_mutex_lock(&net.lock);
-			for (int i = 0; i < atomic_load(&net.n) && !on; i++) {
-				long nr = net.site[i].nr;
+		memset(all, BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT, sizeof(all));
+		movs_wake(wv, nv);
+		pthread_mutex_lock(&net.lock);
+		for (int i = 0; i < atomic_load(&net.n) && !on; i++) {
+			long nr = net.site[i].nr;
 
-				if (nr >= 0 && (size_t)nr < n && nr < WATCH_MAX && w[nr] &&
-				    !mov_site_awake(net.site[i].addr) && net_patch(i)) {
-					net_say("cannot rewrite the syscall at %p",
-						(void *)net.site[i].addr);
-					on = true;
-				}
+			if (nr >= 0 && (size_t)nr < nv && nr < WATCH_MAX && wv[nr] &&
+			    !mov_site_awake(net.site[i].addr) && net_patch(i)) {
+				net_say("cannot rewrite the syscall at %p",
+					(void *)net.site[i].addr);
+				on = true;
 			}
-			pthread_mutex_unlock(&net.lock);
-		} else {
-			net_say("a watched syscall needs the signal path");
 		}
+		pthread_mutex_unlock(&net.lock);
 		if (on)
 			net_on_locked();
 	}
@@ -3749,6 +3841,11 @@ void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 		atomic_store(&hot.watch_all, false);
 	}
 	route_all();
+	if (narrowed && atomic_load(&hot.net_off)) {
+		ts.in_handler++; /* our own syscalls: no handler */
+		rest_unneeded();
+		ts.in_handler--;
+	}
 	/* off if it can now: a full scan; after a failed one not more than
 	 * once a second from here (the patcher's timer takes a try that
 	 * comes too soon); an unchanged table changes nothing (the timer
