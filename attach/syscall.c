@@ -2804,11 +2804,6 @@ static int net_patch_list(const int *idx, int n)
 	return err;
 }
 
-static int net_patch(int i)
-{
-	return net_patch_list(&i, 1);
-}
-
 static bool net_needs(long nr);
 
 /* under net.lock: every site (@all), or those of a number nobody needs
@@ -3805,22 +3800,27 @@ void bpftime_syscall_hook__watch(const uint8_t *w, size_t n)
 		 * watches (every number: none) through the hook (the sites
 		 * of a number no longer watched rest after it, below) */
 		static uint8_t all[WATCH_MAX];
+		static int todo[NET_MAX]; /* (under start_lock) */
 		const uint8_t *wv = w ? w : all;
 		size_t nv = w ? n : WATCH_MAX;
+		int n_todo = 0, err;
 		bool on = false;
 
 		memset(all, BPFTIME_SYSCALL_WATCH_ENTER | BPFTIME_SYSCALL_WATCH_EXIT, sizeof(all));
 		movs_wake(wv, nv);
 		pthread_mutex_lock(&net.lock);
-		for (int i = 0; i < atomic_load(&net.n) && !on; i++) {
+		for (int i = 0; i < atomic_load(&net.n); i++) {
 			long nr = net.site[i].nr;
 
 			if (nr >= 0 && (size_t)nr < nv && nr < WATCH_MAX && wv[nr] &&
-			    !mov_site_awake(net.site[i].addr) && net_patch(i)) {
-				net_say("cannot rewrite the syscall at %p",
-					(void *)net.site[i].addr);
-				on = true;
-			}
+			    atomic_load(&net.site[i].state) == NS_NATIVE &&
+			    !mov_site_awake(net.site[i].addr))
+				todo[n_todo++] = i;
+		}
+		/* in one set of rounds (every site, for every syscall) */
+		if (n_todo && (err = net_patch_list(todo, n_todo))) {
+			net_say("cannot rewrite every watched syscall site: %s", strerror(-err));
+			on = true;
 		}
 		pthread_mutex_unlock(&net.lock);
 		if (on)
