@@ -13,8 +13,8 @@
  * side is checked as before.  Keep the list short: each entry says where
  * upstream allows the helper and which kernel was seen to lack it.
  */
-#ifndef BPFTIME_COMMON_KERNEL_LACKS_H
-#define BPFTIME_COMMON_KERNEL_LACKS_H
+#ifndef BPFTIME_TESTS_KERNEL_LACKS_H
+#define BPFTIME_TESTS_KERNEL_LACKS_H
 
 #include <stdint.h>
 #include <stdio.h>
