@@ -1644,6 +1644,7 @@ static int special_here(struct fast_frame *f, long nr, uintptr_t ret, uintptr_t 
 			}
 			goto made;
 		} else {
+			static atomic_bool said;
 			struct stub_key k = { .site = ret,
 					      .nr = nr,
 					      .child_exit = (flags & CLONE_SETTLS) != 0 };
@@ -1651,7 +1652,11 @@ static int special_here(struct fast_frame *f, long nr, uintptr_t ret, uintptr_t 
 
 			f->rax = (uint64_t)nr;
 			/* no stub left (MAX_STUBS sites): natively, its exit
-			 * unseen */
+			 * unseen (said once) */
+			if (!stub && !atomic_exchange(&said, true))
+				pr_warn("syscall hook: more than %d sites make threads: the "
+					"exit of a thread made at a further one is not seen\n",
+					(int)MAX_STUBS);
 			f->rcx = stub ? (uintptr_t)stub : site_sc;
 			return ROUTE_LEAVE;
 		}

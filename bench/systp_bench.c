@@ -1007,6 +1007,10 @@ static direct_fn find_direct(void)
 			start = lo;
 	}
 	fclose(f);
+	/* raw()'s first instructions (mov rax, rdi; mov rdi, rsi): another
+	 * layout, and this bench would call the wrong code */
+	if (start && memcmp((const void *)start, "\x48\x89\xf8\x48\x89\xf7", 6))
+		return NULL;
 	return (direct_fn)start;
 }
 
@@ -1080,8 +1084,9 @@ static int paired_main(const char *kernel_why)
 				nanosleep(&nap, NULL);
 			if (!direct && !(direct = find_direct())) {
 				fprintf(stderr,
-					"systp_bench: --paired: the syscall hook's region is "
-					"not mapped: the hook never started\n");
+					"systp_bench: --paired: the syscall hook's direct call is "
+					"not found (the hook never started, or its region's "
+					"layout changed)\n");
 				return 1;
 			}
 			before = net_state(why, sizeof(why));
